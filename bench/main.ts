@@ -1,0 +1,51 @@
+/**
+ * `npm run bench`: every benchmark, baselines beside them in one process, printed as a markdown
+ * table ready for docs/benchmarks.md. `--smoke` runs each case for a few milliseconds (CI: it checks
+ * the benchmarks work, the figures mean nothing); `--json` prints the results as JSON; `--only
+ * <text>` keeps the groups whose name contains the text.
+ */
+import { cpus, totalmem } from 'node:os';
+import type { BenchCase, BenchResult } from './harness.ts';
+import { runCases } from './harness.ts';
+import { pageAllocCases } from './page-alloc.bench.ts';
+
+export const SUITES: readonly (() => BenchCase[] | Promise<BenchCase[]>)[] = [pageAllocCases];
+
+function fmt(ns: number): string {
+  return ns >= 100 ? ns.toFixed(0) : ns.toFixed(1);
+}
+
+export function markdown(results: readonly BenchResult[]): string {
+  const lines = ['| group | case | ns per op | × baseline |', '|---|---|---:|---:|'];
+  for (const r of results) {
+    lines.push(`| ${r.group} | ${r.name} | ${fmt(r.nsPerOp)} | ${r.relative === null ? '' : r.relative.toFixed(2)} |`);
+  }
+  return lines.join('\n');
+}
+
+export async function runBench(options: { smoke: boolean; only?: string; onResult?: (r: BenchResult) => void }): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  for (const suite of SUITES) {
+    const cases = (await suite()).filter((c) => options.only === undefined || c.group.includes(options.only));
+    results.push(...runCases(cases, { smoke: options.smoke }, options.onResult));
+  }
+  return results;
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const smoke = argv.includes('--smoke');
+  const json = argv.includes('--json');
+  const onlyIndex = argv.indexOf('--only');
+  const only = onlyIndex >= 0 ? argv[onlyIndex + 1] : undefined;
+  const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} vCPU, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+  if (!json) process.stderr.write(`kmem benchmarks${smoke ? ' (smoke: figures meaningless)' : ''} on ${machine}, ${new Date().toISOString().slice(0, 10)}\n`);
+  const results = await runBench({
+    smoke,
+    ...(only === undefined ? {} : { only }),
+    onResult: json ? undefined : (r) => process.stderr.write(`  ${r.group} / ${r.name}: ${fmt(r.nsPerOp)} ns\n`),
+  });
+  process.stdout.write(json ? `${JSON.stringify({ machine, smoke, results }, null, 2)}\n` : `\n${markdown(results)}\n`);
+}
+
+if (process.argv[1]?.endsWith('bench/main.ts')) await main();

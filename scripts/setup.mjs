@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// Idempotent setup: the first step of `npm start`, `npm test`, `npm run bench` and `npm run fuzz`.
+//
+// Each step checks cheaply whether its work is already done and does it only when it is not. A step
+// that cannot install what it needs says so, says why, and says what will not work without it; only
+// the npm dependencies are fatal (nothing runs without them). Plain JavaScript with no dependencies:
+// it runs before `npm ci` has installed anything.
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const quiet = process.argv.includes('--quiet');
+const say = (line) => { if (!quiet) process.stderr.write(`setup: ${line}\n`); };
+
+/** npm dependencies: `npm ci` whenever package-lock.json differs from what was last installed. */
+function npmDependencies() {
+  const lockPath = join(root, 'package-lock.json');
+  const stampPath = join(root, 'node_modules', '.kmem-setup-stamp');
+  const lock = existsSync(lockPath) ? readFileSync(lockPath) : null;
+  const want = lock === null ? 'no-lock' : createHash('sha256').update(lock).digest('hex');
+  if (existsSync(stampPath) && readFileSync(stampPath, 'utf8') === want) return;
+  const args = lock === null ? ['install', '--no-audit', '--no-fund'] : ['ci', '--no-audit', '--no-fund'];
+  say(`installing npm dependencies (npm ${args[0]})`);
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  const result = spawnSync(npm, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (result.status !== 0) {
+    process.stderr.write(`setup: FAILED: npm ${args[0]} exited with ${result.status}; nothing can run without the npm dependencies.\n`);
+    process.exit(1);
+  }
+  const installed = existsSync(lockPath) ? createHash('sha256').update(readFileSync(lockPath)).digest('hex') : 'no-lock';
+  writeFileSync(stampPath, installed);
+}
+
+npmDependencies();

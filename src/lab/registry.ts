@@ -1,0 +1,20 @@
+/**
+ * Every scenario kmem knows, in the order the report shows them. A new scenario is added here.
+ */
+import { ArgumentError } from '../util/errors.ts';
+import type { AnyScenario } from './scenario.ts';
+import { buddyFragmentation } from './scenarios/buddy-fragmentation.ts';
+
+export const SCENARIOS: readonly AnyScenario[] = [buddyFragmentation];
+
+export class UnknownScenarioError extends ArgumentError {
+  override name = 'UnknownScenarioError';
+}
+
+export function findScenario(name: string): AnyScenario {
+  const scenario = SCENARIOS.find((s) => s.name === name);
+  if (scenario === undefined) {
+    throw new UnknownScenarioError(`no scenario '${name}': expected one of ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  }
+  return scenario;
+}

@@ -1,0 +1,206 @@
+/**
+ * buddy-fragmentation: does grouping pages by mobility keep huge pages available?
+ *
+ * The same long-running stream of page allocations (lab/workloads/page-churn.ts) runs twice, once
+ * with pageblocks grouped by migratetype (Linux's default) and once without
+ * (page_group_by_mobility_disabled). Sampled over time: free blocks per order, the external
+ * fragmentation index of order 9, how many 2 MiB (order-9) allocations would succeed right now
+ * (tried for real, on a copy of the arena attached with Kernel.attach, so the probe does not disturb
+ * the run), and how many pageblocks hold no unmovable page (so that compaction, by migrating the
+ * movable pages away, could turn each into a huge page).
+ */
+import { GFP } from '../../mm/gfp.ts';
+import { Kernel } from '../../mm/kernel.ts';
+import { MAX_PAGE_ORDER, PAGEBLOCK_ORDER } from '../../mm/types.ts';
+import { fragmentationIndex, pageblockCensus } from '../../mm/vmstat.ts';
+import { formatBytes } from '../../util/units.ts';
+import { defineScenario } from '../scenario.ts';
+import type { Plot, Series, Table } from '../scenario.ts';
+import { PageChurn } from '../workloads/page-churn.ts';
+
+interface Sample {
+  step: number;
+  freeBlocks: number[];
+  fragIndex9: number;
+  order9Successes: number;
+  movableOnly: number;
+  freePageblocks: number;
+  livePages: number;
+}
+
+interface ModeRun {
+  grouping: boolean;
+  samples: Sample[];
+  failures: number;
+  requests: number;
+  fallbacks: number;
+  claims: number;
+  mixed: number;
+  pageblocks: number;
+}
+
+/** How many order-9 allocations succeed, tried on a copy of the arena. */
+function probeOrder9(kernel: Kernel): number {
+  const copy = Kernel.attach(kernel.buffer.slice(0));
+  let count = 0;
+  while (copy.pages.allocPages(PAGEBLOCK_ORDER, GFP.HIGHUSER_MOVABLE | GFP.COMP | GFP.NORETRY | GFP.NOWARN) !== null) count++;
+  return count;
+}
+
+export const buddyFragmentation = defineScenario({
+  name: 'buddy-fragmentation',
+  title: 'Buddy allocator fragmentation: grouping by mobility vs. not',
+  question:
+    'Huge pages need 2 MiB of contiguous, aligned memory: after a long mixed workload, how many order-9 blocks can the buddy allocator still hand out, and does grouping pages by migratetype keep them available?',
+  params: {
+    ramBytes: { kind: 'size', default: 128 << 20, min: 32 << 20, max: 1 << 30, description: 'RAM of the emulated machine' },
+    steps: { kind: 'int', default: 600_000, min: 1000, max: 100_000_000, description: 'allocation requests (one per step)' },
+    usage: { kind: 'number', default: 0.75, min: 0.05, max: 0.95, description: 'target fraction of managed pages in use' },
+    unmovableShare: { kind: 'number', default: 0.1, min: 0, max: 0.9, description: 'share of pages in use that are unmovable' },
+    reclaimableShare: { kind: 'number', default: 0.05, min: 0, max: 0.9, description: 'share of pages in use that are reclaimable' },
+    lifetimeRatio: { kind: 'number', default: 10, min: 1, max: 1000, description: 'unmovable/reclaimable lifetime ÷ movable lifetime' },
+    samples: { kind: 'int', default: 30, min: 2, max: 1000, description: 'points sampled over the run' },
+  },
+  run(params, ctx) {
+    const steps = ctx.smoke ? Math.min(params.steps, 20_000) : params.steps;
+    const ramBytes = ctx.smoke ? Math.min(params.ramBytes, 32 << 20) : params.ramBytes;
+    const samples = ctx.smoke ? Math.min(params.samples, 5) : params.samples;
+    const modes: ModeRun[] = [];
+    for (const grouping of [true, false]) {
+      const kernel = Kernel.boot({ ramBytes, groupByMobility: grouping });
+      const churn = new PageChurn(kernel, { ...params, steps, seed: ctx.seed });
+      const run: ModeRun = { grouping, samples: [], failures: 0, requests: 0, fallbacks: 0, claims: 0, mixed: 0, pageblocks: 0 };
+      for (let s = 1; s <= samples; s++) {
+        churn.run(Math.round((steps * s) / samples) - churn.counters.step);
+        const stats = kernel.pages.stats();
+        const normal = kernel.pages.zones[kernel.pages.zones.length - 1];
+        const census = pageblockCensus(kernel.pages);
+        run.samples.push({
+          step: churn.counters.step,
+          freeBlocks: Array.from({ length: MAX_PAGE_ORDER + 1 }, (_, o) => stats.zones.reduce((sum, z) => sum + (z.freeBlocks[o] ?? 0), 0)),
+          fragIndex9: normal === undefined ? 0 : fragmentationIndex(normal, PAGEBLOCK_ORDER),
+          order9Successes: probeOrder9(kernel),
+          movableOnly: census.movableOnly,
+          freePageblocks: census.free,
+          livePages: churn.counters.livePages,
+        });
+        ctx.progress((grouping ? 0 : samples) + s, 2 * samples, grouping ? 'grouped' : 'ungrouped');
+      }
+      kernel.validate();
+      const census = pageblockCensus(kernel.pages);
+      const stats = kernel.pages.stats();
+      run.failures = churn.counters.failures;
+      run.requests = churn.counters.requests;
+      run.fallbacks = stats.zones.reduce((sum, z) => sum + z.events.fallbacks, 0);
+      run.claims = stats.zones.reduce((sum, z) => sum + z.events.pageblockClaims, 0);
+      run.mixed = Object.values(census.mixed).reduce((a, b) => a + b, 0);
+      run.pageblocks = census.pageblocks;
+      churn.drain();
+      kernel.validate();
+      modes.push(run);
+    }
+    return assemble(modes, ramBytes, steps);
+  },
+});
+
+function label(run: ModeRun): string {
+  return run.grouping ? 'grouped by mobility' : 'not grouped';
+}
+
+function last(run: ModeRun): Sample {
+  const sample = run.samples[run.samples.length - 1];
+  if (sample === undefined) throw new Error('no samples');
+  return sample;
+}
+
+function series(run: ModeRun, pick: (s: Sample) => number): Series {
+  return { label: label(run), points: run.samples.map((s) => [s.step, pick(s)]) };
+}
+
+function assemble(modes: ModeRun[], ramBytes: number, steps: number) {
+  const [on, off] = modes as [ModeRun, ModeRun];
+  const summary = [
+    `${formatBytes(ramBytes)} RAM, ${steps} requests, ${on.pageblocks} pageblocks of 2 MiB.`,
+    `At the end, order-9 allocations that succeed: ${last(on).order9Successes} grouped vs ${last(off).order9Successes} not grouped.`,
+    `Pageblocks with no unmovable or reclaimable page (huge pages compaction could make): ${last(on).movableOnly} grouped vs ${last(off).movableOnly} not grouped.`,
+    `Pageblocks mixing allocations of another type: ${on.mixed} grouped vs ${off.mixed} not grouped.`,
+  ];
+  const table: Table = {
+    id: 'summary',
+    title: 'At the end of the run',
+    columns: [
+      { key: 'mode', label: 'pageblocks' },
+      { key: 'order9', label: 'order-9 allocations that succeed' },
+      { key: 'movableOnly', label: 'pageblocks free of unmovable pages' },
+      { key: 'free', label: 'wholly free pageblocks' },
+      { key: 'mixed', label: 'mixed pageblocks' },
+      { key: 'fragIndex', label: 'fragmentation index, order 9', digits: 3 },
+      { key: 'fallbacks', label: 'fallbacks' },
+      { key: 'claims', label: 'pageblock claims' },
+      { key: 'failures', label: 'failed requests' },
+    ],
+    rows: modes.map((run) => ({
+      mode: label(run),
+      order9: last(run).order9Successes,
+      movableOnly: last(run).movableOnly,
+      free: last(run).freePageblocks,
+      mixed: run.mixed,
+      fragIndex: last(run).fragIndex9 / 1000,
+      fallbacks: run.fallbacks,
+      claims: run.claims,
+      failures: run.failures,
+    })),
+    note: 'Fragmentation index: -1 means an order-9 block is free; toward 0 a failure is for lack of memory, toward 1 for fragmentation.',
+  };
+  const buddy: Table = {
+    id: 'buddyinfo',
+    title: 'Free blocks per order at the end (all zones)',
+    columns: [{ key: 'mode', label: 'pageblocks' }, ...Array.from({ length: MAX_PAGE_ORDER + 1 }, (_, o) => ({ key: `o${o}`, label: `order ${o}` }))],
+    rows: modes.map((run) => {
+      const row: Record<string, string | number> = { mode: label(run) };
+      last(run).freeBlocks.forEach((n, o) => (row[`o${o}`] = n));
+      return row;
+    }),
+  };
+  const plots: Plot[] = [
+    {
+      id: 'order9',
+      title: 'Order-9 (2 MiB) allocations that would succeed',
+      kind: 'line',
+      x: { label: 'requests' },
+      y: { label: 'order-9 allocations' },
+      series: modes.map((run) => series(run, (s) => s.order9Successes)),
+    },
+    {
+      id: 'movable-only',
+      title: 'Pageblocks with no unmovable page',
+      kind: 'line',
+      x: { label: 'requests' },
+      y: { label: 'pageblocks' },
+      series: modes.map((run) => series(run, (s) => s.movableOnly)),
+    },
+    {
+      id: 'fragindex',
+      title: 'Fragmentation index of order 9 (Normal zone)',
+      kind: 'line',
+      x: { label: 'requests' },
+      y: { label: 'index (-1 = would succeed)' },
+      series: modes.map((run) => series(run, (s) => s.fragIndex9 / 1000)),
+    },
+    ...modes.map(
+      (run): Plot => ({
+        id: `free-blocks-${run.grouping ? 'grouped' : 'ungrouped'}`,
+        title: `Free blocks per order over time (${label(run)})`,
+        kind: 'line',
+        x: { label: 'requests' },
+        y: { label: 'free blocks', log: true },
+        series: [0, 2, 4, 6, 8, 9, 10].map((o) => ({
+          label: `order ${o}`,
+          points: run.samples.map((s): [number, number] => [s.step, Math.max(1, s.freeBlocks[o] ?? 0)]),
+        })),
+        note: 'Log scale; zero is drawn as 1.',
+      }),
+    ),
+  ];
+  return { summary, tables: [table, buddy], plots };
+}

@@ -1,0 +1,144 @@
+/**
+ * A long-running mix of page allocations of several orders, migratetypes and lifetimes, the way a
+ * busy machine's page allocator sees them: many short-lived movable pages (anonymous memory, page
+ * cache), fewer long-lived unmovable kernel allocations (slabs, page tables, kernel stacks of order
+ * 2) and reclaimable ones (dentry and inode caches).
+ *
+ * One allocation is requested per step; each lives for an exponentially distributed number of
+ * steps. Lifetimes and arrival shares are solved from the targets (Little's law: pages live of a
+ * type = arrival rate · mean lifetime · mean block size), so that at steady state `usage` of the
+ * managed pages are in use, `unmovableShare` of them unmovable and `reclaimableShare` reclaimable,
+ * and unmovable and reclaimable blocks live `lifetimeRatio` times longer than movable ones.
+ *
+ * The stream of requests depends only on the seed, never on whether an allocation succeeded, so
+ * two allocator designs driven with one seed see exactly the same requests.
+ */
+import type { Kernel } from '../../mm/kernel.ts';
+import { GFP } from '../../mm/gfp.ts';
+import { MinHeap } from '../../util/min-heap.ts';
+import { Prng } from '../../util/prng.ts';
+
+export interface PageChurnOptions {
+  steps: number;
+  usage: number;
+  unmovableShare: number;
+  reclaimableShare: number;
+  lifetimeRatio: number;
+  seed: number;
+}
+
+interface BlockType {
+  name: 'movable' | 'unmovable' | 'reclaimable';
+  gfp: number;
+  /** Weights of orders 0, 1, 2, 3. */
+  orderWeights: readonly number[];
+}
+
+/** Order mixes: movable mostly single pages; unmovable includes order-2 kernel stacks and order-3 slabs. */
+export const BLOCK_TYPES: readonly BlockType[] = [
+  { name: 'movable', gfp: GFP.HIGHUSER_MOVABLE, orderWeights: [0.88, 0.05, 0.04, 0.03] },
+  { name: 'unmovable', gfp: GFP.KERNEL, orderWeights: [0.6, 0.15, 0.15, 0.1] },
+  { name: 'reclaimable', gfp: GFP.RECLAIMABLE, orderWeights: [0.8, 0.1, 0.05, 0.05] },
+];
+
+function meanPages(weights: readonly number[]): number {
+  let total = 0;
+  let sum = 0;
+  weights.forEach((w, order) => {
+    total += w;
+    sum += w * 2 ** order;
+  });
+  return sum / total;
+}
+
+export interface PageChurnCounters {
+  step: number;
+  requests: number;
+  failures: number;
+  livePages: number;
+}
+
+export class PageChurn {
+  readonly counters: PageChurnCounters = { step: 0, requests: 0, failures: 0, livePages: 0 };
+  /** Arrival probability and mean lifetime (steps) per block type. */
+  readonly arrival: number[];
+  readonly lifetime: number[];
+  private readonly prng: Prng;
+  private readonly heap = new MinHeap(4096);
+  private pfnOf = new Int32Array(4096);
+  private orderOf = new Uint8Array(4096);
+  private readonly freeHandles: number[] = [];
+  private nextHandle = 0;
+
+  constructor(
+    private readonly kernel: Kernel,
+    options: PageChurnOptions,
+  ) {
+    this.prng = new Prng(options.seed);
+    const managed = kernel.pages.managedPagesTotal;
+    const shares = [1 - options.unmovableShare - options.reclaimableShare, options.unmovableShare, options.reclaimableShare];
+    const ratios = [1, options.lifetimeRatio, options.lifetimeRatio];
+    // Σ rate = 1 per step, rate_t = live_t / (T_movable · ratio_t · size_t)  ⇒  T_movable = Σ live_t / (ratio_t · size_t).
+    const live = shares.map((s) => s * options.usage * managed);
+    const sizes = BLOCK_TYPES.map((t) => meanPages(t.orderWeights));
+    let movableLifetime = 0;
+    live.forEach((l, t) => (movableLifetime += l / ((ratios[t] ?? 1) * (sizes[t] ?? 1))));
+    this.lifetime = ratios.map((r) => r * movableLifetime);
+    this.arrival = live.map((l, t) => l / ((this.lifetime[t] ?? 1) * (sizes[t] ?? 1)));
+  }
+
+  /** Runs `steps` more steps: frees what expired, then requests one block. */
+  run(steps: number): void {
+    const pages = this.kernel.pages;
+    for (let i = 0; i < steps; i++) {
+      const now = this.counters.step++;
+      while (this.heap.peekKey() <= now) {
+        const handle = this.heap.pop();
+        const order = this.orderOf[handle] as number;
+        pages.freePages(this.pfnOf[handle] as number, order);
+        this.counters.livePages -= 1 << order;
+        this.freeHandles.push(handle);
+      }
+      const type = this.prng.weighted(this.arrival);
+      const blockType = BLOCK_TYPES[type] as BlockType;
+      const order = this.prng.weighted(blockType.orderWeights);
+      const life = this.prng.exponential(this.lifetime[type] ?? 1);
+      this.counters.requests++;
+      const pfn = pages.allocPages(order, blockType.gfp | GFP.NORETRY | GFP.NOWARN);
+      if (pfn === null) {
+        this.counters.failures++;
+        continue;
+      }
+      const handle = this.handle();
+      this.pfnOf[handle] = pfn;
+      this.orderOf[handle] = order;
+      this.counters.livePages += 1 << order;
+      this.heap.push(now + life, handle);
+    }
+  }
+
+  /** Frees every live block. */
+  drain(): void {
+    while (this.heap.size > 0) {
+      const handle = this.heap.pop();
+      const order = this.orderOf[handle] as number;
+      this.kernel.pages.freePages(this.pfnOf[handle] as number, order);
+      this.counters.livePages -= 1 << order;
+      this.freeHandles.push(handle);
+    }
+  }
+
+  private handle(): number {
+    const reused = this.freeHandles.pop();
+    if (reused !== undefined) return reused;
+    if (this.nextHandle === this.pfnOf.length) {
+      const pfnOf = new Int32Array(this.pfnOf.length * 2);
+      pfnOf.set(this.pfnOf);
+      this.pfnOf = pfnOf;
+      const orderOf = new Uint8Array(this.orderOf.length * 2);
+      orderOf.set(this.orderOf);
+      this.orderOf = orderOf;
+    }
+    return this.nextHandle++;
+  }
+}

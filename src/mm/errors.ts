@@ -1,0 +1,86 @@
+/**
+ * The memory manager's typed errors. Each names the frame or address involved and what was
+ * expected; the operation that throws has changed nothing, so `validate()` still passes.
+ */
+import { ArgumentError, KmemError } from '../util/errors.ts';
+import { MAX_PAGE_ORDER, PAGE_SHIFT } from './types.ts';
+
+function hexPaddr(pfn: number): string {
+  return `0x${(pfn * 2 ** PAGE_SHIFT).toString(16)}`;
+}
+
+/** A misuse of the page allocator, about one frame. */
+export class PageError extends KmemError {
+  override name = 'PageError';
+  constructor(
+    readonly pfn: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class PfnRangeError extends PageError {
+  override name = 'PfnRangeError';
+  constructor(pfn: number, nrPages: number) {
+    super(pfn, `pfn ${pfn} is out of range: expected an integer in [0, ${nrPages})`);
+  }
+}
+
+export class OrderError extends ArgumentError {
+  override name = 'OrderError';
+  constructor(readonly order: number) {
+    super(`order ${order}: expected an integer in [0, ${MAX_PAGE_ORDER}]`);
+  }
+}
+
+export class ReservedPageError extends PageError {
+  override name = 'ReservedPageError';
+  constructor(pfn: number, region: string) {
+    super(pfn, `pfn ${pfn} (paddr ${hexPaddr(pfn)}) is reserved (${region}): expected a page the allocator handed out`);
+  }
+}
+
+export class DoubleFreeError extends PageError {
+  override name = 'DoubleFreeError';
+  constructor(
+    pfn: number,
+    readonly freeBlockPfn: number,
+    readonly freeBlockOrder: number,
+  ) {
+    super(
+      pfn,
+      `double free of pfn ${pfn} (paddr ${hexPaddr(pfn)}): it is already free, in the free block at pfn ${freeBlockPfn} of order ${freeBlockOrder}; expected an allocated block`,
+    );
+  }
+}
+
+export class NotAllocatedError extends PageError {
+  override name = 'NotAllocatedError';
+  constructor(pfn: number, detail: string) {
+    super(pfn, `pfn ${pfn} (paddr ${hexPaddr(pfn)}) was never handed out as the first page of a block: ${detail}`);
+  }
+}
+
+export class WrongOrderError extends PageError {
+  override name = 'WrongOrderError';
+  constructor(
+    pfn: number,
+    readonly order: number,
+    readonly allocatedOrder: number,
+  ) {
+    super(pfn, `free of pfn ${pfn} with order ${order}: expected order ${allocatedOrder}, the order it was allocated with`);
+  }
+}
+
+export class OutOfMemoryError extends KmemError {
+  override name = 'OutOfMemoryError';
+  constructor(
+    readonly order: number,
+    readonly gfp: number,
+    readonly reason: 'exhausted' | 'limit',
+    detail: string,
+  ) {
+    super(`out of memory: no free block of order ${order} (gfp 0x${gfp.toString(16)}): ${detail}`);
+  }
+}

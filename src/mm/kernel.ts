@@ -1,0 +1,129 @@
+/**
+ * The kernel: boots over fresh RAM, or attaches to RAM another worker booted.
+ *
+ *   const kernel = Kernel.boot({ ramBytes: '256MiB', shared: true });
+ *   worker.postMessage(kernel.buffer);                     // in the worker:
+ *   const same = Kernel.attach(buffer);                    // the same kernel, not a copy
+ *   const pfn = same.pages.allocPages(0, GFP.KERNEL);
+ *
+ * Boot order (as Linux's mm_init): format the boot header; memblock carves the struct-page arrays,
+ * the zone descriptors and the pageblock flags top-down from the end of RAM; then every other frame
+ * is freed into the buddy allocator. `attach()` reads the header's region directory and rebuilds the
+ * host-side wrappers over the same bytes, writing nothing.
+ */
+import { Ram } from '../machine/ram.ts';
+import type { RamBuffer } from '../machine/ram.ts';
+import { ArgumentError } from '../util/errors.ts';
+import { ArenaHeader, ArenaState, BootFlag, H } from './arena-header.ts';
+import type { Region } from './arena-header.ts';
+import { MemMap } from './mem-map.ts';
+import { Memblock } from './memblock.ts';
+import { PageAllocator } from './page-alloc.ts';
+import type { PageAllocStats } from './vmstat.ts';
+import { ShrinkerRegistry } from './shrinker.ts';
+
+export interface BootOptions {
+  /** RAM size: bytes, or with a unit ('256MiB'). A multiple of 4 KiB, at least 1 MiB, at most 4 GiB. */
+  ramBytes: number | string;
+  /** Back RAM with a SharedArrayBuffer so that workers can attach. Default false. */
+  shared?: boolean;
+  /** Possible CPUs (workers) the kernel sizes per-CPU structures for. Default 2. */
+  cpus?: number;
+  /** Group pageblocks by migratetype, as Linux does by default. Default true. */
+  groupByMobility?: boolean;
+  /** At most this many pages in use at once (0 = no limit). Default 0. */
+  pageLimit?: number;
+}
+
+export interface KernelStats {
+  ramBytes: number;
+  pageSize: number;
+  shared: boolean;
+  cpus: number;
+  /** Bytes of RAM the kernel's own metadata took at boot, the boot header included. */
+  metadataBytes: number;
+  /** metadataBytes / ramBytes. */
+  metadataFraction: number;
+  regions: Region[];
+  pages: PageAllocStats;
+}
+
+const MAX_CPUS = 256;
+
+export class Kernel {
+  readonly shrinkers: ShrinkerRegistry;
+  readonly memMap: MemMap;
+  readonly pages: PageAllocator;
+
+  private constructor(
+    readonly ram: Ram,
+    readonly header: ArenaHeader,
+    pages: (shrinkers: ShrinkerRegistry, memMap: MemMap) => PageAllocator,
+  ) {
+    this.shrinkers = new ShrinkerRegistry();
+    this.memMap = MemMap.attach(ram, header);
+    this.pages = pages(this.shrinkers, this.memMap);
+  }
+
+  static boot(options: BootOptions): Kernel {
+    const cpus = options.cpus ?? 2;
+    if (!Number.isInteger(cpus) || cpus < 1 || cpus > MAX_CPUS) {
+      throw new ArgumentError(`cpus ${cpus}: expected an integer in [1, ${MAX_CPUS}]`);
+    }
+    const pageLimit = options.pageLimit ?? 0;
+    if (!Number.isInteger(pageLimit) || pageLimit < 0) {
+      throw new ArgumentError(`pageLimit ${pageLimit}: expected a whole number of pages (0 for none)`);
+    }
+    const ram = Ram.create({ sizeBytes: options.ramBytes, shared: options.shared ?? false });
+    const flags = (options.groupByMobility ?? true) ? BootFlag.GroupByMobility : 0;
+    const header = ArenaHeader.format(ram, flags, cpus, pageLimit);
+    const memblock = new Memblock(ram, header);
+    MemMap.reserve(ram, memblock);
+    PageAllocator.reserve(ram, memblock);
+    const kernel = new Kernel(ram, header, (shrinkers, memMap) =>
+      PageAllocator.init(ram, header, memMap, shrinkers, memblock.firstReservedPfn),
+    );
+    header.set(H.STATE, ArenaState.Running);
+    return kernel;
+  }
+
+  /** The kernel booted over `buffer` elsewhere (another worker, a saved image). Changes no byte. */
+  static attach(buffer: RamBuffer): Kernel {
+    const ram = Ram.over(buffer);
+    const header = ArenaHeader.read(ram);
+    return new Kernel(ram, header, (shrinkers, memMap) => PageAllocator.attach(ram, header, memMap, shrinkers));
+  }
+
+  get buffer(): RamBuffer {
+    return this.ram.buffer;
+  }
+
+  get cpus(): number {
+    return this.header.get(H.NR_CPUS);
+  }
+
+  /** Bytes the boot header and memblock's regions take. */
+  get metadataBytes(): number {
+    let bytes = this.ram.nrPages > 0 ? 4096 : 0;
+    for (const region of this.header.regions()) bytes += region.sizeBytes;
+    return bytes;
+  }
+
+  /** Checks every structure of every subsystem; throws InvariantError on the first broken rule. */
+  validate(): void {
+    this.pages.validate();
+  }
+
+  stats(): KernelStats {
+    return {
+      ramBytes: this.ram.sizeBytes,
+      pageSize: 4096,
+      shared: this.ram.shared,
+      cpus: this.cpus,
+      metadataBytes: this.metadataBytes,
+      metadataFraction: this.metadataBytes / this.ram.sizeBytes,
+      regions: this.header.regions(),
+      pages: this.pages.stats(),
+    };
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * PageAllocator.validate(): walks every free list and every frame and checks every invariant of the
+ * buddy allocator (types.ts). O(pages); for tests, fuzzing and debug runs, not hot paths.
+ *
+ *   lists     each block is a Buddy head of the list's order, inside its zone, aligned to its order,
+ *             linked both ways; count and tail pointer agree with the walk
+ *   types     every pageblock a free block covers has the list's migratetype
+ *   merging   no free block has a free buddy of the same order
+ *   frames    every frame is exactly one of: reserved, in a free block, in an allocated block;
+ *             allocated blocks are aligned and inside their zone; compound tails point to their head
+ *   counts    Σ free blocks = zone free; reserved + free + allocated = spanned; managed = spanned -
+ *             reserved; with a page limit, the limit's counter = pages allocated
+ */
+import { InvariantError } from '../util/errors.ts';
+import { H } from './arena-header.ts';
+import type { PageAllocator } from './page-alloc.ts';
+import {
+  MAX_PAGE_ORDER,
+  MIGRATE_TYPES,
+  MIGRATETYPE_NAMES,
+  NO_PFN,
+  PAGEBLOCK_ORDER,
+  PageFlag,
+} from './types.ts';
+import type { Zone } from './zone.ts';
+
+const FREE = 1;
+const ALLOCATED = 2;
+
+export function validatePageAllocator(pa: PageAllocator): void {
+  const covered = new Uint8Array(pa.nrPages);
+  let allocatedTotal = 0;
+  for (const zone of pa.zones) {
+    zone.lock.acquire();
+    try {
+      validateFreeLists(pa, zone, covered);
+      allocatedTotal += validateFrames(pa, zone, covered);
+    } finally {
+      zone.lock.release();
+    }
+  }
+  if (pa.pageLimit > 0) {
+    const counted = pa.header.get(H.PAGES_LIMITED);
+    if (counted !== allocatedTotal) fail(`page limit counter ${counted}, expected ${allocatedTotal} pages allocated`);
+  }
+}
+
+function validateFreeLists(pa: PageAllocator, zone: Zone, covered: Uint8Array): void {
+  const { flags, order: orders, next, prev } = pa.memMap;
+  let freeSum = 0;
+  for (let order = 0; order <= MAX_PAGE_ORDER; order++) {
+    for (let mt = 0; mt < MIGRATE_TYPES; mt++) {
+      const where = `zone ${zone.name} order ${order} ${MIGRATETYPE_NAMES[mt]}`;
+      const count = zone.listCount(order, mt);
+      let walked = 0;
+      let last = NO_PFN;
+      for (let pfn = zone.listHead(order, mt); pfn !== NO_PFN; pfn = next[pfn] as number) {
+        if (walked > count) fail(`${where}: list longer than its count ${count} (a cycle?)`);
+        if (!zone.contains(pfn) || pfn + (1 << order) > zone.endPfn) fail(`${where}: block at pfn ${pfn} is outside the zone`);
+        if (pfn % (1 << order) !== 0) fail(`${where}: block at pfn ${pfn} is not aligned to its order`);
+        if (((flags[pfn] as number) & PageFlag.Buddy) === 0) fail(`${where}: block at pfn ${pfn} lacks the Buddy flag`);
+        if (orders[pfn] !== order) fail(`${where}: block at pfn ${pfn} records order ${orders[pfn]}`);
+        if (prev[pfn] !== last) fail(`${where}: block at pfn ${pfn} has prev ${prev[pfn]}, expected ${last}`);
+        const firstBlock = pfn >>> PAGEBLOCK_ORDER;
+        const lastBlock = (pfn + (1 << order) - 1) >>> PAGEBLOCK_ORDER;
+        for (let b = firstBlock; b <= lastBlock; b++) {
+          if (pa.pageblockMt[b] !== mt) fail(`${where}: block at pfn ${pfn} lies in pageblock ${b} of type ${MIGRATETYPE_NAMES[pa.pageblockMt[b] ?? 0]}`);
+        }
+        for (let p = pfn; p < pfn + (1 << order); p++) {
+          if (covered[p] !== 0) fail(`${where}: block at pfn ${pfn} overlaps another free block at pfn ${p}`);
+          covered[p] = FREE;
+        }
+        freeSum += 1 << order;
+        last = pfn;
+        walked++;
+      }
+      if (walked !== count) fail(`${where}: walked ${walked} blocks, count says ${count}`);
+      if (zone.listTail(order, mt) !== last) fail(`${where}: tail ${zone.listTail(order, mt)}, expected ${last}`);
+    }
+  }
+  if (freeSum !== zone.freePages) fail(`zone ${zone.name}: free lists hold ${freeSum} pages, zone counts ${zone.freePages}`);
+  // No two free buddies left unmerged.
+  for (let order = 0; order < MAX_PAGE_ORDER; order++) {
+    for (let mt = 0; mt < MIGRATE_TYPES; mt++) {
+      for (let pfn = zone.listHead(order, mt); pfn !== NO_PFN; pfn = next[pfn] as number) {
+        const buddy = pfn ^ (1 << order);
+        if (zone.contains(buddy) && ((flags[buddy] as number) & PageFlag.Buddy) !== 0 && orders[buddy] === order) {
+          fail(`zone ${zone.name}: free buddies at pfn ${pfn} and ${buddy} of order ${order} are not merged`);
+        }
+      }
+    }
+  }
+}
+
+/** Checks every frame of the zone; returns the pages in allocated blocks. */
+function validateFrames(pa: PageAllocator, zone: Zone, covered: Uint8Array): number {
+  const { flags, order: orders, head } = pa.memMap;
+  let reserved = 0;
+  let allocated = 0;
+  for (let pfn = zone.startPfn; pfn < zone.endPfn; ) {
+    const f = flags[pfn] as number;
+    if (covered[pfn] === FREE) {
+      if ((f & PageFlag.Buddy) === 0) fail(`zone ${zone.name}: free pfn ${pfn} is inside a free block but marked as its head`);
+      const size = 1 << (orders[pfn] as number);
+      for (let p = pfn + 1; p < pfn + size; p++) {
+        if (((flags[p] as number) & (PageFlag.Buddy | PageFlag.Allocated | PageFlag.Reserved)) !== 0) {
+          fail(`zone ${zone.name}: pfn ${p} inside the free block at ${pfn} has flags 0x${(flags[p] ?? 0).toString(16)}`);
+        }
+      }
+      pfn += size;
+    } else if ((f & PageFlag.Reserved) !== 0) {
+      if ((f & (PageFlag.Buddy | PageFlag.Allocated)) !== 0) fail(`zone ${zone.name}: reserved pfn ${pfn} is also free or allocated`);
+      reserved++;
+      pfn++;
+    } else if ((f & PageFlag.Allocated) !== 0) {
+      const order = orders[pfn] as number;
+      const size = 1 << order;
+      if (order > MAX_PAGE_ORDER || pfn % size !== 0 || pfn + size > zone.endPfn) {
+        fail(`zone ${zone.name}: allocated block at pfn ${pfn} of order ${order} is misaligned or crosses the zone's end`);
+      }
+      if ((f & PageFlag.Buddy) !== 0) fail(`zone ${zone.name}: allocated pfn ${pfn} is also marked free`);
+      for (let p = pfn + 1; p < pfn + size; p++) {
+        const tf = flags[p] as number;
+        if (covered[p] !== 0 || (tf & (PageFlag.Buddy | PageFlag.Allocated | PageFlag.Reserved)) !== 0) {
+          fail(`zone ${zone.name}: pfn ${p} inside the allocated block at ${pfn} is also free, allocated or reserved`);
+        }
+        if ((f & PageFlag.Head) !== 0 && (tf !== PageFlag.Tail || head[p] !== pfn)) {
+          fail(`zone ${zone.name}: compound tail ${p} of head ${pfn} has flags 0x${tf.toString(16)} head ${head[p]}`);
+        }
+        covered[p] = ALLOCATED;
+      }
+      covered[pfn] = ALLOCATED;
+      allocated += size;
+      pfn += size;
+    } else {
+      fail(`zone ${zone.name}: pfn ${pfn} is lost: neither free, allocated nor reserved (flags 0x${f.toString(16)})`);
+    }
+  }
+  const free = zone.freePages;
+  if (reserved + free + allocated !== zone.spannedPages) {
+    fail(`zone ${zone.name}: reserved ${reserved} + free ${free} + allocated ${allocated} != spanned ${zone.spannedPages}`);
+  }
+  if (zone.managedPages !== zone.spannedPages - reserved) {
+    fail(`zone ${zone.name}: managed ${zone.managedPages}, expected spanned - reserved = ${zone.spannedPages - reserved}`);
+  }
+  return allocated;
+}
+
+function fail(message: string): never {
+  throw new InvariantError(`page allocator: ${message}`);
+}

@@ -1,0 +1,97 @@
+/**
+ * The map of kmem's memory manager: the constants every mm module shares, and where each piece of
+ * kernel state lives. Read this file first.
+ *
+ * Physical memory (one ArrayBuffer / SharedArrayBuffer, see machine/ram.ts):
+ *
+ *   pfn 0              the boot header: magic, boot parameters, kernel globals, the region
+ *                      directory naming every range memblock reserved (see arena-header.ts)
+ *   pfn 1 ..           free memory, handed to the buddy allocator at the end of boot
+ *   .. nrPages-1       memblock's reservations, carved top-down as Linux's memblock does, so the
+ *                      DMA zone at the bottom stays free for devices: the struct-page arrays
+ *                      (mem_map.*), the pageblock migratetypes, the zone descriptors, and what
+ *                      later subsystems reserve at boot
+ *
+ * Zones: DMA covers [0, 16 MiB) (x86's ZONE_DMA, for ISA-era devices), Normal the rest.
+ *
+ * struct page is a struct of arrays indexed by pfn (mem-map.ts):
+ *   flags u32 | order u8 | refcount i32 | mapcount i32 | pincount i32 | owner u32 |
+ *   next i32 | prev i32 | head i32
+ * Free blocks of 2^order pages are linked through next/prev of their first page, on the list of
+ * (zone, order, migratetype) in the zone descriptor (zone.ts).
+ *
+ * Invariants of the buddy allocator (checked by PageAllocator.validate()):
+ *   a free block of order o starts at a pfn with pfn mod 2^o = 0 and lies inside one zone
+ *   free blocks never overlap, and no two free buddies of the same order are left unmerged
+ *   every pageblock covered by a free block has the migratetype of the list that holds it
+ *   Σ over lists of count · 2^order = zone free pages;  free + allocated + reserved = spanned
+ */
+import { PAGE_SHIFT, PAGE_SIZE } from '../machine/ram.ts';
+
+export { PAGE_SHIFT, PAGE_SIZE };
+
+/** Largest buddy order: blocks of 2^10 pages = 4 MiB (Linux's MAX_PAGE_ORDER on x86-64). */
+export const MAX_PAGE_ORDER = 10;
+export const NR_PAGE_ORDERS = MAX_PAGE_ORDER + 1;
+/** Pageblocks group 2^9 pages = 2 MiB, the huge-page size; each carries one migratetype. */
+export const PAGEBLOCK_ORDER = 9;
+export const PAGEBLOCK_NR_PAGES = 1 << PAGEBLOCK_ORDER;
+
+/** Linux's migrate types (include/linux/mmzone.h), in its order. */
+export const MigrateType = {
+  Unmovable: 0,
+  Movable: 1,
+  Reclaimable: 2,
+  /** Linux reserves pageblocks here for high-order atomic allocations; kmem never does (see docs). */
+  HighAtomic: 3,
+} as const;
+export type MigrateType = (typeof MigrateType)[keyof typeof MigrateType];
+/** Types that have per-CPU lists and fall back to each other: Unmovable, Movable, Reclaimable. */
+export const MIGRATE_PCPTYPES = 3;
+export const MIGRATE_TYPES = 4;
+/** As `migratetype_names[]` in mm/page_alloc.c (a kernel built without CMA and memory isolation). */
+export const MIGRATETYPE_NAMES: readonly string[] = ['Unmovable', 'Movable', 'Reclaimable', 'HighAtomic'];
+
+/**
+ * Where an allocation falls back when its own free lists are empty (mm/page_alloc.c `fallbacks[]`):
+ * each type tries the others, the "least harmful" first.
+ */
+export const FALLBACKS: readonly (readonly MigrateType[])[] = [
+  [MigrateType.Reclaimable, MigrateType.Movable],
+  [MigrateType.Reclaimable, MigrateType.Unmovable],
+  [MigrateType.Unmovable, MigrateType.Movable],
+];
+
+export const ZoneId = { DMA: 0, Normal: 1 } as const;
+export type ZoneId = (typeof ZoneId)[keyof typeof ZoneId];
+export const ZONE_NAMES: readonly string[] = ['DMA', 'Normal'];
+export const MAX_NR_ZONES = 2;
+/** x86's ZONE_DMA: the first 16 MiB, all that ISA DMA can address. */
+export const DMA_ZONE_BYTES = 16 << 20;
+/** Linux's default `lowmem_reserve_ratio` for DMA: a Normal-zone fallback leaves managed/256 pages. */
+export const LOWMEM_RESERVE_RATIO_DMA = 256;
+
+/** Bits of `mem_map.flags` (Linux's PG_* flags, the ones kmem models). */
+export const PageFlag = {
+  /** Never handed to the buddy allocator: the boot header and memblock's reservations. */
+  Reserved: 1 << 0,
+  /** First page of a free block on a buddy free list (Linux's PageBuddy page type). */
+  Buddy: 1 << 1,
+  /** First page of a block the page allocator handed out. */
+  Allocated: 1 << 2,
+  /** First page of a compound allocation (__GFP_COMP). */
+  Head: 1 << 3,
+  /** Any other page of a compound allocation; `head` holds the first page's pfn. */
+  Tail: 1 << 4,
+  /** Was the first page of a block that was freed: tells a double free from a stray pfn. */
+  Freed: 1 << 5,
+  /** The page belongs to a slab. */
+  Slab: 1 << 6,
+} as const;
+
+/** The mobility an allocated block was asked for (a MigrateType), kept in its first page's flags. */
+export const PAGE_FLAG_MT_SHIFT = 12;
+export const PAGE_FLAG_MT_MASK = 0x7 << PAGE_FLAG_MT_SHIFT;
+
+/** No pfn: the end of a list. */
+export const NO_PFN = -1;

@@ -1,0 +1,163 @@
+/**
+ * Zones and their free areas (Linux's struct zone and struct free_area), in the arena.
+ *
+ * Each zone's descriptor is ZONE_WORDS 32-bit words:
+ *   [0] lock   [1] start pfn   [2] spanned pages   [3] managed pages   [4] free pages
+ *   [5] lowmem reserve: pages this zone keeps from allocations that prefer a higher zone
+ *   [16 + 3·(order·MIGRATE_TYPES + mt) + {0,1,2}] head pfn, tail pfn, block count of the
+ *       free list of (order, mt); NO_PFN ends a list, links go through mem_map.next / .prev
+ * and ZONE_STATS event counters (f64, so they never wrap) in a second region.
+ *
+ * Invariants (checked by PageAllocator.validate()):
+ *   free = Σ count(order, mt) · 2^order
+ *   a list's blocks are Buddy heads of its order, linked both ways, count of them exactly
+ * Locking: every list operation and every count is under the zone's lock.
+ */
+import { LockWord } from '../sync/lock-word.ts';
+import { assert } from '../util/assert.ts';
+import type { MemMap } from './mem-map.ts';
+import { MIGRATE_TYPES, NO_PFN, NR_PAGE_ORDERS, PageFlag, ZONE_NAMES } from './types.ts';
+
+export const Z = {
+  LOCK: 0,
+  START_PFN: 1,
+  SPANNED: 2,
+  MANAGED: 3,
+  FREE: 4,
+  LOWMEM_RESERVE: 5,
+  LISTS: 16,
+} as const;
+export const ZONE_WORDS = Z.LISTS + 3 * NR_PAGE_ORDERS * MIGRATE_TYPES;
+
+/** Event counters per zone, as in /proc/vmstat. */
+export const ZoneStat = {
+  allocBlocks: 0,
+  allocPages: 1,
+  freeBlocks: 2,
+  freePages: 3,
+  allocFailures: 4,
+  fallbacks: 5,
+  pageblockClaims: 6,
+  splits: 7,
+  merges: 8,
+} as const;
+export type ZoneStatName = keyof typeof ZoneStat;
+export const ZONE_STATS = Object.keys(ZoneStat).length;
+
+export class Zone {
+  readonly name: string;
+  readonly startPfn: number;
+  readonly spannedPages: number;
+  /** One past the last pfn. */
+  readonly endPfn: number;
+  readonly lock: LockWord;
+  private readonly flags: Uint32Array;
+  private readonly order: Uint8Array;
+  private readonly next: Int32Array;
+  private readonly prev: Int32Array;
+
+  constructor(
+    readonly id: number,
+    readonly words: Int32Array,
+    readonly stats: Float64Array,
+    memMap: MemMap,
+  ) {
+    assert(words.length === ZONE_WORDS, 'zone descriptor size');
+    this.name = ZONE_NAMES[id] ?? `zone${id}`;
+    this.startPfn = words[Z.START_PFN] ?? 0;
+    this.spannedPages = words[Z.SPANNED] ?? 0;
+    this.endPfn = this.startPfn + this.spannedPages;
+    this.lock = new LockWord(words, Z.LOCK);
+    this.flags = memMap.flags;
+    this.order = memMap.order;
+    this.next = memMap.next;
+    this.prev = memMap.prev;
+  }
+
+  get freePages(): number {
+    return this.words[Z.FREE] ?? 0;
+  }
+
+  get managedPages(): number {
+    return this.words[Z.MANAGED] ?? 0;
+  }
+
+  get lowmemReserve(): number {
+    return this.words[Z.LOWMEM_RESERVE] ?? 0;
+  }
+
+  contains(pfn: number): boolean {
+    return pfn >= this.startPfn && pfn < this.endPfn;
+  }
+
+  listHead(order: number, mt: number): number {
+    return this.words[Z.LISTS + 3 * (order * MIGRATE_TYPES + mt)] ?? NO_PFN;
+  }
+
+  listTail(order: number, mt: number): number {
+    return this.words[Z.LISTS + 3 * (order * MIGRATE_TYPES + mt) + 1] ?? NO_PFN;
+  }
+
+  listCount(order: number, mt: number): number {
+    return this.words[Z.LISTS + 3 * (order * MIGRATE_TYPES + mt) + 2] ?? 0;
+  }
+
+  /** Free blocks of `order`, all migratetypes (Linux's free_area[order].nr_free). */
+  nrFree(order: number): number {
+    let total = 0;
+    for (let mt = 0; mt < MIGRATE_TYPES; mt++) total += this.listCount(order, mt);
+    return total;
+  }
+
+  /** Puts a free block on its list, at the head or (when a merge is likely soon) the tail. */
+  addFree(pfn: number, order: number, mt: number, toTail: boolean): void {
+    const w = this.words;
+    const base = Z.LISTS + 3 * (order * MIGRATE_TYPES + mt);
+    const head = w[base] as number;
+    const tail = w[base + 1] as number;
+    this.flags[pfn] = ((this.flags[pfn] as number) | PageFlag.Buddy) & ~PageFlag.Allocated;
+    this.order[pfn] = order;
+    if (head === NO_PFN) {
+      this.next[pfn] = NO_PFN;
+      this.prev[pfn] = NO_PFN;
+      w[base] = pfn;
+      w[base + 1] = pfn;
+    } else if (toTail) {
+      this.next[pfn] = NO_PFN;
+      this.prev[pfn] = tail;
+      this.next[tail] = pfn;
+      w[base + 1] = pfn;
+    } else {
+      this.next[pfn] = head;
+      this.prev[pfn] = NO_PFN;
+      this.prev[head] = pfn;
+      w[base] = pfn;
+    }
+    w[base + 2] = (w[base + 2] as number) + 1;
+    w[Z.FREE] = (w[Z.FREE] as number) + (1 << order);
+  }
+
+  /** Takes a free block off its list. */
+  delFree(pfn: number, order: number, mt: number): void {
+    const w = this.words;
+    const base = Z.LISTS + 3 * (order * MIGRATE_TYPES + mt);
+    const next = this.next[pfn] as number;
+    const prev = this.prev[pfn] as number;
+    if (prev === NO_PFN) w[base] = next;
+    else this.next[prev] = next;
+    if (next === NO_PFN) w[base + 1] = prev;
+    else this.prev[next] = prev;
+    this.flags[pfn] = (this.flags[pfn] as number) & ~PageFlag.Buddy;
+    w[base + 2] = (w[base + 2] as number) - 1;
+    w[Z.FREE] = (w[Z.FREE] as number) - (1 << order);
+  }
+
+  /** Adds to an event counter; `stat` is a ZoneStat index (a constant, so the access stays monomorphic). */
+  count(stat: number, by = 1): void {
+    this.stats[stat] = (this.stats[stat] as number) + by;
+  }
+
+  stat(name: ZoneStatName): number {
+    return this.stats[ZoneStat[name]] as number;
+  }
+}

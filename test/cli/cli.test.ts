@@ -1,0 +1,68 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+function kmem(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, encoding: 'utf8' });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+test('kmem list names every scenario and its parameters', () => {
+  const { status, stdout } = kmem('list');
+  assert.equal(status, 0);
+  assert.match(stdout, /buddy-fragmentation/);
+  assert.match(stdout, /--ram-bytes <size>/);
+});
+
+test('kmem run --json gives the run as JSON; --csv gives tables', () => {
+  const json = kmem('run', 'buddy-fragmentation', '--smoke', '--json', '--seed', '5');
+  assert.equal(json.status, 0, json.stderr);
+  const run = JSON.parse(json.stdout) as { scenario: string; seed: number; result: { tables: unknown[] } };
+  assert.equal(run.scenario, 'buddy-fragmentation');
+  assert.equal(run.seed, 5);
+  assert.ok(run.result.tables.length > 0);
+  assert.equal(json.stderr, '', 'no progress when stderr is not a terminal');
+  const csv = kmem('run', 'buddy-fragmentation', '--smoke', '--csv');
+  assert.equal(csv.status, 0);
+  assert.match(csv.stdout, /^# summary\npageblocks,order-9 allocations that succeed/);
+});
+
+test('unknown scenarios, parameters and commands are one-line errors naming the choices', () => {
+  const unknown = kmem('run', 'nope');
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /^kmem: no scenario 'nope': expected one of buddy-fragmentation/);
+  const badParam = kmem('run', 'buddy-fragmentation', '--colour', 'blue');
+  assert.equal(badParam.status, 2);
+  assert.match(badParam.stderr, /no parameter 'colour': expected one of --ram-bytes/);
+  const badValue = kmem('run', 'buddy-fragmentation', '--usage', '2');
+  assert.match(badValue.stderr, /--usage: 2 is out of range/);
+  assert.equal(kmem('frobnicate').status, 2);
+});
+
+test('kmem report writes an HTML report with SVG plots', () => {
+  const out = mkdtempSync(join(tmpdir(), 'kmem-report-'));
+  try {
+    const { status, stdout } = kmem('report', '--smoke', '--out', out);
+    assert.equal(status, 0);
+    assert.match(stdout, /report written to/);
+    const html = readFileSync(join(out, 'index.html'), 'utf8');
+    assert.match(html, /<svg /);
+    assert.match(html, /buddy-fragmentation/);
+    assert.ok(existsSync(join(out, 'index.html')));
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('kmem boot prints the /proc files of a fresh kernel', () => {
+  const { status, stdout } = kmem('boot', '--ram-bytes', '32MiB');
+  assert.equal(status, 0);
+  assert.match(stdout, /Node 0, zone {6}DMA/);
+  assert.match(stdout, /Page block order: 9/);
+  assert.match(stdout, /kernel metadata/);
+});

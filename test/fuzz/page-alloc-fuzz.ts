@@ -1,0 +1,194 @@
+/**
+ * Seeded fuzzing of the page allocator against a shadow model, checked after every operation.
+ *
+ * Shadow: which allocation owns each frame. After each alloc: the block is aligned, inside the zones
+ * the GFP flags allow, and overlaps no live block; a ZERO block is zero. After each free the bytes
+ * stamped into the block at allocation are still there (nobody else wrote them). Whenever an
+ * allocation fails, no zone it may use holds a free block of that order or more (beyond the DMA
+ * zone's lowmem reserve, or past the page limit). Free-page totals match the shadow after every
+ * operation. Misuse (double free, wrong order, tails, reserved and out-of-range frames) is mixed in:
+ * each must raise its typed error and change nothing. validate() runs periodically and at the end;
+ * when everything is freed, the free lists are back to their boot state.
+ */
+import assert from 'node:assert/strict';
+import { Kernel } from '../../src/mm/kernel.ts';
+import { GFP } from '../../src/mm/gfp.ts';
+import {
+  DoubleFreeError,
+  NotAllocatedError,
+  OutOfMemoryError,
+  PfnRangeError,
+  ReservedPageError,
+  WrongOrderError,
+} from '../../src/mm/errors.ts';
+import { MAX_PAGE_ORDER, PAGE_SIZE, ZoneId } from '../../src/mm/types.ts';
+import { Prng } from '../../src/util/prng.ts';
+
+export interface PageAllocFuzzOptions {
+  seed: number;
+  ops: number;
+  ramBytes?: string;
+  validateEvery?: number;
+  groupByMobility?: boolean;
+  pageLimit?: number;
+}
+
+export interface PageAllocFuzzReport {
+  ops: number;
+  allocs: number;
+  frees: number;
+  failures: number;
+  misuses: number;
+  peakPages: number;
+}
+
+const GFP_CHOICES = [
+  GFP.KERNEL,
+  GFP.HIGHUSER_MOVABLE,
+  GFP.RECLAIMABLE,
+  GFP.KERNEL | GFP.COMP,
+  GFP.HIGHUSER_MOVABLE | GFP.ZERO,
+  GFP.DMA,
+  GFP.KERNEL | GFP.ZERO | GFP.COMP,
+];
+
+export function fuzzPageAllocator(options: PageAllocFuzzOptions): PageAllocFuzzReport {
+  const kernel = Kernel.boot({
+    ramBytes: options.ramBytes ?? '24MiB',
+    groupByMobility: options.groupByMobility ?? true,
+    pageLimit: options.pageLimit ?? 0,
+  });
+  const pa = kernel.pages;
+  const bytes = kernel.ram.bytes;
+  const words = new Uint32Array(kernel.buffer);
+  const prng = new Prng(options.seed);
+  const validateEvery = options.validateEvery ?? 50_000;
+  const bootFree = pa.stats().zones.map((z) => z.freeBlocks.join(','));
+  const managed = pa.managedPagesTotal;
+
+  // Shadow: owner[pfn] = head pfn + 1 of the live block covering it, 0 when free.
+  const owner = new Int32Array(pa.nrPages);
+  const live: number[] = []; // head pfns
+  const liveOrder = new Map<number, number>();
+  let livePages = 0;
+  let recentlyFreed: { pfn: number; order: number } | null = null;
+  const report: PageAllocFuzzReport = { ops: 0, allocs: 0, frees: 0, failures: 0, misuses: 0, peakPages: 0 };
+
+  const stamp = (pfn: number, order: number): number => (Math.imul(pfn, 0x9e3779b1) ^ (order << 28)) >>> 0;
+
+  const checkFailureIsReal = (order: number, gfp: number): void => {
+    if (pa.pageLimit > 0 && livePages + (1 << order) > pa.pageLimit) return;
+    const highest = (gfp & GFP.DMA) !== 0 ? ZoneId.DMA : pa.zones.length - 1;
+    for (let id = highest; id >= 0; id--) {
+      const zone = pa.zones[id]!;
+      let largest = -1;
+      for (let o = MAX_PAGE_ORDER; o >= order && largest < 0; o--) if (zone.nrFree(o) > 0) largest = o;
+      if (largest < 0) continue;
+      assert.ok(
+        id !== highest && zone.freePages - (1 << order) < zone.lowmemReserve,
+        `allocation of order ${order} failed though zone ${zone.name} has a free block of order ${largest}`,
+      );
+    }
+  };
+
+  const doAlloc = (): void => {
+    const order = prng.weighted([40, 15, 12, 8, 5, 3, 2, 1.5, 1, 1, 0.5]);
+    const gfp = GFP_CHOICES[prng.int(GFP_CHOICES.length)]!;
+    const noretry = prng.chance(0.8);
+    let pfn: number | null;
+    try {
+      pfn = pa.allocPages(order, gfp | (noretry ? GFP.NORETRY : 0));
+    } catch (error) {
+      assert.ok(!noretry && error instanceof OutOfMemoryError, `unexpected ${String(error)}`);
+      pfn = null;
+    }
+    if (pfn === null) {
+      report.failures++;
+      checkFailureIsReal(order, gfp);
+      return;
+    }
+    const size = 1 << order;
+    assert.equal(pfn % size, 0, `pfn ${pfn} not aligned to order ${order}`);
+    if ((gfp & GFP.DMA) !== 0) assert.ok((pfn + size) * PAGE_SIZE <= 16 << 20, 'DMA block above 16 MiB');
+    assert.equal(pa.zoneOf(pfn), pa.zoneOf(pfn + size - 1), 'block crosses a zone');
+    for (let p = pfn; p < pfn + size; p++) {
+      if (owner[p] !== 0) assert.fail(`pfn ${p} handed out twice (live block at ${owner[p]! - 1})`);
+      owner[p] = pfn + 1;
+    }
+    if ((gfp & GFP.ZERO) !== 0) {
+      const start = pfn * PAGE_SIZE;
+      for (let i = start; i < start + size * PAGE_SIZE; i += 61) if (bytes[i] !== 0) assert.fail(`ZERO block at pfn ${pfn} has byte ${bytes[i]} at ${i}`);
+    }
+    for (let p = pfn; p < pfn + size; p++) words[(p * PAGE_SIZE) / 4] = stamp(p, order);
+    live.push(pfn);
+    liveOrder.set(pfn, order);
+    livePages += size;
+    report.allocs++;
+    report.peakPages = Math.max(report.peakPages, livePages);
+  };
+
+  const doFree = (): void => {
+    const index = prng.int(live.length);
+    const pfn = live[index]!;
+    const order = liveOrder.get(pfn)!;
+    live[index] = live[live.length - 1]!;
+    live.pop();
+    liveOrder.delete(pfn);
+    const size = 1 << order;
+    for (let p = pfn; p < pfn + size; p++) {
+      if (words[(p * PAGE_SIZE) / 4] !== stamp(p, order)) assert.fail(`stamp of pfn ${p} overwritten while live`);
+      owner[p] = 0;
+    }
+    pa.freePages(pfn, order);
+    livePages -= size;
+    recentlyFreed = { pfn, order };
+    report.frees++;
+  };
+
+  const expectError = (fn: () => void, type: new (...args: never[]) => Error): void => {
+    const free = pa.freePagesTotal;
+    assert.throws(fn, type);
+    assert.equal(pa.freePagesTotal, free, 'a failed call changed the free count');
+    report.misuses++;
+  };
+
+  const doMisuse = (): void => {
+    const kind = prng.int(5);
+    if (kind === 0 && recentlyFreed !== null && owner[recentlyFreed.pfn] === 0) {
+      const { pfn, order } = recentlyFreed;
+      expectError(() => pa.freePages(pfn, order), DoubleFreeError);
+    } else if (kind === 1 && live.length > 0) {
+      const pfn = live[prng.int(live.length)]!;
+      const order = liveOrder.get(pfn)!;
+      expectError(() => pa.freePages(pfn, order === MAX_PAGE_ORDER ? 0 : order + 1), WrongOrderError);
+    } else if (kind === 2 && live.length > 0) {
+      const pfn = live[prng.int(live.length)]!;
+      const order = liveOrder.get(pfn)!;
+      if (order > 0) expectError(() => pa.freePages(pfn + 1 + prng.int((1 << order) - 1), 0), NotAllocatedError);
+    } else if (kind === 3) {
+      expectError(() => pa.freePages(prng.chance(0.5) ? 0 : pa.nrPages - 1, 0), ReservedPageError);
+    } else {
+      expectError(() => pa.freePages(pa.nrPages + prng.int(1000), 0), PfnRangeError);
+    }
+  };
+
+  for (let op = 0; op < options.ops; op++) {
+    const usage = livePages / managed;
+    const r = prng.nextFloat();
+    if (r < 0.01) doMisuse();
+    else if (live.length > 0 && r < 0.3 + usage * 0.6) doFree();
+    else doAlloc();
+    assert.equal(pa.freePagesTotal, managed - livePages, `op ${op}: free pages disagree with the shadow`);
+    if ((op + 1) % validateEvery === 0) kernel.validate();
+    report.ops++;
+  }
+  kernel.validate();
+  while (live.length > 0) doFree();
+  kernel.validate();
+  assert.deepEqual(
+    pa.stats().zones.map((z) => z.freeBlocks.join(',')),
+    bootFree,
+    'after freeing everything the free lists are back to their boot state',
+  );
+  return report;
+}

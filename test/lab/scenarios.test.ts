@@ -1,0 +1,34 @@
+// Every registered scenario: runs in smoke mode, returns well-formed tables and plots, and is
+// deterministic for a given seed (tables and plots marked `timing` aside).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SCENARIOS, UnknownScenarioError, findScenario } from '../../src/lab/registry.ts';
+import { runScenario } from '../../src/lab/run.ts';
+import type { ScenarioResult } from '../../src/lab/scenario.ts';
+
+function deterministicPart(result: ScenarioResult): unknown {
+  return {
+    summary: result.tables.some((t) => t.timing) || result.plots.some((p) => p.timing) ? null : result.summary,
+    tables: result.tables.filter((t) => t.timing !== true),
+    plots: result.plots.filter((p) => p.timing !== true),
+  };
+}
+
+test('scenario names are unique kebab-case', () => {
+  const names = SCENARIOS.map((s) => s.name);
+  assert.equal(new Set(names).size, names.length);
+  for (const name of names) assert.match(name, /^[a-z0-9]+(-[a-z0-9]+)*$/);
+  assert.throws(() => findScenario('nope'), (e: unknown) => e instanceof UnknownScenarioError && e.message.includes(names[0]!));
+});
+
+for (const scenario of SCENARIOS) {
+  test(`scenario ${scenario.name}: smoke run, well-formed and deterministic`, async () => {
+    const a = await runScenario(scenario, {}, { seed: 11, smoke: true });
+    const b = await runScenario(scenario, {}, { seed: 11, smoke: true });
+    assert.ok(a.result.summary.length > 0, 'a summary');
+    assert.ok(a.result.tables.length > 0 || a.result.plots.length > 0, 'tables or plots');
+    for (const table of a.result.tables) assert.ok(table.rows.length > 0, `table ${table.id} has rows`);
+    for (const plot of a.result.plots) assert.ok(plot.series.some((s) => s.points.length > 0), `plot ${plot.id} has points`);
+    assert.deepEqual(deterministicPart(a.result), deterministicPart(b.result));
+  });
+}

@@ -1,0 +1,16 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fuzzPageAllocator } from '../fuzz/page-alloc-fuzz.ts';
+
+test('page allocator: 1 M seeded operations against the shadow model', () => {
+  const report = fuzzPageAllocator({ seed: 0x5eed, ops: 1_000_000 });
+  assert.equal(report.ops, 1_000_000);
+  assert.ok(report.failures > 0, 'the run should reach exhaustion sometimes');
+  assert.ok(report.misuses > 1000);
+});
+
+test('page allocator fuzz: without grouping by mobility, and under a page limit', () => {
+  fuzzPageAllocator({ seed: 7, ops: 100_000, groupByMobility: false });
+  const limited = fuzzPageAllocator({ seed: 8, ops: 100_000, pageLimit: 2000 });
+  assert.ok(limited.peakPages <= 2000);
+});
