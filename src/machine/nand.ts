@@ -1,0 +1,766 @@
+/**
+ * A NAND flash chip: blocks of pages, each page a data area and a spare (out-of-band) area, behind a
+ * page register. The device has no policy; it enforces the medium's rules and counts what it did.
+ *
+ * Rules (each violation is a typed error thrown before anything changes):
+ *   a page is programmed once between erases, and the pages of a block in order (page = the block's
+ *   write pointer): PageNotErasedError, ProgramOrderError
+ *   erasure is by whole blocks only: EraseAlignmentError
+ *   a bad block is neither read, programmed nor erased: BadBlockError
+ *   transfers fit the page and the spare, and page data needs a device that stores it: NandTransferError
+ *
+ * Operations go through the page register, as on an ONFI chip: program() moves `dataBytes` of
+ * register.data and `spareBytes` of register.spare into an erased page (bytes not transferred stay
+ * erased, 0xFF); read() moves a page into the register; copyback() moves a page to another inside
+ * the chip (ONFI's copy-back program); eraseBlock() sets a block's cells back to 0xFF. A block whose
+ * erase count has reached the endurance limit (when one is given) fails its next erase, goes bad, and
+ * its contents are lost. read() reports what on-die ECC would: Programmed (clean), Erased, or Corrupt
+ * (uncorrectable: a program or erase that power loss interrupted).
+ *
+ * Power loss: armPowerCut(n) interrupts the n-th program, copy-back or erase from now on. The
+ * interrupted operation did nothing, finished (but was never acknowledged), or left the page
+ * Corrupt (program) or each page erased, Corrupt or intact (erase); then every call throws
+ * PowerLossError until the image is mounted again (NandDevice.over on the same buffer, or
+ * NandImageFile.open on the same file).
+ *
+ * The image: one ArrayBuffer holding everything that survives power loss, so a copy of the buffer is
+ * a copy of the chip, and a file image (nand-file.ts) is the same bytes on disk:
+ *   header      16 u32: magic 'KMEM' 'NAND', layout version, blocks, pages per block, page bytes,
+ *               spare bytes, flags (bit 0: page data stored), endurance limit (0 = none)
+ *   eraseCounts u32 per block
+ *   blockFlags  u8 per block (bit 0: bad)
+ *   pageStates  u8 per page (PageState)
+ *   spare       spareBytes per page
+ *   data        pageBytes per page (only when page data is stored)
+ * Derived at mount, not stored: each block's write pointer = 1 + its last page that is not erased.
+ *
+ * Costs (nand-timing.ts): busy time = reads·tR + programs·tPROG + copy-backs·(tR + tPROG) +
+ * erases·tBERS + bytes moved · bus time per byte; energy = busy time · active power.
+ */
+import { ArgumentError, InvariantError, KmemError } from '../util/errors.ts';
+import { Prng } from '../util/prng.ts';
+import { NAND_TIMINGS } from './nand-timing.ts';
+import type { NandTiming, NandTimingName } from './nand-timing.ts';
+
+export const PageState = { Erased: 0, Programmed: 1, Corrupt: 2 } as const;
+export type PageState = (typeof PageState)[keyof typeof PageState];
+export const PAGE_STATE_NAMES: readonly string[] = ['erased', 'programmed', 'corrupt'];
+
+export const EraseStatus = { Ok: 0, Failed: 1 } as const;
+export type EraseStatus = (typeof EraseStatus)[keyof typeof EraseStatus];
+
+const MAGIC_0 = 0x4d454d4b; // 'KMEM'
+const MAGIC_1 = 0x444e414e; // 'NAND'
+const LAYOUT_VERSION = 1;
+const HEADER_WORDS = 16;
+const FLAG_PAYLOAD = 1;
+const BLOCK_BAD = 1;
+const ERASED_WORD = -1;
+/** Indexes of the operation counters. */
+const C = { reads: 0, programs: 1, copybacks: 2, erases: 3, eraseFailures: 4, bytesIn: 5, bytesOut: 6 } as const;
+
+export interface NandGeometry {
+  readonly blocks: number;
+  readonly pagesPerBlock: number;
+  /** Bytes in a page's data area. */
+  readonly pageBytes: number;
+  /** Bytes in a page's spare (out-of-band) area: a multiple of 4. */
+  readonly spareBytes: number;
+}
+
+export interface NandOptions {
+  geometry: NandGeometry;
+  /** The cost model: a preset name or figures of your own. Default 'slc'. */
+  timing?: NandTimingName | NandTiming;
+  /** Erases a block survives; the next one fails and the block goes bad. 0 (default): no limit. */
+  enduranceCycles?: number;
+  /** Keep page data. Without it the chip keeps states and spare areas only (a metadata model for
+   * garbage-collection studies, where no page carries data); a data transfer is then an error. */
+  storePayload?: boolean;
+}
+
+/** Where a file-backed image writes the ranges of the buffer an operation changed (nand-file.ts). */
+export interface NandSink {
+  write(offsetBytes: number, lengthBytes: number): void;
+  close(): void;
+}
+
+export interface NandStats {
+  geometry: NandGeometry;
+  timing: string;
+  reads: number;
+  programs: number;
+  copybacks: number;
+  erases: number;
+  eraseFailures: number;
+  badBlocks: number;
+  bytesIn: number;
+  bytesOut: number;
+  busyNs: number;
+  energyNj: number;
+  eraseCounts: { min: number; max: number; mean: number };
+}
+
+/** The misuses of a NAND device; each names the block and page involved. */
+export class NandError extends KmemError {
+  override name = 'NandError';
+  constructor(
+    readonly block: number,
+    readonly page: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class NandGeometryError extends ArgumentError {
+  override name = 'NandGeometryError';
+}
+
+export class NandAddressError extends NandError {
+  override name = 'NandAddressError';
+  constructor(block: number, page: number, geometry: NandGeometry) {
+    super(
+      block,
+      page,
+      `NAND address block ${block} page ${page} is out of range: expected block in [0, ${geometry.blocks}) and page in [0, ${geometry.pagesPerBlock})`,
+    );
+  }
+}
+
+export class ProgramOrderError extends NandError {
+  override name = 'ProgramOrderError';
+  constructor(
+    block: number,
+    page: number,
+    readonly expectedPage: number,
+  ) {
+    super(block, page, `program of block ${block} page ${page} out of order: expected page ${expectedPage} (the pages of a block are programmed in order)`);
+  }
+}
+
+export class PageNotErasedError extends NandError {
+  override name = 'PageNotErasedError';
+  constructor(block: number, page: number) {
+    super(block, page, `program of block ${block} page ${page}: the page is already programmed; expected an erased page (erase the whole block first)`);
+  }
+}
+
+export class EraseAlignmentError extends NandError {
+  override name = 'EraseAlignmentError';
+  constructor(firstPage: number, pageCount: number, pagesPerBlock: number) {
+    super(
+      Math.floor(firstPage / pagesPerBlock),
+      firstPage % pagesPerBlock,
+      `erase of ${pageCount} pages from page ${firstPage}: expected whole blocks (a start and a count that are multiples of ${pagesPerBlock} pages)`,
+    );
+  }
+}
+
+export class BadBlockError extends NandError {
+  override name = 'BadBlockError';
+  constructor(block: number, operation: string) {
+    super(block, 0, `${operation} of block ${block}: the block is bad; expected a good block`);
+  }
+}
+
+export class NandTransferError extends NandError {
+  override name = 'NandTransferError';
+}
+
+/** The chip lost power: the operation named was interrupted, or the chip has been off since. */
+export class PowerLossError extends NandError {
+  override name = 'PowerLossError';
+  constructor(
+    readonly operation: string,
+    block: number,
+    page: number,
+    readonly interrupted: boolean,
+  ) {
+    super(
+      block,
+      page,
+      interrupted
+        ? `power lost during ${operation} of block ${block}${operation === 'erase' ? '' : ` page ${page}`}; mount the image again`
+        : `${operation} of block ${block}: the device has no power since a power cut; mount the image again`,
+    );
+  }
+}
+
+/** The page register: what program() takes and read() fills. */
+export interface PageRegister {
+  readonly data: Uint8Array;
+  readonly spare: Uint8Array;
+  /** `spare` as 32-bit words (little-endian). */
+  readonly spareWords: Int32Array;
+}
+
+interface Layout {
+  eraseCounts: number;
+  blockFlags: number;
+  pageStates: number;
+  spare: number;
+  data: number;
+  totalBytes: number;
+}
+
+function align8(n: number): number {
+  return Math.ceil(n / 8) * 8;
+}
+
+function layoutOf(g: NandGeometry, payload: boolean): Layout {
+  const pages = g.blocks * g.pagesPerBlock;
+  const eraseCounts = HEADER_WORDS * 4;
+  const blockFlags = align8(eraseCounts + 4 * g.blocks);
+  const pageStates = align8(blockFlags + g.blocks);
+  const spare = align8(pageStates + pages);
+  const data = align8(spare + pages * g.spareBytes);
+  return { eraseCounts, blockFlags, pageStates, spare, data, totalBytes: data + (payload ? pages * g.pageBytes : 0) };
+}
+
+function checkGeometry(g: NandGeometry): void {
+  const whole = (v: number, min: number, max: number): boolean => Number.isInteger(v) && v >= min && v <= max;
+  if (!whole(g.blocks, 1, 1 << 24)) throw new NandGeometryError(`NAND blocks ${g.blocks}: expected an integer in [1, 2^24]`);
+  if (!whole(g.pagesPerBlock, 1, 1 << 16)) throw new NandGeometryError(`NAND pages per block ${g.pagesPerBlock}: expected an integer in [1, 65536]`);
+  if (!whole(g.pageBytes, 1, 1 << 20)) throw new NandGeometryError(`NAND page size ${g.pageBytes} bytes: expected an integer in [1, 1 MiB]`);
+  if (!whole(g.spareBytes, 4, 1 << 16) || g.spareBytes % 4 !== 0) {
+    throw new NandGeometryError(`NAND spare size ${g.spareBytes} bytes: expected a multiple of 4 in [4, 65536]`);
+  }
+  if (g.blocks * g.pagesPerBlock > 2 ** 31 - 1) throw new NandGeometryError(`NAND of ${g.blocks} × ${g.pagesPerBlock} pages: expected fewer than 2^31 pages`);
+}
+
+function resolveTiming(timing: NandTimingName | NandTiming | undefined): NandTiming {
+  if (timing === undefined) return NAND_TIMINGS.slc;
+  if (typeof timing !== 'string') return timing;
+  const preset = (NAND_TIMINGS as Record<string, NandTiming>)[timing];
+  if (preset === undefined) throw new ArgumentError(`NAND timing '${timing}': expected one of ${Object.keys(NAND_TIMINGS).join(', ')}`);
+  return preset;
+}
+
+export class NandDevice {
+  readonly blocks: number;
+  readonly pagesPerBlock: number;
+  readonly pageBytes: number;
+  readonly spareBytes: number;
+  readonly pages: number;
+  readonly payloadStored: boolean;
+  readonly enduranceCycles: number;
+  readonly timing: NandTiming;
+  readonly register: PageRegister;
+  /** The image's regions, as views (read them freely: inspecting costs nothing, as with a debug probe). */
+  readonly bytes: Uint8Array;
+  readonly eraseCounts: Uint32Array;
+  readonly blockFlags: Uint8Array;
+  readonly pageStates: Uint8Array;
+  readonly spare: Uint8Array;
+  readonly spareWords: Int32Array;
+  readonly data: Uint8Array | null;
+
+  /** Operation counters (float64: they pass 2^31 in long runs without changing representation). */
+  private readonly counters = new Float64Array(7);
+
+  private readonly spareWordsPerPage: number;
+  private readonly registerSpare: Int32Array;
+  /** pageBytes when page data is stored, else 0 (a data transfer then breaks the rules). */
+  private readonly maxDataBytes: number;
+  private readonly layout: Layout;
+  private readonly writePointers: Int32Array;
+  private powered = true;
+  private cutCountdown = 0;
+  private cutPrng: Prng | null = null;
+  private sink: NandSink | null = null;
+
+  private constructor(
+    readonly buffer: ArrayBuffer,
+    timing: NandTiming,
+  ) {
+    const header = new Uint32Array(buffer, 0, HEADER_WORDS);
+    this.blocks = header[3] as number;
+    this.pagesPerBlock = header[4] as number;
+    this.pageBytes = header[5] as number;
+    this.spareBytes = header[6] as number;
+    this.payloadStored = ((header[7] as number) & FLAG_PAYLOAD) !== 0;
+    this.enduranceCycles = header[8] as number;
+    this.pages = this.blocks * this.pagesPerBlock;
+    this.timing = timing;
+    this.layout = layoutOf(this.geometry, this.payloadStored);
+    const L = this.layout;
+    this.bytes = new Uint8Array(buffer);
+    this.eraseCounts = new Uint32Array(buffer, L.eraseCounts, this.blocks);
+    this.blockFlags = new Uint8Array(buffer, L.blockFlags, this.blocks);
+    this.pageStates = new Uint8Array(buffer, L.pageStates, this.pages);
+    this.spare = new Uint8Array(buffer, L.spare, this.pages * this.spareBytes);
+    this.spareWords = new Int32Array(buffer, L.spare, (this.pages * this.spareBytes) / 4);
+    this.data = this.payloadStored ? new Uint8Array(buffer, L.data, this.pages * this.pageBytes) : null;
+    this.spareWordsPerPage = this.spareBytes / 4;
+    const registerSpare = new Uint8Array(this.spareBytes);
+    this.register = { data: new Uint8Array(this.pageBytes), spare: registerSpare, spareWords: new Int32Array(registerSpare.buffer) };
+    this.registerSpare = this.register.spareWords;
+    this.maxDataBytes = this.payloadStored ? this.pageBytes : 0;
+    this.writePointers = new Int32Array(this.blocks);
+    for (let b = 0; b < this.blocks; b++) this.writePointers[b] = this.scanWritePointer(b);
+  }
+
+  /** A new chip with every block erased and no erase yet. */
+  static create(options: NandOptions): NandDevice {
+    const g = options.geometry;
+    checkGeometry(g);
+    const endurance = options.enduranceCycles ?? 0;
+    if (!Number.isInteger(endurance) || endurance < 0 || endurance > 0xffffffff) {
+      throw new ArgumentError(`NAND endurance ${endurance} cycles: expected a non-negative integer (0 for no limit)`);
+    }
+    const payload = options.storePayload ?? true;
+    const layout = layoutOf(g, payload);
+    if (layout.totalBytes > 2 ** 32) throw new NandGeometryError(`NAND image of ${layout.totalBytes} bytes: expected at most 4 GiB`);
+    const buffer = new ArrayBuffer(layout.totalBytes);
+    const header = new Uint32Array(buffer, 0, HEADER_WORDS);
+    header.set([MAGIC_0, MAGIC_1, LAYOUT_VERSION, g.blocks, g.pagesPerBlock, g.pageBytes, g.spareBytes, payload ? FLAG_PAYLOAD : 0, endurance]);
+    new Uint8Array(buffer, layout.spare).fill(0xff);
+    return new NandDevice(buffer, resolveTiming(options.timing));
+  }
+
+  /** The chip whose image is `buffer` (one that lost power, or one read from a file), as at power-on. */
+  static over(buffer: ArrayBuffer, timing?: NandTimingName | NandTiming): NandDevice {
+    if (buffer.byteLength < HEADER_WORDS * 4) throw new NandGeometryError(`NAND image of ${buffer.byteLength} bytes: too short for its header`);
+    const header = new Uint32Array(buffer, 0, HEADER_WORDS);
+    if (header[0] !== MAGIC_0 || header[1] !== MAGIC_1) throw new NandGeometryError('NAND image: bad magic, expected a kmem NAND image');
+    if (header[2] !== LAYOUT_VERSION) throw new NandGeometryError(`NAND image layout version ${header[2]}: expected ${LAYOUT_VERSION}`);
+    const geometry = { blocks: header[3] ?? 0, pagesPerBlock: header[4] ?? 0, pageBytes: header[5] ?? 0, spareBytes: header[6] ?? 0 };
+    checkGeometry(geometry);
+    const expected = layoutOf(geometry, ((header[7] ?? 0) & FLAG_PAYLOAD) !== 0).totalBytes;
+    if (buffer.byteLength !== expected) throw new NandGeometryError(`NAND image of ${buffer.byteLength} bytes: expected ${expected} for its geometry`);
+    return new NandDevice(buffer, resolveTiming(timing));
+  }
+
+  get reads(): number {
+    return this.counters[C.reads] as number;
+  }
+  get programs(): number {
+    return this.counters[C.programs] as number;
+  }
+  get copybacks(): number {
+    return this.counters[C.copybacks] as number;
+  }
+  get erases(): number {
+    return this.counters[C.erases] as number;
+  }
+  get eraseFailures(): number {
+    return this.counters[C.eraseFailures] as number;
+  }
+  get bytesIn(): number {
+    return this.counters[C.bytesIn] as number;
+  }
+  get bytesOut(): number {
+    return this.counters[C.bytesOut] as number;
+  }
+
+  get geometry(): NandGeometry {
+    return { blocks: this.blocks, pagesPerBlock: this.pagesPerBlock, pageBytes: this.pageBytes, spareBytes: this.spareBytes };
+  }
+
+  get isPowered(): boolean {
+    return this.powered;
+  }
+
+  /** Persists every change from now on through `sink` (the file image). */
+  attachSink(sink: NandSink): void {
+    this.sink = sink;
+  }
+
+  close(): void {
+    this.sink?.close();
+    this.sink = null;
+  }
+
+  isBad(block: number): boolean {
+    this.checkBlock(block);
+    return ((this.blockFlags[block] as number) & BLOCK_BAD) !== 0;
+  }
+
+  eraseCount(block: number): number {
+    this.checkBlock(block);
+    return this.eraseCounts[block] as number;
+  }
+
+  /** The next page of `block` that may be programmed (pagesPerBlock when the block is full). */
+  writePointer(block: number): number {
+    this.checkBlock(block);
+    return this.writePointers[block] as number;
+  }
+
+  pageState(block: number, page: number): PageState {
+    this.checkAddress(block, page);
+    return this.pageStates[block * this.pagesPerBlock + page] as PageState;
+  }
+
+  /**
+   * Programs page `page` of `block` from the register: `dataBytes` of register.data and `spareBytes`
+   * of register.spare (a multiple of 4); the rest of the page stays erased.
+   */
+  program(block: number, page: number, dataBytes: number, spareBytes: number): void {
+    // One guard for the hot path; fault() finds which rule was broken. A block out of range or not
+    // an integer reads undefined from writePointers, so page !== wp catches it too.
+    const wp = this.writePointers[block];
+    if (page !== wp || page === this.pagesPerBlock || !this.powered || this.blockFlags[block] !== 0 || !this.transferFits(dataBytes, spareBytes)) {
+      this.fault('program', block, page, dataBytes, spareBytes, -1, -1);
+    }
+    if (this.cutCountdown > 0 && --this.cutCountdown === 0) this.interruptProgram(block, page, dataBytes, spareBytes, -1);
+    this.programFromRegister(block, page, dataBytes, spareBytes);
+    const counters = this.counters;
+    counters[C.programs]! += 1;
+    counters[C.bytesIn]! += dataBytes + spareBytes;
+  }
+
+  /** Reads a page into the register: `dataBytes` of its data and `spareBytes` of its spare area. */
+  read(block: number, page: number, dataBytes: number, spareBytes: number): PageState {
+    if (block >>> 0 !== block || block >= this.blocks || page >>> 0 !== page || page >= this.pagesPerBlock || !this.powered || this.blockFlags[block] !== 0 || !this.transferFits(dataBytes, spareBytes)) {
+      this.fault('read', block, page, dataBytes, spareBytes, -1, -1);
+    }
+    const ppn = block * this.pagesPerBlock + page;
+    this.spareToRegister(ppn, spareBytes);
+    if (dataBytes > 0) {
+      const data = this.data as Uint8Array;
+      const start = ppn * this.pageBytes;
+      this.register.data.set(data.subarray(start, start + dataBytes));
+    }
+    const counters = this.counters;
+    counters[C.reads]! += 1;
+    counters[C.bytesOut]! += dataBytes + spareBytes;
+    return this.pageStates[ppn] as PageState;
+  }
+
+  /**
+   * Copies a page to an erased page inside the chip (copy-back: read to the register, program from
+   * it, no transfer of the data over the bus). The first `spareBytes` of the copy's spare area come
+   * from register.spare instead (ONFI lets the controller change register bytes between the two
+   * steps; they cross the bus). Returns the source page's state; a Corrupt source gives a Corrupt copy.
+   */
+  copyback(srcBlock: number, srcPage: number, dstBlock: number, dstPage: number, spareBytes: number): PageState {
+    const wp = this.writePointers[dstBlock];
+    if (
+      dstPage !== wp ||
+      dstPage === this.pagesPerBlock ||
+      srcBlock >>> 0 !== srcBlock ||
+      srcBlock >= this.blocks ||
+      srcPage >>> 0 !== srcPage ||
+      srcPage >= this.pagesPerBlock ||
+      !this.powered ||
+      this.blockFlags[dstBlock] !== 0 ||
+      this.blockFlags[srcBlock] !== 0 ||
+      !this.transferFits(0, spareBytes)
+    ) {
+      this.fault('copy-back', dstBlock, dstPage, 0, spareBytes, srcBlock, srcPage);
+    }
+    const src = srcBlock * this.pagesPerBlock + srcPage;
+    if (this.cutCountdown > 0 && --this.cutCountdown === 0) this.interruptProgram(dstBlock, dstPage, this.pageBytes, spareBytes, src);
+    const state = this.pageStates[src] as PageState;
+    const dst = dstBlock * this.pagesPerBlock + dstPage;
+    this.copyPage(src, dst, spareBytes);
+    this.pageStates[dst] = state;
+    this.writePointers[dstBlock] = dstPage + 1;
+    if (this.sink !== null) this.persistPage(dst);
+    const counters = this.counters;
+    counters[C.copybacks]! += 1;
+    counters[C.bytesIn]! += spareBytes;
+    return state;
+  }
+
+  /** Erases one block. Fails (and the block goes bad) once its erase count reaches the endurance limit. */
+  eraseBlock(block: number): EraseStatus {
+    this.checkBlock(block);
+    if (!this.powered) throw new PowerLossError('erase', block, 0, false);
+    if (((this.blockFlags[block] as number) & BLOCK_BAD) !== 0) throw new BadBlockError(block, 'erase');
+    if (this.cutCountdown > 0 && --this.cutCountdown === 0) this.interruptErase(block);
+    this.eraseCounts[block] = (this.eraseCounts[block] as number) + 1;
+    this.counters[C.erases]! += 1;
+    if (this.enduranceCycles > 0 && (this.eraseCounts[block] as number) > this.enduranceCycles) {
+      this.blockFlags[block] = (this.blockFlags[block] as number) | BLOCK_BAD;
+      const first = block * this.pagesPerBlock;
+      for (let p = 0; p < (this.writePointers[block] as number); p++) this.pageStates[first + p] = PageState.Corrupt;
+      this.counters[C.eraseFailures]! += 1;
+      this.persistBlock(block);
+      return EraseStatus.Failed;
+    }
+    this.eraseCells(block);
+    this.persistBlock(block);
+    return EraseStatus.Ok;
+  }
+
+  /** Erases `pageCount` pages from page number `firstPage` (block · pagesPerBlock + page), as an
+   * MTD erase request: whole blocks only. Stops at the first failed block. */
+  erase(firstPage: number, pageCount: number): EraseStatus {
+    const ppb = this.pagesPerBlock;
+    if (!Number.isInteger(firstPage) || !Number.isInteger(pageCount) || pageCount <= 0 || firstPage % ppb !== 0 || pageCount % ppb !== 0) {
+      throw new EraseAlignmentError(firstPage, pageCount, ppb);
+    }
+    const first = firstPage / ppb;
+    const last = first + pageCount / ppb - 1;
+    this.checkBlock(first);
+    this.checkBlock(last);
+    for (let b = first; b <= last; b++) if (this.isBad(b)) throw new BadBlockError(b, 'erase');
+    for (let b = first; b <= last; b++) if (this.eraseBlock(b) === EraseStatus.Failed) return EraseStatus.Failed;
+    return EraseStatus.Ok;
+  }
+
+  /** Interrupts the `opCount`-th program, copy-back or erase from now (1 = the next one). */
+  armPowerCut(opCount: number, seed: number): void {
+    if (!Number.isInteger(opCount) || opCount < 1) throw new ArgumentError(`power cut after ${opCount} operations: expected a positive integer`);
+    this.cutCountdown = opCount;
+    this.cutPrng = new Prng(seed);
+  }
+
+  disarmPowerCut(): void {
+    this.cutCountdown = 0;
+  }
+
+  /** The time the chip has been busy, from what it did. */
+  get busyNs(): number {
+    const t = this.timing;
+    return (
+      this.reads * t.readNs +
+      this.programs * t.programNs +
+      this.copybacks * (t.readNs + t.programNs) +
+      this.erases * t.eraseNs +
+      (this.bytesIn + this.bytesOut) * t.transferNsPerByte
+    );
+  }
+
+  stats(): NandStats {
+    let min = Infinity;
+    let max = 0;
+    let sum = 0;
+    let bad = 0;
+    for (let b = 0; b < this.blocks; b++) {
+      const e = this.eraseCounts[b] as number;
+      min = Math.min(min, e);
+      max = Math.max(max, e);
+      sum += e;
+      if (((this.blockFlags[b] as number) & BLOCK_BAD) !== 0) bad++;
+    }
+    const busyNs = this.busyNs;
+    return {
+      geometry: this.geometry,
+      timing: this.timing.name,
+      reads: this.reads,
+      programs: this.programs,
+      copybacks: this.copybacks,
+      erases: this.erases,
+      eraseFailures: this.eraseFailures,
+      badBlocks: bad,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      busyNs,
+      energyNj: (busyNs * this.timing.activePowerMw) / 1000,
+      eraseCounts: { min, max, mean: sum / this.blocks },
+    };
+  }
+
+  /** Checks the image against its rules: states are known, every page at or past a block's write
+   * pointer is erased (all 0xFF), and the write pointer follows the last page that is not erased. */
+  validate(): void {
+    const header = new Uint32Array(this.buffer, 0, HEADER_WORDS);
+    if (header[0] !== MAGIC_0 || header[1] !== MAGIC_1 || header[3] !== this.blocks) throw new InvariantError('NAND image header changed');
+    for (let b = 0; b < this.blocks; b++) {
+      const wp = this.writePointers[b] as number;
+      if (wp !== this.scanWritePointer(b)) throw new InvariantError(`NAND block ${b}: write pointer ${wp}, expected ${this.scanWritePointer(b)}`);
+      for (let p = 0; p < this.pagesPerBlock; p++) {
+        const ppn = b * this.pagesPerBlock + p;
+        const state = this.pageStates[ppn] as number;
+        if (state > PageState.Corrupt) throw new InvariantError(`NAND block ${b} page ${p}: unknown state ${state}`);
+        if (state !== PageState.Erased) continue;
+        for (let w = 0; w < this.spareWordsPerPage; w++) {
+          if (this.spareWords[ppn * this.spareWordsPerPage + w] !== ERASED_WORD) throw new InvariantError(`NAND block ${b} page ${p}: erased, but its spare area is not all 0xFF`);
+        }
+        if (this.data !== null) {
+          for (let i = ppn * this.pageBytes; i < (ppn + 1) * this.pageBytes; i++) {
+            if (this.data[i] !== 0xff) throw new InvariantError(`NAND block ${b} page ${p}: erased, but its data area is not all 0xFF`);
+          }
+        }
+      }
+    }
+  }
+
+  private scanWritePointer(block: number): number {
+    const first = block * this.pagesPerBlock;
+    for (let p = this.pagesPerBlock - 1; p >= 0; p--) if (this.pageStates[first + p] !== PageState.Erased) return p + 1;
+    return 0;
+  }
+
+  private checkBlock(block: number): void {
+    // (x >>> 0) === x: a non-negative integer below 2^32 (and not NaN, not fractional).
+    if (block >>> 0 !== block || block >= this.blocks) throw new NandAddressError(block, 0, this.geometry);
+  }
+
+  private checkAddress(block: number, page: number): void {
+    if (block >>> 0 !== block || block >= this.blocks || page >>> 0 !== page || page >= this.pagesPerBlock) {
+      throw new NandAddressError(block, page, this.geometry);
+    }
+  }
+
+  /** Whether a transfer fits the page and the spare area (spare in whole words; data only when stored). */
+  private transferFits(dataBytes: number, spareBytes: number): boolean {
+    return dataBytes >>> 0 === dataBytes && dataBytes <= this.maxDataBytes && spareBytes >>> 0 === spareBytes && spareBytes <= this.spareBytes && (spareBytes & 3) === 0;
+  }
+
+  /** A call broke a rule: throws the error that says which (checked in this order). */
+  private fault(operation: string, block: number, page: number, dataBytes: number, spareBytes: number, srcBlock: number, srcPage: number): never {
+    if (srcBlock !== -1 || srcPage !== -1) {
+      this.checkAddress(srcBlock, srcPage);
+      if (this.powered && ((this.blockFlags[srcBlock] as number) & BLOCK_BAD) !== 0) throw new BadBlockError(srcBlock, operation);
+    }
+    this.checkAddress(block, page);
+    if (!this.powered) throw new PowerLossError(operation, block, page, false);
+    if (((this.blockFlags[block] as number) & BLOCK_BAD) !== 0) throw new BadBlockError(block, operation);
+    if (operation !== 'read') {
+      const wp = this.writePointers[block] as number;
+      if (page !== wp) throw page < wp ? new PageNotErasedError(block, page) : new ProgramOrderError(block, page, wp);
+    }
+    if (dataBytes > 0 && !this.payloadStored) {
+      throw new NandTransferError(block, page, `transfer of ${dataBytes} data bytes at block ${block} page ${page}: this device keeps no page data (storePayload: false); expected 0`);
+    }
+    throw new NandTransferError(
+      block,
+      page,
+      `transfer of ${dataBytes} data and ${spareBytes} spare bytes at block ${block} page ${page}: expected at most ${this.pageBytes} data bytes and a multiple of 4 up to ${this.spareBytes} spare bytes`,
+    );
+  }
+
+  private programFromRegister(block: number, page: number, dataBytes: number, spareBytes: number): void {
+    const ppn = block * this.pagesPerBlock + page;
+    this.spareFromRegister(ppn * this.spareWordsPerPage, spareBytes);
+    if (dataBytes > 0) (this.data as Uint8Array).set(dataBytes === this.pageBytes ? this.register.data : this.register.data.subarray(0, dataBytes), ppn * this.pageBytes);
+    this.pageStates[ppn] = PageState.Programmed;
+    this.writePointers[block] = page + 1;
+    if (this.sink !== null) this.persistPage(ppn);
+  }
+
+  /** Moves the register's first `spareBytes` into the spare words from index `to` (16 bytes, the
+   * common case, unrolled). */
+  private spareFromRegister(to: number, spareBytes: number): void {
+    const words = this.spareWords;
+    const reg = this.registerSpare;
+    if (spareBytes === 16) {
+      words[to] = reg[0] as number;
+      words[to + 1] = reg[1] as number;
+      words[to + 2] = reg[2] as number;
+      words[to + 3] = reg[3] as number;
+      return;
+    }
+    for (let i = 0; i < spareBytes >>> 2; i++) words[to + i] = reg[i] as number;
+  }
+
+  private spareToRegister(ppn: number, spareBytes: number): void {
+    const words = this.spareWords;
+    const reg = this.registerSpare;
+    const from = ppn * this.spareWordsPerPage;
+    if (spareBytes === 16) {
+      reg[0] = words[from] as number;
+      reg[1] = words[from + 1] as number;
+      reg[2] = words[from + 2] as number;
+      reg[3] = words[from + 3] as number;
+      return;
+    }
+    for (let i = 0; i < spareBytes >>> 2; i++) reg[i] = words[from + i] as number;
+  }
+
+  /** Copies page `src` to page `dst` (spare and data), the spare's first `spareBytes` from the register. */
+  private copyPage(src: number, dst: number, spareBytes: number): void {
+    const w = this.spareWordsPerPage;
+    const words = this.spareWords;
+    const to = dst * w;
+    const from = src * w;
+    this.spareFromRegister(to, spareBytes);
+    for (let i = spareBytes >>> 2; i < w; i++) words[to + i] = words[from + i] as number;
+    if (this.data !== null) this.data.copyWithin(dst * this.pageBytes, src * this.pageBytes, (src + 1) * this.pageBytes);
+  }
+
+  private eraseCells(block: number): void {
+    const first = block * this.pagesPerBlock;
+    const w = this.spareWordsPerPage;
+    this.pageStates.fill(PageState.Erased, first, first + this.pagesPerBlock);
+    this.spareWords.fill(ERASED_WORD, first * w, (first + this.pagesPerBlock) * w);
+    this.data?.fill(0xff, first * this.pageBytes, (first + this.pagesPerBlock) * this.pageBytes);
+    this.writePointers[block] = 0;
+  }
+
+  /** Power fails during a program (src < 0) or a copy-back from page `src`: nothing happened, the
+   * page was fully programmed, or it was left partly programmed (Corrupt). Then the chip is off. */
+  private interruptProgram(block: number, page: number, dataBytes: number, spareBytes: number, src: number): never {
+    const spareTorn = src >= 0 ? this.spareBytes : spareBytes;
+    const prng = this.cutPrng as Prng;
+    const outcome = prng.int(3);
+    const ppn = block * this.pagesPerBlock + page;
+    if (outcome > 0) {
+      if (src >= 0) this.copyPage(src, ppn, spareBytes);
+      else this.programFromRegister(block, page, dataBytes, spareBytes);
+      if (outcome === 1) {
+        // Cut part-way: the cells hold some of the charge; ECC cannot correct the page.
+        const spareCut = prng.int(spareTorn + 1);
+        this.spare.fill(0xff, ppn * this.spareBytes + spareCut, (ppn + 1) * this.spareBytes);
+        if (this.data !== null) this.data.fill(0xff, ppn * this.pageBytes + prng.int(this.pageBytes + 1), (ppn + 1) * this.pageBytes);
+        this.pageStates[ppn] = PageState.Corrupt;
+      } else if (src >= 0) {
+        this.pageStates[ppn] = this.pageStates[src] as number;
+      }
+      this.writePointers[block] = page + 1;
+      this.persistPage(ppn);
+    }
+    this.powered = false;
+    this.cutCountdown = 0;
+    throw new PowerLossError(src >= 0 ? 'copy-back' : 'program', block, page, true);
+  }
+
+  /** Power fails during an erase: nothing happened, the erase finished, or it stopped part-way and
+   * each page is left erased, Corrupt or intact. Then the chip is off. */
+  private interruptErase(block: number): never {
+    const prng = this.cutPrng as Prng;
+    const outcome = prng.int(3);
+    if (outcome === 2) {
+      this.eraseCounts[block] = (this.eraseCounts[block] as number) + 1;
+      this.eraseCells(block);
+    } else if (outcome === 1) {
+      this.eraseCounts[block] = (this.eraseCounts[block] as number) + 1;
+      const first = block * this.pagesPerBlock;
+      const w = this.spareWordsPerPage;
+      for (let p = 0; p < (this.writePointers[block] as number); p++) {
+        const ppn = first + p;
+        const fate = prng.int(3);
+        if (fate === 0) {
+          this.pageStates[ppn] = PageState.Erased;
+          this.spareWords.fill(ERASED_WORD, ppn * w, (ppn + 1) * w);
+          this.data?.fill(0xff, ppn * this.pageBytes, (ppn + 1) * this.pageBytes);
+        } else if (fate === 1) {
+          this.pageStates[ppn] = PageState.Corrupt;
+        }
+      }
+      this.writePointers[block] = this.scanWritePointer(block);
+    }
+    if (outcome > 0) this.persistBlock(block);
+    this.powered = false;
+    this.cutCountdown = 0;
+    throw new PowerLossError('erase', block, 0, true);
+  }
+
+  private persistPage(ppn: number): void {
+    const sink = this.sink;
+    if (sink === null) return;
+
+    const L = this.layout;
+    sink.write(L.pageStates + ppn, 1);
+    sink.write(L.spare + ppn * this.spareBytes, this.spareBytes);
+    if (this.payloadStored) sink.write(L.data + ppn * this.pageBytes, this.pageBytes);
+  }
+
+  private persistBlock(block: number): void {
+    const sink = this.sink;
+    if (sink === null) return;
+    const L = this.layout;
+    const first = block * this.pagesPerBlock;
+    const n = this.pagesPerBlock;
+    sink.write(L.eraseCounts + 4 * block, 4);
+    sink.write(L.blockFlags + block, 1);
+    sink.write(L.pageStates + first, n);
+    sink.write(L.spare + first * this.spareBytes, n * this.spareBytes);
+    if (this.payloadStored) sink.write(L.data + first * this.pageBytes, n * this.pageBytes);
+  }
+}
