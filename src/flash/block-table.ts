@@ -1,0 +1,303 @@
+/**
+ * The flash translation layer's view of the chip's blocks: what each holds and where it stands, the
+ * pool of erased blocks, and the indexes the victim policies search. Shared by the page-mapped store
+ * (ftl.ts) and the object store (object-store.ts); "units" are what a block's valid count counts
+ * (pages for the former, 8-byte granules for the latter).
+ *
+ * Each block is in one state:
+ *   Free     erased, in the free pool
+ *   Open     a write frontier, or a victim being cleaned
+ *   Closed   full (or closed at mount), holding data: a candidate victim
+ *   Bad      retired (its erase failed)
+ *
+ * Indexes, host-side typed arrays (this is controller RAM, not the chip):
+ *   closed set   closedList[0..nrClosed) with closedPos[b]: O(1) add, remove and uniform sampling
+ *   age list     the closed blocks in the order they closed, doubly linked (FIFO's order)
+ *   buckets      (when a policy needs them) one doubly-linked list per valid count, and a pointer to
+ *                the lowest non-empty one: greedy's O(1) victim (Desnoyers' bins, runsim_greedy.c)
+ *   free pool    a FIFO ring (blocks are reused in the order they were erased: round-robin wear), or
+ *                a min-heap on erase count (dynamic wear levelling: the least-worn block first)
+ * Per block: valid units, the stream that wrote it, when it closed, the youngest data it holds (LFS's
+ * segment age) and F2FS's running-average mtime.
+ *
+ * Invariants (validate()): every block is in exactly the structures its state implies; the closed
+ * set, age list and buckets hold exactly the Closed blocks; bucket v holds the Closed blocks with v
+ * valid units; the free pool holds exactly the Free blocks; 0 ≤ valid ≤ unitsPerBlock.
+ */
+import { ArgumentError, InvariantError } from '../util/errors.ts';
+import { MinHeap } from '../util/min-heap.ts';
+
+export const BlockState = { Free: 0, Open: 1, Closed: 2, Bad: 3 } as const;
+export type BlockState = (typeof BlockState)[keyof typeof BlockState];
+export const BLOCK_STATE_NAMES: readonly string[] = ['free', 'open', 'closed', 'bad'];
+
+/** How the free pool hands out erased blocks. */
+export type FreeBlockOrder = 'fifo' | 'least-worn';
+export const FREE_BLOCK_ORDERS: readonly FreeBlockOrder[] = ['fifo', 'least-worn'];
+
+const NONE = -1;
+
+export interface BlockTableOptions {
+  blocks: number;
+  unitsPerBlock: number;
+  freeOrder: FreeBlockOrder;
+  /** Keep the per-valid-count buckets (greedy needs them). */
+  buckets: boolean;
+  /** The chip's erase counters (read only). */
+  eraseCounts: Uint32Array;
+}
+
+export class BlockTable {
+  readonly blocks: number;
+  readonly unitsPerBlock: number;
+  readonly freeOrder: FreeBlockOrder;
+  readonly state: Uint8Array;
+  readonly valid: Int32Array;
+  readonly stream: Uint8Array;
+  readonly closedAt: Float64Array;
+  /** LFS: the most recent time any data now in the block was written by the host. */
+  readonly youngest: Float64Array;
+  /** F2FS: the running average of its data's write times, weighted by valid units (update_segment_mtime). */
+  readonly mtime: Float64Array;
+  readonly closedList: Int32Array;
+  nrClosed = 0;
+  nrFree = 0;
+  nrBad = 0;
+  /** The oldest closed block, NONE when there is none. */
+  ageHead = NONE;
+  private ageTail = NONE;
+  private readonly closedPos: Int32Array;
+  private readonly ageNext: Int32Array;
+  private readonly agePrev: Int32Array;
+  private readonly bucketed: boolean;
+  private readonly bucketHead: Int32Array;
+  private readonly bucketNext: Int32Array;
+  private readonly bucketPrev: Int32Array;
+  private minBucket = 0;
+  private readonly freeRing: Int32Array;
+  private freeHead = 0;
+  private readonly freeHeap: MinHeap | null;
+  private readonly eraseCounts: Uint32Array;
+
+  constructor(options: BlockTableOptions) {
+    const B = options.blocks;
+    if (!Number.isInteger(options.unitsPerBlock) || options.unitsPerBlock < 1) {
+      throw new ArgumentError(`units per block ${options.unitsPerBlock}: expected a positive integer`);
+    }
+    this.blocks = B;
+    this.unitsPerBlock = options.unitsPerBlock;
+    this.freeOrder = options.freeOrder;
+    this.eraseCounts = options.eraseCounts;
+    this.state = new Uint8Array(B).fill(BlockState.Open);
+    this.valid = new Int32Array(B);
+    this.stream = new Uint8Array(B);
+    this.closedAt = new Float64Array(B);
+    this.youngest = new Float64Array(B);
+    this.mtime = new Float64Array(B);
+    this.closedList = new Int32Array(B);
+    this.closedPos = new Int32Array(B).fill(NONE);
+    this.ageNext = new Int32Array(B).fill(NONE);
+    this.agePrev = new Int32Array(B).fill(NONE);
+    this.bucketed = options.buckets;
+    this.bucketHead = new Int32Array(options.buckets ? options.unitsPerBlock + 1 : 0).fill(NONE);
+    this.bucketNext = new Int32Array(options.buckets ? B : 0).fill(NONE);
+    this.bucketPrev = new Int32Array(options.buckets ? B : 0).fill(NONE);
+    this.freeRing = new Int32Array(options.freeOrder === 'fifo' ? B : 0);
+    this.freeHeap = options.freeOrder === 'least-worn' ? new MinHeap(B) : null;
+  }
+
+  /** Puts an erased block in the free pool. */
+  addFree(b: number): void {
+    this.state[b] = BlockState.Free;
+    this.valid[b] = 0;
+    if (this.freeHeap !== null) this.freeHeap.push(this.eraseCounts[b] as number, b);
+    else this.freeRing[(this.freeHead + this.nrFree) % this.blocks] = b;
+    this.nrFree++;
+  }
+
+  /** Takes a block from the free pool (it becomes Open), or NONE when the pool is empty. */
+  takeFree(): number {
+    if (this.nrFree === 0) return NONE;
+    let b: number;
+    if (this.freeHeap !== null) {
+      b = this.freeHeap.pop();
+    } else {
+      b = this.freeRing[this.freeHead] as number;
+      this.freeHead = this.freeHead + 1 === this.blocks ? 0 : this.freeHead + 1;
+    }
+    this.nrFree--;
+    this.state[b] = BlockState.Open;
+    this.valid[b] = 0;
+    this.youngest[b] = 0;
+    this.mtime[b] = 0;
+    return b;
+  }
+
+  retire(b: number): void {
+    this.state[b] = BlockState.Bad;
+    this.valid[b] = 0;
+    this.nrBad++;
+  }
+
+  /** An Open block becomes Closed: a candidate victim. */
+  close(b: number, clock: number): void {
+    this.state[b] = BlockState.Closed;
+    this.closedAt[b] = clock;
+    this.closedPos[b] = this.nrClosed;
+    this.closedList[this.nrClosed++] = b;
+    this.agePrev[b] = this.ageTail;
+    this.ageNext[b] = NONE;
+    if (this.ageTail === NONE) this.ageHead = b;
+    else this.ageNext[this.ageTail] = b;
+    this.ageTail = b;
+    if (this.bucketed) this.bucketPush(b, this.valid[b] as number);
+  }
+
+  /** A Closed block chosen as a victim leaves every index and becomes Open until it is erased. */
+  open(b: number): void {
+    const pos = this.closedPos[b] as number;
+    const last = this.closedList[--this.nrClosed] as number;
+    this.closedList[pos] = last;
+    this.closedPos[last] = pos;
+    this.closedPos[b] = NONE;
+    const prev = this.agePrev[b] as number;
+    const next = this.ageNext[b] as number;
+    if (prev === NONE) this.ageHead = next;
+    else this.ageNext[prev] = next;
+    if (next === NONE) this.ageTail = prev;
+    else this.agePrev[next] = prev;
+    if (this.bucketed) this.bucketUnlink(b, this.valid[b] as number);
+    this.state[b] = BlockState.Open;
+  }
+
+  /** Moves a Closed block to the young end of the age list (FIFO passing over a block it cannot clean). */
+  requeue(b: number, clock: number): void {
+    this.open(b);
+    this.close(b, clock);
+  }
+
+  /** One unit of block `b` became invalid. */
+  invalidate(b: number): void {
+    const v = --this.valid[b]!;
+    if (this.bucketed && this.state[b] === BlockState.Closed) {
+      this.bucketUnlink(b, v + 1);
+      this.bucketPush(b, v);
+    }
+  }
+
+  /** `units` units of block `b` became invalid. */
+  invalidateUnits(b: number, units: number): void {
+    const v = (this.valid[b] as number) - units;
+    if (this.bucketed && this.state[b] === BlockState.Closed) {
+      this.bucketUnlink(b, v + units);
+      this.bucketPush(b, v);
+    }
+    this.valid[b] = v;
+  }
+
+  /** The Closed block with the fewest valid units (greedy), or NONE. Needs buckets. */
+  fewestValid(): number {
+    if (this.nrClosed === 0) return NONE;
+    const heads = this.bucketHead;
+    let m = this.minBucket;
+    while ((heads[m] as number) === NONE) m++;
+    this.minBucket = m;
+    return heads[m] as number;
+  }
+
+  /** The number of Closed blocks per valid count (the distribution greedy and cost-benefit see). */
+  validHistogram(): number[] {
+    const hist = new Array<number>(this.unitsPerBlock + 1).fill(0);
+    for (let i = 0; i < this.nrClosed; i++) hist[this.valid[this.closedList[i] as number] as number]!++;
+    return hist;
+  }
+
+  validate(): void {
+    const fail = (message: string): never => {
+      throw new InvariantError(`block table: ${message}`);
+    };
+    let free = 0;
+    let closed = 0;
+    let bad = 0;
+    for (let b = 0; b < this.blocks; b++) {
+      const s = this.state[b] as number;
+      const v = this.valid[b] as number;
+      if (v < 0 || v > this.unitsPerBlock) fail(`block ${b} has ${v} valid units, expected 0..${this.unitsPerBlock}`);
+      if (s === BlockState.Free) free++;
+      else if (s === BlockState.Closed) closed++;
+      else if (s === BlockState.Bad) bad++;
+      else if (s !== BlockState.Open) fail(`block ${b} has unknown state ${s}`);
+      if ((s === BlockState.Free || s === BlockState.Bad) && v !== 0) fail(`${BLOCK_STATE_NAMES[s]} block ${b} has ${v} valid units`);
+      if ((s === BlockState.Closed) !== (this.closedPos[b] !== NONE)) fail(`block ${b} (${BLOCK_STATE_NAMES[s]}) closed-set membership is wrong`);
+    }
+    if (free !== this.nrFree) fail(`${free} free blocks, the pool counts ${this.nrFree}`);
+    if (closed !== this.nrClosed) fail(`${closed} closed blocks, the closed set counts ${this.nrClosed}`);
+    if (bad !== this.nrBad) fail(`${bad} bad blocks, counted ${this.nrBad}`);
+    for (let i = 0; i < this.nrClosed; i++) {
+      const b = this.closedList[i] as number;
+      if (this.closedPos[b] !== i) fail(`closed set position of block ${b} is ${this.closedPos[b]}, expected ${i}`);
+    }
+    let walked = 0;
+    let prev = NONE;
+    for (let b = this.ageHead; b !== NONE; b = this.ageNext[b] as number) {
+      if (walked++ > this.nrClosed) fail('age list longer than the closed set (a cycle?)');
+      if (this.state[b] !== BlockState.Closed) fail(`age list holds block ${b}, which is not closed`);
+      if (this.agePrev[b] !== prev) fail(`age list back link of block ${b} is wrong`);
+      if (prev !== NONE && (this.closedAt[prev] as number) > (this.closedAt[b] as number)) fail(`age list out of order at block ${b}`);
+      prev = b;
+    }
+    if (walked !== this.nrClosed || prev !== this.ageTail) fail(`age list holds ${walked} blocks, expected ${this.nrClosed}`);
+    if (this.bucketed) this.validateBuckets(fail);
+    const seen = new Uint8Array(this.blocks);
+    const pool = this.freeHeap !== null ? this.heapContents() : Array.from({ length: this.nrFree }, (_, i) => this.freeRing[(this.freeHead + i) % this.blocks] as number);
+    for (const b of pool) {
+      if (this.state[b] !== BlockState.Free) fail(`free pool holds block ${b}, which is ${BLOCK_STATE_NAMES[this.state[b] as number]}`);
+      if (seen[b] === 1) fail(`free pool holds block ${b} twice`);
+      seen[b] = 1;
+    }
+  }
+
+  private validateBuckets(fail: (message: string) => never): void {
+    let total = 0;
+    for (let v = 0; v <= this.unitsPerBlock; v++) {
+      let prev = NONE;
+      for (let b = this.bucketHead[v] as number; b !== NONE; b = this.bucketNext[b] as number) {
+        if (total++ > this.nrClosed) fail('buckets hold more blocks than the closed set (a cycle?)');
+        if (this.state[b] !== BlockState.Closed || this.valid[b] !== v) fail(`bucket ${v} holds block ${b} (${this.valid[b]} valid, ${BLOCK_STATE_NAMES[this.state[b] as number]})`);
+        if (this.bucketPrev[b] !== prev) fail(`bucket ${v}: back link of block ${b} is wrong`);
+        if (v < this.minBucket) fail(`bucket ${v} is below the lowest-bucket pointer ${this.minBucket}`);
+        prev = b;
+      }
+    }
+    if (total !== this.nrClosed) fail(`buckets hold ${total} blocks, expected ${this.nrClosed}`);
+  }
+
+  private heapContents(): number[] {
+    const heap = this.freeHeap as MinHeap;
+    const out: number[] = [];
+    const keys: number[] = [];
+    while (heap.size > 0) {
+      keys.push(heap.peekKey());
+      out.push(heap.pop());
+    }
+    out.forEach((b, i) => heap.push(keys[i] as number, b));
+    return out;
+  }
+
+  private bucketPush(b: number, v: number): void {
+    const head = this.bucketHead[v] as number;
+    this.bucketNext[b] = head;
+    this.bucketPrev[b] = NONE;
+    if (head !== NONE) this.bucketPrev[head] = b;
+    this.bucketHead[v] = b;
+    if (v < this.minBucket) this.minBucket = v;
+  }
+
+  private bucketUnlink(b: number, v: number): void {
+    const next = this.bucketNext[b] as number;
+    const prev = this.bucketPrev[b] as number;
+    if (prev === NONE) this.bucketHead[v] = next;
+    else this.bucketNext[prev] = next;
+    if (next !== NONE) this.bucketPrev[next] = prev;
+  }
+}

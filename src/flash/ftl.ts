@@ -1,0 +1,495 @@
+/**
+ * The page-mapped log-structured store (a flash translation layer): logical pages 0..L-1 over the
+ * NAND chip. A write appends the page to its stream's frontier and invalidates the old copy; garbage
+ * collection (log-store.ts) cleans victims; TRIM writes a tombstone. Nothing is ever overwritten in
+ * place, so write amplification = (host programs + GC copies + tombstones) / host writes.
+ *
+ * Spare area of every page (16 bytes; what mount needs):
+ *   word 0  tag: 'KF' << 16 | kind << 8 | stream   (kind 1 data, 2 tombstone)
+ *   word 1  logical page
+ *   word 2, 3  sequence number (low, high 32 bits): every program takes the next, GC copies too
+ *                (written into the register during copy-back), so a newer copy always wins
+ *
+ * Maps (controller RAM, Int32Array):
+ *   l2p(lpn) = lmap[2·lpn]  ≥ 0: the page holding lpn's data;  -1: unmapped;  ≤ -2: trimmed, its
+ *             tombstone at page -2 - v
+ *   copies(lpn) = lmap[2·lpn + 1]  data pages of lpn on the chip, live or stale, in blocks not yet
+ *             erased (interleaved with l2p: a host write or GC copy touches one cache line, not two)
+ *   p2l[ppn]  0 ≤ v < 2^30: the live data of lpn v;  ≥ 2^30: the live tombstone of lpn v - 2^30;
+ *             ≤ -2: a stale data copy of lpn -2 - v;  -1: nothing to account for (erased, corrupt,
+ *             or a stale tombstone). GC tells what to do with a victim's page from p2l alone,
+ *             reading it in order; a moved page changes no copies() (one appears, one is erased).
+ *
+ * Tombstones: a trimmed page's old data may survive on the chip, and mount must not bring it back,
+ * so TRIM writes a tombstone (a page with kind 2 and no data). GC copies a live tombstone while any
+ * data page of its lpn remains on the chip, counting those in the victim itself (an interrupted erase
+ * may leave some of them readable); otherwise it drops it.
+ *
+ * Mount (crash recovery) reads every page's spare area: the highest sequence number per logical page
+ * wins; a winning tombstone whose lpn has no data left on the chip is dropped; Corrupt pages (ECC
+ * says: torn by power loss) are skipped. Every acknowledged write is on the chip before write()
+ * returns and only ever superseded by a newer sequence number, so it survives; nothing older can win.
+ */
+import { EraseStatus, PageState } from '../machine/nand.ts';
+import type { NandDevice } from '../machine/nand.ts';
+import { ArgumentError, InvariantError } from '../util/errors.ts';
+import { BlockState } from './block-table.ts';
+import { FlashConfigError, FlashMountError, LogicalAddressError } from './errors.ts';
+import { LogStore } from './log-store.ts';
+import type { GcStats, LogStoreConfig } from './log-store.ts';
+
+export interface PageFtlConfig extends LogStoreConfig {
+  logicalPages: number;
+}
+
+export interface PageFtlStats {
+  logicalPages: number;
+  mappedPages: number;
+  hostWrites: number;
+  hostReads: number;
+  trims: number;
+  tombstoneWrites: number;
+  tombstonesDropped: number;
+  gcCopies: number;
+  /** (host programs + GC copies + tombstones) / host writes, from the chip's own counters. */
+  writeAmplification: number;
+  gc: GcStats;
+}
+
+const TAG = 0x4b46 << 16;
+const TAG_MASK = 0xffff0000 | 0;
+const KIND_DATA = 1;
+const KIND_TRIM = 2;
+export const FTL_SPARE_BYTES = 16;
+const TWO_32 = 4294967296;
+/** p2l marks a live tombstone with this bit (so logical pages number fewer than 2^30). */
+const TOMBSTONE = 1 << 30;
+
+export class PageFtl extends LogStore {
+  readonly logicalPages: number;
+  /** l2p and copies, interleaved: [2·lpn] and [2·lpn + 1]. */
+  readonly lmap: Int32Array;
+  readonly p2l: Int32Array;
+  hostWrites = 0;
+  hostReads = 0;
+  trims = 0;
+  tombstoneWrites = 0;
+  tombstonesDropped = 0;
+  gcCopies = 0;
+  /** The sequence number of each lpn's last host write (for cost-benefit ages). */
+  private readonly writtenSeq: Float64Array;
+  private readonly regSpare: Int32Array;
+  private readonly regData: Uint8Array;
+  private readonly programsAtStart: number;
+  private readonly pending: Int32Array;
+  /** log2(pages per block) when that is a power of two (block of a page by shift), else -1. */
+  private readonly blockShift: number;
+
+  private constructor(device: NandDevice, config: PageFtlConfig) {
+    super(device, config, device.pagesPerBlock);
+    const L = config.logicalPages;
+    if (device.spareBytes < FTL_SPARE_BYTES) throw new FlashConfigError(`the FTL needs ${FTL_SPARE_BYTES} spare bytes per page; the chip has ${device.spareBytes}`);
+    const usable = (device.blocks - this.config.lowWatermark - this.nrStreams - 1) * device.pagesPerBlock;
+    if (!Number.isInteger(L) || L < 1 || L > usable || L >= TOMBSTONE) {
+      throw new FlashConfigError(`logical pages ${L}: expected an integer in [1, ${usable}] (the chip's pages less the reserve, the frontiers and one block GC can gain from)`);
+    }
+    this.logicalPages = L;
+    this.lmap = new Int32Array(2 * L);
+    for (let l = 0; l < L; l++) this.lmap[2 * l] = -1;
+    this.p2l = new Int32Array(device.pages).fill(-1);
+    this.writtenSeq = new Float64Array(this.trackYoungest ? L : 0);
+    this.regSpare = device.register.spareWords;
+    this.regData = device.register.data;
+    this.programsAtStart = device.programs + device.copybacks;
+    this.pending = new Int32Array(device.pagesPerBlock);
+    const ppb = device.pagesPerBlock;
+    this.blockShift = (ppb & (ppb - 1)) === 0 ? 31 - Math.clz32(ppb) : -1;
+  }
+
+  /** A new store on a chip: every block is erased first (a fresh chip is already). */
+  static format(device: NandDevice, config: PageFtlConfig): PageFtl {
+    const ftl = new PageFtl(device, config);
+    for (let b = 0; b < device.blocks; b++) {
+      if (device.isBad(b)) ftl.table.retire(b);
+      else if (device.writePointer(b) > 0 && device.eraseBlock(b) === EraseStatus.Failed) ftl.table.retire(b);
+      else ftl.table.addFree(b);
+    }
+    for (let s = 0; s < ftl.nrStreams; s++) ftl.ensureFrontier(s);
+    return ftl;
+  }
+
+  /** The store on a chip that held one (after a clean shutdown or a power cut): scans every page. */
+  static mount(device: NandDevice, config: PageFtlConfig): PageFtl {
+    const ftl = new PageFtl(device, config);
+    ftl.recover();
+    return ftl;
+  }
+
+  /** Writes logical page `lpn`: `data` (at most a page; none for a store that keeps no data) to the
+   * frontier of temperature class `temperature` (clamped to the host streams). */
+  write(lpn: number, data: Uint8Array | null = null, temperature = 0): void {
+    if (lpn >>> 0 !== lpn || lpn >= this.logicalPages) throw new LogicalAddressError(lpn, this.logicalPages);
+    let dataBytes = 0;
+    if (data !== null) {
+      if (data.length > this.device.pageBytes) throw new ArgumentError(`write of lpn ${lpn}: ${data.length} bytes, expected at most a page (${this.device.pageBytes})`);
+      this.regData.set(data);
+      dataBytes = data.length;
+    }
+    const s = temperature > 0 ? (temperature < this.hostStreams ? temperature | 0 : this.hostStreams - 1) : 0;
+    if ((this.frontier[s] as number) < 0) this.ensureFrontier(s);
+    const b = this.frontier[s] as number;
+    const p = this.fill[s] as number;
+    const seq = this.seq;
+    this.stampSpare(KIND_DATA, s, lpn);
+    this.device.program(b, p, dataBytes, FTL_SPARE_BYTES);
+    this.seq = seq + 1;
+    this.hostWrites++;
+    const ppn = b * this.pagesPerBlock + p;
+    this.dropMapping(lpn);
+    this.lmap[2 * lpn] = ppn;
+    this.p2l[ppn] = lpn;
+    this.lmap[2 * lpn + 1]!++;
+    this.table.valid[b]!++;
+    if (this.trackYoungest) {
+      this.writtenSeq[lpn] = seq;
+      this.table.youngest[b] = seq;
+    }
+    if (this.trackMtime) this.addMtime(b, seq);
+    if (p + 1 === this.pagesPerBlock) this.frontierFull(s);
+    else this.fill[s] = p + 1;
+  }
+
+  /** Reads `lpn` into `out` (its first out.length bytes). False when it is unmapped or trimmed. */
+  read(lpn: number, out: Uint8Array | null = null): boolean {
+    if (!(lpn >= 0 && lpn < this.logicalPages && Number.isInteger(lpn))) throw new LogicalAddressError(lpn, this.logicalPages);
+    const ppn = this.lmap[2 * lpn] as number;
+    if (ppn < 0) return false;
+    const bytes = out === null ? 0 : out.length;
+    if (bytes > this.device.pageBytes) throw new ArgumentError(`read of lpn ${lpn} into ${bytes} bytes: expected at most a page (${this.device.pageBytes})`);
+    const b = (ppn / this.pagesPerBlock) | 0;
+    const state = this.device.read(b, ppn - b * this.pagesPerBlock, bytes, 0);
+    if (state !== PageState.Programmed) throw new InvariantError(`lpn ${lpn} maps to block ${b} page ${ppn - b * this.pagesPerBlock}, which reads ${state === PageState.Erased ? 'erased' : 'corrupt'}`);
+    if (out !== null) out.set(bytes === this.regData.length ? this.regData : this.regData.subarray(0, bytes));
+    this.hostReads++;
+    return true;
+  }
+
+  /** Discards `count` logical pages from `lpn`: they read as unmapped, and GC stops copying them. */
+  trim(lpn: number, count = 1): void {
+    if (!Number.isInteger(count) || count < 0 || !(lpn >= 0 && lpn + count <= this.logicalPages && Number.isInteger(lpn))) {
+      throw new LogicalAddressError(lpn + Math.max(0, count - 1), this.logicalPages);
+    }
+    for (let l = lpn; l < lpn + count; l++) {
+      this.trims++;
+      if ((this.lmap[2 * l] as number) < 0) continue;
+      this.ensureFrontier(0);
+      const b = this.frontier[0] as number;
+      const p = this.fill[0] as number;
+      this.stampSpare(KIND_TRIM, 0, l);
+      this.device.program(b, p, 0, FTL_SPARE_BYTES);
+      this.seq++;
+      this.tombstoneWrites++;
+      const ppn = b * this.pagesPerBlock + p;
+      this.dropMapping(l);
+      this.lmap[2 * l] = -2 - ppn;
+      this.p2l[ppn] = TOMBSTONE + l;
+      this.table.valid[b]!++;
+      if (p + 1 === this.pagesPerBlock) this.frontierFull(0);
+      else this.fill[0] = p + 1;
+    }
+  }
+
+  /** The page holding lpn's data (≥ 0), -1 when unmapped, ≤ -2 when trimmed (tombstone at -2 - v). */
+  l2p(lpn: number): number {
+    return this.lmap[2 * lpn] as number;
+  }
+
+  /** Data pages of lpn on the chip, live or stale. */
+  copies(lpn: number): number {
+    return this.lmap[2 * lpn + 1] as number;
+  }
+
+  stats(): PageFtlStats {
+    let mapped = 0;
+    for (let l = 0; l < this.logicalPages; l++) if ((this.lmap[2 * l] as number) >= 0) mapped++;
+    return {
+      logicalPages: this.logicalPages,
+      mappedPages: mapped,
+      hostWrites: this.hostWrites,
+      hostReads: this.hostReads,
+      trims: this.trims,
+      tombstoneWrites: this.tombstoneWrites,
+      tombstonesDropped: this.tombstonesDropped,
+      gcCopies: this.gcCopies,
+      writeAmplification: this.hostWrites === 0 ? 0 : (this.device.programs + this.device.copybacks - this.programsAtStart) / this.hostWrites,
+      gc: this.gcStats(),
+    };
+  }
+
+  /**
+   * Checks every invariant: the two maps agree; valid counts per block match the pages live in it;
+   * copies[] matches the data pages on the chip; every live page's spare names its lpn and kind;
+   * frontiers sit at their blocks' write pointers; free blocks are erased; and the block table's own.
+   */
+  validate(): void {
+    const fail = (message: string): never => {
+      throw new InvariantError(`page FTL: ${message}`);
+    };
+    this.table.validate();
+    const ppb = this.pagesPerBlock;
+    const validCount = new Int32Array(this.device.blocks);
+    const copies = new Int32Array(this.logicalPages);
+    const words = this.device.spareWords;
+    const wpp = this.device.spareBytes / 4;
+    for (let ppn = 0; ppn < this.device.pages; ppn++) {
+      const q = this.p2l[ppn] as number;
+      if (q === -1) continue;
+      const b = (ppn / ppb) | 0;
+      const state = this.table.state[b] as number;
+      if (state === BlockState.Free || state === BlockState.Bad) fail(`${state === BlockState.Free ? 'free' : 'bad'} block ${b} page ${ppn - b * ppb} is accounted for (p2l ${q})`);
+      const lpn = q >= TOMBSTONE ? q - TOMBSTONE : q >= 0 ? q : -2 - q;
+      if (lpn >= this.logicalPages) fail(`p2l of page ${ppn} names lpn ${lpn}, out of range`);
+      if (this.device.pageStates[ppn] !== PageState.Programmed) fail(`page ${ppn} is accounted for but reads ${this.device.pageStates[ppn]}`);
+      const tag = words[ppn * wpp] as number;
+      if ((tag & TAG_MASK) !== TAG || words[ppn * wpp + 1] !== lpn) fail(`page ${ppn}: spare says lpn ${words[ppn * wpp + 1]}, the map says ${lpn}`);
+      const kind = (tag >>> 8) & 0xff;
+      if (q >= 0) {
+        validCount[b]!++;
+        const m = this.lmap[2 * lpn] as number;
+        if (kind !== (q >= TOMBSTONE ? KIND_TRIM : KIND_DATA)) fail(`page ${ppn}: p2l ${q} and spare kind ${kind} disagree`);
+        if (kind === KIND_DATA) {
+          if (m !== ppn) fail(`page ${ppn} holds live data of lpn ${lpn}, but l2p says ${m}`);
+          copies[lpn]!++;
+        } else if (m !== -2 - ppn) fail(`page ${ppn} holds the live tombstone of lpn ${lpn}, but l2p says ${m}`);
+      } else {
+        if (kind !== KIND_DATA) fail(`page ${ppn} is a stale data copy of lpn ${lpn} in p2l, but its spare says kind ${kind}`);
+        copies[lpn]!++;
+      }
+    }
+    for (let l = 0; l < this.logicalPages; l++) {
+      const m = this.lmap[2 * l] as number;
+      if (m >= 0 && this.p2l[m] !== l) fail(`l2p maps lpn ${l} to page ${m}, whose p2l is ${this.p2l[m]}`);
+      if (m <= -2 && this.p2l[-2 - m] !== TOMBSTONE + l) fail(`lpn ${l} is trimmed with its tombstone at page ${-2 - m}, whose p2l is ${this.p2l[-2 - m]}`);
+      if (copies[l] !== this.lmap[2 * l + 1]) fail(`lpn ${l}: ${copies[l]} data pages on the chip, copies() says ${this.lmap[2 * l + 1]}`);
+    }
+    for (let b = 0; b < this.device.blocks; b++) {
+      if (validCount[b] !== this.table.valid[b]) fail(`block ${b}: ${validCount[b]} live pages, the table says ${this.table.valid[b]}`);
+      if (this.table.state[b] === BlockState.Free && this.device.writePointer(b) !== 0) fail(`free block ${b} is not erased`);
+    }
+    for (let s = 0; s < this.nrStreams; s++) {
+      const b = this.frontier[s] as number;
+      if (b === -1) continue;
+      if (this.table.state[b] !== BlockState.Open) fail(`frontier of stream ${s} is block ${b}, which is not open`);
+      if (this.device.writePointer(b) !== this.fill[s]) fail(`frontier of stream ${s} (block ${b}) is at page ${this.fill[s]}, the chip's write pointer at ${this.device.writePointer(b)}`);
+    }
+    this.device.validate();
+  }
+
+  protected roomUnits(stream: number): number {
+    return this.frontier[stream] === -1 ? 0 : this.pagesPerBlock - (this.fill[stream] as number);
+  }
+
+  /** Copies a victim's live pages (data and needed tombstones) to the GC target, then forgets it.
+   * The data loop is the simulator's innermost loop: frontier, counters and sequence in locals. */
+  protected cleanBlock(victim: number): void {
+    const ppb = this.pagesPerBlock;
+    const base = victim * ppb;
+    const p2l = this.p2l;
+    const lmap = this.lmap;
+    const valid = this.table.valid;
+    const device = this.device;
+    const spare = this.regSpare;
+    const target = this.gcTarget(victim);
+    const tracking = this.trackYoungest || this.trackMtime;
+    const victimMtime = this.table.mtime[victim] as number;
+    let b = this.frontier[target] as number;
+    let p = this.fill[target] as number;
+    let seq = this.seq;
+    const tag = TAG | (KIND_DATA << 8) | target;
+    let pending = 0;
+    let moved = 0;
+    for (let i = 0; i < ppb; i++) {
+      const q = p2l[base + i] as number;
+      if (q >= 0) {
+        if (q >= TOMBSTONE) {
+          this.pending[pending++] = i;
+          continue;
+        }
+        if (b === -1) {
+          // No frontier (only after a mount that found none): open one; there is a free block.
+          this.ensureFrontier(target);
+          b = this.frontier[target] as number;
+          p = 0;
+        }
+        spare[0] = tag;
+        spare[1] = q;
+        spare[2] = seq >>> 0;
+        spare[3] = (seq / TWO_32) >>> 0;
+        device.copyback(victim, i, b, p, FTL_SPARE_BYTES);
+        seq++;
+        const ppn = b * ppb + p;
+        p2l[ppn] = q;
+        lmap[2 * q] = ppn;
+        moved++;
+        if (tracking) this.noteCopy(b, q, victimMtime);
+        if (++p === ppb) {
+          this.seq = seq;
+          valid[b]! += ppb - (this.fill[target] as number);
+          this.settleMoved(victim, moved);
+          moved = 0;
+          this.frontierFull(target);
+          b = this.frontier[target] as number;
+          p = 0;
+          this.fill[target] = 0;
+        }
+      } else if (q < -1) {
+        lmap[2 * (-2 - q) + 1]!--;
+      }
+    }
+    this.seq = seq;
+    if (b !== -1) {
+      valid[b]! += p - (this.fill[target] as number);
+      this.fill[target] = p;
+    }
+    this.settleMoved(victim, moved);
+    for (let k = 0; k < pending; k++) {
+      const i = this.pending[k] as number;
+      const lpn = (p2l[base + i] as number) - TOMBSTONE;
+      let inVictim = 0;
+      for (let j = 0; j < ppb; j++) if (p2l[base + j] === -2 - lpn) inVictim++;
+      if ((lmap[2 * lpn + 1] as number) + inVictim > 0) {
+        this.copyTombstone(victim, i, lpn, target);
+      } else {
+        lmap[2 * lpn] = -1;
+        valid[victim]!--;
+        this.tombstonesDropped++;
+      }
+    }
+    p2l.fill(-1, base, base + ppb);
+  }
+
+  /** `moved` pages left the victim for the GC target. */
+  private settleMoved(victim: number, moved: number): void {
+    this.table.valid[victim]! -= moved;
+    this.gcCopies += moved;
+  }
+
+  private copyTombstone(victim: number, page: number, lpn: number, stream: number): void {
+    this.ensureFrontier(stream);
+    const b = this.frontier[stream] as number;
+    const p = this.fill[stream] as number;
+    this.stampSpare(KIND_TRIM, stream, lpn);
+    this.device.copyback(victim, page, b, p, FTL_SPARE_BYTES);
+    this.seq++;
+    const ppn = b * this.pagesPerBlock + p;
+    this.p2l[ppn] = TOMBSTONE + lpn;
+    this.lmap[2 * lpn] = -2 - ppn;
+    this.table.valid[victim]!--;
+    this.table.valid[b]!++;
+    this.gcCopies++;
+    if (p + 1 === this.pagesPerBlock) this.frontierFull(stream);
+    else this.fill[stream] = p + 1;
+  }
+
+  /** Puts a page's spare area in the register: tag, lpn, and the next sequence number. */
+  private stampSpare(kind: number, stream: number, lpn: number): void {
+    const spare = this.regSpare;
+    const seq = this.seq;
+    spare[0] = TAG | (kind << 8) | stream;
+    spare[1] = lpn;
+    spare[2] = seq >>> 0;
+    spare[3] = (seq / TWO_32) >>> 0;
+  }
+
+  /** Ages for the cost-benefit policies when a GC copy of lpn lands in block b. */
+  private noteCopy(b: number, lpn: number, victimMtime: number): void {
+    if (this.trackYoungest) {
+      const written = this.writtenSeq[lpn] as number;
+      if (written > (this.table.youngest[b] as number)) this.table.youngest[b] = written;
+    }
+    if (this.trackMtime) this.addMtime(b, victimMtime);
+  }
+
+  private blockOf(ppn: number): number {
+    return this.blockShift >= 0 ? ppn >>> this.blockShift : (ppn / this.pagesPerBlock) | 0;
+  }
+
+  /** lpn's current page (data or tombstone) stops being live. */
+  private dropMapping(lpn: number): void {
+    const old = this.lmap[2 * lpn] as number;
+    if (old >= 0) {
+      this.p2l[old] = -2 - lpn;
+      this.table.invalidate(this.blockOf(old));
+    } else if (old < -1) {
+      const t = -2 - old;
+      this.p2l[t] = -1;
+      this.table.invalidate(this.blockOf(t));
+    }
+  }
+
+  /** F2FS update_segment_mtime(): the block's mtime is the average of its data's write times. */
+  private addMtime(b: number, t: number): void {
+    const v = (this.table.valid[b] as number) - 1;
+    const m = this.table.mtime;
+    m[b] = v <= 0 ? t : ((m[b] as number) * v + t) / (v + 1);
+  }
+
+  private recover(): void {
+    const device = this.device;
+    const ppb = this.pagesPerBlock;
+    const L = this.logicalPages;
+    const bestSeq = new Float64Array(L).fill(-1);
+    const bestPpn = new Int32Array(L).fill(-1);
+    const written = new Int32Array(device.blocks);
+    const maxSeq = new Float64Array(device.blocks).fill(-1);
+    const stream = new Int16Array(device.blocks).fill(-1);
+    const spare = this.regSpare;
+    let newest = -1;
+    for (let b = 0; b < device.blocks; b++) {
+      if (device.isBad(b)) continue;
+      for (let p = 0; p < ppb; p++) {
+        const state = device.read(b, p, 0, FTL_SPARE_BYTES);
+        if (state === PageState.Erased) continue;
+        written[b] = p + 1;
+        if (state !== PageState.Programmed) continue;
+        const tag = spare[0] as number;
+        const lpn = spare[1] as number;
+        const kind = (tag >>> 8) & 0xff;
+        if ((tag & TAG_MASK) !== TAG || (kind !== KIND_DATA && kind !== KIND_TRIM)) throw new FlashMountError(b, p, `spare tag 0x${(tag >>> 0).toString(16)} is not a page-FTL page`);
+        if (lpn < 0 || lpn >= L) throw new FlashMountError(b, p, `logical page ${lpn} is outside this store's ${L} pages (mount with the logical size it was formatted with)`);
+        const seq = (spare[2] as number >>> 0) + (spare[3] as number >>> 0) * TWO_32;
+        const ppn = b * ppb + p;
+        if (stream[b] === -1) stream[b] = tag & 0xff;
+        if (seq > (maxSeq[b] as number)) maxSeq[b] = seq;
+        if (seq > newest) newest = seq;
+        if (kind === KIND_DATA) {
+          this.lmap[2 * lpn + 1]!++;
+          this.p2l[ppn] = -2 - lpn;
+        }
+        if (seq > (bestSeq[lpn] as number)) {
+          bestSeq[lpn] = seq;
+          bestPpn[lpn] = kind === KIND_DATA ? ppn : -2 - ppn;
+        }
+      }
+    }
+    const valid = this.table.valid;
+    for (let lpn = 0; lpn < L; lpn++) {
+      const best = bestPpn[lpn] as number;
+      if (best === -1) continue;
+      const ppn = best >= 0 ? best : -2 - best;
+      if (best < 0 && this.lmap[2 * lpn + 1] === 0) continue;
+      this.lmap[2 * lpn] = best;
+      this.p2l[ppn] = best >= 0 ? lpn : TOMBSTONE + lpn;
+      const b = (ppn / ppb) | 0;
+      valid[b]!++;
+      const seq = bestSeq[lpn] as number;
+      if (this.trackYoungest) {
+        this.writtenSeq[lpn] = seq;
+        if (seq > (this.table.youngest[b] as number)) this.table.youngest[b] = seq;
+      }
+      if (this.trackMtime) this.addMtime(b, seq);
+    }
+    this.seq = newest + 1;
+    this.mountBlocks(written, maxSeq, stream);
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * Garbage-collection victim policies: which closed block to clean next. Each is a named, switchable
+ * choice; the collector (log-store.ts) asks select() once per victim, never per host write.
+ *
+ *   fifo          the block closed longest ago: a circular log (Desnoyers' LRU cleaning, SYSTOR 2012;
+ *                 MQSim's FIFO)
+ *   greedy        the fewest valid units, from the block table's buckets in O(1) amortised
+ *                 (runsim_greedy.c's bins; MQSim's GREEDY scans every block instead)
+ *   random        a uniformly random closed block (MQSim's RANDOM; Van Houdt's d = 1)
+ *   d-choices     the fewest valid units among d blocks sampled uniformly with replacement (Van Houdt,
+ *                 SIGMETRICS 2013; d = 10 is close to greedy)
+ *   cost-benefit  LFS (Rosenblum & Ousterhout, ACM TOCS 1992, §3.6): the largest
+ *                 (1 − u)·age / (1 + u), u the valid fraction and age the time since the youngest data
+ *                 in the block was written
+ *   f2fs-cb       F2FS's get_cb_cost() (fs/f2fs/gc.c), integer arithmetic as there: u = valid·100 /
+ *                 units, age = 100 − 100·(mtime − min_mtime)/(max_mtime − min_mtime) with mtime the
+ *                 block's running-average write time, min_mtime the smallest seen (starting from the
+ *                 smallest at mount) and max_mtime now; cost = UINT_MAX − 100·(100 − u)·age/(100 + u),
+ *                 the least cost wins; the search looks at up to max_victim_search (4096) blocks,
+ *                 resuming where the last one stopped
+ * Time is the store's clock (host page writes for the page store, puts for the object store).
+ */
+import { ArgumentError } from '../util/errors.ts';
+import { Prng } from '../util/prng.ts';
+import type { BlockTable } from './block-table.ts';
+
+export type VictimPolicyName = 'fifo' | 'greedy' | 'random' | 'd-choices' | 'cost-benefit' | 'f2fs-cb';
+export const VICTIM_POLICIES: readonly VictimPolicyName[] = ['fifo', 'greedy', 'random', 'd-choices', 'cost-benefit', 'f2fs-cb'];
+
+export interface VictimPolicyOptions {
+  /** Seeds the sampling policies. */
+  seed: number;
+  /** Samples for d-choices (default 10). */
+  d?: number;
+  /** F2FS's max_victim_search (default 4096, DEF_MAX_VICTIM_SEARCH in gc.h). */
+  maxSearch?: number;
+}
+
+export interface VictimPolicy {
+  readonly name: VictimPolicyName;
+  /** Which per-block figures the policy reads, so the store keeps them only when needed. */
+  readonly needs: { buckets: boolean; youngest: boolean; mtime: boolean };
+  /** A closed block to clean, or -1 when there is none. */
+  select(table: BlockTable, clock: number): number;
+}
+
+const NO_NEEDS = { buckets: false, youngest: false, mtime: false };
+const UINT_MAX = 0xffffffff;
+
+class Fifo implements VictimPolicy {
+  readonly name = 'fifo';
+  readonly needs = NO_NEEDS;
+  select(table: BlockTable): number {
+    return table.ageHead;
+  }
+}
+
+class Greedy implements VictimPolicy {
+  readonly name = 'greedy';
+  readonly needs = { ...NO_NEEDS, buckets: true };
+  select(table: BlockTable): number {
+    return table.fewestValid();
+  }
+}
+
+/** Random is d-choices with d = 1. */
+class DChoices implements VictimPolicy {
+  readonly needs = NO_NEEDS;
+  private readonly prng: Prng;
+  constructor(
+    readonly name: 'random' | 'd-choices',
+    private readonly d: number,
+    seed: number,
+  ) {
+    this.prng = new Prng(seed);
+  }
+  select(table: BlockTable): number {
+    const n = table.nrClosed;
+    if (n === 0) return -1;
+    let best = -1;
+    let bestValid = Infinity;
+    for (let i = 0; i < this.d; i++) {
+      const b = table.closedList[this.prng.int(n)] as number;
+      const v = table.valid[b] as number;
+      if (v < bestValid) {
+        bestValid = v;
+        best = b;
+      }
+    }
+    return best;
+  }
+}
+
+class CostBenefit implements VictimPolicy {
+  readonly name = 'cost-benefit';
+  readonly needs = { ...NO_NEEDS, youngest: true };
+  select(table: BlockTable, clock: number): number {
+    let best = -1;
+    let bestScore = -1;
+    const units = table.unitsPerBlock;
+    for (let i = 0; i < table.nrClosed; i++) {
+      const b = table.closedList[i] as number;
+      const u = (table.valid[b] as number) / units;
+      const score = ((1 - u) * (clock - (table.youngest[b] as number))) / (1 + u);
+      if (score > bestScore) {
+        bestScore = score;
+        best = b;
+      }
+    }
+    return best;
+  }
+}
+
+class F2fsCostBenefit implements VictimPolicy {
+  readonly name = 'f2fs-cb';
+  readonly needs = { ...NO_NEEDS, mtime: true };
+  private minMtime = Infinity;
+  private cursor = 0;
+  constructor(private readonly maxSearch: number) {}
+
+  select(table: BlockTable, clock: number): number {
+    const n = table.nrClosed;
+    if (n === 0) return -1;
+    if (this.minMtime === Infinity) for (let i = 0; i < n; i++) this.minMtime = Math.min(this.minMtime, table.mtime[table.closedList[i] as number] as number);
+    const maxMtime = clock;
+    const units = table.unitsPerBlock;
+    let best = -1;
+    let bestCost = Infinity;
+    const searched = Math.min(n, this.maxSearch);
+    let i = this.cursor % n;
+    for (let k = 0; k < searched; k++, i = i + 1 === n ? 0 : i + 1) {
+      const b = table.closedList[i] as number;
+      const mtime = Math.floor(table.mtime[b] as number);
+      const u = Math.floor(((table.valid[b] as number) * 100) / units);
+      if (mtime < this.minMtime) this.minMtime = mtime;
+      const age = maxMtime > this.minMtime ? 100 - Math.floor((100 * (mtime - this.minMtime)) / (maxMtime - this.minMtime)) : 0;
+      const cost = UINT_MAX - Math.floor((100 * (100 - u) * age) / (100 + u));
+      if (cost < bestCost) {
+        bestCost = cost;
+        best = b;
+      }
+    }
+    this.cursor = i;
+    return best;
+  }
+}
+
+export function createVictimPolicy(name: VictimPolicyName, options: VictimPolicyOptions): VictimPolicy {
+  switch (name) {
+    case 'fifo':
+      return new Fifo();
+    case 'greedy':
+      return new Greedy();
+    case 'random':
+      return new DChoices('random', 1, options.seed);
+    case 'd-choices': {
+      const d = options.d ?? 10;
+      if (!Number.isInteger(d) || d < 1) throw new ArgumentError(`d-choices: d = ${d}, expected a positive integer`);
+      return new DChoices('d-choices', d, options.seed);
+    }
+    case 'cost-benefit':
+      return new CostBenefit();
+    case 'f2fs-cb': {
+      const maxSearch = options.maxSearch ?? 4096;
+      if (!Number.isInteger(maxSearch) || maxSearch < 1) throw new ArgumentError(`f2fs-cb: max victim search ${maxSearch}, expected a positive integer`);
+      return new F2fsCostBenefit(maxSearch);
+    }
+    default:
+      throw new ArgumentError(`victim policy '${String(name)}': expected one of ${VICTIM_POLICIES.join(', ')}`);
+  }
+}
