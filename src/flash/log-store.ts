@@ -262,12 +262,13 @@ export abstract class LogStore {
     if (this.table.nrFree < this.config.lowWatermark) this.collectForeground();
   }
 
-  /** A frontier exists for `stream` (opening one if it has none, and collecting if that left free
-   * blocks short). */
+  /** A frontier exists for `stream` on return (opening one if it has none, and collecting if that
+   * left free blocks short; the collection may fill and close the new frontier, hence the loop). */
   protected ensureFrontier(stream: number): void {
-    if (this.frontier[stream] !== NONE) return;
-    if (!this.openFrontier(stream)) throw new FlashFullError(`stream ${stream}: no free block for a frontier (${this.describeSpace()})`);
-    if (!this.collecting && this.table.nrFree < this.config.lowWatermark) this.collectForeground();
+    while (this.frontier[stream] === NONE) {
+      if (!this.openFrontier(stream)) throw new FlashFullError(`stream ${stream}: no free block for a frontier (${this.describeSpace()})`);
+      if (!this.collecting && this.table.nrFree < this.config.lowWatermark) this.collectForeground();
+    }
   }
 
   protected collectForeground(): void {

@@ -332,12 +332,15 @@ export class ObjectStore extends LogStore {
     for (let s = 0; s < this.hostStreams; s++) this.programBuffer(s);
   }
 
+  /** Copies a victim's live records page by page (a page's live records stay together, see above).
+   * A live tombstone goes along while any data record of its object remains on the chip, the victim's
+   * stale ones included (copiesOf drops them only after the victim is copied); otherwise it is
+   * dropped. */
   protected cleanBlock(victim: number): void {
     const ppb = this.pagesPerBlock;
     const device = this.device;
     const target = this.gcTarget(victim);
     const stale: number[] = [];
-    const tombstones: { ppn: number; offset: number; id: number }[] = [];
     const live: RecordView[] = [];
     for (let p = 0; p < ppb; p++) {
       if (device.read(victim, p, this.pageBytes, SPARE_BYTES) !== PageState.Programmed) continue;
@@ -348,33 +351,21 @@ export class ObjectStore extends LogStore {
       live.length = 0;
       let liveBytes = 0;
       for (const r of records) {
-        const isLive = this.locPage[r.id] === ppn && this.locOffset[r.id] === r.offset;
-        if ((r.flags & FLAG_TOMBSTONE) !== 0) {
-          if (isLive) tombstones.push({ ppn, offset: r.offset, id: r.id });
-        } else if (isLive) {
+        if (this.locPage[r.id] !== ppn || this.locOffset[r.id] !== r.offset) {
+          if ((r.flags & FLAG_TOMBSTONE) === 0) stale.push(r.id);
+        } else if ((r.flags & FLAG_TOMBSTONE) !== 0 && this.copiesOf[r.id] === 0) {
+          this.locPage[r.id] = NONE;
+          this.tombstone[r.id] = 0;
+          this.table.invalidateUnits(victim, r.size / GRANULE);
+          this.counters.tombstonesDropped++;
+        } else {
           live.push(r);
           liveBytes += r.size;
-        } else {
-          stale.push(r.id);
         }
       }
       if (live.length === 0) continue;
       if ((this.used[target] as number) + liveBytes > this.pageBytes) this.programBuffer(target);
       for (const r of live) this.copyRecord(target, victim, r, this.scratch);
-    }
-    // copiesOf still counts the victim's stale records (they are dropped below, after this).
-    for (const t of tombstones) {
-      if ((this.copiesOf[t.id] as number) > 0) {
-        const b = Math.floor(t.ppn / ppb);
-        device.read(b, t.ppn - b * ppb, t.offset + RECORD_HEADER_BYTES, 0);
-        this.scratch.set(device.register.data.subarray(0, t.offset + RECORD_HEADER_BYTES));
-        this.copyRecord(target, victim, { offset: t.offset, id: t.id, version: this.versionOf[t.id] as number, flags: FLAG_TOMBSTONE, length: 0, size: RECORD_HEADER_BYTES, crcOk: true }, this.scratch);
-      } else {
-        this.locPage[t.id] = NONE;
-        this.tombstone[t.id] = 0;
-        this.table.invalidateUnits(victim, RECORD_HEADER_BYTES / GRANULE);
-        this.counters.tombstonesDropped++;
-      }
     }
     for (const id of stale) this.copiesOf[id]!--;
     this.programBuffer(target);

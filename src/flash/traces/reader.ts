@@ -1,0 +1,215 @@
+/**
+ * Reading block traces, and replaying them on a page store. A TraceReader streams a trace file (or
+ * text) line by line, in chunks, so traces larger than memory replay; a malformed line is a
+ * TraceFormatError naming the file, the line number and what was expected.
+ *
+ * TraceWorkload turns requests into page operations: a request covers the pages
+ * [⌊offset / P⌋, ⌈(offset + size) / P⌉) of page size P, and each goes to a logical page of the store
+ * by one of two named mappings:
+ *   compact  pages are numbered in the order the trace first touches them (the trace's working set
+ *            packed into the store); a trace touching more pages than the store has is an error
+ *   modulo   (device page + device · 1000003) mod L: every trace fits, distinct pages may collide
+ */
+import { closeSync, openSync, readSync } from 'node:fs';
+import { ArgumentError, KmemError } from '../../util/errors.ts';
+import { OpKind } from '../workload.ts';
+import type { OpBatch, Workload } from '../workload.ts';
+import { TRACE_FORMATS, parseBlkparseLine, parseDisksimLine, parseMsrLine, parseSpcLine } from './formats.ts';
+import type { LineParse, TraceFormat, TraceRecord } from './formats.ts';
+
+export class TraceFormatError extends KmemError {
+  override name = 'TraceFormatError';
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly detail: string,
+  ) {
+    super(`${file}:${line}: ${detail}`);
+  }
+}
+
+/** More distinct pages than the store holds (compact mapping). */
+export class TraceCapacityError extends KmemError {
+  override name = 'TraceCapacityError';
+}
+
+interface LineSource {
+  next(): string | null;
+  close(): void;
+}
+
+const CHUNK_BYTES = 1 << 16;
+
+function fileLines(path: string): LineSource {
+  const fd = openSync(path, 'r');
+  const chunk = Buffer.alloc(CHUNK_BYTES);
+  const decoder = new TextDecoder('utf-8');
+  let pending: string[] = [];
+  let head = 0;
+  let partial = '';
+  let done = false;
+  let open = true;
+  return {
+    next(): string | null {
+      while (head >= pending.length) {
+        if (done) return null;
+        const n = readSync(fd, chunk, 0, CHUNK_BYTES, null);
+        let text = partial + decoder.decode(chunk.subarray(0, n), { stream: n > 0 });
+        if (n === 0) {
+          done = true;
+          partial = '';
+          if (text === '') return null;
+        } else {
+          const cut = text.lastIndexOf('\n');
+          partial = text.slice(cut + 1);
+          text = text.slice(0, cut + 1);
+        }
+        pending = text.split('\n');
+        if (!done) pending.pop();
+        head = 0;
+      }
+      return (pending[head++] as string).replace(/\r$/, '');
+    },
+    close(): void {
+      if (open) closeSync(fd);
+      open = false;
+    },
+  };
+}
+
+function textLines(text: string): LineSource {
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  let i = 0;
+  return {
+    next: () => (i < lines.length ? (lines[i++] as string).replace(/\r$/, '') : null),
+    close: () => {},
+  };
+}
+
+export class TraceReader {
+  /** Lines read so far. */
+  lineNumber = 0;
+  records = 0;
+  private readonly parse: (line: string) => LineParse;
+
+  private constructor(
+    private readonly source: LineSource,
+    readonly format: TraceFormat,
+    readonly name: string,
+  ) {
+    if (!TRACE_FORMATS.includes(format)) throw new ArgumentError(`trace format '${format}': expected one of ${TRACE_FORMATS.join(', ')}`);
+    const blk = { inSummary: false };
+    this.parse =
+      format === 'msr' ? parseMsrLine : format === 'spc' ? parseSpcLine : format === 'disksim' ? parseDisksimLine : (line: string) => parseBlkparseLine(line, blk);
+  }
+
+  static open(path: string, format: TraceFormat): TraceReader {
+    return new TraceReader(fileLines(path), format, path);
+  }
+
+  static fromText(text: string, format: TraceFormat, name = '<text>'): TraceReader {
+    return new TraceReader(textLines(text), format, name);
+  }
+
+  /** The next request, or null at the end of the trace. */
+  next(): TraceRecord | null {
+    for (;;) {
+      const line = this.source.next();
+      if (line === null) {
+        this.source.close();
+        return null;
+      }
+      this.lineNumber++;
+      const parsed = this.parse(line);
+      if (parsed === null) continue;
+      if (typeof parsed === 'string') {
+        this.source.close();
+        throw new TraceFormatError(this.name, this.lineNumber, parsed);
+      }
+      this.records++;
+      return parsed;
+    }
+  }
+
+  close(): void {
+    this.source.close();
+  }
+
+  /** Every request of the trace. */
+  readAll(): TraceRecord[] {
+    const out: TraceRecord[] = [];
+    for (let r = this.next(); r !== null; r = this.next()) out.push(r);
+    return out;
+  }
+}
+
+export type TraceMapping = 'compact' | 'modulo';
+
+export interface TraceWorkloadOptions {
+  logicalPages: number;
+  pageBytes: number;
+  mapping?: TraceMapping;
+}
+
+const DEVICE_STRIDE = 1000003;
+
+/** A trace replayed as page operations. Reads stay reads; TRIMs (blkparse discards) stay TRIMs. */
+export class TraceWorkload implements Workload {
+  readonly name: string;
+  private readonly logicalPages: number;
+  private readonly pageBytes: number;
+  private readonly mapping: TraceMapping;
+  private readonly compact = new Map<number, number>();
+  private current: TraceRecord | null = null;
+  private nextPage = 0;
+  private endPage = 0;
+
+  constructor(
+    private readonly reader: TraceReader,
+    options: TraceWorkloadOptions,
+  ) {
+    this.logicalPages = options.logicalPages;
+    this.pageBytes = options.pageBytes;
+    this.mapping = options.mapping ?? 'compact';
+    if (this.mapping !== 'compact' && this.mapping !== 'modulo') throw new ArgumentError(`trace mapping '${String(this.mapping)}': expected compact or modulo`);
+    this.name = `trace ${reader.name} (${reader.format})`;
+  }
+
+  /** Distinct trace pages seen so far (compact mapping). */
+  get distinctPages(): number {
+    return this.compact.size;
+  }
+
+  next(batch: OpBatch): number {
+    batch.count = 0;
+    while (!batch.full) {
+      if (this.current === null || this.nextPage >= this.endPage) {
+        const record = this.reader.next();
+        if (record === null) break;
+        this.current = record;
+        this.nextPage = Math.floor(record.offsetBytes / this.pageBytes);
+        this.endPage = Math.ceil((record.offsetBytes + record.sizeBytes) / this.pageBytes);
+        continue;
+      }
+      const record = this.current;
+      const kind = record.op === 'write' ? OpKind.Write : record.op === 'read' ? OpKind.Read : OpKind.Trim;
+      batch.push(kind, this.logicalPage(record.device, this.nextPage++), 0);
+    }
+    return batch.count;
+  }
+
+  private logicalPage(device: number, page: number): number {
+    if (this.mapping === 'modulo') return (page + device * DEVICE_STRIDE) % this.logicalPages;
+    const key = device * 2 ** 36 + page;
+    let lpn = this.compact.get(key);
+    if (lpn === undefined) {
+      lpn = this.compact.size;
+      if (lpn >= this.logicalPages) {
+        throw new TraceCapacityError(`${this.reader.name}:${this.reader.lineNumber}: the trace touches more than the store's ${this.logicalPages} logical pages; use a larger store or the modulo mapping`);
+      }
+      this.compact.set(key, lpn);
+    }
+    return lpn;
+  }
+}

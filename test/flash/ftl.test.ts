@@ -1,0 +1,160 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FlashConfigError, FlashFullError, FlashMountError, LogicalAddressError } from '../../src/flash/errors.ts';
+import { PageFtl } from '../../src/flash/ftl.ts';
+import { drive, gcTestbed, logicalPagesFor } from '../../src/flash/steady-state.ts';
+import { HotColdWorkload, SequentialWorkload, UniformWorkload } from '../../src/flash/workload.ts';
+import { VICTIM_POLICIES } from '../../src/flash/victim.ts';
+import { NandDevice } from '../../src/machine/nand.ts';
+import { ObjectStore } from '../../src/flash/object-store.ts';
+import { Prng } from '../../src/util/prng.ts';
+import { fuzzPageFtl } from '../fuzz/flash-fuzz.ts';
+
+const GEOMETRY = { blocks: 32, pagesPerBlock: 8, pageBytes: 32, spareBytes: 16 };
+
+function bytes(...values: number[]): Uint8Array {
+  return Uint8Array.from(values);
+}
+
+test('write, read back, overwrite, trim; nothing is written in place', () => {
+  const device = NandDevice.create({ geometry: GEOMETRY });
+  const ftl = PageFtl.format(device, { logicalPages: 100 });
+  const out = new Uint8Array(3);
+  assert.equal(ftl.read(5, out), false, 'never written');
+  ftl.write(5, bytes(1, 2, 3));
+  const first = ftl.l2p(5);
+  assert.ok(ftl.read(5, out));
+  assert.deepEqual(out, bytes(1, 2, 3));
+  ftl.write(5, bytes(4, 5, 6));
+  assert.notEqual(ftl.l2p(5), first, 'the new version went to a new page');
+  assert.equal(ftl.copies(5), 2, 'the stale copy stays on the chip until its block is erased');
+  ftl.read(5, out);
+  assert.deepEqual(out, bytes(4, 5, 6));
+  ftl.trim(5);
+  assert.equal(ftl.read(5, out), false);
+  assert.ok(ftl.l2p(5) <= -2, 'a tombstone records the TRIM');
+  ftl.trim(5);
+  assert.equal(ftl.stats().tombstoneWrites, 1, 'trimming an unmapped page writes nothing');
+  ftl.validate();
+});
+
+test('misuse: out-of-range pages, oversized data, over-committed or malformed configurations', () => {
+  const device = NandDevice.create({ geometry: GEOMETRY });
+  const ftl = PageFtl.format(device, { logicalPages: 100 });
+  ftl.write(1, bytes(9));
+  const programs = device.programs;
+  assert.throws(() => ftl.write(100), (e: unknown) => e instanceof LogicalAddressError && e.lpn === 100);
+  assert.throws(() => ftl.write(-1), LogicalAddressError);
+  assert.throws(() => ftl.write(2.5), LogicalAddressError);
+  assert.throws(() => ftl.read(100), LogicalAddressError);
+  assert.throws(() => ftl.trim(99, 2), LogicalAddressError);
+  assert.throws(() => ftl.write(1, new Uint8Array(33)), /at most a page/);
+  assert.equal(device.programs, programs);
+  ftl.validate();
+  const fresh = () => NandDevice.create({ geometry: GEOMETRY });
+  assert.throws(() => PageFtl.format(fresh(), { logicalPages: 32 * 8 }), FlashConfigError);
+  assert.throws(() => PageFtl.format(fresh(), { logicalPages: 10, policy: 'lru' as 'fifo' }), /expected one of fifo, greedy/);
+  assert.throws(() => PageFtl.format(fresh(), { logicalPages: 10, gcFrontier: 'separate', lowWatermark: 1 }), /lowWatermark 1: expected an integer ≥ 2/);
+  assert.throws(() => PageFtl.format(fresh(), { logicalPages: 10, lowWatermark: 3, highWatermark: 2 }), /highWatermark/);
+  assert.throws(() => PageFtl.format(NandDevice.create({ geometry: { ...GEOMETRY, spareBytes: 8 } }), { logicalPages: 10 }), /16 spare bytes/);
+});
+
+test('every victim policy, shared and separate GC frontiers: fuzzed against a shadow, validated every step', () => {
+  for (const policy of VICTIM_POLICIES) {
+    for (const gcFrontier of ['shared', 'separate'] as const) {
+      const report = fuzzPageFtl({ seed: 17, ops: 1500, validateEvery: 1, config: { policy, gcFrontier, hostStreams: gcFrontier === 'shared' ? 1 : 2 } });
+      assert.ok(report.writeAmplification >= 1, `${policy}/${gcFrontier}: WA ${report.writeAmplification}`);
+    }
+  }
+  for (let seed = 1; seed <= 12; seed++) fuzzPageFtl({ seed, ops: 3000, validateEvery: 10 });
+});
+
+test('greedy never chooses a victim with more valid pages than another closed block; FIFO takes the oldest', () => {
+  for (const policy of ['greedy', 'fifo'] as const) {
+    const ftl = gcTestbed(64, 16, logicalPagesFor(1.3, 64, 16, 1), { policy });
+    drive(ftl, new SequentialWorkload(ftl.logicalPages), ftl.logicalPages);
+    drive(ftl, new UniformWorkload(ftl.logicalPages, 5), 3 * ftl.logicalPages);
+    const table = ftl.table;
+    const victim = policy === 'greedy' ? table.fewestValid() : table.ageHead;
+    for (let i = 0; i < table.nrClosed; i++) {
+      const b = table.closedList[i] as number;
+      if (policy === 'greedy') assert.ok((table.valid[victim] as number) <= (table.valid[b] as number));
+      else assert.ok((table.closedAt[victim] as number) <= (table.closedAt[b] as number));
+    }
+  }
+});
+
+test('TRIM lowers write amplification: trimmed pages are not copied, and tombstones die with their data', () => {
+  const run = (trimShare: number) => {
+    const ftl = gcTestbed(128, 16, logicalPagesFor(1.15, 128, 16, 1), { policy: 'greedy', seed: 3 });
+    const L = ftl.logicalPages;
+    drive(ftl, new SequentialWorkload(L), L);
+    const writes = new UniformWorkload(L, 4);
+    const prng = new Prng(5);
+    for (let round = 0; round < 40; round++) {
+      drive(ftl, writes, L / 10);
+      for (let i = 0; i < (L / 10) * trimShare; i++) ftl.trim(prng.int(L));
+    }
+    ftl.validate();
+    return ftl.stats();
+  };
+  const plain = run(0);
+  const withTrim = run(0.5);
+  assert.ok(withTrim.tombstoneWrites > 0 && withTrim.tombstonesDropped > 0, JSON.stringify(withTrim));
+  assert.ok(withTrim.writeAmplification < plain.writeAmplification, `WA with TRIM ${withTrim.writeAmplification} < without ${plain.writeAmplification}`);
+});
+
+test('hot/cold separation: temperature classes get their own frontiers', () => {
+  const ftl = gcTestbed(128, 16, logicalPagesFor(1.2, 128, 16, 2), { policy: 'greedy', hostStreams: 2, gcFrontier: 'separate' });
+  const L = ftl.logicalPages;
+  drive(ftl, new SequentialWorkload(L), L);
+  drive(ftl, new HotColdWorkload(L, 0.9, 0.1, 6), 4 * L);
+  const hotPages = Math.round(0.1 * L);
+  let hotBlocks = 0;
+  for (let ppn = 0; ppn < ftl.device.pages; ppn++) {
+    const lpn = ftl.p2l[ppn] as number;
+    if (lpn < 0 || ftl.table.stream[Math.floor(ppn / 16)] !== 1) continue;
+    hotBlocks++;
+    assert.ok(lpn < hotPages, `block ${Math.floor(ppn / 16)}, written by the hot stream, holds cold page ${lpn}`);
+  }
+  assert.ok(hotBlocks > 0);
+  ftl.validate();
+});
+
+test('worn-out blocks are retired; wear levelling narrows the erase-count spread', () => {
+  const spread = (config: Parameters<typeof gcTestbed>[3]) => {
+    const device = NandDevice.create({ geometry: { blocks: 64, pagesPerBlock: 16, pageBytes: 4096, spareBytes: 16 }, storePayload: false });
+    const ftl = PageFtl.format(device, { ...config, logicalPages: logicalPagesFor(1.25, 64, 16, 2) });
+    const L = ftl.logicalPages;
+    drive(ftl, new SequentialWorkload(L), L);
+    drive(ftl, new HotColdWorkload(L, 0.95, 0.05, 8), 30 * L);
+    ftl.validate();
+    const s = device.stats().eraseCounts;
+    return s.max - s.min;
+  };
+  const none = spread({ policy: 'greedy', lowWatermark: 2 });
+  const levelled = spread({ policy: 'greedy', lowWatermark: 2, staticWearLevelling: 20 });
+  assert.ok(levelled < none / 2, `erase-count spread ${levelled} with levelling vs ${none} without`);
+
+  const device = NandDevice.create({ geometry: { blocks: 40, pagesPerBlock: 8, pageBytes: 4096, spareBytes: 16 }, storePayload: false, enduranceCycles: 30 });
+  const ftl = PageFtl.format(device, { logicalPages: 120, policy: 'greedy' });
+  assert.throws(() => {
+    for (let i = 0; ; i++) ftl.write((i * 7919) % 120);
+  }, FlashFullError, 'once too many blocks wore out, the data no longer fits');
+  const stats = ftl.gcStats();
+  assert.ok(stats.eraseFailures > 0 && stats.badBlocks === stats.eraseFailures);
+  ftl.validate();
+  const out = new Uint8Array(0);
+  for (let l = 0; l < 120; l++) assert.ok(ftl.read(l, out), `lpn ${l} survives the retirements`);
+});
+
+test('mount refuses a chip another store formatted, or a smaller logical space', () => {
+  const device = NandDevice.create({ geometry: { ...GEOMETRY, pageBytes: 64 } });
+  const objects = ObjectStore.format(device, { maxObjects: 4 });
+  objects.put(1, bytes(1));
+  objects.flush();
+  assert.throws(() => PageFtl.mount(NandDevice.over(device.buffer), { logicalPages: 10 }), FlashMountError);
+  const d2 = NandDevice.create({ geometry: GEOMETRY });
+  PageFtl.format(d2, { logicalPages: 100 }).write(90);
+  assert.throws(() => PageFtl.mount(NandDevice.over(d2.buffer), { logicalPages: 50 }), /outside this store's 50 pages/);
+});
