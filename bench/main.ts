@@ -7,18 +7,24 @@
 import { cpus, totalmem } from 'node:os';
 import type { BenchCase, BenchResult } from './harness.ts';
 import { runCases } from './harness.ts';
+import { flashCases } from './flash.bench.ts';
 import { pageAllocCases } from './page-alloc.bench.ts';
 
-export const SUITES: readonly (() => BenchCase[] | Promise<BenchCase[]>)[] = [pageAllocCases];
+export const SUITES: readonly (() => BenchCase[] | Promise<BenchCase[]>)[] = [pageAllocCases, flashCases];
 
 function fmt(ns: number): string {
   return ns >= 100 ? ns.toFixed(0) : ns.toFixed(1);
 }
 
+function perSecond(ns: number): string {
+  const rate = 1e9 / ns;
+  return rate >= 1e6 ? `${(rate / 1e6).toFixed(2)} M` : rate >= 1e3 ? `${(rate / 1e3).toFixed(1)} k` : rate.toFixed(0);
+}
+
 export function markdown(results: readonly BenchResult[]): string {
-  const lines = ['| group | case | ns per op | × baseline |', '|---|---|---:|---:|'];
+  const lines = ['| group | case | ns per op | ops per second | × baseline |', '|---|---|---:|---:|---:|'];
   for (const r of results) {
-    lines.push(`| ${r.group} | ${r.name} | ${fmt(r.nsPerOp)} | ${r.relative === null ? '' : r.relative.toFixed(2)} |`);
+    lines.push(`| ${r.group} | ${r.name} | ${fmt(r.nsPerOp)} | ${perSecond(r.nsPerOp)} | ${r.relative === null ? '' : r.relative.toFixed(2)} |`);
   }
   return lines.join('\n');
 }

@@ -86,6 +86,10 @@ export interface SteadyStateResult {
   hostWrites: number;
   programs: number;
   writeAmplification: number;
+  /** Chip erases, busy time and energy during the measurement. */
+  erases: number;
+  busyNs: number;
+  energyNj: number;
   /** Victims cleaned during the measurement, by valid pages. */
   victimValidHistogram: number[];
   ftl: PageFtl;
@@ -121,11 +125,13 @@ export function measureSteadyState(options: SteadyStateOptions): SteadyStateResu
   const hostBefore = ftl.hostWrites;
   const programsBefore = device.programs + device.copybacks;
   const histBefore = ftl.gcStats().victimValidHistogram;
+  const chipBefore = device.stats();
   options.onPhase?.('measure');
   drive(ftl, workload, Math.round((options.measurePasses ?? 4) * L), batch, driveOptions);
   const hostWrites = ftl.hostWrites - hostBefore;
   const programs = device.programs + device.copybacks - programsBefore;
   const gc: GcStats = ftl.gcStats();
+  const chipAfter = device.stats();
   return {
     policy: options.policy ?? 'greedy',
     alpha: ((options.blocks - reserve) * options.pagesPerBlock) / L,
@@ -133,6 +139,9 @@ export function measureSteadyState(options: SteadyStateOptions): SteadyStateResu
     hostWrites,
     programs,
     writeAmplification: programs / hostWrites,
+    erases: chipAfter.erases - chipBefore.erases,
+    busyNs: chipAfter.busyNs - chipBefore.busyNs,
+    energyNj: chipAfter.energyNj - chipBefore.energyNj,
     victimValidHistogram: gc.victimValidHistogram.map((n, i) => n - (histBefore[i] ?? 0)),
     ftl,
     device,

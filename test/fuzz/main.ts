@@ -2,12 +2,32 @@
  * `npm run fuzz`: the long fuzz runs, beyond what CI has time for. Each fuzzer runs `--ops`
  * operations (default 10 M) against its shadow model, `--seed` (default 1) seeding it.
  *   npm run fuzz -- --ops 20000000 --seed 7 --only page
+ * The flash fuzzers split their operations over runs of 200,000, each with its own configuration
+ * (victim policy, frontiers, streams, wear levelling) drawn from the seed. The power-cut sweep is
+ * `npm run flash:crash-sweep` (test/fuzz/flash-crash-sweep.ts).
  */
+import { fuzzObjectStore, fuzzPageFtl } from './flash-fuzz.ts';
+import type { FlashFuzzOptions, FlashFuzzReport } from './flash-fuzz.ts';
 import { fuzzPageAllocator } from './page-alloc-fuzz.ts';
 
 interface Fuzzer {
   name: string;
   run(seed: number, ops: number): object;
+}
+
+const FLASH_RUN_OPS = 200_000;
+
+/** Runs a flash fuzzer over `ops` operations in runs of FLASH_RUN_OPS, one configuration each. */
+function flashRuns(fuzz: (options: FlashFuzzOptions) => FlashFuzzReport, seed: number, ops: number): object {
+  let runs = 0;
+  let done = 0;
+  let misuses = 0;
+  for (; done < ops; runs++) {
+    const report = fuzz({ seed: seed * 1_000_003 + runs, ops: Math.min(FLASH_RUN_OPS, ops - done), validateEvery: 2_000 });
+    done += report.ops;
+    misuses += report.misuses;
+  }
+  return { ops: done, runs, misuses };
 }
 
 const FUZZERS: readonly Fuzzer[] = [
@@ -16,6 +36,8 @@ const FUZZERS: readonly Fuzzer[] = [
     name: 'page allocator, not grouped by mobility',
     run: (seed, ops) => fuzzPageAllocator({ seed, ops: Math.ceil(ops / 4), groupByMobility: false, validateEvery: 500_000 }),
   },
+  { name: 'flash page store (FTL)', run: (seed, ops) => flashRuns(fuzzPageFtl, seed, ops) },
+  { name: 'flash object store', run: (seed, ops) => flashRuns(fuzzObjectStore, seed, Math.ceil(ops / 4)) },
 ];
 
 function option(name: string, fallback: number): number {
