@@ -195,6 +195,14 @@ export class BlockTable {
     this.valid[b] = v;
   }
 
+  /** F2FS's update_segment_mtime(): `units` units just counted valid in block b were written at time
+   * t; the block's mtime is the running average of its data's write times, weighted by valid units. */
+  addMtime(b: number, t: number, units: number): void {
+    const before = (this.valid[b] as number) - units;
+    const m = this.mtime;
+    m[b] = before <= 0 ? t : ((m[b] as number) * before + t * units) / (before + units);
+  }
+
   /** The Closed block with the fewest valid units (greedy), or NONE. Needs buckets. */
   fewestValid(): number {
     if (this.nrClosed === 0) return NONE;

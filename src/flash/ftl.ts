@@ -30,7 +30,7 @@
  * says: torn by power loss) are skipped. Every acknowledged write is on the chip before write()
  * returns and only ever superseded by a newer sequence number, so it survives; nothing older can win.
  */
-import { EraseStatus, PageState } from '../machine/nand.ts';
+import { PageState } from '../machine/nand.ts';
 import type { NandDevice } from '../machine/nand.ts';
 import { ArgumentError, InvariantError } from '../util/errors.ts';
 import { BlockState } from './block-table.ts';
@@ -109,12 +109,7 @@ export class PageFtl extends LogStore {
   /** A new store on a chip: every block is erased first (a fresh chip is already). */
   static format(device: NandDevice, config: PageFtlConfig): PageFtl {
     const ftl = new PageFtl(device, config);
-    for (let b = 0; b < device.blocks; b++) {
-      if (device.isBad(b)) ftl.table.retire(b);
-      else if (device.writePointer(b) > 0 && device.eraseBlock(b) === EraseStatus.Failed) ftl.table.retire(b);
-      else ftl.table.addFree(b);
-    }
-    for (let s = 0; s < ftl.nrStreams; s++) ftl.ensureFrontier(s);
+    ftl.formatBlocks();
     return ftl;
   }
 
@@ -135,7 +130,7 @@ export class PageFtl extends LogStore {
       this.regData.set(data);
       dataBytes = data.length;
     }
-    const s = temperature > 0 ? (temperature < this.hostStreams ? temperature | 0 : this.hostStreams - 1) : 0;
+    const s = this.streamOf(temperature);
     if ((this.frontier[s] as number) < 0) this.ensureFrontier(s);
     const b = this.frontier[s] as number;
     const p = this.fill[s] as number;
@@ -154,7 +149,7 @@ export class PageFtl extends LogStore {
       this.writtenSeq[lpn] = seq;
       this.table.youngest[b] = seq;
     }
-    if (this.trackMtime) this.addMtime(b, seq);
+    if (this.trackMtime) this.table.addMtime(b, seq, 1);
     if (p + 1 === this.pagesPerBlock) this.frontierFull(s);
     else this.fill[s] = p + 1;
   }
@@ -330,11 +325,11 @@ export class PageFtl extends LogStore {
         const ppn = b * ppb + p;
         p2l[ppn] = q;
         lmap[2 * q] = ppn;
+        valid[b]!++;
         moved++;
         if (tracking) this.noteCopy(b, q, victimMtime);
         if (++p === ppb) {
           this.seq = seq;
-          valid[b]! += ppb - (this.fill[target] as number);
           this.settleMoved(victim, moved);
           moved = 0;
           this.frontierFull(target);
@@ -347,10 +342,7 @@ export class PageFtl extends LogStore {
       }
     }
     this.seq = seq;
-    if (b !== -1) {
-      valid[b]! += p - (this.fill[target] as number);
-      this.fill[target] = p;
-    }
+    if (b !== -1) this.fill[target] = p;
     this.settleMoved(victim, moved);
     for (let k = 0; k < pending; k++) {
       const i = this.pending[k] as number;
@@ -407,7 +399,7 @@ export class PageFtl extends LogStore {
       const written = this.writtenSeq[lpn] as number;
       if (written > (this.table.youngest[b] as number)) this.table.youngest[b] = written;
     }
-    if (this.trackMtime) this.addMtime(b, victimMtime);
+    if (this.trackMtime) this.table.addMtime(b, victimMtime, 1);
   }
 
   private blockOf(ppn: number): number {
@@ -425,13 +417,6 @@ export class PageFtl extends LogStore {
       this.p2l[t] = -1;
       this.table.invalidate(this.blockOf(t));
     }
-  }
-
-  /** F2FS update_segment_mtime(): the block's mtime is the average of its data's write times. */
-  private addMtime(b: number, t: number): void {
-    const v = (this.table.valid[b] as number) - 1;
-    const m = this.table.mtime;
-    m[b] = v <= 0 ? t : ((m[b] as number) * v + t) / (v + 1);
   }
 
   private recover(): void {
@@ -487,7 +472,7 @@ export class PageFtl extends LogStore {
         this.writtenSeq[lpn] = seq;
         if (seq > (this.table.youngest[b] as number)) this.table.youngest[b] = seq;
       }
-      if (this.trackMtime) this.addMtime(b, seq);
+      if (this.trackMtime) this.table.addMtime(b, seq, 1);
     }
     this.seq = newest + 1;
     this.mountBlocks(written, maxSeq, stream);

@@ -234,6 +234,11 @@ export abstract class LogStore {
     };
   }
 
+  /** The host stream of a write's temperature class (0 = coldest; clamped to the host streams). */
+  protected streamOf(temperature: number): number {
+    return temperature > 0 ? (temperature < this.hostStreams ? temperature | 0 : this.hostStreams - 1) : 0;
+  }
+
   /** The stream a victim's live data goes to. */
   protected gcTarget(victim: number): number {
     if (this.gcStream !== NONE) return this.gcStream;
@@ -377,6 +382,17 @@ export abstract class LogStore {
     } finally {
       this.levelling = false;
     }
+  }
+
+  /** Format: every block erased (a fresh chip's already are), bad ones retired, frontiers opened. */
+  protected formatBlocks(): void {
+    const device = this.device;
+    for (let b = 0; b < device.blocks; b++) {
+      if (device.isBad(b)) this.table.retire(b);
+      else if (device.writePointer(b) > 0 && device.eraseBlock(b) === EraseStatus.Failed) this.table.retire(b);
+      else this.table.addFree(b);
+    }
+    for (let s = 0; s < this.nrStreams; s++) this.ensureFrontier(s);
   }
 
   /**

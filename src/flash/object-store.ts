@@ -30,7 +30,7 @@
  * tombstone with no data record left is dropped; records in Corrupt pages are gone, and only
  * unacknowledged writes can have been in them.
  */
-import { EraseStatus, PageState } from '../machine/nand.ts';
+import { PageState } from '../machine/nand.ts';
 import type { NandDevice } from '../machine/nand.ts';
 import { crc32 } from '../util/crc32.ts';
 import { InvariantError } from '../util/errors.ts';
@@ -168,12 +168,7 @@ export class ObjectStore extends LogStore {
 
   static format(device: NandDevice, config: ObjectStoreConfig): ObjectStore {
     const store = new ObjectStore(device, config);
-    for (let b = 0; b < device.blocks; b++) {
-      if (device.isBad(b)) store.table.retire(b);
-      else if (device.writePointer(b) > 0 && device.eraseBlock(b) === EraseStatus.Failed) store.table.retire(b);
-      else store.table.addFree(b);
-    }
-    for (let s = 0; s < store.nrStreams; s++) store.ensureFrontier(s);
+    store.formatBlocks();
     return store;
   }
 
@@ -375,10 +370,6 @@ export class ObjectStore extends LogStore {
     if (id >>> 0 !== id || id >= this.maxObjects) throw new ObjectIdError(id, `${operation}: expected an id in [0, ${this.maxObjects})`);
   }
 
-  private streamOf(temperature: number): number {
-    return temperature > 0 ? (temperature < this.hostStreams ? temperature | 0 : this.hostStreams - 1) : 0;
-  }
-
   /** The page a stream's buffer will be programmed to. */
   private bufferedPage(stream: number): number {
     return (this.frontier[stream] as number) * this.pagesPerBlock + (this.fill[stream] as number);
@@ -413,7 +404,7 @@ export class ObjectStore extends LogStore {
     if (version < (this.oldestBuffered[stream] as number)) this.oldestBuffered[stream] = version;
     this.counters.hostBytes += size;
     if (this.trackYoungest) this.table.youngest[this.frontier[stream] as number] = this.seq;
-    if (this.trackMtime) this.addMtime(this.frontier[stream] as number, this.seq, size / GRANULE);
+    if (this.trackMtime) this.table.addMtime(this.frontier[stream] as number, this.seq, size / GRANULE);
     return version;
   }
 
@@ -427,7 +418,7 @@ export class ObjectStore extends LogStore {
     this.place(stream, r.id, r.version, r.flags, r.length, r.size);
     this.counters.gcRecords++;
     this.counters.gcBytes += r.size;
-    if (this.trackMtime) this.addMtime(this.frontier[stream] as number, this.table.mtime[victim] as number, units);
+    if (this.trackMtime) this.table.addMtime(this.frontier[stream] as number, this.table.mtime[victim] as number, units);
     if (this.trackYoungest && (this.table.youngest[victim] as number) > (this.table.youngest[this.frontier[stream] as number] as number)) {
       this.table.youngest[this.frontier[stream] as number] = this.table.youngest[victim] as number;
     }
@@ -475,13 +466,6 @@ export class ObjectStore extends LogStore {
     this.oldestBuffered[stream] = Infinity;
     if (p + 1 === this.pagesPerBlock) this.frontierFull(stream);
     else this.fill[stream] = p + 1;
-  }
-
-  /** F2FS's running-average mtime, weighted by valid units, for `units` units written at time t. */
-  private addMtime(b: number, t: number, units: number): void {
-    const v = (this.table.valid[b] as number) - units;
-    const m = this.table.mtime;
-    m[b] = v <= 0 ? t : ((m[b] as number) * v + t * units) / (v + units);
   }
 
   private recover(): void {
@@ -542,7 +526,7 @@ export class ObjectStore extends LogStore {
       this.table.valid[b]! += units;
       const pageSeq = bestPageSeq[id] as number;
       if (pageSeq > (this.table.youngest[b] as number)) this.table.youngest[b] = pageSeq;
-      if (this.trackMtime) this.addMtime(b, pageSeq, units);
+      if (this.trackMtime) this.table.addMtime(b, pageSeq, units);
     }
     this.version = newestVersion + 1;
     this.seq = newestSeq + 1;

@@ -136,10 +136,24 @@ export function crashSweep(options: CrashSweepOptions): CrashSweepReport {
   return report;
 }
 
-function noteCut(report: CrashSweepReport, error: PowerLossError, gcVictimsBefore: number, gcVictimsAfter: number): void {
-  report.cuts++;
-  report.interrupted[error.operation] = (report.interrupted[error.operation] ?? 0) + 1;
-  if (error.operation !== 'program' || gcVictimsAfter > gcVictimsBefore) report.duringGc++;
+/**
+ * Runs `step` (one operation of the workload) until the armed power cut interrupts it, and records
+ * the cut: what it interrupted, and whether garbage collection was under way (the store cleaned a
+ * victim during the interrupted step, or the cut hit a copy-back or an erase).
+ */
+function runUntilPowerCut(report: CrashSweepReport, victims: () => number, step: () => void): void {
+  let before = victims();
+  try {
+    for (;;) {
+      before = victims();
+      step();
+    }
+  } catch (error) {
+    if (!(error instanceof PowerLossError)) throw error;
+    report.cuts++;
+    report.interrupted[error.operation] = (report.interrupted[error.operation] ?? 0) + 1;
+    if (error.operation !== 'program' || victims() > before) report.duringGc++;
+  }
 }
 
 /** Page store: writes carry (lpn, version); the shadow holds the acknowledged version (-1: none). */
@@ -156,11 +170,11 @@ function pageTrial(chip: Chip, prng: Prng, cuts: number, report: CrashSweepRepor
   for (let c = 0; c < cuts; c++) {
     chip.device.armPowerCut(1 + prng.int(600), prng.nextU32());
     let inFlight = { lpn: -1, version: -1 };
-    let victims = ftl.gcStats().victims;
-    try {
-      for (;;) {
+    runUntilPowerCut(
+      report,
+      () => ftl.gcStats().victims,
+      () => {
         const lpn = prng.int(L);
-        victims = ftl.gcStats().victims;
         if (prng.chance(0.1)) {
           inFlight = { lpn, version: -1 };
           ftl.trim(lpn, 1);
@@ -174,11 +188,8 @@ function pageTrial(chip: Chip, prng: Prng, cuts: number, report: CrashSweepRepor
           acked[lpn] = version;
         }
         if (prng.chance(0.02)) ftl.idle(1);
-      }
-    } catch (error) {
-      if (!(error instanceof PowerLossError)) throw error;
-      noteCut(report, error, victims, ftl.gcStats().victims);
-    }
+      },
+    );
     ftl = PageFtl.mount(chip.remount(), config);
     ftl.validate();
     for (let lpn = 0; lpn < L; lpn++) {
@@ -220,10 +231,10 @@ function objectTrial(chip: Chip, prng: Prng, cuts: number, report: CrashSweepRep
   };
   for (let c = 0; c < cuts; c++) {
     chip.device.armPowerCut(1 + prng.int(400), prng.nextU32());
-    let victims = store.gcStats().victims;
-    try {
-      for (;;) {
-        victims = store.gcStats().victims;
+    runUntilPowerCut(
+      report,
+      () => store.gcStats().victims,
+      () => {
         const r = prng.nextFloat();
         const id = prng.int(objects);
         if (r < 0.8) {
@@ -232,10 +243,9 @@ function objectTrial(chip: Chip, prng: Prng, cuts: number, report: CrashSweepRep
           view.setInt32(0, id, true);
           view.setInt32(4, ++version, true);
           (issued[id] as number[]).push(version);
-          const stored = store.put(id, bytes, prng.int(2));
-          assert.ok(stored > 0);
+          store.put(id, bytes, prng.int(2));
         } else if (r < 0.9) {
-          if (!store.has(id)) continue;
+          if (!store.has(id)) return;
           (issued[id] as number[]).push(-1);
           store.delete(id);
         } else {
@@ -243,11 +253,8 @@ function objectTrial(chip: Chip, prng: Prng, cuts: number, report: CrashSweepRep
           acknowledge();
         }
         if (prng.chance(0.02)) store.idle(1);
-      }
-    } catch (error) {
-      if (!(error instanceof PowerLossError)) throw error;
-      noteCut(report, error, victims, store.gcStats().victims);
-    }
+      },
+    );
     store = ObjectStore.mount(chip.remount(), config);
     store.validate();
     for (let id = 0; id < objects; id++) {
