@@ -4,8 +4,9 @@
 import { ArgumentError } from '../util/errors.ts';
 import type { AnyScenario } from './scenario.ts';
 import { buddyFragmentation } from './scenarios/buddy-fragmentation.ts';
+import { messageQueue } from './scenarios/message-queue.ts';
 
-export const SCENARIOS: readonly AnyScenario[] = [buddyFragmentation];
+export const SCENARIOS: readonly AnyScenario[] = [messageQueue, buddyFragmentation];
 
 export class UnknownScenarioError extends ArgumentError {
   override name = 'UnknownScenarioError';

@@ -29,7 +29,7 @@ import { CacheContext, readName, writeName } from './context.ts';
 import { depotPurge } from './depot.ts';
 import { CacheBusyError, CacheNameError, SlabLimitError } from './errors.ts';
 import { Kmalloc } from './kmalloc.ts';
-import { SLAB_FLAGS_MASK, SlabFlag, calculateLayout, defaultMagazineRounds } from './layout.ts';
+import { DEFAULT_MAGAZINE_ROUNDS, SLAB_FLAGS_MASK, SlabFlag, calculateLayout, defaultMagazineRounds } from './layout.ts';
 import type { SlabLayoutKind } from './layout.ts';
 import { releaseEmptySlabs } from './slab-layer.ts';
 import { slabStats, slabinfoText, slabtopText } from './slabinfo.ts';
@@ -108,8 +108,6 @@ export interface CreateCacheOptions {
 }
 
 const LAYOUTS: readonly SlabLayoutKind[] = ['slub', 'bonwick'];
-/** Bonwick's magazine sizes (defaultMagazineRounds); their caches exist from boot. */
-const MAGAZINE_ROUNDS = [1, 3, 7, 15] as const;
 const DEFAULT_MAX_CACHES = 128;
 const USER_DEBUG_MASK = SlabFlag.RED_ZONE | SlabFlag.POISON;
 /** Boot debug and init flags are kept in the header word H_LAYOUT above the layout bit. */
@@ -188,7 +186,7 @@ export class SlabAllocator implements SlabServices {
         ((options.initOnFree === true ? SlabFlag.INIT_ON_FREE : 0) << 8);
     });
     slab.createInternal('kmem_slab', 32, { flags: SlabFlag.NO_MAGAZINE, layout: 'bonwick' }, false);
-    for (const rounds of MAGAZINE_ROUNDS) slab.magazineCacheIndex(rounds, layout);
+    for (const rounds of DEFAULT_MAGAZINE_ROUNDS) slab.magazineCacheIndex(rounds, layout);
     slab.kmalloc.createBootCaches();
     return slab;
   }
@@ -401,7 +399,7 @@ export class SlabAllocator implements SlabServices {
     let flags = (options.flags ?? 0) | (options.ctor !== undefined ? SlabFlag.HAS_CTOR : 0);
     if (user) flags |= this.bootFlags;
     const layout = calculateLayout(sizeBytes, options.align ?? 0, flags, this.cpus, layoutKind);
-    const slowOnly = (flags & (SlabFlag.NO_MAGAZINE | SlabFlag.RED_ZONE | SlabFlag.POISON | SlabFlag.INIT_ON_ALLOC | SlabFlag.INIT_ON_FREE)) !== 0;
+    const slowOnly = (flags & (SlabFlag.NO_MAGAZINE | SlabFlag.RED_ZONE | SlabFlag.POISON)) !== 0;
     const rounds = slowOnly ? 0 : (options.magazineRounds ?? defaultMagazineRounds(layout.size));
     if (!Number.isInteger(rounds) || rounds < 0 || rounds > 1023) throw new ArgumentError(`magazineRounds ${rounds}: expected an integer in [1, 1023]`);
     this.tableLock.acquire();

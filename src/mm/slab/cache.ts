@@ -53,8 +53,11 @@ export class KmemCache extends CacheContext {
   private readonly roundsWord = this.pcpu + P_ROUNDS;
   /** The same RAM as `w`, unsigned: addresses read back as they were written, even above 2 GiB. */
   private readonly u32 = new Uint32Array(this.w.buffer);
-  /** The owner tag the fast free path accepts: none (-1) for slow-only caches. */
-  private readonly fastTag = this.slowOnly ? -1 : this.tag;
+  /** init_on_alloc (objects of caches with a constructor keep their constructed state instead). */
+  private readonly zeroOnAlloc = (this.flags & (SlabFlag.INIT_ON_ALLOC | SlabFlag.HAS_CTOR)) === SlabFlag.INIT_ON_ALLOC;
+  private readonly zeroOnFree = (this.flags & (SlabFlag.INIT_ON_FREE | SlabFlag.HAS_CTOR)) === SlabFlag.INIT_ON_FREE;
+  /** The owner tag the fast free path accepts: none (-1) for slow-only and init_on_free caches. */
+  private readonly fastTag = this.slowOnly || this.zeroOnFree ? -1 : this.tag;
   /** Word index of round 0 of the loaded magazine (host-side copy of P_LOADED, which only this CPU writes). */
   private loadedBase = 0;
 
@@ -69,6 +72,7 @@ export class KmemCache extends CacheContext {
     w[this.roundsWord] = r;
     const addr = this.u32[this.loadedBase + r] as number;
     w[(addr >>> 2) + this.markerWord] = 0;
+    if (this.zeroOnAlloc) this.bytes.fill(0, addr, addr + this.objectSize);
     return addr;
   }
 
@@ -84,6 +88,12 @@ export class KmemCache extends CacheContext {
     const mark = this.cookie ^ addr;
     if (w[m] === mark) throw new SlabDoubleFreeError(addr, this.name);
     w[m] = mark;
+    this.push(addr);
+  }
+
+  /** Pushes a freed (marked) object on the loaded magazine, or takes the slow path when it is full. */
+  private push(addr: number): void {
+    const w = this.w;
     const r = w[this.roundsWord] as number;
     if (r >>> 0 >= this.rounds) return this.freeSlow(addr);
     w[this.loadedBase + r] = addr;
@@ -222,7 +232,7 @@ export class KmemCache extends CacheContext {
     }
     this.w[(addr >>> 2) + this.markerWord] = 0;
     if (this.debug) initObject(this, addr, true);
-    if ((this.flags & (SlabFlag.INIT_ON_ALLOC | SlabFlag.HAS_CTOR)) === SlabFlag.INIT_ON_ALLOC) this.bytes.fill(0, addr, addr + this.objectSize);
+    if (this.zeroOnAlloc) this.bytes.fill(0, addr, addr + this.objectSize);
     return addr;
   }
 
@@ -231,7 +241,7 @@ export class KmemCache extends CacheContext {
     this.slabLock.acquire();
     try {
       if (this.debug) checkObject(this, addr, true);
-      if ((this.flags & (SlabFlag.INIT_ON_FREE | SlabFlag.HAS_CTOR)) === SlabFlag.INIT_ON_FREE) this.bytes.fill(0, addr, addr + this.objectSize);
+      if (this.zeroOnFree) this.bytes.fill(0, addr, addr + this.objectSize);
       if (this.debug) initObject(this, addr, false);
       this.w[(addr >>> 2) + this.markerWord] = this.cookie ^ addr;
       slabPut(this, addr);
@@ -339,7 +349,8 @@ export class KmemCache extends CacheContext {
     const m = (addr >>> 2) + this.markerWord;
     if (this.w[m] === (this.cookie ^ addr)) throw new SlabDoubleFreeError(addr, this.name);
     if (this.slowOnly) return this.freeDirect(addr);
+    if (this.zeroOnFree) this.bytes.fill(0, addr, addr + this.objectSize);
     this.w[m] = this.cookie ^ addr;
-    this.freeSlow(addr);
+    this.push(addr);
   }
 }

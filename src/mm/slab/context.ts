@@ -116,7 +116,7 @@ export class CacheContext {
     this.markerWord = this.freeOffset / 4 + 1;
     this.cookie = services.cookie;
     this.debug = (this.flags & SLAB_DEBUG_FLAGS) !== 0;
-    this.slowOnly = this.debug || (this.flags & (SlabFlag.NO_MAGAZINE | SlabFlag.INIT_ON_ALLOC | SlabFlag.INIT_ON_FREE)) !== 0;
+    this.slowOnly = this.debug || (this.flags & SlabFlag.NO_MAGAZINE) !== 0;
     this.slabLock = new LockWord(w, this.base + C_SLAB_LOCK);
     this.depotLock = new LockWord(w, this.base + C_DEPOT_LOCK);
     this.ctor = services.ctorOf(index);

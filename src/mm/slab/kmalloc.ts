@@ -21,7 +21,7 @@ import type { KmemCache } from './cache.ts';
 import { InteriorPointerError, InvalidFreeError, InvalidPointerError } from './errors.ts';
 import { SLAB_DEBUG_FLAGS, SlabFlag, getOrder } from './layout.ts';
 import type { SlabAllocator } from './allocator.ts';
-import { KMALLOC_LARGE_OWNER, SLAB_INDEX_MASK, ZERO_SIZE_PTR, isSlabOwner } from './types.ts';
+import { KMALLOC_LARGE_OWNER, SLAB_INDEX_MASK, SLAB_OWNER_BASE, ZERO_SIZE_PTR, isSlabOwner } from './types.ts';
 
 export const KMALLOC_MIN_SIZE = 8;
 export const KMALLOC_MAX_CACHE_SIZE = 8192;
@@ -58,14 +58,28 @@ type KmallocType = 'normal' | 'dma' | 'rcl';
 const TYPE_PREFIX: Record<KmallocType, string> = { normal: 'kmalloc-', dma: 'dma-kmalloc-', rcl: 'kmalloc-rcl-' };
 const TYPE_FLAGS: Record<KmallocType, number> = { normal: 0, dma: SlabFlag.CACHE_DMA, rcl: SlabFlag.RECLAIM_ACCOUNT };
 
+/** GFP bits as module-local constants: V8 folds these in the hot paths, not imported bindings. */
+const GFP_ZERO = GFP.ZERO;
+const GFP_TYPE_MASK = GFP.DMA | GFP.RECLAIMABLE;
+const PAGE_SHIFT_LOCAL = PAGE_SHIFT;
+const SLAB_OWNER_HIGH = SLAB_OWNER_BASE >>> 16;
+const SLOT_MASK = SLAB_INDEX_MASK;
+
 export class Kmalloc {
   /** Caches by class index, per type; created on first use in this worker. */
   private readonly caches: Record<KmallocType, (KmemCache | undefined)[]> = { normal: [], dma: [], rcl: [] };
+  /** The normal caches again, for the hot path. */
+  private readonly normal: (KmemCache | undefined)[];
+  /** Every cache this worker has touched, by table slot, for kfree. */
+  private readonly bySlot: (KmemCache | undefined)[] = [];
   /** Class index of every size 0..8192. */
   private readonly classOf = new Uint8Array(KMALLOC_MAX_CACHE_SIZE + 1);
+  private readonly owner: Uint32Array;
 
   constructor(private readonly slab: SlabAllocator) {
     for (let size = 1; size <= KMALLOC_MAX_CACHE_SIZE; size++) this.classOf[size] = kmallocIndex(size);
+    this.normal = this.caches.normal;
+    this.owner = slab.memMap.owner;
   }
 
   /** Boot: the kmalloc-* caches in create_kmalloc_caches() order (96 after 64, 192 after 128). */
@@ -74,30 +88,30 @@ export class Kmalloc {
   }
 
   /** kmalloc(): an object of at least `size` bytes; null only with GFP.NORETRY on exhaustion. */
-  kmalloc(size: number, gfp: number = GFP.KERNEL): number | null {
-    if (!(size >= 0 && size <= KMALLOC_MAX_CACHE_SIZE && (size | 0) === size)) return this.kmallocLarge(size, gfp);
-    if (size === 0) return ZERO_SIZE_PTR;
-    const type: KmallocType = (gfp & GFP.DMA) !== 0 ? 'dma' : (gfp & GFP.RECLAIMABLE) !== 0 ? 'rcl' : 'normal';
+  kmalloc(size: number, gfp?: number): number | null {
+    const flags = gfp ?? 0;
+    if (!(size > 0 && size <= KMALLOC_MAX_CACHE_SIZE && (size | 0) === size)) return size === 0 ? ZERO_SIZE_PTR : this.kmallocLarge(size, flags);
     const index = this.classOf[size] as number;
-    const cache = this.caches[type][index] ?? this.cacheFor(type, index);
-    const addr = cache.alloc(gfp);
-    if (addr !== null && (gfp & GFP.ZERO) !== 0) this.slab.ram.bytes.fill(0, addr, addr + cache.objectSize);
+    const cache = (flags & GFP_TYPE_MASK) === 0 ? (this.normal[index] ?? this.cacheFor('normal', index)) : this.typedCache(flags, index);
+    const addr = cache.alloc(flags);
+    if (addr !== null && (flags & GFP_ZERO) !== 0) this.slab.ram.bytes.fill(0, addr, addr + cache.objectSize);
     return addr;
   }
 
   /** kzalloc(): kmalloc with GFP.ZERO. */
-  kzalloc(size: number, gfp: number = GFP.KERNEL): number | null {
-    return this.kmalloc(size, gfp | GFP.ZERO);
+  kzalloc(size: number, gfp?: number): number | null {
+    return this.kmalloc(size, (gfp ?? 0) | GFP_ZERO);
   }
 
   /** kfree(): frees what kmalloc (or any cache) returned; 0 and ZERO_SIZE_PTR are ignored. */
   kfree(addr: number): void {
-    if (addr === 0 || addr === ZERO_SIZE_PTR) return;
-    const owner = this.slab.memMap.owner[addr >>> PAGE_SHIFT];
-    if (owner !== undefined && isSlabOwner(owner) && addr === addr >>> 0) {
-      this.slab.wrap(owner & SLAB_INDEX_MASK).free(addr);
+    const owner = this.owner[addr >>> PAGE_SHIFT_LOCAL];
+    if (owner !== undefined && owner >>> 16 === SLAB_OWNER_HIGH && addr === addr >>> 0) {
+      const slot = owner & SLOT_MASK;
+      (this.bySlot[slot] ?? this.slotCache(slot)).free(addr);
       return;
     }
+    if (addr === 0 || addr === ZERO_SIZE_PTR) return;
     const { pfn, order } = this.largeBlock(addr, 'free');
     this.slab.pages.freePages(pfn, order);
   }
@@ -105,9 +119,10 @@ export class Kmalloc {
   /** ksize(): the bytes usable at `addr`. */
   ksize(addr: number): number {
     if (addr === 0 || addr === ZERO_SIZE_PTR) return 0;
-    const owner = this.slab.memMap.owner[addr >>> PAGE_SHIFT];
+    const owner = this.owner[addr >>> PAGE_SHIFT_LOCAL];
     if (owner !== undefined && isSlabOwner(owner)) {
-      const cache = this.slab.wrap(owner & SLAB_INDEX_MASK);
+      const slot = owner & SLAB_INDEX_MASK;
+      const cache = this.bySlot[slot] ?? this.slotCache(slot);
       this.checkObjectStart(cache, addr);
       if ((cache.flags & SLAB_DEBUG_FLAGS) !== 0) return cache.objectSize;
       return cache.freeOffset >= cache.objectSize ? cache.freeOffset : cache.size;
@@ -116,7 +131,7 @@ export class Kmalloc {
   }
 
   /** krealloc(): `addr` itself while `size` fits in ksize(), else a new object holding the old bytes. */
-  krealloc(addr: number, size: number, gfp: number = GFP.KERNEL): number | null {
+  krealloc(addr: number, size: number, gfp?: number): number | null {
     if (addr === 0 || addr === ZERO_SIZE_PTR) return this.kmalloc(size, gfp);
     const old = this.ksize(addr);
     if (size === 0) {
@@ -136,6 +151,19 @@ export class Kmalloc {
     const size = this.ksize(addr);
     if (size > 0) this.slab.ram.bytes.fill(0, addr, addr + size);
     this.kfree(addr);
+  }
+
+  /** This worker's wrapper of the cache in table slot `slot`. */
+  private slotCache(slot: number): KmemCache {
+    const cache = this.slab.wrap(slot);
+    this.bySlot[slot] = cache;
+    return cache;
+  }
+
+  /** The DMA or reclaimable cache of class `index`. */
+  private typedCache(gfp: number, index: number): KmemCache {
+    const type: KmallocType = (gfp & GFP.DMA) !== 0 ? 'dma' : 'rcl';
+    return this.caches[type][index] ?? this.cacheFor(type, index);
   }
 
   /** The cache of class `index` and `type`, created under its Linux name the first time. */

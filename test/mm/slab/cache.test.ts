@@ -63,7 +63,7 @@ test('objects stay constructed: the constructor runs once per object, state surv
 
 test('Bonwick layout colours successive slabs 0, 8, …, 64 and wraps', () => {
   const kernel = boot({ slab: { cookie: 1, layout: 'bonwick' } });
-  const cache = kernel.createCache('b200', 200, { align: 8 });
+  const cache = kernel.createCache('b200', 200, { align: 8, magazineRounds: 1 });
   assert.equal(cache.objs, 20);
   const colours: number[] = [];
   const firsts = new Set<number>();
@@ -75,7 +75,7 @@ test('Bonwick layout colours successive slabs 0, 8, …, 64 and wraps', () => {
       colours.push(first % 4096);
     }
   }
-  assert.deepEqual(colours.slice(0, 11), [0, 8, 16, 24, 32, 40, 48, 56, 64, 0, 8]);
+  assert.deepEqual(colours, [0, 8, 16, 24, 32, 40, 48, 56, 64, 0, 8]);
   kernel.validate();
 });
 
@@ -154,7 +154,7 @@ test('cache names and options are checked', () => {
 
 test('a slab falls back to a smaller order when its own will not come', () => {
   const kernel = Kernel.boot({ ramBytes: '4MiB', cpus: 8, slab: { cookie: 5 } });
-  const cache = kernel.createCache('big1k', 1000);
+  const cache = kernel.createCache('big1k', 1000, { magazineRounds: 1 });
   assert.equal(cache.order, 3);
   // Leave no free order-3 block: take every order-2 block and free none.
   const held: number[] = [];
