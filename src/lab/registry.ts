@@ -4,8 +4,9 @@
 import { ArgumentError } from '../util/errors.ts';
 import type { AnyScenario } from './scenario.ts';
 import { buddyFragmentation } from './scenarios/buddy-fragmentation.ts';
+import { gpuWarpSlab } from './scenarios/gpu-warp-slab.ts';
 
-export const SCENARIOS: readonly AnyScenario[] = [buddyFragmentation];
+export const SCENARIOS: readonly AnyScenario[] = [buddyFragmentation, gpuWarpSlab];
 
 export class UnknownScenarioError extends ArgumentError {
   override name = 'UnknownScenarioError';
