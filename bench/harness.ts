@@ -3,6 +3,10 @@
  * count to a time budget, repeats, and reports the median nanoseconds per iteration. Baselines run
  * in the same process, right beside what they are compared with. In smoke mode (CI) budgets shrink
  * to a few milliseconds: the figures mean nothing then, the run only proves every case works.
+ *
+ * Work the host clock cannot time per iteration (GPU kernels) is a case that times itself
+ * (`timeSelf`, e.g. from device timestamps) and may hold a device that `teardown` releases once
+ * every case has run.
  */
 
 export interface BenchCase {
@@ -12,7 +16,11 @@ export interface BenchCase {
   /** The case the group's others are divided by. */
   baseline?: boolean;
   /** Runs the measured body `iterations` times. May return a value to defeat dead-code elimination. */
-  run(iterations: number): unknown;
+  run?(iterations: number): unknown;
+  /** Instead of `run`: the case measures itself and reports ns per unit and how many units it timed. */
+  timeSelf?(options: BenchOptions): Promise<{ nsPerOp: number; iterations: number }>;
+  /** Releases what the case holds; runBench calls it once after the suite's cases ran (or were left out). */
+  teardown?(): void | Promise<void>;
   /** What one iteration is, for the report ('alloc+free pair'). */
   unit?: string;
 }
@@ -34,6 +42,7 @@ export interface BenchOptions {
 let sink: unknown;
 
 function timeOnce(c: BenchCase, iterations: number): number {
+  if (c.run === undefined) throw new Error(`bench case ${c.group} / ${c.name}: neither run nor timeSelf`);
   const start = process.hrtime.bigint();
   sink = c.run(iterations);
   return Number(process.hrtime.bigint() - start);
@@ -56,10 +65,10 @@ export function measure(c: BenchCase, options: BenchOptions): { nsPerOp: number;
   return { nsPerOp: samples[Math.floor(samples.length / 2)] ?? NaN, iterations };
 }
 
-export function runCases(cases: readonly BenchCase[], options: BenchOptions, onResult?: (r: BenchResult) => void): BenchResult[] {
+export async function runCases(cases: readonly BenchCase[], options: BenchOptions, onResult?: (r: BenchResult) => void): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
   for (const c of cases) {
-    const { nsPerOp, iterations } = measure(c, options);
+    const { nsPerOp, iterations } = c.timeSelf === undefined ? measure(c, options) : await c.timeSelf(options);
     results.push({ group: c.group, name: c.name, unit: c.unit ?? 'op', nsPerOp, relative: null, iterations });
     const last = results[results.length - 1];
     if (last !== undefined) onResult?.(last);

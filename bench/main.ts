@@ -7,18 +7,26 @@
 import { cpus, totalmem } from 'node:os';
 import type { BenchCase, BenchResult } from './harness.ts';
 import { runCases } from './harness.ts';
+import { gpuWarpSlabCases } from './gpu-warp-slab.bench.ts';
 import { pageAllocCases } from './page-alloc.bench.ts';
 
-export const SUITES: readonly (() => BenchCase[] | Promise<BenchCase[]>)[] = [pageAllocCases];
+export const SUITES: readonly (() => BenchCase[] | Promise<BenchCase[]>)[] = [pageAllocCases, gpuWarpSlabCases];
 
 function fmt(ns: number): string {
   return ns >= 100 ? ns.toFixed(0) : ns.toFixed(1);
 }
 
+/** Ops per second with an SI prefix ('603 M'). */
+function perSecond(ns: number): string {
+  const rate = 1e9 / ns;
+  const [value, prefix] = rate >= 1e9 ? [rate / 1e9, 'G'] : rate >= 1e6 ? [rate / 1e6, 'M'] : rate >= 1e3 ? [rate / 1e3, 'k'] : [rate, ''];
+  return `${value >= 100 ? value.toFixed(0) : value.toFixed(1)} ${prefix}`.trimEnd();
+}
+
 export function markdown(results: readonly BenchResult[]): string {
-  const lines = ['| group | case | ns per op | × baseline |', '|---|---|---:|---:|'];
+  const lines = ['| group | case | ns per op | ops per s | × baseline |', '|---|---|---:|---:|---:|'];
   for (const r of results) {
-    lines.push(`| ${r.group} | ${r.name} | ${fmt(r.nsPerOp)} | ${r.relative === null ? '' : r.relative.toFixed(2)} |`);
+    lines.push(`| ${r.group} | ${r.name} | ${fmt(r.nsPerOp)} | ${perSecond(r.nsPerOp)} | ${r.relative === null ? '' : r.relative.toFixed(2)} |`);
   }
   return lines.join('\n');
 }
@@ -26,8 +34,13 @@ export function markdown(results: readonly BenchResult[]): string {
 export async function runBench(options: { smoke: boolean; only?: string; onResult?: (r: BenchResult) => void }): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
   for (const suite of SUITES) {
-    const cases = (await suite()).filter((c) => options.only === undefined || c.group.includes(options.only));
-    results.push(...runCases(cases, { smoke: options.smoke }, options.onResult));
+    const all = await suite();
+    try {
+      const cases = all.filter((c) => options.only === undefined || c.group.includes(options.only));
+      results.push(...(await runCases(cases, { smoke: options.smoke }, options.onResult)));
+    } finally {
+      for (const c of all) await c.teardown?.();
+    }
   }
   return results;
 }

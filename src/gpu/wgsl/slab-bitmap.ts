@@ -2,9 +2,10 @@
  * Design 3 in WGSL, after SlabAlloc (Ashkiani, Farach-Colton, Owens, IPDPS 2018): every slab (page)
  * has a bitmap, one bit per object, set while the object is allocated. A group allocates together:
  *
- *   1. the elected lane picks a slab: a few pseudo-random probes among the slabs already carved
- *      (SlabAlloc's hashed resident block), else one atomicAdd takes a new page from the pool,
- *      else, once the pool is spent, a sweep over every slab; the choice is broadcast;
+ *   1. the elected lane picks a slab: the newest carved slab (while the arena fills, the one with
+ *      room), then a few pseudo-random probes among the carved ones (SlabAlloc's hashed resident
+ *      block), else one atomicAdd takes a new page from the pool, else, once the pool is spent, a
+ *      sweep over every slab; the choice is broadcast;
  *   2. each lane reads one bitmap word of the slab (SlabAlloc holds the 32 words across the warp's
  *      lanes); a ballot finds the first lane whose word has a clear bit;
  *   3. that lane claims as many clear bits as the group still needs with one atomicOr, and the
@@ -33,7 +34,9 @@ fn pickSlab(key: u32, mode: u32, step: u32) -> vec4u {
   if (atomicLoad(&state[S_FULL]) != 0u) { return vec4u(NO_OBJECT, MODE_SWEEP, step, 0u); }
   let carved = min(atomicLoad(&state[S_POOL_NEXT]), POOL_PAGES);
   if (mode == MODE_PROBE && step < SLAB_PROBES && carved > 0u) {
-    return vec4u(mix32(key ^ (step * 0x9e3779b9u)) % carved, MODE_PROBE, step + 1u, 0u);
+    var ordinal = carved - 1u;
+    if (step > 0u) { ordinal = mix32(key ^ (step * 0x9e3779b9u)) % carved; }
+    return vec4u(ordinal, MODE_PROBE, step + 1u, 0u);
   }
   if (mode != MODE_SWEEP) {
     let taken = atomicAdd(&state[S_POOL_NEXT], 1u);
