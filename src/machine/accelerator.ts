@@ -10,7 +10,8 @@
  *     size is never assumed: `measureSubgroupSize()` reads the `subgroup_size` builtin on the device,
  *     and `adapterSubgroupSize` is the adapter's reported minimum.
  *   - `timestamps` is true when the device has `timestamp-query`; `PassTimer` then gives the device's
- *     own nanoseconds for a compute pass. Times on a CPU adapter (`isCpuAdapter`) say nothing about GPUs.
+ *     own nanoseconds for a compute pass, unquantized (Dawn's timestamp_quantization is turned off).
+ *     Times on a CPU adapter (`isCpuAdapter`) say nothing about GPUs.
  *   - Every GPU error is captured by an error scope and raised as a typed error, so Dawn never prints
  *     an uncaptured error to stdout.
  *
@@ -54,7 +55,7 @@ interface WebGpuFlags {
 export interface AcceleratorOptions {
   /** Ask for the `subgroups` feature when the adapter has it (default). False opens a device without it. */
   subgroups?: boolean;
-  /** Extra options for Dawn's `create()`, such as 'backend=vulkan' or 'adapter=<name>'. */
+  /** Extra options for Dawn's `create()`, such as 'backend=vulkan' or 'adapter=<name>'. Timestamp quantization is always off. */
   dawnOptions?: readonly string[];
 }
 
@@ -122,7 +123,9 @@ export class Accelerator {
     } catch (error) {
       throw new GpuUnavailableError(`no WebGPU: the 'webgpu' package (Dawn) does not load on ${process.platform}-${process.arch}: ${describe(error)}`);
     }
-    const gpu = webgpu.create([...(options.dawnOptions ?? [])]);
+    // Dawn rounds timestamps to about 0.1 ms by default (a browser's defence against timing attacks);
+    // a measuring tool wants them whole.
+    const gpu = webgpu.create(['disable-dawn-features=timestamp_quantization', ...(options.dawnOptions ?? [])]);
     LIVE.add(gpu);
     try {
       let adapter: GPUAdapter | null;
