@@ -2,16 +2,17 @@
  * Warp allocators on the WebGPU adapter: allocations per second of each design, on a fresh arena,
  * for two request streams (every lane one object, as SlabAlloc's 600 M allocs/s on a K40c was
  * measured; and a mixed stream with inactive lanes and 0..4 objects per lane). One timed pass runs
- * every lane once; the time is the allocation kernel's, from the device's timestamps (the host clock
- * around submit → done where the adapter has none), and the figure is the median over the passes.
- * The first pass of each design is checked on the host and validated; a warm-up pass before it keeps
- * lavapipe's compile-on-first-dispatch out of the figures.
+ * every lane once on a fresh arena; the time is the allocation kernel's, from the device's timestamps
+ * (the host clock around submit → done where the adapter has none), and the figure is the median of
+ * 9 passes, the three designs' passes interleaved. The first pass of each design is checked on the
+ * host and validated; a warm-up pass keeps lavapipe's compile-on-first-dispatch out of the figures.
  *
  * Every group names the adapter and the aggregation path: a CPU adapter's figures say nothing about
  * GPUs. The code is the same on a real GPU (Dawn's Vulkan backend), where lanes grow from 2^20 to 2^22.
  */
 import { LANE_INACTIVE } from '../src/gpu/arena-layout.ts';
 import { DESIGNS, WARP_DESIGNS } from '../src/gpu/designs.ts';
+import type { WarpDesign } from '../src/gpu/designs.ts';
 import { WarpSlabAllocator, laneRequest } from '../src/gpu/warp-allocator.ts';
 import { mixedRequests } from '../src/lab/workloads/warp-requests.ts';
 import { Accelerator, GpuUnavailableError, gpuRequired } from '../src/machine/accelerator.ts';
@@ -48,13 +49,19 @@ export async function gpuWarpSlabCases(): Promise<BenchCase[]> {
   const clock = accelerator.timestamps ? 'GPU timestamps' : 'host clock';
   const cases: BenchCase[] = [];
   for (const stream of STREAMS) {
+    let measured: Promise<Map<WarpDesign, { nsPerOp: number; iterations: number }>> | null = null;
     for (const design of WARP_DESIGNS) {
       cases.push({
         group: `gpu alloc, ${stream.name}, fresh arena; ${accelerator.label}, ${path}, ${clock}`,
         name: `${design}: ${DESIGNS[design].title}`,
         unit: 'allocation',
         baseline: design === 'per-lane',
-        timeSelf: (options) => allocationsPerSecond(accelerator, design, stream, options.smoke ? 4096 : fullLanes, options),
+        timeSelf: async (options) => {
+          measured ??= measureStream(accelerator, stream, options.smoke ? 4096 : fullLanes, options);
+          const figure = (await measured).get(design);
+          if (figure === undefined) throw new Error(`${design}: not measured`);
+          return figure;
+        },
         teardown: () => accelerator.destroy(),
       });
     }
@@ -62,35 +69,47 @@ export async function gpuWarpSlabCases(): Promise<BenchCase[]> {
   return cases;
 }
 
-async function allocationsPerSecond(accelerator: Accelerator, design: (typeof WARP_DESIGNS)[number], stream: Stream, lanes: number, options: BenchOptions): Promise<{ nsPerOp: number; iterations: number }> {
+/**
+ * Every design on the same stream, their passes interleaved (per-lane, warp-batch, slab-bitmap,
+ * per-lane, …) so that a burst of load on the machine lands on all three alike.
+ */
+async function measureStream(accelerator: Accelerator, stream: Stream, lanes: number, options: BenchOptions): Promise<Map<WarpDesign, { nsPerOp: number; iterations: number }>> {
   const requests = stream.requests(lanes);
   const demand = requests.reduce((sum, word) => sum + (word & LANE_INACTIVE ? 0 : word), 0);
-  const allocator = await WarpSlabAllocator.create(accelerator, {
-    design,
-    // An eighth more than the stream asks for: no pass runs the arena full.
-    arenaBytes: Math.ceil((demand * 1.125) / OBJECTS_PER_SLAB) * OBJECTS_PER_SLAB * OBJECT_BYTES,
-    objectBytes: OBJECT_BYTES,
-    objectsPerSlab: OBJECTS_PER_SLAB,
-    maxObjectsPerLane: stream.maxPerLane,
-    maxLanes: lanes,
-    checkPasses: false,
-  });
+  const allocators: WarpSlabAllocator[] = [];
   try {
-    await allocator.warmUp();
-    const samples: number[] = [];
-    let served = 0;
-    const passes = options.smoke ? 1 : 7;
-    for (let p = 0; p < passes; p++) {
-      await allocator.reset();
-      const pass = await allocator.allocate(requests);
-      if (p === 0) await allocator.validate();
-      if (pass.outOfMemory !== 0) throw new Error(`${design}: ${pass.outOfMemory} allocations refused on an arena sized for the stream`);
-      samples.push((pass.kernelNs ?? pass.wallNs) / pass.served);
-      served += pass.served;
+    for (const design of WARP_DESIGNS) {
+      const allocator = await WarpSlabAllocator.create(accelerator, {
+        design,
+        // An eighth more than the stream asks for: no pass runs the arena full.
+        arenaBytes: Math.ceil((demand * 1.125) / OBJECTS_PER_SLAB) * OBJECTS_PER_SLAB * OBJECT_BYTES,
+        objectBytes: OBJECT_BYTES,
+        objectsPerSlab: OBJECTS_PER_SLAB,
+        maxObjectsPerLane: stream.maxPerLane,
+        maxLanes: lanes,
+        checkPasses: false,
+      });
+      allocators.push(allocator);
+      await allocator.warmUp();
     }
-    samples.sort((a, b) => a - b);
-    return { nsPerOp: samples[samples.length >> 1] ?? NaN, iterations: served };
+    const samples = new Map<WarpDesign, number[]>(WARP_DESIGNS.map((d) => [d, []]));
+    const passes = options.smoke ? 1 : 9;
+    for (let p = 0; p < passes; p++) {
+      for (const allocator of allocators) {
+        await allocator.reset();
+        const pass = await allocator.allocate(requests);
+        if (p === 0) await allocator.validate();
+        if (pass.outOfMemory !== 0) throw new Error(`${allocator.design}: ${pass.outOfMemory} allocations refused on an arena sized for the stream`);
+        samples.get(allocator.design)?.push((pass.kernelNs ?? pass.wallNs) / pass.served);
+      }
+    }
+    return new Map(
+      [...samples].map(([design, ns]) => {
+        ns.sort((a, b) => a - b);
+        return [design, { nsPerOp: ns[ns.length >> 1] ?? NaN, iterations: demand * passes }];
+      }),
+    );
   } finally {
-    allocator.destroy();
+    for (const allocator of allocators) allocator.destroy();
   }
 }
