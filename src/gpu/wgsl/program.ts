@@ -39,33 +39,49 @@ export function buildProgram(shape: ProgramShape): string {
   const { layout, workgroupSize } = shape;
   const g = groupOps(shape.path);
   const k = layout.maxObjectsPerLane;
+  const values: Record<string, number> = {
+    NO_OBJECT,
+    NO_LANE: 0xffffffff,
+    LANE_INACTIVE,
+    LANE_COUNT_MASK,
+    K: k,
+    REQUEST_STRIDE: layout.requestStride,
+    RESULT_STRIDE: layout.resultStride,
+    OBJECT_WORDS: layout.objectWords,
+    OBJECTS_PER_SLAB: layout.objectsPerSlab,
+    SLAB_WORDS: layout.slabWords,
+    BITMAP_WORDS: layout.bitmapWordsPerSlab,
+    ARENA_WORDS: layout.arenaWords,
+    POOL_PAGES: layout.pool.length,
+    FRESH_CAPACITY: layout.capacityObjects,
+    RING_MASK: layout.ringEntries - 1,
+    SLAB_PROBES: shape.slabProbes,
+    S_HEAD: StateWord.Head,
+    S_TAIL: StateWord.Tail,
+    S_FRESH: StateWord.Fresh,
+    S_POOL_NEXT: StateWord.PoolNext,
+    S_BAD_FREES: StateWord.BadFrees,
+    S_LAST_BAD_FREE: StateWord.LastBadFree,
+    S_FULL: StateWord.Full,
+  };
+  const constants = Object.entries(values)
+    .map(([name, value]) => `const ${name}: u32 = ${u32(value)};`)
+    .join('\n');
   const exitInactive = (finish: string): string =>
     shape.path === 'subgroup' ? `if (!live) { ${finish}; return; }` : '// workgroup path: inactive lanes stay for the barriers, asking for nothing';
+  // One invocation per lane: read the lane's request; on the subgroup path an inactive lane finishes and exits.
+  const entry = (name: string, finish: string, body: string): string => `@compute @workgroup_size(${workgroupSize})
+fn ${name}(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_index) li: u32${g.entryParams}) {
+  ${g.entryInit}
+  let lane = gid.x;
+  let request = laneRequest(lane);
+  let live = request.y == 1u;
+  ${exitInactive(finish)}
+  ${body}
+}`;
   return /* wgsl */ `${g.directives}
 
-const NO_OBJECT: u32 = ${u32(NO_OBJECT)};
-const NO_LANE: u32 = 0xffffffffu;
-const LANE_INACTIVE: u32 = ${u32(LANE_INACTIVE)};
-const LANE_COUNT_MASK: u32 = ${u32(LANE_COUNT_MASK)};
-const K: u32 = ${u32(k)};
-const REQUEST_STRIDE: u32 = ${u32(layout.requestStride)};
-const RESULT_STRIDE: u32 = ${u32(layout.resultStride)};
-const OBJECT_WORDS: u32 = ${u32(layout.objectWords)};
-const OBJECTS_PER_SLAB: u32 = ${u32(layout.objectsPerSlab)};
-const SLAB_WORDS: u32 = ${u32(layout.slabWords)};
-const BITMAP_WORDS: u32 = ${u32(layout.bitmapWordsPerSlab)};
-const ARENA_WORDS: u32 = ${u32(layout.arenaWords)};
-const POOL_PAGES: u32 = ${u32(layout.pool.length)};
-const FRESH_CAPACITY: u32 = ${u32(layout.capacityObjects)};
-const RING_MASK: u32 = ${u32(layout.ringEntries - 1)};
-const SLAB_PROBES: u32 = ${u32(shape.slabProbes)};
-const S_HEAD: u32 = ${u32(StateWord.Head)};
-const S_TAIL: u32 = ${u32(StateWord.Tail)};
-const S_FRESH: u32 = ${u32(StateWord.Fresh)};
-const S_POOL_NEXT: u32 = ${u32(StateWord.PoolNext)};
-const S_BAD_FREES: u32 = ${u32(StateWord.BadFrees)};
-const S_LAST_BAD_FREE: u32 = ${u32(StateWord.LastBadFree)};
-const S_FULL: u32 = ${u32(StateWord.Full)};
+${constants}
 
 // afterFree: 1 when settle_main follows a free pass.
 struct Params { lanes: u32, salt: u32, afterFree: u32, unused: u32 }
@@ -119,27 +135,10 @@ fn laneRequest(lane: u32) -> vec2u {
   return vec2u(min(word & LANE_COUNT_MASK, K), 1u);
 }
 ${DESIGNS[shape.design].wgsl}
-@compute @workgroup_size(${workgroupSize})
-fn alloc_main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_index) li: u32${g.entryParams}) {
-  ${g.entryInit}
-  let lane = gid.x;
-  let request = laneRequest(lane);
-  let live = request.y == 1u;
-  ${exitInactive('finishLane(lane, 0u, 0u)')}
-  let key = ${g.keyExpr};
+${entry('alloc_main', 'finishLane(lane, 0u, 0u)', `let key = ${g.keyExpr};
   if (lane < params.lanes) { results[lane * RESULT_STRIDE + K + 1u] = key; }
-  allocate(lane, request.x);
-}
-
-@compute @workgroup_size(${workgroupSize})
-fn free_main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_index) li: u32${g.entryParams}) {
-  ${g.entryInit}
-  let lane = gid.x;
-  let request = laneRequest(lane);
-  let live = request.y == 1u;
-  ${exitInactive('finishFree(lane, 0u)')}
-  release(lane, request.x);
-}
+  allocate(lane, request.x);`)}
+${entry('free_main', 'finishFree(lane, 0u)', 'release(lane, request.x);')}
 
 @compute @workgroup_size(1)
 fn settle_main() {

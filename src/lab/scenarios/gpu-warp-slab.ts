@@ -20,21 +20,26 @@ import { DESIGNS, WARP_DESIGNS } from '../../gpu/designs.ts';
 import type { WarpDesign } from '../../gpu/designs.ts';
 import { hardwareWarps, lanesWarps, storeCoalescing } from '../../gpu/store-coalescing.ts';
 import { WarpSlabAllocator } from '../../gpu/warp-allocator.ts';
-import type { WarpAllocatorOptions } from '../../gpu/warp-allocator.ts';
+import type { AllocPass, WarpAllocatorOptions } from '../../gpu/warp-allocator.ts';
 import { Accelerator, GpuUnavailableError, gpuRequired } from '../../machine/accelerator.ts';
 import { CoalescingTally } from '../../machine/coalescing.ts';
 import { Prng } from '../../util/prng.ts';
 import { formatBytes } from '../../util/units.ts';
 import { defineScenario } from '../scenario.ts';
-import type { Plot, ScenarioResult, Table } from '../scenario.ts';
+import type { Column, Plot, ScenarioResult, Table } from '../scenario.ts';
 import { activeLanesRequests, freeRequests, mixedRequests } from '../workloads/warp-requests.ts';
+
+/** Sectors per warp store, lanes grouped by the warps that ran and by 32. */
+interface Stores {
+  warp: CoalescingTally;
+  lane32: CoalescingTally;
+}
 
 interface SweepPoint {
   active: number;
   atomics: number;
   served: number;
-  warpStores: CoalescingTally;
-  lane32Stores: CoalescingTally;
+  stores: Stores;
 }
 
 interface DesignRun {
@@ -49,8 +54,7 @@ interface DesignRun {
   allocAtomics: number;
   freeAtomics: number;
   pagesCarved: number;
-  warpStores: CoalescingTally;
-  lane32Stores: CoalescingTally;
+  stores: Stores;
   kernelNs: number;
   wallNs: number;
 }
@@ -143,20 +147,21 @@ export const gpuWarpSlab = defineScenario({
   },
 });
 
-async function sweep(allocator: WarpSlabAllocator, points: readonly number[], lanes: number, group: number, seed: number): Promise<SweepPoint[]> {
+function storesOf(allocator: WarpSlabAllocator, pass: AllocPass): Stores {
   const { objectBytes, maxObjectsPerLane } = allocator.layout;
+  return {
+    warp: storeCoalescing(pass, objectBytes, maxObjectsPerLane, hardwareWarps(allocator, pass)),
+    lane32: storeCoalescing(pass, objectBytes, maxObjectsPerLane, lanesWarps(32)),
+  };
+}
+
+async function sweep(allocator: WarpSlabAllocator, points: readonly number[], lanes: number, group: number, seed: number): Promise<SweepPoint[]> {
   const out: SweepPoint[] = [];
   for (const active of points) {
     await allocator.reset();
     const pass = await allocator.allocate(activeLanesRequests(new Prng(seed * 31 + active), lanes, group, active));
     await allocator.validate();
-    out.push({
-      active,
-      atomics: pass.atomics,
-      served: pass.served,
-      warpStores: storeCoalescing(pass, objectBytes, maxObjectsPerLane, hardwareWarps(allocator, pass)),
-      lane32Stores: storeCoalescing(pass, objectBytes, maxObjectsPerLane, lanesWarps(32)),
-    });
+    out.push({ active, atomics: pass.atomics, served: pass.served, stores: storesOf(allocator, pass) });
   }
   return out;
 }
@@ -164,15 +169,15 @@ async function sweep(allocator: WarpSlabAllocator, points: readonly number[], la
 async function churn(allocator: WarpSlabAllocator, streams: readonly Uint32Array[], freeShare: number, seed: number, progress: (done: number) => void): Promise<DesignRun> {
   const { objectBytes, maxObjectsPerLane } = allocator.layout;
   await allocator.warmUp();
-  const warpStores = new CoalescingTally(objectBytes);
-  const lane32Stores = new CoalescingTally(objectBytes);
+  const stores: Stores = { warp: new CoalescingTally(objectBytes), lane32: new CoalescingTally(objectBytes) };
   let kernelNs = 0;
   let wallNs = 0;
   for (const [p, stream] of streams.entries()) {
     const pass = await allocator.allocate(stream);
     await allocator.validate();
-    warpStores.merge(storeCoalescing(pass, objectBytes, maxObjectsPerLane, hardwareWarps(allocator, pass)));
-    lane32Stores.merge(storeCoalescing(pass, objectBytes, maxObjectsPerLane, lanesWarps(32)));
+    const passStores = storesOf(allocator, pass);
+    stores.warp.merge(passStores.warp);
+    stores.lane32.merge(passStores.lane32);
     kernelNs += pass.kernelNs ?? pass.wallNs;
     wallNs += pass.wallNs;
     progress(2 * p + 1);
@@ -195,8 +200,7 @@ async function churn(allocator: WarpSlabAllocator, streams: readonly Uint32Array
     allocAtomics: stats.allocAtomics,
     freeAtomics: stats.freeAtomics,
     pagesCarved: await allocator.pagesCarved(),
-    warpStores,
-    lane32Stores,
+    stores,
     kernelNs,
     wallNs,
   };
@@ -222,6 +226,22 @@ function unavailable(error: GpuUnavailableError): ScenarioResult {
 
 const ratio = (a: number, b: number): number => (b === 0 ? 0 : a / b);
 
+const STORE_COLUMNS: Column[] = [
+  { key: 'warpSectors', label: 'sectors per warp store (warps that ran)', digits: 2 },
+  { key: 'warpIdeal', label: 'ideal', digits: 2 },
+  { key: 'lane32Sectors', label: 'sectors per warp store (32 lanes)', digits: 2 },
+  { key: 'lane32Ideal', label: 'ideal', digits: 2 },
+];
+
+function storeCells(stores: Stores) {
+  return {
+    warpSectors: stores.warp.sectorsPerStore,
+    warpIdeal: stores.warp.idealPerStore,
+    lane32Sectors: stores.lane32.sectorsPerStore,
+    lane32Ideal: stores.lane32.idealPerStore,
+  };
+}
+
 interface Shape {
   lanes: number;
   arenaBytes: number;
@@ -242,7 +262,7 @@ function assemble(runs: readonly DesignRun[], setup: Setup, shape: Shape): Scena
     `Adapter: ${setup.adapter}; ${setup.path} path (${setup.path === 'subgroup' ? `subgroup size ${setup.subgroupSize ?? '?'}, measured` : `workgroups of ${setup.groupLanes} lanes, workgroup atomics and barriers`}).`,
     `Churn: ${shape.passes} passes of ${shape.lanes} lanes (0..${shape.maxPerLane} objects of ${shape.objectBytes} B each) over a ${formatBytes(shape.arenaBytes)} arena: ${first?.served ?? 0} of ${first?.requested ?? 0} objects served, ${first?.outOfMemory ?? 0} refused (NO_OBJECT), ${first?.freed ?? 0} freed; the three designs ${agree ? 'agree' : 'DISAGREE'}.`,
     `Atomics per allocation: ${runs.map((r) => `${r.design} ${ratio(r.allocAtomics, r.served).toFixed(3)}`).join(', ')}${perLane !== undefined && batch !== undefined ? ` (warp-batch issues ${ratio(perLane.allocAtomics, batch.allocAtomics).toFixed(1)}× fewer)` : ''}.`,
-    `Sectors per warp store (warps that ran; ideal ${first?.warpStores.idealPerStore.toFixed(2) ?? '?'}): ${runs.map((r) => `${r.design} ${r.warpStores.sectorsPerStore.toFixed(2)}`).join(', ')}.`,
+    `Sectors per warp store (warps that ran; ideal ${first?.stores.warp.idealPerStore.toFixed(2) ?? '?'}): ${runs.map((r) => `${r.design} ${r.stores.warp.sectorsPerStore.toFixed(2)}`).join(', ')}.`,
     `Allocation kernel time from ${timeSource} on ${adapterNote}: ${runs.map((r) => `${r.design} ${(ratio(r.served, r.kernelNs) * 1e3).toFixed(1)} M allocations/s`).join(', ')}.`,
   ];
   const adapter: Table = {
@@ -279,10 +299,7 @@ function assemble(runs: readonly DesignRun[], setup: Setup, shape: Shape): Scena
       { key: 'design', label: 'design' },
       { key: 'atomicsPerAlloc', label: 'atomics per allocation', digits: 3 },
       { key: 'atomicsPerFree', label: 'atomics per free', digits: 3 },
-      { key: 'warpSectors', label: 'sectors per warp store (warps that ran)', digits: 2 },
-      { key: 'warpIdeal', label: 'ideal', digits: 2 },
-      { key: 'lane32Sectors', label: 'sectors per warp store (32 lanes)', digits: 2 },
-      { key: 'lane32Ideal', label: 'ideal', digits: 2 },
+      ...STORE_COLUMNS,
       { key: 'reused', label: 'served from freed memory' },
       { key: 'pages', label: 'pages taken from the pool' },
     ],
@@ -290,10 +307,7 @@ function assemble(runs: readonly DesignRun[], setup: Setup, shape: Shape): Scena
       design: r.design,
       atomicsPerAlloc: ratio(r.allocAtomics, r.served),
       atomicsPerFree: ratio(r.freeAtomics, r.freed),
-      warpSectors: r.warpStores.sectorsPerStore,
-      warpIdeal: r.warpStores.idealPerStore,
-      lane32Sectors: r.lane32Stores.sectorsPerStore,
-      lane32Ideal: r.lane32Stores.idealPerStore,
+      ...storeCells(r.stores),
       reused: r.reused,
       pages: r.pagesCarved,
     })),
@@ -304,10 +318,7 @@ function assemble(runs: readonly DesignRun[], setup: Setup, shape: Shape): Scena
       design: r.design,
       active: s.active,
       atomicsPerAlloc: ratio(s.atomics, s.served),
-      warpSectors: s.warpStores.sectorsPerStore,
-      warpIdeal: s.warpStores.idealPerStore,
-      lane32Sectors: s.lane32Stores.sectorsPerStore,
-      lane32Ideal: s.lane32Stores.idealPerStore,
+      ...storeCells(s.stores),
     })),
   );
   const sweepTable: Table = {
@@ -318,10 +329,7 @@ function assemble(runs: readonly DesignRun[], setup: Setup, shape: Shape): Scena
       { key: 'design', label: 'design' },
       { key: 'active', label: 'active lanes per warp' },
       { key: 'atomicsPerAlloc', label: 'atomics per allocation', digits: 3 },
-      { key: 'warpSectors', label: 'sectors per warp store (warps that ran)', digits: 2 },
-      { key: 'warpIdeal', label: 'ideal', digits: 2 },
-      { key: 'lane32Sectors', label: 'sectors per warp store (32 lanes)', digits: 2 },
-      { key: 'lane32Ideal', label: 'ideal', digits: 2 },
+      ...STORE_COLUMNS,
     ],
     rows: sweepRows,
   };
@@ -357,7 +365,7 @@ function assemble(runs: readonly DesignRun[], setup: Setup, shape: Shape): Scena
       scheduling: true,
       x: { label: 'active lanes per warp' },
       y: { label: '32-byte sectors per store' },
-      series: [...series((s) => s.warpStores.sectorsPerStore), ideal((s) => s.warpStores)],
+      series: [...series((s) => s.stores.warp.sectorsPerStore), ideal((s) => s.stores.warp)],
     },
     {
       id: 'sectors-per-store-32',
@@ -366,7 +374,7 @@ function assemble(runs: readonly DesignRun[], setup: Setup, shape: Shape): Scena
       scheduling: true,
       x: { label: 'active lanes per warp (of the warps that ran)' },
       y: { label: '32-byte sectors per store' },
-      series: [...series((s) => s.lane32Stores.sectorsPerStore), ideal((s) => s.lane32Stores)],
+      series: [...series((s) => s.stores.lane32.sectorsPerStore), ideal((s) => s.stores.lane32)],
     },
   ];
   return { summary, tables: [adapter, stream, measured, sweepTable, timing], plots };
