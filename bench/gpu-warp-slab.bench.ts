@@ -17,7 +17,7 @@ import { WarpSlabAllocator, laneRequest } from '../src/gpu/warp-allocator.ts';
 import { mixedRequests } from '../src/lab/workloads/warp-requests.ts';
 import { Accelerator, GpuUnavailableError, gpuRequired } from '../src/machine/accelerator.ts';
 import { Prng } from '../src/util/prng.ts';
-import type { BenchCase, BenchOptions } from './harness.ts';
+import type { BenchOptions, BenchResult } from './harness.ts';
 
 interface Stream {
   name: string;
@@ -33,7 +33,8 @@ const STREAMS: readonly Stream[] = [
 const OBJECT_BYTES = 16;
 const OBJECTS_PER_SLAB = 256;
 
-export async function gpuWarpSlabCases(): Promise<BenchCase[]> {
+/** The suite: every design on every stream, as benchmark results (per-lane is each group's baseline). */
+export async function gpuWarpSlabResults(options: BenchOptions): Promise<BenchResult[]> {
   let accelerator: Accelerator;
   try {
     accelerator = await Accelerator.open();
@@ -44,29 +45,31 @@ export async function gpuWarpSlabCases(): Promise<BenchCase[]> {
     }
     throw error;
   }
-  const fullLanes = accelerator.isCpuAdapter ? 2 ** 20 : 2 ** 22;
-  const path = accelerator.subgroups ? 'subgroup path' : 'workgroup path';
-  const clock = accelerator.timestamps ? 'GPU timestamps' : 'host clock';
-  const cases: BenchCase[] = [];
-  for (const stream of STREAMS) {
-    let measured: Promise<Map<WarpDesign, { nsPerOp: number; iterations: number }>> | null = null;
-    for (const design of WARP_DESIGNS) {
-      cases.push({
-        group: `gpu alloc, ${stream.name}, fresh arena; ${accelerator.label}, ${path}, ${clock}`,
-        name: `${design}: ${DESIGNS[design].title}`,
-        unit: 'allocation',
-        baseline: design === 'per-lane',
-        timeSelf: async (options) => {
-          measured ??= measureStream(accelerator, stream, options.smoke ? 4096 : fullLanes, options);
-          const figure = (await measured).get(design);
-          if (figure === undefined) throw new Error(`${design}: not measured`);
-          return figure;
-        },
-        teardown: () => accelerator.destroy(),
-      });
+  try {
+    const lanes = options.smoke ? 4096 : accelerator.isCpuAdapter ? 2 ** 20 : 2 ** 22;
+    const path = accelerator.subgroups ? 'subgroup path' : 'workgroup path';
+    const clock = accelerator.timestamps ? 'GPU timestamps' : 'host clock';
+    const results: BenchResult[] = [];
+    for (const stream of STREAMS) {
+      const measured = await measureStream(accelerator, stream, lanes, options);
+      const base = measured.get('per-lane')?.nsPerOp ?? NaN;
+      for (const design of WARP_DESIGNS) {
+        const figure = measured.get(design);
+        if (figure === undefined) throw new Error(`${design}: not measured`);
+        results.push({
+          group: `gpu alloc, ${stream.name}, fresh arena; ${accelerator.label}, ${path}, ${clock}`,
+          name: `${design}: ${DESIGNS[design].title}`,
+          unit: 'allocation',
+          nsPerOp: figure.nsPerOp,
+          relative: figure.nsPerOp / base,
+          iterations: figure.iterations,
+        });
+      }
     }
+    return results;
+  } finally {
+    accelerator.destroy();
   }
-  return cases;
 }
 
 /**
