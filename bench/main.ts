@@ -7,27 +7,36 @@
 import { cpus, totalmem } from 'node:os';
 import type { BenchCase, BenchOptions, BenchResult } from './harness.ts';
 import { measure, runCases } from './harness.ts';
+import { gpuWarpSlabResults } from './gpu-warp-slab.bench.ts';
 import { pageAllocCases } from './page-alloc.bench.ts';
 import { slabCases } from './slab.bench.ts';
 import { slabWorkerResults } from './slab-workers.bench.ts';
 
-/** A suite: cases timed here by the harness, or a function that measures itself (worker threads). */
+/** A suite: cases timed here by the harness, or a function that measures itself (worker threads, GPU kernels). */
 type Suite = { cases: () => BenchCase[] | Promise<BenchCase[]> } | { results: (options: BenchOptions) => Promise<BenchResult[]>; group: string };
 
 export const SUITES: readonly Suite[] = [
   { cases: pageAllocCases },
   { cases: slabCases },
   { results: slabWorkerResults, group: 'two workers' },
+  { results: gpuWarpSlabResults, group: 'gpu alloc' },
 ];
 
 function fmt(ns: number): string {
   return ns >= 100 ? ns.toFixed(0) : ns.toFixed(1);
 }
 
+/** Ops per second with an SI prefix ('603 M'). */
+function perSecond(ns: number): string {
+  const rate = 1e9 / ns;
+  const [value, prefix] = rate >= 1e9 ? [rate / 1e9, 'G'] : rate >= 1e6 ? [rate / 1e6, 'M'] : rate >= 1e3 ? [rate / 1e3, 'k'] : [rate, ''];
+  return `${value >= 100 ? value.toFixed(0) : value.toFixed(1)} ${prefix}`.trimEnd();
+}
+
 export function markdown(results: readonly BenchResult[]): string {
-  const lines = ['| group | case | ns per op | × baseline |', '|---|---|---:|---:|'];
+  const lines = ['| group | case | ns per op | ops per s | × baseline |', '|---|---|---:|---:|---:|'];
   for (const r of results) {
-    lines.push(`| ${r.group} | ${r.name} | ${fmt(r.nsPerOp)} | ${r.relative === null ? '' : r.relative.toFixed(2)} |`);
+    lines.push(`| ${r.group} | ${r.name} | ${fmt(r.nsPerOp)} | ${perSecond(r.nsPerOp)} | ${r.relative === null ? '' : r.relative.toFixed(2)} |`);
   }
   return lines.join('\n');
 }

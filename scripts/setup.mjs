@@ -10,6 +10,7 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from '
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureLavapipe } from './setup-lavapipe.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const quiet = process.argv.includes('--quiet');
@@ -59,5 +60,15 @@ function newestMtime(dir) {
   return newest;
 }
 
+/** A WebGPU adapter for src/gpu: Mesa's lavapipe where there is no GPU (setup-lavapipe.mjs). Never fatal. */
+function webgpuAdapter() {
+  try {
+    ensureLavapipe({ root, say });
+  } catch (error) {
+    say(`GPU: the lavapipe step failed (${error instanceof Error ? error.message : String(error)}); the GPU tests and scenario may not run`);
+  }
+}
+
 npmDependencies();
 buildLibrary();
+webgpuAdapter();
