@@ -71,7 +71,7 @@ export class Kmalloc {
   /** The normal caches again, for the hot path. */
   private readonly normal: (KmemCache | undefined)[];
   /** Every cache this worker has touched, by table slot, for kfree. */
-  private readonly bySlot: (KmemCache | undefined)[] = [];
+  private readonly bySlot: (KmemCache | undefined)[];
   /** Class index of every size 0..8192. */
   private readonly classOf = new Uint8Array(KMALLOC_MAX_CACHE_SIZE + 1);
   private readonly owner: Uint32Array;
@@ -80,6 +80,8 @@ export class Kmalloc {
     for (let size = 1; size <= KMALLOC_MAX_CACHE_SIZE; size++) this.classOf[size] = kmallocIndex(size);
     this.normal = this.caches.normal;
     this.owner = slab.memMap.owner;
+    // A packed array (no holes) keeps the element loads of kfree's hot path fast.
+    this.bySlot = new Array<KmemCache | undefined>(slab.maxCaches).fill(undefined);
   }
 
   /** Boot: the kmalloc-* caches in create_kmalloc_caches() order (96 after 64, 192 after 128). */
