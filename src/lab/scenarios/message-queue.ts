@@ -188,7 +188,7 @@ export const messageQueue = defineScenario({
         }
         peakRequested = Math.max(peakRequested, requested);
         peakReserved = Math.max(peakReserved, reserved);
-        if (i % sampleEvery === 0) {
+        if ((i + 1) % sampleEvery === 0) {
           const footprint = design.footprint();
           peakFootprint = Math.max(peakFootprint, footprint);
           points.push({ step: i, requested, reserved, footprint });
@@ -248,7 +248,7 @@ export const messageQueue = defineScenario({
         title: 'Bytes reserved over the run (requested for reference)',
         kind: 'line',
         x: { label: 'queue operations' },
-        y: { label: 'bytes' },
+        y: { label: 'bytes', log: true },
         series: [
           { label: 'requested', points: (runs[0]?.points ?? []).map((p) => [p.step, p.requested]) },
           ...runs.map((r) => ({ label: r.name, points: r.points.map((p): [number, number] => [p.step, p.reserved]) })),
