@@ -4,6 +4,7 @@
  *   npm run fuzz -- --ops 20000000 --seed 7 --only page
  */
 import { fuzzPageAllocator } from './page-alloc-fuzz.ts';
+import { fuzzSlab } from './slab-fuzz.ts';
 
 interface Fuzzer {
   name: string;
@@ -16,6 +17,8 @@ const FUZZERS: readonly Fuzzer[] = [
     name: 'page allocator, not grouped by mobility',
     run: (seed, ops) => fuzzPageAllocator({ seed, ops: Math.ceil(ops / 4), groupByMobility: false, validateEvery: 500_000 }),
   },
+  { name: 'slab caches and kmalloc', run: (seed, ops) => fuzzSlab({ seed, ops, validateEvery: 500_000 }) },
+  { name: 'slab caches and kmalloc, Bonwick layout', run: (seed, ops) => fuzzSlab({ seed, ops: Math.ceil(ops / 4), layout: 'bonwick', validateEvery: 500_000 }) },
 ];
 
 function option(name: string, fallback: number): number {

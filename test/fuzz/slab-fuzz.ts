@@ -44,7 +44,7 @@ interface Live {
 }
 
 export function fuzzSlab(options: SlabFuzzOptions): SlabFuzzReport {
-  const kernel = Kernel.boot({ ramBytes: '24MiB', cpus: 2, slab: { cookie: options.seed | 1, layout: options.layout ?? 'slub' } });
+  const kernel = Kernel.boot({ ramBytes: '12MiB', cpus: 2, slab: { cookie: options.seed | 1, layout: options.layout ?? 'slub' } });
   const bytes = kernel.ram.bytes;
   const w32 = new Int32Array(kernel.buffer);
   const prng = new Prng(options.seed);
@@ -59,6 +59,7 @@ export function fuzzSlab(options: SlabFuzzOptions): SlabFuzzReport {
   ];
   const owner = new Int32Array(kernel.ram.sizeBytes / 8);
   const live: Live[] = [];
+  const liveStarts = new Set<number>();
   let nextId = 1;
   let recentlyFreed: Live | null = null;
   const report: SlabFuzzReport = { ops: 0, allocs: 0, frees: 0, reallocs: 0, misuses: 0, failures: 0, peakLive: 0 };
@@ -70,10 +71,12 @@ export function fuzzSlab(options: SlabFuzzOptions): SlabFuzzReport {
       owner[g] = obj.id;
     }
     if (obj.size >= 4) w32[obj.addr >>> 2] = obj.id;
+    liveStarts.add(obj.addr);
   };
   const release = (obj: Live): void => {
     if (obj.size >= 4 && w32[obj.addr >>> 2] !== obj.id) assert.fail(`stamp of object 0x${obj.addr.toString(16)} overwritten while live`);
     for (let g = obj.addr >>> 3; g < (obj.addr + obj.size + 7) >>> 3; g++) owner[g] = 0;
+    liveStarts.delete(obj.addr);
   };
 
   const doAlloc = (): void => {
@@ -173,7 +176,9 @@ export function fuzzSlab(options: SlabFuzzOptions): SlabFuzzReport {
       const other = caches[(caches.indexOf(target.cache) + 1) % caches.length] as KmemCache;
       expectError(() => other.free(target.addr));
     } else if (kind === 3) {
-      expectError(() => kernel.kfree(4096 * prng.range(1, 2000) + 8 * prng.int(512)));
+      // A random address that is no live object's start: free memory, slack, a reserved page.
+      const addr = 8 * prng.int(kernel.ram.sizeBytes / 8);
+      if (!liveStarts.has(addr)) expectError(() => kernel.kfree(addr === 0 ? 8 : addr));
     }
   };
 

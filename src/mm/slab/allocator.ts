@@ -185,7 +185,7 @@ export class SlabAllocator implements SlabServices {
         ((options.initOnAlloc === true ? SlabFlag.INIT_ON_ALLOC : 0) << 8) |
         ((options.initOnFree === true ? SlabFlag.INIT_ON_FREE : 0) << 8);
     });
-    slab.createInternal('kmem_slab', 32, { flags: SlabFlag.NO_MAGAZINE, layout: 'bonwick' }, false);
+    slab.createInternal('kmem_slab', 32, { flags: SlabFlag.NO_MAGAZINE | SlabFlag.INTERNAL, layout: 'bonwick' }, false);
     for (const rounds of DEFAULT_MAGAZINE_ROUNDS) slab.magazineCacheIndex(rounds, layout);
     slab.kmalloc.createBootCaches();
     return slab;
@@ -217,7 +217,7 @@ export class SlabAllocator implements SlabServices {
 
   /** Creates a cache (kmem_cache_create). Names are 1..24 printable ASCII characters, unique. */
   createCache(name: string, sizeBytes: number, options: CreateCacheOptions = {}): KmemCache {
-    if (((options.flags ?? 0) & ~SLAB_FLAGS_MASK) !== 0 || ((options.flags ?? 0) & (SlabFlag.NO_MAGAZINE | SlabFlag.HAS_CTOR | SlabFlag.KMALLOC)) !== 0) {
+    if (((options.flags ?? 0) & ~SLAB_FLAGS_MASK) !== 0 || ((options.flags ?? 0) & (SlabFlag.NO_MAGAZINE | SlabFlag.HAS_CTOR | SlabFlag.KMALLOC | SlabFlag.INTERNAL)) !== 0) {
       throw new ArgumentError(`flags 0x${(options.flags ?? 0).toString(16)}: expected a combination of the public SlabFlag bits`);
     }
     return this.createInternal(name, sizeBytes, options, true);
@@ -228,12 +228,18 @@ export class SlabAllocator implements SlabServices {
     return this.createInternal(name, sizeBytes, { flags }, true);
   }
 
+  /** Whether the cache in `slot` is one of kmem's own (no kfree of its objects). */
+  isInternal(slot: number): boolean {
+    return ((this.w[this.cacheWord(slot) + C_FLAGS] as number) & SlabFlag.INTERNAL) !== 0;
+  }
+
   /** The cache named `name`, as created by any worker. A cache with a constructor needs it here too. */
   cache(name: string, options: { ctor?: (addr: number) => void } = {}): KmemCache {
     const index = this.findIndex(name);
     if (index < 0) throw new CacheNameError(`no cache named '${name}': expected one created with createCache`);
-    if (options.ctor !== undefined) this.ctors.set(index, options.ctor);
     const flags = this.w[this.cacheWord(index) + C_FLAGS] as number;
+    if ((flags & SlabFlag.INTERNAL) !== 0) throw new CacheNameError(`cache '${name}' is kmem's own: it cannot be used directly`);
+    if (options.ctor !== undefined) this.ctors.set(index, options.ctor);
     if ((flags & SlabFlag.HAS_CTOR) !== 0 && !this.ctors.has(index)) {
       throw new ArgumentError(`cache '${name}' has a constructor: pass it as { ctor } in every worker that uses the cache`);
     }
@@ -419,7 +425,8 @@ export class SlabAllocator implements SlabServices {
     const name = `kmem_magazine_${rounds}`;
     const index = this.findIndex(name);
     if (index >= 0) return index;
-    return this.addCache(name, calculateLayout((rounds + 1) * 4, 0, SlabFlag.NO_MAGAZINE, this.cpus, layoutKind), SlabFlag.NO_MAGAZINE, 0, 0);
+    const flags = SlabFlag.NO_MAGAZINE | SlabFlag.INTERNAL;
+    return this.addCache(name, calculateLayout((rounds + 1) * 4, 0, flags, this.cpus, layoutKind), flags, 0, 0);
   }
 
   /** Writes a descriptor into a free slot. Table lock held. */

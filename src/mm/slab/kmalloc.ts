@@ -110,7 +110,7 @@ export class Kmalloc {
     const owner = this.owner[addr >>> PAGE_SHIFT_LOCAL];
     if (owner !== undefined && owner >>> 16 === SLAB_OWNER_HIGH && addr === addr >>> 0) {
       const slot = owner & SLOT_MASK;
-      (this.bySlot[slot] ?? this.slotCache(slot)).free(addr);
+      (this.bySlot[slot] ?? this.slotCache(slot, addr, 'free')).free(addr);
       return;
     }
     if (addr === 0 || addr === ZERO_SIZE_PTR) return;
@@ -124,7 +124,7 @@ export class Kmalloc {
     const owner = this.owner[addr >>> PAGE_SHIFT_LOCAL];
     if (owner !== undefined && isSlabOwner(owner)) {
       const slot = owner & SLAB_INDEX_MASK;
-      const cache = this.bySlot[slot] ?? this.slotCache(slot);
+      const cache = this.bySlot[slot] ?? this.slotCache(slot, addr, 'ksize');
       this.checkObjectStart(cache, addr);
       if ((cache.flags & SLAB_DEBUG_FLAGS) !== 0) return cache.objectSize;
       return cache.freeOffset >= cache.objectSize ? cache.freeOffset : cache.size;
@@ -155,8 +155,12 @@ export class Kmalloc {
     this.kfree(addr);
   }
 
-  /** This worker's wrapper of the cache in table slot `slot`. */
-  private slotCache(slot: number): KmemCache {
+  /** This worker's wrapper of the cache in table slot `slot`; kmem's own caches are refused. */
+  private slotCache(slot: number, addr: number, op: 'free' | 'ksize'): KmemCache {
+    if (this.slab.isInternal(slot)) {
+      const Err = op === 'free' ? InvalidFreeError : InvalidPointerError;
+      throw new Err(addr, 'kmalloc', `${this.slab.describeAddress(addr)}, one of kmem's own caches; nothing there was handed out by kmalloc`);
+    }
     const cache = this.slab.wrap(slot);
     this.bySlot[slot] = cache;
     return cache;

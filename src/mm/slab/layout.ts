@@ -60,8 +60,10 @@ export const SlabFlag = {
   NO_MAGAZINE: 1 << 8,
   /** The cache has a constructor (set by createCache when one is given). */
   HAS_CTOR: 1 << 9,
+  /** kmem's own caches (slab descriptors, magazines): no kfree, no lookup by name. */
+  INTERNAL: 1 << 10,
 } as const;
-export const SLAB_FLAGS_MASK = (1 << 10) - 1;
+export const SLAB_FLAGS_MASK = (1 << 11) - 1;
 /** Flags that need the debug paths (every alloc and free checked and filled). */
 export const SLAB_DEBUG_FLAGS = SlabFlag.RED_ZONE | SlabFlag.POISON;
 

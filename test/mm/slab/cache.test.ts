@@ -12,6 +12,7 @@ import {
 import { ArgumentError } from '../../../src/util/errors.ts';
 import { OutOfMemoryError } from '../../../src/mm/errors.ts';
 import { GFP } from '../../../src/mm/gfp.ts';
+import { SLAB_INDEX_MASK, isSlabOwner } from '../../../src/mm/slab/types.ts';
 
 function boot(extra: Partial<Parameters<typeof Kernel.boot>[0]> = {}): Kernel {
   return Kernel.boot({ ramBytes: '32MiB', slab: { cookie: 0x1234567 }, ...extra });
@@ -137,6 +138,31 @@ test('destroy reports leaked objects and keeps the cache; a clean destroy frees 
   assert.throws(() => kernel.slab.cache('leaky'), CacheNameError);
   const again = kernel.createCache('leaky', 16);
   assert.ok(again.alloc() !== null);
+});
+
+test("kmem's own caches cannot be looked up, and kfree refuses their objects", () => {
+  const kernel = boot();
+  const cache = kernel.createCache('users', 40);
+  const obj = cache.alloc() as number;
+  assert.throws(() => kernel.slab.cache('kmem_slab'), CacheNameError);
+  assert.throws(() => kernel.slab.cache('kmem_magazine_63'), CacheNameError);
+  // Free the object so that this CPU's magazine (an object of kmem_magazine_63) is in use, then try to kfree it.
+  cache.free(obj);
+  const stats = kernel.slab.stats().caches.find((c) => c.name === 'kmem_magazine_63')!;
+  assert.ok(stats.inUse >= 1);
+  const before = JSON.stringify(kernel.slab.stats());
+  let tried = 0;
+  for (let pfn = 0; pfn < kernel.pages.nrPages; pfn++) {
+    const owner = kernel.memMap.owner[pfn] as number;
+    if (isSlabOwner(owner) && kernel.slab.isInternal(owner & SLAB_INDEX_MASK)) {
+      const addr = kernel.memMap.firstObject[pfn] as number;
+      assert.throws(() => kernel.kfree(addr), (e: unknown) => e instanceof InvalidFreeError && /kmem's own/.test(e.message));
+      tried++;
+    }
+  }
+  assert.ok(tried >= 1, 'a magazine page exists');
+  assert.equal(JSON.stringify(kernel.slab.stats()), before);
+  kernel.validate();
 });
 
 test('cache names and options are checked', () => {
