@@ -15,7 +15,7 @@ import { Kernel } from '../../src/mm/kernel.ts';
 import { GFP } from '../../src/mm/gfp.ts';
 import { SlabFlag } from '../../src/mm/slab/layout.ts';
 import type { KmemCache } from '../../src/mm/slab/cache.ts';
-import { SlabError } from '../../src/mm/slab/errors.ts';
+import { InteriorPointerError, InvalidFreeError, SlabDoubleFreeError } from '../../src/mm/slab/errors.ts';
 import { isSlabOwner } from '../../src/mm/slab/types.ts';
 import { Prng } from '../../src/util/prng.ts';
 
@@ -157,9 +157,9 @@ export function fuzzSlab(options: SlabFuzzOptions): SlabFuzzReport {
     report.reallocs++;
   };
 
-  const expectError = (fn: () => void): void => {
+  const expectError = (fn: () => void, ...types: (new (...args: never[]) => Error)[]): void => {
     const before = JSON.stringify(kernel.slab.stats());
-    assert.throws(fn, (e: unknown) => e instanceof SlabError);
+    assert.throws(fn, (e: unknown) => types.some((type) => e instanceof type), `expected ${types.map((t) => t.name).join(' or ')}`);
     assert.equal(JSON.stringify(kernel.slab.stats()), before, 'a failed call changed the slab');
     report.misuses++;
   };
@@ -167,18 +167,19 @@ export function fuzzSlab(options: SlabFuzzOptions): SlabFuzzReport {
   const doMisuse = (): void => {
     const kind = prng.int(4);
     const target = live.length > 0 ? (live[prng.int(live.length)] as Live) : null;
-    if (kind === 0 && recentlyFreed !== null && owner[recentlyFreed.addr >>> 3] === 0 && isSlabOwner(kernel.memMap.owner[recentlyFreed.addr >>> 12] ?? 0)) {
-      const freed = recentlyFreed;
-      expectError(() => (freed.cache ?? kernel.slab.caches()[0]!).free(freed.addr));
+    const freed = recentlyFreed;
+    if (kind === 0 && freed !== null && !liveStarts.has(freed.addr) && isSlabOwner(kernel.memMap.owner[freed.addr >>> 12] ?? 0)) {
+      // Free it again, the way it was freed.
+      expectError(() => (freed.cache === null ? kernel.kfree(freed.addr) : freed.cache.free(freed.addr)), SlabDoubleFreeError);
     } else if (kind === 1 && target !== null && target.size > 8) {
-      expectError(() => kernel.kfree(target.addr + 8 * prng.range(1, Math.floor((target.size - 1) / 8))));
+      expectError(() => kernel.kfree(target.addr + 8 * prng.range(1, Math.floor((target.size - 1) / 8))), InteriorPointerError);
     } else if (kind === 2 && target !== null && target.cache !== null) {
       const other = caches[(caches.indexOf(target.cache) + 1) % caches.length] as KmemCache;
-      expectError(() => other.free(target.addr));
+      expectError(() => other.free(target.addr), InvalidFreeError);
     } else if (kind === 3) {
-      // A random address that is no live object's start: free memory, slack, a reserved page.
+      // A random address that is no live object's start: free memory, a free object, inside one, a reserved page.
       const addr = 8 * prng.int(kernel.ram.sizeBytes / 8);
-      if (!liveStarts.has(addr)) expectError(() => kernel.kfree(addr === 0 ? 8 : addr));
+      if (!liveStarts.has(addr)) expectError(() => kernel.kfree(addr === 0 ? 8 : addr), InvalidFreeError, SlabDoubleFreeError, InteriorPointerError);
     }
   };
 

@@ -27,7 +27,7 @@ import { KmemCache } from './cache.ts';
 import type { SlabServices } from './context.ts';
 import { CacheContext, readName, writeName } from './context.ts';
 import { depotPurge } from './depot.ts';
-import { CacheBusyError, CacheNameError, SlabLimitError } from './errors.ts';
+import { CacheBusyError, CacheDestroyedError, CacheNameError, SlabLimitError } from './errors.ts';
 import { Kmalloc } from './kmalloc.ts';
 import { DEFAULT_MAGAZINE_ROUNDS, SLAB_FLAGS_MASK, SlabFlag, calculateLayout, defaultMagazineRounds } from './layout.ts';
 import type { SlabLayoutKind } from './layout.ts';
@@ -66,6 +66,10 @@ import {
   H_COOKIE,
   H_LAYOUT,
   H_MAX_CACHES,
+  H_NEVER,
+  MAX_CACHES,
+  C_GEN,
+  SLAB_GEN_MASK,
   H_NR_CACHES,
   H_TABLE_LOCK,
   KMALLOC_LARGE_OWNER,
@@ -160,8 +164,8 @@ export class SlabAllocator implements SlabServices {
   static reserve(memblock: Memblock, cpus: number, options: SlabBootOptions): void {
     if (cpus > MAX_SLAB_CPUS) throw new ArgumentError(`cpus ${cpus}: the slab allocator supports at most ${MAX_SLAB_CPUS}`);
     const maxCaches = options.maxCaches ?? DEFAULT_MAX_CACHES;
-    if (!Number.isInteger(maxCaches) || maxCaches < 32 || maxCaches > 0xffff) {
-      throw new ArgumentError(`maxCaches ${maxCaches}: expected an integer in [32, 65535]`);
+    if (!Number.isInteger(maxCaches) || maxCaches < 32 || maxCaches > MAX_CACHES) {
+      throw new ArgumentError(`maxCaches ${maxCaches}: expected an integer in [32, ${MAX_CACHES}] (the owner tag holds a 15-bit slot)`);
     }
     memblock.alloc('slab', SlabAllocator.regionBytes(cpus, maxCaches));
   }
@@ -177,6 +181,7 @@ export class SlabAllocator implements SlabServices {
     const slab = new SlabAllocator(ram, pages, memMap, region.paddr, (w, h) => {
       w.fill(0, h, h + region.sizeBytes / 4);
       w[h + H_COOKIE] = cookie | 0;
+      w[h + H_NEVER] = -1;
       w[h + H_MAX_CACHES] = options.maxCaches ?? DEFAULT_MAX_CACHES;
       w[h + H_CPUS] = cpus;
       w[h + H_LAYOUT] =
@@ -195,6 +200,10 @@ export class SlabAllocator implements SlabServices {
   get cpu(): number {
     if (this.cpuSlot < 0) this.cpuSlot = this.claimCpu();
     return this.cpuSlot;
+  }
+
+  get neverWord(): number {
+    return this.headerWord + H_NEVER;
   }
 
   get pcpuBase(): number {
@@ -223,9 +232,9 @@ export class SlabAllocator implements SlabServices {
     return this.createInternal(name, sizeBytes, options, true);
   }
 
-  /** A kmalloc size-class cache (kmalloc.ts creates them under their Linux names). */
-  createKmallocCache(name: string, sizeBytes: number, flags: number): KmemCache {
-    return this.createInternal(name, sizeBytes, { flags }, true);
+  /** A kmalloc size-class cache, made the first time any worker asks for it (kmalloc.ts names them). */
+  kmallocCache(name: string, sizeBytes: number, flags: number): KmemCache {
+    return this.createInternal(name, sizeBytes, { flags }, true, true);
   }
 
   /** Whether the cache in `slot` is one of kmem's own (no kfree of its objects). */
@@ -246,12 +255,19 @@ export class SlabAllocator implements SlabServices {
     return this.wrap(index);
   }
 
-  /** Every live cache, newest first (the order of /proc/slabinfo). */
+  /** Every live cache callers may use (kmem's own left out), newest first. */
   caches(): KmemCache[] {
-    const out: KmemCache[] = [];
+    return this.liveSlots()
+      .filter((index) => !this.isInternal(index))
+      .map((index) => this.wrap(index));
+  }
+
+  /** Live slots, newest first (the order of /proc/slabinfo). */
+  private liveSlots(): number[] {
+    const out: number[] = [];
     const n = this.w[this.headerWord + H_NR_CACHES] as number;
     for (let index = n - 1; index >= 0; index--) {
-      if (this.w[this.cacheWord(index) + C_STATE] === CacheState.Live) out.push(this.wrap(index));
+      if (this.w[this.cacheWord(index) + C_STATE] === CacheState.Live) out.push(index);
     }
     return out;
   }
@@ -262,9 +278,14 @@ export class SlabAllocator implements SlabServices {
    * the cache stays as it was.
    */
   destroyCache(cache: KmemCache): void {
+    if (!cache.current) throw new CacheDestroyedError(cache.name);
+    if ((cache.flags & (SlabFlag.INTERNAL | SlabFlag.KMALLOC)) !== 0) {
+      throw new CacheNameError(`cache '${cache.name}' belongs to the kernel (${(cache.flags & SlabFlag.INTERNAL) !== 0 ? "kmem's own" : 'kmalloc'}): it cannot be destroyed`);
+    }
     this.tableLock.acquire();
     try {
       cache.drain();
+      this.checkNoMagazines(cache);
       depotPurge(cache);
       cache.slabLock.acquire();
       try {
@@ -275,7 +296,9 @@ export class SlabAllocator implements SlabServices {
         cache.slabLock.release();
       }
       const base = this.cacheWord(cache.index);
+      const gen = this.w[base + C_GEN] as number;
       this.w.fill(0, base, base + CACHE_WORDS);
+      this.w[base + C_GEN] = gen;
       this.wrappers.delete(cache.index);
       this.contexts.delete(cache.index);
       this.ctors.delete(cache.index);
@@ -287,15 +310,20 @@ export class SlabAllocator implements SlabServices {
   /** Gives back what every cache of this worker can: magazines, depots, empty slabs. Pages freed. */
   shrink(): number {
     let pages = 0;
-    for (const cache of this.caches()) pages += cache.shrink();
+    for (const index of this.liveSlots()) pages += this.wrap(index).shrink();
     return pages;
   }
 
-  /** Returns this worker's magazines to the depots and releases its CPU slot. */
+  /**
+   * Returns this worker's magazines to the depots and releases its CPU slot. Handles stay usable:
+   * the next allocation or free through one claims a slot again.
+   */
   detach(): void {
     if (this.cpuSlot < 0) return;
-    for (const cache of this.wrappers.values()) cache.drain();
-    this.wrappers.clear();
+    for (const cache of this.wrappers.values()) {
+      if (cache.current) cache.drain();
+      cache.unbind();
+    }
     Atomics.store(this.w, this.headerWord + H_CPU_CLAIMS + this.cpuSlot, 0);
     this.cpuSlot = -1;
   }
@@ -324,8 +352,8 @@ export class SlabAllocator implements SlabServices {
     return this.wrap(0);
   }
 
-  magazineCache(rounds: number): CacheContext {
-    return this.wrap(this.findIndex(`kmem_magazine_${rounds}`));
+  internalCache(index: number): CacheContext {
+    return this.wrap(index);
   }
 
   ctorOf(index: number): ((addr: number) => void) | undefined {
@@ -356,7 +384,7 @@ export class SlabAllocator implements SlabServices {
 
   wrap(index: number): KmemCache {
     let cache = this.wrappers.get(index);
-    if (cache === undefined) {
+    if (cache === undefined || !cache.current) {
       if (index < 0 || this.w[this.cacheWord(index) + C_STATE] !== CacheState.Live) throw new CacheNameError(`cache slot ${index} holds no cache`);
       cache = new KmemCache(index, this.w, this.f64, this.bytes, this, this.tableWord);
       this.wrappers.set(index, cache);
@@ -371,7 +399,7 @@ export class SlabAllocator implements SlabServices {
     for (let index = n - 1; index >= 0; index--) {
       if (this.w[this.cacheWord(index) + C_STATE] !== CacheState.Live) continue;
       let ctx = this.contexts.get(index);
-      if (ctx === undefined || ctx.name !== readName(this.bytes, (this.cacheWord(index) + C_NAME) * 4)) {
+      if (ctx === undefined || !ctx.current) {
         ctx = new CacheContext(index, this.w, this.f64, this.bytes, this, this.tableWord);
         this.contexts.set(index, ctx);
       }
@@ -396,7 +424,8 @@ export class SlabAllocator implements SlabServices {
     throw new SlabLimitError(`all ${this.cpus} CPU slots are taken: boot with more cpus, or detach() workers that are done`);
   }
 
-  private createInternal(name: string, sizeBytes: number, options: CreateCacheOptions, user: boolean): KmemCache {
+  /** Creates a cache; with `orExisting`, returns the live cache of that name instead of refusing. */
+  private createInternal(name: string, sizeBytes: number, options: CreateCacheOptions, user: boolean, orExisting = false): KmemCache {
     if (typeof name !== 'string' || name.length === 0 || name.length > NAME_BYTES || !/^[\x21-\x7e]+$/.test(name)) {
       throw new CacheNameError(`cache name '${String(name)}': expected 1..${NAME_BYTES} printable ASCII characters without spaces`);
     }
@@ -406,11 +435,16 @@ export class SlabAllocator implements SlabServices {
     if (user) flags |= this.bootFlags;
     const layout = calculateLayout(sizeBytes, options.align ?? 0, flags, this.cpus, layoutKind);
     const slowOnly = (flags & (SlabFlag.NO_MAGAZINE | SlabFlag.RED_ZONE | SlabFlag.POISON)) !== 0;
-    const rounds = slowOnly ? 0 : (options.magazineRounds ?? defaultMagazineRounds(layout.size));
-    if (!Number.isInteger(rounds) || rounds < 0 || rounds > 1023) throw new ArgumentError(`magazineRounds ${rounds}: expected an integer in [1, 1023]`);
+    const requested = options.magazineRounds ?? defaultMagazineRounds(layout.size);
+    if (!Number.isInteger(requested) || requested < 1 || requested > 1023) {
+      throw new ArgumentError(`magazineRounds ${requested}: expected an integer in [1, 1023]`);
+    }
+    const rounds = slowOnly ? 0 : requested;
     this.tableLock.acquire();
     try {
-      if (this.findIndex(name) >= 0) throw new CacheNameError(`a cache named '${name}' already exists`);
+      const existing = this.findIndex(name);
+      if (existing >= 0 && orExisting) return this.wrap(existing);
+      if (existing >= 0) throw new CacheNameError(`a cache named '${name}' already exists`);
       const magazineCache = rounds > 0 ? this.magazineCacheIndex(rounds, layoutKind) + 1 : 0;
       const index = this.addCache(name, layout, flags, rounds, magazineCache);
       if (options.ctor !== undefined) this.ctors.set(index, options.ctor);
@@ -441,7 +475,9 @@ export class SlabAllocator implements SlabServices {
     if (index < 0) throw new SlabLimitError(`cache table full: at most ${this.maxCaches} caches (boot option maxCaches)`);
     const base = this.cacheWord(index);
     const w = this.w;
+    const gen = ((w[base + C_GEN] as number) + 1) & SLAB_GEN_MASK;
     w.fill(0, base, base + CACHE_WORDS);
+    w[base + C_GEN] = gen;
     writeName(this.bytes, (base + C_NAME) * 4, name);
     w[base + C_FLAGS] = flags;
     w[base + C_OBJECT_SIZE] = layout.objectSize;
@@ -471,6 +507,16 @@ export class SlabAllocator implements SlabServices {
     this.wrappers.delete(index);
     this.contexts.delete(index);
     return index;
+  }
+
+  /** Refuses to destroy a cache while any CPU holds one of its magazines (full or empty). */
+  private checkNoMagazines(cache: KmemCache): void {
+    for (let cpu = 0; cpu < this.cpus; cpu++) {
+      const p = this.pcpuWord(cache.index, cpu);
+      if (this.w[p + P_LOADED] !== 0 || this.w[p + P_PREV] !== 0) {
+        throw new CacheBusyError(cache.name, 0, [], `CPU ${cpu} still holds its magazines: drain() the cache (or detach()) in that worker first`);
+      }
+    }
   }
 
   /** Objects of a cache not free in its slabs (after its magazines were returned). Slab lock held. */

@@ -8,8 +8,18 @@
  * path: exchange with the previous magazine when that is full (alloc) or empty (free); else trade
  * with the depot; else fill the loaded magazine from the slab layer in one batch (alloc; Linux's
  * sheaves refill the same way) or take a new empty magazine (free); else go to the slab layer with
- * the single object. Caches with debug flags, init_on_alloc/free or no magazine layer always take
- * the slow path, as SLUB's debug caches bypass its per-CPU fast path.
+ * the single object. Caches with debug flags or no magazine layer always take the slow path, as
+ * SLUB's debug caches bypass its per-CPU fast path; init_on_alloc zeroes on the fast alloc path,
+ * and init_on_free caches free through the checked path, which zeroes the object first.
+ *
+ * Alloc also checks the popped round's free marker: a round whose marker is not set is held by
+ * someone already (two workers freed it at the same moment, racing past each other's checks), and
+ * it is dropped with a DuplicateObjectError instead of being handed out twice.
+ *
+ * A handle belongs to the CPU slot its allocator claimed. After detach() its round-count word points
+ * at a header word that always holds −1, so its fast paths fall to the slow path, which claims a
+ * slot again. A handle to a destroyed cache raises CacheDestroyedError on its slow path; its fast
+ * free already fails, because the owner tag of the slot's pages changed with its generation.
  *
  * Out of memory: null with GFP.NORETRY; otherwise the kernel's shrinkers run (every slab cache
  * gives back empty slabs) and the allocation is retried once before an OutOfMemoryError.
@@ -20,7 +30,7 @@ import { PAGE_SHIFT } from '../types.ts';
 import { CacheContext } from './context.ts';
 import { checkObject, initObject } from './debug.ts';
 import { cpuFlush, depotPop, depotPurge, depotPush, magazineAlloc } from './depot.ts';
-import { InteriorPointerError, InvalidFreeError, InvalidPointerError, SlabDoubleFreeError } from './errors.ts';
+import { CacheDestroyedError, DuplicateObjectError, InteriorPointerError, InvalidFreeError, InvalidPointerError, SlabDoubleFreeError } from './errors.ts';
 import type { SlabError } from './errors.ts';
 import { SlabFlag } from './layout.ts';
 import { releaseEmptySlabs, slabPut, slabTakeInto, slabTakeOne } from './slab-layer.ts';
@@ -36,7 +46,9 @@ import {
   P_PREV,
   P_PREV_ROUNDS,
   P_ROUNDS,
+  P_STATS,
   PCPU_WORDS,
+  PcpuStat,
   SLAB_OWNER_FALLBACK,
 } from './types.ts';
 
@@ -47,15 +59,18 @@ const FAST_PAGE_SHIFT = PAGE_SHIFT;
 const SLOW_PATH_STEPS = 6;
 
 export class KmemCache extends CacheContext {
-  /** Word index of this worker's per-CPU words for this cache. */
-  readonly pcpu = this.services.pcpuBase + this.index * PCPU_WORDS;
-  /** Word index of the loaded magazine's round count (pcpu + P_ROUNDS), for the fast paths. */
-  private readonly roundsWord = this.pcpu + P_ROUNDS;
+  /** Word index of this worker's per-CPU words for this cache (moves when the handle rebinds). */
+  pcpu = this.services.pcpuBase + this.index * PCPU_WORDS;
+  /** Word index of the loaded magazine's round count (pcpu + P_ROUNDS; the −1 word when unbound). */
+  private roundsWord = this.pcpu + P_ROUNDS;
+  private bound = true;
   /** The same RAM as `w`, unsigned: addresses read back as they were written, even above 2 GiB. */
   private readonly u32 = new Uint32Array(this.w.buffer);
   /** init_on_alloc (objects of caches with a constructor keep their constructed state instead). */
   private readonly zeroOnAlloc = (this.flags & (SlabFlag.INIT_ON_ALLOC | SlabFlag.HAS_CTOR)) === SlabFlag.INIT_ON_ALLOC;
   private readonly zeroOnFree = (this.flags & (SlabFlag.INIT_ON_FREE | SlabFlag.HAS_CTOR)) === SlabFlag.INIT_ON_FREE;
+  /** Work for alloc beyond popping a round: zeroing (init_on_alloc), wiping the free word (init_on_free). */
+  private readonly allocInit = this.zeroOnAlloc || this.zeroOnFree;
   /** The owner tag the fast free path accepts: none (-1) for slow-only and init_on_free caches. */
   private readonly fastTag = this.slowOnly || this.zeroOnFree ? -1 : this.tag;
   /** Word index of round 0 of the loaded magazine (host-side copy of P_LOADED, which only this CPU writes). */
@@ -71,8 +86,10 @@ export class KmemCache extends CacheContext {
     if (r < 0) return this.allocSlow(gfp ?? GFP.KERNEL);
     w[this.roundsWord] = r;
     const addr = this.u32[this.loadedBase + r] as number;
-    w[(addr >>> 2) + this.markerWord] = 0;
-    if (this.zeroOnAlloc) this.bytes.fill(0, addr, addr + this.objectSize);
+    const m = (addr >>> 2) + this.markerWord;
+    if (w[m] !== (this.cookie ^ addr)) throw new DuplicateObjectError(addr, this.name);
+    w[m] = 0;
+    if (this.allocInit) this.initOnAlloc(addr);
     return addr;
   }
 
@@ -102,9 +119,16 @@ export class KmemCache extends CacheContext {
 
   /** Returns this CPU's magazines to the depot (call before a worker exits). */
   drain(): void {
-    if (this.slowOnly) return;
+    if (this.slowOnly || !this.bound) return;
     cpuFlush(this);
     this.syncLoaded();
+  }
+
+  /** Detaches the handle from its CPU slot (SlabAllocator.detach): later use rebinds it. */
+  unbind(): void {
+    this.roundsWord = this.services.neverWord;
+    this.bound = false;
+    this.loadedBase = 0;
   }
 
   /**
@@ -113,6 +137,7 @@ export class KmemCache extends CacheContext {
    * its next slow path. Returns the pages freed.
    */
   shrink(): number {
+    this.ensureUsable();
     if (!this.slowOnly) {
       this.drain();
       depotPurge(this);
@@ -133,13 +158,31 @@ export class KmemCache extends CacheContext {
     this.loadedBase = (((this.w[this.pcpu + P_LOADED] as number) >>> 0) >>> 2) + 1;
   }
 
+  /** The slow paths' entry: the cache must still exist, and the handle must own a CPU slot. */
+  private ensureUsable(): void {
+    if (!this.current) throw new CacheDestroyedError(this.name);
+    if (!this.bound) {
+      this.pcpu = this.services.pcpuBase + this.index * PCPU_WORDS;
+      this.roundsWord = this.pcpu + P_ROUNDS;
+      this.bound = true;
+      this.syncLoaded();
+    }
+  }
+
+  /** Another CPU asked for memory back (shrink): every round goes to the slabs. */
   private checkDrainRequest(): void {
     const gen = Atomics.load(this.w, this.base + C_DRAIN_GEN);
     if (this.w[this.pcpu + P_DRAIN_GEN] !== gen) {
-      cpuFlush(this);
+      cpuFlush(this, true);
       this.w[this.pcpu + P_DRAIN_GEN] = gen;
     }
     this.syncLoaded();
+  }
+
+  /** init_on_alloc zeroes the object; init_on_free wipes the free word it still holds (SLUB's maybe_wipe_obj_freeptr). */
+  private initOnAlloc(addr: number): void {
+    if (this.zeroOnAlloc) this.bytes.fill(0, addr, addr + this.objectSize);
+    else this.w[(addr >>> 2) + this.markerWord - 1] = 0;
   }
 
   private swapMagazines(): void {
@@ -151,11 +194,13 @@ export class KmemCache extends CacheContext {
     w[p + P_ROUNDS] = w[p + P_PREV_ROUNDS] as number;
     w[p + P_PREV] = mag;
     w[p + P_PREV_ROUNDS] = rounds;
-    this.count(CacheStat.magazineSwaps);
+    const stat = (p + P_STATS) / 2 + PcpuStat.magazineSwaps;
+    this.f64[stat] = (this.f64[stat] as number) + 1;
     this.syncLoaded();
   }
 
   private allocSlow(gfp: number): number | null {
+    this.ensureUsable();
     if (this.slowOnly) return this.allocDirect(gfp);
     this.checkDrainRequest();
     const w = this.w;
@@ -178,12 +223,12 @@ export class KmemCache extends CacheContext {
           w[p + P_PREV_ROUNDS] = w[p + P_ROUNDS] as number;
           w[p + P_LOADED] = full;
           w[p + P_ROUNDS] = this.rounds;
+          this.count(CacheStat.depotFullHits);
         }
       } finally {
         this.depotLock.release();
       }
       if (full !== 0) {
-        this.count(CacheStat.depotFullHits);
         this.syncLoaded();
         continue;
       }
@@ -198,11 +243,10 @@ export class KmemCache extends CacheContext {
       this.slabLock.acquire();
       let n: number;
       try {
-        n = slabTakeInto(this, this.loadedBase, this.rounds);
+        n = slabTakeInto(this, this.loadedBase, this.rounds, p + P_ROUNDS);
       } finally {
         this.slabLock.release();
       }
-      w[p + P_ROUNDS] = n;
       if (n > 0) continue;
       if (retried || !this.reclaim(gfp)) return this.outOfMemory(gfp);
       retried = true;
@@ -230,9 +274,11 @@ export class KmemCache extends CacheContext {
       }
       if (addr === 0 && (attempt > 0 || !this.reclaim(gfp))) return this.outOfMemory(gfp);
     }
-    this.w[(addr >>> 2) + this.markerWord] = 0;
+    const m = (addr >>> 2) + this.markerWord;
+    if (this.w[m] !== (this.cookie ^ addr)) throw new DuplicateObjectError(addr, this.name);
+    this.w[m] = 0;
     if (this.debug) initObject(this, addr, true);
-    if (this.zeroOnAlloc) this.bytes.fill(0, addr, addr + this.objectSize);
+    if (this.allocInit) this.initOnAlloc(addr);
     return addr;
   }
 
@@ -252,6 +298,7 @@ export class KmemCache extends CacheContext {
 
   /** The loaded magazine is full or missing; the object is already marked free. */
   private freeSlow(addr: number): void {
+    this.ensureUsable();
     this.checkDrainRequest();
     const w = this.w;
     const p = this.pcpu;
@@ -270,14 +317,14 @@ export class KmemCache extends CacheContext {
       let empty = 0;
       try {
         empty = depotPop(this, C_DEPOT_EMPTY);
-        if (empty !== 0) this.installEmpty(empty);
+        if (empty !== 0) {
+          this.installEmpty(empty);
+          this.count(CacheStat.depotEmptyHits);
+        }
       } finally {
         this.depotLock.release();
       }
-      if (empty !== 0) {
-        this.count(CacheStat.depotEmptyHits);
-        continue;
-      }
+      if (empty !== 0) continue;
       const mag = magazineAlloc(this);
       if (mag === 0) break;
       this.depotLock.acquire();
@@ -348,6 +395,7 @@ export class KmemCache extends CacheContext {
     if (error !== null) throw error;
     const m = (addr >>> 2) + this.markerWord;
     if (this.w[m] === (this.cookie ^ addr)) throw new SlabDoubleFreeError(addr, this.name);
+    if (!this.current) throw new CacheDestroyedError(this.name);
     if (this.slowOnly) return this.freeDirect(addr);
     if (this.zeroOnFree) this.bytes.fill(0, addr, addr + this.objectSize);
     this.w[m] = this.cookie ^ addr;

@@ -30,7 +30,12 @@ import {
   D_OBJS,
   D_PREV,
   NAME_BYTES,
-  SLAB_OWNER_BASE,
+  C_GEN,
+  C_MAGAZINE_CACHE,
+  C_STATE,
+  CacheState,
+  D_PFN_ORDER,
+  slabOwnerTag,
   C_DEPOT_LOCK,
   C_SLAB_LOCK,
   C_PARTIAL,
@@ -48,13 +53,15 @@ export interface SlabServices {
   readonly memMap: MemMap;
   /** The cache slab descriptors come from (kmem_slab). */
   descriptorCache(): CacheContext;
-  /** The cache whose objects are magazines of `rounds` rounds. */
-  magazineCache(rounds: number): CacheContext;
+  /** The cache in table slot `index` (the magazine cache a descriptor names). */
+  internalCache(index: number): CacheContext;
   /** The constructor registered for a cache in this worker. */
   ctorOf(index: number): ((addr: number) => void) | undefined;
   readonly cookie: number;
   /** Word index of this worker's per-CPU words for cache 0 (claims a CPU slot on first use). */
   readonly pcpuBase: number;
+  /** Word index of a word that always holds −1 (a detached handle's round count). */
+  readonly neverWord: number;
   /** What `addr` is, for an error message about a free that is not this cache's. */
   describeAddress(addr: number): string;
 }
@@ -83,10 +90,14 @@ export class CacheContext {
   readonly debug: boolean;
   readonly slabLock: LockWord;
   readonly depotLock: LockWord;
-  readonly ctor: ((addr: number) => void) | undefined;
   readonly owner: Uint32Array;
   readonly priv: Int32Array;
-  readonly firstObject: Int32Array;
+  /** mem_map.firstObject read unsigned, so that slabs above 2 GiB compare exactly. */
+  readonly firstObject: Uint32Array;
+  /** The slot of this cache's magazine cache, or -1. */
+  readonly magazineIndex: number;
+  /** The generation of the slot when this handle was made (see SLAB_OWNER_BASE). */
+  readonly gen: number;
   /** objectStart[off / 8] = 1 where an object of a full-order slab starts `off` bytes after its first object. */
   readonly objectStart: Uint8Array;
 
@@ -101,7 +112,8 @@ export class CacheContext {
     this.base = cacheTableWord + index * CACHE_WORDS;
     const at = (word: number): number => w[this.base + word] as number;
     this.name = readName(bytes, (this.base + C_NAME) * 4);
-    this.tag = SLAB_OWNER_BASE | index;
+    this.gen = at(C_GEN);
+    this.tag = slabOwnerTag(index, this.gen);
     this.flags = at(C_FLAGS);
     this.objectSize = at(C_OBJECT_SIZE);
     this.size = at(C_SIZE);
@@ -119,12 +131,23 @@ export class CacheContext {
     this.slowOnly = this.debug || (this.flags & SlabFlag.NO_MAGAZINE) !== 0;
     this.slabLock = new LockWord(w, this.base + C_SLAB_LOCK);
     this.depotLock = new LockWord(w, this.base + C_DEPOT_LOCK);
-    this.ctor = services.ctorOf(index);
     this.owner = services.memMap.owner;
     this.priv = services.memMap.private;
-    this.firstObject = services.memMap.firstObject;
+    const fo = services.memMap.firstObject;
+    this.firstObject = new Uint32Array(fo.buffer, fo.byteOffset, fo.length);
+    this.magazineIndex = at(C_MAGAZINE_CACHE) - 1;
     this.objectStart = new Uint8Array((PAGE_SIZE << this.order) / 8);
     for (let i = 0; i < this.objs; i++) this.objectStart[(i * this.size) / 8] = 1;
+  }
+
+  /** The constructor this worker registered for the cache (looked up each time: it may come later). */
+  get ctor(): ((addr: number) => void) | undefined {
+    return this.services.ctorOf(this.index);
+  }
+
+  /** Whether the slot still holds the cache this handle was made for. */
+  get current(): boolean {
+    return this.word(C_STATE) === CacheState.Live && this.word(C_GEN) === this.gen;
   }
 
   word(offset: number): number {
@@ -181,9 +204,10 @@ export class CacheContext {
     w[this.base + listCountWord(list)] = (w[this.base + listCountWord(list)] as number) - 1;
   }
 
-  /** Address of object `i` of the slab whose first object is at `smem`. */
-  objectAt(smem: number, i: number): number {
-    return smem + i * this.size;
+  /** The head pfn and order of the slab a descriptor describes. */
+  slabPages(desc: number): { pfn: number; order: number } {
+    const pfnOrder = this.w[this.d(desc, D_PFN_ORDER)] as number;
+    return { pfn: pfnOrder & 0xffffff, order: pfnOrder >>> 24 };
   }
 }
 

@@ -46,7 +46,7 @@ export function depotPush(ctx: CacheContext, list: number, mag: number): void {
 
 /** A new, empty magazine from the magazine cache; 0 when memory is exhausted. */
 export function magazineAlloc(ctx: CacheContext): number {
-  const mc = ctx.services.magazineCache(ctx.rounds);
+  const mc = ctx.services.internalCache(ctx.magazineIndex);
   mc.slabLock.acquire();
   try {
     const mag = slabTakeOne(mc);
@@ -59,7 +59,7 @@ export function magazineAlloc(ctx: CacheContext): number {
 
 /** Returns an empty magazine to the magazine cache. */
 export function magazineFree(ctx: CacheContext, mag: number): void {
-  const mc = ctx.services.magazineCache(ctx.rounds);
+  const mc = ctx.services.internalCache(ctx.magazineIndex);
   ctx.w[(mag >>> 2) + mc.markerWord] = mc.cookie ^ mag;
   mc.slabLock.acquire();
   try {
@@ -81,10 +81,13 @@ export function flushRounds(ctx: CacheContext, mag: number, rounds: number): voi
 }
 
 /**
- * Gives this CPU's magazines back (kmem_cpu_reload's inverse): full ones to the depot's full list,
- * empty ones to its empty list; a partly full loaded magazine first returns its rounds to the slabs.
+ * Gives this CPU's magazines back. By default (a worker detaching, a cache being shrunk from this
+ * CPU) full ones go to the depot's full list and empty ones to its empty list, a partly full one
+ * first returning its rounds to the slabs. With `toSlabs` (another CPU asked for memory back) every
+ * round goes to the slabs and the empty magazines to the depot, so that the asker's next shrink can
+ * free the slabs.
  */
-export function cpuFlush(ctx: KmemCache): void {
+export function cpuFlush(ctx: KmemCache, toSlabs = false): void {
   const w = ctx.w;
   const p = ctx.pcpu;
   const slots: [number, number][] = [
@@ -97,10 +100,11 @@ export function cpuFlush(ctx: KmemCache): void {
     w[p + magWord] = 0;
     w[p + roundsWord] = -1;
     if (mag === 0) continue;
-    if (rounds > 0 && rounds < ctx.rounds) flushRounds(ctx, mag, rounds);
+    const keepFull = rounds === ctx.rounds && !toSlabs;
+    if (rounds > 0 && !keepFull) flushRounds(ctx, mag, rounds);
     ctx.depotLock.acquire();
     try {
-      depotPush(ctx, rounds === ctx.rounds ? C_DEPOT_FULL : C_DEPOT_EMPTY, mag);
+      depotPush(ctx, keepFull ? C_DEPOT_FULL : C_DEPOT_EMPTY, mag);
     } finally {
       ctx.depotLock.release();
     }

@@ -85,9 +85,12 @@ export class CacheBusyError extends KmemError {
     readonly cache: string,
     readonly leaked: number,
     readonly leakedAddrs: readonly number[],
+    detail?: string,
   ) {
     super(
-      `destroy of ${cache}: ${leaked} object${leaked === 1 ? '' : 's'} still in use (${leakedAddrs.map(hex).join(', ')}${leaked > leakedAddrs.length ? ', …' : ''}); expected none, the cache is kept`,
+      `destroy of ${cache}: ${
+        detail ?? `${leaked} object${leaked === 1 ? '' : 's'} still in use (${leakedAddrs.map(hex).join(', ')}${leaked > leakedAddrs.length ? ', …' : ''})`
+      }; expected none, the cache is kept`,
     );
   }
 }
@@ -99,4 +102,24 @@ export class CacheNameError extends ArgumentError {
 /** The cache table or the CPU slots are full. */
 export class SlabLimitError extends KmemError {
   override name = 'SlabLimitError';
+}
+
+/** A handle to a cache that was destroyed (its slot may hold another cache now). */
+export class CacheDestroyedError extends KmemError {
+  override name = 'CacheDestroyedError';
+  constructor(readonly cache: string) {
+    super(`cache ${cache} was destroyed: expected a live cache (look it up again by name)`);
+  }
+}
+
+/**
+ * An object found in two places: a round popped from a magazine whose free marker was not set,
+ * so someone holds it already. Two workers freed the same object at the same moment (a double free
+ * that raced past the check). The duplicate is dropped, so the cache stays consistent.
+ */
+export class DuplicateObjectError extends SlabError {
+  override name = 'DuplicateObjectError';
+  constructor(addr: number, cache: string) {
+    super(addr, cache, `object ${hex(addr)} of ${cache} was about to be handed out twice (freed twice at once by two workers?); expected each free object in one place, the duplicate was dropped`);
+  }
 }

@@ -21,7 +21,7 @@ import type { KmemCache } from './cache.ts';
 import { InteriorPointerError, InvalidFreeError, InvalidPointerError } from './errors.ts';
 import { SLAB_DEBUG_FLAGS, SlabFlag, getOrder } from './layout.ts';
 import type { SlabAllocator } from './allocator.ts';
-import { KMALLOC_LARGE_OWNER, SLAB_INDEX_MASK, SLAB_OWNER_BASE, ZERO_SIZE_PTR, isSlabOwner } from './types.ts';
+import { KMALLOC_LARGE_OWNER, SLAB_INDEX_MASK, SLAB_OWNER_BASE, SLAB_OWNER_FALLBACK, ZERO_SIZE_PTR, isSlabOwner } from './types.ts';
 
 export const KMALLOC_MIN_SIZE = 8;
 export const KMALLOC_MAX_CACHE_SIZE = 8192;
@@ -62,8 +62,9 @@ const TYPE_FLAGS: Record<KmallocType, number> = { normal: 0, dma: SlabFlag.CACHE
 const GFP_ZERO = GFP.ZERO;
 const GFP_TYPE_MASK = GFP.DMA | GFP.RECLAIMABLE;
 const PAGE_SHIFT_LOCAL = PAGE_SHIFT;
-const SLAB_OWNER_HIGH = SLAB_OWNER_BASE >>> 16;
+const SLAB_OWNER_HIGH = SLAB_OWNER_BASE >>> 20;
 const SLOT_MASK = SLAB_INDEX_MASK;
+const TAG_MASK = ~SLAB_OWNER_FALLBACK;
 
 export class Kmalloc {
   /** Caches by class index, per type; created on first use in this worker. */
@@ -108,9 +109,8 @@ export class Kmalloc {
   /** kfree(): frees what kmalloc (or any cache) returned; 0 and ZERO_SIZE_PTR are ignored. */
   kfree(addr: number): void {
     const owner = this.owner[addr >>> PAGE_SHIFT_LOCAL];
-    if (owner !== undefined && owner >>> 16 === SLAB_OWNER_HIGH && addr === addr >>> 0) {
-      const slot = owner & SLOT_MASK;
-      (this.bySlot[slot] ?? this.slotCache(slot, addr, 'free')).free(addr);
+    if (owner !== undefined && owner >>> 20 === SLAB_OWNER_HIGH && addr === addr >>> 0) {
+      this.cacheOf(owner, addr, 'free').free(addr);
       return;
     }
     if (addr === 0 || addr === ZERO_SIZE_PTR) return;
@@ -123,8 +123,7 @@ export class Kmalloc {
     if (addr === 0 || addr === ZERO_SIZE_PTR) return 0;
     const owner = this.owner[addr >>> PAGE_SHIFT_LOCAL];
     if (owner !== undefined && isSlabOwner(owner)) {
-      const slot = owner & SLAB_INDEX_MASK;
-      const cache = this.bySlot[slot] ?? this.slotCache(slot, addr, 'ksize');
+      const cache = this.cacheOf(owner, addr, 'ksize');
       this.checkObjectStart(cache, addr);
       if ((cache.flags & SLAB_DEBUG_FLAGS) !== 0) return cache.objectSize;
       return cache.freeOffset >= cache.objectSize ? cache.freeOffset : cache.size;
@@ -155,7 +154,14 @@ export class Kmalloc {
     this.kfree(addr);
   }
 
-  /** This worker's wrapper of the cache in table slot `slot`; kmem's own caches are refused. */
+  /** The handle of the cache whose owner tag is `owner` (this worker's, made or refreshed on a miss). */
+  private cacheOf(owner: number, addr: number, op: 'free' | 'ksize'): KmemCache {
+    const slot = owner & SLOT_MASK;
+    const cache = this.bySlot[slot];
+    return cache !== undefined && cache.tag === (owner & TAG_MASK) ? cache : this.slotCache(slot, addr, op);
+  }
+
+  /** This worker's handle on the cache in table slot `slot`; kmem's own caches are refused. */
   private slotCache(slot: number, addr: number, op: 'free' | 'ksize'): KmemCache {
     if (this.slab.isInternal(slot)) {
       const Err = op === 'free' ? InvalidFreeError : InvalidPointerError;
@@ -176,13 +182,7 @@ export class Kmalloc {
   private cacheFor(type: KmallocType, index: number): KmemCache {
     const info = KMALLOC_INFO[index];
     if (info === undefined || info[0] === 0) throw new ArgumentError(`kmalloc class ${index} does not exist`);
-    const name = `${TYPE_PREFIX[type]}${info[1]}`;
-    let cache: KmemCache;
-    try {
-      cache = this.slab.cache(name);
-    } catch {
-      cache = this.slab.createKmallocCache(name, info[0], SlabFlag.KMALLOC | TYPE_FLAGS[type]);
-    }
+    const cache = this.slab.kmallocCache(`${TYPE_PREFIX[type]}${info[1]}`, info[0], SlabFlag.KMALLOC | TYPE_FLAGS[type]);
     this.caches[type][index] = cache;
     return cache;
   }

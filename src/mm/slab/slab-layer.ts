@@ -10,9 +10,10 @@
  * most `minPartial` empty slabs are kept (SLUB's min_partial = clamp(ilog2(size) / 2, 5, 10)), the
  * rest go back to the page allocator at once. shrink() returns every empty slab.
  *
- * Locking: every function here runs with the cache's slab lock held, except grow's calls into
- * the page allocator (zone lock) and the descriptor cache (its own slab lock), which nest inside it
- * in that order only: cache slab lock → kmem_slab slab lock → zone lock.
+ * Locking: every function here runs with the cache's slab lock held. Inside it, grow calls the
+ * page allocator (zone lock) and the descriptor cache (its own slab lock), nesting in that order
+ * only: cache slab lock → kmem_slab slab lock → zone lock. grow drops the cache's lock while
+ * constructors run, before the new slab is published.
  */
 import { ArgumentError } from '../../util/errors.ts';
 import { GFP } from '../gfp.ts';
@@ -66,14 +67,19 @@ export function slabTakeOne(ctx: CacheContext): number {
   return addr;
 }
 
-/** Takes up to `n` objects into w[dst], w[dst + 1], …; returns how many it took. */
-export function slabTakeInto(ctx: CacheContext, dst: number, n: number): number {
+/**
+ * Takes up to `n` objects into w[dst], w[dst + 1], …, keeping w[countWord] equal to how many it
+ * took so far (so that an error part-way through loses nothing); returns that count.
+ */
+export function slabTakeInto(ctx: CacheContext, dst: number, n: number, countWord: number): number {
   let taken = 0;
+  ctx.w[countWord] = 0;
   while (taken < n) {
     const addr = slabTakeOne(ctx);
     if (addr === 0) break;
     ctx.w[dst + taken] = addr;
     taken++;
+    ctx.w[countWord] = taken;
   }
   return taken;
 }
@@ -108,9 +114,7 @@ export function releaseEmptySlabs(ctx: CacheContext): number {
 /** Frees one empty slab (pages and descriptor); returns the pages freed. */
 function releaseSlab(ctx: CacheContext, desc: number): number {
   const w = ctx.w;
-  const pfnOrder = w[ctx.d(desc, D_PFN_ORDER)] as number;
-  const pfn = pfnOrder & 0xffffff;
-  const order = pfnOrder >>> 24;
+  const { pfn, order } = ctx.slabPages(desc);
   ctx.listDel(desc, C_EMPTY);
   w[ctx.base + C_FREE_IN_SLABS] = (w[ctx.base + C_FREE_IN_SLABS] as number) - (w[ctx.d(desc, D_OBJS)] as number);
   const mm = ctx.services.memMap;
@@ -122,6 +126,12 @@ function releaseSlab(ctx: CacheContext, desc: number): number {
   ctx.services.pages.freePages(pfn, order);
   ctx.count(CacheStat.slabsFreed);
   return 1 << order;
+}
+
+/** Gives back the pages and descriptor of a slab that was never published (a constructor threw). */
+function discardSlab(ctx: CacheContext, desc: number, pfn: number, order: number): void {
+  if (ctx.onSlabHeaderBytes === 0) freeDescriptor(ctx, desc);
+  ctx.services.pages.freePages(pfn, order);
 }
 
 function freeDescriptor(ctx: CacheContext, desc: number): void {
@@ -145,9 +155,16 @@ function allocDescriptor(ctx: CacheContext): number {
   }
 }
 
-/** Adds a new slab to the empty list; returns its descriptor, or 0 when no pages are free. */
+/**
+ * Adds a new slab to the empty list; returns its descriptor, or 0 when no pages are free. Called
+ * with the slab lock held. A cache with a constructor has its objects constructed with the lock
+ * dropped (as SLUB runs constructors outside list_lock), so that a constructor may allocate, even
+ * from this cache, and may wait for reclaim; the slab is published only once every object is
+ * constructed, and a constructor that throws leaves nothing behind.
+ */
 function grow(ctx: CacheContext): number {
-  if ((ctx.flags & SlabFlag.HAS_CTOR) !== 0 && ctx.ctor === undefined) {
+  const ctor = ctx.ctor;
+  if ((ctx.flags & SlabFlag.HAS_CTOR) !== 0 && ctor === undefined) {
     throw new ArgumentError(`cache ${ctx.name} has a constructor this worker did not register: look it up with cache(name, { ctor })`);
   }
   const pages = ctx.services.pages;
@@ -157,10 +174,11 @@ function grow(ctx: CacheContext): number {
   let order = ctx.order;
   let pfn = pages.allocPages(order, gfp, ctx.tag);
   const minOrder = getOrder(ctx.size + ctx.onSlabHeaderBytes);
+  let fellBack = false;
   if (pfn === null && minOrder < order) {
     order = minOrder;
     pfn = pages.allocPages(order, gfp, ctx.tag);
-    if (pfn !== null) ctx.count(CacheStat.orderFallbacks);
+    fellBack = pfn !== null;
   }
   if (pfn === null) return 0;
   const slabBase = pfn * PAGE_SIZE;
@@ -185,38 +203,43 @@ function grow(ctx: CacheContext): number {
   }
   const objs = order === ctx.order ? ctx.objs : Math.floor((slabBytes - ctx.onSlabHeaderBytes) / ctx.size);
   const smem = slabBase + colour + ctx.redLeftPad;
-  const mm = ctx.services.memMap;
-  mm.flags[pfn] = (mm.flags[pfn] as number) | PageFlag.Slab;
-  mm.owner.fill(order === ctx.order ? ctx.tag : ctx.tag | SLAB_OWNER_FALLBACK, pfn, pfn + (1 << order));
-  mm.private.fill(desc, pfn, pfn + (1 << order));
-  mm.firstObject.fill(smem, pfn, pfn + (1 << order));
   w[ctx.d(desc, D_CACHE)] = ctx.tag;
   w[ctx.d(desc, D_INUSE)] = 0;
   w[ctx.d(desc, D_SMEM)] = smem;
   w[ctx.d(desc, D_OBJS)] = objs;
   w[ctx.d(desc, D_PFN_ORDER)] = pfn | (order << 24);
-  // Thread the free list through the objects, mark each free, and construct it.
+  // Thread the free list through the objects and mark each free.
   const linkWord = ctx.markerWord - 1;
   for (let i = 0; i < objs; i++) {
     const obj = smem + i * ctx.size;
     w[(obj >>> 2) + linkWord] = i + 1 < objs ? obj + ctx.size : 0;
     w[(obj >>> 2) + ctx.markerWord] = ctx.cookie ^ obj;
     if (ctx.debug) initObject(ctx, obj, false);
-    ctx.ctor?.(obj);
   }
   w[ctx.d(desc, D_FREELIST)] = smem;
+  if (ctor !== undefined) {
+    ctx.slabLock.release();
+    try {
+      for (let i = 0; i < objs; i++) ctor(smem + i * ctx.size);
+    } catch (error) {
+      ctx.slabLock.acquire();
+      discardSlab(ctx, desc, pfn, order);
+      throw error;
+    }
+    ctx.slabLock.acquire();
+  }
+  // Publish: mark the pages as this slab's and list it.
+  const mm = ctx.services.memMap;
+  mm.flags[pfn] = (mm.flags[pfn] as number) | PageFlag.Slab;
+  mm.owner.fill(order === ctx.order ? ctx.tag : ctx.tag | SLAB_OWNER_FALLBACK, pfn, pfn + (1 << order));
+  mm.private.fill(desc, pfn, pfn + (1 << order));
+  mm.firstObject.fill(smem, pfn, pfn + (1 << order));
   ctx.listAdd(desc, C_EMPTY);
   w[ctx.base + C_FREE_IN_SLABS] = (w[ctx.base + C_FREE_IN_SLABS] as number) + objs;
   ctx.count(CacheStat.slabsCreated);
+  if (fellBack) ctx.count(CacheStat.orderFallbacks);
   return desc;
 }
 
 /** Slab lists a descriptor can be on, in the order validate() walks them. */
 export const SLAB_LISTS = [C_PARTIAL, C_FULL, C_EMPTY] as const;
-
-/** The pfn and order of a slab. */
-export function slabPages(ctx: CacheContext, desc: number): { pfn: number; order: number } {
-  const pfnOrder = ctx.w[ctx.d(desc, D_PFN_ORDER)] as number;
-  return { pfn: pfnOrder & 0xffffff, order: pfnOrder >>> 24 };
-}
-

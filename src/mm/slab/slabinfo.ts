@@ -21,9 +21,10 @@ import {
   CacheStat,
   D_NEXT,
   D_OBJS,
-  D_PFN_ORDER,
   P_PREV_ROUNDS,
   P_ROUNDS,
+  P_STATS,
+  PcpuStat,
   C_EMPTY,
   C_FULL,
   C_PARTIAL,
@@ -59,7 +60,8 @@ export interface CacheStats {
     /** Bytes of slab pages that hold no slot (slack, colour, on-slab header). */
     slackBytes: number;
   };
-  events: Record<CacheStatName, number>;
+  /** Event counters: the cache's own, plus magazine swaps summed over every CPU. */
+  events: Record<CacheStatName | 'magazineSwaps', number>;
 }
 
 export interface SlabStats {
@@ -75,18 +77,20 @@ export function cacheStats(cache: CacheContext, cpus: number, pcpuWord: (index: 
   for (const list of [C_PARTIAL, C_FULL, C_EMPTY]) {
     for (let desc = word(list) >>> 0; desc !== 0; desc = (w[cache.d(desc, D_NEXT)] as number) >>> 0) {
       totalObjs += w[cache.d(desc, D_OBJS)] as number;
-      pages += 1 << ((w[cache.d(desc, D_PFN_ORDER)] as number) >>> 24);
+      pages += 1 << cache.slabPages(desc).order;
     }
   }
   let inMagazines = word(C_NR_DEPOT_FULL) * cache.rounds;
+  let magazineSwaps = 0;
   for (let cpu = 0; cpu < cpus && cache.rounds > 0; cpu++) {
     const p = pcpuWord(cache.index, cpu);
     inMagazines += Math.max(0, w[p + P_ROUNDS] as number) + Math.max(0, w[p + P_PREV_ROUNDS] as number);
+    magazineSwaps += cache.f64[(p + P_STATS) / 2 + PcpuStat.magazineSwaps] as number;
   }
   const freeInSlabs = word(C_FREE_IN_SLABS);
   const activeObjs = totalObjs - freeInSlabs;
   const inUse = activeObjs - inMagazines;
-  const events = {} as Record<CacheStatName, number>;
+  const events = { magazineSwaps } as Record<CacheStatName | 'magazineSwaps', number>;
   for (const name of Object.keys(CacheStat) as CacheStatName[]) events[name] = cache.stat(name);
   const slabs = { partial: word(C_NR_PARTIAL), full: word(C_NR_FULL), empty: word(C_NR_EMPTY), total: 0 };
   slabs.total = slabs.partial + slabs.full + slabs.empty;

@@ -3,7 +3,8 @@
  * offsets. Read this before the other slab files.
  *
  * Region 'slab' (memblock, at boot):
- *   header      HEADER_WORDS words: cookie, cache count, table lock, CPU slots, limits
+ *   header      HEADER_WORDS words: cookie, cache count, table lock, CPU slots, limits, and a
+ *               word that always holds −1 (the round count a detached handle reads)
  *   cache table maxCaches × CACHE_WORDS: one kmem_cache descriptor per slot (C_* below)
  *   per-CPU     maxCaches × cpus × PCPU_WORDS: each CPU's loaded and previous magazine per cache
  *               (P_* below); one 64-byte line per (cache, CPU), so CPUs never share a line
@@ -15,7 +16,8 @@
  *
  * A free object carries, in its 8-byte free word (layout.ts): the slab free-list link (word 0)
  * and the free marker cookie ^ addr (word 1). An allocated object's marker word is 0 (or whatever
- * its user wrote). A free of an object whose marker is already set is a double free.
+ * its user wrote). A free of an object whose marker is already set is a double free; an alloc of
+ * a round whose marker is not set means the object was in two places (a double free that raced).
  *
  * A magazine is an object of a kmem_magazine_<M> cache: word 0 links it into the depot's full or
  * empty list, words 1..M hold object addresses ("rounds").
@@ -34,6 +36,8 @@ export const H_TABLE_LOCK = 2;
 export const H_MAX_CACHES = 3;
 export const H_CPUS = 4;
 export const H_LAYOUT = 5;
+/** Always −1: handles detached from their CPU point their round-count word here (cache.ts). */
+export const H_NEVER = 6;
 /** CPU slot claims, one word per CPU from here (0 free, 1 claimed). */
 export const H_CPU_CLAIMS = 8;
 export const MAX_SLAB_CPUS = HEADER_WORDS - H_CPU_CLAIMS;
@@ -74,6 +78,8 @@ export const C_NR_DEPOT_EMPTY = 27;
 export const C_DRAIN_GEN = 28;
 /** The cache that holds this cache's magazines (table index + 1; 0 for none). */
 export const C_MAGAZINE_CACHE = 29;
+/** Bumped each time the slot is given to a new cache: part of the owner tag, so stale handles miss. */
+export const C_GEN = 30;
 export const C_NAME = 40;
 export const NAME_BYTES = 24;
 /** Event counters as float64, 8 of them, at words 48..63. */
@@ -81,7 +87,7 @@ export const C_STATS = 48;
 
 export const CacheState = { Free: 0, Live: 1 } as const;
 
-/** Event counters (float64 slots from C_STATS). */
+/** Event counters (float64 slots from C_STATS), each counted under the lock of its layer. */
 export const CacheStat = {
   slabsCreated: 0,
   slabsFreed: 1,
@@ -89,8 +95,7 @@ export const CacheStat = {
   depotEmptyHits: 3,
   slabAllocs: 4,
   slabFrees: 5,
-  magazineSwaps: 6,
-  orderFallbacks: 7,
+  orderFallbacks: 6,
 } as const;
 export type CacheStatName = keyof typeof CacheStat;
 
@@ -102,6 +107,9 @@ export const P_ROUNDS = 1;
 export const P_PREV = 2;
 export const P_PREV_ROUNDS = 3;
 export const P_DRAIN_GEN = 4;
+/** Per-CPU event counters, float64, from this word (counted by the owning CPU alone). */
+export const P_STATS = 8;
+export const PcpuStat = { magazineSwaps: 0 } as const;
 
 /** Slab descriptor words (struct slab). */
 export const DESC_WORDS = 8;
@@ -118,18 +126,27 @@ export const D_OBJS = 6;
 export const D_PFN_ORDER = 7;
 
 /**
- * mem_map.owner of slab pages: SLAB_OWNER_BASE | table index, with SLAB_OWNER_FALLBACK added for a
- * slab of a smaller order than its cache's (its frees take the checked slow path). Large kmalloc
- * blocks: KMALLOC_LARGE_OWNER on their head page. All below 2^30, so V8 keeps them small integers.
+ * mem_map.owner of slab pages, the cache's owner tag: SLAB_OWNER_BASE | generation (4 bits, at 16)
+ * | table index (15 bits), with SLAB_OWNER_FALLBACK added for a slab of a smaller order than its
+ * cache's (its frees take the checked slow path). The generation changes each time a slot is
+ * reused, so a handle to a destroyed cache never matches its successor's pages. Large kmalloc
+ * blocks: KMALLOC_LARGE_OWNER on their head page. All below 2^30: V8 keeps them small integers.
  */
 export const SLAB_OWNER_BASE = 0x3ab00000;
 export const SLAB_OWNER_FALLBACK = 0x8000;
 export const SLAB_INDEX_MASK = 0x7fff;
-export const KMALLOC_LARGE_OWNER = 0x3ab10000;
+export const SLAB_GEN_MASK = 0xf;
+export const MAX_CACHES = SLAB_INDEX_MASK + 1;
+export const KMALLOC_LARGE_OWNER = 0x3ac00000;
+
+/** The owner tag of the cache in slot `index`, generation `gen`. */
+export function slabOwnerTag(index: number, gen: number): number {
+  return SLAB_OWNER_BASE | ((gen & SLAB_GEN_MASK) << 16) | index;
+}
 
 /** Whether a mem_map.owner value marks a slab page; its cache slot is `owner & SLAB_INDEX_MASK`. */
 export function isSlabOwner(owner: number): boolean {
-  return owner >>> 16 === SLAB_OWNER_BASE >>> 16;
+  return owner >>> 20 === SLAB_OWNER_BASE >>> 20;
 }
 
 /** Poison bytes (include/linux/poison.h). */

@@ -28,7 +28,6 @@ import {
   D_INUSE,
   D_NEXT,
   D_OBJS,
-  D_PFN_ORDER,
   D_PREV,
   D_SMEM,
   P_LOADED,
@@ -74,6 +73,8 @@ function validateCache(slab: SlabAllocator, cache: CacheContext, slabPages: Uint
   const name = cache.name;
   /** Every free object seen, so that none is in two places. */
   const seen = new Set<number>();
+  /** Every object whose marker says free: each must have been seen on a free list or in a magazine. */
+  const marked: number[] = [];
   let freeInSlabs = 0;
   const isObject = (addr: number): boolean => {
     if (((mm.owner[addr >>> 12] as number) & ~SLAB_OWNER_FALLBACK) !== cache.tag) return false;
@@ -98,9 +99,7 @@ function validateCache(slab: SlabAllocator, cache: CacheContext, slabPages: Uint
       if ((w[cache.d(desc, D_PREV)] as number) >>> 0 !== prev) fail(name, `${where}: prev link broken`);
       if (w[cache.d(desc, D_CACHE)] !== cache.tag) fail(name, `${where}: descriptor names another cache`);
       if (cache.listFor(desc) !== list) fail(name, `${where}: in-use count ${w[cache.d(desc, D_INUSE)]} belongs on another list`);
-      const pfnOrder = w[cache.d(desc, D_PFN_ORDER)] as number;
-      const pfn = pfnOrder & 0xffffff;
-      const order = pfnOrder >>> 24;
+      const { pfn, order } = cache.slabPages(desc);
       if (((mm.flags[pfn] as number) & (PageFlag.Allocated | PageFlag.Slab)) !== (PageFlag.Allocated | PageFlag.Slab) || mm.order[pfn] !== order) {
         fail(name, `${where}: its pages at pfn ${pfn} are not an allocated slab block of order ${order}`);
       }
@@ -123,6 +122,10 @@ function validateCache(slab: SlabAllocator, cache: CacheContext, slabPages: Uint
       }
       if (free !== objs - (w[cache.d(desc, D_INUSE)] as number)) fail(name, `${where}: ${free} free objects, in-use count says ${objs - (w[cache.d(desc, D_INUSE)] as number)}`);
       freeInSlabs += free;
+      for (let i = 0; i < objs; i++) {
+        const obj = smem + i * cache.size;
+        if (w[(obj >>> 2) + cache.markerWord] === (cache.cookie ^ obj)) marked.push(obj);
+      }
       prev = desc;
     }
     if (count !== cache.word(COUNT_WORDS[list] as number)) fail(name, `${LIST_NAMES[list]} list holds ${count} slabs, its count says ${cache.word(COUNT_WORDS[list] as number)}`);
@@ -157,5 +160,8 @@ function validateCache(slab: SlabAllocator, cache: CacheContext, slabPages: Uint
       if (label === 'previous' && rounds !== 0 && rounds !== cache.rounds) fail(name, `CPU ${cpu} previous magazine holds ${rounds} rounds: expected full or empty`);
       magazineRounds(mag, rounds, `CPU ${cpu} ${label} magazine`);
     }
+  }
+  for (const obj of marked) {
+    if (!seen.has(obj)) fail(name, `object 0x${obj.toString(16)} is marked free but is on no free list and in no magazine (lost)`);
   }
 }

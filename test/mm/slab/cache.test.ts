@@ -12,7 +12,7 @@ import {
 import { ArgumentError } from '../../../src/util/errors.ts';
 import { OutOfMemoryError } from '../../../src/mm/errors.ts';
 import { GFP } from '../../../src/mm/gfp.ts';
-import { SLAB_INDEX_MASK, isSlabOwner } from '../../../src/mm/slab/types.ts';
+import { P_PREV_ROUNDS, P_ROUNDS, SLAB_INDEX_MASK, isSlabOwner } from '../../../src/mm/slab/types.ts';
 
 function boot(extra: Partial<Parameters<typeof Kernel.boot>[0]> = {}): Kernel {
   return Kernel.boot({ ramBytes: '32MiB', slab: { cookie: 0x1234567 }, ...extra });
@@ -114,7 +114,10 @@ test('magazines: frees fill the loaded and previous magazines, then the depot; s
   let stats = kernel.slab.stats().caches.find((c) => c.name === 'm32')!;
   assert.equal(stats.inUse, 0);
   assert.ok(stats.depot.full >= 1, 'full magazines went to the depot');
-  assert.equal(stats.inMagazines, stats.depot.full * 4 + (stats.inMagazines - stats.depot.full * 4));
+  const w = new Int32Array(kernel.buffer);
+  const cpuRounds = Math.max(0, w[cache.pcpu + P_ROUNDS] as number) + Math.max(0, w[cache.pcpu + P_PREV_ROUNDS] as number);
+  assert.equal(stats.inMagazines, stats.depot.full * 4 + cpuRounds);
+  assert.equal(stats.freeInSlabs + stats.inMagazines, stats.totalObjs);
   kernel.validate();
   const pages = cache.shrink();
   assert.ok(pages >= 1, 'empty slabs went back to the page allocator');
@@ -182,7 +185,7 @@ test('a slab falls back to a smaller order when its own will not come', () => {
   const kernel = Kernel.boot({ ramBytes: '4MiB', cpus: 8, slab: { cookie: 5 } });
   const cache = kernel.createCache('big1k', 1000, { magazineRounds: 1 });
   assert.equal(cache.order, 3);
-  // Leave no free order-3 block: take every order-2 block and free none.
+  // Leave no free block above order 1: take every order-1 block, then give one back.
   const held: number[] = [];
   for (;;) {
     const pfn = kernel.pages.allocPages(1, GFP.KERNEL | GFP.NORETRY);
@@ -209,7 +212,9 @@ test('exhaustion: null with NORETRY, OutOfMemoryError otherwise, after the shrin
     held.push(addr);
   }
   assert.ok(held.length > 100);
+  const runs = kernel.shrinkers.runs;
   assert.throws(() => cache.alloc(), OutOfMemoryError);
+  assert.ok(kernel.shrinkers.runs > runs, 'the shrinkers ran before the error');
   kernel.validate();
   for (const addr of held) cache.free(addr);
   kernel.validate();

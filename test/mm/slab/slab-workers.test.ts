@@ -14,7 +14,7 @@ interface Report {
   failures: number;
 }
 
-test('4 workers × 1 M mixed slab and kmalloc operations on one arena: no overlaps, nothing lost', async () => {
+test('4 workers × 1 M mixed slab and kmalloc operations on one arena, shrunk while they run: no overlaps, nothing lost', async () => {
   const workers = 4;
   const kernel = Kernel.boot({ ramBytes: '64MiB', shared: true, cpus: workers + 1, slab: { cookie: 11 } });
   kernel.createCache('shared48', 48);
@@ -22,11 +22,24 @@ test('4 workers × 1 M mixed slab and kmalloc operations on one arena: no overla
   const bootFree = kernel.pages.stats().zones.map((z) => z.freeBlocks.join(','));
   const claims = new SharedArrayBuffer(kernel.ram.sizeBytes / 2);
   const rings = new SharedArrayBuffer(ringBytes(workers));
-  const reports = await Promise.all(
+  let running = true;
+  const all = Promise.all(
     Array.from({ length: workers }, (_, id) =>
       runTsWorker<Report>(new URL('./slab-worker.ts', import.meta.url), { buffer: kernel.buffer, claims, rings, id, workers, ops: 1_000_000 }),
     ),
-  );
+  ).finally(() => {
+    running = false;
+  });
+  // Meanwhile the main thread shrinks every cache again and again (kmem_cache_shrink from another
+  // CPU): depots purged, empty slabs returned, every worker asked to give its magazines back.
+  let shrinks = 0;
+  while (running) {
+    kernel.slab.shrink();
+    shrinks++;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  const reports = await all;
+  assert.ok(shrinks > 5, `shrinks while running: ${shrinks}`);
   let allocs = 0;
   let frees = 0;
   let cross = 0;
