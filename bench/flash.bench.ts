@@ -34,54 +34,61 @@ function steadyFtl(config: LogStoreConfig) {
 export function flashCases(): BenchCase[] {
   const group = `flash FTL, host page writes (α ${ALPHA}, ${BLOCKS} × ${PAGES_PER_BLOCK} pages, in memory)`;
   const unit = 'host page write';
-  const cases: BenchCase[] = [];
-  const L = logicalPagesFor(ALPHA, BLOCKS, PAGES_PER_BLOCK, 1);
-  const map = new Int32Array(L);
-  const floorPrng = new Prng(1);
-  cases.push({
-    group,
-    unit,
-    name: 'baseline: random page + mapping-array update only (no flash)',
-    baseline: true,
-    run: (n) => {
-      let x = 0;
-      for (let i = 0; i < n; i++) {
-        const lpn = floorPrng.int(L);
-        x ^= map[lpn] as number;
-        map[lpn] = i;
-      }
-      return x;
+  const cases: BenchCase[] = [
+    {
+      group,
+      unit,
+      name: 'baseline: random page + mapping-array update only (no flash)',
+      baseline: true,
+      make: () => {
+        const L = logicalPagesFor(ALPHA, BLOCKS, PAGES_PER_BLOCK, 1);
+        const map = new Int32Array(L);
+        const prng = new Prng(1);
+        return (n) => {
+          let x = 0;
+          for (let i = 0; i < n; i++) {
+            const lpn = prng.int(L);
+            x ^= map[lpn] as number;
+            map[lpn] = i;
+          }
+          return x;
+        };
+      },
     },
-  });
+  ];
   for (const [name, config] of [
     ['kmem FTL, greedy (steady state)', { policy: 'greedy' }],
     ['kmem FTL, FIFO (steady state)', { policy: 'fifo' }],
     ['kmem FTL, greedy, separate GC frontier', { policy: 'greedy', gcFrontier: 'separate' }],
   ] as const) {
-    const ftl = steadyFtl(config);
-    const prng = new Prng(3);
-    const pages = ftl.logicalPages;
     cases.push({
       group,
       unit,
       name,
-      run: (n) => {
-        for (let i = 0; i < n; i++) ftl.write(prng.int(pages));
-        return ftl.hostWrites;
+      make: () => {
+        const ftl = steadyFtl(config);
+        const prng = new Prng(3);
+        const pages = ftl.logicalPages;
+        return (n) => {
+          for (let i = 0; i < n; i++) ftl.write(prng.int(pages));
+          return ftl.hostWrites;
+        };
       },
     });
   }
-  const device = NandDevice.create({ geometry: { blocks: 64, pagesPerBlock: PAGES_PER_BLOCK, pageBytes: 4096, spareBytes: 16 }, storePayload: false });
-  const inPlace = new InPlaceStore(device, logicalPagesFor(ALPHA, 64, PAGES_PER_BLOCK, 1));
-  drive(inPlace, new SequentialWorkload(inPlace.logicalPages), inPlace.logicalPages);
-  const inPlacePrng = new Prng(4);
   cases.push({
     group,
     unit,
     name: 'in-place baseline (read-modify-erase-write, 64 blocks)',
-    run: (n) => {
-      for (let i = 0; i < n; i++) inPlace.write(inPlacePrng.int(inPlace.logicalPages));
-      return inPlace.hostWrites;
+    make: () => {
+      const device = NandDevice.create({ geometry: { blocks: 64, pagesPerBlock: PAGES_PER_BLOCK, pageBytes: 4096, spareBytes: 16 }, storePayload: false });
+      const inPlace = new InPlaceStore(device, logicalPagesFor(ALPHA, 64, PAGES_PER_BLOCK, 1));
+      drive(inPlace, new SequentialWorkload(inPlace.logicalPages), inPlace.logicalPages);
+      const prng = new Prng(4);
+      return (n) => {
+        for (let i = 0; i < n; i++) inPlace.write(prng.int(inPlace.logicalPages));
+        return inPlace.hostWrites;
+      };
     },
   });
   return cases;

@@ -1,9 +1,16 @@
 /**
- * A small benchmark harness: each case runs a body `iterations` times; the harness calibrates the
- * count to a time budget, repeats, and reports the median nanoseconds per iteration. Baselines run
- * in the same process, right beside what they are compared with. In smoke mode (CI) budgets shrink
- * to a few milliseconds: the figures mean nothing then, the run only proves every case works.
+ * A small benchmark harness. A case is a factory: make() builds what the case needs and returns the
+ * measured body, which runs its operation `n` times. The harness calibrates `n` to a time budget,
+ * warms up, repeats, and reports the median nanoseconds per operation; baselines sit in the same
+ * group as what they are compared with.
+ *
+ * By default every case runs in its own child process, so that V8's type feedback and compiled code
+ * of one case (or of another case's setup) cannot slow another: a program uses one allocator, not
+ * twenty. In smoke mode (CI) cases run in this process with budgets of a few milliseconds: the
+ * figures mean nothing then, the run only proves every case works.
  */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 export interface BenchCase {
   /** Cases of one group are compared with the group's baseline. */
@@ -11,10 +18,10 @@ export interface BenchCase {
   name: string;
   /** The case the group's others are divided by. */
   baseline?: boolean;
-  /** Runs the measured body `iterations` times. May return a value to defeat dead-code elimination. */
-  run(iterations: number): unknown;
-  /** What one iteration is, for the report ('alloc+free pair'). */
+  /** What one operation is, for the report ('alloc+free pair'). */
   unit?: string;
+  /** Builds the case; returns the body that runs the operation `n` times (its result is kept alive). */
+  make(): (n: number) => unknown;
 }
 
 export interface BenchResult {
@@ -33,41 +40,57 @@ export interface BenchOptions {
 
 let sink: unknown;
 
-function timeOnce(c: BenchCase, iterations: number): number {
+function timeOnce(run: (n: number) => unknown, iterations: number): number {
   const start = process.hrtime.bigint();
-  sink = c.run(iterations);
+  sink = run(iterations);
   return Number(process.hrtime.bigint() - start);
 }
 
+/** Times one case here, in this process. */
 export function measure(c: BenchCase, options: BenchOptions): { nsPerOp: number; iterations: number } {
+  const run = c.make();
   const budgetNs = options.smoke ? 2e6 : 150e6;
   const repeats = options.smoke ? 1 : 7;
   let iterations = 16;
   // Calibrate (and warm up): grow until one run takes a tenth of the budget.
   for (let round = 0; round < 40; round++) {
-    const ns = timeOnce(c, iterations);
+    const ns = timeOnce(run, iterations);
     if (ns > budgetNs / 10 || iterations >= 1e9) break;
     iterations *= ns < budgetNs / 1000 ? 10 : 2;
   }
-  iterations = Math.max(1, Math.round(iterations * 10 * (options.smoke ? 0.1 : 1) / 10));
+  if (options.smoke) iterations = Math.max(1, Math.round(iterations / 10));
+  for (let r = 0; r < (options.smoke ? 0 : 3); r++) timeOnce(run, iterations);
   const samples: number[] = [];
-  for (let r = 0; r < repeats; r++) samples.push(timeOnce(c, iterations) / iterations);
+  for (let r = 0; r < repeats; r++) samples.push(timeOnce(run, iterations) / iterations);
   samples.sort((a, b) => a - b);
+  if (sink === Symbol.for('never')) console.log(sink);
   return { nsPerOp: samples[Math.floor(samples.length / 2)] ?? NaN, iterations };
 }
 
-export function runCases(cases: readonly BenchCase[], options: BenchOptions, onResult?: (r: BenchResult) => void): BenchResult[] {
+/** Times one case in a child process running `bench/main.ts --case <suite>:<index>`. */
+function measureIsolated(suite: number, index: number): { nsPerOp: number; iterations: number } {
+  const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+  const child = spawnSync(process.execPath, ['--import', 'tsx', main, '--case', `${suite}:${index}`], { encoding: 'utf8' });
+  if (child.status !== 0) throw new Error(`benchmark case ${suite}:${index} failed:\n${child.stderr}`);
+  return JSON.parse(child.stdout) as { nsPerOp: number; iterations: number };
+}
+
+export function runCases(
+  cases: readonly BenchCase[],
+  options: BenchOptions & { suite: number; indices: readonly number[] },
+  onResult?: (r: BenchResult) => void,
+): BenchResult[] {
   const results: BenchResult[] = [];
-  for (const c of cases) {
-    const { nsPerOp, iterations } = measure(c, options);
-    results.push({ group: c.group, name: c.name, unit: c.unit ?? 'op', nsPerOp, relative: null, iterations });
-    const last = results[results.length - 1];
-    if (last !== undefined) onResult?.(last);
-  }
+  options.indices.forEach((index) => {
+    const c = cases[index] as BenchCase;
+    const { nsPerOp, iterations } = options.smoke ? measure(c, options) : measureIsolated(options.suite, index);
+    const result: BenchResult = { group: c.group, name: c.name, unit: c.unit ?? 'op', nsPerOp, relative: null, iterations };
+    results.push(result);
+    onResult?.(result);
+  });
   for (const r of results) {
-    const base = results.find((b) => b.group === r.group && cases.find((c) => c.name === b.name && c.group === b.group)?.baseline === true);
+    const base = results.find((b) => b.group === r.group && cases.some((c) => c.baseline === true && c.name === b.name && c.group === b.group));
     r.relative = base === undefined ? null : r.nsPerOp / base.nsPerOp;
   }
-  if (sink === Symbol.for('never')) console.log(sink);
   return results;
 }

@@ -5,24 +5,38 @@
  * <text>` keeps the groups whose name contains the text.
  */
 import { cpus, totalmem } from 'node:os';
-import type { BenchCase, BenchResult } from './harness.ts';
-import { runCases } from './harness.ts';
+import type { BenchCase, BenchOptions, BenchResult } from './harness.ts';
+import { measure, runCases } from './harness.ts';
 import { flashCases } from './flash.bench.ts';
+import { gpuWarpSlabResults } from './gpu-warp-slab.bench.ts';
 import { pageAllocCases } from './page-alloc.bench.ts';
+import { slabCases } from './slab.bench.ts';
+import { slabWorkerResults } from './slab-workers.bench.ts';
 
-export const SUITES: readonly (() => BenchCase[] | Promise<BenchCase[]>)[] = [pageAllocCases, flashCases];
+/** A suite: cases timed here by the harness, or a function that measures itself (worker threads, GPU kernels). */
+type Suite = { cases: () => BenchCase[] | Promise<BenchCase[]> } | { results: (options: BenchOptions) => Promise<BenchResult[]>; group: string };
+
+export const SUITES: readonly Suite[] = [
+  { cases: pageAllocCases },
+  { cases: slabCases },
+  { results: slabWorkerResults, group: 'two workers' },
+  { results: gpuWarpSlabResults, group: 'gpu alloc' },
+  { cases: flashCases },
+];
 
 function fmt(ns: number): string {
   return ns >= 100 ? ns.toFixed(0) : ns.toFixed(1);
 }
 
+/** Ops per second with an SI prefix ('603 M'). */
 function perSecond(ns: number): string {
   const rate = 1e9 / ns;
-  return rate >= 1e6 ? `${(rate / 1e6).toFixed(2)} M` : rate >= 1e3 ? `${(rate / 1e3).toFixed(1)} k` : rate.toFixed(0);
+  const [value, prefix] = rate >= 1e9 ? [rate / 1e9, 'G'] : rate >= 1e6 ? [rate / 1e6, 'M'] : rate >= 1e3 ? [rate / 1e3, 'k'] : [rate, ''];
+  return `${value >= 100 ? value.toFixed(0) : value.toFixed(1)} ${prefix}`.trimEnd();
 }
 
 export function markdown(results: readonly BenchResult[]): string {
-  const lines = ['| group | case | ns per op | ops per second | × baseline |', '|---|---|---:|---:|---:|'];
+  const lines = ['| group | case | ns per op | ops per s | × baseline |', '|---|---|---:|---:|---:|'];
   for (const r of results) {
     lines.push(`| ${r.group} | ${r.name} | ${fmt(r.nsPerOp)} | ${perSecond(r.nsPerOp)} | ${r.relative === null ? '' : r.relative.toFixed(2)} |`);
   }
@@ -31,15 +45,35 @@ export function markdown(results: readonly BenchResult[]): string {
 
 export async function runBench(options: { smoke: boolean; only?: string; onResult?: (r: BenchResult) => void }): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
-  for (const suite of SUITES) {
-    const cases = (await suite()).filter((c) => options.only === undefined || c.group.includes(options.only));
-    results.push(...runCases(cases, { smoke: options.smoke }, options.onResult));
+  for (const [suiteIndex, suite] of SUITES.entries()) {
+    if ('results' in suite) {
+      if (options.only !== undefined && !suite.group.includes(options.only)) continue;
+      const measured = await suite.results({ smoke: options.smoke });
+      for (const r of measured) options.onResult?.(r);
+      results.push(...measured);
+      continue;
+    }
+    const cases = await suite.cases();
+    const indices = cases.flatMap((c, i) => (options.only === undefined || c.group.includes(options.only) ? [i] : []));
+    results.push(...runCases(cases, { smoke: options.smoke, suite: suiteIndex, indices }, options.onResult));
   }
   return results;
 }
 
+/** A child process of an isolated run: times one case and prints the figures as JSON. */
+async function runOneCase(spec: string): Promise<void> {
+  const [suiteIndex, caseIndex] = spec.split(':').map(Number);
+  const suite = SUITES[suiteIndex ?? -1];
+  if (suite === undefined || !('cases' in suite)) throw new Error(`--case ${spec}: no such suite`);
+  const c = (await suite.cases())[caseIndex ?? -1];
+  if (c === undefined) throw new Error(`--case ${spec}: no such case`);
+  process.stdout.write(JSON.stringify(measure(c, { smoke: false })));
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  const caseIndex = argv.indexOf('--case');
+  if (caseIndex >= 0) return runOneCase(argv[caseIndex + 1] ?? '');
   const smoke = argv.includes('--smoke');
   const json = argv.includes('--json');
   const onlyIndex = argv.indexOf('--only');

@@ -19,72 +19,59 @@ function stockedKernel(order: number): Kernel {
   return kernel;
 }
 
+/** alloc+free pairs of `order` on `kernel`. */
+function pairs(kernel: Kernel, order: number): (n: number) => unknown {
+  const pa = kernel.pages;
+  return (n) => {
+    let x = 0;
+    for (let i = 0; i < n; i++) {
+      const pfn = pa.allocPages(order, GFP.KERNEL) as number;
+      x ^= pfn;
+      pa.freePages(pfn, order);
+    }
+    return x;
+  };
+}
+
 export function pageAllocCases(): BenchCase[] {
   const cases: BenchCase[] = [];
   for (const order of [0, 9]) {
     const group = `page allocator, order ${order} (${order === 0 ? '4 KiB' : '2 MiB'})`;
     const unit = 'alloc+free pair';
-    const stack: number[] = [];
-    for (let i = 0; i < 1024; i++) stack.push(i << order);
-    cases.push({
-      group,
-      unit,
-      name: 'baseline: JS array of free pfns (pop/push)',
-      baseline: true,
-      run: (n) => {
-        let x = 0;
-        for (let i = 0; i < n; i++) {
-          const pfn = stack.pop() as number;
-          x ^= pfn;
-          stack.push(pfn);
-        }
-        return x;
-      },
-    });
     const bytes = 4096 << order;
-    cases.push({
-      group,
-      unit,
-      name: `baseline: new ArrayBuffer(${bytes}) (garbage-collected)`,
-      run: (n) => {
-        let x = 0;
-        for (let i = 0; i < n; i++) x += new ArrayBuffer(bytes).byteLength;
-        return x;
+    cases.push(
+      {
+        group,
+        unit,
+        name: 'baseline: JS array of free pfns (pop/push)',
+        baseline: true,
+        make: () => {
+          const stack = Array.from({ length: 1024 }, (_, i) => i << order);
+          return (n) => {
+            let x = 0;
+            for (let i = 0; i < n; i++) {
+              const pfn = stack.pop() as number;
+              x ^= pfn;
+              stack.push(pfn);
+            }
+            return x;
+          };
+        },
       },
-    });
-    const stocked = stockedKernel(order);
-    cases.push({
-      group,
-      unit,
-      name: 'kmem allocPages/freePages, free list stocked (no split, no merge)',
-      run: (n) => {
-        const pa = stocked.pages;
-        let x = 0;
-        for (let i = 0; i < n; i++) {
-          const pfn = pa.allocPages(order, GFP.KERNEL) as number;
-          x ^= pfn;
-          pa.freePages(pfn, order);
-        }
-        return x;
+      {
+        group,
+        unit,
+        name: `baseline: new ArrayBuffer(${bytes}) (garbage-collected)`,
+        make: () => (n) => {
+          let x = 0;
+          for (let i = 0; i < n; i++) x += new ArrayBuffer(bytes).byteLength;
+          return x;
+        },
       },
-    });
-    // Nothing allocated: each pair splits an order-10 block down to `order` and merges it back.
-    const fresh = Kernel.boot({ ramBytes: '256MiB' });
-    cases.push({
-      group,
-      unit,
-      name: `kmem allocPages/freePages, fresh machine (split from and merge to order 10)`,
-      run: (n) => {
-        const pa = fresh.pages;
-        let x = 0;
-        for (let i = 0; i < n; i++) {
-          const pfn = pa.allocPages(order, GFP.KERNEL) as number;
-          x ^= pfn;
-          pa.freePages(pfn, order);
-        }
-        return x;
-      },
-    });
+      { group, unit, name: 'kmem allocPages/freePages, free list stocked (no split, no merge)', make: () => pairs(stockedKernel(order), order) },
+      // Nothing allocated: each pair splits an order-10 block down to `order` and merges it back.
+      { group, unit, name: 'kmem allocPages/freePages, fresh machine (split from and merge to order 10)', make: () => pairs(Kernel.boot({ ramBytes: '256MiB' }), order) },
+    );
   }
   return cases;
 }

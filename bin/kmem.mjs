@@ -1,7 +1,4 @@
 #!/usr/bin/env node
-// The `kmem` command: loads the TypeScript sources through tsx and runs the CLI.
-import { register } from 'tsx/esm/api';
-
-register();
-const { main } = await import('../src/cli/main.ts');
+// The `kmem` command, from the compiled library in dist/ (npm run build; the setup step builds it).
+const { main } = await import('../dist/cli/main.js');
 process.exitCode = await main(process.argv.slice(2));

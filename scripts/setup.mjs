@@ -6,10 +6,11 @@
 // the npm dependencies are fatal (nothing runs without them). Plain JavaScript with no dependencies:
 // it runs before `npm ci` has installed anything.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureLavapipe } from './setup-lavapipe.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const quiet = process.argv.includes('--quiet');
@@ -34,4 +35,40 @@ function npmDependencies() {
   writeFileSync(stampPath, installed);
 }
 
+/** The compiled library in dist/ (what `import 'kmem'` and bin/kmem.mjs load): rebuilt when src/ changed. */
+function buildLibrary() {
+  const stampPath = join(root, 'dist', '.kmem-build-stamp');
+  const newest = newestMtime(join(root, 'src'));
+  if (existsSync(stampPath) && Number(readFileSync(stampPath, 'utf8')) >= newest) return;
+  say('building the library into dist/ (tsc -p tsconfig.build.json)');
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (result.status !== 0) {
+    process.stderr.write('setup: FAILED: the TypeScript build failed (see above); the examples and bin/kmem.mjs need dist/.\n');
+    process.exit(1);
+  }
+  writeFileSync(stampPath, String(newest));
+}
+
+function newestMtime(dir) {
+  let newest = 0;
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    const stat = statSync(path);
+    newest = Math.max(newest, stat.isDirectory() ? newestMtime(path) : stat.mtimeMs);
+  }
+  return newest;
+}
+
+/** A WebGPU adapter for src/gpu: Mesa's lavapipe where there is no GPU (setup-lavapipe.mjs). Never fatal. */
+function webgpuAdapter() {
+  try {
+    ensureLavapipe({ root, say });
+  } catch (error) {
+    say(`GPU: the lavapipe step failed (${error instanceof Error ? error.message : String(error)}); the GPU tests and scenario may not run`);
+  }
+}
+
 npmDependencies();
+buildLibrary();
+webgpuAdapter();

@@ -12,7 +12,9 @@
  *   });
  *
  * A run is deterministic for a given seed (ctx.seed), except tables and plots marked `timing`, whose
- * figures come from the wall clock. With ctx.smoke the run shrinks its workload to a quick check.
+ * figures come from the wall clock, and those marked `scheduling`, whose figures depend on how
+ * concurrent hardware interleaved (which GPU warp's atomic landed first). With ctx.smoke the run
+ * shrinks its workload to a quick check.
  */
 
 interface ParamBase<T> {
@@ -85,6 +87,8 @@ export interface Table {
   note?: string;
   /** Figures from the wall clock: not reproducible, left out of determinism checks. */
   timing?: boolean;
+  /** Measured figures that depend on the hardware's interleaving of concurrent work: not reproducible. */
+  scheduling?: boolean;
 }
 
 export interface Series {
@@ -104,6 +108,7 @@ export interface Plot {
   series: Series[];
   note?: string;
   timing?: boolean;
+  scheduling?: boolean;
 }
 
 export interface ScenarioResult {
@@ -121,6 +126,11 @@ export interface Scenario<P extends ParamSpecs = ParamSpecs> {
   question: string;
   params: P;
   run(params: ParamValues<P>, ctx: RunContext): ScenarioResult | Promise<ScenarioResult>;
+}
+
+/** Tables and plots whose figures may differ between two runs with the same seed. */
+export function isReproducible(item: { timing?: boolean; scheduling?: boolean }): boolean {
+  return item.timing !== true && item.scheduling !== true;
 }
 
 /** Declares a scenario with its parameter types inferred from `params`. */

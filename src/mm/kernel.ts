@@ -21,6 +21,10 @@ import { Memblock } from './memblock.ts';
 import { PageAllocator } from './page-alloc.ts';
 import type { PageAllocStats } from './vmstat.ts';
 import { ShrinkerRegistry } from './shrinker.ts';
+import { SlabAllocator } from './slab/allocator.ts';
+import type { CreateCacheOptions, SlabBootOptions } from './slab/allocator.ts';
+import type { KmemCache } from './slab/cache.ts';
+import type { SlabStats } from './slab/slabinfo.ts';
 
 export interface BootOptions {
   /** RAM size: bytes, or with a unit ('256MiB'). A multiple of 4 KiB, at least 1 MiB, at most 4 GiB. */
@@ -33,6 +37,8 @@ export interface BootOptions {
   groupByMobility?: boolean;
   /** At most this many pages in use at once (0 = no limit). Default 0. */
   pageLimit?: number;
+  /** The slab allocator's boot options: layout, debug flags, init_on_alloc/free, cache table size. */
+  slab?: SlabBootOptions;
 }
 
 export interface KernelStats {
@@ -46,6 +52,7 @@ export interface KernelStats {
   metadataFraction: number;
   regions: Region[];
   pages: PageAllocStats;
+  slab: SlabStats;
 }
 
 const MAX_CPUS = 256;
@@ -54,6 +61,7 @@ export class Kernel {
   readonly shrinkers: ShrinkerRegistry;
   readonly memMap: MemMap;
   readonly pages: PageAllocator;
+  private slabAllocator: SlabAllocator | null = null;
 
   private constructor(
     readonly ram: Ram,
@@ -63,6 +71,17 @@ export class Kernel {
     this.shrinkers = new ShrinkerRegistry();
     this.memMap = MemMap.attach(ram, header);
     this.pages = pages(this.shrinkers, this.memMap);
+  }
+
+  /** The slab allocator, as this worker sees it (built on first use; claims a CPU slot once a cache is used). */
+  get slab(): SlabAllocator {
+    if (this.slabAllocator === null) this.installSlab(SlabAllocator.attach(this.ram, this.header, this.pages, this.memMap));
+    return this.slabAllocator as SlabAllocator;
+  }
+
+  private installSlab(slab: SlabAllocator): void {
+    this.slabAllocator = slab;
+    this.shrinkers.register({ name: 'slab', shrink: () => slab.shrink() });
   }
 
   static boot(options: BootOptions): Kernel {
@@ -80,9 +99,11 @@ export class Kernel {
     const memblock = new Memblock(ram, header);
     MemMap.reserve(ram, memblock);
     PageAllocator.reserve(ram, memblock);
+    SlabAllocator.reserve(memblock, cpus, options.slab ?? {});
     const kernel = new Kernel(ram, header, (shrinkers, memMap) =>
       PageAllocator.init(ram, header, memMap, shrinkers, memblock.firstReservedPfn),
     );
+    kernel.installSlab(SlabAllocator.init(ram, header, kernel.pages, kernel.memMap, cpus, options.slab ?? {}));
     header.set(H.STATE, ArenaState.Running);
     return kernel;
   }
@@ -112,6 +133,37 @@ export class Kernel {
   /** Checks every structure of every subsystem; throws InvariantError on the first broken rule. */
   validate(): void {
     this.pages.validate();
+    this.slab.validate();
+  }
+
+  /** kmem_cache_create(): a cache of `sizeBytes` objects (see SlabAllocator.createCache). */
+  createCache(name: string, sizeBytes: number, options?: CreateCacheOptions): KmemCache {
+    return this.slab.createCache(name, sizeBytes, options);
+  }
+
+  /** kmalloc(): at least `sizeBytes` bytes; null only with GFP.NORETRY on exhaustion. */
+  kmalloc(sizeBytes: number, gfp?: number): number | null {
+    return this.slab.kmalloc.kmalloc(sizeBytes, gfp);
+  }
+
+  kzalloc(sizeBytes: number, gfp?: number): number | null {
+    return this.slab.kmalloc.kzalloc(sizeBytes, gfp);
+  }
+
+  kfree(addr: number): void {
+    this.slab.kmalloc.kfree(addr);
+  }
+
+  ksize(addr: number): number {
+    return this.slab.kmalloc.ksize(addr);
+  }
+
+  krealloc(addr: number, sizeBytes: number, gfp?: number): number | null {
+    return this.slab.kmalloc.krealloc(addr, sizeBytes, gfp);
+  }
+
+  kfreeSensitive(addr: number): void {
+    this.slab.kmalloc.kfreeSensitive(addr);
   }
 
   stats(): KernelStats {
@@ -124,6 +176,7 @@ export class Kernel {
       metadataFraction: this.metadataBytes / this.ram.sizeBytes,
       regions: this.header.regions(),
       pages: this.pages.stats(),
+      slab: this.slab.stats(),
     };
   }
 }

@@ -10,17 +10,19 @@
  *   owner     u32  an opaque tag of who allocated the block (as page_owner records)
  *   next/prev i32  links of the free list holding the block, or of the subsystem that owns it
  *   head      i32  for a compound tail, the pfn of its head
+ *   private   i32  owner-specific: for every page of a slab, its slab descriptor's paddr
+ *   firstObject i32  for every page of a slab, the paddr of the slab's first object (SLAB's s_mem)
  *
- * Bytes per page: 4 + 1 + 4 · 7 = 33 (Linux's struct page is 64).
+ * Bytes per page: 4 + 1 + 4 · 9 = 41 (Linux's struct page is 64).
  */
 import { PAGE_FLAG_MT_MASK, PAGE_FLAG_MT_SHIFT } from './types.ts';
 import type { ArenaHeader } from './arena-header.ts';
 import type { Memblock } from './memblock.ts';
 import type { Ram } from '../machine/ram.ts';
 
-export const MEM_MAP_BYTES_PER_PAGE = 33;
+export const MEM_MAP_BYTES_PER_PAGE = 41;
 
-const I32_FIELDS = ['refcount', 'mapcount', 'pincount', 'owner', 'next', 'prev', 'head'] as const;
+const I32_FIELDS = ['refcount', 'mapcount', 'pincount', 'owner', 'next', 'prev', 'head', 'private', 'firstObject'] as const;
 
 export class MemMap {
   readonly nrPages: number;
@@ -33,6 +35,8 @@ export class MemMap {
   readonly next: Int32Array;
   readonly prev: Int32Array;
   readonly head: Int32Array;
+  readonly private: Int32Array;
+  readonly firstObject: Int32Array;
 
   private constructor(ram: Ram, paddrOf: (name: string) => number) {
     const n = ram.nrPages;
@@ -46,6 +50,8 @@ export class MemMap {
     this.next = ram.i32(paddrOf('mem_map.next'), n);
     this.prev = ram.i32(paddrOf('mem_map.prev'), n);
     this.head = ram.i32(paddrOf('mem_map.head'), n);
+    this.private = ram.i32(paddrOf('mem_map.private'), n);
+    this.firstObject = ram.i32(paddrOf('mem_map.firstObject'), n);
   }
 
   /** Carves the arrays at boot. */

@@ -16,7 +16,7 @@
  *
  * struct page is a struct of arrays indexed by pfn (mem-map.ts):
  *   flags u32 | order u8 | refcount i32 | mapcount i32 | pincount i32 | owner u32 |
- *   next i32 | prev i32 | head i32
+ *   next i32 | prev i32 | head i32 | private i32 | firstObject i32
  * Free blocks of 2^order pages are linked through next/prev of their first page, on the list of
  * (zone, order, migratetype) in the zone descriptor (zone.ts).
  *

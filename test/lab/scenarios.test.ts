@@ -1,16 +1,17 @@
 // Every registered scenario: runs in smoke mode, returns well-formed tables and plots, and is
-// deterministic for a given seed (tables and plots marked `timing` aside).
+// deterministic for a given seed (tables and plots marked `timing` or `scheduling` aside).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SCENARIOS, UnknownScenarioError, findScenario } from '../../src/lab/registry.ts';
 import { runScenario } from '../../src/lab/run.ts';
+import { isReproducible } from '../../src/lab/scenario.ts';
 import type { ScenarioResult } from '../../src/lab/scenario.ts';
 
 function deterministicPart(result: ScenarioResult): unknown {
   return {
-    summary: result.tables.some((t) => t.timing) || result.plots.some((p) => p.timing) ? null : result.summary,
-    tables: result.tables.filter((t) => t.timing !== true),
-    plots: result.plots.filter((p) => p.timing !== true),
+    summary: [...result.tables, ...result.plots].every(isReproducible) ? result.summary : null,
+    tables: result.tables.filter(isReproducible),
+    plots: result.plots.filter(isReproducible),
   };
 }
 

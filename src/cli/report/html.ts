@@ -1,6 +1,6 @@
 /**
  * The HTML report: one self-contained page with every scenario's summary, tables and SVG plots.
- * Deterministic for a given seed, apart from tables and plots marked `timing`.
+ * Deterministic for a given seed, apart from tables and plots marked `timing` or `scheduling`.
  */
 import type { ScenarioRun } from '../../lab/run.ts';
 import type { Table } from '../../lab/scenario.ts';
@@ -17,7 +17,12 @@ function tableHtml(table: Table): string {
     .map((row) => `<tr>${table.columns.map((c) => `<td${typeof row[c.key] === 'number' ? ' class="n"' : ''}>${esc(formatCell(row[c.key], c))}</td>`).join('')}</tr>`)
     .join('\n');
   const note = table.note === undefined ? '' : `<p class="note">${esc(table.note)}</p>`;
-  const timing = table.timing === true ? ' <span class="timing">(wall-clock)</span>' : '';
+  const timing =
+    table.timing === true
+      ? ' <span class="timing">(wall-clock)</span>'
+      : table.scheduling === true
+        ? ' <span class="timing">(depends on scheduling: varies run to run)</span>'
+        : '';
   return `<h3 id="${esc(table.id)}">${esc(table.title)}${timing}</h3>\n<table><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>${note}`;
 }
 

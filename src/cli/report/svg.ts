@@ -5,9 +5,12 @@
 import type { Plot } from '../../lab/scenario.ts';
 import { formatNumber } from '../render/format.ts';
 
-const WIDTH = 640;
+const WIDTH = 760;
 const HEIGHT = 360;
-const MARGIN = { left: 70, right: 20, top: 30, bottom: 50 };
+/** The legend sits in the right margin, clear of the data. */
+const LEGEND_WIDTH = 190;
+const MARGIN = { left: 70, right: 20 + LEGEND_WIDTH, top: 30, bottom: 50 };
+const LEGEND_CHARS = 30;
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 
 interface Scale {
@@ -58,10 +61,22 @@ function makeScale(values: number[], log: boolean, from: number, to: number, inc
   return { map: (v) => from + ((v - lo) / (hi - lo)) * (to - from), ticks };
 }
 
+/** Tick labels with SI suffixes: 1.5k, 8M, 2G; small values with their decimals. */
 function tickLabel(value: number): string {
   const abs = Math.abs(value);
-  if (abs >= 1e6 || (abs > 0 && abs < 1e-3)) return value.toExponential(0);
+  if (abs > 0 && abs < 1e-3) return value.toExponential(0);
+  for (const [scale, suffix] of [
+    [1e9, 'G'],
+    [1e6, 'M'],
+    [1e3, 'k'],
+  ] as const) {
+    if (abs >= scale) return `${Number((value / scale).toPrecision(3))}${suffix}`;
+  }
   return formatNumber(value, abs < 1 ? 3 : abs < 10 ? 2 : 0);
+}
+
+function legendLabel(label: string): string {
+  return label.length <= LEGEND_CHARS ? label : `${label.slice(0, LEGEND_CHARS - 1)}…`;
 }
 
 export function renderPlotSvg(plot: Plot): string {
@@ -113,9 +128,10 @@ export function renderPlotSvg(plot: Plot): string {
       });
       out.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="1.6"/>`);
     }
-    const ly = MARGIN.top + 6 + i * 14;
-    out.push(`<rect x="${WIDTH - MARGIN.right - 150}" y="${ly - 5}" width="10" height="10" fill="${color}"/>`);
-    out.push(`<text x="${WIDTH - MARGIN.right - 136}" y="${ly}" dominant-baseline="middle">${escapeXml(series.label)}</text>`);
+    const ly = MARGIN.top + 6 + i * 16;
+    const lx = WIDTH - LEGEND_WIDTH;
+    out.push(`<rect x="${lx}" y="${ly - 5}" width="10" height="10" fill="${color}"/>`);
+    out.push(`<text x="${lx + 14}" y="${ly}" dominant-baseline="middle"><title>${escapeXml(series.label)}</title>${escapeXml(legendLabel(series.label))}</text>`);
   });
   out.push('</svg>');
   return out.join('\n');

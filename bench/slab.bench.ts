@@ -1,0 +1,184 @@
+/**
+ * Slab caches and kmalloc, beside their baselines:
+ *   fixed-size objects   ns per alloc+free pair: kmem cache vs a hand-written Int32Array free-list
+ *                        slab (the floor), a JS object of 8 fields, @thi.ng/malloc's MemPool, and
+ *                        kmem caches with each debugging or hardening option on
+ *   kmalloc churn        10,000 live objects of 16 … 512 bytes; each step frees one at random and
+ *                        allocates another: kmem kmalloc vs a trivial 6-class kmalloc, MemPool and
+ *                        JS arrays of the same size
+ * The churn's sizes and victims are drawn once from a seeded PRNG, so every allocator sees the same
+ * request stream. Each case runs in its own process (harness.ts), so the shared loops below see one
+ * allocator each.
+ */
+import { MemPool } from '@thi.ng/malloc';
+import { Kernel } from '../src/mm/kernel.ts';
+import { SlabFlag } from '../src/mm/slab/layout.ts';
+import type { SlabBootOptions } from '../src/mm/slab/allocator.ts';
+import { Prng } from '../src/util/prng.ts';
+import { FreeListSlab } from './baselines/free-list-slab.ts';
+import { TrivialKmalloc } from './baselines/trivial-kmalloc.ts';
+import type { BenchCase } from './harness.ts';
+
+const OBJECT_BYTES = 64;
+const CHURN_LIVE = 10_000;
+const CHURN_STEPS = 1 << 16;
+
+interface PairAllocator {
+  alloc(): number;
+  free(addr: number): void;
+}
+
+function pairs(make: () => PairAllocator): () => (n: number) => unknown {
+  return () => {
+    const a = make();
+    return (n) => {
+      let x = 0;
+      for (let i = 0; i < n; i++) {
+        const addr = a.alloc();
+        x ^= addr;
+        a.free(addr);
+      }
+      return x;
+    };
+  };
+}
+
+/** A kmem cache of 64-byte objects on a fresh kernel, with slab boot options and cache flags. */
+function kmemCache(flags: number, slab: SlabBootOptions = {}): PairAllocator {
+  const cache = Kernel.boot({ ramBytes: '64MiB', slab: { cookie: 1, ...slab } }).createCache('bench64', OBJECT_BYTES, { flags });
+  return { alloc: () => cache.alloc() as number, free: (addr) => cache.free(addr) };
+}
+
+function kmemKmalloc(sensitive: boolean): PairAllocator {
+  const kernel = Kernel.boot({ ramBytes: '64MiB', slab: { cookie: 1 } });
+  return {
+    alloc: () => kernel.kmalloc(OBJECT_BYTES) as number,
+    free: sensitive ? (addr) => kernel.kfreeSensitive(addr) : (addr) => kernel.kfree(addr),
+  };
+}
+
+class Obj8 {
+  constructor(
+    public a = 0,
+    public b = 0,
+    public c = 0,
+    public d = 0,
+    public e = 0,
+    public f = 0,
+    public g = 0,
+    public h = 0,
+  ) {}
+}
+
+function fixedSizeCases(): BenchCase[] {
+  const group = `fixed-size ${OBJECT_BYTES}-byte objects`;
+  const unit = 'alloc+free pair';
+  const rows: [string, () => PairAllocator, boolean?][] = [
+    ['baseline: hand-written Int32Array free-list slab', () => new FreeListSlab(100_000, OBJECT_BYTES), true],
+    ['kmem cache (magazine fast path)', () => kmemCache(0)],
+    [
+      '@thi.ng/malloc MemPool (best case)',
+      () => {
+        const pool = new MemPool({ size: 16 << 20 });
+        return { alloc: () => pool.malloc(OBJECT_BYTES), free: (addr) => void pool.free(addr) };
+      },
+    ],
+    ['kmem cache, init_on_alloc', () => kmemCache(0, { initOnAlloc: true })],
+    ['kmem cache, init_on_free', () => kmemCache(0, { initOnFree: true })],
+    ['kmem cache, red zones (slab_debug=Z)', () => kmemCache(SlabFlag.RED_ZONE)],
+    ['kmem cache, poisoning (slab_debug=P)', () => kmemCache(SlabFlag.POISON)],
+    ['kmem kmalloc(64) + kfree', () => kmemKmalloc(false)],
+    ['kmem kmalloc(64) + kfreeSensitive', () => kmemKmalloc(true)],
+  ];
+  const cases: BenchCase[] = rows.map(([name, make, baseline]) => ({ group, unit, name, baseline: baseline === true, make: pairs(make) }));
+  cases.splice(2, 0, {
+    group,
+    unit,
+    name: 'JS object of 8 fields (garbage-collected)',
+    make: () => {
+      let keep: Obj8 | null = null;
+      return (n) => {
+        for (let i = 0; i < n; i++) keep = new Obj8(i);
+        return keep;
+      };
+    },
+  });
+  return cases;
+}
+
+interface ChurnAllocator {
+  /** An object of `size` bytes for live slot `slot`; returns a handle. */
+  malloc(size: number, slot: number): number;
+  free(handle: number, slot: number): void;
+}
+
+/** The churn: CHURN_LIVE objects live; each step frees a random one and allocates a new size. */
+function churn(make: () => ChurnAllocator): () => (n: number) => unknown {
+  return () => {
+    const a = make();
+    const prng = new Prng(2024);
+    const sizes = Int32Array.from({ length: CHURN_STEPS }, () => prng.range(16, 512));
+    const victims = Int32Array.from({ length: CHURN_STEPS }, () => prng.int(CHURN_LIVE));
+    const live = new Float64Array(CHURN_LIVE);
+    for (let i = 0; i < CHURN_LIVE; i++) live[i] = a.malloc(sizes[i] as number, i);
+    let step = 0;
+    return (n) => {
+      for (let i = 0; i < n; i++, step++) {
+        const k = step & (CHURN_STEPS - 1);
+        const v = victims[k] as number;
+        a.free(live[v] as number, v);
+        live[v] = a.malloc(sizes[k] as number, v);
+      }
+      return live[0];
+    };
+  };
+}
+
+function churnCases(): BenchCase[] {
+  const group = `kmalloc churn (${CHURN_LIVE} live, 16-512 B)`;
+  const unit = 'free+alloc pair';
+  const rows: [string, () => ChurnAllocator, boolean?][] = [
+    [
+      'baseline: trivial 6-class kmalloc',
+      () => {
+        const t = new TrivialKmalloc(64 << 20);
+        return { malloc: (size) => t.malloc(size), free: (addr) => t.free(addr) };
+      },
+      true,
+    ],
+    [
+      'kmem kmalloc + kfree',
+      () => {
+        const kernel = Kernel.boot({ ramBytes: '256MiB', slab: { cookie: 1 } });
+        return { malloc: (size) => kernel.kmalloc(size) as number, free: (addr) => kernel.kfree(addr) };
+      },
+    ],
+    [
+      'JS new Array(size / 8) (garbage-collected)',
+      () => {
+        const arrays: (number[] | undefined)[] = new Array(CHURN_LIVE).fill(undefined);
+        return {
+          malloc: (size, slot) => {
+            arrays[slot] = new Array<number>(size >> 3).fill(0);
+            return slot;
+          },
+          free: (_, slot) => {
+            arrays[slot] = undefined;
+          },
+        };
+      },
+    ],
+    [
+      '@thi.ng/malloc MemPool',
+      () => {
+        const pool = new MemPool({ size: 64 << 20 });
+        return { malloc: (size) => pool.malloc(size), free: (addr) => void pool.free(addr) };
+      },
+    ],
+  ];
+  return rows.map(([name, make, baseline]) => ({ group, unit, name, baseline: baseline === true, make: churn(make) }));
+}
+
+export function slabCases(): BenchCase[] {
+  return [...fixedSizeCases(), ...churnCases()];
+}

@@ -1,0 +1,287 @@
+/**
+ * message-queue: the seed's postal sorting office. A queue holds messages of variable payload; the
+ * same stream of arrivals and departures runs against three designs:
+ *
+ *   fixed slots   one kmem cache of (header + largest payload)-byte slots: every message reserves
+ *                 the worst case ("a truck for every letter")
+ *   slab          a kmem cache for the message headers and kmalloc for the payloads: each part
+ *                 from a size class that fits it
+ *   general       @thi.ng/malloc's MemPool, the JavaScript ecosystem's general-purpose allocator,
+ *                 one block of header + payload per message
+ *
+ * Measured from what happened: bytes requested (header + payload of live messages) against bytes
+ * reserved (the slots, ksize() of each object, MemPool's blocks), sampled over the run; peak memory
+ * (pages the kernel gave the slab allocator, or the pool's high-water mark); and, in a separate
+ * timed pass over the same stream, nanoseconds per message (enqueue + dequeue).
+ */
+import { MemPool } from '@thi.ng/malloc';
+import { Kernel } from '../../mm/kernel.ts';
+import { PAGE_SIZE } from '../../mm/types.ts';
+import { Prng } from '../../util/prng.ts';
+import { formatBytes } from '../../util/units.ts';
+import { defineScenario } from '../scenario.ts';
+import type { Plot, Table } from '../scenario.ts';
+
+type Distribution = 'lognormal' | 'uniform' | 'bimodal';
+
+interface Stream {
+  /** +payload bytes for an arrival, -1 for a departure (the oldest message leaves). */
+  events: Int32Array;
+}
+
+/** The request stream: arrivals and departures keep the queue near `depth`; payloads drawn from `dist`. */
+function makeStream(seed: number, messages: number, depth: number, dist: Distribution, meanBytes: number, maxBytes: number): Stream {
+  const prng = new Prng(seed);
+  const events: number[] = [];
+  let queued = 0;
+  let arrived = 0;
+  const sigma = 0.8;
+  const mu = Math.log(meanBytes) - (sigma * sigma) / 2;
+  const payload = (): number => {
+    let bytes: number;
+    if (dist === 'uniform') bytes = prng.range(1, maxBytes);
+    else if (dist === 'bimodal') bytes = prng.chance(0.8) ? prng.range(1, Math.max(1, Math.round(meanBytes / 2))) : prng.range(Math.round(maxBytes / 2), maxBytes);
+    else {
+      const u = 1 - prng.nextFloat();
+      const v = prng.nextFloat();
+      bytes = Math.round(Math.exp(mu + sigma * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v)));
+    }
+    return Math.min(maxBytes, Math.max(1, bytes));
+  };
+  while (arrived < messages) {
+    // A mean-reverting walk around the target depth.
+    const pArrive = Math.min(0.95, Math.max(0.05, 0.5 + (depth - queued) / (2 * depth)));
+    if (queued === 0 || prng.chance(pArrive)) {
+      events.push(payload());
+      queued++;
+      arrived++;
+    } else {
+      events.push(-1);
+      queued--;
+    }
+  }
+  for (; queued > 0; queued--) events.push(-1);
+  return { events: Int32Array.from(events) };
+}
+
+interface Design {
+  name: string;
+  /** Enqueues a message; returns a handle. */
+  enqueue(payloadBytes: number): number;
+  dequeue(handle: number): void;
+  /** Bytes reserved for a live message (what its slots really take). */
+  reserved(handle: number): number;
+  /** Bytes of backing memory the design holds now. */
+  footprint(): number;
+}
+
+function fixedSlots(headerBytes: number, maxBytes: number): Design {
+  const kernel = Kernel.boot({ ramBytes: '512MiB', slab: { cookie: 1 } });
+  const cache = kernel.createCache('msg_fixed', headerBytes + maxBytes);
+  const base = kernel.pages.managedPagesTotal - kernel.pages.freePagesTotal;
+  return {
+    name: 'fixed max-size slots',
+    enqueue: () => cache.alloc() as number,
+    dequeue: (h) => cache.free(h),
+    reserved: () => cache.size,
+    footprint: () => (kernel.pages.managedPagesTotal - kernel.pages.freePagesTotal - base) * PAGE_SIZE,
+  };
+}
+
+function slabDesign(headerBytes: number): Design {
+  const kernel = Kernel.boot({ ramBytes: '512MiB', slab: { cookie: 1 } });
+  const headers = kernel.createCache('msg_header', headerBytes);
+  const w = new Int32Array(kernel.buffer);
+  const base = kernel.pages.managedPagesTotal - kernel.pages.freePagesTotal;
+  return {
+    name: 'slab headers + kmalloc payloads',
+    enqueue: (bytes) => {
+      const header = headers.alloc() as number;
+      w[header >>> 2] = kernel.kmalloc(bytes) as number;
+      return header;
+    },
+    dequeue: (h) => {
+      kernel.kfree(w[h >>> 2] as number);
+      headers.free(h);
+    },
+    reserved: (h) => headers.size + kernel.ksize(w[h >>> 2] as number),
+    footprint: () => (kernel.pages.managedPagesTotal - kernel.pages.freePagesTotal - base) * PAGE_SIZE,
+  };
+}
+
+/** MemPool with its block sizes and high-water mark readable (protected in the library). */
+class MeasuredPool extends MemPool {
+  /** Bytes of the block holding `addr`, its 8-byte header (size, next) included. */
+  blockBytes(addr: number): number {
+    return this.blockSize(addr - MEMPOOL_BLOCK_HEADER_BYTES);
+  }
+
+  get highWater(): number {
+    return this.top;
+  }
+}
+
+/** @thi.ng/malloc's block header: size and next, one u32 each, before the data. */
+const MEMPOOL_BLOCK_HEADER_BYTES = 8;
+
+function generalDesign(headerBytes: number): Design {
+  const pool = new MeasuredPool({ size: 256 << 20, align: 8 });
+  return {
+    name: 'general-purpose (@thi.ng/malloc MemPool)',
+    enqueue: (bytes) => pool.malloc(headerBytes + bytes),
+    dequeue: (h) => void pool.free(h),
+    reserved: (h) => pool.blockBytes(h),
+    footprint: () => pool.highWater,
+  };
+}
+
+export const messageQueue = defineScenario({
+  name: 'message-queue',
+  title: 'A message queue: slab caches vs. fixed max-size slots vs. a general allocator',
+  question:
+    'A message queue allocates and frees the same kind of object with variable payloads: how much memory does each design reserve beyond what the messages need, and how fast is it?',
+  params: {
+    messages: { kind: 'int', default: 200_000, min: 100, max: 10_000_000, description: 'messages enqueued (each is dequeued once)' },
+    queueDepth: { kind: 'int', default: 2000, min: 1, max: 200_000, description: 'messages in the queue on average' },
+    payload: { kind: 'enum', values: ['lognormal', 'uniform', 'bimodal'] as const, default: 'lognormal', description: 'payload size distribution' },
+    payloadMeanBytes: { kind: 'int', default: 300, min: 1, max: 65536, description: 'mean payload (lognormal, bimodal)' },
+    payloadMaxBytes: { kind: 'int', default: 4096, min: 8, max: 65536, description: 'largest payload' },
+    headerBytes: { kind: 'int', default: 64, min: 8, max: 4096, description: 'message header (id, timestamps, length, payload pointer)' },
+    samples: { kind: 'int', default: 40, min: 2, max: 1000, description: 'points sampled over the run' },
+  },
+  run(params, ctx) {
+    const messages = ctx.smoke ? Math.min(params.messages, 3000) : params.messages;
+    const depth = ctx.smoke ? Math.min(params.queueDepth, 200) : params.queueDepth;
+    const stream = makeStream(ctx.seed, messages, depth, params.payload as Distribution, params.payloadMeanBytes, params.payloadMaxBytes);
+    const makers = [
+      () => fixedSlots(params.headerBytes, params.payloadMaxBytes),
+      () => slabDesign(params.headerBytes),
+      () => generalDesign(params.headerBytes),
+    ];
+    const events = stream.events;
+    const sampleEvery = Math.max(1, Math.floor(events.length / params.samples));
+    const runs = makers.map((make, index) => {
+      const design = make();
+      const queue = new Int32Array(messages);
+      const payloads = new Int32Array(messages);
+      let head = 0;
+      let tail = 0;
+      let requested = 0;
+      let reserved = 0;
+      let peakRequested = 0;
+      let peakReserved = 0;
+      let peakFootprint = 0;
+      const points: { step: number; requested: number; reserved: number; footprint: number }[] = [];
+      for (let i = 0; i < events.length; i++) {
+        const e = events[i] as number;
+        if (e >= 0) {
+          const h = design.enqueue(e);
+          queue[tail] = h;
+          payloads[tail++] = e;
+          requested += params.headerBytes + e;
+          reserved += design.reserved(h);
+        } else {
+          const h = queue[head] as number;
+          requested -= params.headerBytes + (payloads[head++] as number);
+          reserved -= design.reserved(h);
+          design.dequeue(h);
+        }
+        peakRequested = Math.max(peakRequested, requested);
+        peakReserved = Math.max(peakReserved, reserved);
+        if ((i + 1) % sampleEvery === 0) {
+          const footprint = design.footprint();
+          peakFootprint = Math.max(peakFootprint, footprint);
+          points.push({ step: i, requested, reserved, footprint });
+        }
+      }
+      ctx.progress(index + 1, makers.length * 2, design.name);
+      return { name: design.name, peakRequested, peakReserved, peakFootprint, points };
+    });
+    // The timed pass: the same stream again on a fresh instance of each design, nothing else done.
+    const timings = makers.map((make, index) => {
+      const design = make();
+      const queue = new Int32Array(messages);
+      let head = 0;
+      let tail = 0;
+      const started = performance.now();
+      for (let i = 0; i < events.length; i++) {
+        const e = events[i] as number;
+        if (e >= 0) queue[tail++] = design.enqueue(e);
+        else design.dequeue(queue[head++] as number);
+      }
+      const ns = ((performance.now() - started) * 1e6) / messages;
+      ctx.progress(makers.length + index + 1, makers.length * 2, design.name);
+      return ns;
+    });
+    const table: Table = {
+      id: 'designs',
+      title: 'Memory at the peak of the queue',
+      columns: [
+        { key: 'design', label: 'design' },
+        { key: 'requested', label: 'bytes requested (peak)' },
+        { key: 'reserved', label: 'bytes reserved (peak)' },
+        { key: 'waste', label: 'waste', unit: '% of reserved', digits: 1 },
+        { key: 'footprint', label: 'memory taken (peak)', unit: 'bytes' },
+      ],
+      rows: runs.map((r) => ({
+        design: r.name,
+        requested: r.peakRequested,
+        reserved: r.peakReserved,
+        waste: (100 * (r.peakReserved - r.peakRequested)) / r.peakReserved,
+        footprint: r.peakFootprint,
+      })),
+      note: 'Reserved: what the allocator set aside for the live messages (slots, size classes, block headers). Memory taken: pages given to the slab allocator (kernel metadata of the caches included), or the pool’s high-water mark.',
+    };
+    const speed: Table = {
+      id: 'speed',
+      title: 'Time per message (enqueue + dequeue), same stream',
+      timing: true,
+      columns: [
+        { key: 'design', label: 'design' },
+        { key: 'ns', label: 'ns per message', digits: 1 },
+      ],
+      rows: runs.map((r, i) => ({ design: r.name, ns: timings[i] ?? NaN })),
+    };
+    const plots: Plot[] = [
+      {
+        id: 'reserved',
+        title: 'Bytes reserved over the run (requested for reference)',
+        kind: 'line',
+        x: { label: 'queue operations' },
+        y: { label: 'bytes', log: true },
+        series: [
+          { label: 'requested', points: (runs[0]?.points ?? []).map((p) => [p.step, p.requested]) },
+          ...runs.map((r) => ({ label: r.name, points: r.points.map((p): [number, number] => [p.step, p.reserved]) })),
+        ],
+      },
+      {
+        id: 'waste',
+        title: 'Waste at the peak (% of bytes reserved)',
+        kind: 'bar',
+        x: { label: 'design (1 fixed, 2 slab, 3 general)' },
+        y: { label: '% wasted' },
+        series: runs.map((r, i) => ({ label: r.name, points: [[i + 1, (100 * (r.peakReserved - r.peakRequested)) / r.peakReserved]] })),
+      },
+      {
+        id: 'ns-per-message',
+        title: 'Time per message (wall clock)',
+        kind: 'bar',
+        timing: true,
+        x: { label: 'design (1 fixed, 2 slab, 3 general)' },
+        y: { label: 'ns per message' },
+        series: runs.map((r, i) => ({ label: r.name, points: [[i + 1, timings[i] ?? 0]] })),
+      },
+    ];
+    const [fixed, slab, general] = runs;
+    const pct = (r: (typeof runs)[number] | undefined): string => (r === undefined ? '?' : ((100 * (r.peakReserved - r.peakRequested)) / r.peakReserved).toFixed(1));
+    return {
+      summary: [
+        `${messages} messages, queue depth ~${depth}, ${params.payload} payloads (mean ${params.payloadMeanBytes} B, max ${params.payloadMaxBytes} B), ${params.headerBytes}-byte headers.`,
+        `Waste at the peak: fixed slots ${pct(fixed)}%, slab + kmalloc ${pct(slab)}%, general-purpose ${pct(general)}%.`,
+        `Peak memory taken: fixed ${formatBytes(fixed?.peakFootprint ?? 0)}, slab ${formatBytes(slab?.peakFootprint ?? 0)}, general ${formatBytes(general?.peakFootprint ?? 0)}.`,
+      ],
+      tables: [table, speed],
+      plots,
+    };
+  },
+});

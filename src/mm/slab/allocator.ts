@@ -1,0 +1,541 @@
+/**
+ * SlabAllocator: one worker's view of the kernel's slab allocator — the cache table in the arena,
+ * this worker's CPU slot, and a KmemCache wrapper per cache it uses.
+ *
+ *   const cache = kernel.slab.createCache('task_struct', 1664, { align: 64 });
+ *   const addr = cache.alloc();               // another worker: kernel.slab.cache('task_struct')
+ *   cache.free(addr!);
+ *
+ * Boot creates kmem_slab (off-slab slab descriptors; its own slabs keep theirs on-slab, so it never
+ * needs itself) and the kmalloc caches (kmalloc.ts). A cache with a magazine layer gets its
+ * magazines from kmem_magazine_<M>, created with it. Each worker claims a CPU slot the first time
+ * it touches the slab allocator (Kernel.attach itself writes nothing); detach() returns the
+ * worker's magazines and its slot.
+ *
+ * Locking: the table lock serialises creating and destroying caches; see cache.ts, depot.ts and
+ * slab-layer.ts for the per-cache locks and their order.
+ */
+import type { Ram } from '../../machine/ram.ts';
+import { LockWord } from '../../sync/lock-word.ts';
+import { ArgumentError } from '../../util/errors.ts';
+import type { ArenaHeader } from '../arena-header.ts';
+import type { MemMap } from '../mem-map.ts';
+import type { Memblock } from '../memblock.ts';
+import type { PageAllocator } from '../page-alloc.ts';
+import { PAGE_SHIFT, PageFlag } from '../types.ts';
+import { KmemCache } from './cache.ts';
+import type { SlabServices } from './context.ts';
+import { CacheContext, readName, writeName } from './context.ts';
+import { depotPurge } from './depot.ts';
+import { CacheBusyError, CacheDestroyedError, CacheNameError, SlabLimitError } from './errors.ts';
+import { Kmalloc } from './kmalloc.ts';
+import { DEFAULT_MAGAZINE_ROUNDS, SLAB_FLAGS_MASK, SlabFlag, calculateLayout, defaultMagazineRounds } from './layout.ts';
+import type { SlabLayoutKind } from './layout.ts';
+import { releaseEmptySlabs } from './slab-layer.ts';
+import { slabStats, slabinfoText, slabtopText } from './slabinfo.ts';
+import type { SlabStats } from './slabinfo.ts';
+import {
+  CACHE_WORDS,
+  C_ALIGN,
+  C_COLOUR_MAX,
+  C_COLOUR_STEP,
+  C_DRAIN_GEN,
+  C_FLAGS,
+  C_FREE_OFFSET,
+  C_INUSE,
+  C_MAGAZINE_CACHE,
+  C_NAME,
+  C_OBJECT_SIZE,
+  C_OBJS,
+  C_ONSLAB_HEADER,
+  C_ORDER,
+  C_RED_LEFT_PAD,
+  C_ROUNDS,
+  C_SIZE,
+  C_STATE,
+  CacheState,
+  D_INUSE,
+  D_NEXT,
+  D_OBJS,
+  D_SMEM,
+  C_FULL,
+  C_PARTIAL,
+  HEADER_WORDS,
+  H_CPUS,
+  H_CPU_CLAIMS,
+  H_COOKIE,
+  H_LAYOUT,
+  H_MAX_CACHES,
+  H_NEVER,
+  MAX_CACHES,
+  C_GEN,
+  SLAB_GEN_MASK,
+  H_NR_CACHES,
+  H_TABLE_LOCK,
+  KMALLOC_LARGE_OWNER,
+  MAX_SLAB_CPUS,
+  NAME_BYTES,
+  PCPU_WORDS,
+  P_DRAIN_GEN,
+  P_LOADED,
+  P_PREV,
+  P_PREV_ROUNDS,
+  P_ROUNDS,
+  SLAB_INDEX_MASK,
+  isSlabOwner,
+} from './types.ts';
+import { validateSlab } from './validate.ts';
+
+export interface SlabBootOptions {
+  /** Slots in the cache table. Default 128. */
+  maxCaches?: number;
+  /** How slabs are laid out: 'slub' (Linux, the default) or 'bonwick' (on-slab headers, colouring). */
+  layout?: SlabLayoutKind;
+  /** Debug flags for every user and kmalloc cache (SlabFlag.RED_ZONE | SlabFlag.POISON): slab_debug=ZP. */
+  debugFlags?: number;
+  /** Zero objects on allocation (init_on_alloc=1) or on free (init_on_free=1). */
+  initOnAlloc?: boolean;
+  initOnFree?: boolean;
+  /** The free marker's cookie; default random. Fix it for byte-identical runs. */
+  cookie?: number;
+}
+
+export interface CreateCacheOptions {
+  align?: number;
+  /** Constructs an object at `addr` once, when its slab is created (Bonwick's constructed state). */
+  ctor?: (addr: number) => void;
+  /** SlabFlag bits. */
+  flags?: number;
+  layout?: SlabLayoutKind;
+  /** Rounds per magazine; default by object size as Bonwick's (15, 7, 3 or 1). */
+  magazineRounds?: number;
+}
+
+const LAYOUTS: readonly SlabLayoutKind[] = ['slub', 'bonwick'];
+const DEFAULT_MAX_CACHES = 128;
+const USER_DEBUG_MASK = SlabFlag.RED_ZONE | SlabFlag.POISON;
+/** Boot debug and init flags are kept in the header word H_LAYOUT above the layout bit. */
+const LAYOUT_BONWICK = 1;
+
+export class SlabAllocator implements SlabServices {
+  readonly cookie: number;
+  readonly maxCaches: number;
+  readonly cpus: number;
+  readonly kmalloc: Kmalloc;
+  private readonly w: Int32Array;
+  private readonly f64: Float64Array;
+  private readonly bytes: Uint8Array;
+  private readonly headerWord: number;
+  private readonly tableWord: number;
+  private readonly pcpuRegionWord: number;
+  private readonly tableLock: LockWord;
+  private readonly wrappers = new Map<number, KmemCache>();
+  private readonly contexts = new Map<number, CacheContext>();
+  private readonly ctors = new Map<number, (addr: number) => void>();
+  private cpuSlot = -1;
+
+  private constructor(
+    readonly ram: Ram,
+    readonly pages: PageAllocator,
+    readonly memMap: MemMap,
+    regionPaddr: number,
+    format: ((words: Int32Array, header: number) => void) | null,
+  ) {
+    this.w = new Int32Array(ram.buffer);
+    this.f64 = new Float64Array(ram.buffer);
+    this.bytes = ram.bytes;
+    this.headerWord = regionPaddr >>> 2;
+    format?.(this.w, this.headerWord);
+    this.maxCaches = this.w[this.headerWord + H_MAX_CACHES] as number;
+    this.cpus = this.w[this.headerWord + H_CPUS] as number;
+    this.cookie = this.w[this.headerWord + H_COOKIE] as number;
+    this.tableWord = this.headerWord + HEADER_WORDS;
+    this.pcpuRegionWord = this.tableWord + this.maxCaches * CACHE_WORDS;
+    this.tableLock = new LockWord(this.w, this.headerWord + H_TABLE_LOCK);
+    this.kmalloc = new Kmalloc(this);
+  }
+
+  /** Bytes of the 'slab' region for a machine of `cpus` CPUs and `maxCaches` caches. */
+  static regionBytes(cpus: number, maxCaches: number): number {
+    return (HEADER_WORDS + maxCaches * CACHE_WORDS + cpus * maxCaches * PCPU_WORDS) * 4;
+  }
+
+  /** Boot, before the page allocator frees memory: carves the 'slab' region. */
+  static reserve(memblock: Memblock, cpus: number, options: SlabBootOptions): void {
+    if (cpus > MAX_SLAB_CPUS) throw new ArgumentError(`cpus ${cpus}: the slab allocator supports at most ${MAX_SLAB_CPUS}`);
+    const maxCaches = options.maxCaches ?? DEFAULT_MAX_CACHES;
+    if (!Number.isInteger(maxCaches) || maxCaches < 32 || maxCaches > MAX_CACHES) {
+      throw new ArgumentError(`maxCaches ${maxCaches}: expected an integer in [32, ${MAX_CACHES}] (the owner tag holds a 15-bit slot)`);
+    }
+    memblock.alloc('slab', SlabAllocator.regionBytes(cpus, maxCaches));
+  }
+
+  /** Boot, after the page allocator: formats the region and creates kmem_slab and the kmalloc caches. */
+  static init(ram: Ram, header: ArenaHeader, pages: PageAllocator, memMap: MemMap, cpus: number, options: SlabBootOptions): SlabAllocator {
+    const layout = options.layout ?? 'slub';
+    if (!LAYOUTS.includes(layout)) throw new ArgumentError(`slab layout '${String(layout)}': expected one of ${LAYOUTS.join(', ')}`);
+    const debugFlags = options.debugFlags ?? 0;
+    if ((debugFlags & ~USER_DEBUG_MASK) !== 0) throw new ArgumentError(`debugFlags 0x${debugFlags.toString(16)}: expected SlabFlag.RED_ZONE and/or SlabFlag.POISON`);
+    const region = header.requireRegion('slab');
+    const cookie = options.cookie ?? Math.floor(Math.random() * 0x7fffffff) + 1;
+    const slab = new SlabAllocator(ram, pages, memMap, region.paddr, (w, h) => {
+      w.fill(0, h, h + region.sizeBytes / 4);
+      w[h + H_COOKIE] = cookie | 0;
+      w[h + H_NEVER] = -1;
+      w[h + H_MAX_CACHES] = options.maxCaches ?? DEFAULT_MAX_CACHES;
+      w[h + H_CPUS] = cpus;
+      w[h + H_LAYOUT] =
+        (layout === 'bonwick' ? LAYOUT_BONWICK : 0) |
+        (debugFlags << 8) |
+        ((options.initOnAlloc === true ? SlabFlag.INIT_ON_ALLOC : 0) << 8) |
+        ((options.initOnFree === true ? SlabFlag.INIT_ON_FREE : 0) << 8);
+    });
+    slab.createInternal('kmem_slab', 32, { flags: SlabFlag.NO_MAGAZINE | SlabFlag.INTERNAL, layout: 'bonwick' }, false);
+    for (const rounds of DEFAULT_MAGAZINE_ROUNDS) slab.magazineCacheIndex(rounds, layout);
+    slab.kmalloc.createBootCaches();
+    return slab;
+  }
+
+  /** This worker's CPU slot, claimed (in the arena) the first time a cache is used here. */
+  get cpu(): number {
+    if (this.cpuSlot < 0) this.cpuSlot = this.claimCpu();
+    return this.cpuSlot;
+  }
+
+  get neverWord(): number {
+    return this.headerWord + H_NEVER;
+  }
+
+  get pcpuBase(): number {
+    return this.pcpuRegionWord + this.cpu * this.maxCaches * PCPU_WORDS;
+  }
+
+  /** A worker's view of a booted slab allocator. Writes nothing until a cache is used. */
+  static attach(ram: Ram, header: ArenaHeader, pages: PageAllocator, memMap: MemMap): SlabAllocator {
+    return new SlabAllocator(ram, pages, memMap, header.requireRegion('slab').paddr, null);
+  }
+
+  /** The boot default layout, debug and init flags. */
+  private get bootLayout(): SlabLayoutKind {
+    return ((this.w[this.headerWord + H_LAYOUT] as number) & LAYOUT_BONWICK) !== 0 ? 'bonwick' : 'slub';
+  }
+
+  private get bootFlags(): number {
+    return ((this.w[this.headerWord + H_LAYOUT] as number) >>> 8) & SLAB_FLAGS_MASK;
+  }
+
+  /** Creates a cache (kmem_cache_create). Names are 1..24 printable ASCII characters, unique. */
+  createCache(name: string, sizeBytes: number, options: CreateCacheOptions = {}): KmemCache {
+    if (((options.flags ?? 0) & ~SLAB_FLAGS_MASK) !== 0 || ((options.flags ?? 0) & (SlabFlag.NO_MAGAZINE | SlabFlag.HAS_CTOR | SlabFlag.KMALLOC | SlabFlag.INTERNAL)) !== 0) {
+      throw new ArgumentError(`flags 0x${(options.flags ?? 0).toString(16)}: expected a combination of the public SlabFlag bits`);
+    }
+    return this.createInternal(name, sizeBytes, options, true);
+  }
+
+  /** A kmalloc size-class cache, made the first time any worker asks for it (kmalloc.ts names them). */
+  kmallocCache(name: string, sizeBytes: number, flags: number): KmemCache {
+    return this.createInternal(name, sizeBytes, { flags }, true, true);
+  }
+
+  /** Whether the cache in `slot` is one of kmem's own (no kfree of its objects). */
+  isInternal(slot: number): boolean {
+    return ((this.w[this.cacheWord(slot) + C_FLAGS] as number) & SlabFlag.INTERNAL) !== 0;
+  }
+
+  /** The cache named `name`, as created by any worker. A cache with a constructor needs it here too. */
+  cache(name: string, options: { ctor?: (addr: number) => void } = {}): KmemCache {
+    const index = this.findIndex(name);
+    if (index < 0) throw new CacheNameError(`no cache named '${name}': expected one created with createCache`);
+    const flags = this.w[this.cacheWord(index) + C_FLAGS] as number;
+    if ((flags & SlabFlag.INTERNAL) !== 0) throw new CacheNameError(`cache '${name}' is kmem's own: it cannot be used directly`);
+    if (options.ctor !== undefined) this.ctors.set(index, options.ctor);
+    if ((flags & SlabFlag.HAS_CTOR) !== 0 && !this.ctors.has(index)) {
+      throw new ArgumentError(`cache '${name}' has a constructor: pass it as { ctor } in every worker that uses the cache`);
+    }
+    return this.wrap(index);
+  }
+
+  /** Every live cache callers may use (kmem's own left out), newest first. */
+  caches(): KmemCache[] {
+    return this.liveSlots()
+      .filter((index) => !this.isInternal(index))
+      .map((index) => this.wrap(index));
+  }
+
+  /** Live slots, newest first (the order of /proc/slabinfo). */
+  private liveSlots(): number[] {
+    const out: number[] = [];
+    const n = this.w[this.headerWord + H_NR_CACHES] as number;
+    for (let index = n - 1; index >= 0; index--) {
+      if (this.w[this.cacheWord(index) + C_STATE] === CacheState.Live) out.push(index);
+    }
+    return out;
+  }
+
+  /**
+   * kmem_cache_destroy(): returns the cache's memory and frees its slot. Objects still in use (or in
+   * another worker's magazines: drain them there first) make it a CacheBusyError naming them, and
+   * the cache stays as it was.
+   */
+  destroyCache(cache: KmemCache): void {
+    if (!cache.current) throw new CacheDestroyedError(cache.name);
+    if ((cache.flags & (SlabFlag.INTERNAL | SlabFlag.KMALLOC)) !== 0) {
+      throw new CacheNameError(`cache '${cache.name}' belongs to the kernel (${(cache.flags & SlabFlag.INTERNAL) !== 0 ? "kmem's own" : 'kmalloc'}): it cannot be destroyed`);
+    }
+    this.tableLock.acquire();
+    try {
+      cache.drain();
+      this.checkNoMagazines(cache);
+      depotPurge(cache);
+      cache.slabLock.acquire();
+      try {
+        releaseEmptySlabs(cache);
+        const leaked = this.leakedObjects(cache);
+        if (leaked.count > 0) throw new CacheBusyError(cache.name, leaked.count, leaked.addrs);
+      } finally {
+        cache.slabLock.release();
+      }
+      const base = this.cacheWord(cache.index);
+      const gen = this.w[base + C_GEN] as number;
+      this.w.fill(0, base, base + CACHE_WORDS);
+      this.w[base + C_GEN] = gen;
+      this.wrappers.delete(cache.index);
+      this.contexts.delete(cache.index);
+      this.ctors.delete(cache.index);
+    } finally {
+      this.tableLock.release();
+    }
+  }
+
+  /** Gives back what every cache of this worker can: magazines, depots, empty slabs. Pages freed. */
+  shrink(): number {
+    let pages = 0;
+    for (const index of this.liveSlots()) pages += this.wrap(index).shrink();
+    return pages;
+  }
+
+  /**
+   * Returns this worker's magazines to the depots and releases its CPU slot. Handles stay usable:
+   * the next allocation or free through one claims a slot again.
+   */
+  detach(): void {
+    if (this.cpuSlot < 0) return;
+    for (const cache of this.wrappers.values()) {
+      if (cache.current) cache.drain();
+      cache.unbind();
+    }
+    Atomics.store(this.w, this.headerWord + H_CPU_CLAIMS + this.cpuSlot, 0);
+    this.cpuSlot = -1;
+  }
+
+  validate(): void {
+    validateSlab(this, this.liveContexts());
+  }
+
+  stats(): SlabStats {
+    return slabStats(this.liveContexts(), this.cpus, (index, cpu) => this.pcpuWord(index, cpu));
+  }
+
+  /** /proc/slabinfo, version 2.1. */
+  slabinfo(): string {
+    return slabinfoText(this.stats());
+  }
+
+  /** slabtop --once. */
+  slabtop(): string {
+    return slabtopText(this.stats());
+  }
+
+  // ---- SlabServices ----
+
+  descriptorCache(): CacheContext {
+    return this.wrap(0);
+  }
+
+  internalCache(index: number): CacheContext {
+    return this.wrap(index);
+  }
+
+  ctorOf(index: number): ((addr: number) => void) | undefined {
+    return this.ctors.get(index);
+  }
+
+  describeAddress(addr: number): string {
+    if (!Number.isInteger(addr) || addr < 0 || addr >= this.ram.sizeBytes) return `it is not an address in RAM (expected an integer in [0, 0x${this.ram.sizeBytes.toString(16)}))`;
+    const pfn = addr >>> PAGE_SHIFT;
+    const owner = this.memMap.owner[pfn] as number;
+    if (isSlabOwner(owner)) return `it belongs to cache '${readName(this.bytes, (this.cacheWord(owner & SLAB_INDEX_MASK) + C_NAME) * 4)}'`;
+    let head = pfn;
+    if (((this.memMap.flags[pfn] as number) & PageFlag.Tail) !== 0) head = this.memMap.head[pfn] as number;
+    if (this.memMap.owner[head] === KMALLOC_LARGE_OWNER) return `it lies in a large kmalloc block at 0x${(head << PAGE_SHIFT).toString(16)} (free it with kfree)`;
+    return 'it is not slab memory';
+  }
+
+  // ---- internals ----
+
+  /** Word index (in the whole-RAM Int32Array) of CPU `cpu`'s per-CPU words for cache `index`. */
+  pcpuWord(index: number, cpu: number): number {
+    return this.pcpuRegionWord + (cpu * this.maxCaches + index) * PCPU_WORDS;
+  }
+
+  cacheWord(index: number): number {
+    return this.tableWord + index * CACHE_WORDS;
+  }
+
+  wrap(index: number): KmemCache {
+    let cache = this.wrappers.get(index);
+    if (cache === undefined || !cache.current) {
+      if (index < 0 || this.w[this.cacheWord(index) + C_STATE] !== CacheState.Live) throw new CacheNameError(`cache slot ${index} holds no cache`);
+      cache = new KmemCache(index, this.w, this.f64, this.bytes, this, this.tableWord);
+      this.wrappers.set(index, cache);
+    }
+    return cache;
+  }
+
+  /** Every live cache as a CacheContext: read-only views that claim no CPU slot. Newest first. */
+  private liveContexts(): CacheContext[] {
+    const out: CacheContext[] = [];
+    const n = this.w[this.headerWord + H_NR_CACHES] as number;
+    for (let index = n - 1; index >= 0; index--) {
+      if (this.w[this.cacheWord(index) + C_STATE] !== CacheState.Live) continue;
+      let ctx = this.contexts.get(index);
+      if (ctx === undefined || !ctx.current) {
+        ctx = new CacheContext(index, this.w, this.f64, this.bytes, this, this.tableWord);
+        this.contexts.set(index, ctx);
+      }
+      out.push(ctx);
+    }
+    return out;
+  }
+
+  private findIndex(name: string): number {
+    const n = this.w[this.headerWord + H_NR_CACHES] as number;
+    for (let index = 0; index < n; index++) {
+      const base = this.cacheWord(index);
+      if (this.w[base + C_STATE] === CacheState.Live && readName(this.bytes, (base + C_NAME) * 4) === name) return index;
+    }
+    return -1;
+  }
+
+  private claimCpu(): number {
+    for (let cpu = 0; cpu < this.cpus; cpu++) {
+      if (Atomics.compareExchange(this.w, this.headerWord + H_CPU_CLAIMS + cpu, 0, 1) === 0) return cpu;
+    }
+    throw new SlabLimitError(`all ${this.cpus} CPU slots are taken: boot with more cpus, or detach() workers that are done`);
+  }
+
+  /** Creates a cache; with `orExisting`, returns the live cache of that name instead of refusing. */
+  private createInternal(name: string, sizeBytes: number, options: CreateCacheOptions, user: boolean, orExisting = false): KmemCache {
+    if (typeof name !== 'string' || name.length === 0 || name.length > NAME_BYTES || !/^[\x21-\x7e]+$/.test(name)) {
+      throw new CacheNameError(`cache name '${String(name)}': expected 1..${NAME_BYTES} printable ASCII characters without spaces`);
+    }
+    const layoutKind = options.layout ?? this.bootLayout;
+    if (!LAYOUTS.includes(layoutKind)) throw new ArgumentError(`slab layout '${String(layoutKind)}': expected one of ${LAYOUTS.join(', ')}`);
+    let flags = (options.flags ?? 0) | (options.ctor !== undefined ? SlabFlag.HAS_CTOR : 0);
+    if (user) flags |= this.bootFlags;
+    const layout = calculateLayout(sizeBytes, options.align ?? 0, flags, this.cpus, layoutKind);
+    const slowOnly = (flags & (SlabFlag.NO_MAGAZINE | SlabFlag.RED_ZONE | SlabFlag.POISON)) !== 0;
+    const requested = options.magazineRounds ?? defaultMagazineRounds(layout.size);
+    if (!Number.isInteger(requested) || requested < 1 || requested > 1023) {
+      throw new ArgumentError(`magazineRounds ${requested}: expected an integer in [1, 1023]`);
+    }
+    const rounds = slowOnly ? 0 : requested;
+    this.tableLock.acquire();
+    try {
+      const existing = this.findIndex(name);
+      if (existing >= 0 && orExisting) return this.wrap(existing);
+      if (existing >= 0) throw new CacheNameError(`a cache named '${name}' already exists`);
+      const magazineCache = rounds > 0 ? this.magazineCacheIndex(rounds, layoutKind) + 1 : 0;
+      const index = this.addCache(name, layout, flags, rounds, magazineCache);
+      if (options.ctor !== undefined) this.ctors.set(index, options.ctor);
+      return this.wrap(index);
+    } finally {
+      this.tableLock.release();
+    }
+  }
+
+  /** The slot of kmem_magazine_<rounds>, created if missing. Table lock held (or boot). */
+  private magazineCacheIndex(rounds: number, layoutKind: SlabLayoutKind): number {
+    const name = `kmem_magazine_${rounds}`;
+    const index = this.findIndex(name);
+    if (index >= 0) return index;
+    const flags = SlabFlag.NO_MAGAZINE | SlabFlag.INTERNAL;
+    return this.addCache(name, calculateLayout((rounds + 1) * 4, 0, flags, this.cpus, layoutKind), flags, 0, 0);
+  }
+
+  /** Writes a descriptor into a free slot. Table lock held. */
+  private addCache(name: string, layout: ReturnType<typeof calculateLayout>, flags: number, rounds: number, magazineCache: number): number {
+    let index = -1;
+    for (let i = 0; i < this.maxCaches; i++) {
+      if (this.w[this.cacheWord(i) + C_STATE] === CacheState.Free) {
+        index = i;
+        break;
+      }
+    }
+    if (index < 0) throw new SlabLimitError(`cache table full: at most ${this.maxCaches} caches (boot option maxCaches)`);
+    const base = this.cacheWord(index);
+    const w = this.w;
+    const gen = ((w[base + C_GEN] as number) + 1) & SLAB_GEN_MASK;
+    w.fill(0, base, base + CACHE_WORDS);
+    w[base + C_GEN] = gen;
+    writeName(this.bytes, (base + C_NAME) * 4, name);
+    w[base + C_FLAGS] = flags;
+    w[base + C_OBJECT_SIZE] = layout.objectSize;
+    w[base + C_SIZE] = layout.size;
+    w[base + C_ALIGN] = layout.align;
+    w[base + C_INUSE] = layout.inuse;
+    w[base + C_FREE_OFFSET] = layout.freeOffset;
+    w[base + C_RED_LEFT_PAD] = layout.redLeftPad;
+    w[base + C_ORDER] = layout.order;
+    w[base + C_OBJS] = layout.objsPerSlab;
+    w[base + C_ONSLAB_HEADER] = layout.onSlabHeaderBytes;
+    w[base + C_COLOUR_MAX] = layout.colourMax;
+    w[base + C_COLOUR_STEP] = layout.colourStep;
+    w[base + C_ROUNDS] = rounds;
+    w[base + C_MAGAZINE_CACHE] = magazineCache;
+    for (let cpu = 0; cpu < this.cpus; cpu++) {
+      const p = this.pcpuWord(index, cpu);
+      w.fill(0, p, p + PCPU_WORDS);
+      w[p + P_LOADED] = 0;
+      w[p + P_ROUNDS] = -1;
+      w[p + P_PREV] = 0;
+      w[p + P_PREV_ROUNDS] = -1;
+      w[p + P_DRAIN_GEN] = w[base + C_DRAIN_GEN] as number;
+    }
+    Atomics.store(w, base + C_STATE, CacheState.Live);
+    if (index >= (w[this.headerWord + H_NR_CACHES] as number)) w[this.headerWord + H_NR_CACHES] = index + 1;
+    this.wrappers.delete(index);
+    this.contexts.delete(index);
+    return index;
+  }
+
+  /** Refuses to destroy a cache while any CPU holds one of its magazines (full or empty). */
+  private checkNoMagazines(cache: KmemCache): void {
+    for (let cpu = 0; cpu < this.cpus; cpu++) {
+      const p = this.pcpuWord(cache.index, cpu);
+      if (this.w[p + P_LOADED] !== 0 || this.w[p + P_PREV] !== 0) {
+        throw new CacheBusyError(cache.name, 0, [], `CPU ${cpu} still holds its magazines: drain() the cache (or detach()) in that worker first`);
+      }
+    }
+  }
+
+  /** Objects of a cache not free in its slabs (after its magazines were returned). Slab lock held. */
+  private leakedObjects(cache: KmemCache): { count: number; addrs: number[] } {
+    const addrs: number[] = [];
+    let count = 0;
+    for (const list of [C_PARTIAL, C_FULL]) {
+      for (let desc = (this.w[cache.base + list] as number) >>> 0; desc !== 0; desc = (this.w[cache.d(desc, D_NEXT)] as number) >>> 0) {
+        count += this.w[cache.d(desc, D_INUSE)] as number;
+        const smem = (this.w[cache.d(desc, D_SMEM)] as number) >>> 0;
+        const objs = this.w[cache.d(desc, D_OBJS)] as number;
+        for (let i = 0; i < objs && addrs.length < 16; i++) {
+          const obj = smem + i * cache.size;
+          if (this.w[(obj >>> 2) + cache.markerWord] !== (cache.cookie ^ obj)) addrs.push(obj);
+        }
+      }
+    }
+    return { count, addrs };
+  }
+}
+
+export { KmemCache };

@@ -1,0 +1,231 @@
+/**
+ * CacheContext: one worker's handle on one cache's arena state — the views, the layout figures
+ * copied out of the descriptor, the locks — and the small helpers every layer of the slab allocator
+ * shares (descriptor fields, slab lists, counters). It holds no state of its own that another worker
+ * could need: everything lives in the arena (types.ts).
+ */
+import { LockWord } from '../../sync/lock-word.ts';
+import type { MemMap } from '../mem-map.ts';
+import type { PageAllocator } from '../page-alloc.ts';
+import { PAGE_SHIFT, PAGE_SIZE } from '../types.ts';
+import { SLAB_DEBUG_FLAGS, SlabFlag } from './layout.ts';
+import {
+  CACHE_WORDS,
+  C_ALIGN,
+  C_FLAGS,
+  C_FREE_OFFSET,
+  C_INUSE,
+  C_NAME,
+  C_OBJECT_SIZE,
+  C_OBJS,
+  C_ONSLAB_HEADER,
+  C_ORDER,
+  C_RED_LEFT_PAD,
+  C_ROUNDS,
+  C_SIZE,
+  C_STATS,
+  CacheStat,
+  D_INUSE,
+  D_NEXT,
+  D_OBJS,
+  D_PREV,
+  NAME_BYTES,
+  C_GEN,
+  C_MAGAZINE_CACHE,
+  C_STATE,
+  CacheState,
+  D_PFN_ORDER,
+  slabOwnerTag,
+  C_DEPOT_LOCK,
+  C_SLAB_LOCK,
+  C_PARTIAL,
+  C_FULL,
+  C_EMPTY,
+  C_NR_PARTIAL,
+  C_NR_FULL,
+  C_NR_EMPTY,
+} from './types.ts';
+import type { CacheStatName } from './types.ts';
+
+/** What the slab layers need from the allocator that owns them. */
+export interface SlabServices {
+  readonly pages: PageAllocator;
+  readonly memMap: MemMap;
+  /** The cache slab descriptors come from (kmem_slab). */
+  descriptorCache(): CacheContext;
+  /** The cache in table slot `index` (the magazine cache a descriptor names). */
+  internalCache(index: number): CacheContext;
+  /** The constructor registered for a cache in this worker. */
+  ctorOf(index: number): ((addr: number) => void) | undefined;
+  readonly cookie: number;
+  /** Word index of this worker's per-CPU words for cache 0 (claims a CPU slot on first use). */
+  readonly pcpuBase: number;
+  /** Word index of a word that always holds −1 (a detached handle's round count). */
+  readonly neverWord: number;
+  /** What `addr` is, for an error message about a free that is not this cache's. */
+  describeAddress(addr: number): string;
+}
+
+export class CacheContext {
+  readonly name: string;
+  readonly tag: number;
+  /** Word index of the descriptor in `w`. */
+  readonly base: number;
+  readonly flags: number;
+  readonly objectSize: number;
+  readonly size: number;
+  readonly align: number;
+  readonly inuse: number;
+  readonly freeOffset: number;
+  readonly redLeftPad: number;
+  readonly order: number;
+  readonly objs: number;
+  readonly onSlabHeaderBytes: number;
+  readonly rounds: number;
+  /** Word offset of the free marker from an object's first word (the link is one before it). */
+  readonly markerWord: number;
+  readonly cookie: number;
+  /** Alloc and free always take the slow path (debug checks, or no magazine layer). */
+  readonly slowOnly: boolean;
+  readonly debug: boolean;
+  readonly slabLock: LockWord;
+  readonly depotLock: LockWord;
+  readonly owner: Uint32Array;
+  readonly priv: Int32Array;
+  /** mem_map.firstObject read unsigned, so that slabs above 2 GiB compare exactly. */
+  readonly firstObject: Uint32Array;
+  /** The slot of this cache's magazine cache, or -1. */
+  readonly magazineIndex: number;
+  /** The generation of the slot when this handle was made (see SLAB_OWNER_BASE). */
+  readonly gen: number;
+  /** objectStart[off / 8] = 1 where an object of a full-order slab starts `off` bytes after its first object. */
+  readonly objectStart: Uint8Array;
+
+  constructor(
+    readonly index: number,
+    readonly w: Int32Array,
+    readonly f64: Float64Array,
+    readonly bytes: Uint8Array,
+    readonly services: SlabServices,
+    cacheTableWord: number,
+  ) {
+    this.base = cacheTableWord + index * CACHE_WORDS;
+    const at = (word: number): number => w[this.base + word] as number;
+    this.name = readName(bytes, (this.base + C_NAME) * 4);
+    this.gen = at(C_GEN);
+    this.tag = slabOwnerTag(index, this.gen);
+    this.flags = at(C_FLAGS);
+    this.objectSize = at(C_OBJECT_SIZE);
+    this.size = at(C_SIZE);
+    this.align = at(C_ALIGN);
+    this.inuse = at(C_INUSE);
+    this.freeOffset = at(C_FREE_OFFSET);
+    this.redLeftPad = at(C_RED_LEFT_PAD);
+    this.order = at(C_ORDER);
+    this.objs = at(C_OBJS);
+    this.onSlabHeaderBytes = at(C_ONSLAB_HEADER);
+    this.rounds = at(C_ROUNDS);
+    this.markerWord = this.freeOffset / 4 + 1;
+    this.cookie = services.cookie;
+    this.debug = (this.flags & SLAB_DEBUG_FLAGS) !== 0;
+    this.slowOnly = this.debug || (this.flags & SlabFlag.NO_MAGAZINE) !== 0;
+    this.slabLock = new LockWord(w, this.base + C_SLAB_LOCK);
+    this.depotLock = new LockWord(w, this.base + C_DEPOT_LOCK);
+    this.owner = services.memMap.owner;
+    this.priv = services.memMap.private;
+    const fo = services.memMap.firstObject;
+    this.firstObject = new Uint32Array(fo.buffer, fo.byteOffset, fo.length);
+    this.magazineIndex = at(C_MAGAZINE_CACHE) - 1;
+    this.objectStart = new Uint8Array((PAGE_SIZE << this.order) / 8);
+    for (let i = 0; i < this.objs; i++) this.objectStart[(i * this.size) / 8] = 1;
+  }
+
+  /** The constructor this worker registered for the cache (looked up each time: it may come later). */
+  get ctor(): ((addr: number) => void) | undefined {
+    return this.services.ctorOf(this.index);
+  }
+
+  /** Whether the slot still holds the cache this handle was made for. */
+  get current(): boolean {
+    return this.word(C_STATE) === CacheState.Live && this.word(C_GEN) === this.gen;
+  }
+
+  word(offset: number): number {
+    return this.w[this.base + offset] as number;
+  }
+
+  setWord(offset: number, value: number): void {
+    this.w[this.base + offset] = value;
+  }
+
+  count(stat: number, by = 1): void {
+    const i = (this.base + C_STATS) / 2 + stat;
+    this.f64[i] = (this.f64[i] as number) + by;
+  }
+
+  stat(name: CacheStatName): number {
+    return this.f64[(this.base + C_STATS) / 2 + CacheStat[name]] as number;
+  }
+
+  /** Word index of a descriptor field. */
+  d(desc: number, field: number): number {
+    return (desc >>> 2) + field;
+  }
+
+  /** The descriptor of the slab holding `addr` (which must be a slab page of this cache). */
+  descOf(addr: number): number {
+    return (this.priv[addr >>> PAGE_SHIFT] as number) >>> 0;
+  }
+
+  /** The slab list (C_PARTIAL, C_FULL or C_EMPTY) a slab belongs on, from its in-use count. */
+  listFor(desc: number): number {
+    const inuse = this.w[this.d(desc, D_INUSE)] as number;
+    if (inuse === 0) return C_EMPTY;
+    return inuse === (this.w[this.d(desc, D_OBJS)] as number) ? C_FULL : C_PARTIAL;
+  }
+
+  listAdd(desc: number, list: number): void {
+    const w = this.w;
+    const head = w[this.base + list] as number;
+    w[this.d(desc, D_NEXT)] = head;
+    w[this.d(desc, D_PREV)] = 0;
+    if (head !== 0) w[this.d(head >>> 0, D_PREV)] = desc;
+    w[this.base + list] = desc;
+    w[this.base + listCountWord(list)] = (w[this.base + listCountWord(list)] as number) + 1;
+  }
+
+  listDel(desc: number, list: number): void {
+    const w = this.w;
+    const next = w[this.d(desc, D_NEXT)] as number;
+    const prev = w[this.d(desc, D_PREV)] as number;
+    if (prev === 0) w[this.base + list] = next;
+    else w[this.d(prev >>> 0, D_NEXT)] = next;
+    if (next !== 0) w[this.d(next >>> 0, D_PREV)] = prev;
+    w[this.base + listCountWord(list)] = (w[this.base + listCountWord(list)] as number) - 1;
+  }
+
+  /** The head pfn and order of the slab a descriptor describes. */
+  slabPages(desc: number): { pfn: number; order: number } {
+    const pfnOrder = this.w[this.d(desc, D_PFN_ORDER)] as number;
+    return { pfn: pfnOrder & 0xffffff, order: pfnOrder >>> 24 };
+  }
+}
+
+export function listCountWord(list: number): number {
+  return list === C_PARTIAL ? C_NR_PARTIAL : list === C_FULL ? C_NR_FULL : C_NR_EMPTY;
+}
+
+export function readName(bytes: Uint8Array, offset: number): string {
+  let name = '';
+  for (let i = 0; i < NAME_BYTES; i++) {
+    const byte = bytes[offset + i] as number;
+    if (byte === 0) break;
+    name += String.fromCharCode(byte);
+  }
+  return name;
+}
+
+export function writeName(bytes: Uint8Array, offset: number, name: string): void {
+  bytes.fill(0, offset, offset + NAME_BYTES);
+  for (let i = 0; i < name.length; i++) bytes[offset + i] = name.charCodeAt(i);
+}

@@ -1,0 +1,130 @@
+/**
+ * The magazine layer's shared half (Bonwick & Adams, "Magazines and Vmem", USENIX 2001, §3): the
+ * depot of full and empty magazines of a cache, under its depot lock, and the moves of whole
+ * magazines between a CPU and the depot.
+ *
+ * A magazine is an object of the cache's kmem_magazine_<M> cache: word 0 links it on a depot list,
+ * words 1..M hold object addresses. The depot only ever holds full or empty magazines.
+ *
+ * Locking: depot lists under the depot lock; magazines come from and go back to the magazine cache
+ * under that cache's slab lock; rounds flushed to the slab layer go under the cache's slab lock.
+ * Order: depot lock → slab lock (of this cache or the magazine cache), never the reverse.
+ */
+import type { KmemCache } from './cache.ts';
+import type { CacheContext } from './context.ts';
+import { slabPut, slabTakeOne } from './slab-layer.ts';
+import {
+  C_DEPOT_EMPTY,
+  C_DEPOT_FULL,
+  C_NR_DEPOT_EMPTY,
+  C_NR_DEPOT_FULL,
+  P_LOADED,
+  P_PREV,
+  P_PREV_ROUNDS,
+  P_ROUNDS,
+} from './types.ts';
+
+/** Pops a magazine from a depot list (C_DEPOT_FULL or C_DEPOT_EMPTY); 0 if none. Depot lock held. */
+export function depotPop(ctx: CacheContext, list: number): number {
+  const w = ctx.w;
+  const mag = (w[ctx.base + list] as number) >>> 0;
+  if (mag === 0) return 0;
+  w[ctx.base + list] = w[mag >>> 2] as number;
+  const countWord = list === C_DEPOT_FULL ? C_NR_DEPOT_FULL : C_NR_DEPOT_EMPTY;
+  w[ctx.base + countWord] = (w[ctx.base + countWord] as number) - 1;
+  return mag;
+}
+
+/** Pushes a magazine on a depot list. Depot lock held. */
+export function depotPush(ctx: CacheContext, list: number, mag: number): void {
+  const w = ctx.w;
+  w[mag >>> 2] = w[ctx.base + list] as number;
+  w[ctx.base + list] = mag;
+  const countWord = list === C_DEPOT_FULL ? C_NR_DEPOT_FULL : C_NR_DEPOT_EMPTY;
+  w[ctx.base + countWord] = (w[ctx.base + countWord] as number) + 1;
+}
+
+/** A new, empty magazine from the magazine cache; 0 when memory is exhausted. */
+export function magazineAlloc(ctx: CacheContext): number {
+  const mc = ctx.services.internalCache(ctx.magazineIndex);
+  mc.slabLock.acquire();
+  try {
+    const mag = slabTakeOne(mc);
+    if (mag !== 0) ctx.w[(mag >>> 2) + mc.markerWord] = 0;
+    return mag;
+  } finally {
+    mc.slabLock.release();
+  }
+}
+
+/** Returns an empty magazine to the magazine cache. */
+export function magazineFree(ctx: CacheContext, mag: number): void {
+  const mc = ctx.services.internalCache(ctx.magazineIndex);
+  ctx.w[(mag >>> 2) + mc.markerWord] = mc.cookie ^ mag;
+  mc.slabLock.acquire();
+  try {
+    slabPut(mc, mag);
+  } finally {
+    mc.slabLock.release();
+  }
+}
+
+/** Returns the `rounds` objects of a magazine to the slab layer (the magazine itself stays). */
+export function flushRounds(ctx: CacheContext, mag: number, rounds: number): void {
+  if (rounds <= 0) return;
+  ctx.slabLock.acquire();
+  try {
+    for (let i = 0; i < rounds; i++) slabPut(ctx, (ctx.w[(mag >>> 2) + 1 + i] as number) >>> 0);
+  } finally {
+    ctx.slabLock.release();
+  }
+}
+
+/**
+ * Gives this CPU's magazines back. By default (a worker detaching, a cache being shrunk from this
+ * CPU) full ones go to the depot's full list and empty ones to its empty list, a partly full one
+ * first returning its rounds to the slabs. With `toSlabs` (another CPU asked for memory back) every
+ * round goes to the slabs and the empty magazines to the depot, so that the asker's next shrink can
+ * free the slabs.
+ */
+export function cpuFlush(ctx: KmemCache, toSlabs = false): void {
+  const w = ctx.w;
+  const p = ctx.pcpu;
+  const slots: [number, number][] = [
+    [P_LOADED, P_ROUNDS],
+    [P_PREV, P_PREV_ROUNDS],
+  ];
+  for (const [magWord, roundsWord] of slots) {
+    const mag = (w[p + magWord] as number) >>> 0;
+    const rounds = w[p + roundsWord] as number;
+    w[p + magWord] = 0;
+    w[p + roundsWord] = -1;
+    if (mag === 0) continue;
+    const keepFull = rounds === ctx.rounds && !toSlabs;
+    if (rounds > 0 && !keepFull) flushRounds(ctx, mag, rounds);
+    ctx.depotLock.acquire();
+    try {
+      depotPush(ctx, keepFull ? C_DEPOT_FULL : C_DEPOT_EMPTY, mag);
+    } finally {
+      ctx.depotLock.release();
+    }
+  }
+}
+
+/** Empties the depot: rounds of full magazines to the slabs, every magazine to the magazine cache. */
+export function depotPurge(ctx: CacheContext): void {
+  for (const list of [C_DEPOT_FULL, C_DEPOT_EMPTY]) {
+    for (;;) {
+      ctx.depotLock.acquire();
+      let mag: number;
+      try {
+        mag = depotPop(ctx, list);
+      } finally {
+        ctx.depotLock.release();
+      }
+      if (mag === 0) break;
+      if (list === C_DEPOT_FULL) flushRounds(ctx, mag, ctx.rounds);
+      magazineFree(ctx, mag);
+    }
+  }
+}

@@ -1,0 +1,245 @@
+/**
+ * The slab layer (Bonwick 1994; Linux mm/slub.c's slab lists): slabs of 2^order pages carved into
+ * objects, on the cache's empty, partial and full lists, each with a free list threaded through the
+ * free objects' link words. Objects leave for the magazine layer (or, for caches without one,
+ * straight for their user) and come back here.
+ *
+ * Allocation prefers a partial slab, then an empty one, then grows the cache by a new slab from the
+ * page allocator (GFP.COMP, as SLUB; at the cache's order, falling back to the smallest order that
+ * holds one object, as SLUB's s->min). A slab whose last object returns goes on the empty list; at
+ * most `minPartial` empty slabs are kept (SLUB's min_partial = clamp(ilog2(size) / 2, 5, 10)), the
+ * rest go back to the page allocator at once. shrink() returns every empty slab.
+ *
+ * Locking: every function here runs with the cache's slab lock held. Inside it, grow calls the
+ * page allocator (zone lock) and the descriptor cache (its own slab lock), nesting in that order
+ * only: cache slab lock → kmem_slab slab lock → zone lock. grow drops the cache's lock while
+ * constructors run, before the new slab is published.
+ */
+import { ArgumentError } from '../../util/errors.ts';
+import { GFP } from '../gfp.ts';
+import { PAGE_SIZE, PageFlag } from '../types.ts';
+import type { CacheContext } from './context.ts';
+import { initObject } from './debug.ts';
+import { SlabFlag, getOrder } from './layout.ts';
+import {
+  C_COLOUR_MAX,
+  C_COLOUR_NEXT,
+  C_COLOUR_STEP,
+  C_EMPTY,
+  C_FREE_IN_SLABS,
+  C_FULL,
+  C_NR_EMPTY,
+  C_PARTIAL,
+  CacheStat,
+  DESC_BYTES,
+  D_CACHE,
+  D_FREELIST,
+  D_INUSE,
+  D_OBJS,
+  D_PFN_ORDER,
+  D_SMEM,
+  SLAB_OWNER_FALLBACK,
+} from './types.ts';
+
+/** SLUB's min_partial for a cache of slot `size`. */
+export function minPartial(size: number): number {
+  return Math.min(10, Math.max(5, Math.floor(Math.log2(size) / 2)));
+}
+
+/** Takes one free object from the slabs, growing the cache if it must; 0 when memory is exhausted. */
+export function slabTakeOne(ctx: CacheContext): number {
+  const w = ctx.w;
+  let desc = (w[ctx.base + C_PARTIAL] as number) >>> 0;
+  if (desc === 0) desc = (w[ctx.base + C_EMPTY] as number) >>> 0;
+  if (desc === 0) desc = grow(ctx);
+  if (desc === 0) return 0;
+  const listBefore = ctx.listFor(desc);
+  const addr = (w[ctx.d(desc, D_FREELIST)] as number) >>> 0;
+  w[ctx.d(desc, D_FREELIST)] = w[(addr >>> 2) + ctx.markerWord - 1] as number;
+  w[ctx.d(desc, D_INUSE)] = (w[ctx.d(desc, D_INUSE)] as number) + 1;
+  const listAfter = ctx.listFor(desc);
+  if (listAfter !== listBefore) {
+    ctx.listDel(desc, listBefore);
+    ctx.listAdd(desc, listAfter);
+  }
+  w[ctx.base + C_FREE_IN_SLABS] = (w[ctx.base + C_FREE_IN_SLABS] as number) - 1;
+  ctx.count(CacheStat.slabAllocs);
+  return addr;
+}
+
+/**
+ * Takes up to `n` objects into w[dst], w[dst + 1], …, keeping w[countWord] equal to how many it
+ * took so far (so that an error part-way through loses nothing); returns that count.
+ */
+export function slabTakeInto(ctx: CacheContext, dst: number, n: number, countWord: number): number {
+  let taken = 0;
+  ctx.w[countWord] = 0;
+  while (taken < n) {
+    const addr = slabTakeOne(ctx);
+    if (addr === 0) break;
+    ctx.w[dst + taken] = addr;
+    taken++;
+    ctx.w[countWord] = taken;
+  }
+  return taken;
+}
+
+/** Returns a free object (its marker already set) to its slab. */
+export function slabPut(ctx: CacheContext, addr: number): void {
+  const w = ctx.w;
+  const desc = ctx.descOf(addr);
+  const listBefore = ctx.listFor(desc);
+  w[(addr >>> 2) + ctx.markerWord - 1] = w[ctx.d(desc, D_FREELIST)] as number;
+  w[ctx.d(desc, D_FREELIST)] = addr;
+  w[ctx.d(desc, D_INUSE)] = (w[ctx.d(desc, D_INUSE)] as number) - 1;
+  w[ctx.base + C_FREE_IN_SLABS] = (w[ctx.base + C_FREE_IN_SLABS] as number) + 1;
+  const listAfter = ctx.listFor(desc);
+  if (listAfter !== listBefore) {
+    ctx.listDel(desc, listBefore);
+    ctx.listAdd(desc, listAfter);
+  }
+  ctx.count(CacheStat.slabFrees);
+  if (listAfter === C_EMPTY && (w[ctx.base + C_NR_EMPTY] as number) > minPartial(ctx.size)) releaseSlab(ctx, desc);
+}
+
+/** Returns every empty slab to the page allocator; returns the pages freed. */
+export function releaseEmptySlabs(ctx: CacheContext): number {
+  let pages = 0;
+  for (let desc = (ctx.w[ctx.base + C_EMPTY] as number) >>> 0; desc !== 0; desc = (ctx.w[ctx.base + C_EMPTY] as number) >>> 0) {
+    pages += releaseSlab(ctx, desc);
+  }
+  return pages;
+}
+
+/** Frees one empty slab (pages and descriptor); returns the pages freed. */
+function releaseSlab(ctx: CacheContext, desc: number): number {
+  const w = ctx.w;
+  const { pfn, order } = ctx.slabPages(desc);
+  ctx.listDel(desc, C_EMPTY);
+  w[ctx.base + C_FREE_IN_SLABS] = (w[ctx.base + C_FREE_IN_SLABS] as number) - (w[ctx.d(desc, D_OBJS)] as number);
+  const mm = ctx.services.memMap;
+  mm.flags[pfn] = (mm.flags[pfn] as number) & ~PageFlag.Slab;
+  mm.owner.fill(0, pfn, pfn + (1 << order));
+  mm.private.fill(0, pfn, pfn + (1 << order));
+  mm.firstObject.fill(0, pfn, pfn + (1 << order));
+  if (ctx.onSlabHeaderBytes === 0) freeDescriptor(ctx, desc);
+  ctx.services.pages.freePages(pfn, order);
+  ctx.count(CacheStat.slabsFreed);
+  return 1 << order;
+}
+
+/** Gives back the pages and descriptor of a slab that was never published (a constructor threw). */
+function discardSlab(ctx: CacheContext, desc: number, pfn: number, order: number): void {
+  if (ctx.onSlabHeaderBytes === 0) freeDescriptor(ctx, desc);
+  ctx.services.pages.freePages(pfn, order);
+}
+
+function freeDescriptor(ctx: CacheContext, desc: number): void {
+  const dc = ctx.services.descriptorCache();
+  ctx.w[(desc >>> 2) + dc.markerWord] = dc.cookie ^ desc;
+  dc.slabLock.acquire();
+  try {
+    slabPut(dc, desc);
+  } finally {
+    dc.slabLock.release();
+  }
+}
+
+function allocDescriptor(ctx: CacheContext): number {
+  const dc = ctx.services.descriptorCache();
+  dc.slabLock.acquire();
+  try {
+    return slabTakeOne(dc);
+  } finally {
+    dc.slabLock.release();
+  }
+}
+
+/**
+ * Adds a new slab to the empty list; returns its descriptor, or 0 when no pages are free. Called
+ * with the slab lock held. A cache with a constructor has its objects constructed with the lock
+ * dropped (as SLUB runs constructors outside list_lock), so that a constructor may allocate, even
+ * from this cache, and may wait for reclaim; the slab is published only once every object is
+ * constructed, and a constructor that throws leaves nothing behind.
+ */
+function grow(ctx: CacheContext): number {
+  const ctor = ctx.ctor;
+  if ((ctx.flags & SlabFlag.HAS_CTOR) !== 0 && ctor === undefined) {
+    throw new ArgumentError(`cache ${ctx.name} has a constructor this worker did not register: look it up with cache(name, { ctor })`);
+  }
+  const pages = ctx.services.pages;
+  let gfp = GFP.COMP | GFP.NORETRY | GFP.NOWARN;
+  if ((ctx.flags & SlabFlag.CACHE_DMA) !== 0) gfp |= GFP.DMA;
+  if ((ctx.flags & SlabFlag.RECLAIM_ACCOUNT) !== 0) gfp |= GFP.RECLAIMABLE;
+  let order = ctx.order;
+  let pfn = pages.allocPages(order, gfp, ctx.tag);
+  const minOrder = getOrder(ctx.size + ctx.onSlabHeaderBytes);
+  let fellBack = false;
+  if (pfn === null && minOrder < order) {
+    order = minOrder;
+    pfn = pages.allocPages(order, gfp, ctx.tag);
+    fellBack = pfn !== null;
+  }
+  if (pfn === null) return 0;
+  const slabBase = pfn * PAGE_SIZE;
+  const slabBytes = PAGE_SIZE << order;
+  let desc: number;
+  if (ctx.onSlabHeaderBytes > 0) {
+    desc = slabBase + slabBytes - DESC_BYTES;
+  } else {
+    desc = allocDescriptor(ctx);
+    if (desc === 0) {
+      pages.freePages(pfn, order);
+      return 0;
+    }
+  }
+  const w = ctx.w;
+  // Bonwick's colouring: each new slab starts its objects one colour further on.
+  let colour = 0;
+  if (order === ctx.order) {
+    colour = w[ctx.base + C_COLOUR_NEXT] as number;
+    const next = colour + (w[ctx.base + C_COLOUR_STEP] as number);
+    w[ctx.base + C_COLOUR_NEXT] = next > (w[ctx.base + C_COLOUR_MAX] as number) ? 0 : next;
+  }
+  const objs = order === ctx.order ? ctx.objs : Math.floor((slabBytes - ctx.onSlabHeaderBytes) / ctx.size);
+  const smem = slabBase + colour + ctx.redLeftPad;
+  w[ctx.d(desc, D_CACHE)] = ctx.tag;
+  w[ctx.d(desc, D_INUSE)] = 0;
+  w[ctx.d(desc, D_SMEM)] = smem;
+  w[ctx.d(desc, D_OBJS)] = objs;
+  w[ctx.d(desc, D_PFN_ORDER)] = pfn | (order << 24);
+  // Thread the free list through the objects and mark each free.
+  const linkWord = ctx.markerWord - 1;
+  for (let i = 0; i < objs; i++) {
+    const obj = smem + i * ctx.size;
+    w[(obj >>> 2) + linkWord] = i + 1 < objs ? obj + ctx.size : 0;
+    w[(obj >>> 2) + ctx.markerWord] = ctx.cookie ^ obj;
+    if (ctx.debug) initObject(ctx, obj, false);
+  }
+  w[ctx.d(desc, D_FREELIST)] = smem;
+  if (ctor !== undefined) {
+    ctx.slabLock.release();
+    try {
+      for (let i = 0; i < objs; i++) ctor(smem + i * ctx.size);
+    } catch (error) {
+      ctx.slabLock.acquire();
+      discardSlab(ctx, desc, pfn, order);
+      throw error;
+    }
+    ctx.slabLock.acquire();
+  }
+  // Publish: mark the pages as this slab's and list it.
+  const mm = ctx.services.memMap;
+  mm.flags[pfn] = (mm.flags[pfn] as number) | PageFlag.Slab;
+  mm.owner.fill(order === ctx.order ? ctx.tag : ctx.tag | SLAB_OWNER_FALLBACK, pfn, pfn + (1 << order));
+  mm.private.fill(desc, pfn, pfn + (1 << order));
+  mm.firstObject.fill(smem, pfn, pfn + (1 << order));
+  ctx.listAdd(desc, C_EMPTY);
+  w[ctx.base + C_FREE_IN_SLABS] = (w[ctx.base + C_FREE_IN_SLABS] as number) + objs;
+  ctx.count(CacheStat.slabsCreated);
+  if (fellBack) ctx.count(CacheStat.orderFallbacks);
+  return desc;
+}
+
+/** Slab lists a descriptor can be on, in the order validate() walks them. */
+export const SLAB_LISTS = [C_PARTIAL, C_FULL, C_EMPTY] as const;

@@ -1,0 +1,162 @@
+/**
+ * The map of the slab allocator: where every piece of its state lives in the arena, as 32-bit word
+ * offsets. Read this before the other slab files.
+ *
+ * Region 'slab' (memblock, at boot):
+ *   header      HEADER_WORDS words: cookie, cache count, table lock, CPU slots, limits, and a
+ *               word that always holds −1 (the round count a detached handle reads)
+ *   cache table maxCaches × CACHE_WORDS: one kmem_cache descriptor per slot (C_* below)
+ *   per-CPU     maxCaches × cpus × PCPU_WORDS: each CPU's loaded and previous magazine per cache
+ *               (P_* below); one 64-byte line per (cache, CPU), so CPUs never share a line
+ *
+ * A slab is 2^order pages from the page allocator (a compound page, as SLUB allocates them). Every
+ * page of it has mem_map.owner = the cache's owner tag and mem_map.private = the paddr of its slab
+ * descriptor (D_* below, 8 words): off the slab, from the internal cache kmem_slab, or, for
+ * Bonwick-layout small-object caches, in the last 32 bytes of the slab itself.
+ *
+ * A free object carries, in its 8-byte free word (layout.ts): the slab free-list link (word 0)
+ * and the free marker cookie ^ addr (word 1). An allocated object's marker word is 0 (or whatever
+ * its user wrote). A free of an object whose marker is already set is a double free; an alloc of
+ * a round whose marker is not set means the object was in two places (a double free that raced).
+ *
+ * A magazine is an object of a kmem_magazine_<M> cache: word 0 links it into the depot's full or
+ * empty list, words 1..M hold object addresses ("rounds").
+ *
+ * Invariants (checked by validate.ts):
+ *   slab.inuse = objs − |slab free list|; the slab is on the empty, partial or full list by inuse
+ *   every object is in exactly one place: a slab free list, a magazine, or in use
+ *   a CPU's previous magazine is full or empty (Bonwick 2001, §3.1); depot magazines are full or empty
+ *   C_FREE_IN_SLABS = Σ slab free lists; objects in slabs = slabs × objs (per-slab objs)
+ */
+
+export const HEADER_WORDS = 32;
+export const H_COOKIE = 0;
+export const H_NR_CACHES = 1;
+export const H_TABLE_LOCK = 2;
+export const H_MAX_CACHES = 3;
+export const H_CPUS = 4;
+export const H_LAYOUT = 5;
+/** Always −1: handles detached from their CPU point their round-count word here (cache.ts). */
+export const H_NEVER = 6;
+/** CPU slot claims, one word per CPU from here (0 free, 1 claimed). */
+export const H_CPU_CLAIMS = 8;
+export const MAX_SLAB_CPUS = HEADER_WORDS - H_CPU_CLAIMS;
+
+/** kmem_cache descriptor words. */
+export const CACHE_WORDS = 64;
+export const C_STATE = 0;
+export const C_FLAGS = 1;
+export const C_OBJECT_SIZE = 2;
+export const C_SIZE = 3;
+export const C_ALIGN = 4;
+export const C_INUSE = 5;
+export const C_FREE_OFFSET = 6;
+export const C_RED_LEFT_PAD = 7;
+export const C_ORDER = 8;
+export const C_OBJS = 9;
+export const C_ONSLAB_HEADER = 10;
+export const C_COLOUR_MAX = 11;
+export const C_COLOUR_STEP = 12;
+export const C_COLOUR_NEXT = 13;
+export const C_ROUNDS = 14;
+export const C_SLAB_LOCK = 15;
+export const C_DEPOT_LOCK = 16;
+/** Slab lists: the descriptor paddr of the first slab, 0 for none. */
+export const C_PARTIAL = 17;
+export const C_FULL = 18;
+export const C_EMPTY = 19;
+export const C_NR_PARTIAL = 20;
+export const C_NR_FULL = 21;
+export const C_NR_EMPTY = 22;
+export const C_FREE_IN_SLABS = 23;
+/** Depot: magazine lists (magazine paddr, 0 for none) and their lengths. */
+export const C_DEPOT_FULL = 24;
+export const C_DEPOT_EMPTY = 25;
+export const C_NR_DEPOT_FULL = 26;
+export const C_NR_DEPOT_EMPTY = 27;
+/** Bumped to ask every CPU to return its magazines at its next slow path. */
+export const C_DRAIN_GEN = 28;
+/** The cache that holds this cache's magazines (table index + 1; 0 for none). */
+export const C_MAGAZINE_CACHE = 29;
+/** Bumped each time the slot is given to a new cache: part of the owner tag, so stale handles miss. */
+export const C_GEN = 30;
+export const C_NAME = 40;
+export const NAME_BYTES = 24;
+/** Event counters as float64, 8 of them, at words 48..63. */
+export const C_STATS = 48;
+
+export const CacheState = { Free: 0, Live: 1 } as const;
+
+/** Event counters (float64 slots from C_STATS), each counted under the lock of its layer. */
+export const CacheStat = {
+  slabsCreated: 0,
+  slabsFreed: 1,
+  depotFullHits: 2,
+  depotEmptyHits: 3,
+  slabAllocs: 4,
+  slabFrees: 5,
+  orderFallbacks: 6,
+} as const;
+export type CacheStatName = keyof typeof CacheStat;
+
+/** Per-CPU words, per (cache, CPU). */
+export const PCPU_WORDS = 16;
+export const P_LOADED = 0;
+/** Rounds in the loaded magazine; −1 when there is none. */
+export const P_ROUNDS = 1;
+export const P_PREV = 2;
+export const P_PREV_ROUNDS = 3;
+export const P_DRAIN_GEN = 4;
+/** Per-CPU event counters, float64, from this word (counted by the owning CPU alone). */
+export const P_STATS = 8;
+export const PcpuStat = { magazineSwaps: 0 } as const;
+
+/** Slab descriptor words (struct slab). */
+export const DESC_WORDS = 8;
+export const DESC_BYTES = DESC_WORDS * 4;
+export const D_CACHE = 0;
+export const D_INUSE = 1;
+export const D_FREELIST = 2;
+export const D_NEXT = 3;
+export const D_PREV = 4;
+/** Paddr of object 0 (colour and left red zone included). */
+export const D_SMEM = 5;
+export const D_OBJS = 6;
+/** Head pfn | order << 24. */
+export const D_PFN_ORDER = 7;
+
+/**
+ * mem_map.owner of slab pages, the cache's owner tag: SLAB_OWNER_BASE | generation (4 bits, at 16)
+ * | table index (15 bits), with SLAB_OWNER_FALLBACK added for a slab of a smaller order than its
+ * cache's (its frees take the checked slow path). The generation changes each time a slot is
+ * reused, so a handle to a destroyed cache never matches its successor's pages. Large kmalloc
+ * blocks: KMALLOC_LARGE_OWNER on their head page. All below 2^30: V8 keeps them small integers.
+ */
+export const SLAB_OWNER_BASE = 0x3ab00000;
+export const SLAB_OWNER_FALLBACK = 0x8000;
+export const SLAB_INDEX_MASK = 0x7fff;
+export const SLAB_GEN_MASK = 0xf;
+export const MAX_CACHES = SLAB_INDEX_MASK + 1;
+export const KMALLOC_LARGE_OWNER = 0x3ac00000;
+
+/** The owner tag of the cache in slot `index`, generation `gen`. */
+export function slabOwnerTag(index: number, gen: number): number {
+  return SLAB_OWNER_BASE | ((gen & SLAB_GEN_MASK) << 16) | index;
+}
+
+/** Whether a mem_map.owner value marks a slab page; its cache slot is `owner & SLAB_INDEX_MASK`. */
+export function isSlabOwner(owner: number): boolean {
+  return owner >>> 20 === SLAB_OWNER_BASE >>> 20;
+}
+
+/** Poison bytes (include/linux/poison.h). */
+export const Poison = {
+  RED_INACTIVE: 0xbb,
+  RED_ACTIVE: 0xcc,
+  INUSE: 0x5a,
+  FREE: 0x6b,
+  END: 0xa5,
+} as const;
+
+/** kmalloc's 0-byte answer: ZERO_SIZE_PTR, a non-null address that may not be dereferenced. */
+export const ZERO_SIZE_PTR = 16;

@@ -1,0 +1,222 @@
+// The three warp allocators on the real WebGPU adapter (lavapipe in CI), on both aggregation paths:
+// divergent lanes, exhaustion, free/reuse cycles, atomics per allocation, misuse, and proof that
+// validate() catches a corrupted device arena. Every pass is also checked by the allocator itself.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { LANE_COUNT_MASK, LANE_INACTIVE, NO_OBJECT, StateWord } from '../../src/gpu/arena-layout.ts';
+import { WARP_DESIGNS } from '../../src/gpu/designs.ts';
+import type { WarpDesign } from '../../src/gpu/designs.ts';
+import { DeviceArenaError, DeviceFreeError, GpuConfigError, GpuRequestError } from '../../src/gpu/errors.ts';
+import { WarpSlabAllocator, laneRequest } from '../../src/gpu/warp-allocator.ts';
+import type { AllocPass, WarpAllocatorOptions } from '../../src/gpu/warp-allocator.ts';
+import { activeLanesRequests, freeRequests, mixedRequests } from '../../src/lab/workloads/warp-requests.ts';
+import { Prng } from '../../src/util/prng.ts';
+import { openTestAccelerator, required } from '../helpers/gpu.ts';
+
+const { accelerator, skip } = await openTestAccelerator();
+after(() => accelerator?.destroy());
+
+const K = 4;
+const PAGES = 16;
+const OBJECTS_PER_SLAB = 256;
+const CAPACITY = PAGES * OBJECTS_PER_SLAB;
+const AGGREGATIONS = ['auto', 'workgroup'] as const;
+
+async function withAllocator(options: Partial<WarpAllocatorOptions> & { design: WarpDesign }, body: (a: WarpSlabAllocator) => Promise<void>): Promise<void> {
+  const allocator = await WarpSlabAllocator.create(required(accelerator), {
+    arenaBytes: PAGES * OBJECTS_PER_SLAB * 16,
+    objectBytes: 16,
+    objectsPerSlab: OBJECTS_PER_SLAB,
+    maxObjectsPerLane: K,
+    maxLanes: 2048,
+    ...options,
+  });
+  try {
+    await body(allocator);
+  } finally {
+    allocator.destroy();
+  }
+}
+
+function countOf(word: number): number {
+  return (word & LANE_INACTIVE) !== 0 ? 0 : word & LANE_COUNT_MASK;
+}
+
+function served(pass: AllocPass): number[] {
+  return [...pass.objects].filter((a) => a !== NO_OBJECT);
+}
+
+for (const design of WARP_DESIGNS) {
+  for (const aggregation of AGGREGATIONS) {
+    const name = `${design} (${aggregation} path)`;
+
+    test(`${name}: divergent lanes (inactive, 0..K objects, a partial last warp) are each served exactly`, { skip }, async () => {
+      await withAllocator({ design, aggregation }, async (a) => {
+        if (aggregation === 'workgroup') assert.equal(a.path, 'workgroup');
+        const requests = mixedRequests(new Prng(5), 1003, K, 0.3);
+        const pass = await a.allocate(requests);
+        assert.equal(pass.outOfMemory, 0);
+        assert.equal(pass.served, pass.requested);
+        for (let lane = 0; lane < requests.length; lane++) {
+          for (let j = 0; j < K; j++) {
+            const got = pass.objects[lane * K + j] !== NO_OBJECT;
+            assert.equal(got, j < countOf(requests[lane] ?? 0), `lane ${lane} slot ${j}`);
+          }
+        }
+        await a.validate();
+      });
+    });
+
+    test(`${name}: exhaustion gives NO_OBJECT to exactly the lanes beyond capacity; freed objects are handed out again`, { skip }, async () => {
+      await withAllocator({ design, aggregation }, async (a) => {
+        const all = new Uint32Array(2048).fill(laneRequest(K));
+        const first = await a.allocate(all);
+        assert.equal(first.served, CAPACITY);
+        assert.equal(first.outOfMemory, 2048 * K - CAPACITY);
+        await a.validate();
+        const second = await a.allocate(all);
+        assert.equal(second.served, 0);
+        assert.equal(second.outOfMemory, 2048 * K);
+        const frees = freeRequests(new Prng(9), a.liveObjects(), 1000, K);
+        const freed = new Set(frees.flat());
+        assert.equal(freed.size, 1000);
+        await a.free(frees);
+        await a.validate();
+        const third = await a.allocate(new Uint32Array(2048).fill(laneRequest(1)));
+        assert.equal(third.served, 1000);
+        assert.equal(third.reused, 1000);
+        for (const address of served(third)) assert.ok(freed.has(address), `0x${address.toString(16)} was not freed`);
+        await a.validate();
+      });
+    });
+
+    test(`${name}: free/reuse cycles keep every object accounted for, and all of it allocatable again`, { skip }, async () => {
+      await withAllocator({ design, aggregation }, async (a) => {
+        for (let cycle = 0; cycle < 4; cycle++) {
+          const pass = await a.allocate(mixedRequests(new Prng(100 + cycle), 1500, K, 0.2));
+          await a.validate();
+          assert.equal(pass.served + pass.outOfMemory, pass.requested);
+          const live = a.liveObjects();
+          await a.free(freeRequests(new Prng(200 + cycle), live, live.length >> 1, K));
+          await a.validate();
+        }
+        const live = a.liveObjects();
+        for (let first = 0; first < live.length; first += 2048 * K) {
+          const chunk = live.slice(first, first + 2048 * K);
+          await a.free(Array.from({ length: Math.ceil(chunk.length / K) }, (_, i) => chunk.slice(i * K, i * K + K)));
+        }
+        await a.validate();
+        assert.equal(a.stats().live, 0);
+        const refill = await a.allocate(new Uint32Array(CAPACITY / K).fill(laneRequest(K)));
+        assert.equal(refill.served, CAPACITY);
+        await a.validate();
+      });
+    });
+  }
+}
+
+test('warp-batch issues exactly one atomic per subgroup (fresh arena), whatever the active lanes', { skip }, async () => {
+  await withAllocator({ design: 'warp-batch' }, async (a) => {
+    assert.equal(a.path, 'subgroup');
+    const size = a.subgroupSize ?? 0;
+    assert.ok(size >= 1 && size === a.groupLanes);
+    const full = await a.allocate(new Uint32Array(1024).fill(laneRequest(1)));
+    assert.equal(full.atomics, 1024 / size);
+    assert.equal(new Set(full.groupKeys).size, 1024 / size);
+    await a.reset();
+    const sparse = await a.allocate(activeLanesRequests(new Prng(3), 1024, size, Math.max(1, size >> 1)));
+    assert.equal(sparse.atomics, 1024 / size);
+    const frees = await a.free(Array.from({ length: 1024 }, (_, lane) => [sparse.objects[lane * K]].filter((x): x is number => x !== undefined && x !== NO_OBJECT)));
+    assert.ok(frees.atomics <= 1024 / size, `${frees.atomics} free atomics`);
+  });
+});
+
+test('warp-batch on the workgroup path issues one atomic per workgroup', { skip }, async () => {
+  await withAllocator({ design: 'warp-batch', aggregation: 'workgroup', workgroupSize: 64 }, async (a) => {
+    const pass = await a.allocate(new Uint32Array(1000).fill(laneRequest(2)));
+    assert.equal(pass.atomics, Math.ceil(1000 / 64));
+  });
+});
+
+test('per-lane issues one atomic per allocating lane; slab-bitmap far fewer, and frees with one atomicAnd per object', { skip }, async () => {
+  const requests = mixedRequests(new Prng(8), 1024, K, 0.25);
+  const allocating = [...requests].filter((w) => countOf(w) > 0).length;
+  await withAllocator({ design: 'per-lane' }, async (a) => {
+    const pass = await a.allocate(requests);
+    assert.equal(pass.atomics, allocating);
+  });
+  await withAllocator({ design: 'slab-bitmap' }, async (a) => {
+    const pass = await a.allocate(requests);
+    assert.ok(pass.atomics < allocating / 2, `${pass.atomics} atomics for ${allocating} allocating lanes`);
+    const live = a.liveObjects();
+    const freed = await a.free(freeRequests(new Prng(1), live, 300, K));
+    assert.equal(freed.atomics, 300);
+  });
+});
+
+test('objects come only from the page pool, in any order it lists pages', { skip }, async () => {
+  for (const design of WARP_DESIGNS) {
+    await withAllocator({ design, poolPages: [9, 2, 13] }, async (a) => {
+      const pass = await a.allocate(new Uint32Array(1000).fill(laneRequest(1)));
+      assert.equal(pass.served, 3 * OBJECTS_PER_SLAB);
+      const pages = new Set(served(pass).map((address) => Math.floor(address / (OBJECTS_PER_SLAB * 4))));
+      assert.deepEqual([...pages].sort((x, y) => x - y), [2, 9, 13]);
+      await a.validate();
+    });
+  }
+});
+
+test('misuse is refused before it reaches the device, and the arena still validates', { skip }, async () => {
+  for (const design of WARP_DESIGNS) {
+    await withAllocator({ design }, async (a) => {
+      const pass = await a.allocate(new Uint32Array(64).fill(laneRequest(2)));
+      const [x = 0, y = 0] = served(pass);
+      await a.free([[x]]);
+      await assert.rejects(a.free([[x]]), (e: unknown) => e instanceof DeviceFreeError && /already free \(double free\)/.test(e.message) && e.address === x);
+      await assert.rejects(a.free([[y + 1]]), (e: unknown) => e instanceof DeviceFreeError && /not the first word of an object/.test(e.message));
+      await assert.rejects(a.free([[y], [y]]), (e: unknown) => e instanceof DeviceFreeError && /twice in this free pass/.test(e.message));
+      await assert.rejects(a.free([[a.layout.address(PAGES - 1, OBJECTS_PER_SLAB - 1)]]), (e: unknown) => e instanceof DeviceFreeError && /never allocated/.test(e.message));
+      await assert.rejects(a.allocate(Uint32Array.of(laneRequest(K + 1))), GpuRequestError);
+      await assert.rejects(a.allocate(new Uint32Array(2049)), GpuRequestError);
+      await assert.rejects(a.free([[y, y, y, y, y]]), GpuRequestError);
+      await a.validate();
+      assert.equal(a.stats().live, 2 * 64 - 1);
+    });
+  }
+  await assert.rejects(WarpSlabAllocator.create(required(accelerator), { design: 'per-lane', arenaBytes: 4096, objectBytes: 16, objectsPerSlab: 48, maxObjectsPerLane: 1, maxLanes: 1 }), GpuConfigError);
+  await assert.rejects(
+    WarpSlabAllocator.create(required(accelerator), { design: 'per-lane', arenaBytes: 2 ** 31, objectBytes: 16, objectsPerSlab: 256, maxObjectsPerLane: 1, maxLanes: 1 }),
+    (e: unknown) => e instanceof GpuConfigError && /storage binding limit/.test(e.message),
+  );
+});
+
+test('validate() and the pass checks catch a corrupted device arena', { skip }, async () => {
+  const acc = required(accelerator);
+  // A live object put back in the free ring: it would be handed out twice.
+  await withAllocator({ design: 'warp-batch' }, async (a) => {
+    const pass = await a.allocate(new Uint32Array(64).fill(laneRequest(1)));
+    const [x = 0] = served(pass);
+    const state = await acc.read(a.buffers.state, 32);
+    acc.write(a.buffers.ring, Uint32Array.of(x), 4 * ((state[StateWord.Tail] ?? 0) & (a.layout.ringEntries - 1)));
+    acc.write(a.buffers.state, Uint32Array.of((state[StateWord.Tail] ?? 0) + 1), 4 * StateWord.Tail);
+    await assert.rejects(a.validate(), (e: unknown) => e instanceof DeviceArenaError && /live .* and free at once/.test(e.message) && e.address === x);
+  });
+  // Bitmaps: a live object's bit cleared (free and live), then a free object's bit set (lost), then a
+  // double free the host could not see, which the device's atomicAnd catches.
+  await withAllocator({ design: 'slab-bitmap' }, async (a) => {
+    const pass = await a.allocate(new Uint32Array(64).fill(laneRequest(1)));
+    const words = await acc.read(a.buffers.bitmaps, a.layout.pages * a.layout.bitmapWordsPerSlab * 4);
+    const page = Math.floor((served(pass)[0] ?? 0) / a.layout.slabWords);
+    const at = page * a.layout.bitmapWordsPerSlab;
+    const word = words[at] ?? 0;
+    acc.write(a.buffers.bitmaps, Uint32Array.of(word & ~1), 4 * at);
+    await assert.rejects(a.validate(), (e: unknown) => e instanceof DeviceArenaError && /and free at once/.test(e.message));
+    await assert.rejects(a.free([[a.layout.address(page, 0)]]), (e: unknown) => e instanceof DeviceArenaError && /device refused 1 frees/.test(e.message));
+  });
+  await withAllocator({ design: 'slab-bitmap' }, async (a) => {
+    await a.allocate(new Uint32Array(8).fill(laneRequest(1)));
+    const words = await acc.read(a.buffers.bitmaps, 4);
+    acc.write(a.buffers.bitmaps, Uint32Array.of((words[0] ?? 0) | (1 << 30)), 0);
+    await assert.rejects(a.validate(), (e: unknown) => e instanceof DeviceArenaError && /lost: neither live nor free/.test(e.message));
+  });
+});

@@ -1,0 +1,46 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runScenario } from '../../src/lab/run.ts';
+import { gpuWarpSlab } from '../../src/lab/scenarios/gpu-warp-slab.ts';
+import type { Table } from '../../src/lab/scenario.ts';
+import { openTestAccelerator } from '../helpers/gpu.ts';
+
+const probe = await openTestAccelerator();
+probe.accelerator?.destroy();
+
+function table(tables: readonly Table[], id: string): Table {
+  const found = tables.find((t) => t.id === id);
+  assert.ok(found !== undefined, `table ${id}`);
+  return found;
+}
+
+test('gpu-warp-slab: the designs agree on what was served; warp-batch pays one atomic per warp; stores never beat the ideal', { skip: probe.skip }, async () => {
+  const run = await runScenario(gpuWarpSlab, { lanes: '2048', arenaBytes: '128KiB', passes: '5' }, { seed: 4 });
+  const { tables } = run.result;
+  const adapter = table(tables, 'adapter').rows[0];
+  assert.equal(adapter?.path, 'subgroup');
+  const size = adapter?.subgroup as number;
+  const stream = table(tables, 'stream').rows;
+  assert.equal(stream.length, 3);
+  for (const row of stream) assert.deepEqual({ ...row, design: '' }, { ...stream[0], design: '' });
+  const first = stream[0] ?? {};
+  assert.ok((first.oom as number) > 0, 'the churn exhausted the arena');
+  assert.equal((first.served as number) + (first.oom as number), first.requested);
+  const sweep = table(tables, 'sweep').rows;
+  const active = [...new Set(sweep.map((r) => r.active as number))];
+  assert.ok(active.includes(1) && active.includes(size), `sweep points ${active.join(',')} include 1 and ${size}`);
+  for (const row of sweep) {
+    const a = row.active as number;
+    if (row.design === 'per-lane') assert.equal(row.atomicsPerAlloc, 1);
+    if (row.design === 'warp-batch') assert.ok(Math.abs((row.atomicsPerAlloc as number) - 1 / a) < 1e-12, `warp-batch, ${a} active: ${String(row.atomicsPerAlloc)}`);
+    assert.ok((row.warpSectors as number) >= (row.warpIdeal as number) && (row.lane32Sectors as number) >= (row.lane32Ideal as number));
+  }
+  const full = (design: string) => sweep.find((r) => r.design === design && r.active === size);
+  assert.ok((full('slab-bitmap')?.atomicsPerAlloc as number) < 0.5, 'slab-bitmap: about one atomicOr per warp');
+  const measured = table(tables, 'measured');
+  assert.equal(measured.scheduling, true);
+  const timing = table(tables, 'timing');
+  assert.equal(timing.timing, true);
+  assert.ok(timing.title.includes(String(adapter?.adapter)), 'times are labelled with the adapter');
+  assert.match(run.result.summary.join('\n'), /the three designs agree/);
+});
