@@ -15,7 +15,8 @@ import { DESIGNS, WARP_DESIGNS } from '../src/gpu/designs.ts';
 import type { WarpDesign } from '../src/gpu/designs.ts';
 import { WarpSlabAllocator, laneRequest } from '../src/gpu/warp-allocator.ts';
 import { mixedRequests } from '../src/lab/workloads/warp-requests.ts';
-import { Accelerator, GpuUnavailableError, gpuRequired } from '../src/machine/accelerator.ts';
+import { openAccelerator } from '../src/lab/gpu-policy.ts';
+import type { Accelerator } from '../src/machine/accelerator.ts';
 import { Prng } from '../src/util/prng.ts';
 import type { BenchOptions, BenchResult } from './harness.ts';
 
@@ -35,16 +36,12 @@ const OBJECTS_PER_SLAB = 256;
 
 /** The suite: every design on every stream, as benchmark results (per-lane is each group's baseline). */
 export async function gpuWarpSlabResults(options: BenchOptions): Promise<BenchResult[]> {
-  let accelerator: Accelerator;
-  try {
-    accelerator = await Accelerator.open();
-  } catch (error) {
-    if (error instanceof GpuUnavailableError && !gpuRequired()) {
-      process.stderr.write(`gpu-warp-slab benchmarks skipped: ${error.message}\n`);
-      return [];
-    }
-    throw error;
+  const opened = await openAccelerator();
+  if (opened.accelerator === null) {
+    process.stderr.write(`gpu-warp-slab benchmarks skipped: ${opened.unavailable.message}\n`);
+    return [];
   }
+  const { accelerator } = opened;
   try {
     const lanes = options.smoke ? 4096 : accelerator.isCpuAdapter ? 2 ** 20 : 2 ** 22;
     const path = accelerator.subgroups ? 'subgroup path' : 'workgroup path';

@@ -21,10 +21,11 @@ import type { WarpDesign } from '../../gpu/designs.ts';
 import { hardwareWarps, lanesWarps, storeCoalescing } from '../../gpu/store-coalescing.ts';
 import { WarpSlabAllocator } from '../../gpu/warp-allocator.ts';
 import type { AllocPass, WarpAllocatorOptions } from '../../gpu/warp-allocator.ts';
-import { Accelerator, GpuUnavailableError, gpuRequired } from '../../machine/accelerator.ts';
+import { GpuUnavailableError } from '../../machine/accelerator.ts';
 import { CoalescingTally } from '../../machine/coalescing.ts';
 import { Prng } from '../../util/prng.ts';
 import { formatBytes } from '../../util/units.ts';
+import { NO_ADAPTER_REMEDY, openAccelerator } from '../gpu-policy.ts';
 import { defineScenario } from '../scenario.ts';
 import type { Column, Plot, ScenarioResult, Table } from '../scenario.ts';
 import { activeLanesRequests, freeRequests, mixedRequests } from '../workloads/warp-requests.ts';
@@ -96,13 +97,9 @@ export const gpuWarpSlab = defineScenario({
     const lanes = ctx.smoke ? Math.min(params.lanes, 1024) : params.lanes;
     const arenaBytes = ctx.smoke ? Math.min(params.arenaBytes, 64 << 10) : params.arenaBytes;
     const passes = ctx.smoke ? Math.min(params.passes, 4) : params.passes;
-    let accelerator: Accelerator;
-    try {
-      accelerator = await Accelerator.open({ subgroups: params.aggregation !== 'workgroup' });
-    } catch (error) {
-      if (error instanceof GpuUnavailableError && !gpuRequired()) return unavailable(error);
-      throw error;
-    }
+    const opened = await openAccelerator({ subgroups: params.aggregation !== 'workgroup' });
+    if (opened.accelerator === null) return unavailable(opened.unavailable);
+    const { accelerator } = opened;
     try {
       const base: Omit<WarpAllocatorOptions, 'design' | 'arenaBytes'> = {
         objectBytes: params.objectBytes,
@@ -208,7 +205,7 @@ async function churn(allocator: WarpSlabAllocator, streams: readonly Uint32Array
 
 function unavailable(error: GpuUnavailableError): ScenarioResult {
   return {
-    summary: [`Not run: ${error.message}.`, 'Set KMEM_REQUIRE_GPU=1 to make this a failure (CI does).'],
+    summary: [`Not run: ${error.message}.`, `${NO_ADAPTER_REMEDY}. Set KMEM_REQUIRE_GPU=1 to make this a failure (CI does).`],
     tables: [
       {
         id: 'adapter',
