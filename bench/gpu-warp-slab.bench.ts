@@ -8,12 +8,13 @@
  * host and validated; a warm-up pass keeps lavapipe's compile-on-first-dispatch out of the figures.
  *
  * Every group names the adapter and the aggregation path: a CPU adapter's figures say nothing about
- * GPUs. The code is the same on a real GPU (Dawn's Vulkan backend), where lanes grow from 2^20 to 2^22.
+ * GPUs. The code is the same on a real GPU (Dawn's Vulkan backend), where lanes grow from 2^20 to 2^22,
+ * or to what one dispatch holds on the device if that is less (benchLanes). Each group names its lanes.
  */
 import { LANE_INACTIVE } from '../src/gpu/arena-layout.ts';
 import { DESIGNS, WARP_DESIGNS } from '../src/gpu/designs.ts';
 import type { WarpDesign } from '../src/gpu/designs.ts';
-import { WarpSlabAllocator, laneRequest } from '../src/gpu/warp-allocator.ts';
+import { WarpSlabAllocator, laneRequest, maxDispatchLanes } from '../src/gpu/warp-allocator.ts';
 import { mixedRequests } from '../src/lab/workloads/warp-requests.ts';
 import { openAccelerator } from '../src/lab/gpu-policy.ts';
 import type { Accelerator } from '../src/machine/accelerator.ts';
@@ -34,6 +35,16 @@ const STREAMS: readonly Stream[] = [
 const OBJECT_BYTES = 16;
 const OBJECTS_PER_SLAB = 256;
 
+/**
+ * Lanes per timed pass: 2^20 on a CPU adapter, 2^22 on a GPU, but never more than one dispatch of
+ * the allocator's default 64-lane workgroups holds on this device (4,194,240 at WebGPU's default of
+ * 65535 workgroups per dimension; the device is opened with the adapter's own limit).
+ */
+export function benchLanes(device: Pick<Accelerator, 'isCpuAdapter' | 'maxWorkgroupsPerDimension'>, smoke: boolean): number {
+  const wanted = smoke ? 4096 : device.isCpuAdapter ? 2 ** 20 : 2 ** 22;
+  return Math.min(wanted, maxDispatchLanes(device));
+}
+
 /** The suite: every design on every stream, as benchmark results (per-lane is each group's baseline). */
 export async function gpuWarpSlabResults(options: BenchOptions): Promise<BenchResult[]> {
   const opened = await openAccelerator();
@@ -43,7 +54,7 @@ export async function gpuWarpSlabResults(options: BenchOptions): Promise<BenchRe
   }
   const { accelerator } = opened;
   try {
-    const lanes = options.smoke ? 4096 : accelerator.isCpuAdapter ? 2 ** 20 : 2 ** 22;
+    const lanes = benchLanes(accelerator, options.smoke);
     const path = accelerator.subgroups ? 'subgroup path' : 'workgroup path';
     const clock = accelerator.timestamps ? 'GPU timestamps' : 'host clock';
     const results: BenchResult[] = [];
@@ -54,7 +65,7 @@ export async function gpuWarpSlabResults(options: BenchOptions): Promise<BenchRe
         const figure = measured.get(design);
         if (figure === undefined) throw new Error(`${design}: not measured`);
         results.push({
-          group: `gpu alloc, ${stream.name}, fresh arena; ${accelerator.label}, ${path}, ${clock}`,
+          group: `gpu alloc, ${stream.name}, fresh arena of ${lanes} lanes; ${accelerator.label}, ${path}, ${clock}`,
           name: `${design}: ${DESIGNS[design].title}`,
           unit: 'allocation',
           nsPerOp: figure.nsPerOp,

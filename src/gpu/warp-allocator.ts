@@ -91,7 +91,16 @@ interface DeviceSnapshot {
   bitmaps: Uint32Array | null;
 }
 
-const DEFAULT_WORKGROUP_SIZE = 64;
+export const DEFAULT_WORKGROUP_SIZE = 64;
+
+/**
+ * The most lanes one pass can have on `device`: a pass is one 1-D dispatch of `workgroupSize`-lane
+ * workgroups, and a dispatch dimension holds at most maxComputeWorkgroupsPerDimension of them
+ * (WebGPU's default, 65535, gives 4,194,240 lanes of 64: 64 short of 2^22).
+ */
+export function maxDispatchLanes(device: Pick<Accelerator, 'maxWorkgroupsPerDimension'>, workgroupSize = DEFAULT_WORKGROUP_SIZE): number {
+  return workgroupSize * device.maxWorkgroupsPerDimension;
+}
 
 export class WarpSlabAllocator {
   readonly design: WarpDesign;
@@ -165,9 +174,11 @@ export class WarpSlabAllocator {
     if (!Number.isInteger(workgroupSize) || workgroupSize < 1 || workgroupSize > 256) {
       throw new GpuConfigError(`workgroupSize ${workgroupSize}: expected an integer in [1, 256]`);
     }
-    const maxDispatchLanes = workgroupSize * accelerator.maxWorkgroupsPerDimension;
-    if (!Number.isInteger(options.maxLanes) || options.maxLanes < 1 || options.maxLanes > maxDispatchLanes) {
-      throw new GpuConfigError(`maxLanes ${options.maxLanes}: expected an integer in [1, ${maxDispatchLanes}] (one dispatch of ${workgroupSize}-lane workgroups)`);
+    const maxLanes = maxDispatchLanes(accelerator, workgroupSize);
+    if (!Number.isInteger(options.maxLanes) || options.maxLanes < 1 || options.maxLanes > maxLanes) {
+      throw new GpuConfigError(
+        `maxLanes ${options.maxLanes}: expected an integer in [1, ${maxLanes}] (one dispatch of at most ${accelerator.maxWorkgroupsPerDimension} workgroups of ${workgroupSize} lanes on ${accelerator.adapterName})`,
+      );
     }
     const biggest = Math.max(layout.arenaBytes, layout.ringEntries * 4, options.maxLanes * layout.resultStride * 4);
     if (biggest > accelerator.maxStorageBindingBytes) {

@@ -74,6 +74,7 @@ export class Accelerator {
   /** The adapter's reported minimum subgroup size, or null when it reports none. */
   readonly adapterSubgroupSize: number | null;
   readonly maxStorageBindingBytes: number;
+  /** The device's maxComputeWorkgroupsPerDimension: a 1-D dispatch has at most this many workgroups. */
   readonly maxWorkgroupsPerDimension: number;
   readonly usage: GPUBufferUsage;
   private readonly flags: WebGpuFlags;
@@ -107,7 +108,9 @@ export class Accelerator {
 
   /**
    * Opens the first adapter Dawn finds and a device with `subgroups` (when offered and wanted) and
-   * `timestamp-query` (when offered). Throws GpuUnavailableError, quickly, when there is none.
+   * `timestamp-query` (when offered), and with the adapter's own limits on storage bindings, buffers
+   * and workgroups per dispatch dimension rather than WebGPU's defaults. Throws GpuUnavailableError,
+   * quickly, when there is none.
    */
   static async open(options: AcceleratorOptions = {}): Promise<Accelerator> {
     let webgpu: { create(options: string[]): GPU; globals: object };
@@ -135,7 +138,11 @@ export class Accelerator {
       if (adapter.features.has('timestamp-query')) features.push('timestamp-query');
       const device = await adapter.requestDevice({
         requiredFeatures: features,
-        requiredLimits: { maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize, maxBufferSize: adapter.limits.maxBufferSize },
+        requiredLimits: {
+          maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+          maxBufferSize: adapter.limits.maxBufferSize,
+          maxComputeWorkgroupsPerDimension: adapter.limits.maxComputeWorkgroupsPerDimension,
+        },
       });
       return new Accelerator(gpu, adapter, device, webgpu.globals as WebGpuFlags);
     } finally {

@@ -7,10 +7,11 @@ import { LANE_COUNT_MASK, LANE_INACTIVE, NO_OBJECT, StateWord } from '../../src/
 import { WARP_DESIGNS } from '../../src/gpu/designs.ts';
 import type { WarpDesign } from '../../src/gpu/designs.ts';
 import { DeviceArenaError, DeviceFreeError, GpuConfigError, GpuRequestError } from '../../src/gpu/errors.ts';
-import { WarpSlabAllocator, laneRequest } from '../../src/gpu/warp-allocator.ts';
+import { WarpSlabAllocator, laneRequest, maxDispatchLanes } from '../../src/gpu/warp-allocator.ts';
 import type { AllocPass, WarpAllocatorOptions } from '../../src/gpu/warp-allocator.ts';
 import { activeLanesRequests, freeRequests, mixedRequests } from '../../src/lab/workloads/warp-requests.ts';
 import { Prng } from '../../src/util/prng.ts';
+import { benchLanes } from '../../bench/gpu-warp-slab.bench.ts';
 import { openTestAccelerator, required } from '../helpers/gpu.ts';
 
 const { accelerator, skip } = await openTestAccelerator();
@@ -219,4 +220,32 @@ test('validate() and the pass checks catch a corrupted device arena', { skip }, 
     acc.write(a.buffers.bitmaps, Uint32Array.of((words[0] ?? 0) | (1 << 30)), 0);
     await assert.rejects(a.validate(), (e: unknown) => e instanceof DeviceArenaError && /lost: neither live nor free/.test(e.message));
   });
+});
+
+test("the lane limit: one dispatch of the device's most workgroups is accepted and reaches its last lane; one lane more is refused; the benchmark always fits", { skip }, async () => {
+  const acc = required(accelerator);
+  const most = maxDispatchLanes(acc);
+  assert.equal(most, 64 * acc.maxWorkgroupsPerDimension);
+  await assert.rejects(
+    withAllocator({ design: 'per-lane', maxObjectsPerLane: 1, maxLanes: most + 1 }, async () => {}),
+    (e: unknown) => e instanceof GpuConfigError && e.message.includes(`maxLanes ${most + 1}: expected an integer in [1, ${most}]`),
+  );
+  await withAllocator({ design: 'warp-batch', maxObjectsPerLane: 1, maxLanes: most, checkPasses: false }, async (a) => {
+    const requests = new Uint32Array(most).fill(laneRequest(0, false));
+    requests[most - 1] = laneRequest(1);
+    const pass = await a.allocate(requests);
+    assert.equal(pass.served, 1);
+    assert.notEqual(pass.objects[most - 1], NO_OBJECT, 'the last lane of the last workgroup ran');
+    await a.validate();
+  });
+  // The benchmark's lanes, on this adapter and on GPUs with WebGPU's default limit or more.
+  for (const device of [acc, ...[1, 1000, 65535, 65536, 2 ** 20].map((n) => ({ isCpuAdapter: false, maxWorkgroupsPerDimension: n }))]) {
+    for (const smoke of [false, true]) {
+      const lanes = benchLanes(device, smoke);
+      assert.ok(lanes >= 1 && lanes <= maxDispatchLanes(device), `${lanes} lanes with ${device.maxWorkgroupsPerDimension} workgroups per dimension`);
+    }
+  }
+  assert.equal(benchLanes({ isCpuAdapter: false, maxWorkgroupsPerDimension: 65535 }, false), 4_194_240);
+  assert.equal(benchLanes({ isCpuAdapter: false, maxWorkgroupsPerDimension: 65536 }, false), 2 ** 22);
+  assert.equal(benchLanes({ isCpuAdapter: true, maxWorkgroupsPerDimension: 65535 }, false), 2 ** 20);
 });

@@ -1,11 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { maxDispatchLanes } from '../../src/gpu/warp-allocator.ts';
+import { ParamError } from '../../src/lab/params.ts';
 import { runScenario } from '../../src/lab/run.ts';
 import { gpuWarpSlab } from '../../src/lab/scenarios/gpu-warp-slab.ts';
 import type { Table } from '../../src/lab/scenario.ts';
 import { openTestAccelerator } from '../helpers/gpu.ts';
 
 const probe = await openTestAccelerator();
+/** One lane more than a dispatch of 8-lane workgroups holds on this device. */
+const tooManyLanes = probe.accelerator === null ? 0 : maxDispatchLanes(probe.accelerator, 8) + 1;
 probe.accelerator?.destroy();
 
 function table(tables: readonly Table[], id: string): Table {
@@ -43,4 +47,12 @@ test('gpu-warp-slab: the designs agree on what was served; warp-batch pays one a
   assert.equal(timing.timing, true);
   assert.ok(timing.title.includes(String(adapter?.adapter)), 'times are labelled with the adapter');
   assert.match(run.result.summary.join('\n'), /the three designs agree/);
+});
+
+test("gpu-warp-slab: more lanes than one dispatch holds on the device is a ParamError that names the device's limit", { skip: probe.skip }, async (t) => {
+  if (tooManyLanes > 1 << 22) return t.skip(`this device holds ${tooManyLanes - 1} lanes of 8 in one dispatch: more than the parameter allows`);
+  await assert.rejects(
+    runScenario(gpuWarpSlab, { lanes: String(tooManyLanes), workgroupSize: '8' }, { seed: 1 }),
+    (e: unknown) => e instanceof ParamError && e.message.includes(`--lanes: ${tooManyLanes} is out of range on `) && e.message.includes(`expected at most ${tooManyLanes - 1}`),
+  );
 });

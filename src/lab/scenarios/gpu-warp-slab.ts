@@ -19,13 +19,14 @@
 import { DESIGNS, WARP_DESIGNS } from '../../gpu/designs.ts';
 import type { WarpDesign } from '../../gpu/designs.ts';
 import { hardwareWarps, lanesWarps, storeCoalescing } from '../../gpu/store-coalescing.ts';
-import { WarpSlabAllocator } from '../../gpu/warp-allocator.ts';
+import { WarpSlabAllocator, maxDispatchLanes } from '../../gpu/warp-allocator.ts';
 import type { AllocPass, WarpAllocatorOptions } from '../../gpu/warp-allocator.ts';
 import { GpuUnavailableError } from '../../machine/accelerator.ts';
 import { CoalescingTally } from '../../machine/coalescing.ts';
 import { Prng } from '../../util/prng.ts';
 import { formatBytes } from '../../util/units.ts';
 import { NO_ADAPTER_REMEDY, openAccelerator } from '../gpu-policy.ts';
+import { ParamError } from '../params.ts';
 import { defineScenario } from '../scenario.ts';
 import type { Column, Plot, ScenarioResult, Table } from '../scenario.ts';
 import { activeLanesRequests, freeRequests, mixedRequests } from '../workloads/warp-requests.ts';
@@ -82,7 +83,13 @@ export const gpuWarpSlab = defineScenario({
   question:
     'A CPU-style allocator on a GPU has every thread do its own atomic: how many atomics and memory sectors does one warp-aggregated atomic per batch, or a SlabAlloc-style bitmap, save, on a real GPU API?',
   params: {
-    lanes: { kind: 'int', default: 32768, min: 64, max: 1 << 22, description: 'invocations (lanes) per pass' },
+    lanes: {
+      kind: 'int',
+      default: 32768,
+      min: 64,
+      max: 1 << 22,
+      description: "invocations (lanes) per pass; at most one dispatch's worth on the device (4,194,240 with 64-lane workgroups at WebGPU's default limit)",
+    },
     maxPerLane: { kind: 'int', default: 4, min: 1, max: 16, description: 'most objects one lane asks for in a pass (K)' },
     inactiveShare: { kind: 'number', default: 0.25, min: 0, max: 0.95, description: 'share of lanes inactive in a churn pass' },
     objectBytes: { kind: 'size', default: 16, min: 4, max: 1024, description: 'object size (a multiple of 4)' },
@@ -101,6 +108,12 @@ export const gpuWarpSlab = defineScenario({
     if (opened.accelerator === null) return unavailable(opened.unavailable);
     const { accelerator } = opened;
     try {
+      const dispatchLanes = maxDispatchLanes(accelerator, params.workgroupSize);
+      if (lanes > dispatchLanes) {
+        throw new ParamError(
+          `scenario 'gpu-warp-slab', --lanes: ${lanes} is out of range on ${accelerator.label}: expected at most ${dispatchLanes} (one dispatch of ${accelerator.maxWorkgroupsPerDimension} workgroups of ${params.workgroupSize} lanes)`,
+        );
+      }
       const base: Omit<WarpAllocatorOptions, 'design' | 'arenaBytes'> = {
         objectBytes: params.objectBytes,
         objectsPerSlab: params.objectsPerSlab,
