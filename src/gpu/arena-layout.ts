@@ -38,7 +38,13 @@ export enum StateWord {
   Fresh = 2,
   /** Pages taken from the pool (design 3; designs 1 and 2 take them implicitly through Fresh). */
   PoolNext = 3,
-  /** Frees the device itself refused (not an object, or already free): 0 unless the host check was bypassed. */
+  /**
+   * Frees the device itself refused, 0 unless the host's check was bypassed. Every design refuses an
+   * address that is not an object's first word in the arena (it takes no ring position); slab-bitmap
+   * also refuses an object whose bit was already clear (a double free, or one never handed out). The
+   * ring designs keep no per-object state: an already-free object goes into the ring a second time,
+   * which validate() reports as "free twice over".
+   */
   BadFrees = 4,
   LastBadFree = 5,
   /**

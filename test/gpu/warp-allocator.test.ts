@@ -4,7 +4,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LANE_COUNT_MASK, LANE_INACTIVE, NO_OBJECT, StateWord } from '../../src/gpu/arena-layout.ts';
-import { WARP_DESIGNS } from '../../src/gpu/designs.ts';
+import { DESIGNS, WARP_DESIGNS } from '../../src/gpu/designs.ts';
 import type { WarpDesign } from '../../src/gpu/designs.ts';
 import { DeviceArenaError, DeviceFreeError, GpuConfigError, GpuRequestError } from '../../src/gpu/errors.ts';
 import { WarpSlabAllocator, laneRequest, maxDispatchLanes } from '../../src/gpu/warp-allocator.ts';
@@ -248,4 +248,59 @@ test("the lane limit: one dispatch of the device's most workgroups is accepted a
   assert.equal(benchLanes({ isCpuAdapter: false, maxWorkgroupsPerDimension: 65535 }, false), 4_194_240);
   assert.equal(benchLanes({ isCpuAdapter: false, maxWorkgroupsPerDimension: 65536 }, false), 2 ** 22);
   assert.equal(benchLanes({ isCpuAdapter: true, maxWorkgroupsPerDimension: 65535 }, false), 2 ** 20);
+});
+
+/**
+ * Runs `body` with every free request `a` writes rewritten by `rewrite` on its way to the device:
+ * frees the host checked and accepted, changed behind its back, to reach the device's own check.
+ */
+async function withTamperedFrees(a: WarpSlabAllocator, rewrite: (words: Uint32Array) => void, body: () => Promise<void>): Promise<void> {
+  const acc = required(accelerator);
+  const write = acc.write.bind(acc);
+  acc.write = (buffer, data, offsetBytes) => {
+    const words = buffer === a.buffers.requests ? data.slice() : data;
+    if (words !== data) rewrite(words);
+    write(buffer, words, offsetBytes);
+  };
+  try {
+    await body();
+  } finally {
+    Reflect.deleteProperty(acc, 'write');
+  }
+}
+
+test("the device's own free check: every design refuses a non-object without using a ring position; only slab-bitmap refuses an already-free object", { skip }, async () => {
+  const acc = required(accelerator);
+  for (const design of WARP_DESIGNS) {
+    const ring = DESIGNS[design].freeStore === 'ring';
+    // Lane 0 frees y; on the way, its request becomes [y + 1 (inside an object), y].
+    await withAllocator({ design }, async (a) => {
+      const [, y = 0] = served(await a.allocate(new Uint32Array(64).fill(laneRequest(1))));
+      const before = await acc.read(a.buffers.state, 32);
+      await withTamperedFrees(
+        a,
+        (words) => words.set([2, y + 1, y], 0),
+        () => assert.rejects(a.free([[y]]), (e: unknown) => e instanceof DeviceArenaError && /device refused 1 frees/.test(e.message) && e.address === y + 1),
+      );
+      const after = await acc.read(a.buffers.state, 32);
+      if (ring) {
+        const tail = before[StateWord.Tail] ?? 0;
+        assert.equal((after[StateWord.Tail] ?? 0) - tail, 1, `${design}: one ring position, for y alone`);
+        const [slot] = await acc.read(a.buffers.ring, 4, 4 * (tail & (a.layout.ringEntries - 1)));
+        assert.equal(slot, y, `${design}: y, not NO_OBJECT, at the position the refused free would have taken`);
+      }
+    });
+    // Lane 0 frees y; on the way, its request becomes x, which was freed before.
+    await withAllocator({ design }, async (a) => {
+      const [x = 0, y = 0] = served(await a.allocate(new Uint32Array(64).fill(laneRequest(1))));
+      await a.free([[x]]);
+      const freeAgain = withTamperedFrees(a, (words) => words.set([1, x], 0), () => a.free([[y]]).then(() => undefined));
+      if (ring) {
+        await freeAgain; // the ring cannot tell: x is now in it twice, which validate() finds
+        await assert.rejects(a.validate(), (e: unknown) => e instanceof DeviceArenaError && /free twice over \(ring\)/.test(e.message) && e.address === x);
+      } else {
+        await assert.rejects(freeAgain, (e: unknown) => e instanceof DeviceArenaError && /device refused 1 frees/.test(e.message) && e.address === x);
+      }
+    });
+  }
 });

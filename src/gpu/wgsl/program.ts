@@ -101,7 +101,8 @@ fn isObjectAddress(addr: u32) -> bool { return addr < ARENA_WORDS && (addr % SLA
 
 fn freeAddress(lane: u32, j: u32) -> u32 { return requests[lane * REQUEST_STRIDE + 1u + j]; }
 
-// A free the device refuses (not an object, or already free): counted, never applied.
+// A free the device refuses: counted, never applied. Every design refuses an address that is not an
+// object's first word in the arena; slab-bitmap also an object whose bit was already clear.
 fn refuseFree(addr: u32) {
   atomicAdd(&state[S_BAD_FREES], 1u);
   atomicStore(&state[S_LAST_BAD_FREE], addr);
