@@ -4,8 +4,16 @@
  * measured; and a mixed stream with inactive lanes and 0..4 objects per lane). One timed pass runs
  * every lane once on a fresh arena; the time is the allocation kernel's, from the device's timestamps
  * (the host clock around submit → done where the adapter has none), and the figure is the median of
- * 9 passes, the three designs' passes interleaved. The first pass of each design is checked on the
- * host and validated; a warm-up pass keeps lavapipe's compile-on-first-dispatch out of the figures.
+ * 9 passes, the three designs' passes interleaved; a warm-up pass keeps lavapipe's
+ * compile-on-first-dispatch out of the figures.
+ *
+ * Host checks: the allocators run with `checkPasses: false`, because reading the whole arena back
+ * after each pass (for the stamps) would dwarf the pass. What still runs: on every pass, the checks
+ * of each result row (an object of a pool page, not handed to two lanes, none a lane did not ask
+ * for) and that no allocation was refused on an arena sized for the stream; after the first pass of
+ * each design, validate() (every pool object live or free, none lost, none free twice). Not run: the
+ * stamp check and the check that NO_OBJECT came only from a full arena; the tests and the scenario
+ * run those.
  *
  * Every group names the adapter and the aggregation path: a CPU adapter's figures say nothing about
  * GPUs. The code is the same on a real GPU (Dawn's Vulkan backend), where lanes grow from 2^20 to 2^22,
