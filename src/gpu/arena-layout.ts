@@ -14,7 +14,9 @@
  *   state     the allocator's counters (StateWord).
  *   requests  per lane, requestStride words: [count | LANE_INACTIVE, address 0 … address K-1]
  *             (addresses are read by frees only).
- *   results   per lane, resultStride words: [object 0 … object K-1, atomics issued, subgroup key].
+ *   results   per lane, resultStride words: [object 0 … object K-1, atomics issued, group key] (a free
+ *             pass writes the last two). The host reads the key of active lanes only: on the
+ *             subgroup path an inactive lane exits before writing it.
  *
  * Invariants: slabWords = objectsPerSlab · objectWords; objectsPerSlab is a multiple of 32 (whole
  * bitmap words); ringEntries is a power of two ≥ the pool's objects, so ring positions may wrap

@@ -7,7 +7,9 @@ import { LANE_COUNT_MASK, LANE_INACTIVE, NO_OBJECT, StateWord } from '../../src/
 import { DESIGNS, WARP_DESIGNS } from '../../src/gpu/designs.ts';
 import type { WarpDesign } from '../../src/gpu/designs.ts';
 import { DeviceArenaError, DeviceFreeError, GpuConfigError, GpuRequestError } from '../../src/gpu/errors.ts';
+import { hardwareWarpsLabel, lanesPerGroup } from '../../src/gpu/store-coalescing.ts';
 import { WarpSlabAllocator, laneRequest, maxDispatchLanes } from '../../src/gpu/warp-allocator.ts';
+import { Accelerator } from '../../src/machine/accelerator.ts';
 import type { AllocPass, WarpAllocatorOptions } from '../../src/gpu/warp-allocator.ts';
 import { activeLanesRequests, freeRequests, mixedRequests } from '../../src/lab/workloads/warp-requests.ts';
 import { Prng } from '../../src/util/prng.ts';
@@ -43,7 +45,7 @@ function countOf(word: number): number {
   return (word & LANE_INACTIVE) !== 0 ? 0 : word & LANE_COUNT_MASK;
 }
 
-function served(pass: AllocPass): number[] {
+function served(pass: Pick<AllocPass, 'objects'>): number[] {
   return [...pass.objects].filter((a) => a !== NO_OBJECT);
 }
 
@@ -116,20 +118,59 @@ for (const design of WARP_DESIGNS) {
   }
 }
 
-test('warp-batch issues exactly one atomic per subgroup (fresh arena), whatever the active lanes', { skip }, async () => {
+test('warp-batch issues exactly one atomic per group that ran with an allocating lane, and one per group with a freeing lane', { skip }, async () => {
   await withAllocator({ design: 'warp-batch' }, async (a) => {
-    assert.equal(a.path, 'subgroup');
-    const size = a.subgroupSize ?? 0;
+    // The path this adapter has: subgroups, or workgroups where it has none.
+    const size = a.path === 'subgroup' ? (a.subgroupSize ?? 0) : a.workgroupSize;
     assert.ok(size >= 1 && size === a.groupLanes);
     const full = await a.allocate(new Uint32Array(1024).fill(laneRequest(1)));
-    assert.equal(full.atomics, 1024 / size);
-    assert.equal(new Set(full.groupKeys).size, 1024 / size);
+    const fullGroups = lanesPerGroup(full.groupKeys);
+    assert.equal(full.atomics, fullGroups.size);
+    assert.deepEqual([...new Set(fullGroups.values())], [size], 'every group that ran had its full size');
     await a.reset();
     const sparse = await a.allocate(activeLanesRequests(new Prng(3), 1024, size, Math.max(1, size >> 1)));
-    assert.equal(sparse.atomics, 1024 / size);
-    const frees = await a.free(Array.from({ length: 1024 }, (_, lane) => [sparse.objects[lane * K]].filter((x): x is number => x !== undefined && x !== NO_OBJECT)));
-    assert.ok(frees.atomics <= 1024 / size, `${frees.atomics} free atomics`);
+    const sparseGroups = lanesPerGroup(sparse.groupKeys);
+    assert.equal(sparse.atomics, sparseGroups.size);
+    assert.equal(sparseGroups.size, fullGroups.size, 'every group had an active lane');
+    // Only the lanes of the first half free: the groups of the second half issue nothing.
+    const frees = Array.from({ length: 1024 }, (_, lane) => (lane < 512 ? served({ objects: sparse.objects.subarray(lane * K, lane * K + K) }) : []));
+    const freed = await a.free(frees);
+    const freeing = lanesPerGroup(freed.groupKeys);
+    assert.ok(freeing.size > 0 && freeing.size < sparseGroups.size, `${freeing.size} of ${sparseGroups.size} groups free`);
+    assert.equal(freed.atomics, freeing.size);
+    await a.validate();
   });
+});
+
+test('a workgroup size that is not a multiple of the subgroup size is refused; the subgroup size is measured wherever the device has subgroups, else assumed and said so', { skip }, async () => {
+  const acc = required(accelerator);
+  const size = (await acc.measureSubgroupSize(64)) ?? acc.adapterSubgroupSize;
+  if (size !== null && size >= 2 && size + size / 2 <= 256) {
+    const odd = size + size / 2;
+    await assert.rejects(
+      withAllocator({ design: 'per-lane', workgroupSize: odd }, async () => {}),
+      (e: unknown) => e instanceof GpuConfigError && e.message.startsWith(`workgroupSize ${odd}: expected a multiple of the subgroup size, ${size} `),
+    );
+  }
+  await withAllocator({ design: 'warp-batch', aggregation: 'workgroup' }, async (a) => {
+    assert.equal(a.path, 'workgroup');
+    assert.equal(a.subgroupSizeSource, acc.subgroups ? 'measured' : acc.adapterSubgroupSize === null ? null : 'assumed');
+    assert.match(hardwareWarpsLabel(a).short, acc.subgroups ? /^\d+-lane runs, measured$/ : /^\d+-lane runs, assumed$/);
+  });
+  const plain = await Accelerator.open({ subgroups: false });
+  try {
+    const a = await WarpSlabAllocator.create(plain, { design: 'per-lane', arenaBytes: 4096 * 4, objectBytes: 16, objectsPerSlab: 256, maxObjectsPerLane: 1, maxLanes: 64 });
+    try {
+      assert.equal(a.path, 'workgroup');
+      assert.equal(a.subgroupSize, plain.adapterSubgroupSize);
+      assert.equal(a.subgroupSizeSource, plain.adapterSubgroupSize === null ? null : 'assumed');
+      assert.match(hardwareWarpsLabel(a).full, /assumed: the (adapter's minimum subgroup size|workgroup)/);
+    } finally {
+      a.destroy();
+    }
+  } finally {
+    plain.destroy();
+  }
 });
 
 test('warp-batch on the workgroup path issues one atomic per workgroup', { skip }, async () => {
