@@ -60,7 +60,7 @@ export function storeCoalescing(pass: Pick<AllocPass, 'lanes' | 'objects'>, obje
 
 /** How `hardwareWarps` groups lanes on `allocator`, for labels: a short form and a full one. */
 export function hardwareWarpsLabel(allocator: WarpSlabAllocator): { short: string; full: string } {
-  if (allocator.path === 'subgroup') return { short: 'subgroups that ran', full: `the subgroups that ran, as the lanes recorded them (${allocator.subgroupSize ?? '?'} lanes)` };
+  if (allocator.path === 'subgroup') return { short: 'subgroups that ran', full: `the subgroups that ran, as the lanes recorded them, ${allocator.subgroupSize ?? '?'} lanes` };
   const size = allocator.subgroupSize ?? allocator.workgroupSize;
   if (allocator.subgroupSizeSource === 'measured') return { short: `${size}-lane runs, measured`, full: `runs of ${size} lanes, the subgroup size measured on the device` };
   const why = allocator.subgroupSize === null ? 'the workgroup: the adapter reports no subgroup size' : "the adapter's minimum subgroup size";
