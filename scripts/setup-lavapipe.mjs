@@ -7,10 +7,14 @@
 //   2. Dawn already finds an adapter (a real GPU with its own driver)   → nothing to do (~0.2 s)
 //   3. Debian-family, root, apt works                                   → install it
 // Anything else is said, with the reason and what will not run; it never fails the whole setup.
-// The Debian mirror for backports is the one the machine's own apt sources use for its release:
-// no host name is written here. Plain JavaScript with no dependencies, like setup.mjs.
+// The Debian mirror for backports is the one the machine's own apt sources use for its release, and
+// only a Debian archive: a source for the release's `main` whose Release file apt read says
+// `Origin: Debian` (`apt-cache policy`), never a third-party repository that happens to use the
+// release's codename. No host name is written here. If the `apt-get update` or install that follows
+// fails, the source file written is removed again, so apt is left as it was. Plain JavaScript with no
+// dependencies, like setup.mjs.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const PACKAGE = 'mesa-vulkan-drivers';
@@ -45,7 +49,7 @@ export function parseOsRelease(text) {
   return { id: fields.ID ?? '', idLike: (fields.ID_LIKE ?? '').split(/\s+/), codename: fields.VERSION_CODENAME ?? '' };
 }
 
-/** Every enabled binary source of the apt configuration under `aptDir`: { uri, suites }. */
+/** Every enabled binary source of the apt configuration under `aptDir`: { uri, suites, components }. */
 export function aptSources(aptDir) {
   const sources = [];
   const listDir = join(aptDir, 'sources.list.d');
@@ -62,7 +66,8 @@ export function aptSources(aptDir) {
       if ((fields.enabled ?? 'yes').toLowerCase() === 'no') continue;
       if (!(fields.types ?? '').split(/\s+/).includes('deb')) continue;
       const uri = (fields.uris ?? '').split(/\s+/)[0];
-      if (uri) sources.push({ uri, suites: (fields.suites ?? '').split(/\s+/).filter(Boolean) });
+      const words = (name) => (fields[name] ?? '').split(/\s+/).filter(Boolean);
+      if (uri) sources.push({ uri, suites: words('suites'), components: words('components') });
     }
   }
   // One-line files: deb [options] URI SUITE COMPONENTS...
@@ -71,15 +76,61 @@ export function aptSources(aptDir) {
     for (const raw of readFileSync(path, 'utf8').split('\n')) {
       const line = raw.replace(/\[[^\]]*\]/, ' ').trim();
       const words = line.split(/\s+/);
-      if (words[0] === 'deb' && words.length >= 3) sources.push({ uri: words[1], suites: [words[2]] });
+      if (words[0] === 'deb' && words.length >= 3) sources.push({ uri: words[1], suites: [words[2]], components: words.slice(3) });
     }
   }
   return sources;
 }
 
-/** The mirror the machine already uses for `suite` (e.g. 'bookworm'), or null. */
-export function deriveMirror(aptDir, suite) {
-  return aptSources(aptDir).find((s) => s.suites.includes(suite))?.uri ?? null;
+/** A URI as apt may print it: no trailing slash, `scheme:///path` as `scheme:/path`. */
+function sameUri(uri) {
+  return uri.replace(/\/+$/, '').replace(/^([a-z][a-z0-9+.-]*):\/\/\//i, '$1:/');
+}
+
+/**
+ * The URIs that serve Debian's own archive for `codename`, from `apt-cache policy` (no package)
+ * output: a ` 500 URI codename/main arch Packages` line whose `release` line says o=Debian and
+ * n=codename. That origin comes from the archive's Release file, which apt checked against its keys.
+ */
+export function debianArchives(policyText, codename) {
+  const uris = new Set();
+  const lines = policyText.split('\n');
+  for (const [i, line] of lines.entries()) {
+    const source = /^\s*-?\d+\s+(\S+)\s+(\S+)\/(\S+)\s+\S+\s+Packages\s*$/.exec(line);
+    if (source === null || source[2] !== codename || source[3] !== 'main') continue;
+    const release = /^\s*release\s+(.*)$/.exec(lines[i + 1] ?? '');
+    if (release === null) continue;
+    const fields = Object.fromEntries(release[1].split(',').map((field) => [field.slice(0, field.indexOf('=')), field.slice(field.indexOf('=') + 1)]));
+    if (fields.o === 'Debian' && fields.n === codename) uris.add(sameUri(source[1]));
+  }
+  return uris;
+}
+
+/**
+ * The Debian mirror the machine already uses for `codename` (e.g. 'bookworm'), or null: the first
+ * enabled source for `codename` with component `main` whose URI `apt-cache policy` (`policyText`)
+ * reports as Debian's archive (debianArchives). A third-party repository for the same codename is
+ * never taken, whatever its components.
+ */
+export function deriveMirror(aptDir, codename, policyText) {
+  const debian = debianArchives(policyText, codename);
+  return aptSources(aptDir).find((s) => s.suites.includes(codename) && s.components.includes('main') && debian.has(sameUri(s.uri)))?.uri ?? null;
+}
+
+/**
+ * Writes the apt source file `path` and runs `attempt` (update, install), which returns { ok, why }.
+ * Unless it succeeds, the file is removed again, so a source that does not work never stays behind
+ * to break every later `apt-get update` on the machine.
+ */
+export function withAptSource(path, text, attempt) {
+  writeFileSync(path, text);
+  let result = { ok: false, why: 'not run' };
+  try {
+    result = attempt();
+  } finally {
+    if (!result.ok) rmSync(path, { force: true });
+  }
+  return result;
 }
 
 /** Whether any enabled source already provides `suite`. */
@@ -122,26 +173,36 @@ export function ensureLavapipe({ root, say }) {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return cannot(`not running as root (mesa-vulkan-drivers is ${installed ?? 'not installed'})`, how);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   say(`GPU: no WebGPU adapter; installing Mesa's lavapipe (${PACKAGE} >= ${MIN_MAJOR})`);
-  let update = run('apt-get', ['update', '-qq'], { env, timeout: 300_000 });
-  if (!update.ok) return cannot(`apt-get update failed (no network?): ${update.out.split('\n').slice(-3).join(' ')}`, how);
-  let target = PACKAGE;
-  if (majorOf(candidateVersion(PACKAGE)) < MIN_MAJOR) {
+  const tail = (r) => r.out.split('\n').slice(-3).join(' ');
+  const update = run('apt-get', ['update', '-qq'], { env, timeout: 300_000 });
+  if (!update.ok) return cannot(`apt-get update failed (no network?): ${tail(update)}`, how);
+  const install = (target) => {
+    const r = run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', target], { env, timeout: 600_000 });
+    return r.ok ? { ok: true, why: '' } : { ok: false, why: `apt-get install ${target} failed: ${tail(r)}` };
+  };
+  let result;
+  if (majorOf(candidateVersion(PACKAGE)) >= MIN_MAJOR) {
+    result = install(PACKAGE);
+  } else {
     if (os.id !== 'debian' || os.codename === '') return cannot(`this ${os.id || 'system'}'s ${PACKAGE} is older than ${MIN_MAJOR} and kmem only knows Debian's backports`, `Install Mesa >= ${MIN_MAJOR}'s Vulkan drivers another way.`);
-    if (!providesSuite('/etc/apt', suite)) {
-      const mirror = deriveMirror('/etc/apt', os.codename);
-      if (mirror === null) return cannot(`no apt source for ${os.codename} to take the mirror from`, how);
-      const path = `/etc/apt/sources.list.d/${suite}.sources`;
-      writeFileSync(path, backportsSourcesText(mirror, suite, existsSync(KEYRING) ? KEYRING : null));
-      say(`GPU: added ${path} (mirror ${mirror}, from the existing apt sources)`);
-      update = run('apt-get', ['update', '-qq'], { env, timeout: 300_000 });
-      if (!update.ok) return cannot(`apt-get update with ${suite} failed: ${update.out.split('\n').slice(-3).join(' ')}`, how);
-    }
     // pkg/suite takes only Mesa's Vulkan drivers (and the libdrm they need) from backports; `-t` would
     // also upgrade the machine's whole Mesa GL stack.
-    target = `${PACKAGE}/${suite}`;
+    const target = `${PACKAGE}/${suite}`;
+    if (providesSuite('/etc/apt', suite)) {
+      result = install(target);
+    } else {
+      const mirror = deriveMirror('/etc/apt', os.codename, run('apt-cache', ['policy']).out);
+      if (mirror === null) return cannot(`no apt source for ${os.codename} main whose Release file says Origin: Debian (apt-cache policy), to take the Debian mirror from`, how);
+      const path = `/etc/apt/sources.list.d/${suite}.sources`;
+      say(`GPU: adding ${path} (mirror ${mirror}: the Debian archive the apt sources already use for ${os.codename})`);
+      result = withAptSource(path, backportsSourcesText(mirror, suite, existsSync(KEYRING) ? KEYRING : null), () => {
+        const again = run('apt-get', ['update', '-qq'], { env, timeout: 300_000 });
+        return again.ok ? install(target) : { ok: false, why: `apt-get update with ${suite} failed: ${tail(again)}` };
+      });
+      if (!result.ok) say(`GPU: removed ${path} again, so that apt is left as it was`);
+    }
   }
-  const install = run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', target], { env, timeout: 600_000 });
-  if (!install.ok) return cannot(`apt-get install ${target} failed: ${install.out.split('\n').slice(-3).join(' ')}`, how);
+  if (!result.ok) return cannot(result.why, how);
   const now = installedVersion(PACKAGE);
   if (now === null || majorOf(now) < MIN_MAJOR) return cannot(`after installing, ${PACKAGE} is ${now ?? 'missing'}`, how);
   say(`GPU: installed ${PACKAGE} ${now}; Dawn's adapter: ${dawnAdapter(root) ?? 'still none (check the Vulkan loader, libvulkan1)'}`);

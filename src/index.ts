@@ -24,7 +24,7 @@ export { SlabFlag } from './mm/slab/layout.ts';
 export * from './mm/slab/errors.ts';
 export type { CacheStats, SlabStats } from './mm/slab/slabinfo.ts';
 export { Accelerator, GpuUnavailableError, GpuShaderError, GpuDeviceError } from './machine/accelerator.ts';
-export { WarpSlabAllocator, laneRequest } from './gpu/warp-allocator.ts';
+export { NO_GROUP, WarpSlabAllocator, laneRequest, maxDispatchLanes } from './gpu/warp-allocator.ts';
 export type { WarpAllocatorOptions, AllocPass, FreePass, WarpAllocatorStats } from './gpu/warp-allocator.ts';
 export { WARP_DESIGNS } from './gpu/designs.ts';
 export type { WarpDesign } from './gpu/designs.ts';

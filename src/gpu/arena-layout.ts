@@ -14,7 +14,9 @@
  *   state     the allocator's counters (StateWord).
  *   requests  per lane, requestStride words: [count | LANE_INACTIVE, address 0 … address K-1]
  *             (addresses are read by frees only).
- *   results   per lane, resultStride words: [object 0 … object K-1, atomics issued, subgroup key].
+ *   results   per lane, resultStride words: [object 0 … object K-1, atomics issued, group key] (a free
+ *             pass writes the last two). The host reads the key of active lanes only: on the
+ *             subgroup path an inactive lane exits before writing it.
  *
  * Invariants: slabWords = objectsPerSlab · objectWords; objectsPerSlab is a multiple of 32 (whole
  * bitmap words); ringEntries is a power of two ≥ the pool's objects, so ring positions may wrap
@@ -38,7 +40,13 @@ export enum StateWord {
   Fresh = 2,
   /** Pages taken from the pool (design 3; designs 1 and 2 take them implicitly through Fresh). */
   PoolNext = 3,
-  /** Frees the device itself refused (not an object, or already free): 0 unless the host check was bypassed. */
+  /**
+   * Frees the device itself refused, 0 unless the host's check was bypassed. Every design refuses an
+   * address that is not an object's first word in the arena (it takes no ring position); slab-bitmap
+   * also refuses an object whose bit was already clear (a double free, or one never handed out). The
+   * ring designs keep no per-object state: an already-free object goes into the ring a second time,
+   * which validate() reports as "free twice over".
+   */
   BadFrees = 4,
   LastBadFree = 5,
   /**

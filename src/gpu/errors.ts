@@ -20,6 +20,15 @@ export class GpuRequestError extends ArgumentError {
   override name = 'GpuRequestError';
 }
 
+/**
+ * The subgroups a pass ran in, as its lanes recorded them, are not the ones the host assumed (a
+ * driver that gave this pipeline another subgroup size than the one measured, say): figures grouped
+ * by the assumed subgroups would be wrong, so none are given.
+ */
+export class SubgroupMismatchError extends KmemError {
+  override name = 'SubgroupMismatchError';
+}
+
 /** A free of an address that is not a live object of this allocator; nothing was freed. */
 export class DeviceFreeError extends KmemError {
   override name = 'DeviceFreeError';

@@ -36,6 +36,9 @@ export interface WarpAllocatorOptions extends DeviceArenaOptions {
   checkPasses?: boolean;
 }
 
+/** In AllocPass.groupKeys and FreePass.groupKeys: an inactive lane, which joined no group. */
+export const NO_GROUP = 0xffffffff;
+
 /** A request word: `count` objects, or an inactive lane (it exits before allocating). */
 export function laneRequest(count: number, active = true): number {
   return active ? count & LANE_COUNT_MASK : LANE_INACTIVE;
@@ -52,7 +55,10 @@ export interface AllocPass {
   atomics: number;
   /** lanes × K object addresses, NO_OBJECT where a slot got none. */
   objects: Uint32Array;
-  /** Per lane, its group's key (valid for lanes that got an object). */
+  /**
+   * Per lane, the key of the group it ran in, as the lane recorded it: the subgroup (on the workgroup
+   * path, the workgroup); NO_GROUP for an inactive lane.
+   */
   groupKeys: Uint32Array;
   /** The allocation kernel's time from device timestamps, or null without them. */
   kernelNs: number | null;
@@ -64,6 +70,8 @@ export interface FreePass {
   lanes: number;
   freed: number;
   atomics: number;
+  /** Per lane, the key of the group it ran in, as in AllocPass; NO_GROUP for a lane that freed nothing (inactive). */
+  groupKeys: Uint32Array;
   kernelNs: number | null;
   wallNs: number;
 }
@@ -91,7 +99,16 @@ interface DeviceSnapshot {
   bitmaps: Uint32Array | null;
 }
 
-const DEFAULT_WORKGROUP_SIZE = 64;
+export const DEFAULT_WORKGROUP_SIZE = 64;
+
+/**
+ * The most lanes one pass can have on `device`: a pass is one 1-D dispatch of `workgroupSize`-lane
+ * workgroups, and a dispatch dimension holds at most maxComputeWorkgroupsPerDimension of them
+ * (WebGPU's default, 65535, gives 4,194,240 lanes of 64: 64 short of 2^22).
+ */
+export function maxDispatchLanes(device: Pick<Accelerator, 'maxWorkgroupsPerDimension'>, workgroupSize = DEFAULT_WORKGROUP_SIZE): number {
+  return workgroupSize * device.maxWorkgroupsPerDimension;
+}
 
 export class WarpSlabAllocator {
   readonly design: WarpDesign;
@@ -99,8 +116,14 @@ export class WarpSlabAllocator {
   readonly layout: DeviceArenaLayout;
   readonly workgroupSize: number;
   readonly maxLanes: number;
-  /** The hardware subgroup size: measured on the subgroup path, the adapter's report on the other; null if unknown. */
+  /**
+   * The hardware subgroup size, null if unknown. `subgroupSizeSource` says how it is known:
+   * 'measured' with the subgroup_size builtin on a pipeline of this workgroup size (whenever the
+   * device has subgroups, on either path), or 'assumed': the adapter's reported minimum, on a device
+   * opened without subgroups.
+   */
   readonly subgroupSize: number | null;
+  readonly subgroupSizeSource: 'measured' | 'assumed' | null;
   /** Lanes of the group an allocation aggregates over: the subgroup, or the workgroup on the fallback path. */
   readonly groupLanes: number;
   readonly checkPasses: boolean;
@@ -123,6 +146,7 @@ export class WarpSlabAllocator {
     layout: DeviceArenaLayout,
     path: AggregationPath,
     subgroupSize: number | null,
+    subgroupSizeSource: 'measured' | 'assumed' | null,
     private readonly pipelines: Map<string, GPUComputePipeline>,
     bindLayout: GPUBindGroupLayout,
   ) {
@@ -132,6 +156,7 @@ export class WarpSlabAllocator {
     this.workgroupSize = options.workgroupSize ?? DEFAULT_WORKGROUP_SIZE;
     this.maxLanes = options.maxLanes;
     this.subgroupSize = subgroupSize;
+    this.subgroupSizeSource = subgroupSizeSource;
     this.groupLanes = path === 'subgroup' && subgroupSize !== null ? subgroupSize : this.workgroupSize;
     this.checkPasses = options.checkPasses ?? true;
     const objects = layout.pages * layout.objectsPerSlab;
@@ -165,20 +190,29 @@ export class WarpSlabAllocator {
     if (!Number.isInteger(workgroupSize) || workgroupSize < 1 || workgroupSize > 256) {
       throw new GpuConfigError(`workgroupSize ${workgroupSize}: expected an integer in [1, 256]`);
     }
-    const maxDispatchLanes = workgroupSize * accelerator.maxWorkgroupsPerDimension;
-    if (!Number.isInteger(options.maxLanes) || options.maxLanes < 1 || options.maxLanes > maxDispatchLanes) {
-      throw new GpuConfigError(`maxLanes ${options.maxLanes}: expected an integer in [1, ${maxDispatchLanes}] (one dispatch of ${workgroupSize}-lane workgroups)`);
+    const maxLanes = maxDispatchLanes(accelerator, workgroupSize);
+    if (!Number.isInteger(options.maxLanes) || options.maxLanes < 1 || options.maxLanes > maxLanes) {
+      throw new GpuConfigError(
+        `maxLanes ${options.maxLanes}: expected an integer in [1, ${maxLanes}] (one dispatch of at most ${accelerator.maxWorkgroupsPerDimension} workgroups of ${workgroupSize} lanes on ${accelerator.adapterName})`,
+      );
     }
     const biggest = Math.max(layout.arenaBytes, layout.ringEntries * 4, options.maxLanes * layout.resultStride * 4);
     if (biggest > accelerator.maxStorageBindingBytes) {
       throw new GpuConfigError(`a buffer of ${biggest} bytes exceeds ${accelerator.adapterName}'s storage binding limit of ${accelerator.maxStorageBindingBytes} bytes`);
     }
     const path: AggregationPath = options.aggregation === 'workgroup' || !accelerator.subgroups ? 'workgroup' : 'subgroup';
-    const subgroupSize = path === 'subgroup' ? await accelerator.measureSubgroupSize(workgroupSize) : accelerator.adapterSubgroupSize;
+    const measured = await accelerator.measureSubgroupSize(workgroupSize);
+    const subgroupSize = measured ?? accelerator.adapterSubgroupSize;
+    const subgroupSizeSource = measured !== null ? 'measured' : subgroupSize !== null ? 'assumed' : null;
+    if (subgroupSize !== null && workgroupSize % subgroupSize !== 0) {
+      throw new GpuConfigError(
+        `workgroupSize ${workgroupSize}: expected a multiple of the subgroup size, ${subgroupSize} (${subgroupSizeSource === 'measured' ? 'measured' : "assumed: the adapter's minimum"}) on ${accelerator.adapterName}, so that every subgroup is whole`,
+      );
+    }
     const code = buildProgram({ design: options.design, layout, path, workgroupSize, slabProbes: options.slabProbes ?? 4 });
     const bindLayout = accelerator.bindGroupLayout(`warp-${options.design}`, PROGRAM_BINDINGS);
     const pipelines = await accelerator.computePipelines(`warp-${options.design} (${path} path)`, code, bindLayout, ENTRY_POINTS);
-    const allocator = new WarpSlabAllocator(accelerator, options, layout, path, subgroupSize, pipelines, bindLayout);
+    const allocator = new WarpSlabAllocator(accelerator, options, layout, path, subgroupSize, subgroupSizeSource, pipelines, bindLayout);
     await allocator.reset();
     return allocator;
   }
@@ -299,7 +333,7 @@ export class WarpSlabAllocator {
         const count = (word & LANE_INACTIVE) !== 0 ? 0 : word & LANE_COUNT_MASK;
         const row = lane * layout.resultStride;
         atomics += results[row + k] ?? 0;
-        groupKeys[lane] = results[row + k + 1] ?? 0;
+        groupKeys[lane] = (word & LANE_INACTIVE) !== 0 ? NO_GROUP : (results[row + k + 1] ?? NO_GROUP);
         for (let j = 0; j < k; j++) {
           const address = results[row + j] ?? NO_OBJECT;
           objects[lane * k + j] = address;
@@ -376,7 +410,12 @@ export class WarpSlabAllocator {
     const timing = await this.dispatch('free_main', lanes, 0);
     const results = await this.accelerator.read(this.buffers.results, lanes * layout.resultStride * 4);
     let atomics = 0;
-    for (let lane = 0; lane < lanes; lane++) atomics += results[lane * layout.resultStride + k] ?? 0;
+    const groupKeys = new Uint32Array(lanes).fill(NO_GROUP);
+    for (let lane = 0; lane < lanes; lane++) {
+      const row = lane * layout.resultStride;
+      atomics += results[row + k] ?? 0;
+      if ((addresses[lane] ?? []).length > 0) groupKeys[lane] = results[row + k + 1] ?? NO_GROUP;
+    }
     for (const index of indices) {
       this.live[index] = 0;
       this.owner[index] = -1;
@@ -386,7 +425,7 @@ export class WarpSlabAllocator {
     this.counters.freePasses++;
     this.counters.freed += indices.length;
     this.counters.freeAtomics += atomics;
-    return { lanes, freed: indices.length, atomics, ...timing };
+    return { lanes, freed: indices.length, atomics, groupKeys, ...timing };
   }
 
   private checkLanes(lanes: number): void {

@@ -19,6 +19,7 @@
  * device or buffer made from it lives, or the process crashes when it is garbage-collected. An
  * Accelerator holds it, and so does the module-level set of open accelerators until `destroy()`.
  * `open()` never hangs when there is no driver: Dawn's requestAdapter() resolves to null in a few ms.
+ * Whether that is a failure or a reason to skip is the drivers' business (lab/gpu-policy.ts).
  */
 import { KmemError } from '../util/errors.ts';
 
@@ -35,14 +36,6 @@ export class GpuShaderError extends KmemError {
 /** The device reported an error while running work (validation, out of memory, internal, lost). */
 export class GpuDeviceError extends KmemError {
   override name = 'GpuDeviceError';
-}
-
-/**
- * Whether a missing adapter is a failure rather than a reason to skip: CI sets KMEM_REQUIRE_GPU=1
- * (`.ci/run`), because there the setup step installs lavapipe and the GPU code must run for real.
- */
-export function gpuRequired(): boolean {
-  return process.env.KMEM_REQUIRE_GPU === '1';
 }
 
 /** WebGPU's flag constants, taken from Dawn's `globals` rather than assumed to be global. */
@@ -81,6 +74,7 @@ export class Accelerator {
   /** The adapter's reported minimum subgroup size, or null when it reports none. */
   readonly adapterSubgroupSize: number | null;
   readonly maxStorageBindingBytes: number;
+  /** The device's maxComputeWorkgroupsPerDimension: a 1-D dispatch has at most this many workgroups. */
   readonly maxWorkgroupsPerDimension: number;
   readonly usage: GPUBufferUsage;
   private readonly flags: WebGpuFlags;
@@ -114,7 +108,9 @@ export class Accelerator {
 
   /**
    * Opens the first adapter Dawn finds and a device with `subgroups` (when offered and wanted) and
-   * `timestamp-query` (when offered). Throws GpuUnavailableError, quickly, when there is none.
+   * `timestamp-query` (when offered), and with the adapter's own limits on storage bindings, buffers
+   * and workgroups per dispatch dimension rather than WebGPU's defaults. Throws GpuUnavailableError,
+   * quickly, when there is none.
    */
   static async open(options: AcceleratorOptions = {}): Promise<Accelerator> {
     let webgpu: { create(options: string[]): GPU; globals: object };
@@ -135,16 +131,18 @@ export class Accelerator {
         throw new GpuUnavailableError(`no WebGPU adapter: requestAdapter() failed: ${describe(error)}`);
       }
       if (adapter === null) {
-        throw new GpuUnavailableError(
-          'no WebGPU adapter: Dawn found no usable Vulkan driver. Without a GPU, install Mesa >= 24 (lavapipe): on Debian 12, mesa-vulkan-drivers from bookworm-backports, which `npm run setup` installs when it runs as root',
-        );
+        throw new GpuUnavailableError(`no WebGPU adapter: Dawn found no usable Vulkan, Metal or D3D12 driver on ${process.platform}-${process.arch}`);
       }
       const features: GPUFeatureName[] = [];
       if (options.subgroups !== false && adapter.features.has('subgroups')) features.push('subgroups');
       if (adapter.features.has('timestamp-query')) features.push('timestamp-query');
       const device = await adapter.requestDevice({
         requiredFeatures: features,
-        requiredLimits: { maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize, maxBufferSize: adapter.limits.maxBufferSize },
+        requiredLimits: {
+          maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+          maxBufferSize: adapter.limits.maxBufferSize,
+          maxComputeWorkgroupsPerDimension: adapter.limits.maxComputeWorkgroupsPerDimension,
+        },
       });
       return new Accelerator(gpu, adapter, device, webgpu.globals as WebGpuFlags);
     } finally {

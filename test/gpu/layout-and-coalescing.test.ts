@@ -2,8 +2,10 @@
 // streams and the stamp hash.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DeviceArenaLayout, LANE_INACTIVE } from '../../src/gpu/arena-layout.ts';
-import { GpuConfigError } from '../../src/gpu/errors.ts';
+import { DeviceArenaLayout, LANE_INACTIVE, NO_OBJECT } from '../../src/gpu/arena-layout.ts';
+import { GpuConfigError, SubgroupMismatchError } from '../../src/gpu/errors.ts';
+import { activeLanesPerSubgroup, lanesPerGroup, lanesWarps, storeCoalescing } from '../../src/gpu/store-coalescing.ts';
+import { NO_GROUP } from '../../src/gpu/warp-allocator.ts';
 import { mix32, stampOf } from '../../src/gpu/stamp.ts';
 import { CoalescingTally, idealSectors, sectorsTouched } from '../../src/machine/coalescing.ts';
 import { activeLanesRequests, freeRequests, mixedRequests } from '../../src/lab/workloads/warp-requests.ts';
@@ -46,6 +48,54 @@ test('sectors: neighbouring lanes share 32-byte sectors, scattered lanes do not'
   assert.equal(tally.stores, 2);
   assert.equal(tally.sectorsPerStore, 1.5);
   assert.equal(tally.idealPerStore, 1);
+});
+
+test('sectors of strided stores: one word of each lane\'s element, against the same store with the elements packed', () => {
+  assert.equal(idealSectors(8, 4, 16), 4, 'word w of eight packed 16-byte objects spans 128 bytes');
+  assert.equal(idealSectors(8, 4, 16, 12), 4);
+  assert.equal(idealSectors(4, 4, 64), 4, 'objects over a sector apart: a sector per lane');
+  assert.equal(idealSectors(8, 4, 4), 1, 'packed words: one sector');
+  const tally = new CoalescingTally(4, 16);
+  tally.addStore([0, 16, 32, 48, 64, 80, 96, 112], 0);
+  tally.addStore([0, 4096], 4);
+  assert.equal(tally.stores, 2);
+  assert.equal(tally.sectors, 4 + 2);
+  assert.equal(tally.ideal, 4 + 1);
+});
+
+test('stamp stores: one 4-byte store per word of each object, grouped by warp', () => {
+  // Eight lanes, one 16-byte object each (addresses are word indices): packed, then 64 words apart.
+  const packed = { lanes: 8, objects: Uint32Array.from({ length: 8 }, (_, lane) => lane * 4) };
+  const t = storeCoalescing(packed, 16, 1, lanesWarps(8));
+  assert.equal(t.stores, 4, 'four word stores, not one 16-byte store');
+  assert.equal(t.sectors, 4 * 4);
+  assert.equal(t.ideal, 4 * 4);
+  const scattered = { lanes: 8, objects: Uint32Array.from({ length: 8 }, (_, lane) => lane * 64) };
+  assert.equal(storeCoalescing(scattered, 16, 1, lanesWarps(8)).sectors, 4 * 8);
+  // Two warps of four; lane 5 got nothing (no store); K = 2 with only lane 0 getting a second object.
+  const objects = new Uint32Array(16).fill(NO_OBJECT);
+  for (const lane of [0, 1, 2, 3, 4, 6, 7]) objects[lane * 2] = lane * 4;
+  objects[1] = 1024;
+  const mixed = storeCoalescing({ lanes: 8, objects }, 16, 2, lanesWarps(4));
+  assert.equal(mixed.stores, 4 * 3, 'per word: slot 0 of each warp, slot 1 of the first');
+  assert.equal(mixed.lanes, 4 * (4 + 3 + 1));
+});
+
+test('subgroups that ran: active lanes per recorded group, and a grouping that does not match the measured size is refused', () => {
+  // 16 lanes in two 8-lane subgroups (keys: the first active lane), 4 active in each.
+  const keys = new Uint32Array(16).fill(NO_GROUP);
+  for (const lane of [1, 2, 5, 7]) keys[lane] = 1;
+  for (const lane of [8, 10, 11, 15]) keys[lane] = 8;
+  assert.deepEqual([...lanesPerGroup(keys)], [[1, 4], [8, 4]]);
+  assert.equal(activeLanesPerSubgroup({ lanes: 16, groupKeys: keys }, 8, 4), 4);
+  assert.throws(() => activeLanesPerSubgroup({ lanes: 16, groupKeys: keys }, 8, 3), SubgroupMismatchError);
+  // Workgroups of 12 on 8-lane hardware: subgroups of 8 and 4 lanes, not aligned to runs of 8.
+  const odd = new Uint32Array(24).fill(NO_GROUP);
+  for (const [key, lanes] of [[0, [0, 3, 5, 6]], [8, [8, 9, 11]], [12, [12, 13, 14]], [20, [20, 22]]] as const) for (const lane of lanes) odd[lane] = key;
+  assert.throws(
+    () => activeLanesPerSubgroup({ lanes: 24, groupKeys: odd }, 8, 4),
+    (e: unknown) => e instanceof SubgroupMismatchError && /ran in 4 subgroups \(1 with 2, 2 with 3, 1 with 4 active lanes\): expected 3 subgroups of 8 lanes with 4 active each/.test(e.message),
+  );
 });
 
 test('request streams: seeded, with exact active lanes per warp, and frees counted independently of addresses', () => {

@@ -4,13 +4,16 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LANE_COUNT_MASK, LANE_INACTIVE, NO_OBJECT, StateWord } from '../../src/gpu/arena-layout.ts';
-import { WARP_DESIGNS } from '../../src/gpu/designs.ts';
+import { DESIGNS, WARP_DESIGNS } from '../../src/gpu/designs.ts';
 import type { WarpDesign } from '../../src/gpu/designs.ts';
 import { DeviceArenaError, DeviceFreeError, GpuConfigError, GpuRequestError } from '../../src/gpu/errors.ts';
-import { WarpSlabAllocator, laneRequest } from '../../src/gpu/warp-allocator.ts';
+import { hardwareWarpsLabel, lanesPerGroup } from '../../src/gpu/store-coalescing.ts';
+import { WarpSlabAllocator, laneRequest, maxDispatchLanes } from '../../src/gpu/warp-allocator.ts';
+import { Accelerator } from '../../src/machine/accelerator.ts';
 import type { AllocPass, WarpAllocatorOptions } from '../../src/gpu/warp-allocator.ts';
 import { activeLanesRequests, freeRequests, mixedRequests } from '../../src/lab/workloads/warp-requests.ts';
 import { Prng } from '../../src/util/prng.ts';
+import { benchLanes } from '../../bench/gpu-warp-slab.bench.ts';
 import { openTestAccelerator, required } from '../helpers/gpu.ts';
 
 const { accelerator, skip } = await openTestAccelerator();
@@ -42,7 +45,7 @@ function countOf(word: number): number {
   return (word & LANE_INACTIVE) !== 0 ? 0 : word & LANE_COUNT_MASK;
 }
 
-function served(pass: AllocPass): number[] {
+function served(pass: Pick<AllocPass, 'objects'>): number[] {
   return [...pass.objects].filter((a) => a !== NO_OBJECT);
 }
 
@@ -115,20 +118,59 @@ for (const design of WARP_DESIGNS) {
   }
 }
 
-test('warp-batch issues exactly one atomic per subgroup (fresh arena), whatever the active lanes', { skip }, async () => {
+test('warp-batch issues exactly one atomic per group that ran with an allocating lane, and one per group with a freeing lane', { skip }, async () => {
   await withAllocator({ design: 'warp-batch' }, async (a) => {
-    assert.equal(a.path, 'subgroup');
-    const size = a.subgroupSize ?? 0;
+    // The path this adapter has: subgroups, or workgroups where it has none.
+    const size = a.path === 'subgroup' ? (a.subgroupSize ?? 0) : a.workgroupSize;
     assert.ok(size >= 1 && size === a.groupLanes);
     const full = await a.allocate(new Uint32Array(1024).fill(laneRequest(1)));
-    assert.equal(full.atomics, 1024 / size);
-    assert.equal(new Set(full.groupKeys).size, 1024 / size);
+    const fullGroups = lanesPerGroup(full.groupKeys);
+    assert.equal(full.atomics, fullGroups.size);
+    assert.deepEqual([...new Set(fullGroups.values())], [size], 'every group that ran had its full size');
     await a.reset();
     const sparse = await a.allocate(activeLanesRequests(new Prng(3), 1024, size, Math.max(1, size >> 1)));
-    assert.equal(sparse.atomics, 1024 / size);
-    const frees = await a.free(Array.from({ length: 1024 }, (_, lane) => [sparse.objects[lane * K]].filter((x): x is number => x !== undefined && x !== NO_OBJECT)));
-    assert.ok(frees.atomics <= 1024 / size, `${frees.atomics} free atomics`);
+    const sparseGroups = lanesPerGroup(sparse.groupKeys);
+    assert.equal(sparse.atomics, sparseGroups.size);
+    assert.equal(sparseGroups.size, fullGroups.size, 'every group had an active lane');
+    // Only the lanes of the first half free: the groups of the second half issue nothing.
+    const frees = Array.from({ length: 1024 }, (_, lane) => (lane < 512 ? served({ objects: sparse.objects.subarray(lane * K, lane * K + K) }) : []));
+    const freed = await a.free(frees);
+    const freeing = lanesPerGroup(freed.groupKeys);
+    assert.ok(freeing.size > 0 && freeing.size < sparseGroups.size, `${freeing.size} of ${sparseGroups.size} groups free`);
+    assert.equal(freed.atomics, freeing.size);
+    await a.validate();
   });
+});
+
+test('a workgroup size that is not a multiple of the subgroup size is refused; the subgroup size is measured wherever the device has subgroups, else assumed and said so', { skip }, async () => {
+  const acc = required(accelerator);
+  const size = (await acc.measureSubgroupSize(64)) ?? acc.adapterSubgroupSize;
+  if (size !== null && size >= 2 && size + size / 2 <= 256) {
+    const odd = size + size / 2;
+    await assert.rejects(
+      withAllocator({ design: 'per-lane', workgroupSize: odd }, async () => {}),
+      (e: unknown) => e instanceof GpuConfigError && e.message.startsWith(`workgroupSize ${odd}: expected a multiple of the subgroup size, ${size} `),
+    );
+  }
+  await withAllocator({ design: 'warp-batch', aggregation: 'workgroup' }, async (a) => {
+    assert.equal(a.path, 'workgroup');
+    assert.equal(a.subgroupSizeSource, acc.subgroups ? 'measured' : acc.adapterSubgroupSize === null ? null : 'assumed');
+    assert.match(hardwareWarpsLabel(a).short, acc.subgroups ? /^\d+-lane runs, measured$/ : /^\d+-lane runs, assumed$/);
+  });
+  const plain = await Accelerator.open({ subgroups: false });
+  try {
+    const a = await WarpSlabAllocator.create(plain, { design: 'per-lane', arenaBytes: 4096 * 4, objectBytes: 16, objectsPerSlab: 256, maxObjectsPerLane: 1, maxLanes: 64 });
+    try {
+      assert.equal(a.path, 'workgroup');
+      assert.equal(a.subgroupSize, plain.adapterSubgroupSize);
+      assert.equal(a.subgroupSizeSource, plain.adapterSubgroupSize === null ? null : 'assumed');
+      assert.match(hardwareWarpsLabel(a).full, /assumed: the (adapter's minimum subgroup size|workgroup)/);
+    } finally {
+      a.destroy();
+    }
+  } finally {
+    plain.destroy();
+  }
 });
 
 test('warp-batch on the workgroup path issues one atomic per workgroup', { skip }, async () => {
@@ -219,4 +261,87 @@ test('validate() and the pass checks catch a corrupted device arena', { skip }, 
     acc.write(a.buffers.bitmaps, Uint32Array.of((words[0] ?? 0) | (1 << 30)), 0);
     await assert.rejects(a.validate(), (e: unknown) => e instanceof DeviceArenaError && /lost: neither live nor free/.test(e.message));
   });
+});
+
+test("the lane limit: one dispatch of the device's most workgroups is accepted and reaches its last lane; one lane more is refused; the benchmark always fits", { skip }, async () => {
+  const acc = required(accelerator);
+  const most = maxDispatchLanes(acc);
+  assert.equal(most, 64 * acc.maxWorkgroupsPerDimension);
+  await assert.rejects(
+    withAllocator({ design: 'per-lane', maxObjectsPerLane: 1, maxLanes: most + 1 }, async () => {}),
+    (e: unknown) => e instanceof GpuConfigError && e.message.includes(`maxLanes ${most + 1}: expected an integer in [1, ${most}]`),
+  );
+  await withAllocator({ design: 'warp-batch', maxObjectsPerLane: 1, maxLanes: most, checkPasses: false }, async (a) => {
+    const requests = new Uint32Array(most).fill(laneRequest(0, false));
+    requests[most - 1] = laneRequest(1);
+    const pass = await a.allocate(requests);
+    assert.equal(pass.served, 1);
+    assert.notEqual(pass.objects[most - 1], NO_OBJECT, 'the last lane of the last workgroup ran');
+    await a.validate();
+  });
+  // The benchmark's lanes, on this adapter and on GPUs with WebGPU's default limit or more.
+  for (const device of [acc, ...[1, 1000, 65535, 65536, 2 ** 20].map((n) => ({ isCpuAdapter: false, maxWorkgroupsPerDimension: n }))]) {
+    for (const smoke of [false, true]) {
+      const lanes = benchLanes(device, smoke);
+      assert.ok(lanes >= 1 && lanes <= maxDispatchLanes(device), `${lanes} lanes with ${device.maxWorkgroupsPerDimension} workgroups per dimension`);
+    }
+  }
+  assert.equal(benchLanes({ isCpuAdapter: false, maxWorkgroupsPerDimension: 65535 }, false), 4_194_240);
+  assert.equal(benchLanes({ isCpuAdapter: false, maxWorkgroupsPerDimension: 65536 }, false), 2 ** 22);
+  assert.equal(benchLanes({ isCpuAdapter: true, maxWorkgroupsPerDimension: 65535 }, false), 2 ** 20);
+});
+
+/**
+ * Runs `body` with every free request `a` writes rewritten by `rewrite` on its way to the device:
+ * frees the host checked and accepted, changed behind its back, to reach the device's own check.
+ */
+async function withTamperedFrees(a: WarpSlabAllocator, rewrite: (words: Uint32Array) => void, body: () => Promise<void>): Promise<void> {
+  const acc = required(accelerator);
+  const write = acc.write.bind(acc);
+  acc.write = (buffer, data, offsetBytes) => {
+    const words = buffer === a.buffers.requests ? data.slice() : data;
+    if (words !== data) rewrite(words);
+    write(buffer, words, offsetBytes);
+  };
+  try {
+    await body();
+  } finally {
+    Reflect.deleteProperty(acc, 'write');
+  }
+}
+
+test("the device's own free check: every design refuses a non-object without using a ring position; only slab-bitmap refuses an already-free object", { skip }, async () => {
+  const acc = required(accelerator);
+  for (const design of WARP_DESIGNS) {
+    const ring = DESIGNS[design].freeStore === 'ring';
+    // Lane 0 frees y; on the way, its request becomes [y + 1 (inside an object), y].
+    await withAllocator({ design }, async (a) => {
+      const [, y = 0] = served(await a.allocate(new Uint32Array(64).fill(laneRequest(1))));
+      const before = await acc.read(a.buffers.state, 32);
+      await withTamperedFrees(
+        a,
+        (words) => words.set([2, y + 1, y], 0),
+        () => assert.rejects(a.free([[y]]), (e: unknown) => e instanceof DeviceArenaError && /device refused 1 frees/.test(e.message) && e.address === y + 1),
+      );
+      const after = await acc.read(a.buffers.state, 32);
+      if (ring) {
+        const tail = before[StateWord.Tail] ?? 0;
+        assert.equal((after[StateWord.Tail] ?? 0) - tail, 1, `${design}: one ring position, for y alone`);
+        const [slot] = await acc.read(a.buffers.ring, 4, 4 * (tail & (a.layout.ringEntries - 1)));
+        assert.equal(slot, y, `${design}: y, not NO_OBJECT, at the position the refused free would have taken`);
+      }
+    });
+    // Lane 0 frees y; on the way, its request becomes x, which was freed before.
+    await withAllocator({ design }, async (a) => {
+      const [x = 0, y = 0] = served(await a.allocate(new Uint32Array(64).fill(laneRequest(1))));
+      await a.free([[x]]);
+      const freeAgain = withTamperedFrees(a, (words) => words.set([1, x], 0), () => a.free([[y]]).then(() => undefined));
+      if (ring) {
+        await freeAgain; // the ring cannot tell: x is now in it twice, which validate() finds
+        await assert.rejects(a.validate(), (e: unknown) => e instanceof DeviceArenaError && /free twice over \(ring\)/.test(e.message) && e.address === x);
+      } else {
+        await assert.rejects(freeAgain, (e: unknown) => e instanceof DeviceArenaError && /device refused 1 frees/.test(e.message) && e.address === x);
+      }
+    });
+  }
 });

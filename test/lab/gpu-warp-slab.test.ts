@@ -1,11 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { maxDispatchLanes } from '../../src/gpu/warp-allocator.ts';
+import { ParamError } from '../../src/lab/params.ts';
 import { runScenario } from '../../src/lab/run.ts';
 import { gpuWarpSlab } from '../../src/lab/scenarios/gpu-warp-slab.ts';
 import type { Table } from '../../src/lab/scenario.ts';
 import { openTestAccelerator } from '../helpers/gpu.ts';
 
 const probe = await openTestAccelerator();
+/** One lane more than a dispatch of 8-lane workgroups holds on this device. */
+const tooManyLanes = probe.accelerator === null ? 0 : maxDispatchLanes(probe.accelerator, 8) + 1;
 probe.accelerator?.destroy();
 
 function table(tables: readonly Table[], id: string): Table {
@@ -18,8 +22,11 @@ test('gpu-warp-slab: the designs agree on what was served; warp-batch pays one a
   const run = await runScenario(gpuWarpSlab, { lanes: '2048', arenaBytes: '128KiB', passes: '5' }, { seed: 4 });
   const { tables } = run.result;
   const adapter = table(tables, 'adapter').rows[0];
-  assert.equal(adapter?.path, 'subgroup');
-  const size = adapter?.subgroup as number;
+  // Subgroups where the adapter has them (lavapipe does), else the workgroup path.
+  const groupLanes = adapter?.group as number;
+  const size = (adapter?.subgroup as number | null) ?? groupLanes;
+  assert.equal(groupLanes, adapter?.path === 'subgroup' ? size : 64);
+  if (adapter?.path === 'subgroup') assert.equal(adapter.subgroupSource, 'measured');
   const stream = table(tables, 'stream').rows;
   assert.equal(stream.length, 3);
   for (const row of stream) assert.deepEqual({ ...row, design: '' }, { ...stream[0], design: '' });
@@ -32,7 +39,9 @@ test('gpu-warp-slab: the designs agree on what was served; warp-batch pays one a
   for (const row of sweep) {
     const a = row.active as number;
     if (row.design === 'per-lane') assert.equal(row.atomicsPerAlloc, 1);
-    if (row.design === 'warp-batch') assert.ok(Math.abs((row.atomicsPerAlloc as number) - 1 / a) < 1e-12, `warp-batch, ${a} active: ${String(row.atomicsPerAlloc)}`);
+    // One atomic per aggregation group: a active lanes in each of its groupLanes / size warps.
+    const expected = size / (a * groupLanes);
+    if (row.design === 'warp-batch') assert.ok(Math.abs((row.atomicsPerAlloc as number) - expected) < 1e-12, `warp-batch, ${a} active: ${String(row.atomicsPerAlloc)}`);
     assert.ok((row.warpSectors as number) >= (row.warpIdeal as number) && (row.lane32Sectors as number) >= (row.lane32Ideal as number));
   }
   const full = (design: string) => sweep.find((r) => r.design === design && r.active === size);
@@ -43,4 +52,12 @@ test('gpu-warp-slab: the designs agree on what was served; warp-batch pays one a
   assert.equal(timing.timing, true);
   assert.ok(timing.title.includes(String(adapter?.adapter)), 'times are labelled with the adapter');
   assert.match(run.result.summary.join('\n'), /the three designs agree/);
+});
+
+test("gpu-warp-slab: more lanes than one dispatch holds on the device is a ParamError that names the device's limit", { skip: probe.skip }, async (t) => {
+  if (tooManyLanes > 1 << 22) return t.skip(`this device holds ${tooManyLanes - 1} lanes of 8 in one dispatch: more than the parameter allows`);
+  await assert.rejects(
+    runScenario(gpuWarpSlab, { lanes: String(tooManyLanes), workgroupSize: '8' }, { seed: 1 }),
+    (e: unknown) => e instanceof ParamError && e.message.includes(`--lanes: ${tooManyLanes} is out of range on `) && e.message.includes(`expected at most ${tooManyLanes - 1}`),
+  );
 });

@@ -8,8 +8,8 @@
  *   settle_main   one invocation, after each pass: pull overshooting counters back (see ring.ts),
  *                 and after a free pass forget that the arena was full (slab-bitmap.ts).
  *
- * Each lane records in its result row the objects it got, the atomics it issued on the allocator's
- * shared state and its group's key. "Atomics" are the read-modify-writes (atomicAdd, Or, And, Min),
+ * Each lane records in its result row the objects it got (allocation), the atomics it issued on the
+ * allocator's shared state and its group's key (both passes). "Atomics" are the read-modify-writes (atomicAdd, Or, And, Min),
  * counted where they are issued; atomic loads and stores are plain memory traffic and not counted.
  */
 import { STATE_WORDS, StateWord, LANE_COUNT_MASK, LANE_INACTIVE, NO_OBJECT } from '../arena-layout.ts';
@@ -69,7 +69,8 @@ export function buildProgram(shape: ProgramShape): string {
     .join('\n');
   const exitInactive = (finish: string): string =>
     shape.path === 'subgroup' ? `if (!live) { ${finish}; return; }` : '// workgroup path: inactive lanes stay for the barriers, asking for nothing';
-  // One invocation per lane: read the lane's request; on the subgroup path an inactive lane finishes and exits.
+  // One invocation per lane: read the lane's request; on the subgroup path an inactive lane finishes and
+  // exits; the others record the key of the group they run in.
   const entry = (name: string, finish: string, body: string): string => `@compute @workgroup_size(${workgroupSize})
 fn ${name}(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_index) li: u32${g.entryParams}) {
   ${g.entryInit}
@@ -77,6 +78,8 @@ fn ${name}(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_
   let request = laneRequest(lane);
   let live = request.y == 1u;
   ${exitInactive(finish)}
+  let key = ${g.keyExpr};
+  if (lane < params.lanes) { results[lane * RESULT_STRIDE + K + 1u] = key; }
   ${body}
 }`;
   return /* wgsl */ `${g.directives}
@@ -101,7 +104,8 @@ fn isObjectAddress(addr: u32) -> bool { return addr < ARENA_WORDS && (addr % SLA
 
 fn freeAddress(lane: u32, j: u32) -> u32 { return requests[lane * REQUEST_STRIDE + 1u + j]; }
 
-// A free the device refuses (not an object, or already free): counted, never applied.
+// A free the device refuses: counted, never applied. Every design refuses an address that is not an
+// object's first word in the arena; slab-bitmap also an object whose bit was already clear.
 fn refuseFree(addr: u32) {
   atomicAdd(&state[S_BAD_FREES], 1u);
   atomicStore(&state[S_LAST_BAD_FREE], addr);
@@ -135,9 +139,7 @@ fn laneRequest(lane: u32) -> vec2u {
   return vec2u(min(word & LANE_COUNT_MASK, K), 1u);
 }
 ${DESIGNS[shape.design].wgsl}
-${entry('alloc_main', 'finishLane(lane, 0u, 0u)', `let key = ${g.keyExpr};
-  if (lane < params.lanes) { results[lane * RESULT_STRIDE + K + 1u] = key; }
-  allocate(lane, request.x);`)}
+${entry('alloc_main', 'finishLane(lane, 0u, 0u)', 'allocate(lane, request.x);')}
 ${entry('free_main', 'finishFree(lane, 0u)', 'release(lane, request.x);')}
 
 @compute @workgroup_size(1)

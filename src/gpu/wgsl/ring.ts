@@ -44,13 +44,27 @@ fn reservedObject(r: vec4u, o: u32) -> u32 {
   return objectAddress(pool[f / OBJECTS_PER_SLAB], f % OBJECTS_PER_SLAB);
 }
 
-// Puts a freed object at ring position pos.
-fn ringPut(pos: u32, addr: u32) {
-  if (isObjectAddress(addr)) {
-    ring[pos & RING_MASK] = addr;
-  } else {
-    refuseFree(addr);
-    ring[pos & RING_MASK] = NO_OBJECT;
+// How many of the lane's free addresses the device accepts: an object's first word in the arena. The
+// others are refused (counted in state[BadFrees]) and take no ring position. The ring keeps no
+// per-object state, so an object that is already free is accepted: only the host can refuse it.
+fn acceptedFrees(lane: u32, count: u32) -> u32 {
+  var accepted = 0u;
+  for (var j = 0u; j < count; j++) {
+    let addr = freeAddress(lane, j);
+    if (isObjectAddress(addr)) { accepted += 1u; } else { refuseFree(addr); }
+  }
+  return accepted;
+}
+
+// Puts the lane's accepted free addresses at ring positions pos, pos + 1, …, in request order.
+fn ringPutAccepted(pos: u32, lane: u32, count: u32) {
+  var p = pos;
+  for (var j = 0u; j < count; j++) {
+    let addr = freeAddress(lane, j);
+    if (isObjectAddress(addr)) {
+      ring[p & RING_MASK] = addr;
+      p += 1u;
+    }
   }
 }
 `;
@@ -63,11 +77,12 @@ fn allocate(lane: u32, count: u32) {
 }
 
 fn release(lane: u32, count: u32) {
+  let accepted = acceptedFrees(lane, count);
   var atomics = 0u;
-  if (count > 0u) {
-    let t = atomicAdd(&state[S_TAIL], count);
+  if (accepted > 0u) {
+    let t = atomicAdd(&state[S_TAIL], accepted);
     atomics = 1u;
-    for (var j = 0u; j < count; j++) { ringPut(t + j, freeAddress(lane, j)); }
+    ringPutAccepted(t, lane, count);
   }
   finishFree(lane, atomics);
 }
@@ -85,8 +100,9 @@ fn allocate(lane: u32, count: u32) {
 }
 
 fn release(lane: u32, count: u32) {
-  let total = gAdd(count);
-  let offset = gExclusiveAdd(count);
+  let accepted = acceptedFrees(lane, count);
+  let total = gAdd(accepted);
+  let offset = gExclusiveAdd(accepted);
   var mine = 0u;
   var atomics = 0u;
   if (gElect() && total > 0u) {
@@ -94,7 +110,7 @@ fn release(lane: u32, count: u32) {
     atomics = 1u;
   }
   let base = gBroadcastFirst(mine);
-  for (var j = 0u; j < count; j++) { ringPut(base + offset + j, freeAddress(lane, j)); }
+  ringPutAccepted(base + offset, lane, count);
   finishFree(lane, atomics);
 }
 `;

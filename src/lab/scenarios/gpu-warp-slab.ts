@@ -5,8 +5,9 @@
  * the same shape and on the same request stream:
  *
  *   sweep   a fresh arena per point; in every warp exactly `a` lanes ask for one object, a = 1 … the
- *           subgroup size. Atomics per allocation and sectors per warp-wide store, both as the kernels
- *           and the recorded addresses say, grouped by the warps that ran and by 32 lanes.
+ *           subgroup size, with `a` taken from the subgroups the lanes recorded on the subgroup path.
+ *           Atomics per allocation and sectors per 4-byte stamp store, both as the kernels and the
+ *           recorded addresses say, grouped by the warps that ran and by 32 lanes.
  *   churn   `passes` allocation passes of a mixed stream (inactive lanes, 0..K objects per lane),
  *           each followed by freeing a share of what is live: slabs run out, pages come from the
  *           pool until it is spent, lanes then get NO_OBJECT, freed objects are handed out again.
@@ -18,13 +19,15 @@
  */
 import { DESIGNS, WARP_DESIGNS } from '../../gpu/designs.ts';
 import type { WarpDesign } from '../../gpu/designs.ts';
-import { hardwareWarps, lanesWarps, storeCoalescing } from '../../gpu/store-coalescing.ts';
-import { WarpSlabAllocator } from '../../gpu/warp-allocator.ts';
+import { activeLanesPerSubgroup, hardwareWarps, hardwareWarpsLabel, lanesWarps, stampStores, storeCoalescing } from '../../gpu/store-coalescing.ts';
+import { WarpSlabAllocator, maxDispatchLanes } from '../../gpu/warp-allocator.ts';
 import type { AllocPass, WarpAllocatorOptions } from '../../gpu/warp-allocator.ts';
-import { Accelerator, GpuUnavailableError, gpuRequired } from '../../machine/accelerator.ts';
-import { CoalescingTally } from '../../machine/coalescing.ts';
+import { GpuUnavailableError } from '../../machine/accelerator.ts';
+import type { CoalescingTally } from '../../machine/coalescing.ts';
 import { Prng } from '../../util/prng.ts';
 import { formatBytes } from '../../util/units.ts';
+import { NO_ADAPTER_REMEDY, openAccelerator } from '../gpu-policy.ts';
+import { ParamError } from '../params.ts';
 import { defineScenario } from '../scenario.ts';
 import type { Column, Plot, ScenarioResult, Table } from '../scenario.ts';
 import { activeLanesRequests, freeRequests, mixedRequests } from '../workloads/warp-requests.ts';
@@ -64,7 +67,10 @@ interface Setup {
   cpuAdapter: boolean;
   path: string;
   subgroupSize: number | null;
+  subgroupSizeSource: string;
   groupLanes: number;
+  /** How lanes are grouped into the warps that stored together (hardwareWarpsLabel). */
+  warps: { short: string; full: string };
   timestamps: boolean;
 }
 
@@ -81,7 +87,13 @@ export const gpuWarpSlab = defineScenario({
   question:
     'A CPU-style allocator on a GPU has every thread do its own atomic: how many atomics and memory sectors does one warp-aggregated atomic per batch, or a SlabAlloc-style bitmap, save, on a real GPU API?',
   params: {
-    lanes: { kind: 'int', default: 32768, min: 64, max: 1 << 22, description: 'invocations (lanes) per pass' },
+    lanes: {
+      kind: 'int',
+      default: 32768,
+      min: 64,
+      max: 1 << 22,
+      description: "invocations (lanes) per pass; at most one dispatch's worth on the device (4,194,240 with 64-lane workgroups at WebGPU's default limit)",
+    },
     maxPerLane: { kind: 'int', default: 4, min: 1, max: 16, description: 'most objects one lane asks for in a pass (K)' },
     inactiveShare: { kind: 'number', default: 0.25, min: 0, max: 0.95, description: 'share of lanes inactive in a churn pass' },
     objectBytes: { kind: 'size', default: 16, min: 4, max: 1024, description: 'object size (a multiple of 4)' },
@@ -96,14 +108,18 @@ export const gpuWarpSlab = defineScenario({
     const lanes = ctx.smoke ? Math.min(params.lanes, 1024) : params.lanes;
     const arenaBytes = ctx.smoke ? Math.min(params.arenaBytes, 64 << 10) : params.arenaBytes;
     const passes = ctx.smoke ? Math.min(params.passes, 4) : params.passes;
-    let accelerator: Accelerator;
+    // With subgroups even when the workgroup path is forced: the allocator then measures the subgroup
+    // size its warps are grouped by, and its program still uses no subgroup operation.
+    const opened = await openAccelerator();
+    if (opened.accelerator === null) return unavailable(opened.unavailable);
+    const { accelerator } = opened;
     try {
-      accelerator = await Accelerator.open({ subgroups: params.aggregation !== 'workgroup' });
-    } catch (error) {
-      if (error instanceof GpuUnavailableError && !gpuRequired()) return unavailable(error);
-      throw error;
-    }
-    try {
+      const dispatchLanes = maxDispatchLanes(accelerator, params.workgroupSize);
+      if (lanes > dispatchLanes) {
+        throw new ParamError(
+          `scenario 'gpu-warp-slab', --lanes: ${lanes} is out of range on ${accelerator.label}: expected at most ${dispatchLanes} (one dispatch of ${accelerator.maxWorkgroupsPerDimension} workgroups of ${params.workgroupSize} lanes)`,
+        );
+      }
       const base: Omit<WarpAllocatorOptions, 'design' | 'arenaBytes'> = {
         objectBytes: params.objectBytes,
         objectsPerSlab: params.objectsPerSlab,
@@ -128,7 +144,9 @@ export const gpuWarpSlab = defineScenario({
             cpuAdapter: accelerator.isCpuAdapter,
             path: sweeper.path,
             subgroupSize: sweeper.subgroupSize,
+            subgroupSizeSource: sweeper.subgroupSizeSource ?? 'unknown',
             groupLanes: sweeper.groupLanes,
+            warps: hardwareWarpsLabel(sweeper),
             timestamps: accelerator.timestamps,
           };
           const run = await churn(churner, streams, params.freeShare, ctx.seed, (p) => ctx.progress(d * 2 * passes + p, WARP_DESIGNS.length * 2 * passes, design));
@@ -155,13 +173,23 @@ function storesOf(allocator: WarpSlabAllocator, pass: AllocPass): Stores {
   };
 }
 
+/**
+ * One pass per point on a fresh arena, `active` lanes of every warp asking for one object. The sweep
+ * uses whole warps only. On the subgroup path a point's active lanes per warp are taken from the
+ * subgroups the lanes recorded (SubgroupMismatchError if they are not whole subgroups of the measured
+ * size with `active` active lanes each); on the workgroup path warps are runs of the subgroup size,
+ * measured or assumed (Setup.warps says which).
+ */
 async function sweep(allocator: WarpSlabAllocator, points: readonly number[], lanes: number, group: number, seed: number): Promise<SweepPoint[]> {
+  const sweepLanes = lanes - (lanes % group);
+  if (sweepLanes === 0) throw new ParamError(`scenario 'gpu-warp-slab', --lanes: ${lanes} is out of range: expected at least one whole warp of ${group} lanes for the sweep`);
   const out: SweepPoint[] = [];
   for (const active of points) {
     await allocator.reset();
-    const pass = await allocator.allocate(activeLanesRequests(new Prng(seed * 31 + active), lanes, group, active));
+    const pass = await allocator.allocate(activeLanesRequests(new Prng(seed * 31 + active), sweepLanes, group, active));
     await allocator.validate();
-    out.push({ active, atomics: pass.atomics, served: pass.served, stores: storesOf(allocator, pass) });
+    const perWarp = allocator.path === 'subgroup' ? activeLanesPerSubgroup(pass, group, active) : active;
+    out.push({ active: perWarp, atomics: pass.atomics, served: pass.served, stores: storesOf(allocator, pass) });
   }
   return out;
 }
@@ -169,7 +197,7 @@ async function sweep(allocator: WarpSlabAllocator, points: readonly number[], la
 async function churn(allocator: WarpSlabAllocator, streams: readonly Uint32Array[], freeShare: number, seed: number, progress: (done: number) => void): Promise<DesignRun> {
   const { objectBytes, maxObjectsPerLane } = allocator.layout;
   await allocator.warmUp();
-  const stores: Stores = { warp: new CoalescingTally(objectBytes), lane32: new CoalescingTally(objectBytes) };
+  const stores: Stores = { warp: stampStores(objectBytes), lane32: stampStores(objectBytes) };
   let kernelNs = 0;
   let wallNs = 0;
   for (const [p, stream] of streams.entries()) {
@@ -208,7 +236,7 @@ async function churn(allocator: WarpSlabAllocator, streams: readonly Uint32Array
 
 function unavailable(error: GpuUnavailableError): ScenarioResult {
   return {
-    summary: [`Not run: ${error.message}.`, 'Set KMEM_REQUIRE_GPU=1 to make this a failure (CI does).'],
+    summary: [`Not run: ${error.message}.`, `${NO_ADAPTER_REMEDY}. Set KMEM_REQUIRE_GPU=1 to make this a failure (CI does).`],
     tables: [
       {
         id: 'adapter',
@@ -226,12 +254,17 @@ function unavailable(error: GpuUnavailableError): ScenarioResult {
 
 const ratio = (a: number, b: number): number => (b === 0 ? 0 : a / b);
 
-const STORE_COLUMNS: Column[] = [
-  { key: 'warpSectors', label: 'sectors per warp store (warps that ran)', digits: 2 },
-  { key: 'warpIdeal', label: 'ideal', digits: 2 },
-  { key: 'lane32Sectors', label: 'sectors per warp store (32 lanes)', digits: 2 },
-  { key: 'lane32Ideal', label: 'ideal', digits: 2 },
-];
+function storeColumns(setup: Setup): Column[] {
+  return [
+    { key: 'warpSectors', label: `sectors per warp store (${setup.warps.short})`, digits: 2 },
+    { key: 'warpIdeal', label: 'ideal', digits: 2 },
+    { key: 'lane32Sectors', label: 'sectors per warp store (32 lanes)', digits: 2 },
+    { key: 'lane32Ideal', label: 'ideal', digits: 2 },
+  ];
+}
+
+const STORE_NOTE =
+  "A warp store is one store instruction of the stamp loop: word w of each lane's j-th object, 4 bytes per lane (the kernel writes an object a word at a time). The ideal is the same store with the lanes' objects packed in lane order from an aligned address. Sectors are 32-byte.";
 
 function storeCells(stores: Stores) {
   return {
@@ -259,10 +292,10 @@ function assemble(runs: readonly DesignRun[], setup: Setup, shape: Shape): Scena
   const perLane = byDesign('per-lane');
   const batch = byDesign('warp-batch');
   const summary = [
-    `Adapter: ${setup.adapter}; ${setup.path} path (${setup.path === 'subgroup' ? `subgroup size ${setup.subgroupSize ?? '?'}, measured` : `workgroups of ${setup.groupLanes} lanes, workgroup atomics and barriers`}).`,
+    `Adapter: ${setup.adapter}; ${setup.path} path (${setup.path === 'subgroup' ? 'subgroup operations' : `workgroups of ${setup.groupLanes} lanes, workgroup atomics and barriers`}; subgroup size ${setup.subgroupSize ?? '?'}, ${setup.subgroupSizeSource}).`,
     `Churn: ${shape.passes} passes of ${shape.lanes} lanes (0..${shape.maxPerLane} objects of ${shape.objectBytes} B each) over a ${formatBytes(shape.arenaBytes)} arena: ${first?.served ?? 0} of ${first?.requested ?? 0} objects served, ${first?.outOfMemory ?? 0} refused (NO_OBJECT), ${first?.freed ?? 0} freed; the three designs ${agree ? 'agree' : 'DISAGREE'}.`,
     `Atomics per allocation: ${runs.map((r) => `${r.design} ${ratio(r.allocAtomics, r.served).toFixed(3)}`).join(', ')}${perLane !== undefined && batch !== undefined ? ` (warp-batch issues ${ratio(perLane.allocAtomics, batch.allocAtomics).toFixed(1)}× fewer)` : ''}.`,
-    `Sectors per warp store (warps that ran; ideal ${first?.stores.warp.idealPerStore.toFixed(2) ?? '?'}): ${runs.map((r) => `${r.design} ${r.stores.warp.sectorsPerStore.toFixed(2)}`).join(', ')}.`,
+    `Sectors per 4-byte stamp store (warps: ${setup.warps.full}; ideal ${first?.stores.warp.idealPerStore.toFixed(2) ?? '?'}): ${runs.map((r) => `${r.design} ${r.stores.warp.sectorsPerStore.toFixed(2)}`).join(', ')}.`,
     `Allocation kernel time from ${timeSource} on ${adapterNote}: ${runs.map((r) => `${r.design} ${(ratio(r.served, r.kernelNs) * 1e3).toFixed(1)} M allocations/s`).join(', ')}.`,
   ];
   const adapter: Table = {
@@ -272,10 +305,22 @@ function assemble(runs: readonly DesignRun[], setup: Setup, shape: Shape): Scena
       { key: 'adapter', label: 'adapter' },
       { key: 'path', label: 'aggregation path' },
       { key: 'subgroup', label: 'subgroup size' },
+      { key: 'subgroupSource', label: 'subgroup size is' },
+      { key: 'warps', label: 'warps of the store counts' },
       { key: 'group', label: 'lanes per aggregation group' },
       { key: 'timestamps', label: 'timestamp queries' },
     ],
-    rows: [{ adapter: setup.adapter, path: setup.path, subgroup: setup.subgroupSize, group: setup.groupLanes, timestamps: setup.timestamps }],
+    rows: [
+      {
+        adapter: setup.adapter,
+        path: setup.path,
+        subgroup: setup.subgroupSize,
+        subgroupSource: setup.subgroupSizeSource,
+        warps: setup.warps.full,
+        group: setup.groupLanes,
+        timestamps: setup.timestamps,
+      },
+    ],
   };
   const stream: Table = {
     id: 'stream',
@@ -299,7 +344,7 @@ function assemble(runs: readonly DesignRun[], setup: Setup, shape: Shape): Scena
       { key: 'design', label: 'design' },
       { key: 'atomicsPerAlloc', label: 'atomics per allocation', digits: 3 },
       { key: 'atomicsPerFree', label: 'atomics per free', digits: 3 },
-      ...STORE_COLUMNS,
+      ...storeColumns(setup),
       { key: 'reused', label: 'served from freed memory' },
       { key: 'pages', label: 'pages taken from the pool' },
     ],
@@ -311,7 +356,7 @@ function assemble(runs: readonly DesignRun[], setup: Setup, shape: Shape): Scena
       reused: r.reused,
       pages: r.pagesCarved,
     })),
-    note: 'Atomics are the read-modify-writes on shared allocator state each lane counted as it issued them. A warp store is one lane-parallel store of each lane\'s j-th object; sectors are 32-byte.',
+    note: `Atomics are the read-modify-writes on shared allocator state each lane counted as it issued them. ${STORE_NOTE}`,
   };
   const sweepRows = runs.flatMap((r) =>
     r.sweep.map((s) => ({
@@ -327,11 +372,12 @@ function assemble(runs: readonly DesignRun[], setup: Setup, shape: Shape): Scena
     scheduling: true,
     columns: [
       { key: 'design', label: 'design' },
-      { key: 'active', label: 'active lanes per warp' },
+      { key: 'active', label: `active lanes per warp (${setup.warps.short})` },
       { key: 'atomicsPerAlloc', label: 'atomics per allocation', digits: 3 },
-      ...STORE_COLUMNS,
+      ...storeColumns(setup),
     ],
     rows: sweepRows,
+    note: STORE_NOTE,
   };
   const timing: Table = {
     id: 'timing',
@@ -354,25 +400,25 @@ function assemble(runs: readonly DesignRun[], setup: Setup, shape: Shape): Scena
       title: 'Atomics per allocation vs. active lanes per warp',
       kind: 'line',
       scheduling: true,
-      x: { label: 'active lanes per warp' },
+      x: { label: `active lanes per warp (${setup.warps.short})` },
       y: { label: 'atomics per allocation' },
       series: series((s) => ratio(s.atomics, s.served)),
     },
     {
       id: 'sectors-per-store-warp',
-      title: `Sectors per warp store vs. active lanes (warps that ran, ${setup.subgroupSize ?? setup.groupLanes} lanes)`,
+      title: `Sectors per 4-byte stamp store vs. active lanes (warps: ${setup.warps.short})`,
       kind: 'line',
       scheduling: true,
-      x: { label: 'active lanes per warp' },
+      x: { label: `active lanes per warp (${setup.warps.short})` },
       y: { label: '32-byte sectors per store' },
       series: [...series((s) => s.stores.warp.sectorsPerStore), ideal((s) => s.stores.warp)],
     },
     {
       id: 'sectors-per-store-32',
-      title: 'Sectors per warp store vs. active lanes (grouped by 32 lanes, an NVIDIA warp)',
+      title: 'Sectors per 4-byte stamp store vs. active lanes (grouped by 32 lanes, an NVIDIA warp)',
       kind: 'line',
       scheduling: true,
-      x: { label: 'active lanes per warp (of the warps that ran)' },
+      x: { label: `active lanes per warp (${setup.warps.short})` },
       y: { label: '32-byte sectors per store' },
       series: [...series((s) => s.stores.lane32.sectorsPerStore), ideal((s) => s.stores.lane32)],
     },
