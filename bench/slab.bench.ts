@@ -5,7 +5,9 @@
  *                        kmem caches with each debugging or hardening option on
  *   kmalloc churn        10,000 live objects of 16 … 512 bytes; each step frees one at random and
  *                        allocates another: kmem kmalloc vs a trivial 6-class kmalloc, MemPool and
- *                        JS arrays of the same size
+ *                        JS arrays of the same size. Twice: with the allocator alone (nobody touches
+ *                        the objects), and with the caller using each object as a program would —
+ *                        reading its first word before freeing it, writing it after allocating
  * The churn's sizes and victims are drawn once from a seeded PRNG, so every allocator sees the same
  * request stream. Each case runs in its own process (harness.ts), so the shared loops below see one
  * allocator each.
@@ -110,10 +112,13 @@ interface ChurnAllocator {
   /** An object of `size` bytes for live slot `slot`; returns a handle. */
   malloc(size: number, slot: number): number;
   free(handle: number, slot: number): void;
+  /** Reads the object's first word (the caller using it), and writes it. */
+  read(handle: number): number;
+  write(handle: number, value: number): void;
 }
 
 /** The churn: CHURN_LIVE objects live; each step frees a random one and allocates a new size. */
-function churn(make: () => ChurnAllocator): () => (n: number) => unknown {
+function churn(make: () => ChurnAllocator, touch: boolean): () => (n: number) => unknown {
   return () => {
     const a = make();
     const prng = new Prng(2024);
@@ -122,27 +127,52 @@ function churn(make: () => ChurnAllocator): () => (n: number) => unknown {
     const live = new Float64Array(CHURN_LIVE);
     for (let i = 0; i < CHURN_LIVE; i++) live[i] = a.malloc(sizes[i] as number, i);
     let step = 0;
+    let sum = 0;
+    if (!touch) {
+      return (n) => {
+        for (let i = 0; i < n; i++, step++) {
+          const k = step & (CHURN_STEPS - 1);
+          const v = victims[k] as number;
+          a.free(live[v] as number, v);
+          live[v] = a.malloc(sizes[k] as number, v);
+        }
+        return live[0];
+      };
+    }
     return (n) => {
       for (let i = 0; i < n; i++, step++) {
         const k = step & (CHURN_STEPS - 1);
         const v = victims[k] as number;
+        sum += a.read(live[v] as number);
         a.free(live[v] as number, v);
-        live[v] = a.malloc(sizes[k] as number, v);
+        const h = a.malloc(sizes[k] as number, v);
+        a.write(h, k);
+        live[v] = h;
       }
-      return live[0];
+      return sum;
     };
   };
 }
 
+/** Word access to an allocator's memory, for the touching churn. */
+function words(buffer: ArrayBufferLike): Pick<ChurnAllocator, 'read' | 'write'> {
+  const w = new Int32Array(buffer);
+  return {
+    read: (addr) => w[addr >>> 2] as number,
+    write: (addr, value) => {
+      w[addr >>> 2] = value;
+    },
+  };
+}
+
 function churnCases(): BenchCase[] {
-  const group = `kmalloc churn (${CHURN_LIVE} live, 16-512 B)`;
   const unit = 'free+alloc pair';
   const rows: [string, () => ChurnAllocator, boolean?][] = [
     [
       'baseline: trivial 6-class kmalloc',
       () => {
         const t = new TrivialKmalloc(64 << 20);
-        return { malloc: (size) => t.malloc(size), free: (addr) => t.free(addr) };
+        return { malloc: (size) => t.malloc(size), free: (addr) => t.free(addr), ...words(t.buffer) };
       },
       true,
     ],
@@ -150,20 +180,24 @@ function churnCases(): BenchCase[] {
       'kmem kmalloc + kfree',
       () => {
         const kernel = Kernel.boot({ ramBytes: '256MiB', slab: { cookie: 1 } });
-        return { malloc: (size) => kernel.kmalloc(size) as number, free: (addr) => kernel.kfree(addr) };
+        return { malloc: (size) => kernel.kmalloc(size) as number, free: (addr) => kernel.kfree(addr), ...words(kernel.buffer) };
       },
     ],
     [
       'JS new Array(size / 8) (garbage-collected)',
       () => {
-        const arrays: (number[] | undefined)[] = new Array(CHURN_LIVE).fill(undefined);
+        const arrays: number[][] = Array.from({ length: CHURN_LIVE }, () => [0]);
         return {
           malloc: (size, slot) => {
             arrays[slot] = new Array<number>(size >> 3).fill(0);
             return slot;
           },
           free: (_, slot) => {
-            arrays[slot] = undefined;
+            arrays[slot] = [0];
+          },
+          read: (slot) => arrays[slot]?.[0] ?? 0,
+          write: (slot, value) => {
+            (arrays[slot] as number[])[0] = value;
           },
         };
       },
@@ -172,11 +206,19 @@ function churnCases(): BenchCase[] {
       '@thi.ng/malloc MemPool',
       () => {
         const pool = new MemPool({ size: 64 << 20 });
-        return { malloc: (size) => pool.malloc(size), free: (addr) => void pool.free(addr) };
+        return { malloc: (size) => pool.malloc(size), free: (addr) => void pool.free(addr), ...words(pool.buf) };
       },
     ],
   ];
-  return rows.map(([name, make, baseline]) => ({ group, unit, name, baseline: baseline === true, make: churn(make) }));
+  return [false, true].flatMap((touch) =>
+    rows.map(([name, make, baseline]) => ({
+      group: `kmalloc churn (${CHURN_LIVE} live, 16-512 B${touch ? ', objects used by the caller' : ''})`,
+      unit,
+      name,
+      baseline: baseline === true,
+      make: churn(make, touch),
+    })),
+  );
 }
 
 export function slabCases(): BenchCase[] {

@@ -9,12 +9,15 @@ const CLASS_BYTES = [16, 32, 64, 128, 256, 512] as const;
 
 export class TrivialKmalloc {
   private readonly words: Int32Array;
+  /** The arena the objects live in. */
+  readonly buffer: ArrayBufferLike;
   private readonly classOfPage: Uint8Array;
   private readonly heads = new Int32Array(CLASS_BYTES.length).fill(-1);
   private nextPage = 1;
 
   constructor(readonly sizeBytes: number) {
     this.words = new Int32Array(sizeBytes / 4);
+    this.buffer = this.words.buffer;
     this.classOfPage = new Uint8Array(sizeBytes / PAGE_BYTES);
   }
 

@@ -12,9 +12,11 @@
  * SLUB's debug caches bypass its per-CPU fast path; init_on_alloc zeroes on the fast alloc path,
  * and init_on_free caches free through the checked path, which zeroes the object first.
  *
- * Alloc also checks the popped round's free marker: a round whose marker is not set is held by
- * someone already (two workers freed it at the same moment, racing past each other's checks), and
- * it is dropped with a DuplicateObjectError instead of being handed out twice.
+ * Over a shared arena, alloc also checks the popped round's free marker: a round whose marker is
+ * not set is held by someone already (two workers freed it at the same moment, racing past each
+ * other's checks), and it is dropped with a DuplicateObjectError instead of being handed out twice.
+ * One thread cannot race itself, so over a plain ArrayBuffer the free-time check is exact and alloc
+ * skips this one.
  *
  * A handle belongs to the CPU slot its allocator claimed. After detach() its round-count word points
  * at a header word that always holds −1, so its fast paths fall to the slow path, which claims a
@@ -64,6 +66,11 @@ export class KmemCache extends CacheContext {
   /** Word index of the loaded magazine's round count (pcpu + P_ROUNDS; the −1 word when unbound). */
   private roundsWord = this.pcpu + P_ROUNDS;
   private bound = true;
+  /**
+   * Whether other threads share the arena. Only then can two frees of one object race past each
+   * other's check, so only then does alloc check the popped round's marker.
+   */
+  private readonly shared = typeof SharedArrayBuffer !== 'undefined' && this.w.buffer instanceof SharedArrayBuffer;
   /** The same RAM as `w`, unsigned: addresses read back as they were written, even above 2 GiB. */
   private readonly u32 = new Uint32Array(this.w.buffer);
   /** init_on_alloc (objects of caches with a constructor keep their constructed state instead). */
@@ -87,7 +94,7 @@ export class KmemCache extends CacheContext {
     w[this.roundsWord] = r;
     const addr = this.u32[this.loadedBase + r] as number;
     const m = (addr >>> 2) + this.markerWord;
-    if (w[m] !== (this.cookie ^ addr)) throw new DuplicateObjectError(addr, this.name);
+    if (this.shared && w[m] !== (this.cookie ^ addr)) throw new DuplicateObjectError(addr, this.name);
     w[m] = 0;
     if (this.allocInit) this.initOnAlloc(addr);
     return addr;
