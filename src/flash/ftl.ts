@@ -34,7 +34,7 @@ import { PageState } from '../machine/nand.ts';
 import type { NandDevice } from '../machine/nand.ts';
 import { ArgumentError, InvariantError } from '../util/errors.ts';
 import { BlockState } from './block-table.ts';
-import { FlashConfigError, FlashMountError, LogicalAddressError } from './errors.ts';
+import { FlashConfigError, FlashFullError, FlashMountError, LogicalAddressError } from './errors.ts';
 import { LogStore } from './log-store.ts';
 import type { GcStats, LogStoreConfig } from './log-store.ts';
 
@@ -124,14 +124,14 @@ export class PageFtl extends LogStore {
    * frontier of temperature class `temperature` (clamped to the host streams). */
   write(lpn: number, data: Uint8Array | null = null, temperature = 0): void {
     if (lpn >>> 0 !== lpn || lpn >= this.logicalPages) throw new LogicalAddressError(lpn, this.logicalPages);
+    if (data !== null && data.length > this.device.pageBytes) throw new ArgumentError(`write of lpn ${lpn}: ${data.length} bytes, expected at most a page (${this.device.pageBytes})`);
+    const s = this.streamOf(temperature);
+    if ((this.frontier[s] as number) < 0) this.ensureFrontier(s);
     let dataBytes = 0;
     if (data !== null) {
-      if (data.length > this.device.pageBytes) throw new ArgumentError(`write of lpn ${lpn}: ${data.length} bytes, expected at most a page (${this.device.pageBytes})`);
       this.regData.set(data);
       dataBytes = data.length;
     }
-    const s = this.streamOf(temperature);
-    if ((this.frontier[s] as number) < 0) this.ensureFrontier(s);
     const b = this.frontier[s] as number;
     const p = this.fill[s] as number;
     const seq = this.seq;
@@ -169,15 +169,19 @@ export class PageFtl extends LogStore {
     return true;
   }
 
-  /** Discards `count` logical pages from `lpn`: they read as unmapped, and GC stops copying them. */
+  /** Discards `count` logical pages from `lpn`: they read as unmapped, and GC stops copying them.
+   * Each page is one TRIM: a FlashFullError names the page it stopped at (those before it are trimmed). */
   trim(lpn: number, count = 1): void {
     if (!Number.isInteger(count) || count < 0 || !(lpn >= 0 && lpn + count <= this.logicalPages && Number.isInteger(lpn))) {
       throw new LogicalAddressError(lpn + Math.max(0, count - 1), this.logicalPages);
     }
     for (let l = lpn; l < lpn + count; l++) {
+      if ((this.lmap[2 * l] as number) < 0) {
+        this.trims++;
+        continue;
+      }
+      if ((this.frontier[0] as number) < 0) this.ensureTrimFrontier(lpn, count, l);
       this.trims++;
-      if ((this.lmap[2 * l] as number) < 0) continue;
-      this.ensureFrontier(0);
       const b = this.frontier[0] as number;
       const p = this.fill[0] as number;
       this.stampSpare(KIND_TRIM, 0, l);
@@ -191,6 +195,16 @@ export class PageFtl extends LogStore {
       this.table.valid[b]!++;
       if (p + 1 === this.pagesPerBlock) this.frontierFull(0);
       else this.fill[0] = p + 1;
+    }
+  }
+
+  /** A frontier for the tombstone of `l`, the TRIM of `count` pages from `lpn` having reached it. */
+  private ensureTrimFrontier(lpn: number, count: number, l: number): void {
+    try {
+      this.ensureFrontier(0);
+    } catch (error) {
+      if (!(error instanceof FlashFullError) || l === lpn) throw error;
+      throw new FlashFullError(`trim of lpn ${l} (page ${l - lpn + 1} of ${count} from lpn ${lpn}; those before it are trimmed): ${error.message}`);
     }
   }
 

@@ -8,10 +8,11 @@
  * gcFrontier 'separate', one stream for GC copies (MQSim's GC write frontier; F2FS sends cleaned data
  * to its cold logs). With 'shared' a victim's live data rejoins the frontier of the stream that wrote
  * the victim: with one host stream that is Desnoyers' single log, the model the analytic
- * write-amplification results describe. A full frontier is replaced at once from the free pool.
+ * write-amplification results describe. A full frontier is replaced from the free pool when its
+ * stream next programs.
  *
  * Garbage collection (the collecting flag keeps it from re-entering):
- *   foreground  after a frontier is replaced, while free blocks < lowWatermark, clean a victim chosen
+ *   foreground  when a frontier is opened, while free blocks < lowWatermark, clean a victim chosen
  *               by `policy` (F2FS: greedy in the foreground)
  *   background  idle(): while free blocks < highWatermark, clean a victim chosen by
  *               `backgroundPolicy` (F2FS: cost-benefit in the background)
@@ -19,6 +20,8 @@
  *               is erased and returns to the free pool (or is retired when its erase fails)
  *   a victim whose units are all valid frees nothing: it is passed over (FIFO moves it to the young
  *   end of its list, as a circular log would); if every candidate is full, FlashFullError
+ *   a frontier that fills is closed; its stream opens the next one (and GC runs then if free blocks
+ *   are short) when it next programs, so FlashFullError comes before a write is stored
  *   dynamic wear levelling  freeBlockOrder 'least-worn': the free pool hands out the least-erased block
  *   static wear levelling   after an erase, when (most erased − least erased) ≥ the threshold, the
  *               least-erased closed block (cold data) is cleaned so its block returns to circulation
@@ -256,15 +259,13 @@ export abstract class LogStore {
     return true;
   }
 
-  /** The frontier of `stream` is full: close it. Outside GC the next one opens at once (and GC runs
-   * if free blocks ran low); during GC the stream waits without one until it next programs, so a
-   * victim never needs more than its target's room and one free block. */
+  /** The frontier of `stream` is full: close it. The stream opens its next frontier when it next
+   * programs (ensureFrontier, which also runs foreground GC when free blocks ran low), so a call that
+   * finds no room throws FlashFullError before it has stored anything, and during GC a victim never
+   * needs more than its target's room and one free block. */
   protected frontierFull(stream: number): void {
     this.table.close(this.frontier[stream] as number, this.seq);
     this.frontier[stream] = NONE;
-    if (this.collecting) return;
-    if (!this.openFrontier(stream)) throw new FlashFullError(`stream ${stream}: no free block for a new frontier (${this.describeSpace()})`);
-    if (this.table.nrFree < this.config.lowWatermark) this.collectForeground();
   }
 
   /** A frontier exists for `stream` on return (opening one if it has none, and collecting if that
@@ -402,6 +403,8 @@ export abstract class LogStore {
    * block as its frontier; every other block is closed, oldest first; streams left without a
    * frontier get one from the pool; GC runs if free blocks are short (a block holding nothing live
    * frees one even when there is no frontier), and streams still without a frontier get one then.
+   * If the data no longer fits (FlashFullError), the store mounts short of room: it reads, and
+   * refuses what needs room.
    */
   protected mountBlocks(written: Int32Array, maxSeq: Float64Array, stream: Int16Array): void {
     const table = this.table;
@@ -432,7 +435,13 @@ export abstract class LogStore {
     toClose.sort((a, b) => (maxSeq[a] as number) - (maxSeq[b] as number) || a - b);
     for (const b of toClose) table.close(b, Math.max(0, maxSeq[b] as number));
     for (let s = 0; s < this.nrStreams; s++) if (this.frontier[s] === NONE) this.openFrontier(s);
-    if (this.table.nrFree < this.config.lowWatermark) this.collectForeground();
-    for (let s = 0; s < this.nrStreams; s++) this.ensureFrontier(s);
+    try {
+      if (this.table.nrFree < this.config.lowWatermark) this.collectForeground();
+      for (let s = 0; s < this.nrStreams; s++) this.ensureFrontier(s);
+    } catch (error) {
+      // A chip whose data no longer fits (worn-out blocks) still mounts: reads work, and the next
+      // write, TRIM, put or delete that needs room throws FlashFullError before storing anything.
+      if (!(error instanceof FlashFullError)) throw error;
+    }
   }
 }

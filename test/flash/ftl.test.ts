@@ -136,16 +136,50 @@ test('worn-out blocks are retired; wear levelling narrows the erase-count spread
   const levelled = spread({ policy: 'greedy', lowWatermark: 2, staticWearLevelling: 20 });
   assert.ok(levelled < none / 2, `erase-count spread ${levelled} with levelling vs ${none} without`);
 
-  const device = NandDevice.create({ geometry: { blocks: 40, pagesPerBlock: 8, pageBytes: 4096, spareBytes: 16 }, storePayload: false, enduranceCycles: 30 });
-  const ftl = PageFtl.format(device, { logicalPages: 120, policy: 'greedy' });
-  assert.throws(() => {
-    for (let i = 0; ; i++) ftl.write((i * 7919) % 120);
-  }, FlashFullError, 'once too many blocks wore out, the data no longer fits');
+});
+
+test('FlashFullError comes before the write: the call that throws stores nothing, and the full chip still mounts', () => {
+  const device = NandDevice.create({ geometry: { blocks: 40, pagesPerBlock: 8, pageBytes: 8, spareBytes: 16 }, enduranceCycles: 30 });
+  const config = { logicalPages: 120, policy: 'greedy' } as const;
+  const ftl = PageFtl.format(device, config);
+  const acked = new Int32Array(120).fill(-1);
+  const data = new Uint8Array(4);
+  const out = new Uint8Array(4);
+  const value = (store: PageFtl, lpn: number): number => (store.read(lpn, out) ? new DataView(out.buffer).getInt32(0, true) : -1);
+  let refused = -1;
+  for (let i = 0; refused < 0; i++) {
+    const lpn = (i * 7919) % 120;
+    new DataView(data.buffer).setInt32(0, i, true);
+    try {
+      ftl.write(lpn, data);
+      acked[lpn] = i;
+    } catch (error) {
+      if (!(error instanceof FlashFullError)) throw error;
+      refused = lpn;
+    }
+  }
   const stats = ftl.gcStats();
-  assert.ok(stats.eraseFailures > 0 && stats.badBlocks === stats.eraseFailures);
+  assert.ok(stats.eraseFailures > 0 && stats.badBlocks === stats.eraseFailures, 'worn-out blocks were retired until the data no longer fit');
   ftl.validate();
-  const out = new Uint8Array(0);
-  for (let l = 0; l < 120; l++) assert.ok(ftl.read(l, out), `lpn ${l} survives the retirements`);
+  for (let l = 0; l < 120; l++) assert.equal(value(ftl, l), acked[l], `lpn ${l}${l === refused ? ' (the refused write)' : ''} reads its last stored version`);
+  // The refused write left a frontier with room: a long TRIM uses it, then stops at a named page.
+  let stoppedAt = -1;
+  try {
+    ftl.trim(0, 120);
+  } catch (error) {
+    assert.ok(error instanceof FlashFullError);
+    stoppedAt = Number(/trim of lpn (\d+) \(page \d+ of 120 from lpn 0; those before it are trimmed\)/.exec(error.message)?.[1]);
+  }
+  assert.ok(stoppedAt > 0, 'the TRIM trimmed some pages, then was refused');
+  for (let l = 0; l < stoppedAt; l++) acked[l] = -1;
+  for (let l = 0; l < 120; l++) assert.equal(value(ftl, l), acked[l], `after the refused TRIM, lpn ${l}`);
+  ftl.validate();
+  const mounted = PageFtl.mount(NandDevice.over(device.buffer), config);
+  mounted.validate();
+  for (let l = 0; l < 120; l++) assert.equal(value(mounted, l), acked[l], `after mount, lpn ${l}`);
+  assert.throws(() => mounted.write(0, data), FlashFullError, 'mounted short of room: it reads, and refuses writes');
+  for (let l = 0; l < 120; l++) assert.equal(value(mounted, l), acked[l]);
+  mounted.validate();
 });
 
 test('mount refuses a chip another store formatted, or a smaller logical space', () => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FlashConfigError, ObjectIdError, ObjectSizeError } from '../../src/flash/errors.ts';
+import { FlashConfigError, FlashFullError, ObjectIdError, ObjectSizeError } from '../../src/flash/errors.ts';
 import { ObjectStore } from '../../src/flash/object-store.ts';
 import { VICTIM_POLICIES } from '../../src/flash/victim.ts';
 import { NandDevice } from '../../src/machine/nand.ts';
@@ -76,4 +76,35 @@ test('a steady churn of objects runs indefinitely on a chip a few times larger t
   assert.ok(stats.writeAmplification > 1 && stats.writeAmplification < 3, `WA ${stats.writeAmplification}`);
   const again = ObjectStore.mount(NandDevice.over(device.buffer), { maxObjects: 160, policy: 'greedy' });
   for (let id = 0; id < 160; id++) assert.deepEqual(again.get(id), store.get(id));
+});
+
+test('FlashFullError comes before the put or delete: the call that throws stores nothing, and the full chip still mounts', () => {
+  const device = NandDevice.create({ geometry: { ...GEOMETRY, blocks: 16 }, enduranceCycles: 12 });
+  const config = { maxObjects: 40, policy: 'greedy' } as const;
+  const store = ObjectStore.format(device, config);
+  const shadow = new Map<number, string>();
+  let refused = -1;
+  for (let i = 0; refused < 0; i++) {
+    const id = (i * 17) % 40;
+    const value = `v${i}-${'x'.repeat(i % 50)}`;
+    try {
+      if (i % 9 === 8 && shadow.has(id)) {
+        store.delete(id);
+        shadow.delete(id);
+      } else {
+        store.put(id, text(value));
+        shadow.set(id, value);
+      }
+    } catch (error) {
+      if (!(error instanceof FlashFullError)) throw error;
+      refused = id;
+    }
+  }
+  assert.ok(store.gcStats().badBlocks > 0, 'blocks wore out until the objects no longer fit');
+  store.validate();
+  for (let id = 0; id < 40; id++) assert.equal(str(store.get(id)), shadow.get(id) ?? null, `object ${id}${id === refused ? ' (the refused call)' : ''}`);
+  store.flush();
+  const mounted = ObjectStore.mount(NandDevice.over(device.buffer), config);
+  mounted.validate();
+  for (let id = 0; id < 40; id++) assert.equal(str(mounted.get(id)), shadow.get(id) ?? null, `after mount, object ${id}`);
 });
