@@ -187,12 +187,14 @@ export class ObjectStore extends LogStore {
     return version;
   }
 
-  /** Deletes object `id` (appends a tombstone). */
-  delete(id: number, temperature = 0): void {
+  /** Deletes object `id` (appends a tombstone); returns the tombstone's version (durable once ≤
+   * durableVersion). */
+  delete(id: number, temperature = 0): number {
     this.checkId(id, 'delete');
     if (this.locPage[id] === NONE || this.tombstone[id] === 1) throw new ObjectIdError(id, 'delete of an object that does not exist: expected a live object');
-    this.append(this.streamOf(temperature), id, FLAG_TOMBSTONE, null);
+    const version = this.append(this.streamOf(temperature), id, FLAG_TOMBSTONE, null);
     this.counters.deletes++;
+    return version;
   }
 
   has(id: number): boolean {
