@@ -140,7 +140,7 @@ export class PageFtl extends LogStore {
     this.seq = seq + 1;
     this.hostWrites++;
     const ppn = b * this.pagesPerBlock + p;
-    this.dropMapping(lpn);
+    this.dropMapping(lpn, seq);
     this.lmap[2 * lpn] = ppn;
     this.p2l[ppn] = lpn;
     this.lmap[2 * lpn + 1]!++;
@@ -186,13 +186,14 @@ export class PageFtl extends LogStore {
       const p = this.fill[0] as number;
       this.stampSpare(KIND_TRIM, 0, l);
       this.device.program(b, p, 0, FTL_SPARE_BYTES);
-      this.seq++;
       this.tombstoneWrites++;
       const ppn = b * this.pagesPerBlock + p;
-      this.dropMapping(l);
+      const seq = this.seq++;
+      this.dropMapping(l, seq);
       this.lmap[2 * l] = -2 - ppn;
       this.p2l[ppn] = TOMBSTONE + l;
       this.table.valid[b]!++;
+      if (this.trackMtime) this.table.addMtime(b, seq, 1);
       if (p + 1 === this.pagesPerBlock) this.frontierFull(0);
       else this.fill[0] = p + 1;
     }
@@ -310,7 +311,6 @@ export class PageFtl extends LogStore {
     const spare = this.regSpare;
     const target = this.gcTarget(victim);
     const tracking = this.trackYoungest || this.trackMtime;
-    const victimMtime = this.table.mtime[victim] as number;
     let b = this.frontier[target] as number;
     let p = this.fill[target] as number;
     let seq = this.seq;
@@ -341,7 +341,7 @@ export class PageFtl extends LogStore {
         lmap[2 * q] = ppn;
         valid[b]!++;
         moved++;
-        if (tracking) this.noteCopy(b, q, victimMtime);
+        if (tracking) this.noteCopy(b, q, seq - 1);
         if (++p === ppb) {
           this.seq = seq;
           this.settleMoved(victim, moved);
@@ -386,12 +386,13 @@ export class PageFtl extends LogStore {
     const p = this.fill[stream] as number;
     this.stampSpare(KIND_TRIM, stream, lpn);
     this.device.copyback(victim, page, b, p, FTL_SPARE_BYTES);
-    this.seq++;
+    const seq = this.seq++;
     const ppn = b * this.pagesPerBlock + p;
     this.p2l[ppn] = TOMBSTONE + lpn;
     this.lmap[2 * lpn] = -2 - ppn;
     this.table.valid[victim]!--;
     this.table.valid[b]!++;
+    if (this.trackMtime) this.table.addMtime(b, seq, 1);
     this.gcCopies++;
     if (p + 1 === this.pagesPerBlock) this.frontierFull(stream);
     else this.fill[stream] = p + 1;
@@ -407,29 +408,37 @@ export class PageFtl extends LogStore {
     spare[3] = (seq / TWO_32) >>> 0;
   }
 
-  /** Ages for the cost-benefit policies when a GC copy of lpn lands in block b. */
-  private noteCopy(b: number, lpn: number, victimMtime: number): void {
+  /** Ages for the cost-benefit policies when a GC copy of lpn lands in block b at time `now`: LFS
+   * keeps the data's own write time; F2FS averages in the time of the copy, as its GC's writes are
+   * ordinary block allocations (f2fs_allocate_data_block with from_gc false: only ATGC, which does
+   * not use this cost, carries the victim's mtime over). */
+  private noteCopy(b: number, lpn: number, now: number): void {
     if (this.trackYoungest) {
       const written = this.writtenSeq[lpn] as number;
       if (written > (this.table.youngest[b] as number)) this.table.youngest[b] = written;
     }
-    if (this.trackMtime) this.table.addMtime(b, victimMtime, 1);
+    if (this.trackMtime) this.table.addMtime(b, now, 1);
   }
 
   private blockOf(ppn: number): number {
     return this.blockShift >= 0 ? ppn >>> this.blockShift : (ppn / this.pagesPerBlock) | 0;
   }
 
-  /** lpn's current page (data or tombstone) stops being live. */
-  private dropMapping(lpn: number): void {
+  /** lpn's current page (data or tombstone) stops being live: a host write or TRIM at time `now`
+   * replaced it (F2FS moves the old block's mtime towards now; GC does not come here). */
+  private dropMapping(lpn: number, now: number): void {
     const old = this.lmap[2 * lpn] as number;
     if (old >= 0) {
       this.p2l[old] = -2 - lpn;
-      this.table.invalidate(this.blockOf(old));
+      const b = this.blockOf(old);
+      if (this.trackMtime) this.table.touchMtime(b, now, 1);
+      this.table.invalidate(b);
     } else if (old < -1) {
       const t = -2 - old;
       this.p2l[t] = -1;
-      this.table.invalidate(this.blockOf(t));
+      const b = this.blockOf(t);
+      if (this.trackMtime) this.table.touchMtime(b, now, 1);
+      this.table.invalidate(b);
     }
   }
 

@@ -420,17 +420,21 @@ export class ObjectStore extends LogStore {
     this.place(stream, r.id, r.version, r.flags, r.length, r.size);
     this.counters.gcRecords++;
     this.counters.gcBytes += r.size;
-    if (this.trackMtime) this.table.addMtime(this.frontier[stream] as number, this.table.mtime[victim] as number, units);
+    if (this.trackMtime) this.table.addMtime(this.frontier[stream] as number, this.seq, units);
     if (this.trackYoungest && (this.table.youngest[victim] as number) > (this.table.youngest[this.frontier[stream] as number] as number)) {
       this.table.youngest[this.frontier[stream] as number] = this.table.youngest[victim] as number;
     }
   }
 
-  /** The object's current record stops being live. */
+  /** The object's current record stops being live: a host put or delete replaced it (F2FS moves the
+   * old block's mtime towards now; GC does not come here). */
   private retire(id: number): void {
     const ppn = this.locPage[id] as number;
     if (ppn === NONE) return;
-    this.table.invalidateUnits(Math.floor(ppn / this.pagesPerBlock), recordBytes(this.lengthOf[id] as number) / GRANULE);
+    const b = Math.floor(ppn / this.pagesPerBlock);
+    const units = recordBytes(this.lengthOf[id] as number) / GRANULE;
+    if (this.trackMtime) this.table.touchMtime(b, this.seq, units);
+    this.table.invalidateUnits(b, units);
   }
 
   /** The record just written at the end of a stream's buffer is the object's live version. */
