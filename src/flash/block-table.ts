@@ -133,6 +133,31 @@ export class BlockTable {
     return b;
   }
 
+  /** Takes the most-erased block from the free pool (it becomes Open), or NONE when it is empty: where
+   * static wear levelling puts cold data. An O(free blocks) scan. */
+  takeMostWornFree(): number {
+    if (this.nrFree === 0) return NONE;
+    let b: number;
+    if (this.freeHeap !== null) {
+      b = this.freeHeap.popMax();
+    } else {
+      let best = this.freeHead;
+      for (let i = 1; i < this.nrFree; i++) {
+        const at = (this.freeHead + i) % this.blocks;
+        if ((this.eraseCounts[this.freeRing[at] as number] as number) > (this.eraseCounts[this.freeRing[best] as number] as number)) best = at;
+      }
+      b = this.freeRing[best] as number;
+      this.freeRing[best] = this.freeRing[this.freeHead] as number;
+      this.freeHead = this.freeHead + 1 === this.blocks ? 0 : this.freeHead + 1;
+    }
+    this.nrFree--;
+    this.state[b] = BlockState.Open;
+    this.valid[b] = 0;
+    this.youngest[b] = 0;
+    this.mtime[b] = 0;
+    return b;
+  }
+
   retire(b: number): void {
     this.state[b] = BlockState.Bad;
     this.valid[b] = 0;

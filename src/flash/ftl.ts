@@ -301,7 +301,7 @@ export class PageFtl extends LogStore {
 
   /** Copies a victim's live pages (data and needed tombstones) to the GC target, then forgets it.
    * The data loop is the simulator's innermost loop: frontier, counters and sequence in locals. */
-  protected cleanBlock(victim: number): void {
+  protected cleanBlock(victim: number, target: number): void {
     const ppb = this.pagesPerBlock;
     const base = victim * ppb;
     const p2l = this.p2l;
@@ -309,7 +309,6 @@ export class PageFtl extends LogStore {
     const valid = this.table.valid;
     const device = this.device;
     const spare = this.regSpare;
-    const target = this.gcTarget(victim);
     const tracking = this.trackYoungest || this.trackMtime;
     let b = this.frontier[target] as number;
     let p = this.fill[target] as number;

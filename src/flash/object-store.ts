@@ -333,10 +333,9 @@ export class ObjectStore extends LogStore {
    * A live tombstone goes along while any data record of its object remains on the chip, the victim's
    * stale ones included (copiesOf drops them only after the victim is copied); otherwise it is
    * dropped. */
-  protected cleanBlock(victim: number): void {
+  protected cleanBlock(victim: number, target: number): void {
     const ppb = this.pagesPerBlock;
     const device = this.device;
-    const target = this.gcTarget(victim);
     const stale: number[] = [];
     const live: RecordView[] = [];
     for (let p = 0; p < ppb; p++) {

@@ -57,6 +57,30 @@ export class MinHeap {
     return top;
   }
 
+  /** Removes the entry with the largest key (a leaf: an O(n/2) scan) and returns its value. The heap
+   * must not be empty. */
+  popMax(): number {
+    let at = this.count >> 1;
+    for (let i = at + 1; i < this.count; i++) if ((this.keys[i] as number) > (this.keys[at] as number)) at = i;
+    const value = this.values[at] as number;
+    const last = --this.count;
+    if (at === last) return value;
+    const key = this.keys[last] as number;
+    const moved = this.values[last] as number;
+    let i = at;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const parentKey = this.keys[parent] as number;
+      if (parentKey <= key) break;
+      this.keys[i] = parentKey;
+      this.values[i] = this.values[parent] as number;
+      i = parent;
+    }
+    this.keys[i] = key;
+    this.values[i] = moved;
+    return value;
+  }
+
   private grow(): void {
     const keys = new Float64Array(this.keys.length * 2);
     const values = new Int32Array(this.values.length * 2);

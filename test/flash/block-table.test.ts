@@ -22,6 +22,12 @@ test('the free pool hands out blocks in erase order (fifo) or least-erased first
   assert.deepEqual(Array.from({ length: 4 }, () => worn.takeFree()), [3, 5, 1, 7]);
   worn.validate();
   assert.equal(worn.nrFree, 4);
+  assert.equal(worn.takeMostWornFree(), 2, 'static levelling takes the most-erased free block (9 erases)');
+  assert.equal(worn.takeFree(), 0, 'the rest still come least-erased first');
+  worn.validate();
+  const ring = table('fifo', counts);
+  assert.deepEqual([ring.takeMostWornFree(), ring.takeMostWornFree(), ring.takeFree()], [2, 6, 0], 'the head takes the place of each block taken');
+  ring.validate();
 });
 
 test('closing, invalidating and choosing victims keep the buckets, age list and closed set exact', () => {

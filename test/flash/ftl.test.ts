@@ -121,21 +121,37 @@ test('hot/cold separation: temperature classes get their own frontiers', () => {
   ftl.validate();
 });
 
-test('worn-out blocks are retired; wear levelling narrows the erase-count spread', () => {
-  const spread = (config: Parameters<typeof gcTestbed>[3]) => {
-    const device = NandDevice.create({ geometry: { blocks: 64, pagesPerBlock: 16, pageBytes: 4096, spareBytes: 16 }, storePayload: false });
-    const ftl = PageFtl.format(device, { ...config, logicalPages: logicalPagesFor(1.25, 64, 16, 2) });
-    const L = ftl.logicalPages;
+test('wear levelling narrows the erase-count spread; static levelling moves cold data to worn blocks, also with dynamic levelling and after a mount', () => {
+  const geometry = { blocks: 64, pagesPerBlock: 16, pageBytes: 4096, spareBytes: 16 };
+  const L = logicalPagesFor(1.25, 64, 16, 2);
+  const run = (ftl: PageFtl, passes: number) => drive(ftl, new HotColdWorkload(L, 0.95, 0.05, 8), passes * L);
+  const worn = (config: Parameters<typeof gcTestbed>[3]) => {
+    const device = NandDevice.create({ geometry, storePayload: false });
+    const ftl = PageFtl.format(device, { ...config, logicalPages: L });
     drive(ftl, new SequentialWorkload(L), L);
-    drive(ftl, new HotColdWorkload(L, 0.95, 0.05, 8), 30 * L);
+    run(ftl, 30);
     ftl.validate();
     const s = device.stats().eraseCounts;
-    return s.max - s.min;
+    return { device, ftl, spread: s.max - s.min, gc: ftl.gcStats() };
   };
-  const none = spread({ policy: 'greedy', lowWatermark: 2 });
-  const levelled = spread({ policy: 'greedy', lowWatermark: 2, staticWearLevelling: 20 });
-  assert.ok(levelled < none / 2, `erase-count spread ${levelled} with levelling vs ${none} without`);
+  const none = worn({ policy: 'greedy', lowWatermark: 2 });
+  const levelled = worn({ policy: 'greedy', lowWatermark: 2, staticWearLevelling: 20 });
+  assert.ok(levelled.spread < none.spread / 2, `erase-count spread ${levelled.spread} with static levelling vs ${none.spread} without`);
+  // With dynamic levelling too, moved cold data must not land on the young block just freed (it
+  // would rest there, and the spread would trigger a move at nearly every erase).
+  const both = worn({ policy: 'greedy', lowWatermark: 2, staticWearLevelling: 20, freeBlockOrder: 'least-worn' });
+  assert.ok(both.spread < none.spread / 2, `spread ${both.spread} with dynamic + static levelling vs ${none.spread} without`);
+  assert.ok(both.gc.staticMoves < both.gc.erases / 10, `${both.gc.staticMoves} static moves in ${both.gc.erases} erases`);
 
+  // A chip worn unevenly without levelling, mounted with it: levelling starts from the chip's counts.
+  const config = { policy: 'greedy', lowWatermark: 2, staticWearLevelling: 20, logicalPages: L } as const;
+  const mounted = PageFtl.mount(NandDevice.over(none.device.buffer), config);
+  run(mounted, 0.5);
+  assert.ok(mounted.gcStats().staticMoves > 0, 'the first checks after the mount find the spread');
+  run(mounted, 30);
+  mounted.validate();
+  const after = none.device.stats().eraseCounts;
+  assert.ok(after.max - after.min < none.spread / 2, `spread ${after.max - after.min} after levelling the mounted chip, ${none.spread} before`);
 });
 
 test('FlashFullError comes before the write: the call that throws stores nothing, and the full chip still mounts', () => {
