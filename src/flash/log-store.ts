@@ -92,7 +92,7 @@ export interface GcStats {
   victimValidHistogram: number[];
 }
 
-type VictimKind = 'foreground' | 'background' | 'static';
+export type VictimKind = 'foreground' | 'background' | 'static';
 
 const NONE = -1;
 
@@ -158,6 +158,9 @@ export abstract class LogStore {
   /** The next program sequence number: the store's clock. */
   protected seq = 0;
   protected collecting = false;
+  /** Called with each victim as GC takes it, before anything of it changes (tests observe the
+   * choices through it). */
+  victimObserver: ((victim: number, kind: VictimKind) => void) | null = null;
   private levelling = false;
   /** The GC erase count at which static wear levelling next looks at the spread. */
   private nextLevelCheck = 0;
@@ -219,16 +222,17 @@ export abstract class LogStore {
   protected prepareCollection(): void {}
 
   /** Runs background GC: up to `maxVictims` victims while fewer than highWatermark blocks are free.
-   * Returns how many it cleaned. */
+   * Returns how many it cleaned. The host buffers are programmed (prepareCollection) only once a
+   * victim that can be cleaned is found: idle time that cleans nothing pads nothing. */
   idle(maxVictims = Infinity): number {
     let n = 0;
     if (this.collecting || this.table.nrFree >= this.config.highWatermark || maxVictims < 1) return 0;
     this.collecting = true;
     try {
-      this.prepareCollection();
       while (this.table.nrFree < this.config.highWatermark && n < maxVictims) {
         const v = this.pickVictim(this.background);
         if (v === NONE || !this.canClean(v, this.gcTarget(v))) break;
+        if (n === 0) this.prepareCollection();
         this.collect(v, 'background');
         n++;
       }
@@ -347,6 +351,7 @@ export abstract class LogStore {
 
   private collect(victim: number, kind: VictimKind): void {
     const table = this.table;
+    this.victimObserver?.(victim, kind);
     table.open(victim);
     const valid = table.valid[victim] as number;
     this.victimValid[valid]!++;

@@ -108,3 +108,19 @@ test('FlashFullError comes before the put or delete: the call that throws stores
   mounted.validate();
   for (let id = 0; id < 40; id++) assert.equal(str(mounted.get(id)), shadow.get(id) ?? null, `after mount, object ${id}`);
 });
+
+test('idle time that cleans nothing programs nothing: the host buffers are padded only for a victim', () => {
+  const device = NandDevice.create({ geometry: GEOMETRY });
+  const store = ObjectStore.format(device, { maxObjects: 16, highWatermark: 30 });
+  const v = store.put(1, text('buffered'));
+  assert.equal(store.idle(), 0, 'no closed block to clean');
+  assert.equal(device.programs, 0, 'the buffered page stays in RAM');
+  assert.equal(store.stats().paddingBytes, 0);
+  assert.equal(store.durableVersion, v - 1);
+  for (let i = 0; store.gcStats().closedBlocks < 2; i++) store.put(i % 16, new Uint8Array(100));
+  const w = store.put(2, text('buffered too'));
+  assert.ok(store.durableVersion < w);
+  assert.equal(store.idle(1), 1);
+  assert.ok(store.durableVersion >= w, 'cleaning a victim programs the host buffers first (its erase must not take the last durable copy)');
+  store.validate();
+});
