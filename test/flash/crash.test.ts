@@ -16,19 +16,25 @@ function assertCoverage(r: CrashSweepReport, cuts: number): void {
 }
 
 test('page store: 240 power cuts (200 in memory, 40 on file images), no acknowledged write lost', () => {
+  let badBlocks = 0;
   for (const [image, cuts, seed] of [['memory', 200, 1], ['file', 40, 2]] as const) {
     const r = crashSweep({ seed, cuts, store: 'page', image });
     assertCoverage(r, cuts);
     assert.ok((r.interrupted['copy-back'] ?? 0) > 0, `cuts hit copy-backs: ${JSON.stringify(r)}`);
+    badBlocks += r.badBlocks;
   }
+  assert.ok(badBlocks > 0, 'blocks wore out on some images');
 });
 
 test('object store: 300 power cuts, every put and delete acknowledged by durableVersion survives', () => {
+  let badBlocks = 0;
   for (const [image, cuts, seed] of [['memory', 260, 3], ['file', 40, 4]] as const) {
     const r = crashSweep({ seed, cuts, store: 'object', image });
     assertCoverage(r, cuts);
     assert.ok(r.implicitlyAcknowledged > 0, `acknowledgements by a full page buffer, not a flush, were checked: ${JSON.stringify(r)}`);
+    badBlocks += r.badBlocks;
   }
+  assert.ok(badBlocks > 0, 'blocks wore out on some images');
 });
 
 test("a TRIM whose tombstone shares a victim with its stale data stays trimmed when the victim's erase is cut", () => {

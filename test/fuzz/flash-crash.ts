@@ -57,6 +57,8 @@ export interface CrashSweepReport {
   duringGc: number;
   /** Images retired because their data no longer fitted (worn-out blocks). */
   fullImages: number;
+  /** Bad blocks (worn out) on the images, counted at each mount. */
+  badBlocks: number;
   acknowledgedChecked: number;
   /** Object store: checks of an acknowledgement no flush() gave (a full page buffer was programmed). */
   implicitlyAcknowledged: number;
@@ -127,7 +129,7 @@ function randomConfig(prng: Prng, store: 'page' | 'object'): { log: LogStoreConf
       freeBlockOrder: prng.chance(0.5) ? 'fifo' : 'least-worn',
       staticWearLevelling: prng.chance(0.3) ? 4 : 0,
     },
-    enduranceCycles: prng.chance(0.25) ? 20 + prng.int(40) : 0,
+    enduranceCycles: prng.chance(0.25) ? 4 + prng.int(12) : 0,
   };
 }
 
@@ -142,6 +144,7 @@ export function crashSweep(options: CrashSweepOptions): CrashSweepReport {
     interrupted: {},
     duringGc: 0,
     fullImages: 0,
+    badBlocks: 0,
     acknowledgedChecked: 0,
     implicitlyAcknowledged: 0,
     inFlightSurvived: 0,
@@ -232,6 +235,7 @@ function pageTrial(chip: Chip, log: LogStoreConfig, prng: Prng, cuts: number, re
     chip.device.disarmPowerCut();
     ftl = PageFtl.mount(chip.remount(), config);
     ftl.validate();
+    report.badBlocks += ftl.gcStats().badBlocks;
     for (let lpn = 0; lpn < L; lpn++) {
       const mapped = ftl.read(lpn, out);
       const got = mapped ? outView.getInt32(4, true) : -1;
@@ -301,6 +305,7 @@ function objectTrial(chip: Chip, log: LogStoreConfig, prng: Prng, cuts: number, 
     chip.device.disarmPowerCut();
     store = ObjectStore.mount(chip.remount(), config);
     store.validate();
+    report.badBlocks += store.gcStats().badBlocks;
     for (let id = 0; id < objects; id++) {
       const bytes = store.get(id);
       const view = bytes === null ? null : new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -353,7 +353,7 @@ function assemble(points: WaPoint[], hc: HotColdRun[], wearRuns: WearRun[], inPl
       staticMoves: w.staticMoves,
       wa: w.wa,
     })),
-    note: 'Static levelling: after an erase, when max − min erase count reaches the threshold, the least-erased closed block is cleaned (MQSim). Dynamic: the free pool hands out the least-erased block; with a small pool it has little to choose from.',
+    note: "Static levelling: after an erase, when the most-erased block has the threshold more erases than the least-erased closed block, that block's (cold) data is moved to a frontier on the most-worn free block (MQSim's trigger; the classic destination). Dynamic: the free pool hands out the least-erased block; with a small pool it has little to choose from.",
   };
   const wearPlot: Plot = {
     id: 'erase-counts',
