@@ -457,6 +457,9 @@ export class NandDevice {
    */
   copyback(srcBlock: number, srcPage: number, dstBlock: number, dstPage: number, spareBytes: number): PageState {
     const wp = this.writePointers[dstBlock];
+    // Read before the checks (undefined for an address out of range, which they then refuse).
+    const src = srcBlock * this.pagesPerBlock + srcPage;
+    const state = this.pageStates[src] as PageState;
     if (
       dstPage !== wp ||
       dstPage === this.pagesPerBlock ||
@@ -468,13 +471,11 @@ export class NandDevice {
       this.blockFlags[dstBlock] !== 0 ||
       this.blockFlags[srcBlock] !== 0 ||
       !this.transferFits(0, spareBytes) ||
-      this.pageStates[srcBlock * this.pagesPerBlock + srcPage] === PageState.Erased
+      state === PageState.Erased
     ) {
       this.fault('copy-back', dstBlock, dstPage, 0, spareBytes, srcBlock, srcPage);
     }
-    const src = srcBlock * this.pagesPerBlock + srcPage;
     if (this.cutCountdown > 0 && --this.cutCountdown === 0) this.interruptProgram(dstBlock, dstPage, this.pageBytes, spareBytes, src);
-    const state = this.pageStates[src] as PageState;
     const dst = dstBlock * this.pagesPerBlock + dstPage;
     this.copyPage(src, dst, spareBytes);
     this.pageStates[dst] = state;
