@@ -125,12 +125,7 @@ export class BlockTable {
       b = this.freeRing[this.freeHead] as number;
       this.freeHead = this.freeHead + 1 === this.blocks ? 0 : this.freeHead + 1;
     }
-    this.nrFree--;
-    this.state[b] = BlockState.Open;
-    this.valid[b] = 0;
-    this.youngest[b] = 0;
-    this.mtime[b] = 0;
-    return b;
+    return this.opened(b);
   }
 
   /** Takes the most-erased block from the free pool (it becomes Open), or NONE when it is empty: where
@@ -150,6 +145,11 @@ export class BlockTable {
       this.freeRing[best] = this.freeRing[this.freeHead] as number;
       this.freeHead = this.freeHead + 1 === this.blocks ? 0 : this.freeHead + 1;
     }
+    return this.opened(b);
+  }
+
+  /** Block b, just taken from the free pool, is Open and empty. */
+  private opened(b: number): number {
     this.nrFree--;
     this.state[b] = BlockState.Open;
     this.valid[b] = 0;

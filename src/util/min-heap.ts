@@ -18,17 +18,7 @@ export class MinHeap {
 
   push(key: number, value: number): void {
     if (this.count === this.keys.length) this.grow();
-    let i = this.count++;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      const parentKey = this.keys[parent] as number;
-      if (parentKey <= key) break;
-      this.keys[i] = parentKey;
-      this.values[i] = this.values[parent] as number;
-      i = parent;
-    }
-    this.keys[i] = key;
-    this.values[i] = value;
+    this.siftUp(this.count++, key, value);
   }
 
   /** The smallest key; Infinity when empty. */
@@ -65,9 +55,12 @@ export class MinHeap {
     const value = this.values[at] as number;
     const last = --this.count;
     if (at === last) return value;
-    const key = this.keys[last] as number;
-    const moved = this.values[last] as number;
-    let i = at;
+    this.siftUp(at, this.keys[last] as number, this.values[last] as number);
+    return value;
+  }
+
+  /** Puts (key, value) at slot i, or above it while its parent's key is larger. */
+  private siftUp(i: number, key: number, value: number): void {
     while (i > 0) {
       const parent = (i - 1) >> 1;
       const parentKey = this.keys[parent] as number;
@@ -77,8 +70,7 @@ export class MinHeap {
       i = parent;
     }
     this.keys[i] = key;
-    this.values[i] = moved;
-    return value;
+    this.values[i] = value;
   }
 
   private grow(): void {
