@@ -319,15 +319,16 @@ export abstract class LogStore {
   }
 
   /** Whether the GC target can take the victim's live data without running out of blocks: nothing
-   * to copy, a free block, or more room in its frontier than the data (a frontier that fills is
-   * replaced at once). After a power cut a mount may find no free block and no open frontier; a
+   * to copy, a free block (for a frontier that fills part-way), or more room in the target's
+   * frontier than the data. After a power cut a mount may find no free block and no open frontier; a
    * block holding nothing live (a torn frontier, an interrupted victim) is then what frees one. */
   protected canClean(victim: number, target: number): boolean {
     const valid = this.table.valid[victim] as number;
     return valid === 0 || this.table.nrFree > 0 || this.roomUnits(target) > valid;
   }
 
-  /** When the policy's victim does not fit (only after a mount), any closed block that does. */
+  /** When the policy's victim does not fit (after a mount, or with no free block left), any closed
+   * block that does. */
   private fallbackVictim(): number {
     let best = NONE;
     for (let i = 0; i < this.table.nrClosed; i++) {
