@@ -23,8 +23,7 @@ const PAGES_PER_BLOCK = 128;
 const ALPHA = 1.1;
 
 function steadyFtl(config: LogStoreConfig) {
-  const reserve = config.gcFrontier === 'separate' ? 2 : 1;
-  const L = logicalPagesFor(ALPHA, BLOCKS, PAGES_PER_BLOCK, reserve);
+  const L = logicalPagesFor(ALPHA, BLOCKS, PAGES_PER_BLOCK, config);
   const ftl = gcTestbed(BLOCKS, PAGES_PER_BLOCK, L, config);
   drive(ftl, new SequentialWorkload(L), L);
   drive(ftl, new UniformWorkload(L, 2), 2 * L);
@@ -41,7 +40,7 @@ export function flashCases(): BenchCase[] {
       name: 'baseline: random page + mapping-array update only (no flash)',
       baseline: true,
       make: () => {
-        const L = logicalPagesFor(ALPHA, BLOCKS, PAGES_PER_BLOCK, 1);
+        const L = logicalPagesFor(ALPHA, BLOCKS, PAGES_PER_BLOCK);
         const map = new Int32Array(L);
         const prng = new Prng(1);
         return (n) => {
@@ -82,7 +81,7 @@ export function flashCases(): BenchCase[] {
     name: 'in-place baseline (read-modify-erase-write, 64 blocks)',
     make: () => {
       const device = NandDevice.create({ geometry: { blocks: 64, pagesPerBlock: PAGES_PER_BLOCK, pageBytes: 4096, spareBytes: 16 }, storePayload: false });
-      const inPlace = new InPlaceStore(device, logicalPagesFor(ALPHA, 64, PAGES_PER_BLOCK, 1));
+      const inPlace = new InPlaceStore(device, logicalPagesFor(ALPHA, 64, PAGES_PER_BLOCK));
       drive(inPlace, new SequentialWorkload(inPlace.logicalPages), inPlace.logicalPages);
       const prng = new Prng(4);
       return (n) => {

@@ -30,7 +30,7 @@ export { WARP_DESIGNS } from './gpu/designs.ts';
 export type { WarpDesign } from './gpu/designs.ts';
 export { NO_OBJECT, DeviceArenaLayout } from './gpu/arena-layout.ts';
 export * from './gpu/errors.ts';
-export { NandDevice, PageState, EraseStatus, PowerLossError, NandError } from './machine/nand.ts';
+export { NandDevice, PageState, EraseStatus, PowerLossError, NandError, CopybackSourceError } from './machine/nand.ts';
 export type { NandGeometry, NandOptions, NandStats } from './machine/nand.ts';
 export { NandImageFile } from './machine/nand-file.ts';
 export { NAND_TIMINGS } from './machine/nand-timing.ts';

@@ -125,6 +125,31 @@ export class BlockTable {
       b = this.freeRing[this.freeHead] as number;
       this.freeHead = this.freeHead + 1 === this.blocks ? 0 : this.freeHead + 1;
     }
+    return this.opened(b);
+  }
+
+  /** Takes the most-erased block from the free pool (it becomes Open), or NONE when it is empty: where
+   * static wear levelling puts cold data. An O(free blocks) scan. */
+  takeMostWornFree(): number {
+    if (this.nrFree === 0) return NONE;
+    let b: number;
+    if (this.freeHeap !== null) {
+      b = this.freeHeap.popMax();
+    } else {
+      let best = this.freeHead;
+      for (let i = 1; i < this.nrFree; i++) {
+        const at = (this.freeHead + i) % this.blocks;
+        if ((this.eraseCounts[this.freeRing[at] as number] as number) > (this.eraseCounts[this.freeRing[best] as number] as number)) best = at;
+      }
+      b = this.freeRing[best] as number;
+      this.freeRing[best] = this.freeRing[this.freeHead] as number;
+      this.freeHead = this.freeHead + 1 === this.blocks ? 0 : this.freeHead + 1;
+    }
+    return this.opened(b);
+  }
+
+  /** Block b, just taken from the free pool, is Open and empty. */
+  private opened(b: number): number {
     this.nrFree--;
     this.state[b] = BlockState.Open;
     this.valid[b] = 0;
@@ -195,12 +220,24 @@ export class BlockTable {
     this.valid[b] = v;
   }
 
-  /** F2FS's update_segment_mtime(): `units` units just counted valid in block b were written at time
-   * t; the block's mtime is the running average of its data's write times, weighted by valid units. */
+  /** F2FS's update_segment_mtime() for a new block address: `units` units just counted valid in block
+   * b were written at time t; the block's mtime is the running average of its write times, weighted
+   * by valid units: ⌊(mtime·v + t·units) / (v + units)⌋ (div_u64), v the valid units before (t alone
+   * when none). */
   addMtime(b: number, t: number, units: number): void {
     const before = (this.valid[b] as number) - units;
     const m = this.mtime;
-    m[b] = before <= 0 ? t : ((m[b] as number) * before + t * units) / (before + units);
+    m[b] = before <= 0 ? t : Math.floor(((m[b] as number) * before + t * units) / (before + units));
+  }
+
+  /** F2FS's update_segment_mtime() for the old block address of an overwrite or a delete (not GC),
+   * called before `units` of block b's valid units stop being valid at time t: the average moves
+   * towards t as if t were written, ⌊(mtime·v + t·units) / (v + units)⌋, v the valid units now, so a
+   * block whose data is still being updated looks young. */
+  touchMtime(b: number, t: number, units: number): void {
+    const v = this.valid[b] as number;
+    const m = this.mtime;
+    m[b] = v <= 0 ? t : Math.floor(((m[b] as number) * v + t * units) / (v + units));
   }
 
   /** The Closed block with the fewest valid units (greedy), or NONE. Needs buckets. */

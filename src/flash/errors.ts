@@ -18,7 +18,9 @@ export class LogicalAddressError extends KmemError {
   }
 }
 
-/** No free block and no victim that would free one: the data does not fit the chip. */
+/** No free block and no victim that would free one: the data does not fit the chip. Thrown before the
+ * write, TRIM, put or delete that needed the room is stored (a multi-page TRIM names the page it
+ * stopped at; the pages before it were trimmed). */
 export class FlashFullError extends KmemError {
   override name = 'FlashFullError';
 }

@@ -34,7 +34,7 @@ import { PageState } from '../machine/nand.ts';
 import type { NandDevice } from '../machine/nand.ts';
 import { ArgumentError, InvariantError } from '../util/errors.ts';
 import { BlockState } from './block-table.ts';
-import { FlashConfigError, FlashMountError, LogicalAddressError } from './errors.ts';
+import { FlashConfigError, FlashFullError, FlashMountError, LogicalAddressError } from './errors.ts';
 import { LogStore } from './log-store.ts';
 import type { GcStats, LogStoreConfig } from './log-store.ts';
 
@@ -124,14 +124,14 @@ export class PageFtl extends LogStore {
    * frontier of temperature class `temperature` (clamped to the host streams). */
   write(lpn: number, data: Uint8Array | null = null, temperature = 0): void {
     if (lpn >>> 0 !== lpn || lpn >= this.logicalPages) throw new LogicalAddressError(lpn, this.logicalPages);
+    if (data !== null && data.length > this.device.pageBytes) throw new ArgumentError(`write of lpn ${lpn}: ${data.length} bytes, expected at most a page (${this.device.pageBytes})`);
+    const s = this.streamOf(temperature);
+    if ((this.frontier[s] as number) < 0) this.ensureFrontier(s);
     let dataBytes = 0;
     if (data !== null) {
-      if (data.length > this.device.pageBytes) throw new ArgumentError(`write of lpn ${lpn}: ${data.length} bytes, expected at most a page (${this.device.pageBytes})`);
       this.regData.set(data);
       dataBytes = data.length;
     }
-    const s = this.streamOf(temperature);
-    if ((this.frontier[s] as number) < 0) this.ensureFrontier(s);
     const b = this.frontier[s] as number;
     const p = this.fill[s] as number;
     const seq = this.seq;
@@ -140,7 +140,7 @@ export class PageFtl extends LogStore {
     this.seq = seq + 1;
     this.hostWrites++;
     const ppn = b * this.pagesPerBlock + p;
-    this.dropMapping(lpn);
+    this.dropMapping(lpn, seq);
     this.lmap[2 * lpn] = ppn;
     this.p2l[ppn] = lpn;
     this.lmap[2 * lpn + 1]!++;
@@ -169,28 +169,43 @@ export class PageFtl extends LogStore {
     return true;
   }
 
-  /** Discards `count` logical pages from `lpn`: they read as unmapped, and GC stops copying them. */
+  /** Discards `count` logical pages from `lpn`: they read as unmapped, and GC stops copying them.
+   * Each page is one TRIM: a FlashFullError names the page it stopped at (those before it are trimmed). */
   trim(lpn: number, count = 1): void {
     if (!Number.isInteger(count) || count < 0 || !(lpn >= 0 && lpn + count <= this.logicalPages && Number.isInteger(lpn))) {
       throw new LogicalAddressError(lpn + Math.max(0, count - 1), this.logicalPages);
     }
     for (let l = lpn; l < lpn + count; l++) {
+      if ((this.lmap[2 * l] as number) < 0) {
+        this.trims++;
+        continue;
+      }
+      if ((this.frontier[0] as number) < 0) this.ensureTrimFrontier(lpn, count, l);
       this.trims++;
-      if ((this.lmap[2 * l] as number) < 0) continue;
-      this.ensureFrontier(0);
       const b = this.frontier[0] as number;
       const p = this.fill[0] as number;
       this.stampSpare(KIND_TRIM, 0, l);
       this.device.program(b, p, 0, FTL_SPARE_BYTES);
-      this.seq++;
       this.tombstoneWrites++;
       const ppn = b * this.pagesPerBlock + p;
-      this.dropMapping(l);
+      const seq = this.seq++;
+      this.dropMapping(l, seq);
       this.lmap[2 * l] = -2 - ppn;
       this.p2l[ppn] = TOMBSTONE + l;
       this.table.valid[b]!++;
+      if (this.trackMtime) this.table.addMtime(b, seq, 1);
       if (p + 1 === this.pagesPerBlock) this.frontierFull(0);
       else this.fill[0] = p + 1;
+    }
+  }
+
+  /** A frontier for the tombstone of `l`, the TRIM of `count` pages from `lpn` having reached it. */
+  private ensureTrimFrontier(lpn: number, count: number, l: number): void {
+    try {
+      this.ensureFrontier(0);
+    } catch (error) {
+      if (!(error instanceof FlashFullError) || l === lpn) throw error;
+      throw new FlashFullError(`trim of lpn ${l} (page ${l - lpn + 1} of ${count} from lpn ${lpn}; those before it are trimmed): ${error.message}`);
     }
   }
 
@@ -286,7 +301,7 @@ export class PageFtl extends LogStore {
 
   /** Copies a victim's live pages (data and needed tombstones) to the GC target, then forgets it.
    * The data loop is the simulator's innermost loop: frontier, counters and sequence in locals. */
-  protected cleanBlock(victim: number): void {
+  protected cleanBlock(victim: number, target: number): void {
     const ppb = this.pagesPerBlock;
     const base = victim * ppb;
     const p2l = this.p2l;
@@ -294,9 +309,7 @@ export class PageFtl extends LogStore {
     const valid = this.table.valid;
     const device = this.device;
     const spare = this.regSpare;
-    const target = this.gcTarget(victim);
     const tracking = this.trackYoungest || this.trackMtime;
-    const victimMtime = this.table.mtime[victim] as number;
     let b = this.frontier[target] as number;
     let p = this.fill[target] as number;
     let seq = this.seq;
@@ -327,7 +340,7 @@ export class PageFtl extends LogStore {
         lmap[2 * q] = ppn;
         valid[b]!++;
         moved++;
-        if (tracking) this.noteCopy(b, q, victimMtime);
+        if (tracking) this.noteCopy(b, q, seq - 1);
         if (++p === ppb) {
           this.seq = seq;
           this.settleMoved(victim, moved);
@@ -372,12 +385,13 @@ export class PageFtl extends LogStore {
     const p = this.fill[stream] as number;
     this.stampSpare(KIND_TRIM, stream, lpn);
     this.device.copyback(victim, page, b, p, FTL_SPARE_BYTES);
-    this.seq++;
+    const seq = this.seq++;
     const ppn = b * this.pagesPerBlock + p;
     this.p2l[ppn] = TOMBSTONE + lpn;
     this.lmap[2 * lpn] = -2 - ppn;
     this.table.valid[victim]!--;
     this.table.valid[b]!++;
+    if (this.trackMtime) this.table.addMtime(b, seq, 1);
     this.gcCopies++;
     if (p + 1 === this.pagesPerBlock) this.frontierFull(stream);
     else this.fill[stream] = p + 1;
@@ -393,29 +407,37 @@ export class PageFtl extends LogStore {
     spare[3] = (seq / TWO_32) >>> 0;
   }
 
-  /** Ages for the cost-benefit policies when a GC copy of lpn lands in block b. */
-  private noteCopy(b: number, lpn: number, victimMtime: number): void {
+  /** Ages for the cost-benefit policies when a GC copy of lpn lands in block b at time `now`: LFS
+   * keeps the data's own write time; F2FS averages in the time of the copy, as its GC's writes are
+   * ordinary block allocations (f2fs_allocate_data_block with from_gc false: only ATGC, which does
+   * not use this cost, carries the victim's mtime over). */
+  private noteCopy(b: number, lpn: number, now: number): void {
     if (this.trackYoungest) {
       const written = this.writtenSeq[lpn] as number;
       if (written > (this.table.youngest[b] as number)) this.table.youngest[b] = written;
     }
-    if (this.trackMtime) this.table.addMtime(b, victimMtime, 1);
+    if (this.trackMtime) this.table.addMtime(b, now, 1);
   }
 
   private blockOf(ppn: number): number {
     return this.blockShift >= 0 ? ppn >>> this.blockShift : (ppn / this.pagesPerBlock) | 0;
   }
 
-  /** lpn's current page (data or tombstone) stops being live. */
-  private dropMapping(lpn: number): void {
+  /** lpn's current page (data or tombstone) stops being live: a host write or TRIM at time `now`
+   * replaced it (F2FS moves the old block's mtime towards now; GC does not come here). */
+  private dropMapping(lpn: number, now: number): void {
     const old = this.lmap[2 * lpn] as number;
     if (old >= 0) {
       this.p2l[old] = -2 - lpn;
-      this.table.invalidate(this.blockOf(old));
+      const b = this.blockOf(old);
+      if (this.trackMtime) this.table.touchMtime(b, now, 1);
+      this.table.invalidate(b);
     } else if (old < -1) {
       const t = -2 - old;
       this.p2l[t] = -1;
-      this.table.invalidate(this.blockOf(t));
+      const b = this.blockOf(t);
+      if (this.trackMtime) this.table.touchMtime(b, now, 1);
+      this.table.invalidate(b);
     }
   }
 

@@ -6,12 +6,14 @@
  *
  * Streams: host streams 0..hostStreams-1 (temperature classes: a write names its class), then, with
  * gcFrontier 'separate', one stream for GC copies (MQSim's GC write frontier; F2FS sends cleaned data
- * to its cold logs). With 'shared' a victim's live data rejoins the frontier of the stream that wrote
+ * to its cold logs), then, with static wear levelling, one for the cold data it moves (opened when
+ * first needed). With 'shared' a victim's live data rejoins the frontier of the stream that wrote
  * the victim: with one host stream that is Desnoyers' single log, the model the analytic
- * write-amplification results describe. A full frontier is replaced at once from the free pool.
+ * write-amplification results describe. A full frontier is replaced from the free pool when its
+ * stream next programs.
  *
  * Garbage collection (the collecting flag keeps it from re-entering):
- *   foreground  after a frontier is replaced, while free blocks < lowWatermark, clean a victim chosen
+ *   foreground  when a frontier is opened, while free blocks < lowWatermark, clean a victim chosen
  *               by `policy` (F2FS: greedy in the foreground)
  *   background  idle(): while free blocks < highWatermark, clean a victim chosen by
  *               `backgroundPolicy` (F2FS: cost-benefit in the background)
@@ -19,10 +21,18 @@
  *               is erased and returns to the free pool (or is retired when its erase fails)
  *   a victim whose units are all valid frees nothing: it is passed over (FIFO moves it to the young
  *   end of its list, as a circular log would); if every candidate is full, FlashFullError
+ *   a frontier that fills is closed; its stream opens the next one (and GC runs then if free blocks
+ *   are short) when it next programs, so FlashFullError comes before a write is stored
  *   dynamic wear levelling  freeBlockOrder 'least-worn': the free pool hands out the least-erased block
- *   static wear levelling   after an erase, when (most erased − least erased) ≥ the threshold, the
- *               least-erased closed block (cold data) is cleaned so its block returns to circulation
- *               (MQSim's Static_Wearleveling_Threshold, default 100)
+ *   static wear levelling   after an erase, when (most erased − least erased closed block) ≥ the
+ *               threshold T, that closed block (cold data) is cleaned so its block returns to
+ *               circulation (MQSim's Static_Wearleveling_Threshold, default 100). Its data goes to the
+ *               levelling stream, whose frontier is opened on the *most*-worn free block: cold data
+ *               rests on worn blocks, young blocks carry the hot traffic. The check (an O(blocks)
+ *               scan) runs again only after max(T/4, T − spread) more erases, at least one: the
+ *               spread grows by at most one per erase, so little is missed, and at most one static
+ *               move per T/4 erases. Erase counts come from the chip, so a mounted store resumes
+ *               with the chip's wear.
  *
  * Time: the store's program sequence number (every program, host or copy, takes the next one), which
  * is also what orders versions at mount.
@@ -82,7 +92,7 @@ export interface GcStats {
   victimValidHistogram: number[];
 }
 
-type VictimKind = 'foreground' | 'background' | 'static';
+export type VictimKind = 'foreground' | 'background' | 'static';
 
 const NONE = -1;
 
@@ -135,6 +145,8 @@ export abstract class LogStore {
   readonly hostStreams: number;
   /** Index of the GC stream, or NONE when copies share the host frontiers. */
   readonly gcStream: number;
+  /** Index of the static wear-levelling stream, or NONE when static levelling is off. */
+  readonly levelStream: number;
   readonly nrStreams: number;
   /** Each stream's open block (NONE when it has none) and its next page. */
   protected readonly frontier: Int32Array;
@@ -146,9 +158,12 @@ export abstract class LogStore {
   /** The next program sequence number: the store's clock. */
   protected seq = 0;
   protected collecting = false;
+  /** Called with each victim as GC takes it, before anything of it changes (tests observe the
+   * choices through it). */
+  victimObserver: ((victim: number, kind: VictimKind) => void) | null = null;
   private levelling = false;
-  private maxErase = 0;
-  private minEraseSeen = 0;
+  /** The GC erase count at which static wear levelling next looks at the spread. */
+  private nextLevelCheck = 0;
   private readonly gc: Omit<GcStats, 'freeBlocks' | 'closedBlocks' | 'badBlocks' | 'victimValidHistogram'> = {
     victims: 0,
     foregroundVictims: 0,
@@ -172,7 +187,9 @@ export abstract class LogStore {
     this.pagesPerBlock = device.pagesPerBlock;
     this.hostStreams = c.hostStreams;
     this.gcStream = c.gcFrontier === 'separate' ? c.hostStreams : NONE;
-    this.nrStreams = c.hostStreams + (c.gcFrontier === 'separate' ? 1 : 0);
+    const gcStreams = c.gcFrontier === 'separate' ? 1 : 0;
+    this.levelStream = c.staticWearLevelling > 0 ? c.hostStreams + gcStreams : NONE;
+    this.nrStreams = c.hostStreams + gcStreams + (c.staticWearLevelling > 0 ? 1 : 0);
     this.frontier = new Int32Array(this.nrStreams).fill(NONE);
     this.fill = new Int32Array(this.nrStreams);
     const options = { seed: c.seed, d: c.dChoices, maxSearch: c.maxVictimSearch };
@@ -194,8 +211,8 @@ export abstract class LogStore {
     }
   }
 
-  /** Copies a victim's live data to its GC target (the victim is erased afterwards). */
-  protected abstract cleanBlock(victim: number): void;
+  /** Copies a victim's live data to the `target` stream's frontier (the victim is erased afterwards). */
+  protected abstract cleanBlock(victim: number, target: number): void;
   /** Room in a stream's frontier, in units, without a new block. */
   protected abstract roomUnits(stream: number): number;
 
@@ -205,16 +222,17 @@ export abstract class LogStore {
   protected prepareCollection(): void {}
 
   /** Runs background GC: up to `maxVictims` victims while fewer than highWatermark blocks are free.
-   * Returns how many it cleaned. */
+   * Returns how many it cleaned. The host buffers are programmed (prepareCollection) only once a
+   * victim that can be cleaned is found: idle time that cleans nothing pads nothing. */
   idle(maxVictims = Infinity): number {
     let n = 0;
     if (this.collecting || this.table.nrFree >= this.config.highWatermark || maxVictims < 1) return 0;
     this.collecting = true;
     try {
-      this.prepareCollection();
       while (this.table.nrFree < this.config.highWatermark && n < maxVictims) {
         const v = this.pickVictim(this.background);
-        if (v === NONE || !this.canClean(v)) break;
+        if (v === NONE || !this.canClean(v, this.gcTarget(v))) break;
+        if (n === 0) this.prepareCollection();
         this.collect(v, 'background');
         n++;
       }
@@ -246,9 +264,10 @@ export abstract class LogStore {
     return s < this.hostStreams ? s : 0;
   }
 
-  /** Opens a frontier for `stream` from the free pool (false when the pool is empty). */
+  /** Opens a frontier for `stream` from the free pool (false when the pool is empty): the levelling
+   * stream's on the most-worn free block, the others in the pool's order. */
   protected openFrontier(stream: number): boolean {
-    const b = this.table.takeFree();
+    const b = stream === this.levelStream ? this.table.takeMostWornFree() : this.table.takeFree();
     if (b === NONE) return false;
     this.frontier[stream] = b;
     this.fill[stream] = 0;
@@ -256,15 +275,13 @@ export abstract class LogStore {
     return true;
   }
 
-  /** The frontier of `stream` is full: close it. Outside GC the next one opens at once (and GC runs
-   * if free blocks ran low); during GC the stream waits without one until it next programs, so a
-   * victim never needs more than its target's room and one free block. */
+  /** The frontier of `stream` is full: close it. The stream opens its next frontier when it next
+   * programs (ensureFrontier, which also runs foreground GC when free blocks ran low), so a call that
+   * finds no room throws FlashFullError before it has stored anything, and during GC a victim never
+   * needs more than its target's room and one free block. */
   protected frontierFull(stream: number): void {
     this.table.close(this.frontier[stream] as number, this.seq);
     this.frontier[stream] = NONE;
-    if (this.collecting) return;
-    if (!this.openFrontier(stream)) throw new FlashFullError(`stream ${stream}: no free block for a new frontier (${this.describeSpace()})`);
-    if (this.table.nrFree < this.config.lowWatermark) this.collectForeground();
   }
 
   /** A frontier exists for `stream` on return (opening one if it has none, and collecting if that
@@ -282,7 +299,7 @@ export abstract class LogStore {
       this.prepareCollection();
       while (this.table.nrFree < this.config.lowWatermark) {
         let v = this.pickVictim(this.foreground);
-        if (v !== NONE && !this.canClean(v)) v = this.fallbackVictim();
+        if (v !== NONE && !this.canClean(v, this.gcTarget(v))) v = this.fallbackVictim();
         if (v === NONE) {
           throw new FlashFullError(
             `no free block and no victim that frees one (${this.table.nrClosed} closed blocks, ${this.table.nrFree} free): the data does not fit the chip`,
@@ -302,20 +319,21 @@ export abstract class LogStore {
   }
 
   /** Whether the GC target can take the victim's live data without running out of blocks: nothing
-   * to copy, a free block, or more room in its frontier than the data (a frontier that fills is
-   * replaced at once). After a power cut a mount may find no free block and no open frontier; a
+   * to copy, a free block (for a frontier that fills part-way), or more room in the target's
+   * frontier than the data. After a power cut a mount may find no free block and no open frontier; a
    * block holding nothing live (a torn frontier, an interrupted victim) is then what frees one. */
-  protected canClean(victim: number): boolean {
+  protected canClean(victim: number, target: number): boolean {
     const valid = this.table.valid[victim] as number;
-    return valid === 0 || this.table.nrFree > 0 || this.roomUnits(this.gcTarget(victim)) > valid;
+    return valid === 0 || this.table.nrFree > 0 || this.roomUnits(target) > valid;
   }
 
-  /** When the policy's victim does not fit (only after a mount), any closed block that does. */
+  /** When the policy's victim does not fit (after a mount, or with no free block left), any closed
+   * block that does. */
   private fallbackVictim(): number {
     let best = NONE;
     for (let i = 0; i < this.table.nrClosed; i++) {
       const b = this.table.closedList[i] as number;
-      if ((this.table.valid[b] as number) < this.table.unitsPerBlock && this.canClean(b) && (best === NONE || (this.table.valid[b] as number) < (this.table.valid[best] as number))) best = b;
+      if ((this.table.valid[b] as number) < this.table.unitsPerBlock && this.canClean(b, this.gcTarget(b)) && (best === NONE || (this.table.valid[b] as number) < (this.table.valid[best] as number))) best = b;
     }
     return best;
   }
@@ -334,6 +352,7 @@ export abstract class LogStore {
 
   private collect(victim: number, kind: VictimKind): void {
     const table = this.table;
+    this.victimObserver?.(victim, kind);
     table.open(victim);
     const valid = table.valid[victim] as number;
     this.victimValid[valid]!++;
@@ -342,7 +361,7 @@ export abstract class LogStore {
     else if (kind === 'background') this.gc.backgroundVictims++;
     else this.gc.staticMoves++;
     this.gc.copiedUnits += valid;
-    this.cleanBlock(victim);
+    this.cleanBlock(victim, kind === 'static' ? this.levelStream : this.gcTarget(victim));
     if (table.valid[victim] !== 0) throw new InvariantError(`victim block ${victim} still has ${table.valid[victim]} valid units after cleaning`);
     this.eraseVictim(victim);
   }
@@ -356,26 +375,27 @@ export abstract class LogStore {
       return;
     }
     this.table.addFree(block);
-    const count = this.device.eraseCounts[block] as number;
-    if (count > this.maxErase) this.maxErase = count;
-    if (this.config.staticWearLevelling > 0 && !this.levelling && this.maxErase - this.minEraseSeen >= this.config.staticWearLevelling) this.levelWear();
+    if (this.levelStream !== NONE && !this.levelling && this.gc.erases >= this.nextLevelCheck) this.levelWear();
   }
 
-  /** Static wear levelling: move the coldest closed block's data so its block is used again. */
+  /** Static wear levelling: when the most-worn good block has T more erases than the least-worn
+   * closed one, move that block's (cold) data to the levelling frontier, so the block is used again. */
   private levelWear(): void {
     const table = this.table;
     const counts = this.device.eraseCounts;
-    let minAll = Infinity;
+    const threshold = this.config.staticWearLevelling;
+    let max = 0;
     let coldest = NONE;
     for (let b = 0; b < table.blocks; b++) {
       const s = table.state[b] as number;
       if (s === BlockState.Bad) continue;
       const e = counts[b] as number;
-      if (e < minAll) minAll = e;
+      if (e > max) max = e;
       if (s === BlockState.Closed && (coldest === NONE || e < (counts[coldest] as number))) coldest = b;
     }
-    this.minEraseSeen = minAll;
-    if (coldest === NONE || this.maxErase - (counts[coldest] as number) < this.config.staticWearLevelling || !this.canClean(coldest)) return;
+    const spread = coldest === NONE ? 0 : max - (counts[coldest] as number);
+    this.nextLevelCheck = this.gc.erases + Math.max(1, Math.floor(threshold / 4), threshold - spread);
+    if (coldest === NONE || spread < threshold || !this.canClean(coldest, this.levelStream)) return;
     this.levelling = true;
     try {
       this.collect(coldest, 'static');
@@ -392,7 +412,7 @@ export abstract class LogStore {
       else if (device.writePointer(b) > 0 && device.eraseBlock(b) === EraseStatus.Failed) this.table.retire(b);
       else this.table.addFree(b);
     }
-    for (let s = 0; s < this.nrStreams; s++) this.ensureFrontier(s);
+    for (let s = 0; s < this.nrStreams; s++) if (s !== this.levelStream) this.ensureFrontier(s);
   }
 
   /**
@@ -402,6 +422,8 @@ export abstract class LogStore {
    * block as its frontier; every other block is closed, oldest first; streams left without a
    * frontier get one from the pool; GC runs if free blocks are short (a block holding nothing live
    * frees one even when there is no frontier), and streams still without a frontier get one then.
+   * If the data no longer fits (FlashFullError), the store mounts short of room: it reads, and
+   * refuses what needs room.
    */
   protected mountBlocks(written: Int32Array, maxSeq: Float64Array, stream: Int16Array): void {
     const table = this.table;
@@ -431,8 +453,14 @@ export abstract class LogStore {
     }
     toClose.sort((a, b) => (maxSeq[a] as number) - (maxSeq[b] as number) || a - b);
     for (const b of toClose) table.close(b, Math.max(0, maxSeq[b] as number));
-    for (let s = 0; s < this.nrStreams; s++) if (this.frontier[s] === NONE) this.openFrontier(s);
-    if (this.table.nrFree < this.config.lowWatermark) this.collectForeground();
-    for (let s = 0; s < this.nrStreams; s++) this.ensureFrontier(s);
+    for (let s = 0; s < this.nrStreams; s++) if (this.frontier[s] === NONE && s !== this.levelStream) this.openFrontier(s);
+    try {
+      if (this.table.nrFree < this.config.lowWatermark) this.collectForeground();
+      for (let s = 0; s < this.nrStreams; s++) if (s !== this.levelStream) this.ensureFrontier(s);
+    } catch (error) {
+      // A chip whose data no longer fits (worn-out blocks) still mounts: reads work, and the next
+      // write, TRIM, put or delete that needs room throws FlashFullError before storing anything.
+      if (!(error instanceof FlashFullError)) throw error;
+    }
   }
 }

@@ -187,12 +187,14 @@ export class ObjectStore extends LogStore {
     return version;
   }
 
-  /** Deletes object `id` (appends a tombstone). */
-  delete(id: number, temperature = 0): void {
+  /** Deletes object `id` (appends a tombstone); returns the tombstone's version (durable once ≤
+   * durableVersion). */
+  delete(id: number, temperature = 0): number {
     this.checkId(id, 'delete');
     if (this.locPage[id] === NONE || this.tombstone[id] === 1) throw new ObjectIdError(id, 'delete of an object that does not exist: expected a live object');
-    this.append(this.streamOf(temperature), id, FLAG_TOMBSTONE, null);
+    const version = this.append(this.streamOf(temperature), id, FLAG_TOMBSTONE, null);
     this.counters.deletes++;
+    return version;
   }
 
   has(id: number): boolean {
@@ -331,10 +333,9 @@ export class ObjectStore extends LogStore {
    * A live tombstone goes along while any data record of its object remains on the chip, the victim's
    * stale ones included (copiesOf drops them only after the victim is copied); otherwise it is
    * dropped. */
-  protected cleanBlock(victim: number): void {
+  protected cleanBlock(victim: number, target: number): void {
     const ppb = this.pagesPerBlock;
     const device = this.device;
-    const target = this.gcTarget(victim);
     const stale: number[] = [];
     const live: RecordView[] = [];
     for (let p = 0; p < ppb; p++) {
@@ -418,17 +419,21 @@ export class ObjectStore extends LogStore {
     this.place(stream, r.id, r.version, r.flags, r.length, r.size);
     this.counters.gcRecords++;
     this.counters.gcBytes += r.size;
-    if (this.trackMtime) this.table.addMtime(this.frontier[stream] as number, this.table.mtime[victim] as number, units);
+    if (this.trackMtime) this.table.addMtime(this.frontier[stream] as number, this.seq, units);
     if (this.trackYoungest && (this.table.youngest[victim] as number) > (this.table.youngest[this.frontier[stream] as number] as number)) {
       this.table.youngest[this.frontier[stream] as number] = this.table.youngest[victim] as number;
     }
   }
 
-  /** The object's current record stops being live. */
+  /** The object's current record stops being live: a host put or delete replaced it (F2FS moves the
+   * old block's mtime towards now; GC does not come here). */
   private retire(id: number): void {
     const ppn = this.locPage[id] as number;
     if (ppn === NONE) return;
-    this.table.invalidateUnits(Math.floor(ppn / this.pagesPerBlock), recordBytes(this.lengthOf[id] as number) / GRANULE);
+    const b = Math.floor(ppn / this.pagesPerBlock);
+    const units = recordBytes(this.lengthOf[id] as number) / GRANULE;
+    if (this.trackMtime) this.table.touchMtime(b, this.seq, units);
+    this.table.invalidateUnits(b, units);
   }
 
   /** The record just written at the end of a stream's buffer is the object's live version. */

@@ -3,8 +3,10 @@
  * analytic models are checked against:
  *
  *   1. a chip of B blocks of Np pages that keeps no page data, the store formatted on it with
- *      L = round((B − R)·Np / α) logical pages, R its low watermark (the free blocks GC keeps), so
- *      the actual α = (B − R)·Np / L (Desnoyers' convention: the reserve is not part of the log);
+ *      L = round((B − R)·Np / α) logical pages, R its low watermark (the free blocks GC keeps:
+ *      reserveBlocks), so the actual α = (B − R)·Np / L (Desnoyers' convention: the reserve is not
+ *      part of the log). Background GC keeps more blocks free than R on average: the result also
+ *      gives the effective α, (B − mean free blocks)·Np / L, sampled during the measurement;
  *   2. fill: one sequential pass over the L pages;
  *   3. warm-up: `warmupPasses` · L writes of the workload (4 passes: the age wave left by the fill
  *      takes about 3.5 L writes to die down at α = 2);
@@ -33,6 +35,8 @@ export interface PageStore {
 export interface DriveOptions {
   /** Give the store idle time (one background GC victim) every this many operations (0: never). */
   idleEvery?: number;
+  /** Called after each batch of operations. */
+  afterBatch?: () => void;
 }
 
 /** Runs `ops` operations of `workload` on `store`; returns how many ran (fewer if the workload ended). */
@@ -54,6 +58,7 @@ export function drive(store: PageStore, workload: Workload, ops: number, batch: 
       if (idleEvery > 0 && (done + i + 1) % idleEvery === 0) store.idle?.(1);
     }
     done += take;
+    options.afterBatch?.();
   }
   return done;
 }
@@ -82,6 +87,9 @@ export interface SteadyStateResult {
   policy: string;
   /** (B − R)·Np / L, the α the models take. */
   alpha: number;
+  /** (B − mean free blocks)·Np / L over the measurement: above R free blocks (background GC), the
+   * log holds less than α says. */
+  effectiveAlpha: number;
   logicalPages: number;
   hostWrites: number;
   programs: number;
@@ -96,10 +104,16 @@ export interface SteadyStateResult {
   device: NandDevice;
 }
 
-/** L for a target α on B blocks of Np pages with R blocks in reserve. */
-export function logicalPagesFor(alpha: number, blocks: number, pagesPerBlock: number, reserve: number): number {
+/** The free blocks a page store with `config` keeps in reserve (its low watermark, as resolved):
+ * what α does not count. */
+export function reserveBlocks(config: LogStoreConfig = {}): number {
+  return resolveLogConfig(config).lowWatermark;
+}
+
+/** L for a target α on B blocks of Np pages, less the reserve of a store with `config`. */
+export function logicalPagesFor(alpha: number, blocks: number, pagesPerBlock: number, config: LogStoreConfig = {}): number {
   if (!(alpha > 1)) throw new ArgumentError(`α = ${alpha}: expected more physical than logical pages (α > 1)`);
-  return Math.round(((blocks - reserve) * pagesPerBlock) / alpha);
+  return Math.round(((blocks - reserveBlocks(config)) * pagesPerBlock) / alpha);
 }
 
 /** A fresh chip that keeps no page data, with a store of L logical pages formatted on it. */
@@ -111,8 +125,8 @@ export function gcTestbed(blocks: number, pagesPerBlock: number, logicalPages: n
 export function measureSteadyState(options: SteadyStateOptions): SteadyStateResult {
   const seed = options.seed ?? 1;
   const config: LogStoreConfig = { ...options.store, policy: options.policy, seed };
-  const reserve = resolveLogConfig(config).lowWatermark;
-  const L = logicalPagesFor(options.alpha, options.blocks, options.pagesPerBlock, reserve);
+  const reserve = reserveBlocks(config);
+  const L = logicalPagesFor(options.alpha, options.blocks, options.pagesPerBlock, config);
   const ftl = gcTestbed(options.blocks, options.pagesPerBlock, L, config, options.timing);
   const device = ftl.device;
   const batch = new OpBatch();
@@ -127,7 +141,13 @@ export function measureSteadyState(options: SteadyStateOptions): SteadyStateResu
   const histBefore = ftl.gcStats().victimValidHistogram;
   const chipBefore = device.stats();
   options.onPhase?.('measure');
-  drive(ftl, workload, Math.round((options.measurePasses ?? 4) * L), batch, driveOptions);
+  let freeSum = 0;
+  let samples = 0;
+  const afterBatch = (): void => {
+    freeSum += ftl.table.nrFree + ftl.table.nrBad;
+    samples++;
+  };
+  drive(ftl, workload, Math.round((options.measurePasses ?? 4) * L), batch, { ...driveOptions, afterBatch });
   const hostWrites = ftl.hostWrites - hostBefore;
   const programs = device.programs + device.copybacks - programsBefore;
   const gc: GcStats = ftl.gcStats();
@@ -135,6 +155,7 @@ export function measureSteadyState(options: SteadyStateOptions): SteadyStateResu
   return {
     policy: options.policy ?? 'greedy',
     alpha: ((options.blocks - reserve) * options.pagesPerBlock) / L,
+    effectiveAlpha: ((options.blocks - (samples === 0 ? reserve : freeSum / samples)) * options.pagesPerBlock) / L,
     logicalPages: L,
     hostWrites,
     programs,

@@ -14,11 +14,16 @@
  *                 in the block was written
  *   f2fs-cb       F2FS's get_cb_cost() (fs/f2fs/gc.c), integer arithmetic as there: u = valid·100 /
  *                 units, age = 100 − 100·(mtime − min_mtime)/(max_mtime − min_mtime) with mtime the
- *                 block's running-average write time, min_mtime the smallest seen (starting from the
+ *                 block's running-average mtime, min_mtime the smallest seen (starting from the
  *                 smallest at mount) and max_mtime now; cost = UINT_MAX − 100·(100 − u)·age/(100 + u),
  *                 the least cost wins; the search looks at up to max_victim_search (4096) blocks,
- *                 resuming where the last one stopped
- * Time is the store's clock (host page writes for the page store, puts for the object store).
+ *                 resuming where the last one stopped. The mtime bookkeeping is segment.c's
+ *                 update_segment_mtime() (block-table.ts): every block write, GC copies included,
+ *                 averages its time into the receiving block, and a host overwrite, TRIM or delete
+ *                 also averages the current time into the block it invalidates (only ATGC's GC
+ *                 writes carry the victim's mtime instead, and ATGC chooses victims otherwise)
+ * Time is the store's clock: its program sequence number, which every program takes (host writes,
+ * GC copies, tombstones, object pages).
  */
 import { ArgumentError } from '../util/errors.ts';
 import { Prng } from '../util/prng.ts';
@@ -111,6 +116,14 @@ class CostBenefit implements VictimPolicy {
   }
 }
 
+/** F2FS's get_cb_cost() for a block of `valid` of `units` valid units, mtime `mtime`, between the
+ * oldest and newest mtimes: integer arithmetic as in fs/f2fs/gc.c (UINT_MAX less the benefit). */
+export function f2fsCbCost(valid: number, units: number, mtime: number, minMtime: number, maxMtime: number): number {
+  const u = Math.floor((valid * 100) / units);
+  const age = maxMtime > minMtime ? 100 - Math.floor((100 * (mtime - minMtime)) / (maxMtime - minMtime)) : 0;
+  return UINT_MAX - Math.floor((100 * (100 - u) * age) / (100 + u));
+}
+
 class F2fsCostBenefit implements VictimPolicy {
   readonly name = 'f2fs-cb';
   readonly needs = { ...NO_NEEDS, mtime: true };
@@ -130,11 +143,9 @@ class F2fsCostBenefit implements VictimPolicy {
     let i = this.cursor % n;
     for (let k = 0; k < searched; k++, i = i + 1 === n ? 0 : i + 1) {
       const b = table.closedList[i] as number;
-      const mtime = Math.floor(table.mtime[b] as number);
-      const u = Math.floor(((table.valid[b] as number) * 100) / units);
+      const mtime = table.mtime[b] as number;
       if (mtime < this.minMtime) this.minMtime = mtime;
-      const age = maxMtime > this.minMtime ? 100 - Math.floor((100 * (mtime - this.minMtime)) / (maxMtime - this.minMtime)) : 0;
-      const cost = UINT_MAX - Math.floor((100 * (100 - u) * age) / (100 + u));
+      const cost = f2fsCbCost(table.valid[b] as number, units, mtime, this.minMtime, maxMtime);
       if (cost < bestCost) {
         bestCost = cost;
         best = b;

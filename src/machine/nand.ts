@@ -8,6 +8,9 @@
  *   erasure is by whole blocks only: EraseAlignmentError
  *   a bad block is neither read, programmed nor erased: BadBlockError
  *   transfers fit the page and the spare, and page data needs a device that stores it: NandTransferError
+ *   copy-back moves a page that was programmed (clean or Corrupt), never an erased one: the copy would
+ *   be a programmed page holding erased bytes that mount could not tell from a real erased page:
+ *   CopybackSourceError
  *
  * Operations go through the page register, as on an ONFI chip: program() moves `dataBytes` of
  * register.data and `spareBytes` of register.spare into an erased page (bytes not transferred stay
@@ -21,7 +24,9 @@
  * interrupted operation did nothing, finished (but was never acknowledged), or left the page
  * Corrupt (program) or each page erased, Corrupt or intact (erase); then every call throws
  * PowerLossError until the image is mounted again (NandDevice.over on the same buffer, or
- * NandImageFile.open on the same file).
+ * NandImageFile.open on the same file). An interrupted operation that changed the cells is counted
+ * like a finished one (stats, busy time, energy, and for an erase the block's erase count and the
+ * endurance rule: a worn-out block fails it and goes bad); one that did nothing is not counted.
  *
  * The image: one ArrayBuffer holding everything that survives power loss, so a copy of the buffer is
  * a copy of the chip, and a file image (nand-file.ts) is the same bytes on disk:
@@ -33,6 +38,11 @@
  *   spare       spareBytes per page
  *   data        pageBytes per page (only when page data is stored)
  * Derived at mount, not stored: each block's write pointer = 1 + its last page that is not erased.
+ * A file image (a sink) gets each change in an order that keeps it mountable if the host process
+ * dies between two writes: a program writes the page's spare and data before its state byte; an
+ * erase writes the states before it clears spare and data. Either way a torn change leaves pages
+ * that say Erased over bytes that are not (the program did nothing, or the erase finished), which
+ * NandImageFile.open resets (resetTornErasedPages).
  *
  * Costs (nand-timing.ts): busy time = reads·tR + programs·tPROG + copy-backs·(tR + tPROG) +
  * erases·tBERS + bytes moved · bus time per byte; energy = busy time · active power.
@@ -81,6 +91,7 @@ export interface NandOptions {
 
 /** Where a file-backed image writes the ranges of the buffer an operation changed (nand-file.ts). */
 export interface NandSink {
+  /** Writes `lengthBytes` of the image from `offsetBytes`, as the buffer holds them now. */
   write(offsetBytes: number, lengthBytes: number): void;
   close(): void;
 }
@@ -166,6 +177,14 @@ export class BadBlockError extends NandError {
 
 export class NandTransferError extends NandError {
   override name = 'NandTransferError';
+}
+
+/** Copy-back from a page that was never programmed since its block's last erase. */
+export class CopybackSourceError extends NandError {
+  override name = 'CopybackSourceError';
+  constructor(block: number, page: number) {
+    super(block, page, `copy-back from block ${block} page ${page}: the page is erased; expected a programmed (or corrupt) source page`);
+  }
 }
 
 /** The chip lost power: the operation named was interrupted, or the chip has been off since. */
@@ -433,10 +452,14 @@ export class NandDevice {
    * Copies a page to an erased page inside the chip (copy-back: read to the register, program from
    * it, no transfer of the data over the bus). The first `spareBytes` of the copy's spare area come
    * from register.spare instead (ONFI lets the controller change register bytes between the two
-   * steps; they cross the bus). Returns the source page's state; a Corrupt source gives a Corrupt copy.
+   * steps; they cross the bus). Returns the source page's state; a Corrupt source gives a Corrupt copy;
+   * an erased source is refused (CopybackSourceError).
    */
   copyback(srcBlock: number, srcPage: number, dstBlock: number, dstPage: number, spareBytes: number): PageState {
     const wp = this.writePointers[dstBlock];
+    // Read before the checks (undefined for an address out of range, which they then refuse).
+    const src = srcBlock * this.pagesPerBlock + srcPage;
+    const state = this.pageStates[src] as PageState;
     if (
       dstPage !== wp ||
       dstPage === this.pagesPerBlock ||
@@ -447,13 +470,12 @@ export class NandDevice {
       !this.powered ||
       this.blockFlags[dstBlock] !== 0 ||
       this.blockFlags[srcBlock] !== 0 ||
-      !this.transferFits(0, spareBytes)
+      !this.transferFits(0, spareBytes) ||
+      state === PageState.Erased
     ) {
       this.fault('copy-back', dstBlock, dstPage, 0, spareBytes, srcBlock, srcPage);
     }
-    const src = srcBlock * this.pagesPerBlock + srcPage;
     if (this.cutCountdown > 0 && --this.cutCountdown === 0) this.interruptProgram(dstBlock, dstPage, this.pageBytes, spareBytes, src);
-    const state = this.pageStates[src] as PageState;
     const dst = dstBlock * this.pagesPerBlock + dstPage;
     this.copyPage(src, dst, spareBytes);
     this.pageStates[dst] = state;
@@ -471,19 +493,10 @@ export class NandDevice {
     if (!this.powered) throw new PowerLossError('erase', block, 0, false);
     if (((this.blockFlags[block] as number) & BLOCK_BAD) !== 0) throw new BadBlockError(block, 'erase');
     if (this.cutCountdown > 0 && --this.cutCountdown === 0) this.interruptErase(block);
-    this.eraseCounts[block] = (this.eraseCounts[block] as number) + 1;
-    this.counters[C.erases]! += 1;
-    if (this.enduranceCycles > 0 && (this.eraseCounts[block] as number) > this.enduranceCycles) {
-      this.blockFlags[block] = (this.blockFlags[block] as number) | BLOCK_BAD;
-      const first = block * this.pagesPerBlock;
-      for (let p = 0; p < (this.writePointers[block] as number); p++) this.pageStates[first + p] = PageState.Corrupt;
-      this.counters[C.eraseFailures]! += 1;
-      this.persistBlock(block);
-      return EraseStatus.Failed;
-    }
-    this.eraseCells(block);
-    this.persistBlock(block);
-    return EraseStatus.Ok;
+    const failed = this.countErase(block);
+    if (!failed) this.eraseCells(block);
+    this.persistErase(block);
+    return failed ? EraseStatus.Failed : EraseStatus.Ok;
   }
 
   /** Erases `pageCount` pages from page number `firstPage` (block · pagesPerBlock + page), as an
@@ -555,6 +568,30 @@ export class NandDevice {
     };
   }
 
+  /**
+   * Mount-time repair of a file image whose host process died part-way through an operation's writes:
+   * a page that says Erased over bytes that are not all 0xFF had its program stopped before the state
+   * byte (persistPage writes it last) or its erase stopped after the states (persistErase writes them
+   * first). Either way the page is erased: its bytes go back to 0xFF, in the buffer and through the
+   * sink. Returns how many pages were reset (validate() passes afterwards).
+   */
+  resetTornErasedPages(): number {
+    let reset = 0;
+    const w = this.spareWordsPerPage;
+    for (let ppn = 0; ppn < this.pages; ppn++) {
+      if (this.pageStates[ppn] !== PageState.Erased) continue;
+      let clean = true;
+      for (let i = ppn * w; i < (ppn + 1) * w && clean; i++) clean = this.spareWords[i] === ERASED_WORD;
+      if (this.data !== null) for (let i = ppn * this.pageBytes; i < (ppn + 1) * this.pageBytes && clean; i++) clean = this.data[i] === 0xff;
+      if (clean) continue;
+      this.spareWords.fill(ERASED_WORD, ppn * w, (ppn + 1) * w);
+      this.data?.fill(0xff, ppn * this.pageBytes, (ppn + 1) * this.pageBytes);
+      this.persistPage(ppn);
+      reset++;
+    }
+    return reset;
+  }
+
   /** Checks the image against its rules: states are known, every page at or past a block's write
    * pointer is erased (all 0xFF), and the write pointer follows the last page that is not erased. */
   validate(): void {
@@ -615,6 +652,7 @@ export class NandDevice {
       const wp = this.writePointers[block] as number;
       if (page !== wp) throw page < wp ? new PageNotErasedError(block, page) : new ProgramOrderError(block, page, wp);
     }
+    if (srcBlock !== -1 && this.pageStates[srcBlock * this.pagesPerBlock + srcPage] === PageState.Erased) throw new CopybackSourceError(srcBlock, srcPage);
     if (dataBytes > 0 && !this.payloadStored) {
       throw new NandTransferError(block, page, `transfer of ${dataBytes} data bytes at block ${block} page ${page}: this device keeps no page data (storePayload: false); expected 0`);
     }
@@ -683,6 +721,20 @@ export class NandDevice {
     this.writePointers[block] = 0;
   }
 
+  /** Counts an erase of `block` (its erase count and the chip's counters). Past the endurance limit
+   * the erase fails: the block goes bad and its written pages are lost (Corrupt). True when it failed. */
+  private countErase(block: number): boolean {
+    const count = (this.eraseCounts[block] as number) + 1;
+    this.eraseCounts[block] = count;
+    this.counters[C.erases]! += 1;
+    if (this.enduranceCycles === 0 || count <= this.enduranceCycles) return false;
+    this.blockFlags[block] = (this.blockFlags[block] as number) | BLOCK_BAD;
+    const first = block * this.pagesPerBlock;
+    this.pageStates.fill(PageState.Corrupt, first, first + (this.writePointers[block] as number));
+    this.counters[C.eraseFailures]! += 1;
+    return true;
+  }
+
   /** Power fails during a program (src < 0) or a copy-back from page `src`: nothing happened, the
    * page was fully programmed, or it was left partly programmed (Corrupt). Then the chip is off. */
   private interruptProgram(block: number, page: number, dataBytes: number, spareBytes: number, src: number): never {
@@ -691,8 +743,15 @@ export class NandDevice {
     const outcome = prng.int(3);
     const ppn = block * this.pagesPerBlock + page;
     if (outcome > 0) {
-      if (src >= 0) this.copyPage(src, ppn, spareBytes);
-      else this.programFromRegister(block, page, dataBytes, spareBytes);
+      if (src >= 0) {
+        this.copyPage(src, ppn, spareBytes);
+        this.counters[C.copybacks]! += 1;
+        this.counters[C.bytesIn]! += spareBytes;
+      } else {
+        this.programFromRegister(block, page, dataBytes, spareBytes);
+        this.counters[C.programs]! += 1;
+        this.counters[C.bytesIn]! += dataBytes + spareBytes;
+      }
       if (outcome === 1) {
         // Cut part-way: the cells hold some of the charge; ECC cannot correct the page.
         const spareCut = prng.int(spareTorn + 1);
@@ -700,6 +759,7 @@ export class NandDevice {
         if (this.data !== null) this.data.fill(0xff, ppn * this.pageBytes + prng.int(this.pageBytes + 1), (ppn + 1) * this.pageBytes);
         this.pageStates[ppn] = PageState.Corrupt;
       } else if (src >= 0) {
+        // The source is programmed or Corrupt (copyback() refuses an erased one): so is the copy.
         this.pageStates[ppn] = this.pageStates[src] as number;
       }
       this.writePointers[block] = page + 1;
@@ -711,47 +771,57 @@ export class NandDevice {
   }
 
   /** Power fails during an erase: nothing happened, the erase finished, or it stopped part-way and
-   * each page is left erased, Corrupt or intact. Then the chip is off. */
+   * each page is left erased, Corrupt or intact. Either of the last two counts as an erase (wear)
+   * and fails on a worn-out block. Then the chip is off. */
   private interruptErase(block: number): never {
     const prng = this.cutPrng as Prng;
     const outcome = prng.int(3);
-    if (outcome === 2) {
-      this.eraseCounts[block] = (this.eraseCounts[block] as number) + 1;
-      this.eraseCells(block);
-    } else if (outcome === 1) {
-      this.eraseCounts[block] = (this.eraseCounts[block] as number) + 1;
-      const first = block * this.pagesPerBlock;
-      const w = this.spareWordsPerPage;
-      for (let p = 0; p < (this.writePointers[block] as number); p++) {
-        const ppn = first + p;
-        const fate = prng.int(3);
-        if (fate === 0) {
-          this.pageStates[ppn] = PageState.Erased;
-          this.spareWords.fill(ERASED_WORD, ppn * w, (ppn + 1) * w);
-          this.data?.fill(0xff, ppn * this.pageBytes, (ppn + 1) * this.pageBytes);
-        } else if (fate === 1) {
-          this.pageStates[ppn] = PageState.Corrupt;
-        }
+    if (outcome > 0) {
+      if (!this.countErase(block)) {
+        if (outcome === 2) this.eraseCells(block);
+        else this.tearErase(block, prng);
       }
-      this.writePointers[block] = this.scanWritePointer(block);
+      this.persistErase(block);
     }
-    if (outcome > 0) this.persistBlock(block);
     this.powered = false;
     this.cutCountdown = 0;
     throw new PowerLossError('erase', block, 0, true);
   }
 
+  /** An erase that stopped part-way: each written page is left erased, Corrupt or intact. */
+  private tearErase(block: number, prng: Prng): void {
+    const first = block * this.pagesPerBlock;
+    const w = this.spareWordsPerPage;
+    for (let p = 0; p < (this.writePointers[block] as number); p++) {
+      const ppn = first + p;
+      const fate = prng.int(3);
+      if (fate === 0) {
+        this.pageStates[ppn] = PageState.Erased;
+        this.spareWords.fill(ERASED_WORD, ppn * w, (ppn + 1) * w);
+        this.data?.fill(0xff, ppn * this.pageBytes, (ppn + 1) * this.pageBytes);
+      } else if (fate === 1) {
+        this.pageStates[ppn] = PageState.Corrupt;
+      }
+    }
+    this.writePointers[block] = this.scanWritePointer(block);
+  }
+
+  /** Writes a page's change to the sink: spare and data first, the state byte last, so a host crash
+   * between the writes leaves a page whose program did nothing (NandImageFile.open resets its bytes). */
   private persistPage(ppn: number): void {
     const sink = this.sink;
     if (sink === null) return;
-
     const L = this.layout;
-    sink.write(L.pageStates + ppn, 1);
     sink.write(L.spare + ppn * this.spareBytes, this.spareBytes);
     if (this.payloadStored) sink.write(L.data + ppn * this.pageBytes, this.pageBytes);
+    sink.write(L.pageStates + ppn, 1);
   }
 
-  private persistBlock(block: number): void {
+  /** Writes an erase's change to the sink: the erase count, the flags and the page states first, then
+   * spare and data, so a host crash between the writes leaves pages that say Erased over old bytes
+   * (NandImageFile.open resets them: the erase finished) or a bad block, never a programmed page
+   * whose bytes were half erased. */
+  private persistErase(block: number): void {
     const sink = this.sink;
     if (sink === null) return;
     const L = this.layout;

@@ -18,17 +18,7 @@ export class MinHeap {
 
   push(key: number, value: number): void {
     if (this.count === this.keys.length) this.grow();
-    let i = this.count++;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      const parentKey = this.keys[parent] as number;
-      if (parentKey <= key) break;
-      this.keys[i] = parentKey;
-      this.values[i] = this.values[parent] as number;
-      i = parent;
-    }
-    this.keys[i] = key;
-    this.values[i] = value;
+    this.siftUp(this.count++, key, value);
   }
 
   /** The smallest key; Infinity when empty. */
@@ -55,6 +45,32 @@ export class MinHeap {
     this.keys[i] = key;
     this.values[i] = value;
     return top;
+  }
+
+  /** Removes the entry with the largest key (a leaf: an O(n/2) scan) and returns its value. The heap
+   * must not be empty. */
+  popMax(): number {
+    let at = this.count >> 1;
+    for (let i = at + 1; i < this.count; i++) if ((this.keys[i] as number) > (this.keys[at] as number)) at = i;
+    const value = this.values[at] as number;
+    const last = --this.count;
+    if (at === last) return value;
+    this.siftUp(at, this.keys[last] as number, this.values[last] as number);
+    return value;
+  }
+
+  /** Puts (key, value) at slot i, or above it while its parent's key is larger. */
+  private siftUp(i: number, key: number, value: number): void {
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const parentKey = this.keys[parent] as number;
+      if (parentKey <= key) break;
+      this.keys[i] = parentKey;
+      this.values[i] = this.values[parent] as number;
+      i = parent;
+    }
+    this.keys[i] = key;
+    this.values[i] = value;
   }
 
   private grow(): void {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FlashConfigError, ObjectIdError, ObjectSizeError } from '../../src/flash/errors.ts';
+import { FlashConfigError, FlashFullError, ObjectIdError, ObjectSizeError } from '../../src/flash/errors.ts';
 import { ObjectStore } from '../../src/flash/object-store.ts';
 import { VICTIM_POLICIES } from '../../src/flash/victim.ts';
 import { NandDevice } from '../../src/machine/nand.ts';
@@ -76,4 +76,51 @@ test('a steady churn of objects runs indefinitely on a chip a few times larger t
   assert.ok(stats.writeAmplification > 1 && stats.writeAmplification < 3, `WA ${stats.writeAmplification}`);
   const again = ObjectStore.mount(NandDevice.over(device.buffer), { maxObjects: 160, policy: 'greedy' });
   for (let id = 0; id < 160; id++) assert.deepEqual(again.get(id), store.get(id));
+});
+
+test('FlashFullError comes before the put or delete: the call that throws stores nothing, and the full chip still mounts', () => {
+  const device = NandDevice.create({ geometry: { ...GEOMETRY, blocks: 16 }, enduranceCycles: 12 });
+  const config = { maxObjects: 40, policy: 'greedy' } as const;
+  const store = ObjectStore.format(device, config);
+  const shadow = new Map<number, string>();
+  let refused = -1;
+  for (let i = 0; refused < 0; i++) {
+    const id = (i * 17) % 40;
+    const value = `v${i}-${'x'.repeat(i % 50)}`;
+    try {
+      if (i % 9 === 8 && shadow.has(id)) {
+        store.delete(id);
+        shadow.delete(id);
+      } else {
+        store.put(id, text(value));
+        shadow.set(id, value);
+      }
+    } catch (error) {
+      if (!(error instanceof FlashFullError)) throw error;
+      refused = id;
+    }
+  }
+  assert.ok(store.gcStats().badBlocks > 0, 'blocks wore out until the objects no longer fit');
+  store.validate();
+  for (let id = 0; id < 40; id++) assert.equal(str(store.get(id)), shadow.get(id) ?? null, `object ${id}${id === refused ? ' (the refused call)' : ''}`);
+  store.flush();
+  const mounted = ObjectStore.mount(NandDevice.over(device.buffer), config);
+  mounted.validate();
+  for (let id = 0; id < 40; id++) assert.equal(str(mounted.get(id)), shadow.get(id) ?? null, `after mount, object ${id}`);
+});
+
+test('idle time that cleans nothing programs nothing: the host buffers are padded only for a victim', () => {
+  const device = NandDevice.create({ geometry: GEOMETRY });
+  const store = ObjectStore.format(device, { maxObjects: 16, highWatermark: 30 });
+  const v = store.put(1, text('buffered'));
+  assert.equal(store.idle(), 0, 'no closed block to clean');
+  assert.equal(device.programs, 0, 'the buffered page stays in RAM');
+  assert.equal(store.stats().paddingBytes, 0);
+  assert.equal(store.durableVersion, v - 1);
+  for (let i = 0; store.gcStats().closedBlocks < 2; i++) store.put(i % 16, new Uint8Array(100));
+  const w = store.put(2, text('buffered too'));
+  assert.ok(store.durableVersion < w);
+  assert.equal(store.idle(1), 1);
+  assert.ok(store.durableVersion >= w, 'cleaning a victim programs the host buffers first (its erase must not take the last durable copy)');
+  store.validate();
 });

@@ -1,14 +1,24 @@
 /**
  * Power-cut sweep for the flash stores. Each trial formats a small chip (in memory or as a file
- * image), runs a random mix of writes and TRIMs (page store) or puts, deletes and flushes (object
- * store) against a shadow of what was acknowledged, and cuts the power at a random program, copy-back
- * or erase (NandDevice.armPowerCut): mid-program, mid-erase, mid-GC all happen. Then it mounts the
- * image again, as after a reboot, and checks:
- *   every acknowledged write reads back, with its latest acknowledged version, and nothing older:
- *   a page or object reads as its acknowledged version, or as the one write in flight at the cut;
+ * image) with a random configuration (victim policies, frontiers, streams, watermarks, free-block
+ * order, static wear levelling, sometimes an endurance limit), runs a random mix of writes and TRIMs
+ * (page store) or puts, deletes and flushes (object store) against a shadow of what was
+ * acknowledged, and cuts the power at a random program, copy-back or erase
+ * (NandDevice.armPowerCut): mid-program, mid-erase, mid-GC all happen. Then it mounts the image
+ * again, as after a reboot, and checks:
+ *   page store: every page reads as its acknowledged version (a write is acknowledged when write()
+ *   returns), or as the one write or TRIM in flight at the cut; nothing older, nothing else;
+ *   object store: acknowledged means durable, by the store's own contract: every put or delete whose
+ *   version is ≤ durableVersion (read at the cut) is acknowledged, whether a flush() or a full page
+ *   buffer programmed it. Each object reads as its last acknowledged put or delete, or as a later,
+ *   unacknowledged one (its page may have reached the chip); never as anything older, never as a
+ *   value it was not given;
  *   the store and the chip validate().
  * Each image takes `cutsPerImage` cuts in a row (mount, keep going, cut again), so recovery also runs
- * on images that earlier recoveries wrote.
+ * on images that earlier recoveries wrote. An image whose data no longer fits (worn-out blocks:
+ * FlashFullError, which comes before anything is stored) is checked without a cut and retired.
+ * Page-store images use one of two profiles: 96 logical pages with 10 % TRIMs, or 128 (α ≈ 1.3)
+ * with 35 % TRIMs, where a write and its TRIM often share a victim.
  *
  *   CI: test/flash/crash.test.ts (≥ 200 cuts);  the long sweep: npm run flash:crash-sweep (≥ 1000)
  */
@@ -22,6 +32,8 @@ import { PageFtl } from '../../src/flash/ftl.ts';
 import type { PageFtlConfig } from '../../src/flash/ftl.ts';
 import { ObjectStore } from '../../src/flash/object-store.ts';
 import type { ObjectStoreConfig } from '../../src/flash/object-store.ts';
+import { FlashFullError } from '../../src/flash/errors.ts';
+import type { LogStoreConfig } from '../../src/flash/log-store.ts';
 import { VICTIM_POLICIES } from '../../src/flash/victim.ts';
 import { Prng } from '../../src/util/prng.ts';
 
@@ -43,7 +55,13 @@ export interface CrashSweepReport {
   interrupted: Record<string, number>;
   /** Cuts that fell inside garbage collection. */
   duringGc: number;
+  /** Images retired because their data no longer fitted (worn-out blocks). */
+  fullImages: number;
+  /** Bad blocks (worn out) on the images, counted at each mount. */
+  badBlocks: number;
   acknowledgedChecked: number;
+  /** Object store: checks of an acknowledgement no flush() gave (a full page buffer was programmed). */
+  implicitlyAcknowledged: number;
   inFlightSurvived: number;
   lost: number;
   stale: number;
@@ -61,10 +79,10 @@ interface Chip {
   dispose(): void;
 }
 
-function makeChip(store: 'page' | 'object', image: 'memory' | 'file', dir: string, index: number): Chip {
-  const geometry = GEOMETRY[store];
+function makeChip(store: 'page' | 'object', image: 'memory' | 'file', dir: string, index: number, enduranceCycles: number): Chip {
+  const options = { geometry: GEOMETRY[store], enduranceCycles };
   if (image === 'memory') {
-    let device = NandDevice.create({ geometry });
+    let device = NandDevice.create(options);
     return {
       get device() {
         return device;
@@ -77,7 +95,7 @@ function makeChip(store: 'page' | 'object', image: 'memory' | 'file', dir: strin
     };
   }
   const path = join(dir, `chip-${index}.nand`);
-  let device = NandImageFile.create(path, { geometry });
+  let device = NandImageFile.create(path, options);
   return {
     get device() {
       return device;
@@ -93,14 +111,25 @@ function makeChip(store: 'page' | 'object', image: 'memory' | 'file', dir: strin
   };
 }
 
-function randomLogConfig(prng: Prng): { policy: (typeof VICTIM_POLICIES)[number]; gcFrontier: 'shared' | 'separate'; hostStreams: number; lowWatermark?: number; staticWearLevelling: number } {
+/** A random store configuration, and the chip's endurance limit (0: none; else low enough that
+ * blocks wear out and go bad during the trial). */
+function randomConfig(prng: Prng, store: 'page' | 'object'): { log: LogStoreConfig; enduranceCycles: number } {
   const gcFrontier = prng.chance(0.5) ? 'shared' : 'separate';
   const hostStreams = prng.chance(0.7) ? 1 : 2;
+  const policy = prng.pick(VICTIM_POLICIES);
+  const lowWatermark = store === 'page' && hostStreams === 1 && gcFrontier === 'shared' ? 1 : 2;
   return {
-    policy: prng.pick(VICTIM_POLICIES),
-    gcFrontier,
-    hostStreams,
-    staticWearLevelling: prng.chance(0.3) ? 4 : 0,
+    log: {
+      policy,
+      backgroundPolicy: prng.chance(0.5) ? policy : prng.pick(VICTIM_POLICIES),
+      gcFrontier,
+      hostStreams,
+      lowWatermark,
+      highWatermark: lowWatermark + prng.int(3),
+      freeBlockOrder: prng.chance(0.5) ? 'fifo' : 'least-worn',
+      staticWearLevelling: prng.chance(0.3) ? 4 : 0,
+    },
+    enduranceCycles: prng.chance(0.25) ? 4 + prng.int(12) : 0,
   };
 }
 
@@ -114,7 +143,10 @@ export function crashSweep(options: CrashSweepOptions): CrashSweepReport {
     images: 0,
     interrupted: {},
     duringGc: 0,
+    fullImages: 0,
+    badBlocks: 0,
     acknowledgedChecked: 0,
+    implicitlyAcknowledged: 0,
     inFlightSurvived: 0,
     lost: 0,
     stale: 0,
@@ -122,10 +154,11 @@ export function crashSweep(options: CrashSweepOptions): CrashSweepReport {
   const dir = options.image === 'file' ? mkdtempSync(join(tmpdir(), 'kmem-crash-')) : '';
   try {
     while (report.cuts < options.cuts) {
-      const chip = makeChip(options.store, options.image, dir, report.images++);
+      const config = randomConfig(prng, options.store);
+      const chip = makeChip(options.store, options.image, dir, report.images++, config.enduranceCycles);
       try {
         const trial = options.store === 'page' ? pageTrial : objectTrial;
-        trial(chip, prng, Math.min(perImage, options.cuts - report.cuts), report);
+        trial(chip, config.log, prng, Math.min(perImage, options.cuts - report.cuts), report);
       } finally {
         chip.dispose();
       }
@@ -139,9 +172,10 @@ export function crashSweep(options: CrashSweepOptions): CrashSweepReport {
 /**
  * Runs `step` (one operation of the workload) until the armed power cut interrupts it, and records
  * the cut: what it interrupted, and whether garbage collection was under way (the store cleaned a
- * victim during the interrupted step, or the cut hit a copy-back or an erase).
+ * victim during the interrupted step, or the cut hit a copy-back or an erase). Returns false when
+ * the store refused a step for want of room instead (FlashFullError: nothing of that step stored).
  */
-function runUntilPowerCut(report: CrashSweepReport, victims: () => number, step: () => void): void {
+function runUntilPowerCut(report: CrashSweepReport, victims: () => number, step: () => void): boolean {
   let before = victims();
   try {
     for (;;) {
@@ -149,17 +183,24 @@ function runUntilPowerCut(report: CrashSweepReport, victims: () => number, step:
       step();
     }
   } catch (error) {
+    if (error instanceof FlashFullError) {
+      report.fullImages++;
+      return false;
+    }
     if (!(error instanceof PowerLossError)) throw error;
     report.cuts++;
     report.interrupted[error.operation] = (report.interrupted[error.operation] ?? 0) + 1;
     if (error.operation !== 'program' || victims() > before) report.duringGc++;
+    return true;
   }
 }
 
 /** Page store: writes carry (lpn, version); the shadow holds the acknowledged version (-1: none). */
-function pageTrial(chip: Chip, prng: Prng, cuts: number, report: CrashSweepReport): void {
-  const L = 96;
-  const config: PageFtlConfig = { logicalPages: L, ...randomLogConfig(prng), seed: prng.nextU32() };
+function pageTrial(chip: Chip, log: LogStoreConfig, prng: Prng, cuts: number, report: CrashSweepReport): void {
+  const dense = prng.chance(0.5);
+  const L = dense ? 128 : 96;
+  const trimShare = dense ? 0.35 : 0.1;
+  const config: PageFtlConfig = { logicalPages: L, ...log, seed: prng.nextU32() };
   let ftl = PageFtl.format(chip.device, config);
   const acked = new Int32Array(L).fill(-1);
   const data = new Uint8Array(8);
@@ -170,12 +211,12 @@ function pageTrial(chip: Chip, prng: Prng, cuts: number, report: CrashSweepRepor
   for (let c = 0; c < cuts; c++) {
     chip.device.armPowerCut(1 + prng.int(600), prng.nextU32());
     let inFlight = { lpn: -1, version: -1 };
-    runUntilPowerCut(
+    const cut = runUntilPowerCut(
       report,
       () => ftl.gcStats().victims,
       () => {
         const lpn = prng.int(L);
-        if (prng.chance(0.1)) {
+        if (prng.chance(trimShare)) {
           inFlight = { lpn, version: -1 };
           ftl.trim(lpn, 1);
           acked[lpn] = -1;
@@ -190,8 +231,11 @@ function pageTrial(chip: Chip, prng: Prng, cuts: number, report: CrashSweepRepor
         if (prng.chance(0.02)) ftl.idle(1);
       },
     );
+    if (!cut) inFlight = { lpn: -1, version: -1 };
+    chip.device.disarmPowerCut();
     ftl = PageFtl.mount(chip.remount(), config);
     ftl.validate();
+    report.badBlocks += ftl.gcStats().badBlocks;
     for (let lpn = 0; lpn < L; lpn++) {
       const mapped = ftl.read(lpn, out);
       const got = mapped ? outView.getInt32(4, true) : -1;
@@ -209,73 +253,84 @@ function pageTrial(chip: Chip, prng: Prng, cuts: number, report: CrashSweepRepor
       else report.stale++;
       assert.fail(`after a power cut lpn ${lpn} reads version ${got}; acknowledged ${acked[lpn]}, in flight ${inFlight.lpn === lpn ? inFlight.version : 'none'}`);
     }
+    if (!cut) return;
   }
 }
 
-/** Object store: puts carry (id, version); acknowledged = flushed (durable) puts and deletes. */
-function objectTrial(chip: Chip, prng: Prng, cuts: number, report: CrashSweepReport): void {
+/** One put (value ≥ 1, the test's own counter, in the object's bytes) or delete (value -1), with the
+ * version the store gave it. */
+interface ObjectOp {
+  version: number;
+  value: number;
+}
+
+/** Object store: puts carry (id, value); acknowledged = version ≤ durableVersion at the cut. */
+function objectTrial(chip: Chip, log: LogStoreConfig, prng: Prng, cuts: number, report: CrashSweepReport): void {
   const objects = 48;
-  const config: ObjectStoreConfig = { maxObjects: objects, ...randomLogConfig(prng), seed: prng.nextU32() };
+  const config: ObjectStoreConfig = { maxObjects: objects, ...log, seed: prng.nextU32() };
   let store = ObjectStore.format(chip.device, config);
-  /** Acknowledged (durable) state: version per id, -1 deleted or never put. */
-  const acked = new Int32Array(objects).fill(-1);
-  /** The values each object took since the last acknowledgement (-1: deleted). */
-  const issued: number[][] = Array.from({ length: objects }, () => []);
-  let version = 0;
-  const acknowledge = (): void => {
-    for (let id = 0; id < objects; id++) {
-      const values = issued[id] as number[];
-      if (values.length > 0) acked[id] = values[values.length - 1] as number;
-      values.length = 0;
-    }
-  };
+  /** What each object reads as on the mounted chip (-1: absent); every version there is durable. */
+  const settled = new Int32Array(objects).fill(-1);
+  /** The puts and deletes of each object since the chip was last mounted, oldest first. */
+  const history: ObjectOp[][] = Array.from({ length: objects }, () => []);
+  let value = 0;
   for (let c = 0; c < cuts; c++) {
     chip.device.armPowerCut(1 + prng.int(400), prng.nextU32());
-    runUntilPowerCut(
+    let flushed = store.durableVersion;
+    const cut = runUntilPowerCut(
       report,
       () => store.gcStats().victims,
       () => {
         const r = prng.nextFloat();
         const id = prng.int(objects);
-        if (r < 0.8) {
+        if (r < 0.75) {
           const bytes = new Uint8Array(8 + prng.int(64));
           const view = new DataView(bytes.buffer);
           view.setInt32(0, id, true);
-          view.setInt32(4, ++version, true);
-          (issued[id] as number[]).push(version);
-          store.put(id, bytes, prng.int(2));
+          view.setInt32(4, ++value, true);
+          const version = store.put(id, bytes, prng.int(2));
+          (history[id] as ObjectOp[]).push({ version, value });
         } else if (r < 0.9) {
           if (!store.has(id)) return;
-          (issued[id] as number[]).push(-1);
-          store.delete(id);
+          const version = store.delete(id, prng.int(2));
+          (history[id] as ObjectOp[]).push({ version, value: -1 });
         } else {
-          store.flush();
-          acknowledge();
+          flushed = store.flush();
         }
         if (prng.chance(0.02)) store.idle(1);
       },
     );
+    // Read at the cut (or the refusal): every version up to here was on the chip.
+    const durable = store.durableVersion;
+    chip.device.disarmPowerCut();
     store = ObjectStore.mount(chip.remount(), config);
     store.validate();
+    report.badBlocks += store.gcStats().badBlocks;
     for (let id = 0; id < objects; id++) {
       const bytes = store.get(id);
       const view = bytes === null ? null : new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       const got = view === null ? -1 : view.getInt32(4, true);
       if (view !== null) assert.equal(view.getInt32(0, true), id, `object ${id} returned another object's bytes`);
-      const values = issued[id] as number[];
-      if (got === acked[id] && values.length === 0) {
+      const ops = history[id] as ObjectOp[];
+      let ackedAt = -1;
+      for (let k = 0; k < ops.length; k++) if ((ops[k] as ObjectOp).version <= durable) ackedAt = k;
+      const acked = ackedAt < 0 ? (settled[id] as number) : (ops[ackedAt] as ObjectOp).value;
+      if (got === acked) {
         report.acknowledgedChecked++;
-      } else if (got === acked[id] || values.includes(got)) {
-        // Unacknowledged puts and deletes may or may not have reached the chip; any of them (or none)
-        // is a correct outcome, never something older than the acknowledged version.
+        if (ackedAt >= 0 && (ops[ackedAt] as ObjectOp).version > flushed) report.implicitlyAcknowledged++;
+      } else if (ops.slice(ackedAt + 1).some((op) => op.value === got)) {
+        // A put or delete after the last acknowledged one: its page may have reached the chip.
         report.inFlightSurvived++;
       } else {
-        if (got === -1 || got < (acked[id] as number)) report.lost++;
+        if (got === -1 || got < acked) report.lost++;
         else report.stale++;
-        assert.fail(`after a power cut object ${id} reads version ${got}; acknowledged ${acked[id]}, unacknowledged ${values.join(',')}`);
+        assert.fail(
+          `after a power cut object ${id} reads value ${got}; acknowledged ${acked} (durable version ${durable}), puts and deletes since the last mount ${ops.map((op) => `${op.value}@${op.version}`).join(', ')}`,
+        );
       }
-      acked[id] = got;
-      values.length = 0;
+      settled[id] = got;
+      ops.length = 0;
     }
+    if (!cut) return;
   }
 }

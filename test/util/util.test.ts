@@ -63,3 +63,26 @@ test('MinHeap pops in key order, across growth', () => {
   assert.equal(heap.size, 0);
   assert.equal(heap.peekKey(), Infinity);
 });
+
+test('MinHeap.popMax removes the largest key and keeps the heap ordered', () => {
+  const heap = new MinHeap(4);
+  const prng = new Prng(2);
+  const live = new Map<number, number>();
+  for (let i = 0; i < 500; i++) {
+    const key = prng.int(100);
+    heap.push(key, i);
+    live.set(i, key);
+    if (i % 3 === 2) {
+      const max = Math.max(...live.values());
+      const value = heap.popMax();
+      assert.equal(live.get(value), max, 'a largest key comes out');
+      live.delete(value);
+    }
+  }
+  const rest = [...live.values()].sort((a, b) => a - b);
+  for (const key of rest) {
+    assert.equal(heap.peekKey(), key);
+    live.delete(heap.pop());
+  }
+  assert.equal(heap.size, 0);
+});

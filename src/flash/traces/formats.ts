@@ -5,17 +5,21 @@
  *
  *   msr       MSR Cambridge (SNIA IOTTA; Narayanan et al., "Write Off-Loading", FAST 2008), CSV
  *             without header: Timestamp,Hostname,DiskNumber,Type,Offset,Size,ResponseTime.
- *             Timestamp in Windows filetime (100 ns ticks since 1601; read as microseconds since
- *             1970, which a double holds exactly); Type Read or Write; Offset and Size in bytes;
- *             ResponseTime in 100 ns ticks.
+ *             Timestamp in Windows filetime (100 ns ticks since 1601, at or after 1970; read as
+ *             microseconds since 1970, which a double holds exactly); Hostname not empty; Type Read
+ *             or Write; Offset and Size in bytes; ResponseTime in 100 ns ticks.
  *   spc       SPC / UMass (Financial, WebSearch; SPC trace format spec 1.0.1), CSV:
  *             ASU,LBA,Size,Opcode,Timestamp[,…]. LBA in 512-byte blocks within the ASU; Size in
  *             bytes; Opcode r/R or w/W; Timestamp in seconds from the start.
  *   blkparse  blktrace's blkparse default text output (blkparse_fmt.c): "maj,min cpu seq sec.nsec pid
- *             action RWBS sector + nsectors [process]". Only D (issued to the driver) events are
- *             replayed; RWBS's first letter after an optional F (preflush) says W write, R read,
- *             D discard (a TRIM), N no data (skipped). Other actions are skipped; so is the
- *             per-CPU and Total summary blkparse prints at the end.
+ *             action RWBS sector + nsectors [process]", the time with exactly 9 digits of nanoseconds.
+ *             Only D (issued to the driver) events are replayed; RWBS's first letter after an
+ *             optional F (preflush) says W write, R read, D discard (a TRIM), N no data (skipped).
+ *             Other actions are skipped. The summary blkparse prints after its events (blkparse.c:
+ *             "CPUn (dev):" and "Total (dev):" headers, indented "Name: value" statistics,
+ *             "Throughput (R/W):", "Events (dev):", "Skips:") is skipped line by line; events after a
+ *             summary (blkparse outputs joined one after another) are replayed; any other line is an
+ *             error. Devices are numbered maj·2^20 + min (Linux's 12-bit major, 20-bit minor).
  *   disksim   DiskSim 4.0 ASCII input (disksim_iotrace.c reads "%lf %d %d %d %x"): arrival time (ms),
  *             device, block (512 bytes), block count, flags (hex; bit 0 set = read).
  * Blank lines and lines starting with '#' are skipped in every format.
@@ -27,7 +31,7 @@ export interface TraceRecord {
   /** Issue time in microseconds (from the trace's own origin). */
   timeUs: number;
   op: TraceOp;
-  /** The trace's device (disk number, ASU, maj:min as maj·256 + min, DiskSim device). */
+  /** The trace's device (disk number, ASU, maj:min as maj·2^20 + min, DiskSim device). */
   device: number;
   offsetBytes: number;
   sizeBytes: number;
@@ -70,12 +74,15 @@ export function parseMsrLine(line: string): LineParse {
   const offset = integer(f[4]);
   const size = integer(f[5]);
   if (ticks === null) return `Timestamp '${f[0]}': expected a whole number of 100 ns ticks`;
+  if (ticks < FILETIME_UNIX_EPOCH) return `Timestamp '${f[0]}': expected Windows filetime ticks at or after 1970 (≥ ${FILETIME_UNIX_EPOCH})`;
+  if ((f[1] ?? '').trim() === '') return 'Hostname is empty: expected the traced server\'s name';
   if (disk === null) return `DiskNumber '${f[2]}': expected a whole number`;
   const type = f[3]?.toLowerCase();
   if (type !== 'read' && type !== 'write') return `Type '${f[3]}': expected Read or Write`;
   if (offset === null) return `Offset '${f[4]}': expected a whole number of bytes`;
   if (size === null) return `Size '${f[5]}': expected a whole number of bytes`;
   if (integer(f[6]) === null) return `ResponseTime '${f[6]}': expected a whole number of 100 ns ticks`;
+  if (offset + size > Number.MAX_SAFE_INTEGER) return `Offset ${offset} and Size ${size}: expected a request within 2^53 bytes`;
   return { timeUs: Number((ticks - FILETIME_UNIX_EPOCH) / TICKS_PER_US), op: type, device: disk, offsetBytes: offset, sizeBytes: size };
 }
 
@@ -93,22 +100,36 @@ export function parseSpcLine(line: string): LineParse {
   const opcode = f[3]?.toLowerCase();
   if (opcode !== 'r' && opcode !== 'w') return `Opcode '${f[3]}': expected r, R, w or W`;
   if (time === null) return `Timestamp '${f[4]}': expected seconds (a non-negative number)`;
+  if ((lba + size) * SECTOR_BYTES > Number.MAX_SAFE_INTEGER) return `LBA ${lba} and Size ${size}: expected a request within 2^53 bytes`;
   return { timeUs: time * 1e6, op: opcode === 'r' ? 'read' : 'write', device: asu, offsetBytes: lba * SECTOR_BYTES, sizeBytes: size };
 }
 
 const BLK_EVENT = /^\s*(\d+),(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\.(\d+)\s+(\d+)\s+([A-Za-z]+)\s+([A-Z]+)\s*(.*)$/;
 const BLK_EXTENT = /^(\d+)\s*\+\s*(\d+)\b/;
-const BLK_SUMMARY = /^(CPU\d+|Total)\s*\(/;
+/** The lines of blkparse's summary (blkparse.c: show_device_and_cpu_stats, dump_io_stats). */
+const BLK_SUMMARY_HEADER = /^(CPU\d+|Total)\s*\([^)]*\):\s*$/;
+const BLK_SUMMARY_LINE = [/^\s+[A-Za-z][A-Za-z ]*:/, /^Throughput \(R\/W\):/, /^Events \([^)]*\):/, /^Skips:/];
+const MINOR_BITS = 20;
 
-/** blkparse is stateful only in that its summary ends the events: the reader passes what it saw. */
+/** blkparse is stateful only in that a summary may follow the events: the reader passes what it saw. */
 export function parseBlkparseLine(line: string, state: { inSummary: boolean }): LineParse {
   if (skippable(line)) return null;
-  if (state.inSummary || BLK_SUMMARY.test(line.trim())) {
-    state.inSummary = true;
-    return null;
-  }
   const m = BLK_EVENT.exec(line);
-  if (m === null) return 'expected a blkparse event: "maj,min cpu sequence sec.nsec pid action RWBS …"';
+  if (m === null) {
+    if (BLK_SUMMARY_HEADER.test(line)) {
+      state.inSummary = true;
+      return null;
+    }
+    if (state.inSummary && BLK_SUMMARY_LINE.some((r) => r.test(line))) return null;
+    return state.inSummary
+      ? 'expected a blkparse summary line ("Name: value", "Throughput (R/W):", "Events (dev):", "Skips:") or an event'
+      : 'expected a blkparse event: "maj,min cpu sequence sec.nsec pid action RWBS …" (or a summary: "CPUn (dev):", "Total (dev):")';
+  }
+  state.inSummary = false;
+  const major = Number(m[1]);
+  const minor = Number(m[2]);
+  if (major >= 1 << 12 || minor >= 1 << MINOR_BITS) return `device ${m[1]},${m[2]}: expected a major below 4096 and a minor below 2^20`;
+  if ((m[6] as string).length !== 9) return `time ${m[5]}.${m[6]}: expected seconds and exactly 9 digits of nanoseconds`;
   const action = m[8] as string;
   if (action !== 'D') return null;
   const rwbs = m[9] as string;
@@ -117,13 +138,15 @@ export function parseBlkparseLine(line: string, state: { inSummary: boolean }): 
   if (kind !== 'W' && kind !== 'R' && kind !== 'D') return `RWBS '${rwbs}': expected W, R, D or N (after an optional F)`;
   const extent = BLK_EXTENT.exec((m[10] as string).trim());
   if (extent === null) return `a ${rwbs} issue event: expected "sector + nsectors" after the RWBS field`;
-  const timeUs = Number(m[5]) * 1e6 + Number(`0.${m[6]}`) * 1e6;
+  const sector = integer(extent[1]);
+  const sectors = integer(extent[2]);
+  if (sector === null || sectors === null || (sector + sectors) * SECTOR_BYTES > Number.MAX_SAFE_INTEGER) return `extent ${extent[1]} + ${extent[2]}: expected sectors within 2^53 bytes`;
   return {
-    timeUs,
+    timeUs: Number(m[5]) * 1e6 + Number(m[6]) / 1000,
     op: kind === 'W' ? 'write' : kind === 'R' ? 'read' : 'trim',
-    device: Number(m[1]) * 256 + Number(m[2]),
-    offsetBytes: Number(extent[1]) * SECTOR_BYTES,
-    sizeBytes: Number(extent[2]) * SECTOR_BYTES,
+    device: major * 2 ** MINOR_BITS + minor,
+    offsetBytes: sector * SECTOR_BYTES,
+    sizeBytes: sectors * SECTOR_BYTES,
   };
 }
 
@@ -141,6 +164,7 @@ export function parseDisksimLine(line: string): LineParse {
   if (block === null) return `block '${f[2]}': expected a whole number of 512-byte blocks`;
   if (count === null) return `count '${f[3]}': expected a whole number of blocks`;
   if (!/^(0[xX])?[0-9a-fA-F]+$/.test(flagText)) return `flags '${flagText}': expected a hexadecimal number`;
+  if ((block + count) * SECTOR_BYTES > Number.MAX_SAFE_INTEGER) return `block ${block} and count ${count}: expected a request within 2^53 bytes`;
   const flags = parseInt(flagText, 16);
   return { timeUs: time * 1000, op: (flags & 1) === 1 ? 'read' : 'write', device, offsetBytes: block * SECTOR_BYTES, sizeBytes: count * SECTOR_BYTES };
 }

@@ -6,9 +6,13 @@
  * TraceWorkload turns requests into page operations: a request covers the pages
  * [⌊offset / P⌋, ⌈(offset + size) / P⌉) of page size P, and each goes to a logical page of the store
  * by one of two named mappings:
- *   compact  pages are numbered in the order the trace first touches them (the trace's working set
- *            packed into the store); a trace touching more pages than the store has is an error
- *   modulo   (device page + device · 1000003) mod L: every trace fits, distinct pages may collide
+ *   compact  pages are numbered in the order the trace writes them first (the trace's working set
+ *            packed into the store); a trace writing more pages than the store has is an error
+ *            (TraceCapacityError). A read or TRIM of a page the trace never wrote is skipped: it has
+ *            no logical page, and nothing to read or discard (mkfs and fstrim discard whole devices)
+ *   modulo   (device page + device · 1000003) mod L: every trace fits, distinct pages may collide; a
+ *            TRIM of more than L pages discards each logical page once
+ * A read or write of more pages than the store's L is a TraceFormatError naming the file and line.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { ArgumentError, KmemError } from '../../util/errors.ts';
@@ -157,13 +161,23 @@ const DEVICE_STRIDE = 1000003;
 /** A trace replayed as page operations. Reads stay reads; TRIMs (blkparse discards) stay TRIMs. */
 export class TraceWorkload implements Workload {
   readonly name: string;
+  /** Pages of reads and TRIMs skipped because the trace never wrote them (compact mapping). */
+  skippedPages = 0;
   private readonly logicalPages: number;
   private readonly pageBytes: number;
   private readonly mapping: TraceMapping;
-  private readonly compact = new Map<number, number>();
+  /** compact: per device, trace page → logical page. */
+  private readonly compact = new Map<number, Map<number, number>>();
+  private distinct = 0;
   private current: TraceRecord | null = null;
+  private kind: OpKind = OpKind.Write;
+  private pages: Map<number, number> | null = null;
   private nextPage = 0;
   private endPage = 0;
+  /** The logical pages of a compact TRIM or read larger than the pages written so far, gathered from
+   * the map instead of walking the whole range. */
+  private listed: number[] = [];
+  private listedNext = 0;
 
   constructor(
     private readonly reader: TraceReader,
@@ -176,40 +190,78 @@ export class TraceWorkload implements Workload {
     this.name = `trace ${reader.name} (${reader.format})`;
   }
 
-  /** Distinct trace pages seen so far (compact mapping). */
+  /** Distinct trace pages written so far (compact mapping). */
   get distinctPages(): number {
-    return this.compact.size;
+    return this.distinct;
   }
 
   next(batch: OpBatch): number {
     batch.count = 0;
     while (!batch.full) {
+      if (this.listedNext < this.listed.length) {
+        batch.push(this.kind, this.listed[this.listedNext++] as number, 0);
+        continue;
+      }
       if (this.current === null || this.nextPage >= this.endPage) {
         const record = this.reader.next();
         if (record === null) break;
-        this.current = record;
-        this.nextPage = Math.floor(record.offsetBytes / this.pageBytes);
-        this.endPage = Math.ceil((record.offsetBytes + record.sizeBytes) / this.pageBytes);
+        this.start(record);
         continue;
       }
-      const record = this.current;
-      const kind = record.op === 'write' ? OpKind.Write : record.op === 'read' ? OpKind.Read : OpKind.Trim;
-      batch.push(kind, this.logicalPage(record.device, this.nextPage++), 0);
+      const page = this.nextPage++;
+      if (this.mapping === 'modulo') {
+        batch.push(this.kind, (page + this.current.device * DEVICE_STRIDE) % this.logicalPages, 0);
+        continue;
+      }
+      let lpn = this.pages?.get(page);
+      if (lpn === undefined) {
+        if (this.kind !== OpKind.Write) {
+          this.skippedPages++;
+          continue;
+        }
+        lpn = this.assign(page);
+      }
+      batch.push(this.kind, lpn, 0);
     }
     return batch.count;
   }
 
-  private logicalPage(device: number, page: number): number {
-    if (this.mapping === 'modulo') return (page + device * DEVICE_STRIDE) % this.logicalPages;
-    const key = device * 2 ** 36 + page;
-    let lpn = this.compact.get(key);
-    if (lpn === undefined) {
-      lpn = this.compact.size;
-      if (lpn >= this.logicalPages) {
-        throw new TraceCapacityError(`${this.reader.name}:${this.reader.lineNumber}: the trace touches more than the store's ${this.logicalPages} logical pages; use a larger store or the modulo mapping`);
-      }
-      this.compact.set(key, lpn);
+  /** Starts replaying a request: its page range, checked against the store. */
+  private start(record: TraceRecord): void {
+    this.current = record;
+    this.kind = record.op === 'write' ? OpKind.Write : record.op === 'read' ? OpKind.Read : OpKind.Trim;
+    this.nextPage = Math.floor(record.offsetBytes / this.pageBytes);
+    this.endPage = Math.ceil((record.offsetBytes + record.sizeBytes) / this.pageBytes);
+    const count = this.endPage - this.nextPage;
+    if (record.op !== 'trim' && count > this.logicalPages) {
+      throw new TraceFormatError(this.reader.name, this.reader.lineNumber, `a ${record.op} of ${record.sizeBytes} bytes covers ${count} pages: expected at most the store's ${this.logicalPages} logical pages`);
     }
+    if (this.mapping === 'modulo') {
+      if (count > this.logicalPages) this.endPage = this.nextPage + this.logicalPages;
+      return;
+    }
+    this.pages = this.compact.get(record.device) ?? null;
+    if (this.pages === null && this.kind === OpKind.Write) {
+      this.pages = new Map();
+      this.compact.set(record.device, this.pages);
+    }
+    if (this.kind !== OpKind.Write && count > (this.pages?.size ?? 0)) {
+      // Fewer pages written on this device than the request covers: take them from the map.
+      this.listed = [];
+      this.listedNext = 0;
+      for (const [page, lpn] of this.pages ?? []) if (page >= this.nextPage && page < this.endPage) this.listed.push(lpn);
+      this.skippedPages += count - this.listed.length;
+      this.nextPage = this.endPage;
+    }
+  }
+
+  private assign(page: number): number {
+    const lpn = this.distinct;
+    if (lpn >= this.logicalPages) {
+      throw new TraceCapacityError(`${this.reader.name}:${this.reader.lineNumber}: the trace writes more than the store's ${this.logicalPages} logical pages; use a larger store or the modulo mapping`);
+    }
+    (this.pages as Map<number, number>).set(page, lpn);
+    this.distinct++;
     return lpn;
   }
 }

@@ -17,7 +17,7 @@
 import { waAgarwal, waFifo, waGreedy } from '../../flash/analytic.ts';
 import { InPlaceStore } from '../../flash/in-place.ts';
 import type { LogStoreConfig } from '../../flash/log-store.ts';
-import { drive, logicalPagesFor, measureSteadyState } from '../../flash/steady-state.ts';
+import { drive, measureSteadyState } from '../../flash/steady-state.ts';
 import type { SteadyStateResult } from '../../flash/steady-state.ts';
 import { VICTIM_POLICIES } from '../../flash/victim.ts';
 import type { VictimPolicyName } from '../../flash/victim.ts';
@@ -165,10 +165,11 @@ interface InPlaceRow {
 function inPlaceComparison(alpha: number, sizes: Sizes, timing: NandTimingName, seed: number): InPlaceRow[] {
   const rows: InPlaceRow[] = [];
   const geometry = { blocks: sizes.blocks, pagesPerBlock: sizes.pagesPerBlock, pageBytes: 4096, spareBytes: 16 };
-  const L = logicalPagesFor(alpha, sizes.blocks, sizes.pagesPerBlock, 1);
   for (const workloadName of ['uniform random', 'sequential'] as const) {
-    const make = (): Workload => (workloadName === 'sequential' ? new SequentialWorkload(L) : new UniformWorkload(L, seed));
     const log = measureSteadyState({ policy: 'greedy', alpha, ...sizes, seed, timing, workload: workloadName === 'sequential' ? (pages) => new SequentialWorkload(pages) : undefined });
+    // The same logical pages as the log store, on the same chip.
+    const L = log.logicalPages;
+    const make = (): Workload => (workloadName === 'sequential' ? new SequentialWorkload(L) : new UniformWorkload(L, seed));
     const device = NandDevice.create({ geometry, storePayload: false, timing });
     const inPlace = new InPlaceStore(device, L);
     drive(inPlace, new SequentialWorkload(L), L);
@@ -309,9 +310,16 @@ function assemble(points: WaPoint[], hc: HotColdRun[], wearRuns: WearRun[], inPl
       { key: 'frontiers', label: 'write frontiers' },
       { key: 'wa', label: 'WA', digits: 3 },
       { key: 'victimValid', label: 'mean victim valid fraction', digits: 3 },
+      { key: 'effectiveAlpha', label: 'effective α', digits: 4 },
     ],
-    rows: hc.map((run) => ({ policy: run.label, frontiers: run.frontiers, wa: run.result.writeAmplification, victimValid: meanValidFraction(run.result.victimValidHistogram) })),
-    note: "'apart': hot and cold host writes (the workload's hint) and GC copies each have their own frontier. Greedy fg + f2fs-cb bg: background GC on idle time every Np/2 writes up to 6 free blocks.",
+    rows: hc.map((run) => ({
+      policy: run.label,
+      frontiers: run.frontiers,
+      wa: run.result.writeAmplification,
+      victimValid: meanValidFraction(run.result.victimValidHistogram),
+      effectiveAlpha: run.result.effectiveAlpha,
+    })),
+    note: "'apart': hot and cold host writes (the workload's hint) and GC copies each have their own frontier. Greedy fg + f2fs-cb bg: background GC on idle time every Np/2 writes up to 6 free blocks. Each run sizes L = (B − R)·Np/α with its own reserve R (1 for one log, 2 apart); effective α = (B − mean free blocks)·Np/L, lower where background GC holds more blocks free than R.",
   };
   const victimPlot: Plot = {
     id: 'victim-utilisation',
@@ -345,7 +353,7 @@ function assemble(points: WaPoint[], hc: HotColdRun[], wearRuns: WearRun[], inPl
       staticMoves: w.staticMoves,
       wa: w.wa,
     })),
-    note: 'Static levelling: after an erase, when max − min erase count reaches the threshold, the least-erased closed block is cleaned (MQSim). Dynamic: the free pool hands out the least-erased block; with a small pool it has little to choose from.',
+    note: "Static levelling: after an erase, when the most-erased block has the threshold more erases than the least-erased closed block, that block's (cold) data is moved to a frontier on the most-worn free block (MQSim's trigger; the classic destination). Dynamic: the free pool hands out the least-erased block; with a small pool it has little to choose from.",
   };
   const wearPlot: Plot = {
     id: 'erase-counts',

@@ -1,0 +1,39 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runScenario } from '../../src/lab/run.ts';
+import { flashGc } from '../../src/lab/scenarios/flash-gc.ts';
+
+test('flash-gc: measured WA within 2 % of the FIFO and greedy models; hot/cold, wear levelling and in place as documented', async () => {
+  const run = await runScenario(flashGc, { blocks: '256', alphas: '1.2,2', wearPasses: '20' }, { seed: 5 });
+  const table = (id: string) => {
+    const t = run.result.tables.find((x) => x.id === id);
+    assert.ok(t !== undefined, `table ${id}`);
+    return t.rows;
+  };
+  const wa = table('wa');
+  for (const row of wa.filter((r) => r.model !== null)) {
+    assert.ok(Math.abs(row.error as number) < 2, `${row.policy} α ${row.alpha}: WA ${row.wa} vs model ${row.model} (${row.error} %)`);
+  }
+  assert.equal(wa.filter((r) => r.model !== null).length, 4, 'FIFO and greedy at both α');
+
+  const hc = table('hot-cold');
+  const hot = (policy: string, frontiers: string) => hc.find((r) => r.policy === policy && r.frontiers === frontiers)?.wa as number;
+  assert.ok(hot('cost-benefit', 'hot, cold, GC apart') < hot('greedy', 'one log'), 'cost-benefit with separate frontiers beats one log');
+  assert.ok(hot('f2fs-cb', 'hot, cold, GC apart') < hot('greedy', 'hot, cold, GC apart'), 'f2fs-cb beats greedy with separate frontiers');
+  for (const r of hc) assert.ok((r.effectiveAlpha as number) <= 1.2 + 1e-9 && (r.effectiveAlpha as number) > 1.1, `effective α ${r.effectiveAlpha}`);
+
+  const wear = table('wear');
+  const level = (prefix: string) => wear.find((r) => (r.levelling as string).startsWith(prefix));
+  const none = level('none');
+  assert.ok(none !== undefined);
+  for (const prefix of ['static', 'dynamic + static']) {
+    const row = level(prefix);
+    assert.ok(row !== undefined && (row.stddev as number) < (none.stddev as number) / 2, `${prefix}: erase-count std dev ${row?.stddev} vs ${none.stddev} without levelling`);
+    const erases = (row.mean as number) * 128;
+    assert.ok((row.staticMoves as number) < erases / 10, `${prefix}: ${row.staticMoves} static moves in ${erases} erases`);
+  }
+
+  const inPlace = table('in-place').filter((r) => (r.store as string).startsWith('in place') && r.workload === 'uniform random');
+  assert.equal(inPlace.length, 1);
+  assert.ok(Math.abs((inPlace[0]?.wa as number) / 64 - 1) < 0.03, `in place, uniform random: WA ${inPlace[0]?.wa} ≈ Np = 64`);
+});
