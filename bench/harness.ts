@@ -4,13 +4,13 @@
  * warms up, repeats, and reports the median nanoseconds per operation; baselines sit in the same
  * group as what they are compared with.
  *
- * By default every case runs in its own child process, so that V8's type feedback and compiled code
- * of one case (or of another case's setup) cannot slow another: a program uses one allocator, not
- * twenty. In smoke mode (CI) cases run in this process with budgets of a few milliseconds: the
- * figures mean nothing then, the run only proves every case works.
+ * Every case runs in one process, the benchmark's, each in a worker thread of its own: a V8 isolate
+ * with its own heap, type feedback and compiled code, so that one case (or another case's setup)
+ * cannot slow another — a program uses one allocator, not twenty — while all of them share the
+ * process, the machine and the moment. In smoke mode (CI) cases run on the main thread with
+ * budgets of a few milliseconds: the figures mean nothing then, the run only proves every case works.
  */
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { runTsWorker } from '../test/helpers/worker.ts';
 
 export interface BenchCase {
   /** Cases of one group are compared with the group's baseline. */
@@ -67,27 +67,24 @@ export function measure(c: BenchCase, options: BenchOptions): { nsPerOp: number;
   return { nsPerOp: samples[Math.floor(samples.length / 2)] ?? NaN, iterations };
 }
 
-/** Times one case in a child process running `bench/main.ts --case <suite>:<index>`. */
-function measureIsolated(suite: number, index: number): { nsPerOp: number; iterations: number } {
-  const main = fileURLToPath(new URL('./main.ts', import.meta.url));
-  const child = spawnSync(process.execPath, ['--import', 'tsx', main, '--case', `${suite}:${index}`], { encoding: 'utf8' });
-  if (child.status !== 0) throw new Error(`benchmark case ${suite}:${index} failed:\n${child.stderr}`);
-  return JSON.parse(child.stdout) as { nsPerOp: number; iterations: number };
+/** Times one case in a worker thread of its own (bench/case-worker.ts). */
+function measureIsolated(suite: number, index: number): Promise<{ nsPerOp: number; iterations: number }> {
+  return runTsWorker(new URL('./case-worker.ts', import.meta.url), { suite, index });
 }
 
-export function runCases(
+export async function runCases(
   cases: readonly BenchCase[],
   options: BenchOptions & { suite: number; indices: readonly number[] },
   onResult?: (r: BenchResult) => void,
-): BenchResult[] {
+): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
-  options.indices.forEach((index) => {
+  for (const index of options.indices) {
     const c = cases[index] as BenchCase;
-    const { nsPerOp, iterations } = options.smoke ? measure(c, options) : measureIsolated(options.suite, index);
+    const { nsPerOp, iterations } = options.smoke ? measure(c, options) : await measureIsolated(options.suite, index);
     const result: BenchResult = { group: c.group, name: c.name, unit: c.unit ?? 'op', nsPerOp, relative: null, iterations };
     results.push(result);
     onResult?.(result);
-  });
+  }
   for (const r of results) {
     const base = results.find((b) => b.group === r.group && cases.some((c) => c.baseline === true && c.name === b.name && c.group === b.group));
     r.relative = base === undefined ? null : r.nsPerOp / base.nsPerOp;

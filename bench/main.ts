@@ -1,28 +1,15 @@
 /**
- * `npm run bench`: every benchmark, baselines beside them in one process, printed as a markdown
+ * `npm run bench`: every benchmark, baselines beside them in one process (each timed case in a
+ * worker thread of its own, see harness.ts), printed as a markdown
  * table ready for docs/benchmarks.md. `--smoke` runs each case for a few milliseconds (CI: it checks
  * the benchmarks work, the figures mean nothing); `--json` prints the results as JSON; `--only
  * <text>` keeps the groups whose name contains the text.
  */
 import { cpus, totalmem } from 'node:os';
-import type { BenchCase, BenchOptions, BenchResult } from './harness.ts';
-import { measure, runCases } from './harness.ts';
-import { flashCases } from './flash.bench.ts';
-import { gpuWarpSlabResults } from './gpu-warp-slab.bench.ts';
-import { pageAllocCases } from './page-alloc.bench.ts';
-import { slabCases } from './slab.bench.ts';
-import { slabWorkerResults } from './slab-workers.bench.ts';
-
-/** A suite: cases timed here by the harness, or a function that measures itself (worker threads, GPU kernels). */
-type Suite = { cases: () => BenchCase[] | Promise<BenchCase[]> } | { results: (options: BenchOptions) => Promise<BenchResult[]>; group: string };
-
-export const SUITES: readonly Suite[] = [
-  { cases: pageAllocCases },
-  { cases: slabCases },
-  { results: slabWorkerResults, group: 'two workers' },
-  { results: gpuWarpSlabResults, group: 'gpu alloc' },
-  { cases: flashCases },
-];
+import { isMainThread } from 'node:worker_threads';
+import type { BenchResult } from './harness.ts';
+import { runCases } from './harness.ts';
+import { SUITES } from './suites.ts';
 
 function fmt(ns: number): string {
   return ns >= 100 ? ns.toFixed(0) : ns.toFixed(1);
@@ -55,25 +42,13 @@ export async function runBench(options: { smoke: boolean; only?: string; onResul
     }
     const cases = await suite.cases();
     const indices = cases.flatMap((c, i) => (options.only === undefined || c.group.includes(options.only) ? [i] : []));
-    results.push(...runCases(cases, { smoke: options.smoke, suite: suiteIndex, indices }, options.onResult));
+    results.push(...(await runCases(cases, { smoke: options.smoke, suite: suiteIndex, indices }, options.onResult)));
   }
   return results;
 }
 
-/** A child process of an isolated run: times one case and prints the figures as JSON. */
-async function runOneCase(spec: string): Promise<void> {
-  const [suiteIndex, caseIndex] = spec.split(':').map(Number);
-  const suite = SUITES[suiteIndex ?? -1];
-  if (suite === undefined || !('cases' in suite)) throw new Error(`--case ${spec}: no such suite`);
-  const c = (await suite.cases())[caseIndex ?? -1];
-  if (c === undefined) throw new Error(`--case ${spec}: no such case`);
-  process.stdout.write(JSON.stringify(measure(c, { smoke: false })));
-}
-
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const caseIndex = argv.indexOf('--case');
-  if (caseIndex >= 0) return runOneCase(argv[caseIndex + 1] ?? '');
   const smoke = argv.includes('--smoke');
   const json = argv.includes('--json');
   const onlyIndex = argv.indexOf('--only');
@@ -88,4 +63,4 @@ async function main(): Promise<void> {
   process.stdout.write(json ? `${JSON.stringify({ machine, smoke, results }, null, 2)}\n` : `\n${markdown(results)}\n`);
 }
 
-if (process.argv[1]?.endsWith('bench/main.ts')) await main();
+if (isMainThread && process.argv[1]?.endsWith('bench/main.ts')) await main();

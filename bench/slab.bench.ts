@@ -9,7 +9,7 @@
  *                        the objects), and with the caller using each object as a program would —
  *                        reading its first word before freeing it, writing it after allocating
  * The churn's sizes and victims are drawn once from a seeded PRNG, so every allocator sees the same
- * request stream. Each case runs in its own process (harness.ts), so the shared loops below see one
+ * request stream. Each case runs in its own worker thread (harness.ts), so the shared loops below see one
  * allocator each.
  */
 import { MemPool } from '@thi.ng/malloc';

@@ -1,0 +1,8 @@
+// A worker thread that times one benchmark case (harness.ts), with a V8 heap and type feedback of its
+// own, and posts the figures back.
+import { parentPort, workerData } from 'node:worker_threads';
+import { measure } from './harness.ts';
+import { findCase } from './suites.ts';
+
+const { suite, index } = workerData as { suite: number; index: number };
+parentPort?.postMessage(measure(await findCase(suite, index), { smoke: false }));

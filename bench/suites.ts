@@ -1,0 +1,30 @@
+/**
+ * Every benchmark suite, in the order `npm run bench` runs them. A suite is cases the harness times
+ * (each in its own worker thread), or a function that measures itself (worker threads of its own,
+ * GPU kernels).
+ */
+import type { BenchCase, BenchOptions, BenchResult } from './harness.ts';
+import { flashCases } from './flash.bench.ts';
+import { gpuWarpSlabResults } from './gpu-warp-slab.bench.ts';
+import { pageAllocCases } from './page-alloc.bench.ts';
+import { slabCases } from './slab.bench.ts';
+import { slabWorkerResults } from './slab-workers.bench.ts';
+
+export type Suite = { cases: () => BenchCase[] | Promise<BenchCase[]> } | { results: (options: BenchOptions) => Promise<BenchResult[]>; group: string };
+
+export const SUITES: readonly Suite[] = [
+  { cases: pageAllocCases },
+  { cases: slabCases },
+  { results: slabWorkerResults, group: 'two workers' },
+  { results: gpuWarpSlabResults, group: 'gpu alloc' },
+  { cases: flashCases },
+];
+
+/** The harness-timed case `index` of suite `suite`. */
+export async function findCase(suite: number, index: number): Promise<BenchCase> {
+  const s = SUITES[suite];
+  if (s === undefined || !('cases' in s)) throw new Error(`benchmark suite ${suite} has no harness-timed cases`);
+  const c = (await s.cases())[index];
+  if (c === undefined) throw new Error(`benchmark suite ${suite} has no case ${index}`);
+  return c;
+}
