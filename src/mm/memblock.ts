@@ -44,11 +44,6 @@ export class Memblock {
     return paddr;
   }
 
-  /** Bytes reserved so far, the boot header's page included. */
-  get reservedBytes(): number {
-    return this.ram.sizeBytes - this.cursor + PAGE_SIZE;
-  }
-
   /** The first reserved frame at the top of RAM. */
   get firstReservedPfn(): number {
     return this.cursor / PAGE_SIZE;

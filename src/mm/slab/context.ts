@@ -154,10 +154,6 @@ export class CacheContext {
     return this.w[this.base + offset] as number;
   }
 
-  setWord(offset: number, value: number): void {
-    this.w[this.base + offset] = value;
-  }
-
   count(stat: number, by = 1): void {
     const i = (this.base + C_STATS) / 2 + stat;
     this.f64[i] = (this.f64[i] as number) + by;
