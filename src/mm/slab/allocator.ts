@@ -28,6 +28,7 @@ import type { SlabServices } from './context.ts';
 import { CacheContext, readName, writeName } from './context.ts';
 import { depotPurge } from './depot.ts';
 import { CacheBusyError, CacheDestroyedError, CacheNameError, SlabLimitError } from './errors.ts';
+import { CpuSlab, ROW_WORDS } from './cpu-slab.ts';
 import { Kmalloc } from './kmalloc.ts';
 import { DEFAULT_MAGAZINE_ROUNDS, SLAB_FLAGS_MASK, SlabFlag, calculateLayout, defaultMagazineRounds } from './layout.ts';
 import type { SlabLayoutKind } from './layout.ts';
@@ -122,6 +123,7 @@ export class SlabAllocator implements SlabServices {
   readonly maxCaches: number;
   readonly cpus: number;
   readonly kmalloc: Kmalloc;
+  readonly cpuSlab: CpuSlab;
   private readonly w: Int32Array;
   private readonly f64: Float64Array;
   private readonly bytes: Uint8Array;
@@ -152,6 +154,9 @@ export class SlabAllocator implements SlabServices {
     this.tableWord = this.headerWord + HEADER_WORDS;
     this.pcpuRegionWord = this.tableWord + this.maxCaches * CACHE_WORDS;
     this.tableLock = new LockWord(this.w, this.headerWord + H_TABLE_LOCK);
+    const fo = memMap.firstObject;
+    const shared = typeof SharedArrayBuffer !== 'undefined' && ram.buffer instanceof SharedArrayBuffer;
+    this.cpuSlab = new CpuSlab(this.w, memMap.owner, new Uint32Array(fo.buffer, fo.byteOffset, fo.length), this.cookie, shared, this.neverWord, this.maxCaches);
     this.kmalloc = new Kmalloc(this);
   }
 
@@ -299,8 +304,7 @@ export class SlabAllocator implements SlabServices {
       const gen = this.w[base + C_GEN] as number;
       this.w.fill(0, base, base + CACHE_WORDS);
       this.w[base + C_GEN] = gen;
-      this.wrappers.delete(cache.index);
-      this.contexts.delete(cache.index);
+      this.forget(cache.index);
       this.ctors.delete(cache.index);
     } finally {
       this.tableLock.release();
@@ -386,6 +390,7 @@ export class SlabAllocator implements SlabServices {
     let cache = this.wrappers.get(index);
     if (cache === undefined || !cache.current) {
       if (index < 0 || this.w[this.cacheWord(index) + C_STATE] !== CacheState.Live) throw new CacheNameError(`cache slot ${index} holds no cache`);
+      cache?.retire();
       cache = new KmemCache(index, this.w, this.f64, this.bytes, this, this.tableWord);
       this.wrappers.set(index, cache);
     }
@@ -504,9 +509,16 @@ export class SlabAllocator implements SlabServices {
     }
     Atomics.store(w, base + C_STATE, CacheState.Live);
     if (index >= (w[this.headerWord + H_NR_CACHES] as number)) w[this.headerWord + H_NR_CACHES] = index + 1;
+    this.forget(index);
+    return index;
+  }
+
+  /** Drops this worker's handle and view of slot `index`; the handle's fast paths miss from now on. */
+  private forget(index: number): void {
+    this.wrappers.get(index)?.retire();
     this.wrappers.delete(index);
     this.contexts.delete(index);
-    return index;
+    this.cpuSlab.clear(index * ROW_WORDS);
   }
 
   /** Refuses to destroy a cache while any CPU holds one of its magazines (full or empty). */

@@ -18,6 +18,8 @@ import { ArgumentError } from '../../util/errors.ts';
 import { GFP } from '../gfp.ts';
 import { MAX_PAGE_ORDER, PAGE_SHIFT, PAGE_SIZE, PageFlag } from '../types.ts';
 import type { KmemCache } from './cache.ts';
+import { ROW_WORDS } from './cpu-slab.ts';
+import type { CpuSlab } from './cpu-slab.ts';
 import { InteriorPointerError, InvalidFreeError, InvalidPointerError } from './errors.ts';
 import { SLAB_DEBUG_FLAGS, SlabFlag, getOrder } from './layout.ts';
 import type { SlabAllocator } from './allocator.ts';
@@ -76,9 +78,14 @@ export class Kmalloc {
   /** Class index of every size 0..8192. */
   private readonly classOf = new Uint8Array(KMALLOC_MAX_CACHE_SIZE + 1);
   private readonly owner: Uint32Array;
+  /** This worker's fast paths, and the row there of each normal class's cache (deadRow until made). */
+  private readonly cpu: CpuSlab;
+  private readonly normalRow: Int32Array;
 
   constructor(private readonly slab: SlabAllocator) {
     for (let size = 1; size <= KMALLOC_MAX_CACHE_SIZE; size++) this.classOf[size] = kmallocIndex(size);
+    this.cpu = slab.cpuSlab;
+    this.normalRow = new Int32Array(KMALLOC_INFO.length).fill(this.cpu.deadRow);
     this.normal = this.caches.normal;
     this.owner = slab.memMap.owner;
     // A packed array (no holes) keeps the element loads of kfree's hot path fast.
@@ -92,7 +99,15 @@ export class Kmalloc {
 
   /** kmalloc(): an object of at least `size` bytes; null only with GFP.NORETRY on exhaustion. */
   kmalloc(size: number, gfp?: number): number | null {
-    const flags = gfp ?? 0;
+    // Fast path: a plain request (GFP.KERNEL) popped straight off its class's magazine.
+    if (size > 0 && size <= KMALLOC_MAX_CACHE_SIZE && (size | 0) === size && (gfp === undefined || gfp === 0)) {
+      const addr = this.cpu.alloc(this.normalRow[this.classOf[size] as number] as number);
+      if (addr !== 0) return addr;
+    }
+    return this.kmallocSlow(size, gfp ?? 0);
+  }
+
+  private kmallocSlow(size: number, flags: number): number | null {
     if (!(size > 0 && size <= KMALLOC_MAX_CACHE_SIZE && (size | 0) === size)) return size === 0 ? ZERO_SIZE_PTR : this.kmallocLarge(size, flags);
     const index = this.classOf[size] as number;
     const cache = (flags & GFP_TYPE_MASK) === 0 ? (this.normal[index] ?? this.cacheFor('normal', index)) : this.typedCache(flags, index);
@@ -108,6 +123,10 @@ export class Kmalloc {
 
   /** kfree(): frees what kmalloc (or any cache) returned; 0 and ZERO_SIZE_PTR are ignored. */
   kfree(addr: number): void {
+    if (!this.cpu.freeAny(addr)) this.kfreeSlow(addr);
+  }
+
+  private kfreeSlow(addr: number): void {
     const owner = this.owner[addr >>> PAGE_SHIFT_LOCAL];
     if (owner !== undefined && owner >>> 20 === SLAB_OWNER_HIGH && addr === addr >>> 0) {
       this.cacheOf(owner, addr, 'free').free(addr);
@@ -184,6 +203,7 @@ export class Kmalloc {
     if (info === undefined || info[0] === 0) throw new ArgumentError(`kmalloc class ${index} does not exist`);
     const cache = this.slab.kmallocCache(`${TYPE_PREFIX[type]}${info[1]}`, info[0], SlabFlag.KMALLOC | TYPE_FLAGS[type]);
     this.caches[type][index] = cache;
+    if (type === 'normal') this.normalRow[index] = cache.index * ROW_WORDS;
     return cache;
   }
 

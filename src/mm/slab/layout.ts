@@ -8,11 +8,16 @@
  *   [left red zone: redLeftPad][object: objectSize][right red zone → inuse][free word?][pad → size]
  *                              ^ the address handed out
  *
- * The free word is 8 bytes (a 64-bit kernel's free pointer): kmem keeps the slab free-list link
- * in its first 4 bytes and the free marker in the next 4. It overlays the middle of the object
- * (SLUB's ALIGN_DOWN(objectSize / 2, 8)) unless the object's bytes must survive while free: with
- * a constructor, with poisoning, or with red zoning of objects smaller than a word, it goes after
- * the object, at `inuse`.
+ * The free word is 8 bytes (a 64-bit kernel's free pointer), and kmem keeps the slab free-list
+ * link in its first 4. It overlays the middle of the object (SLUB's ALIGN_DOWN(objectSize / 2, 8))
+ * unless the object's bytes must survive while free: with a constructor, with poisoning, or with
+ * red zoning of objects smaller than a word, it goes after the object, at `inuse`.
+ *
+ * The free marker (4 bytes, types.ts) is what a free sets and an alloc clears: kmem's own, with no
+ * SLUB counterpart. It sits where a free touches the least: in the object's first word when the
+ * free word overlays the object's middle, because that is the line a caller most often touched
+ * last (a header, a reference count); else in the free word's second half (objects smaller than
+ * 16 bytes, and free words after the object, whose bytes must not change).
  *
  * Two slab layouts:
  *   slub     the slab descriptor lives off the slab; objects start at the slab's first byte; no
@@ -168,6 +173,11 @@ export function defaultMagazineRounds(size: number): number {
   if (size <= 1024) return 31;
   if (size <= 4096) return 15;
   return 7;
+}
+
+/** Byte offset of the free marker from the object's address (see the slot layout above). */
+export function freeMarkerOffset(freeOffset: number, objectSize: number): number {
+  return freeOffset >= WORD_BYTES && freeOffset < objectSize ? 0 : freeOffset + 4;
 }
 
 /** The magazine sizes defaultMagazineRounds() gives; their caches exist from boot. */

@@ -55,7 +55,7 @@ export function slabTakeOne(ctx: CacheContext): number {
   if (desc === 0) return 0;
   const listBefore = ctx.listFor(desc);
   const addr = (w[ctx.d(desc, D_FREELIST)] as number) >>> 0;
-  w[ctx.d(desc, D_FREELIST)] = w[(addr >>> 2) + ctx.markerWord - 1] as number;
+  w[ctx.d(desc, D_FREELIST)] = w[(addr >>> 2) + ctx.linkWord] as number;
   w[ctx.d(desc, D_INUSE)] = (w[ctx.d(desc, D_INUSE)] as number) + 1;
   const listAfter = ctx.listFor(desc);
   if (listAfter !== listBefore) {
@@ -89,7 +89,7 @@ export function slabPut(ctx: CacheContext, addr: number): void {
   const w = ctx.w;
   const desc = ctx.descOf(addr);
   const listBefore = ctx.listFor(desc);
-  w[(addr >>> 2) + ctx.markerWord - 1] = w[ctx.d(desc, D_FREELIST)] as number;
+  w[(addr >>> 2) + ctx.linkWord] = w[ctx.d(desc, D_FREELIST)] as number;
   w[ctx.d(desc, D_FREELIST)] = addr;
   w[ctx.d(desc, D_INUSE)] = (w[ctx.d(desc, D_INUSE)] as number) - 1;
   w[ctx.base + C_FREE_IN_SLABS] = (w[ctx.base + C_FREE_IN_SLABS] as number) + 1;
@@ -209,10 +209,9 @@ function grow(ctx: CacheContext): number {
   w[ctx.d(desc, D_OBJS)] = objs;
   w[ctx.d(desc, D_PFN_ORDER)] = pfn | (order << 24);
   // Thread the free list through the objects and mark each free.
-  const linkWord = ctx.markerWord - 1;
   for (let i = 0; i < objs; i++) {
     const obj = smem + i * ctx.size;
-    w[(obj >>> 2) + linkWord] = i + 1 < objs ? obj + ctx.size : 0;
+    w[(obj >>> 2) + ctx.linkWord] = i + 1 < objs ? obj + ctx.size : 0;
     w[(obj >>> 2) + ctx.markerWord] = ctx.cookie ^ obj;
     if (ctx.debug) initObject(ctx, obj, false);
   }

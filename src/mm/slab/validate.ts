@@ -115,7 +115,7 @@ function validateCache(slab: SlabAllocator, cache: CacheContext, slabPages: Uint
       const objs = w[cache.d(desc, D_OBJS)] as number;
       if (smem < pfn * PAGE_SIZE || smem + objs * cache.size > (pfn + (1 << order)) * PAGE_SIZE) fail(name, `${where}: objects overrun the slab`);
       let free = 0;
-      for (let obj = (w[cache.d(desc, D_FREELIST)] as number) >>> 0; obj !== 0; obj = (w[(obj >>> 2) + cache.markerWord - 1] as number) >>> 0) {
+      for (let obj = (w[cache.d(desc, D_FREELIST)] as number) >>> 0; obj !== 0; obj = (w[(obj >>> 2) + cache.linkWord] as number) >>> 0) {
         if (free++ > objs) fail(name, `${where}: free list longer than the slab (a cycle?)`);
         if (cache.descOf(obj) !== desc) fail(name, `${where}: free list reaches 0x${obj.toString(16)} in another slab`);
         checkFreeObject(obj, `${where} free list`);
