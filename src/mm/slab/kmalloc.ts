@@ -18,8 +18,6 @@ import { ArgumentError } from '../../util/errors.ts';
 import { GFP } from '../gfp.ts';
 import { MAX_PAGE_ORDER, PAGE_SHIFT, PAGE_SIZE, PageFlag } from '../types.ts';
 import type { KmemCache } from './cache.ts';
-import { ROW_WORDS } from './cpu-slab.ts';
-import type { CpuSlab } from './cpu-slab.ts';
 import { InteriorPointerError, InvalidFreeError, InvalidPointerError } from './errors.ts';
 import { SLAB_DEBUG_FLAGS, SlabFlag, getOrder } from './layout.ts';
 import type { SlabAllocator } from './allocator.ts';
@@ -70,26 +68,30 @@ const TAG_MASK = ~SLAB_OWNER_FALLBACK;
 
 export class Kmalloc {
   /** Caches by class index, per type; created on first use in this worker. */
-  private readonly caches: Record<KmallocType, (KmemCache | undefined)[]> = { normal: [], dma: [], rcl: [] };
+  private readonly caches: Record<KmallocType, (KmemCache | undefined)[]> = {
+    // Packed arrays (no holes) keep the element loads of the hot paths fast.
+    normal: new Array<KmemCache | undefined>(KMALLOC_INFO.length).fill(undefined),
+    dma: [],
+    rcl: [],
+  };
   /** The normal caches again, for the hot path. */
   private readonly normal: (KmemCache | undefined)[];
   /** Every cache this worker has touched, by table slot, for kfree. */
   private readonly bySlot: (KmemCache | undefined)[];
+  /** Masks an owner tag to an index of bySlot (a power of two minus one, covering every slot). */
+  private readonly slotMask: number;
   /** Class index of every size 0..8192. */
   private readonly classOf = new Uint8Array(KMALLOC_MAX_CACHE_SIZE + 1);
   private readonly owner: Uint32Array;
-  /** This worker's fast paths, and the row there of each normal class's cache (deadRow until made). */
-  private readonly cpu: CpuSlab;
-  private readonly normalRow: Int32Array;
 
   constructor(private readonly slab: SlabAllocator) {
     for (let size = 1; size <= KMALLOC_MAX_CACHE_SIZE; size++) this.classOf[size] = kmallocIndex(size);
-    this.cpu = slab.cpuSlab;
-    this.normalRow = new Int32Array(KMALLOC_INFO.length).fill(this.cpu.deadRow);
     this.normal = this.caches.normal;
     this.owner = slab.memMap.owner;
-    // A packed array (no holes) keeps the element loads of kfree's hot path fast.
-    this.bySlot = new Array<KmemCache | undefined>(slab.maxCaches).fill(undefined);
+    let slots = 1;
+    while (slots < slab.maxCaches) slots *= 2;
+    this.slotMask = slots - 1;
+    this.bySlot = new Array<KmemCache | undefined>(slots).fill(undefined);
   }
 
   /** Boot: the kmalloc-* caches in create_kmalloc_caches() order (96 after 64, 192 after 128). */
@@ -99,9 +101,11 @@ export class Kmalloc {
 
   /** kmalloc(): an object of at least `size` bytes; null only with GFP.NORETRY on exhaustion. */
   kmalloc(size: number, gfp?: number): number | null {
-    // Fast path: a plain request (GFP.KERNEL) popped straight off its class's magazine.
-    if (size > 0 && size <= KMALLOC_MAX_CACHE_SIZE && (size | 0) === size && (gfp === undefined || gfp === 0)) {
-      const addr = this.cpu.alloc(this.normalRow[this.classOf[size] as number] as number);
+    // Fast path: a plain request (GFP.KERNEL) of a class this worker has a handle for. Sizes that
+    // are not whole numbers in 1..8192 have no class (undefined) and take the slow path.
+    const cache = this.normal[this.classOf[size] as number];
+    if (cache !== undefined && (gfp === undefined || gfp === 0)) {
+      const addr = cache.allocFast();
       if (addr !== 0) return addr;
     }
     return this.kmallocSlow(size, gfp ?? 0);
@@ -123,7 +127,10 @@ export class Kmalloc {
 
   /** kfree(): frees what kmalloc (or any cache) returned; 0 and ZERO_SIZE_PTR are ignored. */
   kfree(addr: number): void {
-    if (!this.cpu.freeAny(addr)) this.kfreeSlow(addr);
+    // Fast path: the handle of the cache named by the page's owner tag frees it, if its own
+    // checks (owner tag and generation, object start, marker, room) pass.
+    const cache = this.bySlot[(this.owner[addr >>> PAGE_SHIFT_LOCAL] as number) & this.slotMask];
+    if (cache === undefined || !cache.freeFast(addr)) this.kfreeSlow(addr);
   }
 
   private kfreeSlow(addr: number): void {
@@ -203,7 +210,6 @@ export class Kmalloc {
     if (info === undefined || info[0] === 0) throw new ArgumentError(`kmalloc class ${index} does not exist`);
     const cache = this.slab.kmallocCache(`${TYPE_PREFIX[type]}${info[1]}`, info[0], SlabFlag.KMALLOC | TYPE_FLAGS[type]);
     this.caches[type][index] = cache;
-    if (type === 'normal') this.normalRow[index] = cache.index * ROW_WORDS;
     return cache;
   }
 

@@ -14,9 +14,9 @@
  * descriptor (D_* below, 8 words): off the slab, from the internal cache kmem_slab, or, for
  * Bonwick-layout small-object caches, in the last 32 bytes of the slab itself.
  *
- * A free object carries, in its 8-byte free word (layout.ts): the slab free-list link (word 0)
- * and the free marker cookie ^ addr (word 1). An allocated object's marker word is 0 (or whatever
- * its user wrote). A free of an object whose marker is already set is a double free; an alloc of
+ * A free object carries the slab free-list link (the first word of its free word) and the free
+ * marker cookie ^ addr (in its own first word, or the free word's second; freeMarkerOffset() in
+ * layout.ts). An allocated object's marker word is 0 (or whatever its user wrote). A free of an object whose marker is already set is a double free; an alloc of
  * a round whose marker is not set means the object was in two places (a double free that raced).
  *
  * A magazine is an object of a kmem_magazine_<M> cache: word 0 links it into the depot's full or

@@ -153,6 +153,27 @@ test('destroyed caches: stale handles raise, slots are reused safely, busy cache
   kernel.validate();
 });
 
+test('a stale handle never reaches the magazines of the cache that reused its slot', () => {
+  const kernel = boot();
+  const old = kernel.createCache('first', 64);
+  const x = old.alloc() as number;
+  old.free(x);
+  kernel.slab.destroyCache(old);
+  const fresh = kernel.createCache('second', 64);
+  assert.equal(fresh.index, old.index, 'same slot, same per-CPU words');
+  // Load this CPU's magazine of the new cache, then use the stale handle: both paths refuse.
+  const held = Array.from({ length: 4 }, () => fresh.alloc() as number);
+  for (const a of held) fresh.free(a);
+  assert.throws(() => old.alloc(), CacheDestroyedError);
+  assert.throws(() => old.free(held[0] as number), /belongs to cache 'second'/);
+  kernel.validate();
+  // The new cache lost nothing: its rounds are still its own.
+  const again = new Set(Array.from({ length: 4 }, () => fresh.alloc() as number));
+  assert.deepEqual([...again].sort(), [...held].sort());
+  for (const a of again) fresh.free(a);
+  kernel.validate();
+});
+
 test("kmem's own caches and the kmalloc caches are not the caller's to destroy or list", () => {
   const kernel = boot();
   assert.ok(kernel.slab.caches().every((c) => !c.name.startsWith('kmem_')));
