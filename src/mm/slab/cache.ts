@@ -80,6 +80,8 @@ export class KmemCache extends CacheContext {
   private readonly zeroOnFree = (this.flags & (SlabFlag.INIT_ON_FREE | SlabFlag.HAS_CTOR)) === SlabFlag.INIT_ON_FREE;
   /** Work for alloc beyond popping a round: zeroing (init_on_alloc), wiping the free word (init_on_free). */
   private readonly allocInit = this.zeroOnAlloc || this.zeroOnFree;
+  /** Whether a fast alloc has more to do than clear the marker (allocFinish). */
+  private readonly allocExtra = this.shared || this.allocInit;
   /** The owner tag the fast free path accepts: none (-1) for slow-only and init_on_free caches. */
   private readonly fastTag = this.slowOnly || this.zeroOnFree ? -1 : this.tag;
   /** Word index of round 0 of the loaded magazine (host-side copy of P_LOADED, which only this CPU writes). */
@@ -101,29 +103,36 @@ export class KmemCache extends CacheContext {
     if (r < 0) return 0;
     w[this.roundsWord] = r;
     const addr = this.u32[this.loadedBase + r] as number;
+    if (this.allocExtra) return this.allocFinish(addr);
+    w[(addr >>> 2) + this.markerWord] = 0;
+    return addr;
+  }
+
+  /** The rest of the fast alloc where there is more to do: the shared-arena check, init options. */
+  private allocFinish(addr: number): number {
     const m = (addr >>> 2) + this.markerWord;
-    if (this.shared && w[m] !== (this.cookie ^ addr)) throw new DuplicateObjectError(addr, this.name);
-    w[m] = 0;
+    if (this.shared && this.w[m] !== (this.cookie ^ addr)) throw new DuplicateObjectError(addr, this.name);
+    this.w[m] = 0;
     if (this.allocInit) this.initOnAlloc(addr);
     return addr;
   }
 
   /** Frees an object this cache handed out (by any worker). */
   free(addr: number): void {
-    if (!this.freeFast(addr)) this.freeChecked(addr);
+    if (!this.freeFast(addr, this.owner[addr >>> FAST_PAGE_SHIFT])) this.freeChecked(addr);
   }
 
   /**
-   * The fast path: marks `addr` free and pushes it on the loaded magazine. False, with nothing
-   * changed, unless `addr` starts an object of one of this cache's full-order slabs, is not
-   * already marked free, and the magazine has room: the checked path then frees it or explains.
+   * The fast path: marks `addr` free and pushes it on the loaded magazine. `owner` is the
+   * mem_map owner tag of its page (kfree has read it already). False, with nothing changed, unless
+   * `addr` starts an object of one of this cache's full-order slabs, is not already marked free,
+   * and the magazine has room: the checked path then frees it or explains.
    */
-  freeFast(addr: number): boolean {
-    const pfn = addr >>> FAST_PAGE_SHIFT;
-    const off = addr - (this.firstObject[pfn] as number);
+  freeFast(addr: number, owner: number | undefined): boolean {
+    const off = addr - (this.firstObject[addr >>> FAST_PAGE_SHIFT] as number);
     // One test for "a whole multiple of 8 in range": fractions, negatives and wrapped values fail it.
     const slot = off >>> 3;
-    if (this.owner[pfn] !== this.fastTag || slot << 3 !== off || this.objectStart[slot] !== 1) return false;
+    if (owner !== this.fastTag || slot << 3 !== off || this.objectStart[slot] !== 1) return false;
     const w = this.w;
     const r = w[this.roundsWord] as number;
     const m = (addr >>> 2) + this.markerWord;

@@ -129,8 +129,9 @@ export class Kmalloc {
   kfree(addr: number): void {
     // Fast path: the handle of the cache named by the page's owner tag frees it, if its own
     // checks (owner tag and generation, object start, marker, room) pass.
-    const cache = this.bySlot[(this.owner[addr >>> PAGE_SHIFT_LOCAL] as number) & this.slotMask];
-    if (cache === undefined || !cache.freeFast(addr)) this.kfreeSlow(addr);
+    const owner = this.owner[addr >>> PAGE_SHIFT_LOCAL];
+    const cache = this.bySlot[(owner as number) & this.slotMask];
+    if (cache === undefined || !cache.freeFast(addr, owner)) this.kfreeSlow(addr);
   }
 
   private kfreeSlow(addr: number): void {
