@@ -28,7 +28,9 @@ import type { SlabServices } from './context.ts';
 import { CacheContext, readName, writeName } from './context.ts';
 import { depotPurge } from './depot.ts';
 import { CacheBusyError, CacheDestroyedError, CacheNameError, SlabLimitError } from './errors.ts';
-import { Kmalloc } from './kmalloc.ts';
+import { ROW_WORDS, createCpuSlab } from './cpu-slab.ts';
+import type { CpuSlab } from './cpu-slab.ts';
+import { KMALLOC_CLASSES, Kmalloc } from './kmalloc.ts';
 import { DEFAULT_MAGAZINE_ROUNDS, SLAB_FLAGS_MASK, SlabFlag, calculateLayout, defaultMagazineRounds } from './layout.ts';
 import type { SlabLayoutKind } from './layout.ts';
 import { releaseEmptySlabs } from './slab-layer.ts';
@@ -122,6 +124,7 @@ export class SlabAllocator implements SlabServices {
   readonly maxCaches: number;
   readonly cpus: number;
   readonly kmalloc: Kmalloc;
+  readonly cpuSlab: CpuSlab;
   private readonly w: Int32Array;
   private readonly f64: Float64Array;
   private readonly bytes: Uint8Array;
@@ -152,6 +155,9 @@ export class SlabAllocator implements SlabServices {
     this.tableWord = this.headerWord + HEADER_WORDS;
     this.pcpuRegionWord = this.tableWord + this.maxCaches * CACHE_WORDS;
     this.tableLock = new LockWord(this.w, this.headerWord + H_TABLE_LOCK);
+    const fo = memMap.firstObject;
+    const shared = typeof SharedArrayBuffer !== 'undefined' && ram.buffer instanceof SharedArrayBuffer;
+    this.cpuSlab = createCpuSlab(this.w, memMap.owner, new Uint32Array(fo.buffer, fo.byteOffset, fo.length), this.cookie, shared, this.neverWord, this.maxCaches, KMALLOC_CLASSES);
     this.kmalloc = new Kmalloc(this);
   }
 
@@ -385,7 +391,7 @@ export class SlabAllocator implements SlabServices {
     let cache = this.wrappers.get(index);
     if (cache === undefined || !cache.current) {
       if (index < 0 || this.w[this.cacheWord(index) + C_STATE] !== CacheState.Live) throw new CacheNameError(`cache slot ${index} holds no cache`);
-      cache?.unbind();
+      cache?.retire();
       cache = new KmemCache(index, this.w, this.f64, this.bytes, this, this.tableWord);
       this.wrappers.set(index, cache);
     }
@@ -508,11 +514,12 @@ export class SlabAllocator implements SlabServices {
     return index;
   }
 
-  /** Drops this worker's handle and view of slot `index`; a handle still held elsewhere misses from now on. */
+  /** Drops this worker's handle and view of slot `index`; the handle's fast paths miss from now on. */
   private forget(index: number): void {
-    this.wrappers.get(index)?.unbind();
+    this.wrappers.get(index)?.retire();
     this.wrappers.delete(index);
     this.contexts.delete(index);
+    this.cpuSlab.clear(index * ROW_WORDS);
   }
 
   /** Refuses to destroy a cache while any CPU holds one of its magazines (full or empty). */

@@ -20,10 +20,8 @@
  *
  * A handle belongs to the CPU slot its allocator claimed. After detach() its round-count word points
  * at a header word that always holds −1, so its fast paths fall to the slow path, which claims a
- * slot again. A handle to a destroyed cache raises CacheDestroyedError on its slow path: the
- * allocator unbinds it when it forgets the cache, so its fast alloc can never pop the rounds of a
- * cache that reused the slot (same per-CPU words); its fast free already fails, because the owner
- * tag of the slot's pages changed with its generation.
+ * slot again. A handle to a destroyed cache raises CacheDestroyedError on its slow path; its fast
+ * free already fails, because the owner tag of the slot's pages changed with its generation.
  *
  * Out of memory: null with GFP.NORETRY; otherwise the kernel's shrinkers run (every slab cache
  * gives back empty slabs) and the allocation is retried once before an OutOfMemoryError.
@@ -32,6 +30,8 @@ import { OutOfMemoryError } from '../errors.ts';
 import { GFP } from '../gfp.ts';
 import { PAGE_SHIFT } from '../types.ts';
 import { CacheContext } from './context.ts';
+import { ROW_WORDS } from './cpu-slab.ts';
+import type { CpuSlab } from './cpu-slab.ts';
 import { checkObject, initObject } from './debug.ts';
 import { cpuFlush, depotPop, depotPurge, depotPush, magazineAlloc } from './depot.ts';
 import { CacheDestroyedError, DuplicateObjectError, InteriorPointerError, InvalidFreeError, InvalidPointerError, SlabDoubleFreeError } from './errors.ts';
@@ -56,101 +56,47 @@ import {
   SLAB_OWNER_FALLBACK,
 } from './types.ts';
 
-/** PAGE_SHIFT as a module-local constant: V8 folds these, not imported bindings, in the fast paths. */
-const FAST_PAGE_SHIFT = PAGE_SHIFT;
-
 /** Reloads a slow path may try before it gives up (each one changes the CPU's magazines). */
 const SLOW_PATH_STEPS = 6;
 
 export class KmemCache extends CacheContext {
   /** Word index of this worker's per-CPU words for this cache (moves when the handle rebinds). */
   pcpu = this.services.pcpuBase + this.index * PCPU_WORDS;
-  /** Word index of the loaded magazine's round count (pcpu + P_ROUNDS; the −1 word when unbound). */
-  private roundsWord = this.pcpu + P_ROUNDS;
   private bound = true;
-  /**
-   * Whether other threads share the arena. Only then can two frees of one object race past each
-   * other's check, so only then does alloc check the popped round's marker.
-   */
-  private readonly shared = typeof SharedArrayBuffer !== 'undefined' && this.w.buffer instanceof SharedArrayBuffer;
-  /** The same RAM as `w`, unsigned: addresses read back as they were written, even above 2 GiB. */
-  private readonly u32 = new Uint32Array(this.w.buffer);
+  /** This worker's fast paths (cpu-slab.ts), and this handle's row there (deadRow once retired). */
+  private readonly cpu: CpuSlab = this.services.cpuSlab;
+  private row = this.index * ROW_WORDS;
   /** init_on_alloc (objects of caches with a constructor keep their constructed state instead). */
   private readonly zeroOnAlloc = (this.flags & (SlabFlag.INIT_ON_ALLOC | SlabFlag.HAS_CTOR)) === SlabFlag.INIT_ON_ALLOC;
   private readonly zeroOnFree = (this.flags & (SlabFlag.INIT_ON_FREE | SlabFlag.HAS_CTOR)) === SlabFlag.INIT_ON_FREE;
-  /** Work for alloc beyond popping a round: zeroing (init_on_alloc), wiping the free word (init_on_free). */
-  private readonly allocInit = this.zeroOnAlloc || this.zeroOnFree;
-  /** Whether a fast alloc has more to do than clear the marker (allocFinish). */
-  private readonly allocExtra = this.shared || this.allocInit;
-  /** The owner tag the fast free path accepts: none (-1) for slow-only and init_on_free caches. */
-  private readonly fastTag = this.slowOnly || this.zeroOnFree ? -1 : this.tag;
-  /** Word index of round 0 of the loaded magazine (host-side copy of P_LOADED, which only this CPU writes). */
-  private loadedBase = (((this.w[this.pcpu + P_LOADED] as number) >>> 0) >>> 2) + 1;
+
+  constructor(...args: ConstructorParameters<typeof CacheContext>) {
+    super(...args);
+    // Fast frees only where nothing but the marker changes: not slow-only or init_on_free caches.
+    const fastFree = !this.slowOnly && !this.zeroOnFree;
+    // Alloc-time work: init_on_alloc zeroes the object; init_on_free wipes the link word it still holds (SLUB's maybe_wipe_obj_freeptr).
+    const init = this.zeroOnAlloc ? this.objectSize : this.zeroOnFree ? -1 - this.linkWord : 0;
+    this.cpu.bind(this.row, this, fastFree, init);
+    this.syncLoaded();
+  }
 
   /**
    * Allocates one object and returns its address; null only with GFP.NORETRY when memory is
    * exhausted. `gfp` defaults to GFP.KERNEL (0); it matters only on the slow path.
    */
   alloc(gfp?: number): number | null {
-    const addr = this.allocFast();
+    const addr = this.cpu.alloc(this.row);
     return addr !== 0 ? addr : this.allocSlow(gfp ?? GFP.KERNEL);
-  }
-
-  /** The fast path: pops the loaded magazine's top round; 0 when it is empty (or the handle unbound). */
-  allocFast(): number {
-    const w = this.w;
-    const r = (w[this.roundsWord] as number) - 1;
-    if (r < 0) return 0;
-    w[this.roundsWord] = r;
-    const addr = this.u32[this.loadedBase + r] as number;
-    if (this.allocExtra) return this.allocFinish(addr);
-    w[(addr >>> 2) + this.markerWord] = 0;
-    return addr;
-  }
-
-  /** The rest of the fast alloc where there is more to do: the shared-arena check, init options. */
-  private allocFinish(addr: number): number {
-    const m = (addr >>> 2) + this.markerWord;
-    if (this.shared && this.w[m] !== (this.cookie ^ addr)) throw new DuplicateObjectError(addr, this.name);
-    this.w[m] = 0;
-    if (this.allocInit) this.initOnAlloc(addr);
-    return addr;
   }
 
   /** Frees an object this cache handed out (by any worker). */
   free(addr: number): void {
-    if (!this.freeFast(addr, this.owner[addr >>> FAST_PAGE_SHIFT])) this.freeChecked(addr);
-  }
-
-  /**
-   * The fast path: marks `addr` free and pushes it on the loaded magazine. `owner` is the
-   * mem_map owner tag of its page (kfree has read it already). False, with nothing changed, unless
-   * `addr` starts an object of one of this cache's full-order slabs, is not already marked free,
-   * and the magazine has room: the checked path then frees it or explains.
-   */
-  freeFast(addr: number, owner: number | undefined): boolean {
-    const off = addr - (this.firstObject[addr >>> FAST_PAGE_SHIFT] as number);
-    // One test for "a whole multiple of 8 in range": fractions, negatives and wrapped values fail it.
-    const slot = off >>> 3;
-    if (owner !== this.fastTag || slot << 3 !== off || this.objectStart[slot] !== 1) return false;
-    const w = this.w;
-    const r = w[this.roundsWord] as number;
-    const m = (addr >>> 2) + this.markerWord;
-    const mark = this.cookie ^ addr;
-    if (r >>> 0 >= this.rounds || w[m] === mark) return false;
-    w[m] = mark;
-    w[this.loadedBase + r] = addr;
-    w[this.roundsWord] = r + 1;
-    return true;
+    if (!this.cpu.free(addr, this.row)) this.freeChecked(addr);
   }
 
   /** Pushes a freed (marked) object on the loaded magazine, or takes the slow path when it is full. */
   private push(addr: number): void {
-    const w = this.w;
-    const r = w[this.roundsWord] as number;
-    if (r >>> 0 >= this.rounds) return this.freeSlow(addr);
-    w[this.loadedBase + r] = addr;
-    w[this.roundsWord] = r + 1;
+    if (!this.cpu.push(this.row, addr)) this.freeSlow(addr);
   }
 
   /** Returns this CPU's magazines to the depot (call before a worker exits). */
@@ -160,15 +106,15 @@ export class KmemCache extends CacheContext {
     this.syncLoaded();
   }
 
-  /**
-   * Detaches the handle from its CPU slot (SlabAllocator.detach, or a handle whose cache is gone:
-   * destroyed, or its slot reused): its fast paths miss, and its slow path rebinds it if the
-   * cache is still current, else raises CacheDestroyedError.
-   */
+  /** Detaches the handle from its CPU slot (SlabAllocator.detach): later use rebinds it. */
   unbind(): void {
-    this.roundsWord = this.services.neverWord;
     this.bound = false;
-    this.loadedBase = 0;
+    this.cpu.load(this.row, this.services.neverWord, 0);
+  }
+
+  /** This handle no longer names a live cache in this worker (destroyed, or its slot reused): its fast paths always miss. */
+  retire(): void {
+    this.row = this.cpu.deadRow;
   }
 
   /**
@@ -194,8 +140,14 @@ export class KmemCache extends CacheContext {
 
   // ---- slow paths ----
 
+  /** Word index of round 0 of this CPU's loaded magazine. */
+  private loadedWord(): number {
+    return (((this.w[this.pcpu + P_LOADED] as number) >>> 0) >>> 2) + 1;
+  }
+
+  /** Points the fast paths at this CPU's loaded magazine (its round count and round 0). */
   private syncLoaded(): void {
-    this.loadedBase = (((this.w[this.pcpu + P_LOADED] as number) >>> 0) >>> 2) + 1;
+    this.cpu.load(this.row, this.pcpu + P_ROUNDS, this.loadedWord());
   }
 
   /** The slow paths' entry: the cache must still exist, and the handle must own a CPU slot. */
@@ -203,7 +155,6 @@ export class KmemCache extends CacheContext {
     if (!this.current) throw new CacheDestroyedError(this.name);
     if (!this.bound) {
       this.pcpu = this.services.pcpuBase + this.index * PCPU_WORDS;
-      this.roundsWord = this.pcpu + P_ROUNDS;
       this.bound = true;
       this.syncLoaded();
     }
@@ -217,12 +168,6 @@ export class KmemCache extends CacheContext {
       this.w[this.pcpu + P_DRAIN_GEN] = gen;
     }
     this.syncLoaded();
-  }
-
-  /** init_on_alloc zeroes the object; init_on_free wipes the free word it still holds (SLUB's maybe_wipe_obj_freeptr). */
-  private initOnAlloc(addr: number): void {
-    if (this.zeroOnAlloc) this.bytes.fill(0, addr, addr + this.objectSize);
-    else this.w[(addr >>> 2) + this.linkWord] = 0;
   }
 
   private swapMagazines(): void {
@@ -283,7 +228,7 @@ export class KmemCache extends CacheContext {
       this.slabLock.acquire();
       let n: number;
       try {
-        n = slabTakeInto(this, this.loadedBase, this.rounds, p + P_ROUNDS);
+        n = slabTakeInto(this, this.loadedWord(), this.rounds, p + P_ROUNDS);
       } finally {
         this.slabLock.release();
       }
@@ -318,7 +263,7 @@ export class KmemCache extends CacheContext {
     if (this.w[m] !== (this.cookie ^ addr)) throw new DuplicateObjectError(addr, this.name);
     this.w[m] = 0;
     if (this.debug) initObject(this, addr, true);
-    if (this.allocInit) this.initOnAlloc(addr);
+    this.cpu.initObject(this.row, addr);
     return addr;
   }
 
@@ -345,7 +290,7 @@ export class KmemCache extends CacheContext {
     for (let step = 0; step < SLOW_PATH_STEPS; step++) {
       const r = w[p + P_ROUNDS] as number;
       if (r >= 0 && r < this.rounds) {
-        w[this.loadedBase + r] = addr;
+        w[this.loadedWord() + r] = addr;
         w[p + P_ROUNDS] = r + 1;
         return;
       }

@@ -7,7 +7,8 @@
 import { LockWord } from '../../sync/lock-word.ts';
 import type { MemMap } from '../mem-map.ts';
 import type { PageAllocator } from '../page-alloc.ts';
-import { PAGE_SHIFT, PAGE_SIZE } from '../types.ts';
+import { PAGE_SHIFT } from '../types.ts';
+import type { CpuSlab } from './cpu-slab.ts';
 import { SLAB_DEBUG_FLAGS, SlabFlag, freeMarkerOffset } from './layout.ts';
 import {
   CACHE_WORDS,
@@ -60,6 +61,8 @@ export interface SlabServices {
   readonly cookie: number;
   /** Word index of this worker's per-CPU words for cache 0 (claims a CPU slot on first use). */
   readonly pcpuBase: number;
+  /** This worker's fast-path rows (cpu-slab.ts). */
+  readonly cpuSlab: CpuSlab;
   /** Word index of a word that always holds −1 (a detached handle's round count). */
   readonly neverWord: number;
   /** What `addr` is, for an error message about a free that is not this cache's. */
@@ -100,8 +103,6 @@ export class CacheContext {
   readonly magazineIndex: number;
   /** The generation of the slot when this handle was made (see SLAB_OWNER_BASE). */
   readonly gen: number;
-  /** objectStart[off / 8] = 1 where an object of a full-order slab starts `off` bytes after its first object. */
-  readonly objectStart: Uint8Array;
 
   constructor(
     readonly index: number,
@@ -139,8 +140,6 @@ export class CacheContext {
     const fo = services.memMap.firstObject;
     this.firstObject = new Uint32Array(fo.buffer, fo.byteOffset, fo.length);
     this.magazineIndex = at(C_MAGAZINE_CACHE) - 1;
-    this.objectStart = new Uint8Array((PAGE_SIZE << this.order) / 8);
-    for (let i = 0; i < this.objs; i++) this.objectStart[(i * this.size) / 8] = 1;
   }
 
   /** The constructor this worker registered for the cache (looked up each time: it may come later). */

@@ -18,6 +18,8 @@ import { ArgumentError } from '../../util/errors.ts';
 import { GFP } from '../gfp.ts';
 import { MAX_PAGE_ORDER, PAGE_SHIFT, PAGE_SIZE, PageFlag } from '../types.ts';
 import type { KmemCache } from './cache.ts';
+import { ROW_WORDS } from './cpu-slab.ts';
+import type { CpuSlab, KmallocClasses } from './cpu-slab.ts';
 import { InteriorPointerError, InvalidFreeError, InvalidPointerError } from './errors.ts';
 import { SLAB_DEBUG_FLAGS, SlabFlag, getOrder } from './layout.ts';
 import type { SlabAllocator } from './allocator.ts';
@@ -66,32 +68,26 @@ const SLAB_OWNER_HIGH = SLAB_OWNER_BASE >>> 20;
 const SLOT_MASK = SLAB_INDEX_MASK;
 const TAG_MASK = ~SLAB_OWNER_FALLBACK;
 
+/** Class index of every size 0..KMALLOC_MAX_CACHE_SIZE (0 for size 0), for the fast path. */
+export const KMALLOC_CLASSES: KmallocClasses = {
+  classOf: Uint8Array.from({ length: KMALLOC_MAX_CACHE_SIZE + 1 }, (_, size) => (size === 0 ? 0 : kmallocIndex(size))),
+  classes: KMALLOC_INFO.length,
+};
+
 export class Kmalloc {
   /** Caches by class index, per type; created on first use in this worker. */
-  private readonly caches: Record<KmallocType, (KmemCache | undefined)[]> = {
-    // Packed arrays (no holes) keep the element loads of the hot paths fast.
-    normal: new Array<KmemCache | undefined>(KMALLOC_INFO.length).fill(undefined),
-    dma: [],
-    rcl: [],
-  };
-  /** The normal caches again, for the hot path. */
-  private readonly normal: (KmemCache | undefined)[];
+  private readonly caches: Record<KmallocType, (KmemCache | undefined)[]> = { normal: [], dma: [], rcl: [] };
   /** Every cache this worker has touched, by table slot, for kfree. */
   private readonly bySlot: (KmemCache | undefined)[];
-  /** Masks an owner tag to an index of bySlot (a power of two minus one, covering every slot). */
-  private readonly slotMask: number;
-  /** Class index of every size 0..8192. */
-  private readonly classOf = new Uint8Array(KMALLOC_MAX_CACHE_SIZE + 1);
+  private readonly classOf = KMALLOC_CLASSES.classOf;
   private readonly owner: Uint32Array;
+  /** This worker's fast paths (cpu-slab.ts). */
+  private readonly cpu: CpuSlab;
 
   constructor(private readonly slab: SlabAllocator) {
-    for (let size = 1; size <= KMALLOC_MAX_CACHE_SIZE; size++) this.classOf[size] = kmallocIndex(size);
-    this.normal = this.caches.normal;
+    this.cpu = slab.cpuSlab;
     this.owner = slab.memMap.owner;
-    let slots = 1;
-    while (slots < slab.maxCaches) slots *= 2;
-    this.slotMask = slots - 1;
-    this.bySlot = new Array<KmemCache | undefined>(slots).fill(undefined);
+    this.bySlot = new Array<KmemCache | undefined>(slab.maxCaches).fill(undefined);
   }
 
   /** Boot: the kmalloc-* caches in create_kmalloc_caches() order (96 after 64, 192 after 128). */
@@ -101,11 +97,9 @@ export class Kmalloc {
 
   /** kmalloc(): an object of at least `size` bytes; null only with GFP.NORETRY on exhaustion. */
   kmalloc(size: number, gfp?: number): number | null {
-    // Fast path: a plain request (GFP.KERNEL) of a class this worker has a handle for. Sizes that
-    // are not whole numbers in 1..8192 have no class (undefined) and take the slow path.
-    const cache = this.normal[this.classOf[size] as number];
-    if (cache !== undefined && (gfp === undefined || gfp === 0)) {
-      const addr = cache.allocFast();
+    // Fast path: a plain request (GFP.KERNEL) popped straight off its class's magazine.
+    if (gfp === undefined || gfp === 0) {
+      const addr = this.cpu.kmalloc(size);
       if (addr !== 0) return addr;
     }
     return this.kmallocSlow(size, gfp ?? 0);
@@ -114,7 +108,7 @@ export class Kmalloc {
   private kmallocSlow(size: number, flags: number): number | null {
     if (!(size > 0 && size <= KMALLOC_MAX_CACHE_SIZE && (size | 0) === size)) return size === 0 ? ZERO_SIZE_PTR : this.kmallocLarge(size, flags);
     const index = this.classOf[size] as number;
-    const cache = (flags & GFP_TYPE_MASK) === 0 ? (this.normal[index] ?? this.cacheFor('normal', index)) : this.typedCache(flags, index);
+    const cache = (flags & GFP_TYPE_MASK) === 0 ? (this.caches.normal[index] ?? this.cacheFor('normal', index)) : this.typedCache(flags, index);
     const addr = cache.alloc(flags);
     if (addr !== null && (flags & GFP_ZERO) !== 0) this.slab.ram.bytes.fill(0, addr, addr + cache.objectSize);
     return addr;
@@ -127,11 +121,7 @@ export class Kmalloc {
 
   /** kfree(): frees what kmalloc (or any cache) returned; 0 and ZERO_SIZE_PTR are ignored. */
   kfree(addr: number): void {
-    // Fast path: the handle of the cache named by the page's owner tag frees it, if its own
-    // checks (owner tag and generation, object start, marker, room) pass.
-    const owner = this.owner[addr >>> PAGE_SHIFT_LOCAL];
-    const cache = this.bySlot[(owner as number) & this.slotMask];
-    if (cache === undefined || !cache.freeFast(addr, owner)) this.kfreeSlow(addr);
+    if (!this.cpu.freeAny(addr)) this.kfreeSlow(addr);
   }
 
   private kfreeSlow(addr: number): void {
@@ -211,6 +201,7 @@ export class Kmalloc {
     if (info === undefined || info[0] === 0) throw new ArgumentError(`kmalloc class ${index} does not exist`);
     const cache = this.slab.kmallocCache(`${TYPE_PREFIX[type]}${info[1]}`, info[0], SlabFlag.KMALLOC | TYPE_FLAGS[type]);
     this.caches[type][index] = cache;
+    if (type === 'normal') this.cpu.setKmallocRow(index, cache.index * ROW_WORDS);
     return cache;
   }
 
