@@ -5,7 +5,9 @@
  *                        kmem caches with each debugging or hardening option on
  *   kmalloc churn        10,000 live objects of 16 … 512 bytes; each step frees one at random and
  *                        allocates another: kmem kmalloc vs a trivial 6-class kmalloc, MemPool and
- *                        JS arrays of the same size. Twice: with the allocator alone (nobody touches
+ *                        JS arrays of the same size, and two references that split kmem's cost: a
+ *                        hand-written magazine kmalloc (kmem's design, no checks), and the same
+ *                        with kmem's double-free marker. Twice: with the allocator alone (nobody touches
  *                        the objects), and with the caller using each object as a program would —
  *                        reading its first word before freeing it, writing it after allocating
  * The churn's sizes and victims are drawn once from a seeded PRNG, so every allocator sees the same
@@ -18,6 +20,7 @@ import { SlabFlag } from '../src/mm/slab/layout.ts';
 import type { SlabBootOptions } from '../src/mm/slab/allocator.ts';
 import { Prng } from '../src/util/prng.ts';
 import { FreeListSlab } from './baselines/free-list-slab.ts';
+import { magazineKmalloc } from './baselines/magazine-kmalloc.ts';
 import { TrivialKmalloc } from './baselines/trivial-kmalloc.ts';
 import type { BenchCase } from './harness.ts';
 
@@ -175,6 +178,20 @@ function churnCases(): BenchCase[] {
         return { malloc: (size) => t.malloc(size), free: (addr) => t.free(addr), ...words(t.buffer) };
       },
       true,
+    ],
+    [
+      'reference: hand-written magazine kmalloc, no checks',
+      () => {
+        const m = magazineKmalloc(64 << 20, false);
+        return { malloc: (size) => m.malloc(size), free: (addr) => m.free(addr), ...words(m.buffer) };
+      },
+    ],
+    [
+      'reference: the same with kmem’s double-free marker',
+      () => {
+        const m = magazineKmalloc(64 << 20, true);
+        return { malloc: (size) => m.malloc(size), free: (addr) => m.free(addr), ...words(m.buffer) };
+      },
     ],
     [
       'kmem kmalloc + kfree',
