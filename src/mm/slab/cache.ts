@@ -4,11 +4,13 @@
  *
  * Fast path (no lock, no Atomics): alloc pops the top round of this CPU's loaded magazine and
  * clears the object's free marker; free checks the address (a slab page of this cache, an object's
- * first byte, marker not already set), sets the marker and pushes it. Everything else is the slow
- * path: exchange with the previous magazine when that is full (alloc) or empty (free); else trade
- * with the depot; else fill the loaded magazine from the slab layer in one batch (alloc; Linux's
- * sheaves refill the same way) or take a new empty magazine (free); else go to the slab layer with
- * the single object. Caches with debug flags or no magazine layer always take the slow path, as
+ * first byte, marker not already set), sets the marker and pushes it. Both are this worker's
+ * CpuSlab paths (cpu-slab.ts) on this handle's row, the code kmalloc and kfree run too.
+ *
+ * Everything else is the slow path: exchange with the previous magazine when that is full (alloc)
+ * or empty (free); else trade with the depot; else fill the loaded magazine from the slab layer in
+ * one batch (alloc; Linux's sheaves refill the same way) or take a new empty magazine (free); else
+ * go to the slab layer with the single object. Caches with debug flags or no magazine layer always take the slow path, as
  * SLUB's debug caches bypass its per-CPU fast path; init_on_alloc zeroes on the fast alloc path,
  * and init_on_free caches free through the checked path, which zeroes the object first.
  *
@@ -74,7 +76,8 @@ export class KmemCache extends CacheContext {
     super(...args);
     // Fast frees only where nothing but the marker changes: not slow-only or init_on_free caches.
     const fastFree = !this.slowOnly && !this.zeroOnFree;
-    // Alloc-time work: init_on_alloc zeroes the object; init_on_free wipes the link word it still holds (SLUB's maybe_wipe_obj_freeptr).
+    // Alloc-time work: init_on_alloc zeroes the object; init_on_free wipes the link word it still
+    // holds (SLUB's maybe_wipe_obj_freeptr).
     const init = this.zeroOnAlloc ? this.objectSize : this.zeroOnFree ? -1 - this.linkWord : 0;
     this.cpu.bind(this.row, this, fastFree, init);
     this.syncLoaded();
