@@ -12,7 +12,7 @@
  */
 import type { KmemCache } from './cache.ts';
 import type { CacheContext } from './context.ts';
-import { slabPut, slabTakeOne } from './slab-layer.ts';
+import { internalPut, internalTake, slabPut } from './slab-layer.ts';
 import {
   C_DEPOT_EMPTY,
   C_DEPOT_FULL,
@@ -46,27 +46,7 @@ export function depotPush(ctx: CacheContext, list: number, mag: number): void {
 
 /** A new, empty magazine from the magazine cache; 0 when memory is exhausted. */
 export function magazineAlloc(ctx: CacheContext): number {
-  const mc = ctx.services.internalCache(ctx.magazineIndex);
-  mc.slabLock.acquire();
-  try {
-    const mag = slabTakeOne(mc);
-    if (mag !== 0) ctx.w[(mag >>> 2) + mc.markerWord] = 0;
-    return mag;
-  } finally {
-    mc.slabLock.release();
-  }
-}
-
-/** Returns an empty magazine to the magazine cache. */
-export function magazineFree(ctx: CacheContext, mag: number): void {
-  const mc = ctx.services.internalCache(ctx.magazineIndex);
-  ctx.w[(mag >>> 2) + mc.markerWord] = mc.cookie ^ mag;
-  mc.slabLock.acquire();
-  try {
-    slabPut(mc, mag);
-  } finally {
-    mc.slabLock.release();
-  }
+  return internalTake(ctx.services.internalCache(ctx.magazineIndex));
 }
 
 /** Returns the `rounds` objects of a magazine to the slab layer (the magazine itself stays). */
@@ -124,7 +104,7 @@ export function depotPurge(ctx: CacheContext): void {
       }
       if (mag === 0) break;
       if (list === C_DEPOT_FULL) flushRounds(ctx, mag, ctx.rounds);
-      magazineFree(ctx, mag);
+      internalPut(ctx.services.internalCache(ctx.magazineIndex), mag);
     }
   }
 }

@@ -122,7 +122,7 @@ function releaseSlab(ctx: CacheContext, desc: number): number {
   mm.owner.fill(0, pfn, pfn + (1 << order));
   mm.private.fill(0, pfn, pfn + (1 << order));
   mm.firstObject.fill(0, pfn, pfn + (1 << order));
-  if (ctx.onSlabHeaderBytes === 0) freeDescriptor(ctx, desc);
+  if (ctx.onSlabHeaderBytes === 0) internalPut(ctx.services.descriptorCache(), desc);
   ctx.services.pages.freePages(pfn, order);
   ctx.count(CacheStat.slabsFreed);
   return 1 << order;
@@ -130,28 +130,33 @@ function releaseSlab(ctx: CacheContext, desc: number): number {
 
 /** Gives back the pages and descriptor of a slab that was never published (a constructor threw). */
 function discardSlab(ctx: CacheContext, desc: number, pfn: number, order: number): void {
-  if (ctx.onSlabHeaderBytes === 0) freeDescriptor(ctx, desc);
+  if (ctx.onSlabHeaderBytes === 0) internalPut(ctx.services.descriptorCache(), desc);
   ctx.services.pages.freePages(pfn, order);
 }
 
-function freeDescriptor(ctx: CacheContext, desc: number): void {
-  const dc = ctx.services.descriptorCache();
-  ctx.w[(desc >>> 2) + dc.markerWord] = dc.cookie ^ desc;
-  dc.slabLock.acquire();
+/**
+ * One object of one of kmem's own magazine-less caches (slab descriptors, magazines), taken under
+ * its slab lock and marked allocated; 0 when memory is exhausted.
+ */
+export function internalTake(cache: CacheContext): number {
+  cache.slabLock.acquire();
   try {
-    slabPut(dc, desc);
+    const addr = slabTakeOne(cache);
+    if (addr !== 0) cache.w[(addr >>> 2) + cache.markerWord] = 0;
+    return addr;
   } finally {
-    dc.slabLock.release();
+    cache.slabLock.release();
   }
 }
 
-function allocDescriptor(ctx: CacheContext): number {
-  const dc = ctx.services.descriptorCache();
-  dc.slabLock.acquire();
+/** Gives back an object internalTake() handed out: marked free, under the cache's slab lock. */
+export function internalPut(cache: CacheContext, addr: number): void {
+  cache.w[(addr >>> 2) + cache.markerWord] = cache.cookie ^ addr;
+  cache.slabLock.acquire();
   try {
-    return slabTakeOne(dc);
+    slabPut(cache, addr);
   } finally {
-    dc.slabLock.release();
+    cache.slabLock.release();
   }
 }
 
@@ -187,7 +192,7 @@ function grow(ctx: CacheContext): number {
   if (ctx.onSlabHeaderBytes > 0) {
     desc = slabBase + slabBytes - DESC_BYTES;
   } else {
-    desc = allocDescriptor(ctx);
+    desc = internalTake(ctx.services.descriptorCache());
     if (desc === 0) {
       pages.freePages(pfn, order);
       return 0;
