@@ -115,8 +115,13 @@ export class KmemCache extends CacheContext {
     this.cpu.load(this.row, this.services.neverWord, 0);
   }
 
-  /** This handle no longer names a live cache in this worker (destroyed, or its slot reused): its fast paths always miss. */
+  /**
+   * This handle no longer names a live cache (destroyed, or its slot reused): its fast paths use
+   * the row that never hits, and, unbound, it never touches the slot's per-CPU words again (they
+   * may be the next cache's); its slow path raises CacheDestroyedError.
+   */
   retire(): void {
+    this.bound = false;
     this.row = this.cpu.deadRow;
   }
 

@@ -166,6 +166,13 @@ test('a stale handle never reaches the magazines of the cache that reused its sl
   for (const a of held) fresh.free(a);
   assert.throws(() => old.alloc(), CacheDestroyedError);
   assert.throws(() => old.free(held[0] as number), /belongs to cache 'second'/);
+  // Nothing of its own is left to drain: it must not flush this CPU's magazine of the new cache.
+  const w = new Int32Array(kernel.buffer);
+  const p = kernel.slab.pcpuWord(fresh.index, kernel.slab.cpu);
+  const loaded = [w[p + P_LOADED], w[p + P_ROUNDS]];
+  assert.ok((w[p + P_ROUNDS] as number) >= held.length);
+  old.drain();
+  assert.deepEqual([w[p + P_LOADED], w[p + P_ROUNDS]], loaded);
   kernel.validate();
   // The new cache lost nothing: its rounds are still its own.
   const again = new Set(Array.from({ length: 4 }, () => fresh.alloc() as number));
