@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kernel } from '../../../src/mm/kernel.ts';
-import { oddInverse } from '../../../src/mm/slab/cpu-slab.ts';
+import { ROW_WORDS, oddInverse } from '../../../src/mm/slab/cpu-slab.ts';
 import { InteriorPointerError, InvalidFreeError } from '../../../src/mm/slab/errors.ts';
 
 test('oddInverse: d · d⁻¹ ≡ 1 (mod 2^32) for every odd d a slot size can have', () => {
@@ -12,6 +12,7 @@ test('the fast free accepts exactly the object starts of every slot size (divisi
   const kernel = Kernel.boot({ ramBytes: '64MiB', slab: { cookie: 7 } });
   for (const size of [8, 24, 40, 56, 72, 96, 104, 192, 200, 328, 520, 1000, 1536, 3000, 4104]) {
     const cache = kernel.createCache(`s${size}`, size);
+    const row = cache.index * ROW_WORDS;
     const a = cache.alloc() as number;
     const b = cache.alloc() as number;
     // Every 8-byte step inside the two objects but their starts is refused, and nothing changes.
@@ -20,8 +21,10 @@ test('the fast free accepts exactly the object starts of every slot size (divisi
         assert.throws(() => cache.free(base + off), (e: unknown) => e instanceof InteriorPointerError || e instanceof InvalidFreeError, `size ${size} +${off}`);
       }
     }
-    cache.free(a);
-    cache.free(b);
+    // The starts themselves are taken by the fast path, not left to the checked one.
+    assert.equal(kernel.slab.cpuSlab.free(a, row), true, `size ${size}: fast free of an object start`);
+    assert.equal(kernel.slab.cpuSlab.free(b, row), true);
+    assert.throws(() => cache.free(a), /double free/);
     kernel.validate();
   }
 });

@@ -26,6 +26,8 @@ const w32 = new Int32Array(buffer);
 const prng = new Prng(1000 + id);
 const inbox = id;
 const outbox = (id + 1) % workers;
+/** The only worker that sends to this inbox: its objects must still carry its stamp. */
+const sender = (id + workers - 1) % workers;
 const live: number[] = [];
 let seq = 0;
 const report = { id, allocs: 0, frees: 0, crossFrees: 0, doubles: 0, corrupt: 0, failures: 0 };
@@ -55,8 +57,7 @@ function free(tagged: number, from: number): void {
 
 for (let op = 0; op < ops; op++) {
   for (let tagged = ringPop(rings, inbox); tagged !== -1; tagged = ringPop(rings, inbox)) {
-    const addr = Math.floor(tagged / 2);
-    free(tagged, w32[addr >>> 2]! >>> 24);
+    free(tagged, sender);
     report.crossFrees++;
   }
   const r = prng.nextFloat();
@@ -76,7 +77,7 @@ for (const tagged of live) free(tagged, id);
 Atomics.add(rings, workers * RING_SLOTS, 1);
 while (Atomics.load(rings, workers * RING_SLOTS) < workers) Atomics.wait(rings, workers * RING_SLOTS, Atomics.load(rings, workers * RING_SLOTS), 10);
 for (let tagged = ringPop(rings, inbox); tagged !== -1; tagged = ringPop(rings, inbox)) {
-  free(tagged, w32[Math.floor(tagged / 2) >>> 2]! >>> 24);
+  free(tagged, sender);
   report.crossFrees++;
 }
 kernel.slab.detach();
