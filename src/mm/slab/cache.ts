@@ -30,14 +30,12 @@
  */
 import { OutOfMemoryError } from '../errors.ts';
 import { GFP } from '../gfp.ts';
-import { PAGE_SHIFT } from '../types.ts';
 import { CacheContext } from './context.ts';
 import { ROW_WORDS } from './cpu-slab.ts';
 import type { CpuSlab } from './cpu-slab.ts';
 import { checkObject, initObject } from './debug.ts';
 import { cpuFlush, depotPop, depotPurge, depotPush, magazineAlloc } from './depot.ts';
-import { CacheDestroyedError, DuplicateObjectError, InteriorPointerError, InvalidFreeError, InvalidPointerError, SlabDoubleFreeError } from './errors.ts';
-import type { SlabError } from './errors.ts';
+import { CacheDestroyedError, DuplicateObjectError, SlabDoubleFreeError } from './errors.ts';
 import { SlabFlag } from './layout.ts';
 import { releaseEmptySlabs, slabPut, slabTakeInto, slabTakeOne } from './slab-layer.ts';
 import {
@@ -45,8 +43,6 @@ import {
   C_DEPOT_FULL,
   C_DRAIN_GEN,
   CacheStat,
-  D_OBJS,
-  D_SMEM,
   P_DRAIN_GEN,
   P_LOADED,
   P_PREV,
@@ -55,7 +51,6 @@ import {
   P_STATS,
   PCPU_WORDS,
   PcpuStat,
-  SLAB_OWNER_FALLBACK,
 } from './types.ts';
 
 /** Reloads a slow path may try before it gives up (each one changes the CPU's magazines). */
@@ -68,17 +63,17 @@ export class KmemCache extends CacheContext {
   /** This worker's fast paths (cpu-slab.ts), and this handle's row there (deadRow once retired). */
   private readonly cpu: CpuSlab = this.services.cpuSlab;
   private row = this.index * ROW_WORDS;
-  /** init_on_alloc (objects of caches with a constructor keep their constructed state instead). */
-  private readonly zeroOnAlloc = (this.flags & (SlabFlag.INIT_ON_ALLOC | SlabFlag.HAS_CTOR)) === SlabFlag.INIT_ON_ALLOC;
   private readonly zeroOnFree = (this.flags & (SlabFlag.INIT_ON_FREE | SlabFlag.HAS_CTOR)) === SlabFlag.INIT_ON_FREE;
 
   constructor(...args: ConstructorParameters<typeof CacheContext>) {
     super(...args);
     // Fast frees only where nothing but the marker changes: not slow-only or init_on_free caches.
     const fastFree = !this.slowOnly && !this.zeroOnFree;
-    // Alloc-time work: init_on_alloc zeroes the object; init_on_free wipes the link word it still
-    // holds (SLUB's maybe_wipe_obj_freeptr).
-    const init = this.zeroOnAlloc ? this.objectSize : this.zeroOnFree ? -1 - this.linkWord : 0;
+    // Alloc-time work: init_on_alloc zeroes the object (objects of caches with a constructor keep
+    // their constructed state instead); init_on_free wipes the link word it still holds (SLUB's
+    // maybe_wipe_obj_freeptr).
+    const zeroOnAlloc = (this.flags & (SlabFlag.INIT_ON_ALLOC | SlabFlag.HAS_CTOR)) === SlabFlag.INIT_ON_ALLOC;
+    const init = zeroOnAlloc ? this.objectSize : this.zeroOnFree ? -1 - this.linkWord : 0;
     this.cpu.bind(this.row, this, fastFree, init);
     this.syncLoaded();
   }
@@ -296,12 +291,8 @@ export class KmemCache extends CacheContext {
     const w = this.w;
     const p = this.pcpu;
     for (let step = 0; step < SLOW_PATH_STEPS; step++) {
-      const r = w[p + P_ROUNDS] as number;
-      if (r >= 0 && r < this.rounds) {
-        w[this.loadedWord() + r] = addr;
-        w[p + P_ROUNDS] = r + 1;
-        return;
-      }
+      // Every step below re-points the row at this CPU's magazines (syncLoaded), so the fast push serves.
+      if (this.cpu.push(this.row, addr)) return;
       if (w[p + P_PREV_ROUNDS] === 0) {
         this.swapMagazines();
         continue;
@@ -360,30 +351,11 @@ export class KmemCache extends CacheContext {
   }
 
   /**
-   * Why `addr` is not the start of an object of this cache, or null if it is one (in a slab of any
-   * order). `op` names the operation for the message.
+   * The fast path's checks did not pass: a slow-only cache, a fallback-order slab's object, a full
+   * magazine, or a bad address. Checks everything, then frees or throws. kfree comes here straight
+   * after its own fast path missed.
    */
-  objectStartError(addr: number, op: 'free' | 'use' = 'use'): SlabError | null {
-    const Err = op === 'free' ? InvalidFreeError : InvalidPointerError;
-    const pfn = addr >>> PAGE_SHIFT;
-    if ((((this.owner[pfn] as number) & ~SLAB_OWNER_FALLBACK) | 0) !== this.tag || addr !== addr >>> 0) {
-      return new Err(addr, this.name, this.services.describeAddress(addr));
-    }
-    const desc = (this.priv[pfn] as number) >>> 2;
-    const off = addr - ((this.w[desc + D_SMEM] as number) >>> 0);
-    const idx = Math.floor(off / this.size);
-    if (off < 0 || idx >= (this.w[desc + D_OBJS] as number)) {
-      return new Err(addr, this.name, `it lies in the slab's ${off < 0 ? 'colour or red zone' : 'unused tail'}, outside every object`);
-    }
-    if (off !== idx * this.size) return new InteriorPointerError(addr, this.name, addr - off + idx * this.size);
-    return null;
-  }
-
-  /**
-   * The fast path's checks did not pass: a slow-only cache, a fallback-order slab's object, or a bad
-   * address. Checks everything, then frees or throws.
-   */
-  private freeChecked(addr: number): void {
+  freeChecked(addr: number): void {
     const error = this.objectStartError(addr, 'free');
     if (error !== null) throw error;
     const m = (addr >>> 2) + this.markerWord;

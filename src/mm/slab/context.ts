@@ -9,7 +9,9 @@ import type { MemMap } from '../mem-map.ts';
 import type { PageAllocator } from '../page-alloc.ts';
 import { PAGE_SHIFT } from '../types.ts';
 import type { CpuSlab } from './cpu-slab.ts';
-import { SLAB_DEBUG_FLAGS, SlabFlag, freeMarkerOffset } from './layout.ts';
+import { InteriorPointerError, InvalidFreeError, InvalidPointerError } from './errors.ts';
+import type { SlabError } from './errors.ts';
+import { SLAB_DEBUG_FLAGS, freeMarkerOffset, isSlowOnly } from './layout.ts';
 import {
   CACHE_WORDS,
   C_ALIGN,
@@ -36,6 +38,8 @@ import {
   C_STATE,
   CacheState,
   D_PFN_ORDER,
+  D_SMEM,
+  SLAB_OWNER_FALLBACK,
   slabOwnerTag,
   C_DEPOT_LOCK,
   C_SLAB_LOCK,
@@ -132,7 +136,7 @@ export class CacheContext {
     this.markerWord = freeMarkerOffset(this.freeOffset, this.objectSize) / 4;
     this.cookie = services.cookie;
     this.debug = (this.flags & SLAB_DEBUG_FLAGS) !== 0;
-    this.slowOnly = this.debug || (this.flags & SlabFlag.NO_MAGAZINE) !== 0;
+    this.slowOnly = isSlowOnly(this.flags);
     this.slabLock = new LockWord(w, this.base + C_SLAB_LOCK);
     this.depotLock = new LockWord(w, this.base + C_DEPOT_LOCK);
     this.owner = services.memMap.owner;
@@ -145,6 +149,26 @@ export class CacheContext {
   /** The constructor this worker registered for the cache (looked up each time: it may come later). */
   get ctor(): ((addr: number) => void) | undefined {
     return this.services.ctorOf(this.index);
+  }
+
+  /**
+   * Why `addr` is not the start of an object of this cache, or null if it is one (in a slab of any
+   * order). `op` names the operation for the message.
+   */
+  objectStartError(addr: number, op: 'free' | 'use' = 'use'): SlabError | null {
+    const Err = op === 'free' ? InvalidFreeError : InvalidPointerError;
+    const pfn = addr >>> PAGE_SHIFT;
+    if ((((this.owner[pfn] as number) & ~SLAB_OWNER_FALLBACK) | 0) !== this.tag || addr !== addr >>> 0) {
+      return new Err(addr, this.name, this.services.describeAddress(addr));
+    }
+    const desc = (this.priv[pfn] as number) >>> 2;
+    const off = addr - ((this.w[desc + D_SMEM] as number) >>> 0);
+    const idx = Math.floor(off / this.size);
+    if (off < 0 || idx >= (this.w[desc + D_OBJS] as number)) {
+      return new Err(addr, this.name, `it lies in the slab's ${off < 0 ? 'colour or red zone' : 'unused tail'}, outside every object`);
+    }
+    if (off !== idx * this.size) return new InteriorPointerError(addr, this.name, addr - off + idx * this.size);
+    return null;
   }
 
   /** Whether the slot still holds the cache this handle was made for. */

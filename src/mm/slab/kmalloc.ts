@@ -21,11 +21,10 @@ import type { KmemCache } from './cache.ts';
 import { ROW_WORDS } from './cpu-slab.ts';
 import type { CpuSlab, KmallocClasses } from './cpu-slab.ts';
 import { InteriorPointerError, InvalidFreeError, InvalidPointerError } from './errors.ts';
-import { SLAB_DEBUG_FLAGS, SlabFlag, getOrder } from './layout.ts';
+import { SlabFlag, getOrder } from './layout.ts';
 import type { SlabAllocator } from './allocator.ts';
 import { KMALLOC_LARGE_OWNER, SLAB_INDEX_MASK, SLAB_OWNER_BASE, SLAB_OWNER_FALLBACK, ZERO_SIZE_PTR, isSlabOwner } from './types.ts';
 
-export const KMALLOC_MIN_SIZE = 8;
 export const KMALLOC_MAX_CACHE_SIZE = 8192;
 export const KMALLOC_MAX_SIZE = PAGE_SIZE << MAX_PAGE_ORDER;
 
@@ -127,7 +126,7 @@ export class Kmalloc {
   private kfreeSlow(addr: number): void {
     const owner = this.owner[addr >>> PAGE_SHIFT_LOCAL];
     if (owner !== undefined && owner >>> 20 === SLAB_OWNER_HIGH && addr === addr >>> 0) {
-      this.cacheOf(owner, addr, 'free').free(addr);
+      this.cacheOf(owner, addr, 'free').freeChecked(addr);
       return;
     }
     if (addr === 0 || addr === ZERO_SIZE_PTR) return;
@@ -142,7 +141,7 @@ export class Kmalloc {
     if (owner !== undefined && isSlabOwner(owner)) {
       const cache = this.cacheOf(owner, addr, 'ksize');
       this.checkObjectStart(cache, addr);
-      if ((cache.flags & SLAB_DEBUG_FLAGS) !== 0) return cache.objectSize;
+      if (cache.debug) return cache.objectSize;
       return cache.freeOffset >= cache.objectSize ? cache.freeOffset : cache.size;
     }
     return PAGE_SIZE << this.largeBlock(addr, 'ksize').order;

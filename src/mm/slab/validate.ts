@@ -8,6 +8,7 @@
 import { InvariantError } from '../../util/errors.ts';
 import { PAGE_SIZE, PageFlag } from '../types.ts';
 import type { SlabAllocator } from './allocator.ts';
+import { listCountWord } from './context.ts';
 import type { CacheContext } from './context.ts';
 import { checkObject } from './debug.ts';
 import { SLAB_LISTS } from './slab-layer.ts';
@@ -17,9 +18,6 @@ import {
   C_FREE_IN_SLABS,
   C_NR_DEPOT_EMPTY,
   C_NR_DEPOT_FULL,
-  C_NR_EMPTY,
-  C_NR_FULL,
-  C_NR_PARTIAL,
   C_EMPTY,
   C_FULL,
   C_PARTIAL,
@@ -44,7 +42,6 @@ function fail(cache: string, message: string): never {
 }
 
 const LIST_NAMES: Record<number, string> = { [C_PARTIAL]: 'partial', [C_FULL]: 'full', [C_EMPTY]: 'empty' };
-const COUNT_WORDS: Record<number, number> = { [C_PARTIAL]: C_NR_PARTIAL, [C_FULL]: C_NR_FULL, [C_EMPTY]: C_NR_EMPTY };
 
 export function validateSlab(slab: SlabAllocator, caches: readonly CacheContext[]): void {
   const mm = slab.memMap;
@@ -76,14 +73,8 @@ function validateCache(slab: SlabAllocator, cache: CacheContext, slabPages: Uint
   /** Every object whose marker says free: each must have been seen on a free list or in a magazine. */
   const marked: number[] = [];
   let freeInSlabs = 0;
-  const isObject = (addr: number): boolean => {
-    if (((mm.owner[addr >>> 12] as number) & ~SLAB_OWNER_FALLBACK) !== cache.tag) return false;
-    const desc = cache.descOf(addr);
-    const off = addr - ((w[cache.d(desc, D_SMEM)] as number) >>> 0);
-    return off >= 0 && off % cache.size === 0 && off / cache.size < (w[cache.d(desc, D_OBJS)] as number);
-  };
   const checkFreeObject = (addr: number, where: string): void => {
-    if (!isObject(addr)) fail(name, `${where}: 0x${addr.toString(16)} is not an object of this cache`);
+    if (cache.objectStartError(addr) !== null) fail(name, `${where}: 0x${addr.toString(16)} is not an object of this cache`);
     if (seen.has(addr)) fail(name, `${where}: object 0x${addr.toString(16)} is free in two places`);
     seen.add(addr);
     if (w[(addr >>> 2) + cache.markerWord] !== (cache.cookie ^ addr)) fail(name, `${where}: free object 0x${addr.toString(16)} lacks its free marker`);
@@ -128,7 +119,7 @@ function validateCache(slab: SlabAllocator, cache: CacheContext, slabPages: Uint
       }
       prev = desc;
     }
-    if (count !== cache.word(COUNT_WORDS[list] as number)) fail(name, `${LIST_NAMES[list]} list holds ${count} slabs, its count says ${cache.word(COUNT_WORDS[list] as number)}`);
+    if (count !== cache.word(listCountWord(list))) fail(name, `${LIST_NAMES[list]} list holds ${count} slabs, its count says ${cache.word(listCountWord(list))}`);
   }
   if (freeInSlabs !== cache.word(C_FREE_IN_SLABS)) fail(name, `slab free lists hold ${freeInSlabs} objects, the cache counts ${cache.word(C_FREE_IN_SLABS)}`);
 
