@@ -31,8 +31,8 @@ import { CacheBusyError, CacheDestroyedError, CacheNameError, SlabLimitError } f
 import { ROW_WORDS, createCpuSlab } from './cpu-slab.ts';
 import type { CpuSlab } from './cpu-slab.ts';
 import { KMALLOC_CLASSES, Kmalloc } from './kmalloc.ts';
-import { DEFAULT_MAGAZINE_ROUNDS, SLAB_FLAGS_MASK, SlabFlag, calculateLayout, defaultMagazineRounds } from './layout.ts';
-import type { SlabLayoutKind } from './layout.ts';
+import { DEFAULT_MAGAZINE_ROUNDS, SLAB_DEBUG_FLAGS, SLAB_FLAGS_MASK, SlabFlag, calculateLayout, defaultMagazineRounds, isSlowOnly } from './layout.ts';
+import type { CacheLayout, SlabLayoutKind } from './layout.ts';
 import { releaseEmptySlabs } from './slab-layer.ts';
 import { slabStats, slabinfoText, slabtopText } from './slabinfo.ts';
 import type { SlabStats } from './slabinfo.ts';
@@ -41,7 +41,6 @@ import {
   C_ALIGN,
   C_COLOUR_MAX,
   C_COLOUR_STEP,
-  C_DRAIN_GEN,
   C_FLAGS,
   C_FREE_OFFSET,
   C_INUSE,
@@ -78,7 +77,6 @@ import {
   MAX_SLAB_CPUS,
   NAME_BYTES,
   PCPU_WORDS,
-  P_DRAIN_GEN,
   P_LOADED,
   P_PREV,
   P_PREV_ROUNDS,
@@ -109,13 +107,12 @@ export interface CreateCacheOptions {
   /** SlabFlag bits. */
   flags?: number;
   layout?: SlabLayoutKind;
-  /** Rounds per magazine; default by object size as Bonwick's (15, 7, 3 or 1). */
+  /** Rounds per magazine; default by slot size (defaultMagazineRounds() in layout.ts). */
   magazineRounds?: number;
 }
 
 const LAYOUTS: readonly SlabLayoutKind[] = ['slub', 'bonwick'];
 const DEFAULT_MAX_CACHES = 128;
-const USER_DEBUG_MASK = SlabFlag.RED_ZONE | SlabFlag.POISON;
 /** Boot debug and init flags are kept in the header word H_LAYOUT above the layout bit. */
 const LAYOUT_BONWICK = 1;
 
@@ -162,7 +159,7 @@ export class SlabAllocator implements SlabServices {
   }
 
   /** Bytes of the 'slab' region for a machine of `cpus` CPUs and `maxCaches` caches. */
-  static regionBytes(cpus: number, maxCaches: number): number {
+  private static regionBytes(cpus: number, maxCaches: number): number {
     return (HEADER_WORDS + maxCaches * CACHE_WORDS + cpus * maxCaches * PCPU_WORDS) * 4;
   }
 
@@ -181,7 +178,7 @@ export class SlabAllocator implements SlabServices {
     const layout = options.layout ?? 'slub';
     if (!LAYOUTS.includes(layout)) throw new ArgumentError(`slab layout '${String(layout)}': expected one of ${LAYOUTS.join(', ')}`);
     const debugFlags = options.debugFlags ?? 0;
-    if ((debugFlags & ~USER_DEBUG_MASK) !== 0) throw new ArgumentError(`debugFlags 0x${debugFlags.toString(16)}: expected SlabFlag.RED_ZONE and/or SlabFlag.POISON`);
+    if ((debugFlags & ~SLAB_DEBUG_FLAGS) !== 0) throw new ArgumentError(`debugFlags 0x${debugFlags.toString(16)}: expected SlabFlag.RED_ZONE and/or SlabFlag.POISON`);
     const region = header.requireRegion('slab');
     const cookie = options.cookie ?? Math.floor(Math.random() * 0x7fffffff) + 1;
     const slab = new SlabAllocator(ram, pages, memMap, region.paddr, (w, h) => {
@@ -383,7 +380,7 @@ export class SlabAllocator implements SlabServices {
     return this.pcpuRegionWord + (cpu * this.maxCaches + index) * PCPU_WORDS;
   }
 
-  cacheWord(index: number): number {
+  private cacheWord(index: number): number {
     return this.tableWord + index * CACHE_WORDS;
   }
 
@@ -440,12 +437,11 @@ export class SlabAllocator implements SlabServices {
     let flags = (options.flags ?? 0) | (options.ctor !== undefined ? SlabFlag.HAS_CTOR : 0);
     if (user) flags |= this.bootFlags;
     const layout = calculateLayout(sizeBytes, options.align ?? 0, flags, this.cpus, layoutKind);
-    const slowOnly = (flags & (SlabFlag.NO_MAGAZINE | SlabFlag.RED_ZONE | SlabFlag.POISON)) !== 0;
     const requested = options.magazineRounds ?? defaultMagazineRounds(layout.size);
     if (!Number.isInteger(requested) || requested < 1 || requested > 1023) {
       throw new ArgumentError(`magazineRounds ${requested}: expected an integer in [1, 1023]`);
     }
-    const rounds = slowOnly ? 0 : requested;
+    const rounds = isSlowOnly(flags) ? 0 : requested;
     this.tableLock.acquire();
     try {
       const existing = this.findIndex(name);
@@ -470,7 +466,7 @@ export class SlabAllocator implements SlabServices {
   }
 
   /** Writes a descriptor into a free slot. Table lock held. */
-  private addCache(name: string, layout: ReturnType<typeof calculateLayout>, flags: number, rounds: number, magazineCache: number): number {
+  private addCache(name: string, layout: CacheLayout, flags: number, rounds: number, magazineCache: number): number {
     let index = -1;
     for (let i = 0; i < this.maxCaches; i++) {
       if (this.w[this.cacheWord(i) + C_STATE] === CacheState.Free) {
@@ -501,12 +497,10 @@ export class SlabAllocator implements SlabServices {
     w[base + C_MAGAZINE_CACHE] = magazineCache;
     for (let cpu = 0; cpu < this.cpus; cpu++) {
       const p = this.pcpuWord(index, cpu);
+      // No magazines (P_LOADED and P_PREV 0), drain generation 0 as the zeroed descriptor's.
       w.fill(0, p, p + PCPU_WORDS);
-      w[p + P_LOADED] = 0;
       w[p + P_ROUNDS] = -1;
-      w[p + P_PREV] = 0;
       w[p + P_PREV_ROUNDS] = -1;
-      w[p + P_DRAIN_GEN] = w[base + C_DRAIN_GEN] as number;
     }
     Atomics.store(w, base + C_STATE, CacheState.Live);
     if (index >= (w[this.headerWord + H_NR_CACHES] as number)) w[this.headerWord + H_NR_CACHES] = index + 1;

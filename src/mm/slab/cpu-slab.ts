@@ -54,7 +54,7 @@ const F_EXTRA = 10;
 const FAST_PAGE_SHIFT = 12;
 
 /** What a row is bound from: a cache handle's layout and state. */
-export interface CpuSlabBinding {
+interface CpuSlabBinding {
   readonly tag: number;
   readonly size: number;
   readonly objs: number;

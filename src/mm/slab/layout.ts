@@ -31,17 +31,17 @@ import { ArgumentError } from '../../util/errors.ts';
 import { MAX_PAGE_ORDER, PAGE_SIZE } from '../types.ts';
 
 /** x86-64's L1 cache line (cache_line_size()). */
-export const CACHE_LINE_BYTES = 64;
+const CACHE_LINE_BYTES = 64;
 /** A pointer on the 64-bit kernel kmem models: SLUB's word for alignment and free pointers. */
-export const WORD_BYTES = 8;
+const WORD_BYTES = 8;
 /** ARCH_SLAB_MINALIGN / ARCH_KMALLOC_MINALIGN on x86-64. */
-export const MIN_ALIGN = 8;
+const MIN_ALIGN = 8;
 /** SLUB's default slub_max_order (PAGE_ALLOC_COSTLY_ORDER). */
-export const SLAB_MAX_ORDER = 3;
+const SLAB_MAX_ORDER = 3;
 /** slab.objects is a 15-bit field in SLUB. */
-export const MAX_OBJS_PER_SLAB = 32767;
+const MAX_OBJS_PER_SLAB = 32767;
 /** Bonwick's kmem_slab, kept at the end of a small-object slab. */
-export const BONWICK_SLAB_HEADER_BYTES = 32;
+const BONWICK_SLAB_HEADER_BYTES = 32;
 
 /** Cache flags (the SLAB_* of include/linux/slab.h that kmem models, and kmem's own). */
 export const SlabFlag = {
@@ -71,6 +71,11 @@ export const SlabFlag = {
 export const SLAB_FLAGS_MASK = (1 << 11) - 1;
 /** Flags that need the debug paths (every alloc and free checked and filled). */
 export const SLAB_DEBUG_FLAGS = SlabFlag.RED_ZONE | SlabFlag.POISON;
+
+/** Caches that always take the slow path: debug caches (as SLUB's bypass its per-CPU fast path) and those without magazines. */
+export function isSlowOnly(flags: number): boolean {
+  return (flags & (SLAB_DEBUG_FLAGS | SlabFlag.NO_MAGAZINE)) !== 0;
+}
 
 export type SlabLayoutKind = 'slub' | 'bonwick';
 

@@ -42,7 +42,7 @@ import {
 } from './types.ts';
 
 /** SLUB's min_partial for a cache of slot `size`. */
-export function minPartial(size: number): number {
+function minPartial(size: number): number {
   return Math.min(10, Math.max(5, Math.floor(Math.log2(size) / 2)));
 }
 

@@ -69,7 +69,7 @@ export interface SlabStats {
   totals: { caches: number; slabs: number; pages: number; totalObjs: number; activeObjs: number; inUse: number };
 }
 
-export function cacheStats(cache: CacheContext, cpus: number, pcpuWord: (index: number, cpu: number) => number): CacheStats {
+function cacheStats(cache: CacheContext, cpus: number, pcpuWord: (index: number, cpu: number) => number): CacheStats {
   const w = cache.w;
   const word = (offset: number): number => cache.word(offset);
   let totalObjs = 0;

@@ -112,7 +112,7 @@ export const P_STATS = 8;
 export const PcpuStat = { magazineSwaps: 0 } as const;
 
 /** Slab descriptor words (struct slab). */
-export const DESC_WORDS = 8;
+const DESC_WORDS = 8;
 export const DESC_BYTES = DESC_WORDS * 4;
 export const D_CACHE = 0;
 export const D_INUSE = 1;
