@@ -1,7 +1,7 @@
 /**
  * A hand-written magazine kmalloc: the design kmem's kmalloc follows, without its checks and its
  * shared-memory state. Linux's size classes 8 … 512 by a size → class table; per class a loaded
- * and a previous magazine of 63 rounds (31 above 256 bytes, as kmem's defaults), exchanged with a
+ * and a previous magazine of kmem's default size (defaultMagazineRounds()), exchanged with a
  * depot of full and empty magazines, and refilled from one-page slabs cut by a bump pointer; free
  * finds the class from a page → class table. With `marker`, free also does kmem's double-free
  * check (read the object's first word, compare it with cookie ^ addr, write it) and alloc clears
@@ -9,6 +9,8 @@
  * arena state cost on top of the design itself. Written as closures, the fastest shape V8 gives
  * this code (cpu-slab.ts explains why).
  */
+import { defaultMagazineRounds } from '../../src/mm/slab/layout.ts';
+
 const PAGE_BYTES = 4096;
 const CLASS_BYTES = [8, 16, 32, 64, 96, 128, 192, 256, 512] as const;
 const MAGAZINE_WORDS = 64;
@@ -27,7 +29,7 @@ export function magazineKmalloc(arenaBytes: number, marker: boolean): MagazineKm
   const classCount = CLASS_BYTES.length;
   const classOfSize = Uint8Array.from({ length: 513 }, (_, size) => Math.max(0, CLASS_BYTES.findIndex((bytes) => bytes >= size)));
   const classOfPage = new Uint8Array(arenaBytes / PAGE_BYTES);
-  const capacity = Int32Array.from(CLASS_BYTES, (bytes) => (bytes <= 256 ? 63 : 31));
+  const capacity = Int32Array.from(CLASS_BYTES, (bytes) => defaultMagazineRounds(bytes));
   const mags = new Int32Array(MAX_MAGAZINES * MAGAZINE_WORDS);
   let magazinesMade = 0;
   const newMagazine = (): number => {
