@@ -357,20 +357,40 @@ export class PageFtl extends LogStore {
     this.seq = seq;
     if (b !== -1) this.fill[target] = p;
     this.settleMoved(victim, moved);
+    if (pending > 0) this.settleTombstones(victim, target, pending);
+    p2l.fill(-1, base, base + ppb);
+  }
+
+  /** The victim's `pending` live tombstones (pages in this.pending): each goes along while any data
+   * page of its lpn remains on the chip, the victim's stale ones included. The data loop already
+   * dropped those from copies(); they count again while the tombstones are decided (two passes over
+   * the victim, not one per tombstone). GC does not nest (the collecting flag), so nothing else
+   * changes copies() meanwhile. */
+  private settleTombstones(victim: number, target: number, pending: number): void {
+    const base = victim * this.pagesPerBlock;
+    const p2l = this.p2l;
+    const lmap = this.lmap;
+    this.countStaleCopies(base, 1);
     for (let k = 0; k < pending; k++) {
       const i = this.pending[k] as number;
       const lpn = (p2l[base + i] as number) - TOMBSTONE;
-      let inVictim = 0;
-      for (let j = 0; j < ppb; j++) if (p2l[base + j] === -2 - lpn) inVictim++;
-      if ((lmap[2 * lpn + 1] as number) + inVictim > 0) {
+      if ((lmap[2 * lpn + 1] as number) > 0) {
         this.copyTombstone(victim, i, lpn, target);
       } else {
         lmap[2 * lpn] = -1;
-        valid[victim]!--;
+        this.table.valid[victim]!--;
         this.tombstonesDropped++;
       }
     }
-    p2l.fill(-1, base, base + ppb);
+    this.countStaleCopies(base, -1);
+  }
+
+  /** Adds `delta` to copies() of each stale data page in the block from page `base`. */
+  private countStaleCopies(base: number, delta: number): void {
+    for (let i = base; i < base + this.pagesPerBlock; i++) {
+      const q = this.p2l[i] as number;
+      if (q < -1) this.lmap[2 * (-2 - q) + 1]! += delta;
+    }
   }
 
   /** `moved` pages left the victim for the GC target. */
