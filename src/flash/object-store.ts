@@ -87,11 +87,13 @@ interface RecordView {
   flags: number;
   length: number;
   size: number;
+  /** The record's CRC-32 matches (always true when parsePage was told not to verify). */
   crcOk: boolean;
 }
 
-/** The records of a page's `count` records in `bytes` (at `base`), or a description of what is wrong. */
-function parsePage(bytes: Uint8Array, base: number, pageBytes: number, count: number): RecordView[] | string {
+/** The records of a page's `count` records in `bytes` (at `base`), or a description of what is wrong.
+ * With `verify`, each record's CRC-32 is computed (crcOk); without, crcOk is true. */
+function parsePage(bytes: Uint8Array, base: number, pageBytes: number, count: number, verify: boolean): RecordView[] | string {
   const view = new DataView(bytes.buffer, bytes.byteOffset + base, pageBytes);
   const records: RecordView[] = [];
   let offset = 0;
@@ -102,9 +104,11 @@ function parsePage(bytes: Uint8Array, base: number, pageBytes: number, count: nu
     const length = view.getUint32(offset + 16, true);
     const size = recordBytes(length);
     if (offset + size > pageBytes) return `record ${k} at offset ${offset} (${length} bytes) runs past the page`;
-    const stored = view.getUint32(offset + 20, true);
-    const start = base + offset;
-    const crc = crc32(bytes, start + RECORD_HEADER_BYTES, start + RECORD_HEADER_BYTES + length, crc32(bytes, start, start + 20));
+    let crcOk = true;
+    if (verify) {
+      const start = base + offset;
+      crcOk = crc32(bytes, start + RECORD_HEADER_BYTES, start + RECORD_HEADER_BYTES + length, crc32(bytes, start, start + 20)) === view.getUint32(offset + 20, true);
+    }
     records.push({
       offset,
       id: view.getUint32(offset + 4, true),
@@ -112,7 +116,7 @@ function parsePage(bytes: Uint8Array, base: number, pageBytes: number, count: nu
       flags: word & 0xffff,
       length,
       size,
-      crcOk: crc === stored,
+      crcOk,
     });
     offset += size;
   }
@@ -131,6 +135,8 @@ export class ObjectStore extends LogStore {
   private readonly tombstone: Uint8Array;
   private readonly copiesOf: Int32Array;
   private readonly buffers: Uint8Array[];
+  /** A DataView over each stream's buffer. */
+  private readonly bufferViews: DataView[];
   private readonly used: Int32Array;
   private readonly count: Int32Array;
   private readonly oldestBuffered: Float64Array;
@@ -159,6 +165,7 @@ export class ObjectStore extends LogStore {
     this.tombstone = new Uint8Array(n);
     this.copiesOf = new Int32Array(n);
     this.buffers = Array.from({ length: this.nrStreams }, () => new Uint8Array(device.pageBytes));
+    this.bufferViews = this.buffers.map((b) => new DataView(b.buffer, b.byteOffset, b.byteLength));
     this.used = new Int32Array(this.nrStreams);
     this.count = new Int32Array(this.nrStreams);
     this.oldestBuffered = new Float64Array(this.nrStreams).fill(Infinity);
@@ -271,7 +278,7 @@ export class ObjectStore extends LogStore {
     const copies = new Int32Array(this.maxObjects);
     const seen = new Uint8Array(this.maxObjects);
     const visit = (ppn: number, bytes: Uint8Array, base: number, count: number): void => {
-      const records = parsePage(bytes, base, this.pageBytes, count);
+      const records = parsePage(bytes, base, this.pageBytes, count, true);
       if (typeof records === 'string') fail(`page ${ppn}: ${records}`);
       for (const r of records as RecordView[]) {
         if (!r.crcOk) fail(`page ${ppn} offset ${r.offset}: record checksum mismatch`);
@@ -338,11 +345,12 @@ export class ObjectStore extends LogStore {
     const device = this.device;
     const stale: number[] = [];
     const live: RecordView[] = [];
+    const register = device.register.data;
     for (let p = 0; p < ppb; p++) {
       if (device.read(victim, p, this.pageBytes, SPARE_BYTES) !== PageState.Programmed) continue;
       const ppn = victim * ppb + p;
-      this.scratch.set(device.register.data);
-      const records = parsePage(this.scratch, 0, this.pageBytes, device.register.spareWords[1] as number);
+      // The index, not the checksum, says which records are live (validate and mount check it).
+      const records = parsePage(register, 0, this.pageBytes, device.register.spareWords[1] as number, false);
       if (typeof records === 'string') throw new InvariantError(`GC of block ${victim} page ${p}: ${records}`);
       live.length = 0;
       let liveBytes = 0;
@@ -360,6 +368,8 @@ export class ObjectStore extends LogStore {
         }
       }
       if (live.length === 0) continue;
+      // Programming the target's buffer goes through the register: keep the page's bytes first.
+      this.scratch.set(register);
       if ((this.used[target] as number) + liveBytes > this.pageBytes) this.programBuffer(target);
       for (const r of live) this.copyRecord(target, victim, r, this.scratch);
     }
@@ -390,15 +400,15 @@ export class ObjectStore extends LogStore {
     const version = this.version++;
     const buffer = this.buffers[stream] as Uint8Array;
     const offset = this.used[stream] as number;
-    const view = new DataView(buffer.buffer, offset, size);
-    view.setUint32(0, (RECORD_MAGIC | flags) >>> 0, true);
-    view.setUint32(4, id, true);
-    view.setUint32(8, version >>> 0, true);
-    view.setUint32(12, Math.floor(version / TWO_32), true);
-    view.setUint32(16, length, true);
+    const view = this.bufferViews[stream] as DataView;
+    view.setUint32(offset, (RECORD_MAGIC | flags) >>> 0, true);
+    view.setUint32(offset + 4, id, true);
+    view.setUint32(offset + 8, version >>> 0, true);
+    view.setUint32(offset + 12, Math.floor(version / TWO_32), true);
+    view.setUint32(offset + 16, length, true);
     if (payload !== null) buffer.set(payload, offset + RECORD_HEADER_BYTES);
     buffer.fill(0, offset + RECORD_HEADER_BYTES + length, offset + size);
-    view.setUint32(20, crc32(buffer, offset + RECORD_HEADER_BYTES, offset + RECORD_HEADER_BYTES + length, crc32(buffer, offset, offset + 20)), true);
+    view.setUint32(offset + 20, crc32(buffer, offset + RECORD_HEADER_BYTES, offset + RECORD_HEADER_BYTES + length, crc32(buffer, offset, offset + 20)), true);
     this.retire(id);
     this.place(stream, id, version, flags, length, size);
     if (flags === 0) this.copiesOf[id]!++;
@@ -497,7 +507,7 @@ export class ObjectStore extends LogStore {
         if (stream[b] === -1) stream[b] = tag & 0xff;
         if (seq > (maxSeq[b] as number)) maxSeq[b] = seq;
         if (seq > newestSeq) newestSeq = seq;
-        const records = parsePage(device.register.data, 0, this.pageBytes, spare[1] as number);
+        const records = parsePage(device.register.data, 0, this.pageBytes, spare[1] as number, true);
         if (typeof records === 'string') throw new FlashMountError(b, p, records);
         const ppn = b * ppb + p;
         for (const r of records) {
