@@ -35,7 +35,7 @@ import type { NandDevice } from '../machine/nand.ts';
 import { ArgumentError, InvariantError } from '../util/errors.ts';
 import { BlockState } from './block-table.ts';
 import { FlashConfigError, FlashFullError, FlashMountError, LogicalAddressError } from './errors.ts';
-import { LogStore } from './log-store.ts';
+import { LogStore, putSeq } from './log-store.ts';
 import type { GcStats, LogStoreConfig } from './log-store.ts';
 
 export interface PageFtlConfig extends LogStoreConfig {
@@ -61,7 +61,6 @@ const TAG_MASK = 0xffff0000 | 0;
 const KIND_DATA = 1;
 const KIND_TRIM = 2;
 export const FTL_SPARE_BYTES = 16;
-const TWO_32 = 4294967296;
 /** p2l marks a live tombstone with this bit (so logical pages number fewer than 2^30). */
 const TOMBSTONE = 1 << 30;
 
@@ -331,8 +330,7 @@ export class PageFtl extends LogStore {
         }
         spare[0] = tag;
         spare[1] = q;
-        spare[2] = seq >>> 0;
-        spare[3] = (seq / TWO_32) >>> 0;
+        putSeq(spare, 2, seq);
         device.copyback(victim, i, b, p, FTL_SPARE_BYTES);
         seq++;
         const ppn = b * ppb + p;
@@ -423,8 +421,7 @@ export class PageFtl extends LogStore {
     const seq = this.seq;
     spare[0] = TAG | (kind << 8) | stream;
     spare[1] = lpn;
-    spare[2] = seq >>> 0;
-    spare[3] = (seq / TWO_32) >>> 0;
+    putSeq(spare, 2, seq);
   }
 
   /** Ages for the cost-benefit policies when a GC copy of lpn lands in block b at time `now`: LFS
@@ -462,33 +459,21 @@ export class PageFtl extends LogStore {
   }
 
   private recover(): void {
-    const device = this.device;
     const ppb = this.pagesPerBlock;
     const L = this.logicalPages;
     const bestSeq = new Float64Array(L).fill(-1);
     const bestPpn = new Int32Array(L).fill(-1);
-    const written = new Int32Array(device.blocks);
-    const maxSeq = new Float64Array(device.blocks).fill(-1);
-    const stream = new Int16Array(device.blocks).fill(-1);
     const spare = this.regSpare;
-    let newest = -1;
-    for (let b = 0; b < device.blocks; b++) {
-      if (device.isBad(b)) continue;
-      for (let p = 0; p < ppb; p++) {
-        const state = device.read(b, p, 0, FTL_SPARE_BYTES);
-        if (state === PageState.Erased) continue;
-        written[b] = p + 1;
-        if (state !== PageState.Programmed) continue;
-        const tag = spare[0] as number;
+    this.mountChip({
+      dataBytes: 0,
+      spareBytes: FTL_SPARE_BYTES,
+      pageKind: 'a page-FTL page',
+      ownTag: (tag) => (tag & TAG_MASK) === TAG && (((tag >>> 8) & 0xff) === KIND_DATA || ((tag >>> 8) & 0xff) === KIND_TRIM),
+      visit: (b, p, seq) => {
         const lpn = spare[1] as number;
-        const kind = (tag >>> 8) & 0xff;
-        if ((tag & TAG_MASK) !== TAG || (kind !== KIND_DATA && kind !== KIND_TRIM)) throw new FlashMountError(b, p, `spare tag 0x${(tag >>> 0).toString(16)} is not a page-FTL page`);
         if (lpn < 0 || lpn >= L) throw new FlashMountError(b, p, `logical page ${lpn} is outside this store's ${L} pages (mount with the logical size it was formatted with)`);
-        const seq = (spare[2] as number >>> 0) + (spare[3] as number >>> 0) * TWO_32;
+        const kind = ((spare[0] as number) >>> 8) & 0xff;
         const ppn = b * ppb + p;
-        if (stream[b] === -1) stream[b] = tag & 0xff;
-        if (seq > (maxSeq[b] as number)) maxSeq[b] = seq;
-        if (seq > newest) newest = seq;
         if (kind === KIND_DATA) {
           this.lmap[2 * lpn + 1]!++;
           this.p2l[ppn] = -2 - lpn;
@@ -497,26 +482,26 @@ export class PageFtl extends LogStore {
           bestSeq[lpn] = seq;
           bestPpn[lpn] = kind === KIND_DATA ? ppn : -2 - ppn;
         }
-      }
-    }
-    const valid = this.table.valid;
-    for (let lpn = 0; lpn < L; lpn++) {
-      const best = bestPpn[lpn] as number;
-      if (best === -1) continue;
-      const ppn = best >= 0 ? best : -2 - best;
-      if (best < 0 && this.lmap[2 * lpn + 1] === 0) continue;
-      this.lmap[2 * lpn] = best;
-      this.p2l[ppn] = best >= 0 ? lpn : TOMBSTONE + lpn;
-      const b = (ppn / ppb) | 0;
-      valid[b]!++;
-      const seq = bestSeq[lpn] as number;
-      if (this.trackYoungest) {
-        this.writtenSeq[lpn] = seq;
-        if (seq > (this.table.youngest[b] as number)) this.table.youngest[b] = seq;
-      }
-      if (this.trackMtime) this.table.addMtime(b, seq, 1);
-    }
-    this.seq = newest + 1;
-    this.mountBlocks(written, maxSeq, stream);
+      },
+      settle: () => {
+        const valid = this.table.valid;
+        for (let lpn = 0; lpn < L; lpn++) {
+          const best = bestPpn[lpn] as number;
+          if (best === -1) continue;
+          const ppn = best >= 0 ? best : -2 - best;
+          if (best < 0 && this.lmap[2 * lpn + 1] === 0) continue;
+          this.lmap[2 * lpn] = best;
+          this.p2l[ppn] = best >= 0 ? lpn : TOMBSTONE + lpn;
+          const b = (ppn / ppb) | 0;
+          valid[b]!++;
+          const seq = bestSeq[lpn] as number;
+          if (this.trackYoungest) {
+            this.writtenSeq[lpn] = seq;
+            if (seq > (this.table.youngest[b] as number)) this.table.youngest[b] = seq;
+          }
+          if (this.trackMtime) this.table.addMtime(b, seq, 1);
+        }
+      },
+    });
   }
 }

@@ -36,7 +36,7 @@ import { crc32 } from '../util/crc32.ts';
 import { InvariantError } from '../util/errors.ts';
 import { BlockState } from './block-table.ts';
 import { FlashConfigError, FlashMountError, ObjectIdError, ObjectSizeError } from './errors.ts';
-import { LogStore } from './log-store.ts';
+import { LogStore, TWO_32, putSeq } from './log-store.ts';
 import type { GcStats, LogStoreConfig } from './log-store.ts';
 
 export interface ObjectStoreConfig extends LogStoreConfig {
@@ -72,7 +72,6 @@ const MAGIC_MASK = 0xffff0000 | 0;
 const FLAG_TOMBSTONE = 1;
 const PAGE_TAG = (0x4b4f << 16) | (3 << 8);
 const SPARE_BYTES = 16;
-const TWO_32 = 4294967296;
 const NONE = -1;
 
 function recordBytes(length: number): number {
@@ -471,8 +470,7 @@ export class ObjectStore extends LogStore {
     const spare = reg.spareWords;
     spare[0] = PAGE_TAG | stream;
     spare[1] = n;
-    spare[2] = this.seq >>> 0;
-    spare[3] = (this.seq / TWO_32) >>> 0;
+    putSeq(spare, 2, this.seq);
     this.device.program(b, p, used, SPARE_BYTES);
     this.seq++;
     this.counters.paddingBytes += this.pageBytes - used;
@@ -487,27 +485,15 @@ export class ObjectStore extends LogStore {
     const device = this.device;
     const ppb = this.pagesPerBlock;
     const n = this.maxObjects;
-    const written = new Int32Array(device.blocks);
-    const maxSeq = new Float64Array(device.blocks).fill(-1);
-    const stream = new Int16Array(device.blocks).fill(-1);
     const bestPageSeq = new Float64Array(n).fill(-1);
-    let newestSeq = -1;
     let newestVersion = 0;
-    for (let b = 0; b < device.blocks; b++) {
-      if (device.isBad(b)) continue;
-      for (let p = 0; p < ppb; p++) {
-        const state = device.read(b, p, this.pageBytes, SPARE_BYTES);
-        if (state === PageState.Erased) continue;
-        written[b] = p + 1;
-        if (state !== PageState.Programmed) continue;
-        const spare = device.register.spareWords;
-        const tag = spare[0] as number;
-        if (((tag & MAGIC_MASK) | 0) !== ((PAGE_TAG & MAGIC_MASK) | 0)) throw new FlashMountError(b, p, `spare tag 0x${(tag >>> 0).toString(16)} is not an object-store page`);
-        const seq = (spare[2] as number >>> 0) + (spare[3] as number >>> 0) * TWO_32;
-        if (stream[b] === -1) stream[b] = tag & 0xff;
-        if (seq > (maxSeq[b] as number)) maxSeq[b] = seq;
-        if (seq > newestSeq) newestSeq = seq;
-        const records = parsePage(device.register.data, 0, this.pageBytes, spare[1] as number, true);
+    this.mountChip({
+      dataBytes: this.pageBytes,
+      spareBytes: SPARE_BYTES,
+      pageKind: 'an object-store page',
+      ownTag: (tag) => ((tag & MAGIC_MASK) | 0) === ((PAGE_TAG & MAGIC_MASK) | 0),
+      visit: (b, p, seq) => {
+        const records = parsePage(device.register.data, 0, this.pageBytes, device.register.spareWords[1] as number, true);
         if (typeof records === 'string') throw new FlashMountError(b, p, records);
         const ppn = b * ppb + p;
         for (const r of records) {
@@ -526,25 +512,25 @@ export class ObjectStore extends LogStore {
             bestPageSeq[r.id] = seq;
           }
         }
-      }
-    }
-    for (let id = 0; id < n; id++) {
-      const ppn = this.locPage[id] as number;
-      if (ppn === NONE) continue;
-      if (this.tombstone[id] === 1 && this.copiesOf[id] === 0) {
-        this.locPage[id] = NONE;
-        this.tombstone[id] = 0;
-        continue;
-      }
-      const b = Math.floor(ppn / ppb);
-      const units = recordBytes(this.lengthOf[id] as number) / GRANULE;
-      this.table.valid[b]! += units;
-      const pageSeq = bestPageSeq[id] as number;
-      if (pageSeq > (this.table.youngest[b] as number)) this.table.youngest[b] = pageSeq;
-      if (this.trackMtime) this.table.addMtime(b, pageSeq, units);
-    }
-    this.version = newestVersion + 1;
-    this.seq = newestSeq + 1;
-    this.mountBlocks(written, maxSeq, stream);
+      },
+      settle: () => {
+        for (let id = 0; id < n; id++) {
+          const ppn = this.locPage[id] as number;
+          if (ppn === NONE) continue;
+          if (this.tombstone[id] === 1 && this.copiesOf[id] === 0) {
+            this.locPage[id] = NONE;
+            this.tombstone[id] = 0;
+            continue;
+          }
+          const b = Math.floor(ppn / ppb);
+          const units = recordBytes(this.lengthOf[id] as number) / GRANULE;
+          this.table.valid[b]! += units;
+          const pageSeq = bestPageSeq[id] as number;
+          if (pageSeq > (this.table.youngest[b] as number)) this.table.youngest[b] = pageSeq;
+          if (this.trackMtime) this.table.addMtime(b, pageSeq, units);
+        }
+        this.version = newestVersion + 1;
+      },
+    });
   }
 }
