@@ -74,7 +74,6 @@ export class PageFtl extends LogStore {
   trims = 0;
   tombstoneWrites = 0;
   tombstonesDropped = 0;
-  gcCopies = 0;
   /** The sequence number of each lpn's last host write (for cost-benefit ages). */
   private readonly writtenSeq: Float64Array;
   private readonly regSpare: Int32Array;
@@ -235,6 +234,12 @@ export class PageFtl extends LogStore {
     };
   }
 
+  /** Pages GC copied (data and tombstones): every live page of every victim but the tombstones it
+   * dropped. */
+  get gcCopies(): number {
+    return this.gcStats().copiedUnits - this.tombstonesDropped;
+  }
+
   /**
    * Checks every invariant: the two maps agree; valid counts per block match the pages live in it;
    * copies[] matches the data pages on the chip; every live page's spare names its lpn and kind;
@@ -341,7 +346,7 @@ export class PageFtl extends LogStore {
         if (tracking) this.noteCopy(b, q, seq - 1);
         if (++p === ppb) {
           this.seq = seq;
-          this.settleMoved(victim, moved);
+          valid[victim]! -= moved;
           moved = 0;
           this.frontierFull(target);
           b = this.frontier[target] as number;
@@ -354,7 +359,7 @@ export class PageFtl extends LogStore {
     }
     this.seq = seq;
     if (b !== -1) this.fill[target] = p;
-    this.settleMoved(victim, moved);
+    valid[victim]! -= moved;
     if (pending > 0) this.settleTombstones(victim, target, pending);
     p2l.fill(-1, base, base + ppb);
   }
@@ -391,12 +396,6 @@ export class PageFtl extends LogStore {
     }
   }
 
-  /** `moved` pages left the victim for the GC target. */
-  private settleMoved(victim: number, moved: number): void {
-    this.table.valid[victim]! -= moved;
-    this.gcCopies += moved;
-  }
-
   private copyTombstone(victim: number, page: number, lpn: number, stream: number): void {
     this.ensureFrontier(stream);
     const b = this.frontier[stream] as number;
@@ -410,7 +409,6 @@ export class PageFtl extends LogStore {
     this.table.valid[victim]!--;
     this.table.valid[b]!++;
     if (this.trackMtime) this.table.addMtime(b, seq, 1);
-    this.gcCopies++;
     if (p + 1 === this.pagesPerBlock) this.frontierFull(stream);
     else this.fill[stream] = p + 1;
   }
