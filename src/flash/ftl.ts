@@ -288,14 +288,8 @@ export class PageFtl extends LogStore {
     }
     for (let b = 0; b < this.device.blocks; b++) {
       if (validCount[b] !== this.table.valid[b]) fail(`block ${b}: ${validCount[b]} live pages, the table says ${this.table.valid[b]}`);
-      if (this.table.state[b] === BlockState.Free && this.device.writePointer(b) !== 0) fail(`free block ${b} is not erased`);
     }
-    for (let s = 0; s < this.nrStreams; s++) {
-      const b = this.frontier[s] as number;
-      if (b === -1) continue;
-      if (this.table.state[b] !== BlockState.Open) fail(`frontier of stream ${s} is block ${b}, which is not open`);
-      if (this.device.writePointer(b) !== this.fill[s]) fail(`frontier of stream ${s} (block ${b}) is at page ${this.fill[s]}, the chip's write pointer at ${this.device.writePointer(b)}`);
-    }
+    this.validateFrontiers(fail);
     this.device.validate();
   }
 

@@ -435,6 +435,23 @@ export abstract class LogStore {
     }
   }
 
+  /** The invariants of the frontiers both stores keep, for their validate(): free blocks are
+   * erased, and each stream's frontier is an open block whose write pointer is the stream's next
+   * page. `fail` throws. */
+  protected validateFrontiers(fail: (message: string) => never): void {
+    const table = this.table;
+    const device = this.device;
+    for (let b = 0; b < table.blocks; b++) {
+      if (table.state[b] === BlockState.Free && device.writePointer(b) !== 0) fail(`free block ${b} is not erased`);
+    }
+    for (let s = 0; s < this.nrStreams; s++) {
+      const b = this.frontier[s] as number;
+      if (b === NONE) continue;
+      if (table.state[b] !== BlockState.Open) fail(`frontier of stream ${s} is block ${b}, which is not open`);
+      if (device.writePointer(b) !== this.fill[s]) fail(`frontier of stream ${s} (block ${b}) is at page ${this.fill[s]}, the chip's write pointer at ${device.writePointer(b)}`);
+    }
+  }
+
   /** Format: every block erased (a fresh chip's already are), bad ones retired, frontiers opened. */
   protected formatBlocks(): void {
     const device = this.device;

@@ -293,10 +293,7 @@ export class ObjectStore extends LogStore {
     };
     for (let b = 0; b < device.blocks; b++) {
       const state = this.table.state[b] as number;
-      if (state === BlockState.Free || state === BlockState.Bad) {
-        if (state === BlockState.Free && device.writePointer(b) !== 0) fail(`free block ${b} is not erased`);
-        continue;
-      }
+      if (state === BlockState.Free || state === BlockState.Bad) continue;
       for (let p = 0; p < ppb; p++) {
         const ppn = b * ppb + p;
         if (device.pageStates[ppn] !== PageState.Programmed) continue;
@@ -305,14 +302,12 @@ export class ObjectStore extends LogStore {
         visit(ppn, data, ppn * this.pageBytes, device.spareWords[w + 1] as number);
       }
     }
+    this.validateFrontiers(fail);
     for (let s = 0; s < this.nrStreams; s++) {
-      const b = this.frontier[s] as number;
-      if (b === NONE) {
+      if (this.frontier[s] === NONE) {
         if (this.count[s] !== 0) fail(`stream ${s} buffers records but has no frontier`);
         continue;
       }
-      if (this.table.state[b] !== BlockState.Open) fail(`frontier of stream ${s} is block ${b}, which is not open`);
-      if (device.writePointer(b) !== this.fill[s]) fail(`frontier of stream ${s} is at page ${this.fill[s]}, the chip's write pointer at ${device.writePointer(b)}`);
       if ((this.count[s] as number) > 0) visit(this.bufferedPage(s), this.buffers[s] as Uint8Array, 0, this.count[s] as number);
     }
     for (let id = 0; id < this.maxObjects; id++) {
