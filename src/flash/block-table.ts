@@ -29,7 +29,7 @@ import { MinHeap } from '../util/min-heap.ts';
 
 export const BlockState = { Free: 0, Open: 1, Closed: 2, Bad: 3 } as const;
 export type BlockState = (typeof BlockState)[keyof typeof BlockState];
-export const BLOCK_STATE_NAMES: readonly string[] = ['free', 'open', 'closed', 'bad'];
+const BLOCK_STATE_NAMES: readonly string[] = ['free', 'open', 'closed', 'bad'];
 
 /** How the free pool hands out erased blocks. */
 export type FreeBlockOrder = 'fifo' | 'least-worn';

@@ -60,7 +60,7 @@ const TAG = 0x4b46 << 16;
 const TAG_MASK = 0xffff0000 | 0;
 const KIND_DATA = 1;
 const KIND_TRIM = 2;
-export const FTL_SPARE_BYTES = 16;
+const FTL_SPARE_BYTES = 16;
 /** p2l marks a live tombstone with this bit (so logical pages number fewer than 2^30). */
 const TOMBSTONE = 1 << 30;
 

@@ -47,7 +47,7 @@ import { VICTIM_POLICIES, createVictimPolicy } from './victim.ts';
 import type { VictimPolicy, VictimPolicyName } from './victim.ts';
 
 export type GcFrontier = 'shared' | 'separate';
-export const GC_FRONTIERS: readonly GcFrontier[] = ['shared', 'separate'];
+const GC_FRONTIERS: readonly GcFrontier[] = ['shared', 'separate'];
 
 export interface LogStoreConfig {
   /** Foreground victim policy (default 'greedy'). */

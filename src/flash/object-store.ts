@@ -65,7 +65,7 @@ export interface ObjectStoreStats {
   gc: GcStats;
 }
 
-export const RECORD_HEADER_BYTES = 24;
+const RECORD_HEADER_BYTES = 24;
 const GRANULE = 8;
 const RECORD_MAGIC = 0x4f42 << 16;
 const MAGIC_MASK = 0xffff0000 | 0;

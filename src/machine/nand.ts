@@ -54,7 +54,6 @@ import type { NandTiming, NandTimingName } from './nand-timing.ts';
 
 export const PageState = { Erased: 0, Programmed: 1, Corrupt: 2 } as const;
 export type PageState = (typeof PageState)[keyof typeof PageState];
-export const PAGE_STATE_NAMES: readonly string[] = ['erased', 'programmed', 'corrupt'];
 
 export const EraseStatus = { Ok: 0, Failed: 1 } as const;
 export type EraseStatus = (typeof EraseStatus)[keyof typeof EraseStatus];
@@ -375,10 +374,6 @@ export class NandDevice {
 
   get geometry(): NandGeometry {
     return { blocks: this.blocks, pagesPerBlock: this.pagesPerBlock, pageBytes: this.pageBytes, spareBytes: this.spareBytes };
-  }
-
-  get isPowered(): boolean {
-    return this.powered;
   }
 
   /** Persists every change from now on through `sink` (the file image). */
