@@ -203,11 +203,7 @@ export class BlockTable {
 
   /** One unit of block `b` became invalid. */
   invalidate(b: number): void {
-    const v = --this.valid[b]!;
-    if (this.bucketed && this.state[b] === BlockState.Closed) {
-      this.bucketUnlink(b, v + 1);
-      this.bucketPush(b, v);
-    }
+    this.invalidateUnits(b, 1);
   }
 
   /** `units` units of block `b` became invalid. */

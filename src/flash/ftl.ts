@@ -148,8 +148,7 @@ export class PageFtl extends LogStore {
       this.table.youngest[b] = seq;
     }
     if (this.trackMtime) this.table.addMtime(b, seq, 1);
-    if (p + 1 === this.pagesPerBlock) this.frontierFull(s);
-    else this.fill[s] = p + 1;
+    this.advanceFrontier(s, p);
   }
 
   /** Reads `lpn` into `out` (its first out.length bytes). False when it is unmapped or trimmed. */
@@ -192,8 +191,7 @@ export class PageFtl extends LogStore {
       this.p2l[ppn] = TOMBSTONE + l;
       this.table.valid[b]!++;
       if (this.trackMtime) this.table.addMtime(b, seq, 1);
-      if (p + 1 === this.pagesPerBlock) this.frontierFull(0);
-      else this.fill[0] = p + 1;
+      this.advanceFrontier(0, p);
     }
   }
 
@@ -403,8 +401,7 @@ export class PageFtl extends LogStore {
     this.table.valid[victim]!--;
     this.table.valid[b]!++;
     if (this.trackMtime) this.table.addMtime(b, seq, 1);
-    if (p + 1 === this.pagesPerBlock) this.frontierFull(stream);
-    else this.fill[stream] = p + 1;
+    this.advanceFrontier(stream, p);
   }
 
   /** Puts a page's spare area in the register: tag, lpn, and the next sequence number. */

@@ -315,6 +315,13 @@ export abstract class LogStore {
     this.frontier[stream] = NONE;
   }
 
+  /** Stream `stream` programmed page `page` of its frontier: the next page, or, when that was the
+   * block's last, the frontier is full (frontierFull). */
+  protected advanceFrontier(stream: number, page: number): void {
+    if (page + 1 === this.pagesPerBlock) this.frontierFull(stream);
+    else this.fill[stream] = page + 1;
+  }
+
   /** A frontier exists for `stream` on return (opening one if it has none, and collecting if that
    * left free blocks short; the collection may fill and close the new frontier, hence the loop). */
   protected ensureFrontier(stream: number): void {

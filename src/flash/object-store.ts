@@ -472,8 +472,7 @@ export class ObjectStore extends LogStore {
     this.used[stream] = 0;
     this.count[stream] = 0;
     this.oldestBuffered[stream] = Infinity;
-    if (p + 1 === this.pagesPerBlock) this.frontierFull(stream);
-    else this.fill[stream] = p + 1;
+    this.advanceFrontier(stream, p);
   }
 
   private recover(): void {
