@@ -1,11 +1,12 @@
 /**
- * The flash translation layer: host page writes simulated per second, in memory, greedy GC, α = 1.1,
- * 1024 blocks of 128 pages (119,040 logical pages), in steady state (filled and warmed up with two
- * logical-space passes before timing). Each host write is a uniformly random logical page; the
- * store programs it and, about every Np/WA writes, cleans a victim (≈ 4.5 copy-backs per write at
- * this α) and erases it, all through the NAND model (rules checked, spare areas stored, costs
- * counted). Beside it: FIFO and the separate-GC-frontier variant, the in-place baseline, and a floor
- * that only draws the random page and updates a plain mapping array.
+ * The flash translation layer: host page writes simulated per second, in memory, greedy GC, at α =
+ * ALPHA on BLOCKS blocks of PAGES_PER_BLOCK pages (L = (B − R)·Np/α logical pages, logicalPagesFor),
+ * in steady state (filled and warmed up with two logical-space passes before timing). Each host
+ * write is a uniformly random logical page; the store programs it and, about every Np/WA writes,
+ * cleans a victim (WA − 1 copy-backs per write; flash/analytic.ts's waGreedy gives WA for α and Np)
+ * and erases it, all through the NAND model (rules checked, spare areas stored, costs counted).
+ * Beside it: FIFO and the separate-GC-frontier variant, the in-place baseline, and a floor that only
+ * draws the random page and updates a plain mapping array.
  *
  * Desnoyers' C simulator (pjd-nu/sssl-ftlsim, runsim_greedy.c) is the reference: over 10 M host
  * writes per second.

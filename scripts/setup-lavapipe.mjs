@@ -46,7 +46,7 @@ export function parseOsRelease(text) {
     const match = /^([A-Z_]+)=(.*)$/.exec(line.trim());
     if (match !== null) fields[match[1]] = match[2].replace(/^"(.*)"$/, '$1');
   }
-  return { id: fields.ID ?? '', idLike: (fields.ID_LIKE ?? '').split(/\s+/), codename: fields.VERSION_CODENAME ?? '' };
+  return { id: fields.ID ?? '', codename: fields.VERSION_CODENAME ?? '' };
 }
 
 /** Every enabled binary source of the apt configuration under `aptDir`: { uri, suites, components }. */

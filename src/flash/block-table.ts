@@ -29,7 +29,7 @@ import { MinHeap } from '../util/min-heap.ts';
 
 export const BlockState = { Free: 0, Open: 1, Closed: 2, Bad: 3 } as const;
 export type BlockState = (typeof BlockState)[keyof typeof BlockState];
-export const BLOCK_STATE_NAMES: readonly string[] = ['free', 'open', 'closed', 'bad'];
+const BLOCK_STATE_NAMES: readonly string[] = ['free', 'open', 'closed', 'bad'];
 
 /** How the free pool hands out erased blocks. */
 export type FreeBlockOrder = 'fifo' | 'least-worn';
@@ -203,11 +203,7 @@ export class BlockTable {
 
   /** One unit of block `b` became invalid. */
   invalidate(b: number): void {
-    const v = --this.valid[b]!;
-    if (this.bucketed && this.state[b] === BlockState.Closed) {
-      this.bucketUnlink(b, v + 1);
-      this.bucketPush(b, v);
-    }
+    this.invalidateUnits(b, 1);
   }
 
   /** `units` units of block `b` became invalid. */

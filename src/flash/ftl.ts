@@ -35,7 +35,7 @@ import type { NandDevice } from '../machine/nand.ts';
 import { ArgumentError, InvariantError } from '../util/errors.ts';
 import { BlockState } from './block-table.ts';
 import { FlashConfigError, FlashFullError, FlashMountError, LogicalAddressError } from './errors.ts';
-import { LogStore } from './log-store.ts';
+import { LogStore, putSeq } from './log-store.ts';
 import type { GcStats, LogStoreConfig } from './log-store.ts';
 
 export interface PageFtlConfig extends LogStoreConfig {
@@ -60,8 +60,7 @@ const TAG = 0x4b46 << 16;
 const TAG_MASK = 0xffff0000 | 0;
 const KIND_DATA = 1;
 const KIND_TRIM = 2;
-export const FTL_SPARE_BYTES = 16;
-const TWO_32 = 4294967296;
+const FTL_SPARE_BYTES = 16;
 /** p2l marks a live tombstone with this bit (so logical pages number fewer than 2^30). */
 const TOMBSTONE = 1 << 30;
 
@@ -75,7 +74,6 @@ export class PageFtl extends LogStore {
   trims = 0;
   tombstoneWrites = 0;
   tombstonesDropped = 0;
-  gcCopies = 0;
   /** The sequence number of each lpn's last host write (for cost-benefit ages). */
   private readonly writtenSeq: Float64Array;
   private readonly regSpare: Int32Array;
@@ -150,8 +148,7 @@ export class PageFtl extends LogStore {
       this.table.youngest[b] = seq;
     }
     if (this.trackMtime) this.table.addMtime(b, seq, 1);
-    if (p + 1 === this.pagesPerBlock) this.frontierFull(s);
-    else this.fill[s] = p + 1;
+    this.advanceFrontier(s, p);
   }
 
   /** Reads `lpn` into `out` (its first out.length bytes). False when it is unmapped or trimmed. */
@@ -194,8 +191,7 @@ export class PageFtl extends LogStore {
       this.p2l[ppn] = TOMBSTONE + l;
       this.table.valid[b]!++;
       if (this.trackMtime) this.table.addMtime(b, seq, 1);
-      if (p + 1 === this.pagesPerBlock) this.frontierFull(0);
-      else this.fill[0] = p + 1;
+      this.advanceFrontier(0, p);
     }
   }
 
@@ -234,6 +230,12 @@ export class PageFtl extends LogStore {
       writeAmplification: this.hostWrites === 0 ? 0 : (this.device.programs + this.device.copybacks - this.programsAtStart) / this.hostWrites,
       gc: this.gcStats(),
     };
+  }
+
+  /** Pages GC copied (data and tombstones): every live page of every victim but the tombstones it
+   * dropped. */
+  get gcCopies(): number {
+    return this.gcStats().copiedUnits - this.tombstonesDropped;
   }
 
   /**
@@ -284,14 +286,8 @@ export class PageFtl extends LogStore {
     }
     for (let b = 0; b < this.device.blocks; b++) {
       if (validCount[b] !== this.table.valid[b]) fail(`block ${b}: ${validCount[b]} live pages, the table says ${this.table.valid[b]}`);
-      if (this.table.state[b] === BlockState.Free && this.device.writePointer(b) !== 0) fail(`free block ${b} is not erased`);
     }
-    for (let s = 0; s < this.nrStreams; s++) {
-      const b = this.frontier[s] as number;
-      if (b === -1) continue;
-      if (this.table.state[b] !== BlockState.Open) fail(`frontier of stream ${s} is block ${b}, which is not open`);
-      if (this.device.writePointer(b) !== this.fill[s]) fail(`frontier of stream ${s} (block ${b}) is at page ${this.fill[s]}, the chip's write pointer at ${this.device.writePointer(b)}`);
-    }
+    this.validateFrontiers(fail);
     this.device.validate();
   }
 
@@ -331,8 +327,7 @@ export class PageFtl extends LogStore {
         }
         spare[0] = tag;
         spare[1] = q;
-        spare[2] = seq >>> 0;
-        spare[3] = (seq / TWO_32) >>> 0;
+        putSeq(spare, 2, seq);
         device.copyback(victim, i, b, p, FTL_SPARE_BYTES);
         seq++;
         const ppn = b * ppb + p;
@@ -343,7 +338,7 @@ export class PageFtl extends LogStore {
         if (tracking) this.noteCopy(b, q, seq - 1);
         if (++p === ppb) {
           this.seq = seq;
-          this.settleMoved(victim, moved);
+          valid[victim]! -= moved;
           moved = 0;
           this.frontierFull(target);
           b = this.frontier[target] as number;
@@ -356,27 +351,41 @@ export class PageFtl extends LogStore {
     }
     this.seq = seq;
     if (b !== -1) this.fill[target] = p;
-    this.settleMoved(victim, moved);
-    for (let k = 0; k < pending; k++) {
-      const i = this.pending[k] as number;
-      const lpn = (p2l[base + i] as number) - TOMBSTONE;
-      let inVictim = 0;
-      for (let j = 0; j < ppb; j++) if (p2l[base + j] === -2 - lpn) inVictim++;
-      if ((lmap[2 * lpn + 1] as number) + inVictim > 0) {
-        this.copyTombstone(victim, i, lpn, target);
-      } else {
-        lmap[2 * lpn] = -1;
-        valid[victim]!--;
-        this.tombstonesDropped++;
-      }
-    }
+    valid[victim]! -= moved;
+    if (pending > 0) this.settleTombstones(victim, target, pending);
     p2l.fill(-1, base, base + ppb);
   }
 
-  /** `moved` pages left the victim for the GC target. */
-  private settleMoved(victim: number, moved: number): void {
-    this.table.valid[victim]! -= moved;
-    this.gcCopies += moved;
+  /** The victim's `pending` live tombstones (pages in this.pending): each goes along while any data
+   * page of its lpn remains on the chip, the victim's stale ones included. The data loop already
+   * dropped those from copies(); they count again while the tombstones are decided (two passes over
+   * the victim, not one per tombstone). GC does not nest (the collecting flag), so nothing else
+   * changes copies() meanwhile. */
+  private settleTombstones(victim: number, target: number, pending: number): void {
+    const base = victim * this.pagesPerBlock;
+    const p2l = this.p2l;
+    const lmap = this.lmap;
+    this.countStaleCopies(base, 1);
+    for (let k = 0; k < pending; k++) {
+      const i = this.pending[k] as number;
+      const lpn = (p2l[base + i] as number) - TOMBSTONE;
+      if ((lmap[2 * lpn + 1] as number) > 0) {
+        this.copyTombstone(victim, i, lpn, target);
+      } else {
+        lmap[2 * lpn] = -1;
+        this.table.valid[victim]!--;
+        this.tombstonesDropped++;
+      }
+    }
+    this.countStaleCopies(base, -1);
+  }
+
+  /** Adds `delta` to copies() of each stale data page in the block from page `base`. */
+  private countStaleCopies(base: number, delta: number): void {
+    for (let i = base; i < base + this.pagesPerBlock; i++) {
+      const q = this.p2l[i] as number;
+      if (q < -1) this.lmap[2 * (-2 - q) + 1]! += delta;
+    }
   }
 
   private copyTombstone(victim: number, page: number, lpn: number, stream: number): void {
@@ -392,9 +401,7 @@ export class PageFtl extends LogStore {
     this.table.valid[victim]!--;
     this.table.valid[b]!++;
     if (this.trackMtime) this.table.addMtime(b, seq, 1);
-    this.gcCopies++;
-    if (p + 1 === this.pagesPerBlock) this.frontierFull(stream);
-    else this.fill[stream] = p + 1;
+    this.advanceFrontier(stream, p);
   }
 
   /** Puts a page's spare area in the register: tag, lpn, and the next sequence number. */
@@ -403,8 +410,7 @@ export class PageFtl extends LogStore {
     const seq = this.seq;
     spare[0] = TAG | (kind << 8) | stream;
     spare[1] = lpn;
-    spare[2] = seq >>> 0;
-    spare[3] = (seq / TWO_32) >>> 0;
+    putSeq(spare, 2, seq);
   }
 
   /** Ages for the cost-benefit policies when a GC copy of lpn lands in block b at time `now`: LFS
@@ -442,33 +448,21 @@ export class PageFtl extends LogStore {
   }
 
   private recover(): void {
-    const device = this.device;
     const ppb = this.pagesPerBlock;
     const L = this.logicalPages;
     const bestSeq = new Float64Array(L).fill(-1);
     const bestPpn = new Int32Array(L).fill(-1);
-    const written = new Int32Array(device.blocks);
-    const maxSeq = new Float64Array(device.blocks).fill(-1);
-    const stream = new Int16Array(device.blocks).fill(-1);
     const spare = this.regSpare;
-    let newest = -1;
-    for (let b = 0; b < device.blocks; b++) {
-      if (device.isBad(b)) continue;
-      for (let p = 0; p < ppb; p++) {
-        const state = device.read(b, p, 0, FTL_SPARE_BYTES);
-        if (state === PageState.Erased) continue;
-        written[b] = p + 1;
-        if (state !== PageState.Programmed) continue;
-        const tag = spare[0] as number;
+    this.mountChip({
+      dataBytes: 0,
+      spareBytes: FTL_SPARE_BYTES,
+      pageKind: 'a page-FTL page',
+      ownTag: (tag) => (tag & TAG_MASK) === TAG && (((tag >>> 8) & 0xff) === KIND_DATA || ((tag >>> 8) & 0xff) === KIND_TRIM),
+      visit: (b, p, seq) => {
         const lpn = spare[1] as number;
-        const kind = (tag >>> 8) & 0xff;
-        if ((tag & TAG_MASK) !== TAG || (kind !== KIND_DATA && kind !== KIND_TRIM)) throw new FlashMountError(b, p, `spare tag 0x${(tag >>> 0).toString(16)} is not a page-FTL page`);
         if (lpn < 0 || lpn >= L) throw new FlashMountError(b, p, `logical page ${lpn} is outside this store's ${L} pages (mount with the logical size it was formatted with)`);
-        const seq = (spare[2] as number >>> 0) + (spare[3] as number >>> 0) * TWO_32;
+        const kind = ((spare[0] as number) >>> 8) & 0xff;
         const ppn = b * ppb + p;
-        if (stream[b] === -1) stream[b] = tag & 0xff;
-        if (seq > (maxSeq[b] as number)) maxSeq[b] = seq;
-        if (seq > newest) newest = seq;
         if (kind === KIND_DATA) {
           this.lmap[2 * lpn + 1]!++;
           this.p2l[ppn] = -2 - lpn;
@@ -477,26 +471,26 @@ export class PageFtl extends LogStore {
           bestSeq[lpn] = seq;
           bestPpn[lpn] = kind === KIND_DATA ? ppn : -2 - ppn;
         }
-      }
-    }
-    const valid = this.table.valid;
-    for (let lpn = 0; lpn < L; lpn++) {
-      const best = bestPpn[lpn] as number;
-      if (best === -1) continue;
-      const ppn = best >= 0 ? best : -2 - best;
-      if (best < 0 && this.lmap[2 * lpn + 1] === 0) continue;
-      this.lmap[2 * lpn] = best;
-      this.p2l[ppn] = best >= 0 ? lpn : TOMBSTONE + lpn;
-      const b = (ppn / ppb) | 0;
-      valid[b]!++;
-      const seq = bestSeq[lpn] as number;
-      if (this.trackYoungest) {
-        this.writtenSeq[lpn] = seq;
-        if (seq > (this.table.youngest[b] as number)) this.table.youngest[b] = seq;
-      }
-      if (this.trackMtime) this.table.addMtime(b, seq, 1);
-    }
-    this.seq = newest + 1;
-    this.mountBlocks(written, maxSeq, stream);
+      },
+      settle: () => {
+        const valid = this.table.valid;
+        for (let lpn = 0; lpn < L; lpn++) {
+          const best = bestPpn[lpn] as number;
+          if (best === -1) continue;
+          const ppn = best >= 0 ? best : -2 - best;
+          if (best < 0 && this.lmap[2 * lpn + 1] === 0) continue;
+          this.lmap[2 * lpn] = best;
+          this.p2l[ppn] = best >= 0 ? lpn : TOMBSTONE + lpn;
+          const b = (ppn / ppb) | 0;
+          valid[b]!++;
+          const seq = bestSeq[lpn] as number;
+          if (this.trackYoungest) {
+            this.writtenSeq[lpn] = seq;
+            if (seq > (this.table.youngest[b] as number)) this.table.youngest[b] = seq;
+          }
+          if (this.trackMtime) this.table.addMtime(b, seq, 1);
+        }
+      },
+    });
   }
 }

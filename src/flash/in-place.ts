@@ -97,9 +97,13 @@ export class InPlaceStore implements PageStore {
     return true;
   }
 
+  /** Forgets `count` logical pages from `lpn`. The whole range is checked first: a call that throws
+   * trimmed nothing. */
   trim(lpn: number, count = 1): void {
+    if (!Number.isInteger(count) || count < 0 || !(Number.isInteger(lpn) && lpn >= 0 && lpn + count <= this.logicalPages)) {
+      throw new LogicalAddressError(lpn + Math.max(0, count - 1), this.logicalPages);
+    }
     for (let l = lpn; l < lpn + count; l++) {
-      this.checkLpn(l);
       this.present[l] = 0;
       this.trims++;
     }

@@ -37,17 +37,17 @@
  * Time: the store's program sequence number (every program, host or copy, takes the next one), which
  * is also what orders versions at mount.
  */
-import { EraseStatus } from '../machine/nand.ts';
+import { EraseStatus, PageState } from '../machine/nand.ts';
 import type { NandDevice } from '../machine/nand.ts';
 import { InvariantError } from '../util/errors.ts';
 import { BlockState, BlockTable, FREE_BLOCK_ORDERS } from './block-table.ts';
 import type { FreeBlockOrder } from './block-table.ts';
-import { FlashConfigError, FlashFullError } from './errors.ts';
+import { FlashConfigError, FlashFullError, FlashMountError } from './errors.ts';
 import { VICTIM_POLICIES, createVictimPolicy } from './victim.ts';
 import type { VictimPolicy, VictimPolicyName } from './victim.ts';
 
 export type GcFrontier = 'shared' | 'separate';
-export const GC_FRONTIERS: readonly GcFrontier[] = ['shared', 'separate'];
+const GC_FRONTIERS: readonly GcFrontier[] = ['shared', 'separate'];
 
 export interface LogStoreConfig {
   /** Foreground victim policy (default 'greedy'). */
@@ -95,6 +95,37 @@ export interface GcStats {
 export type VictimKind = 'foreground' | 'background' | 'static';
 
 const NONE = -1;
+
+/** 2^32: sequence numbers (and the object store's versions) are stored as two 32-bit words. */
+export const TWO_32 = 4294967296;
+
+/** Stores sequence number `seq` in words[at] (low 32 bits) and words[at + 1] (high 32 bits). */
+export function putSeq(words: Int32Array, at: number, seq: number): void {
+  words[at] = seq >>> 0;
+  words[at + 1] = (seq / TWO_32) >>> 0;
+}
+
+/** The sequence number putSeq stored at words[at], words[at + 1]. */
+export function getSeq(words: Int32Array, at: number): number {
+  return ((words[at] as number) >>> 0) + ((words[at + 1] as number) >>> 0) * TWO_32;
+}
+
+/** What a store's mount tells mountChip(): its pages' spare layout and what to do with each page. */
+export interface PageScan {
+  /** Data bytes to read of each page (0: spare area only). */
+  dataBytes: number;
+  /** Spare bytes to read: word 0 the tag (the stream in its low byte), words 2 and 3 the sequence number. */
+  spareBytes: number;
+  /** What the store calls its pages, for the error when a tag is not one. */
+  pageKind: string;
+  /** Whether a page's spare tag is one of this store's. */
+  ownTag(tag: number): boolean;
+  /** Called for each page that reads clean and carries the store's tag, with the page in the
+   * register: block, page, the page's sequence number. */
+  visit(block: number, page: number, seq: number): void;
+  /** Called once every page is visited, before the blocks are mounted (GC may run then). */
+  settle(): void;
+}
 
 /**
  * Defaults and checks. `minLowWatermark` is what the store needs at least (the object store needs 2:
@@ -284,6 +315,13 @@ export abstract class LogStore {
     this.frontier[stream] = NONE;
   }
 
+  /** Stream `stream` programmed page `page` of its frontier: the next page, or, when that was the
+   * block's last, the frontier is full (frontierFull). */
+  protected advanceFrontier(stream: number, page: number): void {
+    if (page + 1 === this.pagesPerBlock) this.frontierFull(stream);
+    else this.fill[stream] = page + 1;
+  }
+
   /** A frontier exists for `stream` on return (opening one if it has none, and collecting if that
    * left free blocks short; the collection may fill and close the new frontier, hence the loop). */
   protected ensureFrontier(stream: number): void {
@@ -404,6 +442,23 @@ export abstract class LogStore {
     }
   }
 
+  /** The invariants of the frontiers both stores keep, for their validate(): free blocks are
+   * erased, and each stream's frontier is an open block whose write pointer is the stream's next
+   * page. `fail` throws. */
+  protected validateFrontiers(fail: (message: string) => never): void {
+    const table = this.table;
+    const device = this.device;
+    for (let b = 0; b < table.blocks; b++) {
+      if (table.state[b] === BlockState.Free && device.writePointer(b) !== 0) fail(`free block ${b} is not erased`);
+    }
+    for (let s = 0; s < this.nrStreams; s++) {
+      const b = this.frontier[s] as number;
+      if (b === NONE) continue;
+      if (table.state[b] !== BlockState.Open) fail(`frontier of stream ${s} is block ${b}, which is not open`);
+      if (device.writePointer(b) !== this.fill[s]) fail(`frontier of stream ${s} (block ${b}) is at page ${this.fill[s]}, the chip's write pointer at ${device.writePointer(b)}`);
+    }
+  }
+
   /** Format: every block erased (a fresh chip's already are), bad ones retired, frontiers opened. */
   protected formatBlocks(): void {
     const device = this.device;
@@ -416,6 +471,41 @@ export abstract class LogStore {
   }
 
   /**
+   * Mount: reads every page of every good block into the register and hands each clean page of the
+   * store to `scan.visit` (a page that is not the store's is FlashMountError; Corrupt pages, torn by
+   * power loss, are skipped), then `scan.settle`; the clock resumes after the newest sequence number
+   * read and the blocks are mounted (mountBlocks).
+   */
+  protected mountChip(scan: PageScan): void {
+    const device = this.device;
+    const ppb = this.pagesPerBlock;
+    const written = new Int32Array(device.blocks);
+    const maxSeq = new Float64Array(device.blocks).fill(-1);
+    const stream = new Int16Array(device.blocks).fill(-1);
+    const spare = device.register.spareWords;
+    let newest = -1;
+    for (let b = 0; b < device.blocks; b++) {
+      if (device.isBad(b)) continue;
+      for (let p = 0; p < ppb; p++) {
+        const state = device.read(b, p, scan.dataBytes, scan.spareBytes);
+        if (state === PageState.Erased) continue;
+        written[b] = p + 1;
+        if (state !== PageState.Programmed) continue;
+        const tag = spare[0] as number;
+        if (!scan.ownTag(tag)) throw new FlashMountError(b, p, `spare tag 0x${(tag >>> 0).toString(16)} is not ${scan.pageKind}`);
+        const seq = getSeq(spare, 2);
+        if (stream[b] === -1) stream[b] = tag & 0xff;
+        if (seq > (maxSeq[b] as number)) maxSeq[b] = seq;
+        if (seq > newest) newest = seq;
+        scan.visit(b, p, seq);
+      }
+    }
+    scan.settle();
+    this.seq = newest + 1;
+    this.mountBlocks(written, maxSeq, stream);
+  }
+
+  /**
    * Mount, block half: `written[b]` is 1 + the last page of b that is not erased (0: erased block),
    * `maxSeq[b]` the newest sequence number read in it (-1: none), `stream[b]` the stream that wrote it
    * (-1: unknown). Erased blocks go to the free pool; each stream resumes its newest partly written
@@ -425,7 +515,7 @@ export abstract class LogStore {
    * If the data no longer fits (FlashFullError), the store mounts short of room: it reads, and
    * refuses what needs room.
    */
-  protected mountBlocks(written: Int32Array, maxSeq: Float64Array, stream: Int16Array): void {
+  private mountBlocks(written: Int32Array, maxSeq: Float64Array, stream: Int16Array): void {
     const table = this.table;
     const ppb = this.pagesPerBlock;
     const toClose: number[] = [];

@@ -36,7 +36,7 @@ import { crc32 } from '../util/crc32.ts';
 import { InvariantError } from '../util/errors.ts';
 import { BlockState } from './block-table.ts';
 import { FlashConfigError, FlashMountError, ObjectIdError, ObjectSizeError } from './errors.ts';
-import { LogStore } from './log-store.ts';
+import { LogStore, TWO_32, putSeq } from './log-store.ts';
 import type { GcStats, LogStoreConfig } from './log-store.ts';
 
 export interface ObjectStoreConfig extends LogStoreConfig {
@@ -65,14 +65,13 @@ export interface ObjectStoreStats {
   gc: GcStats;
 }
 
-export const RECORD_HEADER_BYTES = 24;
+const RECORD_HEADER_BYTES = 24;
 const GRANULE = 8;
 const RECORD_MAGIC = 0x4f42 << 16;
 const MAGIC_MASK = 0xffff0000 | 0;
 const FLAG_TOMBSTONE = 1;
 const PAGE_TAG = (0x4b4f << 16) | (3 << 8);
 const SPARE_BYTES = 16;
-const TWO_32 = 4294967296;
 const NONE = -1;
 
 function recordBytes(length: number): number {
@@ -87,11 +86,13 @@ interface RecordView {
   flags: number;
   length: number;
   size: number;
+  /** The record's CRC-32 matches (always true when parsePage was told not to verify). */
   crcOk: boolean;
 }
 
-/** The records of a page's `count` records in `bytes` (at `base`), or a description of what is wrong. */
-function parsePage(bytes: Uint8Array, base: number, pageBytes: number, count: number): RecordView[] | string {
+/** The records of a page's `count` records in `bytes` (at `base`), or a description of what is wrong.
+ * With `verify`, each record's CRC-32 is computed (crcOk); without, crcOk is true. */
+function parsePage(bytes: Uint8Array, base: number, pageBytes: number, count: number, verify: boolean): RecordView[] | string {
   const view = new DataView(bytes.buffer, bytes.byteOffset + base, pageBytes);
   const records: RecordView[] = [];
   let offset = 0;
@@ -102,9 +103,11 @@ function parsePage(bytes: Uint8Array, base: number, pageBytes: number, count: nu
     const length = view.getUint32(offset + 16, true);
     const size = recordBytes(length);
     if (offset + size > pageBytes) return `record ${k} at offset ${offset} (${length} bytes) runs past the page`;
-    const stored = view.getUint32(offset + 20, true);
-    const start = base + offset;
-    const crc = crc32(bytes, start + RECORD_HEADER_BYTES, start + RECORD_HEADER_BYTES + length, crc32(bytes, start, start + 20));
+    let crcOk = true;
+    if (verify) {
+      const start = base + offset;
+      crcOk = crc32(bytes, start + RECORD_HEADER_BYTES, start + RECORD_HEADER_BYTES + length, crc32(bytes, start, start + 20)) === view.getUint32(offset + 20, true);
+    }
     records.push({
       offset,
       id: view.getUint32(offset + 4, true),
@@ -112,7 +115,7 @@ function parsePage(bytes: Uint8Array, base: number, pageBytes: number, count: nu
       flags: word & 0xffff,
       length,
       size,
-      crcOk: crc === stored,
+      crcOk,
     });
     offset += size;
   }
@@ -131,6 +134,8 @@ export class ObjectStore extends LogStore {
   private readonly tombstone: Uint8Array;
   private readonly copiesOf: Int32Array;
   private readonly buffers: Uint8Array[];
+  /** A DataView over each stream's buffer. */
+  private readonly bufferViews: DataView[];
   private readonly used: Int32Array;
   private readonly count: Int32Array;
   private readonly oldestBuffered: Float64Array;
@@ -159,6 +164,7 @@ export class ObjectStore extends LogStore {
     this.tombstone = new Uint8Array(n);
     this.copiesOf = new Int32Array(n);
     this.buffers = Array.from({ length: this.nrStreams }, () => new Uint8Array(device.pageBytes));
+    this.bufferViews = this.buffers.map((b) => new DataView(b.buffer, b.byteOffset, b.byteLength));
     this.used = new Int32Array(this.nrStreams);
     this.count = new Int32Array(this.nrStreams);
     this.oldestBuffered = new Float64Array(this.nrStreams).fill(Infinity);
@@ -271,7 +277,7 @@ export class ObjectStore extends LogStore {
     const copies = new Int32Array(this.maxObjects);
     const seen = new Uint8Array(this.maxObjects);
     const visit = (ppn: number, bytes: Uint8Array, base: number, count: number): void => {
-      const records = parsePage(bytes, base, this.pageBytes, count);
+      const records = parsePage(bytes, base, this.pageBytes, count, true);
       if (typeof records === 'string') fail(`page ${ppn}: ${records}`);
       for (const r of records as RecordView[]) {
         if (!r.crcOk) fail(`page ${ppn} offset ${r.offset}: record checksum mismatch`);
@@ -287,10 +293,7 @@ export class ObjectStore extends LogStore {
     };
     for (let b = 0; b < device.blocks; b++) {
       const state = this.table.state[b] as number;
-      if (state === BlockState.Free || state === BlockState.Bad) {
-        if (state === BlockState.Free && device.writePointer(b) !== 0) fail(`free block ${b} is not erased`);
-        continue;
-      }
+      if (state === BlockState.Free || state === BlockState.Bad) continue;
       for (let p = 0; p < ppb; p++) {
         const ppn = b * ppb + p;
         if (device.pageStates[ppn] !== PageState.Programmed) continue;
@@ -299,14 +302,12 @@ export class ObjectStore extends LogStore {
         visit(ppn, data, ppn * this.pageBytes, device.spareWords[w + 1] as number);
       }
     }
+    this.validateFrontiers(fail);
     for (let s = 0; s < this.nrStreams; s++) {
-      const b = this.frontier[s] as number;
-      if (b === NONE) {
+      if (this.frontier[s] === NONE) {
         if (this.count[s] !== 0) fail(`stream ${s} buffers records but has no frontier`);
         continue;
       }
-      if (this.table.state[b] !== BlockState.Open) fail(`frontier of stream ${s} is block ${b}, which is not open`);
-      if (device.writePointer(b) !== this.fill[s]) fail(`frontier of stream ${s} is at page ${this.fill[s]}, the chip's write pointer at ${device.writePointer(b)}`);
       if ((this.count[s] as number) > 0) visit(this.bufferedPage(s), this.buffers[s] as Uint8Array, 0, this.count[s] as number);
     }
     for (let id = 0; id < this.maxObjects; id++) {
@@ -338,11 +339,12 @@ export class ObjectStore extends LogStore {
     const device = this.device;
     const stale: number[] = [];
     const live: RecordView[] = [];
+    const register = device.register.data;
     for (let p = 0; p < ppb; p++) {
       if (device.read(victim, p, this.pageBytes, SPARE_BYTES) !== PageState.Programmed) continue;
       const ppn = victim * ppb + p;
-      this.scratch.set(device.register.data);
-      const records = parsePage(this.scratch, 0, this.pageBytes, device.register.spareWords[1] as number);
+      // The index, not the checksum, says which records are live (validate and mount check it).
+      const records = parsePage(register, 0, this.pageBytes, device.register.spareWords[1] as number, false);
       if (typeof records === 'string') throw new InvariantError(`GC of block ${victim} page ${p}: ${records}`);
       live.length = 0;
       let liveBytes = 0;
@@ -360,6 +362,8 @@ export class ObjectStore extends LogStore {
         }
       }
       if (live.length === 0) continue;
+      // Programming the target's buffer goes through the register: keep the page's bytes first.
+      this.scratch.set(register);
       if ((this.used[target] as number) + liveBytes > this.pageBytes) this.programBuffer(target);
       for (const r of live) this.copyRecord(target, victim, r, this.scratch);
     }
@@ -390,15 +394,15 @@ export class ObjectStore extends LogStore {
     const version = this.version++;
     const buffer = this.buffers[stream] as Uint8Array;
     const offset = this.used[stream] as number;
-    const view = new DataView(buffer.buffer, offset, size);
-    view.setUint32(0, (RECORD_MAGIC | flags) >>> 0, true);
-    view.setUint32(4, id, true);
-    view.setUint32(8, version >>> 0, true);
-    view.setUint32(12, Math.floor(version / TWO_32), true);
-    view.setUint32(16, length, true);
+    const view = this.bufferViews[stream] as DataView;
+    view.setUint32(offset, (RECORD_MAGIC | flags) >>> 0, true);
+    view.setUint32(offset + 4, id, true);
+    view.setUint32(offset + 8, version >>> 0, true);
+    view.setUint32(offset + 12, Math.floor(version / TWO_32), true);
+    view.setUint32(offset + 16, length, true);
     if (payload !== null) buffer.set(payload, offset + RECORD_HEADER_BYTES);
     buffer.fill(0, offset + RECORD_HEADER_BYTES + length, offset + size);
-    view.setUint32(20, crc32(buffer, offset + RECORD_HEADER_BYTES, offset + RECORD_HEADER_BYTES + length, crc32(buffer, offset, offset + 20)), true);
+    view.setUint32(offset + 20, crc32(buffer, offset + RECORD_HEADER_BYTES, offset + RECORD_HEADER_BYTES + length, crc32(buffer, offset, offset + 20)), true);
     this.retire(id);
     this.place(stream, id, version, flags, length, size);
     if (flags === 0) this.copiesOf[id]!++;
@@ -461,43 +465,29 @@ export class ObjectStore extends LogStore {
     const spare = reg.spareWords;
     spare[0] = PAGE_TAG | stream;
     spare[1] = n;
-    spare[2] = this.seq >>> 0;
-    spare[3] = (this.seq / TWO_32) >>> 0;
+    putSeq(spare, 2, this.seq);
     this.device.program(b, p, used, SPARE_BYTES);
     this.seq++;
     this.counters.paddingBytes += this.pageBytes - used;
     this.used[stream] = 0;
     this.count[stream] = 0;
     this.oldestBuffered[stream] = Infinity;
-    if (p + 1 === this.pagesPerBlock) this.frontierFull(stream);
-    else this.fill[stream] = p + 1;
+    this.advanceFrontier(stream, p);
   }
 
   private recover(): void {
     const device = this.device;
     const ppb = this.pagesPerBlock;
     const n = this.maxObjects;
-    const written = new Int32Array(device.blocks);
-    const maxSeq = new Float64Array(device.blocks).fill(-1);
-    const stream = new Int16Array(device.blocks).fill(-1);
     const bestPageSeq = new Float64Array(n).fill(-1);
-    let newestSeq = -1;
     let newestVersion = 0;
-    for (let b = 0; b < device.blocks; b++) {
-      if (device.isBad(b)) continue;
-      for (let p = 0; p < ppb; p++) {
-        const state = device.read(b, p, this.pageBytes, SPARE_BYTES);
-        if (state === PageState.Erased) continue;
-        written[b] = p + 1;
-        if (state !== PageState.Programmed) continue;
-        const spare = device.register.spareWords;
-        const tag = spare[0] as number;
-        if (((tag & MAGIC_MASK) | 0) !== ((PAGE_TAG & MAGIC_MASK) | 0)) throw new FlashMountError(b, p, `spare tag 0x${(tag >>> 0).toString(16)} is not an object-store page`);
-        const seq = (spare[2] as number >>> 0) + (spare[3] as number >>> 0) * TWO_32;
-        if (stream[b] === -1) stream[b] = tag & 0xff;
-        if (seq > (maxSeq[b] as number)) maxSeq[b] = seq;
-        if (seq > newestSeq) newestSeq = seq;
-        const records = parsePage(device.register.data, 0, this.pageBytes, spare[1] as number);
+    this.mountChip({
+      dataBytes: this.pageBytes,
+      spareBytes: SPARE_BYTES,
+      pageKind: 'an object-store page',
+      ownTag: (tag) => ((tag & MAGIC_MASK) | 0) === ((PAGE_TAG & MAGIC_MASK) | 0),
+      visit: (b, p, seq) => {
+        const records = parsePage(device.register.data, 0, this.pageBytes, device.register.spareWords[1] as number, true);
         if (typeof records === 'string') throw new FlashMountError(b, p, records);
         const ppn = b * ppb + p;
         for (const r of records) {
@@ -516,25 +506,25 @@ export class ObjectStore extends LogStore {
             bestPageSeq[r.id] = seq;
           }
         }
-      }
-    }
-    for (let id = 0; id < n; id++) {
-      const ppn = this.locPage[id] as number;
-      if (ppn === NONE) continue;
-      if (this.tombstone[id] === 1 && this.copiesOf[id] === 0) {
-        this.locPage[id] = NONE;
-        this.tombstone[id] = 0;
-        continue;
-      }
-      const b = Math.floor(ppn / ppb);
-      const units = recordBytes(this.lengthOf[id] as number) / GRANULE;
-      this.table.valid[b]! += units;
-      const pageSeq = bestPageSeq[id] as number;
-      if (pageSeq > (this.table.youngest[b] as number)) this.table.youngest[b] = pageSeq;
-      if (this.trackMtime) this.table.addMtime(b, pageSeq, units);
-    }
-    this.version = newestVersion + 1;
-    this.seq = newestSeq + 1;
-    this.mountBlocks(written, maxSeq, stream);
+      },
+      settle: () => {
+        for (let id = 0; id < n; id++) {
+          const ppn = this.locPage[id] as number;
+          if (ppn === NONE) continue;
+          if (this.tombstone[id] === 1 && this.copiesOf[id] === 0) {
+            this.locPage[id] = NONE;
+            this.tombstone[id] = 0;
+            continue;
+          }
+          const b = Math.floor(ppn / ppb);
+          const units = recordBytes(this.lengthOf[id] as number) / GRANULE;
+          this.table.valid[b]! += units;
+          const pageSeq = bestPageSeq[id] as number;
+          if (pageSeq > (this.table.youngest[b] as number)) this.table.youngest[b] = pageSeq;
+          if (this.trackMtime) this.table.addMtime(b, pageSeq, units);
+        }
+        this.version = newestVersion + 1;
+      },
+    });
   }
 }

@@ -106,7 +106,7 @@ export interface SteadyStateResult {
 
 /** The free blocks a page store with `config` keeps in reserve (its low watermark, as resolved):
  * what α does not count. */
-export function reserveBlocks(config: LogStoreConfig = {}): number {
+function reserveBlocks(config: LogStoreConfig = {}): number {
   return resolveLogConfig(config).lowWatermark;
 }
 

@@ -29,9 +29,6 @@ export interface NandTiming {
   readonly transferNsPerByte: number;
   /** Power drawn while the chip is busy. */
   readonly activePowerMw: number;
-  /** Program/erase cycles the manufacturer rates a block for (a reference: the device enforces an
-   * endurance limit only when one is given). */
-  readonly ratedCycles: number;
 }
 
 const BUS_NS_PER_BYTE = 100_000 / 4096;
@@ -45,7 +42,6 @@ export const NAND_TIMINGS = {
     eraseNs: 1_500_000,
     transferNsPerByte: BUS_NS_PER_BYTE,
     activePowerMw: ACTIVE_POWER_MW,
-    ratedCycles: 100_000,
   },
   mlc: {
     name: 'MLC (MQSim default parameters)',
@@ -54,7 +50,6 @@ export const NAND_TIMINGS = {
     eraseNs: 3_800_000,
     transferNsPerByte: BUS_NS_PER_BYTE,
     activePowerMw: ACTIVE_POWER_MW,
-    ratedCycles: 10_000,
   },
 } as const satisfies Record<string, NandTiming>;
 

@@ -54,7 +54,6 @@ import type { NandTiming, NandTimingName } from './nand-timing.ts';
 
 export const PageState = { Erased: 0, Programmed: 1, Corrupt: 2 } as const;
 export type PageState = (typeof PageState)[keyof typeof PageState];
-export const PAGE_STATE_NAMES: readonly string[] = ['erased', 'programmed', 'corrupt'];
 
 export const EraseStatus = { Ok: 0, Failed: 1 } as const;
 export type EraseStatus = (typeof EraseStatus)[keyof typeof EraseStatus];
@@ -377,10 +376,6 @@ export class NandDevice {
     return { blocks: this.blocks, pagesPerBlock: this.pagesPerBlock, pageBytes: this.pageBytes, spareBytes: this.spareBytes };
   }
 
-  get isPowered(): boolean {
-    return this.powered;
-  }
-
   /** Persists every change from now on through `sink` (the file image). */
   attachSink(sink: NandSink): void {
     this.sink = sink;
@@ -425,9 +420,6 @@ export class NandDevice {
     }
     if (this.cutCountdown > 0 && --this.cutCountdown === 0) this.interruptProgram(block, page, dataBytes, spareBytes, -1);
     this.programFromRegister(block, page, dataBytes, spareBytes);
-    const counters = this.counters;
-    counters[C.programs]! += 1;
-    counters[C.bytesIn]! += dataBytes + spareBytes;
   }
 
   /** Reads a page into the register: `dataBytes` of its data and `spareBytes` of its spare area. */
@@ -476,14 +468,8 @@ export class NandDevice {
       this.fault('copy-back', dstBlock, dstPage, 0, spareBytes, srcBlock, srcPage);
     }
     if (this.cutCountdown > 0 && --this.cutCountdown === 0) this.interruptProgram(dstBlock, dstPage, this.pageBytes, spareBytes, src);
-    const dst = dstBlock * this.pagesPerBlock + dstPage;
-    this.copyPage(src, dst, spareBytes);
-    this.pageStates[dst] = state;
-    this.writePointers[dstBlock] = dstPage + 1;
+    const dst = this.copybackCells(src, dstBlock, dstPage, spareBytes, state);
     if (this.sink !== null) this.persistPage(dst);
-    const counters = this.counters;
-    counters[C.copybacks]! += 1;
-    counters[C.bytesIn]! += spareBytes;
     return state;
   }
 
@@ -579,11 +565,7 @@ export class NandDevice {
     let reset = 0;
     const w = this.spareWordsPerPage;
     for (let ppn = 0; ppn < this.pages; ppn++) {
-      if (this.pageStates[ppn] !== PageState.Erased) continue;
-      let clean = true;
-      for (let i = ppn * w; i < (ppn + 1) * w && clean; i++) clean = this.spareWords[i] === ERASED_WORD;
-      if (this.data !== null) for (let i = ppn * this.pageBytes; i < (ppn + 1) * this.pageBytes && clean; i++) clean = this.data[i] === 0xff;
-      if (clean) continue;
+      if (this.pageStates[ppn] !== PageState.Erased || this.unerasedArea(ppn) === null) continue;
       this.spareWords.fill(ERASED_WORD, ppn * w, (ppn + 1) * w);
       this.data?.fill(0xff, ppn * this.pageBytes, (ppn + 1) * this.pageBytes);
       this.persistPage(ppn);
@@ -605,16 +587,19 @@ export class NandDevice {
         const state = this.pageStates[ppn] as number;
         if (state > PageState.Corrupt) throw new InvariantError(`NAND block ${b} page ${p}: unknown state ${state}`);
         if (state !== PageState.Erased) continue;
-        for (let w = 0; w < this.spareWordsPerPage; w++) {
-          if (this.spareWords[ppn * this.spareWordsPerPage + w] !== ERASED_WORD) throw new InvariantError(`NAND block ${b} page ${p}: erased, but its spare area is not all 0xFF`);
-        }
-        if (this.data !== null) {
-          for (let i = ppn * this.pageBytes; i < (ppn + 1) * this.pageBytes; i++) {
-            if (this.data[i] !== 0xff) throw new InvariantError(`NAND block ${b} page ${p}: erased, but its data area is not all 0xFF`);
-          }
-        }
+        const area = this.unerasedArea(ppn);
+        if (area !== null) throw new InvariantError(`NAND block ${b} page ${p}: erased, but its ${area} area is not all 0xFF`);
       }
     }
+  }
+
+  /** Which area of page `ppn` is not all 0xFF, the spare checked first (data only when stored), or
+   * null when the page's bytes are erased. */
+  private unerasedArea(ppn: number): 'spare' | 'data' | null {
+    const w = this.spareWordsPerPage;
+    for (let i = ppn * w; i < (ppn + 1) * w; i++) if (this.spareWords[i] !== ERASED_WORD) return 'spare';
+    if (this.data !== null) for (let i = ppn * this.pageBytes; i < (ppn + 1) * this.pageBytes; i++) if (this.data[i] !== 0xff) return 'data';
+    return null;
   }
 
   private scanWritePointer(block: number): number {
@@ -663,6 +648,7 @@ export class NandDevice {
     );
   }
 
+  /** A program's work once its checks pass: the page from the register, persisted and counted. */
   private programFromRegister(block: number, page: number, dataBytes: number, spareBytes: number): void {
     const ppn = block * this.pagesPerBlock + page;
     this.spareFromRegister(ppn * this.spareWordsPerPage, spareBytes);
@@ -670,6 +656,23 @@ export class NandDevice {
     this.pageStates[ppn] = PageState.Programmed;
     this.writePointers[block] = page + 1;
     if (this.sink !== null) this.persistPage(ppn);
+    const counters = this.counters;
+    counters[C.programs]! += 1;
+    counters[C.bytesIn]! += dataBytes + spareBytes;
+  }
+
+  /** A copy-back's work on the cells once its checks pass: page `src` copied to page `page` of
+   * `block` (the spare's first `spareBytes` from the register), the copy in the source's `state`;
+   * counted. Returns the copy's page number; the caller persists it. */
+  private copybackCells(src: number, block: number, page: number, spareBytes: number, state: PageState): number {
+    const dst = block * this.pagesPerBlock + page;
+    this.copyPage(src, dst, spareBytes);
+    this.pageStates[dst] = state;
+    this.writePointers[block] = page + 1;
+    const counters = this.counters;
+    counters[C.copybacks]! += 1;
+    counters[C.bytesIn]! += spareBytes;
+    return dst;
   }
 
   /** Moves the register's first `spareBytes` into the spare words from index `to` (16 bytes, the
@@ -743,26 +746,17 @@ export class NandDevice {
     const outcome = prng.int(3);
     const ppn = block * this.pagesPerBlock + page;
     if (outcome > 0) {
-      if (src >= 0) {
-        this.copyPage(src, ppn, spareBytes);
-        this.counters[C.copybacks]! += 1;
-        this.counters[C.bytesIn]! += spareBytes;
-      } else {
-        this.programFromRegister(block, page, dataBytes, spareBytes);
-        this.counters[C.programs]! += 1;
-        this.counters[C.bytesIn]! += dataBytes + spareBytes;
-      }
+      // The source of a copy-back is programmed or Corrupt (copyback() refuses an erased one): so is
+      // the copy.
+      if (src >= 0) this.copybackCells(src, block, page, spareBytes, this.pageStates[src] as PageState);
+      else this.programFromRegister(block, page, dataBytes, spareBytes);
       if (outcome === 1) {
         // Cut part-way: the cells hold some of the charge; ECC cannot correct the page.
         const spareCut = prng.int(spareTorn + 1);
         this.spare.fill(0xff, ppn * this.spareBytes + spareCut, (ppn + 1) * this.spareBytes);
         if (this.data !== null) this.data.fill(0xff, ppn * this.pageBytes + prng.int(this.pageBytes + 1), (ppn + 1) * this.pageBytes);
         this.pageStates[ppn] = PageState.Corrupt;
-      } else if (src >= 0) {
-        // The source is programmed or Corrupt (copyback() refuses an erased one): so is the copy.
-        this.pageStates[ppn] = this.pageStates[src] as number;
       }
-      this.writePointers[block] = page + 1;
       this.persistPage(ppn);
     }
     this.powered = false;

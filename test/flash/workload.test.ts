@@ -66,3 +66,20 @@ test('the in-place baseline: reads back what it wrote, refuses pages out of rang
   assert.throws(() => new InPlaceStore(device, 17), /expected an integer in \[1, 16\]/);
   store.validate();
 });
+
+test('the in-place baseline: a TRIM that runs past the last page throws and trims nothing', () => {
+  const device = NandDevice.create({ geometry: { blocks: 4, pagesPerBlock: 4, pageBytes: 8, spareBytes: 8 } });
+  const store = new InPlaceStore(device, 14);
+  const out = new Uint8Array(2);
+  for (const lpn of [12, 13]) store.write(lpn, Uint8Array.of(lpn, 1));
+  assert.throws(() => store.trim(13, 3), LogicalAddressError);
+  assert.ok(store.read(13, out), 'page 13 is still there: the call that threw changed nothing');
+  assert.deepEqual(out, Uint8Array.of(13, 1));
+  assert.throws(() => store.trim(12, -1), LogicalAddressError);
+  assert.throws(() => store.trim(12, 1.5), LogicalAddressError);
+  assert.equal(store.stats().trims, 0);
+  store.trim(12, 2);
+  assert.equal(store.read(12, out) || store.read(13, out), false);
+  assert.equal(store.stats().trims, 2);
+  store.validate();
+});

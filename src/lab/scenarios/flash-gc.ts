@@ -93,6 +93,27 @@ interface HotColdRun {
   result: SteadyStateResult;
 }
 
+const SPLIT_LABEL = 'greedy fg + f2fs-cb bg';
+
+/** The hot/cold table's note, its figures (watermarks, reserves) read from the stores the runs used. */
+function hotColdNote(runs: readonly HotColdRun[]): string {
+  const split = runs.find((run) => run.label === SPLIT_LABEL);
+  const reserves = (frontiers: string): string => [...new Set(runs.filter((run) => run.frontiers === frontiers && run !== split).map((run) => run.result.ftl.config.lowWatermark))].join(' or ');
+  const apart = reserves('hot, cold, GC apart');
+  let splitText = '';
+  let splitReserve = '';
+  if (split !== undefined) {
+    const config = split.result.ftl.config;
+    splitText = ` Greedy fg + f2fs-cb bg: background GC on idle time every Np/2 writes up to ${config.highWatermark} free blocks.`;
+    if (String(config.lowWatermark) !== apart) splitReserve = `, ${config.lowWatermark} for greedy fg + f2fs-cb bg`;
+  }
+  return (
+    "'apart': hot and cold host writes (the workload's hint) and GC copies each have their own frontier." +
+    splitText +
+    ` Each run sizes L = (B − R)·Np/α with its own reserve R (${reserves('one log')} for one log, ${apart} apart${splitReserve}); effective α = (B − mean free blocks)·Np/L, lower where background GC holds more blocks free than R.`
+  );
+}
+
 function hotCold(alpha: number, r: number, f: number, sizes: Sizes, seed: number): HotColdRun[] {
   const workload = (pages: number, s: number): Workload => new HotColdWorkload(pages, r, f, s);
   const single: Omit<LogStoreConfig, 'policy'> = { hostStreams: 1, gcFrontier: 'shared' };
@@ -109,7 +130,7 @@ function hotCold(alpha: number, r: number, f: number, sizes: Sizes, seed: number
   // F2FS's split: greedy when a write finds too few free blocks, cost-benefit on idle time.
   const low = 2;
   runs.push({
-    label: 'greedy fg + f2fs-cb bg',
+    label: SPLIT_LABEL,
     frontiers: 'hot, cold, GC apart',
     result: measureSteadyState({
       policy: 'greedy',
@@ -164,13 +185,12 @@ interface InPlaceRow {
 
 function inPlaceComparison(alpha: number, sizes: Sizes, timing: NandTimingName, seed: number): InPlaceRow[] {
   const rows: InPlaceRow[] = [];
-  const geometry = { blocks: sizes.blocks, pagesPerBlock: sizes.pagesPerBlock, pageBytes: 4096, spareBytes: 16 };
   for (const workloadName of ['uniform random', 'sequential'] as const) {
     const log = measureSteadyState({ policy: 'greedy', alpha, ...sizes, seed, timing, workload: workloadName === 'sequential' ? (pages) => new SequentialWorkload(pages) : undefined });
     // The same logical pages as the log store, on the same chip.
     const L = log.logicalPages;
     const make = (): Workload => (workloadName === 'sequential' ? new SequentialWorkload(L) : new UniformWorkload(L, seed));
-    const device = NandDevice.create({ geometry, storePayload: false, timing });
+    const device = NandDevice.create({ geometry: log.device.geometry, storePayload: false, timing });
     const inPlace = new InPlaceStore(device, L);
     drive(inPlace, new SequentialWorkload(L), L);
     const before = device.stats();
@@ -319,7 +339,7 @@ function assemble(points: WaPoint[], hc: HotColdRun[], wearRuns: WearRun[], inPl
       victimValid: meanValidFraction(run.result.victimValidHistogram),
       effectiveAlpha: run.result.effectiveAlpha,
     })),
-    note: "'apart': hot and cold host writes (the workload's hint) and GC copies each have their own frontier. Greedy fg + f2fs-cb bg: background GC on idle time every Np/2 writes up to 6 free blocks. Each run sizes L = (B − R)·Np/α with its own reserve R (1 for one log, 2 apart); effective α = (B − mean free blocks)·Np/L, lower where background GC holds more blocks free than R.",
+    note: hotColdNote(hc),
   };
   const victimPlot: Plot = {
     id: 'victim-utilisation',
