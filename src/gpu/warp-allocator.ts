@@ -11,7 +11,8 @@
  * object left; a lane got nothing it did not ask for. `validate()` reads the device's free
  * structures back and checks that every object of the pool is exactly one of live (in the shadow)
  * or free (in the ring or bump range, or a clear bitmap bit): nothing served is lost, nothing freed
- * is missing. A free of anything that is not a live object is refused before it reaches the device.
+ * is missing; with checkPasses (the default) every pass ends with the same check on the structures
+ * it read back. A free of anything that is not a live object is refused before it reaches the device.
  */
 import type { Accelerator, PassTimer } from '../machine/accelerator.ts';
 import { DeviceArenaLayout, LANE_COUNT_MASK, LANE_INACTIVE, NO_OBJECT, STATE_WORDS, StateWord } from './arena-layout.ts';
@@ -32,7 +33,10 @@ export interface WarpAllocatorOptions extends DeviceArenaOptions {
   workgroupSize?: number;
   /** slab-bitmap: pseudo-random probes among carved slabs before taking a new page. Default 4. */
   slabProbes?: number;
-  /** Read the arena and free structures back after every pass and check them. Default true. */
+  /**
+   * Read the arena and free structures back after every pass and check them: the pass against the
+   * shadow, then everything validate() checks. Default true.
+   */
   checkPasses?: boolean;
 }
 
@@ -297,12 +301,10 @@ export class WarpSlabAllocator {
     const pass = this.admitObjects(requests, results, salt, arena);
     const result: AllocPass = { ...pass, lanes, requested, ...timing };
     if (this.checkPasses) {
-      const snapshot = await this.snapshot();
-      if (result.outOfMemory > 0) {
-        const free = this.freeObjects(snapshot).count;
-        if (free > 0) throw new DeviceArenaError(-1, `${result.outOfMemory} objects were refused (NO_OBJECT) while ${free} were free: expected NO_OBJECT only when the arena is full`);
+      const free = this.validateSnapshot(await this.snapshot());
+      if (result.outOfMemory > 0 && free > 0) {
+        throw new DeviceArenaError(-1, `${result.outOfMemory} objects were refused (NO_OBJECT) while ${free} were free: expected NO_OBJECT only when the arena is full`);
       }
-      this.checkBadFrees(snapshot);
     }
     const c = this.counters;
     c.allocPasses++;
@@ -421,7 +423,7 @@ export class WarpSlabAllocator {
       this.owner[index] = -1;
     }
     this.liveCount -= indices.length;
-    if (this.checkPasses) this.checkBadFrees(await this.snapshot());
+    if (this.checkPasses) this.validateSnapshot(await this.snapshot());
     this.counters.freePasses++;
     this.counters.freed += indices.length;
     this.counters.freeAtomics += atomics;
@@ -505,9 +507,13 @@ export class WarpSlabAllocator {
    * exactly one of live or free, and that the device refused no free. Throws DeviceArenaError.
    */
   async validate(): Promise<void> {
-    const snapshot = await this.snapshot();
+    this.validateSnapshot(await this.snapshot());
+  }
+
+  /** validate() on free structures already read back; returns how many objects the device holds free. */
+  private validateSnapshot(snapshot: DeviceSnapshot): number {
     this.checkBadFrees(snapshot);
-    const { free } = this.freeObjects(snapshot);
+    const { free, count } = this.freeObjects(snapshot);
     const { layout } = this;
     let live = 0;
     for (let index = 0; index < free.length; index++) {
@@ -522,6 +528,7 @@ export class WarpSlabAllocator {
       if (!isLive && free[index] !== 1) throw new DeviceArenaError(address, 'lost: neither live nor free on the device');
     }
     if (live !== this.liveCount) throw new DeviceArenaError(-1, `${live} objects live in the shadow, counted ${this.liveCount}`);
+    return count;
   }
 
   /** Pages taken from the pool so far, read from the device. */

@@ -337,7 +337,8 @@ test("the device's own free check: every design refuses a non-object without usi
       await a.free([[x]]);
       const freeAgain = withTamperedFrees(a, (words) => words.set([1, x], 0), () => a.free([[y]]).then(() => undefined));
       if (ring) {
-        await freeAgain; // the ring cannot tell: x is now in it twice, which validate() finds
+        // The ring cannot tell: x is now in it twice, which the pass check (validate()'s) finds.
+        await assert.rejects(freeAgain, (e: unknown) => e instanceof DeviceArenaError && /free twice over \(ring\)/.test(e.message) && e.address === x);
         await assert.rejects(a.validate(), (e: unknown) => e instanceof DeviceArenaError && /free twice over \(ring\)/.test(e.message) && e.address === x);
       } else {
         await assert.rejects(freeAgain, (e: unknown) => e instanceof DeviceArenaError && /device refused 1 frees/.test(e.message) && e.address === x);

@@ -12,7 +12,7 @@
  *           each followed by freeing a share of what is live: slabs run out, pages come from the
  *           pool until it is spent, lanes then get NO_OBJECT, freed objects are handed out again.
  *
- * The host checks every pass (gpu/warp-allocator.ts) and validates the arena after each. Which object
+ * The host checks every pass and the arena after it (gpu/warp-allocator.ts, checkPasses). Which object
  * a lane gets depends on which warp's atomic landed first, so atomics, sectors and reuse are marked
  * `scheduling`; objects served and refused are not: with each design exact about "full", they depend
  * only on the stream and the capacity, and must agree across the three designs.
@@ -187,7 +187,6 @@ async function sweep(allocator: WarpSlabAllocator, points: readonly number[], la
   for (const active of points) {
     await allocator.reset();
     const pass = await allocator.allocate(activeLanesRequests(new Prng(seed * 31 + active), sweepLanes, group, active));
-    await allocator.validate();
     const perWarp = allocator.path === 'subgroup' ? activeLanesPerSubgroup(pass, group, active) : active;
     out.push({ active: perWarp, atomics: pass.atomics, served: pass.served, stores: storesOf(allocator, pass) });
   }
@@ -202,7 +201,6 @@ async function churn(allocator: WarpSlabAllocator, streams: readonly Uint32Array
   let wallNs = 0;
   for (const [p, stream] of streams.entries()) {
     const pass = await allocator.allocate(stream);
-    await allocator.validate();
     const passStores = storesOf(allocator, pass);
     stores.warp.merge(passStores.warp);
     stores.lane32.merge(passStores.lane32);
@@ -212,9 +210,9 @@ async function churn(allocator: WarpSlabAllocator, streams: readonly Uint32Array
     const live = allocator.liveObjects();
     const frees = freeRequests(new Prng(seed * 104729 + p), live, Math.round(freeShare * live.length), maxObjectsPerLane);
     for (let first = 0; first < frees.length; first += allocator.maxLanes) await allocator.free(frees.slice(first, first + allocator.maxLanes));
-    await allocator.validate();
     progress(2 * p + 2);
   }
+  await allocator.validate();
   const stats = allocator.stats();
   return {
     design: allocator.design,
