@@ -19,10 +19,9 @@
  * GPUs. The code is the same on a real GPU (Dawn's Vulkan backend), where lanes grow from 2^20 to 2^22,
  * or to what one dispatch holds on the device if that is less (benchLanes). Each group names its lanes.
  */
-import { LANE_INACTIVE } from '../src/gpu/arena-layout.ts';
 import { DESIGNS, WARP_DESIGNS } from '../src/gpu/designs.ts';
 import type { WarpDesign } from '../src/gpu/designs.ts';
-import { WarpSlabAllocator, laneRequest, maxDispatchLanes } from '../src/gpu/warp-allocator.ts';
+import { WarpSlabAllocator, laneCount, laneRequest, maxDispatchLanes } from '../src/gpu/warp-allocator.ts';
 import { mixedRequests } from '../src/lab/workloads/warp-requests.ts';
 import { openAccelerator } from '../src/lab/gpu-policy.ts';
 import type { Accelerator } from '../src/machine/accelerator.ts';
@@ -94,7 +93,7 @@ export async function gpuWarpSlabResults(options: BenchOptions): Promise<BenchRe
  */
 async function measureStream(accelerator: Accelerator, stream: Stream, lanes: number, options: BenchOptions): Promise<Map<WarpDesign, { nsPerOp: number; iterations: number }>> {
   const requests = stream.requests(lanes);
-  const demand = requests.reduce((sum, word) => sum + (word & LANE_INACTIVE ? 0 : word), 0);
+  const demand = requests.reduce((sum, word) => sum + laneCount(word), 0);
   const allocators: WarpSlabAllocator[] = [];
   try {
     for (const design of WARP_DESIGNS) {

@@ -48,6 +48,11 @@ export function laneRequest(count: number, active = true): number {
   return active ? count & LANE_COUNT_MASK : LANE_INACTIVE;
 }
 
+/** The objects a request word (laneRequest) asks for: 0 for an inactive lane. */
+export function laneCount(word: number): number {
+  return (word & LANE_INACTIVE) !== 0 ? 0 : word & LANE_COUNT_MASK;
+}
+
 export interface AllocPass {
   lanes: number;
   requested: number;
@@ -288,7 +293,7 @@ export class WarpSlabAllocator {
     let requested = 0;
     for (let lane = 0; lane < lanes; lane++) {
       const word = requests[lane] ?? 0;
-      const count = (word & LANE_INACTIVE) !== 0 ? 0 : word & LANE_COUNT_MASK;
+      const count = laneCount(word);
       if (count > k) throw new GpuRequestError(`lane ${lane} asks for ${count} objects: expected at most ${k} (maxObjectsPerLane)`);
       requested += count;
       words[lane * layout.requestStride] = word;
@@ -332,7 +337,7 @@ export class WarpSlabAllocator {
     try {
       for (let lane = 0; lane < lanes; lane++) {
         const word = requests[lane] ?? 0;
-        const count = (word & LANE_INACTIVE) !== 0 ? 0 : word & LANE_COUNT_MASK;
+        const count = laneCount(word);
         const row = lane * layout.resultStride;
         atomics += results[row + k] ?? 0;
         groupKeys[lane] = (word & LANE_INACTIVE) !== 0 ? NO_GROUP : (results[row + k + 1] ?? NO_GROUP);

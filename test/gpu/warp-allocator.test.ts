@@ -3,12 +3,12 @@
 // validate() catches a corrupted device arena. Every pass is also checked by the allocator itself.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LANE_COUNT_MASK, LANE_INACTIVE, NO_OBJECT, StateWord } from '../../src/gpu/arena-layout.ts';
+import { NO_OBJECT, StateWord } from '../../src/gpu/arena-layout.ts';
 import { DESIGNS, WARP_DESIGNS } from '../../src/gpu/designs.ts';
 import type { WarpDesign } from '../../src/gpu/designs.ts';
 import { DeviceArenaError, DeviceFreeError, GpuConfigError, GpuRequestError } from '../../src/gpu/errors.ts';
 import { hardwareWarpsLabel, lanesPerGroup } from '../../src/gpu/store-coalescing.ts';
-import { WarpSlabAllocator, laneRequest, maxDispatchLanes } from '../../src/gpu/warp-allocator.ts';
+import { WarpSlabAllocator, laneCount, laneRequest, maxDispatchLanes } from '../../src/gpu/warp-allocator.ts';
 import { Accelerator } from '../../src/machine/accelerator.ts';
 import type { AllocPass, WarpAllocatorOptions } from '../../src/gpu/warp-allocator.ts';
 import { activeLanesRequests, freeRequests, mixedRequests } from '../../src/lab/workloads/warp-requests.ts';
@@ -41,10 +41,6 @@ async function withAllocator(options: Partial<WarpAllocatorOptions> & { design: 
   }
 }
 
-function countOf(word: number): number {
-  return (word & LANE_INACTIVE) !== 0 ? 0 : word & LANE_COUNT_MASK;
-}
-
 function served(pass: Pick<AllocPass, 'objects'>): number[] {
   return [...pass.objects].filter((a) => a !== NO_OBJECT);
 }
@@ -63,7 +59,7 @@ for (const design of WARP_DESIGNS) {
         for (let lane = 0; lane < requests.length; lane++) {
           for (let j = 0; j < K; j++) {
             const got = pass.objects[lane * K + j] !== NO_OBJECT;
-            assert.equal(got, j < countOf(requests[lane] ?? 0), `lane ${lane} slot ${j}`);
+            assert.equal(got, j < laneCount(requests[lane] ?? 0), `lane ${lane} slot ${j}`);
           }
         }
         await a.validate();
@@ -182,7 +178,7 @@ test('warp-batch on the workgroup path issues one atomic per workgroup', { skip 
 
 test('per-lane issues one atomic per allocating lane; slab-bitmap far fewer, and frees with one atomicAnd per object', { skip }, async () => {
   const requests = mixedRequests(new Prng(8), 1024, K, 0.25);
-  const allocating = [...requests].filter((w) => countOf(w) > 0).length;
+  const allocating = [...requests].filter((w) => laneCount(w) > 0).length;
   await withAllocator({ design: 'per-lane' }, async (a) => {
     const pass = await a.allocate(requests);
     assert.equal(pass.atomics, allocating);
