@@ -61,7 +61,7 @@ export function storeCoalescing(pass: Pick<AllocPass, 'lanes' | 'objects'>, obje
 /** How `hardwareWarps` groups lanes on `allocator`, for labels: a short form and a full one. */
 export function hardwareWarpsLabel(allocator: WarpSlabAllocator): { short: string; full: string } {
   if (allocator.path === 'subgroup') return { short: 'subgroups that ran', full: `the subgroups that ran, as the lanes recorded them, ${allocator.subgroupSize ?? '?'} lanes` };
-  const size = allocator.subgroupSize ?? allocator.workgroupSize;
+  const size = allocator.warpLanes;
   if (allocator.subgroupSizeSource === 'measured') return { short: `${size}-lane runs, measured`, full: `runs of ${size} lanes, the subgroup size measured on the device` };
   const why = allocator.subgroupSize === null ? 'the workgroup: the adapter reports no subgroup size' : "the adapter's minimum subgroup size";
   return { short: `${size}-lane runs, assumed`, full: `runs of ${size} lanes, assumed: ${why}` };
@@ -73,7 +73,7 @@ export function hardwareWarpsLabel(allocator: WarpSlabAllocator): { short: strin
  */
 export function hardwareWarps(allocator: WarpSlabAllocator, pass: AllocPass): WarpOf {
   if (allocator.path === 'subgroup') return (lane) => pass.groupKeys[lane] ?? 0;
-  return lanesWarps(allocator.subgroupSize ?? allocator.workgroupSize);
+  return lanesWarps(allocator.warpLanes);
 }
 
 /** Warps of `lanes` consecutive lanes (32: an NVIDIA warp). */

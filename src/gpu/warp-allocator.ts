@@ -133,7 +133,12 @@ export class WarpSlabAllocator {
    */
   readonly subgroupSize: number | null;
   readonly subgroupSizeSource: 'measured' | 'assumed' | null;
-  /** Lanes of the group an allocation aggregates over: the subgroup, or the workgroup on the fallback path. */
+  /**
+   * Lanes of a hardware warp, on either path: the subgroup size (subgroupSizeSource says how it is
+   * known), or the workgroup size where the adapter reports none.
+   */
+  readonly warpLanes: number;
+  /** Lanes of the group an allocation aggregates over: the warp (subgroup), or the workgroup on the fallback path. */
   readonly groupLanes: number;
   readonly checkPasses: boolean;
   private readonly live: Uint8Array;
@@ -166,7 +171,8 @@ export class WarpSlabAllocator {
     this.maxLanes = options.maxLanes;
     this.subgroupSize = subgroupSize;
     this.subgroupSizeSource = subgroupSizeSource;
-    this.groupLanes = path === 'subgroup' && subgroupSize !== null ? subgroupSize : this.workgroupSize;
+    this.warpLanes = subgroupSize ?? this.workgroupSize;
+    this.groupLanes = path === 'subgroup' ? this.warpLanes : this.workgroupSize;
     this.checkPasses = options.checkPasses ?? true;
     const objects = layout.pages * layout.objectsPerSlab;
     this.live = new Uint8Array(objects);

@@ -138,7 +138,6 @@ export const gpuWarpSlab = defineScenario({
         const sweeper = await WarpSlabAllocator.create(accelerator, { ...base, design, arenaBytes: sweepArenaBytes });
         const churner = await WarpSlabAllocator.create(accelerator, { ...base, design, arenaBytes: churnArenaBytes });
         try {
-          const group = sweeper.subgroupSize ?? sweeper.workgroupSize;
           setup ??= {
             adapter: accelerator.label,
             cpuAdapter: accelerator.isCpuAdapter,
@@ -150,7 +149,7 @@ export const gpuWarpSlab = defineScenario({
             timestamps: accelerator.timestamps,
           };
           const run = await churn(churner, streams, params.freeShare, ctx.seed, (p) => ctx.progress(d * 2 * passes + p, WARP_DESIGNS.length * 2 * passes, design));
-          run.sweep = await sweep(sweeper, activePoints(group, ctx.smoke), lanes, group, ctx.seed);
+          run.sweep = await sweep(sweeper, activePoints(sweeper.warpLanes, ctx.smoke), lanes, ctx.seed);
           runs.push(run);
         } finally {
           sweeper.destroy();
@@ -180,14 +179,15 @@ function storesOf(allocator: WarpSlabAllocator, pass: AllocPass): Stores {
  * size with `active` active lanes each); on the workgroup path warps are runs of the subgroup size,
  * measured or assumed (Setup.warps says which).
  */
-async function sweep(allocator: WarpSlabAllocator, points: readonly number[], lanes: number, group: number, seed: number): Promise<SweepPoint[]> {
-  const sweepLanes = lanes - (lanes % group);
-  if (sweepLanes === 0) throw new ParamError(`scenario 'gpu-warp-slab', --lanes: ${lanes} is out of range: expected at least one whole warp of ${group} lanes for the sweep`);
+async function sweep(allocator: WarpSlabAllocator, points: readonly number[], lanes: number, seed: number): Promise<SweepPoint[]> {
+  const warp = allocator.warpLanes;
+  const sweepLanes = lanes - (lanes % warp);
+  if (sweepLanes === 0) throw new ParamError(`scenario 'gpu-warp-slab', --lanes: ${lanes} is out of range: expected at least one whole warp of ${warp} lanes for the sweep`);
   const out: SweepPoint[] = [];
   for (const active of points) {
     await allocator.reset();
-    const pass = await allocator.allocate(activeLanesRequests(new Prng(seed * 31 + active), sweepLanes, group, active));
-    const perWarp = allocator.path === 'subgroup' ? activeLanesPerSubgroup(pass, group, active) : active;
+    const pass = await allocator.allocate(activeLanesRequests(new Prng(seed * 31 + active), sweepLanes, warp, active));
+    const perWarp = allocator.path === 'subgroup' ? activeLanesPerSubgroup(pass, warp, active) : active;
     out.push({ active: perWarp, atomics: pass.atomics, served: pass.served, stores: storesOf(allocator, pass) });
   }
   return out;
