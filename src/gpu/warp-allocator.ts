@@ -15,12 +15,13 @@
  * it read back. A free of anything that is not a live object is refused before it reaches the device.
  */
 import type { Accelerator, PassTimer } from '../machine/accelerator.ts';
+import { mix32 } from '../util/prng.ts';
 import { DeviceArenaLayout, LANE_COUNT_MASK, LANE_INACTIVE, NO_OBJECT, STATE_WORDS, StateWord } from './arena-layout.ts';
 import type { DeviceArenaOptions } from './arena-layout.ts';
 import { DESIGNS } from './designs.ts';
 import type { WarpDesign } from './designs.ts';
 import { DeviceArenaError, DeviceFreeError, GpuConfigError, GpuRequestError } from './errors.ts';
-import { mix32, stampOf } from './stamp.ts';
+import { stampOf } from './stamp.ts';
 import type { AggregationPath } from './wgsl/group-ops.ts';
 import { ENTRY_POINTS, PROGRAM_BINDINGS, buildProgram } from './wgsl/program.ts';
 

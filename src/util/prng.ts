@@ -14,10 +14,7 @@ export class Prng {
     const next = (): number => {
       // splitmix32
       x = (x + 0x9e3779b9) >>> 0;
-      let z = x;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-      return (z ^ (z >>> 16)) >>> 0;
+      return mix32(x);
     };
     this.s0 = next();
     this.s1 = next();
@@ -87,6 +84,14 @@ export class Prng {
   fork(): Prng {
     return new Prng(this.nextU32());
   }
+}
+
+/** murmur3's 32-bit finaliser (fmix32), splitmix32's output step: a bijection of u32 that mixes every bit into every bit. */
+export function mix32(value: number): number {
+  let x = value >>> 0;
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b) >>> 0;
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35) >>> 0;
+  return (x ^ (x >>> 16)) >>> 0;
 }
 
 function rotl(x: number, k: number): number {

@@ -6,10 +6,10 @@ import { DeviceArenaLayout, LANE_INACTIVE, NO_OBJECT } from '../../src/gpu/arena
 import { GpuConfigError, SubgroupMismatchError } from '../../src/gpu/errors.ts';
 import { activeLanesPerSubgroup, lanesPerGroup, lanesWarps, storeCoalescing } from '../../src/gpu/store-coalescing.ts';
 import { NO_GROUP } from '../../src/gpu/warp-allocator.ts';
-import { mix32, stampOf } from '../../src/gpu/stamp.ts';
+import { stampOf } from '../../src/gpu/stamp.ts';
 import { CoalescingTally, idealSectors, sectorsTouched } from '../../src/machine/coalescing.ts';
 import { activeLanesRequests, freeRequests, mixedRequests } from '../../src/lab/workloads/warp-requests.ts';
-import { Prng } from '../../src/util/prng.ts';
+import { Prng, mix32 } from '../../src/util/prng.ts';
 
 test('DeviceArenaLayout: addresses, object indices, ring size, and refused shapes', () => {
   const layout = new DeviceArenaLayout({ arenaBytes: 8 * 4096, objectBytes: 16, objectsPerSlab: 256, maxObjectsPerLane: 4, poolPages: [3, 1, 7] });
