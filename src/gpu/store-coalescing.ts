@@ -89,12 +89,12 @@ export function lanesPerGroup(groupKeys: Uint32Array): Map<number, number> {
 }
 
 /**
- * The active lanes per subgroup of a subgroup-path pass whose requests made `active` lanes of every
- * run of `size` lanes active (activeLanesRequests), taken from what ran: the lanes must have recorded
- * lanes/size subgroups with `active` active lanes each, which holds only if every subgroup had `size`
- * lanes, aligned to those runs. Throws SubgroupMismatchError otherwise.
+ * Checks a subgroup-path pass whose requests made `active` lanes of every run of `size` lanes active
+ * (activeLanesRequests) against what ran: the lanes must have recorded lanes/size subgroups with
+ * `active` active lanes each, which holds only if every subgroup had `size` lanes, aligned to those
+ * runs. Throws SubgroupMismatchError otherwise.
  */
-export function activeLanesPerSubgroup(pass: Pick<AllocPass, 'lanes' | 'groupKeys'>, size: number, active: number): number {
+export function assertActiveLanesPerSubgroup(pass: Pick<AllocPass, 'lanes' | 'groupKeys'>, size: number, active: number): void {
   const groups = lanesPerGroup(pass.groupKeys);
   const counts = new Map<number, number>();
   for (const n of groups.values()) counts.set(n, (counts.get(n) ?? 0) + 1);
@@ -105,5 +105,4 @@ export function activeLanesPerSubgroup(pass: Pick<AllocPass, 'lanes' | 'groupKey
       `${pass.lanes} lanes with ${active} active in every run of ${size} ran in ${groups.size} subgroups (${ran || 'none'} active lanes): expected ${expected} subgroups of ${size} lanes with ${active} active each`,
     );
   }
-  return active;
 }

@@ -5,7 +5,7 @@
  * the same shape and on the same request stream:
  *
  *   sweep   a fresh arena per point; in every warp exactly `a` lanes ask for one object, a = 1 … the
- *           subgroup size, with `a` taken from the subgroups the lanes recorded on the subgroup path.
+ *           subgroup size, checked against the subgroups the lanes recorded on the subgroup path.
  *           Atomics per allocation and sectors per 4-byte stamp store, both as the kernels and the
  *           recorded addresses say, grouped by the warps that ran and by 32 lanes.
  *   churn   `passes` allocation passes of a mixed stream (inactive lanes, 0..K objects per lane),
@@ -19,7 +19,7 @@
  */
 import { DESIGNS, WARP_DESIGNS } from '../../gpu/designs.ts';
 import type { WarpDesign } from '../../gpu/designs.ts';
-import { activeLanesPerSubgroup, hardwareWarps, hardwareWarpsLabel, lanesWarps, stampStores, storeCoalescing } from '../../gpu/store-coalescing.ts';
+import { assertActiveLanesPerSubgroup, hardwareWarps, hardwareWarpsLabel, lanesWarps, stampStores, storeCoalescing } from '../../gpu/store-coalescing.ts';
 import { WarpSlabAllocator, maxDispatchLanes } from '../../gpu/warp-allocator.ts';
 import type { AllocPass, WarpAllocatorOptions } from '../../gpu/warp-allocator.ts';
 import { GpuUnavailableError } from '../../machine/accelerator.ts';
@@ -174,7 +174,7 @@ function storesOf(allocator: WarpSlabAllocator, pass: AllocPass): Stores {
 
 /**
  * One pass per point on a fresh arena, `active` lanes of every warp asking for one object. The sweep
- * uses whole warps only. On the subgroup path a point's active lanes per warp are taken from the
+ * uses whole warps only. On the subgroup path a point's active lanes per warp are checked against the
  * subgroups the lanes recorded (SubgroupMismatchError if they are not whole subgroups of the measured
  * size with `active` active lanes each); on the workgroup path warps are runs of the subgroup size,
  * measured or assumed (Setup.warps says which).
@@ -187,8 +187,8 @@ async function sweep(allocator: WarpSlabAllocator, points: readonly number[], la
   for (const active of points) {
     await allocator.reset();
     const pass = await allocator.allocate(activeLanesRequests(new Prng(seed * 31 + active), sweepLanes, warp, active));
-    const perWarp = allocator.path === 'subgroup' ? activeLanesPerSubgroup(pass, warp, active) : active;
-    out.push({ active: perWarp, atomics: pass.atomics, served: pass.served, stores: storesOf(allocator, pass) });
+    if (allocator.path === 'subgroup') assertActiveLanesPerSubgroup(pass, warp, active);
+    out.push({ active, atomics: pass.atomics, served: pass.served, stores: storesOf(allocator, pass) });
   }
   return out;
 }
