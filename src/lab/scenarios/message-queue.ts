@@ -75,16 +75,23 @@ interface Design {
   footprint(): number;
 }
 
+/** Bytes of the pages `kernel` has handed out since the call (what it held before left out). */
+function pagesTakenSince(kernel: Kernel): () => number {
+  const inUse = (): number => kernel.pages.managedPagesTotal - kernel.pages.freePagesTotal;
+  const base = inUse();
+  return () => (inUse() - base) * PAGE_SIZE;
+}
+
 function fixedSlots(headerBytes: number, maxBytes: number): Design {
   const kernel = Kernel.boot({ ramBytes: '512MiB', slab: { cookie: 1 } });
   const cache = kernel.createCache('msg_fixed', headerBytes + maxBytes);
-  const base = kernel.pages.managedPagesTotal - kernel.pages.freePagesTotal;
+  const footprint = pagesTakenSince(kernel);
   return {
     name: 'fixed max-size slots',
     enqueue: () => cache.alloc() as number,
     dequeue: (h) => cache.free(h),
     reserved: () => cache.size,
-    footprint: () => (kernel.pages.managedPagesTotal - kernel.pages.freePagesTotal - base) * PAGE_SIZE,
+    footprint,
   };
 }
 
@@ -92,7 +99,7 @@ function slabDesign(headerBytes: number): Design {
   const kernel = Kernel.boot({ ramBytes: '512MiB', slab: { cookie: 1 } });
   const headers = kernel.createCache('msg_header', headerBytes);
   const w = new Int32Array(kernel.buffer);
-  const base = kernel.pages.managedPagesTotal - kernel.pages.freePagesTotal;
+  const footprint = pagesTakenSince(kernel);
   return {
     name: 'slab headers + kmalloc payloads',
     enqueue: (bytes) => {
@@ -105,7 +112,7 @@ function slabDesign(headerBytes: number): Design {
       headers.free(h);
     },
     reserved: (h) => headers.size + kernel.ksize(w[h >>> 2] as number),
-    footprint: () => (kernel.pages.managedPagesTotal - kernel.pages.freePagesTotal - base) * PAGE_SIZE,
+    footprint,
   };
 }
 
@@ -195,7 +202,9 @@ export const messageQueue = defineScenario({
         }
       }
       ctx.progress(index + 1, makers.length * 2, design.name);
-      return { name: design.name, peakRequested, peakReserved, peakFootprint, points };
+      // Waste at the peak, as a percentage of the bytes reserved.
+      const waste = (100 * (peakReserved - peakRequested)) / peakReserved;
+      return { name: design.name, peakRequested, peakReserved, waste, peakFootprint, points };
     });
     // The timed pass: the same stream again on a fresh instance of each design, nothing else done.
     const timings = makers.map((make, index) => {
@@ -227,7 +236,7 @@ export const messageQueue = defineScenario({
         design: r.name,
         requested: r.peakRequested,
         reserved: r.peakReserved,
-        waste: (100 * (r.peakReserved - r.peakRequested)) / r.peakReserved,
+        waste: r.waste,
         footprint: r.peakFootprint,
       })),
       note: 'Reserved: what the allocator set aside for the live messages (slots, size classes, block headers). Memory taken: pages given to the slab allocator (kernel metadata of the caches included), or the pool’s high-water mark.',
@@ -260,7 +269,7 @@ export const messageQueue = defineScenario({
         kind: 'bar',
         x: { label: 'design (1 fixed, 2 slab, 3 general)' },
         y: { label: '% wasted' },
-        series: runs.map((r, i) => ({ label: r.name, points: [[i + 1, (100 * (r.peakReserved - r.peakRequested)) / r.peakReserved]] })),
+        series: runs.map((r, i) => ({ label: r.name, points: [[i + 1, r.waste]] })),
       },
       {
         id: 'ns-per-message',
@@ -273,7 +282,7 @@ export const messageQueue = defineScenario({
       },
     ];
     const [fixed, slab, general] = runs;
-    const pct = (r: (typeof runs)[number] | undefined): string => (r === undefined ? '?' : ((100 * (r.peakReserved - r.peakRequested)) / r.peakReserved).toFixed(1));
+    const pct = (r: (typeof runs)[number] | undefined): string => (r === undefined ? '?' : r.waste.toFixed(1));
     return {
       summary: [
         `${messages} messages, queue depth ~${depth}, ${params.payload} payloads (mean ${params.payloadMeanBytes} B, max ${params.payloadMaxBytes} B), ${params.headerBytes}-byte headers.`,
