@@ -19,10 +19,11 @@
  */
 import { DESIGNS, WARP_DESIGNS } from '../../gpu/designs.ts';
 import type { WarpDesign } from '../../gpu/designs.ts';
-import { assertActiveLanesPerSubgroup, hardwareWarps, hardwareWarpsLabel, lanesWarps, stampStores, storeCoalescing } from '../../gpu/store-coalescing.ts';
+import { STAMP_STORE_BYTES, assertActiveLanesPerSubgroup, hardwareWarps, hardwareWarpsLabel, lanesWarps, stampStores, storeCoalescing } from '../../gpu/store-coalescing.ts';
 import { WarpSlabAllocator, maxDispatchLanes } from '../../gpu/warp-allocator.ts';
 import type { AllocPass, WarpAllocatorOptions } from '../../gpu/warp-allocator.ts';
 import { GpuUnavailableError } from '../../machine/accelerator.ts';
+import { SECTOR_BYTES } from '../../machine/coalescing.ts';
 import type { CoalescingTally } from '../../machine/coalescing.ts';
 import { Prng } from '../../util/prng.ts';
 import { formatBytes } from '../../util/units.ts';
@@ -261,8 +262,7 @@ function storeColumns(setup: Setup): Column[] {
   ];
 }
 
-const STORE_NOTE =
-  "A warp store is one store instruction of the stamp loop: word w of each lane's j-th object, 4 bytes per lane (the kernel writes an object a word at a time). The ideal is the same store with the lanes' objects packed in lane order from an aligned address. Sectors are 32-byte.";
+const STORE_NOTE = `A warp store is one store instruction of the stamp loop: word w of each lane's j-th object, ${STAMP_STORE_BYTES} bytes per lane (the kernel writes an object a word at a time). The ideal is the same store with the lanes' objects packed in lane order from an aligned address. Sectors are ${SECTOR_BYTES}-byte.`;
 
 function storeCells(stores: Stores) {
   return {
@@ -291,9 +291,9 @@ function assemble(runs: readonly DesignRun[], setup: Setup, shape: Shape): Scena
   const batch = byDesign('warp-batch');
   const summary = [
     `Adapter: ${setup.adapter}; ${setup.path} path (${setup.path === 'subgroup' ? 'subgroup operations' : `workgroups of ${setup.groupLanes} lanes, workgroup atomics and barriers`}; subgroup size ${setup.subgroupSize ?? '?'}, ${setup.subgroupSizeSource}).`,
-    `Churn: ${shape.passes} passes of ${shape.lanes} lanes (0..${shape.maxPerLane} objects of ${shape.objectBytes} B each) over a ${formatBytes(shape.arenaBytes)} arena: ${first?.served ?? 0} of ${first?.requested ?? 0} objects served, ${first?.outOfMemory ?? 0} refused (NO_OBJECT), ${first?.freed ?? 0} freed; the three designs ${agree ? 'agree' : 'DISAGREE'}.`,
+    `Churn: ${shape.passes} passes of ${shape.lanes} lanes (0..${shape.maxPerLane} objects of ${shape.objectBytes} B each) over a ${formatBytes(shape.arenaBytes)} arena: ${first?.served ?? 0} of ${first?.requested ?? 0} objects served, ${first?.outOfMemory ?? 0} refused (NO_OBJECT), ${first?.freed ?? 0} freed; the ${runs.length} designs ${agree ? 'agree' : 'DISAGREE'}.`,
     `Atomics per allocation: ${runs.map((r) => `${r.design} ${ratio(r.allocAtomics, r.served).toFixed(3)}`).join(', ')}${perLane !== undefined && batch !== undefined ? ` (warp-batch issues ${ratio(perLane.allocAtomics, batch.allocAtomics).toFixed(1)}× fewer)` : ''}.`,
-    `Sectors per 4-byte stamp store (warps: ${setup.warps.full}; ideal ${first?.stores.warp.idealPerStore.toFixed(2) ?? '?'}): ${runs.map((r) => `${r.design} ${r.stores.warp.sectorsPerStore.toFixed(2)}`).join(', ')}.`,
+    `Sectors per ${STAMP_STORE_BYTES}-byte stamp store (warps: ${setup.warps.full}; ideal ${first?.stores.warp.idealPerStore.toFixed(2) ?? '?'}): ${runs.map((r) => `${r.design} ${r.stores.warp.sectorsPerStore.toFixed(2)}`).join(', ')}.`,
     `Allocation kernel time from ${timeSource} on ${adapterNote}: ${runs.map((r) => `${r.design} ${(ratio(r.served, r.kernelNs) * 1e3).toFixed(1)} M allocations/s`).join(', ')}.`,
   ];
   const adapter: Table = {
@@ -404,20 +404,20 @@ function assemble(runs: readonly DesignRun[], setup: Setup, shape: Shape): Scena
     },
     {
       id: 'sectors-per-store-warp',
-      title: `Sectors per 4-byte stamp store vs. active lanes (warps: ${setup.warps.short})`,
+      title: `Sectors per ${STAMP_STORE_BYTES}-byte stamp store vs. active lanes (warps: ${setup.warps.short})`,
       kind: 'line',
       scheduling: true,
       x: { label: `active lanes per warp (${setup.warps.short})` },
-      y: { label: '32-byte sectors per store' },
+      y: { label: `${SECTOR_BYTES}-byte sectors per store` },
       series: [...series((s) => s.stores.warp.sectorsPerStore), ideal((s) => s.stores.warp)],
     },
     {
       id: 'sectors-per-store-32',
-      title: 'Sectors per 4-byte stamp store vs. active lanes (grouped by 32 lanes, an NVIDIA warp)',
+      title: `Sectors per ${STAMP_STORE_BYTES}-byte stamp store vs. active lanes (grouped by 32 lanes, an NVIDIA warp)`,
       kind: 'line',
       scheduling: true,
       x: { label: `active lanes per warp (${setup.warps.short})` },
-      y: { label: '32-byte sectors per store' },
+      y: { label: `${SECTOR_BYTES}-byte sectors per store` },
       series: [...series((s) => s.stores.lane32.sectorsPerStore), ideal((s) => s.stores.lane32)],
     },
   ];

@@ -66,6 +66,8 @@ function makeStream(seed: number, messages: number, depth: number, dist: Distrib
 
 interface Design {
   name: string;
+  /** One word for plot axes and the summary. */
+  short: string;
   /** Enqueues a message; returns a handle. */
   enqueue(payloadBytes: number): number;
   dequeue(handle: number): void;
@@ -88,6 +90,7 @@ function fixedSlots(headerBytes: number, maxBytes: number): Design {
   const footprint = pagesTakenSince(kernel);
   return {
     name: 'fixed max-size slots',
+    short: 'fixed',
     enqueue: () => cache.alloc() as number,
     dequeue: (h) => cache.free(h),
     reserved: () => cache.size,
@@ -102,6 +105,7 @@ function slabDesign(headerBytes: number): Design {
   const footprint = pagesTakenSince(kernel);
   return {
     name: 'slab headers + kmalloc payloads',
+    short: 'slab',
     enqueue: (bytes) => {
       const header = headers.alloc() as number;
       w[header >>> 2] = kernel.kmalloc(bytes) as number;
@@ -135,6 +139,7 @@ function generalDesign(headerBytes: number): Design {
   const pool = new MeasuredPool({ size: 256 << 20, align: 8 });
   return {
     name: 'general-purpose (@thi.ng/malloc MemPool)',
+    short: 'general',
     enqueue: (bytes) => pool.malloc(headerBytes + bytes),
     dequeue: (h) => void pool.free(h),
     reserved: (h) => pool.blockBytes(h),
@@ -204,7 +209,7 @@ export const messageQueue = defineScenario({
       ctx.progress(index + 1, makers.length * 2, design.name);
       // Waste at the peak, as a percentage of the bytes reserved.
       const waste = (100 * (peakReserved - peakRequested)) / peakReserved;
-      return { name: design.name, peakRequested, peakReserved, waste, peakFootprint, points };
+      return { name: design.name, short: design.short, peakRequested, peakReserved, waste, peakFootprint, points };
     });
     // The timed pass: the same stream again on a fresh instance of each design, nothing else done.
     const timings = makers.map((make, index) => {
@@ -251,6 +256,8 @@ export const messageQueue = defineScenario({
       ],
       rows: runs.map((r, i) => ({ design: r.name, ns: timings[i] ?? NaN })),
     };
+    // Bar i + 1 is runs[i]: 'design (1 fixed, 2 slab, 3 general)'.
+    const designAxis = `design (${runs.map((r, i) => `${i + 1} ${r.short}`).join(', ')})`;
     const plots: Plot[] = [
       {
         id: 'reserved',
@@ -267,7 +274,7 @@ export const messageQueue = defineScenario({
         id: 'waste',
         title: 'Waste at the peak (% of bytes reserved)',
         kind: 'bar',
-        x: { label: 'design (1 fixed, 2 slab, 3 general)' },
+        x: { label: designAxis },
         y: { label: '% wasted' },
         series: runs.map((r, i) => ({ label: r.name, points: [[i + 1, r.waste]] })),
       },
@@ -276,7 +283,7 @@ export const messageQueue = defineScenario({
         title: 'Time per message (wall clock)',
         kind: 'bar',
         timing: true,
-        x: { label: 'design (1 fixed, 2 slab, 3 general)' },
+        x: { label: designAxis },
         y: { label: 'ns per message' },
         series: runs.map((r, i) => ({ label: r.name, points: [[i + 1, timings[i] ?? 0]] })),
       },
