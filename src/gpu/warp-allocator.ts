@@ -90,7 +90,6 @@ export interface WarpAllocatorStats {
   design: WarpDesign;
   path: AggregationPath;
   allocPasses: number;
-  freePasses: number;
   requested: number;
   served: number;
   outOfMemory: number;
@@ -99,7 +98,6 @@ export interface WarpAllocatorStats {
   live: number;
   allocAtomics: number;
   freeAtomics: number;
-  allocKernelNs: number;
 }
 
 /** The device's free structures, read back. */
@@ -234,7 +232,7 @@ export class WarpSlabAllocator {
   }
 
   private static zeroCounters(): Omit<WarpAllocatorStats, 'design' | 'path' | 'live'> {
-    return { allocPasses: 0, freePasses: 0, requested: 0, served: 0, outOfMemory: 0, reused: 0, freed: 0, allocAtomics: 0, freeAtomics: 0, allocKernelNs: 0 };
+    return { allocPasses: 0, requested: 0, served: 0, outOfMemory: 0, reused: 0, freed: 0, allocAtomics: 0, freeAtomics: 0 };
   }
 
   /** An empty arena: every pool page uncarved, nothing live. */
@@ -325,7 +323,6 @@ export class WarpSlabAllocator {
     c.outOfMemory += result.outOfMemory;
     c.reused += result.reused;
     c.allocAtomics += result.atomics;
-    c.allocKernelNs += result.kernelNs ?? 0;
     return result;
   }
 
@@ -436,7 +433,6 @@ export class WarpSlabAllocator {
     }
     this.liveCount -= indices.length;
     if (this.checkPasses) this.validateSnapshot(await this.snapshot());
-    this.counters.freePasses++;
     this.counters.freed += indices.length;
     this.counters.freeAtomics += atomics;
     return { lanes, freed: indices.length, atomics, groupKeys, ...timing };
