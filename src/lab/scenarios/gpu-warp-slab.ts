@@ -20,11 +20,13 @@
 import { DESIGNS, WARP_DESIGNS } from '../../gpu/designs.ts';
 import type { WarpDesign } from '../../gpu/designs.ts';
 import { STAMP_STORE_BYTES, assertActiveLanesPerSubgroup, hardwareWarps, hardwareWarpsLabel, lanesWarps, stampStores, storeCoalescing } from '../../gpu/store-coalescing.ts';
-import { WarpSlabAllocator, maxDispatchLanes } from '../../gpu/warp-allocator.ts';
+import { GpuConfigError } from '../../gpu/errors.ts';
+import { WarpSlabAllocator } from '../../gpu/warp-allocator.ts';
 import type { AllocPass, WarpAllocatorOptions } from '../../gpu/warp-allocator.ts';
-import { GpuUnavailableError } from '../../machine/accelerator.ts';
+import type { GpuUnavailableError } from '../../machine/accelerator.ts';
 import { SECTOR_BYTES } from '../../machine/coalescing.ts';
 import type { CoalescingTally } from '../../machine/coalescing.ts';
+import { assert } from '../../util/assert.ts';
 import { Prng } from '../../util/prng.ts';
 import { formatBytes } from '../../util/units.ts';
 import { NO_ADAPTER_REMEDY, openAccelerator } from '../gpu-policy.ts';
@@ -115,12 +117,6 @@ export const gpuWarpSlab = defineScenario({
     if (opened.accelerator === null) return unavailable(opened.unavailable);
     const { accelerator } = opened;
     try {
-      const dispatchLanes = maxDispatchLanes(accelerator, params.workgroupSize);
-      if (lanes > dispatchLanes) {
-        throw new ParamError(
-          `scenario 'gpu-warp-slab', --lanes: ${lanes} is out of range on ${accelerator.label}: expected at most ${dispatchLanes} (one dispatch of ${accelerator.maxWorkgroupsPerDimension} workgroups of ${params.workgroupSize} lanes)`,
-        );
-      }
       const base: Omit<WarpAllocatorOptions, 'design' | 'arenaBytes'> = {
         objectBytes: params.objectBytes,
         objectsPerSlab: params.objectsPerSlab,
@@ -135,9 +131,19 @@ export const gpuWarpSlab = defineScenario({
       const streams = Array.from({ length: passes }, (_, p) => mixedRequests(new Prng(ctx.seed * 7919 + p), lanes, params.maxPerLane, params.inactiveShare));
       const runs: DesignRun[] = [];
       let setup: Setup | null = null;
+      // The allocator checks the options against the device (lanes per dispatch, the subgroup size,
+      // binding limits); what it refuses, the parameters asked for.
+      const create = async (options: WarpAllocatorOptions): Promise<WarpSlabAllocator> => {
+        try {
+          return await WarpSlabAllocator.create(accelerator, options);
+        } catch (error) {
+          if (!(error instanceof GpuConfigError)) throw error;
+          throw new ParamError(`scenario 'gpu-warp-slab' (--lanes ${lanes}, --workgroup-size ${params.workgroupSize}): ${error.message}`);
+        }
+      };
       for (const [d, design] of WARP_DESIGNS.entries()) {
-        const sweeper = await WarpSlabAllocator.create(accelerator, { ...base, design, arenaBytes: sweepArenaBytes });
-        const churner = await WarpSlabAllocator.create(accelerator, { ...base, design, arenaBytes: churnArenaBytes });
+        const sweeper = await create({ ...base, design, arenaBytes: sweepArenaBytes });
+        const churner = await create({ ...base, design, arenaBytes: churnArenaBytes });
         try {
           setup ??= {
             adapter: accelerator.label,
@@ -157,7 +163,7 @@ export const gpuWarpSlab = defineScenario({
           churner.destroy();
         }
       }
-      if (setup === null) throw new GpuUnavailableError('no design ran');
+      assert(setup !== null, 'gpu-warp-slab: expected WARP_DESIGNS to name at least one design');
       return assemble(runs, setup, { lanes, arenaBytes: churnArenaBytes, passes, objectBytes: params.objectBytes, maxPerLane: params.maxPerLane });
     } finally {
       accelerator.destroy();
