@@ -80,6 +80,33 @@ export class Prng {
     return -Math.log(1 - this.nextFloat()) * mean;
   }
 
+  /**
+   * `count` distinct elements of `items` (all of them if it has fewer), uniformly at random, in the
+   * order drawn: the first steps of a Fisher–Yates shuffle of a copy, from the front.
+   */
+  sample<T>(items: readonly T[], count: number): T[] {
+    const pool = items.slice();
+    const n = Math.min(count, pool.length);
+    for (let i = 0; i < n; i++) {
+      const pick = i + this.int(pool.length - i);
+      const item = pool[pick] as T;
+      pool[pick] = pool[i] as T;
+      pool[i] = item;
+    }
+    return pool.slice(0, n);
+  }
+
+  /** Shuffles `items` in place (Fisher–Yates, from the back), every order equally likely; returns it. */
+  shuffle<L extends { length: number; [index: number]: unknown }>(items: L): L {
+    for (let k = items.length - 1; k > 0; k--) {
+      const j = this.int(k + 1);
+      const item = items[k];
+      items[k] = items[j];
+      items[j] = item;
+    }
+    return items;
+  }
+
   /** A new generator whose stream is independent of this one's future draws. */
   fork(): Prng {
     return new Prng(this.nextU32());
