@@ -62,9 +62,14 @@ export function measure(c: BenchCase, options: BenchOptions): { nsPerOp: number;
   for (let r = 0; r < (options.smoke ? 0 : 3); r++) timeOnce(run, iterations);
   const samples: number[] = [];
   for (let r = 0; r < repeats; r++) samples.push(timeOnce(run, iterations) / iterations);
-  samples.sort((a, b) => a - b);
   if (sink === Symbol.for('never')) console.log(sink);
-  return { nsPerOp: samples[Math.floor(samples.length / 2)] ?? NaN, iterations };
+  return { nsPerOp: median(samples), iterations };
+}
+
+/** The middle value (of an even count, the upper of the two middle ones); NaN for none. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[sorted.length >> 1] ?? NaN;
 }
 
 /** Times one case in a worker thread of its own (bench/case-worker.ts). */
