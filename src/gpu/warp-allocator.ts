@@ -337,7 +337,8 @@ export class WarpSlabAllocator {
     let outOfMemory = 0;
     let reused = 0;
     let atomics = 0;
-    const admitted: number[] = [];
+    // Objects made live so far, with their everUsed bit before: a failed check puts every one back.
+    const admitted: { index: number; everUsed: number }[] = [];
     try {
       for (let lane = 0; lane < lanes; lane++) {
         const word = requests[lane] ?? 0;
@@ -358,16 +359,21 @@ export class WarpSlabAllocator {
             throw new DeviceArenaError(address, `handed to lane ${lane} while still live (lane ${this.owner[index]} holds it): expected each object to one lane at a time`);
           }
           if (arena !== null) this.checkStamp(arena, address, stampOf(salt, lane, j, k), lane);
+          admitted.push({ index, everUsed: this.everUsed[index] ?? 0 });
           this.live[index] = 1;
           this.owner[index] = lane;
-          admitted.push(index);
           if (this.everUsed[index] === 1) reused++;
           this.everUsed[index] = 1;
           served++;
         }
       }
     } catch (error) {
-      for (const index of admitted) this.live[index] = 0; // the shadow stays as it was
+      // The shadow stays as it was: each object was free (not live, no owner) before this pass.
+      for (const { index, everUsed } of admitted) {
+        this.live[index] = 0;
+        this.owner[index] = -1;
+        this.everUsed[index] = everUsed;
+      }
       throw error;
     }
     this.liveCount += served;

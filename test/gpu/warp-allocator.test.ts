@@ -259,6 +259,31 @@ test('validate() and the pass checks catch a corrupted device arena', { skip }, 
   });
 });
 
+test('a pass the host check refuses leaves the shadow as it was: nothing live, and nothing counted as handed out before', { skip }, async () => {
+  const acc = required(accelerator);
+  await withAllocator({ design: 'warp-batch' }, async (a) => {
+    // Lane 63's result is rewritten, on its way back, to lane 0's object: one object for two lanes.
+    const read = acc.read.bind(acc);
+    acc.read = async (buffer, sizeBytes, offsetBytes) => {
+      const words = await read(buffer, sizeBytes, offsetBytes);
+      if (buffer === a.buffers.results) words[63 * a.layout.resultStride] = words[0] ?? NO_OBJECT;
+      return words;
+    };
+    let x = NO_OBJECT;
+    try {
+      await assert.rejects(a.allocate(new Uint32Array(64).fill(laneRequest(1))), (e: unknown) => {
+        x = e instanceof DeviceArenaError ? e.address : NO_OBJECT;
+        return e instanceof DeviceArenaError && /handed to lane 63 while still live \(lane 0 holds it\)/.test(e.message);
+      });
+    } finally {
+      Reflect.deleteProperty(acc, 'read');
+    }
+    assert.equal(a.stats().live, 0);
+    assert.deepEqual(a.liveObjects(), []);
+    await assert.rejects(a.free([[x]]), (e: unknown) => e instanceof DeviceFreeError && /never allocated/.test(e.message) && e.address === x);
+  });
+});
+
 test("the lane limit: one dispatch of the device's most workgroups is accepted and reaches its last lane; one lane more is refused; the benchmark always fits", { skip }, async () => {
   const acc = required(accelerator);
   const most = maxDispatchLanes(acc);
