@@ -72,9 +72,9 @@ export function median(values: readonly number[]): number {
   return sorted[sorted.length >> 1] ?? NaN;
 }
 
-/** Times one case in a worker thread of its own (bench/case-worker.ts). */
-function measureIsolated(suite: number, index: number): Promise<{ nsPerOp: number; iterations: number }> {
-  return runTsWorker(new URL('./case-worker.ts', import.meta.url), { suite, index });
+/** Times case `index` of suite `suite` (suites.ts) in a worker thread of its own (bench/case-worker.ts). */
+export function measureIsolated(suite: number, index: number, options: BenchOptions): Promise<{ nsPerOp: number; iterations: number }> {
+  return runTsWorker(new URL('./case-worker.ts', import.meta.url), { suite, index, smoke: options.smoke });
 }
 
 export async function runCases(
@@ -85,7 +85,7 @@ export async function runCases(
   const results: BenchResult[] = [];
   for (const index of options.indices) {
     const c = cases[index] as BenchCase;
-    const { nsPerOp, iterations } = options.smoke ? measure(c, options) : await measureIsolated(options.suite, index);
+    const { nsPerOp, iterations } = options.smoke ? measure(c, options) : await measureIsolated(options.suite, index, options);
     const result: BenchResult = { group: c.group, name: c.name, unit: c.unit ?? 'op', nsPerOp, relative: null, iterations };
     results.push(result);
     onResult?.(result);
