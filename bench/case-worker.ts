@@ -4,5 +4,5 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { measure } from './harness.ts';
 import { findCase } from './suites.ts';
 
-const { suite, index } = workerData as { suite: number; index: number };
-parentPort?.postMessage(measure(await findCase(suite, index), { smoke: false }));
+const { suite, index, smoke } = workerData as { suite: number; index: number; smoke: boolean };
+parentPort?.postMessage(measure(await findCase(suite, index), { smoke }));

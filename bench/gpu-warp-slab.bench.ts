@@ -19,15 +19,19 @@
  * GPUs. The code is the same on a real GPU (Dawn's Vulkan backend), where lanes grow from 2^20 to 2^22,
  * or to what one dispatch holds on the device if that is less (benchLanes). Each group names its lanes.
  */
-import { LANE_INACTIVE } from '../src/gpu/arena-layout.ts';
 import { DESIGNS, WARP_DESIGNS } from '../src/gpu/designs.ts';
 import type { WarpDesign } from '../src/gpu/designs.ts';
-import { WarpSlabAllocator, laneRequest, maxDispatchLanes } from '../src/gpu/warp-allocator.ts';
+import { WarpSlabAllocator, laneCount, laneRequest, maxDispatchLanes } from '../src/gpu/warp-allocator.ts';
 import { mixedRequests } from '../src/lab/workloads/warp-requests.ts';
 import { openAccelerator } from '../src/lab/gpu-policy.ts';
 import type { Accelerator } from '../src/machine/accelerator.ts';
 import { Prng } from '../src/util/prng.ts';
+import type { AggregationPath } from '../src/gpu/wgsl/group-ops.ts';
+import { median } from './harness.ts';
 import type { BenchOptions, BenchResult } from './harness.ts';
+
+/** The start of every group's name (the rest names the stream, lanes, adapter, path and clock). */
+export const GPU_ALLOC_GROUP = 'gpu alloc';
 
 interface Stream {
   name: string;
@@ -63,7 +67,6 @@ export async function gpuWarpSlabResults(options: BenchOptions): Promise<BenchRe
   const { accelerator } = opened;
   try {
     const lanes = benchLanes(accelerator, options.smoke);
-    const path = accelerator.subgroups ? 'subgroup path' : 'workgroup path';
     const clock = accelerator.timestamps ? 'GPU timestamps' : 'host clock';
     const results: BenchResult[] = [];
     for (const stream of STREAMS) {
@@ -73,7 +76,7 @@ export async function gpuWarpSlabResults(options: BenchOptions): Promise<BenchRe
         const figure = measured.get(design);
         if (figure === undefined) throw new Error(`${design}: not measured`);
         results.push({
-          group: `gpu alloc, ${stream.name}, fresh arena of ${lanes} lanes; ${accelerator.label}, ${path}, ${clock}`,
+          group: `${GPU_ALLOC_GROUP}, ${stream.name}, fresh arena of ${lanes} lanes; ${accelerator.label}, ${figure.path} path, ${clock}`,
           name: `${design}: ${DESIGNS[design].title}`,
           unit: 'allocation',
           nsPerOp: figure.nsPerOp,
@@ -92,9 +95,14 @@ export async function gpuWarpSlabResults(options: BenchOptions): Promise<BenchRe
  * Every design on the same stream, their passes interleaved (per-lane, warp-batch, slab-bitmap,
  * per-lane, …) so that a burst of load on the machine lands on all three alike.
  */
-async function measureStream(accelerator: Accelerator, stream: Stream, lanes: number, options: BenchOptions): Promise<Map<WarpDesign, { nsPerOp: number; iterations: number }>> {
+async function measureStream(
+  accelerator: Accelerator,
+  stream: Stream,
+  lanes: number,
+  options: BenchOptions,
+): Promise<Map<WarpDesign, { nsPerOp: number; iterations: number; path: AggregationPath }>> {
   const requests = stream.requests(lanes);
-  const demand = requests.reduce((sum, word) => sum + (word & LANE_INACTIVE ? 0 : word), 0);
+  const demand = requests.reduce((sum, word) => sum + laneCount(word), 0);
   const allocators: WarpSlabAllocator[] = [];
   try {
     for (const design of WARP_DESIGNS) {
@@ -122,12 +130,7 @@ async function measureStream(accelerator: Accelerator, stream: Stream, lanes: nu
         samples.get(allocator.design)?.push((pass.kernelNs ?? pass.wallNs) / pass.served);
       }
     }
-    return new Map(
-      [...samples].map(([design, ns]) => {
-        ns.sort((a, b) => a - b);
-        return [design, { nsPerOp: ns[ns.length >> 1] ?? NaN, iterations: demand * passes }];
-      }),
-    );
+    return new Map(allocators.map((a) => [a.design, { nsPerOp: median(samples.get(a.design) ?? []), iterations: demand * passes, path: a.path }]));
   } finally {
     for (const allocator of allocators) allocator.destroy();
   }

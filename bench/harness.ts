@@ -62,14 +62,19 @@ export function measure(c: BenchCase, options: BenchOptions): { nsPerOp: number;
   for (let r = 0; r < (options.smoke ? 0 : 3); r++) timeOnce(run, iterations);
   const samples: number[] = [];
   for (let r = 0; r < repeats; r++) samples.push(timeOnce(run, iterations) / iterations);
-  samples.sort((a, b) => a - b);
   if (sink === Symbol.for('never')) console.log(sink);
-  return { nsPerOp: samples[Math.floor(samples.length / 2)] ?? NaN, iterations };
+  return { nsPerOp: median(samples), iterations };
 }
 
-/** Times one case in a worker thread of its own (bench/case-worker.ts). */
-function measureIsolated(suite: number, index: number): Promise<{ nsPerOp: number; iterations: number }> {
-  return runTsWorker(new URL('./case-worker.ts', import.meta.url), { suite, index });
+/** The middle value (of an even count, the upper of the two middle ones); NaN for none. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[sorted.length >> 1] ?? NaN;
+}
+
+/** Times case `index` of suite `suite` (suites.ts) in a worker thread of its own (bench/case-worker.ts). */
+export function measureIsolated(suite: number, index: number, options: BenchOptions): Promise<{ nsPerOp: number; iterations: number }> {
+  return runTsWorker(new URL('./case-worker.ts', import.meta.url), { suite, index, smoke: options.smoke });
 }
 
 export async function runCases(
@@ -80,7 +85,7 @@ export async function runCases(
   const results: BenchResult[] = [];
   for (const index of options.indices) {
     const c = cases[index] as BenchCase;
-    const { nsPerOp, iterations } = options.smoke ? measure(c, options) : await measureIsolated(options.suite, index);
+    const { nsPerOp, iterations } = options.smoke ? measure(c, options) : await measureIsolated(options.suite, index, options);
     const result: BenchResult = { group: c.group, name: c.name, unit: c.unit ?? 'op', nsPerOp, relative: null, iterations };
     results.push(result);
     onResult?.(result);

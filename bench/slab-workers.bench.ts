@@ -9,7 +9,7 @@ import { runTsWorker } from '../test/helpers/worker.ts';
 import { LockedSlab, lockedSlabBytes } from './baselines/locked-slab.ts';
 import type { BenchOptions, BenchResult } from './harness.ts';
 
-const GROUP = 'two workers (aggregate ns per alloc+free pair)';
+export const SLAB_WORKERS_GROUP = 'two workers (aggregate ns per alloc+free pair)';
 const OBJECTS = 4096;
 const OBJECT_BYTES = 64;
 
@@ -47,5 +47,5 @@ export async function slabWorkerResults(options: BenchOptions): Promise<BenchRes
   ];
   kernel.validate();
   const base = rows[0]?.[1] ?? NaN;
-  return rows.map(([name, nsPerOp]) => ({ group: GROUP, name, unit: 'alloc+free pair', nsPerOp, relative: nsPerOp / base, iterations: 0 }));
+  return rows.map(([name, nsPerOp]) => ({ group: SLAB_WORKERS_GROUP, name, unit: 'alloc+free pair', nsPerOp, relative: nsPerOp / base, iterations: 0 }));
 }

@@ -5,18 +5,21 @@
  */
 import type { BenchCase, BenchOptions, BenchResult } from './harness.ts';
 import { flashCases } from './flash.bench.ts';
-import { gpuWarpSlabResults } from './gpu-warp-slab.bench.ts';
+import { GPU_ALLOC_GROUP, gpuWarpSlabResults } from './gpu-warp-slab.bench.ts';
 import { pageAllocCases } from './page-alloc.bench.ts';
 import { slabCases } from './slab.bench.ts';
-import { slabWorkerResults } from './slab-workers.bench.ts';
+import { SLAB_WORKERS_GROUP, slabWorkerResults } from './slab-workers.bench.ts';
 
-export type Suite = { cases: () => BenchCase[] | Promise<BenchCase[]> } | { results: (options: BenchOptions) => Promise<BenchResult[]>; group: string };
+export type Suite =
+  | { cases: () => BenchCase[] | Promise<BenchCase[]> }
+  /** `group`: what `--only` matches before the suite runs, its groups' name or the start they share. */
+  | { results: (options: BenchOptions) => Promise<BenchResult[]>; group: string };
 
 export const SUITES: readonly Suite[] = [
   { cases: pageAllocCases },
   { cases: slabCases },
-  { results: slabWorkerResults, group: 'two workers' },
-  { results: gpuWarpSlabResults, group: 'gpu alloc' },
+  { results: slabWorkerResults, group: SLAB_WORKERS_GROUP },
+  { results: gpuWarpSlabResults, group: GPU_ALLOC_GROUP },
   { cases: flashCases },
 ];
 

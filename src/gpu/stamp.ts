@@ -4,21 +4,14 @@
  * tags; a lane that reported an object it never wrote leaves the wrong bytes. The tag is
  * murmur3's 32-bit finaliser of (salt, lane, slot), computed identically here and in WGSL.
  */
-
-/** murmur3 fmix32. */
-export function mix32(value: number): number {
-  let x = value >>> 0;
-  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b) >>> 0;
-  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35) >>> 0;
-  return (x ^ (x >>> 16)) >>> 0;
-}
+import { mix32 } from '../util/prng.ts';
 
 /** The tag lane `lane` writes over its `slot`-th object of a pass salted with `salt`; never 0. */
 export function stampOf(salt: number, lane: number, slot: number, maxObjectsPerLane: number): number {
   return (mix32((salt ^ (lane * maxObjectsPerLane + slot)) >>> 0) | 1) >>> 0;
 }
 
-/** The same two functions in WGSL (K is the program's objects-per-lane constant). */
+/** mix32 (util/prng.ts) and stampOf in WGSL (K is the program's objects-per-lane constant). */
 export const STAMP_WGSL = /* wgsl */ `
 fn mix32(value: u32) -> u32 {
   var x = value;

@@ -61,7 +61,7 @@ export function storeCoalescing(pass: Pick<AllocPass, 'lanes' | 'objects'>, obje
 /** How `hardwareWarps` groups lanes on `allocator`, for labels: a short form and a full one. */
 export function hardwareWarpsLabel(allocator: WarpSlabAllocator): { short: string; full: string } {
   if (allocator.path === 'subgroup') return { short: 'subgroups that ran', full: `the subgroups that ran, as the lanes recorded them, ${allocator.subgroupSize ?? '?'} lanes` };
-  const size = allocator.subgroupSize ?? allocator.workgroupSize;
+  const size = allocator.warpLanes;
   if (allocator.subgroupSizeSource === 'measured') return { short: `${size}-lane runs, measured`, full: `runs of ${size} lanes, the subgroup size measured on the device` };
   const why = allocator.subgroupSize === null ? 'the workgroup: the adapter reports no subgroup size' : "the adapter's minimum subgroup size";
   return { short: `${size}-lane runs, assumed`, full: `runs of ${size} lanes, assumed: ${why}` };
@@ -73,7 +73,7 @@ export function hardwareWarpsLabel(allocator: WarpSlabAllocator): { short: strin
  */
 export function hardwareWarps(allocator: WarpSlabAllocator, pass: AllocPass): WarpOf {
   if (allocator.path === 'subgroup') return (lane) => pass.groupKeys[lane] ?? 0;
-  return lanesWarps(allocator.subgroupSize ?? allocator.workgroupSize);
+  return lanesWarps(allocator.warpLanes);
 }
 
 /** Warps of `lanes` consecutive lanes (32: an NVIDIA warp). */
@@ -89,12 +89,12 @@ export function lanesPerGroup(groupKeys: Uint32Array): Map<number, number> {
 }
 
 /**
- * The active lanes per subgroup of a subgroup-path pass whose requests made `active` lanes of every
- * run of `size` lanes active (activeLanesRequests), taken from what ran: the lanes must have recorded
- * lanes/size subgroups with `active` active lanes each, which holds only if every subgroup had `size`
- * lanes, aligned to those runs. Throws SubgroupMismatchError otherwise.
+ * Checks a subgroup-path pass whose requests made `active` lanes of every run of `size` lanes active
+ * (activeLanesRequests) against what ran: the lanes must have recorded lanes/size subgroups with
+ * `active` active lanes each, which holds only if every subgroup had `size` lanes, aligned to those
+ * runs. Throws SubgroupMismatchError otherwise.
  */
-export function activeLanesPerSubgroup(pass: Pick<AllocPass, 'lanes' | 'groupKeys'>, size: number, active: number): number {
+export function assertActiveLanesPerSubgroup(pass: Pick<AllocPass, 'lanes' | 'groupKeys'>, size: number, active: number): void {
   const groups = lanesPerGroup(pass.groupKeys);
   const counts = new Map<number, number>();
   for (const n of groups.values()) counts.set(n, (counts.get(n) ?? 0) + 1);
@@ -105,5 +105,4 @@ export function activeLanesPerSubgroup(pass: Pick<AllocPass, 'lanes' | 'groupKey
       `${pass.lanes} lanes with ${active} active in every run of ${size} ran in ${groups.size} subgroups (${ran || 'none'} active lanes): expected ${expected} subgroups of ${size} lanes with ${active} active each`,
     );
   }
-  return active;
 }

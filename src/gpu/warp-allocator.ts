@@ -11,15 +11,17 @@
  * object left; a lane got nothing it did not ask for. `validate()` reads the device's free
  * structures back and checks that every object of the pool is exactly one of live (in the shadow)
  * or free (in the ring or bump range, or a clear bitmap bit): nothing served is lost, nothing freed
- * is missing. A free of anything that is not a live object is refused before it reaches the device.
+ * is missing; with checkPasses (the default) every pass ends with the same check on the structures
+ * it read back. A free of anything that is not a live object is refused before it reaches the device.
  */
 import type { Accelerator, PassTimer } from '../machine/accelerator.ts';
+import { mix32 } from '../util/prng.ts';
 import { DeviceArenaLayout, LANE_COUNT_MASK, LANE_INACTIVE, NO_OBJECT, STATE_WORDS, StateWord } from './arena-layout.ts';
 import type { DeviceArenaOptions } from './arena-layout.ts';
 import { DESIGNS } from './designs.ts';
 import type { WarpDesign } from './designs.ts';
 import { DeviceArenaError, DeviceFreeError, GpuConfigError, GpuRequestError } from './errors.ts';
-import { mix32, stampOf } from './stamp.ts';
+import { stampOf } from './stamp.ts';
 import type { AggregationPath } from './wgsl/group-ops.ts';
 import { ENTRY_POINTS, PROGRAM_BINDINGS, buildProgram } from './wgsl/program.ts';
 
@@ -32,7 +34,10 @@ export interface WarpAllocatorOptions extends DeviceArenaOptions {
   workgroupSize?: number;
   /** slab-bitmap: pseudo-random probes among carved slabs before taking a new page. Default 4. */
   slabProbes?: number;
-  /** Read the arena and free structures back after every pass and check them. Default true. */
+  /**
+   * Read the arena and free structures back after every pass and check them: the pass against the
+   * shadow, then everything validate() checks. Default true.
+   */
   checkPasses?: boolean;
 }
 
@@ -42,6 +47,11 @@ export const NO_GROUP = 0xffffffff;
 /** A request word: `count` objects, or an inactive lane (it exits before allocating). */
 export function laneRequest(count: number, active = true): number {
   return active ? count & LANE_COUNT_MASK : LANE_INACTIVE;
+}
+
+/** The objects a request word (laneRequest) asks for: 0 for an inactive lane. */
+export function laneCount(word: number): number {
+  return (word & LANE_INACTIVE) !== 0 ? 0 : word & LANE_COUNT_MASK;
 }
 
 export interface AllocPass {
@@ -80,7 +90,6 @@ export interface WarpAllocatorStats {
   design: WarpDesign;
   path: AggregationPath;
   allocPasses: number;
-  freePasses: number;
   requested: number;
   served: number;
   outOfMemory: number;
@@ -89,7 +98,6 @@ export interface WarpAllocatorStats {
   live: number;
   allocAtomics: number;
   freeAtomics: number;
-  allocKernelNs: number;
 }
 
 /** The device's free structures, read back. */
@@ -124,7 +132,12 @@ export class WarpSlabAllocator {
    */
   readonly subgroupSize: number | null;
   readonly subgroupSizeSource: 'measured' | 'assumed' | null;
-  /** Lanes of the group an allocation aggregates over: the subgroup, or the workgroup on the fallback path. */
+  /**
+   * Lanes of a hardware warp, on either path: the subgroup size (subgroupSizeSource says how it is
+   * known), or the workgroup size where the adapter reports none.
+   */
+  readonly warpLanes: number;
+  /** Lanes of the group an allocation aggregates over: the warp (subgroup), or the workgroup on the fallback path. */
   readonly groupLanes: number;
   readonly checkPasses: boolean;
   private readonly live: Uint8Array;
@@ -157,7 +170,8 @@ export class WarpSlabAllocator {
     this.maxLanes = options.maxLanes;
     this.subgroupSize = subgroupSize;
     this.subgroupSizeSource = subgroupSizeSource;
-    this.groupLanes = path === 'subgroup' && subgroupSize !== null ? subgroupSize : this.workgroupSize;
+    this.warpLanes = subgroupSize ?? this.workgroupSize;
+    this.groupLanes = path === 'subgroup' ? this.warpLanes : this.workgroupSize;
     this.checkPasses = options.checkPasses ?? true;
     const objects = layout.pages * layout.objectsPerSlab;
     this.live = new Uint8Array(objects);
@@ -218,7 +232,7 @@ export class WarpSlabAllocator {
   }
 
   private static zeroCounters(): Omit<WarpAllocatorStats, 'design' | 'path' | 'live'> {
-    return { allocPasses: 0, freePasses: 0, requested: 0, served: 0, outOfMemory: 0, reused: 0, freed: 0, allocAtomics: 0, freeAtomics: 0, allocKernelNs: 0 };
+    return { allocPasses: 0, requested: 0, served: 0, outOfMemory: 0, reused: 0, freed: 0, allocAtomics: 0, freeAtomics: 0 };
   }
 
   /** An empty arena: every pool page uncarved, nothing live. */
@@ -284,7 +298,7 @@ export class WarpSlabAllocator {
     let requested = 0;
     for (let lane = 0; lane < lanes; lane++) {
       const word = requests[lane] ?? 0;
-      const count = (word & LANE_INACTIVE) !== 0 ? 0 : word & LANE_COUNT_MASK;
+      const count = laneCount(word);
       if (count > k) throw new GpuRequestError(`lane ${lane} asks for ${count} objects: expected at most ${k} (maxObjectsPerLane)`);
       requested += count;
       words[lane * layout.requestStride] = word;
@@ -297,12 +311,10 @@ export class WarpSlabAllocator {
     const pass = this.admitObjects(requests, results, salt, arena);
     const result: AllocPass = { ...pass, lanes, requested, ...timing };
     if (this.checkPasses) {
-      const snapshot = await this.snapshot();
-      if (result.outOfMemory > 0) {
-        const free = this.freeObjects(snapshot).count;
-        if (free > 0) throw new DeviceArenaError(-1, `${result.outOfMemory} objects were refused (NO_OBJECT) while ${free} were free: expected NO_OBJECT only when the arena is full`);
+      const free = this.validateSnapshot(await this.snapshot());
+      if (result.outOfMemory > 0 && free > 0) {
+        throw new DeviceArenaError(-1, `${result.outOfMemory} objects were refused (NO_OBJECT) while ${free} were free: expected NO_OBJECT only when the arena is full`);
       }
-      this.checkBadFrees(snapshot);
     }
     const c = this.counters;
     c.allocPasses++;
@@ -311,7 +323,6 @@ export class WarpSlabAllocator {
     c.outOfMemory += result.outOfMemory;
     c.reused += result.reused;
     c.allocAtomics += result.atomics;
-    c.allocKernelNs += result.kernelNs ?? 0;
     return result;
   }
 
@@ -326,11 +337,12 @@ export class WarpSlabAllocator {
     let outOfMemory = 0;
     let reused = 0;
     let atomics = 0;
-    const admitted: number[] = [];
+    // Objects made live so far, with their everUsed bit before: a failed check puts every one back.
+    const admitted: { index: number; everUsed: number }[] = [];
     try {
       for (let lane = 0; lane < lanes; lane++) {
         const word = requests[lane] ?? 0;
-        const count = (word & LANE_INACTIVE) !== 0 ? 0 : word & LANE_COUNT_MASK;
+        const count = laneCount(word);
         const row = lane * layout.resultStride;
         atomics += results[row + k] ?? 0;
         groupKeys[lane] = (word & LANE_INACTIVE) !== 0 ? NO_GROUP : (results[row + k + 1] ?? NO_GROUP);
@@ -347,16 +359,21 @@ export class WarpSlabAllocator {
             throw new DeviceArenaError(address, `handed to lane ${lane} while still live (lane ${this.owner[index]} holds it): expected each object to one lane at a time`);
           }
           if (arena !== null) this.checkStamp(arena, address, stampOf(salt, lane, j, k), lane);
+          admitted.push({ index, everUsed: this.everUsed[index] ?? 0 });
           this.live[index] = 1;
           this.owner[index] = lane;
-          admitted.push(index);
           if (this.everUsed[index] === 1) reused++;
           this.everUsed[index] = 1;
           served++;
         }
       }
     } catch (error) {
-      for (const index of admitted) this.live[index] = 0; // the shadow stays as it was
+      // The shadow stays as it was: each object was free (not live, no owner) before this pass.
+      for (const { index, everUsed } of admitted) {
+        this.live[index] = 0;
+        this.owner[index] = -1;
+        this.everUsed[index] = everUsed;
+      }
       throw error;
     }
     this.liveCount += served;
@@ -421,8 +438,7 @@ export class WarpSlabAllocator {
       this.owner[index] = -1;
     }
     this.liveCount -= indices.length;
-    if (this.checkPasses) this.checkBadFrees(await this.snapshot());
-    this.counters.freePasses++;
+    if (this.checkPasses) this.validateSnapshot(await this.snapshot());
     this.counters.freed += indices.length;
     this.counters.freeAtomics += atomics;
     return { lanes, freed: indices.length, atomics, groupKeys, ...timing };
@@ -505,9 +521,13 @@ export class WarpSlabAllocator {
    * exactly one of live or free, and that the device refused no free. Throws DeviceArenaError.
    */
   async validate(): Promise<void> {
-    const snapshot = await this.snapshot();
+    this.validateSnapshot(await this.snapshot());
+  }
+
+  /** validate() on free structures already read back; returns how many objects the device holds free. */
+  private validateSnapshot(snapshot: DeviceSnapshot): number {
     this.checkBadFrees(snapshot);
-    const { free } = this.freeObjects(snapshot);
+    const { free, count } = this.freeObjects(snapshot);
     const { layout } = this;
     let live = 0;
     for (let index = 0; index < free.length; index++) {
@@ -522,6 +542,7 @@ export class WarpSlabAllocator {
       if (!isLive && free[index] !== 1) throw new DeviceArenaError(address, 'lost: neither live nor free on the device');
     }
     if (live !== this.liveCount) throw new DeviceArenaError(-1, `${live} objects live in the shadow, counted ${this.liveCount}`);
+    return count;
   }
 
   /** Pages taken from the pool so far, read from the device. */

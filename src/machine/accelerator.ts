@@ -55,7 +55,8 @@ export interface AcceleratorOptions {
 /** How a binding of a compute pipeline is used: its bind group layout entry type. */
 export type BindingKind = 'uniform' | 'storage' | 'read-only-storage';
 
-// The GPU objects of every open accelerator: kept referenced until destroy() (see the header).
+// The GPU object of every open accelerator, from open() until its destroy() (see the header): an
+// accelerator dropped without destroy() leaves its device alive, and the GPU must outlive it.
 const LIVE = new Set<unknown>();
 
 function describe(error: unknown): string {
@@ -97,7 +98,6 @@ export class Accelerator {
     this.maxWorkgroupsPerDimension = device.limits.maxComputeWorkgroupsPerDimension;
     this.flags = flags;
     this.usage = flags.GPUBufferUsage;
-    LIVE.add(gpu);
     void device.lost.then((lost) => {
       if (lost.reason !== 'destroyed') this.failure = `device lost: ${lost.message}`;
     });
@@ -145,8 +145,9 @@ export class Accelerator {
         },
       });
       return new Accelerator(gpu, adapter, device, webgpu.globals as WebGpuFlags);
-    } finally {
-      LIVE.delete(gpu); // the Accelerator, once made, holds it again
+    } catch (error) {
+      LIVE.delete(gpu); // no accelerator was made: nothing of this gpu outlives the call
+      throw error;
     }
   }
 

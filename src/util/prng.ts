@@ -14,10 +14,7 @@ export class Prng {
     const next = (): number => {
       // splitmix32
       x = (x + 0x9e3779b9) >>> 0;
-      let z = x;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-      return (z ^ (z >>> 16)) >>> 0;
+      return mix32(x);
     };
     this.s0 = next();
     this.s1 = next();
@@ -83,10 +80,45 @@ export class Prng {
     return -Math.log(1 - this.nextFloat()) * mean;
   }
 
+  /**
+   * `count` distinct elements of `items` (all of them if it has fewer), uniformly at random, in the
+   * order drawn: the first steps of a Fisher–Yates shuffle of a copy, from the front.
+   */
+  sample<T>(items: readonly T[], count: number): T[] {
+    const pool = items.slice();
+    const n = Math.min(count, pool.length);
+    for (let i = 0; i < n; i++) {
+      const pick = i + this.int(pool.length - i);
+      const item = pool[pick] as T;
+      pool[pick] = pool[i] as T;
+      pool[i] = item;
+    }
+    return pool.slice(0, n);
+  }
+
+  /** Shuffles `items` in place (Fisher–Yates, from the back), every order equally likely; returns it. */
+  shuffle<L extends { length: number; [index: number]: unknown }>(items: L): L {
+    for (let k = items.length - 1; k > 0; k--) {
+      const j = this.int(k + 1);
+      const item = items[k];
+      items[k] = items[j];
+      items[j] = item;
+    }
+    return items;
+  }
+
   /** A new generator whose stream is independent of this one's future draws. */
   fork(): Prng {
     return new Prng(this.nextU32());
   }
+}
+
+/** murmur3's 32-bit finaliser (fmix32), splitmix32's output step: a bijection of u32 that mixes every bit into every bit. */
+export function mix32(value: number): number {
+  let x = value >>> 0;
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b) >>> 0;
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35) >>> 0;
+  return (x ^ (x >>> 16)) >>> 0;
 }
 
 function rotl(x: number, k: number): number {

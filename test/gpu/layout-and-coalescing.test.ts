@@ -4,12 +4,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DeviceArenaLayout, LANE_INACTIVE, NO_OBJECT } from '../../src/gpu/arena-layout.ts';
 import { GpuConfigError, SubgroupMismatchError } from '../../src/gpu/errors.ts';
-import { activeLanesPerSubgroup, lanesPerGroup, lanesWarps, storeCoalescing } from '../../src/gpu/store-coalescing.ts';
+import { assertActiveLanesPerSubgroup, lanesPerGroup, lanesWarps, storeCoalescing } from '../../src/gpu/store-coalescing.ts';
 import { NO_GROUP } from '../../src/gpu/warp-allocator.ts';
-import { mix32, stampOf } from '../../src/gpu/stamp.ts';
+import { stampOf } from '../../src/gpu/stamp.ts';
 import { CoalescingTally, idealSectors, sectorsTouched } from '../../src/machine/coalescing.ts';
 import { activeLanesRequests, freeRequests, mixedRequests } from '../../src/lab/workloads/warp-requests.ts';
-import { Prng } from '../../src/util/prng.ts';
+import { Prng, mix32 } from '../../src/util/prng.ts';
 
 test('DeviceArenaLayout: addresses, object indices, ring size, and refused shapes', () => {
   const layout = new DeviceArenaLayout({ arenaBytes: 8 * 4096, objectBytes: 16, objectsPerSlab: 256, maxObjectsPerLane: 4, poolPages: [3, 1, 7] });
@@ -87,13 +87,13 @@ test('subgroups that ran: active lanes per recorded group, and a grouping that d
   for (const lane of [1, 2, 5, 7]) keys[lane] = 1;
   for (const lane of [8, 10, 11, 15]) keys[lane] = 8;
   assert.deepEqual([...lanesPerGroup(keys)], [[1, 4], [8, 4]]);
-  assert.equal(activeLanesPerSubgroup({ lanes: 16, groupKeys: keys }, 8, 4), 4);
-  assert.throws(() => activeLanesPerSubgroup({ lanes: 16, groupKeys: keys }, 8, 3), SubgroupMismatchError);
+  assert.doesNotThrow(() => assertActiveLanesPerSubgroup({ lanes: 16, groupKeys: keys }, 8, 4));
+  assert.throws(() => assertActiveLanesPerSubgroup({ lanes: 16, groupKeys: keys }, 8, 3), SubgroupMismatchError);
   // Workgroups of 12 on 8-lane hardware: subgroups of 8 and 4 lanes, not aligned to runs of 8.
   const odd = new Uint32Array(24).fill(NO_GROUP);
   for (const [key, lanes] of [[0, [0, 3, 5, 6]], [8, [8, 9, 11]], [12, [12, 13, 14]], [20, [20, 22]]] as const) for (const lane of lanes) odd[lane] = key;
   assert.throws(
-    () => activeLanesPerSubgroup({ lanes: 24, groupKeys: odd }, 8, 4),
+    () => assertActiveLanesPerSubgroup({ lanes: 24, groupKeys: odd }, 8, 4),
     (e: unknown) => e instanceof SubgroupMismatchError && /ran in 4 subgroups \(1 with 2, 2 with 3, 1 with 4 active lanes\): expected 3 subgroups of 8 lanes with 4 active each/.test(e.message),
   );
 });

@@ -3,12 +3,12 @@
 // validate() catches a corrupted device arena. Every pass is also checked by the allocator itself.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LANE_COUNT_MASK, LANE_INACTIVE, NO_OBJECT, StateWord } from '../../src/gpu/arena-layout.ts';
+import { NO_OBJECT, StateWord } from '../../src/gpu/arena-layout.ts';
 import { DESIGNS, WARP_DESIGNS } from '../../src/gpu/designs.ts';
 import type { WarpDesign } from '../../src/gpu/designs.ts';
 import { DeviceArenaError, DeviceFreeError, GpuConfigError, GpuRequestError } from '../../src/gpu/errors.ts';
 import { hardwareWarpsLabel, lanesPerGroup } from '../../src/gpu/store-coalescing.ts';
-import { WarpSlabAllocator, laneRequest, maxDispatchLanes } from '../../src/gpu/warp-allocator.ts';
+import { WarpSlabAllocator, laneCount, laneRequest, maxDispatchLanes } from '../../src/gpu/warp-allocator.ts';
 import { Accelerator } from '../../src/machine/accelerator.ts';
 import type { AllocPass, WarpAllocatorOptions } from '../../src/gpu/warp-allocator.ts';
 import { activeLanesRequests, freeRequests, mixedRequests } from '../../src/lab/workloads/warp-requests.ts';
@@ -41,10 +41,6 @@ async function withAllocator(options: Partial<WarpAllocatorOptions> & { design: 
   }
 }
 
-function countOf(word: number): number {
-  return (word & LANE_INACTIVE) !== 0 ? 0 : word & LANE_COUNT_MASK;
-}
-
 function served(pass: Pick<AllocPass, 'objects'>): number[] {
   return [...pass.objects].filter((a) => a !== NO_OBJECT);
 }
@@ -63,7 +59,7 @@ for (const design of WARP_DESIGNS) {
         for (let lane = 0; lane < requests.length; lane++) {
           for (let j = 0; j < K; j++) {
             const got = pass.objects[lane * K + j] !== NO_OBJECT;
-            assert.equal(got, j < countOf(requests[lane] ?? 0), `lane ${lane} slot ${j}`);
+            assert.equal(got, j < laneCount(requests[lane] ?? 0), `lane ${lane} slot ${j}`);
           }
         }
         await a.validate();
@@ -182,7 +178,7 @@ test('warp-batch on the workgroup path issues one atomic per workgroup', { skip 
 
 test('per-lane issues one atomic per allocating lane; slab-bitmap far fewer, and frees with one atomicAnd per object', { skip }, async () => {
   const requests = mixedRequests(new Prng(8), 1024, K, 0.25);
-  const allocating = [...requests].filter((w) => countOf(w) > 0).length;
+  const allocating = [...requests].filter((w) => laneCount(w) > 0).length;
   await withAllocator({ design: 'per-lane' }, async (a) => {
     const pass = await a.allocate(requests);
     assert.equal(pass.atomics, allocating);
@@ -263,6 +259,31 @@ test('validate() and the pass checks catch a corrupted device arena', { skip }, 
   });
 });
 
+test('a pass the host check refuses leaves the shadow as it was: nothing live, and nothing counted as handed out before', { skip }, async () => {
+  const acc = required(accelerator);
+  await withAllocator({ design: 'warp-batch' }, async (a) => {
+    // Lane 63's result is rewritten, on its way back, to lane 0's object: one object for two lanes.
+    const read = acc.read.bind(acc);
+    acc.read = async (buffer, sizeBytes, offsetBytes) => {
+      const words = await read(buffer, sizeBytes, offsetBytes);
+      if (buffer === a.buffers.results) words[63 * a.layout.resultStride] = words[0] ?? NO_OBJECT;
+      return words;
+    };
+    let x = NO_OBJECT;
+    try {
+      await assert.rejects(a.allocate(new Uint32Array(64).fill(laneRequest(1))), (e: unknown) => {
+        x = e instanceof DeviceArenaError ? e.address : NO_OBJECT;
+        return e instanceof DeviceArenaError && /handed to lane 63 while still live \(lane 0 holds it\)/.test(e.message);
+      });
+    } finally {
+      Reflect.deleteProperty(acc, 'read');
+    }
+    assert.equal(a.stats().live, 0);
+    assert.deepEqual(a.liveObjects(), []);
+    await assert.rejects(a.free([[x]]), (e: unknown) => e instanceof DeviceFreeError && /never allocated/.test(e.message) && e.address === x);
+  });
+});
+
 test("the lane limit: one dispatch of the device's most workgroups is accepted and reaches its last lane; one lane more is refused; the benchmark always fits", { skip }, async () => {
   const acc = required(accelerator);
   const most = maxDispatchLanes(acc);
@@ -337,7 +358,8 @@ test("the device's own free check: every design refuses a non-object without usi
       await a.free([[x]]);
       const freeAgain = withTamperedFrees(a, (words) => words.set([1, x], 0), () => a.free([[y]]).then(() => undefined));
       if (ring) {
-        await freeAgain; // the ring cannot tell: x is now in it twice, which validate() finds
+        // The ring cannot tell: x is now in it twice, which the pass check (validate()'s) finds.
+        await assert.rejects(freeAgain, (e: unknown) => e instanceof DeviceArenaError && /free twice over \(ring\)/.test(e.message) && e.address === x);
         await assert.rejects(a.validate(), (e: unknown) => e instanceof DeviceArenaError && /free twice over \(ring\)/.test(e.message) && e.address === x);
       } else {
         await assert.rejects(freeAgain, (e: unknown) => e instanceof DeviceArenaError && /device refused 1 frees/.test(e.message) && e.address === x);

@@ -32,6 +32,39 @@ test('Prng: weighted() follows the weights', () => {
   assert.ok(Math.abs(hits / 100_000 - 0.75) < 0.01);
 });
 
+test('Prng: sample() draws distinct elements in draw order, the front of a Fisher–Yates shuffle; shuffle() permutes in place from the back', () => {
+  const items = Array.from({ length: 50 }, (_, i) => i * 3);
+  const picked = new Prng(9).sample(items, 20);
+  assert.equal(picked.length, 20);
+  assert.equal(new Set(picked).size, 20);
+  assert.ok(picked.every((x) => items.includes(x)));
+  assert.deepEqual(items, Array.from({ length: 50 }, (_, i) => i * 3), 'the input is left as it was');
+  assert.deepEqual(new Prng(9).sample(items, 99).sort((a, b) => a - b), items, 'all of them when asked for more');
+  assert.deepEqual(new Prng(9).sample(items, 0), []);
+  // The draws: position i takes the element at i + int(n - i).
+  const ref = new Prng(9);
+  const pool = items.slice();
+  const expected: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const pick = i + ref.int(pool.length - i);
+    [pool[i], pool[pick]] = [pool[pick] as number, pool[i] as number];
+    expected.push(pool[i] as number);
+  }
+  assert.deepEqual(picked, expected);
+
+  const order = new Prng(4).shuffle(Int32Array.from({ length: 40 }, (_, i) => i));
+  assert.deepEqual([...order].sort((a, b) => a - b), Array.from({ length: 40 }, (_, i) => i));
+  assert.notDeepEqual([...order], Array.from({ length: 40 }, (_, i) => i));
+  // The draws: from the back, position k swaps with int(k + 1).
+  const back = new Prng(4);
+  const list = Array.from({ length: 40 }, (_, i) => i);
+  for (let k = list.length - 1; k > 0; k--) {
+    const j = back.int(k + 1);
+    [list[k], list[j]] = [list[j] as number, list[k] as number];
+  }
+  assert.deepEqual([...order], list);
+});
+
 test('parseSizeBytes reads units and refuses garbage', () => {
   assert.equal(parseSizeBytes('256MiB'), 256 * 1024 * 1024);
   assert.equal(parseSizeBytes('4 KiB'), 4096);

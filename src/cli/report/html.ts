@@ -5,25 +5,21 @@
 import type { ScenarioRun } from '../../lab/run.ts';
 import type { Table } from '../../lab/scenario.ts';
 import { columnHeader, formatCell } from '../render/format.ts';
-import { renderPlotSvg } from './svg.ts';
-
-function esc(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
+import { escapeXml, renderPlotSvg } from './svg.ts';
 
 function tableHtml(table: Table): string {
-  const head = table.columns.map((c) => `<th>${esc(columnHeader(c))}</th>`).join('');
+  const head = table.columns.map((c) => `<th>${escapeXml(columnHeader(c))}</th>`).join('');
   const body = table.rows
-    .map((row) => `<tr>${table.columns.map((c) => `<td${typeof row[c.key] === 'number' ? ' class="n"' : ''}>${esc(formatCell(row[c.key], c))}</td>`).join('')}</tr>`)
+    .map((row) => `<tr>${table.columns.map((c) => `<td${typeof row[c.key] === 'number' ? ' class="n"' : ''}>${escapeXml(formatCell(row[c.key], c))}</td>`).join('')}</tr>`)
     .join('\n');
-  const note = table.note === undefined ? '' : `<p class="note">${esc(table.note)}</p>`;
+  const note = table.note === undefined ? '' : `<p class="note">${escapeXml(table.note)}</p>`;
   const timing =
     table.timing === true
       ? ' <span class="timing">(wall-clock)</span>'
       : table.scheduling === true
         ? ' <span class="timing">(depends on scheduling: varies run to run)</span>'
         : '';
-  return `<h3 id="${esc(table.id)}">${esc(table.title)}${timing}</h3>\n<table><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>${note}`;
+  return `<h3 id="${escapeXml(table.id)}">${escapeXml(table.title)}${timing}</h3>\n<table><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>${note}`;
 }
 
 const STYLE = `body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -34,18 +30,18 @@ th{background:#f4f4f4}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .plots{display:flex;flex-wrap:wrap;gap:12px}code{background:#f4f4f4;padding:0 3px}`;
 
 export function renderReportHtml(runs: readonly ScenarioRun[], seed: number): string {
-  const toc = runs.map((r) => `<li><a href="#${esc(r.scenario)}">${esc(r.scenario)}</a>: ${esc(r.title)}</li>`).join('\n');
+  const toc = runs.map((r) => `<li><a href="#${escapeXml(r.scenario)}">${escapeXml(r.scenario)}</a>: ${escapeXml(r.title)}</li>`).join('\n');
   const sections = runs.map((run) => {
     const params = Object.entries(run.params)
-      .map(([k, v]) => `<code>${esc(k)}=${esc(Array.isArray(v) ? v.join(',') : String(v))}</code>`)
+      .map(([k, v]) => `<code>${escapeXml(k)}=${escapeXml(Array.isArray(v) ? v.join(',') : String(v))}</code>`)
       .join(' ');
-    const summary = run.result.summary.map((line) => `<li>${esc(line)}</li>`).join('\n');
+    const summary = run.result.summary.map((line) => `<li>${escapeXml(line)}</li>`).join('\n');
     const tables = run.result.tables.map(tableHtml).join('\n');
     const plots = run.result.plots
-      .map((p) => `<figure id="${esc(p.id)}">${renderPlotSvg(p)}${p.note === undefined ? '' : `<figcaption class="note">${esc(p.note)}</figcaption>`}</figure>`)
+      .map((p) => `<figure id="${escapeXml(p.id)}">${renderPlotSvg(p)}${p.note === undefined ? '' : `<figcaption class="note">${escapeXml(p.note)}</figcaption>`}</figure>`)
       .join('\n');
-    return `<h2 id="${esc(run.scenario)}">${esc(run.scenario)}: ${esc(run.title)}</h2>
-<p class="q">${esc(run.question)}</p>
+    return `<h2 id="${escapeXml(run.scenario)}">${escapeXml(run.scenario)}: ${escapeXml(run.title)}</h2>
+<p class="q">${escapeXml(run.question)}</p>
 <p>Parameters: ${params}</p>
 <ul>${summary}</ul>
 <div class="plots">${plots}</div>

@@ -18,7 +18,8 @@ interface Scale {
   ticks: number[];
 }
 
-function escapeXml(text: string): string {
+/** Text for XML or HTML, in element content or a double-quoted attribute. */
+export function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 

@@ -5,25 +5,28 @@
  * the same shape and on the same request stream:
  *
  *   sweep   a fresh arena per point; in every warp exactly `a` lanes ask for one object, a = 1 … the
- *           subgroup size, with `a` taken from the subgroups the lanes recorded on the subgroup path.
+ *           subgroup size, checked against the subgroups the lanes recorded on the subgroup path.
  *           Atomics per allocation and sectors per 4-byte stamp store, both as the kernels and the
  *           recorded addresses say, grouped by the warps that ran and by 32 lanes.
  *   churn   `passes` allocation passes of a mixed stream (inactive lanes, 0..K objects per lane),
  *           each followed by freeing a share of what is live: slabs run out, pages come from the
  *           pool until it is spent, lanes then get NO_OBJECT, freed objects are handed out again.
  *
- * The host checks every pass (gpu/warp-allocator.ts) and validates the arena after each. Which object
+ * The host checks every pass and the arena after it (gpu/warp-allocator.ts, checkPasses). Which object
  * a lane gets depends on which warp's atomic landed first, so atomics, sectors and reuse are marked
  * `scheduling`; objects served and refused are not: with each design exact about "full", they depend
  * only on the stream and the capacity, and must agree across the three designs.
  */
 import { DESIGNS, WARP_DESIGNS } from '../../gpu/designs.ts';
 import type { WarpDesign } from '../../gpu/designs.ts';
-import { activeLanesPerSubgroup, hardwareWarps, hardwareWarpsLabel, lanesWarps, stampStores, storeCoalescing } from '../../gpu/store-coalescing.ts';
-import { WarpSlabAllocator, maxDispatchLanes } from '../../gpu/warp-allocator.ts';
+import { STAMP_STORE_BYTES, assertActiveLanesPerSubgroup, hardwareWarps, hardwareWarpsLabel, lanesWarps, stampStores, storeCoalescing } from '../../gpu/store-coalescing.ts';
+import { GpuConfigError } from '../../gpu/errors.ts';
+import { WarpSlabAllocator } from '../../gpu/warp-allocator.ts';
 import type { AllocPass, WarpAllocatorOptions } from '../../gpu/warp-allocator.ts';
-import { GpuUnavailableError } from '../../machine/accelerator.ts';
+import type { GpuUnavailableError } from '../../machine/accelerator.ts';
+import { SECTOR_BYTES } from '../../machine/coalescing.ts';
 import type { CoalescingTally } from '../../machine/coalescing.ts';
+import { assert } from '../../util/assert.ts';
 import { Prng } from '../../util/prng.ts';
 import { formatBytes } from '../../util/units.ts';
 import { NO_ADAPTER_REMEDY, openAccelerator } from '../gpu-policy.ts';
@@ -114,12 +117,6 @@ export const gpuWarpSlab = defineScenario({
     if (opened.accelerator === null) return unavailable(opened.unavailable);
     const { accelerator } = opened;
     try {
-      const dispatchLanes = maxDispatchLanes(accelerator, params.workgroupSize);
-      if (lanes > dispatchLanes) {
-        throw new ParamError(
-          `scenario 'gpu-warp-slab', --lanes: ${lanes} is out of range on ${accelerator.label}: expected at most ${dispatchLanes} (one dispatch of ${accelerator.maxWorkgroupsPerDimension} workgroups of ${params.workgroupSize} lanes)`,
-        );
-      }
       const base: Omit<WarpAllocatorOptions, 'design' | 'arenaBytes'> = {
         objectBytes: params.objectBytes,
         objectsPerSlab: params.objectsPerSlab,
@@ -134,11 +131,20 @@ export const gpuWarpSlab = defineScenario({
       const streams = Array.from({ length: passes }, (_, p) => mixedRequests(new Prng(ctx.seed * 7919 + p), lanes, params.maxPerLane, params.inactiveShare));
       const runs: DesignRun[] = [];
       let setup: Setup | null = null;
-      for (const [d, design] of WARP_DESIGNS.entries()) {
-        const sweeper = await WarpSlabAllocator.create(accelerator, { ...base, design, arenaBytes: sweepArenaBytes });
-        const churner = await WarpSlabAllocator.create(accelerator, { ...base, design, arenaBytes: churnArenaBytes });
+      // The allocator checks the options against the device (lanes per dispatch, the subgroup size,
+      // binding limits); what it refuses, the parameters asked for.
+      const create = async (options: WarpAllocatorOptions): Promise<WarpSlabAllocator> => {
         try {
-          const group = sweeper.subgroupSize ?? sweeper.workgroupSize;
+          return await WarpSlabAllocator.create(accelerator, options);
+        } catch (error) {
+          if (!(error instanceof GpuConfigError)) throw error;
+          throw new ParamError(`scenario 'gpu-warp-slab' (--lanes ${lanes}, --workgroup-size ${params.workgroupSize}): ${error.message}`);
+        }
+      };
+      for (const [d, design] of WARP_DESIGNS.entries()) {
+        const sweeper = await create({ ...base, design, arenaBytes: sweepArenaBytes });
+        const churner = await create({ ...base, design, arenaBytes: churnArenaBytes });
+        try {
           setup ??= {
             adapter: accelerator.label,
             cpuAdapter: accelerator.isCpuAdapter,
@@ -150,14 +156,14 @@ export const gpuWarpSlab = defineScenario({
             timestamps: accelerator.timestamps,
           };
           const run = await churn(churner, streams, params.freeShare, ctx.seed, (p) => ctx.progress(d * 2 * passes + p, WARP_DESIGNS.length * 2 * passes, design));
-          run.sweep = await sweep(sweeper, activePoints(group, ctx.smoke), lanes, group, ctx.seed);
+          run.sweep = await sweep(sweeper, activePoints(sweeper.warpLanes, ctx.smoke), lanes, ctx.seed);
           runs.push(run);
         } finally {
           sweeper.destroy();
           churner.destroy();
         }
       }
-      if (setup === null) throw new GpuUnavailableError('no design ran');
+      assert(setup !== null, 'gpu-warp-slab: expected WARP_DESIGNS to name at least one design');
       return assemble(runs, setup, { lanes, arenaBytes: churnArenaBytes, passes, objectBytes: params.objectBytes, maxPerLane: params.maxPerLane });
     } finally {
       accelerator.destroy();
@@ -175,21 +181,21 @@ function storesOf(allocator: WarpSlabAllocator, pass: AllocPass): Stores {
 
 /**
  * One pass per point on a fresh arena, `active` lanes of every warp asking for one object. The sweep
- * uses whole warps only. On the subgroup path a point's active lanes per warp are taken from the
+ * uses whole warps only. On the subgroup path a point's active lanes per warp are checked against the
  * subgroups the lanes recorded (SubgroupMismatchError if they are not whole subgroups of the measured
  * size with `active` active lanes each); on the workgroup path warps are runs of the subgroup size,
  * measured or assumed (Setup.warps says which).
  */
-async function sweep(allocator: WarpSlabAllocator, points: readonly number[], lanes: number, group: number, seed: number): Promise<SweepPoint[]> {
-  const sweepLanes = lanes - (lanes % group);
-  if (sweepLanes === 0) throw new ParamError(`scenario 'gpu-warp-slab', --lanes: ${lanes} is out of range: expected at least one whole warp of ${group} lanes for the sweep`);
+async function sweep(allocator: WarpSlabAllocator, points: readonly number[], lanes: number, seed: number): Promise<SweepPoint[]> {
+  const warp = allocator.warpLanes;
+  const sweepLanes = lanes - (lanes % warp);
+  if (sweepLanes === 0) throw new ParamError(`scenario 'gpu-warp-slab', --lanes: ${lanes} is out of range: expected at least one whole warp of ${warp} lanes for the sweep`);
   const out: SweepPoint[] = [];
   for (const active of points) {
     await allocator.reset();
-    const pass = await allocator.allocate(activeLanesRequests(new Prng(seed * 31 + active), sweepLanes, group, active));
-    await allocator.validate();
-    const perWarp = allocator.path === 'subgroup' ? activeLanesPerSubgroup(pass, group, active) : active;
-    out.push({ active: perWarp, atomics: pass.atomics, served: pass.served, stores: storesOf(allocator, pass) });
+    const pass = await allocator.allocate(activeLanesRequests(new Prng(seed * 31 + active), sweepLanes, warp, active));
+    if (allocator.path === 'subgroup') assertActiveLanesPerSubgroup(pass, warp, active);
+    out.push({ active, atomics: pass.atomics, served: pass.served, stores: storesOf(allocator, pass) });
   }
   return out;
 }
@@ -202,7 +208,6 @@ async function churn(allocator: WarpSlabAllocator, streams: readonly Uint32Array
   let wallNs = 0;
   for (const [p, stream] of streams.entries()) {
     const pass = await allocator.allocate(stream);
-    await allocator.validate();
     const passStores = storesOf(allocator, pass);
     stores.warp.merge(passStores.warp);
     stores.lane32.merge(passStores.lane32);
@@ -212,9 +217,9 @@ async function churn(allocator: WarpSlabAllocator, streams: readonly Uint32Array
     const live = allocator.liveObjects();
     const frees = freeRequests(new Prng(seed * 104729 + p), live, Math.round(freeShare * live.length), maxObjectsPerLane);
     for (let first = 0; first < frees.length; first += allocator.maxLanes) await allocator.free(frees.slice(first, first + allocator.maxLanes));
-    await allocator.validate();
     progress(2 * p + 2);
   }
+  await allocator.validate();
   const stats = allocator.stats();
   return {
     design: allocator.design,
@@ -263,8 +268,7 @@ function storeColumns(setup: Setup): Column[] {
   ];
 }
 
-const STORE_NOTE =
-  "A warp store is one store instruction of the stamp loop: word w of each lane's j-th object, 4 bytes per lane (the kernel writes an object a word at a time). The ideal is the same store with the lanes' objects packed in lane order from an aligned address. Sectors are 32-byte.";
+const STORE_NOTE = `A warp store is one store instruction of the stamp loop: word w of each lane's j-th object, ${STAMP_STORE_BYTES} bytes per lane (the kernel writes an object a word at a time). The ideal is the same store with the lanes' objects packed in lane order from an aligned address. Sectors are ${SECTOR_BYTES}-byte.`;
 
 function storeCells(stores: Stores) {
   return {
@@ -293,9 +297,9 @@ function assemble(runs: readonly DesignRun[], setup: Setup, shape: Shape): Scena
   const batch = byDesign('warp-batch');
   const summary = [
     `Adapter: ${setup.adapter}; ${setup.path} path (${setup.path === 'subgroup' ? 'subgroup operations' : `workgroups of ${setup.groupLanes} lanes, workgroup atomics and barriers`}; subgroup size ${setup.subgroupSize ?? '?'}, ${setup.subgroupSizeSource}).`,
-    `Churn: ${shape.passes} passes of ${shape.lanes} lanes (0..${shape.maxPerLane} objects of ${shape.objectBytes} B each) over a ${formatBytes(shape.arenaBytes)} arena: ${first?.served ?? 0} of ${first?.requested ?? 0} objects served, ${first?.outOfMemory ?? 0} refused (NO_OBJECT), ${first?.freed ?? 0} freed; the three designs ${agree ? 'agree' : 'DISAGREE'}.`,
+    `Churn: ${shape.passes} passes of ${shape.lanes} lanes (0..${shape.maxPerLane} objects of ${shape.objectBytes} B each) over a ${formatBytes(shape.arenaBytes)} arena: ${first?.served ?? 0} of ${first?.requested ?? 0} objects served, ${first?.outOfMemory ?? 0} refused (NO_OBJECT), ${first?.freed ?? 0} freed; the ${runs.length} designs ${agree ? 'agree' : 'DISAGREE'}.`,
     `Atomics per allocation: ${runs.map((r) => `${r.design} ${ratio(r.allocAtomics, r.served).toFixed(3)}`).join(', ')}${perLane !== undefined && batch !== undefined ? ` (warp-batch issues ${ratio(perLane.allocAtomics, batch.allocAtomics).toFixed(1)}× fewer)` : ''}.`,
-    `Sectors per 4-byte stamp store (warps: ${setup.warps.full}; ideal ${first?.stores.warp.idealPerStore.toFixed(2) ?? '?'}): ${runs.map((r) => `${r.design} ${r.stores.warp.sectorsPerStore.toFixed(2)}`).join(', ')}.`,
+    `Sectors per ${STAMP_STORE_BYTES}-byte stamp store (warps: ${setup.warps.full}; ideal ${first?.stores.warp.idealPerStore.toFixed(2) ?? '?'}): ${runs.map((r) => `${r.design} ${r.stores.warp.sectorsPerStore.toFixed(2)}`).join(', ')}.`,
     `Allocation kernel time from ${timeSource} on ${adapterNote}: ${runs.map((r) => `${r.design} ${(ratio(r.served, r.kernelNs) * 1e3).toFixed(1)} M allocations/s`).join(', ')}.`,
   ];
   const adapter: Table = {
@@ -406,20 +410,20 @@ function assemble(runs: readonly DesignRun[], setup: Setup, shape: Shape): Scena
     },
     {
       id: 'sectors-per-store-warp',
-      title: `Sectors per 4-byte stamp store vs. active lanes (warps: ${setup.warps.short})`,
+      title: `Sectors per ${STAMP_STORE_BYTES}-byte stamp store vs. active lanes (warps: ${setup.warps.short})`,
       kind: 'line',
       scheduling: true,
       x: { label: `active lanes per warp (${setup.warps.short})` },
-      y: { label: '32-byte sectors per store' },
+      y: { label: `${SECTOR_BYTES}-byte sectors per store` },
       series: [...series((s) => s.stores.warp.sectorsPerStore), ideal((s) => s.stores.warp)],
     },
     {
       id: 'sectors-per-store-32',
-      title: 'Sectors per 4-byte stamp store vs. active lanes (grouped by 32 lanes, an NVIDIA warp)',
+      title: `Sectors per ${STAMP_STORE_BYTES}-byte stamp store vs. active lanes (grouped by 32 lanes, an NVIDIA warp)`,
       kind: 'line',
       scheduling: true,
       x: { label: `active lanes per warp (${setup.warps.short})` },
-      y: { label: '32-byte sectors per store' },
+      y: { label: `${SECTOR_BYTES}-byte sectors per store` },
       series: [...series((s) => s.stores.lane32.sectorsPerStore), ideal((s) => s.stores.lane32)],
     },
   ];

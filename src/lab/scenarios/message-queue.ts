@@ -66,6 +66,8 @@ function makeStream(seed: number, messages: number, depth: number, dist: Distrib
 
 interface Design {
   name: string;
+  /** One word for plot axes and the summary. */
+  short: string;
   /** Enqueues a message; returns a handle. */
   enqueue(payloadBytes: number): number;
   dequeue(handle: number): void;
@@ -75,16 +77,24 @@ interface Design {
   footprint(): number;
 }
 
+/** Bytes of the pages `kernel` has handed out since the call (what it held before left out). */
+function pagesTakenSince(kernel: Kernel): () => number {
+  const inUse = (): number => kernel.pages.managedPagesTotal - kernel.pages.freePagesTotal;
+  const base = inUse();
+  return () => (inUse() - base) * PAGE_SIZE;
+}
+
 function fixedSlots(headerBytes: number, maxBytes: number): Design {
   const kernel = Kernel.boot({ ramBytes: '512MiB', slab: { cookie: 1 } });
   const cache = kernel.createCache('msg_fixed', headerBytes + maxBytes);
-  const base = kernel.pages.managedPagesTotal - kernel.pages.freePagesTotal;
+  const footprint = pagesTakenSince(kernel);
   return {
     name: 'fixed max-size slots',
+    short: 'fixed',
     enqueue: () => cache.alloc() as number,
     dequeue: (h) => cache.free(h),
     reserved: () => cache.size,
-    footprint: () => (kernel.pages.managedPagesTotal - kernel.pages.freePagesTotal - base) * PAGE_SIZE,
+    footprint,
   };
 }
 
@@ -92,9 +102,10 @@ function slabDesign(headerBytes: number): Design {
   const kernel = Kernel.boot({ ramBytes: '512MiB', slab: { cookie: 1 } });
   const headers = kernel.createCache('msg_header', headerBytes);
   const w = new Int32Array(kernel.buffer);
-  const base = kernel.pages.managedPagesTotal - kernel.pages.freePagesTotal;
+  const footprint = pagesTakenSince(kernel);
   return {
     name: 'slab headers + kmalloc payloads',
+    short: 'slab',
     enqueue: (bytes) => {
       const header = headers.alloc() as number;
       w[header >>> 2] = kernel.kmalloc(bytes) as number;
@@ -105,7 +116,7 @@ function slabDesign(headerBytes: number): Design {
       headers.free(h);
     },
     reserved: (h) => headers.size + kernel.ksize(w[h >>> 2] as number),
-    footprint: () => (kernel.pages.managedPagesTotal - kernel.pages.freePagesTotal - base) * PAGE_SIZE,
+    footprint,
   };
 }
 
@@ -128,6 +139,7 @@ function generalDesign(headerBytes: number): Design {
   const pool = new MeasuredPool({ size: 256 << 20, align: 8 });
   return {
     name: 'general-purpose (@thi.ng/malloc MemPool)',
+    short: 'general',
     enqueue: (bytes) => pool.malloc(headerBytes + bytes),
     dequeue: (h) => void pool.free(h),
     reserved: (h) => pool.blockBytes(h),
@@ -195,7 +207,9 @@ export const messageQueue = defineScenario({
         }
       }
       ctx.progress(index + 1, makers.length * 2, design.name);
-      return { name: design.name, peakRequested, peakReserved, peakFootprint, points };
+      // Waste at the peak, as a percentage of the bytes reserved.
+      const waste = (100 * (peakReserved - peakRequested)) / peakReserved;
+      return { name: design.name, short: design.short, peakRequested, peakReserved, waste, peakFootprint, points };
     });
     // The timed pass: the same stream again on a fresh instance of each design, nothing else done.
     const timings = makers.map((make, index) => {
@@ -227,7 +241,7 @@ export const messageQueue = defineScenario({
         design: r.name,
         requested: r.peakRequested,
         reserved: r.peakReserved,
-        waste: (100 * (r.peakReserved - r.peakRequested)) / r.peakReserved,
+        waste: r.waste,
         footprint: r.peakFootprint,
       })),
       note: 'Reserved: what the allocator set aside for the live messages (slots, size classes, block headers). Memory taken: pages given to the slab allocator (kernel metadata of the caches included), or the pool’s high-water mark.',
@@ -242,6 +256,8 @@ export const messageQueue = defineScenario({
       ],
       rows: runs.map((r, i) => ({ design: r.name, ns: timings[i] ?? NaN })),
     };
+    // Bar i + 1 is runs[i]: 'design (1 fixed, 2 slab, 3 general)'.
+    const designAxis = `design (${runs.map((r, i) => `${i + 1} ${r.short}`).join(', ')})`;
     const plots: Plot[] = [
       {
         id: 'reserved',
@@ -258,22 +274,22 @@ export const messageQueue = defineScenario({
         id: 'waste',
         title: 'Waste at the peak (% of bytes reserved)',
         kind: 'bar',
-        x: { label: 'design (1 fixed, 2 slab, 3 general)' },
+        x: { label: designAxis },
         y: { label: '% wasted' },
-        series: runs.map((r, i) => ({ label: r.name, points: [[i + 1, (100 * (r.peakReserved - r.peakRequested)) / r.peakReserved]] })),
+        series: runs.map((r, i) => ({ label: r.name, points: [[i + 1, r.waste]] })),
       },
       {
         id: 'ns-per-message',
         title: 'Time per message (wall clock)',
         kind: 'bar',
         timing: true,
-        x: { label: 'design (1 fixed, 2 slab, 3 general)' },
+        x: { label: designAxis },
         y: { label: 'ns per message' },
         series: runs.map((r, i) => ({ label: r.name, points: [[i + 1, timings[i] ?? 0]] })),
       },
     ];
     const [fixed, slab, general] = runs;
-    const pct = (r: (typeof runs)[number] | undefined): string => (r === undefined ? '?' : ((100 * (r.peakReserved - r.peakRequested)) / r.peakReserved).toFixed(1));
+    const pct = (r: (typeof runs)[number] | undefined): string => (r === undefined ? '?' : r.waste.toFixed(1));
     return {
       summary: [
         `${messages} messages, queue depth ~${depth}, ${params.payload} payloads (mean ${params.payloadMeanBytes} B, max ${params.payloadMaxBytes} B), ${params.headerBytes}-byte headers.`,

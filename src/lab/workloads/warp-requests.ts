@@ -24,13 +24,7 @@ export function activeLanesRequests(prng: Prng, lanes: number, groupLanes: numbe
   for (let first = 0; first < lanes; first += groupLanes) {
     const size = Math.min(groupLanes, lanes - first);
     const places = Array.from({ length: size }, (_, i) => i);
-    for (let i = 0; i < Math.min(active, size); i++) {
-      const pick = i + prng.int(size - i);
-      const place = places[pick] ?? 0;
-      places[pick] = places[i] ?? 0;
-      places[i] = place;
-      words[first + place] = laneRequest(1);
-    }
+    for (const place of prng.sample(places, active)) words[first + place] = laneRequest(1);
   }
   return words;
 }
@@ -41,14 +35,7 @@ export function activeLanesRequests(prng: Prng, lanes: number, groupLanes: numbe
  * addresses a design happened to hand out.
  */
 export function freeRequests(prng: Prng, live: readonly number[], count: number, maxPerLane: number): number[][] {
-  const pool = [...live];
-  const chosen: number[] = [];
-  for (let i = 0; i < Math.min(count, pool.length); i++) {
-    const pick = i + prng.int(pool.length - i);
-    const address = pool[pick] ?? 0;
-    pool[pick] = pool[i] ?? 0;
-    chosen.push(address);
-  }
+  const chosen = prng.sample(live, count);
   const lanes: number[][] = [];
   for (let next = 0; next < chosen.length; ) {
     const take = prng.chance(0.2) ? 0 : 1 + prng.int(maxPerLane);
