@@ -131,15 +131,7 @@ export class ZipfWorkload implements Workload {
       this.cdf[k] = sum;
     }
     for (let k = 0; k < logicalPages; k++) this.cdf[k] = (this.cdf[k] as number) / sum;
-    this.pageOfRank = new Int32Array(logicalPages);
-    for (let k = 0; k < logicalPages; k++) this.pageOfRank[k] = k;
-    const shuffle = new Prng(seed ^ 0x5eed);
-    for (let k = logicalPages - 1; k > 0; k--) {
-      const j = shuffle.int(k + 1);
-      const t = this.pageOfRank[k] as number;
-      this.pageOfRank[k] = this.pageOfRank[j] as number;
-      this.pageOfRank[j] = t;
-    }
+    this.pageOfRank = new Prng(seed ^ 0x5eed).shuffle(Int32Array.from({ length: logicalPages }, (_, k) => k));
     this.hotRanks = Math.round(hotFraction * logicalPages);
   }
   next(batch: OpBatch): number {
