@@ -23,6 +23,7 @@ import type { PageAllocStats } from './vmstat.ts';
 import { ShrinkerRegistry } from './shrinker.ts';
 import { SlabAllocator } from './slab/allocator.ts';
 import type { CreateCacheOptions, SlabBootOptions } from './slab/allocator.ts';
+import type { Kmalloc } from './slab/kmalloc.ts';
 import type { KmemCache } from './slab/cache.ts';
 import type { SlabStats } from './slab/slabinfo.ts';
 
@@ -62,6 +63,8 @@ export class Kernel {
   readonly memMap: MemMap;
   readonly pages: PageAllocator;
   private slabAllocator: SlabAllocator | null = null;
+  /** The slab allocator's kmalloc, held here too: kmalloc and kfree are one load from the kernel. */
+  private kmallocLayer: Kmalloc | null = null;
 
   private constructor(
     readonly ram: Ram,
@@ -81,6 +84,7 @@ export class Kernel {
 
   private installSlab(slab: SlabAllocator): void {
     this.slabAllocator = slab;
+    this.kmallocLayer = slab.kmalloc;
     this.shrinkers.register({ name: 'slab', shrink: () => slab.shrink() });
   }
 
@@ -143,27 +147,27 @@ export class Kernel {
 
   /** kmalloc(): at least `sizeBytes` bytes; null only with GFP.NORETRY on exhaustion. */
   kmalloc(sizeBytes: number, gfp?: number): number | null {
-    return this.slab.kmalloc.kmalloc(sizeBytes, gfp);
+    return (this.kmallocLayer ?? this.slab.kmalloc).kmalloc(sizeBytes, gfp);
   }
 
   kzalloc(sizeBytes: number, gfp?: number): number | null {
-    return this.slab.kmalloc.kzalloc(sizeBytes, gfp);
+    return (this.kmallocLayer ?? this.slab.kmalloc).kzalloc(sizeBytes, gfp);
   }
 
   kfree(addr: number): void {
-    this.slab.kmalloc.kfree(addr);
+    (this.kmallocLayer ?? this.slab.kmalloc).kfree(addr);
   }
 
   ksize(addr: number): number {
-    return this.slab.kmalloc.ksize(addr);
+    return (this.kmallocLayer ?? this.slab.kmalloc).ksize(addr);
   }
 
   krealloc(addr: number, sizeBytes: number, gfp?: number): number | null {
-    return this.slab.kmalloc.krealloc(addr, sizeBytes, gfp);
+    return (this.kmallocLayer ?? this.slab.kmalloc).krealloc(addr, sizeBytes, gfp);
   }
 
   kfreeSensitive(addr: number): void {
-    this.slab.kmalloc.kfreeSensitive(addr);
+    (this.kmallocLayer ?? this.slab.kmalloc).kfreeSensitive(addr);
   }
 
   stats(): KernelStats {
