@@ -14,81 +14,20 @@
  *            TRIM of more than L pages discards each logical page once
  * A read or write of more pages than the store's L is a TraceFormatError naming the file and line.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
 import { ArgumentError, KmemError } from '../../util/errors.ts';
+import { fileLines } from '../../util/file-lines.ts';
+import { TraceFormatError, textLines } from '../../util/lines.ts';
+import type { LineSource } from '../../util/lines.ts';
 import { OpKind } from '../workload.ts';
 import type { OpBatch, Workload } from '../workload.ts';
 import { TRACE_FORMATS, parseBlkparseLine, parseDisksimLine, parseMsrLine, parseSpcLine } from './formats.ts';
 import type { LineParse, TraceFormat, TraceRecord } from './formats.ts';
 
-export class TraceFormatError extends KmemError {
-  override name = 'TraceFormatError';
-  constructor(
-    readonly file: string,
-    readonly line: number,
-    readonly detail: string,
-  ) {
-    super(`${file}:${line}: ${detail}`);
-  }
-}
+export { TraceFormatError };
 
 /** More distinct pages than the store holds (compact mapping). */
 export class TraceCapacityError extends KmemError {
   override name = 'TraceCapacityError';
-}
-
-interface LineSource {
-  next(): string | null;
-  close(): void;
-}
-
-const CHUNK_BYTES = 1 << 16;
-
-function fileLines(path: string): LineSource {
-  const fd = openSync(path, 'r');
-  const chunk = Buffer.alloc(CHUNK_BYTES);
-  const decoder = new TextDecoder('utf-8');
-  let pending: string[] = [];
-  let head = 0;
-  let partial = '';
-  let done = false;
-  let open = true;
-  return {
-    next(): string | null {
-      while (head >= pending.length) {
-        if (done) return null;
-        const n = readSync(fd, chunk, 0, CHUNK_BYTES, null);
-        let text = partial + decoder.decode(chunk.subarray(0, n), { stream: n > 0 });
-        if (n === 0) {
-          done = true;
-          partial = '';
-          if (text === '') return null;
-        } else {
-          const cut = text.lastIndexOf('\n');
-          partial = text.slice(cut + 1);
-          text = text.slice(0, cut + 1);
-        }
-        pending = text.split('\n');
-        if (!done) pending.pop();
-        head = 0;
-      }
-      return (pending[head++] as string).replace(/\r$/, '');
-    },
-    close(): void {
-      if (open) closeSync(fd);
-      open = false;
-    },
-  };
-}
-
-function textLines(text: string): LineSource {
-  const lines = text.split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
-  let i = 0;
-  return {
-    next: () => (i < lines.length ? (lines[i++] as string).replace(/\r$/, '') : null),
-    close: () => {},
-  };
 }
 
 export class TraceReader {

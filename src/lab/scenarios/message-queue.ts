@@ -14,11 +14,11 @@
  * (pages the kernel gave the slab allocator, or the pool's high-water mark); and, in a separate
  * timed pass over the same stream, nanoseconds per message (enqueue + dequeue).
  */
-import { MemPool } from '@thi.ng/malloc';
 import { Kernel } from '../../mm/kernel.ts';
 import { PAGE_SIZE } from '../../mm/types.ts';
 import { Prng } from '../../util/prng.ts';
 import { formatBytes } from '../../util/units.ts';
+import { MeasuredPool } from '../measured-pool.ts';
 import { defineScenario } from '../scenario.ts';
 import type { Plot, Table } from '../scenario.ts';
 
@@ -119,21 +119,6 @@ function slabDesign(headerBytes: number): Design {
     footprint,
   };
 }
-
-/** MemPool with its block sizes and high-water mark readable (protected in the library). */
-class MeasuredPool extends MemPool {
-  /** Bytes of the block holding `addr`, its 8-byte header (size, next) included. */
-  blockBytes(addr: number): number {
-    return this.blockSize(addr - MEMPOOL_BLOCK_HEADER_BYTES);
-  }
-
-  get highWater(): number {
-    return this.top;
-  }
-}
-
-/** @thi.ng/malloc's block header: size and next, one u32 each, before the data. */
-const MEMPOOL_BLOCK_HEADER_BYTES = 8;
 
 function generalDesign(headerBytes: number): Design {
   const pool = new MeasuredPool({ size: 256 << 20, align: 8 });
