@@ -1,5 +1,8 @@
 /**
- * kmem's public API. Boot a kernel over fresh RAM, or attach to one another worker booted:
+ * kmem's public API, the package root (`import … from 'kmem'`): boot a kernel over fresh RAM, or
+ * attach to one another worker booted. It imports no Node module, so bundlers can take it into a
+ * browser; the flash stores are `kmem/flash`, the GPU allocators `kmem/gpu`, and what needs files
+ * (NAND images, trace files) `kmem/node`.
  *
  *   import { Kernel, GFP } from 'kmem';
  *   const kernel = Kernel.boot({ ramBytes: '64MiB', shared: true });
@@ -23,22 +26,3 @@ export { KmemCache } from './mm/slab/cache.ts';
 export { SlabFlag } from './mm/slab/layout.ts';
 export * from './mm/slab/errors.ts';
 export type { CacheStats, SlabStats } from './mm/slab/slabinfo.ts';
-export { Accelerator, GpuUnavailableError, GpuShaderError, GpuDeviceError } from './machine/accelerator.ts';
-export { NO_GROUP, WarpSlabAllocator, laneRequest, maxDispatchLanes } from './gpu/warp-allocator.ts';
-export type { WarpAllocatorOptions, AllocPass, FreePass, WarpAllocatorStats } from './gpu/warp-allocator.ts';
-export { WARP_DESIGNS } from './gpu/designs.ts';
-export type { WarpDesign } from './gpu/designs.ts';
-export { NO_OBJECT, DeviceArenaLayout } from './gpu/arena-layout.ts';
-export * from './gpu/errors.ts';
-export { NandDevice, PageState, EraseStatus, PowerLossError, NandError, CopybackSourceError } from './machine/nand.ts';
-export type { NandGeometry, NandOptions, NandStats } from './machine/nand.ts';
-export { NandImageFile } from './machine/nand-file.ts';
-export { NAND_TIMINGS } from './machine/nand-timing.ts';
-export { PageFtl } from './flash/ftl.ts';
-export type { PageFtlConfig, PageFtlStats } from './flash/ftl.ts';
-export { ObjectStore } from './flash/object-store.ts';
-export type { ObjectStoreConfig, ObjectStoreStats } from './flash/object-store.ts';
-export { InPlaceStore } from './flash/in-place.ts';
-export type { LogStoreConfig } from './flash/log-store.ts';
-export * from './flash/errors.ts';
-export { TraceReader, TraceWorkload, TraceFormatError } from './flash/traces/reader.ts';

@@ -1,5 +1,7 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /**
- * The accelerator: a real GPU reached through WebGPU (Dawn's Node bindings, npm `webgpu`), or, on a
+ * The accelerator: a real GPU reached through WebGPU — in a browser the page's own `navigator.gpu`,
+ * in Node Dawn's bindings (npm `webgpu`, an optional dependency) — or, on a
  * machine without one, Mesa's CPU Vulkan driver (lavapipe) behind the same API. Like the rest of
  * machine/ it has no policy: it finds an adapter, opens a device with the features the adapter
  * offers, compiles compute pipelines, runs command buffers, reads buffers back and times passes.
@@ -50,6 +52,24 @@ export interface AcceleratorOptions {
   subgroups?: boolean;
   /** Extra options for Dawn's `create()`, such as 'backend=vulkan' or 'adapter=<name>'. Timestamp quantization is always off. */
   dawnOptions?: readonly string[];
+  /**
+   * Where WebGPU comes from: 'auto' (default) takes the page's `navigator.gpu` where there is one (a
+   * browser) and Dawn otherwise; 'dawn' always loads the `webgpu` package.
+   */
+  source?: 'auto' | 'dawn';
+}
+
+/** The platform, for messages: `process.platform-arch` in Node, the user agent's in a browser. */
+function platformName(): string {
+  const proc = (globalThis as { process?: { platform?: string; arch?: string } }).process;
+  return proc?.platform !== undefined ? `${proc.platform}-${proc.arch ?? ''}` : 'this browser';
+}
+
+/** The page's WebGPU and its flag constants, where this is a browser that has them. */
+function browserWebGpu(): { gpu: GPU; globals: WebGpuFlags } | null {
+  const g = globalThis as { navigator?: { gpu?: GPU }; GPUBufferUsage?: GPUBufferUsage; GPUMapMode?: GPUMapMode; GPUShaderStage?: GPUShaderStage };
+  if (g.navigator?.gpu === undefined || g.GPUBufferUsage === undefined || g.GPUMapMode === undefined || g.GPUShaderStage === undefined) return null;
+  return { gpu: g.navigator.gpu, globals: { GPUBufferUsage: g.GPUBufferUsage, GPUMapMode: g.GPUMapMode, GPUShaderStage: g.GPUShaderStage } };
 }
 
 /** How a binding of a compute pipeline is used: its bind group layout entry type. */
@@ -113,15 +133,25 @@ export class Accelerator {
    * quickly, when there is none.
    */
   static async open(options: AcceleratorOptions = {}): Promise<Accelerator> {
-    let webgpu: { create(options: string[]): GPU; globals: object };
-    try {
-      webgpu = await import('webgpu');
-    } catch (error) {
-      throw new GpuUnavailableError(`no WebGPU: the 'webgpu' package (Dawn) does not load on ${process.platform}-${process.arch}: ${describe(error)}`);
+    const browser = options.source === 'dawn' ? null : browserWebGpu();
+    let gpu: GPU;
+    let globals: WebGpuFlags;
+    if (browser !== null) {
+      ({ gpu, globals } = browser);
+    } else {
+      let webgpu: { create(options: string[]): GPU; globals: object };
+      try {
+        // A variable specifier, so that bundlers for the browser leave Dawn's native package out.
+        const dawn = 'webgpu';
+        webgpu = (await import(/* @vite-ignore */ dawn)) as typeof webgpu;
+      } catch (error) {
+        throw new GpuUnavailableError(`no WebGPU: the 'webgpu' package (Dawn) does not load on ${platformName()}: ${describe(error)}`);
+      }
+      // Dawn rounds timestamps to about 0.1 ms by default (a browser's defence against timing
+      // attacks); a measuring tool wants them whole.
+      gpu = webgpu.create(['disable-dawn-features=timestamp_quantization', ...(options.dawnOptions ?? [])]);
+      globals = webgpu.globals as WebGpuFlags;
     }
-    // Dawn rounds timestamps to about 0.1 ms by default (a browser's defence against timing attacks);
-    // a measuring tool wants them whole.
-    const gpu = webgpu.create(['disable-dawn-features=timestamp_quantization', ...(options.dawnOptions ?? [])]);
     LIVE.add(gpu);
     try {
       let adapter: GPUAdapter | null;
@@ -131,7 +161,7 @@ export class Accelerator {
         throw new GpuUnavailableError(`no WebGPU adapter: requestAdapter() failed: ${describe(error)}`);
       }
       if (adapter === null) {
-        throw new GpuUnavailableError(`no WebGPU adapter: Dawn found no usable Vulkan, Metal or D3D12 driver on ${process.platform}-${process.arch}`);
+        throw new GpuUnavailableError(`no WebGPU adapter: ${browser !== null ? 'the browser offers none' : 'Dawn found no usable Vulkan, Metal or D3D12 driver'} on ${platformName()}`);
       }
       const features: GPUFeatureName[] = [];
       if (options.subgroups !== false && adapter.features.has('subgroups')) features.push('subgroups');
@@ -144,7 +174,7 @@ export class Accelerator {
           maxComputeWorkgroupsPerDimension: adapter.limits.maxComputeWorkgroupsPerDimension,
         },
       });
-      return new Accelerator(gpu, adapter, device, webgpu.globals as WebGpuFlags);
+      return new Accelerator(gpu, adapter, device, globals);
     } catch (error) {
       LIVE.delete(gpu); // no accelerator was made: nothing of this gpu outlives the call
       throw error;

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TraceCapacityError, TraceFormatError, TraceReader, TraceWorkload } from '../../src/flash/traces/reader.ts';
 import type { TraceFormat } from '../../src/flash/traces/formats.ts';
+import { openTraceFile } from '../../src/flash/traces/trace-file.ts';
 import { drive, gcTestbed } from '../../src/flash/steady-state.ts';
 import { OpBatch, OpKind } from '../../src/flash/workload.ts';
 
@@ -92,12 +93,12 @@ test('trace files stream in chunks: lines across chunk boundaries, CRLF, no fina
     const path = join(dir, 'big.csv');
     const lines = Array.from({ length: 6000 }, (_, i) => `${BigInt(T) + BigInt(i)},h,0,${i % 3 === 0 ? 'Read' : 'Write'},${i * 4096},4096,7`);
     writeFileSync(path, lines.join('\r\n'));
-    const reader = TraceReader.open(path, 'msr');
+    const reader = openTraceFile(path, 'msr');
     const records = reader.readAll();
     assert.equal(records.length, 6000);
     assert.equal(records[5999]?.offsetBytes, 5999 * 4096);
     writeFileSync(path, `${lines.slice(0, 4000).join('\n')}\nbroken\n`);
-    assert.throws(() => TraceReader.open(path, 'msr').readAll(), (e: unknown) => e instanceof TraceFormatError && e.line === 4001 && e.file === path);
+    assert.throws(() => openTraceFile(path, 'msr').readAll(), (e: unknown) => e instanceof TraceFormatError && e.line === 4001 && e.file === path);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

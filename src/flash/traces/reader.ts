@@ -15,7 +15,6 @@
  * A read or write of more pages than the store's L is a TraceFormatError naming the file and line.
  */
 import { ArgumentError, KmemError } from '../../util/errors.ts';
-import { fileLines } from '../../util/file-lines.ts';
 import { TraceFormatError, textLines } from '../../util/lines.ts';
 import type { LineSource } from '../../util/lines.ts';
 import { OpKind } from '../workload.ts';
@@ -47,8 +46,9 @@ export class TraceReader {
       format === 'msr' ? parseMsrLine : format === 'spc' ? parseSpcLine : format === 'disksim' ? parseDisksimLine : (line: string) => parseBlkparseLine(line, blk);
   }
 
-  static open(path: string, format: TraceFormat): TraceReader {
-    return new TraceReader(fileLines(path), format, path);
+  /** A reader over any line source (a file: openTraceFile in trace-file.ts, for Node). */
+  static over(source: LineSource, format: TraceFormat, name: string): TraceReader {
+    return new TraceReader(source, format, name);
   }
 
   static fromText(text: string, format: TraceFormat, name = '<text>'): TraceReader {
