@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'report/', 'dist/', 'tmp/', '.gl/', '.whl/'] },
+  { ignores: ['node_modules/', 'report/', 'dist/', 'dist-web/', 'tmp/', '.gl/', '.whl/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -19,6 +19,11 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
       eqeqeq: ['error', 'always'],
     },
+  },
+  {
+    // The explorer is type-checked with the DOM library (tsconfig.web.json), apart from the rest.
+    files: ['src/web/**/*.ts', 'vite.config.ts'],
+    languageOptions: { parserOptions: { projectService: false, project: ['./tsconfig.web.json'], tsconfigRootDir: import.meta.dirname } },
   },
   {
     files: ['**/*.mjs', '**/*.js'],

@@ -1,0 +1,60 @@
+/**
+ * Runs a lab scenario in the page with the parameters typed into a form (the same resolution and
+ * checks as the command line), and shows its summary and tables.
+ */
+import { SCENARIOS, findScenario } from '../../lab/registry.ts';
+import { runScenario } from '../../lab/run.ts';
+import type { ParamInput } from '../../lab/params.ts';
+import type { Cell, ParamSpec } from '../../lab/scenario.ts';
+import { el, table } from './dom.ts';
+
+/** Scenarios that need what a page may lack (a WebGPU adapter) are still listed; a failure is shown. */
+export function setupScenarioView(form: HTMLFormElement, select: HTMLSelectElement, params: HTMLElement, smoke: HTMLInputElement, out: HTMLElement, seed: () => number): void {
+  for (const s of SCENARIOS) select.append(el('option', { value: s.name }, s.name));
+  const showParams = (): void => {
+    const scenario = findScenario(select.value);
+    params.replaceChildren(
+      ...Object.entries(scenario.params as Record<string, ParamSpec>).map(([name, spec]) => {
+        const input =
+          spec.kind === 'enum'
+            ? el('select', { name }, ...spec.values.map((v) => el('option', v === spec.default ? { value: v, selected: '' } : { value: v }, v)))
+            : spec.kind === 'bool'
+              ? el('input', spec.default ? { name, type: 'checkbox', checked: '' } : { name, type: 'checkbox' })
+              : el('input', { name, value: Array.isArray(spec.default) ? spec.default.join(',') : String(spec.default), title: spec.description });
+        return el('label', { title: spec.description }, `${name} `, input);
+      }),
+    );
+  };
+  select.addEventListener('change', showParams);
+  showParams();
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const scenario = findScenario(select.value);
+    const overrides: Record<string, ParamInput> = {};
+    for (const input of params.querySelectorAll<HTMLInputElement | HTMLSelectElement>('input, select')) {
+      const spec = (scenario.params as Record<string, ParamSpec>)[input.name];
+      if (spec === undefined) continue;
+      overrides[input.name] = input instanceof HTMLInputElement && input.type === 'checkbox' ? input.checked : input.value;
+    }
+    out.replaceChildren(el('p', {}, `running ${scenario.name}…`));
+    runScenario(scenario, overrides, { seed: seed(), smoke: smoke.checked })
+      .then((run) => {
+        out.replaceChildren(
+          el('h3', {}, run.title),
+          el('p', {}, run.question),
+          el('div', { class: 'summary', 'data-scenario': run.scenario }, ...run.result.summary.map((line) => el('p', {}, line))),
+          ...run.result.tables.map((t) =>
+            el('div', { class: 'scenario-table', 'data-table': t.id }, el('h4', {}, t.title), table(t.columns.map((c) => (c.unit ? `${c.label} (${c.unit})` : c.label)), t.rows.map((row) => t.columns.map((c) => format(row[c.key] ?? null, c.digits))))),
+          ),
+          el('p', {}, `${run.elapsedMs.toFixed(0)} ms, seed ${run.seed}${run.smoke ? ', smoke' : ''}`),
+        );
+      })
+      .catch((error: unknown) => out.replaceChildren(el('p', { class: 'error' }, error instanceof Error ? `${error.name}: ${error.message}` : String(error))));
+  });
+}
+
+function format(cell: Cell, digits = 3): string {
+  if (cell === null) return '';
+  if (typeof cell === 'number') return Number.isInteger(cell) ? cell.toLocaleString() : cell.toFixed(digits);
+  return String(cell);
+}

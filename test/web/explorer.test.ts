@@ -1,0 +1,100 @@
+// The explorer in a real browser: Debian's Chromium driven by playwright-core (no browser download)
+// against Vite's dev server. What the page draws is checked against the kernel's own counters,
+// pixel by pixel; a scenario and a trace replay run from the page; screenshots are saved.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const CHROMIUM = process.env.KMEM_CHROMIUM ?? '/usr/bin/chromium';
+const SHOTS = process.env.KMEM_SCREENSHOT_DIR ?? join(tmpdir(), 'kmem-explorer-shots');
+const missing = existsSync(CHROMIUM) ? null : `no Chromium at ${CHROMIUM} (the setup step installs Debian's chromium as root)`;
+
+test('explorer: the page draws every frame as the kernel counts it, runs a scenario and replays a trace', { skip: process.env.CI ? false : (missing ?? false), timeout: 240_000 }, async () => {
+  const { createServer } = await import('vite');
+  const { chromium } = await import('playwright-core');
+  const server = await createServer({ configFile: new URL('../../vite.config.ts', import.meta.url).pathname, server: { port: 5300 + (process.pid % 500) }, logLevel: 'error' });
+  await server.listen();
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1300, height: 1000 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(server.resolvedUrls?.local[0] ?? '', { waitUntil: 'load' });
+    await page.evaluate(() => window.kmemExplorer.ready);
+    assert.equal(await page.evaluate(() => globalThis.crossOriginIsolated), true, 'the dev server sends COOP/COEP');
+
+    // Two worker CPUs join the first machine; then three steps.
+    await page.fill('#workers', '2');
+    await page.dispatchEvent('#workers', 'change');
+    await page.evaluate(() => window.kmemExplorer.idle());
+    for (let i = 0; i < 3; i++) {
+      await page.click('#step');
+      await page.evaluate(() => window.kmemExplorer.idle());
+    }
+    assert.deepEqual(errors, []);
+    const check = await page.evaluate(() => {
+      return window.kmemExplorer.views().map((view) => {
+        const canvas = view.frames.canvas;
+        const ctx = canvas.getContext('2d') as CanvasRenderingContext2D;
+        const pixels = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+        const frames = Number(canvas.dataset['frames']);
+        const colours = new Map<string, number>();
+        const drawn: Record<string, number> = {};
+        for (let pfn = 0; pfn < frames; pfn++) {
+          // The centre pixel of the frame's 4×4 cell (the top row may be shaded at a pageblock edge).
+          const x = (pfn % 128) * 4 + 2;
+          const y = Math.floor(pfn / 128) * 4 + 2;
+          const i = (y * canvas.width + x) * 4;
+          const key = `${pixels[i]},${pixels[i + 1]},${pixels[i + 2]}`;
+          colours.set(key, (colours.get(key) ?? 0) + 1);
+        }
+        for (const [k, v] of colours) drawn[k] = v;
+        const kernel = view.machine.kernel;
+        const stats = kernel.stats();
+        return { drawn, census: view.frames.census(), freePages: kernel.pages.freePagesTotal, slabPages: stats.slab.totals.pages, frames, inUse: stats.slab.caches.find((c) => c.name === 'dentry')?.inUse ?? 0, pageThreadDentries: view.machine.objects.counters.liveObjects, workers: view.machine.workerObjects };
+      });
+    });
+    assert.equal(check.length, 2);
+    for (const m of check) {
+      // Colours as the view draws them (frame-view.ts FRAME_COLOURS): free = the three free states.
+      const rgb = (hex: string) => `${Number.parseInt(hex.slice(1, 3), 16)},${Number.parseInt(hex.slice(3, 5), 16)},${Number.parseInt(hex.slice(5, 7), 16)}`;
+      const free = ['#f2c6c6', '#d6ecd2', '#fbe7b5'].reduce((sum, c) => sum + (m.drawn[rgb(c)] ?? 0), 0);
+      assert.equal(free, m.freePages, 'free frames drawn = the buddy allocator\'s free pages');
+      assert.equal(m.drawn[rgb('#4c78a8')] ?? 0, m.slabPages, 'slab frames drawn = the slab allocator\'s pages');
+      assert.equal(Object.values(m.drawn).reduce((a, b) => a + b, 0), m.frames);
+    }
+    assert.deepEqual(check[0]?.workers.length, 2);
+    assert.ok((check[0]?.workers ?? []).every((n) => n > 0), 'each worker CPU holds objects in the shared caches');
+
+    // Hover a frame: its struct page.
+    const box = await page.locator('.machine canvas').first().boundingBox();
+    assert.ok(box !== null);
+    await page.mouse.move(box.x + 10, box.y + box.height - 10);
+    assert.match((await page.textContent('#frame-info')) ?? '', /pfn\s*\d+[\s\S]*refcount/);
+    mkdirSync(SHOTS, { recursive: true });
+    await page.screenshot({ path: join(SHOTS, 'explorer-machines.png'), fullPage: false });
+
+    // A scenario from the page.
+    await page.selectOption('#scenario-name', 'message-queue');
+    await page.click('#scenario-form button[type=submit]');
+    await page.waitForSelector('.summary[data-scenario="message-queue"]', { timeout: 120_000 });
+    await page.locator('#scenario').screenshot({ path: join(SHOTS, 'explorer-scenario.png') });
+
+    // A generated trace replayed in the page: every kmalloc in the trace's size class.
+    await page.click('#trace-generate');
+    await page.waitForSelector('#trace-result .summary', { timeout: 60_000 });
+    assert.equal(await page.getAttribute('#trace-result .summary', 'data-kmalloc-mismatches'), '0');
+    assert.ok(Number(await page.getAttribute('#trace-result .summary', 'data-kmalloc-checked')) > 1000);
+    await page.locator('#trace').screenshot({ path: join(SHOTS, 'explorer-trace.png') });
+    for (const name of ['explorer-machines.png', 'explorer-scenario.png', 'explorer-trace.png']) assert.ok(statSync(join(SHOTS, name)).size > 10_000, name);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+});
