@@ -14,7 +14,10 @@ export class MeasuredPool extends MemPool {
     return this.blockSize(addr - MEMPOOL_BLOCK_HEADER_BYTES);
   }
 
-  /** The highest byte offset the pool has ever handed out: the memory it has taken. */
+  /**
+   * The pool's top now: the end of its highest block. It falls when that block is freed, so a
+   * footprint is the largest value seen over a run.
+   */
   get highWater(): number {
     return this.top;
   }

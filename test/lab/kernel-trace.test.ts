@@ -140,5 +140,6 @@ test('kmem trace generator: both formats replay with every kmalloc in the size c
     const peak = Object.fromEntries(r.designs.map((d) => [d.design, d.peakBytes]));
     assert.ok((peak['fixed slots'] as number) > 5 * (peak['kmem'] as number), JSON.stringify(peak));
     assert.ok((peak['kmem'] as number) >= r.peakRequestedBytes, JSON.stringify(peak));
+    assert.ok((peak['general'] as number) >= r.peakRequestedBytes, JSON.stringify(peak));
   }
 });
