@@ -22,7 +22,7 @@ export default tseslint.config(
   },
   {
     // The explorer is type-checked with the DOM library (tsconfig.web.json), apart from the rest.
-    files: ['src/web/**/*.ts', 'vite.config.ts'],
+    files: ['src/web/**/*.ts', 'test/web/**/*.ts', 'vite.config.ts'],
     languageOptions: { parserOptions: { projectService: false, project: ['./tsconfig.web.json'], tsconfigRootDir: import.meta.dirname } },
   },
   {

@@ -51,7 +51,7 @@ export class LiveMachine {
     const replies = this.workers.map((w) => call(w, { type: 'step', steps }));
     this.pages.run(steps);
     this.objects.run(steps);
-    this.workerObjects = (await Promise.all(replies)).map((r) => r.liveObjects);
+    this.workerObjects = (await Promise.all(replies)).map((r) => ('liveObjects' in r ? r.liveObjects : 0));
     this.steps += steps;
     this.kernel.validate();
   }

@@ -1,6 +1,8 @@
 // The explorer in a real browser: Debian's Chromium driven by playwright-core (no browser download)
 // against Vite's dev server. What the page draws is checked against the kernel's own counters,
 // pixel by pixel; a scenario and a trace replay run from the page; screenshots are saved.
+// (Type-checked with the DOM library, tsconfig.web.json: the page's `window.kmemExplorer` is declared in src/web/main.ts.)
+import type {} from '../../src/web/main.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
@@ -26,7 +28,7 @@ test('explorer: the page draws every frame as the kernel counts it, runs a scena
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(server.resolvedUrls?.local[0] ?? '', { waitUntil: 'load' });
     await page.evaluate(() => window.kmemExplorer.ready);
-    assert.equal(await page.evaluate(() => globalThis.crossOriginIsolated), true, 'the dev server sends COOP/COEP');
+    assert.equal(await page.evaluate(() => window.crossOriginIsolated), true, 'the dev server sends COOP/COEP');
 
     // Two worker CPUs join the first machine; then three steps.
     await page.fill('#workers', '2');

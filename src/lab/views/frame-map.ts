@@ -45,7 +45,7 @@ const FREE_BY_MT = [FrameState.FreeUnmovable, FrameState.FreeMovable, FrameState
 const ALLOCATED_BY_MT = [FrameState.AllocatedUnmovable, FrameState.AllocatedMovable, FrameState.AllocatedReclaimable, FrameState.AllocatedUnmovable];
 
 /** The state of every frame of `kernel`, into `out` (one byte per pfn; allocated when absent). */
-export function frameMap(kernel: Kernel, out = new Uint8Array(kernel.memMap.nrPages)): Uint8Array {
+export function frameMap(kernel: Kernel, out: Uint8Array = new Uint8Array(kernel.memMap.nrPages)): Uint8Array {
   const { flags, order } = kernel.memMap;
   const pageblockMt = kernel.pages.pageblockMt;
   const n = kernel.memMap.nrPages;

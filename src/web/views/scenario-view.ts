@@ -34,7 +34,10 @@ export function setupScenarioView(form: HTMLFormElement, select: HTMLSelectEleme
     for (const input of params.querySelectorAll<HTMLInputElement | HTMLSelectElement>('input, select')) {
       const spec = (scenario.params as Record<string, ParamSpec>)[input.name];
       if (spec === undefined) continue;
-      overrides[input.name] = input instanceof HTMLInputElement && input.type === 'checkbox' ? input.checked : input.value;
+      const value = input instanceof HTMLInputElement && input.type === 'checkbox' ? input.checked : input.value;
+      // Only what the user changed is an override (so --smoke may shrink the rest, as on the command line).
+      const initial = Array.isArray(spec.default) ? spec.default.join(',') : spec.default;
+      if (typeof value === 'boolean' ? value !== initial : value !== String(initial)) overrides[input.name] = value;
     }
     out.replaceChildren(el('p', {}, `running ${scenario.name}…`));
     runScenario(scenario, overrides, { seed: seed(), smoke: smoke.checked })
