@@ -10,6 +10,20 @@
  *   1 − e^(−α/A) = 1/A, whose root is  A = α / (α + W0(−α·e^(−α)))  (W0: Lambert W, principal branch)
  *   greedy, Desnoyers' Eq. 12:  A_greedy(α, Np) ≈ A_FIFO(k·α) / k,  k = 1 + 1/(2·Np)
  *   Agarwal & Marrow (GLOBECOM 2010):  A = (1 + ρ) / (2ρ), ρ = α − 1 (an underestimate)
+ *
+ * Hot and cold data in separate pools (Desnoyers SYSTOR 2012 §5 / TOS 2014: segregating hot and cold
+ * data, and shifting free space between the pools). A fraction r of the writes goes uniformly to a
+ * fraction f of the L logical pages (hot), the rest uniformly to the others (cold). Each pool is a
+ * log of its own under uniform traffic, so its WA is the uniform model at the pool's own α:
+ *   hot pool:  f·L logical pages on f·L·α_h physical,  cold pool: (1 − f)·L on (1 − f)·L·α_c
+ *   the space constraint   f·α_h + (1 − f)·α_c = α                                      (H1)
+ *   the WA, per host write: A(α_h, α_c) = r·A_pool(α_h) + (1 − r)·A_pool(α_c)              (H2)
+ * (each host write to a pool costs that pool's WA). The proportional split α_h = α_c = α gives
+ * A_pool(α): separation alone removes the loss from non-uniform traffic. The best split minimises
+ * (H2) under (H1); A_pool is convex and decreasing, so (H2) is convex in α_h and the minimum is where
+ *   r·(1 − f)·A_pool'(α_h) = f·(1 − r)·A_pool'(α_c)                                       (H3)
+ * optimalHotColdSplit() finds it by golden-section search. With Agarwal's A_pool = 1/2 + 1/(2ρ) it
+ * has a closed form, used to check the search: A_opt = 1/2 + S²/(2(α − 1)), S = √(r·f) + √((1−r)(1−f)).
  */
 
 const INV_E = Math.exp(-1);
@@ -60,4 +74,56 @@ export function waGreedy(alpha: number, pagesPerBlock: number): number {
 export function waAgarwal(alpha: number): number {
   const rho = alpha - 1;
   return rho > 0 ? (1 + rho) / (2 * rho) : Infinity;
+}
+
+/** A static split of physical space between a hot and a cold pool (see the header, H1–H3). */
+export interface HotColdSplit {
+  /** The model's WA for this split (H2). */
+  wa: number;
+  /** The hot pool's α_h and the cold pool's α_c. */
+  alphaHot: number;
+  alphaCold: number;
+}
+
+/** (H2) for hot pool α_h under (H1); a pool with no writes (r = 0 or 1) costs nothing whatever its α. */
+export function hotColdWa(alpha: number, r: number, f: number, alphaHot: number, waPool: (poolAlpha: number) => number): HotColdSplit {
+  const alphaCold = (alpha - f * alphaHot) / (1 - f);
+  const hot = r === 0 ? 0 : r * waPool(alphaHot);
+  const cold = r === 1 ? 0 : (1 - r) * waPool(alphaCold);
+  return { wa: hot + cold, alphaHot, alphaCold };
+}
+
+/**
+ * The split of α between the hot pool (fraction f of the pages, r of the writes) and the cold pool
+ * that minimises the model's WA (H2 under H1), each pool cleaned as a uniform log with WA waPool(α).
+ * Golden-section search over α_h ∈ (1, (α − 1 + f)/f), where both pools have α > 1.
+ */
+export function optimalHotColdSplit(alpha: number, r: number, f: number, waPool: (poolAlpha: number) => number): HotColdSplit {
+  if (!(alpha > 1)) throw new RangeError(`α = ${alpha}: expected more physical than logical pages (α > 1)`);
+  if (!(r >= 0 && r <= 1)) throw new RangeError(`r = ${r}: expected a fraction of the writes in [0, 1]`);
+  if (!(f > 0 && f < 1)) throw new RangeError(`f = ${f}: expected a fraction of the pages in (0, 1)`);
+  const cost = (alphaHot: number): number => hotColdWa(alpha, r, f, alphaHot, waPool).wa;
+  let lo = 1;
+  let hi = (alpha - 1 + f) / f;
+  const ratio = (Math.sqrt(5) - 1) / 2;
+  let x1 = hi - ratio * (hi - lo);
+  let x2 = lo + ratio * (hi - lo);
+  let f1 = cost(x1);
+  let f2 = cost(x2);
+  for (let i = 0; i < 200 && hi - lo > 1e-13 * hi; i++) {
+    if (f1 <= f2) {
+      hi = x2;
+      x2 = x1;
+      f2 = f1;
+      x1 = hi - ratio * (hi - lo);
+      f1 = cost(x1);
+    } else {
+      lo = x1;
+      x1 = x2;
+      f1 = f2;
+      x2 = lo + ratio * (hi - lo);
+      f2 = cost(x2);
+    }
+  }
+  return hotColdWa(alpha, r, f, (lo + hi) / 2, waPool);
 }

@@ -15,6 +15,13 @@
  *   age list     the closed blocks in the order they closed, doubly linked (FIFO's order)
  *   buckets      (when a policy needs them) one doubly-linked list per valid count, and a pointer to
  *                the lowest non-empty one: greedy's O(1) victim (Desnoyers' bins, runsim_greedy.c)
+ *   oldest       (when a policy needs them) per bucket, the block with the least `youngest` or the
+ *                least `mtime`, kept lazily: a push that undercuts it takes its place, and when it
+ *                leaves the bucket (or its mtime moves) the bucket is marked unknown and the next
+ *                query walks that one list. Both cost-benefit scores fall as that time rises at a
+ *                fixed valid count, so the best block of a bucket is its oldest, and a policy
+ *                scores Np + 1 buckets instead of every closed block (LFS's segment usage table,
+ *                grouped by utilisation)
  *   free pool    a FIFO ring (blocks are reused in the order they were erased: round-robin wear), or
  *                a min-heap on erase count (dynamic wear levelling: the least-worn block first)
  * Per block: valid units, the stream that wrote it, when it closed, the youngest data it holds (LFS's
@@ -22,7 +29,8 @@
  *
  * Invariants (validate()): every block is in exactly the structures its state implies; the closed
  * set, age list and buckets hold exactly the Closed blocks; bucket v holds the Closed blocks with v
- * valid units; the free pool holds exactly the Free blocks; 0 ≤ valid ≤ unitsPerBlock.
+ * valid units; oldest[v] is NONE (unknown) or a block of bucket v whose time is the bucket's least;
+ * the free pool holds exactly the Free blocks; 0 ≤ valid ≤ unitsPerBlock.
  */
 import { ArgumentError, InvariantError } from '../util/errors.ts';
 import { MinHeap } from '../util/min-heap.ts';
@@ -37,12 +45,17 @@ export const FREE_BLOCK_ORDERS: readonly FreeBlockOrder[] = ['fifo', 'least-worn
 
 const NONE = -1;
 
+/** A per-block time a bucket's oldest block is kept by: LFS's youngest data, or F2FS's mtime. */
+export type BucketTime = 'youngest' | 'mtime';
+
 export interface BlockTableOptions {
   blocks: number;
   unitsPerBlock: number;
   freeOrder: FreeBlockOrder;
   /** Keep the per-valid-count buckets (greedy needs them). */
   buckets: boolean;
+  /** Keep each bucket's oldest block by these per-block times (the cost-benefit policies; implies buckets). */
+  oldestBy?: readonly BucketTime[];
   /** The chip's erase counters (read only). */
   eraseCounts: Uint32Array;
 }
@@ -74,6 +87,10 @@ export class BlockTable {
   private readonly bucketNext: Int32Array;
   private readonly bucketPrev: Int32Array;
   private minBucket = 0;
+  /** Per BucketTime kept: the times and each bucket's oldest block (NONE: unknown, or the bucket is empty). */
+  private readonly oldest: { time: Float64Array; block: Int32Array }[];
+  private readonly oldestByYoungest: Int32Array | null;
+  private readonly oldestByMtime: Int32Array | null;
   private readonly freeRing: Int32Array;
   private freeHead = 0;
   private readonly freeHeap: MinHeap | null;
@@ -98,10 +115,17 @@ export class BlockTable {
     this.closedPos = new Int32Array(B).fill(NONE);
     this.ageNext = new Int32Array(B).fill(NONE);
     this.agePrev = new Int32Array(B).fill(NONE);
-    this.bucketed = options.buckets;
-    this.bucketHead = new Int32Array(options.buckets ? options.unitsPerBlock + 1 : 0).fill(NONE);
-    this.bucketNext = new Int32Array(options.buckets ? B : 0).fill(NONE);
-    this.bucketPrev = new Int32Array(options.buckets ? B : 0).fill(NONE);
+    const oldestBy = [...new Set(options.oldestBy ?? [])];
+    this.bucketed = options.buckets || oldestBy.length > 0;
+    this.bucketHead = new Int32Array(this.bucketed ? options.unitsPerBlock + 1 : 0).fill(NONE);
+    this.bucketNext = new Int32Array(this.bucketed ? B : 0).fill(NONE);
+    this.bucketPrev = new Int32Array(this.bucketed ? B : 0).fill(NONE);
+    const oldestArray = (by: BucketTime): Int32Array | null => (oldestBy.includes(by) ? new Int32Array(options.unitsPerBlock + 1).fill(NONE) : null);
+    this.oldestByYoungest = oldestArray('youngest');
+    this.oldestByMtime = oldestArray('mtime');
+    this.oldest = [];
+    if (this.oldestByYoungest !== null) this.oldest.push({ time: this.youngest, block: this.oldestByYoungest });
+    if (this.oldestByMtime !== null) this.oldest.push({ time: this.mtime, block: this.oldestByMtime });
     this.freeRing = new Int32Array(options.freeOrder === 'fifo' ? B : 0);
     this.freeHeap = options.freeOrder === 'least-worn' ? new MinHeap(B) : null;
   }
@@ -234,6 +258,8 @@ export class BlockTable {
     const v = this.valid[b] as number;
     const m = this.mtime;
     m[b] = v <= 0 ? t : Math.floor(((m[b] as number) * v + t * units) / (v + units));
+    const oldest = this.oldestByMtime;
+    if (oldest !== null && this.state[b] === BlockState.Closed && oldest[v] === b) oldest[v] = NONE;
   }
 
   /** The Closed block with the fewest valid units (greedy), or NONE. Needs buckets. */
@@ -244,6 +270,35 @@ export class BlockTable {
     while ((heads[m] as number) === NONE) m++;
     this.minBucket = m;
     return heads[m] as number;
+  }
+
+  /** Whether the table keeps each bucket's oldest block by `by` (oldestIn answers). */
+  keepsOldest(by: BucketTime): boolean {
+    return (by === 'youngest' ? this.oldestByYoungest : this.oldestByMtime) !== null;
+  }
+
+  /**
+   * The Closed block with `valid` valid units whose `by` time is least (among equal times, one of
+   * them, deterministically), or NONE when there is none. Needs oldestBy to include `by`. O(1) when known,
+   * else one walk of the bucket.
+   */
+  oldestIn(valid: number, by: BucketTime): number {
+    const oldest = by === 'youngest' ? this.oldestByYoungest : this.oldestByMtime;
+    if (oldest === null) throw new ArgumentError(`the block table keeps no oldest block by ${by}`);
+    const known = oldest[valid] as number;
+    if (known !== NONE || this.bucketHead[valid] === NONE) return known;
+    const time = by === 'youngest' ? this.youngest : this.mtime;
+    let best = NONE;
+    let bestTime = Infinity;
+    for (let b = this.bucketHead[valid] as number; b !== NONE; b = this.bucketNext[b] as number) {
+      const t = time[b] as number;
+      if (t < bestTime) {
+        bestTime = t;
+        best = b;
+      }
+    }
+    oldest[valid] = best;
+    return best;
   }
 
   /** The number of Closed blocks per valid count (the distribution greedy and cost-benefit see). */
@@ -311,6 +366,16 @@ export class BlockTable {
       }
     }
     if (total !== this.nrClosed) fail(`buckets hold ${total} blocks, expected ${this.nrClosed}`);
+    for (const { time, block } of this.oldest) {
+      for (let v = 0; v <= this.unitsPerBlock; v++) {
+        const o = block[v] as number;
+        if (o === NONE) continue;
+        if (this.state[o] !== BlockState.Closed || this.valid[o] !== v) fail(`bucket ${v}'s oldest block ${o} is not in it`);
+        for (let b = this.bucketHead[v] as number; b !== NONE; b = this.bucketNext[b] as number) {
+          if ((time[b] as number) < (time[o] as number)) fail(`bucket ${v}: block ${b} is older than its oldest block ${o}`);
+        }
+      }
+    }
   }
 
   private heapContents(): number[] {
@@ -327,6 +392,12 @@ export class BlockTable {
 
   private bucketPush(b: number, v: number): void {
     const head = this.bucketHead[v] as number;
+    const oldest = this.oldest;
+    for (let i = 0; i < oldest.length; i++) {
+      const { time, block } = oldest[i] as { time: Float64Array; block: Int32Array };
+      const o = block[v] as number;
+      if (head === NONE || (o !== NONE && (time[b] as number) < (time[o] as number))) block[v] = b;
+    }
     this.bucketNext[b] = head;
     this.bucketPrev[b] = NONE;
     if (head !== NONE) this.bucketPrev[head] = b;
@@ -335,6 +406,11 @@ export class BlockTable {
   }
 
   private bucketUnlink(b: number, v: number): void {
+    const oldest = this.oldest;
+    for (let i = 0; i < oldest.length; i++) {
+      const block = (oldest[i] as { block: Int32Array }).block;
+      if (block[v] === b) block[v] = NONE;
+    }
     const next = this.bucketNext[b] as number;
     const prev = this.bucketPrev[b] as number;
     if (prev === NONE) this.bucketHead[v] = next;

@@ -234,6 +234,7 @@ export abstract class LogStore {
       unitsPerBlock,
       freeOrder: c.freeBlockOrder,
       buckets: needs.some((n) => n.buckets),
+      oldestBy: needs.flatMap((n) => (n.oldestBy === null ? [] : [n.oldestBy])),
       eraseCounts: device.eraseCounts,
     });
     this.victimValid = new Float64Array(unitsPerBlock + 1);

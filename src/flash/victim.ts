@@ -11,13 +11,15 @@
  *                 SIGMETRICS 2013; d = 10 is close to greedy)
  *   cost-benefit  LFS (Rosenblum & Ousterhout, ACM TOCS 1992, §3.6): the largest
  *                 (1 − u)·age / (1 + u), u the valid fraction and age the time since the youngest data
- *                 in the block was written
+ *                 in the block was written; found among the valid-count buckets' oldest blocks
+ *                 (block-table.ts), the same victim as a scan of every block
  *   f2fs-cb       F2FS's get_cb_cost() (fs/f2fs/gc.c), integer arithmetic as there: u = valid·100 /
  *                 units, age = 100 − 100·(mtime − min_mtime)/(max_mtime − min_mtime) with mtime the
  *                 block's running-average mtime, min_mtime the smallest seen (starting from the
  *                 smallest at mount) and max_mtime now; cost = UINT_MAX − 100·(100 − u)·age/(100 + u),
  *                 the least cost wins; the search looks at up to max_victim_search (4096) blocks,
- *                 resuming where the last one stopped. The mtime bookkeeping is segment.c's
+ *                 resuming where the last one stopped (when that is every closed block, the
+ *                 buckets' oldest blocks by mtime give the same least cost; ties may go otherwise). The mtime bookkeeping is segment.c's
  *                 update_segment_mtime() (block-table.ts): every block write, GC copies included,
  *                 averages its time into the receiving block, and a host overwrite, TRIM or delete
  *                 also averages the current time into the block it invalidates (only ATGC's GC
@@ -27,7 +29,7 @@
  */
 import { ArgumentError } from '../util/errors.ts';
 import { Prng } from '../util/prng.ts';
-import type { BlockTable } from './block-table.ts';
+import type { BlockTable, BucketTime } from './block-table.ts';
 
 export type VictimPolicyName = 'fifo' | 'greedy' | 'random' | 'd-choices' | 'cost-benefit' | 'f2fs-cb';
 export const VICTIM_POLICIES: readonly VictimPolicyName[] = ['fifo', 'greedy', 'random', 'd-choices', 'cost-benefit', 'f2fs-cb'];
@@ -44,12 +46,12 @@ export interface VictimPolicyOptions {
 export interface VictimPolicy {
   readonly name: VictimPolicyName;
   /** Which per-block figures the policy reads, so the store keeps them only when needed. */
-  readonly needs: { buckets: boolean; youngest: boolean; mtime: boolean };
+  readonly needs: { buckets: boolean; youngest: boolean; mtime: boolean; oldestBy: BucketTime | null };
   /** A closed block to clean, or -1 when there is none. */
   select(table: BlockTable, clock: number): number;
 }
 
-const NO_NEEDS = { buckets: false, youngest: false, mtime: false };
+const NO_NEEDS = { buckets: false, youngest: false, mtime: false, oldestBy: null };
 const UINT_MAX = 0xffffffff;
 
 class Fifo implements VictimPolicy {
@@ -96,17 +98,29 @@ class DChoices implements VictimPolicy {
   }
 }
 
+/**
+ * LFS's score, found from the buckets: at a fixed valid count the score only falls as `youngest`
+ * rises, so the best block of each bucket is its oldest (the block table keeps it, lazily), and the
+ * best of the Np + 1 bucket winners is the best of all closed blocks. The same victim as a scan of
+ * every block, unless two buckets' winners score exactly alike. Where there are fewer closed blocks
+ * than buckets (the object store's granules), the scan itself is cheaper and runs instead, as it
+ * does on a table that keeps no index.
+ */
 class CostBenefit implements VictimPolicy {
   readonly name = 'cost-benefit';
-  readonly needs = { ...NO_NEEDS, youngest: true };
+  readonly needs = { ...NO_NEEDS, youngest: true, oldestBy: 'youngest' as const };
   select(table: BlockTable, clock: number): number {
+    const units = table.unitsPerBlock;
+    const youngest = table.youngest;
+    const scan = table.nrClosed < units + 1 || !table.keepsOldest('youngest');
+    const candidates = scan ? table.nrClosed : units + 1;
     let best = -1;
     let bestScore = -1;
-    const units = table.unitsPerBlock;
-    for (let i = 0; i < table.nrClosed; i++) {
-      const b = table.closedList[i] as number;
-      const u = (table.valid[b] as number) / units;
-      const score = ((1 - u) * (clock - (table.youngest[b] as number))) / (1 + u);
+    for (let i = 0; i < candidates; i++) {
+      const b = scan ? (table.closedList[i] as number) : table.oldestIn(i, 'youngest');
+      if (b === -1) continue;
+      const u = (scan ? (table.valid[b] as number) : i) / units;
+      const score = ((1 - u) * (clock - (youngest[b] as number))) / (1 + u);
       if (score > bestScore) {
         bestScore = score;
         best = b;
@@ -124,18 +138,55 @@ export function f2fsCbCost(valid: number, units: number, mtime: number, minMtime
   return UINT_MAX - Math.floor((100 * (100 - u) * age) / (100 + u));
 }
 
+/**
+ * F2FS's search. Where max_victim_search covers every closed block (and there are at least as many
+ * closed blocks as buckets), the cost is found from the buckets as LFS's score is: at a fixed valid
+ * count the cost only rises with mtime, so each bucket's oldest block by mtime is its cheapest. The
+ * least cost found is the least of a scan of every block; among equal integer costs (common, as u and
+ * age are whole percentages) the choice differs from the scan's, which takes the first from the
+ * cursor. Otherwise the windowed scan runs, as in gc.c.
+ */
 class F2fsCostBenefit implements VictimPolicy {
   readonly name = 'f2fs-cb';
-  readonly needs = { ...NO_NEEDS, mtime: true };
+  readonly needs = { ...NO_NEEDS, mtime: true, oldestBy: 'mtime' as const };
   private minMtime = Infinity;
   private cursor = 0;
+  /** Each bucket's cheapest block, found in the first pass of a search (scratch). */
+  private winners = new Int32Array(0);
   constructor(private readonly maxSearch: number) {}
 
   select(table: BlockTable, clock: number): number {
     const n = table.nrClosed;
     if (n === 0) return -1;
     if (this.minMtime === Infinity) for (let i = 0; i < n; i++) this.minMtime = Math.min(this.minMtime, table.mtime[table.closedList[i] as number] as number);
-    const maxMtime = clock;
+    const units = table.unitsPerBlock;
+    if (n > this.maxSearch || n < units + 1 || !table.keepsOldest('mtime')) return this.scan(table, clock);
+    const mtime = table.mtime;
+    const winners = this.winners.length === units + 1 ? this.winners : (this.winners = new Int32Array(units + 1));
+    let minMtime = this.minMtime;
+    for (let v = 0; v <= units; v++) {
+      const b = table.oldestIn(v, 'mtime');
+      winners[v] = b;
+      if (b !== -1 && (mtime[b] as number) < minMtime) minMtime = mtime[b] as number;
+    }
+    this.minMtime = minMtime;
+    let best = -1;
+    let bestCost = Infinity;
+    for (let v = 0; v <= units; v++) {
+      const b = winners[v] as number;
+      if (b === -1) continue;
+      const cost = f2fsCbCost(v, units, mtime[b] as number, minMtime, clock);
+      if (cost < bestCost) {
+        bestCost = cost;
+        best = b;
+      }
+    }
+    return best;
+  }
+
+  /** gc.c's search: up to max_victim_search blocks from where the last search stopped. */
+  private scan(table: BlockTable, clock: number): number {
+    const n = table.nrClosed;
     const units = table.unitsPerBlock;
     let best = -1;
     let bestCost = Infinity;
@@ -145,7 +196,7 @@ class F2fsCostBenefit implements VictimPolicy {
       const b = table.closedList[i] as number;
       const mtime = table.mtime[b] as number;
       if (mtime < this.minMtime) this.minMtime = mtime;
-      const cost = f2fsCbCost(table.valid[b] as number, units, mtime, this.minMtime, maxMtime);
+      const cost = f2fsCbCost(table.valid[b] as number, units, mtime, this.minMtime, clock);
       if (cost < bestCost) {
         bestCost = cost;
         best = b;

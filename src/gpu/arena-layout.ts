@@ -15,8 +15,8 @@
  *   requests  per lane, requestStride words: [count | LANE_INACTIVE, address 0 … address K-1]
  *             (addresses are read by frees only).
  *   results   per lane, resultStride words: [object 0 … object K-1, atomics issued, group key] (a free
- *             pass writes the last two). The host reads the key of active lanes only: on the
- *             subgroup path an inactive lane exits before writing it.
+ *             pass writes the last two). The host reads the key of active lanes only: an inactive
+ *             lane runs with its group, asking for nothing, but joins no aggregation.
  *
  * Invariants: slabWords = objectsPerSlab · objectWords; objectsPerSlab is a multiple of 32 (whole
  * bitmap words); ringEntries is a power of two ≥ the pool's objects, so ring positions may wrap
@@ -26,7 +26,7 @@ import { GpuConfigError } from './errors.ts';
 
 /** "No object": what a lane gets for an allocation the arena could not serve. */
 export const NO_OBJECT = 0xffffffff;
-/** In a request word: the lane exits before allocating (an inactive lane of its warp). */
+/** In a request word: the lane asks for nothing (an inactive lane of its warp; it stays for the group operations). */
 export const LANE_INACTIVE = 0x80000000;
 export const LANE_COUNT_MASK = 0xffff;
 

@@ -44,7 +44,7 @@ export interface WarpAllocatorOptions extends DeviceArenaOptions {
 /** In AllocPass.groupKeys and FreePass.groupKeys: an inactive lane, which joined no group. */
 export const NO_GROUP = 0xffffffff;
 
-/** A request word: `count` objects, or an inactive lane (it exits before allocating). */
+/** A request word: `count` objects, or an inactive lane (it asks for nothing). */
 export function laneRequest(count: number, active = true): number {
   return active ? count & LANE_COUNT_MASK : LANE_INACTIVE;
 }

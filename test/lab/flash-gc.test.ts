@@ -21,6 +21,21 @@ test('flash-gc: measured WA within 2 % of the FIFO and greedy models; hot/cold, 
   assert.ok(hot('cost-benefit', 'hot, cold, GC apart') < hot('greedy', 'one log'), 'cost-benefit with separate frontiers beats one log');
   assert.ok(hot('f2fs-cb', 'hot, cold, GC apart') < hot('greedy', 'hot, cold, GC apart'), 'f2fs-cb beats greedy with separate frontiers');
   for (const r of hc) assert.ok((r.effectiveAlpha as number) <= 1.2 + 1e-9 && (r.effectiveAlpha as number) > 1.1, `effective α ${r.effectiveAlpha}`);
+  // The layout the models describe: hot and cold apart, GC copies back to their own temperature.
+  const byTemperature = 'hot, cold apart; GC copies by temperature';
+  for (const policy of ['cost-benefit', 'f2fs-cb']) {
+    assert.ok(hot(policy, byTemperature) < hot(policy, 'hot, cold, GC apart'), `${policy}: GC copies by temperature beat a GC frontier of their own`);
+    assert.ok(hot(policy, byTemperature) < hot(policy, 'one log'), `${policy}: separating by temperature beats one log`);
+  }
+  assert.ok(hot('greedy', byTemperature) < hot('greedy', 'one log'), 'greedy: separating by temperature beats one log');
+  for (const r of hc) {
+    // The model's optimal split (greedy pools, 90/10, α ≈ 1.2, Np 64) is 1.60; no layout beats it by
+    // more than the model's own error, and each row's distance is WA / optimum − 1.
+    assert.ok(Math.abs((r.optimum as number) - 1.596) < 0.01, `optimum ${r.optimum}`);
+    assert.ok(Math.abs((r.aboveOptimum as number) - 100 * ((r.wa as number) / (r.optimum as number) - 1)) < 1e-9);
+    assert.ok((r.aboveOptimum as number) > -2, `${r.policy}, ${r.frontiers}: WA ${r.wa} below the model optimum ${r.optimum}`);
+  }
+  assert.ok((hc.find((r) => r.policy === 'cost-benefit' && r.frontiers === byTemperature)?.aboveOptimum as number) < 15, 'cost-benefit by temperature comes within 15 % of the optimum');
 
   const wear = table('wear');
   const level = (prefix: string) => wear.find((r) => (r.levelling as string).startsWith(prefix));

@@ -3,13 +3,20 @@
  * functions, so each design is written once:
  *
  *   subgroup   the hardware warp (WGSL `subgroups`): ballots, shuffles and scans in registers;
- *              lanes that have nothing to do really exit, and the rest run with them inactive.
  *   workgroup  the fallback where the adapter lacks `subgroups`: the group is the whole workgroup,
- *              and every operation is workgroup atomics between barriers. Barriers need every
- *              invocation, so an inactive lane stays and takes part with nothing to ask.
+ *              and every operation is workgroup atomics between barriers.
  *
- * Functions (every one must be called by all of the group's live lanes together, i.e. from
- * group-uniform control flow; on the workgroup path WGSL's uniformity analysis enforces it):
+ * On both paths every invocation takes part: an inactive lane stays and asks for nothing, and every
+ * group operation is called from control flow that WGSL's uniformity analysis proves uniform. The
+ * analysis is per workgroup and takes the result of every subgroup operation as non-uniform (Dawn's
+ * Tint rejects `loop { if (subgroupAdd(x) == 0u) { break; } … subgroupAdd(y) … }`), so a loop that
+ * calls group operations exits on gAnyInWorkgroup, whose result comes from workgroupUniformLoad, and
+ * a group that is done before the others runs the remaining steps with nothing to do. The
+ * subgroup_uniformity diagnostic stays on (an error): nothing relies on lanes reconverging after
+ * divergent code, which WGSL does not promise and independent thread scheduling does not give.
+ *
+ * Functions (every one must be called by all of the workgroup's invocations together, from uniform
+ * control flow; Tint enforces it on both paths):
  *   gAdd(x)              sum of x over the group
  *   gExclusiveAdd(x)     sum of x over the lanes before this one (lane order on the subgroup path,
  *                        the order the workgroup atomic served them on the workgroup path)
@@ -17,6 +24,10 @@
  *   gBroadcastFirst(x), gBroadcastFirst4(v)
  *   gFirstWith(p)        the group lane id (gLane) of the first lane where p holds, or NO_LANE
  *   gShuffle(x, id)      x as lane `id` holds it
+ *   gAnyInWorkgroup(p, k) whether p holds in some invocation of the workgroup, at the caller's k-th
+ *                        call (k counted uniformly): uniform, so a loop may exit on it. On the
+ *                        subgroup path it is the one operation with workgroup barriers (one
+ *                        workgroupUniformLoad)
  *   gLane                this lane's id in the group (private variable)
  */
 
@@ -36,12 +47,11 @@ export interface GroupOps {
 }
 
 const SUBGROUP: GroupOps = {
-  directives: `enable subgroups;
-// Lanes exit early and loops run while a group-wide count is non-zero: subgroup operations in control
-// flow that WGSL cannot prove uniform, though every live lane of the subgroup reaches them together.
-diagnostic(off, subgroup_uniformity);`,
+  directives: 'enable subgroups;',
   functions: /* wgsl */ `
 var<private> gLane: u32;
+var<private> gLocal: u32;
+var<workgroup> wgAny: array<atomic<u32>, 2>;
 
 fn gAdd(x: u32) -> u32 { return subgroupAdd(x); }
 fn gExclusiveAdd(x: u32) -> u32 { return subgroupExclusiveAdd(x); }
@@ -59,9 +69,21 @@ fn gFirstWith(p: bool) -> u32 {
   if (b.w != 0u) { return 96u + firstTrailingBit(b.w); }
   return NO_LANE;
 }
+
+// The one operation that spans subgroups: a loop's exit must be workgroup-uniform to be provably
+// subgroup-uniform, and only workgroupUniformLoad makes a value so. Calls alternate between two
+// flags: call k (the caller counts its calls, uniformly) sets flag k % 2 and clears flag (k + 1) % 2,
+// which call k - 1 read before its last barrier and call k + 1 sets only after this call's barriers:
+// one workgroupUniformLoad per call.
+fn gAnyInWorkgroup(p: bool, call: u32) -> bool {
+  let flag = call % 2u;
+  if (p) { atomicOr(&wgAny[flag], 1u); }
+  if (gLocal == 0u) { atomicStore(&wgAny[1u - flag], 0u); }
+  return workgroupUniformLoad(&wgAny[flag]) != 0u;
+}
 `,
   entryParams: ', @builtin(subgroup_invocation_id) sgLane: u32',
-  entryInit: 'gLane = sgLane;',
+  entryInit: 'gLane = sgLane; gLocal = li;',
   keyExpr: 'subgroupBroadcastFirst(lane)',
 };
 
@@ -120,6 +142,8 @@ fn gFirstWith(p: bool) -> u32 {
   if (gLane == 0u) { wgOut = atomicLoad(&wgAcc); }
   return workgroupUniformLoad(&wgOut);
 }
+
+fn gAnyInWorkgroup(p: bool, call: u32) -> bool { return gAdd(select(0u, 1u, p)) != 0u; }
 `,
   entryParams: '',
   entryInit: 'gLane = li;',

@@ -67,17 +67,14 @@ export function buildProgram(shape: ProgramShape): string {
   const constants = Object.entries(values)
     .map(([name, value]) => `const ${name}: u32 = ${u32(value)};`)
     .join('\n');
-  const exitInactive = (finish: string): string =>
-    shape.path === 'subgroup' ? `if (!live) { ${finish}; return; }` : '// workgroup path: inactive lanes stay for the barriers, asking for nothing';
-  // One invocation per lane: read the lane's request; on the subgroup path an inactive lane finishes and
-  // exits; the others record the key of the group they run in.
-  const entry = (name: string, finish: string, body: string): string => `@compute @workgroup_size(${workgroupSize})
+  // One invocation per lane: read the lane's request and record the key of the group it runs in. An
+  // inactive lane (and one past the last lane) stays, asking for nothing: group operations must be
+  // reached by every invocation (group-ops.ts), so none returns early.
+  const entry = (name: string, body: string): string => `@compute @workgroup_size(${workgroupSize})
 fn ${name}(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_index) li: u32${g.entryParams}) {
   ${g.entryInit}
   let lane = gid.x;
-  let request = laneRequest(lane);
-  let live = request.y == 1u;
-  ${exitInactive(finish)}
+  let count = laneCount(lane);
   let key = ${g.keyExpr};
   if (lane < params.lanes) { results[lane * RESULT_STRIDE + K + 1u] = key; }
   ${body}
@@ -131,16 +128,16 @@ fn finishFree(lane: u32, atomics: u32) {
   if (lane < params.lanes) { results[lane * RESULT_STRIDE + K] = atomics; }
 }
 
-// (objects asked for, 1 if the lane takes part)
-fn laneRequest(lane: u32) -> vec2u {
-  if (lane >= params.lanes) { return vec2u(0u, 0u); }
+// The objects the lane asks for (to allocate, or addresses to free): 0 for an inactive lane.
+fn laneCount(lane: u32) -> u32 {
+  if (lane >= params.lanes) { return 0u; }
   let word = requests[lane * REQUEST_STRIDE];
-  if ((word & LANE_INACTIVE) != 0u) { return vec2u(0u, 0u); }
-  return vec2u(min(word & LANE_COUNT_MASK, K), 1u);
+  if ((word & LANE_INACTIVE) != 0u) { return 0u; }
+  return min(word & LANE_COUNT_MASK, K);
 }
 ${DESIGNS[shape.design].wgsl}
-${entry('alloc_main', 'finishLane(lane, 0u, 0u)', 'allocate(lane, request.x);')}
-${entry('free_main', 'finishFree(lane, 0u)', 'release(lane, request.x);')}
+${entry('alloc_main', 'allocate(lane, count);')}
+${entry('free_main', 'release(lane, count);')}
 
 @compute @workgroup_size(1)
 fn settle_main() {

@@ -67,6 +67,17 @@ fn nthSetBit(bits: u32, n: u32) -> u32 {
   return firstTrailingBit(b);
 }
 
+// Steps of the allocation loop a pass can need: each step picks a slab (probes, pool pages and a
+// sweep: at most SLAB_PROBES + 2 * POOL_PAGES + 2 picks), moves to the next chunk of the slab (at
+// most BITMAP_WORDS per pick), or claims bits: the group's own or, when it lost a race, a rival's,
+// and no bit is cleared within an allocation pass. Reaching the bound is a bug the host's check of
+// the pass reports (a NO_OBJECT while objects were free).
+const MAX_STEPS: u32 = (SLAB_PROBES + 2u * POOL_PAGES + 2u) * (BITMAP_WORDS + 1u) + FRESH_CAPACITY;
+
+// One loop, every group operation at its top level: the group's state (working, ordinal, chunk,
+// mode, step, remaining) is the same in all its lanes, but WGSL cannot prove that, so the loop exits
+// only when no group of the workgroup is working, and a group that is done runs the steps left with
+// nothing to do (no atomics, no bitmap reads).
 fn allocate(lane: u32, count: u32) {
   var need = count;
   var got = 0u;
@@ -75,40 +86,48 @@ fn allocate(lane: u32, count: u32) {
   let lanes = gAdd(1u);
   let key = gBroadcastFirst(lane) ^ params.salt;
   var remaining = gAdd(need);
+  var working = remaining != 0u;
+  var ordinal = NO_OBJECT;  // the pool ordinal of the slab being scanned; NO_OBJECT: pick one
+  var chunk = 0u;
   var mode = MODE_PROBE;
   var step = 0u;
-  loop {
-    if (remaining == 0u) { break; }
+  for (var s = 0u; s < MAX_STEPS; s++) {
+    if (!gAnyInWorkgroup(working, s)) { break; }
+    let picking = working && ordinal == NO_OBJECT;
+    let elected = gElect();
     var mine = vec4u(NO_OBJECT, mode, step, 0u);
-    if (gElect()) {
+    if (picking && elected) {
       mine = pickSlab(key, mode, step);
       atomics += mine.w;
     }
     let pick = gBroadcastFirst4(mine);
-    if (pick.x == NO_OBJECT) { break; }
-    mode = pick.y;
-    step = pick.z;
-    let page = pool[pick.x];
-    var chunk = 0u;
-    loop {
-      if (remaining == 0u || chunk * lanes >= BITMAP_WORDS) { break; }
-      let w = chunk * lanes + rank;
-      var word = FULL_WORD;
+    if (picking) {
+      ordinal = pick.x;
+      mode = pick.y;
+      step = pick.z;
+      chunk = 0u;
+      working = ordinal != NO_OBJECT;
+    }
+    var page = 0u;
+    var w = 0u;
+    var word = FULL_WORD;
+    if (working) {
+      page = pool[ordinal];
+      w = chunk * lanes + rank;
       if (w < BITMAP_WORDS) { word = atomicLoad(&bitmaps[page * BITMAP_WORDS + w]); }
-      let winner = gFirstWith(word != FULL_WORD);
-      if (winner == NO_LANE) {
-        chunk += 1u;
-        continue;
-      }
-      var gained = 0u;
-      if (gLane == winner) {
-        let want = lowestClearBits(word, remaining);
-        gained = want & ~atomicOr(&bitmaps[page * BITMAP_WORDS + w], want);
-        atomics += 1u;
-      }
-      let bits = gShuffle(gained, winner);
-      let bitsWord = gShuffle(w, winner);
-      let offset = gExclusiveAdd(need);
+    }
+    let winner = gFirstWith(word != FULL_WORD);
+    let source = select(winner, 0u, winner == NO_LANE);
+    var gained = 0u;
+    if (winner != NO_LANE && gLane == winner) {
+      let want = lowestClearBits(word, remaining);
+      gained = want & ~atomicOr(&bitmaps[page * BITMAP_WORDS + w], want);
+      atomics += 1u;
+    }
+    let bits = gShuffle(gained, source);
+    let bitsWord = gShuffle(w, source);
+    let offset = gExclusiveAdd(need);
+    if (winner != NO_LANE) {
       let n = countOneBits(bits);
       var o = offset;
       for (; o < n && o < offset + need; o++) {
@@ -116,8 +135,12 @@ fn allocate(lane: u32, count: u32) {
         got += 1u;
       }
       need -= o - offset;
-      remaining = gAdd(need);
+    } else if (working) {
+      chunk += 1u;
+      if (chunk * lanes >= BITMAP_WORDS) { ordinal = NO_OBJECT; }
     }
+    remaining = gAdd(need);
+    working = working && remaining != 0u;
   }
   finishLane(lane, got, atomics);
 }

@@ -7,14 +7,16 @@
  * happened from the chip's counters (flash/steady-state.ts: fill, warm-up, measure):
  *   1. write amplification against over-provisioning for the six victim policies under uniform
  *      random overwrites, with Desnoyers' FIFO and greedy curves (and Agarwal–Marrow's) overlaid
- *   2. hot/cold (r/f) traffic: greedy, LFS cost-benefit and F2FS cost-benefit, with one frontier or
- *      with hot, cold and GC frontiers apart; and F2FS's split (greedy in the foreground,
- *      cost-benefit in background GC on idle time)
+ *   2. hot/cold (r/f) traffic: greedy, LFS cost-benefit and F2FS cost-benefit, with one frontier,
+ *      with hot and cold apart and GC copies back in their own temperature's frontier (the layout
+ *      Desnoyers models), or with hot, cold and GC frontiers apart; and F2FS's split (greedy in the
+ *      foreground, cost-benefit in background GC on idle time); each against the model's optimal
+ *      static hot/cold split (flash/analytic.ts, optimalHotColdSplit)
  *   3. how full the victims were (LFS's bimodal distribution under cost-benefit)
  *   4. erase counts per block with no wear levelling, dynamic, static, and both
  *   5. the in-place baseline (read-modify-erase-write) beside the log: WA, chip busy time and energy
  */
-import { waAgarwal, waFifo, waGreedy } from '../../flash/analytic.ts';
+import { optimalHotColdSplit, waAgarwal, waFifo, waGreedy } from '../../flash/analytic.ts';
 import { InPlaceStore } from '../../flash/in-place.ts';
 import type { LogStoreConfig } from '../../flash/log-store.ts';
 import { drive, measureSteadyState } from '../../flash/steady-state.ts';
@@ -94,12 +96,15 @@ interface HotColdRun {
 }
 
 const SPLIT_LABEL = 'greedy fg + f2fs-cb bg';
+const ONE_LOG = 'one log';
+const BY_TEMPERATURE = 'hot, cold apart; GC copies by temperature';
+const GC_APART = 'hot, cold, GC apart';
 
 /** The hot/cold table's note, its figures (watermarks, reserves) read from the stores the runs used. */
 function hotColdNote(runs: readonly HotColdRun[]): string {
   const split = runs.find((run) => run.label === SPLIT_LABEL);
   const reserves = (frontiers: string): string => [...new Set(runs.filter((run) => run.frontiers === frontiers && run !== split).map((run) => run.result.ftl.config.lowWatermark))].join(' or ');
-  const apart = reserves('hot, cold, GC apart');
+  const apart = reserves(GC_APART);
   let splitText = '';
   let splitReserve = '';
   if (split !== undefined) {
@@ -108,20 +113,23 @@ function hotColdNote(runs: readonly HotColdRun[]): string {
     if (String(config.lowWatermark) !== apart) splitReserve = `, ${config.lowWatermark} for greedy fg + f2fs-cb bg`;
   }
   return (
-    "'apart': hot and cold host writes (the workload's hint) and GC copies each have their own frontier." +
+    "'by temperature': hot and cold host writes (the workload's hint) have their own frontiers, and a victim's live data goes back to the frontier of the temperature that wrote it (Desnoyers' separated pools). 'GC apart': GC copies have a third frontier of their own." +
     splitText +
-    ` Each run sizes L = (B − R)·Np/α with its own reserve R (${reserves('one log')} for one log, ${apart} apart${splitReserve}); effective α = (B − mean free blocks)·Np/L, lower where background GC holds more blocks free than R.`
+    ` Each run sizes L = (B − R)·Np/α with its own reserve R (${reserves(ONE_LOG)} for one log, ${reserves(BY_TEMPERATURE)} by temperature, ${apart} with GC apart${splitReserve}); effective α = (B − mean free blocks)·Np/L, lower where background GC holds more blocks free than R.` +
+    ' Model optimum: the least WA of hot and cold pools each cleaned greedily under uniform traffic, over every static split of the space between them (Desnoyers SYSTOR 2012 / TOS 2014; docs/flash.md, H1–H3), at the run\'s α; the proportional split gives the uniform greedy WA.'
   );
 }
 
 function hotCold(alpha: number, r: number, f: number, sizes: Sizes, seed: number): HotColdRun[] {
   const workload = (pages: number, s: number): Workload => new HotColdWorkload(pages, r, f, s);
   const single: Omit<LogStoreConfig, 'policy'> = { hostStreams: 1, gcFrontier: 'shared' };
+  const byTemperature: Omit<LogStoreConfig, 'policy'> = { hostStreams: 2, gcFrontier: 'shared' };
   const apart: Omit<LogStoreConfig, 'policy'> = { hostStreams: 2, gcFrontier: 'separate' };
   const runs: HotColdRun[] = [];
   for (const [frontiers, store] of [
-    ['one log', single],
-    ['hot, cold, GC apart', apart],
+    [ONE_LOG, single],
+    [BY_TEMPERATURE, byTemperature],
+    [GC_APART, apart],
   ] as const) {
     for (const policy of ['greedy', 'cost-benefit', 'f2fs-cb'] as const) {
       runs.push({ label: policy, frontiers, result: measureSteadyState({ policy, alpha, ...sizes, seed, store, workload }) });
@@ -131,7 +139,7 @@ function hotCold(alpha: number, r: number, f: number, sizes: Sizes, seed: number
   const low = 2;
   runs.push({
     label: SPLIT_LABEL,
-    frontiers: 'hot, cold, GC apart',
+    frontiers: GC_APART,
     result: measureSteadyState({
       policy: 'greedy',
       alpha,
@@ -268,11 +276,13 @@ function assemble(points: WaPoint[], hc: HotColdRun[], wearRuns: WearRun[], inPl
   const np = sizes.pagesPerBlock;
   const worst = (policy: string) => Math.max(...points.filter((p) => p.policy === policy && p.model !== null).map((p) => Math.abs(p.result.writeAmplification / (p.model as number) - 1)));
   const bestHc = hc.reduce((a, b) => (a.result.writeAmplification <= b.result.writeAmplification ? a : b));
+  const optimum = (alpha: number) => optimalHotColdSplit(alpha, hot.r, hot.f, (a) => waGreedy(a, np));
+  const bestOptimum = optimum(bestHc.result.alpha);
   const uniformRows = inPlace.filter((r) => r.workload === 'uniform random');
   const summary = [
     `${sizes.blocks} blocks of ${np} pages; fill, ${sizes.warmupPasses} passes of warm-up, ${sizes.measurePasses} measured.`,
     `Measured vs analytic WA, worst over α: FIFO ${(100 * worst('fifo')).toFixed(2)} %, greedy ${(100 * worst('greedy')).toFixed(2)} %.`,
-    `Hot/cold ${Math.round(hot.r * 100)}/${Math.round(hot.f * 100)} at α ${hot.alpha}: lowest WA ${bestHc.result.writeAmplification.toFixed(2)} (${bestHc.label}, ${bestHc.frontiers}).`,
+    `Hot/cold ${Math.round(hot.r * 100)}/${Math.round(hot.f * 100)} at α ${hot.alpha}: lowest WA ${bestHc.result.writeAmplification.toFixed(2)} (${bestHc.label}, ${bestHc.frontiers}), ${(100 * (bestHc.result.writeAmplification / bestOptimum.wa - 1)).toFixed(0)} % above the model's optimal split, ${bestOptimum.wa.toFixed(2)} (α_h ${bestOptimum.alphaHot.toFixed(2)}, α_c ${bestOptimum.alphaCold.toFixed(3)}).`,
     `In place vs log-structured (uniform random): WA ${uniformRows[1]?.wa.toFixed(1)} vs ${uniformRows[0]?.wa.toFixed(2)}.`,
   ];
   const waTable: Table = {
@@ -331,14 +341,21 @@ function assemble(points: WaPoint[], hc: HotColdRun[], wearRuns: WearRun[], inPl
       { key: 'wa', label: 'WA', digits: 3 },
       { key: 'victimValid', label: 'mean victim valid fraction', digits: 3 },
       { key: 'effectiveAlpha', label: 'effective α', digits: 4 },
+      { key: 'optimum', label: 'model optimum WA', digits: 3 },
+      { key: 'aboveOptimum', label: 'above optimum', unit: '%', digits: 1 },
     ],
-    rows: hc.map((run) => ({
-      policy: run.label,
-      frontiers: run.frontiers,
-      wa: run.result.writeAmplification,
-      victimValid: meanValidFraction(run.result.victimValidHistogram),
-      effectiveAlpha: run.result.effectiveAlpha,
-    })),
+    rows: hc.map((run) => {
+      const best = optimum(run.result.alpha).wa;
+      return {
+        policy: run.label,
+        frontiers: run.frontiers,
+        wa: run.result.writeAmplification,
+        victimValid: meanValidFraction(run.result.victimValidHistogram),
+        effectiveAlpha: run.result.effectiveAlpha,
+        optimum: best,
+        aboveOptimum: 100 * (run.result.writeAmplification / best - 1),
+      };
+    }),
     note: hotColdNote(hc),
   };
   const victimPlot: Plot = {
