@@ -143,3 +143,13 @@ test('kmem trace generator: both formats replay with every kmalloc in the size c
     assert.ok((peak['general'] as number) >= r.peakRequestedBytes, JSON.stringify(peak));
   }
 });
+
+test('kmem trace replay report: summary lines and tables from the fixture, with the mismatch table only when one exists', async () => {
+  const { replayReport } = await import('../../src/lab/kernel-trace/replay-tables.ts');
+  const report = replayReport(replayKmemTrace(() => fileLines(FIXTURE_6X), FIXTURE_6X));
+  assert.match(report.summary[1] ?? '', /^kmalloc size classes: 8 of 8 equal/);
+  assert.deepEqual(report.tables.map((t) => t.id), ['designs', 'call-sites']);
+  assert.deepEqual(report.tables[1]?.rows[0], { callSite: 'kvmalloc_node_noprof+0x4b/0x100 [xfs]', allocs: 1, bytesReq: 12288, wasteTrace: 4096, wasteKmem: 4096 });
+  const fixed = report.tables[0]?.rows.find((row) => row['design'] === 'fixed slots');
+  assert.equal(fixed?.['overRequested'], 86016 / 16980);
+});
