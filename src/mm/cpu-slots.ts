@@ -24,8 +24,9 @@
  * Host-side state: this thread's claimed slot and token (a copy of the arena word, rebuilt by
  * claiming again), and the offline hooks (code: each subsystem registers its own at attach).
  *
- * Locking: a claim is one compareExchange 0 → token; offline is one compareExchange token →
- * OFFLINING, then the hooks, then a store of 0. Offlining a slot whose holder still runs is misuse
+ * Locking: a claim is one compareExchange 0 → token; offlining another CPU is one
+ * compareExchange token → OFFLINING, then the hooks, then a store of 0 (detaching this thread's own
+ * slot runs the hooks with the token still in place, then stores 0). Offlining a slot whose holder still runs is misuse
  * (as in Linux, a CPU is dead before slub_cpu_dead runs): call it after the worker exited.
  */
 import type { Ram } from '../machine/ram.ts';
@@ -154,7 +155,10 @@ export class CpuSlots implements LockOwner {
     const slot = this.slotWord(cpu);
     const token = Atomics.load(this.w, slot + S_TOKEN);
     if (token === 0) return;
-    if (token === OFFLINING || Atomics.compareExchange(this.w, slot + S_TOKEN, token, OFFLINING) !== token) {
+    // Another CPU's holder is gone: OFFLINING makes its locks free to take over while the hooks
+    // run. This thread's own slot (detach) stays its own until the end: its locks are live.
+    const own = cpu === this.cpu;
+    if (token === OFFLINING || (!own && Atomics.compareExchange(this.w, slot + S_TOKEN, token, OFFLINING) !== token)) {
       throw new CpuSlotsError(`cpu ${cpu}: another thread is taking it offline now`);
     }
     try {

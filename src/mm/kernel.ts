@@ -192,7 +192,7 @@ export class Kernel {
     const slots = CpuSlots.boot(ram, memblock, cpus, possibleCpus);
     MemMap.reserve(ram, memblock);
     PageAllocator.reserve(ram, memblock);
-    SlabAllocator.reserve(memblock, cpus, options.slab ?? {});
+    SlabAllocator.reserve(memblock, ram.sizeBytes, cpus, options.slab ?? {});
     const kernel = new Kernel(ram, header, slots, (shrinkers, memMap) =>
       PageAllocator.init(ram, header, memMap, shrinkers, memblock.firstReservedPfn),
     );

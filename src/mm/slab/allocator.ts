@@ -28,6 +28,7 @@ import { PAGE_SHIFT, PageFlag } from '../types.ts';
 import { KmemCache } from './cache.ts';
 import type { SlabServices } from './context.ts';
 import { CacheContext, readName, writeName } from './context.ts';
+import { AllocState, stateBytes } from './alloc-state.ts';
 import { cpuFlushAt, depotPurge } from './depot.ts';
 import { CacheBusyError, CacheDestroyedError, CacheNameError, SlabLimitError } from './errors.ts';
 import { ROW_WORDS, createCpuSlab } from './cpu-slab.ts';
@@ -66,7 +67,6 @@ import {
   HEADER_WORDS,
   H_CPUS,
   H_POSSIBLE_CPUS,
-  H_COOKIE,
   H_LAYOUT,
   H_MAX_CACHES,
   H_NEVER,
@@ -97,8 +97,6 @@ export interface SlabBootOptions {
   /** Zero objects on allocation (init_on_alloc=1) or on free (init_on_free=1). */
   initOnAlloc?: boolean;
   initOnFree?: boolean;
-  /** The free marker's cookie; default random. Fix it for byte-identical runs. */
-  cookie?: number;
 }
 
 export interface CreateCacheOptions {
@@ -118,7 +116,7 @@ const DEFAULT_MAX_CACHES = 128;
 const LAYOUT_BONWICK = 1;
 
 export class SlabAllocator implements SlabServices {
-  readonly cookie: number;
+  readonly allocState: AllocState;
   readonly maxCaches: number;
   readonly cpus: number;
   /** nr_cpu_ids for calculate_order() (the `possibleCpus` boot option). */
@@ -145,6 +143,7 @@ export class SlabAllocator implements SlabServices {
     readonly memMap: MemMap,
     private readonly slots: CpuSlots,
     regionPaddr: number,
+    statePaddr: number,
     format: ((words: Int32Array, header: number) => void) | null,
   ) {
     this.w = new Int32Array(ram.buffer);
@@ -156,13 +155,14 @@ export class SlabAllocator implements SlabServices {
     this.cpus = this.w[this.headerWord + H_CPUS] as number;
     this.possibleCpus = this.w[this.headerWord + H_POSSIBLE_CPUS] as number;
     this.lockOwner = slots;
-    this.cookie = this.w[this.headerWord + H_COOKIE] as number;
     this.tableWord = this.headerWord + HEADER_WORDS;
     this.pcpuRegionWord = this.tableWord + this.maxCaches * CACHE_WORDS;
     this.tableLock = new LockWord(this.w, this.headerWord + H_TABLE_LOCK, slots);
     const fo = memMap.firstObject;
     const shared = typeof SharedArrayBuffer !== 'undefined' && ram.buffer instanceof SharedArrayBuffer;
-    this.cpuSlab = createCpuSlab(this.w, memMap.owner, new Uint32Array(fo.buffer, fo.byteOffset, fo.length), this.cookie, shared, this.neverWord, this.maxCaches, KMALLOC_CLASSES);
+    const stateBase = statePaddr >>> 2;
+    this.allocState = new AllocState(this.w, stateBase, shared);
+    this.cpuSlab = createCpuSlab(this.w, memMap.owner, new Uint32Array(fo.buffer, fo.byteOffset, fo.length), stateBase, shared, this.neverWord, this.maxCaches, KMALLOC_CLASSES);
     this.kmalloc = new Kmalloc(this);
   }
 
@@ -172,12 +172,13 @@ export class SlabAllocator implements SlabServices {
   }
 
   /** Boot, before the page allocator frees memory: carves the 'slab' region. */
-  static reserve(memblock: Memblock, cpus: number, options: SlabBootOptions): void {
+  static reserve(memblock: Memblock, ramBytes: number, cpus: number, options: SlabBootOptions): void {
     const maxCaches = options.maxCaches ?? DEFAULT_MAX_CACHES;
     if (!Number.isInteger(maxCaches) || maxCaches < 32 || maxCaches > MAX_CACHES) {
       throw new ArgumentError(`maxCaches ${maxCaches}: expected an integer in [32, ${MAX_CACHES}] (the owner tag holds a 15-bit slot)`);
     }
     memblock.alloc('slab', SlabAllocator.regionBytes(cpus, maxCaches));
+    memblock.alloc('slab-state', stateBytes(ramBytes));
   }
 
   /** Boot, after the page allocator: formats the region and creates kmem_slab and the kmalloc caches. */
@@ -187,10 +188,10 @@ export class SlabAllocator implements SlabServices {
     const debugFlags = options.debugFlags ?? 0;
     if ((debugFlags & ~SLAB_DEBUG_FLAGS) !== 0) throw new ArgumentError(`debugFlags 0x${debugFlags.toString(16)}: expected SlabFlag.RED_ZONE and/or SlabFlag.POISON`);
     const region = header.requireRegion('slab');
-    const cookie = options.cookie ?? Math.floor(Math.random() * 0x7fffffff) + 1;
-    const slab = new SlabAllocator(ram, pages, memMap, slots, region.paddr, (w, h) => {
+    const state = header.requireRegion('slab-state');
+    ram.bytes.fill(0, state.paddr, state.paddr + state.sizeBytes);
+    const slab = new SlabAllocator(ram, pages, memMap, slots, region.paddr, state.paddr, (w, h) => {
       w.fill(0, h, h + region.sizeBytes / 4);
-      w[h + H_COOKIE] = cookie | 0;
       w[h + H_NEVER] = -1;
       w[h + H_MAX_CACHES] = options.maxCaches ?? DEFAULT_MAX_CACHES;
       w[h + H_CPUS] = slots.nrSlots;
@@ -222,7 +223,7 @@ export class SlabAllocator implements SlabServices {
 
   /** A worker's view of a booted slab allocator. Writes nothing until a cache is used. */
   static attach(ram: Ram, header: ArenaHeader, pages: PageAllocator, memMap: MemMap, slots: CpuSlots): SlabAllocator {
-    return new SlabAllocator(ram, pages, memMap, slots, header.requireRegion('slab').paddr, null);
+    return new SlabAllocator(ram, pages, memMap, slots, header.requireRegion('slab').paddr, header.requireRegion('slab-state').paddr, null);
   }
 
   /** The boot default layout, debug and init flags. */
@@ -563,7 +564,7 @@ export class SlabAllocator implements SlabServices {
         const objs = this.w[cache.d(desc, D_OBJS)] as number;
         for (let i = 0; i < objs && addrs.length < 16; i++) {
           const obj = smem + i * cache.size;
-          if (this.w[(obj >>> 2) + cache.markerWord] !== (cache.cookie ^ obj)) addrs.push(obj);
+          if (cache.state.isAllocated(obj)) addrs.push(obj);
         }
       }
     }
