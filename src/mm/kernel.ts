@@ -249,12 +249,17 @@ export class Kernel {
     return this.slab.createCache(name, sizeBytes, options);
   }
 
-  /** kmalloc(): at least `sizeBytes` bytes; null only with GFP.NORETRY on exhaustion. */
-  kmalloc(sizeBytes: number, gfp?: number): number | null {
+  /** kmalloc(): at least `sizeBytes` bytes; OutOfMemoryError when memory is exhausted. */
+  kmalloc(sizeBytes: number, gfp?: number): number {
     return (this.kmallocLayer ?? this.slab.kmalloc).kmalloc(sizeBytes, gfp);
   }
 
-  kzalloc(sizeBytes: number, gfp?: number): number | null {
+  /** kmalloc() with GFP.NORETRY: null at once when memory is exhausted. */
+  tryKmalloc(sizeBytes: number, gfp?: number): number | null {
+    return (this.kmallocLayer ?? this.slab.kmalloc).tryKmalloc(sizeBytes, gfp);
+  }
+
+  kzalloc(sizeBytes: number, gfp?: number): number {
     return (this.kmallocLayer ?? this.slab.kmalloc).kzalloc(sizeBytes, gfp);
   }
 
@@ -266,7 +271,7 @@ export class Kernel {
     return (this.kmallocLayer ?? this.slab.kmalloc).ksize(addr);
   }
 
-  krealloc(addr: number, sizeBytes: number, gfp?: number): number | null {
+  krealloc(addr: number, sizeBytes: number, gfp?: number): number {
     return (this.kmallocLayer ?? this.slab.kmalloc).krealloc(addr, sizeBytes, gfp);
   }
 

@@ -36,7 +36,7 @@ import type { CpuSlab } from './cpu-slab.ts';
 import { KMALLOC_CLASSES, Kmalloc } from './kmalloc.ts';
 import { DEFAULT_MAGAZINE_ROUNDS, SLAB_DEBUG_FLAGS, SLAB_FLAGS_MASK, SlabFlag, calculateLayout, defaultMagazineRounds, isSlowOnly } from './layout.ts';
 import type { CacheLayout, SlabLayoutKind } from './layout.ts';
-import { releaseEmptySlabs } from './slab-layer.ts';
+import { internalPut, releaseEmptySlabs } from './slab-layer.ts';
 import { slabStats, slabinfoText, slabtopText } from './slabinfo.ts';
 import type { SlabStats } from './slabinfo.ts';
 import {
@@ -72,6 +72,10 @@ import {
   H_NEVER,
   MAX_CACHES,
   C_GEN,
+  C_DEPOT_LOCK,
+  C_NR_DEPOT_EMPTY,
+  C_NR_DEPOT_FULL,
+  C_SLAB_LOCK,
   SLAB_GEN_MASK,
   H_NR_CACHES,
   H_TABLE_LOCK,
@@ -300,18 +304,31 @@ export class SlabAllocator implements SlabServices {
       cache.drain();
       this.checkNoMagazines(cache);
       depotPurge(cache);
-      cache.slabLock.acquire();
+      // Under both locks (depot → slab), every check again, then Dying: a slow path of another
+      // CPU that passed its entry check before this finds the cache dying once it holds a lock
+      // (lockLive) and throws CacheDestroyedError, changing nothing.
+      cache.depotLock.acquire();
       try {
-        releaseEmptySlabs(cache);
-        const leaked = this.leakedObjects(cache);
-        if (leaked.count > 0) throw new CacheBusyError(cache.name, leaked.count, leaked.addrs);
+        cache.slabLock.acquire();
+        try {
+          this.checkNoMagazines(cache);
+          if (cache.word(C_NR_DEPOT_FULL) + cache.word(C_NR_DEPOT_EMPTY) !== 0) {
+            throw new CacheBusyError(cache.name, 0, [], 'another CPU returned magazines to its depot meanwhile: try again');
+          }
+          releaseEmptySlabs(cache);
+          const leaked = this.leakedObjects(cache);
+          if (leaked.count > 0) throw new CacheBusyError(cache.name, leaked.count, leaked.addrs);
+          Atomics.store(this.w, cache.base + C_STATE, CacheState.Dying);
+        } finally {
+          cache.slabLock.release();
+        }
       } finally {
-        cache.slabLock.release();
+        cache.depotLock.release();
       }
-      const base = this.cacheWord(cache.index);
-      const gen = this.w[base + C_GEN] as number;
-      this.w.fill(0, base, base + CACHE_WORDS);
-      this.w[base + C_GEN] = gen;
+      // The descriptor is wiped but for its lock words (a CPU may still hold one for a moment,
+      // to find the cache dying) and its generation; then the slot is free.
+      this.wipeDescriptor(cache.index);
+      Atomics.store(this.w, cache.base + C_STATE, CacheState.Free);
       this.forget(cache.index);
       this.ctors.delete(cache.index);
     } finally {
@@ -319,11 +336,40 @@ export class SlabAllocator implements SlabServices {
     }
   }
 
+  /** Zeroes a descriptor's words but its state, generation and lock words. Table lock held. */
+  private wipeDescriptor(index: number): void {
+    const base = this.cacheWord(index);
+    for (let word = 0; word < CACHE_WORDS; word++) {
+      if (word !== C_STATE && word !== C_GEN && word !== C_SLAB_LOCK && word !== C_DEPOT_LOCK) this.w[base + word] = 0;
+    }
+  }
+
+  abandonMagazines(cache: CacheContext & { readonly pcpu: number }): void {
+    this.tableLock.acquire();
+    try {
+      if (this.w[this.cacheWord(cache.index) + C_GEN] !== cache.gen) return; // reused: words reset
+      const p = cache.pcpu;
+      for (const [magWord, roundsWord] of [
+        [P_LOADED, P_ROUNDS],
+        [P_PREV, P_PREV_ROUNDS],
+      ] as const) {
+        const mag = (this.w[p + magWord] as number) >>> 0;
+        // Only empty magazines can be left: a CPU holding rounds makes destroyCache refuse.
+        if (mag !== 0 && this.w[p + roundsWord] === 0 && cache.magazineIndex >= 0) internalPut(this.wrap(cache.magazineIndex), mag);
+        this.w[p + magWord] = 0;
+        this.w[p + roundsWord] = -1;
+      }
+    } finally {
+      this.tableLock.release();
+    }
+  }
+
   /** Gives back what every cache of this worker can: magazines, depots, empty slabs. Pages freed. */
   shrink(): number {
-    let pages = 0;
-    for (const index of this.liveSlots()) pages += this.wrap(index).shrink();
-    return pages;
+    const freed = (): number => this.liveContexts().reduce((sum, ctx) => sum + ctx.stat('pagesFreed'), 0);
+    const before = freed();
+    for (const index of this.liveSlots()) this.wrap(index).shrink();
+    return freed() - before;
   }
 
   /**
@@ -505,7 +551,7 @@ export class SlabAllocator implements SlabServices {
     const base = this.cacheWord(index);
     const w = this.w;
     const gen = ((w[base + C_GEN] as number) + 1) & SLAB_GEN_MASK;
-    w.fill(0, base, base + CACHE_WORDS);
+    this.wipeDescriptor(index);
     w[base + C_GEN] = gen;
     writeName(this.bytes, (base + C_NAME) * 4, name);
     w[base + C_FLAGS] = flags;
@@ -547,7 +593,7 @@ export class SlabAllocator implements SlabServices {
   private checkNoMagazines(cache: KmemCache): void {
     for (let cpu = 0; cpu < this.cpus; cpu++) {
       const p = this.pcpuWord(cache.index, cpu);
-      if (this.w[p + P_LOADED] !== 0 || this.w[p + P_PREV] !== 0) {
+      if (Atomics.load(this.w, p + P_LOADED) !== 0 || Atomics.load(this.w, p + P_PREV) !== 0) {
         throw new CacheBusyError(cache.name, 0, [], `CPU ${cpu} still holds its magazines: drain() the cache (or detach()) in that worker first`);
       }
     }

@@ -10,7 +10,7 @@ import type { MemMap } from '../mem-map.ts';
 import type { PageAllocator } from '../page-alloc.ts';
 import { PAGE_SHIFT } from '../types.ts';
 import type { CpuSlab } from './cpu-slab.ts';
-import { InteriorPointerError, InvalidFreeError, InvalidPointerError } from './errors.ts';
+import { CacheDestroyedError, InteriorPointerError, InvalidFreeError, InvalidPointerError } from './errors.ts';
 import type { SlabError } from './errors.ts';
 import type { AllocState } from './alloc-state.ts';
 import { SLAB_DEBUG_FLAGS, isSlowOnly } from './layout.ts';
@@ -74,6 +74,8 @@ export interface SlabServices {
   readonly neverWord: number;
   /** Who takes the slab locks (the kernel's CPU slots). */
   readonly lockOwner: LockOwner;
+  /** A CPU found its cache destroyed mid-slow-path: its empty magazines go back (allocator.ts). */
+  abandonMagazines(cache: CacheContext & { readonly pcpu: number }): void;
   /** What `addr` is, for an error message about a free that is not this cache's. */
   describeAddress(addr: number): string;
 }
@@ -176,7 +178,20 @@ export class CacheContext {
 
   /** Whether the slot still holds the cache this handle was made for. */
   get current(): boolean {
-    return this.word(C_STATE) === CacheState.Live && this.word(C_GEN) === this.gen;
+    return Atomics.load(this.w, this.base + C_STATE) === CacheState.Live && this.word(C_GEN) === this.gen;
+  }
+
+  /**
+   * Takes `lock` (this cache's slab or depot lock) and checks, under it, that the cache still
+   * lives: destroyCache marks it dying under both locks, so a slow path that passed its entry
+   * check before the destroy finds out here and changes nothing. Throws CacheDestroyedError with
+   * the lock released.
+   */
+  lockLive(lock: LockWord): void {
+    lock.acquire();
+    if (this.current) return;
+    lock.release();
+    throw new CacheDestroyedError(this.name);
   }
 
   word(offset: number): number {
