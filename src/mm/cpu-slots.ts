@@ -145,14 +145,22 @@ export class CpuSlots implements LockOwner {
 
   /**
    * Takes CPU `cpu` offline: its per-CPU state goes back through the hooks, then the slot is free.
-   * Its holder must have stopped (a worker that exited, a process whose copy was resumed); the
-   * slot of this very thread is detach()ed instead. A slot that is free already is a no-op.
+   * Its holder must have stopped (a worker that exited, a process whose copy was resumed). With
+   * `epoch`, only the claim of that epoch is offlined: a slot released and claimed again since by
+   * a live thread is left alone. Whether it offlined the slot.
    */
-  offline(cpu: number): void {
+  offline(cpu: number, epoch?: number): boolean {
     if (!Number.isInteger(cpu) || cpu < 0 || cpu >= this.nrSlots) {
       throw new ArgumentError(`cpu ${cpu}: expected a CPU slot in [0, ${this.nrSlots})`);
     }
-    if (this.markOffline(cpu)) this.finishOffline(cpu);
+    if (!this.markOffline(cpu, epoch)) return false;
+    this.finishOffline(cpu);
+    return true;
+  }
+
+  /** This thread's claim: its slot and the claim's epoch (−1, 0 when it holds none). */
+  get claimInfo(): { cpu: number; epoch: number } {
+    return { cpu: this.cpu, epoch: this.cpu < 0 ? 0 : this.myToken >>> CPU_BITS };
   }
 
   /**
@@ -171,11 +179,11 @@ export class CpuSlots implements LockOwner {
     return marked;
   }
 
-  /** First half of offline(): false if the slot is free already. */
-  private markOffline(cpu: number): boolean {
+  /** First half of offline(): false if the slot is free already (or claimed again since `epoch`). */
+  private markOffline(cpu: number, epoch?: number): boolean {
     const slot = this.slotWord(cpu);
     const token = Atomics.load(this.w, slot + S_TOKEN);
-    if (token === 0) return false;
+    if (token === 0 || (epoch !== undefined && token >>> CPU_BITS !== epoch)) return false;
     // Another CPU's holder is gone: OFFLINING makes its locks free to take over while the hooks
     // run. This thread's own slot (detach) stays its own until the end: its locks are live.
     const own = cpu === this.cpu;

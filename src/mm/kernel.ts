@@ -150,10 +150,21 @@ export class Kernel {
    * Takes CPU slot `cpu` offline (Linux's slub_cpu_dead / page_alloc_cpu_dead): its magazines and
    * per-CPU lists go back, locks it held become free to take over, and the slot is free again.
    * For a worker that exited without detach() (a crash, terminate()): call it from
-   * `worker.on('exit')` with the slot the worker reported. Its holder must have stopped.
+   * `worker.on('exit')` with the slot and epoch the worker reported (cpuClaim()); a slot the
+   * worker released and another thread claimed since is left alone. Returns whether it offlined.
+   * Its holder must have stopped.
    */
-  offlineCpu(cpu: number): void {
-    this.#slots.offline(cpu);
+  offlineCpu(cpu: number, epoch?: number): boolean {
+    return this.#slots.offline(cpu, epoch);
+  }
+
+  /**
+   * This thread's CPU slot and the epoch of its claim, claimed now if need be: what a worker
+   * reports to the thread that will offlineCpu(cpu, epoch) it if it dies.
+   */
+  cpuClaim(): { cpu: number; epoch: number } {
+    this.#slots.thisCpu();
+    return this.#slots.claimInfo;
   }
 
   /** Gives back this thread's CPU slot and everything per-CPU it holds. Handles stay usable. */
