@@ -34,6 +34,8 @@ export const H = {
 
 export const BootFlag = {
   GroupByMobility: 1 << 0,
+  /** Booted without per-CPU page lists (pcp.ts): every order-0 allocation goes to the buddy allocator. */
+  NoPcp: 1 << 1,
 } as const;
 
 export const ArenaState = { Booting: 0, Running: 1 } as const;

@@ -11,7 +11,7 @@
  * is freed into the buddy allocator. `attach()` reads the header's region directory and rebuilds the
  * host-side wrappers over the same bytes, writing nothing.
  */
-import { Ram } from '../machine/ram.ts';
+import { PAGE_SIZE, Ram } from '../machine/ram.ts';
 import type { RamBuffer } from '../machine/ram.ts';
 import { ArgumentError } from '../util/errors.ts';
 import { ArenaHeader, ArenaState, BootFlag, H } from './arena-header.ts';
@@ -38,6 +38,8 @@ export interface BootOptions {
   groupByMobility?: boolean;
   /** At most this many pages in use at once (0 = no limit). Default 0. */
   pageLimit?: number;
+  /** Per-CPU lists of order-0 pages (Linux's pcp, src/mm/pcp.ts). Default true. */
+  pcp?: boolean;
   /** The slab allocator's boot options: layout, debug flags, init_on_alloc/free, cache table size. */
   slab?: SlabBootOptions;
 }
@@ -102,16 +104,17 @@ export class Kernel {
       throw new ArgumentError(`pageLimit ${pageLimit}: expected a whole number of pages (0 for none)`);
     }
     const ram = Ram.create({ sizeBytes: options.ramBytes, shared: options.shared ?? false });
-    const flags = (options.groupByMobility ?? true) ? BootFlag.GroupByMobility : 0;
+    const flags = ((options.groupByMobility ?? true) ? BootFlag.GroupByMobility : 0) | ((options.pcp ?? true) ? 0 : BootFlag.NoPcp);
     const header = ArenaHeader.format(ram, flags, cpus, pageLimit);
     const memblock = new Memblock(ram, header);
     MemMap.reserve(ram, memblock);
-    PageAllocator.reserve(ram, memblock);
+    PageAllocator.reserve(ram, memblock, cpus);
     SlabAllocator.reserve(memblock, cpus, options.slab ?? {});
     const kernel = new Kernel(ram, header, (shrinkers, memMap) =>
       PageAllocator.init(ram, header, memMap, shrinkers, memblock.firstReservedPfn),
     );
     kernel.installSlab(SlabAllocator.init(ram, header, kernel.pages, kernel.memMap, cpus, options.slab ?? {}));
+    kernel.connectPages();
     header.set(H.STATE, ArenaState.Running);
     return kernel;
   }
@@ -120,7 +123,20 @@ export class Kernel {
   static attach(buffer: RamBuffer): Kernel {
     const ram = Ram.over(buffer);
     const header = ArenaHeader.read(ram);
-    return new Kernel(ram, header, (shrinkers, memMap) => PageAllocator.attach(ram, header, memMap, shrinkers));
+    const kernel = new Kernel(ram, header, (shrinkers, memMap) => PageAllocator.attach(ram, header, memMap, shrinkers));
+    kernel.connectPages();
+    return kernel;
+  }
+
+  /**
+   * The page allocator's per-CPU lists use this worker's CPU slot (the one the slab allocator
+   * claims), and its errors name a page's owner the way the slab allocator describes addresses.
+   */
+  private connectPages(): void {
+    this.pages.connect(
+      () => this.slab.cpu,
+      (pfn) => this.slab.describeAddress(pfn * PAGE_SIZE),
+    );
   }
 
   get buffer(): RamBuffer {

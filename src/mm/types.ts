@@ -87,6 +87,8 @@ export const PageFlag = {
   Freed: 1 << 5,
   /** The page belongs to a slab. */
   Slab: 1 << 6,
+  /** A free order-0 page on a CPU's per-CPU list (pcp.ts): free to its users, not to the buddy allocator. */
+  Pcp: 1 << 7,
 } as const;
 
 /** The mobility an allocated block was asked for (a MigrateType), kept in its first page's flags. */

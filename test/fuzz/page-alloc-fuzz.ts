@@ -97,7 +97,7 @@ export function fuzzPageAllocator(options: PageAllocFuzzOptions): PageAllocFuzzR
     const noretry = prng.chance(0.8);
     let pfn: number | null;
     try {
-      pfn = pa.allocPages(order, gfp | (noretry ? GFP.NORETRY : 0));
+      pfn = noretry ? pa.tryAllocPages(order, gfp | GFP.NORETRY) : pa.allocPages(order, gfp);
     } catch (error) {
       assert.ok(!noretry && error instanceof OutOfMemoryError, `unexpected ${String(error)}`);
       pfn = null;
@@ -184,6 +184,7 @@ export function fuzzPageAllocator(options: PageAllocFuzzOptions): PageAllocFuzzR
   }
   kernel.validate();
   while (live.length > 0) doFree();
+  pa.drainPages();
   kernel.validate();
   assert.deepEqual(
     pa.stats().zones.map((z) => z.freeBlocks.join(',')),

@@ -43,7 +43,7 @@ interface ModeRun {
 function probeOrder9(kernel: Kernel): number {
   const copy = Kernel.attach(kernel.buffer.slice(0));
   let count = 0;
-  while (copy.pages.allocPages(PAGEBLOCK_ORDER, GFP.HIGHUSER_MOVABLE | GFP.COMP | GFP.NORETRY | GFP.NOWARN) !== null) count++;
+  while (copy.pages.tryAllocPages(PAGEBLOCK_ORDER, GFP.HIGHUSER_MOVABLE | GFP.COMP | GFP.NORETRY | GFP.NOWARN) !== null) count++;
   return count;
 }
 

@@ -326,6 +326,8 @@ export class SlabAllocator implements SlabServices {
       if (cache.current) cache.drain();
       cache.unbind();
     }
+    // The page allocator's per-CPU lists live on this slot too: back to the buddy allocator first.
+    this.pages.releaseCpu();
     Atomics.store(this.w, this.headerWord + H_CPU_CLAIMS + this.cpuSlot, 0);
     this.cpuSlot = -1;
   }

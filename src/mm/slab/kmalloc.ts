@@ -131,7 +131,7 @@ export class Kmalloc {
     }
     if (addr === 0 || addr === ZERO_SIZE_PTR) return;
     const { pfn, order } = this.largeBlock(addr, 'free');
-    this.slab.pages.freePages(pfn, order);
+    this.slab.pages.freePages(pfn, order, KMALLOC_LARGE_OWNER);
   }
 
   /** ksize(): the bytes usable at `addr`. */
@@ -207,7 +207,8 @@ export class Kmalloc {
   private kmallocLarge(size: number, gfp: number): number | null {
     if (!Number.isSafeInteger(size) || size < 0) throw new ArgumentError(`kmalloc size ${size}: expected a whole number of bytes`);
     if (size > KMALLOC_MAX_SIZE) throw new ArgumentError(`kmalloc size ${size}: larger than KMALLOC_MAX_SIZE (${KMALLOC_MAX_SIZE} bytes)`);
-    const pfn = this.slab.pages.allocPages(getOrder(size), gfp | GFP.COMP, KMALLOC_LARGE_OWNER);
+    const pages = this.slab.pages;
+    const pfn = (gfp & GFP.NORETRY) !== 0 ? pages.tryAllocPages(getOrder(size), gfp | GFP.COMP, KMALLOC_LARGE_OWNER) : pages.allocPages(getOrder(size), gfp | GFP.COMP, KMALLOC_LARGE_OWNER);
     return pfn === null ? null : pfn * PAGE_SIZE;
   }
 
