@@ -40,6 +40,11 @@ export interface BootOptions {
   pageLimit?: number;
   /** Per-CPU lists of order-0 pages (Linux's pcp, src/mm/pcp.ts). Default true. */
   pcp?: boolean;
+  /**
+   * The page allocator's expensive assertion tier: validate() after every allocPages and freePages
+   * (the order-0 fast paths are off). For tests and debugging; O(pages) per call. Default false.
+   */
+  pageDebug?: boolean;
   /** The slab allocator's boot options: layout, debug flags, init_on_alloc/free, cache table size. */
   slab?: SlabBootOptions;
 }
@@ -104,7 +109,7 @@ export class Kernel {
       throw new ArgumentError(`pageLimit ${pageLimit}: expected a whole number of pages (0 for none)`);
     }
     const ram = Ram.create({ sizeBytes: options.ramBytes, shared: options.shared ?? false });
-    const flags = ((options.groupByMobility ?? true) ? BootFlag.GroupByMobility : 0) | ((options.pcp ?? true) ? 0 : BootFlag.NoPcp);
+    const flags = ((options.groupByMobility ?? true) ? BootFlag.GroupByMobility : 0) | ((options.pcp ?? true) ? 0 : BootFlag.NoPcp) | (options.pageDebug === true ? BootFlag.PageDebug : 0);
     const header = ArenaHeader.format(ram, flags, cpus, pageLimit);
     const memblock = new Memblock(ram, header);
     MemMap.reserve(ram, memblock);

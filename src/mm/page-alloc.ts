@@ -53,7 +53,7 @@ import type { MemMap } from './mem-map.ts';
 import type { Memblock } from './memblock.ts';
 import { rmqueueFallback } from './page-alloc-fallback.ts';
 import { validatePageAllocator } from './page-alloc-validate.ts';
-import { P, PCP_STATS, PCP_WORDS, PcpStat, pcpBaseOf, pcpInit, pcpList, pcpPopTail, pcpPushTail, zoneBatchsize, zoneHighsize } from './pcp.ts';
+import { P, PCP_STATS, PCP_WORDS, PcpStat, pcpBaseOf, pcpInit, pcpStatBase, pcpZoneId, pcpList, pcpPopTail, pcpPushTail, zoneBatchsize, zoneHighsize } from './pcp.ts';
 import type { ShrinkerRegistry } from './shrinker.ts';
 import {
   DMA_ZONE_BYTES,
@@ -117,6 +117,8 @@ export class PageAllocator {
   readonly pageLimit: number;
   /** Whether order-0 pages go through per-CPU lists (the boot option `pcp`, default on). */
   readonly pcpEnabled: boolean;
+  /** The expensive assertion tier (boot option `pageDebug`): validate() after every allocation and free. */
+  readonly debug: boolean;
   /** The migratetype of each pageblock (Linux's pageblock_flags). */
   readonly pageblockMt: Uint8Array;
   lastFailure: AllocFailure | null = null;
@@ -136,6 +138,13 @@ export class PageAllocator {
   /** Word index of this CPU's first pcp, −1 until this wrapper knows its CPU. */
   #pcpBase = -1;
   #cpuSource: (() => number) | null = null;
+  /**
+   * The order-0 fast paths: closures over this CPU's pcp and the struct-page arrays (closures read
+   * their typed arrays faster than methods reading them from `this`). NO_PFN / false: take the
+   * general path (a refill, a misuse to diagnose, a page limit, a shared arena's compareExchange).
+   */
+  #fastAlloc: (gfp: number, owner: number) => number = (gfp, owner) => (this.#claimPcp() ? this.#fastAlloc(gfp, owner) : NO_PFN);
+  #fastFree: (pfn: number, owner: number) => boolean = (pfn, owner) => this.#claimPcp() && this.#fastFree(pfn, owner);
   #describeOwner: (pfn: number) => string = () => 'another owner';
 
   static {
@@ -175,6 +184,7 @@ export class PageAllocator {
     const bootFlags = header.get(H.BOOT_FLAGS);
     this.groupByMobility = (bootFlags & BootFlag.GroupByMobility) !== 0;
     this.pcpEnabled = (bootFlags & BootFlag.NoPcp) === 0;
+    this.debug = (bootFlags & BootFlag.PageDebug) !== 0;
     this.pageLimit = header.get(H.PAGE_LIMIT);
     this.#cpus = header.get(H.NR_CPUS);
     this.#pcp = ram.i32(header.requireRegion('pcp').paddr, this.#cpus * MAX_NR_ZONES * PCP_WORDS);
@@ -279,7 +289,12 @@ export class PageAllocator {
    * tag (an unsigned 32-bit integer) stored with the block: freePages must name the same tag.
    */
   allocPages(order: number, gfp: number = GFP.KERNEL, owner = 0): number {
+    if (order === 0) {
+      const fast = this.#fastAlloc(gfp, owner);
+      if (fast !== NO_PFN) return fast;
+    }
     const pfn = this.#allocate(order, gfp, owner);
+    if (this.debug) this.validate();
     if (pfn !== NO_PFN) return pfn;
     this.#countFailure(gfp);
     return this.#raiseOom(order, gfp);
@@ -288,6 +303,7 @@ export class PageAllocator {
   /** allocPages, but null instead of an OutOfMemoryError on failure (with GFP.NORETRY: no shrinkers). */
   tryAllocPages(order: number, gfp: number = GFP.KERNEL, owner = 0): number | null {
     const pfn = this.#allocate(order, gfp, owner);
+    if (this.debug) this.validate();
     if (pfn !== NO_PFN) return pfn;
     this.#countFailure(gfp);
     return null;
@@ -299,6 +315,7 @@ export class PageAllocator {
    * a typed error, and nothing changes.
    */
   freePages(pfn: number, order: number, owner = 0): void {
+    if (order === 0 && this.#fastFree(pfn, owner)) return;
     if (!(pfn >= 0 && pfn < this.nrPages && (pfn | 0) === pfn)) throw new PfnRangeError(pfn, this.nrPages);
     if (!(order >= 0 && order <= MAX_PAGE_ORDER && (order | 0) === order)) throw new OrderError(order);
     const flags = this.#flags[pfn] as number;
@@ -309,6 +326,7 @@ export class PageAllocator {
       const mt = this.pageblockMt[pfn >>> PAGEBLOCK_ORDER] as number;
       if (mt < MIGRATE_PCPTYPES) {
         this.#pcpFree(pfn, flags, this.#pcpBase + (pfn >= DMA_ZONE_PAGES ? PCP_WORDS : 0));
+        if (this.debug) this.validate();
         return;
       }
     }
@@ -331,6 +349,7 @@ export class PageAllocator {
       zone.lock.release();
     }
     if (this.pageLimit > 0) Atomics.sub(this.header.words, H.PAGES_LIMITED, 1 << order);
+    if (this.debug) this.validate();
   }
 
   /**
@@ -354,6 +373,8 @@ export class PageAllocator {
   releaseCpu(): void {
     this.drainPages();
     this.#pcpBase = -1;
+    this.#fastAlloc = (gfp, owner) => (this.#claimPcp() ? this.#fastAlloc(gfp, owner) : NO_PFN);
+    this.#fastFree = (pfn, owner) => this.#claimPcp() && this.#fastFree(pfn, owner);
   }
 
   /** Every CPU's per-CPU list of every zone (count, high, batch), as /proc/zoneinfo's pagesets. */
@@ -489,7 +510,7 @@ export class PageAllocator {
     if (next === NO_PFN) w[list + 1] = NO_PFN;
     else this.#prev[next] = NO_PFN;
     w[base + P.COUNT] = (w[base + P.COUNT] as number) - 1;
-    const stat = (base / PCP_WORDS) * PCP_STATS + PcpStat.allocs;
+    const stat = pcpStatBase(base) + PcpStat.allocs;
     this.#pcpStats[stat] = (this.#pcpStats[stat] as number) + 1;
     return pfn;
   }
@@ -514,7 +535,7 @@ export class PageAllocator {
     w[list] = pfn;
     const count = (w[base + P.COUNT] as number) + 1;
     w[base + P.COUNT] = count;
-    const stat = (base / PCP_WORDS) * PCP_STATS + PcpStat.frees;
+    const stat = pcpStatBase(base) + PcpStat.frees;
     this.#pcpStats[stat] = (this.#pcpStats[stat] as number) + 1;
     if (count >= (w[base + P.HIGH] as number)) this.#pcpDrain(base, w[base + P.BATCH] as number);
     if (this.pageLimit > 0) Atomics.sub(this.header.words, H.PAGES_LIMITED, 1);
@@ -523,7 +544,7 @@ export class PageAllocator {
   /** rmqueue_bulk: up to `batch` order-0 pages of `mt` from the buddy lists onto the list. Returns the count. */
   #pcpRefill(base: number, mt: number): number {
     const w = this.#pcp;
-    const zone = this.zones[(base / PCP_WORDS) % MAX_NR_ZONES] as Zone;
+    const zone = this.zones[pcpZoneId(base)] as Zone;
     const batch = w[base + P.BATCH] as number;
     const list = pcpList(base, mt);
     let n = 0;
@@ -545,7 +566,7 @@ export class PageAllocator {
       zone.lock.release();
     }
     w[base + P.COUNT] = (w[base + P.COUNT] as number) + n;
-    const stat = (base / PCP_WORDS) * PCP_STATS;
+    const stat = pcpStatBase(base);
     this.#pcpStats[stat + PcpStat.refills] = (this.#pcpStats[stat + PcpStat.refills] as number) + 1;
     this.#pcpStats[stat + PcpStat.refillPages] = (this.#pcpStats[stat + PcpStat.refillPages] as number) + n;
     return n;
@@ -557,7 +578,7 @@ export class PageAllocator {
     const count = w[base + P.COUNT] as number;
     if (n > count) n = count;
     if (n === 0) return 0;
-    const zone = this.zones[(base / PCP_WORDS) % MAX_NR_ZONES] as Zone;
+    const zone = this.zones[pcpZoneId(base)] as Zone;
     let mt = w[base + P.DRAIN_NEXT] as number;
     zone.lock.acquire();
     try {
@@ -580,7 +601,7 @@ export class PageAllocator {
     }
     w[base + P.DRAIN_NEXT] = mt;
     w[base + P.COUNT] = count - n;
-    const stat = (base / PCP_WORDS) * PCP_STATS;
+    const stat = pcpStatBase(base);
     this.#pcpStats[stat + PcpStat.drains] = (this.#pcpStats[stat + PcpStat.drains] as number) + 1;
     this.#pcpStats[stat + PcpStat.drainPages] = (this.#pcpStats[stat + PcpStat.drainPages] as number) + n;
     return n;
@@ -601,7 +622,78 @@ export class PageAllocator {
     const cpu = this.#cpuSource();
     if (!(Number.isInteger(cpu) && cpu >= 0 && cpu < this.#cpus)) return false;
     this.#pcpBase = cpu * MAX_NR_ZONES * PCP_WORDS;
+    this.#installFastPaths();
     return true;
+  }
+
+  /** Builds the order-0 fast paths over this CPU's pcp (see #fastAlloc). */
+  #installFastPaths(): void {
+    const cpuBase = this.#pcpBase;
+    const w = this.#pcp;
+    const stats = this.#pcpStats;
+    const flagsOf = this.#flags;
+    const orderOf = this.#order;
+    const ownerOf = this.#owner;
+    const refcount = this.#refcount;
+    const mapcount = this.memMap.mapcount;
+    const pincount = this.memMap.pincount;
+    const next = this.#next;
+    const prev = this.#prev;
+    const pageblockMt = this.pageblockMt;
+    const nrPages = this.nrPages;
+    const grouping = this.groupByMobility;
+    const allocBase = cpuBase + this.#topZone * PCP_WORDS;
+    const allocStat = pcpStatBase(allocBase) + PcpStat.allocs;
+    const plainGfp = GFP.MOVABLE | GFP.RECLAIMABLE | GFP.NORETRY | GFP.NOWARN;
+    const drain = (base: number): void => void this.#pcpDrain(base, w[base + P.BATCH] as number);
+    // Where a fast path does not apply, it always answers "take the general path".
+    this.#fastAlloc = () => NO_PFN;
+    this.#fastFree = () => false;
+    if (this.pageLimit > 0 || this.debug) return;
+    this.#fastAlloc = (gfp, owner) => {
+      if ((gfp & ~plainGfp) !== 0 || (owner >>> 0) !== owner) return NO_PFN;
+      const mobility = (gfp & GFP.MOVABLE) !== 0 ? ((gfp & GFP.RECLAIMABLE) !== 0 ? -1 : MigrateType.Movable) : (gfp & GFP.RECLAIMABLE) !== 0 ? MigrateType.Reclaimable : MigrateType.Unmovable;
+      if (mobility < 0) return NO_PFN;
+      const list = allocBase + P.LISTS + 2 * (grouping ? mobility : MigrateType.Unmovable);
+      const pfn = w[list] as number;
+      if (pfn === NO_PFN) return NO_PFN;
+      const after = next[pfn] as number;
+      w[list] = after;
+      if (after === NO_PFN) w[list + 1] = NO_PFN;
+      else prev[after] = NO_PFN;
+      w[allocBase + P.COUNT] = (w[allocBase + P.COUNT] as number) - 1;
+      stats[allocStat] = (stats[allocStat] as number) + 1;
+      flagsOf[pfn] = PageFlag.Allocated | (mobility << PAGE_FLAG_MT_SHIFT);
+      refcount[pfn] = 1;
+      mapcount[pfn] = 0;
+      pincount[pfn] = 0;
+      ownerOf[pfn] = owner;
+      return pfn;
+    };
+    if (this.#shared) return;
+    this.#fastFree = (pfn, owner) => {
+      if (!(pfn >= 0 && pfn < nrPages && (pfn | 0) === pfn)) return false;
+      if (((flagsOf[pfn] as number) & (PageFlag.Allocated | PageFlag.Slab)) !== PageFlag.Allocated || orderOf[pfn] !== 0 || ownerOf[pfn] !== owner) return false;
+      const mt = pageblockMt[pfn >>> PAGEBLOCK_ORDER] as number;
+      if (mt >= MIGRATE_PCPTYPES) return false;
+      const base = pfn >= DMA_ZONE_PAGES ? cpuBase + PCP_WORDS : cpuBase;
+      flagsOf[pfn] = PageFlag.Pcp;
+      refcount[pfn] = 0;
+      ownerOf[pfn] = 0;
+      const list = base + P.LISTS + 2 * mt;
+      const head = w[list] as number;
+      next[pfn] = head;
+      prev[pfn] = NO_PFN;
+      if (head === NO_PFN) w[list + 1] = pfn;
+      else prev[head] = pfn;
+      w[list] = pfn;
+      const count = (w[base + P.COUNT] as number) + 1;
+      w[base + P.COUNT] = count;
+      const stat = pcpStatBase(base) + PcpStat.frees;
+      stats[stat] = (stats[stat] as number) + 1;
+      if (count >= (w[base + P.HIGH] as number)) drain(base);
+      return true;
+    };
   }
 
   #buddyAlloc(order: number, gfp: number, mt: number): number {

@@ -47,7 +47,7 @@ export const P = {
   LISTS: 4,
 } as const;
 /** Words per (cpu, zone): 4 + 2 · 3 list words, padded to a 64-byte cache line. */
-export const PCP_WORDS = 16;
+export const PCP_WORDS = 16; // pcpStatBase() and pcpZoneId() shift by its log2, 4
 
 export const PcpStat = {
   allocs: 0,
@@ -58,7 +58,7 @@ export const PcpStat = {
   drainPages: 5,
 } as const;
 export type PcpStatName = keyof typeof PcpStat;
-export const PCP_STATS = 8;
+export const PCP_STATS = 8; // pcpStatBase() shifts by its log2, 3
 
 /** Linux's default watermark_scale_factor (10 = 0.1% of the zone between watermarks). */
 const WATERMARK_SCALE_FACTOR = 10;
@@ -99,6 +99,16 @@ export function zoneHighsize(managedPages: number, lowmemPages: number, batch: n
 /** Word index of the pcp of (cpu, zone) in the 'pcp' region. */
 export function pcpBaseOf(cpu: number, zoneId: number): number {
   return (cpu * MAX_NR_ZONES + zoneId) * PCP_WORDS;
+}
+
+/** Index of the first event counter of the pcp at word `base` in 'pcp.vmstat' (shifts: integer keys). */
+export function pcpStatBase(base: number): number {
+  return (base >>> 4) << 3;
+}
+
+/** The zone of the pcp at word `base`. */
+export function pcpZoneId(base: number): number {
+  return (base >>> 4) % MAX_NR_ZONES;
 }
 
 /** Word index of the head of list `mt` of the pcp at `base`. */

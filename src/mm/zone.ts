@@ -15,6 +15,7 @@
  */
 import { LockWord } from '../sync/lock-word.ts';
 import { assert } from '../util/assert.ts';
+import { InvariantError } from '../util/errors.ts';
 import type { MemMap } from './mem-map.ts';
 import { MIGRATE_TYPES, NO_PFN, NR_PAGE_ORDERS, PageFlag, ZONE_NAMES } from './types.ts';
 
@@ -43,6 +44,10 @@ export const ZoneStat = {
 } as const;
 export type ZoneStatName = keyof typeof ZoneStat;
 export const ZONE_STATS = Object.keys(ZoneStat).length;
+
+function listFail(op: string, pfn: number, order: number, mt: number, flags: number): never {
+  throw new InvariantError(`zone ${op}: block at pfn ${pfn} (order ${order}, type ${mt}) has flags 0x${flags.toString(16)}; expected ${op === 'addFree' ? 'a block on no list' : 'a Buddy block of that order'}`);
+}
 
 export class Zone {
   readonly name: string;
@@ -115,6 +120,8 @@ export class Zone {
     const base = Z.LISTS + 3 * (order * MIGRATE_TYPES + mt);
     const head = w[base] as number;
     const tail = w[base + 1] as number;
+    // Internal tier (always on, one load): a block goes on a list only when it is on none.
+    if (((this.flags[pfn] as number) & (PageFlag.Buddy | PageFlag.Pcp)) !== 0) listFail('addFree', pfn, order, mt, this.flags[pfn] as number);
     this.flags[pfn] = ((this.flags[pfn] as number) | PageFlag.Buddy) & ~PageFlag.Allocated;
     this.order[pfn] = order;
     if (head === NO_PFN) {
@@ -143,6 +150,8 @@ export class Zone {
     const base = Z.LISTS + 3 * (order * MIGRATE_TYPES + mt);
     const next = this.next[pfn] as number;
     const prev = this.prev[pfn] as number;
+    // Internal tier: only a listed block of this order comes off a list.
+    if (((this.flags[pfn] as number) & PageFlag.Buddy) === 0 || this.order[pfn] !== order) listFail('delFree', pfn, order, mt, this.flags[pfn] as number);
     if (prev === NO_PFN) w[base] = next;
     else this.next[prev] = next;
     if (next === NO_PFN) w[base + 1] = prev;

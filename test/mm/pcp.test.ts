@@ -141,3 +141,50 @@ test('/proc/zoneinfo pagesets in Linux’s format', () => {
   assert.ok(text.includes(`Node 0, zone   Normal\n  pagesets\n    cpu: 0\n              count: ${set.count}\n              high:  ${set.high}\n              batch: ${set.batch}\n`), text);
   assert.ok(set.count > 0);
 });
+
+test('the order-0 paths under a page limit, on a shared arena, and with every GFP flag', () => {
+  for (const options of [{ pageLimit: 200 }, { shared: true }, { groupByMobility: false }]) {
+    const kernel = Kernel.boot({ ramBytes: '32MiB', ...options });
+    const pa = kernel.pages;
+    const held: number[] = [];
+    for (const gfp of [GFP.KERNEL, GFP.HIGHUSER_MOVABLE, GFP.RECLAIMABLE, GFP.DMA, GFP.ZERO, GFP.NORETRY | GFP.NOWARN]) {
+      for (let i = 0; i < 20; i++) held.push(pa.allocPages(0, gfp, 7));
+    }
+    assert.equal(new Set(held).size, held.length, JSON.stringify(options));
+    kernel.validate();
+    for (const pfn of held) pa.freePages(pfn, 0, 7);
+    assert.throws(() => pa.freePages(held[0]!, 0, 7), /double free/);
+    kernel.validate();
+    assert.equal(pa.freePagesTotal, pa.managedPagesTotal);
+  }
+});
+
+test('a page limit still counts pages handed out from the per-CPU lists', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB', pageLimit: 50 });
+  const pa = kernel.pages;
+  const held = Array.from({ length: 50 }, () => pa.allocPages(0));
+  assert.throws(() => pa.allocPages(0), /limit of 50 pages/);
+  pa.freePages(held.pop()!, 0);
+  held.push(pa.allocPages(0));
+  for (const pfn of held) pa.freePages(pfn, 0);
+  kernel.validate();
+});
+
+test('assertion tiers: a list operation refuses a listed block; pageDebug catches corruption at the next call', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB', pageDebug: true });
+  const pa = kernel.pages;
+  const pfn = pa.allocPages(0);
+  pa.freePages(pfn, 0);
+  const normal = pa.zones[ZoneId.Normal]!;
+  const free = pa.findFreeBlock(normal.startPfn + 1)!;
+  // Internal tier: listing a block that is already on a list is refused before any link changes.
+  assert.throws(() => normal.addFree(free.pfn, free.order, 1, false), (e: unknown) => e instanceof InvariantError && /addFree/.test((e as Error).message));
+  kernel.validate();
+  // Expensive tier: a count knocked off by one is caught by the very next allocation.
+  const { pcp } = pageAllocInternals(pa);
+  const count = pcpBaseOf(pa.cpu, ZoneId.Normal) + P.COUNT;
+  pcp[count] = (pcp[count] as number) + 1;
+  assert.throws(() => pa.allocPages(3), InvariantError);
+  pcp[count] = (pcp[count] as number) - 1;
+  kernel.validate();
+});
