@@ -369,9 +369,14 @@ export class PageAllocator {
     return this.#drainCpuAt(cpu * MAX_NR_ZONES * PCP_WORDS);
   }
 
-  /** @internal This wrapper gives up its CPU (after drainPages): the next order-0 operation asks again. */
-  releaseCpu(): void {
-    this.drainPages();
+  /**
+   * @internal CPU `cpu` goes offline (page_alloc_cpu_dead, run by the kernel's CPU slots): its lists
+   * go back to the buddy allocator, and if it was this wrapper's CPU, the next order-0 operation
+   * asks for a CPU again.
+   */
+  offlineCpu(cpu: number): void {
+    this.drainCpu(cpu);
+    if (cpu !== this.cpu) return;
     this.#pcpBase = -1;
     this.#fastAlloc = (gfp, owner) => (this.#claimPcp() ? this.#fastAlloc(gfp, owner) : NO_PFN);
     this.#fastFree = (pfn, owner) => this.#claimPcp() && this.#fastFree(pfn, owner);

@@ -44,7 +44,7 @@ interface Live {
 }
 
 export function fuzzSlab(options: SlabFuzzOptions): SlabFuzzReport {
-  const kernel = Kernel.boot({ ramBytes: '12MiB', cpus: 2, slab: { cookie: options.seed | 1, layout: options.layout ?? 'slub' } });
+  const kernel = Kernel.boot({ ramBytes: '12MiB', cpus: 2, slab: { layout: options.layout ?? 'slub' } });
   const bytes = kernel.ram.bytes;
   const w32 = new Int32Array(kernel.buffer);
   const prng = new Prng(options.seed);

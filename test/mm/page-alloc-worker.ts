@@ -56,6 +56,6 @@ for (let op = 0; op < ops; op++) {
   live.push({ pfn, order });
 }
 while (live.length > 0) free(live.length - 1);
-// This worker's per-CPU page lists go back to the buddy allocator before it leaves.
-kernel.pages.releaseCpu();
+// This worker's CPU slot, and with it its per-CPU page lists, go back before it leaves.
+kernel.detach();
 parentPort?.postMessage({ id, allocs, failures, doubles, corrupt });

@@ -92,7 +92,7 @@ export class KmemCache extends CacheContext {
     if (!this.cpu.free(addr, this.row)) this.freeChecked(addr);
   }
 
-  /** Pushes a freed (marked) object on the loaded magazine, or takes the slow path when it is full. */
+  /** Pushes a freed object (state bit clear) on the loaded magazine, or takes the slow path when it is full. */
   private push(addr: number): void {
     if (!this.cpu.push(this.row, addr)) this.freeSlow(addr);
   }
@@ -262,29 +262,28 @@ export class KmemCache extends CacheContext {
       }
       if (addr === 0 && (attempt > 0 || !this.reclaim(gfp))) return this.outOfMemory(gfp);
     }
-    const m = (addr >>> 2) + this.markerWord;
-    if (this.w[m] !== (this.cookie ^ addr)) throw new DuplicateObjectError(addr, this.name);
-    this.w[m] = 0;
+    if (!this.state.markAllocated(addr)) throw new DuplicateObjectError(addr, this.name);
     if (this.debug) initObject(this, addr, true);
     this.cpu.initObject(this.row, addr);
     return addr;
   }
 
-  /** Free for slow-only caches: debug checks, init_on_free, then the slab layer. Marker not yet set. */
+  /** Free for slow-only caches: debug checks, init_on_free, then the slab layer. Still allocated. */
   private freeDirect(addr: number): void {
     this.slabLock.acquire();
     try {
+      if (!this.state.isAllocated(addr)) throw new SlabDoubleFreeError(addr, this.name);
       if (this.debug) checkObject(this, addr, true);
+      if (!this.state.markFree(addr)) throw new SlabDoubleFreeError(addr, this.name);
       if (this.zeroOnFree) this.bytes.fill(0, addr, addr + this.objectSize);
       if (this.debug) initObject(this, addr, false);
-      this.w[(addr >>> 2) + this.markerWord] = this.cookie ^ addr;
       slabPut(this, addr);
     } finally {
       this.slabLock.release();
     }
   }
 
-  /** The loaded magazine is full or missing; the object is already marked free. */
+  /** The loaded magazine is full or missing; the object's state bit is already clear. */
   private freeSlow(addr: number): void {
     this.ensureUsable();
     this.checkDrainRequest();
@@ -358,12 +357,12 @@ export class KmemCache extends CacheContext {
   freeChecked(addr: number): void {
     const error = this.objectStartError(addr, 'free');
     if (error !== null) throw error;
-    const m = (addr >>> 2) + this.markerWord;
-    if (this.w[m] === (this.cookie ^ addr)) throw new SlabDoubleFreeError(addr, this.name);
+    if (!this.state.isAllocated(addr)) throw new SlabDoubleFreeError(addr, this.name);
     if (!this.current) throw new CacheDestroyedError(this.name);
     if (this.slowOnly) return this.freeDirect(addr);
+    // The state change is the one step two racing frees cannot both pass (alloc-state.ts).
+    if (!this.state.markFree(addr)) throw new SlabDoubleFreeError(addr, this.name);
     if (this.zeroOnFree) this.bytes.fill(0, addr, addr + this.objectSize);
-    this.w[m] = this.cookie ^ addr;
     this.push(addr);
   }
 }

@@ -5,13 +5,15 @@
  * could need: everything lives in the arena (types.ts).
  */
 import { LockWord } from '../../sync/lock-word.ts';
+import type { LockOwner } from '../../sync/lock-word.ts';
 import type { MemMap } from '../mem-map.ts';
 import type { PageAllocator } from '../page-alloc.ts';
 import { PAGE_SHIFT } from '../types.ts';
 import type { CpuSlab } from './cpu-slab.ts';
 import { InteriorPointerError, InvalidFreeError, InvalidPointerError } from './errors.ts';
 import type { SlabError } from './errors.ts';
-import { SLAB_DEBUG_FLAGS, freeMarkerOffset, isSlowOnly } from './layout.ts';
+import type { AllocState } from './alloc-state.ts';
+import { SLAB_DEBUG_FLAGS, isSlowOnly } from './layout.ts';
 import {
   CACHE_WORDS,
   C_ALIGN,
@@ -62,13 +64,16 @@ export interface SlabServices {
   internalCache(index: number): CacheContext;
   /** The constructor registered for a cache in this worker. */
   ctorOf(index: number): ((addr: number) => void) | undefined;
-  readonly cookie: number;
+  /** The allocation-state bitmap (alloc-state.ts). */
+  readonly allocState: AllocState;
   /** Word index of this worker's per-CPU words for cache 0 (claims a CPU slot on first use). */
   readonly pcpuBase: number;
   /** This worker's fast-path rows (cpu-slab.ts). */
   readonly cpuSlab: CpuSlab;
   /** Word index of a word that always holds −1 (a detached handle's round count). */
   readonly neverWord: number;
+  /** Who takes the slab locks (the kernel's CPU slots). */
+  readonly lockOwner: LockOwner;
   /** What `addr` is, for an error message about a free that is not this cache's. */
   describeAddress(addr: number): string;
 }
@@ -91,9 +96,8 @@ export class CacheContext {
   readonly rounds: number;
   /** Word offset of the slab free-list link from an object's first word (SLUB's free pointer). */
   readonly linkWord: number;
-  /** Word offset of the free marker (freeMarkerOffset() in layout.ts, in words). */
-  readonly markerWord: number;
-  readonly cookie: number;
+  /** Whether each object is allocated (alloc-state.ts). */
+  readonly state: AllocState;
   /** Alloc and free always take the slow path (debug checks, or no magazine layer). */
   readonly slowOnly: boolean;
   readonly debug: boolean;
@@ -133,12 +137,11 @@ export class CacheContext {
     this.onSlabHeaderBytes = at(C_ONSLAB_HEADER);
     this.rounds = at(C_ROUNDS);
     this.linkWord = this.freeOffset / 4;
-    this.markerWord = freeMarkerOffset(this.freeOffset, this.objectSize) / 4;
-    this.cookie = services.cookie;
+    this.state = services.allocState;
     this.debug = (this.flags & SLAB_DEBUG_FLAGS) !== 0;
     this.slowOnly = isSlowOnly(this.flags);
-    this.slabLock = new LockWord(w, this.base + C_SLAB_LOCK);
-    this.depotLock = new LockWord(w, this.base + C_DEPOT_LOCK);
+    this.slabLock = new LockWord(w, this.base + C_SLAB_LOCK, services.lockOwner);
+    this.depotLock = new LockWord(w, this.base + C_DEPOT_LOCK, services.lockOwner);
     this.owner = services.memMap.owner;
     this.priv = services.memMap.private;
     const fo = services.memMap.firstObject;

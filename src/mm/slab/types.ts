@@ -3,8 +3,9 @@
  * offsets. Read this before the other slab files.
  *
  * Region 'slab' (memblock, at boot):
- *   header      HEADER_WORDS words: cookie, cache count, table lock, CPU slots, limits, and a
- *               word that always holds −1 (the round count a detached handle reads)
+ *   header      HEADER_WORDS words: cookie, cache count, table lock, CPU slots and possible
+ *               CPUs, limits, and a word that always holds −1 (the round count a detached
+ *               handle reads). Which thread holds which CPU slot is the kernel's (cpu-slots.ts).
  *   cache table maxCaches × CACHE_WORDS: one kmem_cache descriptor per slot (C_* below)
  *   per-CPU     maxCaches × cpus × PCPU_WORDS: each CPU's loaded and previous magazine per cache
  *               (P_* below); one 64-byte line per (cache, CPU), so CPUs never share a line
@@ -14,10 +15,11 @@
  * descriptor (D_* below, 8 words): off the slab, from the internal cache kmem_slab, or, for
  * Bonwick-layout small-object caches, in the last 32 bytes of the slab itself.
  *
- * A free object carries the slab free-list link (the first word of its free word) and the free
- * marker cookie ^ addr (in its own first word, or the free word's second; freeMarkerOffset() in
- * layout.ts). An allocated object's marker word is 0 (or whatever its user wrote). A free of an object whose marker is already set is a double free; an alloc of
- * a round whose marker is not set means the object was in two places (a double free that raced).
+ * A free object carries the slab free-list link (the first word of its free word). Whether an
+ * object is allocated is one bit of the region 'slab-state' (alloc-state.ts), outside every object:
+ * a free of an object whose bit is clear is a double free (exact: no caller's bytes can fake it);
+ * an alloc of a round whose bit is set means the object was in two places. On a shared arena each
+ * bit changes by one Atomics.and / Atomics.or, so of two racing frees exactly one wins.
  *
  * A magazine is an object of a kmem_magazine_<M> cache: word 0 links it into the depot's full or
  * empty list, words 1..M hold object addresses ("rounds").
@@ -29,8 +31,8 @@
  *   C_FREE_IN_SLABS = Σ slab free lists; objects in slabs = slabs × objs (per-slab objs)
  */
 
-export const HEADER_WORDS = 32;
-export const H_COOKIE = 0;
+export const HEADER_WORDS = 16;
+/** Word 0 is unused (it held the free-marker cookie before alloc-state.ts). */
 export const H_NR_CACHES = 1;
 export const H_TABLE_LOCK = 2;
 export const H_MAX_CACHES = 3;
@@ -38,9 +40,8 @@ export const H_CPUS = 4;
 export const H_LAYOUT = 5;
 /** Always −1: handles detached from their CPU point their round-count word here (cache.ts). */
 export const H_NEVER = 6;
-/** CPU slot claims, one word per CPU from here (0 free, 1 claimed). */
-export const H_CPU_CLAIMS = 8;
-export const MAX_SLAB_CPUS = HEADER_WORDS - H_CPU_CLAIMS;
+/** nr_cpu_ids, which calculate_order() sizes slabs for (the `possibleCpus` boot option). */
+export const H_POSSIBLE_CPUS = 7;
 
 /** kmem_cache descriptor words. */
 export const CACHE_WORDS = 64;

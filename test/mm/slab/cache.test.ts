@@ -15,7 +15,7 @@ import { GFP } from '../../../src/mm/gfp.ts';
 import { P_PREV_ROUNDS, P_ROUNDS, SLAB_INDEX_MASK, isSlabOwner } from '../../../src/mm/slab/types.ts';
 
 function boot(extra: Partial<Parameters<typeof Kernel.boot>[0]> = {}): Kernel {
-  return Kernel.boot({ ramBytes: '32MiB', slab: { cookie: 0x1234567 }, ...extra });
+  return Kernel.boot({ ramBytes: '32MiB', ...extra });
 }
 
 test('a cache hands out distinct, aligned objects inside its slabs, and takes them back', () => {
@@ -63,7 +63,7 @@ test('objects stay constructed: the constructor runs once per object, state surv
 });
 
 test('Bonwick layout colours successive slabs 0, 8, …, 64 and wraps', () => {
-  const kernel = boot({ slab: { cookie: 1, layout: 'bonwick' } });
+  const kernel = boot({ slab: { layout: 'bonwick' } });
   const cache = kernel.createCache('b200', 200, { align: 8, magazineRounds: 1 });
   assert.equal(cache.objs, 20);
   const colours: number[] = [];
@@ -182,7 +182,7 @@ test('cache names and options are checked', () => {
 });
 
 test('a slab falls back to a smaller order when its own will not come', () => {
-  const kernel = Kernel.boot({ ramBytes: '4MiB', cpus: 8, slab: { cookie: 5 } });
+  const kernel = Kernel.boot({ ramBytes: '4MiB', cpus: 8 });
   const cache = kernel.createCache('big1k', 1000, { magazineRounds: 1 });
   assert.equal(cache.order, 3);
   // Leave no free block above order 1: take every order-1 block, then give one back.
@@ -203,7 +203,7 @@ test('a slab falls back to a smaller order when its own will not come', () => {
 });
 
 test('exhaustion: null with NORETRY, OutOfMemoryError otherwise, after the shrinkers ran', () => {
-  const kernel = Kernel.boot({ ramBytes: '2MiB', slab: { cookie: 9 } });
+  const kernel = Kernel.boot({ ramBytes: '2MiB' });
   const cache = kernel.createCache('fill', 2000);
   const held: number[] = [];
   for (;;) {
