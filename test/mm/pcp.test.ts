@@ -94,17 +94,24 @@ test('an order-0 request of another migratetype under pressure drains the lists 
   kernel.validate();
 });
 
-test('another wrapper drains an offline CPU’s lists (page_alloc_cpu_dead)', () => {
-  const kernel = Kernel.boot({ ramBytes: '32MiB', shared: true });
-  const pfn = kernel.pages.allocPages(0);
-  kernel.pages.freePages(pfn, 0);
-  const parked = kernel.pages.pcpPages();
-  assert.ok(parked > 0);
-  const cpu = kernel.pages.cpu;
+test('offlineCpu(n) gives CPU n’s per-CPU pages back (page_alloc_cpu_dead); detach() gives back this thread’s', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB', shared: true, cpus: 3 });
   const other = Kernel.attach(kernel.buffer);
-  assert.equal(other.pages.drainCpu(cpu), parked);
+  // The other "thread" parks pages on its CPU's lists, then dies without detach().
+  other.pages.freePages(other.pages.allocPages(0), 0);
+  const dead = other.pages.cpu;
+  assert.ok(dead >= 0 && other.pages.pcpPages() > 0);
+  kernel.pages.freePages(kernel.pages.allocPages(0), 0);
+  const mine = kernel.pages.pagesets().find((s) => s.cpu === kernel.pages.cpu && s.zone === 'Normal')!.count;
+  kernel.offlineCpu(dead);
+  assert.equal(kernel.pages.pcpPages(), mine, 'only the offlined CPU’s lists were drained');
+  kernel.validate();
+  kernel.detach();
   assert.equal(kernel.pages.pcpPages(), 0);
-  assert.throws(() => other.pages.drainCpu(99), /cpu 99/);
+  assert.equal(kernel.pages.cpu, -1);
+  kernel.pages.freePages(kernel.pages.allocPages(0), 0);
+  assert.ok(kernel.pages.cpu >= 0, 'the next order-0 call claims a slot again');
+  assert.throws(() => kernel.pages.drainCpu(99), /cpu 99/);
   kernel.validate();
 });
 
