@@ -53,7 +53,7 @@ import type { MemMap } from './mem-map.ts';
 import type { Memblock } from './memblock.ts';
 import { rmqueueFallback } from './page-alloc-fallback.ts';
 import { validatePageAllocator } from './page-alloc-validate.ts';
-import { P, PCP_STATS, PCP_WORDS, PcpStat, pcpBaseOf, pcpInit, pcpStatBase, pcpZoneId, pcpList, pcpPopTail, pcpPushTail, zoneBatchsize, zoneHighsize } from './pcp.ts';
+import { P, PCP_STATS, PCP_WORDS, PcpStat, pcpBaseOf, pcpInit, pcpStatBase, pcpZoneId, pcpList, pcpPopTail, pcpPushHead, pcpPushTail, zoneBatchsize, zoneHighsize } from './pcp.ts';
 import type { ShrinkerRegistry } from './shrinker.ts';
 import {
   DMA_ZONE_BYTES,
@@ -532,12 +532,7 @@ export class PageAllocator {
     this.#owner[pfn] = 0;
     const w = this.#pcp;
     const list = base + P.LISTS + 2 * (this.pageblockMt[pfn >>> PAGEBLOCK_ORDER] as number);
-    const head = w[list] as number;
-    this.#next[pfn] = head;
-    this.#prev[pfn] = NO_PFN;
-    if (head === NO_PFN) w[list + 1] = pfn;
-    else this.#prev[head] = pfn;
-    w[list] = pfn;
+    pcpPushHead(w, this.#next, this.#prev, list, pfn);
     const count = (w[base + P.COUNT] as number) + 1;
     w[base + P.COUNT] = count;
     const stat = pcpStatBase(base) + PcpStat.frees;
@@ -685,13 +680,7 @@ export class PageAllocator {
       flagsOf[pfn] = PageFlag.Pcp;
       refcount[pfn] = 0;
       ownerOf[pfn] = 0;
-      const list = base + P.LISTS + 2 * mt;
-      const head = w[list] as number;
-      next[pfn] = head;
-      prev[pfn] = NO_PFN;
-      if (head === NO_PFN) w[list + 1] = pfn;
-      else prev[head] = pfn;
-      w[list] = pfn;
+      pcpPushHead(w, next, prev, base + P.LISTS + 2 * mt, pfn);
       const count = (w[base + P.COUNT] as number) + 1;
       w[base + P.COUNT] = count;
       const stat = pcpStatBase(base) + PcpStat.frees;

@@ -82,3 +82,11 @@ test('allocPages returns a number (throws on failure); tryAllocPages returns nul
   for (const p of held) pa.freePages(p, 3);
   kernel.validate();
 });
+
+test('the README’s page-allocator lines compile under strict tsc (npm run check) and run', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  // Verbatim from README.md ("The page allocator underneath"):
+  const pfn = kernel.pages.allocPages(9, GFP.HIGHUSER_MOVABLE | GFP.COMP);   // a 2 MiB page
+  kernel.pages.freePages(pfn, 9);
+  kernel.validate();
+});
