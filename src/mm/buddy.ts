@@ -7,7 +7,7 @@
 import type { MemMap } from './mem-map.ts';
 import { MAX_PAGE_ORDER, MIGRATE_PCPTYPES, MigrateType, NO_PFN, PAGEBLOCK_ORDER, PageFlag } from './types.ts';
 import type { Zone } from './zone.ts';
-import { ZoneStat } from './zone.ts';
+import { ZoneStat, addFree, delFree } from './zone.ts';
 
 /** What the list surgery reads: host-side views of arena state, built once per wrapper. */
 export interface BuddyCore {
@@ -32,14 +32,14 @@ export function freeOneBlock(core: BuddyCore, zone: Zone, pfn: number, order: nu
       buddyMt = pageblockMt[buddy >>> PAGEBLOCK_ORDER] as number;
       if (buddyMt !== mt && (buddyMt >= MIGRATE_PCPTYPES || mt >= MIGRATE_PCPTYPES)) break;
     }
-    zone.delFree(buddy, order, buddyMt);
+    delFree(zone, buddy, order, buddyMt);
     // Match the buddy's pageblocks to ours, so that a later split lists every part correctly.
     if (buddyMt !== mt) setPageblockRange(core, buddy, order, mt);
     pfn &= buddy;
     order++;
     zone.count(ZoneStat.merges);
   }
-  zone.addFree(pfn, order, mt, buddyMergeLikely(core, zone, pfn, order));
+  addFree(zone, pfn, order, mt, buddyMergeLikely(core, zone, pfn, order));
 }
 
 /** __rmqueue_smallest + expand: the smallest free block of `mt` that fits, or NO_PFN. Zone lock held. */
@@ -47,7 +47,7 @@ export function rmqueueSmallest(zone: Zone, order: number, mt: number): number {
   for (let current = order; current <= MAX_PAGE_ORDER; current++) {
     const pfn = zone.listHead(current, mt);
     if (pfn === NO_PFN) continue;
-    zone.delFree(pfn, current, mt);
+    delFree(zone, pfn, current, mt);
     expand(zone, pfn, order, current, mt);
     return pfn;
   }
@@ -58,7 +58,7 @@ export function rmqueueSmallest(zone: Zone, order: number, mt: number): number {
 export function expand(zone: Zone, pfn: number, low: number, high: number, mt: number): void {
   while (high > low) {
     high--;
-    zone.addFree(pfn + (1 << high), high, mt, false);
+    addFree(zone, pfn + (1 << high), high, mt, false);
     zone.count(ZoneStat.splits);
   }
 }

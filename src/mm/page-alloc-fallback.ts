@@ -22,7 +22,7 @@ import { expand, rmqueueSmallest, setPageblockRange } from './buddy.ts';
 import type { BuddyCore } from './buddy.ts';
 import { FALLBACKS, MAX_PAGE_ORDER, MigrateType, NO_PFN, PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER, PageFlag } from './types.ts';
 import type { Zone } from './zone.ts';
-import { ZoneStat } from './zone.ts';
+import { ZoneStat, addFree, delFree } from './zone.ts';
 
 export function rmqueueFallback(pa: BuddyCore, zone: Zone, order: number, startMt: number): number {
   const claimed = rmqueueClaim(pa, zone, order, startMt);
@@ -49,7 +49,7 @@ function rmqueueSteal(pa: BuddyCore, zone: Zone, order: number, startMt: number)
     const fallbackMt = findSuitableFallback(zone, current, startMt);
     if (fallbackMt < 0) continue;
     const pfn = zone.listHead(current, fallbackMt);
-    zone.delFree(pfn, current, fallbackMt);
+    delFree(zone, pfn, current, fallbackMt);
     expand(zone, pfn, order, current, fallbackMt);
     zone.count(ZoneStat.fallbacks);
     return pfn;
@@ -87,7 +87,7 @@ function tryToClaimBlock(
   blockMt: number,
 ): number {
   if (current >= PAGEBLOCK_ORDER) {
-    zone.delFree(pfn, current, blockMt);
+    delFree(zone, pfn, current, blockMt);
     setPageblockRange(pa, pfn, current, startMt);
     expand(zone, pfn, order, current, startMt);
     zone.count(ZoneStat.fallbacks);
@@ -121,8 +121,8 @@ function tryToClaimBlock(
     const f = flags[p] as number;
     const o = orders[p] as number;
     if ((f & PageFlag.Buddy) !== 0) {
-      zone.delFree(p, o, blockMt);
-      zone.addFree(p, o, startMt, true);
+      delFree(zone, p, o, blockMt);
+      addFree(zone, p, o, startMt, true);
       p += 1 << o;
     } else if ((f & PageFlag.Allocated) !== 0) {
       p += 1 << o;

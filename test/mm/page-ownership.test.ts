@@ -64,7 +64,9 @@ test('the buddy internals are not part of the public API', () => {
   for (const name of ['freeOneBlock', 'expand', 'rmqueueSmallest', 'setPageblockRange', 'tryAlloc', 'prepNewPage', 'diagnoseBadFree']) {
     assert.equal(pa[name], undefined, `PageAllocator.${name} is reachable`);
   }
-  for (const name of ['freeOneBlock', 'expand', 'rmqueueSmallest', 'pageAllocInternals']) {
+  const zone = (pa.zones as unknown as Record<string, unknown>[])[0]!;
+  for (const name of ['addFree', 'delFree', 'flags', 'next', 'prev']) assert.equal(zone[name], undefined, `Zone.${name} is reachable`);
+  for (const name of ['freeOneBlock', 'expand', 'rmqueueSmallest', 'pageAllocInternals', 'addFree', 'delFree']) {
     assert.equal((kmem as Record<string, unknown>)[name], undefined, `kmem exports ${name}`);
   }
 });

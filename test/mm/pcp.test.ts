@@ -9,6 +9,7 @@ import { pageAllocInternals } from '../../src/mm/page-alloc.ts';
 import { P, pcpBaseOf, zoneBatchsize, zoneHighsize, lowWatermarkPages } from '../../src/mm/pcp.ts';
 import { ZoneId } from '../../src/mm/types.ts';
 import { zoneinfoPagesets } from '../../src/mm/vmstat.ts';
+import { addFree } from '../../src/mm/zone.ts';
 import { InvariantError } from '../../src/util/errors.ts';
 
 test('batch and high follow Linux 6.6: batch 63 from 1 GiB zones up, high = max(low watermark / CPUs, 4 batch)', () => {
@@ -185,7 +186,7 @@ test('assertion tiers: a list operation refuses a listed block; pageDebug catche
   const normal = pa.zones[ZoneId.Normal]!;
   const free = pa.findFreeBlock(normal.startPfn + 1)!;
   // Internal tier: listing a block that is already on a list is refused before any link changes.
-  assert.throws(() => normal.addFree(free.pfn, free.order, 1, false), (e: unknown) => e instanceof InvariantError && /addFree/.test((e as Error).message));
+  assert.throws(() => addFree(normal, free.pfn, free.order, 1, false), (e: unknown) => e instanceof InvariantError && /addFree/.test((e as Error).message));
   kernel.validate();
   // Expensive tier: a count knocked off by one is caught by the very next allocation.
   const { pcp } = pageAllocInternals(pa);
