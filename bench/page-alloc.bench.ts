@@ -1,6 +1,9 @@
 /**
  * Page allocator: ns per allocPages + freePages pair, order 0 and order 9, beside plain JavaScript
- * baselines (a free list of frame numbers in a JS array, and `new ArrayBuffer` of the same size).
+ * baselines: the strong floor, a stack of frame numbers in an Int32Array with a top index (what a
+ * hand-written free list of pages is), a JS array of frame numbers, and `new ArrayBuffer` of the
+ * same size. Order 0 runs through this CPU's per-CPU list; the "without pcp" case is the buddy
+ * allocator alone, as before per-CPU lists existed.
  */
 import { Kernel } from '../src/mm/kernel.ts';
 import { GFP } from '../src/mm/gfp.ts';
@@ -11,7 +14,7 @@ function stockedKernel(order: number): Kernel {
   const kernel = Kernel.boot({ ramBytes: '256MiB' });
   const held: number[] = [];
   for (;;) {
-    const pfn = kernel.pages.allocPages(order, GFP.KERNEL | GFP.NORETRY);
+    const pfn = kernel.pages.tryAllocPages(order, GFP.KERNEL | GFP.NORETRY);
     if (pfn === null) break;
     held.push(pfn);
   }
@@ -25,7 +28,7 @@ function pairs(kernel: Kernel, order: number): (n: number) => unknown {
   return (n) => {
     let x = 0;
     for (let i = 0; i < n; i++) {
-      const pfn = pa.allocPages(order, GFP.KERNEL) as number;
+      const pfn = pa.allocPages(order, GFP.KERNEL);
       x ^= pfn;
       pa.freePages(pfn, order);
     }
@@ -43,8 +46,27 @@ export function pageAllocCases(): BenchCase[] {
       {
         group,
         unit,
-        name: 'baseline: JS array of free pfns (pop/push)',
+        name: 'baseline: Int32Array stack of free pfns (the strong floor)',
         baseline: true,
+        make: () => {
+          const stack = new Int32Array(1024);
+          for (let i = 0; i < stack.length; i++) stack[i] = i << order;
+          let top = stack.length;
+          return (n) => {
+            let x = 0;
+            for (let i = 0; i < n; i++) {
+              const pfn = stack[--top] as number;
+              x ^= pfn;
+              stack[top++] = pfn;
+            }
+            return x;
+          };
+        },
+      },
+      {
+        group,
+        unit,
+        name: 'baseline: JS array of free pfns (pop/push)',
         make: () => {
           const stack = Array.from({ length: 1024 }, (_, i) => i << order);
           return (n) => {
@@ -70,8 +92,16 @@ export function pageAllocCases(): BenchCase[] {
       },
       { group, unit, name: 'kmem allocPages/freePages, free list stocked (no split, no merge)', make: () => pairs(stockedKernel(order), order) },
       // Nothing allocated: each pair splits an order-10 block down to `order` and merges it back.
-      { group, unit, name: 'kmem allocPages/freePages, fresh machine (split from and merge to order 10)', make: () => pairs(Kernel.boot({ ramBytes: '256MiB' }), order) },
+      { group, unit, name: `kmem allocPages/freePages, fresh machine${order === 0 ? ' (per-CPU list)' : ' (split from and merge to order 10)'}`, make: () => pairs(Kernel.boot({ ramBytes: '256MiB' }), order) },
     );
+    if (order === 0) {
+      cases.push({
+        group,
+        unit,
+        name: 'kmem allocPages/freePages, fresh machine without pcp (split from and merge to order 10)',
+        make: () => pairs(Kernel.boot({ ramBytes: '256MiB', pcp: false }), order),
+      });
+    }
   }
   return cases;
 }

@@ -7,7 +7,7 @@
  *   import { Kernel, GFP } from 'kmem';
  *   const kernel = Kernel.boot({ ramBytes: '64MiB', shared: true });
  *   const pfn = kernel.pages.allocPages(0, GFP.KERNEL | GFP.ZERO);
- *   kernel.pages.freePages(pfn!, 0);
+ *   kernel.pages.freePages(pfn, 0);
  */
 export { Kernel } from './mm/kernel.ts';
 export type { BootOptions, KernelStats } from './mm/kernel.ts';

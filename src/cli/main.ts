@@ -12,7 +12,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Kernel } from '../mm/kernel.ts';
-import { buddyinfo, extfragIndexText, pagetypeinfo, unusableIndexText } from '../mm/vmstat.ts';
+import { buddyinfo, extfragIndexText, pagetypeinfo, unusableIndexText, zoneinfoPagesets } from '../mm/vmstat.ts';
 import { camel, kebab } from '../lab/params.ts';
 import type { ParamInput } from '../lab/params.ts';
 import { SCENARIOS, findScenario } from '../lab/registry.ts';
@@ -148,6 +148,8 @@ function commandBoot(args: ParsedArgs): string {
     extfragIndexText(kernel.pages),
     '/sys/kernel/debug/extfrag/unusable_index:',
     unusableIndexText(kernel.pages),
+    '/proc/zoneinfo (pagesets):',
+    zoneinfoPagesets(kernel.pages),
     '',
     `/proc/slabinfo (${stats.cpus} CPU slots, nr_cpu_ids ${stats.possibleCpus}):`,
     kernel.slab.slabinfo(),

@@ -54,7 +54,7 @@ export class Ram {
 
   private constructor(readonly buffer: RamBuffer) {
     this.sizeBytes = buffer.byteLength;
-    this.nrPages = this.sizeBytes >>> PAGE_SHIFT;
+    this.nrPages = this.sizeBytes / PAGE_SIZE;
     this.shared = typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer;
     this.bytes = new Uint8Array(buffer);
   }

@@ -34,6 +34,10 @@ export const H = {
 
 export const BootFlag = {
   GroupByMobility: 1 << 0,
+  /** Booted without per-CPU page lists (pcp.ts): every order-0 allocation goes to the buddy allocator. */
+  NoPcp: 1 << 1,
+  /** The page allocator's expensive checks: validate() after every allocation and free. */
+  PageDebug: 1 << 2,
 } as const;
 
 export const ArenaState = { Booting: 0, Running: 1 } as const;

@@ -84,3 +84,23 @@ export class OutOfMemoryError extends KmemError {
     super(`out of memory: no free block of order ${order} (gfp 0x${gfp.toString(16)}): ${detail}`);
   }
 }
+
+/**
+ * A free of a block the caller does not own: a slab's page, a large kmalloc block, or a block
+ * allocated with another owner tag. Nothing changes; the owner keeps its pages.
+ */
+export class PageOwnerError extends PageError {
+  override name = 'PageOwnerError';
+  constructor(
+    pfn: number,
+    readonly owner: number,
+    readonly expectedOwner: number,
+    readonly ownerName: string,
+  ) {
+    super(
+      pfn,
+      `free of pfn ${pfn} (paddr ${hexPaddr(pfn)}): the block belongs to ${ownerName} (owner tag 0x${owner.toString(16)}); ` +
+        `expected a block allocated with owner tag 0x${expectedOwner.toString(16)}: free it through its owner`,
+    );
+  }
+}

@@ -11,7 +11,7 @@
  * is freed into the buddy allocator. `attach()` reads the header's region directory and rebuilds the
  * host-side wrappers over the same bytes, writing nothing.
  */
-import { Ram } from '../machine/ram.ts';
+import { PAGE_SIZE, Ram } from '../machine/ram.ts';
 import type { RamBuffer } from '../machine/ram.ts';
 import { ArgumentError } from '../util/errors.ts';
 import { ArenaHeader, ArenaState, BootFlag, H } from './arena-header.ts';
@@ -49,6 +49,13 @@ export interface BootOptions {
   groupByMobility?: boolean;
   /** At most this many pages in use at once (0 = no limit). Default 0. */
   pageLimit?: number;
+  /** Per-CPU lists of order-0 pages (Linux's pcp, src/mm/pcp.ts). Default true. */
+  pcp?: boolean;
+  /**
+   * The page allocator's expensive assertion tier: validate() after every allocPages and freePages
+   * (the order-0 fast paths are off). For tests and debugging; O(pages) per call. Default false.
+   */
+  pageDebug?: boolean;
   /** The slab allocator's boot options: layout, debug flags, init_on_alloc/free, cache table size. */
   slab?: SlabBootOptions;
 }
@@ -120,6 +127,8 @@ export class Kernel {
     this.pages = pages(this.shrinkers, this.memMap);
     // slub_cpu_dead(): the slab allocator gives back the CPU's magazines (built here if need be).
     slots.onCpuOffline((cpu) => this.slab.offlineCpu(cpu));
+    // page_alloc_cpu_dead(): that CPU's per-CPU page lists go back to the buddy allocator.
+    slots.onCpuOffline((cpu) => this.pages.offlineCpu(cpu));
   }
 
   /** The slab allocator, as this worker sees it (built on first use; claims a CPU slot once a cache is used). */
@@ -197,17 +206,18 @@ export class Kernel {
       throw new ArgumentError(`pageLimit ${pageLimit}: expected a whole number of pages (0 for none)`);
     }
     const ram = Ram.create({ sizeBytes: options.ramBytes, shared: options.shared ?? false });
-    const flags = (options.groupByMobility ?? true) ? BootFlag.GroupByMobility : 0;
+    const flags = ((options.groupByMobility ?? true) ? BootFlag.GroupByMobility : 0) | ((options.pcp ?? true) ? 0 : BootFlag.NoPcp) | (options.pageDebug === true ? BootFlag.PageDebug : 0);
     const header = ArenaHeader.format(ram, flags, cpus, pageLimit);
     const memblock = new Memblock(ram, header);
     const slots = CpuSlots.boot(ram, memblock, cpus, possibleCpus);
     MemMap.reserve(ram, memblock);
-    PageAllocator.reserve(ram, memblock);
+    PageAllocator.reserve(ram, memblock, cpus);
     SlabAllocator.reserve(memblock, ram.sizeBytes, cpus, options.slab ?? {});
     const kernel = new Kernel(ram, header, slots, (shrinkers, memMap) =>
       PageAllocator.init(ram, header, memMap, shrinkers, memblock.firstReservedPfn),
     );
     kernel.installSlab(SlabAllocator.init(ram, header, kernel.pages, kernel.memMap, slots, options.slab ?? {}));
+    kernel.connectPages();
     header.set(H.STATE, ArenaState.Running);
     return kernel;
   }
@@ -222,10 +232,22 @@ export class Kernel {
     const header = ArenaHeader.read(ram);
     const slots = CpuSlots.attach(ram, header.requireRegion('cpus').paddr);
     const kernel = new Kernel(ram, header, slots, (shrinkers, memMap) => PageAllocator.attach(ram, header, memMap, shrinkers));
+    kernel.connectPages();
     for (const [name, fn] of Object.entries(options.ctors ?? {})) kernel.registerCtor(name, fn);
     if (options.resume === true) slots.offlineOthers();
     else if (!ram.shared) slots.offlineOthers(true);
     return kernel;
+  }
+
+  /**
+   * The page allocator's per-CPU lists use this thread's CPU slot, and its errors name a page's
+   * owner the way the slab allocator describes addresses.
+   */
+  private connectPages(): void {
+    this.pages.connect(
+      () => this.#slots.thisCpu(),
+      (pfn) => this.slab.describeAddress(pfn * PAGE_SIZE),
+    );
   }
 
   get buffer(): RamBuffer {

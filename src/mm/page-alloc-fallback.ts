@@ -18,12 +18,13 @@
  *
  * Everything here runs under the zone lock.
  */
-import type { PageAllocator } from './page-alloc.ts';
+import { expand, rmqueueSmallest, setPageblockRange } from './buddy.ts';
+import type { BuddyCore } from './buddy.ts';
 import { FALLBACKS, MAX_PAGE_ORDER, MigrateType, NO_PFN, PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER, PageFlag } from './types.ts';
 import type { Zone } from './zone.ts';
-import { ZoneStat } from './zone.ts';
+import { ZoneStat, addFree, delFree } from './zone.ts';
 
-export function rmqueueFallback(pa: PageAllocator, zone: Zone, order: number, startMt: number): number {
+export function rmqueueFallback(pa: BuddyCore, zone: Zone, order: number, startMt: number): number {
   const claimed = rmqueueClaim(pa, zone, order, startMt);
   if (claimed !== NO_PFN) {
     zone.count(ZoneStat.pageblockClaims);
@@ -32,7 +33,7 @@ export function rmqueueFallback(pa: PageAllocator, zone: Zone, order: number, st
   return rmqueueSteal(pa, zone, order, startMt);
 }
 
-function rmqueueClaim(pa: PageAllocator, zone: Zone, order: number, startMt: number): number {
+function rmqueueClaim(pa: BuddyCore, zone: Zone, order: number, startMt: number): number {
   for (let current = MAX_PAGE_ORDER; current >= order; current--) {
     const fallbackMt = findSuitableFallback(zone, current, startMt);
     if (fallbackMt < 0) continue;
@@ -43,13 +44,13 @@ function rmqueueClaim(pa: PageAllocator, zone: Zone, order: number, startMt: num
   return NO_PFN;
 }
 
-function rmqueueSteal(pa: PageAllocator, zone: Zone, order: number, startMt: number): number {
+function rmqueueSteal(pa: BuddyCore, zone: Zone, order: number, startMt: number): number {
   for (let current = order; current <= MAX_PAGE_ORDER; current++) {
     const fallbackMt = findSuitableFallback(zone, current, startMt);
     if (fallbackMt < 0) continue;
     const pfn = zone.listHead(current, fallbackMt);
-    zone.delFree(pfn, current, fallbackMt);
-    pa.expand(zone, pfn, order, current, fallbackMt);
+    delFree(zone, pfn, current, fallbackMt);
+    expand(zone, pfn, order, current, fallbackMt);
     zone.count(ZoneStat.fallbacks);
     return pfn;
   }
@@ -65,7 +66,7 @@ function findSuitableFallback(zone: Zone, order: number, startMt: number): numbe
 }
 
 /** Whether an allocation of `startMt` may try to take over the pageblock of a free block of `order`. */
-function shouldTryClaimBlock(pa: PageAllocator, order: number, startMt: number): boolean {
+function shouldTryClaimBlock(pa: BuddyCore, order: number, startMt: number): boolean {
   if (order >= PAGEBLOCK_ORDER) return true;
   return (
     order >= Math.floor(PAGEBLOCK_ORDER / 2) ||
@@ -77,7 +78,7 @@ function shouldTryClaimBlock(pa: PageAllocator, order: number, startMt: number):
 
 /** Claims the pageblock(s) of the free block at `pfn` for `startMt` and allocates from them, or NO_PFN. */
 function tryToClaimBlock(
-  pa: PageAllocator,
+  pa: BuddyCore,
   zone: Zone,
   pfn: number,
   current: number,
@@ -86,9 +87,9 @@ function tryToClaimBlock(
   blockMt: number,
 ): number {
   if (current >= PAGEBLOCK_ORDER) {
-    zone.delFree(pfn, current, blockMt);
-    pa.setPageblockRange(pfn, current, startMt);
-    pa.expand(zone, pfn, order, current, startMt);
+    delFree(zone, pfn, current, blockMt);
+    setPageblockRange(pa, pfn, current, startMt);
+    expand(zone, pfn, order, current, startMt);
     zone.count(ZoneStat.fallbacks);
     return pfn;
   }
@@ -115,13 +116,13 @@ function tryToClaimBlock(
   if (startMt === MigrateType.Movable) alikePages = movablePages;
   else if (blockMt === MigrateType.Movable) alikePages = PAGEBLOCK_NR_PAGES - (freePages + movablePages);
   if (freePages + alikePages < PAGEBLOCK_NR_PAGES / 2 && pa.groupByMobility) return NO_PFN;
-  pa.setPageblockRange(blockStart, 0, startMt);
+  setPageblockRange(pa, blockStart, 0, startMt);
   for (let p = blockStart; p < blockEnd; ) {
     const f = flags[p] as number;
     const o = orders[p] as number;
     if ((f & PageFlag.Buddy) !== 0) {
-      zone.delFree(p, o, blockMt);
-      zone.addFree(p, o, startMt, true);
+      delFree(zone, p, o, blockMt);
+      addFree(zone, p, o, startMt, true);
       p += 1 << o;
     } else if ((f & PageFlag.Allocated) !== 0) {
       p += 1 << o;
@@ -130,5 +131,5 @@ function tryToClaimBlock(
     }
   }
   zone.count(ZoneStat.fallbacks);
-  return pa.rmqueueSmallest(zone, order, startMt);
+  return rmqueueSmallest(zone, order, startMt);
 }

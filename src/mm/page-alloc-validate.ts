@@ -6,16 +6,21 @@
  *             linked both ways; count and tail pointer agree with the walk
  *   types     every pageblock a free block covers has the list's migratetype
  *   merging   no free block has a free buddy of the same order
+ *   pcp       every CPU's per-CPU list of every zone: Pcp pages of order 0 inside the zone, linked
+ *             both ways, as many as the pcp's count, count < high; batch ≥ 1
  *   frames    every frame is exactly one of: reserved, in a free block, in an allocated block;
  *             allocated blocks are aligned and inside their zone; compound tails point to their head
- *   counts    Σ free blocks = zone free; reserved + free + allocated = spanned; managed = spanned -
+ *   counts    Σ free blocks = zone free; reserved + free + pcp + allocated = spanned; managed = spanned -
  *             reserved; with a page limit, the limit's counter = pages allocated
  */
 import { InvariantError } from '../util/errors.ts';
 import { H } from './arena-header.ts';
 import type { PageAllocator } from './page-alloc.ts';
+import { pageAllocInternals } from './page-alloc.ts';
+import { P, pcpBaseOf, pcpList } from './pcp.ts';
 import {
   MAX_PAGE_ORDER,
+  MIGRATE_PCPTYPES,
   MIGRATE_TYPES,
   MIGRATETYPE_NAMES,
   NO_PFN,
@@ -26,6 +31,7 @@ import type { Zone } from './zone.ts';
 
 const FREE = 1;
 const ALLOCATED = 2;
+const PCP = 3;
 
 export function validatePageAllocator(pa: PageAllocator): void {
   const covered = new Uint8Array(pa.nrPages);
@@ -34,7 +40,8 @@ export function validatePageAllocator(pa: PageAllocator): void {
     zone.lock.acquire();
     try {
       validateFreeLists(pa, zone, covered);
-      allocatedTotal += validateFrames(pa, zone, covered);
+      const pcpPages = validatePcpLists(pa, zone, covered);
+      allocatedTotal += validateFrames(pa, zone, covered, pcpPages);
     } finally {
       zone.lock.release();
     }
@@ -92,18 +99,56 @@ function validateFreeLists(pa: PageAllocator, zone: Zone, covered: Uint8Array): 
   }
 }
 
+/** Walks every CPU's per-CPU lists of the zone; returns the pages on them. */
+function validatePcpLists(pa: PageAllocator, zone: Zone, covered: Uint8Array): number {
+  const { pcp, cpus } = pageAllocInternals(pa);
+  const { flags, order: orders, next, prev } = pa.memMap;
+  let total = 0;
+  for (let cpu = 0; cpu < cpus; cpu++) {
+    const base = pcpBaseOf(cpu, zone.id);
+    const count = pcp[base + P.COUNT] as number;
+    const high = pcp[base + P.HIGH] as number;
+    const where = `zone ${zone.name} cpu ${cpu} pcp`;
+    if ((pcp[base + P.BATCH] as number) < 1) fail(`${where}: batch ${pcp[base + P.BATCH]}, expected at least 1`);
+    if (count < 0 || count >= high) fail(`${where}: count ${count}, expected 0 <= count < high ${high}`);
+    let walked = 0;
+    for (let mt = 0; mt < MIGRATE_PCPTYPES; mt++) {
+      const list = pcpList(base, mt);
+      let last = NO_PFN;
+      for (let pfn = pcp[list] as number; pfn !== NO_PFN; pfn = next[pfn] as number) {
+        if (walked > count) fail(`${where}: lists longer than its count ${count} (a cycle?)`);
+        if (!zone.contains(pfn)) fail(`${where} ${MIGRATETYPE_NAMES[mt]}: pfn ${pfn} is outside the zone`);
+        if (flags[pfn] !== PageFlag.Pcp || orders[pfn] !== 0) fail(`${where} ${MIGRATETYPE_NAMES[mt]}: pfn ${pfn} has flags 0x${(flags[pfn] ?? 0).toString(16)} order ${orders[pfn]}, expected a Pcp page of order 0`);
+        if (prev[pfn] !== last) fail(`${where} ${MIGRATETYPE_NAMES[mt]}: pfn ${pfn} has prev ${prev[pfn]}, expected ${last}`);
+        if (covered[pfn] !== 0) fail(`${where}: pfn ${pfn} is also on another list`);
+        covered[pfn] = PCP;
+        last = pfn;
+        walked++;
+      }
+      if (pcp[list + 1] !== last) fail(`${where} ${MIGRATETYPE_NAMES[mt]}: tail ${pcp[list + 1]}, expected ${last}`);
+    }
+    if (walked !== count) fail(`${where}: walked ${walked} pages, count says ${count}`);
+    total += count;
+  }
+  return total;
+}
+
 /** Checks every frame of the zone; returns the pages in allocated blocks. */
-function validateFrames(pa: PageAllocator, zone: Zone, covered: Uint8Array): number {
+function validateFrames(pa: PageAllocator, zone: Zone, covered: Uint8Array, pcpPages: number): number {
   const { flags, order: orders, head } = pa.memMap;
   let reserved = 0;
   let allocated = 0;
   for (let pfn = zone.startPfn; pfn < zone.endPfn; ) {
     const f = flags[pfn] as number;
-    if (covered[pfn] === FREE) {
+    if (covered[pfn] === PCP) {
+      pfn++;
+    } else if ((f & PageFlag.Pcp) !== 0) {
+      fail(`zone ${zone.name}: pfn ${pfn} is marked Pcp but is on no CPU's list`);
+    } else if (covered[pfn] === FREE) {
       if ((f & PageFlag.Buddy) === 0) fail(`zone ${zone.name}: free pfn ${pfn} is inside a free block but marked as its head`);
       const size = 1 << (orders[pfn] as number);
       for (let p = pfn + 1; p < pfn + size; p++) {
-        if (((flags[p] as number) & (PageFlag.Buddy | PageFlag.Allocated | PageFlag.Reserved)) !== 0) {
+        if (((flags[p] as number) & (PageFlag.Buddy | PageFlag.Allocated | PageFlag.Reserved | PageFlag.Pcp)) !== 0) {
           fail(`zone ${zone.name}: pfn ${p} inside the free block at ${pfn} has flags 0x${(flags[p] ?? 0).toString(16)}`);
         }
       }
@@ -121,7 +166,7 @@ function validateFrames(pa: PageAllocator, zone: Zone, covered: Uint8Array): num
       if ((f & PageFlag.Buddy) !== 0) fail(`zone ${zone.name}: allocated pfn ${pfn} is also marked free`);
       for (let p = pfn + 1; p < pfn + size; p++) {
         const tf = flags[p] as number;
-        if (covered[p] !== 0 || (tf & (PageFlag.Buddy | PageFlag.Allocated | PageFlag.Reserved)) !== 0) {
+        if (covered[p] !== 0 || (tf & (PageFlag.Buddy | PageFlag.Allocated | PageFlag.Reserved | PageFlag.Pcp)) !== 0) {
           fail(`zone ${zone.name}: pfn ${p} inside the allocated block at ${pfn} is also free, allocated or reserved`);
         }
         if ((f & PageFlag.Head) !== 0 && (tf !== PageFlag.Tail || head[p] !== pfn)) {
@@ -137,8 +182,8 @@ function validateFrames(pa: PageAllocator, zone: Zone, covered: Uint8Array): num
     }
   }
   const free = zone.freePages;
-  if (reserved + free + allocated !== zone.spannedPages) {
-    fail(`zone ${zone.name}: reserved ${reserved} + free ${free} + allocated ${allocated} != spanned ${zone.spannedPages}`);
+  if (reserved + free + pcpPages + allocated !== zone.spannedPages) {
+    fail(`zone ${zone.name}: reserved ${reserved} + free ${free} + pcp ${pcpPages} + allocated ${allocated} != spanned ${zone.spannedPages}`);
   }
   if (zone.managedPages !== zone.spannedPages - reserved) {
     fail(`zone ${zone.name}: managed ${zone.managedPages}, expected spanned - reserved = ${zone.spannedPages - reserved}`);

@@ -2,31 +2,48 @@
  * The buddy page allocator (Linux mm/page_alloc.c): blocks of 2^order pages, order 0..10, on free
  * lists per zone, order and migratetype, linked through struct page in the arena.
  *
- * Fast path (this file): pick the zones the GFP flags allow, highest first; under the zone lock
- * take the smallest free block of the wanted migratetype that is large enough and split it
+ * Fastest path (pcp.ts): an order-0 request pops a page off this CPU's per-CPU list of its zone and
+ * migratetype, and an order-0 free pushes one back, with no lock; the lists are refilled and drained
+ * in batches under the zone lock.
+ *
+ * Fast path (this file, buddy.ts): pick the zones the GFP flags allow, highest first; under the zone
+ * lock take the smallest free block of the wanted migratetype that is large enough and split it
  * (__rmqueue_smallest + expand). Freeing merges the block with its buddy, pfn ^ 2^order, while the
  * buddy is free and of the same order (__free_one_page), and puts the result at the tail of its list
  * when a further merge looks likely (buddy_merge_likely), at the head otherwise.
  *
  * Slow path (page-alloc-fallback.ts): no block of the wanted migratetype, so steal from another
- * type's list and perhaps claim the whole pageblock. Then the shrinkers, then failure.
+ * type's list and perhaps claim the whole pageblock. Then this CPU's per-CPU lists are drained and
+ * the allocation retried, then the shrinkers run (unless GFP.NORETRY), then failure.
+ *
+ * Ownership: `freePages(pfn, order, owner)` frees only a block allocated with that order and owner
+ * tag (0 unless the caller named one) that no slab holds; anything else is a typed error that
+ * names the owner, with nothing changed. The slab allocator and kmalloc free their pages with their
+ * own tags, so a page they hold cannot be freed out from under them through the public API.
  *
  * Locking: each zone has a lock word in its descriptor; every free-list change and every check of
- * a block's state happens under it, so workers sharing one arena never see a half-made change.
- * Zero-filling happens after the lock is dropped.
+ * a block's state on the buddy path happens under it, so workers sharing one arena never see a
+ * half-made change. A per-CPU list belongs to the thread holding that CPU slot: no lock, no Atomics;
+ * on a shared arena the one word that decides who frees a page (its flags, Allocated → Pcp) changes
+ * by compareExchange, so of two racing frees of one page exactly one wins. Lock order: zone lock
+ * only (never two zone locks at once); the slab's locks are taken before it. Zero-filling happens
+ * after the lock is dropped.
  *
  * Invariants: see types.ts; PageAllocator.validate() (page-alloc-validate.ts) checks all of them.
  */
 import type { Ram } from '../machine/ram.ts';
 import { PAGE_SIZE } from '../machine/ram.ts';
-import { assert } from '../util/assert.ts';
-import { H } from './arena-header.ts';
+import { ArgumentError } from '../util/errors.ts';
+import { BootFlag, H } from './arena-header.ts';
 import type { ArenaHeader } from './arena-header.ts';
+import { freeOneBlock, rmqueueSmallest } from './buddy.ts';
+import type { BuddyCore } from './buddy.ts';
 import {
   DoubleFreeError,
   NotAllocatedError,
   OrderError,
   OutOfMemoryError,
+  PageOwnerError,
   PfnRangeError,
   ReservedPageError,
   WrongOrderError,
@@ -36,6 +53,7 @@ import type { MemMap } from './mem-map.ts';
 import type { Memblock } from './memblock.ts';
 import { rmqueueFallback } from './page-alloc-fallback.ts';
 import { validatePageAllocator } from './page-alloc-validate.ts';
+import { P, PCP_STATS, PCP_WORDS, PcpStat, pcpBaseOf, pcpInit, pcpStatBase, pcpZoneId, pcpList, pcpPopTail, pcpPushHead, pcpPushTail, zoneBatchsize, zoneHighsize } from './pcp.ts';
 import type { ShrinkerRegistry } from './shrinker.ts';
 import {
   DMA_ZONE_BYTES,
@@ -66,17 +84,72 @@ export interface PageAllocatorConfig {
 /** What a failed allocation ran into (for the OutOfMemoryError and for scenarios). */
 export type AllocFailure = 'exhausted' | 'limit';
 
+/** One CPU's per-CPU list of one zone, as /proc/zoneinfo's "pagesets" shows it. */
+export interface Pageset {
+  cpu: number;
+  zone: string;
+  count: number;
+  high: number;
+  batch: number;
+}
+
+/** The page allocator's arena state for the validator and vmstat (not part of kmem's public API). */
+export interface PageAllocInternals {
+  readonly core: BuddyCore;
+  /** The 'pcp' region: cpus · MAX_NR_ZONES · PCP_WORDS words (pcp.ts). */
+  readonly pcp: Int32Array;
+  readonly pcpStats: Float64Array;
+  readonly cpus: number;
+}
+
+let internalsOf: (pa: PageAllocator) => PageAllocInternals;
+
+/** The page allocator's internals (validator, vmstat, tests of the layout); not exported by index.ts. */
+export function pageAllocInternals(pa: PageAllocator): PageAllocInternals {
+  return internalsOf(pa);
+}
+
 export class PageAllocator {
   readonly nrPages: number;
   /** Present zones, indexed by ZoneId (DMA is always present; Normal when RAM > 16 MiB). */
   readonly zones: readonly Zone[];
   readonly groupByMobility: boolean;
   readonly pageLimit: number;
+  /** Whether order-0 pages go through per-CPU lists (the boot option `pcp`, default on). */
+  readonly pcpEnabled: boolean;
+  /** The expensive assertion tier (boot option `pageDebug`): validate() after every allocation and free. */
+  readonly debug: boolean;
   /** The migratetype of each pageblock (Linux's pageblock_flags). */
   readonly pageblockMt: Uint8Array;
   lastFailure: AllocFailure | null = null;
-  private readonly flags: Uint32Array;
-  private readonly order: Uint8Array;
+  readonly #core: BuddyCore;
+  readonly #flags: Uint32Array;
+  readonly #order: Uint8Array;
+  readonly #owner: Uint32Array;
+  readonly #refcount: Int32Array;
+  readonly #next: Int32Array;
+  readonly #prev: Int32Array;
+  readonly #pcp: Int32Array;
+  readonly #pcpStats: Float64Array;
+  readonly #cpus: number;
+  readonly #shared: boolean;
+  /** The zone an order-0 request without GFP.DMA tries first (its pcp). */
+  readonly #topZone: number;
+  /** Word index of this CPU's first pcp, −1 until this wrapper knows its CPU. */
+  #pcpBase = -1;
+  #cpuSource: (() => number) | null = null;
+  /**
+   * The order-0 fast paths: closures over this CPU's pcp and the struct-page arrays (closures read
+   * their typed arrays faster than methods reading them from `this`). NO_PFN / false: take the
+   * general path (a refill, a misuse to diagnose, a page limit, a shared arena's compareExchange).
+   */
+  #fastAlloc: (gfp: number, owner: number) => number = (gfp, owner) => (this.#claimPcp() ? this.#fastAlloc(gfp, owner) : NO_PFN);
+  #fastFree: (pfn: number, owner: number) => boolean = (pfn, owner) => this.#claimPcp() && this.#fastFree(pfn, owner);
+  #describeOwner: (pfn: number) => string = () => 'another owner';
+
+  static {
+    internalsOf = (pa) => ({ core: pa.#core, pcp: pa.#pcp, pcpStats: pa.#pcpStats, cpus: pa.#cpus });
+  }
 
   private constructor(
     readonly ram: Ram,
@@ -85,8 +158,13 @@ export class PageAllocator {
     readonly shrinkers: ShrinkerRegistry,
   ) {
     this.nrPages = ram.nrPages;
-    this.flags = memMap.flags;
-    this.order = memMap.order;
+    this.#flags = memMap.flags;
+    this.#order = memMap.order;
+    this.#owner = memMap.owner;
+    this.#refcount = memMap.refcount;
+    this.#next = memMap.next;
+    this.#prev = memMap.prev;
+    this.#shared = ram.shared;
     const zoneWords = ram.i32(header.requireRegion('zones').paddr, MAX_NR_ZONES * ZONE_WORDS);
     const zoneStats = ram.f64(header.requireRegion('zones.vmstat').paddr, MAX_NR_ZONES * ZONE_STATS);
     const zones: Zone[] = [];
@@ -101,21 +179,32 @@ export class PageAllocator {
       );
     }
     this.zones = zones;
+    this.#topZone = zones.length - 1;
     this.pageblockMt = ram.u8(header.requireRegion('pageblock_flags').paddr, nrPageblocks(this.nrPages));
-    this.groupByMobility = (header.get(H.BOOT_FLAGS) & 1) !== 0;
+    const bootFlags = header.get(H.BOOT_FLAGS);
+    this.groupByMobility = (bootFlags & BootFlag.GroupByMobility) !== 0;
+    this.pcpEnabled = (bootFlags & BootFlag.NoPcp) === 0;
+    this.debug = (bootFlags & BootFlag.PageDebug) !== 0;
     this.pageLimit = header.get(H.PAGE_LIMIT);
+    this.#cpus = header.get(H.NR_CPUS);
+    this.#pcp = ram.i32(header.requireRegion('pcp').paddr, this.#cpus * MAX_NR_ZONES * PCP_WORDS);
+    this.#pcpStats = ram.f64(header.requireRegion('pcp.vmstat').paddr, this.#cpus * MAX_NR_ZONES * PCP_STATS);
+    this.#core = { memMap, flags: memMap.flags, order: memMap.order, pageblockMt: this.pageblockMt, groupByMobility: this.groupByMobility };
   }
 
-  /** Boot, before any frame is free: carves the zone descriptors and the pageblock flags. */
-  static reserve(ram: Ram, memblock: Memblock): void {
+  /** Boot, before any frame is free: carves the zone descriptors, the pageblock flags and the pcp lists. */
+  static reserve(ram: Ram, memblock: Memblock, cpus: number): void {
     memblock.alloc('zones', MAX_NR_ZONES * ZONE_WORDS * 4);
     memblock.alloc('zones.vmstat', MAX_NR_ZONES * ZONE_STATS * 8);
     memblock.alloc('pageblock_flags', nrPageblocks(ram.nrPages));
+    memblock.alloc('pcp', cpus * MAX_NR_ZONES * PCP_WORDS * 4);
+    memblock.alloc('pcp.vmstat', cpus * MAX_NR_ZONES * PCP_STATS * 8);
   }
 
   /**
    * Boot, after every reservation: lays out the zones, marks reserved frames, and frees every other
-   * frame into the buddy lists (memblock_free_all), each pageblock starting Movable as in Linux.
+   * frame into the buddy lists (memblock_free_all), each pageblock starting Movable as in Linux;
+   * then sizes every CPU's per-CPU lists (zone_pcp_init, zone_set_pageset_high_and_batch).
    */
   static init(ram: Ram, header: ArenaHeader, memMap: MemMap, shrinkers: ShrinkerRegistry, firstReservedPfn: number): PageAllocator {
     const n = ram.nrPages;
@@ -155,7 +244,7 @@ export class PageAllocator {
       while (pfn < end) {
         let order = MAX_PAGE_ORDER;
         while (order > 0 && (pfn % (1 << order) !== 0 || pfn + (1 << order) > end)) order--;
-        pa.freeOneBlock(zone, pfn, order);
+        freeOneBlock(pa.#core, zone, pfn, order);
         pfn += 1 << order;
       }
     }
@@ -163,6 +252,12 @@ export class PageAllocator {
     const dma = pa.zones[ZoneId.DMA];
     if (normal !== undefined && dma !== undefined) {
       dma.words[Z.LOWMEM_RESERVE] = Math.floor(normal.managedPages / LOWMEM_RESERVE_RATIO_DMA);
+    }
+    const lowmemPages = pa.managedPagesTotal;
+    for (const zone of pa.zones) {
+      const batch = zoneBatchsize(zone.managedPages);
+      const high = zoneHighsize(zone.managedPages, lowmemPages, batch, pa.#cpus);
+      for (let cpu = 0; cpu < pa.#cpus; cpu++) pcpInit(pa.#pcp, pcpBaseOf(cpu, zone.id), high, batch);
     }
     return pa;
   }
@@ -173,53 +268,147 @@ export class PageAllocator {
   }
 
   /**
-   * Allocates 2^order contiguous frames and returns the first pfn. On failure: null with
-   * GFP.NORETRY; otherwise the shrinkers run, the allocation is retried once, and if it still fails
-   * an OutOfMemoryError is raised. `owner` is an opaque tag stored with the block.
+   * @internal The kernel names where this wrapper's CPU comes from (asked once, on the first
+   * order-0 allocation or free) and how to name a page's owner in errors. Until then, order-0
+   * pages bypass the per-CPU lists.
    */
-  allocPages(order: number, gfp: number = GFP.KERNEL, owner = 0): number | null {
-    if (!(order >= 0 && order <= MAX_PAGE_ORDER && (order | 0) === order)) throw new OrderError(order);
-    if ((gfp & ~GFP_VALID_MASK) !== 0 || (gfp | 0) !== gfp || (gfp & (GFP.MOVABLE | GFP.RECLAIMABLE)) === (GFP.MOVABLE | GFP.RECLAIMABLE)) {
-      checkGfp(gfp);
-    }
-    const mt = gfpMigratetype(gfp, this.groupByMobility);
-    let pfn = this.tryAlloc(order, gfp, mt);
-    if (pfn === NO_PFN && (gfp & GFP.NORETRY) === 0 && this.shrinkers.shrinkAll() > 0) {
-      pfn = this.tryAlloc(order, gfp, mt);
-    }
-    if (pfn === NO_PFN) return this.allocFailed(order, gfp);
-    this.prepNewPage(pfn, order, gfp, owner);
-    return pfn;
+  connect(cpuSource: () => number, describeOwner: (pfn: number) => string): void {
+    this.#cpuSource = cpuSource;
+    this.#describeOwner = describeOwner;
   }
 
-  /** Frees a block that allocPages returned, with the order it was allocated with. */
-  freePages(pfn: number, order: number): void {
+  /** The CPU whose per-CPU lists this wrapper uses, or −1 while it has none. */
+  get cpu(): number {
+    return this.#pcpBase < 0 ? -1 : this.#pcpBase / (MAX_NR_ZONES * PCP_WORDS);
+  }
+
+  /**
+   * Allocates 2^order contiguous frames and returns the first pfn. On failure this CPU's per-CPU
+   * lists are drained and the allocation retried; then, without GFP.NORETRY, the shrinkers run and
+   * it is retried once more; if it still fails an OutOfMemoryError is raised. `owner` is an opaque
+   * tag (an unsigned 32-bit integer) stored with the block: freePages must name the same tag.
+   */
+  allocPages(order: number, gfp: number = GFP.KERNEL, owner = 0): number {
+    if (order === 0) {
+      const fast = this.#fastAlloc(gfp, owner);
+      if (fast !== NO_PFN) return fast;
+    }
+    const pfn = this.#allocate(order, gfp, owner);
+    if (this.debug) this.validate();
+    if (pfn !== NO_PFN) return pfn;
+    this.#countFailure(gfp);
+    return this.#raiseOom(order, gfp);
+  }
+
+  /** allocPages, but null instead of an OutOfMemoryError on failure (with GFP.NORETRY: no shrinkers). */
+  tryAllocPages(order: number, gfp: number = GFP.KERNEL, owner = 0): number | null {
+    const pfn = this.#allocate(order, gfp, owner);
+    if (this.debug) this.validate();
+    if (pfn !== NO_PFN) return pfn;
+    this.#countFailure(gfp);
+    return null;
+  }
+
+  /**
+   * Frees a block that allocPages returned, with the order and the owner tag it was allocated with.
+   * Anything else (a slab's page, a large kmalloc block, a tail page, a wrong order, a free page) is
+   * a typed error, and nothing changes.
+   */
+  freePages(pfn: number, order: number, owner = 0): void {
+    if (order === 0 && this.#fastFree(pfn, owner)) return;
     if (!(pfn >= 0 && pfn < this.nrPages && (pfn | 0) === pfn)) throw new PfnRangeError(pfn, this.nrPages);
     if (!(order >= 0 && order <= MAX_PAGE_ORDER && (order | 0) === order)) throw new OrderError(order);
+    const flags = this.#flags[pfn] as number;
+    if ((flags & (PageFlag.Allocated | PageFlag.Slab)) !== PageFlag.Allocated || (this.#order[pfn] as number) !== order || this.#owner[pfn] !== owner) {
+      this.#diagnoseBadFree(pfn, order, owner);
+    }
+    if (order === 0 && (this.#pcpBase >= 0 || this.#claimPcp())) {
+      const mt = this.pageblockMt[pfn >>> PAGEBLOCK_ORDER] as number;
+      if (mt < MIGRATE_PCPTYPES) {
+        this.#pcpFree(pfn, flags, this.#pcpBase + (pfn >= DMA_ZONE_PAGES ? PCP_WORDS : 0));
+        if (this.debug) this.validate();
+        return;
+      }
+    }
     const zone = this.zoneOf(pfn);
     zone.lock.acquire();
     try {
-      const flags = this.flags[pfn] as number;
-      if ((flags & PageFlag.Allocated) === 0 || (this.order[pfn] as number) !== order) this.diagnoseBadFree(pfn, order);
-      if ((flags & PageFlag.Head) !== 0) this.clearCompound(pfn, order);
-      this.flags[pfn] = (flags & ~(PageFlag.Allocated | PageFlag.Head | (0x7 << PAGE_FLAG_MT_SHIFT))) | PageFlag.Freed;
-      this.memMap.refcount[pfn] = 0;
-      this.memMap.owner[pfn] = 0;
+      // Checked again under the lock: another worker may have freed it meanwhile.
+      const locked = this.#flags[pfn] as number;
+      if ((locked & (PageFlag.Allocated | PageFlag.Slab)) !== PageFlag.Allocated || (this.#order[pfn] as number) !== order || this.#owner[pfn] !== owner) {
+        this.#diagnoseBadFree(pfn, order, owner);
+      }
+      if ((locked & PageFlag.Head) !== 0) this.#clearCompound(pfn, order);
+      this.#flags[pfn] = (locked & ~(PageFlag.Allocated | PageFlag.Head | (0x7 << PAGE_FLAG_MT_SHIFT))) | PageFlag.Freed;
+      this.#refcount[pfn] = 0;
+      this.#owner[pfn] = 0;
       zone.count(ZoneStat.freeBlocks);
       zone.count(ZoneStat.freePages, 1 << order);
-      this.freeOneBlock(zone, pfn, order);
+      freeOneBlock(this.#core, zone, pfn, order);
     } finally {
       zone.lock.release();
     }
     if (this.pageLimit > 0) Atomics.sub(this.header.words, H.PAGES_LIMITED, 1 << order);
+    if (this.debug) this.validate();
   }
 
-  /** Walks every free list and frame and checks every invariant; throws InvariantError. */
+  /**
+   * Gives every page on this CPU's per-CPU lists back to the buddy allocator (drain_local_pages);
+   * returns the pages drained.
+   */
+  drainPages(): number {
+    return this.#pcpBase < 0 ? 0 : this.#drainCpuAt(this.#pcpBase);
+  }
+
+  /**
+   * Drains CPU `cpu`'s per-CPU lists (page_alloc_cpu_dead). Only for a CPU no thread is using: an
+   * offlined CPU, or this wrapper's own. Returns the pages drained.
+   */
+  drainCpu(cpu: number): number {
+    if (!(Number.isInteger(cpu) && cpu >= 0 && cpu < this.#cpus)) throw new ArgumentError(`cpu ${cpu}: expected an integer in [0, ${this.#cpus})`);
+    return this.#drainCpuAt(cpu * MAX_NR_ZONES * PCP_WORDS);
+  }
+
+  /**
+   * @internal CPU `cpu` goes offline (page_alloc_cpu_dead, run by the kernel's CPU slots): its lists
+   * go back to the buddy allocator, and if it was this wrapper's CPU, the next order-0 operation
+   * asks for a CPU again.
+   */
+  offlineCpu(cpu: number): void {
+    this.drainCpu(cpu);
+    if (cpu !== this.cpu) return;
+    this.#pcpBase = -1;
+    this.#fastAlloc = (gfp, owner) => (this.#claimPcp() ? this.#fastAlloc(gfp, owner) : NO_PFN);
+    this.#fastFree = (pfn, owner) => this.#claimPcp() && this.#fastFree(pfn, owner);
+  }
+
+  /** Every CPU's per-CPU list of every zone (count, high, batch), as /proc/zoneinfo's pagesets. */
+  pagesets(): Pageset[] {
+    const out: Pageset[] = [];
+    for (const zone of this.zones) {
+      for (let cpu = 0; cpu < this.#cpus; cpu++) {
+        const base = pcpBaseOf(cpu, zone.id);
+        out.push({ cpu, zone: zone.name, count: this.#pcp[base + P.COUNT] as number, high: this.#pcp[base + P.HIGH] as number, batch: this.#pcp[base + P.BATCH] as number });
+      }
+    }
+    return out;
+  }
+
+  /** Pages on every CPU's per-CPU lists of `zone` (all zones when omitted). */
+  pcpPages(zone?: Zone): number {
+    let total = 0;
+    for (const z of zone === undefined ? this.zones : [zone]) {
+      for (let cpu = 0; cpu < this.#cpus; cpu++) total += this.#pcp[pcpBaseOf(cpu, z.id) + P.COUNT] as number;
+    }
+    return total;
+  }
+
+  /** Walks every free list, per-CPU list and frame and checks every invariant; throws InvariantError. */
   validate(): void {
     validatePageAllocator(this);
   }
 
-  /** Structured, JSON-ready figures: zones, free blocks per order and type, pageblocks, events. */
+  /** Structured, JSON-ready figures: zones, free blocks per order and type, pagesets, pageblocks, events. */
   stats(): PageAllocStats {
     return pageAllocStats(this);
   }
@@ -233,7 +422,7 @@ export class PageAllocator {
   findFreeBlock(pfn: number): { pfn: number; order: number } | null {
     for (let order = 0; order <= MAX_PAGE_ORDER; order++) {
       const start = pfn - (pfn % (1 << order));
-      if ((this.flags[start] as number) & PageFlag.Buddy && (this.order[start] as number) === order) {
+      if ((this.#flags[start] as number) & PageFlag.Buddy && (this.#order[start] as number) === order) {
         return { pfn: start, order };
       }
     }
@@ -244,14 +433,20 @@ export class PageAllocator {
   findAllocatedBlock(pfn: number): { pfn: number; order: number } | null {
     for (let order = 0; order <= MAX_PAGE_ORDER; order++) {
       const start = pfn - (pfn % (1 << order));
-      if ((this.flags[start] as number) & PageFlag.Allocated && pfn < start + (1 << (this.order[start] as number))) {
-        return { pfn: start, order: this.order[start] as number };
+      if ((this.#flags[start] as number) & PageFlag.Allocated && pfn < start + (1 << (this.#order[start] as number))) {
+        return { pfn: start, order: this.#order[start] as number };
       }
     }
     return null;
   }
 
+  /** Free pages: on the buddy lists and on every CPU's per-CPU lists. */
   get freePagesTotal(): number {
+    return this.buddyFreePagesTotal + this.pcpPages();
+  }
+
+  /** Free pages on the buddy lists only (Linux's NR_FREE_PAGES, which leaves out the pcp lists). */
+  get buddyFreePagesTotal(): number {
     let total = 0;
     for (const zone of this.zones) total += zone.freePages;
     return total;
@@ -263,71 +458,29 @@ export class PageAllocator {
     return total;
   }
 
-  // ---- internals shared with the slow path and the validator ----
+  // ---- internals ----
 
-  /** __free_one_page: merges with free buddies, then lists the block. Zone lock held. */
-  freeOneBlock(zone: Zone, pfn: number, order: number): void {
-    const mt = this.pageblockMt[pfn >>> PAGEBLOCK_ORDER] as number;
-    while (order < MAX_PAGE_ORDER) {
-      const buddy = pfn ^ (1 << order);
-      if (buddy < zone.startPfn || buddy >= zone.endPfn) break;
-      if (((this.flags[buddy] as number) & PageFlag.Buddy) === 0 || (this.order[buddy] as number) !== order) break;
-      let buddyMt = mt;
-      if (order >= PAGEBLOCK_ORDER) {
-        buddyMt = this.pageblockMt[buddy >>> PAGEBLOCK_ORDER] as number;
-        if (buddyMt !== mt && (buddyMt >= MIGRATE_PCPTYPES || mt >= MIGRATE_PCPTYPES)) break;
-      }
-      zone.delFree(buddy, order, buddyMt);
-      // Match the buddy's pageblocks to ours, so that a later split lists every part correctly.
-      if (buddyMt !== mt) this.setPageblockRange(buddy, order, mt);
-      pfn &= buddy;
-      order++;
-      zone.count(ZoneStat.merges);
+  #allocate(order: number, gfp: number, owner: number): number {
+    if (!(order >= 0 && order <= MAX_PAGE_ORDER && (order | 0) === order)) throw new OrderError(order);
+    if ((gfp & ~GFP_VALID_MASK) !== 0 || (gfp | 0) !== gfp || (gfp & (GFP.MOVABLE | GFP.RECLAIMABLE)) === (GFP.MOVABLE | GFP.RECLAIMABLE)) {
+      checkGfp(gfp);
     }
-    zone.addFree(pfn, order, mt, this.buddyMergeLikely(zone, pfn, order));
-  }
-
-  /** __rmqueue_smallest + expand: the smallest free block of `mt` that fits. Zone lock held. */
-  rmqueueSmallest(zone: Zone, order: number, mt: number): number {
-    for (let current = order; current <= MAX_PAGE_ORDER; current++) {
-      const pfn = zone.listHead(current, mt);
-      if (pfn === NO_PFN) continue;
-      zone.delFree(pfn, current, mt);
-      this.expand(zone, pfn, order, current, mt);
-      return pfn;
+    if (owner !== 0 && (owner >>> 0) !== owner) throw new ArgumentError(`owner tag ${owner}: expected an unsigned 32-bit integer`);
+    const mt = gfpMigratetype(gfp, this.groupByMobility);
+    let pfn = this.#attempt(order, gfp, mt);
+    // Pages parked on this CPU's lists are free too: give them back and try again (drain_all_pages
+    // in __alloc_pages_direct_reclaim, before the shrinkers and the OOM killer).
+    if (pfn === NO_PFN && this.drainPages() > 0) pfn = this.#attempt(order, gfp, mt);
+    if (pfn === NO_PFN && (gfp & GFP.NORETRY) === 0 && this.shrinkers.shrinkAll() > 0) {
+      this.drainPages();
+      pfn = this.#attempt(order, gfp, mt);
     }
-    return NO_PFN;
+    if (pfn !== NO_PFN) this.#prepNewPage(pfn, order, gfp, owner);
+    return pfn;
   }
 
-  /** Lists the upper halves of a block split down from order `high` to `low`. Zone lock held. */
-  expand(zone: Zone, pfn: number, low: number, high: number, mt: number): void {
-    while (high > low) {
-      high--;
-      zone.addFree(pfn + (1 << high), high, mt, false);
-      zone.count(ZoneStat.splits);
-    }
-  }
-
-  /**
-   * Sets the migratetype of every pageblock in a block of `order` at `pfn`. With grouping by
-   * mobility off, every type that has fallbacks is written as Unmovable (set_pageblock_migratetype).
-   */
-  setPageblockRange(pfn: number, order: number, mt: number): void {
-    if (!this.groupByMobility && mt < MIGRATE_PCPTYPES) mt = MigrateType.Unmovable;
-    const first = pfn >>> PAGEBLOCK_ORDER;
-    const count = order >= PAGEBLOCK_ORDER ? 1 << (order - PAGEBLOCK_ORDER) : 1;
-    this.pageblockMt.fill(mt, first, first + count);
-  }
-
-  private buddyMergeLikely(zone: Zone, pfn: number, order: number): boolean {
-    if (order >= MAX_PAGE_ORDER - 1) return false;
-    const higher = pfn & ~((1 << (order + 1)) - 1);
-    const higherBuddy = higher ^ (1 << (order + 1));
-    if (higherBuddy < zone.startPfn || higherBuddy >= zone.endPfn) return false;
-    return ((this.flags[higherBuddy] as number) & PageFlag.Buddy) !== 0 && (this.order[higherBuddy] as number) === order + 1;
-  }
-
-  private tryAlloc(order: number, gfp: number, mt: number): number {
+  /** One try: the per-CPU list (order 0), else the buddy lists zone by zone. NO_PFN on failure. */
+  #attempt(order: number, gfp: number, mt: number): number {
     if (this.pageLimit > 0) {
       const after = Atomics.add(this.header.words, H.PAGES_LIMITED, 1 << order) + (1 << order);
       if (after > this.pageLimit) {
@@ -336,6 +489,208 @@ export class PageAllocator {
         return NO_PFN;
       }
     }
+    let pfn = NO_PFN;
+    if (order === 0 && (this.#pcpBase >= 0 || this.#claimPcp())) {
+      pfn = this.#pcpAlloc(this.#pcpBase + ((gfp & GFP.DMA) !== 0 ? 0 : this.#topZone * PCP_WORDS), mt);
+    }
+    if (pfn === NO_PFN) pfn = this.#buddyAlloc(order, gfp, mt);
+    if (pfn === NO_PFN) {
+      if (this.pageLimit > 0) Atomics.sub(this.header.words, H.PAGES_LIMITED, 1 << order);
+      this.lastFailure = 'exhausted';
+    }
+    return pfn;
+  }
+
+  /** rmqueue_pcplist: a page off this CPU's list of `mt` in the pcp at `base`, refilled if empty. */
+  #pcpAlloc(base: number, mt: number): number {
+    const w = this.#pcp;
+    const list = base + P.LISTS + 2 * mt;
+    let pfn = w[list] as number;
+    if (pfn === NO_PFN) {
+      if (this.#pcpRefill(base, mt) === 0) return NO_PFN;
+      pfn = w[list] as number;
+    }
+    const next = this.#next[pfn] as number;
+    w[list] = next;
+    if (next === NO_PFN) w[list + 1] = NO_PFN;
+    else this.#prev[next] = NO_PFN;
+    w[base + P.COUNT] = (w[base + P.COUNT] as number) - 1;
+    const stat = pcpStatBase(base) + PcpStat.allocs;
+    this.#pcpStats[stat] = (this.#pcpStats[stat] as number) + 1;
+    return pfn;
+  }
+
+  /** free_unref_page: onto the head of this CPU's list; a batch goes back when the list reaches high. */
+  #pcpFree(pfn: number, flags: number, base: number): void {
+    if (this.#shared) {
+      // The one word that decides who frees the page: of two racing frees exactly one changes it.
+      if (Atomics.compareExchange(this.#flags, pfn, flags, PageFlag.Pcp) !== flags) this.#diagnoseBadFree(pfn, 0, this.#owner[pfn] as number);
+    } else {
+      this.#flags[pfn] = PageFlag.Pcp;
+    }
+    this.#refcount[pfn] = 0;
+    this.#owner[pfn] = 0;
+    const w = this.#pcp;
+    const list = base + P.LISTS + 2 * (this.pageblockMt[pfn >>> PAGEBLOCK_ORDER] as number);
+    pcpPushHead(w, this.#next, this.#prev, list, pfn);
+    const count = (w[base + P.COUNT] as number) + 1;
+    w[base + P.COUNT] = count;
+    const stat = pcpStatBase(base) + PcpStat.frees;
+    this.#pcpStats[stat] = (this.#pcpStats[stat] as number) + 1;
+    if (count >= (w[base + P.HIGH] as number)) this.#pcpDrain(base, w[base + P.BATCH] as number);
+    if (this.pageLimit > 0) Atomics.sub(this.header.words, H.PAGES_LIMITED, 1);
+  }
+
+  /** rmqueue_bulk: up to `batch` order-0 pages of `mt` from the buddy lists onto the list. Returns the count. */
+  #pcpRefill(base: number, mt: number): number {
+    const w = this.#pcp;
+    const zone = this.zones[pcpZoneId(base)] as Zone;
+    const batch = w[base + P.BATCH] as number;
+    const list = pcpList(base, mt);
+    let n = 0;
+    zone.lock.acquire();
+    try {
+      for (; n < batch; n++) {
+        let pfn = rmqueueSmallest(zone, 0, mt);
+        if (pfn === NO_PFN && mt < MIGRATE_PCPTYPES) pfn = rmqueueFallback(this.#core, zone, 0, mt);
+        if (pfn === NO_PFN) break;
+        this.#flags[pfn] = PageFlag.Pcp;
+        this.#order[pfn] = 0;
+        pcpPushTail(w, this.#next, this.#prev, list, pfn);
+      }
+      if (n > 0) {
+        zone.count(ZoneStat.allocBlocks, n);
+        zone.count(ZoneStat.allocPages, n);
+      }
+    } finally {
+      zone.lock.release();
+    }
+    w[base + P.COUNT] = (w[base + P.COUNT] as number) + n;
+    const stat = pcpStatBase(base);
+    this.#pcpStats[stat + PcpStat.refills] = (this.#pcpStats[stat + PcpStat.refills] as number) + 1;
+    this.#pcpStats[stat + PcpStat.refillPages] = (this.#pcpStats[stat + PcpStat.refillPages] as number) + n;
+    return n;
+  }
+
+  /** free_pcppages_bulk: `n` of the coldest pages, the lists taken in turn, back to the buddy allocator. */
+  #pcpDrain(base: number, n: number): number {
+    const w = this.#pcp;
+    const count = w[base + P.COUNT] as number;
+    if (n > count) n = count;
+    if (n === 0) return 0;
+    const zone = this.zones[pcpZoneId(base)] as Zone;
+    let mt = w[base + P.DRAIN_NEXT] as number;
+    zone.lock.acquire();
+    try {
+      for (let done = 0, empty = 0; done < n && empty < MIGRATE_PCPTYPES; ) {
+        const pfn = pcpPopTail(w, this.#next, this.#prev, pcpList(base, mt));
+        mt = mt + 1 === MIGRATE_PCPTYPES ? 0 : mt + 1;
+        if (pfn === NO_PFN) {
+          empty++;
+          continue;
+        }
+        empty = 0;
+        this.#flags[pfn] = PageFlag.Freed;
+        freeOneBlock(this.#core, zone, pfn, 0);
+        done++;
+      }
+      zone.count(ZoneStat.freeBlocks, n);
+      zone.count(ZoneStat.freePages, n);
+    } finally {
+      zone.lock.release();
+    }
+    w[base + P.DRAIN_NEXT] = mt;
+    w[base + P.COUNT] = count - n;
+    const stat = pcpStatBase(base);
+    this.#pcpStats[stat + PcpStat.drains] = (this.#pcpStats[stat + PcpStat.drains] as number) + 1;
+    this.#pcpStats[stat + PcpStat.drainPages] = (this.#pcpStats[stat + PcpStat.drainPages] as number) + n;
+    return n;
+  }
+
+  #drainCpuAt(cpuBase: number): number {
+    let pages = 0;
+    for (const zone of this.zones) {
+      const base = cpuBase + zone.id * PCP_WORDS;
+      pages += this.#pcpDrain(base, this.#pcp[base + P.COUNT] as number);
+    }
+    return pages;
+  }
+
+  /** Learns this wrapper's CPU from the kernel; false while there is none (boot) or pcp is off. */
+  #claimPcp(): boolean {
+    if (!this.pcpEnabled || this.#cpuSource === null) return false;
+    const cpu = this.#cpuSource();
+    if (!(Number.isInteger(cpu) && cpu >= 0 && cpu < this.#cpus)) return false;
+    this.#pcpBase = cpu * MAX_NR_ZONES * PCP_WORDS;
+    this.#installFastPaths();
+    return true;
+  }
+
+  /** Builds the order-0 fast paths over this CPU's pcp (see #fastAlloc). */
+  #installFastPaths(): void {
+    const cpuBase = this.#pcpBase;
+    const w = this.#pcp;
+    const stats = this.#pcpStats;
+    const flagsOf = this.#flags;
+    const orderOf = this.#order;
+    const ownerOf = this.#owner;
+    const refcount = this.#refcount;
+    const mapcount = this.memMap.mapcount;
+    const pincount = this.memMap.pincount;
+    const next = this.#next;
+    const prev = this.#prev;
+    const pageblockMt = this.pageblockMt;
+    const nrPages = this.nrPages;
+    const grouping = this.groupByMobility;
+    const allocBase = cpuBase + this.#topZone * PCP_WORDS;
+    const allocStat = pcpStatBase(allocBase) + PcpStat.allocs;
+    const plainGfp = GFP.MOVABLE | GFP.RECLAIMABLE | GFP.NORETRY | GFP.NOWARN;
+    const drain = (base: number): void => void this.#pcpDrain(base, w[base + P.BATCH] as number);
+    // Where a fast path does not apply, it always answers "take the general path".
+    this.#fastAlloc = () => NO_PFN;
+    this.#fastFree = () => false;
+    if (this.pageLimit > 0 || this.debug) return;
+    this.#fastAlloc = (gfp, owner) => {
+      if ((gfp & ~plainGfp) !== 0 || (owner >>> 0) !== owner) return NO_PFN;
+      const mobility = (gfp & GFP.MOVABLE) !== 0 ? ((gfp & GFP.RECLAIMABLE) !== 0 ? -1 : MigrateType.Movable) : (gfp & GFP.RECLAIMABLE) !== 0 ? MigrateType.Reclaimable : MigrateType.Unmovable;
+      if (mobility < 0) return NO_PFN;
+      const list = allocBase + P.LISTS + 2 * (grouping ? mobility : MigrateType.Unmovable);
+      const pfn = w[list] as number;
+      if (pfn === NO_PFN) return NO_PFN;
+      const after = next[pfn] as number;
+      w[list] = after;
+      if (after === NO_PFN) w[list + 1] = NO_PFN;
+      else prev[after] = NO_PFN;
+      w[allocBase + P.COUNT] = (w[allocBase + P.COUNT] as number) - 1;
+      stats[allocStat] = (stats[allocStat] as number) + 1;
+      flagsOf[pfn] = PageFlag.Allocated | (mobility << PAGE_FLAG_MT_SHIFT);
+      refcount[pfn] = 1;
+      mapcount[pfn] = 0;
+      pincount[pfn] = 0;
+      ownerOf[pfn] = owner;
+      return pfn;
+    };
+    if (this.#shared) return;
+    this.#fastFree = (pfn, owner) => {
+      if (!(pfn >= 0 && pfn < nrPages && (pfn | 0) === pfn)) return false;
+      if (((flagsOf[pfn] as number) & (PageFlag.Allocated | PageFlag.Slab)) !== PageFlag.Allocated || orderOf[pfn] !== 0 || ownerOf[pfn] !== owner) return false;
+      const mt = pageblockMt[pfn >>> PAGEBLOCK_ORDER] as number;
+      if (mt >= MIGRATE_PCPTYPES) return false;
+      const base = pfn >= DMA_ZONE_PAGES ? cpuBase + PCP_WORDS : cpuBase;
+      flagsOf[pfn] = PageFlag.Pcp;
+      refcount[pfn] = 0;
+      ownerOf[pfn] = 0;
+      pcpPushHead(w, next, prev, base + P.LISTS + 2 * mt, pfn);
+      const count = (w[base + P.COUNT] as number) + 1;
+      w[base + P.COUNT] = count;
+      const stat = pcpStatBase(base) + PcpStat.frees;
+      stats[stat] = (stats[stat] as number) + 1;
+      if (count >= (w[base + P.HIGH] as number)) drain(base);
+      return true;
+    };
+  }
+
+  #buddyAlloc(order: number, gfp: number, mt: number): number {
     const highest = (gfp & GFP.DMA) !== 0 ? ZoneId.DMA : this.zones.length - 1;
     for (let id = highest; id >= 0; id--) {
       const zone = this.zones[id] as Zone;
@@ -344,8 +699,8 @@ export class PageAllocator {
       try {
         // A lower zone keeps its lowmem reserve from allocations that could have used a higher one.
         if (id === highest || zone.freePages - (1 << order) >= zone.lowmemReserve) {
-          pfn = this.rmqueueSmallest(zone, order, mt);
-          if (pfn === NO_PFN && mt < MIGRATE_PCPTYPES) pfn = rmqueueFallback(this, zone, order, mt);
+          pfn = rmqueueSmallest(zone, order, mt);
+          if (pfn === NO_PFN && mt < MIGRATE_PCPTYPES) pfn = rmqueueFallback(this.#core, zone, order, mt);
         }
         if (pfn !== NO_PFN) {
           zone.count(ZoneStat.allocBlocks);
@@ -356,8 +711,6 @@ export class PageAllocator {
       }
       if (pfn !== NO_PFN) return pfn;
     }
-    if (this.pageLimit > 0) Atomics.sub(this.header.words, H.PAGES_LIMITED, 1 << order);
-    this.lastFailure = 'exhausted';
     return NO_PFN;
   }
 
@@ -366,46 +719,49 @@ export class PageAllocator {
    * grouping by mobility is off and the block came from an Unmovable list), as Linux knows an LRU
    * page is movable whatever list it came from.
    */
-  private prepNewPage(pfn: number, order: number, gfp: number, owner: number): void {
+  #prepNewPage(pfn: number, order: number, gfp: number, owner: number): void {
     const compound = (gfp & GFP.COMP) !== 0 && order > 0;
     const mobility = gfpMigratetype(gfp, true);
-    this.flags[pfn] = PageFlag.Allocated | (compound ? PageFlag.Head : 0) | (mobility << PAGE_FLAG_MT_SHIFT);
-    this.order[pfn] = order;
-    this.memMap.refcount[pfn] = 1;
+    this.#flags[pfn] = PageFlag.Allocated | (compound ? PageFlag.Head : 0) | (mobility << PAGE_FLAG_MT_SHIFT);
+    this.#order[pfn] = order;
+    this.#refcount[pfn] = 1;
     this.memMap.mapcount[pfn] = 0;
     this.memMap.pincount[pfn] = 0;
-    this.memMap.owner[pfn] = owner;
+    this.#owner[pfn] = owner;
     if (compound) {
       const end = pfn + (1 << order);
       for (let tail = pfn + 1; tail < end; tail++) {
-        this.flags[tail] = PageFlag.Tail;
+        this.#flags[tail] = PageFlag.Tail;
         this.memMap.head[tail] = pfn;
       }
     }
     if ((gfp & GFP.ZERO) !== 0) this.ram.bytes.fill(0, pfn * PAGE_SIZE, (pfn + (1 << order)) * PAGE_SIZE);
   }
 
-  private clearCompound(pfn: number, order: number): void {
+  #clearCompound(pfn: number, order: number): void {
     const end = pfn + (1 << order);
     for (let tail = pfn + 1; tail < end; tail++) {
-      assert(
-        (this.flags[tail] as number) === PageFlag.Tail && this.memMap.head[tail] === pfn,
-        () => `compound page at pfn ${pfn}: tail ${tail} has flags 0x${(this.flags[tail] ?? 0).toString(16)} head ${this.memMap.head[tail]}; expected a tail pointing to ${pfn}`,
-      );
-      this.flags[tail] = 0;
+      // Cheap, always on: a compound free must find every tail pointing at its head.
+      if ((this.#flags[tail] as number) !== PageFlag.Tail || this.memMap.head[tail] !== pfn) {
+        throw new NotAllocatedError(pfn, `compound tail ${tail} has flags 0x${(this.#flags[tail] ?? 0).toString(16)} and head ${this.memMap.head[tail]}; expected a tail pointing to ${pfn}`);
+      }
+    }
+    for (let tail = pfn + 1; tail < end; tail++) {
+      this.#flags[tail] = 0;
       this.memMap.head[tail] = NO_PFN;
     }
   }
 
-  private allocFailed(order: number, gfp: number): null {
+  #countFailure(gfp: number): void {
+    if ((gfp & GFP.NOWARN) !== 0) return;
+    const zone = this.zones[(gfp & GFP.DMA) !== 0 ? ZoneId.DMA : this.zones.length - 1] as Zone;
+    zone.lock.acquire();
+    zone.count(ZoneStat.allocFailures);
+    zone.lock.release();
+  }
+
+  #raiseOom(order: number, gfp: number): never {
     const reason = this.lastFailure ?? 'exhausted';
-    if ((gfp & GFP.NOWARN) === 0) {
-      const zone = this.zones[(gfp & GFP.DMA) !== 0 ? ZoneId.DMA : this.zones.length - 1] as Zone;
-      zone.lock.acquire();
-      zone.count(ZoneStat.allocFailures);
-      zone.lock.release();
-    }
-    if ((gfp & GFP.NORETRY) !== 0) return null;
     const detail =
       reason === 'limit'
         ? `the limit of ${this.pageLimit} pages in use would be exceeded`
@@ -413,20 +769,28 @@ export class PageAllocator {
     throw new OutOfMemoryError(order, gfp, reason, detail);
   }
 
-  /** Works out why `freePages(pfn, order)` is wrong and throws the matching error. Zone lock held. */
-  private diagnoseBadFree(pfn: number, order: number): never {
-    const flags = this.flags[pfn] as number;
+  /** Works out why `freePages(pfn, order, owner)` is wrong and throws the matching error. Changes nothing. */
+  #diagnoseBadFree(pfn: number, order: number, owner: number): never {
+    const flags = this.#flags[pfn] as number;
     if ((flags & PageFlag.Reserved) !== 0) {
       const region = this.header.regions().find((r) => pfn * PAGE_SIZE >= r.paddr && pfn * PAGE_SIZE < r.paddr + r.sizeBytes);
       throw new ReservedPageError(pfn, region === undefined ? 'the boot header' : `memblock region '${region.name}'`);
     }
-    if ((flags & PageFlag.Allocated) !== 0) throw new WrongOrderError(pfn, order, this.order[pfn] as number);
+    if ((flags & PageFlag.Slab) !== 0) throw new PageOwnerError(pfn, this.#owner[pfn] as number, owner, `a slab: ${this.#describeOwner(pfn)}`);
+    if ((flags & PageFlag.Allocated) !== 0) {
+      if ((this.#owner[pfn] as number) !== owner) throw new PageOwnerError(pfn, this.#owner[pfn] as number, owner, this.#describeOwner(pfn));
+      throw new WrongOrderError(pfn, order, this.#order[pfn] as number);
+    }
+    if ((flags & PageFlag.Pcp) !== 0) throw new DoubleFreeError(pfn, pfn, 0);
     const free = this.findFreeBlock(pfn);
     if (free !== null) {
       if ((flags & PageFlag.Freed) !== 0) throw new DoubleFreeError(pfn, free.pfn, free.order);
       throw new NotAllocatedError(pfn, `it lies in the free block at pfn ${free.pfn} of order ${free.order}`);
     }
     const block = this.findAllocatedBlock(pfn);
+    if (block !== null && (this.#owner[block.pfn] as number) !== owner) {
+      throw new PageOwnerError(pfn, this.#owner[block.pfn] as number, owner, `${this.#describeOwner(block.pfn)}; pfn ${pfn} is inside its block at pfn ${block.pfn} of order ${block.order}`);
+    }
     throw new NotAllocatedError(
       pfn,
       block === null ? 'it is in no block' : `it lies inside the block allocated at pfn ${block.pfn} of order ${block.order}; free that pfn`,

@@ -24,7 +24,32 @@
  *   a free block of order o starts at a pfn with pfn mod 2^o = 0 and lies inside one zone
  *   free blocks never overlap, and no two free buddies of the same order are left unmerged
  *   every pageblock covered by a free block has the migratetype of the list that holds it
- *   Σ over lists of count · 2^order = zone free pages;  free + allocated + reserved = spanned
+ *   Σ over lists of count · 2^order = zone free pages (buddy free, Linux's NR_FREE_PAGES)
+ *   a pcp list holds Pcp pages of order 0 of its zone; 0 ≤ count < high  (pcp.ts)
+ *   buddy free + Σ pcp counts + allocated + reserved = spanned
+ *   an allocated block's first page records its order and owner tag; freePages(pfn, order, owner)
+ *   must name both, and no slab may hold it (PageFlag.Slab clear)
+ *
+ * Lock order (outermost first): the slab allocator's locks (cache table → depot → a cache's slab
+ * lock → kmem's internal slab/magazine caches), then one zone lock. The page allocator never holds
+ * two zone locks at once and never calls out (shrinkers run with no zone lock held). A CPU's pcp
+ * lists take no lock: only the thread holding that CPU slot touches them, or whoever offlines it.
+ *
+ * Arena-resident (survives a byte copy; every worker sees it): struct page (mem-map.ts), zone
+ * descriptors and their event counters, pageblock migratetypes, every CPU's pcp lists and their
+ * counters (regions 'pcp', 'pcp.vmstat'), the page-limit counter in the boot header.
+ * Host-side (per wrapper, rebuilt by Kernel.attach, safe to lose): the typed-array views, the
+ * BuddyCore object, which CPU slot this wrapper's pcp uses (asked again on first use; its lists
+ * are in the arena, and a lost holder's lists are drained when its slot is offlined), the order-0
+ * fast-path closures, the owner describer used in error messages, `lastFailure`.
+ *
+ * Assertion tiers:
+ *   cheap, always on    argument and state checks of every allocPages/freePages (typed errors,
+ *                       nothing changed); a compound free finds every tail pointing at its head
+ *   internal, always on list operations check their precondition in one load: Zone.addFree takes
+ *                       a block on no list, Zone.delFree a Buddy block of that order
+ *   expensive, opt-in   boot option `pageDebug`: validate() (every list, frame and pcp, O(pages))
+ *                       after every allocation and free; tests and fuzzing also call it directly
  */
 import { PAGE_SHIFT, PAGE_SIZE } from '../machine/ram.ts';
 
@@ -87,6 +112,8 @@ export const PageFlag = {
   Freed: 1 << 5,
   /** The page belongs to a slab. */
   Slab: 1 << 6,
+  /** A free order-0 page on a CPU's per-CPU list (pcp.ts): free to its users, not to the buddy allocator. */
+  Pcp: 1 << 7,
 } as const;
 
 /** The mobility an allocated block was asked for (a MigrateType), kept in its first page's flags. */

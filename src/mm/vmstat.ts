@@ -13,8 +13,12 @@
  * is the point above which Linux compacts rather than reclaims (Documentation/admin-guide/sysctl/vm.rst).
  * The unusable free space index is (free_pages − Σ pages in blocks of order ≥ o) · 1000 / free_pages.
  */
-import type { PageAllocator } from './page-alloc.ts';
+import type { PageAllocator, Pageset } from './page-alloc.ts';
+import { pageAllocInternals } from './page-alloc.ts';
+import { PCP_STATS, PcpStat } from './pcp.ts';
+import type { PcpStatName } from './pcp.ts';
 import {
+  MAX_NR_ZONES,
   MAX_PAGE_ORDER,
   MIGRATE_TYPES,
   MIGRATETYPE_NAMES,
@@ -130,6 +134,27 @@ export function pagetypeinfo(pa: PageAllocator): string {
   return out;
 }
 
+/**
+ * The "pagesets" section of /proc/zoneinfo, under each zone's "Node 0, zone %8s" line, in Linux
+ * 6.6's format (zoneinfo_show_print): "    cpu: %i" then count, high and batch as
+ * "              count: %i", "              high:  %i", "              batch: %i". Linux prints the
+ * online CPUs and a "vm stats threshold" line after each; kmem prints every CPU slot and has no
+ * per-CPU vmstat deltas, so no threshold.
+ */
+export function zoneinfoPagesets(pa: PageAllocator): string {
+  let out = '';
+  const sets = pa.pagesets();
+  for (const zone of pa.zones) {
+    out += `Node 0, zone ${zone.name.padStart(8)}\n  pagesets`;
+    for (const set of sets) {
+      if (set.zone !== zone.name) continue;
+      out += `\n    cpu: ${set.cpu}\n              count: ${set.count}\n              high:  ${set.high}\n              batch: ${set.batch}`;
+    }
+    out += '\n';
+  }
+  return out;
+}
+
 /** /sys/kernel/debug/extfrag/extfrag_index. */
 export function extfragIndexText(pa: PageAllocator): string {
   return indexText(pa, fragmentationIndex, 2);
@@ -165,13 +190,26 @@ export interface ZoneStats {
   pageblocks: Record<string, number>;
   /** External fragmentation index per order, in thousandths (-1000 = would succeed). */
   fragmentationIndex: number[];
+  /** Pages on every CPU's per-CPU lists of this zone (free, but not on the buddy lists). */
+  pcpPages: number;
+  /** Each CPU's per-CPU list of this zone: count, high, batch. */
+  pagesets: Pageset[];
+  /** Buddy-level events; allocations and frees served by the per-CPU lists are in `pcpEvents`. */
   events: Record<ZoneStatName, number>;
+  /** Per-CPU list events, summed over the CPUs. */
+  pcpEvents: Record<PcpStatName, number>;
 }
 
 export interface PageAllocStats {
   nrPages: number;
   managedPages: number;
+  /** Free pages: buddyFreePages + pcpPages. */
   freePages: number;
+  /** Free pages on the buddy lists (Linux's NR_FREE_PAGES). */
+  buddyFreePages: number;
+  /** Free pages on the CPUs' per-CPU lists. */
+  pcpPages: number;
+  pcpEnabled: boolean;
   allocatedPages: number;
   groupByMobility: boolean;
   pageLimit: number;
@@ -190,6 +228,13 @@ export function pageAllocStats(pa: PageAllocator): PageAllocStats {
     }
     const events = {} as Record<ZoneStatName, number>;
     for (const key of Object.keys(ZoneStat) as ZoneStatName[]) events[key] = zone.stat(key);
+    const { pcpStats, cpus } = pageAllocInternals(pa);
+    const pcpEvents = {} as Record<PcpStatName, number>;
+    for (const key of Object.keys(PcpStat) as PcpStatName[]) {
+      let sum = 0;
+      for (let cpu = 0; cpu < cpus; cpu++) sum += pcpStats[(cpu * MAX_NR_ZONES + zone.id) * PCP_STATS + PcpStat[key]] ?? 0;
+      pcpEvents[key] = sum;
+    }
     return {
       name: zone.name,
       startPfn: zone.startPfn,
@@ -201,7 +246,10 @@ export function pageAllocStats(pa: PageAllocator): PageAllocStats {
       freeBlocksByType,
       pageblocks,
       fragmentationIndex: Array.from({ length: NR_PAGE_ORDERS }, (_, order) => fragmentationIndex(zone, order)),
+      pcpPages: pa.pcpPages(zone),
+      pagesets: pa.pagesets().filter((set) => set.zone === zone.name),
       events,
+      pcpEvents,
     };
   });
   const managedPages = pa.managedPagesTotal;
@@ -210,6 +258,9 @@ export function pageAllocStats(pa: PageAllocator): PageAllocStats {
     nrPages: pa.nrPages,
     managedPages,
     freePages,
+    buddyFreePages: pa.buddyFreePagesTotal,
+    pcpPages: pa.pcpPages(),
+    pcpEnabled: pa.pcpEnabled,
     allocatedPages: managedPages - freePages,
     groupByMobility: pa.groupByMobility,
     pageLimit: pa.pageLimit,
@@ -232,6 +283,15 @@ export interface PageblockCensus {
   mixed: Record<string, number>;
 }
 
+/** Whether the pageblock at `start` lies inside a free block of an order above the pageblock's. */
+function insideLargerFreeBlock(flags: Uint32Array, orders: Uint8Array, start: number): boolean {
+  for (let order = PAGEBLOCK_ORDER + 1; order <= MAX_PAGE_ORDER; order++) {
+    const head = start - (start % (1 << order));
+    if (((flags[head] as number) & PageFlag.Buddy) !== 0 && orders[head] === order) return true;
+  }
+  return false;
+}
+
 /** Walks every pageblock and classifies it by what is allocated in it. Takes each zone's lock. */
 export function pageblockCensus(pa: PageAllocator): PageblockCensus {
   const { flags, order: orders } = pa.memMap;
@@ -245,6 +305,12 @@ export function pageblockCensus(pa: PageAllocator): PageblockCensus {
       for (let start = zone.startPfn; start + PAGEBLOCK_NR_PAGES <= zone.endPfn; start += PAGEBLOCK_NR_PAGES) {
         pageblocks++;
         const blockMt = pa.pageblockMt[start >>> PAGEBLOCK_ORDER] ?? 0;
+        // A pageblock inside a larger free block (order 10 holds two) has no head of its own.
+        if (insideLargerFreeBlock(flags, orders, start)) {
+          free++;
+          movableOnly++;
+          continue;
+        }
         let freePages = 0;
         let unmovable = false;
         let mixed = false;

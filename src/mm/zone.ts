@@ -11,10 +11,12 @@
  * Invariants (checked by PageAllocator.validate()):
  *   free = Σ count(order, mt) · 2^order
  *   a list's blocks are Buddy heads of its order, linked both ways, count of them exactly
- * Locking: every list operation and every count is under the zone's lock.
+ * Locking: every list operation and every count is under the zone's lock. The list operations
+ * (addFree, delFree) are module functions, not methods, so no holder of a Zone can call them.
  */
 import { LockWord } from '../sync/lock-word.ts';
 import { assert } from '../util/assert.ts';
+import { InvariantError } from '../util/errors.ts';
 import type { MemMap } from './mem-map.ts';
 import { MIGRATE_TYPES, NO_PFN, NR_PAGE_ORDERS, PageFlag, ZONE_NAMES } from './types.ts';
 
@@ -44,6 +46,19 @@ export const ZoneStat = {
 export type ZoneStatName = keyof typeof ZoneStat;
 export const ZONE_STATS = Object.keys(ZoneStat).length;
 
+interface ZoneLinks {
+  readonly flags: Uint32Array;
+  readonly order: Uint8Array;
+  readonly next: Int32Array;
+  readonly prev: Int32Array;
+}
+
+let linksOf: (zone: Zone) => ZoneLinks;
+
+function listFail(op: string, pfn: number, order: number, mt: number, flags: number): never {
+  throw new InvariantError(`zone ${op}: block at pfn ${pfn} (order ${order}, type ${mt}) has flags 0x${flags.toString(16)}; expected ${op === 'addFree' ? 'a block on no list' : 'a Buddy block of that order'}`);
+}
+
 export class Zone {
   readonly name: string;
   readonly startPfn: number;
@@ -51,10 +66,12 @@ export class Zone {
   /** One past the last pfn. */
   readonly endPfn: number;
   readonly lock: LockWord;
-  private readonly flags: Uint32Array;
-  private readonly order: Uint8Array;
-  private readonly next: Int32Array;
-  private readonly prev: Int32Array;
+  /** The struct-page arrays its lists link through (host-side views; one object, built once). */
+  readonly #links: ZoneLinks;
+
+  static {
+    linksOf = (zone) => zone.#links;
+  }
 
   constructor(
     readonly id: number,
@@ -68,10 +85,7 @@ export class Zone {
     this.spannedPages = words[Z.SPANNED] ?? 0;
     this.endPfn = this.startPfn + this.spannedPages;
     this.lock = new LockWord(words, Z.LOCK);
-    this.flags = memMap.flags;
-    this.order = memMap.order;
-    this.next = memMap.next;
-    this.prev = memMap.prev;
+    this.#links = { flags: memMap.flags, order: memMap.order, next: memMap.next, prev: memMap.prev };
   }
 
   get freePages(): number {
@@ -109,49 +123,6 @@ export class Zone {
     return total;
   }
 
-  /** Puts a free block on its list, at the head or (when a merge is likely soon) the tail. */
-  addFree(pfn: number, order: number, mt: number, toTail: boolean): void {
-    const w = this.words;
-    const base = Z.LISTS + 3 * (order * MIGRATE_TYPES + mt);
-    const head = w[base] as number;
-    const tail = w[base + 1] as number;
-    this.flags[pfn] = ((this.flags[pfn] as number) | PageFlag.Buddy) & ~PageFlag.Allocated;
-    this.order[pfn] = order;
-    if (head === NO_PFN) {
-      this.next[pfn] = NO_PFN;
-      this.prev[pfn] = NO_PFN;
-      w[base] = pfn;
-      w[base + 1] = pfn;
-    } else if (toTail) {
-      this.next[pfn] = NO_PFN;
-      this.prev[pfn] = tail;
-      this.next[tail] = pfn;
-      w[base + 1] = pfn;
-    } else {
-      this.next[pfn] = head;
-      this.prev[pfn] = NO_PFN;
-      this.prev[head] = pfn;
-      w[base] = pfn;
-    }
-    w[base + 2] = (w[base + 2] as number) + 1;
-    w[Z.FREE] = (w[Z.FREE] as number) + (1 << order);
-  }
-
-  /** Takes a free block off its list. */
-  delFree(pfn: number, order: number, mt: number): void {
-    const w = this.words;
-    const base = Z.LISTS + 3 * (order * MIGRATE_TYPES + mt);
-    const next = this.next[pfn] as number;
-    const prev = this.prev[pfn] as number;
-    if (prev === NO_PFN) w[base] = next;
-    else this.next[prev] = next;
-    if (next === NO_PFN) w[base + 1] = prev;
-    else this.prev[next] = prev;
-    this.flags[pfn] = (this.flags[pfn] as number) & ~PageFlag.Buddy;
-    w[base + 2] = (w[base + 2] as number) - 1;
-    w[Z.FREE] = (w[Z.FREE] as number) - (1 << order);
-  }
-
   /** Adds to an event counter; `stat` is a ZoneStat index (a constant, so the access stays monomorphic). */
   count(stat: number, by = 1): void {
     this.stats[stat] = (this.stats[stat] as number) + by;
@@ -160,4 +131,56 @@ export class Zone {
   stat(name: ZoneStatName): number {
     return this.stats[ZoneStat[name]] as number;
   }
+}
+
+/**
+ * Puts a free block on its zone's list, at the head or (when a merge is likely soon) the tail. Zone
+ * lock held. A module function, not a Zone method: kmem's public API cannot list a block.
+ */
+export function addFree(zone: Zone, pfn: number, order: number, mt: number, toTail: boolean): void {
+  const w = zone.words;
+  const links = linksOf(zone);
+  const base = Z.LISTS + 3 * (order * MIGRATE_TYPES + mt);
+  const head = w[base] as number;
+  const tail = w[base + 1] as number;
+  // Internal tier (always on, one load): a block goes on a list only when it is on none.
+  if (((links.flags[pfn] as number) & (PageFlag.Buddy | PageFlag.Pcp)) !== 0) listFail('addFree', pfn, order, mt, links.flags[pfn] as number);
+  links.flags[pfn] = ((links.flags[pfn] as number) | PageFlag.Buddy) & ~PageFlag.Allocated;
+  links.order[pfn] = order;
+  if (head === NO_PFN) {
+    links.next[pfn] = NO_PFN;
+    links.prev[pfn] = NO_PFN;
+    w[base] = pfn;
+    w[base + 1] = pfn;
+  } else if (toTail) {
+    links.next[pfn] = NO_PFN;
+    links.prev[pfn] = tail;
+    links.next[tail] = pfn;
+    w[base + 1] = pfn;
+  } else {
+    links.next[pfn] = head;
+    links.prev[pfn] = NO_PFN;
+    links.prev[head] = pfn;
+    w[base] = pfn;
+  }
+  w[base + 2] = (w[base + 2] as number) + 1;
+  w[Z.FREE] = (w[Z.FREE] as number) + (1 << order);
+}
+
+/** Takes a free block off its zone's list. Zone lock held. */
+export function delFree(zone: Zone, pfn: number, order: number, mt: number): void {
+  const w = zone.words;
+  const links = linksOf(zone);
+  const base = Z.LISTS + 3 * (order * MIGRATE_TYPES + mt);
+  const next = links.next[pfn] as number;
+  const prev = links.prev[pfn] as number;
+  // Internal tier: only a listed block of this order comes off a list.
+  if (((links.flags[pfn] as number) & PageFlag.Buddy) === 0 || links.order[pfn] !== order) listFail('delFree', pfn, order, mt, links.flags[pfn] as number);
+  if (prev === NO_PFN) w[base] = next;
+  else links.next[prev] = next;
+  if (next === NO_PFN) w[base + 1] = prev;
+  else links.prev[next] = prev;
+  links.flags[pfn] = (links.flags[pfn] as number) & ~PageFlag.Buddy;
+  w[base + 2] = (w[base + 2] as number) - 1;
+  w[Z.FREE] = (w[Z.FREE] as number) - (1 << order);
 }

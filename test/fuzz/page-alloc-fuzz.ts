@@ -6,9 +6,12 @@
  * stamped into the block at allocation are still there (nobody else wrote them). Whenever an
  * allocation fails, no zone it may use holds a free block of that order or more (beyond the DMA
  * zone's lowmem reserve, or past the page limit). Free-page totals match the shadow after every
- * operation. Misuse (double free, wrong order, tails, reserved and out-of-range frames) is mixed in:
- * each must raise its typed error and change nothing. validate() runs periodically and at the end;
- * when everything is freed, the free lists are back to their boot state.
+ * operation. Misuse through the public API (double free, wrong order, tails, reserved and
+ * out-of-range frames, pages a slab cache or a large kmalloc block owns, a wrong owner tag) is mixed
+ * in: each must raise its typed error and change nothing. Now and then this CPU's per-CPU lists are
+ * drained, or its CPU slot goes offline (kernel.detach(): the lists go back, the next call claims a
+ * slot again). validate() runs periodically and at the end; when everything is freed and the lists
+ * drained, the free lists are back to their boot state.
  */
 import assert from 'node:assert/strict';
 import { Kernel } from '../../src/mm/kernel.ts';
@@ -17,11 +20,12 @@ import {
   DoubleFreeError,
   NotAllocatedError,
   OutOfMemoryError,
+  PageOwnerError,
   PfnRangeError,
   ReservedPageError,
   WrongOrderError,
 } from '../../src/mm/errors.ts';
-import { MAX_PAGE_ORDER, PAGE_SIZE, ZoneId } from '../../src/mm/types.ts';
+import { MAX_PAGE_ORDER, PAGE_SHIFT, PAGE_SIZE, ZoneId } from '../../src/mm/types.ts';
 import { Prng } from '../../src/util/prng.ts';
 
 export interface PageAllocFuzzOptions {
@@ -40,6 +44,9 @@ export interface PageAllocFuzzReport {
   failures: number;
   misuses: number;
   peakPages: number;
+  /** Times the per-CPU lists were drained, and the CPU slot went offline, mid-run. */
+  drains: number;
+  offlines: number;
 }
 
 const GFP_CHOICES = [
@@ -65,6 +72,13 @@ export function fuzzPageAllocator(options: PageAllocFuzzOptions): PageAllocFuzzR
   const validateEvery = options.validateEvery ?? 50_000;
   const bootFree = pa.stats().zones.map((z) => z.freeBlocks.join(','));
   const managed = pa.managedPagesTotal;
+  // Pages other owners hold all run long: slab objects of a cache and a large kmalloc block, for
+  // the misuse of freeing them through freePages. `kernelPages` is what they take.
+  const cache = kernel.createCache('fuzz_pinned', 256);
+  const slabObjects = Array.from({ length: 40 }, () => cache.alloc() as number);
+  const largeKmalloc = kernel.kmalloc(3 * PAGE_SIZE) as number;
+  let kernelPages = managed - pa.freePagesTotal;
+  let shrinkerRuns = kernel.shrinkers.runs;
 
   // Shadow: owner[pfn] = head pfn + 1 of the live block covering it, 0 when free.
   const owner = new Int32Array(pa.nrPages);
@@ -72,12 +86,12 @@ export function fuzzPageAllocator(options: PageAllocFuzzOptions): PageAllocFuzzR
   const liveOrder = new Map<number, number>();
   let livePages = 0;
   let recentlyFreed: { pfn: number; order: number } | null = null;
-  const report: PageAllocFuzzReport = { ops: 0, allocs: 0, frees: 0, failures: 0, misuses: 0, peakPages: 0 };
+  const report: PageAllocFuzzReport = { ops: 0, allocs: 0, frees: 0, failures: 0, misuses: 0, peakPages: 0, drains: 0, offlines: 0 };
 
   const stamp = (pfn: number, order: number): number => (Math.imul(pfn, 0x9e3779b1) ^ (order << 28)) >>> 0;
 
   const checkFailureIsReal = (order: number, gfp: number): void => {
-    if (pa.pageLimit > 0 && livePages + (1 << order) > pa.pageLimit) return;
+    if (pa.pageLimit > 0 && kernelPages + livePages + (1 << order) > pa.pageLimit) return;
     const highest = (gfp & GFP.DMA) !== 0 ? ZoneId.DMA : pa.zones.length - 1;
     for (let id = highest; id >= 0; id--) {
       const zone = pa.zones[id]!;
@@ -97,7 +111,7 @@ export function fuzzPageAllocator(options: PageAllocFuzzOptions): PageAllocFuzzR
     const noretry = prng.chance(0.8);
     let pfn: number | null;
     try {
-      pfn = pa.allocPages(order, gfp | (noretry ? GFP.NORETRY : 0));
+      pfn = noretry ? pa.tryAllocPages(order, gfp | GFP.NORETRY) : pa.allocPages(order, gfp);
     } catch (error) {
       assert.ok(!noretry && error instanceof OutOfMemoryError, `unexpected ${String(error)}`);
       pfn = null;
@@ -153,7 +167,7 @@ export function fuzzPageAllocator(options: PageAllocFuzzOptions): PageAllocFuzzR
   };
 
   const doMisuse = (): void => {
-    const kind = prng.int(5);
+    const kind = prng.int(8);
     if (kind === 0 && recentlyFreed !== null && owner[recentlyFreed.pfn] === 0) {
       const { pfn, order } = recentlyFreed;
       expectError(() => pa.freePages(pfn, order), DoubleFreeError);
@@ -165,6 +179,15 @@ export function fuzzPageAllocator(options: PageAllocFuzzOptions): PageAllocFuzzR
       const pfn = live[prng.int(live.length)]!;
       const order = liveOrder.get(pfn)!;
       if (order > 0) expectError(() => pa.freePages(pfn + 1 + prng.int((1 << order) - 1), 0), NotAllocatedError);
+    } else if (kind === 5) {
+      const obj = slabObjects[prng.int(slabObjects.length)]!;
+      expectError(() => pa.freePages(obj >>> PAGE_SHIFT, 0), PageOwnerError);
+    } else if (kind === 6) {
+      const head = largeKmalloc >>> PAGE_SHIFT;
+      expectError(() => (prng.chance(0.5) ? pa.freePages(head, 2) : pa.freePages(head + 1 + prng.int(2), 0)), PageOwnerError);
+    } else if (kind === 7 && live.length > 0) {
+      const pfn = live[prng.int(live.length)]!;
+      expectError(() => pa.freePages(pfn, liveOrder.get(pfn)!, 1 + prng.int(1000)), PageOwnerError);
     } else if (kind === 3) {
       expectError(() => pa.freePages(prng.chance(0.5) ? 0 : pa.nrPages - 1, 0), ReservedPageError);
     } else {
@@ -176,14 +199,32 @@ export function fuzzPageAllocator(options: PageAllocFuzzOptions): PageAllocFuzzR
     const usage = livePages / managed;
     const r = prng.nextFloat();
     if (r < 0.01) doMisuse();
-    else if (live.length > 0 && r < 0.3 + usage * 0.6) doFree();
+    else if (r < 0.0105) {
+      pa.drainPages();
+      assert.equal(pa.pcpPages(), 0);
+      report.drains++;
+    } else if (r < 0.011) {
+      kernel.detach();
+      assert.equal(pa.cpu, -1);
+      report.offlines++;
+    } else if (live.length > 0 && r < 0.3 + usage * 0.6) doFree();
     else doAlloc();
-    assert.equal(pa.freePagesTotal, managed - livePages, `op ${op}: free pages disagree with the shadow`);
+    // The shrinkers (run on exhaustion) may give back the slab caches' empty slabs.
+    if (kernel.shrinkers.runs !== shrinkerRuns) {
+      shrinkerRuns = kernel.shrinkers.runs;
+      kernelPages = managed - livePages - pa.freePagesTotal;
+    }
+    assert.equal(pa.freePagesTotal, managed - kernelPages - livePages, `op ${op}: free pages disagree with the shadow`);
     if ((op + 1) % validateEvery === 0) kernel.validate();
     report.ops++;
   }
   kernel.validate();
   while (live.length > 0) doFree();
+  for (const obj of slabObjects) cache.free(obj);
+  kernel.kfree(largeKmalloc);
+  kernel.slab.destroyCache(cache);
+  kernel.slab.shrink();
+  kernel.detach();
   kernel.validate();
   assert.deepEqual(
     pa.stats().zones.map((z) => z.freeBlocks.join(',')),

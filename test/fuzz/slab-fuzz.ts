@@ -205,6 +205,7 @@ export function fuzzSlab(options: SlabFuzzOptions): SlabFuzzReport {
     if (!stats.name.startsWith('kmem_')) assert.equal(stats.inUse, 0, `${stats.name} still has objects in use`);
   }
   kernel.slab.shrink();
+  kernel.pages.drainPages();
   kernel.validate();
   for (const stats of kernel.slab.stats().caches) {
     assert.equal(stats.slabs.total, 0, `${stats.name} still has slabs after shrinking`);

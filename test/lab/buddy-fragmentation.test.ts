@@ -3,8 +3,11 @@ import assert from 'node:assert/strict';
 import { runScenario } from '../../src/lab/run.ts';
 import { buddyFragmentation } from '../../src/lab/scenarios/buddy-fragmentation.ts';
 
+// One run (three modes) shared by the tests below.
+const shared = runScenario(buddyFragmentation, { ramBytes: '128MiB', steps: '300000', samples: '3' }, { seed: 3 });
+
 test('buddy-fragmentation: grouping by mobility keeps more pageblocks free of unmovable pages', async () => {
-  const run = await runScenario(buddyFragmentation, { ramBytes: '128MiB', steps: '300000', samples: '3' }, { seed: 3 });
+  const run = await shared;
   const summary = run.result.tables.find((t) => t.id === 'summary');
   assert.ok(summary !== undefined);
   const [grouped, ungrouped] = summary.rows;
@@ -12,4 +15,22 @@ test('buddy-fragmentation: grouping by mobility keeps more pageblocks free of un
   assert.ok((grouped.movableOnly as number) > 2 * (ungrouped.movableOnly as number), JSON.stringify(summary.rows));
   assert.ok((grouped.mixed as number) < (ungrouped.mixed as number));
   assert.ok((grouped.order9 as number) >= 1);
+});
+
+test('buddy-fragmentation: per-CPU lists hide free pages from the buddy allocator, and draining gives order-9 blocks back', async () => {
+  const run = await shared;
+  const pcp = run.result.tables.find((t) => t.id === 'pcp');
+  assert.ok(pcp !== undefined);
+  const [on, off] = pcp.rows;
+  assert.ok(on !== undefined && off !== undefined && on.mode === 'on' && off.mode === 'off');
+  assert.ok((on.pcpPages as number) > 0, JSON.stringify(pcp.rows));
+  assert.ok((on.drained as number) >= (on.free as number), JSON.stringify(pcp.rows));
+  // With the workload's pages all freed, the pages left on the lists still break whole pageblocks.
+  assert.ok((on.idlePcpPages as number) > 0);
+  assert.ok((on.idleDrained as number) > (on.idleFree as number), `draining the lists frees pageblocks: ${JSON.stringify(pcp.rows)}`);
+  assert.equal(off.pcpPages, 0);
+  assert.equal(off.idlePcpPages, 0);
+  assert.equal(off.drained, off.free, 'without per-CPU lists nothing is hidden');
+  assert.equal(off.idleDrained, off.idleFree);
+  assert.equal(off.idleFree, on.idleDrained, 'drained, the pcp run ends where the run without pcp does');
 });

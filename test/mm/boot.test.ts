@@ -82,3 +82,16 @@ test('memblock refuses a reservation RAM cannot hold', () => {
   assert.throws(() => memblock.alloc('huge', 1 << 20), MemblockError);
   assert.throws(() => memblock.alloc('small', 10), /already reserved/);
 });
+
+test('a 4 GiB machine boots (the largest RAM a typed array views whole) and allocates from its top', () => {
+  const kernel = Kernel.boot({ ramBytes: '4GiB' });
+  assert.equal(kernel.pages.nrPages, 1 << 20);
+  const cache = kernel.createCache('high', 64);
+  const obj = cache.alloc() as number;
+  assert.ok(obj > 2 ** 31, `0x${obj.toString(16)}`);
+  const big = kernel.kmalloc(1 << 20) as number;
+  kernel.kfree(big);
+  cache.free(obj);
+  kernel.validate();
+  assert.throws(() => Kernel.boot({ ramBytes: 2 ** 32 + 4096 }), /expected at most 4 GiB/);
+});

@@ -7,6 +7,7 @@ test('page allocator: 1 M seeded operations against the shadow model', () => {
   assert.equal(report.ops, 1_000_000);
   assert.ok(report.failures > 0, 'the run should reach exhaustion sometimes');
   assert.ok(report.misuses > 1000);
+  assert.ok(report.drains > 100 && report.offlines > 100, JSON.stringify(report));
 });
 
 test('page allocator fuzz: without grouping by mobility, and under a page limit', () => {

@@ -34,7 +34,7 @@ const free = (index: number): void => {
     if (words[(p * PAGE_SIZE) / 4] !== id * 1_000_000 + p) corrupt++;
     if (Atomics.compareExchange(claims, p, id, 0) !== id) doubles++;
   }
-  kernel.pages.freePages(pfn, order);
+  kernel.pages.freePages(pfn, order, id);
 };
 
 for (let op = 0; op < ops; op++) {
@@ -43,7 +43,7 @@ for (let op = 0; op < ops; op++) {
     continue;
   }
   const order = prng.weighted([8, 4, 2, 1]);
-  const pfn = kernel.pages.allocPages(order, (prng.chance(0.5) ? GFP.KERNEL : GFP.HIGHUSER_MOVABLE) | GFP.NORETRY, id);
+  const pfn = kernel.pages.tryAllocPages(order, (prng.chance(0.5) ? GFP.KERNEL : GFP.HIGHUSER_MOVABLE) | GFP.NORETRY, id);
   if (pfn === null) {
     failures++;
     continue;
@@ -56,4 +56,6 @@ for (let op = 0; op < ops; op++) {
   live.push({ pfn, order });
 }
 while (live.length > 0) free(live.length - 1);
+// This worker's CPU slot, and with it its per-CPU page lists, go back before it leaves.
+kernel.detach();
 parentPort?.postMessage({ id, allocs, failures, doubles, corrupt });

@@ -16,7 +16,7 @@ function runWorker(data: object): Promise<WorkerReport> {
 }
 
 test('two workers allocate and free pages from one shared arena: nothing handed out twice, nothing lost', async () => {
-  const kernel = Kernel.boot({ ramBytes: '16MiB', shared: true });
+  const kernel = Kernel.boot({ ramBytes: '16MiB', shared: true, cpus: 3 });
   const bootFree = kernel.pages.stats().zones.map((z) => z.freeBlocks.join(','));
   const claims = new SharedArrayBuffer(kernel.pages.nrPages * 4);
   const ops = 200_000;

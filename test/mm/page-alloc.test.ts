@@ -73,6 +73,9 @@ test('splitting hands out the lowest part and freeing merges buddies back', () =
   kernel.validate();
   for (const pfn of pfns.reverse()) kernel.pages.freePages(pfn, 0);
   kernel.validate();
+  // The freed pages wait on this CPU's per-CPU list; drained, they merge back.
+  assert.equal(kernel.pages.pcpPages(), kernel.pages.drainPages());
+  kernel.validate();
   assert.deepEqual(
     kernel.pages.stats().zones.map((z) => z.freeBlocks),
     before,
@@ -113,7 +116,7 @@ test('exhaustion: null with NORETRY, OutOfMemoryError without, and the shrinkers
   const pa = kernel.pages;
   const held: number[] = [];
   for (;;) {
-    const pfn = pa.allocPages(0, GFP.KERNEL | GFP.NORETRY);
+    const pfn = pa.tryAllocPages(0, GFP.KERNEL | GFP.NORETRY);
     if (pfn === null) break;
     held.push(pfn);
   }
@@ -130,7 +133,7 @@ test('exhaustion: null with NORETRY, OutOfMemoryError without, and the shrinkers
       return 1;
     },
   });
-  assert.equal(pa.allocPages(0, GFP.KERNEL | GFP.NORETRY), null, 'NORETRY does not run the shrinkers');
+  assert.equal(pa.tryAllocPages(0, GFP.KERNEL | GFP.NORETRY), null, 'NORETRY does not run the shrinkers');
   assert.equal(shrinks, 0);
   const pfn = pa.allocPages(0, GFP.KERNEL);
   assert.ok(pfn !== null);
@@ -144,7 +147,7 @@ test('a page limit caps pages in use', () => {
   const pa = kernel.pages;
   const a = pa.allocPages(3, GFP.KERNEL);
   assert.ok(a !== null);
-  assert.equal(pa.allocPages(2, GFP.KERNEL | GFP.NORETRY), null);
+  assert.equal(pa.tryAllocPages(2, GFP.KERNEL | GFP.NORETRY), null);
   assert.throws(() => pa.allocPages(2, GFP.KERNEL), (e: unknown) => e instanceof OutOfMemoryError && e.reason === 'limit');
   const b = pa.allocPages(1, GFP.KERNEL);
   assert.ok(b !== null);
@@ -160,12 +163,12 @@ test('Normal allocations fall back to DMA but leave its lowmem reserve', () => {
   const [dma, normal] = pa.zones;
   assert.ok(dma !== undefined && normal !== undefined);
   assert.equal(dma.lowmemReserve, Math.floor(normal.managedPages / 256));
-  while (normal.freePages > 0) pa.allocPages(0, GFP.KERNEL | GFP.NORETRY);
+  while (normal.freePages > 0) pa.tryAllocPages(0, GFP.KERNEL | GFP.NORETRY);
   let fromDma = 0;
-  while (pa.allocPages(0, GFP.KERNEL | GFP.NORETRY) !== null) fromDma++;
+  while (pa.tryAllocPages(0, GFP.KERNEL | GFP.NORETRY) !== null) fromDma++;
   assert.equal(dma.freePages, dma.lowmemReserve, 'fallback stops at the reserve');
   assert.equal(fromDma, 4095 - dma.lowmemReserve);
-  assert.ok(pa.allocPages(0, GFP.DMA | GFP.NORETRY) !== null, 'a DMA allocation may use the reserve');
+  assert.ok(pa.tryAllocPages(0, GFP.DMA | GFP.NORETRY) !== null, 'a DMA allocation may use the reserve');
   kernel.validate();
 });
 
@@ -191,12 +194,12 @@ test('an unmovable allocation claims a movable pageblock; free pages move with i
 });
 
 test('a small movable request steals the smallest fallback block without claiming', () => {
-  const kernel = boot('32MiB');
+  const kernel = boot('32MiB', { pcp: false });
   const pa = kernel.pages;
   // Fill memory with unmovable pages: every pageblock with free pages gets claimed as Unmovable.
   const held: number[] = [];
   for (;;) {
-    const pfn = pa.allocPages(0, GFP.KERNEL | GFP.NORETRY);
+    const pfn = pa.tryAllocPages(0, GFP.KERNEL | GFP.NORETRY);
     if (pfn === null) break;
     held.push(pfn);
   }

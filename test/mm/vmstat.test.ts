@@ -98,3 +98,15 @@ test('pageblock census sees free and movable-only pageblocks', () => {
   assert.equal(pageblockCensus(kernel.pages).movableOnly, before.movableOnly - 1);
   kernel.pages.freePages(unmovable, 0);
 });
+
+test('pageblock census: a free order-10 block holds two wholly free pageblocks (30 on a fresh 64 MiB kernel)', () => {
+  const kernel = Kernel.boot({ ramBytes: '64MiB', pcp: false });
+  /** Pageblocks inside free buddy blocks of order 9 or more, read off the free lists. */
+  const expected = (): number => kernel.pages.zones.reduce((sum, z) => sum + z.nrFree(9) + 2 * z.nrFree(10), 0);
+  assert.equal(expected(), 30);
+  assert.equal(pageblockCensus(kernel.pages).free, 30);
+  const held = [9, 10, 0, 3].map((order) => ({ order, pfn: kernel.pages.allocPages(order, GFP.HIGHUSER_MOVABLE) }));
+  assert.equal(pageblockCensus(kernel.pages).free, expected());
+  for (const { pfn, order } of held) kernel.pages.freePages(pfn, order);
+  assert.equal(pageblockCensus(kernel.pages).free, 30);
+});

@@ -283,7 +283,7 @@ export function replayKmemTrace(open: () => LineSource, name: string, options: R
         let cache: KmemCache | null = null;
         let kmemBytes: number;
         if (e.kind === 'kmalloc') {
-          addr = kernel.kmalloc(e.bytesReq, gfpOf(e.gfpFlags, null)) ?? 0;
+          addr = kernel.tryKmalloc(e.bytesReq, gfpOf(e.gfpFlags, null)) ?? 0;
           kmemBytes = addr !== 0 ? kernel.ksize(addr) : 0;
           if (addr !== 0) {
             kmallocChecked++;
@@ -296,7 +296,7 @@ export function replayKmemTrace(open: () => LineSource, name: string, options: R
           }
         } else {
           cache = cacheFor(e);
-          addr = cache.alloc(gfpOf(e.gfpFlags, null)) ?? 0;
+          addr = cache.tryAlloc(gfpOf(e.gfpFlags, null)) ?? 0;
           kmemBytes = cache.size;
         }
         if (addr === 0) failed.kmem++;
@@ -335,7 +335,7 @@ export function replayKmemTrace(open: () => LineSource, name: string, options: R
         break;
       }
       case 'pageAlloc': {
-        const pfn = kernel.pages.allocPages(e.order, gfpOf(e.gfpFlags, e.migratetype));
+        const pfn = kernel.pages.tryAllocPages(e.order, gfpOf(e.gfpFlags, e.migratetype));
         if (pfn === null) failed.kmem++;
         else {
           livePages.set(e.pfn, { pfn, order: e.order });

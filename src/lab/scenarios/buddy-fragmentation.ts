@@ -8,6 +8,11 @@
  * (tried for real, on a copy of the arena attached with Kernel.attach, so the probe does not disturb
  * the run), and how many pageblocks hold no unmovable page (so that compaction, by migrating the
  * movable pages away, could turn each into a huge page).
+ *
+ * A third run keeps grouping on and turns the per-CPU page lists (pcp) off. Pages parked on a CPU's
+ * list are free but not on the buddy lists, so they keep their pageblocks from merging back into
+ * order-9 blocks until the lists are drained: each sample also counts the wholly free pageblocks
+ * the buddy allocator sees right now and the ones it would see with every list drained (on the copy).
  */
 import { GFP } from '../../mm/gfp.ts';
 import { Kernel } from '../../mm/kernel.ts';
@@ -20,6 +25,10 @@ import { PageChurn } from '../workloads/page-churn.ts';
 
 interface Sample {
   step: number;
+  /** Pages on the CPUs' per-CPU lists. */
+  pcpPages: number;
+  /** Wholly free pageblocks once the per-CPU lists are drained (on the copy). */
+  freePageblocksDrained: number;
   freeBlocks: number[];
   fragIndex9: number;
   order9Successes: number;
@@ -30,6 +39,7 @@ interface Sample {
 
 interface ModeRun {
   grouping: boolean;
+  pcp: boolean;
   samples: Sample[];
   failures: number;
   requests: number;
@@ -37,15 +47,28 @@ interface ModeRun {
   claims: number;
   mixed: number;
   pageblocks: number;
+  /** After the workload freed everything: pages still on per-CPU lists, wholly free pageblocks now and drained. */
+  idle: { pcpPages: number; freePageblocks: number; freePageblocksDrained: number };
 }
 
-/** How many order-9 allocations succeed, tried on a copy of the arena. */
-function probeOrder9(kernel: Kernel): number {
+/**
+ * On a copy of the arena: the wholly free pageblocks once every CPU's per-CPU lists are drained,
+ * then how many order-9 allocations succeed.
+ */
+function probeOrder9(kernel: Kernel): { freePageblocksDrained: number; order9Successes: number } {
   const copy = Kernel.attach(kernel.buffer.slice(0));
+  for (let cpu = 0; cpu < kernel.cpus; cpu++) copy.pages.drainCpu(cpu);
+  const freePageblocksDrained = pageblockCensus(copy.pages).free;
   let count = 0;
-  while (copy.pages.allocPages(PAGEBLOCK_ORDER, GFP.HIGHUSER_MOVABLE | GFP.COMP | GFP.NORETRY | GFP.NOWARN) !== null) count++;
-  return count;
+  while (copy.pages.tryAllocPages(PAGEBLOCK_ORDER, GFP.HIGHUSER_MOVABLE | GFP.COMP | GFP.NORETRY | GFP.NOWARN) !== null) count++;
+  return { freePageblocksDrained, order9Successes: count };
 }
+
+const MODES = [
+  { grouping: true, pcp: true },
+  { grouping: false, pcp: true },
+  { grouping: true, pcp: false },
+] as const;
 
 export const buddyFragmentation = defineScenario({
   name: 'buddy-fragmentation',
@@ -66,25 +89,28 @@ export const buddyFragmentation = defineScenario({
     const ramBytes = ctx.smoke ? Math.min(params.ramBytes, 32 << 20) : params.ramBytes;
     const samples = ctx.smoke ? Math.min(params.samples, 5) : params.samples;
     const modes: ModeRun[] = [];
-    for (const grouping of [true, false]) {
-      const kernel = Kernel.boot({ ramBytes, groupByMobility: grouping });
+    for (const [m, { grouping, pcp }] of MODES.entries()) {
+      const kernel = Kernel.boot({ ramBytes, groupByMobility: grouping, pcp });
       const churn = new PageChurn(kernel, { ...params, steps, seed: ctx.seed });
-      const run: ModeRun = { grouping, samples: [], failures: 0, requests: 0, fallbacks: 0, claims: 0, mixed: 0, pageblocks: 0 };
+      const run: ModeRun = { grouping, pcp, samples: [], failures: 0, requests: 0, fallbacks: 0, claims: 0, mixed: 0, pageblocks: 0, idle: { pcpPages: 0, freePageblocks: 0, freePageblocksDrained: 0 } };
       for (let s = 1; s <= samples; s++) {
         churn.run(Math.round((steps * s) / samples) - churn.counters.step);
         const stats = kernel.pages.stats();
         const normal = kernel.pages.zones[kernel.pages.zones.length - 1];
         const census = pageblockCensus(kernel.pages);
+        const probe = probeOrder9(kernel);
         run.samples.push({
           step: churn.counters.step,
+          pcpPages: stats.pcpPages,
+          freePageblocksDrained: probe.freePageblocksDrained,
           freeBlocks: Array.from({ length: MAX_PAGE_ORDER + 1 }, (_, o) => stats.zones.reduce((sum, z) => sum + (z.freeBlocks[o] ?? 0), 0)),
           fragIndex9: normal === undefined ? 0 : fragmentationIndex(normal, PAGEBLOCK_ORDER),
-          order9Successes: probeOrder9(kernel),
+          order9Successes: probe.order9Successes,
           movableOnly: census.movableOnly,
           freePageblocks: census.free,
           livePages: churn.counters.livePages,
         });
-        ctx.progress((grouping ? 0 : samples) + s, 2 * samples, grouping ? 'grouped' : 'ungrouped');
+        ctx.progress(m * samples + s, MODES.length * samples, label(run));
       }
       kernel.validate();
       const census = pageblockCensus(kernel.pages);
@@ -97,14 +123,19 @@ export const buddyFragmentation = defineScenario({
       run.pageblocks = census.pageblocks;
       churn.drain();
       kernel.validate();
+      run.idle = {
+        pcpPages: kernel.pages.pcpPages(),
+        freePageblocks: pageblockCensus(kernel.pages).free,
+        freePageblocksDrained: probeOrder9(kernel).freePageblocksDrained,
+      };
       modes.push(run);
     }
     return assemble(modes, ramBytes, steps);
   },
 });
 
-function label(run: ModeRun): string {
-  return run.grouping ? 'grouped by mobility' : 'not grouped';
+function label(run: { grouping: boolean; pcp: boolean }): string {
+  return `${run.grouping ? 'grouped by mobility' : 'not grouped'}${run.pcp ? '' : ', no pcp'}`;
 }
 
 function last(run: ModeRun): Sample {
@@ -113,18 +144,44 @@ function last(run: ModeRun): Sample {
   return sample;
 }
 
-function series(run: ModeRun, pick: (s: Sample) => number): Series {
-  return { label: label(run), points: run.samples.map((s) => [s.step, pick(s)]) };
+function series(run: ModeRun, pick: (s: Sample) => number, name = label(run)): Series {
+  return { label: name, points: run.samples.map((s) => [s.step, pick(s)]) };
 }
 
 function assemble(modes: ModeRun[], ramBytes: number, steps: number) {
-  const [on, off] = modes as [ModeRun, ModeRun];
+  const [on, off, noPcp] = modes as [ModeRun, ModeRun, ModeRun];
   const summary = [
     `${formatBytes(ramBytes)} RAM, ${steps} requests, ${on.pageblocks} pageblocks of 2 MiB.`,
     `At the end, order-9 allocations that succeed: ${last(on).order9Successes} grouped vs ${last(off).order9Successes} not grouped.`,
     `Pageblocks with no unmovable or reclaimable page (huge pages compaction could make): ${last(on).movableOnly} grouped vs ${last(off).movableOnly} not grouped.`,
     `Pageblocks mixing allocations of another type: ${on.mixed} grouped vs ${off.mixed} not grouped.`,
+    `Per-CPU lists hide ${last(on).pcpPages} free pages at the end: the buddy allocator sees ${last(on).freePageblocks} wholly free pageblocks, ${last(on).freePageblocksDrained} once the lists are drained (without pcp: ${last(noPcp).freePageblocks}). With everything freed, ${on.idle.pcpPages} pages still on the lists keep ${on.idle.freePageblocksDrained - on.idle.freePageblocks} pageblocks from being whole until drained.`,
   ];
+  const pcpTable: Table = {
+    id: 'pcp',
+    title: 'Per-CPU page lists and order-9 availability (grouped by mobility)',
+    columns: [
+      { key: 'mode', label: 'per-CPU lists' },
+      { key: 'pcpPages', label: 'pages on per-CPU lists' },
+      { key: 'free', label: 'wholly free pageblocks (buddy, now)' },
+      { key: 'drained', label: 'wholly free pageblocks (lists drained)' },
+      { key: 'order9', label: 'order-9 allocations that succeed (lists drained)' },
+      { key: 'idlePcpPages', label: 'all freed: pages on per-CPU lists' },
+      { key: 'idleFree', label: 'all freed: wholly free pageblocks (buddy)' },
+      { key: 'idleDrained', label: 'all freed: wholly free pageblocks (lists drained)' },
+    ],
+    rows: [on, noPcp].map((run) => ({
+      mode: run.pcp ? 'on' : 'off',
+      pcpPages: last(run).pcpPages,
+      free: last(run).freePageblocks,
+      drained: last(run).freePageblocksDrained,
+      order9: last(run).order9Successes,
+      idlePcpPages: run.idle.pcpPages,
+      idleFree: run.idle.freePageblocks,
+      idleDrained: run.idle.freePageblocksDrained,
+    })),
+    note: 'A free page on a per-CPU list is not a buddy free block: until the list is drained (when an allocation fails, or its CPU goes offline) it keeps its pageblock from merging into an order-9 block.',
+  };
   const table: Table = {
     id: 'summary',
     title: 'At the end of the run',
@@ -187,7 +244,15 @@ function assemble(modes: ModeRun[], ramBytes: number, steps: number) {
       y: { label: 'index (-1 = would succeed)' },
       series: modes.map((run) => series(run, (s) => s.fragIndex9 / 1000)),
     },
-    ...modes.map(
+    {
+      id: 'pcp-hidden',
+      title: 'Wholly free pageblocks: what the buddy allocator sees vs. with the per-CPU lists drained',
+      kind: 'line',
+      x: { label: 'requests' },
+      y: { label: 'pageblocks' },
+      series: [series(on, (s) => s.freePageblocks, 'pcp on, buddy now'), series(on, (s) => s.freePageblocksDrained, 'pcp on, lists drained'), series(noPcp, (s) => s.freePageblocks, 'pcp off')],
+    },
+    ...[on, off].map(
       (run): Plot => ({
         id: `free-blocks-${run.grouping ? 'grouped' : 'ungrouped'}`,
         title: `Free blocks per order over time (${label(run)})`,
@@ -202,5 +267,5 @@ function assemble(modes: ModeRun[], ramBytes: number, steps: number) {
       }),
     ),
   ];
-  return { summary, tables: [table, buddy], plots };
+  return { summary, tables: [table, pcpTable, buddy], plots };
 }

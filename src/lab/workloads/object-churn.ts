@@ -73,7 +73,7 @@ export class ObjectChurn {
       const life = this.prng.exponential(cache >= 0 ? (OBJECT_CACHES[cache]?.lifetimeSteps ?? 1) : KMALLOC_LIFETIME_STEPS);
       this.counters.requests++;
       const gfp = GFP.NORETRY | GFP.NOWARN;
-      const addr = cache >= 0 ? (this.caches[cache] as KmemCache).alloc(gfp) : this.kernel.kmalloc(bytes, gfp);
+      const addr = cache >= 0 ? (this.caches[cache] as KmemCache).tryAlloc(gfp) : this.kernel.tryKmalloc(bytes, gfp);
       if (addr === null) {
         this.counters.failures++;
         continue;

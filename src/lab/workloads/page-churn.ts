@@ -104,7 +104,7 @@ export class PageChurn {
       const order = this.prng.weighted(blockType.orderWeights);
       const life = this.prng.exponential(this.lifetime[type] ?? 1);
       this.counters.requests++;
-      const pfn = pages.allocPages(order, blockType.gfp | GFP.NORETRY | GFP.NOWARN);
+      const pfn = pages.tryAllocPages(order, blockType.gfp | GFP.NORETRY | GFP.NOWARN);
       if (pfn === null) {
         this.counters.failures++;
         continue;

@@ -15,7 +15,6 @@
  * address while the new size fits; kfreeSensitive() zeroes ksize() bytes before freeing.
  */
 import { ArgumentError } from '../../util/errors.ts';
-import { OutOfMemoryError } from '../errors.ts';
 import { GFP, GFP_VALID_MASK } from '../gfp.ts';
 import { MAX_PAGE_ORDER, PAGE_SHIFT, PAGE_SIZE, PageFlag } from '../types.ts';
 import type { KmemCache } from './cache.ts';
@@ -138,7 +137,7 @@ export class Kmalloc {
     }
     if (addr === 0 || addr === ZERO_SIZE_PTR) return;
     const { pfn, order } = this.largeBlock(addr, 'free');
-    this.slab.pages.freePages(pfn, order);
+    this.slab.pages.freePages(pfn, order, KMALLOC_LARGE_OWNER);
   }
 
   /** ksize(): the bytes usable at `addr`. */
@@ -214,10 +213,11 @@ export class Kmalloc {
     if (!Number.isSafeInteger(size) || size < 0) throw new ArgumentError(`kmalloc size ${size}: expected a whole number of bytes`);
     if (size > KMALLOC_MAX_SIZE) throw new ArgumentError(`kmalloc size ${size}: larger than KMALLOC_MAX_SIZE (${KMALLOC_MAX_SIZE} bytes)`);
     const order = getOrder(size);
-    const pfn = this.slab.pages.allocPages(order, (gfp & GFP_VALID_MASK) | GFP.COMP, KMALLOC_LARGE_OWNER);
-    if (pfn !== null) return pfn * PAGE_SIZE;
-    if ((gfp & GFP_MAY_FAIL) !== 0) return null;
-    throw new OutOfMemoryError(order, gfp & GFP_VALID_MASK, 'exhausted', `kmalloc(${size}): the page allocator has no free block of that order`);
+    const pages = this.slab.pages;
+    const flags = (gfp & GFP_VALID_MASK) | GFP.COMP;
+    // tryKmalloc (GFP_MAY_FAIL): null on exhaustion; kmalloc: allocPages raises OutOfMemoryError.
+    const pfn = (gfp & GFP_MAY_FAIL) !== 0 ? pages.tryAllocPages(order, flags, KMALLOC_LARGE_OWNER) : pages.allocPages(order, flags, KMALLOC_LARGE_OWNER);
+    return pfn === null ? null : pfn * PAGE_SIZE;
   }
 
   /** The large kmalloc block at `addr`, or a typed error explaining why it is not one. */

@@ -132,7 +132,7 @@ function releaseSlab(ctx: CacheContext, desc: number): number {
 /** Gives back the pages and descriptor of a slab that was never published (a constructor threw). */
 function discardSlab(ctx: CacheContext, desc: number, pfn: number, order: number): void {
   if (ctx.onSlabHeaderBytes === 0) internalPut(ctx.services.descriptorCache(), desc);
-  ctx.services.pages.freePages(pfn, order);
+  ctx.services.pages.freePages(pfn, order, ctx.tag);
 }
 
 /**
@@ -178,12 +178,12 @@ function grow(ctx: CacheContext): number {
   if ((ctx.flags & SlabFlag.CACHE_DMA) !== 0) gfp |= GFP.DMA;
   if ((ctx.flags & SlabFlag.RECLAIM_ACCOUNT) !== 0) gfp |= GFP.RECLAIMABLE;
   let order = ctx.order;
-  let pfn = pages.allocPages(order, gfp, ctx.tag);
+  let pfn = pages.tryAllocPages(order, gfp, ctx.tag);
   const minOrder = getOrder(ctx.size + ctx.onSlabHeaderBytes);
   let fellBack = false;
   if (pfn === null && minOrder < order) {
     order = minOrder;
-    pfn = pages.allocPages(order, gfp, ctx.tag);
+    pfn = pages.tryAllocPages(order, gfp, ctx.tag);
     fellBack = pfn !== null;
   }
   if (pfn === null) return 0;
@@ -195,7 +195,7 @@ function grow(ctx: CacheContext): number {
   } else {
     desc = internalTake(ctx.services.descriptorCache());
     if (desc === 0) {
-      pages.freePages(pfn, order);
+      pages.freePages(pfn, order, ctx.tag);
       return 0;
     }
   }

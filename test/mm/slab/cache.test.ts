@@ -188,7 +188,7 @@ test('a slab falls back to a smaller order when its own will not come', () => {
   // Leave no free block above order 1: take every order-1 block, then give one back.
   const held: number[] = [];
   for (;;) {
-    const pfn = kernel.pages.allocPages(1, GFP.KERNEL | GFP.NORETRY);
+    const pfn = kernel.pages.tryAllocPages(1, GFP.KERNEL | GFP.NORETRY);
     if (pfn === null) break;
     held.push(pfn);
   }

@@ -59,6 +59,7 @@ test('4 workers × 1 M mixed slab and kmalloc operations on one arena, shrunk wh
     if (!stats.name.startsWith('kmem_')) assert.equal(stats.inUse, 0, `${stats.name}: objects lost`);
   }
   kernel.slab.shrink();
+  kernel.pages.drainPages();
   kernel.validate();
   assert.deepEqual(kernel.pages.stats().zones.map((z) => z.freeBlocks.join(',')), bootFree);
 });

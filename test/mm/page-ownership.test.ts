@@ -1,0 +1,94 @@
+// Freeing through the public API only what the caller owns (issue 9, hole 1), and the allocPages /
+// tryAllocPages split. Each misuse is a typed error that names the owner and changes nothing.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { Kernel } from '../../src/mm/kernel.ts';
+import { GFP } from '../../src/mm/gfp.ts';
+import { DoubleFreeError, NotAllocatedError, OutOfMemoryError, PageOwnerError, WrongOrderError } from '../../src/mm/errors.ts';
+import * as kmem from '../../src/index.ts';
+import { PAGE_SHIFT } from '../../src/mm/types.ts';
+
+function digest(kernel: Kernel): string {
+  return createHash('sha256').update(new Uint8Array(kernel.buffer)).digest('hex');
+}
+
+/** Runs `misuse`, expects `error` matching `pattern`, and checks that not one byte of RAM changed. */
+function refused(kernel: Kernel, misuse: () => void, error: new (...args: never[]) => Error, pattern: RegExp): void {
+  const before = digest(kernel);
+  assert.throws(misuse, (e: unknown) => e instanceof error && pattern.test((e as Error).message));
+  assert.equal(digest(kernel), before, 'a refused free changed the arena');
+  kernel.validate();
+}
+
+test('freePages of a page a slab cache owns is refused, names the cache, and the page is not handed out again', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const cache = kernel.createCache('pinned_cache', 128);
+  const obj = cache.alloc() as number;
+  const pfn = obj >>> PAGE_SHIFT;
+  refused(kernel, () => kernel.pages.freePages(pfn, 0), PageOwnerError, /slab.*pinned_cache/);
+  // On today's main the free was accepted and the next allocPages returned the slab's page.
+  for (let i = 0; i < 64; i++) assert.notEqual(kernel.pages.allocPages(0), pfn);
+  cache.free(obj);
+  kernel.validate();
+});
+
+test('freePages of a large kmalloc block, or a tail page of it, is refused and names kmalloc', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const addr = kernel.kmalloc(64 << 10) as number;
+  const pfn = addr >>> PAGE_SHIFT;
+  refused(kernel, () => kernel.pages.freePages(pfn, 4), PageOwnerError, /large kmalloc block/);
+  refused(kernel, () => kernel.pages.freePages(pfn + 3, 0), PageOwnerError, /large kmalloc block.*inside its block/);
+  kernel.kfree(addr);
+  kernel.validate();
+});
+
+test('wrong order, wrong owner tag, tail page, never allocated and already free: each typed, nothing changed', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const pa = kernel.pages;
+  const tagged = pa.allocPages(2, GFP.KERNEL | GFP.COMP, 0x1234);
+  refused(kernel, () => pa.freePages(tagged, 2), PageOwnerError, /owner tag 0x1234/);
+  refused(kernel, () => pa.freePages(tagged, 1, 0x1234), WrongOrderError, /expected order 2/);
+  refused(kernel, () => pa.freePages(tagged + 1, 0, 0x1234), NotAllocatedError, /inside the block allocated at pfn/);
+  pa.freePages(tagged, 2, 0x1234);
+  const page = pa.allocPages(0);
+  pa.freePages(page, 0);
+  refused(kernel, () => pa.freePages(page, 0), DoubleFreeError, /double free/);
+  const free = pa.zones[0]!.startPfn + 100;
+  refused(kernel, () => pa.freePages(free, 0), NotAllocatedError, /never handed out/);
+  assert.throws(() => pa.allocPages(0, GFP.KERNEL, -1), /owner tag -1/);
+});
+
+test('the buddy internals are not part of the public API', () => {
+  const pa = Kernel.boot({ ramBytes: '16MiB' }).pages as unknown as Record<string, unknown>;
+  for (const name of ['freeOneBlock', 'expand', 'rmqueueSmallest', 'setPageblockRange', 'tryAlloc', 'prepNewPage', 'diagnoseBadFree']) {
+    assert.equal(pa[name], undefined, `PageAllocator.${name} is reachable`);
+  }
+  const zone = (pa.zones as unknown as Record<string, unknown>[])[0]!;
+  for (const name of ['addFree', 'delFree', 'flags', 'next', 'prev']) assert.equal(zone[name], undefined, `Zone.${name} is reachable`);
+  for (const name of ['freeOneBlock', 'expand', 'rmqueueSmallest', 'pageAllocInternals', 'addFree', 'delFree']) {
+    assert.equal((kmem as Record<string, unknown>)[name], undefined, `kmem exports ${name}`);
+  }
+});
+
+test('allocPages returns a number (throws on failure); tryAllocPages returns null', () => {
+  const kernel = Kernel.boot({ ramBytes: '8MiB' });
+  const pa = kernel.pages;
+  // The type is the claim: this line does not compile if allocPages may return null.
+  const pfn: number = pa.allocPages(0);
+  pa.freePages(pfn, 0);
+  const held: number[] = [];
+  for (let p = pa.tryAllocPages(3, GFP.NORETRY); p !== null; p = pa.tryAllocPages(3, GFP.NORETRY)) held.push(p);
+  assert.throws(() => pa.allocPages(10, GFP.NORETRY), OutOfMemoryError);
+  assert.equal(pa.tryAllocPages(10), null);
+  for (const p of held) pa.freePages(p, 3);
+  kernel.validate();
+});
+
+test('the README’s page-allocator lines compile under strict tsc (npm run check) and run', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  // Verbatim from README.md ("The page allocator underneath"):
+  const pfn = kernel.pages.allocPages(9, GFP.HIGHUSER_MOVABLE | GFP.COMP);   // a 2 MiB page
+  kernel.pages.freePages(pfn, 9);
+  kernel.validate();
+});

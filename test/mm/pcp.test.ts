@@ -1,0 +1,198 @@
+// Per-CPU page lists (Linux's pcp): sizing as zone_batchsize()/zone_highsize() compute it, the
+// fast path that leaves the buddy allocator alone, batch refills and drains, draining on failure,
+// validate() counting them, and /proc/zoneinfo's pagesets.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Kernel } from '../../src/mm/kernel.ts';
+import { GFP } from '../../src/mm/gfp.ts';
+import { pageAllocInternals } from '../../src/mm/page-alloc.ts';
+import { P, pcpBaseOf, zoneBatchsize, zoneHighsize, lowWatermarkPages } from '../../src/mm/pcp.ts';
+import { ZoneId } from '../../src/mm/types.ts';
+import { zoneinfoPagesets } from '../../src/mm/vmstat.ts';
+import { addFree } from '../../src/mm/zone.ts';
+import { InvariantError } from '../../src/util/errors.ts';
+
+test('batch and high follow Linux 6.6: batch 63 from 1 GiB zones up, high = max(low watermark / CPUs, 4 batch)', () => {
+  assert.equal(zoneBatchsize(262_144), 63); // 1 GiB
+  assert.equal(zoneBatchsize(4_000_000), 63); // capped at 1 MiB / 4
+  assert.equal(zoneBatchsize(65_536), 15); // 256 MiB: 64/4 = 16 → rounddown_pow_of_two(24) − 1
+  assert.equal(zoneBatchsize(16_384), 3);
+  assert.equal(zoneBatchsize(100), 1, 'never below 1 (zone_set_pageset_high_and_batch)');
+  // 4 GiB of lowmem: min_free_kbytes = sqrt(4 GiB in KiB · 16) = 8192 KiB = 2048 pages.
+  assert.equal(lowWatermarkPages(1 << 20, 1 << 20), 2048 + Math.max(512, 1048));
+  assert.equal(zoneHighsize(1 << 20, 1 << 20, 63, 2), Math.floor(3096 / 2));
+  assert.equal(zoneHighsize(100, 1 << 20, 1, 2), 4, 'at least 4 · batch');
+  const kernel = Kernel.boot({ ramBytes: '1GiB', cpus: 4 });
+  const normal = kernel.pages.pagesets().filter((s) => s.zone === 'Normal');
+  assert.equal(normal.length, 4);
+  for (const set of normal) assert.equal(set.batch, 63);
+});
+
+test('order-0 pairs on a fresh machine stay on the per-CPU list: one refill, then no split and no merge', () => {
+  const kernel = Kernel.boot({ ramBytes: '64MiB' });
+  const pa = kernel.pages;
+  const normal = () => pa.stats().zones[ZoneId.Normal]!;
+  const first = pa.allocPages(0);
+  pa.freePages(first, 0);
+  const splits = normal().events.splits;
+  const merges = normal().events.merges;
+  for (let i = 0; i < 1000; i++) pa.freePages(pa.allocPages(0), 0);
+  assert.equal(normal().events.splits, splits);
+  assert.equal(normal().events.merges, merges);
+  assert.equal(normal().pcpEvents.refills, 1);
+  assert.equal(normal().pcpEvents.allocs, 1001);
+  assert.equal(normal().pcpEvents.frees, 1001);
+  assert.equal(pa.cpu, 0);
+  kernel.validate();
+});
+
+test('frees beyond high go back a batch at a time; the count stays below high', () => {
+  const kernel = Kernel.boot({ ramBytes: '64MiB' });
+  const pa = kernel.pages;
+  const set = pa.pagesets().find((s) => s.zone === 'Normal' && s.cpu === 0)!;
+  const held = Array.from({ length: set.high * 3 }, () => pa.allocPages(0));
+  for (const pfn of held) {
+    pa.freePages(pfn, 0);
+    const now = pa.pagesets().find((s) => s.zone === 'Normal' && s.cpu === 0)!;
+    assert.ok(now.count < now.high, `count ${now.count}, high ${now.high}`);
+  }
+  const events = pa.stats().zones[ZoneId.Normal]!.pcpEvents;
+  assert.ok(events.drains > 0 && events.drainPages === events.drains * set.batch, JSON.stringify(events));
+  kernel.validate();
+  assert.equal(pa.freePagesTotal, pa.buddyFreePagesTotal + pa.pcpPages());
+});
+
+test('a higher-order allocation that fails drains the per-CPU lists and succeeds', () => {
+  const kernel = Kernel.boot({ ramBytes: '8MiB' });
+  const pa = kernel.pages;
+  const held: number[] = [];
+  for (let p = pa.tryAllocPages(0, GFP.NORETRY); p !== null; p = pa.tryAllocPages(0, GFP.NORETRY)) held.push(p);
+  assert.equal(pa.buddyFreePagesTotal + pa.pcpPages(), 0);
+  const base = held.find((p) => p % 8 === 0 && [1, 2, 3, 4, 5, 6, 7].every((d) => held.includes(p + d)))!;
+  for (let d = 0; d < 8; d++) pa.freePages(base + d, 0);
+  assert.equal(pa.pcpPages(), 8, 'the eight pages wait on the per-CPU list');
+  assert.equal(pa.zones[0]!.nrFree(3), 0, 'the buddy allocator has no order-3 block');
+  const block = pa.allocPages(3);
+  assert.equal(block, base);
+  assert.equal(pa.pcpPages(), 0);
+  kernel.validate();
+  pa.freePages(block, 3);
+  for (const p of held) if (p < base || p >= base + 8) pa.freePages(p, 0);
+  kernel.validate();
+});
+
+test('an order-0 request of another migratetype under pressure drains the lists before failing', () => {
+  const kernel = Kernel.boot({ ramBytes: '8MiB' });
+  const pa = kernel.pages;
+  const held: number[] = [];
+  for (let p = pa.tryAllocPages(0, GFP.HIGHUSER_MOVABLE | GFP.NORETRY); p !== null; p = pa.tryAllocPages(0, GFP.HIGHUSER_MOVABLE | GFP.NORETRY)) held.push(p);
+  pa.freePages(held.pop()!, 0);
+  assert.equal(pa.buddyFreePagesTotal, 0);
+  const unmovable = pa.allocPages(0, GFP.KERNEL);
+  assert.equal(pa.pcpPages(), 0);
+  pa.freePages(unmovable, 0);
+  for (const p of held) pa.freePages(p, 0);
+  kernel.validate();
+});
+
+test('offlineCpu(n) gives CPU n’s per-CPU pages back (page_alloc_cpu_dead); detach() gives back this thread’s', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB', shared: true, cpus: 3 });
+  const other = Kernel.attach(kernel.buffer);
+  // The other "thread" parks pages on its CPU's lists, then dies without detach().
+  other.pages.freePages(other.pages.allocPages(0), 0);
+  const dead = other.pages.cpu;
+  assert.ok(dead >= 0 && other.pages.pcpPages() > 0);
+  kernel.pages.freePages(kernel.pages.allocPages(0), 0);
+  const mine = kernel.pages.pagesets().find((s) => s.cpu === kernel.pages.cpu && s.zone === 'Normal')!.count;
+  kernel.offlineCpu(dead);
+  assert.equal(kernel.pages.pcpPages(), mine, 'only the offlined CPU’s lists were drained');
+  kernel.validate();
+  kernel.detach();
+  assert.equal(kernel.pages.pcpPages(), 0);
+  assert.equal(kernel.pages.cpu, -1);
+  kernel.pages.freePages(kernel.pages.allocPages(0), 0);
+  assert.ok(kernel.pages.cpu >= 0, 'the next order-0 call claims a slot again');
+  assert.throws(() => kernel.pages.drainCpu(99), /cpu 99/);
+  kernel.validate();
+});
+
+test('validate() counts the per-CPU lists: a wrong count or a lost page is caught', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const pa = kernel.pages;
+  pa.freePages(pa.allocPages(0), 0);
+  kernel.validate();
+  const { pcp } = pageAllocInternals(pa);
+  const count = pcpBaseOf(pa.cpu, ZoneId.Normal) + P.COUNT;
+  pcp[count] = (pcp[count] as number) - 1;
+  assert.throws(() => kernel.validate(), (e: unknown) => e instanceof InvariantError && /walked \d+ pages, count says/.test((e as Error).message));
+  pcp[count] = (pcp[count] as number) + 1;
+  kernel.validate();
+});
+
+test('without pcp every order-0 page goes to the buddy allocator', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB', pcp: false });
+  const pa = kernel.pages;
+  const before = pa.stats().zones.map((z) => z.freeBlocks.join(','));
+  const pfn = pa.allocPages(0);
+  pa.freePages(pfn, 0);
+  assert.equal(pa.pcpPages(), 0);
+  assert.deepEqual(pa.stats().zones.map((z) => z.freeBlocks.join(',')), before);
+  assert.equal(pa.stats().pcpEnabled, false);
+});
+
+test('/proc/zoneinfo pagesets in Linux’s format', () => {
+  const kernel = Kernel.boot({ ramBytes: '64MiB', cpus: 2 });
+  kernel.pages.freePages(kernel.pages.allocPages(0), 0);
+  const text = zoneinfoPagesets(kernel.pages);
+  const set = kernel.pages.pagesets().find((s) => s.zone === 'Normal' && s.cpu === 0)!;
+  assert.match(text, /^Node 0, zone {6}DMA\n {2}pagesets\n {4}cpu: 0\n {14}count: 0\n {14}high: {2}\d+\n {14}batch: \d+\n {4}cpu: 1\n/);
+  assert.ok(text.includes(`Node 0, zone   Normal\n  pagesets\n    cpu: 0\n              count: ${set.count}\n              high:  ${set.high}\n              batch: ${set.batch}\n`), text);
+  assert.ok(set.count > 0);
+});
+
+test('the order-0 paths under a page limit, on a shared arena, and with every GFP flag', () => {
+  for (const options of [{ pageLimit: 200 }, { shared: true }, { groupByMobility: false }]) {
+    const kernel = Kernel.boot({ ramBytes: '32MiB', ...options });
+    const pa = kernel.pages;
+    const held: number[] = [];
+    for (const gfp of [GFP.KERNEL, GFP.HIGHUSER_MOVABLE, GFP.RECLAIMABLE, GFP.DMA, GFP.ZERO, GFP.NORETRY | GFP.NOWARN]) {
+      for (let i = 0; i < 20; i++) held.push(pa.allocPages(0, gfp, 7));
+    }
+    assert.equal(new Set(held).size, held.length, JSON.stringify(options));
+    kernel.validate();
+    for (const pfn of held) pa.freePages(pfn, 0, 7);
+    assert.throws(() => pa.freePages(held[0]!, 0, 7), /double free/);
+    kernel.validate();
+    assert.equal(pa.freePagesTotal, pa.managedPagesTotal);
+  }
+});
+
+test('a page limit still counts pages handed out from the per-CPU lists', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB', pageLimit: 50 });
+  const pa = kernel.pages;
+  const held = Array.from({ length: 50 }, () => pa.allocPages(0));
+  assert.throws(() => pa.allocPages(0), /limit of 50 pages/);
+  pa.freePages(held.pop()!, 0);
+  held.push(pa.allocPages(0));
+  for (const pfn of held) pa.freePages(pfn, 0);
+  kernel.validate();
+});
+
+test('assertion tiers: a list operation refuses a listed block; pageDebug catches corruption at the next call', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB', pageDebug: true });
+  const pa = kernel.pages;
+  const pfn = pa.allocPages(0);
+  pa.freePages(pfn, 0);
+  const normal = pa.zones[ZoneId.Normal]!;
+  const free = pa.findFreeBlock(normal.startPfn + 1)!;
+  // Internal tier: listing a block that is already on a list is refused before any link changes.
+  assert.throws(() => addFree(normal, free.pfn, free.order, 1, false), (e: unknown) => e instanceof InvariantError && /addFree/.test((e as Error).message));
+  kernel.validate();
+  // Expensive tier: a count knocked off by one is caught by the very next allocation.
+  const { pcp } = pageAllocInternals(pa);
+  const count = pcpBaseOf(pa.cpu, ZoneId.Normal) + P.COUNT;
+  pcp[count] = (pcp[count] as number) + 1;
+  assert.throws(() => pa.allocPages(3), InvariantError);
+  pcp[count] = (pcp[count] as number) - 1;
+  kernel.validate();
+});
