@@ -63,10 +63,10 @@ test('explorer: the page draws every frame as the kernel counts it, runs a scena
     });
     assert.equal(check.length, 2);
     for (const m of check) {
-      // Colours as the view draws them (frame-view.ts FRAME_COLOURS): free = the three free states.
+      // Colours as the view draws them (frame-view.ts FRAME_COLOURS): free = the three buddy states and the per-CPU lists.
       const rgb = (hex: string) => `${Number.parseInt(hex.slice(1, 3), 16)},${Number.parseInt(hex.slice(3, 5), 16)},${Number.parseInt(hex.slice(5, 7), 16)}`;
-      const free = ['#f2c6c6', '#d6ecd2', '#fbe7b5'].reduce((sum, c) => sum + (m.drawn[rgb(c)] ?? 0), 0);
-      assert.equal(free, m.freePages, 'free frames drawn = the buddy allocator\'s free pages');
+      const free = ['#f2c6c6', '#d6ecd2', '#fbe7b5', '#9ecae9'].reduce((sum, c) => sum + (m.drawn[rgb(c)] ?? 0), 0);
+      assert.equal(free, m.freePages, 'free frames drawn = the free pages (buddy lists and per-CPU lists)');
       assert.equal(m.drawn[rgb('#4c78a8')] ?? 0, m.slabPages, 'slab frames drawn = the slab allocator\'s pages');
       assert.equal(Object.values(m.drawn).reduce((a, b) => a + b, 0), m.frames);
     }

@@ -7,8 +7,8 @@
  *   FrameState.Free*        in a free block on a buddy list, by the migratetype of its pageblock
  *   FrameState.Slab         in a block a slab cache owns
  *   FrameState.Allocated*   in another allocated block, by the mobility it was asked for
- *   FrameState.Other        none of these: pages on their way between states, or held in lists
- *                           the buddy does not see (per-CPU page lists)
+ *   FrameState.FreePcp      free, on a CPU's per-CPU page list (the buddy does not see it)
+ *   FrameState.Other        none of these: pages on their way between states
  *
  * One pass over the frames: a block's first page carries its flags and order, so the walk jumps
  * from block to block. The read takes no lock: on a shared arena with other workers running it is
@@ -27,6 +27,7 @@ export const FrameState = {
   AllocatedMovable: 6,
   AllocatedReclaimable: 7,
   Other: 8,
+  FreePcp: 9,
 } as const;
 export type FrameState = (typeof FrameState)[keyof typeof FrameState];
 export const FRAME_STATE_NAMES: readonly string[] = [
@@ -39,6 +40,7 @@ export const FRAME_STATE_NAMES: readonly string[] = [
   'allocated, movable',
   'allocated, reclaimable',
   'other',
+  'free, per-CPU list',
 ];
 
 const FREE_BY_MT = [FrameState.FreeUnmovable, FrameState.FreeMovable, FrameState.FreeReclaimable, FrameState.FreeUnmovable];
@@ -58,7 +60,10 @@ export function frameMap(kernel: Kernel, out: Uint8Array = new Uint8Array(kernel
     }
     let state: FrameState;
     if ((f & PageFlag.Buddy) !== 0) state = FREE_BY_MT[pageblockMt[pfn >>> PAGEBLOCK_ORDER] as number] ?? FrameState.FreeMovable;
-    else if ((f & PageFlag.Allocated) !== 0) state = (f & PageFlag.Slab) !== 0 ? FrameState.Slab : (ALLOCATED_BY_MT[kernel.memMap.allocMigratetype(pfn)] ?? FrameState.AllocatedUnmovable);
+    else if ((f & PageFlag.Pcp) !== 0) {
+      out[pfn++] = FrameState.FreePcp; // pcp lists hold single pages
+      continue;
+    } else if ((f & PageFlag.Allocated) !== 0) state = (f & PageFlag.Slab) !== 0 ? FrameState.Slab : (ALLOCATED_BY_MT[kernel.memMap.allocMigratetype(pfn)] ?? FrameState.AllocatedUnmovable);
     else {
       out[pfn++] = FrameState.Other;
       continue;
@@ -78,4 +83,4 @@ export function frameCensus(map: Uint8Array): number[] {
 }
 
 /** The free states, for totals. */
-export const FREE_STATES: readonly FrameState[] = [FrameState.FreeUnmovable, FrameState.FreeMovable, FrameState.FreeReclaimable];
+export const FREE_STATES: readonly FrameState[] = [FrameState.FreeUnmovable, FrameState.FreeMovable, FrameState.FreeReclaimable, FrameState.FreePcp];

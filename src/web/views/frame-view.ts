@@ -9,7 +9,7 @@ import type { Kernel } from '../../mm/kernel.ts';
 import { el } from './dom.ts';
 
 /** One colour per FrameState, in its order (hex, without alpha). */
-export const FRAME_COLOURS: readonly string[] = ['#555555', '#f2c6c6', '#d6ecd2', '#fbe7b5', '#4c78a8', '#e45756', '#54a24b', '#eeca3b', '#b279a2'];
+export const FRAME_COLOURS: readonly string[] = ['#555555', '#f2c6c6', '#d6ecd2', '#fbe7b5', '#4c78a8', '#e45756', '#54a24b', '#eeca3b', '#b279a2', '#9ecae9'];
 const COLUMNS = 128;
 const CELL_PX = 4;
 
