@@ -99,6 +99,7 @@ export interface LockRecovery {
 
 export class Kernel {
   readonly shrinkers: ShrinkerRegistry;
+  /** @internal */
   readonly memMap: MemMap;
   readonly pages: PageAllocator;
   private slabAllocator: SlabAllocator | null = null;
@@ -114,6 +115,7 @@ export class Kernel {
 
   private constructor(
     readonly ram: Ram,
+    /** @internal */
     readonly header: ArenaHeader,
     slots: CpuSlots,
     pages: (shrinkers: ShrinkerRegistry, memMap: MemMap) => PageAllocator,

@@ -66,3 +66,14 @@ test('kmem boot prints the /proc files of a fresh kernel', () => {
   assert.match(stdout, /Page block order: 9/);
   assert.match(stdout, /kernel metadata/);
 });
+
+test('kmem boot --possible-cpus 128 prints the /proc/slabinfo of a 128-CPU server with 2 CPU slots', () => {
+  const slabinfoLine = (out: string, name: string): string[] => (out.split('\n').find((l) => l.startsWith(`${name} `)) ?? '').trim().split(/\s+/);
+  const server = kmem('boot', '--ram-bytes', '32MiB', '--cpus', '2', '--possible-cpus', '128');
+  const small = kmem('boot', '--ram-bytes', '32MiB', '--cpus', '2');
+  assert.equal(server.status, 0);
+  assert.match(server.stdout, /\/proc\/slabinfo \(2 CPU slots, nr_cpu_ids 128\)/);
+  // kmalloc-1k: <objperslab> <pagesperslab> = 32 8 with 128 CPUs (calculate_order), 16 4 with 2.
+  assert.deepEqual(slabinfoLine(server.stdout, 'kmalloc-1k').slice(4, 6), ['32', '8']);
+  assert.deepEqual(slabinfoLine(small.stdout, 'kmalloc-1k').slice(4, 6), ['16', '4']);
+});

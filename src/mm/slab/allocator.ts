@@ -120,13 +120,17 @@ const DEFAULT_MAX_CACHES = 128;
 const LAYOUT_BONWICK = 1;
 
 export class SlabAllocator implements SlabServices {
+  /** @internal */
   readonly allocState: AllocState;
   readonly maxCaches: number;
   readonly cpus: number;
   /** nr_cpu_ids for calculate_order() (the `possibleCpus` boot option). */
   readonly possibleCpus: number;
+  /** @internal */
   readonly kmalloc: Kmalloc;
+  /** @internal */
   readonly lockOwner: LockOwner;
+  /** @internal */
   readonly cpuSlab: CpuSlab;
   private readonly w: Int32Array;
   private readonly f64: Float64Array;
@@ -175,7 +179,7 @@ export class SlabAllocator implements SlabServices {
     return (HEADER_WORDS + maxCaches * CACHE_WORDS + cpus * maxCaches * PCPU_WORDS) * 4;
   }
 
-  /** Boot, before the page allocator frees memory: carves the 'slab' region. */
+  /** Boot, before the page allocator frees memory: carves the 'slab' region. @internal */
   static reserve(memblock: Memblock, ramBytes: number, cpus: number, options: SlabBootOptions): void {
     const maxCaches = options.maxCaches ?? DEFAULT_MAX_CACHES;
     if (!Number.isInteger(maxCaches) || maxCaches < 32 || maxCaches > MAX_CACHES) {
@@ -185,7 +189,7 @@ export class SlabAllocator implements SlabServices {
     memblock.alloc('slab-state', stateBytes(ramBytes));
   }
 
-  /** Boot, after the page allocator: formats the region and creates kmem_slab and the kmalloc caches. */
+  /** Boot, after the page allocator: formats the region and creates kmem_slab and the kmalloc caches. @internal */
   static init(ram: Ram, header: ArenaHeader, pages: PageAllocator, memMap: MemMap, slots: CpuSlots, options: SlabBootOptions): SlabAllocator {
     const layout = options.layout ?? 'slub';
     if (!LAYOUTS.includes(layout)) throw new ArgumentError(`slab layout '${String(layout)}': expected one of ${LAYOUTS.join(', ')}`);
@@ -217,15 +221,17 @@ export class SlabAllocator implements SlabServices {
     return this.slots.thisCpu();
   }
 
+  /** @internal */
   get neverWord(): number {
     return this.headerWord + H_NEVER;
   }
 
+  /** @internal */
   get pcpuBase(): number {
     return this.pcpuRegionWord + this.cpu * this.maxCaches * PCPU_WORDS;
   }
 
-  /** A worker's view of a booted slab allocator. Writes nothing until a cache is used. */
+  /** A worker's view of a booted slab allocator. Writes nothing until a cache is used. @internal */
   static attach(ram: Ram, header: ArenaHeader, pages: PageAllocator, memMap: MemMap, slots: CpuSlots): SlabAllocator {
     return new SlabAllocator(ram, pages, memMap, slots, header.requireRegion('slab').paddr, header.requireRegion('slab-state').paddr, null);
   }
@@ -247,12 +253,12 @@ export class SlabAllocator implements SlabServices {
     return this.createInternal(name, sizeBytes, options, true);
   }
 
-  /** A kmalloc size-class cache, made the first time any worker asks for it (kmalloc.ts names them). */
+  /** A kmalloc size-class cache, made the first time any worker asks for it (kmalloc.ts names them). @internal */
   kmallocCache(name: string, sizeBytes: number, flags: number): KmemCache {
     return this.createInternal(name, sizeBytes, { flags }, true, true);
   }
 
-  /** Whether the cache in `slot` is one of kmem's own (no kfree of its objects). */
+  /** Whether the cache in `slot` is one of kmem's own (no kfree of its objects). @internal */
   isInternal(slot: number): boolean {
     return ((this.w[this.cacheWord(slot) + C_FLAGS] as number) & SlabFlag.INTERNAL) !== 0;
   }
@@ -344,6 +350,7 @@ export class SlabAllocator implements SlabServices {
     }
   }
 
+  /** @internal */
   abandonMagazines(cache: CacheContext & { readonly pcpu: number }): void {
     this.tableLock.acquire();
     try {
@@ -385,6 +392,7 @@ export class SlabAllocator implements SlabServices {
    * The slab half of taking CPU `cpu` offline (slub_cpu_dead): every cache's magazines of that CPU
    * go back to the depot, full ones whole, partial ones' rounds to the slabs. Run by the kernel's
    * CPU slots (CpuSlots.offline) while the slot is marked offlining.
+   * @internal
    */
   offlineCpu(cpu: number): void {
     if (cpu === this.slots.claimed) {
@@ -426,14 +434,17 @@ export class SlabAllocator implements SlabServices {
 
   // ---- SlabServices ----
 
+  /** @internal */
   descriptorCache(): CacheContext {
     return this.wrap(0);
   }
 
+  /** @internal */
   internalCache(index: number): CacheContext {
     return this.wrap(index);
   }
 
+  /** @internal */
   ctorOf(index: number): ((addr: number) => void) | undefined {
     const ctor = this.ctors.get(index);
     if (ctor !== undefined || this.ctorsByName.size === 0) return ctor;
@@ -442,6 +453,7 @@ export class SlabAllocator implements SlabServices {
     return byName;
   }
 
+  /** @internal */
   describeAddress(addr: number): string {
     if (!Number.isInteger(addr) || addr < 0 || addr >= this.ram.sizeBytes) return `it is not an address in RAM (expected an integer in [0, 0x${this.ram.sizeBytes.toString(16)}))`;
     const pfn = addr >>> PAGE_SHIFT;
@@ -455,7 +467,7 @@ export class SlabAllocator implements SlabServices {
 
   // ---- internals ----
 
-  /** Word index (in the whole-RAM Int32Array) of CPU `cpu`'s per-CPU words for cache `index`. */
+  /** Word index (in the whole-RAM Int32Array) of CPU `cpu`'s per-CPU words for cache `index`. @internal */
   pcpuWord(index: number, cpu: number): number {
     return this.pcpuRegionWord + (cpu * this.maxCaches + index) * PCPU_WORDS;
   }
@@ -464,6 +476,7 @@ export class SlabAllocator implements SlabServices {
     return this.tableWord + index * CACHE_WORDS;
   }
 
+  /** @internal */
   wrap(index: number): KmemCache {
     let cache = this.wrappers.get(index);
     if (cache === undefined || !cache.current) {

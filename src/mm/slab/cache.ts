@@ -59,7 +59,7 @@ import {
 const SLOW_PATH_STEPS = 6;
 
 export class KmemCache extends CacheContext {
-  /** Word index of this worker's per-CPU words for this cache (moves when the handle rebinds). */
+  /** Word index of this worker's per-CPU words for this cache (moves when the handle rebinds). @internal */
   pcpu = this.services.pcpuBase + this.index * PCPU_WORDS;
   private bound = true;
   /** This worker's fast paths (cpu-slab.ts), and this handle's row there (deadRow once retired). */
@@ -114,7 +114,7 @@ export class KmemCache extends CacheContext {
     this.syncLoaded();
   }
 
-  /** Detaches the handle from its CPU slot (SlabAllocator.detach): later use rebinds it. */
+  /** Detaches the handle from its CPU slot (SlabAllocator.detach): later use rebinds it. @internal */
   unbind(): void {
     this.bound = false;
     this.cpu.load(this.row, this.services.neverWord, 0);
@@ -124,6 +124,7 @@ export class KmemCache extends CacheContext {
    * This handle no longer names a live cache (destroyed, or its slot reused): its fast paths use
    * the row that never hits, and, unbound, it never touches the slot's per-CPU words again (they
    * may be the next cache's); its slow path raises CacheDestroyedError.
+   * @internal
    */
   retire(): void {
     this.bound = false;
@@ -390,6 +391,7 @@ export class KmemCache extends CacheContext {
    * The fast path's checks did not pass: a slow-only cache, a fallback-order slab's object, a full
    * magazine, or a bad address. Checks everything, then frees or throws. kfree comes here straight
    * after its own fast path missed.
+   * @internal
    */
   freeChecked(addr: number): void {
     const error = this.objectStartError(addr, 'free');

@@ -83,42 +83,55 @@ export interface SlabServices {
 export class CacheContext {
   readonly name: string;
   readonly tag: number;
-  /** Word index of the descriptor in `w`. */
+  /** Word index of the descriptor in `w`. @internal */
   readonly base: number;
   readonly flags: number;
   readonly objectSize: number;
   readonly size: number;
   readonly align: number;
+  /** @internal */
   readonly inuse: number;
+  /** @internal */
   readonly freeOffset: number;
+  /** @internal */
   readonly redLeftPad: number;
   readonly order: number;
   readonly objs: number;
+  /** @internal */
   readonly onSlabHeaderBytes: number;
   readonly rounds: number;
-  /** Word offset of the slab free-list link from an object's first word (SLUB's free pointer). */
+  /** Word offset of the slab free-list link from an object's first word (SLUB's free pointer). @internal */
   readonly linkWord: number;
-  /** Whether each object is allocated (alloc-state.ts). */
+  /** Whether each object is allocated (alloc-state.ts). @internal */
   readonly state: AllocState;
-  /** Alloc and free always take the slow path (debug checks, or no magazine layer). */
+  /** Alloc and free always take the slow path (debug checks, or no magazine layer). @internal */
   readonly slowOnly: boolean;
+  /** @internal */
   readonly debug: boolean;
+  /** @internal */
   readonly slabLock: LockWord;
+  /** @internal */
   readonly depotLock: LockWord;
+  /** @internal */
   readonly owner: Uint32Array;
+  /** @internal */
   readonly priv: Int32Array;
-  /** mem_map.firstObject read unsigned, so that slabs above 2 GiB compare exactly. */
+  /** mem_map.firstObject read unsigned, so that slabs above 2 GiB compare exactly. @internal */
   readonly firstObject: Uint32Array;
-  /** The slot of this cache's magazine cache, or -1. */
+  /** The slot of this cache's magazine cache, or -1. @internal */
   readonly magazineIndex: number;
-  /** The generation of the slot when this handle was made (see SLAB_OWNER_BASE). */
+  /** The generation of the slot when this handle was made (see SLAB_OWNER_BASE). @internal */
   readonly gen: number;
 
   constructor(
     readonly index: number,
+    /** @internal */
     readonly w: Int32Array,
+    /** @internal */
     readonly f64: Float64Array,
+    /** @internal */
     readonly bytes: Uint8Array,
+    /** @internal */
     readonly services: SlabServices,
     cacheTableWord: number,
   ) {
@@ -186,6 +199,7 @@ export class CacheContext {
    * lives: destroyCache marks it dying under both locks, so a slow path that passed its entry
    * check before the destroy finds out here and changes nothing. Throws CacheDestroyedError with
    * the lock released.
+   * @internal
    */
   lockLive(lock: LockWord): void {
     lock.acquire();
@@ -194,10 +208,12 @@ export class CacheContext {
     throw new CacheDestroyedError(this.name);
   }
 
+  /** @internal */
   word(offset: number): number {
     return this.w[this.base + offset] as number;
   }
 
+  /** @internal */
   count(stat: number, by = 1): void {
     const i = (this.base + C_STATS) / 2 + stat;
     this.f64[i] = (this.f64[i] as number) + by;
@@ -207,23 +223,24 @@ export class CacheContext {
     return this.f64[(this.base + C_STATS) / 2 + CacheStat[name]] as number;
   }
 
-  /** Word index of a descriptor field. */
+  /** Word index of a descriptor field. @internal */
   d(desc: number, field: number): number {
     return (desc >>> 2) + field;
   }
 
-  /** The descriptor of the slab holding `addr` (which must be a slab page of this cache). */
+  /** The descriptor of the slab holding `addr` (which must be a slab page of this cache). @internal */
   descOf(addr: number): number {
     return (this.priv[addr >>> PAGE_SHIFT] as number) >>> 0;
   }
 
-  /** The slab list (C_PARTIAL, C_FULL or C_EMPTY) a slab belongs on, from its in-use count. */
+  /** The slab list (C_PARTIAL, C_FULL or C_EMPTY) a slab belongs on, from its in-use count. @internal */
   listFor(desc: number): number {
     const inuse = this.w[this.d(desc, D_INUSE)] as number;
     if (inuse === 0) return C_EMPTY;
     return inuse === (this.w[this.d(desc, D_OBJS)] as number) ? C_FULL : C_PARTIAL;
   }
 
+  /** @internal */
   listAdd(desc: number, list: number): void {
     const w = this.w;
     const head = w[this.base + list] as number;
@@ -234,6 +251,7 @@ export class CacheContext {
     w[this.base + listCountWord(list)] = (w[this.base + listCountWord(list)] as number) + 1;
   }
 
+  /** @internal */
   listDel(desc: number, list: number): void {
     const w = this.w;
     const next = w[this.d(desc, D_NEXT)] as number;
@@ -244,7 +262,7 @@ export class CacheContext {
     w[this.base + listCountWord(list)] = (w[this.base + listCountWord(list)] as number) - 1;
   }
 
-  /** The head pfn and order of the slab a descriptor describes. */
+  /** The head pfn and order of the slab a descriptor describes. @internal */
   slabPages(desc: number): { pfn: number; order: number } {
     const pfnOrder = this.w[this.d(desc, D_PFN_ORDER)] as number;
     return { pfn: pfnOrder & 0xffffff, order: pfnOrder >>> 24 };

@@ -24,6 +24,17 @@
  * A magazine is an object of a kmem_magazine_<M> cache: word 0 links it into the depot's full or
  * empty list, words 1..M hold object addresses ("rounds").
  *
+ * Lock order (a thread holding one may take those to its right, never to its left):
+ *   table lock → cache depot lock → cache slab lock → kmem_slab / kmem_magazine_<M> slab lock →
+ *   zone lock (page allocator). destroyCache takes table → depot → slab; constructors run with the
+ *   slab lock dropped; CPU-slot claims and allocation bits are single atomic words, under no lock.
+ *
+ * Arena-resident: everything above, the allocation bitmap (region 'slab-state', alloc-state.ts) and
+ * the CPU slots (region 'cpus', cpu-slots.ts). Host-side, per thread, rebuilt on demand, so safe to
+ * lose (a worker that dies, a copy resumed in a new process): cache handles and their cached layout
+ * figures, the fast-path rows (cpu-slab.ts), constructors (registered again by name), this thread's
+ * slot claim, lock statistics. docs/slab.md, "Resuming a byte copy", has the table.
+ *
  * Invariants (checked by validate.ts):
  *   slab.inuse = objs − |slab free list|; the slab is on the empty, partial or full list by inuse
  *   every object is in exactly one place: a slab free list, a magazine, or in use
