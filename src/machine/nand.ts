@@ -486,15 +486,10 @@ export class NandDevice {
     if (
       dstPage !== wp ||
       dstPage === this.pagesPerBlock ||
-      srcBlock >>> 0 !== srcBlock ||
-      srcBlock >= this.blocks ||
       srcPage >>> 0 !== srcPage ||
       srcPage >= this.pagesPerBlock ||
-      !this.powered ||
-      this.blockFlags[dstBlock] !== 0 ||
-      this.blockFlags[srcBlock] !== 0 ||
-      !this.transferFits(0, spareBytes) ||
-      state === PageState.Erased
+      state === PageState.Erased ||
+      !this.copybackBlocksOk(srcBlock, dstBlock, spareBytes)
     ) {
       this.fault('copy-back', dstBlock, dstPage, 0, spareBytes, srcBlock, srcPage);
     }
@@ -524,13 +519,8 @@ export class NandDevice {
       count < 0 ||
       dstPage !== this.writePointers[dstBlock] ||
       dstPage + count > ppb ||
-      srcBlock >>> 0 !== srcBlock ||
-      srcBlock >= this.blocks ||
-      !this.powered ||
-      this.blockFlags[dstBlock] !== 0 ||
-      this.blockFlags[srcBlock] !== 0 ||
-      !this.transferFits(0, spareBytes) ||
-      spares.length < to * words
+      spares.length < to * words ||
+      !this.copybackBlocksOk(srcBlock, dstBlock, spareBytes)
     ) {
       let corrupt = 0;
       for (let k = from; k < to; k++) {
@@ -740,6 +730,13 @@ export class NandDevice {
     if (block >>> 0 !== block || block >= this.blocks || page >>> 0 !== page || page >= this.pagesPerBlock) {
       throw new NandAddressError(block, page, this.geometry);
     }
+  }
+
+  /** What every copy-back from `srcBlock` to `dstBlock` needs besides its pages: the source block in
+   * range (the destination's range is its write pointer's business), both blocks good, power, and a
+   * spare transfer that fits. */
+  private copybackBlocksOk(srcBlock: number, dstBlock: number, spareBytes: number): boolean {
+    return srcBlock >>> 0 === srcBlock && srcBlock < this.blocks && this.powered && this.blockFlags[dstBlock] === 0 && this.blockFlags[srcBlock] === 0 && this.transferFits(0, spareBytes);
   }
 
   /** Whether a transfer fits the page and the spare area (spare in whole words; data only when stored). */
