@@ -272,6 +272,12 @@ export class BlockTable {
     return heads[m] as number;
   }
 
+  /** Block b's position in closedList (the order a scan of every closed block meets them), -1 when it
+   * is not Closed. */
+  closedIndex(b: number): number {
+    return this.closedPos[b] as number;
+  }
+
   /** Whether the table keeps each bucket's oldest block by `by` (oldestIn answers). */
   keepsOldest(by: BucketTime): boolean {
     return (by === 'youngest' ? this.oldestByYoungest : this.oldestByMtime) !== null;

@@ -80,6 +80,10 @@ export class PageFtl extends LogStore {
   private readonly regData: Uint8Array;
   private readonly programsAtStart: number;
   private readonly pending: Int32Array;
+  /** cleanBlock's scratch: the victim's live data pages, their lpns, and each copy's spare words. */
+  private readonly runPages: Int32Array;
+  private readonly runLpns: Int32Array;
+  private readonly runSpares: Int32Array;
   /** log2(pages per block) when that is a power of two (block of a page by shift), else -1. */
   private readonly blockShift: number;
 
@@ -100,6 +104,9 @@ export class PageFtl extends LogStore {
     this.regData = device.register.data;
     this.programsAtStart = device.programs + device.copybacks;
     this.pending = new Int32Array(device.pagesPerBlock);
+    this.runPages = new Int32Array(device.pagesPerBlock);
+    this.runLpns = new Int32Array(device.pagesPerBlock);
+    this.runSpares = new Int32Array(device.pagesPerBlock * (FTL_SPARE_BYTES / 4));
     const ppb = device.pagesPerBlock;
     this.blockShift = (ppb & (ppb - 1)) === 0 ? 31 - Math.clz32(ppb) : -1;
   }
@@ -125,16 +132,11 @@ export class PageFtl extends LogStore {
     if (data !== null && data.length > this.device.pageBytes) throw new ArgumentError(`write of lpn ${lpn}: ${data.length} bytes, expected at most a page (${this.device.pageBytes})`);
     const s = this.streamOf(temperature);
     if ((this.frontier[s] as number) < 0) this.ensureFrontier(s);
-    let dataBytes = 0;
-    if (data !== null) {
-      this.regData.set(data);
-      dataBytes = data.length;
-    }
     const b = this.frontier[s] as number;
     const p = this.fill[s] as number;
     const seq = this.seq;
     this.stampSpare(KIND_DATA, s, lpn);
-    this.device.program(b, p, dataBytes, FTL_SPARE_BYTES);
+    this.device.programFrom(b, p, data, FTL_SPARE_BYTES);
     this.seq = seq + 1;
     this.hostWrites++;
     const ppn = b * this.pagesPerBlock + p;
@@ -296,62 +298,68 @@ export class PageFtl extends LogStore {
   }
 
   /** Copies a victim's live pages (data and needed tombstones) to the GC target, then forgets it.
-   * The data loop is the simulator's innermost loop: frontier, counters and sequence in locals. */
+   * This is the simulator's innermost loop. One pass over the victim lists its live data pages
+   * (and drops its stale copies from copies()); they are then copied in runs, each filling the
+   * target's frontier as far as it goes, with one copybackRun() per run: the chip checks the
+   * victim and the frontier once per run, not per page. */
   protected cleanBlock(victim: number, target: number): void {
     const ppb = this.pagesPerBlock;
     const base = victim * ppb;
     const p2l = this.p2l;
     const lmap = this.lmap;
     const valid = this.table.valid;
-    const device = this.device;
-    const spare = this.regSpare;
+    const runPages = this.runPages;
+    const runLpns = this.runLpns;
+    const spares = this.runSpares;
     const tracking = this.trackYoungest || this.trackMtime;
-    let b = this.frontier[target] as number;
-    let p = this.fill[target] as number;
-    let seq = this.seq;
+    // Nothing else programs until the copies are done (GC does not nest, and opening a frontier
+    // programs nothing), so live page j of the victim takes sequence number seq0 + j.
+    const seq0 = this.seq;
     const tag = TAG | (KIND_DATA << 8) | target;
     let pending = 0;
-    let moved = 0;
+    let n = 0;
     for (let i = 0; i < ppb; i++) {
       const q = p2l[base + i] as number;
       if (q >= 0) {
-        if (q >= TOMBSTONE) {
-          this.pending[pending++] = i;
-          continue;
-        }
-        if (b === -1) {
-          // No frontier (only after a mount that found none): open one; there is a free block.
-          this.ensureFrontier(target);
-          b = this.frontier[target] as number;
-          p = 0;
-        }
-        spare[0] = tag;
-        spare[1] = q;
-        putSeq(spare, 2, seq);
-        device.copyback(victim, i, b, p, FTL_SPARE_BYTES);
-        seq++;
-        const ppn = b * ppb + p;
-        p2l[ppn] = q;
-        lmap[2 * q] = ppn;
-        valid[b]!++;
-        moved++;
-        if (tracking) this.noteCopy(b, q, seq - 1);
-        if (++p === ppb) {
-          this.seq = seq;
-          valid[victim]! -= moved;
-          moved = 0;
-          this.frontierFull(target);
-          b = this.frontier[target] as number;
-          p = 0;
-          this.fill[target] = 0;
+        if (q >= TOMBSTONE) this.pending[pending++] = i;
+        else {
+          runPages[n] = i;
+          runLpns[n] = q;
+          spares[4 * n] = tag;
+          spares[4 * n + 1] = q;
+          putSeq(spares, 4 * n + 2, seq0 + n);
+          n++;
         }
       } else if (q < -1) {
         lmap[2 * (-2 - q) + 1]!--;
       }
     }
-    this.seq = seq;
-    if (b !== -1) this.fill[target] = p;
-    valid[victim]! -= moved;
+    for (let k = 0; k < n; ) {
+      // No frontier: the last run filled it, or a mount found none; there is a free block.
+      if ((this.frontier[target] as number) < 0) this.ensureFrontier(target);
+      const b = this.frontier[target] as number;
+      const p = this.fill[target] as number;
+      const end = Math.min(n, k + ppb - p);
+      const seq = seq0 + k;
+      this.device.copybackRun(victim, runPages, spares, k, end, b, p, FTL_SPARE_BYTES);
+      let ppn = b * ppb + p;
+      for (let j = k; j < end; j++, ppn++) {
+        const q = runLpns[j] as number;
+        p2l[ppn] = q;
+        lmap[2 * q] = ppn;
+        valid[b]!++;
+        if (tracking) this.noteCopy(b, q, seq + j - k);
+      }
+      this.seq = seq + end - k;
+      valid[victim]! -= end - k;
+      if (p + end - k === ppb) {
+        this.frontierFull(target);
+        this.fill[target] = 0;
+      } else {
+        this.fill[target] = p + end - k;
+      }
+      k = end;
+    }
     if (pending > 0) this.settleTombstones(victim, target, pending);
     p2l.fill(-1, base, base + ppb);
   }

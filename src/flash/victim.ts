@@ -101,8 +101,10 @@ class DChoices implements VictimPolicy {
 /**
  * LFS's score, found from the buckets: at a fixed valid count the score only falls as `youngest`
  * rises, so the best block of each bucket is its oldest (the block table keeps it, lazily), and the
- * best of the Np + 1 bucket winners is the best of all closed blocks. The same victim as a scan of
- * every block, unless two buckets' winners score exactly alike. Where there are fewer closed blocks
+ * best of the Np + 1 bucket winners is the best of all closed blocks. Winners that score exactly
+ * alike (it happens: the scores are ratios of integers) go to the one a scan meets first, so the
+ * victim is the scan's whenever no two blocks of one bucket share a youngest time (in the page store
+ * none do: each holds the write time of different data). Where there are fewer closed blocks
  * than buckets (the object store's granules), the scan itself is cheaper and runs instead, as it
  * does on a table that keeps no index.
  */
@@ -121,7 +123,8 @@ class CostBenefit implements VictimPolicy {
       if (b === -1) continue;
       const u = (scan ? (table.valid[b] as number) : i) / units;
       const score = ((1 - u) * (clock - (youngest[b] as number))) / (1 + u);
-      if (score > bestScore) {
+      // A tie goes to the block a scan meets first, as the scan's would.
+      if (score > bestScore || (score === bestScore && !scan && table.closedIndex(b) < table.closedIndex(best))) {
         bestScore = score;
         best = b;
       }

@@ -14,8 +14,11 @@
  *
  * Operations go through the page register, as on an ONFI chip: program() moves `dataBytes` of
  * register.data and `spareBytes` of register.spare into an erased page (bytes not transferred stay
- * erased, 0xFF); read() moves a page into the register; copyback() moves a page to another inside
- * the chip (ONFI's copy-back program); eraseBlock() sets a block's cells back to 0xFF. A block whose
+ * erased, 0xFF); programFrom() is program() with the data transferred from the caller's buffer, as
+ * the bus would, instead of staged in register.data first; read() moves a page into the register;
+ * copyback() moves a page to another inside the chip (ONFI's copy-back program), and copybackRun()
+ * is a run of copy-backs from one block to consecutive pages of another, the rules every page shares
+ * checked once; eraseBlock() sets a block's cells back to 0xFF. A block whose
  * erase count has reached the endurance limit (when one is given) fails its next erase, goes bad, and
  * its contents are lost. read() reports what on-die ECC would: Programmed (clean), Erased, or Corrupt
  * (uncorrectable: a program or erase that power loss interrupted).
@@ -422,6 +425,34 @@ export class NandDevice {
     this.programFromRegister(block, page, dataBytes, spareBytes);
   }
 
+  /**
+   * program() with the page data transferred from `data` (all of it; none for null) instead of from
+   * register.data: the same rules, the same cells and counts, one copy of the data instead of two.
+   * register.data is left as it was, unless a power cut tears the program: the data is staged there
+   * first, so the torn page holds what program() would have left.
+   */
+  programFrom(block: number, page: number, data: Uint8Array | null, spareBytes: number): void {
+    const dataBytes = data === null ? 0 : data.length;
+    const wp = this.writePointers[block];
+    if (page !== wp || page === this.pagesPerBlock || !this.powered || this.blockFlags[block] !== 0 || !this.transferFits(dataBytes, spareBytes)) {
+      this.fault('program', block, page, dataBytes, spareBytes, -1, -1);
+    }
+    if (dataBytes === 0) {
+      if (this.cutCountdown > 0 && --this.cutCountdown === 0) this.interruptProgram(block, page, 0, spareBytes, -1);
+      this.programFromRegister(block, page, 0, spareBytes);
+      return;
+    }
+    const source = data as Uint8Array;
+    if (this.cutCountdown > 0 && this.cutCountdown === 1) {
+      // A torn program tears what the register would have held: stage it there for interruptProgram.
+      this.register.data.set(source);
+      this.cutCountdown = 0;
+      this.interruptProgram(block, page, dataBytes, spareBytes, -1);
+    }
+    if (this.cutCountdown > 0) this.cutCountdown--;
+    this.programCells(block, page, source, dataBytes, spareBytes);
+  }
+
   /** Reads a page into the register: `dataBytes` of its data and `spareBytes` of its spare area. */
   read(block: number, page: number, dataBytes: number, spareBytes: number): PageState {
     if (block >>> 0 !== block || block >= this.blocks || page >>> 0 !== page || page >= this.pagesPerBlock || !this.powered || this.blockFlags[block] !== 0 || !this.transferFits(dataBytes, spareBytes)) {
@@ -455,15 +486,10 @@ export class NandDevice {
     if (
       dstPage !== wp ||
       dstPage === this.pagesPerBlock ||
-      srcBlock >>> 0 !== srcBlock ||
-      srcBlock >= this.blocks ||
       srcPage >>> 0 !== srcPage ||
       srcPage >= this.pagesPerBlock ||
-      !this.powered ||
-      this.blockFlags[dstBlock] !== 0 ||
-      this.blockFlags[srcBlock] !== 0 ||
-      !this.transferFits(0, spareBytes) ||
-      state === PageState.Erased
+      state === PageState.Erased ||
+      !this.copybackBlocksOk(srcBlock, dstBlock, spareBytes)
     ) {
       this.fault('copy-back', dstBlock, dstPage, 0, spareBytes, srcBlock, srcPage);
     }
@@ -471,6 +497,93 @@ export class NandDevice {
     const dst = this.copybackCells(src, dstBlock, dstPage, spareBytes, state);
     if (this.sink !== null) this.persistPage(dst);
     return state;
+  }
+
+  /**
+   * A run of copy-backs: for k in [from, to), page srcPages[k] of srcBlock is copied to page
+   * dstPage + (k − from) of dstBlock, the first `spareBytes` of the copy's spare area from
+   * spares[k·spareBytes/4 …] (what register.spare holds for each copyback()). The same rules, cells,
+   * counts and power-cut points as those copyback() calls in order. What every page of the run shares
+   * (both blocks in range and good, the run inside the destination from its write pointer, the spare
+   * transfer, power) is checked once; each source page is checked to be in range and not erased.
+   * Where the shared checks fail, the run goes page by page through copyback(), which throws the
+   * error the first failing call would, after copying the pages before it. Returns how many sources
+   * were Corrupt (their copies are Corrupt too).
+   */
+  copybackRun(srcBlock: number, srcPages: Int32Array, spares: Int32Array, from: number, to: number, dstBlock: number, dstPage: number, spareBytes: number): number {
+    const count = to - from;
+    const ppb = this.pagesPerBlock;
+    const words = spareBytes >>> 2;
+    const register = this.registerSpare;
+    if (
+      count < 0 ||
+      dstPage !== this.writePointers[dstBlock] ||
+      dstPage + count > ppb ||
+      spares.length < to * words ||
+      !this.copybackBlocksOk(srcBlock, dstBlock, spareBytes)
+    ) {
+      let corrupt = 0;
+      for (let k = from; k < to; k++) {
+        for (let i = 0; i < words; i++) register[i] = spares[k * words + i] as number;
+        if (this.copyback(srcBlock, srcPages[k] as number, dstBlock, dstPage + k - from, spareBytes) === PageState.Corrupt) corrupt++;
+      }
+      return corrupt;
+    }
+    // The fast path writes each copy's spare words straight from `spares`, and settles the write
+    // pointer, the counters and the register once (settleRun), and before anything can throw.
+    const states = this.pageStates;
+    const cells = this.spareWords;
+    const w = this.spareWordsPerPage;
+    const data = this.data;
+    const pageBytes = this.pageBytes;
+    const first = srcBlock * ppb;
+    const dstFirst = dstBlock * ppb + dstPage;
+    let done = 0;
+    let corrupt = 0;
+    for (let k = from; k < to; k++) {
+      const srcPage = srcPages[k] as number;
+      const src = first + srcPage;
+      const state = states[src] as PageState;
+      if (srcPage >>> 0 !== srcPage || srcPage >= ppb || state === PageState.Erased) {
+        this.settleRun(dstBlock, dstPage + done, done, spareBytes, spares, k);
+        this.fault('copy-back', dstBlock, dstPage + done, 0, spareBytes, srcBlock, srcPage);
+      }
+      if (this.cutCountdown > 0 && --this.cutCountdown === 0) {
+        this.settleRun(dstBlock, dstPage + done, done, spareBytes, spares, k);
+        this.interruptProgram(dstBlock, dstPage + done, pageBytes, spareBytes, src);
+      }
+      const dst = dstFirst + done;
+      const to4 = dst * w;
+      const from4 = src * w;
+      const at = k * words;
+      if (words === 4) {
+        cells[to4] = spares[at] as number;
+        cells[to4 + 1] = spares[at + 1] as number;
+        cells[to4 + 2] = spares[at + 2] as number;
+        cells[to4 + 3] = spares[at + 3] as number;
+      } else {
+        for (let i = 0; i < words; i++) cells[to4 + i] = spares[at + i] as number;
+      }
+      for (let i = words; i < w; i++) cells[to4 + i] = cells[from4 + i] as number;
+      if (data !== null) data.copyWithin(dst * pageBytes, src * pageBytes, (src + 1) * pageBytes);
+      states[dst] = state;
+      done++;
+      if (this.sink !== null) this.persistPage(dst);
+      if (state === PageState.Corrupt) corrupt++;
+    }
+    if (done > 0) this.settleRun(dstBlock, dstPage + done, done, spareBytes, spares, to - 1);
+    return corrupt;
+  }
+
+  /** What `done` copy-backs of a run leave besides the cells: the destination's write pointer, the
+   * counters, and copy k's spare words in the register (the last one it held). */
+  private settleRun(dstBlock: number, writePointer: number, done: number, spareBytes: number, spares: Int32Array, k: number): void {
+    this.writePointers[dstBlock] = writePointer;
+    const counters = this.counters;
+    counters[C.copybacks]! += done;
+    counters[C.bytesIn]! += done * spareBytes;
+    const words = spareBytes >>> 2;
+    for (let i = 0; i < words; i++) this.registerSpare[i] = spares[k * words + i] as number;
   }
 
   /** Erases one block. Fails (and the block goes bad) once its erase count reaches the endurance limit. */
@@ -619,6 +732,13 @@ export class NandDevice {
     }
   }
 
+  /** What every copy-back from `srcBlock` to `dstBlock` needs besides its pages: the source block in
+   * range (the destination's range is its write pointer's business), both blocks good, power, and a
+   * spare transfer that fits. */
+  private copybackBlocksOk(srcBlock: number, dstBlock: number, spareBytes: number): boolean {
+    return srcBlock >>> 0 === srcBlock && srcBlock < this.blocks && this.powered && this.blockFlags[dstBlock] === 0 && this.blockFlags[srcBlock] === 0 && this.transferFits(0, spareBytes);
+  }
+
   /** Whether a transfer fits the page and the spare area (spare in whole words; data only when stored). */
   private transferFits(dataBytes: number, spareBytes: number): boolean {
     return dataBytes >>> 0 === dataBytes && dataBytes <= this.maxDataBytes && spareBytes >>> 0 === spareBytes && spareBytes <= this.spareBytes && (spareBytes & 3) === 0;
@@ -650,9 +770,15 @@ export class NandDevice {
 
   /** A program's work once its checks pass: the page from the register, persisted and counted. */
   private programFromRegister(block: number, page: number, dataBytes: number, spareBytes: number): void {
+    this.programCells(block, page, this.register.data, dataBytes, spareBytes);
+  }
+
+  /** A program's work once its checks pass: the spare from the register, the first `dataBytes` of
+   * `source` into the data area, persisted and counted. */
+  private programCells(block: number, page: number, source: Uint8Array, dataBytes: number, spareBytes: number): void {
     const ppn = block * this.pagesPerBlock + page;
     this.spareFromRegister(ppn * this.spareWordsPerPage, spareBytes);
-    if (dataBytes > 0) (this.data as Uint8Array).set(dataBytes === this.pageBytes ? this.register.data : this.register.data.subarray(0, dataBytes), ppn * this.pageBytes);
+    if (dataBytes > 0) (this.data as Uint8Array).set(dataBytes === source.length ? source : source.subarray(0, dataBytes), ppn * this.pageBytes);
     this.pageStates[ppn] = PageState.Programmed;
     this.writePointers[block] = page + 1;
     if (this.sink !== null) this.persistPage(ppn);

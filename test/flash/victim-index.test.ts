@@ -1,7 +1,8 @@
 // The cost-benefit policies search the per-valid-count buckets' oldest blocks instead of every closed
 // block (victim.ts, block-table.ts). Checked three ways: the lazily kept oldest block of every bucket
 // against a brute-force minimum after every operation of a random schedule; LFS's victims against a
-// scan of every closed block at every choice of a real run (the same victim); and the write
+// scan of every closed block at every choice of a real run (the same victim), exact ties included;
+// and the write
 // amplification of fixed-seed runs against what the full scans gave before the index (LFS: the same
 // programs exactly; F2FS: within 2 %, since among equal integer costs it now takes another block).
 import { test } from 'node:test';
@@ -9,6 +10,7 @@ import assert from 'node:assert/strict';
 import { BlockState, BlockTable } from '../../src/flash/block-table.ts';
 import type { BucketTime } from '../../src/flash/block-table.ts';
 import { measureSteadyState } from '../../src/flash/steady-state.ts';
+import { createVictimPolicy } from '../../src/flash/victim.ts';
 import type { SteadyStateOptions } from '../../src/flash/steady-state.ts';
 import { HotColdWorkload } from '../../src/flash/workload.ts';
 import { Prng } from '../../src/util/prng.ts';
@@ -98,6 +100,26 @@ test("LFS cost-benefit from the buckets picks the victim a scan of every closed 
   for (let i = 0; i < 40_000; i++) ftl.write(prng.int(ftl.logicalPages), null, prng.int(10) === 0 ? 0 : 1);
   assert.ok(choices > 500, `${choices} choices compared`);
   ftl.validate();
+});
+
+test('LFS: buckets whose winners score exactly alike give the block a scan meets first', () => {
+  for (const emptierFirst of [false, true]) {
+    const units = 4;
+    const t = new BlockTable({ blocks: 8, unitsPerBlock: units, freeOrder: 'fifo', buckets: false, oldestBy: ['youngest'], eraseCounts: new Uint32Array(8) });
+    for (let b = 0; b < 8; b++) t.addFree(b);
+    const close = (valid: number, youngest: number): number => {
+      const b = t.takeFree();
+      t.valid[b] = valid;
+      t.youngest[b] = youngest;
+      t.close(b, youngest);
+      return b;
+    };
+    // At clock 100: an empty block written at 40 scores 60; a quarter-full one written at 0 scores
+    // (3/4)·100/(5/4) = 60 as well. Three full blocks make the bucket search worth it (5 ≥ Np + 1).
+    const pair = emptierFirst ? [close(0, 40), close(1, 0)] : [close(1, 0), close(0, 40)];
+    for (let i = 0; i < 3; i++) close(units, 50 + i);
+    assert.equal(createVictimPolicy('cost-benefit', { seed: 1 }).select(t, 100), pair[0], `the first closed of the tied pair (${emptierFirst ? 'the empty one' : 'the quarter-full one'})`);
+  }
 });
 
 // Programs during the measurement of these runs with the full scans (before the bucket index),
