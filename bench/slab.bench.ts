@@ -1,7 +1,9 @@
 /**
  * Slab caches and kmalloc, beside their baselines:
- *   fixed-size objects   ns per alloc+free pair: kmem cache vs a hand-written Int32Array free-list
- *                        slab (the floor), a JS object of 8 fields, @thi.ng/malloc's MemPool, and
+ *   fixed-size objects   ns per alloc+free pair: kmem cache (plain and shared arena) vs the strong
+ *                        floor (a stack of slot indices, address = index << 6; plain and shared), a
+ *                        hand-written Int32Array free-list
+ *                        slab (index = offset / size), a JS object of 8 fields, @thi.ng/malloc's MemPool, and
  *                        kmem caches with each debugging or hardening option on
  *   kmalloc churn        10,000 live objects of 16 … 512 bytes; each step frees one at random and
  *                        allocates another: kmem kmalloc vs a trivial 6-class kmalloc, MemPool and
@@ -19,7 +21,7 @@ import { Kernel } from '../src/mm/kernel.ts';
 import { SlabFlag } from '../src/mm/slab/layout.ts';
 import type { SlabBootOptions } from '../src/mm/slab/allocator.ts';
 import { Prng } from '../src/util/prng.ts';
-import { FreeListSlab } from './baselines/free-list-slab.ts';
+import { FreeListSlab, SlotStackSlab } from './baselines/free-list-slab.ts';
 import { magazineKmalloc } from './baselines/magazine-kmalloc.ts';
 import { TrivialKmalloc } from './baselines/trivial-kmalloc.ts';
 import type { BenchCase } from './harness.ts';
@@ -49,9 +51,9 @@ function pairs(make: () => PairAllocator): () => (n: number) => unknown {
 }
 
 /** A kmem cache of 64-byte objects on a fresh kernel, with slab boot options and cache flags. */
-function kmemCache(flags: number, slab: SlabBootOptions = {}): PairAllocator {
-  const cache = Kernel.boot({ ramBytes: '64MiB', slab: { ...slab } }).createCache('bench64', OBJECT_BYTES, { flags });
-  return { alloc: () => cache.alloc() as number, free: (addr) => cache.free(addr) };
+function kmemCache(flags: number, slab: SlabBootOptions = {}, shared = false): PairAllocator {
+  const cache = Kernel.boot({ ramBytes: '64MiB', shared, cpus: 2, slab: { ...slab } }).createCache('bench64', OBJECT_BYTES, { flags });
+  return { alloc: () => cache.alloc(), free: (addr) => cache.free(addr) };
 }
 
 function kmemKmalloc(sensitive: boolean): PairAllocator {
@@ -79,8 +81,11 @@ function fixedSizeCases(): BenchCase[] {
   const group = `fixed-size ${OBJECT_BYTES}-byte objects`;
   const unit = 'alloc+free pair';
   const rows: [string, () => PairAllocator, boolean?][] = [
-    ['baseline: hand-written Int32Array free-list slab', () => new FreeListSlab(100_000, OBJECT_BYTES), true],
+    ['baseline: hand-written stack of slot indices, address = index << 6 (the strong floor)', () => new SlotStackSlab(100_000, 6), true],
+    ['hand-written Int32Array free-list slab, index = offset / size', () => new FreeListSlab(100_000, OBJECT_BYTES)],
     ['kmem cache (magazine fast path)', () => kmemCache(0)],
+    ['the strong floor over a SharedArrayBuffer', () => new SlotStackSlab(100_000, 6, true)],
+    ['kmem cache on a shared arena (Atomics state changes)', () => kmemCache(0, {}, true)],
     [
       '@thi.ng/malloc MemPool (best case)',
       () => {
@@ -196,8 +201,15 @@ function churnCases(): BenchCase[] {
     [
       'kmem kmalloc + kfree',
       () => {
-        const kernel = Kernel.boot({ ramBytes: '256MiB' });
-        return { malloc: (size) => kernel.kmalloc(size) as number, free: (addr) => kernel.kfree(addr), ...words(kernel.buffer) };
+        const kernel = Kernel.boot({ ramBytes: '256MiB', cpus: 2 });
+        return { malloc: (size) => kernel.kmalloc(size), free: (addr) => kernel.kfree(addr), ...words(kernel.buffer) };
+      },
+    ],
+    [
+      'kmem kmalloc + kfree on a shared arena',
+      () => {
+        const kernel = Kernel.boot({ ramBytes: '256MiB', shared: true, cpus: 2 });
+        return { malloc: (size) => kernel.kmalloc(size), free: (addr) => kernel.kfree(addr), ...words(kernel.buffer) };
       },
     ],
     [

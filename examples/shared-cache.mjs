@@ -7,15 +7,27 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { Kernel } from 'kmem';
 
 if (isMainThread) {
-  const kernel = Kernel.boot({ ramBytes: '64MiB', shared: true, cpus: 3 });
+  const kernel = Kernel.boot({ ramBytes: '64MiB', shared: true, cpus: 3 }); // main + 2 workers
   kernel.createCache('message', 256);
   const results = await Promise.all(
     [1, 2].map(
       (id) =>
         new Promise((resolve, reject) => {
           const worker = new Worker(new URL(import.meta.url), { workerData: { buffer: kernel.buffer, id } });
-          worker.once('message', resolve);
+          let claim = null;
+          let result = null;
+          worker.on('message', (message) => {
+            if (message.cpu !== undefined) claim = message; // the worker's CPU slot and epoch
+            else result = message.text;
+          });
           worker.once('error', reject);
+          // A worker that dies without detach() (a crash, terminate()) leaves its magazines and
+          // its CPU slot behind: offline that claim when it exits. After a clean detach() this
+          // does nothing (the slot is free, or claimed again under another epoch).
+          worker.once('exit', () => {
+            if (claim !== null) kernel.offlineCpu(claim.cpu, claim.epoch);
+            resolve(result);
+          });
         }),
     ),
   );
@@ -25,6 +37,7 @@ if (isMainThread) {
 } else {
   const { buffer, id } = workerData;
   const kernel = Kernel.attach(buffer); // the same kernel: the same free lists and caches
+  parentPort.postMessage(kernel.cpuClaim()); // { cpu, epoch }: for the main thread's offlineCpu()
   const messages = kernel.slab.cache('message');
   const bytes = new Uint8Array(buffer);
   let sum = 0;
@@ -36,6 +49,6 @@ if (isMainThread) {
   }
   const scratch = kernel.kmalloc(1000);
   kernel.kfree(scratch);
-  kernel.slab.detach(); // return this worker's magazines and its CPU slot
-  parentPort.postMessage(`worker ${id}: 100000 alloc+free pairs, checksum ${sum}`);
+  kernel.detach(); // return this worker's magazines and its CPU slot
+  parentPort.postMessage({ text: `worker ${id}: 100000 alloc+free pairs, checksum ${sum}` });
 }

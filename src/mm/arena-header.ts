@@ -60,13 +60,14 @@ export interface Region {
 }
 
 export class ArenaHeader {
+  /** @internal */
   readonly words: Int32Array;
 
   constructor(readonly ram: Ram) {
     this.words = ram.i32(0, HEADER_WORDS);
   }
 
-  /** Writes a fresh header (state Booting, no regions). */
+  /** Writes a fresh header (state Booting, no regions). @internal */
   static format(ram: Ram, flags: number, nrCpus: number, pageLimit: number): ArenaHeader {
     const header = new ArenaHeader(ram);
     const w = header.words;
@@ -105,6 +106,7 @@ export class ArenaHeader {
     return this.words[word] ?? 0;
   }
 
+  /** @internal */
   set(word: number, value: number): void {
     this.words[word] = value;
   }
@@ -113,6 +115,7 @@ export class ArenaHeader {
     return this.get(H.REGION_COUNT);
   }
 
+  /** @internal */
   addRegion(name: string, paddr: number, sizeBytes: number): void {
     if (name.length === 0 || name.length > REGION_NAME_BYTES || !/^[\x20-\x7e]+$/.test(name)) {
       throw new ArenaFormatError(`region name '${name}': expected 1..${REGION_NAME_BYTES} printable ASCII characters`);

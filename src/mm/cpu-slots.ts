@@ -145,22 +145,56 @@ export class CpuSlots implements LockOwner {
 
   /**
    * Takes CPU `cpu` offline: its per-CPU state goes back through the hooks, then the slot is free.
-   * Its holder must have stopped (a worker that exited, a process whose copy was resumed); the
-   * slot of this very thread is detach()ed instead. A slot that is free already is a no-op.
+   * Its holder must have stopped (a worker that exited, a process whose copy was resumed). With
+   * `epoch`, only the claim of that epoch is offlined: a slot released and claimed again since by
+   * a live thread is left alone. Whether it offlined the slot.
    */
-  offline(cpu: number): void {
+  offline(cpu: number, epoch?: number): boolean {
     if (!Number.isInteger(cpu) || cpu < 0 || cpu >= this.nrSlots) {
       throw new ArgumentError(`cpu ${cpu}: expected a CPU slot in [0, ${this.nrSlots})`);
     }
+    if (!this.markOffline(cpu, epoch)) return false;
+    this.finishOffline(cpu);
+    return true;
+  }
+
+  /** This thread's claim: its slot and the claim's epoch (−1, 0 when it holds none). */
+  get claimInfo(): { cpu: number; epoch: number } {
+    return { cpu: this.cpu, epoch: this.cpu < 0 ? 0 : this.myToken >>> CPU_BITS };
+  }
+
+  /**
+   * Offlines online slots not held by this Kernel (resuming a copy of another process's arena):
+   * every one, or with `foreignOnly` those claimed by other threads (realms) alone. All are marked
+   * first, so that a lock any of them held is free to take over while the others are flushed.
+   */
+  offlineOthers(foreignOnly = false): number[] {
+    const marked: number[] = [];
+    for (let cpu = 0; cpu < this.nrSlots; cpu++) {
+      const slot = this.slotWord(cpu);
+      if (cpu === this.cpu || (foreignOnly && this.w[slot + S_NONCE] === realmNonce)) continue;
+      if (this.markOffline(cpu)) marked.push(cpu);
+    }
+    for (const cpu of marked) this.finishOffline(cpu);
+    return marked;
+  }
+
+  /** First half of offline(): false if the slot is free already (or claimed again since `epoch`). */
+  private markOffline(cpu: number, epoch?: number): boolean {
     const slot = this.slotWord(cpu);
     const token = Atomics.load(this.w, slot + S_TOKEN);
-    if (token === 0) return;
+    if (token === 0 || (epoch !== undefined && token >>> CPU_BITS !== epoch)) return false;
     // Another CPU's holder is gone: OFFLINING makes its locks free to take over while the hooks
     // run. This thread's own slot (detach) stays its own until the end: its locks are live.
     const own = cpu === this.cpu;
     if (token === OFFLINING || (!own && Atomics.compareExchange(this.w, slot + S_TOKEN, token, OFFLINING) !== token)) {
       throw new CpuSlotsError(`cpu ${cpu}: another thread is taking it offline now`);
     }
+    return true;
+  }
+
+  /** Second half: the hooks, then the slot is free. */
+  private finishOffline(cpu: number): void {
     try {
       for (const hook of this.hooks) hook(cpu);
     } finally {
@@ -168,25 +202,8 @@ export class CpuSlots implements LockOwner {
         this.cpu = -1;
         this.myToken = ANON_TOKEN;
       }
-      Atomics.store(this.w, slot + S_TOKEN, 0);
+      Atomics.store(this.w, this.slotWord(cpu) + S_TOKEN, 0);
     }
-  }
-
-  /**
-   * Offlines online slots not held by this Kernel (resuming a copy of another process's arena):
-   * every one, or with `foreignOnly` those claimed by other threads (realms) alone.
-   */
-  offlineOthers(foreignOnly = false): number[] {
-    const done: number[] = [];
-    for (let cpu = 0; cpu < this.nrSlots; cpu++) {
-      const slot = this.slotWord(cpu);
-      if (foreignOnly && this.w[slot + S_NONCE] === realmNonce) continue;
-      if (cpu !== this.cpu && Atomics.load(this.w, slot + S_TOKEN) !== 0) {
-        this.offline(cpu);
-        done.push(cpu);
-      }
-    }
-    return done;
   }
 
   /** The slots, as JSON-ready rows. */

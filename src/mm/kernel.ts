@@ -99,6 +99,7 @@ export interface LockRecovery {
 
 export class Kernel {
   readonly shrinkers: ShrinkerRegistry;
+  /** @internal */
   readonly memMap: MemMap;
   readonly pages: PageAllocator;
   private slabAllocator: SlabAllocator | null = null;
@@ -114,6 +115,7 @@ export class Kernel {
 
   private constructor(
     readonly ram: Ram,
+    /** @internal */
     readonly header: ArenaHeader,
     slots: CpuSlots,
     pages: (shrinkers: ShrinkerRegistry, memMap: MemMap) => PageAllocator,
@@ -159,10 +161,21 @@ export class Kernel {
    * Takes CPU slot `cpu` offline (Linux's slub_cpu_dead / page_alloc_cpu_dead): its magazines and
    * per-CPU lists go back, locks it held become free to take over, and the slot is free again.
    * For a worker that exited without detach() (a crash, terminate()): call it from
-   * `worker.on('exit')` with the slot the worker reported. Its holder must have stopped.
+   * `worker.on('exit')` with the slot and epoch the worker reported (cpuClaim()); a slot the
+   * worker released and another thread claimed since is left alone. Returns whether it offlined.
+   * Its holder must have stopped.
    */
-  offlineCpu(cpu: number): void {
-    this.#slots.offline(cpu);
+  offlineCpu(cpu: number, epoch?: number): boolean {
+    return this.#slots.offline(cpu, epoch);
+  }
+
+  /**
+   * This thread's CPU slot and the epoch of its claim, claimed now if need be: what a worker
+   * reports to the thread that will offlineCpu(cpu, epoch) it if it dies.
+   */
+  cpuClaim(): { cpu: number; epoch: number } {
+    this.#slots.thisCpu();
+    return this.#slots.claimInfo;
   }
 
   /** Gives back this thread's CPU slot and everything per-CPU it holds. Handles stay usable. */
@@ -271,12 +284,17 @@ export class Kernel {
     return this.slab.createCache(name, sizeBytes, options);
   }
 
-  /** kmalloc(): at least `sizeBytes` bytes; null only with GFP.NORETRY on exhaustion. */
-  kmalloc(sizeBytes: number, gfp?: number): number | null {
+  /** kmalloc(): at least `sizeBytes` bytes; OutOfMemoryError when memory is exhausted. */
+  kmalloc(sizeBytes: number, gfp?: number): number {
     return (this.kmallocLayer ?? this.slab.kmalloc).kmalloc(sizeBytes, gfp);
   }
 
-  kzalloc(sizeBytes: number, gfp?: number): number | null {
+  /** kmalloc() with GFP.NORETRY: null at once when memory is exhausted. */
+  tryKmalloc(sizeBytes: number, gfp?: number): number | null {
+    return (this.kmallocLayer ?? this.slab.kmalloc).tryKmalloc(sizeBytes, gfp);
+  }
+
+  kzalloc(sizeBytes: number, gfp?: number): number {
     return (this.kmallocLayer ?? this.slab.kmalloc).kzalloc(sizeBytes, gfp);
   }
 
@@ -288,7 +306,7 @@ export class Kernel {
     return (this.kmallocLayer ?? this.slab.kmalloc).ksize(addr);
   }
 
-  krealloc(addr: number, sizeBytes: number, gfp?: number): number | null {
+  krealloc(addr: number, sizeBytes: number, gfp?: number): number {
     return (this.kmallocLayer ?? this.slab.kmalloc).krealloc(addr, sizeBytes, gfp);
   }
 

@@ -34,6 +34,7 @@ export interface SlabFuzzReport {
   misuses: number;
   failures: number;
   peakLive: number;
+  offlines: number;
 }
 
 interface Live {
@@ -57,12 +58,30 @@ export function fuzzSlab(options: SlabFuzzOptions): SlabFuzzReport {
     kernel.createCache('fuzz1000', 1000, { flags: SlabFlag.HWCACHE_ALIGN }),
     kernel.createCache('fuzz-debug', 72, { flags: SlabFlag.RED_ZONE | SlabFlag.POISON }),
   ];
+  // A second CPU: a second attached Kernel in this thread, with magazines of its own. Now and then
+  // it is taken offline (as a worker that died) and a fresh one attaches in its place.
+  const attachSecond = (): Kernel => {
+    const k = Kernel.attach(kernel.buffer);
+    k.registerCtor('fuzz200c', () => ctorRuns++);
+    return k;
+  };
+  let second = attachSecond();
+  const handles = new Map<Kernel, Map<string, KmemCache>>();
+  const onCpu = (k: Kernel, cache: KmemCache): KmemCache => {
+    if (k === kernel) return cache;
+    let byName = handles.get(k);
+    if (byName === undefined) handles.set(k, (byName = new Map()));
+    let handle = byName.get(cache.name);
+    if (handle === undefined) byName.set(cache.name, (handle = k.slab.cache(cache.name)));
+    return handle;
+  };
+  const pickCpu = (): Kernel => (prng.chance(0.3) ? second : kernel);
   const owner = new Int32Array(kernel.ram.sizeBytes / 8);
   const live: Live[] = [];
   const liveStarts = new Set<number>();
   let nextId = 1;
   let recentlyFreed: Live | null = null;
-  const report: SlabFuzzReport = { ops: 0, allocs: 0, frees: 0, reallocs: 0, misuses: 0, failures: 0, peakLive: 0 };
+  const report: SlabFuzzReport = { ops: 0, allocs: 0, frees: 0, reallocs: 0, misuses: 0, failures: 0, peakLive: 0, offlines: 0 };
 
   const claim = (obj: Live): void => {
     assert.ok(obj.addr > 0 && obj.addr + obj.size <= kernel.ram.sizeBytes, `object 0x${obj.addr.toString(16)} outside RAM`);
@@ -88,8 +107,9 @@ export function fuzzSlab(options: SlabFuzzOptions): SlabFuzzReport {
     if (useCache) {
       cache = caches[prng.int(caches.length)] as KmemCache;
       size = cache.objectSize;
+      const handle = onCpu(pickCpu(), cache);
       try {
-        addr = cache.alloc(gfp);
+        addr = gfp === GFP.NORETRY ? handle.tryAlloc() : handle.alloc(gfp);
       } catch (error) {
         assert.ok(gfp === GFP.KERNEL && (error as Error).name === 'OutOfMemoryError', String(error));
         addr = null;
@@ -101,7 +121,9 @@ export function fuzzSlab(options: SlabFuzzOptions): SlabFuzzReport {
     } else {
       size = prng.chance(0.97) ? prng.range(1, 2048) : prng.range(2049, 40000);
       try {
-        addr = kernel.kmalloc(size, gfp | (prng.chance(0.1) ? GFP.ZERO : 0));
+        const zero = prng.chance(0.1) ? GFP.ZERO : 0;
+        const k = pickCpu();
+        addr = gfp === GFP.NORETRY ? k.tryKmalloc(size, zero) : k.kmalloc(size, zero);
       } catch (error) {
         assert.ok(gfp === GFP.KERNEL && (error as Error).name === 'OutOfMemoryError', String(error));
         addr = null;
@@ -130,9 +152,10 @@ export function fuzzSlab(options: SlabFuzzOptions): SlabFuzzReport {
   const doFree = (): void => {
     const obj = takeRandomLive();
     release(obj);
-    if (obj.cache !== null) obj.cache.free(obj.addr);
-    else if (prng.chance(0.1)) kernel.kfreeSensitive(obj.addr);
-    else kernel.kfree(obj.addr);
+    const k = pickCpu();
+    if (obj.cache !== null) onCpu(k, obj.cache).free(obj.addr);
+    else if (prng.chance(0.1)) k.kfreeSensitive(obj.addr);
+    else k.kfree(obj.addr);
     recentlyFreed = obj;
     report.frees++;
   };
@@ -145,9 +168,12 @@ export function fuzzSlab(options: SlabFuzzOptions): SlabFuzzReport {
     const keep = Math.min(obj.size, size);
     const before = bytes.slice(obj.addr + 4, obj.addr + Math.max(4, keep));
     release(obj);
-    const next = kernel.krealloc(obj.addr, size, GFP.NORETRY);
-    if (next === null) {
-      claim(obj);
+    let next: number;
+    try {
+      next = kernel.krealloc(obj.addr, size, GFP.NORETRY);
+    } catch (error) {
+      assert.equal((error as Error).name, 'OutOfMemoryError', String(error));
+      claim(obj); // the old object is untouched
       return;
     }
     assert.deepEqual(bytes.subarray(next + 4, next + Math.max(4, keep)), before, 'krealloc lost bytes');
@@ -186,7 +212,13 @@ export function fuzzSlab(options: SlabFuzzOptions): SlabFuzzReport {
   for (let op = 0; op < options.ops; op++) {
     const r = prng.nextFloat();
     const pressure = live.length / 20_000;
-    if (r < 0.005) doMisuse();
+    if (r < 0.0002) {
+      // CPU hotplug: the second CPU dies with whatever its magazines hold; offline it, re-attach.
+      const { cpu } = second.cpuClaim();
+      assert.equal(kernel.offlineCpu(cpu), true);
+      report.offlines++;
+      second = attachSecond();
+    } else if (r < 0.005) doMisuse();
     else if (r < 0.01) doRealloc();
     else if (live.length > 0 && r < 0.35 + pressure * 0.3) doFree();
     else doAlloc();
@@ -195,6 +227,7 @@ export function fuzzSlab(options: SlabFuzzOptions): SlabFuzzReport {
   }
   kernel.validate();
   while (live.length > 0) doFree();
+  second.detach();
   kernel.validate();
   assert.ok(ctorRuns > 0);
   for (const stats of kernel.slab.stats().caches) {

@@ -36,7 +36,7 @@ import type { CpuSlab } from './cpu-slab.ts';
 import { KMALLOC_CLASSES, Kmalloc } from './kmalloc.ts';
 import { DEFAULT_MAGAZINE_ROUNDS, SLAB_DEBUG_FLAGS, SLAB_FLAGS_MASK, SlabFlag, calculateLayout, defaultMagazineRounds, isSlowOnly } from './layout.ts';
 import type { CacheLayout, SlabLayoutKind } from './layout.ts';
-import { releaseEmptySlabs } from './slab-layer.ts';
+import { internalPut, releaseEmptySlabs } from './slab-layer.ts';
 import { slabStats, slabinfoText, slabtopText } from './slabinfo.ts';
 import type { SlabStats } from './slabinfo.ts';
 import {
@@ -72,6 +72,10 @@ import {
   H_NEVER,
   MAX_CACHES,
   C_GEN,
+  C_DEPOT_LOCK,
+  C_NR_DEPOT_EMPTY,
+  C_NR_DEPOT_FULL,
+  C_SLAB_LOCK,
   SLAB_GEN_MASK,
   H_NR_CACHES,
   H_TABLE_LOCK,
@@ -116,13 +120,17 @@ const DEFAULT_MAX_CACHES = 128;
 const LAYOUT_BONWICK = 1;
 
 export class SlabAllocator implements SlabServices {
+  /** @internal */
   readonly allocState: AllocState;
   readonly maxCaches: number;
   readonly cpus: number;
   /** nr_cpu_ids for calculate_order() (the `possibleCpus` boot option). */
   readonly possibleCpus: number;
+  /** @internal */
   readonly kmalloc: Kmalloc;
+  /** @internal */
   readonly lockOwner: LockOwner;
+  /** @internal */
   readonly cpuSlab: CpuSlab;
   private readonly w: Int32Array;
   private readonly f64: Float64Array;
@@ -171,7 +179,7 @@ export class SlabAllocator implements SlabServices {
     return (HEADER_WORDS + maxCaches * CACHE_WORDS + cpus * maxCaches * PCPU_WORDS) * 4;
   }
 
-  /** Boot, before the page allocator frees memory: carves the 'slab' region. */
+  /** Boot, before the page allocator frees memory: carves the 'slab' region. @internal */
   static reserve(memblock: Memblock, ramBytes: number, cpus: number, options: SlabBootOptions): void {
     const maxCaches = options.maxCaches ?? DEFAULT_MAX_CACHES;
     if (!Number.isInteger(maxCaches) || maxCaches < 32 || maxCaches > MAX_CACHES) {
@@ -181,7 +189,7 @@ export class SlabAllocator implements SlabServices {
     memblock.alloc('slab-state', stateBytes(ramBytes));
   }
 
-  /** Boot, after the page allocator: formats the region and creates kmem_slab and the kmalloc caches. */
+  /** Boot, after the page allocator: formats the region and creates kmem_slab and the kmalloc caches. @internal */
   static init(ram: Ram, header: ArenaHeader, pages: PageAllocator, memMap: MemMap, slots: CpuSlots, options: SlabBootOptions): SlabAllocator {
     const layout = options.layout ?? 'slub';
     if (!LAYOUTS.includes(layout)) throw new ArgumentError(`slab layout '${String(layout)}': expected one of ${LAYOUTS.join(', ')}`);
@@ -213,15 +221,17 @@ export class SlabAllocator implements SlabServices {
     return this.slots.thisCpu();
   }
 
+  /** @internal */
   get neverWord(): number {
     return this.headerWord + H_NEVER;
   }
 
+  /** @internal */
   get pcpuBase(): number {
     return this.pcpuRegionWord + this.cpu * this.maxCaches * PCPU_WORDS;
   }
 
-  /** A worker's view of a booted slab allocator. Writes nothing until a cache is used. */
+  /** A worker's view of a booted slab allocator. Writes nothing until a cache is used. @internal */
   static attach(ram: Ram, header: ArenaHeader, pages: PageAllocator, memMap: MemMap, slots: CpuSlots): SlabAllocator {
     return new SlabAllocator(ram, pages, memMap, slots, header.requireRegion('slab').paddr, header.requireRegion('slab-state').paddr, null);
   }
@@ -243,12 +253,12 @@ export class SlabAllocator implements SlabServices {
     return this.createInternal(name, sizeBytes, options, true);
   }
 
-  /** A kmalloc size-class cache, made the first time any worker asks for it (kmalloc.ts names them). */
+  /** A kmalloc size-class cache, made the first time any worker asks for it (kmalloc.ts names them). @internal */
   kmallocCache(name: string, sizeBytes: number, flags: number): KmemCache {
     return this.createInternal(name, sizeBytes, { flags }, true, true);
   }
 
-  /** Whether the cache in `slot` is one of kmem's own (no kfree of its objects). */
+  /** Whether the cache in `slot` is one of kmem's own (no kfree of its objects). @internal */
   isInternal(slot: number): boolean {
     return ((this.w[this.cacheWord(slot) + C_FLAGS] as number) & SlabFlag.INTERNAL) !== 0;
   }
@@ -300,18 +310,31 @@ export class SlabAllocator implements SlabServices {
       cache.drain();
       this.checkNoMagazines(cache);
       depotPurge(cache);
-      cache.slabLock.acquire();
+      // Under both locks (depot → slab), every check again, then Dying: a slow path of another
+      // CPU that passed its entry check before this finds the cache dying once it holds a lock
+      // (lockLive) and throws CacheDestroyedError, changing nothing.
+      cache.depotLock.acquire();
       try {
-        releaseEmptySlabs(cache);
-        const leaked = this.leakedObjects(cache);
-        if (leaked.count > 0) throw new CacheBusyError(cache.name, leaked.count, leaked.addrs);
+        cache.slabLock.acquire();
+        try {
+          this.checkNoMagazines(cache);
+          if (cache.word(C_NR_DEPOT_FULL) + cache.word(C_NR_DEPOT_EMPTY) !== 0) {
+            throw new CacheBusyError(cache.name, 0, [], 'another CPU returned magazines to its depot meanwhile: try again');
+          }
+          releaseEmptySlabs(cache);
+          const leaked = this.leakedObjects(cache);
+          if (leaked.count > 0) throw new CacheBusyError(cache.name, leaked.count, leaked.addrs);
+          Atomics.store(this.w, cache.base + C_STATE, CacheState.Dying);
+        } finally {
+          cache.slabLock.release();
+        }
       } finally {
-        cache.slabLock.release();
+        cache.depotLock.release();
       }
-      const base = this.cacheWord(cache.index);
-      const gen = this.w[base + C_GEN] as number;
-      this.w.fill(0, base, base + CACHE_WORDS);
-      this.w[base + C_GEN] = gen;
+      // The descriptor is wiped but for its lock words (a CPU may still hold one for a moment,
+      // to find the cache dying) and its generation; then the slot is free.
+      this.wipeDescriptor(cache.index);
+      Atomics.store(this.w, cache.base + C_STATE, CacheState.Free);
       this.forget(cache.index);
       this.ctors.delete(cache.index);
     } finally {
@@ -319,11 +342,41 @@ export class SlabAllocator implements SlabServices {
     }
   }
 
+  /** Zeroes a descriptor's words but its state, generation and lock words. Table lock held. */
+  private wipeDescriptor(index: number): void {
+    const base = this.cacheWord(index);
+    for (let word = 0; word < CACHE_WORDS; word++) {
+      if (word !== C_STATE && word !== C_GEN && word !== C_SLAB_LOCK && word !== C_DEPOT_LOCK) this.w[base + word] = 0;
+    }
+  }
+
+  /** @internal */
+  abandonMagazines(cache: CacheContext & { readonly pcpu: number }): void {
+    this.tableLock.acquire();
+    try {
+      if (this.w[this.cacheWord(cache.index) + C_GEN] !== cache.gen) return; // reused: words reset
+      const p = cache.pcpu;
+      for (const [magWord, roundsWord] of [
+        [P_LOADED, P_ROUNDS],
+        [P_PREV, P_PREV_ROUNDS],
+      ] as const) {
+        const mag = (this.w[p + magWord] as number) >>> 0;
+        // Only empty magazines can be left: a CPU holding rounds makes destroyCache refuse.
+        if (mag !== 0 && this.w[p + roundsWord] === 0 && cache.magazineIndex >= 0) internalPut(this.wrap(cache.magazineIndex), mag);
+        this.w[p + magWord] = 0;
+        this.w[p + roundsWord] = -1;
+      }
+    } finally {
+      this.tableLock.release();
+    }
+  }
+
   /** Gives back what every cache of this worker can: magazines, depots, empty slabs. Pages freed. */
   shrink(): number {
-    let pages = 0;
-    for (const index of this.liveSlots()) pages += this.wrap(index).shrink();
-    return pages;
+    const freed = (): number => this.liveContexts().reduce((sum, ctx) => sum + ctx.stat('pagesFreed'), 0);
+    const before = freed();
+    for (const index of this.liveSlots()) this.wrap(index).shrink();
+    return freed() - before;
   }
 
   /**
@@ -339,6 +392,7 @@ export class SlabAllocator implements SlabServices {
    * The slab half of taking CPU `cpu` offline (slub_cpu_dead): every cache's magazines of that CPU
    * go back to the depot, full ones whole, partial ones' rounds to the slabs. Run by the kernel's
    * CPU slots (CpuSlots.offline) while the slot is marked offlining.
+   * @internal
    */
   offlineCpu(cpu: number): void {
     if (cpu === this.slots.claimed) {
@@ -380,14 +434,17 @@ export class SlabAllocator implements SlabServices {
 
   // ---- SlabServices ----
 
+  /** @internal */
   descriptorCache(): CacheContext {
     return this.wrap(0);
   }
 
+  /** @internal */
   internalCache(index: number): CacheContext {
     return this.wrap(index);
   }
 
+  /** @internal */
   ctorOf(index: number): ((addr: number) => void) | undefined {
     const ctor = this.ctors.get(index);
     if (ctor !== undefined || this.ctorsByName.size === 0) return ctor;
@@ -396,6 +453,7 @@ export class SlabAllocator implements SlabServices {
     return byName;
   }
 
+  /** @internal */
   describeAddress(addr: number): string {
     if (!Number.isInteger(addr) || addr < 0 || addr >= this.ram.sizeBytes) return `it is not an address in RAM (expected an integer in [0, 0x${this.ram.sizeBytes.toString(16)}))`;
     const pfn = addr >>> PAGE_SHIFT;
@@ -409,7 +467,7 @@ export class SlabAllocator implements SlabServices {
 
   // ---- internals ----
 
-  /** Word index (in the whole-RAM Int32Array) of CPU `cpu`'s per-CPU words for cache `index`. */
+  /** Word index (in the whole-RAM Int32Array) of CPU `cpu`'s per-CPU words for cache `index`. @internal */
   pcpuWord(index: number, cpu: number): number {
     return this.pcpuRegionWord + (cpu * this.maxCaches + index) * PCPU_WORDS;
   }
@@ -418,6 +476,7 @@ export class SlabAllocator implements SlabServices {
     return this.tableWord + index * CACHE_WORDS;
   }
 
+  /** @internal */
   wrap(index: number): KmemCache {
     let cache = this.wrappers.get(index);
     if (cache === undefined || !cache.current) {
@@ -505,7 +564,7 @@ export class SlabAllocator implements SlabServices {
     const base = this.cacheWord(index);
     const w = this.w;
     const gen = ((w[base + C_GEN] as number) + 1) & SLAB_GEN_MASK;
-    w.fill(0, base, base + CACHE_WORDS);
+    this.wipeDescriptor(index);
     w[base + C_GEN] = gen;
     writeName(this.bytes, (base + C_NAME) * 4, name);
     w[base + C_FLAGS] = flags;
@@ -547,7 +606,7 @@ export class SlabAllocator implements SlabServices {
   private checkNoMagazines(cache: KmemCache): void {
     for (let cpu = 0; cpu < this.cpus; cpu++) {
       const p = this.pcpuWord(cache.index, cpu);
-      if (this.w[p + P_LOADED] !== 0 || this.w[p + P_PREV] !== 0) {
+      if (Atomics.load(this.w, p + P_LOADED) !== 0 || Atomics.load(this.w, p + P_PREV) !== 0) {
         throw new CacheBusyError(cache.name, 0, [], `CPU ${cpu} still holds its magazines: drain() the cache (or detach()) in that worker first`);
       }
     }

@@ -29,7 +29,8 @@
  * gives back empty slabs) and the allocation is retried once before an OutOfMemoryError.
  */
 import { OutOfMemoryError } from '../errors.ts';
-import { GFP } from '../gfp.ts';
+import { GFP, GFP_VALID_MASK } from '../gfp.ts';
+import type { LockWord } from '../../sync/lock-word.ts';
 import { CacheContext } from './context.ts';
 import { ROW_WORDS } from './cpu-slab.ts';
 import type { CpuSlab } from './cpu-slab.ts';
@@ -43,6 +44,7 @@ import {
   C_DEPOT_FULL,
   C_DRAIN_GEN,
   CacheStat,
+  GFP_MAY_FAIL,
   P_DRAIN_GEN,
   P_LOADED,
   P_PREV,
@@ -57,7 +59,7 @@ import {
 const SLOW_PATH_STEPS = 6;
 
 export class KmemCache extends CacheContext {
-  /** Word index of this worker's per-CPU words for this cache (moves when the handle rebinds). */
+  /** Word index of this worker's per-CPU words for this cache (moves when the handle rebinds). @internal */
   pcpu = this.services.pcpuBase + this.index * PCPU_WORDS;
   private bound = true;
   /** This worker's fast paths (cpu-slab.ts), and this handle's row there (deadRow once retired). */
@@ -79,12 +81,20 @@ export class KmemCache extends CacheContext {
   }
 
   /**
-   * Allocates one object and returns its address; null only with GFP.NORETRY when memory is
-   * exhausted. `gfp` defaults to GFP.KERNEL (0); it matters only on the slow path.
+   * Allocates one object and returns its address. `gfp` defaults to GFP.KERNEL (0); it matters
+   * only on the slow path. Exhausted memory: the shrinkers run (not with GFP.NORETRY), then
+   * OutOfMemoryError. tryAlloc() answers null instead.
    */
-  alloc(gfp?: number): number | null {
+  alloc(gfp?: number): number {
     const addr = this.cpu.alloc(this.row);
-    return addr !== 0 ? addr : this.allocSlow(gfp ?? GFP.KERNEL);
+    // Without GFP_MAY_FAIL the slow path returns an address or throws (outOfMemory()).
+    return addr !== 0 ? addr : (this.allocSlow((gfp ?? GFP.KERNEL) & ~GFP_MAY_FAIL) as number);
+  }
+
+  /** alloc() with GFP.NORETRY: null at once when memory is exhausted (no shrinkers, no error). */
+  tryAlloc(gfp?: number): number | null {
+    const addr = this.cpu.alloc(this.row);
+    return addr !== 0 ? addr : this.allocSlow((gfp ?? GFP.KERNEL) | GFP.NORETRY | GFP_MAY_FAIL);
   }
 
   /** Frees an object this cache handed out (by any worker). */
@@ -104,7 +114,7 @@ export class KmemCache extends CacheContext {
     this.syncLoaded();
   }
 
-  /** Detaches the handle from its CPU slot (SlabAllocator.detach): later use rebinds it. */
+  /** Detaches the handle from its CPU slot (SlabAllocator.detach): later use rebinds it. @internal */
   unbind(): void {
     this.bound = false;
     this.cpu.load(this.row, this.services.neverWord, 0);
@@ -114,6 +124,7 @@ export class KmemCache extends CacheContext {
    * This handle no longer names a live cache (destroyed, or its slot reused): its fast paths use
    * the row that never hits, and, unbound, it never touches the slot's per-CPU words again (they
    * may be the next cache's); its slow path raises CacheDestroyedError.
+   * @internal
    */
   retire(): void {
     this.bound = false;
@@ -127,18 +138,30 @@ export class KmemCache extends CacheContext {
    */
   shrink(): number {
     this.ensureUsable();
+    // Slabs emptied by the purge below are freed as they empty (slabPut), not by the final
+    // releaseEmptySlabs(), and so may slabs of kmem_slab and of the magazine cache: the page
+    // count is the change of those caches' counters over the whole shrink.
+    const before = this.pagesFreedHere();
     if (!this.slowOnly) {
       this.drain();
       depotPurge(this);
       Atomics.add(this.w, this.base + C_DRAIN_GEN, 1);
       this.w[this.pcpu + P_DRAIN_GEN] = Atomics.load(this.w, this.base + C_DRAIN_GEN);
     }
-    this.slabLock.acquire();
+    this.lockLive(this.slabLock);
     try {
-      return releaseEmptySlabs(this);
+      releaseEmptySlabs(this);
     } finally {
       this.slabLock.release();
     }
+    return this.pagesFreedHere() - before;
+  }
+
+  /** Pages freed so far by this cache, its magazine cache and kmem_slab (CacheStat.pagesFreed). */
+  private pagesFreedHere(): number {
+    let pages = this.stat('pagesFreed') + this.services.descriptorCache().stat('pagesFreed');
+    if (this.magazineIndex >= 0) pages += this.services.internalCache(this.magazineIndex).stat('pagesFreed');
+    return pages;
   }
 
   // ---- slow paths ----
@@ -195,12 +218,12 @@ export class KmemCache extends CacheContext {
     const p = this.pcpu;
     let retried = false;
     for (let step = 0; step < SLOW_PATH_STEPS; step++) {
-      if ((w[p + P_ROUNDS] as number) > 0) return this.alloc(gfp);
+      if ((w[p + P_ROUNDS] as number) > 0) return (gfp & GFP_MAY_FAIL) !== 0 ? this.tryAlloc(gfp) : this.alloc(gfp);
       if (w[p + P_PREV_ROUNDS] === this.rounds) {
         this.swapMagazines();
         continue;
       }
-      this.depotLock.acquire();
+      this.lockLiveOrAbandon(this.depotLock);
       let full = 0;
       try {
         full = depotPop(this, C_DEPOT_FULL);
@@ -228,7 +251,7 @@ export class KmemCache extends CacheContext {
         w[p + P_ROUNDS] = 0;
         this.syncLoaded();
       }
-      this.slabLock.acquire();
+      this.lockLiveOrAbandon(this.slabLock);
       let n: number;
       try {
         n = slabTakeInto(this, this.loadedWord(), this.rounds, p + P_ROUNDS);
@@ -246,7 +269,7 @@ export class KmemCache extends CacheContext {
   private allocDirect(gfp: number): number | null {
     let addr = 0;
     for (let attempt = 0; attempt < 2 && addr === 0; attempt++) {
-      this.slabLock.acquire();
+      this.lockLiveOrAbandon(this.slabLock);
       try {
         addr = slabTakeOne(this);
         if (addr !== 0 && this.debug) {
@@ -270,7 +293,7 @@ export class KmemCache extends CacheContext {
 
   /** Free for slow-only caches: debug checks, init_on_free, then the slab layer. Still allocated. */
   private freeDirect(addr: number): void {
-    this.slabLock.acquire();
+    this.lockLive(this.slabLock);
     try {
       if (!this.state.isAllocated(addr)) throw new SlabDoubleFreeError(addr, this.name);
       if (this.debug) checkObject(this, addr, true);
@@ -296,7 +319,7 @@ export class KmemCache extends CacheContext {
         this.swapMagazines();
         continue;
       }
-      this.depotLock.acquire();
+      this.lockLiveOrAbandon(this.depotLock);
       let empty = 0;
       try {
         empty = depotPop(this, C_DEPOT_EMPTY);
@@ -310,18 +333,32 @@ export class KmemCache extends CacheContext {
       if (empty !== 0) continue;
       const mag = magazineAlloc(this);
       if (mag === 0) break;
-      this.depotLock.acquire();
+      this.lockLiveOrAbandon(this.depotLock);
       try {
         this.installEmpty(mag);
       } finally {
         this.depotLock.release();
       }
     }
-    this.slabLock.acquire();
+    this.lockLiveOrAbandon(this.slabLock);
     try {
       slabPut(this, addr);
     } finally {
       this.slabLock.release();
+    }
+  }
+
+  /**
+   * lockLive(), and when the cache was destroyed meanwhile, this CPU gives back the (empty)
+   * magazines it took for it before it throws, under the table lock, unless the slot already
+   * holds another cache (whose creation reset these words).
+   */
+  private lockLiveOrAbandon(lock: LockWord): void {
+    try {
+      this.lockLive(lock);
+    } catch (error) {
+      if (error instanceof CacheDestroyedError && this.bound) this.services.abandonMagazines(this);
+      throw error;
     }
   }
 
@@ -344,15 +381,17 @@ export class KmemCache extends CacheContext {
     return this.services.pages.shrinkers.shrinkAll() > 0;
   }
 
+  /** null for tryAlloc(); an error for alloc() (with or without GFP.NORETRY). */
   private outOfMemory(gfp: number): null {
-    if ((gfp & GFP.NORETRY) !== 0) return null;
-    throw new OutOfMemoryError(this.order, gfp, 'exhausted', `cache ${this.name} cannot grow: no free block of order ${this.order}`);
+    if ((gfp & GFP_MAY_FAIL) !== 0) return null;
+    throw new OutOfMemoryError(this.order, gfp & GFP_VALID_MASK, 'exhausted', `cache ${this.name} cannot grow: no free block of order ${this.order}`);
   }
 
   /**
    * The fast path's checks did not pass: a slow-only cache, a fallback-order slab's object, a full
    * magazine, or a bad address. Checks everything, then frees or throws. kfree comes here straight
    * after its own fast path missed.
+   * @internal
    */
   freeChecked(addr: number): void {
     const error = this.objectStartError(addr, 'free');

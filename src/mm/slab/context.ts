@@ -10,7 +10,7 @@ import type { MemMap } from '../mem-map.ts';
 import type { PageAllocator } from '../page-alloc.ts';
 import { PAGE_SHIFT } from '../types.ts';
 import type { CpuSlab } from './cpu-slab.ts';
-import { InteriorPointerError, InvalidFreeError, InvalidPointerError } from './errors.ts';
+import { CacheDestroyedError, InteriorPointerError, InvalidFreeError, InvalidPointerError } from './errors.ts';
 import type { SlabError } from './errors.ts';
 import type { AllocState } from './alloc-state.ts';
 import { SLAB_DEBUG_FLAGS, isSlowOnly } from './layout.ts';
@@ -74,6 +74,8 @@ export interface SlabServices {
   readonly neverWord: number;
   /** Who takes the slab locks (the kernel's CPU slots). */
   readonly lockOwner: LockOwner;
+  /** A CPU found its cache destroyed mid-slow-path: its empty magazines go back (allocator.ts). */
+  abandonMagazines(cache: CacheContext & { readonly pcpu: number }): void;
   /** What `addr` is, for an error message about a free that is not this cache's. */
   describeAddress(addr: number): string;
 }
@@ -81,42 +83,55 @@ export interface SlabServices {
 export class CacheContext {
   readonly name: string;
   readonly tag: number;
-  /** Word index of the descriptor in `w`. */
+  /** Word index of the descriptor in `w`. @internal */
   readonly base: number;
   readonly flags: number;
   readonly objectSize: number;
   readonly size: number;
   readonly align: number;
+  /** @internal */
   readonly inuse: number;
+  /** @internal */
   readonly freeOffset: number;
+  /** @internal */
   readonly redLeftPad: number;
   readonly order: number;
   readonly objs: number;
+  /** @internal */
   readonly onSlabHeaderBytes: number;
   readonly rounds: number;
-  /** Word offset of the slab free-list link from an object's first word (SLUB's free pointer). */
+  /** Word offset of the slab free-list link from an object's first word (SLUB's free pointer). @internal */
   readonly linkWord: number;
-  /** Whether each object is allocated (alloc-state.ts). */
+  /** Whether each object is allocated (alloc-state.ts). @internal */
   readonly state: AllocState;
-  /** Alloc and free always take the slow path (debug checks, or no magazine layer). */
+  /** Alloc and free always take the slow path (debug checks, or no magazine layer). @internal */
   readonly slowOnly: boolean;
+  /** @internal */
   readonly debug: boolean;
+  /** @internal */
   readonly slabLock: LockWord;
+  /** @internal */
   readonly depotLock: LockWord;
+  /** @internal */
   readonly owner: Uint32Array;
+  /** @internal */
   readonly priv: Int32Array;
-  /** mem_map.firstObject read unsigned, so that slabs above 2 GiB compare exactly. */
+  /** mem_map.firstObject read unsigned, so that slabs above 2 GiB compare exactly. @internal */
   readonly firstObject: Uint32Array;
-  /** The slot of this cache's magazine cache, or -1. */
+  /** The slot of this cache's magazine cache, or -1. @internal */
   readonly magazineIndex: number;
-  /** The generation of the slot when this handle was made (see SLAB_OWNER_BASE). */
+  /** The generation of the slot when this handle was made (see SLAB_OWNER_BASE). @internal */
   readonly gen: number;
 
   constructor(
     readonly index: number,
+    /** @internal */
     readonly w: Int32Array,
+    /** @internal */
     readonly f64: Float64Array,
+    /** @internal */
     readonly bytes: Uint8Array,
+    /** @internal */
     readonly services: SlabServices,
     cacheTableWord: number,
   ) {
@@ -176,13 +191,29 @@ export class CacheContext {
 
   /** Whether the slot still holds the cache this handle was made for. */
   get current(): boolean {
-    return this.word(C_STATE) === CacheState.Live && this.word(C_GEN) === this.gen;
+    return Atomics.load(this.w, this.base + C_STATE) === CacheState.Live && this.word(C_GEN) === this.gen;
   }
 
+  /**
+   * Takes `lock` (this cache's slab or depot lock) and checks, under it, that the cache still
+   * lives: destroyCache marks it dying under both locks, so a slow path that passed its entry
+   * check before the destroy finds out here and changes nothing. Throws CacheDestroyedError with
+   * the lock released.
+   * @internal
+   */
+  lockLive(lock: LockWord): void {
+    lock.acquire();
+    if (this.current) return;
+    lock.release();
+    throw new CacheDestroyedError(this.name);
+  }
+
+  /** @internal */
   word(offset: number): number {
     return this.w[this.base + offset] as number;
   }
 
+  /** @internal */
   count(stat: number, by = 1): void {
     const i = (this.base + C_STATS) / 2 + stat;
     this.f64[i] = (this.f64[i] as number) + by;
@@ -192,23 +223,24 @@ export class CacheContext {
     return this.f64[(this.base + C_STATS) / 2 + CacheStat[name]] as number;
   }
 
-  /** Word index of a descriptor field. */
+  /** Word index of a descriptor field. @internal */
   d(desc: number, field: number): number {
     return (desc >>> 2) + field;
   }
 
-  /** The descriptor of the slab holding `addr` (which must be a slab page of this cache). */
+  /** The descriptor of the slab holding `addr` (which must be a slab page of this cache). @internal */
   descOf(addr: number): number {
     return (this.priv[addr >>> PAGE_SHIFT] as number) >>> 0;
   }
 
-  /** The slab list (C_PARTIAL, C_FULL or C_EMPTY) a slab belongs on, from its in-use count. */
+  /** The slab list (C_PARTIAL, C_FULL or C_EMPTY) a slab belongs on, from its in-use count. @internal */
   listFor(desc: number): number {
     const inuse = this.w[this.d(desc, D_INUSE)] as number;
     if (inuse === 0) return C_EMPTY;
     return inuse === (this.w[this.d(desc, D_OBJS)] as number) ? C_FULL : C_PARTIAL;
   }
 
+  /** @internal */
   listAdd(desc: number, list: number): void {
     const w = this.w;
     const head = w[this.base + list] as number;
@@ -219,6 +251,7 @@ export class CacheContext {
     w[this.base + listCountWord(list)] = (w[this.base + listCountWord(list)] as number) + 1;
   }
 
+  /** @internal */
   listDel(desc: number, list: number): void {
     const w = this.w;
     const next = w[this.d(desc, D_NEXT)] as number;
@@ -229,7 +262,7 @@ export class CacheContext {
     w[this.base + listCountWord(list)] = (w[this.base + listCountWord(list)] as number) - 1;
   }
 
-  /** The head pfn and order of the slab a descriptor describes. */
+  /** The head pfn and order of the slab a descriptor describes. @internal */
   slabPages(desc: number): { pfn: number; order: number } {
     const pfnOrder = this.w[this.d(desc, D_PFN_ORDER)] as number;
     return { pfn: pfnOrder & 0xffffff, order: pfnOrder >>> 24 };

@@ -125,6 +125,7 @@ function releaseSlab(ctx: CacheContext, desc: number): number {
   if (ctx.onSlabHeaderBytes === 0) internalPut(ctx.services.descriptorCache(), desc);
   ctx.services.pages.freePages(pfn, order);
   ctx.count(CacheStat.slabsFreed);
+  ctx.count(CacheStat.pagesFreed, 1 << order);
   return 1 << order;
 }
 

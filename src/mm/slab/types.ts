@@ -86,7 +86,8 @@ export const NAME_BYTES = 24;
 /** Event counters as float64, 8 of them, at words 48..63. */
 export const C_STATS = 48;
 
-export const CacheState = { Free: 0, Live: 1 } as const;
+/** Free → Live (createCache) → Dying (destroyCache, under the depot and slab locks) → Free. */
+export const CacheState = { Free: 0, Live: 1, Dying: 2 } as const;
 
 /** Event counters (float64 slots from C_STATS), each counted under the lock of its layer. */
 export const CacheStat = {
@@ -97,6 +98,8 @@ export const CacheStat = {
   slabAllocs: 4,
   slabFrees: 5,
   orderFallbacks: 6,
+  /** Pages of slabs given back to the page allocator (shrink() reports the change). */
+  pagesFreed: 7,
 } as const;
 export type CacheStatName = keyof typeof CacheStat;
 
@@ -158,6 +161,12 @@ export const Poison = {
   FREE: 0x6b,
   END: 0xa5,
 } as const;
+
+/**
+ * Internal gfp bit, outside GFP_VALID_MASK: the caller takes null on exhaustion (tryAlloc,
+ * tryKmalloc). Without it an allocation returns a number or throws OutOfMemoryError.
+ */
+export const GFP_MAY_FAIL = 1 << 30;
 
 /** kmalloc's 0-byte answer: ZERO_SIZE_PTR, a non-null address that may not be dereferenced. */
 export const ZERO_SIZE_PTR = 16;

@@ -202,20 +202,60 @@ test('a slab falls back to a smaller order when its own will not come', () => {
   for (const pfn of held) kernel.pages.freePages(pfn, 1);
 });
 
-test('exhaustion: null with NORETRY, OutOfMemoryError otherwise, after the shrinkers ran', () => {
+test('exhaustion: null from tryAlloc, OutOfMemoryError from alloc (NORETRY or not), after the shrinkers ran', () => {
   const kernel = Kernel.boot({ ramBytes: '2MiB' });
   const cache = kernel.createCache('fill', 2000);
   const held: number[] = [];
   for (;;) {
-    const addr = cache.alloc(GFP.NORETRY);
+    const addr = cache.tryAlloc();
     if (addr === null) break;
     held.push(addr);
   }
   assert.ok(held.length > 100);
-  const runs = kernel.shrinkers.runs;
+  let runs = kernel.shrinkers.runs;
+  assert.throws(() => cache.alloc(GFP.NORETRY), OutOfMemoryError);
+  assert.equal(kernel.shrinkers.runs, runs, 'NORETRY: no shrinkers');
+  assert.equal(kernel.tryKmalloc(1500), null);
+  assert.throws(() => kernel.kmalloc(1500, GFP.NORETRY), OutOfMemoryError);
+  assert.throws(() => kernel.kmalloc(40_000, GFP.NORETRY), OutOfMemoryError);
+  assert.equal(kernel.tryKmalloc(40_000), null);
+  runs = kernel.shrinkers.runs;
   assert.throws(() => cache.alloc(), OutOfMemoryError);
   assert.ok(kernel.shrinkers.runs > runs, 'the shrinkers ran before the error');
   kernel.validate();
   for (const addr of held) cache.free(addr);
   kernel.validate();
+});
+
+test('shrink() returns the pages it gave back to the page allocator, for a cache and for the allocator', () => {
+  const kernel = Kernel.boot({ ramBytes: '64MiB' });
+  const cache = kernel.createCache('shrinkme', 200);
+  const objects = Array.from({ length: 20_000 }, () => cache.alloc());
+  for (const addr of objects) cache.free(addr);
+  let before = kernel.pages.stats().freePages;
+  const pages = cache.shrink();
+  assert.ok(pages > 100, `pages ${pages}`);
+  assert.equal(kernel.pages.stats().freePages - before, pages);
+  const km = Array.from({ length: 5000 }, (_, i) => kernel.kmalloc(64 + (i % 300)));
+  for (const addr of km) kernel.kfree(addr);
+  before = kernel.pages.stats().freePages;
+  const all = kernel.slab.shrink();
+  assert.ok(all > 0);
+  assert.equal(kernel.pages.stats().freePages - before, all);
+  kernel.validate();
+});
+
+test('README typing: alloc() and kmalloc() are numbers on the common path (strict tsc checks this file)', () => {
+  const kernel = Kernel.boot({ ramBytes: '16MiB' });
+  const tasks = kernel.createCache('task_struct', 1664, { align: 64 });
+  const task: number = tasks.alloc();
+  kernel.ram.bytes[task] = 1;
+  tasks.free(task);
+  const buf: number = kernel.kmalloc(100);
+  assert.equal(kernel.ksize(buf), 128);
+  const zeroed: number = kernel.kzalloc(40);
+  const maybe: number | null = kernel.tryKmalloc(100);
+  kernel.kfree(buf);
+  kernel.kfree(zeroed);
+  kernel.kfree(maybe ?? 0);
 });

@@ -7,6 +7,7 @@ test('slab caches and kmalloc: 1 M seeded operations against the shadow model', 
   assert.ok(report.misuses > 1000, String(report.misuses));
   assert.ok(report.reallocs > 1000);
   assert.ok(report.peakLive > 5000);
+  assert.ok(report.offlines > 20, `CPU offlines mid-run: ${report.offlines}`);
   assert.ok(report.failures > 100, 'the run should exhaust memory sometimes');
 });
 

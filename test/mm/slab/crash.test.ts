@@ -1,0 +1,58 @@
+// A worker killed with terminate() never detaches: offlineCpu() gives its magazines back and frees
+// its slot (and a lock it held), nothing is lost, and destroyCache works again.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Worker } from 'node:worker_threads';
+import { Kernel } from '../../../src/mm/kernel.ts';
+
+test('workers killed with terminate() mid-run are offlined from worker.on("exit"): nothing lost', async () => {
+  const kernel = Kernel.boot({ ramBytes: '64MiB', shared: true, cpus: 3 });
+  const cache = kernel.createCache('crashy', 72);
+  const held = new SharedArrayBuffer(kernel.ram.sizeBytes / 2);
+  const runs = [false, true].map(
+    (holdLock, i) =>
+      new Promise<void>((resolve, reject) => {
+        const entry = new URL('../../helpers/ts-worker-entry.mjs', import.meta.url);
+        const worker = new Worker(entry, {
+          workerData: { buffer: kernel.buffer, held, seed: 40 + i, holdLock, tsModule: new URL('./crash-worker.ts', import.meta.url).href },
+        });
+        let claim: { cpu: number; epoch: number } | null = null;
+        worker.once('message', (message: { cpu: number; epoch: number }) => {
+          claim = message;
+          void worker.terminate(); // killed mid-run: no detach()
+        });
+        worker.once('error', reject);
+        // The pattern README shows: offline the slot of a worker that exited, by its claim.
+        worker.once('exit', () => {
+          try {
+            if (claim === null) throw new Error('worker exited before reporting its CPU');
+            assert.equal(kernel.offlineCpu(claim.cpu, claim.epoch), true);
+            assert.equal(kernel.offlineCpu(claim.cpu, claim.epoch), false, 'a second offline is a no-op');
+            resolve();
+          } catch (error) {
+            reject(error as Error);
+          }
+        });
+      }),
+  );
+  await Promise.all(runs);
+  assert.equal(kernel.stats().cpuSlots.filter((s) => s.online).length, 1, 'only the main thread holds a slot');
+  kernel.validate();
+  // Free everything the dead workers held: each free succeeds once (exact state), then nothing is in use.
+  const table = new Int32Array(held);
+  let freed = 0;
+  for (let i = 0; i < table.length; i++) {
+    if (table[i] === 0) continue;
+    if (table[i] === 1) cache.free(i * 8);
+    else kernel.kfree(i * 8);
+    freed++;
+  }
+  assert.ok(freed > 1000, `objects held by the dead workers: ${freed}`);
+  assert.equal(kernel.lockRecoveries.length, 1, 'the lock the second worker held was taken over');
+  kernel.slab.shrink();
+  for (const c of kernel.slab.stats().caches) {
+    if (!c.name.startsWith('kmem_')) assert.equal(c.inUse, 0, `${c.name}: objects lost`);
+  }
+  kernel.slab.destroyCache(cache);
+  kernel.validate();
+});
