@@ -74,7 +74,7 @@ export const buddyFragmentation = defineScenario({
   name: 'buddy-fragmentation',
   title: 'Buddy allocator fragmentation: grouping by mobility vs. not',
   question:
-    'Huge pages need 2 MiB of contiguous, aligned memory: after a long mixed workload, how many order-9 blocks can the buddy allocator still hand out, and does grouping pages by migratetype keep them available?',
+    'Huge pages need 2 MiB of contiguous, aligned memory: after a long mixed workload, how many order-9 blocks can the buddy allocator still hand out, does grouping pages by migratetype keep them available, and how many do the per-CPU page lists hide?',
   params: {
     ramBytes: { kind: 'size', default: 128 << 20, min: 32 << 20, max: 1 << 30, description: 'RAM of the emulated machine' },
     steps: { kind: 'int', default: 600_000, min: 1000, max: 100_000_000, description: 'allocation requests (one per step)' },

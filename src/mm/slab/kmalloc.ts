@@ -213,10 +213,10 @@ export class Kmalloc {
     if (!Number.isSafeInteger(size) || size < 0) throw new ArgumentError(`kmalloc size ${size}: expected a whole number of bytes`);
     if (size > KMALLOC_MAX_SIZE) throw new ArgumentError(`kmalloc size ${size}: larger than KMALLOC_MAX_SIZE (${KMALLOC_MAX_SIZE} bytes)`);
     const order = getOrder(size);
-    const pages = this.slab.pages;
     const flags = (gfp & GFP_VALID_MASK) | GFP.COMP;
-    // tryKmalloc (GFP_MAY_FAIL): null on exhaustion; kmalloc: allocPages raises OutOfMemoryError.
-    const pfn = (gfp & GFP_MAY_FAIL) !== 0 ? pages.tryAllocPages(order, flags, KMALLOC_LARGE_OWNER) : pages.allocPages(order, flags, KMALLOC_LARGE_OWNER);
+    // tryKmalloc (GFP_MAY_FAIL) asks the page allocator for null on failure; kmalloc lets it throw.
+    if ((gfp & GFP_MAY_FAIL) === 0) return this.slab.pages.allocPages(order, flags, KMALLOC_LARGE_OWNER) * PAGE_SIZE;
+    const pfn = this.slab.pages.tryAllocPages(order, flags, KMALLOC_LARGE_OWNER);
     return pfn === null ? null : pfn * PAGE_SIZE;
   }
 
