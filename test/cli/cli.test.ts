@@ -26,7 +26,8 @@ test('kmem run --json gives the run as JSON; --csv gives tables', () => {
   assert.equal(run.scenario, 'buddy-fragmentation');
   assert.equal(run.seed, 5);
   assert.ok(run.result.tables.length > 0);
-  assert.equal(json.stderr, '', 'no progress when stderr is not a terminal');
+  assert.match(json.stderr, /^buddy-fragmentation: running \(--smoke\)\n(buddy-fragmentation: .*\n)+buddy-fragmentation: done in/, 'progress: one line per phase when stderr is not a terminal');
+  assert.equal(kmem('run', 'buddy-fragmentation', '--smoke', '--json', '-q').stderr, '', '-q: no progress');
   const csv = kmem('run', 'buddy-fragmentation', '--smoke', '--csv');
   assert.equal(csv.status, 0);
   assert.match(csv.stdout, /^# summary\npageblocks,order-9 allocations that succeed/);
@@ -38,18 +39,19 @@ test('unknown scenarios, parameters and commands are one-line errors naming the 
   assert.match(unknown.stderr, /^kmem: no scenario 'nope': expected one of .*buddy-fragmentation/);
   const badParam = kmem('run', 'buddy-fragmentation', '--colour', 'blue');
   assert.equal(badParam.status, 2);
-  assert.match(badParam.stderr, /no parameter 'colour': expected one of --ram-bytes/);
+  assert.match(badParam.stderr, /unknown option '--colour': expected one of --ram-bytes/);
   const badValue = kmem('run', 'buddy-fragmentation', '--usage', '2');
   assert.match(badValue.stderr, /--usage: 2 is out of range/);
   assert.equal(kmem('frobnicate').status, 2);
 });
 
-test('kmem report writes an HTML report with SVG plots', () => {
+test('kmem report writes an HTML report with SVG charts, printing each summary', () => {
   const out = mkdtempSync(join(tmpdir(), 'kmem-report-'));
   try {
     const { status, stdout } = kmem('report', '--smoke', '--out', out);
     assert.equal(status, 0);
     assert.match(stdout, /report written to/);
+    assert.match(stdout, /== message-queue[^]*Answer: [^]*== buddy-fragmentation/);
     const html = readFileSync(join(out, 'index.html'), 'utf8');
     assert.match(html, /<svg /);
     assert.match(html, /buddy-fragmentation/);
