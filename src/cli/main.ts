@@ -305,6 +305,11 @@ async function dispatch(argv: readonly string[]): Promise<string> {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  // Output piped into `head` that closed early: stop quietly, as git and node do.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
   try {
     process.stdout.write(`${await dispatch(argv)}\n`);
     return 0;

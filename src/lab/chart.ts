@@ -60,17 +60,38 @@ function styleOf(plot: Plot, series: Series): Row['style'] {
   return series.style ?? 'line';
 }
 
+/** A log axis of bytes spans whole powers of two around the data, with a tick at each (or every other). */
+function bytesLogDomain(values: readonly number[]): { domain: [number, number]; ticks: number[] } | null {
+  const positive = values.filter((v) => v > 0);
+  if (positive.length === 0) return null;
+  const lo = Math.floor(Math.log2(Math.min(...positive)));
+  const hi = Math.max(lo + 1, Math.ceil(Math.log2(Math.max(...positive))));
+  const step = Math.max(1, Math.ceil((hi - lo) / 8));
+  const ticks: number[] = [];
+  for (let e = lo; e <= hi; e += step) ticks.push(2 ** e);
+  return { domain: [2 ** lo, 2 ** hi], ticks };
+}
+
 function axisSpec(axis: Axis, values: readonly number[]): Record<string, unknown> {
   const spec: Record<string, unknown> = { title: axis.label, labelLimit: 0, labelOverlap: true };
   const format = axis.format ?? 'number';
-  if (format === 'bytes') spec.labelExpr = BYTES_LABEL;
-  else if (format === 'percent') spec.format = '.0%';
-  else if (values.some((v) => Math.abs(v) >= 1e4)) spec.format = '~s';
+  const max = Math.max(0, ...values.map(Math.abs));
+  if (format === 'bytes') {
+    spec.labelExpr = BYTES_LABEL;
+    const log = axis.log === true ? bytesLogDomain(values) : null;
+    if (log !== null) spec.values = log.ticks;
+  } else if (format === 'percent') spec.format = '.0%';
+  else if (max >= 1e6) spec.format = '.3~s';
+  else if (max >= 1e4) spec.format = ',~f';
   return spec;
 }
 
 function scaleSpec(axis: Axis, values: readonly number[], zero: boolean): Record<string, unknown> {
   if (axis.log === true) {
+    if (axis.format === 'bytes') {
+      const log = bytesLogDomain(values);
+      return { type: 'log', base: 2, nice: false, ...(log === null ? {} : { domain: log.domain }) };
+    }
     const positive = values.filter((v) => v > 0);
     const lo = Math.min(...positive);
     const hi = Math.max(...positive);
@@ -119,7 +140,7 @@ function barSpec(plot: Plot, rows: Row[]): ChartSpec {
     ],
   };
   if (!bySeries) encoding.yOffset = { field: 'series', type: 'nominal', sort: seriesLabels };
-  const band = bySeries ? 28 : 14 * seriesLabels.length + 8;
+  const band = bySeries ? 28 : 12;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: { text: wrap(plot.title, TITLE_CHARS), anchor: 'start', limit: 0 },
@@ -134,11 +155,12 @@ function barSpec(plot: Plot, rows: Row[]): ChartSpec {
 function lineSpec(plot: Plot, rows: Row[]): ChartSpec {
   const xs = rows.map((r) => r.x as number);
   const ys = rows.map((r) => r.y);
-  const seriesLabels = plot.series.map((s) => s.label);
+  const seriesLabels = [...new Set(plot.series.map((s) => s.label))];
   const panels = [...new Set(rows.map((r) => r.panel))];
   const faceted = panels.some((p) => p !== '');
   const x = { field: 'x', type: 'quantitative', title: plot.x.label, scale: scaleSpec(plot.x, xs, false), axis: axisSpec(plot.x, xs) };
-  const y = { field: 'y', type: 'quantitative', title: plot.y.label, scale: scaleSpec(plot.y, ys, false), axis: axisSpec(plot.y, ys) };
+  // Counts and ratios start at zero; panels with their own y ranges zoom in on their data.
+  const y = { field: 'y', type: 'quantitative', title: plot.y.label, scale: scaleSpec(plot.y, ys, plot.panelY !== 'independent'), axis: axisSpec(plot.y, ys) };
   const color = { field: 'series', type: 'nominal', scale: { domain: seriesLabels }, legend: legend('') };
   const tooltip = [
     { field: 'series', type: 'nominal' },
@@ -153,7 +175,7 @@ function lineSpec(plot: Plot, rows: Row[]): ChartSpec {
     layers.push({ transform: [only('line')], mark: { type: 'line', interpolate, point: { filled: true, size: 28 }, strokeWidth: 2 }, encoding: { x, y, color, tooltip } });
   }
   if (used.has('points')) {
-    layers.push({ transform: [only('points')], mark: { type: 'point', filled: true, size: 50 }, encoding: { x, y, color, tooltip } });
+    layers.push({ transform: [only('points')], mark: { type: 'point', filled: true, size: 50, opacity: 1 }, encoding: { x, y, color, tooltip } });
   }
   if (used.has('dashed')) {
     layers.push({ transform: [only('dashed')], mark: { type: 'line', interpolate, strokeDash: [6, 4], strokeWidth: 2 }, encoding: { x, y, color, tooltip } });
@@ -168,6 +190,7 @@ function lineSpec(plot: Plot, rows: Row[]): ChartSpec {
     ...head,
     facet: { row: { field: 'panel', type: 'nominal', sort: panels, header: { title: null, labelAngle: 0, labelAlign: 'left', labelAnchor: 'start', labelOrient: 'top', labelLimit: 0 } } },
     spec: { width: CHART_WIDTH_PX, height: PANEL_HEIGHT_PX, layer: layers },
+    ...(plot.panelY === 'independent' ? { resolve: { scale: { y: 'independent' } } } : {}),
   } as unknown as ChartSpec;
 }
 

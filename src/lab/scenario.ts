@@ -135,6 +135,11 @@ export interface Plot {
    * it, a bar plot whose series have one point each puts each series at its own category (its label).
    */
   categories?: string[];
+  /**
+   * Panels (small multiples): 'shared' y axes compare panels (the default); 'independent' gives
+   * each panel its own y range, so two close series inside a panel stay apart.
+   */
+  panelY?: 'shared' | 'independent';
   note?: string;
   timing?: boolean;
   scheduling?: boolean;

@@ -29,7 +29,7 @@ export function columnFormatter(table: Table, column: Column): (value: Cell | un
   const fixed = fractional(table, column);
   return (value) => {
     if (value === null || value === undefined) return '';
-    if (typeof value === 'number') return fixed && Number.isFinite(value) && Number.isInteger(value) ? value.toFixed(digits) : formatNumber(value, digits);
+    if (typeof value === 'number') return fixed && Number.isFinite(value) ? value.toFixed(digits) : formatNumber(value, digits);
     if (typeof value === 'boolean') return value ? 'yes' : 'no';
     return value;
   };

@@ -21,7 +21,9 @@ export function renderTableText(table: Table): string {
 /** The parameters a run used, as they would be typed: `--ram-bytes 128MiB --steps 600000 …`. */
 export function paramsLine(run: ScenarioRun): string {
   const specs: Readonly<Record<string, ParamSpec>> = SCENARIOS.find((s) => s.name === run.scenario)?.params ?? {};
-  const words = Object.entries(run.params).map(([name, value]) => `--${kebab(name)} ${formatParam(specs[name], value)}`);
+  const words = Object.entries(run.params)
+    .filter(([, value]) => value !== '')
+    .map(([name, value]) => `--${kebab(name)} ${formatParam(specs[name], value)}`);
   return [...words, `--seed ${run.seed}`, ...(run.smoke ? ['--smoke'] : [])].join(' ');
 }
 
