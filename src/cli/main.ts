@@ -26,6 +26,7 @@ import { ArgumentError, KmemError } from '../util/errors.ts';
 import { formatBytes, parseSizeBytes } from '../util/units.ts';
 import { optionHelp, parseOptions, wantsHelp } from './args.ts';
 import type { OptionSpecs } from './args.ts';
+import { runFiltered, runsDirectly, stderrIsTerminal } from './native-warnings.ts';
 import { renderRunCsv } from './render/csv.ts';
 import { formatParam } from './render/format.ts';
 import { renderRunText } from './render/text.ts';
@@ -125,7 +126,7 @@ function commandHelp(command: string, scenarioName: string | undefined): string 
 
 function progressReporter(name: string, quiet: boolean): ((done: number, total: number, what?: string) => void) | undefined {
   if (quiet) return undefined;
-  if (process.stderr.isTTY === true) {
+  if (stderrIsTerminal()) {
     let last = -1;
     return (done, total, what) => {
       const pct = total > 0 ? Math.floor((100 * done) / total) : 100;
@@ -304,12 +305,15 @@ async function dispatch(argv: readonly string[]): Promise<string> {
   }
 }
 
+/**
+ * The command as a program runs it: through the native-warning filter when the command may open the
+ * GPU (native-warnings.ts), else directly.
+ */
+export async function cli(argv: readonly string[]): Promise<number> {
+  return runsDirectly(argv) ? main(argv) : runFiltered();
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
-  // Output piped into `head` that closed early: stop quietly, as git and node do.
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(0);
-    throw error;
-  });
   try {
     process.stdout.write(`${await dispatch(argv)}\n`);
     return 0;
@@ -322,10 +326,21 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`kmem: ${error.message}\n`);
       return 1;
     }
+    // A file that cannot be read or written (a trace that is not there): Node's own one-line message.
+    const code = (error as { code?: unknown; syscall?: unknown }).code;
+    if (typeof code === 'string' && typeof (error as { syscall?: unknown }).syscall === 'string') {
+      process.stderr.write(`kmem: ${(error as Error).message}\n`);
+      return 1;
+    }
     throw error;
   }
 }
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('src/cli/main.ts')) {
-  process.exitCode = await main(process.argv.slice(2));
+  // Output piped into `head` that closed early: stop quietly, as git and node do.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
+  process.exitCode = await cli(process.argv.slice(2));
 }
