@@ -186,8 +186,11 @@ function lineSpec(plot: Plot, rows: Row[]): ChartSpec {
     data: { values: rows },
   };
   if (!faceted) return { ...head, width: CHART_WIDTH_PX, height: HEIGHT_PX, layer: layers } as unknown as ChartSpec;
+  // Panels are too short for a rotated y title each: the y axis is named once, under the title.
+  y.axis = { ...y.axis, title: null };
   return {
     ...head,
+    title: { ...head.title, subtitle: `y: ${plot.y.label}`, subtitleFontStyle: 'italic' },
     facet: { row: { field: 'panel', type: 'nominal', sort: panels, header: { title: null, labelAngle: 0, labelAlign: 'left', labelAnchor: 'start', labelOrient: 'top', labelLimit: 0 } } },
     spec: { width: CHART_WIDTH_PX, height: PANEL_HEIGHT_PX, layer: layers },
     ...(plot.panelY === 'independent' ? { resolve: { scale: { y: 'independent' } } } : {}),
