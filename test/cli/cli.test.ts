@@ -68,3 +68,36 @@ test('kmem boot prints the /proc files of a fresh kernel', () => {
   assert.match(stdout, /Page block order: 9/);
   assert.match(stdout, /kernel metadata/);
 });
+
+test('npm run fuzz and npm run bench: --help, unknown options and bad values are one-line errors', async () => {
+  const { spawn } = await import('node:child_process');
+  const tsx = (script: string, ...args: string[]) =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((done) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += String(d)));
+      child.stderr.on('data', (d: Buffer) => (stderr += String(d)));
+      child.on('close', (status) => done({ status, stdout, stderr }));
+    });
+  const [ops, only, fuzzHelp, benchOnly, benchHelp, benchFlag] = await Promise.all([
+    tsx('test/fuzz/main.ts', '--ops', 'abc'),
+    tsx('test/fuzz/main.ts', '--only', 'nonesuch'),
+    tsx('test/fuzz/main.ts', '--help'),
+    tsx('bench/main.ts', '--only', 'nonesuch'),
+    tsx('bench/main.ts', '--help'),
+    tsx('bench/main.ts', '--frob'),
+  ]);
+  assert.deepEqual([ops.status, ops.stderr], [2, 'fuzz: --ops abc: expected a whole number\n']);
+  assert.equal(only.status, 2);
+  assert.match(only.stderr, /^fuzz: --only 'nonesuch' matches no fuzzer: expected part of one of 'page allocator'/);
+  assert.equal(fuzzHelp.status, 0);
+  assert.match(fuzzHelp.stdout, /^usage: npm run fuzz/);
+  assert.equal(benchOnly.status, 2);
+  assert.match(benchOnly.stderr, /^bench: --only 'nonesuch' matches no benchmark group: expected part of one of\n {2}page allocator/);
+  assert.equal(benchHelp.status, 0);
+  assert.match(benchHelp.stdout, /^usage: npm run bench/);
+  assert.equal(benchHelp.stderr, '', 'help runs nothing');
+  assert.equal(benchFlag.status, 2);
+  assert.match(benchFlag.stderr, /^bench: unknown option '--frob'/);
+});

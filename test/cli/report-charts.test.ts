@@ -5,7 +5,7 @@
 // (grouped bars shifted off their category, a constant series at -1, truncated legends) by hand.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chartView, renderChartSvg } from '../../src/cli/report/charts.ts';
+import { chartView, chartWarnings, renderChartSvg } from '../../src/cli/report/charts.ts';
 import { SCENARIOS } from '../../src/lab/registry.ts';
 import { runScenario } from '../../src/lab/run.ts';
 import type { Plot } from '../../src/lab/scenario.ts';
@@ -40,7 +40,9 @@ function texts(all: SceneItem[], role: string): string[] {
 
 async function checkChart(plot: Plot): Promise<void> {
   const where = `plot '${plot.id}'`;
+  chartWarnings.length = 0;
   const view = await chartView(plot);
+  assert.deepEqual(chartWarnings, [], `${where}: Vega-Lite warns about its specification`);
   const all = marks((view.scenegraph() as unknown as { root: SceneItem }).root);
   const data = all.filter((m) => m.role === 'mark');
   const items = data.flatMap((m) => (m.items ?? []).map((i) => ({ ...i, marktype: m.marktype })));

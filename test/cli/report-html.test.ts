@@ -3,6 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renderReportHtml } from '../../src/cli/report/html.ts';
+import { columnFormatter } from '../../src/cli/render/format.ts';
+import type { Table } from '../../src/lab/scenario.ts';
 
 const ENV = { date: '2026-01-02T03:04:05Z', commit: 'abc123', cpuModel: 'Test CPU <x>', cores: 2, node: 'v20.0.0', gpuAdapter: 'none' };
 
@@ -31,4 +33,25 @@ test('the HTML report escapes & < > and " in text and in attributes', async () =
   assert.match(html, /<b>Answer:<\/b> a &amp; b/);
   assert.doesNotMatch(html, /id="a"b"|id="t"1"/);
   for (const field of ['2026-01-02T03:04:05Z', 'abc123', 'Test CPU &lt;x&gt;, 2 cores', 'v20.0.0']) assert.ok(html.includes(field), field);
+});
+
+test('a column reads alike: the same digits for every number once one has a fraction, never an exponent', () => {
+  const table: Table = {
+    id: 't',
+    title: 't',
+    columns: [
+      { key: 'alpha', label: 'α', digits: 2 },
+      { key: 'rate', label: 'erases per write', digits: 4 },
+      { key: 'n', label: 'count' },
+    ],
+    rows: [
+      { alpha: 1.07, rate: 0.00109, n: 3 },
+      { alpha: 2, rate: 0.04, n: 12 },
+      { alpha: 1.5, rate: 0.000001, n: null },
+    ],
+  };
+  const cells = (key: string) => table.rows.map((row) => columnFormatter(table, table.columns.find((c) => c.key === key)!)(row[key]));
+  assert.deepEqual(cells('alpha'), ['1.07', '2.00', '1.50']);
+  assert.deepEqual(cells('rate'), ['0.0011', '0.0400', '0.0000']);
+  assert.deepEqual(cells('n'), ['3', '12', '']);
 });

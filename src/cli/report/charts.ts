@@ -4,14 +4,29 @@
  * (aria-label: "series: …; x: …; y: …") also gets an SVG <title>, which browsers show as a tooltip, so
  * the static report has tooltips without any script.
  */
-import { View, parse } from 'vega';
+import { View, Warn, logger, parse } from 'vega';
 import { compile } from 'vega-lite';
 import { chartSpec } from '../../lab/chart.ts';
 import type { Plot } from '../../lab/scenario.ts';
 
+/**
+ * Vega-Lite's warnings about a specification (a scale property it drops, an encoding it ignores):
+ * collected instead of printed, so that the test can require none.
+ */
+export const chartWarnings: string[] = [];
+
+function collectingLogger(): ReturnType<typeof logger> {
+  const base = logger(Warn);
+  const keep = (...args: readonly unknown[]) => {
+    chartWarnings.push(args.map(String).join(' '));
+    return base;
+  };
+  return Object.assign(base, { warn: keep, info: () => base, debug: () => base });
+}
+
 /** A Vega view of the plot, run to completion with no renderer: its scenegraph is what is drawn. */
 export async function chartView(plot: Plot): Promise<View> {
-  const view = new View(parse(compile(chartSpec(plot)).spec), { renderer: 'none' });
+  const view = new View(parse(compile(chartSpec(plot), { logger: collectingLogger() }).spec), { renderer: 'none', logger: collectingLogger() });
   await view.runAsync();
   return view;
 }
