@@ -101,3 +101,9 @@ test('npm run fuzz and npm run bench: --help, unknown options and bad values are
   assert.equal(benchFlag.status, 2);
   assert.match(benchFlag.stderr, /^bench: unknown option '--frob'/);
 });
+
+test('bin/kmem.mjs (npx kmem) runs the compiled command from dist/', () => {
+  const result = spawnSync(process.execPath, ['bin/kmem.mjs', '--version'], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stdout, /^kmem \d+\.\d+\.\d+\n$/);
+});
