@@ -6,6 +6,8 @@
  * <text>` keeps the groups whose name contains the text.
  */
 import { cpus, totalmem } from 'node:os';
+import { optionHelp, parseOptions, wantsHelp } from '../src/cli/args.ts';
+import type { OptionSpecs, Parsed } from '../src/cli/args.ts';
 import { isMainThread } from 'node:worker_threads';
 import type { BenchResult } from './harness.ts';
 import { runCases } from './harness.ts';
@@ -47,12 +49,48 @@ export async function runBench(options: { smoke: boolean; only?: string; onResul
   return results;
 }
 
+const OPTIONS: OptionSpecs = {
+  smoke: { type: 'boolean', help: 'run each case for a few milliseconds: checks the benchmarks work, the figures mean nothing' },
+  json: { type: 'boolean', help: 'print the results as JSON' },
+  only: { type: 'string', value: 'TEXT', help: 'keep the groups whose name contains TEXT' },
+  help: { type: 'boolean', short: 'h', help: 'print this help and do nothing else' },
+};
+
+/** Every group name `--only` can match, without running anything. */
+export async function benchGroups(): Promise<string[]> {
+  const groups = new Set<string>();
+  for (const suite of SUITES) {
+    if ('results' in suite) groups.add(suite.group);
+    else for (const c of await suite.cases()) groups.add(c.group);
+  }
+  return [...groups];
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const smoke = argv.includes('--smoke');
-  const json = argv.includes('--json');
-  const onlyIndex = argv.indexOf('--only');
-  const only = onlyIndex >= 0 ? argv[onlyIndex + 1] : undefined;
+  if (wantsHelp(argv)) {
+    process.stdout.write(`usage: npm run bench -- [options]\n\nEvery benchmark beside its baseline, as a markdown table.\n\n${optionHelp(OPTIONS)}\n`);
+    return;
+  }
+  let values: Parsed['values'];
+  try {
+    ({ values } = parseOptions(argv, OPTIONS, 0, 'bench'));
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const smoke = values.smoke === true;
+  const json = values.json === true;
+  const only = typeof values.only === 'string' ? values.only : undefined;
+  if (only !== undefined) {
+    const groups = await benchGroups();
+    if (!groups.some((g) => g.includes(only))) {
+      process.stderr.write(`bench: --only '${only}' matches no benchmark group: expected part of one of\n${groups.map((g) => `  ${g}`).join('\n')}\n`);
+      process.exitCode = 2;
+      return;
+    }
+  }
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} vCPU, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
   if (!json) process.stderr.write(`kmem benchmarks${smoke ? ' (smoke: figures meaningless)' : ''} on ${machine}, ${new Date().toISOString().slice(0, 10)}\n`);
   const results = await runBench({

@@ -22,7 +22,7 @@ const MIN_MAJOR = 24;
 const KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
 const WITHOUT = 'without a WebGPU adapter the GPU tests are skipped (CI, with KMEM_REQUIRE_GPU=1, fails them), and the gpu-warp-slab scenario and benchmarks report "not run"';
 
-function run(command, args, options = {}) {
+export function run(command, args, options = {}) {
   const result = spawnSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...options });
   return { ok: result.status === 0, status: result.status, out: `${result.stdout ?? ''}${result.stderr ?? ''}`.trim(), error: result.error };
 }
@@ -153,7 +153,7 @@ console.log(adapter === null ? 'NONE' : 'ADAPTER ' + (adapter.info.description |
   return match === null ? null : match[1];
 }
 
-function candidateVersion(pkg) {
+export function candidateVersion(pkg) {
   const r = run('apt-cache', ['policy', pkg]);
   return /Candidate:\s*(\S+)/.exec(r.out)?.[1] ?? null;
 }

@@ -10,10 +10,13 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from '
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureChromium } from './setup-chromium.mjs';
 import { ensureLavapipe } from './setup-lavapipe.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const quiet = process.argv.includes('--quiet');
+// --deps-only: just the npm dependencies (what `npm run kmem` needs before tsx exists).
+const depsOnly = process.argv.includes('--deps-only');
 const say = (line) => { if (!quiet) process.stderr.write(`setup: ${line}\n`); };
 
 /** npm dependencies: `npm ci` whenever package-lock.json differs from what was last installed. */
@@ -69,6 +72,18 @@ function webgpuAdapter() {
   }
 }
 
+/** Debian's chromium for the report screenshot (setup-chromium.mjs). Never fatal. */
+function browser() {
+  try {
+    ensureChromium({ say });
+  } catch (error) {
+    say(`browser: the chromium step failed (${error instanceof Error ? error.message : String(error)}); the report screenshot test will be skipped`);
+  }
+}
+
 npmDependencies();
-buildLibrary();
-webgpuAdapter();
+if (!depsOnly) {
+  buildLibrary();
+  webgpuAdapter();
+  browser();
+}

@@ -1,42 +1,82 @@
 /**
- * Command-line words → a command, its positional arguments and its options. Options are
- * `--name value`, `--name=value`, or a bare `--flag` (true); `--no-flag` is false.
+ * Command-line words → options, with node:util's parseArgs (strict: an unknown option, a missing
+ * value or a stray word is an error, never ignored), and its errors reworded into one line that
+ * names what was expected. Options are `--name value`, `--name=value`, a bare `--flag`, and
+ * `--no-flag` where a flag declares its negation.
  */
+import { parseArgs } from 'node:util';
 import { ArgumentError } from '../util/errors.ts';
 
-export interface ParsedArgs {
-  command: string;
-  positional: string[];
-  options: Map<string, string | boolean>;
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  /** What the value is, for help and errors ('SIZE', 'N', 'DIR'); strings only. */
+  value?: string;
+  help: string;
+}
+export type OptionSpecs = Record<string, OptionSpec>;
+
+export interface Parsed {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
 }
 
-export function parseArgs(argv: readonly string[], flags: ReadonlySet<string>): ParsedArgs {
-  const positional: string[] = [];
-  const options = new Map<string, string | boolean>();
-  for (let i = 0; i < argv.length; i++) {
-    const word = argv[i] ?? '';
-    if (!word.startsWith('--')) {
-      positional.push(word);
-      continue;
-    }
-    const body = word.slice(2);
-    if (body.length === 0) throw new ArgumentError(`'--' alone is not an option`);
-    const eq = body.indexOf('=');
-    if (eq >= 0) {
-      options.set(body.slice(0, eq), body.slice(eq + 1));
-    } else if (flags.has(body)) {
-      options.set(body, true);
-    } else if (body.startsWith('no-') && flags.has(body.slice(3))) {
-      options.set(body.slice(3), false);
-    } else {
-      const next = argv[i + 1];
-      if (next === undefined || (next.startsWith('--') && !/^--?\d/.test(next))) {
-        options.set(body, true);
-      } else {
-        options.set(body, next);
-        i++;
-      }
-    }
+/** Whether the words ask for help (-h or --help before any `--`): help is printed and nothing else done. */
+export function wantsHelp(argv: readonly string[]): boolean {
+  for (const word of argv) {
+    if (word === '--') return false;
+    if (word === '-h' || word === '--help') return true;
   }
-  return { command: positional.shift() ?? 'help', positional, options };
+  return false;
+}
+
+/**
+ * Parses `argv` against `specs`, allowing at most `maxPositionals` positional words. `where` names
+ * the command in errors ('kmem boot').
+ */
+export function parseOptions(argv: readonly string[], specs: OptionSpecs, maxPositionals: number, where: string): Parsed {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
+  for (const [name, spec] of Object.entries(specs)) options[name] = spec.short === undefined ? { type: spec.type } : { type: spec.type, short: spec.short };
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: true });
+  } catch (error) {
+    throw new ArgumentError(`${where}: ${reword(error, specs)}`);
+  }
+  if (parsed.positionals.length > maxPositionals) {
+    const extra = parsed.positionals[maxPositionals] ?? '';
+    throw new ArgumentError(`${where}: unexpected argument '${extra}'${maxPositionals === 0 ? ': this command takes options only' : ''}`);
+  }
+  return { values: parsed.values as Parsed['values'], positionals: parsed.positionals };
+}
+
+function names(specs: OptionSpecs): string {
+  return Object.keys(specs)
+    .map((n) => `--${n}`)
+    .join(', ');
+}
+
+function reword(error: unknown, specs: OptionSpecs): string {
+  const code = (error as { code?: unknown }).code;
+  const message = error instanceof Error ? error.message : String(error);
+  const option = /'(-[^' ]+)/.exec(message)?.[1] ?? '?';
+  const name = option.replace(/^-+/, '');
+  switch (code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `unknown option '${option}': expected one of ${names(specs)}`;
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
+      const spec = specs[name] ?? Object.entries(specs).find(([, s]) => s.short === name)?.[1];
+      if (spec?.type === 'boolean') return `${option} is a flag and takes no value`;
+      return `${option} needs a value${spec?.value === undefined ? '' : ` (${spec.value})`}`;
+    }
+    default:
+      return message.split('\n')[0] ?? message;
+  }
+}
+
+/** Help lines for options: `  --ram-bytes SIZE   RAM of the emulated machine`. */
+export function optionHelp(specs: OptionSpecs): string {
+  const rows = Object.entries(specs).map(([name, spec]) => [`${spec.short === undefined ? '    ' : `-${spec.short}, `}--${name}${spec.value === undefined ? '' : ` ${spec.value}`}`, spec.help] as const);
+  const width = Math.max(...rows.map(([left]) => left.length));
+  return rows.map(([left, help]) => `  ${left.padEnd(width)}  ${help}`).join('\n');
 }

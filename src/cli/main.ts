@@ -6,128 +6,252 @@
  *   kmem report [--out DIR] [--seed N] [--smoke] [--only a,b]     every scenario → DIR/index.html
  *   kmem boot [--ram-bytes 64MiB] [--cpus N] [--possible-cpus N] [--no-group-by-mobility]
  *                                               boot a kernel, show /proc files
+ *   kmem --version | kmem [command] [scenario] --help
  *
- * Progress goes to stderr, and only when stderr is a terminal. Errors print one line and exit 2.
+ * Like git's or node's command line: -h/--help at every level prints help and does nothing else; an
+ * unknown option, a missing value or a stray word is an error (one line on stderr, exit 2); a
+ * failure while running (a file that cannot be written, a malformed trace) is one line, exit 1.
+ * Progress goes to stderr: a percentage on a terminal, else one line per phase; -q silences it.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Kernel } from '../mm/kernel.ts';
 import { buddyinfo, extfragIndexText, pagetypeinfo, unusableIndexText, zoneinfoPagesets } from '../mm/vmstat.ts';
-import { camel, kebab } from '../lab/params.ts';
+import { kebab, resolveParams } from '../lab/params.ts';
 import type { ParamInput } from '../lab/params.ts';
 import { SCENARIOS, findScenario } from '../lab/registry.ts';
 import { runScenario } from '../lab/run.ts';
 import type { ScenarioRun } from '../lab/run.ts';
 import type { AnyScenario, ParamSpec } from '../lab/scenario.ts';
 import { ArgumentError, KmemError } from '../util/errors.ts';
-import { formatBytes } from '../util/units.ts';
-import { parseArgs } from './args.ts';
-import type { ParsedArgs } from './args.ts';
+import { formatBytes, parseSizeBytes } from '../util/units.ts';
+import { optionHelp, parseOptions, wantsHelp } from './args.ts';
+import type { OptionSpecs } from './args.ts';
+import { runFiltered, runsDirectly, stderrIsTerminal } from './native-warnings.ts';
 import { renderRunCsv } from './render/csv.ts';
+import { formatParam } from './render/format.ts';
 import { renderRunText } from './render/text.ts';
+import { environment } from './report/environment.ts';
 import { renderReportHtml } from './report/html.ts';
 
-const FLAGS = new Set(['json', 'csv', 'smoke', 'help', 'group-by-mobility']);
+/** A failure while running, not a usage error: exit status 1. */
+export class RunError extends KmemError {
+  override name = 'RunError';
+}
+
+const COMMON: OptionSpecs = {
+  help: { type: 'boolean', short: 'h', help: 'print this help and do nothing else' },
+  quiet: { type: 'boolean', short: 'q', help: 'no progress on stderr' },
+  verbose: { type: 'boolean', help: "also show native libraries' warnings (Dawn's adapter limits)" },
+};
+const RUN_OPTIONS: OptionSpecs = {
+  seed: { type: 'string', value: 'N', help: 'seed of every PRNG of the run (default 1)' },
+  smoke: { type: 'boolean', help: "a quick check with the scenario's small values for the parameters not given" },
+  json: { type: 'boolean', help: 'print the run (parameters used, summary, tables, plots) as JSON' },
+  csv: { type: 'boolean', help: "print the run's tables as CSV" },
+  ...COMMON,
+};
+const REPORT_OPTIONS: OptionSpecs = {
+  out: { type: 'string', value: 'DIR', help: 'where index.html is written (default report)' },
+  seed: RUN_OPTIONS.seed as OptionSpecs[string],
+  smoke: { type: 'boolean', help: "quick checks with each scenario's small values" },
+  only: { type: 'string', value: 'A,B', help: 'run only these scenarios' },
+  ...COMMON,
+};
+const BOOT_OPTIONS: OptionSpecs = {
+  'ram-bytes': { type: 'string', value: 'SIZE', help: 'RAM of the machine, with a unit: 64MiB (default), 1GiB' },
+  cpus: { type: 'string', value: 'N', help: "CPU slots: threads that will allocate, this one included (default: the host's CPUs)" },
+  'possible-cpus': { type: 'string', value: 'N', help: "nr_cpu_ids, which slab sizing assumes (default --cpus; up to 8192)" },
+  'group-by-mobility': { type: 'boolean', help: 'group pageblocks by migratetype (default)' },
+  'no-group-by-mobility': { type: 'boolean', help: "don't (page_group_by_mobility_disabled)" },
+  help: COMMON.help as OptionSpecs[string],
+};
+const LIST_OPTIONS: OptionSpecs = { help: COMMON.help as OptionSpecs[string] };
+
+const COMMANDS = ['list', 'run', 'report', 'boot', 'help'] as const;
 
 const USAGE = `usage: kmem <command> [options]
+       kmem <command> --help | kmem --version
 
 commands:
-  list                          the scenarios and their parameters
-  run <scenario> [options]      run one scenario: --<param> value, --seed N, --smoke, --json | --csv
-  report [options]              run every scenario, print summaries, write the HTML report
-                                (--out DIR, default report; --seed N; --smoke; --only a,b)
-  boot [options]                boot a kernel and print its /proc files
-                                (--ram-bytes SIZE, default 64MiB; --cpus N, CPU slots, default
-                                the host's CPUs; --possible-cpus N, nr_cpu_ids slab sizing
-                                assumes, default --cpus; --no-group-by-mobility)
-  help                          this text`;
+  list                   the scenarios and their parameters
+  run <scenario> [...]   run one scenario (kmem run <scenario> --help: its parameters)
+  report [...]           run every scenario, print each summary, write the HTML report
+  boot [...]             boot a kernel and print its /proc files
+  help [command]         this text, or a command's
 
-function progressReporter(label: string): ((done: number, total: number, what?: string) => void) | undefined {
-  if (process.stderr.isTTY !== true) return undefined;
-  let last = -1;
-  return (done, total, what) => {
-    const pct = total > 0 ? Math.floor((100 * done) / total) : 100;
-    if (pct === last) return;
-    last = pct;
-    process.stderr.write(`\r${label}: ${pct}%${what === undefined ? '' : ` ${what}`}\x1b[K${done >= total ? '\n' : ''}`);
-  };
+options:
+  -h, --help             print help and do nothing else
+      --version          print kmem's version`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return `kmem ${pkg.version}`;
 }
 
-function seedOf(args: ParsedArgs): number {
-  const raw = args.options.get('seed');
-  if (raw === undefined) return 1;
-  const seed = Number(raw);
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new ArgumentError(`--seed ${String(raw)}: expected an integer in [0, 2^32)`);
-  return seed;
-}
-
+/** A parameter's option: `--ram-bytes <size>  RAM of the emulated machine; default 128MiB [32MiB..1GiB]`. */
 function describeParam(name: string, spec: ParamSpec): string {
-  const def = Array.isArray(spec.default) ? spec.default.join(',') : String(spec.default);
   const range =
     spec.kind === 'enum'
       ? ` (${spec.values.join(' | ')})`
       : 'min' in spec && (spec.min !== undefined || spec.max !== undefined)
-        ? ` [${spec.min ?? ''}..${spec.max ?? ''}]`
+        ? ` [${spec.min === undefined ? '' : formatParam(spec, spec.min)}..${spec.max === undefined ? '' : formatParam(spec, spec.max)}]`
         : '';
-  return `    --${kebab(name)} <${spec.kind}>  ${spec.description}; default ${def}${range}`;
+  return `    --${kebab(name)} <${spec.kind}>  ${spec.description}; default ${formatParam(spec, spec.default)}${range}`;
+}
+
+function scenarioParams(scenario: AnyScenario): [string, ParamSpec][] {
+  return Object.entries(scenario.params as Record<string, ParamSpec>);
 }
 
 function scenarioHelp(scenario: AnyScenario): string {
-  const params = Object.entries(scenario.params as Record<string, ParamSpec>).map(([n, s]) => describeParam(n, s));
-  return [`  ${scenario.name}: ${scenario.title}`, `    ${scenario.question}`, ...params].join('\n');
+  return [`  ${scenario.name}: ${scenario.title}`, `    ${scenario.question}`, ...scenarioParams(scenario).map(([n, s]) => describeParam(n, s))].join('\n');
 }
 
-function commandList(): string {
-  return ['scenarios:', ...SCENARIOS.map(scenarioHelp)].join('\n\n');
-}
-
-async function commandRun(args: ParsedArgs): Promise<string> {
-  const name = args.positional[0];
-  if (name === undefined) throw new ArgumentError(`kmem run: expected a scenario: ${SCENARIOS.map((s) => s.name).join(', ')}`);
-  const scenario = findScenario(name);
-  if (args.options.get('help') === true) return scenarioHelp(scenario);
-  const overrides: Record<string, ParamInput> = {};
-  for (const [key, value] of args.options) {
-    if (['seed', 'smoke', 'json', 'csv'].includes(key)) continue;
-    overrides[camel(key)] = value;
+function commandHelp(command: string, scenarioName: string | undefined): string {
+  switch (command) {
+    case 'list':
+      return `usage: kmem list\n\nThe scenarios, their questions and parameters.\n\n${optionHelp(LIST_OPTIONS)}`;
+    case 'run': {
+      const scenario = SCENARIOS.find((s) => s.name === scenarioName);
+      const head = `usage: kmem run <scenario> [--<parameter> VALUE ...] [options]\n\noptions:\n${optionHelp(RUN_OPTIONS)}`;
+      if (scenario === undefined) return `${head}\n\nscenarios: ${SCENARIOS.map((s) => s.name).join(', ')} (kmem run <scenario> --help: its parameters)`;
+      return `${head}\n\nparameters (sizes take units: 64MiB, 1GiB):\n${scenarioHelp(scenario)}`;
+    }
+    case 'report':
+      return `usage: kmem report [options]\n\nRuns every scenario (or --only those), prints each summary as it finishes, writes DIR/index.html.\n\n${optionHelp(REPORT_OPTIONS)}`;
+    case 'boot':
+      return `usage: kmem boot [options]\n\nBoots a kernel and prints its memblock regions and /proc files.\n\n${optionHelp(BOOT_OPTIONS)}`;
+    default:
+      return USAGE;
   }
-  const run = await runScenario(scenario, overrides, {
-    seed: seedOf(args),
-    smoke: args.options.get('smoke') === true,
-    onProgress: progressReporter(scenario.name),
-  });
-  if (args.options.get('json') === true) return JSON.stringify(run, null, 2);
-  if (args.options.get('csv') === true) return renderRunCsv(run);
+}
+
+function progressReporter(name: string, quiet: boolean): ((done: number, total: number, what?: string) => void) | undefined {
+  if (quiet) return undefined;
+  if (stderrIsTerminal()) {
+    let last = -1;
+    return (done, total, what) => {
+      const pct = total > 0 ? Math.floor((100 * done) / total) : 100;
+      if (pct === last) return;
+      last = pct;
+      process.stderr.write(`\r${name}: ${pct}%${what === undefined ? '' : ` ${what}`}\x1b[K${done >= total ? '\n' : ''}`);
+    };
+  }
+  // Not a terminal (a pipe, a CI log): one line per phase, never a carriage return.
+  let phase: string | undefined;
+  return (done, total, what) => {
+    if (what === undefined || what === phase) return;
+    phase = what;
+    process.stderr.write(`${name}: ${what} (${done}/${total})\n`);
+  };
+}
+
+function seedOf(raw: string | boolean | undefined): number {
+  if (raw === undefined) return 1;
+  const seed = Number(raw);
+  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+    throw new ArgumentError(`--seed ${String(raw)}: expected an integer in [0, 2^32)`);
+  }
+  return seed;
+}
+
+/** The scenario's parameters as options: strings, and booleans with their --no- form. */
+function paramOptions(scenario: AnyScenario): OptionSpecs {
+  const specs: OptionSpecs = {};
+  for (const [name, spec] of scenarioParams(scenario)) {
+    if (spec.kind === 'bool') {
+      specs[kebab(name)] = { type: 'boolean', help: spec.description };
+      specs[`no-${kebab(name)}`] = { type: 'boolean', help: `not: ${spec.description}` };
+    } else {
+      specs[kebab(name)] = { type: 'string', value: spec.kind.toUpperCase(), help: spec.description };
+    }
+  }
+  return specs;
+}
+
+async function runOne(scenario: AnyScenario, overrides: Record<string, ParamInput>, seed: number, smoke: boolean, quiet: boolean): Promise<ScenarioRun> {
+  if (!quiet) process.stderr.write(`${scenario.name}: running${smoke ? ' (--smoke)' : ''}\n`);
+  const run = await runScenario(scenario, overrides, { seed, smoke, onProgress: progressReporter(scenario.name, quiet) });
+  if (!quiet) process.stderr.write(`${scenario.name}: done in ${(run.elapsedMs / 1000).toFixed(1)} s\n`);
+  return run;
+}
+
+async function commandRun(argv: readonly string[]): Promise<string> {
+  const name = argv.find((w) => !w.startsWith('-'));
+  if (name === undefined) throw new ArgumentError(`run: expected a scenario: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  const scenario = findScenario(name);
+  const params = paramOptions(scenario);
+  const { values } = parseOptions(argv, { ...params, ...RUN_OPTIONS }, 1, `run ${scenario.name}`);
+  if (values.json === true && values.csv === true) throw new ArgumentError('run: --json and --csv are exclusive: choose one');
+  const overrides: Record<string, ParamInput> = {};
+  for (const [paramName, spec] of scenarioParams(scenario)) {
+    const key = kebab(paramName);
+    if (spec.kind === 'bool') {
+      if (values[key] === true && values[`no-${key}`] === true) throw new ArgumentError(`run: --${key} and --no-${key} contradict each other`);
+      if (values[key] === true) overrides[paramName] = true;
+      if (values[`no-${key}`] === true) overrides[paramName] = false;
+    } else if (typeof values[key] === 'string') {
+      overrides[paramName] = values[key];
+    }
+  }
+  const quiet = values.quiet === true;
+  resolveParams(scenario, overrides, values.smoke === true); // a bad value is an error before anything runs
+  const run = await runOne(scenario, overrides, seedOf(values.seed), values.smoke === true, quiet);
+  if (values.json === true) return JSON.stringify(run, null, 2);
+  if (values.csv === true) return renderRunCsv(run);
   return renderRunText(run);
 }
 
-async function commandReport(args: ParsedArgs): Promise<string> {
-  const seed = seedOf(args);
-  const smoke = args.options.get('smoke') === true;
-  const out = resolve(String(args.options.get('out') ?? 'report'));
-  const only = args.options.get('only');
-  const chosen = typeof only === 'string' ? only.split(',').map((n) => findScenario(n.trim())) : [...SCENARIOS];
-  const runs: ScenarioRun[] = [];
-  const texts: string[] = [];
-  for (const scenario of chosen) {
-    const run = await runScenario(scenario, {}, { seed, smoke, onProgress: progressReporter(scenario.name) });
-    runs.push(run);
-    texts.push(renderRunText(run));
+function writeOut(path: string, text: string): void {
+  try {
+    mkdirSync(resolve(path, '..'), { recursive: true });
+    writeFileSync(path, text);
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? (error instanceof Error ? error.message : String(error));
+    throw new RunError(`cannot write ${path}: ${code}`);
   }
-  mkdirSync(out, { recursive: true });
-  const path = join(out, 'index.html');
-  writeFileSync(path, renderReportHtml(runs, seed));
-  texts.push(`\nreport written to ${path}`);
-  return texts.join('\n\n');
 }
 
-function commandBoot(args: ParsedArgs): string {
-  const ramBytes = String(args.options.get('ram-bytes') ?? '64MiB');
-  const cpus = intOption(args, 'cpus');
-  const possibleCpus = intOption(args, 'possible-cpus');
+async function commandReport(argv: readonly string[]): Promise<string> {
+  const { values } = parseOptions(argv, REPORT_OPTIONS, 0, 'report');
+  const seed = seedOf(values.seed);
+  const smoke = values.smoke === true;
+  const quiet = values.quiet === true;
+  const out = resolve(String(values.out ?? 'report'));
+  const only = values.only;
+  const chosen = typeof only === 'string' ? only.split(',').map((n) => findScenario(n.trim())) : [...SCENARIOS];
+  const path = join(out, 'index.html');
+  // Fail before the runs, not after them, when the report cannot be written.
+  writeOut(join(out, '.kmem-write-check'), '');
+  unlinkSync(join(out, '.kmem-write-check'));
+  const runs: ScenarioRun[] = [];
+  for (const scenario of chosen) {
+    const run = await runOne(scenario, {}, seed, smoke, quiet);
+    runs.push(run);
+    process.stdout.write(`${renderRunText(run)}\n\n`);
+  }
+  if (!quiet) process.stderr.write('report: rendering the charts\n');
+  writeOut(path, await renderReportHtml(runs, seed, environment(runs, process.cwd())));
+  return `report written to ${path}`;
+}
+
+function commandBoot(argv: readonly string[]): string {
+  const { values } = parseOptions(argv, BOOT_OPTIONS, 0, 'boot');
+  if (values['group-by-mobility'] === true && values['no-group-by-mobility'] === true) {
+    throw new ArgumentError('boot: --group-by-mobility and --no-group-by-mobility contradict each other');
+  }
+  let ramBytes: number;
+  try {
+    ramBytes = parseSizeBytes(String(values['ram-bytes'] ?? '64MiB'));
+  } catch (error) {
+    throw new ArgumentError(`boot: --ram-bytes ${(error as Error).message}`);
+  }
+  const cpus = intOption(values['cpus'], 'cpus');
+  const possibleCpus = intOption(values['possible-cpus'], 'possible-cpus');
   const kernel = Kernel.boot({
     ramBytes,
-    groupByMobility: args.options.get('group-by-mobility') !== false,
+    groupByMobility: values['no-group-by-mobility'] !== true,
     ...(cpus === undefined ? {} : { cpus }),
     ...(possibleCpus === undefined ? {} : { possibleCpus }),
   });
@@ -157,49 +281,89 @@ function commandBoot(args: ParsedArgs): string {
   return lines.join('\n');
 }
 
-/** A whole-number option, or undefined when absent. */
-function intOption(args: ParsedArgs, name: string): number | undefined {
-  const raw = args.options.get(name);
+/** A whole-number option's value, or undefined when absent. */
+function intOption(raw: unknown, name: string): number | undefined {
   if (raw === undefined) return undefined;
   const value = Number(raw);
-  if (!Number.isInteger(value)) throw new ArgumentError(`--${name} ${String(raw)}: expected an integer`);
+  if (!Number.isInteger(value)) throw new ArgumentError(`boot: --${name} ${String(raw)}: expected an integer`);
   return value;
+}
+
+function commandList(argv: readonly string[]): string {
+  parseOptions(argv, LIST_OPTIONS, 0, 'list');
+  return ['scenarios (sizes take units: 64MiB, 1GiB):', ...SCENARIOS.map(scenarioHelp)].join('\n\n');
+}
+
+/** What `argv` asks for, without running anything: the command and the words after it. */
+function split(argv: readonly string[]): { command: string | undefined; rest: string[] } {
+  const index = argv.findIndex((w) => !w.startsWith('-'));
+  if (index < 0) return { command: undefined, rest: [...argv] };
+  return { command: argv[index], rest: [...argv.slice(0, index), ...argv.slice(index + 1)] };
+}
+
+async function dispatch(argv: readonly string[]): Promise<string> {
+  const { command, rest } = split(argv);
+  if (command !== undefined && !(COMMANDS as readonly string[]).includes(command)) {
+    throw new ArgumentError(`unknown command '${command}': expected ${COMMANDS.join(', ')} (kmem --help)`);
+  }
+  if (wantsHelp(argv)) return commandHelp(command ?? '', rest.find((w) => !w.startsWith('-')));
+  if (command === undefined) {
+    if (rest.length === 1 && rest[0] === '--version') return version();
+    if (rest.length === 0) return USAGE;
+    throw new ArgumentError(`unknown option '${rest[0] ?? ''}' before a command: expected --help or --version (kmem --help)`);
+  }
+  switch (command) {
+    case 'list':
+      return commandList(rest);
+    case 'run':
+      return commandRun(rest);
+    case 'report':
+      return commandReport(rest);
+    case 'boot':
+      return commandBoot(rest);
+    default: {
+      const { positionals } = parseOptions(rest, LIST_OPTIONS, 2, 'help');
+      return commandHelp(positionals[0] ?? '', positionals[1]);
+    }
+  }
+}
+
+/**
+ * The command as a program runs it: through the native-warning filter when the command may open the
+ * GPU (native-warnings.ts), else directly.
+ */
+export async function cli(argv: readonly string[]): Promise<number> {
+  return runsDirectly(argv) ? main(argv) : runFiltered();
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
   try {
-    const args = parseArgs(argv, FLAGS);
-    let output: string;
-    switch (args.command) {
-      case 'list':
-        output = commandList();
-        break;
-      case 'run':
-        output = await commandRun(args);
-        break;
-      case 'report':
-        output = await commandReport(args);
-        break;
-      case 'boot':
-        output = commandBoot(args);
-        break;
-      case 'help':
-        output = USAGE;
-        break;
-      default:
-        throw new ArgumentError(`unknown command '${args.command}': expected list, run, report, boot or help`);
-    }
-    process.stdout.write(`${output}\n`);
+    process.stdout.write(`${await dispatch(argv)}\n`);
     return 0;
   } catch (error) {
-    if (error instanceof KmemError) {
+    if (error instanceof ArgumentError) {
       process.stderr.write(`kmem: ${error.message}\n`);
       return 2;
+    }
+    if (error instanceof KmemError) {
+      process.stderr.write(`kmem: ${error.message}\n`);
+      return 1;
+    }
+    // A file that cannot be read or written (a trace that is not there): Node's own one-line message.
+    const code = (error as { code?: unknown; syscall?: unknown }).code;
+    if (typeof code === 'string' && typeof (error as { syscall?: unknown }).syscall === 'string') {
+      process.stderr.write(`kmem: ${(error as Error).message}\n`);
+      return 1;
     }
     throw error;
   }
 }
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('src/cli/main.ts')) {
-  process.exitCode = await main(process.argv.slice(2));
+  // Output piped into `head` that closed early: stop quietly, as git and node do.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
+  process.exitCode = await cli(process.argv.slice(2));
 }

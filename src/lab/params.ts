@@ -3,8 +3,8 @@
  * values), validation. A bad name or value is a ParamError that names the valid choices.
  */
 import { ArgumentError } from '../util/errors.ts';
-import { parseSizeBytes } from '../util/units.ts';
-import type { AnyScenario, ParamSpec, ParamSpecs } from './scenario.ts';
+import { formatBytes, parseSizeBytes } from '../util/units.ts';
+import type { AnyScenario, ParamSpec, ParamSpecs, ParamValues } from './scenario.ts';
 
 export class ParamError extends ArgumentError {
   override name = 'ParamError';
@@ -12,11 +12,15 @@ export class ParamError extends ArgumentError {
 
 export type ParamInput = string | number | boolean | readonly number[];
 
-/** The scenario's parameters: its defaults with `overrides` applied and checked. */
-export function resolveParams(scenario: AnyScenario, overrides: Readonly<Record<string, ParamInput>> = {}): Record<string, unknown> {
+/**
+ * The scenario's parameters: its defaults (its smoke values, for a smoke run) with `overrides`
+ * applied and checked, each alone and then against each other (the scenario's `check`).
+ */
+export function resolveParams(scenario: AnyScenario, overrides: Readonly<Record<string, ParamInput>> = {}, smoke = false): Record<string, unknown> {
   const specs = scenario.params as ParamSpecs;
   const values: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(specs)) values[name] = spec.default;
+  if (smoke && scenario.smoke !== undefined) Object.assign(values, scenario.smoke);
   for (const [name, input] of Object.entries(overrides)) {
     const spec = specs[name];
     if (spec === undefined) {
@@ -27,6 +31,8 @@ export function resolveParams(scenario: AnyScenario, overrides: Readonly<Record<
     }
     values[name] = parseParam(scenario.name, name, spec, input);
   }
+  const problem = scenario.check?.(values as ParamValues<ParamSpecs>) ?? null;
+  if (problem !== null) throw new ParamError(`scenario '${scenario.name}': ${problem}`);
   return values;
 }
 
@@ -38,6 +44,8 @@ export function parseParam(scenarioName: string, name: string, spec: ParamSpec, 
       if (!spec.values.includes(value)) throw new ParamError(`${where}: '${value}' is not one of ${spec.values.join(', ')}`);
       return value;
     }
+    case 'string':
+      return String(input);
     case 'bool': {
       if (typeof input === 'boolean') return input;
       const text = String(input).toLowerCase();
@@ -57,7 +65,7 @@ export function parseParam(scenarioName: string, name: string, spec: ParamSpec, 
       } catch (error) {
         throw new ParamError(`${where}: ${(error as Error).message}`);
       }
-      return checkNumber(where, bytes, spec.min, spec.max, true, String(input));
+      return checkNumber(where, bytes, spec.min, spec.max, true, String(input), (n) => formatBytes(n).replace(' ', ''));
     }
     case 'int':
       return checkNumber(where, Number(input), spec.min, spec.max, true, String(input));
@@ -66,12 +74,20 @@ export function parseParam(scenarioName: string, name: string, spec: ParamSpec, 
   }
 }
 
-function checkNumber(where: string, value: number, min: number | undefined, max: number | undefined, integer: boolean, text: string): number {
+function checkNumber(
+  where: string,
+  value: number,
+  min: number | undefined,
+  max: number | undefined,
+  integer: boolean,
+  text: string,
+  show: (n: number) => string = String,
+): number {
   if (!Number.isFinite(value) || (integer && !Number.isInteger(value))) {
     throw new ParamError(`${where}: '${text}' is not ${integer ? 'an integer' : 'a number'}`);
   }
   if ((min !== undefined && value < min) || (max !== undefined && value > max)) {
-    throw new ParamError(`${where}: ${text} is out of range: expected ${min ?? '-∞'} ≤ value ≤ ${max ?? '∞'}`);
+    throw new ParamError(`${where}: ${text} is out of range: expected ${min === undefined ? '-∞' : show(min)} ≤ value ≤ ${max === undefined ? '∞' : show(max)}`);
   }
   return value;
 }

@@ -19,7 +19,10 @@ export interface ScenarioRun {
   question: string;
   seed: number;
   smoke: boolean;
+  /** The values the run used: defaults, smoke values, and what the caller passed. */
   params: Record<string, unknown>;
+  /** The parameters the caller passed (the rest are defaults or smoke values). */
+  passed: string[];
   result: ScenarioResult;
   elapsedMs: number;
 }
@@ -29,9 +32,9 @@ export async function runScenario(
   overrides: Readonly<Record<string, ParamInput>> = {},
   options: RunOptions = {},
 ): Promise<ScenarioRun> {
-  const params = resolveParams(scenario, overrides);
   const seed = options.seed ?? 1;
   const smoke = options.smoke ?? false;
+  const params = resolveParams(scenario, overrides, smoke);
   const started = performance.now();
   const result = await scenario.run(params as ParamValues<ParamSpecs>, {
     seed,
@@ -46,12 +49,16 @@ export async function runScenario(
     seed,
     smoke,
     params,
-    result,
+    passed: Object.keys(overrides),
+    result: { ...result, answer: result.answer ?? result.summary[0] ?? '' },
     elapsedMs: performance.now() - started,
   };
 }
 
 function checkResult(name: string, result: ScenarioResult): void {
+  if (result.answer !== undefined && (result.answer.includes('\n') || result.answer.trim() === '')) {
+    throw new InvariantError(`scenario '${name}': the answer must be one non-empty line`);
+  }
   const ids = new Set<string>();
   for (const item of [...result.tables, ...result.plots]) {
     if (ids.has(item.id)) throw new InvariantError(`scenario '${name}': two tables or plots share the id '${item.id}'`);
@@ -66,7 +73,11 @@ function checkResult(name: string, result: ScenarioResult): void {
     }
   }
   for (const plot of result.plots) {
+    if (plot.categories !== undefined && plot.kind !== 'bar') throw new InvariantError(`scenario '${name}', plot '${plot.id}': categories are for bar plots`);
     for (const series of plot.series) {
+      if (plot.categories !== undefined && series.points.some(([x]) => plot.categories?.[x] === undefined)) {
+        throw new InvariantError(`scenario '${name}', plot '${plot.id}', series '${series.label}': x is not an index into the categories`);
+      }
       for (const [x, y] of series.points) {
         if (!Number.isFinite(x) || !Number.isFinite(y)) {
           throw new InvariantError(`scenario '${name}', plot '${plot.id}', series '${series.label}': non-finite point (${x}, ${y})`);

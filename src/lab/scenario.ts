@@ -13,8 +13,9 @@
  *
  * A run is deterministic for a given seed (ctx.seed), except tables and plots marked `timing`, whose
  * figures come from the wall clock, and those marked `scheduling`, whose figures depend on how
- * concurrent hardware interleaved (which GPU warp's atomic landed first). With ctx.smoke the run
- * shrinks its workload to a quick check.
+ * concurrent hardware interleaved (which GPU warp's atomic landed first). A smoke run (ctx.smoke) is
+ * a quick check: the scenario's `smoke` values replace the defaults of the parameters the user did
+ * not pass, so the parameters reported are the ones used.
  */
 
 interface ParamBase<T> {
@@ -50,12 +51,18 @@ export interface NumberListParam extends ParamBase<readonly number[]> {
   min?: number;
   max?: number;
 }
-export type ParamSpec = IntParam | NumberParam | SizeParam | EnumParam | BoolParam | NumberListParam;
+/** Free text, such as a file path ('' when not given). */
+export interface StringParam extends ParamBase<string> {
+  kind: 'string';
+}
+export type ParamSpec = IntParam | NumberParam | SizeParam | EnumParam | BoolParam | NumberListParam | StringParam;
 export type ParamSpecs = Record<string, ParamSpec>;
 
 type ValueOf<S> = S extends EnumParam<infer V>
   ? V
-  : S extends BoolParam
+  : S extends StringParam
+    ? string
+    : S extends BoolParam
     ? boolean
     : S extends NumberListParam
       ? readonly number[]
@@ -67,7 +74,7 @@ export interface RunContext {
   readonly seed: number;
   /** A quick, shrunken run that checks the scenario works (CI), not one whose figures mean much. */
   readonly smoke: boolean;
-  /** Reports progress; shown on stderr only when it is a terminal. */
+  /** Reports progress; the CLI shows it on stderr (one line per phase when stderr is not a terminal). */
   progress(done: number, total: number, label?: string): void;
 }
 
@@ -94,11 +101,28 @@ export interface Table {
 export interface Series {
   label: string;
   points: [number, number][];
+  /**
+   * How the series is drawn where the plot's kind does not say: 'line' (a line with a marker per
+   * point, the default for line plots), 'points' (markers only: measurements beside a model), or
+   * 'dashed' (a dashed line without markers: a model, an ideal, a reference).
+   */
+  style?: 'line' | 'points' | 'dashed';
+  /**
+   * Plots whose series carry a panel are drawn as small multiples, one panel per name, sharing the
+   * axes: series that would coincide in one panel (a design on its ideal) each stay visible.
+   */
+  panel?: string;
 }
 export interface Axis {
   label: string;
   log?: boolean;
+  /** How tick labels read: plain numbers (default), binary byte units, or percent of 1. */
+  format?: 'number' | 'bytes' | 'percent';
 }
+/**
+ * A plot is data, not drawing: lab/chart.ts turns it into a Vega-Lite specification, which the
+ * report renders to SVG and a browser can run interactively.
+ */
 export interface Plot {
   id: string;
   title: string;
@@ -106,12 +130,28 @@ export interface Plot {
   x: Axis;
   y: Axis;
   series: Series[];
+  /**
+   * Bars: the x axis is categorical with these names, and a point's x is an index into them. Without
+   * it, a bar plot whose series have one point each puts each series at its own category (its label).
+   */
+  categories?: string[];
+  /**
+   * Panels (small multiples): 'shared' y axes compare panels (the default); 'independent' gives
+   * each panel its own y range, so two close series inside a panel stay apart.
+   */
+  panelY?: 'shared' | 'independent';
   note?: string;
   timing?: boolean;
   scheduling?: boolean;
 }
 
 export interface ScenarioResult {
+  /**
+   * The run's answer to the scenario's question, in one line computed from its results (the report
+   * prints it first, as "Answer: …"). Optional for compatibility; without it the first summary line
+   * serves.
+   */
+  answer?: string;
   /** A few lines stating what the run found, with the figures. */
   summary: string[];
   tables: Table[];
@@ -125,6 +165,16 @@ export interface Scenario<P extends ParamSpecs = ParamSpecs> {
   /** The question from the seed essay this scenario answers. */
   question: string;
   params: P;
+  /**
+   * The values a --smoke run uses for the parameters the user did not pass (a parameter the user
+   * passed is never overridden). The run reports the values it actually used.
+   */
+  smoke?: Partial<ParamValues<P>>;
+  /**
+   * Checks parameters against each other (payload mean ≤ max, shares summing to at most 1) and
+   * returns what is wrong in one line, or null. Single parameters are checked by their specs.
+   */
+  check?(params: ParamValues<P>): string | null;
   run(params: ParamValues<P>, ctx: RunContext): ScenarioResult | Promise<ScenarioResult>;
 }
 

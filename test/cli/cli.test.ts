@@ -26,7 +26,8 @@ test('kmem run --json gives the run as JSON; --csv gives tables', () => {
   assert.equal(run.scenario, 'buddy-fragmentation');
   assert.equal(run.seed, 5);
   assert.ok(run.result.tables.length > 0);
-  assert.equal(json.stderr, '', 'no progress when stderr is not a terminal');
+  assert.match(json.stderr, /^buddy-fragmentation: running \(--smoke\)\n(buddy-fragmentation: .*\n)+buddy-fragmentation: done in/, 'progress: one line per phase when stderr is not a terminal');
+  assert.equal(kmem('run', 'buddy-fragmentation', '--smoke', '--json', '-q').stderr, '', '-q: no progress');
   const csv = kmem('run', 'buddy-fragmentation', '--smoke', '--csv');
   assert.equal(csv.status, 0);
   assert.match(csv.stdout, /^# summary\npageblocks,order-9 allocations that succeed/);
@@ -38,18 +39,19 @@ test('unknown scenarios, parameters and commands are one-line errors naming the 
   assert.match(unknown.stderr, /^kmem: no scenario 'nope': expected one of .*buddy-fragmentation/);
   const badParam = kmem('run', 'buddy-fragmentation', '--colour', 'blue');
   assert.equal(badParam.status, 2);
-  assert.match(badParam.stderr, /no parameter 'colour': expected one of --ram-bytes/);
+  assert.match(badParam.stderr, /unknown option '--colour': expected one of --ram-bytes/);
   const badValue = kmem('run', 'buddy-fragmentation', '--usage', '2');
   assert.match(badValue.stderr, /--usage: 2 is out of range/);
   assert.equal(kmem('frobnicate').status, 2);
 });
 
-test('kmem report writes an HTML report with SVG plots', () => {
+test('kmem report writes an HTML report with SVG charts, printing each summary', () => {
   const out = mkdtempSync(join(tmpdir(), 'kmem-report-'));
   try {
     const { status, stdout } = kmem('report', '--smoke', '--out', out);
     assert.equal(status, 0);
     assert.match(stdout, /report written to/);
+    assert.match(stdout, /== message-queue[^]*Answer: [^]*== buddy-fragmentation/);
     const html = readFileSync(join(out, 'index.html'), 'utf8');
     assert.match(html, /<svg /);
     assert.match(html, /buddy-fragmentation/);
@@ -76,4 +78,43 @@ test('kmem boot --possible-cpus 128 prints the /proc/slabinfo of a 128-CPU serve
   // kmalloc-1k: <objperslab> <pagesperslab> = 32 8 with 128 CPUs (calculate_order), 16 4 with 2.
   assert.deepEqual(slabinfoLine(server.stdout, 'kmalloc-1k').slice(4, 6), ['32', '8']);
   assert.deepEqual(slabinfoLine(small.stdout, 'kmalloc-1k').slice(4, 6), ['16', '4']);
+});
+
+test('npm run fuzz and npm run bench: --help, unknown options and bad values are one-line errors', async () => {
+  const { spawn } = await import('node:child_process');
+  const tsx = (script: string, ...args: string[]) =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((done) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += String(d)));
+      child.stderr.on('data', (d: Buffer) => (stderr += String(d)));
+      child.on('close', (status) => done({ status, stdout, stderr }));
+    });
+  const [ops, only, fuzzHelp, benchOnly, benchHelp, benchFlag] = await Promise.all([
+    tsx('test/fuzz/main.ts', '--ops', 'abc'),
+    tsx('test/fuzz/main.ts', '--only', 'nonesuch'),
+    tsx('test/fuzz/main.ts', '--help'),
+    tsx('bench/main.ts', '--only', 'nonesuch'),
+    tsx('bench/main.ts', '--help'),
+    tsx('bench/main.ts', '--frob'),
+  ]);
+  assert.deepEqual([ops.status, ops.stderr], [2, 'fuzz: --ops abc: expected a whole number\n']);
+  assert.equal(only.status, 2);
+  assert.match(only.stderr, /^fuzz: --only 'nonesuch' matches no fuzzer: expected part of one of 'page allocator'/);
+  assert.equal(fuzzHelp.status, 0);
+  assert.match(fuzzHelp.stdout, /^usage: npm run fuzz/);
+  assert.equal(benchOnly.status, 2);
+  assert.match(benchOnly.stderr, /^bench: --only 'nonesuch' matches no benchmark group: expected part of one of\n {2}page allocator/);
+  assert.equal(benchHelp.status, 0);
+  assert.match(benchHelp.stdout, /^usage: npm run bench/);
+  assert.equal(benchHelp.stderr, '', 'help runs nothing');
+  assert.equal(benchFlag.status, 2);
+  assert.match(benchFlag.stderr, /^bench: unknown option '--frob'/);
+});
+
+test('bin/kmem.mjs (npx kmem) runs the compiled command from dist/', () => {
+  const result = spawnSync(process.execPath, ['bin/kmem.mjs', '--version'], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stdout, /^kmem \d+\.\d+\.\d+\n$/);
 });

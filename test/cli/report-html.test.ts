@@ -1,10 +1,15 @@
-// The HTML report escapes what it prints, in element content and in double-quoted attributes alike.
+// The HTML report escapes what it prints, in element content and in double-quoted attributes alike,
+// and opens with where and when it was made.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renderReportHtml } from '../../src/cli/report/html.ts';
+import { columnFormatter } from '../../src/cli/render/format.ts';
+import type { Table } from '../../src/lab/scenario.ts';
 
-test('the HTML report escapes & < > and " in text and in attributes', () => {
-  const html = renderReportHtml(
+const ENV = { date: '2026-01-02T03:04:05Z', commit: 'abc123', cpuModel: 'Test CPU <x>', cores: 2, node: 'v20.0.0', gpuAdapter: 'none' };
+
+test('the HTML report escapes & < > and " in text and in attributes', async () => {
+  const html = await renderReportHtml(
     [
       {
         scenario: 'a"b',
@@ -13,15 +18,40 @@ test('the HTML report escapes & < > and " in text and in attributes', () => {
         seed: 1,
         smoke: true,
         params: {},
-        result: { summary: ['"quoted"'], tables: [{ id: 't"1', title: 'T', columns: [{ key: 'k', label: 'k' }], rows: [{ k: '<b>' }] }], plots: [] },
+        passed: [],
+        result: { answer: 'a & b', summary: ['"quoted"'], tables: [{ id: 't"1', title: 'T', columns: [{ key: 'k', label: 'k' }], rows: [{ k: '<b>' }] }], plots: [] },
         elapsedMs: 0,
       },
     ],
     1,
+    ENV,
   );
   assert.match(html, /<h2 id="a&quot;b">a&quot;b: x &lt; y &amp; z<\/h2>/);
   assert.match(html, /<h3 id="t&quot;1">/);
   assert.match(html, /<li>&quot;quoted&quot;<\/li>/);
   assert.match(html, /<td>&lt;b&gt;<\/td>/);
+  assert.match(html, /<b>Answer:<\/b> a &amp; b/);
   assert.doesNotMatch(html, /id="a"b"|id="t"1"/);
+  for (const field of ['2026-01-02T03:04:05Z', 'abc123', 'Test CPU &lt;x&gt;, 2 cores', 'v20.0.0']) assert.ok(html.includes(field), field);
+});
+
+test('a column reads alike: the same digits for every number once one has a fraction, never an exponent', () => {
+  const table: Table = {
+    id: 't',
+    title: 't',
+    columns: [
+      { key: 'alpha', label: 'α', digits: 2 },
+      { key: 'rate', label: 'erases per write', digits: 4 },
+      { key: 'n', label: 'count' },
+    ],
+    rows: [
+      { alpha: 1.07, rate: 0.00109, n: 3 },
+      { alpha: 2, rate: 0.04, n: 12 },
+      { alpha: 1.5, rate: 0.000001, n: null },
+    ],
+  };
+  const cells = (key: string) => table.rows.map((row) => columnFormatter(table, table.columns.find((c) => c.key === key)!)(row[key]));
+  assert.deepEqual(cells('alpha'), ['1.07', '2.00', '1.50']);
+  assert.deepEqual(cells('rate'), ['0.0011', '0.0400', '0.0000']);
+  assert.deepEqual(cells('n'), ['3', '12', '']);
 });

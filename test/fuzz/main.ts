@@ -6,6 +6,8 @@
  * (victim policy, frontiers, streams, wear levelling) drawn from the seed. The power-cut sweep is
  * `npm run flash:crash-sweep` (test/fuzz/flash-crash-sweep.ts).
  */
+import { optionHelp, parseOptions, wantsHelp } from '../../src/cli/args.ts';
+import type { OptionSpecs, Parsed } from '../../src/cli/args.ts';
 import { fuzzObjectStore, fuzzPageFtl } from './flash-fuzz.ts';
 import type { FlashFuzzOptions, FlashFuzzReport } from './flash-fuzz.ts';
 import { fuzzPageAllocator } from './page-alloc-fuzz.ts';
@@ -43,17 +45,40 @@ const FUZZERS: readonly Fuzzer[] = [
   { name: 'flash object store', run: (seed, ops) => flashRuns(fuzzObjectStore, seed, Math.ceil(ops / 4)) },
 ];
 
-function option(name: string, fallback: number): number {
-  const index = process.argv.indexOf(`--${name}`);
-  const value = index >= 0 ? Number(process.argv[index + 1]) : fallback;
-  if (!Number.isInteger(value) || value < 0) throw new Error(`--${name}: expected a whole number`);
+const OPTIONS: OptionSpecs = {
+  ops: { type: 'string', value: 'N', help: 'operations per fuzzer (default 10000000)' },
+  seed: { type: 'string', value: 'N', help: 'seed (default 1)' },
+  only: { type: 'string', value: 'TEXT', help: `run the fuzzers whose name contains TEXT: ${FUZZERS.map((f) => f.name).join('; ')}` },
+  help: { type: 'boolean', short: 'h', help: 'print this help and do nothing else' },
+};
+
+function fail(message: string): never {
+  process.stderr.write(`fuzz: ${message}\n`);
+  process.exit(2);
+}
+
+function whole(name: string, raw: string | boolean | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isSafeInteger(value) || value < 0) fail(`--${name} ${String(raw)}: expected a whole number`);
   return value;
 }
 
-const ops = option('ops', 10_000_000);
-const seed = option('seed', 1);
-const onlyIndex = process.argv.indexOf('--only');
-const only = onlyIndex >= 0 ? process.argv[onlyIndex + 1] : undefined;
+const argv = process.argv.slice(2);
+if (wantsHelp(argv)) {
+  process.stdout.write(`usage: npm run fuzz -- [options]\n\n${optionHelp(OPTIONS)}\n`);
+  process.exit(0);
+}
+let values: Parsed['values'] = {};
+try {
+  ({ values } = parseOptions(argv, OPTIONS, 0, 'fuzz'));
+} catch (error) {
+  fail((error as Error).message.replace(/^fuzz: /, ''));
+}
+const ops = whole('ops', values.ops, 10_000_000);
+const seed = whole('seed', values.seed, 1);
+const only = typeof values.only === 'string' ? values.only : undefined;
+if (only !== undefined && !FUZZERS.some((f) => f.name.includes(only))) fail(`--only '${only}' matches no fuzzer: expected part of one of ${FUZZERS.map((f) => `'${f.name}'`).join(', ')}`);
 for (const fuzzer of FUZZERS) {
   if (only !== undefined && !fuzzer.name.includes(only)) continue;
   const started = performance.now();

@@ -107,10 +107,17 @@ export const gpuWarpSlab = defineScenario({
     aggregation: { kind: 'enum', values: ['auto', 'workgroup'] as const, default: 'auto', description: "'auto': subgroups where the adapter has them; 'workgroup' forces the fallback path" },
     workgroupSize: { kind: 'int', default: 64, min: 8, max: 256, description: 'lanes per workgroup' },
   },
+  smoke: { lanes: 1024, arenaBytes: 64 << 10, passes: 4 },
+  check: (p) =>
+    p.objectBytes % 4 !== 0
+      ? `--object-bytes ${p.objectBytes} is not a multiple of 4`
+      : p.objectsPerSlab % 32 !== 0
+        ? `--objects-per-slab ${p.objectsPerSlab} is not a multiple of 32`
+        : p.objectsPerSlab * p.objectBytes > p.arenaBytes
+          ? `--arena-bytes ${p.arenaBytes} holds no slab of --objects-per-slab ${p.objectsPerSlab} × --object-bytes ${p.objectBytes}`
+          : null,
   async run(params, ctx) {
-    const lanes = ctx.smoke ? Math.min(params.lanes, 1024) : params.lanes;
-    const arenaBytes = ctx.smoke ? Math.min(params.arenaBytes, 64 << 10) : params.arenaBytes;
-    const passes = ctx.smoke ? Math.min(params.passes, 4) : params.passes;
+    const { lanes, arenaBytes, passes } = params;
     // With subgroups even when the workgroup path is forced: the allocator then measures the subgroup
     // size its warps are grouped by, and its program still uses no subgroup operation.
     const opened = await openAccelerator();
@@ -241,6 +248,7 @@ async function churn(allocator: WarpSlabAllocator, streams: readonly Uint32Array
 
 function unavailable(error: GpuUnavailableError): ScenarioResult {
   return {
+    answer: `Not run: no WebGPU adapter (${error.message}).`,
     summary: [`Not run: ${error.message}.`, `${NO_ADAPTER_REMEDY}. Set KMEM_REQUIRE_GPU=1 to make this a failure (CI does).`],
     tables: [
       {
@@ -396,36 +404,41 @@ function assemble(runs: readonly DesignRun[], setup: Setup, shape: Shape): Scena
     rows: runs.map((r) => ({ design: r.design, kernelMs: r.kernelNs / 1e6, rate: ratio(r.served, r.kernelNs) * 1e3, wallMs: r.wallNs / 1e6 })),
     note: `Churn passes after a warm-up pass. This is ${adapterNote}.`,
   };
-  const series = (pick: (s: SweepPoint) => number) => runs.map((r) => ({ label: `${r.design}: ${DESIGNS[r.design].title}`, points: r.sweep.map((s): [number, number] => [s.active, pick(s)]) }));
-  const ideal = (tally: (s: SweepPoint) => CoalescingTally) => ({ label: 'ideal (packed, aligned)', points: (first?.sweep ?? []).map((s): [number, number] => [s.active, tally(s).idealPerStore]) });
+  const designLabel = (r: DesignRun): string => `${r.design}: ${DESIGNS[r.design].title}`;
+  const activeAxis = { label: `active lanes per warp (${setup.warps.short})` };
+  // Sectors against the ideal, one panel per design: the designs often all sit on the ideal, and
+  // in one panel they would hide each other.
+  const sectorSeries = runs.flatMap((r) => [
+    { label: `warps: ${setup.warps.short}`, panel: designLabel(r), points: r.sweep.map((s): [number, number] => [s.active, ratio(s.stores.warp.sectorsPerStore, s.stores.warp.idealPerStore)]) },
+    { label: 'groups of 32 lanes (an NVIDIA warp)', panel: designLabel(r), style: 'points' as const, points: r.sweep.map((s): [number, number] => [s.active, ratio(s.stores.lane32.sectorsPerStore, s.stores.lane32.idealPerStore)]) },
+    { label: 'ideal (packed, aligned) = 1', panel: designLabel(r), style: 'dashed' as const, points: r.sweep.map((s): [number, number] => [s.active, 1]) },
+  ]);
   const plots: Plot[] = [
     {
       id: 'atomics-per-allocation',
       title: 'Atomics per allocation vs. active lanes per warp',
       kind: 'line',
       scheduling: true,
-      x: { label: `active lanes per warp (${setup.warps.short})` },
+      x: activeAxis,
       y: { label: 'atomics per allocation' },
-      series: series((s) => ratio(s.atomics, s.served)),
+      series: runs.map((r) => ({ label: designLabel(r), points: r.sweep.map((s): [number, number] => [s.active, ratio(s.atomics, s.served)]) })),
     },
     {
-      id: 'sectors-per-store-warp',
-      title: `Sectors per ${STAMP_STORE_BYTES}-byte stamp store vs. active lanes (warps: ${setup.warps.short})`,
+      id: 'sectors-vs-ideal',
+      title: `Sectors per ${STAMP_STORE_BYTES}-byte stamp store ÷ the ideal, vs. active lanes, per design`,
       kind: 'line',
       scheduling: true,
-      x: { label: `active lanes per warp (${setup.warps.short})` },
-      y: { label: `${SECTOR_BYTES}-byte sectors per store` },
-      series: [...series((s) => s.stores.warp.sectorsPerStore), ideal((s) => s.stores.warp)],
-    },
-    {
-      id: 'sectors-per-store-32',
-      title: `Sectors per ${STAMP_STORE_BYTES}-byte stamp store vs. active lanes (grouped by 32 lanes, an NVIDIA warp)`,
-      kind: 'line',
-      scheduling: true,
-      x: { label: `active lanes per warp (${setup.warps.short})` },
-      y: { label: `${SECTOR_BYTES}-byte sectors per store` },
-      series: [...series((s) => s.stores.lane32.sectorsPerStore), ideal((s) => s.stores.lane32)],
+      x: activeAxis,
+      y: { label: 'sectors ÷ ideal (1 = packed)' },
+      series: sectorSeries,
+      note: `${STORE_NOTE} 1 means the design's stores touch no more ${SECTOR_BYTES}-byte sectors than packed, aligned objects would.`,
     },
   ];
-  return { summary, tables: [adapter, stream, measured, sweepTable, timing], plots };
+  const best = runs.reduce((a, b) => (ratio(a.allocAtomics, a.served) <= ratio(b.allocAtomics, b.served) ? a : b), runs[0] as DesignRun);
+  const worstStore = Math.max(...runs.map((r) => ratio(r.stores.warp.sectorsPerStore, r.stores.warp.idealPerStore)));
+  const answer =
+    `${best.design} issues the fewest atomics per allocation (${ratio(best.allocAtomics, best.served).toFixed(3)}` +
+    `${perLane !== undefined && perLane !== best ? `, ${ratio(ratio(perLane.allocAtomics, perLane.served), ratio(best.allocAtomics, best.served)).toFixed(1)}× fewer than per-lane` : ''}); ` +
+    `stores touch at most ${worstStore.toFixed(2)}× the ideal sectors (on ${setup.adapter}).`;
+  return { answer, summary, tables: [adapter, stream, measured, sweepTable, timing], plots };
 }

@@ -1,0 +1,152 @@
+// The command line as a user meets it, run in-process (main()): help at every level prints help and
+// does nothing else, --version, unknown options and bad values refused with one line naming what
+// was expected, parameters checked against each other, --smoke never overriding what the user
+// passed, flash traces from --trace, and Dawn's native warnings filtered out of stderr.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { main } from '../../src/cli/main.ts';
+import { DAWN_WARNING } from '../../src/cli/native-warnings.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+async function kmem(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const stdoutWrite = process.stdout.write.bind(process.stdout);
+  const stderrWrite = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((chunk: string | Uint8Array) => out.push(String(chunk)) > 0) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => err.push(String(chunk)) > 0) as typeof process.stderr.write;
+  try {
+    const status = await main(args);
+    return { status, stdout: out.join(''), stderr: err.join('') };
+  } finally {
+    process.stdout.write = stdoutWrite;
+    process.stderr.write = stderrWrite;
+  }
+}
+
+/** A refusal: exit 2, nothing on stdout, one line on stderr matching `pattern`. */
+async function refused(args: string[], pattern: RegExp, status = 2): Promise<void> {
+  const r = await kmem(...args);
+  assert.equal(r.status, status, `kmem ${args.join(' ')}: exit ${r.status}, stderr ${r.stderr}`);
+  assert.equal(r.stdout, '', `kmem ${args.join(' ')}: nothing on stdout`);
+  assert.match(r.stderr, /^kmem: [^\n]+\n$/, `kmem ${args.join(' ')}: one line: ${r.stderr}`);
+  assert.match(r.stderr, pattern);
+}
+
+test('-h and --help at every level print help and do nothing else', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'kmem-help-'));
+  try {
+    const cases: [string[], RegExp][] = [
+      [['--help'], /^usage: kmem <command>/],
+      [['-h'], /^usage: kmem <command>/],
+      [[], /^usage: kmem <command>/],
+      [['help'], /^usage: kmem <command>/],
+      [['help', 'boot'], /^usage: kmem boot/],
+      [['list', '--help'], /^usage: kmem list/],
+      [['run', '--help'], /^usage: kmem run <scenario>[^]*scenarios: message-queue/],
+      [['run', 'buddy-fragmentation', '--help'], /--ram-bytes <size> {2}RAM of the emulated machine; default 128MiB \[32MiB\.\.1GiB\]/],
+      [['run', 'flash-gc', '-h', '--frob'], /--trace-format <enum>/],
+      [['report', '--help', '--out', join(out, 'r')], /^usage: kmem report/],
+      [['boot', '--help'], /^usage: kmem boot/],
+      [['boot', '-h', '--ram-bytes'], /^usage: kmem boot/],
+    ];
+    for (const [args, pattern] of cases) {
+      const r = await kmem(...args);
+      assert.equal(r.status, 0, `kmem ${args.join(' ')}`);
+      assert.match(r.stdout, pattern, `kmem ${args.join(' ')}`);
+      assert.equal(r.stderr, '', `kmem ${args.join(' ')}: nothing ran`);
+      assert.doesNotMatch(r.stdout, /Node 0, zone|report written/, `kmem ${args.join(' ')}: nothing ran`);
+    }
+    assert.ok(!existsSync(join(out, 'r')), 'report --help writes no report');
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('--version prints the package version', async () => {
+  const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  const r = await kmem('--version');
+  assert.equal(r.status, 0);
+  assert.equal(r.stdout, `kmem ${version}\n`);
+});
+
+test('unknown options, commands and words are refused everywhere', async () => {
+  await refused(['--frob'], /unknown option '--frob' before a command/);
+  await refused(['frobnicate'], /unknown command 'frobnicate': expected list, run, report, boot, help/);
+  await refused(['list', '--frob'], /list: unknown option '--frob': expected one of --help/);
+  await refused(['list', 'extra'], /list: unexpected argument 'extra'/);
+  await refused(['boot', '--frob'], /boot: unknown option '--frob': expected one of --ram-bytes/);
+  await refused(['boot', '-x'], /boot: unknown option '-x'/);
+  await refused(['report', '--frob'], /report: unknown option '--frob': expected one of --out/);
+  await refused(['run', 'buddy-fragmentation', '--colour', 'blue'], /run buddy-fragmentation: unknown option '--colour': expected one of --ram-bytes/);
+  await refused(['run', 'buddy-fragmentation', 'extra'], /unexpected argument 'extra'/);
+  await refused(['run'], /run: expected a scenario: message-queue/);
+  await refused(['run', 'nope'], /no scenario 'nope': expected one of .*buddy-fragmentation/);
+  await refused(['run', 'message-queue', '--smoke', '--json', '--csv'], /--json and --csv are exclusive/);
+  await refused(['run', 'message-queue', '--smoke=yes'], /--smoke is a flag and takes no value/);
+  await refused(['report', '--only', 'nonesuch'], /no scenario 'nonesuch'/);
+});
+
+test('bad values are one-line errors naming what was expected, before anything runs', async () => {
+  await refused(['boot', '--ram-bytes'], /boot: --ram-bytes needs a value \(SIZE\)/);
+  await refused(['boot', '--ram-bytes', '--no-group-by-mobility'], /--ram-bytes needs a value/);
+  await refused(['boot', '--ram-bytes', 'lots'], /cannot read 'lots': expected bytes or a number with a unit/);
+  await refused(['run', 'buddy-fragmentation', '--ram-bytes'], /--ram-bytes needs a value/);
+  await refused(['run', 'buddy-fragmentation', '--ram-bytes', '16MiB'], /--ram-bytes: 16MiB is out of range: expected 32MiB ≤ value ≤ 1GiB/);
+  await refused(['run', 'buddy-fragmentation', '--usage', '2'], /--usage: 2 is out of range/);
+  await refused(['run', 'buddy-fragmentation', '--steps', '1e3x'], /--steps: '1e3x' is not an integer/);
+  await refused(['run', 'buddy-fragmentation', '--seed', 'abc'], /--seed abc: expected an integer/);
+  await refused(['run', 'buddy-fragmentation', '--unmovable-share', '0.6', '--reclaimable-share', '0.5'], /--unmovable-share 0\.6 \+ --reclaimable-share 0\.5 is more than 1/);
+  await refused(['run', 'message-queue', '--payload-mean-bytes', '5000', '--payload-max-bytes', '4096'], /--payload-mean-bytes 5000 is larger than --payload-max-bytes 4096/);
+  await refused(['run', 'message-queue', '--payload', 'zipf'], /--payload: 'zipf' is not one of lognormal, uniform, bimodal/);
+  await refused(['run', 'flash-gc', '--trace', 'x', '--trace-format', 'csv'], /--trace-format: 'csv' is not one of msr, spc, blkparse, disksim/);
+  await refused(['run', 'flash-gc', '--alphas', '1.2,abc'], /--alphas: 'abc' is not a number/);
+});
+
+test('failures while running are one line with exit 1: an unwritable report, a missing or empty trace', async () => {
+  await refused(['report', '--smoke', '--out', '/dev/null/x'], /^kmem: cannot write \/dev\/null\/x\/[^ ]+: ENOTDIR\n$/, 1);
+  const dir = mkdtempSync(join(tmpdir(), 'kmem-trace-'));
+  try {
+    await refused(['run', 'flash-gc', '--smoke', '-q', '--trace', join(dir, 'missing.csv')], /missing\.csv/, 1);
+    writeFileSync(join(dir, 'empty.csv'), '');
+    await refused(['run', 'flash-gc', '--smoke', '-q', '--trace', join(dir, 'empty.csv')], /empty\.csv:0: no msr request in the trace/, 1);
+    // A small MSR Cambridge trace replays, at each α of the smoke run.
+    const lines = Array.from({ length: 400 }, (_, i) => `128166372003061629,hm,1,Write,${(i * 7919) % 300 * 4096},4096,100`);
+    writeFileSync(join(dir, 'hm.csv'), `${lines.join('\n')}\n`);
+    const r = await kmem('run', 'flash-gc', '--smoke', '-q', '--trace', join(dir, 'hm.csv'), '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const run = JSON.parse(r.stdout) as { params: Record<string, unknown>; result: { answer: string; tables: { id: string; rows: { hostWrites: number }[] }[] } };
+    assert.match(run.result.answer, /^Replaying 400 requests of .*hm\.csv with greedy GC writes \d/);
+    assert.deepEqual(run.params.alphas, [1.07, 1.1]);
+    assert.ok(run.result.tables[0]?.rows.every((row) => row.hostWrites === 400));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--smoke uses the scenario\'s small values, never over a parameter the user passed, and reports them', async () => {
+  const r = await kmem('run', 'message-queue', '--smoke', '-q', '--messages', '500', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const run = JSON.parse(r.stdout) as { smoke: boolean; params: Record<string, unknown>; passed: string[]; result: { answer: string } };
+  assert.equal(run.params.messages, 500, 'the user passed --messages');
+  assert.equal(run.params.queueDepth, 200, 'the smoke value');
+  assert.deepEqual(run.passed, ['messages']);
+  assert.match(run.result.answer, /wastes least at the peak/);
+  const text = await kmem('run', 'message-queue', '--smoke', '-q', '--messages', '500');
+  assert.match(text.stdout, /^Parameters used: --messages 500 --queue-depth 200 .* --seed 1 --smoke$/m);
+  assert.match(text.stdout, /^Answer: /m);
+  const boot = await kmem('boot', '--ram-bytes', '32MiB', '--no-group-by-mobility');
+  assert.equal(boot.status, 0);
+  assert.match(boot.stdout, /^RAM 32 MiB/);
+});
+
+test("Dawn's adapter warnings are the only lines the stderr filter drops", () => {
+  assert.match('Warning: maxDynamicUniformBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.', DAWN_WARNING);
+  assert.match('Warning: maxDynamicStorageBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.', DAWN_WARNING);
+  assert.doesNotMatch('Warning: something else', DAWN_WARNING);
+  assert.doesNotMatch('kmem: maxDynamicUniformBuffersPerPipelineLayout artificially reduced', DAWN_WARNING);
+});
