@@ -336,15 +336,38 @@ export class DmaApi {
     this.counters.cycles += port.cycles - before;
   }
 
+  /**
+   * Cache maintenance by range. An invalidate cleans and invalidates a line the range covers only in
+   * part, so that bytes beside the buffer that share its first or last line survive (as arm64's
+   * dcache_inval_poc does); whole lines are dropped, dirty or not.
+   */
   private maintain(paddr: number, sizeBytes: number, op: 'clean' | 'invalidate'): void {
     if (this.memory === null) return;
     const port = this.memory.cpu(this.cpu);
-    const r: RangeResult = op === 'clean' ? port.cleanRange(paddr, sizeBytes) : port.invalidateRange(paddr, sizeBytes);
-    if (op === 'clean') this.counters.linesCleaned += r.lines;
-    else this.counters.linesInvalidated += r.lines;
-    this.counters.cacheWritebacks += r.writebacks;
-    this.counters.cacheCopiesDropped += r.invalidated;
-    this.counters.cycles += r.cycles;
+    const tally = (r: RangeResult, cleaned: boolean): void => {
+      if (cleaned) this.counters.linesCleaned += r.lines;
+      else this.counters.linesInvalidated += r.lines;
+      this.counters.cacheWritebacks += r.writebacks;
+      this.counters.cacheCopiesDropped += r.invalidated;
+      this.counters.cycles += r.cycles;
+    };
+    if (op === 'clean') {
+      tally(port.cleanRange(paddr, sizeBytes), true);
+      return;
+    }
+    const line = this.memory.lineBytes;
+    const end = paddr + sizeBytes;
+    let start = paddr;
+    let stop = end;
+    if (start % line !== 0) {
+      tally(port.flushRange(start, 1), false);
+      start = Math.min(end, start - (start % line) + line);
+    }
+    if (stop % line !== 0 && stop > start) {
+      tally(port.flushRange(stop - 1, 1), false);
+      stop -= stop % line;
+    }
+    if (stop > start) tally(port.invalidateRange(start, stop - start), false);
   }
 
   private checkDir(dir: DmaDirection): void {
