@@ -43,7 +43,9 @@ export type AccessSize = 1 | 2 | 4;
 
 /**
  * What a CPU core calls once an address is translated: loads and stores by physical address, in the
- * memory type of the mapping. Values are little-endian and unsigned.
+ * memory type of the mapping. Values are little-endian; 1- and 2-byte loads are unsigned, 4-byte loads
+ * are the signed 32-bit word (as Int32Array reads it: V8 keeps it a small integer, where an unsigned
+ * word above 2^31 would be a heap number and cost 10× on the hit path). Stores take either form.
  */
 export interface MemoryPort {
   load(paddr: number, sizeBytes: AccessSize, memType?: MemType): number;
@@ -374,7 +376,7 @@ export class CpuCache implements MemoryPort {
     }
     l1.touch(w);
     const at = w * this.lineBytes + off;
-    if (sizeBytes === 4 && (at & 3) === 0) return (l1.data32[at >> 2] as number) >>> 0;
+    if (sizeBytes === 4 && (at & 3) === 0) return l1.data32[at >> 2] as number;
     return readLe(l1.data, at, sizeBytes);
   }
 
@@ -667,7 +669,7 @@ function checkSize(sizeBytes: number): void {
 function readLe(bytes: Uint8Array, at: number, sizeBytes: number): number {
   let v = 0;
   for (let i = sizeBytes - 1; i >= 0; i--) v = v * 256 + (bytes[at + i] as number);
-  return v;
+  return sizeBytes === 4 ? v | 0 : v;
 }
 
 function writeLe(bytes: Uint8Array, at: number, sizeBytes: number, value: number): void {

@@ -109,7 +109,7 @@ export function runDmaDesign(design: DmaDesign, bufferBytes: number, packets: nu
     if (design === 'sync' || design === 'swiotlb') dma.dmaSyncForCpu(engine, b.dma, bufferBytes, DmaDirection.FromDevice);
     const loadStart = cpu.cycles;
     let stale = 0;
-    for (let j = 0; j < words; j++) if (cpu.load(b.cpuAddr + j * 4, 4, b.memType) !== payloadWord(seed, p, j)) stale++;
+    for (let j = 0; j < words; j++) if (cpu.load(b.cpuAddr + j * 4, 4, b.memType) !== (payloadWord(seed, p, j) | 0)) stale++;
     result.loadCycles += cpu.cycles - loadStart;
     result.loads += words;
     result.staleWords += stale;
