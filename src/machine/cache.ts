@@ -450,6 +450,20 @@ export class CpuCache implements MemoryPort {
     }
   }
 
+  /**
+   * The memory port of the CPU model on branch vm-machine (src/machine/cpu.ts: `read`/`write` of 1, 2
+   * or 4 naturally aligned bytes by physical address, values unsigned), with the memory type as an
+   * optional last argument so the CPU can pass the one its page tables give.
+   */
+  read(paddr: number, sizeBytes: AccessSize, memType: MemType = MemType.WriteBack): number {
+    const v = this.load(paddr, sizeBytes, memType);
+    return sizeBytes === 4 ? v >>> 0 : v;
+  }
+
+  write(paddr: number, sizeBytes: AccessSize, value: number, memType: MemType = MemType.WriteBack): void {
+    this.store(paddr, sizeBytes, value, memType);
+  }
+
   /** sfence: empties every WC buffer into RAM. */
   fence(): void {
     this.drainWc();

@@ -1,7 +1,7 @@
 /**
  * Seeded fuzzing of the DMA API's streaming mappings against a shadow model of what every byte of a
  * set of buffers should hold, through the cache model, with coherent, non-coherent and 24-bit
- * (swiotlb) devices.
+ * (swiotlb) devices, and a 24-bit device behind an IOMMU.
  *
  * Shadow: per buffer, the bytes its last writer wrote (the CPU through its caches, or a device by
  * DMA). Used correctly (the CPU touches a buffer only while no mapping of it is device-owned, writes
@@ -18,6 +18,7 @@
 import assert from 'node:assert/strict';
 import { MemorySystem } from '../../src/machine/cache.ts';
 import { DmaEngine } from '../../src/machine/dma-engine.ts';
+import { Iommu } from '../../src/machine/iommu.ts';
 import { DmaApi } from '../../src/mm/dma/api.ts';
 import { DmaApiError, DmaOwnershipError } from '../../src/mm/dma/errors.ts';
 import { DmaDirection } from '../../src/mm/dma/types.ts';
@@ -66,8 +67,8 @@ export function fuzzDma(options: DmaFuzzOptions): DmaFuzzReport {
   const cpu = memory.cpu(0);
   // Skipping syncs breaks the ownership rules the debug port checks: use the bare port then.
   const debug = skipSync > 0 ? cpu : dma.debugPort(0);
-  const engine = (name: string, coherent: boolean, maskBits: number): DmaEngine => new DmaEngine({ ram: kernel.ram, memory, coherent, maskBits, name });
-  const devices = [engine('coh', true, 64), engine('nc', false, 64), engine('isa-nc', false, 24), engine('isa-coh', true, 24)];
+  const engine = (name: string, coherent: boolean, maskBits: number, iommu: Iommu | null = null): DmaEngine => new DmaEngine({ ram: kernel.ram, memory, coherent, maskBits, name, iommu });
+  const devices = [engine('coh', true, 64), engine('nc', false, 64), engine('isa-nc', false, 24), engine('isa-coh', true, 24), engine('isa-nc-iommu', false, 24, new Iommu())];
   const buffers: Buffer[] = [];
   for (let i = 0; i < 16; i++) {
     const order = prng.int(3);
@@ -124,7 +125,7 @@ export function fuzzDma(options: DmaFuzzOptions): DmaFuzzReport {
       const [off, len] = range(b.sizeBytes);
       const dir = prng.pick(DIRS);
       const handle = dma.dmaMap(dev, b.paddr + off, len, dir);
-      if (handle !== b.paddr + off) report.bounced++;
+      if (handle !== b.paddr + off && dev.iommu === null) report.bounced++;
       b.mapping = { dev, handle, off, len, dir, owner: 'device' };
       report.maps++;
     } else if (op < 47) {

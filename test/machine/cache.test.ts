@@ -168,3 +168,12 @@ test('cache: a coherent device write drops cached copies but keeps the bytes of 
   assert.equal(cpu.load(0, 4), 0x01020304, 'written back before the drop');
   assert.equal(cpu.load(60, 4), 0xeeeeeeee | 0);
 });
+
+test('cache: read/write, the port the CPU model calls (vm-machine cpu.ts), read unsigned words', () => {
+  const mem = system('skylake');
+  const port: { read(paddr: number, sizeBytes: 1 | 2 | 4): number; write(paddr: number, sizeBytes: 1 | 2 | 4, value: number): void } = mem.cpu(0);
+  port.write(128, 4, 0xfedcba98);
+  assert.equal(port.read(128, 4), 0xfedcba98);
+  assert.equal(port.read(131, 1), 0xfe);
+  assert.equal(mem.ram.u32(128, 1)[0], 0, 'written back only on eviction or clean');
+});

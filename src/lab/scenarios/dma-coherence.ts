@@ -10,6 +10,7 @@
  *             from the buffer's previous packet are read instead of RAM)
  *   sync      non-coherent NIC, dmaSyncForCpu before reading, dmaSyncForDevice before reposting
  *   swiotlb   as sync, but the NIC has a 24-bit mask and the buffers lie above 16 MiB: bounced
+ *   iommu     as swiotlb, but the NIC sits behind an IOMMU: IOVAs below its mask, nothing bounced
  *   coherent  a coherent (snooping) NIC, buffers from dmaAllocCoherent, cached write-back
  *   uncached  non-coherent NIC, buffers from dmaAllocCoherent: the CPU maps them uncached
  * Counted from what happened in the cache model: stale words, CPU cycles (loads, cache maintenance,
@@ -20,6 +21,7 @@ import { MemorySystem, MemType } from '../../machine/cache.ts';
 import { CACHE_PRESET_NAMES } from '../../machine/cache-presets.ts';
 import type { CachePresetName } from '../../machine/cache-presets.ts';
 import { DmaEngine } from '../../machine/dma-engine.ts';
+import { Iommu } from '../../machine/iommu.ts';
 import { NIC_DESC_BYTES, Nic, RX_STATUS_DD, encodeDescriptor } from '../../machine/nic.ts';
 import { DmaApi } from '../../mm/dma/api.ts';
 import type { CoherentBuffer } from '../../mm/dma/api.ts';
@@ -31,12 +33,13 @@ import { assert } from '../../util/assert.ts';
 import { defineScenario } from '../scenario.ts';
 import type { Plot, Table } from '../scenario.ts';
 
-export const DMA_DESIGNS = ['nosync', 'sync', 'swiotlb', 'coherent', 'uncached'] as const;
+export const DMA_DESIGNS = ['nosync', 'sync', 'swiotlb', 'iommu', 'coherent', 'uncached'] as const;
 export type DmaDesign = (typeof DMA_DESIGNS)[number];
 const DESIGN_LABELS: Record<DmaDesign, string> = {
   nosync: 'non-coherent, streaming, no sync',
   sync: 'non-coherent, streaming + sync',
   swiotlb: 'non-coherent 24-bit, swiotlb + sync',
+  iommu: 'non-coherent 24-bit behind an IOMMU + sync',
   coherent: 'coherent device, coherent buffer',
   uncached: 'non-coherent device, coherent (uncached) buffer',
 };
@@ -68,7 +71,8 @@ export function runDmaDesign(design: DmaDesign, bufferBytes: number, packets: nu
   const kernel = Kernel.boot({ ramBytes });
   const memory = new MemorySystem(kernel.ram, { preset });
   const dma = new DmaApi(kernel, { memory });
-  const engine = new DmaEngine({ ram: kernel.ram, memory, coherent: design === 'coherent', maskBits: design === 'swiotlb' ? 24 : 64, name: 'eth0' });
+  const narrow = design === 'swiotlb' || design === 'iommu';
+  const engine = new DmaEngine({ ram: kernel.ram, memory, coherent: design === 'coherent', maskBits: narrow ? 24 : 64, iommu: design === 'iommu' ? new Iommu() : null, name: 'eth0' });
   const nic = new Nic(engine, bufferBytes);
   const cpu = memory.cpu(0);
   const ring = dma.dmaAllocCoherent(engine, RING * NIC_DESC_BYTES);
@@ -81,7 +85,7 @@ export function runDmaDesign(design: DmaDesign, bufferBytes: number, packets: nu
       buffers.push({ cpuAddr: b.cpuAddr, dma: b.dmaHandle, memType: b.memType, coherent: b });
     } else {
       let pfn = kernel.pages.allocPages(order, GFP.KERNEL) as number;
-      assert(design !== 'swiotlb' || pfn * PAGE_SIZE >= DMA_ZONE_BYTES, () => `dma-coherence: buffer at pfn ${pfn} is not above the 24-bit mask`);
+      assert(!narrow || pfn * PAGE_SIZE >= DMA_ZONE_BYTES, () => `dma-coherence: buffer at pfn ${pfn} is not above the 24-bit mask`);
       pfn = pfn as number;
       const cpuAddr = pfn * PAGE_SIZE;
       buffers.push({ cpuAddr, dma: dma.dmaMap(engine, cpuAddr, bufferBytes, DmaDirection.FromDevice), memType: MemType.WriteBack, coherent: null });
@@ -106,7 +110,7 @@ export function runDmaDesign(design: DmaDesign, bufferBytes: number, packets: nu
     const b = buffers[slot] as { cpuAddr: number; dma: number; memType: MemType };
     const status = cpu.load(ring.cpuAddr + slot * NIC_DESC_BYTES + 12, 1, ring.memType);
     assert((status & RX_STATUS_DD) !== 0, () => `dma-coherence: descriptor ${slot} not done after packet ${p}`);
-    if (design === 'sync' || design === 'swiotlb') dma.dmaSyncForCpu(engine, b.dma, bufferBytes, DmaDirection.FromDevice);
+    if (design === 'sync' || narrow) dma.dmaSyncForCpu(engine, b.dma, bufferBytes, DmaDirection.FromDevice);
     const loadStart = cpu.cycles;
     let stale = 0;
     for (let j = 0; j < words; j++) if (cpu.load(b.cpuAddr + j * 4, 4, b.memType) !== (payloadWord(seed, p, j) | 0)) stale++;
@@ -114,7 +118,7 @@ export function runDmaDesign(design: DmaDesign, bufferBytes: number, packets: nu
     result.loads += words;
     result.staleWords += stale;
     if (stale > 0) result.stalePackets++;
-    if (design === 'sync' || design === 'swiotlb') dma.dmaSyncForDevice(engine, b.dma, bufferBytes, DmaDirection.FromDevice);
+    if (design === 'sync' || narrow) dma.dmaSyncForDevice(engine, b.dma, bufferBytes, DmaDirection.FromDevice);
     // Refill at the tail (the one descriptor the device does not own) and hand it over: the device
     // then owns the RING - 1 descriptors after this one.
     post((slot + RING - 1) % RING);
@@ -208,7 +212,7 @@ export const dmaCoherence = defineScenario({
     const big = at('nosync').bufferBytes;
     const summary = [
       `Without a sync the CPU read ${at('nosync').staleWords} of ${at('nosync').loads} words stale at ${big} B (${((100 * at('nosync').staleWords) / at('nosync').loads).toFixed(1)} %): its cache still held the buffer's previous packet.`,
-      `With syncs, a coherent device and uncached memory it read none stale (${at('sync').staleWords}, ${at('coherent').staleWords}, ${at('uncached').staleWords}); swiotlb also none (${at('swiotlb').staleWords}) after bouncing ${at('swiotlb').bytesBounced} bytes.`,
+      `With syncs, a coherent device and uncached memory it read none stale (${at('sync').staleWords}, ${at('coherent').staleWords}, ${at('uncached').staleWords}); swiotlb also none (${at('swiotlb').staleWords}) after bouncing ${at('swiotlb').bytesBounced} bytes; behind an IOMMU the same 24-bit NIC bounced ${at('iommu').bytesBounced}.`,
       `Per 4-byte load at ${big} B: uncached ${(at('uncached').loadCycles / at('uncached').loads).toFixed(0)} cycles, coherent ${(at('coherent').loadCycles / at('coherent').loads).toFixed(1)}, synced ${(at('sync').loadCycles / at('sync').loads).toFixed(1)}; per packet: sync ${(at('sync').cycles / packets).toFixed(0)}, coherent ${(at('coherent').cycles / packets).toFixed(0)}, swiotlb ${(at('swiotlb').cycles / packets).toFixed(0)}, uncached ${(at('uncached').cycles / packets).toFixed(0)} cycles.`,
     ];
     return { summary, tables: [table], plots: [cyclesPlot, stalePlot] };

@@ -22,11 +22,13 @@ import type { AccessSize, MemoryPort, MemorySystem, RangeResult } from '../../ma
 import { MemType } from '../../machine/cache.ts';
 import { dmaMaskLimit } from '../../machine/dma-engine.ts';
 import type { DmaEngine } from '../../machine/dma-engine.ts';
+import type { Iommu } from '../../machine/iommu.ts';
 import { InvariantError } from '../../util/errors.ts';
 import { GFP } from '../gfp.ts';
 import type { Kernel } from '../kernel.ts';
 import { PAGE_SIZE } from '../types.ts';
 import { DmaApiLeakError, DmaArgumentError, DmaMappingError, DmaMismatchError, DmaOwnershipError, DmaSyncError, DmaUnknownHandleError } from './errors.ts';
+import { IovaSpace } from './iova.ts';
 import { Swiotlb } from './swiotlb.ts';
 import type { SwiotlbStats } from './swiotlb.ts';
 import { DMA_DIRECTION_NAMES, DmaDirection } from './types.ts';
@@ -71,7 +73,12 @@ export interface SgList {
 interface Mapping {
   device: DmaEngine;
   handle: number;
+  /** The buffer the CPU uses. */
   paddr: number;
+  /** Where the device's transfers land in RAM: the buffer, or its swiotlb slots. */
+  devPaddr: number;
+  /** IOVA pages mapped in the device's IOMMU, or null. */
+  iova: { first: number; pages: number } | null;
   sizeBytes: number;
   dir: DmaDirection;
   bounced: boolean;
@@ -105,6 +112,7 @@ export class DmaApi {
   readonly debug: boolean;
   readonly swiotlb: Swiotlb | null;
   private readonly table = new Map<DmaEngine, Map<number, Mapping[]>>();
+  private readonly iova = new Map<DmaEngine, IovaSpace>();
   private readonly counters = {
     maps: 0,
     unmaps: 0,
@@ -137,12 +145,11 @@ export class DmaApi {
   /** dma_alloc_coherent: zeroed, 2^order pages for `sizeBytes`, reachable by the device. */
   dmaAllocCoherent(dev: DmaEngine, sizeBytes: number, options: { writeCombine?: boolean } = {}): CoherentBuffer {
     this.checkSize(sizeBytes);
-    this.checkDirectDevice(dev);
     const order = Math.max(0, Math.ceil(Math.log2(Math.ceil(sizeBytes / PAGE_SIZE))));
-    const reachesAll = dev.maskLimit >= this.kernel.ram.sizeBytes - 1;
+    const reachesAll = dev.iommu !== null || dev.maskLimit >= this.kernel.ram.sizeBytes - 1;
     const pfn = this.kernel.pages.allocPages(order, (reachesAll ? GFP.KERNEL : GFP.DMA) | GFP.ZERO) as number;
     const cpuAddr = pfn * PAGE_SIZE;
-    if (!dev.canReach(cpuAddr, PAGE_SIZE << order)) {
+    if (dev.iommu === null && !dev.canReach(cpuAddr, PAGE_SIZE << order)) {
       this.kernel.pages.freePages(pfn, order);
       throw new DmaMappingError(`${dev.name}: no coherent memory below its ${dev.maskBits}-bit mask (0x${dmaMaskLimit(dev.maskBits).toString(16)}) for ${sizeBytes} bytes`);
     }
@@ -150,9 +157,17 @@ export class DmaApi {
     // that neither a stale hit nor a later eviction undoes the zeroes (arch_dma_prep_coherent's job).
     this.maintain(cpuAddr, PAGE_SIZE << order, 'invalidate');
     const memType = dev.coherent ? MemType.WriteBack : options.writeCombine === true ? MemType.WriteCombining : MemType.Uncached;
-    this.record({ device: dev, handle: cpuAddr, paddr: cpuAddr, sizeBytes, dir: DmaDirection.Bidirectional, bounced: false, coherent: true, owner: 'cpu' });
+    let iova: { first: number; pages: number } | null = null;
+    try {
+      iova = this.iommuMap(dev, cpuAddr, PAGE_SIZE << order, true);
+    } catch (error) {
+      this.kernel.pages.freePages(pfn, order);
+      throw error;
+    }
+    const dmaHandle = iova === null ? cpuAddr : iova.first * PAGE_SIZE;
+    this.record({ device: dev, handle: dmaHandle, paddr: cpuAddr, devPaddr: cpuAddr, iova, sizeBytes, dir: DmaDirection.Bidirectional, bounced: false, coherent: true, owner: 'cpu' });
     this.counters.coherentAllocs++;
-    return { cpuAddr, dmaHandle: cpuAddr, sizeBytes, order, memType };
+    return { cpuAddr, dmaHandle, sizeBytes, order, memType };
   }
 
   /** dma_free_coherent: the size and handle must be those of the allocation. */
@@ -161,6 +176,7 @@ export class DmaApi {
     if (m.sizeBytes !== buffer.sizeBytes || m.paddr !== buffer.cpuAddr) {
       throw new DmaMismatchError(dev.name, buffer.dmaHandle, `dmaFreeCoherent of ${buffer.sizeBytes} bytes at 0x${buffer.cpuAddr.toString(16)}: expected the ${m.sizeBytes} bytes at 0x${m.paddr.toString(16)} it allocated`);
     }
+    this.iommuUnmap(m);
     this.forget(m);
     this.kernel.pages.freePages(buffer.cpuAddr / PAGE_SIZE, buffer.order);
     this.counters.coherentFrees++;
@@ -172,11 +188,13 @@ export class DmaApi {
   dmaMap(dev: DmaEngine, paddr: number, sizeBytes: number, dir: DmaDirection): number {
     this.checkDir(dir);
     this.checkSize(sizeBytes);
-    this.checkDirectDevice(dev);
     this.kernel.ram.checkRange(paddr, sizeBytes);
     let handle = paddr;
     let bounced = false;
-    if (!dev.canReach(paddr, sizeBytes)) {
+    const iova = this.iommuMap(dev, paddr, sizeBytes, dir !== DmaDirection.ToDevice);
+    if (iova !== null) {
+      handle = iova.first * PAGE_SIZE + (paddr % PAGE_SIZE);
+    } else if (!dev.canReach(paddr, sizeBytes)) {
       const tlb = this.swiotlb;
       if (tlb === null) throw new DmaMappingError(`${dev.name}: [0x${paddr.toString(16)}, +${sizeBytes}) is beyond its ${dev.maskBits}-bit mask and there is no swiotlb`);
       if (!tlb.reachableBelow(dev.maskLimit)) throw new DmaMappingError(`${dev.name}: swiotlb lies beyond its ${dev.maskBits}-bit mask`);
@@ -185,8 +203,9 @@ export class DmaApi {
       this.bounce(paddr, handle, sizeBytes);
       this.counters.bouncedMaps++;
     }
-    if (!dev.coherent) this.maintain(handle, sizeBytes, 'clean');
-    this.record({ device: dev, handle, paddr, sizeBytes, dir, bounced, coherent: false, owner: 'device' });
+    const devPaddr = bounced ? handle : paddr;
+    if (!dev.coherent) this.maintain(devPaddr, sizeBytes, 'clean');
+    this.record({ device: dev, handle, paddr, devPaddr, iova, sizeBytes, dir, bounced, coherent: false, owner: 'device' });
     this.counters.maps++;
     return handle;
   }
@@ -198,6 +217,7 @@ export class DmaApi {
     if (m.dir !== dir) throw new DmaMismatchError(dev.name, handle, `dmaUnmap with ${DMA_DIRECTION_NAMES[dir]}: expected ${DMA_DIRECTION_NAMES[m.dir]}, the mapped direction`);
     this.toCpu(m, 0, m.sizeBytes);
     if (m.bounced) (this.swiotlb as Swiotlb).unmap(handle);
+    this.iommuUnmap(m);
     this.forget(m);
     this.counters.unmaps++;
   }
@@ -213,8 +233,8 @@ export class DmaApi {
   /** dma_sync_single_for_device: the device owns the range again. */
   dmaSyncForDevice(dev: DmaEngine, handle: number, sizeBytes: number, dir: DmaDirection, offset = 0): void {
     const m = this.syncTarget(dev, handle, sizeBytes, dir, offset, 'dmaSyncForDevice');
-    if (m.bounced && m.dir !== DmaDirection.FromDevice) this.bounce(m.paddr + offset, handle + offset, sizeBytes);
-    if (!dev.coherent) this.maintain(handle + offset, sizeBytes, 'clean');
+    if (m.bounced && m.dir !== DmaDirection.FromDevice) this.bounce(m.paddr + offset, m.devPaddr + offset, sizeBytes);
+    if (!dev.coherent) this.maintain(m.devPaddr + offset, sizeBytes, 'clean');
     m.owner = 'device';
     this.counters.syncsForDevice++;
   }
@@ -315,8 +335,8 @@ export class DmaApi {
   /** The CPU side of a transfer's end: invalidate (non-coherent, not TO_DEVICE), then copy out of the slots. */
   private toCpu(m: Mapping, offset: number, sizeBytes: number): void {
     if (m.dir === DmaDirection.ToDevice) return;
-    if (!m.device.coherent) this.maintain(m.handle + offset, sizeBytes, 'invalidate');
-    if (m.bounced) this.bounce(m.handle + offset, m.paddr + offset, sizeBytes);
+    if (!m.device.coherent) this.maintain(m.devPaddr + offset, sizeBytes, 'invalidate');
+    if (m.bounced) this.bounce(m.devPaddr + offset, m.paddr + offset, sizeBytes);
   }
 
   /** A copy by the CPU (swiotlb_bounce), through its caches. */
@@ -380,8 +400,27 @@ export class DmaApi {
     if (!Number.isInteger(sizeBytes) || sizeBytes < 1) throw new DmaArgumentError(`DMA size ${sizeBytes}: expected a whole number of bytes ≥ 1`);
   }
 
-  private checkDirectDevice(dev: DmaEngine): void {
-    if (dev.iommu !== null) throw new DmaArgumentError(`${dev.name}: the DMA API maps directly (dma-direct and swiotlb); devices behind an IOMMU are driven through Iommu.map`);
+  /**
+   * Maps the pages of [paddr, +sizeBytes) into the device's IOMMU at fresh IOVAs (the IOMMU makes any
+   * page reachable, so nothing bounces); null for a device without one.
+   */
+  private iommuMap(dev: DmaEngine, paddr: number, sizeBytes: number, writable: boolean): { first: number; pages: number } | null {
+    const iommu = dev.iommu;
+    if (iommu === null) return null;
+    let space = this.iova.get(dev);
+    if (space === undefined) this.iova.set(dev, (space = new IovaSpace(dev.maskBits)));
+    const firstPfn = Math.floor(paddr / PAGE_SIZE);
+    const pages = Math.floor((paddr + sizeBytes - 1) / PAGE_SIZE) - firstPfn + 1;
+    const first = space.alloc(pages);
+    for (let i = 0; i < pages; i++) iommu.map(first + i, firstPfn + i, writable);
+    return { first, pages };
+  }
+
+  private iommuUnmap(m: Mapping): void {
+    if (m.iova === null) return;
+    const iommu = m.device.iommu as Iommu;
+    for (let i = 0; i < m.iova.pages; i++) iommu.unmap(m.iova.first + i);
+    (this.iova.get(m.device) as IovaSpace).free(m.iova.first, m.iova.pages);
   }
 
   private record(m: Mapping): void {
@@ -413,7 +452,7 @@ export class DmaApi {
         for (const m of list) {
           if (m.handle !== handle) throw new InvariantError(`dma-debug: mapping filed under 0x${handle.toString(16)} has handle 0x${m.handle.toString(16)}`);
           if (m.bounced) bounced++;
-          else if (m.handle !== m.paddr) throw new InvariantError(`dma-debug: direct mapping 0x${m.handle.toString(16)} of paddr 0x${m.paddr.toString(16)}`);
+          else if (m.devPaddr !== m.paddr || (m.iova === null && m.handle !== m.paddr)) throw new InvariantError(`dma-debug: direct mapping 0x${m.handle.toString(16)} of paddr 0x${m.paddr.toString(16)}`);
         }
       }
     }
