@@ -2,7 +2,8 @@
  * The DMA API (Linux Documentation/core-api/dma-api.rst, kernel/dma/direct.c, swiotlb.c, debug.c):
  * coherent buffers, streaming mappings with a direction and their syncs, scatter-gather lists, and
  * swiotlb bounce buffers for devices whose mask cannot reach a buffer. The device is its DmaEngine
- * (its mask and coherence are the hardware's). Layout, invariants and locking: types.ts.
+ * (its mask, coherence and IOMMU are the hardware's); behind an IOMMU every mapping gets IOVA pages
+ * below the mask (iova.ts) and nothing bounces. Layout, invariants and locking: types.ts.
  *
  * What each call does on a non-coherent device (as arm64's arch_sync_dma_*), through the CPU caches:
  *   dmaMap            bounce first if needed (the original is always copied into the slots, as Linux
