@@ -360,50 +360,44 @@ export class CpuCache implements MemoryPort {
   }
 
   load(paddr: number, sizeBytes: AccessSize, memType: MemType = MemType.WriteBack): number {
-    const off = paddr & this.lineMask;
-    if (memType !== MemType.WriteBack || (sizeBytes !== 4 && sizeBytes !== 1 && sizeBytes !== 2) || off + sizeBytes > this.lineBytes || paddr + sizeBytes > this.ramBytes.length || paddr < 0) {
-      return this.loadSlow(paddr, sizeBytes, memType);
-    }
+    if (!this.inOneLine(paddr, sizeBytes, memType)) return this.loadSlow(paddr, sizeBytes, memType);
     this.loads++;
-    const line = paddr >>> this.lineShift;
-    const l1 = this.l1;
-    let w = l1.find(line);
-    if (w >= 0) {
-      l1.hits++;
-      this.cycles += l1.hitCycles;
-    } else {
-      w = this.missL1(line);
-    }
-    l1.touch(w);
-    const at = w * this.lineBytes + off;
-    if (sizeBytes === 4 && (at & 3) === 0) return l1.data32[at >> 2] as number;
-    return readLe(l1.data, at, sizeBytes);
+    const w = this.lineInL1(paddr >>> this.lineShift);
+    const at = w * this.lineBytes + (paddr & this.lineMask);
+    if (sizeBytes === 4 && (at & 3) === 0) return this.l1.data32[at >> 2] as number;
+    return readLe(this.l1.data, at, sizeBytes);
   }
 
   store(paddr: number, sizeBytes: AccessSize, value: number, memType: MemType = MemType.WriteBack): void {
-    const off = paddr & this.lineMask;
-    if (memType !== MemType.WriteBack || (sizeBytes !== 4 && sizeBytes !== 1 && sizeBytes !== 2) || off + sizeBytes > this.lineBytes || paddr + sizeBytes > this.ramBytes.length || paddr < 0) {
+    if (!this.inOneLine(paddr, sizeBytes, memType)) {
       this.storeSlow(paddr, sizeBytes, value, memType);
       return;
     }
     this.stores++;
     const line = paddr >>> this.lineShift;
-    const l1 = this.l1;
-    let w = l1.find(line);
-    if (w >= 0) {
-      l1.hits++;
-      this.cycles += l1.hitCycles;
-    } else {
-      w = this.missL1(line);
-    }
-    l1.touch(w);
-    if (l1.dirty[w] === 0) {
-      if (this.system.nrCpus > 1) this.system.invalidateOthers(this, line);
-      l1.dirty[w] = 1;
-    }
-    const at = w * this.lineBytes + off;
-    if (sizeBytes === 4 && (at & 3) === 0) l1.data32[at >> 2] = value | 0;
-    else writeLe(l1.data, at, sizeBytes, value);
+    const w = this.lineInL1(line);
+    this.markDirty(w, line);
+    const at = w * this.lineBytes + (paddr & this.lineMask);
+    if (sizeBytes === 4 && (at & 3) === 0) this.l1.data32[at >> 2] = value | 0;
+    else writeLe(this.l1.data, at, sizeBytes, value);
+  }
+
+  /** Whether an access takes the fast path: write-back, 1, 2 or 4 bytes inside one line of RAM. */
+  private inOneLine(paddr: number, sizeBytes: number, memType: MemType): boolean {
+    return (
+      memType === MemType.WriteBack &&
+      (sizeBytes === 4 || sizeBytes === 1 || sizeBytes === 2) &&
+      (paddr & this.lineMask) + sizeBytes <= this.lineBytes &&
+      paddr >= 0 &&
+      paddr + sizeBytes <= this.ramBytes.length
+    );
+  }
+
+  /** A store to L1 way `w`: the first one makes the line dirty and drops the other CPUs' copies. */
+  private markDirty(w: number, line: number): void {
+    if (this.l1.dirty[w] !== 0) return;
+    if (this.system.nrCpus > 1) this.system.invalidateOthers(this, line);
+    this.l1.dirty[w] = 1;
   }
 
   readBytes(paddr: number, dst: Uint8Array, memType: MemType = MemType.WriteBack): void {
@@ -433,10 +427,7 @@ export class CpuCache implements MemoryPort {
         this.stores++;
         const line = (paddr + i) >>> this.lineShift;
         const w = this.lineInL1(line);
-        if (this.l1.dirty[w] === 0) {
-          if (this.system.nrCpus > 1) this.system.invalidateOthers(this, line);
-          this.l1.dirty[w] = 1;
-        }
+        this.markDirty(w, line);
         this.l1.data.set(src.subarray(i, i + n), this.l1.offset(w) + off);
       } else if (memType === MemType.Uncached) {
         this.uncachedAccesses++;

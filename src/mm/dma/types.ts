@@ -24,6 +24,7 @@
  *
  * Host-side state, and why losing it is safe: the dma-debug table of live mappings (Linux's
  * dma_debug_entry hash; a debug aid that a resumed kernel rebuilds empty, as drivers re-map after
+ * resume), the IOVA spaces of devices behind an IOMMU (iova.ts: reprogrammed with the IOMMU on
  * resume), the list of swiotlb pools and the pool heads (both rebuilt from the arena's region list by
  * whoever attaches), and counters.
  *
