@@ -207,3 +207,17 @@ test('IOMMU: a 24-bit device behind an IOMMU reaches a high buffer through IOVAs
   dma.checkDeviceReleased(dev);
   dma.validate();
 });
+
+test('streaming, non-coherent FROM_DEVICE: dmaMap cleans first, or a dirty line evicted later would overwrite what the device wrote', () => {
+  for (const mapped of [false, true]) {
+    const { dma, nonCoherent: dev, memory, kernel } = dmaRig();
+    const cpu = memory.cpu(0);
+    const buf = (kernel.pages.allocPages(0) as number) * 4096;
+    cpu.writeBytes(buf, new Uint8Array(64).fill(1)); // dirty in the cache
+    const h = mapped ? dma.dmaMap(dev, buf, 64, FromDevice) : buf;
+    dev.write(h, new Uint8Array(64).fill(2));
+    cpu.flushRange(buf, 64); // the line leaves the cache (an eviction would do the same)
+    if (mapped) dma.dmaUnmap(dev, h, 64, FromDevice);
+    assert.equal(kernel.ram.u8(buf, 1)[0], mapped ? 2 : 1, mapped ? 'cleaned at map: the device\'s bytes stay' : 'the stale dirty line overwrote the device\'s bytes');
+  }
+});
