@@ -177,3 +177,15 @@ test('cache: read/write, the port the CPU model calls (vm-machine cpu.ts), read 
   assert.equal(port.read(131, 1), 0xfe);
   assert.equal(mem.ram.u32(128, 1)[0], 0, 'written back only on eviction or clean');
 });
+
+test('cache: validate() finds a line dirty in one CPU and held by another, and a line held twice in a set', () => {
+  const mem = system('skylake', 2);
+  mem.cpu(0).store(0, 4, 1);
+  mem.validate();
+  const other = mem.cpu(1).privateLevels[0];
+  assert.ok(other !== undefined);
+  other.tags[0] = 0; // cpu 1's L1 now claims line 0 as well, behind the protocol's back
+  assert.throws(() => mem.validate(), /dirty in cpu 0 L1D and also held by cpu 1/);
+  other.tags[1] = 0;
+  assert.throws(() => other.validate(), /held twice/);
+});

@@ -221,3 +221,16 @@ test('streaming, non-coherent FROM_DEVICE: dmaMap cleans first, or a dirty line 
     assert.equal(kernel.ram.u8(buf, 1)[0], mapped ? 2 : 1, mapped ? 'cleaned at map: the device\'s bytes stay' : 'the stale dirty line overwrote the device\'s bytes');
   }
 });
+
+test('dma validate(): a corrupted swiotlb slot table or a lost mapping is found', () => {
+  const { dma, isa, kernel } = dmaRig();
+  const h = dma.dmaMap(isa, highBuffer(kernel), 3000, ToDevice);
+  dma.validate();
+  const tlb = dma.swiotlb;
+  assert.ok(tlb !== null);
+  tlb.usedSlots++; // the counter disagrees with the slot table in RAM
+  assert.throws(() => dma.validate(), /counters say/);
+  tlb.usedSlots--;
+  dma.dmaUnmap(isa, h, 3000, ToDevice);
+  dma.validate();
+});

@@ -85,3 +85,13 @@ test('dmaPool: random alloc/free against a shadow set; pages go back to the budd
   kernel.slab.shrink(); // the dma_page cache's empty slabs
   assert.equal(kernel.pages.freePagesTotal, before);
 });
+
+test('dmaPool validate(): a block lost from a page\'s free list is found', () => {
+  const { dma, coherent: dev, memory } = dmaRig();
+  const pool = DmaPool.create(dma, 'v', dev, 64);
+  const a = pool.alloc();
+  pool.validate();
+  // The next free block's link (cached: the pool writes it through the CPU) now ends the list early.
+  memory.cpu(0).store(a.cpuAddr + 64, 4, -1);
+  assert.throws(() => pool.validate(), /in use \+ .* free ≠/);
+});
