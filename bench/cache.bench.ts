@@ -21,14 +21,39 @@ function machine(): { ram: Ram; mem: MemorySystem } {
   return { ram, mem: new MemorySystem(ram, { preset: 'skylake' }) };
 }
 
+/** A case running `op` through CPU 0's port over `workingSetBytes`, warmed first if `warm`. */
+function portCase(group: string, name: string, workingSetBytes: number, op: 'load' | 'store', warm: boolean): BenchCase {
+  return {
+    group,
+    unit: 'access',
+    name,
+    make: () => {
+      const { mem } = machine();
+      const port = mem.cpu(0);
+      const addr = addresses(workingSetBytes);
+      if (warm) for (let a = 0; a < workingSetBytes; a += 64) port.load(a, 4);
+      if (op === 'store') {
+        return (n) => {
+          for (let i = 0; i < n; i++) port.store(addr[i & (ADDRESSES - 1)] as number, 4, i);
+          return port.stores;
+        };
+      }
+      return (n) => {
+        let x = 0;
+        for (let i = 0; i < n; i++) x ^= port.load(addr[i & (ADDRESSES - 1)] as number, 4);
+        return x;
+      };
+    },
+  };
+}
+
 export function cacheCases(): BenchCase[] {
   const group = 'cache model, 4-byte accesses';
-  const unit = 'access';
   const hitSet = 16 << 10; // inside the 32 KiB L1D: every access hits once warm
   return [
     {
       group,
-      unit,
+      unit: 'access',
       name: 'baseline: Uint32Array load (same RAM, same addresses)',
       baseline: true,
       make: () => {
@@ -42,51 +67,8 @@ export function cacheCases(): BenchCase[] {
         };
       },
     },
-    {
-      group,
-      unit,
-      name: 'cache model load, 16 KiB working set (L1 hits)',
-      make: () => {
-        const { mem } = machine();
-        const port = mem.cpu(0);
-        const addr = addresses(hitSet);
-        for (let a = 0; a < hitSet; a += 64) port.load(a, 4);
-        return (n) => {
-          let x = 0;
-          for (let i = 0; i < n; i++) x ^= port.load(addr[i & (ADDRESSES - 1)] as number, 4);
-          return x;
-        };
-      },
-    },
-    {
-      group,
-      unit,
-      name: 'cache model store, 16 KiB working set (L1 hits)',
-      make: () => {
-        const { mem } = machine();
-        const port = mem.cpu(0);
-        const addr = addresses(hitSet);
-        for (let a = 0; a < hitSet; a += 64) port.store(a, 4, 0);
-        return (n) => {
-          for (let i = 0; i < n; i++) port.store(addr[i & (ADDRESSES - 1)] as number, 4, i);
-          return port.stores;
-        };
-      },
-    },
-    {
-      group,
-      unit,
-      name: 'cache model load, 16 MiB working set (misses to L2, L3, RAM)',
-      make: () => {
-        const { mem } = machine();
-        const port = mem.cpu(0);
-        const addr = addresses(16 << 20);
-        return (n) => {
-          let x = 0;
-          for (let i = 0; i < n; i++) x ^= port.load(addr[i & (ADDRESSES - 1)] as number, 4);
-          return x;
-        };
-      },
-    },
+    portCase(group, 'cache model load, 16 KiB working set (L1 hits)', hitSet, 'load', true),
+    portCase(group, 'cache model store, 16 KiB working set (L1 hits)', hitSet, 'store', true),
+    portCase(group, 'cache model load, 16 MiB working set (misses to L2, L3, RAM)', 16 << 20, 'load', false),
   ];
 }
