@@ -189,3 +189,19 @@ test('cache: validate() finds a line dirty in one CPU and held by another, and a
   other.tags[1] = 0;
   assert.throws(() => other.validate(), /held twice/);
 });
+
+test('cache: a WC buffer empties when another line needs it, when its line is loaded, and before any uncached access', () => {
+  const mem = system('skylake'); // 10 WC buffers
+  const cpu = mem.cpu(0);
+  for (let k = 0; k < 10; k++) cpu.store(k * 64, 4, k + 1, MemType.WriteCombining);
+  assert.equal(mem.ram.u32(0, 1)[0], 0);
+  cpu.store(10 * 64, 4, 11, MemType.WriteCombining); // an 11th line: the oldest buffer goes out
+  assert.equal(mem.ram.u32(0, 1)[0], 1);
+  assert.equal(mem.ram.u32(64, 1)[0], 0);
+  assert.equal(cpu.load(64, 4, MemType.WriteCombining), 2, 'a WC load of a buffered line sees the store');
+  assert.equal(mem.ram.u32(64, 1)[0], 2);
+  assert.equal(mem.ram.u32(128, 1)[0], 0);
+  cpu.load(1 << 20, 4, MemType.Uncached);
+  assert.equal(mem.ram.u32(128, 1)[0], 3, 'an uncached access drained the rest');
+  assert.equal(cpu.wcPendingLines, 0);
+});
