@@ -28,6 +28,16 @@ test('dma-coherence: without a sync the CPU reads stale bytes; with sync, cohere
     assert.equal(row('non-coherent, streaming + sync', size).bytesBounced, 0);
     assert.ok((row('non-coherent, streaming + sync', size).linesInvalidated as number) >= (24 * size) / 64);
   }
+  const rx = run.result.tables.find((t) => t.id === 'rx-paths')?.rows ?? [];
+  for (const size of [1024, 4096]) {
+    const copy = rx.find((r) => r.path === 'copy' && r.bufferBytes === size);
+    const zero = rx.find((r) => r.path === 'zero-copy' && r.bufferBytes === size);
+    assert.ok(copy !== undefined && zero !== undefined);
+    assert.deepEqual([copy.bytesCopied, zero.bytesCopied], [24 * size, 0]);
+    assert.deepEqual([copy.staleWords, zero.staleWords], [0, 0]);
+    assert.equal(zero.pins, 24 + 7, 'one pin per packet, and the 7 pages posted at the start');
+    assert.ok((zero.cyclesPerPacket as number) < (copy.cyclesPerPacket as number));
+  }
 });
 
 test('dma-coherence: every preset shows the same direction', () => {

@@ -15,7 +15,8 @@
  *   uncached  non-coherent NIC, buffers from dmaAllocCoherent: the CPU maps them uncached
  * Counted from what happened in the cache model: stale words, CPU cycles (loads, cache maintenance,
  * bounce copies, descriptor polling), lines invalidated (by the API or by the NIC's snoops), bytes
- * bounced through swiotlb.
+ * bounced through swiotlb. A second table receives into "user" pages by copy or zero-copy (pinned
+ * pages; lab/workloads/rx-path.ts).
  */
 import { MemorySystem, MemType } from '../../machine/cache.ts';
 import { CACHE_PRESET_NAMES } from '../../machine/cache-presets.ts';
@@ -30,6 +31,8 @@ import { GFP } from '../../mm/gfp.ts';
 import { Kernel } from '../../mm/kernel.ts';
 import { DMA_ZONE_BYTES, PAGE_SIZE } from '../../mm/types.ts';
 import { assert } from '../../util/assert.ts';
+import { RX_PATHS, runRxPath } from '../workloads/rx-path.ts';
+import type { RxPath, RxPathResult } from '../workloads/rx-path.ts';
 import { defineScenario } from '../scenario.ts';
 import type { Plot, Table } from '../scenario.ts';
 
@@ -215,6 +218,30 @@ export const dmaCoherence = defineScenario({
       `With syncs, a coherent device and uncached memory it read none stale (${at('sync').staleWords}, ${at('coherent').staleWords}, ${at('uncached').staleWords}); swiotlb also none (${at('swiotlb').staleWords}) after bouncing ${at('swiotlb').bytesBounced} bytes; behind an IOMMU the same 24-bit NIC bounced ${at('iommu').bytesBounced}.`,
       `Per 4-byte load at ${big} B: uncached ${(at('uncached').loadCycles / at('uncached').loads).toFixed(0)} cycles, coherent ${(at('coherent').loadCycles / at('coherent').loads).toFixed(1)}, synced ${(at('sync').loadCycles / at('sync').loads).toFixed(1)}; per packet: sync ${(at('sync').cycles / packets).toFixed(0)}, coherent ${(at('coherent').cycles / packets).toFixed(0)}, swiotlb ${(at('swiotlb').cycles / packets).toFixed(0)}, uncached ${(at('uncached').cycles / packets).toFixed(0)} cycles.`,
     ];
-    return { summary, tables: [table], plots: [cyclesPlot, stalePlot] };
+    const rxSizes = sizes.filter((size) => size <= PAGE_SIZE);
+    const rx = rxSizes.flatMap((size) => RX_PATHS.map((path) => runRxPath(path, size, packets, ctx.seed, params.preset, params.ramBytes)));
+    const rxTable: Table = {
+      id: 'rx-paths',
+      title: `Receiving ${packets} packets into user pages: copy vs zero-copy (coherent NIC, ${params.preset} caches)`,
+      columns: [
+        { key: 'path', label: 'path' },
+        { key: 'bufferBytes', label: 'packet', unit: 'B' },
+        { key: 'cyclesPerPacket', label: 'CPU cycles / packet', digits: 0 },
+        { key: 'bytesCopied', label: 'bytes copied' },
+        { key: 'pins', label: 'pages pinned' },
+        { key: 'staleWords', label: 'stale words read' },
+      ],
+      rows: rx.map((r) => ({ path: r.path, bufferBytes: r.bufferBytes, cyclesPerPacket: r.cycles / r.packets, bytesCopied: r.bytesCopied, pins: r.pins, staleWords: r.staleWords })),
+      note: 'Zero-copy pins the user page (refcount + GUP_PIN_COUNTING_BIAS) and maps it for the NIC; the copy path receives into a kernel buffer and copies (charged per line touched). User pages are physical pages until user address spaces exist.',
+    };
+    const rxAt = (path: RxPath): RxPathResult | undefined => rx.filter((r) => r.path === path).at(-1);
+    const copyRun = rxAt('copy');
+    const zeroRun = rxAt('zero-copy');
+    if (copyRun !== undefined && zeroRun !== undefined) {
+      summary.push(
+        `Into user pages of ${copyRun.bufferBytes} B: copying cost ${(copyRun.cycles / packets).toFixed(0)} cycles and ${copyRun.bytesCopied / packets} bytes copied per packet, zero-copy ${(zeroRun.cycles / packets).toFixed(0)} cycles and none, with ${zeroRun.pins} pins.`,
+      );
+    }
+    return { summary, tables: [table, ...(rx.length > 0 ? [rxTable] : [])], plots: [cyclesPlot, stalePlot] };
   },
 });
