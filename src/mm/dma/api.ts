@@ -14,10 +14,10 @@
  * A coherent device needs no clean or invalidate: its engine snoops. Bounce copies run on the CPU
  * (through its caches) and are counted.
  *
- * With `debug` (default on), misuse is a typed error and changes nothing: unmapping or syncing a
- * handle the device does not hold, unmapping with another size or direction, syncing in a direction
- * the mapping does not allow or outside it, unmapping a scatter-gather list with another entry
- * count, and (through `debugPort`/`checkCpuAccess`) the CPU touching a buffer the device owns.
+ * Misuse is a typed error and changes nothing: unmapping or syncing a handle the device does not
+ * hold, unmapping with another size or direction, syncing in a direction the mapping does not allow
+ * or outside it, unmapping a scatter-gather list with another entry count. With `debug` (default on)
+ * `debugPort`/`checkCpuAccess` also refuse the CPU touching a buffer the device owns.
  */
 import type { AccessSize, MemoryPort, MemorySystem, RangeResult } from '../../machine/cache.ts';
 import { MemType } from '../../machine/cache.ts';
@@ -41,7 +41,7 @@ export interface DmaApiOptions {
   cpu?: number;
   /** Bytes of swiotlb carved from the DMA zone (0: none). Default SWIOTLB_DEFAULT_BYTES. */
   swiotlbBytes?: number;
-  /** CONFIG_DMA_API_DEBUG's checks. Default true. */
+  /** CONFIG_DMA_API_DEBUG's check of CPU accesses to device-owned buffers (checkCpuAccess). Default true. */
   debug?: boolean;
 }
 

@@ -234,3 +234,12 @@ test('dma validate(): a corrupted swiotlb slot table or a lost mapping is found'
   dma.dmaUnmap(isa, h, 3000, ToDevice);
   dma.validate();
 });
+
+test('dma-debug off: checkCpuAccess lets the CPU touch a device-owned buffer (the other rules still hold)', () => {
+  const { dma, nonCoherent: dev, kernel } = dmaRig('64MiB', { debug: false });
+  const buf = (kernel.pages.allocPages(0) as number) * 4096;
+  const h = dma.dmaMap(dev, buf, 64, FromDevice);
+  dma.checkCpuAccess(buf, 4, true);
+  assert.throws(() => dma.dmaUnmap(dev, h, 32, FromDevice), DmaMismatchError);
+  dma.dmaUnmap(dev, h, 64, FromDevice);
+});
