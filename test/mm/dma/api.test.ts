@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemType } from '../../../src/machine/cache.ts';
+import { MemType, MemorySystem } from '../../../src/machine/cache.ts';
+import { DmaApi } from '../../../src/mm/dma/api.ts';
+import { Kernel } from '../../../src/mm/kernel.ts';
 import { DmaEngine } from '../../../src/machine/dma-engine.ts';
 import { Iommu, IommuFaultError } from '../../../src/machine/iommu.ts';
 import { DmaApiLeakError, DmaArgumentError, DmaMappingError, DmaMismatchError, DmaOwnershipError, DmaSyncError, DmaUnknownHandleError } from '../../../src/mm/dma/errors.ts';
@@ -242,4 +244,22 @@ test('dma-debug off: checkCpuAccess lets the CPU touch a device-owned buffer (th
   dma.checkCpuAccess(buf, 4, true);
   assert.throws(() => dma.dmaUnmap(dev, h, 32, FromDevice), DmaMismatchError);
   dma.dmaUnmap(dev, h, 64, FromDevice);
+});
+
+test('syncs reach every CPU\'s caches: CPU 1 reads fresh bytes after CPU 0 ran dmaSyncForCpu', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const memory = new MemorySystem(kernel.ram, { preset: 'zen3', cpus: 2 });
+  const dma = new DmaApi(kernel, { memory, cpu: 0 });
+  const dev = new DmaEngine({ ram: kernel.ram, memory, coherent: false, name: 'nc' });
+  const buf = (kernel.pages.allocPages(0) as number) * 4096;
+  memory.cpu(1).writeBytes(buf, new Uint8Array(128).fill(1)); // dirty in CPU 1
+  const h = dma.dmaMap(dev, buf, 128, FromDevice); // CPU 0 cleans: CPU 1's dirty lines reach RAM
+  assert.equal(kernel.ram.u8(buf, 1)[0], 1);
+  memory.cpu(1).load(buf, 4); // CPU 1 still caches the line
+  dev.write(h, new Uint8Array(128).fill(5));
+  assert.equal(memory.cpu(1).load(buf, 1), 1, 'stale in CPU 1');
+  dma.dmaSyncForCpu(dev, h, 128, FromDevice);
+  assert.equal(memory.cpu(1).load(buf + 127, 1), 5);
+  dma.dmaUnmap(dev, h, 128, FromDevice);
+  memory.validate();
 });
