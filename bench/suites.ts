@@ -4,6 +4,7 @@
  * GPU kernels).
  */
 import type { BenchCase, BenchOptions, BenchResult } from './harness.ts';
+import { cacheCases } from './cache.bench.ts';
 import { flashCases } from './flash.bench.ts';
 import { GPU_ALLOC_GROUP, gpuWarpSlabResults } from './gpu-warp-slab.bench.ts';
 import { pageAllocCases } from './page-alloc.bench.ts';
@@ -21,6 +22,7 @@ export const SUITES: readonly Suite[] = [
   { results: slabWorkerResults, group: SLAB_WORKERS_GROUP },
   { results: gpuWarpSlabResults, group: GPU_ALLOC_GROUP },
   { cases: flashCases },
+  { cases: cacheCases },
 ];
 
 /** The harness-timed case `index` of suite `suite`. */

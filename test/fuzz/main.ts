@@ -3,11 +3,13 @@
  * operations (default 10 M) against its shadow model, `--seed` (default 1) seeding it.
  *   npm run fuzz -- --ops 20000000 --seed 7 --only page
  * The flash fuzzers split their operations over runs of 200,000, each with its own configuration
- * (victim policy, frontiers, streams, wear levelling) drawn from the seed. The power-cut sweep is
+ * (victim policy, frontiers, streams, wear levelling) drawn from the seed. The DMA fuzzer runs a
+ * quarter of `--ops` (2.5 M at the default) through the cache model. The power-cut sweep is
  * `npm run flash:crash-sweep` (test/fuzz/flash-crash-sweep.ts).
  */
 import { optionHelp, parseOptions, wantsHelp } from '../../src/cli/args.ts';
 import type { OptionSpecs, Parsed } from '../../src/cli/args.ts';
+import { fuzzDma } from './dma-fuzz.ts';
 import { fuzzObjectStore, fuzzPageFtl } from './flash-fuzz.ts';
 import type { FlashFuzzOptions, FlashFuzzReport } from './flash-fuzz.ts';
 import { fuzzPageAllocator } from './page-alloc-fuzz.ts';
@@ -41,6 +43,7 @@ const FUZZERS: readonly Fuzzer[] = [
   },
   { name: 'slab caches and kmalloc', run: (seed, ops) => fuzzSlab({ seed, ops, validateEvery: 500_000 }) },
   { name: 'slab caches and kmalloc, Bonwick layout', run: (seed, ops) => fuzzSlab({ seed, ops: Math.ceil(ops / 4), layout: 'bonwick', validateEvery: 500_000 }) },
+  { name: 'dma streaming map/sync/unmap', run: (seed, ops) => fuzzDma({ seed, ops: Math.ceil(ops / 4), validateEvery: 100_000 }) },
   { name: 'flash page store (FTL)', run: (seed, ops) => flashRuns(fuzzPageFtl, seed, ops) },
   { name: 'flash object store', run: (seed, ops) => flashRuns(fuzzObjectStore, seed, Math.ceil(ops / 4)) },
 ];

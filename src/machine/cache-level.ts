@@ -1,0 +1,169 @@
+/**
+ * One level of a CPU data cache: a set-associative array of lines that holds the lines' bytes, with
+ * a tag, a dirty bit and an LRU stamp per way. It has no policy about where a line comes from or goes
+ * to: cache.ts moves lines between levels and RAM.
+ *
+ * Layout (host-side typed arrays: a cache is hardware, not kernel state; losing it on resume is what
+ * a power cycle does, and the kernel flushes it before taking an image):
+ *   way index w = set · ways + i,   set = line mod sets,   line = paddr >> lineShift
+ *   tags[w]  = the line held, or NO_LINE
+ *   dirty[w] = 1 when data[w·lineBytes ..] differs from the next level (write-back)
+ *   stamp[w] = the level's clock at the last touch: the victim is an invalid way, else the least recent
+ *
+ * Invariants (validate()): a line is in at most one way of its set; a dirty way is valid;
+ * hits + misses = lookups counted by the caller.
+ */
+import { ArgumentError } from '../util/errors.ts';
+import { InvariantError } from '../util/errors.ts';
+import type { CacheGeometry } from './cache-presets.ts';
+
+export const NO_LINE = -1;
+
+export interface CacheLevelStats {
+  name: string;
+  sizeBytes: number;
+  ways: number;
+  sets: number;
+  lineBytes: number;
+  hits: number;
+  misses: number;
+  /** Lines brought in (from a lower level or RAM, or pushed down from a higher level). */
+  fills: number;
+  /** Valid lines replaced to make room. */
+  evictions: number;
+  /** Dirty lines written to the next level (on eviction or clean). */
+  writebacks: number;
+  /** Lines dropped by an invalidate (maintenance or a device's snoop). */
+  invalidations: number;
+  /** Dirty lines dropped by an invalidate: their bytes never reached RAM. */
+  dirtyDiscarded: number;
+  validLines: number;
+  dirtyLines: number;
+}
+
+export class CacheLevel {
+  readonly name: string;
+  readonly sizeBytes: number;
+  readonly ways: number;
+  readonly sets: number;
+  readonly lineBytes: number;
+  readonly lineShift: number;
+  readonly hitCycles: number;
+  readonly tags: Int32Array;
+  readonly dirty: Uint8Array;
+  readonly stamp: Float64Array;
+  readonly data: Uint8Array;
+  /** `data` as 32-bit words, for the aligned-load fast path. */
+  readonly data32: Int32Array;
+  private clock = 0;
+  hits = 0;
+  misses = 0;
+  fills = 0;
+  evictions = 0;
+  writebacks = 0;
+  invalidations = 0;
+  dirtyDiscarded = 0;
+
+  constructor(geometry: CacheGeometry) {
+    const { sizeBytes, ways, lineBytes } = geometry;
+    if (!Number.isInteger(lineBytes) || lineBytes < 4 || (lineBytes & (lineBytes - 1)) !== 0) {
+      throw new ArgumentError(`${geometry.name}: line size ${lineBytes}: expected a power of two ≥ 4`);
+    }
+    if (!Number.isInteger(ways) || ways < 1 || !Number.isInteger(sizeBytes) || sizeBytes % (ways * lineBytes) !== 0) {
+      throw new ArgumentError(`${geometry.name}: ${sizeBytes} bytes, ${ways} ways of ${lineBytes}-byte lines: expected a whole number of sets`);
+    }
+    const sets = sizeBytes / (ways * lineBytes);
+    if ((sets & (sets - 1)) !== 0) throw new ArgumentError(`${geometry.name}: ${sets} sets: expected a power of two`);
+    this.name = geometry.name;
+    this.sizeBytes = sizeBytes;
+    this.ways = ways;
+    this.sets = sets;
+    this.lineBytes = lineBytes;
+    this.lineShift = Math.log2(lineBytes);
+    this.hitCycles = geometry.hitCycles;
+    const nrWays = sets * ways;
+    this.tags = new Int32Array(nrWays).fill(NO_LINE);
+    this.dirty = new Uint8Array(nrWays);
+    this.stamp = new Float64Array(nrWays);
+    this.data = new Uint8Array(nrWays * lineBytes);
+    this.data32 = new Int32Array(this.data.buffer);
+  }
+
+  /** The way holding `line`, or -1; touches nothing and counts nothing. */
+  find(line: number): number {
+    const base = (line & (this.sets - 1)) * this.ways;
+    const tags = this.tags;
+    for (let w = base, end = base + this.ways; w < end; w++) if (tags[w] === line) return w;
+    return -1;
+  }
+
+  /** Marks way `w` most recently used. */
+  touch(w: number): void {
+    this.stamp[w] = ++this.clock;
+  }
+
+  /** The way a new `line` goes into: an invalid way of its set, else the least recently used. */
+  victim(line: number): number {
+    const base = (line & (this.sets - 1)) * this.ways;
+    let best = base;
+    for (let w = base, end = base + this.ways; w < end; w++) {
+      if (this.tags[w] === NO_LINE) return w;
+      if ((this.stamp[w] as number) < (this.stamp[best] as number)) best = w;
+    }
+    return best;
+  }
+
+  /** Byte offset of way `w`'s line in `data`. */
+  offset(w: number): number {
+    return w * this.lineBytes;
+  }
+
+  /** Drops way `w` (its bytes are lost if dirty: the caller writes them back first when it must). */
+  drop(w: number): void {
+    if (this.dirty[w] === 1) this.dirtyDiscarded++;
+    this.invalidations++;
+    this.tags[w] = NO_LINE;
+    this.dirty[w] = 0;
+  }
+
+  validate(): void {
+    for (let set = 0; set < this.sets; set++) {
+      const seen = new Set<number>();
+      for (let w = set * this.ways; w < (set + 1) * this.ways; w++) {
+        const tag = this.tags[w] as number;
+        if (tag === NO_LINE) {
+          if (this.dirty[w] !== 0) throw new InvariantError(`${this.name}: way ${w} is dirty but holds no line`);
+          continue;
+        }
+        if ((tag & (this.sets - 1)) !== set) throw new InvariantError(`${this.name}: line 0x${tag.toString(16)} is in set ${set}, expected set ${tag & (this.sets - 1)}`);
+        if (seen.has(tag)) throw new InvariantError(`${this.name}: line 0x${tag.toString(16)} is held twice in set ${set}`);
+        seen.add(tag);
+      }
+    }
+  }
+
+  stats(): CacheLevelStats {
+    let validLines = 0;
+    let dirtyLines = 0;
+    for (let w = 0; w < this.tags.length; w++) {
+      if (this.tags[w] !== NO_LINE) validLines++;
+      dirtyLines += this.dirty[w] as number;
+    }
+    return {
+      name: this.name,
+      sizeBytes: this.sizeBytes,
+      ways: this.ways,
+      sets: this.sets,
+      lineBytes: this.lineBytes,
+      hits: this.hits,
+      misses: this.misses,
+      fills: this.fills,
+      evictions: this.evictions,
+      writebacks: this.writebacks,
+      invalidations: this.invalidations,
+      dirtyDiscarded: this.dirtyDiscarded,
+      validLines,
+      dirtyLines,
+    };
+  }
+}

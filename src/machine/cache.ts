@@ -1,0 +1,686 @@
+/**
+ * The CPUs' data caches over RAM: per CPU a hierarchy of private levels (L1D, L2), optionally a
+ * shared last level, all write-back and write-allocate, all holding the lines' bytes. A load that
+ * hits returns the cached bytes, so a line a non-coherent device overwrote in RAM really reads old.
+ *
+ *   const mem = new MemorySystem(ram, { preset: 'skylake', cpus: 2 });
+ *   const port = mem.cpu(0);                 // a MemoryPort: what the CPU model calls after translation
+ *   port.store(paddr, 4, 0xdeadbeef);        // lands in L1, dirty; RAM unchanged
+ *   mem.cleanRange(paddr, 64);               // written back (clflush-like clean, by physical range)
+ *
+ * Memory types, per access (the PAT / page-attribute type of the mapping that made it):
+ *   WriteBack       cached as above.
+ *   Uncached        straight to RAM, every access at RAM latency; empties this CPU's WC buffers first.
+ *   WriteCombining  stores gather in a few line-sized WC buffers and reach RAM when a buffer fills, is
+ *                   needed for another line, or on `fence()` (sfence); loads read RAM uncached after
+ *                   emptying a WC buffer that holds their line (Intel SDM vol. 3 §11.3 describes the
+ *                   buffers; when exactly a real CPU empties them is model-specific).
+ * kmem assumes no two mappings of one frame with different types (x86 forbids such aliases too).
+ *
+ * Coherence between CPUs (a MESI-like invariant, checked by validate()): a line dirty in one CPU's
+ * private levels is held in no other CPU's private levels. A private miss first has the other CPUs
+ * write back a dirty copy (snoop); a store drops the other CPUs' copies. Within one CPU the nearest
+ * level holding a line has its newest bytes.
+ *
+ * Devices reach RAM without the caches (see dma-engine.ts). A coherent device snoops through
+ * `snoopForDeviceRead` / `snoopForDeviceWrite`; a non-coherent one does not, and the kernel cleans and
+ * invalidates by range (`cleanRange`, `invalidateRange`, `flushRange`) around its transfers.
+ *
+ * All state here is host-side: caches are hardware, and losing them is a power cycle.
+ */
+import { ArgumentError, InvariantError } from '../util/errors.ts';
+import { CacheLevel, NO_LINE } from './cache-level.ts';
+import type { CacheLevelStats } from './cache-level.ts';
+import { CACHE_PRESETS } from './cache-presets.ts';
+import type { CacheCosts, CachePreset, CachePresetName } from './cache-presets.ts';
+import type { Ram } from './ram.ts';
+
+export const MemType = { WriteBack: 0, Uncached: 1, WriteCombining: 2 } as const;
+export type MemType = (typeof MemType)[keyof typeof MemType];
+export const MEM_TYPE_NAMES: readonly string[] = ['write-back', 'uncached', 'write-combining'];
+
+export type AccessSize = 1 | 2 | 4;
+
+/**
+ * What a CPU core calls once an address is translated: loads and stores by physical address, in the
+ * memory type of the mapping. Values are little-endian; 1- and 2-byte loads are unsigned, 4-byte loads
+ * are the signed 32-bit word (as Int32Array reads it: V8 keeps it a small integer, where an unsigned
+ * word above 2^31 would be a heap number and cost 10× on the hit path). Stores take either form.
+ */
+export interface MemoryPort {
+  load(paddr: number, sizeBytes: AccessSize, memType?: MemType): number;
+  store(paddr: number, sizeBytes: AccessSize, value: number, memType?: MemType): void;
+  readBytes(paddr: number, dst: Uint8Array, memType?: MemType): void;
+  writeBytes(paddr: number, src: Uint8Array, memType?: MemType): void;
+}
+
+export interface MemorySystemOptions {
+  preset?: CachePresetName | CachePreset;
+  /** CPUs, each with its own private levels. Default 1. */
+  cpus?: number;
+}
+
+/** What a range operation did (maintenance or a device's snoop). */
+export interface RangeResult {
+  lines: number;
+  /** Dirty lines written back to RAM. */
+  writebacks: number;
+  /** Cached copies dropped. */
+  invalidated: number;
+  cycles: number;
+}
+
+export interface CpuCacheStats {
+  cpu: number;
+  loads: number;
+  stores: number;
+  cycles: number;
+  uncachedAccesses: number;
+  wcStores: number;
+  wcFlushes: number;
+  /** WC buffers emptied before all their bytes were written (several bus writes' worth, counted as one). */
+  wcPartialFlushes: number;
+  levels: CacheLevelStats[];
+}
+
+export interface MemorySystemStats {
+  preset: string;
+  cpus: CpuCacheStats[];
+  shared: CacheLevelStats | null;
+  maintenance: { lines: number; writebacks: number; invalidated: number };
+  snoops: { lines: number; writebacks: number; invalidated: number };
+}
+
+/** An access of a size the port does not take. */
+export class AccessSizeError extends ArgumentError {
+  override name = 'AccessSizeError';
+}
+
+export class MemorySystem {
+  readonly preset: CachePreset;
+  readonly costs: CacheCosts;
+  readonly lineBytes: number;
+  readonly lineShift: number;
+  readonly shared: CacheLevel | null;
+  private readonly cpuCaches: CpuCache[];
+  private readonly maint = { lines: 0, writebacks: 0, invalidated: 0 };
+  private readonly snoop = { lines: 0, writebacks: 0, invalidated: 0 };
+
+  constructor(
+    readonly ram: Ram,
+    options: MemorySystemOptions = {},
+  ) {
+    const preset = typeof options.preset === 'object' ? options.preset : CACHE_PRESETS[options.preset ?? 'skylake'];
+    if (preset === undefined) throw new ArgumentError(`cache preset '${String(options.preset)}': expected one of ${Object.keys(CACHE_PRESETS).join(', ')}`);
+    const cpus = options.cpus ?? 1;
+    if (!Number.isInteger(cpus) || cpus < 1 || cpus > 64) throw new ArgumentError(`cpus ${cpus}: expected an integer in [1, 64]`);
+    const geometries = [...preset.private, ...(preset.shared === null ? [] : [preset.shared])];
+    if (preset.private.length === 0) throw new ArgumentError(`cache preset '${preset.name}': expected at least one private level`);
+    const lineBytes = geometries[0]?.lineBytes as number;
+    if (geometries.some((g) => g.lineBytes !== lineBytes)) throw new ArgumentError(`cache preset '${preset.name}': every level must have the same line size`);
+    this.preset = preset;
+    this.costs = preset.costs;
+    this.lineBytes = lineBytes;
+    this.lineShift = Math.log2(lineBytes);
+    this.shared = preset.shared === null ? null : new CacheLevel(preset.shared);
+    this.cpuCaches = Array.from({ length: cpus }, (_, cpu) => new CpuCache(this, cpu, preset));
+  }
+
+  get nrCpus(): number {
+    return this.cpuCaches.length;
+  }
+
+  cpu(index: number): CpuCache {
+    const cache = this.cpuCaches[index];
+    if (cache === undefined) throw new ArgumentError(`cpu ${index}: expected an integer in [0, ${this.cpuCaches.length})`);
+    return cache;
+  }
+
+  /** Writes back every dirty copy of the lines of [paddr, paddr + sizeBytes) (arm64 `dc cvac`, a clean). */
+  cleanRange(paddr: number, sizeBytes: number): RangeResult {
+    return this.rangeOp(paddr, sizeBytes, true, false, this.maint);
+  }
+
+  /** Drops every copy, dirty or not, without writing back (arm64 `dc ivac`): dirty bytes are lost. */
+  invalidateRange(paddr: number, sizeBytes: number): RangeResult {
+    return this.rangeOp(paddr, sizeBytes, false, true, this.maint);
+  }
+
+  /** Writes back then drops every copy (x86 `clflush`, arm64 `dc civac`). */
+  flushRange(paddr: number, sizeBytes: number): RangeResult {
+    return this.rangeOp(paddr, sizeBytes, true, true, this.maint);
+  }
+
+  /** A coherent device is about to read [paddr, +sizeBytes) from RAM: dirty cached copies are written back first. */
+  snoopForDeviceRead(paddr: number, sizeBytes: number): RangeResult {
+    return this.rangeOp(paddr, sizeBytes, true, false, this.snoop);
+  }
+
+  /**
+   * A coherent device is about to write [paddr, +sizeBytes) to RAM: every cached copy is dropped, and
+   * a line the device covers only in part is written back first so the bytes it does not write survive.
+   */
+  snoopForDeviceWrite(paddr: number, sizeBytes: number): RangeResult {
+    this.ram.checkRange(paddr, sizeBytes);
+    const result: RangeResult = { lines: 0, writebacks: 0, invalidated: 0, cycles: 0 };
+    if (sizeBytes === 0) return result;
+    const mask = this.lineBytes - 1;
+    const end = paddr + sizeBytes;
+    if ((paddr & mask) !== 0) this.addTo(result, this.rangeOp(paddr, 1, true, false, this.snoop));
+    if ((end & mask) !== 0) this.addTo(result, this.rangeOp(end - 1, 1, true, false, this.snoop));
+    this.addTo(result, this.rangeOp(paddr, sizeBytes, false, true, this.snoop));
+    result.lines = ((end - 1) >>> this.lineShift) - (paddr >>> this.lineShift) + 1;
+    return result;
+  }
+
+  private addTo(into: RangeResult, r: RangeResult): void {
+    into.writebacks += r.writebacks;
+    into.invalidated += r.invalidated;
+    into.cycles += r.cycles;
+  }
+
+  private rangeOp(paddr: number, sizeBytes: number, clean: boolean, drop: boolean, tally: { lines: number; writebacks: number; invalidated: number }): RangeResult {
+    this.ram.checkRange(paddr, sizeBytes);
+    const result: RangeResult = { lines: 0, writebacks: 0, invalidated: 0, cycles: 0 };
+    if (sizeBytes === 0) return result;
+    const first = paddr >>> this.lineShift;
+    const last = (paddr + sizeBytes - 1) >>> this.lineShift;
+    for (let line = first; line <= last; line++) {
+      result.lines++;
+      if (clean && this.cleanLine(line)) result.writebacks++;
+      if (drop) result.invalidated += this.dropLine(line);
+    }
+    result.cycles = result.lines * this.costs.maintenanceCyclesPerLine + result.writebacks * this.costs.busWriteCycles;
+    tally.lines += result.lines;
+    tally.writebacks += result.writebacks;
+    tally.invalidated += result.invalidated;
+    return result;
+  }
+
+  /**
+   * Writes the newest dirty copy of `line` to RAM and makes every copy equal to it and clean.
+   * Returns whether anything was written back.
+   */
+  cleanLine(line: number): boolean {
+    let newest: CacheLevel | null = null;
+    let newestWay = -1;
+    for (const cpu of this.cpuCaches) {
+      // The nearest copy in a CPU is its newest; if any copy of that CPU is dirty, the nearest one's
+      // bytes are what memory must get (by the invariant, at most one CPU has dirty copies).
+      let nearest: CacheLevel | null = null;
+      let nearestWay = -1;
+      let anyDirty = false;
+      for (const level of cpu.privateLevels) {
+        const w = level.find(line);
+        if (w < 0) continue;
+        if (nearest === null) {
+          nearest = level;
+          nearestWay = w;
+        }
+        if (level.dirty[w] === 1) anyDirty = true;
+      }
+      if (anyDirty && newest === null) {
+        newest = nearest;
+        newestWay = nearestWay;
+      }
+    }
+    if (newest === null && this.shared !== null) {
+      const w = this.shared.find(line);
+      if (w >= 0 && this.shared.dirty[w] === 1) {
+        newest = this.shared;
+        newestWay = w;
+      }
+    }
+    if (newest === null) return false;
+    const src = newest.data.subarray(newest.offset(newestWay), newest.offset(newestWay) + this.lineBytes);
+    this.ram.bytes.set(src, line * this.lineBytes);
+    newest.writebacks++;
+    const refresh = (level: CacheLevel): void => {
+      const w = level.find(line);
+      if (w < 0) return;
+      if (level !== newest) level.data.set(src, level.offset(w));
+      level.dirty[w] = 0;
+    };
+    for (const cpu of this.cpuCaches) for (const level of cpu.privateLevels) refresh(level);
+    if (this.shared !== null) refresh(this.shared);
+    return true;
+  }
+
+  /** Drops `line` from every level of every CPU; returns how many copies went. */
+  dropLine(line: number): number {
+    let dropped = 0;
+    const drop = (level: CacheLevel): void => {
+      const w = level.find(line);
+      if (w < 0) return;
+      level.drop(w);
+      dropped++;
+    };
+    for (const cpu of this.cpuCaches) for (const level of cpu.privateLevels) drop(level);
+    if (this.shared !== null) drop(this.shared);
+    return dropped;
+  }
+
+  /** Before CPU `self` fetches `line` from below its private levels: other CPUs write back a dirty copy. */
+  snoopOthers(self: CpuCache, line: number): void {
+    for (const cpu of this.cpuCaches) {
+      if (cpu === self) continue;
+      for (const level of cpu.privateLevels) {
+        const w = level.find(line);
+        if (w >= 0 && level.dirty[w] === 1) {
+          this.cleanLine(line);
+          return;
+        }
+      }
+    }
+  }
+
+  /** CPU `self` is about to write `line`: the other CPUs' private copies go (they are clean, by the invariant). */
+  invalidateOthers(self: CpuCache, line: number): void {
+    for (const cpu of this.cpuCaches) {
+      if (cpu === self) continue;
+      for (const level of cpu.privateLevels) {
+        const w = level.find(line);
+        if (w >= 0) level.drop(w);
+      }
+    }
+  }
+
+  validate(): void {
+    for (const cpu of this.cpuCaches) {
+      cpu.validate();
+      for (const level of cpu.privateLevels) {
+        for (let w = 0; w < level.tags.length; w++) {
+          if (level.dirty[w] !== 1) continue;
+          const line = level.tags[w] as number;
+          for (const other of this.cpuCaches) {
+            if (other === cpu) continue;
+            for (const o of other.privateLevels) {
+              if (o.find(line) >= 0) throw new InvariantError(`line 0x${line.toString(16)} is dirty in cpu ${cpu.index} ${level.name} and also held by cpu ${other.index} ${o.name}`);
+            }
+          }
+        }
+      }
+    }
+    this.shared?.validate();
+  }
+
+  stats(): MemorySystemStats {
+    return {
+      preset: this.preset.name,
+      cpus: this.cpuCaches.map((c) => c.stats()),
+      shared: this.shared?.stats() ?? null,
+      maintenance: { ...this.maint },
+      snoops: { ...this.snoop },
+    };
+  }
+}
+
+/** One CPU's view of memory: its private cache levels, its WC buffers, and its counters. */
+export class CpuCache implements MemoryPort {
+  readonly privateLevels: CacheLevel[];
+  /** Private levels then the shared one: the order a miss walks. */
+  private readonly levels: CacheLevel[];
+  private readonly l1: CacheLevel;
+  private readonly lineBytes: number;
+  private readonly lineShift: number;
+  private readonly lineMask: number;
+  private readonly ramBytes: Uint8Array;
+  private readonly scratch: Uint8Array;
+  private readonly wcLine: Int32Array;
+  private readonly wcStamp: Float64Array;
+  private readonly wcData: Uint8Array;
+  private readonly wcValid: Uint8Array;
+  private wcClock = 0;
+  loads = 0;
+  stores = 0;
+  cycles = 0;
+  uncachedAccesses = 0;
+  wcStores = 0;
+  wcFlushes = 0;
+  wcPartialFlushes = 0;
+
+  constructor(
+    readonly system: MemorySystem,
+    readonly index: number,
+    preset: CachePreset,
+  ) {
+    this.privateLevels = preset.private.map((g) => new CacheLevel(g));
+    this.levels = system.shared === null ? this.privateLevels : [...this.privateLevels, system.shared];
+    this.l1 = this.privateLevels[0] as CacheLevel;
+    this.lineBytes = system.lineBytes;
+    this.lineShift = system.lineShift;
+    this.lineMask = system.lineBytes - 1;
+    this.ramBytes = system.ram.bytes;
+    this.scratch = new Uint8Array(this.lineBytes);
+    const n = Math.max(1, preset.wcBuffers);
+    this.wcLine = new Int32Array(n).fill(NO_LINE);
+    this.wcStamp = new Float64Array(n);
+    this.wcData = new Uint8Array(n * this.lineBytes);
+    this.wcValid = new Uint8Array(n * this.lineBytes);
+  }
+
+  load(paddr: number, sizeBytes: AccessSize, memType: MemType = MemType.WriteBack): number {
+    if (!this.inOneLine(paddr, sizeBytes, memType)) return this.loadSlow(paddr, sizeBytes, memType);
+    this.loads++;
+    const w = this.lineInL1(paddr >>> this.lineShift);
+    const at = w * this.lineBytes + (paddr & this.lineMask);
+    if (sizeBytes === 4 && (at & 3) === 0) return this.l1.data32[at >> 2] as number;
+    return readLe(this.l1.data, at, sizeBytes);
+  }
+
+  store(paddr: number, sizeBytes: AccessSize, value: number, memType: MemType = MemType.WriteBack): void {
+    if (!this.inOneLine(paddr, sizeBytes, memType)) {
+      this.storeSlow(paddr, sizeBytes, value, memType);
+      return;
+    }
+    this.stores++;
+    const line = paddr >>> this.lineShift;
+    const w = this.lineInL1(line);
+    this.markDirty(w, line);
+    const at = w * this.lineBytes + (paddr & this.lineMask);
+    if (sizeBytes === 4 && (at & 3) === 0) this.l1.data32[at >> 2] = value | 0;
+    else writeLe(this.l1.data, at, sizeBytes, value);
+  }
+
+  /** Whether an access takes the fast path: write-back, 1, 2 or 4 bytes inside one line of RAM. */
+  private inOneLine(paddr: number, sizeBytes: number, memType: MemType): boolean {
+    return (
+      memType === MemType.WriteBack &&
+      (sizeBytes === 4 || sizeBytes === 1 || sizeBytes === 2) &&
+      (paddr & this.lineMask) + sizeBytes <= this.lineBytes &&
+      paddr >= 0 &&
+      paddr + sizeBytes <= this.ramBytes.length
+    );
+  }
+
+  /** A store to L1 way `w`: the first one makes the line dirty and drops the other CPUs' copies. */
+  private markDirty(w: number, line: number): void {
+    if (this.l1.dirty[w] !== 0) return;
+    if (this.system.nrCpus > 1) this.system.invalidateOthers(this, line);
+    this.l1.dirty[w] = 1;
+  }
+
+  readBytes(paddr: number, dst: Uint8Array, memType: MemType = MemType.WriteBack): void {
+    this.system.ram.checkRange(paddr, dst.length);
+    for (let i = 0; i < dst.length; ) {
+      const off = (paddr + i) & this.lineMask;
+      const n = Math.min(this.lineBytes - off, dst.length - i);
+      if (memType === MemType.WriteBack) {
+        this.loads++;
+        const w = this.lineInL1(((paddr + i) >>> this.lineShift));
+        const at = this.l1.offset(w) + off;
+        dst.set(this.l1.data.subarray(at, at + n), i);
+      } else {
+        this.uncachedRead(paddr + i, n, memType);
+        dst.set(this.ramBytes.subarray(paddr + i, paddr + i + n), i);
+      }
+      i += n;
+    }
+  }
+
+  writeBytes(paddr: number, src: Uint8Array, memType: MemType = MemType.WriteBack): void {
+    this.system.ram.checkRange(paddr, src.length);
+    for (let i = 0; i < src.length; ) {
+      const off = (paddr + i) & this.lineMask;
+      const n = Math.min(this.lineBytes - off, src.length - i);
+      if (memType === MemType.WriteBack) {
+        this.stores++;
+        const line = (paddr + i) >>> this.lineShift;
+        const w = this.lineInL1(line);
+        this.markDirty(w, line);
+        this.l1.data.set(src.subarray(i, i + n), this.l1.offset(w) + off);
+      } else if (memType === MemType.Uncached) {
+        this.uncachedAccesses++;
+        this.drainWc();
+        this.cycles += this.system.costs.ramCycles;
+        this.ramBytes.set(src.subarray(i, i + n), paddr + i);
+      } else {
+        this.wcWrite(paddr + i, src.subarray(i, i + n));
+      }
+      i += n;
+    }
+  }
+
+  /**
+   * The memory port of the CPU model on branch vm-machine (src/machine/cpu.ts: `read`/`write` of 1, 2
+   * or 4 naturally aligned bytes by physical address, values unsigned), with the memory type as an
+   * optional last argument so the CPU can pass the one its page tables give.
+   */
+  read(paddr: number, sizeBytes: AccessSize, memType: MemType = MemType.WriteBack): number {
+    const v = this.load(paddr, sizeBytes, memType);
+    return sizeBytes === 4 ? v >>> 0 : v;
+  }
+
+  write(paddr: number, sizeBytes: AccessSize, value: number, memType: MemType = MemType.WriteBack): void {
+    this.store(paddr, sizeBytes, value, memType);
+  }
+
+  /** sfence: empties every WC buffer into RAM. */
+  fence(): void {
+    this.drainWc();
+  }
+
+  /** Cache maintenance issued by this CPU (its cycles are counted here). */
+  cleanRange(paddr: number, sizeBytes: number): RangeResult {
+    return this.charge(this.system.cleanRange(paddr, sizeBytes));
+  }
+
+  invalidateRange(paddr: number, sizeBytes: number): RangeResult {
+    return this.charge(this.system.invalidateRange(paddr, sizeBytes));
+  }
+
+  flushRange(paddr: number, sizeBytes: number): RangeResult {
+    return this.charge(this.system.flushRange(paddr, sizeBytes));
+  }
+
+  private charge(result: RangeResult): RangeResult {
+    this.cycles += result.cycles;
+    return result;
+  }
+
+  /** The L1 way holding `line`, fetching it on a miss (counts a hit or a miss and the cycles). */
+  private lineInL1(line: number): number {
+    let w = this.l1.find(line);
+    if (w >= 0) {
+      this.l1.hits++;
+      this.cycles += this.l1.hitCycles;
+    } else {
+      w = this.missL1(line);
+    }
+    this.l1.touch(w);
+    return w;
+  }
+
+  /** L1 missed `line`: walk the lower levels, then RAM; fill every level that missed. Returns the L1 way. */
+  private missL1(line: number): number {
+    const levels = this.levels;
+    const nPrivate = this.privateLevels.length;
+    this.l1.misses++;
+    let served = -1;
+    for (let i = 1; i < levels.length; i++) {
+      if (i === nPrivate && this.system.nrCpus > 1) this.system.snoopOthers(this, line);
+      const level = levels[i] as CacheLevel;
+      const w = level.find(line);
+      if (w >= 0) {
+        level.hits++;
+        level.touch(w);
+        this.scratch.set(level.data.subarray(level.offset(w), level.offset(w) + this.lineBytes));
+        served = i;
+        break;
+      }
+      level.misses++;
+    }
+    if (served < 0) {
+      if (levels.length === nPrivate && this.system.nrCpus > 1) this.system.snoopOthers(this, line);
+      const base = line * this.lineBytes;
+      this.scratch.set(this.ramBytes.subarray(base, base + this.lineBytes));
+      this.cycles += this.system.costs.ramCycles;
+      served = levels.length;
+    } else {
+      this.cycles += (levels[served] as CacheLevel).hitCycles;
+    }
+    let l1Way = -1;
+    for (let i = served - 1; i >= 0; i--) {
+      const w = this.install(i, line, this.scratch, 0, false);
+      if (i === 0) l1Way = w;
+    }
+    return l1Way;
+  }
+
+  /**
+   * Puts `line`'s bytes (from src at srcOff) into level `i`, evicting a victim (a dirty victim is
+   * written down a level first). Returns the way. `dirty` marks it as newer than the level below.
+   */
+  private install(i: number, line: number, src: Uint8Array, srcOff: number, dirty: boolean): number {
+    const levels = this.levels;
+    if (i === levels.length) {
+      this.ramBytes.set(src.subarray(srcOff, srcOff + this.lineBytes), line * this.lineBytes);
+      return -1;
+    }
+    const level = levels[i] as CacheLevel;
+    let w = level.find(line);
+    if (w < 0) {
+      w = level.victim(line);
+      const old = level.tags[w] as number;
+      if (old !== NO_LINE) {
+        level.evictions++;
+        if (level.dirty[w] === 1) {
+          level.writebacks++;
+          // Copy out first: the write below may evict from the level below, never from this one.
+          const evicted = level.data.slice(level.offset(w), level.offset(w) + this.lineBytes);
+          this.install(i + 1, old, evicted, 0, true);
+        }
+      }
+      level.tags[w] = line;
+      level.dirty[w] = 0;
+      level.fills++;
+    }
+    level.data.set(src.subarray(srcOff, srcOff + this.lineBytes), level.offset(w));
+    if (dirty) level.dirty[w] = 1;
+    level.touch(w);
+    return w;
+  }
+
+  private loadSlow(paddr: number, sizeBytes: AccessSize, memType: MemType): number {
+    checkSize(sizeBytes);
+    const bytes = new Uint8Array(sizeBytes);
+    this.readBytes(paddr, bytes, memType);
+    if (memType === MemType.WriteBack) this.loads -= Math.ceil(((paddr & this.lineMask) + sizeBytes) / this.lineBytes) - 1;
+    return readLe(bytes, 0, sizeBytes);
+  }
+
+  private storeSlow(paddr: number, sizeBytes: AccessSize, value: number, memType: MemType): void {
+    checkSize(sizeBytes);
+    const bytes = new Uint8Array(sizeBytes);
+    writeLe(bytes, 0, sizeBytes, value);
+    this.writeBytes(paddr, bytes, memType);
+    if (memType === MemType.WriteBack) this.stores -= Math.ceil(((paddr & this.lineMask) + sizeBytes) / this.lineBytes) - 1;
+  }
+
+  /** An uncached or WC read of part of one line: RAM latency; a WC buffer holding the line (or all, for UC) empties first. */
+  private uncachedRead(paddr: number, _sizeBytes: number, memType: MemType): void {
+    this.uncachedAccesses++;
+    this.cycles += this.system.costs.ramCycles;
+    if (memType === MemType.Uncached) {
+      this.drainWc();
+      return;
+    }
+    const line = paddr >>> this.lineShift;
+    for (let b = 0; b < this.wcLine.length; b++) if (this.wcLine[b] === line) this.flushWcBuffer(b);
+  }
+
+  private wcWrite(paddr: number, src: Uint8Array): void {
+    this.wcStores++;
+    this.cycles += this.system.costs.wcStoreCycles;
+    const line = paddr >>> this.lineShift;
+    let b = -1;
+    for (let i = 0; i < this.wcLine.length; i++) if (this.wcLine[i] === line) b = i;
+    if (b < 0) {
+      b = 0;
+      for (let i = 0; i < this.wcLine.length; i++) {
+        if (this.wcLine[i] === NO_LINE) {
+          b = i;
+          break;
+        }
+        if ((this.wcStamp[i] as number) < (this.wcStamp[b] as number)) b = i;
+      }
+      if (this.wcLine[b] !== NO_LINE) this.flushWcBuffer(b);
+      this.wcLine[b] = line;
+    }
+    this.wcStamp[b] = ++this.wcClock;
+    const at = b * this.lineBytes + (paddr & this.lineMask);
+    this.wcData.set(src, at);
+    this.wcValid.fill(1, at, at + src.length);
+    let full = true;
+    for (let i = b * this.lineBytes; i < (b + 1) * this.lineBytes; i++) {
+      if (this.wcValid[i] === 0) {
+        full = false;
+        break;
+      }
+    }
+    if (full) this.flushWcBuffer(b);
+  }
+
+  private flushWcBuffer(b: number): void {
+    const line = this.wcLine[b] as number;
+    const base = line * this.lineBytes;
+    let partial = false;
+    for (let i = 0; i < this.lineBytes; i++) {
+      const k = b * this.lineBytes + i;
+      if (this.wcValid[k] === 1) this.ramBytes[base + i] = this.wcData[k] as number;
+      else partial = true;
+    }
+    this.wcValid.fill(0, b * this.lineBytes, (b + 1) * this.lineBytes);
+    this.wcLine[b] = NO_LINE;
+    this.wcFlushes++;
+    if (partial) this.wcPartialFlushes++;
+    this.cycles += this.system.costs.busWriteCycles;
+  }
+
+  private drainWc(): void {
+    for (let b = 0; b < this.wcLine.length; b++) if (this.wcLine[b] !== NO_LINE) this.flushWcBuffer(b);
+  }
+
+  /** Bytes waiting in WC buffers (not yet in RAM). */
+  get wcPendingLines(): number {
+    let n = 0;
+    for (let b = 0; b < this.wcLine.length; b++) if (this.wcLine[b] !== NO_LINE) n++;
+    return n;
+  }
+
+  validate(): void {
+    for (const level of this.privateLevels) level.validate();
+  }
+
+  stats(): CpuCacheStats {
+    return {
+      cpu: this.index,
+      loads: this.loads,
+      stores: this.stores,
+      cycles: this.cycles,
+      uncachedAccesses: this.uncachedAccesses,
+      wcStores: this.wcStores,
+      wcFlushes: this.wcFlushes,
+      wcPartialFlushes: this.wcPartialFlushes,
+      levels: this.privateLevels.map((l) => l.stats()),
+    };
+  }
+}
+
+function checkSize(sizeBytes: number): void {
+  if (sizeBytes !== 1 && sizeBytes !== 2 && sizeBytes !== 4) throw new AccessSizeError(`access of ${sizeBytes} bytes: expected 1, 2 or 4`);
+}
+
+function readLe(bytes: Uint8Array, at: number, sizeBytes: number): number {
+  let v = 0;
+  for (let i = sizeBytes - 1; i >= 0; i--) v = v * 256 + (bytes[at + i] as number);
+  return sizeBytes === 4 ? v | 0 : v;
+}
+
+function writeLe(bytes: Uint8Array, at: number, sizeBytes: number, value: number): void {
+  let v = value >>> 0;
+  for (let i = 0; i < sizeBytes; i++) {
+    bytes[at + i] = v & 0xff;
+    v >>>= 8;
+  }
+}
