@@ -123,6 +123,18 @@ export function checkVaddr(vaddr: number, sizeBytes: number): void {
   if (!Number.isInteger(vaddr) || vaddr < 0 || vaddr + sizeBytes > VADDR_LIMIT) throw new VirtualAddressError(vaddr, sizeBytes);
 }
 
+/**
+ * Access rights (§4.6, CR0.WP = 1) on combined rights `perms` (PERM_*): a user access needs U/S; a
+ * write needs R/W (supervisor too); a fetch faults on XD; SMEP refuses a supervisor fetch from a user
+ * page and SMAP a supervisor data access to one. The TLB applies the same rule to cached rights.
+ */
+export function rightsAllow(perms: number, access: number, user: boolean, smep: boolean, smap: boolean): boolean {
+  if (access === ACCESS_WRITE && (perms & PERM_WRITABLE) === 0) return false;
+  if (access === ACCESS_EXEC && (perms & PERM_NX) !== 0) return false;
+  if (user) return (perms & PERM_USER) !== 0;
+  return (perms & PERM_USER) === 0 || !(access === ACCESS_EXEC ? smep : smap);
+}
+
 /** The x86 error code of a fault (§4.7). */
 export function faultErrorCode(reason: number, access: number, user: boolean): number {
   let code = reason === FAULT_NOT_PRESENT ? 0 : PF_ERR_PRESENT;
@@ -185,8 +197,8 @@ export class PageWalker {
   private readonly ramBytes: number;
   private readonly hiReserved: number;
   private readonly gbPages: boolean;
-  private readonly smep: boolean;
-  private readonly smap: boolean;
+  readonly smep: boolean;
+  readonly smap: boolean;
 
   constructor(ram: Ram, options: PageWalkerOptions = {}) {
     this.words = new Int32Array(ram.buffer);
@@ -271,15 +283,7 @@ export class PageWalker {
     }
     this.lastReads = reads;
     counters.walkReads += reads;
-    // Access rights (§4.6) on the combined rights.
-    if (user) {
-      if ((perms & PERM_USER) === 0) return this.fail(FAULT_PROTECTION, level, 0);
-      if (access === ACCESS_WRITE && (perms & PERM_WRITABLE) === 0) return this.fail(FAULT_PROTECTION, level, 0);
-    } else {
-      if (access === ACCESS_WRITE && (perms & PERM_WRITABLE) === 0) return this.fail(FAULT_PROTECTION, level, 0);
-      if ((perms & PERM_USER) !== 0 && (access === ACCESS_EXEC ? this.smep : this.smap)) return this.fail(FAULT_PROTECTION, level, 0);
-    }
-    if (access === ACCESS_EXEC && (perms & PERM_NX) !== 0) return this.fail(FAULT_PROTECTION, level, 0);
+    if (!rightsAllow(perms, access, user, this.smep, this.smap)) return this.fail(FAULT_PROTECTION, level, 0);
     // Allowed: the leaf gets A, and D on a write (§4.8), atomically as the hardware's locked update.
     const set = access === ACCESS_WRITE ? PTE_ACCESSED | PTE_DIRTY : PTE_ACCESSED;
     if ((lo & set) !== set) lo = Atomics.or(words, entryIndex, set) | set;
