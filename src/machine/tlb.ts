@@ -19,9 +19,9 @@
  *   hardware does too, so nothing lives in RAM)
  *   entry i of an array with `ways` ways lives in set ⌊i / ways⌋; set = key mod sets (the model's
  *   index function: the real hash of the STLB is not published), key = ⌊vaddr / pageSize⌋.
- *   tag[i] = (key · 2 + sizeClass) · TAG_ASIDS + asid, −1 when empty; asid = pcid, or GLOBAL_ASID
+ *   tag[i] = (key · 4 + sizeClass) · TAG_ASIDS + asid, −1 when empty; asid = pcid, or GLOBAL_ASID
  *   for a global entry (G = 1), which matches every PCID. Keys are < 2^36 and TAG_ASIDS = 2^13, so a
- *   tag is < 2^50 and exact in a double.
+ *   tag is < 2^51 and exact in a double.
  *   LRU: stamp[i] is the array's clock at the entry's last use; the victim is an empty way, else the
  *   way of least stamp. Invariant: within a set, no two valid entries have the same tag.
  */
@@ -99,7 +99,7 @@ export class TlbArray {
   /** Finds the entry for `key` of `pageShift` under `pcid` (or global); no counters. */
   find(key: number, pageShift: number, pcid: number): number {
     const base = (key % this.sets) * this.ways;
-    const tagBase = (key * 2 + sizeClass(pageShift)) * TAG_ASIDS;
+    const tagBase = (key * 4 + sizeClass(pageShift)) * TAG_ASIDS;
     const tag = tagBase + pcid;
     const tags = this.tags;
     const end = base + this.ways;
@@ -135,7 +135,7 @@ export class TlbArray {
   insert(vaddr: number, pcid: number, frame: number, pageShift: number, perms: number): number {
     const key = Math.floor(vaddr / 2 ** pageShift);
     const asid = (perms & PERM_GLOBAL) !== 0 ? GLOBAL_ASID : pcid;
-    const tag = (key * 2 + sizeClass(pageShift)) * TAG_ASIDS + asid;
+    const tag = (key * 4 + sizeClass(pageShift)) * TAG_ASIDS + asid;
     const base = (key % this.sets) * this.ways;
     const end = base + this.ways;
     let victim = -1;
@@ -182,7 +182,7 @@ export class TlbArray {
     for (const shift of [PAGE_SHIFT_4K, PAGE_SHIFT_2M, PAGE_SHIFT_1G]) {
       if (!this.holds(shift)) continue;
       const key = Math.floor(vaddr / 2 ** shift);
-      const tagBase = (key * 2 + sizeClass(shift)) * TAG_ASIDS;
+      const tagBase = (key * 4 + sizeClass(shift)) * TAG_ASIDS;
       const base = (key % this.sets) * this.ways;
       for (let i = base; i < base + this.ways; i++) {
         const t = this.tags[i];
@@ -223,7 +223,7 @@ export class TlbArray {
         if (t < 0) continue;
         if (seen.has(t)) throw new InvariantError(`TLB ${this.spec.name}: set ${set} holds tag ${t} twice`);
         seen.add(t);
-        const key = Math.floor(Math.floor(t / TAG_ASIDS) / 2);
+        const key = Math.floor(Math.floor(t / TAG_ASIDS) / 4);
         if (key % this.sets !== set) throw new InvariantError(`TLB ${this.spec.name}: key ${key} in set ${set}, expected set ${key % this.sets}`);
         if (t % TAG_ASIDS === GLOBAL_ASID) globals++;
         if (!this.holds(this.shifts[i]!)) throw new InvariantError(`TLB ${this.spec.name}: holds a page of shift ${this.shifts[i]} it does not cache`);
