@@ -73,6 +73,9 @@ export interface MemoryPort {
   write(paddr: number, sizeBytes: 1 | 2 | 4, value: number): void;
 }
 
+/** loadMany checks for a shootdown request once per this many loads. */
+const POLL_EVERY = 256;
+
 /** Slots of the L1 shortcut (a power of two). */
 const SHORTCUT_SLOTS = 4096;
 
@@ -328,6 +331,11 @@ export class Cpu {
 
   load32(vaddr: number): number {
     if (Atomics.load(this.sdWords, this.sdIndex) !== this.sdSeen) this.serviceShootdown();
+    return this.load32Unpolled(vaddr);
+  }
+
+  /** load32 without the shootdown check (loadMany checks once per run of loads). */
+  private load32Unpolled(vaddr: number): number {
     const off = vaddr - this.mBase;
     if (off >= 0 && off < this.mSize && (off & 3) === 0) {
       // The remembered translation: an L1 hit on entry mIndex of mArray (made most recent).
@@ -517,13 +525,20 @@ export class Cpu {
   loadMany(vaddrs: ArrayLike<number>, out?: Uint32Array): number {
     let sum = 0;
     const n = vaddrs.length;
-    if (out === undefined) {
-      for (let i = 0; i < n; i++) sum = (sum + this.load32(vaddrs[i]!)) | 0;
-    } else {
-      for (let i = 0; i < n; i++) {
-        const value = this.load32(vaddrs[i]!);
-        out[i] = value;
-        sum = (sum + value) | 0;
+    // The shootdown word is checked before every run of POLL_EVERY loads rather than every load: a
+    // target may use a cached translation until it acknowledges (the initiator is still waiting
+    // then), so checking less often delays the acknowledgement, never the correctness.
+    for (let start = 0; start < n; start += POLL_EVERY) {
+      if (Atomics.load(this.sdWords, this.sdIndex) !== this.sdSeen) this.serviceShootdown();
+      const end = Math.min(n, start + POLL_EVERY);
+      if (out === undefined) {
+        for (let i = start; i < end; i++) sum = (sum + this.load32Unpolled(vaddrs[i]!)) | 0;
+      } else {
+        for (let i = start; i < end; i++) {
+          const value = this.load32Unpolled(vaddrs[i]!);
+          out[i] = value;
+          sum = (sum + value) | 0;
+        }
       }
     }
     return sum >>> 0;
