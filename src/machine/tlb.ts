@@ -25,7 +25,6 @@
  *   LRU: stamp[i] is the array's clock at the entry's last use; the victim is an empty way, else the
  *   way of least stamp. Invariant: within a set, no two valid entries have the same tag.
  */
-import { assert } from '../util/assert.ts';
 import { InvariantError } from '../util/errors.ts';
 import { PERM_GLOBAL, type WalkCache } from './mmu.ts';
 import { PAGE_SHIFT_1G, PAGE_SHIFT_2M, PAGE_SHIFT_4K } from './pte.ts';
@@ -159,13 +158,17 @@ export class TlbArray {
   insert(vaddr: number, pcid: number, frame: number, pageShift: number, perms: number): number {
     const key = Math.floor(vaddr / pageBytes(pageShift));
     const asid = (perms & L_PERM_GLOBAL) !== 0 ? GLOBAL_ASID : pcid;
-    const tag = (key * 4 + sizeClass(pageShift)) * TAG_ASIDS + asid;
+    const cls = sizeClass(pageShift);
+    const tag = (key * 4 + cls) * TAG_ASIDS + asid;
     const base = (key & this.setMask) * this.ways;
     const end = base + this.ways;
-    let victim = -1;
+    const tags = this.tags;
+    const stamps = this.stamps;
+    // The same tag if present, else the first empty way, else the least recently used way.
+    let victim = base;
     let oldest = Infinity;
     for (let i = base; i < end; i++) {
-      const t = this.tags[i]!;
+      const t = tags[i]!;
       if (t === tag) {
         victim = i;
         break;
@@ -175,25 +178,28 @@ export class TlbArray {
           victim = i;
           oldest = -1;
         }
-      } else if (this.stamps[i]! < oldest) {
+      } else if (stamps[i]! < oldest) {
         victim = i;
-        oldest = this.stamps[i]!;
+        oldest = stamps[i]!;
       }
     }
-    assert(victim >= 0, 'a set has at least one way');
-    if (this.tags[victim]! >= 0 && this.tags[victim] !== tag) this.counters.evictions++;
-    this.drop(victim);
-    this.tags[victim] = tag;
+    const old = tags[victim]!;
+    if (old >= 0) {
+      if (old !== tag) this.counters.evictions++;
+      this.drop(victim);
+    }
+    tags[victim] = tag;
     this.frames[victim] = frame;
     this.perms[victim] = perms;
     this.shifts[victim] = pageShift;
     this.asids[victim] = asid;
-    this.sizeCounts[sizeClass(pageShift)]!++;
-    this.stamps[victim] = ++this.clock;
+    this.sizeCounts[cls]!++;
+    stamps[victim] = ++this.clock;
     if (asid === GLOBAL_ASID) this.globals++;
     this.counters.fills++;
     return victim;
   }
+
 
   private drop(index: number): void {
     const tag = this.tags[index]!;
@@ -409,7 +415,8 @@ export class Tlb {
       this.l1Array = null;
       this.l1Index = -1;
     }
-    for (const array of arrays) {
+    for (let a = 0; a < arrays.length; a++) {
+      const array = arrays[a]!;
       if (!array.holds(pageShift)) continue;
       const index = array.insert(vaddr, pcid, frame, pageShift, perms);
       if (isL1) {
@@ -419,6 +426,7 @@ export class Tlb {
       return;
     }
   }
+
 
   /** INVLPG: drops `vaddr`'s translations under `pcid` and global ones, at every level, and every
    *  page-walk-cache entry of `pcid` (§4.10.4.1). */
