@@ -21,6 +21,8 @@ export interface ShootdownWorkerInput {
   cpu: 0 | 1;
   rounds: number;
   skipShootdown: boolean;
+  /** Both CPUs initiate shootdowns aimed at each other at once (the lock-order check). */
+  mutual?: boolean;
 }
 
 export interface ShootdownWorkerReport {
@@ -42,7 +44,19 @@ const words = new Int32Array(input.ram);
 let reads = 0;
 let violations = 0;
 
-if (input.cpu === 1) {
+if (input.mutual === true) {
+  // control[1 + cpu]: this CPU has attached; control[3 + cpu]: it finished its own rounds. Both
+  // attach before either starts, so every request is serviced (not absorbed by the attach).
+  Atomics.store(control, 1 + input.cpu, 1);
+  while (Atomics.load(control, 1 + (1 - input.cpu)) === 0) Atomics.wait(control, 1 + (1 - input.cpu), 0, 5);
+  for (let round = 0; round < input.rounds; round++) {
+    reads += cpu.load32((round % pages) * 4096) >= 0 ? 1 : 0;
+    cpu.shootdown([1 - input.cpu], { kind: 'pages', pcid: 1, vaddr: (round % pages) * 4096, pages: 1 }, 10_000);
+  }
+  Atomics.store(control, 3 + input.cpu, 1);
+  const deadline = Date.now() + 20_000;
+  while (Atomics.load(control, 3 + (1 - input.cpu)) === 0 && Date.now() < deadline) domain.idleWait(cpu, Atomics.load(domain.words, domain.requestIndex(input.cpu)), 5);
+} else if (input.cpu === 1) {
   Atomics.store(control, 1, 1);
   const prng = new Prng(7);
   const deadline = Date.now() + 20_000; // bounded even if the initiator dies

@@ -22,10 +22,10 @@ function setup() {
   return { ram, pt, framesPaddr, ptePaddrs };
 }
 
-async function run(skipShootdown: boolean, rounds: number): Promise<ShootdownWorkerReport[]> {
+async function run(skipShootdown: boolean, rounds: number, mutual = false): Promise<ShootdownWorkerReport[]> {
   const { ram, pt, framesPaddr, ptePaddrs } = setup();
   const domain = ShootdownDomain.create(2);
-  const control = new SharedArrayBuffer(4 * (2 + PAGES));
+  const control = new SharedArrayBuffer(4 * (5 + PAGES));
   const base = {
     ram: ram.buffer as SharedArrayBuffer,
     domainWords: domain.words.buffer as SharedArrayBuffer,
@@ -35,6 +35,7 @@ async function run(skipShootdown: boolean, rounds: number): Promise<ShootdownWor
     framesPaddr,
     rounds,
     skipShootdown,
+    mutual,
   };
   const url = new URL('./shootdown-worker.ts', import.meta.url);
   const reports = await Promise.all(
@@ -55,6 +56,11 @@ test('two workers: after a shootdown returns, the other CPU never reads through 
 test('control: without the shootdown the same reader does catch stale reads (the check can fail)', async () => {
   const [, reader] = await run(true, 200);
   assert.ok(reader!.violations > 0, `expected stale reads without a shootdown, saw ${reader!.violations} in ${reader!.reads} reads`);
+});
+
+test('two CPUs shooting down at each other at once both finish: a CPU waiting for the lock services requests', async () => {
+  const reports = await run(false, 300, true);
+  for (const r of reports) assert.equal(r.serviced, 600, `CPU ${r.cpu}: its own 300 flushes and the other's 300`);
 });
 
 test('a target that never translates nor polls times out the shootdown with a typed error; the lock is released', () => {
