@@ -187,6 +187,15 @@ export class ShootdownDomain {
     cpu.pollShootdown();
   }
 
+  /** The latest generation, the lock holder (−1 if free) and each CPU's request and acknowledgement. */
+  stats(): { generation: number; lockHolder: number; cpus: { request: number; acknowledged: number }[] } {
+    const cpus = Array.from({ length: this.nrCpus }, (_, cpu) => ({
+      request: Atomics.load(this.words, HEADER_WORDS + 2 * cpu),
+      acknowledged: Atomics.load(this.words, HEADER_WORDS + 2 * cpu + 1),
+    }));
+    return { generation: Atomics.load(this.words, GEN), lockHolder: Atomics.load(this.words, LOCK) - 1, cpus };
+  }
+
   validate(): void {
     const generation = Atomics.load(this.words, GEN);
     for (let cpu = 0; cpu < this.nrCpus; cpu++) {

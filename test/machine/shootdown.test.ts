@@ -82,5 +82,13 @@ test('a target that never translates nor polls times out the shootdown with a ty
   // check the single-CPU case (no other targets) returns at once.
   assert.equal(cpu.shootdown([0], { kind: 'all' }), 2);
   domain.validate();
+  assert.deepEqual(domain.stats(), {
+    generation: 2,
+    lockHolder: -1,
+    cpus: [
+      { request: 2, acknowledged: 2 },
+      { request: 1, acknowledged: 1 },
+    ],
+  });
   assert.throws(() => ShootdownDomain.create(0), RangeError);
 });
