@@ -10,6 +10,7 @@ import { GPU_ALLOC_GROUP, gpuWarpSlabResults } from './gpu-warp-slab.bench.ts';
 import { pageAllocCases } from './page-alloc.bench.ts';
 import { slabCases } from './slab.bench.ts';
 import { SLAB_WORKERS_GROUP, slabWorkerResults } from './slab-workers.bench.ts';
+import { vmCases } from './vm.bench.ts';
 
 export type Suite =
   | { cases: () => BenchCase[] | Promise<BenchCase[]> }
@@ -23,6 +24,7 @@ export const SUITES: readonly Suite[] = [
   { results: gpuWarpSlabResults, group: GPU_ALLOC_GROUP },
   { cases: flashCases },
   { cases: cacheCases },
+  { cases: vmCases },
 ];
 
 /** The harness-timed case `index` of suite `suite`. */

@@ -1,0 +1,580 @@
+/**
+ * The emulated CPU: one per worker thread (the kernel gives it its slot index). Loads and stores by
+ * virtual address go TLB (tlb.ts) → page walk over the real PTEs in RAM (mmu.ts) → memory port → RAM.
+ *
+ * INTERFACE (what the kernel and scenarios code against)
+ *   cpu.setCr3(cr3Paddr, pcid, { flush })   switch address space; with PCIDs (pcid 1…4095) nothing is
+ *                                           flushed unless asked; pcid 0 means "no PCID": a CR3 write
+ *                                           flushes every non-global entry, as without CR4.PCIDE.
+ *   cpu.setUser(user)                       privilege of the following accesses (CPL 3 or 0).
+ *   cpu.setFaultHandler(fn)                 the kernel's #PF handler: returns 'retry' | 'raise' | Error
+ *                                           (see mmu.ts); a fault with no handler raises.
+ *   cpu.load8/16/32(vaddr), load64 (bigint), store8/16/32/64, loadBytes/storeBytes(vaddr, bytes),
+ *   cpu.loadMany(vaddrs, out?)              a batch of 32-bit loads (scenarios' fast path).
+ *   cpu.translate(vaddr, access)            the physical address an access would use (faults as one).
+ *   cpu.invlpg(vaddr) / flushPcid(pcid) / flushAll()   the invalidation instructions.
+ *   cpu.attachShootdown(domain)             join a TLB-shootdown domain (shootdown.ts): before every
+ *                                           translation the CPU checks its request word.
+ *   cpu.setMemoryPort(port)                 put a data cache between the CPU and RAM (null = direct).
+ *   cpu.stats() / cpu.cycles() / cpu.validate()
+ * Multi-byte values are little-endian. Accesses need no alignment; one that crosses a page is
+ * translated once per page. A byte range counts one access per page it touches.
+ *
+ * FAST PATH (host-side state, private to the CPU, lost on resume as a real TLB is). Two ways to find
+ * an L1 entry without probing, both exact: each hit marks the entry most recently used and counts an
+ * L1 hit of its array (folded into the counters lazily), exactly as a probe would.
+ *   remembered: the entry the last slow-path translation produced (page base, size, frame, whether
+ *     writes may use it); forgotten on every TLB change (fill, invalidation, CR3 or mode switch).
+ *   shortcut: a direct-mapped table, 4 KiB page number mod 4096 → index of that page's entry in the
+ *     first L1 array (with its tag, frame and write right); valid while the array still holds that
+ *     tag at that index, so evictions and flushes need no bookkeeping. Only non-global 4 KiB entries
+ *     of the current PCID; cleared on a mode switch or a memory-port change.
+ */
+import { KmemError } from '../util/errors.ts';
+import type { Ram } from './ram.ts';
+import {
+  ACCESS_EXEC,
+  ACCESS_READ,
+  ACCESS_WRITE,
+  PERM_DIRTY,
+  PERM_USER,
+  PERM_WRITABLE,
+  PageFaultError,
+  PageWalker,
+  WALK_OK,
+  checkVaddr,
+  faultRecord,
+  rightsAllow,
+  type AccessKind,
+  type FaultHandler,
+  type PageWalkerOptions,
+} from './mmu.ts';
+import { MAX_PCID, Tlb, type TlbArray, type TlbCounters } from './tlb.ts';
+import type { CycleCosts, TlbPreset } from './tlb-presets.ts';
+import type { ShootdownDomain, ShootdownRequest } from './shootdown.ts';
+
+// Module-local copies of imported values used on the access path (see mmu.ts: under tsx's
+// CommonJS output an imported binding is a getter call on every use).
+const L_ACCESS_EXEC = ACCESS_EXEC;
+const L_ACCESS_READ = ACCESS_READ;
+const L_ACCESS_WRITE = ACCESS_WRITE;
+const L_PERM_DIRTY = PERM_DIRTY;
+const L_PERM_USER = PERM_USER;
+const L_PERM_WRITABLE = PERM_WRITABLE;
+const L_WALK_OK = WALK_OK;
+const L_rightsAllow = rightsAllow;
+const L_checkVaddr = checkVaddr;
+const L_faultRecord = faultRecord;
+
+/** Between the CPU and RAM: a data cache implements it (src/machine/cache.ts). Physical addresses;
+ *  sizes 1, 2 or 4 bytes, little-endian, naturally aligned. */
+export interface MemoryPort {
+  read(paddr: number, sizeBytes: 1 | 2 | 4): number;
+  write(paddr: number, sizeBytes: 1 | 2 | 4, value: number): void;
+}
+
+/** loadMany checks for a shootdown request once per this many loads. */
+const POLL_EVERY = 256;
+
+/** Slots of the L1 shortcut (a power of two). */
+const SHORTCUT_SLOTS = 4096;
+
+/** A fault handler asked for more retries than one access may take (a kernel bug: it says it fixed
+ *  the mapping but the walk still fails). */
+export const MAX_FAULT_RETRIES = 8;
+
+export interface CpuOptions {
+  /** The CPU's slot (worker index), reported in fault records. */
+  index?: number;
+  preset: TlbPreset;
+  walker?: PageWalkerOptions;
+}
+
+export interface CpuStats {
+  index: number;
+  preset: string;
+  accesses: number;
+  tlb: ReturnType<Tlb['stats']>;
+  walks: number;
+  walkReads: number;
+  walkCacheHits: [number, number, number];
+  faults: number;
+  faultsRetried: number;
+  shootdownsServiced: number;
+  cycles: number;
+}
+
+export class CpuError extends KmemError {
+  override name = 'CpuError';
+}
+
+export class Cpu {
+  readonly index: number;
+  readonly tlb: Tlb;
+  readonly walker: PageWalker;
+  readonly costs: CycleCosts;
+  cr3 = 0;
+  pcid = 0;
+  user = true;
+
+  private readonly u8: Uint8Array;
+  private readonly u16: Uint16Array;
+  private readonly u32: Uint32Array;
+  private port: MemoryPort | null = null;
+  private faultHandler: FaultHandler | null = null;
+
+  // The remembered translation (see FAST PATH). mSize = 0 when there is none.
+  private mBase = 0;
+  private mSize = 0;
+  private mFrame = 0;
+  private mWrite = false;
+  private mArray: TlbArray | null = null;
+  private mIndex = 0;
+  private fastHits = 0;
+  // The shortcut (see FAST PATH): slot = 4 KiB page number mod SHORTCUT_SLOTS → the index of that
+  // page's entry in the first L1 array, valid while that entry still holds the same tag.
+  private readonly scTag = new Float64Array(SHORTCUT_SLOTS).fill(-1);
+  private readonly scIdx = new Int32Array(SHORTCUT_SLOTS);
+  private readonly scFrame = new Float64Array(SHORTCUT_SLOTS);
+  private readonly scWrite = new Uint8Array(SHORTCUT_SLOTS);
+  private scHits = 0;
+  private readonly l1First: TlbArray | null;
+  private readonly l1Tags: Float64Array;
+  private slowAccesses = 0;
+  private faultsRetried = 0;
+
+  // Shootdown: the request word this CPU polls, and the generation it last serviced.
+  private sdWords: Int32Array = new Int32Array(1);
+  private sdIndex = 0;
+  private sdSeen = 0;
+  private domain: ShootdownDomain | null = null;
+  shootdownsServiced = 0;
+
+  constructor(
+    readonly ram: Ram,
+    options: CpuOptions,
+  ) {
+    this.index = options.index ?? 0;
+    this.tlb = new Tlb(options.preset.tlb);
+    this.walker = new PageWalker(ram, options.walker);
+    this.walker.walkCache = this.tlb.walkCaches;
+    this.costs = options.preset.costs;
+    const first = this.tlb.l1[0];
+    this.l1First = first !== undefined && first.holds4k ? first : null;
+    this.l1Tags = this.l1First?.tags ?? new Float64Array(1).fill(-1);
+    this.u8 = new Uint8Array(ram.buffer);
+    this.u16 = new Uint16Array(ram.buffer, 0, ram.sizeBytes >>> 1);
+    this.u32 = new Uint32Array(ram.buffer, 0, ram.sizeBytes >>> 2);
+  }
+
+  // ---- control ----------------------------------------------------------------------------------
+
+  setCr3(cr3: number, pcid = 0, options: { flush?: boolean } = {}): void {
+    if (!Number.isInteger(cr3) || cr3 < 0 || cr3 % 4096 !== 0 || cr3 + 4096 > this.ram.sizeBytes) {
+      throw new CpuError(`CR3 0x${cr3.toString(16)}: expected a 4 KiB-aligned frame inside RAM`);
+    }
+    if (!Number.isInteger(pcid) || pcid < 0 || pcid > MAX_PCID) throw new CpuError(`PCID ${pcid}: expected 0 … ${MAX_PCID}`);
+    this.forget();
+    this.cr3 = cr3;
+    this.pcid = pcid;
+    if (pcid === 0) this.tlb.flushAll(true);
+    else if (options.flush === true) this.tlb.flushPcid(pcid);
+  }
+
+  setUser(user: boolean): void {
+    this.forget();
+    this.scTag.fill(-1);
+    this.user = user;
+  }
+
+  setFaultHandler(handler: FaultHandler | null): void {
+    this.faultHandler = handler;
+  }
+
+  setMemoryPort(port: MemoryPort | null): void {
+    this.forget();
+    this.scTag.fill(-1);
+    this.port = port;
+  }
+
+  invlpg(vaddr: number): void {
+    this.forget();
+    this.tlb.invlpg(vaddr, this.pcid);
+  }
+
+  flushPcid(pcid: number): void {
+    this.forget();
+    this.tlb.flushPcid(pcid);
+  }
+
+  flushAll(keepGlobal = false): void {
+    this.forget();
+    this.tlb.flushAll(keepGlobal);
+  }
+
+  /** Joins a shootdown domain as CPU `this.index` (shootdown.ts). */
+  attachShootdown(domain: ShootdownDomain): void {
+    this.domain = domain;
+    this.sdWords = domain.words;
+    this.sdIndex = domain.requestIndex(this.index);
+    this.sdSeen = Atomics.load(this.sdWords, this.sdIndex);
+    domain.acknowledge(this.index, this.sdSeen);
+  }
+
+  /** Initiates a shootdown in the attached domain: flushes this CPU's TLB and every target's, and
+   *  returns once all acknowledged (shootdown.ts). Returns the request's generation. */
+  shootdown(targets: readonly number[], request: ShootdownRequest, timeoutMs?: number): number {
+    if (this.domain === null) throw new CpuError(`CPU ${this.index}: shootdown without a shootdown domain attached`);
+    return this.domain.shootdown(this, targets, request, timeoutMs);
+  }
+
+  /** Services a pending shootdown request now (what an idle CPU does; accesses do it themselves). */
+  pollShootdown(): void {
+    if (Atomics.load(this.sdWords, this.sdIndex) !== this.sdSeen) this.serviceShootdown();
+  }
+
+  private serviceShootdown(): void {
+    const domain = this.domain;
+    if (domain === null) return;
+    this.forget();
+    this.sdSeen = domain.service(this.index, this.tlb);
+    this.shootdownsServiced++;
+  }
+
+  /** Folds the fast paths' hit counts into the TLB's counters and drops the remembered translation. */
+  private forget(): void {
+    if (this.mArray !== null && this.fastHits !== 0) {
+      this.mArray.counters.hits += this.fastHits;
+      this.tlb.counters.l1Hits += this.fastHits;
+      this.slowAccesses += this.fastHits;
+      this.fastHits = 0;
+    }
+    if (this.scHits !== 0) {
+      this.l1First!.counters.hits += this.scHits;
+      this.tlb.counters.l1Hits += this.scHits;
+      this.slowAccesses += this.scHits;
+      this.scHits = 0;
+    }
+    this.mSize = 0;
+    this.mBase = 0;
+    this.mArray = null;
+  }
+
+  // ---- translation --------------------------------------------------------------------------------
+
+  /** The physical address for an access of kind `access` at `vaddr`, through TLB, walk and faults. */
+  translate(vaddr: number, access: AccessKind | number = L_ACCESS_READ): number {
+    const kind = typeof access === 'number' ? access : access === 'read' ? L_ACCESS_READ : access === 'write' ? L_ACCESS_WRITE : L_ACCESS_EXEC;
+    L_checkVaddr(vaddr, 1);
+    this.pollShootdown();
+    return this.translateChecked(vaddr, kind);
+  }
+
+  private translateChecked(vaddr: number, access: number): number {
+    this.forget();
+    const tlb = this.tlb;
+    const walker = this.walker;
+    const user = this.user;
+    for (let attempt = 0; ; attempt++) {
+      if (tlb.lookup(vaddr, this.pcid) !== 0) {
+        const perms = tlb.perms;
+        if (L_rightsAllow(perms, access, user, walker.smep, walker.smap) && (access !== L_ACCESS_WRITE || (perms & L_PERM_DIRTY) !== 0)) {
+          return this.remember(vaddr);
+        }
+        // Cached rights refuse it, or a write needs D set: drop the entry and walk (a fault
+        // invalidates the address's TLB entries, SDM §4.10.4.3; the walk sets D).
+        tlb.invlpg(vaddr, this.pcid);
+      }
+      const result = walker.walk(this.cr3, this.pcid, vaddr, access, user);
+      if (result === L_WALK_OK) {
+        tlb.fill(vaddr, this.pcid, walker.frame, walker.pageShift, walker.perms);
+        return this.remember(vaddr);
+      }
+      const fault = L_faultRecord(vaddr, access, user, result, walker.faultLevel, this.cr3, this.pcid, this.index);
+      if (attempt >= MAX_FAULT_RETRIES) throw new PageFaultError(fault, `the fault handler asked for ${MAX_FAULT_RETRIES} retries and the walk still fails`);
+      const resolution = this.faultHandler === null ? 'raise' : this.faultHandler(fault);
+      if (resolution === 'raise') throw new PageFaultError(fault);
+      if (resolution !== 'retry') throw resolution;
+      this.faultsRetried++;
+    }
+  }
+
+  /** Records the translation just produced as the fast path's and returns vaddr's paddr. */
+  private remember(vaddr: number): number {
+    const tlb = this.tlb;
+    const size = tlb.pageShift === 12 ? 4096 : tlb.pageShift === 21 ? 2097152 : 1073741824;
+    const offset = vaddr & (size - 1);
+    this.slowAccesses++;
+    const array = tlb.l1Array;
+    if (array !== null && this.port === null && L_rightsAllow(tlb.perms, L_ACCESS_READ, this.user, this.walker.smep, this.walker.smap)) {
+      this.setRemembered(array, tlb.l1Index, vaddr - offset, size);
+      if (array === this.l1First && size === 4096 && array.asids[tlb.l1Index] === this.pcid) {
+        const slot = Math.floor(vaddr / 4096) & (SHORTCUT_SLOTS - 1);
+        this.scTag[slot] = array.tags[tlb.l1Index]!;
+        this.scIdx[slot] = tlb.l1Index;
+        this.scFrame[slot] = this.mFrame;
+        this.scWrite[slot] = this.mWrite ? 1 : 0;
+      }
+    }
+    return tlb.frame + offset;
+  }
+
+  private setRemembered(array: TlbArray, index: number, base: number, size: number): void {
+    this.mBase = base;
+    this.mSize = size;
+    this.mFrame = array.frames[index]!;
+    const perms = array.perms[index]!;
+    this.mWrite = (perms & L_PERM_WRITABLE) !== 0 && (perms & L_PERM_DIRTY) !== 0 && (!this.user || (perms & L_PERM_USER) !== 0);
+    this.mArray = array;
+    this.mIndex = index;
+  }
+
+  load32(vaddr: number): number {
+    if (Atomics.load(this.sdWords, this.sdIndex) !== this.sdSeen) this.serviceShootdown();
+    return this.load32Unpolled(vaddr);
+  }
+
+  /** load32 without the shootdown check (loadMany checks once per run of loads). */
+  private load32Unpolled(vaddr: number): number {
+    const off = vaddr - this.mBase;
+    if (off >= 0 && off < this.mSize && (off & 3) === 0) {
+      // The remembered translation: an L1 hit on entry mIndex of mArray (made most recent).
+      const array = this.mArray!;
+      array.stamps[this.mIndex] = ++array.clock;
+      this.fastHits++;
+      return this.u32[(this.mFrame + off) / 4]!;
+    }
+    // The shortcut: slot → index of the page's entry in the first L1 array, valid while that entry
+    // holds the page's tag under this PCID. It is then the entry a probe finds first (tags are
+    // unique in a set), so this is that probe: the entry becomes most recent, the hit is counted.
+    const key = Math.floor(vaddr / 4096);
+    const slot = key & (SHORTCUT_SLOTS - 1);
+    const index = this.scIdx[slot]!;
+    const tag = key * 32768 + this.pcid; // (key · 4 + size class 0) · TAG_ASIDS + pcid, as tlb.ts
+    if (this.scTag[slot] === tag && this.l1Tags[index] === tag && (vaddr & 3) === 0) {
+      const array = this.l1First!;
+      array.stamps[index] = ++array.clock;
+      this.scHits++;
+      return this.u32[(this.scFrame[slot]! + (vaddr & 4095)) / 4]!;
+    }
+    if ((vaddr & 3) !== 0) return this.loadSlow(vaddr, 4);
+    // Aligned: the access cannot cross a page.
+    L_checkVaddr(vaddr, 4);
+    const paddr = this.translateChecked(vaddr, L_ACCESS_READ);
+    return this.port === null ? this.u32[paddr / 4]! : this.port.read(paddr, 4);
+  }
+
+  load8(vaddr: number): number {
+    if (Atomics.load(this.sdWords, this.sdIndex) !== this.sdSeen) this.serviceShootdown();
+    const off = vaddr - this.mBase;
+    if (off >= 0 && off < this.mSize) {
+      const array = this.mArray!;
+      array.stamps[this.mIndex] = ++array.clock;
+      this.fastHits++;
+      return this.u8[this.mFrame + off]!;
+    }
+    return this.loadSlow(vaddr, 1);
+  }
+
+  load16(vaddr: number): number {
+    return this.loadSlow(vaddr, 2);
+  }
+
+  /** A 64-bit load as a bigint (two 32-bit halves, little-endian). */
+  load64(vaddr: number): bigint {
+    const lo = this.loadSlow(vaddr, 4, 8);
+    return (BigInt(this.hiHalf) << 32n) | BigInt(lo);
+  }
+
+  store32(vaddr: number, value: number): void {
+    if (Atomics.load(this.sdWords, this.sdIndex) !== this.sdSeen) this.serviceShootdown();
+    const off = vaddr - this.mBase;
+    if (off >= 0 && off < this.mSize && this.mWrite && (off & 3) === 0) {
+      const array = this.mArray!;
+      array.stamps[this.mIndex] = ++array.clock;
+      this.fastHits++;
+      this.u32[(this.mFrame + off) / 4] = value;
+      return;
+    }
+    const key = Math.floor(vaddr / 4096);
+    const slot = key & (SHORTCUT_SLOTS - 1);
+    const index = this.scIdx[slot]!;
+    const tag = key * 32768 + this.pcid;
+    if (this.scTag[slot] === tag && this.l1Tags[index] === tag && this.scWrite[slot] === 1 && (vaddr & 3) === 0) {
+      const array = this.l1First!;
+      array.stamps[index] = ++array.clock;
+      this.scHits++;
+      this.u32[(this.scFrame[slot]! + (vaddr & 4095)) / 4] = value;
+      return;
+    }
+    this.storeSlow(vaddr, 4, value >>> 0, 0);
+  }
+
+  store8(vaddr: number, value: number): void {
+    this.storeSlow(vaddr, 1, value & 0xff, 0);
+  }
+
+  store16(vaddr: number, value: number): void {
+    this.storeSlow(vaddr, 2, value & 0xffff, 0);
+  }
+
+  store64(vaddr: number, value: bigint): void {
+    this.storeSlow(vaddr, 8, Number(value & 0xffffffffn), Number((value >> 32n) & 0xffffffffn));
+  }
+
+  /** Bytes from `vaddr` to the end of the page the last translation (of `vaddr`) found. */
+  private bytesLeftInPage(vaddr: number): number {
+    const shift = this.tlb.pageShift;
+    const size = shift === 12 ? 4096 : shift === 21 ? 2097152 : 1073741824;
+    return size - (vaddr & (size - 1));
+  }
+
+  /** The high half of the last 8-byte load (so load64 allocates no pair). */
+  private hiHalf = 0;
+
+  /** An access of `sizeBytes` (1, 2, 4; 8 as two halves): translated once per page it touches. */
+  private loadSlow(vaddr: number, sizeBytes: number, totalBytes = sizeBytes): number {
+    L_checkVaddr(vaddr, totalBytes);
+    this.pollShootdown();
+    const first = this.translateChecked(vaddr, L_ACCESS_READ);
+    const within = Math.min(totalBytes, this.bytesLeftInPage(vaddr));
+    const second = within < totalBytes ? this.translateChecked(vaddr + within, L_ACCESS_READ) : first + within;
+    const lo = this.readPhys(first, second, within, 0, Math.min(sizeBytes, 4));
+    if (totalBytes === 8) this.hiHalf = this.readPhys(first, second, within, 4, 4);
+    return lo;
+  }
+
+  /** Reads `n` bytes at byte `start` of an access whose first `within` bytes are at `first` and the
+   *  rest at `second`, little-endian. */
+  private readPhys(first: number, second: number, within: number, start: number, n: number): number {
+    const port = this.port;
+    const a = start < within ? first + start : second + (start - within);
+    if (start + n <= within || start >= within) {
+      if ((a & (n - 1)) === 0) {
+        if (port !== null) return port.read(a, n as 1 | 2 | 4);
+        return n === 4 ? this.u32[a / 4]! : n === 2 ? this.u16[a / 2]! : this.u8[a]!;
+      }
+    }
+    let value = 0;
+    for (let i = n - 1; i >= 0; i--) {
+      const b = start + i < within ? first + start + i : second + (start + i - within);
+      value = value * 256 + (port !== null ? port.read(b, 1) : this.u8[b]!);
+    }
+    return value;
+  }
+
+  private storeSlow(vaddr: number, sizeBytes: number, lo: number, hi: number): void {
+    L_checkVaddr(vaddr, sizeBytes);
+    this.pollShootdown();
+    const first = this.translateChecked(vaddr, L_ACCESS_WRITE);
+    const within = Math.min(sizeBytes, this.bytesLeftInPage(vaddr));
+    const second = within < sizeBytes ? this.translateChecked(vaddr + within, L_ACCESS_WRITE) : first + within;
+    const port = this.port;
+    if (within === sizeBytes && sizeBytes <= 4 && (first & (sizeBytes - 1)) === 0) {
+      if (port !== null) port.write(first, sizeBytes as 1 | 2 | 4, lo);
+      else if (sizeBytes === 4) this.u32[first / 4] = lo;
+      else if (sizeBytes === 2) this.u16[first / 2] = lo;
+      else this.u8[first] = lo;
+      return;
+    }
+    for (let i = 0; i < sizeBytes; i++) {
+      const byte = i < 4 ? (lo >>> (8 * i)) & 0xff : (hi >>> (8 * (i - 4))) & 0xff;
+      const b = i < within ? first + i : second + (i - within);
+      if (port !== null) port.write(b, 1, byte);
+      else this.u8[b] = byte;
+    }
+  }
+
+  /** Copies `dst.length` bytes from virtual `vaddr` into `dst`: one translation per page. */
+  loadBytes(vaddr: number, dst: Uint8Array): void {
+    this.rangeAccess(vaddr, dst, false);
+  }
+
+  /** Copies `src` to virtual `vaddr`: one write translation per page. */
+  storeBytes(vaddr: number, src: Uint8Array): void {
+    this.rangeAccess(vaddr, src, true);
+  }
+
+  private rangeAccess(vaddr: number, bytes: Uint8Array, write: boolean): void {
+    L_checkVaddr(vaddr, bytes.length);
+    let done = 0;
+    while (done < bytes.length) {
+      this.pollShootdown();
+      const at = vaddr + done;
+      const paddr = this.translateChecked(at, write ? L_ACCESS_WRITE : L_ACCESS_READ);
+      const n = Math.min(bytes.length - done, this.bytesLeftInPage(at));
+      const port = this.port;
+      if (port === null) {
+        if (write) this.u8.set(bytes.subarray(done, done + n), paddr);
+        else bytes.set(this.u8.subarray(paddr, paddr + n), done);
+      } else {
+        for (let i = 0; i < n; i++) {
+          if (write) port.write(paddr + i, 1, bytes[done + i]!);
+          else bytes[done + i] = port.read(paddr + i, 1);
+        }
+      }
+      done += n;
+    }
+  }
+
+  /**
+   * 32-bit loads at every address of `vaddrs` (each 4-byte aligned), in order, exactly as that many
+   * `load32` calls would do them (same counters, same faults). Writes the values to `out` when given;
+   * returns their sum mod 2^32.
+   */
+  loadMany(vaddrs: ArrayLike<number>, out?: Uint32Array): number {
+    let sum = 0;
+    const n = vaddrs.length;
+    // The shootdown word is checked before every run of POLL_EVERY loads rather than every load: a
+    // target may use a cached translation until it acknowledges (the initiator is still waiting
+    // then), so checking less often delays the acknowledgement, never the correctness.
+    for (let start = 0; start < n; start += POLL_EVERY) {
+      if (Atomics.load(this.sdWords, this.sdIndex) !== this.sdSeen) this.serviceShootdown();
+      const end = Math.min(n, start + POLL_EVERY);
+      if (out === undefined) {
+        for (let i = start; i < end; i++) sum = (sum + this.load32Unpolled(vaddrs[i]!)) | 0;
+      } else {
+        for (let i = start; i < end; i++) {
+          const value = this.load32Unpolled(vaddrs[i]!);
+          out[i] = value;
+          sum = (sum + value) | 0;
+        }
+      }
+    }
+    return sum >>> 0;
+  }
+
+  // ---- accounting ---------------------------------------------------------------------------------
+
+  /** Modelled cycles so far: data accesses, L2 TLB hits, walks and their reads (tlb-presets.ts). */
+  cycles(): number {
+    this.forget();
+    const c = this.costs;
+    const t: TlbCounters = this.tlb.counters;
+    const w = this.walker.counters;
+    return this.slowAccesses * (c.dataAccessCycles + c.l1HitCycles) + t.l2Hits * c.l2HitCycles + w.walks * c.walkBaseCycles + w.walkReads * c.walkReadCycles;
+  }
+
+  stats(): CpuStats {
+    this.forget();
+    const w = this.walker.counters;
+    return {
+      index: this.index,
+      preset: this.tlb.spec.name,
+      accesses: this.slowAccesses,
+      tlb: this.tlb.stats(),
+      walks: w.walks,
+      walkReads: w.walkReads,
+      walkCacheHits: [...w.walkCacheHits],
+      faults: w.faults,
+      faultsRetried: this.faultsRetried,
+      shootdownsServiced: this.shootdownsServiced,
+      cycles: this.cycles(),
+    };
+  }
+
+  validate(): void {
+    this.forget();
+    this.tlb.validate();
+  }
+}

@@ -1,0 +1,473 @@
+/**
+ * Translation lookaside buffers: one CPU's L1 data TLB arrays, its second-level TLB (STLB), and
+ * optional page-walk caches (Intel's paging-structure caches, SDM vol. 3A §4.10.3), with PCID tags
+ * so that a CR3 switch need not flush (§4.10.1). Geometry presets and their sources: tlb-presets.ts.
+ *
+ * INTERFACE
+ *   - `Tlb.lookup(vaddr, pcid)` probes L1, then L2; on a hit it leaves the translation in `frame`,
+ *     `pageShift`, `perms` and returns the level that hit (1 or 2), or 0 on a miss. An L2 hit is
+ *     copied into L1 (the inclusive-on-fill behaviour of Intel's and AMD's two-level TLBs).
+ *   - `Tlb.fill(vaddr, pcid, frame, pageShift, perms)` after a walk: installs the leaf in every level
+ *     that holds that page size (a level holding none of it, e.g. 1 GiB in Zen 3's L2, is skipped).
+ *   - Invalidation as the instructions do it: `invlpg(vaddr, pcid)` drops the translations of that
+ *     address under `pcid` and global ones, and empties the page-walk caches for `pcid` (§4.10.4.1:
+ *     INVLPG invalidates all paging-structure-cache entries of the current PCID); `flushPcid(pcid)`
+ *     (INVPCID single-context, keeps global entries); `flushAll(keepGlobal)` (CR3 write without PCID
+ *     → keepGlobal = true; INVPCID all-context → false).
+ *
+ * ARRAY LAYOUT (host-side typed arrays: a TLB is private to its CPU and losing it on resume is what
+ *   hardware does too, so nothing lives in RAM)
+ *   entry i of an array with `ways` ways lives in set ⌊i / ways⌋; set = key mod sets (the model's
+ *   index function: the real hash of the STLB is not published), key = ⌊vaddr / pageSize⌋.
+ *   tag[i] = (key · 4 + sizeClass) · TAG_ASIDS + asid, −1 when empty; asid = pcid, or GLOBAL_ASID
+ *   for a global entry (G = 1), which matches every PCID. Keys are < 2^36 and TAG_ASIDS = 2^13, so a
+ *   tag is < 2^51 and exact in a double.
+ *   LRU: stamp[i] is the array's clock at the entry's last use; the victim is an empty way, else the
+ *   way of least stamp. Invariant: within a set, no two valid entries have the same tag.
+ */
+import { InvariantError } from '../util/errors.ts';
+import { PERM_GLOBAL, type WalkCache } from './mmu.ts';
+import { PAGE_SHIFT_1G, PAGE_SHIFT_2M, PAGE_SHIFT_4K } from './pte.ts';
+
+// Module-local copies of imported constants (see mmu.ts: under tsx's CommonJS output an imported
+// binding is a getter call on every use).
+const L_PAGE_SHIFT_1G = PAGE_SHIFT_1G;
+const L_PAGE_SHIFT_2M = PAGE_SHIFT_2M;
+const L_PAGE_SHIFT_4K = PAGE_SHIFT_4K;
+const L_PERM_GLOBAL = PERM_GLOBAL;
+
+export const MAX_PCID = 4095;
+export const GLOBAL_ASID = 4096;
+const TAG_ASIDS = 8192;
+
+/** One set-associative array (fully associative when sets = 1). */
+export interface TlbArraySpec {
+  name: string;
+  entries: number;
+  ways: number;
+  /** Page shifts the array holds (12, 21, 30). */
+  pageShifts: number[];
+}
+
+export interface ArrayCounters {
+  name: string;
+  hits: number;
+  /** Used by the page-walk caches, whose arrays are probed one after another. */
+  misses: number;
+  fills: number;
+  evictions: number;
+}
+
+function pageBytes(pageShift: number): number {
+  return pageShift === L_PAGE_SHIFT_4K ? 4096 : pageShift === L_PAGE_SHIFT_2M ? 2097152 : 1073741824;
+}
+
+function sizeClass(pageShift: number): number {
+  return pageShift === L_PAGE_SHIFT_4K ? 0 : pageShift === L_PAGE_SHIFT_2M ? 1 : 2;
+}
+
+export class TlbArray {
+  readonly sets: number;
+  readonly ways: number;
+  /** sets − 1: the set count is a power of two, so the index is `key & setMask` (no float modulo). */
+  readonly setMask: number;
+  readonly holds4k: boolean;
+  readonly holds2m: boolean;
+  readonly holds1g: boolean;
+  readonly tags: Float64Array;
+  readonly frames: Float64Array;
+  readonly perms: Int32Array;
+  readonly shifts: Uint8Array;
+  /** The asid part of each valid entry's tag (pcid or GLOBAL_ASID), so flushes need no float modulo. */
+  readonly asids: Int32Array;
+  /** LRU: each entry's last-use time on `clock` (the CPU's fast path bumps them itself). */
+  readonly stamps: Float64Array;
+  clock = 0;
+  /** Valid entries per size class (4K, 2M, 1G): a lookup skips the sizes the array holds none of. */
+  readonly sizeCounts = new Int32Array(3);
+  /** Valid global entries, so a lookup probes the global tag only when there are some. */
+  globals = 0;
+  readonly counters: ArrayCounters;
+  /** Set by `probe()` on a hit: the entry's index. */
+  hitIndex = -1;
+
+  constructor(readonly spec: TlbArraySpec) {
+    const { entries, ways } = spec;
+    if (!Number.isInteger(entries) || !Number.isInteger(ways) || entries < 1 || ways < 1 || entries % ways !== 0) {
+      throw new RangeError(`TLB array ${spec.name}: ${entries} entries in ${ways} ways: expected ways dividing entries`);
+    }
+    this.sets = entries / ways;
+    if ((this.sets & (this.sets - 1)) !== 0) {
+      throw new RangeError(`TLB array ${spec.name}: ${this.sets} sets: expected a power of two (the model indexes by the key's low bits)`);
+    }
+    this.setMask = this.sets - 1;
+    this.ways = ways;
+    this.holds4k = spec.pageShifts.includes(L_PAGE_SHIFT_4K);
+    this.holds2m = spec.pageShifts.includes(L_PAGE_SHIFT_2M);
+    this.holds1g = spec.pageShifts.includes(L_PAGE_SHIFT_1G);
+    this.tags = new Float64Array(entries).fill(-1);
+    this.frames = new Float64Array(entries);
+    this.perms = new Int32Array(entries);
+    this.shifts = new Uint8Array(entries);
+    this.asids = new Int32Array(entries);
+    this.stamps = new Float64Array(entries);
+    this.counters = { name: spec.name, hits: 0, misses: 0, fills: 0, evictions: 0 };
+  }
+
+  holds(pageShift: number): boolean {
+    return pageShift === L_PAGE_SHIFT_4K ? this.holds4k : pageShift === L_PAGE_SHIFT_2M ? this.holds2m : this.holds1g;
+  }
+
+  /** Finds the entry for `key` of `pageShift` under `pcid` (or global); no counters. */
+  find(key: number, pageShift: number, pcid: number): number {
+    const base = (key & this.setMask) * this.ways;
+    const tagBase = (key * 4 + sizeClass(pageShift)) * TAG_ASIDS;
+    const tag = tagBase + pcid;
+    const tags = this.tags;
+    const end = base + this.ways;
+    for (let i = base; i < end; i++) if (tags[i] === tag) return i;
+    if (this.globals > 0) {
+      const global = tagBase + GLOBAL_ASID;
+      for (let i = base; i < end; i++) if (tags[i] === global) return i;
+    }
+    return -1;
+  }
+
+  /** Looks `vaddr` up for every page size the array holds; on a hit counts it, marks the entry
+   *  most recently used and leaves its index in `hitIndex`. Misses are counted by the caller (per
+   *  TLB level, since a level's arrays are probed in parallel). */
+  probe(vaddr: number, pcid: number): boolean {
+    let index = -1;
+    const counts = this.sizeCounts;
+    if (counts[0]! > 0) index = this.find(Math.floor(vaddr / 4096), L_PAGE_SHIFT_4K, pcid);
+    if (index < 0 && counts[1]! > 0) index = this.find(Math.floor(vaddr / 2097152), L_PAGE_SHIFT_2M, pcid);
+    if (index < 0 && counts[2]! > 0) index = this.find(Math.floor(vaddr / 1073741824), L_PAGE_SHIFT_1G, pcid);
+    if (index < 0) return false;
+    this.counters.hits++;
+    this.stamps[index] = ++this.clock;
+    this.hitIndex = index;
+    return true;
+  }
+
+  /** Marks entry `index` most recently used. */
+  touch(index: number): void {
+    this.stamps[index] = ++this.clock;
+  }
+
+  /** Installs a translation; returns its index. Replaces an entry of the same tag, else the LRU way. */
+  insert(vaddr: number, pcid: number, frame: number, pageShift: number, perms: number): number {
+    const key = Math.floor(vaddr / pageBytes(pageShift));
+    const asid = (perms & L_PERM_GLOBAL) !== 0 ? GLOBAL_ASID : pcid;
+    const cls = sizeClass(pageShift);
+    const tag = (key * 4 + cls) * TAG_ASIDS + asid;
+    const base = (key & this.setMask) * this.ways;
+    const end = base + this.ways;
+    const tags = this.tags;
+    const stamps = this.stamps;
+    // The same tag if present, else the first empty way, else the least recently used way.
+    let victim = base;
+    let oldest = Infinity;
+    for (let i = base; i < end; i++) {
+      const t = tags[i]!;
+      if (t === tag) {
+        victim = i;
+        break;
+      }
+      if (t < 0) {
+        if (oldest > -1) {
+          victim = i;
+          oldest = -1;
+        }
+      } else if (stamps[i]! < oldest) {
+        victim = i;
+        oldest = stamps[i]!;
+      }
+    }
+    const old = tags[victim]!;
+    if (old >= 0) {
+      if (old !== tag) this.counters.evictions++;
+      this.drop(victim);
+    }
+    tags[victim] = tag;
+    this.frames[victim] = frame;
+    this.perms[victim] = perms;
+    this.shifts[victim] = pageShift;
+    this.asids[victim] = asid;
+    this.sizeCounts[cls]!++;
+    stamps[victim] = ++this.clock;
+    if (asid === GLOBAL_ASID) this.globals++;
+    this.counters.fills++;
+    return victim;
+  }
+
+
+  private drop(index: number): void {
+    const tag = this.tags[index]!;
+    if (tag < 0) return;
+    if (this.asids[index] === GLOBAL_ASID) this.globals--;
+    this.sizeCounts[sizeClass(this.shifts[index]!)]!--;
+    this.tags[index] = -1;
+  }
+
+  /** Drops every translation covering `vaddr` under `pcid` and every global one. Returns how many. */
+  invalidateAddress(vaddr: number, pcid: number): number {
+    let dropped = 0;
+    for (const shift of [L_PAGE_SHIFT_4K, L_PAGE_SHIFT_2M, L_PAGE_SHIFT_1G]) {
+      if (!this.holds(shift)) continue;
+      const key = Math.floor(vaddr / pageBytes(shift));
+      const tagBase = (key * 4 + sizeClass(shift)) * TAG_ASIDS;
+      const base = (key & this.setMask) * this.ways;
+      for (let i = base; i < base + this.ways; i++) {
+        const t = this.tags[i];
+        if (t === tagBase + pcid || t === tagBase + GLOBAL_ASID) {
+          this.drop(i);
+          dropped++;
+        }
+      }
+    }
+    return dropped;
+  }
+
+  /** Drops every entry of `pcid` (keeping globals), or of every PCID when pcid < 0 (then globals go
+   *  too unless keepGlobal). */
+  invalidateWhere(pcid: number, keepGlobal: boolean): void {
+    for (let i = 0; i < this.tags.length; i++) {
+      if (this.tags[i]! < 0) continue;
+      const asid = this.asids[i]!;
+      if (asid === GLOBAL_ASID ? !keepGlobal : pcid < 0 || asid === pcid) this.drop(i);
+    }
+  }
+
+  validEntries(): number {
+    let n = 0;
+    for (let i = 0; i < this.tags.length; i++) if (this.tags[i]! >= 0) n++;
+    return n;
+  }
+
+  /** Checks: no duplicate tag within a set, every tag in the set its key indexes, globals counted. */
+  validate(): void {
+    let globals = 0;
+    for (let set = 0; set < this.sets; set++) {
+      const seen = new Set<number>();
+      for (let w = 0; w < this.ways; w++) {
+        const i = set * this.ways + w;
+        const t = this.tags[i]!;
+        if (t < 0) continue;
+        if (seen.has(t)) throw new InvariantError(`TLB ${this.spec.name}: set ${set} holds tag ${t} twice`);
+        seen.add(t);
+        const key = Math.floor(Math.floor(t / TAG_ASIDS) / 4);
+        if (key % this.sets !== set) throw new InvariantError(`TLB ${this.spec.name}: key ${key} in set ${set}, expected set ${key % this.sets}`);
+        if (t % TAG_ASIDS !== this.asids[i]) throw new InvariantError(`TLB ${this.spec.name}: entry ${i} asid ${this.asids[i]} differs from its tag's`);
+        if (t % TAG_ASIDS === GLOBAL_ASID) globals++;
+        if (!this.holds(this.shifts[i]!)) throw new InvariantError(`TLB ${this.spec.name}: holds a page of shift ${this.shifts[i]} it does not cache`);
+      }
+    }
+    for (let cls = 0; cls < 3; cls++) {
+      let n = 0;
+      for (let i = 0; i < this.tags.length; i++) if (this.tags[i]! >= 0 && sizeClass(this.shifts[i]!) === cls) n++;
+      if (n !== this.sizeCounts[cls]) throw new InvariantError(`TLB ${this.spec.name}: ${n} entries of size class ${cls}, counter says ${this.sizeCounts[cls]}`);
+    }
+    if (globals !== this.globals) throw new InvariantError(`TLB ${this.spec.name}: ${globals} global entries, counter says ${this.globals}`);
+  }
+}
+
+/** Sizes of the three paging-structure caches (entries each, fully associative LRU). */
+export interface WalkCacheSpec {
+  pml4: number;
+  pdpt: number;
+  pde: number;
+}
+
+/**
+ * Page-walk caches (§4.10.3): PML4-cache keyed by vaddr bits 47:39, PDPTE-cache by 47:30, PDE-cache
+ * by 47:21, each tagged by PCID and holding the next table's address and the rights above it.
+ */
+export class PageWalkCaches implements WalkCache {
+  table = 0;
+  perms = 0;
+  /** Index 0: PDE-cache (level 2), 1: PDPTE-cache (level 3), 2: PML4-cache (level 4). */
+  readonly arrays: [TlbArray, TlbArray, TlbArray];
+
+  constructor(readonly spec: WalkCacheSpec) {
+    // The entries are stored through TlbArray with the shift of the region each entry covers.
+    this.arrays = [
+      new TlbArray({ name: 'PDE-cache', entries: spec.pde, ways: spec.pde, pageShifts: [L_PAGE_SHIFT_2M] }),
+      new TlbArray({ name: 'PDPTE-cache', entries: spec.pdpt, ways: spec.pdpt, pageShifts: [L_PAGE_SHIFT_1G] }),
+      new TlbArray({ name: 'PML4-cache', entries: spec.pml4, ways: spec.pml4, pageShifts: [L_PAGE_SHIFT_4K] }),
+    ];
+  }
+
+  lookup(vaddr: number, pcid: number): number {
+    const [pde, pdpt, pml4] = this.arrays;
+    let i = pde.find(Math.floor(vaddr / 2 ** 21), L_PAGE_SHIFT_2M, pcid);
+    if (i >= 0) return this.hit(pde, i, 1);
+    i = pdpt.find(Math.floor(vaddr / 2 ** 30), L_PAGE_SHIFT_1G, pcid);
+    if (i >= 0) return this.hit(pdpt, i, 2);
+    // The PML4-cache reuses the 4 KiB size class with key = vaddr bits 47:39.
+    i = pml4.find(Math.floor(vaddr / 2 ** 39), L_PAGE_SHIFT_4K, pcid);
+    if (i >= 0) return this.hit(pml4, i, 3);
+    pde.counters.misses++;
+    return 4;
+  }
+
+  private hit(array: TlbArray, index: number, nextLevel: number): number {
+    array.counters.hits++;
+    this.table = array.frames[index]!;
+    this.perms = array.perms[index]!;
+    array.touch(index);
+    return nextLevel;
+  }
+
+  fill(vaddr: number, pcid: number, level: number, next: number, perms: number): void {
+    const perm = perms & ~L_PERM_GLOBAL;
+    if (level === 2) this.arrays[0].insert(vaddr, pcid, next, L_PAGE_SHIFT_2M, perm);
+    else if (level === 3) this.arrays[1].insert(vaddr, pcid, next, L_PAGE_SHIFT_1G, perm);
+    else this.arrays[2].insert(Math.floor(vaddr / 2 ** 39) * 4096, pcid, next, L_PAGE_SHIFT_4K, perm);
+  }
+
+  flushPcid(pcid: number): void {
+    for (const a of this.arrays) a.invalidateWhere(pcid, false);
+  }
+}
+
+/** A CPU's whole TLB: its L1 arrays (probed in parallel), its L2 arrays, optional walk caches. */
+export interface TlbSpec {
+  name: string;
+  l1: TlbArraySpec[];
+  l2: TlbArraySpec[];
+  walkCache: WalkCacheSpec | null;
+}
+
+export interface TlbCounters {
+  l1Hits: number;
+  l1Misses: number;
+  l2Hits: number;
+  l2Misses: number;
+  invlpg: number;
+  flushes: number;
+}
+
+export class Tlb {
+  readonly l1: TlbArray[];
+  readonly l2: TlbArray[];
+  readonly walkCaches: PageWalkCaches | null;
+  readonly counters: TlbCounters = { l1Hits: 0, l1Misses: 0, l2Hits: 0, l2Misses: 0, invlpg: 0, flushes: 0 };
+  /** The translation of the last hit: page base, page shift, PERM_* rights. */
+  frame = 0;
+  pageShift = L_PAGE_SHIFT_4K;
+  perms = 0;
+  /** The L1 array and index now holding the last hit's or fill's translation (-1 if none holds it). */
+  l1Array: TlbArray | null = null;
+  l1Index = -1;
+
+  constructor(readonly spec: TlbSpec) {
+    this.l1 = spec.l1.map((a) => new TlbArray(a));
+    this.l2 = spec.l2.map((a) => new TlbArray(a));
+    this.walkCaches = spec.walkCache === null ? null : new PageWalkCaches(spec.walkCache);
+  }
+
+  /** Probes L1 then L2; returns the level that hit (1, 2) or 0. */
+  lookup(vaddr: number, pcid: number): number {
+    const counters = this.counters;
+    const l1 = this.l1;
+    for (let a = 0; a < l1.length; a++) {
+      const array = l1[a]!;
+      if (array.probe(vaddr, pcid)) {
+        counters.l1Hits++;
+        this.take(array, array.hitIndex);
+        this.l1Array = array;
+        this.l1Index = array.hitIndex;
+        return 1;
+      }
+    }
+    counters.l1Misses++;
+    const l2 = this.l2;
+    for (let a = 0; a < l2.length; a++) {
+      const array = l2[a]!;
+      if (array.probe(vaddr, pcid)) {
+        counters.l2Hits++;
+        this.take(array, array.hitIndex);
+        this.fillLevel(this.l1, vaddr, pcid, this.frame, this.pageShift, this.perms, true);
+        return 2;
+      }
+    }
+    counters.l2Misses++;
+    return 0;
+  }
+
+  private take(array: TlbArray, index: number): void {
+    this.frame = array.frames[index]!;
+    this.pageShift = array.shifts[index]!;
+    this.perms = array.perms[index]!;
+  }
+
+  /** Installs a walked translation in every level that holds its page size. */
+  fill(vaddr: number, pcid: number, frame: number, pageShift: number, perms: number): void {
+    this.fillLevel(this.l2, vaddr, pcid, frame, pageShift, perms, false);
+    this.fillLevel(this.l1, vaddr, pcid, frame, pageShift, perms, true);
+    this.frame = frame;
+    this.pageShift = pageShift;
+    this.perms = perms;
+  }
+
+  private fillLevel(arrays: TlbArray[], vaddr: number, pcid: number, frame: number, pageShift: number, perms: number, isL1: boolean): void {
+    if (isL1) {
+      this.l1Array = null;
+      this.l1Index = -1;
+    }
+    for (let a = 0; a < arrays.length; a++) {
+      const array = arrays[a]!;
+      if (!array.holds(pageShift)) continue;
+      const index = array.insert(vaddr, pcid, frame, pageShift, perms);
+      if (isL1) {
+        this.l1Array = array;
+        this.l1Index = index;
+      }
+      return;
+    }
+  }
+
+
+  /** INVLPG: drops `vaddr`'s translations under `pcid` and global ones, at every level, and every
+   *  page-walk-cache entry of `pcid` (§4.10.4.1). */
+  invlpg(vaddr: number, pcid: number): void {
+    this.counters.invlpg++;
+    for (const array of this.l1) array.invalidateAddress(vaddr, pcid);
+    for (const array of this.l2) array.invalidateAddress(vaddr, pcid);
+    this.walkCaches?.flushPcid(pcid);
+    this.l1Array = null;
+    this.l1Index = -1;
+  }
+
+  /** INVPCID single-context: every non-global translation of `pcid`, and its walk-cache entries. */
+  flushPcid(pcid: number): void {
+    this.counters.flushes++;
+    for (const array of [...this.l1, ...this.l2]) array.invalidateWhere(pcid, true);
+    this.walkCaches?.flushPcid(pcid);
+    this.l1Array = null;
+    this.l1Index = -1;
+  }
+
+  /** Every PCID: a CR3 write without PCIDs (keepGlobal) or INVPCID all-context (not). */
+  flushAll(keepGlobal: boolean): void {
+    this.counters.flushes++;
+    for (const array of [...this.l1, ...this.l2]) array.invalidateWhere(-1, keepGlobal);
+    this.walkCaches?.flushPcid(-1);
+    this.l1Array = null;
+    this.l1Index = -1;
+  }
+
+  validate(): void {
+    for (const array of [...this.l1, ...this.l2]) array.validate();
+    if (this.walkCaches !== null) for (const array of this.walkCaches.arrays) array.validate();
+    const c = this.counters;
+    if (c.l1Misses !== c.l2Hits + c.l2Misses) {
+      throw new InvariantError(`TLB ${this.spec.name}: ${c.l1Misses} L1 misses but ${c.l2Hits} L2 hits + ${c.l2Misses} L2 misses`);
+    }
+  }
+
+  stats(): { name: string; counters: TlbCounters; arrays: (ArrayCounters & { valid: number })[] } {
+    const arrays = [...this.l1, ...this.l2, ...(this.walkCaches?.arrays ?? [])].map((a) => ({ ...a.counters, valid: a.validEntries() }));
+    return { name: this.spec.name, counters: { ...this.counters }, arrays };
+  }
+}
