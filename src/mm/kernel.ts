@@ -26,6 +26,7 @@ import type { CreateCacheOptions, SlabBootOptions } from './slab/allocator.ts';
 import type { Kmalloc } from './slab/kmalloc.ts';
 import type { KmemCache } from './slab/cache.ts';
 import type { SlabStats } from './slab/slabinfo.ts';
+import { Vm } from './vm/vm.ts';
 
 export interface BootOptions {
   /** RAM size: bytes, or with a unit ('256MiB'). A multiple of 4 KiB, at least 1 MiB, at most 4 GiB. */
@@ -69,6 +70,7 @@ export class Kernel {
    * (`npm run bench -- --only churn`, A/B on one machine; V8 inlines the shorter chain whole).
    */
   private kmallocLayer: Kmalloc | null = null;
+  private vmLayer: Vm | null = null;
 
   private constructor(
     readonly ram: Ram,
@@ -84,6 +86,12 @@ export class Kernel {
   get slab(): SlabAllocator {
     if (this.slabAllocator === null) this.installSlab(SlabAllocator.attach(this.ram, this.header, this.pages, this.memMap));
     return this.slabAllocator as SlabAllocator;
+  }
+
+  /** Virtual memory: address spaces, the direct map, vmalloc (mm/vm/vm.ts); made on first use by any worker. */
+  get vm(): Vm {
+    if (this.vmLayer === null) this.vmLayer = Vm.attach(this);
+    return this.vmLayer;
   }
 
   private installSlab(slab: SlabAllocator): void {
@@ -142,6 +150,7 @@ export class Kernel {
   validate(): void {
     this.pages.validate();
     this.slab.validate();
+    if (this.vmLayer !== null || this.header.get(H.VM_ROOT_PFN) !== 0) this.vm.validate();
   }
 
   /** kmem_cache_create(): a cache of `sizeBytes` objects (see SlabAllocator.createCache). */
