@@ -33,6 +33,7 @@ import { handleFault } from './fault.ts';
 import { doMadvise } from './madvise.ts';
 import { doBrk, doMmap, doMunmap } from './mmap.ts';
 import { doMprotect } from './mprotect.ts';
+import { procMaps, procSmapsRollup } from './proc.ts';
 import { PAGE_SIZE, TASK_SIZE, VM } from './types.ts';
 import type { AccessKind } from './types.ts';
 import { zapRange } from './vma-ops.ts';
@@ -212,6 +213,16 @@ export class AddressSpace {
       this.vm.ram.bytes.set(bytes.subarray(done, done + n), this.physical(vaddr + done, 'write'));
       done += n;
     }
+  }
+
+  /** /proc/<pid>/maps. */
+  maps(): string {
+    return procMaps(this);
+  }
+
+  /** /proc/<pid>/smaps_rollup. */
+  smapsRollup(): string {
+    return procSmapsRollup(this);
   }
 
   /** exit_mmap: unmaps everything, frees every page table, VMA and the index, and the mm itself. */

@@ -52,6 +52,7 @@ import { VMA_ALIGN, VMA_BYTES, VmaFields } from './vma.ts';
 import { VMAP_AREA_BYTES, vfree, vmalloc, vmapAreas } from './vmalloc.ts';
 import { SegvError } from './errors.ts';
 import { validateVm } from './validate.ts';
+import { procMeminfo, procVmstat } from './proc.ts';
 
 export const ROOT = {
   LOCK: 0,
@@ -80,6 +81,17 @@ export interface AddressSpaceOptions {
   startBrk?: number;
   /** vm.max_map_count for this mm. Default 65530. */
   maxMapCount?: number;
+}
+
+export interface VmStats {
+  addressSpaces: number;
+  anonPages: number;
+  zeroPageMaps: number;
+  userPageTablePages: number;
+  kernelPageTablePages: number;
+  vmallocAreas: number;
+  vmallocPages: number;
+  pgfault: number;
 }
 
 /** Drops the translations of [start, end) under the address space whose PML4 is at `cr3`. */
@@ -381,6 +393,29 @@ export class Vm {
     }
     const guard = vmapAreas(this).some((a) => vaddr >= a.start + a.sizeBytes - PAGE_SIZE && vaddr < a.start + a.sizeBytes);
     throw new SegvError(vaddr, access, guard ? 'guard-page' : 'not-mapped');
+  }
+
+  stats(): VmStats {
+    return {
+      addressSpaces: this.addressSpaces().length,
+      anonPages: this.counter('nr_anon_pages'),
+      zeroPageMaps: this.counter('nr_zero_page_maps'),
+      userPageTablePages: this.counter('nr_page_table_pages'),
+      kernelPageTablePages: this.root(ROOT.KERNEL_TABLES),
+      vmallocAreas: vmapAreas(this).length,
+      vmallocPages: this.counter('nr_vmalloc'),
+      pgfault: this.counter('pgfault'),
+    };
+  }
+
+  /** /proc/meminfo (the lines kmem models). */
+  meminfo(): string {
+    return procMeminfo(this);
+  }
+
+  /** /proc/vmstat (the counters kmem keeps). */
+  vmstat(): string {
+    return procVmstat(this);
   }
 
   /** Checks every address space, page table, reverse map and vmalloc area (validate.ts). */
