@@ -214,6 +214,36 @@ export class PageAllocator {
     if (this.pageLimit > 0) Atomics.sub(this.header.words, H.PAGES_LIMITED, 1 << order);
   }
 
+  /**
+   * split_page(): turns an allocated, non-compound block of 2^order pages into 2^order allocated
+   * order-0 pages, each with refcount 1, the block's owner tag and mobility, so that each can be
+   * freed alone (transparent huge pages are split this way). Counted as 2^order − 1 more blocks.
+   */
+  splitPage(pfn: number, order: number): void {
+    if (!(pfn >= 0 && pfn < this.nrPages && (pfn | 0) === pfn)) throw new PfnRangeError(pfn, this.nrPages);
+    if (!(order >= 0 && order <= MAX_PAGE_ORDER && (order | 0) === order)) throw new OrderError(order);
+    const zone = this.zoneOf(pfn);
+    zone.lock.acquire();
+    try {
+      const flags = this.flags[pfn] as number;
+      if ((flags & PageFlag.Allocated) === 0 || (this.order[pfn] as number) !== order) this.diagnoseBadFree(pfn, order);
+      assert((flags & PageFlag.Head) === 0, () => `split_page of pfn ${pfn}: a compound page; expected a block allocated without GFP.COMP`);
+      const owner = this.memMap.owner[pfn] as number;
+      for (let p = pfn + 1; p < pfn + (1 << order); p++) {
+        this.flags[p] = flags;
+        this.order[p] = 0;
+        this.memMap.refcount[p] = 1;
+        this.memMap.mapcount[p] = 0;
+        this.memMap.pincount[p] = 0;
+        this.memMap.owner[p] = owner;
+      }
+      this.order[pfn] = 0;
+      zone.count(ZoneStat.allocBlocks, (1 << order) - 1);
+    } finally {
+      zone.lock.release();
+    }
+  }
+
   /** Walks every free list and frame and checks every invariant; throws InvariantError. */
   validate(): void {
     validatePageAllocator(this);

@@ -25,6 +25,9 @@ export interface VmFuzzReport {
   segv: number;
   errors: Record<string, number>;
   peakVmas: number;
+  thpFaults: number;
+  thpSplits: number;
+  hugeZeroMaps: number;
 }
 
 const PAGES = 512;
@@ -42,6 +45,7 @@ export function fuzzVm(options: VmFuzzOptions): VmFuzzReport {
   const errors: Record<string, number> = {};
   let segv = 0;
   let peakVmas = 0;
+  let hugeZero = 0;
   const validateEvery = options.validateEvery ?? 10_000;
   const fail = (what: string): never => {
     throw new Error(`vm fuzz seed ${options.seed}: ${what}`);
@@ -58,6 +62,8 @@ export function fuzzVm(options: VmFuzzOptions): VmFuzzReport {
     if (got !== expected) fail(`${what}: got ${got}, expected ${expected}`);
   };
   const range = (): [number, number] => {
+    // Now and then the whole window, one 2 MiB-aligned range: room for a transparent huge page.
+    if (rng.chance(0.03)) return [0, PAGES];
     const p = rng.int(PAGES);
     const n = 1 + Math.min(PAGES - p - 1, rng.chance(0.8) ? rng.int(8) : rng.int(128));
     return [p, n];
@@ -143,9 +149,20 @@ export function fuzzVm(options: VmFuzzOptions): VmFuzzReport {
       }
     }
     peakVmas = Math.max(peakVmas, mm.mapCount);
+    hugeZero = Math.max(hugeZero, kernel.vm.counter('nr_huge_zero_page_maps'));
     if ((op + 1) % validateEvery === 0 || op + 1 === options.ops) check(kernel, mm, prot);
   }
-  return { ops: options.ops, faults: mm.faults, segv, errors, peakVmas };
+  const vm = kernel.vm;
+  return {
+    ops: options.ops,
+    faults: mm.faults,
+    segv,
+    errors,
+    peakVmas,
+    thpFaults: vm.counter('thp_fault_alloc'),
+    thpSplits: vm.counter('thp_split_pmd'),
+    hugeZeroMaps: hugeZero,
+  };
 }
 
 function check(kernel: Kernel, mm: AddressSpace, prot: Int8Array): void {

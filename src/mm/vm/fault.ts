@@ -11,6 +11,7 @@
  *     the zero page                                   → a new zeroed page replaces it (wp_page_copy)
  *     a page only this entry maps                     → made writable in place (wp_page_reuse)
  *   an entry that already allows the access           → nothing: a stale TLB entry was the cause
+ * A VMA that may use transparent huge pages tries a 2 MiB mapping first (thp.ts).
  *
  * Anonymous pages are GFP_HIGHUSER_MOVABLE, zeroed, owner VM_OWNER_ANON. Leaf entries are
  * P | U | A, W with VM_WRITE (never for the zero page), D on a write, NX without VM_EXEC.
@@ -25,6 +26,7 @@ import { MMF } from './mm-struct.ts';
 import { VM_OWNER_ANON } from './owners.ts';
 import { entryPfn } from './page-table.ts';
 import { rmapAdd } from './rmap.ts';
+import { hugeFault } from './thp.ts';
 import { PAGE_SIZE, VM } from './types.ts';
 import type { AccessKind } from './types.ts';
 
@@ -64,6 +66,7 @@ export function handleFault(mm: AddressSpace, vaddr: number, access: AccessKind)
   if (!accessAllowed(flags, access)) throw new SegvError(vaddr, access, 'protection');
   vm.count('pgfault');
   mm.addNum(MMF.FAULTS, 1);
+  if (hugeFault(mm, vma, vaddr, access)) return;
   const page = Math.floor(vaddr / PAGE_SIZE) * PAGE_SIZE;
   const slot = vm.tables.entry(mm.pgdPfn, page, 1, true, (d) => mm.countTables(d));
   if (slot < 0) throw new SyscallError('fault', 'ENOMEM', `no page for a page table at 0x${page.toString(16)} (VM_FAULT_OOM)`);

@@ -14,6 +14,7 @@
  *   Without MAP_FIXED addr is a hint, used when the range is free; otherwise the highest gap below
  *   mmap_base is taken (top-down), then the lowest above TASK_SIZE/3 (the legacy bottom-up fallback).
  *   MAP_FIXED first unmaps what it overlaps. A new range merges with the VMAs it touches.
+ *   Without MAP_FIXED the THP alignment policy (thp-settings.ts) may pad the search to a 2 MiB boundary.
  *   MAP_POPULATE faults every page in (writing when the mapping is writable), as mm_populate does.
  *   Unknown flag bits are ignored, as Linux's legacy mmap ignores them.
  *
@@ -28,7 +29,8 @@ import { handleFault } from './fault.ts';
 import type { AddressSpace } from './mm-struct.ts';
 import { MMF } from './mm-struct.ts';
 import { gapAround, mergeAround, splitAt, zapRange } from './vma-ops.ts';
-import { MAP, MMAP_MIN_ADDR, PAGE_SIZE, PROT, PROT_MASK, TASK_SIZE, VM, pageAlign } from './types.ts';
+import { alignsMapping } from './thp.ts';
+import { MAP, MMAP_MIN_ADDR, PAGE_SIZE, PMD_SIZE, PROT, PROT_MASK, TASK_SIZE, VM, pageAlign } from './types.ts';
 
 /** TASK_UNMAPPED_BASE: where the bottom-up search starts (TASK_SIZE / 3, page-aligned). */
 const TASK_UNMAPPED_BASE = Math.floor(TASK_SIZE / 3 / PAGE_SIZE) * PAGE_SIZE;
@@ -67,7 +69,7 @@ export function doMmap(mm: AddressSpace, addr: number, length: number, prot: num
       start = addr;
       if ((flags & MAP.FIXED) === 0 && overlaps(mm, start, start + len)) fail('EEXIST', 'MAP_FIXED_NOREPLACE over an existing mapping');
     } else {
-      start = unmappedArea(mm, addr, len);
+      start = alignsMapping(mm.vm, len) ? thpUnmappedArea(mm, addr, len) : unmappedArea(mm, addr, len);
       if (start < 0) fail('ENOMEM', 'no gap in the address space is large enough');
     }
     // Room for the worst case: the fixed unmap splits one VMA, and the new VMA.
@@ -126,6 +128,20 @@ export function unmappedArea(mm: AddressSpace, hint: number, len: number): numbe
     if (i < mm.mapCount) lo = Math.max(lo, vmas.end(mm.vmaAt(i)));
   }
   return -1;
+}
+
+/**
+ * thp_get_unmapped_area for anonymous memory (__thp_get_unmapped_area): search for len + 2 MiB, keep
+ * a taken hint, else move up to the next 2 MiB boundary, or, when the area found is aligned already
+ * and the search is top-down, take its upper part. Falls back to the plain search when the padded
+ * one fails.
+ */
+export function thpUnmappedArea(mm: AddressSpace, hint: number, len: number): number {
+  const padded = unmappedArea(mm, hint, len + PMD_SIZE);
+  if (padded < 0) return unmappedArea(mm, hint, len);
+  if (hint !== 0 && padded === pageAlign(hint)) return padded;
+  const offSub = (PMD_SIZE - (padded % PMD_SIZE)) % PMD_SIZE;
+  return offSub === 0 ? padded + PMD_SIZE : padded + offSub;
 }
 
 export function doMunmap(mm: AddressSpace, addr: number, length: number): void {

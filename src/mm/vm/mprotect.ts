@@ -12,7 +12,8 @@
  *
  * Page-table entries follow the new flags at once: W for an exclusively mapped anonymous page when
  * VM_WRITE is set (can_change_pte_writable; the zero page stays read-only), NX without VM_EXEC, and
- * for PROT_NONE the entry keeps its page with P clear and _PAGE_PROTNONE set. TLBs are shot down.
+ * for PROT_NONE the entry keeps its page with P clear and _PAGE_PROTNONE set. A huge PMD wholly in
+ * the range changes in place (change_huge_pmd); one the range cuts is split first. TLBs are shot down.
  */
 import { PTE_ACCESSED, PTE_DIRTY, PTE_PRESENT } from '../../machine/pte.ts';
 import { SyscallError, rangeText } from './errors.ts';
@@ -20,6 +21,8 @@ import { PTE_PROTNONE, leafHi, leafLo } from './fault.ts';
 import type { AddressSpace } from './mm-struct.ts';
 import { entryPfn } from './page-table.ts';
 import { modifyVmaFlags } from './vma-ops.ts';
+import { hugeLeafLo, splitHugeBoundaries } from './thp.ts';
+import { ROOT } from './vm.ts';
 import { PAGE_SIZE, PROT_MASK, TASK_SIZE, VM_ACCESS_FLAGS, pageAlign } from './types.ts';
 
 export function doMprotect(mm: AddressSpace, start: number, length: number, prot: number): void {
@@ -66,18 +69,20 @@ export function doMprotect(mm: AddressSpace, start: number, length: number, prot
 export function changeProtection(mm: AddressSpace, start: number, end: number, flags: number): void {
   const vm = mm.vm;
   const u = vm.u;
+  splitHugeBoundaries(mm, start, end);
+  const hugeZero = vm.root(ROOT.HUGE_ZERO_PFN);
   vm.tables.walkRange(
     mm.pgdPfn,
     start,
     end,
     (slot, _vaddr, level) => {
       const lo = u[slot] as number;
-      if (level !== 1 || (lo & (PTE_PRESENT | PTE_PROTNONE)) === 0) return;
+      if ((lo & (PTE_PRESENT | PTE_PROTNONE)) === 0) return;
       const pfn = entryPfn(lo);
-      const exclusive = pfn !== vm.zeroPfn && (vm.memMap.mapcount[pfn] as number) === 1;
+      const exclusive = pfn !== vm.zeroPfn && pfn !== hugeZero && (vm.memMap.mapcount[pfn] as number) === 1;
       const kept = lo & (PTE_ACCESSED | PTE_DIRTY);
       u[slot + 1] = leafHi(flags);
-      u[slot] = (leafLo(pfn, flags, exclusive, false) | kept) >>> 0;
+      u[slot] = ((level === 2 ? hugeLeafLo(pfn, flags, exclusive, false) : leafLo(pfn, flags, exclusive, false)) | kept) >>> 0;
     },
     null,
   );

@@ -8,11 +8,11 @@ import { assert } from '../../util/assert.ts';
 import { PageFlag } from '../types.ts';
 import { PTE_PROTNONE } from './fault.ts';
 import type { AddressSpace } from './mm-struct.ts';
-import { MM } from './mm-struct.ts';
-import { VM_OWNER_ANON, VM_OWNER_PGTABLE, VM_OWNER_VMALLOC } from './owners.ts';
+import { MM, MMF } from './mm-struct.ts';
+import { VM_OWNER_ANON, VM_OWNER_ANON_THP, VM_OWNER_PGTABLE, VM_OWNER_VMALLOC } from './owners.ts';
 import { LEVEL_SPAN, entryPfn } from './page-table.ts';
 import { rmapWalk } from './rmap.ts';
-import { PAGE_SIZE, PTRS_PER_TABLE, TASK_SIZE, VM, VM_ACCESS_FLAGS, formatVaddr } from './types.ts';
+import { HPAGE_PMD_NR, HPAGE_PMD_ORDER, PAGE_SIZE, PMD_SIZE, PTRS_PER_TABLE, TASK_SIZE, VM, VM_ACCESS_FLAGS, formatVaddr } from './types.ts';
 import { canMerge } from './vma-ops.ts';
 import { vmapAreas } from './vmalloc.ts';
 import { ROOT } from './vm.ts';
@@ -21,6 +21,8 @@ import type { Vm } from './vm.ts';
 export function validateVm(vm: Vm): void {
   const mapsOf = new Map<number, number>();
   let zeroMaps = 0;
+  let hugeZeroMaps = 0;
+  let thps = 0;
   let rss = 0;
   let tables = 0;
   const seenPfns = new Set<number>();
@@ -28,11 +30,15 @@ export function validateVm(vm: Vm): void {
   for (const mm of mms) {
     const r = validateAddressSpace(vm, mm, mapsOf);
     zeroMaps += r.zeroMaps;
+    hugeZeroMaps += r.hugeZeroMaps;
+    thps += r.thps;
     rss += mm.rssAnonPages;
     tables += mm.pageTablePages;
     for (const pfn of r.tablePfns) seenPfns.add(pfn);
   }
   assert(vm.counter('nr_zero_page_maps') === zeroMaps, () => `nr_zero_page_maps ${vm.counter('nr_zero_page_maps')}: expected ${zeroMaps} zero-page entries`);
+  assert(vm.counter('nr_huge_zero_page_maps') === hugeZeroMaps, () => `nr_huge_zero_page_maps ${vm.counter('nr_huge_zero_page_maps')}: expected ${hugeZeroMaps}`);
+  assert(vm.counter('nr_anon_transparent_hugepages') === thps, () => `nr_anon_transparent_hugepages ${vm.counter('nr_anon_transparent_hugepages')}: expected ${thps} THPs mapped`);
   assert(vm.counter('nr_anon_pages') === rss, () => `nr_anon_pages ${vm.counter('nr_anon_pages')}: expected Σ rss ${rss}`);
   assert(vm.counter('nr_page_table_pages') === tables, () => `nr_page_table_pages ${vm.counter('nr_page_table_pages')}: expected Σ mm tables ${tables}`);
   // Every anonymous page: mapped as often as its rmap list says, and as its references.
@@ -45,8 +51,8 @@ export function validateVm(vm: Vm): void {
     const owner = mm.owner[pfn] as number;
     if (owner === VM_OWNER_PGTABLE) tablePages++;
     else if (owner === VM_OWNER_VMALLOC) vmallocPages++;
-    if (owner !== VM_OWNER_ANON) continue;
-    anonPages++;
+    if (owner !== VM_OWNER_ANON && owner !== VM_OWNER_ANON_THP) continue;
+    anonPages += owner === VM_OWNER_ANON_THP ? HPAGE_PMD_NR : 1;
     const maps = mapsOf.get(pfn) ?? 0;
     assert(maps > 0, () => `anonymous page pfn ${pfn} is mapped nowhere: a leaked page`);
     assert(mm.mapcount[pfn] === maps, () => `pfn ${pfn}: mapcount ${mm.mapcount[pfn]}, expected the ${maps} entries that map it`);
@@ -59,7 +65,8 @@ export function validateVm(vm: Vm): void {
     assert(n === maps, () => `pfn ${pfn}: rmap list has ${n} items, expected ${maps}`);
   }
   for (const pfn of mapsOf.keys()) {
-    assert((mm.owner[pfn] as number) === VM_OWNER_ANON && ((mm.flags[pfn] as number) & PageFlag.Allocated) !== 0, () => `a user entry maps pfn ${pfn}, which is not an allocated anonymous page`);
+    const owner = mm.owner[pfn] as number;
+    assert((owner === VM_OWNER_ANON || owner === VM_OWNER_ANON_THP) && ((mm.flags[pfn] as number) & PageFlag.Allocated) !== 0, () => `a user entry maps pfn ${pfn}, which is not an allocated anonymous page`);
   }
   assert(anonPages === rss, () => `${anonPages} anonymous pages allocated; expected Σ rss ${rss}`);
   assert(
@@ -81,7 +88,7 @@ export function validateVm(vm: Vm): void {
 }
 
 /** Checks one mm; returns the number of entries that map each page (into mapsOf) and its table pfns. */
-function validateAddressSpace(vm: Vm, mm: AddressSpace, mapsOf: Map<number, number>): { zeroMaps: number; tablePfns: number[] } {
+function validateAddressSpace(vm: Vm, mm: AddressSpace, mapsOf: Map<number, number>): { zeroMaps: number; hugeZeroMaps: number; thps: number; tablePfns: number[] } {
   const vmas = vm.vmas;
   const n = mm.mapCount;
   assert(n <= mm.maxMapCount + 1, () => `mm ${mm.pid}: map_count ${n} above max_map_count ${mm.maxMapCount}`);
@@ -110,6 +117,8 @@ function validateAddressSpace(vm: Vm, mm: AddressSpace, mapsOf: Map<number, numb
   }
   const tablePfns: number[] = [pgd];
   let zeroMaps = 0;
+  let hugeZeroMaps = 0;
+  let thps = 0;
   let anon = 0;
   const u = vm.u;
   const walkTable = (tablePfn: number, level: number, base: number): void => {
@@ -132,16 +141,29 @@ function validateAddressSpace(vm: Vm, mm: AddressSpace, mapsOf: Map<number, numb
         walkTable(child, level - 1, vaddr);
         continue;
       }
-      assert(level === 1, () => `mm ${mm.pid}: huge entry at 0x${vaddr.toString(16)}: kmem maps no huge user pages yet`);
       const vma = mm.vmaContaining(vaddr);
       assert(vma !== 0, () => `mm ${mm.pid}: entry at 0x${vaddr.toString(16)} lies in no VMA`);
+      if (level === 2) {
+        assert(vmas.end(vma) >= vaddr + PMD_SIZE, () => `mm ${mm.pid}: huge entry at 0x${vaddr.toString(16)} runs past its VMA's end`);
+      }
       const flags = vmas.flags(vma);
       const pfn = entryPfn(lo);
       const none = (flags & VM_ACCESS_FLAGS) === 0;
       assert(none ? (lo & (PTE_PRESENT | PTE_PROTNONE)) === PTE_PROTNONE : (lo & (PTE_PRESENT | PTE_USER)) === (PTE_PRESENT | PTE_USER), () => `mm ${mm.pid}: entry at 0x${vaddr.toString(16)} (0x${lo.toString(16)}) does not match its VMA's protection 0x${flags.toString(16)}`);
       assert(((lo & PTE_WRITABLE) === 0 || (flags & VM.WRITE) !== 0), () => `mm ${mm.pid}: writable entry at 0x${vaddr.toString(16)} in a VMA without VM_WRITE`);
       assert(((hi & PTE_HI_NX) !== 0) === ((flags & VM.EXEC) === 0), () => `mm ${mm.pid}: NX of the entry at 0x${vaddr.toString(16)} disagrees with VM_EXEC`);
-      if (pfn === vm.zeroPfn) {
+      if (level === 2 && pfn === vm.root(ROOT.HUGE_ZERO_PFN)) {
+        assert((lo & PTE_WRITABLE) === 0, () => `mm ${mm.pid}: the huge zero page is mapped writable at 0x${vaddr.toString(16)}`);
+        hugeZeroMaps++;
+      } else if (level === 2) {
+        assert(vm.memMap.owner[pfn] === VM_OWNER_ANON_THP && vm.memMap.order[pfn] === HPAGE_PMD_ORDER, () => `mm ${mm.pid}: huge entry at 0x${vaddr.toString(16)} maps pfn ${pfn}, not a THP`);
+        const deposit = vm.memMap.next[pfn] as number;
+        assert(deposit > 0 && vm.memMap.owner[deposit] === VM_OWNER_PGTABLE, () => `mm ${mm.pid}: THP at 0x${vaddr.toString(16)} has no deposited page table`);
+        tablePfns.push(deposit);
+        thps++;
+        anon += HPAGE_PMD_NR;
+        mapsOf.set(pfn, (mapsOf.get(pfn) ?? 0) + 1);
+      } else if (pfn === vm.zeroPfn) {
         assert((lo & PTE_WRITABLE) === 0, () => `mm ${mm.pid}: the zero page is mapped writable at 0x${vaddr.toString(16)}`);
         zeroMaps++;
       } else {
@@ -153,6 +175,7 @@ function validateAddressSpace(vm: Vm, mm: AddressSpace, mapsOf: Map<number, numb
   walkTable(pgd, 4, 0);
   assert(tablePfns.length === mm.pageTablePages, () => `mm ${mm.pid}: ${tablePfns.length} page tables reachable, the mm counts ${mm.pageTablePages}`);
   assert(anon === mm.rssAnonPages, () => `mm ${mm.pid}: ${anon} anonymous pages mapped, rss counts ${mm.rssAnonPages}`);
-  assert(mm.word(MM.MAP_COUNT) === n, 'map_count');
-  return { zeroMaps, tablePfns };
+  assert(mm.word(MM.MAP_COUNT) === n, () => `mm ${mm.pid}: map_count word ${mm.word(MM.MAP_COUNT)}, expected ${n}`);
+  assert(thps === mm.num(MMF.ANON_PMDS), () => `mm ${mm.pid}: ${thps} THPs mapped, the mm counts ${mm.num(MMF.ANON_PMDS)}`);
+  return { zeroMaps, hugeZeroMaps, thps, tablePfns };
 }

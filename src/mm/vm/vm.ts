@@ -52,6 +52,7 @@ import { VMA_ALIGN, VMA_BYTES, VmaFields } from './vma.ts';
 import { VMAP_AREA_BYTES, vfree, vmalloc, vmapAreas } from './vmalloc.ts';
 import { SegvError } from './errors.ts';
 import { validateVm } from './validate.ts';
+import { initThpSettings } from './thp-settings.ts';
 import { procMeminfo, procVmstat } from './proc.ts';
 
 export const ROOT = {
@@ -64,6 +65,13 @@ export const ROOT = {
   FIRST_VMAP: 6,
   KERNEL_TABLES: 7,
   VMALLOC_PUD: 8,
+  THP_ENABLED: 9,
+  THP_USE_ZERO_PAGE: 10,
+  THP_ALIGN: 11,
+  HUGE_ZERO_PFN: 12,
+  KHUGEPAGED_MAX_PTES_NONE: 13,
+  KHUGEPAGED_PAGES_TO_SCAN: 14,
+  KHUGEPAGED_CURSOR_MM: 15,
 } as const;
 const COUNTERS_BYTE = 512;
 
@@ -72,7 +80,25 @@ const COUNTERS_BYTE = 512;
  * mmzone.h's node_stat_item). nr_anon_pages counts base pages mapped (a THP as 512), nr_anon_transparent_hugepages
  * the THPs, nr_page_table_pages user page-table pages, nr_vmalloc pages backing vmalloc areas.
  */
-export const VM_COUNTERS = ['pgfault', 'nr_anon_pages', 'nr_anon_transparent_hugepages', 'nr_page_table_pages', 'nr_vmalloc', 'nr_zero_page_maps'] as const;
+export const VM_COUNTERS = [
+  'pgfault',
+  'nr_anon_pages',
+  'nr_anon_transparent_hugepages',
+  'nr_page_table_pages',
+  'nr_vmalloc',
+  'nr_zero_page_maps',
+  'nr_huge_zero_page_maps',
+  'thp_fault_alloc',
+  'thp_fault_fallback',
+  'thp_collapse_alloc',
+  'thp_collapse_alloc_failed',
+  'thp_split_page',
+  'thp_split_pmd',
+  'thp_zero_page_alloc',
+  'khugepaged_pages_collapsed',
+  'khugepaged_full_scans',
+  'khugepaged_pages_scanned',
+] as const;
 export type VmCounter = (typeof VM_COUNTERS)[number];
 const COUNTER_INDEX = new Map<string, number>(VM_COUNTERS.map((name, i) => [name, i]));
 
@@ -170,6 +196,7 @@ export class Vm {
     const vm = new Vm(kernel, pfn);
     vm.initKernelTables();
     vm.setRoot(ROOT.NEXT_PID, 1);
+    initThpSettings(vm);
     Atomics.store(vm.w, vm.rootWord + ROOT.STATE, READY);
     Atomics.store(header, H.VM_ROOT_PFN, pfn);
     return vm;

@@ -15,7 +15,11 @@ import { PTE_PROTNONE } from './fault.ts';
 import type { AddressSpace } from './mm-struct.ts';
 import { entryPfn } from './page-table.ts';
 import { rmapRemove } from './rmap.ts';
-import { TASK_SIZE } from './types.ts';
+import { MMF } from './mm-struct.ts';
+import { splitHugeBoundaries, splitHugePmd } from './thp.ts';
+import { HPAGE_PMD_NR, HPAGE_PMD_ORDER, PMD_SIZE, TASK_SIZE } from './types.ts';
+import { ROOT } from './vm.ts';
+import { NO_PFN } from '../types.ts';
 
 export function canMerge(mm: AddressSpace, a: number, b: number): boolean {
   const vmas = mm.vm.vmas;
@@ -58,6 +62,7 @@ export function splitAt(mm: AddressSpace, i: number, addr: number): boolean {
   assert(vm.vmas.start(vma) < addr && addr < vm.vmas.end(vma), () => `split of VMA ${i} at 0x${addr.toString(16)}: expected an address strictly inside it`);
   const upper = vm.vmaCache.alloc();
   if (upper === null) return false;
+  if (addr % PMD_SIZE !== 0) splitHugePmd(mm, Math.floor(addr / PMD_SIZE) * PMD_SIZE);
   vm.vmas.init(upper, mm.paddr, addr, vm.vmas.end(vma), vm.vmas.flags(vma), vm.vmas.anonVma(vma));
   vm.vmas.setEnd(vma, addr);
   mm.insertAt(i + 1, upper);
@@ -74,17 +79,34 @@ export function zapRange(mm: AddressSpace, start: number, end: number, tables: {
   const vm = mm.vm;
   const u = vm.u;
   let anon = 0;
+  let deposits = 0;
+  splitHugeBoundaries(mm, start, end);
   const freed = vm.tables.walkRange(
     mm.pgdPfn,
     start,
     end,
     (slot, vaddr, level) => {
-      assert(level === 1, () => `zap of a huge leaf at 0x${vaddr.toString(16)}: expected it split first`);
       const lo = u[slot] as number;
       if ((lo & (PTE_PRESENT | PTE_PROTNONE)) === 0) return;
       const pfn = entryPfn(lo);
       u[slot] = 0;
       u[slot + 1] = 0;
+      if (level === 2) {
+        assert(vaddr >= start && vaddr + PMD_SIZE <= end, () => `zap of [0x${start.toString(16)}, 0x${end.toString(16)}) cuts the huge page at 0x${vaddr.toString(16)}: expected it split first`);
+        if (pfn === vm.root(ROOT.HUGE_ZERO_PFN)) {
+          vm.count('nr_huge_zero_page_maps', -1);
+          return;
+        }
+        const deposit = vm.memMap.next[pfn] as number;
+        vm.memMap.next[pfn] = NO_PFN;
+        vm.tables.freeTable(deposit);
+        deposits++;
+        rmapRemove(vm, pfn, mm.paddr, vaddr, HPAGE_PMD_ORDER);
+        anon += HPAGE_PMD_NR;
+        mm.addNum(MMF.ANON_PMDS, -1);
+        vm.count('nr_anon_transparent_hugepages', -1);
+        return;
+      }
       if (pfn === vm.zeroPfn) {
         vm.count('nr_zero_page_maps', -1);
         return;
@@ -95,7 +117,7 @@ export function zapRange(mm: AddressSpace, start: number, end: number, tables: {
     tables,
   );
   if (anon > 0) mm.countAnon(-anon);
-  if (freed > 0) mm.countTables(-freed);
+  if (freed + deposits > 0) mm.countTables(-freed - deposits);
   vm.flushTlb(mm, start, end);
 }
 
