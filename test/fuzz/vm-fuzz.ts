@@ -2,8 +2,9 @@
  * Fuzz of anonymous virtual memory against a shadow model of the address space: which page of a
  * 512-page window is mapped with which protection, and which value every virtual byte holds.
  * Operations: mmap (MAP_FIXED, MAP_FIXED_NOREPLACE, hinted), munmap, mprotect, madvise (DONTNEED,
- * HUGEPAGE, NOHUGEPAGE, RANDOM, NORMAL, POPULATE_WRITE), reads and writes of single bytes, and
- * misuse (unaligned starts, unknown advice). After each operation the outcome (value, errno, SIGSEGV)
+ * HUGEPAGE, NOHUGEPAGE, RANDOM, NORMAL, POPULATE_WRITE), reads and writes of single bytes, khugepaged
+ * passes, and misuse (unaligned starts, unknown advice). THP is enabled (always), and now and then
+ * an operation covers the whole 2 MiB-aligned window, so huge pages are mapped, split and collapsed. After each operation the outcome (value, errno, SIGSEGV)
  * must be the model's; every `validateEvery` operations the kernel validates and the VMA list is
  * compared with the model page by page.
  */
@@ -28,6 +29,7 @@ export interface VmFuzzReport {
   thpFaults: number;
   thpSplits: number;
   hugeZeroMaps: number;
+  collapsed: number;
 }
 
 const PAGES = 512;
@@ -68,7 +70,10 @@ export function fuzzVm(options: VmFuzzOptions): VmFuzzReport {
     const n = 1 + Math.min(PAGES - p - 1, rng.chance(0.8) ? rng.int(8) : rng.int(128));
     return [p, n];
   };
+  let collapsed = 0;
   for (let op = 0; op < options.ops; op++) {
+    // Now and then a khugepaged pass: collapses must keep every byte where it was.
+    if (rng.chance(0.002)) collapsed += kernel.vm.khugepaged();
     const kind = rng.int(100);
     if (kind < 12) {
       const [p, n] = range();
@@ -162,6 +167,7 @@ export function fuzzVm(options: VmFuzzOptions): VmFuzzReport {
     thpFaults: vm.counter('thp_fault_alloc'),
     thpSplits: vm.counter('thp_split_pmd'),
     hugeZeroMaps: hugeZero,
+    collapsed,
   };
 }
 

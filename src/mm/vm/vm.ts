@@ -53,6 +53,7 @@ import { VMAP_AREA_BYTES, vfree, vmalloc, vmapAreas } from './vmalloc.ts';
 import { SegvError } from './errors.ts';
 import { validateVm } from './validate.ts';
 import { initThpSettings } from './thp-settings.ts';
+import { khugepagedScan } from './khugepaged.ts';
 import { procMeminfo, procVmstat } from './proc.ts';
 
 export const ROOT = {
@@ -74,6 +75,8 @@ export const ROOT = {
   KHUGEPAGED_CURSOR_MM: 15,
 } as const;
 const COUNTERS_BYTE = 512;
+/** f64 slot of khugepaged's cursor address in the root page. */
+const KHUGEPAGED_CURSOR_F64 = 256 / 8;
 
 /**
  * Event counters and gauges in the root page, by Linux's /proc/vmstat names (include/linux/vm_event_item.h,
@@ -219,6 +222,19 @@ export class Vm {
   count(name: VmCounter, delta = 1): void {
     const i = this.counterBase + (COUNTER_INDEX.get(name) as number);
     this.f[i] = (this.f[i] as number) + delta;
+  }
+
+  /** khugepaged's cursor: the address it resumes at in the mm ROOT.KHUGEPAGED_CURSOR_MM names. */
+  get khugepagedCursorAddr(): number {
+    return this.f[(this.rootPfn * PAGE_SIZE) / 8 + KHUGEPAGED_CURSOR_F64] as number;
+  }
+  set khugepagedCursorAddr(vaddr: number) {
+    this.f[(this.rootPfn * PAGE_SIZE) / 8 + KHUGEPAGED_CURSOR_F64] = vaddr;
+  }
+
+  /** One khugepaged pass (khugepaged.ts); returns the ranges collapsed. */
+  khugepaged(): number {
+    return khugepagedScan(this);
   }
 
   get kernelPgdPfn(): number {

@@ -10,4 +10,5 @@ test('virtual memory: 300 k seeded operations against the shadow address space (
   assert.ok((report.errors['ENOMEM'] ?? 0) > 1000 && (report.errors['EEXIST'] ?? 0) > 100 && (report.errors['EFAULT'] ?? 0) > 10);
   assert.ok(report.peakVmas > 20);
   assert.ok(report.thpFaults > 50 && report.thpSplits > 100, 'huge pages were mapped and split');
+  assert.ok(report.collapsed > 0, 'khugepaged collapsed some');
 });
