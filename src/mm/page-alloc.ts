@@ -215,6 +215,30 @@ export class PageAllocator {
   }
 
   /**
+   * __isolate_free_page() for compaction's free scanner: takes the free block that `pfn` heads off
+   * its free list and hands it out as an allocated movable block of its order (owner `owner`).
+   * Returns the order, or −1 when pfn heads no free block.
+   */
+  isolateFreeBlock(pfn: number, owner: number): number {
+    if (!(pfn >= 0 && pfn < this.nrPages && (pfn | 0) === pfn)) throw new PfnRangeError(pfn, this.nrPages);
+    const zone = this.zoneOf(pfn);
+    zone.lock.acquire();
+    let order: number;
+    try {
+      if (((this.flags[pfn] as number) & PageFlag.Buddy) === 0) return -1;
+      order = this.order[pfn] as number;
+      zone.delFree(pfn, order, this.pageblockMt[pfn >>> PAGEBLOCK_ORDER] as number);
+      zone.count(ZoneStat.allocBlocks);
+      zone.count(ZoneStat.allocPages, 1 << order);
+    } finally {
+      zone.lock.release();
+    }
+    if (this.pageLimit > 0) Atomics.add(this.header.words, H.PAGES_LIMITED, 1 << order);
+    this.prepNewPage(pfn, order, GFP.MOVABLE, owner);
+    return order;
+  }
+
+  /**
    * split_page(): turns an allocated, non-compound block of 2^order pages into 2^order allocated
    * order-0 pages, each with refcount 1, the block's owner tag and mobility, so that each can be
    * freed alone (transparent huge pages are split this way). Counted as 2^order − 1 more blocks.

@@ -3,7 +3,7 @@
  * 512-page window is mapped with which protection, and which value every virtual byte holds.
  * Operations: mmap (MAP_FIXED, MAP_FIXED_NOREPLACE, hinted), munmap, mprotect, madvise (DONTNEED,
  * HUGEPAGE, NOHUGEPAGE, RANDOM, NORMAL, POPULATE_WRITE), reads and writes of single bytes, khugepaged
- * passes, and misuse (unaligned starts, unknown advice). THP is enabled (always), and now and then
+ * passes, compactions, and misuse (unaligned starts, unknown advice). THP is enabled (always), and now and then
  * an operation covers the whole 2 MiB-aligned window, so huge pages are mapped, split and collapsed. After each operation the outcome (value, errno, SIGSEGV)
  * must be the model's; every `validateEvery` operations the kernel validates and the VMA list is
  * compared with the model page by page.
@@ -11,6 +11,7 @@
 import { Kernel } from '../../src/mm/kernel.ts';
 import { SegvError, SyscallError } from '../../src/mm/vm/errors.ts';
 import type { AddressSpace } from '../../src/mm/vm/mm-struct.ts';
+import { setThpSettings } from '../../src/mm/vm/thp-settings.ts';
 import { MADV, MAP, PROT } from '../../src/mm/vm/types.ts';
 import { Prng } from '../../src/util/prng.ts';
 
@@ -30,6 +31,7 @@ export interface VmFuzzReport {
   thpSplits: number;
   hugeZeroMaps: number;
   collapsed: number;
+  migrated: number;
 }
 
 const PAGES = 512;
@@ -73,7 +75,27 @@ export function fuzzVm(options: VmFuzzOptions): VmFuzzReport {
   let collapsed = 0;
   for (let op = 0; op < options.ops; op++) {
     // Now and then a khugepaged pass: collapses must keep every byte where it was.
-    if (rng.chance(0.002)) collapsed += kernel.vm.khugepaged();
+    if (rng.chance(0.005)) collapsed += kernel.vm.khugepaged();
+    // Now and then: the whole window mapped with THP off, a few bytes written in small pages, then
+    // THP on and a khugepaged pass, which must collapse it into one huge page with the bytes kept.
+    if (rng.chance(0.001)) {
+      setThpSettings(kernel.vm, { enabled: 'never' });
+      mm.mmap(BASE, PAGES * P, PROT.READ | PROT.WRITE, ANON | MAP.FIXED);
+      prot.fill(PROT.READ | PROT.WRITE);
+      bytes.fill(0);
+      for (let k = 0; k < 8; k++) {
+        const at = rng.int(PAGES * P);
+        const value = rng.int(256);
+        mm.writeByte(BASE + at, value);
+        bytes[at] = value;
+      }
+      setThpSettings(kernel.vm, { enabled: 'always' });
+      const before = kernel.vm.counter('khugepaged_pages_collapsed');
+      for (let pass = 0; pass < 4 && kernel.vm.counter('khugepaged_pages_collapsed') === before; pass++) collapsed += kernel.vm.khugepaged();
+      if (kernel.vm.counter('khugepaged_pages_collapsed') === before) fail('khugepaged did not collapse a whole window of small pages');
+    }
+    // And a compaction: migration must keep every byte where the process sees it.
+    if (rng.chance(0.0002)) kernel.vm.compact(-1);
     const kind = rng.int(100);
     if (kind < 12) {
       const [p, n] = range();
@@ -168,6 +190,7 @@ export function fuzzVm(options: VmFuzzOptions): VmFuzzReport {
     thpSplits: vm.counter('thp_split_pmd'),
     hugeZeroMaps: hugeZero,
     collapsed,
+    migrated: vm.counter('pgmigrate_success'),
   };
 }
 

@@ -3,6 +3,10 @@
  * root page so that every worker sees one setting (Documentation/admin-guide/mm/transhuge.rst):
  *
  *   enabled              always | madvise | never      default always (Kconfig TRANSPARENT_HUGEPAGE_ALWAYS)
+ *   defrag               always | defer | defer+madvise | madvise | never   default madvise: what a THP
+ *                        fault does when no 2 MiB block is free — compact directly (always; the
+ *                        madvise variants for VM_HUGEPAGE VMAs), wake kcompactd and fall back (defer;
+ *                        defer+madvise for other VMAs), or just fall back (never; madvise for others)
  *   use_zero_page        a read fault maps the huge zero page; default on
  *   khugepaged/max_ptes_none   empty PTEs a collapse may fill with zeroes; default 511 (HPAGE_PMD_NR − 1)
  *   khugepaged/pages_to_scan   PTEs one khugepaged pass scans; default 4096 (8 · HPAGE_PMD_NR)
@@ -20,11 +24,14 @@ import type { Vm } from './vm.ts';
 
 export const THP_ENABLED = ['always', 'madvise', 'never'] as const;
 export type ThpEnabled = (typeof THP_ENABLED)[number];
+export const THP_DEFRAG = ['always', 'defer', 'defer+madvise', 'madvise', 'never'] as const;
+export type ThpDefrag = (typeof THP_DEFRAG)[number];
 export const THP_ALIGN_POLICIES = ['none', 'linux-6.7', 'linux-6.12', 'always'] as const;
 export type ThpAlignPolicy = (typeof THP_ALIGN_POLICIES)[number];
 
 export interface ThpSettings {
   enabled: ThpEnabled;
+  defrag: ThpDefrag;
   useZeroPage: boolean;
   align: ThpAlignPolicy;
   maxPtesNone: number;
@@ -33,6 +40,7 @@ export interface ThpSettings {
 
 export function initThpSettings(vm: Vm): void {
   vm.setRoot(ROOT.THP_ENABLED, 0);
+  vm.setRoot(ROOT.THP_DEFRAG, THP_DEFRAG.indexOf('madvise'));
   vm.setRoot(ROOT.THP_USE_ZERO_PAGE, 1);
   vm.setRoot(ROOT.THP_ALIGN, THP_ALIGN_POLICIES.indexOf('linux-6.12'));
   vm.setRoot(ROOT.KHUGEPAGED_MAX_PTES_NONE, HPAGE_PMD_NR - 1);
@@ -42,6 +50,7 @@ export function initThpSettings(vm: Vm): void {
 export function thpSettings(vm: Vm): ThpSettings {
   return {
     enabled: THP_ENABLED[vm.root(ROOT.THP_ENABLED)] as ThpEnabled,
+    defrag: THP_DEFRAG[vm.root(ROOT.THP_DEFRAG)] as ThpDefrag,
     useZeroPage: vm.root(ROOT.THP_USE_ZERO_PAGE) !== 0,
     align: THP_ALIGN_POLICIES[vm.root(ROOT.THP_ALIGN)] as ThpAlignPolicy,
     maxPtesNone: vm.root(ROOT.KHUGEPAGED_MAX_PTES_NONE),
@@ -54,6 +63,11 @@ export function setThpSettings(vm: Vm, change: Partial<ThpSettings>): void {
     const i = THP_ENABLED.indexOf(change.enabled);
     if (i < 0) throw new ArgumentError(`THP enabled '${String(change.enabled)}': expected one of ${THP_ENABLED.join(', ')}`);
     vm.setRoot(ROOT.THP_ENABLED, i);
+  }
+  if (change.defrag !== undefined) {
+    const i = THP_DEFRAG.indexOf(change.defrag);
+    if (i < 0) throw new ArgumentError(`THP defrag '${String(change.defrag)}': expected one of ${THP_DEFRAG.join(', ')}`);
+    vm.setRoot(ROOT.THP_DEFRAG, i);
   }
   if (change.align !== undefined) {
     const i = THP_ALIGN_POLICIES.indexOf(change.align);

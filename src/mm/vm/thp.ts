@@ -4,8 +4,9 @@
  * A fault maps a 2 MiB page with one PMD entry when THP is enabled for the VMA (enabled=always and no
  * VM_NOHUGEPAGE, or enabled=madvise and VM_HUGEPAGE), the 2 MiB-aligned range around the address lies
  * wholly inside the VMA, and no page table is there yet (pmd_none). A read maps the huge zero page
- * (use_zero_page); a write takes an order-9 block, zeroed: thp_fault_alloc, or thp_fault_fallback and a
- * 4 KiB fault when none is free (kmem has no compaction yet, so every THP fault behaves as defrag=never).
+ * (use_zero_page); a write takes an order-9 block, zeroed: thp_fault_alloc. When none is free the
+ * defrag setting decides (defragMode): compact directly and retry (compact_stall, then compact_success
+ * or compact_fail), or wake kcompactd, or neither; then thp_fault_fallback and a 4 KiB fault.
  *
  * With each THP the fault deposits a PTE table (pgtable_trans_huge_deposit), counted in PageTables and
  * kept in mem_map.next of the THP's first page, so that a split never needs memory.
@@ -27,6 +28,7 @@ import type { AddressSpace } from './mm-struct.ts';
 import { MMF } from './mm-struct.ts';
 import { VM_OWNER_ANON, VM_OWNER_ANON_THP, VM_OWNER_ROOT } from './owners.ts';
 import { entryPfn } from './page-table.ts';
+import { compactMemory } from './compaction.ts';
 import { rmapAdd } from './rmap.ts';
 import { thpSettings } from './thp-settings.ts';
 import { HPAGE_PMD_NR, HPAGE_PMD_ORDER, PAGE_SIZE, PMD_SIZE, VM } from './types.ts';
@@ -95,7 +97,21 @@ export function hugeFault(mm: AddressSpace, vma: number, vaddr: number, access: 
     }
   }
   const deposit = vm.tables.allocTable();
-  const pfn = deposit === null ? null : vm.pages.allocPages(HPAGE_PMD_ORDER, GFP.HIGHUSER_MOVABLE | GFP.ZERO | GFP.NORETRY | GFP.NOWARN, VM_OWNER_ANON_THP);
+  let pfn = deposit === null ? null : allocHuge(vm);
+  if (pfn === null && deposit !== null) {
+    const mode = defragMode(vm, flags);
+    if (mode === 'direct') {
+      vm.count('compact_stall');
+      if (compactMemory(vm, HPAGE_PMD_ORDER, mm) === 'success') {
+        vm.count('compact_success');
+        pfn = allocHuge(vm);
+      } else {
+        vm.count('compact_fail');
+      }
+    } else if (mode === 'defer') {
+      vm.setRoot(ROOT.KCOMPACTD_WAKE, 1);
+    }
+  }
   if (pfn === null || deposit === null) {
     if (deposit !== null) vm.tables.freeTable(deposit);
     vm.count('thp_fault_fallback');
@@ -112,6 +128,27 @@ export function hugeFault(mm: AddressSpace, vma: number, vaddr: number, access: 
   vm.count('nr_anon_transparent_hugepages');
   vm.count('thp_fault_alloc');
   return true;
+}
+
+function allocHuge(vm: Vm): number | null {
+  return vm.pages.allocPages(HPAGE_PMD_ORDER, GFP.HIGHUSER_MOVABLE | GFP.ZERO | GFP.NORETRY | GFP.NOWARN, VM_OWNER_ANON_THP);
+}
+
+/** What the defrag setting makes a THP fault in a VMA with these flags do when no block is free. */
+export function defragMode(vm: Vm, vmFlags: number): 'direct' | 'defer' | 'none' {
+  const madvised = (vmFlags & VM.HUGEPAGE) !== 0;
+  switch (thpSettings(vm).defrag) {
+    case 'always':
+      return 'direct';
+    case 'defer':
+      return 'defer';
+    case 'defer+madvise':
+      return madvised ? 'direct' : 'defer';
+    case 'madvise':
+      return madvised ? 'direct' : 'none';
+    case 'never':
+      return 'none';
+  }
 }
 
 /** Splits the PMD leaf mapping haddr (2 MiB-aligned) into 512 PTEs; nothing when there is none. */

@@ -41,6 +41,7 @@ import {
   DEFAULT_MAX_MAP_COUNT,
   DEFAULT_START_BRK,
   DIRECT_MAP_BASE,
+  HPAGE_PMD_ORDER,
   MMAP_MIN_GAP,
   PAGE_SIZE,
   PMD_SIZE,
@@ -54,6 +55,8 @@ import { SegvError } from './errors.ts';
 import { validateVm } from './validate.ts';
 import { initThpSettings } from './thp-settings.ts';
 import { khugepagedScan } from './khugepaged.ts';
+import { compactMemory } from './compaction.ts';
+import type { CompactResult } from './compaction.ts';
 import { procMeminfo, procVmstat } from './proc.ts';
 
 export const ROOT = {
@@ -73,6 +76,8 @@ export const ROOT = {
   KHUGEPAGED_MAX_PTES_NONE: 13,
   KHUGEPAGED_PAGES_TO_SCAN: 14,
   KHUGEPAGED_CURSOR_MM: 15,
+  THP_DEFRAG: 16,
+  KCOMPACTD_WAKE: 17,
 } as const;
 const COUNTERS_BYTE = 512;
 /** f64 slot of khugepaged's cursor address in the root page. */
@@ -101,6 +106,14 @@ export const VM_COUNTERS = [
   'khugepaged_pages_collapsed',
   'khugepaged_full_scans',
   'khugepaged_pages_scanned',
+  'compact_stall',
+  'compact_success',
+  'compact_fail',
+  'compact_migrate_scanned',
+  'compact_free_scanned',
+  'compact_isolated',
+  'pgmigrate_success',
+  'compact_daemon_wake',
 ] as const;
 export type VmCounter = (typeof VM_COUNTERS)[number];
 const COUNTER_INDEX = new Map<string, number>(VM_COUNTERS.map((name, i) => [name, i]));
@@ -230,6 +243,20 @@ export class Vm {
   }
   set khugepagedCursorAddr(vaddr: number) {
     this.f[(this.rootPfn * PAGE_SIZE) / 8 + KHUGEPAGED_CURSOR_F64] = vaddr;
+  }
+
+  /** kcompactd: when a THP fault deferred compaction (defrag=defer), compacts for a 2 MiB block now. Returns whether it ran. */
+  kcompactd(): boolean {
+    if (this.root(ROOT.KCOMPACTD_WAKE) === 0) return false;
+    this.setRoot(ROOT.KCOMPACTD_WAKE, 0);
+    this.count('compact_daemon_wake');
+    compactMemory(this, HPAGE_PMD_ORDER, null);
+    return true;
+  }
+
+  /** Compacts memory for a block of `order`; −1 compacts every zone whole (/proc/sys/vm/compact_memory). */
+  compact(order: number = HPAGE_PMD_ORDER): CompactResult {
+    return compactMemory(this, order, null);
   }
 
   /** One khugepaged pass (khugepaged.ts); returns the ranges collapsed. */

@@ -11,4 +11,5 @@ test('virtual memory: 300 k seeded operations against the shadow address space (
   assert.ok(report.peakVmas > 20);
   assert.ok(report.thpFaults > 50 && report.thpSplits > 100, 'huge pages were mapped and split');
   assert.ok(report.collapsed > 0, 'khugepaged collapsed some');
+  assert.ok(report.migrated > 0, 'compaction migrated some');
 });
