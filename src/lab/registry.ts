@@ -4,11 +4,12 @@
 import { ArgumentError } from '../util/errors.ts';
 import type { AnyScenario } from './scenario.ts';
 import { buddyFragmentation } from './scenarios/buddy-fragmentation.ts';
+import { thpTlb } from './scenarios/thp-tlb.ts';
 import { flashGc } from './scenarios/flash-gc.ts';
 import { gpuWarpSlab } from './scenarios/gpu-warp-slab.ts';
 import { messageQueue } from './scenarios/message-queue.ts';
 
-export const SCENARIOS: readonly AnyScenario[] = [messageQueue, buddyFragmentation, gpuWarpSlab, flashGc];
+export const SCENARIOS: readonly AnyScenario[] = [messageQueue, buddyFragmentation, gpuWarpSlab, flashGc, thpTlb];
 
 export class UnknownScenarioError extends ArgumentError {
   override name = 'UnknownScenarioError';

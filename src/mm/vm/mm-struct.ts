@@ -26,6 +26,7 @@
  * Locking: mmap_lock is held for every call that reads or changes VMAs or page tables of this mm.
  */
 import { ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE, WALK_OK } from '../../machine/mmu.ts';
+import { PTE_HUGE } from '../../machine/pte.ts';
 import { LockWord } from '../../sync/lock-word.ts';
 import { assert } from '../../util/assert.ts';
 import { InvariantError } from '../../util/errors.ts';
@@ -213,6 +214,12 @@ export class AddressSpace {
       this.vm.ram.bytes.set(bytes.subarray(done, done + n), this.physical(vaddr + done, 'write'));
       done += n;
     }
+  }
+
+  /** Whether a huge (PMD) entry maps the 2 MiB range at haddr (a THP or the huge zero page). */
+  mapsHuge(haddr: number): boolean {
+    const slot = this.vm.tables.entry(this.pgdPfn, haddr, 2, false);
+    return slot >= 0 && ((this.vm.u[slot] as number) & PTE_HUGE) !== 0;
   }
 
   /** /proc/<pid>/maps. */
