@@ -20,11 +20,15 @@
  * Multi-byte values are little-endian. Accesses need no alignment; one that crosses a page is
  * translated once per page. A byte range counts one access per page it touches.
  *
- * FAST PATH (host-side state, private to the CPU, lost on resume as a real TLB is): the translation of
- * the most recent TLB lookup or fill is remembered (page base, size, frame, whether writes may use it).
- * It is the L1 entry the last translation touched, so it is already the most recently used way of its
- * set; a hit on it changes no LRU order and is counted as an L1 hit of that array (folded in lazily).
- * Every TLB change (fill, invalidation, CR3 or mode switch) forgets it.
+ * FAST PATH (host-side state, private to the CPU, lost on resume as a real TLB is). Two ways to find
+ * an L1 entry without probing, both exact: each hit marks the entry most recently used and counts an
+ * L1 hit of its array (folded into the counters lazily), exactly as a probe would.
+ *   remembered: the entry the last slow-path translation produced (page base, size, frame, whether
+ *     writes may use it); forgotten on every TLB change (fill, invalidation, CR3 or mode switch).
+ *   shortcut: a direct-mapped table, 4 KiB page number mod 4096 → index of that page's entry in the
+ *     first L1 array (with its tag, frame and write right); valid while the array still holds that
+ *     tag at that index, so evictions and flushes need no bookkeeping. Only non-global 4 KiB entries
+ *     of the current PCID; cleared on a mode switch or a memory-port change.
  */
 import { KmemError } from '../util/errors.ts';
 import type { Ram } from './ram.ts';
@@ -49,12 +53,31 @@ import { MAX_PCID, Tlb, type TlbArray, type TlbCounters } from './tlb.ts';
 import type { CycleCosts, TlbPreset } from './tlb-presets.ts';
 import type { ShootdownDomain, ShootdownRequest } from './shootdown.ts';
 
+// Module-local copies of imported values used on the access path (see mmu.ts: under tsx's
+// CommonJS output an imported binding is a getter call on every use).
+const L_ACCESS_EXEC = ACCESS_EXEC;
+const L_ACCESS_READ = ACCESS_READ;
+const L_ACCESS_WRITE = ACCESS_WRITE;
+const L_PERM_DIRTY = PERM_DIRTY;
+const L_PERM_USER = PERM_USER;
+const L_PERM_WRITABLE = PERM_WRITABLE;
+const L_WALK_OK = WALK_OK;
+const L_rightsAllow = rightsAllow;
+const L_checkVaddr = checkVaddr;
+const L_faultRecord = faultRecord;
+
 /** Between the CPU and RAM: a data cache implements it (src/machine/cache.ts). Physical addresses;
  *  sizes 1, 2 or 4 bytes, little-endian, naturally aligned. */
 export interface MemoryPort {
   read(paddr: number, sizeBytes: 1 | 2 | 4): number;
   write(paddr: number, sizeBytes: 1 | 2 | 4, value: number): void;
 }
+
+/** loadMany checks for a shootdown request once per this many loads. */
+const POLL_EVERY = 256;
+
+/** Slots of the L1 shortcut (a power of two). */
+const SHORTCUT_SLOTS = 4096;
 
 /** A fault handler asked for more retries than one access may take (a kernel bug: it says it fixed
  *  the mapping but the walk still fails). */
@@ -106,7 +129,17 @@ export class Cpu {
   private mFrame = 0;
   private mWrite = false;
   private mArray: TlbArray | null = null;
+  private mIndex = 0;
   private fastHits = 0;
+  // The shortcut (see FAST PATH): slot = 4 KiB page number mod SHORTCUT_SLOTS → the index of that
+  // page's entry in the first L1 array, valid while that entry still holds the same tag.
+  private readonly scTag = new Float64Array(SHORTCUT_SLOTS).fill(-1);
+  private readonly scIdx = new Int32Array(SHORTCUT_SLOTS);
+  private readonly scFrame = new Float64Array(SHORTCUT_SLOTS);
+  private readonly scWrite = new Uint8Array(SHORTCUT_SLOTS);
+  private scHits = 0;
+  private readonly l1First: TlbArray | null;
+  private readonly l1Tags: Float64Array;
   private slowAccesses = 0;
   private faultsRetried = 0;
 
@@ -126,6 +159,9 @@ export class Cpu {
     this.walker = new PageWalker(ram, options.walker);
     this.walker.walkCache = this.tlb.walkCaches;
     this.costs = options.preset.costs;
+    const first = this.tlb.l1[0];
+    this.l1First = first !== undefined && first.holds4k ? first : null;
+    this.l1Tags = this.l1First?.tags ?? new Float64Array(1).fill(-1);
     this.u8 = new Uint8Array(ram.buffer);
     this.u16 = new Uint16Array(ram.buffer, 0, ram.sizeBytes >>> 1);
     this.u32 = new Uint32Array(ram.buffer, 0, ram.sizeBytes >>> 2);
@@ -147,6 +183,7 @@ export class Cpu {
 
   setUser(user: boolean): void {
     this.forget();
+    this.scTag.fill(-1);
     this.user = user;
   }
 
@@ -156,6 +193,7 @@ export class Cpu {
 
   setMemoryPort(port: MemoryPort | null): void {
     this.forget();
+    this.scTag.fill(-1);
     this.port = port;
   }
 
@@ -203,12 +241,19 @@ export class Cpu {
     this.shootdownsServiced++;
   }
 
+  /** Folds the fast paths' hit counts into the TLB's counters and drops the remembered translation. */
   private forget(): void {
     if (this.mArray !== null && this.fastHits !== 0) {
       this.mArray.counters.hits += this.fastHits;
       this.tlb.counters.l1Hits += this.fastHits;
       this.slowAccesses += this.fastHits;
       this.fastHits = 0;
+    }
+    if (this.scHits !== 0) {
+      this.l1First!.counters.hits += this.scHits;
+      this.tlb.counters.l1Hits += this.scHits;
+      this.slowAccesses += this.scHits;
+      this.scHits = 0;
     }
     this.mSize = 0;
     this.mBase = 0;
@@ -218,9 +263,9 @@ export class Cpu {
   // ---- translation --------------------------------------------------------------------------------
 
   /** The physical address for an access of kind `access` at `vaddr`, through TLB, walk and faults. */
-  translate(vaddr: number, access: AccessKind | number = ACCESS_READ): number {
-    const kind = typeof access === 'number' ? access : access === 'read' ? ACCESS_READ : access === 'write' ? ACCESS_WRITE : ACCESS_EXEC;
-    checkVaddr(vaddr, 1);
+  translate(vaddr: number, access: AccessKind | number = L_ACCESS_READ): number {
+    const kind = typeof access === 'number' ? access : access === 'read' ? L_ACCESS_READ : access === 'write' ? L_ACCESS_WRITE : L_ACCESS_EXEC;
+    L_checkVaddr(vaddr, 1);
     this.pollShootdown();
     return this.translateChecked(vaddr, kind);
   }
@@ -233,7 +278,7 @@ export class Cpu {
     for (let attempt = 0; ; attempt++) {
       if (tlb.lookup(vaddr, this.pcid) !== 0) {
         const perms = tlb.perms;
-        if (rightsAllow(perms, access, user, walker.smep, walker.smap) && (access !== ACCESS_WRITE || (perms & PERM_DIRTY) !== 0)) {
+        if (L_rightsAllow(perms, access, user, walker.smep, walker.smap) && (access !== L_ACCESS_WRITE || (perms & L_PERM_DIRTY) !== 0)) {
           return this.remember(vaddr);
         }
         // Cached rights refuse it, or a write needs D set: drop the entry and walk (a fault
@@ -241,11 +286,11 @@ export class Cpu {
         tlb.invlpg(vaddr, this.pcid);
       }
       const result = walker.walk(this.cr3, this.pcid, vaddr, access, user);
-      if (result === WALK_OK) {
+      if (result === L_WALK_OK) {
         tlb.fill(vaddr, this.pcid, walker.frame, walker.pageShift, walker.perms);
         return this.remember(vaddr);
       }
-      const fault = faultRecord(vaddr, access, user, result, walker.faultLevel, this.cr3, this.pcid, this.index);
+      const fault = L_faultRecord(vaddr, access, user, result, walker.faultLevel, this.cr3, this.pcid, this.index);
       if (attempt >= MAX_FAULT_RETRIES) throw new PageFaultError(fault, `the fault handler asked for ${MAX_FAULT_RETRIES} retries and the walk still fails`);
       const resolution = this.faultHandler === null ? 'raise' : this.faultHandler(fault);
       if (resolution === 'raise') throw new PageFaultError(fault);
@@ -257,36 +302,74 @@ export class Cpu {
   /** Records the translation just produced as the fast path's and returns vaddr's paddr. */
   private remember(vaddr: number): number {
     const tlb = this.tlb;
-    const size = 2 ** tlb.pageShift;
-    const offset = vaddr % size;
+    const size = tlb.pageShift === 12 ? 4096 : tlb.pageShift === 21 ? 2097152 : 1073741824;
+    const offset = vaddr & (size - 1);
     this.slowAccesses++;
-    if (tlb.l1Array !== null && this.port === null) {
-      this.mBase = vaddr - offset;
-      this.mSize = size;
-      this.mFrame = tlb.frame;
-      const perms = tlb.perms;
-      this.mWrite = (perms & PERM_WRITABLE) !== 0 && (perms & PERM_DIRTY) !== 0 && (!this.user || (perms & PERM_USER) !== 0);
-      this.mArray = tlb.l1Array;
+    const array = tlb.l1Array;
+    if (array !== null && this.port === null && L_rightsAllow(tlb.perms, L_ACCESS_READ, this.user, this.walker.smep, this.walker.smap)) {
+      this.setRemembered(array, tlb.l1Index, vaddr - offset, size);
+      if (array === this.l1First && size === 4096 && array.asids[tlb.l1Index] === this.pcid) {
+        const slot = Math.floor(vaddr / 4096) & (SHORTCUT_SLOTS - 1);
+        this.scTag[slot] = array.tags[tlb.l1Index]!;
+        this.scIdx[slot] = tlb.l1Index;
+        this.scFrame[slot] = this.mFrame;
+        this.scWrite[slot] = this.mWrite ? 1 : 0;
+      }
     }
     return tlb.frame + offset;
   }
 
-  // ---- loads and stores ---------------------------------------------------------------------------
+  private setRemembered(array: TlbArray, index: number, base: number, size: number): void {
+    this.mBase = base;
+    this.mSize = size;
+    this.mFrame = array.frames[index]!;
+    const perms = array.perms[index]!;
+    this.mWrite = (perms & L_PERM_WRITABLE) !== 0 && (perms & L_PERM_DIRTY) !== 0 && (!this.user || (perms & L_PERM_USER) !== 0);
+    this.mArray = array;
+    this.mIndex = index;
+  }
 
   load32(vaddr: number): number {
     if (Atomics.load(this.sdWords, this.sdIndex) !== this.sdSeen) this.serviceShootdown();
+    return this.load32Unpolled(vaddr);
+  }
+
+  /** load32 without the shootdown check (loadMany checks once per run of loads). */
+  private load32Unpolled(vaddr: number): number {
     const off = vaddr - this.mBase;
     if (off >= 0 && off < this.mSize && (off & 3) === 0) {
+      // The remembered translation: an L1 hit on entry mIndex of mArray (made most recent).
+      const array = this.mArray!;
+      array.stamps[this.mIndex] = ++array.clock;
       this.fastHits++;
       return this.u32[(this.mFrame + off) / 4]!;
     }
-    return this.loadSlow(vaddr, 4);
+    // The shortcut: slot → index of the page's entry in the first L1 array, valid while that entry
+    // holds the page's tag under this PCID. It is then the entry a probe finds first (tags are
+    // unique in a set), so this is that probe: the entry becomes most recent, the hit is counted.
+    const key = Math.floor(vaddr / 4096);
+    const slot = key & (SHORTCUT_SLOTS - 1);
+    const index = this.scIdx[slot]!;
+    const tag = key * 32768 + this.pcid; // (key · 4 + size class 0) · TAG_ASIDS + pcid, as tlb.ts
+    if (this.scTag[slot] === tag && this.l1Tags[index] === tag && (vaddr & 3) === 0) {
+      const array = this.l1First!;
+      array.stamps[index] = ++array.clock;
+      this.scHits++;
+      return this.u32[(this.scFrame[slot]! + (vaddr & 4095)) / 4]!;
+    }
+    if ((vaddr & 3) !== 0) return this.loadSlow(vaddr, 4);
+    // Aligned: the access cannot cross a page.
+    L_checkVaddr(vaddr, 4);
+    const paddr = this.translateChecked(vaddr, L_ACCESS_READ);
+    return this.port === null ? this.u32[paddr / 4]! : this.port.read(paddr, 4);
   }
 
   load8(vaddr: number): number {
     if (Atomics.load(this.sdWords, this.sdIndex) !== this.sdSeen) this.serviceShootdown();
     const off = vaddr - this.mBase;
     if (off >= 0 && off < this.mSize) {
+      const array = this.mArray!;
+      array.stamps[this.mIndex] = ++array.clock;
       this.fastHits++;
       return this.u8[this.mFrame + off]!;
     }
@@ -307,8 +390,21 @@ export class Cpu {
     if (Atomics.load(this.sdWords, this.sdIndex) !== this.sdSeen) this.serviceShootdown();
     const off = vaddr - this.mBase;
     if (off >= 0 && off < this.mSize && this.mWrite && (off & 3) === 0) {
+      const array = this.mArray!;
+      array.stamps[this.mIndex] = ++array.clock;
       this.fastHits++;
       this.u32[(this.mFrame + off) / 4] = value;
+      return;
+    }
+    const key = Math.floor(vaddr / 4096);
+    const slot = key & (SHORTCUT_SLOTS - 1);
+    const index = this.scIdx[slot]!;
+    const tag = key * 32768 + this.pcid;
+    if (this.scTag[slot] === tag && this.l1Tags[index] === tag && this.scWrite[slot] === 1 && (vaddr & 3) === 0) {
+      const array = this.l1First!;
+      array.stamps[index] = ++array.clock;
+      this.scHits++;
+      this.u32[(this.scFrame[slot]! + (vaddr & 4095)) / 4] = value;
       return;
     }
     this.storeSlow(vaddr, 4, value >>> 0, 0);
@@ -328,8 +424,9 @@ export class Cpu {
 
   /** Bytes from `vaddr` to the end of the page the last translation (of `vaddr`) found. */
   private bytesLeftInPage(vaddr: number): number {
-    const size = 2 ** this.tlb.pageShift;
-    return size - (vaddr % size);
+    const shift = this.tlb.pageShift;
+    const size = shift === 12 ? 4096 : shift === 21 ? 2097152 : 1073741824;
+    return size - (vaddr & (size - 1));
   }
 
   /** The high half of the last 8-byte load (so load64 allocates no pair). */
@@ -337,11 +434,11 @@ export class Cpu {
 
   /** An access of `sizeBytes` (1, 2, 4; 8 as two halves): translated once per page it touches. */
   private loadSlow(vaddr: number, sizeBytes: number, totalBytes = sizeBytes): number {
-    checkVaddr(vaddr, totalBytes);
+    L_checkVaddr(vaddr, totalBytes);
     this.pollShootdown();
-    const first = this.translateChecked(vaddr, ACCESS_READ);
+    const first = this.translateChecked(vaddr, L_ACCESS_READ);
     const within = Math.min(totalBytes, this.bytesLeftInPage(vaddr));
-    const second = within < totalBytes ? this.translateChecked(vaddr + within, ACCESS_READ) : first + within;
+    const second = within < totalBytes ? this.translateChecked(vaddr + within, L_ACCESS_READ) : first + within;
     const lo = this.readPhys(first, second, within, 0, Math.min(sizeBytes, 4));
     if (totalBytes === 8) this.hiHalf = this.readPhys(first, second, within, 4, 4);
     return lo;
@@ -367,11 +464,11 @@ export class Cpu {
   }
 
   private storeSlow(vaddr: number, sizeBytes: number, lo: number, hi: number): void {
-    checkVaddr(vaddr, sizeBytes);
+    L_checkVaddr(vaddr, sizeBytes);
     this.pollShootdown();
-    const first = this.translateChecked(vaddr, ACCESS_WRITE);
+    const first = this.translateChecked(vaddr, L_ACCESS_WRITE);
     const within = Math.min(sizeBytes, this.bytesLeftInPage(vaddr));
-    const second = within < sizeBytes ? this.translateChecked(vaddr + within, ACCESS_WRITE) : first + within;
+    const second = within < sizeBytes ? this.translateChecked(vaddr + within, L_ACCESS_WRITE) : first + within;
     const port = this.port;
     if (within === sizeBytes && sizeBytes <= 4 && (first & (sizeBytes - 1)) === 0) {
       if (port !== null) port.write(first, sizeBytes as 1 | 2 | 4, lo);
@@ -399,12 +496,12 @@ export class Cpu {
   }
 
   private rangeAccess(vaddr: number, bytes: Uint8Array, write: boolean): void {
-    checkVaddr(vaddr, bytes.length);
+    L_checkVaddr(vaddr, bytes.length);
     let done = 0;
     while (done < bytes.length) {
       this.pollShootdown();
       const at = vaddr + done;
-      const paddr = this.translateChecked(at, write ? ACCESS_WRITE : ACCESS_READ);
+      const paddr = this.translateChecked(at, write ? L_ACCESS_WRITE : L_ACCESS_READ);
       const n = Math.min(bytes.length - done, this.bytesLeftInPage(at));
       const port = this.port;
       if (port === null) {
@@ -426,28 +523,24 @@ export class Cpu {
    * returns their sum mod 2^32.
    */
   loadMany(vaddrs: ArrayLike<number>, out?: Uint32Array): number {
-    const u32 = this.u32;
-    const words = this.sdWords;
-    const sdIndex = this.sdIndex;
     let sum = 0;
-    let hits = 0;
     const n = vaddrs.length;
-    for (let i = 0; i < n; i++) {
-      const vaddr = vaddrs[i]!;
-      let value: number;
-      const off = vaddr - this.mBase;
-      if (Atomics.load(words, sdIndex) === this.sdSeen && off >= 0 && off < this.mSize && (off & 3) === 0) {
-        hits++;
-        value = u32[(this.mFrame + off) / 4]!;
+    // The shootdown word is checked before every run of POLL_EVERY loads rather than every load: a
+    // target may use a cached translation until it acknowledges (the initiator is still waiting
+    // then), so checking less often delays the acknowledgement, never the correctness.
+    for (let start = 0; start < n; start += POLL_EVERY) {
+      if (Atomics.load(this.sdWords, this.sdIndex) !== this.sdSeen) this.serviceShootdown();
+      const end = Math.min(n, start + POLL_EVERY);
+      if (out === undefined) {
+        for (let i = start; i < end; i++) sum = (sum + this.load32Unpolled(vaddrs[i]!)) | 0;
       } else {
-        this.fastHits += hits;
-        hits = 0;
-        value = this.load32(vaddr);
+        for (let i = start; i < end; i++) {
+          const value = this.load32Unpolled(vaddrs[i]!);
+          out[i] = value;
+          sum = (sum + value) | 0;
+        }
       }
-      if (out !== undefined) out[i] = value;
-      sum = (sum + value) | 0;
     }
-    this.fastHits += hits;
     return sum >>> 0;
   }
 

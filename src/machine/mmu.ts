@@ -119,8 +119,10 @@ export class VirtualAddressError extends KmemError {
   }
 }
 
+const L_VADDR_LIMIT = VADDR_LIMIT; // a module-local copy: see the note above PageWalker
+
 export function checkVaddr(vaddr: number, sizeBytes: number): void {
-  if (!Number.isInteger(vaddr) || vaddr < 0 || vaddr + sizeBytes > VADDR_LIMIT) throw new VirtualAddressError(vaddr, sizeBytes);
+  if (!Number.isInteger(vaddr) || vaddr < 0 || vaddr + sizeBytes > L_VADDR_LIMIT) throw new VirtualAddressError(vaddr, sizeBytes);
 }
 
 /**
@@ -179,10 +181,29 @@ export interface WalkerCounters {
  * One CPU's page walker. `walk()` returns WALK_OK or a FAULT_* reason and leaves its result in
  * fields (no allocation on the hot path): `frame`, `pageShift`, `perms`, or `faultLevel`.
  */
+// Module-local copies of pte.ts's constants for the walk loop: when tsx runs this file (tests,
+// benchmarks) it is compiled to CommonJS, where every use of an imported binding is a getter call —
+// in this loop that cost more than the walk itself.
+const L_PAGE_SHIFT_1G = PAGE_SHIFT_1G;
+const L_PAGE_SHIFT_2M = PAGE_SHIFT_2M;
+const L_PAGE_SHIFT_4K = PAGE_SHIFT_4K;
+const L_PDE_HUGE_RESERVED_LO = PDE_HUGE_RESERVED_LO;
+const L_PDPTE_HUGE_RESERVED_LO = PDPTE_HUGE_RESERVED_LO;
+const L_PTE_ACCESSED = PTE_ACCESSED;
+const L_PTE_DIRTY = PTE_DIRTY;
+const L_PTE_GLOBAL = PTE_GLOBAL;
+const L_PTE_HI_NX = PTE_HI_NX;
+const L_PTE_HUGE = PTE_HUGE;
+const L_PTE_LO_FRAME_MASK = PTE_LO_FRAME_MASK;
+const L_PTE_PRESENT = PTE_PRESENT;
+const L_PTE_USER = PTE_USER;
+const L_PTE_WRITABLE = PTE_WRITABLE;
+const L_PTE_HI_FRAME_MASK = PTE_HI_FRAME_MASK;
+
 export class PageWalker {
   /** Result of the last successful walk: the page's physical base, its size and combined rights. */
   frame = 0;
-  pageShift = PAGE_SHIFT_4K;
+  pageShift = L_PAGE_SHIFT_4K;
   perms = 0;
   /** Result of the last failed walk: the level whose entry stopped it. */
   faultLevel = 0;
@@ -252,32 +273,32 @@ export class PageWalker {
       lo = words[entryIndex]!;
       hi = words[entryIndex + 1]!;
       reads++;
-      if ((lo & PTE_PRESENT) === 0) return this.fail(FAULT_NOT_PRESENT, level, reads);
+      if ((lo & L_PTE_PRESENT) === 0) return this.fail(FAULT_NOT_PRESENT, level, reads);
       if ((hi & this.hiReserved) !== 0) return this.fail(FAULT_RESERVED, level, reads);
-      if ((lo & PTE_WRITABLE) === 0) perms &= ~PERM_WRITABLE;
-      if ((lo & PTE_USER) === 0) perms &= ~PERM_USER;
-      if ((hi & PTE_HI_NX) !== 0) perms |= PERM_NX;
+      if ((lo & L_PTE_WRITABLE) === 0) perms &= ~PERM_WRITABLE;
+      if ((lo & L_PTE_USER) === 0) perms &= ~PERM_USER;
+      if ((hi & L_PTE_HI_NX) !== 0) perms |= PERM_NX;
       if (level === 1) {
-        this.frame = (hi & PTE_HI_FRAME_MASK) * 0x1_0000_0000 + ((lo & PTE_LO_FRAME_MASK) >>> 0);
-        this.pageShift = PAGE_SHIFT_4K;
+        this.frame = (hi & L_PTE_HI_FRAME_MASK) * 0x1_0000_0000 + ((lo & L_PTE_LO_FRAME_MASK) >>> 0);
+        this.pageShift = L_PAGE_SHIFT_4K;
         break;
       }
-      if ((lo & PTE_HUGE) !== 0) {
+      if ((lo & L_PTE_HUGE) !== 0) {
         if (level === 4) return this.fail(FAULT_RESERVED, level, reads);
         if (level === 3) {
-          if (!this.gbPages || (lo & PDPTE_HUGE_RESERVED_LO) !== 0) return this.fail(FAULT_RESERVED, level, reads);
-          this.frame = (hi & PTE_HI_FRAME_MASK) * 0x1_0000_0000 + ((lo & 0xc0000000) >>> 0);
-          this.pageShift = PAGE_SHIFT_1G;
+          if (!this.gbPages || (lo & L_PDPTE_HUGE_RESERVED_LO) !== 0) return this.fail(FAULT_RESERVED, level, reads);
+          this.frame = (hi & L_PTE_HI_FRAME_MASK) * 0x1_0000_0000 + ((lo & 0xc0000000) >>> 0);
+          this.pageShift = L_PAGE_SHIFT_1G;
         } else {
-          if ((lo & PDE_HUGE_RESERVED_LO) !== 0) return this.fail(FAULT_RESERVED, level, reads);
-          this.frame = (hi & PTE_HI_FRAME_MASK) * 0x1_0000_0000 + ((lo & 0xffe00000) >>> 0);
-          this.pageShift = PAGE_SHIFT_2M;
+          if ((lo & L_PDE_HUGE_RESERVED_LO) !== 0) return this.fail(FAULT_RESERVED, level, reads);
+          this.frame = (hi & L_PTE_HI_FRAME_MASK) * 0x1_0000_0000 + ((lo & 0xffe00000) >>> 0);
+          this.pageShift = L_PAGE_SHIFT_2M;
         }
         break;
       }
       // A non-leaf entry used by the walk: set its accessed flag (§4.8), cache it, descend.
-      if ((lo & PTE_ACCESSED) === 0) Atomics.or(words, entryIndex, PTE_ACCESSED);
-      table = (hi & PTE_HI_FRAME_MASK) * 0x1_0000_0000 + ((lo & PTE_LO_FRAME_MASK) >>> 0);
+      if ((lo & L_PTE_ACCESSED) === 0) Atomics.or(words, entryIndex, L_PTE_ACCESSED);
+      table = (hi & L_PTE_HI_FRAME_MASK) * 0x1_0000_0000 + ((lo & L_PTE_LO_FRAME_MASK) >>> 0);
       if (cache !== null) cache.fill(vaddr, pcid, level, table, perms);
       level--;
     }
@@ -285,10 +306,10 @@ export class PageWalker {
     counters.walkReads += reads;
     if (!rightsAllow(perms, access, user, this.smep, this.smap)) return this.fail(FAULT_PROTECTION, level, 0);
     // Allowed: the leaf gets A, and D on a write (§4.8), atomically as the hardware's locked update.
-    const set = access === ACCESS_WRITE ? PTE_ACCESSED | PTE_DIRTY : PTE_ACCESSED;
+    const set = access === ACCESS_WRITE ? L_PTE_ACCESSED | L_PTE_DIRTY : L_PTE_ACCESSED;
     if ((lo & set) !== set) lo = Atomics.or(words, entryIndex, set) | set;
-    if ((lo & PTE_DIRTY) !== 0) perms |= PERM_DIRTY;
-    if ((lo & PTE_GLOBAL) !== 0) perms |= PERM_GLOBAL;
+    if ((lo & L_PTE_DIRTY) !== 0) perms |= PERM_DIRTY;
+    if ((lo & L_PTE_GLOBAL) !== 0) perms |= PERM_GLOBAL;
     this.perms = perms;
     return WALK_OK;
   }

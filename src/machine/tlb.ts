@@ -19,9 +19,9 @@
  *   hardware does too, so nothing lives in RAM)
  *   entry i of an array with `ways` ways lives in set ⌊i / ways⌋; set = key mod sets (the model's
  *   index function: the real hash of the STLB is not published), key = ⌊vaddr / pageSize⌋.
- *   tag[i] = (key · 2 + sizeClass) · TAG_ASIDS + asid, −1 when empty; asid = pcid, or GLOBAL_ASID
+ *   tag[i] = (key · 4 + sizeClass) · TAG_ASIDS + asid, −1 when empty; asid = pcid, or GLOBAL_ASID
  *   for a global entry (G = 1), which matches every PCID. Keys are < 2^36 and TAG_ASIDS = 2^13, so a
- *   tag is < 2^50 and exact in a double.
+ *   tag is < 2^51 and exact in a double.
  *   LRU: stamp[i] is the array's clock at the entry's last use; the victim is an empty way, else the
  *   way of least stamp. Invariant: within a set, no two valid entries have the same tag.
  */
@@ -29,6 +29,13 @@ import { assert } from '../util/assert.ts';
 import { InvariantError } from '../util/errors.ts';
 import { PERM_GLOBAL, type WalkCache } from './mmu.ts';
 import { PAGE_SHIFT_1G, PAGE_SHIFT_2M, PAGE_SHIFT_4K } from './pte.ts';
+
+// Module-local copies of imported constants (see mmu.ts: under tsx's CommonJS output an imported
+// binding is a getter call on every use).
+const L_PAGE_SHIFT_1G = PAGE_SHIFT_1G;
+const L_PAGE_SHIFT_2M = PAGE_SHIFT_2M;
+const L_PAGE_SHIFT_4K = PAGE_SHIFT_4K;
+const L_PERM_GLOBAL = PERM_GLOBAL;
 
 export const MAX_PCID = 4095;
 export const GLOBAL_ASID = 4096;
@@ -52,13 +59,19 @@ export interface ArrayCounters {
   evictions: number;
 }
 
+function pageBytes(pageShift: number): number {
+  return pageShift === L_PAGE_SHIFT_4K ? 4096 : pageShift === L_PAGE_SHIFT_2M ? 2097152 : 1073741824;
+}
+
 function sizeClass(pageShift: number): number {
-  return pageShift === PAGE_SHIFT_4K ? 0 : pageShift === PAGE_SHIFT_2M ? 1 : 2;
+  return pageShift === L_PAGE_SHIFT_4K ? 0 : pageShift === L_PAGE_SHIFT_2M ? 1 : 2;
 }
 
 export class TlbArray {
   readonly sets: number;
   readonly ways: number;
+  /** sets − 1: the set count is a power of two, so the index is `key & setMask` (no float modulo). */
+  readonly setMask: number;
   readonly holds4k: boolean;
   readonly holds2m: boolean;
   readonly holds1g: boolean;
@@ -66,8 +79,13 @@ export class TlbArray {
   readonly frames: Float64Array;
   readonly perms: Int32Array;
   readonly shifts: Uint8Array;
-  private readonly stamps: Float64Array;
-  private clock = 0;
+  /** The asid part of each valid entry's tag (pcid or GLOBAL_ASID), so flushes need no float modulo. */
+  readonly asids: Int32Array;
+  /** LRU: each entry's last-use time on `clock` (the CPU's fast path bumps them itself). */
+  readonly stamps: Float64Array;
+  clock = 0;
+  /** Valid entries per size class (4K, 2M, 1G): a lookup skips the sizes the array holds none of. */
+  readonly sizeCounts = new Int32Array(3);
   /** Valid global entries, so a lookup probes the global tag only when there are some. */
   globals = 0;
   readonly counters: ArrayCounters;
@@ -80,26 +98,31 @@ export class TlbArray {
       throw new RangeError(`TLB array ${spec.name}: ${entries} entries in ${ways} ways: expected ways dividing entries`);
     }
     this.sets = entries / ways;
+    if ((this.sets & (this.sets - 1)) !== 0) {
+      throw new RangeError(`TLB array ${spec.name}: ${this.sets} sets: expected a power of two (the model indexes by the key's low bits)`);
+    }
+    this.setMask = this.sets - 1;
     this.ways = ways;
-    this.holds4k = spec.pageShifts.includes(PAGE_SHIFT_4K);
-    this.holds2m = spec.pageShifts.includes(PAGE_SHIFT_2M);
-    this.holds1g = spec.pageShifts.includes(PAGE_SHIFT_1G);
+    this.holds4k = spec.pageShifts.includes(L_PAGE_SHIFT_4K);
+    this.holds2m = spec.pageShifts.includes(L_PAGE_SHIFT_2M);
+    this.holds1g = spec.pageShifts.includes(L_PAGE_SHIFT_1G);
     this.tags = new Float64Array(entries).fill(-1);
     this.frames = new Float64Array(entries);
     this.perms = new Int32Array(entries);
     this.shifts = new Uint8Array(entries);
+    this.asids = new Int32Array(entries);
     this.stamps = new Float64Array(entries);
     this.counters = { name: spec.name, hits: 0, misses: 0, fills: 0, evictions: 0 };
   }
 
   holds(pageShift: number): boolean {
-    return pageShift === PAGE_SHIFT_4K ? this.holds4k : pageShift === PAGE_SHIFT_2M ? this.holds2m : this.holds1g;
+    return pageShift === L_PAGE_SHIFT_4K ? this.holds4k : pageShift === L_PAGE_SHIFT_2M ? this.holds2m : this.holds1g;
   }
 
   /** Finds the entry for `key` of `pageShift` under `pcid` (or global); no counters. */
   find(key: number, pageShift: number, pcid: number): number {
-    const base = (key % this.sets) * this.ways;
-    const tagBase = (key * 2 + sizeClass(pageShift)) * TAG_ASIDS;
+    const base = (key & this.setMask) * this.ways;
+    const tagBase = (key * 4 + sizeClass(pageShift)) * TAG_ASIDS;
     const tag = tagBase + pcid;
     const tags = this.tags;
     const end = base + this.ways;
@@ -116,9 +139,10 @@ export class TlbArray {
    *  TLB level, since a level's arrays are probed in parallel). */
   probe(vaddr: number, pcid: number): boolean {
     let index = -1;
-    if (this.holds4k) index = this.find(Math.floor(vaddr / 4096), PAGE_SHIFT_4K, pcid);
-    if (index < 0 && this.holds2m) index = this.find(Math.floor(vaddr / 2097152), PAGE_SHIFT_2M, pcid);
-    if (index < 0 && this.holds1g) index = this.find(Math.floor(vaddr / 1073741824), PAGE_SHIFT_1G, pcid);
+    const counts = this.sizeCounts;
+    if (counts[0]! > 0) index = this.find(Math.floor(vaddr / 4096), L_PAGE_SHIFT_4K, pcid);
+    if (index < 0 && counts[1]! > 0) index = this.find(Math.floor(vaddr / 2097152), L_PAGE_SHIFT_2M, pcid);
+    if (index < 0 && counts[2]! > 0) index = this.find(Math.floor(vaddr / 1073741824), L_PAGE_SHIFT_1G, pcid);
     if (index < 0) return false;
     this.counters.hits++;
     this.stamps[index] = ++this.clock;
@@ -133,10 +157,10 @@ export class TlbArray {
 
   /** Installs a translation; returns its index. Replaces an entry of the same tag, else the LRU way. */
   insert(vaddr: number, pcid: number, frame: number, pageShift: number, perms: number): number {
-    const key = Math.floor(vaddr / 2 ** pageShift);
-    const asid = (perms & PERM_GLOBAL) !== 0 ? GLOBAL_ASID : pcid;
-    const tag = (key * 2 + sizeClass(pageShift)) * TAG_ASIDS + asid;
-    const base = (key % this.sets) * this.ways;
+    const key = Math.floor(vaddr / pageBytes(pageShift));
+    const asid = (perms & L_PERM_GLOBAL) !== 0 ? GLOBAL_ASID : pcid;
+    const tag = (key * 4 + sizeClass(pageShift)) * TAG_ASIDS + asid;
+    const base = (key & this.setMask) * this.ways;
     const end = base + this.ways;
     let victim = -1;
     let oldest = Infinity;
@@ -163,6 +187,8 @@ export class TlbArray {
     this.frames[victim] = frame;
     this.perms[victim] = perms;
     this.shifts[victim] = pageShift;
+    this.asids[victim] = asid;
+    this.sizeCounts[sizeClass(pageShift)]!++;
     this.stamps[victim] = ++this.clock;
     if (asid === GLOBAL_ASID) this.globals++;
     this.counters.fills++;
@@ -172,18 +198,19 @@ export class TlbArray {
   private drop(index: number): void {
     const tag = this.tags[index]!;
     if (tag < 0) return;
-    if (tag % TAG_ASIDS === GLOBAL_ASID) this.globals--;
+    if (this.asids[index] === GLOBAL_ASID) this.globals--;
+    this.sizeCounts[sizeClass(this.shifts[index]!)]!--;
     this.tags[index] = -1;
   }
 
   /** Drops every translation covering `vaddr` under `pcid` and every global one. Returns how many. */
   invalidateAddress(vaddr: number, pcid: number): number {
     let dropped = 0;
-    for (const shift of [PAGE_SHIFT_4K, PAGE_SHIFT_2M, PAGE_SHIFT_1G]) {
+    for (const shift of [L_PAGE_SHIFT_4K, L_PAGE_SHIFT_2M, L_PAGE_SHIFT_1G]) {
       if (!this.holds(shift)) continue;
-      const key = Math.floor(vaddr / 2 ** shift);
-      const tagBase = (key * 2 + sizeClass(shift)) * TAG_ASIDS;
-      const base = (key % this.sets) * this.ways;
+      const key = Math.floor(vaddr / pageBytes(shift));
+      const tagBase = (key * 4 + sizeClass(shift)) * TAG_ASIDS;
+      const base = (key & this.setMask) * this.ways;
       for (let i = base; i < base + this.ways; i++) {
         const t = this.tags[i];
         if (t === tagBase + pcid || t === tagBase + GLOBAL_ASID) {
@@ -199,9 +226,8 @@ export class TlbArray {
    *  too unless keepGlobal). */
   invalidateWhere(pcid: number, keepGlobal: boolean): void {
     for (let i = 0; i < this.tags.length; i++) {
-      const t = this.tags[i]!;
-      if (t < 0) continue;
-      const asid = t % TAG_ASIDS;
+      if (this.tags[i]! < 0) continue;
+      const asid = this.asids[i]!;
       if (asid === GLOBAL_ASID ? !keepGlobal : pcid < 0 || asid === pcid) this.drop(i);
     }
   }
@@ -223,11 +249,17 @@ export class TlbArray {
         if (t < 0) continue;
         if (seen.has(t)) throw new InvariantError(`TLB ${this.spec.name}: set ${set} holds tag ${t} twice`);
         seen.add(t);
-        const key = Math.floor(Math.floor(t / TAG_ASIDS) / 2);
+        const key = Math.floor(Math.floor(t / TAG_ASIDS) / 4);
         if (key % this.sets !== set) throw new InvariantError(`TLB ${this.spec.name}: key ${key} in set ${set}, expected set ${key % this.sets}`);
+        if (t % TAG_ASIDS !== this.asids[i]) throw new InvariantError(`TLB ${this.spec.name}: entry ${i} asid ${this.asids[i]} differs from its tag's`);
         if (t % TAG_ASIDS === GLOBAL_ASID) globals++;
         if (!this.holds(this.shifts[i]!)) throw new InvariantError(`TLB ${this.spec.name}: holds a page of shift ${this.shifts[i]} it does not cache`);
       }
+    }
+    for (let cls = 0; cls < 3; cls++) {
+      let n = 0;
+      for (let i = 0; i < this.tags.length; i++) if (this.tags[i]! >= 0 && sizeClass(this.shifts[i]!) === cls) n++;
+      if (n !== this.sizeCounts[cls]) throw new InvariantError(`TLB ${this.spec.name}: ${n} entries of size class ${cls}, counter says ${this.sizeCounts[cls]}`);
     }
     if (globals !== this.globals) throw new InvariantError(`TLB ${this.spec.name}: ${globals} global entries, counter says ${this.globals}`);
   }
@@ -253,20 +285,20 @@ export class PageWalkCaches implements WalkCache {
   constructor(readonly spec: WalkCacheSpec) {
     // The entries are stored through TlbArray with the shift of the region each entry covers.
     this.arrays = [
-      new TlbArray({ name: 'PDE-cache', entries: spec.pde, ways: spec.pde, pageShifts: [PAGE_SHIFT_2M] }),
-      new TlbArray({ name: 'PDPTE-cache', entries: spec.pdpt, ways: spec.pdpt, pageShifts: [PAGE_SHIFT_1G] }),
-      new TlbArray({ name: 'PML4-cache', entries: spec.pml4, ways: spec.pml4, pageShifts: [PAGE_SHIFT_4K] }),
+      new TlbArray({ name: 'PDE-cache', entries: spec.pde, ways: spec.pde, pageShifts: [L_PAGE_SHIFT_2M] }),
+      new TlbArray({ name: 'PDPTE-cache', entries: spec.pdpt, ways: spec.pdpt, pageShifts: [L_PAGE_SHIFT_1G] }),
+      new TlbArray({ name: 'PML4-cache', entries: spec.pml4, ways: spec.pml4, pageShifts: [L_PAGE_SHIFT_4K] }),
     ];
   }
 
   lookup(vaddr: number, pcid: number): number {
     const [pde, pdpt, pml4] = this.arrays;
-    let i = pde.find(Math.floor(vaddr / 2 ** 21), PAGE_SHIFT_2M, pcid);
+    let i = pde.find(Math.floor(vaddr / 2 ** 21), L_PAGE_SHIFT_2M, pcid);
     if (i >= 0) return this.hit(pde, i, 1);
-    i = pdpt.find(Math.floor(vaddr / 2 ** 30), PAGE_SHIFT_1G, pcid);
+    i = pdpt.find(Math.floor(vaddr / 2 ** 30), L_PAGE_SHIFT_1G, pcid);
     if (i >= 0) return this.hit(pdpt, i, 2);
     // The PML4-cache reuses the 4 KiB size class with key = vaddr bits 47:39.
-    i = pml4.find(Math.floor(vaddr / 2 ** 39), PAGE_SHIFT_4K, pcid);
+    i = pml4.find(Math.floor(vaddr / 2 ** 39), L_PAGE_SHIFT_4K, pcid);
     if (i >= 0) return this.hit(pml4, i, 3);
     pde.counters.misses++;
     return 4;
@@ -281,10 +313,10 @@ export class PageWalkCaches implements WalkCache {
   }
 
   fill(vaddr: number, pcid: number, level: number, next: number, perms: number): void {
-    const perm = perms & ~PERM_GLOBAL;
-    if (level === 2) this.arrays[0].insert(vaddr, pcid, next, PAGE_SHIFT_2M, perm);
-    else if (level === 3) this.arrays[1].insert(vaddr, pcid, next, PAGE_SHIFT_1G, perm);
-    else this.arrays[2].insert(Math.floor(vaddr / 2 ** 39) * 4096, pcid, next, PAGE_SHIFT_4K, perm);
+    const perm = perms & ~L_PERM_GLOBAL;
+    if (level === 2) this.arrays[0].insert(vaddr, pcid, next, L_PAGE_SHIFT_2M, perm);
+    else if (level === 3) this.arrays[1].insert(vaddr, pcid, next, L_PAGE_SHIFT_1G, perm);
+    else this.arrays[2].insert(Math.floor(vaddr / 2 ** 39) * 4096, pcid, next, L_PAGE_SHIFT_4K, perm);
   }
 
   flushPcid(pcid: number): void {
@@ -316,7 +348,7 @@ export class Tlb {
   readonly counters: TlbCounters = { l1Hits: 0, l1Misses: 0, l2Hits: 0, l2Misses: 0, invlpg: 0, flushes: 0 };
   /** The translation of the last hit: page base, page shift, PERM_* rights. */
   frame = 0;
-  pageShift = PAGE_SHIFT_4K;
+  pageShift = L_PAGE_SHIFT_4K;
   perms = 0;
   /** The L1 array and index now holding the last hit's or fill's translation (-1 if none holds it). */
   l1Array: TlbArray | null = null;
@@ -331,7 +363,9 @@ export class Tlb {
   /** Probes L1 then L2; returns the level that hit (1, 2) or 0. */
   lookup(vaddr: number, pcid: number): number {
     const counters = this.counters;
-    for (const array of this.l1) {
+    const l1 = this.l1;
+    for (let a = 0; a < l1.length; a++) {
+      const array = l1[a]!;
       if (array.probe(vaddr, pcid)) {
         counters.l1Hits++;
         this.take(array, array.hitIndex);
@@ -341,7 +375,9 @@ export class Tlb {
       }
     }
     counters.l1Misses++;
-    for (const array of this.l2) {
+    const l2 = this.l2;
+    for (let a = 0; a < l2.length; a++) {
+      const array = l2[a]!;
       if (array.probe(vaddr, pcid)) {
         counters.l2Hits++;
         this.take(array, array.hitIndex);
