@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runScenario } from '../../src/lab/run.ts';
-import { coverageOf, thpTlb } from '../../src/lab/scenarios/thp-tlb.ts';
+import { coverageOf, fragmentedTimeline, thpTlb } from '../../src/lab/scenarios/thp-tlb.ts';
 
 const MiB = 1 << 20;
 
 test('thp-tlb: 2 MiB pages cut random-access STLB misses and cycles by far; the misaligned glibc malloc loses part of the coverage', async () => {
-  const run = await runScenario(thpTlb, { datasetBytes: '32MiB', accesses: '60000', maxSizeBytes: '4MiB' }, { seed: 1 });
+  const run = await runScenario(thpTlb, { datasetBytes: '32MiB', accesses: '60000', maxSizeBytes: '4MiB', fragmentedRamBytes: '32MiB', rounds: '2' }, { seed: 1 });
   const walks = run.result.tables.find((t) => t.id === 'walks');
   assert.ok(walks !== undefined);
   const row = (config: string, preset: string, pattern: string): Record<string, unknown> => {
@@ -40,4 +40,19 @@ test('thp-tlb coverage: glibc gets huge pages for whole 2 MiB ranges only, and L
   assert.equal(coverageOf('none', 'glibc', 8 * MiB), 0.75);
   assert.ok(coverageOf('linux-6.7', 'glibc', 8 * MiB) > 0.99);
   assert.equal(coverageOf('none', 'hugepage-aware', 3 * MiB), 1);
+});
+
+test('thp-tlb on a fragmented machine: no compaction gets no huge page, direct compaction all, kcompactd some later, khugepaged collapses what fell back', () => {
+  const last = (mode: Parameters<typeof fragmentedTimeline>[0]) => fragmentedTimeline(mode, 32 * MiB, 4, 4 * MiB).at(-1);
+  const none = last('no compaction');
+  const direct = last('direct compaction');
+  const deferred = last('kcompactd');
+  const collapsed = last('khugepaged');
+  assert.ok(none !== undefined && direct !== undefined && deferred !== undefined && collapsed !== undefined);
+  assert.equal(none.coverage, 0);
+  assert.equal(none.faultFallback, 8);
+  assert.equal(direct.coverage, 1);
+  assert.equal(direct.faultFallback, 0);
+  assert.ok(deferred.coverage > 0 && deferred.coverage < 1, JSON.stringify(deferred));
+  assert.ok(collapsed.faultFallback > 0 && collapsed.coverage === 1, JSON.stringify(collapsed));
 });

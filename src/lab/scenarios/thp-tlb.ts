@@ -12,6 +12,8 @@
  *                          wherever the top-down search puts it and the pointer is 16 bytes in
  * Part 2: huge-page coverage against allocation size (2 MiB … 256 MiB, sizes that are not multiples of
  * 2 MiB included), each allocation written page by page, for every alignment policy and both mallocs.
+ * Part 3: THP faults over time on a fragmented machine (fragmentedTimeline), with compaction off, direct,
+ * deferred to kcompactd, and with khugepaged collapsing afterwards.
  */
 import { Cpu } from '../../machine/cpu.ts';
 import { presetByName } from '../../machine/tlb-presets.ts';
@@ -118,6 +120,54 @@ export function coverageOf(policy: ThpAlignPolicy, which: 'glibc' | 'hugepage-aw
   return hugeCoverage(mm, ptr, bytes);
 }
 
+export const FRAGMENTED_MODES = ['no compaction', 'direct compaction', 'kcompactd', 'khugepaged'] as const;
+export type FragmentedMode = (typeof FRAGMENTED_MODES)[number];
+
+export interface FragmentedRound {
+  round: number;
+  faultAlloc: number;
+  faultFallback: number;
+  coverage: number;
+}
+
+/**
+ * THP faults over time on a fragmented machine: most of RAM is first filled with 4 KiB pages of
+ * another process, of which one in 64 stays (so no 2 MiB block is free). Then, each round, the
+ * workload maps and writes `roundBytes` of 2 MiB-aligned memory, and the other process gives back a
+ * share of what it holds. Modes: defrag=never (no compaction), defrag=always (direct compaction in
+ * the fault), defrag=defer with kcompactd run after each round, and defrag=never with khugepaged
+ * passes after each round collapsing what fell back.
+ */
+export function fragmentedTimeline(mode: FragmentedMode, ramBytes: number, rounds: number, roundBytes: number): FragmentedRound[] {
+  const kernel = Kernel.boot({ ramBytes });
+  const vm = kernel.vm;
+  setThpSettings(vm, { enabled: 'never', defrag: mode === 'direct compaction' ? 'always' : mode === 'kcompactd' ? 'defer' : 'never' });
+  const other = vm.createAddressSpace();
+  const pages = Math.floor(kernel.pages.freePagesTotal * 0.9);
+  const base = other.mmap(0x40000000, pages * 4096, 3, 0x22);
+  for (let i = 0; i < pages; i++) other.writeByte(base + i * 4096, 1);
+  for (let i = 0; i < pages; i += 64) other.munmap(base + (i + 1) * 4096, 63 * 4096);
+  setThpSettings(vm, { enabled: 'always' });
+  const mm = vm.createAddressSpace();
+  const malloc = new HugepageAwareMalloc(mm);
+  const out: FragmentedRound[] = [];
+  const regions: number[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    const ptr = malloc.malloc(roundBytes);
+    regions.push(ptr);
+    for (let off = 0; off < roundBytes; off += 4096) mm.writeByte(ptr + off, round);
+    // The other process frees a share of its scattered survivors.
+    for (let i = (round - 1) * 64 * 4; i < pages && i < round * 64 * 4 * 2; i += 64) other.munmap(base + i * 4096, 4096);
+    if (mode === 'kcompactd') vm.kcompactd();
+    if (mode === 'khugepaged') for (let pass = 0; pass < 4; pass++) vm.khugepaged();
+    let covered = 0;
+    for (const r of regions) covered += hugeCoverage(mm, r, roundBytes) * roundBytes;
+    out.push({ round, faultAlloc: vm.counter('thp_fault_alloc'), faultFallback: vm.counter('thp_fault_fallback'), coverage: covered / (regions.length * roundBytes) });
+  }
+  kernel.validate();
+  return out;
+}
+
 export const thpTlb = defineScenario({
   name: 'thp-tlb',
   title: 'TLB reach: 4 KiB pages, 2 MiB pages, and a misaligned malloc',
@@ -127,6 +177,8 @@ export const thpTlb = defineScenario({
     datasetBytes: { kind: 'size', default: 128 * MiB, min: 4 * MiB, max: 512 * MiB, description: 'the dataset walked' },
     accesses: { kind: 'int', default: 1_000_000, min: 1000, max: 100_000_000, description: 'loads per walk' },
     maxSizeBytes: { kind: 'size', default: 256 * MiB, min: 2 * MiB, max: 512 * MiB, description: 'largest allocation in the coverage sweep' },
+    fragmentedRamBytes: { kind: 'size', default: 128 * MiB, min: 32 * MiB, max: 1024 * MiB, description: 'RAM of the fragmented machine' },
+    rounds: { kind: 'int', default: 12, min: 2, max: 200, description: 'rounds on the fragmented machine' },
   },
   run(params, ctx) {
     const datasetBytes = ctx.smoke ? Math.min(params.datasetBytes, 16 * MiB) : params.datasetBytes;
@@ -147,6 +199,9 @@ export const thpTlb = defineScenario({
     for (const which of ['glibc', 'hugepage-aware'] as const) {
       for (const policy of THP_ALIGN_POLICIES) coverage[`${which}, ${policy}`] = sizes.map((b) => coverageOf(policy, which, b));
     }
+    const fragRam = ctx.smoke ? Math.min(params.fragmentedRamBytes, 32 * MiB) : params.fragmentedRamBytes;
+    const rounds = ctx.smoke ? Math.min(params.rounds, 4) : params.rounds;
+    const timelines = FRAGMENTED_MODES.map((mode) => ({ mode, rounds: fragmentedTimeline(mode, fragRam, rounds, 2 * PMD_SIZE) }));
     const pick = (config: Config, pattern: string): WalkRow | undefined => rows.find((r) => r.config === config && r.preset === 'skylake' && r.pattern === pattern);
     const small = pick('4 KiB pages', 'random');
     const huge = pick('2 MiB pages, aligned', 'random');
@@ -193,6 +248,32 @@ export const thpTlb = defineScenario({
         return row;
       }),
     };
-    return { summary, tables: [table, coverageTable], plots: [plot] };
+    const lastOf = (mode: FragmentedMode): FragmentedRound | undefined => timelines.find((t) => t.mode === mode)?.rounds.at(-1);
+    summary.push(
+      `Fragmented ${formatBytes(fragRam)} machine, ${rounds} rounds of 4 MiB: huge-page coverage at the end ${FRAGMENTED_MODES.map((m) => `${((lastOf(m)?.coverage ?? 0) * 100).toFixed(0)} % (${m})`).join(', ')}.`,
+    );
+    const timelinePlot: Plot = {
+      id: 'fragmented-coverage',
+      title: 'Huge-page coverage of the workload over time on a fragmented machine',
+      kind: 'line',
+      x: { label: 'round' },
+      y: { label: 'AnonHugePages ÷ mapped' },
+      series: timelines.map((t) => ({ label: t.mode, points: t.rounds.map((r): [number, number] => [r.round, r.coverage]) })),
+    };
+    const timelineTable: Table = {
+      id: 'fragmented',
+      title: 'THP faults on a fragmented machine (at the last round)',
+      columns: [
+        { key: 'mode', label: 'mode' },
+        { key: 'faultAlloc', label: 'thp_fault_alloc' },
+        { key: 'faultFallback', label: 'thp_fault_fallback' },
+        { key: 'coverage', label: 'coverage', digits: 3 },
+      ],
+      rows: timelines.map((t) => {
+        const last = t.rounds.at(-1);
+        return { mode: t.mode, faultAlloc: last?.faultAlloc ?? 0, faultFallback: last?.faultFallback ?? 0, coverage: last?.coverage ?? 0 };
+      }),
+    };
+    return { summary, tables: [table, coverageTable, timelineTable], plots: [plot, timelinePlot] };
   },
 });

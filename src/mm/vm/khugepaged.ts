@@ -6,7 +6,8 @@
  * PTE table maps it (not a huge PMD, not nothing), at most max_ptes_none (default 511) of its entries
  * are empty or map the zero page, every page mapped is an exclusively mapped anonymous page, and at
  * least one entry is writable and one was referenced (hpage_collapse_scan_pmd's SCAN_PAGE_RO and
- * SCAN_LACK_REFERENCED_PAGE). collapse_huge_page then takes an order-9 block (thp_collapse_alloc, or
+ * SCAN_LACK_REFERENCED_PAGE). collapse_huge_page then takes an order-9 block, compacting first when
+ * khugepaged/defrag is on (the default) and none is free (thp_collapse_alloc, or
  * thp_collapse_alloc_failed), copies each page (zeroes for the empty ones), frees the small pages,
  * keeps the emptied PTE table as the THP's deposit and installs the PMD leaf (pages_collapsed).
  *
@@ -21,6 +22,7 @@ import type { AddressSpace } from './mm-struct.ts';
 import { MMF } from './mm-struct.ts';
 import { VM_OWNER_ANON, VM_OWNER_ANON_THP } from './owners.ts';
 import { entryPfn } from './page-table.ts';
+import { compactMemory } from './compaction.ts';
 import { rmapAdd, rmapRemove } from './rmap.ts';
 import { hugeLeafLo, thpAllowed } from './thp.ts';
 import { thpSettings } from './thp-settings.ts';
@@ -111,7 +113,18 @@ export function collapseRange(mm: AddressSpace, haddr: number, khugepaged: boole
   }
   if (!writable) return 'read-only';
   if (khugepaged && !referenced) return 'not-referenced';
-  const huge = vm.pages.allocPages(HPAGE_PMD_ORDER, GFP.HIGHUSER_MOVABLE | GFP.NORETRY | GFP.NOWARN, VM_OWNER_ANON_THP);
+  const alloc = (): number | null => vm.pages.allocPages(HPAGE_PMD_ORDER, GFP.HIGHUSER_MOVABLE | GFP.NORETRY | GFP.NOWARN, VM_OWNER_ANON_THP);
+  let huge = alloc();
+  // khugepaged/defrag (default on): khugepaged's own allocation may compact directly.
+  if (huge === null && thpSettings(vm).khugepagedDefrag) {
+    vm.count('compact_stall');
+    if (compactMemory(vm, HPAGE_PMD_ORDER, mm) === 'success') {
+      vm.count('compact_success');
+      huge = alloc();
+    } else {
+      vm.count('compact_fail');
+    }
+  }
   if (huge === null) {
     vm.count('thp_collapse_alloc_failed');
     return 'no-memory';

@@ -10,6 +10,7 @@
  *   use_zero_page        a read fault maps the huge zero page; default on
  *   khugepaged/max_ptes_none   empty PTEs a collapse may fill with zeroes; default 511 (HPAGE_PMD_NR − 1)
  *   khugepaged/pages_to_scan   PTEs one khugepaged pass scans; default 4096 (8 · HPAGE_PMD_NR)
+ *   khugepaged/defrag          khugepaged's allocation may compact directly; default on
  *
  * And one kmem names: the alignment policy of anonymous mmap (thp_get_unmapped_area):
  *   none          no alignment (Linux before 6.7)
@@ -36,6 +37,7 @@ export interface ThpSettings {
   align: ThpAlignPolicy;
   maxPtesNone: number;
   pagesToScan: number;
+  khugepagedDefrag: boolean;
 }
 
 export function initThpSettings(vm: Vm): void {
@@ -45,6 +47,7 @@ export function initThpSettings(vm: Vm): void {
   vm.setRoot(ROOT.THP_ALIGN, THP_ALIGN_POLICIES.indexOf('linux-6.12'));
   vm.setRoot(ROOT.KHUGEPAGED_MAX_PTES_NONE, HPAGE_PMD_NR - 1);
   vm.setRoot(ROOT.KHUGEPAGED_PAGES_TO_SCAN, 8 * HPAGE_PMD_NR);
+  vm.setRoot(ROOT.KHUGEPAGED_DEFRAG, 1);
 }
 
 export function thpSettings(vm: Vm): ThpSettings {
@@ -55,6 +58,7 @@ export function thpSettings(vm: Vm): ThpSettings {
     align: THP_ALIGN_POLICIES[vm.root(ROOT.THP_ALIGN)] as ThpAlignPolicy,
     maxPtesNone: vm.root(ROOT.KHUGEPAGED_MAX_PTES_NONE),
     pagesToScan: vm.root(ROOT.KHUGEPAGED_PAGES_TO_SCAN),
+    khugepagedDefrag: vm.root(ROOT.KHUGEPAGED_DEFRAG) !== 0,
   };
 }
 
@@ -74,6 +78,7 @@ export function setThpSettings(vm: Vm, change: Partial<ThpSettings>): void {
     if (i < 0) throw new ArgumentError(`THP alignment '${String(change.align)}': expected one of ${THP_ALIGN_POLICIES.join(', ')}`);
     vm.setRoot(ROOT.THP_ALIGN, i);
   }
+  if (change.khugepagedDefrag !== undefined) vm.setRoot(ROOT.KHUGEPAGED_DEFRAG, change.khugepagedDefrag ? 1 : 0);
   if (change.useZeroPage !== undefined) vm.setRoot(ROOT.THP_USE_ZERO_PAGE, change.useZeroPage ? 1 : 0);
   if (change.maxPtesNone !== undefined) {
     if (!Number.isInteger(change.maxPtesNone) || change.maxPtesNone < 0 || change.maxPtesNone > HPAGE_PMD_NR - 1) {

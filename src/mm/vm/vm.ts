@@ -10,7 +10,9 @@
  * Root page (one buddy page, its pfn in arena header word H.VM_ROOT_PFN), i32 words:
  *   [0] lock   [1] state (1 = ready)   [2] kernel PGD pfn   [3] first mm (paddr, 0 = none)
  *   [4] next pid   [5] zero page pfn   [6] first vmap_area (paddr)   [7] kernel table pages
- *   [8] vmalloc PUD pfn
+ *   [8] vmalloc PUD pfn   [9..18] THP and khugepaged settings, the huge zero page, khugepaged's
+ *   cursor mm, kcompactd's wake flag (ROOT below; thp-settings.ts)
+ *   byte 256: f64 khugepaged's cursor address
  *   byte 512 on: f64 counters, in the order of VM_COUNTERS (Linux's vmstat names)
  *
  * The kernel half of every user PGD (entries 256..511) is a copy of init_mm's, made when the mm is
@@ -78,6 +80,7 @@ export const ROOT = {
   KHUGEPAGED_CURSOR_MM: 15,
   THP_DEFRAG: 16,
   KCOMPACTD_WAKE: 17,
+  KHUGEPAGED_DEFRAG: 18,
 } as const;
 const COUNTERS_BYTE = 512;
 /** f64 slot of khugepaged's cursor address in the root page. */
