@@ -250,3 +250,19 @@ test('splitPage (split_page): an order-3 block becomes eight order-0 pages, each
   assert.throws(() => pages.splitPage(comp + 1, 0));
   pages.validate();
 });
+
+test('isolateFreeBlock (__isolate_free_page): takes the free block a pfn heads as an allocated movable block of its order; −1 for a pfn that heads none', () => {
+  const kernel = Kernel.boot({ ramBytes: '16MiB' });
+  const pages = kernel.pages;
+  const free = pages.freePagesTotal;
+  const block = pages.findFreeBlock(2000);
+  assert.ok(block !== null);
+  assert.equal(pages.isolateFreeBlock(block.pfn, 9), block.order);
+  assert.equal(pages.freePagesTotal, free - (1 << block.order));
+  assert.equal(kernel.memMap.owner[block.pfn], 9);
+  assert.equal(pages.isolateFreeBlock(block.pfn, 9), -1, 'now allocated');
+  pages.validate();
+  pages.freePages(block.pfn, block.order);
+  assert.equal(pages.freePagesTotal, free);
+  pages.validate();
+});
