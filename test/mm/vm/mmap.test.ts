@@ -188,7 +188,7 @@ test('the reverse map: one item per mapping, mapcount and refcount 1; the page i
   assert.ok(kernel.slab.slabinfo().includes('anon_rmap_item'));
   assert.ok(kernel.slab.slabinfo().includes('vm_area_struct'));
   mm.munmap(a, P);
-  assert.ok(kernel.pages.findFreeBlock(pfn) !== null, 'freed');
+  assert.equal(kernel.pages.findAllocatedBlock(pfn), null, 'freed');
   kernel.validate();
 });
 
