@@ -5,11 +5,12 @@ import { ArgumentError } from '../util/errors.ts';
 import type { AnyScenario } from './scenario.ts';
 import { buddyFragmentation } from './scenarios/buddy-fragmentation.ts';
 import { dmaCoherence } from './scenarios/dma-coherence.ts';
+import { thpTlb } from './scenarios/thp-tlb.ts';
 import { flashGc } from './scenarios/flash-gc.ts';
 import { gpuWarpSlab } from './scenarios/gpu-warp-slab.ts';
 import { messageQueue } from './scenarios/message-queue.ts';
 
-export const SCENARIOS: readonly AnyScenario[] = [messageQueue, buddyFragmentation, gpuWarpSlab, flashGc, dmaCoherence];
+export const SCENARIOS: readonly AnyScenario[] = [messageQueue, buddyFragmentation, thpTlb, dmaCoherence, gpuWarpSlab, flashGc];
 
 export class UnknownScenarioError extends ArgumentError {
   override name = 'UnknownScenarioError';

@@ -7,7 +7,8 @@
  *   [0] magic 'KMEM'   [1] layout version   [2] page size   [3] nrPages
  *   [4] boot flags     [5] CPU slots (cpu-slots.ts has who holds them)   [6] page limit (0 = none)
  *   [7] pages counted against the limit (atomic)            [8] state (booting / running)
- *   [9] region count   [64 ..] region directory: REGION_WORDS words per region,
+ *   [9] region count   [10] pfn of virtual memory's root page (0 until first used; mm/vm/vm.ts)
+ *   [64 ..] region directory: REGION_WORDS words per region,
  *                              name (ASCII, NUL-padded), paddr, sizeBytes
  *
  * Invariants: regions are page-aligned, disjoint, inside RAM and above pfn 0.
@@ -30,6 +31,7 @@ export const H = {
   PAGES_LIMITED: 7,
   STATE: 8,
   REGION_COUNT: 9,
+  VM_ROOT_PFN: 10,
 } as const;
 
 export const BootFlag = {

@@ -28,6 +28,7 @@ import type { CreateCacheOptions, SlabBootOptions } from './slab/allocator.ts';
 import type { Kmalloc } from './slab/kmalloc.ts';
 import type { KmemCache } from './slab/cache.ts';
 import type { SlabStats } from './slab/slabinfo.ts';
+import { Vm } from './vm/vm.ts';
 
 export interface BootOptions {
   /** RAM size: bytes, or with a unit ('256MiB'). A multiple of 4 KiB, at least 1 MiB, at most 4 GiB. */
@@ -112,6 +113,7 @@ export class Kernel {
   readonly #slots: CpuSlots;
   readonly #recoveries: LockRecovery[] = [];
   readonly #ctorsByName = new Map<string, (addr: number) => void>();
+  private vmLayer: Vm | null = null;
 
   private constructor(
     readonly ram: Ram,
@@ -192,6 +194,12 @@ export class Kernel {
   /** Locks this kernel took over from offlined holders, oldest first. */
   get lockRecoveries(): readonly LockRecovery[] {
     return this.#recoveries;
+  }
+
+  /** Virtual memory: address spaces, the direct map, vmalloc (mm/vm/vm.ts); made on first use by any worker. */
+  get vm(): Vm {
+    if (this.vmLayer === null) this.vmLayer = Vm.attach(this);
+    return this.vmLayer;
   }
 
   private installSlab(slab: SlabAllocator): void {
@@ -277,6 +285,7 @@ export class Kernel {
   validate(): void {
     this.pages.validate();
     this.slab.validate();
+    if (this.vmLayer !== null || this.header.get(H.VM_ROOT_PFN) !== 0) this.vm.validate();
   }
 
   /** kmem_cache_create(): a cache of `sizeBytes` objects (see SlabAllocator.createCache). */

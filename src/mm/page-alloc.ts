@@ -33,6 +33,7 @@
  */
 import type { Ram } from '../machine/ram.ts';
 import { PAGE_SIZE } from '../machine/ram.ts';
+import { assert } from '../util/assert.ts';
 import { ArgumentError } from '../util/errors.ts';
 import { BootFlag, H } from './arena-header.ts';
 import type { ArenaHeader } from './arena-header.ts';
@@ -70,7 +71,7 @@ import {
 } from './types.ts';
 import { pageAllocStats } from './vmstat.ts';
 import type { PageAllocStats } from './vmstat.ts';
-import { ZONE_STATS, ZONE_WORDS, Z, Zone, ZoneStat } from './zone.ts';
+import { ZONE_STATS, ZONE_WORDS, Z, Zone, ZoneStat, delFree } from './zone.ts';
 
 const DMA_ZONE_PAGES = DMA_ZONE_BYTES / PAGE_SIZE;
 
@@ -401,6 +402,60 @@ export class PageAllocator {
       for (let cpu = 0; cpu < this.#cpus; cpu++) total += this.#pcp[pcpBaseOf(cpu, z.id) + P.COUNT] as number;
     }
     return total;
+  }
+
+  /**
+   * __isolate_free_page() for compaction's free scanner: takes the free block that `pfn` heads off
+   * its free list and hands it out as an allocated movable block of its order (owner `owner`).
+   * Returns the order, or −1 when pfn heads no free block.
+   */
+  isolateFreeBlock(pfn: number, owner: number): number {
+    if (!(pfn >= 0 && pfn < this.nrPages && (pfn | 0) === pfn)) throw new PfnRangeError(pfn, this.nrPages);
+    const zone = this.zoneOf(pfn);
+    zone.lock.acquire();
+    let order: number;
+    try {
+      if (((this.#flags[pfn] as number) & PageFlag.Buddy) === 0) return -1;
+      order = this.#order[pfn] as number;
+      delFree(zone, pfn, order, this.pageblockMt[pfn >>> PAGEBLOCK_ORDER] as number);
+      zone.count(ZoneStat.allocBlocks);
+      zone.count(ZoneStat.allocPages, 1 << order);
+    } finally {
+      zone.lock.release();
+    }
+    if (this.pageLimit > 0) Atomics.add(this.header.words, H.PAGES_LIMITED, 1 << order);
+    this.#prepNewPage(pfn, order, GFP.MOVABLE, owner);
+    return order;
+  }
+
+  /**
+   * split_page(): turns an allocated, non-compound block of 2^order pages into 2^order allocated
+   * order-0 pages, each with refcount 1, the block's owner tag and mobility, so that each can be
+   * freed alone (transparent huge pages are split this way). Counted as 2^order − 1 more blocks.
+   */
+  splitPage(pfn: number, order: number): void {
+    if (!(pfn >= 0 && pfn < this.nrPages && (pfn | 0) === pfn)) throw new PfnRangeError(pfn, this.nrPages);
+    if (!(order >= 0 && order <= MAX_PAGE_ORDER && (order | 0) === order)) throw new OrderError(order);
+    const zone = this.zoneOf(pfn);
+    zone.lock.acquire();
+    try {
+      const flags = this.#flags[pfn] as number;
+      if ((flags & PageFlag.Allocated) === 0 || (this.#order[pfn] as number) !== order) this.#diagnoseBadFree(pfn, order, this.memMap.owner[pfn] as number);
+      assert((flags & PageFlag.Head) === 0, () => `split_page of pfn ${pfn}: a compound page; expected a block allocated without GFP.COMP`);
+      const owner = this.memMap.owner[pfn] as number;
+      for (let p = pfn + 1; p < pfn + (1 << order); p++) {
+        this.#flags[p] = flags;
+        this.#order[p] = 0;
+        this.memMap.refcount[p] = 1;
+        this.memMap.mapcount[p] = 0;
+        this.memMap.pincount[p] = 0;
+        this.memMap.owner[p] = owner;
+      }
+      this.#order[pfn] = 0;
+      zone.count(ZoneStat.allocBlocks, (1 << order) - 1);
+    } finally {
+      zone.lock.release();
+    }
   }
 
   /** Walks every free list, per-CPU list and frame and checks every invariant; throws InvariantError. */

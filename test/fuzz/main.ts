@@ -14,6 +14,7 @@ import { fuzzObjectStore, fuzzPageFtl } from './flash-fuzz.ts';
 import type { FlashFuzzOptions, FlashFuzzReport } from './flash-fuzz.ts';
 import { fuzzPageAllocator } from './page-alloc-fuzz.ts';
 import { fuzzSlab } from './slab-fuzz.ts';
+import { fuzzVm } from './vm-fuzz.ts';
 
 interface Fuzzer {
   name: string;
@@ -44,6 +45,7 @@ const FUZZERS: readonly Fuzzer[] = [
   { name: 'slab caches and kmalloc', run: (seed, ops) => fuzzSlab({ seed, ops, validateEvery: 500_000 }) },
   { name: 'slab caches and kmalloc, Bonwick layout', run: (seed, ops) => fuzzSlab({ seed, ops: Math.ceil(ops / 4), layout: 'bonwick', validateEvery: 500_000 }) },
   { name: 'dma streaming map/sync/unmap', run: (seed, ops) => fuzzDma({ seed, ops: Math.ceil(ops / 4), validateEvery: 100_000 }) },
+  { name: 'virtual memory (mmap/munmap/mprotect/madvise/access)', run: (seed, ops) => fuzzVm({ seed, ops, validateEvery: 200_000 }) },
   { name: 'flash page store (FTL)', run: (seed, ops) => flashRuns(fuzzPageFtl, seed, ops) },
   { name: 'flash object store', run: (seed, ops) => flashRuns(fuzzObjectStore, seed, Math.ceil(ops / 4)) },
 ];

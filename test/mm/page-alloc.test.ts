@@ -236,3 +236,36 @@ test('without grouping by mobility every allocation is unmovable and pageblocks 
   assert.equal(kernel.memMap.allocMigratetype(pfn), MigrateType.Movable, 'the page still records it asked to be movable');
   kernel.validate();
 });
+
+test('splitPage (split_page): an order-3 block becomes eight order-0 pages, each freed alone, and a compound page is refused', () => {
+  const kernel = Kernel.boot({ ramBytes: '16MiB' });
+  const pages = kernel.pages;
+  const free = pages.freePagesTotal;
+  const pfn = pages.allocPages(3, GFP.MOVABLE, 77) as number;
+  pages.splitPage(pfn, 3);
+  assert.equal(kernel.memMap.owner[pfn + 5], 77);
+  assert.equal(kernel.memMap.refcount[pfn + 5], 1);
+  pages.validate();
+  for (let i = 7; i >= 0; i--) pages.freePages(pfn + i, 0);
+  assert.equal(pages.freePagesTotal, free);
+  const comp = pages.allocPages(2, GFP.COMP) as number;
+  assert.throws(() => pages.splitPage(comp, 2), /compound/);
+  assert.throws(() => pages.splitPage(comp + 1, 0));
+  pages.validate();
+});
+
+test('isolateFreeBlock (__isolate_free_page): takes the free block a pfn heads as an allocated movable block of its order; −1 for a pfn that heads none', () => {
+  const kernel = Kernel.boot({ ramBytes: '16MiB' });
+  const pages = kernel.pages;
+  const free = pages.freePagesTotal;
+  const block = pages.findFreeBlock(2000);
+  assert.ok(block !== null);
+  assert.equal(pages.isolateFreeBlock(block.pfn, 9), block.order);
+  assert.equal(pages.freePagesTotal, free - (1 << block.order));
+  assert.equal(kernel.memMap.owner[block.pfn], 9);
+  assert.equal(pages.isolateFreeBlock(block.pfn, 9), -1, 'now allocated');
+  pages.validate();
+  pages.freePages(block.pfn, block.order);
+  assert.equal(pages.freePagesTotal, free);
+  pages.validate();
+});

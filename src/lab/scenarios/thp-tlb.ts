@@ -1,0 +1,279 @@
+/**
+ * thp-tlb: the seed's dataset walked through 4 KiB pages, through 2 MiB pages, and through a
+ * misaligned malloc, on modelled CPUs with cited TLB geometry (machine/tlb-presets.ts).
+ *
+ * Part 1, per configuration × TLB preset × access pattern: the dataset is allocated and written once
+ * (faults), then read by an emulated CPU — sequentially at a 64-byte stride, or at uniformly random
+ * 4-byte-aligned offsets. Counted: L1 dTLB misses, STLB misses, page walks and their modelled cycles,
+ * faults, huge-page coverage (AnonHugePages ÷ dataset) and modelled cycles per access.
+ *   4 KiB pages            THP enabled=never
+ *   2 MiB pages, aligned   the hugepage-aware malloc (2 MiB-aligned, MADV_HUGEPAGE)
+ *   glibc malloc           THP always, alignment policy none (Linux before 6.7): the mapping starts
+ *                          wherever the top-down search puts it and the pointer is 16 bytes in
+ * Part 2: huge-page coverage against allocation size (2 MiB … 256 MiB, sizes that are not multiples of
+ * 2 MiB included), each allocation written page by page, for every alignment policy and both mallocs.
+ * Part 3: THP faults over time on a fragmented machine (fragmentedTimeline), with compaction off, direct,
+ * deferred to kcompactd, and with khugepaged collapsing afterwards.
+ */
+import { Cpu } from '../../machine/cpu.ts';
+import { presetByName } from '../../machine/tlb-presets.ts';
+import type { PresetName } from '../../machine/tlb-presets.ts';
+import { Kernel } from '../../mm/kernel.ts';
+import { bindCpu } from '../../mm/vm/cpu-binding.ts';
+import { THP_ALIGN_POLICIES, setThpSettings } from '../../mm/vm/thp-settings.ts';
+import type { ThpAlignPolicy } from '../../mm/vm/thp-settings.ts';
+import type { AddressSpace } from '../../mm/vm/mm-struct.ts';
+import { PMD_SIZE } from '../../mm/vm/types.ts';
+import { Prng } from '../../util/prng.ts';
+import { formatBytes } from '../../util/units.ts';
+import { defineScenario } from '../scenario.ts';
+import type { Plot, Table } from '../scenario.ts';
+import { GlibcMalloc, HugepageAwareMalloc } from '../workloads/malloc.ts';
+import type { UserMalloc } from '../workloads/malloc.ts';
+
+const MiB = 1 << 20;
+const PRESETS: readonly PresetName[] = ['skylake', 'zen3'];
+const CONFIGS = ['4 KiB pages', '2 MiB pages, aligned', 'glibc malloc (misaligned)'] as const;
+type Config = (typeof CONFIGS)[number];
+const PATTERNS = ['sequential', 'random'] as const;
+const SIZES_MIB = [2, 3, 4, 5, 8, 12.5, 16, 31, 32, 64, 100, 128, 129, 256];
+
+export interface WalkRow {
+  config: Config;
+  preset: PresetName;
+  pattern: (typeof PATTERNS)[number];
+  accesses: number;
+  l1Misses: number;
+  stlbMisses: number;
+  walks: number;
+  walkCycles: number;
+  faults: number;
+  coverage: number;
+  cyclesPerAccess: number;
+}
+
+function mallocFor(config: Config, kernel: Kernel): UserMalloc {
+  const mm = kernel.vm.createAddressSpace();
+  if (config === '4 KiB pages') setThpSettings(kernel.vm, { enabled: 'never' });
+  if (config === 'glibc malloc (misaligned)') setThpSettings(kernel.vm, { align: 'none' });
+  return config === '2 MiB pages, aligned' ? new HugepageAwareMalloc(mm) : new GlibcMalloc(mm);
+}
+
+function runWalk(config: Config, preset: PresetName, pattern: (typeof PATTERNS)[number], datasetBytes: number, accesses: number, seed: number): WalkRow {
+  const kernel = Kernel.boot({ ramBytes: datasetBytes + 32 * MiB });
+  const malloc = mallocFor(config, kernel);
+  const ptr = malloc.malloc(datasetBytes);
+  const mm = kernel.vm.addressSpaces()[0];
+  if (mm === undefined) throw new Error('no address space');
+  const cpu = new Cpu(kernel.ram, { preset: presetByName(preset) });
+  bindCpu(kernel.vm, cpu).switchTo(mm);
+  for (let off = 0; off < datasetBytes; off += 4096) cpu.store32(ptr + off, 1);
+  cpu.store32(ptr + datasetBytes - 4, 1);
+  const faults = cpu.stats().faults;
+  const before = cpu.stats();
+  const cyclesBefore = cpu.cycles();
+  const rng = new Prng(seed);
+  const words = datasetBytes / 4 - 1;
+  if (pattern === 'sequential') {
+    for (let i = 0; i < accesses; i++) cpu.load32(ptr + ((i * 64) % (datasetBytes - 64)));
+  } else {
+    for (let i = 0; i < accesses; i++) cpu.load32(ptr + rng.int(words) * 4);
+  }
+  const after = cpu.stats();
+  const walks = after.walks - before.walks;
+  const walkReads = after.walkReads - before.walkReads;
+  const costs = cpu.costs;
+  kernel.validate();
+  return {
+    config,
+    preset,
+    pattern,
+    accesses,
+    l1Misses: after.tlb.counters.l1Misses - before.tlb.counters.l1Misses,
+    stlbMisses: after.tlb.counters.l2Misses - before.tlb.counters.l2Misses,
+    walks,
+    walkCycles: walks * costs.walkBaseCycles + walkReads * costs.walkReadCycles,
+    faults,
+    coverage: hugeCoverage(mm, ptr, datasetBytes),
+    cyclesPerAccess: (cpu.cycles() - cyclesBefore) / accesses,
+  };
+}
+
+/** The share of [start, start + bytes) that huge (PMD) mappings of mm back. */
+export function hugeCoverage(mm: AddressSpace, start: number, bytes: number): number {
+  let huge = 0;
+  for (let h = Math.floor(start / PMD_SIZE) * PMD_SIZE; h < start + bytes; h += PMD_SIZE) {
+    if (mm.mapsHuge(h)) huge += Math.min(h + PMD_SIZE, start + bytes) - Math.max(h, start);
+  }
+  return huge / bytes;
+}
+
+/** Huge-page coverage of one allocation of `bytes`, written page by page. */
+export function coverageOf(policy: ThpAlignPolicy, which: 'glibc' | 'hugepage-aware', bytes: number): number {
+  const kernel = Kernel.boot({ ramBytes: Math.ceil((bytes + 24 * MiB) / MiB) * MiB });
+  setThpSettings(kernel.vm, { align: policy });
+  const mm = kernel.vm.createAddressSpace();
+  const malloc = which === 'glibc' ? new GlibcMalloc(mm) : new HugepageAwareMalloc(mm);
+  const ptr = malloc.malloc(bytes);
+  for (let off = 0; off < bytes; off += 4096) mm.writeByte(ptr + off, 1);
+  mm.writeByte(ptr + bytes - 1, 1);
+  return hugeCoverage(mm, ptr, bytes);
+}
+
+export const FRAGMENTED_MODES = ['no compaction', 'direct compaction', 'kcompactd', 'khugepaged'] as const;
+export type FragmentedMode = (typeof FRAGMENTED_MODES)[number];
+
+export interface FragmentedRound {
+  round: number;
+  faultAlloc: number;
+  faultFallback: number;
+  coverage: number;
+}
+
+/**
+ * THP faults over time on a fragmented machine: most of RAM is first filled with 4 KiB pages of
+ * another process, of which one in 64 stays (so no 2 MiB block is free). Then, each round, the
+ * workload maps and writes `roundBytes` of 2 MiB-aligned memory, and the other process gives back a
+ * share of what it holds. Modes: defrag=never (no compaction), defrag=always (direct compaction in
+ * the fault), defrag=defer with kcompactd run after each round, and defrag=never with khugepaged
+ * passes after each round collapsing what fell back.
+ */
+export function fragmentedTimeline(mode: FragmentedMode, ramBytes: number, rounds: number, roundBytes: number): FragmentedRound[] {
+  const kernel = Kernel.boot({ ramBytes });
+  const vm = kernel.vm;
+  setThpSettings(vm, { enabled: 'never', defrag: mode === 'direct compaction' ? 'always' : mode === 'kcompactd' ? 'defer' : 'never' });
+  const other = vm.createAddressSpace();
+  const pages = Math.floor(kernel.pages.freePagesTotal * 0.9);
+  const base = other.mmap(0x40000000, pages * 4096, 3, 0x22);
+  for (let i = 0; i < pages; i++) other.writeByte(base + i * 4096, 1);
+  for (let i = 0; i < pages; i += 64) other.munmap(base + (i + 1) * 4096, 63 * 4096);
+  setThpSettings(vm, { enabled: 'always' });
+  const mm = vm.createAddressSpace();
+  const malloc = new HugepageAwareMalloc(mm);
+  const out: FragmentedRound[] = [];
+  const regions: number[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    const ptr = malloc.malloc(roundBytes);
+    regions.push(ptr);
+    for (let off = 0; off < roundBytes; off += 4096) mm.writeByte(ptr + off, round);
+    // The other process frees a share of its scattered survivors.
+    for (let i = (round - 1) * 64 * 4; i < pages && i < round * 64 * 4 * 2; i += 64) other.munmap(base + i * 4096, 4096);
+    if (mode === 'kcompactd') vm.kcompactd();
+    if (mode === 'khugepaged') for (let pass = 0; pass < 4; pass++) vm.khugepaged();
+    let covered = 0;
+    for (const r of regions) covered += hugeCoverage(mm, r, roundBytes) * roundBytes;
+    out.push({ round, faultAlloc: vm.counter('thp_fault_alloc'), faultFallback: vm.counter('thp_fault_fallback'), coverage: covered / (regions.length * roundBytes) });
+  }
+  kernel.validate();
+  return out;
+}
+
+export const thpTlb = defineScenario({
+  name: 'thp-tlb',
+  title: 'TLB reach: 4 KiB pages, 2 MiB pages, and a misaligned malloc',
+  question:
+    'A program walking a 128 MiB dataset through 4 KiB pages misses the TLB on nearly every new page; 2 MiB pages need only 64 translations, but only if the region is 2 MiB-aligned: how much does a misaligned malloc cost, and which alignment policy gives huge pages to which allocation sizes?',
+  params: {
+    datasetBytes: { kind: 'size', default: 128 * MiB, min: 4 * MiB, max: 512 * MiB, description: 'the dataset walked' },
+    accesses: { kind: 'int', default: 1_000_000, min: 1000, max: 100_000_000, description: 'loads per walk' },
+    maxSizeBytes: { kind: 'size', default: 256 * MiB, min: 2 * MiB, max: 512 * MiB, description: 'largest allocation in the coverage sweep' },
+    fragmentedRamBytes: { kind: 'size', default: 128 * MiB, min: 32 * MiB, max: 1024 * MiB, description: 'RAM of the fragmented machine' },
+    rounds: { kind: 'int', default: 12, min: 2, max: 200, description: 'rounds on the fragmented machine' },
+  },
+  run(params, ctx) {
+    const datasetBytes = ctx.smoke ? Math.min(params.datasetBytes, 16 * MiB) : params.datasetBytes;
+    const accesses = ctx.smoke ? Math.min(params.accesses, 40_000) : params.accesses;
+    const maxSize = ctx.smoke ? Math.min(params.maxSizeBytes, 16 * MiB) : params.maxSizeBytes;
+    const rows: WalkRow[] = [];
+    const total = CONFIGS.length * PRESETS.length * PATTERNS.length;
+    for (const config of CONFIGS) {
+      for (const preset of PRESETS) {
+        for (const pattern of PATTERNS) {
+          rows.push(runWalk(config, preset, pattern, datasetBytes, accesses, ctx.seed));
+          ctx.progress(rows.length, total, `${config}, ${preset}, ${pattern}`);
+        }
+      }
+    }
+    const sizes = SIZES_MIB.map((m) => m * MiB).filter((b) => b <= maxSize);
+    const coverage: Record<string, number[]> = {};
+    for (const which of ['glibc', 'hugepage-aware'] as const) {
+      for (const policy of THP_ALIGN_POLICIES) coverage[`${which}, ${policy}`] = sizes.map((b) => coverageOf(policy, which, b));
+    }
+    const fragRam = ctx.smoke ? Math.min(params.fragmentedRamBytes, 32 * MiB) : params.fragmentedRamBytes;
+    const rounds = ctx.smoke ? Math.min(params.rounds, 4) : params.rounds;
+    const timelines = FRAGMENTED_MODES.map((mode) => ({ mode, rounds: fragmentedTimeline(mode, fragRam, rounds, 2 * PMD_SIZE) }));
+    const pick = (config: Config, pattern: string): WalkRow | undefined => rows.find((r) => r.config === config && r.preset === 'skylake' && r.pattern === pattern);
+    const small = pick('4 KiB pages', 'random');
+    const huge = pick('2 MiB pages, aligned', 'random');
+    const glibc = pick('glibc malloc (misaligned)', 'random');
+    const summary = [
+      `${formatBytes(datasetBytes)} dataset, ${accesses} loads per walk, modelled Skylake TLBs:`,
+      `random loads cost ${small?.cyclesPerAccess.toFixed(1)} cycles each through 4 KiB pages, ${huge?.cyclesPerAccess.toFixed(1)} through aligned 2 MiB pages, ${glibc?.cyclesPerAccess.toFixed(1)} through glibc malloc (huge-page coverage ${((glibc?.coverage ?? 0) * 100).toFixed(1)} %).`,
+      `STLB misses per 1000 random loads: ${(((small?.stlbMisses ?? 0) * 1000) / accesses).toFixed(0)} (4 KiB) vs ${(((huge?.stlbMisses ?? 0) * 1000) / accesses).toFixed(1)} (2 MiB aligned).`,
+    ];
+    const table: Table = {
+      id: 'walks',
+      title: 'Walking the dataset',
+      columns: [
+        { key: 'config', label: 'pages' },
+        { key: 'preset', label: 'TLB' },
+        { key: 'pattern', label: 'pattern' },
+        { key: 'accesses', label: 'loads' },
+        { key: 'l1Misses', label: 'L1 dTLB misses' },
+        { key: 'stlbMisses', label: 'STLB misses' },
+        { key: 'walks', label: 'page walks' },
+        { key: 'walkCycles', label: 'walk cycles' },
+        { key: 'faults', label: 'faults' },
+        { key: 'coverage', label: 'AnonHugePages coverage', digits: 3 },
+        { key: 'cyclesPerAccess', label: 'cycles per load', digits: 2 },
+      ],
+      rows: rows.map((r) => ({ ...r })),
+      note: 'Cycles are the model of machine/tlb-presets.ts (its figures are cited there), not a measurement of this machine.',
+    };
+    const plot: Plot = {
+      id: 'coverage-plot',
+      title: 'Huge-page coverage against allocation size',
+      kind: 'line',
+      x: { label: 'allocation (MiB)', log: true },
+      y: { label: 'AnonHugePages ÷ size' },
+      series: Object.entries(coverage).map(([label, values]) => ({ label, points: sizes.map((b, i): [number, number] => [b / MiB, values[i] ?? 0]) })),
+    };
+    const coverageTable: Table = {
+      id: 'coverage',
+      title: 'Huge-page coverage by allocation size',
+      columns: [{ key: 'malloc', label: 'malloc, policy' }, ...sizes.map((b) => ({ key: `s${b}`, label: `${b / MiB} MiB`, digits: 3 }))],
+      rows: Object.entries(coverage).map(([label, values]) => {
+        const row: Record<string, string | number> = { malloc: label };
+        sizes.forEach((b, i) => (row[`s${b}`] = values[i] ?? 0));
+        return row;
+      }),
+    };
+    const lastOf = (mode: FragmentedMode): FragmentedRound | undefined => timelines.find((t) => t.mode === mode)?.rounds.at(-1);
+    summary.push(
+      `Fragmented ${formatBytes(fragRam)} machine, ${rounds} rounds of 4 MiB: huge-page coverage at the end ${FRAGMENTED_MODES.map((m) => `${((lastOf(m)?.coverage ?? 0) * 100).toFixed(0)} % (${m})`).join(', ')}.`,
+    );
+    const timelinePlot: Plot = {
+      id: 'fragmented-coverage',
+      title: 'Huge-page coverage of the workload over time on a fragmented machine',
+      kind: 'line',
+      x: { label: 'round' },
+      y: { label: 'AnonHugePages ÷ mapped' },
+      series: timelines.map((t) => ({ label: t.mode, points: t.rounds.map((r): [number, number] => [r.round, r.coverage]) })),
+    };
+    const timelineTable: Table = {
+      id: 'fragmented',
+      title: 'THP faults on a fragmented machine (at the last round)',
+      columns: [
+        { key: 'mode', label: 'mode' },
+        { key: 'faultAlloc', label: 'thp_fault_alloc' },
+        { key: 'faultFallback', label: 'thp_fault_fallback' },
+        { key: 'coverage', label: 'coverage', digits: 3 },
+      ],
+      rows: timelines.map((t) => {
+        const last = t.rounds.at(-1);
+        return { mode: t.mode, faultAlloc: last?.faultAlloc ?? 0, faultFallback: last?.faultFallback ?? 0, coverage: last?.coverage ?? 0 };
+      }),
+    };
+    return { summary, tables: [table, coverageTable, timelineTable], plots: [plot, timelinePlot] };
+  },
+});

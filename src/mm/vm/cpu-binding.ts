@@ -1,0 +1,93 @@
+/**
+ * The kernel's side of an emulated CPU (machine/cpu.ts): its page-fault handler, its address-space
+ * switch, and its TLB flushes.
+ *
+ *   const binding = bindCpu(kernel.vm, cpu);
+ *   binding.switchTo(mm);          // CR3 = mm's PGD, PCID = the mm's (pid mod 4095) + 1, user mode
+ *   cpu.store32(addr, 7);          // a demand fault: the CPU calls the handler, which maps a page
+ *
+ * Faults: the handler finds the mm whose PGD is the fault's CR3, takes its mmap_lock and runs
+ * handleFault (fault.ts): 'retry' when it mapped something, the SegvError when the access is refused.
+ *
+ * Flushes (flush_tlb_mm_range): every change that removes or narrows a translation calls
+ * Vm.flushTlb before returning; here that invalidates the range in this CPU's TLB, page by page up to
+ * Linux's tlb_single_page_flush_ceiling (33 pages, arch/x86/mm/tlb.c), else the whole PCID. A change
+ * to init_mm's (global) mappings flushes everything, globals included. This covers CPUs in one
+ * thread; workers on other threads would be reached through machine/shootdown.ts, which kmem's
+ * kernel does not drive yet.
+ */
+import type { Cpu } from '../../machine/cpu.ts';
+import type { FaultResolution, PageFault } from '../../machine/mmu.ts';
+import { MAX_PCID } from '../../machine/tlb.ts';
+import { SegvError } from './errors.ts';
+import { handleFault } from './fault.ts';
+import type { AddressSpace } from './mm-struct.ts';
+import { PAGE_SIZE } from './types.ts';
+import type { Vm } from './vm.ts';
+
+/** arch/x86/mm/tlb.c: above this many pages a range flush becomes a full flush. */
+export const TLB_SINGLE_PAGE_FLUSH_CEILING = 33;
+
+export function pcidOf(mm: AddressSpace): number {
+  return (mm.pid % MAX_PCID) + 1;
+}
+
+export class CpuBinding {
+  private readonly release: () => void;
+
+  constructor(
+    readonly vm: Vm,
+    readonly cpu: Cpu,
+  ) {
+    cpu.setFaultHandler((fault) => this.onFault(fault));
+    this.release = vm.onTlbFlush((cr3, start, end) => this.flush(cr3, start, end));
+  }
+
+  /** Runs user code of `mm` on this CPU from now on (switch_mm). */
+  switchTo(mm: AddressSpace): void {
+    this.cpu.setCr3(mm.cr3, pcidOf(mm));
+    this.cpu.setUser(true);
+  }
+
+  /** Detaches the CPU from the kernel: no handler, no more flushes. */
+  unbind(): void {
+    this.cpu.setFaultHandler(null);
+    this.release();
+  }
+
+  private onFault(fault: PageFault): FaultResolution {
+    const mm = this.vm.addressSpaces().find((candidate) => candidate.cr3 === fault.cr3);
+    if (mm === undefined) return 'raise';
+    mm.lock.acquire();
+    try {
+      handleFault(mm, fault.vaddr, fault.access);
+      return 'retry';
+    } catch (error) {
+      if (error instanceof SegvError) return error;
+      throw error;
+    } finally {
+      mm.lock.release();
+    }
+  }
+
+  private flush(cr3: number, start: number, end: number): void {
+    const cpu = this.cpu;
+    if (cr3 === this.vm.kernelPgdPfn * PAGE_SIZE) {
+      cpu.flushAll(false);
+      return;
+    }
+    const mm = this.vm.addressSpaces().find((candidate) => candidate.cr3 === cr3);
+    if (mm === undefined) return;
+    const pcid = pcidOf(mm);
+    const pages = Math.ceil((end - start) / PAGE_SIZE);
+    if (cpu.cr3 === cr3 && cpu.pcid === pcid && pages <= TLB_SINGLE_PAGE_FLUSH_CEILING) {
+      for (let p = 0; p < pages; p++) cpu.invlpg(start + p * PAGE_SIZE);
+    } else {
+      cpu.flushPcid(pcid);
+    }
+  }
+}
+
+export function bindCpu(vm: Vm, cpu: Cpu): CpuBinding {
+  return new CpuBinding(vm, cpu);
+}

@@ -1,0 +1,79 @@
+// Compaction: the scanners, migration through the reverse map, compaction_suitable, and THP defrag.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Kernel } from '../../../src/mm/kernel.ts';
+import { GFP } from '../../../src/mm/gfp.ts';
+import { compactionSuitable } from '../../../src/mm/vm/compaction.ts';
+import type { AddressSpace } from '../../../src/mm/vm/mm-struct.ts';
+import { setThpSettings } from '../../../src/mm/vm/thp-settings.ts';
+import type { ThpDefrag } from '../../../src/mm/vm/thp-settings.ts';
+import { MADV, MAP, PMD_SIZE, PROT } from '../../../src/mm/vm/types.ts';
+
+const ANON = MAP.PRIVATE | MAP.ANONYMOUS;
+const RW = PROT.READ | PROT.WRITE;
+const P = 4096;
+
+/** Fills most of RAM with 4 KiB anonymous pages, then unmaps all but every 64th: no 2 MiB block is free. */
+function fragmented(): { kernel: Kernel; mm: AddressSpace; a: number; pages: number } {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const vm = kernel.vm;
+  setThpSettings(vm, { enabled: 'never' });
+  const mm = vm.createAddressSpace();
+  const pages = kernel.pages.freePagesTotal - 600;
+  const a = mm.mmap(0x40000000, pages * P, RW, ANON);
+  for (let i = 0; i < pages; i++) mm.writeByte(a + i * P, (i * 7) & 0xff);
+  for (let i = 0; i < pages; i += 64) mm.munmap(a + (i + 1) * P, 63 * P);
+  setThpSettings(vm, { enabled: 'always' });
+  return { kernel, mm, a, pages };
+}
+
+test('compaction migrates pages from the bottom to free pages at the top until a 2 MiB block is free; every byte stays where the process sees it', () => {
+  const { kernel, mm, a, pages } = fragmented();
+  const vm = kernel.vm;
+  assert.equal(kernel.pages.allocPages(9, GFP.MOVABLE | GFP.NORETRY), null, 'fragmented: no order-9 block');
+  assert.equal(vm.compact(9), 'success');
+  assert.ok(vm.counter('pgmigrate_success') > 0);
+  assert.ok(vm.counter('compact_migrate_scanned') > 0 && vm.counter('compact_free_scanned') > 0);
+  for (let i = 0; i < pages; i += 64) assert.equal(mm.readByte(a + i * P), (i * 7) & 0xff);
+  kernel.validate();
+  assert.notEqual(kernel.pages.allocPages(9, GFP.MOVABLE | GFP.NORETRY), null);
+});
+
+test('compaction_suitable: not when a block is free, nor when the fragmentation index says a failure is for lack of memory (≤ extfrag_threshold 500)', () => {
+  const { kernel } = fragmented();
+  const normal = kernel.pages.zones[1];
+  assert.ok(normal !== undefined);
+  assert.equal(compactionSuitable(normal, 9), true);
+  assert.equal(compactionSuitable(normal, 0), false, 'order-0 blocks are free');
+  const tight = Kernel.boot({ ramBytes: '32MiB' });
+  const zone = tight.pages.zones[1];
+  assert.ok(zone !== undefined);
+  while (zone.freePages > 300) tight.pages.allocPages(0, GFP.MOVABLE);
+  for (let o = 9; o <= 10; o++) while (zone.nrFree(o) > 0) tight.pages.allocPages(o, GFP.MOVABLE);
+  assert.equal(compactionSuitable(zone, 9), false, 'too little free memory for a 2 MiB block at all');
+});
+
+test('THP defrag: always compacts directly, never and madvise (without MADV_HUGEPAGE) fall back, defer wakes kcompactd', () => {
+  const fault = (defrag: ThpDefrag, madvise: boolean): { kernel: Kernel; huge: boolean } => {
+    const { kernel, mm } = fragmented();
+    setThpSettings(kernel.vm, { defrag });
+    const b = mm.mmap(0x80000000, PMD_SIZE, RW, ANON);
+    if (madvise) mm.madvise(b, PMD_SIZE, MADV.HUGEPAGE);
+    mm.writeByte(b, 1);
+    kernel.validate();
+    return { kernel, huge: kernel.vm.counter('thp_fault_alloc') === 1 };
+  };
+  const always = fault('always', false);
+  assert.equal(always.huge, true);
+  assert.equal(always.kernel.vm.counter('compact_stall'), 1);
+  assert.equal(always.kernel.vm.counter('compact_success'), 1);
+  assert.equal(fault('never', true).huge, false);
+  assert.equal(fault('madvise', false).huge, false);
+  assert.equal(fault('madvise', true).huge, true);
+  const defer = fault('defer', true);
+  assert.equal(defer.huge, false);
+  assert.equal(defer.kernel.vm.counter('thp_fault_fallback'), 1);
+  assert.equal(defer.kernel.vm.kcompactd(), true);
+  assert.equal(defer.kernel.vm.counter('compact_daemon_wake'), 1);
+  assert.notEqual(defer.kernel.pages.allocPages(9, GFP.MOVABLE | GFP.NORETRY), null, 'kcompactd made a block');
+});

@@ -1,0 +1,71 @@
+// The kernel's fault handler and TLB flushes on the emulated CPU.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Cpu } from '../../../src/machine/cpu.ts';
+import { fullyAssociative, skylake } from '../../../src/machine/tlb-presets.ts';
+import { Kernel } from '../../../src/mm/kernel.ts';
+import { bindCpu } from '../../../src/mm/vm/cpu-binding.ts';
+import { SegvError } from '../../../src/mm/vm/errors.ts';
+import { MADV, MAP, PROT } from '../../../src/mm/vm/types.ts';
+
+const ANON = MAP.PRIVATE | MAP.ANONYMOUS;
+const RW = PROT.READ | PROT.WRITE;
+const P = 4096;
+
+test('CPU loads and stores fault pages in through the kernel handler; a refused access is the SegvError', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const vm = kernel.vm;
+  const mm = vm.createAddressSpace();
+  const cpu = new Cpu(kernel.ram, { preset: skylake() });
+  bindCpu(vm, cpu).switchTo(mm);
+  const a = mm.mmap(0, 16 * P, RW, ANON);
+  for (let i = 0; i < 16; i++) cpu.store32(a + i * P + 8, i + 100);
+  for (let i = 0; i < 16; i++) assert.equal(cpu.load32(a + i * P + 8), i + 100);
+  assert.equal(mm.rssAnonPages, 16);
+  assert.equal(mm.readByte(a + 3 * P + 8), 103, 'the kernel sees what the CPU wrote');
+  assert.throws(() => cpu.load8(a + 16 * P), (e: unknown) => e instanceof SegvError && e.reason === 'not-mapped');
+  kernel.validate();
+});
+
+test('no CPU reads through a stale TLB entry after munmap, mprotect or MADV_DONTNEED returns', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const vm = kernel.vm;
+  const mm = vm.createAddressSpace();
+  const cpu = new Cpu(kernel.ram, { preset: fullyAssociative(64) });
+  bindCpu(vm, cpu).switchTo(mm);
+  const a = mm.mmap(0, 64 * P, RW, ANON);
+  for (let i = 0; i < 64; i++) cpu.store8(a + i * P, 1);
+  assert.equal(cpu.load8(a), 1, 'cached in the TLB');
+  mm.madvise(a, P, MADV.DONTNEED);
+  assert.equal(cpu.load8(a), 0, 'DONTNEED: a fresh zero page, not the freed frame');
+  mm.mprotect(a + P, P, PROT.READ);
+  assert.throws(() => cpu.store8(a + P, 2), (e: unknown) => e instanceof SegvError && e.reason === 'protection');
+  mm.munmap(a + 2 * P, 40 * P);
+  assert.throws(() => cpu.load8(a + 2 * P), SegvError, 'a range flush above the 33-page ceiling flushes the PCID');
+  assert.throws(() => cpu.load8(a + 41 * P), SegvError);
+  assert.equal(cpu.load8(a + 42 * P), 1);
+  kernel.validate();
+});
+
+test('two address spaces on one CPU with PCIDs: switching keeps each one\'s bytes apart', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const vm = kernel.vm;
+  const one = vm.createAddressSpace();
+  const two = vm.createAddressSpace();
+  const cpu = new Cpu(kernel.ram, { preset: skylake() });
+  const binding = bindCpu(vm, cpu);
+  const a = one.mmap(0x40000000, P, RW, ANON);
+  assert.equal(two.mmap(0x40000000, P, RW, ANON), a);
+  binding.switchTo(one);
+  cpu.store8(a, 11);
+  binding.switchTo(two);
+  cpu.store8(a, 22);
+  binding.switchTo(one);
+  assert.equal(cpu.load8(a), 11);
+  one.munmap(a, P);
+  binding.switchTo(two);
+  assert.equal(cpu.load8(a), 22);
+  binding.switchTo(one);
+  assert.throws(() => cpu.load8(a), SegvError);
+  kernel.validate();
+});
