@@ -246,7 +246,7 @@ test('splitPage (split_page): an order-3 block becomes eight order-0 pages, each
   assert.equal(kernel.memMap.owner[pfn + 5], 77);
   assert.equal(kernel.memMap.refcount[pfn + 5], 1);
   pages.validate();
-  for (let i = 7; i >= 0; i--) pages.freePages(pfn + i, 0);
+  for (let i = 7; i >= 0; i--) pages.freePages(pfn + i, 0, 77);
   assert.equal(pages.freePagesTotal, free);
   const comp = pages.allocPages(2, GFP.COMP) as number;
   assert.throws(() => pages.splitPage(comp, 2), /compound/);
@@ -265,7 +265,7 @@ test('isolateFreeBlock (__isolate_free_page): takes the free block a pfn heads a
   assert.equal(kernel.memMap.owner[block.pfn], 9);
   assert.equal(pages.isolateFreeBlock(block.pfn, 9), -1, 'now allocated');
   pages.validate();
-  pages.freePages(block.pfn, block.order);
+  pages.freePages(block.pfn, block.order, 9);
   assert.equal(pages.freePagesTotal, free);
   pages.validate();
 });

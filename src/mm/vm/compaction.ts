@@ -166,7 +166,7 @@ export function migratePage(vm: Vm, src: number, dst: number, held: AddressSpace
     mem.next[dst] = NO_PFN;
     mem.private[src] = 0;
     mem.mapcount[src] = 0;
-    vm.pages.freePages(src, 0);
+    vm.pages.freePages(src, 0, mem.owner[src] as number);
     vm.count('compact_isolated');
     vm.count('pgmigrate_success');
     return true;

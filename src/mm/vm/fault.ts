@@ -100,7 +100,7 @@ export function handleFault(mm: AddressSpace, vaddr: number, access: AccessKind)
 function mapNewPage(mm: AddressSpace, vma: number, slot: number, page: number, flags: number): void {
   const vm = mm.vm;
   mm.anonVmaPrepare(vma);
-  const pfn = vm.pages.allocPages(0, GFP.HIGHUSER_MOVABLE | GFP.ZERO | GFP.NORETRY | GFP.NOWARN, VM_OWNER_ANON);
+  const pfn = vm.pages.tryAllocPages(0, GFP.HIGHUSER_MOVABLE | GFP.ZERO | GFP.NORETRY | GFP.NOWARN, VM_OWNER_ANON);
   if (pfn === null) throw new SyscallError('fault', 'ENOMEM', `no page for 0x${page.toString(16)} (VM_FAULT_OOM)`);
   rmapAdd(vm, pfn, mm.paddr, page);
   vm.u[slot + 1] = leafHi(flags);

@@ -113,7 +113,7 @@ export function collapseRange(mm: AddressSpace, haddr: number, khugepaged: boole
   }
   if (!writable) return 'read-only';
   if (khugepaged && !referenced) return 'not-referenced';
-  const alloc = (): number | null => vm.pages.allocPages(HPAGE_PMD_ORDER, GFP.HIGHUSER_MOVABLE | GFP.NORETRY | GFP.NOWARN, VM_OWNER_ANON_THP);
+  const alloc = (): number | null => vm.pages.tryAllocPages(HPAGE_PMD_ORDER, GFP.HIGHUSER_MOVABLE | GFP.NORETRY | GFP.NOWARN, VM_OWNER_ANON_THP);
   let huge = alloc();
   // khugepaged/defrag (default on): khugepaged's own allocation may compact directly.
   if (huge === null && thpSettings(vm).khugepagedDefrag) {

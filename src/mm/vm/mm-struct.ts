@@ -25,6 +25,7 @@
  *
  * Locking: mmap_lock is held for every call that reads or changes VMAs or page tables of this mm.
  */
+import { VM_OWNER_VMA_INDEX } from './owners.ts';
 import { ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE, WALK_OK } from '../../machine/mmu.ts';
 import { PTE_HUGE } from '../../machine/pte.ts';
 import { LockWord } from '../../sync/lock-word.ts';
@@ -246,7 +247,7 @@ export class AddressSpace {
       const freed = vm.tables.walkRange(this.pgdPfn, 0, TASK_SIZE + PAGE_SIZE, () => undefined, { floor: 0, ceiling: TASK_SIZE + PAGE_SIZE });
       this.countTables(-freed - 1);
       vm.tables.freeTable(this.pgdPfn);
-      vm.pages.freePages(this.word(MM.INDEX_PFN), this.word(MM.INDEX_ORDER));
+      vm.pages.freePages(this.word(MM.INDEX_PFN), this.word(MM.INDEX_ORDER), VM_OWNER_VMA_INDEX);
     } finally {
       this.lock.release();
     }
@@ -339,7 +340,7 @@ export class AddressSpace {
     if (pfn === null) return false;
     const words = this.vm.w;
     words.copyWithin((pfn * PAGE_SIZE) / 4, this.indexBase, this.indexBase + this.mapCount);
-    this.vm.pages.freePages(this.word(MM.INDEX_PFN), this.word(MM.INDEX_ORDER));
+    this.vm.pages.freePages(this.word(MM.INDEX_PFN), this.word(MM.INDEX_ORDER), VM_OWNER_VMA_INDEX);
     this.setWord(MM.INDEX_PFN, pfn);
     this.setWord(MM.INDEX_ORDER, order);
     return true;

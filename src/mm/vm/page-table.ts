@@ -45,11 +45,11 @@ export class PageTables {
 
   /** A zeroed table page; null when memory is exhausted (the caller fails with ENOMEM). */
   allocTable(): number | null {
-    return this.pages.allocPages(0, GFP.KERNEL | GFP.ZERO | GFP.NORETRY | GFP.NOWARN, VM_OWNER_PGTABLE);
+    return this.pages.tryAllocPages(0, GFP.KERNEL | GFP.ZERO | GFP.NORETRY | GFP.NOWARN, VM_OWNER_PGTABLE);
   }
 
   freeTable(pfn: number): void {
-    this.pages.freePages(pfn, 0);
+    this.pages.freePages(pfn, 0, VM_OWNER_PGTABLE);
   }
 
   /** The word index of the entry of the table at `tablePfn` that translates vaddr at `level`. */

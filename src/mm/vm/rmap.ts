@@ -15,6 +15,7 @@
  * Invariant: for an anonymous page p, |list(p)| = mapcount[p] = refcount[p], and each item names a
  * leaf entry that maps p (checked by validate.ts). Callers hold the mm's mmap_lock.
  */
+import { VM_OWNER_ANON, VM_OWNER_ANON_THP } from './owners.ts';
 import { assert } from '../../util/assert.ts';
 import type { Vm } from './vm.ts';
 
@@ -60,7 +61,9 @@ export function rmapRemove(vm: Vm, pfn: number, mm: number, vaddr: number, order
     return false;
   }
   assert(vm.memMap.mapcount[pfn] === 0 && priv[pfn] === 0, () => `pfn ${pfn} lost its last reference while still mapped`);
-  vm.pages.freePages(pfn, order);
+  const owner = vm.memMap.owner[pfn] as number;
+  assert(owner === VM_OWNER_ANON || owner === VM_OWNER_ANON_THP, () => `pfn ${pfn}: owner tag 0x${owner.toString(16)}, expected an anonymous page's`);
+  vm.pages.freePages(pfn, order, owner);
   return true;
 }
 

@@ -51,7 +51,7 @@ export function hugeLeafLo(pfn: number, vmFlags: number, writable: boolean, dirt
 function hugeZeroPfn(vm: Vm): number | null {
   let pfn = vm.root(ROOT.HUGE_ZERO_PFN);
   if (pfn !== 0) return pfn;
-  const got = vm.pages.allocPages(HPAGE_PMD_ORDER, GFP.KERNEL | GFP.ZERO | GFP.NORETRY | GFP.NOWARN, VM_OWNER_ROOT);
+  const got = vm.pages.tryAllocPages(HPAGE_PMD_ORDER, GFP.KERNEL | GFP.ZERO | GFP.NORETRY | GFP.NOWARN, VM_OWNER_ROOT);
   if (got === null) return null;
   pfn = got;
   vm.setRoot(ROOT.HUGE_ZERO_PFN, pfn);
@@ -131,7 +131,7 @@ export function hugeFault(mm: AddressSpace, vma: number, vaddr: number, access: 
 }
 
 function allocHuge(vm: Vm): number | null {
-  return vm.pages.allocPages(HPAGE_PMD_ORDER, GFP.HIGHUSER_MOVABLE | GFP.ZERO | GFP.NORETRY | GFP.NOWARN, VM_OWNER_ANON_THP);
+  return vm.pages.tryAllocPages(HPAGE_PMD_ORDER, GFP.HIGHUSER_MOVABLE | GFP.ZERO | GFP.NORETRY | GFP.NOWARN, VM_OWNER_ANON_THP);
 }
 
 /** What the defrag setting makes a THP fault in a VMA with these flags do when no block is free. */

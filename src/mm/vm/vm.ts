@@ -276,7 +276,7 @@ export class Vm {
 
   /** A block for a VMA index of 2^order pages; null when memory is exhausted. */
   allocIndexBlock(order: number): number | null {
-    return this.pages.allocPages(order, GFP.KERNEL | GFP.NORETRY | GFP.NOWARN, VM_OWNER_VMA_INDEX);
+    return this.pages.tryAllocPages(order, GFP.KERNEL | GFP.NORETRY | GFP.NOWARN, VM_OWNER_VMA_INDEX);
   }
 
   /**

@@ -63,7 +63,7 @@ export function vmalloc(vm: Vm, sizeBytes: number): number | null {
       const slot = vm.tables.entry(pgd, vaddr, 1, true, (d) => {
         vm.addRoot(ROOT.KERNEL_TABLES, d);
       });
-      const pfn = slot < 0 ? null : vm.pages.allocPages(0, GFP.KERNEL | GFP.NORETRY | GFP.NOWARN, VM_OWNER_VMALLOC);
+      const pfn = slot < 0 ? null : vm.pages.tryAllocPages(0, GFP.KERNEL | GFP.NORETRY | GFP.NOWARN, VM_OWNER_VMALLOC);
       if (pfn === null) break;
       u[slot + 1] = PTE_HI_NX >>> 0;
       u[slot] = ((pfn * PAGE_SIZE) | PTE_PRESENT | PTE_WRITABLE | PTE_ACCESSED | PTE_DIRTY | PTE_GLOBAL) >>> 0;
@@ -121,7 +121,7 @@ function unmapPages(vm: Vm, start: number, nrPages: number): void {
     const pfn = entryPfn(u[slot] as number);
     u[slot] = 0;
     u[slot + 1] = 0;
-    vm.pages.freePages(pfn, 0);
+    vm.pages.freePages(pfn, 0, VM_OWNER_VMALLOC);
   }
   vm.flushKernelTlb(start, start + nrPages * PAGE_SIZE);
 }

@@ -30,13 +30,13 @@ function fragmented(): { kernel: Kernel; mm: AddressSpace; a: number; pages: num
 test('compaction migrates pages from the bottom to free pages at the top until a 2 MiB block is free; every byte stays where the process sees it', () => {
   const { kernel, mm, a, pages } = fragmented();
   const vm = kernel.vm;
-  assert.equal(kernel.pages.allocPages(9, GFP.MOVABLE | GFP.NORETRY), null, 'fragmented: no order-9 block');
+  assert.equal(kernel.pages.tryAllocPages(9, GFP.MOVABLE | GFP.NORETRY), null, 'fragmented: no order-9 block');
   assert.equal(vm.compact(9), 'success');
   assert.ok(vm.counter('pgmigrate_success') > 0);
   assert.ok(vm.counter('compact_migrate_scanned') > 0 && vm.counter('compact_free_scanned') > 0);
   for (let i = 0; i < pages; i += 64) assert.equal(mm.readByte(a + i * P), (i * 7) & 0xff);
   kernel.validate();
-  assert.notEqual(kernel.pages.allocPages(9, GFP.MOVABLE | GFP.NORETRY), null);
+  assert.notEqual(kernel.pages.tryAllocPages(9, GFP.MOVABLE | GFP.NORETRY), null);
 });
 
 test('compaction_suitable: not when a block is free, nor when the fragmentation index says a failure is for lack of memory (≤ extfrag_threshold 500)', () => {
@@ -75,5 +75,5 @@ test('THP defrag: always compacts directly, never and madvise (without MADV_HUGE
   assert.equal(defer.kernel.vm.counter('thp_fault_fallback'), 1);
   assert.equal(defer.kernel.vm.kcompactd(), true);
   assert.equal(defer.kernel.vm.counter('compact_daemon_wake'), 1);
-  assert.notEqual(defer.kernel.pages.allocPages(9, GFP.MOVABLE | GFP.NORETRY), null, 'kcompactd made a block');
+  assert.notEqual(defer.kernel.pages.tryAllocPages(9, GFP.MOVABLE | GFP.NORETRY), null, 'kcompactd made a block');
 });

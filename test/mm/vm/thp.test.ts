@@ -1,5 +1,6 @@
 // Transparent huge pages: Linux's rules for when a fault maps 2 MiB, the huge zero page, splitting,
 // the alignment policies, and what /proc shows.
+import { GFP } from '../../../src/mm/gfp.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kernel } from '../../../src/mm/kernel.ts';
@@ -125,7 +126,7 @@ test('when no 2 MiB block is free the fault falls back to 4 KiB (thp_fault_fallb
   const kernel = Kernel.boot({ ramBytes: '16MiB' });
   const mm = kernel.vm.createAddressSpace();
   const held: number[] = [];
-  for (let pfn = kernel.pages.allocPages(9, 0x20); pfn !== null; pfn = kernel.pages.allocPages(9, 0x20)) held.push(pfn);
+  for (let pfn = kernel.pages.tryAllocPages(9, GFP.NORETRY); pfn !== null; pfn = kernel.pages.tryAllocPages(9, GFP.NORETRY)) held.push(pfn);
   const a = mm.mmap(0x40000000, M2, RW, ANON);
   mm.writeByte(a, 1);
   assert.equal(kernel.vm.counter('thp_fault_fallback'), 1);
