@@ -23,8 +23,8 @@ export class LockStatsRecord {
     this.f64[this.at + LockStat.acquisitions] = (this.f64[this.at + LockStat.acquisitions] as number) + 1;
   }
 
-  /** One contended acquisition: `spins` loads, `sleeps` futex sleeps, `waitMs` from first miss to owning it. */
-  contended(spins: number, sleeps: number, waitMs: number): void {
+  /** One contended acquisition: `spins` loads, `sleeps` futex sleeps taking `sleepMs`, `waitMs` from first miss to owning it. */
+  contended(spins: number, sleeps: number, waitMs: number, sleepMs = 0): void {
     const f = this.f64;
     const a = this.at;
     f[a + LockStat.acquisitions] = (f[a + LockStat.acquisitions] as number) + 1;
@@ -32,6 +32,7 @@ export class LockStatsRecord {
     f[a + LockStat.spins] = (f[a + LockStat.spins] as number) + spins;
     f[a + LockStat.sleeps] = (f[a + LockStat.sleeps] as number) + sleeps;
     f[a + LockStat.waitMs] = (f[a + LockStat.waitMs] as number) + waitMs;
+    f[a + LockStat.sleepMs] = (f[a + LockStat.sleepMs] as number) + sleepMs;
     if (waitMs > (f[a + LockStat.waitMsMax] as number)) f[a + LockStat.waitMsMax] = waitMs;
   }
 }

@@ -127,15 +127,19 @@ export class Mutex {
     if (!canBlock(this.w)) throw new LockUsageError(`mutex '${this.name}': this thread may not block; use acquireAsync()`);
     const start = performance.now();
     let sleeps = 0;
+    let sleepMs = 0;
     const spins = this.spin();
     if (spins < 0) {
       while (Atomics.exchange(this.w, this.word, 2) !== 0) {
         sleeps++;
-        if (this.domain.futex.wait(this.word, 2, this.index, this.placement, SLEEP_SLICE_MS) !== 'woken') this.checkStuck(start);
+        const before = performance.now();
+        const result = this.domain.futex.wait(this.word, 2, this.index, this.placement, SLEEP_SLICE_MS);
+        sleepMs += performance.now() - before;
+        if (result !== 'woken') this.checkStuck(start);
       }
     }
     this.w[this.owner] = this.me;
-    this.stats.contended(Math.abs(spins), sleeps, performance.now() - start);
+    this.stats.contended(Math.abs(spins), sleeps, performance.now() - start, sleepMs);
   }
 
   /** acquire() for a thread that may not block: spins briefly, then sleeps with Atomics.waitAsync. */
@@ -144,15 +148,19 @@ export class Mutex {
     this.checkContended();
     const start = performance.now();
     let sleeps = 0;
+    let sleepMs = 0;
     const spins = this.spin();
     if (spins < 0) {
       while (Atomics.exchange(this.w, this.word, 2) !== 0) {
         sleeps++;
-        if ((await this.domain.futex.waitAsync(this.word, 2, this.index, this.placement, SLEEP_SLICE_MS)) !== 'woken') this.checkStuck(start);
+        const before = performance.now();
+        const result = await this.domain.futex.waitAsync(this.word, 2, this.index, this.placement, SLEEP_SLICE_MS);
+        sleepMs += performance.now() - before;
+        if (result !== 'woken') this.checkStuck(start);
       }
     }
     this.w[this.owner] = this.me;
-    this.stats.contended(Math.abs(spins), sleeps, performance.now() - start);
+    this.stats.contended(Math.abs(spins), sleeps, performance.now() - start, sleepMs);
   }
 }
 

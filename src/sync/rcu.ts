@@ -146,7 +146,7 @@ export class Rcu {
       }
       if (this.kfree.hasOpen) {
         this.kfree.close(cookie);
-        this.kfreeSince.set(cookie, now);
+        if (!this.kfreeSince.has(cookie)) this.kfreeSince.set(cookie, now);
       }
     }
     let done = 0;

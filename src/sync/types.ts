@@ -140,9 +140,11 @@ export const LockStat = {
   sleeps: 3,
   waitMs: 4,
   waitMsMax: 5,
+  /** Of waitMs, the time asleep in the futex table (the rest was spent spinning and queueing). */
+  sleepMs: 6,
 } as const;
 export type LockStatName = keyof typeof LockStat;
-export const LOCK_STAT_COUNT = 6;
+export const LOCK_STAT_COUNT = 7;
 
 /**
  * Where a blocked waiter's record lives: 'stack' is Linux's futex_q on the waiter's stack (here a
