@@ -4,7 +4,8 @@
  *   kmem list                                   the scenarios and their parameters
  *   kmem run <scenario> [--param value] [--seed N] [--smoke] [--json | --csv]
  *   kmem report [--out DIR] [--seed N] [--smoke] [--only a,b]     every scenario → DIR/index.html
- *   kmem boot [--ram-bytes 64MiB] [--no-group-by-mobility]        boot a kernel, show /proc files
+ *   kmem boot [--ram-bytes 64MiB] [--cpus N] [--possible-cpus N] [--no-group-by-mobility]
+ *                                               boot a kernel, show /proc files
  *
  * Progress goes to stderr, and only when stderr is a terminal. Errors print one line and exit 2.
  */
@@ -36,7 +37,9 @@ commands:
   report [options]              run every scenario, print summaries, write the HTML report
                                 (--out DIR, default report; --seed N; --smoke; --only a,b)
   boot [options]                boot a kernel and print its /proc files
-                                (--ram-bytes SIZE, default 64MiB; --no-group-by-mobility)
+                                (--ram-bytes SIZE, default 64MiB; --cpus N, CPU slots, default
+                                the host's CPUs; --possible-cpus N, nr_cpu_ids slab sizing
+                                assumes, default --cpus; --no-group-by-mobility)
   help                          this text`;
 
 function progressReporter(label: string): ((done: number, total: number, what?: string) => void) | undefined {
@@ -120,7 +123,14 @@ async function commandReport(args: ParsedArgs): Promise<string> {
 
 function commandBoot(args: ParsedArgs): string {
   const ramBytes = String(args.options.get('ram-bytes') ?? '64MiB');
-  const kernel = Kernel.boot({ ramBytes, groupByMobility: args.options.get('group-by-mobility') !== false });
+  const cpus = intOption(args, 'cpus');
+  const possibleCpus = intOption(args, 'possible-cpus');
+  const kernel = Kernel.boot({
+    ramBytes,
+    groupByMobility: args.options.get('group-by-mobility') !== false,
+    ...(cpus === undefined ? {} : { cpus }),
+    ...(possibleCpus === undefined ? {} : { possibleCpus }),
+  });
   kernel.validate();
   const stats = kernel.stats();
   const lines = [
@@ -138,8 +148,20 @@ function commandBoot(args: ParsedArgs): string {
     extfragIndexText(kernel.pages),
     '/sys/kernel/debug/extfrag/unusable_index:',
     unusableIndexText(kernel.pages),
+    '',
+    `/proc/slabinfo (${stats.cpus} CPU slots, nr_cpu_ids ${stats.possibleCpus}):`,
+    kernel.slab.slabinfo(),
   ];
   return lines.join('\n');
+}
+
+/** A whole-number option, or undefined when absent. */
+function intOption(args: ParsedArgs, name: string): number | undefined {
+  const raw = args.options.get(name);
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value)) throw new ArgumentError(`--${name} ${String(raw)}: expected an integer`);
+  return value;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {

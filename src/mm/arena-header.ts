@@ -5,7 +5,7 @@
  *
  * Layout (32-bit words):
  *   [0] magic 'KMEM'   [1] layout version   [2] page size   [3] nrPages
- *   [4] boot flags     [5] possible CPUs    [6] page limit (0 = none)
+ *   [4] boot flags     [5] CPU slots (cpu-slots.ts has who holds them)   [6] page limit (0 = none)
  *   [7] pages counted against the limit (atomic)            [8] state (booting / running)
  *   [9] region count   [64 ..] region directory: REGION_WORDS words per region,
  *                              name (ASCII, NUL-padded), paddr, sizeBytes
@@ -17,7 +17,7 @@ import { PAGE_SIZE } from '../machine/ram.ts';
 import { KmemError } from '../util/errors.ts';
 
 export const ARENA_MAGIC = 0x4d454d4b; // 'KMEM' little-endian
-export const ARENA_VERSION = 1;
+export const ARENA_VERSION = 2;
 
 export const H = {
   MAGIC: 0,

@@ -15,6 +15,8 @@ import { Ram } from '../machine/ram.ts';
 import type { RamBuffer } from '../machine/ram.ts';
 import { ArgumentError } from '../util/errors.ts';
 import { ArenaHeader, ArenaState, BootFlag, H } from './arena-header.ts';
+import { CpuSlots, MAX_CPU_SLOTS, hostCpus } from './cpu-slots.ts';
+import type { CpuSlotInfo } from './cpu-slots.ts';
 import type { Region } from './arena-header.ts';
 import { MemMap } from './mem-map.ts';
 import { Memblock } from './memblock.ts';
@@ -32,8 +34,17 @@ export interface BootOptions {
   ramBytes: number | string;
   /** Back RAM with a SharedArrayBuffer so that workers can attach. Default false. */
   shared?: boolean;
-  /** Possible CPUs (workers) the kernel sizes per-CPU structures for. Default 2. */
+  /**
+   * CPU slots: every thread that will allocate, the booting one included (each holds one slot
+   * while it runs; per-CPU magazines and page lists are indexed by slot). Default: the host's CPU
+   * count (os.availableParallelism()).
+   */
   cpus?: number;
+  /**
+   * nr_cpu_ids: the CPUs slab sizing assumes (SLUB's calculate_order()), up to 8192; only `cpus`
+   * slots are reserved. Default `cpus`. 128 shows the /proc/slabinfo of a 128-CPU server.
+   */
+  possibleCpus?: number;
   /** Group pageblocks by migratetype, as Linux does by default. Default true. */
   groupByMobility?: boolean;
   /** At most this many pages in use at once (0 = no limit). Default 0. */
@@ -47,6 +58,9 @@ export interface KernelStats {
   pageSize: number;
   shared: boolean;
   cpus: number;
+  possibleCpus: number;
+  /** The CPU slots: who holds each (cpu-slots.ts). */
+  cpuSlots: CpuSlotInfo[];
   /** Bytes of RAM the kernel's own metadata took at boot, the boot header included. */
   metadataBytes: number;
   /** metadataBytes / ramBytes. */
@@ -56,7 +70,25 @@ export interface KernelStats {
   slab: SlabStats;
 }
 
-const MAX_CPUS = 256;
+export interface AttachOptions {
+  /**
+   * The buffer is a copy of an arena another process (or an earlier run) used: every CPU slot it
+   * held is offlined at attach, its magazines and per-CPU lists flushed back, and locks its threads
+   * held become free to take over. Default false; over a plain ArrayBuffer (which no other thread
+   * can be using) the slots other threads or processes claimed are offlined even so.
+   */
+  resume?: boolean;
+  /** Constructors of caches created with one, by cache name (as registerCtor()). */
+  ctors?: Readonly<Record<string, (addr: number) => void>>;
+}
+
+/** A lock taken over from a CPU that was offlined while holding it. */
+export interface LockRecovery {
+  /** Byte address of the lock word. */
+  lockAddr: number;
+  /** Who held it ("CPU 1 (epoch 3, offlined since)"). */
+  holder: string;
+}
 
 export class Kernel {
   readonly shrinkers: ShrinkerRegistry;
@@ -69,21 +101,75 @@ export class Kernel {
    * (`npm run bench -- --only churn`, A/B on one machine; V8 inlines the shorter chain whole).
    */
   private kmallocLayer: Kmalloc | null = null;
+  readonly #slots: CpuSlots;
+  readonly #recoveries: LockRecovery[] = [];
+  readonly #ctorsByName = new Map<string, (addr: number) => void>();
 
   private constructor(
     readonly ram: Ram,
     readonly header: ArenaHeader,
+    slots: CpuSlots,
     pages: (shrinkers: ShrinkerRegistry, memMap: MemMap) => PageAllocator,
   ) {
+    this.#slots = slots;
+    slots.recovered = (lockIndex: number, token: number): void => {
+      this.#recoveries.push({ lockAddr: lockIndex * 4, holder: slots.describe(token) });
+    };
     this.shrinkers = new ShrinkerRegistry();
     this.memMap = MemMap.attach(ram, header);
     this.pages = pages(this.shrinkers, this.memMap);
+    // slub_cpu_dead(): the slab allocator gives back the CPU's magazines (built here if need be).
+    slots.onCpuOffline((cpu) => this.slab.offlineCpu(cpu));
   }
 
   /** The slab allocator, as this worker sees it (built on first use; claims a CPU slot once a cache is used). */
   get slab(): SlabAllocator {
-    if (this.slabAllocator === null) this.installSlab(SlabAllocator.attach(this.ram, this.header, this.pages, this.memMap));
+    if (this.slabAllocator === null) {
+      const slab = SlabAllocator.attach(this.ram, this.header, this.pages, this.memMap, this.#slots);
+      for (const [name, fn] of this.#ctorsByName) slab.registerCtor(name, fn);
+      this.installSlab(slab);
+    }
     return this.slabAllocator as SlabAllocator;
+  }
+
+  /** This thread's CPU slot, claimed on first use (Kernel.attach claims nothing). */
+  get cpu(): number {
+    return this.#slots.thisCpu();
+  }
+
+  thisCpu(): number {
+    return this.#slots.thisCpu();
+  }
+
+  /** Registers a per-CPU teardown, run by offlineCpu() and detach() (Linux's cpuhp dead callbacks). */
+  onCpuOffline(fn: (cpu: number) => void): void {
+    this.#slots.onCpuOffline(fn);
+  }
+
+  /**
+   * Takes CPU slot `cpu` offline (Linux's slub_cpu_dead / page_alloc_cpu_dead): its magazines and
+   * per-CPU lists go back, locks it held become free to take over, and the slot is free again.
+   * For a worker that exited without detach() (a crash, terminate()): call it from
+   * `worker.on('exit')` with the slot the worker reported. Its holder must have stopped.
+   */
+  offlineCpu(cpu: number): void {
+    this.#slots.offline(cpu);
+  }
+
+  /** Gives back this thread's CPU slot and everything per-CPU it holds. Handles stay usable. */
+  detach(): void {
+    if (this.#slots.claimed >= 0) this.#slots.offline(this.#slots.claimed);
+  }
+
+  /** The constructor of cache `name` in this thread (a cache created with one needs it in every thread). */
+  registerCtor(name: string, fn: (addr: number) => void): void {
+    this.#ctorsByName.set(name, fn);
+    this.slabAllocator?.registerCtor(name, fn);
+  }
+
+  /** Locks this kernel took over from offlined holders, oldest first. */
+  get lockRecoveries(): readonly LockRecovery[] {
+    return this.#recoveries;
   }
 
   private installSlab(slab: SlabAllocator): void {
@@ -93,10 +179,8 @@ export class Kernel {
   }
 
   static boot(options: BootOptions): Kernel {
-    const cpus = options.cpus ?? 2;
-    if (!Number.isInteger(cpus) || cpus < 1 || cpus > MAX_CPUS) {
-      throw new ArgumentError(`cpus ${cpus}: expected an integer in [1, ${MAX_CPUS}]`);
-    }
+    const cpus = options.cpus ?? Math.min(hostCpus(), MAX_CPU_SLOTS);
+    const possibleCpus = options.possibleCpus ?? cpus;
     const pageLimit = options.pageLimit ?? 0;
     if (!Number.isInteger(pageLimit) || pageLimit < 0) {
       throw new ArgumentError(`pageLimit ${pageLimit}: expected a whole number of pages (0 for none)`);
@@ -105,30 +189,46 @@ export class Kernel {
     const flags = (options.groupByMobility ?? true) ? BootFlag.GroupByMobility : 0;
     const header = ArenaHeader.format(ram, flags, cpus, pageLimit);
     const memblock = new Memblock(ram, header);
+    const slots = CpuSlots.boot(ram, memblock, cpus, possibleCpus);
     MemMap.reserve(ram, memblock);
     PageAllocator.reserve(ram, memblock);
     SlabAllocator.reserve(memblock, cpus, options.slab ?? {});
-    const kernel = new Kernel(ram, header, (shrinkers, memMap) =>
+    const kernel = new Kernel(ram, header, slots, (shrinkers, memMap) =>
       PageAllocator.init(ram, header, memMap, shrinkers, memblock.firstReservedPfn),
     );
-    kernel.installSlab(SlabAllocator.init(ram, header, kernel.pages, kernel.memMap, cpus, options.slab ?? {}));
+    kernel.installSlab(SlabAllocator.init(ram, header, kernel.pages, kernel.memMap, slots, options.slab ?? {}));
     header.set(H.STATE, ArenaState.Running);
     return kernel;
   }
 
-  /** The kernel booted over `buffer` elsewhere (another worker, a saved image). Changes no byte. */
-  static attach(buffer: RamBuffer): Kernel {
+  /**
+   * The kernel booted over `buffer` elsewhere (another worker, a saved image). Over a live shared
+   * arena it changes no byte until this thread allocates; resuming a copy (see AttachOptions.resume)
+   * offlines the CPU slots the copy's threads held.
+   */
+  static attach(buffer: RamBuffer, options: AttachOptions = {}): Kernel {
     const ram = Ram.over(buffer);
     const header = ArenaHeader.read(ram);
-    return new Kernel(ram, header, (shrinkers, memMap) => PageAllocator.attach(ram, header, memMap, shrinkers));
+    const slots = CpuSlots.attach(ram, header.requireRegion('cpus').paddr);
+    const kernel = new Kernel(ram, header, slots, (shrinkers, memMap) => PageAllocator.attach(ram, header, memMap, shrinkers));
+    for (const [name, fn] of Object.entries(options.ctors ?? {})) kernel.registerCtor(name, fn);
+    if (options.resume === true) slots.offlineOthers();
+    else if (!ram.shared) slots.offlineOthers(true);
+    return kernel;
   }
 
   get buffer(): RamBuffer {
     return this.ram.buffer;
   }
 
+  /** CPU slots (the `cpus` boot option). */
   get cpus(): number {
-    return this.header.get(H.NR_CPUS);
+    return this.#slots.nrSlots;
+  }
+
+  /** nr_cpu_ids, which slab sizing assumes (the `possibleCpus` boot option). */
+  get possibleCpus(): number {
+    return this.#slots.possibleCpus;
   }
 
   /** Bytes the boot header and memblock's regions take. */
@@ -180,6 +280,8 @@ export class Kernel {
       pageSize: 4096,
       shared: this.ram.shared,
       cpus: this.cpus,
+      possibleCpus: this.possibleCpus,
+      cpuSlots: this.#slots.slots(),
       metadataBytes: this.metadataBytes,
       metadataFraction: this.metadataBytes / this.ram.sizeBytes,
       regions: this.header.regions(),

@@ -1,19 +1,27 @@
 /**
  * A lock in one 32-bit word of the arena, so that every worker attached to a shared arena takes the
- * same lock. The protocol is Drepper's three-state futex mutex ("Futexes Are Tricky", 2011, mutex 2):
+ * same lock. The protocol is Drepper's three-state futex mutex ("Futexes Are Tricky", 2011, mutex 2),
+ * with the holder's name in the word (as a kernel's lockdep or a robust futex records the owner):
  *
- *   0 = unlocked, 1 = locked, 2 = locked and someone may be sleeping on the word
+ *   0 = unlocked;  token << 1 = held by `token`;  token << 1 | 1 = held, someone may be sleeping
  *
- *   acquire: CAS 0→1 (fast path); else spin a little re-trying; else exchange in 2 and
- *            Atomics.wait while the word stays 2
- *   release: decrement; if the old value was 2, store 0 and wake one sleeper
+ *   acquire: CAS 0 → token << 1 (fast path); else spin a little re-trying; else set the waiter bit
+ *            and Atomics.wait while the word stays as it is
+ *   release: exchange 0; if the waiter bit was set, wake one sleeper
+ *
+ * The token comes from the LockOwner the lock was made with (the kernel's CPU slots, cpu-slots.ts:
+ * a CPU slot and its attach epoch); without one it is 1, an anonymous holder. A holder that the
+ * owner reports dead (its CPU was offlined: a worker that exited holding the lock, or the process
+ * of which this arena is a copy) loses the lock to the next acquirer, which counts it in
+ * `recovered` and tells the owner (LockOwner.recovered). A live holder is waited for; only the
+ * holder itself finding its own token is a re-entrant acquire, which raises instead of hanging.
  *
  * Like Linux's spinlocks it spins first; unlike them it then sleeps, because a JavaScript worker
  * cannot disable preemption and a holder descheduled by the host would make spinners burn a core.
  * The sleeping costs no kernel memory here: Atomics.wait parks the thread on the word itself.
  *
- * Over a plain (non-shared) ArrayBuffer there is one thread, so finding the lock held means the
- * holder is this very thread: that is a re-entrant acquire, and it raises instead of hanging.
+ * Over a plain (non-shared) ArrayBuffer there is one thread, so the lock uses plain loads and
+ * stores, no Atomics at all (no other thread can see the word).
  */
 import { InvariantError, KmemError } from '../util/errors.ts';
 
@@ -23,10 +31,30 @@ const SPIN_LIMIT = 128;
 const WAIT_SLICE_MS = 50;
 /** A lock held longer than this is taken to be lost (a holder that died holding it). */
 const WAIT_LIMIT_MS = 30_000;
+/** The holder name of a lock made without a LockOwner. */
+const ANON = 1;
 
 export class LockTimeoutError extends KmemError {
   override name = 'LockTimeoutError';
 }
+
+/** Who takes locks, and whether a holder is gone (implemented by the kernel's CPU slots). */
+export interface LockOwner {
+  /** This thread's holder name: an integer in [1, 2^30). */
+  token(): number;
+  /** Whether the holder named `token` is gone for good, so its locks may be taken over. */
+  isDead(token: number): boolean;
+  /** A holder's name for messages ("CPU 2 (epoch 7, online)"). */
+  describe(token: number): string;
+  /** Told when a lock of a dead holder was taken over. */
+  recovered?(lockIndex: number, token: number): void;
+}
+
+const anonymous: LockOwner = {
+  token: () => ANON,
+  isDead: () => false,
+  describe: () => 'an anonymous holder',
+};
 
 let waitAllowed: boolean | undefined;
 
@@ -46,53 +74,108 @@ function canBlock(words: Int32Array, index: number): boolean {
 export class LockWord {
   /** Acquisitions that found the lock held (host-side, per wrapper). */
   contended = 0;
+  /** Acquisitions that took the lock over from a dead holder (host-side, per wrapper). */
+  recovered = 0;
   private readonly shared: boolean;
 
   constructor(
     private readonly words: Int32Array,
     private readonly index: number,
+    private readonly owner: LockOwner = anonymous,
   ) {
     this.shared = typeof SharedArrayBuffer !== 'undefined' && words.buffer instanceof SharedArrayBuffer;
   }
 
   acquire(): void {
-    if (Atomics.compareExchange(this.words, this.index, 0, 1) === 0) return;
-    this.acquireSlow();
+    const me = this.owner.token() << 1;
+    if (this.shared) {
+      if (Atomics.compareExchange(this.words, this.index, 0, me) === 0) return;
+    } else if (this.words[this.index] === 0) {
+      this.words[this.index] = me;
+      return;
+    }
+    this.acquireSlow(me);
   }
 
   release(): void {
-    const old = Atomics.sub(this.words, this.index, 1);
-    if (old === 1) return;
-    if (old !== 2) {
-      Atomics.add(this.words, this.index, 1);
-      throw new InvariantError(`lock word ${this.index}: release of a lock that is not held (state ${old}, expected 1 or 2)`);
+    if (!this.shared) {
+      const old = this.words[this.index] as number;
+      if (old === 0) throw this.notHeld();
+      this.words[this.index] = 0;
+      return;
     }
-    Atomics.store(this.words, this.index, 0);
-    Atomics.notify(this.words, this.index, 1);
+    const old = Atomics.exchange(this.words, this.index, 0);
+    if (old === 0) throw this.notHeld();
+    if ((old & 1) !== 0) Atomics.notify(this.words, this.index, 1);
   }
 
   /** Whether some thread holds the lock now (for assertions and `validate()`). */
   isHeld(): boolean {
-    return Atomics.load(this.words, this.index) !== 0;
+    return this.load() !== 0;
   }
 
-  private acquireSlow(): void {
+  /** The holder's token, 0 when the lock is free. */
+  holder(): number {
+    return this.load() >>> 1;
+  }
+
+  private load(): number {
+    return this.shared ? Atomics.load(this.words, this.index) : (this.words[this.index] as number);
+  }
+
+  private notHeld(): InvariantError {
+    return new InvariantError(`lock word ${this.index}: release of a lock that is not held (state 0, expected a holder)`);
+  }
+
+  /** The word holds `seen`: take it over if its holder is dead, else raise if it is this thread. */
+  private takeOverOrRefuse(seen: number, me: number): boolean {
+    const holder = seen >>> 1;
+    if (this.owner.isDead(holder)) {
+      const swapped = this.shared ? Atomics.compareExchange(this.words, this.index, seen, me | (seen & 1)) === seen : ((this.words[this.index] = me), true);
+      if (!swapped) return false;
+      this.recovered++;
+      this.owner.recovered?.(this.index, holder);
+      return true;
+    }
+    // Anonymous holders share one name, so on a shared arena their equal names prove nothing.
+    if (holder === me >>> 1 && (!this.shared || holder !== ANON)) {
+      throw new InvariantError(`lock word ${this.index}: already held by this thread, ${this.owner.describe(holder)} (re-entrant acquire)`);
+    }
+    if (!this.shared) {
+      throw new InvariantError(`lock word ${this.index}: held by ${this.owner.describe(holder)}, which is alive, over a non-shared arena where no other thread can release it`);
+    }
+    return false;
+  }
+
+  private acquireSlow(me: number): void {
     this.contended++;
     if (!this.shared) {
-      throw new InvariantError(`lock word ${this.index}: already held by this thread (re-entrant acquire over a non-shared arena)`);
+      if (!this.takeOverOrRefuse(this.words[this.index] as number, me)) throw new InvariantError(`lock word ${this.index}: cannot be taken`);
+      return;
     }
     for (let spin = 0; spin < SPIN_LIMIT; spin++) {
-      if (Atomics.load(this.words, this.index) === 0 && Atomics.compareExchange(this.words, this.index, 0, 1) === 0) {
+      const seen = Atomics.load(this.words, this.index);
+      if (seen === 0) {
+        if (Atomics.compareExchange(this.words, this.index, 0, me) === 0) return;
+      } else if (this.takeOverOrRefuse(seen, me)) {
         return;
       }
     }
     const block = canBlock(this.words, this.index);
     const deadline = Date.now() + WAIT_LIMIT_MS;
-    while (Atomics.exchange(this.words, this.index, 2) !== 0) {
-      if (Date.now() > deadline) {
-        throw new LockTimeoutError(`lock word ${this.index}: still held after ${WAIT_LIMIT_MS} ms; expected its holder to release it`);
+    for (;;) {
+      const seen = Atomics.load(this.words, this.index);
+      if (seen === 0) {
+        // Taken with the waiter bit: another sleeper may still be parked (Drepper's mutex 2).
+        if (Atomics.compareExchange(this.words, this.index, 0, me | 1) === 0) return;
+        continue;
       }
-      if (block) Atomics.wait(this.words, this.index, 2, WAIT_SLICE_MS);
+      if (this.takeOverOrRefuse(seen, me)) return;
+      if (Date.now() > deadline) {
+        throw new LockTimeoutError(`lock word ${this.index}: still held by ${this.owner.describe(seen >>> 1)} after ${WAIT_LIMIT_MS} ms; expected it to release it (offlineCpu() a worker that died)`);
+      }
+      if ((seen & 1) === 0 && Atomics.compareExchange(this.words, this.index, seen, seen | 1) !== seen) continue;
+      if (block) Atomics.wait(this.words, this.index, seen | 1, WAIT_SLICE_MS);
     }
   }
 }

@@ -17,8 +17,10 @@
  */
 import type { Ram } from '../../machine/ram.ts';
 import { LockWord } from '../../sync/lock-word.ts';
+import type { LockOwner } from '../../sync/lock-word.ts';
 import { ArgumentError } from '../../util/errors.ts';
 import type { ArenaHeader } from '../arena-header.ts';
+import type { CpuSlots } from '../cpu-slots.ts';
 import type { MemMap } from '../mem-map.ts';
 import type { Memblock } from '../memblock.ts';
 import type { PageAllocator } from '../page-alloc.ts';
@@ -26,7 +28,7 @@ import { PAGE_SHIFT, PageFlag } from '../types.ts';
 import { KmemCache } from './cache.ts';
 import type { SlabServices } from './context.ts';
 import { CacheContext, readName, writeName } from './context.ts';
-import { depotPurge } from './depot.ts';
+import { cpuFlushAt, depotPurge } from './depot.ts';
 import { CacheBusyError, CacheDestroyedError, CacheNameError, SlabLimitError } from './errors.ts';
 import { ROW_WORDS, createCpuSlab } from './cpu-slab.ts';
 import type { CpuSlab } from './cpu-slab.ts';
@@ -63,7 +65,7 @@ import {
   C_PARTIAL,
   HEADER_WORDS,
   H_CPUS,
-  H_CPU_CLAIMS,
+  H_POSSIBLE_CPUS,
   H_COOKIE,
   H_LAYOUT,
   H_MAX_CACHES,
@@ -74,7 +76,6 @@ import {
   H_NR_CACHES,
   H_TABLE_LOCK,
   KMALLOC_LARGE_OWNER,
-  MAX_SLAB_CPUS,
   NAME_BYTES,
   PCPU_WORDS,
   P_LOADED,
@@ -120,7 +121,10 @@ export class SlabAllocator implements SlabServices {
   readonly cookie: number;
   readonly maxCaches: number;
   readonly cpus: number;
+  /** nr_cpu_ids for calculate_order() (the `possibleCpus` boot option). */
+  readonly possibleCpus: number;
   readonly kmalloc: Kmalloc;
+  readonly lockOwner: LockOwner;
   readonly cpuSlab: CpuSlab;
   private readonly w: Int32Array;
   private readonly f64: Float64Array;
@@ -132,12 +136,14 @@ export class SlabAllocator implements SlabServices {
   private readonly wrappers = new Map<number, KmemCache>();
   private readonly contexts = new Map<number, CacheContext>();
   private readonly ctors = new Map<number, (addr: number) => void>();
-  private cpuSlot = -1;
+  /** Constructors registered by name before their cache was looked up here (registerCtor). */
+  private readonly ctorsByName = new Map<string, (addr: number) => void>();
 
   private constructor(
     readonly ram: Ram,
     readonly pages: PageAllocator,
     readonly memMap: MemMap,
+    private readonly slots: CpuSlots,
     regionPaddr: number,
     format: ((words: Int32Array, header: number) => void) | null,
   ) {
@@ -148,10 +154,12 @@ export class SlabAllocator implements SlabServices {
     format?.(this.w, this.headerWord);
     this.maxCaches = this.w[this.headerWord + H_MAX_CACHES] as number;
     this.cpus = this.w[this.headerWord + H_CPUS] as number;
+    this.possibleCpus = this.w[this.headerWord + H_POSSIBLE_CPUS] as number;
+    this.lockOwner = slots;
     this.cookie = this.w[this.headerWord + H_COOKIE] as number;
     this.tableWord = this.headerWord + HEADER_WORDS;
     this.pcpuRegionWord = this.tableWord + this.maxCaches * CACHE_WORDS;
-    this.tableLock = new LockWord(this.w, this.headerWord + H_TABLE_LOCK);
+    this.tableLock = new LockWord(this.w, this.headerWord + H_TABLE_LOCK, slots);
     const fo = memMap.firstObject;
     const shared = typeof SharedArrayBuffer !== 'undefined' && ram.buffer instanceof SharedArrayBuffer;
     this.cpuSlab = createCpuSlab(this.w, memMap.owner, new Uint32Array(fo.buffer, fo.byteOffset, fo.length), this.cookie, shared, this.neverWord, this.maxCaches, KMALLOC_CLASSES);
@@ -165,7 +173,6 @@ export class SlabAllocator implements SlabServices {
 
   /** Boot, before the page allocator frees memory: carves the 'slab' region. */
   static reserve(memblock: Memblock, cpus: number, options: SlabBootOptions): void {
-    if (cpus > MAX_SLAB_CPUS) throw new ArgumentError(`cpus ${cpus}: the slab allocator supports at most ${MAX_SLAB_CPUS}`);
     const maxCaches = options.maxCaches ?? DEFAULT_MAX_CACHES;
     if (!Number.isInteger(maxCaches) || maxCaches < 32 || maxCaches > MAX_CACHES) {
       throw new ArgumentError(`maxCaches ${maxCaches}: expected an integer in [32, ${MAX_CACHES}] (the owner tag holds a 15-bit slot)`);
@@ -174,19 +181,20 @@ export class SlabAllocator implements SlabServices {
   }
 
   /** Boot, after the page allocator: formats the region and creates kmem_slab and the kmalloc caches. */
-  static init(ram: Ram, header: ArenaHeader, pages: PageAllocator, memMap: MemMap, cpus: number, options: SlabBootOptions): SlabAllocator {
+  static init(ram: Ram, header: ArenaHeader, pages: PageAllocator, memMap: MemMap, slots: CpuSlots, options: SlabBootOptions): SlabAllocator {
     const layout = options.layout ?? 'slub';
     if (!LAYOUTS.includes(layout)) throw new ArgumentError(`slab layout '${String(layout)}': expected one of ${LAYOUTS.join(', ')}`);
     const debugFlags = options.debugFlags ?? 0;
     if ((debugFlags & ~SLAB_DEBUG_FLAGS) !== 0) throw new ArgumentError(`debugFlags 0x${debugFlags.toString(16)}: expected SlabFlag.RED_ZONE and/or SlabFlag.POISON`);
     const region = header.requireRegion('slab');
     const cookie = options.cookie ?? Math.floor(Math.random() * 0x7fffffff) + 1;
-    const slab = new SlabAllocator(ram, pages, memMap, region.paddr, (w, h) => {
+    const slab = new SlabAllocator(ram, pages, memMap, slots, region.paddr, (w, h) => {
       w.fill(0, h, h + region.sizeBytes / 4);
       w[h + H_COOKIE] = cookie | 0;
       w[h + H_NEVER] = -1;
       w[h + H_MAX_CACHES] = options.maxCaches ?? DEFAULT_MAX_CACHES;
-      w[h + H_CPUS] = cpus;
+      w[h + H_CPUS] = slots.nrSlots;
+      w[h + H_POSSIBLE_CPUS] = slots.possibleCpus;
       w[h + H_LAYOUT] =
         (layout === 'bonwick' ? LAYOUT_BONWICK : 0) |
         (debugFlags << 8) |
@@ -201,8 +209,7 @@ export class SlabAllocator implements SlabServices {
 
   /** This worker's CPU slot, claimed (in the arena) the first time a cache is used here. */
   get cpu(): number {
-    if (this.cpuSlot < 0) this.cpuSlot = this.claimCpu();
-    return this.cpuSlot;
+    return this.slots.thisCpu();
   }
 
   get neverWord(): number {
@@ -214,8 +221,8 @@ export class SlabAllocator implements SlabServices {
   }
 
   /** A worker's view of a booted slab allocator. Writes nothing until a cache is used. */
-  static attach(ram: Ram, header: ArenaHeader, pages: PageAllocator, memMap: MemMap): SlabAllocator {
-    return new SlabAllocator(ram, pages, memMap, header.requireRegion('slab').paddr, null);
+  static attach(ram: Ram, header: ArenaHeader, pages: PageAllocator, memMap: MemMap, slots: CpuSlots): SlabAllocator {
+    return new SlabAllocator(ram, pages, memMap, slots, header.requireRegion('slab').paddr, null);
   }
 
   /** The boot default layout, debug and init flags. */
@@ -252,6 +259,8 @@ export class SlabAllocator implements SlabServices {
     const flags = this.w[this.cacheWord(index) + C_FLAGS] as number;
     if ((flags & SlabFlag.INTERNAL) !== 0) throw new CacheNameError(`cache '${name}' is kmem's own: it cannot be used directly`);
     if (options.ctor !== undefined) this.ctors.set(index, options.ctor);
+    const byName = this.ctorsByName.get(name);
+    if (byName !== undefined && !this.ctors.has(index)) this.ctors.set(index, byName);
     if ((flags & SlabFlag.HAS_CTOR) !== 0 && !this.ctors.has(index)) {
       throw new ArgumentError(`cache '${name}' has a constructor: pass it as { ctor } in every worker that uses the cache`);
     }
@@ -317,17 +326,37 @@ export class SlabAllocator implements SlabServices {
   }
 
   /**
-   * Returns this worker's magazines to the depots and releases its CPU slot. Handles stay usable:
-   * the next allocation or free through one claims a slot again.
+   * Returns this worker's magazines to the depots and releases its CPU slot (Kernel.detach(): the
+   * page allocator's per-CPU lists go back too). Handles stay usable: the next allocation or free
+   * through one claims a slot again.
    */
   detach(): void {
-    if (this.cpuSlot < 0) return;
-    for (const cache of this.wrappers.values()) {
-      if (cache.current) cache.drain();
-      cache.unbind();
+    if (this.slots.claimed >= 0) this.slots.offline(this.slots.claimed);
+  }
+
+  /**
+   * The slab half of taking CPU `cpu` offline (slub_cpu_dead): every cache's magazines of that CPU
+   * go back to the depot, full ones whole, partial ones' rounds to the slabs. Run by the kernel's
+   * CPU slots (CpuSlots.offline) while the slot is marked offlining.
+   */
+  offlineCpu(cpu: number): void {
+    if (cpu === this.slots.claimed) {
+      for (const cache of this.wrappers.values()) cache.unbind();
     }
-    Atomics.store(this.w, this.headerWord + H_CPU_CLAIMS + this.cpuSlot, 0);
-    this.cpuSlot = -1;
+    for (const ctx of this.liveContexts()) {
+      if (ctx.rounds === 0) continue;
+      cpuFlushAt(ctx, this.pcpuWord(ctx.index, cpu), false);
+    }
+  }
+
+  /**
+   * The constructor of cache `name` in this worker, registered by name: a cache created with a
+   * constructor needs it in every worker (and in a process that resumed a copy of the arena).
+   */
+  registerCtor(name: string, fn: (addr: number) => void): void {
+    this.ctorsByName.set(name, fn);
+    const index = this.findIndex(name);
+    if (index >= 0) this.ctors.set(index, fn);
   }
 
   validate(): void {
@@ -359,7 +388,11 @@ export class SlabAllocator implements SlabServices {
   }
 
   ctorOf(index: number): ((addr: number) => void) | undefined {
-    return this.ctors.get(index);
+    const ctor = this.ctors.get(index);
+    if (ctor !== undefined || this.ctorsByName.size === 0) return ctor;
+    const byName = this.ctorsByName.get(readName(this.bytes, (this.cacheWord(index) + C_NAME) * 4));
+    if (byName !== undefined) this.ctors.set(index, byName);
+    return byName;
   }
 
   describeAddress(addr: number): string {
@@ -420,13 +453,6 @@ export class SlabAllocator implements SlabServices {
     return -1;
   }
 
-  private claimCpu(): number {
-    for (let cpu = 0; cpu < this.cpus; cpu++) {
-      if (Atomics.compareExchange(this.w, this.headerWord + H_CPU_CLAIMS + cpu, 0, 1) === 0) return cpu;
-    }
-    throw new SlabLimitError(`all ${this.cpus} CPU slots are taken: boot with more cpus, or detach() workers that are done`);
-  }
-
   /** Creates a cache; with `orExisting`, returns the live cache of that name instead of refusing. */
   private createInternal(name: string, sizeBytes: number, options: CreateCacheOptions, user: boolean, orExisting = false): KmemCache {
     if (typeof name !== 'string' || name.length === 0 || name.length > NAME_BYTES || !/^[\x21-\x7e]+$/.test(name)) {
@@ -436,7 +462,7 @@ export class SlabAllocator implements SlabServices {
     if (!LAYOUTS.includes(layoutKind)) throw new ArgumentError(`slab layout '${String(layoutKind)}': expected one of ${LAYOUTS.join(', ')}`);
     let flags = (options.flags ?? 0) | (options.ctor !== undefined ? SlabFlag.HAS_CTOR : 0);
     if (user) flags |= this.bootFlags;
-    const layout = calculateLayout(sizeBytes, options.align ?? 0, flags, this.cpus, layoutKind);
+    const layout = calculateLayout(sizeBytes, options.align ?? 0, flags, this.possibleCpus, layoutKind);
     const requested = options.magazineRounds ?? defaultMagazineRounds(layout.size);
     if (!Number.isInteger(requested) || requested < 1 || requested > 1023) {
       throw new ArgumentError(`magazineRounds ${requested}: expected an integer in [1, 1023]`);
@@ -462,7 +488,7 @@ export class SlabAllocator implements SlabServices {
     const index = this.findIndex(name);
     if (index >= 0) return index;
     const flags = SlabFlag.NO_MAGAZINE | SlabFlag.INTERNAL;
-    return this.addCache(name, calculateLayout((rounds + 1) * 4, 0, flags, this.cpus, layoutKind), flags, 0, 0);
+    return this.addCache(name, calculateLayout((rounds + 1) * 4, 0, flags, this.possibleCpus, layoutKind), flags, 0, 0);
   }
 
   /** Writes a descriptor into a free slot. Table lock held. */

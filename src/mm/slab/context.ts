@@ -5,6 +5,7 @@
  * could need: everything lives in the arena (types.ts).
  */
 import { LockWord } from '../../sync/lock-word.ts';
+import type { LockOwner } from '../../sync/lock-word.ts';
 import type { MemMap } from '../mem-map.ts';
 import type { PageAllocator } from '../page-alloc.ts';
 import { PAGE_SHIFT } from '../types.ts';
@@ -69,6 +70,8 @@ export interface SlabServices {
   readonly cpuSlab: CpuSlab;
   /** Word index of a word that always holds −1 (a detached handle's round count). */
   readonly neverWord: number;
+  /** Who takes the slab locks (the kernel's CPU slots). */
+  readonly lockOwner: LockOwner;
   /** What `addr` is, for an error message about a free that is not this cache's. */
   describeAddress(addr: number): string;
 }
@@ -137,8 +140,8 @@ export class CacheContext {
     this.cookie = services.cookie;
     this.debug = (this.flags & SLAB_DEBUG_FLAGS) !== 0;
     this.slowOnly = isSlowOnly(this.flags);
-    this.slabLock = new LockWord(w, this.base + C_SLAB_LOCK);
-    this.depotLock = new LockWord(w, this.base + C_DEPOT_LOCK);
+    this.slabLock = new LockWord(w, this.base + C_SLAB_LOCK, services.lockOwner);
+    this.depotLock = new LockWord(w, this.base + C_DEPOT_LOCK, services.lockOwner);
     this.owner = services.memMap.owner;
     this.priv = services.memMap.private;
     const fo = services.memMap.firstObject;

@@ -68,8 +68,12 @@ export function flushRounds(ctx: CacheContext, mag: number, rounds: number): voi
  * free the slabs.
  */
 export function cpuFlush(ctx: KmemCache, toSlabs = false): void {
+  cpuFlushAt(ctx, ctx.pcpu, toSlabs);
+}
+
+/** cpuFlush() of the per-CPU words at `p` (any CPU's: offlining one that stopped). */
+export function cpuFlushAt(ctx: CacheContext, p: number, toSlabs: boolean): void {
   const w = ctx.w;
-  const p = ctx.pcpu;
   const slots: [number, number][] = [
     [P_LOADED, P_ROUNDS],
     [P_PREV, P_PREV_ROUNDS],

@@ -3,8 +3,9 @@
  * offsets. Read this before the other slab files.
  *
  * Region 'slab' (memblock, at boot):
- *   header      HEADER_WORDS words: cookie, cache count, table lock, CPU slots, limits, and a
- *               word that always holds −1 (the round count a detached handle reads)
+ *   header      HEADER_WORDS words: cookie, cache count, table lock, CPU slots and possible
+ *               CPUs, limits, and a word that always holds −1 (the round count a detached
+ *               handle reads). Which thread holds which CPU slot is the kernel's (cpu-slots.ts).
  *   cache table maxCaches × CACHE_WORDS: one kmem_cache descriptor per slot (C_* below)
  *   per-CPU     maxCaches × cpus × PCPU_WORDS: each CPU's loaded and previous magazine per cache
  *               (P_* below); one 64-byte line per (cache, CPU), so CPUs never share a line
@@ -38,9 +39,8 @@ export const H_CPUS = 4;
 export const H_LAYOUT = 5;
 /** Always −1: handles detached from their CPU point their round-count word here (cache.ts). */
 export const H_NEVER = 6;
-/** CPU slot claims, one word per CPU from here (0 free, 1 claimed). */
-export const H_CPU_CLAIMS = 8;
-export const MAX_SLAB_CPUS = HEADER_WORDS - H_CPU_CLAIMS;
+/** nr_cpu_ids, which calculate_order() sizes slabs for (the `possibleCpus` boot option). */
+export const H_POSSIBLE_CPUS = 7;
 
 /** kmem_cache descriptor words. */
 export const CACHE_WORDS = 64;
