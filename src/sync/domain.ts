@@ -1,14 +1,16 @@
 /**
  * SyncDomain: one worker's view of the sync subsystem's arena block (layout in types.ts) — the CPU
- * table, the futex hash table, the lock table and the RCU globals — and the CPU this worker is.
+ * table, the futex hash table, the lock table and the RCU globals — and the CPU this worker is
+ * (the kernel's CPU slot, kernel.thisCpu(), unless given).
  *
- *   const sync = SyncDomain.create(kernel, { cpu: 0 });           // main thread
- *   worker.postMessage({ buffer: kernel.buffer, sync: sync.paddr, cpu: 1 });
- *   const same = SyncDomain.attach(Kernel.attach(buffer), paddr, 1); // in the worker
+ *   const sync = SyncDomain.create(kernel);                          // main thread
+ *   worker.postMessage({ buffer: kernel.buffer, sync: sync.paddr });
+ *   const same = SyncDomain.attach(Kernel.attach(buffer), paddr);   // in the worker
  *   const lock = same.mutex('zone');  lock.acquire(); … lock.release();
  *
- * A CPU is online from attach() until offlineCpu(cpu), which any worker may call for another one
- * that has gone (a terminated worker): it takes back every lock that CPU held (the next holder
+ * A CPU is online from attach() until it is offlined: kernel.offlineCpu(cpu) (for a worker that
+ * exited; the domain registers itself as one of the kernel's CPU-offline hooks), kernel.detach(),
+ * or offlineCpu() here. Offlining takes back every lock that CPU held (the next holder
  * is told through the lock's recoveries and dead-owner fields, as a robust futex's
  * FUTEX_OWNER_DIED), removes its waiter records from the futex buckets, makes it quiescent for
  * both RCU flavours (so it holds up no grace period), and adopts its kfree_rcu blocks.
@@ -27,8 +29,6 @@ import { spinAcquire, spinRelease } from './spin-word.ts';
 import {
   BUCKET_WORDS,
   CPU_EPOCH,
-  CPU_KFREE_EPOCH,
-  CPU_KFREE_QSBR,
   CPU_NESTING,
   CPU_QSBR,
   CPU_STATE,
@@ -36,7 +36,6 @@ import {
   CpuState,
   FUTEX_BUCKETS_PER_CPU,
   HEADER_WORDS,
-  KC_HEAD,
   LOCK_NAME_BYTES,
   LOCK_STAT_COUNT,
   LOCK_WORDS,
@@ -75,7 +74,7 @@ import {
 import type { LockStatName, WaiterPlacement } from './types.ts';
 
 export interface SyncOptions {
-  /** The CPU the creating worker is. Default 0. */
+  /** The CPU the creating worker is. Default: its kernel CPU slot (kernel.thisCpu()). */
   cpu?: number;
   /** Slots in the lock table. Default 64. */
   maxLocks?: number;
@@ -139,10 +138,11 @@ export class SyncDomain {
   readonly buckets: number;
   readonly locks: number;
   readonly futex: FutexTable;
-  /** Time origin of this wrapper (performance.now() differs per worker; only differences are used). */
   private readonly hooks: OfflineHook[] = [];
   private readonly lockWrappers = new Map<string, Spinlock | Mutex>();
   private futexCache: KmemCache | null = null;
+  /** The report of the last CPU this wrapper offlined (kernel.offlineCpu() returns nothing). */
+  lastOffline: OfflineReport | null = null;
 
   private constructor(
     readonly kernel: Kernel,
@@ -211,13 +211,17 @@ export class SyncDomain {
     w[S_STALL_MS] = options.stallTimeoutMs ?? DEFAULT_STALL_MS;
     kernel.createCache('futex_q', Q_BYTES);
     Atomics.store(w, S_MAGIC, SYNC_MAGIC);
-    return SyncDomain.attach(kernel, paddr, options.cpu ?? 0);
+    return SyncDomain.attach(kernel, paddr, options.cpu);
   }
 
-  /** The domain created at `paddr`, as CPU `cpu` (which goes online). */
-  static attach(kernel: Kernel, paddr: number, cpu: number): SyncDomain {
+  /**
+   * The domain created at `paddr`, as CPU `cpu` (default: this thread's kernel CPU slot), which
+   * goes online; kernel.offlineCpu() of any CPU offlines it here too.
+   */
+  static attach(kernel: Kernel, paddr: number, cpu: number = kernel.thisCpu()): SyncDomain {
     const domain = new SyncDomain(kernel, paddr, cpu);
     domain.online();
+    kernel.onCpuOffline((gone) => domain.offlineCpu(gone));
     return domain;
   }
 
@@ -268,11 +272,12 @@ export class SyncDomain {
 
   /**
    * Takes CPU `cpu` offline: its locks are recovered, its waiters removed, its RCU state made
-   * quiescent, its kfree_rcu blocks adopted by this CPU. Call it for a worker that has exited.
+   * quiescent, its kfree_rcu blocks adopted by this CPU. For a worker that has exited (or this
+   * CPU, detaching: then its own blocks stay in its chain for a later adopter). Offlining an
+   * offline CPU again finds nothing to do.
    */
   offlineCpu(cpu: number): OfflineReport {
     if (!Number.isInteger(cpu) || cpu < 0 || cpu >= this.cpus) throw new SyncDomainError(`CPU ${cpu}: expected an integer in [0, ${this.cpus})`);
-    if (cpu === this.cpu) throw new SyncDomainError(`CPU ${cpu} cannot offline itself: another CPU offlines it after it has stopped`);
     Atomics.store(this.w, this.cpuWord(cpu, CPU_STATE), CpuState.Offline);
     Atomics.store(this.w, this.cpuWord(cpu, CPU_QSBR), 0);
     Atomics.store(this.w, this.cpuWord(cpu, CPU_EPOCH), 0);
@@ -283,7 +288,8 @@ export class SyncDomain {
       const recovery = this.recoverLock(index, cpu);
       if (recovery !== null) report.recovered.push(recovery);
     }
-    for (const hook of this.hooks) hook(cpu, report);
+    if (cpu !== this.cpu) for (const hook of this.hooks) hook(cpu, report);
+    this.lastOffline = report;
     return report;
   }
 
@@ -458,9 +464,6 @@ export class SyncDomain {
       if (this.cpuState(c) !== CpuState.Offline) continue;
       if (Atomics.load(this.w, this.cpuWord(c, CPU_QSBR)) !== 0 || Atomics.load(this.w, this.cpuWord(c, CPU_EPOCH)) !== 0) {
         throw new InvariantError(`CPU ${c} is offline but its RCU words are not 0: it would hold up grace periods`);
-      }
-      if (Atomics.load(this.w, this.cpuWord(c, CPU_KFREE_QSBR + KC_HEAD)) !== 0 || Atomics.load(this.w, this.cpuWord(c, CPU_KFREE_EPOCH + KC_HEAD)) !== 0) {
-        throw new InvariantError(`CPU ${c} is offline but still has a kfree_rcu chain: expected offlineCpu() to adopt it`);
       }
     }
   }

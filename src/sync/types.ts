@@ -32,7 +32,7 @@
  *   hashes to the bucket it is listed in;   a record is in at most one bucket list
  *   lock word (mutex) ∈ {0, 1, 2};   owner ≠ 0 ⇒ word ≠ 0 (held);   spinlock word = owner (cpu + 1)
  *   an offline CPU's QSBR counter is 0 and its epoch word is 0 (it holds up no grace period)
- *   kfree chain objects = Σ block counts over the chain;   gpCompleted ≤ gpCounter (QSBR)
+ *   kfree chain objects = Σ block counts over the chain;   QSBR done ≤ QSBR counter
  *
  * Lock order (outer first): a mutex or spinlock of the caller → a futex bucket lock. Bucket locks
  * are leaves: nothing is taken while one is held, and no two are held at once. RCU takes no lock

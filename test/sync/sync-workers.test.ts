@@ -14,7 +14,7 @@ import { runRcuExperiment } from '../../src/lab/workloads/rcu-run.ts';
 import type { LockContenderInput, LockContenderReport } from '../../src/lab/workloads/lock-contender.ts';
 import type { RcuReaderInput, RcuReaderReport } from '../../src/lab/workloads/rcu-reader.ts';
 import { RcuTable } from '../../src/lab/workloads/rcu-table.ts';
-import { Ctl, newControl } from '../../src/lab/workloads/sync-control.ts';
+import { Ctl, cpuOf, newControl, offlineWorker } from '../../src/lab/workloads/sync-control.ts';
 
 const CONTENDER = new URL('../../src/lab/workloads/lock-contender.ts', import.meta.url);
 const READER = new URL('../../src/lab/workloads/rcu-reader.ts', import.meta.url);
@@ -38,23 +38,27 @@ for (const [kind, placement] of [['spin', 'stack'], ['mutex', 'stack'], ['mutex'
 
 test('a mutex held by a terminated worker is recovered when its CPU is offlined: a sleeping waiter gets it, with a diagnosis', async () => {
   const kernel = Kernel.boot({ ramBytes: '16MiB', shared: true, cpus: 4 });
-  const sync = SyncDomain.create(kernel, { cpu: 0 });
+  const sync = SyncDomain.create(kernel);
   sync.mutex('zone', 'slab');
   const control = newControl();
-  const base: Omit<LockContenderInput, 'cpu' | 'mode' | 'iterations'> = {
+  const base: Omit<LockContenderInput, 'index' | 'mode' | 'iterations'> = {
     buffer: kernel.buffer as SharedArrayBuffer, syncPaddr: sync.paddr, lock: 'zone', kind: 'mutex', placement: 'slab',
     control: control.buffer as SharedArrayBuffer, csLoads: 0, outsideLoads: 0,
   };
   const reports: OfflineReport[] = [];
-  const holder = startLabWorker<LockContenderReport>(CONTENDER, { ...base, cpu: 1, mode: 'die', iterations: 0 }, () => reports.push(sync.offlineCpu(1)));
+  const holder = startLabWorker<LockContenderReport>(CONTENDER, { ...base, index: 0, mode: 'die', iterations: 0 }, () => {
+    offlineWorker(kernel, control, 0);
+    if (sync.lastOffline !== null) reports.push(sync.lastOffline);
+  });
   await waitForWord(control, Ctl.PARKED, 1);
-  const waiter = startLabWorker<LockContenderReport>(CONTENDER, { ...base, cpu: 2, mode: 'contend', iterations: 1 });
+  const dead = cpuOf(control, 0);
+  const waiter = startLabWorker<LockContenderReport>(CONTENDER, { ...base, index: 1, mode: 'contend', iterations: 1 });
   await waitForWord(control, Ctl.READY, 1);
   Atomics.store(control, Ctl.GO, 1);
   Atomics.notify(control, Ctl.GO);
   const mine = sync.mutex('zone').acquireAsync().then(() => sync.mutex('zone').release());
   while (sync.lockStats(sync.findLock('zone')).sleepersNow < 1) await new Promise((r) => setTimeout(r, 1));
-  assert.equal(sync.lockStats(sync.findLock('zone')).ownerCpu, 1);
+  assert.equal(sync.lockStats(sync.findLock('zone')).ownerCpu, dead);
   await holder.worker.terminate();
   await assert.rejects(holder.report);
   const done = await waiter.report;
@@ -62,10 +66,10 @@ test('a mutex held by a terminated worker is recovered when its CPU is offlined:
   assert.equal(done.acquisitions, 1);
   assert.equal(reports.length, 1);
   assert.equal(reports[0]?.recovered.length, 1);
-  assert.match(reports[0]?.recovered[0]?.diagnosis ?? '', /mutex 'zone' was held by CPU 1 when it went offline: released by CPU 0/);
+  assert.match(reports[0]?.recovered[0]?.diagnosis ?? '', new RegExp(`mutex 'zone' was held by CPU ${dead} when it went offline: released by CPU ${sync.cpu}`));
   const stats = sync.lockStats(sync.findLock('zone'));
   assert.equal(stats.recoveries, 1);
-  assert.equal(stats.lastDeadOwnerCpu, 1);
+  assert.equal(stats.lastDeadOwnerCpu, dead);
   assert.equal(kernel.slab.stats().caches.find((c) => c.name === 'futex_q')?.inUse, 0, 'every per-waiter record went back to its cache');
   sync.validate();
 });
@@ -89,25 +93,26 @@ test(`immediate free: the same run without RCU is caught by slab poisoning (uses
 for (const flavour of ['qsbr', 'epoch'] as const) {
   test(`${flavour}: a reader worker terminated inside its read section is offlined and the grace period completes`, async () => {
     const kernel = Kernel.boot({ ramBytes: '16MiB', shared: true, cpus: 3 });
-    const sync = SyncDomain.create(kernel, { cpu: 0, stallTimeoutMs: 30 });
+    const sync = SyncDomain.create(kernel, { stallTimeoutMs: 30 });
     const rcu = new Rcu(sync, flavour);
     const table = RcuTable.create(kernel, 4, 2);
     const control = newControl();
     const input: RcuReaderInput = {
-      buffer: kernel.buffer as SharedArrayBuffer, syncPaddr: sync.paddr, cpu: 1, flavour, heads: table.headsPaddr, buckets: 4, chain: 2,
+      buffer: kernel.buffer as SharedArrayBuffer, syncPaddr: sync.paddr, index: 0, flavour, heads: table.headsPaddr, buckets: 4, chain: 2,
       control: control.buffer as SharedArrayBuffer, seed: 1, mode: 'die', stallAfterReads: 10, useLoads: 0,
     };
-    const reader = startLabWorker<RcuReaderReport>(READER, input, () => sync.offlineCpu(1));
+    const reader = startLabWorker<RcuReaderReport>(READER, input, () => offlineWorker(kernel, control, 0));
     await waitForWord(control, Ctl.READY, 1);
     Atomics.store(control, Ctl.GO, 1);
     Atomics.notify(control, Ctl.GO);
     await waitForWord(control, Ctl.PARKED, 1);
-    await assert.rejects(rcu.synchronize(80), /still waits after 80 ms on CPUs \{ 1 \}/);
-    assert.deepEqual(rcu.stallWarnings()[0]?.cpus, [1]);
+    const cpu = cpuOf(control, 0);
+    await assert.rejects(rcu.synchronize(80), new RegExp(`still waits after 80 ms on CPUs \\{ ${cpu} \\}`));
+    assert.deepEqual(rcu.stallWarnings()[0]?.cpus, [cpu]);
     await reader.worker.terminate();
     await assert.rejects(reader.report);
     await rcu.synchronize(5_000);
-    assert.deepEqual(sync.stats().offline, [1]);
+    assert.deepEqual(sync.stats().offline, [cpu]);
     sync.validate();
   });
 }

@@ -9,12 +9,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Kernel } from '../../mm/kernel.ts';
 import { SyncDomain } from '../../sync/domain.ts';
 import type { WaiterPlacement } from '../../sync/types.ts';
-import { Ctl, awaitGo, parkForever } from './sync-control.ts';
+import { Ctl, announceCpu, awaitGo, parkForever } from './sync-control.ts';
 
 export interface LockContenderInput {
   buffer: SharedArrayBuffer;
   syncPaddr: number;
-  cpu: number;
+  /** This worker's index among the driver's workers (its CPU is the kernel slot it claims). */
+  index: number;
   lock: string;
   kind: 'spin' | 'mutex';
   placement: WaiterPlacement;
@@ -35,11 +36,12 @@ export interface LockContenderReport {
 
 const input = workerData as LockContenderInput;
 const kernel = Kernel.attach(input.buffer);
-const sync = SyncDomain.attach(kernel, input.syncPaddr, input.cpu);
+const sync = SyncDomain.attach(kernel, input.syncPaddr);
 const lock = input.kind === 'spin' ? sync.spinlock(input.lock) : sync.mutex(input.lock, input.placement);
 const control = new Int32Array(input.control);
-const me = input.cpu + 1;
-const report: LockContenderReport = { cpu: input.cpu, acquisitions: 0, violations: 0 };
+announceCpu(control, input.index, sync.cpu);
+const me = sync.cpu + 1;
+const report: LockContenderReport = { cpu: sync.cpu, acquisitions: 0, violations: 0 };
 
 if (input.mode === 'die') {
   lock.acquire();

@@ -10,7 +10,7 @@ import { Q_BYTES } from '../../sync/types.ts';
 import type { WaiterPlacement } from '../../sync/types.ts';
 import { startLabWorker, waitForWord } from '../worker-thread.ts';
 import type { LockContenderInput, LockContenderReport } from './lock-contender.ts';
-import { Ctl, go, newControl } from './sync-control.ts';
+import { Ctl, go, newControl, offlineWorker } from './sync-control.ts';
 
 export interface LockRunOptions {
   kind: 'spin' | 'mutex';
@@ -41,7 +41,7 @@ const CONTENDER = new URL('./lock-contender.ts', import.meta.url);
 
 export async function runLockContention(options: LockRunOptions): Promise<LockRunResult> {
   const kernel = Kernel.boot({ ramBytes: '16MiB', shared: true, cpus: options.workers + 1, slab: { cookie: 1 } });
-  const sync = SyncDomain.create(kernel, { cpu: 0 });
+  const sync = SyncDomain.create(kernel);
   const name = `${options.kind}-${options.placement}`;
   const lock = options.kind === 'spin' ? sync.spinlock(name) : sync.mutex(name, options.placement);
   const control = newControl();
@@ -49,7 +49,7 @@ export async function runLockContention(options: LockRunOptions): Promise<LockRu
     const input: LockContenderInput = {
       buffer: kernel.buffer as SharedArrayBuffer,
       syncPaddr: sync.paddr,
-      cpu: i + 1,
+      index: i,
       lock: name,
       kind: options.kind,
       placement: options.placement,
@@ -59,7 +59,7 @@ export async function runLockContention(options: LockRunOptions): Promise<LockRu
       outsideLoads: options.outsideLoads,
       mode: 'contend',
     };
-    return startLabWorker<LockContenderReport>(CONTENDER, input);
+    return startLabWorker<LockContenderReport>(CONTENDER, input, () => offlineWorker(kernel, control, i));
   });
   await waitForWord(control, Ctl.READY, options.workers);
   const start = performance.now();

@@ -11,12 +11,13 @@ import { SyncDomain } from '../../sync/domain.ts';
 import { Rcu } from '../../sync/rcu.ts';
 import { Prng } from '../../util/prng.ts';
 import { RcuTable } from './rcu-table.ts';
-import { Ctl, awaitGo, parkForever } from './sync-control.ts';
+import { Ctl, announceCpu, awaitGo, parkForever } from './sync-control.ts';
 
 export interface RcuReaderInput {
   buffer: SharedArrayBuffer;
   syncPaddr: number;
-  cpu: number;
+  /** This worker's index among the driver's workers (its CPU is the kernel slot it claims). */
+  index: number;
   flavour: 'qsbr' | 'epoch' | 'none';
   heads: number;
   buckets: number;
@@ -42,12 +43,13 @@ const QS_EVERY = 16;
 
 const input = workerData as RcuReaderInput;
 const kernel = Kernel.attach(input.buffer);
-const sync = SyncDomain.attach(kernel, input.syncPaddr, input.cpu);
+const sync = SyncDomain.attach(kernel, input.syncPaddr);
 const rcu = input.flavour === 'none' ? null : new Rcu(sync, input.flavour);
 const table = new RcuTable(kernel, input.heads, input.buckets, input.chain);
 const control = new Int32Array(input.control);
+announceCpu(control, input.index, sync.cpu);
 const prng = new Prng(input.seed);
-const report: RcuReaderReport = { cpu: input.cpu, reads: 0, nodes: 0, poisonHits: 0, reusedHits: 0 };
+const report: RcuReaderReport = { cpu: sync.cpu, reads: 0, nodes: 0, poisonHits: 0, reusedHits: 0 };
 
 awaitGo(control);
 const stallAt = input.mode === 'read' ? -1 : (input.stallAfterReads ?? 0);

@@ -13,7 +13,7 @@ import { Prng } from '../../util/prng.ts';
 import { startLabWorker, waitForWord } from '../worker-thread.ts';
 import type { RcuReaderInput, RcuReaderReport } from './rcu-reader.ts';
 import { RcuTable } from './rcu-table.ts';
-import { Ctl, go, newControl } from './sync-control.ts';
+import { Ctl, go, newControl, offlineWorker } from './sync-control.ts';
 
 export type RcuMode = 'immediate' | 'qsbr' | 'epoch';
 
@@ -63,7 +63,7 @@ export async function runRcuExperiment(options: RcuRunOptions): Promise<RcuRunRe
   const buckets = options.buckets ?? 64;
   const chain = options.chain ?? 4;
   const kernel = Kernel.boot({ ramBytes: '64MiB', shared: true, cpus: options.readers + 1, slab: { cookie: 1, debugFlags: SlabFlag.POISON } });
-  const sync = SyncDomain.create(kernel, { cpu: 0, stallTimeoutMs: options.stallTimeoutMs ?? 21_000 });
+  const sync = SyncDomain.create(kernel, { stallTimeoutMs: options.stallTimeoutMs ?? 21_000 });
   const stalls: RcuStall[] = [];
   const rcu = options.mode === 'immediate' ? null : new Rcu(sync, options.mode, { onStall: (s) => stalls.push(s) });
   const table = RcuTable.create(kernel, buckets, chain);
@@ -72,7 +72,7 @@ export async function runRcuExperiment(options: RcuRunOptions): Promise<RcuRunRe
     const input: RcuReaderInput = {
       buffer: kernel.buffer as SharedArrayBuffer,
       syncPaddr: sync.paddr,
-      cpu: i + 1,
+      index: i,
       flavour: options.mode === 'immediate' ? 'none' : options.mode,
       heads: table.headsPaddr,
       buckets,
@@ -84,7 +84,7 @@ export async function runRcuExperiment(options: RcuRunOptions): Promise<RcuRunRe
       stallMs: options.stall?.ms ?? 0,
       useLoads: options.useLoads ?? 64,
     };
-    return startLabWorker<RcuReaderReport>(READER, input, () => sync.offlineCpu(i + 1));
+    return startLabWorker<RcuReaderReport>(READER, input, () => offlineWorker(kernel, control, i));
   });
   await waitForWord(control, Ctl.READY, options.readers);
   const prng = new Prng(options.seed);
