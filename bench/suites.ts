@@ -9,6 +9,7 @@ import { GPU_ALLOC_GROUP, gpuWarpSlabResults } from './gpu-warp-slab.bench.ts';
 import { pageAllocCases } from './page-alloc.bench.ts';
 import { slabCases } from './slab.bench.ts';
 import { SLAB_WORKERS_GROUP, slabWorkerResults } from './slab-workers.bench.ts';
+import { SYNC_HANDOFF_GROUP, syncCases, syncHandoffResults } from './sync.bench.ts';
 
 export type Suite =
   | { cases: () => BenchCase[] | Promise<BenchCase[]> }
@@ -21,6 +22,8 @@ export const SUITES: readonly Suite[] = [
   { results: slabWorkerResults, group: SLAB_WORKERS_GROUP },
   { results: gpuWarpSlabResults, group: GPU_ALLOC_GROUP },
   { cases: flashCases },
+  { cases: syncCases },
+  { results: syncHandoffResults, group: SYNC_HANDOFF_GROUP },
 ];
 
 /** The harness-timed case `index` of suite `suite`. */
