@@ -6,9 +6,11 @@ import type { AnyScenario } from './scenario.ts';
 import { buddyFragmentation } from './scenarios/buddy-fragmentation.ts';
 import { flashGc } from './scenarios/flash-gc.ts';
 import { gpuWarpSlab } from './scenarios/gpu-warp-slab.ts';
+import { lockMemory } from './scenarios/lock-memory.ts';
 import { messageQueue } from './scenarios/message-queue.ts';
+import { rcu } from './scenarios/rcu.ts';
 
-export const SCENARIOS: readonly AnyScenario[] = [messageQueue, buddyFragmentation, gpuWarpSlab, flashGc];
+export const SCENARIOS: readonly AnyScenario[] = [messageQueue, buddyFragmentation, gpuWarpSlab, flashGc, lockMemory, rcu];
 
 export class UnknownScenarioError extends ArgumentError {
   override name = 'UnknownScenarioError';
