@@ -160,5 +160,5 @@ export const KB_COUNT = 1;
 /** The grace-period cookie the block waits for; 0 while the block is open (still filling). */
 export const KB_COOKIE = 2;
 export const KB_HEADER_WORDS = 4;
-/** Addresses per page-sized block: (4096 − 16) / 4 (Linux: KVFREE_BULK_MAX_ENTRIES, 510 with 8-byte pointers). */
+/** Addresses per page-sized block: (4096 − 16) / 4. Linux: KVFREE_BULK_MAX_ENTRIES = (PAGE_SIZE − its block header) / sizeof(void *), about 500 with 8-byte pointers. */
 export const KFREE_BLOCK_SLOTS = 1024 - KB_HEADER_WORDS;
