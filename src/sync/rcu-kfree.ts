@@ -13,12 +13,12 @@ import { GFP } from '../mm/gfp.ts';
 import { PAGE_SHIFT } from '../machine/ram.ts';
 import { InvariantError } from '../util/errors.ts';
 import type { SyncDomain } from './domain.ts';
-import { KB_COOKIE, KB_COUNT, KB_HEADER_WORDS, KB_NEXT, KC_BYTES, KC_HEAD, KC_OBJECTS, KC_TAIL, KFREE_BLOCK_SLOTS } from './types.ts';
+import { KB_COOKIE, KB_COUNT, KB_HEADER_WORDS, KB_KIND, KB_NEXT, KC_BYTES, KC_HEAD, KC_OBJECTS, KC_TAIL, KFREE_BLOCK_SLOTS, KfreeKind } from './types.ts';
 
 export interface KfreePending {
+  /** Entries waiting: objects, and page blocks (freePagesRcu). */
   objects: number;
   bytes: number;
-  blocks: number;
 }
 
 export class KfreeBatcher {
@@ -34,21 +34,26 @@ export class KfreeBatcher {
     this.chain = domain.cpuWord(domain.cpu, chainField);
   }
 
-  /** Queues `addr` (of `bytes`) to be kfree()d after a grace period; `startGp` closes a full block. */
-  add(addr: number, bytes: number, startGp: () => number): void {
+  /**
+   * Queues `entry` (of `bytes`) to be freed after a grace period: an object address to kfree(), or
+   * (kind Pages) a page block pfn | order << 24. `startGp` closes a block that is full, or an open
+   * block of the other kind.
+   */
+  add(entry: number, bytes: number, startGp: () => number, kind: number = KfreeKind.Objects): void {
     const w = this.w;
     let tail = w[this.chain + KC_TAIL] as number;
-    if (tail === 0 || w[tail + KB_COOKIE] !== 0) tail = this.newBlock();
+    if (tail !== 0 && w[tail + KB_COOKIE] === 0 && w[tail + KB_KIND] !== kind) w[tail + KB_COOKIE] = startGp();
+    if (tail === 0 || w[tail + KB_COOKIE] !== 0) tail = this.newBlock(kind);
     const count = w[tail + KB_COUNT] as number;
-    w[tail + KB_HEADER_WORDS + count] = addr;
+    w[tail + KB_HEADER_WORDS + count] = entry;
     w[tail + KB_COUNT] = count + 1;
     w[this.chain + KC_OBJECTS] = (w[this.chain + KC_OBJECTS] as number) + 1;
     w[this.chain + KC_BYTES] = (w[this.chain + KC_BYTES] as number) + bytes;
     if (count + 1 === KFREE_BLOCK_SLOTS) w[tail + KB_COOKIE] = startGp();
   }
 
-  /** Word index of a new, empty, open block appended to the chain. */
-  private newBlock(): number {
+  /** Word index of a new, empty, open block of `kind` appended to the chain. */
+  private newBlock(kind: number): number {
     const pfn = this.domain.kernel.pages.allocPages(0, GFP.KERNEL);
     if (pfn === null) throw new InvariantError('kfree_rcu: the page allocator returned null without GFP.NORETRY');
     const block = (pfn << PAGE_SHIFT) / 4;
@@ -56,6 +61,7 @@ export class KfreeBatcher {
     w[block + KB_NEXT] = 0;
     w[block + KB_COUNT] = 0;
     w[block + KB_COOKIE] = 0;
+    w[block + KB_KIND] = kind;
     const tail = w[this.chain + KC_TAIL] as number;
     if (tail === 0) w[this.chain + KC_HEAD] = block;
     else w[tail + KB_NEXT] = block;
@@ -90,11 +96,18 @@ export class KfreeBatcher {
       const cookie = w[head + KB_COOKIE] as number;
       if (cookie === 0 || !done(cookie)) break;
       const count = w[head + KB_COUNT] as number;
+      const pages = w[head + KB_KIND] === KfreeKind.Pages;
       let bytes = 0;
       for (let i = 0; i < count; i++) {
-        const addr = (w[head + KB_HEADER_WORDS + i] as number) >>> 0;
-        bytes += this.domain.kernel.ksize(addr);
-        this.domain.kernel.kfree(addr);
+        const entry = (w[head + KB_HEADER_WORDS + i] as number) >>> 0;
+        if (pages) {
+          const order = entry >>> 24;
+          bytes += 4096 << order;
+          this.domain.kernel.pages.freePages(entry & 0xffffff, order);
+        } else {
+          bytes += this.domain.kernel.ksize(entry);
+          this.domain.kernel.kfree(entry);
+        }
       }
       const next = w[head + KB_NEXT] as number;
       w[this.chain + KC_HEAD] = next;
@@ -129,12 +142,11 @@ export class KfreeBatcher {
 
   /** What waits for a grace period in every CPU's chain of this flavour (reads other CPUs' lines racily). */
   pendingAll(): KfreePending {
-    const out: KfreePending = { objects: 0, bytes: 0, blocks: 0 };
+    const out: KfreePending = { objects: 0, bytes: 0 };
     for (let c = 0; c < this.domain.cpus; c++) {
       const chain = this.domain.cpuWord(c, this.chainField);
       out.objects += Atomics.load(this.w, chain + KC_OBJECTS);
       out.bytes += Atomics.load(this.w, chain + KC_BYTES) >>> 0;
-      if (Atomics.load(this.w, chain + KC_HEAD) !== 0) out.blocks += Math.ceil(Atomics.load(this.w, chain + KC_OBJECTS) / KFREE_BLOCK_SLOTS) || 1;
     }
     return out;
   }

@@ -15,13 +15,13 @@
  * its kfree_rcu blocks into the offlining CPU's chain.
  */
 import type { SyncDomain } from './domain.ts';
-import { RcuTimeoutError } from './errors.ts';
+import { RcuTimeoutError, RcuUsageError } from './errors.ts';
 import { EpochFlavour } from './rcu-epoch.ts';
 import type { RcuFlavour, RcuFlavourName } from './rcu-flavour.ts';
 import { KfreeBatcher } from './rcu-kfree.ts';
 import type { KfreePending } from './rcu-kfree.ts';
 import { QsbrFlavour } from './rcu-qsbr.ts';
-import { CPU_KFREE_EPOCH, CPU_KFREE_QSBR } from './types.ts';
+import { CPU_KFREE_EPOCH, CPU_KFREE_QSBR, KfreeKind } from './types.ts';
 
 export interface RcuStall {
   flavour: RcuFlavourName;
@@ -132,6 +132,19 @@ export class Rcu {
   /** kfree(addr) after a grace period, batched in page-sized blocks of addresses. */
   kfreeRcu(addr: number): void {
     this.kfree.add(addr, this.domain.kernel.ksize(addr), () => this.startKfreeGp(performance.now()));
+  }
+
+  /**
+   * Gives the page block (`pfn`, `order`) back to the buddy allocator after a grace period, batched
+   * with kfreeRcu's blocks. This is what a SLAB_TYPESAFE_BY_RCU cache does with an empty slab: its
+   * pages wait a grace period (a reader may still be looking at an object in them), while objects
+   * freed into the slab are reused at once.
+   */
+  freePagesRcu(pfn: number, order: number): void {
+    if (!Number.isInteger(pfn) || pfn < 0 || pfn >= 1 << 24 || !Number.isInteger(order) || order < 0 || order > 10) {
+      throw new RcuUsageError(`freePagesRcu: pfn ${pfn}, order ${order}: expected a pfn below 2^24 and an order in [0, 10]`);
+    }
+    this.kfree.add(pfn | (order << 24), 4096 << order, () => this.startKfreeGp(performance.now()), KfreeKind.Pages);
   }
 
   /** Closes the current batch, runs what is due, checks for stalls; returns callbacks and objects done. */

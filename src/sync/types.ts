@@ -25,7 +25,8 @@
  * word index in RAM), next (the next record's word index, 0 = end), cpu, lock record index.
  *
  * A kfree_rcu block is one page from the page allocator: [0] next block paddr, [1] count,
- * [2] grace-period cookie (0 while the block is open), [3] unused, then KFREE_BLOCK_SLOTS addresses.
+ * [2] grace-period cookie (0 while the block is open), [3] kind (objects to kfree, or page blocks
+ * pfn | order << 24 to give back to the buddy allocator), then KFREE_BLOCK_SLOTS entries.
  *
  * Invariants (checked by SyncDomain.validate()):
  *   Σ bucket counts = number of records in waiting state;   every listed record is waiting, its key
@@ -159,6 +160,9 @@ export const KB_NEXT = 0;
 export const KB_COUNT = 1;
 /** The grace-period cookie the block waits for; 0 while the block is open (still filling). */
 export const KB_COOKIE = 2;
+/** What the block's entries are: object addresses to kfree(), or page blocks (pfn | order << 24) to free. */
+export const KB_KIND = 3;
 export const KB_HEADER_WORDS = 4;
+export const KfreeKind = { Objects: 0, Pages: 1 } as const;
 /** Addresses per page-sized block: (4096 − 16) / 4. Linux: KVFREE_BULK_MAX_ENTRIES = (PAGE_SIZE − its block header) / sizeof(void *), about 500 with 8-byte pointers. */
 export const KFREE_BLOCK_SLOTS = 1024 - KB_HEADER_WORDS;

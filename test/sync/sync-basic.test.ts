@@ -142,3 +142,23 @@ test('a kfree_rcu chain of a CPU that goes offline is adopted and freed by the C
   assert.equal(rcu.stats().kfreeFreed, 5);
   sync.validate();
 });
+
+test('freePagesRcu (what a SLAB_TYPESAFE_BY_RCU cache does with an empty slab): the pages go back to the buddy allocator only after the grace period', async () => {
+  const { kernel, sync } = boot();
+  const rcu = new Rcu(sync, 'qsbr');
+  const reader = new Rcu(SyncDomain.attach(kernel, sync.paddr, 3), 'qsbr');
+  reader.readLock();
+  const pfn = kernel.pages.allocPages(1) as number;
+  rcu.kfreeRcu(kernel.kmalloc(64) as number);
+  rcu.freePagesRcu(pfn, 1);
+  rcu.poll();
+  assert.deepEqual(kernel.pages.findAllocatedBlock(pfn), { pfn, order: 1 }, 'still allocated while a reader may look');
+  assert.deepEqual(rcu.stats().kfreePending, { objects: 2, bytes: 64 + 8192 });
+  reader.readUnlock();
+  reader.quiescentState();
+  await rcu.drain();
+  assert.equal(kernel.pages.findAllocatedBlock(pfn), null, 'given back after the grace period');
+  assert.equal(rcu.stats().kfreePending.objects, 0);
+  assert.throws(() => rcu.freePagesRcu(-1, 0), /expected a pfn/);
+  kernel.validate();
+});
