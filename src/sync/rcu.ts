@@ -147,6 +147,11 @@ export class Rcu {
     this.kfree.add(pfn | (order << 24), 4096 << order, () => this.startKfreeGp(performance.now()), KfreeKind.Pages);
   }
 
+  /** Makes this RCU the grace-period hook of this worker's SLAB_TYPESAFE_BY_RCU caches (their empty slab pages). */
+  serveTypesafeSlabs(): void {
+    this.domain.kernel.slab.deferSlabPages = (pfn, order) => this.freePagesRcu(pfn, order);
+  }
+
   /** Closes the current batch, runs what is due, checks for stalls; returns callbacks and objects done. */
   poll(): number {
     const now = performance.now();

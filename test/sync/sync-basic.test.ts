@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kernel } from '../../src/mm/kernel.ts';
+import { SlabFlag } from '../../src/mm/slab/layout.ts';
 import { SyncDomain } from '../../src/sync/domain.ts';
 import { LockUsageError } from '../../src/sync/errors.ts';
 import { Rcu } from '../../src/sync/rcu.ts';
@@ -160,5 +161,28 @@ test('freePagesRcu (what a SLAB_TYPESAFE_BY_RCU cache does with an empty slab): 
   assert.equal(kernel.pages.findAllocatedBlock(pfn), null, 'given back after the grace period');
   assert.equal(rcu.stats().kfreePending.objects, 0);
   assert.throws(() => rcu.freePagesRcu(-1, 0), /expected a pfn/);
+  kernel.validate();
+});
+
+test('SLAB_TYPESAFE_BY_RCU: an object is reused at once, but an empty slab goes back to the buddy allocator only after a grace period', async () => {
+  const { kernel, sync } = boot();
+  const cache = kernel.createCache('typesafe', 256, { flags: SlabFlag.TYPESAFE_BY_RCU });
+  const objects = Array.from({ length: 16 }, () => cache.alloc() as number);
+  const slabPfn = objects[0]! >>> 12;
+  cache.free(objects[15]!);
+  assert.equal(cache.alloc(), objects[15], 'the freed object is handed out again at once');
+  for (const addr of objects) cache.free(addr);
+  assert.equal(cache.shrink(), 0, 'without an RCU serving the cache in this worker, its empty slabs stay');
+  const rcu = new Rcu(sync, 'epoch');
+  rcu.serveTypesafeSlabs();
+  const reader = new Rcu(SyncDomain.attach(kernel, sync.paddr, 3), 'epoch');
+  reader.readLock();
+  assert.ok(cache.shrink() > 0, 'the slab leaves the cache');
+  rcu.poll();
+  assert.notEqual(kernel.pages.findAllocatedBlock(slabPfn), null, 'but its pages wait while a reader may still look at an object in them');
+  assert.ok(rcu.stats().kfreePending.bytes >= 4096);
+  reader.readUnlock();
+  await rcu.drain();
+  assert.equal(kernel.pages.findAllocatedBlock(slabPfn), null, 'given back after the grace period');
   kernel.validate();
 });

@@ -118,6 +118,8 @@ const DEFAULT_MAX_CACHES = 128;
 const LAYOUT_BONWICK = 1;
 
 export class SlabAllocator implements SlabServices {
+  /** Set by an RCU of the sync domain (Rcu.serveTypesafeSlabs) for SLAB_TYPESAFE_BY_RCU caches. */
+  deferSlabPages: ((pfn: number, order: number) => void) | null = null;
   readonly cookie: number;
   readonly maxCaches: number;
   readonly cpus: number;
