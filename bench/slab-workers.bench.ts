@@ -36,7 +36,7 @@ async function runWorkers(mode: 'kmem' | 'locked', workers: number, buffer: Shar
 
 export async function slabWorkerResults(options: BenchOptions): Promise<BenchResult[]> {
   const durationMs = options.smoke ? 20 : 1500;
-  const kernel = Kernel.boot({ ramBytes: '64MiB', shared: true, cpus: 4, slab: { cookie: 1 } });
+  const kernel = Kernel.boot({ ramBytes: '64MiB', shared: true, cpus: 4 });
   kernel.createCache('bench-mt', OBJECT_BYTES);
   const lockedBuffer = new SharedArrayBuffer(lockedSlabBytes(OBJECTS));
   new LockedSlab(lockedBuffer, OBJECTS, OBJECT_BYTES).format();

@@ -50,12 +50,12 @@ function pairs(make: () => PairAllocator): () => (n: number) => unknown {
 
 /** A kmem cache of 64-byte objects on a fresh kernel, with slab boot options and cache flags. */
 function kmemCache(flags: number, slab: SlabBootOptions = {}): PairAllocator {
-  const cache = Kernel.boot({ ramBytes: '64MiB', slab: { cookie: 1, ...slab } }).createCache('bench64', OBJECT_BYTES, { flags });
+  const cache = Kernel.boot({ ramBytes: '64MiB', slab: { ...slab } }).createCache('bench64', OBJECT_BYTES, { flags });
   return { alloc: () => cache.alloc() as number, free: (addr) => cache.free(addr) };
 }
 
 function kmemKmalloc(sensitive: boolean): PairAllocator {
-  const kernel = Kernel.boot({ ramBytes: '64MiB', slab: { cookie: 1 } });
+  const kernel = Kernel.boot({ ramBytes: '64MiB' });
   return {
     alloc: () => kernel.kmalloc(OBJECT_BYTES) as number,
     free: sensitive ? (addr) => kernel.kfreeSensitive(addr) : (addr) => kernel.kfree(addr),
@@ -196,7 +196,7 @@ function churnCases(): BenchCase[] {
     [
       'kmem kmalloc + kfree',
       () => {
-        const kernel = Kernel.boot({ ramBytes: '256MiB', slab: { cookie: 1 } });
+        const kernel = Kernel.boot({ ramBytes: '256MiB' });
         return { malloc: (size) => kernel.kmalloc(size) as number, free: (addr) => kernel.kfree(addr), ...words(kernel.buffer) };
       },
     ],

@@ -24,8 +24,9 @@
  * Host-side state: this thread's claimed slot and token (a copy of the arena word, rebuilt by
  * claiming again), and the offline hooks (code: each subsystem registers its own at attach).
  *
- * Locking: a claim is one compareExchange 0 → token; offline is one compareExchange token →
- * OFFLINING, then the hooks, then a store of 0. Offlining a slot whose holder still runs is misuse
+ * Locking: a claim is one compareExchange 0 → token; offlining another CPU is one
+ * compareExchange token → OFFLINING, then the hooks, then a store of 0 (detaching this thread's own
+ * slot runs the hooks with the token still in place, then stores 0). Offlining a slot whose holder still runs is misuse
  * (as in Linux, a CPU is dead before slub_cpu_dead runs): call it after the worker exited.
  */
 import type { Ram } from '../machine/ram.ts';
@@ -151,12 +152,41 @@ export class CpuSlots implements LockOwner {
     if (!Number.isInteger(cpu) || cpu < 0 || cpu >= this.nrSlots) {
       throw new ArgumentError(`cpu ${cpu}: expected a CPU slot in [0, ${this.nrSlots})`);
     }
+    if (this.markOffline(cpu)) this.finishOffline(cpu);
+  }
+
+  /**
+   * Offlines online slots not held by this Kernel (resuming a copy of another process's arena):
+   * every one, or with `foreignOnly` those claimed by other threads (realms) alone. All are marked
+   * first, so that a lock any of them held is free to take over while the others are flushed.
+   */
+  offlineOthers(foreignOnly = false): number[] {
+    const marked: number[] = [];
+    for (let cpu = 0; cpu < this.nrSlots; cpu++) {
+      const slot = this.slotWord(cpu);
+      if (cpu === this.cpu || (foreignOnly && this.w[slot + S_NONCE] === realmNonce)) continue;
+      if (this.markOffline(cpu)) marked.push(cpu);
+    }
+    for (const cpu of marked) this.finishOffline(cpu);
+    return marked;
+  }
+
+  /** First half of offline(): false if the slot is free already. */
+  private markOffline(cpu: number): boolean {
     const slot = this.slotWord(cpu);
     const token = Atomics.load(this.w, slot + S_TOKEN);
-    if (token === 0) return;
-    if (token === OFFLINING || Atomics.compareExchange(this.w, slot + S_TOKEN, token, OFFLINING) !== token) {
+    if (token === 0) return false;
+    // Another CPU's holder is gone: OFFLINING makes its locks free to take over while the hooks
+    // run. This thread's own slot (detach) stays its own until the end: its locks are live.
+    const own = cpu === this.cpu;
+    if (token === OFFLINING || (!own && Atomics.compareExchange(this.w, slot + S_TOKEN, token, OFFLINING) !== token)) {
       throw new CpuSlotsError(`cpu ${cpu}: another thread is taking it offline now`);
     }
+    return true;
+  }
+
+  /** Second half: the hooks, then the slot is free. */
+  private finishOffline(cpu: number): void {
     try {
       for (const hook of this.hooks) hook(cpu);
     } finally {
@@ -164,25 +194,8 @@ export class CpuSlots implements LockOwner {
         this.cpu = -1;
         this.myToken = ANON_TOKEN;
       }
-      Atomics.store(this.w, slot + S_TOKEN, 0);
+      Atomics.store(this.w, this.slotWord(cpu) + S_TOKEN, 0);
     }
-  }
-
-  /**
-   * Offlines online slots not held by this Kernel (resuming a copy of another process's arena):
-   * every one, or with `foreignOnly` those claimed by other threads (realms) alone.
-   */
-  offlineOthers(foreignOnly = false): number[] {
-    const done: number[] = [];
-    for (let cpu = 0; cpu < this.nrSlots; cpu++) {
-      const slot = this.slotWord(cpu);
-      if (foreignOnly && this.w[slot + S_NONCE] === realmNonce) continue;
-      if (cpu !== this.cpu && Atomics.load(this.w, slot + S_TOKEN) !== 0) {
-        this.offline(cpu);
-        done.push(cpu);
-      }
-    }
-    return done;
   }
 
   /** The slots, as JSON-ready rows. */

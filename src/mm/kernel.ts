@@ -192,7 +192,7 @@ export class Kernel {
     const slots = CpuSlots.boot(ram, memblock, cpus, possibleCpus);
     MemMap.reserve(ram, memblock);
     PageAllocator.reserve(ram, memblock);
-    SlabAllocator.reserve(memblock, cpus, options.slab ?? {});
+    SlabAllocator.reserve(memblock, ram.sizeBytes, cpus, options.slab ?? {});
     const kernel = new Kernel(ram, header, slots, (shrinkers, memMap) =>
       PageAllocator.init(ram, header, memMap, shrinkers, memblock.firstReservedPfn),
     );
@@ -249,12 +249,17 @@ export class Kernel {
     return this.slab.createCache(name, sizeBytes, options);
   }
 
-  /** kmalloc(): at least `sizeBytes` bytes; null only with GFP.NORETRY on exhaustion. */
-  kmalloc(sizeBytes: number, gfp?: number): number | null {
+  /** kmalloc(): at least `sizeBytes` bytes; OutOfMemoryError when memory is exhausted. */
+  kmalloc(sizeBytes: number, gfp?: number): number {
     return (this.kmallocLayer ?? this.slab.kmalloc).kmalloc(sizeBytes, gfp);
   }
 
-  kzalloc(sizeBytes: number, gfp?: number): number | null {
+  /** kmalloc() with GFP.NORETRY: null at once when memory is exhausted. */
+  tryKmalloc(sizeBytes: number, gfp?: number): number | null {
+    return (this.kmallocLayer ?? this.slab.kmalloc).tryKmalloc(sizeBytes, gfp);
+  }
+
+  kzalloc(sizeBytes: number, gfp?: number): number {
     return (this.kmallocLayer ?? this.slab.kmalloc).kzalloc(sizeBytes, gfp);
   }
 
@@ -266,7 +271,7 @@ export class Kernel {
     return (this.kmallocLayer ?? this.slab.kmalloc).ksize(addr);
   }
 
-  krealloc(addr: number, sizeBytes: number, gfp?: number): number | null {
+  krealloc(addr: number, sizeBytes: number, gfp?: number): number {
     return (this.kmallocLayer ?? this.slab.kmalloc).krealloc(addr, sizeBytes, gfp);
   }
 

@@ -44,7 +44,7 @@ interface Live {
 }
 
 export function fuzzSlab(options: SlabFuzzOptions): SlabFuzzReport {
-  const kernel = Kernel.boot({ ramBytes: '12MiB', cpus: 2, slab: { cookie: options.seed | 1, layout: options.layout ?? 'slub' } });
+  const kernel = Kernel.boot({ ramBytes: '12MiB', cpus: 2, slab: { layout: options.layout ?? 'slub' } });
   const bytes = kernel.ram.bytes;
   const w32 = new Int32Array(kernel.buffer);
   const prng = new Prng(options.seed);
@@ -89,7 +89,7 @@ export function fuzzSlab(options: SlabFuzzOptions): SlabFuzzReport {
       cache = caches[prng.int(caches.length)] as KmemCache;
       size = cache.objectSize;
       try {
-        addr = cache.alloc(gfp);
+        addr = gfp === GFP.NORETRY ? cache.tryAlloc() : cache.alloc(gfp);
       } catch (error) {
         assert.ok(gfp === GFP.KERNEL && (error as Error).name === 'OutOfMemoryError', String(error));
         addr = null;
@@ -101,7 +101,8 @@ export function fuzzSlab(options: SlabFuzzOptions): SlabFuzzReport {
     } else {
       size = prng.chance(0.97) ? prng.range(1, 2048) : prng.range(2049, 40000);
       try {
-        addr = kernel.kmalloc(size, gfp | (prng.chance(0.1) ? GFP.ZERO : 0));
+        const zero = prng.chance(0.1) ? GFP.ZERO : 0;
+        addr = gfp === GFP.NORETRY ? kernel.tryKmalloc(size, zero) : kernel.kmalloc(size, zero);
       } catch (error) {
         assert.ok(gfp === GFP.KERNEL && (error as Error).name === 'OutOfMemoryError', String(error));
         addr = null;
@@ -145,9 +146,12 @@ export function fuzzSlab(options: SlabFuzzOptions): SlabFuzzReport {
     const keep = Math.min(obj.size, size);
     const before = bytes.slice(obj.addr + 4, obj.addr + Math.max(4, keep));
     release(obj);
-    const next = kernel.krealloc(obj.addr, size, GFP.NORETRY);
-    if (next === null) {
-      claim(obj);
+    let next: number;
+    try {
+      next = kernel.krealloc(obj.addr, size, GFP.NORETRY);
+    } catch (error) {
+      assert.equal((error as Error).name, 'OutOfMemoryError', String(error));
+      claim(obj); // the old object is untouched
       return;
     }
     assert.deepEqual(bytes.subarray(next + 4, next + Math.max(4, keep)), before, 'krealloc lost bytes');

@@ -24,7 +24,7 @@ test('lock-memory: sleeping waiters hold futex_q objects only with slab placemen
 
 for (const mode of ['qsbr', 'epoch'] as const) {
   test(`rcu (${mode}): a reader stalled inside its read section makes memory pile up and is named by the stall warning`, async () => {
-    const base = { mode, readers: 2, updates: 20_000, seed: 5, buckets: 16, stallTimeoutMs: 50 };
+    const base = { mode, readers: 2, updates: 60_000, seed: 5, buckets: 16, stallTimeoutMs: 50 };
     const calm = await runRcuExperiment(base);
     const stalled = await runRcuExperiment({ ...base, stall: { afterReads: 50, ms: 60_000 } });
     assert.ok(stalled.pendingPeakBytes > 2 * calm.pendingPeakBytes, `peak waiting: stalled ${stalled.pendingPeakBytes} B vs ${calm.pendingPeakBytes} B`);

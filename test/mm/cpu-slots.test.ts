@@ -34,7 +34,7 @@ test('attach claims nothing until first use; running out of slots names the `cpu
 });
 
 test('offlineCpu flushes the magazines of a CPU whose thread stopped, and frees its slot', () => {
-  const kernel = Kernel.boot({ ramBytes: '32MiB', shared: true, cpus: 3, slab: { cookie: 5 } });
+  const kernel = Kernel.boot({ ramBytes: '32MiB', shared: true, cpus: 3 });
   const cache = kernel.createCache('obj', 128, { magazineRounds: 8 });
   const gone = Kernel.attach(kernel.buffer);
   const theirs = gone.slab.cache('obj');
@@ -58,7 +58,7 @@ test('offlineCpu flushes the magazines of a CPU whose thread stopped, and frees 
 
 test('a lock held by an offlined CPU is taken over with a diagnosis, not called re-entrant', () => {
   for (const shared of [false, true]) {
-    const kernel = Kernel.boot({ ramBytes: '16MiB', shared, cpus: 2, slab: { cookie: 5 } });
+    const kernel = Kernel.boot({ ramBytes: '16MiB', shared, cpus: 2 });
     const cache = kernel.createCache('locked', 64);
     const other = Kernel.attach(kernel.buffer);
     const theirs = other.slab.cache('locked');

@@ -12,7 +12,7 @@ import type { RcuStall } from '../../src/sync/rcu.ts';
 import { KFREE_BLOCK_SLOTS } from '../../src/sync/types.ts';
 
 function boot(cpus = 4): { kernel: Kernel; sync: SyncDomain } {
-  const kernel = Kernel.boot({ ramBytes: '16MiB', shared: true, cpus, slab: { cookie: 7 } });
+  const kernel = Kernel.boot({ ramBytes: '16MiB', shared: true, cpus });
   return { kernel, sync: SyncDomain.create(kernel, { cpu: 0 }) };
 }
 

@@ -85,7 +85,7 @@ function pagesTakenSince(kernel: Kernel): () => number {
 }
 
 function fixedSlots(headerBytes: number, maxBytes: number): Design {
-  const kernel = Kernel.boot({ ramBytes: '512MiB', slab: { cookie: 1 } });
+  const kernel = Kernel.boot({ ramBytes: '512MiB' });
   const cache = kernel.createCache('msg_fixed', headerBytes + maxBytes);
   const footprint = pagesTakenSince(kernel);
   return {
@@ -99,7 +99,7 @@ function fixedSlots(headerBytes: number, maxBytes: number): Design {
 }
 
 function slabDesign(headerBytes: number): Design {
-  const kernel = Kernel.boot({ ramBytes: '512MiB', slab: { cookie: 1 } });
+  const kernel = Kernel.boot({ ramBytes: '512MiB' });
   const headers = kernel.createCache('msg_header', headerBytes);
   const w = new Int32Array(kernel.buffer);
   const footprint = pagesTakenSince(kernel);

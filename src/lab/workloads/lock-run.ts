@@ -40,7 +40,7 @@ export interface LockRunResult {
 const CONTENDER = new URL('./lock-contender.ts', import.meta.url);
 
 export async function runLockContention(options: LockRunOptions): Promise<LockRunResult> {
-  const kernel = Kernel.boot({ ramBytes: '16MiB', shared: true, cpus: options.workers + 1, slab: { cookie: 1 } });
+  const kernel = Kernel.boot({ ramBytes: '16MiB', shared: true, cpus: options.workers + 1 });
   const sync = SyncDomain.create(kernel);
   const name = `${options.kind}-${options.placement}`;
   const lock = options.kind === 'spin' ? sync.spinlock(name) : sync.mutex(name, options.placement);

@@ -62,7 +62,7 @@ const READER = new URL('./rcu-reader.ts', import.meta.url);
 export async function runRcuExperiment(options: RcuRunOptions): Promise<RcuRunResult> {
   const buckets = options.buckets ?? 64;
   const chain = options.chain ?? 4;
-  const kernel = Kernel.boot({ ramBytes: '64MiB', shared: true, cpus: options.readers + 1, slab: { cookie: 1, debugFlags: SlabFlag.POISON } });
+  const kernel = Kernel.boot({ ramBytes: '64MiB', shared: true, cpus: options.readers + 1, slab: { debugFlags: SlabFlag.POISON } });
   const sync = SyncDomain.create(kernel, { stallTimeoutMs: options.stallTimeoutMs ?? 21_000 });
   const stalls: RcuStall[] = [];
   const rcu = options.mode === 'immediate' ? null : new Rcu(sync, options.mode, { onStall: (s) => stalls.push(s) });

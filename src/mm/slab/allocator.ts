@@ -28,6 +28,7 @@ import { PAGE_SHIFT, PageFlag } from '../types.ts';
 import { KmemCache } from './cache.ts';
 import type { SlabServices } from './context.ts';
 import { CacheContext, readName, writeName } from './context.ts';
+import { AllocState, stateBytes } from './alloc-state.ts';
 import { cpuFlushAt, depotPurge } from './depot.ts';
 import { CacheBusyError, CacheDestroyedError, CacheNameError, SlabLimitError } from './errors.ts';
 import { ROW_WORDS, createCpuSlab } from './cpu-slab.ts';
@@ -35,7 +36,7 @@ import type { CpuSlab } from './cpu-slab.ts';
 import { KMALLOC_CLASSES, Kmalloc } from './kmalloc.ts';
 import { DEFAULT_MAGAZINE_ROUNDS, SLAB_DEBUG_FLAGS, SLAB_FLAGS_MASK, SlabFlag, calculateLayout, defaultMagazineRounds, isSlowOnly } from './layout.ts';
 import type { CacheLayout, SlabLayoutKind } from './layout.ts';
-import { releaseEmptySlabs } from './slab-layer.ts';
+import { internalPut, releaseEmptySlabs } from './slab-layer.ts';
 import { slabStats, slabinfoText, slabtopText } from './slabinfo.ts';
 import type { SlabStats } from './slabinfo.ts';
 import {
@@ -66,12 +67,15 @@ import {
   HEADER_WORDS,
   H_CPUS,
   H_POSSIBLE_CPUS,
-  H_COOKIE,
   H_LAYOUT,
   H_MAX_CACHES,
   H_NEVER,
   MAX_CACHES,
   C_GEN,
+  C_DEPOT_LOCK,
+  C_NR_DEPOT_EMPTY,
+  C_NR_DEPOT_FULL,
+  C_SLAB_LOCK,
   SLAB_GEN_MASK,
   H_NR_CACHES,
   H_TABLE_LOCK,
@@ -97,8 +101,6 @@ export interface SlabBootOptions {
   /** Zero objects on allocation (init_on_alloc=1) or on free (init_on_free=1). */
   initOnAlloc?: boolean;
   initOnFree?: boolean;
-  /** The free marker's cookie; default random. Fix it for byte-identical runs. */
-  cookie?: number;
 }
 
 export interface CreateCacheOptions {
@@ -120,7 +122,7 @@ const LAYOUT_BONWICK = 1;
 export class SlabAllocator implements SlabServices {
   /** Set by an RCU of the sync domain (Rcu.serveTypesafeSlabs) for SLAB_TYPESAFE_BY_RCU caches. */
   deferSlabPages: ((pfn: number, order: number) => void) | null = null;
-  readonly cookie: number;
+  readonly allocState: AllocState;
   readonly maxCaches: number;
   readonly cpus: number;
   /** nr_cpu_ids for calculate_order() (the `possibleCpus` boot option). */
@@ -147,6 +149,7 @@ export class SlabAllocator implements SlabServices {
     readonly memMap: MemMap,
     private readonly slots: CpuSlots,
     regionPaddr: number,
+    statePaddr: number,
     format: ((words: Int32Array, header: number) => void) | null,
   ) {
     this.w = new Int32Array(ram.buffer);
@@ -158,13 +161,14 @@ export class SlabAllocator implements SlabServices {
     this.cpus = this.w[this.headerWord + H_CPUS] as number;
     this.possibleCpus = this.w[this.headerWord + H_POSSIBLE_CPUS] as number;
     this.lockOwner = slots;
-    this.cookie = this.w[this.headerWord + H_COOKIE] as number;
     this.tableWord = this.headerWord + HEADER_WORDS;
     this.pcpuRegionWord = this.tableWord + this.maxCaches * CACHE_WORDS;
     this.tableLock = new LockWord(this.w, this.headerWord + H_TABLE_LOCK, slots);
     const fo = memMap.firstObject;
     const shared = typeof SharedArrayBuffer !== 'undefined' && ram.buffer instanceof SharedArrayBuffer;
-    this.cpuSlab = createCpuSlab(this.w, memMap.owner, new Uint32Array(fo.buffer, fo.byteOffset, fo.length), this.cookie, shared, this.neverWord, this.maxCaches, KMALLOC_CLASSES);
+    const stateBase = statePaddr >>> 2;
+    this.allocState = new AllocState(this.w, stateBase, shared);
+    this.cpuSlab = createCpuSlab(this.w, memMap.owner, new Uint32Array(fo.buffer, fo.byteOffset, fo.length), stateBase, shared, this.neverWord, this.maxCaches, KMALLOC_CLASSES);
     this.kmalloc = new Kmalloc(this);
   }
 
@@ -174,12 +178,13 @@ export class SlabAllocator implements SlabServices {
   }
 
   /** Boot, before the page allocator frees memory: carves the 'slab' region. */
-  static reserve(memblock: Memblock, cpus: number, options: SlabBootOptions): void {
+  static reserve(memblock: Memblock, ramBytes: number, cpus: number, options: SlabBootOptions): void {
     const maxCaches = options.maxCaches ?? DEFAULT_MAX_CACHES;
     if (!Number.isInteger(maxCaches) || maxCaches < 32 || maxCaches > MAX_CACHES) {
       throw new ArgumentError(`maxCaches ${maxCaches}: expected an integer in [32, ${MAX_CACHES}] (the owner tag holds a 15-bit slot)`);
     }
     memblock.alloc('slab', SlabAllocator.regionBytes(cpus, maxCaches));
+    memblock.alloc('slab-state', stateBytes(ramBytes));
   }
 
   /** Boot, after the page allocator: formats the region and creates kmem_slab and the kmalloc caches. */
@@ -189,10 +194,10 @@ export class SlabAllocator implements SlabServices {
     const debugFlags = options.debugFlags ?? 0;
     if ((debugFlags & ~SLAB_DEBUG_FLAGS) !== 0) throw new ArgumentError(`debugFlags 0x${debugFlags.toString(16)}: expected SlabFlag.RED_ZONE and/or SlabFlag.POISON`);
     const region = header.requireRegion('slab');
-    const cookie = options.cookie ?? Math.floor(Math.random() * 0x7fffffff) + 1;
-    const slab = new SlabAllocator(ram, pages, memMap, slots, region.paddr, (w, h) => {
+    const state = header.requireRegion('slab-state');
+    ram.bytes.fill(0, state.paddr, state.paddr + state.sizeBytes);
+    const slab = new SlabAllocator(ram, pages, memMap, slots, region.paddr, state.paddr, (w, h) => {
       w.fill(0, h, h + region.sizeBytes / 4);
-      w[h + H_COOKIE] = cookie | 0;
       w[h + H_NEVER] = -1;
       w[h + H_MAX_CACHES] = options.maxCaches ?? DEFAULT_MAX_CACHES;
       w[h + H_CPUS] = slots.nrSlots;
@@ -224,7 +229,7 @@ export class SlabAllocator implements SlabServices {
 
   /** A worker's view of a booted slab allocator. Writes nothing until a cache is used. */
   static attach(ram: Ram, header: ArenaHeader, pages: PageAllocator, memMap: MemMap, slots: CpuSlots): SlabAllocator {
-    return new SlabAllocator(ram, pages, memMap, slots, header.requireRegion('slab').paddr, null);
+    return new SlabAllocator(ram, pages, memMap, slots, header.requireRegion('slab').paddr, header.requireRegion('slab-state').paddr, null);
   }
 
   /** The boot default layout, debug and init flags. */
@@ -301,18 +306,31 @@ export class SlabAllocator implements SlabServices {
       cache.drain();
       this.checkNoMagazines(cache);
       depotPurge(cache);
-      cache.slabLock.acquire();
+      // Under both locks (depot → slab), every check again, then Dying: a slow path of another
+      // CPU that passed its entry check before this finds the cache dying once it holds a lock
+      // (lockLive) and throws CacheDestroyedError, changing nothing.
+      cache.depotLock.acquire();
       try {
-        releaseEmptySlabs(cache);
-        const leaked = this.leakedObjects(cache);
-        if (leaked.count > 0) throw new CacheBusyError(cache.name, leaked.count, leaked.addrs);
+        cache.slabLock.acquire();
+        try {
+          this.checkNoMagazines(cache);
+          if (cache.word(C_NR_DEPOT_FULL) + cache.word(C_NR_DEPOT_EMPTY) !== 0) {
+            throw new CacheBusyError(cache.name, 0, [], 'another CPU returned magazines to its depot meanwhile: try again');
+          }
+          releaseEmptySlabs(cache);
+          const leaked = this.leakedObjects(cache);
+          if (leaked.count > 0) throw new CacheBusyError(cache.name, leaked.count, leaked.addrs);
+          Atomics.store(this.w, cache.base + C_STATE, CacheState.Dying);
+        } finally {
+          cache.slabLock.release();
+        }
       } finally {
-        cache.slabLock.release();
+        cache.depotLock.release();
       }
-      const base = this.cacheWord(cache.index);
-      const gen = this.w[base + C_GEN] as number;
-      this.w.fill(0, base, base + CACHE_WORDS);
-      this.w[base + C_GEN] = gen;
+      // The descriptor is wiped but for its lock words (a CPU may still hold one for a moment,
+      // to find the cache dying) and its generation; then the slot is free.
+      this.wipeDescriptor(cache.index);
+      Atomics.store(this.w, cache.base + C_STATE, CacheState.Free);
       this.forget(cache.index);
       this.ctors.delete(cache.index);
     } finally {
@@ -320,11 +338,40 @@ export class SlabAllocator implements SlabServices {
     }
   }
 
+  /** Zeroes a descriptor's words but its state, generation and lock words. Table lock held. */
+  private wipeDescriptor(index: number): void {
+    const base = this.cacheWord(index);
+    for (let word = 0; word < CACHE_WORDS; word++) {
+      if (word !== C_STATE && word !== C_GEN && word !== C_SLAB_LOCK && word !== C_DEPOT_LOCK) this.w[base + word] = 0;
+    }
+  }
+
+  abandonMagazines(cache: CacheContext & { readonly pcpu: number }): void {
+    this.tableLock.acquire();
+    try {
+      if (this.w[this.cacheWord(cache.index) + C_GEN] !== cache.gen) return; // reused: words reset
+      const p = cache.pcpu;
+      for (const [magWord, roundsWord] of [
+        [P_LOADED, P_ROUNDS],
+        [P_PREV, P_PREV_ROUNDS],
+      ] as const) {
+        const mag = (this.w[p + magWord] as number) >>> 0;
+        // Only empty magazines can be left: a CPU holding rounds makes destroyCache refuse.
+        if (mag !== 0 && this.w[p + roundsWord] === 0 && cache.magazineIndex >= 0) internalPut(this.wrap(cache.magazineIndex), mag);
+        this.w[p + magWord] = 0;
+        this.w[p + roundsWord] = -1;
+      }
+    } finally {
+      this.tableLock.release();
+    }
+  }
+
   /** Gives back what every cache of this worker can: magazines, depots, empty slabs. Pages freed. */
   shrink(): number {
-    let pages = 0;
-    for (const index of this.liveSlots()) pages += this.wrap(index).shrink();
-    return pages;
+    const freed = (): number => this.liveContexts().reduce((sum, ctx) => sum + ctx.stat('pagesFreed'), 0);
+    const before = freed();
+    for (const index of this.liveSlots()) this.wrap(index).shrink();
+    return freed() - before;
   }
 
   /**
@@ -506,7 +553,7 @@ export class SlabAllocator implements SlabServices {
     const base = this.cacheWord(index);
     const w = this.w;
     const gen = ((w[base + C_GEN] as number) + 1) & SLAB_GEN_MASK;
-    w.fill(0, base, base + CACHE_WORDS);
+    this.wipeDescriptor(index);
     w[base + C_GEN] = gen;
     writeName(this.bytes, (base + C_NAME) * 4, name);
     w[base + C_FLAGS] = flags;
@@ -548,7 +595,7 @@ export class SlabAllocator implements SlabServices {
   private checkNoMagazines(cache: KmemCache): void {
     for (let cpu = 0; cpu < this.cpus; cpu++) {
       const p = this.pcpuWord(cache.index, cpu);
-      if (this.w[p + P_LOADED] !== 0 || this.w[p + P_PREV] !== 0) {
+      if (Atomics.load(this.w, p + P_LOADED) !== 0 || Atomics.load(this.w, p + P_PREV) !== 0) {
         throw new CacheBusyError(cache.name, 0, [], `CPU ${cpu} still holds its magazines: drain() the cache (or detach()) in that worker first`);
       }
     }
@@ -565,7 +612,7 @@ export class SlabAllocator implements SlabServices {
         const objs = this.w[cache.d(desc, D_OBJS)] as number;
         for (let i = 0; i < objs && addrs.length < 16; i++) {
           const obj = smem + i * cache.size;
-          if (this.w[(obj >>> 2) + cache.markerWord] !== (cache.cookie ^ obj)) addrs.push(obj);
+          if (cache.state.isAllocated(obj)) addrs.push(obj);
         }
       }
     }

@@ -29,7 +29,8 @@
  * gives back empty slabs) and the allocation is retried once before an OutOfMemoryError.
  */
 import { OutOfMemoryError } from '../errors.ts';
-import { GFP } from '../gfp.ts';
+import { GFP, GFP_VALID_MASK } from '../gfp.ts';
+import type { LockWord } from '../../sync/lock-word.ts';
 import { CacheContext } from './context.ts';
 import { ROW_WORDS } from './cpu-slab.ts';
 import type { CpuSlab } from './cpu-slab.ts';
@@ -43,6 +44,7 @@ import {
   C_DEPOT_FULL,
   C_DRAIN_GEN,
   CacheStat,
+  GFP_MAY_FAIL,
   P_DRAIN_GEN,
   P_LOADED,
   P_PREV,
@@ -79,12 +81,20 @@ export class KmemCache extends CacheContext {
   }
 
   /**
-   * Allocates one object and returns its address; null only with GFP.NORETRY when memory is
-   * exhausted. `gfp` defaults to GFP.KERNEL (0); it matters only on the slow path.
+   * Allocates one object and returns its address. `gfp` defaults to GFP.KERNEL (0); it matters
+   * only on the slow path. Exhausted memory: the shrinkers run (not with GFP.NORETRY), then
+   * OutOfMemoryError. tryAlloc() answers null instead.
    */
-  alloc(gfp?: number): number | null {
+  alloc(gfp?: number): number {
     const addr = this.cpu.alloc(this.row);
-    return addr !== 0 ? addr : this.allocSlow(gfp ?? GFP.KERNEL);
+    // Without GFP_MAY_FAIL the slow path returns an address or throws (outOfMemory()).
+    return addr !== 0 ? addr : (this.allocSlow((gfp ?? GFP.KERNEL) & ~GFP_MAY_FAIL) as number);
+  }
+
+  /** alloc() with GFP.NORETRY: null at once when memory is exhausted (no shrinkers, no error). */
+  tryAlloc(gfp?: number): number | null {
+    const addr = this.cpu.alloc(this.row);
+    return addr !== 0 ? addr : this.allocSlow((gfp ?? GFP.KERNEL) | GFP.NORETRY | GFP_MAY_FAIL);
   }
 
   /** Frees an object this cache handed out (by any worker). */
@@ -92,7 +102,7 @@ export class KmemCache extends CacheContext {
     if (!this.cpu.free(addr, this.row)) this.freeChecked(addr);
   }
 
-  /** Pushes a freed (marked) object on the loaded magazine, or takes the slow path when it is full. */
+  /** Pushes a freed object (state bit clear) on the loaded magazine, or takes the slow path when it is full. */
   private push(addr: number): void {
     if (!this.cpu.push(this.row, addr)) this.freeSlow(addr);
   }
@@ -127,18 +137,30 @@ export class KmemCache extends CacheContext {
    */
   shrink(): number {
     this.ensureUsable();
+    // Slabs emptied by the purge below are freed as they empty (slabPut), not by the final
+    // releaseEmptySlabs(), and so may slabs of kmem_slab and of the magazine cache: the page
+    // count is the change of those caches' counters over the whole shrink.
+    const before = this.pagesFreedHere();
     if (!this.slowOnly) {
       this.drain();
       depotPurge(this);
       Atomics.add(this.w, this.base + C_DRAIN_GEN, 1);
       this.w[this.pcpu + P_DRAIN_GEN] = Atomics.load(this.w, this.base + C_DRAIN_GEN);
     }
-    this.slabLock.acquire();
+    this.lockLive(this.slabLock);
     try {
-      return releaseEmptySlabs(this);
+      releaseEmptySlabs(this);
     } finally {
       this.slabLock.release();
     }
+    return this.pagesFreedHere() - before;
+  }
+
+  /** Pages freed so far by this cache, its magazine cache and kmem_slab (CacheStat.pagesFreed). */
+  private pagesFreedHere(): number {
+    let pages = this.stat('pagesFreed') + this.services.descriptorCache().stat('pagesFreed');
+    if (this.magazineIndex >= 0) pages += this.services.internalCache(this.magazineIndex).stat('pagesFreed');
+    return pages;
   }
 
   // ---- slow paths ----
@@ -195,12 +217,12 @@ export class KmemCache extends CacheContext {
     const p = this.pcpu;
     let retried = false;
     for (let step = 0; step < SLOW_PATH_STEPS; step++) {
-      if ((w[p + P_ROUNDS] as number) > 0) return this.alloc(gfp);
+      if ((w[p + P_ROUNDS] as number) > 0) return (gfp & GFP_MAY_FAIL) !== 0 ? this.tryAlloc(gfp) : this.alloc(gfp);
       if (w[p + P_PREV_ROUNDS] === this.rounds) {
         this.swapMagazines();
         continue;
       }
-      this.depotLock.acquire();
+      this.lockLiveOrAbandon(this.depotLock);
       let full = 0;
       try {
         full = depotPop(this, C_DEPOT_FULL);
@@ -228,7 +250,7 @@ export class KmemCache extends CacheContext {
         w[p + P_ROUNDS] = 0;
         this.syncLoaded();
       }
-      this.slabLock.acquire();
+      this.lockLiveOrAbandon(this.slabLock);
       let n: number;
       try {
         n = slabTakeInto(this, this.loadedWord(), this.rounds, p + P_ROUNDS);
@@ -246,7 +268,7 @@ export class KmemCache extends CacheContext {
   private allocDirect(gfp: number): number | null {
     let addr = 0;
     for (let attempt = 0; attempt < 2 && addr === 0; attempt++) {
-      this.slabLock.acquire();
+      this.lockLiveOrAbandon(this.slabLock);
       try {
         addr = slabTakeOne(this);
         if (addr !== 0 && this.debug) {
@@ -262,29 +284,28 @@ export class KmemCache extends CacheContext {
       }
       if (addr === 0 && (attempt > 0 || !this.reclaim(gfp))) return this.outOfMemory(gfp);
     }
-    const m = (addr >>> 2) + this.markerWord;
-    if (this.w[m] !== (this.cookie ^ addr)) throw new DuplicateObjectError(addr, this.name);
-    this.w[m] = 0;
+    if (!this.state.markAllocated(addr)) throw new DuplicateObjectError(addr, this.name);
     if (this.debug) initObject(this, addr, true);
     this.cpu.initObject(this.row, addr);
     return addr;
   }
 
-  /** Free for slow-only caches: debug checks, init_on_free, then the slab layer. Marker not yet set. */
+  /** Free for slow-only caches: debug checks, init_on_free, then the slab layer. Still allocated. */
   private freeDirect(addr: number): void {
-    this.slabLock.acquire();
+    this.lockLive(this.slabLock);
     try {
+      if (!this.state.isAllocated(addr)) throw new SlabDoubleFreeError(addr, this.name);
       if (this.debug) checkObject(this, addr, true);
+      if (!this.state.markFree(addr)) throw new SlabDoubleFreeError(addr, this.name);
       if (this.zeroOnFree) this.bytes.fill(0, addr, addr + this.objectSize);
       if (this.debug) initObject(this, addr, false);
-      this.w[(addr >>> 2) + this.markerWord] = this.cookie ^ addr;
       slabPut(this, addr);
     } finally {
       this.slabLock.release();
     }
   }
 
-  /** The loaded magazine is full or missing; the object is already marked free. */
+  /** The loaded magazine is full or missing; the object's state bit is already clear. */
   private freeSlow(addr: number): void {
     this.ensureUsable();
     this.checkDrainRequest();
@@ -297,7 +318,7 @@ export class KmemCache extends CacheContext {
         this.swapMagazines();
         continue;
       }
-      this.depotLock.acquire();
+      this.lockLiveOrAbandon(this.depotLock);
       let empty = 0;
       try {
         empty = depotPop(this, C_DEPOT_EMPTY);
@@ -311,18 +332,32 @@ export class KmemCache extends CacheContext {
       if (empty !== 0) continue;
       const mag = magazineAlloc(this);
       if (mag === 0) break;
-      this.depotLock.acquire();
+      this.lockLiveOrAbandon(this.depotLock);
       try {
         this.installEmpty(mag);
       } finally {
         this.depotLock.release();
       }
     }
-    this.slabLock.acquire();
+    this.lockLiveOrAbandon(this.slabLock);
     try {
       slabPut(this, addr);
     } finally {
       this.slabLock.release();
+    }
+  }
+
+  /**
+   * lockLive(), and when the cache was destroyed meanwhile, this CPU gives back the (empty)
+   * magazines it took for it before it throws, under the table lock, unless the slot already
+   * holds another cache (whose creation reset these words).
+   */
+  private lockLiveOrAbandon(lock: LockWord): void {
+    try {
+      this.lockLive(lock);
+    } catch (error) {
+      if (error instanceof CacheDestroyedError && this.bound) this.services.abandonMagazines(this);
+      throw error;
     }
   }
 
@@ -345,9 +380,10 @@ export class KmemCache extends CacheContext {
     return this.services.pages.shrinkers.shrinkAll() > 0;
   }
 
+  /** null for tryAlloc(); an error for alloc() (with or without GFP.NORETRY). */
   private outOfMemory(gfp: number): null {
-    if ((gfp & GFP.NORETRY) !== 0) return null;
-    throw new OutOfMemoryError(this.order, gfp, 'exhausted', `cache ${this.name} cannot grow: no free block of order ${this.order}`);
+    if ((gfp & GFP_MAY_FAIL) !== 0) return null;
+    throw new OutOfMemoryError(this.order, gfp & GFP_VALID_MASK, 'exhausted', `cache ${this.name} cannot grow: no free block of order ${this.order}`);
   }
 
   /**
@@ -358,12 +394,12 @@ export class KmemCache extends CacheContext {
   freeChecked(addr: number): void {
     const error = this.objectStartError(addr, 'free');
     if (error !== null) throw error;
-    const m = (addr >>> 2) + this.markerWord;
-    if (this.w[m] === (this.cookie ^ addr)) throw new SlabDoubleFreeError(addr, this.name);
+    if (!this.state.isAllocated(addr)) throw new SlabDoubleFreeError(addr, this.name);
     if (!this.current) throw new CacheDestroyedError(this.name);
     if (this.slowOnly) return this.freeDirect(addr);
+    // The state change is the one step two racing frees cannot both pass (alloc-state.ts).
+    if (!this.state.markFree(addr)) throw new SlabDoubleFreeError(addr, this.name);
     if (this.zeroOnFree) this.bytes.fill(0, addr, addr + this.objectSize);
-    this.w[m] = this.cookie ^ addr;
     this.push(addr);
   }
 }

@@ -10,9 +10,10 @@ import type { MemMap } from '../mem-map.ts';
 import type { PageAllocator } from '../page-alloc.ts';
 import { PAGE_SHIFT } from '../types.ts';
 import type { CpuSlab } from './cpu-slab.ts';
-import { InteriorPointerError, InvalidFreeError, InvalidPointerError } from './errors.ts';
+import { CacheDestroyedError, InteriorPointerError, InvalidFreeError, InvalidPointerError } from './errors.ts';
 import type { SlabError } from './errors.ts';
-import { SLAB_DEBUG_FLAGS, freeMarkerOffset, isSlowOnly } from './layout.ts';
+import type { AllocState } from './alloc-state.ts';
+import { SLAB_DEBUG_FLAGS, isSlowOnly } from './layout.ts';
 import {
   CACHE_WORDS,
   C_ALIGN,
@@ -63,7 +64,8 @@ export interface SlabServices {
   internalCache(index: number): CacheContext;
   /** The constructor registered for a cache in this worker. */
   ctorOf(index: number): ((addr: number) => void) | undefined;
-  readonly cookie: number;
+  /** The allocation-state bitmap (alloc-state.ts). */
+  readonly allocState: AllocState;
   /** Word index of this worker's per-CPU words for cache 0 (claims a CPU slot on first use). */
   readonly pcpuBase: number;
   /** This worker's fast-path rows (cpu-slab.ts). */
@@ -77,6 +79,8 @@ export interface SlabServices {
    * sync domain, after a grace period); null in a worker without one, whose empty slabs then stay.
    */
   readonly deferSlabPages: ((pfn: number, order: number) => void) | null;
+  /** A CPU found its cache destroyed mid-slow-path: its empty magazines go back (allocator.ts). */
+  abandonMagazines(cache: CacheContext & { readonly pcpu: number }): void;
   /** What `addr` is, for an error message about a free that is not this cache's. */
   describeAddress(addr: number): string;
 }
@@ -99,9 +103,8 @@ export class CacheContext {
   readonly rounds: number;
   /** Word offset of the slab free-list link from an object's first word (SLUB's free pointer). */
   readonly linkWord: number;
-  /** Word offset of the free marker (freeMarkerOffset() in layout.ts, in words). */
-  readonly markerWord: number;
-  readonly cookie: number;
+  /** Whether each object is allocated (alloc-state.ts). */
+  readonly state: AllocState;
   /** Alloc and free always take the slow path (debug checks, or no magazine layer). */
   readonly slowOnly: boolean;
   readonly debug: boolean;
@@ -141,8 +144,7 @@ export class CacheContext {
     this.onSlabHeaderBytes = at(C_ONSLAB_HEADER);
     this.rounds = at(C_ROUNDS);
     this.linkWord = this.freeOffset / 4;
-    this.markerWord = freeMarkerOffset(this.freeOffset, this.objectSize) / 4;
-    this.cookie = services.cookie;
+    this.state = services.allocState;
     this.debug = (this.flags & SLAB_DEBUG_FLAGS) !== 0;
     this.slowOnly = isSlowOnly(this.flags);
     this.slabLock = new LockWord(w, this.base + C_SLAB_LOCK, services.lockOwner);
@@ -181,7 +183,20 @@ export class CacheContext {
 
   /** Whether the slot still holds the cache this handle was made for. */
   get current(): boolean {
-    return this.word(C_STATE) === CacheState.Live && this.word(C_GEN) === this.gen;
+    return Atomics.load(this.w, this.base + C_STATE) === CacheState.Live && this.word(C_GEN) === this.gen;
+  }
+
+  /**
+   * Takes `lock` (this cache's slab or depot lock) and checks, under it, that the cache still
+   * lives: destroyCache marks it dying under both locks, so a slow path that passed its entry
+   * check before the destroy finds out here and changes nothing. Throws CacheDestroyedError with
+   * the lock released.
+   */
+  lockLive(lock: LockWord): void {
+    lock.acquire();
+    if (this.current) return;
+    lock.release();
+    throw new CacheDestroyedError(this.name);
   }
 
   word(offset: number): number {

@@ -9,12 +9,11 @@
  *                    arena); the header's always −1 word when the handle is unbound or retired
  *     F_LOADED       word index of round 0 of the loaded magazine (a copy: only this CPU moves it)
  *     F_CAPACITY     rounds per magazine
- *     F_MARKER       word offset of the free marker from an object's first word
  *     F_TAG          the owner tag a fast free accepts: the cache's, or −1 (never: slow-only and
  *                    init_on_free caches, and slots this worker has no handle for)
  *     F_INIT         alloc-time work: 0 none; n > 0 zero n bytes (init_on_alloc); −1 − k wipe the
  *                    word k words into the object (init_on_free's stale link word)
- *     F_EXTRA        1 when a fast alloc has more to do than clear the marker (F_INIT, shared arena)
+ *     F_EXTRA        1 when a fast alloc has more to do than set the state bit (F_INIT)
  *     F_SHIFT, F_INVERSE, F_LIMIT, F_SPAN
  *                    the object-start test without a division: with the slot size = 2^k · d, d odd,
  *                    `off` bytes past a full-order slab's first object is an object start iff
@@ -26,6 +25,11 @@
  * this CPU or the −1 word; the row past the last slot (deadRow) never changes, so a handle retired
  * there, or a kmalloc class with no cache yet, always misses.
  *
+ * Allocation state is the slab's state bitmap (alloc-state.ts), outside the objects: a fast free
+ * clears the object's bit, a fast alloc sets it. Over a shared arena each is one Atomics.and /
+ * Atomics.or whose old value says whether this thread made the change, so of two racing frees of
+ * one object exactly one wins; over a plain ArrayBuffer they are plain loads and stores.
+ *
  * Both fast paths either finish or change nothing and answer "slow path" (0 or false): the caller's
  * slow path then checks again and explains (a double free is reported there, with the cache name).
  *
@@ -35,6 +39,7 @@
  * Node 20: 25 vs 16 ns per kmalloc churn pair on the same arena; the bench's churn group shows the
  * result, docs/benchmarks.md the history).
  */
+import { STATE_BIT_SHIFT, STATE_WORD_SHIFT } from './alloc-state.ts';
 import { DuplicateObjectError } from './errors.ts';
 
 export const ROW_WORDS = 16;
@@ -44,7 +49,6 @@ const ROW = ROW_WORDS;
 const F_ROUNDS_WORD = 0;
 const F_LOADED = 1;
 const F_CAPACITY = 2;
-const F_MARKER = 3;
 const F_TAG = 4;
 const F_INIT = 5;
 const F_SHIFT = 6;
@@ -60,7 +64,6 @@ interface CpuSlabBinding {
   readonly size: number;
   readonly objs: number;
   readonly rounds: number;
-  readonly markerWord: number;
   readonly name: string;
 }
 
@@ -80,13 +83,13 @@ export interface CpuSlab {
   kmalloc(size: number): number;
   /**
    * Frees `addr` as an object of row `b`'s cache onto its loaded magazine. False, with nothing
-   * changed, unless it starts an object of a full-order slab of that cache, is not already marked
-   * free, and the magazine has room.
+   * changed, unless it starts an object of a full-order slab of that cache, is allocated (its state
+   * bit set, and cleared by this call), and the magazine has room.
    */
   free(addr: number, b: number): boolean;
   /** kfree's fast path: free() with the row of the cache the page's owner tag names. */
   freeAny(addr: number): boolean;
-  /** Pushes a (marked) free object on row `b`'s loaded magazine; false when it is full or missing. */
+  /** Pushes a free object (state bit clear) on row `b`'s loaded magazine; false when it is full or missing. */
   push(b: number, addr: number): boolean;
   /** Row `b`'s alloc-time work on a new object (F_INIT). */
   initObject(b: number, addr: number): void;
@@ -102,14 +105,14 @@ export interface CpuSlab {
 
 /**
  * This worker's CpuSlab over the arena `w`.
- * @param shared  whether other threads share the arena: only then can two frees of one object
- *                race past each other's check, so only then does alloc check the popped round
+ * @param stateBase  word index of the allocation-state bitmap (alloc-state.ts)
+ * @param shared     whether other threads share the arena: only then are the state changes Atomics
  */
 export function createCpuSlab(
   w: Int32Array,
   owner: Uint32Array,
   firstObject: Uint32Array,
-  cookie: number,
+  stateBase: number,
   shared: boolean,
   neverWord: number,
   maxCaches: number,
@@ -139,12 +142,9 @@ export function createCpuSlab(
     else if (init < 0) w[(addr >>> 2) - 1 - init] = 0;
   };
 
-  /** The rest of a fast alloc where there is more to do: the shared-arena check, init options. */
-  const allocFinish = (b: number, addr: number, m: number): number => {
-    if (shared && w[m] !== (cookie ^ addr)) throw new DuplicateObjectError(addr, names[b / ROW] ?? '?');
-    w[m] = 0;
-    initObject(b, addr);
-    return addr;
+  /** An alloc found the popped round's state bit set: it is held elsewhere, so the round is dropped. */
+  const duplicate = (b: number, addr: number): never => {
+    throw new DuplicateObjectError(addr, names[b / ROW] ?? '?');
   };
 
   const alloc = (b: number): number => {
@@ -153,9 +153,16 @@ export function createCpuSlab(
     if (r < 0) return 0;
     w[rw] = r;
     const addr = u32[(rows[b + F_LOADED] as number) + r] as number;
-    const m = (addr >>> 2) + (rows[b + F_MARKER] as number);
-    if (rows[b + F_EXTRA] !== 0) return allocFinish(b, addr, m);
-    w[m] = 0;
+    const sw = stateBase + (addr >>> STATE_WORD_SHIFT);
+    const bit = 1 << ((addr >>> STATE_BIT_SHIFT) & 31);
+    if (shared) {
+      if ((Atomics.or(w, sw, bit) & bit) !== 0) return duplicate(b, addr);
+    } else {
+      const s = w[sw] as number;
+      if ((s & bit) !== 0) return duplicate(b, addr);
+      w[sw] = s | bit;
+    }
+    if (rows[b + F_EXTRA] !== 0) initObject(b, addr);
     return addr;
   };
 
@@ -176,14 +183,22 @@ export function createCpuSlab(
     // Fractions, negatives and values past 2^31 all fail the second or third test.
     if (owner[pfn] !== rows[b + F_TAG] || q << k !== off || off >>> 0 >= (rows[b + F_SPAN] as number)) return false;
     if (Math.imul(q, rows[b + F_INVERSE] as number) >>> 0 > (rows[b + F_LIMIT] as number) >>> 0) return false;
-    const m = (addr >>> 2) + (rows[b + F_MARKER] as number);
-    const mark = cookie ^ addr;
-    const before = w[m] as number;
-    if (before === mark) return false;
-    w[m] = mark;
-    if (push(b, addr)) return true;
-    w[m] = before;
-    return false;
+    const rw = rows[b + F_ROUNDS_WORD] as number;
+    const r = w[rw] as number;
+    if (r >>> 0 >= (rows[b + F_CAPACITY] as number)) return false;
+    const sw = stateBase + (addr >>> STATE_WORD_SHIFT);
+    const bit = 1 << ((addr >>> STATE_BIT_SHIFT) & 31);
+    if (shared) {
+      // One atomic step: of two racing frees, only the one that saw the bit set goes on.
+      if ((Atomics.and(w, sw, ~bit) & bit) === 0) return false;
+    } else {
+      const s = w[sw] as number;
+      if ((s & bit) === 0) return false;
+      w[sw] = s & ~bit;
+    }
+    w[(rows[b + F_LOADED] as number) + r] = addr;
+    w[rw] = r + 1;
+    return true;
   };
 
   return {
@@ -201,10 +216,9 @@ export function createCpuSlab(
       rows[b + F_ROUNDS_WORD] = neverWord;
       rows[b + F_LOADED] = 0;
       rows[b + F_CAPACITY] = cache.rounds;
-      rows[b + F_MARKER] = cache.markerWord;
       rows[b + F_TAG] = fastFree ? cache.tag : -1;
       rows[b + F_INIT] = init;
-      rows[b + F_EXTRA] = shared || init !== 0 ? 1 : 0;
+      rows[b + F_EXTRA] = init !== 0 ? 1 : 0;
       const k = 31 - Math.clz32(cache.size & -cache.size);
       const d = cache.size >>> k;
       rows[b + F_SHIFT] = k;

@@ -15,7 +15,8 @@
  * address while the new size fits; kfreeSensitive() zeroes ksize() bytes before freeing.
  */
 import { ArgumentError } from '../../util/errors.ts';
-import { GFP } from '../gfp.ts';
+import { OutOfMemoryError } from '../errors.ts';
+import { GFP, GFP_VALID_MASK } from '../gfp.ts';
 import { MAX_PAGE_ORDER, PAGE_SHIFT, PAGE_SIZE, PageFlag } from '../types.ts';
 import type { KmemCache } from './cache.ts';
 import { ROW_WORDS } from './cpu-slab.ts';
@@ -23,7 +24,7 @@ import type { CpuSlab, KmallocClasses } from './cpu-slab.ts';
 import { InteriorPointerError, InvalidFreeError, InvalidPointerError } from './errors.ts';
 import { SlabFlag, getOrder } from './layout.ts';
 import type { SlabAllocator } from './allocator.ts';
-import { KMALLOC_LARGE_OWNER, SLAB_INDEX_MASK, SLAB_OWNER_BASE, SLAB_OWNER_FALLBACK, ZERO_SIZE_PTR, isSlabOwner } from './types.ts';
+import { GFP_MAY_FAIL, KMALLOC_LARGE_OWNER, SLAB_INDEX_MASK, SLAB_OWNER_BASE, SLAB_OWNER_FALLBACK, ZERO_SIZE_PTR, isSlabOwner } from './types.ts';
 
 export const KMALLOC_MAX_CACHE_SIZE = 8192;
 export const KMALLOC_MAX_SIZE = PAGE_SIZE << MAX_PAGE_ORDER;
@@ -94,27 +95,33 @@ export class Kmalloc {
     for (const index of [3, 4, 5, 6, 1, 7, 2, 8, 9, 10, 11, 12, 13]) this.cacheFor('normal', index);
   }
 
-  /** kmalloc(): an object of at least `size` bytes; null only with GFP.NORETRY on exhaustion. */
-  kmalloc(size: number, gfp?: number): number | null {
+  /** kmalloc(): an object of at least `size` bytes; OutOfMemoryError on exhaustion (tryKmalloc: null). */
+  kmalloc(size: number, gfp?: number): number {
     // Fast path: a plain request (GFP.KERNEL) popped straight off its class's magazine.
     if (gfp === undefined || gfp === 0) {
       const addr = this.cpu.kmalloc(size);
       if (addr !== 0) return addr;
     }
-    return this.kmallocSlow(size, gfp ?? 0);
+    // Without GFP_MAY_FAIL the slow path returns an address or throws.
+    return this.kmallocSlow(size, (gfp ?? 0) & ~GFP_MAY_FAIL) as number;
+  }
+
+  /** kmalloc() with GFP.NORETRY: null at once when memory is exhausted. */
+  tryKmalloc(size: number, gfp?: number): number | null {
+    return this.kmallocSlow(size, (gfp ?? 0) | GFP.NORETRY | GFP_MAY_FAIL);
   }
 
   private kmallocSlow(size: number, flags: number): number | null {
     if (!(size > 0 && size <= KMALLOC_MAX_CACHE_SIZE && (size | 0) === size)) return size === 0 ? ZERO_SIZE_PTR : this.kmallocLarge(size, flags);
     const index = this.classOf[size] as number;
     const cache = (flags & GFP_TYPE_MASK) === 0 ? (this.caches.normal[index] ?? this.cacheFor('normal', index)) : this.typedCache(flags, index);
-    const addr = cache.alloc(flags);
+    const addr = (flags & GFP_MAY_FAIL) !== 0 ? cache.tryAlloc(flags) : cache.alloc(flags);
     if (addr !== null && (flags & GFP_ZERO) !== 0) this.slab.ram.bytes.fill(0, addr, addr + cache.objectSize);
     return addr;
   }
 
   /** kzalloc(): kmalloc with GFP.ZERO. */
-  kzalloc(size: number, gfp?: number): number | null {
+  kzalloc(size: number, gfp?: number): number {
     return this.kmalloc(size, (gfp ?? 0) | GFP_ZERO);
   }
 
@@ -148,7 +155,7 @@ export class Kmalloc {
   }
 
   /** krealloc(): `addr` itself while `size` fits in ksize(), else a new object holding the old bytes. */
-  krealloc(addr: number, size: number, gfp?: number): number | null {
+  krealloc(addr: number, size: number, gfp?: number): number {
     if (addr === 0 || addr === ZERO_SIZE_PTR) return this.kmalloc(size, gfp);
     const old = this.ksize(addr);
     if (size === 0) {
@@ -157,7 +164,6 @@ export class Kmalloc {
     }
     if (size <= old) return addr;
     const next = this.kmalloc(size, gfp);
-    if (next === null) return null;
     this.slab.ram.bytes.copyWithin(next, addr, addr + old);
     this.kfree(addr);
     return next;
@@ -207,8 +213,11 @@ export class Kmalloc {
   private kmallocLarge(size: number, gfp: number): number | null {
     if (!Number.isSafeInteger(size) || size < 0) throw new ArgumentError(`kmalloc size ${size}: expected a whole number of bytes`);
     if (size > KMALLOC_MAX_SIZE) throw new ArgumentError(`kmalloc size ${size}: larger than KMALLOC_MAX_SIZE (${KMALLOC_MAX_SIZE} bytes)`);
-    const pfn = this.slab.pages.allocPages(getOrder(size), gfp | GFP.COMP, KMALLOC_LARGE_OWNER);
-    return pfn === null ? null : pfn * PAGE_SIZE;
+    const order = getOrder(size);
+    const pfn = this.slab.pages.allocPages(order, (gfp & GFP_VALID_MASK) | GFP.COMP, KMALLOC_LARGE_OWNER);
+    if (pfn !== null) return pfn * PAGE_SIZE;
+    if ((gfp & GFP_MAY_FAIL) !== 0) return null;
+    throw new OutOfMemoryError(order, gfp & GFP_VALID_MASK, 'exhausted', `kmalloc(${size}): the page allocator has no free block of that order`);
   }
 
   /** The large kmalloc block at `addr`, or a typed error explaining why it is not one. */
@@ -228,6 +237,6 @@ export class Kmalloc {
   private checkObjectStart(cache: KmemCache, addr: number): void {
     const error = cache.objectStartError(addr);
     if (error !== null) throw error;
-    if (cache.w[(addr >>> 2) + cache.markerWord] === (cache.cookie ^ addr)) throw new InvalidPointerError(addr, cache.name, 'the object is free');
+    if (!cache.state.isAllocated(addr)) throw new InvalidPointerError(addr, cache.name, 'the object is free');
   }
 }

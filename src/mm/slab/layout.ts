@@ -13,11 +13,8 @@
  * unless the object's bytes must survive while free: with a constructor, with poisoning, or with
  * red zoning of objects smaller than a word, it goes after the object, at `inuse`.
  *
- * The free marker (4 bytes, types.ts) is what a free sets and an alloc clears: kmem's own, with no
- * SLUB counterpart. It sits where a free touches the least: in the object's first word when the
- * free word overlays the object's middle, because that is the line a caller most often touched
- * last (a header, a reference count); else in the free word's second half (objects smaller than
- * 16 bytes, and free words after the object, whose bytes must not change).
+ * Whether an object is allocated is not in the object at all: it is a bit of the allocation-state
+ * bitmap (alloc-state.ts), so that no byte a caller writes can pass for a free object.
  *
  * Two slab layouts:
  *   slub     the slab descriptor lives off the slab; objects start at the slab's first byte; no
@@ -186,11 +183,6 @@ export function defaultMagazineRounds(size: number): number {
   if (size <= 1024) return 31;
   if (size <= 4096) return 15;
   return 7;
-}
-
-/** Byte offset of the free marker from the object's address (see the slot layout above). */
-export function freeMarkerOffset(freeOffset: number, objectSize: number): number {
-  return freeOffset >= WORD_BYTES && freeOffset < objectSize ? 0 : freeOffset + 4;
 }
 
 /** The magazine sizes defaultMagazineRounds() gives; their caches exist from boot. */

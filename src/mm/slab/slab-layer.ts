@@ -15,7 +15,7 @@
  * only: cache slab lock → kmem_slab slab lock → zone lock. grow drops the cache's lock while
  * constructors run, before the new slab is published.
  */
-import { ArgumentError } from '../../util/errors.ts';
+import { ArgumentError, InvariantError } from '../../util/errors.ts';
 import { GFP } from '../gfp.ts';
 import { PAGE_SIZE, PageFlag } from '../types.ts';
 import type { CacheContext } from './context.ts';
@@ -84,7 +84,7 @@ export function slabTakeInto(ctx: CacheContext, dst: number, n: number, countWor
   return taken;
 }
 
-/** Returns a free object (its marker already set) to its slab. */
+/** Returns a free object (its state bit already clear) to its slab. */
 export function slabPut(ctx: CacheContext, addr: number): void {
   const w = ctx.w;
   const desc = ctx.descOf(addr);
@@ -133,6 +133,7 @@ function releaseSlab(ctx: CacheContext, desc: number): number {
   if (defer !== null) defer(pfn, order);
   else ctx.services.pages.freePages(pfn, order);
   ctx.count(CacheStat.slabsFreed);
+  ctx.count(CacheStat.pagesFreed, 1 << order);
   return 1 << order;
 }
 
@@ -150,7 +151,7 @@ export function internalTake(cache: CacheContext): number {
   cache.slabLock.acquire();
   try {
     const addr = slabTakeOne(cache);
-    if (addr !== 0) cache.w[(addr >>> 2) + cache.markerWord] = 0;
+    if (addr !== 0 && !cache.state.markAllocated(addr)) throw new InvariantError(`${cache.name}: object 0x${addr.toString(16)} on a slab free list is marked allocated`);
     return addr;
   } finally {
     cache.slabLock.release();
@@ -159,7 +160,7 @@ export function internalTake(cache: CacheContext): number {
 
 /** Gives back an object internalTake() handed out: marked free, under the cache's slab lock. */
 export function internalPut(cache: CacheContext, addr: number): void {
-  cache.w[(addr >>> 2) + cache.markerWord] = cache.cookie ^ addr;
+  if (!cache.state.markFree(addr)) throw new InvariantError(`${cache.name}: object 0x${addr.toString(16)} given back twice`);
   cache.slabLock.acquire();
   try {
     slabPut(cache, addr);
@@ -221,11 +222,10 @@ function grow(ctx: CacheContext): number {
   w[ctx.d(desc, D_SMEM)] = smem;
   w[ctx.d(desc, D_OBJS)] = objs;
   w[ctx.d(desc, D_PFN_ORDER)] = pfn | (order << 24);
-  // Thread the free list through the objects and mark each free.
+  // Thread the free list through the objects (their state bits are clear: freed pages have none set).
   for (let i = 0; i < objs; i++) {
     const obj = smem + i * ctx.size;
     w[(obj >>> 2) + ctx.linkWord] = i + 1 < objs ? obj + ctx.size : 0;
-    w[(obj >>> 2) + ctx.markerWord] = ctx.cookie ^ obj;
     if (ctx.debug) initObject(ctx, obj, false);
   }
   w[ctx.d(desc, D_FREELIST)] = smem;

@@ -15,10 +15,11 @@
  * descriptor (D_* below, 8 words): off the slab, from the internal cache kmem_slab, or, for
  * Bonwick-layout small-object caches, in the last 32 bytes of the slab itself.
  *
- * A free object carries the slab free-list link (the first word of its free word) and the free
- * marker cookie ^ addr (in its own first word, or the free word's second; freeMarkerOffset() in
- * layout.ts). An allocated object's marker word is 0 (or whatever its user wrote). A free of an object whose marker is already set is a double free; an alloc of
- * a round whose marker is not set means the object was in two places (a double free that raced).
+ * A free object carries the slab free-list link (the first word of its free word). Whether an
+ * object is allocated is one bit of the region 'slab-state' (alloc-state.ts), outside every object:
+ * a free of an object whose bit is clear is a double free (exact: no caller's bytes can fake it);
+ * an alloc of a round whose bit is set means the object was in two places. On a shared arena each
+ * bit changes by one Atomics.and / Atomics.or, so of two racing frees exactly one wins.
  *
  * A magazine is an object of a kmem_magazine_<M> cache: word 0 links it into the depot's full or
  * empty list, words 1..M hold object addresses ("rounds").
@@ -30,8 +31,8 @@
  *   C_FREE_IN_SLABS = Σ slab free lists; objects in slabs = slabs × objs (per-slab objs)
  */
 
-export const HEADER_WORDS = 32;
-export const H_COOKIE = 0;
+export const HEADER_WORDS = 16;
+/** Word 0 is unused (it held the free-marker cookie before alloc-state.ts). */
 export const H_NR_CACHES = 1;
 export const H_TABLE_LOCK = 2;
 export const H_MAX_CACHES = 3;
@@ -85,7 +86,8 @@ export const NAME_BYTES = 24;
 /** Event counters as float64, 8 of them, at words 48..63. */
 export const C_STATS = 48;
 
-export const CacheState = { Free: 0, Live: 1 } as const;
+/** Free → Live (createCache) → Dying (destroyCache, under the depot and slab locks) → Free. */
+export const CacheState = { Free: 0, Live: 1, Dying: 2 } as const;
 
 /** Event counters (float64 slots from C_STATS), each counted under the lock of its layer. */
 export const CacheStat = {
@@ -96,6 +98,8 @@ export const CacheStat = {
   slabAllocs: 4,
   slabFrees: 5,
   orderFallbacks: 6,
+  /** Pages of slabs given back to the page allocator (shrink() reports the change). */
+  pagesFreed: 7,
 } as const;
 export type CacheStatName = keyof typeof CacheStat;
 
@@ -157,6 +161,12 @@ export const Poison = {
   FREE: 0x6b,
   END: 0xa5,
 } as const;
+
+/**
+ * Internal gfp bit, outside GFP_VALID_MASK: the caller takes null on exhaustion (tryAlloc,
+ * tryKmalloc). Without it an allocation returns a number or throws OutOfMemoryError.
+ */
+export const GFP_MAY_FAIL = 1 << 30;
 
 /** kmalloc's 0-byte answer: ZERO_SIZE_PTR, a non-null address that may not be dereferenced. */
 export const ZERO_SIZE_PTR = 16;

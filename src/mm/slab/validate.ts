@@ -70,14 +70,14 @@ function validateCache(slab: SlabAllocator, cache: CacheContext, slabPages: Uint
   const name = cache.name;
   /** Every free object seen, so that none is in two places. */
   const seen = new Set<number>();
-  /** Every object whose marker says free: each must have been seen on a free list or in a magazine. */
+  /** Every object whose state bit says free: each must have been seen on a free list or in a magazine. */
   const marked: number[] = [];
   let freeInSlabs = 0;
   const checkFreeObject = (addr: number, where: string): void => {
     if (cache.objectStartError(addr) !== null) fail(name, `${where}: 0x${addr.toString(16)} is not an object of this cache`);
     if (seen.has(addr)) fail(name, `${where}: object 0x${addr.toString(16)} is free in two places`);
     seen.add(addr);
-    if (w[(addr >>> 2) + cache.markerWord] !== (cache.cookie ^ addr)) fail(name, `${where}: free object 0x${addr.toString(16)} lacks its free marker`);
+    if (cache.state.isAllocated(addr)) fail(name, `${where}: free object 0x${addr.toString(16)} is marked allocated`);
     if (cache.debug) checkObject(cache, addr, false);
   };
 
@@ -115,7 +115,7 @@ function validateCache(slab: SlabAllocator, cache: CacheContext, slabPages: Uint
       freeInSlabs += free;
       for (let i = 0; i < objs; i++) {
         const obj = smem + i * cache.size;
-        if (w[(obj >>> 2) + cache.markerWord] === (cache.cookie ^ obj)) marked.push(obj);
+        if (!cache.state.isAllocated(obj)) marked.push(obj);
       }
       prev = desc;
     }

@@ -15,7 +15,7 @@ import { GFP } from '../../../src/mm/gfp.ts';
 import { P_PREV_ROUNDS, P_ROUNDS, SLAB_INDEX_MASK, isSlabOwner } from '../../../src/mm/slab/types.ts';
 
 function boot(extra: Partial<Parameters<typeof Kernel.boot>[0]> = {}): Kernel {
-  return Kernel.boot({ ramBytes: '32MiB', slab: { cookie: 0x1234567 }, ...extra });
+  return Kernel.boot({ ramBytes: '32MiB', ...extra });
 }
 
 test('a cache hands out distinct, aligned objects inside its slabs, and takes them back', () => {
@@ -63,7 +63,7 @@ test('objects stay constructed: the constructor runs once per object, state surv
 });
 
 test('Bonwick layout colours successive slabs 0, 8, …, 64 and wraps', () => {
-  const kernel = boot({ slab: { cookie: 1, layout: 'bonwick' } });
+  const kernel = boot({ slab: { layout: 'bonwick' } });
   const cache = kernel.createCache('b200', 200, { align: 8, magazineRounds: 1 });
   assert.equal(cache.objs, 20);
   const colours: number[] = [];
@@ -182,7 +182,7 @@ test('cache names and options are checked', () => {
 });
 
 test('a slab falls back to a smaller order when its own will not come', () => {
-  const kernel = Kernel.boot({ ramBytes: '4MiB', cpus: 8, slab: { cookie: 5 } });
+  const kernel = Kernel.boot({ ramBytes: '4MiB', cpus: 8 });
   const cache = kernel.createCache('big1k', 1000, { magazineRounds: 1 });
   assert.equal(cache.order, 3);
   // Leave no free block above order 1: take every order-1 block, then give one back.
@@ -202,20 +202,60 @@ test('a slab falls back to a smaller order when its own will not come', () => {
   for (const pfn of held) kernel.pages.freePages(pfn, 1);
 });
 
-test('exhaustion: null with NORETRY, OutOfMemoryError otherwise, after the shrinkers ran', () => {
-  const kernel = Kernel.boot({ ramBytes: '2MiB', slab: { cookie: 9 } });
+test('exhaustion: null from tryAlloc, OutOfMemoryError from alloc (NORETRY or not), after the shrinkers ran', () => {
+  const kernel = Kernel.boot({ ramBytes: '2MiB' });
   const cache = kernel.createCache('fill', 2000);
   const held: number[] = [];
   for (;;) {
-    const addr = cache.alloc(GFP.NORETRY);
+    const addr = cache.tryAlloc();
     if (addr === null) break;
     held.push(addr);
   }
   assert.ok(held.length > 100);
-  const runs = kernel.shrinkers.runs;
+  let runs = kernel.shrinkers.runs;
+  assert.throws(() => cache.alloc(GFP.NORETRY), OutOfMemoryError);
+  assert.equal(kernel.shrinkers.runs, runs, 'NORETRY: no shrinkers');
+  assert.equal(kernel.tryKmalloc(1500), null);
+  assert.throws(() => kernel.kmalloc(1500, GFP.NORETRY), OutOfMemoryError);
+  assert.throws(() => kernel.kmalloc(40_000, GFP.NORETRY), OutOfMemoryError);
+  assert.equal(kernel.tryKmalloc(40_000), null);
+  runs = kernel.shrinkers.runs;
   assert.throws(() => cache.alloc(), OutOfMemoryError);
   assert.ok(kernel.shrinkers.runs > runs, 'the shrinkers ran before the error');
   kernel.validate();
   for (const addr of held) cache.free(addr);
   kernel.validate();
+});
+
+test('shrink() returns the pages it gave back to the page allocator, for a cache and for the allocator', () => {
+  const kernel = Kernel.boot({ ramBytes: '64MiB' });
+  const cache = kernel.createCache('shrinkme', 200);
+  const objects = Array.from({ length: 20_000 }, () => cache.alloc());
+  for (const addr of objects) cache.free(addr);
+  let before = kernel.pages.stats().freePages;
+  const pages = cache.shrink();
+  assert.ok(pages > 100, `pages ${pages}`);
+  assert.equal(kernel.pages.stats().freePages - before, pages);
+  const km = Array.from({ length: 5000 }, (_, i) => kernel.kmalloc(64 + (i % 300)));
+  for (const addr of km) kernel.kfree(addr);
+  before = kernel.pages.stats().freePages;
+  const all = kernel.slab.shrink();
+  assert.ok(all > 0);
+  assert.equal(kernel.pages.stats().freePages - before, all);
+  kernel.validate();
+});
+
+test('README typing: alloc() and kmalloc() are numbers on the common path (strict tsc checks this file)', () => {
+  const kernel = Kernel.boot({ ramBytes: '16MiB' });
+  const tasks = kernel.createCache('task_struct', 1664, { align: 64 });
+  const task: number = tasks.alloc();
+  kernel.ram.bytes[task] = 1;
+  tasks.free(task);
+  const buf: number = kernel.kmalloc(100);
+  assert.equal(kernel.ksize(buf), 128);
+  const zeroed: number = kernel.kzalloc(40);
+  const maybe: number | null = kernel.tryKmalloc(100);
+  kernel.kfree(buf);
+  kernel.kfree(zeroed);
+  kernel.kfree(maybe ?? 0);
 });

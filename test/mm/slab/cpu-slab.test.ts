@@ -9,7 +9,7 @@ test('oddInverse: d · d⁻¹ ≡ 1 (mod 2^32) for every odd d a slot size can h
 });
 
 test('the fast free accepts exactly the object starts of every slot size (divisibility test), the rest fall to the checked path', () => {
-  const kernel = Kernel.boot({ ramBytes: '64MiB', slab: { cookie: 7 } });
+  const kernel = Kernel.boot({ ramBytes: '64MiB' });
   for (const size of [8, 24, 40, 56, 72, 96, 104, 192, 200, 328, 520, 1000, 1536, 3000, 4104]) {
     const cache = kernel.createCache(`s${size}`, size);
     const row = cache.index * ROW_WORDS;

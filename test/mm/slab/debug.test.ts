@@ -6,7 +6,7 @@ import { RedZoneError, UseAfterFreeError } from '../../../src/mm/slab/errors.ts'
 import { Poison } from '../../../src/mm/slab/types.ts';
 
 function boot(): Kernel {
-  return Kernel.boot({ ramBytes: '16MiB', slab: { cookie: 3 } });
+  return Kernel.boot({ ramBytes: '16MiB' });
 }
 
 test('a write past the end of an object is caught by its red zone on free', () => {
@@ -49,7 +49,7 @@ test('a write to a freed object is caught by its poison when it is next allocate
 });
 
 test('init_on_alloc and init_on_free zero objects; slab_debug applies to kmalloc caches', () => {
-  const kernel = Kernel.boot({ ramBytes: '16MiB', slab: { cookie: 4, initOnAlloc: true, initOnFree: true, debugFlags: SlabFlag.RED_ZONE } });
+  const kernel = Kernel.boot({ ramBytes: '16MiB', slab: { initOnAlloc: true, initOnFree: true, debugFlags: SlabFlag.RED_ZONE } });
   const addr = kernel.kmalloc(40) as number;
   assert.ok(kernel.ram.bytes.subarray(addr, addr + 40).every((b) => b === 0));
   kernel.ram.bytes.fill(0x99, addr, addr + 40);

@@ -8,7 +8,7 @@ import { ZERO_SIZE_PTR } from '../../../src/mm/slab/types.ts';
 import { ArgumentError } from '../../../src/util/errors.ts';
 
 function boot(): Kernel {
-  return Kernel.boot({ ramBytes: '32MiB', slab: { cookie: 77 } });
+  return Kernel.boot({ ramBytes: '32MiB' });
 }
 
 function cacheNameOf(kernel: Kernel, addr: number): string {

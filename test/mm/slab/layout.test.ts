@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SlabFlag, calculateAlignment, calculateLayout, calculateOrder, fls, freeMarkerOffset, getOrder } from '../../../src/mm/slab/layout.ts';
+import { SlabFlag, calculateAlignment, calculateLayout, calculateOrder, fls, getOrder } from '../../../src/mm/slab/layout.ts';
 
 test('fls and get_order as in the kernel', () => {
   assert.deepEqual([0, 1, 2, 4, 8, 16, 64].map(fls), [0, 1, 2, 3, 4, 5, 7]);
@@ -53,18 +53,6 @@ test('calculate_sizes: plain, constructor and debug layouts', () => {
   // → 152, aligned to 64 → 192.
   const debug = calculateLayout(64, 0, SlabFlag.KMALLOC | SlabFlag.RED_ZONE | SlabFlag.POISON, 2, 'slub');
   assert.deepEqual([debug.inuse, debug.freeOffset, debug.redLeftPad, debug.size], [72, 72, 64, 192]);
-});
-
-test('the free marker: in the first word when the free word overlays the middle, else in its second half', () => {
-  const at = (size: number, flags = 0): number => {
-    const l = calculateLayout(size, 0, flags, 2, 'slub');
-    return freeMarkerOffset(l.freeOffset, l.objectSize);
-  };
-  assert.equal(at(512, SlabFlag.KMALLOC), 0, 'link at 256, marker at 0: the line a caller touched last');
-  assert.equal(at(16, SlabFlag.KMALLOC), 0, 'link at 8');
-  assert.equal(at(8, SlabFlag.KMALLOC), 4, 'an 8-byte object: link and marker share the free word');
-  assert.equal(at(60, SlabFlag.HAS_CTOR), 68, 'constructed objects keep their bytes: free word after them');
-  assert.equal(at(64, SlabFlag.POISON), 68, 'poisoned objects too');
 });
 
 test('Bonwick colouring: 200-byte objects on a 4 KiB slab give 20 objects and colours 0..64 step 8', () => {

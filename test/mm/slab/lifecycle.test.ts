@@ -15,11 +15,11 @@ import { P_LOADED, P_ROUNDS } from '../../../src/mm/slab/types.ts';
 import { ArgumentError } from '../../../src/util/errors.ts';
 
 function boot(ramBytes = '32MiB'): Kernel {
-  return Kernel.boot({ ramBytes, shared: true, cpus: 4, slab: { cookie: 21 } });
+  return Kernel.boot({ ramBytes, shared: true, cpus: 4 });
 }
 
 test('init_on_free: objects come back all zero on the fast path, free word included', () => {
-  const kernel = Kernel.boot({ ramBytes: '16MiB', slab: { cookie: 2, initOnFree: true } });
+  const kernel = Kernel.boot({ ramBytes: '16MiB', slab: { initOnFree: true } });
   const cache = kernel.createCache('wiped', 64);
   const first = Array.from({ length: 100 }, () => cache.alloc() as number);
   for (const addr of first) assert.ok(kernel.ram.bytes.subarray(addr, addr + 64).every((b) => b === 0), 'fresh object');
@@ -32,7 +32,7 @@ test('init_on_free: objects come back all zero on the fast path, free word inclu
 });
 
 test('init_on_alloc zeroes on the fast path', () => {
-  const kernel = Kernel.boot({ ramBytes: '16MiB', slab: { cookie: 2, initOnAlloc: true } });
+  const kernel = Kernel.boot({ ramBytes: '16MiB', slab: { initOnAlloc: true } });
   const cache = kernel.createCache('zeroed', 128);
   const addr = cache.alloc() as number;
   kernel.ram.bytes.fill(0x55, addr, addr + 128);
@@ -218,7 +218,7 @@ test('a round found in two places is dropped with a DuplicateObjectError', () =>
 });
 
 test('objects above 2 GiB: the fast free and the double-free check work unsigned', () => {
-  const kernel = Kernel.boot({ ramBytes: '2304MiB', slab: { cookie: 1 } });
+  const kernel = Kernel.boot({ ramBytes: '2304MiB' });
   const cache = kernel.createCache('high', 48, { flags: SlabFlag.HWCACHE_ALIGN });
   const addrs = Array.from({ length: 200 }, () => cache.alloc() as number);
   const high = addrs.find((a) => a >= 2 ** 31) as number;

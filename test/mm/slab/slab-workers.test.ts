@@ -16,7 +16,7 @@ interface Report {
 
 test('4 workers × 1 M mixed slab and kmalloc operations on one arena, shrunk while they run: no overlaps, nothing lost', async () => {
   const workers = 4;
-  const kernel = Kernel.boot({ ramBytes: '64MiB', shared: true, cpus: workers + 1, slab: { cookie: 11 } });
+  const kernel = Kernel.boot({ ramBytes: '64MiB', shared: true, cpus: workers + 1 });
   kernel.createCache('shared48', 48);
   kernel.slab.shrink();
   const bootFree = kernel.pages.stats().zones.map((z) => z.freeBlocks.join(','));

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Kernel } from '../../../src/mm/kernel.ts';
 
 test('/proc/slabinfo: version 2.1 header and the kernel’s column formats, newest cache first', () => {
-  const kernel = Kernel.boot({ ramBytes: '32MiB', slab: { cookie: 1 } });
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
   const cache = kernel.createCache('dentry', 192, { magazineRounds: 7 });
   const objs = Array.from({ length: 30 }, () => cache.alloc() as number);
   const lines = kernel.slab.slabinfo().split('\n');
@@ -24,7 +24,7 @@ test('/proc/slabinfo: version 2.1 header and the kernel’s column formats, newe
 });
 
 test('slabtop --once: summary lines and the cache table sorted by objects', () => {
-  const kernel = Kernel.boot({ ramBytes: '32MiB', slab: { cookie: 1 } });
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
   const addrs = Array.from({ length: 100 }, () => kernel.kmalloc(8) as number);
   const text = kernel.slab.slabtop().split('\n');
   assert.match(text[0] ?? '', /^ Active \/ Total Objects \(% used\) {4}: \d+ \/ \d+ \(\d+\.\d%\)$/);
