@@ -8,6 +8,7 @@
  */
 import { Kernel } from '../src/mm/kernel.ts';
 import { SyncDomain } from '../src/sync/domain.ts';
+import { LockWord } from '../src/sync/lock-word.ts';
 import { Rcu } from '../src/sync/rcu.ts';
 import { runTsWorker } from '../test/helpers/worker.ts';
 import type { BenchCase, BenchOptions, BenchResult } from './harness.ts';
@@ -72,6 +73,21 @@ export function syncCases(): BenchCase[] {
         };
       },
     })),
+    {
+      group: lockGroup,
+      name: "the kernel's LockWord (zone and slab locks: holder token, no statistics)",
+      unit: 'lock+unlock',
+      make: () => {
+        const lock = new LockWord(sharedWords(), 3);
+        return (n: number) => {
+          for (let i = 0; i < n; i++) {
+            lock.acquire();
+            lock.release();
+          }
+          return lock.isHeld();
+        };
+      },
+    },
     {
       group: readGroup,
       name: 'baseline: empty loop iteration (x ^= i)',
