@@ -28,6 +28,15 @@ import { Spinlock } from './spinlock.ts';
 import { spinAcquire, spinRelease } from './spin-word.ts';
 import {
   BUCKET_WORDS,
+  CPU_KFREE_EPOCH,
+  CPU_KFREE_QSBR,
+  KB_COOKIE,
+  KB_COUNT,
+  KB_NEXT,
+  KC_HEAD,
+  KC_OBJECTS,
+  KC_TAIL,
+  KFREE_BLOCK_SLOTS,
   CPU_EPOCH,
   CPU_NESTING,
   CPU_QSBR,
@@ -448,7 +457,26 @@ export class SyncDomain {
     };
   }
 
-  /** Checks the futex table, every lock record and every offline CPU's RCU words. */
+  /** A CPU's kfree_rcu chain: it ends at its tail, its counts add up, only its last block may be open. */
+  private validateKfreeChain(cpu: number, field: number): void {
+    const w = this.w;
+    const chain = this.cpuWord(cpu, field);
+    let objects = 0;
+    let last = 0;
+    let blocks = 0;
+    for (let block = w[chain + KC_HEAD] as number; block !== 0; block = w[block + KB_NEXT] as number) {
+      if (++blocks > this.kernel.pages.nrPages) throw new InvariantError(`CPU ${cpu}: kfree_rcu chain does not end`);
+      const count = w[block + KB_COUNT] as number;
+      if (count < 0 || count > KFREE_BLOCK_SLOTS) throw new InvariantError(`CPU ${cpu}: kfree_rcu block at word ${block} holds ${count} entries, expected 0..${KFREE_BLOCK_SLOTS}`);
+      if (w[block + KB_COOKIE] === 0 && w[block + KB_NEXT] !== 0) throw new InvariantError(`CPU ${cpu}: kfree_rcu block at word ${block} is open but not the last`);
+      objects += count;
+      last = block;
+    }
+    if (last !== w[chain + KC_TAIL]) throw new InvariantError(`CPU ${cpu}: kfree_rcu chain ends at word ${last}, its tail says ${w[chain + KC_TAIL]}`);
+    if (objects !== w[chain + KC_OBJECTS]) throw new InvariantError(`CPU ${cpu}: kfree_rcu chain holds ${objects} entries, its count says ${w[chain + KC_OBJECTS]}`);
+  }
+
+  /** Checks the futex table, every lock record, every kfree_rcu chain and every offline CPU's RCU words. */
   validate(): void {
     this.futex.validate();
     for (let i = 0; i < this.nrLocks; i++) {
@@ -461,6 +489,7 @@ export class SyncDomain {
       if (owner !== 0 && word === 0) throw new InvariantError(`lock '${this.lockName(i)}': owner CPU ${owner - 1} recorded but the lock is free`);
     }
     for (let c = 0; c < this.cpus; c++) {
+      for (const chain of [CPU_KFREE_QSBR, CPU_KFREE_EPOCH]) this.validateKfreeChain(c, chain);
       if (this.cpuState(c) !== CpuState.Offline) continue;
       if (Atomics.load(this.w, this.cpuWord(c, CPU_QSBR)) !== 0 || Atomics.load(this.w, this.cpuWord(c, CPU_EPOCH)) !== 0) {
         throw new InvariantError(`CPU ${c} is offline but its RCU words are not 0: it would hold up grace periods`);

@@ -9,7 +9,7 @@ import { SyncDomain } from '../../src/sync/domain.ts';
 import { LockUsageError } from '../../src/sync/errors.ts';
 import { Rcu } from '../../src/sync/rcu.ts';
 import type { RcuStall } from '../../src/sync/rcu.ts';
-import { KFREE_BLOCK_SLOTS } from '../../src/sync/types.ts';
+import { CPU_KFREE_EPOCH, CPU_KFREE_QSBR, KC_OBJECTS, KFREE_BLOCK_SLOTS } from '../../src/sync/types.ts';
 
 function boot(cpus = 4): { kernel: Kernel; sync: SyncDomain } {
   const kernel = Kernel.boot({ ramBytes: '16MiB', shared: true, cpus });
@@ -79,6 +79,11 @@ for (const flavour of ['qsbr', 'epoch'] as const) {
     for (const addr of objects) rcu.kfreeRcu(addr);
     const pending = rcu.stats().kfreePending;
     assert.equal(pending.objects, objects.length);
+    sync.validate();
+    const countWord = sync.cpuWord(sync.cpu, (flavour === 'qsbr' ? CPU_KFREE_QSBR : CPU_KFREE_EPOCH) + KC_OBJECTS);
+    sync.w[countWord] = (sync.w[countWord] as number) + 1;
+    assert.throws(() => sync.validate(), /kfree_rcu chain holds 1030 entries, its count says 1031/);
+    sync.w[countWord] = (sync.w[countWord] as number) - 1;
     assert.equal(pending.bytes, objects.length * 64);
     assert.equal(kernel.slab.stats().caches.find((c) => c.name === 'kmalloc-64')?.inUse, objects.length, 'nothing freed yet');
     await rcu.drain();
