@@ -3,10 +3,8 @@
  */
 import { KmemError } from '../util/errors.ts';
 
-/** A lock still held after the wait limit: its diagnosis says who holds it and whether that CPU is alive. */
-export class LockTimeoutError extends KmemError {
-  override name = 'LockTimeoutError';
-}
+/** A lock still held after the wait limit (the kernel's lock words raise the same class). */
+export { LockTimeoutError } from './lock-word.ts';
 
 /** A release by a CPU that does not hold the lock, or a re-entrant acquire that would deadlock. */
 export class LockUsageError extends KmemError {
