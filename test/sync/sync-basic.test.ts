@@ -106,7 +106,7 @@ for (const flavour of ['qsbr', 'epoch'] as const) {
     const addr = kernel.kmalloc(128) as number;
     rcu.kfreeRcu(addr);
     let done = false;
-    const gp = rcu.synchronize().then(() => (done = true));
+    const gp = rcu.synchronize(10_000).then(() => (done = true));
     await new Promise((r) => setTimeout(r, 60));
     rcu.poll();
     assert.equal(done, false, 'the reader inside its section holds the grace period');
