@@ -11,6 +11,7 @@ import { pageAllocCases } from './page-alloc.bench.ts';
 import { slabCases } from './slab.bench.ts';
 import { SLAB_WORKERS_GROUP, slabWorkerResults } from './slab-workers.bench.ts';
 import { vmCases } from './vm.bench.ts';
+import { SYNC_HANDOFF_GROUP, syncCases, syncHandoffResults } from './sync.bench.ts';
 
 export type Suite =
   | { cases: () => BenchCase[] | Promise<BenchCase[]> }
@@ -25,6 +26,8 @@ export const SUITES: readonly Suite[] = [
   { cases: flashCases },
   { cases: cacheCases },
   { cases: vmCases },
+  { cases: syncCases },
+  { results: syncHandoffResults, group: SYNC_HANDOFF_GROUP },
 ];
 
 /** The harness-timed case `index` of suite `suite`. */

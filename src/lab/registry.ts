@@ -8,9 +8,11 @@ import { dmaCoherence } from './scenarios/dma-coherence.ts';
 import { thpTlb } from './scenarios/thp-tlb.ts';
 import { flashGc } from './scenarios/flash-gc.ts';
 import { gpuWarpSlab } from './scenarios/gpu-warp-slab.ts';
+import { lockMemory } from './scenarios/lock-memory.ts';
 import { messageQueue } from './scenarios/message-queue.ts';
+import { rcu } from './scenarios/rcu.ts';
 
-export const SCENARIOS: readonly AnyScenario[] = [messageQueue, buddyFragmentation, thpTlb, dmaCoherence, gpuWarpSlab, flashGc];
+export const SCENARIOS: readonly AnyScenario[] = [messageQueue, buddyFragmentation, thpTlb, dmaCoherence, lockMemory, rcu, gpuWarpSlab, flashGc];
 
 export class UnknownScenarioError extends ArgumentError {
   override name = 'UnknownScenarioError';

@@ -5,7 +5,8 @@
  * The flash fuzzers split their operations over runs of 200,000, each with its own configuration
  * (victim policy, frontiers, streams, wear levelling) drawn from the seed. The DMA fuzzer runs a
  * quarter of `--ops` (2.5 M at the default) through the cache model. The power-cut sweep is
- * `npm run flash:crash-sweep` (test/fuzz/flash-crash-sweep.ts).
+ * `npm run flash:crash-sweep` (test/fuzz/flash-crash-sweep.ts). The RCU stress replaces
+ * max(1 M, ops / 10) nodes per flavour against 2 reader workers (test/fuzz/rcu-stress.ts).
  */
 import { optionHelp, parseOptions, wantsHelp } from '../../src/cli/args.ts';
 import type { OptionSpecs, Parsed } from '../../src/cli/args.ts';
@@ -13,12 +14,13 @@ import { fuzzDma } from './dma-fuzz.ts';
 import { fuzzObjectStore, fuzzPageFtl } from './flash-fuzz.ts';
 import type { FlashFuzzOptions, FlashFuzzReport } from './flash-fuzz.ts';
 import { fuzzPageAllocator } from './page-alloc-fuzz.ts';
+import { rcuStress } from './rcu-stress.ts';
 import { fuzzSlab } from './slab-fuzz.ts';
 import { fuzzVm } from './vm-fuzz.ts';
 
 interface Fuzzer {
   name: string;
-  run(seed: number, ops: number): object;
+  run(seed: number, ops: number): object | Promise<object>;
 }
 
 const FLASH_RUN_OPS = 200_000;
@@ -48,6 +50,7 @@ const FUZZERS: readonly Fuzzer[] = [
   { name: 'virtual memory (mmap/munmap/mprotect/madvise/access)', run: (seed, ops) => fuzzVm({ seed, ops, validateEvery: 200_000 }) },
   { name: 'flash page store (FTL)', run: (seed, ops) => flashRuns(fuzzPageFtl, seed, ops) },
   { name: 'flash object store', run: (seed, ops) => flashRuns(fuzzObjectStore, seed, Math.ceil(ops / 4)) },
+  { name: 'rcu stress, 2 reader workers (QSBR, epoch)', run: (seed, ops) => rcuStress(seed, Math.max(1_000_000, Math.ceil(ops / 10))) },
 ];
 
 const OPTIONS: OptionSpecs = {
@@ -87,7 +90,7 @@ if (only !== undefined && !FUZZERS.some((f) => f.name.includes(only))) fail(`--o
 for (const fuzzer of FUZZERS) {
   if (only !== undefined && !fuzzer.name.includes(only)) continue;
   const started = performance.now();
-  const report = fuzzer.run(seed, ops);
+  const report = await fuzzer.run(seed, ops);
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   process.stdout.write(`${fuzzer.name}: ${JSON.stringify(report)} in ${seconds} s\n`);
 }

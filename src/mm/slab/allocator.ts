@@ -120,6 +120,8 @@ const DEFAULT_MAX_CACHES = 128;
 const LAYOUT_BONWICK = 1;
 
 export class SlabAllocator implements SlabServices {
+  /** @internal Set by an RCU of the sync domain (Rcu.serveTypesafeSlabs) for SLAB_TYPESAFE_BY_RCU caches. */
+  deferSlabPages: ((pfn: number, order: number) => void) | null = null;
   /** @internal */
   readonly allocState: AllocState;
   readonly maxCaches: number;

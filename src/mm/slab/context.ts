@@ -74,6 +74,11 @@ export interface SlabServices {
   readonly neverWord: number;
   /** Who takes the slab locks (the kernel's CPU slots). */
   readonly lockOwner: LockOwner;
+  /**
+   * Where a SLAB_TYPESAFE_BY_RCU cache's empty slab pages go instead of freePages (an RCU of the
+   * sync domain, after a grace period); null in a worker without one, whose empty slabs then stay.
+   */
+  readonly deferSlabPages: ((pfn: number, order: number) => void) | null;
   /** A CPU found its cache destroyed mid-slow-path: its empty magazines go back (allocator.ts). */
   abandonMagazines(cache: CacheContext & { readonly pcpu: number }): void;
   /** What `addr` is, for an error message about a free that is not this cache's. */

@@ -64,8 +64,14 @@ export const SlabFlag = {
   HAS_CTOR: 1 << 9,
   /** kmem's own caches (slab descriptors, magazines): no kfree, no lookup by name. */
   INTERNAL: 1 << 10,
+  /**
+   * SLAB_TYPESAFE_BY_RCU: an empty slab's pages wait a grace period before they go back to the buddy
+   * allocator (SlabServices.deferSlabPages); an object may be reused at once, so a lockless reader
+   * must re-check that the object it reached is still the one it looked for.
+   */
+  TYPESAFE_BY_RCU: 1 << 11,
 } as const;
-export const SLAB_FLAGS_MASK = (1 << 11) - 1;
+export const SLAB_FLAGS_MASK = (1 << 12) - 1;
 /** Flags that need the debug paths (every alloc and free checked and filled). */
 export const SLAB_DEBUG_FLAGS = SlabFlag.RED_ZONE | SlabFlag.POISON;
 

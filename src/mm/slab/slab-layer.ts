@@ -99,11 +99,17 @@ export function slabPut(ctx: CacheContext, addr: number): void {
     ctx.listAdd(desc, listAfter);
   }
   ctx.count(CacheStat.slabFrees);
-  if (listAfter === C_EMPTY && (w[ctx.base + C_NR_EMPTY] as number) > minPartial(ctx.size)) releaseSlab(ctx, desc);
+  if (listAfter === C_EMPTY && (w[ctx.base + C_NR_EMPTY] as number) > minPartial(ctx.size) && mayRelease(ctx)) releaseSlab(ctx, desc);
+}
+
+/** A SLAB_TYPESAFE_BY_RCU cache releases empty slabs only where a grace-period hook is set. */
+function mayRelease(ctx: CacheContext): boolean {
+  return (ctx.flags & SlabFlag.TYPESAFE_BY_RCU) === 0 || ctx.services.deferSlabPages !== null;
 }
 
 /** Returns every empty slab to the page allocator; returns the pages freed. */
 export function releaseEmptySlabs(ctx: CacheContext): number {
+  if (!mayRelease(ctx)) return 0;
   let pages = 0;
   for (let desc = (ctx.w[ctx.base + C_EMPTY] as number) >>> 0; desc !== 0; desc = (ctx.w[ctx.base + C_EMPTY] as number) >>> 0) {
     pages += releaseSlab(ctx, desc);
@@ -123,7 +129,9 @@ function releaseSlab(ctx: CacheContext, desc: number): number {
   mm.private.fill(0, pfn, pfn + (1 << order));
   mm.firstObject.fill(0, pfn, pfn + (1 << order));
   if (ctx.onSlabHeaderBytes === 0) internalPut(ctx.services.descriptorCache(), desc);
-  ctx.services.pages.freePages(pfn, order);
+  const defer = (ctx.flags & SlabFlag.TYPESAFE_BY_RCU) !== 0 ? ctx.services.deferSlabPages : null;
+  if (defer !== null) defer(pfn, order);
+  else ctx.services.pages.freePages(pfn, order);
   ctx.count(CacheStat.slabsFreed);
   ctx.count(CacheStat.pagesFreed, 1 << order);
   return 1 << order;

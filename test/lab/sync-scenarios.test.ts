@@ -1,0 +1,36 @@
+// The direction of each effect the lock-memory and rcu scenarios show (the scenarios' own smoke
+// runs are in scenarios.test.ts): per-waiter records cost kernel memory, records on the stack do
+// not; a spinlock never sleeps; a stalled reader makes memory pile up and names itself in a stall
+// warning.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runLockContention } from '../../src/lab/workloads/lock-run.ts';
+import { runRcuExperiment } from '../../src/lab/workloads/rcu-run.ts';
+
+test('lock-memory: sleeping waiters hold futex_q objects only with slab placement; a spinlock spins and never sleeps', async () => {
+  const options = { workers: 4, durationMs: 300, csLoads: 4000, outsideLoads: 100 };
+  const slab = await runLockContention({ ...options, kind: 'mutex', placement: 'slab' });
+  const stack = await runLockContention({ ...options, kind: 'mutex', placement: 'stack' });
+  const spin = await runLockContention({ ...options, kind: 'spin', placement: 'stack' });
+  assert.ok(slab.stats.sleepersMax > 0 && stack.stats.sleepersMax > 0, 'with a long critical section, mutex waiters slept');
+  assert.ok(slab.waiterBytesPeak > 0, 'per-waiter records took kernel memory');
+  assert.ok(slab.futexQSlabBytes > 0, 'the futex_q cache grew slab pages');
+  assert.equal(stack.waiterBytesPeak, 0);
+  assert.equal(stack.futexQSlabBytes, 0, 'records on the stack allocate nothing');
+  assert.equal(spin.stats.sleeps, 0);
+  assert.ok(spin.stats.spins > 0 && spin.stats.waitMs > 0, 'spinlock waiters burnt CPU');
+  assert.ok(slab.stats.sleepMs > 0, 'mutex waiters spent their wait asleep');
+});
+
+for (const mode of ['qsbr', 'epoch'] as const) {
+  test(`rcu (${mode}): a reader stalled inside its read section makes memory pile up and is named by the stall warning`, async () => {
+    const base = { mode, readers: 2, updates: 60_000, seed: 5, buckets: 16, stallTimeoutMs: 50 };
+    const calm = await runRcuExperiment(base);
+    const stalled = await runRcuExperiment({ ...base, stall: { afterReads: 50, ms: 60_000 } });
+    assert.ok(stalled.pendingPeakBytes > 2 * calm.pendingPeakBytes, `peak waiting: stalled ${stalled.pendingPeakBytes} B vs ${calm.pendingPeakBytes} B`);
+    const stalledCpu = stalled.readers[0]?.cpu;
+    assert.ok(stalled.stalls.length > 0, 'a stall warning fired');
+    assert.ok(stalled.stalls.every((s) => s.cpus.includes(stalledCpu as number)), `the warnings name CPU ${stalledCpu}: ${stalled.stalls[0]?.message}`);
+    assert.equal(stalled.poisonHits + stalled.reusedHits, 0);
+  });
+}
