@@ -114,7 +114,22 @@ export const PageFlag = {
   Slab: 1 << 6,
   /** A free order-0 page on a CPU's per-CPU list (pcp.ts): free to its users, not to the buddy allocator. */
   Pcp: 1 << 7,
+  /**
+   * Sensitivity tags (mm/secret, and every subsystem that writes RAM out): the page holds a secret
+   * (memfd_secret, or memory the owner tagged). Swap never writes it, hibernation and crash dumps
+   * leave it out or zero it, and it is wiped before it returns to the buddy allocator.
+   */
+  Sensitive: 1 << 8,
+  /** Never saved in a hibernation image (Linux's PageNosave / register_nosave_region). */
+  NoSave: 1 << 9,
+  /** Never written to a crash dump (MADV_DONTDUMP's effect on the pages, makedumpfile's exclusion). */
+  NoDump: 1 << 10,
+  /** Locked in RAM: reclaim never swaps it out (PG_mlocked, mlock(2), memfd_secret). */
+  Mlocked: 1 << 11,
 } as const;
+
+/** The tags subsystems that write RAM out (swap, hibernation, crash dumps) must honour. */
+export const PAGE_SENSITIVITY_TAGS = PageFlag.Sensitive | PageFlag.NoSave | PageFlag.NoDump | PageFlag.Mlocked;
 
 /** The mobility an allocated block was asked for (a MigrateType), kept in its first page's flags. */
 export const PAGE_FLAG_MT_SHIFT = 12;
