@@ -6,6 +6,8 @@
  *   kmem report [--out DIR] [--seed N] [--smoke] [--only a,b]     every scenario → DIR/index.html
  *   kmem boot [--ram-bytes 64MiB] [--cpus N] [--possible-cpus N] [--no-group-by-mobility]
  *                                               boot a kernel, show /proc files
+ *   kmem replay FILE [--json | --csv]              a Linux kmem trace through kmem (trace-commands.ts)
+ *   kmem trace-gen [--events N] [--out FILE]      a synthetic one
  *   kmem --version | kmem [command] [scenario] --help
  *
  * Like git's or node's command line: -h/--help at every level prints help and does nothing else; an
@@ -33,6 +35,7 @@ import { formatParam } from './render/format.ts';
 import { renderRunText } from './render/text.ts';
 import { environment } from './report/environment.ts';
 import { renderReportHtml } from './report/html.ts';
+import { REPLAY_HELP, TRACE_GEN_HELP, commandReplay, commandTraceGen } from './trace-commands.ts';
 
 /** A failure while running, not a usage error: exit status 1. */
 export class RunError extends KmemError {
@@ -68,7 +71,7 @@ const BOOT_OPTIONS: OptionSpecs = {
 };
 const LIST_OPTIONS: OptionSpecs = { help: COMMON.help as OptionSpecs[string] };
 
-const COMMANDS = ['list', 'run', 'report', 'boot', 'help'] as const;
+const COMMANDS = ['list', 'run', 'report', 'boot', 'replay', 'trace-gen', 'help'] as const;
 
 const USAGE = `usage: kmem <command> [options]
        kmem <command> --help | kmem --version
@@ -78,6 +81,8 @@ commands:
   run <scenario> [...]   run one scenario (kmem run <scenario> --help: its parameters)
   report [...]           run every scenario, print each summary, write the HTML report
   boot [...]             boot a kernel and print its /proc files
+  replay FILE [...]      replay a Linux kmem trace through kmem, fixed slots and a general allocator
+  trace-gen [...]        write a synthetic Linux kmem trace (seeded)
   help [command]         this text, or a command's
 
 options:
@@ -120,6 +125,10 @@ function commandHelp(command: string, scenarioName: string | undefined): string 
     }
     case 'report':
       return `usage: kmem report [options]\n\nRuns every scenario (or --only those), prints each summary as it finishes, writes DIR/index.html.\n\n${optionHelp(REPORT_OPTIONS)}`;
+    case 'replay':
+      return REPLAY_HELP;
+    case 'trace-gen':
+      return TRACE_GEN_HELP;
     case 'boot':
       return `usage: kmem boot [options]\n\nBoots a kernel and prints its memblock regions and /proc files.\n\n${optionHelp(BOOT_OPTIONS)}`;
     default:
@@ -321,6 +330,10 @@ async function dispatch(argv: readonly string[]): Promise<string> {
       return commandReport(rest);
     case 'boot':
       return commandBoot(rest);
+    case 'replay':
+      return commandReplay(rest);
+    case 'trace-gen':
+      return commandTraceGen(rest);
     default: {
       const { positionals } = parseOptions(rest, LIST_OPTIONS, 2, 'help');
       return commandHelp(positionals[0] ?? '', positionals[1]);

@@ -149,8 +149,9 @@ function last(run: ModeRun): Sample {
   return sample;
 }
 
+/** A run's series; the run without per-CPU lists is dashed, since it may coincide with the grouped run. */
 function series(run: ModeRun, pick: (s: Sample) => number, name = label(run)): Series {
-  return { label: name, points: run.samples.map((s) => [s.step, pick(s)]) };
+  return { label: name, points: run.samples.map((s) => [s.step, pick(s)]), ...(run.pcp ? {} : { style: 'dashed' as const }) };
 }
 
 function assemble(modes: ModeRun[], ramBytes: number, steps: number) {
@@ -264,7 +265,7 @@ function assemble(modes: ModeRun[], ramBytes: number, steps: number) {
       kind: 'line',
       x: { label: 'requests' },
       y: { label: 'pageblocks' },
-      series: [series(on, (s) => s.freePageblocks, 'pcp on, buddy now'), series(on, (s) => s.freePageblocksDrained, 'pcp on, lists drained'), series(noPcp, (s) => s.freePageblocks, 'pcp off')],
+      series: [series(on, (s) => s.freePageblocks, 'pcp on, buddy now'), { ...series(on, (s) => s.freePageblocksDrained, 'pcp on, lists drained'), style: 'points' }, series(noPcp, (s) => s.freePageblocks, 'pcp off')],
     },
   ];
   return { answer, summary, tables: [table, pcpTable, buddy], plots };

@@ -82,7 +82,8 @@ export const lockMemory = defineScenario({
       note: `Waiter records are ${Q_BYTES} bytes. On the stack, each CPU has one record from boot (${Q_BYTES} B × CPUs), so a wait allocates nothing; from the slab, each sleeping waiter holds one object of futex_q, and the cache keeps its slab pages after the waiters are gone. CPU spinning = wait time not spent asleep.`,
     };
     const series = (value: (r: LockRunResult) => number) =>
-      CONFIGS.map((c) => ({ label: c.label, points: rows.filter((r) => r.label === c.label).map((r) => [r.workers, value(r.run)] as [number, number]) }));
+      // One panel per lock (small multiples on shared axes): a spinlock and a stack-placed mutex both hold 0 bytes.
+      CONFIGS.map((c) => ({ label: c.label, panel: c.label, points: rows.filter((r) => r.label === c.label).map((r) => [r.workers, value(r.run)] as [number, number]) }));
     const plots: Plot[] = [
       { id: 'waiter-bytes', title: 'Kernel bytes held by sleeping waiters (peak)', kind: 'line', scheduling: true, x: { label: 'contending workers' }, y: { label: 'bytes' }, series: series((r) => r.waiterBytesPeak) },
       { id: 'spin-ms', title: 'CPU time spent spinning', kind: 'line', timing: true, x: { label: 'contending workers' }, y: { label: 'ms' }, series: series((r) => r.stats.waitMs - r.stats.sleepMs) },

@@ -236,7 +236,12 @@ export const thpTlb = defineScenario({
       kind: 'line',
       x: { label: 'allocation (MiB)', log: true },
       y: { label: 'AnonHugePages ÷ size' },
-      series: Object.entries(coverage).map(([label, values]) => ({ label, points: sizes.map((b, i): [number, number] => [b / MiB, values[i] ?? 0]) })),
+      // One panel per alignment policy; in each, glibc's malloc solid and the hugepage-aware one dashed
+      // (under some policies the two coincide).
+      series: Object.entries(coverage).map(([label, values]) => {
+        const [which = '', policy = ''] = label.split(', ');
+        return { label, panel: `THP alignment: ${policy}`, ...(which === 'glibc' ? {} : { style: 'dashed' as const }), points: sizes.map((b, i): [number, number] => [b / MiB, values[i] ?? 0]) };
+      }),
     };
     const coverageTable: Table = {
       id: 'coverage',
@@ -258,7 +263,8 @@ export const thpTlb = defineScenario({
       kind: 'line',
       x: { label: 'round' },
       y: { label: 'AnonHugePages ÷ mapped' },
-      series: timelines.map((t) => ({ label: t.mode, points: t.rounds.map((r): [number, number] => [r.round, r.coverage]) })),
+      // One panel per mode: several reach full coverage.
+      series: timelines.map((t) => ({ label: t.mode, panel: t.mode, points: t.rounds.map((r): [number, number] => [r.round, r.coverage]) })),
     };
     const timelineTable: Table = {
       id: 'fragmented',
