@@ -87,6 +87,10 @@ test('explorer: the page draws every frame as the kernel counts it, runs a scena
     await page.selectOption('#scenario-name', 'message-queue');
     await page.click('#scenario-form button[type=submit]');
     await page.waitForSelector('.summary[data-scenario="message-queue"]', { timeout: 120_000 });
+    // Its charts are the report's Vega-Lite specifications, drawn by Vega in the page.
+    await page.waitForSelector('.scenario-chart[data-drawn="true"] svg', { timeout: 60_000 });
+    const charts = await page.evaluate(() => [...document.querySelectorAll('.scenario-chart')].map((f) => ({ drawn: f.getAttribute('data-drawn'), marks: f.querySelectorAll('svg path, svg rect').length })));
+    assert.ok(charts.length >= 2 && charts.every((c) => c.drawn === 'true' && c.marks > 3), JSON.stringify(charts));
     await page.locator('#scenario').screenshot({ path: join(SHOTS, 'explorer-scenario.png') });
 
     // A generated trace replayed in the page: every kmalloc in the trace's size class.

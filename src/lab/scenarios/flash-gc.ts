@@ -33,7 +33,6 @@ import type { Column, Plot, ScenarioResult, Series, Table } from '../scenario.ts
 import { TRACE_FORMATS } from '../../flash/traces/formats.ts';
 import type { TraceFormat } from '../../flash/traces/formats.ts';
 import { TraceFormatError, TraceWorkload } from '../../flash/traces/reader.ts';
-import { openTraceFile } from '../../flash/traces/trace-file.ts';
 import { gcTestbed, logicalPagesFor } from '../../flash/steady-state.ts';
 
 interface Sizes {
@@ -466,7 +465,7 @@ function assemble(points: WaPoint[], hc: HotColdRun[], wearRuns: WearRun[], inPl
  * a freshly formatted store, pages mapped modulo the store's logical pages (every trace fits). WA is
  * over the whole replay, cold start included. A trace with no request is an error.
  */
-function replayTrace(
+async function replayTrace(
   path: string,
   format: TraceFormat,
   alphas: readonly number[],
@@ -474,7 +473,9 @@ function replayTrace(
   pagesPerBlock: number,
   seed: number,
   progress: (done: number, total: number, label: string) => void,
-): ScenarioResult {
+): Promise<ScenarioResult> {
+  // Trace files are read with node:fs: loaded here, so the registry stays browser-safe.
+  const { openTraceFile } = await import('../../flash/traces/trace-file.ts');
   const rows: Record<string, string | number>[] = [];
   let records = 0;
   alphas.forEach((alpha, i) => {

@@ -11,7 +11,6 @@
 import { Q_BYTES } from '../../sync/types.ts';
 import { defineScenario } from '../scenario.ts';
 import type { Plot, Table } from '../scenario.ts';
-import { runLockContention } from '../workloads/lock-run.ts';
 import type { LockRunResult } from '../workloads/lock-run.ts';
 
 const CONFIGS = [
@@ -38,6 +37,8 @@ export const lockMemory = defineScenario({
     outsideLoads: { kind: 'int', default: 400, min: 0, max: 1_000_000, description: 'work between two acquisitions (loads)' },
   },
   async run(params, ctx) {
+    // Worker threads are Node's (node:worker_threads): loaded here, so the registry stays browser-safe.
+    const { runLockContention } = await import('../workloads/lock-run.ts');
     const counts = ctx.smoke ? [2] : params.workers;
     const durationMs = ctx.smoke ? Math.min(params.durationMs, 30) : params.durationMs;
     const rows: Row[] = [];

@@ -9,7 +9,6 @@
  */
 import { defineScenario } from '../scenario.ts';
 import type { Plot, Series, Table } from '../scenario.ts';
-import { runRcuExperiment } from '../workloads/rcu-run.ts';
 import type { RcuMode, RcuRunResult } from '../workloads/rcu-run.ts';
 
 interface Run {
@@ -37,6 +36,8 @@ export const rcu = defineScenario({
     stallTimeoutMs: { kind: 'int', default: 100, min: 1, max: 600_000, description: 'RCU stall warning after a grace period waits this long (Linux: 21 s)' },
   },
   async run(params, ctx) {
+    // Worker threads are Node's (node:worker_threads): loaded here, so the registry stays browser-safe.
+    const { runRcuExperiment } = await import('../workloads/rcu-run.ts');
     const updates = ctx.smoke ? Math.min(params.updates, 4000) : params.updates;
     const stallMs = ctx.smoke ? Math.min(params.stallMs, 30) : params.stallMs;
     const plan: { mode: RcuMode; stalled: boolean }[] = [

@@ -1,11 +1,15 @@
 /**
  * Runs a lab scenario in the page with the parameters typed into a form (the same resolution and
- * checks as the command line), and shows its summary and tables.
+ * checks as the command line), and shows its answer, its charts — the report's own Vega-Lite
+ * specifications (lab/chart.ts), here interactive, with tooltips — and its tables.
  */
+import { View, parse } from 'vega';
+import { compile } from 'vega-lite';
+import { chartSpec } from '../../lab/chart.ts';
 import { SCENARIOS, findScenario } from '../../lab/registry.ts';
 import { runScenario } from '../../lab/run.ts';
 import type { ParamInput } from '../../lab/params.ts';
-import type { Cell, ParamSpec } from '../../lab/scenario.ts';
+import type { Cell, ParamSpec, Plot } from '../../lab/scenario.ts';
 import { el, table } from './dom.ts';
 
 /** Scenarios that need what a page may lack (a WebGPU adapter) are still listed; a failure is shown. */
@@ -45,7 +49,8 @@ export function setupScenarioView(form: HTMLFormElement, select: HTMLSelectEleme
         out.replaceChildren(
           el('h3', {}, run.title),
           el('p', {}, run.question),
-          el('div', { class: 'summary', 'data-scenario': run.scenario }, ...run.result.summary.map((line) => el('p', {}, line))),
+          el('div', { class: 'summary', 'data-scenario': run.scenario }, ...(run.result.answer === undefined ? [] : [el('p', {}, el('strong', {}, `Answer: ${run.result.answer}`))]), ...run.result.summary.map((line) => el('p', {}, line))),
+          ...run.result.plots.map((plot) => chart(plot)),
           ...run.result.tables.map((t) =>
             el('div', { class: 'scenario-table', 'data-table': t.id }, el('h4', {}, t.title), table(t.columns.map((c) => (c.unit ? `${c.label} (${c.unit})` : c.label)), t.rows.map((row) => t.columns.map((c) => format(row[c.key] ?? null, c.digits))))),
           ),
@@ -54,6 +59,16 @@ export function setupScenarioView(form: HTMLFormElement, select: HTMLSelectEleme
       })
       .catch((error: unknown) => out.replaceChildren(el('p', { class: 'error' }, error instanceof Error ? `${error.name}: ${error.message}` : String(error))));
   });
+}
+
+/** A plot drawn by Vega from the report's specification, in a figure that fills in when Vega is done. */
+function chart(plot: Plot): HTMLElement {
+  const holder = el('div', { class: 'chart' });
+  // The specification carries the plot's title.
+  const figure = el('figure', { class: 'scenario-chart', 'data-plot': plot.id }, holder);
+  const view = new View(parse(compile(chartSpec(plot)).spec), { renderer: 'svg', container: holder, hover: true });
+  void view.runAsync().then(() => figure.setAttribute('data-drawn', 'true'));
+  return figure;
 }
 
 function format(cell: Cell, digits = 3): string {
