@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run explore`: the explorer (src/web) on Vite's dev server, on 127.0.0.1 only, cross-origin
-// isolated so that worker CPUs can share the kernel. Prints the URL; Ctrl-C stops it.
+// isolated so that worker CPUs can share the kernel. Prints the URL; Ctrl-C stops it. The report and
+// `npm start` point at port 5173 (src/cli/report/html.ts EXPLORER_URL).
 import { createServer } from 'vite';
 
 const port = Number(process.env.KMEM_EXPLORE_PORT ?? 5173);

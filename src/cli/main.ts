@@ -34,7 +34,7 @@ import { renderRunCsv } from './render/csv.ts';
 import { formatParam } from './render/format.ts';
 import { renderRunText } from './render/text.ts';
 import { environment } from './report/environment.ts';
-import { renderReportHtml } from './report/html.ts';
+import { EXPLORER_URL, renderReportHtml } from './report/html.ts';
 import { REPLAY_HELP, TRACE_GEN_HELP, commandReplay, commandTraceGen } from './trace-commands.ts';
 
 /** A failure while running, not a usage error: exit status 1. */
@@ -242,7 +242,7 @@ async function commandReport(argv: readonly string[]): Promise<string> {
   }
   if (!quiet) process.stderr.write('report: rendering the charts\n');
   writeOut(path, await renderReportHtml(runs, seed, environment(runs, process.cwd())));
-  return `report written to ${path}`;
+  return `report written to ${path}\nthe explorer (the kernel live in a browser): npm run explore, then open ${EXPLORER_URL}`;
 }
 
 function commandBoot(argv: readonly string[]): string {

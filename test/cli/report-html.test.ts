@@ -2,6 +2,7 @@
 // and opens with where and when it was made.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { renderReportHtml } from '../../src/cli/report/html.ts';
 import { columnFormatter } from '../../src/cli/render/format.ts';
 import type { Table } from '../../src/lab/scenario.ts';
@@ -33,6 +34,9 @@ test('the HTML report escapes & < > and " in text and in attributes', async () =
   assert.match(html, /<b>Answer:<\/b> a &amp; b/);
   assert.doesNotMatch(html, /id="a"b"|id="t"1"/);
   for (const field of ['2026-01-02T03:04:05Z', 'abc123', 'Test CPU &lt;x&gt;, 2 cores', 'v20.0.0']) assert.ok(html.includes(field), field);
+  // The report points at the explorer, at the address scripts/explore.mjs serves it on.
+  assert.match(html, /<code>npm run explore<\/code> and open <a href="http:\/\/127\.0\.0\.1:5173\/">/);
+  assert.match(readFileSync(new URL('../../scripts/explore.mjs', import.meta.url), 'utf8'), /KMEM_EXPLORE_PORT \?\? 5173/);
 });
 
 test('a column reads alike: the same digits for every number once one has a fraction, never an exponent', () => {

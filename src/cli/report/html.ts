@@ -12,6 +12,9 @@ import { paramsLine } from '../render/text.ts';
 import { renderChartSvg } from './charts.ts';
 import type { Environment } from './environment.ts';
 
+/** Where `npm run explore` serves the explorer (scripts/explore.mjs, Vite on 127.0.0.1). */
+export const EXPLORER_URL = 'http://127.0.0.1:5173/';
+
 /** Text for XML or HTML, in element content or a double-quoted attribute. */
 export function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -82,7 +85,8 @@ ${tables}</section>`);
 <body>
 <h1>kmem report</h1>
 ${environmentHtml(env, seed, smoke)}
-<p>Regenerate with <code>npm start</code>. Answers:</p>
+<p>Regenerate with <code>npm start</code>. To watch a kernel's memory live — every page frame, the buddy lists, the slab caches, two designs side by side — run <code>npm run explore</code> and open <a href="${EXPLORER_URL}">${EXPLORER_URL}</a> (the explorer, docs/explorer.md).</p>
+<p>Answers:</p>
 <ul>${toc}</ul>
 ${sections.join('\n')}
 </body></html>
