@@ -21,6 +21,7 @@
  *
  * The helpers here are pure functions on (lo, hi) pairs and on word views; the walk is in mmu.ts.
  */
+import { ArgumentError } from '../util/errors.ts';
 import { PAGE_SHIFT } from './ram.ts';
 
 /** Entries per paging structure and bytes per entry (§4.5: 512 × 8 bytes = one 4 KiB frame). */
@@ -85,7 +86,7 @@ export const PTE_HI_NX = 1 << 31;
  *  This returns the mask of `hi` bits that must be zero for a given MAXPHYADDR (32 … 52). */
 export function hiReservedMask(maxPhysAddrBits: number): number {
   if (!Number.isInteger(maxPhysAddrBits) || maxPhysAddrBits < 32 || maxPhysAddrBits > 52) {
-    throw new RangeError(`MAXPHYADDR ${maxPhysAddrBits}: expected an integer in [32, 52]`);
+    throw new ArgumentError(`MAXPHYADDR ${maxPhysAddrBits}: expected an integer in [32, 52]`);
   }
   return (PTE_HI_FRAME_MASK & ~((2 ** (maxPhysAddrBits - 32) - 1) >>> 0)) >>> 0;
 }
@@ -114,7 +115,7 @@ export function makePteHi(paddr: number, hiFlags: number): number {
 
 function checkFramePaddr(paddr: number, alignBytes: number): void {
   if (!Number.isInteger(paddr) || paddr < 0 || paddr >= 2 ** 52 || paddr % alignBytes !== 0) {
-    throw new RangeError(`frame address 0x${paddr.toString(16)}: expected a ${alignBytes}-byte aligned address below 2^52`);
+    throw new ArgumentError(`frame address 0x${paddr.toString(16)}: expected a ${alignBytes}-byte aligned address below 2^52`);
   }
 }
 
@@ -151,7 +152,7 @@ export function pteIndex(vaddr: number, level: number): number {
 export function canonical48(address: bigint): number {
   const top = address >> 47n;
   if (top !== 0n && top !== 0x1ffffn) {
-    throw new RangeError(`address 0x${address.toString(16)} is not canonical: bits 63:47 must be all 0 or all 1`);
+    throw new ArgumentError(`address 0x${address.toString(16)} is not canonical: expected bits 63:47 all 0 or all 1`);
   }
   return Number(address & 0xffff_ffff_ffffn);
 }

@@ -18,7 +18,7 @@
  * Waiting: Atomics.wait where the host allows it (Node's threads; not a browser's main thread) on a
  * SharedArrayBuffer, else a spin; either way bounded by `timeoutMs`, then `ShootdownTimeoutError`.
  */
-import { KmemError } from '../util/errors.ts';
+import { ArgumentError, KmemError } from '../util/errors.ts';
 import type { Tlb } from './tlb.ts';
 
 export const SHOOTDOWN_PAGES = 1;
@@ -84,7 +84,7 @@ export class ShootdownDomain {
     readonly nrCpus: number,
   ) {
     if (!Number.isInteger(nrCpus) || nrCpus < 1 || words.length < ShootdownDomain.wordsNeeded(nrCpus)) {
-      throw new RangeError(`shootdown domain for ${nrCpus} CPUs needs ${ShootdownDomain.wordsNeeded(nrCpus)} words, got ${words.length}`);
+      throw new ArgumentError(`shootdown domain for ${nrCpus} CPUs got ${words.length} words; expected at least 1 CPU and ${ShootdownDomain.wordsNeeded(nrCpus)} words`);
     }
   }
 
@@ -98,7 +98,7 @@ export class ShootdownDomain {
   }
 
   private checkCpu(cpu: number): void {
-    if (!Number.isInteger(cpu) || cpu < 0 || cpu >= this.nrCpus) throw new RangeError(`CPU ${cpu}: expected 0 … ${this.nrCpus - 1}`);
+    if (!Number.isInteger(cpu) || cpu < 0 || cpu >= this.nrCpus) throw new ArgumentError(`CPU ${cpu}: expected 0 … ${this.nrCpus - 1}`);
   }
 
   acknowledge(cpu: number, generation: number): void {

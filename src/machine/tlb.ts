@@ -25,7 +25,7 @@
  *   LRU: stamp[i] is the array's clock at the entry's last use; the victim is an empty way, else the
  *   way of least stamp. Invariant: within a set, no two valid entries have the same tag.
  */
-import { InvariantError } from '../util/errors.ts';
+import { ArgumentError, InvariantError } from '../util/errors.ts';
 import { PERM_GLOBAL, type WalkCache } from './mmu.ts';
 import { PAGE_SHIFT_1G, PAGE_SHIFT_2M, PAGE_SHIFT_4K } from './pte.ts';
 
@@ -94,11 +94,11 @@ export class TlbArray {
   constructor(readonly spec: TlbArraySpec) {
     const { entries, ways } = spec;
     if (!Number.isInteger(entries) || !Number.isInteger(ways) || entries < 1 || ways < 1 || entries % ways !== 0) {
-      throw new RangeError(`TLB array ${spec.name}: ${entries} entries in ${ways} ways: expected ways dividing entries`);
+      throw new ArgumentError(`TLB array ${spec.name}: ${entries} entries in ${ways} ways: expected ways dividing entries`);
     }
     this.sets = entries / ways;
     if ((this.sets & (this.sets - 1)) !== 0) {
-      throw new RangeError(`TLB array ${spec.name}: ${this.sets} sets: expected a power of two (the model indexes by the key's low bits)`);
+      throw new ArgumentError(`TLB array ${spec.name}: ${this.sets} sets: expected a power of two (the model indexes by the key's low bits)`);
     }
     this.setMask = this.sets - 1;
     this.ways = ways;

@@ -95,11 +95,12 @@ export class PageOwnerError extends PageError {
     pfn: number,
     readonly owner: number,
     readonly expectedOwner: number,
+    /** Whose block it is, as a clause ("it belongs to cache 'x'"). */
     readonly ownerName: string,
   ) {
     super(
       pfn,
-      `free of pfn ${pfn} (paddr ${hexPaddr(pfn)}): the block belongs to ${ownerName} (owner tag 0x${owner.toString(16)}); ` +
+      `free of pfn ${pfn} (paddr ${hexPaddr(pfn)}): the block has owner tag 0x${owner.toString(16)} (${ownerName}); ` +
         `expected a block allocated with owner tag 0x${expectedOwner.toString(16)}: free it through its owner`,
     );
   }

@@ -146,7 +146,7 @@ export class PageAllocator {
    */
   #fastAlloc: (gfp: number, owner: number) => number = (gfp, owner) => (this.#claimPcp() ? this.#fastAlloc(gfp, owner) : NO_PFN);
   #fastFree: (pfn: number, owner: number) => boolean = (pfn, owner) => this.#claimPcp() && this.#fastFree(pfn, owner);
-  #describeOwner: (pfn: number) => string = () => 'another owner';
+  #describeOwner: (pfn: number) => string = () => 'it belongs to another owner';
 
   static {
     internalsOf = (pa) => ({ core: pa.#core, pcp: pa.#pcp, pcpStats: pa.#pcpStats, cpus: pa.#cpus });
@@ -831,7 +831,7 @@ export class PageAllocator {
       const region = this.header.regions().find((r) => pfn * PAGE_SIZE >= r.paddr && pfn * PAGE_SIZE < r.paddr + r.sizeBytes);
       throw new ReservedPageError(pfn, region === undefined ? 'the boot header' : `memblock region '${region.name}'`);
     }
-    if ((flags & PageFlag.Slab) !== 0) throw new PageOwnerError(pfn, this.#owner[pfn] as number, owner, `a slab: ${this.#describeOwner(pfn)}`);
+    if ((flags & PageFlag.Slab) !== 0) throw new PageOwnerError(pfn, this.#owner[pfn] as number, owner, `a slab page: ${this.#describeOwner(pfn)}`);
     if ((flags & PageFlag.Allocated) !== 0) {
       if ((this.#owner[pfn] as number) !== owner) throw new PageOwnerError(pfn, this.#owner[pfn] as number, owner, this.#describeOwner(pfn));
       throw new WrongOrderError(pfn, order, this.#order[pfn] as number);

@@ -238,9 +238,14 @@ export class Rcu {
       }
       const now = performance.now();
       this.checkStall(now, { cookie, since: start });
-      if (now - start > timeoutMs) throw new RcuTimeoutError(`synchronize (${this.flavour.name}): grace period ${cookie} still waits after ${timeoutMs} ms on CPUs { ${this.flavour.holders(cookie).join(' ')} }`);
+      if (now - start > timeoutMs) throw this.timedOut(cookie, timeoutMs);
       await new Promise((resolve) => (round < 16 ? setImmediate(resolve) : setTimeout(resolve, 1)));
     }
+  }
+
+  /** The error of a synchronize() whose grace period outlived `timeoutMs`: it names the CPUs still holding it. */
+  private timedOut(cookie: number, timeoutMs: number): RcuTimeoutError {
+    return new RcuTimeoutError(`synchronize (${this.flavour.name}): grace period ${cookie} still waits after ${timeoutMs} ms on CPUs { ${this.flavour.holders(cookie).join(' ')} }; expected every CPU to pass a quiescent state`);
   }
 
   /** synchronize() for a worker that may block: polls in place. */
@@ -256,7 +261,7 @@ export class Rcu {
       }
       const now = performance.now();
       this.checkStall(now, { cookie, since: start });
-      if (now - start > timeoutMs) throw new RcuTimeoutError(`synchronize (${this.flavour.name}): grace period ${cookie} still waits after ${timeoutMs} ms on CPUs { ${this.flavour.holders(cookie).join(' ')} }`);
+      if (now - start > timeoutMs) throw this.timedOut(cookie, timeoutMs);
     }
   }
 

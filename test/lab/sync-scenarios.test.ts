@@ -6,6 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runLockContention } from '../../src/lab/workloads/lock-run.ts';
 import { runRcuExperiment } from '../../src/lab/workloads/rcu-run.ts';
+import { findScenario } from '../../src/lab/registry.ts';
+import { runScenario } from '../../src/lab/run.ts';
 
 test('lock-memory: sleeping waiters hold futex_q objects only with slab placement; a spinlock spins and never sleeps', async () => {
   const options = { workers: 4, durationMs: 300, csLoads: 4000, outsideLoads: 100 };
@@ -34,3 +36,9 @@ for (const mode of ['qsbr', 'epoch'] as const) {
     assert.equal(stalled.poisonHits + stalled.reusedHits, 0);
   });
 }
+
+test('rcu --smoke: the summary says "not run" for the epoch run it leaves out, not a figure of 0 B', async () => {
+  const { result } = await runScenario(findScenario('rcu'), {}, { seed: 3, smoke: true });
+  const line = result.summary.find((s) => s.startsWith('Peak memory waiting')) ?? '';
+  assert.match(line, /^Peak memory waiting for a grace period: QSBR \d+ B, epoch not run; with one reader stalled \d+ ms: QSBR \d+ B, epoch \d+ B\.$/);
+});

@@ -41,6 +41,7 @@ import {
   faultErrorCode,
 } from '../../src/machine/mmu.ts';
 import { PageTableBuilder } from '../helpers/page-tables.ts';
+import { ArgumentError } from '../../src/util/errors.ts';
 
 test('PTE halves: frame bits 51:12 split across lo and hi, NX is bit 63, round trip through bigint', () => {
   const paddr = 0x3_4567_8000;
@@ -52,7 +53,7 @@ test('PTE halves: frame bits 51:12 split across lo and hi, NX is bit 63, round t
   assert.deepEqual(pteFromBigInt(whole), { lo, hi });
   assert.equal(lo & PTE_SW_MASK, 5 << 9);
   assert.match(describePte(lo, hi), /\[P W NX\]/);
-  assert.throws(() => makePteLo(0x1001, 0), RangeError);
+  assert.throws(() => makePteLo(0x1001, 0), ArgumentError);
   // MAXPHYADDR 46: bits 51:46 of the frame (hi bits 19:14) are reserved.
   assert.equal(hiReservedMask(46), 0xfc000);
   assert.equal(hiReservedMask(52), 0);

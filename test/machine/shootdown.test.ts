@@ -7,6 +7,7 @@ import { skylake } from '../../src/machine/tlb-presets.ts';
 import { PageTableBuilder } from '../helpers/page-tables.ts';
 import { runTsWorker } from '../helpers/worker.ts';
 import type { ShootdownWorkerInput, ShootdownWorkerReport } from './shootdown-worker.ts';
+import { ArgumentError } from '../../src/util/errors.ts';
 
 const PAGES = 4;
 
@@ -90,5 +91,5 @@ test('a target that never translates nor polls times out the shootdown with a ty
       { request: 1, acknowledged: 1 },
     ],
   });
-  assert.throws(() => ShootdownDomain.create(0), RangeError);
+  assert.throws(() => ShootdownDomain.create(0), ArgumentError);
 });

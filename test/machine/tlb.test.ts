@@ -7,6 +7,7 @@ import { Tlb, TlbArray } from '../../src/machine/tlb.ts';
 import { fullyAssociative, skylake, zen3, type TlbPreset } from '../../src/machine/tlb-presets.ts';
 import { Prng } from '../../src/util/prng.ts';
 import { PageTableBuilder } from '../helpers/page-tables.ts';
+import { ArgumentError } from '../../src/util/errors.ts';
 
 /** A CPU over `pages` 4 KiB pages at vaddr 0, all mapped to one shared frame (TLB behaviour depends
  *  on virtual pages only, and the walk still reads a real PTE per page). */
@@ -129,5 +130,5 @@ test('invalidation: invlpg drops one address of one PCID plus globals; flushPcid
   tlb.flushAll(false);
   assert.equal(tlb.lookup(0x2000, 2), 0);
   tlb.validate();
-  assert.throws(() => new TlbArray({ name: 'bad', entries: 10, ways: 4, pageShifts: [12] }), RangeError);
+  assert.throws(() => new TlbArray({ name: 'bad', entries: 10, ways: 4, pageShifts: [12] }), ArgumentError);
 });

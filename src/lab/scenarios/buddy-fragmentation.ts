@@ -22,6 +22,7 @@ import { formatBytes } from '../../util/units.ts';
 import { defineScenario } from '../scenario.ts';
 import type { Plot, Series, Table } from '../scenario.ts';
 import { PageChurn } from '../workloads/page-churn.ts';
+import { InvariantError } from '../../util/errors.ts';
 
 interface Sample {
   step: number;
@@ -145,7 +146,7 @@ function label(run: { grouping: boolean; pcp: boolean }): string {
 
 function last(run: ModeRun): Sample {
   const sample = run.samples[run.samples.length - 1];
-  if (sample === undefined) throw new Error('no samples');
+  if (sample === undefined) throw new InvariantError('buddy-fragmentation: a run with no samples; expected at least one per run');
   return sample;
 }
 

@@ -30,6 +30,7 @@ import { defineScenario } from '../scenario.ts';
 import type { Plot, Table } from '../scenario.ts';
 import { GlibcMalloc, HugepageAwareMalloc } from '../workloads/malloc.ts';
 import type { UserMalloc } from '../workloads/malloc.ts';
+import { InvariantError } from '../../util/errors.ts';
 
 const MiB = 1 << 20;
 const PRESETS: readonly PresetName[] = ['skylake', 'zen3'];
@@ -64,7 +65,7 @@ function runWalk(config: Config, preset: PresetName, pattern: (typeof PATTERNS)[
   const malloc = mallocFor(config, kernel);
   const ptr = malloc.malloc(datasetBytes);
   const mm = kernel.vm.addressSpaces()[0];
-  if (mm === undefined) throw new Error('no address space');
+  if (mm === undefined) throw new InvariantError(`thp-tlb: malloc(${datasetBytes}) created no address space; expected the one it maps into`);
   const cpu = new Cpu(kernel.ram, { preset: presetByName(preset) });
   bindCpu(kernel.vm, cpu).switchTo(mm);
   for (let off = 0; off < datasetBytes; off += 4096) cpu.store32(ptr + off, 1);

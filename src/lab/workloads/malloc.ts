@@ -22,6 +22,7 @@
  */
 import type { AddressSpace } from '../../mm/vm/mm-struct.ts';
 import { MADV, MAP, PMD_SIZE, PROT } from '../../mm/vm/types.ts';
+import { ArgumentError, KmemError } from '../../util/errors.ts';
 
 export const MMAP_THRESHOLD_BYTES = 128 * 1024;
 export const CHUNK_HEADER_BYTES = 16;
@@ -74,7 +75,7 @@ export class GlibcMalloc implements UserMalloc {
     const end = chunk + size;
     if (end > this.mm.brkEnd) {
       const old = this.mm.brkEnd;
-      if (this.mm.brk(roundUp(end, 128 * 1024)) === old) throw new Error(`brk refused to grow the heap to 0x${end.toString(16)}`);
+      if (this.mm.brk(roundUp(end, 128 * 1024)) === old) throw new KmemError(`malloc(${size}): brk refused to grow the heap to 0x${end.toString(16)}; expected the address space to have room for it`);
       if (this.hugetlb) this.mm.madvise(roundUp(old, PAGE), roundUp(this.mm.brkEnd, PAGE) - roundUp(old, PAGE), MADV.HUGEPAGE);
     }
     this.top = end;
@@ -91,7 +92,7 @@ export class GlibcMalloc implements UserMalloc {
       return;
     }
     const size = this.heapChunks.get(ptr);
-    if (size === undefined) throw new Error(`free(0x${ptr.toString(16)}): not a pointer this malloc returned`);
+    if (size === undefined) throw new ArgumentError(`free(0x${ptr.toString(16)}): not a pointer this malloc returned; expected the address of a live allocation`);
     this.heapChunks.delete(ptr);
     this.freeChunks.push({ ptr, size });
   }

@@ -463,7 +463,7 @@ export class SlabAllocator implements SlabServices {
     if (isSlabOwner(owner)) return `it belongs to cache '${readName(this.bytes, (this.cacheWord(owner & SLAB_INDEX_MASK) + C_NAME) * 4)}'`;
     let head = pfn;
     if (((this.memMap.flags[pfn] as number) & PageFlag.Tail) !== 0) head = this.memMap.head[pfn] as number;
-    if (this.memMap.owner[head] === KMALLOC_LARGE_OWNER) return `it lies in a large kmalloc block at 0x${(head << PAGE_SHIFT).toString(16)} (free it with kfree)`;
+    if (this.memMap.owner[head] === KMALLOC_LARGE_OWNER) return `it lies in a large kmalloc block at 0x${(head << PAGE_SHIFT).toString(16)}, to free with kfree`;
     return 'it is not slab memory';
   }
 
