@@ -2,8 +2,8 @@
 // its slot (and a lock it held), nothing is lost, and destroyCache works again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Worker } from 'node:worker_threads';
 import { Kernel } from '../../../src/mm/kernel.ts';
+import { startLabWorker } from '../../../src/lab/worker-thread.ts';
 
 test('workers killed with terminate() mid-run are offlined from worker.on("exit"): nothing lost', async () => {
   const kernel = Kernel.boot({ ramBytes: '64MiB', shared: true, cpus: 3 });
@@ -12,10 +12,8 @@ test('workers killed with terminate() mid-run are offlined from worker.on("exit"
   const runs = [false, true].map(
     (holdLock, i) =>
       new Promise<void>((resolve, reject) => {
-        const entry = new URL('../../helpers/ts-worker-entry.mjs', import.meta.url);
-        const worker = new Worker(entry, {
-          workerData: { buffer: kernel.buffer, held, seed: 40 + i, holdLock, tsModule: new URL('./crash-worker.ts', import.meta.url).href },
-        });
+        const { worker, report } = startLabWorker(new URL('./crash-worker.ts', import.meta.url), { buffer: kernel.buffer, held, seed: 40 + i, holdLock });
+        report.catch(() => undefined); // the outcome is judged from the 'message' and 'exit' handlers below
         let claim: { cpu: number; epoch: number } | null = null;
         worker.once('message', (message: { cpu: number; epoch: number }) => {
           claim = message;
