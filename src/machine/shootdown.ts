@@ -107,6 +107,14 @@ export class ShootdownDomain {
     Atomics.notify(this.words, index);
   }
 
+  /**
+   * Acknowledges whatever was asked of `cpu` without flushing anything: for a CPU that holds no
+   * translations (an initiator with no TLB, or one taken offline, whose TLB is gone).
+   */
+  acknowledgePending(cpu: number): void {
+    this.acknowledge(cpu, Atomics.load(this.words, this.requestIndex(cpu)));
+  }
+
   /** Target side: performs the posted request on `tlb`, acknowledges, returns the generation. */
   service(cpu: number, tlb: Tlb): number {
     const words = this.words;

@@ -133,6 +133,9 @@ export class Kernel {
     slots.onCpuOffline((cpu) => this.slab.offlineCpu(cpu));
     // page_alloc_cpu_dead(): that CPU's per-CPU page lists go back to the buddy allocator.
     slots.onCpuOffline((cpu) => this.pages.offlineCpu(cpu));
+    slots.onCpuOffline((cpu) => {
+      if (this.vmLayer !== null || this.header.get(H.VM_ROOT_PFN) > 0) this.vm.cpuOffline(cpu);
+    });
   }
 
   /** The slab allocator, as this worker sees it (built on first use; claims a CPU slot once a cache is used). */

@@ -86,7 +86,12 @@ export class LockWord {
     this.shared = typeof SharedArrayBuffer !== 'undefined' && words.buffer instanceof SharedArrayBuffer;
   }
 
-  acquire(): void {
+  /**
+   * Takes the lock. `whileWaiting`, if given, runs between tries while the lock is contended (and
+   * the sleeps are then at most 1 ms): what a CPU that waits must keep doing, e.g. answer TLB
+   * shootdowns, as Linux's lock waiters keep taking interrupts.
+   */
+  acquire(whileWaiting?: () => void): void {
     const me = this.owner.token() << 1;
     if (this.shared) {
       if (Atomics.compareExchange(this.words, this.index, 0, me) === 0) return;
@@ -94,7 +99,7 @@ export class LockWord {
       this.words[this.index] = me;
       return;
     }
-    this.acquireSlow(me);
+    this.acquireSlow(me, whileWaiting);
   }
 
   release(): void {
@@ -147,13 +152,14 @@ export class LockWord {
     return false;
   }
 
-  private acquireSlow(me: number): void {
+  private acquireSlow(me: number, whileWaiting?: () => void): void {
     this.contended++;
     if (!this.shared) {
       if (!this.takeOverOrRefuse(this.words[this.index] as number, me)) throw new InvariantError(`lock word ${this.index}: cannot be taken`);
       return;
     }
     for (let spin = 0; spin < SPIN_LIMIT; spin++) {
+      if (whileWaiting !== undefined && (spin & 63) === 0) whileWaiting();
       const seen = Atomics.load(this.words, this.index);
       if (seen === 0) {
         if (Atomics.compareExchange(this.words, this.index, 0, me) === 0) return;
@@ -164,6 +170,7 @@ export class LockWord {
     const block = canBlock(this.words, this.index);
     const deadline = Date.now() + WAIT_LIMIT_MS;
     for (;;) {
+      whileWaiting?.();
       const seen = Atomics.load(this.words, this.index);
       if (seen === 0) {
         // Taken with the waiter bit: another sleeper may still be parked (Drepper's mutex 2).
@@ -175,7 +182,7 @@ export class LockWord {
         throw new LockTimeoutError(`lock word ${this.index}: still held by ${this.owner.describe(seen >>> 1)} after ${WAIT_LIMIT_MS} ms; expected it to release it (offlineCpu() a worker that died)`);
       }
       if ((seen & 1) === 0 && Atomics.compareExchange(this.words, this.index, seen, seen | 1) !== seen) continue;
-      if (block) Atomics.wait(this.words, this.index, seen | 1, WAIT_SLICE_MS);
+      if (block) Atomics.wait(this.words, this.index, seen | 1, whileWaiting === undefined ? WAIT_SLICE_MS : 1);
     }
   }
 }

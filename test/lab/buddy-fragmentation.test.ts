@@ -34,3 +34,16 @@ test('buddy-fragmentation: per-CPU lists hide free pages from the buddy allocato
   assert.equal(off.idleDrained, off.idleFree);
   assert.equal(off.idleFree, on.idleDrained, 'drained, the pcp run ends where the run without pcp does');
 });
+
+test('buddy-fragmentation: with the movable share anonymous memory, compaction recovers order-9 blocks when pages are grouped by mobility, and none or few when not', async () => {
+  const run = await shared;
+  const summary = run.result.tables.find((t) => t.id === 'summary');
+  assert.ok(summary !== undefined);
+  const [grouped, ungrouped] = summary.rows;
+  assert.ok(grouped !== undefined && ungrouped !== undefined);
+  assert.ok((grouped.migrated as number) > 0 && (ungrouped.migrated as number) > 0, `compaction migrated anonymous pages in both runs: ${JSON.stringify(summary.rows)}`);
+  assert.ok((grouped.recovered as number) >= 5, `grouped: compaction recovers order-9 blocks: ${JSON.stringify(summary.rows)}`);
+  assert.ok((grouped.recovered as number) > 2 * (ungrouped.recovered as number), `grouping makes compaction pay: ${JSON.stringify(summary.rows)}`);
+  assert.equal(grouped.order9Compacted, (grouped.order9HalfFreed as number) + (grouped.recovered as number));
+  assert.match(run.result.answer ?? '', /compaction recovers \d+ order-9 blocks grouped vs \d+ not grouped/);
+});

@@ -13,11 +13,21 @@
  * list are free but not on the buddy lists, so they keep their pageblocks from merging back into
  * order-9 blocks until the lists are drained: each sample also counts the wholly free pageblocks
  * the buddy allocator sees right now and the ones it would see with every list drained (on the copy).
+ *
+ * The workload's movable blocks are anonymous memory of one address space (PageChurn's `movable:
+ * 'anonymous'`), so compaction can migrate them: at the end of each run, on another copy, memory is
+ * compacted whole (/proc/sys/vm/compact_memory) and the order-9 allocations are counted again —
+ * the huge pages compaction recovers, with and without grouping by mobility. Anonymous memory rather
+ * than a registered movable-page owner (Linux's movable_operations, which serves zsmalloc and the
+ * balloon driver) because on Linux the movable pages a long-running machine holds are mostly
+ * anonymous and page-cache pages, which compaction migrates through the reverse map, and because the
+ * whole state lives in the arena, so the copy compacts exactly what the run left.
  */
 import { GFP } from '../../mm/gfp.ts';
 import { Kernel } from '../../mm/kernel.ts';
 import { MAX_PAGE_ORDER, PAGEBLOCK_ORDER } from '../../mm/types.ts';
 import { fragmentationIndex, pageblockCensus } from '../../mm/vmstat.ts';
+import { MADV } from '../../mm/vm/types.ts';
 import { formatBytes } from '../../util/units.ts';
 import { defineScenario } from '../scenario.ts';
 import type { Plot, Series, Table } from '../scenario.ts';
@@ -48,6 +58,8 @@ interface ModeRun {
   claims: number;
   mixed: number;
   pageblocks: number;
+  /** At the end, on a copy compacted whole: order-9 allocations that succeed, pages migrated. */
+  compacted: CompactionProbe;
   /** After the workload freed everything: pages still on per-CPU lists, wholly free pageblocks now and drained. */
   idle: { pcpPages: number; freePageblocks: number; freePageblocksDrained: number };
 }
@@ -63,6 +75,40 @@ function probeOrder9(kernel: Kernel): { freePageblocksDrained: number; order9Suc
   let count = 0;
   while (copy.pages.tryAllocPages(PAGEBLOCK_ORDER, GFP.HIGHUSER_MOVABLE | GFP.COMP | GFP.NORETRY | GFP.NOWARN) !== null) count++;
   return { freePageblocksDrained, order9Successes: count };
+}
+
+/**
+ * On a copy of the arena: the process frees every other movable block (MADV_DONTNEED), as when a
+ * workload shrinks and leaves its free memory scattered; the per-CPU lists are drained; order-9
+ * allocations are counted as memory lies (on one more copy) and after compacting every zone whole.
+ */
+function probeCompacted(kernel: Kernel, churn: PageChurn): CompactionProbe {
+  const copy = Kernel.attach(kernel.buffer.slice(0));
+  const mm = churn.mm === null ? undefined : copy.vm.addressSpace(churn.mm.pid);
+  if (mm === undefined) throw new Error('buddy-fragmentation: the workload has no address space');
+  churn.liveAnonymousBlocks().forEach(([vaddr, bytes], i) => {
+    if (i % 2 === 0) mm.madvise(vaddr, bytes, MADV.DONTNEED);
+  });
+  for (let cpu = 0; cpu < kernel.cpus; cpu++) copy.pages.drainCpu(cpu);
+  const asLies = Kernel.attach(copy.buffer.slice(0));
+  let uncompacted = 0;
+  while (asLies.pages.tryAllocPages(PAGEBLOCK_ORDER, GFP.HIGHUSER_MOVABLE | GFP.COMP | GFP.NORETRY | GFP.NOWARN) !== null) uncompacted++;
+  const before = copy.vm.counter('pgmigrate_success');
+  copy.vm.compact(-1);
+  const migrated = copy.vm.counter('pgmigrate_success') - before;
+  copy.validate();
+  let count = 0;
+  while (copy.pages.tryAllocPages(PAGEBLOCK_ORDER, GFP.HIGHUSER_MOVABLE | GFP.COMP | GFP.NORETRY | GFP.NOWARN) !== null) count++;
+  return { uncompacted, order9Successes: count, migrated };
+}
+
+interface CompactionProbe {
+  /** Order-9 allocations that succeed after the half free, before compaction. */
+  uncompacted: number;
+  /** … and after compacting every zone whole. */
+  order9Successes: number;
+  /** Pages compaction migrated. */
+  migrated: number;
 }
 
 const MODES = [
@@ -97,8 +143,20 @@ export const buddyFragmentation = defineScenario({
     const modes: ModeRun[] = [];
     for (const [m, { grouping, pcp }] of MODES.entries()) {
       const kernel = Kernel.boot({ ramBytes, groupByMobility: grouping, pcp });
-      const churn = new PageChurn(kernel, { ...params, steps, seed: ctx.seed });
-      const run: ModeRun = { grouping, pcp, samples: [], failures: 0, requests: 0, fallbacks: 0, claims: 0, mixed: 0, pageblocks: 0, idle: { pcpPages: 0, freePageblocks: 0, freePageblocksDrained: 0 } };
+      const churn = new PageChurn(kernel, { ...params, steps, seed: ctx.seed, movable: 'anonymous' });
+      const run: ModeRun = {
+        grouping,
+        pcp,
+        samples: [],
+        failures: 0,
+        requests: 0,
+        fallbacks: 0,
+        claims: 0,
+        mixed: 0,
+        pageblocks: 0,
+        compacted: { uncompacted: 0, order9Successes: 0, migrated: 0 },
+        idle: { pcpPages: 0, freePageblocks: 0, freePageblocksDrained: 0 },
+      };
       for (let s = 1; s <= samples; s++) {
         churn.run(Math.round((steps * s) / samples) - churn.counters.step);
         const stats = kernel.pages.stats();
@@ -119,6 +177,7 @@ export const buddyFragmentation = defineScenario({
         ctx.progress(m * samples + s, MODES.length * samples, label(run));
       }
       kernel.validate();
+      run.compacted = probeCompacted(kernel, churn);
       const census = pageblockCensus(kernel.pages);
       const stats = kernel.pages.stats();
       run.failures = churn.counters.failures;
@@ -144,6 +203,10 @@ function label(run: { grouping: boolean; pcp: boolean }): string {
   return `${run.grouping ? 'grouped by mobility' : 'not grouped'}${run.pcp ? '' : ', no pcp'}`;
 }
 
+function recovered(run: ModeRun): number {
+  return run.compacted.order9Successes - run.compacted.uncompacted;
+}
+
 function last(run: ModeRun): Sample {
   const sample = run.samples[run.samples.length - 1];
   if (sample === undefined) throw new InvariantError('buddy-fragmentation: a run with no samples; expected at least one per run');
@@ -159,11 +222,13 @@ function assemble(modes: ModeRun[], ramBytes: number, steps: number) {
   const [on, off, noPcp] = modes as [ModeRun, ModeRun, ModeRun];
   const answer =
     `Grouping by mobility keeps ${last(on).movableOnly} of ${on.pageblocks} pageblocks free of unmovable pages (huge pages that compaction can recover) vs ${last(off).movableOnly} not grouped; ` +
-    `without compaction ${last(on).order9Successes} vs ${last(off).order9Successes} order-9 allocations succeed at the end.`;
+    `without compaction ${last(on).order9Successes} vs ${last(off).order9Successes} order-9 allocations succeed at the end; ` +
+    `once half the movable memory is freed, compaction recovers ${recovered(on)} order-9 blocks grouped vs ${recovered(off)} not grouped (${on.compacted.uncompacted} → ${on.compacted.order9Successes} vs ${off.compacted.uncompacted} → ${off.compacted.order9Successes}).`;
   const summary = [
     `${formatBytes(ramBytes)} RAM, ${steps} requests, ${on.pageblocks} pageblocks of 2 MiB.`,
     `Pageblocks with no unmovable or reclaimable page (huge pages compaction could make): ${last(on).movableOnly} grouped vs ${last(off).movableOnly} not grouped.`,
     `At the end, order-9 allocations that succeed as memory lies (no compaction): ${last(on).order9Successes} grouped vs ${last(off).order9Successes} not grouped. Grouping does not by itself leave free huge pages; it keeps them recoverable.`,
+    `On a copy where the process then frees every other movable block (its free memory left scattered), order-9 allocations that succeed: ${on.compacted.uncompacted} grouped vs ${off.compacted.uncompacted} not grouped as memory lies, ${on.compacted.order9Successes} vs ${off.compacted.order9Successes} after compacting memory whole (${on.compacted.migrated} vs ${off.compacted.migrated} anonymous pages migrated).`,
     `Pageblocks mixing allocations of another type: ${on.mixed} grouped vs ${off.mixed} not grouped.`,
     `Per-CPU lists hide ${last(on).pcpPages} free pages at the end: the buddy allocator sees ${last(on).freePageblocks} wholly free pageblocks, ${last(on).freePageblocksDrained} once the lists are drained (without pcp: ${last(noPcp).freePageblocks}). With everything freed, ${on.idle.pcpPages} pages still on the lists keep ${on.idle.freePageblocksDrained - on.idle.freePageblocks} pageblocks from being whole until drained.`,
   ];
@@ -198,6 +263,10 @@ function assemble(modes: ModeRun[], ramBytes: number, steps: number) {
     columns: [
       { key: 'mode', label: 'pageblocks' },
       { key: 'order9', label: 'order-9 allocations that succeed' },
+      { key: 'order9HalfFreed', label: 'half the movable memory freed: order-9 allocations that succeed' },
+      { key: 'order9Compacted', label: '… after compaction' },
+      { key: 'recovered', label: 'order-9 blocks compaction recovers' },
+      { key: 'migrated', label: 'pages compaction migrated' },
       { key: 'movableOnly', label: 'pageblocks free of unmovable pages' },
       { key: 'free', label: 'wholly free pageblocks' },
       { key: 'mixed', label: 'mixed pageblocks' },
@@ -209,6 +278,10 @@ function assemble(modes: ModeRun[], ramBytes: number, steps: number) {
     rows: modes.map((run) => ({
       mode: label(run),
       order9: last(run).order9Successes,
+      order9HalfFreed: run.compacted.uncompacted,
+      order9Compacted: run.compacted.order9Successes,
+      recovered: recovered(run),
+      migrated: run.compacted.migrated,
       movableOnly: last(run).movableOnly,
       free: last(run).freePageblocks,
       mixed: run.mixed,
@@ -236,7 +309,8 @@ function assemble(modes: ModeRun[], ramBytes: number, steps: number) {
       kind: 'line',
       x: { label: 'requests' },
       y: { label: 'order-9 allocations' },
-      series: modes.map((run) => series(run, (s) => s.order9Successes)),
+      // The probe drains the per-CPU lists first, so the two grouped runs can coincide: the second is dashed.
+      series: modes.map((run) => ({ ...series(run, (s) => s.order9Successes), ...(run.pcp ? {} : { style: 'dashed' as const }) })),
     },
     {
       id: 'movable-only',
@@ -266,7 +340,7 @@ function assemble(modes: ModeRun[], ramBytes: number, steps: number) {
       kind: 'line',
       x: { label: 'requests' },
       y: { label: 'pageblocks' },
-      series: [series(on, (s) => s.freePageblocks, 'pcp on, buddy now'), { ...series(on, (s) => s.freePageblocksDrained, 'pcp on, lists drained'), style: 'points' }, series(noPcp, (s) => s.freePageblocks, 'pcp off')],
+      series: [series(on, (s) => s.freePageblocks, 'pcp on, buddy now'), { ...series(on, (s) => s.freePageblocksDrained, 'pcp on, lists drained'), style: 'dashed' }, { ...series(noPcp, (s) => s.freePageblocks, 'pcp off'), style: 'points' }],
     },
   ];
   return { answer, summary, tables: [table, pcpTable, buddy], plots };

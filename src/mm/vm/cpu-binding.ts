@@ -12,25 +12,22 @@
  * Flushes (flush_tlb_mm_range): every change that removes or narrows a translation calls
  * Vm.flushTlb before returning; here that invalidates the range in this CPU's TLB, page by page up to
  * Linux's tlb_single_page_flush_ceiling (33 pages, arch/x86/mm/tlb.c), else the whole PCID. A change
- * to init_mm's (global) mappings flushes everything, globals included. This covers CPUs in one
- * thread; workers on other threads would be reached through machine/shootdown.ts, which kmem's
- * kernel does not drive yet.
+ * to init_mm's (global) mappings flushes everything, globals included. That covers the CPUs of
+ * the calling thread; CPUs on other threads are reached by a shootdown (tlb-shootdown.ts): binding
+ * joins the CPU to the VM's shootdown domain as CPU `cpu.index` (give it this thread's CPU slot,
+ * kernel.thisCpu(), so that offlineCpu of the slot takes it out), and switchTo sets its bit in the
+ * mm's CPU mask before loading CR3.
  */
 import type { Cpu } from '../../machine/cpu.ts';
 import type { FaultResolution, PageFault } from '../../machine/mmu.ts';
-import { MAX_PCID } from '../../machine/tlb.ts';
 import { SegvError } from './errors.ts';
 import { handleFault } from './fault.ts';
 import type { AddressSpace } from './mm-struct.ts';
+import { TLB_SINGLE_PAGE_FLUSH_CEILING, pcidOf } from './tlb-shootdown.ts';
 import { PAGE_SIZE } from './types.ts';
 import type { Vm } from './vm.ts';
 
-/** arch/x86/mm/tlb.c: above this many pages a range flush becomes a full flush. */
-export const TLB_SINGLE_PAGE_FLUSH_CEILING = 33;
-
-export function pcidOf(mm: AddressSpace): number {
-  return (mm.pid % MAX_PCID) + 1;
-}
+export { TLB_SINGLE_PAGE_FLUSH_CEILING, pcidOf };
 
 export class CpuBinding {
   private readonly release: () => void;
@@ -41,24 +38,27 @@ export class CpuBinding {
   ) {
     cpu.setFaultHandler((fault) => this.onFault(fault));
     this.release = vm.onTlbFlush((cr3, start, end) => this.flush(cr3, start, end));
+    vm.addLocalCpu(cpu);
   }
 
-  /** Runs user code of `mm` on this CPU from now on (switch_mm). */
+  /** Runs user code of `mm` on this CPU from now on (switch_mm): into mm's CPU mask, then CR3. */
   switchTo(mm: AddressSpace): void {
+    if (mm.cpumaskBase !== 0 && this.cpu.index < this.vm.shootdown.nrCpus) this.vm.shootdown.setBit(mm.cpumaskBase, this.cpu.index);
     this.cpu.setCr3(mm.cr3, pcidOf(mm));
     this.cpu.setUser(true);
   }
 
-  /** Detaches the CPU from the kernel: no handler, no more flushes. */
+  /** Detaches the CPU from the kernel: no handler, no more flushes; its TLB is flushed and it leaves every mask. */
   unbind(): void {
     this.cpu.setFaultHandler(null);
     this.release();
+    this.vm.removeLocalCpu(this.cpu);
   }
 
   private onFault(fault: PageFault): FaultResolution {
     const mm = this.vm.addressSpaces().find((candidate) => candidate.cr3 === fault.cr3);
     if (mm === undefined) return 'raise';
-    mm.lock.acquire();
+    mm.lockMmap();
     try {
       handleFault(mm, fault.vaddr, fault.access);
       return 'retry';

@@ -53,7 +53,7 @@ export function khugepagedScan(vm: Vm): number {
     }
     if (mm.pid !== pid) addr = 0;
     pid = mm.pid;
-    mm.lock.acquire();
+    mm.lockMmap();
     try {
       const vmas = vm.vmas;
       for (let i = mm.findIndex(addr); i < mm.mapCount && scanned < budget; i++) {

@@ -59,7 +59,7 @@ export function doMadvise(mm: AddressSpace, start: number, length: number, advic
   if (end > TASK_SIZE + PAGE_SIZE) throw new SyscallError('madvise', 'EINVAL', `${rangeText(start, length)}: the range leaves user space`);
   if (end === start) return;
   const vmas = mm.vm.vmas;
-  mm.lock.acquire();
+  mm.lockMmap();
   try {
     let hole = false;
     let addr = start;

@@ -17,6 +17,8 @@
  *   72  f64 total_vm pages  80 f64 anon PMD mappings (THPs)
  *   88  i32 prev mm         92 i32 max_map_count
  *   96  f64 page faults handled (the task's min_flt)
+ *   104 i32 cpumask        paddr of the mm's CPU mask (kmalloc, tlb-shootdown.ts): CPUs that may
+ *                          cache its translations
  *
  * The VMA index is a sorted array rather than Linux's maple tree: lookups are a binary search,
  * inserts and removes one `copyWithin` (a native memmove) of at most max_map_count · 4 = 256 KiB, and
@@ -53,6 +55,7 @@ export const MM = {
   NEXT: 7,
   PREV: 22,
   MAX_MAP_COUNT: 23,
+  CPUMASK: 26,
 } as const;
 /** f64 slots (byte offset / 8). */
 export const MMF = {
@@ -97,6 +100,16 @@ export class AddressSpace {
   }
   addNum(i: number, delta: number): void {
     this.vm.f[this.fBase + i] = (this.vm.f[this.fBase + i] as number) + delta;
+  }
+
+  /** Takes mmap_lock; a CPU of this thread keeps answering TLB shootdowns while it waits. */
+  lockMmap(): void {
+    this.lock.acquire(this.vm.servicePending);
+  }
+
+  /** The i32 word index of the mm's CPU mask (0: none). */
+  get cpumaskBase(): number {
+    return this.word(MM.CPUMASK) / 4;
   }
 
   get pid(): number {
@@ -178,7 +191,7 @@ export class AddressSpace {
         const mask = 2 ** walker.pageShift - 1;
         return walker.frame + (vaddr % (mask + 1));
       }
-      this.lock.acquire();
+      this.lockMmap();
       try {
         handleFault(this, vaddr, access);
       } finally {
@@ -236,7 +249,7 @@ export class AddressSpace {
   /** exit_mmap: unmaps everything, frees every page table, VMA and the index, and the mm itself. */
   destroy(): void {
     const vm = this.vm;
-    this.lock.acquire();
+    this.lockMmap();
     try {
       for (let i = 0; i < this.mapCount; i++) {
         const vma = this.vmaAt(i);

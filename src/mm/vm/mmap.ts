@@ -61,7 +61,7 @@ export function doMmap(mm: AddressSpace, addr: number, length: number, prot: num
     if (addr + len > TASK_SIZE) fail('ENOMEM', 'MAP_FIXED range ends beyond TASK_SIZE');
     if (addr < MMAP_MIN_ADDR) fail('EPERM', `MAP_FIXED below vm.mmap_min_addr (0x${MMAP_MIN_ADDR.toString(16)})`);
   }
-  mm.lock.acquire();
+  mm.lockMmap();
   try {
     if (mm.mapCount > mm.maxMapCount) fail('ENOMEM', `map_count ${mm.mapCount} exceeds max_map_count ${mm.maxMapCount}`);
     let start: number;
@@ -152,7 +152,7 @@ export function doMunmap(mm: AddressSpace, addr: number, length: number): void {
   if (len === 0 || len > TASK_SIZE || addr > TASK_SIZE - len) {
     throw new SyscallError('munmap', 'EINVAL', `${rangeText(addr, length)}: expected a non-empty range inside user space`);
   }
-  mm.lock.acquire();
+  mm.lockMmap();
   try {
     if (!mm.reserveIndex(1)) throw new SyscallError('munmap', 'ENOMEM', 'no memory for the VMA index');
     unmapLocked(mm, addr, len, 'munmap');
@@ -207,7 +207,7 @@ export function populate(mm: AddressSpace, start: number, end: number, access: '
 export function doBrk(mm: AddressSpace, brk: number): number {
   const vm = mm.vm;
   const vmas = vm.vmas;
-  mm.lock.acquire();
+  mm.lockMmap();
   try {
     const orig = mm.brkEnd;
     if (!Number.isInteger(brk) || brk < mm.startBrk || brk > TASK_SIZE) return orig;

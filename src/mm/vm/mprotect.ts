@@ -38,7 +38,7 @@ export function doMprotect(mm: AddressSpace, start: number, length: number, prot
   if (end > TASK_SIZE + PAGE_SIZE) throw new SyscallError('mprotect', 'ENOMEM', `${rangeText(start, length)}: the range leaves user space`);
   const vm = mm.vm;
   const vmas = vm.vmas;
-  mm.lock.acquire();
+  mm.lockMmap();
   try {
     const i = mm.findIndex(start);
     if (i >= mm.mapCount || vmas.start(mm.vmaAt(i)) > start) {

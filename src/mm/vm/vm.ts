@@ -12,6 +12,7 @@
  *   [4] next pid   [5] zero page pfn   [6] first vmap_area (paddr)   [7] kernel table pages
  *   [8] vmalloc PUD pfn   [9..18] THP and khugepaged settings, the huge zero page, khugepaged's
  *   cursor mm, kcompactd's wake flag (ROOT below; thp-settings.ts)
+ *   [19] TLB-shootdown block pfn   [20] its order (tlb-shootdown.ts: the domain and the bound mask)
  *   byte 256: f64 khugepaged's cursor address
  *   byte 512 on: f64 counters, in the order of VM_COUNTERS (Linux's vmstat names)
  *
@@ -60,6 +61,9 @@ import { khugepagedScan } from './khugepaged.ts';
 import { compactMemory } from './compaction.ts';
 import type { CompactResult } from './compaction.ts';
 import { procMeminfo, procVmstat } from './proc.ts';
+import type { Cpu } from '../../machine/cpu.ts';
+import type { ShootdownCpu } from '../../machine/shootdown.ts';
+import { TlbShootdown, pcidOf } from './tlb-shootdown.ts';
 
 export const ROOT = {
   LOCK: 0,
@@ -81,6 +85,8 @@ export const ROOT = {
   THP_DEFRAG: 16,
   KCOMPACTD_WAKE: 17,
   KHUGEPAGED_DEFRAG: 18,
+  SHOOTDOWN_PFN: 19,
+  SHOOTDOWN_ORDER: 20,
 } as const;
 const COUNTERS_BYTE = 512;
 /** f64 slot of khugepaged's cursor address in the root page. */
@@ -167,6 +173,14 @@ export class Vm {
   private readonly counterBase: number;
   private readonly wrappers = new Map<number, AddressSpace>();
   private readonly flushHooks: TlbFlushHook[] = [];
+  private shootdownLayer: TlbShootdown | null = null;
+  /** The emulated CPUs bound in this thread (cpu-binding.ts): flushed directly, not by shootdown. */
+  private readonly localCpus: Cpu[] = [];
+  private readonly localIndexes = new Set<number>();
+  /** What a CPU of this thread does while it waits for a lock: answer shootdowns (AddressSpace.lockMmap). */
+  readonly servicePending = (): void => {
+    for (const cpu of this.localCpus) cpu.pollShootdown();
+  };
 
   private constructor(
     readonly kernel: Kernel,
@@ -216,6 +230,9 @@ export class Vm {
     vm.initKernelTables();
     vm.setRoot(ROOT.NEXT_PID, 1);
     initThpSettings(vm);
+    const nrCpus = kernel.header.get(H.NR_CPUS);
+    vm.setRoot(ROOT.SHOOTDOWN_PFN, TlbShootdown.allocBlock(kernel.pages, nrCpus));
+    vm.setRoot(ROOT.SHOOTDOWN_ORDER, TlbShootdown.blockOrder(nrCpus));
     Atomics.store(vm.w, vm.rootWord + ROOT.STATE, READY);
     Atomics.store(header, H.VM_ROOT_PFN, pfn);
     return vm;
@@ -364,6 +381,7 @@ export class Vm {
     mm.setNum(MMF.BRK, startBrk);
     mm.setNum(MMF.MMAP_BASE, TASK_SIZE - MMAP_MIN_GAP);
     mm.setNum(MMF.PGTABLES, 1);
+    mm.setWord(MM.CPUMASK, this.kernel.kzalloc(4 * this.shootdown.maskWords));
     this.count('nr_page_table_pages', 1);
     this.lock.acquire();
     try {
@@ -417,14 +435,70 @@ export class Vm {
     };
   }
 
-  /** flush_tlb_mm_range: every registered CPU drops its translations of [start, end) in mm. */
+  /**
+   * flush_tlb_mm_range: every CPU that may cache mm's translations drops those of [start, end) before
+   * this returns: this thread's CPUs directly (the hooks), the other threads' CPUs in mm's CPU mask
+   * by a shootdown that waits for each to acknowledge (tlb-shootdown.ts).
+   */
   flushTlb(mm: AddressSpace, start: number, end: number): void {
     for (const hook of this.flushHooks) hook(mm.cr3, start, end);
+    const mask = mm.cpumaskBase;
+    if (mask !== 0) this.shootdown.send(this.initiator(), mask, this.localIndexes, pcidOf(mm), start, end);
   }
 
   /** A change to init_mm's tables (vmalloc, the direct map): every CPU drops its translations of the range. */
   flushKernelTlb(start: number, end: number): void {
     for (const hook of this.flushHooks) hook(this.kernelPgdPfn * PAGE_SIZE, start, end);
+    const sd = this.shootdown;
+    sd.send(this.initiator(), sd.boundMask, this.localIndexes, null, start, end);
+  }
+
+  /** The TLB-shootdown state in the arena (its block is made with the VM). */
+  get shootdown(): TlbShootdown {
+    if (this.shootdownLayer === null) {
+      this.shootdownLayer = new TlbShootdown(this.w, this.root(ROOT.SHOOTDOWN_PFN), this.kernel.header.get(H.NR_CPUS));
+    }
+    return this.shootdownLayer;
+  }
+
+  /** Who sends this thread's shootdowns: its bound CPU of this thread's slot, else a TLB-less stand-in for the slot. */
+  private initiator(): ShootdownCpu {
+    const index = this.kernel.thisCpu();
+    const own = this.localCpus.find((cpu) => cpu.index === index);
+    if (own !== undefined) return own;
+    const domain = this.shootdown.domain;
+    return { index, pollShootdown: () => domain.acknowledgePending(index) };
+  }
+
+  /** A CPU of this thread joins (cpu-binding.ts): it answers shootdowns and kernel flushes reach it. */
+  addLocalCpu(cpu: Cpu): void {
+    const sd = this.shootdown;
+    if (cpu.index < sd.nrCpus) {
+      cpu.attachShootdown(sd.domain);
+      sd.join(cpu.index);
+    }
+    this.localCpus.push(cpu);
+    this.localIndexes.add(cpu.index);
+  }
+
+  /** A CPU of this thread leaves: its TLB is flushed and it is out of every mask. */
+  removeLocalCpu(cpu: Cpu): void {
+    const i = this.localCpus.indexOf(cpu);
+    if (i < 0) return;
+    this.localCpus.splice(i, 1);
+    if (!this.localCpus.some((other) => other.index === cpu.index)) {
+      this.localIndexes.delete(cpu.index);
+      if (cpu.index < this.shootdown.nrCpus) this.cpuOffline(cpu.index);
+    }
+    cpu.flushAll(false);
+  }
+
+  /** CPU slot `cpu` went offline (kernel.offlineCpu): out of every mask, and never waited for. */
+  cpuOffline(cpu: number): void {
+    const masks = this.addressSpaces()
+      .map((mm) => mm.cpumaskBase)
+      .filter((mask) => mask !== 0);
+    this.shootdown.offline(cpu, masks);
   }
 
   /** vmalloc(sizeBytes): virtually contiguous kernel memory with a trailing guard page; null when out of memory. */
@@ -509,6 +583,7 @@ export class Vm {
       this.lock.release();
     }
     this.wrappers.delete(mm.paddr);
+    this.kernel.kfree(mm.word(MM.CPUMASK));
     this.mmCache.free(mm.paddr);
   }
 }
