@@ -6,6 +6,7 @@
  *   kmem report [--out DIR] [--seed N] [--smoke] [--only a,b]     every scenario → DIR/index.html
  *   kmem boot [--ram-bytes 64MiB] [--cpus N] [--possible-cpus N] [--no-group-by-mobility]
  *                                               boot a kernel, show /proc files
+ *   kmem dump-info FILE                         the page classes a crash dump contains and left out
  *   kmem --version | kmem [command] [scenario] --help
  *
  * Like git's or node's command line: -h/--help at every level prints help and does nothing else; an
@@ -16,6 +17,7 @@
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Kernel } from '../mm/kernel.ts';
+import { CrashDump, describeDump } from '../mm/dump/read.ts';
 import { buddyinfo, extfragIndexText, pagetypeinfo, unusableIndexText, zoneinfoPagesets } from '../mm/vmstat.ts';
 import { kebab, resolveParams } from '../lab/params.ts';
 import type { ParamInput } from '../lab/params.ts';
@@ -67,8 +69,9 @@ const BOOT_OPTIONS: OptionSpecs = {
   help: COMMON.help as OptionSpecs[string],
 };
 const LIST_OPTIONS: OptionSpecs = { help: COMMON.help as OptionSpecs[string] };
+const DUMP_INFO_OPTIONS: OptionSpecs = { help: COMMON.help as OptionSpecs[string] };
 
-const COMMANDS = ['list', 'run', 'report', 'boot', 'help'] as const;
+const COMMANDS = ['list', 'run', 'report', 'boot', 'dump-info', 'help'] as const;
 
 const USAGE = `usage: kmem <command> [options]
        kmem <command> --help | kmem --version
@@ -78,6 +81,7 @@ commands:
   run <scenario> [...]   run one scenario (kmem run <scenario> --help: its parameters)
   report [...]           run every scenario, print each summary, write the HTML report
   boot [...]             boot a kernel and print its /proc files
+  dump-info FILE         the page classes a crash dump contains and left out
   help [command]         this text, or a command's
 
 options:
@@ -122,6 +126,8 @@ function commandHelp(command: string, scenarioName: string | undefined): string 
       return `usage: kmem report [options]\n\nRuns every scenario (or --only those), prints each summary as it finishes, writes DIR/index.html.\n\n${optionHelp(REPORT_OPTIONS)}`;
     case 'boot':
       return `usage: kmem boot [options]\n\nBoots a kernel and prints its memblock regions and /proc files.\n\n${optionHelp(BOOT_OPTIONS)}`;
+    case 'dump-info':
+      return `usage: kmem dump-info FILE\n\nReads a kmem crash dump (docs/dump-hibernate-swap.md) and lists its page classes (makedumpfile's\n-d classes and kmem's sensitive class): frames of each, how many the dump left out, which it contains.\n\n${optionHelp(DUMP_INFO_OPTIONS)}`;
     default:
       return USAGE;
   }
@@ -289,6 +295,19 @@ function intOption(raw: unknown, name: string): number | undefined {
   return value;
 }
 
+function commandDumpInfo(argv: readonly string[]): string {
+  const { positionals } = parseOptions(argv, DUMP_INFO_OPTIONS, 1, 'dump-info');
+  const path = positionals[0];
+  if (path === undefined) throw new ArgumentError('dump-info: expected a FILE (kmem dump-info --help)');
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    throw new RunError(`dump-info: cannot read ${path}: ${(error as Error).message}`);
+  }
+  return describeDump(CrashDump.parse(bytes));
+}
+
 function commandList(argv: readonly string[]): string {
   parseOptions(argv, LIST_OPTIONS, 0, 'list');
   return ['scenarios (sizes take units: 64MiB, 1GiB):', ...SCENARIOS.map(scenarioHelp)].join('\n\n');
@@ -321,6 +340,8 @@ async function dispatch(argv: readonly string[]): Promise<string> {
       return commandReport(rest);
     case 'boot':
       return commandBoot(rest);
+    case 'dump-info':
+      return commandDumpInfo(rest);
     default: {
       const { positionals } = parseOptions(rest, LIST_OPTIONS, 2, 'help');
       return commandHelp(positionals[0] ?? '', positionals[1]);
