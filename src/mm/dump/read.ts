@@ -2,8 +2,8 @@
  * Reads a crash dump (types.ts has the format). Every check happens before anything is returned: a
  * file that is short, of another format or version, or whose checksums disagree is a DumpFormatError.
  */
-import { crc32 } from '../../util/crc32.ts';
-import { DUMP_HEADER_BYTES, DUMP_MAGIC, DUMP_VERSION, DumpFormatError, NR_PAGE_CLASSES, PAGE_CLASS_NAMES, SensitivePolicy } from './types.ts';
+import { checkImageBody, openImageHeader } from '../image-format.ts';
+import { DUMP_FORMAT, DUMP_HEADER_BYTES, DUMP_VERSION, DumpFormatError, NR_PAGE_CLASSES, PAGE_CLASS_NAMES, SensitivePolicy } from './types.ts';
 import type { DumpHeader } from './types.ts';
 
 export class CrashDump {
@@ -14,13 +14,7 @@ export class CrashDump {
   ) {}
 
   static parse(bytes: Uint8Array): CrashDump {
-    if (bytes.length < DUMP_HEADER_BYTES) throw new DumpFormatError(bytes.length, `the file ends after ${bytes.length} bytes: expected a ${DUMP_HEADER_BYTES}-byte header`);
-    for (let i = 0; i < 8; i++) {
-      if (bytes[i] !== DUMP_MAGIC.charCodeAt(i)) throw new DumpFormatError(0, `magic is not '${DUMP_MAGIC}': not a kmem crash dump`);
-    }
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const u32 = (at: number): number => view.getUint32(at, true);
-    if (crc32(bytes, 0, 104) !== u32(104)) throw new DumpFormatError(104, `header CRC-32 0x${u32(104).toString(16)} does not match its bytes: the header is damaged`);
+    const u32 = openImageHeader(bytes, DUMP_FORMAT);
     if (u32(8) !== DUMP_VERSION) throw new DumpFormatError(8, `version ${u32(8)}: expected ${DUMP_VERSION}`);
     if (u32(28) !== NR_PAGE_CLASSES) throw new DumpFormatError(28, `${u32(28)} page classes: expected ${NR_PAGE_CLASSES}`);
     const pageSizeBytes = u32(12);
@@ -29,8 +23,7 @@ export class CrashDump {
     const bitmapAt = DUMP_HEADER_BYTES + nrPages;
     const pagesAt = bitmapAt + Math.ceil(nrPages / 8);
     const expected = pagesAt + includedPages * pageSizeBytes;
-    if (bytes.length !== expected) throw new DumpFormatError(bytes.length, `the file is ${bytes.length} bytes: expected ${expected} (${includedPages} pages of ${pageSizeBytes} bytes); truncated or padded`);
-    if (crc32(bytes, DUMP_HEADER_BYTES) !== u32(100)) throw new DumpFormatError(DUMP_HEADER_BYTES, `CRC-32 of the class map, bitmap and pages does not match 0x${u32(100).toString(16)}: the body is damaged`);
+    checkImageBody(bytes, DUMP_FORMAT, expected, `${includedPages} pages of ${pageSizeBytes} bytes`);
     const offsets = new Int32Array(nrPages).fill(-1);
     let at = pagesAt;
     for (let pfn = 0; pfn < nrPages; pfn++) {

@@ -25,7 +25,8 @@
  * sensitive pages are never included unless the policy is 'zero', and then their bytes are zero.
  * Host-side only: a dump is made from a stopped kernel and holds no kernel state of its own.
  */
-import { KmemError } from '../../util/errors.ts';
+import { ImageFormatError } from '../image-format.ts';
+import type { ImageFormat } from '../image-format.ts';
 
 export const DUMP_MAGIC = 'KMEMDUMP';
 export const DUMP_VERSION = 1;
@@ -86,12 +87,17 @@ export interface DumpHeader {
 }
 
 /** A dump file that is not one, damaged or cut short: names the offset and what was expected there. */
-export class DumpFormatError extends KmemError {
+export class DumpFormatError extends ImageFormatError {
   override name = 'DumpFormatError';
-  constructor(
-    readonly offset: number,
-    message: string,
-  ) {
-    super(`crash dump, offset ${offset}: ${message}`);
+  constructor(offset: number, message: string) {
+    super(offset, 'crash dump', message);
   }
 }
+
+export const DUMP_FORMAT: ImageFormat = {
+  magic: DUMP_MAGIC,
+  headerBytes: DUMP_HEADER_BYTES,
+  bodyCrcAt: 100,
+  what: 'kmem crash dump',
+  fail: (offset, message) => new DumpFormatError(offset, message),
+};

@@ -3,11 +3,11 @@
  * the classes the dump level names left out, sensitive frames always left out or zeroed.
  */
 import { ArgumentError } from '../../util/errors.ts';
-import { crc32 } from '../../util/crc32.ts';
 import type { Kernel } from '../kernel.ts';
 import { PAGE_SIZE } from '../types.ts';
 import { classifyFrames, excludes, pageIsZero } from './classify.ts';
-import { DUMP_HEADER_BYTES, DUMP_MAGIC, DUMP_VERSION, DumpLevel, NR_PAGE_CLASSES, PageClass, SensitivePolicy } from './types.ts';
+import { sealImage } from '../image-format.ts';
+import { DUMP_FORMAT, DUMP_HEADER_BYTES, DUMP_VERSION, DumpLevel, NR_PAGE_CLASSES, PageClass, SensitivePolicy } from './types.ts';
 
 export interface DumpOptions {
   /** makedumpfile's -d mask (0..31); default 31, every class it knows excluded. */
@@ -56,7 +56,6 @@ export function writeDump(kernel: Kernel, options: DumpOptions = {}): Uint8Array
     at += PAGE_SIZE;
   }
   const view = new DataView(out.buffer);
-  for (let i = 0; i < 8; i++) out[i] = DUMP_MAGIC.charCodeAt(i);
   view.setUint32(8, DUMP_VERSION, true);
   view.setUint32(12, PAGE_SIZE, true);
   view.setUint32(16, n, true);
@@ -68,7 +67,6 @@ export function writeDump(kernel: Kernel, options: DumpOptions = {}): Uint8Array
     view.setUint32(44 + c * 8, excluded[c] as number, true);
   }
   view.setUint32(96, included, true);
-  view.setUint32(100, crc32(out, DUMP_HEADER_BYTES), true);
-  view.setUint32(104, crc32(out, 0, 104), true);
+  sealImage(out, DUMP_FORMAT);
   return out;
 }

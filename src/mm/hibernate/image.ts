@@ -1,10 +1,10 @@
 /** Takes a hibernation image of a frozen kernel and resumes one (types.ts has the format). */
 import { ArgumentError } from '../../util/errors.ts';
-import { crc32 } from '../../util/crc32.ts';
+import { checkImageBody, openImageHeader, sealImage } from '../image-format.ts';
 import { Kernel } from '../kernel.ts';
 import type { AttachOptions } from '../kernel.ts';
 import { PAGE_SIZE, PageFlag } from '../types.ts';
-import { HIBERNATE_HEADER_BYTES, HIBERNATE_MAGIC, HIBERNATE_VERSION, HibernationImageError, HibernationRefusedError, SECRETS_POLICY_NAMES, SecretsPolicy } from './types.ts';
+import { HIBERNATE_FORMAT, HIBERNATE_HEADER_BYTES, HIBERNATE_VERSION, HibernationImageError, HibernationRefusedError, SECRETS_POLICY_NAMES, SecretsPolicy } from './types.ts';
 import type { HibernateHeader, SecretsPolicyName } from './types.ts';
 
 export interface HibernateOptions {
@@ -65,7 +65,6 @@ export function hibernate(kernel: Kernel, options: HibernateOptions = {}): Uint8
     at += PAGE_SIZE;
   }
   const view = new DataView(out.buffer);
-  for (let i = 0; i < 8; i++) out[i] = HIBERNATE_MAGIC.charCodeAt(i);
   view.setUint32(8, HIBERNATE_VERSION, true);
   view.setUint32(12, PAGE_SIZE, true);
   view.setUint32(16, n, true);
@@ -73,20 +72,13 @@ export function hibernate(kernel: Kernel, options: HibernateOptions = {}): Uint8
   view.setUint32(24, kernel.ram.shared ? 1 : 0, true);
   view.setUint32(28, saved, true);
   view.setUint32(32, secret, true);
-  view.setUint32(36, crc32(out, HIBERNATE_HEADER_BYTES), true);
-  view.setUint32(40, crc32(out, 0, 40), true);
+  sealImage(out, HIBERNATE_FORMAT);
   return out;
 }
 
 /** Checks an image whole and returns its header (HibernationImageError if anything is wrong). */
 export function readHibernateHeader(bytes: Uint8Array): HibernateHeader {
-  if (bytes.length < HIBERNATE_HEADER_BYTES) throw new HibernationImageError(bytes.length, `the file ends after ${bytes.length} bytes: expected a ${HIBERNATE_HEADER_BYTES}-byte header`);
-  for (let i = 0; i < 8; i++) {
-    if (bytes[i] !== HIBERNATE_MAGIC.charCodeAt(i)) throw new HibernationImageError(0, `magic is not '${HIBERNATE_MAGIC}': not a kmem hibernation image`);
-  }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const u32 = (at: number): number => view.getUint32(at, true);
-  if (crc32(bytes, 0, 40) !== u32(40)) throw new HibernationImageError(40, `header CRC-32 0x${u32(40).toString(16)} does not match its bytes: the header is damaged`);
+  const u32 = openImageHeader(bytes, HIBERNATE_FORMAT);
   if (u32(8) !== HIBERNATE_VERSION) throw new HibernationImageError(8, `version ${u32(8)}: expected ${HIBERNATE_VERSION}`);
   if (u32(12) !== PAGE_SIZE) throw new HibernationImageError(12, `page size ${u32(12)}: expected ${PAGE_SIZE}`);
   const policy = SECRETS_POLICY_NAMES[u32(20)];
@@ -94,8 +86,7 @@ export function readHibernateHeader(bytes: Uint8Array): HibernateHeader {
   const nrPages = u32(16);
   const savedPages = u32(28);
   const expected = HIBERNATE_HEADER_BYTES + Math.ceil(nrPages / 8) + savedPages * PAGE_SIZE;
-  if (bytes.length !== expected) throw new HibernationImageError(bytes.length, `the file is ${bytes.length} bytes: expected ${expected} (${savedPages} saved frames); truncated or padded`);
-  if (crc32(bytes, HIBERNATE_HEADER_BYTES) !== u32(36)) throw new HibernationImageError(HIBERNATE_HEADER_BYTES, `CRC-32 of the bitmap and frames does not match 0x${u32(36).toString(16)}: the image is damaged`);
+  checkImageBody(bytes, HIBERNATE_FORMAT, expected, `${savedPages} saved frames`);
   return { version: u32(8), pageSizeBytes: PAGE_SIZE, nrPages, policy, shared: (u32(24) & 1) !== 0, savedPages, secretPages: u32(32) };
 }
 

@@ -29,6 +29,8 @@
  * the image is taken.
  */
 import { KmemError } from '../../util/errors.ts';
+import { ImageFormatError } from '../image-format.ts';
+import type { ImageFormat } from '../image-format.ts';
 
 export const HIBERNATE_MAGIC = 'KMEMHIBR';
 export const HIBERNATE_VERSION = 1;
@@ -50,15 +52,20 @@ export interface HibernateHeader {
 }
 
 /** An image that is not one, damaged or cut short: names the offset and what was expected there. */
-export class HibernationImageError extends KmemError {
+export class HibernationImageError extends ImageFormatError {
   override name = 'HibernationImageError';
-  constructor(
-    readonly offset: number,
-    message: string,
-  ) {
-    super(`hibernation image, offset ${offset}: ${message}`);
+  constructor(offset: number, message: string) {
+    super(offset, 'hibernation image', message);
   }
 }
+
+export const HIBERNATE_FORMAT: ImageFormat = {
+  magic: HIBERNATE_MAGIC,
+  headerBytes: HIBERNATE_HEADER_BYTES,
+  bodyCrcAt: 36,
+  what: 'kmem hibernation image',
+  fail: (offset, message) => new HibernationImageError(offset, message),
+};
 
 /** The 'refuse' policy met a sensitive frame: no image was written. */
 export class HibernationRefusedError extends KmemError {

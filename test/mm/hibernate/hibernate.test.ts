@@ -128,7 +128,7 @@ test('a damaged or truncated image is a HibernationImageError and no kernel', ()
   assert.throws(() => resume(bytes.subarray(0, 20)), HibernationImageError);
   const flipped = bytes.slice();
   flipped[bytes.length - 100]! ^= 0x40;
-  assert.throws(() => resume(flipped), /the image is damaged/);
+  assert.throws(() => resume(flipped), /the file is damaged/);
   const header = bytes.slice();
   header[16]! ^= 1;
   assert.throws(() => resume(header), /header is damaged/);
