@@ -58,11 +58,10 @@ export interface SecretsRunResult {
 
 /** Key bytes of `key` found in `hay`: each KEY_PIECE_BYTES piece present anywhere counts whole. */
 export function keyBytesFound(hay: Uint8Array, key: Uint8Array, where: (offset: number) => boolean = () => true): number {
-  const buf = Buffer.from(hay.buffer, hay.byteOffset, hay.byteLength);
   let found = 0;
   for (let at = 0; at + KEY_PIECE_BYTES <= key.length; at += KEY_PIECE_BYTES) {
     const piece = key.subarray(at, at + KEY_PIECE_BYTES);
-    for (let i = buf.indexOf(piece), n = 0; i >= 0 && n < 1 << 16; i = buf.indexOf(piece, i + 1), n++) {
+    for (let i = indexOfBytes(hay, piece, 0), n = 0; i >= 0 && n < 1 << 20; i = indexOfBytes(hay, piece, i + 1), n++) {
       if (where(i)) {
         found += KEY_PIECE_BYTES;
         break;
@@ -70,6 +69,18 @@ export function keyBytesFound(hay: Uint8Array, key: Uint8Array, where: (offset: 
     }
   }
   return found;
+}
+
+/** The first offset ≥ from where `needle` occurs in `hay`, or -1 (no Node Buffer: the explorer runs this in a browser). */
+function indexOfBytes(hay: Uint8Array, needle: Uint8Array, from: number): number {
+  const first = needle[0] as number;
+  const last = hay.length - needle.length;
+  for (let i = hay.indexOf(first, from); i >= 0 && i <= last; i = hay.indexOf(first, i + 1)) {
+    let j = 1;
+    while (j < needle.length && hay[i + j] === needle[j]) j++;
+    if (j === needle.length) return i;
+  }
+  return -1;
 }
 
 export function secretsRun(options: SecretsRunOptions): SecretsRunResult {
