@@ -8,6 +8,7 @@
  *                                               boot a kernel, show /proc files
  *   kmem replay FILE [--json | --csv]              a Linux kmem trace through kmem (trace-commands.ts)
  *   kmem trace-gen [--events N] [--out FILE]      a synthetic one
+ *   kmem dump-info FILE                         the page classes a crash dump contains and left out
  *   kmem --version | kmem [command] [scenario] --help
  *
  * Like git's or node's command line: -h/--help at every level prints help and does nothing else; an
@@ -18,6 +19,7 @@
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Kernel } from '../mm/kernel.ts';
+import { CrashDump, describeDump } from '../mm/dump/read.ts';
 import { buddyinfo, extfragIndexText, pagetypeinfo, unusableIndexText, zoneinfoPagesets } from '../mm/vmstat.ts';
 import { kebab, resolveParams } from '../lab/params.ts';
 import type { ParamInput } from '../lab/params.ts';
@@ -70,8 +72,9 @@ const BOOT_OPTIONS: OptionSpecs = {
   help: COMMON.help as OptionSpecs[string],
 };
 const LIST_OPTIONS: OptionSpecs = { help: COMMON.help as OptionSpecs[string] };
+const DUMP_INFO_OPTIONS: OptionSpecs = { help: COMMON.help as OptionSpecs[string] };
 
-const COMMANDS = ['list', 'run', 'report', 'boot', 'replay', 'trace-gen', 'help'] as const;
+const COMMANDS = ['list', 'run', 'report', 'boot', 'replay', 'trace-gen', 'dump-info', 'help'] as const;
 
 const USAGE = `usage: kmem <command> [options]
        kmem <command> --help | kmem --version
@@ -83,6 +86,7 @@ commands:
   boot [...]             boot a kernel and print its /proc files
   replay FILE [...]      replay a Linux kmem trace through kmem, fixed slots and a general allocator
   trace-gen [...]        write a synthetic Linux kmem trace (seeded)
+  dump-info FILE         the page classes a crash dump contains and left out
   help [command]         this text, or a command's
 
 options:
@@ -131,6 +135,8 @@ function commandHelp(command: string, scenarioName: string | undefined): string 
       return TRACE_GEN_HELP;
     case 'boot':
       return `usage: kmem boot [options]\n\nBoots a kernel and prints its memblock regions and /proc files.\n\n${optionHelp(BOOT_OPTIONS)}`;
+    case 'dump-info':
+      return `usage: kmem dump-info FILE\n\nReads a kmem crash dump (docs/dump-hibernate-swap.md) and lists its page classes (makedumpfile's\n-d classes and kmem's sensitive class): frames of each, how many the dump left out, which it contains.\n\n${optionHelp(DUMP_INFO_OPTIONS)}`;
     default:
       return USAGE;
   }
@@ -298,6 +304,19 @@ function intOption(raw: unknown, name: string): number | undefined {
   return value;
 }
 
+function commandDumpInfo(argv: readonly string[]): string {
+  const { positionals } = parseOptions(argv, DUMP_INFO_OPTIONS, 1, 'dump-info');
+  const path = positionals[0];
+  if (path === undefined) throw new ArgumentError('dump-info: expected a FILE (kmem dump-info --help)');
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    throw new RunError(`dump-info: cannot read ${path}: ${(error as Error).message}`);
+  }
+  return describeDump(CrashDump.parse(bytes));
+}
+
 function commandList(argv: readonly string[]): string {
   parseOptions(argv, LIST_OPTIONS, 0, 'list');
   return ['scenarios (sizes take units: 64MiB, 1GiB):', ...SCENARIOS.map(scenarioHelp)].join('\n\n');
@@ -334,6 +353,8 @@ async function dispatch(argv: readonly string[]): Promise<string> {
       return commandReplay(rest);
     case 'trace-gen':
       return commandTraceGen(rest);
+    case 'dump-info':
+      return commandDumpInfo(rest);
     default: {
       const { positionals } = parseOptions(rest, LIST_OPTIONS, 2, 'help');
       return commandHelp(positionals[0] ?? '', positionals[1]);

@@ -11,8 +11,9 @@ import { gpuWarpSlab } from './scenarios/gpu-warp-slab.ts';
 import { lockMemory } from './scenarios/lock-memory.ts';
 import { messageQueue } from './scenarios/message-queue.ts';
 import { rcu } from './scenarios/rcu.ts';
+import { secrets } from './scenarios/secrets.ts';
 
-export const SCENARIOS: readonly AnyScenario[] = [messageQueue, buddyFragmentation, thpTlb, dmaCoherence, lockMemory, rcu, gpuWarpSlab, flashGc];
+export const SCENARIOS: readonly AnyScenario[] = [messageQueue, buddyFragmentation, thpTlb, dmaCoherence, lockMemory, rcu, gpuWarpSlab, flashGc, secrets];
 
 export class UnknownScenarioError extends ArgumentError {
   override name = 'UnknownScenarioError';

@@ -76,7 +76,7 @@ test('--version prints the package version', async () => {
 
 test('unknown options, commands and words are refused everywhere', async () => {
   await refused(['--frob'], /unknown option '--frob' before a command/);
-  await refused(['frobnicate'], /unknown command 'frobnicate': expected list, run, report, boot, replay, trace-gen, help/);
+  await refused(['frobnicate'], /unknown command 'frobnicate': expected list, run, report, boot, replay, trace-gen, dump-info, help/);
   await refused(['list', '--frob'], /list: unknown option '--frob': expected one of --help/);
   await refused(['list', 'extra'], /list: unexpected argument 'extra'/);
   await refused(['boot', '--frob'], /boot: unknown option '--frob': expected one of --ram-bytes/);

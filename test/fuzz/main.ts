@@ -5,7 +5,8 @@
  * The flash fuzzers split their operations over runs of 200,000, each with its own configuration
  * (victim policy, frontiers, streams, wear levelling) drawn from the seed. The DMA fuzzer runs a
  * quarter of `--ops` (2.5 M at the default) through the cache model. The power-cut sweep is
- * `npm run flash:crash-sweep` (test/fuzz/flash-crash-sweep.ts). The RCU stress replaces
+ * `npm run flash:crash-sweep` (test/fuzz/flash-crash-sweep.ts). The secrets sweep is 1000 runs whatever `--ops`
+ * (half tagging on, half the control; lab/workloads/secrets-run.ts). The RCU stress replaces
  * max(1 M, ops / 10) nodes per flavour against 2 reader workers (test/fuzz/rcu-stress.ts).
  */
 import { optionHelp, parseOptions, wantsHelp } from '../../src/cli/args.ts';
@@ -16,6 +17,8 @@ import type { FlashFuzzOptions, FlashFuzzReport } from './flash-fuzz.ts';
 import { fuzzPageAllocator } from './page-alloc-fuzz.ts';
 import { rcuStress } from './rcu-stress.ts';
 import { fuzzSlab } from './slab-fuzz.ts';
+import { secretsSweep } from '../../src/lab/workloads/secrets-run.ts';
+import { InvariantError } from '../../src/util/errors.ts';
 import { fuzzVm } from './vm-fuzz.ts';
 
 interface Fuzzer {
@@ -50,6 +53,14 @@ const FUZZERS: readonly Fuzzer[] = [
   { name: 'virtual memory (mmap/munmap/mprotect/madvise/access)', run: (seed, ops) => fuzzVm({ seed, ops, validateEvery: 200_000 }) },
   { name: 'flash page store (FTL)', run: (seed, ops) => flashRuns(fuzzPageFtl, seed, ops) },
   { name: 'flash object store', run: (seed, ops) => flashRuns(fuzzObjectStore, seed, Math.ceil(ops / 4)) },
+  {
+    name: 'secrets sweep, 1000 runs (crash dump, hibernation image, freed frames)',
+    run: (seed) => {
+      const sweep = secretsSweep(seed, 1000, 8 << 20);
+      if (sweep.leakingRuns > 0 || sweep.controlMisses > 0) throw new InvariantError(`secrets sweep: ${sweep.leakingRuns} runs leaked a tagged key, ${sweep.controlMisses} control images missed the key: expected 0 and 0`);
+      return sweep;
+    },
+  },
   { name: 'rcu stress, 2 reader workers (QSBR, epoch)', run: (seed, ops) => rcuStress(seed, Math.max(1_000_000, Math.ceil(ops / 10))) },
 ];
 

@@ -1,0 +1,210 @@
+/**
+ * One run of the secrets scenario: a program holds three keys (random bytes) — one in memory tagged
+ * as secret memory is (Sensitive | NoSave | NoDump | Mlocked, memfd_secret's tags), one in ordinary
+ * memory tagged MADV_DONTDUMP-style (NoDump | NoSave), one in ordinary memory untagged — while the
+ * machine is under allocation pressure, takes a crash dump and a hibernation image, and frees the
+ * memory; then every output (dump file, image, freed frames) is searched for each key.
+ *
+ * Stand-ins until secrets-mem's API (secretAlloc, madvise tags, wipe on free) is on main: the run
+ * sets the tags on the pages' struct page itself, and with tagging on it wipes tagged pages before
+ * freeing them, as secretFree and kfree_sensitive do. With tagging off (the control) no page is
+ * tagged, the writers are told to honour no tag, and nothing is wiped: the search must then find the
+ * keys, which shows that it can.
+ *
+ * Swap is not an output: kmem has no swap device yet (docs/dump-hibernate-swap.md).
+ */
+import { Kernel } from '../../mm/kernel.ts';
+import { writeDump } from '../../mm/dump/write.ts';
+import { hibernate } from '../../mm/hibernate/image.ts';
+import { HibernationRefusedError } from '../../mm/hibernate/types.ts';
+import { PAGE_SIZE, PageFlag } from '../../mm/types.ts';
+import type { AddressSpace } from '../../mm/vm/mm-struct.ts';
+import { MAP, PROT } from '../../mm/vm/types.ts';
+import { Prng } from '../../util/prng.ts';
+
+export const KEY_PLACES = ['secret', 'tagged', 'untagged'] as const;
+export type KeyPlace = (typeof KEY_PLACES)[number];
+export const OUTPUTS = ['dump', 'image', 'freed'] as const;
+export type Output = (typeof OUTPUTS)[number];
+
+const TAGS: Record<KeyPlace, number> = {
+  secret: PageFlag.Sensitive | PageFlag.NoSave | PageFlag.NoDump | PageFlag.Mlocked,
+  tagged: PageFlag.NoDump | PageFlag.NoSave,
+  untagged: 0,
+};
+/** Keys are searched for in pieces of this many bytes: a piece found counts its bytes. */
+export const KEY_PIECE_BYTES = 16;
+
+export interface SecretsRunOptions {
+  seed: number;
+  tagging: boolean;
+  /** What the dump does with sensitive pages. */
+  dumpPolicy: 'exclude' | 'zero';
+  /** What hibernation does with sensitive pages ('refuse' writes no image while a secret exists). */
+  imagePolicy: 'refuse' | 'exclude' | 'zero';
+  ramBytes: number;
+}
+
+export interface SecretsRunResult {
+  keyBytes: number;
+  dumpLevel: number;
+  pressurePages: number;
+  /** Outputs taken before the keys' memory was freed (the others after). */
+  beforeFree: Output[];
+  imageRefused: boolean;
+  /** Key bytes found, by place then output. */
+  found: Record<KeyPlace, Record<Output, number>>;
+}
+
+/** Key bytes of `key` found in `hay`: each KEY_PIECE_BYTES piece present anywhere counts whole. */
+export function keyBytesFound(hay: Uint8Array, key: Uint8Array, where: (offset: number) => boolean = () => true): number {
+  let found = 0;
+  for (let at = 0; at + KEY_PIECE_BYTES <= key.length; at += KEY_PIECE_BYTES) {
+    const piece = key.subarray(at, at + KEY_PIECE_BYTES);
+    for (let i = indexOfBytes(hay, piece, 0), n = 0; i >= 0 && n < 1 << 20; i = indexOfBytes(hay, piece, i + 1), n++) {
+      if (where(i)) {
+        found += KEY_PIECE_BYTES;
+        break;
+      }
+    }
+  }
+  return found;
+}
+
+/** The first offset ≥ from where `needle` occurs in `hay`, or -1 (no Node Buffer: the explorer runs this in a browser). */
+function indexOfBytes(hay: Uint8Array, needle: Uint8Array, from: number): number {
+  const first = needle[0] as number;
+  const last = hay.length - needle.length;
+  for (let i = hay.indexOf(first, from); i >= 0 && i <= last; i = hay.indexOf(first, i + 1)) {
+    let j = 1;
+    while (j < needle.length && hay[i + j] === needle[j]) j++;
+    if (j === needle.length) return i;
+  }
+  return -1;
+}
+
+export function secretsRun(options: SecretsRunOptions): SecretsRunResult {
+  const prng = new Prng(options.seed);
+  const kernel = Kernel.boot({ ramBytes: options.ramBytes, cpus: 1 });
+  const mm = kernel.vm.createAddressSpace();
+  const rw = PROT.READ | PROT.WRITE;
+  const anon = MAP.PRIVATE | MAP.ANONYMOUS;
+  const keyBytes = KEY_PIECE_BYTES * prng.range(2, 16);
+  const pressure = (): number => {
+    const pages = prng.range(1, 256);
+    const a = mm.mmap(0, pages * PAGE_SIZE, rw, anon);
+    for (let p = 0; p < pages; p++) if (prng.int(2) === 0) mm.write(a + p * PAGE_SIZE, new Uint8Array([prng.int(256), 1]));
+    for (let i = prng.int(200); i > 0; i--) kernel.kmalloc(prng.range(8, 4096));
+    return pages;
+  };
+  let pressurePages = pressure();
+  const keys = {} as Record<KeyPlace, Uint8Array>;
+  const regions = {} as Record<KeyPlace, { addr: number; pages: number; at: number }>;
+  for (const place of KEY_PLACES) {
+    const key = new Uint8Array(keyBytes);
+    for (let i = 0; i < keyBytes; i++) key[i] = prng.int(256);
+    keys[place] = key;
+    const pages = prng.range(1, 4);
+    const addr = mm.mmap(0, pages * PAGE_SIZE, rw, anon);
+    const at = prng.int(pages * PAGE_SIZE - keyBytes + 1);
+    mm.write(addr, new Uint8Array(pages * PAGE_SIZE).fill(0x5a)); // fault every page in
+    mm.write(addr + at, key);
+    regions[place] = { addr, pages, at };
+    if (options.tagging) for (const pfn of framesOf(kernel, mm, addr, pages)) kernel.memMap.flags[pfn]! |= TAGS[place];
+  }
+  pressurePages += pressure();
+  const dumpLevel = prng.int(32);
+  const outputs: Partial<Record<Output, Uint8Array>> = {};
+  let imageRefused = false;
+  const take = (output: Output): void => {
+    if (output === 'dump') outputs.dump = writeDump(kernel, { dumpLevel, sensitive: options.dumpPolicy, ...(options.tagging ? {} : { tags: 0 }) });
+    if (output === 'image') {
+      try {
+        outputs.image = hibernate(kernel, { secrets: options.imagePolicy, ...(options.tagging ? {} : { tags: 0 }) });
+      } catch (error) {
+        if (!(error instanceof HibernationRefusedError)) throw error;
+        imageRefused = true;
+        outputs.image = new Uint8Array(0);
+      }
+    }
+  };
+  const beforeFree = (['dump', 'image'] as const).filter(() => prng.int(2) === 0);
+  for (const o of beforeFree) take(o);
+  for (const place of KEY_PLACES) {
+    const { addr, pages } = regions[place];
+    if (options.tagging && TAGS[place] !== 0) {
+      mm.write(addr, new Uint8Array(pages * PAGE_SIZE)); // wiped before free (secretFree, kfree_sensitive)
+      for (const pfn of framesOf(kernel, mm, addr, pages)) kernel.memMap.flags[pfn]! &= ~TAGS[place];
+    }
+    mm.munmap(addr, pages * PAGE_SIZE);
+  }
+  if (prng.int(2) === 0) pressurePages += pressure();
+  for (const o of ['dump', 'image'] as const) if (!beforeFree.includes(o)) take(o);
+  // Freed frames: RAM on the buddy and per-CPU free lists, searched in place.
+  const ram = new Uint8Array(kernel.buffer);
+  const free = freeFrames(kernel);
+  const found = {} as Record<KeyPlace, Record<Output, number>>;
+  for (const place of KEY_PLACES) {
+    found[place] = {
+      dump: keyBytesFound(outputs.dump as Uint8Array, keys[place]),
+      image: keyBytesFound(outputs.image as Uint8Array, keys[place]),
+      freed: keyBytesFound(ram, keys[place], (i) => free[Math.floor(i / PAGE_SIZE)] === 1 && free[Math.floor((i + KEY_PIECE_BYTES - 1) / PAGE_SIZE)] === 1),
+    };
+  }
+  kernel.validate();
+  return { keyBytes, dumpLevel, pressurePages, beforeFree: [...beforeFree], imageRefused, found };
+}
+
+function framesOf(kernel: Kernel, mm: AddressSpace, addr: number, pages: number): number[] {
+  const out: number[] = [];
+  for (let p = 0; p < pages; p++) {
+    if (mm.translates(addr + p * PAGE_SIZE, 'read')) out.push(Math.floor(kernel.vm.walker.frame / PAGE_SIZE));
+  }
+  return out;
+}
+
+/** 1 for each frame on a free list (a buddy block's pages, or a per-CPU list's page). */
+function freeFrames(kernel: Kernel): Uint8Array {
+  const { flags, order, nrPages } = kernel.memMap;
+  const free = new Uint8Array(nrPages);
+  for (let pfn = 0; pfn < nrPages; ) {
+    const f = flags[pfn] as number;
+    const span = (f & (PageFlag.Buddy | PageFlag.Allocated)) !== 0 ? 1 << (order[pfn] as number) : 1;
+    if ((f & (PageFlag.Buddy | PageFlag.Pcp)) !== 0) free.fill(1, pfn, Math.min(nrPages, pfn + span));
+    pfn += span;
+  }
+  return free;
+}
+
+export interface SecretsSweep {
+  runs: number;
+  /** Key bytes found, summed over runs, by tagging then place then output. */
+  found: Record<'on' | 'off', Record<KeyPlace, Record<Output, number>>>;
+  /** Runs with tagging on where a tagged key's byte reached an output (the claim: 0). */
+  leakingRuns: number;
+  /** Control runs whose image, taken while the key was live, did not hold the whole secret key (the claim: 0). */
+  controlMisses: number;
+  imagesRefused: number;
+}
+
+const zeroCounts = (): Record<KeyPlace, Record<Output, number>> =>
+  Object.fromEntries(KEY_PLACES.map((p) => [p, { dump: 0, image: 0, freed: 0 }])) as Record<KeyPlace, Record<Output, number>>;
+
+/** `runs` randomised runs, half with tagging on, half off (the control); policies drawn per run. */
+export function secretsSweep(seed: number, runs: number, ramBytes: number, progress?: (done: number) => void): SecretsSweep {
+  const prng = new Prng(seed);
+  const sweep: SecretsSweep = { runs, found: { on: zeroCounts(), off: zeroCounts() }, leakingRuns: 0, controlMisses: 0, imagesRefused: 0 };
+  for (let r = 0; r < runs; r++) {
+    const tagging = r % 2 === 0;
+    const dumpPolicy = prng.int(2) === 0 ? 'exclude' : 'zero';
+    const imagePolicy = (['refuse', 'exclude', 'zero'] as const)[prng.int(3)] ?? 'exclude';
+    const result = secretsRun({ seed: prng.nextU32(), tagging, dumpPolicy, imagePolicy, ramBytes });
+    const into = sweep.found[tagging ? 'on' : 'off'];
+    for (const place of KEY_PLACES) for (const o of OUTPUTS) into[place][o] += result.found[place][o];
+    if (result.imageRefused) sweep.imagesRefused++;
+    if (tagging && (['secret', 'tagged'] as const).some((p) => OUTPUTS.some((o) => result.found[p][o] > 0))) sweep.leakingRuns++;
+    if (!tagging && result.beforeFree.includes('image') && result.found.secret.image !== result.keyBytes) sweep.controlMisses++;
+    progress?.(r + 1);
+  }
+  return sweep;
+}
