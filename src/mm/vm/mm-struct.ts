@@ -17,6 +17,7 @@
  *   72  f64 total_vm pages  80 f64 anon PMD mappings (THPs)
  *   88  i32 prev mm         92 i32 max_map_count
  *   96  f64 page faults handled (the task's min_flt)
+ *   104 i32 fork DMA policy (cow.ts)
  *
  * The VMA index is a sorted array rather than Linux's maple tree: lookups are a binary search,
  * inserts and removes one `copyWithin` (a native memmove) of at most max_map_count · 4 = 256 KiB, and
@@ -53,6 +54,8 @@ export const MM = {
   NEXT: 7,
   PREV: 22,
   MAX_MAP_COUNT: 23,
+  /** The fork policy for DMA-pinned pages of this mm's last fork (an index into FORK_DMA_POLICIES, cow.ts). */
+  FORK_DMA_POLICY: 26,
 } as const;
 /** f64 slots (byte offset / 8). */
 export const MMF = {
