@@ -164,6 +164,8 @@ export function migratePage(vm: Vm, src: number, dst: number, held: AddressSpace
     mem.refcount[dst] = mem.refcount[src] as number;
     mem.owner[dst] = VM_OWNER_ANON;
     mem.next[dst] = NO_PFN;
+    mem.flags[dst] = (mem.flags[dst] as number) | ((mem.flags[src] as number) & PageFlag.AnonExclusive);
+    mem.flags[src] = (mem.flags[src] as number) & ~PageFlag.AnonExclusive;
     mem.private[src] = 0;
     mem.mapcount[src] = 0;
     vm.pages.freePages(src, 0, mem.owner[src] as number);
