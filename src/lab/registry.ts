@@ -5,6 +5,7 @@ import { ArgumentError } from '../util/errors.ts';
 import type { AnyScenario } from './scenario.ts';
 import { buddyFragmentation } from './scenarios/buddy-fragmentation.ts';
 import { dmaCoherence } from './scenarios/dma-coherence.ts';
+import { forkDuringDma } from './scenarios/fork-during-dma.ts';
 import { thpTlb } from './scenarios/thp-tlb.ts';
 import { flashGc } from './scenarios/flash-gc.ts';
 import { gpuWarpSlab } from './scenarios/gpu-warp-slab.ts';
@@ -12,7 +13,7 @@ import { lockMemory } from './scenarios/lock-memory.ts';
 import { messageQueue } from './scenarios/message-queue.ts';
 import { rcu } from './scenarios/rcu.ts';
 
-export const SCENARIOS: readonly AnyScenario[] = [messageQueue, buddyFragmentation, thpTlb, dmaCoherence, lockMemory, rcu, gpuWarpSlab, flashGc];
+export const SCENARIOS: readonly AnyScenario[] = [messageQueue, buddyFragmentation, thpTlb, dmaCoherence, forkDuringDma, lockMemory, rcu, gpuWarpSlab, flashGc];
 
 export class UnknownScenarioError extends ArgumentError {
   override name = 'UnknownScenarioError';
