@@ -39,7 +39,7 @@ export const forkDuringDma = defineScenario({
         { key: 'pagesCopiedAtFork', label: 'pages copied at fork' },
         { key: 'pagesCopiedOnWrite', label: 'pages copied on write' },
         { key: 'writesWaited', label: 'writes that waited' },
-        { key: 'waitedUs', label: 'time writers waited', unit: 'µs (simulated)' },
+        { key: 'waitedUs', label: 'time writers waited (simulated)', unit: 'µs' },
       ],
       rows: runs.map((r) => ({
         policy: r.policy,

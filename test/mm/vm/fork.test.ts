@@ -80,7 +80,7 @@ test('MADV_DONTFORK leaves the VMA out of the child; MADV_WIPEONFORK gives it ze
 });
 
 test('CVE-2020-29374: a child\'s GUP reference on a COW page it then unmaps never sees the parent\'s later write', () => {
-  for (const kind of ['get', 'pin'] as const) {
+  for (const [kind, viaMprotect] of [['get', false], ['pin', false], ['get', true]] as const) {
     const { kernel, mm } = setup();
     const a = mm.mmap(0x40000000, P, RW, ANON);
     mm.writeByte(a, 0x11);
@@ -88,6 +88,12 @@ test('CVE-2020-29374: a child\'s GUP reference on a COW page it then unmaps neve
     const pfns = kind === 'get' ? getUserPages(child, a, 1, false) : pinUserPages(child, a, 1, false);
     child.munmap(a, P);
     kernel.validate();
+    if (viaMprotect) {
+      // mprotect back to writable must not make the still-referenced page writable (can_change_pte_writable).
+      mm.mprotect(a, P, PROT.READ);
+      mm.mprotect(a, P, RW);
+      kernel.validate();
+    }
     mm.writeByte(a, 0x22);
     const pfn = pfns[0] as number;
     assert.equal(kernel.ram.bytes[pfn * P], 0x11, `${kind}: the child's reference still reads the data from before the parent's write`);
