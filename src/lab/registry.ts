@@ -5,6 +5,7 @@ import { ArgumentError } from '../util/errors.ts';
 import type { AnyScenario } from './scenario.ts';
 import { buddyFragmentation } from './scenarios/buddy-fragmentation.ts';
 import { dmaCoherence } from './scenarios/dma-coherence.ts';
+import { forkDuringDma } from './scenarios/fork-during-dma.ts';
 import { thpTlb } from './scenarios/thp-tlb.ts';
 import { flashGc } from './scenarios/flash-gc.ts';
 import { gpuWarpSlab } from './scenarios/gpu-warp-slab.ts';
@@ -13,7 +14,7 @@ import { messageQueue } from './scenarios/message-queue.ts';
 import { rcu } from './scenarios/rcu.ts';
 import { secrets } from './scenarios/secrets.ts';
 
-export const SCENARIOS: readonly AnyScenario[] = [messageQueue, buddyFragmentation, thpTlb, dmaCoherence, lockMemory, rcu, gpuWarpSlab, flashGc, secrets];
+export const SCENARIOS: readonly AnyScenario[] = [messageQueue, buddyFragmentation, thpTlb, dmaCoherence, forkDuringDma, secrets, lockMemory, rcu, gpuWarpSlab, flashGc];
 
 export class UnknownScenarioError extends ArgumentError {
   override name = 'UnknownScenarioError';

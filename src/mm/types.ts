@@ -126,6 +126,12 @@ export const PageFlag = {
   NoDump: 1 << 10,
   /** Locked in RAM: reclaim never swaps it out (PG_mlocked, mlock(2), memfd_secret). */
   Mlocked: 1 << 11,
+  /**
+   * An anonymous page only one page-table entry maps and no fork shares (Linux's PageAnonExclusive):
+   * a write fault may reuse it in place; fork clears it when it shares the page copy-on-write.
+   * Bit 15: bits 12..14 are the migrate type.
+   */
+  AnonExclusive: 1 << 15,
 } as const;
 
 /** The tags subsystems that write RAM out (swap, hibernation, crash dumps) must honour. */

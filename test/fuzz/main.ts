@@ -7,11 +7,13 @@
  * quarter of `--ops` (2.5 M at the default) through the cache model. The power-cut sweep is
  * `npm run flash:crash-sweep` (test/fuzz/flash-crash-sweep.ts). The secrets sweep is 1000 runs whatever `--ops`
  * (half tagging on, half the control; lab/workloads/secrets-run.ts). The RCU stress replaces
- * max(1 M, ops / 10) nodes per flavour against 2 reader workers (test/fuzz/rcu-stress.ts).
+ * max(1 M, ops / 10) nodes per flavour against 2 reader workers (test/fuzz/rcu-stress.ts). The
+ * fork-during-DMA fuzzer runs max(1 M, ops / 10) operations split over its three policies.
  */
 import { optionHelp, parseOptions, wantsHelp } from '../../src/cli/args.ts';
 import type { OptionSpecs, Parsed } from '../../src/cli/args.ts';
 import { fuzzDma } from './dma-fuzz.ts';
+import { fuzzForkDma } from './fork-dma-fuzz.ts';
 import { fuzzObjectStore, fuzzPageFtl } from './flash-fuzz.ts';
 import type { FlashFuzzOptions, FlashFuzzReport } from './flash-fuzz.ts';
 import { fuzzPageAllocator } from './page-alloc-fuzz.ts';
@@ -51,6 +53,10 @@ const FUZZERS: readonly Fuzzer[] = [
   { name: 'slab caches and kmalloc, Bonwick layout', run: (seed, ops) => fuzzSlab({ seed, ops: Math.ceil(ops / 4), layout: 'bonwick', validateEvery: 500_000 }) },
   { name: 'dma streaming map/sync/unmap', run: (seed, ops) => fuzzDma({ seed, ops: Math.ceil(ops / 4), validateEvery: 100_000 }) },
   { name: 'virtual memory (mmap/munmap/mprotect/madvise/access)', run: (seed, ops) => fuzzVm({ seed, ops, validateEvery: 200_000 }) },
+  {
+    name: 'fork during DMA (naive, early-copy, defer-write)',
+    run: (seed, ops) => fuzzForkDma({ seed, ops: Math.max(1_000_000, Math.ceil(ops / 10)), validateEvery: 25_000 }),
+  },
   { name: 'flash page store (FTL)', run: (seed, ops) => flashRuns(fuzzPageFtl, seed, ops) },
   { name: 'flash object store', run: (seed, ops) => flashRuns(fuzzObjectStore, seed, Math.ceil(ops / 4)) },
   {

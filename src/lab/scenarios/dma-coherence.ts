@@ -233,7 +233,7 @@ export const dmaCoherence = defineScenario({
         { key: 'staleWords', label: 'stale words read' },
       ],
       rows: rx.map((r) => ({ path: r.path, bufferBytes: r.bufferBytes, cyclesPerPacket: r.cycles / r.packets, bytesCopied: r.bytesCopied, pins: r.pins, staleWords: r.staleWords })),
-      note: 'Zero-copy pins the user page (refcount + GUP_PIN_COUNTING_BIAS) and maps it for the NIC; the copy path receives into a kernel buffer and copies (charged per line touched). User pages are physical pages until user address spaces exist.',
+      note: 'Zero-copy pins the user page (refcount + GUP_PIN_COUNTING_BIAS) and maps it for the NIC; the copy path receives into a kernel buffer and copies (charged per line touched). The user pages are 8 pages of an anonymous mmap, pinned with pinUserPages.',
     };
     const rxAt = (path: RxPath): RxPathResult | undefined => rx.filter((r) => r.path === path).at(-1);
     const copyRun = rxAt('copy');

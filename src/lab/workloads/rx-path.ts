@@ -1,11 +1,12 @@
 /**
- * A receive path into user pages, two ways (issue 11's zero-copy receive, on physical pages until user
- * address spaces exist): a coherent NIC with an 8-descriptor ring receives `packets` packets of
- * `bufferBytes` for a reader that reads each packet in 4-byte loads from its own ("user") page.
+ * A receive path into user pages, two ways (issue 11's zero-copy receive): a coherent NIC with an
+ * 8-descriptor ring receives `packets` packets of `bufferBytes` for a reader that reads each packet in
+ * 4-byte loads from its buffer, 8 pages of a user address space (an anonymous mmap, MAP_POPULATE).
  *   copy       the NIC fills 8 kernel buffers mapped once; the CPU copies each packet into the user
  *              page (copy_to_user), then the buffer is reposted
- *   zero-copy  the user page itself is pinned (pinPages: refcount + GUP_PIN_COUNTING_BIAS) and mapped
- *              for the NIC; on completion it is unmapped and unpinned, and the reader reads it in place
+ *   zero-copy  the user page itself is pinned (pinUserPages on the user address, FOLL_PIN | FOLL_WRITE:
+ *              refcount + GUP_PIN_COUNTING_BIAS) and mapped for the NIC; on completion it is unmapped and
+ *              unpinned (unpinUserPages), and the reader reads it in place
  * Counted: CPU cycles (copies, loads, descriptor work), bytes copied, pins, stale words (must be 0).
  */
 import { MemorySystem } from '../../machine/cache.ts';
@@ -13,9 +14,11 @@ import type { CachePresetName } from '../../machine/cache-presets.ts';
 import { DmaEngine } from '../../machine/dma-engine.ts';
 import { NIC_DESC_BYTES, Nic, encodeDescriptor } from '../../machine/nic.ts';
 import { DmaApi } from '../../mm/dma/api.ts';
-import { pageMaybeDmaPinned, pinPages, unpinPages } from '../../mm/dma/gup.ts';
+import { pageMaybeDmaPinned } from '../../mm/dma/gup.ts';
+import { entryPfn } from '../../mm/vm/page-table.ts';
+import { pinUserPages, unpinUserPages } from '../../mm/vm/pin.ts';
+import { MAP, PROT } from '../../mm/vm/types.ts';
 import { DmaDirection } from '../../mm/dma/types.ts';
-import { GFP } from '../../mm/gfp.ts';
 import { Kernel } from '../../mm/kernel.ts';
 import { PAGE_SIZE } from '../../mm/types.ts';
 import { assert } from '../../util/assert.ts';
@@ -44,7 +47,11 @@ export function runRxPath(path: RxPath, bufferBytes: number, packets: number, se
   const cpu = memory.cpu(0);
   const ring = dma.dmaAllocCoherent(engine, RING * NIC_DESC_BYTES);
   nic.setRing('rx', ring.dmaHandle, RING);
-  const userPages = Array.from({ length: RING }, () => (kernel.pages.allocPages(0, GFP.HIGHUSER_MOVABLE) as number) * PAGE_SIZE);
+  const mm = kernel.vm.createAddressSpace();
+  const userBase = mm.mmap(0, RING * PAGE_SIZE, PROT.READ | PROT.WRITE, MAP.PRIVATE | MAP.ANONYMOUS | MAP.POPULATE);
+  /** The physical address of user page i, as the page tables map it (copy_to_user's destination). */
+  const userPhys = (i: number): number => entryPfn(kernel.vm.u[kernel.vm.tables.entry(mm.pgdPfn, userBase + i * PAGE_SIZE, 1, false)] as number) * PAGE_SIZE;
+  const userPages = Array.from({ length: RING }, (_, i) => userPhys(i));
   const kernelBuffers = path === 'copy' ? Array.from({ length: RING }, () => (kernel.pages.allocPages(0) as number) * PAGE_SIZE) : [];
   const handles: number[] = new Array<number>(RING).fill(0);
   const result: RxPathResult = { path, bufferBytes, packets, cycles: 0, bytesCopied: 0, pins: 0, staleWords: 0 };
@@ -55,8 +62,8 @@ export function runRxPath(path: RxPath, bufferBytes: number, packets: number, se
       if (handles[i] === 0) handles[i] = dma.dmaMap(engine, kernelBuffers[i] as number, bufferBytes, DmaDirection.FromDevice);
       else dma.dmaSyncForDevice(engine, handles[i] as number, bufferBytes, DmaDirection.FromDevice);
     } else {
-      const page = userPages[i] as number;
-      pinPages(kernel, [page / PAGE_SIZE]);
+      const page = (pinUserPages(mm, userBase + i * PAGE_SIZE, 1, true)[0] as number) * PAGE_SIZE;
+      assert(page === userPages[i], () => `rx-path: pinning user page ${i} moved it`);
       result.pins++;
       handles[i] = dma.dmaMap(engine, page, bufferBytes, DmaDirection.FromDevice);
     }
@@ -82,7 +89,7 @@ export function runRxPath(path: RxPath, bufferBytes: number, packets: number, se
     } else {
       assert(pageMaybeDmaPinned(kernel, user / PAGE_SIZE), () => `rx-path: the user page of slot ${slot} is not pinned while the NIC owns it`);
       dma.dmaUnmap(engine, handles[slot] as number, bufferBytes, DmaDirection.FromDevice);
-      unpinPages(kernel, [user / PAGE_SIZE]);
+      unpinUserPages(kernel.vm, [user / PAGE_SIZE]);
     }
     for (let j = 0; j < bufferBytes / 4; j++) if (cpu.load(user + j * 4, 4) !== view.getInt32(j * 4, true)) result.staleWords++;
     post((slot + RING - 1) % RING);
@@ -93,9 +100,11 @@ export function runRxPath(path: RxPath, bufferBytes: number, packets: number, se
     if (path === 'copy') dma.dmaUnmap(engine, handles[i] as number, bufferBytes, DmaDirection.FromDevice);
     else if (pageMaybeDmaPinned(kernel, (userPages[i] as number) / PAGE_SIZE)) {
       dma.dmaUnmap(engine, handles[i] as number, bufferBytes, DmaDirection.FromDevice);
-      unpinPages(kernel, [(userPages[i] as number) / PAGE_SIZE]);
+      unpinUserPages(kernel.vm, [(userPages[i] as number) / PAGE_SIZE]);
     }
   }
+  kernel.validate();
+  mm.destroy();
   dma.dmaFreeCoherent(engine, ring);
   dma.checkDeviceReleased(engine);
   dma.validate();

@@ -108,7 +108,7 @@ export function compactZone(vm: Vm, zone: Zone, order: number, held: AddressSpac
       if (!movableBlock(block)) continue;
       for (let pfn = block; pfn < Math.min(block + PAGEBLOCK_NR_PAGES, zone.endPfn); pfn++) {
         vm.count('compact_migrate_scanned');
-        if ((mem.owner[pfn] as number) !== VM_OWNER_ANON || ((mem.flags[pfn] as number) & PageFlag.Allocated) === 0 || (mem.mapcount[pfn] as number) === 0) continue;
+        if ((mem.owner[pfn] as number) !== VM_OWNER_ANON || ((mem.flags[pfn] as number) & PageFlag.Allocated) === 0 || (mem.mapcount[pfn] as number) === 0 || mem.refcount[pfn] !== mem.mapcount[pfn]) continue;
         if (!refill(block)) return result;
         const target = targets.pop() as number;
         if (!migratePage(vm, pfn, target, held)) targets.push(target);
@@ -164,6 +164,8 @@ export function migratePage(vm: Vm, src: number, dst: number, held: AddressSpace
     mem.refcount[dst] = mem.refcount[src] as number;
     mem.owner[dst] = VM_OWNER_ANON;
     mem.next[dst] = NO_PFN;
+    mem.flags[dst] = (mem.flags[dst] as number) | ((mem.flags[src] as number) & PageFlag.AnonExclusive);
+    mem.flags[src] = (mem.flags[src] as number) & ~PageFlag.AnonExclusive;
     mem.private[src] = 0;
     mem.mapcount[src] = 0;
     vm.pages.freePages(src, 0, mem.owner[src] as number);

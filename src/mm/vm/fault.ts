@@ -9,7 +9,8 @@
  *   no entry, write                                   → a new zeroed page, writable and dirty
  *   write to a read-only entry of a writable VMA:
  *     the zero page                                   → a new zeroed page replaces it (wp_page_copy)
- *     a page only this entry maps                     → made writable in place (wp_page_reuse)
+ *     an exclusive page, or one with mapcount = refcount = 1 → made writable in place (wp_page_reuse)
+ *     a page fork shares                              → copied (wp_page_copy; cow.ts has the rules)
  *   an entry that already allows the access           → nothing: a stale TLB entry was the cause
  * A VMA that may use transparent huge pages tries a 2 MiB mapping first (thp.ts).
  *
@@ -27,6 +28,7 @@ import { VM_OWNER_ANON } from './owners.ts';
 import { entryPfn } from './page-table.ts';
 import { rmapAdd } from './rmap.ts';
 import { hugeFault } from './thp.ts';
+import { DmaWaitError, anonMaybeDmaPinned, canReuseAnon, copyAnonPage, forkDmaPolicy, setAnonExclusive } from './cow.ts';
 import { PAGE_SIZE, VM } from './types.ts';
 import type { AccessKind } from './types.ts';
 
@@ -90,10 +92,15 @@ export function handleFault(mm: AddressSpace, vaddr: number, access: AccessKind)
       mapNewPage(mm, vma, slot, page, flags);
       return;
     }
-    if ((vm.memMap.mapcount[pfn] as number) === 1) {
+    if (canReuseAnon(vm, pfn)) {
+      setAnonExclusive(vm, pfn, true);
       u[slot] = (lo | PTE_WRITABLE | PTE_DIRTY) >>> 0;
+      vm.count('kmem_cow_reuse');
       mm.vm.flushTlb(mm, page, page + PAGE_SIZE);
+      return;
     }
+    if (forkDmaPolicy(mm) === 'defer-write' && anonMaybeDmaPinned(vm, pfn)) throw new DmaWaitError(vaddr, pfn);
+    copyAnonPage(mm, slot, page, true, PTE_WRITABLE | PTE_DIRTY);
   }
 }
 
@@ -103,6 +110,7 @@ function mapNewPage(mm: AddressSpace, vma: number, slot: number, page: number, f
   const pfn = vm.pages.tryAllocPages(0, GFP.HIGHUSER_MOVABLE | GFP.ZERO | GFP.NORETRY | GFP.NOWARN, VM_OWNER_ANON);
   if (pfn === null) throw new SyscallError('fault', 'ENOMEM', `no page for 0x${page.toString(16)} (VM_FAULT_OOM)`);
   rmapAdd(vm, pfn, mm.paddr, page);
+  setAnonExclusive(vm, pfn, true);
   vm.u[slot + 1] = leafHi(flags);
   vm.u[slot] = leafLo(pfn, flags, true, true);
   mm.countAnon(1);

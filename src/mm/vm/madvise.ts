@@ -10,7 +10,7 @@
  *                                  still split and merge VMAs as in Linux)
  *   WILLNEED                       nothing to read ahead for anonymous memory without swap
  *   DONTNEED                       unmaps the pages: the next read finds zeroes (zap_page_range)
- *   DONTFORK / DOFORK              VM_DONTCOPY;   DONTDUMP / DODUMP   VM_DONTDUMP
+ *   DONTFORK / DOFORK              VM_DONTCOPY;   WIPEONFORK / KEEPONFORK   VM_WIPEONFORK (fork.ts);   DONTDUMP / DODUMP   VM_DONTDUMP
  *   HUGEPAGE / NOHUGEPAGE          VM_HUGEPAGE / VM_NOHUGEPAGE (each clears the other)
  *   POPULATE_READ / POPULATE_WRITE faults the pages in; EFAULT where the VMA forbids the access (Linux 5.14)
  */
@@ -36,6 +36,10 @@ function adviceFlags(advice: number, flags: number): number | null {
       return flags | VM.DONTCOPY;
     case MADV.DOFORK:
       return flags & ~VM.DONTCOPY;
+    case MADV.WIPEONFORK:
+      return flags | VM.WIPEONFORK;
+    case MADV.KEEPONFORK:
+      return flags & ~VM.WIPEONFORK;
     case MADV.DONTDUMP:
       return flags | VM.DONTDUMP;
     case MADV.DODUMP:

@@ -19,6 +19,7 @@
  *   96  f64 page faults handled (the task's min_flt)
  *   104 i32 cpumask        paddr of the mm's CPU mask (kmalloc, tlb-shootdown.ts): CPUs that may
  *                          cache its translations
+ *   108 i32 fork DMA policy (cow.ts)
  *
  * The VMA index is a sorted array rather than Linux's maple tree: lookups are a binary search,
  * inserts and removes one `copyWithin` (a native memmove) of at most max_map_count · 4 = 256 KiB, and
@@ -56,6 +57,8 @@ export const MM = {
   PREV: 22,
   MAX_MAP_COUNT: 23,
   CPUMASK: 26,
+  /** The fork policy for DMA-pinned pages of this mm's last fork (an index into FORK_DMA_POLICIES, cow.ts). */
+  FORK_DMA_POLICY: 27,
 } as const;
 /** f64 slots (byte offset / 8). */
 export const MMF = {

@@ -11,13 +11,14 @@
  *   a split beyond max_map_count                                           ENOMEM
  *
  * Page-table entries follow the new flags at once: W for an exclusively mapped anonymous page when
- * VM_WRITE is set (can_change_pte_writable; the zero page stays read-only), NX without VM_EXEC, and
+ * VM_WRITE is set (can_change_pte_writable: AnonExclusive, or mapcount = refcount = 1, cow.ts; the zero page stays read-only), NX without VM_EXEC, and
  * for PROT_NONE the entry keeps its page with P clear and _PAGE_PROTNONE set. A huge PMD wholly in
  * the range changes in place (change_huge_pmd); one the range cuts is split first. TLBs are shot down.
  */
 import { PTE_ACCESSED, PTE_DIRTY, PTE_PRESENT } from '../../machine/pte.ts';
 import { SyscallError, rangeText } from './errors.ts';
 import { PTE_PROTNONE, leafHi, leafLo } from './fault.ts';
+import { canReuseAnon } from './cow.ts';
 import type { AddressSpace } from './mm-struct.ts';
 import { entryPfn } from './page-table.ts';
 import { modifyVmaFlags } from './vma-ops.ts';
@@ -79,7 +80,7 @@ export function changeProtection(mm: AddressSpace, start: number, end: number, f
       const lo = u[slot] as number;
       if ((lo & (PTE_PRESENT | PTE_PROTNONE)) === 0) return;
       const pfn = entryPfn(lo);
-      const exclusive = pfn !== vm.zeroPfn && pfn !== hugeZero && (vm.memMap.mapcount[pfn] as number) === 1;
+      const exclusive = pfn !== vm.zeroPfn && pfn !== hugeZero && (level === 2 ? (vm.memMap.mapcount[pfn] as number) === 1 : canReuseAnon(vm, pfn));
       const kept = lo & (PTE_ACCESSED | PTE_DIRTY);
       u[slot + 1] = leafHi(flags);
       u[slot] = ((level === 2 ? hugeLeafLo(pfn, flags, exclusive, false) : leafLo(pfn, flags, exclusive, false)) | kept) >>> 0;

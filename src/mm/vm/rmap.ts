@@ -17,6 +17,7 @@
  */
 import { VM_OWNER_ANON, VM_OWNER_ANON_THP } from './owners.ts';
 import { assert } from '../../util/assert.ts';
+import { PageFlag } from '../types.ts';
 import type { Vm } from './vm.ts';
 
 export const RMAP_ITEM_BYTES = 16;
@@ -63,6 +64,7 @@ export function rmapRemove(vm: Vm, pfn: number, mm: number, vaddr: number, order
   assert(vm.memMap.mapcount[pfn] === 0 && priv[pfn] === 0, () => `pfn ${pfn} lost its last reference while still mapped`);
   const owner = vm.memMap.owner[pfn] as number;
   assert(owner === VM_OWNER_ANON || owner === VM_OWNER_ANON_THP, () => `pfn ${pfn}: owner tag 0x${owner.toString(16)}, expected an anonymous page's`);
+  vm.memMap.flags[pfn] = (vm.memMap.flags[pfn] as number) & ~PageFlag.AnonExclusive;
   vm.pages.freePages(pfn, order, owner);
   return true;
 }

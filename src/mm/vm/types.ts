@@ -28,7 +28,10 @@
  *   VMAs are page-aligned, non-empty, sorted and disjoint: start_i < end_i ≤ start_{i+1}
  *   every present leaf entry lies inside a VMA, and a writable entry only in a VM_WRITE VMA
  *   for every anonymous page p: mapcount[p] = |rmap list of p| = number of leaf entries mapping p,
- *     refcount[p] = mapcount[p] (no other reference is taken to an anonymous page yet)
+ *     refcount[p] = mapcount[p] + its GUP references (pin.ts), Σ_p (refcount[p] − mapcount[p]) =
+ *     the counter kmem_gup_refs; mapcount[p] = 0 only while a GUP reference holds p
+ *   fork's copy-on-write (fork.ts, cow.ts): AnonExclusive(p) ⇒ mapcount[p] ≤ 1, and an entry that
+ *     maps p writable ⇒ mapcount[p] = 1
  *   every rmap item (mm, vaddr) names a leaf entry of mm at vaddr that maps p
  *   mm.pageTablePages = the table pages reachable from the PGD (the PGD included)
  *   mm.rssAnonPages = Σ over leaf entries of the pages they map
@@ -119,6 +122,8 @@ export const MADV = {
   NOHUGEPAGE: 15,
   DONTDUMP: 16,
   DODUMP: 17,
+  WIPEONFORK: 18,
+  KEEPONFORK: 19,
   POPULATE_READ: 22,
   POPULATE_WRITE: 23,
 } as const;
@@ -137,6 +142,7 @@ export const VM = {
   DONTCOPY: 0x20000,
   ACCOUNT: 0x100000,
   NORESERVE: 0x200000,
+  WIPEONFORK: 0x2000000,
   DONTDUMP: 0x4000000,
   HUGEPAGE: 0x20000000,
   NOHUGEPAGE: 0x40000000,

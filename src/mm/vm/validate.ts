@@ -20,6 +20,7 @@ import type { Vm } from './vm.ts';
 
 export function validateVm(vm: Vm): void {
   const mapsOf = new Map<number, number>();
+  const writableMaps = new Set<number>();
   let zeroMaps = 0;
   let hugeZeroMaps = 0;
   let thps = 0;
@@ -28,7 +29,7 @@ export function validateVm(vm: Vm): void {
   const seenPfns = new Set<number>();
   const mms = vm.addressSpaces();
   for (const mm of mms) {
-    const r = validateAddressSpace(vm, mm, mapsOf);
+    const r = validateAddressSpace(vm, mm, mapsOf, writableMaps);
     zeroMaps += r.zeroMaps;
     hugeZeroMaps += r.hugeZeroMaps;
     thps += r.thps;
@@ -46,17 +47,25 @@ export function validateVm(vm: Vm): void {
   let anonPages = 0;
   let tablePages = 0;
   let vmallocPages = 0;
+  let gupRefs = 0;
   for (let pfn = 0; pfn < mm.nrPages; pfn++) {
     if (((mm.flags[pfn] as number) & PageFlag.Allocated) === 0) continue;
     const owner = mm.owner[pfn] as number;
     if (owner === VM_OWNER_PGTABLE) tablePages++;
     else if (owner === VM_OWNER_VMALLOC) vmallocPages++;
     if (owner !== VM_OWNER_ANON && owner !== VM_OWNER_ANON_THP) continue;
-    anonPages += owner === VM_OWNER_ANON_THP ? HPAGE_PMD_NR : 1;
     const maps = mapsOf.get(pfn) ?? 0;
-    assert(maps > 0, () => `anonymous page pfn ${pfn} is mapped nowhere: a leaked page`);
+    const gup = (mm.refcount[pfn] as number) - maps;
+    gupRefs += gup;
+    assert(gup >= 0, () => `pfn ${pfn}: refcount ${mm.refcount[pfn]}, expected at least ${maps} (one per mapping)`);
+    assert(maps > 0 || gup > 0, () => `anonymous page pfn ${pfn} is mapped nowhere and holds no GUP reference: a leaked page`);
     assert(mm.mapcount[pfn] === maps, () => `pfn ${pfn}: mapcount ${mm.mapcount[pfn]}, expected the ${maps} entries that map it`);
-    assert(mm.refcount[pfn] === maps, () => `pfn ${pfn}: refcount ${mm.refcount[pfn]}, expected ${maps} (one per mapping)`);
+    // Copy-on-write: a page two entries share is never writable through either, nor exclusive.
+    const exclusive = ((mm.flags[pfn] as number) & PageFlag.AnonExclusive) !== 0;
+    assert(!exclusive || maps <= 1, () => `pfn ${pfn} is AnonExclusive but ${maps} entries map it`);
+    assert(!writableMaps.has(pfn) || maps === 1, () => `pfn ${pfn} is shared by ${maps} entries and one of them is writable: expected copy-on-write entries to be read-only`);
+    if (maps === 0) continue;
+    anonPages += maps * (owner === VM_OWNER_ANON_THP ? HPAGE_PMD_NR : 1);
     const n = rmapWalk(vm, pfn, (mmPaddr, vaddr) => {
       const owner = vm.wrap(mmPaddr);
       const slot = vm.tables.entry(owner.pgdPfn, vaddr, 1, false);
@@ -68,7 +77,8 @@ export function validateVm(vm: Vm): void {
     const owner = mm.owner[pfn] as number;
     assert((owner === VM_OWNER_ANON || owner === VM_OWNER_ANON_THP) && ((mm.flags[pfn] as number) & PageFlag.Allocated) !== 0, () => `a user entry maps pfn ${pfn}, which is not an allocated anonymous page`);
   }
-  assert(anonPages === rss, () => `${anonPages} anonymous pages allocated; expected Σ rss ${rss}`);
+  assert(gupRefs === vm.counter('kmem_gup_refs'), () => `anonymous pages hold ${gupRefs} references beyond their mappings; expected kmem_gup_refs ${vm.counter('kmem_gup_refs')} (get/pin_user_pages)`);
+  assert(anonPages === rss, () => `anonymous pages mapped ${anonPages} times (a THP as 512); expected Σ rss ${rss}`);
   assert(
     tablePages === tables + vm.root(ROOT.KERNEL_TABLES),
     () => `${tablePages} page-table pages allocated; expected ${tables} user + ${vm.root(ROOT.KERNEL_TABLES)} kernel`,
@@ -87,8 +97,8 @@ export function validateVm(vm: Vm): void {
   assert(areaPages === vmallocPages && vm.counter('nr_vmalloc') === areaPages, () => `vmalloc: ${vmallocPages} pages allocated, ${areaPages} in areas, nr_vmalloc ${vm.counter('nr_vmalloc')}`);
 }
 
-/** Checks one mm; returns the number of entries that map each page (into mapsOf) and its table pfns. */
-function validateAddressSpace(vm: Vm, mm: AddressSpace, mapsOf: Map<number, number>): { zeroMaps: number; hugeZeroMaps: number; thps: number; tablePfns: number[] } {
+/** Checks one mm; returns the number of entries that map each page (into mapsOf; writable ones into writableMaps) and its table pfns. */
+function validateAddressSpace(vm: Vm, mm: AddressSpace, mapsOf: Map<number, number>, writableMaps: Set<number>): { zeroMaps: number; hugeZeroMaps: number; thps: number; tablePfns: number[] } {
   const vmas = vm.vmas;
   const n = mm.mapCount;
   assert(n <= mm.maxMapCount + 1, () => `mm ${mm.pid}: map_count ${n} above max_map_count ${mm.maxMapCount}`);
@@ -169,6 +179,7 @@ function validateAddressSpace(vm: Vm, mm: AddressSpace, mapsOf: Map<number, numb
       } else {
         anon++;
         mapsOf.set(pfn, (mapsOf.get(pfn) ?? 0) + 1);
+        if ((lo & PTE_WRITABLE) !== 0) writableMaps.add(pfn);
       }
     }
   };

@@ -123,6 +123,13 @@ export const VM_COUNTERS = [
   'compact_isolated',
   'pgmigrate_success',
   'compact_daemon_wake',
+  // kmem's own (Linux has no vmstat names for these): fork's copy-on-write and GUP references.
+  'kmem_cow_copy',
+  'kmem_cow_reuse',
+  'kmem_fork_shared_pages',
+  'kmem_fork_dma_copies',
+  /** References held by get/pin_user_pages on anonymous pages (a pin counts GUP_PIN_COUNTING_BIAS). */
+  'kmem_gup_refs',
 ] as const;
 export type VmCounter = (typeof VM_COUNTERS)[number];
 const COUNTER_INDEX = new Map<string, number>(VM_COUNTERS.map((name, i) => [name, i]));
