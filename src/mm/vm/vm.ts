@@ -60,6 +60,7 @@ import { khugepagedScan } from './khugepaged.ts';
 import { compactMemory } from './compaction.ts';
 import type { CompactResult } from './compaction.ts';
 import { procMeminfo, procVmstat } from './proc.ts';
+import { secretFaultError } from '../secret/direct-map.ts';
 
 export const ROOT = {
   LOCK: 0,
@@ -117,6 +118,7 @@ export const VM_COUNTERS = [
   'compact_isolated',
   'pgmigrate_success',
   'compact_daemon_wake',
+  'direct_map_level2_splits',
 ] as const;
 export type VmCounter = (typeof VM_COUNTERS)[number];
 const COUNTER_INDEX = new Map<string, number>(VM_COUNTERS.map((name, i) => [name, i]));
@@ -464,6 +466,8 @@ export class Vm {
     if (walker.walk(this.kernelPgdPfn * PAGE_SIZE, 0, vaddr, access === 'write' ? ACCESS_WRITE : ACCESS_READ, false) === WALK_OK) {
       return walker.frame + (vaddr % 2 ** walker.pageShift);
     }
+    const secret = secretFaultError(this, vaddr, access);
+    if (secret !== null) throw secret;
     const guard = vmapAreas(this).some((a) => vaddr >= a.start + a.sizeBytes - PAGE_SIZE && vaddr < a.start + a.sizeBytes);
     throw new SegvError(vaddr, access, guard ? 'guard-page' : 'not-mapped');
   }
