@@ -12,8 +12,9 @@
  *   DONTNEED                       unmaps the pages: the next read finds zeroes (zap_page_range)
  *   DONTFORK / DOFORK              VM_DONTCOPY;   DONTDUMP / DODUMP   VM_DONTDUMP, and the NoDump tag
  *                                  on every page mapped there (a page faulted later gets it too)
- *   WIPEONFORK / KEEPONFORK        VM_WIPEONFORK; EINVAL on a shared mapping (Linux 4.14). kmem has no
- *                                  fork yet: the flag is kept for it and for the tools that read it
+ *   WIPEONFORK / KEEPONFORK        VM_WIPEONFORK (Linux 4.14; its EINVAL for a shared mapping cannot
+ *                                  arise, every kmem mapping is private). kmem has no fork yet: the
+ *                                  flag is kept for it and for the tools that read it
  *   DONTNEED on a VM_LOCKED VMA    EINVAL (madvise_dontneed_free_valid_vma: locked pages stay)
  *   HUGEPAGE / NOHUGEPAGE          VM_HUGEPAGE / VM_NOHUGEPAGE (each clears the other)
  *   POPULATE_READ / POPULATE_WRITE faults the pages in; EFAULT where the VMA forbids the access (Linux 5.14)
@@ -145,9 +146,6 @@ function applyAdvice(mm: AddressSpace, k: number, start: number, end: number, ad
   const flags = adviceFlags(advice, vmas.flags(vma));
   if (flags !== null) {
     if (!mm.reserveIndex(2)) throw new SyscallError('madvise', 'ENOMEM', 'no memory for the VMA index');
-    if (advice === MADV.WIPEONFORK && (vmas.flags(vma) & VM.SHARED) !== 0) {
-      throw new SyscallError('madvise', 'EINVAL', `${rangeText(start, end - start)}: MADV_WIPEONFORK needs a private mapping`);
-    }
     modifyVmaFlags(mm, k, start, end, flags, 'madvise');
     if (advice === MADV.DONTDUMP || advice === MADV.DODUMP) retagMappedPages(mm, start, end, flags);
     return;
