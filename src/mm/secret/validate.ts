@@ -1,19 +1,23 @@
 /**
  * validateSecrets: the invariants of types.ts, walked over every frame (Vm.validate runs it).
  *   direct-map entry absent ⇒ Sensitive, all four SECRET_PAGE_TAGS, an allocated anonymous page
- *   mapped exactly once (its owner's region only).
+ *   mapped exactly once (its owner's region only), or a page of the KFENCE pool.
  */
 import { assert } from '../../util/assert.ts';
 import { PageFlag } from '../types.ts';
 import { VM_OWNER_ANON } from '../vm/owners.ts';
 import type { Vm } from '../vm/vm.ts';
 import { directMapHoles } from './direct-map.ts';
+import { kfenceOf, kfencePoolRange } from './kfence.ts';
 import { SECRET_PAGE_TAGS } from './types.ts';
 import type { SecretStats } from './types.ts';
 
 export function validateSecrets(vm: Vm): void {
   const mem = vm.memMap;
   const holes = new Set(directMapHoles(vm));
+  const pool = kfencePoolRange(vm); // KFENCE's guards and idle objects are holes of its own (kfence.ts validates them)
+  if (pool !== null) for (let pfn = pool[0]; pfn < pool[1]; pfn++) holes.delete(pfn);
+  kfenceOf(vm)?.validate();
   let sensitive = 0;
   for (let pfn = 0; pfn < mem.nrPages; pfn++) {
     const f = mem.flags[pfn] as number;

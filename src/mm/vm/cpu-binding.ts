@@ -18,7 +18,7 @@
  */
 import type { Cpu } from '../../machine/cpu.ts';
 import type { FaultResolution, PageFault } from '../../machine/mmu.ts';
-import { secretFaultError } from '../secret/direct-map.ts';
+import { kernelFaultError } from '../secret/kernel-fault.ts';
 import { MAX_PCID } from '../../machine/tlb.ts';
 import { SegvError } from './errors.ts';
 import { handleFault } from './fault.ts';
@@ -58,7 +58,7 @@ export class CpuBinding {
 
   private onFault(fault: PageFault): FaultResolution {
     // A kernel access to a secret frame through the direct map (mm/secret): the typed error.
-    const secret = secretFaultError(this.vm, fault.vaddr, fault.access);
+    const secret = kernelFaultError(this.vm, fault.vaddr, fault.access);
     if (secret !== null) return secret;
     const mm = this.vm.addressSpaces().find((candidate) => candidate.cr3 === fault.cr3);
     if (mm === undefined) return 'raise';

@@ -11,7 +11,7 @@
  *   [0] lock   [1] state (1 = ready)   [2] kernel PGD pfn   [3] first mm (paddr, 0 = none)
  *   [4] next pid   [5] zero page pfn   [6] first vmap_area (paddr)   [7] kernel table pages
  *   [8] vmalloc PUD pfn   [9..18] THP and khugepaged settings, the huge zero page, khugepaged's
- *   cursor mm, kcompactd's wake flag (ROOT below; thp-settings.ts)
+ *   cursor mm, kcompactd's wake flag (ROOT below; thp-settings.ts)   [19] the KFENCE pool's pfn
  *   byte 256: f64 khugepaged's cursor address
  *   byte 512 on: f64 counters, in the order of VM_COUNTERS (Linux's vmstat names)
  *
@@ -60,7 +60,7 @@ import { khugepagedScan } from './khugepaged.ts';
 import { compactMemory } from './compaction.ts';
 import type { CompactResult } from './compaction.ts';
 import { procMeminfo, procVmstat } from './proc.ts';
-import { secretFaultError } from '../secret/direct-map.ts';
+import { kernelFaultError } from '../secret/kernel-fault.ts';
 
 export const ROOT = {
   LOCK: 0,
@@ -82,6 +82,8 @@ export const ROOT = {
   THP_DEFRAG: 16,
   KCOMPACTD_WAKE: 17,
   KHUGEPAGED_DEFRAG: 18,
+  /** The KFENCE pool's first pfn (mm/secret/kfence.ts), 0 = none. */
+  KFENCE_POOL: 19,
 } as const;
 const COUNTERS_BYTE = 512;
 /** f64 slot of khugepaged's cursor address in the root page. */
@@ -466,7 +468,7 @@ export class Vm {
     if (walker.walk(this.kernelPgdPfn * PAGE_SIZE, 0, vaddr, access === 'write' ? ACCESS_WRITE : ACCESS_READ, false) === WALK_OK) {
       return walker.frame + (vaddr % 2 ** walker.pageShift);
     }
-    const secret = secretFaultError(this, vaddr, access);
+    const secret = kernelFaultError(this, vaddr, access);
     if (secret !== null) throw secret;
     const guard = vmapAreas(this).some((a) => vaddr >= a.start + a.sizeBytes - PAGE_SIZE && vaddr < a.start + a.sizeBytes);
     throw new SegvError(vaddr, access, guard ? 'guard-page' : 'not-mapped');
