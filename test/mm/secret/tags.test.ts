@@ -125,3 +125,25 @@ test('kfreeSensitive zeroes exactly ksize() bytes (bar the free link), and plain
     kernel.validate();
   }
 });
+
+test('compaction carries NoDump/Mlocked tags to the page it migrates to, and never moves a secret page', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const vm = kernel.vm;
+  const mm = vm.createAddressSpace();
+  const flags = kernel.memMap.flags;
+  // Scatter: map many pages, free every other one so compaction has work.
+  const a = mm.mmap(0, 512 * P, RW, ANON);
+  mm.madvise(a, 512 * P, MADV.NOHUGEPAGE);
+  mm.write(a, new Uint8Array(512 * P).fill(1));
+  for (let i = 0; i < 512; i += 2) mm.madvise(a + i * P, P, MADV.DONTNEED);
+  mm.madvise(a, 512 * P, MADV.DONTDUMP);
+  const region = secretAlloc(mm, 8 * P);
+  const secretPfns = Array.from({ length: 8 }, (_, i) => userPfn(mm, region.start + i * P));
+  const before = Array.from({ length: 256 }, (_, i) => userPfn(mm, a + (2 * i + 1) * P));
+  vm.compact(-1);
+  const after = Array.from({ length: 256 }, (_, i) => userPfn(mm, a + (2 * i + 1) * P));
+  assert.ok(after.some((pfn, i) => pfn !== before[i]), 'some pages moved');
+  for (const pfn of after) assert.notEqual((flags[pfn] as number) & PageFlag.NoDump, 0);
+  assert.deepEqual(Array.from({ length: 8 }, (_, i) => userPfn(mm, region.start + i * P)), secretPfns);
+  kernel.validate();
+});
