@@ -25,6 +25,7 @@ import {
   MIGRATETYPE_NAMES,
   NO_PFN,
   PAGEBLOCK_ORDER,
+  PAGE_SENSITIVITY_TAGS,
   PageFlag,
 } from './types.ts';
 import type { Zone } from './zone.ts';
@@ -146,9 +147,10 @@ function validateFrames(pa: PageAllocator, zone: Zone, covered: Uint8Array, pcpP
       fail(`zone ${zone.name}: pfn ${pfn} is marked Pcp but is on no CPU's list`);
     } else if (covered[pfn] === FREE) {
       if ((f & PageFlag.Buddy) === 0) fail(`zone ${zone.name}: free pfn ${pfn} is inside a free block but marked as its head`);
+      if ((f & PAGE_SENSITIVITY_TAGS) !== 0) fail(`zone ${zone.name}: free pfn ${pfn} has sensitivity tags 0x${(f & PAGE_SENSITIVITY_TAGS).toString(16)}; expected none on a free page`);
       const size = 1 << (orders[pfn] as number);
       for (let p = pfn + 1; p < pfn + size; p++) {
-        if (((flags[p] as number) & (PageFlag.Buddy | PageFlag.Allocated | PageFlag.Reserved | PageFlag.Pcp)) !== 0) {
+        if (((flags[p] as number) & (PageFlag.Buddy | PageFlag.Allocated | PageFlag.Reserved | PageFlag.Pcp | PAGE_SENSITIVITY_TAGS)) !== 0) {
           fail(`zone ${zone.name}: pfn ${p} inside the free block at ${pfn} has flags 0x${(flags[p] ?? 0).toString(16)}`);
         }
       }

@@ -66,6 +66,7 @@ import {
   NO_PFN,
   PAGEBLOCK_ORDER,
   PAGE_FLAG_MT_SHIFT,
+  PAGE_SENSITIVITY_TAGS,
   PageFlag,
   ZoneId,
 } from './types.ts';
@@ -340,7 +341,9 @@ export class PageAllocator {
         this.#diagnoseBadFree(pfn, order, owner);
       }
       if ((locked & PageFlag.Head) !== 0) this.#clearCompound(pfn, order);
-      this.#flags[pfn] = (locked & ~(PageFlag.Allocated | PageFlag.Head | (0x7 << PAGE_FLAG_MT_SHIFT))) | PageFlag.Freed;
+      // A free page carries no sensitivity tag (mm/secret): the tags describe what a page holds now.
+      else for (let p = pfn + 1; p < pfn + (1 << order); p++) this.#flags[p] = (this.#flags[p] as number) & ~PAGE_SENSITIVITY_TAGS;
+      this.#flags[pfn] = (locked & ~(PageFlag.Allocated | PageFlag.Head | PAGE_SENSITIVITY_TAGS | (0x7 << PAGE_FLAG_MT_SHIFT))) | PageFlag.Freed;
       this.#refcount[pfn] = 0;
       this.#owner[pfn] = 0;
       zone.count(ZoneStat.freeBlocks);

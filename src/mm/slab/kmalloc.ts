@@ -73,7 +73,20 @@ export const KMALLOC_CLASSES: KmallocClasses = {
   classes: KMALLOC_INFO.length,
 };
 
+/**
+ * A sampling allocator in front of kmalloc's slow path (mm/secret/kfence.ts installs one): `alloc`
+ * answers null for every allocation it does not sample; `owns` tells its addresses apart.
+ */
+export interface KmallocSampler {
+  alloc(size: number): number | null;
+  owns(addr: number): boolean;
+  free(addr: number): void;
+  ksize(addr: number): number;
+}
+
 export class Kmalloc {
+  /** KFENCE's hook: asked on the slow path only (see docs/secrets.md), null when off. */
+  sampler: KmallocSampler | null = null;
   /** Caches by class index, per type; created on first use in this worker. */
   private readonly caches: Record<KmallocType, (KmemCache | undefined)[]> = { normal: [], dma: [], rcl: [] };
   /** Every cache this worker has touched, by table slot, for kfree. */
@@ -111,6 +124,13 @@ export class Kmalloc {
   }
 
   private kmallocSlow(size: number, flags: number): number | null {
+    if (this.sampler !== null && size > 0 && size <= PAGE_SIZE) {
+      const sampled = this.sampler.alloc(size);
+      if (sampled !== null) {
+        if ((flags & GFP_ZERO) !== 0) this.slab.ram.bytes.fill(0, sampled, sampled + size);
+        return sampled;
+      }
+    }
     if (!(size > 0 && size <= KMALLOC_MAX_CACHE_SIZE && (size | 0) === size)) return size === 0 ? ZERO_SIZE_PTR : this.kmallocLarge(size, flags);
     const index = this.classOf[size] as number;
     const cache = (flags & GFP_TYPE_MASK) === 0 ? (this.caches.normal[index] ?? this.cacheFor('normal', index)) : this.typedCache(flags, index);
@@ -136,6 +156,10 @@ export class Kmalloc {
       return;
     }
     if (addr === 0 || addr === ZERO_SIZE_PTR) return;
+    if (this.sampler?.owns(addr) === true) {
+      this.sampler.free(addr);
+      return;
+    }
     const { pfn, order } = this.largeBlock(addr, 'free');
     this.slab.pages.freePages(pfn, order, KMALLOC_LARGE_OWNER);
   }
@@ -150,6 +174,7 @@ export class Kmalloc {
       if (cache.debug) return cache.objectSize;
       return cache.freeOffset >= cache.objectSize ? cache.freeOffset : cache.size;
     }
+    if (this.sampler?.owns(addr) === true) return this.sampler.ksize(addr);
     return PAGE_SIZE << this.largeBlock(addr, 'ksize').order;
   }
 

@@ -27,7 +27,7 @@
  */
 import { PTE_LO_FRAME_MASK } from '../../machine/pte.ts';
 import { fragmentationIndex } from '../vmstat.ts';
-import { MigrateType, NO_PFN, PAGEBLOCK_NR_PAGES, PageFlag } from '../types.ts';
+import { MigrateType, NO_PFN, PAGEBLOCK_NR_PAGES, PAGE_SENSITIVITY_TAGS, PageFlag } from '../types.ts';
 import type { Zone } from '../zone.ts';
 import type { AddressSpace } from './mm-struct.ts';
 import { MM } from './mm-struct.ts';
@@ -109,6 +109,8 @@ export function compactZone(vm: Vm, zone: Zone, order: number, held: AddressSpac
       for (let pfn = block; pfn < Math.min(block + PAGEBLOCK_NR_PAGES, zone.endPfn); pfn++) {
         vm.count('compact_migrate_scanned');
         if ((mem.owner[pfn] as number) !== VM_OWNER_ANON || ((mem.flags[pfn] as number) & PageFlag.Allocated) === 0 || (mem.mapcount[pfn] as number) === 0 || mem.refcount[pfn] !== mem.mapcount[pfn]) continue;
+        // A secret page is not migrated: a copy would go through the direct map it is missing from.
+        if (((mem.flags[pfn] as number) & PageFlag.Sensitive) !== 0) continue;
         if (!refill(block)) return result;
         const target = targets.pop() as number;
         if (!migratePage(vm, pfn, target, held)) targets.push(target);
@@ -163,6 +165,7 @@ export function migratePage(vm: Vm, src: number, dst: number, held: AddressSpace
     mem.mapcount[dst] = mem.mapcount[src] as number;
     mem.refcount[dst] = mem.refcount[src] as number;
     mem.owner[dst] = VM_OWNER_ANON;
+    mem.flags[dst] = (mem.flags[dst] as number) | ((mem.flags[src] as number) & PAGE_SENSITIVITY_TAGS);
     mem.next[dst] = NO_PFN;
     mem.flags[dst] = (mem.flags[dst] as number) | ((mem.flags[src] as number) & PageFlag.AnonExclusive);
     mem.flags[src] = (mem.flags[src] as number) & ~PageFlag.AnonExclusive;

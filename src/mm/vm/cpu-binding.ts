@@ -20,6 +20,7 @@
  */
 import type { Cpu } from '../../machine/cpu.ts';
 import type { FaultResolution, PageFault } from '../../machine/mmu.ts';
+import { kernelFaultError } from '../secret/kernel-fault.ts';
 import { SegvError } from './errors.ts';
 import { handleFault } from './fault.ts';
 import type { AddressSpace } from './mm-struct.ts';
@@ -56,6 +57,9 @@ export class CpuBinding {
   }
 
   private onFault(fault: PageFault): FaultResolution {
+    // A kernel access to a secret frame through the direct map (mm/secret): the typed error.
+    const secret = kernelFaultError(this.vm, fault.vaddr, fault.access);
+    if (secret !== null) return secret;
     const mm = this.vm.addressSpaces().find((candidate) => candidate.cr3 === fault.cr3);
     if (mm === undefined) return 'raise';
     mm.lockMmap();

@@ -30,6 +30,7 @@ import { rmapAdd } from './rmap.ts';
 import { hugeFault } from './thp.ts';
 import { DmaWaitError, anonMaybeDmaPinned, canReuseAnon, copyAnonPage, forkDmaPolicy, setAnonExclusive } from './cow.ts';
 import { PAGE_SIZE, VM } from './types.ts';
+import { PageFlag } from '../types.ts';
 import type { AccessKind } from './types.ts';
 
 /**
@@ -37,6 +38,14 @@ import type { AccessKind } from './types.ts';
  * the global bit (bit 8), which the processor ignores when P is clear (arch/x86/include/asm/pgtable_types.h).
  */
 export const PTE_PROTNONE = 1 << 8;
+
+/**
+ * The struct-page tags a page mapped in a VMA with these flags carries (mm/secret): VM_LOCKED →
+ * Mlocked (mlock_new_folio), VM_DONTDUMP → NoDump (what a dump filter reads per page).
+ */
+export function vmaPageTags(vmFlags: number): number {
+  return ((vmFlags & VM.LOCKED) !== 0 ? PageFlag.Mlocked : 0) | ((vmFlags & VM.DONTDUMP) !== 0 ? PageFlag.NoDump : 0);
+}
 
 /** Whether the VMA's flags allow the access (access_error's rule). */
 export function accessAllowed(vmFlags: number, access: AccessKind): boolean {
@@ -111,6 +120,7 @@ function mapNewPage(mm: AddressSpace, vma: number, slot: number, page: number, f
   if (pfn === null) throw new SyscallError('fault', 'ENOMEM', `no page for 0x${page.toString(16)} (VM_FAULT_OOM)`);
   rmapAdd(vm, pfn, mm.paddr, page);
   setAnonExclusive(vm, pfn, true);
+  vm.memMap.flags[pfn] = (vm.memMap.flags[pfn] as number) | vmaPageTags(flags);
   vm.u[slot + 1] = leafHi(flags);
   vm.u[slot] = leafLo(pfn, flags, true, true);
   mm.countAnon(1);

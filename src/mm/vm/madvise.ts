@@ -10,16 +10,26 @@
  *                                  still split and merge VMAs as in Linux)
  *   WILLNEED                       nothing to read ahead for anonymous memory without swap
  *   DONTNEED                       unmaps the pages: the next read finds zeroes (zap_page_range)
- *   DONTFORK / DOFORK              VM_DONTCOPY;   WIPEONFORK / KEEPONFORK   VM_WIPEONFORK (fork.ts);   DONTDUMP / DODUMP   VM_DONTDUMP
+ *   DONTFORK / DOFORK              VM_DONTCOPY (fork.ts)
+ *   WIPEONFORK / KEEPONFORK        VM_WIPEONFORK (Linux 4.14; fork.ts gives the child zero-fill there;
+ *                                  its EINVAL for a shared mapping cannot arise, every kmem mapping is
+ *                                  private)
+ *   DONTDUMP / DODUMP              VM_DONTDUMP, and the NoDump tag on every page mapped there (a page
+ *                                  faulted later gets it too)
+ *   DONTNEED on a VM_LOCKED VMA    EINVAL (madvise_dontneed_free_valid_vma: locked pages stay)
  *   HUGEPAGE / NOHUGEPAGE          VM_HUGEPAGE / VM_NOHUGEPAGE (each clears the other)
  *   POPULATE_READ / POPULATE_WRITE faults the pages in; EFAULT where the VMA forbids the access (Linux 5.14)
  */
 import { SyscallError, rangeText } from './errors.ts';
-import { accessAllowed } from './fault.ts';
+import { PTE_HUGE, PTE_PRESENT } from '../../machine/pte.ts';
+import { PageFlag } from '../types.ts';
+import { accessAllowed, vmaPageTags } from './fault.ts';
+import { VM_OWNER_ANON, VM_OWNER_ANON_THP } from './owners.ts';
+import { entryPfn } from './page-table.ts';
 import type { AddressSpace } from './mm-struct.ts';
 import { populate } from './mmap.ts';
 import { modifyVmaFlags, zapRange } from './vma-ops.ts';
-import { MADV, PAGE_SIZE, TASK_SIZE, VM, pageAlign } from './types.ts';
+import { MADV, PAGE_SIZE, PMD_SIZE, TASK_SIZE, VM, pageAlign } from './types.ts';
 
 const KNOWN = new Set<number>(Object.values(MADV));
 
@@ -62,6 +72,14 @@ export function doMadvise(mm: AddressSpace, start: number, length: number, advic
   const end = start + pageAlign(length);
   if (end > TASK_SIZE + PAGE_SIZE) throw new SyscallError('madvise', 'EINVAL', `${rangeText(start, length)}: the range leaves user space`);
   if (end === start) return;
+  forEachVmaPiece(mm, start, end, 'madvise', (k, pieceStart, pieceEnd) => applyAdvice(mm, k, pieceStart, pieceEnd, advice));
+}
+
+/**
+ * Calls fn(index, start, end) for each VMA piece of [start, end) under mm's mmap_lock, in address
+ * order (madvise_walk_vmas); a hole is ENOMEM after the mapped parts are done.
+ */
+export function forEachVmaPiece(mm: AddressSpace, start: number, end: number, call: string, fn: (k: number, start: number, end: number) => void): void {
   const vmas = mm.vm.vmas;
   mm.lockMmap();
   try {
@@ -79,12 +97,47 @@ export function doMadvise(mm: AddressSpace, start: number, length: number, advic
         addr = vmas.start(vma);
       }
       const pieceEnd = Math.min(vmas.end(vma), end);
-      applyAdvice(mm, k, addr, pieceEnd, advice);
+      fn(k, addr, pieceEnd);
       addr = pieceEnd;
     }
-    if (hole) throw new SyscallError('madvise', 'ENOMEM', `${rangeText(start, length)}: part of the range is not mapped`);
+    if (hole) throw new SyscallError(call, 'ENOMEM', `${rangeText(start, end - start)}: part of the range is not mapped`);
   } finally {
     mm.lock.release();
+  }
+}
+
+/**
+ * Sets the tags vmaPageTags(vmFlags) names (Mlocked, NoDump) on every anonymous page mapped in
+ * [start, end) and clears the other of the two; a Sensitive (secret) page keeps all its tags. A THP's
+ * tags live on its head page. The mmap_lock is held by the caller.
+ */
+export function retagMappedPages(mm: AddressSpace, start: number, end: number, vmFlags: number): void {
+  const vm = mm.vm;
+  const flagsOf = vm.memMap.flags;
+  const want = vmaPageTags(vmFlags);
+  const tag = (pfn: number): void => {
+    const owner = vm.memMap.owner[pfn] as number;
+    const f = flagsOf[pfn] as number;
+    if ((owner !== VM_OWNER_ANON && owner !== VM_OWNER_ANON_THP) || (f & PageFlag.Sensitive) !== 0) return;
+    flagsOf[pfn] = (f & ~(PageFlag.Mlocked | PageFlag.NoDump)) | want;
+  };
+  for (let vaddr = start; vaddr < end; ) {
+    const pmd = vm.tables.entry(mm.pgdPfn, vaddr, 2, false);
+    const next = Math.min(end, (Math.floor(vaddr / PMD_SIZE) + 1) * PMD_SIZE);
+    if (pmd < 0) {
+      vaddr = next;
+      continue;
+    }
+    const lo = vm.u[pmd] as number;
+    if ((lo & PTE_PRESENT) !== 0 && (lo & PTE_HUGE) !== 0) {
+      tag(entryPfn(lo));
+      vaddr = next;
+      continue;
+    }
+    for (; vaddr < next; vaddr += PAGE_SIZE) {
+      const pte = vm.tables.entry(mm.pgdPfn, vaddr, 1, false);
+      if (pte >= 0 && ((vm.u[pte] as number) & PTE_PRESENT) !== 0) tag(entryPfn(vm.u[pte] as number));
+    }
   }
 }
 
@@ -95,9 +148,11 @@ function applyAdvice(mm: AddressSpace, k: number, start: number, end: number, ad
   if (flags !== null) {
     if (!mm.reserveIndex(2)) throw new SyscallError('madvise', 'ENOMEM', 'no memory for the VMA index');
     modifyVmaFlags(mm, k, start, end, flags, 'madvise');
+    if (advice === MADV.DONTDUMP || advice === MADV.DODUMP) retagMappedPages(mm, start, end, flags);
     return;
   }
   if (advice === MADV.DONTNEED) {
+    if ((vmas.flags(vma) & VM.LOCKED) !== 0) throw new SyscallError('madvise', 'EINVAL', `${rangeText(start, end - start)}: the range is locked (VM_LOCKED)`);
     zapRange(mm, start, end, null);
   } else if (advice === MADV.POPULATE_READ || advice === MADV.POPULATE_WRITE) {
     const access = advice === MADV.POPULATE_WRITE ? 'write' : 'read';

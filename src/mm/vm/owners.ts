@@ -16,3 +16,5 @@ export const VM_OWNER_ROOT = VM_OWNER_BASE + 4;
 export const VM_OWNER_VMALLOC = VM_OWNER_BASE + 5;
 /** An anonymous 2 MiB transparent huge page (order 9, compound). */
 export const VM_OWNER_ANON_THP = VM_OWNER_BASE + 6;
+/** The KFENCE pool (mm/secret/kfence.ts): one block, metadata page, guard and object pages. */
+export const VM_OWNER_KFENCE = VM_OWNER_BASE + 7;

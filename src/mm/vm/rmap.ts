@@ -15,9 +15,10 @@
  * Invariant: for an anonymous page p, |list(p)| = mapcount[p] = refcount[p], and each item names a
  * leaf entry that maps p (checked by validate.ts). Callers hold the mm's mmap_lock.
  */
+import { PageFlag } from '../types.ts';
+import { releaseSensitivePage } from '../secret/release.ts';
 import { VM_OWNER_ANON, VM_OWNER_ANON_THP } from './owners.ts';
 import { assert } from '../../util/assert.ts';
-import { PageFlag } from '../types.ts';
 import type { Vm } from './vm.ts';
 
 export const RMAP_ITEM_BYTES = 16;
@@ -65,6 +66,7 @@ export function rmapRemove(vm: Vm, pfn: number, mm: number, vaddr: number, order
   const owner = vm.memMap.owner[pfn] as number;
   assert(owner === VM_OWNER_ANON || owner === VM_OWNER_ANON_THP, () => `pfn ${pfn}: owner tag 0x${owner.toString(16)}, expected an anonymous page's`);
   vm.memMap.flags[pfn] = (vm.memMap.flags[pfn] as number) & ~PageFlag.AnonExclusive;
+  if (((vm.memMap.flags[pfn] as number) & PageFlag.Sensitive) !== 0) releaseSensitivePage(vm, pfn);
   vm.pages.freePages(pfn, order, owner);
   return true;
 }

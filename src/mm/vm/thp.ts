@@ -23,7 +23,7 @@ import { PTE_ACCESSED, PTE_DIRTY, PTE_HUGE, PTE_PRESENT, PTE_USER, PTE_WRITABLE 
 import { assert } from '../../util/assert.ts';
 import { GFP } from '../gfp.ts';
 import { NO_PFN } from '../types.ts';
-import { PTE_PROTNONE, leafHi, leafLo } from './fault.ts';
+import { PTE_PROTNONE, leafHi, leafLo, vmaPageTags } from './fault.ts';
 import type { AddressSpace } from './mm-struct.ts';
 import { MMF } from './mm-struct.ts';
 import { VM_OWNER_ANON, VM_OWNER_ANON_THP, VM_OWNER_ROOT } from './owners.ts';
@@ -121,6 +121,7 @@ export function hugeFault(mm: AddressSpace, vma: number, vaddr: number, access: 
   vm.memMap.next[pfn] = deposit;
   mm.countTables(1);
   rmapAdd(vm, pfn, mm.paddr, haddr);
+  vm.memMap.flags[pfn] = (vm.memMap.flags[pfn] as number) | vmaPageTags(flags);
   u[pmd + 1] = leafHi(flags);
   u[pmd] = hugeLeafLo(pfn, flags, true, access === 'write');
   mm.countAnon(HPAGE_PMD_NR);

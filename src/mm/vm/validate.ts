@@ -3,6 +3,7 @@
  * vmalloc areas and init_mm's tables, and checks the invariants types.ts states. Throws
  * InvariantError on the first broken rule.
  */
+import { validateSecrets } from '../secret/validate.ts';
 import { PTE_HI_NX, PTE_HUGE, PTE_PRESENT, PTE_USER, PTE_WRITABLE } from '../../machine/pte.ts';
 import { assert } from '../../util/assert.ts';
 import { PageFlag } from '../types.ts';
@@ -95,6 +96,7 @@ export function validateVm(vm: Vm): void {
     assert(guard < 0 || ((vm.u[guard] as number) & PTE_PRESENT) === 0, () => `vmalloc guard page at 0x${formatVaddr(a.start + a.nrPages * PAGE_SIZE)} is mapped`);
   }
   assert(areaPages === vmallocPages && vm.counter('nr_vmalloc') === areaPages, () => `vmalloc: ${vmallocPages} pages allocated, ${areaPages} in areas, nr_vmalloc ${vm.counter('nr_vmalloc')}`);
+  validateSecrets(vm);
 }
 
 /** Checks one mm; returns the number of entries that map each page (into mapsOf; writable ones into writableMaps) and its table pfns. */

@@ -13,6 +13,7 @@
  *   [8] vmalloc PUD pfn   [9..18] THP and khugepaged settings, the huge zero page, khugepaged's
  *   cursor mm, kcompactd's wake flag (ROOT below; thp-settings.ts)
  *   [19] TLB-shootdown block pfn   [20] its order (tlb-shootdown.ts: the domain and the bound mask)
+ *   [21] the KFENCE pool's pfn
  *   byte 256: f64 khugepaged's cursor address
  *   byte 512 on: f64 counters, in the order of VM_COUNTERS (Linux's vmstat names)
  *
@@ -64,6 +65,7 @@ import { procMeminfo, procVmstat } from './proc.ts';
 import type { Cpu } from '../../machine/cpu.ts';
 import type { ShootdownCpu } from '../../machine/shootdown.ts';
 import { TlbShootdown, pcidOf } from './tlb-shootdown.ts';
+import { kernelFaultError } from '../secret/kernel-fault.ts';
 
 export const ROOT = {
   LOCK: 0,
@@ -87,6 +89,8 @@ export const ROOT = {
   KHUGEPAGED_DEFRAG: 18,
   SHOOTDOWN_PFN: 19,
   SHOOTDOWN_ORDER: 20,
+  /** The KFENCE pool's first pfn (mm/secret/kfence.ts), 0 = none. */
+  KFENCE_POOL: 21,
 } as const;
 const COUNTERS_BYTE = 512;
 /** f64 slot of khugepaged's cursor address in the root page. */
@@ -130,6 +134,7 @@ export const VM_COUNTERS = [
   'kmem_fork_dma_copies',
   /** References held by get/pin_user_pages on anonymous pages (a pin counts GUP_PIN_COUNTING_BIAS). */
   'kmem_gup_refs',
+  'direct_map_level2_splits',
 ] as const;
 export type VmCounter = (typeof VM_COUNTERS)[number];
 const COUNTER_INDEX = new Map<string, number>(VM_COUNTERS.map((name, i) => [name, i]));
@@ -545,6 +550,8 @@ export class Vm {
     if (walker.walk(this.kernelPgdPfn * PAGE_SIZE, 0, vaddr, access === 'write' ? ACCESS_WRITE : ACCESS_READ, false) === WALK_OK) {
       return walker.frame + (vaddr % 2 ** walker.pageShift);
     }
+    const secret = kernelFaultError(this, vaddr, access);
+    if (secret !== null) throw secret;
     const guard = vmapAreas(this).some((a) => vaddr >= a.start + a.sizeBytes - PAGE_SIZE && vaddr < a.start + a.sizeBytes);
     throw new SegvError(vaddr, access, guard ? 'guard-page' : 'not-mapped');
   }
