@@ -8,7 +8,9 @@
  */
 import { Kernel } from '../src/mm/kernel.ts';
 import { SyncDomain } from '../src/sync/domain.ts';
+import { LockStatsRecord } from '../src/sync/lock-stats.ts';
 import { LockWord } from '../src/sync/lock-word.ts';
+import { LOCK_STAT_COUNT } from '../src/sync/types.ts';
 import { Rcu } from '../src/sync/rcu.ts';
 import { runTsWorker } from '../test/helpers/worker.ts';
 import type { BenchCase, BenchOptions, BenchResult } from './harness.ts';
@@ -73,12 +75,13 @@ export function syncCases(): BenchCase[] {
         };
       },
     })),
-    {
+    ...([false, true] as const).map((counted) => ({
       group: lockGroup,
-      name: "the kernel's LockWord (zone and slab locks: holder token, no statistics)",
+      name: counted ? "the kernel's LockWord with arena statistics (zone locks)" : "the kernel's LockWord (slab locks: holder token, no statistics)",
       unit: 'lock+unlock',
       make: () => {
-        const lock = new LockWord(sharedWords(), 3);
+        const stats = counted ? new LockStatsRecord(new Float64Array(new SharedArrayBuffer(LOCK_STAT_COUNT * 8)), 0) : null;
+        const lock = new LockWord(sharedWords(), 3, undefined, stats);
         return (n: number) => {
           for (let i = 0; i < n; i++) {
             lock.acquire();
@@ -87,7 +90,7 @@ export function syncCases(): BenchCase[] {
           return lock.isHeld();
         };
       },
-    },
+    })),
     {
       group: readGroup,
       name: 'baseline: empty loop iteration (x ^= i)',

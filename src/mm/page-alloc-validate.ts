@@ -43,6 +43,7 @@ export function validatePageAllocator(pa: PageAllocator): void {
       validateFreeLists(pa, zone, covered);
       const pcpPages = validatePcpLists(pa, zone, covered);
       allocatedTotal += validateFrames(pa, zone, covered, pcpPages);
+      zone.lock.stats?.validate(`zone ${zone.name}`);
     } finally {
       zone.lock.release();
     }

@@ -33,6 +33,8 @@
  */
 import type { Ram } from '../machine/ram.ts';
 import { PAGE_SIZE } from '../machine/ram.ts';
+import { LockStatsRecord, type LockStatValues } from '../sync/lock-stats.ts';
+import { LOCK_STAT_COUNT } from '../sync/types.ts';
 import { assert } from '../util/assert.ts';
 import { ArgumentError } from '../util/errors.ts';
 import { BootFlag, H } from './arena-header.ts';
@@ -169,6 +171,7 @@ export class PageAllocator {
     this.#shared = ram.shared;
     const zoneWords = ram.i32(header.requireRegion('zones').paddr, MAX_NR_ZONES * ZONE_WORDS);
     const zoneStats = ram.f64(header.requireRegion('zones.vmstat').paddr, MAX_NR_ZONES * ZONE_STATS);
+    const zoneLockStats = ram.f64(header.requireRegion('zones.lockstat').paddr, MAX_NR_ZONES * LOCK_STAT_COUNT);
     const zones: Zone[] = [];
     for (let id = 0; id < nrZones(this.nrPages); id++) {
       zones.push(
@@ -177,6 +180,7 @@ export class PageAllocator {
           zoneWords.subarray(id * ZONE_WORDS, (id + 1) * ZONE_WORDS),
           zoneStats.subarray(id * ZONE_STATS, (id + 1) * ZONE_STATS),
           memMap,
+          new LockStatsRecord(zoneLockStats, id * LOCK_STAT_COUNT),
         ),
       );
     }
@@ -198,6 +202,7 @@ export class PageAllocator {
   static reserve(ram: Ram, memblock: Memblock, cpus: number): void {
     memblock.alloc('zones', MAX_NR_ZONES * ZONE_WORDS * 4);
     memblock.alloc('zones.vmstat', MAX_NR_ZONES * ZONE_STATS * 8);
+    memblock.alloc('zones.lockstat', MAX_NR_ZONES * LOCK_STAT_COUNT * 8);
     memblock.alloc('pageblock_flags', nrPageblocks(ram.nrPages));
     memblock.alloc('pcp', cpus * MAX_NR_ZONES * PCP_WORDS * 4);
     memblock.alloc('pcp.vmstat', cpus * MAX_NR_ZONES * PCP_STATS * 8);
@@ -469,6 +474,11 @@ export class PageAllocator {
   /** Structured, JSON-ready figures: zones, free blocks per order and type, pagesets, pageblocks, events. */
   stats(): PageAllocStats {
     return pageAllocStats(this);
+  }
+
+  /** The zone locks' contention statistics, by lock name ('zone DMA', 'zone Normal'). */
+  lockStats(): ({ name: string } & LockStatValues)[] {
+    return this.zones.map((zone) => ({ name: `zone ${zone.name}`, ...(zone.lock.stats as LockStatsRecord).values() }));
   }
 
   /** The zone that holds `pfn` (which must be in range). */

@@ -13,6 +13,7 @@
  * is the point above which Linux compacts rather than reclaims (Documentation/admin-guide/sysctl/vm.rst).
  * The unusable free space index is (free_pages − Σ pages in blocks of order ≥ o) · 1000 / free_pages.
  */
+import type { LockStatValues } from '../sync/lock-stats.ts';
 import type { PageAllocator, Pageset } from './page-alloc.ts';
 import { pageAllocInternals } from './page-alloc.ts';
 import { PCP_STATS, PcpStat } from './pcp.ts';
@@ -198,6 +199,8 @@ export interface ZoneStats {
   events: Record<ZoneStatName, number>;
   /** Per-CPU list events, summed over the CPUs. */
   pcpEvents: Record<PcpStatName, number>;
+  /** The zone lock's contention statistics (region 'zones.lockstat'; sync/lock-stats.ts). */
+  lock: LockStatValues | null;
 }
 
 export interface PageAllocStats {
@@ -250,6 +253,7 @@ export function pageAllocStats(pa: PageAllocator): PageAllocStats {
       pagesets: pa.pagesets().filter((set) => set.zone === zone.name),
       events,
       pcpEvents,
+      lock: zone.lock.stats?.values() ?? null,
     };
   });
   const managedPages = pa.managedPagesTotal;

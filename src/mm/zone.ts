@@ -6,7 +6,8 @@
  *   [5] lowmem reserve: pages this zone keeps from allocations that prefer a higher zone
  *   [16 + 3·(order·MIGRATE_TYPES + mt) + {0,1,2}] head pfn, tail pfn, block count of the
  *       free list of (order, mt); NO_PFN ends a list, links go through mem_map.next / .prev
- * and ZONE_STATS event counters (f64, so they never wrap) in a second region.
+ * and ZONE_STATS event counters (f64, so they never wrap) in a second region, and the lock's
+ * contention statistics (LOCK_STAT_COUNT f64, sync/lock-stats.ts) in a third, 'zones.lockstat'.
  *
  * Invariants (checked by PageAllocator.validate()):
  *   free = Σ count(order, mt) · 2^order
@@ -14,6 +15,7 @@
  * Locking: every list operation and every count is under the zone's lock. The list operations
  * (addFree, delFree) are module functions, not methods, so no holder of a Zone can call them.
  */
+import type { LockStatsRecord } from '../sync/lock-stats.ts';
 import { LockWord } from '../sync/lock-word.ts';
 import { assert } from '../util/assert.ts';
 import { InvariantError } from '../util/errors.ts';
@@ -78,13 +80,14 @@ export class Zone {
     readonly words: Int32Array,
     readonly stats: Float64Array,
     memMap: MemMap,
+    lockStats: LockStatsRecord | null = null,
   ) {
     assert(words.length === ZONE_WORDS, 'zone descriptor size');
     this.name = ZONE_NAMES[id] ?? `zone${id}`;
     this.startPfn = words[Z.START_PFN] ?? 0;
     this.spannedPages = words[Z.SPANNED] ?? 0;
     this.endPfn = this.startPfn + this.spannedPages;
-    this.lock = new LockWord(words, Z.LOCK);
+    this.lock = new LockWord(words, Z.LOCK, undefined, lockStats);
     this.#links = { flags: memMap.flags, order: memMap.order, next: memMap.next, prev: memMap.prev };
   }
 

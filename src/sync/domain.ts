@@ -21,6 +21,7 @@ import { PAGE_SHIFT, PAGE_SIZE } from '../machine/ram.ts';
 import { InvariantError } from '../util/errors.ts';
 import { SyncDomainError } from './errors.ts';
 import { FutexTable } from './futex.ts';
+import { LockStatsRecord, type LockStatValues } from './lock-stats.ts';
 import type { KmemCache } from '../mm/slab/cache.ts';
 import { recoverMutex } from './mutex.ts';
 import { Mutex } from './mutex.ts';
@@ -59,7 +60,6 @@ import {
   L_STATS,
   L_WORD,
   LockKind,
-  LockStat,
   PLACEMENTS,
   Q_BYTES,
   Q_WORDS,
@@ -425,8 +425,7 @@ export class SyncDomain {
       recoveries: this.w[rec + L_RECOVERIES] as number,
       lastDeadOwnerCpu: dead === 0 ? null : dead - 1,
     } as LockStats;
-    for (const [name, slot] of Object.entries(LockStat)) stats[name as LockStatName] = this.lockStat(index, slot);
-    return stats;
+    return Object.assign(stats, LockStatsRecord.ofLockRecord(this.f64, rec).values());
   }
 
   /** Zeroes every lock's statistics (between runs of a scenario). */
@@ -437,7 +436,18 @@ export class SyncDomain {
     }
   }
 
-  stats(): { cpus: number; online: number[]; offline: number[]; futexBuckets: number; sizeBytes: number; qsbrCounter: number; epoch: number; locks: LockStats[] } {
+  stats(): {
+    cpus: number;
+    online: number[];
+    offline: number[];
+    futexBuckets: number;
+    sizeBytes: number;
+    qsbrCounter: number;
+    epoch: number;
+    locks: LockStats[];
+    /** The kernel's own locks (the zone locks), whose statistics live in 'zones.lockstat'. */
+    kernelLocks: ({ name: string } & LockStatValues)[];
+  } {
     const online: number[] = [];
     const offline: number[] = [];
     for (let c = 0; c < this.cpus; c++) {
@@ -454,6 +464,7 @@ export class SyncDomain {
       qsbrCounter: this.header(S_QSBR_CTR),
       epoch: this.header(S_EPOCH),
       locks: Array.from({ length: this.nrLocks }, (_, i) => this.lockStats(i)),
+      kernelLocks: this.kernel.pages.lockStats(),
     };
   }
 

@@ -1,21 +1,36 @@
 /**
- * Contention statistics of one lock, kept in its arena record as float64 (types.ts, LockStat), so
- * that every worker's acquisitions add up in one place. They are written by the acquirer while it
- * holds the lock, so a plain read-modify-write is exact; readers in other workers may see a count
- * one behind, never a torn one (float64 stores of an aligned slot are not split by V8 on x86-64 or
- * arm64, and a late reader only misses the newest event).
+ * Contention statistics of one lock, kept in the arena as LOCK_STAT_COUNT float64 slots (types.ts,
+ * LockStat order), so that every worker's acquisitions add up in one place. The sync domain's locks
+ * keep them in their lock record (at L_STATS); the kernel's own locks (zone locks, whose LockWord
+ * exists before any sync domain) in the boot-reserved region 'zones.lockstat'. They are written by
+ * the acquirer while it holds the lock, so a plain read-modify-write is exact; readers in other
+ * workers may see a count one behind, never a torn one (float64 stores of an aligned slot are not
+ * split by V8 on x86-64 or arm64, and a late reader only misses the newest event). The writes keep
+ * the invariants below at every step (acquisitions before contended, waitMs before waitMsMax and
+ * sleepMs), so validate() holds for a reader racing with the holder too.
+ *
+ * Invariants: every slot finite and ≥ 0; contended ≤ acquisitions; waitMsMax ≤ waitMs;
+ * sleepMs ≤ waitMs; sleeps = 0 and spins = 0 when contended = 0.
  */
-import { L_STATS, LockStat } from './types.ts';
+import { InvariantError } from '../util/errors.ts';
+import { L_STATS, LOCK_STAT_COUNT, LockStat, type LockStatName } from './types.ts';
+
+export type LockStatValues = Record<LockStatName, number>;
 
 export class LockStatsRecord {
-  /** float64 index of the first statistic. */
-  readonly at: number;
-
   constructor(
     private readonly f64: Float64Array,
-    lockWordIndex: number,
+    /** float64 index of the first statistic. */
+    readonly at: number,
   ) {
-    this.at = (lockWordIndex + L_STATS) / 2;
+    if (!Number.isInteger(at) || at < 0 || at + LOCK_STAT_COUNT > f64.length) {
+      throw new InvariantError(`lock statistics at float64 ${at}: expected a whole record inside the ${f64.length}-slot view`);
+    }
+  }
+
+  /** The record inside a sync-domain lock record that starts at 32-bit word `lockWordIndex`. */
+  static ofLockRecord(f64: Float64Array, lockWordIndex: number): LockStatsRecord {
+    return new LockStatsRecord(f64, (lockWordIndex + L_STATS) / 2);
   }
 
   /** One uncontended acquisition (the fast path's only bookkeeping). */
@@ -32,7 +47,29 @@ export class LockStatsRecord {
     f[a + LockStat.spins] = (f[a + LockStat.spins] as number) + spins;
     f[a + LockStat.sleeps] = (f[a + LockStat.sleeps] as number) + sleeps;
     f[a + LockStat.waitMs] = (f[a + LockStat.waitMs] as number) + waitMs;
-    f[a + LockStat.sleepMs] = (f[a + LockStat.sleepMs] as number) + sleepMs;
+    f[a + LockStat.sleepMs] = (f[a + LockStat.sleepMs] as number) + Math.min(sleepMs, waitMs);
     if (waitMs > (f[a + LockStat.waitMsMax] as number)) f[a + LockStat.waitMsMax] = waitMs;
+  }
+
+  values(): LockStatValues {
+    const out = {} as LockStatValues;
+    for (const [name, slot] of Object.entries(LockStat)) out[name as LockStatName] = this.f64[this.at + slot] as number;
+    return out;
+  }
+
+  reset(): void {
+    this.f64.fill(0, this.at, this.at + LOCK_STAT_COUNT);
+  }
+
+  /** Checks the invariants above; `name` is the lock's name for the message. */
+  validate(name: string): void {
+    const v = this.values();
+    for (const [stat, value] of Object.entries(v)) {
+      if (!Number.isFinite(value) || value < 0) throw new InvariantError(`lock '${name}': ${stat} = ${value}; expected a finite count ≥ 0`);
+    }
+    if (v.contended > v.acquisitions) throw new InvariantError(`lock '${name}': contended ${v.contended} > acquisitions ${v.acquisitions}; expected contended ≤ acquisitions`);
+    if (v.waitMsMax > v.waitMs) throw new InvariantError(`lock '${name}': waitMsMax ${v.waitMsMax} > waitMs ${v.waitMs}; expected the longest wait within the total`);
+    if (v.sleepMs > v.waitMs) throw new InvariantError(`lock '${name}': sleepMs ${v.sleepMs} > waitMs ${v.waitMs}; expected the time asleep within the time waiting`);
+    if (v.contended === 0 && (v.spins !== 0 || v.sleeps !== 0)) throw new InvariantError(`lock '${name}': ${v.spins} spins and ${v.sleeps} sleeps with no contended acquisition; expected 0`);
   }
 }

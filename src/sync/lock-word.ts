@@ -22,8 +22,14 @@
  *
  * Over a plain (non-shared) ArrayBuffer there is one thread, so the lock uses plain loads and
  * stores, no Atomics at all (no other thread can see the word).
+ *
+ * Statistics: a lock made with a LockStatsRecord (lock-stats.ts, arena-resident, the same record
+ * the sync domain's locks keep) counts every acquisition there: the fast path adds one to
+ * `acquisitions` (one float64 increment while holding the lock), the slow path adds the spins,
+ * sleeps, wait and sleep time of a contended one. The zone locks have one ('zones.lockstat').
  */
 import { InvariantError, KmemError } from '../util/errors.ts';
+import type { LockStatsRecord } from './lock-stats.ts';
 
 /** Spins before sleeping: enough to ride out a short critical section on another core. */
 const SPIN_LIMIT = 128;
@@ -77,11 +83,17 @@ export class LockWord {
   /** Acquisitions that took the lock over from a dead holder (host-side, per wrapper). */
   recovered = 0;
   private readonly shared: boolean;
+  /** The current slow acquisition's spins and sleeps (host-side scratch, this thread's only). */
+  private spins = 0;
+  private sleeps = 0;
+  private sleepMs = 0;
 
   constructor(
     private readonly words: Int32Array,
     private readonly index: number,
     private readonly owner: LockOwner = anonymous,
+    /** Where acquisitions are counted (arena-resident), or null for none. */
+    readonly stats: LockStatsRecord | null = null,
   ) {
     this.shared = typeof SharedArrayBuffer !== 'undefined' && words.buffer instanceof SharedArrayBuffer;
   }
@@ -94,9 +106,13 @@ export class LockWord {
   acquire(whileWaiting?: () => void): void {
     const me = this.owner.token() << 1;
     if (this.shared) {
-      if (Atomics.compareExchange(this.words, this.index, 0, me) === 0) return;
+      if (Atomics.compareExchange(this.words, this.index, 0, me) === 0) {
+        if (this.stats !== null) this.stats.acquired();
+        return;
+      }
     } else if (this.words[this.index] === 0) {
       this.words[this.index] = me;
+      if (this.stats !== null) this.stats.acquired();
       return;
     }
     this.acquireSlow(me, whileWaiting);
@@ -154,12 +170,26 @@ export class LockWord {
 
   private acquireSlow(me: number, whileWaiting?: () => void): void {
     this.contended++;
+    if (this.stats === null) {
+      this.acquireContended(me);
+      return;
+    }
+    const start = performance.now();
+    this.spins = 0;
+    this.sleeps = 0;
+    this.sleepMs = 0;
+    this.acquireContended(me);
+    this.stats.contended(this.spins, this.sleeps, performance.now() - start, this.sleepMs);
+  }
+
+  private acquireContended(me: number): void {
     if (!this.shared) {
       if (!this.takeOverOrRefuse(this.words[this.index] as number, me)) throw new InvariantError(`lock word ${this.index}: cannot be taken`);
       return;
     }
     for (let spin = 0; spin < SPIN_LIMIT; spin++) {
       if (whileWaiting !== undefined && (spin & 63) === 0) whileWaiting();
+      this.spins++;
       const seen = Atomics.load(this.words, this.index);
       if (seen === 0) {
         if (Atomics.compareExchange(this.words, this.index, 0, me) === 0) return;
@@ -182,7 +212,12 @@ export class LockWord {
         throw new LockTimeoutError(`lock word ${this.index}: still held by ${this.owner.describe(seen >>> 1)} after ${WAIT_LIMIT_MS} ms; expected it to release it (offlineCpu() a worker that died)`);
       }
       if ((seen & 1) === 0 && Atomics.compareExchange(this.words, this.index, seen, seen | 1) !== seen) continue;
-      if (block) Atomics.wait(this.words, this.index, seen | 1, whileWaiting === undefined ? WAIT_SLICE_MS : 1);
+      if (block) {
+        const before = performance.now();
+        Atomics.wait(this.words, this.index, seen | 1, whileWaiting === undefined ? WAIT_SLICE_MS : 1);
+        this.sleeps++;
+        this.sleepMs += performance.now() - before;
+      }
     }
   }
 }

@@ -59,7 +59,7 @@ export class Mutex {
     this.word = domain.lockWord(index, L_WORD);
     this.owner = domain.lockWord(index, L_OWNER);
     this.me = domain.cpu + 1;
-    this.stats = new LockStatsRecord(domain.f64, domain.lockWord(index, 0));
+    this.stats = LockStatsRecord.ofLockRecord(domain.f64, domain.lockWord(index, 0));
     this.placement = PLACEMENTS[domain.w[domain.lockWord(index, L_PLACEMENT)] as number] ?? 'stack';
   }
 

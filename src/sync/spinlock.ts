@@ -30,7 +30,7 @@ export class Spinlock {
     this.w = domain.w;
     this.word = domain.lockWord(index, L_WORD);
     this.me = domain.cpu + 1;
-    this.stats = new LockStatsRecord(domain.f64, domain.lockWord(index, 0));
+    this.stats = LockStatsRecord.ofLockRecord(domain.f64, domain.lockWord(index, 0));
     this.describe = () => `spinlock '${name}'`;
   }
 

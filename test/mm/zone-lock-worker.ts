@@ -1,0 +1,31 @@
+// Worker side of the zone-lock statistics test: attach to the shared arena, meet the other workers
+// at a barrier, then allocate and free order-1 blocks (every one takes the zone lock, no per-CPU
+// list) until the zone lock's arena statistics show a contended acquisition or the time is up.
+import { parentPort, workerData } from 'node:worker_threads';
+import { Kernel } from '../../src/mm/kernel.ts';
+import { GFP } from '../../src/mm/gfp.ts';
+
+interface Input {
+  buffer: SharedArrayBuffer;
+  barrier: SharedArrayBuffer;
+  workers: number;
+  limitMs: number;
+}
+
+const { buffer, barrier: barrierBuffer, workers, limitMs } = workerData as Input;
+const kernel = Kernel.attach(buffer);
+const barrier = new Int32Array(barrierBuffer);
+const zone = kernel.pages.zones[kernel.pages.zones.length - 1]!;
+Atomics.add(barrier, 0, 1);
+const deadline = Date.now() + limitMs;
+while (Atomics.load(barrier, 0) < workers && Date.now() < deadline);
+let rounds = 0;
+while (Date.now() < deadline && (zone.lock.stats?.values().contended ?? 0) === 0) {
+  for (let i = 0; i < 1000; i++) {
+    const pfn = kernel.pages.tryAllocPages(1, GFP.KERNEL | GFP.NORETRY);
+    if (pfn !== null) kernel.pages.freePages(pfn, 1);
+  }
+  rounds++;
+}
+kernel.detach();
+parentPort?.postMessage({ rounds });
