@@ -171,18 +171,18 @@ export class LockWord {
   private acquireSlow(me: number, whileWaiting?: () => void): void {
     this.contended++;
     if (this.stats === null) {
-      this.acquireContended(me);
+      this.acquireContended(me, whileWaiting);
       return;
     }
     const start = performance.now();
     this.spins = 0;
     this.sleeps = 0;
     this.sleepMs = 0;
-    this.acquireContended(me);
+    this.acquireContended(me, whileWaiting);
     this.stats.contended(this.spins, this.sleeps, performance.now() - start, this.sleepMs);
   }
 
-  private acquireContended(me: number): void {
+  private acquireContended(me: number, whileWaiting?: () => void): void {
     if (!this.shared) {
       if (!this.takeOverOrRefuse(this.words[this.index] as number, me)) throw new InvariantError(`lock word ${this.index}: cannot be taken`);
       return;
