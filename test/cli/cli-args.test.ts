@@ -17,8 +17,9 @@ async function kmem(...args: string[]): Promise<{ status: number; stdout: string
   const err: string[] = [];
   const stdoutWrite = process.stdout.write.bind(process.stdout);
   const stderrWrite = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((chunk: string | Uint8Array) => out.push(String(chunk)) > 0) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => err.push(String(chunk)) > 0) as typeof process.stderr.write;
+  // The command writes strings; the test runner's own events (binary chunks) pass through.
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => (typeof chunk === 'string' ? out.push(chunk) > 0 : stdoutWrite(chunk, ...rest))) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => (typeof chunk === 'string' ? err.push(chunk) > 0 : stderrWrite(chunk, ...rest))) as typeof process.stderr.write;
   try {
     const status = await main(args);
     return { status, stdout: out.join(''), stderr: err.join('') };
