@@ -7,27 +7,12 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { main } from '../../src/cli/main.ts';
+import { kmemInProcess } from '../helpers/cli.ts';
 import { DAWN_WARNING } from '../../src/cli/native-warnings.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
-async function kmem(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const stdoutWrite = process.stdout.write.bind(process.stdout);
-  const stderrWrite = process.stderr.write.bind(process.stderr);
-  // The command writes strings; the test runner's own events (binary chunks) pass through.
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => (typeof chunk === 'string' ? out.push(chunk) > 0 : stdoutWrite(chunk, ...rest))) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => (typeof chunk === 'string' ? err.push(chunk) > 0 : stderrWrite(chunk, ...rest))) as typeof process.stderr.write;
-  try {
-    const status = await main(args);
-    return { status, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    process.stdout.write = stdoutWrite;
-    process.stderr.write = stderrWrite;
-  }
-}
+const kmem = kmemInProcess;
 
 /** A refusal: exit 2, nothing on stdout, one line on stderr matching `pattern`. */
 async function refused(args: string[], pattern: RegExp, status = 2): Promise<void> {
