@@ -25,12 +25,14 @@
  * claiming again), and the offline hooks (code: each subsystem registers its own at attach).
  *
  * Locking: a claim is one compareExchange 0 → token; offlining another CPU is one
- * compareExchange token → OFFLINING, then the hooks, then a store of 0 (detaching this thread's own
+ * compareExchange token → OFFLINING, then the hooks, then a store of 0. The hooks of another CPU
+ * run without waiting (withoutWaiting, lock-word.ts): one that meets a lock a live holder keeps
+ * leaves the slot OFFLINING and is retried later, so they are restartable (detaching this thread's own
  * slot runs the hooks with the token still in place, then stores 0). Offlining a slot whose holder still runs is misuse
  * (as in Linux, a CPU is dead before slub_cpu_dead runs): call it after the worker exited.
  */
 import type { Ram } from '../machine/ram.ts';
-import type { LockOwner } from '../sync/lock-word.ts';
+import { LockBusyError, withoutWaiting, type LockOwner } from '../sync/lock-word.ts';
 import { ArgumentError, KmemError } from '../util/errors.ts';
 import type { Memblock } from './memblock.ts';
 
@@ -47,6 +49,8 @@ const OFFLINING = -1;
 const CPU_BITS = 11;
 const CPU_MASK = (1 << CPU_BITS) - 1;
 const EPOCH_MASK = (1 << 19) - 1;
+/** Delay of the timer that retries offlines left waiting for a busy lock. */
+const DEFERRED_RETRY_MS = 10;
 
 /** Worker slots are at most this many (the token keeps 11 bits for cpu + 1). */
 export const MAX_CPU_SLOTS = 1024;
@@ -81,7 +85,10 @@ export function hostCpus(): number {
 
 export interface CpuSlotInfo {
   cpu: number;
+  /** Held by a thread, or being taken offline. */
   online: boolean;
+  /** Marked offline, its teardown not done yet (pendingOfflines()). */
+  offlining: boolean;
   epoch: number;
   threadId: number;
   claims: number;
@@ -95,6 +102,9 @@ export class CpuSlots implements LockOwner {
   private cpu = -1;
   private myToken = ANON_TOKEN;
   private readonly hooks: ((cpu: number) => void)[] = [];
+  /** Slots this thread marked OFFLINING whose hooks met a lock held by a live holder: retried later. */
+  private readonly deferred: number[] = [];
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
   /** Told when a lock of an offlined holder is taken over (LockOwner.recovered). */
   recovered: ((lockIndex: number, token: number) => void) | undefined;
 
@@ -153,9 +163,63 @@ export class CpuSlots implements LockOwner {
     if (!Number.isInteger(cpu) || cpu < 0 || cpu >= this.nrSlots) {
       throw new ArgumentError(`cpu ${cpu}: expected a CPU slot in [0, ${this.nrSlots})`);
     }
-    if (!this.markOffline(cpu, epoch)) return false;
-    this.finishOffline(cpu);
+    if (this.deferred.includes(cpu) || !this.markOffline(cpu, epoch)) {
+      this.finishDeferred();
+      return false;
+    }
+    if (cpu === this.cpu) {
+      this.finishOffline(cpu);
+    } else {
+      this.deferred.push(cpu);
+    }
+    this.finishDeferred();
     return true;
+  }
+
+  /**
+   * Slots marked offline whose teardown waits for a lock that a live holder keeps (retried at the
+   * next offline() and by a timer). Typically that holder is a worker that died too, whose own
+   * 'exit' is still queued: offlining it takes its locks over and the waiting teardown completes.
+   */
+  pendingOfflines(): readonly number[] {
+    return this.deferred;
+  }
+
+  /**
+   * Runs the hooks of every deferred slot, each without waiting on a busy lock (a LockBusyError
+   * leaves it deferred, the hooks being restartable), until a pass completes none. Any other error
+   * frees the slot (as a failed offline always did) and is thrown.
+   */
+  private finishDeferred(): void {
+    for (let pass = 0; pass <= this.deferred.length && this.deferred.length > 0; pass++) {
+      let done = 0;
+      for (const cpu of [...this.deferred]) {
+        try {
+          withoutWaiting(() => this.runHooks(cpu));
+        } catch (error) {
+          if (error instanceof LockBusyError) continue;
+          this.deferred.splice(this.deferred.indexOf(cpu), 1);
+          Atomics.store(this.w, this.slotWord(cpu) + S_TOKEN, 0);
+          throw error;
+        }
+        this.deferred.splice(this.deferred.indexOf(cpu), 1);
+        Atomics.store(this.w, this.slotWord(cpu) + S_TOKEN, 0);
+        done++;
+      }
+      if (done === 0) break;
+    }
+    this.scheduleRetry();
+  }
+
+  /** While some offline is deferred, a timer retries it (unref'd: it keeps no process alive). */
+  private scheduleRetry(): void {
+    if (this.deferred.length === 0 || this.retryTimer !== null || typeof setTimeout !== 'function') return;
+    const timer = setTimeout(() => {
+      this.retryTimer = null;
+      this.finishDeferred();
+    }, DEFERRED_RETRY_MS);
+    (timer as { unref?: () => void }).unref?.();
+    this.retryTimer = timer;
   }
 
   /** This thread's claim: its slot and the claim's epoch (−1, 0 when it holds none). */
@@ -193,10 +257,14 @@ export class CpuSlots implements LockOwner {
     return true;
   }
 
+  private runHooks(cpu: number): void {
+    for (const hook of this.hooks) hook(cpu);
+  }
+
   /** Second half: the hooks, then the slot is free. */
   private finishOffline(cpu: number): void {
     try {
-      for (const hook of this.hooks) hook(cpu);
+      this.runHooks(cpu);
     } finally {
       if (cpu === this.cpu) {
         this.cpu = -1;
@@ -215,6 +283,7 @@ export class CpuSlots implements LockOwner {
       out.push({
         cpu,
         online: token !== 0,
+        offlining: token === OFFLINING,
         epoch: token > 0 ? token >>> CPU_BITS : 0,
         threadId: this.w[slot + S_THREAD] as number,
         claims: this.w[slot + S_CLAIMS] as number,

@@ -168,10 +168,17 @@ export class Kernel {
    * For a worker that exited without detach() (a crash, terminate()): call it from
    * `worker.on('exit')` with the slot and epoch the worker reported (cpuClaim()); a slot the
    * worker released and another thread claimed since is left alone. Returns whether it offlined.
-   * Its holder must have stopped.
+   * Its holder must have stopped. It never waits long for a lock a live holder keeps (often a
+   * worker that died too, whose 'exit' is queued behind this one): the slot's teardown is then
+   * left pending (pendingOfflines()) and completes at the next offlineCpu() or on a timer.
    */
   offlineCpu(cpu: number, epoch?: number): boolean {
     return this.#slots.offline(cpu, epoch);
+  }
+
+  /** CPU slots marked offline whose teardown waits for a busy lock (see offlineCpu()). */
+  pendingOfflines(): readonly number[] {
+    return this.#slots.pendingOfflines();
   }
 
   /**

@@ -44,6 +44,32 @@ export class LockTimeoutError extends KmemError {
   override name = 'LockTimeoutError';
 }
 
+/** A lock stayed held by a live holder inside withoutWaiting(): the work should be retried later. */
+export class LockBusyError extends KmemError {
+  override name = 'LockBusyError';
+}
+
+/** How long an acquisition inside withoutWaiting() waits for a live holder before it gives up. */
+const NO_WAIT_LIMIT_MS = 20;
+/** Nesting depth of withoutWaiting() on this thread (module state is per thread). */
+let noWaitDepth = 0;
+
+/**
+ * Runs `fn` so that a lock a live holder keeps for more than NO_WAIT_LIMIT_MS raises LockBusyError
+ * instead of being waited for. For work that can be retried and whose thread must not block: the
+ * main thread offlining a dead worker's CPU from worker.on('exit') cannot wait for a lock that
+ * another dead worker holds, since that worker's own 'exit' (which would free the lock) is queued
+ * behind it on the same thread. A lock of a dead holder is still taken over at once.
+ */
+export function withoutWaiting<T>(fn: () => T): T {
+  noWaitDepth++;
+  try {
+    return fn();
+  } finally {
+    noWaitDepth--;
+  }
+}
+
 /** Who takes locks, and whether a holder is gone (implemented by the kernel's CPU slots). */
 export interface LockOwner {
   /** This thread's holder name: an integer in [1, 2^30). */
@@ -198,7 +224,8 @@ export class LockWord {
       }
     }
     const block = canBlock(this.words, this.index);
-    const deadline = Date.now() + WAIT_LIMIT_MS;
+    const noWait = noWaitDepth > 0;
+    const deadline = Date.now() + (noWait ? NO_WAIT_LIMIT_MS : WAIT_LIMIT_MS);
     for (;;) {
       whileWaiting?.();
       const seen = Atomics.load(this.words, this.index);
@@ -209,12 +236,13 @@ export class LockWord {
       }
       if (this.takeOverOrRefuse(seen, me)) return;
       if (Date.now() > deadline) {
+        if (noWait) throw new LockBusyError(`lock word ${this.index}: held by ${this.owner.describe(seen >>> 1)} for over ${NO_WAIT_LIMIT_MS} ms; left for a later try`);
         throw new LockTimeoutError(`lock word ${this.index}: still held by ${this.owner.describe(seen >>> 1)} after ${WAIT_LIMIT_MS} ms; expected it to release it (offlineCpu() a worker that died)`);
       }
       if ((seen & 1) === 0 && Atomics.compareExchange(this.words, this.index, seen, seen | 1) !== seen) continue;
       if (block) {
         const before = performance.now();
-        Atomics.wait(this.words, this.index, seen | 1, whileWaiting === undefined ? WAIT_SLICE_MS : 1);
+        Atomics.wait(this.words, this.index, seen | 1, whileWaiting === undefined && !noWait ? WAIT_SLICE_MS : 1);
         this.sleeps++;
         this.sleepMs += performance.now() - before;
       }

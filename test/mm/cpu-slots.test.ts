@@ -86,3 +86,27 @@ test('possibleCpus sizes slabs as nr_cpu_ids does, reserving only `cpus` slots',
   assert.throws(() => Kernel.boot({ ramBytes: '16MiB', cpus: 2, possibleCpus: 8193 }), ArgumentError);
   assert.ok(Kernel.boot({ ramBytes: '16MiB', cpus: 1, possibleCpus: 8192 }).slab.slabinfo().includes('kmalloc-8'));
 });
+
+test('an offline that meets a lock a live CPU keeps is left pending, then completed by a timer once the lock is free', async () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB', shared: true, cpus: 4 });
+  kernel.createCache('obj', 128, { magazineRounds: 8 });
+  const gone = Kernel.attach(kernel.buffer);
+  const theirs = gone.slab.cache('obj');
+  const live = Array.from({ length: 13 }, () => theirs.alloc());
+  for (const addr of live.slice(0, 4)) theirs.free(addr); // a partly full magazine: its rounds need the slab lock
+  const keeper = Kernel.attach(kernel.buffer).slab.cache('obj');
+  keeper.free(keeper.alloc()); // claims a CPU slot
+  kernel.kmalloc(8);
+  assert.ok(kernel.slab.stats().caches.find((c) => c.name === 'obj')!.inMagazines > 0);
+  keeper.slabLock.acquire(); // a live CPU holds the slab lock
+  const cpu = gone.cpu;
+  assert.equal(kernel.offlineCpu(cpu), true);
+  assert.deepEqual(kernel.pendingOfflines(), [cpu]);
+  assert.equal(kernel.stats().cpuSlots[cpu]!.offlining, true);
+  keeper.slabLock.release();
+  for (let i = 0; i < 100 && kernel.pendingOfflines().length > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(kernel.pendingOfflines(), [], 'the timer finished the offline');
+  assert.equal(kernel.stats().cpuSlots[cpu]!.online, false);
+  assert.equal(kernel.slab.stats().caches.find((c) => c.name === 'obj')!.inUse, 9);
+  kernel.validate();
+});

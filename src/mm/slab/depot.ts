@@ -71,7 +71,12 @@ export function cpuFlush(ctx: KmemCache, toSlabs = false): void {
   cpuFlushAt(ctx, ctx.pcpu, toSlabs);
 }
 
-/** cpuFlush() of the per-CPU words at `p` (any CPU's: offlining one that stopped). */
+/**
+ * cpuFlush() of the per-CPU words at `p` (any CPU's: offlining one that stopped). Restartable: the
+ * words change only after each step is done (rounds to 0 once they are in the slabs, the magazine
+ * word to 0 once it is in the depot), so that an offline that met a busy lock (LockBusyError) and
+ * is tried again neither loses nor repeats a round.
+ */
 export function cpuFlushAt(ctx: CacheContext, p: number, toSlabs: boolean): void {
   const w = ctx.w;
   const slots: [number, number][] = [
@@ -80,18 +85,24 @@ export function cpuFlushAt(ctx: CacheContext, p: number, toSlabs: boolean): void
   ];
   for (const [magWord, roundsWord] of slots) {
     const mag = (w[p + magWord] as number) >>> 0;
+    if (mag === 0) {
+      w[p + roundsWord] = -1;
+      continue;
+    }
     const rounds = w[p + roundsWord] as number;
-    w[p + magWord] = 0;
-    w[p + roundsWord] = -1;
-    if (mag === 0) continue;
     const keepFull = rounds === ctx.rounds && !toSlabs;
-    if (rounds > 0 && !keepFull) flushRounds(ctx, mag, rounds);
+    if (rounds > 0 && !keepFull) {
+      flushRounds(ctx, mag, rounds);
+      w[p + roundsWord] = 0;
+    }
     ctx.depotLock.acquire();
     try {
       depotPush(ctx, keepFull ? C_DEPOT_FULL : C_DEPOT_EMPTY, mag);
     } finally {
       ctx.depotLock.release();
     }
+    w[p + magWord] = 0;
+    w[p + roundsWord] = -1;
   }
 }
 
