@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kernel } from '../../../src/mm/kernel.ts';
+import type { Worker } from 'node:worker_threads';
 import { startLabWorker } from '../../../src/lab/worker-thread.ts';
 
 test('workers killed with terminate() mid-run are offlined from worker.on("exit"): nothing lost', async () => {
@@ -59,33 +60,37 @@ test('offlining a dead worker while another dead worker still holds a lock neith
   const kernel = Kernel.boot({ ramBytes: '64MiB', shared: true, cpus: 3 });
   const cache = kernel.createCache('crashy', 72);
   const held = new SharedArrayBuffer(kernel.ram.sizeBytes / 2);
-  // Both workers report before either dies, so that the order of the exits is the test's.
-  const workers = [false, true].map((holdLock, i) => {
-    const { worker, report } = startLabWorker(new URL('./crash-worker.ts', import.meta.url), { buffer: kernel.buffer, held, seed: 50 + i, holdLock });
+  // Both workers report before either dies, so that the order of the exits is the test's. The
+  // holder starts after the other has finished allocating (it would otherwise wait on the lock).
+  const start = (holdLock: boolean, seed: number): { worker: Worker; claim: Promise<{ cpu: number; epoch: number }> } => {
+    const { worker, report } = startLabWorker(new URL('./crash-worker.ts', import.meta.url), { buffer: kernel.buffer, held, seed, holdLock });
     report.catch(() => undefined);
     const claim = new Promise<{ cpu: number; epoch: number }>((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);
     });
     return { worker, claim };
-  });
-  const [plain, holder] = await Promise.all(workers.map((w) => w.claim));
+  };
+  const workers = [start(false, 50)];
+  const plain = await workers[0]!.claim;
+  workers.push(start(true, 51));
+  const holder = await workers[1]!.claim;
   const exited = (i: number): Promise<void> => new Promise((resolve) => workers[i]!.worker.once('exit', () => resolve()));
   // The worker without the lock dies first; its offline meets the slab lock the other still holds.
   let done = exited(0);
   await workers[0]!.worker.terminate();
   await done;
-  const start = performance.now();
-  assert.equal(kernel.offlineCpu(plain!.cpu, plain!.epoch), true);
-  assert.ok(performance.now() - start < 5_000, `offlineCpu waited ${(performance.now() - start).toFixed(0)} ms for a busy lock`);
-  assert.deepEqual(kernel.pendingOfflines(), [plain!.cpu], 'the teardown waits for the lock');
-  assert.equal(kernel.offlineCpu(plain!.cpu, plain!.epoch), false, 'offlining it again is a no-op');
-  assert.equal(kernel.stats().cpuSlots[plain!.cpu]!.offlining, true);
+  const begun = performance.now();
+  assert.equal(kernel.offlineCpu(plain.cpu, plain.epoch), true);
+  assert.ok(performance.now() - begun < 5_000, `offlineCpu waited ${(performance.now() - begun).toFixed(0)} ms for a busy lock`);
+  assert.deepEqual(kernel.pendingOfflines(), [plain.cpu], 'the teardown waits for the lock');
+  assert.equal(kernel.offlineCpu(plain.cpu, plain.epoch), false, 'offlining it again is a no-op');
+  assert.equal(kernel.stats().cpuSlots[plain.cpu]!.offlining, true);
   // The holder dies: offlining it takes its lock over, and the first teardown completes too.
   done = exited(1);
   await workers[1]!.worker.terminate();
   await done;
-  assert.equal(kernel.offlineCpu(holder!.cpu, holder!.epoch), true);
+  assert.equal(kernel.offlineCpu(holder.cpu, holder.epoch), true);
   assert.deepEqual(kernel.pendingOfflines(), []);
   assert.equal(kernel.stats().cpuSlots.filter((s) => s.online).length, 1, 'only the main thread holds a slot');
   kernel.validate();
