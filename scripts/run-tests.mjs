@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs every test file under test/ (or the ones named) with node's test runner and tsx.
 // Node 20's runner does not discover .ts files by itself, so the files are listed here.
+// A test that runs past 5 minutes fails (a hung worker would otherwise hang CI until its limit).
 import { readdirSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join, relative } from 'node:path';
@@ -21,7 +22,7 @@ const flags = process.argv.slice(2).filter((a) => a.startsWith('--'));
 const files = (named.length > 0 ? named : ['test']).flatMap((name) =>
   statSync(join(root, name)).isDirectory() ? collect(join(root, name), []) : [name],
 );
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...flags, ...files], {
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...flags, ...files], {
   cwd: root,
   stdio: 'inherit',
 });

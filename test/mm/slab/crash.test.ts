@@ -6,7 +6,7 @@ import { Kernel } from '../../../src/mm/kernel.ts';
 import type { Worker } from 'node:worker_threads';
 import { startLabWorker } from '../../../src/lab/worker-thread.ts';
 
-test('workers killed with terminate() mid-run are offlined from worker.on("exit"): nothing lost', async () => {
+test('workers killed with terminate() mid-run are offlined from worker.on("exit"): nothing lost', async (t) => {
   const kernel = Kernel.boot({ ramBytes: '64MiB', shared: true, cpus: 3 });
   const cache = kernel.createCache('crashy', 72);
   const held = new SharedArrayBuffer(kernel.ram.sizeBytes / 2);
@@ -14,6 +14,7 @@ test('workers killed with terminate() mid-run are offlined from worker.on("exit"
     (holdLock, i) =>
       new Promise<void>((resolve, reject) => {
         const { worker, report } = startLabWorker(new URL('./crash-worker.ts', import.meta.url), { buffer: kernel.buffer, held, seed: 40 + i, holdLock });
+        t.after(() => worker.terminate()); // the workers spin until killed: never leave one behind
         report.catch(() => undefined); // the outcome is judged from the 'message' and 'exit' handlers below
         let claim: { cpu: number; epoch: number } | null = null;
         worker.once('message', (message: { cpu: number; epoch: number }) => {
@@ -56,7 +57,7 @@ test('workers killed with terminate() mid-run are offlined from worker.on("exit"
   kernel.validate();
 });
 
-test('offlining a dead worker while another dead worker still holds a lock neither blocks nor loses: it completes once that one is offlined', async () => {
+test('offlining a dead worker while another dead worker still holds a lock neither blocks nor loses: it completes once that one is offlined', async (t) => {
   const kernel = Kernel.boot({ ramBytes: '64MiB', shared: true, cpus: 3 });
   const cache = kernel.createCache('crashy', 72);
   const held = new SharedArrayBuffer(kernel.ram.sizeBytes / 2);
@@ -64,6 +65,7 @@ test('offlining a dead worker while another dead worker still holds a lock neith
   // holder starts after the other has finished allocating (it would otherwise wait on the lock).
   const start = (holdLock: boolean, seed: number): { worker: Worker; claim: Promise<{ cpu: number; epoch: number }> } => {
     const { worker, report } = startLabWorker(new URL('./crash-worker.ts', import.meta.url), { buffer: kernel.buffer, held, seed, holdLock });
+    t.after(() => worker.terminate());
     report.catch(() => undefined);
     const claim = new Promise<{ cpu: number; epoch: number }>((resolve, reject) => {
       worker.once('message', resolve);
