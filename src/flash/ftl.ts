@@ -35,7 +35,7 @@ import type { NandDevice } from '../machine/nand.ts';
 import { ArgumentError, InvariantError } from '../util/errors.ts';
 import { BlockState } from './block-table.ts';
 import { FlashConfigError, FlashFullError, FlashMountError, LogicalAddressError } from './errors.ts';
-import { LogStore, putSeq } from './log-store.ts';
+import { LogStore, TWO_32, putSeq } from './log-store.ts';
 import type { GcStats, LogStoreConfig } from './log-store.ts';
 
 export interface PageFtlConfig extends LogStoreConfig {
@@ -80,10 +80,11 @@ export class PageFtl extends LogStore {
   private readonly regData: Uint8Array;
   private readonly programsAtStart: number;
   private readonly pending: Int32Array;
-  /** cleanBlock's scratch: the victim's live data pages, their lpns, and each copy's spare words. */
+  /** cleanBlock's scratch: the victim's live data pages and each copy's spare words (word 1 its lpn). */
   private readonly runPages: Int32Array;
-  private readonly runLpns: Int32Array;
   private readonly runSpares: Int32Array;
+  /** cleanBlock's scratch: the lpns of the victim's stale data pages. */
+  private readonly staleLpns: Int32Array;
   /** log2(pages per block) when that is a power of two (block of a page by shift), else -1. */
   private readonly blockShift: number;
 
@@ -105,8 +106,8 @@ export class PageFtl extends LogStore {
     this.programsAtStart = device.programs + device.copybacks;
     this.pending = new Int32Array(device.pagesPerBlock);
     this.runPages = new Int32Array(device.pagesPerBlock);
-    this.runLpns = new Int32Array(device.pagesPerBlock);
     this.runSpares = new Int32Array(device.pagesPerBlock * (FTL_SPARE_BYTES / 4));
+    this.staleLpns = new Int32Array(device.pagesPerBlock);
     const ppb = device.pagesPerBlock;
     this.blockShift = (ppb & (ppb - 1)) === 0 ? 31 - Math.clz32(ppb) : -1;
   }
@@ -309,31 +310,40 @@ export class PageFtl extends LogStore {
     const lmap = this.lmap;
     const valid = this.table.valid;
     const runPages = this.runPages;
-    const runLpns = this.runLpns;
     const spares = this.runSpares;
+    const pendingPages = this.pending;
     const tracking = this.trackYoungest || this.trackMtime;
     // Nothing else programs until the copies are done (GC does not nest, and opening a frontier
-    // programs nothing), so live page j of the victim takes sequence number seq0 + j.
+    // programs nothing), so live page j of the victim takes sequence number seq0 + j: its low word
+    // is seqLow0 + j (stored modulo 2^32) and its high word seqHigh0, one more past a carry.
     const seq0 = this.seq;
+    const seqLow0 = seq0 >>> 0;
+    const seqHigh0 = (seq0 - seqLow0) / TWO_32;
     const tag = TAG | (KIND_DATA << 8) | target;
+    const stale = this.staleLpns;
     let pending = 0;
     let n = 0;
+    let nStale = 0;
     for (let i = 0; i < ppb; i++) {
       const q = p2l[base + i] as number;
       if (q >= 0) {
-        if (q >= TOMBSTONE) this.pending[pending++] = i;
+        if (q >= TOMBSTONE) pendingPages[pending++] = i;
         else {
+          // The copy's spare words: tag, lpn (what the map loop below reads back), sequence number.
+          const low = seqLow0 + n;
           runPages[n] = i;
-          runLpns[n] = q;
           spares[4 * n] = tag;
           spares[4 * n + 1] = q;
-          putSeq(spares, 4 * n + 2, seq0 + n);
+          spares[4 * n + 2] = low;
+          spares[4 * n + 3] = low < TWO_32 ? seqHigh0 : seqHigh0 + 1;
           n++;
         }
       } else if (q < -1) {
-        lmap[2 * (-2 - q) + 1]!--;
+        stale[nStale++] = -2 - q;
       }
     }
+    // Apart, so the decrements (one cache miss each, independent) overlap.
+    for (let k = 0; k < nStale; k++) lmap[2 * (stale[k] as number) + 1]!--;
     for (let k = 0; k < n; ) {
       // No frontier: the last run filled it, or a mount found none; there is a free block.
       if ((this.frontier[target] as number) < 0) this.ensureFrontier(target);
@@ -342,13 +352,22 @@ export class PageFtl extends LogStore {
       const end = Math.min(n, k + ppb - p);
       const seq = seq0 + k;
       this.device.copybackRun(victim, runPages, spares, k, end, b, p, FTL_SPARE_BYTES);
-      let ppn = b * ppb + p;
-      for (let j = k; j < end; j++, ppn++) {
-        const q = runLpns[j] as number;
-        p2l[ppn] = q;
-        lmap[2 * q] = ppn;
-        valid[b]!++;
-        if (tracking) this.noteCopy(b, q, seq + j - k);
+      const ppn0 = b * ppb + p - k;
+      if (tracking) {
+        for (let j = k; j < end; j++) {
+          const q = spares[4 * j + 1] as number;
+          p2l[ppn0 + j] = q;
+          lmap[2 * q] = ppn0 + j;
+          valid[b]!++;
+          this.noteCopy(b, q, seq + j - k);
+        }
+      } else {
+        for (let j = k; j < end; j++) {
+          const q = spares[4 * j + 1] as number;
+          p2l[ppn0 + j] = q;
+          lmap[2 * q] = ppn0 + j;
+        }
+        valid[b]! += end - k;
       }
       this.seq = seq + end - k;
       valid[victim]! -= end - k;

@@ -65,7 +65,13 @@ function fingerprint(run: PinnedRun): string {
   let crc = crcOf(device.eraseCounts);
   crc = crcOf(device.pageStates, crc);
   crc = crcOf(device.spareWords, crc);
-  crc = crcOf(ftl.lmap, crc);
+  // The maps as l2p(lpn), copies(lpn) pairs (the FTL's own layout may change; what they say may not).
+  const maps = new Int32Array(2 * LOGICAL_PAGES);
+  for (let l = 0; l < LOGICAL_PAGES; l++) {
+    maps[2 * l] = ftl.l2p(l);
+    maps[2 * l + 1] = ftl.copies(l);
+  }
+  crc = crcOf(maps, crc);
   crc = crcOf(ftl.p2l, crc);
   return JSON.stringify({ ...ftl.stats(), programs: chip.programs, copybacks: chip.copybacks, erases: chip.erases, crc: crc >>> 0 });
 }
