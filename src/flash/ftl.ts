@@ -76,7 +76,9 @@ export class PageFtl extends LogStore {
   trims = 0;
   tombstoneWrites = 0;
   tombstonesDropped = 0;
-  /** The sequence number of each lpn's last host write (for cost-benefit ages). */
+  /** Per physical page holding data, the sequence number of the host write that wrote the data (a
+   * GC copy carries it along; LFS's ages). Kept by page rather than by lpn so that GC reads it in
+   * the victim's order, not at random. */
   private readonly writtenSeq: Float64Array;
   private readonly regSpare: Int32Array;
   private readonly regData: Uint8Array;
@@ -102,7 +104,7 @@ export class PageFtl extends LogStore {
     this.l2pMap = new Int32Array(L).fill(-1);
     this.copyCounts = new CopyCounts(L);
     this.p2l = new Int32Array(device.pages).fill(-1);
-    this.writtenSeq = new Float64Array(this.trackYoungest ? L : 0);
+    this.writtenSeq = new Float64Array(this.trackYoungest ? device.pages : 0);
     this.regSpare = device.register.spareWords;
     this.regData = device.register.data;
     this.programsAtStart = device.programs + device.copybacks;
@@ -149,7 +151,7 @@ export class PageFtl extends LogStore {
     this.copyCounts.inc(lpn);
     this.table.valid[b]!++;
     if (this.trackYoungest) {
-      this.writtenSeq[lpn] = seq;
+      this.writtenSeq[ppn] = seq;
       this.table.youngest[b] = seq;
     }
     if (this.trackMtime) this.table.addMtime(b, seq, 1);
@@ -363,7 +365,7 @@ export class PageFtl extends LogStore {
           p2l[ppn0 + j] = q;
           l2pMap[q] = ppn0 + j;
           valid[b]!++;
-          this.noteCopy(b, q, seq + j - k);
+          this.noteCopy(b, base + (runPages[j] as number), ppn0 + j, seq + j - k);
         }
       } else {
         for (let j = k; j < end; j++) {
@@ -443,13 +445,14 @@ export class PageFtl extends LogStore {
     putSeq(spare, 2, seq);
   }
 
-  /** Ages for the cost-benefit policies when a GC copy of lpn lands in block b at time `now`: LFS
-   * keeps the data's own write time; F2FS averages in the time of the copy, as its GC's writes are
-   * ordinary block allocations (f2fs_allocate_data_block with from_gc false: only ATGC, which does
-   * not use this cost, carries the victim's mtime over). */
-  private noteCopy(b: number, lpn: number, now: number): void {
+  /** Ages for the cost-benefit policies when a GC copy of page `from` lands on page `to` of block b
+   * at time `now`: LFS keeps the data's own write time; F2FS averages in the time of the copy, as its
+   * GC's writes are ordinary block allocations (f2fs_allocate_data_block with from_gc false: only
+   * ATGC, which does not use this cost, carries the victim's mtime over). */
+  private noteCopy(b: number, from: number, to: number, now: number): void {
     if (this.trackYoungest) {
-      const written = this.writtenSeq[lpn] as number;
+      const written = this.writtenSeq[from] as number;
+      this.writtenSeq[to] = written;
       if (written > (this.table.youngest[b] as number)) this.table.youngest[b] = written;
     }
     if (this.trackMtime) this.table.addMtime(b, now, 1);
@@ -515,7 +518,7 @@ export class PageFtl extends LogStore {
           valid[b]!++;
           const seq = bestSeq[lpn] as number;
           if (this.trackYoungest) {
-            this.writtenSeq[lpn] = seq;
+            this.writtenSeq[ppn] = seq;
             if (seq > (this.table.youngest[b] as number)) this.table.youngest[b] = seq;
           }
           if (this.trackMtime) this.table.addMtime(b, seq, 1);
