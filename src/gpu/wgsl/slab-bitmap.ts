@@ -148,8 +148,8 @@ fn allocStep(lane: u32, key: u32, rank: u32, lanes: u32, walk: ptr<function, Wal
 }
 
 // Steps every group takes before the workgroup first asks whether any group is still working. The
-// loop must exit on a workgroup-uniform value (WGSL takes the result of every subgroup operation as
-// non-uniform), which costs a workgroup barrier; a loop with a barrier in it is what makes
+// loop must exit on a workgroup-uniform value (WGSL takes the result of a subgroup operation as no
+// more uniform than its argument, here a lane's own data), which costs a workgroup barrier; a loop with a barrier in it is what makes
 // lavapipe slow (it runs a workgroup's subgroups as coroutines and switches at every barrier), so
 // the common case runs these steps first, in a loop with a constant bound and no barrier. A group
 // that finishes sooner runs the rest with nothing to do: a few subgroup operations per step, no
