@@ -398,12 +398,11 @@ export class BlockTable {
 
   private bucketPush(b: number, v: number): void {
     const head = this.bucketHead[v] as number;
-    const oldest = this.oldest;
-    for (let i = 0; i < oldest.length; i++) {
-      const { time, block } = oldest[i] as { time: Float64Array; block: Int32Array };
-      const o = block[v] as number;
-      if (head === NONE || (o !== NONE && (time[b] as number) < (time[o] as number))) block[v] = b;
-    }
+    // Each kept time by name, not through this.oldest: this runs on every host write.
+    const byYoungest = this.oldestByYoungest;
+    if (byYoungest !== null) BlockTable.offerOldest(byYoungest, this.youngest, b, v, head);
+    const byMtime = this.oldestByMtime;
+    if (byMtime !== null) BlockTable.offerOldest(byMtime, this.mtime, b, v, head);
     this.bucketNext[b] = head;
     this.bucketPrev[b] = NONE;
     if (head !== NONE) this.bucketPrev[head] = b;
@@ -411,12 +410,18 @@ export class BlockTable {
     if (v < this.minBucket) this.minBucket = v;
   }
 
+  /** Block b joins bucket v (whose head was `head`): it becomes the bucket's oldest by `time` if the
+   * bucket was empty, or if the oldest is known and b is older. */
+  private static offerOldest(block: Int32Array, time: Float64Array, b: number, v: number, head: number): void {
+    const o = block[v] as number;
+    if (head === NONE || (o !== NONE && (time[b] as number) < (time[o] as number))) block[v] = b;
+  }
+
   private bucketUnlink(b: number, v: number): void {
-    const oldest = this.oldest;
-    for (let i = 0; i < oldest.length; i++) {
-      const block = (oldest[i] as { block: Int32Array }).block;
-      if (block[v] === b) block[v] = NONE;
-    }
+    const byYoungest = this.oldestByYoungest;
+    if (byYoungest !== null && byYoungest[v] === b) byYoungest[v] = NONE;
+    const byMtime = this.oldestByMtime;
+    if (byMtime !== null && byMtime[v] === b) byMtime[v] = NONE;
     const next = this.bucketNext[b] as number;
     const prev = this.bucketPrev[b] as number;
     if (prev === NONE) this.bucketHead[v] = next;

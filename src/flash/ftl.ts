@@ -11,10 +11,11 @@
  *                (written into the register during copy-back), so a newer copy always wins
  *
  * Maps (controller RAM, Int32Array):
- *   l2p(lpn) = lmap[2·lpn]  ≥ 0: the page holding lpn's data;  -1: unmapped;  ≤ -2: trimmed, its
+ *   l2p(lpn) = l2pMap[lpn]  ≥ 0: the page holding lpn's data;  -1: unmapped;  ≤ -2: trimmed, its
  *             tombstone at page -2 - v
- *   copies(lpn) = lmap[2·lpn + 1]  data pages of lpn on the chip, live or stale, in blocks not yet
- *             erased (interleaved with l2p: a host write or GC copy touches one cache line, not two)
+ *   copies(lpn) = copyCounts.get(lpn)  data pages of lpn on the chip, live or stale, in blocks not yet
+ *             erased (a byte per page, copy-counts.ts: GC decrements one for every stale page of a
+ *             victim, at random, and a quarter of l2p's size stays in the cache)
  *   p2l[ppn]  0 ≤ v < 2^30: the live data of lpn v;  ≥ 2^30: the live tombstone of lpn v - 2^30;
  *             ≤ -2: a stale data copy of lpn -2 - v;  -1: nothing to account for (erased, corrupt,
  *             or a stale tombstone). GC tells what to do with a victim's page from p2l alone,
@@ -34,8 +35,9 @@ import { PageState } from '../machine/nand.ts';
 import type { NandDevice } from '../machine/nand.ts';
 import { ArgumentError, InvariantError } from '../util/errors.ts';
 import { BlockState } from './block-table.ts';
+import { CopyCounts } from './copy-counts.ts';
 import { FlashConfigError, FlashFullError, FlashMountError, LogicalAddressError } from './errors.ts';
-import { LogStore, putSeq } from './log-store.ts';
+import { LogStore, TWO_32, putSeq } from './log-store.ts';
 import type { GcStats, LogStoreConfig } from './log-store.ts';
 
 export interface PageFtlConfig extends LogStoreConfig {
@@ -66,24 +68,27 @@ const TOMBSTONE = 1 << 30;
 
 export class PageFtl extends LogStore {
   readonly logicalPages: number;
-  /** l2p and copies, interleaved: [2·lpn] and [2·lpn + 1]. */
-  readonly lmap: Int32Array;
+  readonly l2pMap: Int32Array;
+  readonly copyCounts: CopyCounts;
   readonly p2l: Int32Array;
   hostWrites = 0;
   hostReads = 0;
   trims = 0;
   tombstoneWrites = 0;
   tombstonesDropped = 0;
-  /** The sequence number of each lpn's last host write (for cost-benefit ages). */
+  /** Per physical page holding data, the sequence number of the host write that wrote the data (a
+   * GC copy carries it along; LFS's ages). Kept by page rather than by lpn so that GC reads it in
+   * the victim's order, not at random. */
   private readonly writtenSeq: Float64Array;
   private readonly regSpare: Int32Array;
   private readonly regData: Uint8Array;
   private readonly programsAtStart: number;
   private readonly pending: Int32Array;
-  /** cleanBlock's scratch: the victim's live data pages, their lpns, and each copy's spare words. */
+  /** cleanBlock's scratch: the victim's live data pages and each copy's spare words (word 1 its lpn). */
   private readonly runPages: Int32Array;
-  private readonly runLpns: Int32Array;
   private readonly runSpares: Int32Array;
+  /** cleanBlock's scratch: the lpns of the victim's stale data pages. */
+  private readonly staleLpns: Int32Array;
   /** log2(pages per block) when that is a power of two (block of a page by shift), else -1. */
   private readonly blockShift: number;
 
@@ -96,17 +101,17 @@ export class PageFtl extends LogStore {
       throw new FlashConfigError(`logical pages ${L}: expected an integer in [1, ${usable}] (the chip's pages less the reserve, the frontiers and one block GC can gain from)`);
     }
     this.logicalPages = L;
-    this.lmap = new Int32Array(2 * L);
-    for (let l = 0; l < L; l++) this.lmap[2 * l] = -1;
+    this.l2pMap = new Int32Array(L).fill(-1);
+    this.copyCounts = new CopyCounts(L);
     this.p2l = new Int32Array(device.pages).fill(-1);
-    this.writtenSeq = new Float64Array(this.trackYoungest ? L : 0);
+    this.writtenSeq = new Float64Array(this.trackYoungest ? device.pages : 0);
     this.regSpare = device.register.spareWords;
     this.regData = device.register.data;
     this.programsAtStart = device.programs + device.copybacks;
     this.pending = new Int32Array(device.pagesPerBlock);
     this.runPages = new Int32Array(device.pagesPerBlock);
-    this.runLpns = new Int32Array(device.pagesPerBlock);
     this.runSpares = new Int32Array(device.pagesPerBlock * (FTL_SPARE_BYTES / 4));
+    this.staleLpns = new Int32Array(device.pagesPerBlock);
     const ppb = device.pagesPerBlock;
     this.blockShift = (ppb & (ppb - 1)) === 0 ? 31 - Math.clz32(ppb) : -1;
   }
@@ -141,12 +146,12 @@ export class PageFtl extends LogStore {
     this.hostWrites++;
     const ppn = b * this.pagesPerBlock + p;
     this.dropMapping(lpn, seq);
-    this.lmap[2 * lpn] = ppn;
+    this.l2pMap[lpn] = ppn;
     this.p2l[ppn] = lpn;
-    this.lmap[2 * lpn + 1]!++;
+    this.copyCounts.inc(lpn);
     this.table.valid[b]!++;
     if (this.trackYoungest) {
-      this.writtenSeq[lpn] = seq;
+      this.writtenSeq[ppn] = seq;
       this.table.youngest[b] = seq;
     }
     if (this.trackMtime) this.table.addMtime(b, seq, 1);
@@ -156,7 +161,7 @@ export class PageFtl extends LogStore {
   /** Reads `lpn` into `out` (its first out.length bytes). False when it is unmapped or trimmed. */
   read(lpn: number, out: Uint8Array | null = null): boolean {
     if (!(lpn >= 0 && lpn < this.logicalPages && Number.isInteger(lpn))) throw new LogicalAddressError(lpn, this.logicalPages);
-    const ppn = this.lmap[2 * lpn] as number;
+    const ppn = this.l2pMap[lpn] as number;
     if (ppn < 0) return false;
     const bytes = out === null ? 0 : out.length;
     if (bytes > this.device.pageBytes) throw new ArgumentError(`read of lpn ${lpn} into ${bytes} bytes: expected at most a page (${this.device.pageBytes})`);
@@ -175,7 +180,7 @@ export class PageFtl extends LogStore {
       throw new LogicalAddressError(lpn + Math.max(0, count - 1), this.logicalPages);
     }
     for (let l = lpn; l < lpn + count; l++) {
-      if ((this.lmap[2 * l] as number) < 0) {
+      if ((this.l2pMap[l] as number) < 0) {
         this.trims++;
         continue;
       }
@@ -189,7 +194,7 @@ export class PageFtl extends LogStore {
       const ppn = b * this.pagesPerBlock + p;
       const seq = this.seq++;
       this.dropMapping(l, seq);
-      this.lmap[2 * l] = -2 - ppn;
+      this.l2pMap[l] = -2 - ppn;
       this.p2l[ppn] = TOMBSTONE + l;
       this.table.valid[b]!++;
       if (this.trackMtime) this.table.addMtime(b, seq, 1);
@@ -209,17 +214,17 @@ export class PageFtl extends LogStore {
 
   /** The page holding lpn's data (≥ 0), -1 when unmapped, ≤ -2 when trimmed (tombstone at -2 - v). */
   l2p(lpn: number): number {
-    return this.lmap[2 * lpn] as number;
+    return this.l2pMap[lpn] as number;
   }
 
   /** Data pages of lpn on the chip, live or stale. */
   copies(lpn: number): number {
-    return this.lmap[2 * lpn + 1] as number;
+    return this.copyCounts.get(lpn);
   }
 
   stats(): PageFtlStats {
     let mapped = 0;
-    for (let l = 0; l < this.logicalPages; l++) if ((this.lmap[2 * l] as number) >= 0) mapped++;
+    for (let l = 0; l < this.logicalPages; l++) if ((this.l2pMap[l] as number) >= 0) mapped++;
     return {
       logicalPages: this.logicalPages,
       mappedPages: mapped,
@@ -250,6 +255,7 @@ export class PageFtl extends LogStore {
       throw new InvariantError(`page FTL: ${message}`);
     };
     this.table.validate();
+    this.copyCounts.validate();
     const ppb = this.pagesPerBlock;
     const validCount = new Int32Array(this.device.blocks);
     const copies = new Int32Array(this.logicalPages);
@@ -269,7 +275,7 @@ export class PageFtl extends LogStore {
       const kind = (tag >>> 8) & 0xff;
       if (q >= 0) {
         validCount[b]!++;
-        const m = this.lmap[2 * lpn] as number;
+        const m = this.l2pMap[lpn] as number;
         if (kind !== (q >= TOMBSTONE ? KIND_TRIM : KIND_DATA)) fail(`page ${ppn}: p2l ${q} and spare kind ${kind} disagree`);
         if (kind === KIND_DATA) {
           if (m !== ppn) fail(`page ${ppn} holds live data of lpn ${lpn}, but l2p says ${m}`);
@@ -281,10 +287,10 @@ export class PageFtl extends LogStore {
       }
     }
     for (let l = 0; l < this.logicalPages; l++) {
-      const m = this.lmap[2 * l] as number;
+      const m = this.l2pMap[l] as number;
       if (m >= 0 && this.p2l[m] !== l) fail(`l2p maps lpn ${l} to page ${m}, whose p2l is ${this.p2l[m]}`);
       if (m <= -2 && this.p2l[-2 - m] !== TOMBSTONE + l) fail(`lpn ${l} is trimmed with its tombstone at page ${-2 - m}, whose p2l is ${this.p2l[-2 - m]}`);
-      if (copies[l] !== this.lmap[2 * l + 1]) fail(`lpn ${l}: ${copies[l]} data pages on the chip, copies() says ${this.lmap[2 * l + 1]}`);
+      if (copies[l] !== this.copyCounts.get(l)) fail(`lpn ${l}: ${copies[l]} data pages on the chip, copies() says ${this.copyCounts.get(l)}`);
     }
     for (let b = 0; b < this.device.blocks; b++) {
       if (validCount[b] !== this.table.valid[b]) fail(`block ${b}: ${validCount[b]} live pages, the table says ${this.table.valid[b]}`);
@@ -306,34 +312,44 @@ export class PageFtl extends LogStore {
     const ppb = this.pagesPerBlock;
     const base = victim * ppb;
     const p2l = this.p2l;
-    const lmap = this.lmap;
+    const l2pMap = this.l2pMap;
+    const copyCounts = this.copyCounts;
     const valid = this.table.valid;
     const runPages = this.runPages;
-    const runLpns = this.runLpns;
     const spares = this.runSpares;
+    const pendingPages = this.pending;
     const tracking = this.trackYoungest || this.trackMtime;
     // Nothing else programs until the copies are done (GC does not nest, and opening a frontier
-    // programs nothing), so live page j of the victim takes sequence number seq0 + j.
+    // programs nothing), so live page j of the victim takes sequence number seq0 + j: its low word
+    // is seqLow0 + j (stored modulo 2^32) and its high word seqHigh0, one more past a carry.
     const seq0 = this.seq;
+    const seqLow0 = seq0 >>> 0;
+    const seqHigh0 = (seq0 - seqLow0) / TWO_32;
     const tag = TAG | (KIND_DATA << 8) | target;
+    const stale = this.staleLpns;
     let pending = 0;
     let n = 0;
+    let nStale = 0;
     for (let i = 0; i < ppb; i++) {
       const q = p2l[base + i] as number;
       if (q >= 0) {
-        if (q >= TOMBSTONE) this.pending[pending++] = i;
+        if (q >= TOMBSTONE) pendingPages[pending++] = i;
         else {
+          // The copy's spare words: tag, lpn (what the map loop below reads back), sequence number.
+          const low = seqLow0 + n;
           runPages[n] = i;
-          runLpns[n] = q;
           spares[4 * n] = tag;
           spares[4 * n + 1] = q;
-          putSeq(spares, 4 * n + 2, seq0 + n);
+          spares[4 * n + 2] = low;
+          spares[4 * n + 3] = low < TWO_32 ? seqHigh0 : seqHigh0 + 1;
           n++;
         }
       } else if (q < -1) {
-        lmap[2 * (-2 - q) + 1]!--;
+        stale[nStale++] = -2 - q;
       }
     }
+    // Apart, so the decrements (one cache miss each, independent) overlap.
+    for (let k = 0; k < nStale; k++) copyCounts.dec(stale[k] as number);
     for (let k = 0; k < n; ) {
       // No frontier: the last run filled it, or a mount found none; there is a free block.
       if ((this.frontier[target] as number) < 0) this.ensureFrontier(target);
@@ -342,13 +358,22 @@ export class PageFtl extends LogStore {
       const end = Math.min(n, k + ppb - p);
       const seq = seq0 + k;
       this.device.copybackRun(victim, runPages, spares, k, end, b, p, FTL_SPARE_BYTES);
-      let ppn = b * ppb + p;
-      for (let j = k; j < end; j++, ppn++) {
-        const q = runLpns[j] as number;
-        p2l[ppn] = q;
-        lmap[2 * q] = ppn;
-        valid[b]!++;
-        if (tracking) this.noteCopy(b, q, seq + j - k);
+      const ppn0 = b * ppb + p - k;
+      if (tracking) {
+        for (let j = k; j < end; j++) {
+          const q = spares[4 * j + 1] as number;
+          p2l[ppn0 + j] = q;
+          l2pMap[q] = ppn0 + j;
+          valid[b]!++;
+          this.noteCopy(b, base + (runPages[j] as number), ppn0 + j, seq + j - k);
+        }
+      } else {
+        for (let j = k; j < end; j++) {
+          const q = spares[4 * j + 1] as number;
+          p2l[ppn0 + j] = q;
+          l2pMap[q] = ppn0 + j;
+        }
+        valid[b]! += end - k;
       }
       this.seq = seq + end - k;
       valid[victim]! -= end - k;
@@ -372,15 +397,14 @@ export class PageFtl extends LogStore {
   private settleTombstones(victim: number, target: number, pending: number): void {
     const base = victim * this.pagesPerBlock;
     const p2l = this.p2l;
-    const lmap = this.lmap;
     this.countStaleCopies(base, 1);
     for (let k = 0; k < pending; k++) {
       const i = this.pending[k] as number;
       const lpn = (p2l[base + i] as number) - TOMBSTONE;
-      if ((lmap[2 * lpn + 1] as number) > 0) {
+      if (this.copyCounts.get(lpn) > 0) {
         this.copyTombstone(victim, i, lpn, target);
       } else {
-        lmap[2 * lpn] = -1;
+        this.l2pMap[lpn] = -1;
         this.table.valid[victim]!--;
         this.tombstonesDropped++;
       }
@@ -392,7 +416,7 @@ export class PageFtl extends LogStore {
   private countStaleCopies(base: number, delta: number): void {
     for (let i = base; i < base + this.pagesPerBlock; i++) {
       const q = this.p2l[i] as number;
-      if (q < -1) this.lmap[2 * (-2 - q) + 1]! += delta;
+      if (q < -1) this.copyCounts.add(-2 - q, delta);
     }
   }
 
@@ -405,7 +429,7 @@ export class PageFtl extends LogStore {
     const seq = this.seq++;
     const ppn = b * this.pagesPerBlock + p;
     this.p2l[ppn] = TOMBSTONE + lpn;
-    this.lmap[2 * lpn] = -2 - ppn;
+    this.l2pMap[lpn] = -2 - ppn;
     this.table.valid[victim]!--;
     this.table.valid[b]!++;
     if (this.trackMtime) this.table.addMtime(b, seq, 1);
@@ -421,13 +445,14 @@ export class PageFtl extends LogStore {
     putSeq(spare, 2, seq);
   }
 
-  /** Ages for the cost-benefit policies when a GC copy of lpn lands in block b at time `now`: LFS
-   * keeps the data's own write time; F2FS averages in the time of the copy, as its GC's writes are
-   * ordinary block allocations (f2fs_allocate_data_block with from_gc false: only ATGC, which does
-   * not use this cost, carries the victim's mtime over). */
-  private noteCopy(b: number, lpn: number, now: number): void {
+  /** Ages for the cost-benefit policies when a GC copy of page `from` lands on page `to` of block b
+   * at time `now`: LFS keeps the data's own write time; F2FS averages in the time of the copy, as its
+   * GC's writes are ordinary block allocations (f2fs_allocate_data_block with from_gc false: only
+   * ATGC, which does not use this cost, carries the victim's mtime over). */
+  private noteCopy(b: number, from: number, to: number, now: number): void {
     if (this.trackYoungest) {
-      const written = this.writtenSeq[lpn] as number;
+      const written = this.writtenSeq[from] as number;
+      this.writtenSeq[to] = written;
       if (written > (this.table.youngest[b] as number)) this.table.youngest[b] = written;
     }
     if (this.trackMtime) this.table.addMtime(b, now, 1);
@@ -440,7 +465,7 @@ export class PageFtl extends LogStore {
   /** lpn's current page (data or tombstone) stops being live: a host write or TRIM at time `now`
    * replaced it (F2FS moves the old block's mtime towards now; GC does not come here). */
   private dropMapping(lpn: number, now: number): void {
-    const old = this.lmap[2 * lpn] as number;
+    const old = this.l2pMap[lpn] as number;
     if (old >= 0) {
       this.p2l[old] = -2 - lpn;
       const b = this.blockOf(old);
@@ -472,7 +497,7 @@ export class PageFtl extends LogStore {
         const kind = ((spare[0] as number) >>> 8) & 0xff;
         const ppn = b * ppb + p;
         if (kind === KIND_DATA) {
-          this.lmap[2 * lpn + 1]!++;
+          this.copyCounts.inc(lpn);
           this.p2l[ppn] = -2 - lpn;
         }
         if (seq > (bestSeq[lpn] as number)) {
@@ -486,14 +511,14 @@ export class PageFtl extends LogStore {
           const best = bestPpn[lpn] as number;
           if (best === -1) continue;
           const ppn = best >= 0 ? best : -2 - best;
-          if (best < 0 && this.lmap[2 * lpn + 1] === 0) continue;
-          this.lmap[2 * lpn] = best;
+          if (best < 0 && this.copyCounts.get(lpn) === 0) continue;
+          this.l2pMap[lpn] = best;
           this.p2l[ppn] = best >= 0 ? lpn : TOMBSTONE + lpn;
           const b = (ppn / ppb) | 0;
           valid[b]!++;
           const seq = bestSeq[lpn] as number;
           if (this.trackYoungest) {
-            this.writtenSeq[lpn] = seq;
+            this.writtenSeq[ppn] = seq;
             if (seq > (this.table.youngest[b] as number)) this.table.youngest[b] = seq;
           }
           if (this.trackMtime) this.table.addMtime(b, seq, 1);

@@ -102,7 +102,8 @@ export const TWO_32 = 4294967296;
 /** Stores sequence number `seq` in words[at] (low 32 bits) and words[at + 1] (high 32 bits). */
 export function putSeq(words: Int32Array, at: number, seq: number): void {
   words[at] = seq >>> 0;
-  words[at + 1] = (seq / TWO_32) >>> 0;
+  // The division only once the clock passes 2^32 (it is a float division on the write path).
+  words[at + 1] = seq < TWO_32 ? 0 : (seq / TWO_32) >>> 0;
 }
 
 /** The sequence number putSeq stored at words[at], words[at + 1]. */

@@ -3,13 +3,15 @@
 // uniformity finding (error, warning or info). So every subgroup operation sits in control flow Tint
 // proves uniform, and nothing relies on lanes reconverging after divergent code. A control shows
 // that the check can fail: the same program with an early return before the group operations (what
-// the subgroup path did before) is reported.
+// the subgroup path did before) is reported; so is a loop that exits on a subgroup reduction (why
+// slab-bitmap's loop needs a workgroup-uniform exit, and runs its first steps without asking).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DeviceArenaLayout } from '../../src/gpu/arena-layout.ts';
 import { WARP_DESIGNS } from '../../src/gpu/designs.ts';
 import { DEFAULT_WORKGROUP_SIZE } from '../../src/gpu/warp-allocator.ts';
 import { buildProgram } from '../../src/gpu/wgsl/program.ts';
+import { SLAB_UNCHECKED_STEPS } from '../../src/gpu/wgsl/slab-bitmap.ts';
 import type { AggregationPath } from '../../src/gpu/wgsl/group-ops.ts';
 import { openTestAccelerator, required } from '../helpers/gpu.ts';
 
@@ -64,4 +66,33 @@ test('control: an early return before the group operations is reported, and so i
   const silenced = earlyReturn.replace('enable subgroups;', 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);');
   assert.deepEqual(await uniformityFindings(silenced), []);
   assert.match(silenced, DISABLING);
+});
+
+test('control: Tint rejects a loop that exits on a subgroup reduction, so slab-bitmap needs a workgroup-uniform exit', { skip: skip || (accelerator?.subgroups === true ? false : 'no subgroups on this adapter') }, async () => {
+  // The shape the subgroup_uniformity language extension might be expected to allow: every lane of a
+  // subgroup sees the same subgroupAdd, but the analysis takes its result as no more uniform than
+  // its argument (a lane's own data), so the exit and the subgroup operation after it are refused.
+  const code = `enable subgroups;
+@group(0) @binding(0) var<storage, read_write> out: array<u32>;
+@compute @workgroup_size(64)
+fn main(@builtin(local_invocation_index) li: u32) {
+  var need = li & 3u;
+  for (var s = 0u; s < 8u; s++) {
+    if (subgroupAdd(need) == 0u) { break; }
+    need = need - select(0u, 1u, need > 0u);
+    out[li] = subgroupExclusiveAdd(need);
+  }
+}`;
+  const findings = await uniformityFindings(code);
+  assert.ok(findings.some((f) => /subgroup uniform control flow/.test(f)), findings.join('\n'));
+});
+
+test('slab-bitmap on the subgroup path: the first allocation steps run in a loop without a barrier', () => {
+  const code = buildProgram({ design: 'slab-bitmap', layout: LAYOUT, path: 'subgroup', workgroupSize: DEFAULT_WORKGROUP_SIZE, slabProbes: 4 });
+  const step = /fn allocStep\([^)]*\) \{([\s\S]*?)\n\}/.exec(code);
+  assert.ok(step !== null, 'allocStep is defined');
+  for (const op of ['gAnyInWorkgroup', 'workgroupUniformLoad', 'workgroupBarrier', 'storageBarrier']) assert.ok(!(step[1] ?? '').includes(op), `allocStep calls no ${op}`);
+  assert.match(code, /for \(var s = 0u; s < UNCHECKED_STEPS; s\+\+\) \{ allocStep\(lane, key, rank, lanes, &walk\); \}/);
+  assert.ok(code.includes(`const UNCHECKED_STEPS: u32 = min(${SLAB_UNCHECKED_STEPS}u, MAX_STEPS);`));
+  assert.ok(SLAB_UNCHECKED_STEPS >= 1);
 });

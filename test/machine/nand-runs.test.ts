@@ -8,14 +8,15 @@ import { NandDevice, PageState } from '../../src/machine/nand.ts';
 
 const GEOMETRY = { blocks: 8, pagesPerBlock: 4, pageBytes: 32, spareBytes: 16 };
 
-/** Block 0 full, block 1 half written, block 3 page 0 torn by a power cut (Corrupt), the rest erased. */
-function prepared(): NandDevice {
+/** Block 0 full, block 1 half written, block 3 page 0 torn by a power cut (Corrupt), the rest erased;
+ * with page data, or (as the simulations run) without, where copybackRun takes its fast path. */
+function prepared(payload = true): NandDevice {
   for (let seed = 0; ; seed++) {
-    const d = NandDevice.create({ geometry: GEOMETRY });
+    const d = NandDevice.create({ geometry: GEOMETRY, storePayload: payload });
     const put = (b: number, p: number): void => {
       d.register.data.fill(16 * b + p + 1);
       d.register.spareWords.set([0x1000 + 16 * b + p, b, p, 7]);
-      d.program(b, p, 32, 16);
+      d.program(b, p, payload ? 32 : 0, 16);
     };
     for (let p = 0; p < 4; p++) put(0, p);
     put(1, 0);
@@ -74,10 +75,10 @@ function spareWordsFor(c: RunCase): Int32Array {
   return Int32Array.from({ length: c.pages.length * words }, (_, i) => 0x5000 + i);
 }
 
-function runBoth(c: RunCase, cut: { at: number; seed: number } | null): [string, string] {
+function runBoth(c: RunCase, cut: { at: number; seed: number } | null, payload = true): [string, string] {
   const out: string[] = [];
   for (const mode of ['calls', 'run'] as const) {
-    const d = prepared();
+    const d = prepared(payload);
     for (let p = 0; p < (c.dstFilled ?? 0); p++) {
       d.register.spareWords[0] = 0x7000 + p;
       d.program(c.dst, p, 0, 4);
@@ -101,15 +102,17 @@ function runBoth(c: RunCase, cut: { at: number; seed: number } | null): [string,
 }
 
 test('copybackRun() leaves what the same copyback() calls leave: image, counters, write pointers, register, error', () => {
-  for (const c of CASES) {
-    const [calls, run] = runBoth(c, null);
-    assert.equal(run, calls, c.name);
+  for (const payload of [true, false]) {
+    for (const c of CASES) {
+      const [calls, run] = runBoth(c, null, payload);
+      assert.equal(run, calls, `${c.name}${payload ? '' : ', no page data'}`);
+    }
+    // The cases do reach the rules: the refusals throw, the good runs copy.
+    const d = prepared(payload);
+    assert.throws(() => d.copybackRun(1, Int32Array.from([0, 1, 2]), new Int32Array(12), 0, 3, 2, 0, 16), /CopybackSource|erased/i);
+    assert.equal(d.writePointer(2), 2, 'the two pages before the refused one were copied');
+    assert.equal(prepared(payload).copybackRun(3, Int32Array.from([0]), new Int32Array(4), 0, 1, 2, 0, 16), 1, 'one Corrupt source');
   }
-  // The cases do reach the rules: the refusals throw, the good runs copy.
-  const d = prepared();
-  assert.throws(() => d.copybackRun(1, Int32Array.from([0, 1, 2]), new Int32Array(12), 0, 3, 2, 0, 16), /CopybackSource|erased/i);
-  assert.equal(d.writePointer(2), 2, 'the two pages before the refused one were copied');
-  assert.equal(prepared().copybackRun(3, Int32Array.from([0]), new Int32Array(4), 0, 1, 2, 0, 16), 1, 'one Corrupt source');
 });
 
 test('a power cut at any copy of a run leaves what it leaves in the same copyback() calls', () => {

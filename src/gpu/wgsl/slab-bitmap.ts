@@ -22,6 +22,9 @@
  * lowers it.
  */
 
+/** Allocation steps before the first workgroup barrier (see UNCHECKED_STEPS in the WGSL). */
+export const SLAB_UNCHECKED_STEPS = 8;
+
 export const SLAB_BITMAP_WGSL = /* wgsl */ `
 const MODE_PROBE: u32 = 0u;
 const MODE_GROW: u32 = 1u;
@@ -74,75 +77,102 @@ fn nthSetBit(bits: u32, n: u32) -> u32 {
 // the pass reports (a NO_OBJECT while objects were free).
 const MAX_STEPS: u32 = (SLAB_PROBES + 2u * POOL_PAGES + 2u) * (BITMAP_WORDS + 1u) + FRESH_CAPACITY;
 
-// One loop, every group operation at its top level: the group's state (working, ordinal, chunk,
-// mode, step, remaining) is the same in all its lanes, but WGSL cannot prove that, so the loop exits
-// only when no group of the workgroup is working, and a group that is done runs the steps left with
-// nothing to do (no atomics, no bitmap reads).
+// A group's allocation in progress. Every field is the same in all lanes of a group but need, got
+// and atomics (the lane's own); WGSL cannot prove that, hence the loop structure in allocate().
+struct Walk {
+  need: u32,       // objects this lane still wants
+  got: u32,        // objects this lane has
+  atomics: u32,    // atomics this lane issued
+  remaining: u32,  // objects the group still wants
+  working: bool,   // the group still wants some and has not given up (NO_OBJECT)
+  ordinal: u32,    // the pool ordinal of the slab being scanned; NO_OBJECT: pick one
+  chunk: u32,
+  mode: u32,
+  step: u32,
+}
+
+// One step of a group's allocation: pick a slab if the group has none, then scan one chunk of the
+// slab's bitmap, claiming bits or moving to the next chunk. Every group operation is at the top
+// level; a group that is done (or a lane of one) runs the step with nothing to do: no atomics, no
+// bitmap reads.
+fn allocStep(lane: u32, key: u32, rank: u32, lanes: u32, walk: ptr<function, Walk>) {
+  let picking = (*walk).working && (*walk).ordinal == NO_OBJECT;
+  let elected = gElect();
+  var mine = vec4u(NO_OBJECT, (*walk).mode, (*walk).step, 0u);
+  if (picking && elected) {
+    mine = pickSlab(key, (*walk).mode, (*walk).step);
+    (*walk).atomics += mine.w;
+  }
+  let pick = gBroadcastFirst4(mine);
+  if (picking) {
+    (*walk).ordinal = pick.x;
+    (*walk).mode = pick.y;
+    (*walk).step = pick.z;
+    (*walk).chunk = 0u;
+    (*walk).working = pick.x != NO_OBJECT;
+  }
+  var page = 0u;
+  var w = 0u;
+  var word = FULL_WORD;
+  if ((*walk).working) {
+    page = pool[(*walk).ordinal];
+    w = (*walk).chunk * lanes + rank;
+    if (w < BITMAP_WORDS) { word = atomicLoad(&bitmaps[page * BITMAP_WORDS + w]); }
+  }
+  let winner = gFirstWith(word != FULL_WORD);
+  let source = select(winner, 0u, winner == NO_LANE);
+  var gained = 0u;
+  if (winner != NO_LANE && gLane == winner) {
+    let want = lowestClearBits(word, (*walk).remaining);
+    gained = want & ~atomicOr(&bitmaps[page * BITMAP_WORDS + w], want);
+    (*walk).atomics += 1u;
+  }
+  let bits = gShuffle(gained, source);
+  let bitsWord = gShuffle(w, source);
+  let need = (*walk).need;
+  let offset = gExclusiveAdd(need);
+  if (winner != NO_LANE) {
+    let n = countOneBits(bits);
+    var o = offset;
+    for (; o < n && o < offset + need; o++) {
+      grant(lane, (*walk).got, objectAddress(page, bitsWord * 32u + nthSetBit(bits, o)));
+      (*walk).got += 1u;
+    }
+    (*walk).need = need - (o - offset);
+  } else if ((*walk).working) {
+    (*walk).chunk += 1u;
+    if ((*walk).chunk * lanes >= BITMAP_WORDS) { (*walk).ordinal = NO_OBJECT; }
+  }
+  (*walk).remaining = gAdd((*walk).need);
+  (*walk).working = (*walk).working && (*walk).remaining != 0u;
+}
+
+// Steps every group takes before the workgroup first asks whether any group is still working. The
+// loop must exit on a workgroup-uniform value (WGSL takes the result of a subgroup operation as no
+// more uniform than its argument, here a lane's own data), which costs a workgroup barrier; a loop with a barrier in it is what makes
+// lavapipe slow (it runs a workgroup's subgroups as coroutines and switches at every barrier), so
+// the common case runs these steps first, in a loop with a constant bound and no barrier. A group
+// that finishes sooner runs the rest with nothing to do: a few subgroup operations per step, no
+// atomics, no memory traffic.
+const UNCHECKED_STEPS: u32 = min(${SLAB_UNCHECKED_STEPS}u, MAX_STEPS);
+
+// Two loops, every group operation at their top level (in allocStep). The first has a constant
+// bound; the second runs only when some group of the workgroup is still working after it, and exits
+// when none is (gAnyInWorkgroup: uniform, so the loop may exit on it).
 fn allocate(lane: u32, count: u32) {
-  var need = count;
-  var got = 0u;
-  var atomics = 0u;
   let rank = gExclusiveAdd(1u);
   let lanes = gAdd(1u);
   let key = gBroadcastFirst(lane) ^ params.salt;
-  var remaining = gAdd(need);
-  var working = remaining != 0u;
-  var ordinal = NO_OBJECT;  // the pool ordinal of the slab being scanned; NO_OBJECT: pick one
-  var chunk = 0u;
-  var mode = MODE_PROBE;
-  var step = 0u;
-  for (var s = 0u; s < MAX_STEPS; s++) {
-    if (!gAnyInWorkgroup(working, s)) { break; }
-    let picking = working && ordinal == NO_OBJECT;
-    let elected = gElect();
-    var mine = vec4u(NO_OBJECT, mode, step, 0u);
-    if (picking && elected) {
-      mine = pickSlab(key, mode, step);
-      atomics += mine.w;
+  let remaining = gAdd(count);
+  var walk = Walk(count, 0u, 0u, remaining, remaining != 0u, NO_OBJECT, 0u, MODE_PROBE, 0u);
+  for (var s = 0u; s < UNCHECKED_STEPS; s++) { allocStep(lane, key, rank, lanes, &walk); }
+  if (gAnyInWorkgroup(walk.working, 0u)) {
+    for (var s = UNCHECKED_STEPS; s < MAX_STEPS; s++) {
+      if (!gAnyInWorkgroup(walk.working, s - UNCHECKED_STEPS + 1u)) { break; }
+      allocStep(lane, key, rank, lanes, &walk);
     }
-    let pick = gBroadcastFirst4(mine);
-    if (picking) {
-      ordinal = pick.x;
-      mode = pick.y;
-      step = pick.z;
-      chunk = 0u;
-      working = ordinal != NO_OBJECT;
-    }
-    var page = 0u;
-    var w = 0u;
-    var word = FULL_WORD;
-    if (working) {
-      page = pool[ordinal];
-      w = chunk * lanes + rank;
-      if (w < BITMAP_WORDS) { word = atomicLoad(&bitmaps[page * BITMAP_WORDS + w]); }
-    }
-    let winner = gFirstWith(word != FULL_WORD);
-    let source = select(winner, 0u, winner == NO_LANE);
-    var gained = 0u;
-    if (winner != NO_LANE && gLane == winner) {
-      let want = lowestClearBits(word, remaining);
-      gained = want & ~atomicOr(&bitmaps[page * BITMAP_WORDS + w], want);
-      atomics += 1u;
-    }
-    let bits = gShuffle(gained, source);
-    let bitsWord = gShuffle(w, source);
-    let offset = gExclusiveAdd(need);
-    if (winner != NO_LANE) {
-      let n = countOneBits(bits);
-      var o = offset;
-      for (; o < n && o < offset + need; o++) {
-        grant(lane, got, objectAddress(page, bitsWord * 32u + nthSetBit(bits, o)));
-        got += 1u;
-      }
-      need -= o - offset;
-    } else if (working) {
-      chunk += 1u;
-      if (chunk * lanes >= BITMAP_WORDS) { ordinal = NO_OBJECT; }
-    }
-    remaining = gAdd(need);
-    working = working && remaining != 0u;
   }
-  finishLane(lane, got, atomics);
+  finishLane(lane, walk.got, walk.atomics);
 }
 
 fn release(lane: u32, count: u32) {
