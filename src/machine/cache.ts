@@ -321,6 +321,12 @@ export class CpuCache implements MemoryPort {
   /** Private levels then the shared one: the order a miss walks. */
   private readonly levels: CacheLevel[];
   private readonly l1: CacheLevel;
+  /** L1's arrays and hint mask, held here so that a hit reads them without going through the level. */
+  private readonly l1Tags: Int32Array;
+  private readonly l1Hint: Int32Array;
+  private readonly l1HintMask: number;
+  private readonly l1Data32: Int32Array;
+  private readonly l1HitCycles: number;
   private readonly lineBytes: number;
   private readonly lineShift: number;
   private readonly lineMask: number;
@@ -347,6 +353,11 @@ export class CpuCache implements MemoryPort {
     this.privateLevels = preset.private.map((g) => new CacheLevel(g));
     this.levels = system.shared === null ? this.privateLevels : [...this.privateLevels, system.shared];
     this.l1 = this.privateLevels[0] as CacheLevel;
+    this.l1Tags = this.l1.tags;
+    this.l1Hint = this.l1.hint;
+    this.l1HintMask = this.l1.hintMask;
+    this.l1Data32 = this.l1.data32;
+    this.l1HitCycles = this.l1.hitCycles;
     this.lineBytes = system.lineBytes;
     this.lineShift = system.lineShift;
     this.lineMask = system.lineBytes - 1;
@@ -364,7 +375,7 @@ export class CpuCache implements MemoryPort {
     this.loads++;
     const w = this.lineInL1(paddr >>> this.lineShift);
     const at = w * this.lineBytes + (paddr & this.lineMask);
-    if (sizeBytes === 4 && (at & 3) === 0) return this.l1.data32[at >> 2] as number;
+    if (sizeBytes === 4 && (at & 3) === 0) return this.l1Data32[at >> 2] as number;
     return readLe(this.l1.data, at, sizeBytes);
   }
 
@@ -378,7 +389,7 @@ export class CpuCache implements MemoryPort {
     const w = this.lineInL1(line);
     this.markDirty(w, line);
     const at = w * this.lineBytes + (paddr & this.lineMask);
-    if (sizeBytes === 4 && (at & 3) === 0) this.l1.data32[at >> 2] = value | 0;
+    if (sizeBytes === 4 && (at & 3) === 0) this.l1Data32[at >> 2] = value | 0;
     else writeLe(this.l1.data, at, sizeBytes, value);
   }
 
@@ -480,10 +491,12 @@ export class CpuCache implements MemoryPort {
 
   /** The L1 way holding `line`, fetching it on a miss (counts a hit or a miss and the cycles). */
   private lineInL1(line: number): number {
-    let w = this.l1.find(line);
+    // The hit path: the hinted way (cache-level.ts) holds the line; anything else takes find's search.
+    let w = this.l1Hint[line & this.l1HintMask] as number;
+    if (this.l1Tags[w] !== line) w = this.l1.find(line);
     if (w >= 0) {
       this.l1.hits++;
-      this.cycles += this.l1.hitCycles;
+      this.cycles += this.l1HitCycles;
     } else {
       w = this.missL1(line);
     }
@@ -551,8 +564,7 @@ export class CpuCache implements MemoryPort {
           this.install(i + 1, old, evicted, 0, true);
         }
       }
-      level.tags[w] = line;
-      level.dirty[w] = 0;
+      level.setLine(w, line);
       level.fills++;
     }
     level.data.set(src.subarray(srcOff, srcOff + this.lineBytes), level.offset(w));
