@@ -10,7 +10,8 @@
  *     a DMA completes; a mismatch is a lost DMA, the page is counted as corrupted and the model
  *     takes what the parent reads from then on);
  *   every process's process region = its own last write, or what its parent held when it forked
- *     (a mismatch is a kernel bug and throws: no process ever sees another's writes).
+ *     (a mismatch is a kernel bug and throws: no process ever sees another's writes); each write is
+ *     read back at once, and a random tenth of the operations compare every page of every process.
  * Under 'defer-write' a write that must wait (DmaWaitError) advances the clock to that DMA's
  * completion, completes it, and retries; the time waited is counted.
  */
@@ -129,6 +130,9 @@ export function runForkDma(options: ForkDmaOptions): ForkDmaResult {
       }
     }
     p.own[page] = v;
+    // The touched byte at once (check() compares every page of every process, at random times).
+    const got = p.mm.readByte(base + page * PAGE_SIZE + PROCESS_REGION);
+    if (got !== v) throw new InvariantError(`fork-dma (${policy}): a process wrote ${v} at page ${page} and reads back ${got}`);
   };
   const check = (p: Proc, who: string): void => {
     for (let page = 0; page < nPages; page++) {
