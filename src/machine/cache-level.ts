@@ -21,6 +21,7 @@ import { InvariantError } from '../util/errors.ts';
 import type { CacheGeometry } from './cache-presets.ts';
 
 export const NO_LINE = -1;
+const HINT_ENTRIES_MAX = 4096;
 
 export interface CacheLevelStats {
   name: string;
@@ -58,7 +59,7 @@ export class CacheLevel {
   readonly data: Uint8Array;
   /** `data` as 32-bit words, for the aligned-load fast path. */
   readonly data32: Int32Array;
-  /** Way guesses by line (see the layout above); hintMask + 1 entries, a power of two ≥ 2 × the ways. */
+  /** Way guesses by line (see the layout above); hintMask + 1 entries, a power of two. */
   readonly hint: Int32Array;
   readonly hintMask: number;
   private clock = 0;
@@ -93,7 +94,8 @@ export class CacheLevel {
     this.stamp = new Float64Array(nrWays);
     this.data = new Uint8Array(nrWays * lineBytes);
     this.data32 = new Int32Array(this.data.buffer);
-    const hintEntries = 2 ** Math.ceil(Math.log2(2 * nrWays));
+    // Twice the ways, at most 4096 entries (16 KiB): a large level's table would itself miss the host's caches.
+    const hintEntries = Math.min(HINT_ENTRIES_MAX, 2 ** Math.ceil(Math.log2(2 * nrWays)));
     this.hint = new Int32Array(hintEntries);
     this.hintMask = hintEntries - 1;
   }
