@@ -214,6 +214,8 @@ test('cache: lines that share a way hint and a set still hit, miss and read thei
     private: [{ name: 'L1D', sizeBytes: 256, ways: 2, lineBytes: 64, hitCycles: 1 }],
     shared: null,
     costs: { ramCycles: 100, wcStoreCycles: 1, busWriteCycles: 20, maintenanceCyclesPerLine: 2 },
+    wcBuffers: 1,
+    source: 'test',
   };
   const mem = new MemorySystem(Ram.create({ sizeBytes: '4MiB' }), { preset: tiny });
   const cpu = mem.cpu(0);
