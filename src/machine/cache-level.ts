@@ -9,6 +9,9 @@
  *   tags[w]  = the line held, or NO_LINE
  *   dirty[w] = 1 when data[w·lineBytes ..] differs from the next level (write-back)
  *   stamp[w] = the level's clock at the last touch: the victim is an invalid way, else the least recent
+ *   hint[line mod hint size] = the way that last held `line` (a guess, checked against tags: a stale
+ *     hint costs the set's search, never a wrong answer; it spares a hit the search, whose exit
+ *     branch mispredicts at random ways)
  *
  * Invariants (validate()): a line is in at most one way of its set; a dirty way is valid;
  * hits + misses = lookups counted by the caller.
@@ -18,6 +21,7 @@ import { InvariantError } from '../util/errors.ts';
 import type { CacheGeometry } from './cache-presets.ts';
 
 export const NO_LINE = -1;
+const HINT_ENTRIES_MAX = 4096;
 
 export interface CacheLevelStats {
   name: string;
@@ -55,6 +59,9 @@ export class CacheLevel {
   readonly data: Uint8Array;
   /** `data` as 32-bit words, for the aligned-load fast path. */
   readonly data32: Int32Array;
+  /** Way guesses by line (see the layout above); hintMask + 1 entries, a power of two. */
+  readonly hint: Int32Array;
+  readonly hintMask: number;
   private clock = 0;
   hits = 0;
   misses = 0;
@@ -87,14 +94,33 @@ export class CacheLevel {
     this.stamp = new Float64Array(nrWays);
     this.data = new Uint8Array(nrWays * lineBytes);
     this.data32 = new Int32Array(this.data.buffer);
+    // Twice the ways, at most 4096 entries (16 KiB): a large level's table would itself miss the host's caches.
+    const hintEntries = Math.min(HINT_ENTRIES_MAX, 2 ** Math.ceil(Math.log2(2 * nrWays)));
+    this.hint = new Int32Array(hintEntries);
+    this.hintMask = hintEntries - 1;
   }
 
-  /** The way holding `line`, or -1; touches nothing and counts nothing. */
+  /** The way holding `line`, or -1; touches nothing and counts nothing (the hint is no state: see above). */
   find(line: number): number {
-    const base = (line & (this.sets - 1)) * this.ways;
     const tags = this.tags;
-    for (let w = base, end = base + this.ways; w < end; w++) if (tags[w] === line) return w;
+    const h = line & this.hintMask;
+    const guess = this.hint[h] as number;
+    if (tags[guess] === line) return guess;
+    const base = (line & (this.sets - 1)) * this.ways;
+    for (let w = base, end = base + this.ways; w < end; w++) {
+      if (tags[w] === line) {
+        this.hint[h] = w;
+        return w;
+      }
+    }
     return -1;
+  }
+
+  /** Way `w` now holds `line`, clean (a fill). */
+  setLine(w: number, line: number): void {
+    this.tags[w] = line;
+    this.dirty[w] = 0;
+    this.hint[line & this.hintMask] = w;
   }
 
   /** Marks way `w` most recently used. */
@@ -127,17 +153,18 @@ export class CacheLevel {
   }
 
   validate(): void {
+    const tags = this.tags;
     for (let set = 0; set < this.sets; set++) {
-      const seen = new Set<number>();
-      for (let w = set * this.ways; w < (set + 1) * this.ways; w++) {
-        const tag = this.tags[w] as number;
+      const base = set * this.ways;
+      for (let w = base; w < base + this.ways; w++) {
+        const tag = tags[w] as number;
         if (tag === NO_LINE) {
           if (this.dirty[w] !== 0) throw new InvariantError(`${this.name}: way ${w} is dirty but holds no line`);
           continue;
         }
         if ((tag & (this.sets - 1)) !== set) throw new InvariantError(`${this.name}: line 0x${tag.toString(16)} is in set ${set}, expected set ${tag & (this.sets - 1)}`);
-        if (seen.has(tag)) throw new InvariantError(`${this.name}: line 0x${tag.toString(16)} is held twice in set ${set}`);
-        seen.add(tag);
+        // The ways before w (a set has a few: a pairwise check allocates nothing).
+        for (let v = base; v < w; v++) if (tags[v] === tag) throw new InvariantError(`${this.name}: line 0x${tag.toString(16)} is held twice in set ${set}`);
       }
     }
   }

@@ -232,31 +232,41 @@ export class MemorySystem {
       }
     }
     if (newest === null) return false;
-    const src = newest.data.subarray(newest.offset(newestWay), newest.offset(newestWay) + this.lineBytes);
-    this.ram.bytes.set(src, line * this.lineBytes);
+    const src = newest.offset(newestWay);
+    this.ram.bytes.set(newest.data.subarray(src, src + this.lineBytes), line * this.lineBytes);
     newest.writebacks++;
-    const refresh = (level: CacheLevel): void => {
-      const w = level.find(line);
-      if (w < 0) return;
-      if (level !== newest) level.data.set(src, level.offset(w));
-      level.dirty[w] = 0;
-    };
-    for (const cpu of this.cpuCaches) for (const level of cpu.privateLevels) refresh(level);
-    if (this.shared !== null) refresh(this.shared);
+    for (const cpu of this.cpuCaches) for (const level of cpu.privateLevels) this.refresh(level, line, newest, src);
+    if (this.shared !== null) this.refresh(this.shared, line, newest, src);
     return true;
+  }
+
+  /** cleanLine's last step for one level: its copy of `line` gets the newest bytes (at `from`'s byte offset src) and is clean. */
+  private refresh(level: CacheLevel, line: number, from: CacheLevel, src: number): void {
+    const w = level.find(line);
+    if (w < 0) return;
+    if (level !== from) level.data.set(from.data.subarray(src, src + this.lineBytes), level.offset(w));
+    level.dirty[w] = 0;
   }
 
   /** Drops `line` from every level of every CPU; returns how many copies went. */
   dropLine(line: number): number {
     let dropped = 0;
-    const drop = (level: CacheLevel): void => {
-      const w = level.find(line);
-      if (w < 0) return;
-      level.drop(w);
-      dropped++;
-    };
-    for (const cpu of this.cpuCaches) for (const level of cpu.privateLevels) drop(level);
-    if (this.shared !== null) drop(this.shared);
+    for (const cpu of this.cpuCaches) {
+      for (const level of cpu.privateLevels) {
+        const w = level.find(line);
+        if (w < 0) continue;
+        level.drop(w);
+        dropped++;
+      }
+    }
+    const shared = this.shared;
+    if (shared !== null) {
+      const w = shared.find(line);
+      if (w >= 0) {
+        shared.drop(w);
+        dropped++;
+      }
+    }
     return dropped;
   }
 
@@ -321,11 +331,23 @@ export class CpuCache implements MemoryPort {
   /** Private levels then the shared one: the order a miss walks. */
   private readonly levels: CacheLevel[];
   private readonly l1: CacheLevel;
+  /** L1's arrays and hint mask, held here so that a hit reads them without going through the level. */
+  private readonly l1Tags: Int32Array;
+  private readonly l1Hint: Int32Array;
+  private readonly l1HintMask: number;
+  private readonly l1Data32: Int32Array;
+  private readonly l1HitCycles: number;
   private readonly lineBytes: number;
   private readonly lineShift: number;
   private readonly lineMask: number;
   private readonly ramBytes: Uint8Array;
-  private readonly scratch: Uint8Array;
+  /** RAM as 32-bit words, for whole-line copies (lines are 4-byte multiples at 4-byte-aligned offsets). */
+  private readonly ram32: Int32Array;
+  private readonly lineWords: number;
+  /** The line a miss brings up, as words. */
+  private readonly scratch: Int32Array;
+  /** Per level, a dirty victim's bytes on their way down (one buffer a level: an eviction from level i can only cascade below i). */
+  private readonly evicted: Int32Array[];
   private readonly wcLine: Int32Array;
   private readonly wcStamp: Float64Array;
   private readonly wcData: Uint8Array;
@@ -347,11 +369,19 @@ export class CpuCache implements MemoryPort {
     this.privateLevels = preset.private.map((g) => new CacheLevel(g));
     this.levels = system.shared === null ? this.privateLevels : [...this.privateLevels, system.shared];
     this.l1 = this.privateLevels[0] as CacheLevel;
+    this.l1Tags = this.l1.tags;
+    this.l1Hint = this.l1.hint;
+    this.l1HintMask = this.l1.hintMask;
+    this.l1Data32 = this.l1.data32;
+    this.l1HitCycles = this.l1.hitCycles;
     this.lineBytes = system.lineBytes;
     this.lineShift = system.lineShift;
     this.lineMask = system.lineBytes - 1;
     this.ramBytes = system.ram.bytes;
-    this.scratch = new Uint8Array(this.lineBytes);
+    this.ram32 = new Int32Array(system.ram.buffer);
+    this.lineWords = this.lineBytes / 4;
+    this.scratch = new Int32Array(this.lineWords);
+    this.evicted = this.levels.map(() => new Int32Array(this.lineWords));
     const n = Math.max(1, preset.wcBuffers);
     this.wcLine = new Int32Array(n).fill(NO_LINE);
     this.wcStamp = new Float64Array(n);
@@ -364,7 +394,7 @@ export class CpuCache implements MemoryPort {
     this.loads++;
     const w = this.lineInL1(paddr >>> this.lineShift);
     const at = w * this.lineBytes + (paddr & this.lineMask);
-    if (sizeBytes === 4 && (at & 3) === 0) return this.l1.data32[at >> 2] as number;
+    if (sizeBytes === 4 && (at & 3) === 0) return this.l1Data32[at >> 2] as number;
     return readLe(this.l1.data, at, sizeBytes);
   }
 
@@ -378,7 +408,7 @@ export class CpuCache implements MemoryPort {
     const w = this.lineInL1(line);
     this.markDirty(w, line);
     const at = w * this.lineBytes + (paddr & this.lineMask);
-    if (sizeBytes === 4 && (at & 3) === 0) this.l1.data32[at >> 2] = value | 0;
+    if (sizeBytes === 4 && (at & 3) === 0) this.l1Data32[at >> 2] = value | 0;
     else writeLe(this.l1.data, at, sizeBytes, value);
   }
 
@@ -408,8 +438,7 @@ export class CpuCache implements MemoryPort {
       if (memType === MemType.WriteBack) {
         this.loads++;
         const w = this.lineInL1(((paddr + i) >>> this.lineShift));
-        const at = this.l1.offset(w) + off;
-        dst.set(this.l1.data.subarray(at, at + n), i);
+        copyBytes(this.l1.data, this.l1.offset(w) + off, dst, i, n);
       } else {
         this.uncachedRead(paddr + i, n, memType);
         dst.set(this.ramBytes.subarray(paddr + i, paddr + i + n), i);
@@ -428,7 +457,7 @@ export class CpuCache implements MemoryPort {
         const line = (paddr + i) >>> this.lineShift;
         const w = this.lineInL1(line);
         this.markDirty(w, line);
-        this.l1.data.set(src.subarray(i, i + n), this.l1.offset(w) + off);
+        copyBytes(src, i, this.l1.data, this.l1.offset(w) + off, n);
       } else if (memType === MemType.Uncached) {
         this.uncachedAccesses++;
         this.drainWc();
@@ -480,10 +509,12 @@ export class CpuCache implements MemoryPort {
 
   /** The L1 way holding `line`, fetching it on a miss (counts a hit or a miss and the cycles). */
   private lineInL1(line: number): number {
-    let w = this.l1.find(line);
+    // The hit path: the hinted way (cache-level.ts) holds the line; anything else takes find's search.
+    let w = this.l1Hint[line & this.l1HintMask] as number;
+    if (this.l1Tags[w] !== line) w = this.l1.find(line);
     if (w >= 0) {
       this.l1.hits++;
-      this.cycles += this.l1.hitCycles;
+      this.cycles += this.l1HitCycles;
     } else {
       w = this.missL1(line);
     }
@@ -504,7 +535,7 @@ export class CpuCache implements MemoryPort {
       if (w >= 0) {
         level.hits++;
         level.touch(w);
-        this.scratch.set(level.data.subarray(level.offset(w), level.offset(w) + this.lineBytes));
+        copyWords(level.data32, w * this.lineWords, this.scratch, 0, this.lineWords);
         served = i;
         break;
       }
@@ -512,8 +543,7 @@ export class CpuCache implements MemoryPort {
     }
     if (served < 0) {
       if (levels.length === nPrivate && this.system.nrCpus > 1) this.system.snoopOthers(this, line);
-      const base = line * this.lineBytes;
-      this.scratch.set(this.ramBytes.subarray(base, base + this.lineBytes));
+      copyWords(this.ram32, line * this.lineWords, this.scratch, 0, this.lineWords);
       this.cycles += this.system.costs.ramCycles;
       served = levels.length;
     } else {
@@ -521,20 +551,21 @@ export class CpuCache implements MemoryPort {
     }
     let l1Way = -1;
     for (let i = served - 1; i >= 0; i--) {
-      const w = this.install(i, line, this.scratch, 0, false);
+      const w = this.install(i, line, this.scratch, false);
       if (i === 0) l1Way = w;
     }
     return l1Way;
   }
 
   /**
-   * Puts `line`'s bytes (from src at srcOff) into level `i`, evicting a victim (a dirty victim is
+   * Puts `line`'s bytes (the words of src) into level `i`, evicting a victim (a dirty victim is
    * written down a level first). Returns the way. `dirty` marks it as newer than the level below.
    */
-  private install(i: number, line: number, src: Uint8Array, srcOff: number, dirty: boolean): number {
+  private install(i: number, line: number, src: Int32Array, dirty: boolean): number {
     const levels = this.levels;
+    const lineWords = this.lineWords;
     if (i === levels.length) {
-      this.ramBytes.set(src.subarray(srcOff, srcOff + this.lineBytes), line * this.lineBytes);
+      copyWords(src, 0, this.ram32, line * lineWords, lineWords);
       return -1;
     }
     const level = levels[i] as CacheLevel;
@@ -547,15 +578,15 @@ export class CpuCache implements MemoryPort {
         if (level.dirty[w] === 1) {
           level.writebacks++;
           // Copy out first: the write below may evict from the level below, never from this one.
-          const evicted = level.data.slice(level.offset(w), level.offset(w) + this.lineBytes);
-          this.install(i + 1, old, evicted, 0, true);
+          const evicted = this.evicted[i] as Int32Array;
+          copyWords(level.data32, w * lineWords, evicted, 0, lineWords);
+          this.install(i + 1, old, evicted, true);
         }
       }
-      level.tags[w] = line;
-      level.dirty[w] = 0;
+      level.setLine(w, line);
       level.fills++;
     }
-    level.data.set(src.subarray(srcOff, srcOff + this.lineBytes), level.offset(w));
+    copyWords(src, 0, level.data32, w * lineWords, lineWords);
     if (dirty) level.dirty[w] = 1;
     level.touch(w);
     return w;
@@ -665,6 +696,16 @@ export class CpuCache implements MemoryPort {
       levels: this.privateLevels.map((l) => l.stats()),
     };
   }
+}
+
+/** Copies n words (a line: a few, so a loop beats making two subarray views). */
+function copyWords(src: Int32Array, srcAt: number, dst: Int32Array, dstAt: number, n: number): void {
+  for (let k = 0; k < n; k++) dst[dstAt + k] = src[srcAt + k] as number;
+}
+
+/** Copies n bytes, at most a line's worth. */
+function copyBytes(src: Uint8Array, srcAt: number, dst: Uint8Array, dstAt: number, n: number): void {
+  for (let k = 0; k < n; k++) dst[dstAt + k] = src[srcAt + k] as number;
 }
 
 function checkSize(sizeBytes: number): void {

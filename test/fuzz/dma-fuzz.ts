@@ -12,6 +12,10 @@
  * through the debug port): each must raise its typed error and change nothing. A mapping is unmapped
  * while the device owns it (unmap is the last hand-over to the CPU).
  *
+ * Checks: every CPU or device read compares the range it read; every `fullCheckEvery` operations and at
+ * the end the CPU reads every buffer it owns whole and compares it with the shadow; dma.validate() and
+ * memory.validate() every `validateEvery` operations and at the end.
+ *
  * With `skipSync` > 0, that share of dmaSyncForCpu / dmaSyncForDevice calls is skipped (ownership
  * moves without the sync): the fuzz must then find stale data, the proof that it can fail.
  */
@@ -32,6 +36,8 @@ export interface DmaFuzzOptions {
   /** Share of syncs skipped (0: the API used correctly). */
   skipSync?: number;
   validateEvery?: number;
+  /** A whole-buffer compare of every CPU-owned buffer every this many operations (default 10,000). */
+  fullCheckEvery?: number;
 }
 
 export interface DmaFuzzReport {
@@ -45,6 +51,8 @@ export interface DmaFuzzReport {
   deviceReads: number;
   deviceWrites: number;
   misuses: number;
+  /** Whole-buffer compares done (periodic and final). */
+  fullChecks: number;
 }
 
 interface Buffer {
@@ -61,6 +69,7 @@ export function fuzzDma(options: DmaFuzzOptions): DmaFuzzReport {
   const prng = new Prng(options.seed);
   const skipSync = options.skipSync ?? 0;
   const validateEvery = options.validateEvery ?? 2000;
+  const fullCheckEvery = options.fullCheckEvery ?? 10_000;
   const kernel = Kernel.boot({ ramBytes: '64MiB' });
   const memory = new MemorySystem(kernel.ram, { preset: prng.pick(['skylake', 'zen3', 'skylake-server'] as const) });
   const dma = new DmaApi(kernel, { memory, swiotlbBytes: 1 << 20 });
@@ -77,7 +86,7 @@ export function fuzzDma(options: DmaFuzzOptions): DmaFuzzReport {
     buffers.push({ paddr: pfn * 4096, sizeBytes, shadow: new Uint8Array(sizeBytes), mapping: null });
   }
   const scratch = (kernel.pages.allocPages(8) as number) * 4096; // 1 MiB of noise to evict lines
-  const report: DmaFuzzReport = { ops: 0, corruptions: 0, maps: 0, bounced: 0, syncs: 0, skippedSyncs: 0, cpuReads: 0, deviceReads: 0, deviceWrites: 0, misuses: 0 };
+  const report: DmaFuzzReport = { ops: 0, corruptions: 0, maps: 0, bounced: 0, syncs: 0, skippedSyncs: 0, cpuReads: 0, deviceReads: 0, deviceWrites: 0, misuses: 0, fullChecks: 0 };
   const randomBytes = (n: number): Uint8Array => {
     const b = new Uint8Array(n);
     for (let i = 0; i < n; i++) b[i] = prng.nextU32() & 0xff;
@@ -95,9 +104,27 @@ export function fuzzDma(options: DmaFuzzOptions): DmaFuzzReport {
       }
     }
   };
-  const expectMisuse = (f: () => void): void => {
-    assert.throws(f, (e: unknown) => e instanceof DmaApiError);
+  /** The CPU reads every buffer it owns, whole, and compares it with the shadow. */
+  const fullCheck = (): void => {
+    for (const b of buffers) {
+      if (b.mapping !== null && b.mapping.owner === 'device') continue;
+      const got = new Uint8Array(b.sizeBytes);
+      debug.readBytes(b.paddr, got);
+      compare(got, b.shadow);
+      report.fullChecks++;
+    }
   };
+  // Expected errors are built without stack traces (a stack costs more than the operation).
+  const quietly = (f: () => void): void => {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      f();
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+  };
+  const expectMisuse = (f: () => void): void => quietly(() => assert.throws(f, (e: unknown) => e instanceof DmaApiError));
 
   for (; report.ops < options.ops; report.ops++) {
     const b = prng.pick(buffers);
@@ -165,11 +192,12 @@ export function fuzzDma(options: DmaFuzzOptions): DmaFuzzReport {
     } else {
       // Misuse: each is refused and changes nothing.
       if (m === null) expectMisuse(() => dma.dmaUnmap(prng.pick(devices), b.paddr, 16, ToDevice));
-      else if (skipSync === 0 && m.owner === 'device' && m.dir !== ToDevice) assert.throws(() => debug.load(b.paddr + m.off, 1), DmaOwnershipError);
+      else if (skipSync === 0 && m.owner === 'device' && m.dir !== ToDevice) quietly(() => assert.throws(() => debug.load(b.paddr + m.off, 1), DmaOwnershipError));
       else if (m.dir !== Bidirectional) expectMisuse(() => dma.dmaSyncForCpu(m.dev, m.handle, m.len, m.dir === ToDevice ? FromDevice : ToDevice));
       else expectMisuse(() => dma.dmaUnmap(m.dev, m.handle, m.len + 1, m.dir));
       report.misuses++;
     }
+    if (report.ops % fullCheckEvery === 0) fullCheck();
     if (report.ops % validateEvery === 0) {
       dma.validate();
       memory.validate();
@@ -177,6 +205,7 @@ export function fuzzDma(options: DmaFuzzOptions): DmaFuzzReport {
   }
   for (const b of buffers) if (b.mapping !== null) dma.dmaUnmap(b.mapping.dev, b.mapping.handle, b.mapping.len, b.mapping.dir);
   for (const dev of devices) dma.checkDeviceReleased(dev);
+  fullCheck();
   dma.validate();
   memory.validate();
   kernel.validate();

@@ -205,3 +205,31 @@ test('cache: a WC buffer empties when another line needs it, when its line is lo
   assert.equal(mem.ram.u32(128, 1)[0], 3, 'an uncached access drained the rest');
   assert.equal(cpu.wcPendingLines, 0);
 });
+
+test('cache: lines that share a way hint and a set still hit, miss and read their own bytes as LRU says (hand trace)', () => {
+  // L1: 2 sets × 2 ways, so 8 hint entries: lines 0, 8 and 16 share set 0 and hint entry 0. A hint
+  // naming another line's way must fall back to the search, and a dropped line must never hit.
+  const tiny: CachePreset = {
+    name: 'tiny',
+    private: [{ name: 'L1D', sizeBytes: 256, ways: 2, lineBytes: 64, hitCycles: 1 }],
+    shared: null,
+    costs: { ramCycles: 100, wcStoreCycles: 1, busWriteCycles: 20, maintenanceCyclesPerLine: 2 },
+    wcBuffers: 1,
+    source: 'test',
+  };
+  const mem = new MemorySystem(Ram.create({ sizeBytes: '4MiB' }), { preset: tiny });
+  const cpu = mem.cpu(0);
+  const at = (line: number): number => line * 64;
+  cpu.store(at(0), 4, 100); // miss
+  cpu.store(at(8), 4, 108); // miss; the hint now names line 8's way
+  assert.equal(cpu.load(at(0), 4), 100); // hit through the search
+  cpu.store(at(16), 4, 116); // miss, evicts line 8 (least recent), written back
+  assert.equal(cpu.load(at(8), 4), 108); // miss, evicts line 0, written back
+  assert.equal(cpu.load(at(16), 4), 116); // hit
+  assert.equal(cpu.load(at(0), 4), 100); // miss, evicts line 8 (clean: no write-back)
+  mem.invalidateRange(at(16), 64); // line 16 dropped (dirty: its bytes are lost)
+  assert.equal(cpu.load(at(16), 4), 0); // miss into the freed way (no eviction): RAM still holds zero
+  const l1 = mem.stats().cpus[0]?.levels[0];
+  assert.deepEqual([l1?.hits, l1?.misses, l1?.evictions, l1?.writebacks], [2, 6, 3, 2]);
+  mem.validate();
+});

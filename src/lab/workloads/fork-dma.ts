@@ -10,7 +10,8 @@
  *     a DMA completes; a mismatch is a lost DMA, the page is counted as corrupted and the model
  *     takes what the parent reads from then on);
  *   every process's process region = its own last write, or what its parent held when it forked
- *     (a mismatch is a kernel bug and throws: no process ever sees another's writes).
+ *     (a mismatch is a kernel bug and throws: no process ever sees another's writes); each write is
+ *     read back at once, and a random tenth of the operations compare every page of every process.
  * Under 'defer-write' a write that must wait (DmaWaitError) advances the clock to that DMA's
  * completion, completes it, and retries; the time waited is counted.
  */
@@ -83,6 +84,8 @@ export function runForkDma(options: ForkDmaOptions): ForkDmaResult {
   const children: Proc[] = [];
   const device = new Array<number>(nPages).fill(0);
   const pending: Dma[] = [];
+  /** The page's DMA in flight, or null: pending indexed by page. */
+  const pendingAt = new Array<Dma | null>(nPages).fill(null);
   const fork: ForkStats = { sharedPages: 0, dmaCopies: 0, dontforkVmas: 0, wipedVmas: 0 };
   const copiesBefore = vm.counter('kmem_cow_copy');
   const r: ForkDmaResult = { policy, ops, forks: 0, dmas: 0, lostDmas: 0, pagesCopiedAtFork: 0, pagesCopiedOnWrite: 0, writes: 0, writesWaited: 0, waitedUs: 0, simulatedUs: 0 };
@@ -92,16 +95,19 @@ export function runForkDma(options: ForkDmaOptions): ForkDmaResult {
 
   const complete = (dma: Dma): void => {
     pending.splice(pending.indexOf(dma), 1);
+    pendingAt[dma.page] = null;
     kernel.ram.bytes.fill(dma.value, dma.pfn * PAGE_SIZE, dma.pfn * PAGE_SIZE + DEVICE_REGION_BYTES);
     unpinUserPages(vm, [dma.pfn]);
     const seen = parentMm.read(base + dma.page * PAGE_SIZE, DEVICE_REGION_BYTES);
     device[dma.page] = seen[0] as number;
     if (!seen.every((b) => b === dma.value)) r.lostDmas++;
   };
+  /** Completes every DMA due by now, earliest first (the first started among equals). */
   const completeDue = (): void => {
     for (let guard = 0; guard <= nPages; guard++) {
-      const due = pending.filter((d) => d.doneAtUs <= now).sort((a, b) => a.doneAtUs - b.doneAtUs)[0];
-      if (due === undefined) return;
+      let due: Dma | null = null;
+      for (const d of pending) if (d.doneAtUs <= now && (due === null || d.doneAtUs < due.doneAtUs)) due = d;
+      if (due === null) return;
       complete(due);
     }
   };
@@ -124,6 +130,9 @@ export function runForkDma(options: ForkDmaOptions): ForkDmaResult {
       }
     }
     p.own[page] = v;
+    // The touched byte at once (check() compares every page of every process, at random times).
+    const got = p.mm.readByte(base + page * PAGE_SIZE + PROCESS_REGION);
+    if (got !== v) throw new InvariantError(`fork-dma (${policy}): a process wrote ${v} at page ${page} and reads back ${got}`);
   };
   const check = (p: Proc, who: string): void => {
     for (let page = 0; page < nPages; page++) {
@@ -132,7 +141,7 @@ export function runForkDma(options: ForkDmaOptions): ForkDmaResult {
     }
     if (p !== parent) return;
     for (let page = 0; page < nPages; page++) {
-      if (pending.some((d) => d.page === page)) continue;
+      if (pendingAt[page] !== null) continue;
       const got = p.mm.readByte(base + page * PAGE_SIZE);
       if (got !== device[page]) throw new InvariantError(`fork-dma (${policy}): the parent reads ${got} in page ${page}'s device region, expected ${device[page]}`);
     }
@@ -144,9 +153,11 @@ export function runForkDma(options: ForkDmaOptions): ForkDmaResult {
     const roll = rng.int(100);
     if (roll < 20) {
       const page = rng.int(nPages);
-      if (!pending.some((d) => d.page === page)) {
+      if (pendingAt[page] === null) {
         const pfn = pinUserPages(parentMm, base + page * PAGE_SIZE, 1, true)[0] as number;
-        pending.push({ page, pfn, value: nextValue(), doneAtUs: now + rng.range(DMA_MIN_US, DMA_MAX_US) });
+        const dma = { page, pfn, value: nextValue(), doneAtUs: now + rng.range(DMA_MIN_US, DMA_MAX_US) };
+        pending.push(dma);
+        pendingAt[page] = dma;
         r.dmas++;
       }
     } else if (roll < 50) {

@@ -254,14 +254,20 @@ export class AddressSpace {
     const vm = this.vm;
     this.lockMmap();
     try {
+      // unmap_vmas and free_pgtables in one walk per VMA: a table is freed with the last VMA whose
+      // range it spans (the next VMA's start is the ceiling), so each walk visits only that VMA's range.
+      const top = TASK_SIZE + PAGE_SIZE;
       for (let i = 0; i < this.mapCount; i++) {
         const vma = this.vmaAt(i);
-        zapRange(this, vm.vmas.start(vma), vm.vmas.end(vma), null);
+        const ceiling = i + 1 < this.mapCount ? vm.vmas.start(this.vmaAt(i + 1)) : top;
+        zapRange(this, vm.vmas.start(vma), vm.vmas.end(vma), { floor: 0, ceiling });
         vm.vmaCache.free(vma);
       }
       this.removeAt(0, this.mapCount);
-      const freed = vm.tables.walkRange(this.pgdPfn, 0, TASK_SIZE + PAGE_SIZE, () => undefined, { floor: 0, ceiling: TASK_SIZE + PAGE_SIZE });
-      this.countTables(-freed - 1);
+      // Tables no VMA's range reaches (none are made outside VMAs; this only makes sure): the whole space.
+      if (this.pageTablePages > 1) this.countTables(-vm.tables.walkRange(this.pgdPfn, 0, top, () => undefined, { floor: 0, ceiling: top }));
+      assert(this.pageTablePages === 1, () => `exit of mm 0x${this.paddr.toString(16)}: ${this.pageTablePages} table pages left after freeing its tables, expected the PGD only`);
+      this.countTables(-1);
       vm.tables.freeTable(this.pgdPfn);
       vm.pages.freePages(this.word(MM.INDEX_PFN), this.word(MM.INDEX_ORDER), VM_OWNER_VMA_INDEX);
     } finally {

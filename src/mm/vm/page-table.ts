@@ -24,6 +24,9 @@ import { PTE_ACCESSED, PTE_HUGE, PTE_PRESENT, PTE_USER, PTE_WRITABLE } from '../
 
 /** Shift of each level's index in a vaddr, by level: PTE (1) 12, PMD (2) 21, PUD (3) 30, PGD (4) 39. */
 export const LEVEL_SHIFT: readonly number[] = [0, 12, 21, 30, 39];
+/** Entries per table, and 32-bit words per table page (each entry is two words). */
+const TABLE_ENTRIES = PTRS_PER_TABLE;
+const WORDS_PER_TABLE = PAGE_SIZE / 4;
 /** Bytes one entry of each level spans. */
 export const LEVEL_SPAN: readonly number[] = LEVEL_SHIFT.map((s) => 2 ** s);
 
@@ -87,8 +90,14 @@ export class PageTables {
 
   /** Whether every entry of the table at pfn is zero. */
   isEmpty(pfn: number): boolean {
-    const base = (pfn * PAGE_SIZE) / 4;
-    for (let i = 0; i < PTRS_PER_TABLE * 2; i++) if ((this.words[base + i] as number) !== 0) return false;
+    const words = this.words;
+    const base = pfn * WORDS_PER_TABLE;
+    // Eight words a step: one branch per four entries (a table page is 1024 words).
+    for (let i = base; i < base + WORDS_PER_TABLE; i += 8) {
+      const any = (words[i] as number) | (words[i + 1] as number) | (words[i + 2] as number) | (words[i + 3] as number) |
+        (words[i + 4] as number) | (words[i + 5] as number) | (words[i + 6] as number) | (words[i + 7] as number);
+      if (any !== 0) return false;
+    }
     return true;
   }
 
@@ -118,28 +127,34 @@ export class PageTables {
     leaf: (slot: number, vaddr: number, level: number) => void,
     tables: { floor: number; ceiling: number } | null,
   ): number {
+    // Indexed by entry, not by address: absent entries (a zero low word) cost one load each.
+    const words = this.words;
     const span = LEVEL_SPAN[level] as number;
+    const tableBytes = span * TABLE_ENTRIES;
+    const tableStart = Math.floor(start / tableBytes) * tableBytes;
+    const first = Math.floor((start - tableStart) / span);
+    const last = Math.floor((end - 1 - tableStart) / span);
+    assert(last < TABLE_ENTRIES, () => `page-table walk of [${start}, ${end}) at level ${level}: expected the range inside one table`);
+    const base = tablePfn * WORDS_PER_TABLE;
     let freed = 0;
-    let vaddr = start;
-    while (vaddr < end) {
-      const entryStart = Math.floor(vaddr / span) * span;
-      const entryEnd = Math.min(entryStart + span, end);
-      const s = this.slot(tablePfn, vaddr, level);
-      const lo = this.words[s] as number;
+    for (let i = first; i <= last; i++) {
+      const s = base + i * 2;
+      const lo = words[s] as number;
+      if (lo === 0) continue;
+      const entryStart = tableStart + i * span;
       if (level === 1 || (level === 2 && (lo & PTE_HUGE) !== 0)) {
-        if (lo !== 0) leaf(s, entryStart, level);
+        leaf(s, entryStart, level);
       } else if ((lo & PTE_PRESENT) !== 0) {
         const child = entryPfn(lo);
-        freed += this.walk(child, level - 1, vaddr, entryEnd, leaf, tables);
+        freed += this.walk(child, level - 1, Math.max(start, entryStart), Math.min(entryStart + span, end), leaf, tables);
         if (tables !== null && entryStart >= tables.floor && entryStart + span <= tables.ceiling) {
           assert(this.isEmpty(child), () => `page table at pfn ${child} spans no VMA ([0x${entryStart.toString(16)}, +0x${span.toString(16)})) yet holds entries`);
-          this.words[s] = 0;
-          this.words[s + 1] = 0;
+          words[s] = 0;
+          words[s + 1] = 0;
           this.freeTable(child);
           freed++;
         }
       }
-      vaddr = entryStart + span;
     }
     return freed;
   }
