@@ -42,6 +42,7 @@ import { procMaps, procSmapsRollup } from './proc.ts';
 import { PAGE_SIZE, TASK_SIZE, VM } from './types.ts';
 import type { AccessKind } from './types.ts';
 import { zapRange } from './vma-ops.ts';
+import { MmuGather } from './mmu-gather.ts';
 import type { Vm } from './vm.ts';
 
 export const MM_BYTES = 128;
@@ -254,15 +255,22 @@ export class AddressSpace {
     const vm = this.vm;
     this.lockMmap();
     try {
+      // tlb_gather_mmu_fullmm: one flush of the whole mm, then the pages and tables are freed.
+      const tlb = new MmuGather(this, true);
       for (let i = 0; i < this.mapCount; i++) {
         const vma = this.vmaAt(i);
-        zapRange(this, vm.vmas.start(vma), vm.vmas.end(vma), null);
+        zapRange(this, vm.vmas.start(vma), vm.vmas.end(vma), null, tlb);
         vm.vmaCache.free(vma);
       }
       this.removeAt(0, this.mapCount);
-      const freed = vm.tables.walkRange(this.pgdPfn, 0, TASK_SIZE + PAGE_SIZE, () => undefined, { floor: 0, ceiling: TASK_SIZE + PAGE_SIZE });
+      const freed = vm.tables.walkRange(this.pgdPfn, 0, TASK_SIZE + PAGE_SIZE, () => undefined, {
+        floor: 0,
+        ceiling: TASK_SIZE + PAGE_SIZE,
+        free: (pfn, vaddr) => tlb.removeTable(pfn, vaddr),
+      });
       this.countTables(-freed - 1);
-      vm.tables.freeTable(this.pgdPfn);
+      tlb.removeTable(this.pgdPfn, 0);
+      tlb.finish();
       vm.pages.freePages(this.word(MM.INDEX_PFN), this.word(MM.INDEX_ORDER), VM_OWNER_VMA_INDEX);
     } finally {
       this.lock.release();
