@@ -48,6 +48,7 @@ import {
   type AccessKind,
   type FaultHandler,
   type PageWalkerOptions,
+  type WalkPort,
 } from './mmu.ts';
 import { MAX_PCID, Tlb, type TlbArray, type TlbCounters } from './tlb.ts';
 import type { CycleCosts, TlbPreset } from './tlb-presets.ts';
@@ -71,6 +72,16 @@ const L_faultRecord = faultRecord;
 export interface MemoryPort {
   read(paddr: number, sizeBytes: 1 | 2 | 4): number;
   write(paddr: number, sizeBytes: 1 | 2 | 4, value: number): void;
+}
+
+/** A port that models a cache hierarchy (cache.ts's CpuCache): it also takes the page walker's reads
+ *  (mmu.ts WalkPort) and counts the cycles of everything it served. */
+export interface CacheModelPort extends MemoryPort, WalkPort {
+  readonly cycles: number;
+}
+
+function isCacheModel(port: MemoryPort | null): port is CacheModelPort {
+  return port !== null && typeof (port as Partial<CacheModelPort>).walkRead === 'function' && typeof (port as Partial<CacheModelPort>).cycles === 'number';
 }
 
 /** loadMany checks for a shootdown request once per this many loads. */
@@ -121,6 +132,11 @@ export class Cpu {
   private readonly u16: Uint16Array;
   private readonly u32: Uint32Array;
   private port: MemoryPort | null = null;
+  // Cycle accounting across memory-port changes (see cycles()).
+  private cachePort: CacheModelPort | null = null;
+  private portCyclesAtChange = 0;
+  private accessesAtPortChange = 0;
+  private dataCyclesFolded = 0;
   private faultHandler: FaultHandler | null = null;
 
   // The remembered translation (see FAST PATH). mSize = 0 when there is none.
@@ -194,7 +210,20 @@ export class Cpu {
   setMemoryPort(port: MemoryPort | null): void {
     this.forget();
     this.scTag.fill(-1);
+    this.dataCyclesFolded += this.dataCyclesSincePortChange();
+    this.accessesAtPortChange = this.slowAccesses;
     this.port = port;
+    const cache = isCacheModel(port) ? port : null;
+    this.cachePort = cache;
+    this.portCyclesAtChange = cache === null ? 0 : cache.cycles;
+    this.walker.port = cache;
+  }
+
+  /** Cycles of the data accesses since the last port change: the cache model's own count when one is
+   *  attached (walk reads included: it served them too), else dataAccessCycles per access. */
+  private dataCyclesSincePortChange(): number {
+    if (this.cachePort !== null) return this.cachePort.cycles - this.portCyclesAtChange;
+    return (this.slowAccesses - this.accessesAtPortChange) * this.costs.dataAccessCycles;
   }
 
   invlpg(vaddr: number): void {
@@ -546,13 +575,20 @@ export class Cpu {
 
   // ---- accounting ---------------------------------------------------------------------------------
 
-  /** Modelled cycles so far: data accesses, L2 TLB hits, walks and their reads (tlb-presets.ts). */
+  /**
+   * Modelled cycles so far (tlb-presets.ts): L1 TLB hits, L2 TLB hits, walks, walk reads, data
+   * accesses. With a cache model attached (setMemoryPort of a CacheModelPort) the data accesses and
+   * the walk reads cost what the cache charged for them (its `cycles`, counted once), in place of the
+   * preset's dataAccessCycles and walkReadCycles; walk reads made with no cache attached keep
+   * walkReadCycles each.
+   */
   cycles(): number {
     this.forget();
     const c = this.costs;
     const t: TlbCounters = this.tlb.counters;
     const w = this.walker.counters;
-    return this.slowAccesses * (c.dataAccessCycles + c.l1HitCycles) + t.l2Hits * c.l2HitCycles + w.walks * c.walkBaseCycles + w.walkReads * c.walkReadCycles;
+    const data = this.dataCyclesFolded + this.dataCyclesSincePortChange();
+    return data + this.slowAccesses * c.l1HitCycles + t.l2Hits * c.l2HitCycles + w.walks * c.walkBaseCycles + (w.walkReads - w.portReads) * c.walkReadCycles;
   }
 
   stats(): CpuStats {
