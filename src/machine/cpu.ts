@@ -371,26 +371,30 @@ export class Cpu {
       const array = this.mArray!;
       array.stamps[this.mIndex] = ++array.clock;
       this.fastHits++;
-      return this.u32[(this.mFrame + off) / 4]!;
+      return this.u32[(this.mFrame + off) >>> 2]!;
     }
     // The shortcut: slot → index of the page's entry in the first L1 array, valid while that entry
     // holds the page's tag under this PCID. It is then the entry a probe finds first (tags are
     // unique in a set), so this is that probe: the entry becomes most recent, the hit is counted.
-    const key = Math.floor(vaddr / 4096);
-    const slot = key & (SHORTCUT_SLOTS - 1);
+    const slot = (vaddr >>> 12) & (SHORTCUT_SLOTS - 1);
     const index = this.scIdx[slot]!;
-    const tag = key * 32768 + this.pcid; // (key · 4 + size class 0) · TAG_ASIDS + pcid, as tlb.ts
+    const tag = (vaddr - (vaddr & 4095)) * 8 + this.pcid; // (key · 4 + size class 0) · TAG_ASIDS + pcid, as tlb.ts
     if (this.scTag[slot] === tag && this.l1Tags[index] === tag && (vaddr & 3) === 0) {
       const array = this.l1First!;
       array.stamps[index] = ++array.clock;
       this.scHits++;
-      return this.u32[(this.scFrame[slot]! + (vaddr & 4095)) / 4]!;
+      return this.u32[(this.scFrame[slot]! + (vaddr & 4095)) >>> 2]!;
     }
+    return this.load32Miss(vaddr);
+  }
+
+  /** load32 past both shortcuts: a TLB probe, perhaps a walk, perhaps a fault (kept out of the hot function). */
+  private load32Miss(vaddr: number): number {
     if ((vaddr & 3) !== 0) return this.loadSlow(vaddr, 4);
     // Aligned: the access cannot cross a page.
     L_checkVaddr(vaddr, 4);
     const paddr = this.translateChecked(vaddr, L_ACCESS_READ);
-    return this.port === null ? this.u32[paddr / 4]! : this.port.read(paddr, 4);
+    return this.port === null ? this.u32[paddr >>> 2]! : this.port.read(paddr, 4);
   }
 
   load8(vaddr: number): number {
@@ -422,18 +426,17 @@ export class Cpu {
       const array = this.mArray!;
       array.stamps[this.mIndex] = ++array.clock;
       this.fastHits++;
-      this.u32[(this.mFrame + off) / 4] = value;
+      this.u32[(this.mFrame + off) >>> 2] = value;
       return;
     }
-    const key = Math.floor(vaddr / 4096);
-    const slot = key & (SHORTCUT_SLOTS - 1);
+    const slot = (vaddr >>> 12) & (SHORTCUT_SLOTS - 1);
     const index = this.scIdx[slot]!;
-    const tag = key * 32768 + this.pcid;
+    const tag = (vaddr - (vaddr & 4095)) * 8 + this.pcid;
     if (this.scTag[slot] === tag && this.l1Tags[index] === tag && this.scWrite[slot] === 1 && (vaddr & 3) === 0) {
       const array = this.l1First!;
       array.stamps[index] = ++array.clock;
       this.scHits++;
-      this.u32[(this.scFrame[slot]! + (vaddr & 4095)) / 4] = value;
+      this.u32[(this.scFrame[slot]! + (vaddr & 4095)) >>> 2] = value;
       return;
     }
     this.storeSlow(vaddr, 4, value >>> 0, 0);
@@ -559,18 +562,21 @@ export class Cpu {
     // then), so checking less often delays the acknowledgement, never the correctness.
     for (let start = 0; start < n; start += POLL_EVERY) {
       if (Atomics.load(this.sdWords, this.sdIndex) !== this.sdSeen) this.serviceShootdown();
-      const end = Math.min(n, start + POLL_EVERY);
-      if (out === undefined) {
-        for (let i = start; i < end; i++) sum = (sum + this.load32Unpolled(vaddrs[i]!)) | 0;
-      } else {
-        for (let i = start; i < end; i++) {
-          const value = this.load32Unpolled(vaddrs[i]!);
-          out[i] = value;
-          sum = (sum + value) | 0;
-        }
-      }
+      sum = this.loadRun(vaddrs, start, Math.min(n, start + POLL_EVERY), out, sum);
     }
     return sum >>> 0;
+  }
+
+  /** One run of loadMany's loads. A function of its own, called often, so V8 optimizes it whole:
+   *  as one long loop it was compiled on-stack and thrown away at every exit (the code after the
+   *  loop had no type feedback), hundreds of times a second. */
+  private loadRun(vaddrs: ArrayLike<number>, start: number, end: number, out: Uint32Array | undefined, sum: number): number {
+    for (let i = start; i < end; i++) {
+      const value = this.load32Unpolled(vaddrs[i]!);
+      if (out !== undefined) out[i] = value;
+      sum = (sum + value) | 0;
+    }
+    return sum;
   }
 
   // ---- accounting ---------------------------------------------------------------------------------
