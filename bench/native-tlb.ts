@@ -19,16 +19,9 @@ import { Cpu } from '../src/machine/cpu.ts';
 import { skylake, zen3, type TlbPreset } from '../src/machine/tlb-presets.ts';
 import { Prng } from '../src/util/prng.ts';
 import { PageTableBuilder } from '../test/helpers/page-tables.ts';
+import { predictedRatio, type NativeResult } from '../src/lab/native-calibration.ts';
 
-export interface NativeResult {
-  sizeMiB: number;
-  steps: number;
-  ns4k: number;
-  ns2m: number;
-  ratio: number;
-  anonHugeKiB4k: number;
-  anonHugeKiB2m: number;
-}
+export { predictedRatio, type NativeResult };
 
 const SOURCE = new URL('./native/pointer-chase.c', import.meta.url).pathname;
 
@@ -79,11 +72,6 @@ export function cpuGhz(): number | null {
   } catch {
     return null;
   }
-}
-
-export function predictedRatio(ns2m: number, ghz: number, cycles4k: number, cycles2m: number): number {
-  const memoryCycles = ns2m * ghz;
-  return (memoryCycles + cycles4k - cycles2m) / memoryCycles;
 }
 
 export interface CalibrationRow {

@@ -74,6 +74,8 @@ export interface CpuCacheStats {
   cpu: number;
   loads: number;
   stores: number;
+  /** Page-walk reads served through this CPU's caches. */
+  walkReads: number;
   cycles: number;
   uncachedAccesses: number;
   wcStores: number;
@@ -355,6 +357,8 @@ export class CpuCache implements MemoryPort {
   private wcClock = 0;
   loads = 0;
   stores = 0;
+  /** Paging-structure entries read through this cache by the CPU's page walker (walkRead). */
+  walkReads = 0;
   cycles = 0;
   uncachedAccesses = 0;
   wcStores = 0;
@@ -482,6 +486,22 @@ export class CpuCache implements MemoryPort {
 
   write(paddr: number, sizeBytes: AccessSize, value: number, memType: MemType = MemType.WriteBack): void {
     this.store(paddr, sizeBytes, value, memType);
+  }
+
+  /**
+   * The page walker's port (mmu.ts `WalkPort`): a read of the 8-byte paging-structure entry at `paddr`
+   * (8-aligned, so inside one line), looked up as a write-back load is (L1D, then the lower levels and
+   * RAM, filling the levels that missed), counted in `walkReads` rather than `loads`, its cycles added
+   * to `cycles`. Returns those cycles. The walker takes the entry's value from RAM: the kernel writes
+   * page tables there directly and no CPU stores into a page-table frame through its cache, so RAM
+   * holds the newest entry; what this models is where the read is served and which lines it brings in
+   * and pushes out.
+   */
+  walkRead(paddr: number): number {
+    const before = this.cycles;
+    this.walkReads++;
+    this.lineInL1(paddr >>> this.lineShift);
+    return this.cycles - before;
   }
 
   /** sfence: empties every WC buffer into RAM. */
@@ -688,6 +708,7 @@ export class CpuCache implements MemoryPort {
       cpu: this.index,
       loads: this.loads,
       stores: this.stores,
+      walkReads: this.walkReads,
       cycles: this.cycles,
       uncachedAccesses: this.uncachedAccesses,
       wcStores: this.wcStores,

@@ -48,6 +48,7 @@ import {
   type AccessKind,
   type FaultHandler,
   type PageWalkerOptions,
+  type WalkPort,
 } from './mmu.ts';
 import { MAX_PCID, Tlb, type TlbArray, type TlbCounters } from './tlb.ts';
 import type { CycleCosts, TlbPreset } from './tlb-presets.ts';
@@ -71,6 +72,16 @@ const L_faultRecord = faultRecord;
 export interface MemoryPort {
   read(paddr: number, sizeBytes: 1 | 2 | 4): number;
   write(paddr: number, sizeBytes: 1 | 2 | 4, value: number): void;
+}
+
+/** A port that models a cache hierarchy (cache.ts's CpuCache): it also takes the page walker's reads
+ *  (mmu.ts WalkPort) and counts the cycles of everything it served. */
+export interface CacheModelPort extends MemoryPort, WalkPort {
+  readonly cycles: number;
+}
+
+function isCacheModel(port: MemoryPort | null): port is CacheModelPort {
+  return port !== null && typeof (port as Partial<CacheModelPort>).walkRead === 'function' && typeof (port as Partial<CacheModelPort>).cycles === 'number';
 }
 
 /** loadMany checks for a shootdown request once per this many loads. */
@@ -121,6 +132,11 @@ export class Cpu {
   private readonly u16: Uint16Array;
   private readonly u32: Uint32Array;
   private port: MemoryPort | null = null;
+  // Cycle accounting across memory-port changes (see cycles()).
+  private cachePort: CacheModelPort | null = null;
+  private portCyclesAtChange = 0;
+  private accessesAtPortChange = 0;
+  private dataCyclesFolded = 0;
   private faultHandler: FaultHandler | null = null;
 
   // The remembered translation (see FAST PATH). mSize = 0 when there is none.
@@ -194,7 +210,20 @@ export class Cpu {
   setMemoryPort(port: MemoryPort | null): void {
     this.forget();
     this.scTag.fill(-1);
+    this.dataCyclesFolded += this.dataCyclesSincePortChange();
+    this.accessesAtPortChange = this.slowAccesses;
     this.port = port;
+    const cache = isCacheModel(port) ? port : null;
+    this.cachePort = cache;
+    this.portCyclesAtChange = cache === null ? 0 : cache.cycles;
+    this.walker.port = cache;
+  }
+
+  /** Cycles of the data accesses since the last port change: the cache model's own count when one is
+   *  attached (walk reads included: it served them too), else dataAccessCycles per access. */
+  private dataCyclesSincePortChange(): number {
+    if (this.cachePort !== null) return this.cachePort.cycles - this.portCyclesAtChange;
+    return (this.slowAccesses - this.accessesAtPortChange) * this.costs.dataAccessCycles;
   }
 
   invlpg(vaddr: number): void {
@@ -342,26 +371,30 @@ export class Cpu {
       const array = this.mArray!;
       array.stamps[this.mIndex] = ++array.clock;
       this.fastHits++;
-      return this.u32[(this.mFrame + off) / 4]!;
+      return this.u32[(this.mFrame + off) >>> 2]!;
     }
     // The shortcut: slot → index of the page's entry in the first L1 array, valid while that entry
     // holds the page's tag under this PCID. It is then the entry a probe finds first (tags are
     // unique in a set), so this is that probe: the entry becomes most recent, the hit is counted.
-    const key = Math.floor(vaddr / 4096);
-    const slot = key & (SHORTCUT_SLOTS - 1);
+    const slot = (vaddr >>> 12) & (SHORTCUT_SLOTS - 1);
     const index = this.scIdx[slot]!;
-    const tag = key * 32768 + this.pcid; // (key · 4 + size class 0) · TAG_ASIDS + pcid, as tlb.ts
+    const tag = (vaddr - (vaddr & 4095)) * 8 + this.pcid; // (key · 4 + size class 0) · TAG_ASIDS + pcid, as tlb.ts
     if (this.scTag[slot] === tag && this.l1Tags[index] === tag && (vaddr & 3) === 0) {
       const array = this.l1First!;
       array.stamps[index] = ++array.clock;
       this.scHits++;
-      return this.u32[(this.scFrame[slot]! + (vaddr & 4095)) / 4]!;
+      return this.u32[(this.scFrame[slot]! + (vaddr & 4095)) >>> 2]!;
     }
+    return this.load32Miss(vaddr);
+  }
+
+  /** load32 past both shortcuts: a TLB probe, perhaps a walk, perhaps a fault (kept out of the hot function). */
+  private load32Miss(vaddr: number): number {
     if ((vaddr & 3) !== 0) return this.loadSlow(vaddr, 4);
     // Aligned: the access cannot cross a page.
     L_checkVaddr(vaddr, 4);
     const paddr = this.translateChecked(vaddr, L_ACCESS_READ);
-    return this.port === null ? this.u32[paddr / 4]! : this.port.read(paddr, 4);
+    return this.port === null ? this.u32[paddr >>> 2]! : this.port.read(paddr, 4);
   }
 
   load8(vaddr: number): number {
@@ -393,18 +426,17 @@ export class Cpu {
       const array = this.mArray!;
       array.stamps[this.mIndex] = ++array.clock;
       this.fastHits++;
-      this.u32[(this.mFrame + off) / 4] = value;
+      this.u32[(this.mFrame + off) >>> 2] = value;
       return;
     }
-    const key = Math.floor(vaddr / 4096);
-    const slot = key & (SHORTCUT_SLOTS - 1);
+    const slot = (vaddr >>> 12) & (SHORTCUT_SLOTS - 1);
     const index = this.scIdx[slot]!;
-    const tag = key * 32768 + this.pcid;
+    const tag = (vaddr - (vaddr & 4095)) * 8 + this.pcid;
     if (this.scTag[slot] === tag && this.l1Tags[index] === tag && this.scWrite[slot] === 1 && (vaddr & 3) === 0) {
       const array = this.l1First!;
       array.stamps[index] = ++array.clock;
       this.scHits++;
-      this.u32[(this.scFrame[slot]! + (vaddr & 4095)) / 4] = value;
+      this.u32[(this.scFrame[slot]! + (vaddr & 4095)) >>> 2] = value;
       return;
     }
     this.storeSlow(vaddr, 4, value >>> 0, 0);
@@ -530,29 +562,39 @@ export class Cpu {
     // then), so checking less often delays the acknowledgement, never the correctness.
     for (let start = 0; start < n; start += POLL_EVERY) {
       if (Atomics.load(this.sdWords, this.sdIndex) !== this.sdSeen) this.serviceShootdown();
-      const end = Math.min(n, start + POLL_EVERY);
-      if (out === undefined) {
-        for (let i = start; i < end; i++) sum = (sum + this.load32Unpolled(vaddrs[i]!)) | 0;
-      } else {
-        for (let i = start; i < end; i++) {
-          const value = this.load32Unpolled(vaddrs[i]!);
-          out[i] = value;
-          sum = (sum + value) | 0;
-        }
-      }
+      sum = this.loadRun(vaddrs, start, Math.min(n, start + POLL_EVERY), out, sum);
     }
     return sum >>> 0;
   }
 
+  /** One run of loadMany's loads. A function of its own, called often, so V8 optimizes it whole:
+   *  as one long loop it was compiled on-stack and thrown away at every exit (the code after the
+   *  loop had no type feedback), hundreds of times a second. */
+  private loadRun(vaddrs: ArrayLike<number>, start: number, end: number, out: Uint32Array | undefined, sum: number): number {
+    for (let i = start; i < end; i++) {
+      const value = this.load32Unpolled(vaddrs[i]!);
+      if (out !== undefined) out[i] = value;
+      sum = (sum + value) | 0;
+    }
+    return sum;
+  }
+
   // ---- accounting ---------------------------------------------------------------------------------
 
-  /** Modelled cycles so far: data accesses, L2 TLB hits, walks and their reads (tlb-presets.ts). */
+  /**
+   * Modelled cycles so far (tlb-presets.ts): L1 TLB hits, L2 TLB hits, walks, walk reads, data
+   * accesses. With a cache model attached (setMemoryPort of a CacheModelPort) the data accesses and
+   * the walk reads cost what the cache charged for them (its `cycles`, counted once), in place of the
+   * preset's dataAccessCycles and walkReadCycles; walk reads made with no cache attached keep
+   * walkReadCycles each.
+   */
   cycles(): number {
     this.forget();
     const c = this.costs;
     const t: TlbCounters = this.tlb.counters;
     const w = this.walker.counters;
-    return this.slowAccesses * (c.dataAccessCycles + c.l1HitCycles) + t.l2Hits * c.l2HitCycles + w.walks * c.walkBaseCycles + w.walkReads * c.walkReadCycles;
+    const data = this.dataCyclesFolded + this.dataCyclesSincePortChange();
+    return data + this.slowAccesses * c.l1HitCycles + t.l2Hits * c.l2HitCycles + w.walks * c.walkBaseCycles + (w.walkReads - w.portReads) * c.walkReadCycles;
   }
 
   stats(): CpuStats {

@@ -159,6 +159,16 @@ export interface WalkCache {
   fill(vaddr: number, pcid: number, level: number, next: number, perms: number): void;
 }
 
+/**
+ * Where the walker's reads go when a data-cache model is attached (cache.ts's CpuCache implements
+ * it): on hardware the page walker reads paging-structure entries through the data caches, after
+ * the page-walk caches. `walkRead(paddr)` looks the entry's line up and returns the cycles the read
+ * cost; the entry's value still comes from RAM (see CpuCache.walkRead).
+ */
+export interface WalkPort {
+  walkRead(paddr: number): number;
+}
+
 export interface PageWalkerOptions {
   /** MAXPHYADDR (§4.1.4): frame bits above it are reserved. Default 46, as Skylake server parts. */
   maxPhysAddrBits?: number;
@@ -175,6 +185,9 @@ export interface WalkerCounters {
   /** Walks that started below the PML4 thanks to a walk-cache hit, by the level they started at. */
   walkCacheHits: [number, number, number];
   faults: number;
+  /** Of walkReads, those served through a walk port (a data cache), and the cycles that port charged for them. */
+  portReads: number;
+  portCycles: number;
 }
 
 /**
@@ -211,8 +224,10 @@ export class PageWalker {
   lastReads = 0;
   /** Level the last walk started at (4 without walk-cache help). */
   lastStartLevel = 4;
-  readonly counters: WalkerCounters = { walks: 0, walkReads: 0, walkCacheHits: [0, 0, 0], faults: 0 };
+  readonly counters: WalkerCounters = { walks: 0, walkReads: 0, walkCacheHits: [0, 0, 0], faults: 0, portReads: 0, portCycles: 0 };
   walkCache: WalkCache | null = null;
+  /** The data cache the walk's reads go through (null: straight to RAM, costed by the preset). */
+  port: WalkPort | null = null;
 
   private readonly words: Int32Array;
   private readonly ramBytes: number;
@@ -273,6 +288,10 @@ export class PageWalker {
       lo = words[entryIndex]!;
       hi = words[entryIndex + 1]!;
       reads++;
+      if (this.port !== null) {
+        counters.portReads++;
+        counters.portCycles += this.port.walkRead(entryPaddr);
+      }
       if ((lo & L_PTE_PRESENT) === 0) return this.fail(FAULT_NOT_PRESENT, level, reads);
       if ((hi & this.hiReserved) !== 0) return this.fail(FAULT_RESERVED, level, reads);
       if ((lo & L_PTE_WRITABLE) === 0) perms &= ~PERM_WRITABLE;

@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runScenario } from '../../src/lab/run.ts';
 import { coverageOf, fragmentedTimeline, thpTlb } from '../../src/lab/scenarios/thp-tlb.ts';
 
@@ -55,4 +58,36 @@ test('thp-tlb on a fragmented machine: no compaction gets no huge page, direct c
   assert.equal(direct.faultFallback, 0);
   assert.ok(deferred.coverage > 0 && deferred.coverage < 1, JSON.stringify(deferred));
   assert.ok(collapsed.faultFallback > 0 && collapsed.coverage === 1, JSON.stringify(collapsed));
+});
+
+test('thp-tlb shows the measured native 4K/2M ratio beside the modelled one when a native report is given, and says so when none is', async () => {
+  const params = { datasetBytes: '8MiB', accesses: '4000', maxSizeBytes: '2MiB', fragmentedRamBytes: '32MiB', rounds: '2' };
+  const without = await runScenario(thpTlb, params, { seed: 1 });
+  const plain = without.result.tables.find((t) => t.id === 'native');
+  assert.ok(plain !== undefined);
+  assert.match(plain.note ?? '', /did not run/);
+  assert.deepEqual(plain.rows.map((r) => [r.predicted, r.measured]), [['n/a', 'n/a'], ['n/a', 'n/a']]);
+  const dir = mkdtempSync(join(tmpdir(), 'kmem-thp-native-'));
+  try {
+    const file = join(dir, 'native.json');
+    const native = { sizeMiB: 128, steps: 1000, ns4k: 125, ns2m: 100, ratio: 1.25, anonHugeKiB4k: 0, anonHugeKiB2m: 131072 };
+    writeFileSync(file, JSON.stringify({ native, ghz: 2, rows: [] }));
+    const run = await runScenario(thpTlb, { ...params, nativeReport: file }, { seed: 1 });
+    const table = run.result.tables.find((t) => t.id === 'native');
+    assert.ok(table !== undefined);
+    for (const r of table.rows) {
+      assert.equal(r.measured, 1.25);
+      // Memory term 100 ns × 2 GHz = 200 cycles, plus the model's extra translation cycles of 4 KiB pages.
+      assert.equal(r.predicted, (200 + (r.cycles4k as number) - (r.cycles2m as number)) / 200);
+      assert.ok((r.cycles4k as number) > (r.cycles2m as number));
+    }
+    assert.match(table.note ?? '', /measured 1\.250/);
+    writeFileSync(file, JSON.stringify({ native: null, skipped: 'no C compiler', ghz: null }));
+    const skipped = (await runScenario(thpTlb, { ...params, nativeReport: file }, { seed: 1 })).result.tables.find((t) => t.id === 'native');
+    assert.match(skipped?.note ?? '', /no measurement \(no C compiler\)/);
+    writeFileSync(file, '{"native": {"ratio": "fast"}}');
+    await assert.rejects(runScenario(thpTlb, { ...params, nativeReport: file }, { seed: 1 }), /expected \{ native/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

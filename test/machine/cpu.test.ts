@@ -5,6 +5,7 @@ import { Cpu, type MemoryPort } from '../../src/machine/cpu.ts';
 import { PageFaultError, VirtualAddressError, type PageFault } from '../../src/machine/mmu.ts';
 import { PTE_DIRTY, PTE_GLOBAL } from '../../src/machine/pte.ts';
 import { fullyAssociative, skylake, zen3 } from '../../src/machine/tlb-presets.ts';
+import { MemorySystem } from '../../src/machine/cache.ts';
 import { KmemError } from '../../src/util/errors.ts';
 import { PageTableBuilder } from '../helpers/page-tables.ts';
 
@@ -202,4 +203,33 @@ test('loadMany matches load32 one by one, counters included', () => {
   assert.equal(b.cpu.loadMany(vaddrs, out), sum >>> 0);
   assert.equal(out[1], 7919 * 7);
   assert.deepEqual(b.cpu.stats(), a.cpu.stats());
+});
+
+test('with a data cache attached, page-walk reads go through it and every cycle is counted once (hand-computed)', () => {
+  const { ram, pt, cpu } = machine(skylake());
+  const mem = new MemorySystem(ram, { preset: 'skylake' });
+  pt.map(0x1000, 0x200000, 1);
+  pt.map(0x2000, 0x201000, 1);
+  cpu.setMemoryPort(mem.cpu(0));
+  // Skylake cache preset: L1D hit 4 cycles, RAM 250; the TLB preset: L1 TLB hit 0, walk base 0.
+  cpu.load32(0x1000); // walk: PML4E, PDPTE, PDE, PTE[1], each line from RAM (4 × 250); data from RAM (250)
+  cpu.load32(0x2000); // walk: the same four lines, now L1D hits (PTE[2] shares PTE[1]'s line): 4 × 4; data from RAM (250)
+  cpu.load32(0x1004); // L1 TLB hit; data: an L1D hit (4)
+  const cache = mem.cpu(0).stats();
+  assert.equal(cache.walkReads, 8, 'the walker\'s 8 entry reads went through the data cache');
+  assert.equal(cache.loads, 3, 'and are not counted as the program\'s loads');
+  assert.equal(cache.cycles, 4 * 250 + 250 + 4 * 4 + 250 + 4);
+  const s = cpu.stats();
+  assert.equal(s.walkReads, 8);
+  assert.equal(s.cycles, 1520, 'the cache\'s cycles, with no dataAccessCycles or walkReadCycles added on top');
+  // Without the cache, the preset's stand-ins: 3 accesses × 4 + 8 walk reads × 12 (the same events).
+  const plain = machine(skylake());
+  plain.pt.map(0x1000, 0x200000, 1);
+  plain.pt.map(0x2000, 0x201000, 1);
+  for (const v of [0x1000, 0x2000, 0x1004]) plain.cpu.load32(v);
+  assert.equal(plain.cpu.cycles(), 3 * 4 + 8 * 12);
+  // Detaching keeps what the cache charged and goes back to the preset's costs.
+  cpu.setMemoryPort(null);
+  cpu.load32(0x1008);
+  assert.equal(cpu.cycles(), 1520 + 4);
 });

@@ -31,6 +31,7 @@ import type { Plot, Table } from '../scenario.ts';
 import { GlibcMalloc, HugepageAwareMalloc } from '../workloads/malloc.ts';
 import type { UserMalloc } from '../workloads/malloc.ts';
 import { InvariantError } from '../../util/errors.ts';
+import { predictedRatio, type NativeReport } from '../native-calibration.ts';
 
 const MiB = 1 << 20;
 const PRESETS: readonly PresetName[] = ['skylake', 'zen3'];
@@ -97,6 +98,51 @@ function runWalk(config: Config, preset: PresetName, pattern: (typeof PATTERNS)[
     faults,
     coverage: hugeCoverage(mm, ptr, datasetBytes),
     cyclesPerAccess: (cpu.cycles() - cyclesBefore) / accesses,
+  };
+}
+
+/**
+ * The modelled 4K/2M ratio of random loads beside the measured native one (bench/native-tlb.ts). The
+ * model's translation cycles per load come from this run's random walks (cycles per load less the
+ * data access); the memory term, which the model lacks, from the native 2 MiB run. Without a native
+ * report the table says so and predicts nothing.
+ */
+function calibrationTable(rows: readonly WalkRow[], report: NativeReport | null, source: string): Table {
+  const native = report?.native ?? null;
+  const ghz = report?.ghz ?? null;
+  const out = PRESETS.map((preset) => {
+    const find = (config: Config): WalkRow | undefined => rows.find((r) => r.config === config && r.preset === preset && r.pattern === 'random');
+    const dataCycles = presetByName(preset).costs.dataAccessCycles;
+    const c4k = (find('4 KiB pages')?.cyclesPerAccess ?? NaN) - dataCycles;
+    const c2m = (find('2 MiB pages, aligned')?.cyclesPerAccess ?? NaN) - dataCycles;
+    return {
+      preset,
+      cycles4k: c4k,
+      cycles2m: c2m,
+      predicted: native === null || ghz === null ? 'n/a' : predictedRatio(native.ns2m, ghz, c4k, c2m),
+      measured: native === null ? 'n/a' : native.ratio,
+    };
+  });
+  const note =
+    report === null
+      ? 'Native 4K/2M ratio: the native benchmark did not run (no report given: run npm run bench:native-tlb -- --json > native.json, then pass --native-report native.json), so only the model is shown.'
+      : native === null
+        ? `Native 4K/2M ratio: the report ${source} has no measurement (${report.skipped ?? 'the native run was skipped'}).`
+        : `Native 4K/2M ratio from ${source}: measured ${native.ratio.toFixed(3)} over ${native.sizeMiB} MiB (${native.ns4k.toFixed(1)} vs ${native.ns2m.toFixed(1)} ns per load, AnonHugePages ${native.anonHugeKiB2m} kB in the 2 MiB run); modelled ${out.map((r) => `${typeof r.predicted === 'number' ? r.predicted.toFixed(3) : 'n/a'} (${r.preset})`).join(', ')}. docs/mmu.md explains the gap.`;
+  return {
+    id: 'native',
+    title: 'Modelled against measured: 4K/2M time ratio of random loads',
+    columns: [
+      { key: 'preset', label: 'TLB' },
+      { key: 'cycles4k', label: 'model translation cycles/load, 4 KiB', digits: 1 },
+      { key: 'cycles2m', label: 'model translation cycles/load, 2 MiB', digits: 1 },
+      { key: 'predicted', label: 'modelled 4K/2M', digits: 3 },
+      { key: 'measured', label: 'measured 4K/2M (native)', digits: 3 },
+    ],
+    rows: out,
+    note,
+    // The measured column is a timing of this machine, not a function of the seed.
+    ...(native === null ? {} : { timing: true }),
   };
 }
 
@@ -180,8 +226,13 @@ export const thpTlb = defineScenario({
     maxSizeBytes: { kind: 'size', default: 256 * MiB, min: 2 * MiB, max: 512 * MiB, description: 'largest allocation in the coverage sweep' },
     fragmentedRamBytes: { kind: 'size', default: 128 * MiB, min: 32 * MiB, max: 1024 * MiB, description: 'RAM of the fragmented machine' },
     rounds: { kind: 'int', default: 12, min: 2, max: 200, description: 'rounds on the fragmented machine' },
+    nativeReport: {
+      kind: 'string',
+      default: '',
+      description: 'a file holding the output of npm run bench:native-tlb -- --json: its measured 4K/2M ratio is shown beside the model\'s',
+    },
   },
-  run(params, ctx) {
+  async run(params, ctx) {
     const datasetBytes = ctx.smoke ? Math.min(params.datasetBytes, 16 * MiB) : params.datasetBytes;
     const accesses = ctx.smoke ? Math.min(params.accesses, 40_000) : params.accesses;
     const maxSize = ctx.smoke ? Math.min(params.maxSizeBytes, 16 * MiB) : params.maxSizeBytes;
@@ -281,6 +332,9 @@ export const thpTlb = defineScenario({
         return { mode: t.mode, faultAlloc: last?.faultAlloc ?? 0, faultFallback: last?.faultFallback ?? 0, coverage: last?.coverage ?? 0 };
       }),
     };
-    return { summary, tables: [table, coverageTable, timelineTable], plots: [plot, timelinePlot] };
+    const native = params.nativeReport === '' ? null : (await import('../workloads/native-report-file.ts')).readNativeReport(params.nativeReport);
+    const nativeTable = calibrationTable(rows, native, params.nativeReport);
+    summary.push(nativeTable.note ?? '');
+    return { summary, tables: [table, nativeTable, coverageTable, timelineTable], plots: [plot, timelinePlot] };
   },
 });

@@ -86,10 +86,12 @@ export function copyAnonPage(mm: AddressSpace, slot: number, page: number, writa
   setAnonExclusive(vm, pfn, true);
   const keep = (lo & (PAGE_SIZE - 1) & ~writeBits) >>> 0;
   u[slot] = ((pfn * PAGE_SIZE) | keep | (writable ? writeBits : 0)) >>> 0;
+  // Flush before the old page's reference is dropped (wp_page_copy: ptep_clear_flush, then
+  // page_remove_rmap): if that was its last reference it is freed, and no TLB may still reach it.
+  vm.flushTlb(mm, page, page + PAGE_SIZE);
   if (old === vm.zeroPfn) vm.count('nr_zero_page_maps', -1);
   else rmapRemove(vm, old, mm.paddr, page, 0);
   if (old === vm.zeroPfn) mm.countAnon(1);
   vm.count('kmem_cow_copy');
-  vm.flushTlb(mm, page, page + PAGE_SIZE);
   return pfn;
 }

@@ -42,6 +42,7 @@ import { procMaps, procSmapsRollup } from './proc.ts';
 import { PAGE_SIZE, TASK_SIZE, VM } from './types.ts';
 import type { AccessKind } from './types.ts';
 import { zapRange } from './vma-ops.ts';
+import { MmuGather } from './mmu-gather.ts';
 import type { Vm } from './vm.ts';
 
 export const MM_BYTES = 128;
@@ -254,21 +255,27 @@ export class AddressSpace {
     const vm = this.vm;
     this.lockMmap();
     try {
+      // tlb_gather_mmu_fullmm: one flush of the whole mm, then the pages and tables are freed.
       // unmap_vmas and free_pgtables in one walk per VMA: a table is freed with the last VMA whose
       // range it spans (the next VMA's start is the ceiling), so each walk visits only that VMA's range.
+      const tlb = new MmuGather(this, true);
       const top = TASK_SIZE + PAGE_SIZE;
       for (let i = 0; i < this.mapCount; i++) {
         const vma = this.vmaAt(i);
         const ceiling = i + 1 < this.mapCount ? vm.vmas.start(this.vmaAt(i + 1)) : top;
-        zapRange(this, vm.vmas.start(vma), vm.vmas.end(vma), { floor: 0, ceiling });
+        zapRange(this, vm.vmas.start(vma), vm.vmas.end(vma), { floor: 0, ceiling }, tlb);
         vm.vmaCache.free(vma);
       }
       this.removeAt(0, this.mapCount);
       // Tables no VMA's range reaches (none are made outside VMAs; this only makes sure): the whole space.
-      if (this.pageTablePages > 1) this.countTables(-vm.tables.walkRange(this.pgdPfn, 0, top, () => undefined, { floor: 0, ceiling: top }));
+      if (this.pageTablePages > 1) {
+        const free = (pfn: number, vaddr: number): void => tlb.removeTable(pfn, vaddr);
+        this.countTables(-vm.tables.walkRange(this.pgdPfn, 0, top, () => undefined, { floor: 0, ceiling: top, free }));
+      }
       assert(this.pageTablePages === 1, () => `exit of mm 0x${this.paddr.toString(16)}: ${this.pageTablePages} table pages left after freeing its tables, expected the PGD only`);
       this.countTables(-1);
-      vm.tables.freeTable(this.pgdPfn);
+      tlb.removeTable(this.pgdPfn, 0);
+      tlb.finish();
       vm.pages.freePages(this.word(MM.INDEX_PFN), this.word(MM.INDEX_ORDER), VM_OWNER_VMA_INDEX);
     } finally {
       this.lock.release();

@@ -29,6 +29,7 @@ import { handleFault } from './fault.ts';
 import type { AddressSpace } from './mm-struct.ts';
 import { MMF } from './mm-struct.ts';
 import { gapAround, mergeAround, splitAt, zapRange } from './vma-ops.ts';
+import { MmuGather } from './mmu-gather.ts';
 import { alignsMapping } from './thp.ts';
 import { MAP, MMAP_MIN_ADDR, PAGE_SIZE, PMD_SIZE, PROT, PROT_MASK, TASK_SIZE, VM, pageAlign } from './types.ts';
 
@@ -178,7 +179,10 @@ export function unmapLocked(mm: AddressSpace, start: number, len: number, call: 
     removedBytes += Math.min(vmas.end(vma), end) - Math.max(vmas.start(vma), start);
   }
   mm.addNum(MMF.TOTAL_VM, -removedBytes / PAGE_SIZE);
-  zapRange(mm, start, end, null);
+  // unmap_region: one mmu_gather over the zap and free_pgtables, so that neither a page nor a page
+  // table is freed before the TLBs (and page-walk caches) have dropped it.
+  const tlb = new MmuGather(mm, false);
+  zapRange(mm, start, end, null, tlb);
   if (vmas.start(first) < start) {
     if (!splitAt(mm, i, start)) throw new SyscallError(call, 'ENOMEM', 'no memory for a vm_area_struct');
     i++;
@@ -193,8 +197,9 @@ export function unmapLocked(mm: AddressSpace, start: number, len: number, call: 
   }
   for (let k = i; k < j; k++) vm.vmaCache.free(mm.vmaAt(k));
   mm.removeAt(i, j - i);
-  const freedTables = vm.tables.walkRange(mm.pgdPfn, start, end, () => undefined, gapAround(mm, start, end));
+  const freedTables = vm.tables.walkRange(mm.pgdPfn, start, end, () => undefined, { ...gapAround(mm, start, end), free: (pfn, vaddr) => tlb.removeTable(pfn, vaddr) });
   if (freedTables > 0) mm.countTables(-freedTables);
+  tlb.finish();
 }
 
 /** Faults every page of [start, end) in (populate_vma_page_range). */

@@ -40,6 +40,13 @@ export function entryPfn(lo: number): number {
   return lo >>> 12;
 }
 
+/** The gap free_pgtables may empty, and optionally who frees the tables taken out (vaddr: the start of the span the table mapped). */
+export interface TableRange {
+  floor: number;
+  ceiling: number;
+  free?: (pfn: number, vaddr: number) => void;
+}
+
 export class PageTables {
   constructor(
     readonly words: Uint32Array,
@@ -106,14 +113,16 @@ export class PageTables {
    * low word is not zero, in address order; `leaf(slot, vaddr, level)` may clear it. Absent subtrees
    * are skipped whole, so a walk over a sparse terabyte costs what its tables hold. With `tables`
    * set, afterwards frees every table whose whole span lies in [floor, ceiling) (free_pgtables: no
-   * VMA covers it, so it must be empty). Returns the table pages freed.
+   * VMA covers it, so it must be empty). Returns the table pages freed. With `tables.free` set, a
+   * table unlinked from the tree is handed to it instead of freed here (an mmu_gather frees it after
+   * the TLB flush, mmu-gather.ts).
    */
   walkRange(
     pgdPfn: number,
     start: number,
     end: number,
     leaf: (slot: number, vaddr: number, level: number) => void,
-    tables: { floor: number; ceiling: number } | null,
+    tables: TableRange | null,
   ): number {
     assert(start < end, () => `page-table walk of [${start}, ${end}): expected a non-empty range`);
     return this.walk(pgdPfn, 4, start, end, leaf, tables);
@@ -125,7 +134,7 @@ export class PageTables {
     start: number,
     end: number,
     leaf: (slot: number, vaddr: number, level: number) => void,
-    tables: { floor: number; ceiling: number } | null,
+    tables: TableRange | null,
   ): number {
     // Indexed by entry, not by address: absent entries (a zero low word) cost one load each.
     const words = this.words;
@@ -151,7 +160,8 @@ export class PageTables {
           assert(this.isEmpty(child), () => `page table at pfn ${child} spans no VMA ([0x${entryStart.toString(16)}, +0x${span.toString(16)})) yet holds entries`);
           words[s] = 0;
           words[s + 1] = 0;
-          this.freeTable(child);
+          if (tables.free === undefined) this.freeTable(child);
+          else tables.free(child, entryStart);
           freed++;
         }
       }

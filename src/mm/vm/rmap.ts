@@ -37,11 +37,17 @@ export function rmapAdd(vm: Vm, pfn: number, mm: number, vaddr: number): void {
   if (mapcount > 1) vm.memMap.refcount[pfn] = (vm.memMap.refcount[pfn] as number) + 1;
 }
 
+/** Where an unmap leaves pages whose last mapping went, to free them after the TLB flush (mmu-gather.ts). */
+export interface PageGather {
+  removePage(pfn: number, order: number): void;
+}
+
 /**
- * Removes the mapping (mm, vaddr) of page pfn and drops its reference; frees the page (order `order`)
- * when that was the last. Returns whether the page was freed.
+ * Removes the mapping (mm, vaddr) of page pfn and drops its reference; when that was the last, frees
+ * the page (order `order`), or with `gather` hands it to the gather, which keeps that last reference
+ * until the TLBs are flushed (putGatheredPage). Returns whether the page was (or will be) freed.
  */
-export function rmapRemove(vm: Vm, pfn: number, mm: number, vaddr: number, order: number): boolean {
+export function rmapRemove(vm: Vm, pfn: number, mm: number, vaddr: number, order: number, gather: PageGather | null = null): boolean {
   const priv = vm.memMap.private;
   let prev = 0;
   let item = priv[pfn] as number;
@@ -63,12 +69,31 @@ export function rmapRemove(vm: Vm, pfn: number, mm: number, vaddr: number, order
     return false;
   }
   assert(vm.memMap.mapcount[pfn] === 0 && priv[pfn] === 0, () => `pfn ${pfn} lost its last reference while still mapped`);
+  if (gather !== null) {
+    // refcount stays 1: the gather's reference, dropped after the flush.
+    gather.removePage(pfn, order);
+    return true;
+  }
+  releaseAnonPage(vm, pfn, order);
+  return true;
+}
+
+/** put_page of a page an mmu_gather held (mmu-gather.ts): drops the gather's reference and frees it. */
+export function putGatheredPage(vm: Vm, pfn: number, order: number): void {
+  assert(
+    vm.memMap.refcount[pfn] === 1 && vm.memMap.mapcount[pfn] === 0 && vm.memMap.private[pfn] === 0,
+    () => `gathered pfn ${pfn}: refcount ${vm.memMap.refcount[pfn]}, mapcount ${vm.memMap.mapcount[pfn]}: expected only the gather's reference`,
+  );
+  releaseAnonPage(vm, pfn, order);
+}
+
+/** Frees an anonymous page whose last reference is gone. */
+function releaseAnonPage(vm: Vm, pfn: number, order: number): void {
   const owner = vm.memMap.owner[pfn] as number;
   assert(owner === VM_OWNER_ANON || owner === VM_OWNER_ANON_THP, () => `pfn ${pfn}: owner tag 0x${owner.toString(16)}, expected an anonymous page's`);
   vm.memMap.flags[pfn] = (vm.memMap.flags[pfn] as number) & ~PageFlag.AnonExclusive;
   if (((vm.memMap.flags[pfn] as number) & PageFlag.Sensitive) !== 0) releaseSensitivePage(vm, pfn);
   vm.pages.freePages(pfn, order, owner);
-  return true;
 }
 
 /** Calls fn(mm, vaddr) for every mapping of pfn (rmap_walk). */

@@ -42,7 +42,9 @@
  *
  * Host-side state: AddressSpace wrappers (a view of an mm_struct's paddr), the Vm registry of live
  * mms by pid (rebuilt from the mm list on attach), and statistics counters that are also kept in the
- * arena (the vmstat words), so losing the wrappers loses nothing.
+ * arena (the vmstat words), so losing the wrappers loses nothing. An unmap's mmu_gather (mmu-gather.ts)
+ * holds the pages and tables it will free after the TLB flush for the length of one call, as Linux keeps
+ * it on the kernel stack; lost mid-call, those pages leak (still referenced, unmapped), never reused.
  */
 
 /** Bits of a virtual address each paging level translates (x86-64 4-level paging). */

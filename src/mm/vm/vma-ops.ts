@@ -16,8 +16,9 @@ import type { AddressSpace } from './mm-struct.ts';
 import { entryPfn } from './page-table.ts';
 import { rmapRemove } from './rmap.ts';
 import { MMF } from './mm-struct.ts';
+import { MmuGather } from './mmu-gather.ts';
 import { splitHugeBoundaries, splitHugePmd } from './thp.ts';
-import { HPAGE_PMD_NR, HPAGE_PMD_ORDER, PMD_SIZE, TASK_SIZE } from './types.ts';
+import { HPAGE_PMD_NR, HPAGE_PMD_ORDER, PAGE_SIZE, PMD_SIZE, TASK_SIZE } from './types.ts';
 import { ROOT } from './vm.ts';
 import { NO_PFN } from '../types.ts';
 
@@ -70,16 +71,20 @@ export function splitAt(mm: AddressSpace, i: number, addr: number): boolean {
 }
 
 /**
- * Unmaps every page in [start, end) (zap_page_range): drops each mapping's rmap item and reference,
- * freeing pages no longer mapped. With `tables` set, also frees the page tables whose whole span lies
- * in [floor, ceiling), the gap around the range that no VMA covers (free_pgtables). Then shoots down
- * the TLBs. Huge PMD leaves are split by the caller first.
+ * Unmaps every page in [start, end) (zap_page_range / unmap_vmas): drops each mapping's rmap item and
+ * reference; a page no longer mapped goes to the mmu_gather, which frees it only after the TLBs are
+ * shot down for the cleared range (mmu-gather.ts). With `tables` set, also takes out the page tables
+ * whose whole span lies in [floor, ceiling), the gap around the range that no VMA covers
+ * (free_pgtables), into the same gather. Without `gather`, one is made and finished here; with one,
+ * the caller finishes it (after free_pgtables, as Linux's unmap_region does). Huge PMD leaves cut by
+ * the range's ends are split first.
  */
-export function zapRange(mm: AddressSpace, start: number, end: number, tables: { floor: number; ceiling: number } | null): void {
+export function zapRange(mm: AddressSpace, start: number, end: number, tables: { floor: number; ceiling: number } | null, gather: MmuGather | null = null): void {
   const vm = mm.vm;
   const u = vm.u;
   let anon = 0;
   let deposits = 0;
+  const tlb = gather ?? new MmuGather(mm, false);
   splitHugeBoundaries(mm, start, end);
   const freed = vm.tables.walkRange(
     mm.pgdPfn,
@@ -91,6 +96,7 @@ export function zapRange(mm: AddressSpace, start: number, end: number, tables: {
       const pfn = entryPfn(lo);
       u[slot] = 0;
       u[slot + 1] = 0;
+      tlb.track(vaddr, vaddr + (level === 2 ? PMD_SIZE : PAGE_SIZE));
       if (level === 2) {
         assert(vaddr >= start && vaddr + PMD_SIZE <= end, () => `zap of [0x${start.toString(16)}, 0x${end.toString(16)}) cuts the huge page at 0x${vaddr.toString(16)}: expected it split first`);
         if (pfn === vm.root(ROOT.HUGE_ZERO_PFN)) {
@@ -101,7 +107,7 @@ export function zapRange(mm: AddressSpace, start: number, end: number, tables: {
         vm.memMap.next[pfn] = NO_PFN;
         vm.tables.freeTable(deposit);
         deposits++;
-        rmapRemove(vm, pfn, mm.paddr, vaddr, HPAGE_PMD_ORDER);
+        rmapRemove(vm, pfn, mm.paddr, vaddr, HPAGE_PMD_ORDER, tlb);
         anon += HPAGE_PMD_NR;
         mm.addNum(MMF.ANON_PMDS, -1);
         vm.count('nr_anon_transparent_hugepages', -1);
@@ -111,14 +117,14 @@ export function zapRange(mm: AddressSpace, start: number, end: number, tables: {
         vm.count('nr_zero_page_maps', -1);
         return;
       }
-      rmapRemove(vm, pfn, mm.paddr, vaddr, 0);
+      rmapRemove(vm, pfn, mm.paddr, vaddr, 0, tlb);
       anon++;
     },
-    tables,
+    tables === null ? null : { ...tables, free: (pfn, vaddr) => tlb.removeTable(pfn, vaddr) },
   );
   if (anon > 0) mm.countAnon(-anon);
   if (freed + deposits > 0) mm.countTables(-freed - deposits);
-  vm.flushTlb(mm, start, end);
+  if (gather === null) tlb.finish();
 }
 
 /** The gap around [start, end) after its VMAs are gone: from the previous VMA's end to the next's start. */

@@ -113,17 +113,19 @@ export function vfree(vm: Vm, addr: number): void {
   }
 }
 
+/** vunmap then free: every entry cleared, every CPU flushed, and only then the pages freed (vfree frees after the flush). */
 function unmapPages(vm: Vm, start: number, nrPages: number): void {
   const u = vm.u;
+  const pfns = new Int32Array(nrPages);
   for (let i = 0; i < nrPages; i++) {
     const slot = vm.tables.entry(vm.kernelPgdPfn, start + i * PAGE_SIZE, 1, false);
     assert(slot >= 0 && ((u[slot] as number) & PTE_PRESENT) !== 0, () => `vmalloc page at 0x${(start + i * PAGE_SIZE).toString(16)} is not mapped`);
-    const pfn = entryPfn(u[slot] as number);
+    pfns[i] = entryPfn(u[slot] as number);
     u[slot] = 0;
     u[slot + 1] = 0;
-    vm.pages.freePages(pfn, 0, VM_OWNER_VMALLOC);
   }
   vm.flushKernelTlb(start, start + nrPages * PAGE_SIZE);
+  for (let i = 0; i < nrPages; i++) vm.pages.freePages(pfns[i]!, 0, VM_OWNER_VMALLOC);
 }
 
 /** Every vmalloc area, by address. */
