@@ -7,6 +7,7 @@ import { LiveMachine } from './machine.ts';
 import { MachineView } from './views/machine-view.ts';
 import { setupScenarioView } from './views/scenario-view.ts';
 import { setupTraceView } from './views/trace-view.ts';
+import { VmView } from './views/vm-view.ts';
 
 function byId<T extends HTMLElement>(id: string): T {
   const node = document.getElementById(id);
@@ -79,10 +80,13 @@ for (const input of [ram, workersInput, compare]) input.addEventListener('change
 
 setupScenarioView(byId('scenario-form'), byId('scenario-name'), byId('scenario-params'), byId('scenario-smoke'), byId('scenario-result'), seed);
 setupTraceView(byId('trace-file'), byId('trace-generate'), byId('trace-result'), seed);
+const vmView = new VmView(seed, queue);
+byId<HTMLElement>('vm').append(vmView.root);
+vmView.render();
 
 declare global {
   interface Window {
-    kmemExplorer: { ready: Promise<void>; views: () => MachineView[]; idle: () => Promise<void> };
+    kmemExplorer: { ready: Promise<void>; views: () => MachineView[]; idle: () => Promise<void>; vm: VmView };
   }
 }
-window.kmemExplorer = { ready: queue(reset), views: () => views, idle: () => busy };
+window.kmemExplorer = { ready: queue(reset), views: () => views, idle: () => busy, vm: vmView };

@@ -99,7 +99,44 @@ test('explorer: the page draws every frame as the kernel counts it, runs a scena
     assert.equal(await page.getAttribute('#trace-result .summary', 'data-kmalloc-mismatches'), '0');
     assert.ok(Number(await page.getAttribute('#trace-result .summary', 'data-kmalloc-checked')) > 1000);
     await page.locator('#trace').screenshot({ path: join(SHOTS, 'explorer-trace.png') });
-    for (const name of ['explorer-machines.png', 'explorer-scenario.png', 'explorer-trace.png']) assert.ok(statSync(join(SHOTS, name)).size > 10_000, name);
+
+    // Virtual memory: the page tables and the TLB as drawn, against the mm's and the TLB's counters.
+    const stlbMisses: number[] = [];
+    for (const size of ['4k', '2m'] as const) {
+      if (size === '2m') await page.check('input[name="vm-page-size"][value="2m"]');
+      await page.evaluate(() => window.kmemExplorer.idle());
+      await page.click('#vm-run');
+      await page.evaluate(() => window.kmemExplorer.idle());
+      const vm = await page.evaluate(() => {
+        const view = window.kmemExplorer.vm;
+        const { mm, cpu } = view.lab;
+        const drawn = view.drawn();
+        const arrays = view.lab.tlbArrays().map((a) => ({ valid: a.validEntries(), bySize: [...a.sizeCounts] }));
+        const t = cpu.stats().tlb.counters;
+        return { pageSize: view.lab.pageSize, drawn, rss: mm.rssAnonPages, pgtables: mm.pageTablePages, arrays, loads: view.lab.loads, stlbMisses: t.l2Misses - view.lab.baseline.tlb.counters.l2Misses, summary: document.querySelector('#vm .summary')?.getAttribute('data-loads') };
+      });
+      assert.equal(vm.pageSize, size);
+      assert.equal(vm.loads, 20_000);
+      assert.equal(vm.summary, '20000', 'the counters shown are the loads run');
+      // PteKind order: empty, table, 4 KiB, 2 MiB, zero page, kernel, PROT_NONE, then unknown colours.
+      const [, , small = 0, huge = 0, , , protNone = 0, unknown = 0] = vm.drawn.entries;
+      assert.equal(unknown, 0, 'every entry cell has a legend colour');
+      assert.equal(small + protNone + 512 * huge, vm.rss, 'pages the drawn leaves map = the mm\'s RSS');
+      assert.equal(vm.drawn.tables + huge, vm.pgtables, 'tables drawn + one deposit per huge page = PageTables');
+      assert.ok(size === '4k' ? huge === 0 && small > 4096 : huge >= 8, `${size}: ${small} small and ${huge} huge leaves`);
+      vm.arrays.forEach((a, i) => {
+        const [empty = 0, k4 = 0, m2 = 0, g1 = 0, other = 0] = vm.drawn.tlb[i] ?? [];
+        assert.equal(other, 0);
+        assert.equal(k4 + m2 + g1, a.valid, `TLB array ${i}: valid cells drawn = valid entries`);
+        assert.deepEqual([k4, m2, g1], a.bySize, `TLB array ${i}: cells by page size = entries by page size`);
+        assert.ok(empty >= 0);
+      });
+      stlbMisses.push(vm.stlbMisses);
+      await page.locator('#vm').screenshot({ path: join(SHOTS, `explorer-vm-${size}.png`) });
+    }
+    assert.ok((stlbMisses[0] ?? 0) > 10_000 && stlbMisses[1] === 0, `STLB misses in 20,000 random loads over 16 MiB: 4 KiB ${stlbMisses[0]}, 2 MiB ${stlbMisses[1]}`);
+
+    for (const name of ['explorer-machines.png', 'explorer-scenario.png', 'explorer-trace.png', 'explorer-vm-4k.png', 'explorer-vm-2m.png']) assert.ok(statSync(join(SHOTS, name)).size > 10_000, name);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
