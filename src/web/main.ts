@@ -8,6 +8,7 @@ import { MachineView } from './views/machine-view.ts';
 import { setupScenarioView } from './views/scenario-view.ts';
 import { setupTraceView } from './views/trace-view.ts';
 import { VmView } from './views/vm-view.ts';
+import { DmaView } from './views/dma-view.ts';
 
 function byId<T extends HTMLElement>(id: string): T {
   const node = document.getElementById(id);
@@ -83,10 +84,13 @@ setupTraceView(byId('trace-file'), byId('trace-generate'), byId('trace-result'),
 const vmView = new VmView(seed, queue);
 byId<HTMLElement>('vm').append(vmView.root);
 vmView.render();
+const dmaView = new DmaView(seed, queue);
+byId<HTMLElement>('dma').append(dmaView.root);
+dmaView.render();
 
 declare global {
   interface Window {
-    kmemExplorer: { ready: Promise<void>; views: () => MachineView[]; idle: () => Promise<void>; vm: VmView };
+    kmemExplorer: { ready: Promise<void>; views: () => MachineView[]; idle: () => Promise<void>; vm: VmView; dma: DmaView };
   }
 }
-window.kmemExplorer = { ready: queue(reset), views: () => views, idle: () => busy, vm: vmView };
+window.kmemExplorer = { ready: queue(reset), views: () => views, idle: () => busy, vm: vmView, dma: dmaView };

@@ -136,7 +136,43 @@ test('explorer: the page draws every frame as the kernel counts it, runs a scena
     }
     assert.ok((stlbMisses[0] ?? 0) > 10_000 && stlbMisses[1] === 0, `STLB misses in 20,000 random loads over 16 MiB: 4 KiB ${stlbMisses[0]}, 2 MiB ${stlbMisses[1]}`);
 
-    for (const name of ['explorer-machines.png', 'explorer-scenario.png', 'explorer-trace.png', 'explorer-vm-4k.png', 'explorer-vm-2m.png']) assert.ok(statSync(join(SHOTS, name)).size > 10_000, name);
+    // DMA: the buffer's lines as drawn, against the cache levels' counters and what the CPU's read finds.
+    const dmaCheck = async () =>
+      page.evaluate(() => {
+        const view = window.kmemExplorer.dma;
+        const levels = view.lab.levels().map((l) => l.stats());
+        return { drawn: view.drawn(), levels: levels.map((s) => ({ valid: s.validLines, dirty: s.dirtyLines })), lines: view.lab.lines, staleRead: Number(document.querySelector('#dma .summary')?.getAttribute('data-stale-lines')) };
+      });
+    const seenRow = (d: Awaited<ReturnType<typeof dmaCheck>>) => d.drawn[d.drawn.length - 1] ?? [];
+    // LineState order: not cached, clean, dirty, stale (then unknown colours).
+    await page.fill('#dma-packet-bytes', '1500');
+    await page.click('#dma-device-write');
+    await page.evaluate(() => window.kmemExplorer.idle());
+    const afterWrite = await dmaCheck();
+    assert.equal(seenRow(afterWrite)[3], 24, 'a 1500-byte packet leaves 24 cached lines stale');
+    await page.click('#dma-cpu-read');
+    await page.evaluate(() => window.kmemExplorer.idle());
+    assert.equal((await dmaCheck()).staleRead, 24, 'the CPU reads wrong exactly the lines drawn stale');
+    await page.click('#dma-rx-sync');
+    await page.evaluate(() => window.kmemExplorer.idle());
+    const synced = await dmaCheck();
+    assert.equal(synced.staleRead, 0, 'with the syncs the CPU reads what the device wrote');
+    assert.equal(seenRow(synced)[1], synced.lines, 'every line clean after the read');
+    await page.click('#dma-cpu-write');
+    await page.click('#dma-rx-nosync');
+    await page.evaluate(() => window.kmemExplorer.idle());
+    const mixed = await dmaCheck();
+    mixed.levels.forEach((level, i) => {
+      const [absent = 0, , dirty = 0, , unknown = 0] = mixed.drawn[i] ?? [];
+      assert.equal(unknown, 0);
+      assert.equal(dirty, level.dirty, `level ${i}: dirty lines drawn = dirty lines counted`);
+      assert.equal(mixed.lines - absent, level.valid, `level ${i}: cached lines drawn = valid lines counted`);
+    });
+    assert.equal(seenRow(mixed)[2], 4, 'the CPU\'s 256 bytes are 4 dirty lines');
+    assert.deepEqual(errors, []);
+    await page.locator('#dma').screenshot({ path: join(SHOTS, 'explorer-dma.png') });
+
+    for (const name of ['explorer-machines.png', 'explorer-scenario.png', 'explorer-trace.png', 'explorer-vm-4k.png', 'explorer-vm-2m.png', 'explorer-dma.png']) assert.ok(statSync(join(SHOTS, name)).size > 10_000, name);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
