@@ -9,6 +9,7 @@ import { setupScenarioView } from './views/scenario-view.ts';
 import { setupTraceView } from './views/trace-view.ts';
 import { VmView } from './views/vm-view.ts';
 import { DmaView } from './views/dma-view.ts';
+import { SecretView } from './views/secret-view.ts';
 
 function byId<T extends HTMLElement>(id: string): T {
   const node = document.getElementById(id);
@@ -87,10 +88,13 @@ vmView.render();
 const dmaView = new DmaView(seed, queue);
 byId<HTMLElement>('dma').append(dmaView.root);
 dmaView.render();
+const secretView = new SecretView(seed, queue);
+byId<HTMLElement>('secrets').append(secretView.root);
+secretView.render();
 
 declare global {
   interface Window {
-    kmemExplorer: { ready: Promise<void>; views: () => MachineView[]; idle: () => Promise<void>; vm: VmView; dma: DmaView };
+    kmemExplorer: { ready: Promise<void>; views: () => MachineView[]; idle: () => Promise<void>; vm: VmView; dma: DmaView; secrets: SecretView };
   }
 }
-window.kmemExplorer = { ready: queue(reset), views: () => views, idle: () => busy, vm: vmView, dma: dmaView };
+window.kmemExplorer = { ready: queue(reset), views: () => views, idle: () => busy, vm: vmView, dma: dmaView, secrets: secretView };

@@ -172,7 +172,37 @@ test('explorer: the page draws every frame as the kernel counts it, runs a scena
     assert.deepEqual(errors, []);
     await page.locator('#dma').screenshot({ path: join(SHOTS, 'explorer-dma.png') });
 
-    for (const name of ['explorer-machines.png', 'explorer-scenario.png', 'explorer-trace.png', 'explorer-vm-4k.png', 'explorer-vm-2m.png', 'explorer-dma.png']) assert.ok(statSync(join(SHOTS, name)).size > 10_000, name);
+    // Secrets: guard pages, secret pages, holes and split direct-map entries drawn = the kernel's counters;
+    // a one-byte overflow of the key is a SegvError at the guard's first byte, drawn there.
+    await page.selectOption('#secret-pick', '0');
+    await page.fill('#secret-extra', '1');
+    await page.click('#secret-overflow');
+    await page.evaluate(() => window.kmemExplorer.idle());
+    assert.equal(await page.getAttribute('#secrets .secret-outcome [data-error-name]', 'data-error-name'), 'SegvError');
+    const secrets = await page.evaluate(() => {
+      const view = window.kmemExplorer.secrets;
+      const key = view.lab.secrets[0]?.region;
+      return { drawn: view.drawn(), stats: view.lab.stats(), regions: view.lab.secrets.length, faultAt: view.lab.faultAt, guardStart: key === undefined ? -1 : key.addr + key.sizeBytes };
+    });
+    // Granules: guard, slack, secret, fault, unknown. Direct-map entries: present, hole, beyond RAM, unknown.
+    const [guard = 0, slack = 0, secret = 0, fault = 0, strange = 0] = secrets.drawn.granules;
+    assert.equal(strange, 0);
+    assert.equal(fault, 1, 'the fault is drawn in one granule');
+    assert.equal(secrets.faultAt, secrets.guardStart, 'at the first byte past the key');
+    assert.equal(guard + fault, 64 * 2 * secrets.regions, 'two guard pages per region');
+    assert.equal((slack + secret) / 64, secrets.stats.sensitivePages, 'secret pages drawn = pages tagged Sensitive');
+    assert.equal(secrets.drawn.direct[1], secrets.stats.directMapHoles, 'holes drawn = holes in the direct map');
+    assert.equal(secrets.drawn.tables, secrets.stats.directMapSplits, 'split tables drawn = direct_map_level2_splits');
+    assert.equal(secrets.drawn.direct[3], 0);
+    await page.click('#secret-kernel-read');
+    await page.evaluate(() => window.kmemExplorer.idle());
+    assert.equal(await page.getAttribute('#secrets .secret-outcome [data-error-name]', 'data-error-name'), 'SecretAccessError');
+    await page.click('#secret-overflow');
+    await page.evaluate(() => window.kmemExplorer.idle());
+    assert.deepEqual(errors, []);
+    await page.locator('#secrets').screenshot({ path: join(SHOTS, 'explorer-secrets.png') });
+
+    for (const name of ['explorer-machines.png', 'explorer-scenario.png', 'explorer-trace.png', 'explorer-vm-4k.png', 'explorer-vm-2m.png', 'explorer-dma.png', 'explorer-secrets.png']) assert.ok(statSync(join(SHOTS, name)).size > 10_000, name);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
