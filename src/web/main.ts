@@ -10,6 +10,7 @@ import { setupTraceView } from './views/trace-view.ts';
 import { VmView } from './views/vm-view.ts';
 import { DmaView } from './views/dma-view.ts';
 import { SecretView } from './views/secret-view.ts';
+import { RcuView } from './views/rcu-view.ts';
 
 function byId<T extends HTMLElement>(id: string): T {
   const node = document.getElementById(id);
@@ -91,10 +92,13 @@ dmaView.render();
 const secretView = new SecretView(seed, queue);
 byId<HTMLElement>('secrets').append(secretView.root);
 secretView.render();
+const rcuView = new RcuView(seed, queue);
+byId<HTMLElement>('rcu').append(rcuView.root);
+rcuView.render();
 
 declare global {
   interface Window {
-    kmemExplorer: { ready: Promise<void>; views: () => MachineView[]; idle: () => Promise<void>; vm: VmView; dma: DmaView; secrets: SecretView };
+    kmemExplorer: { ready: Promise<void>; views: () => MachineView[]; idle: () => Promise<void>; vm: VmView; dma: DmaView; secrets: SecretView; rcu: RcuView };
   }
 }
-window.kmemExplorer = { ready: queue(reset), views: () => views, idle: () => busy, vm: vmView, dma: dmaView, secrets: secretView };
+window.kmemExplorer = { ready: queue(reset), views: () => views, idle: () => busy, vm: vmView, dma: dmaView, secrets: secretView, rcu: rcuView };

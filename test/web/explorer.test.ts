@@ -202,7 +202,51 @@ test('explorer: the page draws every frame as the kernel counts it, runs a scena
     assert.deepEqual(errors, []);
     await page.locator('#secrets').screenshot({ path: join(SHOTS, 'explorer-secrets.png') });
 
-    for (const name of ['explorer-machines.png', 'explorer-scenario.png', 'explorer-trace.png', 'explorer-vm-4k.png', 'explorer-vm-2m.png', 'explorer-dma.png', 'explorer-secrets.png']) assert.ok(statSync(join(SHOTS, name)).size > 10_000, name);
+    // RCU: reader states, grace periods and pending frees drawn against the sync domain's counters.
+    const rcuCheck = async () =>
+      page.evaluate(() => {
+        const view = window.kmemExplorer.rcu;
+        const lab = view.lab;
+        const s = lab.stats();
+        const last = lab.history[lab.history.length - 1];
+        return { drawn: view.drawn(), pending: s.kfreePending.objects, gpSteps: lab.history.filter((h) => h.gpCompleted > 0).length, gpLast30: lab.history.slice(-30).reduce((n, h) => n + h.gpCompleted, 0), gpCompleted: s.gpCompleted, lastReaders: last?.readers ?? [], reading: lab.readers.filter((r) => r.node !== 0).length, useAfterFree: lab.useAfterFree, steps: lab.steps };
+      });
+    await page.click('#rcu-run');
+    await page.evaluate(() => window.kmemExplorer.idle());
+    const rcu1 = await rcuCheck();
+    assert.equal(rcu1.steps, 40);
+    assert.equal(rcu1.useAfterFree, 0, 'with kfree_rcu no reader reaches a freed node');
+    assert.ok(rcu1.gpCompleted > 5, `${rcu1.gpCompleted} grace periods`);
+    assert.equal(rcu1.drawn.gpCells, rcu1.gpSteps, 'a grace-period cell for each step in which one ended');
+    assert.equal(rcu1.drawn.pendingPx, Math.min(80, rcu1.pending), 'the pending bar = kfree_rcu objects waiting');
+    // Reader cells of the newest column, by state (quiescent, reading, stalled, use-after-free).
+    assert.deepEqual(rcu1.drawn.readers.slice(0, 4), [0, 1, 2, 3].map((k) => rcu1.lastReaders.filter((s) => s === k).length));
+    await page.check('#rcu-stall-1');
+    await page.click('#rcu-run');
+    await page.evaluate(() => window.kmemExplorer.idle());
+    const rcu2 = await rcuCheck();
+    // Once the grace periods older than its section have ended (within 8 steps), none ends.
+    assert.equal(rcu2.gpLast30, 0, 'a stalled reader holds every grace period up');
+    assert.ok(rcu2.pending >= 30, `${rcu2.pending} frees waiting`);
+    assert.equal(rcu2.drawn.pendingPx, Math.min(80, rcu2.pending));
+    assert.equal(rcu2.drawn.readers[2], 1, 'the stalled CPU is drawn stalled');
+    await page.uncheck('#rcu-stall-1');
+    await page.click('#rcu-run');
+    await page.evaluate(() => window.kmemExplorer.idle());
+    const rcu3 = await rcuCheck();
+    assert.ok(rcu3.pending < 10 && rcu3.useAfterFree === 0, `released: ${rcu3.pending} waiting (the steady state is a few steps of frees)`);
+    assert.equal(rcu3.drawn.gpCells, rcu3.gpSteps);
+    assert.deepEqual(errors, []);
+    await page.locator('#rcu').screenshot({ path: join(SHOTS, 'explorer-rcu.png') });
+    // Without RCU (kfree at once) readers reach freed nodes: the slab's poison, or a reused node.
+    await page.selectOption('#rcu-mode', 'kfree at once');
+    for (let i = 0; i < 2; i++) {
+      await page.click('#rcu-run');
+      await page.evaluate(() => window.kmemExplorer.idle());
+    }
+    assert.ok(Number(await page.getAttribute('#rcu .summary', 'data-use-after-free')) > 0, 'freed at once, readers reach freed nodes');
+
+    for (const name of ['explorer-machines.png', 'explorer-scenario.png', 'explorer-trace.png', 'explorer-vm-4k.png', 'explorer-vm-2m.png', 'explorer-dma.png', 'explorer-secrets.png', 'explorer-rcu.png']) assert.ok(statSync(join(SHOTS, name)).size > 10_000, name);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();

@@ -55,3 +55,11 @@ export function countCells(ctx: CanvasRenderingContext2D, x0: number, y0: number
   }
   return counts;
 }
+
+/** The index in `colours` of the pixel at (x, y), or `colours.length` for none of them. */
+export function colourIndexAt(ctx: CanvasRenderingContext2D, x: number, y: number, colours: readonly string[]): number {
+  const d = ctx.getImageData(x, y, 1, 1).data;
+  const hex = `#${[0, 1, 2].map((k) => (d[k] as number).toString(16).padStart(2, '0')).join('')}`;
+  const i = colours.map((c) => c.toLowerCase()).indexOf(hex);
+  return i < 0 ? colours.length : i;
+}
