@@ -11,6 +11,7 @@ import { VmView } from './views/vm-view.ts';
 import { DmaView } from './views/dma-view.ts';
 import { SecretView } from './views/secret-view.ts';
 import { RcuView } from './views/rcu-view.ts';
+import { FlashView } from './views/flash-view.ts';
 
 function byId<T extends HTMLElement>(id: string): T {
   const node = document.getElementById(id);
@@ -95,10 +96,13 @@ secretView.render();
 const rcuView = new RcuView(seed, queue);
 byId<HTMLElement>('rcu').append(rcuView.root);
 rcuView.render();
+const flashView = new FlashView(seed, queue);
+byId<HTMLElement>('flash').append(flashView.root);
+flashView.render();
 
 declare global {
   interface Window {
-    kmemExplorer: { ready: Promise<void>; views: () => MachineView[]; idle: () => Promise<void>; vm: VmView; dma: DmaView; secrets: SecretView; rcu: RcuView };
+    kmemExplorer: { ready: Promise<void>; views: () => MachineView[]; idle: () => Promise<void>; vm: VmView; dma: DmaView; secrets: SecretView; rcu: RcuView; flash: FlashView };
   }
 }
-window.kmemExplorer = { ready: queue(reset), views: () => views, idle: () => busy, vm: vmView, dma: dmaView, secrets: secretView, rcu: rcuView };
+window.kmemExplorer = { ready: queue(reset), views: () => views, idle: () => busy, vm: vmView, dma: dmaView, secrets: secretView, rcu: rcuView, flash: flashView };

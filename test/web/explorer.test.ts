@@ -246,7 +246,23 @@ test('explorer: the page draws every frame as the kernel counts it, runs a scena
     }
     assert.ok(Number(await page.getAttribute('#rcu .summary', 'data-use-after-free')) > 0, 'freed at once, readers reach freed nodes');
 
-    for (const name of ['explorer-machines.png', 'explorer-scenario.png', 'explorer-trace.png', 'explorer-vm-4k.png', 'explorer-vm-2m.png', 'explorer-dma.png', 'explorer-secrets.png', 'explorer-rcu.png']) assert.ok(statSync(join(SHOTS, name)).size > 10_000, name);
+    // Flash: pages drawn valid per block = the block table's counts, in all = the mapped pages; erased = the chip's.
+    await page.click('#flash-run');
+    await page.evaluate(() => window.kmemExplorer.idle());
+    const flash = await page.evaluate(() => {
+      const view = window.kmemExplorer.flash;
+      const lab = view.lab;
+      return { drawn: view.drawn(), mapped: lab.stats().mappedPages, valid: Array.from(lab.ftl.table.valid), erased: lab.device.pageStates.filter((p) => p === 0).length, victims: lab.stats().gc.victims, lastVictim: Number(document.querySelector('#flash .summary')?.getAttribute('data-last-victim')), observed: lab.victims.map((v) => v.block) };
+    });
+    // Pages: erased, valid, invalid, tombstone, unknown.
+    assert.equal(flash.drawn.total[1], flash.mapped, 'valid pages drawn = mapped logical pages');
+    assert.deepEqual(flash.drawn.validPerBlock, flash.valid, 'valid pages drawn per block = the block table');
+    assert.equal(flash.drawn.total[0], flash.erased, 'erased pages drawn = the chip\'s erased pages');
+    assert.equal(flash.drawn.total[4], 0);
+    assert.ok(flash.victims > 50 && flash.lastVictim === flash.observed[flash.observed.length - 1], `${flash.victims} victims, last ${flash.lastVictim}`);
+    await page.locator('#flash').screenshot({ path: join(SHOTS, 'explorer-flash.png') });
+
+    for (const name of ['explorer-machines.png', 'explorer-scenario.png', 'explorer-trace.png', 'explorer-vm-4k.png', 'explorer-vm-2m.png', 'explorer-dma.png', 'explorer-secrets.png', 'explorer-rcu.png', 'explorer-flash.png']) assert.ok(statSync(join(SHOTS, name)).size > 10_000, name);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
