@@ -12,6 +12,7 @@ import { DmaView } from './views/dma-view.ts';
 import { SecretView } from './views/secret-view.ts';
 import { RcuView } from './views/rcu-view.ts';
 import { FlashView } from './views/flash-view.ts';
+import { GpuView } from './views/gpu-view.ts';
 
 function byId<T extends HTMLElement>(id: string): T {
   const node = document.getElementById(id);
@@ -99,10 +100,12 @@ rcuView.render();
 const flashView = new FlashView(seed, queue);
 byId<HTMLElement>('flash').append(flashView.root);
 flashView.render();
+const gpuView = new GpuView(seed, queue);
+byId<HTMLElement>('gpu').append(gpuView.root);
 
 declare global {
   interface Window {
-    kmemExplorer: { ready: Promise<void>; views: () => MachineView[]; idle: () => Promise<void>; vm: VmView; dma: DmaView; secrets: SecretView; rcu: RcuView; flash: FlashView };
+    kmemExplorer: { ready: Promise<void>; views: () => MachineView[]; idle: () => Promise<void>; vm: VmView; dma: DmaView; secrets: SecretView; rcu: RcuView; flash: FlashView; gpu: GpuView };
   }
 }
-window.kmemExplorer = { ready: queue(reset), views: () => views, idle: () => busy, vm: vmView, dma: dmaView, secrets: secretView, rcu: rcuView, flash: flashView };
+window.kmemExplorer = { ready: queue(reset), views: () => views, idle: () => busy, vm: vmView, dma: dmaView, secrets: secretView, rcu: rcuView, flash: flashView, gpu: gpuView };

@@ -22,7 +22,7 @@ test('explorer: the page draws every frame as the kernel counts it, runs a scena
   await server.listen();
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--enable-unsafe-webgpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   try {
     const page = await browser.newPage({ viewport: { width: 1300, height: 1000 } });
@@ -261,6 +261,32 @@ test('explorer: the page draws every frame as the kernel counts it, runs a scena
     assert.equal(flash.drawn.total[4], 0);
     assert.ok(flash.victims > 50 && flash.lastVictim === flash.observed[flash.observed.length - 1], `${flash.victims} victims, last ${flash.lastVictim}`);
     await page.locator('#flash').screenshot({ path: join(SHOTS, 'explorer-flash.png') });
+
+    // GPU warps: the page's WebGPU (Chromium with --enable-unsafe-webgpu) runs the allocators' WGSL.
+    await page.click('#gpu-run');
+    await page.evaluate(() => window.kmemExplorer.idle());
+    const gpu = await page.evaluate(() => {
+      const view = window.kmemExplorer.gpu;
+      return { available: document.querySelector('#gpu .gpu-status')?.getAttribute('data-available'), status: document.querySelector('#gpu .gpu-status')?.textContent ?? '', drawn: view.drawn(), passes: view.last.map((d) => ({ design: d.design, live: d.stats.live, atomics: d.pass.atomics, groups: d.activeGroups, lanes: d.activeLanes })) };
+    });
+    if (gpu.available === 'true') {
+      const [perLane, batch] = gpu.passes;
+      const [perLaneDrawn, batchDrawn] = gpu.drawn;
+      assert.ok(perLane !== undefined && batch !== undefined && perLaneDrawn !== undefined && batchDrawn !== undefined);
+      assert.equal(perLaneDrawn.live, perLane.live, 'per-lane: objects drawn = live objects');
+      assert.equal(batchDrawn.live, batch.live, 'warp-batch: objects drawn = live objects');
+      assert.equal(batch.atomics, batch.groups, 'warp-batch: one atomic per warp');
+      assert.equal(batchDrawn.runs, batch.atomics, 'warp-batch: one contiguous run drawn per atomic');
+      assert.equal(perLane.atomics, perLane.lanes, 'per-lane: one atomic per lane');
+      assert.deepEqual([perLaneDrawn.atomics, batchDrawn.atomics], [perLane.atomics, batch.atomics], 'atomic cells drawn = atomics the lanes counted');
+      assert.ok(perLaneDrawn.runs <= perLane.atomics, 'per-lane: no more runs than atomics');
+      await page.locator('#gpu').screenshot({ path: join(SHOTS, 'explorer-gpu.png') });
+    } else {
+      // A Chromium without WebGPU: the view must say so, not draw made-up warps.
+      assert.match(gpu.status, /No GPU pass here/);
+      assert.equal(gpu.drawn.every((d) => d.live === 0), true);
+    }
+    assert.deepEqual(errors, []);
 
     for (const name of ['explorer-machines.png', 'explorer-scenario.png', 'explorer-trace.png', 'explorer-vm-4k.png', 'explorer-vm-2m.png', 'explorer-dma.png', 'explorer-secrets.png', 'explorer-rcu.png', 'explorer-flash.png']) assert.ok(statSync(join(SHOTS, name)).size > 10_000, name);
     assert.deepEqual(errors, []);
