@@ -30,3 +30,16 @@ test('RCU lab: with kfree_rcu no reader sees a freed node; freeing at once, read
   assert.ok(lab.useAfterFree > 0, 'freed at once, readers reach freed nodes');
   assert.ok(lab.history.some((h) => h.readers.includes(ReaderState.UseAfterFree)));
 });
+
+test('RCU lab: a reader stalled for longer than the domain\'s 1.5 s timeout raises the RCU stall warning naming its CPU', async () => {
+  const lab = new RcuLab(3);
+  for (let i = 0; i < 10; i++) lab.step();
+  lab.setStalled(1, true);
+  for (let i = 0; i < 10; i++) lab.step();
+  assert.equal(lab.stats().stalls, 0);
+  await new Promise((resolve) => setTimeout(resolve, 1600));
+  lab.step();
+  const s = lab.stats();
+  assert.equal(s.stalls, 1);
+  assert.match(s.lastStall ?? '', /detected stalls on CPUs\/tasks: \{ 2 \}/);
+});

@@ -132,6 +132,14 @@ test('explorer: the page draws every frame as the kernel counts it, runs a scena
         assert.ok(empty >= 0);
       });
       stlbMisses.push(vm.stlbMisses);
+      // Hover the PGD's first entry (the table at the canvas's top left): its raw 64-bit value.
+      await page.locator('#vm canvas.page-tables').scrollIntoViewIfNeeded();
+      const tables = await page.locator('#vm canvas.page-tables').boundingBox();
+      assert.ok(tables !== null);
+      const origin = JSON.parse((await page.getAttribute('#vm canvas.page-tables', 'data-origins')) ?? '[]') as [number, number][];
+      const scale = tables.width / Number(await page.getAttribute('#vm canvas.page-tables', 'width'));
+      await page.mouse.move(tables.x + ((origin[0]?.[0] ?? 0) + 2) * scale, tables.y + ((origin[0]?.[1] ?? 0) + 2) * scale);
+      assert.match((await page.textContent('#vm .pte-info')) ?? '', /^PGD at pfn \d+, entry 0: 0x[0-9a-f]{16} — table, translates 0 /);
       await page.locator('#vm').screenshot({ path: join(SHOTS, `explorer-vm-${size}.png`) });
     }
     assert.ok((stlbMisses[0] ?? 0) > 10_000 && stlbMisses[1] === 0, `STLB misses in 20,000 random loads over 16 MiB: 4 KiB ${stlbMisses[0]}, 2 MiB ${stlbMisses[1]}`);

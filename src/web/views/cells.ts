@@ -63,3 +63,24 @@ export function colourIndexAt(ctx: CanvasRenderingContext2D, x: number, y: numbe
   const i = colours.map((c) => c.toLowerCase()).indexOf(hex);
   return i < 0 ? colours.length : i;
 }
+
+/** The canvas's 2D context, cleared to white; null where the page has none. */
+export function clearedContext(canvas: HTMLCanvasElement): CanvasRenderingContext2D | null {
+  const ctx = canvas.getContext('2d');
+  if (ctx === null) return null;
+  ctx.fillStyle = '#ffffff';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  return ctx;
+}
+
+/** The canvas's 2D context, to read a drawing back; an error where the page has none. */
+export function readContext(canvas: HTMLCanvasElement, view: string): CanvasRenderingContext2D {
+  const ctx = canvas.getContext('2d');
+  if (ctx === null) throw new Error(`${view}: no 2D context to read back`);
+  return ctx;
+}
+
+/** Resolves at the next animation frame, so that a long run draws as it goes. */
+export function nextFrame(): Promise<void> {
+  return new Promise((resolve) => requestAnimationFrame(() => resolve()));
+}

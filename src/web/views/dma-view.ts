@@ -4,7 +4,7 @@
  * reads them with or without the DMA API's syncs (lab/views/dma-lab.ts).
  */
 import { DmaLab, LINE_STATE_NAMES } from '../../lab/views/dma-lab.ts';
-import { countCells, fillCells, legend } from './cells.ts';
+import { clearedContext, countCells, fillCells, legend, readContext } from './cells.ts';
 import { el, table } from './dom.ts';
 
 /** One colour per LineState: not cached, clean, dirty, stale. */
@@ -77,7 +77,7 @@ export class DmaView {
       action();
       this.lab.validate();
     } catch (error) {
-      // Misuse of the DMA API (a sync the mapping's owner does not allow) is a typed error: shown, not fatal.
+      // An error (the DMA API's are typed) is shown with its name, not thrown into the page.
       this.error.textContent = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     }
     this.render();
@@ -90,10 +90,8 @@ export class DmaView {
     const canvas = this.canvas;
     canvas.width = LABEL_PX + lab.lines * CELL_PX;
     canvas.height = rows.length * (CELL_PX + ROW_GAP_PX) + 14;
-    const ctx = canvas.getContext('2d');
+    const ctx = clearedContext(canvas);
     if (ctx === null) return;
-    ctx.fillStyle = '#ffffff';
-    ctx.fillRect(0, 0, canvas.width, canvas.height);
     ctx.font = '12px system-ui, sans-serif';
     rows.forEach((row, i) => {
       const y = i * (CELL_PX + ROW_GAP_PX) + (i === rows.length - 1 ? 6 : 0);
@@ -128,8 +126,7 @@ export class DmaView {
 
   /** Each row's cells by LineState (then unknown colours), read back from the canvas. */
   drawn(): number[][] {
-    const ctx = this.canvas.getContext('2d');
-    if (ctx === null) throw new Error('DMA view: no 2D context');
+    const ctx = readContext(this.canvas, 'DMA view');
     const n = this.lab.levels().length + 1;
     return Array.from({ length: n }, (_, i) => countCells(ctx, LABEL_PX, i * (CELL_PX + ROW_GAP_PX) + (i === n - 1 ? 6 : 0), this.lab.lines, CELL_PX, this.lab.lines, LINE_COLOURS));
   }

@@ -8,7 +8,7 @@ import type { FlashWorkload } from '../../lab/views/flash-lab.ts';
 import { BlockState } from '../../flash/block-table.ts';
 import { VICTIM_POLICIES } from '../../flash/victim.ts';
 import type { VictimPolicyName } from '../../flash/victim.ts';
-import { countCells, fillCells, legend } from './cells.ts';
+import { clearedContext, countCells, fillCells, legend, nextFrame, readContext } from './cells.ts';
 import { el, table } from './dom.ts';
 
 /** Pages: erased, valid, invalid, tombstone. */
@@ -51,7 +51,7 @@ export class FlashView {
     for (let done = 0; done < writes; done += WRITES_PER_FRAME) {
       this.lab.write(Math.min(WRITES_PER_FRAME, writes - done));
       this.render();
-      await new Promise((resolve) => requestAnimationFrame(resolve));
+      await nextFrame();
     }
     this.lab.validate();
     this.render();
@@ -63,10 +63,8 @@ export class FlashView {
     const canvas = this.canvas;
     canvas.width = LEFT_PX + pagesPerBlock * CELL_PX + 10 + WEAR_PX + 70;
     canvas.height = blocks * CELL_PX + 18;
-    const ctx = canvas.getContext('2d');
+    const ctx = clearedContext(canvas);
     if (ctx === null) return;
-    ctx.fillStyle = '#ffffff';
-    ctx.fillRect(0, 0, canvas.width, canvas.height);
     ctx.font = '10px system-ui, sans-serif';
     const victims = new Map(lab.victims.map((v, i) => [v.block, i]));
     const maxErases = Math.max(1, ...lab.device.eraseCounts);
@@ -117,8 +115,7 @@ export class FlashView {
 
   /** Pages by kind (erased, valid, invalid, tombstone, unknown), read back from the canvas, over all blocks and per block. */
   drawn(): { total: number[]; validPerBlock: number[] } {
-    const ctx = this.canvas.getContext('2d');
-    if (ctx === null) throw new Error('flash view: no 2D context');
+    const ctx = readContext(this.canvas, 'flash view');
     const { blocks, pagesPerBlock } = this.lab.device;
     const total = new Array<number>(FLASH_COLOURS.length + 1).fill(0);
     const validPerBlock: number[] = [];

@@ -9,7 +9,7 @@
 import { GPU_LAB_DESIGNS, GpuLab, MAX_GROUPS } from '../../lab/views/gpu-lab.ts';
 import type { DesignPass } from '../../lab/views/gpu-lab.ts';
 import { Accelerator } from '../../machine/accelerator.ts';
-import { countCells, fillCells, legend } from './cells.ts';
+import { clearedContext, countCells, fillCells, legend } from './cells.ts';
 import { el } from './dom.ts';
 
 /** Free, then one colour per warp of the pass (MAX_GROUPS of them). */
@@ -74,10 +74,8 @@ export class GpuView {
     const canvas = this.canvases[i] as HTMLCanvasElement;
     canvas.width = COLUMNS * CELL_PX + 175;
     canvas.height = ARENA_TOP + Math.ceil(d.owners.length / COLUMNS) * CELL_PX;
-    const ctx = canvas.getContext('2d');
+    const ctx = clearedContext(canvas);
     if (ctx === null) return;
-    ctx.fillStyle = '#ffffff';
-    ctx.fillRect(0, 0, canvas.width, canvas.height);
     fillCells(ctx, 0, 0, COLUMNS, CELL_PX, new Uint8Array(Math.min(d.pass.atomics, STRIP_ROWS * COLUMNS)).fill(1), ATOMIC_COLOURS);
     ctx.fillStyle = '#333333';
     ctx.font = '12px system-ui, sans-serif';

@@ -6,7 +6,7 @@
  */
 import { HISTORY_STEPS, READERS, READER_STATE_NAMES, RcuLab } from '../../lab/views/rcu-lab.ts';
 import type { RetireMode } from '../../lab/views/rcu-lab.ts';
-import { colourIndexAt, countCells, legend } from './cells.ts';
+import { clearedContext, colourIndexAt, countCells, legend, nextFrame, readContext } from './cells.ts';
 import { el } from './dom.ts';
 
 /** Reader states: quiescent, reading, stalled, use-after-free. */
@@ -56,7 +56,7 @@ export class RcuView {
     for (let done = 0; done < steps; done += STEPS_PER_FRAME) {
       for (let i = 0; i < STEPS_PER_FRAME; i++) this.lab.step();
       this.render();
-      await new Promise((resolve) => requestAnimationFrame(resolve));
+      await nextFrame();
     }
     this.lab.validate();
     this.render();
@@ -72,10 +72,8 @@ export class RcuView {
     canvas.width = LABEL_PX + HISTORY_STEPS * COL_PX;
     const barTop = this.rowY(READERS + 1) + 8;
     canvas.height = barTop + PENDING_MAX_PX + 16;
-    const ctx = canvas.getContext('2d');
+    const ctx = clearedContext(canvas);
     if (ctx === null) return;
-    ctx.fillStyle = '#ffffff';
-    ctx.fillRect(0, 0, canvas.width, canvas.height);
     ctx.font = '12px system-ui, sans-serif';
     ctx.fillStyle = '#333333';
     for (let r = 0; r < READERS; r++) ctx.fillText(`CPU ${r + 1} (reader)`, 0, this.rowY(r) + ROW_PX - 3);
@@ -116,8 +114,7 @@ export class RcuView {
    * the whole timeline, and the pending bar's height in the newest column.
    */
   drawn(): { readers: number[]; gpCells: number; pendingPx: number } {
-    const ctx = this.canvas.getContext('2d');
-    if (ctx === null) throw new Error('RCU view: no 2D context');
+    const ctx = readContext(this.canvas, 'RCU view');
     const col = this.lab.history.length - 1;
     const x = LABEL_PX + Math.max(0, col) * COL_PX;
     const readers = new Array<number>(READER_COLOURS.length + 1).fill(0);

@@ -7,7 +7,7 @@
 import { DIRECT_ENTRY_NAMES, GRANULE_BYTES, GRANULE_NAMES, SecretLab } from '../../lab/views/secret-lab.ts';
 import type { LabSecret } from '../../lab/views/secret-lab.ts';
 import { formatVaddr } from '../../mm/vm/types.ts';
-import { countCells, fillCells, legend } from './cells.ts';
+import { clearedContext, countCells, fillCells, legend, readContext } from './cells.ts';
 import { el } from './dom.ts';
 
 /** Granules: guard, slack, secret, fault. */
@@ -122,10 +122,8 @@ export class SecretView {
     const canvas = this.regions;
     canvas.width = LABEL_PX + GRANULES * CELL_PX;
     canvas.height = Math.max(1, rows.length) * CELL_PX;
-    const ctx = canvas.getContext('2d');
+    const ctx = clearedContext(canvas);
     if (ctx === null) return;
-    ctx.fillStyle = '#ffffff';
-    ctx.fillRect(0, 0, canvas.width, canvas.height);
     ctx.font = '11px system-ui, sans-serif';
     rows.forEach((row, i) => {
       ctx.fillStyle = '#333333';
@@ -140,10 +138,8 @@ export class SecretView {
     const canvas = this.directMap;
     canvas.width = DM_COLUMNS * DM_CELL_PX;
     canvas.height = Math.max(1, tables.length) * (DM_LABEL_PX + DM_BOX_H + 6);
-    const ctx = canvas.getContext('2d');
+    const ctx = clearedContext(canvas);
     if (ctx === null) return;
-    ctx.fillStyle = '#ffffff';
-    ctx.fillRect(0, 0, canvas.width, canvas.height);
     ctx.font = '11px system-ui, sans-serif';
     this.dmOrigins = [];
     tables.forEach((t, i) => {
@@ -157,9 +153,8 @@ export class SecretView {
 
   /** Read back from the canvases: granules by kind over every row, and direct-map entries by kind over every split table. */
   drawn(): { granules: number[]; rows: number; direct: number[]; tables: number } {
-    const ctx = this.regions.getContext('2d');
-    const dm = this.directMap.getContext('2d');
-    if (ctx === null || dm === null) throw new Error('secret view: no 2D context');
+    const ctx = readContext(this.regions, 'secret view');
+    const dm = readContext(this.directMap, 'secret view');
     const rows = Number(this.regions.dataset['rows']);
     const granules = new Array<number>(GRANULE_COLOURS.length + 1).fill(0);
     for (let r = 0; r < rows; r++) countCells(ctx, LABEL_PX, r * CELL_PX, GRANULES, CELL_PX, GRANULES, GRANULE_COLOURS).forEach((n, k) => (granules[k] = (granules[k] ?? 0) + n));

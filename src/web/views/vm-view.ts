@@ -13,7 +13,7 @@ import type { TlbArray } from '../../machine/tlb.ts';
 import { formatVaddr } from '../../mm/vm/types.ts';
 import { formatBytes } from '../../util/units.ts';
 import { el, table } from './dom.ts';
-import { countCells, fillCells, legend } from './cells.ts';
+import { clearedContext, countCells, fillCells, legend, nextFrame, readContext } from './cells.ts';
 
 /** One colour per PteKind, in its order. */
 export const PTE_COLOURS: readonly string[] = ['#eeeeee', '#4c78a8', '#54a24b', '#f58518', '#c5b0d5', '#777777', '#e45756'];
@@ -84,7 +84,7 @@ export class VmView {
     for (let done = 0; done < count; done += LOADS_PER_FRAME) {
       this.lab.runLoads(Math.min(LOADS_PER_FRAME, count - done));
       this.render();
-      await new Promise((resolve) => requestAnimationFrame(resolve));
+      await nextFrame();
     }
     this.lab.kernel.validate();
     this.lab.cpu.validate();
@@ -148,10 +148,8 @@ export class VmView {
     canvas.width = width;
     canvas.height = this.layout(width);
     canvas.dataset['origins'] = JSON.stringify(this.origins);
-    const ctx = canvas.getContext('2d');
+    const ctx = clearedContext(canvas);
     if (ctx === null) return;
-    ctx.fillStyle = '#ffffff';
-    ctx.fillRect(0, 0, canvas.width, canvas.height);
     ctx.font = '11px system-ui, sans-serif';
     ctx.fillStyle = '#333333';
     this.images.forEach((image, i) => {
@@ -168,10 +166,8 @@ export class VmView {
     canvas.width = TLB_COLUMNS * TLB_CELL_PX + 260;
     canvas.height = heights.reduce((a, b) => a + b, 0);
     const origins: [number, number][] = [];
-    const ctx = canvas.getContext('2d');
+    const ctx = clearedContext(canvas);
     if (ctx === null) return;
-    ctx.fillStyle = '#ffffff';
-    ctx.fillRect(0, 0, canvas.width, canvas.height);
     ctx.font = '11px system-ui, sans-serif';
     let y = 0;
     arrays.forEach((array, i) => {
@@ -193,9 +189,8 @@ export class VmView {
    * (by PteKind), the number of tables, and each TLB array's cells by size class (empty, 4K, 2M, 1G).
    */
   drawn(): { tables: number; entries: number[]; tlb: number[][] } {
-    const ctx = this.tablesCanvas.getContext('2d');
-    const tlbCtx = this.tlbCanvas.getContext('2d');
-    if (ctx === null || tlbCtx === null) throw new Error('VM view: no 2D context');
+    const ctx = readContext(this.tablesCanvas, 'VM view');
+    const tlbCtx = readContext(this.tlbCanvas, 'VM view');
     const entries = new Array<number>(PTE_COLOURS.length + 1).fill(0);
     for (const [x, y] of this.origins) countCells(ctx, x, y, PT_COLUMNS, PT_CELL_PX, 512, PTE_COLOURS).forEach((n, k) => (entries[k] = (entries[k] ?? 0) + n));
     const tlbOrigins = JSON.parse(this.tlbCanvas.dataset['origins'] ?? '[]') as [number, number][];
