@@ -7,6 +7,12 @@ import { LiveMachine } from './machine.ts';
 import { MachineView } from './views/machine-view.ts';
 import { setupScenarioView } from './views/scenario-view.ts';
 import { setupTraceView } from './views/trace-view.ts';
+import { VmView } from './views/vm-view.ts';
+import { DmaView } from './views/dma-view.ts';
+import { SecretView } from './views/secret-view.ts';
+import { RcuView } from './views/rcu-view.ts';
+import { FlashView } from './views/flash-view.ts';
+import { GpuView } from './views/gpu-view.ts';
 
 function byId<T extends HTMLElement>(id: string): T {
   const node = document.getElementById(id);
@@ -79,10 +85,27 @@ for (const input of [ram, workersInput, compare]) input.addEventListener('change
 
 setupScenarioView(byId('scenario-form'), byId('scenario-name'), byId('scenario-params'), byId('scenario-smoke'), byId('scenario-result'), seed);
 setupTraceView(byId('trace-file'), byId('trace-generate'), byId('trace-result'), seed);
+const vmView = new VmView(seed, queue);
+byId<HTMLElement>('vm').append(vmView.root);
+vmView.render();
+const dmaView = new DmaView(seed, queue);
+byId<HTMLElement>('dma').append(dmaView.root);
+dmaView.render();
+const secretView = new SecretView(seed, queue);
+byId<HTMLElement>('secrets').append(secretView.root);
+secretView.render();
+const rcuView = new RcuView(seed, queue);
+byId<HTMLElement>('rcu').append(rcuView.root);
+rcuView.render();
+const flashView = new FlashView(seed, queue);
+byId<HTMLElement>('flash').append(flashView.root);
+flashView.render();
+const gpuView = new GpuView(seed, queue);
+byId<HTMLElement>('gpu').append(gpuView.root);
 
 declare global {
   interface Window {
-    kmemExplorer: { ready: Promise<void>; views: () => MachineView[]; idle: () => Promise<void> };
+    kmemExplorer: { ready: Promise<void>; views: () => MachineView[]; idle: () => Promise<void>; vm: VmView; dma: DmaView; secrets: SecretView; rcu: RcuView; flash: FlashView; gpu: GpuView };
   }
 }
-window.kmemExplorer = { ready: queue(reset), views: () => views, idle: () => busy };
+window.kmemExplorer = { ready: queue(reset), views: () => views, idle: () => busy, vm: vmView, dma: dmaView, secrets: secretView, rcu: rcuView, flash: flashView, gpu: gpuView };

@@ -7,6 +7,7 @@ import { PAGEBLOCK_NR_PAGES, PageFlag } from '../../mm/types.ts';
 import { MIGRATETYPE_NAMES } from '../../mm/types.ts';
 import type { Kernel } from '../../mm/kernel.ts';
 import { el } from './dom.ts';
+import { legend } from './cells.ts';
 
 /** One colour per FrameState, in its order (hex, without alpha). */
 export const FRAME_COLOURS: readonly string[] = ['#555555', '#f2c6c6', '#d6ecd2', '#fbe7b5', '#4c78a8', '#e45756', '#54a24b', '#eeca3b', '#b279a2', '#9ecae9'];
@@ -31,12 +32,7 @@ export class FrameView {
     const n = kernel.memMap.nrPages;
     this.map = new Uint8Array(n);
     this.canvas = el('canvas', { width: String(COLUMNS * CELL_PX), height: String(Math.ceil(n / COLUMNS) * CELL_PX), 'data-frames': String(n) });
-    const legend = el('div', { class: 'legend' }, ...FRAME_STATE_NAMES.map((name, i) => {
-      const item = el('span', {}, name);
-      item.style.setProperty('--c', FRAME_COLOURS[i] ?? '#000');
-      return item;
-    }));
-    this.root = el('div', {}, this.canvas, legend);
+    this.root = el('div', {}, this.canvas, legend(FRAME_STATE_NAMES, FRAME_COLOURS));
     this.canvas.addEventListener('mousemove', (e) => this.hover(e));
   }
 

@@ -1,0 +1,31 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DirectEntry, Granule, SecretLab } from '../../src/lab/views/secret-lab.ts';
+
+test('secret lab: guard pages, holes and split entries drawn equal the kernel\'s secret counters; an overflow faults at the guard', () => {
+  const lab = new SecretLab(1);
+  const rows = lab.pageRows();
+  const stats = lab.stats();
+  const secretPages = rows.filter((r) => r.pfn >= 0).length;
+  assert.equal(secretPages, stats.sensitivePages, 'one row per secret page');
+  assert.equal(rows.filter((r) => r.pfn < 0).length, 2 * lab.secrets.length, 'a guard page each side');
+  const tables = lab.splitTables();
+  assert.equal(tables.length, stats.directMapSplits);
+  const holes = tables.reduce((n, t) => n + t.entries.filter((e) => e === DirectEntry.Hole).length, 0);
+  assert.equal(holes, stats.directMapHoles);
+  assert.equal(holes, 3, 'the key\'s page and the 5000-byte secret\'s two');
+  const granules = rows.flatMap((r) => [...r.granules]);
+  assert.equal(granules.filter((g) => g === Granule.Secret).length, 1 + Math.ceil(5000 / 64), 'right-aligned: the 32-byte key in one granule, 5000 bytes ending at a page end in 79');
+  const key = lab.secrets[0];
+  assert.ok(key !== undefined);
+  const error = lab.overflow(key, 1);
+  assert.equal(error?.name, 'SegvError');
+  assert.equal(lab.faultAt, key.region.addr + key.region.sizeBytes, 'the overflow faults at its first byte');
+  assert.equal(lab.pageRows().flatMap((r) => [...r.granules]).filter((g) => g === Granule.Fault).length, 1);
+  assert.equal(lab.kernelRead(key)?.name, 'SecretAccessError');
+  lab.kernel.validate();
+  lab.free(key);
+  assert.equal(lab.stats().directMapHoles, 2, 'secretFree puts the frame back into the direct map');
+  assert.equal(lab.faultAt, -1);
+  lab.kernel.validate();
+});
