@@ -77,7 +77,7 @@ export function syncCases(): BenchCase[] {
     })),
     ...([false, true] as const).map((counted) => ({
       group: lockGroup,
-      name: counted ? "the kernel's LockWord with arena statistics (zone locks)" : "the kernel's LockWord (slab locks: holder token, no statistics)",
+      name: counted ? "the kernel's LockWord with arena statistics (zone and slab locks)" : "the kernel's LockWord without statistics (the VM's locks)",
       unit: 'lock+unlock',
       make: () => {
         const stats = counted ? new LockStatsRecord(new Float64Array(new SharedArrayBuffer(LOCK_STAT_COUNT * 8)), 0) : null;

@@ -73,3 +73,32 @@ export class LockStatsRecord {
     if (v.contended === 0 && (v.spins !== 0 || v.sleeps !== 0)) throw new InvariantError(`lock '${name}': ${v.spins} spins and ${v.sleeps} sleeps with no contended acquisition; expected 0`);
   }
 }
+
+/** The lock_stat columns kmem keeps, in the order of Linux's /proc/lock_stat, then kmem's own two. */
+const TEXT_COLUMNS = ['contentions', 'waittime-max', 'waittime-total', 'waittime-avg', 'acquisitions', 'spins', 'sleeps'] as const;
+
+/**
+ * Locks' statistics as text laid out like Linux's /proc/lock_stat (version 0.4,
+ * Documentation/locking/lockstat.rst): one line per lock, its name right-aligned before a colon,
+ * counts in 14-wide columns, times in microseconds with two decimals. Linux's columns kmem does not
+ * keep (con-bounces, acq-bounces, waittime-min, the hold times) are left out; spins and sleeps are
+ * kmem's own, last. Locks are listed as given.
+ */
+export function lockStatText(rows: readonly ({ name: string } & LockStatValues)[]): string {
+  const width = 14;
+  const nameWidth = Math.max(40, ...rows.map((r) => r.name.length + 1));
+  const rule = '-'.repeat(nameWidth + (width + 1) * TEXT_COLUMNS.length);
+  const us = (ms: number): string => (ms * 1000).toFixed(2).padStart(width);
+  const count = (n: number): string => String(n).padStart(width);
+  const lines = [
+    'lock_stat version 0.4 (kmem: the columns it keeps, times in us)',
+    rule,
+    `${'class name'.padStart(nameWidth)} ${TEXT_COLUMNS.map((c) => c.padStart(width)).join(' ')}`,
+    rule,
+  ];
+  for (const r of rows) {
+    const avgMs = r.contended === 0 ? 0 : r.waitMs / r.contended;
+    lines.push(`${`${r.name}:`.padStart(nameWidth)} ${[count(r.contended), us(r.waitMsMax), us(r.waitMs), us(avgMs), count(r.acquisitions), count(r.spins), count(r.sleeps)].join(' ')}`);
+  }
+  return lines.join('\n');
+}
