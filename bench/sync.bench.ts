@@ -118,6 +118,25 @@ export function syncCases(): BenchCase[] {
         };
       },
     },
+    {
+      // What pin+unpin must do on shared memory (rcu-epoch.ts): load the global epoch, store it, store 0.
+      // V8 (Node 20) calls a builtin for each Atomics operation, a load as much as an add.
+      group: pinGroup,
+      name: 'floor: Atomics.load + two Atomics.store, bare',
+      unit: 'op',
+      make: () => {
+        const w = sharedWords();
+        return (n) => {
+          let x = 0;
+          for (let i = 0; i < n; i++) {
+            Atomics.store(w, 6, (Atomics.load(w, 5) << 1) | 1);
+            x ^= i;
+            Atomics.store(w, 6, 0);
+          }
+          return x;
+        };
+      },
+    },
     { group: pinGroup, name: 'epoch pin+unpin', unit: 'op', make: rcuLoop('epoch') },
   ];
 }
