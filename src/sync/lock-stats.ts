@@ -1,8 +1,9 @@
 /**
  * Contention statistics of one lock, kept in the arena as LOCK_STAT_COUNT float64 slots (types.ts,
  * LockStat order), so that every worker's acquisitions add up in one place. The sync domain's locks
- * keep them in their lock record (at L_STATS); the kernel's own locks (zone locks, whose LockWord
- * exists before any sync domain) in the boot-reserved region 'zones.lockstat'. They are written by
+ * keep them in their lock record (at L_STATS); the kernel's own locks (zone and slab locks, whose
+ * LockWords exist before any sync domain) in the boot-reserved regions 'zones.lockstat' and
+ * 'slab.lockstat'. They are written by
  * the acquirer while it holds the lock, so a plain read-modify-write is exact; readers in other
  * workers may see a count one behind, never a torn one (float64 stores of an aligned slot are not
  * split by V8 on x86-64 or arm64, and a late reader only misses the newest event). The writes keep
