@@ -3,6 +3,7 @@
 // the cache's slab lock, until that lock's arena record shows a contended acquisition or time is up.
 import { parentPort, workerData } from 'node:worker_threads';
 import { Kernel } from '../../../src/mm/kernel.ts';
+import { meetAtBarrier } from '../../helpers/barrier.ts';
 
 interface Input {
   buffer: SharedArrayBuffer;
@@ -12,14 +13,12 @@ interface Input {
   limitMs: number;
 }
 
-const { buffer, barrier: barrierBuffer, workers, cacheName, limitMs } = workerData as Input;
+const { buffer, barrier, workers, cacheName, limitMs } = workerData as Input;
 const kernel = Kernel.attach(buffer);
-const barrier = new Int32Array(barrierBuffer);
 const cache = kernel.slab.cache(cacheName);
 const contended = (): number => kernel.slab.lockStats().find((l) => l.name === `slab ${cacheName} slab list`)?.contended ?? 0;
-Atomics.add(barrier, 0, 1);
 const deadline = Date.now() + limitMs;
-while (Atomics.load(barrier, 0) < workers && Date.now() < deadline);
+meetAtBarrier(barrier, workers, deadline);
 let pairs = 0;
 const held: number[] = [];
 while (Date.now() < deadline && contended() === 0) {
