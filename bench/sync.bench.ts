@@ -77,7 +77,7 @@ export function syncCases(): BenchCase[] {
     })),
     ...([false, true] as const).map((counted) => ({
       group: lockGroup,
-      name: counted ? "the kernel's LockWord with arena statistics (zone locks)" : "the kernel's LockWord (slab locks: holder token, no statistics)",
+      name: counted ? "the kernel's LockWord with arena statistics (zone and slab locks)" : "the kernel's LockWord without statistics (the VM's locks)",
       unit: 'lock+unlock',
       make: () => {
         const stats = counted ? new LockStatsRecord(new Float64Array(new SharedArrayBuffer(LOCK_STAT_COUNT * 8)), 0) : null;
@@ -114,6 +114,25 @@ export function syncCases(): BenchCase[] {
         return (n) => {
           let x = 0;
           for (let i = 0; i < n; i++) x ^= Atomics.add(w, 5, 1);
+          return x;
+        };
+      },
+    },
+    {
+      // What pin+unpin must do on shared memory (rcu-epoch.ts): load the global epoch, store it, store 0.
+      // V8 (Node 20) calls a builtin for each Atomics operation, a load as much as an add.
+      group: pinGroup,
+      name: 'floor: Atomics.load + two Atomics.store, bare',
+      unit: 'op',
+      make: () => {
+        const w = sharedWords();
+        return (n) => {
+          let x = 0;
+          for (let i = 0; i < n; i++) {
+            Atomics.store(w, 6, (Atomics.load(w, 5) << 1) | 1);
+            x ^= i;
+            Atomics.store(w, 6, 0);
+          }
           return x;
         };
       },

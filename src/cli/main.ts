@@ -33,6 +33,7 @@ import { optionHelp, parseOptions, wantsHelp } from './args.ts';
 import type { OptionSpecs } from './args.ts';
 import { runFiltered, runsDirectly, stderrIsTerminal } from './native-warnings.ts';
 import { renderRunCsv } from './render/csv.ts';
+import { lockStatText } from '../sync/lock-stats.ts';
 import { formatParam } from './render/format.ts';
 import { renderRunText } from './render/text.ts';
 import { environment } from './report/environment.ts';
@@ -292,6 +293,9 @@ function commandBoot(argv: readonly string[]): string {
     '',
     `/proc/slabinfo (${stats.cpus} CPU slots, nr_cpu_ids ${stats.possibleCpus}):`,
     kernel.slab.slabinfo(),
+    '',
+    "/proc/lock_stat (the kernel's own locks, after boot):",
+    lockStatText(kernel.lockStats()),
   ];
   return lines.join('\n');
 }

@@ -28,6 +28,7 @@ import type { CreateCacheOptions, SlabBootOptions } from './slab/allocator.ts';
 import type { Kmalloc } from './slab/kmalloc.ts';
 import type { KmemCache } from './slab/cache.ts';
 import type { SlabStats } from './slab/slabinfo.ts';
+import type { LockStatValues } from '../sync/lock-stats.ts';
 import { Vm } from './vm/vm.ts';
 
 export interface BootOptions {
@@ -199,6 +200,14 @@ export class Kernel {
   registerCtor(name: string, fn: (addr: number) => void): void {
     this.#ctorsByName.set(name, fn);
     this.slabAllocator?.registerCtor(name, fn);
+  }
+
+  /**
+   * The kernel's own locks' contention statistics, by name: the zone locks ('zones.lockstat'), then
+   * the slab locks ('slab.lockstat'). Text in /proc/lock_stat's layout: sync/lock-stats.ts lockStatText().
+   */
+  lockStats(): ({ name: string } & LockStatValues)[] {
+    return [...this.pages.lockStats(), ...this.slab.lockStats()];
   }
 
   /** Locks this kernel took over from offlined holders, oldest first. */

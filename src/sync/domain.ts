@@ -21,7 +21,7 @@ import { PAGE_SHIFT, PAGE_SIZE } from '../machine/ram.ts';
 import { InvariantError } from '../util/errors.ts';
 import { SyncDomainError } from './errors.ts';
 import { FutexTable } from './futex.ts';
-import { LockStatsRecord, type LockStatValues } from './lock-stats.ts';
+import { LockStatsRecord, lockStatText, type LockStatValues } from './lock-stats.ts';
 import type { KmemCache } from '../mm/slab/cache.ts';
 import { recoverMutex } from './mutex.ts';
 import { Mutex } from './mutex.ts';
@@ -428,6 +428,11 @@ export class SyncDomain {
     return Object.assign(stats, LockStatsRecord.ofLockRecord(this.f64, rec).values());
   }
 
+  /** Every lock of the domain, then the kernel's own, as text in /proc/lock_stat's layout (lock-stats.ts). */
+  lockStatText(): string {
+    return lockStatText([...Array.from({ length: this.nrLocks }, (_, i) => this.lockStats(i)), ...this.kernel.lockStats()]);
+  }
+
   /** Zeroes every lock's statistics (between runs of a scenario). */
   resetLockStats(): void {
     for (let i = 0; i < this.nrLocks; i++) {
@@ -445,7 +450,7 @@ export class SyncDomain {
     qsbrCounter: number;
     epoch: number;
     locks: LockStats[];
-    /** The kernel's own locks (the zone locks), whose statistics live in 'zones.lockstat'. */
+    /** The kernel's own locks: the zone locks (statistics in 'zones.lockstat'), then the slab locks ('slab.lockstat'). */
     kernelLocks: ({ name: string } & LockStatValues)[];
   } {
     const online: number[] = [];
@@ -464,7 +469,7 @@ export class SyncDomain {
       qsbrCounter: this.header(S_QSBR_CTR),
       epoch: this.header(S_EPOCH),
       locks: Array.from({ length: this.nrLocks }, (_, i) => this.lockStats(i)),
-      kernelLocks: this.kernel.pages.lockStats(),
+      kernelLocks: this.kernel.lockStats(),
     };
   }
 

@@ -1,8 +1,9 @@
 /**
  * Contention statistics of one lock, kept in the arena as LOCK_STAT_COUNT float64 slots (types.ts,
  * LockStat order), so that every worker's acquisitions add up in one place. The sync domain's locks
- * keep them in their lock record (at L_STATS); the kernel's own locks (zone locks, whose LockWord
- * exists before any sync domain) in the boot-reserved region 'zones.lockstat'. They are written by
+ * keep them in their lock record (at L_STATS); the kernel's own locks (zone and slab locks, whose
+ * LockWords exist before any sync domain) in the boot-reserved regions 'zones.lockstat' and
+ * 'slab.lockstat'. They are written by
  * the acquirer while it holds the lock, so a plain read-modify-write is exact; readers in other
  * workers may see a count one behind, never a torn one (float64 stores of an aligned slot are not
  * split by V8 on x86-64 or arm64, and a late reader only misses the newest event). The writes keep
@@ -72,4 +73,33 @@ export class LockStatsRecord {
     if (v.sleepMs > v.waitMs) throw new InvariantError(`lock '${name}': sleepMs ${v.sleepMs} > waitMs ${v.waitMs}; expected the time asleep within the time waiting`);
     if (v.contended === 0 && (v.spins !== 0 || v.sleeps !== 0)) throw new InvariantError(`lock '${name}': ${v.spins} spins and ${v.sleeps} sleeps with no contended acquisition; expected 0`);
   }
+}
+
+/** The lock_stat columns kmem keeps, in the order of Linux's /proc/lock_stat, then kmem's own two. */
+const TEXT_COLUMNS = ['contentions', 'waittime-max', 'waittime-total', 'waittime-avg', 'acquisitions', 'spins', 'sleeps'] as const;
+
+/**
+ * Locks' statistics as text laid out like Linux's /proc/lock_stat (version 0.4,
+ * Documentation/locking/lockstat.rst): one line per lock, its name right-aligned before a colon,
+ * counts in 14-wide columns, times in microseconds with two decimals. Linux's columns kmem does not
+ * keep (con-bounces, acq-bounces, waittime-min, the hold times) are left out; spins and sleeps are
+ * kmem's own, last. Locks are listed as given.
+ */
+export function lockStatText(rows: readonly ({ name: string } & LockStatValues)[]): string {
+  const width = 14;
+  const nameWidth = Math.max(40, ...rows.map((r) => r.name.length + 1));
+  const rule = '-'.repeat(nameWidth + (width + 1) * TEXT_COLUMNS.length);
+  const us = (ms: number): string => (ms * 1000).toFixed(2).padStart(width);
+  const count = (n: number): string => String(n).padStart(width);
+  const lines = [
+    'lock_stat version 0.4 (kmem: the columns it keeps, times in us)',
+    rule,
+    `${'class name'.padStart(nameWidth)} ${TEXT_COLUMNS.map((c) => c.padStart(width)).join(' ')}`,
+    rule,
+  ];
+  for (const r of rows) {
+    const avgMs = r.contended === 0 ? 0 : r.waitMs / r.contended;
+    lines.push(`${`${r.name}:`.padStart(nameWidth)} ${[count(r.contended), us(r.waitMsMax), us(r.waitMs), us(avgMs), count(r.acquisitions), count(r.spins), count(r.sleeps)].join(' ')}`);
+  }
+  return lines.join('\n');
 }

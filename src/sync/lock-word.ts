@@ -26,7 +26,8 @@
  * Statistics: a lock made with a LockStatsRecord (lock-stats.ts, arena-resident, the same record
  * the sync domain's locks keep) counts every acquisition there: the fast path adds one to
  * `acquisitions` (one float64 increment while holding the lock), the slow path adds the spins,
- * sleeps, wait and sleep time of a contended one. The zone locks have one ('zones.lockstat').
+ * sleeps, wait and sleep time of a contended one. The zone locks have one ('zones.lockstat'), and
+ * so do the slab locks ('slab.lockstat', mm/slab/types.ts).
  */
 import { InvariantError, KmemError } from '../util/errors.ts';
 import type { LockStatsRecord } from './lock-stats.ts';

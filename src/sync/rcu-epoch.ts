@@ -27,13 +27,33 @@ export class EpochFlavour implements RcuFlavour {
     this.local = domain.cpuWord(domain.cpu, CPU_EPOCH);
   }
 
+  /**
+   * Pin: one Atomics.store of the global epoch into this CPU's word, which must be seen by an
+   * updater before this reader loads anything it might free (the store-load order only a
+   * sequentially consistent store gives). The nesting depth is host-side (safe to lose: a worker
+   * that dies is offlined, which zeroes its word) and changes by constant stores in the outermost
+   * section, as in rcu-qsbr.ts, so back-to-back sections carry no dependency through it.
+   */
   readLock(): void {
-    if (this.nesting++ === 0) Atomics.store(this.w, this.local, (Atomics.load(this.w, this.global) << 1) | 1);
+    if (this.nesting === 0) {
+      this.nesting = 1;
+      Atomics.store(this.w, this.local, (Atomics.load(this.w, this.global) << 1) | 1);
+    } else {
+      this.nesting++;
+    }
   }
 
+  /** Unpin: one Atomics.store of 0 (JavaScript has no release-only store, which would be enough here). */
   readUnlock(): void {
-    if (this.nesting === 0) throw new RcuUsageError(`rcu_epoch: rcuReadUnlock on CPU ${this.domain.cpu} without a matching rcuReadLock`);
-    if (--this.nesting === 0) Atomics.store(this.w, this.local, 0);
+    const n = this.nesting;
+    if (n === 1) {
+      this.nesting = 0;
+      Atomics.store(this.w, this.local, 0);
+    } else if (n > 1) {
+      this.nesting = n - 1;
+    } else {
+      throw new RcuUsageError(`rcu_epoch: rcuReadUnlock on CPU ${this.domain.cpu} without a matching rcuReadLock`);
+    }
   }
 
   quiescentState(): void {

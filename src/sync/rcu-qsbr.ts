@@ -29,13 +29,27 @@ export class QsbrFlavour implements RcuFlavour {
     this.local = domain.cpuWord(domain.cpu, CPU_QSBR);
   }
 
+  /**
+   * The read side writes no shared memory (liburcu's QSBR read side is empty): it keeps this
+   * worker's nesting depth for the checks (host-side, safe to lose: see types.ts). The outermost
+   * lock and unlock store the constants 1 and 0 instead of nesting ± 1, so that back-to-back read
+   * sections carry no data dependency through the field (a load-add-store per call would chain each
+   * section to the last one through a store-to-load forward); only nested sections count.
+   */
   readLock(): void {
-    this.nesting++;
+    if (this.nesting === 0) this.nesting = 1;
+    else this.nesting++;
   }
 
   readUnlock(): void {
-    if (this.nesting === 0) throw new RcuUsageError(`rcu_qsbr: rcuReadUnlock on CPU ${this.domain.cpu} without a matching rcuReadLock`);
-    this.nesting--;
+    const n = this.nesting;
+    if (n === 1) this.nesting = 0;
+    else if (n > 1) this.nesting = n - 1;
+    else throw this.unbalanced();
+  }
+
+  private unbalanced(): RcuUsageError {
+    return new RcuUsageError(`rcu_qsbr: rcuReadUnlock on CPU ${this.domain.cpu} without a matching rcuReadLock`);
   }
 
   quiescentState(): void {

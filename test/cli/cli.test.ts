@@ -67,6 +67,10 @@ test('kmem boot prints the /proc files of a fresh kernel', () => {
   assert.match(stdout, /Node 0, zone {6}DMA/);
   assert.match(stdout, /Page block order: 9/);
   assert.match(stdout, /kernel metadata/);
+  // /proc/lock_stat of the kernel's own locks: boot created caches under the slab table lock.
+  assert.match(stdout, /lock_stat version 0\.4/);
+  const table = (stdout.split('\n').find((l) => l.trim().startsWith('slab table:')) ?? '').trim().split(/\s+/);
+  assert.ok(Number(table[6]) > 0, `the slab table lock's acquisitions, from: ${table.join(' ')}`);
 });
 
 test('kmem boot --possible-cpus 128 prints the /proc/slabinfo of a 128-CPU server with 2 CPU slots', () => {

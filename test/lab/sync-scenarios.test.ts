@@ -8,6 +8,7 @@ import { runLockContention } from '../../src/lab/workloads/lock-run.ts';
 import { runRcuExperiment } from '../../src/lab/workloads/rcu-run.ts';
 import { findScenario } from '../../src/lab/registry.ts';
 import { runScenario } from '../../src/lab/run.ts';
+import { SPIN_TRIES } from '../../src/sync/mutex.ts';
 
 test('lock-memory: sleeping waiters hold futex_q objects only with slab placement; a spinlock spins and never sleeps', async () => {
   const options = { workers: 4, durationMs: 300, csLoads: 4000, outsideLoads: 100 };
@@ -22,6 +23,46 @@ test('lock-memory: sleeping waiters hold futex_q objects only with slab placemen
   assert.equal(spin.stats.sleeps, 0);
   assert.ok(spin.stats.spins > 0 && spin.stats.waitMs > 0, 'spinlock waiters burnt CPU');
   assert.ok(slab.stats.sleepMs > 0, 'mutex waiters spent their wait asleep');
+});
+
+test("lock-memory: a spinlock's spinning grows with the contending workers; a mutex's stays bounded by its spin phase, it sleeps instead", async () => {
+  // Counts, not wall time, so that a loaded 2-core host changes the figures but not the verdict: a
+  // fixed number of acquisitions per worker, each holding the lock for a long critical section
+  // (100k loads, tens of µs), so that every waiting worker has a lot to wait for.
+  const options = { iterations: 100, durationMs: 0, csLoads: 100_000, outsideLoads: 0, placement: 'stack' as const };
+  const spinsPerAcquisition = (r: { stats: { spins: number; acquisitions: number } }) => r.stats.spins / r.stats.acquisitions;
+  const spin: Record<number, Awaited<ReturnType<typeof runLockContention>>> = {};
+  const mutex: Record<number, Awaited<ReturnType<typeof runLockContention>>> = {};
+  for (const workers of [1, 2, 4]) {
+    spin[workers] = await runLockContention({ ...options, kind: 'spin', workers });
+    mutex[workers] = await runLockContention({ ...options, kind: 'mutex', workers });
+  }
+  const figures = [1, 2, 4].map((n) => `${n} workers: spinlock ${spin[n]?.stats.spins} spins, mutex ${mutex[n]?.stats.spins} spins / ${mutex[n]?.stats.sleeps} sleeps`).join('; ');
+  for (const n of [1, 2, 4]) {
+    assert.equal(spin[n]?.stats.acquisitions, 100 * n, figures);
+    assert.equal(mutex[n]?.stats.acquisitions, 100 * n, figures);
+    assert.equal(spin[n]?.stats.sleeps, 0, 'a spinlock never sleeps');
+  }
+  // Alone, nobody waits: no spinning at all, with either lock.
+  assert.equal(spin[1]?.stats.spins, 0, figures);
+  assert.equal(mutex[1]?.stats.spins, 0, figures);
+  // The spinlock: every added waiter burns its CPU for as long as the others hold the lock, so
+  // the spins grow with the workers (each run does the same work per worker).
+  const spin2 = spin[2]?.stats.spins ?? 0;
+  const spin4 = spin[4]?.stats.spins ?? 0;
+  assert.ok(spin2 > 0 && spin4 > spin2, `spinlock spins grow with the workers: ${figures}`);
+  // The mutex: a waiter spins at most SPIN_TRIES loads per contended acquisition, then sleeps,
+  // however many workers contend: its CPU waste per acquisition is bounded.
+  for (const n of [2, 4]) {
+    const m = mutex[n]?.stats;
+    assert.ok(m !== undefined && m.spins <= SPIN_TRIES * m.contended, `mutex spins bounded by ${SPIN_TRIES} per contended acquisition: ${figures}`);
+    assert.ok(m.sleeps > 0, `mutex waiters slept: ${figures}`);
+  }
+  // Orders of magnitude apart with 4 workers: the spinlock's waste per acquisition is at least 10×
+  // the mutex's bound (SPIN_TRIES loads per acquisition).
+  const spinPer4 = spinsPerAcquisition(spin[4] as { stats: { spins: number; acquisitions: number } });
+  const mutexPer4 = spinsPerAcquisition(mutex[4] as { stats: { spins: number; acquisitions: number } });
+  assert.ok(mutexPer4 <= SPIN_TRIES && spinPer4 >= 10 * SPIN_TRIES, `spins per acquisition with 4 workers: spinlock ${spinPer4.toFixed(0)}, mutex ${mutexPer4.toFixed(1)}`);
 });
 
 for (const mode of ['qsbr', 'epoch'] as const) {

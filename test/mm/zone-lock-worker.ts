@@ -4,6 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { Kernel } from '../../src/mm/kernel.ts';
 import { GFP } from '../../src/mm/gfp.ts';
+import { meetAtBarrier } from '../helpers/barrier.ts';
 
 interface Input {
   buffer: SharedArrayBuffer;
@@ -12,13 +13,11 @@ interface Input {
   limitMs: number;
 }
 
-const { buffer, barrier: barrierBuffer, workers, limitMs } = workerData as Input;
+const { buffer, barrier, workers, limitMs } = workerData as Input;
 const kernel = Kernel.attach(buffer);
-const barrier = new Int32Array(barrierBuffer);
 const zone = kernel.pages.zones[kernel.pages.zones.length - 1]!;
-Atomics.add(barrier, 0, 1);
 const deadline = Date.now() + limitMs;
-while (Atomics.load(barrier, 0) < workers && Date.now() < deadline);
+meetAtBarrier(barrier, workers, deadline);
 let rounds = 0;
 while (Date.now() < deadline && (zone.lock.stats?.values().contended ?? 0) === 0) {
   for (let i = 0; i < 1000; i++) {

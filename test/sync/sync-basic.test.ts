@@ -9,7 +9,7 @@ import { SyncDomain } from '../../src/sync/domain.ts';
 import { LockUsageError } from '../../src/sync/errors.ts';
 import { Rcu } from '../../src/sync/rcu.ts';
 import type { RcuStall } from '../../src/sync/rcu.ts';
-import { CPU_KFREE_EPOCH, CPU_KFREE_QSBR, KC_OBJECTS, KFREE_BLOCK_SLOTS } from '../../src/sync/types.ts';
+import { CPU_EPOCH, CPU_KFREE_EPOCH, CPU_KFREE_QSBR, KC_OBJECTS, KFREE_BLOCK_SLOTS } from '../../src/sync/types.ts';
 
 function boot(cpus = 4): { kernel: Kernel; sync: SyncDomain } {
   const kernel = Kernel.boot({ ramBytes: '16MiB', shared: true, cpus });
@@ -133,6 +133,29 @@ for (const flavour of ['qsbr', 'epoch'] as const) {
     assert.throws(() => rcu.quiescentState(), /inside a read section/);
     rcu.readUnlock();
     assert.throws(() => rcu.readUnlock(), /without a matching rcuReadLock/);
+  });
+
+  test(`${flavour}: read sections nest: only the outermost unlock ends the section (and, for epoch, unpins)`, () => {
+    const { sync } = boot();
+    const rcu = new Rcu(sync, flavour);
+    const word = sync.cpuWord(sync.cpu, CPU_EPOCH);
+    for (let round = 0; round < 2; round++) {
+      rcu.readLock();
+      rcu.readLock();
+      rcu.readLock();
+      assert.equal(rcu.flavour.nesting, 3);
+      rcu.readUnlock();
+      rcu.readUnlock();
+      assert.equal(rcu.flavour.nesting, 1);
+      assert.throws(() => rcu.quiescentState(), /inside a read section \(nesting 1\)/);
+      if (flavour === 'epoch') assert.equal(Atomics.load(sync.w, word) & 1, 1, 'still pinned inside the outer section');
+      rcu.readUnlock();
+      assert.equal(rcu.flavour.nesting, 0);
+      if (flavour === 'epoch') assert.equal(Atomics.load(sync.w, word), 0, 'unpinned after the outermost unlock');
+      rcu.quiescentState();
+    }
+    assert.throws(() => rcu.readUnlock(), /without a matching rcuReadLock/);
+    assert.equal(rcu.flavour.nesting, 0, 'an unbalanced unlock changes nothing');
   });
 }
 

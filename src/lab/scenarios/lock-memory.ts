@@ -8,6 +8,7 @@
  * took at the peak, the CPU time spent spinning and asleep (from the lock's statistics in the
  * arena), throughput and fairness. All figures depend on how the host schedules the workers.
  */
+import { SPIN_TRIES } from '../../sync/mutex.ts';
 import { Q_BYTES } from '../../sync/types.ts';
 import { defineScenario } from '../scenario.ts';
 import type { Plot, Table } from '../scenario.ts';
@@ -60,6 +61,7 @@ export const lockMemory = defineScenario({
         { key: 'opsPerMs', label: 'acquisitions', unit: '/ms', digits: 1 },
         { key: 'contendedPct', label: 'contended', unit: '%', digits: 1 },
         { key: 'spinMs', label: 'CPU spinning', unit: 'ms', digits: 1 },
+        { key: 'spinsPerAcquisition', label: 'spins per acquisition', unit: 'loads', digits: 1 },
         { key: 'sleepMs', label: 'asleep', unit: 'ms', digits: 1 },
         { key: 'sleeps', label: 'sleeps' },
         { key: 'sleepersMax', label: 'most asleep at once' },
@@ -73,6 +75,7 @@ export const lockMemory = defineScenario({
         opsPerMs: run.stats.acquisitions / run.elapsedMs,
         contendedPct: (100 * run.stats.contended) / Math.max(1, run.stats.acquisitions),
         spinMs: run.stats.waitMs - run.stats.sleepMs,
+        spinsPerAcquisition: run.stats.spins / Math.max(1, run.stats.acquisitions),
         sleepMs: run.stats.sleepMs,
         sleeps: run.stats.sleeps,
         sleepersMax: run.stats.sleepersMax,
@@ -80,7 +83,7 @@ export const lockMemory = defineScenario({
         slabBytes: label.includes('slab') ? run.futexQSlabBytes : 0,
         fairness: run.fairness,
       })),
-      note: `Waiter records are ${Q_BYTES} bytes. On the stack, each CPU has one record from boot (${Q_BYTES} B × CPUs), so a wait allocates nothing; from the slab, each sleeping waiter holds one object of futex_q, and the cache keeps its slab pages after the waiters are gone. CPU spinning = wait time not spent asleep.`,
+      note: `Waiter records are ${Q_BYTES} bytes. On the stack, each CPU has one record from boot (${Q_BYTES} B × CPUs), so a wait allocates nothing; from the slab, each sleeping waiter holds one object of futex_q, and the cache keeps its slab pages after the waiters are gone. CPU spinning = wait time not spent asleep; spins per acquisition counts the loads waiters spun (a mutex spins at most ${SPIN_TRIES} per contended acquisition, then sleeps).`,
     };
     const series = (value: (r: LockRunResult) => number) =>
       // One panel per lock (small multiples on shared axes): a spinlock and a stack-placed mutex both hold 0 bytes.

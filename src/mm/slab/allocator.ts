@@ -13,11 +13,14 @@
  * worker's magazines and its slot.
  *
  * Locking: the table lock serialises creating and destroying caches; see cache.ts, depot.ts and
- * slab-layer.ts for the per-cache locks and their order.
+ * slab-layer.ts for the per-cache locks and their order. Every slab lock counts its acquisitions and
+ * contention in the arena (region 'slab.lockstat', types.ts), listed by lockStats().
  */
 import type { Ram } from '../../machine/ram.ts';
+import { LockStatsRecord, type LockStatValues } from '../../sync/lock-stats.ts';
 import { LockWord } from '../../sync/lock-word.ts';
 import type { LockOwner } from '../../sync/lock-word.ts';
+import { LOCK_STAT_COUNT } from '../../sync/types.ts';
 import { ArgumentError } from '../../util/errors.ts';
 import type { ArenaHeader } from '../arena-header.ts';
 import type { CpuSlots } from '../cpu-slots.ts';
@@ -88,7 +91,10 @@ import {
   P_ROUNDS,
   SLAB_INDEX_MASK,
   isSlabOwner,
+  slabLockStatRecord,
+  slabLockStatRecords,
 } from './types.ts';
+import type { SlabLockName } from './types.ts';
 import { validateSlab } from './validate.ts';
 
 export interface SlabBootOptions {
@@ -141,6 +147,8 @@ export class SlabAllocator implements SlabServices {
   private readonly tableWord: number;
   private readonly pcpuRegionWord: number;
   private readonly tableLock: LockWord;
+  /** The region 'slab.lockstat' (types.ts): one LockStatsRecord per slab lock. */
+  private readonly lockStatF64: Float64Array;
   private readonly wrappers = new Map<number, KmemCache>();
   private readonly contexts = new Map<number, CacheContext>();
   private readonly ctors = new Map<number, (addr: number) => void>();
@@ -154,6 +162,7 @@ export class SlabAllocator implements SlabServices {
     private readonly slots: CpuSlots,
     regionPaddr: number,
     statePaddr: number,
+    lockStatPaddr: number,
     format: ((words: Int32Array, header: number) => void) | null,
   ) {
     this.w = new Int32Array(ram.buffer);
@@ -167,7 +176,9 @@ export class SlabAllocator implements SlabServices {
     this.lockOwner = slots;
     this.tableWord = this.headerWord + HEADER_WORDS;
     this.pcpuRegionWord = this.tableWord + this.maxCaches * CACHE_WORDS;
-    this.tableLock = new LockWord(this.w, this.headerWord + H_TABLE_LOCK, slots);
+    this.lockStatF64 = ram.f64(lockStatPaddr, slabLockStatRecords(this.maxCaches) * LOCK_STAT_COUNT);
+    if (format !== null) this.lockStatF64.fill(0);
+    this.tableLock = new LockWord(this.w, this.headerWord + H_TABLE_LOCK, slots, this.lockStatsOf('table', 0));
     const fo = memMap.firstObject;
     const shared = typeof SharedArrayBuffer !== 'undefined' && ram.buffer instanceof SharedArrayBuffer;
     const stateBase = statePaddr >>> 2;
@@ -188,6 +199,7 @@ export class SlabAllocator implements SlabServices {
       throw new ArgumentError(`maxCaches ${maxCaches}: expected an integer in [32, ${MAX_CACHES}] (the owner tag holds a 15-bit slot)`);
     }
     memblock.alloc('slab', SlabAllocator.regionBytes(cpus, maxCaches));
+    memblock.alloc('slab.lockstat', slabLockStatRecords(maxCaches) * LOCK_STAT_COUNT * 8);
     memblock.alloc('slab-state', stateBytes(ramBytes));
   }
 
@@ -200,7 +212,7 @@ export class SlabAllocator implements SlabServices {
     const region = header.requireRegion('slab');
     const state = header.requireRegion('slab-state');
     ram.bytes.fill(0, state.paddr, state.paddr + state.sizeBytes);
-    const slab = new SlabAllocator(ram, pages, memMap, slots, region.paddr, state.paddr, (w, h) => {
+    const slab = new SlabAllocator(ram, pages, memMap, slots, region.paddr, state.paddr, header.requireRegion('slab.lockstat').paddr, (w, h) => {
       w.fill(0, h, h + region.sizeBytes / 4);
       w[h + H_NEVER] = -1;
       w[h + H_MAX_CACHES] = options.maxCaches ?? DEFAULT_MAX_CACHES;
@@ -235,7 +247,16 @@ export class SlabAllocator implements SlabServices {
 
   /** A worker's view of a booted slab allocator. Writes nothing until a cache is used. @internal */
   static attach(ram: Ram, header: ArenaHeader, pages: PageAllocator, memMap: MemMap, slots: CpuSlots): SlabAllocator {
-    return new SlabAllocator(ram, pages, memMap, slots, header.requireRegion('slab').paddr, header.requireRegion('slab-state').paddr, null);
+    return new SlabAllocator(
+      ram,
+      pages,
+      memMap,
+      slots,
+      header.requireRegion('slab').paddr,
+      header.requireRegion('slab-state').paddr,
+      header.requireRegion('slab.lockstat').paddr,
+      null,
+    );
   }
 
   /** The boot default layout, debug and init flags. */
@@ -417,7 +438,27 @@ export class SlabAllocator implements SlabServices {
   }
 
   validate(): void {
-    validateSlab(this, this.liveContexts());
+    const live = this.liveContexts();
+    validateSlab(this, live);
+    (this.tableLock.stats as LockStatsRecord).validate('slab table');
+    for (const ctx of live) {
+      (ctx.depotLock.stats as LockStatsRecord).validate(`slab ${ctx.name} depot`);
+      (ctx.slabLock.stats as LockStatsRecord).validate(`slab ${ctx.name} slab list`);
+    }
+  }
+
+  /**
+   * The slab locks' contention statistics (region 'slab.lockstat'), by lock name: 'slab table'
+   * (Linux's slab_mutex), then per live cache, newest first, 'slab <cache> depot' and
+   * 'slab <cache> slab list' (the per-node list_lock of Linux's SLUB).
+   */
+  lockStats(): ({ name: string } & LockStatValues)[] {
+    const rows: ({ name: string } & LockStatValues)[] = [{ name: 'slab table', ...(this.tableLock.stats as LockStatsRecord).values() }];
+    for (const ctx of this.liveContexts()) {
+      rows.push({ name: `slab ${ctx.name} depot`, ...(ctx.depotLock.stats as LockStatsRecord).values() });
+      rows.push({ name: `slab ${ctx.name} slab list`, ...(ctx.slabLock.stats as LockStatsRecord).values() });
+    }
+    return rows;
   }
 
   stats(): SlabStats {
@@ -435,6 +476,11 @@ export class SlabAllocator implements SlabServices {
   }
 
   // ---- SlabServices ----
+
+  /** @internal */
+  lockStatsOf(lock: SlabLockName, index: number): LockStatsRecord {
+    return new LockStatsRecord(this.lockStatF64, slabLockStatRecord(lock, index) * LOCK_STAT_COUNT);
+  }
 
   /** @internal */
   descriptorCache(): CacheContext {
@@ -567,6 +613,7 @@ export class SlabAllocator implements SlabServices {
     const w = this.w;
     const gen = ((w[base + C_GEN] as number) + 1) & SLAB_GEN_MASK;
     this.wipeDescriptor(index);
+    this.resetLockStats(index);
     w[base + C_GEN] = gen;
     writeName(this.bytes, (base + C_NAME) * 4, name);
     w[base + C_FLAGS] = flags;
@@ -594,6 +641,24 @@ export class SlabAllocator implements SlabServices {
     if (index >= (w[this.headerWord + H_NR_CACHES] as number)) w[this.headerWord + H_NR_CACHES] = index + 1;
     this.forget(index);
     return index;
+  }
+
+  /**
+   * Zeroes slot `index`'s two lock records for the cache about to take the slot. Under the slot's
+   * depot and slab locks (their order), since only a lock's holder writes its record: a CPU still
+   * finishing a slow path of the slot's previous cache cannot be caught half-way through a count.
+   * Table lock held.
+   */
+  private resetLockStats(index: number): void {
+    const base = this.cacheWord(index);
+    const depot = new LockWord(this.w, base + C_DEPOT_LOCK, this.slots);
+    const slab = new LockWord(this.w, base + C_SLAB_LOCK, this.slots);
+    depot.acquire();
+    slab.acquire();
+    this.lockStatsOf('depot', index).reset();
+    this.lockStatsOf('slab', index).reset();
+    slab.release();
+    depot.release();
   }
 
   /** Drops this worker's handle and view of slot `index`; the handle's fast paths miss from now on. */

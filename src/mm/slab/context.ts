@@ -4,6 +4,7 @@
  * shares (descriptor fields, slab lists, counters). It holds no state of its own that another worker
  * could need: everything lives in the arena (types.ts).
  */
+import type { LockStatsRecord } from '../../sync/lock-stats.ts';
 import { LockWord } from '../../sync/lock-word.ts';
 import type { LockOwner } from '../../sync/lock-word.ts';
 import type { MemMap } from '../mem-map.ts';
@@ -52,7 +53,7 @@ import {
   C_NR_FULL,
   C_NR_EMPTY,
 } from './types.ts';
-import type { CacheStatName } from './types.ts';
+import type { CacheStatName, SlabLockName } from './types.ts';
 
 /** What the slab layers need from the allocator that owns them. */
 export interface SlabServices {
@@ -74,6 +75,8 @@ export interface SlabServices {
   readonly neverWord: number;
   /** Who takes the slab locks (the kernel's CPU slots). */
   readonly lockOwner: LockOwner;
+  /** The arena record (region 'slab.lockstat') where slot `index`'s depot or slab lock counts its acquisitions. */
+  lockStatsOf(lock: Exclude<SlabLockName, 'table'>, index: number): LockStatsRecord;
   /**
    * Where a SLAB_TYPESAFE_BY_RCU cache's empty slab pages go instead of freePages (an RCU of the
    * sync domain, after a grace period); null in a worker without one, whose empty slabs then stay.
@@ -160,8 +163,8 @@ export class CacheContext {
     this.state = services.allocState;
     this.debug = (this.flags & SLAB_DEBUG_FLAGS) !== 0;
     this.slowOnly = isSlowOnly(this.flags);
-    this.slabLock = new LockWord(w, this.base + C_SLAB_LOCK, services.lockOwner);
-    this.depotLock = new LockWord(w, this.base + C_DEPOT_LOCK, services.lockOwner);
+    this.slabLock = new LockWord(w, this.base + C_SLAB_LOCK, services.lockOwner, services.lockStatsOf('slab', index));
+    this.depotLock = new LockWord(w, this.base + C_DEPOT_LOCK, services.lockOwner, services.lockStatsOf('depot', index));
     this.owner = services.memMap.owner;
     this.priv = services.memMap.private;
     const fo = services.memMap.firstObject;

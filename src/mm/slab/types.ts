@@ -29,11 +29,17 @@
  *   zone lock (page allocator). destroyCache takes table → depot → slab; constructors run with the
  *   slab lock dropped; CPU-slot claims and allocation bits are single atomic words, under no lock.
  *
+ * Region 'slab.lockstat' (memblock, at boot): the slab locks' contention statistics, one
+ * sync/lock-stats.ts record (LOCK_STAT_COUNT float64) per lock, so that every worker's acquisitions
+ * add up in one place: record 0 is the table lock's, then per cache slot i its depot lock's
+ * (1 + 2i) and its slab lock's (2 + 2i) — slabLockStatRecord(). A slot's two records are zeroed,
+ * under both its locks, when a new cache is given the slot (each is written only by its lock's holder).
+ *
  * Arena-resident: everything above, the allocation bitmap (region 'slab-state', alloc-state.ts) and
  * the CPU slots (region 'cpus', cpu-slots.ts). Host-side, per thread, rebuilt on demand, so safe to
  * lose (a worker that dies, a copy resumed in a new process): cache handles and their cached layout
  * figures, the fast-path rows (cpu-slab.ts), constructors (registered again by name), this thread's
- * slot claim, lock statistics. docs/slab.md, "Resuming a byte copy", has the table.
+ * slot claim. docs/slab.md, "Resuming a byte copy", has the table.
  *
  * Invariants (checked by validate.ts):
  *   slab.inuse = objs − |slab free list|; the slab is on the empty, partial or full list by inuse
@@ -96,6 +102,19 @@ export const C_NAME = 40;
 export const NAME_BYTES = 24;
 /** Event counters as float64, 8 of them, at words 48..63. */
 export const C_STATS = 48;
+
+/** The slab locks that keep statistics in 'slab.lockstat', and the record of each (see above). */
+export type SlabLockName = 'table' | 'depot' | 'slab';
+
+/** Index of the 'slab.lockstat' record of the table lock (`index` ignored) or of slot `index`'s lock. */
+export function slabLockStatRecord(lock: SlabLockName, index = 0): number {
+  return lock === 'table' ? 0 : 1 + 2 * index + (lock === 'slab' ? 1 : 0);
+}
+
+/** Records in 'slab.lockstat' for a table of `maxCaches` slots. */
+export function slabLockStatRecords(maxCaches: number): number {
+  return 1 + 2 * maxCaches;
+}
 
 /** Free → Live (createCache) → Dying (destroyCache, under the depot and slab locks) → Free. */
 export const CacheState = { Free: 0, Live: 1, Dying: 2 } as const;
