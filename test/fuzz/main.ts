@@ -22,6 +22,7 @@ import { fuzzSlab } from './slab-fuzz.ts';
 import { secretsSweep } from '../../src/lab/workloads/secrets-run.ts';
 import { InvariantError } from '../../src/util/errors.ts';
 import { fuzzVm } from './vm-fuzz.ts';
+import { fuzzSwap } from './swap-fuzz.ts';
 
 interface Fuzzer {
   name: string;
@@ -53,6 +54,7 @@ const FUZZERS: readonly Fuzzer[] = [
   { name: 'slab caches and kmalloc, Bonwick layout', run: (seed, ops) => fuzzSlab({ seed, ops: Math.ceil(ops / 4), layout: 'bonwick', validateEvery: 500_000 }) },
   { name: 'dma streaming map/sync/unmap', run: (seed, ops) => fuzzDma({ seed, ops: Math.ceil(ops / 4), validateEvery: 100_000 }) },
   { name: 'virtual memory (mmap/munmap/mprotect/madvise/access)', run: (seed, ops) => fuzzVm({ seed, ops, validateEvery: 200_000 }) },
+  { name: 'swap (reclaim/swap-in/fork/munmap/mlock)', run: (seed, ops) => fuzzSwap({ seed, ops: Math.max(20_000, Math.ceil(ops / 100)), validateEvery: 2_000 }) },
   {
     name: 'fork during DMA (naive, early-copy, defer-write)',
     run: (seed, ops) => fuzzForkDma({ seed, ops: Math.max(1_000_000, Math.ceil(ops / 10)), validateEvery: 25_000 }),
