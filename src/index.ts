@@ -63,6 +63,7 @@ export { PageFlag, PAGE_SENSITIVITY_TAGS } from './mm/types.ts';
 export { Kfence, KfenceError, enableKfence } from './mm/secret/kfence.ts';
 export type { KfenceBug, KfenceOptions } from './mm/secret/kfence.ts';
 export { swapon, swapAttach, swapOn } from './mm/swap/swapfile.ts';
+export { swapoff } from './mm/swap/swapoff.ts';
 export { BufferBacking } from './mm/swap/backing.ts';
 export type { SwapBacking } from './mm/swap/backing.ts';
 export { reclaimPages } from './mm/swap/vmscan.ts';

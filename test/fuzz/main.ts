@@ -62,7 +62,7 @@ const FUZZERS: readonly Fuzzer[] = [
   { name: 'flash page store (FTL)', run: (seed, ops) => flashRuns(fuzzPageFtl, seed, ops) },
   { name: 'flash object store', run: (seed, ops) => flashRuns(fuzzObjectStore, seed, Math.ceil(ops / 4)) },
   {
-    name: 'secrets sweep, 1000 runs (crash dump, hibernation image, freed frames)',
+    name: 'secrets sweep, 1000 runs (crash dump, hibernation image, freed frames, swap device)',
     run: (seed) => {
       const sweep = secretsSweep(seed, 1000, 8 << 20);
       if (sweep.leakingRuns > 0 || sweep.controlMisses > 0) throw new InvariantError(`secrets sweep: ${sweep.leakingRuns} runs leaked a tagged key, ${sweep.controlMisses} control images missed the key: expected 0 and 0`);

@@ -2,7 +2,7 @@
  * The swap device (Linux mm/swapfile.c): swapon writes the mkswap header into slot 0 and sets up the
  * swap_map, slots are taken by reclaim (get_swap_page → scan_swap_map_slots), shared by fork
  * (swap_duplicate) and dropped by swap-in and unmap (swap_free); a slot is free again when its count
- * reaches zero. swapoff brings every swapped page back first (try_to_unuse, in swapoff.ts).
+ * reaches zero. swapoff brings every swapped page back first (try_to_unuse, swapoff.ts).
  *
  *   const backing = BufferBacking.create(1024);   // 4 MiB: the header and 1023 slots
  *   swapon(kernel.vm, backing);                    // the first swapon also starts the LRU lists
@@ -24,10 +24,20 @@ import { lruEnable } from './lru.ts';
 import { host, setSr, sr, swapRootPfn } from './root.ts';
 import { SR, SWAP_COUNT_MAX, SWAP_HEADER, SWAP_MAP_BAD, SWAP_ROOT_WORD, SWAP_SLOTS_MAX, VM_OWNER_SWAP } from './types.ts';
 
-/** Whether a device is on. */
+/** Whether a device is on (its swap entries valid), writable or being drained by swapoff. */
 export function swapOn(vm: Vm): boolean {
-  return swapRootPfn(vm) !== 0 && sr(vm, SR.DEVICE_ON) === 1;
+  return swapRootPfn(vm) !== 0 && sr(vm, SR.DEVICE_ON) !== 0;
 }
+
+/** Whether reclaim may take new slots (SWP_WRITEOK: on, and no swapoff under way). */
+export function swapWritable(vm: Vm): boolean {
+  return swapRootPfn(vm) !== 0 && sr(vm, SR.DEVICE_ON) === DEVICE_WRITEOK;
+}
+
+/** SR.DEVICE_ON values: off, on and writable, on while swapoff drains it. */
+export const DEVICE_OFF = 0;
+export const DEVICE_WRITEOK = 1;
+export const DEVICE_DRAINING = 2;
 
 /** A view of swap_map (u16 per slot); the device must be on. */
 export function swapMap(vm: Vm): Uint16Array {
@@ -91,7 +101,7 @@ export function swapon(vm: Vm, backing: SwapBacking): void {
   const h = host(vm);
   h.lock.acquire();
   try {
-    if (sr(vm, SR.DEVICE_ON) === 1) throw new SwapDeviceError('swapon', 'a swap device is already on (kmem has one)');
+    if (sr(vm, SR.DEVICE_ON) !== DEVICE_OFF) throw new SwapDeviceError('swapon', 'a swap device is already on (kmem has one)');
     try {
       backing.writeSlot(0, swapHeader(slots));
     } catch (error) {
@@ -109,7 +119,7 @@ export function swapon(vm: Vm, backing: SwapBacking): void {
     h.map = null;
     swapMap(vm)[0] = SWAP_MAP_BAD;
     h.backing = backing;
-    setSr(vm, SR.DEVICE_ON, 1);
+    setSr(vm, SR.DEVICE_ON, DEVICE_WRITEOK);
   } finally {
     h.lock.release();
   }
@@ -128,7 +138,7 @@ export function swapDeviceOff(vm: Vm): void {
   h.lock.acquire();
   try {
     assert(sr(vm, SR.INUSE) === 0, () => `swapoff with ${sr(vm, SR.INUSE)} slots still in use: expected try_to_unuse to have emptied them`);
-    setSr(vm, SR.DEVICE_ON, 0);
+    setSr(vm, SR.DEVICE_ON, DEVICE_OFF);
     vm.pages.freePages(sr(vm, SR.MAP_PFN), sr(vm, SR.MAP_ORDER), VM_OWNER_SWAP);
     setSr(vm, SR.MAP_PFN, 0);
     setSr(vm, SR.SLOTS, 0);
@@ -145,7 +155,7 @@ export function swapDeviceOff(vm: Vm): void {
  */
 export function swapSlotAlloc(vm: Vm, count: number): number {
   assert(count >= 1 && count <= SWAP_COUNT_MAX, () => `swap slot for ${count} entries: expected 1..${SWAP_COUNT_MAX}`);
-  if (!swapOn(vm)) return 0;
+  if (!swapWritable(vm)) return 0;
   const h = host(vm);
   h.lock.acquire();
   try {

@@ -40,7 +40,7 @@ import { SwapIoError } from './errors.ts';
 import { UNEVICTABLE_TAGS, lruCounts, lruEnabled, lruIsolate, lruPutback } from './lru.ts';
 import { sr } from './root.ts';
 import { swpEntryHi, swpEntryLo } from './swp-entry.ts';
-import { swapFree, swapOn, swapSlotAlloc, swapWritePage } from './swapfile.ts';
+import { swapFree, swapSlotAlloc, swapWritable, swapWritePage } from './swapfile.ts';
 import { LruList, SR, SWAP_CLUSTER_MAX } from './types.ts';
 
 export interface ReclaimResult {
@@ -84,7 +84,7 @@ export function inactiveIsLow(inactive: number, active: number): boolean {
 export function reclaimPages(vm: Vm, nrPages: number, held: AddressSpace | null = null): ReclaimResult {
   assert(Number.isInteger(nrPages) && nrPages >= 0, () => `reclaim of ${nrPages} pages: expected a non-negative integer`);
   const result = emptyResult();
-  if (!lruEnabled(vm) || !swapOn(vm)) return result;
+  if (!lruEnabled(vm) || !swapWritable(vm)) return result;
   rescueUnevictable(vm);
   const start = lruCounts(vm);
   const maxScan = 2 * (start.inactive + start.active);
@@ -100,7 +100,7 @@ export function reclaimPages(vm: Vm, nrPages: number, held: AddressSpace | null 
 
 /** Direct reclaim from an allocation that found no free page (held: the faulting mm). Whether it freed any. */
 export function directReclaim(vm: Vm, held: AddressSpace | null): boolean {
-  if (!lruEnabled(vm) || !swapOn(vm)) return false;
+  if (!lruEnabled(vm) || !swapWritable(vm)) return false;
   vm.count('allocstall_movable');
   try {
     return reclaimPages(vm, SWAP_CLUSTER_MAX, held).reclaimed > 0;

@@ -1,6 +1,9 @@
 // Anonymous-page swap: the device, reclaim's LRU with the accessed bit's second chance, swap PTEs,
 // swap-in, fork and munmap, and the rule that locked and secret pages never reach the device.
 import { test } from 'node:test';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { PTE_ACCESSED } from '../../../src/machine/pte.ts';
 import { Kernel } from '../../../src/mm/kernel.ts';
@@ -8,7 +11,9 @@ import { mlock, munlock } from '../../../src/mm/secret/tags.ts';
 import { secretAlloc } from '../../../src/mm/secret/secretmem.ts';
 import { BufferBacking } from '../../../src/mm/swap/backing.ts';
 import type { SwapBacking } from '../../../src/mm/swap/backing.ts';
-import { SwapIoError } from '../../../src/mm/swap/errors.ts';
+import { SwapDeviceError, SwapIoError } from '../../../src/mm/swap/errors.ts';
+import { FileBacking } from '../../../src/mm/swap/file.ts';
+import { swapoff } from '../../../src/mm/swap/swapoff.ts';
 import { isSwapPte, swpOffset } from '../../../src/mm/swap/swp-entry.ts';
 import { swapMap, swapon } from '../../../src/mm/swap/swapfile.ts';
 import { SWAP_HEADER } from '../../../src/mm/swap/types.ts';
@@ -317,4 +322,55 @@ test('swapon twice is refused; a swap PTE is neither present nor PROT_NONE', () 
   assert.equal(isSwapPte(5 << 9), true);
   assert.equal(swpOffset(5 << 9), 5);
   kernel.validate();
+});
+
+test('swapoff brings every swapped page back (try_to_unuse), then frees the device; swapon works again', () => {
+  const { kernel, mm } = setup();
+  const vm = kernel.vm;
+  const a = mm.mmap(0, 12 * P, RW, ANON);
+  for (let i = 0; i < 12; i++) mm.write(a + i * P, pattern(i));
+  const child = forkAddressSpace(mm, 'naive');
+  child.write(a, pattern(99));
+  reclaimPages(vm, 100);
+  assert.ok(swapStats(vm).usedPages > 0);
+  swapoff(vm);
+  assert.equal(swapStats(vm).on, false);
+  assert.match(vm.meminfo(), /^SwapTotal:\s+0 kB$/m);
+  for (let i = 0; i < 12; i++) assert.ok(!swapped(mm, a + i * P) && !swapped(child, a + i * P));
+  assert.equal(mm.swapEntries + child.swapEntries, 0);
+  kernel.validate();
+  assert.deepEqual(child.read(a, P), pattern(99));
+  for (let i = 0; i < 12; i++) assert.deepEqual(mm.read(a + i * P, P), pattern(i));
+  assert.equal(reclaimPages(vm, 100).reclaimed, 0, 'no device: nothing is reclaimed');
+  assert.throws(() => swapoff(vm), SwapDeviceError);
+  swapon(vm, BufferBacking.create(64));
+  assert.ok(reclaimPages(vm, 100).reclaimed > 0);
+  kernel.validate();
+});
+
+test('a swap file: slots are written to and read from a real file with positioned I/O', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kmem-swap-'));
+  const path = join(dir, 'swapfile');
+  const backing = FileBacking.create(path, 64);
+  try {
+    const kernel = Kernel.boot({ ramBytes: '32MiB' });
+    const vm = kernel.vm;
+    swapon(vm, backing);
+    const mm = vm.createAddressSpace();
+    const a = mm.mmap(0, 8 * P, RW, ANON);
+    for (let i = 0; i < 8; i++) mm.write(a + i * P, pattern(i));
+    assert.equal(reclaimPages(vm, 8).reclaimed, 8);
+    const file = new Uint8Array(readFileSync(path));
+    assert.equal(file.length, 64 * P);
+    assert.equal(new TextDecoder().decode(file.subarray(P - 10, P)), 'SWAPSPACE2');
+    for (let i = 0; i < 8; i++) {
+      const slot = swpOffset(pteLo(mm, a + i * P));
+      assert.deepEqual(file.subarray(slot * P, (slot + 1) * P), pattern(i));
+    }
+    for (let i = 0; i < 8; i++) assert.deepEqual(mm.read(a + i * P, P), pattern(i));
+    kernel.validate();
+  } finally {
+    backing.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
