@@ -15,8 +15,10 @@ import { SwapDeviceError, SwapIoError } from '../../../src/mm/swap/errors.ts';
 import { FileBacking } from '../../../src/mm/swap/file.ts';
 import { swapoff } from '../../../src/mm/swap/swapoff.ts';
 import { isSwapPte, swpOffset } from '../../../src/mm/swap/swp-entry.ts';
-import { swapMap, swapon } from '../../../src/mm/swap/swapfile.ts';
-import { SWAP_HEADER } from '../../../src/mm/swap/types.ts';
+import { swapAttach, swapMap, swapon } from '../../../src/mm/swap/swapfile.ts';
+import { hibernate, resume } from '../../../src/mm/hibernate/image.ts';
+import { SyscallError } from '../../../src/mm/vm/errors.ts';
+import { SWAP_COUNT_MAX, SWAP_HEADER } from '../../../src/mm/swap/types.ts';
 import { swapStats } from '../../../src/mm/swap/validate.ts';
 import { inactiveIsLow, reclaimPages } from '../../../src/mm/swap/vmscan.ts';
 import { forkAddressSpace } from '../../../src/mm/vm/fork.ts';
@@ -373,4 +375,36 @@ test('a swap file: slots are written to and read from a real file with positione
     backing.close();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('hibernation keeps the swap PTEs and the swap_map; after resume the same backing is attached and the pages come back', () => {
+  const { kernel, mm, backing } = setup();
+  const a = mm.mmap(0, 6 * P, RW, ANON);
+  for (let i = 0; i < 6; i++) mm.write(a + i * P, pattern(i));
+  assert.equal(reclaimPages(kernel.vm, 3).reclaimed, 3);
+  const resumed = resume(hibernate(kernel));
+  const vm = resumed.vm;
+  const mm2 = vm.addressSpace(mm.pid) as AddressSpace;
+  assert.equal(mm2.swapEntries, 3);
+  assert.throws(() => mm2.read(a, P), SwapDeviceError, 'no backing attached in this process yet');
+  resumed.validate();
+  swapAttach(vm, backing);
+  for (let i = 0; i < 6; i++) assert.deepEqual(mm2.read(a + i * P, P), pattern(i));
+  assert.equal(swapStats(vm).usedPages, 0);
+  resumed.validate();
+});
+
+test('a slot at the most entries it may count: fork fails with ENOMEM instead of overflowing the count', () => {
+  const { kernel, mm } = setup();
+  const vm = kernel.vm;
+  const a = mm.mmap(0, P, RW, ANON);
+  mm.write(a, pattern(1));
+  reclaimPages(vm, 1);
+  const slot = swpOffset(pteLo(mm, a));
+  swapMap(vm)[slot] = SWAP_COUNT_MAX; // as if 65533 other entries shared it
+  assert.throws(() => forkAddressSpace(mm, 'naive'), (e: unknown) => e instanceof SyscallError && e.errno === 'ENOMEM');
+  assert.equal(swapMap(vm)[slot], SWAP_COUNT_MAX);
+  swapMap(vm)[slot] = 1;
+  kernel.validate();
+  assert.deepEqual(mm.read(a, P), pattern(1));
 });
