@@ -60,7 +60,7 @@ export { SecretAccessError, SecretRegionError } from './mm/secret/errors.ts';
 export { secretStats } from './mm/secret/validate.ts';
 export { directMapPresent } from './mm/secret/direct-map.ts';
 export { PageFlag, PAGE_SENSITIVITY_TAGS } from './mm/types.ts';
-export { Kfence, KfenceError, enableKfence } from './mm/secret/kfence.ts';
+export { Kfence, KfenceError, attachKfence, enableKfence } from './mm/secret/kfence.ts';
 export type { KfenceBug, KfenceOptions } from './mm/secret/kfence.ts';
 export { swapon, swapAttach, swapOn } from './mm/swap/swapfile.ts';
 export { swapoff } from './mm/swap/swapoff.ts';
