@@ -1,8 +1,9 @@
 /**
  * The LRU lists of anonymous pages (Linux mm/swap.c folio_add_lru, lru_cache_add; mm/vmscan.c
  * isolate_lru_folios, folio_putback_lru; include/linux/mm_inline.h lruvec_add_folio). Three lists,
- * each doubly linked through mem_map.next / prev (NO_PFN ends), head and tail and length in the swap
- * root (types.ts SR.*):
+ * each doubly linked through mem_map.firstObject (next) and mem_map.prev (NO_PFN ends), head and tail
+ * and length in the swap root (types.ts SR.*). firstObject is the slab's field, free on an anonymous
+ * page; next is not, since a THP keeps its deposited page table there:
  *
  *   inactive_anon   a new page starts here (Linux since 5.9 puts new anonymous pages on the inactive
  *                   list, "mm/vmscan: protect the workingset on anonymous LRU"); reclaim takes from
@@ -14,15 +15,15 @@
  * Membership: with the LRU enabled (the first swapon), an order-0 anonymous page is on a list exactly
  * while it is mapped: rmapAdd adds it on its first mapping, rmapRemove takes it off with its last,
  * compaction moves its place to the new frame (lruMigrate), reclaim isolates it (off every list,
- * holding a page reference) while it works on it. THPs are not on the lists (reclaim would split them
- * first in Linux; kmem does not reclaim them).
+ * holding a page reference) while it works on it. A THP is on the lists by its first page; reclaim
+ * splits it into 4 KiB pages before it swaps any of them (as shrink_folio_list splits a large folio).
  *
  * Locking: the swap root lock around every list change.
  */
 import { assert } from '../../util/assert.ts';
 import { NO_PFN, PageFlag } from '../types.ts';
 import { releaseSensitivePage } from '../secret/release.ts';
-import { VM_OWNER_ANON } from '../vm/owners.ts';
+import { VM_OWNER_ANON, VM_OWNER_ANON_THP } from '../vm/owners.ts';
 import type { Vm } from '../vm/vm.ts';
 import { setSr, sr, swapLock, swapRootPfn } from './root.ts';
 import { LRU_HEAD, LruList } from './types.ts';
@@ -52,7 +53,7 @@ function linkHead(vm: Vm, pfn: number, list: LruList): void {
   const h = LRU_HEAD[list] as number;
   const head = sr(vm, h);
   mem.prev[pfn] = NO_PFN;
-  mem.next[pfn] = head;
+  mem.firstObject[pfn] = head;
   if (head !== NO_PFN) mem.prev[head] = pfn;
   else setSr(vm, h + 1, pfn);
   setSr(vm, h, pfn);
@@ -65,13 +66,13 @@ function unlink(vm: Vm, pfn: number): void {
   const mem = vm.memMap;
   const h = LRU_HEAD[lruListOf(mem.flags[pfn] as number)] as number;
   const prev = mem.prev[pfn] as number;
-  const next = mem.next[pfn] as number;
-  if (prev !== NO_PFN) mem.next[prev] = next;
+  const next = mem.firstObject[pfn] as number;
+  if (prev !== NO_PFN) mem.firstObject[prev] = next;
   else setSr(vm, h, next);
   if (next !== NO_PFN) mem.prev[next] = prev;
   else setSr(vm, h + 1, prev);
   setSr(vm, h + 2, sr(vm, h + 2) - 1);
-  mem.next[pfn] = NO_PFN;
+  mem.firstObject[pfn] = NO_PFN;
   mem.prev[pfn] = NO_PFN;
   mem.flags[pfn] = (mem.flags[pfn] as number) & ~(LRU_FLAGS | PageFlag.Referenced);
 }
@@ -81,9 +82,15 @@ function evictableList(vm: Vm, pfn: number, want: LruList): LruList {
   return ((vm.memMap.flags[pfn] as number) & UNEVICTABLE_TAGS) !== 0 ? LruList.Unevictable : want;
 }
 
-/** folio_add_lru: a newly mapped order-0 anonymous page joins the inactive list (or unevictable). */
+/** Whether pfn heads an anonymous page the LRU keeps: a 4 KiB page or a THP. */
+export function isLruAnon(vm: Vm, pfn: number): boolean {
+  const owner = vm.memMap.owner[pfn];
+  return (owner === VM_OWNER_ANON || owner === VM_OWNER_ANON_THP) && ((vm.memMap.flags[pfn] as number) & PageFlag.Allocated) !== 0;
+}
+
+/** folio_add_lru: a newly mapped anonymous page (or THP) joins the inactive list (or unevictable). */
 export function lruAdd(vm: Vm, pfn: number): void {
-  if (vm.memMap.owner[pfn] !== VM_OWNER_ANON || ((vm.memMap.flags[pfn] as number) & PageFlag.Lru) !== 0) return;
+  if (!isLruAnon(vm, pfn) || ((vm.memMap.flags[pfn] as number) & PageFlag.Lru) !== 0) return;
   const lock = swapLock(vm);
   lock.acquire();
   try {
@@ -105,6 +112,15 @@ export function lruDel(vm: Vm, pfn: number): void {
   }
 }
 
+/**
+ * A THP at pfn was split into nr pages (split_page copied the head's flags to every page): the head
+ * keeps its place on the list, the others carry no list flags until their mappings add them.
+ */
+export function lruSplit(vm: Vm, pfn: number, nr: number): void {
+  const flags = vm.memMap.flags;
+  for (let p = pfn + 1; p < pfn + nr; p++) flags[p] = (flags[p] as number) & ~(LRU_FLAGS | PageFlag.Referenced);
+}
+
 /** Compaction moved a page from src to dst: dst takes src's place on its list. */
 export function lruMigrate(vm: Vm, src: number, dst: number): void {
   const mem = vm.memMap;
@@ -115,16 +131,16 @@ export function lruMigrate(vm: Vm, src: number, dst: number): void {
   try {
     const h = LRU_HEAD[lruListOf(f)] as number;
     const prev = mem.prev[src] as number;
-    const next = mem.next[src] as number;
+    const next = mem.firstObject[src] as number;
     mem.prev[dst] = prev;
-    mem.next[dst] = next;
-    if (prev !== NO_PFN) mem.next[prev] = dst;
+    mem.firstObject[dst] = next;
+    if (prev !== NO_PFN) mem.firstObject[prev] = dst;
     else setSr(vm, h, dst);
     if (next !== NO_PFN) mem.prev[next] = dst;
     else setSr(vm, h + 1, dst);
     mem.flags[dst] = ((mem.flags[dst] as number) & ~(LRU_FLAGS | PageFlag.Referenced)) | (f & (LRU_FLAGS | PageFlag.Referenced));
     mem.flags[src] = f & ~(LRU_FLAGS | PageFlag.Referenced);
-    mem.next[src] = NO_PFN;
+    mem.firstObject[src] = NO_PFN;
     mem.prev[src] = NO_PFN;
   } finally {
     lock.release();
@@ -190,7 +206,7 @@ export function lruPutback(vm: Vm, pfn: number, list: LruList): void {
 
 /**
  * The first swapon: the lists start empty (NO_PFN heads: the root page is zeroed, and 0 is a pfn) and every
- * mapped order-0 anonymous page joins the inactive list (or the unevictable one), in pfn order.
+ * mapped anonymous page (a THP by its first page) joins the inactive list (or the unevictable one), in pfn order.
  * Called with the Vm root lock held, once.
  */
 export function lruEnable(vm: Vm): void {
@@ -201,7 +217,7 @@ export function lruEnable(vm: Vm): void {
   }
   const mem = vm.memMap;
   for (let pfn = 0; pfn < mem.nrPages; pfn++) {
-    if (mem.owner[pfn] !== VM_OWNER_ANON || ((mem.flags[pfn] as number) & PageFlag.Allocated) === 0 || (mem.mapcount[pfn] as number) === 0) continue;
+    if (!isLruAnon(vm, pfn) || (mem.mapcount[pfn] as number) === 0) continue;
     linkHead(vm, pfn, evictableList(vm, pfn, LruList.Inactive));
   }
 }

@@ -17,7 +17,7 @@
  *                          PTEs naming the slot, SWAP_MAP_BAD for slot 0 (the header page). Linux keeps
  *                          one byte per slot with SWAP_MAP_MAX = 0x3e and continuation pages above it;
  *                          kmem keeps 16 bits and no continuation, so a slot holds up to SWAP_COUNT_MAX
- *   the LRU lists        doubly linked through mem_map.next / prev of each order-0 anonymous page (as
+ *   the LRU lists        doubly linked through mem_map.firstObject / prev of each anonymous page (as
  *                          Linux links folio->lru), with PageFlag.Lru / Active / Unevictable / Referenced
  *                          in its flags (PG_lru, PG_active, PG_unevictable, PG_referenced)
  *   a swap PTE           a level-1 entry with P and _PAGE_PROTNONE clear and not zero (swp-entry.ts)
@@ -27,7 +27,7 @@
  *   swap_map[s] = the number of swap PTEs, over every mm, that name slot s (s ≥ 1); swap_map[0] = BAD
  *   inuse = |{s ≥ 1 : swap_map[s] > 0}| ≤ slots − 1
  *   Σ over mms of mm.swapents = the number of swap PTEs = Σ_s swap_map[s]
- *   with the LRU enabled: an allocated order-0 anonymous page p is on exactly one list ⇔ mapcount[p] > 0,
+ *   with the LRU enabled: an allocated anonymous page or THP p is on exactly one list ⇔ mapcount[p] > 0,
  *     the list its Active / Unevictable flags name; each list's length word counts its pages, and its
  *     links run both ways from head to tail
  *   no page tagged Sensitive or Mlocked, nor one mapped in a VM_LOCKED VMA, is ever written to a slot

@@ -5,9 +5,8 @@
 import { assert } from '../../util/assert.ts';
 import { NO_PFN, PAGE_SIZE, PageFlag } from '../types.ts';
 import type { AddressSpace } from '../vm/mm-struct.ts';
-import { VM_OWNER_ANON } from '../vm/owners.ts';
 import type { Vm } from '../vm/vm.ts';
-import { lruCounts, lruListOf } from './lru.ts';
+import { isLruAnon, lruCounts, lruListOf } from './lru.ts';
 import { sr, swapRootPfn } from './root.ts';
 import { swpOffset, swpType } from './swp-entry.ts';
 import { swapMap, swapOn } from './swapfile.ts';
@@ -62,7 +61,7 @@ function validateLru(vm: Vm): void {
     const name = LRU_NAMES[list] as string;
     let prev = NO_PFN;
     let n = 0;
-    for (let pfn = sr(vm, h); pfn !== NO_PFN; pfn = mem.next[pfn] as number) {
+    for (let pfn = sr(vm, h); pfn !== NO_PFN; pfn = mem.firstObject[pfn] as number) {
       assert(n < mem.nrPages && pfn >= 0 && pfn < mem.nrPages && onList[pfn] === 0, () => `LRU list ${name} does not end, or holds pfn ${pfn} twice`);
       onList[pfn] = 1;
       const f = mem.flags[pfn] as number;
@@ -76,7 +75,7 @@ function validateLru(vm: Vm): void {
   }
   for (let pfn = 0; pfn < mem.nrPages; pfn++) {
     const f = mem.flags[pfn] as number;
-    const mappedAnon = mem.owner[pfn] === VM_OWNER_ANON && (f & PageFlag.Allocated) !== 0 && (mem.mapcount[pfn] as number) > 0;
+    const mappedAnon = isLruAnon(vm, pfn) && (mem.mapcount[pfn] as number) > 0;
     assert(mappedAnon === (onList[pfn] === 1), () => `pfn ${pfn}: ${mappedAnon ? 'a mapped anonymous page on no LRU list' : 'on an LRU list but not a mapped anonymous page'}`);
     assert(onList[pfn] === 1 || (f & (PageFlag.Lru | PageFlag.Active | PageFlag.Unevictable)) === 0, () => `pfn ${pfn} is on no LRU list but its flags 0x${f.toString(16)} say it is`);
   }

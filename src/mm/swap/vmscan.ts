@@ -33,8 +33,10 @@ import { PageFlag } from '../types.ts';
 import type { AddressSpace } from '../vm/mm-struct.ts';
 import { MM, MMF } from '../vm/mm-struct.ts';
 import { entryPfn } from '../vm/page-table.ts';
+import { VM_OWNER_ANON_THP } from '../vm/owners.ts';
+import { splitHugePmd } from '../vm/thp.ts';
 import { rmapAdd, rmapRemove, rmapWalk } from '../vm/rmap.ts';
-import { PAGE_SIZE, VM } from '../vm/types.ts';
+import { HPAGE_PMD_NR, PAGE_SIZE, VM } from '../vm/types.ts';
 import type { Vm } from '../vm/vm.ts';
 import { SwapIoError } from './errors.ts';
 import { UNEVICTABLE_TAGS, lruCounts, lruEnabled, lruIsolate, lruPutback } from './lru.ts';
@@ -60,9 +62,14 @@ export interface ReclaimResult {
   skipped: number;
   /** Pages that found no free slot (the device is full). */
   noSlot: number;
+  /** THPs split into 4 KiB pages so that they can be swapped. */
+  thpSplit: number;
 }
 
-const emptyResult = (): ReclaimResult => ({ scanned: 0, reclaimed: 0, activated: 0, deactivated: 0, kept: 0, culled: 0, skipped: 0, noSlot: 0 });
+/** Free pages a THP split in reclaim wants first: its 511 new rmap items take about 2 pages of slab. */
+const THP_SPLIT_FREE_PAGES_MIN = 8;
+
+const emptyResult = (): ReclaimResult => ({ scanned: 0, reclaimed: 0, activated: 0, deactivated: 0, kept: 0, culled: 0, skipped: 0, noSlot: 0, thpSplit: 0 });
 
 /**
  * inactive_is_low for anonymous pages: the inactive list should hold at least 1/ratio of the two,
@@ -76,8 +83,9 @@ export function inactiveIsLow(inactive: number, active: number): boolean {
 
 /**
  * Reclaims up to nrPages anonymous pages to swap, in batches of at most SWAP_CLUSTER_MAX. Scans at
- * most twice the pages on the inactive and active lists (so a page referenced once gets its second
- * chance, and is taken on the second look if it was not used again). Nothing is scanned
+ * most twice the pages on the inactive and active lists, a THP's 4 KiB pages counted once it is split
+ * (so a page referenced once gets its second chance, and is taken on the second look if it was not
+ * used again). Nothing is scanned
  * while no swap device is on (Linux does not scan anonymous lists without swap space). A backing
  * that fails a write is a SwapIoError: the page stays mapped, and the pages isolated with it return.
  */
@@ -87,13 +95,16 @@ export function reclaimPages(vm: Vm, nrPages: number, held: AddressSpace | null 
   if (!lruEnabled(vm) || !swapWritable(vm)) return result;
   rescueUnevictable(vm);
   const start = lruCounts(vm);
-  const maxScan = 2 * (start.inactive + start.active);
+  let maxScan = 2 * (start.inactive + start.active);
   for (let batch = 0; result.reclaimed < nrPages && result.scanned + result.deactivated < maxScan; batch++) {
     assert(batch <= maxScan, 'reclaim made no progress through its scan budget');
     const now = lruCounts(vm);
     if (now.inactive + now.active === 0) break;
     if (inactiveIsLow(now.inactive, now.active) || now.inactive === 0) shrinkActiveList(vm, SWAP_CLUSTER_MAX, held, result);
+    const splits = result.thpSplit;
     shrinkInactiveList(vm, Math.min(SWAP_CLUSTER_MAX, nrPages - result.reclaimed), held, result);
+    // A split THP adds 511 pages to the lists: the budget grows by their two looks.
+    maxScan += 2 * (HPAGE_PMD_NR - 1) * (result.thpSplit - splits);
   }
   return result;
 }
@@ -197,6 +208,25 @@ function decide(vm: Vm, pfn: number, held: AddressSpace | null, result: ReclaimR
       return LruList.Inactive;
     }
     mem.flags[pfn] = (mem.flags[pfn] as number) & ~PageFlag.Referenced;
+    if (mem.owner[pfn] === VM_OWNER_ANON_THP) {
+      // The split needs 511 more rmap items; with memory that short, leave the THP for later.
+      if (vm.pages.freePagesTotal < THP_SPLIT_FREE_PAGES_MIN) {
+        result.skipped++;
+        return LruList.Active;
+      }
+      // split_folio before swapping: each 4 KiB page joins the inactive list, unreferenced, and is
+      // taken as it comes (kmem maps a THP in one mm only: fork splits it first).
+      let haddr = -1;
+      let owner: AddressSpace | null = null;
+      rmapWalk(vm, pfn, (mmPaddr, vaddr) => {
+        owner = vm.wrap(mmPaddr);
+        haddr = vaddr;
+      });
+      assert(owner !== null && haddr >= 0, () => `THP at pfn ${pfn} has no mapping to split`);
+      splitHugePmd(owner, haddr);
+      result.thpSplit++;
+      return LruList.Inactive;
+    }
     const slot = swapSlotAlloc(vm, mapcount);
     if (slot === 0) {
       result.noSlot++;

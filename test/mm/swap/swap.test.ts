@@ -22,6 +22,7 @@ import { SWAP_COUNT_MAX, SWAP_HEADER } from '../../../src/mm/swap/types.ts';
 import { swapStats } from '../../../src/mm/swap/validate.ts';
 import { inactiveIsLow, reclaimPages } from '../../../src/mm/swap/vmscan.ts';
 import { forkAddressSpace } from '../../../src/mm/vm/fork.ts';
+import { setThpSettings } from '../../../src/mm/vm/thp-settings.ts';
 import type { AddressSpace } from '../../../src/mm/vm/mm-struct.ts';
 import { MAP, PROT } from '../../../src/mm/vm/types.ts';
 import { Prng } from '../../../src/util/prng.ts';
@@ -407,4 +408,23 @@ test('a slot at the most entries it may count: fork fails with ENOMEM instead of
   swapMap(vm)[slot] = 1;
   kernel.validate();
   assert.deepEqual(mm.read(a, P), pattern(1));
+});
+
+test('a THP is split before it is swapped (split_folio); its 4 KiB pages go out and come back', () => {
+  const { kernel, mm } = setup(2048);
+  const vm = kernel.vm;
+  setThpSettings(vm, { enabled: 'always' });
+  const n = 1024; // two 2 MiB pages
+  const a = mm.mmap(0, n * P + 2 * 1024 * 1024, RW, ANON);
+  const h = Math.ceil(a / (2 * 1024 * 1024)) * 2 * 1024 * 1024;
+  for (let i = 0; i < n; i++) mm.write(h + i * P, new Uint8Array([i & 0xff, i >> 8, 0x77]));
+  assert.equal(vm.counter('nr_anon_transparent_hugepages'), 2);
+  kernel.validate();
+  const r = reclaimPages(vm, n);
+  assert.equal(r.thpSplit, 2);
+  assert.equal(r.reclaimed, n);
+  assert.equal(vm.counter('nr_anon_transparent_hugepages'), 0);
+  kernel.validate();
+  for (let i = 0; i < n; i++) assert.deepEqual([...mm.read(h + i * P, 3)], [i & 0xff, i >> 8, 0x77]);
+  kernel.validate();
 });
