@@ -11,7 +11,8 @@
  *   next/prev i32  links of the free list holding the block, or of the subsystem that owns it
  *   head      i32  for a compound tail, the pfn of its head
  *   private   i32  owner-specific: for every page of a slab, its slab descriptor's paddr
- *   firstObject i32  for every page of a slab, the paddr of the slab's first object (SLAB's s_mem)
+ *   firstObject i32  for every page of a slab, the paddr of the slab's first object (SLAB's s_mem);
+ *                    for an anonymous page on an LRU list, the next page's pfn (mm/swap/lru.ts)
  *
  * Bytes per page: 4 + 1 + 4 · 9 = 41 (Linux's struct page is 64).
  */

@@ -132,6 +132,14 @@ export const PageFlag = {
    * Bit 15: bits 12..14 are the migrate type.
    */
   AnonExclusive: 1 << 15,
+  /** On one of the LRU lists reclaim scans (PG_lru; mm/swap/lru.ts). */
+  Lru: 1 << 16,
+  /** On the active list (PG_active). */
+  Active: 1 << 17,
+  /** On the unevictable list: locked or secret, never reclaimed (PG_unevictable). */
+  Unevictable: 1 << 18,
+  /** Seen referenced once by reclaim: a second reference activates it (PG_referenced). */
+  Referenced: 1 << 19,
 } as const;
 
 /** The tags subsystems that write RAM out (swap, hibernation, crash dumps) must honour. */

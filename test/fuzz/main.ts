@@ -22,6 +22,7 @@ import { fuzzSlab } from './slab-fuzz.ts';
 import { secretsSweep } from '../../src/lab/workloads/secrets-run.ts';
 import { InvariantError } from '../../src/util/errors.ts';
 import { fuzzVm } from './vm-fuzz.ts';
+import { fuzzSwap } from './swap-fuzz.ts';
 
 interface Fuzzer {
   name: string;
@@ -53,6 +54,7 @@ const FUZZERS: readonly Fuzzer[] = [
   { name: 'slab caches and kmalloc, Bonwick layout', run: (seed, ops) => fuzzSlab({ seed, ops: Math.ceil(ops / 4), layout: 'bonwick', validateEvery: 500_000 }) },
   { name: 'dma streaming map/sync/unmap', run: (seed, ops) => fuzzDma({ seed, ops: Math.ceil(ops / 4), validateEvery: 100_000 }) },
   { name: 'virtual memory (mmap/munmap/mprotect/madvise/access)', run: (seed, ops) => fuzzVm({ seed, ops, validateEvery: 200_000 }) },
+  { name: 'swap (reclaim/swap-in/fork/munmap/mlock)', run: (seed, ops) => fuzzSwap({ seed, ops: Math.max(20_000, Math.ceil(ops / 100)), validateEvery: 2_000 }) },
   {
     name: 'fork during DMA (naive, early-copy, defer-write)',
     run: (seed, ops) => fuzzForkDma({ seed, ops: Math.max(1_000_000, Math.ceil(ops / 10)), validateEvery: 25_000 }),
@@ -60,7 +62,7 @@ const FUZZERS: readonly Fuzzer[] = [
   { name: 'flash page store (FTL)', run: (seed, ops) => flashRuns(fuzzPageFtl, seed, ops) },
   { name: 'flash object store', run: (seed, ops) => flashRuns(fuzzObjectStore, seed, Math.ceil(ops / 4)) },
   {
-    name: 'secrets sweep, 1000 runs (crash dump, hibernation image, freed frames)',
+    name: 'secrets sweep, 1000 runs (crash dump, hibernation image, freed frames, swap device)',
     run: (seed) => {
       const sweep = secretsSweep(seed, 1000, 8 << 20);
       if (sweep.leakingRuns > 0 || sweep.controlMisses > 0) throw new InvariantError(`secrets sweep: ${sweep.leakingRuns} runs leaked a tagged key, ${sweep.controlMisses} control images missed the key: expected 0 and 0`);

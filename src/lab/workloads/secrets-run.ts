@@ -1,17 +1,17 @@
 /**
- * One run of the secrets scenario: a program holds three keys (random bytes) — one in memory tagged
- * as secret memory is (Sensitive | NoSave | NoDump | Mlocked, memfd_secret's tags), one in ordinary
- * memory tagged MADV_DONTDUMP-style (NoDump | NoSave), one in ordinary memory untagged — while the
- * machine is under allocation pressure, takes a crash dump and a hibernation image, and frees the
- * memory; then every output (dump file, image, freed frames) is searched for each key.
+ * One run of the secrets scenario: a program holds three keys (random bytes) — one in secret memory
+ * (secretAlloc: memfd_secret's region, tagged Sensitive | NoSave | NoDump | Mlocked, wiped by the
+ * kernel on free), one in ordinary memory the program protects as OpenSSL's secure heap does (mlock,
+ * MADV_DONTDUMP, and a wipe before free; NoSave is set on its pages by hand, as no system call sets
+ * it), one in ordinary memory untagged — while the machine is under allocation pressure, swaps
+ * (reclaimPages onto a swap device), takes a crash dump and a hibernation image, and frees the
+ * memory; then every output (dump file, image, freed frames, the swap device's bytes) is searched for
+ * each key.
  *
- * Stand-ins until secrets-mem's API (secretAlloc, madvise tags, wipe on free) is on main: the run
- * sets the tags on the pages' struct page itself, and with tagging on it wipes tagged pages before
- * freeing them, as secretFree and kfree_sensitive do. With tagging off (the control) no page is
- * tagged, the writers are told to honour no tag, and nothing is wiped: the search must then find the
- * keys, which shows that it can.
- *
- * Swap is not an output: kmem has no swap device yet (docs/dump-hibernate-swap.md).
+ * With tagging off (the control) every key is in ordinary untagged memory, the writers are told to
+ * honour no tag, and nothing is wiped: the search must then find the keys, which shows that it can.
+ * The swap device keeps the bytes of freed slots (Linux does not wipe them either), so a key swapped
+ * out before the free is still in it afterwards.
  */
 import { Kernel } from '../../mm/kernel.ts';
 import { writeDump } from '../../mm/dump/write.ts';
@@ -19,19 +19,21 @@ import { hibernate } from '../../mm/hibernate/image.ts';
 import { HibernationRefusedError } from '../../mm/hibernate/types.ts';
 import { PAGE_SIZE, PageFlag } from '../../mm/types.ts';
 import type { AddressSpace } from '../../mm/vm/mm-struct.ts';
-import { MAP, PROT } from '../../mm/vm/types.ts';
+import { MADV, MAP, PROT } from '../../mm/vm/types.ts';
+import { secretAlloc, secretFree } from '../../mm/secret/secretmem.ts';
+import { mlock } from '../../mm/secret/tags.ts';
+import { BufferBacking } from '../../mm/swap/backing.ts';
+import { swapon } from '../../mm/swap/swapfile.ts';
+import { reclaimPages } from '../../mm/swap/vmscan.ts';
 import { Prng } from '../../util/prng.ts';
 
 export const KEY_PLACES = ['secret', 'tagged', 'untagged'] as const;
 export type KeyPlace = (typeof KEY_PLACES)[number];
-export const OUTPUTS = ['dump', 'image', 'freed'] as const;
+export const OUTPUTS = ['dump', 'image', 'freed', 'swap'] as const;
 export type Output = (typeof OUTPUTS)[number];
 
-const TAGS: Record<KeyPlace, number> = {
-  secret: PageFlag.Sensitive | PageFlag.NoSave | PageFlag.NoDump | PageFlag.Mlocked,
-  tagged: PageFlag.NoDump | PageFlag.NoSave,
-  untagged: 0,
-};
+/** Slots of each run's swap device (4 MiB: more than a run's pressure and keys map). */
+const SWAP_SLOTS = 1024;
 /** Keys are searched for in pieces of this many bytes: a piece found counts its bytes. */
 export const KEY_PIECE_BYTES = 16;
 
@@ -49,7 +51,7 @@ export interface SecretsRunResult {
   keyBytes: number;
   dumpLevel: number;
   pressurePages: number;
-  /** Outputs taken before the keys' memory was freed (the others after). */
+  /** Outputs taken before the keys' memory was freed (the others after); 'swap' when reclaim ran before the free. */
   beforeFree: Output[];
   imageRefused: boolean;
   /** Key bytes found, by place then output. */
@@ -71,14 +73,21 @@ export function keyBytesFound(hay: Uint8Array, key: Uint8Array, where: (offset: 
   return found;
 }
 
-/** The first offset ≥ from where `needle` occurs in `hay`, or -1 (no Node Buffer: the explorer runs this in a browser). */
+/**
+ * The first offset ≥ from where `needle` occurs in `hay`, or -1 (no Node Buffer: the explorer runs this
+ * in a browser). It looks for the needle's first non-zero byte with the native indexOf, since RAM and
+ * devices are mostly zeros and a zero to look for would stop at every byte.
+ */
 function indexOfBytes(hay: Uint8Array, needle: Uint8Array, from: number): number {
-  const first = needle[0] as number;
+  let k = 0;
+  while (k < needle.length - 1 && needle[k] === 0) k++;
+  const anchor = needle[k] as number;
   const last = hay.length - needle.length;
-  for (let i = hay.indexOf(first, from); i >= 0 && i <= last; i = hay.indexOf(first, i + 1)) {
-    let j = 1;
-    while (j < needle.length && hay[i + j] === needle[j]) j++;
-    if (j === needle.length) return i;
+  for (let i = hay.indexOf(anchor, from + k); i >= 0 && i - k <= last; i = hay.indexOf(anchor, i + 1)) {
+    const start = i - k;
+    let j = 0;
+    while (j < needle.length && hay[start + j] === needle[j]) j++;
+    if (j === needle.length) return start;
   }
   return -1;
 }
@@ -86,6 +95,8 @@ function indexOfBytes(hay: Uint8Array, needle: Uint8Array, from: number): number
 export function secretsRun(options: SecretsRunOptions): SecretsRunResult {
   const prng = new Prng(options.seed);
   const kernel = Kernel.boot({ ramBytes: options.ramBytes, cpus: 1 });
+  const swap = BufferBacking.create(SWAP_SLOTS);
+  swapon(kernel.vm, swap);
   const mm = kernel.vm.createAddressSpace();
   const rw = PROT.READ | PROT.WRITE;
   const anon = MAP.PRIVATE | MAP.ANONYMOUS;
@@ -105,12 +116,16 @@ export function secretsRun(options: SecretsRunOptions): SecretsRunResult {
     for (let i = 0; i < keyBytes; i++) key[i] = prng.int(256);
     keys[place] = key;
     const pages = prng.range(1, 4);
-    const addr = mm.mmap(0, pages * PAGE_SIZE, rw, anon);
+    const addr = options.tagging && place === 'secret' ? secretAlloc(mm, pages * PAGE_SIZE).addr : mm.mmap(0, pages * PAGE_SIZE, rw, anon);
     const at = prng.int(pages * PAGE_SIZE - keyBytes + 1);
     mm.write(addr, new Uint8Array(pages * PAGE_SIZE).fill(0x5a)); // fault every page in
     mm.write(addr + at, key);
     regions[place] = { addr, pages, at };
-    if (options.tagging) for (const pfn of framesOf(kernel, mm, addr, pages)) kernel.memMap.flags[pfn]! |= TAGS[place];
+    if (options.tagging && place === 'tagged') {
+      mlock(mm, addr, pages * PAGE_SIZE);
+      mm.madvise(addr, pages * PAGE_SIZE, MADV.DONTDUMP);
+      for (const pfn of framesOf(kernel, mm, addr, pages)) kernel.memMap.flags[pfn]! |= PageFlag.NoSave;
+    }
   }
   pressurePages += pressure();
   const dumpLevel = prng.int(32);
@@ -128,18 +143,28 @@ export function secretsRun(options: SecretsRunOptions): SecretsRunResult {
       }
     }
   };
-  const beforeFree = (['dump', 'image'] as const).filter(() => prng.int(2) === 0);
-  for (const o of beforeFree) take(o);
+  const beforeFree = (['dump', 'image', 'swap'] as const).filter(() => prng.int(2) === 0);
+  // Reclaim swaps out every page it may (each is looked at twice: the second chance, then taken).
+  const swapOut = (): void => void reclaimPages(kernel.vm, SWAP_SLOTS);
+  for (const o of beforeFree) if (o === 'swap') swapOut();
+  else take(o);
   for (const place of KEY_PLACES) {
     const { addr, pages } = regions[place];
-    if (options.tagging && TAGS[place] !== 0) {
-      mm.write(addr, new Uint8Array(pages * PAGE_SIZE)); // wiped before free (secretFree, kfree_sensitive)
-      for (const pfn of framesOf(kernel, mm, addr, pages)) kernel.memMap.flags[pfn]! &= ~TAGS[place];
+    if (options.tagging && place === 'secret') {
+      secretFree(mm, addr); // the kernel wipes each page as its last mapping goes
+      continue;
+    }
+    if (options.tagging && place === 'tagged') {
+      mm.write(addr, new Uint8Array(pages * PAGE_SIZE)); // the program wipes it before free (OPENSSL_cleanse)
+      for (const pfn of framesOf(kernel, mm, addr, pages)) kernel.memMap.flags[pfn]! &= ~PageFlag.NoSave;
     }
     mm.munmap(addr, pages * PAGE_SIZE);
   }
   if (prng.int(2) === 0) pressurePages += pressure();
+  if (!beforeFree.includes('swap')) swapOut();
   for (const o of ['dump', 'image'] as const) if (!beforeFree.includes(o)) take(o);
+  // The device's bytes up to its last page ever written (the rest is zeros, as mkswap left it).
+  outputs.swap = trimZeroPages(swap.snapshot());
   // Freed frames: RAM on the buddy and per-CPU free lists, searched in place.
   const ram = new Uint8Array(kernel.buffer);
   const free = freeFrames(kernel);
@@ -149,6 +174,7 @@ export function secretsRun(options: SecretsRunOptions): SecretsRunResult {
       dump: keyBytesFound(outputs.dump as Uint8Array, keys[place]),
       image: keyBytesFound(outputs.image as Uint8Array, keys[place]),
       freed: keyBytesFound(ram, keys[place], (i) => free[Math.floor(i / PAGE_SIZE)] === 1 && free[Math.floor((i + KEY_PIECE_BYTES - 1) / PAGE_SIZE)] === 1),
+      swap: keyBytesFound(outputs.swap, keys[place]),
     };
   }
   kernel.validate();
@@ -161,6 +187,14 @@ function framesOf(kernel: Kernel, mm: AddressSpace, addr: number, pages: number)
     if (mm.translates(addr + p * PAGE_SIZE, 'read')) out.push(Math.floor(kernel.vm.walker.frame / PAGE_SIZE));
   }
   return out;
+}
+
+/** `bytes` without its trailing all-zero pages. */
+function trimZeroPages(bytes: Uint8Array): Uint8Array {
+  const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  let end = words.length;
+  while (end > 0 && words[end - 1] === 0) end--;
+  return bytes.subarray(0, Math.ceil((end * 4) / PAGE_SIZE) * PAGE_SIZE);
 }
 
 /** 1 for each frame on a free list (a buddy block's pages, or a per-CPU list's page). */
@@ -182,13 +216,13 @@ export interface SecretsSweep {
   found: Record<'on' | 'off', Record<KeyPlace, Record<Output, number>>>;
   /** Runs with tagging on where a tagged key's byte reached an output (the claim: 0). */
   leakingRuns: number;
-  /** Control runs whose image, taken while the key was live, did not hold the whole secret key (the claim: 0). */
+  /** Control runs whose image, or swap device swapped out while the key was live, did not hold the whole secret key (the claim: 0). */
   controlMisses: number;
   imagesRefused: number;
 }
 
 const zeroCounts = (): Record<KeyPlace, Record<Output, number>> =>
-  Object.fromEntries(KEY_PLACES.map((p) => [p, { dump: 0, image: 0, freed: 0 }])) as Record<KeyPlace, Record<Output, number>>;
+  Object.fromEntries(KEY_PLACES.map((p) => [p, { dump: 0, image: 0, freed: 0, swap: 0 }])) as Record<KeyPlace, Record<Output, number>>;
 
 /** `runs` randomised runs, half with tagging on, half off (the control); policies drawn per run. */
 export function secretsSweep(seed: number, runs: number, ramBytes: number, progress?: (done: number) => void): SecretsSweep {
@@ -203,7 +237,8 @@ export function secretsSweep(seed: number, runs: number, ramBytes: number, progr
     for (const place of KEY_PLACES) for (const o of OUTPUTS) into[place][o] += result.found[place][o];
     if (result.imageRefused) sweep.imagesRefused++;
     if (tagging && (['secret', 'tagged'] as const).some((p) => OUTPUTS.some((o) => result.found[p][o] > 0))) sweep.leakingRuns++;
-    if (!tagging && result.beforeFree.includes('image') && result.found.secret.image !== result.keyBytes) sweep.controlMisses++;
+    const missed = (o: 'image' | 'swap'): boolean => result.beforeFree.includes(o) && result.found.secret[o] !== result.keyBytes;
+    if (!tagging && (missed('image') || missed('swap'))) sweep.controlMisses++;
     progress?.(r + 1);
   }
   return sweep;

@@ -12,10 +12,21 @@
  * object page not allocated are absent from the direct map (direct-map.ts), as kfence_protect() does.
  * Metadata page, i32 words:
  *   [0] objects  [1] sampleInterval  [2] cursor (next object tried)  [3] allocations  [4] reports
+ *   [5] the report page's pfn
  *   from word 16, 8 words per object: [0] state (0 unused, 1 allocated, 2 freed) [1] size
  *   [2] offset in its page [3] allocation site id [4] free site id
+ * Report block (two more buddy pages, owner VM_OWNER_KFENCE), so that every thread attached to the
+ * arena reports alike and reads every thread's reports:
+ *   page 0            the site table: SITE_SLOTS slots of 64 bytes, byte 0 the length, then the text
+ *                     (UTF-8, its last 63 bytes: a stack frame's file and line); slot 0 is '?', and a
+ *                     full table names new sites '?'
+ *   page 1            the report ring: REPORT_RING records of 32 bytes (i32 bug, i32 object index or
+ *                     −1, i32 offset, i32 the reporting CPU slot, f64 vaddr, i32 allocation site,
+ *                     i32 free site or −1); report n (counting from 1, word [4]) is record (n − 1) mod
+ *                     REPORT_RING, as Linux's reports go to one kernel log whoever hits them
  * Sites are strings (a label the caller gives, else the first caller outside kmem's mm/ from a stack
- * trace); their table is host-side, so losing it loses only the text of old reports.
+ * trace). A thread other than the one that enabled KFENCE finds the pool through the Vm root when it
+ * first faults in it (or calls attachKfence), and from then on samples, frees and reports as well.
  *
  * Placement alternates: even allocations end at the page end (an overflow hits the next guard at its
  * first byte), odd ones start at the page start (an underflow hits the guard before). The rest of the
@@ -69,7 +80,18 @@ export interface KfenceOptions {
 }
 
 const META_HEADER_WORDS = 16;
+/** Metadata word of the report page's pfn. */
+const META_REPORT_PFN = 5;
+const SITE_BYTES = 64;
+export const SITE_SLOTS = PAGE_SIZE / SITE_BYTES;
+/** Reports the ring keeps (the most recent). */
+export const REPORT_RING = 128;
+const RING_BYTE = PAGE_SIZE;
+const RECORD_BYTES = 32;
+const BUGS: readonly KfenceBug[] = ['out-of-bounds', 'use-after-free', 'corruption', 'invalid-free'];
 const META_OBJECT_WORDS = 8;
+/** The objects whose metadata fits the one metadata page: (1024 − 16) / 8 = 126. */
+export const KFENCE_OBJECTS_MAX = Math.floor((PAGE_SIZE / 4 - META_HEADER_WORDS) / META_OBJECT_WORDS);
 /** Ranks a freed neighbour after every live one (distances are below two pages). */
 const P2 = 2 * PAGE_SIZE;
 const UNUSED = 0;
@@ -81,29 +103,31 @@ export class Kfence {
   readonly poolPfn: number;
   readonly objects: number;
   private readonly meta: Int32Array;
-  private readonly sites: string[] = ['?'];
+  /** The report page: the site table and the report ring (bytes, i32 and f64 views). */
+  private readonly reportBytes: Uint8Array;
+  private readonly reportWords: Int32Array;
+  private readonly reportF64: Float64Array;
   private slowPathCount = 0;
 
+  /** `options` enables KFENCE on the kernel; null attaches this thread to the pool another thread made. */
   constructor(
     readonly kernel: Kernel,
-    options: KfenceOptions,
+    options: KfenceOptions | null,
   ) {
-    const objects = options.objects ?? 63;
-    if (!Number.isInteger(objects) || objects < 1 || objects > 511) throw new ArgumentError(`kfence objects ${objects}: expected an integer in [1, 511]`);
-    if (!Number.isInteger(options.sampleInterval) || options.sampleInterval < 0) throw new ArgumentError(`kfence sampleInterval ${options.sampleInterval}: expected a non-negative integer`);
     const vm = kernel.vm;
-    if (vm.root(ROOT.KFENCE_POOL) !== 0) throw new ArgumentError('KFENCE is already enabled on this kernel');
-    const pages = 2 + 2 * objects;
-    const order = Math.ceil(Math.log2(pages));
-    const pfn = kernel.pages.allocPages(order, GFP.KERNEL | GFP.ZERO, VM_OWNER_KFENCE);
-    assert(pfn !== null, 'no block for the KFENCE pool');
-    this.poolPfn = pfn;
-    this.objects = objects;
-    this.meta = new Int32Array(kernel.ram.buffer, pfn * PAGE_SIZE, PAGE_SIZE / 4);
-    this.meta[0] = objects;
-    this.meta[1] = options.sampleInterval;
-    for (let p = 1; p < pages; p++) assert(setDirectMapInvalid(vm, pfn + p), 'no page to split the direct map for KFENCE');
-    vm.setRoot(ROOT.KFENCE_POOL, pfn);
+    if (options === null) {
+      const pfn = vm.root(ROOT.KFENCE_POOL);
+      if (pfn === 0) throw new ArgumentError('KFENCE is not enabled on this kernel: nothing to attach to');
+      this.poolPfn = pfn;
+      this.meta = new Int32Array(kernel.ram.buffer, pfn * PAGE_SIZE, PAGE_SIZE / 4);
+      this.objects = this.meta[0] as number;
+    } else {
+      [this.poolPfn, this.objects, this.meta] = Kfence.create(kernel, options);
+    }
+    const reportPfn = this.meta[META_REPORT_PFN] as number;
+    this.reportBytes = new Uint8Array(kernel.ram.buffer, reportPfn * PAGE_SIZE, 2 * PAGE_SIZE);
+    this.reportWords = new Int32Array(kernel.ram.buffer, reportPfn * PAGE_SIZE, (2 * PAGE_SIZE) / 4);
+    this.reportF64 = new Float64Array(kernel.ram.buffer, reportPfn * PAGE_SIZE, (2 * PAGE_SIZE) / 8);
     kernel.slab.kmalloc.sampler = {
       alloc: (size) => this.sample(size),
       owns: (addr) => this.owns(addr),
@@ -111,6 +135,31 @@ export class Kfence {
       ksize: (addr) => this.ksize(addr),
     };
     kfences.set(vm, this);
+  }
+
+  /** The pool, its metadata and report pages, made and published in the Vm root. */
+  private static create(kernel: Kernel, options: KfenceOptions): [number, number, Int32Array] {
+    const objects = options.objects ?? 63;
+    if (!Number.isInteger(objects) || objects < 1 || objects > KFENCE_OBJECTS_MAX) throw new ArgumentError(`kfence objects ${objects}: expected an integer in [1, ${KFENCE_OBJECTS_MAX}] (the metadata page holds that many)`);
+    if (!Number.isInteger(options.sampleInterval) || options.sampleInterval < 0) throw new ArgumentError(`kfence sampleInterval ${options.sampleInterval}: expected a non-negative integer`);
+    const vm = kernel.vm;
+    if (vm.root(ROOT.KFENCE_POOL) !== 0) throw new ArgumentError('KFENCE is already enabled on this kernel');
+    const pages = 2 + 2 * objects;
+    const order = Math.ceil(Math.log2(pages));
+    const pfn = kernel.pages.allocPages(order, GFP.KERNEL | GFP.ZERO, VM_OWNER_KFENCE);
+    assert(pfn !== null, 'no block for the KFENCE pool');
+    const reportPfn = kernel.pages.allocPages(1, GFP.KERNEL | GFP.ZERO, VM_OWNER_KFENCE);
+    assert(reportPfn !== null, 'no page for the KFENCE report ring');
+    const meta = new Int32Array(kernel.ram.buffer, pfn * PAGE_SIZE, PAGE_SIZE / 4);
+    meta[0] = objects;
+    meta[1] = options.sampleInterval;
+    meta[META_REPORT_PFN] = reportPfn;
+    const reportBytes = new Uint8Array(kernel.ram.buffer, reportPfn * PAGE_SIZE, 2 * PAGE_SIZE);
+    reportBytes[0] = 1;
+    reportBytes[1] = '?'.charCodeAt(0);
+    for (let p = 1; p < pages; p++) assert(setDirectMapInvalid(vm, pfn + p), 'no page to split the direct map for KFENCE');
+    vm.setRoot(ROOT.KFENCE_POOL, pfn);
+    return [pfn, objects, meta];
   }
 
   get sampleInterval(): number {
@@ -266,21 +315,73 @@ export class Kfence {
     return w;
   }
 
+  /** Builds the error for a report and records it in the arena's ring (the report count, word [4], is already raised). */
   private report(bug: KfenceBug, w: number, vaddr: number, offset: number): KfenceError {
-    if (w < 0) return new KfenceError(bug, 0, 0, offset, '?', null, vaddr);
-    const rel = (w - META_HEADER_WORDS) / META_OBJECT_WORDS;
-    const addr = this.objectPfn(rel) * PAGE_SIZE + (this.meta[w + 2] as number);
-    const freeId = this.meta[w + 4] as number;
-    return new KfenceError(bug, addr, this.meta[w + 1] as number, offset, this.sites[this.meta[w + 3] as number] ?? '?', this.meta[w] === FREED ? (this.sites[freeId] ?? '?') : null, vaddr);
+    const i = w < 0 ? -1 : (w - META_HEADER_WORDS) / META_OBJECT_WORDS;
+    const allocId = w < 0 ? 0 : (this.meta[w + 3] as number);
+    const freeId = w < 0 || this.meta[w] !== FREED ? -1 : (this.meta[w + 4] as number);
+    const seq = this.meta[4] as number;
+    const r = ((seq - 1) % REPORT_RING) * RECORD_BYTES + RING_BYTE;
+    this.reportWords[r / 4] = BUGS.indexOf(bug);
+    this.reportWords[r / 4 + 1] = i;
+    this.reportWords[r / 4 + 2] = offset;
+    this.reportWords[r / 4 + 3] = this.kernel.thisCpu();
+    this.reportF64[r / 8 + 2] = vaddr;
+    this.reportWords[r / 4 + 6] = allocId;
+    this.reportWords[r / 4 + 7] = freeId;
+    return this.errorOf(bug, i, offset, vaddr, allocId, freeId);
   }
 
+  private errorOf(bug: KfenceBug, i: number, offset: number, vaddr: number, allocId: number, freeId: number): KfenceError {
+    if (i < 0) return new KfenceError(bug, 0, 0, offset, '?', null, vaddr);
+    const w = this.metaW(i);
+    const addr = this.objectPfn(i) * PAGE_SIZE + (this.meta[w + 2] as number);
+    return new KfenceError(bug, addr, this.meta[w + 1] as number, offset, this.siteText(allocId), freeId < 0 ? null : this.siteText(freeId), vaddr);
+  }
+
+  /**
+   * The most recent reports, oldest first (up to REPORT_RING), whichever thread hit them: the arena's
+   * ring. Object fields are the object's as it is now (Linux prints them at the time of the report).
+   */
+  reports(): { error: KfenceError; cpu: number }[] {
+    const n = this.meta[4] as number;
+    const out: { error: KfenceError; cpu: number }[] = [];
+    for (let seq = Math.max(1, n - REPORT_RING + 1); seq <= n; seq++) {
+      const r = (((seq - 1) % REPORT_RING) * RECORD_BYTES + RING_BYTE) / 4;
+      const bug = BUGS[this.reportWords[r] as number] ?? 'out-of-bounds';
+      const error = this.errorOf(bug, this.reportWords[r + 1] as number, this.reportWords[r + 2] as number, this.reportF64[r / 2 + 2] as number, this.reportWords[r + 6] as number, this.reportWords[r + 7] as number);
+      out.push({ error, cpu: this.reportWords[r + 3] as number });
+    }
+    return out;
+  }
+
+  /** The site table's id for a site (its text's last 63 bytes), added when new; 0 ('?') when the table is full. */
   private site(label: string | null): number {
-    const text = label ?? callerSite();
-    let id = this.sites.indexOf(text);
-    if (id < 0) id = this.sites.push(text) - 1;
-    return id;
+    const full = siteEncoder.encode(label ?? callerSite());
+    const text = full.length < SITE_BYTES ? full : full.subarray(full.length - (SITE_BYTES - 1));
+    const b = this.reportBytes;
+    for (let id = 0; id < SITE_SLOTS; id++) {
+      const at = id * SITE_BYTES;
+      const len = b[at] as number;
+      if (len === 0) {
+        b.set(text, at + 1);
+        b[at] = text.length;
+        return id;
+      }
+      if (len === text.length && text.every((c, k) => b[at + 1 + k] === c)) return id;
+    }
+    return 0;
+  }
+
+  private siteText(id: number): string {
+    if (id < 0 || id >= SITE_SLOTS) return '?';
+    const at = id * SITE_BYTES;
+    return siteDecoder.decode(this.reportBytes.subarray(at + 1, at + 1 + (this.reportBytes[at] as number))) || '?';
   }
 }
+
+const siteEncoder = new TextEncoder();
+const siteDecoder = new TextDecoder();
 
 /** The first stack frame outside kmem's kernel code: a stack-ish allocation or free site. */
 function callerSite(): string {
@@ -301,10 +402,23 @@ export function kfenceOf(vm: Vm): Kfence | undefined {
   return kfences.get(vm);
 }
 
+/**
+ * This thread joins the KFENCE pool another thread enabled on the kernel (kmalloc samples into it,
+ * kfree and faults know it). A fault in the pool attaches by itself; a worker that may kfree a sampled
+ * object first calls this.
+ */
+export function attachKfence(kernel: Kernel): Kfence {
+  return kfences.get(kernel.vm) ?? new Kfence(kernel, null);
+}
+
 /** The KfenceError for a kernel fault at vaddr in this kernel's pool, or null (cpu-binding, Vm.kernelRead). */
 export function kfenceFaultError(vm: Vm, vaddr: number): KfenceError | null {
-  const k = kfences.get(vm);
-  return k === undefined ? null : k.faultError(vaddr);
+  let k = kfences.get(vm);
+  if (k === undefined) {
+    if (vm.root(ROOT.KFENCE_POOL) === 0) return null;
+    k = new Kfence(vm.kernel, null);
+  }
+  return k.faultError(vaddr);
 }
 
 /** The pool's pfn range [start, end), for validateSecrets' accounting of direct-map holes; null when off. */

@@ -31,6 +31,7 @@ import { MigrateType, NO_PFN, PAGEBLOCK_NR_PAGES, PAGE_SENSITIVITY_TAGS, PageFla
 import type { Zone } from '../zone.ts';
 import type { AddressSpace } from './mm-struct.ts';
 import { MM } from './mm-struct.ts';
+import { lruMigrate } from '../swap/lru.ts';
 import { VM_OWNER_ANON } from './owners.ts';
 import { PAGE_SIZE } from './types.ts';
 import type { Vm } from './vm.ts';
@@ -171,6 +172,7 @@ export function migratePage(vm: Vm, src: number, dst: number, held: AddressSpace
     mem.flags[src] = (mem.flags[src] as number) & ~PageFlag.AnonExclusive;
     mem.private[src] = 0;
     mem.mapcount[src] = 0;
+    lruMigrate(vm, src, dst);
     vm.pages.freePages(src, 0, mem.owner[src] as number);
     vm.count('compact_isolated');
     vm.count('pgmigrate_success');

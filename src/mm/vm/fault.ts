@@ -7,6 +7,7 @@
  *     (a read needs any of VM_READ/WRITE/EXEC, as x86 cannot map write-only; a write VM_WRITE; a fetch VM_EXEC)
  *   no entry, read                                    → map the shared zero page read-only
  *   no entry, write                                   → a new zeroed page, writable and dirty
+ *   a swap entry                                      → the page read back from swap (mm/swap/swap-pte.ts)
  *   write to a read-only entry of a writable VMA:
  *     the zero page                                   → a new zeroed page replaces it (wp_page_copy)
  *     an exclusive page, or one with mapcount = refcount = 1 → made writable in place (wp_page_reuse)
@@ -26,6 +27,9 @@ import type { AddressSpace } from './mm-struct.ts';
 import { MMF } from './mm-struct.ts';
 import { VM_OWNER_ANON } from './owners.ts';
 import { entryPfn } from './page-table.ts';
+import { doSwapPage } from '../swap/swap-pte.ts';
+import { isSwapPte } from '../swap/swp-entry.ts';
+import { directReclaim } from '../swap/vmscan.ts';
 import { rmapAdd } from './rmap.ts';
 import { hugeFault } from './thp.ts';
 import { DmaWaitError, anonMaybeDmaPinned, canReuseAnon, copyAnonPage, forkDmaPolicy, setAnonExclusive } from './cow.ts';
@@ -84,6 +88,10 @@ export function handleFault(mm: AddressSpace, vaddr: number, access: AccessKind)
   const u = vm.u;
   const lo = u[slot] as number;
   if ((lo & PTE_PRESENT) === 0) {
+    if (isSwapPte(lo)) {
+      doSwapPage(mm, vma, slot, page, flags);
+      return;
+    }
     if (access !== 'write') {
       u[slot + 1] = leafHi(flags);
       u[slot] = leafLo(vm.zeroPfn, flags, false, false);
@@ -116,7 +124,10 @@ export function handleFault(mm: AddressSpace, vaddr: number, access: AccessKind)
 function mapNewPage(mm: AddressSpace, vma: number, slot: number, page: number, flags: number): void {
   const vm = mm.vm;
   mm.anonVmaPrepare(vma);
-  const pfn = vm.pages.tryAllocPages(0, GFP.HIGHUSER_MOVABLE | GFP.ZERO | GFP.NORETRY | GFP.NOWARN, VM_OWNER_ANON);
+  const alloc = (): number | null => vm.pages.tryAllocPages(0, GFP.HIGHUSER_MOVABLE | GFP.ZERO | GFP.NORETRY | GFP.NOWARN, VM_OWNER_ANON);
+  let pfn = alloc();
+  // Direct reclaim (mm/swap/vmscan.ts) when swap is on, then one more try.
+  if (pfn === null && directReclaim(vm, mm)) pfn = alloc();
   if (pfn === null) throw new SyscallError('fault', 'ENOMEM', `no page for 0x${page.toString(16)} (VM_FAULT_OOM)`);
   rmapAdd(vm, pfn, mm.paddr, page);
   setAnonExclusive(vm, pfn, true);

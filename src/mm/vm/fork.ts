@@ -32,6 +32,8 @@ import type { AddressSpace } from './mm-struct.ts';
 import { MM, MMF } from './mm-struct.ts';
 import { VM_OWNER_ANON } from './owners.ts';
 import { entryPfn } from './page-table.ts';
+import { copySwapPte } from '../swap/swap-pte.ts';
+import { isSwapPte } from '../swap/swp-entry.ts';
 import { rmapAdd } from './rmap.ts';
 import { splitHugePmd } from './thp.ts';
 import { GFP } from '../gfp.ts';
@@ -107,7 +109,10 @@ function copyRange(parent: AddressSpace, child: AddressSpace, start: number, end
     end,
     (slot, vaddr) => {
       const lo = u[slot] as number;
-      if ((lo & (PTE_PRESENT | PTE_PROTNONE)) === 0) return;
+      if ((lo & (PTE_PRESENT | PTE_PROTNONE)) === 0) {
+        if (isSwapPte(lo)) copySwapPte(parent, child, slot, vaddr);
+        return;
+      }
       const pfn = entryPfn(lo);
       const dst = vm.tables.entry(child.pgdPfn, vaddr, 1, true, (d) => child.countTables(d));
       if (dst < 0) throw new SyscallError('fork', 'ENOMEM', `no page table for the child at 0x${vaddr.toString(16)}`);

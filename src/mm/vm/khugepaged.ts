@@ -23,6 +23,7 @@ import { MMF } from './mm-struct.ts';
 import { VM_OWNER_ANON, VM_OWNER_ANON_THP } from './owners.ts';
 import { entryPfn } from './page-table.ts';
 import { compactMemory } from './compaction.ts';
+import { isSwapPte } from '../swap/swp-entry.ts';
 import { rmapAdd, rmapRemove } from './rmap.ts';
 import { hugeLeafLo, thpAllowed } from './thp.ts';
 import { thpSettings } from './thp-settings.ts';
@@ -31,7 +32,7 @@ import { ROOT } from './vm.ts';
 import type { Vm } from './vm.ts';
 
 /** Why a range was not collapsed (a subset of Linux's scan results), for tests and scenarios. */
-export type CollapseResult = 'collapsed' | 'no-table' | 'huge' | 'too-many-none' | 'not-exclusive' | 'read-only' | 'not-referenced' | 'no-memory' | 'protnone';
+export type CollapseResult = 'collapsed' | 'no-table' | 'huge' | 'too-many-none' | 'not-exclusive' | 'read-only' | 'not-referenced' | 'no-memory' | 'protnone' | 'swapped';
 
 /** Scans up to pages_to_scan entries; returns the number of ranges collapsed. */
 export function khugepagedScan(vm: Vm): number {
@@ -102,6 +103,8 @@ export function collapseRange(mm: AddressSpace, haddr: number, khugepaged: boole
   for (let i = 0; i < HPAGE_PMD_NR; i++) {
     const lo = u[base + 2 * i] as number;
     if ((lo & PTE_PROTNONE) !== 0 && (lo & PTE_PRESENT) === 0) return 'protnone';
+    // Linux swaps up to max_ptes_swap (64) pages in first; kmem leaves a range with swapped pages alone.
+    if (isSwapPte(lo)) return 'swapped';
     if ((lo & PTE_PRESENT) === 0 || entryPfn(lo) === vm.zeroPfn) {
       if (++none > maxNone) return 'too-many-none';
       continue;

@@ -71,6 +71,8 @@ export const MMF = {
   TOTAL_VM: 9,
   ANON_PMDS: 10,
   FAULTS: 12,
+  /** Swap PTEs of this mm (MM_SWAPENTS; mm/swap/). */
+  SWAP_ENTS: 14,
 } as const;
 
 /** VMAs one index page holds. */
@@ -143,6 +145,10 @@ export class AddressSpace {
   }
   get rssAnonPages(): number {
     return this.num(MMF.RSS_ANON);
+  }
+  /** Swap PTEs (pages of this mm out on the swap device). */
+  get swapEntries(): number {
+    return this.num(MMF.SWAP_ENTS);
   }
   get pageTablePages(): number {
     return this.num(MMF.PGTABLES);

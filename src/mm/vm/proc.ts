@@ -11,11 +11,15 @@
  *   vmstat        "name value" per line.
  *
  * Rss counts the pages mapped (not the shared zero page, as vm_normal_page() skips it); Pss divides
- * each page by its mapcount. kmem has no files, shmem, swap, hugetlbfs or mlock: those lines are 0
- * because nothing of the kind exists.
+ * each page by its mapcount; Swap counts the mm's swap PTEs and SwapPss divides each by its slot's
+ * count (mm/swap/). kmem has no files, shmem or hugetlbfs: those lines are 0 because nothing of the
+ * kind exists.
  */
 import { PTE_ACCESSED, PTE_DIRTY, PTE_HUGE, PTE_PRESENT } from '../../machine/pte.ts';
 import { PTE_PROTNONE } from './fault.ts';
+import { isSwapPte, swpOffset } from '../swap/swp-entry.ts';
+import { swapMap } from '../swap/swapfile.ts';
+import { swapBytes, swapStats } from '../swap/validate.ts';
 import type { AddressSpace } from './mm-struct.ts';
 import { entryPfn } from './page-table.ts';
 import { HPAGE_PMD_NR, PAGE_SIZE, PGDIR_SIZE, VM } from './types.ts';
@@ -66,6 +70,9 @@ export interface SmapsTotals {
   referencedBytes: number;
   anonymousBytes: number;
   anonHugePagesBytes: number;
+  /** Pages out on swap (smaps' Swap), and each divided by the entries sharing its slot (SwapPss). */
+  swapBytes: number;
+  swapPssBytes: number;
 }
 
 /** The smaps totals over every VMA of mm (smap_gather_stats). */
@@ -82,6 +89,8 @@ export function smapsTotals(mm: AddressSpace): SmapsTotals {
     referencedBytes: 0,
     anonymousBytes: 0,
     anonHugePagesBytes: 0,
+    swapBytes: 0,
+    swapPssBytes: 0,
   };
   const vmas = vm.vmas;
   for (let i = 0; i < mm.mapCount; i++) {
@@ -92,7 +101,13 @@ export function smapsTotals(mm: AddressSpace): SmapsTotals {
       vmas.end(vma),
       (slot, _vaddr, level) => {
         const lo = vm.u[slot] as number;
-        if ((lo & (PTE_PRESENT | PTE_PROTNONE)) === 0) return;
+        if ((lo & (PTE_PRESENT | PTE_PROTNONE)) === 0) {
+          if (level === 1 && isSwapPte(lo)) {
+            t.swapBytes += PAGE_SIZE;
+            t.swapPssBytes += PAGE_SIZE / Math.max(1, swapCount(vm, lo));
+          }
+          return;
+        }
         const pfn = entryPfn(lo);
         if (pfn === vm.zeroPfn) return;
         const huge = level === 2 && (lo & PTE_HUGE) !== 0;
@@ -145,8 +160,8 @@ export function procSmapsRollup(mm: AddressSpace): string {
     ['FilePmdMapped', 0],
     ['Shared_Hugetlb', 0],
     ['Private_Hugetlb', 0],
-    ['Swap', 0],
-    ['SwapPss', 0],
+    ['Swap', t.swapBytes],
+    ['SwapPss', t.swapPssBytes],
     ['Locked', 0],
   ];
   let out = `${padName(headerPrefix(start, end, 0), '[rollup]')}\n`;
@@ -154,12 +169,24 @@ export function procSmapsRollup(mm: AddressSpace): string {
   return out;
 }
 
-/** /proc/meminfo, the lines kmem models (MemAvailable, caches, swap and the rest are left out). */
+/** The entries that share the slot a swap PTE names (swap_map). */
+function swapCount(vm: Vm, lo: number): number {
+  return swapMap(vm)[swpOffset(lo)] ?? 1;
+}
+
+/** /proc/meminfo, the lines kmem models (MemAvailable, caches and the rest are left out). */
 export function procMeminfo(vm: Vm): string {
   const pageKb = PAGE_SIZE / KB;
+  const swap = swapBytes(vm);
+  const lru = swapStats(vm).lru;
   return (
     kbLine('MemTotal', vm.pages.managedPagesTotal * pageKb) +
     kbLine('MemFree', vm.pages.freePagesTotal * pageKb) +
+    kbLine('Active(anon)', lru.active * pageKb) +
+    kbLine('Inactive(anon)', lru.inactive * pageKb) +
+    kbLine('Unevictable', lru.unevictable * pageKb) +
+    kbLine('SwapTotal', swap.totalBytes / KB) +
+    kbLine('SwapFree', swap.freeBytes / KB) +
     kbLine('AnonPages', vm.counter('nr_anon_pages') * pageKb) +
     kbLine('PageTables', vm.counter('nr_page_table_pages') * pageKb) +
     kbLine('VmallocTotal', PGDIR_SIZE / KB) +
@@ -177,6 +204,15 @@ export function procVmstat(vm: Vm): string {
     ['nr_anon_transparent_hugepages', vm.counter('nr_anon_transparent_hugepages')],
     ['nr_page_table_pages', vm.counter('nr_page_table_pages')],
     ['pgfault', vm.counter('pgfault')],
+    ['pgmajfault', vm.counter('pgmajfault')],
+    ['pswpin', vm.counter('pswpin')],
+    ['pswpout', vm.counter('pswpout')],
+    ['pgactivate', vm.counter('pgactivate')],
+    ['pgdeactivate', vm.counter('pgdeactivate')],
+    ['pgrefill', vm.counter('pgrefill')],
+    ['pgscan_anon', vm.counter('pgscan_anon')],
+    ['pgsteal_anon', vm.counter('pgsteal_anon')],
+    ['allocstall_movable', vm.counter('allocstall_movable')],
   ];
   return lines.map(([name, value]) => `${name} ${value}\n`).join('');
 }

@@ -12,11 +12,14 @@
  * It is exact (no candidate VMAs to search) at 16 bytes per mapping, where Linux spends nothing per
  * page but walks every VMA of the anon_vma.
  *
+ * With the LRU enabled (mm/swap/lru.ts), a page joins it with its first mapping and leaves with its last.
+ *
  * Invariant: for an anonymous page p, |list(p)| = mapcount[p] = refcount[p], and each item names a
  * leaf entry that maps p (checked by validate.ts). Callers hold the mm's mmap_lock.
  */
 import { PageFlag } from '../types.ts';
 import { releaseSensitivePage } from '../secret/release.ts';
+import { lruAdd, lruDel, lruEnabled } from '../swap/lru.ts';
 import { VM_OWNER_ANON, VM_OWNER_ANON_THP } from './owners.ts';
 import { assert } from '../../util/assert.ts';
 import type { Vm } from './vm.ts';
@@ -35,6 +38,7 @@ export function rmapAdd(vm: Vm, pfn: number, mm: number, vaddr: number): void {
   vm.memMap.mapcount[pfn] = mapcount;
   // The allocation's reference is the first mapping's; each further mapping takes one more.
   if (mapcount > 1) vm.memMap.refcount[pfn] = (vm.memMap.refcount[pfn] as number) + 1;
+  else if (lruEnabled(vm)) lruAdd(vm, pfn);
 }
 
 /** Where an unmap leaves pages whose last mapping went, to free them after the TLB flush (mmu-gather.ts). */
@@ -62,7 +66,9 @@ export function rmapRemove(vm: Vm, pfn: number, mm: number, vaddr: number, order
   if (prev === 0) priv[pfn] = next;
   else vm.w[prev / 4 + 1] = next;
   vm.rmapCache.free(item);
-  vm.memMap.mapcount[pfn] = (vm.memMap.mapcount[pfn] as number) - 1;
+  const mapcount = (vm.memMap.mapcount[pfn] as number) - 1;
+  vm.memMap.mapcount[pfn] = mapcount;
+  if (mapcount === 0) lruDel(vm, pfn);
   const refcount = (vm.memMap.refcount[pfn] as number) - 1;
   if (refcount > 0) {
     vm.memMap.refcount[pfn] = refcount;

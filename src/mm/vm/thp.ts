@@ -29,6 +29,7 @@ import { MMF } from './mm-struct.ts';
 import { VM_OWNER_ANON, VM_OWNER_ANON_THP, VM_OWNER_ROOT } from './owners.ts';
 import { entryPfn } from './page-table.ts';
 import { compactMemory } from './compaction.ts';
+import { lruSplit } from '../swap/lru.ts';
 import { rmapAdd } from './rmap.ts';
 import { thpSettings } from './thp-settings.ts';
 import { HPAGE_PMD_NR, HPAGE_PMD_ORDER, PAGE_SIZE, PMD_SIZE, VM } from './types.ts';
@@ -194,6 +195,7 @@ export function splitHugePmd(mm: AddressSpace, haddr: number): void {
     memMap.private[pfn] = 0;
     memMap.mapcount[pfn] = 0;
     vm.pages.splitPage(pfn, HPAGE_PMD_ORDER);
+    lruSplit(vm, pfn, HPAGE_PMD_NR);
     const t = (table * PAGE_SIZE) / 4;
     for (let i = 0; i < HPAGE_PMD_NR; i++) {
       memMap.owner[pfn + i] = VM_OWNER_ANON;

@@ -4,6 +4,8 @@
  * InvariantError on the first broken rule.
  */
 import { validateSecrets } from '../secret/validate.ts';
+import { isSwapPte } from '../swap/swp-entry.ts';
+import { noteSwapPte, validateSwap } from '../swap/validate.ts';
 import { PTE_HI_NX, PTE_HUGE, PTE_PRESENT, PTE_USER, PTE_WRITABLE } from '../../machine/pte.ts';
 import { assert } from '../../util/assert.ts';
 import { PageFlag } from '../types.ts';
@@ -28,9 +30,10 @@ export function validateVm(vm: Vm): void {
   let rss = 0;
   let tables = 0;
   const seenPfns = new Set<number>();
+  const swapRefs = new Map<number, number>();
   const mms = vm.addressSpaces();
   for (const mm of mms) {
-    const r = validateAddressSpace(vm, mm, mapsOf, writableMaps);
+    const r = validateAddressSpace(vm, mm, mapsOf, writableMaps, swapRefs);
     zeroMaps += r.zeroMaps;
     hugeZeroMaps += r.hugeZeroMaps;
     thps += r.thps;
@@ -97,10 +100,11 @@ export function validateVm(vm: Vm): void {
   }
   assert(areaPages === vmallocPages && vm.counter('nr_vmalloc') === areaPages, () => `vmalloc: ${vmallocPages} pages allocated, ${areaPages} in areas, nr_vmalloc ${vm.counter('nr_vmalloc')}`);
   validateSecrets(vm);
+  validateSwap(vm, swapRefs, mms);
 }
 
 /** Checks one mm; returns the number of entries that map each page (into mapsOf; writable ones into writableMaps) and its table pfns. */
-function validateAddressSpace(vm: Vm, mm: AddressSpace, mapsOf: Map<number, number>, writableMaps: Set<number>): { zeroMaps: number; hugeZeroMaps: number; thps: number; tablePfns: number[] } {
+function validateAddressSpace(vm: Vm, mm: AddressSpace, mapsOf: Map<number, number>, writableMaps: Set<number>, swapRefs: Map<number, number>): { zeroMaps: number; hugeZeroMaps: number; thps: number; tablePfns: number[] } {
   const vmas = vm.vmas;
   const n = mm.mapCount;
   assert(n <= mm.maxMapCount + 1, () => `mm ${mm.pid}: map_count ${n} above max_map_count ${mm.maxMapCount}`);
@@ -132,6 +136,7 @@ function validateAddressSpace(vm: Vm, mm: AddressSpace, mapsOf: Map<number, numb
   let hugeZeroMaps = 0;
   let thps = 0;
   let anon = 0;
+  let swapEnts = 0;
   const u = vm.u;
   const walkTable = (tablePfn: number, level: number, base: number): void => {
     const span = LEVEL_SPAN[level] as number;
@@ -155,6 +160,11 @@ function validateAddressSpace(vm: Vm, mm: AddressSpace, mapsOf: Map<number, numb
       }
       const vma = mm.vmaContaining(vaddr);
       assert(vma !== 0, () => `mm ${mm.pid}: entry at 0x${vaddr.toString(16)} lies in no VMA`);
+      if (level === 1 && isSwapPte(lo)) {
+        noteSwapPte(swapRefs, lo, hi);
+        swapEnts++;
+        continue;
+      }
       if (level === 2) {
         assert(vmas.end(vma) >= vaddr + PMD_SIZE, () => `mm ${mm.pid}: huge entry at 0x${vaddr.toString(16)} runs past its VMA's end`);
       }
@@ -186,6 +196,7 @@ function validateAddressSpace(vm: Vm, mm: AddressSpace, mapsOf: Map<number, numb
     }
   };
   walkTable(pgd, 4, 0);
+  assert(swapEnts === mm.swapEntries, () => `mm ${mm.pid}: ${swapEnts} swap PTEs, the mm counts ${mm.swapEntries} (MM_SWAPENTS)`);
   assert(tablePfns.length === mm.pageTablePages, () => `mm ${mm.pid}: ${tablePfns.length} page tables reachable, the mm counts ${mm.pageTablePages}`);
   assert(anon === mm.rssAnonPages, () => `mm ${mm.pid}: ${anon} anonymous pages mapped, rss counts ${mm.rssAnonPages}`);
   assert(mm.word(MM.MAP_COUNT) === n, () => `mm ${mm.pid}: map_count word ${mm.word(MM.MAP_COUNT)}, expected ${n}`);

@@ -13,7 +13,7 @@
  *   [8] vmalloc PUD pfn   [9..18] THP and khugepaged settings, the huge zero page, khugepaged's
  *   cursor mm, kcompactd's wake flag (ROOT below; thp-settings.ts)
  *   [19] TLB-shootdown block pfn   [20] its order (tlb-shootdown.ts: the domain and the bound mask)
- *   [21] the KFENCE pool's pfn
+ *   [21] the KFENCE pool's pfn   [22] the swap root's pfn (mm/swap/types.ts)
  *   byte 256: f64 khugepaged's cursor address
  *   byte 512 on: f64 counters, in the order of VM_COUNTERS (Linux's vmstat names)
  *
@@ -66,6 +66,7 @@ import type { Cpu } from '../../machine/cpu.ts';
 import type { ShootdownCpu } from '../../machine/shootdown.ts';
 import { TlbShootdown, pcidOf } from './tlb-shootdown.ts';
 import { kernelFaultError } from '../secret/kernel-fault.ts';
+import { SWAP_ROOT_WORD } from '../swap/types.ts';
 
 export const ROOT = {
   LOCK: 0,
@@ -91,6 +92,8 @@ export const ROOT = {
   SHOOTDOWN_ORDER: 20,
   /** The KFENCE pool's first pfn (mm/secret/kfence.ts), 0 = none. */
   KFENCE_POOL: 21,
+  /** The swap root page's pfn (mm/swap/types.ts), 0 = swap never enabled. */
+  SWAP_ROOT: SWAP_ROOT_WORD,
 } as const;
 const COUNTERS_BYTE = 512;
 /** f64 slot of khugepaged's cursor address in the root page. */
@@ -135,6 +138,16 @@ export const VM_COUNTERS = [
   /** References held by get/pin_user_pages on anonymous pages (a pin counts GUP_PIN_COUNTING_BIAS). */
   'kmem_gup_refs',
   'direct_map_level2_splits',
+  // Swap and reclaim (mm/swap/), Linux's names.
+  'pswpin',
+  'pswpout',
+  'pgmajfault',
+  'pgrefill',
+  'pgactivate',
+  'pgdeactivate',
+  'pgscan_anon',
+  'pgsteal_anon',
+  'allocstall_movable',
 ] as const;
 export type VmCounter = (typeof VM_COUNTERS)[number];
 const COUNTER_INDEX = new Map<string, number>(VM_COUNTERS.map((name, i) => [name, i]));

@@ -14,6 +14,8 @@ import { SyscallError } from './errors.ts';
 import { PTE_PROTNONE } from './fault.ts';
 import type { AddressSpace } from './mm-struct.ts';
 import { entryPfn } from './page-table.ts';
+import { zapSwapPte } from '../swap/swap-pte.ts';
+import { isSwapPte } from '../swap/swp-entry.ts';
 import { rmapRemove } from './rmap.ts';
 import { MMF } from './mm-struct.ts';
 import { MmuGather } from './mmu-gather.ts';
@@ -92,7 +94,10 @@ export function zapRange(mm: AddressSpace, start: number, end: number, tables: {
     end,
     (slot, vaddr, level) => {
       const lo = u[slot] as number;
-      if ((lo & (PTE_PRESENT | PTE_PROTNONE)) === 0) return;
+      if ((lo & (PTE_PRESENT | PTE_PROTNONE)) === 0) {
+        if (level === 1 && isSwapPte(lo)) zapSwapPte(mm, slot, vaddr);
+        return;
+      }
       const pfn = entryPfn(lo);
       u[slot] = 0;
       u[slot + 1] = 0;

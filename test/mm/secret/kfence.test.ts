@@ -6,8 +6,9 @@ import { skylake } from '../../../src/machine/tlb-presets.ts';
 import { Kernel } from '../../../src/mm/kernel.ts';
 import { bindCpu } from '../../../src/mm/vm/cpu-binding.ts';
 import { DIRECT_MAP_BASE } from '../../../src/mm/vm/types.ts';
-import { KfenceError, enableKfence } from '../../../src/mm/secret/kfence.ts';
+import { KFENCE_OBJECTS_MAX, KfenceError, enableKfence } from '../../../src/mm/secret/kfence.ts';
 import { Prng } from '../../../src/util/prng.ts';
+import { runTsWorker } from '../../helpers/worker.ts';
 
 const P = 4096;
 
@@ -92,4 +93,40 @@ test('a write into the page beside the object is a corruption report on free; a 
   assert.throws(() => kfence.free(a + 1), (e: unknown) => e instanceof KfenceError && e.bug === 'invalid-free');
   kernel.validate();
   assert.equal(kfence.stats().reports, 3);
+});
+
+test('a pool larger than its metadata page holds is refused (126 objects at most), and the largest one works whole', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  assert.throws(() => enableKfence(kernel, { sampleInterval: 0, objects: KFENCE_OBJECTS_MAX + 1 }), /expected an integer in \[1, 126\]/);
+  const kfence = enableKfence(kernel, { sampleInterval: 0, objects: KFENCE_OBJECTS_MAX });
+  for (let i = 0; i < KFENCE_OBJECTS_MAX; i++) assert.notEqual(kfence.alloc(16, 'fill'), null);
+  assert.equal(kfence.alloc(16, 'one too many'), null);
+  assert.equal(kfence.stats().allocated, KFENCE_OBJECTS_MAX);
+  kernel.validate();
+});
+
+test('a KFENCE fault on another thread is reported there too, and lands in the arena report ring the enabling thread reads', async () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB', shared: true });
+  const kfence = enableKfence(kernel, { sampleInterval: 0, objects: 7 });
+  const a = kfence.alloc(100, 'main:alloc-a') as number; // the first allocation ends at its page's end
+  assert.equal((a + 100) % P, 0);
+  const b = kfence.alloc(40, 'main:alloc-b') as number;
+  kfence.free(b, 'main:free-b');
+  type Result = { bug: string; object: number; offset: number; allocSite: string; freeSite: string | null };
+  const results = await runTsWorker<Result[]>(new URL('./kfence-worker.ts', import.meta.url), { buffer: kernel.buffer, overflowAt: a + 100 + 7, freedAt: b + 3 });
+  assert.deepEqual(results, [
+    { bug: 'out-of-bounds', object: a, offset: 107, allocSite: 'main:alloc-a', freeSite: null },
+    { bug: 'use-after-free', object: b, offset: 3, allocSite: 'main:alloc-b', freeSite: 'main:free-b' },
+  ]);
+  const reports = kfence.reports();
+  assert.equal(reports.length, 2);
+  assert.deepEqual(
+    reports.map((r) => [r.error.bug, r.error.object, r.error.offset, r.error.allocSite]),
+    [
+      ['out-of-bounds', a, 107, 'main:alloc-a'],
+      ['use-after-free', b, 3, 'main:alloc-b'],
+    ],
+  );
+  assert.equal(kfence.stats().reports, 2);
+  kernel.validate();
 });
