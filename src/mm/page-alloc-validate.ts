@@ -17,7 +17,7 @@ import { InvariantError } from '../util/errors.ts';
 import { H } from './arena-header.ts';
 import type { PageAllocator } from './page-alloc.ts';
 import { pageAllocInternals } from './page-alloc.ts';
-import { P, pcpBaseOf, pcpList } from './pcp.ts';
+import { P, pcpBaseOf, pcpList, pcpRing } from './pcp.ts';
 import {
   MAX_PAGE_ORDER,
   MIGRATE_PCPTYPES,
@@ -104,7 +104,7 @@ function validateFreeLists(pa: PageAllocator, zone: Zone, covered: Uint8Array): 
 /** Walks every CPU's per-CPU lists of the zone; returns the pages on them. */
 function validatePcpLists(pa: PageAllocator, zone: Zone, covered: Uint8Array): number {
   const { pcp, cpus } = pageAllocInternals(pa);
-  const { flags, order: orders, next, prev } = pa.memMap;
+  const { flags, order: orders } = pa.memMap;
   let total = 0;
   for (let cpu = 0; cpu < cpus; cpu++) {
     const base = pcpBaseOf(cpu, zone.id);
@@ -113,21 +113,23 @@ function validatePcpLists(pa: PageAllocator, zone: Zone, covered: Uint8Array): n
     const where = `zone ${zone.name} cpu ${cpu} pcp`;
     if ((pcp[base + P.BATCH] as number) < 1) fail(`${where}: batch ${pcp[base + P.BATCH]}, expected at least 1`);
     if (count < 0 || count >= high) fail(`${where}: count ${count}, expected 0 <= count < high ${high}`);
+    const capacity = pcp[base + P.CAPACITY] as number;
+    if (high + (pcp[base + P.BATCH] as number) >= capacity) fail(`${where}: high ${high} + batch ${pcp[base + P.BATCH]} does not fit its rings of ${capacity} pages`);
     let walked = 0;
     for (let mt = 0; mt < MIGRATE_PCPTYPES; mt++) {
       const list = pcpList(base, mt);
-      let last = NO_PFN;
-      for (let pfn = pcp[list] as number; pfn !== NO_PFN; pfn = next[pfn] as number) {
-        if (walked > count) fail(`${where}: lists longer than its count ${count} (a cycle?)`);
+      const start = pcp[list] as number;
+      const length = pcp[list + 1] as number;
+      const ring = pcpRing(pcp, base, mt);
+      if (start < 0 || start >= capacity || length < 0 || length > capacity) fail(`${where} ${MIGRATETYPE_NAMES[mt]}: start ${start} length ${length}, expected both in [0, ${capacity}]`);
+      for (let i = 0; i < length; i++) {
+        const pfn = pcp[ring + ((start + i) & (capacity - 1))] as number;
         if (!zone.contains(pfn)) fail(`${where} ${MIGRATETYPE_NAMES[mt]}: pfn ${pfn} is outside the zone`);
         if (flags[pfn] !== PageFlag.Pcp || orders[pfn] !== 0) fail(`${where} ${MIGRATETYPE_NAMES[mt]}: pfn ${pfn} has flags 0x${(flags[pfn] ?? 0).toString(16)} order ${orders[pfn]}, expected a Pcp page of order 0`);
-        if (prev[pfn] !== last) fail(`${where} ${MIGRATETYPE_NAMES[mt]}: pfn ${pfn} has prev ${prev[pfn]}, expected ${last}`);
         if (covered[pfn] !== 0) fail(`${where}: pfn ${pfn} is also on another list`);
         covered[pfn] = PCP;
-        last = pfn;
         walked++;
       }
-      if (pcp[list + 1] !== last) fail(`${where} ${MIGRATETYPE_NAMES[mt]}: tail ${pcp[list + 1]}, expected ${last}`);
     }
     if (walked !== count) fail(`${where}: walked ${walked} pages, count says ${count}`);
     total += count;

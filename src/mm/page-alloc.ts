@@ -56,7 +56,26 @@ import type { MemMap } from './mem-map.ts';
 import type { Memblock } from './memblock.ts';
 import { rmqueueFallback } from './page-alloc-fallback.ts';
 import { validatePageAllocator } from './page-alloc-validate.ts';
-import { P, PCP_STATS, PCP_WORDS, PcpStat, pcpBaseOf, pcpInit, pcpStatBase, pcpZoneId, pcpList, pcpPopTail, pcpPushHead, pcpPushTail, zoneBatchsize, zoneHighsize } from './pcp.ts';
+import {
+  P,
+  PCP_STATS,
+  PCP_WORDS,
+  PcpStat,
+  pcpBaseOf,
+  pcpCapacity,
+  pcpInit,
+  pcpList,
+  pcpPopCold,
+  pcpPopHot,
+  pcpPushCold,
+  pcpPushHot,
+  pcpRegionWords,
+  pcpRing,
+  pcpStatBase,
+  pcpZoneId,
+  zoneBatchsize,
+  zoneHighsize,
+} from './pcp.ts';
 import type { ShrinkerRegistry } from './shrinker.ts';
 import {
   DMA_ZONE_BYTES,
@@ -77,6 +96,16 @@ import type { PageAllocStats } from './vmstat.ts';
 import { ZONE_STATS, ZONE_WORDS, Z, Zone, ZoneStat, delFree } from './zone.ts';
 
 const DMA_ZONE_PAGES = DMA_ZONE_BYTES / PAGE_SIZE;
+// Module-local copies for the order-0 fast paths: smaller bytecode than property loads of the
+// imported objects, which keeps those paths inside V8's inlining budget (#installFastPaths).
+const ALLOCATED = PageFlag.Allocated;
+const ALLOCATED_OR_SLAB = PageFlag.Allocated | PageFlag.Slab;
+const PCP = PageFlag.Pcp;
+const PCP_TYPES = MIGRATE_PCPTYPES;
+const P_HIGH = P.HIGH;
+const P_LISTS = P.LISTS;
+const P_RINGS = P.RINGS;
+const FREES_STAT = PcpStat.frees;
 
 export interface PageAllocatorConfig {
   /** Group pageblocks by migratetype (Linux's default); off is `page_group_by_mobility_disabled`. */
@@ -100,7 +129,7 @@ export interface Pageset {
 /** The page allocator's arena state for the validator and vmstat (not part of kmem's public API). */
 export interface PageAllocInternals {
   readonly core: BuddyCore;
-  /** The 'pcp' region: cpus · MAX_NR_ZONES · PCP_WORDS words (pcp.ts). */
+  /** The 'pcp' region: cpus · MAX_NR_ZONES · PCP_WORDS words, then the rings (pcp.ts). */
   readonly pcp: Int32Array;
   readonly pcpStats: Float64Array;
   readonly cpus: number;
@@ -131,8 +160,6 @@ export class PageAllocator {
   readonly #order: Uint8Array;
   readonly #owner: Uint32Array;
   readonly #refcount: Int32Array;
-  readonly #next: Int32Array;
-  readonly #prev: Int32Array;
   readonly #pcp: Int32Array;
   readonly #pcpStats: Float64Array;
   readonly #cpus: number;
@@ -166,8 +193,6 @@ export class PageAllocator {
     this.#order = memMap.order;
     this.#owner = memMap.owner;
     this.#refcount = memMap.refcount;
-    this.#next = memMap.next;
-    this.#prev = memMap.prev;
     this.#shared = ram.shared;
     const zoneWords = ram.i32(header.requireRegion('zones').paddr, MAX_NR_ZONES * ZONE_WORDS);
     const zoneStats = ram.f64(header.requireRegion('zones.vmstat').paddr, MAX_NR_ZONES * ZONE_STATS);
@@ -193,7 +218,8 @@ export class PageAllocator {
     this.debug = (bootFlags & BootFlag.PageDebug) !== 0;
     this.pageLimit = header.get(H.PAGE_LIMIT);
     this.#cpus = header.get(H.NR_CPUS);
-    this.#pcp = ram.i32(header.requireRegion('pcp').paddr, this.#cpus * MAX_NR_ZONES * PCP_WORDS);
+    const pcpRegion = header.requireRegion('pcp');
+    this.#pcp = ram.i32(pcpRegion.paddr, pcpRegion.sizeBytes >>> 2);
     this.#pcpStats = ram.f64(header.requireRegion('pcp.vmstat').paddr, this.#cpus * MAX_NR_ZONES * PCP_STATS);
     this.#core = { memMap, flags: memMap.flags, order: memMap.order, pageblockMt: this.pageblockMt, groupByMobility: this.groupByMobility };
   }
@@ -204,7 +230,7 @@ export class PageAllocator {
     memblock.alloc('zones.vmstat', MAX_NR_ZONES * ZONE_STATS * 8);
     memblock.alloc('zones.lockstat', MAX_NR_ZONES * LOCK_STAT_COUNT * 8);
     memblock.alloc('pageblock_flags', nrPageblocks(ram.nrPages));
-    memblock.alloc('pcp', cpus * MAX_NR_ZONES * PCP_WORDS * 4);
+    memblock.alloc('pcp', pcpRegionWords(ram.nrPages, cpus) * 4);
     memblock.alloc('pcp.vmstat', cpus * MAX_NR_ZONES * PCP_STATS * 8);
   }
 
@@ -261,10 +287,15 @@ export class PageAllocator {
       dma.words[Z.LOWMEM_RESERVE] = Math.floor(normal.managedPages / LOWMEM_RESERVE_RATIO_DMA);
     }
     const lowmemPages = pa.managedPagesTotal;
+    const capacity = pcpCapacity(n, pa.#cpus);
+    const rings = pa.#cpus * MAX_NR_ZONES * PCP_WORDS;
     for (const zone of pa.zones) {
       const batch = zoneBatchsize(zone.managedPages);
       const high = zoneHighsize(zone.managedPages, lowmemPages, batch, pa.#cpus);
-      for (let cpu = 0; cpu < pa.#cpus; cpu++) pcpInit(pa.#pcp, pcpBaseOf(cpu, zone.id), high, batch);
+      for (let cpu = 0; cpu < pa.#cpus; cpu++) {
+        const base = pcpBaseOf(cpu, zone.id);
+        pcpInit(pa.#pcp, base, high, batch, rings + (base / PCP_WORDS) * MIGRATE_PCPTYPES * capacity, capacity);
+      }
     }
     return pa;
   }
@@ -295,11 +326,13 @@ export class PageAllocator {
    * it is retried once more; if it still fails an OutOfMemoryError is raised. `owner` is an opaque
    * tag (an unsigned 32-bit integer) stored with the block: freePages must name the same tag.
    */
-  allocPages(order: number, gfp: number = GFP.KERNEL, owner = 0): number {
-    if (order === 0) {
-      const fast = this.#fastAlloc(gfp, owner);
-      if (fast !== NO_PFN) return fast;
-    }
+  allocPages(order: number, gfp = 0, owner = 0): number {
+    const fast = order === 0 ? this.#fastAlloc(gfp, owner) : NO_PFN;
+    return fast !== NO_PFN ? fast : this.#allocSlow(order, gfp, owner);
+  }
+
+  /** allocPages' general path: refills, the buddy lists, reclaim, then OutOfMemoryError. */
+  #allocSlow(order: number, gfp: number, owner: number): number {
     const pfn = this.#allocate(order, gfp, owner);
     if (this.debug) this.validate();
     if (pfn !== NO_PFN) return pfn;
@@ -322,7 +355,11 @@ export class PageAllocator {
    * a typed error, and nothing changes.
    */
   freePages(pfn: number, order: number, owner = 0): void {
-    if (order === 0 && this.#fastFree(pfn, owner)) return;
+    if (order !== 0 || !this.#fastFree(pfn, owner)) this.#freeSlow(pfn, order, owner);
+  }
+
+  /** freePages' general path (kept out of freePages, so that callers' loops inline the fast one). */
+  #freeSlow(pfn: number, order: number, owner: number): void {
     if (!(pfn >= 0 && pfn < this.nrPages && (pfn | 0) === pfn)) throw new PfnRangeError(pfn, this.nrPages);
     if (!(order >= 0 && order <= MAX_PAGE_ORDER && (order | 0) === order)) throw new OrderError(order);
     const flags = this.#flags[pfn] as number;
@@ -572,19 +609,16 @@ export class PageAllocator {
   /** rmqueue_pcplist: a page off this CPU's list of `mt` in the pcp at `base`, refilled if empty. */
   #pcpAlloc(base: number, mt: number): number {
     const w = this.#pcp;
-    const list = base + P.LISTS + 2 * mt;
-    let pfn = w[list] as number;
+    const list = pcpList(base, mt);
+    const ring = pcpRing(w, base, mt);
+    const mask = (w[base + P.CAPACITY] as number) - 1;
+    let pfn = pcpPopHot(w, list, ring, mask);
     if (pfn === NO_PFN) {
       if (this.#pcpRefill(base, mt) === 0) return NO_PFN;
-      pfn = w[list] as number;
+      pfn = pcpPopHot(w, list, ring, mask);
     }
-    const next = this.#next[pfn] as number;
-    w[list] = next;
-    if (next === NO_PFN) w[list + 1] = NO_PFN;
-    else this.#prev[next] = NO_PFN;
+    // Not counted: allocations are what the other counters leave (pcpAllocs in pcp.ts).
     w[base + P.COUNT] = (w[base + P.COUNT] as number) - 1;
-    const stat = pcpStatBase(base) + PcpStat.allocs;
-    this.#pcpStats[stat] = (this.#pcpStats[stat] as number) + 1;
     return pfn;
   }
 
@@ -599,8 +633,8 @@ export class PageAllocator {
     this.#refcount[pfn] = 0;
     this.#owner[pfn] = 0;
     const w = this.#pcp;
-    const list = base + P.LISTS + 2 * (this.pageblockMt[pfn >>> PAGEBLOCK_ORDER] as number);
-    pcpPushHead(w, this.#next, this.#prev, list, pfn);
+    const mt = this.pageblockMt[pfn >>> PAGEBLOCK_ORDER] as number;
+    pcpPushHot(w, pcpList(base, mt), pcpRing(w, base, mt), (w[base + P.CAPACITY] as number) - 1, pfn);
     const count = (w[base + P.COUNT] as number) + 1;
     w[base + P.COUNT] = count;
     const stat = pcpStatBase(base) + PcpStat.frees;
@@ -615,6 +649,8 @@ export class PageAllocator {
     const zone = this.zones[pcpZoneId(base)] as Zone;
     const batch = w[base + P.BATCH] as number;
     const list = pcpList(base, mt);
+    const ring = pcpRing(w, base, mt);
+    const mask = (w[base + P.CAPACITY] as number) - 1;
     let n = 0;
     zone.lock.acquire();
     try {
@@ -624,7 +660,7 @@ export class PageAllocator {
         if (pfn === NO_PFN) break;
         this.#flags[pfn] = PageFlag.Pcp;
         this.#order[pfn] = 0;
-        pcpPushTail(w, this.#next, this.#prev, list, pfn);
+        pcpPushCold(w, list, ring, mask, pfn);
       }
       if (n > 0) {
         zone.count(ZoneStat.allocBlocks, n);
@@ -651,7 +687,7 @@ export class PageAllocator {
     zone.lock.acquire();
     try {
       for (let done = 0, empty = 0; done < n && empty < MIGRATE_PCPTYPES; ) {
-        const pfn = pcpPopTail(w, this.#next, this.#prev, pcpList(base, mt));
+        const pfn = pcpPopCold(w, pcpList(base, mt), pcpRing(w, base, mt), (w[base + P.CAPACITY] as number) - 1);
         mt = mt + 1 === MIGRATE_PCPTYPES ? 0 : mt + 1;
         if (pfn === NO_PFN) {
           empty++;
@@ -694,7 +730,12 @@ export class PageAllocator {
     return true;
   }
 
-  /** Builds the order-0 fast paths over this CPU's pcp (see #fastAlloc). */
+  /**
+   * Builds the order-0 fast paths over this CPU's pcp (see #fastAlloc): a pop or a push at the hot
+   * end of one ring (pcp.ts) and the struct-page words of one page. Everything else (a refill, a
+   * drain at high, an unusual GFP flag, a misuse to diagnose) is the general path's. Small on
+   * purpose: V8 inlines both into a caller's loop only while they stay under its inlining budget.
+   */
   #installFastPaths(): void {
     const cpuBase = this.#pcpBase;
     const w = this.#pcp;
@@ -705,33 +746,40 @@ export class PageAllocator {
     const refcount = this.#refcount;
     const mapcount = this.memMap.mapcount;
     const pincount = this.memMap.pincount;
-    const next = this.#next;
-    const prev = this.#prev;
     const pageblockMt = this.pageblockMt;
     const nrPages = this.nrPages;
-    const grouping = this.groupByMobility;
     const allocBase = cpuBase + this.#topZone * PCP_WORDS;
-    const allocStat = pcpStatBase(allocBase) + PcpStat.allocs;
-    const plainGfp = GFP.MOVABLE | GFP.RECLAIMABLE | GFP.NORETRY | GFP.NOWARN;
-    const drain = (base: number): void => void this.#pcpDrain(base, w[base + P.BATCH] as number);
+    const allocLists = allocBase + P.LISTS;
+    const allocCount = allocBase + P.COUNT;
+    const capacity = w[allocBase + P.CAPACITY] as number;
+    const mask = capacity - 1;
+    const allocRing = w[allocBase + P.RINGS] as number;
+    const dmaBase = cpuBase;
+    const normalBase = cpuBase + PCP_WORDS;
+    // Per GFP value (the bits a plain request may carry): the page's flags and its list, 0 / −1
+    // where the fast path does not serve it (DMA, ZERO, COMP, or MOVABLE with RECLAIMABLE).
+    const fastFlags = new Int32Array(GFP_VALID_MASK + 1);
+    const fastMt = new Int8Array(GFP_VALID_MASK + 1).fill(-1);
+    for (let gfp = 0; gfp <= GFP_VALID_MASK; gfp++) {
+      if ((gfp & (GFP.DMA | GFP.ZERO | GFP.COMP)) !== 0 || (gfp & (GFP.MOVABLE | GFP.RECLAIMABLE)) === (GFP.MOVABLE | GFP.RECLAIMABLE)) continue;
+      const mobility = gfpMigratetype(gfp, true);
+      fastFlags[gfp] = PageFlag.Allocated | (mobility << PAGE_FLAG_MT_SHIFT);
+      fastMt[gfp] = this.groupByMobility ? mobility : MigrateType.Unmovable;
+    }
     // Where a fast path does not apply, it always answers "take the general path".
     this.#fastAlloc = () => NO_PFN;
     this.#fastFree = () => false;
     if (this.pageLimit > 0 || this.debug) return;
     this.#fastAlloc = (gfp, owner) => {
-      if ((gfp & ~plainGfp) !== 0 || (owner >>> 0) !== owner) return NO_PFN;
-      const mobility = (gfp & GFP.MOVABLE) !== 0 ? ((gfp & GFP.RECLAIMABLE) !== 0 ? -1 : MigrateType.Movable) : (gfp & GFP.RECLAIMABLE) !== 0 ? MigrateType.Reclaimable : MigrateType.Unmovable;
-      if (mobility < 0) return NO_PFN;
-      const list = allocBase + P.LISTS + 2 * (grouping ? mobility : MigrateType.Unmovable);
-      const pfn = w[list] as number;
-      if (pfn === NO_PFN) return NO_PFN;
-      const after = next[pfn] as number;
-      w[list] = after;
-      if (after === NO_PFN) w[list + 1] = NO_PFN;
-      else prev[after] = NO_PFN;
-      w[allocBase + P.COUNT] = (w[allocBase + P.COUNT] as number) - 1;
-      stats[allocStat] = (stats[allocStat] as number) + 1;
-      flagsOf[pfn] = PageFlag.Allocated | (mobility << PAGE_FLAG_MT_SHIFT);
+      const mt = fastMt[gfp & GFP_VALID_MASK] as number;
+      if (mt < 0 || (gfp & GFP_VALID_MASK) !== gfp || (owner >>> 0) !== owner) return NO_PFN;
+      const list = allocLists + 2 * mt;
+      const length = (w[list + 1] as number) - 1;
+      if (length < 0) return NO_PFN;
+      w[list + 1] = length;
+      const pfn = w[allocRing + mt * capacity + (((w[list] as number) + length) & mask)] as number;
+      w[allocCount] = (w[allocCount] as number) - 1;
+      flagsOf[pfn] = fastFlags[gfp] as number;
       refcount[pfn] = 1;
       mapcount[pfn] = 0;
       pincount[pfn] = 0;
@@ -740,20 +788,23 @@ export class PageAllocator {
     };
     if (this.#shared) return;
     this.#fastFree = (pfn, owner) => {
-      if (!(pfn >= 0 && pfn < nrPages && (pfn | 0) === pfn)) return false;
-      if (((flagsOf[pfn] as number) & (PageFlag.Allocated | PageFlag.Slab)) !== PageFlag.Allocated || orderOf[pfn] !== 0 || ownerOf[pfn] !== owner) return false;
+      if ((pfn >>> 0) !== pfn || pfn >= nrPages || ownerOf[pfn] !== owner || orderOf[pfn] !== 0) return false;
+      if (((flagsOf[pfn] as number) & ALLOCATED_OR_SLAB) !== ALLOCATED) return false;
       const mt = pageblockMt[pfn >>> PAGEBLOCK_ORDER] as number;
-      if (mt >= MIGRATE_PCPTYPES) return false;
-      const base = pfn >= DMA_ZONE_PAGES ? cpuBase + PCP_WORDS : cpuBase;
-      flagsOf[pfn] = PageFlag.Pcp;
+      const base = pfn >= DMA_ZONE_PAGES ? normalBase : dmaBase;
+      const count = (w[base] as number) + 1; // P.COUNT is word 0
+      // At high the general path frees and drains a batch.
+      if (mt >= PCP_TYPES || count >= (w[base + P_HIGH] as number)) return false;
+      w[base] = count;
+      flagsOf[pfn] = PCP;
       refcount[pfn] = 0;
       ownerOf[pfn] = 0;
-      pcpPushHead(w, next, prev, base + P.LISTS + 2 * mt, pfn);
-      const count = (w[base + P.COUNT] as number) + 1;
-      w[base + P.COUNT] = count;
-      const stat = pcpStatBase(base) + PcpStat.frees;
+      const list = base + P_LISTS + 2 * mt;
+      const length = w[list + 1] as number;
+      w[(w[base + P_RINGS] as number) + mt * capacity + (((w[list] as number) + length) & mask)] = pfn;
+      w[list + 1] = length + 1;
+      const stat = (base >>> 1) + FREES_STAT; // pcpStatBase(base): base is a multiple of PCP_WORDS
       stats[stat] = (stats[stat] as number) + 1;
-      if (count >= (w[base + P.HIGH] as number)) drain(base);
       return true;
     };
   }

@@ -9,17 +9,25 @@
  * (c · MAX_NR_ZONES + z) · PCP_WORDS:
  *   [0] count: pages on the three lists   [1] high   [2] batch
  *   [3] the list the next drain starts at (free_pcppages_bulk's round robin)
- *   [4 + 2·mt] head pfn, [5 + 2·mt] tail pfn of the list of migratetype mt (Unmovable, Movable,
- *       Reclaimable); pages are linked through mem_map.next / .prev, NO_PFN ends a list
- * and the 'pcp.vmstat' region PCP_STATS f64 event counters per (cpu, zone): allocations and frees
- * served by the lists, refills and drains (batches and pages).
+ *   [4 + 2·mt] start, [5 + 2·mt] length of the list of migratetype mt (Unmovable, Movable,
+ *       Reclaimable)   [10] ring capacity (a power of two)   [11] word of the first ring
+ * then, after every CPU's words, the lists themselves: one ring of `capacity` pfns per (cpu, zone,
+ * migratetype). A list is the ring slots start, start + 1, …, start + length − 1 (mod capacity):
+ * the slot at start is its cold end (drains take it, refills add below it), the last slot its hot
+ * end (frees push there, allocations pop there), the order of Linux's list_add / list_first_entry
+ * on pcp->lists. An array rather than links through struct page: an order-0 pair then moves one
+ * pfn through one slot, as a hand-written free stack does (docs/benchmarks.md, "Per-CPU page lists").
+ * The 'pcp.vmstat' region holds PCP_STATS f64 event counters per (cpu, zone): frees served by the
+ * lists, refills and drains (batches and pages). Allocations are not counted but derived, so that
+ * the allocation fast path writes no counter: every page a list ever held was refilled or freed
+ * onto it, and left by an allocation or a drain, or is still there (pcpAllocs).
  *
  * A page on a pcp list has flags Pcp | Freed and order 0: it is neither Buddy (the buddy allocator
  * never merges with it) nor Allocated (freeing it again is a double free).
  *
  * Invariants (PageAllocator.validate()):
- *   count = Σ over the three lists of their length;  0 ≤ count < high
- *   every page on a list is a Pcp page of order 0 inside the list's zone, linked both ways
+ *   count = Σ over the three lists of their length;  0 ≤ count < high;  high + batch < capacity
+ *   every page on a list is a Pcp page of order 0 inside the list's zone, on no other list
  *   zone: reserved + buddy free + Σ pcp counts + allocated = spanned
  *
  * Locking: a CPU's lists are touched only by the thread that holds that CPU slot, so the list
@@ -37,6 +45,7 @@
  *   high = max(low / online CPUs, 4 · batch)
  * Freeing when count ≥ high returns `batch` pages (6.6's nr_pcp_free with no free_factor boost).
  */
+import { assert } from '../util/assert.ts';
 import { MAX_NR_ZONES, MIGRATE_PCPTYPES, NO_PFN } from './types.ts';
 
 export const P = {
@@ -45,11 +54,14 @@ export const P = {
   BATCH: 2,
   DRAIN_NEXT: 3,
   LISTS: 4,
+  CAPACITY: 10,
+  RINGS: 11,
 } as const;
-/** Words per (cpu, zone): 4 + 2 · 3 list words, padded to a 64-byte cache line. */
+/** Words per (cpu, zone): 4 + 2 · 3 list words, the ring capacity and place, padded to a 64-byte cache line. */
 export const PCP_WORDS = 16; // pcpStatBase() and pcpZoneId() shift by its log2, 4
 
 export const PcpStat = {
+  /** Derived, never written: pcpAllocs(). */
   allocs: 0,
   frees: 1,
   refills: 2,
@@ -96,6 +108,12 @@ export function zoneHighsize(managedPages: number, lowmemPages: number, batch: n
   return Math.max(high, batch << 2);
 }
 
+/** Allocations served by the lists of the pcp at word `base`: refilled + freed − drained − still listed. */
+export function pcpAllocs(pcp: Int32Array, stats: Float64Array, base: number): number {
+  const stat = pcpStatBase(base);
+  return (stats[stat + PcpStat.refillPages] as number) + (stats[stat + PcpStat.frees] as number) - (stats[stat + PcpStat.drainPages] as number) - (pcp[base + P.COUNT] as number);
+}
+
 /** Word index of the pcp of (cpu, zone) in the 'pcp' region. */
 export function pcpBaseOf(cpu: number, zoneId: number): number {
   return (cpu * MAX_NR_ZONES + zoneId) * PCP_WORDS;
@@ -111,49 +129,73 @@ export function pcpZoneId(base: number): number {
   return (base >>> 4) % MAX_NR_ZONES;
 }
 
-/** Word index of the head of list `mt` of the pcp at `base`. */
+/** Word index of the start word of list `mt` of the pcp at `base` (its length is the next word). */
 export function pcpList(base: number, mt: number): number {
   return base + P.LISTS + 2 * mt;
 }
 
-/** Pushes `pfn` at the head (the hot end) of a list. No lock: the list is this CPU's. */
-export function pcpPushHead(w: Int32Array, next: Int32Array, prev: Int32Array, list: number, pfn: number): void {
-  const head = w[list] as number;
-  next[pfn] = head;
-  prev[pfn] = NO_PFN;
-  if (head === NO_PFN) w[list + 1] = pfn;
-  else prev[head] = pfn;
-  w[list] = pfn;
+/** Word index of slot 0 of the ring of list `mt` of the pcp at `base`. */
+export function pcpRing(w: Int32Array, base: number, mt: number): number {
+  return (w[base + P.RINGS] as number) + mt * (w[base + P.CAPACITY] as number);
 }
 
-/** Appends `pfn` at the tail (the cold end): refills keep the buddy allocator's order. */
-export function pcpPushTail(w: Int32Array, next: Int32Array, prev: Int32Array, list: number, pfn: number): void {
-  const tail = w[list + 1] as number;
-  next[pfn] = NO_PFN;
-  prev[pfn] = tail;
-  if (tail === NO_PFN) w[list] = pfn;
-  else next[tail] = pfn;
-  w[list + 1] = pfn;
+/**
+ * Ring capacity for every list of a machine of `nrPages` pages and `cpus` CPUs: above high + batch
+ * of any zone (a refill of an empty list may take count to high − 1 + batch). zone_highsize() only
+ * grows with the zone and with lowmem, so the whole machine's figures bound every zone's.
+ */
+export function pcpCapacity(nrPages: number, cpus: number): number {
+  const batch = zoneBatchsize(nrPages);
+  const bound = zoneHighsize(nrPages, nrPages, batch, cpus) + batch + 1;
+  let capacity = 1;
+  while (capacity < bound) capacity *= 2;
+  return capacity;
 }
 
-/** Takes the tail (coldest) page of a list, or NO_PFN when it is empty. */
-export function pcpPopTail(w: Int32Array, next: Int32Array, prev: Int32Array, list: number): number {
-  const pfn = w[list + 1] as number;
-  if (pfn === NO_PFN) return NO_PFN;
-  const before = prev[pfn] as number;
-  w[list + 1] = before;
-  if (before === NO_PFN) w[list] = NO_PFN;
-  else next[before] = NO_PFN;
-  return pfn;
+/** Words of the 'pcp' region: every CPU's words, then the rings. */
+export function pcpRegionWords(nrPages: number, cpus: number): number {
+  return cpus * MAX_NR_ZONES * (PCP_WORDS + MIGRATE_PCPTYPES * pcpCapacity(nrPages, cpus));
 }
 
-/** Empties every list of one pcp (boot). */
-export function pcpInit(w: Int32Array, base: number, high: number, batch: number): void {
+/** Pushes `pfn` at the hot end of list `list`. No lock: the list is this CPU's. The caller keeps length < capacity. */
+export function pcpPushHot(w: Int32Array, list: number, ring: number, mask: number, pfn: number): void {
+  const length = w[list + 1] as number;
+  w[ring + (((w[list] as number) + length) & mask)] = pfn;
+  w[list + 1] = length + 1;
+}
+
+/** Adds `pfn` at the cold end (a refill: the first page taken from the buddy allocator is used first). */
+export function pcpPushCold(w: Int32Array, list: number, ring: number, mask: number, pfn: number): void {
+  const start = ((w[list] as number) - 1) & mask;
+  w[ring + start] = pfn;
+  w[list] = start;
+  w[list + 1] = (w[list + 1] as number) + 1;
+}
+
+/** Takes the cold end's page of a list, or NO_PFN when it is empty. */
+export function pcpPopCold(w: Int32Array, list: number, ring: number, mask: number): number {
+  const length = w[list + 1] as number;
+  if (length === 0) return NO_PFN;
+  const start = w[list] as number;
+  w[list] = (start + 1) & mask;
+  w[list + 1] = length - 1;
+  return w[ring + start] as number;
+}
+
+/** Takes the hot end's page of a list, or NO_PFN when it is empty. */
+export function pcpPopHot(w: Int32Array, list: number, ring: number, mask: number): number {
+  const length = (w[list + 1] as number) - 1;
+  if (length < 0) return NO_PFN;
+  w[list + 1] = length;
+  return w[ring + (((w[list] as number) + length) & mask)] as number;
+}
+
+/** Empties every list of one pcp (boot); its rings start at word `rings`, `capacity` slots each. */
+export function pcpInit(w: Int32Array, base: number, high: number, batch: number, rings: number, capacity: number): void {
+  assert(high + batch < capacity && (capacity & (capacity - 1)) === 0, () => `pcpInit: high ${high} + batch ${batch} must stay below the ring capacity ${capacity}, a power of two`);
   w.fill(0, base, base + PCP_WORDS);
   w[base + P.HIGH] = high;
   w[base + P.BATCH] = batch;
-  for (let mt = 0; mt < MIGRATE_PCPTYPES; mt++) {
-    w[pcpList(base, mt)] = NO_PFN;
-    w[pcpList(base, mt) + 1] = NO_PFN;
-  }
+  w[base + P.CAPACITY] = capacity;
+  w[base + P.RINGS] = rings;
 }

@@ -16,10 +16,9 @@
 import type { LockStatValues } from '../sync/lock-stats.ts';
 import type { PageAllocator, Pageset } from './page-alloc.ts';
 import { pageAllocInternals } from './page-alloc.ts';
-import { PCP_STATS, PcpStat } from './pcp.ts';
+import { PcpStat, pcpAllocs, pcpBaseOf, pcpStatBase } from './pcp.ts';
 import type { PcpStatName } from './pcp.ts';
 import {
-  MAX_NR_ZONES,
   MAX_PAGE_ORDER,
   MIGRATE_TYPES,
   MIGRATETYPE_NAMES,
@@ -231,11 +230,14 @@ export function pageAllocStats(pa: PageAllocator): PageAllocStats {
     }
     const events = {} as Record<ZoneStatName, number>;
     for (const key of Object.keys(ZoneStat) as ZoneStatName[]) events[key] = zone.stat(key);
-    const { pcpStats, cpus } = pageAllocInternals(pa);
+    const { pcp, pcpStats, cpus } = pageAllocInternals(pa);
     const pcpEvents = {} as Record<PcpStatName, number>;
     for (const key of Object.keys(PcpStat) as PcpStatName[]) {
       let sum = 0;
-      for (let cpu = 0; cpu < cpus; cpu++) sum += pcpStats[(cpu * MAX_NR_ZONES + zone.id) * PCP_STATS + PcpStat[key]] ?? 0;
+      for (let cpu = 0; cpu < cpus; cpu++) {
+        const base = pcpBaseOf(cpu, zone.id);
+        sum += key === 'allocs' ? pcpAllocs(pcp, pcpStats, base) : (pcpStats[pcpStatBase(base) + PcpStat[key]] as number);
+      }
       pcpEvents[key] = sum;
     }
     return {

@@ -21,6 +21,7 @@ import { LockStatsRecord, type LockStatValues } from '../../sync/lock-stats.ts';
 import { LockWord } from '../../sync/lock-word.ts';
 import type { LockOwner } from '../../sync/lock-word.ts';
 import { LOCK_STAT_COUNT } from '../../sync/types.ts';
+import { listWalk } from '../../util/arena-list.ts';
 import { ArgumentError } from '../../util/errors.ts';
 import type { ArenaHeader } from '../arena-header.ts';
 import type { CpuSlots } from '../cpu-slots.ts';
@@ -30,7 +31,7 @@ import type { PageAllocator } from '../page-alloc.ts';
 import { PAGE_SHIFT, PageFlag } from '../types.ts';
 import { KmemCache } from './cache.ts';
 import type { SlabServices } from './context.ts';
-import { CacheContext, readName, writeName } from './context.ts';
+import { CacheContext, SLAB_LIST_LINKS, readName, writeName } from './context.ts';
 import { AllocState, stateBytes } from './alloc-state.ts';
 import { cpuFlushAt, depotPurge } from './depot.ts';
 import { CacheBusyError, CacheDestroyedError, CacheNameError, SlabLimitError } from './errors.ts';
@@ -62,7 +63,6 @@ import {
   C_STATE,
   CacheState,
   D_INUSE,
-  D_NEXT,
   D_OBJS,
   D_SMEM,
   C_FULL,
@@ -684,7 +684,7 @@ export class SlabAllocator implements SlabServices {
     const addrs: number[] = [];
     let count = 0;
     for (const list of [C_PARTIAL, C_FULL]) {
-      for (let desc = (this.w[cache.base + list] as number) >>> 0; desc !== 0; desc = (this.w[cache.d(desc, D_NEXT)] as number) >>> 0) {
+      listWalk(this.w, cache.base + list, SLAB_LIST_LINKS, this.memMap.nrPages, (desc) => {
         count += this.w[cache.d(desc, D_INUSE)] as number;
         const smem = (this.w[cache.d(desc, D_SMEM)] as number) >>> 0;
         const objs = this.w[cache.d(desc, D_OBJS)] as number;
@@ -692,7 +692,7 @@ export class SlabAllocator implements SlabServices {
           const obj = smem + i * cache.size;
           if (cache.state.isAllocated(obj)) addrs.push(obj);
         }
-      }
+      });
     }
     return { count, addrs };
   }

@@ -5,6 +5,8 @@
  * could need: everything lives in the arena (types.ts).
  */
 import type { LockStatsRecord } from '../../sync/lock-stats.ts';
+import { listAdd, listCheck, listDel } from '../../util/arena-list.ts';
+import type { ListLinks } from '../../util/arena-list.ts';
 import { LockWord } from '../../sync/lock-word.ts';
 import type { LockOwner } from '../../sync/lock-word.ts';
 import type { MemMap } from '../mem-map.ts';
@@ -248,26 +250,21 @@ export class CacheContext {
     return inuse === (this.w[this.d(desc, D_OBJS)] as number) ? C_FULL : C_PARTIAL;
   }
 
-  /** @internal */
+  /** Puts a slab on one of the cache's slab lists (arena-list.ts; slab lock held). @internal */
   listAdd(desc: number, list: number): void {
-    const w = this.w;
-    const head = w[this.base + list] as number;
-    w[this.d(desc, D_NEXT)] = head;
-    w[this.d(desc, D_PREV)] = 0;
-    if (head !== 0) w[this.d(head >>> 0, D_PREV)] = desc;
-    w[this.base + list] = desc;
-    w[this.base + listCountWord(list)] = (w[this.base + listCountWord(list)] as number) + 1;
+    listAdd(this.w, this.base + list, this.base + listCountWord(list), desc, SLAB_LIST_LINKS);
+    if (this.debug) this.listCheck(list);
   }
 
-  /** @internal */
+  /** Takes a slab off one of the cache's slab lists (slab lock held). @internal */
   listDel(desc: number, list: number): void {
-    const w = this.w;
-    const next = w[this.d(desc, D_NEXT)] as number;
-    const prev = w[this.d(desc, D_PREV)] as number;
-    if (prev === 0) w[this.base + list] = next;
-    else w[this.d(prev >>> 0, D_NEXT)] = next;
-    if (next !== 0) w[this.d(next >>> 0, D_PREV)] = prev;
-    w[this.base + listCountWord(list)] = (w[this.base + listCountWord(list)] as number) - 1;
+    listDel(this.w, this.base + list, this.base + listCountWord(list), desc, SLAB_LIST_LINKS);
+    if (this.debug) this.listCheck(list);
+  }
+
+  /** Expensive tier (debug caches, after every list change): the whole list is well linked and counted. @internal */
+  listCheck(list: number): void {
+    listCheck(this.w, this.base + list, this.base + listCountWord(list), SLAB_LIST_LINKS, this.services.memMap.nrPages);
   }
 
   /** The head pfn and order of the slab a descriptor describes. @internal */
@@ -276,6 +273,9 @@ export class CacheContext {
     return { pfn: pfnOrder & 0xffffff, order: pfnOrder >>> 24 };
   }
 }
+
+/** The links of a slab descriptor on its cache's partial, full or empty list. */
+export const SLAB_LIST_LINKS: ListLinks = { next: D_NEXT, prev: D_PREV, name: 'slab list' };
 
 export function listCountWord(list: number): number {
   return list === C_PARTIAL ? C_NR_PARTIAL : list === C_FULL ? C_NR_FULL : C_NR_EMPTY;

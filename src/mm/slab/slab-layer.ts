@@ -18,6 +18,8 @@
 import { ArgumentError, InvariantError } from '../../util/errors.ts';
 import { GFP } from '../gfp.ts';
 import { PAGE_SIZE, PageFlag } from '../types.ts';
+import { listNodeInit } from '../../util/arena-list.ts';
+import { SLAB_LIST_LINKS } from './context.ts';
 import type { CacheContext } from './context.ts';
 import { initObject } from './debug.ts';
 import { SlabFlag, getOrder } from './layout.ts';
@@ -222,6 +224,7 @@ function grow(ctx: CacheContext): number {
   w[ctx.d(desc, D_SMEM)] = smem;
   w[ctx.d(desc, D_OBJS)] = objs;
   w[ctx.d(desc, D_PFN_ORDER)] = pfn | (order << 24);
+  listNodeInit(w, desc, SLAB_LIST_LINKS);
   // Thread the free list through the objects (their state bits are clear: freed pages have none set).
   for (let i = 0; i < objs; i++) {
     const obj = smem + i * ctx.size;

@@ -9,7 +9,9 @@
  * stats() says more: objects in use by callers, objects cached in magazines and in the depot,
  * and the bytes lost to slot padding and to slab slack.
  */
+import { listWalk } from '../../util/arena-list.ts';
 import { PAGE_SIZE } from '../types.ts';
+import { SLAB_LIST_LINKS } from './context.ts';
 import type { CacheContext } from './context.ts';
 import {
   C_FREE_IN_SLABS,
@@ -19,7 +21,6 @@ import {
   C_NR_FULL,
   C_NR_PARTIAL,
   CacheStat,
-  D_NEXT,
   D_OBJS,
   P_PREV_ROUNDS,
   P_ROUNDS,
@@ -75,10 +76,10 @@ function cacheStats(cache: CacheContext, cpus: number, pcpuWord: (index: number,
   let totalObjs = 0;
   let pages = 0;
   for (const list of [C_PARTIAL, C_FULL, C_EMPTY]) {
-    for (let desc = word(list) >>> 0; desc !== 0; desc = (w[cache.d(desc, D_NEXT)] as number) >>> 0) {
+    listWalk(w, cache.base + list, SLAB_LIST_LINKS, cache.services.memMap.nrPages, (desc) => {
       totalObjs += w[cache.d(desc, D_OBJS)] as number;
       pages += 1 << cache.slabPages(desc).order;
-    }
+    });
   }
   let inMagazines = word(C_NR_DEPOT_FULL) * cache.rounds;
   let magazineSwaps = 0;

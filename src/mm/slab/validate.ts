@@ -8,7 +8,8 @@
 import { InvariantError } from '../../util/errors.ts';
 import { PAGE_SIZE, PageFlag } from '../types.ts';
 import type { SlabAllocator } from './allocator.ts';
-import { listCountWord } from './context.ts';
+import { listWalk } from '../../util/arena-list.ts';
+import { SLAB_LIST_LINKS } from './context.ts';
 import type { CacheContext } from './context.ts';
 import { checkObject } from './debug.ts';
 import { SLAB_LISTS } from './slab-layer.ts';
@@ -24,9 +25,7 @@ import {
   D_CACHE,
   D_FREELIST,
   D_INUSE,
-  D_NEXT,
   D_OBJS,
-  D_PREV,
   D_SMEM,
   P_LOADED,
   P_PREV,
@@ -82,12 +81,10 @@ function validateCache(slab: SlabAllocator, cache: CacheContext, slabPages: Uint
   };
 
   for (const list of SLAB_LISTS) {
-    let count = 0;
-    let prev = 0;
-    for (let desc = cache.word(list) >>> 0; desc !== 0; desc = (w[cache.d(desc, D_NEXT)] as number) >>> 0) {
+    // The walk checks the links and the length word (arena-list.ts); the visit checks each slab.
+    cache.listCheck(list);
+    listWalk(w, cache.base + list, SLAB_LIST_LINKS, mm.nrPages, (desc) => {
       const where = `${LIST_NAMES[list]} slab 0x${desc.toString(16)}`;
-      if (count++ > mm.nrPages) fail(name, `${LIST_NAMES[list]} list does not end (a cycle?)`);
-      if ((w[cache.d(desc, D_PREV)] as number) >>> 0 !== prev) fail(name, `${where}: prev link broken`);
       if (w[cache.d(desc, D_CACHE)] !== cache.tag) fail(name, `${where}: descriptor names another cache`);
       if (cache.listFor(desc) !== list) fail(name, `${where}: in-use count ${w[cache.d(desc, D_INUSE)]} belongs on another list`);
       const { pfn, order } = cache.slabPages(desc);
@@ -117,9 +114,7 @@ function validateCache(slab: SlabAllocator, cache: CacheContext, slabPages: Uint
         const obj = smem + i * cache.size;
         if (!cache.state.isAllocated(obj)) marked.push(obj);
       }
-      prev = desc;
-    }
-    if (count !== cache.word(listCountWord(list))) fail(name, `${LIST_NAMES[list]} list holds ${count} slabs, its count says ${cache.word(listCountWord(list))}`);
+    });
   }
   if (freeInSlabs !== cache.word(C_FREE_IN_SLABS)) fail(name, `slab free lists hold ${freeInSlabs} objects, the cache counts ${cache.word(C_FREE_IN_SLABS)}`);
 
