@@ -4,7 +4,7 @@
 // warning.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runLockContention } from '../../src/lab/workloads/lock-run.ts';
+import { ContenderPool, runLockContention } from '../../src/lab/workloads/lock-run.ts';
 import { runRcuExperiment } from '../../src/lab/workloads/rcu-run.ts';
 import { findScenario } from '../../src/lab/registry.ts';
 import { runScenario } from '../../src/lab/run.ts';
@@ -22,6 +22,25 @@ test('lock-memory: sleeping waiters hold futex_q objects only with slab placemen
   assert.equal(spin.stats.sleeps, 0);
   assert.ok(spin.stats.spins > 0 && spin.stats.waitMs > 0, 'spinlock waiters burnt CPU');
   assert.ok(slab.stats.sleepMs > 0, 'mutex waiters spent their wait asleep');
+});
+
+test('a contender pool serves run after run from the same worker threads, each run on its own kernel, mutual exclusion kept', async () => {
+  const pool = new ContenderPool();
+  try {
+    const threads: number[][] = [];
+    for (const [kind, placement, workers] of [['mutex', 'slab', 2], ['spin', 'stack', 3], ['mutex', 'stack', 3]] as const) {
+      const run = await runLockContention({ kind, placement, workers, durationMs: 0, iterations: 2_000, csLoads: 20, outsideLoads: 20 }, pool);
+      assert.deepEqual(run.reports.map((r) => r.violations), Array(workers).fill(0));
+      assert.equal(run.counter, workers * 2_000, 'a plain read-increment-write inside the lock lost an update');
+      assert.equal(run.stats.acquisitions, workers * 2_000);
+      assert.equal(run.stats.held, false);
+      threads.push(pool.servers(workers).map((s) => s.worker.threadId));
+    }
+    assert.deepEqual(threads[1]?.slice(0, 2), threads[0], 'the first two workers served the second run too');
+    assert.deepEqual(threads[2], threads[1], 'no worker was started for the third run');
+  } finally {
+    await pool.close();
+  }
 });
 
 for (const mode of ['qsbr', 'epoch'] as const) {

@@ -38,17 +38,23 @@ export const lockMemory = defineScenario({
   },
   async run(params, ctx) {
     // Worker threads are Node's (node:worker_threads): loaded here, so the registry stays browser-safe.
-    const { runLockContention } = await import('../workloads/lock-run.ts');
+    const { ContenderPool, runLockContention } = await import('../workloads/lock-run.ts');
     const counts = ctx.smoke ? [2] : params.workers;
     const durationMs = ctx.smoke ? Math.min(params.durationMs, 30) : params.durationMs;
     const rows: Row[] = [];
     let done = 0;
-    for (const config of CONFIGS) {
-      for (const workers of counts) {
-        const run = await runLockContention({ kind: config.kind, placement: config.placement, workers, durationMs, csLoads: params.csLoads, outsideLoads: params.outsideLoads });
-        rows.push({ label: config.label, workers, run });
-        ctx.progress(++done, CONFIGS.length * counts.length, `${config.label}, ${workers} workers`);
+    // The runs share their worker threads (a pool): starting a worker costs more than a run lasts.
+    const pool = new ContenderPool();
+    try {
+      for (const config of CONFIGS) {
+        for (const workers of counts) {
+          const run = await runLockContention({ kind: config.kind, placement: config.placement, workers, durationMs, csLoads: params.csLoads, outsideLoads: params.outsideLoads }, pool);
+          rows.push({ label: config.label, workers, run });
+          ctx.progress(++done, CONFIGS.length * counts.length, `${config.label}, ${workers} workers`);
+        }
       }
+    } finally {
+      await pool.close();
     }
     const table: Table = {
       id: 'runs',
