@@ -12,6 +12,7 @@
  * isolate, tsx, the kernel's modules, about a quarter of a second of CPU — once per worker rather
  * than once per experiment.
  */
+import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 
 const BOOTSTRAP = `
@@ -25,14 +26,21 @@ export interface LabWorker<T> {
   readonly report: Promise<T>;
 }
 
-function newWorker(module: URL, workerData: object): Worker {
+/**
+ * A worker thread running `module` (TypeScript through tsx, or compiled JavaScript) with
+ * `workerData`. Compiled code still names its workers' modules `.ts` (tsc rewrites imports, not
+ * URLs): where that file is absent and its `.js` sibling is there (dist/), the `.js` runs.
+ */
+export function newLabWorker(source: URL, workerData: object): Worker {
+  const compiled = new URL(source.href.replace(/\.ts$/, '.js'));
+  const module = source.pathname.endsWith('.ts') && !existsSync(source) && existsSync(compiled) ? compiled : source;
   return module.pathname.endsWith('.ts')
     ? new Worker(BOOTSTRAP, { eval: true, workerData: { ...workerData, __module: module.href, __tsxApi: import.meta.resolve('tsx/esm/api') } })
     : new Worker(module, { workerData });
 }
 
 export function startLabWorker<T>(module: URL, workerData: object, onExit?: (code: number) => void): LabWorker<T> {
-  const worker = newWorker(module, workerData);
+  const worker = newLabWorker(module, workerData);
   const report = new Promise<T>((resolve, reject) => {
     let settled = false;
     worker.once('message', (message: T) => {
@@ -64,7 +72,7 @@ export interface LabServer<J, R> {
  * listens on parentPort). A failure or an exit rejects the job in flight and every later one.
  */
 export function startLabServer<J, R>(module: URL, workerData: object): LabServer<J, R> {
-  const worker = newWorker(module, workerData);
+  const worker = newLabWorker(module, workerData);
   let pending: { resolve: (answer: R) => void; reject: (error: Error) => void } | null = null;
   let dead: Error | null = null;
   const fail = (error: Error): void => {

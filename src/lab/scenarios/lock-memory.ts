@@ -30,6 +30,7 @@ export const lockMemory = defineScenario({
   title: 'Lock waiters: kernel memory held vs CPU time burnt',
   question:
     'A blocking mutex keeps kernel bookkeeping for each sleeping waiter, a spinlock keeps none but burns the CPU: as more threads contend, how many kernel bytes do waiters hold, and how much CPU time goes to spinning versus sleeping, for each lock and each place to keep a waiter?',
+  wallClock: true,
   params: {
     workers: { kind: 'numbers', default: [1, 2, 4, 8], min: 1, max: 8, description: 'contending worker threads, one run per count' },
     durationMs: { kind: 'int', default: 400, min: 10, max: 60_000, description: 'length of each run, ms' },

@@ -28,6 +28,7 @@ export const rcu = defineScenario({
   title: 'RCU: lock-free readers, deferred frees, and a stalled reader',
   question:
     'Readers that take no lock may still hold a pointer the updater just unlinked: what happens if it is freed at once, what does waiting for a grace period cost in memory and time, and what does one stalled reader do to it?',
+  wallClock: true,
   params: {
     readers: { kind: 'int', default: 2, min: 1, max: 8, description: 'reader worker threads' },
     updates: { kind: 'int', default: 200_000, min: 1000, max: 100_000_000, description: 'node replacements by the updater, per run' },
