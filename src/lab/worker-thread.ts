@@ -103,6 +103,28 @@ export function startLabServer<J, R>(module: URL, workerData: object): LabServer
   };
 }
 
+/**
+ * Lab servers of one module kept for several experiments: servers(n) gives the first n, started as
+ * needed. The driver offlines their CPUs after each experiment (they stay alive). close() when done.
+ */
+export class LabServerPool<J, R> {
+  readonly #servers: LabServer<J, R>[] = [];
+
+  constructor(
+    private readonly module: URL,
+    private readonly workerData: object,
+  ) {}
+
+  servers(n: number): LabServer<J, R>[] {
+    while (this.#servers.length < n) this.#servers.push(startLabServer<J, R>(this.module, this.workerData));
+    return this.#servers.slice(0, n);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#servers.splice(0).map((s) => s.close()));
+  }
+}
+
 /** Polls (without blocking the thread) until `word` of `control` reaches `value`, or throws after `timeoutMs`. */
 export async function waitForWord(control: Int32Array, word: number, value: number, timeoutMs = 30_000): Promise<void> {
   const start = Date.now();

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ContenderPool, runLockContention } from '../../src/lab/workloads/lock-run.ts';
-import { runRcuExperiment } from '../../src/lab/workloads/rcu-run.ts';
+import { ReaderPool, runRcuExperiment } from '../../src/lab/workloads/rcu-run.ts';
 import { findScenario } from '../../src/lab/registry.ts';
 import { runScenario } from '../../src/lab/run.ts';
 
@@ -38,6 +38,24 @@ test('a contender pool serves run after run from the same worker threads, each r
     }
     assert.deepEqual(threads[1]?.slice(0, 2), threads[0], 'the first two workers served the second run too');
     assert.deepEqual(threads[2], threads[1], 'no worker was started for the third run');
+  } finally {
+    await pool.close();
+  }
+});
+
+test('a reader pool serves experiment after experiment from the same threads: no use after free, grace periods complete', async () => {
+  const pool = new ReaderPool();
+  try {
+    const threads: number[][] = [];
+    for (const mode of ['qsbr', 'epoch', 'qsbr'] as const) {
+      const run = await runRcuExperiment({ mode, readers: 2, updates: 5_000, seed: 3, buckets: 16, stallTimeoutMs: 5_000 }, pool);
+      assert.equal(run.poisonHits + run.reusedHits, 0, `${mode}: a reader reached a freed node`);
+      assert.ok(run.reads > 0, `${mode}: the readers read`);
+      assert.equal(run.freed, 5_000, `${mode}: every replaced node was freed after its grace period`);
+      threads.push(pool.servers(2).map((s) => s.worker.threadId));
+    }
+    assert.deepEqual(threads[1], threads[0]);
+    assert.deepEqual(threads[2], threads[0]);
   } finally {
     await pool.close();
   }

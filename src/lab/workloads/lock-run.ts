@@ -13,8 +13,7 @@ import { SyncDomain } from '../../sync/domain.ts';
 import type { LockStats } from '../../sync/domain.ts';
 import { Q_BYTES } from '../../sync/types.ts';
 import type { WaiterPlacement } from '../../sync/types.ts';
-import { startLabServer, startLabWorker, waitForWord } from '../worker-thread.ts';
-import type { LabServer } from '../worker-thread.ts';
+import { LabServerPool, startLabWorker, waitForWord } from '../worker-thread.ts';
 import type { LockContenderInput, LockContenderReport, LockContenderServe } from './lock-contender.ts';
 import { Ctl, go, newControl, offlineWorker } from './sync-control.ts';
 
@@ -46,20 +45,10 @@ export interface LockRunResult {
 const CONTENDER = new URL('./lock-contender.ts', import.meta.url);
 
 /** Contender workers kept for several runs (see the opening comment). close() when done. */
-export class ContenderPool {
-  readonly #servers: LabServer<LockContenderInput, LockContenderReport>[] = [];
-
-  /** The first `n` servers, started as needed. */
-  servers(n: number): LabServer<LockContenderInput, LockContenderReport>[] {
-    while (this.#servers.length < n) {
-      const serve: LockContenderServe = { mode: 'serve' };
-      this.#servers.push(startLabServer<LockContenderInput, LockContenderReport>(CONTENDER, serve));
-    }
-    return this.#servers.slice(0, n);
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.#servers.splice(0).map((s) => s.close()));
+export class ContenderPool extends LabServerPool<LockContenderInput, LockContenderReport> {
+  constructor() {
+    const serve: LockContenderServe = { mode: 'serve' };
+    super(CONTENDER, serve);
   }
 }
 
