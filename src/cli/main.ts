@@ -235,6 +235,7 @@ function writeOut(path: string, text: string): void {
 async function commandReport(argv: readonly string[]): Promise<string> {
   const { values } = parseOptions(argv, REPORT_OPTIONS, 0, 'report');
   const seed = seedOf(values.seed);
+  const jobs = jobsOf(values.jobs);
   const smoke = values.smoke === true;
   const quiet = values.quiet === true;
   const out = resolve(String(values.out ?? 'report'));
@@ -244,7 +245,7 @@ async function commandReport(argv: readonly string[]): Promise<string> {
   // Fail before the runs, not after them, when the report cannot be written.
   writeOut(join(out, '.kmem-write-check'), '');
   unlinkSync(join(out, '.kmem-write-check'));
-  const runs = await reportRuns(chosen, seed, smoke, quiet, jobsOf(values.jobs));
+  const runs = await reportRuns(chosen, seed, smoke, quiet, jobs);
   if (!quiet) process.stderr.write('report: rendering the charts\n');
   writeOut(path, await renderReportHtml(runs, seed, environment(runs, process.cwd())));
   return `report written to ${path}\nthe explorer (the kernel live in a browser): npm run explore, then open ${EXPLORER_URL}`;
