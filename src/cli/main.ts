@@ -3,7 +3,7 @@
  *
  *   kmem list                                   the scenarios and their parameters
  *   kmem run <scenario> [--param value] [--seed N] [--smoke] [--json | --csv]
- *   kmem report [--out DIR] [--seed N] [--smoke] [--only a,b]     every scenario → DIR/index.html
+ *   kmem report [--out DIR] [--seed N] [--smoke] [--only a,b] [--jobs N]   every scenario → DIR/index.html
  *   kmem boot [--ram-bytes 64MiB] [--cpus N] [--possible-cpus N] [--no-group-by-mobility]
  *                                               boot a kernel, show /proc files
  *   kmem replay FILE [--json | --csv]              a Linux kmem trace through kmem (trace-commands.ts)
@@ -17,6 +17,7 @@
  * Progress goes to stderr: a percentage on a terminal, else one line per phase; -q silences it.
  */
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Kernel } from '../mm/kernel.ts';
 import { CrashDump, describeDump } from '../mm/dump/read.ts';
@@ -24,6 +25,7 @@ import { buddyinfo, extfragIndexText, pagetypeinfo, unusableIndexText, zoneinfoP
 import { kebab, resolveParams } from '../lab/params.ts';
 import type { ParamInput } from '../lab/params.ts';
 import { SCENARIOS, findScenario } from '../lab/registry.ts';
+import { PARALLEL_RUNS_MAX, runScenariosInWorkers } from '../lab/parallel-runs.ts';
 import { runScenario } from '../lab/run.ts';
 import type { ScenarioRun } from '../lab/run.ts';
 import type { AnyScenario, ParamSpec } from '../lab/scenario.ts';
@@ -62,6 +64,7 @@ const REPORT_OPTIONS: OptionSpecs = {
   seed: RUN_OPTIONS.seed as OptionSpecs[string],
   smoke: { type: 'boolean', help: "quick checks with each scenario's small values" },
   only: { type: 'string', value: 'A,B', help: 'run only these scenarios' },
+  jobs: { type: 'string', value: 'N', help: 'scenarios without wall-clock figures run N at once in worker threads (default: the CPU cores; 1: one after another)' },
   ...COMMON,
 };
 const BOOT_OPTIONS: OptionSpecs = {
@@ -143,9 +146,10 @@ function commandHelp(command: string, scenarioName: string | undefined): string 
   }
 }
 
-function progressReporter(name: string, quiet: boolean): ((done: number, total: number, what?: string) => void) | undefined {
+/** Progress on stderr; `lines` (scenarios running side by side) always one line per phase. */
+function progressReporter(name: string, quiet: boolean, lines = false): ((done: number, total: number, what?: string) => void) | undefined {
   if (quiet) return undefined;
-  if (stderrIsTerminal()) {
+  if (stderrIsTerminal() && !lines) {
     let last = -1;
     return (done, total, what) => {
       const pct = total > 0 ? Math.floor((100 * done) / total) : 100;
@@ -232,6 +236,7 @@ function writeOut(path: string, text: string): void {
 async function commandReport(argv: readonly string[]): Promise<string> {
   const { values } = parseOptions(argv, REPORT_OPTIONS, 0, 'report');
   const seed = seedOf(values.seed);
+  const jobs = jobsOf(values.jobs);
   const smoke = values.smoke === true;
   const quiet = values.quiet === true;
   const out = resolve(String(values.out ?? 'report'));
@@ -241,15 +246,57 @@ async function commandReport(argv: readonly string[]): Promise<string> {
   // Fail before the runs, not after them, when the report cannot be written.
   writeOut(join(out, '.kmem-write-check'), '');
   unlinkSync(join(out, '.kmem-write-check'));
-  const runs: ScenarioRun[] = [];
-  for (const scenario of chosen) {
-    const run = await runOne(scenario, {}, seed, smoke, quiet);
-    runs.push(run);
-    process.stdout.write(`${renderRunText(run)}\n\n`);
-  }
+  const runs = await reportRuns(chosen, seed, smoke, quiet, jobs);
   if (!quiet) process.stderr.write('report: rendering the charts\n');
   writeOut(path, await renderReportHtml(runs, seed, environment(runs, process.cwd())));
   return `report written to ${path}\nthe explorer (the kernel live in a browser): npm run explore, then open ${EXPLORER_URL}`;
+}
+
+/** --jobs: a whole number ≥ 1, by default the CPU cores. */
+function jobsOf(raw: string | boolean | undefined): number {
+  if (raw === undefined) return availableParallelism();
+  const jobs = Number(raw);
+  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isInteger(jobs) || jobs < 1 || jobs > PARALLEL_RUNS_MAX) {
+    throw new ArgumentError(`--jobs ${String(raw)}: expected a whole number from 1 to ${PARALLEL_RUNS_MAX}`);
+  }
+  return jobs;
+}
+
+/**
+ * The report's runs, in `chosen`'s order, each summary printed on stdout in that order. With more
+ * than one job, the scenarios that measure the wall clock (Scenario.wallClock) run first, one at a
+ * time on this thread with nothing beside them, then the others `jobs` at a time in worker threads.
+ */
+async function reportRuns(chosen: readonly AnyScenario[], seed: number, smoke: boolean, quiet: boolean, jobs: number): Promise<ScenarioRun[]> {
+  const runs = new Map<string, ScenarioRun>();
+  let printed = 0;
+  const finished = (run: ScenarioRun): void => {
+    runs.set(run.scenario, run);
+    for (let next = chosen[printed]; next !== undefined && runs.has(next.name); next = chosen[printed]) {
+      process.stdout.write(`${renderRunText(runs.get(next.name) as ScenarioRun)}\n\n`);
+      printed++;
+    }
+  };
+  const inWorkers = jobs > 1 ? chosen.filter((s) => s.wallClock !== true) : [];
+  for (const scenario of chosen) if (!inWorkers.includes(scenario)) finished(await runOne(scenario, {}, seed, smoke, quiet));
+  if (inWorkers.length > 0) {
+    const reporters = new Map(inWorkers.map((s) => [s.name, progressReporter(s.name, quiet, true)]));
+    if (!quiet) process.stderr.write(`report: ${inWorkers.map((s) => s.name).join(', ')}: running ${Math.min(jobs, inWorkers.length)} at a time in worker threads${smoke ? ' (--smoke)' : ''}\n`);
+    await runScenariosInWorkers(
+      inWorkers.map((s) => s.name),
+      {
+        seed,
+        smoke,
+        threads: jobs,
+        onProgress: (name, done, total, label) => reporters.get(name)?.(done, total, label),
+        onDone: (run) => {
+          if (!quiet) process.stderr.write(`${run.scenario}: done in ${(run.elapsedMs / 1000).toFixed(1)} s\n`);
+          finished(run);
+        },
+      },
+    );
+  }
+  return chosen.map((s) => runs.get(s.name) as ScenarioRun);
 }
 
 function commandBoot(argv: readonly string[]): string {

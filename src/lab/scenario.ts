@@ -166,6 +166,12 @@ export interface Scenario<P extends ParamSpecs = ParamSpecs> {
   question: string;
   params: P;
   /**
+   * Its figures include wall-clock or scheduling measurements (tables or plots marked `timing` or
+   * `scheduling`): the report runs it alone, never beside another scenario in a worker thread, so
+   * that nothing else competes for the CPUs while it measures (lab/parallel-runs.ts).
+   */
+  wallClock?: boolean;
+  /**
    * The values a --smoke run uses for the parameters the user did not pass (a parameter the user
    * passed is never overridden). The run reports the values it actually used.
    */

@@ -91,6 +91,8 @@ test('bad values are one-line errors naming what was expected, before anything r
   await refused(['run', 'message-queue', '--payload', 'zipf'], /--payload: 'zipf' is not one of lognormal, uniform, bimodal/);
   await refused(['run', 'flash-gc', '--trace', 'x', '--trace-format', 'csv'], /--trace-format: 'csv' is not one of msr, spc, blkparse, disksim/);
   await refused(['run', 'flash-gc', '--alphas', '1.2,abc'], /--alphas: 'abc' is not a number/);
+  await refused(['report', '--jobs', '0'], /--jobs 0: expected a whole number from 1 to 16/);
+  await refused(['report', '--jobs', 'two'], /--jobs two: expected a whole number/);
 });
 
 test('failures while running are one line with exit 1: an unwritable report, a missing or empty trace', async () => {

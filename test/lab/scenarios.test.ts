@@ -31,5 +31,9 @@ for (const scenario of SCENARIOS) {
     for (const table of a.result.tables) assert.ok(table.rows.length > 0, `table ${table.id} has rows`);
     for (const plot of a.result.plots) assert.ok(plot.series.some((s) => s.points.length > 0), `plot ${plot.id} has points`);
     assert.deepEqual(deterministicPart(a.result), deterministicPart(b.result));
+    // The report runs scenarios without wallClock side by side in worker threads: one that measures
+    // the wall clock or the scheduler must say so, to be run alone.
+    const measures = [...a.result.tables, ...a.result.plots].filter((item) => !isReproducible(item)).map((item) => item.id);
+    if (measures.length > 0) assert.equal(scenario.wallClock, true, `its ${measures.join(', ')} come from the wall clock or the scheduler: it must declare wallClock`);
   });
 }

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KEY_PLACES, OUTPUTS, keyBytesFound, secretsRun, secretsSweep } from '../../src/lab/workloads/secrets-run.ts';
+import { KEY_PIECE_BYTES, KEY_PLACES, OUTPUTS, keyBytesFound, secretsRun, secretsSweep } from '../../src/lab/workloads/secrets-run.ts';
 import { OVERFLOW_PLACES, overflowTable } from '../../src/lab/workloads/secrets-overflow.ts';
+import { Prng } from '../../src/util/prng.ts';
 
 test('secrets sweep (smoke, 50 runs): tagging on leaks no tagged key byte, swap included; the control finds the keys', () => {
   const sweep = secretsSweep(3, 50, 8 << 20);
@@ -48,4 +49,36 @@ test('keyBytesFound counts whole pieces present, and only where the filter allow
   assert.equal(keyBytesFound(hay, key, (i) => i < 100), 0);
   hay.set(key, 0);
   assert.equal(keyBytesFound(hay, key), 48);
+});
+
+/** The search keyBytesFound replaces: every offset, every piece, in order. */
+function naiveKeyBytesFound(hay: Uint8Array, key: Uint8Array, where: (offset: number) => boolean): number {
+  let found = 0;
+  for (let at = 0; at + KEY_PIECE_BYTES <= key.length; at += KEY_PIECE_BYTES) {
+    for (let i = 0; i + KEY_PIECE_BYTES <= hay.length; i++) {
+      let j = 0;
+      while (j < KEY_PIECE_BYTES && hay[i + j] === key[at + j]) j++;
+      if (j === KEY_PIECE_BYTES && where(i)) {
+        found += KEY_PIECE_BYTES;
+        break;
+      }
+    }
+  }
+  return found;
+}
+
+test('keyBytesFound (a strided one-pass search) agrees with a naive search at every offset, at the hay ends, with repeated words and filters', () => {
+  const prng = new Prng(7);
+  for (let trial = 0; trial < 300; trial++) {
+    const key = new Uint8Array(KEY_PIECE_BYTES * prng.range(1, 6)).map(() => (prng.int(4) === 0 ? 0 : prng.int(4))); // few values: repeated words
+    const hay = new Uint8Array(prng.range(KEY_PIECE_BYTES, 400)).map(() => prng.int(4));
+    for (let n = prng.int(4); n > 0; n--) {
+      const piece = prng.int(key.length / KEY_PIECE_BYTES) * KEY_PIECE_BYTES;
+      const at = prng.int(hay.length - KEY_PIECE_BYTES + 1);
+      hay.set(key.subarray(piece, piece + KEY_PIECE_BYTES), at);
+    }
+    const cut = prng.int(hay.length);
+    const filters = [() => true, (i: number) => i >= cut, (i: number) => i % 3 === 0];
+    for (const where of filters) assert.equal(keyBytesFound(hay, key, where), naiveKeyBytesFound(hay, key, where), `trial ${trial}`);
+  }
 });

@@ -4,8 +4,8 @@
 // warning.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runLockContention } from '../../src/lab/workloads/lock-run.ts';
-import { runRcuExperiment } from '../../src/lab/workloads/rcu-run.ts';
+import { ContenderPool, runLockContention } from '../../src/lab/workloads/lock-run.ts';
+import { ReaderPool, runRcuExperiment } from '../../src/lab/workloads/rcu-run.ts';
 import { findScenario } from '../../src/lab/registry.ts';
 import { runScenario } from '../../src/lab/run.ts';
 import { SPIN_TRIES } from '../../src/sync/mutex.ts';
@@ -63,6 +63,43 @@ test("lock-memory: a spinlock's spinning grows with the contending workers; a mu
   const spinPer4 = spinsPerAcquisition(spin[4] as { stats: { spins: number; acquisitions: number } });
   const mutexPer4 = spinsPerAcquisition(mutex[4] as { stats: { spins: number; acquisitions: number } });
   assert.ok(mutexPer4 <= SPIN_TRIES && spinPer4 >= 10 * SPIN_TRIES, `spins per acquisition with 4 workers: spinlock ${spinPer4.toFixed(0)}, mutex ${mutexPer4.toFixed(1)}`);
+});
+
+test('a contender pool serves run after run from the same worker threads, each run on its own kernel, mutual exclusion kept', async () => {
+  const pool = new ContenderPool();
+  try {
+    const threads: number[][] = [];
+    for (const [kind, placement, workers] of [['mutex', 'slab', 2], ['spin', 'stack', 3], ['mutex', 'stack', 3]] as const) {
+      const run = await runLockContention({ kind, placement, workers, durationMs: 0, iterations: 2_000, csLoads: 20, outsideLoads: 20 }, pool);
+      assert.deepEqual(run.reports.map((r) => r.violations), Array(workers).fill(0));
+      assert.equal(run.counter, workers * 2_000, 'a plain read-increment-write inside the lock lost an update');
+      assert.equal(run.stats.acquisitions, workers * 2_000);
+      assert.equal(run.stats.held, false);
+      threads.push(pool.servers(workers).map((s) => s.worker.threadId));
+    }
+    assert.deepEqual(threads[1]?.slice(0, 2), threads[0], 'the first two workers served the second run too');
+    assert.deepEqual(threads[2], threads[1], 'no worker was started for the third run');
+  } finally {
+    await pool.close();
+  }
+});
+
+test('a reader pool serves experiment after experiment from the same threads: no use after free, grace periods complete', async () => {
+  const pool = new ReaderPool();
+  try {
+    const threads: number[][] = [];
+    for (const mode of ['qsbr', 'epoch', 'qsbr'] as const) {
+      const run = await runRcuExperiment({ mode, readers: 2, updates: 5_000, seed: 3, buckets: 16, stallTimeoutMs: 5_000 }, pool);
+      assert.equal(run.poisonHits + run.reusedHits, 0, `${mode}: a reader reached a freed node`);
+      assert.ok(run.reads > 0, `${mode}: the readers read`);
+      assert.equal(run.freed, 5_000, `${mode}: every replaced node was freed after its grace period`);
+      threads.push(pool.servers(2).map((s) => s.worker.threadId));
+    }
+    assert.deepEqual(threads[1], threads[0]);
+    assert.deepEqual(threads[2], threads[0]);
+  } finally {
+    await pool.close();
+  }
 });
 
 for (const mode of ['qsbr', 'epoch'] as const) {

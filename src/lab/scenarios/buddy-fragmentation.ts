@@ -24,6 +24,7 @@
  * whole state lives in the arena, so the copy compacts exactly what the run left.
  */
 import { GFP } from '../../mm/gfp.ts';
+import type { RamBuffer } from '../../machine/ram.ts';
 import { Kernel } from '../../mm/kernel.ts';
 import { MAX_PAGE_ORDER, PAGEBLOCK_ORDER } from '../../mm/types.ts';
 import { fragmentationIndex, pageblockCensus } from '../../mm/vmstat.ts';
@@ -65,11 +66,31 @@ interface ModeRun {
 }
 
 /**
+ * Buffers the probes copy the arena into, allocated once per run and reused: a fresh 128 MiB
+ * buffer per probe (buffer.slice) cost the kernel zeroing and faulting in its pages, about half of
+ * the scenario's time. A copy is a kernel of its own only until the next copy into the same buffer.
+ */
+class ArenaCopies {
+  readonly #buffers: RamBuffer[] = [];
+
+  /** A kernel attached to a copy of `source`'s arena, in reusable buffer `slot`. */
+  copy(source: RamBuffer, slot: number): Kernel {
+    let buffer = this.#buffers[slot];
+    if (buffer === undefined || buffer.byteLength !== source.byteLength || buffer instanceof SharedArrayBuffer !== source instanceof SharedArrayBuffer) {
+      buffer = source instanceof SharedArrayBuffer ? new SharedArrayBuffer(source.byteLength) : new ArrayBuffer(source.byteLength);
+      this.#buffers[slot] = buffer;
+    }
+    new Uint8Array(buffer).set(new Uint8Array(source));
+    return Kernel.attach(buffer);
+  }
+}
+
+/**
  * On a copy of the arena: the wholly free pageblocks once every CPU's per-CPU lists are drained,
  * then how many order-9 allocations succeed.
  */
-function probeOrder9(kernel: Kernel): { freePageblocksDrained: number; order9Successes: number } {
-  const copy = Kernel.attach(kernel.buffer.slice(0));
+function probeOrder9(kernel: Kernel, copies: ArenaCopies): { freePageblocksDrained: number; order9Successes: number } {
+  const copy = copies.copy(kernel.buffer, 0);
   for (let cpu = 0; cpu < kernel.cpus; cpu++) copy.pages.drainCpu(cpu);
   const freePageblocksDrained = pageblockCensus(copy.pages).free;
   let count = 0;
@@ -82,15 +103,15 @@ function probeOrder9(kernel: Kernel): { freePageblocksDrained: number; order9Suc
  * workload shrinks and leaves its free memory scattered; the per-CPU lists are drained; order-9
  * allocations are counted as memory lies (on one more copy) and after compacting every zone whole.
  */
-function probeCompacted(kernel: Kernel, churn: PageChurn): CompactionProbe {
-  const copy = Kernel.attach(kernel.buffer.slice(0));
+function probeCompacted(kernel: Kernel, churn: PageChurn, copies: ArenaCopies): CompactionProbe {
+  const copy = copies.copy(kernel.buffer, 0);
   const mm = churn.mm === null ? undefined : copy.vm.addressSpace(churn.mm.pid);
   if (mm === undefined) throw new Error('buddy-fragmentation: the workload has no address space');
   churn.liveAnonymousBlocks().forEach(([vaddr, bytes], i) => {
     if (i % 2 === 0) mm.madvise(vaddr, bytes, MADV.DONTNEED);
   });
   for (let cpu = 0; cpu < kernel.cpus; cpu++) copy.pages.drainCpu(cpu);
-  const asLies = Kernel.attach(copy.buffer.slice(0));
+  const asLies = copies.copy(copy.buffer, 1);
   let uncompacted = 0;
   while (asLies.pages.tryAllocPages(PAGEBLOCK_ORDER, GFP.HIGHUSER_MOVABLE | GFP.COMP | GFP.NORETRY | GFP.NOWARN) !== null) uncompacted++;
   const before = copy.vm.counter('pgmigrate_success');
@@ -141,6 +162,7 @@ export const buddyFragmentation = defineScenario({
   run(params, ctx) {
     const { steps, ramBytes, samples } = params;
     const modes: ModeRun[] = [];
+    const copies = new ArenaCopies();
     for (const [m, { grouping, pcp }] of MODES.entries()) {
       const kernel = Kernel.boot({ ramBytes, groupByMobility: grouping, pcp });
       const churn = new PageChurn(kernel, { ...params, steps, seed: ctx.seed, movable: 'anonymous' });
@@ -162,7 +184,7 @@ export const buddyFragmentation = defineScenario({
         const stats = kernel.pages.stats();
         const normal = kernel.pages.zones[kernel.pages.zones.length - 1];
         const census = pageblockCensus(kernel.pages);
-        const probe = probeOrder9(kernel);
+        const probe = probeOrder9(kernel, copies);
         run.samples.push({
           step: churn.counters.step,
           pcpPages: stats.pcpPages,
@@ -177,7 +199,7 @@ export const buddyFragmentation = defineScenario({
         ctx.progress(m * samples + s, MODES.length * samples, label(run));
       }
       kernel.validate();
-      run.compacted = probeCompacted(kernel, churn);
+      run.compacted = probeCompacted(kernel, churn, copies);
       const census = pageblockCensus(kernel.pages);
       const stats = kernel.pages.stats();
       run.failures = churn.counters.failures;
@@ -191,7 +213,7 @@ export const buddyFragmentation = defineScenario({
       run.idle = {
         pcpPages: kernel.pages.pcpPages(),
         freePageblocks: pageblockCensus(kernel.pages).free,
-        freePageblocksDrained: probeOrder9(kernel).freePageblocksDrained,
+        freePageblocksDrained: probeOrder9(kernel, copies).freePageblocksDrained,
       };
       modes.push(run);
     }

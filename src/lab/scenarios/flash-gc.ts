@@ -241,6 +241,7 @@ export const flashGc = defineScenario({
   title: 'Log-structured flash allocation: garbage collection, write amplification, wear',
   question:
     'Flash cannot be overwritten in place: how much extra writing does a log-structured allocator with garbage collection cost, per victim policy and over-provisioning, does it match the analytic models, how do hot/cold separation and wear levelling change it, and what would updating in place cost instead?',
+  wallClock: true,
   params: {
     alphas: { kind: 'numbers', default: [1.07, 1.1, 1.15, 1.2, 1.28, 1.5, 2.0], min: 1.01, max: 10, description: 'α = physical / logical pages to sweep' },
     blocks: { kind: 'int', default: 1024, min: 16, max: 65536, description: 'erase blocks in the chip' },

@@ -89,6 +89,7 @@ export const gpuWarpSlab = defineScenario({
   title: 'Warp-centric slab allocation on WebGPU: per-lane atomics vs. warp-aggregated batches vs. SlabAlloc bitmaps',
   question:
     'A CPU-style allocator on a GPU has every thread do its own atomic: how many atomics and memory sectors does one warp-aggregated atomic per batch, or a SlabAlloc-style bitmap, save, on a real GPU API?',
+  wallClock: true,
   params: {
     lanes: {
       kind: 'int',

@@ -31,6 +31,7 @@ export const lockMemory = defineScenario({
   title: 'Lock waiters: kernel memory held vs CPU time burnt',
   question:
     'A blocking mutex keeps kernel bookkeeping for each sleeping waiter, a spinlock keeps none but burns the CPU: as more threads contend, how many kernel bytes do waiters hold, and how much CPU time goes to spinning versus sleeping, for each lock and each place to keep a waiter?',
+  wallClock: true,
   params: {
     workers: { kind: 'numbers', default: [1, 2, 4, 8], min: 1, max: 8, description: 'contending worker threads, one run per count' },
     durationMs: { kind: 'int', default: 400, min: 10, max: 60_000, description: 'length of each run, ms' },
@@ -39,17 +40,23 @@ export const lockMemory = defineScenario({
   },
   async run(params, ctx) {
     // Worker threads are Node's (node:worker_threads): loaded here, so the registry stays browser-safe.
-    const { runLockContention } = await import('../workloads/lock-run.ts');
+    const { ContenderPool, runLockContention } = await import('../workloads/lock-run.ts');
     const counts = ctx.smoke ? [2] : params.workers;
     const durationMs = ctx.smoke ? Math.min(params.durationMs, 30) : params.durationMs;
     const rows: Row[] = [];
     let done = 0;
-    for (const config of CONFIGS) {
-      for (const workers of counts) {
-        const run = await runLockContention({ kind: config.kind, placement: config.placement, workers, durationMs, csLoads: params.csLoads, outsideLoads: params.outsideLoads });
-        rows.push({ label: config.label, workers, run });
-        ctx.progress(++done, CONFIGS.length * counts.length, `${config.label}, ${workers} workers`);
+    // The runs share their worker threads (a pool): starting a worker costs more than a run lasts.
+    const pool = new ContenderPool();
+    try {
+      for (const config of CONFIGS) {
+        for (const workers of counts) {
+          const run = await runLockContention({ kind: config.kind, placement: config.placement, workers, durationMs, csLoads: params.csLoads, outsideLoads: params.outsideLoads }, pool);
+          rows.push({ label: config.label, workers, run });
+          ctx.progress(++done, CONFIGS.length * counts.length, `${config.label}, ${workers} workers`);
+        }
       }
+    } finally {
+      await pool.close();
     }
     const table: Table = {
       id: 'runs',

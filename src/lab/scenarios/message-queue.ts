@@ -137,6 +137,7 @@ export const messageQueue = defineScenario({
   title: 'A message queue: slab caches vs. fixed max-size slots vs. a general allocator',
   question:
     'A message queue allocates and frees the same kind of object with variable payloads: how much memory does each design reserve beyond what the messages need, and how fast is it?',
+  wallClock: true,
   params: {
     messages: { kind: 'int', default: 200_000, min: 100, max: 10_000_000, description: 'messages enqueued (each is dequeued once)' },
     queueDepth: { kind: 'int', default: 2000, min: 1, max: 200_000, description: 'messages in the queue on average' },

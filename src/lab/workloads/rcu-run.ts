@@ -10,8 +10,8 @@ import { SyncDomain } from '../../sync/domain.ts';
 import { Rcu } from '../../sync/rcu.ts';
 import type { RcuStall } from '../../sync/rcu.ts';
 import { Prng } from '../../util/prng.ts';
-import { startLabWorker, waitForWord } from '../worker-thread.ts';
-import type { RcuReaderInput, RcuReaderReport } from './rcu-reader.ts';
+import { LabServerPool, startLabWorker, waitForWord } from '../worker-thread.ts';
+import type { RcuReaderInput, RcuReaderReport, RcuReaderServe } from './rcu-reader.ts';
 import { RcuTable } from './rcu-table.ts';
 import { Ctl, go, newControl, offlineWorker } from './sync-control.ts';
 
@@ -59,7 +59,19 @@ export interface RcuRunResult {
 
 const READER = new URL('./rcu-reader.ts', import.meta.url);
 
-export async function runRcuExperiment(options: RcuRunOptions): Promise<RcuRunResult> {
+/**
+ * Reader workers kept for several experiments (lab servers): each experiment still boots its own
+ * kernel, and offlines the readers' CPUs once they have reported, as their exit does without a
+ * pool. The rcu scenario's five runs start 2 readers instead of 10. close() when done.
+ */
+export class ReaderPool extends LabServerPool<RcuReaderInput, RcuReaderReport> {
+  constructor() {
+    const serve: RcuReaderServe = { mode: 'serve' };
+    super(READER, serve);
+  }
+}
+
+export async function runRcuExperiment(options: RcuRunOptions, pool?: ReaderPool): Promise<RcuRunResult> {
   const buckets = options.buckets ?? 64;
   const chain = options.chain ?? 4;
   const kernel = Kernel.boot({ ramBytes: '64MiB', shared: true, cpus: options.readers + 1, slab: { debugFlags: SlabFlag.POISON } });
@@ -68,6 +80,7 @@ export async function runRcuExperiment(options: RcuRunOptions): Promise<RcuRunRe
   const rcu = options.mode === 'immediate' ? null : new Rcu(sync, options.mode, { onStall: (s) => stalls.push(s) });
   const table = RcuTable.create(kernel, buckets, chain);
   const control = newControl();
+  const servers = pool?.servers(options.readers);
   const readers = Array.from({ length: options.readers }, (_, i) => {
     const input: RcuReaderInput = {
       buffer: kernel.buffer as SharedArrayBuffer,
@@ -84,6 +97,8 @@ export async function runRcuExperiment(options: RcuRunOptions): Promise<RcuRunRe
       stallMs: options.stall?.ms ?? 0,
       useLoads: options.useLoads ?? 64,
     };
+    const server = servers?.[i];
+    if (server !== undefined) return { report: server.request(input) };
     return startLabWorker<RcuReaderReport>(READER, input, () => offlineWorker(kernel, control, i));
   });
   await waitForWord(control, Ctl.READY, options.readers);
@@ -112,6 +127,8 @@ export async function runRcuExperiment(options: RcuRunOptions): Promise<RcuRunRe
   Atomics.notify(control, Ctl.STOP);
   const reports = await Promise.all(readers.map((r) => r.report));
   const elapsedMs = performance.now() - start;
+  // A pool's readers stay alive: their CPUs go offline here, as an exited worker's do.
+  if (servers !== undefined) for (let i = 0; i < options.readers; i++) offlineWorker(kernel, control, i);
   await rcu?.drain();
   table.validate();
   table.destroy();
