@@ -18,7 +18,12 @@ import { PAGE_SIZE } from '../machine/ram.ts';
 import { KmemError } from '../util/errors.ts';
 
 export const ARENA_MAGIC = 0x4d454d4b; // 'KMEM' little-endian
-export const ARENA_VERSION = 2;
+/**
+ * Bumped whenever a region's layout changes, so that a copy or hibernation image of an older arena is
+ * refused (ArenaFormatError) instead of misread. 3: per-CPU page lists as rings in 'pcp', the
+ * 'slab.lockstat' region, the VM root's swap words and page-flag bits 16–19 (swap and LRU).
+ */
+export const ARENA_VERSION = 3;
 
 export const H = {
   MAGIC: 0,
