@@ -22,8 +22,8 @@
  *   tag[i] = (key · 4 + sizeClass) · TAG_ASIDS + asid, −1 when empty; asid = pcid, or GLOBAL_ASID
  *   for a global entry (G = 1), which matches every PCID. Keys are < 2^36 and TAG_ASIDS = 2^13, so a
  *   tag is < 2^51 and exact in a double.
- *   LRU: stamp[i] is the array's clock at the entry's last use; the victim is an empty way, else the
- *   way of least stamp. Invariant: within a set, no two valid entries have the same tag.
+ *   LRU: stamp[i] is the array's clock at the entry's last use, EMPTY_STAMP (−1) for an empty way; the
+ *   victim is the first empty way, else the way of least stamp (valid stamps are distinct). Invariant: within a set, no two valid entries have the same tag.
  */
 import { ArgumentError, InvariantError } from '../util/errors.ts';
 import { PERM_GLOBAL, type WalkCache } from './mmu.ts';
@@ -39,6 +39,8 @@ const L_PERM_GLOBAL = PERM_GLOBAL;
 export const MAX_PCID = 4095;
 export const GLOBAL_ASID = 4096;
 const TAG_ASIDS = 8192;
+/** The stamp of an empty way: below every clock value (the clock starts at 0 and only grows). */
+const EMPTY_STAMP = -1;
 
 /** One set-associative array (fully associative when sets = 1). */
 export interface TlbArraySpec {
@@ -110,7 +112,7 @@ export class TlbArray {
     this.perms = new Int32Array(entries);
     this.shifts = new Uint8Array(entries);
     this.asids = new Int32Array(entries);
-    this.stamps = new Float64Array(entries);
+    this.stamps = new Float64Array(entries).fill(EMPTY_STAMP);
     this.counters = { name: spec.name, hits: 0, misses: 0, fills: 0, evictions: 0 };
   }
 
@@ -164,38 +166,49 @@ export class TlbArray {
     const end = base + this.ways;
     const tags = this.tags;
     const stamps = this.stamps;
-    // The same tag if present, else the first empty way, else the least recently used way.
+    // The same tag if present, else the first empty way, else the least recently used way. Empty
+    // ways carry stamp EMPTY_STAMP (below every clock value) and valid stamps are distinct, so one
+    // strict-minimum scan finds the first empty way, else the LRU way.
     let victim = base;
     let oldest = Infinity;
     for (let i = base; i < end; i++) {
-      const t = tags[i]!;
-      if (t === tag) {
+      if (tags[i] === tag) {
         victim = i;
         break;
       }
-      if (t < 0) {
-        if (oldest > -1) {
-          victim = i;
-          oldest = -1;
-        }
-      } else if (stamps[i]! < oldest) {
+      const s = stamps[i]!;
+      if (s < oldest) {
         victim = i;
-        oldest = stamps[i]!;
+        oldest = s;
       }
     }
     const old = tags[victim]!;
+    const sizeCounts = this.sizeCounts;
     if (old >= 0) {
-      if (old !== tag) this.counters.evictions++;
-      this.drop(victim);
+      // Replaces a valid entry: only the counters that change are written.
+      if (old !== tag) {
+        this.counters.evictions++;
+        const oldCls = sizeClass(this.shifts[victim]!);
+        if (oldCls !== cls) {
+          sizeCounts[oldCls]!--;
+          sizeCounts[cls]!++;
+        }
+        const oldGlobal = this.asids[victim] === GLOBAL_ASID;
+        if (oldGlobal !== (asid === GLOBAL_ASID)) this.globals += oldGlobal ? -1 : 1;
+        tags[victim] = tag;
+        this.shifts[victim] = pageShift;
+        this.asids[victim] = asid;
+      }
+    } else {
+      sizeCounts[cls]!++;
+      if (asid === GLOBAL_ASID) this.globals++;
+      tags[victim] = tag;
+      this.shifts[victim] = pageShift;
+      this.asids[victim] = asid;
     }
-    tags[victim] = tag;
     this.frames[victim] = frame;
     this.perms[victim] = perms;
-    this.shifts[victim] = pageShift;
-    this.asids[victim] = asid;
-    this.sizeCounts[cls]!++;
     stamps[victim] = ++this.clock;
-    if (asid === GLOBAL_ASID) this.globals++;
     this.counters.fills++;
     return victim;
   }
@@ -207,6 +220,7 @@ export class TlbArray {
     if (this.asids[index] === GLOBAL_ASID) this.globals--;
     this.sizeCounts[sizeClass(this.shifts[index]!)]!--;
     this.tags[index] = -1;
+    this.stamps[index] = EMPTY_STAMP;
   }
 
   /** Drops every translation covering `vaddr` under `pcid` and every global one. Returns how many. */
@@ -252,7 +266,11 @@ export class TlbArray {
       for (let w = 0; w < this.ways; w++) {
         const i = set * this.ways + w;
         const t = this.tags[i]!;
-        if (t < 0) continue;
+        if (t < 0) {
+          if (this.stamps[i] !== EMPTY_STAMP) throw new InvariantError(`TLB ${this.spec.name}: empty entry ${i} has stamp ${this.stamps[i]}, expected ${EMPTY_STAMP}`);
+          continue;
+        }
+        if (!(this.stamps[i]! >= 0 && this.stamps[i]! <= this.clock)) throw new InvariantError(`TLB ${this.spec.name}: entry ${i} stamp ${this.stamps[i]} outside 0 … ${this.clock}`);
         if (seen.has(t)) throw new InvariantError(`TLB ${this.spec.name}: set ${set} holds tag ${t} twice`);
         seen.add(t);
         const key = Math.floor(Math.floor(t / TAG_ASIDS) / 4);
