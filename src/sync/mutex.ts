@@ -17,6 +17,7 @@
  */
 import type { SyncDomain } from './domain.ts';
 import { LockTimeoutError, LockUsageError } from './errors.ts';
+import type { WaitResult } from './futex.ts';
 import { LockStatsRecord } from './lock-stats.ts';
 import { L_OWNER, L_PLACEMENT, L_WORD, PLACEMENTS } from './types.ts';
 import type { WaiterPlacement } from './types.ts';
@@ -125,27 +126,28 @@ export class Mutex {
   private acquireSlow(): void {
     this.checkContended();
     if (!canBlock(this.w)) throw new LockUsageError(`mutex '${this.name}': this thread may not block; use acquireAsync()`);
-    const start = performance.now();
-    let sleeps = 0;
-    let sleepMs = 0;
-    const spins = this.spin();
-    if (spins < 0) {
-      while (Atomics.exchange(this.w, this.word, 2) !== 0) {
-        sleeps++;
-        const before = performance.now();
-        const result = this.domain.futex.wait(this.word, 2, this.index, this.placement, SLEEP_SLICE_MS);
-        sleepMs += performance.now() - before;
-        if (result !== 'woken') this.checkStuck(start);
-      }
+    const steps = this.contend();
+    for (let step = steps.next(); step.done !== true; ) {
+      step = steps.next(this.domain.futex.wait(this.word, 2, this.index, this.placement, SLEEP_SLICE_MS));
     }
-    this.w[this.owner] = this.me;
-    this.stats.contended(Math.abs(spins), sleeps, performance.now() - start, sleepMs);
   }
 
   /** acquire() for a thread that may not block: spins briefly, then sleeps with Atomics.waitAsync. */
   async acquireAsync(): Promise<void> {
     if (this.tryAcquire()) return;
     this.checkContended();
+    const steps = this.contend();
+    for (let step = steps.next(); step.done !== true; ) {
+      step = steps.next(await this.domain.futex.waitAsync(this.word, 2, this.index, this.placement, SLEEP_SLICE_MS));
+    }
+  }
+
+  /**
+   * The contended acquisition, written once for both callers: spin, then (Drepper's mutex 2) mark the
+   * word contended and sleep until it was free. Each yield asks the caller for one futex sleep of
+   * SLEEP_SLICE_MS on the word (blocking or awaited) and receives its result.
+   */
+  private *contend(): Generator<void, void, WaitResult> {
     const start = performance.now();
     let sleeps = 0;
     let sleepMs = 0;
@@ -154,7 +156,7 @@ export class Mutex {
       while (Atomics.exchange(this.w, this.word, 2) !== 0) {
         sleeps++;
         const before = performance.now();
-        const result = await this.domain.futex.waitAsync(this.word, 2, this.index, this.placement, SLEEP_SLICE_MS);
+        const result = yield;
         sleepMs += performance.now() - before;
         if (result !== 'woken') this.checkStuck(start);
       }
