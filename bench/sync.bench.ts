@@ -2,7 +2,8 @@
  * Locks and RCU, uncontended, in ns per operation: lock+unlock of each lock against a bare
  * Atomics.compareExchange/store pair on the same kind of memory (the least a lock over shared
  * memory can do); the RCU read side (rcuReadLock+rcuReadUnlock) of both flavours against an empty
- * loop iteration, and epoch pin+unpin against one Atomics round trip (an Atomics.add). The
+ * loop iteration, and epoch pin+unpin against one Atomics round trip (an Atomics.add), beside bare
+ * floors (two Atomics.store; a store and a load back; the load and two stores of an older pin). The
  * self-timed group measures the wait/notify hand-off between two workers: ping-pong round trips ÷ 2,
  * through the futex table (enqueue a record, sleep on it, wake it) against bare Atomics.wait/notify.
  */
@@ -118,25 +119,30 @@ export function syncCases(): BenchCase[] {
         };
       },
     },
-    {
-      // What pin+unpin must do on shared memory (rcu-epoch.ts): load the global epoch, store it, store 0.
-      // V8 (Node 20) calls a builtin for each Atomics operation, a load as much as an add.
+    // Floors beside the pin, each bare on shared memory. V8 (Node 20) calls a builtin for every
+    // Atomics operation (AtomicsLoad, AtomicsStore, AtomicsAdd…: none is inlined into optimised
+    // code), and the call costs about the same whatever the operation, so a floor is about how many
+    // Atomics calls a pin+unpin makes. rcu-epoch.ts argues why its pin needs no load of the global
+    // epoch (it pins at a per-reader copy, refreshed every PINS_PER_EPOCH_REFRESH pins).
+    ...(
+      [
+        ['floor: two Atomics.store, bare (the pin and the unpin)', (w: Int32Array, i: number) => { Atomics.store(w, 6, 3); Atomics.store(w, 6, 0); return i; }],
+        ['a write and a read back: Atomics.store + Atomics.load, bare', (w: Int32Array, i: number) => { Atomics.store(w, 6, i); return Atomics.load(w, 6); }],
+        ['floor of a pin that loads the global epoch: Atomics.load + two Atomics.store, bare', (w: Int32Array, i: number) => { Atomics.store(w, 6, (Atomics.load(w, 5) << 1) | 1); Atomics.store(w, 6, 0); return i; }],
+      ] as const
+    ).map(([name, op]) => ({
       group: pinGroup,
-      name: 'floor: Atomics.load + two Atomics.store, bare',
+      name,
       unit: 'op',
       make: () => {
         const w = sharedWords();
-        return (n) => {
+        return (n: number) => {
           let x = 0;
-          for (let i = 0; i < n; i++) {
-            Atomics.store(w, 6, (Atomics.load(w, 5) << 1) | 1);
-            x ^= i;
-            Atomics.store(w, 6, 0);
-          }
+          for (let i = 0; i < n; i++) x ^= op(w, i);
           return x;
         };
       },
-    },
+    })),
     { group: pinGroup, name: 'epoch pin+unpin', unit: 'op', make: rcuLoop('epoch') },
   ];
 }

@@ -78,7 +78,7 @@ export const CPU_WORDS = CACHE_LINE_BYTES / 4;
 export const CPU_STATE = 0;
 /** QSBR: the counter value this CPU last reported a quiescent state at; 0 while offline. */
 export const CPU_QSBR = 1;
-/** Epoch: (epoch << 1) | 1 while pinned, 0 while not. */
+/** Epoch: (epoch << 1) | 1 while pinned, 0 while not; bit 31 set by an updater asks the pinned reader to re-read the global epoch (rcu-epoch.ts). */
 export const CPU_EPOCH = 2;
 /** Nesting depth of RCU read sections (checked, not needed by the grace period). */
 export const CPU_NESTING = 3;

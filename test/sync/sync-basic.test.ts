@@ -6,10 +6,11 @@ import assert from 'node:assert/strict';
 import { Kernel } from '../../src/mm/kernel.ts';
 import { SlabFlag } from '../../src/mm/slab/layout.ts';
 import { SyncDomain } from '../../src/sync/domain.ts';
-import { LockUsageError } from '../../src/sync/errors.ts';
+import { LockUsageError, RcuUsageError } from '../../src/sync/errors.ts';
+import { EPOCH_MAX } from '../../src/sync/rcu-epoch.ts';
 import { Rcu } from '../../src/sync/rcu.ts';
 import type { RcuStall } from '../../src/sync/rcu.ts';
-import { CPU_EPOCH, CPU_KFREE_EPOCH, CPU_KFREE_QSBR, KC_OBJECTS, KFREE_BLOCK_SLOTS } from '../../src/sync/types.ts';
+import { CPU_EPOCH, CPU_KFREE_EPOCH, CPU_KFREE_QSBR, KC_OBJECTS, KFREE_BLOCK_SLOTS, S_EPOCH } from '../../src/sync/types.ts';
 
 function boot(cpus = 4): { kernel: Kernel; sync: SyncDomain } {
   const kernel = Kernel.boot({ ramBytes: '16MiB', shared: true, cpus });
@@ -158,6 +159,28 @@ for (const flavour of ['qsbr', 'epoch'] as const) {
     assert.equal(rcu.flavour.nesting, 0, 'an unbalanced unlock changes nothing');
   });
 }
+
+test('epoch: a reader pinned at its stale copy of the epoch holds the advance up and is asked to refresh; its next pin is at the current epoch', () => {
+  const { kernel, sync } = boot();
+  const rcu = new Rcu(sync, 'epoch');
+  const reader = new Rcu(SyncDomain.attach(kernel, sync.paddr, 3), 'epoch');
+  const word = sync.cpuWord(3, CPU_EPOCH);
+  const cookie = rcu.flavour.startGp();
+  reader.readLock();
+  assert.equal(Atomics.load(sync.w, word), (1 << 1) | 1, 'pinned at epoch 1, its copy since it went online');
+  assert.equal(rcu.flavour.gpDone(cookie), false, 'the epoch advances to 2 but not past the reader pinned at 1');
+  assert.equal(rcu.flavour.counter, 2);
+  assert.deepEqual(rcu.flavour.holders(cookie), [3]);
+  assert.equal(Atomics.load(sync.w, word), (1 << 31) | (1 << 1) | 1, 'REFRESH set in the pinned word, the epoch in it untouched');
+  reader.readUnlock();
+  assert.equal(Atomics.load(sync.w, word), 0);
+  reader.readLock();
+  assert.equal(Atomics.load(sync.w, word), (2 << 1) | 1, 'the unpin saw REFRESH: the next pin is at epoch 2');
+  assert.equal(rcu.flavour.gpDone(cookie), true, 'a reader pinned at the current epoch lets it advance');
+  reader.readUnlock();
+  sync.w[sync.base + S_EPOCH] = EPOCH_MAX;
+  assert.throws(() => rcu.flavour.gpDone(EPOCH_MAX + 2), (e: Error) => e instanceof RcuUsageError && /expected below 1073741823/.test(e.message));
+});
 
 test('a kfree_rcu chain of a CPU that goes offline is adopted and freed by the CPU that offlines it', async () => {
   const { kernel, sync } = boot();
