@@ -27,6 +27,7 @@ import { PTE_PRESENT, PTE_WRITABLE } from '../../machine/pte.ts';
 import { anonMaybeDmaPinned, FORK_DMA_POLICIES, setAnonExclusive } from './cow.ts';
 import type { ForkDmaPolicy } from './cow.ts';
 import { SyscallError } from './errors.ts';
+import { allocObject } from './vm.ts';
 import { PTE_PROTNONE } from './fault.ts';
 import type { AddressSpace } from './mm-struct.ts';
 import { MM, MMF } from './mm-struct.ts';
@@ -71,7 +72,7 @@ export function forkAddressSpace(parent: AddressSpace, policy: ForkDmaPolicy, st
       }
       const start = vm.vmas.start(vma);
       const end = vm.vmas.end(vma);
-      const copy = vm.vmaCache.alloc();
+      const copy = allocObject(vm.vmaCache);
       if (copy === null || !child.reserveIndex(1)) {
         if (copy !== null) vm.vmaCache.free(copy);
         throw new SyscallError('fork', 'ENOMEM', 'no memory for the child\'s VMAs');
