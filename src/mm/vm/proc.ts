@@ -218,6 +218,7 @@ export function procVmstat(vm: Vm): string {
     ['pgscan_anon', vm.counter('pgscan_anon')],
     ['pgsteal_anon', vm.counter('pgsteal_anon')],
     ['allocstall_movable', vm.counter('allocstall_movable')],
+    ['unevictable_pgs_munlocked', vm.counter('unevictable_pgs_munlocked')],
   ];
   return lines.map(([name, value]) => `${name} ${value}\n`).join('');
 }

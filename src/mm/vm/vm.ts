@@ -149,6 +149,7 @@ export const VM_COUNTERS = [
   'pgscan_anon',
   'pgsteal_anon',
   'allocstall_movable',
+  'unevictable_pgs_munlocked',
 ] as const;
 export type VmCounter = (typeof VM_COUNTERS)[number];
 const COUNTER_INDEX = new Map<string, number>(VM_COUNTERS.map((name, i) => [name, i]));
