@@ -165,8 +165,8 @@ export function fuzzSwap(options: SwapFuzzOptions): SwapFuzzReport {
         if (procs.length < MAX_PROCS) {
           const child = forkAddressSpace(mm, 'naive');
           report.forks++;
-          // kmem's fork keeps VM_LOCKED in the child (Linux's dup_mmap clears it): the child's locked pages too.
-          procs.push({ mm: child, pages: proc.pages.map((p) => (p === null ? null : p.slice())), locked: [...proc.locked] });
+          // The child does not inherit VM_LOCKED (dup_mmap clears it): none of its pages is locked.
+          procs.push({ mm: child, pages: proc.pages.map((p) => (p === null ? null : p.slice())), locked: proc.locked.map(() => false) });
         }
       } else if (procs.length > 1) {
         procs.splice(procs.indexOf(proc), 1);
