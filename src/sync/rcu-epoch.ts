@@ -87,7 +87,7 @@ export class EpochFlavour implements RcuFlavour {
     const n = this.nesting;
     if (n === 1) {
       this.nesting = 0;
-      if (Atomics.exchange(this.w, this.local, 0) !== this.pinWord) this.refresh();
+      if (Atomics.exchange(this.w, this.local, 0) < 0) this.refresh(); // REFRESH is the sign bit
     } else if (n > 1) {
       this.nesting = n - 1;
     } else {
