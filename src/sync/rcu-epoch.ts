@@ -7,8 +7,8 @@
  *
  * The read side costs two Atomics operations (a store to pin, an exchange to unpin: see readLock
  * for why the pin needs no load of the global epoch), but no reader has a duty to report: a CPU
- * that is not pinned never holds anything up. A reader pinned for long (stalled inside its section) stops
- * the epoch one step past its own.
+ * that is not pinned never holds anything up. A reader pinned for long (stalled inside its
+ * section) stops the epoch one step past its own.
  */
 import type { SyncDomain } from './domain.ts';
 import { RcuUsageError } from './errors.ts';
