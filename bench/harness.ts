@@ -82,6 +82,8 @@ const SAMPLE_BUDGET_NS = 15e6;
 const SMOKE_BUDGET_NS = 0.2e6;
 const CALIBRATION_ROUNDS_MAX = 40;
 const WARMUP_SAMPLES = 3;
+const WARMUP_MIN_NS = 300e6;
+const WARMUP_SAMPLES_MAX = 100;
 /** Samples per case: rounds of a group's interleaving (odd, so the median is one sample). */
 export const SAMPLE_ROUNDS = 9;
 
@@ -98,7 +100,13 @@ export function prepare(c: BenchCase, options: BenchOptions): PreparedCase {
     if (ns > budgetNs || iterations >= 1e9) break;
     iterations *= ns < budgetNs / 100 ? 10 : 2;
   }
-  if (!options.smoke) for (let r = 0; r < WARMUP_SAMPLES; r++) timeOnce(run, iterations, clock);
+  // Warm up for WARMUP_SAMPLES runs and at least WARMUP_MIN_NS: on a loaded machine V8's optimising
+  // compiler (a background thread) can take 100 ms to install a loop's code, and samples taken
+  // before that measure the interpreter.
+  if (!options.smoke) {
+    const start = Number(process.hrtime.bigint());
+    for (let r = 0; r < WARMUP_SAMPLES_MAX && (r < WARMUP_SAMPLES || Number(process.hrtime.bigint()) - start < WARMUP_MIN_NS); r++) timeOnce(run, iterations, clock);
+  }
   return { run, iterations, clock };
 }
 
