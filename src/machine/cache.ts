@@ -329,31 +329,32 @@ export class MemorySystem {
 
 /** One CPU's view of memory: its private cache levels, its WC buffers, and its counters. */
 export class CpuCache implements MemoryPort {
-  readonly privateLevels: CacheLevel[];
+  // `declare` on the fields the constructor sets: see CacheLevel's fields (cache-level.ts).
+  declare readonly privateLevels: CacheLevel[];
   /** Private levels then the shared one: the order a miss walks. */
-  private readonly levels: CacheLevel[];
-  private readonly l1: CacheLevel;
+  private declare readonly levels: CacheLevel[];
+  private declare readonly l1: CacheLevel;
   /** L1's arrays and hint mask, held here so that a hit reads them without going through the level. */
-  private readonly l1Tags: Int32Array;
-  private readonly l1Hint: Int32Array;
-  private readonly l1HintMask: number;
-  private readonly l1Data32: Int32Array;
-  private readonly l1HitCycles: number;
-  private readonly lineBytes: number;
-  private readonly lineShift: number;
-  private readonly lineMask: number;
-  private readonly ramBytes: Uint8Array;
+  private declare readonly l1Tags: Int32Array;
+  private declare readonly l1Hint: Int32Array;
+  private declare readonly l1HintMask: number;
+  private declare readonly l1Data32: Int32Array;
+  private declare readonly l1HitCycles: number;
+  private declare readonly lineBytes: number;
+  private declare readonly lineShift: number;
+  private declare readonly lineMask: number;
+  private declare readonly ramBytes: Uint8Array;
   /** RAM as 32-bit words, for whole-line copies (lines are 4-byte multiples at 4-byte-aligned offsets). */
-  private readonly ram32: Int32Array;
-  private readonly lineWords: number;
+  private declare readonly ram32: Int32Array;
+  private declare readonly lineWords: number;
   /** The line a miss brings up, as words. */
-  private readonly scratch: Int32Array;
+  private declare readonly scratch: Int32Array;
   /** Per level, a dirty victim's bytes on their way down (one buffer a level: an eviction from level i can only cascade below i). */
-  private readonly evicted: Int32Array[];
-  private readonly wcLine: Int32Array;
-  private readonly wcStamp: Float64Array;
-  private readonly wcData: Uint8Array;
-  private readonly wcValid: Uint8Array;
+  private declare readonly evicted: Int32Array[];
+  private declare readonly wcLine: Int32Array;
+  private declare readonly wcStamp: Float64Array;
+  private declare readonly wcData: Uint8Array;
+  private declare readonly wcValid: Uint8Array;
   private wcClock = 0;
   loads = 0;
   stores = 0;
