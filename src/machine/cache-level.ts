@@ -9,6 +9,8 @@
  *   tags[w]  = the line held, or NO_LINE
  *   dirty[w] = 1 when data[w·lineBytes ..] differs from the next level (write-back)
  *   stamp[w] = the level's clock at the last touch: the victim is an invalid way, else the least recent
+ *   clock    = ticks once per touch; a hit counted by hitTouch is one tick and nothing else, so
+ *     hits = countedHits + (clock - touches), touches being the ticks made by touch()
  *   hint[line mod hint size] = the way that last held `line` (a guess, checked against tags: a stale
  *     hint costs the set's search, never a wrong answer; it spares a hit the search, whose exit
  *     branch mispredicts at random ways)
@@ -67,8 +69,12 @@ export class CacheLevel {
   /** Way guesses by line (see the layout above); hintMask + 1 entries, a power of two. */
   declare readonly hint: Int32Array;
   declare readonly hintMask: number;
+  /** The LRU clock (see the layout above). */
   private clock = 0;
-  hits = 0;
+  /** The clock's ticks made by touch(). */
+  private touches = 0;
+  /** Hits the caller counted itself (`hits` adds hitTouch's). */
+  countedHits = 0;
   misses = 0;
   fills = 0;
   evictions = 0;
@@ -131,6 +137,21 @@ export class CacheLevel {
   /** Marks way `w` most recently used. */
   touch(w: number): void {
     this.stamp[w] = ++this.clock;
+    this.touches++;
+  }
+
+  /** A hit on way `w`: marks it most recently used, and the clock's tick counts the hit (one write). */
+  hitTouch(w: number): void {
+    this.stamp[w] = ++this.clock;
+  }
+
+  /** Hits counted by hitTouch. */
+  get touchHits(): number {
+    return this.clock - this.touches;
+  }
+
+  get hits(): number {
+    return this.countedHits + this.touchHits;
   }
 
   /** The way a new `line` goes into: an invalid way of its set, else the least recently used. */

@@ -339,6 +339,11 @@ export class CpuCache implements MemoryPort {
   private declare readonly l1Hint: Int32Array;
   private declare readonly l1HintMask: number;
   private declare readonly l1Data32: Int32Array;
+  private declare readonly l1Dirty: Uint8Array;
+  /** log2 of the 4-byte words in a line. */
+  private declare readonly lineWordsShift: number;
+  /** The highest address of a 4-byte word in RAM. */
+  private declare readonly lastWordPaddr: number;
   private declare readonly l1HitCycles: number;
   private declare readonly lineBytes: number;
   private declare readonly lineShift: number;
@@ -356,11 +361,14 @@ export class CpuCache implements MemoryPort {
   private declare readonly wcData: Uint8Array;
   private declare readonly wcValid: Uint8Array;
   private wcClock = 0;
-  loads = 0;
-  stores = 0;
+  /** Loads, stores and cycles counted one by one; `loads`, `stores` and `cycles` add the fast path's (see load()). */
+  private countedLoads = 0;
+  private countedStores = 0;
+  private countedCycles = 0;
+  /** Stores that took the fast path. */
+  private fastStores = 0;
   /** Paging-structure entries read through this cache by the CPU's page walker (walkRead). */
   walkReads = 0;
-  cycles = 0;
   uncachedAccesses = 0;
   wcStores = 0;
   wcFlushes = 0;
@@ -378,6 +386,7 @@ export class CpuCache implements MemoryPort {
     this.l1Hint = this.l1.hint;
     this.l1HintMask = this.l1.hintMask;
     this.l1Data32 = this.l1.data32;
+    this.l1Dirty = this.l1.dirty;
     this.l1HitCycles = this.l1.hitCycles;
     this.lineBytes = system.lineBytes;
     this.lineShift = system.lineShift;
@@ -385,6 +394,8 @@ export class CpuCache implements MemoryPort {
     this.ramBytes = system.ram.bytes;
     this.ram32 = new Int32Array(system.ram.buffer);
     this.lineWords = this.lineBytes / 4;
+    this.lineWordsShift = this.lineShift - 2;
+    this.lastWordPaddr = this.ramBytes.length - 4;
     this.scratch = new Int32Array(this.lineWords);
     this.evicted = this.levels.map(() => new Int32Array(this.lineWords));
     const n = Math.max(1, preset.wcBuffers);
@@ -394,21 +405,75 @@ export class CpuCache implements MemoryPort {
     this.wcValid = new Uint8Array(n * this.lineBytes);
   }
 
+  /**
+   * Counts of accesses (a line-crossing access counts once). The fast path of load() and store()
+   * counts nothing itself but L1's hitTouch: each of its hits is a load or a fast store, and costs
+   * L1's hit cycles.
+   */
+  get loads(): number {
+    return this.countedLoads + this.l1.touchHits - this.fastStores;
+  }
+
+  get stores(): number {
+    return this.countedStores + this.fastStores;
+  }
+
+  get cycles(): number {
+    return this.countedCycles + this.l1.touchHits * this.l1HitCycles;
+  }
+
+  /**
+   * The fast path: an aligned write-back word whose line L1's way hint finds (any hit the hint
+   * names, whatever the access pattern) is one tag check, one LRU stamp and the word; it counts the
+   * load, the hit and its cycles through that stamp's clock tick (hitTouch). Everything else (a
+   * stale hint, a miss, another size, type or alignment) takes the general path, which counts each.
+   * Both give the same bytes, counts and LRU order: the fast path only runs where the general one
+   * would find the same way by the same hint.
+   */
   load(paddr: number, sizeBytes: AccessSize, memType: MemType = MemType.WriteBack): number {
+    if (sizeBytes === 4 && memType === MemType.WriteBack && (paddr & 3) === 0 && paddr >= 0 && paddr <= this.lastWordPaddr) {
+      const line = paddr >>> this.lineShift;
+      const w = this.l1Hint[line & this.l1HintMask] as number;
+      if (this.l1Tags[w] === line) {
+        this.l1.hitTouch(w);
+        return this.l1Data32[(w << this.lineWordsShift) | ((paddr & this.lineMask) >>> 2)] as number;
+      }
+    }
+    return this.loadLookup(paddr, sizeBytes, memType);
+  }
+
+  /** load()'s general path. */
+  private loadLookup(paddr: number, sizeBytes: AccessSize, memType: MemType): number {
     if (!this.inOneLine(paddr, sizeBytes, memType)) return this.loadSlow(paddr, sizeBytes, memType);
-    this.loads++;
+    this.countedLoads++;
     const w = this.lineInL1(paddr >>> this.lineShift);
     const at = w * this.lineBytes + (paddr & this.lineMask);
     if (sizeBytes === 4 && (at & 3) === 0) return this.l1Data32[at >> 2] as number;
     return readLe(this.l1.data, at, sizeBytes);
   }
 
+  /** The fast path as load()'s, for a line already dirty in L1 (the first store to a line takes the general path, markDirty). */
   store(paddr: number, sizeBytes: AccessSize, value: number, memType: MemType = MemType.WriteBack): void {
+    if (sizeBytes === 4 && memType === MemType.WriteBack && (paddr & 3) === 0 && paddr >= 0 && paddr <= this.lastWordPaddr) {
+      const line = paddr >>> this.lineShift;
+      const w = this.l1Hint[line & this.l1HintMask] as number;
+      if (this.l1Tags[w] === line && this.l1Dirty[w] === 1) {
+        this.l1.hitTouch(w);
+        this.fastStores++;
+        this.l1Data32[(w << this.lineWordsShift) | ((paddr & this.lineMask) >>> 2)] = value | 0;
+        return;
+      }
+    }
+    this.storeLookup(paddr, sizeBytes, value, memType);
+  }
+
+  /** store()'s general path. */
+  private storeLookup(paddr: number, sizeBytes: AccessSize, value: number, memType: MemType): void {
     if (!this.inOneLine(paddr, sizeBytes, memType)) {
       this.storeSlow(paddr, sizeBytes, value, memType);
       return;
     }
-    this.stores++;
+    this.countedStores++;
     const line = paddr >>> this.lineShift;
     const w = this.lineInL1(line);
     this.markDirty(w, line);
@@ -441,7 +506,7 @@ export class CpuCache implements MemoryPort {
       const off = (paddr + i) & this.lineMask;
       const n = Math.min(this.lineBytes - off, dst.length - i);
       if (memType === MemType.WriteBack) {
-        this.loads++;
+        this.countedLoads++;
         const w = this.lineInL1(((paddr + i) >>> this.lineShift));
         copyBytes(this.l1.data, this.l1.offset(w) + off, dst, i, n);
       } else {
@@ -458,7 +523,7 @@ export class CpuCache implements MemoryPort {
       const off = (paddr + i) & this.lineMask;
       const n = Math.min(this.lineBytes - off, src.length - i);
       if (memType === MemType.WriteBack) {
-        this.stores++;
+        this.countedStores++;
         const line = (paddr + i) >>> this.lineShift;
         const w = this.lineInL1(line);
         this.markDirty(w, line);
@@ -466,7 +531,7 @@ export class CpuCache implements MemoryPort {
       } else if (memType === MemType.Uncached) {
         this.uncachedAccesses++;
         this.drainWc();
-        this.cycles += this.system.costs.ramCycles;
+        this.countedCycles += this.system.costs.ramCycles;
         this.ramBytes.set(src.subarray(i, i + n), paddr + i);
       } else {
         this.wcWrite(paddr + i, src.subarray(i, i + n));
@@ -524,7 +589,7 @@ export class CpuCache implements MemoryPort {
   }
 
   private charge(result: RangeResult): RangeResult {
-    this.cycles += result.cycles;
+    this.countedCycles += result.cycles;
     return result;
   }
 
@@ -534,8 +599,8 @@ export class CpuCache implements MemoryPort {
     let w = this.l1Hint[line & this.l1HintMask] as number;
     if (this.l1Tags[w] !== line) w = this.l1.find(line);
     if (w >= 0) {
-      this.l1.hits++;
-      this.cycles += this.l1HitCycles;
+      this.l1.countedHits++;
+      this.countedCycles += this.l1HitCycles;
     } else {
       w = this.missL1(line);
     }
@@ -554,7 +619,7 @@ export class CpuCache implements MemoryPort {
       const level = levels[i] as CacheLevel;
       const w = level.find(line);
       if (w >= 0) {
-        level.hits++;
+        level.countedHits++;
         level.touch(w);
         copyWords(level.data32, w * this.lineWords, this.scratch, 0, this.lineWords);
         served = i;
@@ -565,10 +630,10 @@ export class CpuCache implements MemoryPort {
     if (served < 0) {
       if (levels.length === nPrivate && this.system.nrCpus > 1) this.system.snoopOthers(this, line);
       copyWords(this.ram32, line * this.lineWords, this.scratch, 0, this.lineWords);
-      this.cycles += this.system.costs.ramCycles;
+      this.countedCycles += this.system.costs.ramCycles;
       served = levels.length;
     } else {
-      this.cycles += (levels[served] as CacheLevel).hitCycles;
+      this.countedCycles += (levels[served] as CacheLevel).hitCycles;
     }
     let l1Way = -1;
     for (let i = served - 1; i >= 0; i--) {
@@ -617,7 +682,7 @@ export class CpuCache implements MemoryPort {
     checkSize(sizeBytes);
     const bytes = new Uint8Array(sizeBytes);
     this.readBytes(paddr, bytes, memType);
-    if (memType === MemType.WriteBack) this.loads -= Math.ceil(((paddr & this.lineMask) + sizeBytes) / this.lineBytes) - 1;
+    if (memType === MemType.WriteBack) this.countedLoads -= Math.ceil(((paddr & this.lineMask) + sizeBytes) / this.lineBytes) - 1;
     return readLe(bytes, 0, sizeBytes);
   }
 
@@ -626,13 +691,13 @@ export class CpuCache implements MemoryPort {
     const bytes = new Uint8Array(sizeBytes);
     writeLe(bytes, 0, sizeBytes, value);
     this.writeBytes(paddr, bytes, memType);
-    if (memType === MemType.WriteBack) this.stores -= Math.ceil(((paddr & this.lineMask) + sizeBytes) / this.lineBytes) - 1;
+    if (memType === MemType.WriteBack) this.countedStores -= Math.ceil(((paddr & this.lineMask) + sizeBytes) / this.lineBytes) - 1;
   }
 
   /** An uncached or WC read of part of one line: RAM latency; a WC buffer holding the line (or all, for UC) empties first. */
   private uncachedRead(paddr: number, _sizeBytes: number, memType: MemType): void {
     this.uncachedAccesses++;
-    this.cycles += this.system.costs.ramCycles;
+    this.countedCycles += this.system.costs.ramCycles;
     if (memType === MemType.Uncached) {
       this.drainWc();
       return;
@@ -643,7 +708,7 @@ export class CpuCache implements MemoryPort {
 
   private wcWrite(paddr: number, src: Uint8Array): void {
     this.wcStores++;
-    this.cycles += this.system.costs.wcStoreCycles;
+    this.countedCycles += this.system.costs.wcStoreCycles;
     const line = paddr >>> this.lineShift;
     let b = -1;
     for (let i = 0; i < this.wcLine.length; i++) if (this.wcLine[i] === line) b = i;
@@ -686,7 +751,7 @@ export class CpuCache implements MemoryPort {
     this.wcLine[b] = NO_LINE;
     this.wcFlushes++;
     if (partial) this.wcPartialFlushes++;
-    this.cycles += this.system.costs.busWriteCycles;
+    this.countedCycles += this.system.costs.busWriteCycles;
   }
 
   private drainWc(): void {
