@@ -9,8 +9,10 @@
  *   tags[w]  = the line held, or NO_LINE
  *   dirty[w] = 1 when data[w·lineBytes ..] differs from the next level (write-back)
  *   stamp[w] = the level's clock at the last touch: the victim is an invalid way, else the least recent
- *   clock    = ticks once per touch; a hit counted by hitTouch is one tick and nothing else, so
- *     hits = countedHits + (clock - touches), touches being the ticks made by touch()
+ *   clock    = ticks + writeHits: every touch adds one to exactly one of the two. touch() and
+ *     readHitTouch() tick `ticks`, writeHitTouch() ticks `writeHits`; a hit counted by one of
+ *     the two hitTouch methods is that tick and nothing else, so
+ *     hits = countedHits + (ticks - touches) + writeHits, touches being the ticks made by touch()
  *   hint[line mod hint size] = the way that last held `line` (a guess, checked against tags: a stale
  *     hint costs the set's search, never a wrong answer; it spares a hit the search, whose exit
  *     branch mispredicts at random ways)
@@ -69,11 +71,12 @@ export class CacheLevel {
   /** Way guesses by line (see the layout above); hintMask + 1 entries, a power of two. */
   declare readonly hint: Int32Array;
   declare readonly hintMask: number;
-  /** The LRU clock (see the layout above). */
-  private clock = 0;
-  /** The clock's ticks made by touch(). */
+  /** The LRU clock is ticks + writeHits (see the layout above). */
+  private ticks = 0;
+  private writeHits = 0;
+  /** Of `ticks`, those made by touch(). */
   private touches = 0;
-  /** Hits the caller counted itself (`hits` adds hitTouch's). */
+  /** Hits the caller counted itself (`hits` adds the hitTouch methods'). */
   countedHits = 0;
   misses = 0;
   fills = 0;
@@ -136,22 +139,32 @@ export class CacheLevel {
 
   /** Marks way `w` most recently used. */
   touch(w: number): void {
-    this.stamp[w] = ++this.clock;
+    this.stamp[w] = ++this.ticks + this.writeHits;
     this.touches++;
   }
 
-  /** A hit on way `w`: marks it most recently used, and the clock's tick counts the hit (one write). */
-  hitTouch(w: number): void {
-    this.stamp[w] = ++this.clock;
+  /** A read hit on way `w`: marks it most recently used, and the clock's tick counts the hit. */
+  readHitTouch(w: number): void {
+    this.stamp[w] = ++this.ticks + this.writeHits;
   }
 
-  /** Hits counted by hitTouch. */
-  get touchHits(): number {
-    return this.clock - this.touches;
+  /** A write hit on way `w`: marks it most recently used, and the clock's tick counts the hit. */
+  writeHitTouch(w: number): void {
+    this.stamp[w] = ++this.writeHits + this.ticks;
+  }
+
+  /** Hits counted by readHitTouch. */
+  get readTouchHits(): number {
+    return this.ticks - this.touches;
+  }
+
+  /** Hits counted by writeHitTouch. */
+  get writeTouchHits(): number {
+    return this.writeHits;
   }
 
   get hits(): number {
-    return this.countedHits + this.touchHits;
+    return this.countedHits + this.readTouchHits + this.writeTouchHits;
   }
 
   /** The way a new `line` goes into: an invalid way of its set, else the least recently used. */

@@ -365,8 +365,6 @@ export class CpuCache implements MemoryPort {
   private countedLoads = 0;
   private countedStores = 0;
   private countedCycles = 0;
-  /** Stores that took the fast path. */
-  private fastStores = 0;
   /** Paging-structure entries read through this cache by the CPU's page walker (walkRead). */
   walkReads = 0;
   uncachedAccesses = 0;
@@ -407,25 +405,25 @@ export class CpuCache implements MemoryPort {
 
   /**
    * Counts of accesses (a line-crossing access counts once). The fast path of load() and store()
-   * counts nothing itself but L1's hitTouch: each of its hits is a load or a fast store, and costs
-   * L1's hit cycles.
+   * counts nothing itself but through L1's readHitTouch and writeHitTouch: each such read hit is a
+   * load, each write hit a store, and each costs L1's hit cycles.
    */
   get loads(): number {
-    return this.countedLoads + this.l1.touchHits - this.fastStores;
+    return this.countedLoads + this.l1.readTouchHits;
   }
 
   get stores(): number {
-    return this.countedStores + this.fastStores;
+    return this.countedStores + this.l1.writeTouchHits;
   }
 
   get cycles(): number {
-    return this.countedCycles + this.l1.touchHits * this.l1HitCycles;
+    return this.countedCycles + (this.l1.readTouchHits + this.l1.writeTouchHits) * this.l1HitCycles;
   }
 
   /**
    * The fast path: an aligned write-back word whose line L1's way hint finds (any hit the hint
    * names, whatever the access pattern) is one tag check, one LRU stamp and the word; it counts the
-   * load, the hit and its cycles through that stamp's clock tick (hitTouch). Everything else (a
+   * load, the hit and its cycles through that stamp's clock tick (readHitTouch; writeHitTouch for stores). Everything else (a
    * stale hint, a miss, another size, type or alignment) takes the general path, which counts each.
    * Both give the same bytes, counts and LRU order: the fast path only runs where the general one
    * would find the same way by the same hint.
@@ -435,7 +433,7 @@ export class CpuCache implements MemoryPort {
       const line = paddr >>> this.lineShift;
       const w = this.l1Hint[line & this.l1HintMask] as number;
       if (this.l1Tags[w] === line) {
-        this.l1.hitTouch(w);
+        this.l1.readHitTouch(w);
         return this.l1Data32[(w << this.lineWordsShift) | ((paddr & this.lineMask) >>> 2)] as number;
       }
     }
@@ -458,8 +456,7 @@ export class CpuCache implements MemoryPort {
       const line = paddr >>> this.lineShift;
       const w = this.l1Hint[line & this.l1HintMask] as number;
       if (this.l1Tags[w] === line && this.l1Dirty[w] === 1) {
-        this.l1.hitTouch(w);
-        this.fastStores++;
+        this.l1.writeHitTouch(w);
         this.l1Data32[(w << this.lineWordsShift) | ((paddr & this.lineMask) >>> 2)] = value | 0;
         return;
       }
