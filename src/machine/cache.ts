@@ -422,22 +422,32 @@ export class CpuCache implements MemoryPort {
 
   /**
    * The fast path: an aligned write-back word whose line L1's way hint finds (any hit the hint
-   * names, whatever the access pattern) is one tag check, one LRU stamp and the word; it counts the
-   * load, the hit and its cycles through that stamp's clock tick (readHitTouch; writeHitTouch for stores). Everything else (a
-   * stale hint, a miss, another size, type or alignment) takes the general path, which counts each.
-   * Both give the same bytes, counts and LRU order: the fast path only runs where the general one
-   * would find the same way by the same hint.
+   * names, whatever the access pattern) is one tag check, one LRU stamp and the word. It counts the
+   * load, the hit and its cycles through that stamp's clock tick (readHitTouch; writeHitTouch for
+   * stores). Everything else (a stale hint, a miss, another size, type or alignment) takes the
+   * general path, which counts each. Both give the same bytes, counts and LRU order: the fast path
+   * only runs where the general one would find the same way by the same hint.
    */
   load(paddr: number, sizeBytes: AccessSize, memType: MemType = MemType.WriteBack): number {
-    if (sizeBytes === 4 && memType === MemType.WriteBack && (paddr & 3) === 0 && paddr >= 0 && paddr <= this.lastWordPaddr) {
+    if (this.isAlignedWord(paddr, sizeBytes, memType)) {
       const line = paddr >>> this.lineShift;
       const w = this.l1Hint[line & this.l1HintMask] as number;
       if (this.l1Tags[w] === line) {
         this.l1.readHitTouch(w);
-        return this.l1Data32[(w << this.lineWordsShift) | ((paddr & this.lineMask) >>> 2)] as number;
+        return this.l1Data32[this.wordIndex(w, paddr)] as number;
       }
     }
     return this.loadLookup(paddr, sizeBytes, memType);
+  }
+
+  /** Whether an access may take the fast path: a write-back, aligned 4-byte word inside RAM. */
+  private isAlignedWord(paddr: number, sizeBytes: AccessSize, memType: MemType): boolean {
+    return sizeBytes === 4 && memType === MemType.WriteBack && (paddr & 3) === 0 && paddr >= 0 && paddr <= this.lastWordPaddr;
+  }
+
+  /** The index in L1's words of the word at `paddr`, in way `w`. */
+  private wordIndex(w: number, paddr: number): number {
+    return (w << this.lineWordsShift) | ((paddr & this.lineMask) >>> 2);
   }
 
   /** load()'s general path. */
@@ -452,12 +462,12 @@ export class CpuCache implements MemoryPort {
 
   /** The fast path as load()'s, for a line already dirty in L1 (the first store to a line takes the general path, markDirty). */
   store(paddr: number, sizeBytes: AccessSize, value: number, memType: MemType = MemType.WriteBack): void {
-    if (sizeBytes === 4 && memType === MemType.WriteBack && (paddr & 3) === 0 && paddr >= 0 && paddr <= this.lastWordPaddr) {
+    if (this.isAlignedWord(paddr, sizeBytes, memType)) {
       const line = paddr >>> this.lineShift;
       const w = this.l1Hint[line & this.l1HintMask] as number;
       if (this.l1Tags[w] === line && this.l1Dirty[w] === 1) {
         this.l1.writeHitTouch(w);
-        this.l1Data32[(w << this.lineWordsShift) | ((paddr & this.lineMask) >>> 2)] = value | 0;
+        this.l1Data32[this.wordIndex(w, paddr)] = value | 0;
         return;
       }
     }
