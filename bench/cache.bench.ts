@@ -9,9 +9,11 @@ import { Prng } from '../src/util/prng.ts';
 import type { BenchCase } from './harness.ts';
 
 const ADDRESSES = 1 << 16;
+/** Inside the 32 KiB L1D: every access hits once warm. */
+export const HIT_SET_BYTES = 16 << 10;
 
-/** Aligned 4-byte addresses spread over `workingSetBytes`, in a seeded random order. */
-function addresses(workingSetBytes: number): Int32Array {
+/** Aligned 4-byte addresses spread over `workingSetBytes`, in a seeded random order (ADDRESSES of them). */
+export function addresses(workingSetBytes: number): Int32Array {
   const prng = new Prng(42);
   return Int32Array.from({ length: ADDRESSES }, () => prng.int(workingSetBytes / 4) * 4);
 }
@@ -49,7 +51,7 @@ function portCase(group: string, name: string, workingSetBytes: number, op: 'loa
 
 export function cacheCases(): BenchCase[] {
   const group = 'cache model, 4-byte accesses';
-  const hitSet = 16 << 10; // inside the 32 KiB L1D: every access hits once warm
+  const hitSet = HIT_SET_BYTES;
   return [
     {
       group,

@@ -9,6 +9,10 @@
  *   tags[w]  = the line held, or NO_LINE
  *   dirty[w] = 1 when data[w·lineBytes ..] differs from the next level (write-back)
  *   stamp[w] = the level's clock at the last touch: the victim is an invalid way, else the least recent
+ *   clock    = ticks + writeHits: every touch adds one to exactly one of the two. touch() and
+ *     readHitTouch() tick `ticks`, writeHitTouch() ticks `writeHits`; a hit counted by one of
+ *     the two hitTouch methods is that tick and nothing else, so
+ *     hits = countedHits + (ticks - touches) + writeHits, touches being the ticks made by touch()
  *   hint[line mod hint size] = the way that last held `line` (a guess, checked against tags: a stale
  *     hint costs the set's search, never a wrong answer; it spares a hit the search, whose exit
  *     branch mispredicts at random ways)
@@ -46,24 +50,34 @@ export interface CacheLevelStats {
 }
 
 export class CacheLevel {
-  readonly name: string;
-  readonly sizeBytes: number;
-  readonly ways: number;
-  readonly sets: number;
-  readonly lineBytes: number;
-  readonly lineShift: number;
-  readonly hitCycles: number;
-  readonly tags: Int32Array;
-  readonly dirty: Uint8Array;
-  readonly stamp: Float64Array;
-  readonly data: Uint8Array;
+  // `declare`: fields set once in the constructor and never declared before it. Compiled for ES2022,
+  // a plain declaration first defines the field as undefined, and V8 then tracks a field that held
+  // both undefined and a number or an array in its most general representation, so every read on the
+  // hit path checked a Smi tag or a map (seen in --print-opt-code; V8's field representations:
+  // https://v8.dev/blog/react-cliff). With `declare` the first value a field gets is its type's.
+  declare readonly name: string;
+  declare readonly sizeBytes: number;
+  declare readonly ways: number;
+  declare readonly sets: number;
+  declare readonly lineBytes: number;
+  declare readonly lineShift: number;
+  declare readonly hitCycles: number;
+  declare readonly tags: Int32Array;
+  declare readonly dirty: Uint8Array;
+  declare readonly stamp: Float64Array;
+  declare readonly data: Uint8Array;
   /** `data` as 32-bit words, for the aligned-load fast path. */
-  readonly data32: Int32Array;
+  declare readonly data32: Int32Array;
   /** Way guesses by line (see the layout above); hintMask + 1 entries, a power of two. */
-  readonly hint: Int32Array;
-  readonly hintMask: number;
-  private clock = 0;
-  hits = 0;
+  declare readonly hint: Int32Array;
+  declare readonly hintMask: number;
+  /** The LRU clock is ticks + writeHits (see the layout above). */
+  private ticks = 0;
+  private writeHits = 0;
+  /** Of `ticks`, those made by touch(). */
+  private touches = 0;
+  /** Hits the caller counted itself (`hits` adds the hitTouch methods'). */
+  countedHits = 0;
   misses = 0;
   fills = 0;
   evictions = 0;
@@ -125,7 +139,32 @@ export class CacheLevel {
 
   /** Marks way `w` most recently used. */
   touch(w: number): void {
-    this.stamp[w] = ++this.clock;
+    this.stamp[w] = ++this.ticks + this.writeHits;
+    this.touches++;
+  }
+
+  /** A read hit on way `w`: marks it most recently used, and the clock's tick counts the hit. */
+  readHitTouch(w: number): void {
+    this.stamp[w] = ++this.ticks + this.writeHits;
+  }
+
+  /** A write hit on way `w`: marks it most recently used, and the clock's tick counts the hit. */
+  writeHitTouch(w: number): void {
+    this.stamp[w] = ++this.writeHits + this.ticks;
+  }
+
+  /** Hits counted by readHitTouch. */
+  get readTouchHits(): number {
+    return this.ticks - this.touches;
+  }
+
+  /** Hits counted by writeHitTouch. */
+  get writeTouchHits(): number {
+    return this.writeHits;
+  }
+
+  get hits(): number {
+    return this.countedHits + this.readTouchHits + this.writeTouchHits;
   }
 
   /** The way a new `line` goes into: an invalid way of its set, else the least recently used. */
