@@ -129,6 +129,72 @@ test('validate() counts the per-CPU lists: a wrong count or a lost page is caugh
   kernel.validate();
 });
 
+test('a list is LIFO at its hot end across ring wrap-arounds; an empty list reads the sentinel and refills', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const pa = kernel.pages;
+  const { pcp } = pageAllocInternals(pa);
+  pa.freePages(pa.allocPages(0), 0);
+  const base = pcpBaseOf(pa.cpu, ZoneId.Normal);
+  const capacity = pcp[base + P.CAPACITY] as number;
+  const set = () => pa.pagesets().find((s) => s.zone === 'Normal' && s.cpu === pa.cpu)!;
+  const { high, batch } = set();
+  // Each round refills the emptied list (cold end) and frees past high (a drain from the cold end):
+  // start and end both travel around the ring several times.
+  let refills = pa.stats().zones[ZoneId.Normal]!.pcpEvents.refills;
+  for (let round = 0; round < Math.ceil((4 * capacity) / batch); round++) {
+    const held: number[] = [];
+    for (let i = 0; set().count > 0; i++) {
+      assert.ok(i < high + batch, `the list still holds ${set().count} pages after ${i} allocations`);
+      held.push(pa.allocPages(0));
+    }
+    held.push(pa.allocPages(0)); // the empty list: the hot end reads the sentinel, the general path refills
+    const events = pa.stats().zones[ZoneId.Normal]!.pcpEvents;
+    assert.equal(events.refills, refills + 1);
+    refills = events.refills;
+    assert.equal(new Set(held).size, held.length, 'no page handed out twice');
+    for (const pfn of held) pa.freePages(pfn, 0);
+    // LIFO: the page freed last comes back first.
+    const hot = pa.allocPages(0);
+    assert.equal(hot, held[held.length - 1]);
+    pa.freePages(hot, 0);
+    assert.ok(set().count < high);
+    kernel.validate();
+  }
+  assert.equal(pa.freePagesTotal, pa.buddyFreePagesTotal + pa.pcpPages());
+});
+
+test('validate() catches a lost sentinel below a list’s start', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const pa = kernel.pages;
+  pa.freePages(pa.allocPages(0), 0);
+  const { pcp } = pageAllocInternals(pa);
+  const base = pcpBaseOf(pa.cpu, ZoneId.Normal);
+  const capacity = pcp[base + P.CAPACITY] as number;
+  const list = base + P.LISTS; // Unmovable, where GFP_KERNEL pages live
+  const slot = (pcp[base + P.RINGS] as number) + (((pcp[list] as number) - 1) & (capacity - 1));
+  const sentinel = pcp[slot] as number;
+  pcp[slot] = 1;
+  assert.throws(() => kernel.validate(), (e: unknown) => e instanceof InvariantError && /expected the sentinel -1/.test((e as Error).message));
+  pcp[slot] = sentinel;
+  kernel.validate();
+});
+
+test('order-0 DMA pages use the DMA zone’s list, freed through the general path', () => {
+  const kernel = Kernel.boot({ ramBytes: '64MiB' });
+  const pa = kernel.pages;
+  const dmaCount = () => pa.pagesets().find((s) => s.zone === 'DMA' && s.cpu === pa.cpu)!.count;
+  const pfn = pa.allocPages(0, GFP.DMA);
+  assert.equal(pa.zoneOf(pfn).name, 'DMA');
+  const before = dmaCount();
+  pa.freePages(pfn, 0);
+  assert.equal(dmaCount(), before + 1);
+  assert.equal(pa.allocPages(0, GFP.DMA), pfn, 'the DMA list hands back its hot page');
+  assert.throws(() => pa.freePages(pfn, 0, 7), /owner/);
+  pa.freePages(pfn, 0);
+  assert.throws(() => pa.freePages(pfn, 0), /double free|already free/i);
+  kernel.validate();
+});
+
 test('without pcp every order-0 page goes to the buddy allocator', () => {
   const kernel = Kernel.boot({ ramBytes: '32MiB', pcp: false });
   const pa = kernel.pages;
