@@ -181,8 +181,8 @@ export class PageAllocator {
    * allocation or free: where it cannot finish (a refill, a drain, a misuse to diagnose, a page
    * limit, a shared arena's compareExchange) it calls the general path itself.
    */
-  #fastAlloc: (gfp: number, owner: number) => number = (gfp, owner) => (this.#claimPcp() ? this.#fastAlloc(gfp, owner) : this.#allocSlow(0, gfp, owner));
-  #fastFree: (pfn: number, owner: number) => void = (pfn, owner) => (this.#claimPcp() ? this.#fastFree(pfn, owner) : this.#freeSlow(pfn, 0, owner));
+  #fastAlloc: (gfp: number, owner: number) => number = this.#claimThenAlloc;
+  #fastFree: (pfn: number, owner: number) => void = this.#claimThenFree;
   #describeOwner: (pfn: number) => string = () => 'it belongs to another owner';
 
   static {
@@ -431,8 +431,8 @@ export class PageAllocator {
     this.drainCpu(cpu);
     if (cpu !== this.cpu) return;
     this.#pcpBase = -1;
-    this.#fastAlloc = (gfp, owner) => (this.#claimPcp() ? this.#fastAlloc(gfp, owner) : this.#allocSlow(0, gfp, owner));
-    this.#fastFree = (pfn, owner) => (this.#claimPcp() ? this.#fastFree(pfn, owner) : this.#freeSlow(pfn, 0, owner));
+    this.#fastAlloc = this.#claimThenAlloc;
+    this.#fastFree = this.#claimThenFree;
   }
 
   /** Every CPU's per-CPU list of every zone (count, high, batch), as /proc/zoneinfo's pagesets. */
@@ -725,6 +725,17 @@ export class PageAllocator {
       pages += this.#pcpDrain(base, this.#pcp[base + P.COUNT] as number);
     }
     return pages;
+  }
+
+  /** The order-0 allocation while this wrapper has no CPU: claim one (which installs the fast paths), else the general path. */
+  #claimThenAlloc(gfp: number, owner: number): number {
+    return this.#claimPcp() ? this.#fastAlloc(gfp, owner) : this.#allocSlow(0, gfp, owner);
+  }
+
+  /** The order-0 free while this wrapper has no CPU (see #claimThenAlloc). */
+  #claimThenFree(pfn: number, owner: number): void {
+    if (this.#claimPcp()) this.#fastFree(pfn, owner);
+    else this.#freeSlow(pfn, 0, owner);
   }
 
   /** Learns this wrapper's CPU from the kernel; false while there is none (boot) or pcp is off. */
