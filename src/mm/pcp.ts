@@ -167,8 +167,14 @@ export function pcpLength(w: Int32Array, list: number, mask: number): number {
   return ((w[list + 1] as number) - (w[list] as number)) & mask;
 }
 
-/** Pushes `pfn` at the hot end of list `list`. No lock: the list is this CPU's. The caller keeps length < capacity − 1. */
+/** Refuses a push that would leave no slot for the sentinel (internal tier: high + batch < capacity keeps the lists shorter). */
+function assertRoom(w: Int32Array, list: number, mask: number): void {
+  assert(pcpLength(w, list, mask) < mask, () => `pcp list at word ${list}: ${mask} pages already; a push would overwrite the NO_PFN sentinel below its start`);
+}
+
+/** Pushes `pfn` at the hot end of list `list`. No lock: the list is this CPU's. */
 export function pcpPushHot(w: Int32Array, list: number, ring: number, mask: number, pfn: number): void {
+  assertRoom(w, list, mask);
   const end = w[list + 1] as number;
   w[ring + end] = pfn;
   w[list + 1] = (end + 1) & mask;
@@ -176,6 +182,7 @@ export function pcpPushHot(w: Int32Array, list: number, ring: number, mask: numb
 
 /** Adds `pfn` at the cold end (a refill: the first page taken from the buddy allocator is used first); the sentinel moves below it. */
 export function pcpPushCold(w: Int32Array, list: number, ring: number, mask: number, pfn: number): void {
+  assertRoom(w, list, mask);
   const start = ((w[list] as number) - 1) & mask;
   w[ring + start] = pfn;
   w[ring + ((start - 1) & mask)] = NO_PFN;

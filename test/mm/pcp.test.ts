@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { Kernel } from '../../src/mm/kernel.ts';
 import { GFP } from '../../src/mm/gfp.ts';
 import { pageAllocInternals } from '../../src/mm/page-alloc.ts';
-import { P, pcpBaseOf, zoneBatchsize, zoneHighsize, lowWatermarkPages } from '../../src/mm/pcp.ts';
-import { ZoneId } from '../../src/mm/types.ts';
+import { P, pcpBaseOf, pcpInit, pcpLength, pcpList, pcpPopCold, pcpPopHot, pcpPushCold, pcpPushHot, pcpRing, zoneBatchsize, zoneHighsize, lowWatermarkPages } from '../../src/mm/pcp.ts';
+import { NO_PFN, ZoneId } from '../../src/mm/types.ts';
 import { zoneinfoPagesets } from '../../src/mm/vmstat.ts';
 import { addFree } from '../../src/mm/zone.ts';
 import { InvariantError } from '../../src/util/errors.ts';
@@ -161,6 +161,33 @@ test('a list is LIFO at its hot end across ring wrap-arounds; an empty list read
     kernel.validate();
   }
   assert.equal(pa.freePagesTotal, pa.buddyFreePagesTotal + pa.pcpPages());
+});
+
+test('ring operations: LIFO at the hot end, FIFO from the cold end, the sentinel kept below start', () => {
+  const capacity = 8;
+  const mask = capacity - 1;
+  const w = new Int32Array(16 + 3 * capacity);
+  pcpInit(w, 0, 3, 2, 16, capacity);
+  const list = pcpList(0, 0);
+  const ring = pcpRing(w, 0, 0);
+  assert.equal(pcpPopHot(w, list, ring, mask), NO_PFN, 'an empty list shows the sentinel');
+  assert.equal(pcpPopCold(w, list, ring, mask), NO_PFN);
+  for (let i = 0; i < mask; i++) pcpPushHot(w, list, ring, mask, 100 + i);
+  assert.equal(pcpLength(w, list, mask), mask);
+  assert.throws(() => pcpPushHot(w, list, ring, mask, 200), (e: unknown) => e instanceof InvariantError && /sentinel/.test((e as Error).message));
+  assert.throws(() => pcpPushCold(w, list, ring, mask, 200), (e: unknown) => e instanceof InvariantError && /sentinel/.test((e as Error).message));
+  assert.equal(pcpPopCold(w, list, ring, mask), 100, 'the cold end is the oldest page');
+  for (let i = mask - 1; i >= 1; i--) assert.equal(pcpPopHot(w, list, ring, mask), 100 + i);
+  assert.equal(pcpPopHot(w, list, ring, mask), NO_PFN);
+  // Refills go below start, around the ring; the page added first is taken first from the hot end.
+  for (let round = 0; round < 3 * capacity; round++) {
+    pcpPushCold(w, list, ring, mask, 1);
+    pcpPushCold(w, list, ring, mask, 2);
+    assert.equal(w[ring + (((w[list] as number) - 1) & mask)], NO_PFN);
+    assert.equal(pcpPopHot(w, list, ring, mask), 1);
+    assert.equal(pcpPopCold(w, list, ring, mask), 2);
+    assert.equal(pcpPopHot(w, list, ring, mask), NO_PFN);
+  }
 });
 
 test('validate() catches a lost sentinel below a list’s start', () => {
