@@ -9,7 +9,8 @@
  * What one pair does, as kmem's does:
  *   alloc  decode the GFP flags (a 128-entry table: the list and the page flags), check them and
  *          the owner tag; pop the hot end of the list's ring (the slot before `end`, a
- *          power-of-two capacity; an empty list shows the NO_PFN sentinel there); count; write struct page: flags, refcount 1, mapcount 0, pincount 0, owner
+ *          power-of-two capacity; an empty list shows the NO_PFN sentinel there); count; write
+ *          struct page: flags, refcount 1, mapcount 0, pincount 0, owner
  *   free   check the pfn (an integer in range, in the list's zone), the owner tag, order 0, the
  *          flags (allocated, not a slab's); the pageblock's migratetype picks the list; at `high`
  *          the pair would drain (here: throws); write flags, refcount 0, owner 0; push the hot
