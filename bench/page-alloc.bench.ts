@@ -3,11 +3,14 @@
  * baselines: the strong floor, a stack of frame numbers in an Int32Array with a top index (what a
  * hand-written free list of pages is), a JS array of frame numbers, and `new ArrayBuffer` of the
  * same size. Order 0 runs through this CPU's per-CPU list; the "without pcp" case is the buddy
- * allocator alone, as before per-CPU lists existed.
+ * allocator alone, as before per-CPU lists existed; the "hand-written per-CPU list" case
+ * (baselines/pcp-pages.ts) is the floor of that path: the same checks and writes, nothing else.
  */
 import { Kernel } from '../src/mm/kernel.ts';
 import { GFP } from '../src/mm/gfp.ts';
 import type { BenchCase } from './harness.ts';
+import { pcpReference } from './baselines/pcp-pages.ts';
+import { pcpCapacity, zoneBatchsize, zoneHighsize } from '../src/mm/pcp.ts';
 
 /** A kernel whose order-`order` free list is stocked: every other block of that order is free. */
 function stockedKernel(order: number): Kernel {
@@ -95,6 +98,27 @@ export function pageAllocCases(): BenchCase[] {
       { group, unit, name: `kmem allocPages/freePages, fresh machine${order === 0 ? ' (per-CPU list)' : ' (split from and merge to order 10)'}`, make: () => pairs(Kernel.boot({ ramBytes: '256MiB' }), order) },
     );
     if (order === 0) {
+      cases.push({
+        group,
+        unit,
+        name: 'baseline: hand-written per-CPU list with kmem’s checks and writes (the floor of the design)',
+        make: () => {
+          // A 256 MiB machine's Normal zone (pfns 4096 …) with one CPU's high and ring capacity.
+          const nrPages = (256 << 20) / 4096;
+          const managed = nrPages - 4096;
+          const high = zoneHighsize(managed, nrPages, zoneBatchsize(managed), 1);
+          const ref = pcpReference(nrPages, 4096, high, pcpCapacity(nrPages, 1));
+          return (n) => {
+            let x = 0;
+            for (let i = 0; i < n; i++) {
+              const pfn = ref.allocPages(0, GFP.KERNEL);
+              x ^= pfn;
+              ref.freePages(pfn, 0);
+            }
+            return x;
+          };
+        },
+      });
       cases.push({
         group,
         unit,

@@ -22,8 +22,9 @@ export const ARENA_MAGIC = 0x4d454d4b; // 'KMEM' little-endian
  * Bumped whenever a region's layout changes, so that a copy or hibernation image of an older arena is
  * refused (ArenaFormatError) instead of misread. 3: per-CPU page lists as rings in 'pcp', the
  * 'slab.lockstat' region, the VM root's swap words and page-flag bits 16–19 (swap and LRU).
+ * 4: a pcp list is [start, end] with a NO_PFN sentinel in the slot before start (was [start, length]).
  */
-export const ARENA_VERSION = 3;
+export const ARENA_VERSION = 4;
 
 export const H = {
   MAGIC: 0,

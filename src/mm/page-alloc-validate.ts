@@ -17,7 +17,7 @@ import { InvariantError } from '../util/errors.ts';
 import { H } from './arena-header.ts';
 import type { PageAllocator } from './page-alloc.ts';
 import { pageAllocInternals } from './page-alloc.ts';
-import { P, pcpBaseOf, pcpList, pcpRing } from './pcp.ts';
+import { P, pcpBaseOf, pcpLength, pcpList, pcpRing } from './pcp.ts';
 import {
   MAX_PAGE_ORDER,
   MIGRATE_PCPTYPES,
@@ -119,9 +119,12 @@ function validatePcpLists(pa: PageAllocator, zone: Zone, covered: Uint8Array): n
     for (let mt = 0; mt < MIGRATE_PCPTYPES; mt++) {
       const list = pcpList(base, mt);
       const start = pcp[list] as number;
-      const length = pcp[list + 1] as number;
+      const end = pcp[list + 1] as number;
       const ring = pcpRing(pcp, base, mt);
-      if (start < 0 || start >= capacity || length < 0 || length > capacity) fail(`${where} ${MIGRATETYPE_NAMES[mt]}: start ${start} length ${length}, expected both in [0, ${capacity}]`);
+      if (start < 0 || start >= capacity || end < 0 || end >= capacity) fail(`${where} ${MIGRATETYPE_NAMES[mt]}: start ${start} end ${end}, expected both in [0, ${capacity})`);
+      const sentinel = pcp[ring + ((start - 1) & (capacity - 1))] as number;
+      if (sentinel !== NO_PFN) fail(`${where} ${MIGRATETYPE_NAMES[mt]}: the slot before start ${start} holds ${sentinel}, expected the sentinel ${NO_PFN}`);
+      const length = pcpLength(pcp, list, capacity - 1);
       for (let i = 0; i < length; i++) {
         const pfn = pcp[ring + ((start + i) & (capacity - 1))] as number;
         if (!zone.contains(pfn)) fail(`${where} ${MIGRATETYPE_NAMES[mt]}: pfn ${pfn} is outside the zone`);

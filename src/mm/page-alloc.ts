@@ -101,11 +101,17 @@ const DMA_ZONE_PAGES = DMA_ZONE_BYTES / PAGE_SIZE;
 const ALLOCATED = PageFlag.Allocated;
 const ALLOCATED_OR_SLAB = PageFlag.Allocated | PageFlag.Slab;
 const PCP = PageFlag.Pcp;
-const PCP_TYPES = MIGRATE_PCPTYPES;
+const P_COUNT = P.COUNT;
 const P_HIGH = P.HIGH;
 const P_LISTS = P.LISTS;
-const P_RINGS = P.RINGS;
-const FREES_STAT = PcpStat.frees;
+const MT_UNMOVABLE = MigrateType.Unmovable;
+const MT_MOVABLE = MigrateType.Movable;
+const MT_RECLAIMABLE = MigrateType.Reclaimable;
+// Imported bindings are not folded into optimized code (each use loads the module's cell and
+// checks it is initialised); module-local constants are.
+const NONE = NO_PFN;
+const GFP_MASK = GFP_VALID_MASK;
+const PB_ORDER = PAGEBLOCK_ORDER;
 
 export interface PageAllocatorConfig {
   /** Group pageblocks by migratetype (Linux's default); off is `page_group_by_mobility_disabled`. */
@@ -171,11 +177,12 @@ export class PageAllocator {
   #cpuSource: (() => number) | null = null;
   /**
    * The order-0 fast paths: closures over this CPU's pcp and the struct-page arrays (closures read
-   * their typed arrays faster than methods reading them from `this`). NO_PFN / false: take the
-   * general path (a refill, a misuse to diagnose, a page limit, a shared arena's compareExchange).
+   * their typed arrays faster than methods reading them from `this`). Each is a whole order-0
+   * allocation or free: where it cannot finish (a refill, a drain, a misuse to diagnose, a page
+   * limit, a shared arena's compareExchange) it calls the general path itself.
    */
-  #fastAlloc: (gfp: number, owner: number) => number = (gfp, owner) => (this.#claimPcp() ? this.#fastAlloc(gfp, owner) : NO_PFN);
-  #fastFree: (pfn: number, owner: number) => boolean = (pfn, owner) => this.#claimPcp() && this.#fastFree(pfn, owner);
+  #fastAlloc: (gfp: number, owner: number) => number = this.#claimThenAlloc;
+  #fastFree: (pfn: number, owner: number) => void = this.#claimThenFree;
   #describeOwner: (pfn: number) => string = () => 'it belongs to another owner';
 
   static {
@@ -327,8 +334,7 @@ export class PageAllocator {
    * tag (an unsigned 32-bit integer) stored with the block: freePages must name the same tag.
    */
   allocPages(order: number, gfp = 0, owner = 0): number {
-    const fast = order === 0 ? this.#fastAlloc(gfp, owner) : NO_PFN;
-    return fast !== NO_PFN ? fast : this.#allocSlow(order, gfp, owner);
+    return order === 0 ? this.#fastAlloc(gfp, owner) : this.#allocSlow(order, gfp, owner);
   }
 
   /** allocPages' general path: refills, the buddy lists, reclaim, then OutOfMemoryError. */
@@ -355,7 +361,8 @@ export class PageAllocator {
    * a typed error, and nothing changes.
    */
   freePages(pfn: number, order: number, owner = 0): void {
-    if (order !== 0 || !this.#fastFree(pfn, owner)) this.#freeSlow(pfn, order, owner);
+    if (order === 0) this.#fastFree(pfn, owner);
+    else this.#freeSlow(pfn, order, owner);
   }
 
   /** freePages' general path (kept out of freePages, so that callers' loops inline the fast one). */
@@ -424,8 +431,8 @@ export class PageAllocator {
     this.drainCpu(cpu);
     if (cpu !== this.cpu) return;
     this.#pcpBase = -1;
-    this.#fastAlloc = (gfp, owner) => (this.#claimPcp() ? this.#fastAlloc(gfp, owner) : NO_PFN);
-    this.#fastFree = (pfn, owner) => this.#claimPcp() && this.#fastFree(pfn, owner);
+    this.#fastAlloc = this.#claimThenAlloc;
+    this.#fastFree = this.#claimThenFree;
   }
 
   /** Every CPU's per-CPU list of every zone (count, high, batch), as /proc/zoneinfo's pagesets. */
@@ -720,6 +727,17 @@ export class PageAllocator {
     return pages;
   }
 
+  /** The order-0 allocation while this wrapper has no CPU: claim one (which installs the fast paths), else the general path. */
+  #claimThenAlloc(gfp: number, owner: number): number {
+    return this.#claimPcp() ? this.#fastAlloc(gfp, owner) : this.#allocSlow(0, gfp, owner);
+  }
+
+  /** The order-0 free while this wrapper has no CPU (see #claimThenAlloc). */
+  #claimThenFree(pfn: number, owner: number): void {
+    if (this.#claimPcp()) this.#fastFree(pfn, owner);
+    else this.#freeSlow(pfn, 0, owner);
+  }
+
   /** Learns this wrapper's CPU from the kernel; false while there is none (boot) or pcp is off. */
   #claimPcp(): boolean {
     if (!this.pcpEnabled || this.#cpuSource === null) return false;
@@ -731,13 +749,14 @@ export class PageAllocator {
   }
 
   /**
-   * Builds the order-0 fast paths over this CPU's pcp (see #fastAlloc): a pop or a push at the hot
-   * end of one ring (pcp.ts) and the struct-page words of one page. Everything else (a refill, a
-   * drain at high, an unusual GFP flag, a misuse to diagnose) is the general path's. Small on
-   * purpose: V8 inlines both into a caller's loop only while they stay under its inlining budget.
+   * Builds the order-0 fast paths over this CPU's pcp of the top zone (see #fastAlloc): a pop or a
+   * push at the hot end of one ring (pcp.ts) and the struct-page words of one page. Everything else
+   * (a refill, a drain at high, an unusual GFP flag, a page of another zone, a misuse to diagnose)
+   * is the general path's. Small on purpose: V8 inlines both into a caller's loop only while they
+   * stay under its inlining budget. What each line costs, and the hand-written floor of the same
+   * work (bench/baselines/pcp-pages.ts), are in docs/benchmarks.md, "Per-CPU page lists".
    */
   #installFastPaths(): void {
-    const cpuBase = this.#pcpBase;
     const w = this.#pcp;
     const stats = this.#pcpStats;
     const flagsOf = this.#flags;
@@ -748,37 +767,46 @@ export class PageAllocator {
     const pincount = this.memMap.pincount;
     const pageblockMt = this.pageblockMt;
     const nrPages = this.nrPages;
-    const allocBase = cpuBase + this.#topZone * PCP_WORDS;
-    const allocLists = allocBase + P.LISTS;
-    const allocCount = allocBase + P.COUNT;
-    const capacity = w[allocBase + P.CAPACITY] as number;
+    const base = this.#pcpBase + this.#topZone * PCP_WORDS;
+    const firstPfn = (this.zones[this.#topZone] as Zone).startPfn;
+    const countWord = base + P_COUNT;
+    const highWord = base + P_HIGH;
+    const capacity = w[base + P.CAPACITY] as number;
     const mask = capacity - 1;
-    const allocRing = w[allocBase + P.RINGS] as number;
-    const dmaBase = cpuBase;
-    const normalBase = cpuBase + PCP_WORDS;
+    // The end word and slot 0 of each list's ring, by migratetype (Unmovable, Movable, Reclaimable).
+    const end0 = base + P_LISTS + 1;
+    const end1 = end0 + 2;
+    const end2 = end0 + 4;
+    const ring0 = w[base + P.RINGS] as number;
+    const ring1 = ring0 + capacity;
+    const ring2 = ring1 + capacity;
+    const freesStat = pcpStatBase(base) + PcpStat.frees;
     // Per GFP value (the bits a plain request may carry): the page's flags and its list, 0 / −1
     // where the fast path does not serve it (DMA, ZERO, COMP, or MOVABLE with RECLAIMABLE).
-    const fastFlags = new Int32Array(GFP_VALID_MASK + 1);
-    const fastMt = new Int8Array(GFP_VALID_MASK + 1).fill(-1);
-    for (let gfp = 0; gfp <= GFP_VALID_MASK; gfp++) {
+    const fastFlags = new Int32Array(GFP_MASK + 1);
+    const fastMt = new Int8Array(GFP_MASK + 1).fill(-1);
+    for (let gfp = 0; gfp <= GFP_MASK; gfp++) {
       if ((gfp & (GFP.DMA | GFP.ZERO | GFP.COMP)) !== 0 || (gfp & (GFP.MOVABLE | GFP.RECLAIMABLE)) === (GFP.MOVABLE | GFP.RECLAIMABLE)) continue;
       const mobility = gfpMigratetype(gfp, true);
       fastFlags[gfp] = PageFlag.Allocated | (mobility << PAGE_FLAG_MT_SHIFT);
       fastMt[gfp] = this.groupByMobility ? mobility : MigrateType.Unmovable;
     }
-    // Where a fast path does not apply, it always answers "take the general path".
-    this.#fastAlloc = () => NO_PFN;
-    this.#fastFree = () => false;
+    // A miss (and every call, where a fast path does not apply) goes to the general path, called
+    // from inside the fast path: the caller's inlined code then has no result to test.
+    const allocSlow = (gfp: number, owner: number): number => this.#allocSlow(0, gfp, owner);
+    const freeSlow = (pfn: number, owner: number): void => this.#freeSlow(pfn, 0, owner);
+    this.#fastAlloc = allocSlow;
+    this.#fastFree = freeSlow;
     if (this.pageLimit > 0 || this.debug) return;
     this.#fastAlloc = (gfp, owner) => {
-      const mt = fastMt[gfp & GFP_VALID_MASK] as number;
-      if (mt < 0 || (gfp & GFP_VALID_MASK) !== gfp || (owner >>> 0) !== owner) return NO_PFN;
-      const list = allocLists + 2 * mt;
-      const length = (w[list + 1] as number) - 1;
-      if (length < 0) return NO_PFN;
-      w[list + 1] = length;
-      const pfn = w[allocRing + mt * capacity + (((w[list] as number) + length) & mask)] as number;
-      w[allocCount] = (w[allocCount] as number) - 1;
+      const mt = fastMt[gfp & GFP_MASK] as number;
+      if (mt < 0 || (gfp & GFP_MASK) !== gfp || (owner >>> 0) !== owner) return allocSlow(gfp, owner);
+      const endWord = end0 + 2 * mt;
+      const end = ((w[endWord] as number) - 1) & mask;
+      const pfn = w[ring0 + mt * capacity + end] as number;
+      if (pfn === NONE) return allocSlow(gfp, owner); // the sentinel: the list is empty, the general path refills it
+      w[endWord] = end;
+      w[countWord] = ((w[countWord] as number) - 1) | 0;
       flagsOf[pfn] = fastFlags[gfp] as number;
       refcount[pfn] = 1;
       mapcount[pfn] = 0;
@@ -788,24 +816,35 @@ export class PageAllocator {
     };
     if (this.#shared) return;
     this.#fastFree = (pfn, owner) => {
-      if ((pfn >>> 0) !== pfn || pfn >= nrPages || ownerOf[pfn] !== owner || orderOf[pfn] !== 0) return false;
-      if (((flagsOf[pfn] as number) & ALLOCATED_OR_SLAB) !== ALLOCATED) return false;
-      const mt = pageblockMt[pfn >>> PAGEBLOCK_ORDER] as number;
-      const base = pfn >= DMA_ZONE_PAGES ? normalBase : dmaBase;
-      const count = (w[base] as number) + 1; // P.COUNT is word 0
-      // At high the general path frees and drains a batch.
-      if (mt >= PCP_TYPES || count >= (w[base + P_HIGH] as number)) return false;
-      w[base] = count;
+      // Cheap, always on: the page is an order-0 block of this owner, allocated, no slab's.
+      if ((pfn >>> 0) !== pfn || pfn >= nrPages || pfn < firstPfn || ownerOf[pfn] !== owner || orderOf[pfn] !== 0) return freeSlow(pfn, owner);
+      if (((flagsOf[pfn] as number) & ALLOCATED_OR_SLAB) !== ALLOCATED) return freeSlow(pfn, owner);
+      // The pageblock's migratetype picks the list by branches, not by arithmetic, so that the
+      // push's address does not wait for this load (a load of the pfn that the allocation before
+      // it popped): the processor predicts the branch and runs ahead.
+      const mt = pageblockMt[pfn >>> PB_ORDER] as number;
+      let endWord: number;
+      let ring: number;
+      if (mt === MT_UNMOVABLE) {
+        endWord = end0;
+        ring = ring0;
+      } else if (mt === MT_MOVABLE) {
+        endWord = end1;
+        ring = ring1;
+      } else if (mt === MT_RECLAIMABLE) {
+        endWord = end2;
+        ring = ring2;
+      } else return freeSlow(pfn, owner); // no pcp list (Linux frees such pages to the buddy allocator)
+      const count = ((w[countWord] as number) + 1) | 0;
+      if (count >= (w[highWord] as number)) return freeSlow(pfn, owner); // at high the general path drains a batch
+      w[countWord] = count;
       flagsOf[pfn] = PCP;
       refcount[pfn] = 0;
       ownerOf[pfn] = 0;
-      const list = base + P_LISTS + 2 * mt;
-      const length = w[list + 1] as number;
-      w[(w[base + P_RINGS] as number) + mt * capacity + (((w[list] as number) + length) & mask)] = pfn;
-      w[list + 1] = length + 1;
-      const stat = (base >>> 1) + FREES_STAT; // pcpStatBase(base): base is a multiple of PCP_WORDS
-      stats[stat] = (stats[stat] as number) + 1;
-      return true;
+      const end = w[endWord] as number;
+      w[ring + end] = pfn;
+      w[endWord] = (end + 1) & mask;
+      stats[freesStat] = (stats[freesStat] as number) + 1;
     };
   }
 

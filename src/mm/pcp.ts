@@ -9,14 +9,18 @@
  * (c · MAX_NR_ZONES + z) · PCP_WORDS:
  *   [0] count: pages on the three lists   [1] high   [2] batch
  *   [3] the list the next drain starts at (free_pcppages_bulk's round robin)
- *   [4 + 2·mt] start, [5 + 2·mt] length of the list of migratetype mt (Unmovable, Movable,
- *       Reclaimable)   [10] ring capacity (a power of two)   [11] word of the first ring
+ *   [4 + 2·mt] start, [5 + 2·mt] end of the list of migratetype mt (Unmovable, Movable,
+ *       Reclaimable), both ring slots in [0, capacity)   [10] ring capacity (a power of two)
+ *   [11] word of the first ring
  * then, after every CPU's words, the lists themselves: one ring of `capacity` pfns per (cpu, zone,
- * migratetype). A list is the ring slots start, start + 1, …, start + length − 1 (mod capacity):
- * the slot at start is its cold end (drains take it, refills add below it), the last slot its hot
- * end (frees push there, allocations pop there), the order of Linux's list_add / list_first_entry
- * on pcp->lists. An array rather than links through struct page: an order-0 pair then moves one
- * pfn through one slot, as a hand-written free stack does (docs/benchmarks.md, "Per-CPU page lists").
+ * migratetype). A list is the ring slots start, start + 1, …, end − 1 (mod capacity), its length
+ * (end − start) mod capacity: the slot at start is its cold end (drains take it, refills add below
+ * it), the slot before end its hot end (frees push at end, allocations pop end − 1), the order of
+ * Linux's list_add / list_first_entry on pcp->lists. The slot before start always holds NO_PFN, a
+ * sentinel: an allocation reads the slot before end and finds a pfn, or the sentinel when the list
+ * is empty, so the hot end's operations read and write one list word (end), as a hand-written free
+ * stack moves its top. An array rather than links through struct page: an order-0 pair then moves
+ * one pfn through one slot (docs/benchmarks.md, "Per-CPU page lists").
  * The 'pcp.vmstat' region holds PCP_STATS f64 event counters per (cpu, zone): frees served by the
  * lists, refills and drains (batches and pages). Allocations are not counted but derived, so that
  * the allocation fast path writes no counter: every page a list ever held was refilled or freed
@@ -27,6 +31,7 @@
  *
  * Invariants (PageAllocator.validate()):
  *   count = Σ over the three lists of their length;  0 ≤ count < high;  high + batch < capacity
+ *   each list: start, end in [0, capacity); the slot before start holds NO_PFN
  *   every page on a list is a Pcp page of order 0 inside the list's zone, on no other list
  *   zone: reserved + buddy free + Σ pcp counts + allocated = spanned
  *
@@ -157,37 +162,49 @@ export function pcpRegionWords(nrPages: number, cpus: number): number {
   return cpus * MAX_NR_ZONES * (PCP_WORDS + MIGRATE_PCPTYPES * pcpCapacity(nrPages, cpus));
 }
 
-/** Pushes `pfn` at the hot end of list `list`. No lock: the list is this CPU's. The caller keeps length < capacity. */
-export function pcpPushHot(w: Int32Array, list: number, ring: number, mask: number, pfn: number): void {
-  const length = w[list + 1] as number;
-  w[ring + (((w[list] as number) + length) & mask)] = pfn;
-  w[list + 1] = length + 1;
+/** Pages on list `list`: (end − start) mod capacity. */
+export function pcpLength(w: Int32Array, list: number, mask: number): number {
+  return ((w[list + 1] as number) - (w[list] as number)) & mask;
 }
 
-/** Adds `pfn` at the cold end (a refill: the first page taken from the buddy allocator is used first). */
+/** Refuses a push that would leave no slot for the sentinel (internal tier: high + batch < capacity keeps the lists shorter). */
+function assertRoom(w: Int32Array, list: number, mask: number): void {
+  assert(pcpLength(w, list, mask) < mask, () => `pcp list at word ${list}: ${mask} pages already; a push would overwrite the NO_PFN sentinel below its start`);
+}
+
+/** Pushes `pfn` at the hot end of list `list`. No lock: the list is this CPU's. */
+export function pcpPushHot(w: Int32Array, list: number, ring: number, mask: number, pfn: number): void {
+  assertRoom(w, list, mask);
+  const end = w[list + 1] as number;
+  w[ring + end] = pfn;
+  w[list + 1] = (end + 1) & mask;
+}
+
+/** Adds `pfn` at the cold end (a refill: the first page taken from the buddy allocator is used first); the sentinel moves below it. */
 export function pcpPushCold(w: Int32Array, list: number, ring: number, mask: number, pfn: number): void {
+  assertRoom(w, list, mask);
   const start = ((w[list] as number) - 1) & mask;
   w[ring + start] = pfn;
+  w[ring + ((start - 1) & mask)] = NO_PFN;
   w[list] = start;
-  w[list + 1] = (w[list + 1] as number) + 1;
 }
 
-/** Takes the cold end's page of a list, or NO_PFN when it is empty. */
+/** Takes the cold end's page of a list, or NO_PFN when it is empty; its slot becomes the sentinel. */
 export function pcpPopCold(w: Int32Array, list: number, ring: number, mask: number): number {
-  const length = w[list + 1] as number;
-  if (length === 0) return NO_PFN;
   const start = w[list] as number;
+  if (start === w[list + 1]) return NO_PFN;
+  const pfn = w[ring + start] as number;
+  w[ring + start] = NO_PFN;
   w[list] = (start + 1) & mask;
-  w[list + 1] = length - 1;
-  return w[ring + start] as number;
+  return pfn;
 }
 
-/** Takes the hot end's page of a list, or NO_PFN when it is empty. */
+/** Takes the hot end's page of a list, or NO_PFN when it is empty (the sentinel below start). */
 export function pcpPopHot(w: Int32Array, list: number, ring: number, mask: number): number {
-  const length = (w[list + 1] as number) - 1;
-  if (length < 0) return NO_PFN;
-  w[list + 1] = length;
-  return w[ring + (((w[list] as number) + length) & mask)] as number;
+  const end = ((w[list + 1] as number) - 1) & mask;
+  const pfn = w[ring + end] as number;
+  if (pfn !== NO_PFN) w[list + 1] = end;
+  return pfn;
 }
 
 /** Empties every list of one pcp (boot); its rings start at word `rings`, `capacity` slots each. */
@@ -198,4 +215,6 @@ export function pcpInit(w: Int32Array, base: number, high: number, batch: number
   w[base + P.BATCH] = batch;
   w[base + P.CAPACITY] = capacity;
   w[base + P.RINGS] = rings;
+  // Every list starts empty at slot 0: the sentinel sits in the slot before it, the ring's last.
+  for (let mt = 0; mt < MIGRATE_PCPTYPES; mt++) w[rings + mt * capacity + capacity - 1] = NO_PFN;
 }

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { Kernel } from '../../src/mm/kernel.ts';
 import { GFP } from '../../src/mm/gfp.ts';
 import { pageAllocInternals } from '../../src/mm/page-alloc.ts';
-import { P, pcpBaseOf, zoneBatchsize, zoneHighsize, lowWatermarkPages } from '../../src/mm/pcp.ts';
-import { ZoneId } from '../../src/mm/types.ts';
+import { P, pcpBaseOf, pcpInit, pcpLength, pcpList, pcpPopCold, pcpPopHot, pcpPushCold, pcpPushHot, pcpRing, zoneBatchsize, zoneHighsize, lowWatermarkPages } from '../../src/mm/pcp.ts';
+import { NO_PFN, ZoneId } from '../../src/mm/types.ts';
 import { zoneinfoPagesets } from '../../src/mm/vmstat.ts';
 import { addFree } from '../../src/mm/zone.ts';
 import { InvariantError } from '../../src/util/errors.ts';
@@ -126,6 +126,99 @@ test('validate() counts the per-CPU lists: a wrong count or a lost page is caugh
   pcp[count] = (pcp[count] as number) - 1;
   assert.throws(() => kernel.validate(), (e: unknown) => e instanceof InvariantError && /walked \d+ pages, count says/.test((e as Error).message));
   pcp[count] = (pcp[count] as number) + 1;
+  kernel.validate();
+});
+
+test('a list is LIFO at its hot end across ring wrap-arounds; an empty list reads the sentinel and refills', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const pa = kernel.pages;
+  const { pcp } = pageAllocInternals(pa);
+  pa.freePages(pa.allocPages(0), 0);
+  const base = pcpBaseOf(pa.cpu, ZoneId.Normal);
+  const capacity = pcp[base + P.CAPACITY] as number;
+  const set = () => pa.pagesets().find((s) => s.zone === 'Normal' && s.cpu === pa.cpu)!;
+  const { high, batch } = set();
+  // Each round refills the emptied list (cold end) and frees past high (a drain from the cold end):
+  // start and end both travel around the ring several times.
+  let refills = pa.stats().zones[ZoneId.Normal]!.pcpEvents.refills;
+  for (let round = 0; round < Math.ceil((4 * capacity) / batch); round++) {
+    const held: number[] = [];
+    for (let i = 0; set().count > 0; i++) {
+      assert.ok(i < high + batch, `the list still holds ${set().count} pages after ${i} allocations`);
+      held.push(pa.allocPages(0));
+    }
+    held.push(pa.allocPages(0)); // the empty list: the hot end reads the sentinel, the general path refills
+    const events = pa.stats().zones[ZoneId.Normal]!.pcpEvents;
+    assert.equal(events.refills, refills + 1);
+    refills = events.refills;
+    assert.equal(new Set(held).size, held.length, 'no page handed out twice');
+    for (const pfn of held) pa.freePages(pfn, 0);
+    // LIFO: the page freed last comes back first.
+    const hot = pa.allocPages(0);
+    assert.equal(hot, held[held.length - 1]);
+    pa.freePages(hot, 0);
+    assert.ok(set().count < high);
+    kernel.validate();
+  }
+  assert.equal(pa.freePagesTotal, pa.buddyFreePagesTotal + pa.pcpPages());
+});
+
+test('ring operations: LIFO at the hot end, FIFO from the cold end, the sentinel kept below start', () => {
+  const capacity = 8;
+  const mask = capacity - 1;
+  const w = new Int32Array(16 + 3 * capacity);
+  pcpInit(w, 0, 3, 2, 16, capacity);
+  const list = pcpList(0, 0);
+  const ring = pcpRing(w, 0, 0);
+  assert.equal(pcpPopHot(w, list, ring, mask), NO_PFN, 'an empty list shows the sentinel');
+  assert.equal(pcpPopCold(w, list, ring, mask), NO_PFN);
+  for (let i = 0; i < mask; i++) pcpPushHot(w, list, ring, mask, 100 + i);
+  assert.equal(pcpLength(w, list, mask), mask);
+  assert.throws(() => pcpPushHot(w, list, ring, mask, 200), (e: unknown) => e instanceof InvariantError && /sentinel/.test((e as Error).message));
+  assert.throws(() => pcpPushCold(w, list, ring, mask, 200), (e: unknown) => e instanceof InvariantError && /sentinel/.test((e as Error).message));
+  assert.equal(pcpPopCold(w, list, ring, mask), 100, 'the cold end is the oldest page');
+  for (let i = mask - 1; i >= 1; i--) assert.equal(pcpPopHot(w, list, ring, mask), 100 + i);
+  assert.equal(pcpPopHot(w, list, ring, mask), NO_PFN);
+  // Refills go below start, around the ring; the page added first is taken first from the hot end.
+  for (let round = 0; round < 3 * capacity; round++) {
+    pcpPushCold(w, list, ring, mask, 1);
+    pcpPushCold(w, list, ring, mask, 2);
+    assert.equal(w[ring + (((w[list] as number) - 1) & mask)], NO_PFN);
+    assert.equal(pcpPopHot(w, list, ring, mask), 1);
+    assert.equal(pcpPopCold(w, list, ring, mask), 2);
+    assert.equal(pcpPopHot(w, list, ring, mask), NO_PFN);
+  }
+});
+
+test('validate() catches a lost sentinel below a list’s start', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const pa = kernel.pages;
+  pa.freePages(pa.allocPages(0), 0);
+  const { pcp } = pageAllocInternals(pa);
+  const base = pcpBaseOf(pa.cpu, ZoneId.Normal);
+  const capacity = pcp[base + P.CAPACITY] as number;
+  const list = base + P.LISTS; // Unmovable, where GFP_KERNEL pages live
+  const slot = (pcp[base + P.RINGS] as number) + (((pcp[list] as number) - 1) & (capacity - 1));
+  const sentinel = pcp[slot] as number;
+  pcp[slot] = 1;
+  assert.throws(() => kernel.validate(), (e: unknown) => e instanceof InvariantError && /expected the sentinel -1/.test((e as Error).message));
+  pcp[slot] = sentinel;
+  kernel.validate();
+});
+
+test('order-0 DMA pages use the DMA zone’s list, freed through the general path', () => {
+  const kernel = Kernel.boot({ ramBytes: '64MiB' });
+  const pa = kernel.pages;
+  const dmaCount = () => pa.pagesets().find((s) => s.zone === 'DMA' && s.cpu === pa.cpu)!.count;
+  const pfn = pa.allocPages(0, GFP.DMA);
+  assert.equal(pa.zoneOf(pfn).name, 'DMA');
+  const before = dmaCount();
+  pa.freePages(pfn, 0);
+  assert.equal(dmaCount(), before + 1);
+  assert.equal(pa.allocPages(0, GFP.DMA), pfn, 'the DMA list hands back its hot page');
+  assert.throws(() => pa.freePages(pfn, 0, 7), /owner/);
+  pa.freePages(pfn, 0);
+  assert.throws(() => pa.freePages(pfn, 0), /double free|already free/i);
   kernel.validate();
 });
 
