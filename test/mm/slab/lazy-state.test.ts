@@ -129,3 +129,33 @@ test('a copy of a plain arena attached over shared memory turns its magazine rou
   assert.equal(again.size, 100, 'no object handed out twice');
   resumed.validate();
 });
+
+test('lazy state: validate() reports a free object whose mark was overwritten (a write after free)', () => {
+  const kernel = Kernel.boot({ ramBytes: '16MiB', cpus: 1 });
+  const w = new Int32Array(kernel.buffer);
+  const cache = kernel.createCache('scribbled-after-free', 64, { magazineRounds: 8 });
+  const addr = cache.alloc();
+  cache.free(addr);
+  const word = (addr >>> 2) + cache.markWord;
+  const mark = w[word] as number;
+  assert.equal(mark, addr ^ FREE_MARK, 'a freed object carries its mark');
+  w[word] = 12345;
+  assert.throws(() => kernel.validate(), /lost its free mark/);
+  w[word] = mark;
+  kernel.validate();
+});
+
+test('a copy of a shared arena attached over a plain buffer stays eager', () => {
+  const kernel = Kernel.boot({ ramBytes: '16MiB', cpus: 2, shared: true });
+  const cache = kernel.createCache('stays', 64, { magazineRounds: 8 });
+  const objects = Array.from({ length: 40 }, () => cache.alloc());
+  for (const addr of objects.slice(0, 20)) cache.free(addr);
+  const copy = new ArrayBuffer(kernel.buffer.byteLength);
+  new Uint8Array(copy).set(new Uint8Array(kernel.buffer));
+  const resumed = Kernel.attach(copy, { resume: true });
+  const there = resumed.slab.cache('stays');
+  assert.equal(there.lazy, false);
+  for (const addr of objects.slice(0, 20)) assert.throws(() => there.free(addr), SlabDoubleFreeError);
+  for (const addr of objects.slice(20)) there.free(addr);
+  resumed.validate();
+});
