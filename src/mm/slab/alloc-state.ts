@@ -42,8 +42,10 @@
  * free list, and every free object carries its mark (rounds always; slab free-list objects unless
  * the mark is the free pointer).
  *
- * The cost, measured against the free marker this replaces (a cookie ^ addr word inside the object,
- * which a caller could write by chance): docs/benchmarks.md, "allocation state".
+ * The cost, measured against the free marker the bitmap replaced (a cookie ^ addr word inside the
+ * object whose value a caller could write by chance, so a live object could look free; the lazy
+ * mode's mark can only send such a free to the exact slow path): docs/benchmarks.md, "Allocation
+ * state outside the objects" and "Lazy allocation state on plain arenas".
  */
 export const STATE_WORD_SHIFT = 8;
 /**

@@ -70,7 +70,7 @@ export class KmemCache extends CacheContext {
 
   constructor(...args: ConstructorParameters<typeof CacheContext>) {
     super(...args);
-    // Fast frees only where nothing but the marker changes: not slow-only or init_on_free caches.
+    // Fast frees only where nothing but the allocation state changes: not slow-only or init_on_free caches.
     const fastFree = !this.slowOnly && !this.zeroOnFree;
     // Alloc-time work: init_on_alloc zeroes the object (objects of caches with a constructor keep
     // their constructed state instead); init_on_free wipes the link word it still holds (SLUB's

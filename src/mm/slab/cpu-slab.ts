@@ -33,11 +33,12 @@
  *                          Atomics.and / Atomics.or each, whose old value says whether this thread
  *                          made the change, so of two racing frees of one object exactly one wins
  *                          (plain loads and stores over a plain ArrayBuffer booted shared)
- *   lazy (plain arenas)    the bitmap does not change: a fast free reads the object's bit (set:
- *                          off its slab's free list) and its mark word (not FREE_MARK ^ addr: in
- *                          no magazine), then writes the mark; a fast alloc writes 0 to the mark.
- *                          No read-modify-write of a word another object shares, so an alloc and
- *                          free of one object form no chain through memory (F_MARK: which word)
+ *   lazy (plain arenas)    the bitmap does not change: a fast free reads the object's mark word
+ *                          (every free object carries FREE_MARK ^ addr there, so without it the
+ *                          object is allocated; F_BIT_CHECK rows also read the state bit), then
+ *                          writes the mark; a fast alloc writes 0 to the mark. No read-modify-
+ *                          write of a word another object shares, so an alloc and a free of one
+ *                          object form no chain through memory (F_MARK: which word)
  *
  * Both fast paths either finish or change nothing and answer "slow path" (0 or false): the caller's
  * slow path then checks again and explains (a double free is reported there, with the cache name).
@@ -100,8 +101,8 @@ export interface CpuSlab {
   /**
    * Frees `addr` as an object of row `b`'s cache onto its loaded magazine. False, with nothing
    * changed, unless it starts an object of a full-order slab of that cache, is allocated (eager:
-   * its state bit set, and cleared by this call; lazy: its bit set and no mark, which this call
-   * writes), and the magazine has room.
+   * its state bit set, and cleared by this call; lazy: no mark, which this call writes, and with
+   * F_BIT_CHECK its bit set), and the magazine has room.
    */
   free(addr: number, b: number): boolean;
   /** kfree's fast path: free() with the row of the cache the page's owner tag names. */
