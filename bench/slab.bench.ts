@@ -1,7 +1,8 @@
 /**
  * Slab caches and kmalloc, beside their baselines:
  *   fixed-size objects   ns per alloc+free pair: kmem cache (plain and shared arena) vs the strong
- *                        floor (a stack of slot indices, address = index << 6; plain and shared), a
+ *                        floor (a stack of slot indices, address = index << 6; plain and shared,
+ *                        and shared with the one compareExchange per free that exactness needs), a
  *                        hand-written Int32Array free-list
  *                        slab (index = offset / size), a JS object of 8 fields, @thi.ng/malloc's MemPool, and
  *                        kmem caches with each debugging or hardening option on
@@ -21,7 +22,7 @@ import { Kernel } from '../src/mm/kernel.ts';
 import { SlabFlag } from '../src/mm/slab/layout.ts';
 import type { SlabBootOptions } from '../src/mm/slab/allocator.ts';
 import { Prng } from '../src/util/prng.ts';
-import { FreeListSlab, SlotStackSlab } from './baselines/free-list-slab.ts';
+import { ClaimingSlotStackSlab, FreeListSlab, SlotStackSlab } from './baselines/free-list-slab.ts';
 import { magazineKmalloc } from './baselines/magazine-kmalloc.ts';
 import { TrivialKmalloc } from './baselines/trivial-kmalloc.ts';
 import type { BenchCase } from './harness.ts';
@@ -85,6 +86,13 @@ function fixedSizeCases(): BenchCase[] {
     ['hand-written Int32Array free-list slab, index = offset / size', () => new FreeListSlab(100_000, OBJECT_BYTES)],
     ['kmem cache (magazine fast path)', () => kmemCache(0)],
     ['the strong floor over a SharedArrayBuffer', () => new SlotStackSlab(100_000, 6, true)],
+    [
+      'reference: that floor + one Atomics.compareExchange per free (the least an exact racing-free check costs)',
+      () => {
+        const s = new ClaimingSlotStackSlab(100_000, 6);
+        return { alloc: () => s.alloc(), free: (addr) => void s.free(addr) };
+      },
+    ],
     ['kmem cache on a shared arena (Atomics state changes)', () => kmemCache(0, {}, true)],
     [
       '@thi.ng/malloc MemPool (best case)',

@@ -59,3 +59,43 @@ export class SlotStackSlab {
     this.stack[this.top++] = offset >>> this.shift;
   }
 }
+
+/**
+ * The strong floor over a SharedArrayBuffer plus the least an exact double-free check costs there:
+ * a state word per slot (allocated 1, free 0; no word holds two slots' state, so alloc's store is
+ * a plain one) and one Atomics.compareExchange per free, the step that lets exactly one of two
+ * threads freeing one slot win (plain reads and writes cannot: consensus number 1, Herlihy,
+ * "Wait-free synchronization", TOPLAS 1991). A double free returns false. One thread, like the
+ * other floors: the reference for kmem's shared-arena fixed-size pair.
+ */
+export class ClaimingSlotStackSlab {
+  private readonly stack: Int32Array;
+  private readonly state: Int32Array;
+  private top: number;
+
+  constructor(
+    readonly count: number,
+    readonly shift: number,
+  ) {
+    this.stack = new Int32Array(new SharedArrayBuffer(count * 4));
+    this.state = new Int32Array(new SharedArrayBuffer(count * 4));
+    for (let i = 0; i < count; i++) this.stack[i] = count - 1 - i;
+    this.top = count;
+  }
+
+  /** The byte offset of a free object, or -1 when all are taken. */
+  alloc(): number {
+    if (this.top === 0) return -1;
+    const i = this.stack[--this.top] as number;
+    this.state[i] = 1;
+    return i << this.shift;
+  }
+
+  /** False, with nothing changed, when the slot is not allocated (a double free, or a lost race). */
+  free(offset: number): boolean {
+    const i = offset >>> this.shift;
+    if (Atomics.compareExchange(this.state, i, 1, 0) !== 1) return false;
+    this.stack[this.top++] = i;
+    return true;
+  }
+}

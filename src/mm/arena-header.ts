@@ -22,7 +22,9 @@ export const ARENA_MAGIC = 0x4d454d4b; // 'KMEM' little-endian
  * Bumped whenever a region's layout changes, so that a copy or hibernation image of an older arena is
  * refused (ArenaFormatError) instead of misread. 3: per-CPU page lists as rings in 'pcp', the
  * 'slab.lockstat' region, the VM root's swap words and page-flag bits 16–19 (swap and LRU).
- * 4: a pcp list is [start, end] with a NO_PFN sentinel in the slot before start (was [start, length]).
+ * 4: a pcp list is [start, end] with a NO_PFN sentinel in the slot before start (was [start, length]);
+ * the slab header's state-mode word and, over plain arenas, lazy allocation state (magazine rounds
+ * keep their 'slab-state' bit set and carry a mark word: slab/alloc-state.ts).
  */
 export const ARENA_VERSION = 4;
 

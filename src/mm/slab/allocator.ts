@@ -22,7 +22,7 @@ import { LockWord } from '../../sync/lock-word.ts';
 import type { LockOwner } from '../../sync/lock-word.ts';
 import { LOCK_STAT_COUNT } from '../../sync/types.ts';
 import { listWalk } from '../../util/arena-list.ts';
-import { ArgumentError } from '../../util/errors.ts';
+import { ArgumentError, InvariantError } from '../../util/errors.ts';
 import type { ArenaHeader } from '../arena-header.ts';
 import type { CpuSlots } from '../cpu-slots.ts';
 import type { MemMap } from '../mem-map.ts';
@@ -33,7 +33,7 @@ import { KmemCache } from './cache.ts';
 import type { SlabServices } from './context.ts';
 import { CacheContext, SLAB_LIST_LINKS, readName, writeName } from './context.ts';
 import { AllocState, stateBytes } from './alloc-state.ts';
-import { cpuFlushAt, depotPurge } from './depot.ts';
+import { cpuFlushAt, depotPurge, someRound } from './depot.ts';
 import { CacheBusyError, CacheDestroyedError, CacheNameError, SlabLimitError } from './errors.ts';
 import { ROW_WORDS, createCpuSlab } from './cpu-slab.ts';
 import type { CpuSlab } from './cpu-slab.ts';
@@ -70,6 +70,8 @@ import {
   HEADER_WORDS,
   H_CPUS,
   H_POSSIBLE_CPUS,
+  H_STATE_MODE,
+  STATE_LAZY,
   H_LAYOUT,
   H_MAX_CACHES,
   H_NEVER,
@@ -130,6 +132,8 @@ export class SlabAllocator implements SlabServices {
   deferSlabPages: ((pfn: number, order: number) => void) | null = null;
   /** @internal */
   readonly allocState: AllocState;
+  /** Lazy allocation state (alloc-state.ts): the arena was booted over a plain ArrayBuffer. */
+  readonly lazyState: boolean;
   readonly maxCaches: number;
   readonly cpus: number;
   /** nr_cpu_ids for calculate_order() (the `possibleCpus` boot option). */
@@ -183,7 +187,19 @@ export class SlabAllocator implements SlabServices {
     const shared = typeof SharedArrayBuffer !== 'undefined' && ram.buffer instanceof SharedArrayBuffer;
     const stateBase = statePaddr >>> 2;
     this.allocState = new AllocState(this.w, stateBase, shared);
-    this.cpuSlab = createCpuSlab(this.w, memMap.owner, new Uint32Array(fo.buffer, fo.byteOffset, fo.length), stateBase, shared, this.neverWord, this.maxCaches, KMALLOC_CLASSES);
+    // A copy of a lazy arena attached over shared memory turns eager (attach(): makeStateEager).
+    this.lazyState = !shared && this.w[this.headerWord + H_STATE_MODE] === STATE_LAZY;
+    this.cpuSlab = createCpuSlab(
+      this.w,
+      memMap.owner,
+      new Uint32Array(fo.buffer, fo.byteOffset, fo.length),
+      stateBase,
+      shared,
+      this.lazyState,
+      this.neverWord,
+      this.maxCaches,
+      KMALLOC_CLASSES,
+    );
     this.kmalloc = new Kmalloc(this);
   }
 
@@ -218,6 +234,7 @@ export class SlabAllocator implements SlabServices {
       w[h + H_MAX_CACHES] = options.maxCaches ?? DEFAULT_MAX_CACHES;
       w[h + H_CPUS] = slots.nrSlots;
       w[h + H_POSSIBLE_CPUS] = slots.possibleCpus;
+      w[h + H_STATE_MODE] = ram.shared ? 0 : STATE_LAZY;
       w[h + H_LAYOUT] =
         (layout === 'bonwick' ? LAYOUT_BONWICK : 0) |
         (debugFlags << 8) |
@@ -247,7 +264,7 @@ export class SlabAllocator implements SlabServices {
 
   /** A worker's view of a booted slab allocator. Writes nothing until a cache is used. @internal */
   static attach(ram: Ram, header: ArenaHeader, pages: PageAllocator, memMap: MemMap, slots: CpuSlots): SlabAllocator {
-    return new SlabAllocator(
+    const slab = new SlabAllocator(
       ram,
       pages,
       memMap,
@@ -257,6 +274,29 @@ export class SlabAllocator implements SlabServices {
       header.requireRegion('slab.lockstat').paddr,
       null,
     );
+    if (ram.shared && slab.w[slab.headerWord + H_STATE_MODE] === STATE_LAZY) slab.makeStateEager();
+    return slab;
+  }
+
+  /**
+   * A copy of an arena booted over a plain ArrayBuffer, now over shared memory: every magazine
+   * round's state bit is cleared (eager mode, alloc-state.ts), then the header says so. Runs
+   * before this worker uses any cache, on a copy no other thread has attached yet.
+   */
+  private makeStateEager(): void {
+    for (const ctx of this.liveContexts()) {
+      if (ctx.slowOnly || ctx.rounds === 0) continue;
+      someRound(ctx, this.cpus, (cpu) => this.pcpuWord(ctx.index, cpu), (addr) => {
+        if (!this.allocState.markFree(addr)) throw new InvariantError(`${ctx.name}: magazine round 0x${addr.toString(16)} of a lazy-state arena has its state bit clear`);
+        return false;
+      });
+    }
+    this.w[this.headerWord + H_STATE_MODE] = 0;
+  }
+
+  /** Whether `addr` is a round in a magazine of `cache`: any CPU's, or the depot's. @internal */
+  inMagazines(cache: CacheContext, addr: number): boolean {
+    return someRound(cache, this.cpus, (cpu) => this.pcpuWord(cache.index, cpu), (round) => round === addr);
   }
 
   /** The boot default layout, debug and init flags. */

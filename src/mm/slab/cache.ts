@@ -2,10 +2,12 @@
  * KmemCache: one worker's handle on an object cache, with the magazine layer's per-CPU half
  * (Bonwick & Adams 2001, §3.1) as its fast path.
  *
- * Fast path (no lock, no Atomics): alloc pops the top round of this CPU's loaded magazine and
- * clears the object's free marker; free checks the address (a slab page of this cache, an object's
- * first byte, marker not already set), sets the marker and pushes it. Both are this worker's
- * CpuSlab paths (cpu-slab.ts) on this handle's row, the code kmalloc and kfree run too.
+ * Fast path (no lock): alloc pops the top round of this CPU's loaded magazine and changes its
+ * allocation state; free checks the address (a slab page of this cache, an object's first byte,
+ * allocated), changes its state and pushes it. The state is outside the objects (alloc-state.ts):
+ * a bit per object changed by both paths (eager: shared arenas, one atomic each), or a bit that
+ * only moves with the slab layer plus a mark word in free rounds (lazy: plain arenas). Both are
+ * this worker's CpuSlab paths (cpu-slab.ts) on this handle's row, the code kmalloc and kfree run too.
  *
  * Everything else is the slow path: exchange with the previous magazine when that is full (alloc)
  * or empty (free); else trade with the depot; else fill the loaded magazine from the slab layer in
@@ -14,11 +16,9 @@
  * SLUB's debug caches bypass its per-CPU fast path; init_on_alloc zeroes on the fast alloc path,
  * and init_on_free caches free through the checked path, which zeroes the object first.
  *
- * Over a shared arena, alloc also checks the popped round's free marker: a round whose marker is
- * not set is held by someone already (two workers freed it at the same moment, racing past each
- * other's checks), and it is dropped with a DuplicateObjectError instead of being handed out twice.
- * One thread cannot race itself, so over a plain ArrayBuffer the free-time check is exact and alloc
- * skips this one.
+ * Of two workers freeing one object at the same moment exactly one wins (eager mode's atomic bit
+ * change); an eager alloc that finds a round's bit already set drops it with DuplicateObjectError
+ * instead of handing it out twice.
  *
  * A handle belongs to the CPU slot its allocator claimed. After detach() its round-count word points
  * at a header word that always holds −1, so its fast paths fall to the slow path, which claims a
@@ -31,6 +31,7 @@
 import { OutOfMemoryError } from '../errors.ts';
 import { GFP, GFP_VALID_MASK } from '../gfp.ts';
 import type { LockWord } from '../../sync/lock-word.ts';
+import { FREE_MARK } from './alloc-state.ts';
 import { CacheContext } from './context.ts';
 import { ROW_WORDS } from './cpu-slab.ts';
 import type { CpuSlab } from './cpu-slab.ts';
@@ -69,7 +70,7 @@ export class KmemCache extends CacheContext {
 
   constructor(...args: ConstructorParameters<typeof CacheContext>) {
     super(...args);
-    // Fast frees only where nothing but the marker changes: not slow-only or init_on_free caches.
+    // Fast frees only where nothing but the allocation state changes: not slow-only or init_on_free caches.
     const fastFree = !this.slowOnly && !this.zeroOnFree;
     // Alloc-time work: init_on_alloc zeroes the object (objects of caches with a constructor keep
     // their constructed state instead); init_on_free wipes the link word it still holds (SLUB's
@@ -286,6 +287,8 @@ export class KmemCache extends CacheContext {
       if (addr === 0 && (attempt > 0 || !this.reclaim(gfp))) return this.outOfMemory(gfp);
     }
     if (!this.state.markAllocated(addr)) throw new DuplicateObjectError(addr, this.name);
+    // A lazy object coming from its slab may still carry the mark it had as a round.
+    if (this.lazy) this.w[(addr >>> 2) + this.markWord] = 0;
     if (this.debug) initObject(this, addr, true);
     this.cpu.initObject(this.row, addr);
     return addr;
@@ -306,7 +309,7 @@ export class KmemCache extends CacheContext {
     }
   }
 
-  /** The loaded magazine is full or missing; the object's state bit is already clear. */
+  /** The loaded magazine is full or missing; the object's state is already free (bit clear, or lazy: marked). */
   private freeSlow(addr: number): void {
     this.ensureUsable();
     this.checkDrainRequest();
@@ -342,6 +345,7 @@ export class KmemCache extends CacheContext {
     }
     this.lockLiveOrAbandon(this.slabLock);
     try {
+      if (this.lazy && !this.state.markFree(addr)) throw new SlabDoubleFreeError(addr, this.name);
       slabPut(this, addr);
     } finally {
       this.slabLock.release();
@@ -396,12 +400,18 @@ export class KmemCache extends CacheContext {
   freeChecked(addr: number): void {
     const error = this.objectStartError(addr, 'free');
     if (error !== null) throw error;
-    if (!this.state.isAllocated(addr)) throw new SlabDoubleFreeError(addr, this.name);
+    // Lazy: exact, a search of the magazines when the object carries a round's mark (alloc-state.ts).
+    if (this.isFree(addr)) throw new SlabDoubleFreeError(addr, this.name);
     if (!this.current) throw new CacheDestroyedError(this.name);
     if (this.slowOnly) return this.freeDirect(addr);
-    // The state change is the one step two racing frees cannot both pass (alloc-state.ts).
-    if (!this.state.markFree(addr)) throw new SlabDoubleFreeError(addr, this.name);
-    if (this.zeroOnFree) this.bytes.fill(0, addr, addr + this.objectSize);
+    if (this.lazy) {
+      if (this.zeroOnFree) this.bytes.fill(0, addr, addr + this.objectSize);
+      this.w[(addr >>> 2) + this.markWord] = addr ^ FREE_MARK;
+    } else {
+      // The state change is the one step two racing frees cannot both pass (alloc-state.ts).
+      if (!this.state.markFree(addr)) throw new SlabDoubleFreeError(addr, this.name);
+      if (this.zeroOnFree) this.bytes.fill(0, addr, addr + this.objectSize);
+    }
     this.push(addr);
   }
 }

@@ -15,8 +15,9 @@ import { PAGE_SHIFT } from '../types.ts';
 import type { CpuSlab } from './cpu-slab.ts';
 import { CacheDestroyedError, InteriorPointerError, InvalidFreeError, InvalidPointerError } from './errors.ts';
 import type { SlabError } from './errors.ts';
+import { FREE_MARK } from './alloc-state.ts';
 import type { AllocState } from './alloc-state.ts';
-import { SLAB_DEBUG_FLAGS, isSlowOnly } from './layout.ts';
+import { SLAB_DEBUG_FLAGS, SlabFlag, isSlowOnly } from './layout.ts';
 import {
   CACHE_WORDS,
   C_ALIGN,
@@ -69,6 +70,10 @@ export interface SlabServices {
   ctorOf(index: number): ((addr: number) => void) | undefined;
   /** The allocation-state bitmap (alloc-state.ts). */
   readonly allocState: AllocState;
+  /** Whether the allocation state is lazy (alloc-state.ts: arenas booted over a plain ArrayBuffer). */
+  readonly lazyState: boolean;
+  /** Whether `addr` is a round in any magazine of `cache` (any CPU's, or the depot's). */
+  inMagazines(cache: CacheContext, addr: number): boolean;
   /** Word index of this worker's per-CPU words for cache 0 (claims a CPU slot on first use). */
   readonly pcpuBase: number;
   /** This worker's fast-path rows (cpu-slab.ts). */
@@ -112,8 +117,25 @@ export class CacheContext {
   readonly rounds: number;
   /** Word offset of the slab free-list link from an object's first word (SLUB's free pointer). @internal */
   readonly linkWord: number;
-  /** Whether each object is allocated (alloc-state.ts). @internal */
+  /** The allocation-state bitmap (alloc-state.ts); isFree() is the exact answer. @internal */
   readonly state: AllocState;
+  /**
+   * Lazy allocation state for this cache (alloc-state.ts): its magazine rounds keep their state
+   * bit set and carry a mark at word `markWord` of the object. @internal
+   */
+  readonly lazy: boolean;
+  /**
+   * Word offset of the lazy-mode mark from an object's first word: the first word (the second
+   * where the free pointer is the first), or, where the free pointer lives outside the object
+   * (constructor, poisoning) or the object must keep its bytes while free (SLAB_TYPESAFE_BY_RCU),
+   * the free-pointer word itself (markIsLink). @internal
+   */
+  readonly markWord: number;
+  /**
+   * The mark shares the free-pointer word, so objects on a slab free list carry their link there,
+   * not the mark: a fast free must read the state bit too (cpu-slab.ts). @internal
+   */
+  readonly markIsLink: boolean;
   /** Alloc and free always take the slow path (debug checks, or no magazine layer). @internal */
   readonly slowOnly: boolean;
   /** @internal */
@@ -165,6 +187,9 @@ export class CacheContext {
     this.state = services.allocState;
     this.debug = (this.flags & SLAB_DEBUG_FLAGS) !== 0;
     this.slowOnly = isSlowOnly(this.flags);
+    this.lazy = services.lazyState && !this.slowOnly && this.rounds > 0;
+    this.markIsLink = (this.flags & (SlabFlag.HAS_CTOR | SlabFlag.POISON | SlabFlag.TYPESAFE_BY_RCU)) !== 0;
+    this.markWord = this.markIsLink ? this.linkWord : this.linkWord === 0 ? 1 : 0;
     this.slabLock = new LockWord(w, this.base + C_SLAB_LOCK, services.lockOwner, services.lockStatsOf('slab', index));
     this.depotLock = new LockWord(w, this.base + C_DEPOT_LOCK, services.lockOwner, services.lockStatsOf('depot', index));
     this.owner = services.memMap.owner;
@@ -172,6 +197,16 @@ export class CacheContext {
     const fo = services.memMap.firstObject;
     this.firstObject = new Uint32Array(fo.buffer, fo.byteOffset, fo.length);
     this.magazineIndex = at(C_MAGAZINE_CACHE) - 1;
+  }
+
+  /**
+   * Whether the object at `addr` (an object start of this cache) is free: on a slab free list or
+   * in a magazine. Exact in both modes of alloc-state.ts. @internal
+   */
+  isFree(addr: number): boolean {
+    if (!this.state.isAllocated(addr)) return true;
+    if (!this.lazy || this.w[(addr >>> 2) + this.markWord] !== (addr ^ FREE_MARK)) return false;
+    return this.services.inMagazines(this, addr);
   }
 
   /** The constructor this worker registered for the cache (looked up each time: it may come later). */

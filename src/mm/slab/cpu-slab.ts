@@ -13,7 +13,10 @@
  *                    init_on_free caches, and slots this worker has no handle for)
  *     F_INIT         alloc-time work: 0 none; n > 0 zero n bytes (init_on_alloc); −1 − k wipe the
  *                    word k words into the object (init_on_free's stale link word)
- *     F_EXTRA        1 when a fast alloc has more to do than set the state bit (F_INIT)
+ *     F_EXTRA        1 when a fast alloc has more to do than its state change (F_INIT)
+ *     F_MARK         word offset of the lazy-mode mark from the object's first word
+ *     F_BIT_CHECK    1 when a lazy fast free must also read the state bit: the mark shares the
+ *                    free-pointer word, so objects on a slab free list do not carry it
  *     F_SHIFT, F_INVERSE, F_LIMIT, F_SPAN
  *                    the object-start test without a division: with the slot size = 2^k · d, d odd,
  *                    `off` bytes past a full-order slab's first object is an object start iff
@@ -25,10 +28,17 @@
  * this CPU or the −1 word; the row past the last slot (deadRow) never changes, so a handle retired
  * there, or a kmalloc class with no cache yet, always misses.
  *
- * Allocation state is the slab's state bitmap (alloc-state.ts), outside the objects: a fast free
- * clears the object's bit, a fast alloc sets it. Over a shared arena each is one Atomics.and /
- * Atomics.or whose old value says whether this thread made the change, so of two racing frees of
- * one object exactly one wins; over a plain ArrayBuffer they are plain loads and stores.
+ * Allocation state (alloc-state.ts) has two modes, and each has its own pair of fast paths:
+ *   eager (shared arenas)  a fast free clears the object's state bit, a fast alloc sets it: one
+ *                          Atomics.and / Atomics.or each, whose old value says whether this thread
+ *                          made the change, so of two racing frees of one object exactly one wins
+ *                          (plain loads and stores over a plain ArrayBuffer booted shared)
+ *   lazy (plain arenas)    the bitmap does not change: a fast free reads the object's mark word
+ *                          (every free object carries FREE_MARK ^ addr there, so without it the
+ *                          object is allocated; F_BIT_CHECK rows also read the state bit), then
+ *                          writes the mark; a fast alloc writes 0 to the mark. No read-modify-
+ *                          write of a word another object shares, so an alloc and a free of one
+ *                          object form no chain through memory (F_MARK: which word)
  *
  * Both fast paths either finish or change nothing and answer "slow path" (0 or false): the caller's
  * slow path then checks again and explains (a double free is reported there, with the cache name).
@@ -39,7 +49,7 @@
  * Node 20: 25 vs 16 ns per kmalloc churn pair on the same arena; the bench's churn group shows the
  * result, docs/benchmarks.md the history).
  */
-import { STATE_BIT_SHIFT, STATE_WORD_SHIFT } from './alloc-state.ts';
+import { FREE_MARK, STATE_BIT_SHIFT, STATE_WORD_SHIFT } from './alloc-state.ts';
 import { DuplicateObjectError } from './errors.ts';
 
 export const ROW_WORDS = 16;
@@ -56,6 +66,9 @@ const F_INVERSE = 7;
 const F_LIMIT = 8;
 const F_SPAN = 9;
 const F_EXTRA = 10;
+const F_MARK = 11;
+const F_BIT_CHECK = 12;
+const MARK = FREE_MARK;
 const FAST_PAGE_SHIFT = 12;
 
 /** What a row is bound from: a cache handle's layout and state. */
@@ -65,6 +78,10 @@ interface CpuSlabBinding {
   readonly objs: number;
   readonly rounds: number;
   readonly name: string;
+  /** Word offset of the lazy-mode mark in an object (CacheContext.markWord). */
+  readonly markWord: number;
+  /** Whether the mark shares the free-pointer word (CacheContext.markIsLink). */
+  readonly markIsLink: boolean;
 }
 
 /** The kmalloc size classes CpuSlab maps sizes to (kmalloc.ts owns their meaning). */
@@ -83,13 +100,14 @@ export interface CpuSlab {
   kmalloc(size: number): number;
   /**
    * Frees `addr` as an object of row `b`'s cache onto its loaded magazine. False, with nothing
-   * changed, unless it starts an object of a full-order slab of that cache, is allocated (its state
-   * bit set, and cleared by this call), and the magazine has room.
+   * changed, unless it starts an object of a full-order slab of that cache, is allocated (eager:
+   * its state bit set, and cleared by this call; lazy: no mark, which this call writes, and with
+   * F_BIT_CHECK its bit set), and the magazine has room.
    */
   free(addr: number, b: number): boolean;
   /** kfree's fast path: free() with the row of the cache the page's owner tag names. */
   freeAny(addr: number): boolean;
-  /** Pushes a free object (state bit clear) on row `b`'s loaded magazine; false when it is full or missing. */
+  /** Pushes a free object (its state changed: eager bit clear, lazy mark written) on row `b`'s loaded magazine; false when it is full or missing. */
   push(b: number, addr: number): boolean;
   /** Row `b`'s alloc-time work on a new object (F_INIT). */
   initObject(b: number, addr: number): void;
@@ -107,6 +125,7 @@ export interface CpuSlab {
  * This worker's CpuSlab over the arena `w`.
  * @param stateBase  word index of the allocation-state bitmap (alloc-state.ts)
  * @param shared     whether other threads share the arena: only then are the state changes Atomics
+ * @param lazy       lazy allocation state (alloc-state.ts; never over a shared arena)
  */
 export function createCpuSlab(
   w: Int32Array,
@@ -114,6 +133,7 @@ export function createCpuSlab(
   firstObject: Uint32Array,
   stateBase: number,
   shared: boolean,
+  lazy: boolean,
   neverWord: number,
   maxCaches: number,
   kmallocClasses: KmallocClasses,
@@ -147,7 +167,7 @@ export function createCpuSlab(
     throw new DuplicateObjectError(addr, names[b / ROW] ?? '?');
   };
 
-  const alloc = (b: number): number => {
+  const allocEager = (b: number): number => {
     const rw = rows[b + F_ROUNDS_WORD] as number;
     const r = (w[rw] as number) - 1;
     if (r < 0) return 0;
@@ -175,14 +195,48 @@ export function createCpuSlab(
     return true;
   };
 
-  const free = (addr: number, b: number): boolean => {
+  const allocLazy = (b: number): number => {
+    const rw = rows[b + F_ROUNDS_WORD] as number;
+    const r = (w[rw] as number) - 1;
+    if (r < 0) return 0;
+    w[rw] = r;
+    const addr = u32[(rows[b + F_LOADED] as number) + r] as number;
+    w[(addr >>> 2) + (rows[b + F_MARK] as number)] = 0;
+    if (rows[b + F_EXTRA] !== 0) initObject(b, addr);
+    return addr;
+  };
+
+  /** Whether `addr` starts an object of a full-order slab of row `b`'s cache (see F_SHIFT …). */
+  const objectStart = (addr: number, b: number): boolean => {
     const pfn = addr >>> FAST_PAGE_SHIFT;
     const off = addr - (firstObject[pfn] as number);
     const k = rows[b + F_SHIFT] as number;
     const q = off >>> k;
     // Fractions, negatives and values past 2^31 all fail the second or third test.
     if (owner[pfn] !== rows[b + F_TAG] || q << k !== off || off >>> 0 >= (rows[b + F_SPAN] as number)) return false;
-    if (Math.imul(q, rows[b + F_INVERSE] as number) >>> 0 > (rows[b + F_LIMIT] as number) >>> 0) return false;
+    return Math.imul(q, rows[b + F_INVERSE] as number) >>> 0 <= (rows[b + F_LIMIT] as number) >>> 0;
+  };
+
+  const freeLazy = (addr: number, b: number): boolean => {
+    if (!objectStart(addr, b)) return false;
+    const rw = rows[b + F_ROUNDS_WORD] as number;
+    const r = w[rw] as number;
+    if (r >>> 0 >= (rows[b + F_CAPACITY] as number)) return false;
+    // Mark present: free already (or a caller's bytes); the slow path tells which. Every free
+    // object carries it, except on a slab free list where the mark shares the link word: there,
+    // a clear state bit says so.
+    const mw = (addr >>> 2) + (rows[b + F_MARK] as number);
+    const mark = addr ^ MARK;
+    if (w[mw] === mark) return false;
+    if (rows[b + F_BIT_CHECK] !== 0 && ((w[stateBase + (addr >>> STATE_WORD_SHIFT)] as number) & (1 << ((addr >>> STATE_BIT_SHIFT) & 31))) === 0) return false;
+    w[mw] = mark;
+    w[(rows[b + F_LOADED] as number) + r] = addr;
+    w[rw] = r + 1;
+    return true;
+  };
+
+  const freeEager = (addr: number, b: number): boolean => {
+    if (!objectStart(addr, b)) return false;
     const rw = rows[b + F_ROUNDS_WORD] as number;
     const r = w[rw] as number;
     if (r >>> 0 >= (rows[b + F_CAPACITY] as number)) return false;
@@ -201,6 +255,8 @@ export function createCpuSlab(
     return true;
   };
 
+  const alloc = lazy ? allocLazy : allocEager;
+  const free = lazy ? freeLazy : freeEager;
   return {
     deadRow,
     alloc,
@@ -225,6 +281,8 @@ export function createCpuSlab(
       rows[b + F_INVERSE] = oddInverse(d);
       rows[b + F_LIMIT] = Math.floor(0xffffffff / d) | 0;
       rows[b + F_SPAN] = cache.objs * cache.size;
+      rows[b + F_MARK] = cache.markWord;
+      rows[b + F_BIT_CHECK] = cache.markIsLink ? 1 : 0;
       names[b / ROW] = cache.name;
     },
     load(b, roundsWord, loadedWord) {

@@ -12,6 +12,7 @@
  */
 import type { KmemCache } from './cache.ts';
 import type { CacheContext } from './context.ts';
+import { InvariantError } from '../../util/errors.ts';
 import { internalPut, internalTake, slabPut } from './slab-layer.ts';
 import {
   C_DEPOT_EMPTY,
@@ -49,15 +50,49 @@ export function magazineAlloc(ctx: CacheContext): number {
   return internalTake(ctx.services.internalCache(ctx.magazineIndex));
 }
 
-/** Returns the `rounds` objects of a magazine to the slab layer (the magazine itself stays). */
+/**
+ * Returns the `rounds` objects of a magazine to the slab layer (the magazine itself stays). In lazy
+ * mode (alloc-state.ts) this is where their state bits are cleared.
+ */
 export function flushRounds(ctx: CacheContext, mag: number, rounds: number): void {
   if (rounds <= 0) return;
   ctx.slabLock.acquire();
   try {
-    for (let i = 0; i < rounds; i++) slabPut(ctx, (ctx.w[(mag >>> 2) + 1 + i] as number) >>> 0);
+    for (let i = 0; i < rounds; i++) {
+      const addr = (ctx.w[(mag >>> 2) + 1 + i] as number) >>> 0;
+      if (ctx.lazy && !ctx.state.markFree(addr)) throw new InvariantError(`${ctx.name}: magazine round 0x${addr.toString(16)} has its state bit clear`);
+      slabPut(ctx, addr);
+    }
   } finally {
     ctx.slabLock.release();
   }
+}
+
+/**
+ * Calls `visit` with every round of every magazine of the cache — each CPU's loaded and previous
+ * magazine (CPU `cpu`'s per-CPU words at pcpuWord(cpu)), then the depot's full ones — until it
+ * answers true; returns whether one did. Reads without locks: exact only where nothing moves the
+ * magazines meanwhile (a lazy-state arena, which one thread uses; alloc-state.ts).
+ */
+export function someRound(ctx: CacheContext, cpus: number, pcpuWord: (cpu: number) => number, visit: (addr: number) => boolean): boolean {
+  const w = ctx.w;
+  const rounds = (mag: number, n: number): boolean => {
+    for (let i = 0; i < n && i < ctx.rounds; i++) {
+      if (visit((w[(mag >>> 2) + 1 + i] as number) >>> 0)) return true;
+    }
+    return false;
+  };
+  for (let cpu = 0; cpu < cpus; cpu++) {
+    const p = pcpuWord(cpu);
+    if (rounds((w[p + P_LOADED] as number) >>> 0, w[p + P_ROUNDS] as number)) return true;
+    if (rounds((w[p + P_PREV] as number) >>> 0, w[p + P_PREV_ROUNDS] as number)) return true;
+  }
+  let mag = (w[ctx.base + C_DEPOT_FULL] as number) >>> 0;
+  for (let n = w[ctx.base + C_NR_DEPOT_FULL] as number; mag !== 0 && n > 0; n--) {
+    if (rounds(mag, ctx.rounds)) return true;
+    mag = (w[mag >>> 2] as number) >>> 0;
+  }
+  return false;
 }
 
 /**

@@ -113,8 +113,8 @@ export class CacheDestroyedError extends KmemError {
 }
 
 /**
- * An object found in two places: a round popped from a magazine whose free marker was not set,
- * so someone holds it already. Two workers freed the same object at the same moment (a double free
+ * An object found in two places: a round popped from a magazine whose state bit was set already
+ * (eager state, alloc-state.ts), so someone holds it. Two workers freed the same object at the same moment (a double free
  * that raced past the check). The duplicate is dropped, so the cache stays consistent.
  */
 export class DuplicateObjectError extends SlabError {

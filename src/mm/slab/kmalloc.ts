@@ -262,6 +262,6 @@ export class Kmalloc {
   private checkObjectStart(cache: KmemCache, addr: number): void {
     const error = cache.objectStartError(addr);
     if (error !== null) throw error;
-    if (!cache.state.isAllocated(addr)) throw new InvalidPointerError(addr, cache.name, 'the object is free');
+    if (cache.isFree(addr)) throw new InvalidPointerError(addr, cache.name, 'the object is free');
   }
 }

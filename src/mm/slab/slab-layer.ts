@@ -19,6 +19,7 @@ import { ArgumentError, InvariantError } from '../../util/errors.ts';
 import { GFP } from '../gfp.ts';
 import { PAGE_SIZE, PageFlag } from '../types.ts';
 import { listNodeInit } from '../../util/arena-list.ts';
+import { FREE_MARK } from './alloc-state.ts';
 import { SLAB_LIST_LINKS } from './context.ts';
 import type { CacheContext } from './context.ts';
 import { initObject } from './debug.ts';
@@ -71,7 +72,8 @@ export function slabTakeOne(ctx: CacheContext): number {
 
 /**
  * Takes up to `n` objects into w[dst], w[dst + 1], …, keeping w[countWord] equal to how many it
- * took so far (so that an error part-way through loses nothing); returns that count.
+ * took so far (so that an error part-way through loses nothing); returns that count. In lazy mode
+ * (alloc-state.ts) each becomes a round here: its state bit set, its mark written.
  */
 export function slabTakeInto(ctx: CacheContext, dst: number, n: number, countWord: number): number {
   let taken = 0;
@@ -79,6 +81,10 @@ export function slabTakeInto(ctx: CacheContext, dst: number, n: number, countWor
   while (taken < n) {
     const addr = slabTakeOne(ctx);
     if (addr === 0) break;
+    if (ctx.lazy) {
+      if (!ctx.state.markAllocated(addr)) throw new InvariantError(`${ctx.name}: object 0x${addr.toString(16)} on a slab free list is marked allocated`);
+      ctx.w[(addr >>> 2) + ctx.markWord] = addr ^ FREE_MARK;
+    }
     ctx.w[dst + taken] = addr;
     taken++;
     ctx.w[countWord] = taken;
@@ -86,7 +92,7 @@ export function slabTakeInto(ctx: CacheContext, dst: number, n: number, countWor
   return taken;
 }
 
-/** Returns a free object (its state bit already clear) to its slab. */
+/** Returns a free object (its state bit already clear) to its slab. Slab lock held. */
 export function slabPut(ctx: CacheContext, addr: number): void {
   const w = ctx.w;
   const desc = ctx.descOf(addr);
@@ -225,10 +231,13 @@ function grow(ctx: CacheContext): number {
   w[ctx.d(desc, D_OBJS)] = objs;
   w[ctx.d(desc, D_PFN_ORDER)] = pfn | (order << 24);
   listNodeInit(w, desc, SLAB_LIST_LINKS);
-  // Thread the free list through the objects (their state bits are clear: freed pages have none set).
+  // Thread the free list through the objects (their state bits are clear: freed pages have none
+  // set); in lazy mode every free object also carries its mark (alloc-state.ts).
+  const marked = ctx.lazy && !ctx.markIsLink;
   for (let i = 0; i < objs; i++) {
     const obj = smem + i * ctx.size;
     w[(obj >>> 2) + ctx.linkWord] = i + 1 < objs ? obj + ctx.size : 0;
+    if (marked) w[(obj >>> 2) + ctx.markWord] = obj ^ FREE_MARK;
     if (ctx.debug) initObject(ctx, obj, false);
   }
   w[ctx.d(desc, D_FREELIST)] = smem;

@@ -16,10 +16,16 @@
  * Bonwick-layout small-object caches, in the last 32 bytes of the slab itself.
  *
  * A free object carries the slab free-list link (the first word of its free word). Whether an
- * object is allocated is one bit of the region 'slab-state' (alloc-state.ts), outside every object:
- * a free of an object whose bit is clear is a double free (exact: no caller's bytes can fake it);
- * an alloc of a round whose bit is set means the object was in two places. On a shared arena each
- * bit changes by one Atomics.and / Atomics.or, so of two racing frees exactly one wins.
+ * object is allocated is kept outside every object (alloc-state.ts), so that no caller's bytes can
+ * fake it, in one of two modes fixed at boot (H_STATE_MODE):
+ *   eager (shared arenas)  one bit of the region 'slab-state' per object: set while allocated. On a
+ *                          shared arena each bit changes by one Atomics.and / Atomics.or, so of
+ *                          two racing frees exactly one wins.
+ *   lazy (plain arenas)    the bit is set while the object is off its slab's free list (allocated
+ *                          or in a magazine); a round in a magazine also carries FREE_MARK ^ addr
+ *                          in its mark word. Fast paths test the bit and the mark, change neither
+ *                          the bitmap nor anything but the mark; a mark found by chance in a live
+ *                          object sends its free to a search of the magazines (exact).
  *
  * A magazine is an object of a kmem_magazine_<M> cache: word 0 links it into the depot's full or
  * empty list, words 1..M hold object addresses ("rounds").
@@ -59,6 +65,9 @@ export const H_LAYOUT = 5;
 export const H_NEVER = 6;
 /** nr_cpu_ids, which calculate_order() sizes slabs for (the `possibleCpus` boot option). */
 export const H_POSSIBLE_CPUS = 7;
+/** STATE_LAZY when the slab state is lazy (booted over a plain ArrayBuffer: alloc-state.ts), else 0. */
+export const H_STATE_MODE = 8;
+export const STATE_LAZY = 1;
 
 /** kmem_cache descriptor words. */
 export const CACHE_WORDS = 64;

@@ -11,6 +11,7 @@ import type { SlabAllocator } from './allocator.ts';
 import { listWalk } from '../../util/arena-list.ts';
 import { SLAB_LIST_LINKS } from './context.ts';
 import type { CacheContext } from './context.ts';
+import { FREE_MARK } from './alloc-state.ts';
 import { checkObject } from './debug.ts';
 import { SLAB_LISTS } from './slab-layer.ts';
 import {
@@ -72,11 +73,19 @@ function validateCache(slab: SlabAllocator, cache: CacheContext, slabPages: Uint
   /** Every object whose state bit says free: each must have been seen on a free list or in a magazine. */
   const marked: number[] = [];
   let freeInSlabs = 0;
-  const checkFreeObject = (addr: number, where: string): void => {
+  /** A free object on a slab free list or (`round`) in a magazine: lazy rounds keep their bit and carry the mark (alloc-state.ts). */
+  const checkFreeObject = (addr: number, where: string, round: boolean): void => {
     if (cache.objectStartError(addr) !== null) fail(name, `${where}: 0x${addr.toString(16)} is not an object of this cache`);
     if (seen.has(addr)) fail(name, `${where}: object 0x${addr.toString(16)} is free in two places`);
     seen.add(addr);
-    if (cache.state.isAllocated(addr)) fail(name, `${where}: free object 0x${addr.toString(16)} is marked allocated`);
+    if (round && cache.lazy) {
+      if (!cache.state.isAllocated(addr)) fail(name, `${where}: round 0x${addr.toString(16)} has its state bit clear (lazy state keeps it set)`);
+      if (w[(addr >>> 2) + cache.markWord] !== (addr ^ FREE_MARK)) fail(name, `${where}: round 0x${addr.toString(16)} has lost its free mark (written after it was freed?)`);
+    } else if (cache.state.isAllocated(addr)) {
+      fail(name, `${where}: free object 0x${addr.toString(16)} is marked allocated`);
+    } else if (cache.lazy && !cache.markIsLink && w[(addr >>> 2) + cache.markWord] !== (addr ^ FREE_MARK)) {
+      fail(name, `${where}: free object 0x${addr.toString(16)} has lost its free mark (written after it was freed?)`);
+    }
     if (cache.debug) checkObject(cache, addr, false);
   };
 
@@ -106,7 +115,7 @@ function validateCache(slab: SlabAllocator, cache: CacheContext, slabPages: Uint
       for (let obj = (w[cache.d(desc, D_FREELIST)] as number) >>> 0; obj !== 0; obj = (w[(obj >>> 2) + cache.linkWord] as number) >>> 0) {
         if (free++ > objs) fail(name, `${where}: free list longer than the slab (a cycle?)`);
         if (cache.descOf(obj) !== desc) fail(name, `${where}: free list reaches 0x${obj.toString(16)} in another slab`);
-        checkFreeObject(obj, `${where} free list`);
+        checkFreeObject(obj, `${where} free list`, false);
       }
       if (free !== objs - (w[cache.d(desc, D_INUSE)] as number)) fail(name, `${where}: ${free} free objects, in-use count says ${objs - (w[cache.d(desc, D_INUSE)] as number)}`);
       freeInSlabs += free;
@@ -120,7 +129,7 @@ function validateCache(slab: SlabAllocator, cache: CacheContext, slabPages: Uint
 
   const magazineRounds = (mag: number, rounds: number, where: string): void => {
     if (rounds < 0 || rounds > cache.rounds) fail(name, `${where}: ${rounds} rounds in a magazine of ${cache.rounds}`);
-    for (let i = 0; i < rounds; i++) checkFreeObject((w[(mag >>> 2) + 1 + i] as number) >>> 0, where);
+    for (let i = 0; i < rounds; i++) checkFreeObject((w[(mag >>> 2) + 1 + i] as number) >>> 0, where, true);
   };
   for (const [list, countWord, full] of [
     [C_DEPOT_FULL, C_NR_DEPOT_FULL, true],
