@@ -41,6 +41,12 @@ export const GLOBAL_ASID = 4096;
 const TAG_ASIDS = 8192;
 /** The stamp of an empty way: below every clock value (the clock starts at 0 and only grows). */
 const EMPTY_STAMP = -1;
+/** Stamps are int32 (so the victim scan can be branch-free, see `victimOf`); when an array's clock
+ *  reaches this, `renumberStamps()` rewrites every set's stamps as ranks 0 … ways − 1 in the same
+ *  order, which keeps every victim the same. 2^30 leaves room for the int32 differences the scan takes. */
+export const STAMP_LIMIT = 2 ** 30;
+/** 1 / page size for each size class: a key is ⌊vaddr · inverse⌋ (exact: powers of two). */
+const INVERSE_PAGE_BYTES = [1 / 4096, 1 / 2097152, 1 / 1073741824];
 
 /** One set-associative array (fully associative when sets = 1). */
 export interface TlbArraySpec {
@@ -82,8 +88,9 @@ export class TlbArray {
   readonly shifts: Uint8Array;
   /** The asid part of each valid entry's tag (pcid or GLOBAL_ASID), so flushes need no float modulo. */
   readonly asids: Int32Array;
-  /** LRU: each entry's last-use time on `clock` (the CPU's fast path bumps them itself). */
-  readonly stamps: Float64Array;
+  /** LRU: each entry's last-use time on `clock` (the CPU's fast path bumps them with `touch`'s
+   *  two steps inline: stamp = ++clock, then renumber at STAMP_LIMIT). */
+  readonly stamps: Int32Array;
   clock = 0;
   /** Valid entries per size class (4K, 2M, 1G): a lookup skips the sizes the array holds none of. */
   readonly sizeCounts = new Int32Array(3);
@@ -112,7 +119,7 @@ export class TlbArray {
     this.perms = new Int32Array(entries);
     this.shifts = new Uint8Array(entries);
     this.asids = new Int32Array(entries);
-    this.stamps = new Float64Array(entries).fill(EMPTY_STAMP);
+    this.stamps = new Int32Array(entries).fill(EMPTY_STAMP);
     this.counters = { name: spec.name, hits: 0, misses: 0, fills: 0, evictions: 0 };
   }
 
@@ -146,42 +153,87 @@ export class TlbArray {
     if (index < 0 && counts[2]! > 0) index = this.find(Math.floor(vaddr / 1073741824), L_PAGE_SHIFT_1G, pcid);
     if (index < 0) return false;
     this.counters.hits++;
-    this.stamps[index] = ++this.clock;
+    this.touch(index);
     this.hitIndex = index;
     return true;
   }
 
   /** Marks entry `index` most recently used. */
   touch(index: number): void {
-    this.stamps[index] = ++this.clock;
+    const clock = ++this.clock;
+    this.stamps[index] = clock;
+    if (clock >= STAMP_LIMIT) this.renumberStamps();
+  }
+
+  /**
+   * Rewrites the stamps of every set as their ranks (0 for the least recent valid way … ), empty
+   * ways staying EMPTY_STAMP, and sets the clock to the largest rank: the order within each set, the
+   * only order a victim depends on, is unchanged. Called when the clock reaches STAMP_LIMIT.
+   */
+  renumberStamps(): void {
+    const { stamps, tags, ways } = this;
+    const order: number[] = [];
+    let top = 0;
+    for (let base = 0; base < stamps.length; base += ways) {
+      order.length = 0;
+      for (let i = base; i < base + ways; i++) if (tags[i]! >= 0) order.push(i);
+      order.sort((a, b) => stamps[a]! - stamps[b]!);
+      for (let r = 0; r < order.length; r++) stamps[order[r]!] = r;
+      if (order.length > top) top = order.length;
+    }
+    this.clock = top - 1;
+  }
+
+  /**
+   * The way of set `base` … `base + ways − 1` a fill replaces when the tag is not in the set: the
+   * first empty way, else the least recently used. Empty ways carry EMPTY_STAMP (below every clock
+   * value) and valid stamps are distinct, so this is the first way of strictly least stamp. The scan
+   * is branch-free (a mask from the int32 difference's sign): a compare-and-branch per way mispredicted
+   * about as often as the minimum moved, which cost a 12-way STLB fill more than the rest of it.
+   */
+  victimOf(base: number): number {
+    const stamps = this.stamps;
+    const end = base + this.ways;
+    let victim = base;
+    let oldest = stamps[base]!;
+    for (let i = base + 1; i < end; i++) {
+      const d = stamps[i]! - oldest;
+      const less = d >> 31; // −1 when stamps[i] < oldest (|d| < 2^31: stamps lie in [−1, STAMP_LIMIT])
+      oldest += d & less;
+      victim += (i - victim) & less;
+    }
+    return victim;
   }
 
   /** Installs a translation; returns its index. Replaces an entry of the same tag, else the LRU way. */
   insert(vaddr: number, pcid: number, frame: number, pageShift: number, perms: number): number {
-    const key = Math.floor(vaddr / pageBytes(pageShift));
-    const asid = (perms & L_PERM_GLOBAL) !== 0 ? GLOBAL_ASID : pcid;
+    return this.install(vaddr, pcid, frame, pageShift, perms, false);
+  }
+
+  /** `insert` of a translation the caller knows is absent (a lookup of this address and PCID just
+   *  missed in this array, with nothing changed since): the tag scan is skipped. */
+  insertAbsent(vaddr: number, pcid: number, frame: number, pageShift: number, perms: number): number {
+    return this.install(vaddr, pcid, frame, pageShift, perms, true);
+  }
+
+  private install(vaddr: number, pcid: number, frame: number, pageShift: number, perms: number, absent: boolean): number {
     const cls = sizeClass(pageShift);
+    const key = Math.floor(vaddr * INVERSE_PAGE_BYTES[cls]!);
+    const asid = (perms & L_PERM_GLOBAL) !== 0 ? GLOBAL_ASID : pcid;
     const tag = (key * 4 + cls) * TAG_ASIDS + asid;
     const base = (key & this.setMask) * this.ways;
-    const end = base + this.ways;
     const tags = this.tags;
-    const stamps = this.stamps;
-    // The same tag if present, else the first empty way, else the least recently used way. Empty
-    // ways carry stamp EMPTY_STAMP (below every clock value) and valid stamps are distinct, so one
-    // strict-minimum scan finds the first empty way, else the LRU way.
-    let victim = base;
-    let oldest = Infinity;
-    for (let i = base; i < end; i++) {
-      if (tags[i] === tag) {
-        victim = i;
-        break;
-      }
-      const s = stamps[i]!;
-      if (s < oldest) {
-        victim = i;
-        oldest = s;
+    let victim = -1;
+    if (!absent) {
+      const end = base + this.ways;
+      for (let i = base; i < end; i++) {
+        if (tags[i] === tag) {
+          victim = i;
+          break;
+        }
       }
     }
+    if (victim < 0) victim = this.victimOf(base);
     const old = tags[victim]!;
     const sizeCounts = this.sizeCounts;
     if (old >= 0) {
@@ -208,11 +260,10 @@ export class TlbArray {
     }
     this.frames[victim] = frame;
     this.perms[victim] = perms;
-    stamps[victim] = ++this.clock;
+    this.touch(victim);
     this.counters.fills++;
     return victim;
   }
-
 
   private drop(index: number): void {
     const tag = this.tags[index]!;
@@ -405,7 +456,8 @@ export class Tlb {
       if (array.probe(vaddr, pcid)) {
         counters.l2Hits++;
         this.take(array, array.hitIndex);
-        this.fillLevel(this.l1, vaddr, pcid, this.frame, this.pageShift, this.perms, true);
+        // L1 just missed this address under pcid and globally: the tag is absent there.
+        this.fillLevel(this.l1, vaddr, pcid, this.frame, this.pageShift, this.perms, true, true);
         return 2;
       }
     }
@@ -419,16 +471,18 @@ export class Tlb {
     this.perms = array.perms[index]!;
   }
 
-  /** Installs a walked translation in every level that holds its page size. */
-  fill(vaddr: number, pcid: number, frame: number, pageShift: number, perms: number): void {
-    this.fillLevel(this.l2, vaddr, pcid, frame, pageShift, perms, false);
-    this.fillLevel(this.l1, vaddr, pcid, frame, pageShift, perms, true);
+  /** Installs a walked translation in every level that holds its page size. `afterMiss`: the caller
+   *  knows no level holds it (its `lookup` of this address and PCID returned 0, or an `invlpg` of
+   *  it followed, and nothing else touched the TLB since), so the fills skip the tag scans. */
+  fill(vaddr: number, pcid: number, frame: number, pageShift: number, perms: number, afterMiss = false): void {
+    this.fillLevel(this.l2, vaddr, pcid, frame, pageShift, perms, false, afterMiss);
+    this.fillLevel(this.l1, vaddr, pcid, frame, pageShift, perms, true, afterMiss);
     this.frame = frame;
     this.pageShift = pageShift;
     this.perms = perms;
   }
 
-  private fillLevel(arrays: TlbArray[], vaddr: number, pcid: number, frame: number, pageShift: number, perms: number, isL1: boolean): void {
+  private fillLevel(arrays: TlbArray[], vaddr: number, pcid: number, frame: number, pageShift: number, perms: number, isL1: boolean, absent: boolean): void {
     if (isL1) {
       this.l1Array = null;
       this.l1Index = -1;
@@ -436,7 +490,7 @@ export class Tlb {
     for (let a = 0; a < arrays.length; a++) {
       const array = arrays[a]!;
       if (!array.holds(pageShift)) continue;
-      const index = array.insert(vaddr, pcid, frame, pageShift, perms);
+      const index = absent ? array.insertAbsent(vaddr, pcid, frame, pageShift, perms) : array.insert(vaddr, pcid, frame, pageShift, perms);
       if (isL1) {
         this.l1Array = array;
         this.l1Index = index;
