@@ -1,16 +1,26 @@
 /**
  * A small benchmark harness. A case is a factory: make() builds what the case needs and returns the
  * measured body, which runs its operation `n` times. The harness calibrates `n` to a time budget,
- * warms up, repeats, and reports the median nanoseconds per operation; baselines sit in the same
- * group as what they are compared with.
+ * warms up, takes samples, and reports the median nanoseconds per operation; baselines sit in the
+ * same group as what they are compared with.
  *
  * Every case runs in one process, the benchmark's, each in a worker thread of its own: a V8 isolate
  * with its own heap, type feedback and compiled code, so that one case (or another case's setup)
  * cannot slow another — a program uses one allocator, not twenty — while all of them share the
- * process, the machine and the moment. In smoke mode (CI) cases run on the main thread with
- * budgets of a few milliseconds: the figures mean nothing then, the run only proves every case works.
+ * process, the machine and the moment.
+ *
+ * The cases of one group are **interleaved**: each group's workers are started and calibrated, then
+ * sampled round by round (one sample of every case per round, the order rotating each round), so a
+ * machine that slows down or speeds up during the run moves every case of the group alike and the
+ * ratios to the baseline stay meaningful. `KMEM_BENCH_CLOCK=cpu` times samples in process CPU time
+ * (`process.cpuUsage()`, microsecond resolution, samples of ~15 ms) instead of wall time: on a
+ * machine loaded by other programs a descheduled case then loses no time. Only one case runs at any
+ * moment, so the process's CPU time is that case's. Quiet-machine figures use the default wall clock.
+ *
+ * In smoke mode (CI) cases run on the main thread with budgets of a few milliseconds: the figures
+ * mean nothing then, the run only proves every case works.
  */
-import { runTsWorker } from '../test/helpers/worker.ts';
+import { startLabServer } from '../src/lab/worker-thread.ts';
 
 export interface BenchCase {
   /** Cases of one group are compared with the group's baseline. */
@@ -40,30 +50,71 @@ export interface BenchOptions {
 
 let sink: unknown;
 
-function timeOnce(run: (n: number) => unknown, iterations: number): number {
-  const start = process.hrtime.bigint();
-  sink = run(iterations);
-  return Number(process.hrtime.bigint() - start);
+/** The clock samples are read with: wall time (default) or process CPU time (KMEM_BENCH_CLOCK=cpu). */
+export type BenchClock = 'wall' | 'cpu';
+
+export function benchClock(): BenchClock {
+  const value = process.env.KMEM_BENCH_CLOCK ?? 'wall';
+  if (value !== 'wall' && value !== 'cpu') throw new Error(`KMEM_BENCH_CLOCK is '${value}', expected 'wall' or 'cpu'`);
+  return value;
 }
 
-/** Times one case here, in this process. */
-export function measure(c: BenchCase, options: BenchOptions): { nsPerOp: number; iterations: number } {
+function nowNs(clock: BenchClock): number {
+  if (clock === 'wall') return Number(process.hrtime.bigint());
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) * 1000;
+}
+
+function timeOnce(run: (n: number) => unknown, iterations: number, clock: BenchClock): number {
+  const start = nowNs(clock);
+  sink = run(iterations);
+  return nowNs(clock) - start;
+}
+
+/** A case built, calibrated and warmed up: ready to be sampled. */
+export interface PreparedCase {
+  readonly run: (n: number) => unknown;
+  readonly iterations: number;
+  readonly clock: BenchClock;
+}
+
+const SAMPLE_BUDGET_NS = 15e6;
+const SMOKE_BUDGET_NS = 0.2e6;
+const CALIBRATION_ROUNDS_MAX = 40;
+const WARMUP_SAMPLES = 3;
+/** Samples per case: rounds of a group's interleaving (odd, so the median is one sample). */
+export const SAMPLE_ROUNDS = 9;
+
+/** Builds case `c` and grows its iteration count until one run takes about one sample's budget. */
+export function prepare(c: BenchCase, options: BenchOptions): PreparedCase {
   const run = c.make();
-  const budgetNs = options.smoke ? 2e6 : 150e6;
-  const repeats = options.smoke ? 1 : 7;
+  const clock = options.smoke ? 'wall' : benchClock();
+  const budgetNs = options.smoke ? SMOKE_BUDGET_NS : SAMPLE_BUDGET_NS;
   let iterations = 16;
-  // Calibrate (and warm up): grow until one run takes a tenth of the budget.
-  for (let round = 0; round < 40; round++) {
-    const ns = timeOnce(run, iterations);
-    if (ns > budgetNs / 10 || iterations >= 1e9) break;
-    iterations *= ns < budgetNs / 1000 ? 10 : 2;
+  // Calibrate (and warm up): grow until one run takes the budget. The CPU clock ticks in
+  // microseconds, so calibration always reads the wall clock.
+  for (let round = 0; round < CALIBRATION_ROUNDS_MAX; round++) {
+    const ns = timeOnce(run, iterations, 'wall');
+    if (ns > budgetNs || iterations >= 1e9) break;
+    iterations *= ns < budgetNs / 100 ? 10 : 2;
   }
-  if (options.smoke) iterations = Math.max(1, Math.round(iterations / 10));
-  for (let r = 0; r < (options.smoke ? 0 : 3); r++) timeOnce(run, iterations);
-  const samples: number[] = [];
-  for (let r = 0; r < repeats; r++) samples.push(timeOnce(run, iterations) / iterations);
+  if (!options.smoke) for (let r = 0; r < WARMUP_SAMPLES; r++) timeOnce(run, iterations, clock);
+  return { run, iterations, clock };
+}
+
+/** One sample of a prepared case: nanoseconds per operation. */
+export function sample(p: PreparedCase): number {
+  const ns = timeOnce(p.run, p.iterations, p.clock) / p.iterations;
   if (sink === Symbol.for('never')) console.log(sink);
-  return { nsPerOp: median(samples), iterations };
+  return ns;
+}
+
+/** Times one case here, in this process, without interleaving (smoke mode, tests). */
+export function measure(c: BenchCase, options: BenchOptions): { nsPerOp: number; iterations: number } {
+  const p = prepare(c, options);
+  const samples: number[] = [];
+  for (let r = 0; r < (options.smoke ? 1 : SAMPLE_ROUNDS); r++) samples.push(sample(p));
+  return { nsPerOp: median(samples), iterations: p.iterations };
 }
 
 /** The middle value (of an even count, the upper of the two middle ones); NaN for none. */
@@ -72,9 +123,45 @@ export function median(values: readonly number[]): number {
   return sorted[sorted.length >> 1] ?? NaN;
 }
 
+/** What the parent asks a case worker (bench/case-worker.ts): build and calibrate, or one sample. */
+export type CaseJob = { kind: 'prepare' } | { kind: 'sample' };
+export type CaseAnswer = { iterations: number } | { nsPerOp: number };
+
+/** The order a group's `count` cases are sampled in, in round `round`: every case once, rotated by the round. */
+export function roundOrder(count: number, round: number): number[] {
+  return Array.from({ length: count }, (_, k) => (k + round) % count);
+}
+
+/**
+ * Times cases of one suite interleaved: every case in a worker thread of its own, calibrated one
+ * after another, then sampled round by round with the order rotating each round. Resolves with each
+ * case's median, in the order of `indices`.
+ */
+export async function measureInterleaved(
+  suite: number,
+  indices: readonly number[],
+  options: BenchOptions,
+): Promise<{ nsPerOp: number; iterations: number }[]> {
+  const servers = indices.map((index) => startLabServer<CaseJob, CaseAnswer>(new URL('./case-worker.ts', import.meta.url), { suite, index, smoke: options.smoke }));
+  try {
+    const iterations: number[] = [];
+    for (const server of servers) iterations.push((await server.request({ kind: 'prepare' }) as { iterations: number }).iterations);
+    const samples: number[][] = servers.map(() => []);
+    const rounds = options.smoke ? 1 : SAMPLE_ROUNDS;
+    for (let round = 0; round < rounds; round++) {
+      for (const i of roundOrder(servers.length, round)) {
+        samples[i]?.push((await (servers[i] as (typeof servers)[number]).request({ kind: 'sample' }) as { nsPerOp: number }).nsPerOp);
+      }
+    }
+    return samples.map((s, i) => ({ nsPerOp: median(s), iterations: iterations[i] as number }));
+  } finally {
+    await Promise.all(servers.map((s) => s.close()));
+  }
+}
+
 /** Times case `index` of suite `suite` (suites.ts) in a worker thread of its own (bench/case-worker.ts). */
-export function measureIsolated(suite: number, index: number, options: BenchOptions): Promise<{ nsPerOp: number; iterations: number }> {
-  return runTsWorker(new URL('./case-worker.ts', import.meta.url), { suite, index, smoke: options.smoke });
+export async function measureIsolated(suite: number, index: number, options: BenchOptions): Promise<{ nsPerOp: number; iterations: number }> {
+  return (await measureInterleaved(suite, [index], options))[0] as { nsPerOp: number; iterations: number };
 }
 
 export async function runCases(
@@ -83,12 +170,17 @@ export async function runCases(
   onResult?: (r: BenchResult) => void,
 ): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
-  for (const index of options.indices) {
-    const c = cases[index] as BenchCase;
-    const { nsPerOp, iterations } = options.smoke ? measure(c, options) : await measureIsolated(options.suite, index, options);
-    const result: BenchResult = { group: c.group, name: c.name, unit: c.unit ?? 'op', nsPerOp, relative: null, iterations };
-    results.push(result);
-    onResult?.(result);
+  const groups = [...new Set(options.indices.map((i) => (cases[i] as BenchCase).group))];
+  for (const group of groups) {
+    const indices = options.indices.filter((i) => (cases[i] as BenchCase).group === group);
+    const timed = options.smoke ? indices.map((i) => measure(cases[i] as BenchCase, options)) : await measureInterleaved(options.suite, indices, options);
+    for (const [k, index] of indices.entries()) {
+      const c = cases[index] as BenchCase;
+      const { nsPerOp, iterations } = timed[k] as { nsPerOp: number; iterations: number };
+      const result: BenchResult = { group: c.group, name: c.name, unit: c.unit ?? 'op', nsPerOp, relative: null, iterations };
+      results.push(result);
+      onResult?.(result);
+    }
   }
   for (const r of results) {
     const base = results.find((b) => b.group === r.group && cases.some((c) => c.baseline === true && c.name === b.name && c.group === b.group));

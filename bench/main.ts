@@ -10,7 +10,7 @@ import { optionHelp, parseOptions, wantsHelp } from '../src/cli/args.ts';
 import type { OptionSpecs, Parsed } from '../src/cli/args.ts';
 import { isMainThread } from 'node:worker_threads';
 import type { BenchResult } from './harness.ts';
-import { runCases } from './harness.ts';
+import { benchClock, runCases } from './harness.ts';
 import { SUITES } from './suites.ts';
 
 function fmt(ns: number): string {
@@ -92,13 +92,15 @@ async function main(): Promise<void> {
     }
   }
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} vCPU, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
-  if (!json) process.stderr.write(`kmem benchmarks${smoke ? ' (smoke: figures meaningless)' : ''} on ${machine}, ${new Date().toISOString().slice(0, 10)}\n`);
+  const clock = smoke ? 'wall' : benchClock();
+  const timing = clock === 'cpu' ? 'process CPU time (KMEM_BENCH_CLOCK=cpu)' : 'wall time';
+  if (!json) process.stderr.write(`kmem benchmarks${smoke ? ' (smoke: figures meaningless)' : ''} on ${machine}, ${new Date().toISOString().slice(0, 10)}, ${timing}, cases of a group interleaved\n`);
   const results = await runBench({
     smoke,
     ...(only === undefined ? {} : { only }),
     onResult: json ? undefined : (r) => process.stderr.write(`  ${r.group} / ${r.name}: ${fmt(r.nsPerOp)} ns\n`),
   });
-  process.stdout.write(json ? `${JSON.stringify({ machine, smoke, results }, null, 2)}\n` : `\n${markdown(results)}\n`);
+  process.stdout.write(json ? `${JSON.stringify({ machine, smoke, clock, results }, null, 2)}\n` : `\n${markdown(results)}\n`);
 }
 
 if (isMainThread && process.argv[1]?.endsWith('bench/main.ts')) await main();

@@ -1,7 +1,7 @@
 // The benchmarks in smoke mode: every case runs and yields a finite time. Never a timed assertion.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { measureIsolated } from '../../bench/harness.ts';
+import { benchClock, measureInterleaved, measureIsolated, roundOrder, SAMPLE_ROUNDS } from '../../bench/harness.ts';
 import { markdown, runBench } from '../../bench/main.ts';
 import { SUITES } from '../../bench/suites.ts';
 
@@ -24,4 +24,35 @@ test('a case timed in a worker thread of its own (measureIsolated → case-worke
   assert.ok(Number.isInteger(iterations) && iterations >= 1);
   const selfTimed = SUITES.findIndex((s) => 'results' in s);
   await assert.rejects(measureIsolated(selfTimed, 0, { smoke: true }), /has no harness-timed cases/);
+});
+
+test('a group is sampled interleaved: each round samples every case once, and every case leads some round', async () => {
+  for (const count of [1, 2, 3, 7]) {
+    const leaders = new Set<number>();
+    for (let round = 0; round < Math.max(SAMPLE_ROUNDS, count); round++) {
+      const order = roundOrder(count, round);
+      assert.deepEqual([...order].sort((a, b) => a - b), Array.from({ length: count }, (_, i) => i), `round ${round} of ${count}`);
+      leaders.add(order[0] as number);
+    }
+    assert.equal(leaders.size, count);
+  }
+  const suite = SUITES.findIndex((s) => 'cases' in s);
+  const timed = await measureInterleaved(suite, [0, 1], { smoke: true });
+  assert.equal(timed.length, 2);
+  for (const t of timed) assert.ok(Number.isFinite(t.nsPerOp) && t.nsPerOp > 0);
+});
+
+test('KMEM_BENCH_CLOCK picks wall (default) or process CPU time; anything else is refused by name', () => {
+  const saved = process.env.KMEM_BENCH_CLOCK;
+  try {
+    delete process.env.KMEM_BENCH_CLOCK;
+    assert.equal(benchClock(), 'wall');
+    process.env.KMEM_BENCH_CLOCK = 'cpu';
+    assert.equal(benchClock(), 'cpu');
+    process.env.KMEM_BENCH_CLOCK = 'cycles';
+    assert.throws(() => benchClock(), /KMEM_BENCH_CLOCK is 'cycles', expected 'wall' or 'cpu'/);
+  } finally {
+    if (saved === undefined) delete process.env.KMEM_BENCH_CLOCK;
+    else process.env.KMEM_BENCH_CLOCK = saved;
+  }
 });

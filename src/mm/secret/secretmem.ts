@@ -8,8 +8,14 @@
  *
  * A region is a PROT_NONE mapping of its pages plus a guard page on each side, whose middle is made
  * read-write, locked (VM_LOCKED: MADV_DONTNEED is refused, reclaim never takes it), never dumped
- * (VM_DONTDUMP, as secretmem_mmap sets both) and never huge (VM_NOHUGEPAGE, so every frame is a
- * 4 KiB page of its own). Its pages are faulted in at once (secretmem faults them on first touch;
+ * (VM_DONTDUMP, as secretmem_mmap sets both), never huge (VM_NOHUGEPAGE, so every frame is a
+ * 4 KiB page of its own), and left out of a fork's child (VM_DONTCOPY, as MADV_DONTFORK sets it).
+ * Linux shares memfd_secret's pages with a child, as any shared mapping; kmem's secret memory is an
+ * anonymous private mapping with one owner, and a child inheriting it would get copy-on-write
+ * copies of the key in ordinary memory (its first write copies the whole page): so the child gets no
+ * mapping there at all, and an access faults. get_user_pages refuses the pages (EFAULT, as Linux's
+ * check_vma_flags refuses a secretmem VMA), so no DMA pin or unshare copy reaches them either.
+ * Its pages are faulted in at once (secretmem faults them on first touch;
  * kmem populates so that a page's tags and direct-map hole exist from the start), tagged
  * SECRET_PAGE_TAGS and removed from the direct map. Only the owner's page tables map them.
  *
@@ -53,7 +59,7 @@ export function secretAlloc(mm: AddressSpace, sizeBytes: number): SecretRegion {
     mm.mprotect(start, end - start, PROT.READ | PROT.WRITE);
     mm.madvise(start, end - start, MADV.NOHUGEPAGE);
     mm.madvise(start, end - start, MADV.DONTDUMP);
-    setVmaFlags(mm, start, end, VM.LOCKED, 0);
+    setVmaFlags(mm, start, end, VM.LOCKED | VM.DONTCOPY, 0);
     mm.madvise(start, end - start, MADV.POPULATE_WRITE);
     for (let vaddr = start; vaddr < end; vaddr += PAGE_SIZE) {
       const pfn = userPfn(mm, vaddr);

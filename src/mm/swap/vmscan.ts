@@ -93,7 +93,7 @@ export function reclaimPages(vm: Vm, nrPages: number, held: AddressSpace | null 
   assert(Number.isInteger(nrPages) && nrPages >= 0, () => `reclaim of ${nrPages} pages: expected a non-negative integer`);
   const result = emptyResult();
   if (!lruEnabled(vm) || !swapWritable(vm)) return result;
-  rescueUnevictable(vm);
+  rescueUnevictable(vm, held);
   const start = lruCounts(vm);
   let maxScan = 2 * (start.inactive + start.active);
   for (let batch = 0; result.reclaimed < nrPages && result.scanned + result.deactivated < maxScan; batch++) {
@@ -124,13 +124,29 @@ export function directReclaim(vm: Vm, held: AddressSpace | null): boolean {
 
 /**
  * check_move_unevictable_folios: pages on the unevictable list whose tags are gone (munlock) go back
- * to the inactive list. Bounded by the list's length.
+ * to the inactive list. A page still tagged Mlocked that no VM_LOCKED VMA maps any more (its locked
+ * mapping went away while another, unlocked one stayed: a fork's child keeps the page after the
+ * parent exits, since the child does not inherit VM_LOCKED) loses the tag here, which is what
+ * Linux's mlock_count reaching zero at munmap does (counted as unevictable_pgs_munlocked); when a
+ * mapper's mm is busy the page waits for the next pass. Bounded by the list's length.
  */
-function rescueUnevictable(vm: Vm): void {
+function rescueUnevictable(vm: Vm, held: AddressSpace | null): void {
   const n = sr(vm, SR.UNEVICTABLE_COUNT);
   if (n === 0) return;
+  const flags = vm.memMap.flags;
   for (const pfn of lruIsolate(vm, LruList.Unevictable, n)) {
-    const tagged = ((vm.memMap.flags[pfn] as number) & UNEVICTABLE_TAGS) !== 0;
+    if (((flags[pfn] as number) & (PageFlag.Mlocked | PageFlag.Sensitive)) === PageFlag.Mlocked) {
+      const mms = lockMappers(vm, pfn, held);
+      try {
+        if (mms !== null && !mappedLocked(vm, pfn)) {
+          flags[pfn] = (flags[pfn] as number) & ~PageFlag.Mlocked;
+          vm.count('unevictable_pgs_munlocked');
+        }
+      } finally {
+        unlockAll(mms);
+      }
+    }
+    const tagged = ((flags[pfn] as number) & UNEVICTABLE_TAGS) !== 0;
     lruPutback(vm, pfn, tagged ? LruList.Unevictable : LruList.Inactive);
   }
 }

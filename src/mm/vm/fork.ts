@@ -27,6 +27,8 @@ import { PTE_PRESENT, PTE_WRITABLE } from '../../machine/pte.ts';
 import { anonMaybeDmaPinned, FORK_DMA_POLICIES, setAnonExclusive } from './cow.ts';
 import type { ForkDmaPolicy } from './cow.ts';
 import { SyscallError } from './errors.ts';
+import { allocObject } from './vm.ts';
+import { mergeAround } from './vma-ops.ts';
 import { PTE_PROTNONE } from './fault.ts';
 import type { AddressSpace } from './mm-struct.ts';
 import { MM, MMF } from './mm-struct.ts';
@@ -71,12 +73,13 @@ export function forkAddressSpace(parent: AddressSpace, policy: ForkDmaPolicy, st
       }
       const start = vm.vmas.start(vma);
       const end = vm.vmas.end(vma);
-      const copy = vm.vmaCache.alloc();
+      const copy = allocObject(vm.vmaCache);
       if (copy === null || !child.reserveIndex(1)) {
         if (copy !== null) vm.vmaCache.free(copy);
         throw new SyscallError('fork', 'ENOMEM', 'no memory for the child\'s VMAs');
       }
-      vm.vmas.init(copy, child.paddr, start, end, flags, vm.vmas.anonVma(vma));
+      // dup_mmap: the child does not inherit mlock (VM_LOCKED is cleared; mlockall's future flag too).
+      vm.vmas.init(copy, child.paddr, start, end, flags & ~VM.LOCKED, vm.vmas.anonVma(vma));
       child.insertAt(child.mapCount, copy);
       child.addNum(MMF.TOTAL_VM, (end - start) / PAGE_SIZE);
       if ((flags & VM.WIPEONFORK) !== 0) {
@@ -85,6 +88,8 @@ export function forkAddressSpace(parent: AddressSpace, policy: ForkDmaPolicy, st
       }
       copyRange(parent, child, start, end, policy, s);
     }
+    // Without VM_LOCKED, VMAs the parent kept apart by mlock alone are one mapping in the child.
+    mergeAround(child, 1, child.mapCount - 1);
   } catch (e) {
     parent.lock.release();
     child.destroy();

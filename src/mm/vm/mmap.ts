@@ -25,6 +25,7 @@
  *   running into the next mapping within a guard page, or no memory), as sys_brk does.
  */
 import { SyscallError, rangeText } from './errors.ts';
+import { allocObject } from './vm.ts';
 import { handleFault } from './fault.ts';
 import type { AddressSpace } from './mm-struct.ts';
 import { MMF } from './mm-struct.ts';
@@ -88,7 +89,7 @@ export function doMmap(mm: AddressSpace, addr: number, length: number, prot: num
 /** Adds VMA [start, end) (the range is free), merged with whatever it touches. */
 export function insertVma(mm: AddressSpace, start: number, end: number, vmFlags: number, noMemory: () => never): void {
   const vm = mm.vm;
-  const vma = vm.vmaCache.alloc();
+  const vma = allocObject(vm.vmaCache);
   if (vma === null) noMemory();
   vm.vmas.init(vma, mm.paddr, start, end, vmFlags, 0);
   const i = mm.findIndex(start);

@@ -53,6 +53,10 @@ function grab(mm: AddressSpace, vaddr: number, nrPages: number, write: boolean, 
         slot = vm.tables.entry(mm.pgdPfn, page, 1, false);
       }
       const pfn = entryPfn(u[slot] as number);
+      if (((vm.memMap.flags[pfn] as number) & PageFlag.Sensitive) !== 0) {
+        // Secret memory is never handed to GUP (Linux: check_vma_flags refuses a secretmem VMA).
+        throw new SyscallError(call, 'EFAULT', `${rangeText(page, PAGE_SIZE)}: secret memory (pfn ${pfn}) cannot be pinned or referenced`);
+      }
       if (pfn !== vm.zeroPfn && canReuseAnon(vm, pfn)) setAnonExclusive(vm, pfn, true);
       if (pfn === vm.zeroPfn || !isAnonExclusive(vm, pfn)) {
         const writable = ((u[slot] as number) & PTE_WRITABLE) !== 0;

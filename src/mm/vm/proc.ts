@@ -10,7 +10,8 @@
  *   meminfo       the lines kmem models, in Linux's order and format ("Label:" padded to 16, 8-wide kB).
  *   vmstat        "name value" per line.
  *
- * Rss counts the pages mapped (not the shared zero page, as vm_normal_page() skips it); Pss divides
+ * Rss counts the pages mapped (not the shared zero pages, small or huge, as vm_normal_page() and
+ * vm_normal_page_pmd() skip them); Pss divides
  * each page by its mapcount; Swap counts the mm's swap PTEs and SwapPss divides each by its slot's
  * count (mm/swap/). kmem has no files, shmem or hugetlbfs: those lines are 0 because nothing of the
  * kind exists.
@@ -24,6 +25,7 @@ import type { AddressSpace } from './mm-struct.ts';
 import { entryPfn } from './page-table.ts';
 import { HPAGE_PMD_NR, PAGE_SIZE, PGDIR_SIZE, VM } from './types.ts';
 import type { Vm } from './vm.ts';
+import { ROOT } from './vm.ts';
 
 const KB = 1024;
 
@@ -93,6 +95,7 @@ export function smapsTotals(mm: AddressSpace): SmapsTotals {
     swapPssBytes: 0,
   };
   const vmas = vm.vmas;
+  const hugeZeroPfn = vm.root(ROOT.HUGE_ZERO_PFN);
   for (let i = 0; i < mm.mapCount; i++) {
     const vma = mm.vmaAt(i);
     vm.tables.walkRange(
@@ -109,7 +112,9 @@ export function smapsTotals(mm: AddressSpace): SmapsTotals {
           return;
         }
         const pfn = entryPfn(lo);
-        if (pfn === vm.zeroPfn) return;
+        // Neither zero page is counted: vm_normal_page() skips the small one, vm_normal_page_pmd()
+        // the huge one (is_huge_zero_pmd), so smaps_pte_entry / smaps_pmd_entry see no page.
+        if (pfn === vm.zeroPfn || (level === 2 && hugeZeroPfn !== 0 && pfn === hugeZeroPfn)) return;
         const huge = level === 2 && (lo & PTE_HUGE) !== 0;
         const bytes = huge ? HPAGE_PMD_NR * PAGE_SIZE : PAGE_SIZE;
         const mapcount = Math.max(1, vm.memMap.mapcount[pfn] as number);
@@ -213,6 +218,7 @@ export function procVmstat(vm: Vm): string {
     ['pgscan_anon', vm.counter('pgscan_anon')],
     ['pgsteal_anon', vm.counter('pgsteal_anon')],
     ['allocstall_movable', vm.counter('allocstall_movable')],
+    ['unevictable_pgs_munlocked', vm.counter('unevictable_pgs_munlocked')],
   ];
   return lines.map(([name, value]) => `${name} ${value}\n`).join('');
 }

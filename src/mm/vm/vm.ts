@@ -31,6 +31,7 @@ import { PTE_ACCESSED, PTE_DIRTY, PTE_GLOBAL, PTE_HI_NX, PTE_HUGE, PTE_PRESENT, 
 import { LockWord } from '../../sync/lock-word.ts';
 import { assert } from '../../util/assert.ts';
 import { ArgumentError } from '../../util/errors.ts';
+import { OutOfMemoryError } from '../errors.ts';
 import { H } from '../arena-header.ts';
 import { GFP } from '../gfp.ts';
 import type { Kernel } from '../kernel.ts';
@@ -55,7 +56,7 @@ import {
 } from './types.ts';
 import { VMA_ALIGN, VMA_BYTES, VmaFields } from './vma.ts';
 import { VMAP_AREA_BYTES, vfree, vmalloc, vmapAreas } from './vmalloc.ts';
-import { SegvError } from './errors.ts';
+import { SegvError, SyscallError } from './errors.ts';
 import { validateVm } from './validate.ts';
 import { initThpSettings } from './thp-settings.ts';
 import { khugepagedScan } from './khugepaged.ts';
@@ -148,6 +149,7 @@ export const VM_COUNTERS = [
   'pgscan_anon',
   'pgsteal_anon',
   'allocstall_movable',
+  'unevictable_pgs_munlocked',
 ] as const;
 export type VmCounter = (typeof VM_COUNTERS)[number];
 const COUNTER_INDEX = new Map<string, number>(VM_COUNTERS.map((name, i) => [name, i]));
@@ -175,6 +177,20 @@ export type TlbFlushHook = (cr3: number, start: number, end: number) => void;
 
 const READY = 1;
 const INITIALISING = -1;
+
+/**
+ * One object of `cache` as a GFP_KERNEL allocation gets it (the shrinkers run first), or null when
+ * memory is exhausted: the VM's syscalls turn that into ENOMEM, as Linux's vm_area_alloc failing
+ * makes mmap, munmap, mprotect and fork return -ENOMEM. Any other error is a bug and goes on.
+ */
+export function allocObject(cache: KmemCache): number | null {
+  try {
+    return cache.alloc();
+  } catch (error) {
+    if (error instanceof OutOfMemoryError) return null;
+    throw error;
+  }
+}
 
 export class Vm {
   readonly ram: Ram;
@@ -382,14 +398,18 @@ export class Vm {
     if (!Number.isInteger(maxMapCount) || maxMapCount < 1 || maxMapCount > DEFAULT_MAX_MAP_COUNT) {
       throw new ArgumentError(`maxMapCount ${maxMapCount}: expected an integer in [1, ${DEFAULT_MAX_MAP_COUNT}]`);
     }
-    const paddr = this.mmCache.alloc();
-    assert(paddr !== null, 'no memory for an mm_struct');
-    const pgd = this.tables.allocTable();
+    // mm_alloc + pgd_alloc + the VMA index + mm_cpumask: each may fail; whatever was taken goes back
+    // and the caller sees ENOMEM (as fork(2) and execve(2) report a failed mm_alloc), nothing changed.
+    const paddr = allocObject(this.mmCache);
+    const pgd = paddr === null ? null : this.tables.allocTable();
     const index = pgd === null ? null : this.allocIndexBlock(0);
-    if (pgd === null || index === null) {
+    const cpumask = index === null ? null : this.kernel.tryKmalloc(4 * this.shootdown.maskWords, GFP.ZERO);
+    if (paddr === null || pgd === null || index === null || cpumask === null) {
+      if (index !== null) this.pages.freePages(index, 0, VM_OWNER_VMA_INDEX);
       if (pgd !== null) this.tables.freeTable(pgd);
-      this.mmCache.free(paddr);
-      throw new ArgumentError('no memory for a new address space');
+      if (paddr !== null) this.mmCache.free(paddr);
+      const missing = paddr === null ? 'an mm_struct' : pgd === null ? 'a PGD' : index === null ? 'the VMA index' : 'the CPU mask';
+      throw new SyscallError('mm_alloc', 'ENOMEM', `no memory for a new address space (${missing})`);
     }
     // Share the kernel half: PGD entries 256..511 (clone_pgd_range in pgd_alloc).
     const kernelBase = (this.kernelPgdPfn * PAGE_SIZE) / 4;
@@ -406,7 +426,7 @@ export class Vm {
     mm.setNum(MMF.BRK, startBrk);
     mm.setNum(MMF.MMAP_BASE, TASK_SIZE - MMAP_MIN_GAP);
     mm.setNum(MMF.PGTABLES, 1);
-    mm.setWord(MM.CPUMASK, this.kernel.kzalloc(4 * this.shootdown.maskWords));
+    mm.setWord(MM.CPUMASK, cpumask);
     this.count('nr_page_table_pages', 1);
     this.lock.acquire();
     try {

@@ -21,7 +21,7 @@ import { MMF } from './mm-struct.ts';
 import { MmuGather } from './mmu-gather.ts';
 import { splitHugeBoundaries, splitHugePmd } from './thp.ts';
 import { HPAGE_PMD_NR, HPAGE_PMD_ORDER, PAGE_SIZE, PMD_SIZE, TASK_SIZE } from './types.ts';
-import { ROOT } from './vm.ts';
+import { ROOT, allocObject } from './vm.ts';
 import { NO_PFN } from '../types.ts';
 
 export function canMerge(mm: AddressSpace, a: number, b: number): boolean {
@@ -63,7 +63,7 @@ export function splitAt(mm: AddressSpace, i: number, addr: number): boolean {
   const vm = mm.vm;
   const vma = mm.vmaAt(i);
   assert(vm.vmas.start(vma) < addr && addr < vm.vmas.end(vma), () => `split of VMA ${i} at 0x${addr.toString(16)}: expected an address strictly inside it`);
-  const upper = vm.vmaCache.alloc();
+  const upper = allocObject(vm.vmaCache);
   if (upper === null) return false;
   if (addr % PMD_SIZE !== 0) splitHugePmd(mm, Math.floor(addr / PMD_SIZE) * PMD_SIZE);
   vm.vmas.init(upper, mm.paddr, addr, vm.vmas.end(vma), vm.vmas.flags(vma), vm.vmas.anonVma(vma));

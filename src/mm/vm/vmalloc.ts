@@ -23,7 +23,7 @@ import { GFP } from '../gfp.ts';
 import { VM_OWNER_VMALLOC } from './owners.ts';
 import { entryPfn } from './page-table.ts';
 import { PAGE_SIZE, PGDIR_SIZE, VMALLOC_START, pageAlign } from './types.ts';
-import { ROOT } from './vm.ts';
+import { ROOT, allocObject } from './vm.ts';
 import type { Vm } from './vm.ts';
 
 export const VMAP_AREA_BYTES = 24;
@@ -53,7 +53,7 @@ export function vmalloc(vm: Vm, sizeBytes: number): number | null {
       prev = a;
     }
     if (start + span > VMALLOC_USABLE_END) return null;
-    const area = vm.vmapCache.alloc();
+    const area = allocObject(vm.vmapCache);
     if (area === null) return null;
     const pgd = vm.kernelPgdPfn;
     const u = vm.u;

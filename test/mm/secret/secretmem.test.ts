@@ -7,6 +7,8 @@ import { Kernel } from '../../../src/mm/kernel.ts';
 import { PageFlag } from '../../../src/mm/types.ts';
 import { bindCpu } from '../../../src/mm/vm/cpu-binding.ts';
 import { SegvError, SyscallError } from '../../../src/mm/vm/errors.ts';
+import { forkAddressSpace } from '../../../src/mm/vm/fork.ts';
+import { getUserPages, pinUserPages } from '../../../src/mm/vm/pin.ts';
 import { DIRECT_MAP_BASE, MADV, VM } from '../../../src/mm/vm/types.ts';
 import { SecretAccessError, SecretRegionError } from '../../../src/mm/secret/errors.ts';
 import { isSensitivePage, secretAlloc, secretFree } from '../../../src/mm/secret/secretmem.ts';
@@ -159,5 +161,37 @@ test('secretAlloc out of memory is ENOMEM with nothing left behind', () => {
   assert.equal(vm.counter('nr_anon_pages'), 0, 'every populated page freed');
   vm.pages.drainPages();
   assert.ok(vm.pages.freePagesTotal >= before - 16, `only slab pages (the VMA and rmap caches keep theirs) or a split table may stay: ${before} free before, ${vm.pages.freePagesTotal} after`);
+  kernel.validate();
+});
+
+test('fork leaves secret memory out of the child (no copy-on-write copy of the key anywhere); GUP refuses it with EFAULT', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const vm = kernel.vm;
+  const mm = vm.createAddressSpace();
+  const key = new Uint8Array(64).map((_, i) => (0xa0 + i * 13) & 0xff);
+  const region = secretAlloc(mm, key.length);
+  mm.write(region.addr, key);
+  const child = forkAddressSpace(mm, 'naive');
+  assert.equal(vm.vmas.flags(mm.vmaContaining(region.start)) & VM.DONTCOPY, VM.DONTCOPY);
+  assert.equal(child.vmaContaining(region.start), 0, 'the child has no mapping of the secret pages');
+  assert.throws(() => child.writeByte(region.addr, 1), SegvError);
+  assert.throws(() => child.readByte(region.addr), SegvError);
+  kernel.validate();
+  // The key's bytes are in exactly one frame of RAM: the owner's Sensitive page.
+  const ram = kernel.ram.bytes;
+  const holders: number[] = [];
+  for (let p = 0; p + key.length <= ram.length; p += 8) {
+    if (ram[p] !== key[0] || ram[p + 1] !== key[1]) continue;
+    if (key.every((b, i) => ram[p + i] === b)) holders.push(Math.floor(p / P));
+  }
+  assert.deepEqual(holders, [userPfn(mm, region.start)]);
+  for (const pin of [() => pinUserPages(mm, region.start, 1, false), () => getUserPages(mm, region.start, 1, true)]) {
+    assert.throws(pin, (e: unknown) => e instanceof SyscallError && e.errno === 'EFAULT' && /secret memory/.test(e.message));
+  }
+  assert.equal(vm.memMap.refcount[userPfn(mm, region.start)], 1, 'no reference taken');
+  assert.deepEqual(mm.read(region.addr, key.length), key);
+  kernel.validate();
+  child.destroy();
+  secretFree(mm, region.addr);
   kernel.validate();
 });

@@ -24,7 +24,7 @@ import { inactiveIsLow, reclaimPages } from '../../../src/mm/swap/vmscan.ts';
 import { forkAddressSpace } from '../../../src/mm/vm/fork.ts';
 import { setThpSettings } from '../../../src/mm/vm/thp-settings.ts';
 import type { AddressSpace } from '../../../src/mm/vm/mm-struct.ts';
-import { MAP, PROT } from '../../../src/mm/vm/types.ts';
+import { MADV, MAP, PROT, VM } from '../../../src/mm/vm/types.ts';
 import { Prng } from '../../../src/util/prng.ts';
 
 const P = 4096;
@@ -426,5 +426,30 @@ test('a THP is split before it is swapped (split_folio); its 4 KiB pages go out 
   assert.equal(vm.counter('nr_anon_transparent_hugepages'), 0);
   kernel.validate();
   for (let i = 0; i < n; i++) assert.deepEqual([...mm.read(h + i * P, 3)], [i & 0xff, i >> 8, 0x77]);
+  kernel.validate();
+});
+
+test('a fork child does not inherit VM_LOCKED; once the locking parent is gone its shared pages become evictable again', () => {
+  const { kernel, mm } = setup();
+  const vm = kernel.vm;
+  const a = mm.mmap(0, 4 * P, RW, ANON);
+  for (let i = 0; i < 4; i++) mm.write(a + i * P, pattern(300 + i));
+  mlock(mm, a, 4 * P);
+  const child = forkAddressSpace(mm, 'naive');
+  assert.equal(vm.vmas.flags(child.vmaContaining(a)) & VM.LOCKED, 0, 'dup_mmap clears VM_LOCKED');
+  assert.equal(vm.vmas.flags(mm.vmaContaining(a)) & VM.LOCKED, VM.LOCKED);
+  reclaimPages(vm, 1000);
+  for (let i = 0; i < 4; i++) assert.ok(!swapped(mm, a + i * P) && !swapped(child, a + i * P), `page ${i} is shared with a locked mapping: kept`);
+  // The child may drop its unlocked copy of the mapping (EINVAL only on VM_LOCKED).
+  child.madvise(a + 3 * P, P, MADV.DONTNEED);
+  kernel.validate();
+  mm.destroy();
+  assert.equal(vm.counter('unevictable_pgs_munlocked'), 0);
+  reclaimPages(vm, 1000);
+  assert.equal(vm.counter('unevictable_pgs_munlocked'), 3, 'the three pages only the child maps lost Mlocked');
+  for (let i = 0; i < 3; i++) assert.ok(swapped(child, a + i * P), `page ${i} went to swap`);
+  assert.match(vm.vmstat(), /^unevictable_pgs_munlocked 3$/m);
+  kernel.validate();
+  for (let i = 0; i < 3; i++) assert.deepEqual(child.read(a + i * P, P), pattern(300 + i));
   kernel.validate();
 });

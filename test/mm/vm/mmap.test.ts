@@ -270,3 +270,36 @@ test('validate() catches a writable entry in a read-only VMA and a leaked anonym
   vm.u[s2 + 1] = 0;
   assert.throws(() => kernel.validate(), /mapped nowhere|rss/);
 });
+
+test('a new address space without memory is ENOMEM (mm_alloc), with every page and object it took given back', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const vm = kernel.vm;
+  vm.createAddressSpace().destroy(); // the mm cache and the VM root exist before memory runs out
+  const probe = vm.createAddressSpace();
+  const held: number[] = [];
+  for (let pfn = kernel.pages.tryAllocPages(0); pfn !== null; pfn = kernel.pages.tryAllocPages(0)) held.push(pfn);
+  const freeBefore = kernel.pages.stats().freePages;
+  const inUse = (): string => JSON.stringify(kernel.slab.stats().caches.map((c) => [c.name, c.inUse, c.pages]));
+  const slabBefore = inUse();
+  assert.throws(() => vm.createAddressSpace(), (e: unknown) => e instanceof SyscallError && e.errno === 'ENOMEM' && /mm_alloc: ENOMEM: no memory for a new address space/.test(e.message));
+  assert.equal(kernel.pages.stats().freePages, freeBefore);
+  assert.equal(inUse(), slabBefore, 'the mm_struct taken before the PGD failed went back');
+  kernel.validate();
+  // mmap needs a vm_area_struct: once the VMA cache cannot grow, ENOMEM (not OutOfMemoryError).
+  let mapped = 0;
+  let error: unknown = null;
+  for (; mapped < 10_000 && error === null; mapped++) {
+    try {
+      probe.mmap(0, P, mapped % 2 === 0 ? PROT.READ : PROT.READ | PROT.WRITE, MAP.PRIVATE | MAP.ANONYMOUS);
+    } catch (e) {
+      error = e;
+    }
+  }
+  assert.ok(error instanceof SyscallError && error.errno === 'ENOMEM', `after ${mapped} mmaps: ${String(error)}`);
+  kernel.validate();
+  probe.destroy();
+  for (const pfn of held) kernel.pages.freePages(pfn, 0);
+  const mm = vm.createAddressSpace();
+  mm.writeByte(mm.mmap(0, P, PROT.READ | PROT.WRITE, MAP.PRIVATE | MAP.ANONYMOUS), 1);
+  kernel.validate();
+});

@@ -70,8 +70,12 @@ test('a read fault maps the huge zero page; a write then splits it and takes a 4
   assert.equal(vm.counter('thp_zero_page_alloc'), 1);
   assert.equal(vm.counter('nr_huge_zero_page_maps'), 1);
   assert.equal(mm.rssAnonPages, 0);
+  // smaps skips the huge zero page as Linux's vm_normal_page_pmd() does: no Rss, no AnonHugePages.
+  assert.match(mm.smapsRollup(), /^Rss:\s+0 kB$/m);
+  assert.match(mm.smapsRollup(), /^AnonHugePages:\s+0 kB$/m);
   kernel.validate();
   mm.writeByte(a + 100, 7);
+  assert.match(mm.smapsRollup(), /^Rss:\s+4 kB$/m, 'after the split only the written 4 KiB page counts (511 small zero-page entries do not)');
   assert.equal(vm.counter('thp_split_pmd'), 1);
   assert.equal(mm.rssAnonPages, 1);
   assert.equal(vm.counter('nr_zero_page_maps'), 511);
