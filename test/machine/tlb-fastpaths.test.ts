@@ -1,10 +1,14 @@
-// The TLB's int32 LRU stamps and the CPU's shortcut hints: speed devices that must never change a
-// victim or let an access through that a probe would refuse.
+// Speed devices that must never change a result: the TLB's int32 LRU stamps (renumbered at
+// STAMP_LIMIT), the CPU's shortcut hints (checked against the L1 array and the current mode's
+// rights), and the walker's int32 address arithmetic for RAM ≤ 2 GiB (a table pointer outside RAM
+// still fails as one).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ram } from '../../src/machine/ram.ts';
 import { Cpu } from '../../src/machine/cpu.ts';
-import { PERM_GLOBAL, PERM_WRITABLE, PageFaultError } from '../../src/machine/mmu.ts';
+import { ACCESS_READ, PERM_GLOBAL, PERM_WRITABLE, PageFaultError, PageWalker, WALK_OK } from '../../src/machine/mmu.ts';
+import { PhysicalAddressError } from '../../src/machine/ram.ts';
+import { PTE_PRESENT, PTE_USER, PTE_WRITABLE, makePteHi, makePteLo, pteIndex, writePte } from '../../src/machine/pte.ts';
 import { STAMP_LIMIT, Tlb, type TlbArray } from '../../src/machine/tlb.ts';
 import { skylake, zen3, type TlbPreset } from '../../src/machine/tlb-presets.ts';
 import { Prng } from '../../src/util/prng.ts';
@@ -118,4 +122,19 @@ test('the shortcut serves a store only when the cached entry is writable and dir
   cpu.setUser(false);
   cpu.load32(0x2000);
   assert.throws(() => cpu.store32(0x2004, 1), PageFaultError, 'read-only even for the supervisor (CR0.WP)');
+});
+
+test('the walker with RAM ≤ 2 GiB: a next-table pointer at 2 GiB or above 4 GiB is outside RAM, a typed error; one inside walks', () => {
+  const ram = Ram.create({ sizeBytes: '4MiB' });
+  const pt = new PageTableBuilder(ram, 0x10000, 0x100000);
+  pt.map(0x40_0000_0000, 0x200000, 1);
+  const walker = new PageWalker(ram);
+  assert.equal(walker.walk(pt.cr3, 1, 0x40_0000_0000, ACCESS_READ, true), WALK_OK);
+  assert.equal(walker.frame, 0x200000);
+  const pml4e = pt.cr3 + pteIndex(0x40_0000_0000, 4) * 8;
+  const flags = PTE_PRESENT | PTE_WRITABLE | PTE_USER;
+  for (const table of [0x8000_0000, 0xffff_f000, 0x1_0000_0000, 0x3_0000_0000]) {
+    writePte(pt.words, pml4e, makePteLo(table, flags), makePteHi(table, 0));
+    assert.throws(() => walker.walk(pt.cr3, 1, 0x40_0000_0000, ACCESS_READ, true), PhysicalAddressError, `table at 0x${table.toString(16)}`);
+  }
 });
