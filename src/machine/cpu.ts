@@ -592,7 +592,9 @@ export class Cpu {
    *  loop had no type feedback), hundreds of times a second. */
   private loadRun(vaddrs: ArrayLike<number>, start: number, end: number, out: Uint32Array | undefined, sum: number): number {
     // Runs that could take the clock to STAMP_LIMIT (renumbering), and runs through a memory port
-    // (the shortcut is off), go the plain way.
+    // (the shortcut is off), go the plain way. (The run's slow loads also advance the clock, through
+    // touch(), which renumbers at the limit: the inline stamps can overshoot it by a few hundred at
+    // most, far inside the int32 and Smi ranges, and the next touch() renumbers.)
     if (this.port !== null || this.l1First.clock + (end - start) >= L_STAMP_LIMIT) {
       for (let i = start; i < end; i++) {
         const value = this.load32Unpolled(vaddrs[i]!);
@@ -601,24 +603,26 @@ export class Cpu {
       }
       return sum;
     }
-    this.runSum = sum;
     let i = start;
     for (;;) {
-      i = this.shortcutRun(vaddrs, i, end, out);
-      if (i >= end) return this.runSum;
+      i = this.shortcutRun(vaddrs, i, end, out, sum);
+      // Read at once: a fault handler in the slow load below may run a loadMany of its own.
+      sum = this.shortcutSum;
+      if (i >= end) return sum;
       const value = this.load32Unpolled(vaddrs[i]!);
       if (out !== undefined) out[i] = value;
-      this.runSum = (this.runSum + value) | 0;
+      sum = (sum + value) | 0;
       i++;
     }
   }
 
-  /** Sum of the loads of the current run (shortcutRun adds to it). */
-  private runSum = 0;
+  /** The running sum shortcutRun returns beside its stopping index. */
+  private shortcutSum = 0;
 
   /**
    * The shortcut (load32Unpolled's second test) over vaddrs[start … end), up to the first load it
-   * cannot serve; returns that load's index (or end) and adds the values to runSum. The caller has
+   * cannot serve; returns that load's index (or end), and `sum` plus the loaded values in
+   * shortcutSum. The caller has
    * checked that no memory port is attached and that the clock stays below STAMP_LIMIT.
    *
    * Built once per CPU as a closure over its typed arrays: when an isolate holds one CPU (one per
@@ -628,9 +632,9 @@ export class Cpu {
    * of the speed (measured: 108 vs 340 M loads/s in a stand-alone copy). With several CPUs in one
    * isolate the closure is simply compiled generically.
    */
-  private readonly shortcutRun: (vaddrs: ArrayLike<number>, start: number, end: number, out: Uint32Array | undefined) => number;
+  private readonly shortcutRun: (vaddrs: ArrayLike<number>, start: number, end: number, out: Uint32Array | undefined, sum: number) => number;
 
-  private makeShortcutRun(): (vaddrs: ArrayLike<number>, start: number, end: number, out: Uint32Array | undefined) => number {
+  private makeShortcutRun(): (vaddrs: ArrayLike<number>, start: number, end: number, out: Uint32Array | undefined, sum: number) => number {
     const array = this.l1First;
     const scIdx = this.scIdx;
     const tags = array.tags;
@@ -638,13 +642,12 @@ export class Cpu {
     const frames = array.frames;
     const stamps = array.stamps;
     const u32 = this.u32;
-    return (vaddrs, start, end, out) => {
+    return (vaddrs, start, end, out, sum) => {
       const pcid = this.pcid;
       const readMask = this.readMask;
       const readWant = this.readWant;
       // `| 0`: the clock is below STAMP_LIMIT; saying so keeps it an int32 in the loop.
       let clock = array.clock | 0;
-      let sum = this.runSum;
       let i = start;
       for (; i < end; i++) {
         const vaddr = vaddrs[i]!;
@@ -658,7 +661,7 @@ export class Cpu {
       }
       this.scHits += i - start;
       array.clock = clock;
-      this.runSum = sum;
+      this.shortcutSum = sum;
       return i;
     };
   }

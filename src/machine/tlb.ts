@@ -22,8 +22,11 @@
  *   tag[i] = (key · 4 + sizeClass) · TAG_ASIDS + asid, −1 when empty; asid = pcid, or GLOBAL_ASID
  *   for a global entry (G = 1), which matches every PCID. Keys are < 2^36 and TAG_ASIDS = 2^13, so a
  *   tag is < 2^51 and exact in a double.
- *   LRU: stamp[i] is the array's clock at the entry's last use, EMPTY_STAMP (−1) for an empty way; the
- *   victim is the first empty way, else the way of least stamp (valid stamps are distinct). Invariant: within a set, no two valid entries have the same tag.
+ *   LRU: stamp[i] (int32) is the array's clock at the entry's last use, EMPTY_STAMP (−1) for an empty
+ *   way; the victim is the first empty way, else the way of least stamp (valid stamps are distinct),
+ *   found by a branch-free scan; at STAMP_LIMIT the stamps are renumbered as ranks within each set.
+ *   sig: a byte per way (a hash of its tag) that a probe tests four ways at a time before it reads
+ *   any tag (see sigWords). Invariant: within a set, no two valid entries have the same tag.
  */
 import { ArgumentError, InvariantError } from '../util/errors.ts';
 import { PERM_GLOBAL, type WalkCache } from './mmu.ts';
@@ -99,8 +102,8 @@ export class TlbArray {
   readonly shifts: Uint8Array;
   /** The asid part of each valid entry's tag (pcid or GLOBAL_ASID), so flushes need no float modulo. */
   readonly asids: Int32Array;
-  /** LRU: each entry's last-use time on `clock` (the CPU's fast path bumps them with `touch`'s
-   *  two steps inline: stamp = ++clock, then renumber at STAMP_LIMIT). */
+  /** LRU: each entry's last-use time on `clock` (Cpu.shortcutRun bumps them inline, having checked
+   *  that its run keeps the clock below STAMP_LIMIT; everything else goes through `touch`). */
   readonly stamps: Int32Array;
   clock = 0;
   /** Valid entries per size class (4K, 2M, 1G): a lookup skips the sizes the array holds none of. */
@@ -207,7 +210,7 @@ export class TlbArray {
 
   /** Marks entry `index` most recently used. */
   touch(index: number): void {
-    const clock = (this.clock + 1) | 0; // an int32 (below STAMP_LIMIT): see Cpu.loadRun
+    const clock = (this.clock + 1) | 0; // an int32 (below STAMP_LIMIT): see Cpu.shortcutRun
     this.clock = clock;
     this.stamps[index] = clock;
     if (clock >= STAMP_LIMIT) this.renumberStamps();

@@ -138,3 +138,26 @@ test('the walker with RAM ≤ 2 GiB: a next-table pointer at 2 GiB or above 4 Gi
     assert.throws(() => walker.walk(pt.cr3, 1, 0x40_0000_0000, ACCESS_READ, true), PhysicalAddressError, `table at 0x${table.toString(16)}`);
   }
 });
+
+test('loadMany inside a fault handler during loadMany: both sums right (the shortcut keeps no run state across a slow load)', () => {
+  const ram = Ram.create({ sizeBytes: '4MiB' });
+  const pt = new PageTableBuilder(ram, 0x10000, 0x100000);
+  const u32 = new Uint32Array(ram.buffer);
+  for (let p = 0; p < 4; p++) {
+    pt.map(p * 4096, 0x200000 + p * 4096, 1);
+    u32[(0x200000 + p * 4096) / 4] = 1000 * (p + 1);
+  }
+  u32[0x300000 / 4] = 7;
+  const cpu = new Cpu(ram, { preset: skylake() });
+  cpu.setCr3(pt.cr3, 1);
+  let inner = -1;
+  cpu.setFaultHandler((fault) => {
+    inner = cpu.loadMany(Float64Array.of(0x2000, 0x3000, 0x2000));
+    pt.map(fault.vaddr - (fault.vaddr % 4096), 0x300000, 1);
+    return 'retry';
+  });
+  const outer = cpu.loadMany(Float64Array.of(0, 0x1000, 0, 0x1000, 0x9000, 0, 0x1000));
+  assert.equal(inner, 3000 + 4000 + 3000);
+  assert.equal(outer, 1000 + 2000 + 1000 + 2000 + 7 + 1000 + 2000);
+  cpu.validate();
+});
