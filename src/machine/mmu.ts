@@ -212,6 +212,8 @@ const L_PTE_PRESENT = PTE_PRESENT;
 const L_PTE_USER = PTE_USER;
 const L_PTE_WRITABLE = PTE_WRITABLE;
 const L_PTE_HI_FRAME_MASK = PTE_HI_FRAME_MASK;
+/** 2^−32: ⌊vaddr · INVERSE_4G⌋ is vaddr's bits 47:32 (a multiply by a power of two is exact). */
+const INVERSE_4G = 1 / 0x1_0000_0000;
 
 export class PageWalker {
   /** Result of the last successful walk: the page's physical base, its size and combined rights. */
@@ -231,6 +233,8 @@ export class PageWalker {
 
   private readonly words: Int32Array;
   private readonly ramBytes: number;
+  /** RAM ≤ 2 GiB: every physical address inside it is a non-negative int32 (see walk). */
+  private readonly smallRam: boolean;
   private readonly hiReserved: number;
   private readonly gbPages: boolean;
   readonly smep: boolean;
@@ -239,6 +243,7 @@ export class PageWalker {
   constructor(ram: Ram, options: PageWalkerOptions = {}) {
     this.words = new Int32Array(ram.buffer);
     this.ramBytes = ram.sizeBytes;
+    this.smallRam = ram.sizeBytes <= 2 ** 31;
     this.hiReserved = hiReservedMask(options.maxPhysAddrBits ?? 46);
     this.gbPages = options.gbPages ?? true;
     this.smep = options.smep ?? false;
@@ -253,7 +258,8 @@ export class PageWalker {
     const counters = this.counters;
     counters.walks++;
     const words = this.words;
-    const hiV = Math.floor(vaddr / 0x1_0000_0000);
+    const small = this.smallRam;
+    const hiV = Math.floor(vaddr * INVERSE_4G);
     const loV = vaddr >>> 0;
     let table = cr3;
     let level = 4;
@@ -317,7 +323,11 @@ export class PageWalker {
       }
       // A non-leaf entry used by the walk: set its accessed flag (§4.8), cache it, descend.
       if ((lo & L_PTE_ACCESSED) === 0) Atomics.or(words, entryIndex, L_PTE_ACCESSED);
-      table = (hi & L_PTE_HI_FRAME_MASK) * 0x1_0000_0000 + ((lo & L_PTE_LO_FRAME_MASK) >>> 0);
+      // With RAM below 2 GiB a next table inside RAM has frame bits 51:31 clear and its address is
+      // a non-negative int32: int arithmetic keeps the chain of dependent reads short (a float
+      // address costs a conversion each way per level). Any other address takes the float form
+      // (and fails the bounds check above on the next step, as before).
+      table = small && (hi & L_PTE_HI_FRAME_MASK) === 0 && lo >= 0 ? lo & L_PTE_LO_FRAME_MASK : (hi & L_PTE_HI_FRAME_MASK) * 0x1_0000_0000 + ((lo & L_PTE_LO_FRAME_MASK) >>> 0);
       if (cache !== null) cache.fill(vaddr, pcid, level, table, perms);
       level--;
     }

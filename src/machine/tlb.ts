@@ -22,8 +22,11 @@
  *   tag[i] = (key · 4 + sizeClass) · TAG_ASIDS + asid, −1 when empty; asid = pcid, or GLOBAL_ASID
  *   for a global entry (G = 1), which matches every PCID. Keys are < 2^36 and TAG_ASIDS = 2^13, so a
  *   tag is < 2^51 and exact in a double.
- *   LRU: stamp[i] is the array's clock at the entry's last use, EMPTY_STAMP (−1) for an empty way; the
- *   victim is the first empty way, else the way of least stamp (valid stamps are distinct). Invariant: within a set, no two valid entries have the same tag.
+ *   LRU: stamp[i] (int32) is the array's clock at the entry's last use, EMPTY_STAMP (−1) for an empty
+ *   way; the victim is the first empty way, else the way of least stamp (valid stamps are distinct),
+ *   found by a branch-free scan; at STAMP_LIMIT the stamps are renumbered as ranks within each set.
+ *   sig: a byte per way (a hash of its tag) that a probe tests four ways at a time before it reads
+ *   any tag (see sigWords). Invariant: within a set, no two valid entries have the same tag.
  */
 import { ArgumentError, InvariantError } from '../util/errors.ts';
 import { PERM_GLOBAL, type WalkCache } from './mmu.ts';
@@ -41,6 +44,16 @@ export const GLOBAL_ASID = 4096;
 const TAG_ASIDS = 8192;
 /** The stamp of an empty way: below every clock value (the clock starts at 0 and only grows). */
 const EMPTY_STAMP = -1;
+/** Stamps are int32 (so the victim scan can be branch-free, see `victimOf`); when an array's clock
+ *  reaches this, `renumberStamps()` rewrites every set's stamps as ranks 0 … ways − 1 in the same
+ *  order, which keeps every victim the same. 2^29 keeps the clock a small integer (a V8 Smi, also
+ *  where those are 31 bits) and leaves room for the int32 differences the scan takes. */
+export const STAMP_LIMIT = 2 ** 29;
+/** 1 / page size for each size class: a key is ⌊vaddr · inverse⌋ (exact: powers of two). */
+const INVERSE_4K = 1 / 4096;
+const INVERSE_2M = 1 / 2097152;
+const INVERSE_1G = 1 / 1073741824;
+const INVERSE_PAGE_BYTES = [INVERSE_4K, INVERSE_2M, INVERSE_1G];
 
 /** One set-associative array (fully associative when sets = 1). */
 export interface TlbArraySpec {
@@ -64,6 +77,13 @@ function pageBytes(pageShift: number): number {
   return pageShift === L_PAGE_SHIFT_4K ? 4096 : pageShift === L_PAGE_SHIFT_2M ? 2097152 : 1073741824;
 }
 
+/** The filter byte of a tag (see TlbArray.sigWords): a multiplicative hash of the key's low 32 bits,
+ *  the size class and the asid; any function of the tag would be exact, a good mix keeps the
+ *  false matches near 1 in 256 per way. */
+function signature(key: number, cls: number, asid: number): number {
+  return Math.imul((key >>> 0) ^ (cls << 30) ^ Math.imul(asid, 0x2c1b3c6d), 0x9e3779b1) >>> 24;
+}
+
 function sizeClass(pageShift: number): number {
   return pageShift === L_PAGE_SHIFT_4K ? 0 : pageShift === L_PAGE_SHIFT_2M ? 1 : 2;
 }
@@ -82,8 +102,9 @@ export class TlbArray {
   readonly shifts: Uint8Array;
   /** The asid part of each valid entry's tag (pcid or GLOBAL_ASID), so flushes need no float modulo. */
   readonly asids: Int32Array;
-  /** LRU: each entry's last-use time on `clock` (the CPU's fast path bumps them itself). */
-  readonly stamps: Float64Array;
+  /** LRU: each entry's last-use time on `clock` (Cpu.shortcutRun bumps them inline, having checked
+   *  that its run keeps the clock below STAMP_LIMIT; everything else goes through `touch`). */
+  readonly stamps: Int32Array;
   clock = 0;
   /** Valid entries per size class (4K, 2M, 1G): a lookup skips the sizes the array holds none of. */
   readonly sizeCounts = new Int32Array(3);
@@ -92,6 +113,17 @@ export class TlbArray {
   readonly counters: ArrayCounters;
   /** Set by `probe()` on a hit: the entry's index. */
   hitIndex = -1;
+  /**
+   * A filter in front of the tag scan: one byte per way, `signature(key, class, asid)` of the tag the
+   * way was last filled with, a set's bytes in `sigWordsPerSet` int32 words (padded with zeros). A
+   * probe compares its tag's byte with four ways at once (a zero-byte test on the XOR); a set whose
+   * words hold no equal byte cannot hold the tag, which proves most misses without reading the tags.
+   * Any equal byte sends the probe to the exact tag scan, so the filter changes no result. Empty
+   * ways keep a stale byte: at worst a scan that finds nothing.
+   */
+  private readonly sigBytes: Uint8Array;
+  private readonly sigWords: Int32Array;
+  readonly sigWordsPerSet: number;
 
   constructor(readonly spec: TlbArraySpec) {
     const { entries, ways } = spec;
@@ -112,7 +144,10 @@ export class TlbArray {
     this.perms = new Int32Array(entries);
     this.shifts = new Uint8Array(entries);
     this.asids = new Int32Array(entries);
-    this.stamps = new Float64Array(entries).fill(EMPTY_STAMP);
+    this.stamps = new Int32Array(entries).fill(EMPTY_STAMP);
+    this.sigWordsPerSet = Math.ceil(ways / 4);
+    this.sigWords = new Int32Array(this.sets * this.sigWordsPerSet);
+    this.sigBytes = new Uint8Array(this.sigWords.buffer);
     this.counters = { name: spec.name, hits: 0, misses: 0, fills: 0, evictions: 0 };
   }
 
@@ -122,16 +157,38 @@ export class TlbArray {
 
   /** Finds the entry for `key` of `pageShift` under `pcid` (or global); no counters. */
   find(key: number, pageShift: number, pcid: number): number {
-    const base = (key & this.setMask) * this.ways;
-    const tagBase = (key * 4 + sizeClass(pageShift)) * TAG_ASIDS;
-    const tag = tagBase + pcid;
+    return this.findClass(key, sizeClass(pageShift), pcid);
+  }
+
+  private findClass(key: number, cls: number, pcid: number): number {
+    const set = key & this.setMask;
+    const tagBase = (key * 4 + cls) * TAG_ASIDS;
+    let index = -1;
+    if (this.mayHold(set, signature(key, cls, pcid))) index = this.scan(set, tagBase + pcid);
+    if (index < 0 && this.globals > 0 && this.mayHold(set, signature(key, cls, GLOBAL_ASID))) index = this.scan(set, tagBase + GLOBAL_ASID);
+    return index;
+  }
+
+  /** Whether a way of `set` carries signature byte `sig` (the filter: false proves the tag absent). */
+  private mayHold(set: number, sig: number): boolean {
+    const words = this.sigWords;
+    const pattern = sig * 0x01010101;
+    const first = set * this.sigWordsPerSet;
+    const end = first + this.sigWordsPerSet;
+    let zeroBytes = 0;
+    for (let k = first; k < end; k++) {
+      const x = words[k]! ^ pattern;
+      zeroBytes |= (x - 0x01010101) & ~x & 0x80808080; // non-zero iff some byte of x is 0
+    }
+    return zeroBytes !== 0;
+  }
+
+  /** The way of `set` holding `tag`, or −1. */
+  private scan(set: number, tag: number): number {
     const tags = this.tags;
+    const base = set * this.ways;
     const end = base + this.ways;
     for (let i = base; i < end; i++) if (tags[i] === tag) return i;
-    if (this.globals > 0) {
-      const global = tagBase + GLOBAL_ASID;
-      for (let i = base; i < end; i++) if (tags[i] === global) return i;
-    }
     return -1;
   }
 
@@ -141,47 +198,95 @@ export class TlbArray {
   probe(vaddr: number, pcid: number): boolean {
     let index = -1;
     const counts = this.sizeCounts;
-    if (counts[0]! > 0) index = this.find(Math.floor(vaddr / 4096), L_PAGE_SHIFT_4K, pcid);
-    if (index < 0 && counts[1]! > 0) index = this.find(Math.floor(vaddr / 2097152), L_PAGE_SHIFT_2M, pcid);
-    if (index < 0 && counts[2]! > 0) index = this.find(Math.floor(vaddr / 1073741824), L_PAGE_SHIFT_1G, pcid);
+    if (counts[0]! > 0) index = this.findClass(Math.floor(vaddr * INVERSE_4K), 0, pcid);
+    if (index < 0 && counts[1]! > 0) index = this.findClass(Math.floor(vaddr * INVERSE_2M), 1, pcid);
+    if (index < 0 && counts[2]! > 0) index = this.findClass(Math.floor(vaddr * INVERSE_1G), 2, pcid);
     if (index < 0) return false;
     this.counters.hits++;
-    this.stamps[index] = ++this.clock;
+    this.touch(index);
     this.hitIndex = index;
     return true;
   }
 
   /** Marks entry `index` most recently used. */
   touch(index: number): void {
-    this.stamps[index] = ++this.clock;
+    const clock = (this.clock + 1) | 0; // an int32 (below STAMP_LIMIT): see Cpu.shortcutRun
+    this.clock = clock;
+    this.stamps[index] = clock;
+    if (clock >= STAMP_LIMIT) this.renumberStamps();
+  }
+
+  /**
+   * Rewrites the stamps of every set as their ranks (0 for the least recent valid way … ), empty
+   * ways staying EMPTY_STAMP, and sets the clock to the largest rank: the order within each set, the
+   * only order a victim depends on, is unchanged. Called when the clock reaches STAMP_LIMIT.
+   */
+  renumberStamps(): void {
+    const { stamps, tags, ways } = this;
+    const order: number[] = [];
+    let top = 0;
+    for (let base = 0; base < stamps.length; base += ways) {
+      order.length = 0;
+      for (let i = base; i < base + ways; i++) if (tags[i]! >= 0) order.push(i);
+      order.sort((a, b) => stamps[a]! - stamps[b]!);
+      for (let r = 0; r < order.length; r++) stamps[order[r]!] = r;
+      if (order.length > top) top = order.length;
+    }
+    this.clock = top - 1;
+  }
+
+  /**
+   * The way of set `base` … `base + ways − 1` a fill replaces when the tag is not in the set: the
+   * first empty way, else the least recently used. Empty ways carry EMPTY_STAMP (below every clock
+   * value) and valid stamps are distinct, so this is the first way of strictly least stamp. The scan
+   * is branch-free (a mask from the int32 difference's sign): a compare-and-branch per way mispredicted
+   * about as often as the minimum moved, which cost a 12-way STLB fill more than the rest of it.
+   */
+  victimOf(base: number): number {
+    const stamps = this.stamps;
+    const end = base + this.ways;
+    let victim = base;
+    let oldest = stamps[base]!;
+    for (let i = base + 1; i < end; i++) {
+      const d = stamps[i]! - oldest;
+      const less = d >> 31; // −1 when stamps[i] < oldest (|d| < 2^31: stamps lie in [−1, STAMP_LIMIT])
+      oldest += d & less;
+      victim += (i - victim) & less;
+    }
+    return victim;
   }
 
   /** Installs a translation; returns its index. Replaces an entry of the same tag, else the LRU way. */
   insert(vaddr: number, pcid: number, frame: number, pageShift: number, perms: number): number {
-    const key = Math.floor(vaddr / pageBytes(pageShift));
-    const asid = (perms & L_PERM_GLOBAL) !== 0 ? GLOBAL_ASID : pcid;
+    return this.install(vaddr, pcid, frame, pageShift, perms, false);
+  }
+
+  /** `insert` of a translation the caller knows is absent (a lookup of this address and PCID just
+   *  missed in this array, with nothing changed since): the tag scan is skipped. */
+  insertAbsent(vaddr: number, pcid: number, frame: number, pageShift: number, perms: number): number {
+    return this.install(vaddr, pcid, frame, pageShift, perms, true);
+  }
+
+  private install(vaddr: number, pcid: number, frame: number, pageShift: number, perms: number, absent: boolean): number {
     const cls = sizeClass(pageShift);
+    const key = Math.floor(vaddr * INVERSE_PAGE_BYTES[cls]!);
+    const asid = (perms & L_PERM_GLOBAL) !== 0 ? GLOBAL_ASID : pcid;
     const tag = (key * 4 + cls) * TAG_ASIDS + asid;
     const base = (key & this.setMask) * this.ways;
-    const end = base + this.ways;
     const tags = this.tags;
-    const stamps = this.stamps;
-    // The same tag if present, else the first empty way, else the least recently used way. Empty
-    // ways carry stamp EMPTY_STAMP (below every clock value) and valid stamps are distinct, so one
-    // strict-minimum scan finds the first empty way, else the LRU way.
-    let victim = base;
-    let oldest = Infinity;
-    for (let i = base; i < end; i++) {
-      if (tags[i] === tag) {
-        victim = i;
-        break;
-      }
-      const s = stamps[i]!;
-      if (s < oldest) {
-        victim = i;
-        oldest = s;
+    let victim = -1;
+    if (!absent) {
+      const end = base + this.ways;
+      for (let i = base; i < end; i++) {
+        if (tags[i] === tag) {
+          victim = i;
+          break;
+        }
       }
     }
+    if (victim < 0) victim = this.victimOf(base);
+    const set = key & this.setMask;
+    this.sigBytes[set * this.sigWordsPerSet * 4 + (victim - base)] = signature(key, cls, asid);
     const old = tags[victim]!;
     const sizeCounts = this.sizeCounts;
     if (old >= 0) {
@@ -208,11 +313,10 @@ export class TlbArray {
     }
     this.frames[victim] = frame;
     this.perms[victim] = perms;
-    stamps[victim] = ++this.clock;
+    this.touch(victim);
     this.counters.fills++;
     return victim;
   }
-
 
   private drop(index: number): void {
     const tag = this.tags[index]!;
@@ -378,9 +482,16 @@ export class Tlb {
   l1Array: TlbArray | null = null;
   l1Index = -1;
 
+  /** Per size class (4K, 2M, 1G), the array of each level a fill goes to: the first that holds it. */
+  private readonly l1ByClass: (TlbArray | null)[];
+  private readonly l2ByClass: (TlbArray | null)[];
+
   constructor(readonly spec: TlbSpec) {
     this.l1 = spec.l1.map((a) => new TlbArray(a));
     this.l2 = spec.l2.map((a) => new TlbArray(a));
+    const byClass = (arrays: TlbArray[]): (TlbArray | null)[] => [L_PAGE_SHIFT_4K, L_PAGE_SHIFT_2M, L_PAGE_SHIFT_1G].map((shift) => arrays.find((a) => a.holds(shift)) ?? null);
+    this.l1ByClass = byClass(this.l1);
+    this.l2ByClass = byClass(this.l2);
     this.walkCaches = spec.walkCache === null ? null : new PageWalkCaches(spec.walkCache);
   }
 
@@ -405,7 +516,8 @@ export class Tlb {
       if (array.probe(vaddr, pcid)) {
         counters.l2Hits++;
         this.take(array, array.hitIndex);
-        this.fillLevel(this.l1, vaddr, pcid, this.frame, this.pageShift, this.perms, true);
+        // L1 just missed this address under pcid and globally: the tag is absent there.
+        this.fillLevel(this.l1ByClass, vaddr, pcid, this.frame, this.pageShift, this.perms, true, true);
         return 2;
       }
     }
@@ -419,32 +531,25 @@ export class Tlb {
     this.perms = array.perms[index]!;
   }
 
-  /** Installs a walked translation in every level that holds its page size. */
-  fill(vaddr: number, pcid: number, frame: number, pageShift: number, perms: number): void {
-    this.fillLevel(this.l2, vaddr, pcid, frame, pageShift, perms, false);
-    this.fillLevel(this.l1, vaddr, pcid, frame, pageShift, perms, true);
+  /** Installs a walked translation in every level that holds its page size. `afterMiss`: the caller
+   *  knows no level holds it (its `lookup` of this address and PCID returned 0, or an `invlpg` of
+   *  it followed, and nothing else touched the TLB since), so the fills skip the tag scans. */
+  fill(vaddr: number, pcid: number, frame: number, pageShift: number, perms: number, afterMiss = false): void {
+    this.fillLevel(this.l2ByClass, vaddr, pcid, frame, pageShift, perms, false, afterMiss);
+    this.fillLevel(this.l1ByClass, vaddr, pcid, frame, pageShift, perms, true, afterMiss);
     this.frame = frame;
     this.pageShift = pageShift;
     this.perms = perms;
   }
 
-  private fillLevel(arrays: TlbArray[], vaddr: number, pcid: number, frame: number, pageShift: number, perms: number, isL1: boolean): void {
+  private fillLevel(byClass: (TlbArray | null)[], vaddr: number, pcid: number, frame: number, pageShift: number, perms: number, isL1: boolean, absent: boolean): void {
+    const array = byClass[sizeClass(pageShift)]!;
+    const index = array === null ? -1 : absent ? array.insertAbsent(vaddr, pcid, frame, pageShift, perms) : array.insert(vaddr, pcid, frame, pageShift, perms);
     if (isL1) {
-      this.l1Array = null;
-      this.l1Index = -1;
-    }
-    for (let a = 0; a < arrays.length; a++) {
-      const array = arrays[a]!;
-      if (!array.holds(pageShift)) continue;
-      const index = array.insert(vaddr, pcid, frame, pageShift, perms);
-      if (isL1) {
-        this.l1Array = array;
-        this.l1Index = index;
-      }
-      return;
+      this.l1Array = array;
+      this.l1Index = index;
     }
   }
-
 
   /** INVLPG: drops `vaddr`'s translations under `pcid` and global ones, at every level, and every
    *  page-walk-cache entry of `pcid` (§4.10.4.1). */
