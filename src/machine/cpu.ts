@@ -388,7 +388,8 @@ export class Cpu {
   /** load32 without the shootdown check (loadMany checks once per run of loads). */
   private load32Unpolled(vaddr: number): number {
     const off = vaddr - this.mBase;
-    if (off >= 0 && off < this.mSize && (off & 3) === 0) {
+    // `(off | 0) === off`: a whole number (a fractional address must reach the slow path's error).
+    if (off >= 0 && off < this.mSize && (off & 3) === 0 && (off | 0) === off) {
       // The remembered translation: an L1 hit on entry mIndex of mArray (made most recent).
       const array = this.mArray!;
       array.touch(this.mIndex);
@@ -401,7 +402,8 @@ export class Cpu {
     const index = this.scIdx[(vaddr >>> 12) & (SHORTCUT_SLOTS - 1)]!;
     const tag = (vaddr - (vaddr & 4095)) * 8 + this.pcid; // (key · 4 + size class 0) · TAG_ASIDS + pcid, as tlb.ts
     const array = this.l1First;
-    if (this.scTags[index] === tag && (vaddr & 3) === 0 && (array.perms[index]! & this.readMask) === this.readWant) {
+    // Math.trunc: a fractional address would make a tag of another PCID (tag = page base × 8 + pcid).
+    if (this.scTags[index] === tag && (vaddr & 3) === 0 && Math.trunc(vaddr) === vaddr && (array.perms[index]! & this.readMask) === this.readWant) {
       array.touch(index);
       this.scHits++;
       return this.u32[(array.frames[index]! + (vaddr & 4095)) >>> 2]!;
@@ -421,7 +423,7 @@ export class Cpu {
   load8(vaddr: number): number {
     if (Atomics.load(this.sdWords, this.sdIndex) !== this.sdSeen) this.serviceShootdown();
     const off = vaddr - this.mBase;
-    if (off >= 0 && off < this.mSize) {
+    if (off >= 0 && off < this.mSize && (off | 0) === off) {
       const array = this.mArray!;
       array.touch(this.mIndex);
       this.fastHits++;
@@ -443,7 +445,7 @@ export class Cpu {
   store32(vaddr: number, value: number): void {
     if (Atomics.load(this.sdWords, this.sdIndex) !== this.sdSeen) this.serviceShootdown();
     const off = vaddr - this.mBase;
-    if (off >= 0 && off < this.mSize && this.mWrite && (off & 3) === 0) {
+    if (off >= 0 && off < this.mSize && this.mWrite && (off & 3) === 0 && (off | 0) === off) {
       const array = this.mArray!;
       array.touch(this.mIndex);
       this.fastHits++;
@@ -453,7 +455,7 @@ export class Cpu {
     const index = this.scIdx[(vaddr >>> 12) & (SHORTCUT_SLOTS - 1)]!;
     const tag = (vaddr - (vaddr & 4095)) * 8 + this.pcid;
     const array = this.l1First;
-    if (this.scTags[index] === tag && (vaddr & 3) === 0 && (array.perms[index]! & this.writeMask) === this.writeWant) {
+    if (this.scTags[index] === tag && (vaddr & 3) === 0 && Math.trunc(vaddr) === vaddr && (array.perms[index]! & this.writeMask) === this.writeWant) {
       array.touch(index);
       this.scHits++;
       this.u32[(array.frames[index]! + (vaddr & 4095)) >>> 2] = value;
@@ -652,7 +654,7 @@ export class Cpu {
       for (; i < end; i++) {
         const vaddr = vaddrs[i]!;
         const index = scIdx[(vaddr >>> 12) & (SHORTCUT_SLOTS - 1)]!;
-        if (tags[index] !== (vaddr - (vaddr & 4095)) * 8 + pcid || (vaddr & 3) !== 0 || (perms[index]! & readMask) !== readWant) break;
+        if (tags[index] !== (vaddr - (vaddr & 4095)) * 8 + pcid || (vaddr & 3) !== 0 || Math.trunc(vaddr) !== vaddr || (perms[index]! & readMask) !== readWant) break;
         clock = (clock + 1) | 0;
         stamps[index] = clock;
         const value = u32[(frames[index]! + (vaddr & 4095)) >>> 2]!;

@@ -233,3 +233,21 @@ test('with a data cache attached, page-walk reads go through it and every cycle 
   cpu.load32(0x1008);
   assert.equal(cpu.cycles(), 1520 + 4);
 });
+
+test('a fractional virtual address is a VirtualAddressError on every path, also once its page is cached (remembered translation, shortcut, loadMany)', () => {
+  const { pt, cpu } = machine();
+  pt.map(0x1000, 0x200000, 1);
+  pt.map(0x2000, 0x201000, 1);
+  cpu.store32(0x1000, 7);
+  cpu.store32(0x2000, 9);
+  for (const vaddr of [0x1000 + 0.8, 0x1000 + 1 / 8, 0x1004 + 0.25, 0x2000 + 0.5]) {
+    assert.equal(cpu.load32(0x1000), 7); // the page is cached in both shortcuts
+    assert.equal(cpu.load32(0x2000), 9);
+    assert.throws(() => cpu.load32(vaddr), VirtualAddressError, `load32(${vaddr})`);
+    assert.throws(() => cpu.load8(vaddr), VirtualAddressError, `load8(${vaddr})`);
+    assert.throws(() => cpu.store32(vaddr, 1), VirtualAddressError, `store32(${vaddr})`);
+    assert.throws(() => cpu.loadMany([0x1000, vaddr]), VirtualAddressError, `loadMany([…, ${vaddr}])`);
+  }
+  assert.equal(cpu.load32(0x1000), 7);
+  cpu.validate();
+});
