@@ -250,6 +250,15 @@ export class BlockTable {
     m[b] = before <= 0 ? t : Math.floor(((m[b] as number) * before + t * units) / (before + units));
   }
 
+  /** addMtime(b, t + i, 1) for i = 0..units-1 in turn (units written one at a time, a tick apart),
+   * all of them already counted in b's valid units. */
+  addMtimeEach(b: number, t: number, units: number): void {
+    let before = (this.valid[b] as number) - units;
+    let m = this.mtime[b] as number;
+    for (let i = 0; i < units; i++, before++) m = before <= 0 ? t + i : Math.floor((m * before + t + i) / (before + 1));
+    this.mtime[b] = m;
+  }
+
   /** F2FS's update_segment_mtime() for the old block address of an overwrite or a delete (not GC),
    * called before `units` of block b's valid units stop being valid at time t: the average moves
    * towards t as if t were written, ⌊(mtime·v + t·units) / (v + units)⌋, v the valid units now, so a
@@ -264,12 +273,19 @@ export class BlockTable {
 
   /** The Closed block with the fewest valid units (greedy), or NONE. Needs buckets. */
   fewestValid(): number {
-    if (this.nrClosed === 0) return NONE;
+    return this.nrClosed === 0 ? NONE : (this.bucketHead[this.lowestBucket()] as number);
+  }
+
+  /** The fewest valid units of any Closed block (the lowest non-empty bucket; the buckets below it
+   * hold nothing, so a search over buckets starts there), unitsPerBlock + 1 when none is Closed.
+   * Needs buckets. */
+  lowestBucket(): number {
+    if (this.nrClosed === 0) return this.unitsPerBlock + 1;
     const heads = this.bucketHead;
     let m = this.minBucket;
     while ((heads[m] as number) === NONE) m++;
     this.minBucket = m;
-    return heads[m] as number;
+    return m;
   }
 
   /** Block b's position in closedList (the order a scan of every closed block meets them), -1 when it

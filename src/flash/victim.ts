@@ -118,7 +118,8 @@ class CostBenefit implements VictimPolicy {
     const candidates = scan ? table.nrClosed : units + 1;
     let best = -1;
     let bestScore = -1;
-    for (let i = 0; i < candidates; i++) {
+    // The buckets below the lowest non-empty one hold no block.
+    for (let i = scan ? 0 : table.lowestBucket(); i < candidates; i++) {
       const b = scan ? (table.closedList[i] as number) : table.oldestIn(i, 'youngest');
       if (b === -1) continue;
       const u = (scan ? (table.valid[b] as number) : i) / units;
@@ -167,7 +168,9 @@ class F2fsCostBenefit implements VictimPolicy {
     const mtime = table.mtime;
     const winners = this.winners.length === units + 1 ? this.winners : (this.winners = new Int32Array(units + 1));
     let minMtime = this.minMtime;
-    for (let v = 0; v <= units; v++) {
+    // The buckets below the lowest non-empty one hold no block.
+    const lowest = table.lowestBucket();
+    for (let v = lowest; v <= units; v++) {
       const b = table.oldestIn(v, 'mtime');
       winners[v] = b;
       if (b !== -1 && (mtime[b] as number) < minMtime) minMtime = mtime[b] as number;
@@ -175,7 +178,7 @@ class F2fsCostBenefit implements VictimPolicy {
     this.minMtime = minMtime;
     let best = -1;
     let bestCost = Infinity;
-    for (let v = 0; v <= units; v++) {
+    for (let v = lowest; v <= units; v++) {
       const b = winners[v] as number;
       if (b === -1) continue;
       const cost = f2fsCbCost(v, units, mtime[b] as number, minMtime, clock);
