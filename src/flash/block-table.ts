@@ -91,6 +91,8 @@ export class BlockTable {
   private readonly oldest: { time: Float64Array; block: Int32Array }[];
   private readonly oldestByYoungest: Int32Array | null;
   private readonly oldestByMtime: Int32Array | null;
+  /** Whether either of the two is kept. */
+  private readonly oldestKept: boolean;
   private readonly freeRing: Int32Array;
   private freeHead = 0;
   private readonly freeHeap: MinHeap | null;
@@ -123,6 +125,7 @@ export class BlockTable {
     const oldestArray = (by: BucketTime): Int32Array | null => (oldestBy.includes(by) ? new Int32Array(options.unitsPerBlock + 1).fill(NONE) : null);
     this.oldestByYoungest = oldestArray('youngest');
     this.oldestByMtime = oldestArray('mtime');
+    this.oldestKept = this.oldestByYoungest !== null || this.oldestByMtime !== null;
     this.oldest = [];
     if (this.oldestByYoungest !== null) this.oldest.push({ time: this.youngest, block: this.oldestByYoungest });
     if (this.oldestByMtime !== null) this.oldest.push({ time: this.mtime, block: this.oldestByMtime });
@@ -225,9 +228,14 @@ export class BlockTable {
     this.close(b, clock);
   }
 
-  /** One unit of block `b` became invalid. */
+  /** One unit of block `b` became invalid (invalidateUnits(b, 1), written out for the write path). */
   invalidate(b: number): void {
-    this.invalidateUnits(b, 1);
+    const v = (this.valid[b] as number) - 1;
+    if (this.bucketed && this.state[b] === BlockState.Closed) {
+      this.bucketUnlink(b, v + 1);
+      this.bucketPush(b, v);
+    }
+    this.valid[b] = v;
   }
 
   /** `units` units of block `b` became invalid. */
@@ -412,13 +420,11 @@ export class BlockTable {
     return out;
   }
 
+  /** The bucket moves run on every host write: small, so the write path inlines them, with the
+   * oldest blocks' upkeep apart (only the cost-benefit policies keep them). */
   private bucketPush(b: number, v: number): void {
     const head = this.bucketHead[v] as number;
-    // Each kept time by name, not through this.oldest: this runs on every host write.
-    const byYoungest = this.oldestByYoungest;
-    if (byYoungest !== null) BlockTable.offerOldest(byYoungest, this.youngest, b, v, head);
-    const byMtime = this.oldestByMtime;
-    if (byMtime !== null) BlockTable.offerOldest(byMtime, this.mtime, b, v, head);
+    if (this.oldestKept) this.offerOldest(b, v, head);
     this.bucketNext[b] = head;
     this.bucketPrev[b] = NONE;
     if (head !== NONE) this.bucketPrev[head] = b;
@@ -426,18 +432,31 @@ export class BlockTable {
     if (v < this.minBucket) this.minBucket = v;
   }
 
-  /** Block b joins bucket v (whose head was `head`): it becomes the bucket's oldest by `time` if the
-   * bucket was empty, or if the oldest is known and b is older. */
-  private static offerOldest(block: Int32Array, time: Float64Array, b: number, v: number, head: number): void {
+  /** Block b joins bucket v (whose head was `head`): for each kept time, it becomes the bucket's
+   * oldest if the bucket was empty, or if the oldest is known and b is older. */
+  private offerOldest(b: number, v: number, head: number): void {
+    // Each kept time by name, not through this.oldest: this runs on every host write.
+    const byYoungest = this.oldestByYoungest;
+    if (byYoungest !== null) BlockTable.offerOldestBy(byYoungest, this.youngest, b, v, head);
+    const byMtime = this.oldestByMtime;
+    if (byMtime !== null) BlockTable.offerOldestBy(byMtime, this.mtime, b, v, head);
+  }
+
+  private static offerOldestBy(block: Int32Array, time: Float64Array, b: number, v: number, head: number): void {
     const o = block[v] as number;
     if (head === NONE || (o !== NONE && (time[b] as number) < (time[o] as number))) block[v] = b;
   }
 
-  private bucketUnlink(b: number, v: number): void {
+  /** Block b leaves bucket v: where it was the oldest by a kept time, that becomes unknown. */
+  private forgetOldest(b: number, v: number): void {
     const byYoungest = this.oldestByYoungest;
     if (byYoungest !== null && byYoungest[v] === b) byYoungest[v] = NONE;
     const byMtime = this.oldestByMtime;
     if (byMtime !== null && byMtime[v] === b) byMtime[v] = NONE;
+  }
+
+  private bucketUnlink(b: number, v: number): void {
+    if (this.oldestKept) this.forgetOldest(b, v);
     const next = this.bucketNext[b] as number;
     const prev = this.bucketPrev[b] as number;
     if (prev === NONE) this.bucketHead[v] = next;

@@ -140,7 +140,7 @@ export class PageFtl extends LogStore {
    * frontier of temperature class `temperature` (clamped to the host streams). */
   write(lpn: number, data: Uint8Array | null = null, temperature = 0): void {
     if (lpn >>> 0 !== lpn || lpn >= this.logicalPages) throw new LogicalAddressError(lpn, this.logicalPages);
-    if (data !== null && data.length > this.device.pageBytes) throw new ArgumentError(`write of lpn ${lpn}: ${data.length} bytes, expected at most a page (${this.device.pageBytes})`);
+    if (data !== null && data.length > this.device.pageBytes) throw this.oversized(lpn, data.length);
     const s = this.streamOf(temperature);
     if ((this.frontier[s] as number) < 0) this.ensureFrontier(s);
     const b = this.frontier[s] as number;
@@ -162,6 +162,11 @@ export class PageFtl extends LogStore {
     }
     if (this.trackMtime) this.table.addMtime(b, seq, 1);
     this.advanceFrontier(s, p);
+  }
+
+  /** The error for a write of `bytes` to lpn, more than a page (apart: the write path stays small). */
+  private oversized(lpn: number, bytes: number): ArgumentError {
+    return new ArgumentError(`write of lpn ${lpn}: ${bytes} bytes, expected at most a page (${this.device.pageBytes})`);
   }
 
   /** Reads `lpn` into `out` (its first out.length bytes). False when it is unmapped or trimmed. */
@@ -502,18 +507,13 @@ export class PageFtl extends LogStore {
    * replaced it (F2FS moves the old block's mtime towards now; GC does not come here). */
   private dropMapping(lpn: number, now: number): void {
     const old = this.l2pMap[lpn] as number;
-    if (old >= 0) {
-      this.p2l[old] = -2 - lpn;
-      const b = this.blockOf(old);
-      if (this.trackMtime) this.table.touchMtime(b, now, 1);
-      this.table.invalidate(b);
-    } else if (old < -1) {
-      const t = -2 - old;
-      this.p2l[t] = -1;
-      const b = this.blockOf(t);
-      if (this.trackMtime) this.table.touchMtime(b, now, 1);
-      this.table.invalidate(b);
-    }
+    if (old === -1) return;
+    // Data becomes a stale copy; a tombstone (at page -2 - old) is forgotten.
+    const page = old >= 0 ? old : -2 - old;
+    this.p2l[page] = old >= 0 ? -2 - lpn : -1;
+    const b = this.blockOf(page);
+    if (this.trackMtime) this.table.touchMtime(b, now, 1);
+    this.table.invalidate(b);
   }
 
   private recover(): void {
