@@ -371,7 +371,10 @@ export class PageFtl extends LogStore {
         const q = p2l[base + i] as number;
         if (q >= 0 && q < TOMBSTONE) break;
         if (q >= TOMBSTONE) pendingPages[pending++] = i;
-        else if (q < -1 && counting) stale[nStale++] = -2 - q;
+        else if (q < -1) {
+          if (counting) stale[nStale++] = -2 - q;
+          p2l[base + i] = -1;
+        }
       }
       if (i === ppb) break;
       // No frontier: the last run filled it, or a mount found none; there is a free block.
@@ -397,10 +400,12 @@ export class PageFtl extends LogStore {
             spares[4 * n + 3] = n < carryAt ? high0 : high1;
             p2l[ppn0 + n] = q;
             l2pMap[q] = ppn0 + n;
+            p2l[base + i] = -1;
             n++;
           }
-        } else if (q < -1 && counting) {
-          stale[nStale++] = -2 - q;
+        } else if (q < -1) {
+          if (counting) stale[nStale++] = -2 - q;
+          p2l[base + i] = -1;
         }
       }
       this.device.copybackRun(victim, runPages, spares, k, n, b, p, FTL_SPARE_BYTES);
@@ -415,22 +420,21 @@ export class PageFtl extends LogStore {
         this.fill[target] = p + n - k;
       }
     }
+    // The victim's data pages are forgotten (p2l -1) as the pass meets them; its tombstones once
+    // they are settled, while its stale copies still count in copies().
+    if (pending > 0) this.settleTombstones(victim, target, pending);
     // Apart, so the decrements (one cache miss each, independent) overlap.
     for (let k = 0; k < nStale; k++) copyCounts.dec(stale[k] as number);
-    if (pending > 0) this.settleTombstones(victim, target, pending);
-    p2l.fill(-1, base, base + ppb);
   }
 
   /** The victim's `pending` live tombstones (pages in this.pending): each goes along while any data
-   * page of its lpn remains on the chip, the victim's stale ones included. The data loop already
-   * dropped those from copies(); they count again while the tombstones are decided (two passes over
-   * the victim, not one per tombstone). GC does not nest (the collecting flag), so nothing else
-   * changes copies() meanwhile. */
+   * page of its lpn remains on the chip, the victim's stale ones included (they leave copies() only
+   * after this). Then the victim forgets them (p2l -1). GC does not nest (the collecting flag), so
+   * nothing else changes copies() meanwhile. */
   private settleTombstones(victim: number, target: number, pending: number): void {
     if (!this.countsKept) throw new InvariantError(`victim block ${victim} holds ${pending} live tombstones, but copies() is not kept (a TRIM keeps it)`);
     const base = victim * this.pagesPerBlock;
     const p2l = this.p2l;
-    this.countStaleCopies(base, 1);
     for (let k = 0; k < pending; k++) {
       const i = this.pending[k] as number;
       const lpn = (p2l[base + i] as number) - TOMBSTONE;
@@ -442,15 +446,7 @@ export class PageFtl extends LogStore {
         this.tombstonesDropped++;
       }
     }
-    this.countStaleCopies(base, -1);
-  }
-
-  /** Adds `delta` to copies() of each stale data page in the block from page `base`. */
-  private countStaleCopies(base: number, delta: number): void {
-    for (let i = base; i < base + this.pagesPerBlock; i++) {
-      const q = this.p2l[i] as number;
-      if (q < -1) this.copyCounts.add(-2 - q, delta);
-    }
+    for (let k = 0; k < pending; k++) p2l[base + (this.pending[k] as number)] = -1;
   }
 
   private copyTombstone(victim: number, page: number, lpn: number, stream: number): void {
