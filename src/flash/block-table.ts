@@ -255,16 +255,31 @@ export class BlockTable {
   addMtime(b: number, t: number, units: number): void {
     const before = (this.valid[b] as number) - units;
     const m = this.mtime;
-    m[b] = before <= 0 ? t : Math.floor(((m[b] as number) * before + t * units) / (before + units));
+    if (before <= 0) m[b] = t;
+    else if (units === 1) m[b] = BlockTable.averageInOne(m[b] as number, before, t);
+    else m[b] = Math.floor(((m[b] as number) * before + t * units) / (before + units));
   }
 
-  /** addMtime(b, t + i, 1) for i = 0..units-1 in turn (units written one at a time, a tick apart),
-   * all of them already counted in b's valid units. */
+  /** addMtime(b, t + i, 1) for i = 0..units-1 in turn (units written one at a time, a tick apart, as
+   * GC's copies of a run), all of them already counted in b's valid units. */
   addMtimeEach(b: number, t: number, units: number): void {
     let before = (this.valid[b] as number) - units;
     let m = this.mtime[b] as number;
-    for (let i = 0; i < units; i++, before++) m = before <= 0 ? t + i : Math.floor((m * before + t + i) / (before + 1));
+    for (let i = 0; i < units; i++, before++) m = before <= 0 ? t + i : BlockTable.averageInOne(m, before, t + i);
     this.mtime[b] = m;
+  }
+
+  /**
+   * ⌊(m·before + t) / (before + 1)⌋, the average of `before` units at time m and one at t, written
+   * m + ⌊(t − m) / (before + 1)⌋ (m is a whole number: every mtime is a floor or a time), so that
+   * when 0 ≤ t − m ≤ before the quotient is 0 and no division runs: GC's copies into a fresh
+   * frontier, a tick apart, leave its mtime at the first copy's time. Both forms are exact, and so
+   * equal, while m·before + t < 2^53 (a double holds every integer there, and a quotient of two of
+   * them never rounds across a whole number).
+   */
+  private static averageInOne(m: number, before: number, t: number): number {
+    const d = t - m;
+    return d >= 0 && d <= before ? m : m + Math.floor(d / (before + 1));
   }
 
   /** F2FS's update_segment_mtime() for the old block address of an overwrite or a delete (not GC),

@@ -148,7 +148,9 @@ export function f2fsCbCost(valid: number, units: number, mtime: number, minMtime
  * count the cost only rises with mtime, so each bucket's oldest block by mtime is its cheapest. The
  * least cost found is the least of a scan of every block; among equal integer costs (common, as u and
  * age are whole percentages) the choice differs from the scan's, which takes the first from the
- * cursor. Otherwise the windowed scan runs, as in gc.c.
+ * cursor. The buckets are costed from the fewest valid units up, and the costing stops once even the
+ * greatest age could not undercut the best (the least cost of a bucket rises with its valid count).
+ * Otherwise the windowed scan runs, as in gc.c.
  */
 class F2fsCostBenefit implements VictimPolicy {
   readonly name = 'f2fs-cb';
@@ -181,6 +183,9 @@ class F2fsCostBenefit implements VictimPolicy {
     for (let v = lowest; v <= units; v++) {
       const b = winners[v] as number;
       if (b === -1) continue;
+      // The least cost bucket v or any above it could have is at the greatest age (mtime =
+      // minMtime), and it rises with the valid count: once that cannot undercut the best, none can.
+      if (best !== -1 && f2fsCbCost(v, units, minMtime, minMtime, clock) >= bestCost) break;
       const cost = f2fsCbCost(v, units, mtime[b] as number, minMtime, clock);
       if (cost < bestCost) {
         bestCost = cost;
