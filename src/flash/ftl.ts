@@ -18,8 +18,8 @@
  *             victim, at random, and a quarter of l2p's size stays in the cache). Only tombstones
  *             need them, so a store keeps them from its first TRIM, its mount, or the first copies()
  *             call on: until then they are not counted (two random updates per host write saved,
- *             an eighth of the write's time), and switching them on counts them from p2l, which
- *             marks every data page on the chip (keepCopyCounts)
+ *             3-8 % of the write's time, measured under load), and switching them on counts them
+ *             from p2l, which marks every data page on the chip (keepCopyCounts)
  *   p2l[ppn]  0 ≤ v < 2^30: the live data of lpn v;  ≥ 2^30: the live tombstone of lpn v - 2^30;
  *             ≤ -2: a stale data copy of lpn -2 - v;  -1: nothing to account for (erased, corrupt,
  *             or a stale tombstone). GC tells what to do with a victim's page from p2l alone,
