@@ -91,6 +91,8 @@ export class BlockTable {
   private readonly oldest: { time: Float64Array; block: Int32Array }[];
   private readonly oldestByYoungest: Int32Array | null;
   private readonly oldestByMtime: Int32Array | null;
+  /** Whether either of the two is kept. */
+  private readonly oldestKept: boolean;
   private readonly freeRing: Int32Array;
   private freeHead = 0;
   private readonly freeHeap: MinHeap | null;
@@ -123,6 +125,7 @@ export class BlockTable {
     const oldestArray = (by: BucketTime): Int32Array | null => (oldestBy.includes(by) ? new Int32Array(options.unitsPerBlock + 1).fill(NONE) : null);
     this.oldestByYoungest = oldestArray('youngest');
     this.oldestByMtime = oldestArray('mtime');
+    this.oldestKept = this.oldestByYoungest !== null || this.oldestByMtime !== null;
     this.oldest = [];
     if (this.oldestByYoungest !== null) this.oldest.push({ time: this.youngest, block: this.oldestByYoungest });
     if (this.oldestByMtime !== null) this.oldest.push({ time: this.mtime, block: this.oldestByMtime });
@@ -225,9 +228,14 @@ export class BlockTable {
     this.close(b, clock);
   }
 
-  /** One unit of block `b` became invalid. */
+  /** One unit of block `b` became invalid (invalidateUnits(b, 1), written out for the write path). */
   invalidate(b: number): void {
-    this.invalidateUnits(b, 1);
+    const v = (this.valid[b] as number) - 1;
+    if (this.bucketed && this.state[b] === BlockState.Closed) {
+      this.bucketUnlink(b, v + 1);
+      this.bucketPush(b, v);
+    }
+    this.valid[b] = v;
   }
 
   /** `units` units of block `b` became invalid. */
@@ -247,7 +255,31 @@ export class BlockTable {
   addMtime(b: number, t: number, units: number): void {
     const before = (this.valid[b] as number) - units;
     const m = this.mtime;
-    m[b] = before <= 0 ? t : Math.floor(((m[b] as number) * before + t * units) / (before + units));
+    if (before <= 0) m[b] = t;
+    else if (units === 1) m[b] = BlockTable.averageInOne(m[b] as number, before, t);
+    else m[b] = Math.floor(((m[b] as number) * before + t * units) / (before + units));
+  }
+
+  /** addMtime(b, t + i, 1) for i = 0..units-1 in turn (units written one at a time, a tick apart, as
+   * GC's copies of a run), all of them already counted in b's valid units. */
+  addMtimeEach(b: number, t: number, units: number): void {
+    let before = (this.valid[b] as number) - units;
+    let m = this.mtime[b] as number;
+    for (let i = 0; i < units; i++, before++) m = before <= 0 ? t + i : BlockTable.averageInOne(m, before, t + i);
+    this.mtime[b] = m;
+  }
+
+  /**
+   * ⌊(m·before + t) / (before + 1)⌋, the average of `before` units at time m and one at t, written
+   * m + ⌊(t − m) / (before + 1)⌋ (m is a whole number: every mtime is a floor or a time), so that
+   * when 0 ≤ t − m ≤ before the quotient is 0 and no division runs: GC's copies into a fresh
+   * frontier, a tick apart, leave its mtime at the first copy's time. Both forms are exact, and so
+   * equal, while m·before + t < 2^53 (a double holds every integer there, and a quotient of two of
+   * them never rounds across a whole number).
+   */
+  private static averageInOne(m: number, before: number, t: number): number {
+    const d = t - m;
+    return d >= 0 && d <= before ? m : m + Math.floor(d / (before + 1));
   }
 
   /** F2FS's update_segment_mtime() for the old block address of an overwrite or a delete (not GC),
@@ -264,12 +296,19 @@ export class BlockTable {
 
   /** The Closed block with the fewest valid units (greedy), or NONE. Needs buckets. */
   fewestValid(): number {
-    if (this.nrClosed === 0) return NONE;
+    return this.nrClosed === 0 ? NONE : (this.bucketHead[this.lowestBucket()] as number);
+  }
+
+  /** The fewest valid units of any Closed block (the lowest non-empty bucket; the buckets below it
+   * hold nothing, so a search over buckets starts there), unitsPerBlock + 1 when none is Closed.
+   * Needs buckets. */
+  lowestBucket(): number {
+    if (this.nrClosed === 0) return this.unitsPerBlock + 1;
     const heads = this.bucketHead;
     let m = this.minBucket;
     while ((heads[m] as number) === NONE) m++;
     this.minBucket = m;
-    return heads[m] as number;
+    return m;
   }
 
   /** Block b's position in closedList (the order a scan of every closed block meets them), -1 when it
@@ -396,13 +435,11 @@ export class BlockTable {
     return out;
   }
 
+  /** The bucket moves run on every host write: small, so the write path inlines them, with the
+   * oldest blocks' upkeep apart (only the cost-benefit policies keep them). */
   private bucketPush(b: number, v: number): void {
     const head = this.bucketHead[v] as number;
-    // Each kept time by name, not through this.oldest: this runs on every host write.
-    const byYoungest = this.oldestByYoungest;
-    if (byYoungest !== null) BlockTable.offerOldest(byYoungest, this.youngest, b, v, head);
-    const byMtime = this.oldestByMtime;
-    if (byMtime !== null) BlockTable.offerOldest(byMtime, this.mtime, b, v, head);
+    if (this.oldestKept) this.offerOldest(b, v, head);
     this.bucketNext[b] = head;
     this.bucketPrev[b] = NONE;
     if (head !== NONE) this.bucketPrev[head] = b;
@@ -410,18 +447,31 @@ export class BlockTable {
     if (v < this.minBucket) this.minBucket = v;
   }
 
-  /** Block b joins bucket v (whose head was `head`): it becomes the bucket's oldest by `time` if the
-   * bucket was empty, or if the oldest is known and b is older. */
-  private static offerOldest(block: Int32Array, time: Float64Array, b: number, v: number, head: number): void {
+  /** Block b joins bucket v (whose head was `head`): for each kept time, it becomes the bucket's
+   * oldest if the bucket was empty, or if the oldest is known and b is older. */
+  private offerOldest(b: number, v: number, head: number): void {
+    // Each kept time by name, not through this.oldest: this runs on every host write.
+    const byYoungest = this.oldestByYoungest;
+    if (byYoungest !== null) BlockTable.offerOldestBy(byYoungest, this.youngest, b, v, head);
+    const byMtime = this.oldestByMtime;
+    if (byMtime !== null) BlockTable.offerOldestBy(byMtime, this.mtime, b, v, head);
+  }
+
+  private static offerOldestBy(block: Int32Array, time: Float64Array, b: number, v: number, head: number): void {
     const o = block[v] as number;
     if (head === NONE || (o !== NONE && (time[b] as number) < (time[o] as number))) block[v] = b;
   }
 
-  private bucketUnlink(b: number, v: number): void {
+  /** Block b leaves bucket v: where it was the oldest by a kept time, that becomes unknown. */
+  private forgetOldest(b: number, v: number): void {
     const byYoungest = this.oldestByYoungest;
     if (byYoungest !== null && byYoungest[v] === b) byYoungest[v] = NONE;
     const byMtime = this.oldestByMtime;
     if (byMtime !== null && byMtime[v] === b) byMtime[v] = NONE;
+  }
+
+  private bucketUnlink(b: number, v: number): void {
+    if (this.oldestKept) this.forgetOldest(b, v);
     const next = this.bucketNext[b] as number;
     const prev = this.bucketPrev[b] as number;
     if (prev === NONE) this.bucketHead[v] = next;

@@ -15,7 +15,11 @@
  *             tombstone at page -2 - v
  *   copies(lpn) = copyCounts.get(lpn)  data pages of lpn on the chip, live or stale, in blocks not yet
  *             erased (a byte per page, copy-counts.ts: GC decrements one for every stale page of a
- *             victim, at random, and a quarter of l2p's size stays in the cache)
+ *             victim, at random, and a quarter of l2p's size stays in the cache). Only tombstones
+ *             need them, so a store keeps them from its first TRIM, its mount, or the first copies()
+ *             call on: until then they are not counted (two random updates per host write saved,
+ *             3-8 % of the write's time, measured under load), and switching them on counts them
+ *             from p2l, which marks every data page on the chip (keepCopyCounts)
  *   p2l[ppn]  0 ≤ v < 2^30: the live data of lpn v;  ≥ 2^30: the live tombstone of lpn v - 2^30;
  *             ≤ -2: a stale data copy of lpn -2 - v;  -1: nothing to account for (erased, corrupt,
  *             or a stale tombstone). GC tells what to do with a victim's page from p2l alone,
@@ -91,6 +95,8 @@ export class PageFtl extends LogStore {
   private readonly staleLpns: Int32Array;
   /** log2(pages per block) when that is a power of two (block of a page by shift), else -1. */
   private readonly blockShift: number;
+  /** Whether copyCounts is kept (from the first TRIM, mount or copies() call on; keepCopyCounts). */
+  private countsKept = false;
 
   private constructor(device: NandDevice, config: PageFtlConfig) {
     super(device, config, device.pagesPerBlock);
@@ -134,7 +140,7 @@ export class PageFtl extends LogStore {
    * frontier of temperature class `temperature` (clamped to the host streams). */
   write(lpn: number, data: Uint8Array | null = null, temperature = 0): void {
     if (lpn >>> 0 !== lpn || lpn >= this.logicalPages) throw new LogicalAddressError(lpn, this.logicalPages);
-    if (data !== null && data.length > this.device.pageBytes) throw new ArgumentError(`write of lpn ${lpn}: ${data.length} bytes, expected at most a page (${this.device.pageBytes})`);
+    if (data !== null && data.length > this.device.pageBytes) throw this.oversized(lpn, data.length);
     const s = this.streamOf(temperature);
     if ((this.frontier[s] as number) < 0) this.ensureFrontier(s);
     const b = this.frontier[s] as number;
@@ -148,7 +154,7 @@ export class PageFtl extends LogStore {
     this.dropMapping(lpn, seq);
     this.l2pMap[lpn] = ppn;
     this.p2l[ppn] = lpn;
-    this.copyCounts.inc(lpn);
+    if (this.countsKept) this.copyCounts.inc(lpn);
     this.table.valid[b]!++;
     if (this.trackYoungest) {
       this.writtenSeq[ppn] = seq;
@@ -156,6 +162,11 @@ export class PageFtl extends LogStore {
     }
     if (this.trackMtime) this.table.addMtime(b, seq, 1);
     this.advanceFrontier(s, p);
+  }
+
+  /** The error for a write of `bytes` to lpn, more than a page (apart: the write path stays small). */
+  private oversized(lpn: number, bytes: number): ArgumentError {
+    return new ArgumentError(`write of lpn ${lpn}: ${bytes} bytes, expected at most a page (${this.device.pageBytes})`);
   }
 
   /** Reads `lpn` into `out` (its first out.length bytes). False when it is unmapped or trimmed. */
@@ -179,6 +190,8 @@ export class PageFtl extends LogStore {
     if (!Number.isInteger(count) || count < 0 || !(lpn >= 0 && lpn + count <= this.logicalPages && Number.isInteger(lpn))) {
       throw new LogicalAddressError(lpn + Math.max(0, count - 1), this.logicalPages);
     }
+    // GC decides whether a tombstone goes along by its lpn's copies on the chip.
+    this.keepCopyCounts();
     for (let l = lpn; l < lpn + count; l++) {
       if ((this.l2pMap[l] as number) < 0) {
         this.trims++;
@@ -219,7 +232,22 @@ export class PageFtl extends LogStore {
 
   /** Data pages of lpn on the chip, live or stale. */
   copies(lpn: number): number {
+    this.keepCopyCounts();
     return this.copyCounts.get(lpn);
+  }
+
+  /** From now on copies() is counted as pages are written and erased; the first call counts it from
+   * p2l (each data page on the chip, live (0 ≤ v < 2^30) or stale (v ≤ -2), is in p2l; nothing else
+   * there is data): O(pages), once. */
+  private keepCopyCounts(): void {
+    if (this.countsKept) return;
+    this.countsKept = true;
+    const p2l = this.p2l;
+    for (let ppn = 0; ppn < p2l.length; ppn++) {
+      const q = p2l[ppn] as number;
+      if (q >= 0 && q < TOMBSTONE) this.copyCounts.inc(q);
+      else if (q < -1) this.copyCounts.inc(-2 - q);
+    }
   }
 
   stats(): PageFtlStats {
@@ -290,7 +318,7 @@ export class PageFtl extends LogStore {
       const m = this.l2pMap[l] as number;
       if (m >= 0 && this.p2l[m] !== l) fail(`l2p maps lpn ${l} to page ${m}, whose p2l is ${this.p2l[m]}`);
       if (m <= -2 && this.p2l[-2 - m] !== TOMBSTONE + l) fail(`lpn ${l} is trimmed with its tombstone at page ${-2 - m}, whose p2l is ${this.p2l[-2 - m]}`);
-      if (copies[l] !== this.copyCounts.get(l)) fail(`lpn ${l}: ${copies[l]} data pages on the chip, copies() says ${this.copyCounts.get(l)}`);
+      if (this.countsKept && copies[l] !== this.copyCounts.get(l)) fail(`lpn ${l}: ${copies[l]} data pages on the chip, copies() says ${this.copyCounts.get(l)}`);
     }
     for (let b = 0; b < this.device.blocks; b++) {
       if (validCount[b] !== this.table.valid[b]) fail(`block ${b}: ${validCount[b]} live pages, the table says ${this.table.valid[b]}`);
@@ -304,10 +332,10 @@ export class PageFtl extends LogStore {
   }
 
   /** Copies a victim's live pages (data and needed tombstones) to the GC target, then forgets it.
-   * This is the simulator's innermost loop. One pass over the victim lists its live data pages
-   * (and drops its stale copies from copies()); they are then copied in runs, each filling the
-   * target's frontier as far as it goes, with one copybackRun() per run: the chip checks the
-   * victim and the frontier once per run, not per page. */
+   * This is the simulator's innermost loop: one pass over the victim, in runs of live data pages,
+   * each filling the target's frontier as far as it goes; a run's maps are written as its pages are
+   * found, and the chip copies it with one copybackRun() (victim and frontier checked once per run,
+   * not per page). The victim's stale copies leave copies() (when kept) after the runs. */
   protected cleanBlock(victim: number, target: number): void {
     const ppb = this.pagesPerBlock;
     const base = victim * ppb;
@@ -321,83 +349,92 @@ export class PageFtl extends LogStore {
     const tracking = this.trackYoungest || this.trackMtime;
     // Nothing else programs until the copies are done (GC does not nest, and opening a frontier
     // programs nothing), so live page j of the victim takes sequence number seq0 + j: its low word
-    // is seqLow0 + j (stored modulo 2^32) and its high word seqHigh0, one more past a carry.
+    // is seq0's plus j modulo 2^32 (int32 arithmetic: the same bits), its high word seq0's, one
+    // more from the copy that carries (carryAt) on.
     const seq0 = this.seq;
     const seqLow0 = seq0 >>> 0;
-    const seqHigh0 = (seq0 - seqLow0) / TWO_32;
+    const low0 = seqLow0 | 0;
+    const high0 = ((seq0 - seqLow0) / TWO_32) | 0;
+    const high1 = (high0 + 1) | 0;
+    const carryAt = TWO_32 - seqLow0;
     const tag = TAG | (KIND_DATA << 8) | target;
     const stale = this.staleLpns;
+    const counting = this.countsKept;
     let pending = 0;
     let n = 0;
     let nStale = 0;
-    for (let i = 0; i < ppb; i++) {
-      const q = p2l[base + i] as number;
-      if (q >= 0) {
+    let i = 0;
+    // One pass over the victim, in runs: each run is the live data pages that fit the target's
+    // frontier. A frontier is opened only when a live data page is left to copy.
+    while (i < ppb) {
+      for (; i < ppb; i++) {
+        const q = p2l[base + i] as number;
+        if (q >= 0 && q < TOMBSTONE) break;
         if (q >= TOMBSTONE) pendingPages[pending++] = i;
-        else {
-          // The copy's spare words: tag, lpn (what the map loop below reads back), sequence number.
-          const low = seqLow0 + n;
-          runPages[n] = i;
-          spares[4 * n] = tag;
-          spares[4 * n + 1] = q;
-          spares[4 * n + 2] = low;
-          spares[4 * n + 3] = low < TWO_32 ? seqHigh0 : seqHigh0 + 1;
-          n++;
+        else if (q < -1) {
+          if (counting) stale[nStale++] = -2 - q;
+          p2l[base + i] = -1;
         }
-      } else if (q < -1) {
-        stale[nStale++] = -2 - q;
       }
-    }
-    // Apart, so the decrements (one cache miss each, independent) overlap.
-    for (let k = 0; k < nStale; k++) copyCounts.dec(stale[k] as number);
-    for (let k = 0; k < n; ) {
+      if (i === ppb) break;
       // No frontier: the last run filled it, or a mount found none; there is a free block.
       if ((this.frontier[target] as number) < 0) this.ensureFrontier(target);
       const b = this.frontier[target] as number;
       const p = this.fill[target] as number;
-      const end = Math.min(n, k + ppb - p);
-      const seq = seq0 + k;
-      this.device.copybackRun(victim, runPages, spares, k, end, b, p, FTL_SPARE_BYTES);
+      const k = n;
+      const last = k + ppb - p;
+      // Copy j of the victim lands on page ppn0 + j.
       const ppn0 = b * ppb + p - k;
-      if (tracking) {
-        for (let j = k; j < end; j++) {
-          const q = spares[4 * j + 1] as number;
-          p2l[ppn0 + j] = q;
-          l2pMap[q] = ppn0 + j;
-          valid[b]!++;
-          this.noteCopy(b, base + (runPages[j] as number), ppn0 + j, seq + j - k);
+      for (; i < ppb && n < last; i++) {
+        const q = p2l[base + i] as number;
+        if (q >= 0) {
+          if (q >= TOMBSTONE) pendingPages[pending++] = i;
+          else {
+            // The copy's spare words (tag, lpn, sequence number) and its maps. The maps change
+            // before the chip copies the run: if the copy-back fails (power loss), the store is
+            // mounted again from the chip, and these maps are not used.
+            runPages[n] = i;
+            spares[4 * n] = tag;
+            spares[4 * n + 1] = q;
+            spares[4 * n + 2] = (low0 + n) | 0;
+            spares[4 * n + 3] = n < carryAt ? high0 : high1;
+            p2l[ppn0 + n] = q;
+            l2pMap[q] = ppn0 + n;
+            p2l[base + i] = -1;
+            n++;
+          }
+        } else if (q < -1) {
+          if (counting) stale[nStale++] = -2 - q;
+          p2l[base + i] = -1;
         }
-      } else {
-        for (let j = k; j < end; j++) {
-          const q = spares[4 * j + 1] as number;
-          p2l[ppn0 + j] = q;
-          l2pMap[q] = ppn0 + j;
-        }
-        valid[b]! += end - k;
       }
-      this.seq = seq + end - k;
-      valid[victim]! -= end - k;
-      if (p + end - k === ppb) {
+      this.device.copybackRun(victim, runPages, spares, k, n, b, p, FTL_SPARE_BYTES);
+      valid[b]! += n - k;
+      if (tracking) this.noteRun(b, base, ppn0, k, n, seq0 + k);
+      this.seq = seq0 + n;
+      valid[victim]! -= n - k;
+      if (p + n - k === ppb) {
         this.frontierFull(target);
         this.fill[target] = 0;
       } else {
-        this.fill[target] = p + end - k;
+        this.fill[target] = p + n - k;
       }
-      k = end;
     }
+    // The victim's data pages are forgotten (p2l -1) as the pass meets them; its tombstones once
+    // they are settled, while its stale copies still count in copies().
     if (pending > 0) this.settleTombstones(victim, target, pending);
-    p2l.fill(-1, base, base + ppb);
+    // Apart, so the decrements (one cache miss each, independent) overlap.
+    for (let k = 0; k < nStale; k++) copyCounts.dec(stale[k] as number);
   }
 
   /** The victim's `pending` live tombstones (pages in this.pending): each goes along while any data
-   * page of its lpn remains on the chip, the victim's stale ones included. The data loop already
-   * dropped those from copies(); they count again while the tombstones are decided (two passes over
-   * the victim, not one per tombstone). GC does not nest (the collecting flag), so nothing else
-   * changes copies() meanwhile. */
+   * page of its lpn remains on the chip, the victim's stale ones included (they leave copies() only
+   * after this). Then the victim forgets them (p2l -1). GC does not nest (the collecting flag), so
+   * nothing else changes copies() meanwhile. */
   private settleTombstones(victim: number, target: number, pending: number): void {
+    if (!this.countsKept) throw new InvariantError(`victim block ${victim} holds ${pending} live tombstones, but copies() is not kept (a TRIM keeps it)`);
     const base = victim * this.pagesPerBlock;
     const p2l = this.p2l;
-    this.countStaleCopies(base, 1);
     for (let k = 0; k < pending; k++) {
       const i = this.pending[k] as number;
       const lpn = (p2l[base + i] as number) - TOMBSTONE;
@@ -409,15 +446,7 @@ export class PageFtl extends LogStore {
         this.tombstonesDropped++;
       }
     }
-    this.countStaleCopies(base, -1);
-  }
-
-  /** Adds `delta` to copies() of each stale data page in the block from page `base`. */
-  private countStaleCopies(base: number, delta: number): void {
-    for (let i = base; i < base + this.pagesPerBlock; i++) {
-      const q = this.p2l[i] as number;
-      if (q < -1) this.copyCounts.add(-2 - q, delta);
-    }
+    for (let k = 0; k < pending; k++) p2l[base + (this.pending[k] as number)] = -1;
   }
 
   private copyTombstone(victim: number, page: number, lpn: number, stream: number): void {
@@ -445,17 +474,25 @@ export class PageFtl extends LogStore {
     putSeq(spare, 2, seq);
   }
 
-  /** Ages for the cost-benefit policies when a GC copy of page `from` lands on page `to` of block b
-   * at time `now`: LFS keeps the data's own write time; F2FS averages in the time of the copy, as its
-   * GC's writes are ordinary block allocations (f2fs_allocate_data_block with from_gc false: only
-   * ATGC, which does not use this cost, carries the victim's mtime over). */
-  private noteCopy(b: number, from: number, to: number, now: number): void {
+  /** Ages for the cost-benefit policies once copies k..end-1 of a run (victim page
+   * base + runPages[j]) landed on pages ppn0 + j of block b, copy k at time `now` and each next one
+   * a tick later, all counted in b's valid units: LFS keeps the data's own write time; F2FS averages
+   * in the time of each copy, one unit at a time, as its GC's writes are ordinary block allocations
+   * (f2fs_allocate_data_block with from_gc false: only ATGC, which does not use this cost, carries
+   * the victim's mtime over). */
+  private noteRun(b: number, base: number, ppn0: number, k: number, end: number, now: number): void {
     if (this.trackYoungest) {
-      const written = this.writtenSeq[from] as number;
-      this.writtenSeq[to] = written;
-      if (written > (this.table.youngest[b] as number)) this.table.youngest[b] = written;
+      const writtenSeq = this.writtenSeq;
+      const runPages = this.runPages;
+      let youngest = this.table.youngest[b] as number;
+      for (let j = k; j < end; j++) {
+        const written = writtenSeq[base + (runPages[j] as number)] as number;
+        writtenSeq[ppn0 + j] = written;
+        if (written > youngest) youngest = written;
+      }
+      this.table.youngest[b] = youngest;
     }
-    if (this.trackMtime) this.table.addMtime(b, now, 1);
+    if (this.trackMtime) this.table.addMtimeEach(b, now, end - k);
   }
 
   private blockOf(ppn: number): number {
@@ -466,21 +503,18 @@ export class PageFtl extends LogStore {
    * replaced it (F2FS moves the old block's mtime towards now; GC does not come here). */
   private dropMapping(lpn: number, now: number): void {
     const old = this.l2pMap[lpn] as number;
-    if (old >= 0) {
-      this.p2l[old] = -2 - lpn;
-      const b = this.blockOf(old);
-      if (this.trackMtime) this.table.touchMtime(b, now, 1);
-      this.table.invalidate(b);
-    } else if (old < -1) {
-      const t = -2 - old;
-      this.p2l[t] = -1;
-      const b = this.blockOf(t);
-      if (this.trackMtime) this.table.touchMtime(b, now, 1);
-      this.table.invalidate(b);
-    }
+    if (old === -1) return;
+    // Data becomes a stale copy; a tombstone (at page -2 - old) is forgotten.
+    const page = old >= 0 ? old : -2 - old;
+    this.p2l[page] = old >= 0 ? -2 - lpn : -1;
+    const b = this.blockOf(page);
+    if (this.trackMtime) this.table.touchMtime(b, now, 1);
+    this.table.invalidate(b);
   }
 
   private recover(): void {
+    // Counted as the pages are read (the chip may hold tombstones).
+    this.countsKept = true;
     const ppb = this.pagesPerBlock;
     const L = this.logicalPages;
     const bestSeq = new Float64Array(L).fill(-1);

@@ -118,7 +118,8 @@ class CostBenefit implements VictimPolicy {
     const candidates = scan ? table.nrClosed : units + 1;
     let best = -1;
     let bestScore = -1;
-    for (let i = 0; i < candidates; i++) {
+    // The buckets below the lowest non-empty one hold no block.
+    for (let i = scan ? 0 : table.lowestBucket(); i < candidates; i++) {
       const b = scan ? (table.closedList[i] as number) : table.oldestIn(i, 'youngest');
       if (b === -1) continue;
       const u = (scan ? (table.valid[b] as number) : i) / units;
@@ -147,7 +148,9 @@ export function f2fsCbCost(valid: number, units: number, mtime: number, minMtime
  * count the cost only rises with mtime, so each bucket's oldest block by mtime is its cheapest. The
  * least cost found is the least of a scan of every block; among equal integer costs (common, as u and
  * age are whole percentages) the choice differs from the scan's, which takes the first from the
- * cursor. Otherwise the windowed scan runs, as in gc.c.
+ * cursor. The buckets are costed from the fewest valid units up, and the costing stops once even the
+ * greatest age could not undercut the best (the least cost of a bucket rises with its valid count).
+ * Otherwise the windowed scan runs, as in gc.c.
  */
 class F2fsCostBenefit implements VictimPolicy {
   readonly name = 'f2fs-cb';
@@ -167,7 +170,9 @@ class F2fsCostBenefit implements VictimPolicy {
     const mtime = table.mtime;
     const winners = this.winners.length === units + 1 ? this.winners : (this.winners = new Int32Array(units + 1));
     let minMtime = this.minMtime;
-    for (let v = 0; v <= units; v++) {
+    // The buckets below the lowest non-empty one hold no block.
+    const lowest = table.lowestBucket();
+    for (let v = lowest; v <= units; v++) {
       const b = table.oldestIn(v, 'mtime');
       winners[v] = b;
       if (b !== -1 && (mtime[b] as number) < minMtime) minMtime = mtime[b] as number;
@@ -175,9 +180,12 @@ class F2fsCostBenefit implements VictimPolicy {
     this.minMtime = minMtime;
     let best = -1;
     let bestCost = Infinity;
-    for (let v = 0; v <= units; v++) {
+    for (let v = lowest; v <= units; v++) {
       const b = winners[v] as number;
       if (b === -1) continue;
+      // The least cost bucket v or any above it could have is at the greatest age (mtime =
+      // minMtime), and it rises with the valid count: once that cannot undercut the best, none can.
+      if (best !== -1 && f2fsCbCost(v, units, minMtime, minMtime, clock) >= bestCost) break;
       const cost = f2fsCbCost(v, units, mtime[b] as number, minMtime, clock);
       if (cost < bestCost) {
         bestCost = cost;

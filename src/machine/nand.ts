@@ -432,6 +432,19 @@ export class NandDevice {
    * first, so the torn page holds what program() would have left.
    */
   programFrom(block: number, page: number, data: Uint8Array | null, spareBytes: number): void {
+    if (data !== null || this.cutCountdown !== 0) {
+      this.programFromChecked(block, page, data, spareBytes);
+      return;
+    }
+    // The common case in simulation, kept small enough to inline: no data, no power cut armed.
+    if (page !== this.writePointers[block] || page === this.pagesPerBlock || !this.powered || this.blockFlags[block] !== 0 || !this.transferFits(0, spareBytes)) {
+      this.fault('program', block, page, 0, spareBytes, -1, -1);
+    }
+    this.programSpareCells(block, page, spareBytes);
+  }
+
+  /** programFrom() with page data or a power cut armed. */
+  private programFromChecked(block: number, page: number, data: Uint8Array | null, spareBytes: number): void {
     const dataBytes = data === null ? 0 : data.length;
     const wp = this.writePointers[block];
     if (page !== wp || page === this.pagesPerBlock || !this.powered || this.blockFlags[block] !== 0 || !this.transferFits(dataBytes, spareBytes)) {
@@ -542,25 +555,23 @@ export class NandDevice {
     let corrupt = 0;
     if (this.cutCountdown === 0 && this.sink === null && data === null && words === 4 && w === 4) {
       // The common case in simulation (no power cut armed, no file, no page data, the whole spare
-      // from `spares`): per page, only the source page's check, its state and four spare words.
+      // from `spares`): per page, only the source page's check and its state; the run's spare words
+      // are contiguous in `spares` and in the cells (w === words), so they move in one copy.
       for (let k = from; k < to; k++) {
         const srcPage = srcPages[k] as number;
         const state = states[first + srcPage] as PageState;
         if (srcPage >>> 0 !== srcPage || srcPage >= ppb || state === PageState.Erased) {
+          cells.set(spares.subarray(4 * from, 4 * k), 4 * dstFirst);
           this.settleRun(dstBlock, dstPage + k - from, k - from, spareBytes, spares, k);
           this.fault('copy-back', dstBlock, dstPage + k - from, 0, spareBytes, srcBlock, srcPage);
         }
-        const dst = dstFirst + k - from;
-        const at = 4 * k;
-        const to4 = 4 * dst;
-        cells[to4] = spares[at] as number;
-        cells[to4 + 1] = spares[at + 1] as number;
-        cells[to4 + 2] = spares[at + 2] as number;
-        cells[to4 + 3] = spares[at + 3] as number;
-        states[dst] = state;
+        states[dstFirst + k - from] = state;
         if (state === PageState.Corrupt) corrupt++;
       }
-      if (count > 0) this.settleRun(dstBlock, dstPage + count, count, spareBytes, spares, to - 1);
+      if (count > 0) {
+        cells.set(spares.subarray(4 * from, 4 * to), 4 * dstFirst);
+        this.settleRun(dstBlock, dstPage + count, count, spareBytes, spares, to - 1);
+      }
       return corrupt;
     }
     for (let k = from; k < to; k++) {
@@ -799,15 +810,25 @@ export class NandDevice {
   /** A program's work once its checks pass: the spare from the register, the first `dataBytes` of
    * `source` into the data area, persisted and counted. */
   private programCells(block: number, page: number, source: Uint8Array, dataBytes: number, spareBytes: number): void {
+    if (dataBytes > 0) {
+      (this.data as Uint8Array).set(dataBytes === source.length ? source : source.subarray(0, dataBytes), (block * this.pagesPerBlock + page) * this.pageBytes);
+      this.counters[C.bytesIn]! += dataBytes;
+    }
+    this.programSpareCells(block, page, spareBytes);
+  }
+
+  /** The rest of a program's work (the data area written, if any): the spare from the register, the
+   * page's state and the write pointer; persisted (spare, data, then state) and counted. Small, for
+   * the program without data to inline it. */
+  private programSpareCells(block: number, page: number, spareBytes: number): void {
     const ppn = block * this.pagesPerBlock + page;
     this.spareFromRegister(ppn * this.spareWordsPerPage, spareBytes);
-    if (dataBytes > 0) (this.data as Uint8Array).set(dataBytes === source.length ? source : source.subarray(0, dataBytes), ppn * this.pageBytes);
     this.pageStates[ppn] = PageState.Programmed;
     this.writePointers[block] = page + 1;
     if (this.sink !== null) this.persistPage(ppn);
     const counters = this.counters;
     counters[C.programs]! += 1;
-    counters[C.bytesIn]! += dataBytes + spareBytes;
+    counters[C.bytesIn]! += spareBytes;
   }
 
   /** A copy-back's work on the cells once its checks pass: page `src` copied to page `page` of

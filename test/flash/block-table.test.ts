@@ -184,3 +184,29 @@ test('policy options are checked', () => {
   assert.throws(() => createVictimPolicy('f2fs-cb', { seed: 1, maxSearch: -1 }), /positive integer/);
   assert.throws(() => createVictimPolicy('oldest' as 'fifo', { seed: 1 }), /expected one of/);
 });
+
+test("F2FS's mtime average for one unit (addMtime, addMtimeEach) is ⌊(mtime·v + t) / (v + 1)⌋ exactly, division skipped or not", () => {
+  const t = new BlockTable({ blocks: 1, unitsPerBlock: 128, freeOrder: 'fifo', buckets: false, eraseCounts: new Uint32Array(1) });
+  const prng = new Prng(16);
+  let skipped = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const v = prng.int(128);
+    // Times near the mtime (the quotient 0: no division), far after it, and before it.
+    const m = prng.int(1 << 30);
+    const spread = prng.pick([v + 1, 1000, 1 << 24]);
+    const now = Math.max(0, m - spread + prng.int(3 * spread));
+    if (v > 0 && now - m >= 0 && now - m <= v) skipped++;
+    t.mtime[0] = m;
+    t.valid[0] = v + 1;
+    t.addMtime(0, now, 1);
+    assert.equal(t.mtime[0], v === 0 ? now : Math.floor((m * v + now) / (v + 1)), `mtime ${m}, ${v} units, a unit at ${now}`);
+    const run = 1 + prng.int(8);
+    t.mtime[0] = m;
+    t.valid[0] = v + run;
+    t.addMtimeEach(0, now, run);
+    let expected = m;
+    for (let j = 0; j < run; j++) expected = v + j <= 0 ? now + j : Math.floor((expected * (v + j) + now + j) / (v + j + 1));
+    assert.equal(t.mtime[0], expected, `mtime ${m}, ${v} units, ${run} units from ${now}`);
+  }
+  assert.ok(skipped > 1000, `the case without a division was drawn ${skipped} times`);
+});

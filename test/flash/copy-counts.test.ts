@@ -78,3 +78,42 @@ test('in the FTL: one page written 600 times on a chip of 512-page blocks has 60
   assert.equal(mounted.copies(7), ftl.copies(7));
   mounted.validate();
 });
+
+test('in the FTL: copies() is counted from the first TRIM, mount or copies() call on, and then equals a count kept from the start', () => {
+  const geometry = { blocks: 24, pagesPerBlock: 16, pageBytes: 16, spareBytes: 16 };
+  const config = { logicalPages: 200, policy: 'greedy' as const };
+  const lazy = PageFtl.format(NandDevice.create({ geometry, storePayload: false }), config);
+  const eager = PageFtl.format(NandDevice.create({ geometry, storePayload: false }), config);
+  eager.copies(0);
+  const prng = new Prng(9);
+  for (let i = 0; i < 3000; i++) {
+    const l = prng.int(200);
+    lazy.write(l);
+    eager.write(l);
+  }
+  assert.ok(lazy.stats().gc.erases > 20, 'GC ran');
+  assert.ok(lazy.copyCounts.low.every((c) => c === 0), 'a store that never trimmed counts nothing on its write path');
+  lazy.validate();
+  for (let l = 0; l < 200; l++) assert.equal(lazy.copies(l), eager.copies(l), `lpn ${l}`);
+  assert.deepEqual(lazy.copyCounts.low, eager.copyCounts.low);
+  // From now on both count as they go: TRIMs, whose tombstones GC keeps or drops by the counts.
+  for (let i = 0; i < 3000; i++) {
+    const l = prng.int(200);
+    if (prng.chance(0.1)) {
+      lazy.trim(l);
+      eager.trim(l);
+    } else {
+      lazy.write(l);
+      eager.write(l);
+    }
+  }
+  assert.ok(lazy.tombstonesDropped > 0 && lazy.tombstoneWrites > 0);
+  assert.deepEqual(lazy.copyCounts.low, eager.copyCounts.low);
+  assert.deepEqual(lazy.stats(), eager.stats());
+  lazy.validate();
+  const trimmedFirst = PageFtl.format(NandDevice.create({ geometry, storePayload: false }), config);
+  for (let l = 0; l < 200; l++) trimmedFirst.write(l);
+  trimmedFirst.trim(3);
+  assert.ok(trimmedFirst.copyCounts.low.some((c) => c > 0), 'the first TRIM counts them');
+  trimmedFirst.validate();
+});
