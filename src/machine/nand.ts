@@ -41,6 +41,11 @@
  *   spare       spareBytes per page
  *   data        pageBytes per page (only when page data is stored)
  * Derived at mount, not stored: each block's write pointer = 1 + its last page that is not erased.
+ * An erase resets the block's page states at once and its spare cells when someone looks (read() of
+ * one of its erased pages, the buffer/bytes/spare/spareWords getters, validate(), a power cut, a
+ * sink): every program and copy-back writes a page's whole spare area, so in a simulation the erase
+ * does not pass over 2 KiB of cold cache lines per block (spareStale). What any of those shows is
+ * what an eager erase leaves; only a view kept from before an erase may show the old bytes.
  * A file image (a sink) gets each change in an order that keeps it mountable if the host process
  * dies between two writes: a program writes the page's spare and data before its state byte; an
  * erase writes the states before it clears spare and data. Either way a torn change leaves pages
@@ -268,19 +273,32 @@ export class NandDevice {
   readonly enduranceCycles: number;
   readonly timing: NandTiming;
   readonly register: PageRegister;
-  /** The image's regions, as views (read them freely: inspecting costs nothing, as with a debug probe). */
-  readonly bytes: Uint8Array;
+  /** The image's regions, as views (read them freely: inspecting costs nothing, as with a debug probe).
+   * `buffer`, `bytes`, `spare` and `spareWords` are getters that first finish the deferred part of
+   * past erases (resetErasedSpares): read the property again after an erase, do not keep the view. */
   readonly eraseCounts: Uint32Array;
   readonly blockFlags: Uint8Array;
   readonly pageStates: Uint8Array;
-  readonly spare: Uint8Array;
-  readonly spareWords: Int32Array;
   readonly data: Uint8Array | null;
 
   /** Operation counters (float64: they pass 2^31 in long runs without changing representation). */
   private readonly counters = new Float64Array(7);
 
   private readonly spareWordsPerPage: number;
+  /** The image and its spare area, for the chip's own use (the public getters settle erases first). */
+  private readonly image: ArrayBuffer;
+  private readonly imageBytes: Uint8Array;
+  private readonly spareCells: Uint8Array;
+  private readonly spareCellWords: Int32Array;
+  /**
+   * Blocks erased while no file image was attached whose spare cells were not reset then: in such a
+   * block the pages from the write pointer on are erased (states say so) but may still hold the spare
+   * bytes of before the erase. Each program or copy-back writes a page's whole spare area, so the reset
+   * is needed only where someone looks: read() of such a page, the public views, validate(), a power
+   * cut, a sink (resetErasedSpares). Saves the erase its pass over the block's spare cells.
+   */
+  private readonly spareStale: Uint8Array;
+  private staleBlocks = 0;
   private readonly registerSpare: Int32Array;
   /** pageBytes when page data is stored, else 0 (a data transfer then breaks the rules). */
   private readonly maxDataBytes: number;
@@ -291,10 +309,7 @@ export class NandDevice {
   private cutPrng: Prng | null = null;
   private sink: NandSink | null = null;
 
-  private constructor(
-    readonly buffer: ArrayBuffer,
-    timing: NandTiming,
-  ) {
+  private constructor(buffer: ArrayBuffer, timing: NandTiming) {
     const header = new Uint32Array(buffer, 0, HEADER_WORDS);
     this.blocks = header[3] as number;
     this.pagesPerBlock = header[4] as number;
@@ -306,12 +321,14 @@ export class NandDevice {
     this.timing = timing;
     this.layout = layoutOf(this.geometry, this.payloadStored);
     const L = this.layout;
-    this.bytes = new Uint8Array(buffer);
+    this.image = buffer;
+    this.imageBytes = new Uint8Array(buffer);
     this.eraseCounts = new Uint32Array(buffer, L.eraseCounts, this.blocks);
     this.blockFlags = new Uint8Array(buffer, L.blockFlags, this.blocks);
     this.pageStates = new Uint8Array(buffer, L.pageStates, this.pages);
-    this.spare = new Uint8Array(buffer, L.spare, this.pages * this.spareBytes);
-    this.spareWords = new Int32Array(buffer, L.spare, (this.pages * this.spareBytes) / 4);
+    this.spareCells = new Uint8Array(buffer, L.spare, this.pages * this.spareBytes);
+    this.spareCellWords = new Int32Array(buffer, L.spare, (this.pages * this.spareBytes) / 4);
+    this.spareStale = new Uint8Array(this.blocks);
     this.data = this.payloadStored ? new Uint8Array(buffer, L.data, this.pages * this.pageBytes) : null;
     this.spareWordsPerPage = this.spareBytes / 4;
     const registerSpare = new Uint8Array(this.spareBytes);
@@ -379,8 +396,33 @@ export class NandDevice {
     return { blocks: this.blocks, pagesPerBlock: this.pagesPerBlock, pageBytes: this.pageBytes, spareBytes: this.spareBytes };
   }
 
+  /** The image (a copy of it is a copy of the chip). */
+  get buffer(): ArrayBuffer {
+    this.resetErasedSpares();
+    return this.image;
+  }
+
+  /** The whole image as bytes. */
+  get bytes(): Uint8Array {
+    this.resetErasedSpares();
+    return this.imageBytes;
+  }
+
+  /** The spare areas, spareBytes per page. */
+  get spare(): Uint8Array {
+    this.resetErasedSpares();
+    return this.spareCells;
+  }
+
+  /** The spare areas as 32-bit words (little-endian), spareBytes / 4 per page. */
+  get spareWords(): Int32Array {
+    this.resetErasedSpares();
+    return this.spareCellWords;
+  }
+
   /** Persists every change from now on through `sink` (the file image). */
   attachSink(sink: NandSink): void {
+    this.resetErasedSpares();
     this.sink = sink;
   }
 
@@ -472,6 +514,7 @@ export class NandDevice {
       this.fault('read', block, page, dataBytes, spareBytes, -1, -1);
     }
     const ppn = block * this.pagesPerBlock + page;
+    if (this.spareStale[block] !== 0) this.resetErasedSpares();
     this.spareToRegister(ppn, spareBytes);
     if (dataBytes > 0) {
       const data = this.data as Uint8Array;
@@ -545,7 +588,7 @@ export class NandDevice {
     // The fast path writes each copy's spare words straight from `spares`, and settles the write
     // pointer, the counters and the register once (settleRun), and before anything can throw.
     const states = this.pageStates;
-    const cells = this.spareWords;
+    const cells = this.spareCellWords;
     const w = this.spareWordsPerPage;
     const data = this.data;
     const pageBytes = this.pageBytes;
@@ -711,9 +754,10 @@ export class NandDevice {
   resetTornErasedPages(): number {
     let reset = 0;
     const w = this.spareWordsPerPage;
+    this.resetErasedSpares();
     for (let ppn = 0; ppn < this.pages; ppn++) {
       if (this.pageStates[ppn] !== PageState.Erased || this.unerasedArea(ppn) === null) continue;
-      this.spareWords.fill(ERASED_WORD, ppn * w, (ppn + 1) * w);
+      this.spareCellWords.fill(ERASED_WORD, ppn * w, (ppn + 1) * w);
       this.data?.fill(0xff, ppn * this.pageBytes, (ppn + 1) * this.pageBytes);
       this.persistPage(ppn);
       reset++;
@@ -724,7 +768,8 @@ export class NandDevice {
   /** Checks the image against its rules: states are known, every page at or past a block's write
    * pointer is erased (all 0xFF), and the write pointer follows the last page that is not erased. */
   validate(): void {
-    const header = new Uint32Array(this.buffer, 0, HEADER_WORDS);
+    this.resetErasedSpares();
+    const header = new Uint32Array(this.image, 0, HEADER_WORDS);
     if (header[0] !== MAGIC_0 || header[1] !== MAGIC_1 || header[3] !== this.blocks) throw new InvariantError('NAND image header changed');
     for (let b = 0; b < this.blocks; b++) {
       const wp = this.writePointers[b] as number;
@@ -744,7 +789,7 @@ export class NandDevice {
    * null when the page's bytes are erased. */
   private unerasedArea(ppn: number): 'spare' | 'data' | null {
     const w = this.spareWordsPerPage;
-    for (let i = ppn * w; i < (ppn + 1) * w; i++) if (this.spareWords[i] !== ERASED_WORD) return 'spare';
+    for (let i = ppn * w; i < (ppn + 1) * w; i++) if (this.spareCellWords[i] !== ERASED_WORD) return 'spare';
     if (this.data !== null) for (let i = ppn * this.pageBytes; i < (ppn + 1) * this.pageBytes; i++) if (this.data[i] !== 0xff) return 'data';
     return null;
   }
@@ -822,7 +867,10 @@ export class NandDevice {
    * the program without data to inline it. */
   private programSpareCells(block: number, page: number, spareBytes: number): void {
     const ppn = block * this.pagesPerBlock + page;
-    this.spareFromRegister(ppn * this.spareWordsPerPage, spareBytes);
+    const w = this.spareWordsPerPage;
+    this.spareFromRegister(ppn * w, spareBytes);
+    // The rest of the spare area stays erased: its cells may still hold what the last erase left.
+    if (spareBytes !== this.spareBytes) this.spareCellWords.fill(ERASED_WORD, ppn * w + (spareBytes >>> 2), (ppn + 1) * w);
     this.pageStates[ppn] = PageState.Programmed;
     this.writePointers[block] = page + 1;
     if (this.sink !== null) this.persistPage(ppn);
@@ -848,7 +896,7 @@ export class NandDevice {
   /** Moves the register's first `spareBytes` into the spare words from index `to` (16 bytes, the
    * common case, unrolled). */
   private spareFromRegister(to: number, spareBytes: number): void {
-    const words = this.spareWords;
+    const words = this.spareCellWords;
     const reg = this.registerSpare;
     if (spareBytes === 16) {
       words[to] = reg[0] as number;
@@ -861,7 +909,7 @@ export class NandDevice {
   }
 
   private spareToRegister(ppn: number, spareBytes: number): void {
-    const words = this.spareWords;
+    const words = this.spareCellWords;
     const reg = this.registerSpare;
     const from = ppn * this.spareWordsPerPage;
     if (spareBytes === 16) {
@@ -877,7 +925,7 @@ export class NandDevice {
   /** Copies page `src` to page `dst` (spare and data), the spare's first `spareBytes` from the register. */
   private copyPage(src: number, dst: number, spareBytes: number): void {
     const w = this.spareWordsPerPage;
-    const words = this.spareWords;
+    const words = this.spareCellWords;
     const to = dst * w;
     const from = src * w;
     this.spareFromRegister(to, spareBytes);
@@ -885,13 +933,39 @@ export class NandDevice {
     if (this.data !== null) this.data.copyWithin(dst * this.pageBytes, src * this.pageBytes, (src + 1) * this.pageBytes);
   }
 
+  /** Erases a block's cells: its states, data and write pointer now; its spare cells now with a file
+   * image attached, else when someone looks (spareStale). */
   private eraseCells(block: number): void {
     const first = block * this.pagesPerBlock;
-    const w = this.spareWordsPerPage;
     this.pageStates.fill(PageState.Erased, first, first + this.pagesPerBlock);
-    this.spareWords.fill(ERASED_WORD, first * w, (first + this.pagesPerBlock) * w);
     this.data?.fill(0xff, first * this.pageBytes, (first + this.pagesPerBlock) * this.pageBytes);
     this.writePointers[block] = 0;
+    if (this.sink !== null) {
+      this.resetSpareCells(block);
+    } else if (this.spareStale[block] === 0) {
+      this.spareStale[block] = 1;
+      this.staleBlocks++;
+    }
+  }
+
+  /** Sets the spare cells of every block's pages from its write pointer on (erased pages) to 0xFF
+   * where an erase left them (spareStale): afterwards the image holds what eager erases would have
+   * left. */
+  private resetErasedSpares(): void {
+    if (this.staleBlocks === 0) return;
+    for (let b = 0; b < this.blocks; b++) {
+      if (this.spareStale[b] === 0) continue;
+      this.resetSpareCells(b);
+    }
+    this.staleBlocks = 0;
+  }
+
+  /** Sets block `block`'s spare cells from its write pointer on to 0xFF, and clears its spareStale. */
+  private resetSpareCells(block: number): void {
+    const w = this.spareWordsPerPage;
+    const first = block * this.pagesPerBlock;
+    this.spareCellWords.fill(ERASED_WORD, (first + (this.writePointers[block] as number)) * w, (first + this.pagesPerBlock) * w);
+    this.spareStale[block] = 0;
   }
 
   /** Counts an erase of `block` (its erase count and the chip's counters). Past the endurance limit
@@ -901,6 +975,7 @@ export class NandDevice {
     this.eraseCounts[block] = count;
     this.counters[C.erases]! += 1;
     if (this.enduranceCycles === 0 || count <= this.enduranceCycles) return false;
+    this.resetErasedSpares();
     this.blockFlags[block] = (this.blockFlags[block] as number) | BLOCK_BAD;
     const first = block * this.pagesPerBlock;
     this.pageStates.fill(PageState.Corrupt, first, first + (this.writePointers[block] as number));
@@ -923,12 +998,13 @@ export class NandDevice {
       if (outcome === 1) {
         // Cut part-way: the cells hold some of the charge; ECC cannot correct the page.
         const spareCut = prng.int(spareTorn + 1);
-        this.spare.fill(0xff, ppn * this.spareBytes + spareCut, (ppn + 1) * this.spareBytes);
+        this.spareCells.fill(0xff, ppn * this.spareBytes + spareCut, (ppn + 1) * this.spareBytes);
         if (this.data !== null) this.data.fill(0xff, ppn * this.pageBytes + prng.int(this.pageBytes + 1), (ppn + 1) * this.pageBytes);
         this.pageStates[ppn] = PageState.Corrupt;
       }
       this.persistPage(ppn);
     }
+    this.resetErasedSpares();
     this.powered = false;
     this.cutCountdown = 0;
     throw new PowerLossError(src >= 0 ? 'copy-back' : 'program', block, page, true);
@@ -947,6 +1023,7 @@ export class NandDevice {
       }
       this.persistErase(block);
     }
+    this.resetErasedSpares();
     this.powered = false;
     this.cutCountdown = 0;
     throw new PowerLossError('erase', block, 0, true);
@@ -961,7 +1038,7 @@ export class NandDevice {
       const fate = prng.int(3);
       if (fate === 0) {
         this.pageStates[ppn] = PageState.Erased;
-        this.spareWords.fill(ERASED_WORD, ppn * w, (ppn + 1) * w);
+        this.spareCellWords.fill(ERASED_WORD, ppn * w, (ppn + 1) * w);
         this.data?.fill(0xff, ppn * this.pageBytes, (ppn + 1) * this.pageBytes);
       } else if (fate === 1) {
         this.pageStates[ppn] = PageState.Corrupt;
