@@ -105,12 +105,16 @@ export function prepare(c: BenchCase, options: BenchOptions): PreparedCase {
     if (ns > budgetNs || iterations >= 1e9) break;
     iterations *= ns < budgetNs / 100 ? 10 : 2;
   }
-  // Warm up for WARMUP_SAMPLES runs and at least WARMUP_MIN_NS: on a loaded machine V8's optimising
-  // compiler (a background thread) can take 100 ms to install a loop's code, and samples taken
-  // before that measure the interpreter.
+  // Warm up for WARMUP_SAMPLES runs; with the CPU clock (a loaded machine) also for at least
+  // WARMUP_MIN_NS, since V8's optimising compiler (a background thread) can then take 100 ms to
+  // install a loop's code and samples taken before that measure the interpreter. The quiet
+  // wall-clock run keeps the short warm-up its earlier figures were taken with: the churn groups'
+  // baselines drift as their free lists scatter (docs/benchmarks.md), so a longer run measures a
+  // later state, not the same one more precisely.
   if (!options.smoke) {
+    const minNs = clock === 'cpu' ? WARMUP_MIN_NS : 0;
     const start = Number(process.hrtime.bigint());
-    for (let r = 0; r < WARMUP_SAMPLES_MAX && (r < WARMUP_SAMPLES || Number(process.hrtime.bigint()) - start < WARMUP_MIN_NS); r++) timeOnce(run, iterations, clock);
+    for (let r = 0; r < WARMUP_SAMPLES_MAX && (r < WARMUP_SAMPLES || Number(process.hrtime.bigint()) - start < minNs); r++) timeOnce(run, iterations, clock);
   }
   return { run, iterations, clock };
 }
