@@ -33,7 +33,15 @@ function portCase(group: string, name: string, workingSetBytes: number, op: 'loa
       const { mem } = machine();
       const port = mem.cpu(0);
       const addr = addresses(workingSetBytes);
-      if (warm) for (let a = 0; a < workingSetBytes; a += 64) port.load(a, 4);
+      // Warm with the case's own operation: a store loop's steady state is stores to lines it has
+      // already dirtied (warmed by loads, the first store to each line took the general path
+      // inside the timed loop, and whether V8 then inlined store() depended on when it compiled).
+      if (warm) {
+        for (let a = 0; a < workingSetBytes; a += 64) {
+          if (op === 'store') port.store(a, 4, 0);
+          else port.load(a, 4);
+        }
+      }
       if (op === 'store') {
         return (n) => {
           for (let i = 0; i < n; i++) port.store(addr[i & (ADDRESSES - 1)] as number, 4, i);

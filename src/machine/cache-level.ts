@@ -8,6 +8,7 @@
  *   way index w = set · ways + i,   set = line mod sets,   line = paddr >> lineShift
  *   tags[w]  = the line held, or NO_LINE
  *   dirty[w] = 1 when data[w·lineBytes ..] differs from the next level (write-back)
+ *   dirtyTags[w] = tags[w] when dirty[w] = 1, else NO_LINE (setDirty keeps the two together)
  *   stamp[w] = the level's clock at the last touch: the victim is an invalid way, else the least recent
  *   clock    = ticks + writeHits: every touch adds one to exactly one of the two. touch() and
  *     readHitTouch() tick `ticks`, writeHitTouch() ticks `writeHits`; a hit counted by one of
@@ -64,6 +65,8 @@ export class CacheLevel {
   declare readonly hitCycles: number;
   declare readonly tags: Int32Array;
   declare readonly dirty: Uint8Array;
+  /** dirtyTags[w] = tags[w] while way w is dirty, else NO_LINE: a store hit's one test for "this line, dirty". */
+  declare readonly dirtyTags: Int32Array;
   declare readonly stamp: Float64Array;
   declare readonly data: Uint8Array;
   /** `data` as 32-bit words, for the aligned-load fast path. */
@@ -105,6 +108,7 @@ export class CacheLevel {
     const nrWays = sets * ways;
     this.tags = new Int32Array(nrWays).fill(NO_LINE);
     this.dirty = new Uint8Array(nrWays);
+    this.dirtyTags = new Int32Array(nrWays).fill(NO_LINE);
     this.stamp = new Float64Array(nrWays);
     this.data = new Uint8Array(nrWays * lineBytes);
     this.data32 = new Int32Array(this.data.buffer);
@@ -134,6 +138,7 @@ export class CacheLevel {
   setLine(w: number, line: number): void {
     this.tags[w] = line;
     this.dirty[w] = 0;
+    this.dirtyTags[w] = NO_LINE;
     this.hint[line & this.hintMask] = w;
   }
 
@@ -189,6 +194,13 @@ export class CacheLevel {
     this.invalidations++;
     this.tags[w] = NO_LINE;
     this.dirty[w] = 0;
+    this.dirtyTags[w] = NO_LINE;
+  }
+
+  /** Way `w` (holding a line) is now dirty, or clean. */
+  setDirty(w: number, dirty: boolean): void {
+    this.dirty[w] = dirty ? 1 : 0;
+    this.dirtyTags[w] = dirty ? (this.tags[w] as number) : NO_LINE;
   }
 
   validate(): void {
@@ -197,6 +209,8 @@ export class CacheLevel {
       const base = set * this.ways;
       for (let w = base; w < base + this.ways; w++) {
         const tag = tags[w] as number;
+        const dirtyTag = this.dirty[w] === 1 ? tag : NO_LINE;
+        if (this.dirtyTags[w] !== dirtyTag) throw new InvariantError(`${this.name}: way ${w}'s dirty tag is 0x${(this.dirtyTags[w] as number).toString(16)}, expected 0x${dirtyTag.toString(16)}`);
         if (tag === NO_LINE) {
           if (this.dirty[w] !== 0) throw new InvariantError(`${this.name}: way ${w} is dirty but holds no line`);
           continue;

@@ -247,7 +247,7 @@ export class MemorySystem {
     const w = level.find(line);
     if (w < 0) return;
     if (level !== from) level.data.set(from.data.subarray(src, src + this.lineBytes), level.offset(w));
-    level.dirty[w] = 0;
+    level.setDirty(w, false);
   }
 
   /** Drops `line` from every level of every CPU; returns how many copies went. */
@@ -339,7 +339,7 @@ export class CpuCache implements MemoryPort {
   private declare readonly l1Hint: Int32Array;
   private declare readonly l1HintMask: number;
   private declare readonly l1Data32: Int32Array;
-  private declare readonly l1Dirty: Uint8Array;
+  private declare readonly l1DirtyTags: Int32Array;
   /** log2 of the 4-byte words in a line. */
   private declare readonly lineWordsShift: number;
   /** The highest address of a 4-byte word in RAM. */
@@ -384,7 +384,7 @@ export class CpuCache implements MemoryPort {
     this.l1Hint = this.l1.hint;
     this.l1HintMask = this.l1.hintMask;
     this.l1Data32 = this.l1.data32;
-    this.l1Dirty = this.l1.dirty;
+    this.l1DirtyTags = this.l1.dirtyTags;
     this.l1HitCycles = this.l1.hitCycles;
     this.lineBytes = system.lineBytes;
     this.lineShift = system.lineShift;
@@ -465,7 +465,7 @@ export class CpuCache implements MemoryPort {
     if (this.isAlignedWord(paddr, sizeBytes, memType)) {
       const line = paddr >>> this.lineShift;
       const w = this.l1Hint[line & this.l1HintMask] as number;
-      if (this.l1Tags[w] === line && this.l1Dirty[w] === 1) {
+      if (this.l1DirtyTags[w] === line) {
         this.l1.writeHitTouch(w);
         this.l1Data32[this.wordIndex(w, paddr)] = value | 0;
         return;
@@ -504,7 +504,7 @@ export class CpuCache implements MemoryPort {
   private markDirty(w: number, line: number): void {
     if (this.l1.dirty[w] !== 0) return;
     if (this.system.nrCpus > 1) this.system.invalidateOthers(this, line);
-    this.l1.dirty[w] = 1;
+    this.l1.setDirty(w, true);
   }
 
   readBytes(paddr: number, dst: Uint8Array, memType: MemType = MemType.WriteBack): void {
@@ -684,7 +684,7 @@ export class CpuCache implements MemoryPort {
       level.fills++;
     }
     copyWords(src, 0, level.data32, w * lineWords, lineWords);
-    if (dirty) level.dirty[w] = 1;
+    if (dirty) level.setDirty(w, true);
     level.touch(w);
     return w;
   }
