@@ -7,8 +7,8 @@
  * a power cycle does, and the kernel flushes it before taking an image):
  *   way index w = set · ways + i,   set = line mod sets,   line = paddr >> lineShift
  *   tags[w]  = the line held, or NO_LINE
- *   dirty[w] = 1 when data[w·lineBytes ..] differs from the next level (write-back)
- *   dirtyTags[w] = tags[w] when dirty[w] = 1, else NO_LINE (setDirty keeps the two together)
+ *   dirtyTags[w] = tags[w] when data[w·lineBytes ..] differs from the next level (dirty, write-back),
+ *     else NO_LINE: one word, so that a store hit tests "this line, dirty" with one compare
  *   stamp[w] = the level's clock at the last touch: the victim is an invalid way, else the least recent
  *   clock    = ticks + writeHits: every touch adds one to exactly one of the two. touch() and
  *     readHitTouch() tick `ticks`, writeHitTouch() ticks `writeHits`; a hit counted by one of
@@ -64,7 +64,6 @@ export class CacheLevel {
   declare readonly lineShift: number;
   declare readonly hitCycles: number;
   declare readonly tags: Int32Array;
-  declare readonly dirty: Uint8Array;
   /** dirtyTags[w] = tags[w] while way w is dirty, else NO_LINE: a store hit's one test for "this line, dirty". */
   declare readonly dirtyTags: Int32Array;
   declare readonly stamp: Float64Array;
@@ -107,7 +106,6 @@ export class CacheLevel {
     this.hitCycles = geometry.hitCycles;
     const nrWays = sets * ways;
     this.tags = new Int32Array(nrWays).fill(NO_LINE);
-    this.dirty = new Uint8Array(nrWays);
     this.dirtyTags = new Int32Array(nrWays).fill(NO_LINE);
     this.stamp = new Float64Array(nrWays);
     this.data = new Uint8Array(nrWays * lineBytes);
@@ -137,7 +135,6 @@ export class CacheLevel {
   /** Way `w` now holds `line`, clean (a fill). */
   setLine(w: number, line: number): void {
     this.tags[w] = line;
-    this.dirty[w] = 0;
     this.dirtyTags[w] = NO_LINE;
     this.hint[line & this.hintMask] = w;
   }
@@ -190,16 +187,19 @@ export class CacheLevel {
 
   /** Drops way `w` (its bytes are lost if dirty: the caller writes them back first when it must). */
   drop(w: number): void {
-    if (this.dirty[w] === 1) this.dirtyDiscarded++;
+    if (this.isDirty(w)) this.dirtyDiscarded++;
     this.invalidations++;
     this.tags[w] = NO_LINE;
-    this.dirty[w] = 0;
     this.dirtyTags[w] = NO_LINE;
+  }
+
+  /** Whether way `w` is dirty (newer than the level below). */
+  isDirty(w: number): boolean {
+    return this.dirtyTags[w] !== NO_LINE;
   }
 
   /** Way `w` (holding a line) is now dirty, or clean. */
   setDirty(w: number, dirty: boolean): void {
-    this.dirty[w] = dirty ? 1 : 0;
     this.dirtyTags[w] = dirty ? (this.tags[w] as number) : NO_LINE;
   }
 
@@ -209,12 +209,11 @@ export class CacheLevel {
       const base = set * this.ways;
       for (let w = base; w < base + this.ways; w++) {
         const tag = tags[w] as number;
-        const dirtyTag = this.dirty[w] === 1 ? tag : NO_LINE;
-        if (this.dirtyTags[w] !== dirtyTag) throw new InvariantError(`${this.name}: way ${w}'s dirty tag is 0x${(this.dirtyTags[w] as number).toString(16)}, expected 0x${dirtyTag.toString(16)}`);
         if (tag === NO_LINE) {
-          if (this.dirty[w] !== 0) throw new InvariantError(`${this.name}: way ${w} is dirty but holds no line`);
+          if (this.isDirty(w)) throw new InvariantError(`${this.name}: way ${w} is dirty but holds no line`);
           continue;
         }
+        if (this.isDirty(w) && this.dirtyTags[w] !== tag) throw new InvariantError(`${this.name}: way ${w} holds line 0x${tag.toString(16)} but its dirty tag names 0x${(this.dirtyTags[w] as number).toString(16)}`);
         if ((tag & (this.sets - 1)) !== set) throw new InvariantError(`${this.name}: line 0x${tag.toString(16)} is in set ${set}, expected set ${tag & (this.sets - 1)}`);
         // The ways before w (a set has a few: a pairwise check allocates nothing).
         for (let v = base; v < w; v++) if (tags[v] === tag) throw new InvariantError(`${this.name}: line 0x${tag.toString(16)} is held twice in set ${set}`);
@@ -227,7 +226,7 @@ export class CacheLevel {
     let dirtyLines = 0;
     for (let w = 0; w < this.tags.length; w++) {
       if (this.tags[w] !== NO_LINE) validLines++;
-      dirtyLines += this.dirty[w] as number;
+      if (this.isDirty(w)) dirtyLines++;
     }
     return {
       name: this.name,

@@ -219,7 +219,7 @@ export class MemorySystem {
           nearest = level;
           nearestWay = w;
         }
-        if (level.dirty[w] === 1) anyDirty = true;
+        if (level.isDirty(w)) anyDirty = true;
       }
       if (anyDirty && newest === null) {
         newest = nearest;
@@ -228,7 +228,7 @@ export class MemorySystem {
     }
     if (newest === null && this.shared !== null) {
       const w = this.shared.find(line);
-      if (w >= 0 && this.shared.dirty[w] === 1) {
+      if (w >= 0 && this.shared.isDirty(w)) {
         newest = this.shared;
         newestWay = w;
       }
@@ -278,7 +278,7 @@ export class MemorySystem {
       if (cpu === self) continue;
       for (const level of cpu.privateLevels) {
         const w = level.find(line);
-        if (w >= 0 && level.dirty[w] === 1) {
+        if (w >= 0 && level.isDirty(w)) {
           this.cleanLine(line);
           return;
         }
@@ -302,7 +302,7 @@ export class MemorySystem {
       cpu.validate();
       for (const level of cpu.privateLevels) {
         for (let w = 0; w < level.tags.length; w++) {
-          if (level.dirty[w] !== 1) continue;
+          if (!level.isDirty(w)) continue;
           const line = level.tags[w] as number;
           for (const other of this.cpuCaches) {
             if (other === cpu) continue;
@@ -502,7 +502,7 @@ export class CpuCache implements MemoryPort {
 
   /** A store to L1 way `w`: the first one makes the line dirty and drops the other CPUs' copies. */
   private markDirty(w: number, line: number): void {
-    if (this.l1.dirty[w] !== 0) return;
+    if (this.l1.isDirty(w)) return;
     if (this.system.nrCpus > 1) this.system.invalidateOthers(this, line);
     this.l1.setDirty(w, true);
   }
@@ -672,7 +672,7 @@ export class CpuCache implements MemoryPort {
       const old = level.tags[w] as number;
       if (old !== NO_LINE) {
         level.evictions++;
-        if (level.dirty[w] === 1) {
+        if (level.isDirty(w)) {
           level.writebacks++;
           // Copy out first: the write below may evict from the level below, never from this one.
           const evicted = this.evicted[i] as Int32Array;

@@ -141,7 +141,7 @@ export class DmaLab {
         if (w < 0) continue;
         const copy = level.data.subarray(level.offset(w), level.offset(w) + this.lineBytes);
         let state: LineState;
-        if (level.dirty[w] === 1) state = LineState.Dirty;
+        if (level.isDirty(w)) state = LineState.Dirty;
         else state = equalBytes(copy, truth) ? LineState.Clean : LineState.Stale;
         (rows[l] as Uint8Array)[i] = state;
         if (state === LineState.Dirty) truth = copy;
