@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { ContenderPool, runLockContention } from '../../src/lab/workloads/lock-run.ts';
 import { ReaderPool, runRcuExperiment } from '../../src/lab/workloads/rcu-run.ts';
 import { NODE_BYTES } from '../../src/lab/workloads/rcu-table.ts';
+import { kmallocClassBytes } from '../../src/mm/slab/kmalloc.ts';
 import { findScenario } from '../../src/lab/registry.ts';
 import { runScenario } from '../../src/lab/run.ts';
 import { SPIN_TRIES } from '../../src/sync/mutex.ts';
@@ -108,10 +109,10 @@ for (const mode of ['qsbr', 'epoch'] as const) {
     const base = { mode, readers: 2, updates: 60_000, seed: 5, buckets: 16, stallTimeoutMs: 50 };
     const calm = await runRcuExperiment(base);
     const stalled = await runRcuExperiment({ ...base, stall: { afterReads: 50, ms: 60_000 } });
-    // Piled up: most of what the run retired (each node a kmalloc-32 object) waited at once behind the
+    // Piled up: most of what the run retired (each node one kmalloc object) waited at once behind the
     // stalled reader, and more than ever waited in the calm run. (Not "twice the calm run": on a
     // loaded machine the calm run's grace periods lag too, and its peak grows towards the total.)
-    const retiredBytes = base.updates * 2 ** Math.ceil(Math.log2(NODE_BYTES));
+    const retiredBytes = base.updates * kmallocClassBytes(NODE_BYTES);
     assert.ok(stalled.pendingPeakBytes >= 0.75 * retiredBytes, `peak waiting while stalled: ${stalled.pendingPeakBytes} B of ${retiredBytes} B retired`);
     assert.ok(stalled.pendingPeakBytes > calm.pendingPeakBytes, `peak waiting: stalled ${stalled.pendingPeakBytes} B vs ${calm.pendingPeakBytes} B`);
     const stalledCpu = stalled.readers[0]?.cpu;

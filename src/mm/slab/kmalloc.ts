@@ -55,6 +55,11 @@ export function kmallocIndex(size: number): number {
   return 32 - Math.clz32(size - 1);
 }
 
+/** The object size of the kmalloc class serving `size` (1..8192): what ksize() reports for it. */
+export function kmallocClassBytes(size: number): number {
+  return (KMALLOC_INFO[kmallocIndex(size)] as [number, string])[0];
+}
+
 type KmallocType = 'normal' | 'dma' | 'rcl';
 const TYPE_PREFIX: Record<KmallocType, string> = { normal: 'kmalloc-', dma: 'dma-kmalloc-', rcl: 'kmalloc-rcl-' };
 const TYPE_FLAGS: Record<KmallocType, number> = { normal: 0, dma: SlabFlag.CACHE_DMA, rcl: SlabFlag.RECLAIM_ACCOUNT };

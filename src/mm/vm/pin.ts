@@ -19,6 +19,7 @@ import { PTE_PRESENT, PTE_WRITABLE, PTE_DIRTY } from '../../machine/pte.ts';
 import { GUP_PIN_COUNTING_BIAS } from '../dma/gup.ts';
 import { PinError } from '../dma/gup.ts';
 import { PageFlag } from '../types.ts';
+import { isSensitivePage } from '../secret/secretmem.ts';
 import { canReuseAnon, copyAnonPage, isAnonExclusive, setAnonExclusive } from './cow.ts';
 import { SyscallError, rangeText } from './errors.ts';
 import { accessAllowed, handleFault } from './fault.ts';
@@ -53,7 +54,7 @@ function grab(mm: AddressSpace, vaddr: number, nrPages: number, write: boolean, 
         slot = vm.tables.entry(mm.pgdPfn, page, 1, false);
       }
       const pfn = entryPfn(u[slot] as number);
-      if (((vm.memMap.flags[pfn] as number) & PageFlag.Sensitive) !== 0) {
+      if (isSensitivePage(vm, pfn)) {
         // Secret memory is never handed to GUP (Linux: check_vma_flags refuses a secretmem VMA).
         throw new SyscallError(call, 'EFAULT', `${rangeText(page, PAGE_SIZE)}: secret memory (pfn ${pfn}) cannot be pinned or referenced`);
       }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kernel } from '../../../src/mm/kernel.ts';
 import { GFP } from '../../../src/mm/gfp.ts';
-import { kmallocIndex } from '../../../src/mm/slab/kmalloc.ts';
+import { kmallocClassBytes, kmallocIndex } from '../../../src/mm/slab/kmalloc.ts';
 import { InteriorPointerError, InvalidFreeError, InvalidPointerError, SlabDoubleFreeError } from '../../../src/mm/slab/errors.ts';
 import { ZERO_SIZE_PTR } from '../../../src/mm/slab/types.ts';
 import { ArgumentError } from '../../../src/util/errors.ts';
@@ -116,4 +116,13 @@ test('ksize of a freed or foreign pointer is an error', () => {
   assert.throws(() => kernel.ksize(a), (e: unknown) => e instanceof InvalidPointerError && /is free/.test(e.message));
   assert.throws(() => kernel.ksize(4096 * 3), InvalidPointerError);
   kernel.validate();
+});
+
+test('kmallocClassBytes(size) is the ksize() of a kmalloc(size), for every size 1 … 8192', () => {
+  const kernel = boot();
+  for (let size = 1; size <= 8192; size++) {
+    const addr = kernel.kmalloc(size);
+    assert.equal(kmallocClassBytes(size), kernel.ksize(addr), `size ${size}`);
+    kernel.kfree(addr);
+  }
 });
