@@ -98,36 +98,25 @@ import type { PageAllocStats } from './vmstat.ts';
 import { ZONE_STATS, ZONE_WORDS, Z, Zone, ZoneStat, delFree } from './zone.ts';
 
 const DMA_ZONE_PAGES = DMA_ZONE_BYTES / PAGE_SIZE;
-// Literal copies for the order-0 fast paths, as a const enum: the compiler writes the number into
-// each use, so the fast paths' bytecode holds a small immediate where a module-level const costs a
-// context load and a hole check (6 bytes), and V8 inlines those paths into a caller's loop only
-// while their bytecode stays under its inlining budget (#installFastPaths). An imported binding
-// would be worse still: optimized code loads it from the module's cell on every use. Each value is
-// checked against its source when the module loads (below).
-const enum Fast {
-  ALLOCATED = 0x4, // PageFlag.Allocated
-  ALLOCATED_OR_SLAB = 0x44, // PageFlag.Allocated | PageFlag.Slab
-  PCP = 0x80, // PageFlag.Pcp
-  MT_UNMOVABLE = 0,
-  MT_MOVABLE = 1,
-  MT_RECLAIMABLE = 2,
-  NONE = -1, // NO_PFN
-  GFP_MASK = 0x7f, // GFP_VALID_MASK
-  PB_ORDER = 9, // PAGEBLOCK_ORDER
-  FREES_FOLD = 0x3fffffff, // PCP_FREES_FOLD
-}
+// The order-0 fast paths (#installFastPaths) write their constants as number literals, each with
+// the name of the constant it copies in a comment: a literal is a small immediate in bytecode,
+// where a module-level const costs a context load and a hole check (6 bytes) at each use, and V8
+// inlines those paths into a caller's loop only while their bytecode stays under its inlining
+// budget (an imported binding is worse still: optimized code loads it from the module's cell on
+// every use). A const enum would do the same under tsx, but tsc with isolatedModules emits it as
+// an object and leaves the property loads in dist/. The values are checked here when the module loads.
 assert(
-  Fast.ALLOCATED === PageFlag.Allocated &&
-    Fast.ALLOCATED_OR_SLAB === (PageFlag.Allocated | PageFlag.Slab) &&
-    Fast.PCP === PageFlag.Pcp &&
-    Fast.MT_UNMOVABLE === MigrateType.Unmovable &&
-    Fast.MT_MOVABLE === MigrateType.Movable &&
-    Fast.MT_RECLAIMABLE === MigrateType.Reclaimable &&
-    Fast.NONE === NO_PFN &&
-    Fast.GFP_MASK === GFP_VALID_MASK &&
-    Fast.PB_ORDER === PAGEBLOCK_ORDER &&
-    Fast.FREES_FOLD === PCP_FREES_FOLD,
-  'page-alloc.ts: a fast-path literal (const enum Fast) differs from the constant it copies',
+  PageFlag.Allocated === 0x4 &&
+    (PageFlag.Allocated | PageFlag.Slab) === 0x44 &&
+    PageFlag.Pcp === 0x80 &&
+    MigrateType.Unmovable === 0 &&
+    MigrateType.Movable === 1 &&
+    MigrateType.Reclaimable === 2 &&
+    NO_PFN === -1 &&
+    GFP_VALID_MASK === 0x7f &&
+    PAGEBLOCK_ORDER === 9 &&
+    PCP_FREES_FOLD === 0x3fffffff,
+  'page-alloc.ts: a constant the order-0 fast paths copy as a literal has changed; update #installFastPaths',
 );
 
 export interface PageAllocatorConfig {
@@ -809,9 +798,9 @@ export class PageAllocator {
     const ring0 = PCPW + (w[base + P.RINGS] as number);
     // Per GFP value (the bits a plain request may carry): the page's flags and its list, 0 / −1
     // where the fast path does not serve it (DMA, ZERO, COMP, or MOVABLE with RECLAIMABLE).
-    const fastFlags = new Int32Array(Fast.GFP_MASK + 1);
-    const fastMt = new Int8Array(Fast.GFP_MASK + 1).fill(-1);
-    for (let gfp = 0; gfp <= Fast.GFP_MASK; gfp++) {
+    const fastFlags = new Int32Array(GFP_VALID_MASK + 1);
+    const fastMt = new Int8Array(GFP_VALID_MASK + 1).fill(-1);
+    for (let gfp = 0; gfp <= GFP_VALID_MASK; gfp++) {
       if ((gfp & (GFP.DMA | GFP.ZERO | GFP.COMP)) !== 0 || (gfp & (GFP.MOVABLE | GFP.RECLAIMABLE)) === (GFP.MOVABLE | GFP.RECLAIMABLE)) continue;
       const mobility = gfpMigratetype(gfp, true);
       fastFlags[gfp] = PageFlag.Allocated | (mobility << PAGE_FLAG_MT_SHIFT);
@@ -837,8 +826,8 @@ export class PageAllocator {
       let ring = ring0;
       let flags = kernelFlags;
       if (gfp !== 0) {
-        const mt = fastMt[gfp & Fast.GFP_MASK] as number;
-        if (mt < 0 || (gfp & Fast.GFP_MASK) !== gfp) return allocSlow(gfp, owner);
+        const mt = fastMt[gfp & 0x7f] as number; // GFP_VALID_MASK
+        if (mt < 0 || (gfp & 0x7f) !== gfp) return allocSlow(gfp, owner);
         endWord = end0 + 2 * mt;
         ring = ring0 + mt * capacity;
         flags = fastFlags[gfp] as number;
@@ -846,7 +835,7 @@ export class PageAllocator {
       if ((owner >>> 0) !== owner) return allocSlow(gfp, owner);
       const end = ((m[endWord] as number) - 1) & mask;
       const pfn = m[ring + end] as number;
-      if (pfn === Fast.NONE) return allocSlow(gfp, owner); // the sentinel: the list is empty, the general path refills it
+      if (pfn === -1) return allocSlow(gfp, owner); // NO_PFN, the sentinel: the list is empty, the general path refills it
       m[endWord] = end;
       m[countWord] = ((m[countWord] as number) - 1) | 0;
       m[FLAGS + pfn] = flags;
@@ -863,23 +852,24 @@ export class PageAllocator {
       const flagsAt = FLAGS + pfn;
       // Cheap, always on: the page is an order-0 block of this owner, allocated, no slab's.
       if ((pfn >>> 0) !== pfn || pfn >= nrPages || pfn < firstPfn || (m[ownerAt] as number) >>> 0 !== owner || B[ORDER + pfn] !== 0) return freeSlow(pfn, owner);
-      if (((m[flagsAt] as number) & Fast.ALLOCATED_OR_SLAB) !== Fast.ALLOCATED) return freeSlow(pfn, owner);
+      if (((m[flagsAt] as number) & 0x44) !== 0x4) return freeSlow(pfn, owner); // Allocated | Slab, Allocated
       // The pageblock's migratetype picks the list. Unmovable's by a branch, not by arithmetic, so
       // that the push's address does not wait for this load (a load of the pfn that the allocation
       // before it popped): the processor predicts the branch and runs ahead.
-      const mt = B[PAGEBLOCK + (pfn >>> Fast.PB_ORDER)] as number;
+      const mt = B[PAGEBLOCK + (pfn >>> 9)] as number; // PAGEBLOCK_ORDER
       let endWord = end0;
       let ring = ring0;
-      if (mt === Fast.MT_MOVABLE || mt === Fast.MT_RECLAIMABLE) {
+      if (mt === 1 || mt === 2) {
+        // Movable, Reclaimable
         endWord = end0 + 2 * mt;
         ring = ring0 + mt * capacity;
-      } else if (mt !== Fast.MT_UNMOVABLE) return freeSlow(pfn, owner); // no pcp list (Linux frees such pages to the buddy allocator)
+      } else if (mt !== 0) return freeSlow(pfn, owner); // not Unmovable either: no pcp list (Linux frees such pages to the buddy allocator)
       const count = ((m[countWord] as number) + 1) | 0;
       const frees = ((m[freesWord] as number) + 1) | 0;
-      // At high the general path drains a batch; past FREES_FOLD it folds the frees into the f64 counter.
-      if (count >= (m[highWord] as number) || frees > Fast.FREES_FOLD) return freeSlow(pfn, owner);
+      // At high the general path drains a batch; past PCP_FREES_FOLD it folds the frees into the f64 counter.
+      if (count >= (m[highWord] as number) || frees > 0x3fffffff) return freeSlow(pfn, owner); // PCP_FREES_FOLD
       m[countWord] = count;
-      m[flagsAt] = Fast.PCP;
+      m[flagsAt] = 0x80; // Pcp
       m[REFCOUNT + pfn] = 0;
       m[ownerAt] = 0;
       const end = m[endWord] as number;
