@@ -236,7 +236,8 @@ export class PageAllocator {
     const pcpRegion = header.requireRegion('pcp');
     this.#pcp = ram.i32(pcpRegion.paddr, pcpRegion.sizeBytes >>> 2);
     this.#pcpStats = ram.f64(header.requireRegion('pcp.vmstat').paddr, this.#cpus * MAX_NR_ZONES * PCP_STATS);
-    this.#arenaWords = ram.i32(0, ram.sizeBytes >>> 2);
+    // sizeBytes / 4, not >>> 2: a 4 GiB arena's size is 2^32, which >>> wraps to 0.
+    this.#arenaWords = ram.i32(0, ram.sizeBytes / 4);
     this.#core = { memMap, flags: memMap.flags, order: memMap.order, pageblockMt: this.pageblockMt, groupByMobility: this.groupByMobility };
   }
 
@@ -786,6 +787,7 @@ export class PageAllocator {
     const OWNER = wordIndexOf(M, this.#owner);
     const ORDER = this.#order.byteOffset;
     const PAGEBLOCK = this.pageblockMt.byteOffset;
+    assert(M.length * 4 === this.ram.sizeBytes && B.length === this.ram.sizeBytes && this.#order.buffer === B.buffer && this.pageblockMt.buffer === B.buffer, () => `the fast paths' views of the arena cover ${M.length * 4} and ${B.length} of its ${this.ram.sizeBytes} bytes`);
     const PCPW = wordIndexOf(M, w);
     const countWord = PCPW + base + P.COUNT;
     const highWord = PCPW + base + P.HIGH;

@@ -321,3 +321,19 @@ test('pcp frees: the fast path counts in an int32 word of the pcp, the general p
   pcp[base + P.FREES] = 1;
   kernel.validate();
 });
+
+test('a 4 GiB machine (an arena of 2^32 bytes) serves order-0 pairs from its per-CPU list', () => {
+  // The fast paths view the whole arena as 32-bit words: 2^32 / 4 of them (2^32 >>> 2 would be 0).
+  const kernel = Kernel.boot({ ramBytes: '4GiB' });
+  const pa = kernel.pages;
+  const held = [pa.allocPages(0), pa.allocPages(0, GFP.HIGHUSER_MOVABLE, 3)];
+  for (const pfn of held) assert.ok(Number.isInteger(pfn) && pfn >= pa.zones[ZoneId.Normal]!.startPfn && pfn < pa.nrPages, String(pfn));
+  assert.equal(pa.memMap.owner[held[1]!], 3);
+  pa.freePages(held[0]!, 0);
+  pa.freePages(held[1]!, 0, 3);
+  for (let i = 0; i < 1000; i++) pa.freePages(pa.allocPages(0), 0);
+  const events = pa.stats().zones[ZoneId.Normal]!.pcpEvents;
+  assert.equal(events.frees, 1002);
+  assert.throws(() => pa.freePages(held[0]!, 0), /double free/);
+  kernel.validate();
+});
