@@ -812,7 +812,11 @@ export class PageAllocator {
     const kernelFlags = fastFlags[GFP.KERNEL] as number;
     assert(fastMt[GFP.KERNEL] === MigrateType.Unmovable, () => `GFP_KERNEL's pcp list is ${fastMt[GFP.KERNEL]}, expected Unmovable`);
     // A miss (and every call, where a fast path does not apply) goes to the general path, called
-    // from inside the fast path: the caller's inlined code then has no result to test.
+    // from inside the fast path: the caller's inlined code then has no result to test. The
+    // allocation writes `allocSlow(…) | 0`: until the call first runs, V8 compiles it as a
+    // deoptimization exit, but once a refill has gone through it, as a call whose result merges
+    // into the caller's loop, a tagged number the free after it must untag and range-check again;
+    // `| 0` keeps the pfn an int32 (docs/benchmarks.md, "after a refill").
     const allocSlow = (gfp: number, owner: number): number => this.#allocSlow(0, gfp, owner);
     const freeSlow = (pfn: number, owner: number): void => this.#freeSlow(pfn, 0, owner);
     this.#fastAlloc = allocSlow;
@@ -829,15 +833,15 @@ export class PageAllocator {
       let flags = kernelFlags;
       if (gfp !== 0) {
         const mt = fastMt[gfp & 0x7f] as number; // GFP_VALID_MASK
-        if (mt < 0 || (gfp & 0x7f) !== gfp) return allocSlow(gfp, owner);
+        if (mt < 0 || (gfp & 0x7f) !== gfp) return allocSlow(gfp, owner) | 0;
         endWord = end0 + 2 * mt;
         ring = ring0 + mt * capacity;
         flags = fastFlags[gfp] as number;
       }
-      if ((owner >>> 0) !== owner) return allocSlow(gfp, owner);
+      if ((owner >>> 0) !== owner) return allocSlow(gfp, owner) | 0;
       const end = ((m[endWord] as number) - 1) & mask;
       const pfn = m[ring + end] as number;
-      if (pfn === -1) return allocSlow(gfp, owner); // NO_PFN, the sentinel: the list is empty, the general path refills it
+      if (pfn === -1) return allocSlow(gfp, owner) | 0; // NO_PFN, the sentinel: the list is empty, the general path refills it
       m[endWord] = end;
       m[countWord] = ((m[countWord] as number) - 1) | 0;
       m[FLAGS + pfn] = flags;
