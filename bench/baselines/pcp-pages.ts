@@ -7,17 +7,21 @@
  * and the Int32Array stack of pfns (bench/page-alloc.bench.ts).
  *
  * What one pair does, as kmem's does:
- *   alloc  decode the GFP flags (a 128-entry table: the list and the page flags), check them and
- *          the owner tag; pop the hot end of the list's ring (the slot before `end`, a
- *          power-of-two capacity; an empty list shows the NO_PFN sentinel there); count; write
- *          struct page: flags, refcount 1, mapcount 0, pincount 0, owner
+ *   alloc  GFP_KERNEL (0) takes the Unmovable list with no table; any other value is decoded by
+ *          a 128-entry table (the list and the page flags) and checked; check the owner tag; pop
+ *          the hot end of the list's ring (the slot before `end`, a power-of-two capacity; an
+ *          empty list shows the NO_PFN sentinel there); count; write struct page: flags,
+ *          refcount 1, mapcount 0, pincount 0, owner
  *   free   check the pfn (an integer in range, in the list's zone), the owner tag, order 0, the
- *          flags (allocated, not a slab's); the pageblock's migratetype picks the list; at `high`
- *          the pair would drain (here: throws); write flags, refcount 0, owner 0; push the hot
- *          end; count; one f64 event counter (pcp frees)
- * The arrays are the ones kmem keeps in the arena: struct page as a struct of arrays (mem_map.ts),
- * the pageblock migratetypes, the pcp words and rings (pcp.ts), the pcp event counters. Written as
- * closures over them, the shape kmem's fast paths have (cpu-slab.ts explains why).
+ *          flags (allocated, not a slab's); the pageblock's migratetype picks the list (Unmovable
+ *          by a branch); at `high` the pair would drain, past the fold point it would fold the
+ *          frees counter (here: both throw); write flags, refcount 0, owner 0; push the hot end;
+ *          count; count the free in an int32 word of the pcp
+ * The data is laid out as kmem's arena is: struct page as a struct of arrays (mem_map.ts), the
+ * pageblock migratetypes, the pcp words and rings (pcp.ts), all in one ArrayBuffer, and reached,
+ * as kmem's fast paths reach them, through one Int32Array and one Uint8Array over the whole buffer
+ * with a word index per array (page-alloc.ts, #installFastPaths, explains why). Written as
+ * closures, the shape kmem's fast paths have (cpu-slab.ts explains why).
  */
 const ALLOCATED = 1 << 2; // PageFlag.Allocated
 const SLAB = 1 << 6; // PageFlag.Slab
@@ -25,11 +29,13 @@ const PCP = 1 << 7; // PageFlag.Pcp
 const PAGEBLOCK_ORDER = 9;
 const GFP_MASK = 127;
 const NONE = -1; // NO_PFN
-// One pcp's words, as in pcp.ts: count, high, then [start, end] of the three lists.
+// One pcp's words, as in pcp.ts: count, high, then [start, end] of the three lists, the frees word.
 const COUNT = 0;
 const HIGH = 1;
 const LISTS = 4;
+const FREES = 12;
 const WORDS = 16;
+const FREES_FOLD = 0x3fffffff; // PCP_FREES_FOLD
 
 /** Carves typed arrays out of one ArrayBuffer, 8-byte aligned, in order. */
 class ArenaCarver {
@@ -44,17 +50,13 @@ class ArenaCarver {
     if (this.#next > this.buffer.byteLength) throw new RangeError(`pcp reference: arena of ${this.buffer.byteLength} bytes too small`);
     return at;
   }
-  u32(n: number): Uint32Array {
-    return new Uint32Array(this.buffer, this.#take(n * 4), n);
+  /** Index of the first of `n` 32-bit words in an Int32Array over the whole buffer. */
+  words(n: number): number {
+    return this.#take(n * 4) >>> 2;
   }
-  i32(n: number): Int32Array {
-    return new Int32Array(this.buffer, this.#take(n * 4), n);
-  }
-  f64(n: number): Float64Array {
-    return new Float64Array(this.buffer, this.#take(n * 8), n);
-  }
-  u8(n: number): Uint8Array {
-    return new Uint8Array(this.buffer, this.#take(n), n);
+  /** Index of the first of `n` bytes. */
+  bytes(n: number): number {
+    return this.#take(n);
   }
 }
 
@@ -68,91 +70,98 @@ export interface PcpReference {
  * `high`, ring `capacity` slots, a power of two above high), as a warmed-up per-CPU list holds them.
  */
 export function pcpReference(nrPages: number, firstPfn: number, high: number, capacity: number): PcpReference {
-  // Views over one buffer, as kmem's arena is: off the V8 heap, where the arrays' data lives.
-  const arena = new ArenaCarver(nrPages * 24 + (WORDS + 3 * capacity) * 4 + 64 + nrPages);
-  const flagsOf = arena.u32(nrPages);
-  const refcount = arena.i32(nrPages);
-  const mapcount = arena.i32(nrPages);
-  const pincount = arena.i32(nrPages);
-  const ownerOf = arena.u32(nrPages);
-  const w = arena.i32(WORDS + 3 * capacity);
-  const stats = arena.f64(8);
-  const orderOf = arena.u8(nrPages);
-  const pageblockMt = arena.u8(Math.ceil(nrPages / (1 << PAGEBLOCK_ORDER)));
+  // One buffer, as kmem's arena is (off the V8 heap, where the arrays' data lives), and two views of all of it.
+  const arena = new ArenaCarver(nrPages * 21 + (WORDS + 3 * capacity) * 4 + 64 + nrPages);
+  const FLAGS = arena.words(nrPages);
+  const REFCOUNT = arena.words(nrPages);
+  const MAPCOUNT = arena.words(nrPages);
+  const PINCOUNT = arena.words(nrPages);
+  const OWNER = arena.words(nrPages);
+  const PCPW = arena.words(WORDS + 3 * capacity);
+  const ORDER = arena.bytes(nrPages);
+  const PAGEBLOCK = arena.bytes(Math.ceil(nrPages / (1 << PAGEBLOCK_ORDER)));
+  const M = new Int32Array(arena.buffer);
+  const B = new Uint8Array(arena.buffer);
   const mask = capacity - 1;
-  const ring = WORDS;
-  w[HIGH] = high;
+  const countWord = PCPW + COUNT;
+  const highWord = PCPW + HIGH;
+  const freesWord = PCPW + FREES;
+  const end0 = PCPW + LISTS + 1;
+  const ring0 = PCPW + WORDS;
+  M[highWord] = high;
   // GFP → list (−1: not served here) and page flags; GFP_KERNEL (0) is Unmovable.
   const gfpMt = new Int8Array(GFP_MASK + 1).fill(-1);
   const gfpFlags = new Int32Array(GFP_MASK + 1);
   gfpMt[0] = 0;
   gfpFlags[0] = ALLOCATED;
+  const kernelFlags = ALLOCATED;
   const stock = Math.min(high - 1, nrPages - firstPfn);
   for (let i = 0; i < stock; i++) {
     const pfn = firstPfn + i;
-    flagsOf[pfn] = PCP;
-    w[ring + i] = pfn;
+    M[FLAGS + pfn] = PCP;
+    M[ring0 + i] = pfn;
   }
-  w[LISTS + 1] = stock; // end; start 0
-  for (let mt = 0; mt < 3; mt++) w[ring + mt * capacity + capacity - 1] = NONE; // the sentinels below start
-  w[COUNT] = stock;
+  M[end0] = stock; // start 0
+  for (let mt = 0; mt < 3; mt++) M[ring0 + mt * capacity + capacity - 1] = NONE; // the sentinels below start
+  M[countWord] = stock;
 
   // Where kmem takes its general path (a refill, a drain, a misuse to diagnose), this throws.
   const fail = (what: string): never => {
     throw new Error(`pcp reference: ${what}`);
   };
-  const end0 = LISTS + 1;
-  const end1 = LISTS + 3;
-  const end2 = LISTS + 5;
-  const r0 = ring;
-  const r1 = ring + capacity;
-  const r2 = ring + 2 * capacity;
 
   const allocPages = (order: number, gfp = 0, owner = 0): number => {
-    const mt = gfpMt[gfp & GFP_MASK] as number;
-    if (order !== 0 || mt < 0 || (gfp & GFP_MASK) !== gfp || (owner >>> 0) !== owner) return fail('not an order-0 request it serves');
-    const endWord = LISTS + 1 + 2 * mt;
-    const end = ((w[endWord] as number) - 1) & mask;
-    const pfn = w[ring + mt * capacity + end] as number;
+    const m = M;
+    let endWord = end0;
+    let ring = ring0;
+    let flags = kernelFlags;
+    if (gfp !== 0) {
+      const mt = gfpMt[gfp & GFP_MASK] as number;
+      if (mt < 0 || (gfp & GFP_MASK) !== gfp) return fail('not a request it serves');
+      endWord = end0 + 2 * mt;
+      ring = ring0 + mt * capacity;
+      flags = gfpFlags[gfp] as number;
+    }
+    if (order !== 0 || (owner >>> 0) !== owner) return fail('not an order-0 request it serves');
+    const end = ((m[endWord] as number) - 1) & mask;
+    const pfn = m[ring + end] as number;
     if (pfn === NONE) return fail('the list is empty');
-    w[endWord] = end;
-    w[COUNT] = ((w[COUNT] as number) - 1) | 0;
-    flagsOf[pfn] = gfpFlags[gfp] as number;
-    refcount[pfn] = 1;
-    mapcount[pfn] = 0;
-    pincount[pfn] = 0;
-    ownerOf[pfn] = owner;
+    m[endWord] = end;
+    m[countWord] = ((m[countWord] as number) - 1) | 0;
+    m[FLAGS + pfn] = flags;
+    m[REFCOUNT + pfn] = 1;
+    m[MAPCOUNT + pfn] = 0;
+    m[PINCOUNT + pfn] = 0;
+    m[OWNER + pfn] = owner;
     return pfn;
   };
 
   const freePages = (pfn: number, order: number, owner = 0): void => {
-    if (order !== 0 || (pfn >>> 0) !== pfn || pfn >= nrPages || pfn < firstPfn || ownerOf[pfn] !== owner || orderOf[pfn] !== 0) return fail('not an order-0 page of this owner');
-    if (((flagsOf[pfn] as number) & (ALLOCATED | SLAB)) !== ALLOCATED) return fail('not an allocated page');
-    // The pageblock's migratetype picks the list by a branch, not by arithmetic: the push's
-    // address then does not wait for the load (the same choice kmem's fast path makes).
-    const mt = pageblockMt[pfn >>> PAGEBLOCK_ORDER] as number;
-    let endWord: number;
-    let slot0: number;
-    if (mt === 0) {
-      endWord = end0;
-      slot0 = r0;
-    } else if (mt === 1) {
-      endWord = end1;
-      slot0 = r1;
-    } else if (mt === 2) {
-      endWord = end2;
-      slot0 = r2;
-    } else return fail('a pageblock of no pcp list');
-    const count = ((w[COUNT] as number) + 1) | 0;
-    if (count >= (w[HIGH] as number)) return fail('the list is at high');
-    w[COUNT] = count;
-    flagsOf[pfn] = PCP;
-    refcount[pfn] = 0;
-    ownerOf[pfn] = 0;
-    const end = w[endWord] as number;
-    w[slot0 + end] = pfn;
-    w[endWord] = (end + 1) & mask;
-    stats[1] = (stats[1] as number) + 1;
+    const m = M;
+    const ownerAt = OWNER + pfn;
+    const flagsAt = FLAGS + pfn;
+    if (order !== 0 || (pfn >>> 0) !== pfn || pfn >= nrPages || pfn < firstPfn || (m[ownerAt] as number) >>> 0 !== owner || B[ORDER + pfn] !== 0) return fail('not an order-0 page of this owner');
+    if (((m[flagsAt] as number) & (ALLOCATED | SLAB)) !== ALLOCATED) return fail('not an allocated page');
+    // The pageblock's migratetype picks the list; Unmovable's by a branch, not by arithmetic: the
+    // push's address then does not wait for the load (the same choice kmem's fast path makes).
+    const mt = B[PAGEBLOCK + (pfn >>> PAGEBLOCK_ORDER)] as number;
+    let endWord = end0;
+    let ring = ring0;
+    if (mt === 1 || mt === 2) {
+      endWord = end0 + 2 * mt;
+      ring = ring0 + mt * capacity;
+    } else if (mt !== 0) return fail('a pageblock of no pcp list');
+    const count = ((m[countWord] as number) + 1) | 0;
+    const frees = ((m[freesWord] as number) + 1) | 0;
+    if (count >= (m[highWord] as number) || frees > FREES_FOLD) return fail('the list is at high, or the frees word at its fold point');
+    m[countWord] = count;
+    m[flagsAt] = PCP;
+    m[REFCOUNT + pfn] = 0;
+    m[ownerAt] = 0;
+    const end = m[endWord] as number;
+    m[ring + end] = pfn;
+    m[endWord] = (end + 1) & mask;
+    m[freesWord] = frees;
   };
 
   return { allocPages, freePages };

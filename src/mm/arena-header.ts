@@ -25,8 +25,9 @@ export const ARENA_MAGIC = 0x4d454d4b; // 'KMEM' little-endian
  * 4: a pcp list is [start, end] with a NO_PFN sentinel in the slot before start (was [start, length]);
  * the slab header's state-mode word and, over plain arenas, lazy allocation state (magazine rounds
  * keep their 'slab-state' bit set and carry a mark word: slab/alloc-state.ts).
+ * 5: pcp word [12] counts the frees not yet folded into the 'pcp.vmstat' f64 counter (pcp.ts).
  */
-export const ARENA_VERSION = 4;
+export const ARENA_VERSION = 5;
 
 export const H = {
   MAGIC: 0,

@@ -17,7 +17,7 @@ import { InvariantError } from '../util/errors.ts';
 import { H } from './arena-header.ts';
 import type { PageAllocator } from './page-alloc.ts';
 import { pageAllocInternals } from './page-alloc.ts';
-import { P, pcpBaseOf, pcpLength, pcpList, pcpRing } from './pcp.ts';
+import { P, PCP_FREES_FOLD, pcpBaseOf, pcpLength, pcpList, pcpRing } from './pcp.ts';
 import {
   MAX_PAGE_ORDER,
   MIGRATE_PCPTYPES,
@@ -113,6 +113,8 @@ function validatePcpLists(pa: PageAllocator, zone: Zone, covered: Uint8Array): n
     const where = `zone ${zone.name} cpu ${cpu} pcp`;
     if ((pcp[base + P.BATCH] as number) < 1) fail(`${where}: batch ${pcp[base + P.BATCH]}, expected at least 1`);
     if (count < 0 || count >= high) fail(`${where}: count ${count}, expected 0 <= count < high ${high}`);
+    const frees = pcp[base + P.FREES] as number;
+    if (frees < 0 || frees > PCP_FREES_FOLD) fail(`${where}: ${frees} frees not yet folded, expected 0 <= frees <= ${PCP_FREES_FOLD}`);
     const capacity = pcp[base + P.CAPACITY] as number;
     if (high + (pcp[base + P.BATCH] as number) >= capacity) fail(`${where}: high ${high} + batch ${pcp[base + P.BATCH]} does not fit its rings of ${capacity} pages`);
     let walked = 0;

@@ -58,11 +58,13 @@ import { rmqueueFallback } from './page-alloc-fallback.ts';
 import { validatePageAllocator } from './page-alloc-validate.ts';
 import {
   P,
+  PCP_FREES_FOLD,
   PCP_STATS,
   PCP_WORDS,
   PcpStat,
   pcpBaseOf,
   pcpCapacity,
+  pcpFoldFrees,
   pcpInit,
   pcpList,
   pcpPopCold,
@@ -96,22 +98,26 @@ import type { PageAllocStats } from './vmstat.ts';
 import { ZONE_STATS, ZONE_WORDS, Z, Zone, ZoneStat, delFree } from './zone.ts';
 
 const DMA_ZONE_PAGES = DMA_ZONE_BYTES / PAGE_SIZE;
-// Module-local copies for the order-0 fast paths: smaller bytecode than property loads of the
-// imported objects, which keeps those paths inside V8's inlining budget (#installFastPaths).
-const ALLOCATED = PageFlag.Allocated;
-const ALLOCATED_OR_SLAB = PageFlag.Allocated | PageFlag.Slab;
-const PCP = PageFlag.Pcp;
-const P_COUNT = P.COUNT;
-const P_HIGH = P.HIGH;
-const P_LISTS = P.LISTS;
-const MT_UNMOVABLE = MigrateType.Unmovable;
-const MT_MOVABLE = MigrateType.Movable;
-const MT_RECLAIMABLE = MigrateType.Reclaimable;
-// Imported bindings are not folded into optimized code (each use loads the module's cell and
-// checks it is initialised); module-local constants are.
-const NONE = NO_PFN;
-const GFP_MASK = GFP_VALID_MASK;
-const PB_ORDER = PAGEBLOCK_ORDER;
+// The order-0 fast paths (#installFastPaths) write their constants as number literals, each with
+// the name of the constant it copies in a comment: a literal is a small immediate in bytecode,
+// where a module-level const costs a context load and a hole check (6 bytes) at each use, and V8
+// inlines those paths into a caller's loop only while their bytecode stays under its inlining
+// budget (an imported binding is worse still: optimized code loads it from the module's cell on
+// every use). A const enum would do the same under tsx, but tsc with isolatedModules emits it as
+// an object and leaves the property loads in dist/. The values are checked here when the module loads.
+assert(
+  PageFlag.Allocated === 0x4 &&
+    (PageFlag.Allocated | PageFlag.Slab) === 0x44 &&
+    PageFlag.Pcp === 0x80 &&
+    MigrateType.Unmovable === 0 &&
+    MigrateType.Movable === 1 &&
+    MigrateType.Reclaimable === 2 &&
+    NO_PFN === -1 &&
+    GFP_VALID_MASK === 0x7f &&
+    PAGEBLOCK_ORDER === 9 &&
+    PCP_FREES_FOLD === 0x3fffffff,
+  'page-alloc.ts: a constant the order-0 fast paths copy as a literal has changed; update #installFastPaths',
+);
 
 export interface PageAllocatorConfig {
   /** Group pageblocks by migratetype (Linux's default); off is `page_group_by_mobility_disabled`. */
@@ -168,6 +174,8 @@ export class PageAllocator {
   readonly #refcount: Int32Array;
   readonly #pcp: Int32Array;
   readonly #pcpStats: Float64Array;
+  /** The whole arena as 32-bit words, for the order-0 fast paths (#installFastPaths). */
+  readonly #arenaWords: Int32Array;
   readonly #cpus: number;
   readonly #shared: boolean;
   /** The zone an order-0 request without GFP.DMA tries first (its pcp). */
@@ -228,6 +236,8 @@ export class PageAllocator {
     const pcpRegion = header.requireRegion('pcp');
     this.#pcp = ram.i32(pcpRegion.paddr, pcpRegion.sizeBytes >>> 2);
     this.#pcpStats = ram.f64(header.requireRegion('pcp.vmstat').paddr, this.#cpus * MAX_NR_ZONES * PCP_STATS);
+    // sizeBytes / 4, not >>> 2: a 4 GiB arena's size is 2^32, which >>> wraps to 0.
+    this.#arenaWords = ram.i32(0, ram.sizeBytes / 4);
     this.#core = { memMap, flags: memMap.flags, order: memMap.order, pageblockMt: this.pageblockMt, groupByMobility: this.groupByMobility };
   }
 
@@ -644,6 +654,7 @@ export class PageAllocator {
     pcpPushHot(w, pcpList(base, mt), pcpRing(w, base, mt), (w[base + P.CAPACITY] as number) - 1, pfn);
     const count = (w[base + P.COUNT] as number) + 1;
     w[base + P.COUNT] = count;
+    pcpFoldFrees(w, this.#pcpStats, base);
     const stat = pcpStatBase(base) + PcpStat.frees;
     this.#pcpStats[stat] = (this.#pcpStats[stat] as number) + 1;
     if (count >= (w[base + P.HIGH] as number)) this.#pcpDrain(base, w[base + P.BATCH] as number);
@@ -754,97 +765,123 @@ export class PageAllocator {
    * (a refill, a drain at high, an unusual GFP flag, a page of another zone, a misuse to diagnose)
    * is the general path's. Small on purpose: V8 inlines both into a caller's loop only while they
    * stay under its inlining budget. What each line costs, and the hand-written floor of the same
-   * work (bench/baselines/pcp-pages.ts), are in docs/benchmarks.md, "Per-CPU page lists".
+   * work (bench/baselines/pcp-pages.ts), are in docs/benchmarks.md, "Per-CPU page lists" and
+   * "Per-CPU page lists: one view of the arena".
    */
   #installFastPaths(): void {
+    // The whole arena as one Int32Array and one Uint8Array: every word the fast paths touch (struct
+    // page, the pcp words and rings) is an index into these two, so the compiled loop keeps one or
+    // two base registers, where a view per field costs a 64-bit address per field per operation
+    // (docs/benchmarks.md, "Per-CPU page lists: one view of the arena"). Same bytes, same layout.
+    const M = this.#arenaWords;
+    const B = this.ram.bytes;
     const w = this.#pcp;
-    const stats = this.#pcpStats;
-    const flagsOf = this.#flags;
-    const orderOf = this.#order;
-    const ownerOf = this.#owner;
-    const refcount = this.#refcount;
-    const mapcount = this.memMap.mapcount;
-    const pincount = this.memMap.pincount;
-    const pageblockMt = this.pageblockMt;
     const nrPages = this.nrPages;
     const base = this.#pcpBase + this.#topZone * PCP_WORDS;
     const firstPfn = (this.zones[this.#topZone] as Zone).startPfn;
-    const countWord = base + P_COUNT;
-    const highWord = base + P_HIGH;
+    // Word (or byte) indices into M (B) of field 0 of each struct-page array and of the pcp region.
+    const FLAGS = wordIndexOf(M, this.#flags);
+    const REFCOUNT = wordIndexOf(M, this.#refcount);
+    const MAPCOUNT = wordIndexOf(M, this.memMap.mapcount);
+    const PINCOUNT = wordIndexOf(M, this.memMap.pincount);
+    const OWNER = wordIndexOf(M, this.#owner);
+    const ORDER = this.#order.byteOffset;
+    const PAGEBLOCK = this.pageblockMt.byteOffset;
+    assert(M.length * 4 === this.ram.sizeBytes && B.length === this.ram.sizeBytes && this.#order.buffer === B.buffer && this.pageblockMt.buffer === B.buffer, () => `the fast paths' views of the arena cover ${M.length * 4} and ${B.length} of its ${this.ram.sizeBytes} bytes`);
+    const PCPW = wordIndexOf(M, w);
+    const countWord = PCPW + base + P.COUNT;
+    const highWord = PCPW + base + P.HIGH;
+    const freesWord = PCPW + base + P.FREES;
     const capacity = w[base + P.CAPACITY] as number;
     const mask = capacity - 1;
-    // The end word and slot 0 of each list's ring, by migratetype (Unmovable, Movable, Reclaimable).
-    const end0 = base + P_LISTS + 1;
-    const end1 = end0 + 2;
-    const end2 = end0 + 4;
-    const ring0 = w[base + P.RINGS] as number;
-    const ring1 = ring0 + capacity;
-    const ring2 = ring1 + capacity;
-    const freesStat = pcpStatBase(base) + PcpStat.frees;
+    // The end word and slot 0 of the Unmovable list's ring; list mt's are 2 · mt words and
+    // mt · capacity slots on.
+    const end0 = PCPW + base + P.LISTS + 1;
+    const ring0 = PCPW + (w[base + P.RINGS] as number);
     // Per GFP value (the bits a plain request may carry): the page's flags and its list, 0 / −1
     // where the fast path does not serve it (DMA, ZERO, COMP, or MOVABLE with RECLAIMABLE).
-    const fastFlags = new Int32Array(GFP_MASK + 1);
-    const fastMt = new Int8Array(GFP_MASK + 1).fill(-1);
-    for (let gfp = 0; gfp <= GFP_MASK; gfp++) {
+    const fastFlags = new Int32Array(GFP_VALID_MASK + 1);
+    const fastMt = new Int8Array(GFP_VALID_MASK + 1).fill(-1);
+    for (let gfp = 0; gfp <= GFP_VALID_MASK; gfp++) {
       if ((gfp & (GFP.DMA | GFP.ZERO | GFP.COMP)) !== 0 || (gfp & (GFP.MOVABLE | GFP.RECLAIMABLE)) === (GFP.MOVABLE | GFP.RECLAIMABLE)) continue;
       const mobility = gfpMigratetype(gfp, true);
       fastFlags[gfp] = PageFlag.Allocated | (mobility << PAGE_FLAG_MT_SHIFT);
       fastMt[gfp] = this.groupByMobility ? mobility : MigrateType.Unmovable;
     }
+    // GFP_KERNEL (0) needs no table: its list is Unmovable's, its flags these.
+    const kernelFlags = fastFlags[GFP.KERNEL] as number;
+    assert(fastMt[GFP.KERNEL] === MigrateType.Unmovable, () => `GFP_KERNEL's pcp list is ${fastMt[GFP.KERNEL]}, expected Unmovable`);
     // A miss (and every call, where a fast path does not apply) goes to the general path, called
-    // from inside the fast path: the caller's inlined code then has no result to test.
+    // from inside the fast path: the caller's inlined code then has no result to test. The
+    // allocation writes `allocSlow(…) | 0`: until the call first runs, V8 compiles it as a
+    // deoptimization exit, but once a refill has gone through it, as a call whose result merges
+    // into the caller's loop, a tagged number the free after it must untag and range-check again;
+    // `| 0` keeps the pfn an int32 (docs/benchmarks.md, "after a refill").
     const allocSlow = (gfp: number, owner: number): number => this.#allocSlow(0, gfp, owner);
     const freeSlow = (pfn: number, owner: number): void => this.#freeSlow(pfn, 0, owner);
     this.#fastAlloc = allocSlow;
     this.#fastFree = freeSlow;
     if (this.pageLimit > 0 || this.debug) return;
+    // Each closure reads M into a local once and computes each struct-page index once: every read
+    // of a captured const costs bytecode (a context load and a hole check), and V8 inlines a
+    // function into the caller's loop only while its bytecode stays under a budget (460 bytes each,
+    // 920 for everything inlined into one function: --max-inlined-bytecode-size{,-cumulative}).
     this.#fastAlloc = (gfp, owner) => {
-      const mt = fastMt[gfp & GFP_MASK] as number;
-      if (mt < 0 || (gfp & GFP_MASK) !== gfp || (owner >>> 0) !== owner) return allocSlow(gfp, owner);
-      const endWord = end0 + 2 * mt;
-      const end = ((w[endWord] as number) - 1) & mask;
-      const pfn = w[ring0 + mt * capacity + end] as number;
-      if (pfn === NONE) return allocSlow(gfp, owner); // the sentinel: the list is empty, the general path refills it
-      w[endWord] = end;
-      w[countWord] = ((w[countWord] as number) - 1) | 0;
-      flagsOf[pfn] = fastFlags[gfp] as number;
-      refcount[pfn] = 1;
-      mapcount[pfn] = 0;
-      pincount[pfn] = 0;
-      ownerOf[pfn] = owner;
+      const m = M;
+      let endWord = end0;
+      let ring = ring0;
+      let flags = kernelFlags;
+      if (gfp !== 0) {
+        const mt = fastMt[gfp & 0x7f] as number; // GFP_VALID_MASK
+        if (mt < 0 || (gfp & 0x7f) !== gfp) return allocSlow(gfp, owner) | 0;
+        endWord = end0 + 2 * mt;
+        ring = ring0 + mt * capacity;
+        flags = fastFlags[gfp] as number;
+      }
+      if ((owner >>> 0) !== owner) return allocSlow(gfp, owner) | 0;
+      const end = ((m[endWord] as number) - 1) & mask;
+      const pfn = m[ring + end] as number;
+      if (pfn === -1) return allocSlow(gfp, owner) | 0; // NO_PFN, the sentinel: the list is empty, the general path refills it
+      m[endWord] = end;
+      m[countWord] = ((m[countWord] as number) - 1) | 0;
+      m[FLAGS + pfn] = flags;
+      m[REFCOUNT + pfn] = 1;
+      m[MAPCOUNT + pfn] = 0;
+      m[PINCOUNT + pfn] = 0;
+      m[OWNER + pfn] = owner; // the same 32 bits as the Uint32Array owner view holds
       return pfn;
     };
     if (this.#shared) return;
     this.#fastFree = (pfn, owner) => {
+      const m = M;
+      const ownerAt = OWNER + pfn;
+      const flagsAt = FLAGS + pfn;
       // Cheap, always on: the page is an order-0 block of this owner, allocated, no slab's.
-      if ((pfn >>> 0) !== pfn || pfn >= nrPages || pfn < firstPfn || ownerOf[pfn] !== owner || orderOf[pfn] !== 0) return freeSlow(pfn, owner);
-      if (((flagsOf[pfn] as number) & ALLOCATED_OR_SLAB) !== ALLOCATED) return freeSlow(pfn, owner);
-      // The pageblock's migratetype picks the list by branches, not by arithmetic, so that the
-      // push's address does not wait for this load (a load of the pfn that the allocation before
-      // it popped): the processor predicts the branch and runs ahead.
-      const mt = pageblockMt[pfn >>> PB_ORDER] as number;
-      let endWord: number;
-      let ring: number;
-      if (mt === MT_UNMOVABLE) {
-        endWord = end0;
-        ring = ring0;
-      } else if (mt === MT_MOVABLE) {
-        endWord = end1;
-        ring = ring1;
-      } else if (mt === MT_RECLAIMABLE) {
-        endWord = end2;
-        ring = ring2;
-      } else return freeSlow(pfn, owner); // no pcp list (Linux frees such pages to the buddy allocator)
-      const count = ((w[countWord] as number) + 1) | 0;
-      if (count >= (w[highWord] as number)) return freeSlow(pfn, owner); // at high the general path drains a batch
-      w[countWord] = count;
-      flagsOf[pfn] = PCP;
-      refcount[pfn] = 0;
-      ownerOf[pfn] = 0;
-      const end = w[endWord] as number;
-      w[ring + end] = pfn;
-      w[endWord] = (end + 1) & mask;
-      stats[freesStat] = (stats[freesStat] as number) + 1;
+      if ((pfn >>> 0) !== pfn || pfn >= nrPages || pfn < firstPfn || (m[ownerAt] as number) >>> 0 !== owner || B[ORDER + pfn] !== 0) return freeSlow(pfn, owner);
+      if (((m[flagsAt] as number) & 0x44) !== 0x4) return freeSlow(pfn, owner); // Allocated | Slab, Allocated
+      // The pageblock's migratetype picks the list. Unmovable's by a branch, not by arithmetic, so
+      // that the push's address does not wait for this load (a load of the pfn that the allocation
+      // before it popped): the processor predicts the branch and runs ahead.
+      const mt = B[PAGEBLOCK + (pfn >>> 9)] as number; // PAGEBLOCK_ORDER
+      let endWord = end0;
+      let ring = ring0;
+      if (mt === 1 || mt === 2) {
+        // Movable, Reclaimable
+        endWord = end0 + 2 * mt;
+        ring = ring0 + mt * capacity;
+      } else if (mt !== 0) return freeSlow(pfn, owner); // not Unmovable either: no pcp list (Linux frees such pages to the buddy allocator)
+      const count = ((m[countWord] as number) + 1) | 0;
+      const frees = ((m[freesWord] as number) + 1) | 0;
+      // At high the general path drains a batch; past PCP_FREES_FOLD it folds the frees into the f64 counter.
+      if (count >= (m[highWord] as number) || frees > 0x3fffffff) return freeSlow(pfn, owner); // PCP_FREES_FOLD
+      m[countWord] = count;
+      m[flagsAt] = 0x80; // Pcp
+      m[REFCOUNT + pfn] = 0;
+      m[ownerAt] = 0;
+      const end = m[endWord] as number;
+      m[ring + end] = pfn;
+      m[endWord] = (end + 1) & mask;
+      m[freesWord] = frees;
     };
   }
 
@@ -954,6 +991,12 @@ export class PageAllocator {
       block === null ? 'it is in no block' : `it lies inside the block allocated at pfn ${block.pfn} of order ${block.order}; free that pfn`,
     );
   }
+}
+
+/** The index in `words` (a view of the whole arena) of element 0 of `view`, a 4-byte view of the same buffer. */
+function wordIndexOf(words: Int32Array, view: Int32Array | Uint32Array): number {
+  assert(view.buffer === words.buffer && words.byteOffset === 0 && (view.byteOffset & 3) === 0, () => `a struct-page or pcp view at byte ${view.byteOffset} is not a word of the arena`);
+  return view.byteOffset >>> 2;
 }
 
 function nrZones(nrPages: number): number {

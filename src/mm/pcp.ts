@@ -11,7 +11,7 @@
  *   [3] the list the next drain starts at (free_pcppages_bulk's round robin)
  *   [4 + 2·mt] start, [5 + 2·mt] end of the list of migratetype mt (Unmovable, Movable,
  *       Reclaimable), both ring slots in [0, capacity)   [10] ring capacity (a power of two)
- *   [11] word of the first ring
+ *   [11] word of the first ring   [12] frees not yet folded into the f64 counter (below)
  * then, after every CPU's words, the lists themselves: one ring of `capacity` pfns per (cpu, zone,
  * migratetype). A list is the ring slots start, start + 1, …, end − 1 (mod capacity), its length
  * (end − start) mod capacity: the slot at start is its cold end (drains take it, refills add below
@@ -24,13 +24,17 @@
  * The 'pcp.vmstat' region holds PCP_STATS f64 event counters per (cpu, zone): frees served by the
  * lists, refills and drains (batches and pages). Allocations are not counted but derived, so that
  * the allocation fast path writes no counter: every page a list ever held was refilled or freed
- * onto it, and left by an allocation or a drain, or is still there (pcpAllocs).
+ * onto it, and left by an allocation or a drain, or is still there (pcpAllocs). The free fast path
+ * counts in word [12], an int32 in the cache line it already writes, up to PCP_FREES_FOLD; the
+ * general path folds that word into the f64 counter (pcpFoldFrees), and readers add both (pcpFrees),
+ * so the count is exact at any moment.
  *
  * A page on a pcp list has flags Pcp | Freed and order 0: it is neither Buddy (the buddy allocator
  * never merges with it) nor Allocated (freeing it again is a double free).
  *
  * Invariants (PageAllocator.validate()):
  *   count = Σ over the three lists of their length;  0 ≤ count < high;  high + batch < capacity
+ *   0 ≤ frees not yet folded ≤ PCP_FREES_FOLD
  *   each list: start, end in [0, capacity); the slot before start holds NO_PFN
  *   every page on a list is a Pcp page of order 0 inside the list's zone, on no other list
  *   zone: reserved + buddy free + Σ pcp counts + allocated = spanned
@@ -61,7 +65,10 @@ export const P = {
   LISTS: 4,
   CAPACITY: 10,
   RINGS: 11,
+  FREES: 12,
 } as const;
+/** The most frees word [12] holds before the general path folds it into the f64 counter (an int32 never overflows). */
+export const PCP_FREES_FOLD = 0x3fffffff;
 /** Words per (cpu, zone): 4 + 2 · 3 list words, the ring capacity and place, padded to a 64-byte cache line. */
 export const PCP_WORDS = 16; // pcpStatBase() and pcpZoneId() shift by its log2, 4
 
@@ -113,10 +120,24 @@ export function zoneHighsize(managedPages: number, lowmemPages: number, batch: n
   return Math.max(high, batch << 2);
 }
 
+/** Frees served by the lists of the pcp at word `base`: the f64 counter plus the frees not yet folded into it. */
+export function pcpFrees(pcp: Int32Array, stats: Float64Array, base: number): number {
+  return (stats[pcpStatBase(base) + PcpStat.frees] as number) + (pcp[base + P.FREES] as number);
+}
+
+/** Moves the frees counted in word [12] of the pcp at `base` into its f64 counter (general path only). */
+export function pcpFoldFrees(pcp: Int32Array, stats: Float64Array, base: number): void {
+  const pending = pcp[base + P.FREES] as number;
+  if (pending === 0) return;
+  const stat = pcpStatBase(base) + PcpStat.frees;
+  stats[stat] = (stats[stat] as number) + pending;
+  pcp[base + P.FREES] = 0;
+}
+
 /** Allocations served by the lists of the pcp at word `base`: refilled + freed − drained − still listed. */
 export function pcpAllocs(pcp: Int32Array, stats: Float64Array, base: number): number {
   const stat = pcpStatBase(base);
-  return (stats[stat + PcpStat.refillPages] as number) + (stats[stat + PcpStat.frees] as number) - (stats[stat + PcpStat.drainPages] as number) - (pcp[base + P.COUNT] as number);
+  return (stats[stat + PcpStat.refillPages] as number) + pcpFrees(pcp, stats, base) - (stats[stat + PcpStat.drainPages] as number) - (pcp[base + P.COUNT] as number);
 }
 
 /** Word index of the pcp of (cpu, zone) in the 'pcp' region. */

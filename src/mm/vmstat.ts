@@ -16,7 +16,7 @@
 import type { LockStatValues } from '../sync/lock-stats.ts';
 import type { PageAllocator, Pageset } from './page-alloc.ts';
 import { pageAllocInternals } from './page-alloc.ts';
-import { PcpStat, pcpAllocs, pcpBaseOf, pcpStatBase } from './pcp.ts';
+import { PcpStat, pcpAllocs, pcpBaseOf, pcpFrees, pcpStatBase } from './pcp.ts';
 import type { PcpStatName } from './pcp.ts';
 import {
   MAX_PAGE_ORDER,
@@ -236,7 +236,7 @@ export function pageAllocStats(pa: PageAllocator): PageAllocStats {
       let sum = 0;
       for (let cpu = 0; cpu < cpus; cpu++) {
         const base = pcpBaseOf(cpu, zone.id);
-        sum += key === 'allocs' ? pcpAllocs(pcp, pcpStats, base) : (pcpStats[pcpStatBase(base) + PcpStat[key]] as number);
+        sum += key === 'allocs' ? pcpAllocs(pcp, pcpStats, base) : key === 'frees' ? pcpFrees(pcp, pcpStats, base) : (pcpStats[pcpStatBase(base) + PcpStat[key]] as number);
       }
       pcpEvents[key] = sum;
     }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { Kernel } from '../../src/mm/kernel.ts';
 import { GFP } from '../../src/mm/gfp.ts';
 import { pageAllocInternals } from '../../src/mm/page-alloc.ts';
-import { P, pcpBaseOf, pcpInit, pcpLength, pcpList, pcpPopCold, pcpPopHot, pcpPushCold, pcpPushHot, pcpRing, zoneBatchsize, zoneHighsize, lowWatermarkPages } from '../../src/mm/pcp.ts';
+import { P, PCP_FREES_FOLD, PcpStat, pcpBaseOf, pcpInit, pcpLength, pcpList, pcpPopCold, pcpPopHot, pcpPushCold, pcpPushHot, pcpRing, pcpStatBase, zoneBatchsize, zoneHighsize, lowWatermarkPages } from '../../src/mm/pcp.ts';
 import { NO_PFN, ZoneId } from '../../src/mm/types.ts';
 import { zoneinfoPagesets } from '../../src/mm/vmstat.ts';
 import { addFree } from '../../src/mm/zone.ts';
@@ -287,5 +287,53 @@ test('assertion tiers: a list operation refuses a listed block; pageDebug catche
   pcp[count] = (pcp[count] as number) + 1;
   assert.throws(() => pa.allocPages(3), InvariantError);
   pcp[count] = (pcp[count] as number) - 1;
+  kernel.validate();
+});
+
+test('pcp frees: the fast path counts in an int32 word of the pcp, the general path folds it into the f64 counter at PCP_FREES_FOLD', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const pa = kernel.pages;
+  const events = () => pa.stats().zones[ZoneId.Normal]!.pcpEvents;
+  pa.freePages(pa.allocPages(0), 0);
+  const { pcp, pcpStats } = pageAllocInternals(pa);
+  const base = pcpBaseOf(pa.cpu, ZoneId.Normal);
+  const fastFrees = () => pcp[base + P.FREES] as number;
+  const before = events().frees;
+  for (let i = 0; i < 100; i++) pa.freePages(pa.allocPages(0), 0);
+  assert.equal(events().frees, before + 100);
+  assert.ok(fastFrees() >= 100, 'counted in the pcp word, not the f64 counter');
+  // A word at the fold point sends the next free down the general path, which folds it: no free is lost.
+  const stat = pcpStatBase(base) + PcpStat.frees;
+  const total = events().frees;
+  pcpStats[stat] = (pcpStats[stat] as number) + fastFrees() - PCP_FREES_FOLD;
+  pcp[base + P.FREES] = PCP_FREES_FOLD;
+  assert.equal(events().frees, total, 'the same total, split differently');
+  kernel.validate();
+  pa.freePages(pa.allocPages(0), 0);
+  assert.equal(fastFrees(), 0, 'folded');
+  assert.equal(events().frees, total + 1);
+  assert.equal(events().allocs, events().frees + events().refillPages - events().drainPages - pa.pcpPages(pa.zones[ZoneId.Normal]));
+  pa.freePages(pa.allocPages(0), 0);
+  assert.equal(fastFrees(), 1, 'the fast path counts again');
+  // validate() bounds the word.
+  pcp[base + P.FREES] = -1;
+  assert.throws(() => kernel.validate(), (e: unknown) => e instanceof InvariantError && /frees not yet folded/.test((e as Error).message));
+  pcp[base + P.FREES] = 1;
+  kernel.validate();
+});
+
+test('a 4 GiB machine (an arena of 2^32 bytes) serves order-0 pairs from its per-CPU list', () => {
+  // The fast paths view the whole arena as 32-bit words: 2^32 / 4 of them (2^32 >>> 2 would be 0).
+  const kernel = Kernel.boot({ ramBytes: '4GiB' });
+  const pa = kernel.pages;
+  const held = [pa.allocPages(0), pa.allocPages(0, GFP.HIGHUSER_MOVABLE, 3)];
+  for (const pfn of held) assert.ok(Number.isInteger(pfn) && pfn >= pa.zones[ZoneId.Normal]!.startPfn && pfn < pa.nrPages, String(pfn));
+  assert.equal(pa.memMap.owner[held[1]!], 3);
+  pa.freePages(held[0]!, 0);
+  pa.freePages(held[1]!, 0, 3);
+  for (let i = 0; i < 1000; i++) pa.freePages(pa.allocPages(0), 0);
+  const events = pa.stats().zones[ZoneId.Normal]!.pcpEvents;
+  assert.equal(events.frees, 1002);
+  assert.throws(() => pa.freePages(held[0]!, 0), /double free/);
   kernel.validate();
 });
