@@ -36,10 +36,24 @@
 import { KmemError } from '../util/errors.ts';
 import type { Ram } from './ram.ts';
 import {
+  PTE_ACCESSED,
+  PTE_DIRTY,
+  PTE_GLOBAL,
+  PTE_HI_FRAME_MASK,
+  PTE_HI_NX,
+  PTE_HUGE,
+  PTE_LO_FRAME_MASK,
+  PTE_PRESENT,
+  PTE_USER,
+  PTE_WRITABLE,
+  VADDR_LIMIT,
+} from './pte.ts';
+import {
   ACCESS_EXEC,
   ACCESS_READ,
   ACCESS_WRITE,
   PERM_DIRTY,
+  PERM_NX,
   PERM_USER,
   PERM_WRITABLE,
   PageFaultError,
@@ -53,7 +67,7 @@ import {
   type PageWalkerOptions,
   type WalkPort,
 } from './mmu.ts';
-import { MAX_PCID, STAMP_LIMIT, Tlb, TlbArray, type TlbCounters } from './tlb.ts';
+import { MAX_PCID, STAMP_LIMIT, Tlb, TlbArray, lruVictim, signature, type TlbCounters } from './tlb.ts';
 import type { CycleCosts, TlbPreset } from './tlb-presets.ts';
 import type { ShootdownDomain, ShootdownRequest } from './shootdown.ts';
 
@@ -70,6 +84,22 @@ const L_rightsAllow = rightsAllow;
 const L_checkVaddr = checkVaddr;
 const L_faultRecord = faultRecord;
 const L_STAMP_LIMIT = STAMP_LIMIT;
+const L_lruVictim = lruVictim;
+const L_signature = signature;
+const L_PERM_NX = PERM_NX;
+const L_PTE_ACCESSED = PTE_ACCESSED;
+const L_PTE_DIRTY_BIT = PTE_DIRTY;
+const L_PTE_GLOBAL = PTE_GLOBAL;
+const L_PTE_HI_FRAME_MASK = PTE_HI_FRAME_MASK;
+const L_PTE_HI_NX = PTE_HI_NX;
+const L_PTE_HUGE = PTE_HUGE;
+const L_PTE_LO_FRAME_MASK = PTE_LO_FRAME_MASK;
+const L_PTE_PRESENT = PTE_PRESENT;
+const L_PTE_USER = PTE_USER;
+const L_PTE_WRITABLE = PTE_WRITABLE;
+const L_VADDR_LIMIT = VADDR_LIMIT;
+/** 2^−32: ⌊vaddr · INVERSE_4G⌋ is vaddr's bits 47:32 (as mmu.ts). */
+const INVERSE_4G = 1 / 0x1_0000_0000;
 
 /** Between the CPU and RAM: a data cache implements it (src/machine/cache.ts). Physical addresses;
  *  sizes 1, 2 or 4 bytes, little-endian, naturally aligned. */
@@ -90,6 +120,16 @@ function isCacheModel(port: MemoryPort | null): port is CacheModelPort {
 
 /** loadMany checks for a shootdown request once per this many loads. */
 const POLL_EVERY = 256;
+
+/** Writes a non-global 4 KiB translation into way `i` of a TLB array's typed arrays (the miss
+ *  path's part of TlbArray.install; the caller has chosen the way and written its signature byte). */
+function setEntry4k(tags: Float64Array, shifts: Uint8Array, asids: Int32Array, frames: Float64Array, perms: Int32Array, i: number, tag: number, pcid: number, frame: number, rights: number): void {
+  tags[i] = tag;
+  shifts[i] = 12;
+  asids[i] = pcid;
+  frames[i] = frame;
+  perms[i] = rights;
+}
 
 /** Slots of the L1 shortcut (a power of two). */
 const SHORTCUT_SLOTS = 4096;
@@ -168,6 +208,12 @@ export class Cpu {
   private writeWant = L_PERM_USER | L_PERM_WRITABLE | L_PERM_DIRTY;
   private slowAccesses = 0;
   private faultsRetried = 0;
+  /** The miss path's precondition holds (see checkMissReady); cleared by forget() and remember(). */
+  private missReady = false;
+  /** The miss path can ever run: the first L1 array takes the 4 KiB fills and RAM ≤ 2 GiB. */
+  private readonly missCapable: boolean;
+  /** The second-level array 4 KiB fills go to, or null (no second level holds 4 KiB pages). */
+  private readonly l2For4k: TlbArray | null;
 
   // Shootdown: the request word this CPU polls, and the generation it last serviced.
   private sdWords: Int32Array = new Int32Array(1);
@@ -175,6 +221,8 @@ export class Cpu {
   private sdSeen = 0;
   private domain: ShootdownDomain | null = null;
   shootdownsServiced = 0;
+  /** Loads the miss path served (a diagnostic: tests check that it runs; no model counter). */
+  missPathLoads = 0;
 
   constructor(
     readonly ram: Ram,
@@ -193,6 +241,8 @@ export class Cpu {
     this.u8 = new Uint8Array(ram.buffer);
     this.u16 = new Uint16Array(ram.buffer, 0, ram.sizeBytes >>> 1);
     this.u32 = new Uint32Array(ram.buffer, 0, ram.sizeBytes >>> 2);
+    this.l2For4k = this.tlb.l2.find((a) => a.holds4k) ?? null;
+    this.missCapable = first !== undefined && first.holds4k && ram.sizeBytes <= 2 ** 31;
     this.shortcutRun = this.makeShortcutRun();
   }
 
@@ -313,6 +363,7 @@ export class Cpu {
     this.mSize = 0;
     this.mBase = 0;
     this.mArray = null;
+    this.missReady = false;
   }
 
   // ---- translation --------------------------------------------------------------------------------
@@ -362,6 +413,7 @@ export class Cpu {
     const size = tlb.pageShift === 12 ? 4096 : tlb.pageShift === 21 ? 2097152 : 1073741824;
     const offset = vaddr & (size - 1);
     this.slowAccesses++;
+    this.missReady = false;
     const array = tlb.l1Array;
     if (array !== null && this.port === null && L_rightsAllow(tlb.perms, L_ACCESS_READ, this.user, this.walker.smep, this.walker.smap)) {
       this.setRemembered(array, tlb.l1Index, vaddr - offset, size);
@@ -414,6 +466,14 @@ export class Cpu {
   /** load32 past both shortcuts: a TLB probe, perhaps a walk, perhaps a fault (kept out of the hot function). */
   private load32Miss(vaddr: number): number {
     if ((vaddr & 3) !== 0) return this.loadSlow(vaddr, 4);
+    // The miss path (see MISS PATH), through shortcutRun over a one-load batch: the shortcut test
+    // there fails again (nothing changed since load32Unpolled's), so the load takes the miss path
+    // or is left to the general path below, untouched.
+    if (this.port === null && this.l1First.clock < L_STAMP_LIMIT - 1) {
+      const one = this.oneVaddr;
+      one[0] = vaddr;
+      if (this.shortcutRun(one, 0, 1, undefined, 0) === 1) return this.shortcutSum >>> 0;
+    }
     // Aligned: the access cannot cross a page.
     L_checkVaddr(vaddr, 4);
     const paddr = this.translateChecked(vaddr, L_ACCESS_READ);
@@ -620,12 +680,14 @@ export class Cpu {
 
   /** The running sum shortcutRun returns beside its stopping index. */
   private shortcutSum = 0;
+  /** load32Miss's one-load batch for shortcutRun. */
+  private readonly oneVaddr = new Float64Array(1);
 
   /**
-   * The shortcut (load32Unpolled's second test) over vaddrs[start … end), up to the first load it
-   * cannot serve; returns that load's index (or end), and `sum` plus the loaded values in
-   * shortcutSum. The caller has
-   * checked that no memory port is attached and that the clock stays below STAMP_LIMIT.
+   * The shortcut (load32Unpolled's second test) and the miss path (see MISS PATH) over vaddrs[start
+   * … end), up to the first load neither can serve; returns that load's index (or end), and `sum`
+   * plus the loaded values in shortcutSum. The caller has checked that no memory port is attached
+   * and that the first L1 array's clock stays below STAMP_LIMIT.
    *
    * Built once per CPU as a closure over its typed arrays: when an isolate holds one CPU (one per
    * worker, as the kernel runs them) V8 compiles the closure with those arrays as constants, which
@@ -636,36 +698,281 @@ export class Cpu {
    */
   private readonly shortcutRun: (vaddrs: ArrayLike<number>, start: number, end: number, out: Uint32Array | undefined, sum: number) => number;
 
+  /** Whether the miss path's precondition holds now (and records it in missReady): no memory port or
+   *  walk port, no page-walk caches, and every TLB entry a non-global 4 KiB one in the first L1 array
+   *  or in l2For4k (so a probe of the other arrays, or for another size or the global tag, finds
+   *  nothing, and a fill replaces only such an entry and changes no size or global count). */
+  private checkMissReady(): boolean {
+    if (!this.missCapable || this.port !== null || this.walker.port !== null || this.tlb.walkCaches !== null) return false;
+    for (const array of this.tlb.l1) if (!Cpu.only4k(array, array === this.l1First)) return false;
+    for (const array of this.tlb.l2) if (!Cpu.only4k(array, array === this.l2For4k)) return false;
+    this.missReady = true;
+    return true;
+  }
+
+  /** The array holds no global entry and no 2 MiB or 1 GiB one, nor (unless `may4k`) a 4 KiB one. */
+  private static only4k(array: TlbArray, may4k: boolean): boolean {
+    const counts = array.sizeCounts;
+    return array.globals === 0 && counts[1] === 0 && counts[2] === 0 && (may4k || counts[0] === 0);
+  }
+
   private makeShortcutRun(): (vaddrs: ArrayLike<number>, start: number, end: number, out: Uint32Array | undefined, sum: number) => number {
-    const array = this.l1First;
+    const u32 = this.u32;
     const scIdx = this.scIdx;
+    // The first L1 array (the shortcut's, and the one 4 KiB fills go to).
+    const array = this.l1First;
     const tags = array.tags;
     const perms = array.perms;
     const frames = array.frames;
     const stamps = array.stamps;
-    const u32 = this.u32;
+    const shifts = array.shifts;
+    const asids = array.asids;
+    const sigBytes = array.sigBytes;
+    const sigStride = array.sigWordsPerSet * 4;
+    const ways = array.ways;
+    const setMask = array.setMask;
+    // The second-level array 4 KiB fills go to (read only when hasL2).
+    const hasL2 = this.l2For4k !== null;
+    const l2 = this.l2For4k ?? array;
+    const tags2 = l2.tags;
+    const perms2 = l2.perms;
+    const frames2 = l2.frames;
+    const stamps2 = l2.stamps;
+    const shifts2 = l2.shifts;
+    const asids2 = l2.asids;
+    const sigBytes2 = l2.sigBytes;
+    const sigStride2 = l2.sigWordsPerSet * 4;
+    const ways2 = l2.ways;
+    const setMask2 = l2.setMask;
+    // The walk's view of RAM (mmu.ts).
+    const words = new Int32Array(this.ram.buffer, 0, this.ram.sizeBytes >>> 2);
+    const ramBytes = this.ram.sizeBytes;
+    const hiReserved = this.walker.hiReserved;
+    // An upper-level entry the miss path follows: present, not a large page, next table below 2 GiB.
+    const upperBad = hiReserved | L_PTE_HI_FRAME_MASK;
     return (vaddrs, start, end, out, sum) => {
       const pcid = this.pcid;
       const readMask = this.readMask;
       const readWant = this.readWant;
+      const cr3 = this.cr3;
       // `| 0`: the clock is below STAMP_LIMIT; saying so keeps it an int32 in the loop.
       let clock = array.clock | 0;
+      let clock2 = l2.clock | 0;
+      const missOn = (this.missReady || this.checkMissReady()) && clock2 + (end - start) < L_STAMP_LIMIT;
+      // The miss path's effects folded at the end: loads that missed L1, of those the L2 hits and
+      // the walks, fills that replaced a valid entry or took an empty way, per level.
+      let missLoads = 0;
+      let l1Misses = 0;
+      let l2Hits = 0;
+      let walks = 0;
+      let evictions1 = 0;
+      let emptyFills1 = 0;
+      let evictions2 = 0;
+      let emptyFills2 = 0;
+      // The last translation the miss path made (its L1 entry, −1 if none), and the last walk's.
+      let lastIndex = -1;
+      let lastFrame = 0;
+      let lastRights = 0;
+      let lastBase = 0;
+      let walkFrame = 0;
+      let walkRights = 0;
       let i = start;
       for (; i < end; i++) {
         const vaddr = vaddrs[i]!;
-        const index = scIdx[(vaddr >>> 12) & (SHORTCUT_SLOTS - 1)]!;
-        if (tags[index] !== (vaddr - (vaddr & 4095)) * 8 + pcid || (vaddr & 3) !== 0 || Math.trunc(vaddr) !== vaddr || (perms[index]! & readMask) !== readWant) break;
-        clock = (clock + 1) | 0;
-        stamps[index] = clock;
-        const value = u32[(frames[index]! + (vaddr & 4095)) >>> 2]!;
+        const offset = vaddr & 4095;
+        const tag = (vaddr - offset) * 8 + pcid; // (key · 4 + size class 0) · TAG_ASIDS + pcid, as tlb.ts
+        const slot = (vaddr >>> 12) & (SHORTCUT_SLOTS - 1);
+        let index = scIdx[slot]!;
+        if (tags[index] !== tag || (vaddr & 3) !== 0 || Math.trunc(vaddr) !== vaddr || (perms[index]! & readMask) !== readWant) {
+          // The miss path, or a stop (nothing changed for this load) where it meets anything else.
+          if (!missOn || (vaddr & 3) !== 0 || Math.trunc(vaddr) !== vaddr || vaddr < 0 || vaddr + 4 > L_VADDR_LIMIT) break;
+          const vpn = vaddr >>> 12; // the key's low 20 bits: enough for any set index
+          // The first L1 array's probe (the other arrays, other sizes and the global tag hold nothing).
+          const base = (vpn & setMask) * ways;
+          index = -1;
+          for (let w = base; w < base + ways; w++) {
+            if (tags[w] === tag) {
+              index = w;
+              break;
+            }
+          }
+          let frame: number;
+          let rights: number;
+          if (index >= 0) {
+            // An L1 hit: counted as a shortcut hit is (the probe's hit and remember()'s access).
+            rights = perms[index]!;
+            if ((rights & readMask) !== readWant) break; // the general path drops the entry and walks
+            frame = frames[index]!;
+            clock = (clock + 1) | 0;
+            stamps[index] = clock;
+          } else {
+            // The fills' signature byte (tlb.ts signature of the key's low 32 bits, class 0, pcid).
+            const sig = L_signature((vaddr * (1 / 4096)) >>> 0, 0, pcid);
+            const base2 = (vpn & setMask2) * ways2;
+            let index2 = -1;
+            if (hasL2) {
+              for (let w = base2; w < base2 + ways2; w++) {
+                if (tags2[w] === tag) {
+                  index2 = w;
+                  break;
+                }
+              }
+            }
+            if (index2 >= 0) {
+              rights = perms2[index2]!;
+              if ((rights & readMask) !== readWant) break;
+              frame = frames2[index2]!;
+              clock2 = (clock2 + 1) | 0;
+              stamps2[index2] = clock2;
+              l2Hits++;
+            } else {
+              // The walk (mmu.ts PageWalker.walk with no walk cache and no port): every entry read
+              // and checked before anything is written (A bits, fills), so a stop changes nothing.
+              const hiV = Math.floor(vaddr * INVERSE_4G);
+              const loV = vaddr >>> 0;
+              const e4 = cr3 + ((hiV >>> 7) & 511) * 8;
+              if (e4 + 8 > ramBytes) break;
+              const lo4 = words[e4 >>> 2]!;
+              const hi4 = words[(e4 >>> 2) + 1]!;
+              if ((lo4 & (L_PTE_PRESENT | L_PTE_HUGE)) !== L_PTE_PRESENT || lo4 < 0 || (hi4 & upperBad) !== 0) break;
+              const e3 = (lo4 & L_PTE_LO_FRAME_MASK) + (((hiV & 0x7f) << 2) | (loV >>> 30)) * 8;
+              if (e3 + 8 > ramBytes) break;
+              const lo3 = words[e3 >>> 2]!;
+              const hi3 = words[(e3 >>> 2) + 1]!;
+              if ((lo3 & (L_PTE_PRESENT | L_PTE_HUGE)) !== L_PTE_PRESENT || lo3 < 0 || (hi3 & upperBad) !== 0) break;
+              const e2 = (lo3 & L_PTE_LO_FRAME_MASK) + ((loV >>> 21) & 511) * 8;
+              if (e2 + 8 > ramBytes) break;
+              const lo2 = words[e2 >>> 2]!;
+              const hi2 = words[(e2 >>> 2) + 1]!;
+              if ((lo2 & (L_PTE_PRESENT | L_PTE_HUGE)) !== L_PTE_PRESENT || lo2 < 0 || (hi2 & upperBad) !== 0) break;
+              const e1 = (lo2 & L_PTE_LO_FRAME_MASK) + ((loV >>> 12) & 511) * 8;
+              if (e1 + 8 > ramBytes) break;
+              let lo1 = words[e1 >>> 2]!;
+              const hi1 = words[(e1 >>> 2) + 1]!;
+              // A present non-global leaf whose frame lies inside RAM below 2 GiB.
+              if ((lo1 & (L_PTE_PRESENT | L_PTE_GLOBAL)) !== L_PTE_PRESENT || (hi1 & upperBad) !== 0) break;
+              frame = (lo1 & L_PTE_LO_FRAME_MASK) >>> 0;
+              if (frame + 4096 > ramBytes) break;
+              // Rights (§4.6): W and U ANDed over the levels, NX ORed.
+              const all = lo4 & lo3 & lo2 & lo1;
+              rights = ((all & L_PTE_WRITABLE) !== 0 ? L_PERM_WRITABLE : 0) | ((all & L_PTE_USER) !== 0 ? L_PERM_USER : 0);
+              if (((hi4 | hi3 | hi2 | hi1) & L_PTE_HI_NX) !== 0) rights |= L_PERM_NX;
+              if ((rights & readMask) !== readWant) break; // a protection fault
+              // Commit: A in every entry used, atomically as the walker sets it (§4.8).
+              if ((lo4 & L_PTE_ACCESSED) === 0) Atomics.or(words, e4 >>> 2, L_PTE_ACCESSED);
+              if ((lo3 & L_PTE_ACCESSED) === 0) Atomics.or(words, e3 >>> 2, L_PTE_ACCESSED);
+              if ((lo2 & L_PTE_ACCESSED) === 0) Atomics.or(words, e2 >>> 2, L_PTE_ACCESSED);
+              if ((lo1 & L_PTE_ACCESSED) === 0) lo1 = Atomics.or(words, e1 >>> 2, L_PTE_ACCESSED) | L_PTE_ACCESSED;
+              if ((lo1 & L_PTE_DIRTY_BIT) !== 0) rights |= L_PERM_DIRTY;
+              walks++;
+              walkFrame = frame;
+              walkRights = rights;
+              if (hasL2) {
+                // The STLB fill (insertAbsent: the lookup just missed there).
+                const victim = L_lruVictim(stamps2, base2, ways2);
+                sigBytes2[(vpn & setMask2) * sigStride2 + (victim - base2)] = sig;
+                if (tags2[victim]! >= 0) evictions2++;
+                else emptyFills2++;
+                setEntry4k(tags2, shifts2, asids2, frames2, perms2, victim, tag, pcid, frame, rights);
+                clock2 = (clock2 + 1) | 0;
+                stamps2[victim] = clock2;
+              }
+            }
+            // The L1 fill (insertAbsent), after an STLB hit or a walk.
+            index = L_lruVictim(stamps, base, ways);
+            sigBytes[(vpn & setMask) * sigStride + (index - base)] = sig;
+            if (tags[index]! >= 0) evictions1++;
+            else emptyFills1++;
+            setEntry4k(tags, shifts, asids, frames, perms, index, tag, pcid, frame, rights);
+            clock = (clock + 1) | 0;
+            stamps[index] = clock;
+            l1Misses++;
+          }
+          // remember(): the hint to the entry, and (folded below) the remembered translation.
+          missLoads++;
+          scIdx[slot] = index;
+          lastIndex = index;
+          lastFrame = frame;
+          lastRights = rights;
+          lastBase = vaddr - offset;
+        } else {
+          clock = (clock + 1) | 0;
+          stamps[index] = clock;
+        }
+        const value = u32[(frames[index]! + offset) >>> 2]!;
         if (out !== undefined) out[i] = value;
         sum = (sum + value) | 0;
       }
-      this.scHits += i - start;
       array.clock = clock;
+      // Shortcut hits and L1 probe hits alike: an L1 hit of the first array and an access.
+      this.scHits += i - start - l1Misses;
+      this.missPathLoads += missLoads;
+      if (lastIndex >= 0) this.foldMisses(l1Misses, l2Hits, walks, evictions1, emptyFills1, evictions2, emptyFills2, clock2, lastIndex, lastFrame, lastRights, lastBase, walkFrame, walkRights);
       this.shortcutSum = sum;
       return i;
     };
+  }
+
+  /** What the miss path of one shortcutRun did, written where the general path writes it: the
+   *  counters of lookup, fill, walk and remember(), the STLB's clock, the TLB's, walker's and
+   *  remembered translation's last values. */
+  private foldMisses(
+    l1Misses: number,
+    l2Hits: number,
+    walks: number,
+    evictions1: number,
+    emptyFills1: number,
+    evictions2: number,
+    emptyFills2: number,
+    clock2: number,
+    lastIndex: number,
+    lastFrame: number,
+    lastRights: number,
+    lastBase: number,
+    walkFrame: number,
+    walkRights: number,
+  ): void {
+    const tlb = this.tlb;
+    const tc = tlb.counters;
+    const l1 = this.l1First;
+    tc.l1Misses += l1Misses;
+    tc.l2Hits += l2Hits;
+    tc.l2Misses += walks;
+    this.slowAccesses += l1Misses;
+    l1.counters.fills += l1Misses;
+    l1.counters.evictions += evictions1;
+    l1.sizeCounts[0]! += emptyFills1;
+    const l2 = this.l2For4k;
+    if (l2 !== null) {
+      l2.clock = clock2;
+      l2.counters.hits += l2Hits;
+      l2.counters.fills += walks;
+      l2.counters.evictions += evictions2;
+      l2.sizeCounts[0]! += emptyFills2;
+    }
+    if (walks > 0) {
+      const walker = this.walker;
+      walker.counters.walks += walks;
+      walker.counters.walkReads += 4 * walks;
+      walker.lastStartLevel = 4;
+      walker.lastReads = 4;
+      walker.frame = walkFrame;
+      walker.pageShift = 12;
+      walker.perms = walkRights;
+    }
+    tlb.frame = lastFrame;
+    tlb.pageShift = 12;
+    tlb.perms = lastRights;
+    tlb.l1Array = l1;
+    tlb.l1Index = lastIndex;
+    // The remembered translation (remember() → setRemembered); before it, mArray was null or l1
+    // (the precondition leaves no entry in another L1 array, and forget() clears it on any change).
+    this.mBase = lastBase;
+    this.mSize = 4096;
+    this.mFrame = lastFrame;
+    this.mWrite = (lastRights & L_PERM_WRITABLE) !== 0 && (lastRights & L_PERM_DIRTY) !== 0 && (!this.user || (lastRights & L_PERM_USER) !== 0);
+    this.mArray = l1;
+    this.mIndex = lastIndex;
   }
 
   // ---- accounting ---------------------------------------------------------------------------------

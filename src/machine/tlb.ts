@@ -80,12 +80,27 @@ function pageBytes(pageShift: number): number {
 /** The filter byte of a tag (see TlbArray.sigWords): a multiplicative hash of the key's low 32 bits,
  *  the size class and the asid; any function of the tag would be exact, a good mix keeps the
  *  false matches near 1 in 256 per way. */
-function signature(key: number, cls: number, asid: number): number {
+export function signature(key: number, cls: number, asid: number): number {
   return Math.imul((key >>> 0) ^ (cls << 30) ^ Math.imul(asid, 0x2c1b3c6d), 0x9e3779b1) >>> 24;
 }
 
 function sizeClass(pageShift: number): number {
   return pageShift === L_PAGE_SHIFT_4K ? 0 : pageShift === L_PAGE_SHIFT_2M ? 1 : 2;
+}
+
+/** TlbArray.victimOf over `stamps`: the first way of strictly least stamp in base … base + ways − 1
+ *  (exported for Cpu's miss path, which holds an array's stamps as a constant). */
+export function lruVictim(stamps: Int32Array, base: number, ways: number): number {
+  const end = base + ways;
+  let victim = base;
+  let oldest = stamps[base]!;
+  for (let i = base + 1; i < end; i++) {
+    const d = stamps[i]! - oldest;
+    const less = d >> 31; // −1 when stamps[i] < oldest (|d| < 2^31: stamps lie in [−1, STAMP_LIMIT])
+    oldest += d & less;
+    victim += (i - victim) & less;
+  }
+  return victim;
 }
 
 export class TlbArray {
@@ -121,7 +136,8 @@ export class TlbArray {
    * Any equal byte sends the probe to the exact tag scan, so the filter changes no result. Empty
    * ways keep a stale byte: at worst a scan that finds nothing.
    */
-  private readonly sigBytes: Uint8Array;
+  /** The filter bytes (Cpu's miss path writes a fill's byte here as `install` does). */
+  readonly sigBytes: Uint8Array;
   private readonly sigWords: Int32Array;
   readonly sigWordsPerSet: number;
 
@@ -243,17 +259,7 @@ export class TlbArray {
    * about as often as the minimum moved, which cost a 12-way STLB fill more than the rest of it.
    */
   victimOf(base: number): number {
-    const stamps = this.stamps;
-    const end = base + this.ways;
-    let victim = base;
-    let oldest = stamps[base]!;
-    for (let i = base + 1; i < end; i++) {
-      const d = stamps[i]! - oldest;
-      const less = d >> 31; // −1 when stamps[i] < oldest (|d| < 2^31: stamps lie in [−1, STAMP_LIMIT])
-      oldest += d & less;
-      victim += (i - victim) & less;
-    }
-    return victim;
+    return lruVictim(this.stamps, base, this.ways);
   }
 
   /** Installs a translation; returns its index. Replaces an entry of the same tag, else the LRU way. */
