@@ -53,6 +53,7 @@ import {
   ACCESS_READ,
   ACCESS_WRITE,
   PERM_DIRTY,
+  PERM_GLOBAL,
   PERM_NX,
   PERM_USER,
   PERM_WRITABLE,
@@ -67,7 +68,7 @@ import {
   type PageWalkerOptions,
   type WalkPort,
 } from './mmu.ts';
-import { MAX_PCID, STAMP_LIMIT, Tlb, TlbArray, lruVictim, signature, type TlbCounters } from './tlb.ts';
+import { GLOBAL_ASID, MAX_PCID, STAMP_LIMIT, Tlb, TlbArray, lruVictim, signature, type TlbCounters } from './tlb.ts';
 import type { CycleCosts, TlbPreset } from './tlb-presets.ts';
 import type { ShootdownDomain, ShootdownRequest } from './shootdown.ts';
 
@@ -85,6 +86,8 @@ const L_checkVaddr = checkVaddr;
 const L_faultRecord = faultRecord;
 const L_STAMP_LIMIT = STAMP_LIMIT;
 const L_lruVictim = lruVictim;
+const L_GLOBAL_ASID = GLOBAL_ASID;
+const L_PERM_GLOBAL = PERM_GLOBAL;
 const L_signature = signature;
 const L_PERM_NX = PERM_NX;
 const L_PTE_ACCESSED = PTE_ACCESSED;
@@ -121,14 +124,31 @@ function isCacheModel(port: MemoryPort | null): port is CacheModelPort {
 /** loadMany checks for a shootdown request once per this many loads. */
 const POLL_EVERY = 256;
 
-/** Writes a non-global 4 KiB translation into way `i` of a TLB array's typed arrays (the miss
- *  path's part of TlbArray.install; the caller has chosen the way and written its signature byte). */
-function setEntry4k(tags: Float64Array, shifts: Uint8Array, asids: Int32Array, frames: Float64Array, perms: Int32Array, i: number, tag: number, pcid: number, frame: number, rights: number): void {
-  tags[i] = tag;
-  shifts[i] = 12;
-  asids[i] = pcid;
-  frames[i] = frame;
-  perms[i] = rights;
+/** The way of base … base + ways − 1 whose tag is `tag`, or −1 (a probe's tag scan, tlb.ts). */
+function findWay(tags: Float64Array, base: number, ways: number, tag: number): number {
+  for (let w = base; w < base + ways; w++) if (tags[w] === tag) return w;
+  return -1;
+}
+
+/** Writes a 4 KiB translation into way `i` of `array` as TlbArray.install does once it has chosen
+ *  the way (the caller writes the signature byte, the stamp and the fill and eviction counts): the
+ *  replaced entry's size class and global count move to the new one's. */
+function fill4k(array: TlbArray, i: number, tag: number, asid: number, frame: number, rights: number): void {
+  const sizeCounts = array.sizeCounts;
+  if (array.tags[i]! >= 0) {
+    const oldShift = array.shifts[i]!;
+    if (oldShift !== 12) {
+      sizeCounts[oldShift === 21 ? 1 : 2]!--;
+      sizeCounts[0]!++;
+    }
+    if (array.asids[i] === L_GLOBAL_ASID) array.globals--;
+  } else sizeCounts[0]!++;
+  if (asid === L_GLOBAL_ASID) array.globals++;
+  array.tags[i] = tag;
+  array.shifts[i] = 12;
+  array.asids[i] = asid;
+  array.frames[i] = frame;
+  array.perms[i] = rights;
 }
 
 /** Slots of the L1 shortcut (a power of two). */
@@ -208,8 +228,6 @@ export class Cpu {
   private writeWant = L_PERM_USER | L_PERM_WRITABLE | L_PERM_DIRTY;
   private slowAccesses = 0;
   private faultsRetried = 0;
-  /** The miss path's precondition holds (see checkMissReady); cleared by forget() and remember(). */
-  private missReady = false;
   /** The miss path can ever run: the first L1 array takes the 4 KiB fills and RAM ≤ 2 GiB. */
   private readonly missCapable: boolean;
   /** The second-level array 4 KiB fills go to, or null (no second level holds 4 KiB pages). */
@@ -242,7 +260,9 @@ export class Cpu {
     this.u16 = new Uint16Array(ram.buffer, 0, ram.sizeBytes >>> 1);
     this.u32 = new Uint32Array(ram.buffer, 0, ram.sizeBytes >>> 2);
     this.l2For4k = this.tlb.l2.find((a) => a.holds4k) ?? null;
-    this.missCapable = first !== undefined && first.holds4k && ram.sizeBytes <= 2 ** 31;
+    // The general lookup probes the first L1 array's 4 KiB entries before any other, and the first
+    // L2 array's before any other L2 array: the miss path probes those first too.
+    this.missCapable = first !== undefined && first.holds4k && ram.sizeBytes <= 2 ** 31 && (this.l2For4k === null || this.l2For4k === this.tlb.l2[0]);
     this.shortcutRun = this.makeShortcutRun();
   }
 
@@ -363,7 +383,6 @@ export class Cpu {
     this.mSize = 0;
     this.mBase = 0;
     this.mArray = null;
-    this.missReady = false;
   }
 
   // ---- translation --------------------------------------------------------------------------------
@@ -413,7 +432,6 @@ export class Cpu {
     const size = tlb.pageShift === 12 ? 4096 : tlb.pageShift === 21 ? 2097152 : 1073741824;
     const offset = vaddr & (size - 1);
     this.slowAccesses++;
-    this.missReady = false;
     const array = tlb.l1Array;
     if (array !== null && this.port === null && L_rightsAllow(tlb.perms, L_ACCESS_READ, this.user, this.walker.smep, this.walker.smap)) {
       this.setRemembered(array, tlb.l1Index, vaddr - offset, size);
@@ -698,22 +716,32 @@ export class Cpu {
    */
   private readonly shortcutRun: (vaddrs: ArrayLike<number>, start: number, end: number, out: Uint32Array | undefined, sum: number) => number;
 
-  /** Whether the miss path's precondition holds now (and records it in missReady): no memory port or
-   *  walk port, no page-walk caches, and every TLB entry a non-global 4 KiB one in the first L1 array
-   *  or in l2For4k (so a probe of the other arrays, or for another size or the global tag, finds
-   *  nothing, and a fill replaces only such an entry and changes no size or global count). */
-  private checkMissReady(): boolean {
-    if (!this.missCapable || this.port !== null || this.walker.port !== null || this.tlb.walkCaches !== null) return false;
-    for (const array of this.tlb.l1) if (!Cpu.only4k(array, array === this.l1First)) return false;
-    for (const array of this.tlb.l2) if (!Cpu.only4k(array, array === this.l2For4k)) return false;
-    this.missReady = true;
-    return true;
+  /** Whether an array may hold an entry the miss path's probes do not look at: any entry of an
+   *  array other than the first L1 array and l2For4k, or a 2 MiB or 1 GiB entry of those two. */
+  private othersMayHold(): boolean {
+    for (const array of this.tlb.l1) if (Cpu.holdsOthers(array, array === this.l1First)) return true;
+    for (const array of this.tlb.l2) if (Cpu.holdsOthers(array, array === this.l2For4k)) return true;
+    return false;
   }
 
-  /** The array holds no global entry and no 2 MiB or 1 GiB one, nor (unless `may4k`) a 4 KiB one. */
-  private static only4k(array: TlbArray, may4k: boolean): boolean {
-    const counts = array.sizeCounts;
-    return array.globals === 0 && counts[1] === 0 && counts[2] === 0 && (may4k || counts[0] === 0);
+  private static holdsOthers(array: TlbArray, probed4k: boolean): boolean {
+    const c = array.sizeCounts;
+    return c[1]! + c[2]! + (probed4k ? 0 : c[0]!) > 0;
+  }
+
+  /** Whether one of those other entries translates `vaddr` under the current PCID (the probes of
+   *  the general lookup the miss path does not make; pure: no counter, no LRU change). */
+  private coveredElsewhere(vaddr: number): boolean {
+    for (const array of this.tlb.l1) if (Cpu.covers(array, vaddr, this.pcid, array === this.l1First)) return true;
+    for (const array of this.tlb.l2) if (Cpu.covers(array, vaddr, this.pcid, array === this.l2For4k)) return true;
+    return false;
+  }
+
+  private static covers(array: TlbArray, vaddr: number, pcid: number, probed4k: boolean): boolean {
+    const c = array.sizeCounts;
+    if (!probed4k && c[0]! > 0 && array.find(Math.floor(vaddr / 4096), 12, pcid) >= 0) return true;
+    if (c[1]! > 0 && array.find(Math.floor(vaddr / 2097152), 21, pcid) >= 0) return true;
+    return c[2]! > 0 && array.find(Math.floor(vaddr / 1073741824), 30, pcid) >= 0;
   }
 
   private makeShortcutRun(): (vaddrs: ArrayLike<number>, start: number, end: number, out: Uint32Array | undefined, sum: number) => number {
@@ -725,8 +753,6 @@ export class Cpu {
     const perms = array.perms;
     const frames = array.frames;
     const stamps = array.stamps;
-    const shifts = array.shifts;
-    const asids = array.asids;
     const sigBytes = array.sigBytes;
     const sigStride = array.sigWordsPerSet * 4;
     const ways = array.ways;
@@ -738,8 +764,6 @@ export class Cpu {
     const perms2 = l2.perms;
     const frames2 = l2.frames;
     const stamps2 = l2.stamps;
-    const shifts2 = l2.shifts;
-    const asids2 = l2.asids;
     const sigBytes2 = l2.sigBytes;
     const sigStride2 = l2.sigWordsPerSet * 4;
     const ways2 = l2.ways;
@@ -758,7 +782,10 @@ export class Cpu {
       // `| 0`: the clock is below STAMP_LIMIT; saying so keeps it an int32 in the loop.
       let clock = array.clock | 0;
       let clock2 = l2.clock | 0;
-      const missOn = (this.missReady || this.checkMissReady()) && clock2 + (end - start) < L_STAMP_LIMIT;
+      const missOn = this.missCapable && this.port === null && this.walker.port === null && this.tlb.walkCaches === null && clock2 + (end - start) < L_STAMP_LIMIT;
+      // Whether the pure check for other entries is needed (the run's fills, all of 4 KiB into the
+      // probed arrays, can only remove such entries).
+      const others = missOn && this.othersMayHold();
       // The miss path's effects folded at the end: loads that missed L1, of those the L2 hits and
       // the walks, fills that replaced a valid entry or took an empty way, per level.
       let missLoads = 0;
@@ -766,9 +793,7 @@ export class Cpu {
       let l2Hits = 0;
       let walks = 0;
       let evictions1 = 0;
-      let emptyFills1 = 0;
       let evictions2 = 0;
-      let emptyFills2 = 0;
       // The last translation the miss path made (its L1 entry, −1 if none), and the last walk's.
       let lastIndex = -1;
       let lastFrame = 0;
@@ -787,15 +812,11 @@ export class Cpu {
           // The miss path, or a stop (nothing changed for this load) where it meets anything else.
           if (!missOn || (vaddr & 3) !== 0 || Math.trunc(vaddr) !== vaddr || vaddr < 0 || vaddr + 4 > L_VADDR_LIMIT) break;
           const vpn = vaddr >>> 12; // the key's low 20 bits: enough for any set index
-          // The first L1 array's probe (the other arrays, other sizes and the global tag hold nothing).
+          // The first L1 array's probe of 4 KiB entries: this PCID's tag, then the global one.
           const base = (vpn & setMask) * ways;
-          index = -1;
-          for (let w = base; w < base + ways; w++) {
-            if (tags[w] === tag) {
-              index = w;
-              break;
-            }
-          }
+          const globalTag = tag - pcid + L_GLOBAL_ASID;
+          index = findWay(tags, base, ways, tag);
+          if (index < 0 && array.globals > 0) index = findWay(tags, base, ways, globalTag);
           let frame: number;
           let rights: number;
           if (index >= 0) {
@@ -806,17 +827,13 @@ export class Cpu {
             clock = (clock + 1) | 0;
             stamps[index] = clock;
           } else {
-            // The fills' signature byte (tlb.ts signature of the key's low 32 bits, class 0, pcid).
-            const sig = L_signature((vaddr * (1 / 4096)) >>> 0, 0, pcid);
+            // The general lookup's other probes (other sizes, other arrays) must all miss.
+            if (others && this.coveredElsewhere(vaddr)) break;
             const base2 = (vpn & setMask2) * ways2;
             let index2 = -1;
             if (hasL2) {
-              for (let w = base2; w < base2 + ways2; w++) {
-                if (tags2[w] === tag) {
-                  index2 = w;
-                  break;
-                }
-              }
+              index2 = findWay(tags2, base2, ways2, tag);
+              if (index2 < 0 && l2.globals > 0) index2 = findWay(tags2, base2, ways2, globalTag);
             }
             if (index2 >= 0) {
               rights = perms2[index2]!;
@@ -849,8 +866,8 @@ export class Cpu {
               if (e1 + 8 > ramBytes) break;
               let lo1 = words[e1 >>> 2]!;
               const hi1 = words[(e1 >>> 2) + 1]!;
-              // A present non-global leaf whose frame lies inside RAM below 2 GiB.
-              if ((lo1 & (L_PTE_PRESENT | L_PTE_GLOBAL)) !== L_PTE_PRESENT || (hi1 & upperBad) !== 0) break;
+              // A present leaf whose frame lies inside RAM below 2 GiB.
+              if ((lo1 & L_PTE_PRESENT) === 0 || (hi1 & upperBad) !== 0) break;
               frame = (lo1 & L_PTE_LO_FRAME_MASK) >>> 0;
               if (frame + 4096 > ramBytes) break;
               // Rights (§4.6): W and U ANDed over the levels, NX ORed.
@@ -864,26 +881,29 @@ export class Cpu {
               if ((lo2 & L_PTE_ACCESSED) === 0) Atomics.or(words, e2 >>> 2, L_PTE_ACCESSED);
               if ((lo1 & L_PTE_ACCESSED) === 0) lo1 = Atomics.or(words, e1 >>> 2, L_PTE_ACCESSED) | L_PTE_ACCESSED;
               if ((lo1 & L_PTE_DIRTY_BIT) !== 0) rights |= L_PERM_DIRTY;
+              if ((lo1 & L_PTE_GLOBAL) !== 0) rights |= L_PERM_GLOBAL;
               walks++;
               walkFrame = frame;
               walkRights = rights;
-              if (hasL2) {
-                // The STLB fill (insertAbsent: the lookup just missed there).
-                const victim = L_lruVictim(stamps2, base2, ways2);
-                sigBytes2[(vpn & setMask2) * sigStride2 + (victim - base2)] = sig;
-                if (tags2[victim]! >= 0) evictions2++;
-                else emptyFills2++;
-                setEntry4k(tags2, shifts2, asids2, frames2, perms2, victim, tag, pcid, frame, rights);
-                clock2 = (clock2 + 1) | 0;
-                stamps2[victim] = clock2;
-              }
             }
-            // The L1 fill (insertAbsent), after an STLB hit or a walk.
+            // The fills (insertAbsent: the lookup just missed these tags): the STLB after a walk,
+            // then L1. A global translation takes the global tag (tlb.ts install).
+            const isGlobal = (rights & L_PERM_GLOBAL) !== 0;
+            const asid = isGlobal ? L_GLOBAL_ASID : pcid;
+            const fillTag = isGlobal ? globalTag : tag;
+            const sig = L_signature((vaddr * (1 / 4096)) >>> 0, 0, asid);
+            if (hasL2 && index2 < 0) {
+              const victim = L_lruVictim(stamps2, base2, ways2);
+              sigBytes2[(vpn & setMask2) * sigStride2 + (victim - base2)] = sig;
+              if (tags2[victim]! >= 0) evictions2++;
+              fill4k(l2, victim, fillTag, asid, frame, rights);
+              clock2 = (clock2 + 1) | 0;
+              stamps2[victim] = clock2;
+            }
             index = L_lruVictim(stamps, base, ways);
             sigBytes[(vpn & setMask) * sigStride + (index - base)] = sig;
             if (tags[index]! >= 0) evictions1++;
-            else emptyFills1++;
-            setEntry4k(tags, shifts, asids, frames, perms, index, tag, pcid, frame, rights);
+            fill4k(array, index, fillTag, asid, frame, rights);
             clock = (clock + 1) | 0;
             stamps[index] = clock;
             l1Misses++;
@@ -907,7 +927,7 @@ export class Cpu {
       // Shortcut hits and L1 probe hits alike: an L1 hit of the first array and an access.
       this.scHits += i - start - l1Misses;
       this.missPathLoads += missLoads;
-      if (lastIndex >= 0) this.foldMisses(l1Misses, l2Hits, walks, evictions1, emptyFills1, evictions2, emptyFills2, clock2, lastIndex, lastFrame, lastRights, lastBase, walkFrame, walkRights);
+      if (lastIndex >= 0) this.foldMisses(l1Misses, l2Hits, walks, evictions1, evictions2, clock2, lastIndex, lastFrame, lastRights, lastBase, walkFrame, walkRights);
       this.shortcutSum = sum;
       return i;
     };
@@ -921,9 +941,7 @@ export class Cpu {
     l2Hits: number,
     walks: number,
     evictions1: number,
-    emptyFills1: number,
     evictions2: number,
-    emptyFills2: number,
     clock2: number,
     lastIndex: number,
     lastFrame: number,
@@ -932,6 +950,8 @@ export class Cpu {
     walkFrame: number,
     walkRights: number,
   ): void {
+    // The remembered translation is replaced below: its hits go to its own array first.
+    this.forget();
     const tlb = this.tlb;
     const tc = tlb.counters;
     const l1 = this.l1First;
@@ -941,14 +961,12 @@ export class Cpu {
     this.slowAccesses += l1Misses;
     l1.counters.fills += l1Misses;
     l1.counters.evictions += evictions1;
-    l1.sizeCounts[0]! += emptyFills1;
     const l2 = this.l2For4k;
     if (l2 !== null) {
       l2.clock = clock2;
       l2.counters.hits += l2Hits;
       l2.counters.fills += walks;
       l2.counters.evictions += evictions2;
-      l2.sizeCounts[0]! += emptyFills2;
     }
     if (walks > 0) {
       const walker = this.walker;
@@ -965,8 +983,7 @@ export class Cpu {
     tlb.perms = lastRights;
     tlb.l1Array = l1;
     tlb.l1Index = lastIndex;
-    // The remembered translation (remember() → setRemembered); before it, mArray was null or l1
-    // (the precondition leaves no entry in another L1 array, and forget() clears it on any change).
+    // The remembered translation (remember() → setRemembered).
     this.mBase = lastBase;
     this.mSize = 4096;
     this.mFrame = lastFrame;

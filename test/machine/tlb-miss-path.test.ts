@@ -45,7 +45,8 @@ interface Machine {
   spaces: PageTableBuilder[];
 }
 
-/** Two address spaces over the same virtual ranges (different frames), the second with no holes. */
+/** Two address spaces over the same virtual ranges (different frames), the second with no holes
+ *  and with 4 KiB pages where the first has 2 MiB ones. */
 function machine(preset: TlbPreset, general: boolean): Machine {
   const ram = Ram.create({ sizeBytes: RAM_BYTES });
   new Uint32Array(ram.buffer).forEach((_, i, a) => (a[i] = Math.imul(i, 0x9e3779b1) >>> 0));
@@ -68,7 +69,13 @@ function machine(preset: TlbPreset, general: boolean): Machine {
     pt.words[pdpte / 4] = pt.words[pdpte / 4]! & ~PTE_USER;
     const pde = pt.entryPaddr(HIGH, 2);
     pt.words[pde / 4 + 1] = pt.words[pde / 4 + 1]! | PTE_HI_NX;
-    for (let p = 0; p < HUGE_PAGES; p++) pt.map(HUGE + p * 2 * MiB, 16 * MiB + (s * HUGE_PAGES + p) * 2 * MiB, 2, { writable: true, user: true, extraLo: p === 1 ? PTE_GLOBAL : 0 });
+    if (s === 0) {
+      for (let p = 0; p < HUGE_PAGES; p++) pt.map(HUGE + p * 2 * MiB, 16 * MiB + p * 2 * MiB, 2, { writable: true, user: true, extraLo: p === 1 ? PTE_GLOBAL : 0 });
+    } else {
+      // The second space maps the same range with 4 KiB pages: the first space's global 2 MiB
+      // entry, still cached, translates it there (a probe finds it before any walk).
+      for (let p = 0; p < HUGE_PAGES * 512; p++) pt.map(HUGE + p * 4096, 16 * MiB + (p % 512) * 4096, 1, { writable: true, user: true });
+    }
     spaces.push(pt);
   }
   const cpu = new Cpu(ram, { preset });
@@ -115,9 +122,14 @@ function step(m: Machine, prng: Prng, batch: Float64Array): string {
     for (let k = 0; k < n; k++) batch[k] = address(prng);
     return outcome(() => cpu.loadMany(batch.subarray(0, n)));
   }
-  if (r < 800) {
+  if (r < 760) {
     const vaddr = address(prng);
     return outcome(() => cpu.load32(vaddr));
+  }
+  if (r < 800) {
+    // A burst within one page, 2 MiB ones half the time: hits on the remembered translation.
+    const page = prng.int(2) === 0 ? HUGE + prng.int(HUGE_PAGES) * 2 * MiB : SMALL + prng.int(SMALL_PAGES) * 4096;
+    return outcome(() => cpu.load32(page + 4 * prng.int(1024)) + cpu.load32(page + 4 * prng.int(1024)) + cpu.load32(page + 4 * prng.int(1024)));
   }
   if (r < 880) {
     const vaddr = SMALL + prng.int(SMALL_PAGES) * 4096 + 4 * prng.int(1024);
@@ -194,7 +206,7 @@ for (const [name, preset, missPath] of [
     same(fast, general, 'at the end');
     assert.ok(faults > 20, `the mix raised ${faults} page faults`);
     assert.equal(general.cpu.missPathLoads, 0, 'a CPU with a memory port never takes the miss path');
-    if (missPath) assert.ok(fast.cpu.missPathLoads > 2000, `the miss path served ${fast.cpu.missPathLoads} loads`);
+    if (missPath) assert.ok(fast.cpu.missPathLoads > 10_000, `the miss path served ${fast.cpu.missPathLoads} loads`);
     else assert.equal(fast.cpu.missPathLoads, 0, 'with page-walk caches the miss path is off');
     const s = fast.cpu.stats();
     assert.ok(s.walks > 5000 && s.tlb.counters.l1Hits > 10_000, `a mix of hits (${s.tlb.counters.l1Hits}) and walks (${s.walks})`);
