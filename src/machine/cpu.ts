@@ -228,6 +228,10 @@ export class Cpu {
   private writeWant = L_PERM_USER | L_PERM_WRITABLE | L_PERM_DIRTY;
   private slowAccesses = 0;
   private faultsRetried = 0;
+  /** othersMayHold()'s answer while the TLB is unchanged (1 or 0), or −1: unknown. The general path
+   *  changes the TLB only between forget() and remember() (or an invalidation after forget()), and
+   *  both reset it; the miss path's own fills can only remove such entries. */
+  private othersCached = -1;
   /** The miss path can ever run: the first L1 array takes the 4 KiB fills and RAM ≤ 2 GiB. */
   private readonly missCapable: boolean;
   /** The second-level array 4 KiB fills go to, or null (no second level holds 4 KiB pages). */
@@ -383,6 +387,7 @@ export class Cpu {
     this.mSize = 0;
     this.mBase = 0;
     this.mArray = null;
+    this.othersCached = -1;
   }
 
   // ---- translation --------------------------------------------------------------------------------
@@ -432,6 +437,7 @@ export class Cpu {
     const size = tlb.pageShift === 12 ? 4096 : tlb.pageShift === 21 ? 2097152 : 1073741824;
     const offset = vaddr & (size - 1);
     this.slowAccesses++;
+    this.othersCached = -1;
     const array = tlb.l1Array;
     if (array !== null && this.port === null && L_rightsAllow(tlb.perms, L_ACCESS_READ, this.user, this.walker.smep, this.walker.smap)) {
       this.setRemembered(array, tlb.l1Index, vaddr - offset, size);
@@ -785,7 +791,8 @@ export class Cpu {
       const missOn = this.missCapable && this.port === null && this.walker.port === null && this.tlb.walkCaches === null && clock2 + (end - start) < L_STAMP_LIMIT;
       // Whether the pure check for other entries is needed (the run's fills, all of 4 KiB into the
       // probed arrays, can only remove such entries).
-      const others = missOn && this.othersMayHold();
+      if (missOn && this.othersCached < 0) this.othersCached = this.othersMayHold() ? 1 : 0;
+      const others = this.othersCached !== 0;
       // The miss path's effects folded at the end: loads that missed L1, of those the L2 hits and
       // the walks, fills that replaced a valid entry or took an empty way, per level.
       let missLoads = 0;
@@ -950,8 +957,11 @@ export class Cpu {
     walkFrame: number,
     walkRights: number,
   ): void {
-    // The remembered translation is replaced below: its hits go to its own array first.
+    // The remembered translation is replaced below: its hits go to its own array first (forget()
+    // also drops othersCached, which the miss path's fills leave true).
+    const others = this.othersCached;
     this.forget();
+    this.othersCached = others;
     const tlb = this.tlb;
     const tc = tlb.counters;
     const l1 = this.l1First;
