@@ -268,6 +268,7 @@ export class Cpu {
     // L2 array's before any other L2 array: the miss path probes those first too.
     this.missCapable = first !== undefined && first.holds4k && ram.sizeBytes <= 2 ** 31 && (this.l2For4k === null || this.l2For4k === this.tlb.l2[0]);
     this.shortcutRun = this.makeShortcutRun();
+    this.missRun = this.makeMissRun();
   }
 
   // ---- control ----------------------------------------------------------------------------------
@@ -496,7 +497,7 @@ export class Cpu {
     if (this.port === null && this.l1First.clock < L_STAMP_LIMIT - 1) {
       const one = this.oneVaddr;
       one[0] = vaddr;
-      if (this.shortcutRun(one, 0, 1, undefined, 0) === 1) return this.shortcutSum >>> 0;
+      if (this.missRun(one, 0, 1, undefined, 0) === 1) return this.shortcutSum >>> 0;
     }
     // Aligned: the access cannot cross a page.
     L_checkVaddr(vaddr, 4);
@@ -695,6 +696,13 @@ export class Cpu {
       // Read at once: a fault handler in the slow load below may run a loadMany of its own.
       sum = this.shortcutSum;
       if (i >= end) return sum;
+      const served = this.missRun(vaddrs, i, end, out, sum);
+      sum = this.shortcutSum;
+      if (served > i) {
+        i = served;
+        if (i >= end) return sum;
+        continue;
+      }
       const value = this.load32Unpolled(vaddrs[i]!);
       if (out !== undefined) out[i] = value;
       sum = (sum + value) | 0;
@@ -704,14 +712,14 @@ export class Cpu {
 
   /** The running sum shortcutRun returns beside its stopping index. */
   private shortcutSum = 0;
-  /** load32Miss's one-load batch for shortcutRun. */
+  /** load32Miss's one-load batch for missRun. */
   private readonly oneVaddr = new Float64Array(1);
 
   /**
-   * The shortcut (load32Unpolled's second test) and the miss path (see MISS PATH) over vaddrs[start
-   * … end), up to the first load neither can serve; returns that load's index (or end), and `sum`
-   * plus the loaded values in shortcutSum. The caller has checked that no memory port is attached
-   * and that the first L1 array's clock stays below STAMP_LIMIT.
+   * The shortcut (load32Unpolled's second test) over vaddrs[start … end), up to the first load it
+   * cannot serve; returns that load's index (or end), and `sum` plus the loaded values in
+   * shortcutSum. The caller has checked that no memory port is attached and that the clock stays
+   * below STAMP_LIMIT.
    *
    * Built once per CPU as a closure over its typed arrays: when an isolate holds one CPU (one per
    * worker, as the kernel runs them) V8 compiles the closure with those arrays as constants, which
@@ -721,6 +729,14 @@ export class Cpu {
    * isolate the closure is simply compiled generically.
    */
   private readonly shortcutRun: (vaddrs: ArrayLike<number>, start: number, end: number, out: Uint32Array | undefined, sum: number) => number;
+
+  /**
+   * The miss path (see MISS PATH) over vaddrs[start … end), up to the first load it does not serve:
+   * a shortcut hit (shortcutRun's; its loop stays short without this one's code) or a load it
+   * leaves to the general path. Returns that load's index (or end), and `sum` plus the loaded
+   * values in shortcutSum. Same caller's checks as shortcutRun; a closure for the same reason.
+   */
+  private readonly missRun: (vaddrs: ArrayLike<number>, start: number, end: number, out: Uint32Array | undefined, sum: number) => number;
 
   /** Whether an array may hold an entry the miss path's probes do not look at: any entry of an
    *  array other than the first L1 array and l2For4k, or a 2 MiB or 1 GiB entry of those two. */
@@ -751,6 +767,38 @@ export class Cpu {
   }
 
   private makeShortcutRun(): (vaddrs: ArrayLike<number>, start: number, end: number, out: Uint32Array | undefined, sum: number) => number {
+    const array = this.l1First;
+    const scIdx = this.scIdx;
+    const tags = array.tags;
+    const perms = array.perms;
+    const frames = array.frames;
+    const stamps = array.stamps;
+    const u32 = this.u32;
+    return (vaddrs, start, end, out, sum) => {
+      const pcid = this.pcid;
+      const readMask = this.readMask;
+      const readWant = this.readWant;
+      // `| 0`: the clock is below STAMP_LIMIT; saying so keeps it an int32 in the loop.
+      let clock = array.clock | 0;
+      let i = start;
+      for (; i < end; i++) {
+        const vaddr = vaddrs[i]!;
+        const index = scIdx[(vaddr >>> 12) & (SHORTCUT_SLOTS - 1)]!;
+        if (tags[index] !== (vaddr - (vaddr & 4095)) * 8 + pcid || (vaddr & 3) !== 0 || Math.trunc(vaddr) !== vaddr || (perms[index]! & readMask) !== readWant) break;
+        clock = (clock + 1) | 0;
+        stamps[index] = clock;
+        const value = u32[(frames[index]! + (vaddr & 4095)) >>> 2]!;
+        if (out !== undefined) out[i] = value;
+        sum = (sum + value) | 0;
+      }
+      this.scHits += i - start;
+      array.clock = clock;
+      this.shortcutSum = sum;
+      return i;
+    };
+  }
+
+  private makeMissRun(): (vaddrs: ArrayLike<number>, start: number, end: number, out: Uint32Array | undefined, sum: number) => number {
     const u32 = this.u32;
     const scIdx = this.scIdx;
     // The first L1 array (the shortcut's, and the one 4 KiB fills go to).
@@ -922,16 +970,13 @@ export class Cpu {
           lastFrame = frame;
           lastRights = rights;
           lastBase = vaddr - offset;
-        } else {
-          clock = (clock + 1) | 0;
-          stamps[index] = clock;
-        }
+        } else break; // a shortcut hit: shortcutRun's (its loop is kept short for hits)
         const value = u32[(frames[index]! + offset) >>> 2]!;
         if (out !== undefined) out[i] = value;
         sum = (sum + value) | 0;
       }
       array.clock = clock;
-      // Shortcut hits and L1 probe hits alike: an L1 hit of the first array and an access.
+      // L1 probe hits: an L1 hit of the first array and an access, as a shortcut hit.
       this.scHits += i - start - l1Misses;
       this.missPathLoads += missLoads;
       if (lastIndex >= 0) this.foldMisses(l1Misses, l2Hits, walks, evictions1, evictions2, clock2, lastIndex, lastFrame, lastRights, lastBase, walkFrame, walkRights);
