@@ -32,6 +32,20 @@
  *     the array. A stale hint therefore only misses, and evictions, flushes and mode switches need no
  *     bookkeeping. Off while a memory port is attached (the tags it checks against are then a blank
  *     array). loadMany runs this check inline with the array's fields in locals (loadRun).
+ *
+ * MISS PATH (missRun; loadRun calls it where the shortcut stops, load32 through a one-load batch).
+ * An aligned 32-bit read the shortcut missed is served inline, exactly as the general path
+ * (translateChecked → Tlb.lookup → PageWalker.walk → Tlb.fill → remember) would serve it, when that
+ * path would meet only its common case: the first L1 array's 4 KiB probe (this PCID's tag, then the
+ * global tag), a pure check that no other array or page size translates the address (made only
+ * while one may: othersCached), the first L2 array's 4 KiB probe, and on a miss a four-level walk
+ * to a present 4 KiB leaf the current mode may read, then the STLB and L1 fills (same LRU victim,
+ * signature byte, size and global counts), the A bits, the counters and the remembered translation.
+ * The walk reads and checks every entry before it writes anything, so a load it cannot serve (a
+ * fault, a large page, an entry or frame outside RAM below 2 GiB, rights that refuse) stops the run
+ * with nothing changed, and takes the general path. Off with a memory port, a walk port or
+ * page-walk caches. Counters are folded once per run (foldMisses). test/machine/tlb-miss-path.test.ts
+ * runs a seeded mix through both paths on five presets and compares everything.
  */
 import { KmemError } from '../util/errors.ts';
 import type { Ram } from './ram.ts';
