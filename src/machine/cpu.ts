@@ -82,7 +82,7 @@ import {
   type PageWalkerOptions,
   type WalkPort,
 } from './mmu.ts';
-import { GLOBAL_ASID, MAX_PCID, STAMP_LIMIT, Tlb, TlbArray, lruVictim, signature, type TlbCounters } from './tlb.ts';
+import { GLOBAL_ASID, MAX_PCID, STAMP_LIMIT, Tlb, TlbArray, lruVictim, sigMayHold, signature, type TlbCounters } from './tlb.ts';
 import type { CycleCosts, TlbPreset } from './tlb-presets.ts';
 import type { ShootdownDomain, ShootdownRequest } from './shootdown.ts';
 
@@ -103,6 +103,7 @@ const L_lruVictim = lruVictim;
 const L_GLOBAL_ASID = GLOBAL_ASID;
 const L_PERM_GLOBAL = PERM_GLOBAL;
 const L_signature = signature;
+const L_sigMayHold = sigMayHold;
 const L_PERM_NX = PERM_NX;
 const L_PTE_ACCESSED = PTE_ACCESSED;
 const L_PTE_DIRTY_BIT = PTE_DIRTY;
@@ -855,6 +856,8 @@ export class Cpu {
     const stamps2 = l2.stamps;
     const sigBytes2 = l2.sigBytes;
     const sigStride2 = l2.sigWordsPerSet * 4;
+    const sigWordsPerSet2 = l2.sigWordsPerSet;
+    const sigWords2 = new Int32Array(l2.sigBytes.buffer, l2.sigBytes.byteOffset, l2.sigBytes.byteLength >>> 2);
     const ways2 = l2.ways;
     const setMask2 = l2.setMask;
     // The walk's view of RAM (mmu.ts).
@@ -922,8 +925,11 @@ export class Cpu {
             if (others && this.coveredElsewhere(vaddr)) break;
             const base2 = (vpn & setMask2) * ways2;
             let index2 = -1;
+            // The fills' signature byte for this PCID (tlb.ts signature of the key's low 32 bits),
+            // which also lets the STLB probe skip its tag scan when no way carries it.
+            const sigPcid = L_signature((vaddr * (1 / 4096)) >>> 0, 0, pcid);
             if (hasL2) {
-              index2 = findWay(tags2, base2, ways2, tag);
+              index2 = L_sigMayHold(sigWords2, (vpn & setMask2) * sigWordsPerSet2, sigWordsPerSet2, sigPcid) ? findWay(tags2, base2, ways2, tag) : -1;
               if (index2 < 0 && l2.globals > 0) index2 = findWay(tags2, base2, ways2, globalTag);
             }
             if (index2 >= 0) {
@@ -982,7 +988,7 @@ export class Cpu {
             const isGlobal = (rights & L_PERM_GLOBAL) !== 0;
             const asid = isGlobal ? L_GLOBAL_ASID : pcid;
             const fillTag = isGlobal ? globalTag : tag;
-            const sig = L_signature((vaddr * (1 / 4096)) >>> 0, 0, asid);
+            const sig = isGlobal ? L_signature((vaddr * (1 / 4096)) >>> 0, 0, asid) : sigPcid;
             if (hasL2 && index2 < 0) {
               const victim = L_lruVictim(stamps2, base2, ways2);
               sigBytes2[(vpn & setMask2) * sigStride2 + (victim - base2)] = sig;

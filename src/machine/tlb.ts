@@ -88,6 +88,18 @@ function sizeClass(pageShift: number): number {
   return pageShift === L_PAGE_SHIFT_4K ? 0 : pageShift === L_PAGE_SHIFT_2M ? 1 : 2;
 }
 
+/** Whether one of the `count` signature words from `first` holds byte `sig` (TlbArray's filter;
+ *  exported for Cpu's miss path). */
+export function sigMayHold(words: Int32Array, first: number, count: number, sig: number): boolean {
+  const pattern = sig * 0x01010101;
+  let zeroBytes = 0;
+  for (let k = first; k < first + count; k++) {
+    const x = words[k]! ^ pattern;
+    zeroBytes |= (x - 0x01010101) & ~x & 0x80808080; // non-zero iff some byte of x is 0
+  }
+  return zeroBytes !== 0;
+}
+
 /** TlbArray.victimOf over `stamps`: the first way of strictly least stamp in base … base + ways − 1
  *  (exported for Cpu's miss path, which holds an array's stamps as a constant). */
 export function lruVictim(stamps: Int32Array, base: number, ways: number): number {
@@ -187,16 +199,7 @@ export class TlbArray {
 
   /** Whether a way of `set` carries signature byte `sig` (the filter: false proves the tag absent). */
   private mayHold(set: number, sig: number): boolean {
-    const words = this.sigWords;
-    const pattern = sig * 0x01010101;
-    const first = set * this.sigWordsPerSet;
-    const end = first + this.sigWordsPerSet;
-    let zeroBytes = 0;
-    for (let k = first; k < end; k++) {
-      const x = words[k]! ^ pattern;
-      zeroBytes |= (x - 0x01010101) & ~x & 0x80808080; // non-zero iff some byte of x is 0
-    }
-    return zeroBytes !== 0;
+    return sigMayHold(this.sigWords, set * this.sigWordsPerSet, this.sigWordsPerSet, sig);
   }
 
   /** The way of `set` holding `tag`, or −1. */
