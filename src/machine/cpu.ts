@@ -1013,7 +1013,9 @@ export class Cpu {
           lastRights = rights;
           lastBase = vaddr - offset;
         } else break; // a shortcut hit: shortcutRun's (its loop is kept short for hits)
-        const value = u32[(frames[index]! + offset) >>> 2]!;
+        // The frame as the probe or walk gave it, not as re-read from the filled way: the read's
+        // address then does not wait for the victim scans, and its host cache miss overlaps them.
+        const value = u32[(lastFrame + offset) >>> 2]!;
         if (out !== undefined) out[i] = value;
         sum = (sum + value) | 0;
       }
