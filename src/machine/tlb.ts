@@ -146,9 +146,9 @@ export class TlbArray {
    * probe compares its tag's byte with four ways at once (a zero-byte test on the XOR); a set whose
    * words hold no equal byte cannot hold the tag, which proves most misses without reading the tags.
    * Any equal byte sends the probe to the exact tag scan, so the filter changes no result. Empty
-   * ways keep a stale byte: at worst a scan that finds nothing.
+   * ways keep a stale byte: at worst a scan that finds nothing. (Cpu's miss path reads the words
+   * through a view of sigBytes' buffer and writes a fill's byte as `install` does.)
    */
-  /** The filter bytes (Cpu's miss path writes a fill's byte here as `install` does). */
   readonly sigBytes: Uint8Array;
   private readonly sigWords: Int32Array;
   readonly sigWordsPerSet: number;
