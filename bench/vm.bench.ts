@@ -5,7 +5,8 @@
  *   hit-heavy:  random loads within 32 pages (all in the L1 TLB after warm-up);
  *   miss-heavy: random loads over 128 MiB of 4 KiB pages (nearly every load misses the STLB and
  *               walks the real PTEs in RAM).
- * Each through `loadMany` (the batch API) and through `load32` per access (the public API).
+ * Each through `loadMany` (the batch API) and through `load32` per access (the public API). The
+ * miss-heavy group also has a reference case: the design's floor (see designFloor).
  */
 import { Ram } from '../src/machine/ram.ts';
 import { Cpu } from '../src/machine/cpu.ts';
@@ -55,6 +56,104 @@ function flatFloor(s: Setup): (n: number) => unknown {
   };
 }
 
+/** Entries, ways and sets of a TLB array of the floor (Skylake's geometry: tlb-presets.ts). */
+interface FloorArray {
+  tags: Float64Array;
+  stamps: Int32Array;
+  frames: Float64Array;
+}
+
+function floorArray(entries: number): FloorArray {
+  return { tags: new Float64Array(entries).fill(-1), stamps: new Int32Array(entries).fill(-1), frames: new Float64Array(entries) };
+}
+
+/**
+ * Reference, not kmem's code: the least a load through this design can do — a 4-way L1 (16 sets)
+ * and a 12-way STLB (128 sets) with tags as doubles and LRU by int32 stamps (victim by the same
+ * branch-free scan as tlb.ts), and on a miss a four-level walk over the same page tables in RAM,
+ * then the data read. No counters, no A bits, no rights, no checks, no PCIDs, no signature bytes:
+ * the floor under which Cpu's miss path cannot go without changing the model.
+ */
+function designFloor(s: Setup): (n: number) => unknown {
+  const words = new Int32Array(s.ram.buffer);
+  const u32 = new Uint32Array(s.ram.buffer);
+  const { vaddrs } = s;
+  const cr3 = s.cpu.cr3;
+  const l1 = floorArray(64);
+  const l2 = floorArray(1536);
+  const t1 = l1.tags;
+  const s1 = l1.stamps;
+  const f1 = l1.frames;
+  const t2 = l2.tags;
+  const s2 = l2.stamps;
+  const f2 = l2.frames;
+  let c1 = 0;
+  let c2 = 0;
+  const victim = (stamps: Int32Array, base: number, ways: number): number => {
+    let v = base;
+    let oldest = stamps[base]!;
+    for (let w = base + 1; w < base + ways; w++) {
+      const d = stamps[w]! - oldest;
+      const less = d >> 31;
+      oldest += d & less;
+      v += (w - v) & less;
+    }
+    return v;
+  };
+  return (n) => {
+    let sum = 0;
+    for (let i = 0; i < n; i++) {
+      const vaddr = vaddrs[i & (STREAM - 1)]!;
+      const tag = vaddr - (vaddr & 4095);
+      const vpn = vaddr >>> 12;
+      const b1 = (vpn & 15) * 4;
+      let hit = -1;
+      for (let w = b1; w < b1 + 4; w++) {
+        if (t1[w] === tag) {
+          hit = w;
+          break;
+        }
+      }
+      let frame: number;
+      if (hit >= 0) {
+        frame = f1[hit]!;
+        s1[hit] = ++c1;
+      } else {
+        const b2 = (vpn & 127) * 12;
+        let hit2 = -1;
+        for (let w = b2; w < b2 + 12; w++) {
+          if (t2[w] === tag) {
+            hit2 = w;
+            break;
+          }
+        }
+        if (hit2 >= 0) {
+          frame = f2[hit2]!;
+          s2[hit2] = ++c2;
+        } else {
+          const hiV = Math.floor(vaddr / 2 ** 32);
+          const loV = vaddr >>> 0;
+          let lo = words[(cr3 >>> 2) + (((hiV >>> 7) & 511) << 1)]!;
+          lo = words[((lo & 0xfffff000) >>> 2) + (((((hiV & 0x7f) << 2) | (loV >>> 30)) & 511) << 1)]!;
+          lo = words[((lo & 0xfffff000) >>> 2) + (((loV >>> 21) & 511) << 1)]!;
+          lo = words[((lo & 0xfffff000) >>> 2) + (((loV >>> 12) & 511) << 1)]!;
+          frame = (lo & 0xfffff000) >>> 0;
+          const v = victim(s2, b2, 12);
+          t2[v] = tag;
+          f2[v] = frame;
+          s2[v] = ++c2;
+        }
+        const v = victim(s1, b1, 4);
+        t1[v] = tag;
+        f1[v] = frame;
+        s1[v] = ++c1;
+      }
+      sum = (sum + u32[(frame + (vaddr & 4095)) >>> 2]!) | 0;
+    }
+    return sum;
+  };
+}
+
 function batch(s: Setup): (n: number) => unknown {
   return (n) => {
     let sum = 0;
@@ -90,6 +189,9 @@ export function vmCases(): BenchCase[] {
       { group, unit, name: 'Cpu.loadMany, Skylake TLBs + walk', make: () => batch(setup(pages, 1)) },
       { group, unit, name: 'Cpu.load32 per access, Skylake TLBs + walk', make: () => perAccess(setup(pages, 1)) },
     );
+    if (pages > 32) {
+      cases.push({ group, unit, name: 'reference: the design floor (bare 4-way L1 + 12-way STLB + 4-level walk, no counters)', make: () => designFloor(setup(pages, 1)) });
+    }
   }
   return cases;
 }

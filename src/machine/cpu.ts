@@ -32,14 +32,43 @@
  *     the array. A stale hint therefore only misses, and evictions, flushes and mode switches need no
  *     bookkeeping. Off while a memory port is attached (the tags it checks against are then a blank
  *     array). loadMany runs this check inline with the array's fields in locals (loadRun).
+ *
+ * MISS PATH (missRun; loadRun calls it where the shortcut stops, load32 through a one-load batch).
+ * An aligned 32-bit read the shortcut missed is served inline, exactly as the general path
+ * (translateChecked → Tlb.lookup → PageWalker.walk → Tlb.fill → remember) would serve it, when that
+ * path would meet only its common case: the first L1 array's 4 KiB probe (this PCID's tag, then the
+ * global tag), a pure check that no other array or page size translates the address (made only
+ * while one may: othersCached), the first L2 array's 4 KiB probe, and on a miss a four-level walk
+ * to a present 4 KiB leaf the current mode may read, then the STLB and L1 fills (same LRU victim,
+ * signature byte, size and global counts), the A bits, the counters and the remembered translation.
+ * The walk reads and checks every entry before it writes anything, so a load it cannot serve (a
+ * fault, a large page, an entry or frame outside RAM below 2 GiB, rights that refuse) stops the run
+ * with nothing changed, and takes the general path. Off with a memory port, a walk port or
+ * page-walk caches. Counters are folded once per run, by its caller (foldMisses). test/machine/tlb-miss-path.test.ts
+ * runs a seeded mix through both paths on five presets and compares everything.
  */
 import { KmemError } from '../util/errors.ts';
 import type { Ram } from './ram.ts';
+import {
+  PTE_ACCESSED,
+  PTE_DIRTY,
+  PTE_GLOBAL,
+  PTE_HI_FRAME_MASK,
+  PTE_HI_NX,
+  PTE_HUGE,
+  PTE_LO_FRAME_MASK,
+  PTE_PRESENT,
+  PTE_USER,
+  PTE_WRITABLE,
+  VADDR_LIMIT,
+} from './pte.ts';
 import {
   ACCESS_EXEC,
   ACCESS_READ,
   ACCESS_WRITE,
   PERM_DIRTY,
+  PERM_GLOBAL,
+  PERM_NX,
   PERM_USER,
   PERM_WRITABLE,
   PageFaultError,
@@ -53,7 +82,7 @@ import {
   type PageWalkerOptions,
   type WalkPort,
 } from './mmu.ts';
-import { MAX_PCID, STAMP_LIMIT, Tlb, TlbArray, type TlbCounters } from './tlb.ts';
+import { GLOBAL_ASID, MAX_PCID, STAMP_LIMIT, Tlb, TlbArray, lruVictim, sigMayHold, signature, type TlbCounters } from './tlb.ts';
 import type { CycleCosts, TlbPreset } from './tlb-presets.ts';
 import type { ShootdownDomain, ShootdownRequest } from './shootdown.ts';
 
@@ -70,6 +99,25 @@ const L_rightsAllow = rightsAllow;
 const L_checkVaddr = checkVaddr;
 const L_faultRecord = faultRecord;
 const L_STAMP_LIMIT = STAMP_LIMIT;
+const L_lruVictim = lruVictim;
+const L_GLOBAL_ASID = GLOBAL_ASID;
+const L_PERM_GLOBAL = PERM_GLOBAL;
+const L_signature = signature;
+const L_sigMayHold = sigMayHold;
+const L_PERM_NX = PERM_NX;
+const L_PTE_ACCESSED = PTE_ACCESSED;
+const L_PTE_DIRTY_BIT = PTE_DIRTY;
+const L_PTE_GLOBAL = PTE_GLOBAL;
+const L_PTE_HI_FRAME_MASK = PTE_HI_FRAME_MASK;
+const L_PTE_HI_NX = PTE_HI_NX;
+const L_PTE_HUGE = PTE_HUGE;
+const L_PTE_LO_FRAME_MASK = PTE_LO_FRAME_MASK;
+const L_PTE_PRESENT = PTE_PRESENT;
+const L_PTE_USER = PTE_USER;
+const L_PTE_WRITABLE = PTE_WRITABLE;
+const L_VADDR_LIMIT = VADDR_LIMIT;
+/** 2^−32: ⌊vaddr · INVERSE_4G⌋ is vaddr's bits 47:32 (as mmu.ts). */
+const INVERSE_4G = 1 / 0x1_0000_0000;
 
 /** Between the CPU and RAM: a data cache implements it (src/machine/cache.ts). Physical addresses;
  *  sizes 1, 2 or 4 bytes, little-endian, naturally aligned. */
@@ -90,6 +138,48 @@ function isCacheModel(port: MemoryPort | null): port is CacheModelPort {
 
 /** loadMany checks for a shootdown request once per this many loads. */
 const POLL_EVERY = 256;
+
+/** The way of base … base + ways − 1 whose tag is `tag`, or −1 (a probe's tag scan, tlb.ts). */
+function findWay(tags: Float64Array, base: number, ways: number, tag: number): number {
+  for (let w = base; w < base + ways; w++) if (tags[w] === tag) return w;
+  return -1;
+}
+
+/** Writes a 4 KiB translation into way `i` of `array` as TlbArray.install does once it has chosen
+ *  the way (the caller writes the signature byte, the stamp and the fill and eviction counts): the
+ *  replaced entry's size class and global count move to the new one's. */
+function fill4k(array: TlbArray, i: number, tag: number, asid: number, frame: number, rights: number): void {
+  const sizeCounts = array.sizeCounts;
+  if (array.tags[i]! >= 0) {
+    const oldShift = array.shifts[i]!;
+    if (oldShift !== 12) {
+      sizeCounts[oldShift === 21 ? 1 : 2]!--;
+      sizeCounts[0]!++;
+    }
+    if (array.asids[i] === L_GLOBAL_ASID) array.globals--;
+  } else sizeCounts[0]!++;
+  if (asid === L_GLOBAL_ASID) array.globals++;
+  array.tags[i] = tag;
+  array.shifts[i] = 12;
+  array.asids[i] = asid;
+  array.frames[i] = frame;
+  array.perms[i] = rights;
+}
+
+// Slots of Cpu.missTally: the counts of one missRun, its STLB clock, and its last translation's.
+const T_L1_MISSES = 0;
+const T_L2_HITS = 1;
+const T_WALKS = 2;
+const T_EVICTIONS1 = 3;
+const T_EVICTIONS2 = 4;
+const T_CLOCK2 = 5;
+const T_LAST_INDEX = 6;
+const T_LAST_FRAME = 7;
+const T_LAST_RIGHTS = 8;
+const T_LAST_BASE = 9;
+const T_WALK_FRAME = 10;
+const T_WALK_RIGHTS = 11;
+const T_SLOTS = 12;
 
 /** Slots of the L1 shortcut (a power of two). */
 const SHORTCUT_SLOTS = 4096;
@@ -168,6 +258,14 @@ export class Cpu {
   private writeWant = L_PERM_USER | L_PERM_WRITABLE | L_PERM_DIRTY;
   private slowAccesses = 0;
   private faultsRetried = 0;
+  /** othersMayHold()'s answer while the TLB is unchanged (1 or 0), or −1: unknown. The general path
+   *  changes the TLB only between forget() and remember() (or an invalidation after forget()), and
+   *  both reset it; the miss path's own fills can only remove such entries. */
+  private othersCached = -1;
+  /** The miss path can ever run: the first L1 array takes the 4 KiB fills and RAM ≤ 2 GiB. */
+  private readonly missCapable: boolean;
+  /** The second-level array 4 KiB fills go to, or null (no second level holds 4 KiB pages). */
+  private readonly l2For4k: TlbArray | null;
 
   // Shootdown: the request word this CPU polls, and the generation it last serviced.
   private sdWords: Int32Array = new Int32Array(1);
@@ -175,6 +273,8 @@ export class Cpu {
   private sdSeen = 0;
   private domain: ShootdownDomain | null = null;
   shootdownsServiced = 0;
+  /** Loads the miss path served (a diagnostic: tests check that it runs; no model counter). */
+  missPathLoads = 0;
 
   constructor(
     readonly ram: Ram,
@@ -193,7 +293,12 @@ export class Cpu {
     this.u8 = new Uint8Array(ram.buffer);
     this.u16 = new Uint16Array(ram.buffer, 0, ram.sizeBytes >>> 1);
     this.u32 = new Uint32Array(ram.buffer, 0, ram.sizeBytes >>> 2);
+    this.l2For4k = this.tlb.l2.find((a) => a.holds4k) ?? null;
+    // The general lookup probes the first L1 array's 4 KiB entries before any other, and the first
+    // L2 array's before any other L2 array: the miss path probes those first too.
+    this.missCapable = first !== undefined && first.holds4k && ram.sizeBytes <= 2 ** 31 && (this.l2For4k === null || this.l2For4k === this.tlb.l2[0]);
     this.shortcutRun = this.makeShortcutRun();
+    this.missRun = this.makeMissRun();
   }
 
   // ---- control ----------------------------------------------------------------------------------
@@ -313,6 +418,7 @@ export class Cpu {
     this.mSize = 0;
     this.mBase = 0;
     this.mArray = null;
+    this.othersCached = -1;
   }
 
   // ---- translation --------------------------------------------------------------------------------
@@ -362,6 +468,7 @@ export class Cpu {
     const size = tlb.pageShift === 12 ? 4096 : tlb.pageShift === 21 ? 2097152 : 1073741824;
     const offset = vaddr & (size - 1);
     this.slowAccesses++;
+    this.othersCached = -1;
     const array = tlb.l1Array;
     if (array !== null && this.port === null && L_rightsAllow(tlb.perms, L_ACCESS_READ, this.user, this.walker.smep, this.walker.smap)) {
       this.setRemembered(array, tlb.l1Index, vaddr - offset, size);
@@ -414,6 +521,17 @@ export class Cpu {
   /** load32 past both shortcuts: a TLB probe, perhaps a walk, perhaps a fault (kept out of the hot function). */
   private load32Miss(vaddr: number): number {
     if ((vaddr & 3) !== 0) return this.loadSlow(vaddr, 4);
+    // The miss path (see MISS PATH), through shortcutRun over a one-load batch: the shortcut test
+    // there fails again (nothing changed since load32Unpolled's), so the load takes the miss path
+    // or is left to the general path below, untouched.
+    if (this.port === null && this.l1First.clock < L_STAMP_LIMIT - 1) {
+      const one = this.oneVaddr;
+      one[0] = vaddr;
+      if (this.missRun(one, 0, 1, undefined, 0) === 1) {
+        this.foldMisses();
+        return this.shortcutSum >>> 0;
+      }
+    }
     // Aligned: the access cannot cross a page.
     L_checkVaddr(vaddr, 4);
     const paddr = this.translateChecked(vaddr, L_ACCESS_READ);
@@ -611,6 +729,14 @@ export class Cpu {
       // Read at once: a fault handler in the slow load below may run a loadMany of its own.
       sum = this.shortcutSum;
       if (i >= end) return sum;
+      const served = this.missRun(vaddrs, i, end, out, sum);
+      sum = this.shortcutSum;
+      if (this.missTally[T_LAST_INDEX]! >= 0) this.foldMisses();
+      if (served > i) {
+        i = served;
+        if (i >= end) return sum;
+        continue;
+      }
       const value = this.load32Unpolled(vaddrs[i]!);
       if (out !== undefined) out[i] = value;
       sum = (sum + value) | 0;
@@ -620,12 +746,16 @@ export class Cpu {
 
   /** The running sum shortcutRun returns beside its stopping index. */
   private shortcutSum = 0;
+  /** What a missRun left to fold (T_* slots; T_LAST_INDEX −1: nothing). */
+  private readonly missTally = new Float64Array(T_SLOTS).fill(-1);
+  /** load32Miss's one-load batch for missRun. */
+  private readonly oneVaddr = new Float64Array(1);
 
   /**
    * The shortcut (load32Unpolled's second test) over vaddrs[start … end), up to the first load it
    * cannot serve; returns that load's index (or end), and `sum` plus the loaded values in
-   * shortcutSum. The caller has
-   * checked that no memory port is attached and that the clock stays below STAMP_LIMIT.
+   * shortcutSum. The caller has checked that no memory port is attached and that the clock stays
+   * below STAMP_LIMIT.
    *
    * Built once per CPU as a closure over its typed arrays: when an isolate holds one CPU (one per
    * worker, as the kernel runs them) V8 compiles the closure with those arrays as constants, which
@@ -635,6 +765,42 @@ export class Cpu {
    * isolate the closure is simply compiled generically.
    */
   private readonly shortcutRun: (vaddrs: ArrayLike<number>, start: number, end: number, out: Uint32Array | undefined, sum: number) => number;
+
+  /**
+   * The miss path (see MISS PATH) over vaddrs[start … end), up to the first load it does not serve:
+   * a shortcut hit (shortcutRun's; its loop stays short without this one's code) or a load it
+   * leaves to the general path. Returns that load's index (or end), and `sum` plus the loaded
+   * values in shortcutSum. Same caller's checks as shortcutRun; a closure for the same reason.
+   */
+  private readonly missRun: (vaddrs: ArrayLike<number>, start: number, end: number, out: Uint32Array | undefined, sum: number) => number;
+
+  /** Whether an array may hold an entry the miss path's probes do not look at: any entry of an
+   *  array other than the first L1 array and l2For4k, or a 2 MiB or 1 GiB entry of those two. */
+  private othersMayHold(): boolean {
+    for (const array of this.tlb.l1) if (Cpu.holdsOthers(array, array === this.l1First)) return true;
+    for (const array of this.tlb.l2) if (Cpu.holdsOthers(array, array === this.l2For4k)) return true;
+    return false;
+  }
+
+  private static holdsOthers(array: TlbArray, probed4k: boolean): boolean {
+    const c = array.sizeCounts;
+    return c[1]! + c[2]! + (probed4k ? 0 : c[0]!) > 0;
+  }
+
+  /** Whether one of those other entries translates `vaddr` under the current PCID (the probes of
+   *  the general lookup the miss path does not make; pure: no counter, no LRU change). */
+  private coveredElsewhere(vaddr: number): boolean {
+    for (const array of this.tlb.l1) if (Cpu.covers(array, vaddr, this.pcid, array === this.l1First)) return true;
+    for (const array of this.tlb.l2) if (Cpu.covers(array, vaddr, this.pcid, array === this.l2For4k)) return true;
+    return false;
+  }
+
+  private static covers(array: TlbArray, vaddr: number, pcid: number, probed4k: boolean): boolean {
+    const c = array.sizeCounts;
+    if (!probed4k && c[0]! > 0 && array.find(Math.floor(vaddr / 4096), 12, pcid) >= 0) return true;
+    if (c[1]! > 0 && array.find(Math.floor(vaddr / 2097152), 21, pcid) >= 0) return true;
+    return c[2]! > 0 && array.find(Math.floor(vaddr / 1073741824), 30, pcid) >= 0;
+  }
 
   private makeShortcutRun(): (vaddrs: ArrayLike<number>, start: number, end: number, out: Uint32Array | undefined, sum: number) => number {
     const array = this.l1First;
@@ -666,6 +832,273 @@ export class Cpu {
       this.shortcutSum = sum;
       return i;
     };
+  }
+
+  private makeMissRun(): (vaddrs: ArrayLike<number>, start: number, end: number, out: Uint32Array | undefined, sum: number) => number {
+    const u32 = this.u32;
+    const scIdx = this.scIdx;
+    // The first L1 array (the shortcut's, and the one 4 KiB fills go to).
+    const array = this.l1First;
+    const tags = array.tags;
+    const perms = array.perms;
+    const frames = array.frames;
+    const stamps = array.stamps;
+    const sigBytes = array.sigBytes;
+    const sigStride = array.sigWordsPerSet * 4;
+    const ways = array.ways;
+    const setMask = array.setMask;
+    // The second-level array 4 KiB fills go to (read only when hasL2).
+    const hasL2 = this.l2For4k !== null;
+    const l2 = this.l2For4k ?? array;
+    const tags2 = l2.tags;
+    const perms2 = l2.perms;
+    const frames2 = l2.frames;
+    const stamps2 = l2.stamps;
+    const sigBytes2 = l2.sigBytes;
+    const sigStride2 = l2.sigWordsPerSet * 4;
+    const sigWordsPerSet2 = l2.sigWordsPerSet;
+    const sigWords2 = new Int32Array(l2.sigBytes.buffer, l2.sigBytes.byteOffset, l2.sigBytes.byteLength >>> 2);
+    const ways2 = l2.ways;
+    const setMask2 = l2.setMask;
+    // The walk's view of RAM (mmu.ts).
+    const words = new Int32Array(this.ram.buffer, 0, this.ram.sizeBytes >>> 2);
+    const ramBytes = this.ram.sizeBytes;
+    const hiReserved = this.walker.hiReserved;
+    const tally = this.missTally;
+    // An upper-level entry the miss path follows: present, not a large page, next table below 2 GiB.
+    const upperBad = hiReserved | L_PTE_HI_FRAME_MASK;
+    return (vaddrs, start, end, out, sum) => {
+      const pcid = this.pcid;
+      const readMask = this.readMask;
+      const readWant = this.readWant;
+      const cr3 = this.cr3;
+      // `| 0`: the clock is below STAMP_LIMIT; saying so keeps it an int32 in the loop.
+      let clock = array.clock | 0;
+      let clock2 = l2.clock | 0;
+      const missOn = this.missCapable && this.port === null && this.walker.port === null && this.tlb.walkCaches === null && clock2 + (end - start) < L_STAMP_LIMIT;
+      // Whether the pure check for other entries is needed (the run's fills, all of 4 KiB into the
+      // probed arrays, can only remove such entries).
+      if (missOn && this.othersCached < 0) this.othersCached = this.othersMayHold() ? 1 : 0;
+      const others = this.othersCached !== 0;
+      // The miss path's effects folded at the end: loads that missed L1, of those the L2 hits and
+      // the walks, fills that replaced a valid entry or took an empty way, per level.
+      let missLoads = 0;
+      let l1Misses = 0;
+      let l2Hits = 0;
+      let walks = 0;
+      let evictions1 = 0;
+      let evictions2 = 0;
+      // The last translation the miss path made (its L1 entry, −1 if none), and the last walk's.
+      let lastIndex = -1;
+      let lastFrame = 0;
+      let lastRights = 0;
+      let lastBase = 0;
+      let walkFrame = 0;
+      let walkRights = 0;
+      let i = start;
+      for (; i < end; i++) {
+        const vaddr = vaddrs[i]!;
+        const offset = vaddr & 4095;
+        const tag = (vaddr - offset) * 8 + pcid; // (key · 4 + size class 0) · TAG_ASIDS + pcid, as tlb.ts
+        const slot = (vaddr >>> 12) & (SHORTCUT_SLOTS - 1);
+        let index = scIdx[slot]!;
+        if (tags[index] !== tag || (vaddr & 3) !== 0 || Math.trunc(vaddr) !== vaddr || (perms[index]! & readMask) !== readWant) {
+          // The miss path, or a stop (nothing changed for this load) where it meets anything else.
+          if (!missOn || (vaddr & 3) !== 0 || Math.trunc(vaddr) !== vaddr || vaddr < 0 || vaddr + 4 > L_VADDR_LIMIT) break;
+          const vpn = vaddr >>> 12; // the key's low 20 bits: enough for any set index
+          // The first L1 array's probe of 4 KiB entries: this PCID's tag, then the global one.
+          const base = (vpn & setMask) * ways;
+          const globalTag = tag - pcid + L_GLOBAL_ASID;
+          index = findWay(tags, base, ways, tag);
+          if (index < 0 && array.globals > 0) index = findWay(tags, base, ways, globalTag);
+          let frame: number;
+          let rights: number;
+          if (index >= 0) {
+            // An L1 hit: counted as a shortcut hit is (the probe's hit and remember()'s access).
+            rights = perms[index]!;
+            if ((rights & readMask) !== readWant) break; // the general path drops the entry and walks
+            frame = frames[index]!;
+            clock = (clock + 1) | 0;
+            stamps[index] = clock;
+          } else {
+            // The general lookup's other probes (other sizes, other arrays) must all miss.
+            if (others && this.coveredElsewhere(vaddr)) break;
+            const base2 = (vpn & setMask2) * ways2;
+            let index2 = -1;
+            // The fills' signature byte for this PCID (tlb.ts signature of the key's low 32 bits),
+            // which also lets the STLB probe skip its tag scan when no way carries it.
+            const sigPcid = L_signature((vaddr * (1 / 4096)) >>> 0, 0, pcid);
+            if (hasL2) {
+              index2 = L_sigMayHold(sigWords2, (vpn & setMask2) * sigWordsPerSet2, sigWordsPerSet2, sigPcid) ? findWay(tags2, base2, ways2, tag) : -1;
+              if (index2 < 0 && l2.globals > 0) index2 = findWay(tags2, base2, ways2, globalTag);
+            }
+            if (index2 >= 0) {
+              rights = perms2[index2]!;
+              if ((rights & readMask) !== readWant) break;
+              frame = frames2[index2]!;
+              clock2 = (clock2 + 1) | 0;
+              stamps2[index2] = clock2;
+              l2Hits++;
+            } else {
+              // The walk (mmu.ts PageWalker.walk with no walk cache and no port): every entry read
+              // and checked before anything is written (A bits, fills), so a stop changes nothing.
+              const hiV = Math.floor(vaddr * INVERSE_4G);
+              const loV = vaddr >>> 0;
+              const e4 = cr3 + ((hiV >>> 7) & 511) * 8;
+              if (e4 + 8 > ramBytes) break;
+              const lo4 = words[e4 >>> 2]!;
+              const hi4 = words[(e4 >>> 2) + 1]!;
+              if ((lo4 & (L_PTE_PRESENT | L_PTE_HUGE)) !== L_PTE_PRESENT || lo4 < 0 || (hi4 & upperBad) !== 0) break;
+              const e3 = (lo4 & L_PTE_LO_FRAME_MASK) + (((hiV & 0x7f) << 2) | (loV >>> 30)) * 8;
+              if (e3 + 8 > ramBytes) break;
+              const lo3 = words[e3 >>> 2]!;
+              const hi3 = words[(e3 >>> 2) + 1]!;
+              if ((lo3 & (L_PTE_PRESENT | L_PTE_HUGE)) !== L_PTE_PRESENT || lo3 < 0 || (hi3 & upperBad) !== 0) break;
+              const e2 = (lo3 & L_PTE_LO_FRAME_MASK) + ((loV >>> 21) & 511) * 8;
+              if (e2 + 8 > ramBytes) break;
+              const lo2 = words[e2 >>> 2]!;
+              const hi2 = words[(e2 >>> 2) + 1]!;
+              if ((lo2 & (L_PTE_PRESENT | L_PTE_HUGE)) !== L_PTE_PRESENT || lo2 < 0 || (hi2 & upperBad) !== 0) break;
+              const e1 = (lo2 & L_PTE_LO_FRAME_MASK) + ((loV >>> 12) & 511) * 8;
+              if (e1 + 8 > ramBytes) break;
+              let lo1 = words[e1 >>> 2]!;
+              const hi1 = words[(e1 >>> 2) + 1]!;
+              // A present leaf whose frame lies inside RAM below 2 GiB.
+              if ((lo1 & L_PTE_PRESENT) === 0 || (hi1 & upperBad) !== 0) break;
+              frame = (lo1 & L_PTE_LO_FRAME_MASK) >>> 0;
+              if (frame + 4096 > ramBytes) break;
+              // Rights (§4.6): W and U ANDed over the levels, NX ORed.
+              const all = lo4 & lo3 & lo2 & lo1;
+              rights = ((all & L_PTE_WRITABLE) !== 0 ? L_PERM_WRITABLE : 0) | ((all & L_PTE_USER) !== 0 ? L_PERM_USER : 0);
+              if (((hi4 | hi3 | hi2 | hi1) & L_PTE_HI_NX) !== 0) rights |= L_PERM_NX;
+              if ((rights & readMask) !== readWant) break; // a protection fault
+              // Commit: A in every entry used, atomically as the walker sets it (§4.8).
+              if ((lo4 & L_PTE_ACCESSED) === 0) Atomics.or(words, e4 >>> 2, L_PTE_ACCESSED);
+              if ((lo3 & L_PTE_ACCESSED) === 0) Atomics.or(words, e3 >>> 2, L_PTE_ACCESSED);
+              if ((lo2 & L_PTE_ACCESSED) === 0) Atomics.or(words, e2 >>> 2, L_PTE_ACCESSED);
+              if ((lo1 & L_PTE_ACCESSED) === 0) lo1 = Atomics.or(words, e1 >>> 2, L_PTE_ACCESSED) | L_PTE_ACCESSED;
+              if ((lo1 & L_PTE_DIRTY_BIT) !== 0) rights |= L_PERM_DIRTY;
+              if ((lo1 & L_PTE_GLOBAL) !== 0) rights |= L_PERM_GLOBAL;
+              walks++;
+              walkFrame = frame;
+              walkRights = rights;
+            }
+            // The fills (insertAbsent: the lookup just missed these tags): the STLB after a walk,
+            // then L1. A global translation takes the global tag (tlb.ts install).
+            const isGlobal = (rights & L_PERM_GLOBAL) !== 0;
+            const asid = isGlobal ? L_GLOBAL_ASID : pcid;
+            const fillTag = isGlobal ? globalTag : tag;
+            const sig = isGlobal ? L_signature((vaddr * (1 / 4096)) >>> 0, 0, asid) : sigPcid;
+            if (hasL2 && index2 < 0) {
+              const victim = L_lruVictim(stamps2, base2, ways2);
+              sigBytes2[(vpn & setMask2) * sigStride2 + (victim - base2)] = sig;
+              if (tags2[victim]! >= 0) evictions2++;
+              fill4k(l2, victim, fillTag, asid, frame, rights);
+              clock2 = (clock2 + 1) | 0;
+              stamps2[victim] = clock2;
+            }
+            index = L_lruVictim(stamps, base, ways);
+            sigBytes[(vpn & setMask) * sigStride + (index - base)] = sig;
+            if (tags[index]! >= 0) evictions1++;
+            fill4k(array, index, fillTag, asid, frame, rights);
+            clock = (clock + 1) | 0;
+            stamps[index] = clock;
+            l1Misses++;
+          }
+          // remember(): the hint to the entry, and (folded below) the remembered translation.
+          missLoads++;
+          scIdx[slot] = index;
+          lastIndex = index;
+          lastFrame = frame;
+          lastRights = rights;
+          lastBase = vaddr - offset;
+        } else break; // a shortcut hit: shortcutRun's (its loop is kept short for hits)
+        // The frame as the probe or walk gave it, not as re-read from the filled way: the read's
+        // address then does not wait for the victim scans, and its host cache miss overlaps them.
+        const value = u32[(lastFrame + offset) >>> 2]!;
+        if (out !== undefined) out[i] = value;
+        sum = (sum + value) | 0;
+      }
+      array.clock = clock;
+      // L1 probe hits: an L1 hit of the first array and an access, as a shortcut hit.
+      this.scHits += i - start - l1Misses;
+      this.missPathLoads += missLoads;
+      if (lastIndex >= 0) {
+        // Left for the caller to fold (foldMisses): kept out of this function, V8 spends its
+        // inlining budget here on the probes and fills.
+        tally[T_L1_MISSES] = l1Misses;
+        tally[T_L2_HITS] = l2Hits;
+        tally[T_WALKS] = walks;
+        tally[T_EVICTIONS1] = evictions1;
+        tally[T_EVICTIONS2] = evictions2;
+        tally[T_CLOCK2] = clock2;
+        tally[T_LAST_FRAME] = lastFrame;
+        tally[T_LAST_RIGHTS] = lastRights;
+        tally[T_LAST_BASE] = lastBase;
+        tally[T_WALK_FRAME] = walkFrame;
+        tally[T_WALK_RIGHTS] = walkRights;
+        tally[T_LAST_INDEX] = lastIndex;
+      }
+      this.shortcutSum = sum;
+      return i;
+    };
+  }
+
+  /** What the miss path of one shortcutRun did, written where the general path writes it: the
+   *  counters of lookup, fill, walk and remember(), the STLB's clock, the TLB's, walker's and
+   *  remembered translation's last values. */
+  private foldMisses(): void {
+    const t = this.missTally;
+    const l1Misses = t[T_L1_MISSES]!;
+    const l2Hits = t[T_L2_HITS]!;
+    const walks = t[T_WALKS]!;
+    const lastIndex = t[T_LAST_INDEX]!;
+    const lastFrame = t[T_LAST_FRAME]!;
+    const lastRights = t[T_LAST_RIGHTS]!;
+    t[T_LAST_INDEX] = -1;
+    // The remembered translation is replaced below: its hits go to its own array first (forget()
+    // also drops othersCached, which the miss path's fills leave true).
+    const others = this.othersCached;
+    this.forget();
+    this.othersCached = others;
+    const tlb = this.tlb;
+    const tc = tlb.counters;
+    const l1 = this.l1First;
+    tc.l1Misses += l1Misses;
+    tc.l2Hits += l2Hits;
+    tc.l2Misses += walks;
+    this.slowAccesses += l1Misses;
+    l1.counters.fills += l1Misses;
+    l1.counters.evictions += t[T_EVICTIONS1]!;
+    const l2 = this.l2For4k;
+    if (l2 !== null) {
+      l2.clock = t[T_CLOCK2]!;
+      l2.counters.hits += l2Hits;
+      l2.counters.fills += walks;
+      l2.counters.evictions += t[T_EVICTIONS2]!;
+    }
+    if (walks > 0) {
+      const walker = this.walker;
+      walker.counters.walks += walks;
+      walker.counters.walkReads += 4 * walks;
+      walker.lastStartLevel = 4;
+      walker.lastReads = 4;
+      walker.frame = t[T_WALK_FRAME]!;
+      walker.pageShift = 12;
+      walker.perms = t[T_WALK_RIGHTS]!;
+    }
+    tlb.frame = lastFrame;
+    tlb.pageShift = 12;
+    tlb.perms = lastRights;
+    tlb.l1Array = l1;
+    tlb.l1Index = lastIndex;
+    // The remembered translation (remember() → setRemembered).
+    this.mBase = t[T_LAST_BASE]!;
+    this.mSize = 4096;
+    this.mFrame = lastFrame;
+    this.mWrite = (lastRights & L_PERM_WRITABLE) !== 0 && (lastRights & L_PERM_DIRTY) !== 0 && (!this.user || (lastRights & L_PERM_USER) !== 0);
+    this.mArray = l1;
+    this.mIndex = lastIndex;
   }
 
   // ---- accounting ---------------------------------------------------------------------------------

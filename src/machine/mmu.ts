@@ -235,7 +235,8 @@ export class PageWalker {
   private readonly ramBytes: number;
   /** RAM ≤ 2 GiB: every physical address inside it is a non-negative int32 (see walk). */
   private readonly smallRam: boolean;
-  private readonly hiReserved: number;
+  /** Frame bits of an entry's high half above MAXPHYADDR (reserved: a walk that meets one faults). */
+  readonly hiReserved: number;
   private readonly gbPages: boolean;
   readonly smep: boolean;
   readonly smap: boolean;

@@ -80,12 +80,39 @@ function pageBytes(pageShift: number): number {
 /** The filter byte of a tag (see TlbArray.sigWords): a multiplicative hash of the key's low 32 bits,
  *  the size class and the asid; any function of the tag would be exact, a good mix keeps the
  *  false matches near 1 in 256 per way. */
-function signature(key: number, cls: number, asid: number): number {
+export function signature(key: number, cls: number, asid: number): number {
   return Math.imul((key >>> 0) ^ (cls << 30) ^ Math.imul(asid, 0x2c1b3c6d), 0x9e3779b1) >>> 24;
 }
 
 function sizeClass(pageShift: number): number {
   return pageShift === L_PAGE_SHIFT_4K ? 0 : pageShift === L_PAGE_SHIFT_2M ? 1 : 2;
+}
+
+/** Whether one of the `count` signature words from `first` holds byte `sig` (TlbArray's filter;
+ *  exported for Cpu's miss path). */
+export function sigMayHold(words: Int32Array, first: number, count: number, sig: number): boolean {
+  const pattern = sig * 0x01010101;
+  let zeroBytes = 0;
+  for (let k = first; k < first + count; k++) {
+    const x = words[k]! ^ pattern;
+    zeroBytes |= (x - 0x01010101) & ~x & 0x80808080; // non-zero iff some byte of x is 0
+  }
+  return zeroBytes !== 0;
+}
+
+/** TlbArray.victimOf over `stamps`: the first way of strictly least stamp in base … base + ways − 1
+ *  (exported for Cpu's miss path, which holds an array's stamps as a constant). */
+export function lruVictim(stamps: Int32Array, base: number, ways: number): number {
+  const end = base + ways;
+  let victim = base;
+  let oldest = stamps[base]!;
+  for (let i = base + 1; i < end; i++) {
+    const d = stamps[i]! - oldest;
+    const less = d >> 31; // −1 when stamps[i] < oldest (|d| < 2^31: stamps lie in [−1, STAMP_LIMIT])
+    oldest += d & less;
+    victim += (i - victim) & less;
+  }
+  return victim;
 }
 
 export class TlbArray {
@@ -119,9 +146,10 @@ export class TlbArray {
    * probe compares its tag's byte with four ways at once (a zero-byte test on the XOR); a set whose
    * words hold no equal byte cannot hold the tag, which proves most misses without reading the tags.
    * Any equal byte sends the probe to the exact tag scan, so the filter changes no result. Empty
-   * ways keep a stale byte: at worst a scan that finds nothing.
+   * ways keep a stale byte: at worst a scan that finds nothing. (Cpu's miss path reads the words
+   * through a view of sigBytes' buffer and writes a fill's byte as `install` does.)
    */
-  private readonly sigBytes: Uint8Array;
+  readonly sigBytes: Uint8Array;
   private readonly sigWords: Int32Array;
   readonly sigWordsPerSet: number;
 
@@ -171,16 +199,7 @@ export class TlbArray {
 
   /** Whether a way of `set` carries signature byte `sig` (the filter: false proves the tag absent). */
   private mayHold(set: number, sig: number): boolean {
-    const words = this.sigWords;
-    const pattern = sig * 0x01010101;
-    const first = set * this.sigWordsPerSet;
-    const end = first + this.sigWordsPerSet;
-    let zeroBytes = 0;
-    for (let k = first; k < end; k++) {
-      const x = words[k]! ^ pattern;
-      zeroBytes |= (x - 0x01010101) & ~x & 0x80808080; // non-zero iff some byte of x is 0
-    }
-    return zeroBytes !== 0;
+    return sigMayHold(this.sigWords, set * this.sigWordsPerSet, this.sigWordsPerSet, sig);
   }
 
   /** The way of `set` holding `tag`, or −1. */
@@ -243,17 +262,7 @@ export class TlbArray {
    * about as often as the minimum moved, which cost a 12-way STLB fill more than the rest of it.
    */
   victimOf(base: number): number {
-    const stamps = this.stamps;
-    const end = base + this.ways;
-    let victim = base;
-    let oldest = stamps[base]!;
-    for (let i = base + 1; i < end; i++) {
-      const d = stamps[i]! - oldest;
-      const less = d >> 31; // −1 when stamps[i] < oldest (|d| < 2^31: stamps lie in [−1, STAMP_LIMIT])
-      oldest += d & less;
-      victim += (i - victim) & less;
-    }
-    return victim;
+    return lruVictim(this.stamps, base, this.ways);
   }
 
   /** Installs a translation; returns its index. Replaces an entry of the same tag, else the LRU way. */
