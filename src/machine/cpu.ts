@@ -48,7 +48,7 @@
  * runs a seeded mix through both paths on five presets and compares everything.
  */
 import { KmemError } from '../util/errors.ts';
-import type { Ram } from './ram.ts';
+import { PhysicalAddressError, type Ram } from './ram.ts';
 import {
   PTE_ACCESSED,
   PTE_DIRTY,
@@ -469,12 +469,17 @@ export class Cpu {
     const offset = vaddr & (size - 1);
     this.slowAccesses++;
     this.othersCached = -1;
+    const paddr = tlb.frame + offset;
+    // A large page may run past the end of RAM (the walker refuses only a page that starts there):
+    // an access beyond it is the kernel's bug, raised here, and such a page is never remembered.
+    const ramBytes = this.ram.sizeBytes;
+    if (paddr >= ramBytes) throw new PhysicalAddressError(paddr, 1, ramBytes);
     const array = tlb.l1Array;
-    if (array !== null && this.port === null && L_rightsAllow(tlb.perms, L_ACCESS_READ, this.user, this.walker.smep, this.walker.smap)) {
+    if (array !== null && this.port === null && tlb.frame + size <= ramBytes && L_rightsAllow(tlb.perms, L_ACCESS_READ, this.user, this.walker.smep, this.walker.smap)) {
       this.setRemembered(array, tlb.l1Index, vaddr - offset, size);
       if (array === this.l1First && size === 4096) this.scIdx[(vaddr >>> 12) & (SHORTCUT_SLOTS - 1)] = tlb.l1Index;
     }
-    return tlb.frame + offset;
+    return paddr;
   }
 
   private setRemembered(array: TlbArray, index: number, base: number, size: number): void {
@@ -601,6 +606,12 @@ export class Cpu {
     return size - (vaddr & (size - 1));
   }
 
+  /** Bytes [paddr, paddr + n) of one page must lie in RAM: translateChecked checked the first; a
+   *  large page running past the end of RAM can put the rest outside it. */
+  private checkPhysEnd(paddr: number, n: number): void {
+    if (paddr + n > this.ram.sizeBytes) throw new PhysicalAddressError(paddr, n, this.ram.sizeBytes);
+  }
+
   /** The high half of the last 8-byte load (so load64 allocates no pair). */
   private hiHalf = 0;
 
@@ -610,6 +621,7 @@ export class Cpu {
     this.pollShootdown();
     const first = this.translateChecked(vaddr, L_ACCESS_READ);
     const within = Math.min(totalBytes, this.bytesLeftInPage(vaddr));
+    this.checkPhysEnd(first, within);
     const second = within < totalBytes ? this.translateChecked(vaddr + within, L_ACCESS_READ) : first + within;
     const lo = this.readPhys(first, second, within, 0, Math.min(sizeBytes, 4));
     if (totalBytes === 8) this.hiHalf = this.readPhys(first, second, within, 4, 4);
@@ -640,6 +652,7 @@ export class Cpu {
     this.pollShootdown();
     const first = this.translateChecked(vaddr, L_ACCESS_WRITE);
     const within = Math.min(sizeBytes, this.bytesLeftInPage(vaddr));
+    this.checkPhysEnd(first, within);
     const second = within < sizeBytes ? this.translateChecked(vaddr + within, L_ACCESS_WRITE) : first + within;
     const port = this.port;
     if (within === sizeBytes && sizeBytes <= 4 && (first & (sizeBytes - 1)) === 0) {
@@ -675,6 +688,7 @@ export class Cpu {
       const at = vaddr + done;
       const paddr = this.translateChecked(at, write ? L_ACCESS_WRITE : L_ACCESS_READ);
       const n = Math.min(bytes.length - done, this.bytesLeftInPage(at));
+      this.checkPhysEnd(paddr, n);
       const port = this.port;
       if (port === null) {
         if (write) this.u8.set(bytes.subarray(done, done + n), paddr);

@@ -334,6 +334,11 @@ export class PageWalker {
     }
     this.lastReads = reads;
     counters.walkReads += reads;
+    // A leaf whose page starts past the end of RAM maps memory the machine does not have (a frame
+    // within MAXPHYADDR, so no reserved-bit fault): a kernel bug, raised as such before anything is
+    // cached or marked accessed. (A large page that starts inside RAM and runs past its end is
+    // legal; the CPU checks each access's address, cpu.ts remember().)
+    if (this.frame >= this.ramBytes) throw new PhysicalAddressError(this.frame, 1 << this.pageShift, this.ramBytes);
     if (!rightsAllow(perms, access, user, this.smep, this.smap)) return this.fail(FAULT_PROTECTION, level, 0);
     // Allowed: the leaf gets A, and D on a write (§4.8), atomically as the hardware's locked update.
     const set = access === ACCESS_WRITE ? L_PTE_ACCESSED | L_PTE_DIRTY : L_PTE_ACCESSED;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Ram } from '../../src/machine/ram.ts';
+import { PhysicalAddressError, Ram } from '../../src/machine/ram.ts';
 import { Cpu, type MemoryPort } from '../../src/machine/cpu.ts';
 import { PageFaultError, VirtualAddressError, type PageFault } from '../../src/machine/mmu.ts';
 import { PTE_DIRTY, PTE_GLOBAL } from '../../src/machine/pte.ts';
@@ -249,5 +249,39 @@ test('a fractional virtual address is a VirtualAddressError on every path, also 
     assert.throws(() => cpu.loadMany([0x1000, vaddr]), VirtualAddressError, `loadMany([…, ${vaddr}])`);
   }
   assert.equal(cpu.load32(0x1000), 7);
+  cpu.validate();
+});
+
+test('a leaf that maps a frame outside RAM is a PhysicalAddressError on every access path, and a large page running past the end of RAM serves only the part inside it', () => {
+  // 17 MiB of RAM: the 2 MiB page at 16 MiB has its first half inside RAM, its second outside.
+  const ram = Ram.create({ sizeBytes: '17MiB' });
+  const pt = new PageTableBuilder(ram, 0x10000, 0x100000);
+  const cpu = new Cpu(ram, { preset: skylake() });
+  cpu.setCr3(pt.cr3, 1);
+  const end = ram.sizeBytes;
+  // A 4 KiB leaf past the end of RAM (a frame below MAXPHYADDR, so no reserved-bit fault).
+  pt.map(0x7000, end + 0x3000, 1);
+  const outside = (e: unknown) => e instanceof PhysicalAddressError && e.paddr === end + 0x3000;
+  assert.throws(() => cpu.load32(0x7000), outside);
+  assert.throws(() => cpu.load32(0x7000), outside, 'nothing cached makes the second try succeed');
+  assert.throws(() => cpu.loadMany([0x7000]), outside);
+  assert.throws(() => cpu.store32(0x7004, 1), (e) => e instanceof PhysicalAddressError);
+  assert.throws(() => cpu.load8(0x7001), (e) => e instanceof PhysicalAddressError);
+  assert.throws(() => cpu.loadBytes(0x7000, new Uint8Array(8)), (e) => e instanceof PhysicalAddressError);
+  assert.throws(() => cpu.translate(0x7000), (e) => e instanceof PhysicalAddressError);
+  // A 2 MiB page whose second half lies past the end of RAM: its first half works, fast paths
+  // included; every access past the end raises.
+  pt.map(0x40_0000, 16 << 20, 2);
+  for (let round = 0; round < 3; round++) {
+    cpu.store32(0x40_0000 + 0xf_fffc, 0x1234_5678);
+    assert.equal(cpu.load32(0x40_0000 + 0xf_fffc), 0x1234_5678);
+    assert.equal(cpu.loadMany([0x40_0000, 0x40_0000 + 0xf_fffc]), 0x1234_5678 + ram.u32(16 << 20, 1)[0]!);
+    assert.throws(() => cpu.load32(0x40_0000 + 0x10_0000), (e) => e instanceof PhysicalAddressError && e.paddr === end);
+    assert.throws(() => cpu.loadMany([0x40_0000, 0x40_0000 + 0x18_0000]), (e) => e instanceof PhysicalAddressError && e.paddr === end + 0x8_0000);
+    assert.throws(() => cpu.store32(0x40_0000 + 0x1f_fffc, 7), (e) => e instanceof PhysicalAddressError);
+    assert.throws(() => cpu.load64(0x40_0000 + 0xf_fffc), (e) => e instanceof PhysicalAddressError, 'an access that starts inside RAM and ends outside');
+    assert.throws(() => cpu.loadBytes(0x40_0000 + 0xf_fff0, new Uint8Array(32)), (e) => e instanceof PhysicalAddressError);
+  }
+  assert.equal(ram.u32(end - 4, 1)[0], 0x1234_5678);
   cpu.validate();
 });
