@@ -162,14 +162,35 @@ export function createCpuSlab(
 ): CpuSlab {
   let slots = 1;
   while (slots < maxCaches + 1) slots *= 2;
-  const slotMask = slots - 1;
   const deadRow = maxCaches * K.ROW;
   const rows = new Int32Array(slots * K.ROW);
-  const u32 = new Uint32Array(w.buffer);
-  const bytes = new Uint8Array(w.buffer);
-  const names: string[] = [];
-  const classOf = kmallocClasses.classOf;
   const kmallocRow = new Int32Array(kmallocClasses.classes).fill(deadRow);
+  return cpuSlabPaths(w, new Uint32Array(w.buffer), new Uint8Array(w.buffer), rows, owner, firstObject, kmallocClasses.classOf, kmallocRow, stateBase, shared, lazy, neverWord, deadRow, slots - 1);
+}
+
+/**
+ * createCpuSlab's closures. The typed arrays are parameters here, not constants of the function
+ * that made them, so that the closures read them without a hole check (two bytes of bytecode per
+ * read, against the inlining budget: see const enum K).
+ */
+function cpuSlabPaths(
+  w: Int32Array,
+  u32: Uint32Array,
+  bytes: Uint8Array,
+  rows: Int32Array,
+  owner: Uint32Array,
+  firstObject: Uint32Array,
+  classOf: Uint8Array,
+  kmallocRow: Int32Array,
+  stateBase: number,
+  shared: boolean,
+  lazy: boolean,
+  neverWord: number,
+  deadRow: number,
+  slotMask: number,
+): CpuSlab {
+  const slots = slotMask + 1;
+  const names: string[] = [];
 
   const clear = (b: number): void => {
     rows.fill(0, b, b + K.ROW);
@@ -229,7 +250,8 @@ export function createCpuSlab(
   };
 
   /** Whether `addr` starts an object of a full-order slab of row `b`'s cache (see F.SHIFT …). */
-  const objectStart = (addr: number, b: number): boolean => {
+  // A declaration, not a const closure: its callers then call it without a hole check.
+  function objectStart(addr: number, b: number): boolean {
     const pfn = addr >>> K.PAGE_SHIFT;
     const off = addr - (firstObject[pfn] as number);
     const k = rows[b + F.SHIFT] as number;
@@ -237,7 +259,7 @@ export function createCpuSlab(
     // Fractions, negatives and values past 2^31 all fail the second or third test.
     if (owner[pfn] !== rows[b + F.TAG] || q << k !== off || off >>> 0 >= (rows[b + F.SPAN] as number)) return false;
     return Math.imul(q, rows[b + F.INVERSE] as number) >>> 0 <= (rows[b + F.LIMIT] as number) >>> 0;
-  };
+  }
 
   /** The object's state bit (lazy mode: set while it is off its slab's free list). Out of line: only F.BIT_CHECK rows ask. */
   const stateBitSet = (addr: number): boolean => ((w[stateBase + (addr >>> K.STATE_WORD_SHIFT)] as number) & (1 << ((addr >>> K.STATE_BIT_SHIFT) & 31))) !== 0;
