@@ -49,49 +49,40 @@
  * Node 20: 25 vs 16 ns per kmalloc churn pair on the same arena; the bench's churn group shows the
  * result, docs/benchmarks.md the history).
  */
-import { FREE_MARK, STATE_BIT_SHIFT, STATE_WORD_SHIFT } from './alloc-state.ts';
-import { PAGE_SIZE } from '../../machine/ram.ts';
 import { DuplicateObjectError } from './errors.ts';
 
-/**
- * The fast paths' constants, as const enums: TypeScript and esbuild write each use as a literal, so
- * a fast path's bytecode holds an immediate where a module constant costs a context-slot load and
- * a hole check. The size matters: V8 inlines the callees of a hot loop only while their bytecode
- * adds up to at most --max-inlined-bytecode-size-cumulative (920 bytes in Node 20's V8), and a
- * caller's loop with kmalloc, kfree and two accesses to the objects went past it, so kfree's fast
- * path became a call (docs/benchmarks.md, "kmalloc churn with the objects used"). The values are
- * checked against their sources below.
+/** Words per row. */
+export const ROW_WORDS = 16;
+
+/** Row fields: word offsets in a row (see the file comment). @internal */
+export const ROW_FIELDS = {
+  ROUNDS_WORD: 0,
+  LOADED: 1,
+  CAPACITY: 2,
+  TAG: 4,
+  INIT: 5,
+  SHIFT: 6,
+  INVERSE: 7,
+  LIMIT: 8,
+  SPAN: 9,
+  EXTRA: 10,
+  MARK: 11,
+  BIT_CHECK: 12,
+} as const;
+const F = ROW_FIELDS;
+
+/*
+ * The fast paths (initObject … freeAny below) write these constants, and alloc-state.ts's
+ * FREE_MARK, STATE_WORD_SHIFT, STATE_BIT_SHIFT and ram.ts's PAGE_SHIFT, as numeric literals, each
+ * followed by its name in a comment, as TypeScript itself writes a const enum. A module constant
+ * costs a context-slot load and a hole check in bytecode (6 bytes a use), and tsc does not inline
+ * a const enum under isolatedModules. The size matters: V8 inlines the callees of a hot loop only
+ * while their bytecode adds up to at most --max-inlined-bytecode-size-cumulative (920 bytes in
+ * Node 20's V8). A caller's loop with kmalloc, kfree and two accesses to its objects went past it,
+ * so kfree's fast path became a call (docs/benchmarks.md, "kmalloc churn with the objects used").
+ * test/mm/slab/inlining.test.ts checks every such literal against the constant it names, and that
+ * the loop inlines kfree.
  */
-const enum K {
-  ROW = 16,
-  /** alloc-state.ts's FREE_MARK, STATE_WORD_SHIFT and STATE_BIT_SHIFT. */
-  MARK = 0x4d41475b,
-  STATE_WORD_SHIFT = 8,
-  STATE_BIT_SHIFT = 3,
-  PAGE_SHIFT = 12,
-}
-
-/** Row fields: word offsets in a row (see the file comment, F.ROUNDS_WORD …). */
-const enum F {
-  ROUNDS_WORD = 0,
-  LOADED = 1,
-  CAPACITY = 2,
-  TAG = 4,
-  INIT = 5,
-  SHIFT = 6,
-  INVERSE = 7,
-  LIMIT = 8,
-  SPAN = 9,
-  EXTRA = 10,
-  MARK = 11,
-  BIT_CHECK = 12,
-}
-
-export const ROW_WORDS: number = K.ROW;
-
-if ((K.MARK as number) !== FREE_MARK || (K.STATE_WORD_SHIFT as number) !== STATE_WORD_SHIFT || (K.STATE_BIT_SHIFT as number) !== STATE_BIT_SHIFT || 1 << K.PAGE_SHIFT !== PAGE_SIZE) {
-  throw new Error('cpu-slab.ts: its constants disagree with alloc-state.ts or the page size');
-}
 
 /** What a row is bound from: a cache handle's layout and state. */
 interface CpuSlabBinding {
@@ -162,8 +153,8 @@ export function createCpuSlab(
 ): CpuSlab {
   let slots = 1;
   while (slots < maxCaches + 1) slots *= 2;
-  const deadRow = maxCaches * K.ROW;
-  const rows = new Int32Array(slots * K.ROW);
+  const deadRow = maxCaches * ROW_WORDS;
+  const rows = new Int32Array(slots * ROW_WORDS);
   const kmallocRow = new Int32Array(kmallocClasses.classes).fill(deadRow);
   return cpuSlabPaths(w, new Uint32Array(w.buffer), new Uint8Array(w.buffer), rows, owner, firstObject, kmallocClasses.classOf, kmallocRow, stateBase, shared, lazy, neverWord, deadRow, slots - 1);
 }
@@ -193,31 +184,31 @@ function cpuSlabPaths(
   const names: string[] = [];
 
   const clear = (b: number): void => {
-    rows.fill(0, b, b + K.ROW);
+    rows.fill(0, b, b + ROW_WORDS);
     rows[b + F.ROUNDS_WORD] = neverWord;
     rows[b + F.TAG] = -1;
   };
-  for (let slot = 0; slot < slots; slot++) clear(slot * K.ROW);
+  for (let slot = 0; slot < slots; slot++) clear(slot * ROW_WORDS);
 
   const initObject = (b: number, addr: number): void => {
-    const init = rows[b + F.INIT] as number;
+    const init = rows[b + 5 /* F.INIT */] as number;
     if (init > 0) bytes.fill(0, addr, addr + init);
     else if (init < 0) w[(addr >>> 2) - 1 - init] = 0;
   };
 
   /** An alloc found the popped round's state bit set: it is held elsewhere, so the round is dropped. */
   const duplicate = (b: number, addr: number): never => {
-    throw new DuplicateObjectError(addr, names[b / K.ROW] ?? '?');
+    throw new DuplicateObjectError(addr, names[b / ROW_WORDS] ?? '?');
   };
 
   const allocEager = (b: number): number => {
-    const rw = rows[b + F.ROUNDS_WORD] as number;
+    const rw = rows[b + 0 /* F.ROUNDS_WORD */] as number;
     const r = (w[rw] as number) - 1;
     if (r < 0) return 0;
     w[rw] = r;
-    const addr = u32[(rows[b + F.LOADED] as number) + r] as number;
-    const sw = stateBase + (addr >>> K.STATE_WORD_SHIFT);
-    const bit = 1 << ((addr >>> K.STATE_BIT_SHIFT) & 31);
+    const addr = u32[(rows[b + 1 /* F.LOADED */] as number) + r] as number;
+    const sw = stateBase + (addr >>> 8 /* STATE_WORD_SHIFT */);
+    const bit = 1 << ((addr >>> 3 /* STATE_BIT_SHIFT */) & 31);
     if (shared) {
       if ((Atomics.or(w, sw, bit) & bit) !== 0) return duplicate(b, addr);
     } else {
@@ -225,70 +216,70 @@ function cpuSlabPaths(
       if ((s & bit) !== 0) return duplicate(b, addr);
       w[sw] = s | bit;
     }
-    if (rows[b + F.EXTRA] !== 0) initObject(b, addr);
+    if (rows[b + 10 /* F.EXTRA */] !== 0) initObject(b, addr);
     return addr;
   };
 
   const push = (b: number, addr: number): boolean => {
-    const rw = rows[b + F.ROUNDS_WORD] as number;
+    const rw = rows[b + 0 /* F.ROUNDS_WORD */] as number;
     const r = w[rw] as number;
-    if (r >>> 0 >= (rows[b + F.CAPACITY] as number)) return false;
-    w[(rows[b + F.LOADED] as number) + r] = addr;
+    if (r >>> 0 >= (rows[b + 2 /* F.CAPACITY */] as number)) return false;
+    w[(rows[b + 1 /* F.LOADED */] as number) + r] = addr;
     w[rw] = r + 1;
     return true;
   };
 
   const allocLazy = (b: number): number => {
-    const rw = rows[b + F.ROUNDS_WORD] as number;
+    const rw = rows[b + 0 /* F.ROUNDS_WORD */] as number;
     const r = (w[rw] as number) - 1;
     if (r < 0) return 0;
     w[rw] = r;
-    const addr = u32[(rows[b + F.LOADED] as number) + r] as number;
-    w[(addr >>> 2) + (rows[b + F.MARK] as number)] = 0;
-    if (rows[b + F.EXTRA] !== 0) initObject(b, addr);
+    const addr = u32[(rows[b + 1 /* F.LOADED */] as number) + r] as number;
+    w[(addr >>> 2) + (rows[b + 11 /* F.MARK */] as number)] = 0;
+    if (rows[b + 10 /* F.EXTRA */] !== 0) initObject(b, addr);
     return addr;
   };
 
   /** Whether `addr` starts an object of a full-order slab of row `b`'s cache (see F.SHIFT …). */
   // A declaration, not a const closure: its callers then call it without a hole check.
   function objectStart(addr: number, b: number): boolean {
-    const pfn = addr >>> K.PAGE_SHIFT;
+    const pfn = addr >>> 12 /* PAGE_SHIFT */;
     const off = addr - (firstObject[pfn] as number);
-    const k = rows[b + F.SHIFT] as number;
+    const k = rows[b + 6 /* F.SHIFT */] as number;
     const q = off >>> k;
     // Fractions, negatives and values past 2^31 all fail the second or third test.
-    if (owner[pfn] !== rows[b + F.TAG] || q << k !== off || off >>> 0 >= (rows[b + F.SPAN] as number)) return false;
-    return Math.imul(q, rows[b + F.INVERSE] as number) >>> 0 <= (rows[b + F.LIMIT] as number) >>> 0;
+    if (owner[pfn] !== rows[b + 4 /* F.TAG */] || q << k !== off || off >>> 0 >= (rows[b + 9 /* F.SPAN */] as number)) return false;
+    return Math.imul(q, rows[b + 7 /* F.INVERSE */] as number) >>> 0 <= (rows[b + 8 /* F.LIMIT */] as number) >>> 0;
   }
 
   /** The object's state bit (lazy mode: set while it is off its slab's free list). Out of line: only F.BIT_CHECK rows ask. */
-  const stateBitSet = (addr: number): boolean => ((w[stateBase + (addr >>> K.STATE_WORD_SHIFT)] as number) & (1 << ((addr >>> K.STATE_BIT_SHIFT) & 31))) !== 0;
+  const stateBitSet = (addr: number): boolean => ((w[stateBase + (addr >>> 8 /* STATE_WORD_SHIFT */)] as number) & (1 << ((addr >>> 3 /* STATE_BIT_SHIFT */) & 31))) !== 0;
 
   const freeLazy = (addr: number, b: number): boolean => {
     if (!objectStart(addr, b)) return false;
-    const rw = rows[b + F.ROUNDS_WORD] as number;
+    const rw = rows[b + 0 /* F.ROUNDS_WORD */] as number;
     const r = w[rw] as number;
-    if (r >>> 0 >= (rows[b + F.CAPACITY] as number)) return false;
+    if (r >>> 0 >= (rows[b + 2 /* F.CAPACITY */] as number)) return false;
     // Mark present: free already (or a caller's bytes); the slow path tells which. Every free
     // object carries it, except on a slab free list where the mark shares the link word: there,
     // a clear state bit says so.
-    const mw = (addr >>> 2) + (rows[b + F.MARK] as number);
-    const mark = addr ^ K.MARK;
+    const mw = (addr >>> 2) + (rows[b + 11 /* F.MARK */] as number);
+    const mark = addr ^ 0x4d41475b /* FREE_MARK */;
     if (w[mw] === mark) return false;
-    if (rows[b + F.BIT_CHECK] !== 0 && !stateBitSet(addr)) return false;
+    if (rows[b + 12 /* F.BIT_CHECK */] !== 0 && !stateBitSet(addr)) return false;
     w[mw] = mark;
-    w[(rows[b + F.LOADED] as number) + r] = addr;
+    w[(rows[b + 1 /* F.LOADED */] as number) + r] = addr;
     w[rw] = r + 1;
     return true;
   };
 
   const freeEager = (addr: number, b: number): boolean => {
     if (!objectStart(addr, b)) return false;
-    const rw = rows[b + F.ROUNDS_WORD] as number;
+    const rw = rows[b + 0 /* F.ROUNDS_WORD */] as number;
     const r = w[rw] as number;
-    if (r >>> 0 >= (rows[b + F.CAPACITY] as number)) return false;
-    const sw = stateBase + (addr >>> K.STATE_WORD_SHIFT);
-    const bit = 1 << ((addr >>> K.STATE_BIT_SHIFT) & 31);
+    if (r >>> 0 >= (rows[b + 2 /* F.CAPACITY */] as number)) return false;
+    const sw = stateBase + (addr >>> 8 /* STATE_WORD_SHIFT */);
+    const bit = 1 << ((addr >>> 3 /* STATE_BIT_SHIFT */) & 31);
     if (shared) {
       // One atomic step: of two racing frees, only the one that saw the bit set goes on.
       if ((Atomics.and(w, sw, ~bit) & bit) === 0) return false;
@@ -297,7 +288,7 @@ function cpuSlabPaths(
       if ((s & bit) === 0) return false;
       w[sw] = s & ~bit;
     }
-    w[(rows[b + F.LOADED] as number) + r] = addr;
+    w[(rows[b + 1 /* F.LOADED */] as number) + r] = addr;
     w[rw] = r + 1;
     return true;
   };
@@ -312,7 +303,7 @@ function cpuSlabPaths(
       return index === undefined ? 0 : alloc(kmallocRow[index] as number);
     },
     free,
-    freeAny: (addr) => free(addr, ((owner[addr >>> K.PAGE_SHIFT] as number) & slotMask) * K.ROW),
+    freeAny: (addr) => free(addr, ((owner[addr >>> 12 /* PAGE_SHIFT */] as number) & slotMask) * 16 /* ROW_WORDS */),
     push,
     initObject,
     bind(b, cache, fastFree, init) {
@@ -330,7 +321,7 @@ function cpuSlabPaths(
       rows[b + F.SPAN] = cache.objs * cache.size;
       rows[b + F.MARK] = cache.markWord;
       rows[b + F.BIT_CHECK] = cache.markIsLink ? 1 : 0;
-      names[b / K.ROW] = cache.name;
+      names[b / ROW_WORDS] = cache.name;
     },
     load(b, roundsWord, loadedWord) {
       rows[b + F.ROUNDS_WORD] = roundsWord;

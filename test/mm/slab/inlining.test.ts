@@ -8,6 +8,9 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { FREE_MARK, STATE_BIT_SHIFT, STATE_WORD_SHIFT } from '../../../src/mm/slab/alloc-state.ts';
+import { ROW_FIELDS, ROW_WORDS } from '../../../src/mm/slab/cpu-slab.ts';
+import { PAGE_SHIFT } from '../../../src/machine/ram.ts';
 
 /** The inlining decisions of each optimised compile, from a --trace-turbo-inlining log. */
 function compiles(log: string): { name: string; inlined: string[] }[] {
@@ -48,5 +51,17 @@ test('the churn loop that uses its objects inlines kfree down to its object-star
   assert.ok(loops.length > 0, 'the churn loop was never optimised with kmalloc and kfree inlined');
   for (const loop of loops) {
     assert.ok(loop.inlined.includes('objectStart'), `kfree's fast path was not inlined into the loop: ${loop.inlined.join(', ')}`);
+  }
+});
+
+test('every constant the fast paths write as a literal equals the constant its comment names', () => {
+  const source = readFileSync(new URL('../../../src/mm/slab/cpu-slab.ts', import.meta.url), 'utf8');
+  const named: Record<string, number> = { FREE_MARK, STATE_BIT_SHIFT, STATE_WORD_SHIFT, PAGE_SHIFT, ROW_WORDS };
+  for (const [field, value] of Object.entries(ROW_FIELDS)) named[`F.${field}`] = value;
+  const uses = [...source.matchAll(/\b(0x[0-9a-f]+|\d+) \/\* (F\.[A-Z_]+|[A-Z_]+) \*\//g)];
+  assert.ok(uses.length >= 30, `only ${uses.length} annotated literals found`);
+  for (const [text, literal, name] of uses) {
+    assert.ok(name !== undefined && name in named, `${text}: no constant named ${name}`);
+    assert.equal(Number(literal), named[name as string], `${text}: ${name} is ${named[name as string]}`);
   }
 });
