@@ -162,7 +162,7 @@ export function createCpuSlab(
 /**
  * createCpuSlab's closures. The typed arrays are parameters here, not constants of the function
  * that made them, so that the closures read them without a hole check (two bytes of bytecode per
- * read, against the inlining budget: see const enum K).
+ * read, against the inlining budget: see ROW_FIELDS).
  */
 function cpuSlabPaths(
   w: Int32Array,

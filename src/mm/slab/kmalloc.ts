@@ -116,7 +116,7 @@ export class Kmalloc {
   kmalloc(size: number, gfp?: number): number {
     // Fast path: a plain request (GFP.KERNEL) popped straight off its class's magazine. Kept this
     // small on purpose: its bytecode counts against V8's inlining budget of the caller's loop
-    // (cpu-slab.ts, const enum K).
+    // (cpu-slab.ts, ROW_FIELDS).
     if (!gfp) {
       const addr = this.cpu.kmalloc(size);
       if (addr !== 0) return addr;
