@@ -5,26 +5,26 @@
  * magazine through typed-array loads alone: owner tag (mem_map) → slot → row → magazine.
  *
  *   row (slot · ROW_WORDS + …)
- *     F_ROUNDS_WORD  word index of the round count of this CPU's loaded magazine (P_ROUNDS in the
+ *     F.ROUNDS_WORD  word index of the round count of this CPU's loaded magazine (P_ROUNDS in the
  *                    arena); the header's always −1 word when the handle is unbound or retired
- *     F_LOADED       word index of round 0 of the loaded magazine (a copy: only this CPU moves it)
- *     F_CAPACITY     rounds per magazine
- *     F_TAG          the owner tag a fast free accepts: the cache's, or −1 (never: slow-only and
+ *     F.LOADED       word index of round 0 of the loaded magazine (a copy: only this CPU moves it)
+ *     F.CAPACITY     rounds per magazine
+ *     F.TAG          the owner tag a fast free accepts: the cache's, or −1 (never: slow-only and
  *                    init_on_free caches, and slots this worker has no handle for)
- *     F_INIT         alloc-time work: 0 none; n > 0 zero n bytes (init_on_alloc); −1 − k wipe the
+ *     F.INIT         alloc-time work: 0 none; n > 0 zero n bytes (init_on_alloc); −1 − k wipe the
  *                    word k words into the object (init_on_free's stale link word)
- *     F_EXTRA        1 when a fast alloc has more to do than its state change (F_INIT)
- *     F_MARK         word offset of the lazy-mode mark from the object's first word
- *     F_BIT_CHECK    1 when a lazy fast free must also read the state bit: the mark shares the
+ *     F.EXTRA        1 when a fast alloc has more to do than its state change (F.INIT)
+ *     F.MARK         word offset of the lazy-mode mark from the object's first word
+ *     F.BIT_CHECK    1 when a lazy fast free must also read the state bit: the mark shares the
  *                    free-pointer word, so objects on a slab free list do not carry it
- *     F_SHIFT, F_INVERSE, F_LIMIT, F_SPAN
+ *     F.SHIFT, F.INVERSE, F.LIMIT, F.SPAN
  *                    the object-start test without a division: with the slot size = 2^k · d, d odd,
  *                    `off` bytes past a full-order slab's first object is an object start iff
  *                    0 ≤ off < objs · size, off's low k bits are 0, and (off >> k) · d⁻¹ mod 2^32
  *                    ≤ ⌊(2^32 − 1) / d⌋ (the divisibility test of Granlund & Montgomery, PLDI 1994,
  *                    §9; Lemire, Kaser & Kurz 2019), where d⁻¹ is d's inverse mod 2^32
  *
- * Invariants: a row whose F_TAG is a cache's tag has F_ROUNDS_WORD = that cache's P_ROUNDS word for
+ * Invariants: a row whose F.TAG is a cache's tag has F.ROUNDS_WORD = that cache's P_ROUNDS word for
  * this CPU or the −1 word; the row past the last slot (deadRow) never changes, so a handle retired
  * there, or a kmalloc class with no cache yet, always misses.
  *
@@ -35,10 +35,10 @@
  *                          (plain loads and stores over a plain ArrayBuffer booted shared)
  *   lazy (plain arenas)    the bitmap does not change: a fast free reads the object's mark word
  *                          (every free object carries FREE_MARK ^ addr there, so without it the
- *                          object is allocated; F_BIT_CHECK rows also read the state bit), then
+ *                          object is allocated; F.BIT_CHECK rows also read the state bit), then
  *                          writes the mark; a fast alloc writes 0 to the mark. No read-modify-
  *                          write of a word another object shares, so an alloc and a free of one
- *                          object form no chain through memory (F_MARK: which word)
+ *                          object form no chain through memory (F.MARK: which word)
  *
  * Both fast paths either finish or change nothing and answer "slow path" (0 or false): the caller's
  * slow path then checks again and explains (a double free is reported there, with the cache name).
@@ -49,27 +49,40 @@
  * Node 20: 25 vs 16 ns per kmalloc churn pair on the same arena; the bench's churn group shows the
  * result, docs/benchmarks.md the history).
  */
-import { FREE_MARK, STATE_BIT_SHIFT, STATE_WORD_SHIFT } from './alloc-state.ts';
 import { DuplicateObjectError } from './errors.ts';
 
+/** Words per row. */
 export const ROW_WORDS = 16;
 
-// Module-local constants, not exported: V8 folds these in the fast paths, not exported bindings.
-const ROW = ROW_WORDS;
-const F_ROUNDS_WORD = 0;
-const F_LOADED = 1;
-const F_CAPACITY = 2;
-const F_TAG = 4;
-const F_INIT = 5;
-const F_SHIFT = 6;
-const F_INVERSE = 7;
-const F_LIMIT = 8;
-const F_SPAN = 9;
-const F_EXTRA = 10;
-const F_MARK = 11;
-const F_BIT_CHECK = 12;
-const MARK = FREE_MARK;
-const FAST_PAGE_SHIFT = 12;
+/** Row fields: word offsets in a row (see the file comment). @internal */
+export const ROW_FIELDS = {
+  ROUNDS_WORD: 0,
+  LOADED: 1,
+  CAPACITY: 2,
+  TAG: 4,
+  INIT: 5,
+  SHIFT: 6,
+  INVERSE: 7,
+  LIMIT: 8,
+  SPAN: 9,
+  EXTRA: 10,
+  MARK: 11,
+  BIT_CHECK: 12,
+} as const;
+const F = ROW_FIELDS;
+
+/*
+ * The fast paths (initObject … freeAny below) write these constants, and alloc-state.ts's
+ * FREE_MARK, STATE_WORD_SHIFT, STATE_BIT_SHIFT and ram.ts's PAGE_SHIFT, as numeric literals, each
+ * followed by its name in a comment, as TypeScript itself writes a const enum. A module constant
+ * costs a context-slot load and a hole check in bytecode (6 bytes a use), and tsc does not inline
+ * a const enum under isolatedModules. The size matters: V8 inlines the callees of a hot loop only
+ * while their bytecode adds up to at most --max-inlined-bytecode-size-cumulative (920 bytes in
+ * Node 20's V8). A caller's loop with kmalloc, kfree and two accesses to its objects went past it,
+ * so kfree's fast path became a call (docs/benchmarks.md, "kmalloc churn with the objects used").
+ * test/mm/slab/inlining.test.ts checks every such literal against the constant it names, and that
+ * the loop inlines kfree.
+ */
 
 /** What a row is bound from: a cache handle's layout and state. */
 interface CpuSlabBinding {
@@ -102,14 +115,14 @@ export interface CpuSlab {
    * Frees `addr` as an object of row `b`'s cache onto its loaded magazine. False, with nothing
    * changed, unless it starts an object of a full-order slab of that cache, is allocated (eager:
    * its state bit set, and cleared by this call; lazy: no mark, which this call writes, and with
-   * F_BIT_CHECK its bit set), and the magazine has room.
+   * F.BIT_CHECK its bit set), and the magazine has room.
    */
   free(addr: number, b: number): boolean;
   /** kfree's fast path: free() with the row of the cache the page's owner tag names. */
   freeAny(addr: number): boolean;
   /** Pushes a free object (its state changed: eager bit clear, lazy mark written) on row `b`'s loaded magazine; false when it is full or missing. */
   push(b: number, addr: number): boolean;
-  /** Row `b`'s alloc-time work on a new object (F_INIT). */
+  /** Row `b`'s alloc-time work on a new object (F.INIT). */
   initObject(b: number, addr: number): void;
   /** Fills row `b` for a cache handle (its fast free accepted only with `fastFree`). */
   bind(b: number, cache: CpuSlabBinding, fastFree: boolean, init: number): void;
@@ -140,41 +153,62 @@ export function createCpuSlab(
 ): CpuSlab {
   let slots = 1;
   while (slots < maxCaches + 1) slots *= 2;
-  const slotMask = slots - 1;
-  const deadRow = maxCaches * ROW;
-  const rows = new Int32Array(slots * ROW);
-  const u32 = new Uint32Array(w.buffer);
-  const bytes = new Uint8Array(w.buffer);
-  const names: string[] = [];
-  const classOf = kmallocClasses.classOf;
+  const deadRow = maxCaches * ROW_WORDS;
+  const rows = new Int32Array(slots * ROW_WORDS);
   const kmallocRow = new Int32Array(kmallocClasses.classes).fill(deadRow);
+  return cpuSlabPaths(w, new Uint32Array(w.buffer), new Uint8Array(w.buffer), rows, owner, firstObject, kmallocClasses.classOf, kmallocRow, stateBase, shared, lazy, neverWord, deadRow, slots - 1);
+}
+
+/**
+ * createCpuSlab's closures. The typed arrays are parameters here, not constants of the function
+ * that made them, so that the closures read them without a hole check (two bytes of bytecode per
+ * read, against the inlining budget: see ROW_FIELDS).
+ */
+function cpuSlabPaths(
+  w: Int32Array,
+  u32: Uint32Array,
+  bytes: Uint8Array,
+  rows: Int32Array,
+  owner: Uint32Array,
+  firstObject: Uint32Array,
+  classOf: Uint8Array,
+  kmallocRow: Int32Array,
+  stateBase: number,
+  shared: boolean,
+  lazy: boolean,
+  neverWord: number,
+  deadRow: number,
+  slotMask: number,
+): CpuSlab {
+  const slots = slotMask + 1;
+  const names: string[] = [];
 
   const clear = (b: number): void => {
-    rows.fill(0, b, b + ROW);
-    rows[b + F_ROUNDS_WORD] = neverWord;
-    rows[b + F_TAG] = -1;
+    rows.fill(0, b, b + ROW_WORDS);
+    rows[b + F.ROUNDS_WORD] = neverWord;
+    rows[b + F.TAG] = -1;
   };
-  for (let slot = 0; slot < slots; slot++) clear(slot * ROW);
+  for (let slot = 0; slot < slots; slot++) clear(slot * ROW_WORDS);
 
   const initObject = (b: number, addr: number): void => {
-    const init = rows[b + F_INIT] as number;
+    const init = rows[b + 5 /* F.INIT */] as number;
     if (init > 0) bytes.fill(0, addr, addr + init);
     else if (init < 0) w[(addr >>> 2) - 1 - init] = 0;
   };
 
   /** An alloc found the popped round's state bit set: it is held elsewhere, so the round is dropped. */
   const duplicate = (b: number, addr: number): never => {
-    throw new DuplicateObjectError(addr, names[b / ROW] ?? '?');
+    throw new DuplicateObjectError(addr, names[b / ROW_WORDS] ?? '?');
   };
 
   const allocEager = (b: number): number => {
-    const rw = rows[b + F_ROUNDS_WORD] as number;
+    const rw = rows[b + 0 /* F.ROUNDS_WORD */] as number;
     const r = (w[rw] as number) - 1;
     if (r < 0) return 0;
     w[rw] = r;
-    const addr = u32[(rows[b + F_LOADED] as number) + r] as number;
-    const sw = stateBase + (addr >>> STATE_WORD_SHIFT);
-    const bit = 1 << ((addr >>> STATE_BIT_SHIFT) & 31);
+    const addr = u32[(rows[b + 1 /* F.LOADED */] as number) + r] as number;
+    const sw = stateBase + (addr >>> 8 /* STATE_WORD_SHIFT */);
+    const bit = 1 << ((addr >>> 3 /* STATE_BIT_SHIFT */) & 31);
     if (shared) {
       if ((Atomics.or(w, sw, bit) & bit) !== 0) return duplicate(b, addr);
     } else {
@@ -182,66 +216,70 @@ export function createCpuSlab(
       if ((s & bit) !== 0) return duplicate(b, addr);
       w[sw] = s | bit;
     }
-    if (rows[b + F_EXTRA] !== 0) initObject(b, addr);
+    if (rows[b + 10 /* F.EXTRA */] !== 0) initObject(b, addr);
     return addr;
   };
 
   const push = (b: number, addr: number): boolean => {
-    const rw = rows[b + F_ROUNDS_WORD] as number;
+    const rw = rows[b + 0 /* F.ROUNDS_WORD */] as number;
     const r = w[rw] as number;
-    if (r >>> 0 >= (rows[b + F_CAPACITY] as number)) return false;
-    w[(rows[b + F_LOADED] as number) + r] = addr;
+    if (r >>> 0 >= (rows[b + 2 /* F.CAPACITY */] as number)) return false;
+    w[(rows[b + 1 /* F.LOADED */] as number) + r] = addr;
     w[rw] = r + 1;
     return true;
   };
 
   const allocLazy = (b: number): number => {
-    const rw = rows[b + F_ROUNDS_WORD] as number;
+    const rw = rows[b + 0 /* F.ROUNDS_WORD */] as number;
     const r = (w[rw] as number) - 1;
     if (r < 0) return 0;
     w[rw] = r;
-    const addr = u32[(rows[b + F_LOADED] as number) + r] as number;
-    w[(addr >>> 2) + (rows[b + F_MARK] as number)] = 0;
-    if (rows[b + F_EXTRA] !== 0) initObject(b, addr);
+    const addr = u32[(rows[b + 1 /* F.LOADED */] as number) + r] as number;
+    w[(addr >>> 2) + (rows[b + 11 /* F.MARK */] as number)] = 0;
+    if (rows[b + 10 /* F.EXTRA */] !== 0) initObject(b, addr);
     return addr;
   };
 
-  /** Whether `addr` starts an object of a full-order slab of row `b`'s cache (see F_SHIFT …). */
-  const objectStart = (addr: number, b: number): boolean => {
-    const pfn = addr >>> FAST_PAGE_SHIFT;
+  /** Whether `addr` starts an object of a full-order slab of row `b`'s cache (see F.SHIFT …). */
+  // A declaration, not a const closure: its callers then call it without a hole check.
+  function objectStart(addr: number, b: number): boolean {
+    const pfn = addr >>> 12 /* PAGE_SHIFT */;
     const off = addr - (firstObject[pfn] as number);
-    const k = rows[b + F_SHIFT] as number;
+    const k = rows[b + 6 /* F.SHIFT */] as number;
     const q = off >>> k;
     // Fractions, negatives and values past 2^31 all fail the second or third test.
-    if (owner[pfn] !== rows[b + F_TAG] || q << k !== off || off >>> 0 >= (rows[b + F_SPAN] as number)) return false;
-    return Math.imul(q, rows[b + F_INVERSE] as number) >>> 0 <= (rows[b + F_LIMIT] as number) >>> 0;
-  };
+    if (owner[pfn] !== rows[b + 4 /* F.TAG */] || q << k !== off || off >>> 0 >= (rows[b + 9 /* F.SPAN */] as number)) return false;
+    return Math.imul(q, rows[b + 7 /* F.INVERSE */] as number) >>> 0 <= (rows[b + 8 /* F.LIMIT */] as number) >>> 0;
+  }
+
+  /** The object's state bit (lazy mode: set while it is off its slab's free list). Out of line: only F.BIT_CHECK rows ask. */
+  const stateBitSet = (addr: number): boolean => ((w[stateBase + (addr >>> 8 /* STATE_WORD_SHIFT */)] as number) & (1 << ((addr >>> 3 /* STATE_BIT_SHIFT */) & 31))) !== 0;
 
   const freeLazy = (addr: number, b: number): boolean => {
     if (!objectStart(addr, b)) return false;
-    const rw = rows[b + F_ROUNDS_WORD] as number;
+    const rw = rows[b + 0 /* F.ROUNDS_WORD */] as number;
     const r = w[rw] as number;
-    if (r >>> 0 >= (rows[b + F_CAPACITY] as number)) return false;
+    if (r >>> 0 >= (rows[b + 2 /* F.CAPACITY */] as number)) return false;
     // Mark present: free already (or a caller's bytes); the slow path tells which. Every free
     // object carries it, except on a slab free list where the mark shares the link word: there,
     // a clear state bit says so.
-    const mw = (addr >>> 2) + (rows[b + F_MARK] as number);
-    const mark = addr ^ MARK;
+    const mw = (addr >>> 2) + (rows[b + 11 /* F.MARK */] as number);
+    const mark = addr ^ 0x4d41475b /* FREE_MARK */;
     if (w[mw] === mark) return false;
-    if (rows[b + F_BIT_CHECK] !== 0 && ((w[stateBase + (addr >>> STATE_WORD_SHIFT)] as number) & (1 << ((addr >>> STATE_BIT_SHIFT) & 31))) === 0) return false;
+    if (rows[b + 12 /* F.BIT_CHECK */] !== 0 && !stateBitSet(addr)) return false;
     w[mw] = mark;
-    w[(rows[b + F_LOADED] as number) + r] = addr;
+    w[(rows[b + 1 /* F.LOADED */] as number) + r] = addr;
     w[rw] = r + 1;
     return true;
   };
 
   const freeEager = (addr: number, b: number): boolean => {
     if (!objectStart(addr, b)) return false;
-    const rw = rows[b + F_ROUNDS_WORD] as number;
+    const rw = rows[b + 0 /* F.ROUNDS_WORD */] as number;
     const r = w[rw] as number;
-    if (r >>> 0 >= (rows[b + F_CAPACITY] as number)) return false;
-    const sw = stateBase + (addr >>> STATE_WORD_SHIFT);
-    const bit = 1 << ((addr >>> STATE_BIT_SHIFT) & 31);
+    if (r >>> 0 >= (rows[b + 2 /* F.CAPACITY */] as number)) return false;
+    const sw = stateBase + (addr >>> 8 /* STATE_WORD_SHIFT */);
+    const bit = 1 << ((addr >>> 3 /* STATE_BIT_SHIFT */) & 31);
     if (shared) {
       // One atomic step: of two racing frees, only the one that saw the bit set goes on.
       if ((Atomics.and(w, sw, ~bit) & bit) === 0) return false;
@@ -250,7 +288,7 @@ export function createCpuSlab(
       if ((s & bit) === 0) return false;
       w[sw] = s & ~bit;
     }
-    w[(rows[b + F_LOADED] as number) + r] = addr;
+    w[(rows[b + 1 /* F.LOADED */] as number) + r] = addr;
     w[rw] = r + 1;
     return true;
   };
@@ -265,29 +303,29 @@ export function createCpuSlab(
       return index === undefined ? 0 : alloc(kmallocRow[index] as number);
     },
     free,
-    freeAny: (addr) => free(addr, ((owner[addr >>> FAST_PAGE_SHIFT] as number) & slotMask) * ROW),
+    freeAny: (addr) => free(addr, ((owner[addr >>> 12 /* PAGE_SHIFT */] as number) & slotMask) * 16 /* ROW_WORDS */),
     push,
     initObject,
     bind(b, cache, fastFree, init) {
-      rows[b + F_ROUNDS_WORD] = neverWord;
-      rows[b + F_LOADED] = 0;
-      rows[b + F_CAPACITY] = cache.rounds;
-      rows[b + F_TAG] = fastFree ? cache.tag : -1;
-      rows[b + F_INIT] = init;
-      rows[b + F_EXTRA] = init !== 0 ? 1 : 0;
+      rows[b + F.ROUNDS_WORD] = neverWord;
+      rows[b + F.LOADED] = 0;
+      rows[b + F.CAPACITY] = cache.rounds;
+      rows[b + F.TAG] = fastFree ? cache.tag : -1;
+      rows[b + F.INIT] = init;
+      rows[b + F.EXTRA] = init !== 0 ? 1 : 0;
       const k = 31 - Math.clz32(cache.size & -cache.size);
       const d = cache.size >>> k;
-      rows[b + F_SHIFT] = k;
-      rows[b + F_INVERSE] = oddInverse(d);
-      rows[b + F_LIMIT] = Math.floor(0xffffffff / d) | 0;
-      rows[b + F_SPAN] = cache.objs * cache.size;
-      rows[b + F_MARK] = cache.markWord;
-      rows[b + F_BIT_CHECK] = cache.markIsLink ? 1 : 0;
-      names[b / ROW] = cache.name;
+      rows[b + F.SHIFT] = k;
+      rows[b + F.INVERSE] = oddInverse(d);
+      rows[b + F.LIMIT] = Math.floor(0xffffffff / d) | 0;
+      rows[b + F.SPAN] = cache.objs * cache.size;
+      rows[b + F.MARK] = cache.markWord;
+      rows[b + F.BIT_CHECK] = cache.markIsLink ? 1 : 0;
+      names[b / ROW_WORDS] = cache.name;
     },
     load(b, roundsWord, loadedWord) {
-      rows[b + F_ROUNDS_WORD] = roundsWord;
-      rows[b + F_LOADED] = loadedWord;
+      rows[b + F.ROUNDS_WORD] = roundsWord;
+      rows[b + F.LOADED] = loadedWord;
     },
     clear,
     setKmallocRow(index, b) {

@@ -114,12 +114,18 @@ export class Kmalloc {
 
   /** kmalloc(): an object of at least `size` bytes; OutOfMemoryError on exhaustion (tryKmalloc: null). */
   kmalloc(size: number, gfp?: number): number {
-    // Fast path: a plain request (GFP.KERNEL) popped straight off its class's magazine.
-    if (gfp === undefined || gfp === 0) {
+    // Fast path: a plain request (GFP.KERNEL) popped straight off its class's magazine. Kept this
+    // small on purpose: its bytecode counts against V8's inlining budget of the caller's loop
+    // (cpu-slab.ts, ROW_FIELDS).
+    if (!gfp) {
       const addr = this.cpu.kmalloc(size);
       if (addr !== 0) return addr;
     }
-    // Without GFP_MAY_FAIL the slow path returns an address or throws.
+    return this.kmallocMustSucceed(size, gfp);
+  }
+
+  /** The slow path of kmalloc(): without GFP_MAY_FAIL it returns an address or throws. */
+  private kmallocMustSucceed(size: number, gfp: number | undefined): number {
     return this.kmallocSlow(size, (gfp ?? 0) & ~GFP_MAY_FAIL) as number;
   }
 
