@@ -164,15 +164,19 @@ function churn(make: () => ChurnAllocator, touch: boolean): () => (n: number) =>
       };
     }
     return (n) => {
+      // A local int32 accumulator: `sum += …` on the captured variable outgrew int32 within a
+      // second and then kept a boxed double in the closure, which cost every case of the group.
+      let acc = sum;
       for (let i = 0; i < n; i++, step++) {
         const k = step & (CHURN_STEPS - 1);
         const v = victims[k] as number;
-        sum += a.read(live[v] as number);
+        acc = (acc + a.read(live[v] as number)) | 0;
         a.free(live[v] as number, v);
         const h = a.malloc(sizes[k] as number, v);
         a.write(h, k);
         live[v] = h;
       }
+      sum = acc;
       return sum;
     };
   };
