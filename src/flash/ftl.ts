@@ -41,7 +41,7 @@ import { ArgumentError, InvariantError } from '../util/errors.ts';
 import { BlockState } from './block-table.ts';
 import { CopyCounts } from './copy-counts.ts';
 import { FlashConfigError, FlashFullError, FlashMountError, LogicalAddressError } from './errors.ts';
-import { LogStore, TWO_32, putSeq } from './log-store.ts';
+import { LogStore } from './log-store.ts';
 import type { GcStats, LogStoreConfig } from './log-store.ts';
 
 export interface PageFtlConfig extends LogStoreConfig {
@@ -69,6 +69,9 @@ const KIND_TRIM = 2;
 const FTL_SPARE_BYTES = 16;
 /** p2l marks a live tombstone with this bit (so logical pages number fewer than 2^30). */
 const TOMBSTONE = 1 << 30;
+/** 2^32 (log-store's TWO_32), as a constant of this module for the write path. */
+const SEQ_WORD = 4294967296;
+const SEQ_WORD_INVERSE = 1 / SEQ_WORD;
 
 export class PageFtl extends LogStore {
   readonly logicalPages: number;
@@ -141,26 +144,29 @@ export class PageFtl extends LogStore {
   write(lpn: number, data: Uint8Array | null = null, temperature = 0): void {
     if (lpn >>> 0 !== lpn || lpn >= this.logicalPages) throw new LogicalAddressError(lpn, this.logicalPages);
     if (data !== null && data.length > this.device.pageBytes) throw this.oversized(lpn, data.length);
-    const s = this.streamOf(temperature);
+    // The same integer, now known to V8 as one: stored into the maps without a float conversion.
+    const l = lpn | 0;
+    // (Temperature 0, the common case, without the call: what the write path inlines is budgeted.)
+    const s = temperature > 0 ? this.streamOf(temperature) : 0;
     if ((this.frontier[s] as number) < 0) this.ensureFrontier(s);
     const b = this.frontier[s] as number;
     const p = this.fill[s] as number;
     const seq = this.seq;
-    this.stampSpare(KIND_DATA, s, lpn);
+    this.stampSpare(KIND_DATA, s, l);
     this.device.programFrom(b, p, data, FTL_SPARE_BYTES);
     this.seq = seq + 1;
     this.hostWrites++;
     const ppn = b * this.pagesPerBlock + p;
-    this.dropMapping(lpn, seq);
-    this.l2pMap[lpn] = ppn;
-    this.p2l[ppn] = lpn;
-    if (this.countsKept) this.copyCounts.inc(lpn);
+    this.dropMapping(l, seq);
+    this.l2pMap[l] = ppn;
+    this.p2l[ppn] = l;
+    if (this.countsKept === true) this.copyCounts.inc(l);
     this.table.valid[b]!++;
-    if (this.trackYoungest) {
+    if (this.trackYoungest === true) {
       this.writtenSeq[ppn] = seq;
       this.table.youngest[b] = seq;
     }
-    if (this.trackMtime) this.table.addMtime(b, seq, 1);
+    if (this.trackMtime === true) this.table.addMtime(b, seq, 1);
     this.advanceFrontier(s, p);
   }
 
@@ -354,9 +360,10 @@ export class PageFtl extends LogStore {
     const seq0 = this.seq;
     const seqLow0 = seq0 >>> 0;
     const low0 = seqLow0 | 0;
-    const high0 = ((seq0 - seqLow0) / TWO_32) | 0;
+    const high0 = ((seq0 - seqLow0) / SEQ_WORD) | 0;
     const high1 = (high0 + 1) | 0;
-    const carryAt = TWO_32 - seqLow0;
+    // (Clamped to a block: a small integer, compared as one.)
+    const carryAt = Math.min(SEQ_WORD - seqLow0, ppb) | 0;
     const tag = TAG | (KIND_DATA << 8) | target;
     const stale = this.staleLpns;
     const counting = this.countsKept;
@@ -371,10 +378,7 @@ export class PageFtl extends LogStore {
         const q = p2l[base + i] as number;
         if (q >= 0 && q < TOMBSTONE) break;
         if (q >= TOMBSTONE) pendingPages[pending++] = i;
-        else if (q < -1) {
-          if (counting) stale[nStale++] = -2 - q;
-          p2l[base + i] = -1;
-        }
+        else if (q < -1 && counting) stale[nStale++] = -2 - q;
       }
       if (i === ppb) break;
       // No frontier: the last run filled it, or a mount found none; there is a free block.
@@ -394,19 +398,16 @@ export class PageFtl extends LogStore {
             // before the chip copies the run: if the copy-back fails (power loss), the store is
             // mounted again from the chip, and these maps are not used.
             runPages[n] = i;
-            spares[4 * n] = tag;
-            spares[4 * n + 1] = q;
-            spares[4 * n + 2] = (low0 + n) | 0;
-            spares[4 * n + 3] = n < carryAt ? high0 : high1;
+            const at = n << 2;
+            spares[at] = tag;
+            spares[at + 1] = q;
+            spares[at + 2] = (low0 + n) | 0;
+            spares[at + 3] = n < carryAt ? high0 : high1;
             p2l[ppn0 + n] = q;
             l2pMap[q] = ppn0 + n;
-            p2l[base + i] = -1;
             n++;
           }
-        } else if (q < -1) {
-          if (counting) stale[nStale++] = -2 - q;
-          p2l[base + i] = -1;
-        }
+        } else if (q < -1 && counting) stale[nStale++] = -2 - q;
       }
       this.device.copybackRun(victim, runPages, spares, k, n, b, p, FTL_SPARE_BYTES);
       valid[b]! += n - k;
@@ -420,16 +421,17 @@ export class PageFtl extends LogStore {
         this.fill[target] = p + n - k;
       }
     }
-    // The victim's data pages are forgotten (p2l -1) as the pass meets them; its tombstones once
-    // they are settled, while its stale copies still count in copies().
+    // The victim's tombstones are settled while its stale copies still count in copies(); then the
+    // victim is forgotten (p2l -1) at once, not page by page as the pass meets them.
     if (pending > 0) this.settleTombstones(victim, target, pending);
+    p2l.fill(-1, base, base + ppb);
     // Apart, so the decrements (one cache miss each, independent) overlap.
     for (let k = 0; k < nStale; k++) copyCounts.dec(stale[k] as number);
   }
 
   /** The victim's `pending` live tombstones (pages in this.pending): each goes along while any data
    * page of its lpn remains on the chip, the victim's stale ones included (they leave copies() only
-   * after this). Then the victim forgets them (p2l -1). GC does not nest (the collecting flag), so
+   * after this); cleanBlock then forgets them (p2l -1). GC does not nest (the collecting flag), so
    * nothing else changes copies() meanwhile. */
   private settleTombstones(victim: number, target: number, pending: number): void {
     if (!this.countsKept) throw new InvariantError(`victim block ${victim} holds ${pending} live tombstones, but copies() is not kept (a TRIM keeps it)`);
@@ -446,7 +448,6 @@ export class PageFtl extends LogStore {
         this.tombstonesDropped++;
       }
     }
-    for (let k = 0; k < pending; k++) p2l[base + (this.pending[k] as number)] = -1;
   }
 
   private copyTombstone(victim: number, page: number, lpn: number, stream: number): void {
@@ -471,7 +472,10 @@ export class PageFtl extends LogStore {
     const seq = this.seq;
     spare[0] = TAG | (kind << 8) | stream;
     spare[1] = lpn;
-    putSeq(spare, 2, seq);
+    // putSeq(spare, 2, seq), written out (an imported binding is a checked load on every write);
+    // the high word by a multiplication by 2^-32, exact (a power of two) and without a branch.
+    spare[2] = seq >>> 0;
+    spare[3] = (seq * SEQ_WORD_INVERSE) >>> 0;
   }
 
   /** Ages for the cost-benefit policies once copies k..end-1 of a run (victim page
@@ -508,7 +512,7 @@ export class PageFtl extends LogStore {
     const page = old >= 0 ? old : -2 - old;
     this.p2l[page] = old >= 0 ? -2 - lpn : -1;
     const b = this.blockOf(page);
-    if (this.trackMtime) this.table.touchMtime(b, now, 1);
+    if (this.trackMtime === true) this.table.touchMtime(b, now, 1);
     this.table.invalidate(b);
   }
 
