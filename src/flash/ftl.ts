@@ -378,7 +378,10 @@ export class PageFtl extends LogStore {
         const q = p2l[base + i] as number;
         if (q >= 0 && q < TOMBSTONE) break;
         if (q >= TOMBSTONE) pendingPages[pending++] = i;
-        else if (q < -1 && counting) stale[nStale++] = -2 - q;
+        else if (q < -1) {
+          if (counting) stale[nStale++] = -2 - q;
+          p2l[base + i] = -1;
+        }
       }
       if (i === ppb) break;
       // No frontier: the last run filled it, or a mount found none; there is a free block.
@@ -405,9 +408,13 @@ export class PageFtl extends LogStore {
             spares[at + 3] = n < carryAt ? high0 : high1;
             p2l[ppn0 + n] = q;
             l2pMap[q] = ppn0 + n;
+            p2l[base + i] = -1;
             n++;
           }
-        } else if (q < -1 && counting) stale[nStale++] = -2 - q;
+        } else if (q < -1) {
+          if (counting) stale[nStale++] = -2 - q;
+          p2l[base + i] = -1;
+        }
       }
       this.device.copybackRun(victim, runPages, spares, k, n, b, p, FTL_SPARE_BYTES);
       valid[b]! += n - k;
@@ -421,17 +428,16 @@ export class PageFtl extends LogStore {
         this.fill[target] = p + n - k;
       }
     }
-    // The victim's tombstones are settled while its stale copies still count in copies(); then the
-    // victim is forgotten (p2l -1) at once, not page by page as the pass meets them.
+    // The victim's data pages are forgotten (p2l -1) as the pass meets them; its tombstones once
+    // they are settled, while its stale copies still count in copies().
     if (pending > 0) this.settleTombstones(victim, target, pending);
-    p2l.fill(-1, base, base + ppb);
     // Apart, so the decrements (one cache miss each, independent) overlap.
     for (let k = 0; k < nStale; k++) copyCounts.dec(stale[k] as number);
   }
 
   /** The victim's `pending` live tombstones (pages in this.pending): each goes along while any data
    * page of its lpn remains on the chip, the victim's stale ones included (they leave copies() only
-   * after this); cleanBlock then forgets them (p2l -1). GC does not nest (the collecting flag), so
+   * after this). Then the victim forgets them (p2l -1). GC does not nest (the collecting flag), so
    * nothing else changes copies() meanwhile. */
   private settleTombstones(victim: number, target: number, pending: number): void {
     if (!this.countsKept) throw new InvariantError(`victim block ${victim} holds ${pending} live tombstones, but copies() is not kept (a TRIM keeps it)`);
@@ -448,6 +454,7 @@ export class PageFtl extends LogStore {
         this.tombstonesDropped++;
       }
     }
+    for (let k = 0; k < pending; k++) p2l[base + (this.pending[k] as number)] = -1;
   }
 
   private copyTombstone(victim: number, page: number, lpn: number, stream: number): void {
