@@ -362,7 +362,7 @@ export class PageFtl extends LogStore {
     const low0 = seqLow0 | 0;
     const high0 = ((seq0 - seqLow0) / SEQ_WORD) | 0;
     const high1 = (high0 + 1) | 0;
-    // (Clamped to a block: a small integer, compared as one.)
+    // (Clamped to a block: a small integer.)
     const carryAt = Math.min(SEQ_WORD - seqLow0, ppb) | 0;
     const tag = TAG | (KIND_DATA << 8) | target;
     const stale = this.staleLpns;
@@ -405,7 +405,7 @@ export class PageFtl extends LogStore {
             spares[at] = tag;
             spares[at + 1] = q;
             spares[at + 2] = (low0 + n) | 0;
-            spares[at + 3] = n < carryAt ? high0 : high1;
+            spares[at + 3] = high0;
             p2l[ppn0 + n] = q;
             l2pMap[q] = ppn0 + n;
             p2l[base + i] = -1;
@@ -416,6 +416,9 @@ export class PageFtl extends LogStore {
           p2l[base + i] = -1;
         }
       }
+      // The copies from the carry on (once in 2^32 programs) take the next high word: set apart,
+      // so the loop above keeps fewer values in registers.
+      for (let j = carryAt > k ? carryAt : k; j < n; j++) spares[4 * j + 3] = high1;
       this.device.copybackRun(victim, runPages, spares, k, n, b, p, FTL_SPARE_BYTES);
       valid[b]! += n - k;
       if (tracking) this.noteRun(b, base, ppn0, k, n, seq0 + k);

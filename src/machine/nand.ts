@@ -572,8 +572,8 @@ export class NandDevice {
    * spares[k·spareBytes/4 …] (what register.spare holds for each copyback()). The same rules, cells,
    * counts and power-cut points as those copyback() calls in order. What every page of the run shares
    * (both blocks in range and good, the run inside the destination from its write pointer, the spare
-   * transfer, power) is checked once; each source page is checked to be in range and not erased.
-   * Where the shared checks fail, the run goes page by page through copyback(), which throws the
+   * transfer, power, from and to int32s) is checked once; each source page is checked to be in
+   * range and not erased. Where the shared checks fail, the run goes page by page through copyback(), which throws the
    * error the first failing call would, after copying the pages before it. Returns how many sources
    * were Corrupt (their copies are Corrupt too).
    */
@@ -584,6 +584,8 @@ export class NandDevice {
     const register = this.registerSpare;
     if (
       count < 0 ||
+      (from | 0) !== from ||
+      (to | 0) !== to ||
       dstPage !== this.writePointers[dstBlock] ||
       dstPage + count > ppb ||
       spares.length < to * words ||
@@ -613,7 +615,9 @@ export class NandDevice {
       // are contiguous in `spares` and in the cells (w === words), so they move in one copy.
       // Copy k lands on page shift + k of the chip.
       const shift = dstFirst - from;
-      for (let k = from; k < to; k++) {
+      // (from and to are int32s, checked above: as such the loop keeps k untagged.)
+      const end = to | 0;
+      for (let k = from | 0; k < end; k++) {
         const srcPage = srcPages[k] as number;
         const state = states[first + srcPage] as PageState;
         // (An int32 below 0 is at least 2^31 unsigned: one comparison checks the page's range.)
