@@ -41,7 +41,7 @@ import { ArgumentError, InvariantError } from '../util/errors.ts';
 import { BlockState } from './block-table.ts';
 import { CopyCounts } from './copy-counts.ts';
 import { FlashConfigError, FlashFullError, FlashMountError, LogicalAddressError } from './errors.ts';
-import { LogStore, TWO_32, putSeq } from './log-store.ts';
+import { LogStore } from './log-store.ts';
 import type { GcStats, LogStoreConfig } from './log-store.ts';
 
 export interface PageFtlConfig extends LogStoreConfig {
@@ -69,6 +69,9 @@ const KIND_TRIM = 2;
 const FTL_SPARE_BYTES = 16;
 /** p2l marks a live tombstone with this bit (so logical pages number fewer than 2^30). */
 const TOMBSTONE = 1 << 30;
+/** 2^32 (log-store's TWO_32), as a constant of this module for the write path. */
+const SEQ_WORD = 4294967296;
+const SEQ_WORD_INVERSE = 1 / SEQ_WORD;
 
 export class PageFtl extends LogStore {
   readonly logicalPages: number;
@@ -141,26 +144,29 @@ export class PageFtl extends LogStore {
   write(lpn: number, data: Uint8Array | null = null, temperature = 0): void {
     if (lpn >>> 0 !== lpn || lpn >= this.logicalPages) throw new LogicalAddressError(lpn, this.logicalPages);
     if (data !== null && data.length > this.device.pageBytes) throw this.oversized(lpn, data.length);
-    const s = this.streamOf(temperature);
+    // The same integer, now known to V8 as one: stored into the maps without a float conversion.
+    const l = lpn | 0;
+    // (Temperature 0, the common case, without the call: what the write path inlines is budgeted.)
+    const s = temperature > 0 ? this.streamOf(temperature) : 0;
     if ((this.frontier[s] as number) < 0) this.ensureFrontier(s);
     const b = this.frontier[s] as number;
     const p = this.fill[s] as number;
     const seq = this.seq;
-    this.stampSpare(KIND_DATA, s, lpn);
+    this.stampSpare(KIND_DATA, s, l);
     this.device.programFrom(b, p, data, FTL_SPARE_BYTES);
     this.seq = seq + 1;
     this.hostWrites++;
     const ppn = b * this.pagesPerBlock + p;
-    this.dropMapping(lpn, seq);
-    this.l2pMap[lpn] = ppn;
-    this.p2l[ppn] = lpn;
-    if (this.countsKept) this.copyCounts.inc(lpn);
+    this.dropMapping(l, seq);
+    this.l2pMap[l] = ppn;
+    this.p2l[ppn] = l;
+    if (this.countsKept === true) this.copyCounts.inc(l);
     this.table.valid[b]!++;
-    if (this.trackYoungest) {
+    if (this.trackYoungest === true) {
       this.writtenSeq[ppn] = seq;
       this.table.youngest[b] = seq;
     }
-    if (this.trackMtime) this.table.addMtime(b, seq, 1);
+    if (this.trackMtime === true) this.table.addMtime(b, seq, 1);
     this.advanceFrontier(s, p);
   }
 
@@ -354,9 +360,10 @@ export class PageFtl extends LogStore {
     const seq0 = this.seq;
     const seqLow0 = seq0 >>> 0;
     const low0 = seqLow0 | 0;
-    const high0 = ((seq0 - seqLow0) / TWO_32) | 0;
+    const high0 = ((seq0 - seqLow0) / SEQ_WORD) | 0;
     const high1 = (high0 + 1) | 0;
-    const carryAt = TWO_32 - seqLow0;
+    // (Clamped to a block: a small integer.)
+    const carryAt = Math.min(SEQ_WORD - seqLow0, ppb) | 0;
     const tag = TAG | (KIND_DATA << 8) | target;
     const stale = this.staleLpns;
     const counting = this.countsKept;
@@ -394,10 +401,11 @@ export class PageFtl extends LogStore {
             // before the chip copies the run: if the copy-back fails (power loss), the store is
             // mounted again from the chip, and these maps are not used.
             runPages[n] = i;
-            spares[4 * n] = tag;
-            spares[4 * n + 1] = q;
-            spares[4 * n + 2] = (low0 + n) | 0;
-            spares[4 * n + 3] = n < carryAt ? high0 : high1;
+            const at = n << 2;
+            spares[at] = tag;
+            spares[at + 1] = q;
+            spares[at + 2] = (low0 + n) | 0;
+            spares[at + 3] = high0;
             p2l[ppn0 + n] = q;
             l2pMap[q] = ppn0 + n;
             p2l[base + i] = -1;
@@ -408,6 +416,9 @@ export class PageFtl extends LogStore {
           p2l[base + i] = -1;
         }
       }
+      // The copies from the carry on (once in 2^32 programs) take the next high word: set apart,
+      // so the loop above keeps fewer values in registers.
+      for (let j = carryAt > k ? carryAt : k; j < n; j++) spares[4 * j + 3] = high1;
       this.device.copybackRun(victim, runPages, spares, k, n, b, p, FTL_SPARE_BYTES);
       valid[b]! += n - k;
       if (tracking) this.noteRun(b, base, ppn0, k, n, seq0 + k);
@@ -471,7 +482,10 @@ export class PageFtl extends LogStore {
     const seq = this.seq;
     spare[0] = TAG | (kind << 8) | stream;
     spare[1] = lpn;
-    putSeq(spare, 2, seq);
+    // putSeq(spare, 2, seq), written out (an imported binding is a checked load on every write);
+    // the high word by a multiplication by 2^-32, exact (a power of two) and without a branch.
+    spare[2] = seq >>> 0;
+    spare[3] = (seq * SEQ_WORD_INVERSE) >>> 0;
   }
 
   /** Ages for the cost-benefit policies once copies k..end-1 of a run (victim page
@@ -508,7 +522,7 @@ export class PageFtl extends LogStore {
     const page = old >= 0 ? old : -2 - old;
     this.p2l[page] = old >= 0 ? -2 - lpn : -1;
     const b = this.blockOf(page);
-    if (this.trackMtime) this.table.touchMtime(b, now, 1);
+    if (this.trackMtime === true) this.table.touchMtime(b, now, 1);
     this.table.invalidate(b);
   }
 

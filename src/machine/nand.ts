@@ -60,7 +60,12 @@ import { Prng } from '../util/prng.ts';
 import { NAND_TIMINGS } from './nand-timing.ts';
 import type { NandTiming, NandTimingName } from './nand-timing.ts';
 
-export const PageState = { Erased: 0, Programmed: 1, Corrupt: 2 } as const;
+/** The page states as plain constants: the hot paths compare with these (a property of PageState
+ * is a load and a map check on every use in optimised code; a module constant folds away). */
+const ERASED = 0;
+const PROGRAMMED = 1;
+const CORRUPT = 2;
+export const PageState = { Erased: ERASED, Programmed: PROGRAMMED, Corrupt: CORRUPT } as const;
 export type PageState = (typeof PageState)[keyof typeof PageState];
 
 export const EraseStatus = { Ok: 0, Failed: 1 } as const;
@@ -74,7 +79,13 @@ const FLAG_PAYLOAD = 1;
 const BLOCK_BAD = 1;
 const ERASED_WORD = -1;
 /** Indexes of the operation counters. */
-const C = { reads: 0, programs: 1, copybacks: 2, erases: 3, eraseFailures: 4, bytesIn: 5, bytesOut: 6 } as const;
+const C_READS = 0;
+const C_PROGRAMS = 1;
+const C_COPYBACKS = 2;
+const C_ERASES = 3;
+const C_ERASE_FAILURES = 4;
+const C_BYTES_IN = 5;
+const C_BYTES_OUT = 6;
 
 export interface NandGeometry {
   readonly blocks: number;
@@ -371,25 +382,25 @@ export class NandDevice {
   }
 
   get reads(): number {
-    return this.counters[C.reads] as number;
+    return this.counters[C_READS] as number;
   }
   get programs(): number {
-    return this.counters[C.programs] as number;
+    return this.counters[C_PROGRAMS] as number;
   }
   get copybacks(): number {
-    return this.counters[C.copybacks] as number;
+    return this.counters[C_COPYBACKS] as number;
   }
   get erases(): number {
-    return this.counters[C.erases] as number;
+    return this.counters[C_ERASES] as number;
   }
   get eraseFailures(): number {
-    return this.counters[C.eraseFailures] as number;
+    return this.counters[C_ERASE_FAILURES] as number;
   }
   get bytesIn(): number {
-    return this.counters[C.bytesIn] as number;
+    return this.counters[C_BYTES_IN] as number;
   }
   get bytesOut(): number {
-    return this.counters[C.bytesOut] as number;
+    return this.counters[C_BYTES_OUT] as number;
   }
 
   get geometry(): NandGeometry {
@@ -479,8 +490,8 @@ export class NandDevice {
       return;
     }
     // The common case in simulation, kept small enough to inline: no data, no power cut armed.
-    if (page !== this.writePointers[block] || page === this.pagesPerBlock || !this.powered || this.blockFlags[block] !== 0 || !this.transferFits(0, spareBytes)) {
-      this.fault('program', block, page, 0, spareBytes, -1, -1);
+    if (page !== this.writePointers[block] || page === this.pagesPerBlock || this.powered !== true || this.blockFlags[block] !== 0 || !this.spareFits(spareBytes)) {
+      this.programFault(block, page, spareBytes);
     }
     this.programSpareCells(block, page, spareBytes);
   }
@@ -522,8 +533,8 @@ export class NandDevice {
       this.register.data.set(data.subarray(start, start + dataBytes));
     }
     const counters = this.counters;
-    counters[C.reads]! += 1;
-    counters[C.bytesOut]! += dataBytes + spareBytes;
+    counters[C_READS]! += 1;
+    counters[C_BYTES_OUT]! += dataBytes + spareBytes;
     return this.pageStates[ppn] as PageState;
   }
 
@@ -544,7 +555,7 @@ export class NandDevice {
       dstPage === this.pagesPerBlock ||
       srcPage >>> 0 !== srcPage ||
       srcPage >= this.pagesPerBlock ||
-      state === PageState.Erased ||
+      state === ERASED ||
       !this.copybackBlocksOk(srcBlock, dstBlock, spareBytes)
     ) {
       this.fault('copy-back', dstBlock, dstPage, 0, spareBytes, srcBlock, srcPage);
@@ -561,8 +572,8 @@ export class NandDevice {
    * spares[k·spareBytes/4 …] (what register.spare holds for each copyback()). The same rules, cells,
    * counts and power-cut points as those copyback() calls in order. What every page of the run shares
    * (both blocks in range and good, the run inside the destination from its write pointer, the spare
-   * transfer, power) is checked once; each source page is checked to be in range and not erased.
-   * Where the shared checks fail, the run goes page by page through copyback(), which throws the
+   * transfer, power, from and to int32s) is checked once; each source page is checked to be in
+   * range and not erased. Where the shared checks fail, the run goes page by page through copyback(), which throws the
    * error the first failing call would, after copying the pages before it. Returns how many sources
    * were Corrupt (their copies are Corrupt too).
    */
@@ -573,6 +584,8 @@ export class NandDevice {
     const register = this.registerSpare;
     if (
       count < 0 ||
+      (from | 0) !== from ||
+      (to | 0) !== to ||
       dstPage !== this.writePointers[dstBlock] ||
       dstPage + count > ppb ||
       spares.length < to * words ||
@@ -581,7 +594,7 @@ export class NandDevice {
       let corrupt = 0;
       for (let k = from; k < to; k++) {
         for (let i = 0; i < words; i++) register[i] = spares[k * words + i] as number;
-        if (this.copyback(srcBlock, srcPages[k] as number, dstBlock, dstPage + k - from, spareBytes) === PageState.Corrupt) corrupt++;
+        if (this.copyback(srcBlock, srcPages[k] as number, dstBlock, dstPage + k - from, spareBytes) === CORRUPT) corrupt++;
       }
       return corrupt;
     }
@@ -600,16 +613,21 @@ export class NandDevice {
       // The common case in simulation (no power cut armed, no file, no page data, the whole spare
       // from `spares`): per page, only the source page's check and its state; the run's spare words
       // are contiguous in `spares` and in the cells (w === words), so they move in one copy.
-      for (let k = from; k < to; k++) {
+      // Copy k lands on page shift + k of the chip.
+      const shift = dstFirst - from;
+      // (from and to are int32s, checked above: as such the loop keeps k untagged.)
+      const end = to | 0;
+      for (let k = from | 0; k < end; k++) {
         const srcPage = srcPages[k] as number;
         const state = states[first + srcPage] as PageState;
-        if (srcPage >>> 0 !== srcPage || srcPage >= ppb || state === PageState.Erased) {
+        // (An int32 below 0 is at least 2^31 unsigned: one comparison checks the page's range.)
+        if (srcPage >>> 0 >= ppb || state === ERASED) {
           cells.set(spares.subarray(4 * from, 4 * k), 4 * dstFirst);
           this.settleRun(dstBlock, dstPage + k - from, k - from, spareBytes, spares, k);
           this.fault('copy-back', dstBlock, dstPage + k - from, 0, spareBytes, srcBlock, srcPage);
         }
-        states[dstFirst + k - from] = state;
-        if (state === PageState.Corrupt) corrupt++;
+        states[shift + k] = state;
+        if (state === CORRUPT) corrupt++;
       }
       if (count > 0) {
         cells.set(spares.subarray(4 * from, 4 * to), 4 * dstFirst);
@@ -621,7 +639,7 @@ export class NandDevice {
       const srcPage = srcPages[k] as number;
       const src = first + srcPage;
       const state = states[src] as PageState;
-      if (srcPage >>> 0 !== srcPage || srcPage >= ppb || state === PageState.Erased) {
+      if (srcPage >>> 0 !== srcPage || srcPage >= ppb || state === ERASED) {
         this.settleRun(dstBlock, dstPage + done, done, spareBytes, spares, k);
         this.fault('copy-back', dstBlock, dstPage + done, 0, spareBytes, srcBlock, srcPage);
       }
@@ -646,7 +664,7 @@ export class NandDevice {
       states[dst] = state;
       done++;
       if (this.sink !== null) this.persistPage(dst);
-      if (state === PageState.Corrupt) corrupt++;
+      if (state === CORRUPT) corrupt++;
     }
     if (done > 0) this.settleRun(dstBlock, dstPage + done, done, spareBytes, spares, to - 1);
     return corrupt;
@@ -657,8 +675,8 @@ export class NandDevice {
   private settleRun(dstBlock: number, writePointer: number, done: number, spareBytes: number, spares: Int32Array, k: number): void {
     this.writePointers[dstBlock] = writePointer;
     const counters = this.counters;
-    counters[C.copybacks]! += done;
-    counters[C.bytesIn]! += done * spareBytes;
+    counters[C_COPYBACKS]! += done;
+    counters[C_BYTES_IN]! += done * spareBytes;
     const words = spareBytes >>> 2;
     for (let i = 0; i < words; i++) this.registerSpare[i] = spares[k * words + i] as number;
   }
@@ -756,7 +774,7 @@ export class NandDevice {
     const w = this.spareWordsPerPage;
     this.resetErasedSpares();
     for (let ppn = 0; ppn < this.pages; ppn++) {
-      if (this.pageStates[ppn] !== PageState.Erased || this.unerasedArea(ppn) === null) continue;
+      if (this.pageStates[ppn] !== ERASED || this.unerasedArea(ppn) === null) continue;
       this.spareCellWords.fill(ERASED_WORD, ppn * w, (ppn + 1) * w);
       this.data?.fill(0xff, ppn * this.pageBytes, (ppn + 1) * this.pageBytes);
       this.persistPage(ppn);
@@ -777,8 +795,8 @@ export class NandDevice {
       for (let p = 0; p < this.pagesPerBlock; p++) {
         const ppn = b * this.pagesPerBlock + p;
         const state = this.pageStates[ppn] as number;
-        if (state > PageState.Corrupt) throw new InvariantError(`NAND block ${b} page ${p}: unknown state ${state}`);
-        if (state !== PageState.Erased) continue;
+        if (state > CORRUPT) throw new InvariantError(`NAND block ${b} page ${p}: unknown state ${state}`);
+        if (state !== ERASED) continue;
         const area = this.unerasedArea(ppn);
         if (area !== null) throw new InvariantError(`NAND block ${b} page ${p}: erased, but its ${area} area is not all 0xFF`);
       }
@@ -796,7 +814,7 @@ export class NandDevice {
 
   private scanWritePointer(block: number): number {
     const first = block * this.pagesPerBlock;
-    for (let p = this.pagesPerBlock - 1; p >= 0; p--) if (this.pageStates[first + p] !== PageState.Erased) return p + 1;
+    for (let p = this.pagesPerBlock - 1; p >= 0; p--) if (this.pageStates[first + p] !== ERASED) return p + 1;
     return 0;
   }
 
@@ -815,7 +833,17 @@ export class NandDevice {
    * range (the destination's range is its write pointer's business), both blocks good, power, and a
    * spare transfer that fits. */
   private copybackBlocksOk(srcBlock: number, dstBlock: number, spareBytes: number): boolean {
-    return srcBlock >>> 0 === srcBlock && srcBlock < this.blocks && this.powered && this.blockFlags[dstBlock] === 0 && this.blockFlags[srcBlock] === 0 && this.transferFits(0, spareBytes);
+    return srcBlock >>> 0 === srcBlock && srcBlock < this.blocks && this.powered === true && this.blockFlags[dstBlock] === 0 && this.blockFlags[srcBlock] === 0 && this.transferFits(0, spareBytes);
+  }
+
+  /** transferFits(0, spareBytes), small enough for the program path to inline at no cost. */
+  private spareFits(spareBytes: number): boolean {
+    return spareBytes >>> 0 === spareBytes && spareBytes <= this.spareBytes && (spareBytes & 3) === 0;
+  }
+
+  /** A program without data broke a rule (fault() throws the error that says which). */
+  private programFault(block: number, page: number, spareBytes: number): never {
+    this.fault('program', block, page, 0, spareBytes, -1, -1);
   }
 
   /** Whether a transfer fits the page and the spare area (spare in whole words; data only when stored). */
@@ -836,7 +864,7 @@ export class NandDevice {
       const wp = this.writePointers[block] as number;
       if (page !== wp) throw page < wp ? new PageNotErasedError(block, page) : new ProgramOrderError(block, page, wp);
     }
-    if (srcBlock !== -1 && this.pageStates[srcBlock * this.pagesPerBlock + srcPage] === PageState.Erased) throw new CopybackSourceError(srcBlock, srcPage);
+    if (srcBlock !== -1 && this.pageStates[srcBlock * this.pagesPerBlock + srcPage] === ERASED) throw new CopybackSourceError(srcBlock, srcPage);
     if (dataBytes > 0 && !this.payloadStored) {
       throw new NandTransferError(block, page, `transfer of ${dataBytes} data bytes at block ${block} page ${page}: this device keeps no page data (storePayload: false); expected 0`);
     }
@@ -857,7 +885,7 @@ export class NandDevice {
   private programCells(block: number, page: number, source: Uint8Array, dataBytes: number, spareBytes: number): void {
     if (dataBytes > 0) {
       (this.data as Uint8Array).set(dataBytes === source.length ? source : source.subarray(0, dataBytes), (block * this.pagesPerBlock + page) * this.pageBytes);
-      this.counters[C.bytesIn]! += dataBytes;
+      this.counters[C_BYTES_IN]! += dataBytes;
     }
     this.programSpareCells(block, page, spareBytes);
   }
@@ -867,16 +895,21 @@ export class NandDevice {
    * the program without data to inline it. */
   private programSpareCells(block: number, page: number, spareBytes: number): void {
     const ppn = block * this.pagesPerBlock + page;
-    const w = this.spareWordsPerPage;
-    this.spareFromRegister(ppn * w, spareBytes);
-    // The rest of the spare area stays erased: its cells may still hold what the last erase left.
-    if (spareBytes !== this.spareBytes) this.spareCellWords.fill(ERASED_WORD, ppn * w + (spareBytes >>> 2), (ppn + 1) * w);
-    this.pageStates[ppn] = PageState.Programmed;
+    this.spareFromRegister(ppn * this.spareWordsPerPage, spareBytes);
+    if (spareBytes !== this.spareBytes) this.eraseSpareTail(ppn, spareBytes);
+    this.pageStates[ppn] = PROGRAMMED;
     this.writePointers[block] = page + 1;
     if (this.sink !== null) this.persistPage(ppn);
     const counters = this.counters;
-    counters[C.programs]! += 1;
-    counters[C.bytesIn]! += spareBytes;
+    counters[C_PROGRAMS]! += 1;
+    counters[C_BYTES_IN]! += spareBytes;
+  }
+
+  /** The spare area of page `ppn` past its first `spareBytes` (a program's short spare transfer)
+   * stays erased: its cells may still hold what the last erase left. */
+  private eraseSpareTail(ppn: number, spareBytes: number): void {
+    const w = this.spareWordsPerPage;
+    this.spareCellWords.fill(ERASED_WORD, ppn * w + (spareBytes >>> 2), (ppn + 1) * w);
   }
 
   /** A copy-back's work on the cells once its checks pass: page `src` copied to page `page` of
@@ -888,23 +921,29 @@ export class NandDevice {
     this.pageStates[dst] = state;
     this.writePointers[block] = page + 1;
     const counters = this.counters;
-    counters[C.copybacks]! += 1;
-    counters[C.bytesIn]! += spareBytes;
+    counters[C_COPYBACKS]! += 1;
+    counters[C_BYTES_IN]! += spareBytes;
     return dst;
   }
 
   /** Moves the register's first `spareBytes` into the spare words from index `to` (16 bytes, the
-   * common case, unrolled). */
+   * common case, unrolled; the others apart, so the program path that inlines this stays small). */
   private spareFromRegister(to: number, spareBytes: number): void {
-    const words = this.spareCellWords;
-    const reg = this.registerSpare;
-    if (spareBytes === 16) {
-      words[to] = reg[0] as number;
-      words[to + 1] = reg[1] as number;
-      words[to + 2] = reg[2] as number;
-      words[to + 3] = reg[3] as number;
+    if (spareBytes !== 16) {
+      this.spareWordsFromRegister(to, spareBytes);
       return;
     }
+    const words = this.spareCellWords;
+    const reg = this.registerSpare;
+    words[to] = reg[0] as number;
+    words[to + 1] = reg[1] as number;
+    words[to + 2] = reg[2] as number;
+    words[to + 3] = reg[3] as number;
+  }
+
+  private spareWordsFromRegister(to: number, spareBytes: number): void {
+    const words = this.spareCellWords;
+    const reg = this.registerSpare;
     for (let i = 0; i < spareBytes >>> 2; i++) words[to + i] = reg[i] as number;
   }
 
@@ -937,7 +976,7 @@ export class NandDevice {
    * image attached, else when someone looks (spareStale). */
   private eraseCells(block: number): void {
     const first = block * this.pagesPerBlock;
-    this.pageStates.fill(PageState.Erased, first, first + this.pagesPerBlock);
+    this.pageStates.fill(ERASED, first, first + this.pagesPerBlock);
     this.data?.fill(0xff, first * this.pageBytes, (first + this.pagesPerBlock) * this.pageBytes);
     this.writePointers[block] = 0;
     if (this.sink !== null) {
@@ -973,13 +1012,13 @@ export class NandDevice {
   private countErase(block: number): boolean {
     const count = (this.eraseCounts[block] as number) + 1;
     this.eraseCounts[block] = count;
-    this.counters[C.erases]! += 1;
+    this.counters[C_ERASES]! += 1;
     if (this.enduranceCycles === 0 || count <= this.enduranceCycles) return false;
     this.resetErasedSpares();
     this.blockFlags[block] = (this.blockFlags[block] as number) | BLOCK_BAD;
     const first = block * this.pagesPerBlock;
-    this.pageStates.fill(PageState.Corrupt, first, first + (this.writePointers[block] as number));
-    this.counters[C.eraseFailures]! += 1;
+    this.pageStates.fill(CORRUPT, first, first + (this.writePointers[block] as number));
+    this.counters[C_ERASE_FAILURES]! += 1;
     return true;
   }
 
@@ -1000,7 +1039,7 @@ export class NandDevice {
         const spareCut = prng.int(spareTorn + 1);
         this.spareCells.fill(0xff, ppn * this.spareBytes + spareCut, (ppn + 1) * this.spareBytes);
         if (this.data !== null) this.data.fill(0xff, ppn * this.pageBytes + prng.int(this.pageBytes + 1), (ppn + 1) * this.pageBytes);
-        this.pageStates[ppn] = PageState.Corrupt;
+        this.pageStates[ppn] = CORRUPT;
       }
       this.persistPage(ppn);
     }
@@ -1037,11 +1076,11 @@ export class NandDevice {
       const ppn = first + p;
       const fate = prng.int(3);
       if (fate === 0) {
-        this.pageStates[ppn] = PageState.Erased;
+        this.pageStates[ppn] = ERASED;
         this.spareCellWords.fill(ERASED_WORD, ppn * w, (ppn + 1) * w);
         this.data?.fill(0xff, ppn * this.pageBytes, (ppn + 1) * this.pageBytes);
       } else if (fate === 1) {
-        this.pageStates[ppn] = PageState.Corrupt;
+        this.pageStates[ppn] = CORRUPT;
       }
     }
     this.writePointers[block] = this.scanWritePointer(block);
