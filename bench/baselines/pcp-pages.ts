@@ -11,9 +11,10 @@
  *          a 128-entry table (the list and the page flags) and checked; check the owner tag; pop
  *          the hot end of the list's ring (the slot before `end`, a power-of-two capacity; an
  *          empty list shows the NO_PFN sentinel there); count; write struct page: flags,
- *          refcount 1, mapcount 0, pincount 0, owner
+ *          refcount 1, owner (mapcount and pincount are 0 on every free page: the free checks)
  *   free   check the pfn (an integer in range, in the list's zone), the owner tag, order 0, the
- *          flags (allocated, not a slab's); the pageblock's migratetype picks the list (Unmovable
+ *          flags (allocated, not a slab's), mapcount and pincount 0 (not mapped, not pinned:
+ *          Linux's bad_page check); the pageblock's migratetype picks the list (Unmovable
  *          by a branch); at `high` the pair would drain, past the fold point it would fold the
  *          frees counter (here: both throw); write flags, refcount 0, owner 0; push the hot end;
  *          count; count the free in an int32 word of the pcp
@@ -130,9 +131,7 @@ export function pcpReference(nrPages: number, firstPfn: number, high: number, ca
     m[countWord] = ((m[countWord] as number) - 1) | 0;
     m[FLAGS + pfn] = flags;
     m[REFCOUNT + pfn] = 1;
-    m[MAPCOUNT + pfn] = 0;
-    m[PINCOUNT + pfn] = 0;
-    m[OWNER + pfn] = owner;
+    m[OWNER + pfn] = owner; // mapcount and pincount: 0 on every free page (the free checks them)
     return pfn;
   };
 
@@ -142,6 +141,7 @@ export function pcpReference(nrPages: number, firstPfn: number, high: number, ca
     const flagsAt = FLAGS + pfn;
     if (order !== 0 || (pfn >>> 0) !== pfn || pfn >= nrPages || pfn < firstPfn || (m[ownerAt] as number) >>> 0 !== owner || B[ORDER + pfn] !== 0) return fail('not an order-0 page of this owner');
     if (((m[flagsAt] as number) & (ALLOCATED | SLAB)) !== ALLOCATED) return fail('not an allocated page');
+    if (((m[MAPCOUNT + pfn] as number) | (m[PINCOUNT + pfn] as number)) !== 0) return fail('a page still mapped or pinned');
     // The pageblock's migratetype picks the list; Unmovable's by a branch, not by arithmetic: the
     // push's address then does not wait for the load (the same choice kmem's fast path makes).
     const mt = B[PAGEBLOCK + (pfn >>> PAGEBLOCK_ORDER)] as number;

@@ -73,6 +73,19 @@ export class WrongOrderError extends PageError {
   }
 }
 
+/** A free of a page that page tables still map or DMA still pins (Linux's bad_page(): "nonzero
+ *  mapcount"; a pinned page is one whose _refcount a FOLL_PIN bias keeps up). */
+export class PageInUseError extends PageError {
+  override name = 'PageInUseError';
+  constructor(
+    pfn: number,
+    readonly mapcount: number,
+    readonly pincount: number,
+  ) {
+    super(pfn, `free of pfn ${pfn}: it is ${mapcount !== 0 ? `still mapped by ${mapcount} page-table entr${mapcount === 1 ? 'y' : 'ies'}` : ''}${mapcount !== 0 && pincount !== 0 ? ' and ' : ''}${pincount !== 0 ? `pinned ${pincount} time${pincount === 1 ? '' : 's'} for DMA` : ''}; expected mapcount 0 and pincount 0 (unmap and unpin it first)`);
+  }
+}
+
 export class OutOfMemoryError extends KmemError {
   override name = 'OutOfMemoryError';
   constructor(

@@ -144,12 +144,18 @@ function validatePcpLists(pa: PageAllocator, zone: Zone, covered: Uint8Array): n
 
 /** Checks every frame of the zone; returns the pages in allocated blocks. */
 function validateFrames(pa: PageAllocator, zone: Zone, covered: Uint8Array, pcpPages: number): number {
-  const { flags, order: orders, head } = pa.memMap;
+  const { flags, order: orders, head, mapcount, pincount } = pa.memMap;
+  // Every free page (in a free block or on a per-CPU list) is mapped by no page table and pinned by
+  // nobody: every free checks it, and the order-0 fast allocation relies on it (it does not write them).
+  const unmapped = (pfn: number): void => {
+    if (((mapcount[pfn] as number) | (pincount[pfn] as number)) !== 0) fail(`zone ${zone.name}: free pfn ${pfn} has mapcount ${mapcount[pfn]} and pincount ${pincount[pfn]}; expected 0 and 0 on a free page`);
+  };
   let reserved = 0;
   let allocated = 0;
   for (let pfn = zone.startPfn; pfn < zone.endPfn; ) {
     const f = flags[pfn] as number;
     if (covered[pfn] === PCP) {
+      unmapped(pfn);
       pfn++;
     } else if ((f & PageFlag.Pcp) !== 0) {
       fail(`zone ${zone.name}: pfn ${pfn} is marked Pcp but is on no CPU's list`);
@@ -157,6 +163,7 @@ function validateFrames(pa: PageAllocator, zone: Zone, covered: Uint8Array, pcpP
       if ((f & PageFlag.Buddy) === 0) fail(`zone ${zone.name}: free pfn ${pfn} is inside a free block but marked as its head`);
       if ((f & PAGE_SENSITIVITY_TAGS) !== 0) fail(`zone ${zone.name}: free pfn ${pfn} has sensitivity tags 0x${(f & PAGE_SENSITIVITY_TAGS).toString(16)}; expected none on a free page`);
       const size = 1 << (orders[pfn] as number);
+      for (let p = pfn; p < pfn + size; p++) unmapped(p);
       for (let p = pfn + 1; p < pfn + size; p++) {
         if (((flags[p] as number) & (PageFlag.Buddy | PageFlag.Allocated | PageFlag.Reserved | PageFlag.Pcp | PAGE_SENSITIVITY_TAGS)) !== 0) {
           fail(`zone ${zone.name}: pfn ${p} inside the free block at ${pfn} has flags 0x${(flags[p] ?? 0).toString(16)}`);

@@ -50,6 +50,7 @@ import {
   PfnRangeError,
   ReservedPageError,
   WrongOrderError,
+  PageInUseError,
 } from './errors.ts';
 import { GFP, GFP_VALID_MASK, checkGfp, gfpMigratetype } from './gfp.ts';
 import type { MemMap } from './mem-map.ts';
@@ -383,6 +384,7 @@ export class PageAllocator {
     if ((flags & (PageFlag.Allocated | PageFlag.Slab)) !== PageFlag.Allocated || (this.#order[pfn] as number) !== order || this.#owner[pfn] !== owner) {
       this.#diagnoseBadFree(pfn, order, owner);
     }
+    this.#checkUnmapped(pfn, order);
     if (order === 0 && (this.#pcpBase >= 0 || this.#claimPcp())) {
       const mt = this.pageblockMt[pfn >>> PAGEBLOCK_ORDER] as number;
       if (mt < MIGRATE_PCPTYPES) {
@@ -846,8 +848,7 @@ export class PageAllocator {
       m[countWord] = ((m[countWord] as number) - 1) | 0;
       m[FLAGS + pfn] = flags;
       m[REFCOUNT + pfn] = 1;
-      m[MAPCOUNT + pfn] = 0;
-      m[PINCOUNT + pfn] = 0;
+      // mapcount and pincount: 0 already, as on every free page (every free checks it; validate()).
       m[OWNER + pfn] = owner; // the same 32 bits as the Uint32Array owner view holds
       return pfn;
     };
@@ -858,7 +859,7 @@ export class PageAllocator {
       const flagsAt = FLAGS + pfn;
       // Cheap, always on: the page is an order-0 block of this owner, allocated, no slab's.
       if ((pfn >>> 0) !== pfn || pfn >= nrPages || pfn < firstPfn || (m[ownerAt] as number) >>> 0 !== owner || B[ORDER + pfn] !== 0) return freeSlow(pfn, owner);
-      if (((m[flagsAt] as number) & 0x44) !== 0x4) return freeSlow(pfn, owner); // Allocated | Slab, Allocated
+      if (((m[flagsAt] as number) & 0x44) !== 0x4 || ((m[MAPCOUNT + pfn] as number) | (m[PINCOUNT + pfn] as number)) !== 0) return freeSlow(pfn, owner); // Allocated | Slab, Allocated; not mapped, not pinned
       // The pageblock's migratetype picks the list. Unmovable's by a branch, not by arithmetic, so
       // that the push's address does not wait for this load (a load of the pfn that the allocation
       // before it popped): the processor predicts the branch and runs ahead.
@@ -965,6 +966,19 @@ export class PageAllocator {
   }
 
   /** Works out why `freePages(pfn, order, owner)` is wrong and throws the matching error. Changes nothing. */
+  /** Cheap, always on (Linux's free_page_is_bad(): "nonzero mapcount"): no page of the block is
+   *  still mapped by a page table or pinned for DMA. Checked before anything changes. (Under the
+   *  zone lock the check is not repeated: a mapping or a pin takes a page its owner holds, and the
+   *  owner is the one freeing it.) */
+  #checkUnmapped(pfn: number, order: number): void {
+    const mapcount = this.memMap.mapcount;
+    const pincount = this.memMap.pincount;
+    const end = pfn + (1 << order);
+    for (let p = pfn; p < end; p++) {
+      if (((mapcount[p] as number) | (pincount[p] as number)) !== 0) throw new PageInUseError(p, mapcount[p] as number, pincount[p] as number);
+    }
+  }
+
   #diagnoseBadFree(pfn: number, order: number, owner: number): never {
     const flags = this.#flags[pfn] as number;
     if ((flags & PageFlag.Reserved) !== 0) {

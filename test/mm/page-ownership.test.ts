@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Kernel } from '../../src/mm/kernel.ts';
 import { GFP } from '../../src/mm/gfp.ts';
-import { DoubleFreeError, NotAllocatedError, OutOfMemoryError, PageOwnerError, WrongOrderError } from '../../src/mm/errors.ts';
+import { DoubleFreeError, NotAllocatedError, OutOfMemoryError, PageInUseError, PageOwnerError, WrongOrderError } from '../../src/mm/errors.ts';
 import * as kmem from '../../src/index.ts';
 import { PAGE_SHIFT } from '../../src/mm/types.ts';
 
@@ -57,6 +57,34 @@ test('wrong order, wrong owner tag, tail page, never allocated and already free:
   const free = pa.zones[0]!.startPfn + 100;
   refused(kernel, () => pa.freePages(free, 0), NotAllocatedError, /never handed out/);
   assert.throws(() => pa.allocPages(0, GFP.KERNEL, -1), /owner tag -1/);
+});
+
+test('freePages of a page still mapped or pinned is refused (Linux bad_page: nonzero mapcount), on the per-CPU path and the buddy path, nothing changed', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const pages = kernel.pages;
+  const { mapcount, pincount } = pages.memMap;
+  // Order 0 (the per-CPU fast path): a page-table mapping left behind, then a DMA pin.
+  const pfn = pages.allocPages(0);
+  mapcount[pfn] = 1;
+  refused(kernel, () => pages.freePages(pfn, 0), PageInUseError, new RegExp(`^free of pfn ${pfn}: it is still mapped by 1 page-table entry; expected mapcount 0 and pincount 0`));
+  mapcount[pfn] = 0;
+  pincount[pfn] = 2;
+  refused(kernel, () => pages.freePages(pfn, 0), PageInUseError, /pinned 2 times for DMA; expected mapcount 0/);
+  pincount[pfn] = 0;
+  pages.freePages(pfn, 0);
+  // A block of order 2 whose third page is still mapped: the error names that page.
+  const block = pages.allocPages(2);
+  mapcount[block + 2] = 3;
+  refused(kernel, () => pages.freePages(block, 2), PageInUseError, new RegExp(`^free of pfn ${block + 2}: it is still mapped by 3 page-table entries`));
+  mapcount[block + 2] = 0;
+  pages.freePages(block, 2);
+  // Every free page is unmapped and unpinned: validate() says so when it is not.
+  const again = pages.allocPages(0);
+  pages.freePages(again, 0);
+  mapcount[again] = 1;
+  assert.throws(() => kernel.validate(), /free pfn \d+ has mapcount 1 and pincount 0; expected 0 and 0 on a free page/);
+  mapcount[again] = 0;
+  kernel.validate();
 });
 
 test('the buddy internals are not part of the public API', () => {
