@@ -73,16 +73,23 @@ export class WrongOrderError extends PageError {
   }
 }
 
-/** A free of a page that page tables still map or DMA still pins (Linux's bad_page(): "nonzero
- *  mapcount"; a pinned page is one whose _refcount a FOLL_PIN bias keeps up). */
+/** A free of a page that page tables still map, that DMA still pins, or that another holder still
+ *  references (Linux's bad_page(): "nonzero mapcount", and the _refcount put_page_testzero() must
+ *  bring to zero). `refcount` counts the allocation's own reference, so at most 1 is free-able;
+ *  FOLL_PIN pins of an order-0 page are in it, GUP_PIN_COUNTING_BIAS each, as in Linux. */
 export class PageInUseError extends PageError {
   override name = 'PageInUseError';
   constructor(
     pfn: number,
     readonly mapcount: number,
     readonly pincount: number,
+    readonly refcount: number,
   ) {
-    super(pfn, `free of pfn ${pfn}: it is ${mapcount !== 0 ? `still mapped by ${mapcount} page-table entr${mapcount === 1 ? 'y' : 'ies'}` : ''}${mapcount !== 0 && pincount !== 0 ? ' and ' : ''}${pincount !== 0 ? `pinned ${pincount} time${pincount === 1 ? '' : 's'} for DMA` : ''}; expected mapcount 0 and pincount 0 (unmap and unpin it first)`);
+    const why: string[] = [];
+    if (mapcount !== 0) why.push(`still mapped by ${mapcount} page-table entr${mapcount === 1 ? 'y' : 'ies'}`);
+    if (pincount !== 0) why.push(`pinned ${pincount} time${pincount === 1 ? '' : 's'} for DMA`);
+    if (refcount > 1) why.push(`held by ${refcount - 1} reference${refcount === 2 ? '' : 's'} (get_page or a DMA pin) besides the allocation's own (refcount ${refcount})`);
+    super(pfn, `free of pfn ${pfn}: it is ${why.join(' and ')}; expected mapcount 0, pincount 0 and refcount at most 1 (unmap, unpin and put the other references first)`);
   }
 }
 

@@ -857,9 +857,21 @@ export class PageAllocator {
       const m = M;
       const ownerAt = OWNER + pfn;
       const flagsAt = FLAGS + pfn;
-      // Cheap, always on: the page is an order-0 block of this owner, allocated, no slab's.
-      if ((pfn >>> 0) !== pfn || pfn >= nrPages || pfn < firstPfn || (m[ownerAt] as number) >>> 0 !== owner || B[ORDER + pfn] !== 0) return freeSlow(pfn, owner);
-      if (((m[flagsAt] as number) & 0x44) !== 0x4 || ((m[MAPCOUNT + pfn] as number) | (m[PINCOUNT + pfn] as number)) !== 0) return freeSlow(pfn, owner); // Allocated | Slab, Allocated; not mapped, not pinned
+      // Cheap, always on: the page is an order-0 block of this owner.
+      // Allocated and no slab's (flags & (Allocated | Slab) === Allocated: 0x44, 0x4); not mapped, not
+      // pinned, no reference beyond the allocation's own (refcount 0 or 1). One test, one exit:
+      // each exit costs bytecode, and the two fast paths stay inside V8's inlining budget.
+      if (
+        (pfn >>> 0) !== pfn ||
+        pfn >= nrPages ||
+        pfn < firstPfn ||
+        (m[ownerAt] as number) >>> 0 !== owner ||
+        B[ORDER + pfn] !== 0 ||
+        ((m[flagsAt] as number) & 0x44) !== 0x4 ||
+        ((m[MAPCOUNT + pfn] as number) | (m[PINCOUNT + pfn] as number) | ((m[REFCOUNT + pfn] as number) >>> 1)) !== 0
+      ) {
+        return freeSlow(pfn, owner);
+      }
       // The pageblock's migratetype picks the list. Unmovable's by a branch, not by arithmetic, so
       // that the push's address does not wait for this load (a load of the pfn that the allocation
       // before it popped): the processor predicts the branch and runs ahead.
@@ -966,16 +978,22 @@ export class PageAllocator {
   }
 
   /** Works out why `freePages(pfn, order, owner)` is wrong and throws the matching error. Changes nothing. */
-  /** Cheap, always on (Linux's free_page_is_bad(): "nonzero mapcount"): no page of the block is
-   *  still mapped by a page table or pinned for DMA. Checked before anything changes. (Under the
+  /** Cheap, always on (Linux's free_page_is_bad(): "nonzero mapcount", and the _refcount that
+   *  put_page_testzero() must bring to zero): the block holds no reference beyond the allocation's
+   *  own (a get_page or an order-0 page's FOLL_PIN bias would raise it), and no page of it is still
+   *  mapped by a page table or pinned for DMA. Checked before anything changes. (Under the
    *  zone lock the check is not repeated: a mapping or a pin takes a page its owner holds, and the
    *  owner is the one freeing it.) */
   #checkUnmapped(pfn: number, order: number): void {
     const mapcount = this.memMap.mapcount;
     const pincount = this.memMap.pincount;
+    const refcount = this.#refcount;
+    // The block's reference count is its first page's; at most the allocation's own may be left
+    // (0: a caller that dropped it first, as put_page_testzero() does before the free).
+    if ((refcount[pfn] as number) >>> 1 !== 0) throw new PageInUseError(pfn, mapcount[pfn] as number, pincount[pfn] as number, refcount[pfn] as number);
     const end = pfn + (1 << order);
     for (let p = pfn; p < end; p++) {
-      if (((mapcount[p] as number) | (pincount[p] as number)) !== 0) throw new PageInUseError(p, mapcount[p] as number, pincount[p] as number);
+      if (((mapcount[p] as number) | (pincount[p] as number)) !== 0) throw new PageInUseError(p, mapcount[p] as number, pincount[p] as number, 1);
     }
   }
 

@@ -59,18 +59,25 @@ test('wrong order, wrong owner tag, tail page, never allocated and already free:
   assert.throws(() => pa.allocPages(0, GFP.KERNEL, -1), /owner tag -1/);
 });
 
-test('freePages of a page still mapped or pinned is refused (Linux bad_page: nonzero mapcount), on the per-CPU path and the buddy path, nothing changed', () => {
+test('freePages of a page still mapped, pinned or referenced is refused (Linux bad_page), on the per-CPU path and the buddy path, nothing changed', () => {
   const kernel = Kernel.boot({ ramBytes: '32MiB' });
   const pages = kernel.pages;
   const { mapcount, pincount } = pages.memMap;
   // Order 0 (the per-CPU fast path): a page-table mapping left behind, then a DMA pin.
   const pfn = pages.allocPages(0);
   mapcount[pfn] = 1;
-  refused(kernel, () => pages.freePages(pfn, 0), PageInUseError, new RegExp(`^free of pfn ${pfn}: it is still mapped by 1 page-table entry; expected mapcount 0 and pincount 0`));
+  refused(kernel, () => pages.freePages(pfn, 0), PageInUseError, new RegExp(`^free of pfn ${pfn}: it is still mapped by 1 page-table entry; expected mapcount 0, pincount 0 and refcount at most 1`));
   mapcount[pfn] = 0;
   pincount[pfn] = 2;
   refused(kernel, () => pages.freePages(pfn, 0), PageInUseError, /pinned 2 times for DMA; expected mapcount 0/);
   pincount[pfn] = 0;
+  // A reference besides the allocation's own: a get_page, or an order-0 page's FOLL_PIN bias (1024).
+  const { refcount } = pages.memMap;
+  refcount[pfn] = 2;
+  refused(kernel, () => pages.freePages(pfn, 0), PageInUseError, /it is held by 1 reference \(get_page or a DMA pin\) besides the allocation's own \(refcount 2\)/);
+  refcount[pfn] = 1025;
+  refused(kernel, () => pages.freePages(pfn, 0), PageInUseError, /held by 1024 references/);
+  refcount[pfn] = 1;
   pages.freePages(pfn, 0);
   // A block of order 2 whose third page is still mapped: the error names that page.
   const block = pages.allocPages(2);
