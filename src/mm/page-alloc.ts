@@ -384,7 +384,7 @@ export class PageAllocator {
     if ((flags & (PageFlag.Allocated | PageFlag.Slab)) !== PageFlag.Allocated || (this.#order[pfn] as number) !== order || this.#owner[pfn] !== owner) {
       this.#diagnoseBadFree(pfn, order, owner);
     }
-    this.#checkUnmapped(pfn, order);
+    this.#checkNotInUse(pfn, order);
     if (order === 0 && (this.#pcpBase >= 0 || this.#claimPcp())) {
       const mt = this.pageblockMt[pfn >>> PAGEBLOCK_ORDER] as number;
       if (mt < MIGRATE_PCPTYPES) {
@@ -984,7 +984,7 @@ export class PageAllocator {
    *  mapped by a page table or pinned for DMA. Checked before anything changes. (Under the
    *  zone lock the check is not repeated: a mapping or a pin takes a page its owner holds, and the
    *  owner is the one freeing it.) */
-  #checkUnmapped(pfn: number, order: number): void {
+  #checkNotInUse(pfn: number, order: number): void {
     const mapcount = this.memMap.mapcount;
     const pincount = this.memMap.pincount;
     const refcount = this.#refcount;
