@@ -10,15 +10,21 @@ test('workers killed with terminate() mid-run are offlined from worker.on("exit"
   const kernel = Kernel.boot({ ramBytes: '64MiB', shared: true, cpus: 3 });
   const cache = kernel.createCache('crashy', 72);
   const held = new SharedArrayBuffer(kernel.ram.sizeBytes / 2);
+  // The lock holder starts once the other worker has reported: started together, it could take the
+  // slab lock while the other still allocates, and the other (alive, blocked on it) would then take
+  // the lock over itself once the holder died, recording the recovery in its own kernel object.
+  let firstReported = (): void => undefined;
+  const first = new Promise<void>((resolve) => (firstReported = resolve));
   const runs = [false, true].map(
     (holdLock, i) =>
-      new Promise<void>((resolve, reject) => {
+      new Promise<void>((resolve, reject) => void (holdLock ? first : Promise.resolve()).then(() => {
         const { worker, report } = startLabWorker(new URL('./crash-worker.ts', import.meta.url), { buffer: kernel.buffer, held, seed: 40 + i, holdLock });
         t.after(() => worker.terminate()); // the workers spin until killed: never leave one behind
         report.catch(() => undefined); // the outcome is judged from the 'message' and 'exit' handlers below
         let claim: { cpu: number; epoch: number } | null = null;
         worker.once('message', (message: { cpu: number; epoch: number }) => {
           claim = message;
+          if (!holdLock) firstReported();
           void worker.terminate(); // killed mid-run: no detach()
         });
         worker.once('error', reject);
@@ -33,7 +39,7 @@ test('workers killed with terminate() mid-run are offlined from worker.on("exit"
             reject(error as Error);
           }
         });
-      }),
+      })),
   );
   await Promise.all(runs);
   assert.equal(kernel.stats().cpuSlots.filter((s) => s.online).length, 1, 'only the main thread holds a slot');
