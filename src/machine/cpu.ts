@@ -41,13 +41,15 @@
  * while one may: othersCached), the first L2 array's 4 KiB probe, and on a miss a four-level walk
  * to a present 4 KiB leaf the current mode may read, then the STLB and L1 fills (same LRU victim,
  * signature byte, size and global counts), the A bits, the counters and the remembered translation.
+ * A run's data is read after the run's translations, in a loop of its own (docs/benchmarks.md,
+ * "translate a run, then read it").
  * The walk reads and checks every entry before it writes anything, so a load it cannot serve (a
  * fault, a large page, an entry or frame outside RAM below 2 GiB, rights that refuse) stops the run
  * with nothing changed, and takes the general path. Off with a memory port, a walk port or
  * page-walk caches. Counters are folded once per run, by its caller (foldMisses). test/machine/tlb-miss-path.test.ts
  * runs a seeded mix through both paths on five presets and compares everything.
  */
-import { KmemError } from '../util/errors.ts';
+import { InvariantError, KmemError } from '../util/errors.ts';
 import { PhysicalAddressError, type Ram } from './ram.ts';
 import {
   PTE_ACCESSED,
@@ -725,11 +727,13 @@ export class Cpu {
    *  as one long loop it was compiled on-stack and thrown away at every exit (the code after the
    *  loop had no type feedback), hundreds of times a second. */
   private loadRun(vaddrs: ArrayLike<number>, start: number, end: number, out: Uint32Array | undefined, sum: number): number {
-    // Runs that could take the clock to STAMP_LIMIT (renumbering), and runs through a memory port
-    // (the shortcut is off), go the plain way. (The run's slow loads also advance the clock, through
+    // Runs that could take the clock to STAMP_LIMIT (renumbering), runs through a memory port (the
+    // shortcut is off), and runs whose `out` lies in RAM go the plain way: the miss path translates
+    // a run before it reads the run's data and writes `out`, so a value written over a page table
+    // would not be seen by the run's later walks, as it is one load at a time. (The run's slow loads also advance the clock, through
     // touch(), which renumbers at the limit: the inline stamps can overshoot it by a few hundred at
     // most, far inside the int32 and Smi ranges, and the next touch() renumbers.)
-    if (this.port !== null || this.l1First.clock + (end - start) >= L_STAMP_LIMIT) {
+    if (this.port !== null || this.l1First.clock + (end - start) >= L_STAMP_LIMIT || (out !== undefined && out.buffer === this.ram.buffer)) {
       for (let i = start; i < end; i++) {
         const value = this.load32Unpolled(vaddrs[i]!);
         if (out !== undefined) out[i] = value;
@@ -881,7 +885,10 @@ export class Cpu {
     const tally = this.missTally;
     // An upper-level entry the miss path follows: present, not a large page, next table below 2 GiB.
     const upperBad = hiReserved | L_PTE_HI_FRAME_MASK;
+    // The run's translated word indices, read after its translations (see the loop's end).
+    const wordAt = new Int32Array(POLL_EVERY);
     return (vaddrs, start, end, out, sum) => {
+      if (end - start > POLL_EVERY) throw new InvariantError(`a miss-path run of ${end - start} loads, expected at most ${POLL_EVERY}`);
       const pcid = this.pcid;
       const readMask = this.readMask;
       const readWant = this.readWant;
@@ -1027,10 +1034,15 @@ export class Cpu {
           lastRights = rights;
           lastBase = vaddr - offset;
         } else break; // a shortcut hit: shortcutRun's (its loop is kept short for hits)
-        // The frame as the probe or walk gave it, not as re-read from the filled way: the read's
-        // address then does not wait for the victim scans, and its host cache miss overlaps them.
-        const value = u32[(lastFrame + offset) >>> 2]!;
-        if (out !== undefined) out[i] = value;
+        wordAt[i - start] = (lastFrame + offset) >>> 2;
+      }
+      // The data reads, after the run's translations: a loop of a few instructions per read keeps
+      // many host cache misses in flight, where one read per translation (a hundred instructions
+      // and more) waited for each in turn. Same values: no translation writes data, and `out` in
+      // RAM (which a read could see) goes the plain way (loadRun).
+      for (let k = start; k < i; k++) {
+        const value = u32[wordAt[k - start]!]!;
+        if (out !== undefined) out[k] = value;
         sum = (sum + value) | 0;
       }
       array.clock = clock;
