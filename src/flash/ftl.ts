@@ -152,8 +152,13 @@ export class PageFtl extends LogStore {
     const b = this.frontier[s] as number;
     const p = this.fill[s] as number;
     const seq = this.seq;
-    this.stampSpare(KIND_DATA, s, l);
-    this.device.programFrom(b, p, data, FTL_SPARE_BYTES);
+    if (data === null) {
+      // The spare words as arguments (stampSpare's, written out): no staging in the register.
+      this.device.programSpare16(b, p, TAG | (KIND_DATA << 8) | s, l, seq >>> 0, (seq * SEQ_WORD_INVERSE) >>> 0);
+    } else {
+      this.stampSpare(KIND_DATA, s, l);
+      this.device.programFrom(b, p, data, FTL_SPARE_BYTES);
+    }
     this.seq = seq + 1;
     this.hostWrites++;
     const ppn = b * this.pagesPerBlock + p;

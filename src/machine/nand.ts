@@ -15,7 +15,9 @@
  * Operations go through the page register, as on an ONFI chip: program() moves `dataBytes` of
  * register.data and `spareBytes` of register.spare into an erased page (bytes not transferred stay
  * erased, 0xFF); programFrom() is program() with the data transferred from the caller's buffer, as
- * the bus would, instead of staged in register.data first; read() moves a page into the register;
+ * the bus would, instead of staged in register.data first; programSpare16() is program() of a page
+ * without data whose 16 spare bytes come as four words (they still pass through the register);
+ * read() moves a page into the register;
  * copyback() moves a page to another inside the chip (ONFI's copy-back program), and copybackRun()
  * is a run of copy-backs from one block to consecutive pages of another, the rules every page shares
  * checked once; eraseBlock() sets a block's cells back to 0xFF. A block whose
@@ -496,6 +498,45 @@ export class NandDevice {
     this.programSpareCells(block, page, spareBytes);
   }
 
+  /**
+   * program(block, page, 0, 16) with register.spareWords[0..3] = w0..w3 first: a page without data
+   * and a 16-byte spare transfer whose words come as arguments (what a simulation that keeps no page
+   * data programs). The same rules, cells, counts and power-cut point; the words pass through the
+   * register, which holds them afterwards, as it would. The common case (the rules hold, no power cut
+   * armed) writes the cells from the arguments; any other goes through program().
+   */
+  programSpare16(block: number, page: number, w0: number, w1: number, w2: number, w3: number): void {
+    const reg = this.registerSpare;
+    reg[0] = w0;
+    reg[1] = w1;
+    reg[2] = w2;
+    reg[3] = w3;
+    if (this.cutCountdown !== 0 || page !== this.writePointers[block] || page === this.pagesPerBlock || this.powered !== true || this.blockFlags[block] !== 0 || this.spareWordsPerPage < 4) {
+      this.program(block, page, 0, 16);
+      return;
+    }
+    const ppn = block * this.pagesPerBlock + page;
+    const words = this.spareCellWords;
+    const to = ppn * this.spareWordsPerPage;
+    words[to] = w0;
+    words[to + 1] = w1;
+    words[to + 2] = w2;
+    words[to + 3] = w3;
+    this.programmed(block, page, ppn, 16);
+  }
+
+  /** What a program leaves besides its spare words (written): the spare past them erased, the page's
+   * state and the write pointer; persisted and counted. */
+  private programmed(block: number, page: number, ppn: number, spareBytes: number): void {
+    if (spareBytes !== this.spareBytes) this.eraseSpareTail(ppn, spareBytes);
+    this.pageStates[ppn] = PROGRAMMED;
+    this.writePointers[block] = page + 1;
+    if (this.sink !== null) this.persistPage(ppn);
+    const counters = this.counters;
+    counters[C_PROGRAMS]! += 1;
+    counters[C_BYTES_IN]! += spareBytes;
+  }
+
   /** programFrom() with page data or a power cut armed. */
   private programFromChecked(block: number, page: number, data: Uint8Array | null, spareBytes: number): void {
     const dataBytes = data === null ? 0 : data.length;
@@ -896,13 +937,7 @@ export class NandDevice {
   private programSpareCells(block: number, page: number, spareBytes: number): void {
     const ppn = block * this.pagesPerBlock + page;
     this.spareFromRegister(ppn * this.spareWordsPerPage, spareBytes);
-    if (spareBytes !== this.spareBytes) this.eraseSpareTail(ppn, spareBytes);
-    this.pageStates[ppn] = PROGRAMMED;
-    this.writePointers[block] = page + 1;
-    if (this.sink !== null) this.persistPage(ppn);
-    const counters = this.counters;
-    counters[C_PROGRAMS]! += 1;
-    counters[C_BYTES_IN]! += spareBytes;
+    this.programmed(block, page, ppn, spareBytes);
   }
 
   /** The spare area of page `ppn` past its first `spareBytes` (a program's short spare transfer)
