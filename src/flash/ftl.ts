@@ -94,6 +94,10 @@ export class PageFtl extends LogStore {
   /** cleanBlock's scratch: the victim's live data pages and each copy's spare words (word 1 its lpn). */
   private readonly runPages: Int32Array;
   private readonly runSpares: Int32Array;
+  /** The tag and the high sequence word every slot of runSpares holds (words 0 and 3), NaN when not
+   * all of them do: cleanBlock then writes only each copy's lpn and low sequence word. */
+  private runSparesTag = NaN;
+  private runSparesHigh = NaN;
   /** cleanBlock's scratch: the lpns of the victim's stale data pages. */
   private readonly staleLpns: Int32Array;
   /** log2(pages per block) when that is a power of two (block of a page by shift), else -1. */
@@ -370,6 +374,7 @@ export class PageFtl extends LogStore {
     // (Clamped to a block: a small integer.)
     const carryAt = Math.min(SEQ_WORD - seqLow0, ppb) | 0;
     const tag = TAG | (KIND_DATA << 8) | target;
+    if (tag !== this.runSparesTag || high0 !== this.runSparesHigh) this.fillRunSpares(tag, high0);
     const stale = this.staleLpns;
     const counting = this.countsKept;
     let pending = 0;
@@ -407,10 +412,9 @@ export class PageFtl extends LogStore {
             // mounted again from the chip, and these maps are not used.
             runPages[n] = i;
             const at = n << 2;
-            spares[at] = tag;
+            // (Words 0 and 3, the tag and high0, are already in every slot: fillRunSpares.)
             spares[at + 1] = q;
             spares[at + 2] = (low0 + n) | 0;
-            spares[at + 3] = high0;
             p2l[ppn0 + n] = q;
             l2pMap[q] = ppn0 + n;
             p2l[base + i] = -1;
@@ -423,7 +427,7 @@ export class PageFtl extends LogStore {
       }
       // The copies from the carry on (once in 2^32 programs) take the next high word: set apart,
       // so the loop above keeps fewer values in registers.
-      for (let j = carryAt > k ? carryAt : k; j < n; j++) spares[4 * j + 3] = high1;
+      if (carryAt < n) this.carryRunSpares(carryAt > k ? carryAt : k, n, high1);
       this.device.copybackRun(victim, runPages, spares, k, n, b, p, FTL_SPARE_BYTES);
       valid[b]! += n - k;
       if (tracking) this.noteRun(b, base, ppn0, k, n, seq0 + k);
@@ -441,6 +445,25 @@ export class PageFtl extends LogStore {
     if (pending > 0) this.settleTombstones(victim, target, pending);
     // Apart, so the decrements (one cache miss each, independent) overlap.
     for (let k = 0; k < nStale; k++) copyCounts.dec(stale[k] as number);
+  }
+
+  /** Every slot of runSpares gets `tag` as word 0 and `high` as word 3 (what each copy of the
+   * victims to come takes while both stay the same: one stream, fewer than 2^32 programs). */
+  private fillRunSpares(tag: number, high: number): void {
+    const spares = this.runSpares;
+    for (let at = 0; at < spares.length; at += 4) {
+      spares[at] = tag;
+      spares[at + 3] = high;
+    }
+    this.runSparesTag = tag;
+    this.runSparesHigh = high;
+  }
+
+  /** Copies `from`..`end`-1 take the next high sequence word, `high1` (the low word carried): their
+   * slots no longer hold runSparesHigh, so the next victim fills them again. */
+  private carryRunSpares(from: number, end: number, high1: number): void {
+    for (let j = from; j < end; j++) this.runSpares[4 * j + 3] = high1;
+    this.runSparesHigh = NaN;
   }
 
   /** The victim's `pending` live tombstones (pages in this.pending): each goes along while any data

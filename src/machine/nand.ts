@@ -321,6 +321,9 @@ export class NandDevice {
   private cutCountdown = 0;
   private cutPrng: Prng | null = null;
   private sink: NandSink | null = null;
+  /** sparesOfRun's views of the last spares array it was given, by run end. */
+  private runSparesSource: Int32Array | null = null;
+  private runSparesViews: (Int32Array | undefined)[] = [];
 
   private constructor(buffer: ArrayBuffer, timing: NandTiming) {
     const header = new Uint32Array(buffer, 0, HEADER_WORDS);
@@ -671,7 +674,7 @@ export class NandDevice {
         if (state === CORRUPT) corrupt++;
       }
       if (count > 0) {
-        cells.set(spares.subarray(4 * from, 4 * to), 4 * dstFirst);
+        cells.set(this.sparesOfRun(spares, from, to), 4 * dstFirst);
         this.settleRun(dstBlock, dstPage + count, count, spareBytes, spares, to - 1);
       }
       return corrupt;
@@ -709,6 +712,23 @@ export class NandDevice {
     }
     if (done > 0) this.settleRun(dstBlock, dstPage + done, done, spareBytes, spares, to - 1);
     return corrupt;
+  }
+
+  /** spares.subarray(4·from, 4·to), the words of a run on the fast path. A run from 0 (the FTL's,
+   * from its own scratch array) takes a view kept by `to` while `spares` is the same array, instead
+   * of a new one per run. */
+  private sparesOfRun(spares: Int32Array, from: number, to: number): Int32Array {
+    if (from !== 0) return spares.subarray(4 * from, 4 * to);
+    if (spares !== this.runSparesSource) {
+      this.runSparesSource = spares;
+      this.runSparesViews = [];
+    }
+    let view = this.runSparesViews[to];
+    if (view === undefined) {
+      view = spares.subarray(0, 4 * to);
+      this.runSparesViews[to] = view;
+    }
+    return view;
   }
 
   /** What `done` copy-backs of a run leave besides the cells: the destination's write pointer, the
