@@ -152,7 +152,13 @@ export class PageFtl extends LogStore {
     const l = lpn | 0;
     // (Temperature 0, the common case, without the call: what the write path inlines is budgeted.)
     const s = temperature > 0 ? this.streamOf(temperature) : 0;
-    if ((this.frontier[s] as number) < 0) this.ensureFrontier(s);
+    // lpn's current page, read first: a miss in a map of L entries, which the work below then
+    // overlaps (as it overlaps the previous write's last misses). GC may move the page: read again.
+    let old = this.l2pMap[l] as number;
+    if ((this.frontier[s] as number) < 0) {
+      this.ensureFrontier(s);
+      old = this.l2pMap[l] as number;
+    }
     const b = this.frontier[s] as number;
     const p = this.fill[s] as number;
     const seq = this.seq;
@@ -166,7 +172,7 @@ export class PageFtl extends LogStore {
     this.seq = seq + 1;
     this.hostWrites++;
     const ppn = b * this.pagesPerBlock + p;
-    this.dropMapping(l, seq);
+    this.dropMapping(l, old, seq);
     this.l2pMap[l] = ppn;
     this.p2l[ppn] = l;
     if (this.countsKept === true) this.copyCounts.inc(l);
@@ -221,7 +227,7 @@ export class PageFtl extends LogStore {
       this.tombstoneWrites++;
       const ppn = b * this.pagesPerBlock + p;
       const seq = this.seq++;
-      this.dropMapping(l, seq);
+      this.dropMapping(l, this.l2pMap[l] as number, seq);
       this.l2pMap[l] = -2 - ppn;
       this.p2l[ppn] = TOMBSTONE + l;
       this.table.valid[b]!++;
@@ -543,8 +549,7 @@ export class PageFtl extends LogStore {
 
   /** lpn's current page (data or tombstone) stops being live: a host write or TRIM at time `now`
    * replaced it (F2FS moves the old block's mtime towards now; GC does not come here). */
-  private dropMapping(lpn: number, now: number): void {
-    const old = this.l2pMap[lpn] as number;
+  private dropMapping(lpn: number, old: number, now: number): void {
     if (old === -1) return;
     // Data becomes a stale copy; a tombstone (at page -2 - old) is forgotten.
     const page = old >= 0 ? old : -2 - old;
