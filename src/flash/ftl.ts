@@ -94,6 +94,10 @@ export class PageFtl extends LogStore {
   /** cleanBlock's scratch: the victim's live data pages and each copy's spare words (word 1 its lpn). */
   private readonly runPages: Int32Array;
   private readonly runSpares: Int32Array;
+  /** The tag and the high sequence word every slot of runSpares holds (words 0 and 3), NaN when not
+   * all of them do: cleanBlock then writes only each copy's lpn and low sequence word. */
+  private runSparesTag = NaN;
+  private runSparesHigh = NaN;
   /** cleanBlock's scratch: the lpns of the victim's stale data pages. */
   private readonly staleLpns: Int32Array;
   /** log2(pages per block) when that is a power of two (block of a page by shift), else -1. */
@@ -148,16 +152,27 @@ export class PageFtl extends LogStore {
     const l = lpn | 0;
     // (Temperature 0, the common case, without the call: what the write path inlines is budgeted.)
     const s = temperature > 0 ? this.streamOf(temperature) : 0;
-    if ((this.frontier[s] as number) < 0) this.ensureFrontier(s);
+    // lpn's current page, read first: a miss in a map of L entries, which the work below then
+    // overlaps (as it overlaps the previous write's last misses). GC may move the page: read again.
+    let old = this.l2pMap[l] as number;
+    if ((this.frontier[s] as number) < 0) {
+      this.ensureFrontier(s);
+      old = this.l2pMap[l] as number;
+    }
     const b = this.frontier[s] as number;
     const p = this.fill[s] as number;
     const seq = this.seq;
-    this.stampSpare(KIND_DATA, s, l);
-    this.device.programFrom(b, p, data, FTL_SPARE_BYTES);
+    if (data === null) {
+      // The spare words as arguments (stampSpare's, written out): no staging in the register.
+      this.device.programSpare16(b, p, TAG | (KIND_DATA << 8) | s, l, seq >>> 0, (seq * SEQ_WORD_INVERSE) >>> 0);
+    } else {
+      this.stampSpare(KIND_DATA, s, l);
+      this.device.programFrom(b, p, data, FTL_SPARE_BYTES);
+    }
     this.seq = seq + 1;
     this.hostWrites++;
     const ppn = b * this.pagesPerBlock + p;
-    this.dropMapping(l, seq);
+    this.dropMapping(l, old, seq);
     this.l2pMap[l] = ppn;
     this.p2l[ppn] = l;
     if (this.countsKept === true) this.copyCounts.inc(l);
@@ -212,7 +227,7 @@ export class PageFtl extends LogStore {
       this.tombstoneWrites++;
       const ppn = b * this.pagesPerBlock + p;
       const seq = this.seq++;
-      this.dropMapping(l, seq);
+      this.dropMapping(l, this.l2pMap[l] as number, seq);
       this.l2pMap[l] = -2 - ppn;
       this.p2l[ppn] = TOMBSTONE + l;
       this.table.valid[b]!++;
@@ -365,6 +380,7 @@ export class PageFtl extends LogStore {
     // (Clamped to a block: a small integer.)
     const carryAt = Math.min(SEQ_WORD - seqLow0, ppb) | 0;
     const tag = TAG | (KIND_DATA << 8) | target;
+    if (tag !== this.runSparesTag || high0 !== this.runSparesHigh) this.fillRunSpares(tag, high0);
     const stale = this.staleLpns;
     const counting = this.countsKept;
     let pending = 0;
@@ -402,10 +418,9 @@ export class PageFtl extends LogStore {
             // mounted again from the chip, and these maps are not used.
             runPages[n] = i;
             const at = n << 2;
-            spares[at] = tag;
+            // (Words 0 and 3, the tag and high0, are already in every slot: fillRunSpares.)
             spares[at + 1] = q;
             spares[at + 2] = (low0 + n) | 0;
-            spares[at + 3] = high0;
             p2l[ppn0 + n] = q;
             l2pMap[q] = ppn0 + n;
             p2l[base + i] = -1;
@@ -418,7 +433,7 @@ export class PageFtl extends LogStore {
       }
       // The copies from the carry on (once in 2^32 programs) take the next high word: set apart,
       // so the loop above keeps fewer values in registers.
-      for (let j = carryAt > k ? carryAt : k; j < n; j++) spares[4 * j + 3] = high1;
+      if (carryAt < n) this.carryRunSpares(carryAt > k ? carryAt : k, n, high1);
       this.device.copybackRun(victim, runPages, spares, k, n, b, p, FTL_SPARE_BYTES);
       valid[b]! += n - k;
       if (tracking) this.noteRun(b, base, ppn0, k, n, seq0 + k);
@@ -436,6 +451,25 @@ export class PageFtl extends LogStore {
     if (pending > 0) this.settleTombstones(victim, target, pending);
     // Apart, so the decrements (one cache miss each, independent) overlap.
     for (let k = 0; k < nStale; k++) copyCounts.dec(stale[k] as number);
+  }
+
+  /** Every slot of runSpares gets `tag` as word 0 and `high` as word 3 (what each copy of the
+   * victims to come takes while both stay the same: one stream, fewer than 2^32 programs). */
+  private fillRunSpares(tag: number, high: number): void {
+    const spares = this.runSpares;
+    for (let at = 0; at < spares.length; at += 4) {
+      spares[at] = tag;
+      spares[at + 3] = high;
+    }
+    this.runSparesTag = tag;
+    this.runSparesHigh = high;
+  }
+
+  /** Copies `from`..`end`-1 take the next high sequence word, `high1` (the low word carried): their
+   * slots no longer hold runSparesHigh, so the next victim fills them again. */
+  private carryRunSpares(from: number, end: number, high1: number): void {
+    for (let j = from; j < end; j++) this.runSpares[4 * j + 3] = high1;
+    this.runSparesHigh = NaN;
   }
 
   /** The victim's `pending` live tombstones (pages in this.pending): each goes along while any data
@@ -515,8 +549,7 @@ export class PageFtl extends LogStore {
 
   /** lpn's current page (data or tombstone) stops being live: a host write or TRIM at time `now`
    * replaced it (F2FS moves the old block's mtime towards now; GC does not come here). */
-  private dropMapping(lpn: number, now: number): void {
-    const old = this.l2pMap[lpn] as number;
+  private dropMapping(lpn: number, old: number, now: number): void {
     if (old === -1) return;
     // Data becomes a stale copy; a tombstone (at page -2 - old) is forgotten.
     const page = old >= 0 ? old : -2 - old;

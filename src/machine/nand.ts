@@ -15,7 +15,9 @@
  * Operations go through the page register, as on an ONFI chip: program() moves `dataBytes` of
  * register.data and `spareBytes` of register.spare into an erased page (bytes not transferred stay
  * erased, 0xFF); programFrom() is program() with the data transferred from the caller's buffer, as
- * the bus would, instead of staged in register.data first; read() moves a page into the register;
+ * the bus would, instead of staged in register.data first; programSpare16() is program() of a page
+ * without data whose 16 spare bytes come as four words (they still pass through the register);
+ * read() moves a page into the register;
  * copyback() moves a page to another inside the chip (ONFI's copy-back program), and copybackRun()
  * is a run of copy-backs from one block to consecutive pages of another, the rules every page shares
  * checked once; eraseBlock() sets a block's cells back to 0xFF. A block whose
@@ -319,6 +321,9 @@ export class NandDevice {
   private cutCountdown = 0;
   private cutPrng: Prng | null = null;
   private sink: NandSink | null = null;
+  /** sparesOfRun's views of the last spares array it was given, by run end. */
+  private runSparesSource: Int32Array | null = null;
+  private runSparesViews: (Int32Array | undefined)[] = [];
 
   private constructor(buffer: ArrayBuffer, timing: NandTiming) {
     const header = new Uint32Array(buffer, 0, HEADER_WORDS);
@@ -496,6 +501,45 @@ export class NandDevice {
     this.programSpareCells(block, page, spareBytes);
   }
 
+  /**
+   * program(block, page, 0, 16) with register.spareWords[0..3] = w0..w3 first: a page without data
+   * and a 16-byte spare transfer whose words come as arguments (what a simulation that keeps no page
+   * data programs). The same rules, cells, counts and power-cut point; the words pass through the
+   * register, which holds them afterwards, as it would. The common case (the rules hold, no power cut
+   * armed) writes the cells from the arguments; any other goes through program().
+   */
+  programSpare16(block: number, page: number, w0: number, w1: number, w2: number, w3: number): void {
+    const reg = this.registerSpare;
+    reg[0] = w0;
+    reg[1] = w1;
+    reg[2] = w2;
+    reg[3] = w3;
+    if (this.cutCountdown !== 0 || page !== this.writePointers[block] || page === this.pagesPerBlock || this.powered !== true || this.blockFlags[block] !== 0 || this.spareWordsPerPage < 4) {
+      this.program(block, page, 0, 16);
+      return;
+    }
+    const ppn = block * this.pagesPerBlock + page;
+    const words = this.spareCellWords;
+    const to = ppn * this.spareWordsPerPage;
+    words[to] = w0;
+    words[to + 1] = w1;
+    words[to + 2] = w2;
+    words[to + 3] = w3;
+    this.programmed(block, page, ppn, 16);
+  }
+
+  /** What a program leaves besides its spare words (written): the spare past them erased, the page's
+   * state and the write pointer; persisted and counted. */
+  private programmed(block: number, page: number, ppn: number, spareBytes: number): void {
+    if (spareBytes !== this.spareBytes) this.eraseSpareTail(ppn, spareBytes);
+    this.pageStates[ppn] = PROGRAMMED;
+    this.writePointers[block] = page + 1;
+    if (this.sink !== null) this.persistPage(ppn);
+    const counters = this.counters;
+    counters[C_PROGRAMS]! += 1;
+    counters[C_BYTES_IN]! += spareBytes;
+  }
+
   /** programFrom() with page data or a power cut armed. */
   private programFromChecked(block: number, page: number, data: Uint8Array | null, spareBytes: number): void {
     const dataBytes = data === null ? 0 : data.length;
@@ -630,7 +674,7 @@ export class NandDevice {
         if (state === CORRUPT) corrupt++;
       }
       if (count > 0) {
-        cells.set(spares.subarray(4 * from, 4 * to), 4 * dstFirst);
+        cells.set(this.sparesOfRun(spares, from, to), 4 * dstFirst);
         this.settleRun(dstBlock, dstPage + count, count, spareBytes, spares, to - 1);
       }
       return corrupt;
@@ -668,6 +712,23 @@ export class NandDevice {
     }
     if (done > 0) this.settleRun(dstBlock, dstPage + done, done, spareBytes, spares, to - 1);
     return corrupt;
+  }
+
+  /** spares.subarray(4·from, 4·to), the words of a run on the fast path. A run from 0 (the FTL's,
+   * from its own scratch array) takes a view kept by `to` while `spares` is the same array, instead
+   * of a new one per run. */
+  private sparesOfRun(spares: Int32Array, from: number, to: number): Int32Array {
+    if (from !== 0) return spares.subarray(4 * from, 4 * to);
+    if (spares !== this.runSparesSource) {
+      this.runSparesSource = spares;
+      this.runSparesViews = [];
+    }
+    let view = this.runSparesViews[to];
+    if (view === undefined) {
+      view = spares.subarray(0, 4 * to);
+      this.runSparesViews[to] = view;
+    }
+    return view;
   }
 
   /** What `done` copy-backs of a run leave besides the cells: the destination's write pointer, the
@@ -896,13 +957,7 @@ export class NandDevice {
   private programSpareCells(block: number, page: number, spareBytes: number): void {
     const ppn = block * this.pagesPerBlock + page;
     this.spareFromRegister(ppn * this.spareWordsPerPage, spareBytes);
-    if (spareBytes !== this.spareBytes) this.eraseSpareTail(ppn, spareBytes);
-    this.pageStates[ppn] = PROGRAMMED;
-    this.writePointers[block] = page + 1;
-    if (this.sink !== null) this.persistPage(ppn);
-    const counters = this.counters;
-    counters[C_PROGRAMS]! += 1;
-    counters[C_BYTES_IN]! += spareBytes;
+    this.programmed(block, page, ppn, spareBytes);
   }
 
   /** The spare area of page `ppn` past its first `spareBytes` (a program's short spare transfer)

@@ -53,3 +53,31 @@ test('sequence numbers that cross 2^32 during GC runs: after a remount every pag
   }
   assert.ok(straddled >= 5, `GC copies on both sides of 2^32 in ${straddled} of 40 runs`);
 });
+
+test('GC copies carry their stream in the spare tag, victim after victim of two streams', () => {
+  // cleanBlock keeps the tag and the high sequence word in its scratch from one victim to the next
+  // and writes them again only when they change: copies of a victim of the other stream must not
+  // keep the last one's tag (mount assigns blocks to streams by it).
+  const device = NandDevice.create({ geometry: { blocks: 32, pagesPerBlock: 16, pageBytes: 32, spareBytes: 16 }, storePayload: false });
+  const logicalPages = 300;
+  const ftl = PageFtl.format(device, { logicalPages, hostStreams: 2 });
+  const prng = new Prng(5);
+  for (let l = 0; l < logicalPages; l++) ftl.write(l, null, l & 1);
+  for (let i = 0; i < 20_000; i++) {
+    const l = prng.int(logicalPages);
+    ftl.write(l, null, l % 3 === 0 ? 1 : 0);
+  }
+  assert.ok(ftl.gcCopies > 1000, `GC copied ${ftl.gcCopies} pages`);
+  ftl.validate();
+  const words = device.spareWords;
+  const ppb = device.pagesPerBlock;
+  const seen = [0, 0];
+  for (let ppn = 0; ppn < device.pages; ppn++) {
+    if ((ftl.p2l[ppn] as number) === -1) continue;
+    const b = Math.floor(ppn / ppb);
+    const stream = (words[ppn * 4] as number) & 0xff;
+    assert.equal(stream, ftl.table.stream[b], `page ${ppn}: the tag's stream and its block's`);
+    seen[stream]!++;
+  }
+  assert.ok(seen[0]! > 0 && seen[1]! > 0, `pages of both streams: ${seen.join(', ')}`);
+});

@@ -153,3 +153,56 @@ test('programFrom() leaves what register.data + program() leaves, torn programs 
   }
   assert.throws(() => prepared().programFrom(2, 0, new Uint8Array(33), 16), /transfer/i);
 });
+
+test('programSpare16() leaves what register.spareWords + program(…, 0, 16) leaves: rules, torn programs, other spare sizes', () => {
+  const words = [0x4b460100, 77, -5, 1];
+  // (block, page) cases: the write pointer, out of order, onto a written page, a block out of range.
+  const targets: [number, number][] = [
+    [2, 0],
+    [2, 1],
+    [0, 0],
+    [9, 0],
+    [1, 2],
+  ];
+  let compared = 0;
+  for (const payload of [true, false]) {
+    for (const [b, p] of targets) {
+      for (const cut of [null, 0, 1, 2, 3]) {
+        const out: string[] = [];
+        for (const mode of ['register', 'words'] as const) {
+          const d = prepared(payload);
+          if (cut !== null) d.armPowerCut(1, cut);
+          const { error, result } = attempt(() => {
+            if (mode === 'words') return d.programSpare16(b, p, words[0]!, words[1]!, words[2]!, words[3]!);
+            d.register.spareWords.set(words);
+            return d.program(b, p, 0, 16);
+          });
+          out.push(state(d, error, result));
+        }
+        assert.equal(out[1], out[0], `block ${b} page ${p}, ${payload ? '' : 'no page data, '}cut ${cut}`);
+        compared++;
+      }
+    }
+  }
+  assert.ok(compared >= 50);
+  // A spare area larger than the transfer (its tail stays erased) and one too small for it.
+  for (const spareBytes of [32, 8]) {
+    const out: string[] = [];
+    for (const mode of ['register', 'words'] as const) {
+      const d = NandDevice.create({ geometry: { ...GEOMETRY, spareBytes }, storePayload: false });
+      const { error, result } = attempt(() => {
+        if (mode === 'words') return d.programSpare16(1, 0, 1, 2, 3, 4);
+        d.register.spareWords.set([1, 2, 3, 4].slice(0, spareBytes / 4));
+        return d.program(1, 0, 0, 16);
+      });
+      out.push(state(d, error, result));
+    }
+    assert.equal(out[1], out[0], `spare of ${spareBytes} bytes`);
+  }
+  const small = NandDevice.create({ geometry: { ...GEOMETRY, spareBytes: 8 }, storePayload: false });
+  assert.throws(() => small.programSpare16(1, 0, 1, 2, 3, 4), /transfer/i);
+  const d = prepared(false);
+  d.programSpare16(2, 0, 9, 8, 7, 6);
+  assert.deepEqual(Array.from(d.spareWords.subarray(2 * 4 * 4, 2 * 4 * 4 + 4)), [9, 8, 7, 6]);
+  assert.deepEqual(Array.from(d.register.spareWords), [9, 8, 7, 6], 'the words passed through the register');
+});

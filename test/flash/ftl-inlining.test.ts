@@ -1,0 +1,54 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// The FTL's host write is sized to V8's inlining budget (920 bytes of bytecode per optimised
+// function): with the program as programSpare16() (four spare words as arguments), write() also
+// inlines the invalidation of the old copy and its bucket move. Before, stampSpare + programFrom
+// and their callees took so much of the budget that invalidate() (with the bucketDown it carries)
+// stayed a call on every host write (docs/benchmarks.md, "issue 16's write-path pass: fourth round").
+
+test('ftl: write() compiles with the program, the invalidation and the bucket move inlined into it', () => {
+  const steady = new URL('../../src/flash/steady-state.ts', import.meta.url).href;
+  const workload = new URL('../../src/flash/workload.ts', import.meta.url).href;
+  // Steady-state feedback first (a fill, then random overwrites with GC running), then one
+  // synchronous compile of write() with on-stack compiles off: every "into write" decision in the
+  // trace is that compile's.
+  const script = `Promise.all([import(${JSON.stringify(steady)}), import(${JSON.stringify(workload)})]).then(([s, w]) => {
+    const L = s.logicalPagesFor(1.1, 64, 64, {});
+    const ftl = s.gcTestbed(64, 64, L, {});
+    const write = Object.getPrototypeOf(ftl).write;
+    %PrepareFunctionForOptimization(write);
+    s.drive(ftl, new w.SequentialWorkload(L), L);
+    s.drive(ftl, new w.UniformWorkload(L, 2), 4 * L);
+    %OptimizeFunctionOnNextCall(write);
+    s.drive(ftl, new w.UniformWorkload(L, 3), L);
+  });`;
+  const dir = mkdtempSync(join(tmpdir(), 'kmem-ftl-inlining-'));
+  const path = join(dir, 'trace.txt');
+  const fd = openSync(path, 'w');
+  let log: string;
+  try {
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--allow-natives-syntax', '--no-use-osr', '--no-concurrent-recompilation', '--trace-turbo-inlining', '-e', script], {
+      stdio: ['ignore', fd, 'pipe'],
+      encoding: 'utf8',
+      timeout: 240_000,
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+    });
+    assert.equal(child.status, 0, child.stderr);
+    log = readFileSync(path, 'utf8');
+  } finally {
+    closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const inlined = (name: string) => new RegExp(`Inlining .*<SharedFunctionInfo ${name}>\\} into .*<SharedFunctionInfo write>\\}`).test(log);
+  assert.ok(/into .*<SharedFunctionInfo write>\}/.test(log), 'write was optimized with calls inlined');
+  assert.ok(inlined('programSpare16'), 'the program inlined into write');
+  assert.ok(inlined('dropMapping'), 'dropMapping inlined into write');
+  assert.ok(inlined('invalidate'), 'the invalidation inlined into write');
+  assert.ok(inlined('bucketDown'), 'the bucket move inlined into write');
+});
