@@ -84,7 +84,7 @@ import {
   type PageWalkerOptions,
   type WalkPort,
 } from './mmu.ts';
-import { GLOBAL_ASID, MAX_PCID, STAMP_LIMIT, Tlb, TlbArray, lruVictim, sigMayHold, signature, type TlbCounters } from './tlb.ts';
+import { GLOBAL_ASID, MAX_PCID, STAMP_LIMIT, Tlb, TlbArray, lruTake, sigMayHold, signature, type TlbCounters } from './tlb.ts';
 import type { CycleCosts, TlbPreset } from './tlb-presets.ts';
 import type { ShootdownDomain, ShootdownRequest } from './shootdown.ts';
 
@@ -101,7 +101,7 @@ const L_rightsAllow = rightsAllow;
 const L_checkVaddr = checkVaddr;
 const L_faultRecord = faultRecord;
 const L_STAMP_LIMIT = STAMP_LIMIT;
-const L_lruVictim = lruVictim;
+const L_lruTake = lruTake;
 const L_GLOBAL_ASID = GLOBAL_ASID;
 const L_PERM_GLOBAL = PERM_GLOBAL;
 const L_signature = signature;
@@ -861,6 +861,9 @@ export class Cpu {
     const perms = array.perms;
     const frames = array.frames;
     const stamps = array.stamps;
+    const order = array.lruOrder;
+    const heads = array.lruHeads;
+    const placed = array.lruPlaced;
     const sigBytes = array.sigBytes;
     const sigStride = array.sigWordsPerSet * 4;
     const ways = array.ways;
@@ -872,6 +875,9 @@ export class Cpu {
     const perms2 = l2.perms;
     const frames2 = l2.frames;
     const stamps2 = l2.stamps;
+    const order2 = l2.lruOrder;
+    const heads2 = l2.lruHeads;
+    const placed2 = l2.lruPlaced;
     const sigBytes2 = l2.sigBytes;
     const sigStride2 = l2.sigWordsPerSet * 4;
     const sigWordsPerSet2 = l2.sigWordsPerSet;
@@ -1011,18 +1017,18 @@ export class Cpu {
             const fillTag = isGlobal ? globalTag : tag;
             const sig = isGlobal ? L_signature((vaddr * (1 / 4096)) >>> 0, 0, asid) : sigPcid;
             if (hasL2 && index2 < 0) {
-              const victim = L_lruVictim(stamps2, base2, ways2);
+              clock2 = (clock2 + 1) | 0;
+              const victim = L_lruTake(stamps2, order2, placed2, heads2, vpn & setMask2, ways2, clock2);
               sigBytes2[(vpn & setMask2) * sigStride2 + (victim - base2)] = sig;
               if (tags2[victim]! >= 0) evictions2++;
               fill4k(l2, victim, fillTag, asid, frame, rights);
-              clock2 = (clock2 + 1) | 0;
               stamps2[victim] = clock2;
             }
-            index = L_lruVictim(stamps, base, ways);
+            clock = (clock + 1) | 0;
+            index = L_lruTake(stamps, order, placed, heads, vpn & setMask, ways, clock);
             sigBytes[(vpn & setMask) * sigStride + (index - base)] = sig;
             if (tags[index]! >= 0) evictions1++;
             fill4k(array, index, fillTag, asid, frame, rights);
-            clock = (clock + 1) | 0;
             stamps[index] = clock;
             l1Misses++;
           }
