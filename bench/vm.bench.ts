@@ -87,9 +87,10 @@ function floorArray(entries: number, ways: number): FloorArray {
  * and a 12-way STLB (128 sets) with tags as doubles and LRU by int32 stamps (victim by the same
  * recency ring as tlb.ts, lruTake), and on a miss a four-level walk over the same page tables in RAM,
  * then the data read. No counters, no A bits, no rights, no checks, no PCIDs, no signature bytes:
- * the floor under which Cpu's miss path cannot go without changing the model. As Cpu's miss path,
- * it translates a run of loads (RUN of them) before it reads their data: the reads, a tight loop,
- * then keep many host cache misses in flight.
+ * the floor under which Cpu's miss path cannot go without changing the model or how it holds its
+ * state (with a stamp scan for victims this floor was 51–56 ns, docs/benchmarks.md). As Cpu's miss
+ * path, it translates a run of loads (RUN of them) before it reads their data: the reads, a tight
+ * loop, then keep many host cache misses in flight.
  */
 function designFloor(s: Setup): (n: number) => unknown {
   const words = new Int32Array(s.ram.buffer);
