@@ -11,14 +11,14 @@
 import { Ram } from '../src/machine/ram.ts';
 import { Cpu } from '../src/machine/cpu.ts';
 import { skylake } from '../src/machine/tlb-presets.ts';
-import { lruVictim } from '../src/machine/tlb.ts';
+import { lruTake } from '../src/machine/tlb.ts';
 import { Prng } from '../src/util/prng.ts';
 import { PageTableBuilder } from '../test/helpers/page-tables.ts';
 import type { BenchCase } from './harness.ts';
 
-// The TLB's own LRU victim scan (the floor differs in what it leaves out, not in how it picks), as a
-// module-local binding: under tsx's CommonJS output an imported one is a getter call on every use.
-const victimOf = lruVictim;
+// The TLB's own LRU victim search (the floor differs in what it leaves out, not in how it picks), as
+// a module-local binding: under tsx's CommonJS output an imported one is a getter call on every use.
+const takeVictim = lruTake;
 
 const DATA_PADDR = 16 << 20;
 const STREAM = 1 << 16;
@@ -63,39 +63,54 @@ function flatFloor(s: Setup): (n: number) => unknown {
   };
 }
 
-/** Entries, ways and sets of a TLB array of the floor (Skylake's geometry: tlb-presets.ts). */
+/** A TLB array of the floor (Skylake's geometry: tlb-presets.ts), with TlbArray's LRU state: stamps,
+ *  and per set a recency ring of way numbers with its head and placed stamps (tlb.ts lruTake). */
 interface FloorArray {
   tags: Float64Array;
   stamps: Int32Array;
   frames: Float64Array;
+  order: Uint16Array;
+  heads: Int32Array;
+  placed: Int32Array;
 }
 
-function floorArray(entries: number): FloorArray {
-  return { tags: new Float64Array(entries).fill(-1), stamps: new Int32Array(entries).fill(-1), frames: new Float64Array(entries) };
+function floorArray(entries: number, ways: number): FloorArray {
+  // As TlbArray starts: every way empty (stamp −1), each set's ring in way order.
+  const order = new Uint16Array(entries);
+  for (let i = 0; i < entries; i++) order[i] = i % ways;
+  const heads = new Int32Array(entries / ways);
+  return { tags: new Float64Array(entries).fill(-1), stamps: new Int32Array(entries).fill(-1), frames: new Float64Array(entries), order, heads, placed: new Int32Array(entries).fill(-1) };
 }
 
 /**
  * Reference, not kmem's code: the least a load through this design can do — a 4-way L1 (16 sets)
  * and a 12-way STLB (128 sets) with tags as doubles and LRU by int32 stamps (victim by the same
- * branch-free scan as tlb.ts), and on a miss a four-level walk over the same page tables in RAM,
+ * recency ring as tlb.ts, lruTake), and on a miss a four-level walk over the same page tables in RAM,
  * then the data read. No counters, no A bits, no rights, no checks, no PCIDs, no signature bytes:
- * the floor under which Cpu's miss path cannot go without changing the model. As Cpu's miss path,
- * it translates a run of loads (RUN of them) before it reads their data: the reads, a tight loop,
- * then keep many host cache misses in flight.
+ * the floor under which Cpu's miss path cannot go without changing the model or how it holds its
+ * state (with a stamp scan for victims this floor was 51–56 ns, docs/benchmarks.md). As Cpu's miss
+ * path, it translates a run of loads (RUN of them) before it reads their data: the reads, a tight
+ * loop, then keep many host cache misses in flight.
  */
 function designFloor(s: Setup): (n: number) => unknown {
   const words = new Int32Array(s.ram.buffer);
   const u32 = new Uint32Array(s.ram.buffer);
   const { vaddrs } = s;
   const cr3 = s.cpu.cr3;
-  const l1 = floorArray(64);
-  const l2 = floorArray(1536);
+  const l1 = floorArray(64, 4);
+  const l2 = floorArray(1536, 12);
   const t1 = l1.tags;
   const s1 = l1.stamps;
   const f1 = l1.frames;
+  const o1 = l1.order;
+  const h1 = l1.heads;
+  const p1 = l1.placed;
   const t2 = l2.tags;
   const s2 = l2.stamps;
   const f2 = l2.frames;
+  const o2 = l2.order;
+  const h2 = l2.heads;
+  const p2 = l2.placed;
   let c1 = 0;
   let c2 = 0;
   const wordAt = new Int32Array(RUN);
@@ -139,15 +154,15 @@ function designFloor(s: Setup): (n: number) => unknown {
             lo = words[((lo & 0xfffff000) >>> 2) + (((loV >>> 21) & 511) << 1)]!;
             lo = words[((lo & 0xfffff000) >>> 2) + (((loV >>> 12) & 511) << 1)]!;
             frame = (lo & 0xfffff000) >>> 0;
-            const v = victimOf(s2, b2, 12);
+            const v = takeVictim(s2, o2, p2, h2, vpn & 127, 12, ++c2);
             t2[v] = tag;
             f2[v] = frame;
-            s2[v] = ++c2;
+            s2[v] = c2;
           }
-          const v = victimOf(s1, b1, 4);
+          const v = takeVictim(s1, o1, p1, h1, vpn & 15, 4, ++c1);
           t1[v] = tag;
           f1[v] = frame;
-          s1[v] = ++c1;
+          s1[v] = c1;
         }
         wordAt[i - start] = (frame + (vaddr & 4095)) >>> 2;
       }

@@ -84,7 +84,7 @@ import {
   type PageWalkerOptions,
   type WalkPort,
 } from './mmu.ts';
-import { GLOBAL_ASID, MAX_PCID, STAMP_LIMIT, Tlb, TlbArray, lruVictim, sigMayHold, signature, type TlbCounters } from './tlb.ts';
+import { GLOBAL_ASID, MAX_PCID, STAMP_LIMIT, Tlb, TlbArray, lruTake, sigMayHold, signature, type TlbCounters } from './tlb.ts';
 import type { CycleCosts, TlbPreset } from './tlb-presets.ts';
 import type { ShootdownDomain, ShootdownRequest } from './shootdown.ts';
 
@@ -101,7 +101,7 @@ const L_rightsAllow = rightsAllow;
 const L_checkVaddr = checkVaddr;
 const L_faultRecord = faultRecord;
 const L_STAMP_LIMIT = STAMP_LIMIT;
-const L_lruVictim = lruVictim;
+const L_lruTake = lruTake;
 const L_GLOBAL_ASID = GLOBAL_ASID;
 const L_PERM_GLOBAL = PERM_GLOBAL;
 const L_signature = signature;
@@ -149,23 +149,24 @@ function findWay(tags: Float64Array, base: number, ways: number, tag: number): n
 
 /** Writes a 4 KiB translation into way `i` of `array` as TlbArray.install does once it has chosen
  *  the way (the caller writes the signature byte, the stamp and the fill and eviction counts): the
- *  replaced entry's size class and global count move to the new one's. */
-function fill4k(array: TlbArray, i: number, tag: number, asid: number, frame: number, rights: number): void {
-  const sizeCounts = array.sizeCounts;
-  if (array.tags[i]! >= 0) {
-    const oldShift = array.shifts[i]!;
+ *  replaced entry's size class and global count move to the new one's. The typed arrays are
+ *  array's own, passed one by one so that the miss path's closure constants reach them: read
+ *  through the TlbArray object, each access also reloaded the array's length and data pointer. */
+function fill4k(array: TlbArray, tags: Float64Array, shifts: Uint8Array, asids: Int32Array, frames: Float64Array, perms: Int32Array, sizeCounts: Int32Array, i: number, tag: number, asid: number, frame: number, rights: number): void {
+  if (tags[i]! >= 0) {
+    const oldShift = shifts[i]!;
     if (oldShift !== 12) {
       sizeCounts[oldShift === 21 ? 1 : 2]!--;
       sizeCounts[0]!++;
     }
-    if (array.asids[i] === L_GLOBAL_ASID) array.globals--;
+    if (asids[i] === L_GLOBAL_ASID) array.globals--;
   } else sizeCounts[0]!++;
   if (asid === L_GLOBAL_ASID) array.globals++;
-  array.tags[i] = tag;
-  array.shifts[i] = 12;
-  array.asids[i] = asid;
-  array.frames[i] = frame;
-  array.perms[i] = rights;
+  tags[i] = tag;
+  shifts[i] = 12;
+  asids[i] = asid;
+  frames[i] = frame;
+  perms[i] = rights;
 }
 
 // Slots of Cpu.missTally: the counts of one missRun, its STLB clock, and its last translation's.
@@ -861,6 +862,12 @@ export class Cpu {
     const perms = array.perms;
     const frames = array.frames;
     const stamps = array.stamps;
+    const shifts = array.shifts;
+    const asids = array.asids;
+    const sizeCounts = array.sizeCounts;
+    const order = array.lruOrder;
+    const heads = array.lruHeads;
+    const placed = array.lruPlaced;
     const sigBytes = array.sigBytes;
     const sigStride = array.sigWordsPerSet * 4;
     const ways = array.ways;
@@ -872,6 +879,12 @@ export class Cpu {
     const perms2 = l2.perms;
     const frames2 = l2.frames;
     const stamps2 = l2.stamps;
+    const shifts2 = l2.shifts;
+    const asids2 = l2.asids;
+    const sizeCounts2 = l2.sizeCounts;
+    const order2 = l2.lruOrder;
+    const heads2 = l2.lruHeads;
+    const placed2 = l2.lruPlaced;
     const sigBytes2 = l2.sigBytes;
     const sigStride2 = l2.sigWordsPerSet * 4;
     const sigWordsPerSet2 = l2.sigWordsPerSet;
@@ -1011,18 +1024,18 @@ export class Cpu {
             const fillTag = isGlobal ? globalTag : tag;
             const sig = isGlobal ? L_signature((vaddr * (1 / 4096)) >>> 0, 0, asid) : sigPcid;
             if (hasL2 && index2 < 0) {
-              const victim = L_lruVictim(stamps2, base2, ways2);
+              clock2 = (clock2 + 1) | 0;
+              const victim = L_lruTake(stamps2, order2, placed2, heads2, vpn & setMask2, ways2, clock2);
               sigBytes2[(vpn & setMask2) * sigStride2 + (victim - base2)] = sig;
               if (tags2[victim]! >= 0) evictions2++;
-              fill4k(l2, victim, fillTag, asid, frame, rights);
-              clock2 = (clock2 + 1) | 0;
+              fill4k(l2, tags2, shifts2, asids2, frames2, perms2, sizeCounts2, victim, fillTag, asid, frame, rights);
               stamps2[victim] = clock2;
             }
-            index = L_lruVictim(stamps, base, ways);
+            clock = (clock + 1) | 0;
+            index = L_lruTake(stamps, order, placed, heads, vpn & setMask, ways, clock);
             sigBytes[(vpn & setMask) * sigStride + (index - base)] = sig;
             if (tags[index]! >= 0) evictions1++;
-            fill4k(array, index, fillTag, asid, frame, rights);
-            clock = (clock + 1) | 0;
+            fill4k(array, tags, shifts, asids, frames, perms, sizeCounts, index, fillTag, asid, frame, rights);
             stamps[index] = clock;
             l1Misses++;
           }

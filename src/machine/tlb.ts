@@ -23,8 +23,12 @@
  *   for a global entry (G = 1), which matches every PCID. Keys are < 2^36 and TAG_ASIDS = 2^13, so a
  *   tag is < 2^51 and exact in a double.
  *   LRU: stamp[i] (int32) is the array's clock at the entry's last use, EMPTY_STAMP (−1) for an empty
- *   way; the victim is the first empty way, else the way of least stamp (valid stamps are distinct),
- *   found by a branch-free scan; at STAMP_LIMIT the stamps are renumbered as ranks within each set.
+ *   way; the victim is the first empty way, else the way of least stamp (valid stamps are distinct);
+ *   at STAMP_LIMIT the stamps are renumbered as ranks within each set. A use writes only the stamp.
+ *   A fill finds its victim through the set's recency ring (lruOrder, lruHeads, lruPlaced; see
+ *   lruTake): the ways in the order of their stamps when they took their place, so the victim is
+ *   usually the ring's head, one stamp compared where a scan reads them all (lruVictim, the scan,
+ *   is what validate() and the tests check it by).
  *   sig: a byte per way (a hash of its tag) that a probe tests four ways at a time before it reads
  *   any tag (see sigWords). Invariant: within a set, no two valid entries have the same tag.
  */
@@ -44,7 +48,7 @@ export const GLOBAL_ASID = 4096;
 const TAG_ASIDS = 8192;
 /** The stamp of an empty way: below every clock value (the clock starts at 0 and only grows). */
 const EMPTY_STAMP = -1;
-/** Stamps are int32 (so the victim scan can be branch-free, see `victimOf`); when an array's clock
+/** Stamps are int32 (so the victim scan can be branch-free, see `lruVictim`); when an array's clock
  *  reaches this, `renumberStamps()` rewrites every set's stamps as ranks 0 … ways − 1 in the same
  *  order, which keeps every victim the same. 2^29 keeps the clock a small integer (a V8 Smi, also
  *  where those are 31 bits) and leaves room for the int32 differences the scan takes. */
@@ -89,9 +93,31 @@ function sizeClass(pageShift: number): number {
 }
 
 /** Whether one of the `count` signature words from `first` holds byte `sig` (TlbArray's filter;
- *  exported for Cpu's miss path). */
+ *  exported for Cpu's miss path). Up to four words (16 ways) without a loop: where `count` is a
+ *  constant (the miss path's closure) the tests fold away, and the 12-way STLB's three words cost
+ *  about 4 ns less per miss than through the loop (bench/vm.bench.ts miss-heavy). */
 export function sigMayHold(words: Int32Array, first: number, count: number, sig: number): boolean {
   const pattern = sig * 0x01010101;
+  if (count > 4) return sigLoopMayHold(words, first, count, pattern);
+  // (x − 0x01010101) & ~x & 0x80808080 is non-zero iff some byte of x is 0 (the has-zero-byte test).
+  const x0 = words[first]! ^ pattern;
+  let zeroBytes = (x0 - 0x01010101) & ~x0;
+  if (count > 1) {
+    const x1 = words[first + 1]! ^ pattern;
+    zeroBytes |= (x1 - 0x01010101) & ~x1;
+  }
+  if (count > 2) {
+    const x2 = words[first + 2]! ^ pattern;
+    zeroBytes |= (x2 - 0x01010101) & ~x2;
+  }
+  if (count > 3) {
+    const x3 = words[first + 3]! ^ pattern;
+    zeroBytes |= (x3 - 0x01010101) & ~x3;
+  }
+  return (zeroBytes & 0x80808080) !== 0;
+}
+
+function sigLoopMayHold(words: Int32Array, first: number, count: number, pattern: number): boolean {
   let zeroBytes = 0;
   for (let k = first; k < first + count; k++) {
     const x = words[k]! ^ pattern;
@@ -100,8 +126,8 @@ export function sigMayHold(words: Int32Array, first: number, count: number, sig:
   return zeroBytes !== 0;
 }
 
-/** TlbArray.victimOf over `stamps`: the first way of strictly least stamp in base … base + ways − 1
- *  (exported for Cpu's miss path, which holds an array's stamps as a constant). */
+/** The LRU victim by a scan of the stamps: the first way of strictly least stamp in base … base +
+ *  ways − 1. lruTake finds the same way through the ring; validate() and the tests compare the two. */
 export function lruVictim(stamps: Int32Array, base: number, ways: number): number {
   const end = base + ways;
   let victim = base;
@@ -113,6 +139,110 @@ export function lruVictim(stamps: Int32Array, base: number, ways: number): numbe
     victim += (i - victim) & less;
   }
   return victim;
+}
+
+/** An lruPlaced value no stamp equals: written at a ring's head when the ring must be put in order
+ *  again before its next victim (after a way of it was emptied, or the stamps renumbered). */
+export const LRU_UNORDERED = -2;
+
+/** Scratch for lruReorder (grown to the largest set it sorts). */
+let reorderScratch = new Int32Array(16);
+
+/**
+ * The LRU victim of set `set` (entries set · ways … + ways − 1), lruVictim's way, found through the
+ * set's recency ring; the caller gives the victim the stamp `stamp` (a fill does: the clock's next
+ * value). The ring: `order` holds the set's way numbers from position 0, `heads[set]` is the ring's
+ * first position, and `placed[i]` is entry i's stamp when it took its place in the ring. Along the
+ * ring from its head the (placed, way) pairs increase, and a use only raises a stamp, so an entry
+ * whose stamp is still its placed stamp is untouched since. Then the head, if untouched, is the least
+ * (stamp, way) of the set: its stamp is the least placed one, and any other entry's stamp is at least
+ * its placed stamp, which is greater (or equal, between empty ways, with a greater way number). So
+ * the victim is usually the head: one stamp compared, where lruVictim reads all of them. The way
+ * taken moves to the tail (the head moves on), its placed stamp the newest. A used head moves back
+ * to its place by its present stamp, a ring marked LRU_UNORDERED is sorted (lruTakeSlow).
+ */
+export function lruTake(stamps: Int32Array, order: Uint16Array, placed: Int32Array, heads: Int32Array, set: number, ways: number, stamp: number): number {
+  const base = set * ways;
+  const head = heads[set]!;
+  const i = base + order[base + head]!;
+  if (stamps[i] !== placed[i]) return lruTakeSlow(stamps, order, placed, heads, set, ways, stamp);
+  heads[set] = (head + 1) & ((head + 1 - ways) >> 31); // the next position, 0 after the last
+  placed[i] = stamp;
+  return i;
+}
+
+/** lruTake past a used head: each used way met at the head takes its place again at its present
+ *  stamp (moved from the head towards the tail past the ways placed after that stamp, usually a
+ *  few), until an unused head comes; a ring marked LRU_UNORDERED is sorted whole (lruReorder). */
+function lruTakeSlow(stamps: Int32Array, order: Uint16Array, placed: Int32Array, heads: Int32Array, set: number, ways: number, stamp: number): number {
+  const base = set * ways;
+  for (let k = 0; k < ways; k++) {
+    const head = heads[set]!;
+    const i = base + order[base + head]!;
+    const now = stamps[i]!;
+    if (now === placed[i]) {
+      heads[set] = (head + 1) & ((head + 1 - ways) >> 31);
+      placed[i] = stamp;
+      return i;
+    }
+    if (placed[i] === LRU_UNORDERED) break;
+    // Used since placed (now > placed): the ring without it, then it, moved back while the way
+    // before it was placed after `now` (placed stamps of different entries differ: each is a
+    // clock value given once, or −1, below `now`).
+    placed[i] = now;
+    const first = (head + 1) & ((head + 1 - ways) >> 31);
+    heads[set] = first;
+    let at = head;
+    for (let m = 1; m < ways; m++) {
+      const before = at === 0 ? ways - 1 : at - 1;
+      const other = order[base + before]!;
+      if (placed[base + other]! < now) break;
+      order[base + at] = other;
+      order[base + before] = i - base;
+      at = before;
+      if (at === first) break;
+    }
+  }
+  lruReorder(stamps, order, placed, heads, set, ways);
+  heads[set] = ways === 1 ? 0 : 1;
+  const i = base + order[base]!;
+  placed[i] = stamp;
+  return i;
+}
+
+/** The entry lruTake would take without sorting (nothing written), or −1 when it would sort. */
+export function lruPeek(stamps: Int32Array, order: Uint16Array, placed: Int32Array, heads: Int32Array, set: number, ways: number): number {
+  const base = set * ways;
+  const i = base + order[base + heads[set]!]!;
+  return stamps[i] === placed[i] ? i : -1;
+}
+
+/** Sorts set `set`'s ring by (stamp, way) from position 0 (an insertion sort from the ring's order,
+ *  which is nearly sorted already), and places every way at its present stamp. */
+export function lruReorder(stamps: Int32Array, order: Uint16Array, placed: Int32Array, heads: Int32Array, set: number, ways: number): void {
+  const base = set * ways;
+  const head = heads[set]!;
+  if (reorderScratch.length < ways) reorderScratch = new Int32Array(ways);
+  const sorted = reorderScratch;
+  for (let k = 0; k < ways; k++) {
+    const at = head + k < ways ? head + k : head + k - ways;
+    const way = order[base + at]!;
+    const stamp = stamps[base + way]!;
+    let j = k;
+    for (; j > 0; j--) {
+      const prev = sorted[j - 1]!;
+      const prevStamp = stamps[base + prev]!;
+      if (prevStamp < stamp || (prevStamp === stamp && prev < way)) break;
+      sorted[j] = prev;
+    }
+    sorted[j] = way;
+  }
+  for (let k = 0; k < ways; k++) {
+    const way = sorted[k]!;
+    order[base + k] = way;
+    placed[base + way] = stamps[base + way]!;
+  }
+  heads[set] = 0;
 }
 
 export class TlbArray {
@@ -133,6 +263,11 @@ export class TlbArray {
    *  that its run keeps the clock below STAMP_LIMIT; everything else goes through `touch`). */
   readonly stamps: Int32Array;
   clock = 0;
+  /** Per set, a ring of its way numbers (`ways` entries from set · ways), the ring's first position
+   *  (lruHeads[set]), and each entry's stamp when it took its place in the ring: see lruTake. */
+  readonly lruOrder: Uint16Array;
+  readonly lruHeads: Int32Array;
+  readonly lruPlaced: Int32Array;
   /** Valid entries per size class (4K, 2M, 1G): a lookup skips the sizes the array holds none of. */
   readonly sizeCounts = new Int32Array(3);
   /** Valid global entries, so a lookup probes the global tag only when there are some. */
@@ -173,6 +308,12 @@ export class TlbArray {
     this.shifts = new Uint8Array(entries);
     this.asids = new Int32Array(entries);
     this.stamps = new Int32Array(entries).fill(EMPTY_STAMP);
+    if (ways > 0xffff) throw new ArgumentError(`TLB array ${spec.name}: ${ways} ways: expected at most 65535 (the LRU ring holds way numbers in 16 bits)`);
+    // Every way empty, in way order, placed at its stamp: (placed, way) increase along each ring.
+    this.lruOrder = new Uint16Array(entries);
+    for (let i = 0; i < entries; i++) this.lruOrder[i] = i % ways;
+    this.lruHeads = new Int32Array(this.sets);
+    this.lruPlaced = new Int32Array(entries).fill(EMPTY_STAMP);
     this.sigWordsPerSet = Math.ceil(ways / 4);
     this.sigWords = new Int32Array(this.sets * this.sigWordsPerSet);
     this.sigBytes = new Uint8Array(this.sigWords.buffer);
@@ -252,17 +393,24 @@ export class TlbArray {
       if (order.length > top) top = order.length;
     }
     this.clock = top - 1;
+    // The placed stamps were of the old numbering: every ring is sorted again at its next fill.
+    for (let set = 0; set < this.sets; set++) this.markUnordered(set);
   }
 
   /**
-   * The way of set `base` … `base + ways − 1` a fill replaces when the tag is not in the set: the
-   * first empty way, else the least recently used. Empty ways carry EMPTY_STAMP (below every clock
-   * value) and valid stamps are distinct, so this is the first way of strictly least stamp. The scan
-   * is branch-free (a mask from the int32 difference's sign): a compare-and-branch per way mispredicted
-   * about as often as the minimum moved, which cost a 12-way STLB fill more than the rest of it.
+   * The way of set `set` a fill replaces when the tag is not in the set: the first empty way, else
+   * the least recently used. Empty ways carry EMPTY_STAMP (below every clock value) and valid stamps
+   * are distinct, so this is the first way of strictly least stamp, lruVictim's; found through the
+   * set's ring (lruTake), which it leaves at the ring's tail: the caller stamps it (`touch`).
    */
-  victimOf(base: number): number {
-    return lruVictim(this.stamps, base, this.ways);
+  private takeVictim(set: number): number {
+    return lruTake(this.stamps, this.lruOrder, this.lruPlaced, this.lruHeads, set, this.ways, this.clock + 1);
+  }
+
+  /** Makes lruTake sort set `set`'s ring before its next victim. */
+  private markUnordered(set: number): void {
+    const base = set * this.ways;
+    this.lruPlaced[base + this.lruOrder[base + this.lruHeads[set]!]!] = LRU_UNORDERED;
   }
 
   /** Installs a translation; returns its index. Replaces an entry of the same tag, else the LRU way. */
@@ -293,8 +441,8 @@ export class TlbArray {
         }
       }
     }
-    if (victim < 0) victim = this.victimOf(base);
     const set = key & this.setMask;
+    if (victim < 0) victim = this.takeVictim(set);
     this.sigBytes[set * this.sigWordsPerSet * 4 + (victim - base)] = signature(key, cls, asid);
     const old = tags[victim]!;
     const sizeCounts = this.sizeCounts;
@@ -334,6 +482,8 @@ export class TlbArray {
     this.sizeCounts[sizeClass(this.shifts[index]!)]!--;
     this.tags[index] = -1;
     this.stamps[index] = EMPTY_STAMP;
+    // Now the least recent way, wherever the ring has it: the ring is sorted at the next fill.
+    this.markUnordered(Math.floor(index / this.ways));
   }
 
   /** Drops every translation covering `vaddr` under `pcid` and every global one. Returns how many. */
@@ -399,6 +549,38 @@ export class TlbArray {
       if (n !== this.sizeCounts[cls]) throw new InvariantError(`TLB ${this.spec.name}: ${n} entries of size class ${cls}, counter says ${this.sizeCounts[cls]}`);
     }
     if (globals !== this.globals) throw new InvariantError(`TLB ${this.spec.name}: ${globals} global entries, counter says ${this.globals}`);
+    for (let set = 0; set < this.sets; set++) this.validateRing(set);
+  }
+
+  /** The ring of `set` holds every way once; unless marked for sorting, its (placed, way) pairs
+   *  increase from its head and no stamp is below its placed stamp; its victim is the scan's. */
+  private validateRing(set: number): void {
+    const { ways, stamps, lruOrder, lruPlaced, lruHeads } = this;
+    const base = set * ways;
+    const head = lruHeads[set]!;
+    const where = `TLB ${this.spec.name}: set ${set}'s LRU ring`;
+    if (!(head >= 0 && head < ways)) throw new InvariantError(`${where}: head ${head} outside 0 … ${ways - 1}`);
+    const seen = new Uint8Array(ways);
+    for (let k = 0; k < ways; k++) {
+      const way = lruOrder[base + k]!;
+      if (way >= ways || seen[way] !== 0) throw new InvariantError(`${where}: way ${way} at position ${k} is repeated or not a way, expected each of 0 … ${ways - 1} once`);
+      seen[way] = 1;
+    }
+    if (lruPlaced[base + lruOrder[base + head]!] === LRU_UNORDERED) return;
+    let prev = -1;
+    for (let k = 0; k < ways; k++) {
+      const way = lruOrder[base + ((head + k) % ways)]!;
+      const placed = lruPlaced[base + way]!;
+      if (stamps[base + way]! < placed) throw new InvariantError(`${where}: way ${way} has stamp ${stamps[base + way]} below its placed stamp ${placed}`);
+      if (prev >= 0) {
+        const before = lruPlaced[base + prev]!;
+        if (!(before < placed || (before === placed && prev < way))) throw new InvariantError(`${where}: way ${way} (placed ${placed}) after way ${prev} (placed ${before}): expected (placed, way) to increase`);
+      }
+      prev = way;
+    }
+    const taken = lruPeek(stamps, lruOrder, lruPlaced, lruHeads, set, ways);
+    const scanned = lruVictim(stamps, base, ways);
+    if (taken >= 0 && taken !== scanned) throw new InvariantError(`${where}: victim ${taken}, the stamp scan says ${scanned}`);
   }
 }
 

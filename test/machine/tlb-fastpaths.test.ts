@@ -1,5 +1,5 @@
 // Speed devices that must never change a result: the TLB's int32 LRU stamps (renumbered at
-// STAMP_LIMIT), the CPU's shortcut hints (checked against the L1 array and the current mode's
+// STAMP_LIMIT) and recency rings (the victim a fill takes is the stamp scan's), the CPU's shortcut hints (checked against the L1 array and the current mode's
 // rights), and the walker's int32 address arithmetic for RAM ≤ 2 GiB (a table pointer outside RAM
 // still fails as one).
 import { test } from 'node:test';
@@ -9,7 +9,7 @@ import { Cpu } from '../../src/machine/cpu.ts';
 import { ACCESS_READ, PERM_GLOBAL, PERM_WRITABLE, PageFaultError, PageWalker, WALK_OK } from '../../src/machine/mmu.ts';
 import { PhysicalAddressError } from '../../src/machine/ram.ts';
 import { PTE_PRESENT, PTE_USER, PTE_WRITABLE, makePteHi, makePteLo, pteIndex, writePte } from '../../src/machine/pte.ts';
-import { STAMP_LIMIT, Tlb, type TlbArray } from '../../src/machine/tlb.ts';
+import { STAMP_LIMIT, Tlb, TlbArray, lruVictim } from '../../src/machine/tlb.ts';
 import { skylake, zen3, type TlbPreset } from '../../src/machine/tlb-presets.ts';
 import { Prng } from '../../src/util/prng.ts';
 import { PageTableBuilder } from '../helpers/page-tables.ts';
@@ -77,6 +77,40 @@ for (const [name, preset] of [
     late.validate();
     const used = [late.l1[0]!, late.l2[0]!];
     assert.ok(used.every((a) => a.clock < STAMP_LIMIT - 50), 'the busy arrays renumbered');
+  });
+}
+
+for (const [entries, ways] of [
+  [64, 4],
+  [1536, 12],
+  [48, 48],
+  [8, 1],
+] as const) {
+  test(`a ${entries}-entry ${ways}-way array: every fill replaces the way the stamp scan picks (LRU by the recency ring, through uses, drops, flushes and renumbering)`, () => {
+    const array = new TlbArray({ name: `t${entries}x${ways}`, entries, ways, pageShifts: [12, 21] });
+    const prng = new Prng(entries + ways);
+    // Few enough pages per set that uses (hits) are common, which is what sends a ring's used head back.
+    const pages = 3 * entries;
+    let slowFills = 0;
+    for (let step = 0; step < 40_000; step++) {
+      const r = prng.int(1000);
+      const vaddr = prng.int(pages) * 4096;
+      const pcid = 1 + prng.int(2);
+      if (r < 3) array.invalidateAddress(vaddr, pcid);
+      else if (r < 4) array.invalidateWhere(pcid, prng.int(2) === 0);
+      else if (r < 5) array.renumberStamps();
+      else if (!array.probe(vaddr, pcid)) {
+        const set = (vaddr / 4096) & array.setMask;
+        const expected = lruVictim(array.stamps, set * ways, ways);
+        const head = array.lruOrder[set * ways + array.lruHeads[set]!]! + set * ways;
+        if (array.stamps[head] !== array.lruPlaced[head]) slowFills++;
+        const index = array.insertAbsent(vaddr, pcid, 0x1000, 12, r % 9 === 0 ? PERM_GLOBAL : PERM_WRITABLE);
+        assert.equal(index, expected, `step ${step}: the fill of set ${set} took entry ${index}, the stamp scan says ${expected}`);
+      }
+      if (step % 4000 === 0) array.validate();
+    }
+    array.validate();
+    if (ways > 1) assert.ok(slowFills > 100, `${slowFills} fills met a used or marked head: the trace must exercise the ring's slow path`);
   });
 }
 
