@@ -203,7 +203,17 @@ export function fuzzDma(options: DmaFuzzOptions): DmaFuzzReport {
       memory.validate();
     }
   }
-  for (const b of buffers) if (b.mapping !== null) dma.dmaUnmap(b.mapping.dev, b.mapping.handle, b.mapping.len, b.mapping.dir);
+  // The end, by the loop's rule: only a buffer the device owns is unmapped. Unmapping ends the
+  // device's ownership (Linux's dma_unmap syncs for the CPU: on a non-coherent device it invalidates
+  // the CPU's cache lines over the mapping), so a buffer the CPU owns goes back to the device first,
+  // or what the CPU wrote since its last sync would be dropped. Then every buffer is checked.
+  for (const b of buffers) {
+    const m = b.mapping;
+    if (m === null) continue;
+    if (m.owner === 'cpu') dma.dmaSyncForDevice(m.dev, m.handle, m.len, m.dir);
+    dma.dmaUnmap(m.dev, m.handle, m.len, m.dir);
+    b.mapping = null;
+  }
   for (const dev of devices) dma.checkDeviceReleased(dev);
   fullCheck();
   dma.validate();
