@@ -46,8 +46,9 @@
  * The walk reads and checks every entry before it writes anything, so a load it cannot serve (a
  * fault, a large page, an entry or frame outside RAM below 2 GiB, rights that refuse) stops the run
  * with nothing changed, and takes the general path. Off with a memory port, a walk port or
- * page-walk caches. Counters are folded once per run, by its caller (foldMisses). test/machine/tlb-miss-path.test.ts
- * runs a seeded mix through both paths on five presets and compares everything.
+ * page-walk caches. Counters are folded once per run, by its caller (foldMisses).
+ * test/machine/tlb-miss-path.test.ts runs a seeded mix through both paths on five presets and
+ * compares everything.
  */
 import { InvariantError, KmemError } from '../util/errors.ts';
 import { PhysicalAddressError, type Ram } from './ram.ts';
@@ -84,7 +85,7 @@ import {
   type PageWalkerOptions,
   type WalkPort,
 } from './mmu.ts';
-import { GLOBAL_ASID, MAX_PCID, STAMP_LIMIT, Tlb, TlbArray, lruTake, sigMayHold, signature, type TlbCounters } from './tlb.ts';
+import { GLOBAL_ASID, MAX_PCID, STAMP_LIMIT, Tlb, TlbArray, findWay, lruTake, sigMayHold, signature, type TlbCounters } from './tlb.ts';
 import type { CycleCosts, TlbPreset } from './tlb-presets.ts';
 import type { ShootdownDomain, ShootdownRequest } from './shootdown.ts';
 
@@ -102,6 +103,7 @@ const L_checkVaddr = checkVaddr;
 const L_faultRecord = faultRecord;
 const L_STAMP_LIMIT = STAMP_LIMIT;
 const L_lruTake = lruTake;
+const L_findWay = findWay;
 const L_GLOBAL_ASID = GLOBAL_ASID;
 const L_PERM_GLOBAL = PERM_GLOBAL;
 const L_signature = signature;
@@ -140,12 +142,6 @@ function isCacheModel(port: MemoryPort | null): port is CacheModelPort {
 
 /** loadMany checks for a shootdown request once per this many loads. */
 const POLL_EVERY = 256;
-
-/** The way of base … base + ways − 1 whose tag is `tag`, or −1 (a probe's tag scan, tlb.ts). */
-function findWay(tags: Float64Array, base: number, ways: number, tag: number): number {
-  for (let w = base; w < base + ways; w++) if (tags[w] === tag) return w;
-  return -1;
-}
 
 /** Writes a 4 KiB translation into way `i` of `array` as TlbArray.install does once it has chosen
  *  the way (the caller writes the signature byte, the stamp and the fill and eviction counts): the
@@ -731,9 +727,10 @@ export class Cpu {
     // Runs that could take the clock to STAMP_LIMIT (renumbering), runs through a memory port (the
     // shortcut is off), and runs whose `out` lies in RAM go the plain way: the miss path translates
     // a run before it reads the run's data and writes `out`, so a value written over a page table
-    // would not be seen by the run's later walks, as it is one load at a time. (The run's slow loads also advance the clock, through
-    // touch(), which renumbers at the limit: the inline stamps can overshoot it by a few hundred at
-    // most, far inside the int32 and Smi ranges, and the next touch() renumbers.)
+    // would not be seen by the run's later walks, as it is one load at a time. (The run's slow
+    // loads also advance the clock, through touch(), which renumbers at the limit: the inline
+    // stamps can overshoot it by a few hundred at most, far inside the int32 and Smi ranges, and
+    // the next touch() renumbers.)
     if (this.port !== null || this.l1First.clock + (end - start) >= L_STAMP_LIMIT || (out !== undefined && out.buffer === this.ram.buffer)) {
       for (let i = start; i < end; i++) {
         const value = this.load32Unpolled(vaddrs[i]!);
@@ -943,8 +940,8 @@ export class Cpu {
           // The first L1 array's probe of 4 KiB entries: this PCID's tag, then the global one.
           const base = (vpn & setMask) * ways;
           const globalTag = tag - pcid + L_GLOBAL_ASID;
-          index = findWay(tags, base, ways, tag);
-          if (index < 0 && array.globals > 0) index = findWay(tags, base, ways, globalTag);
+          index = L_findWay(tags, base, ways, tag);
+          if (index < 0 && array.globals > 0) index = L_findWay(tags, base, ways, globalTag);
           let frame: number;
           let rights: number;
           if (index >= 0) {
@@ -963,8 +960,8 @@ export class Cpu {
             // which also lets the STLB probe skip its tag scan when no way carries it.
             const sigPcid = L_signature((vaddr * (1 / 4096)) >>> 0, 0, pcid);
             if (hasL2) {
-              index2 = L_sigMayHold(sigWords2, (vpn & setMask2) * sigWordsPerSet2, sigWordsPerSet2, sigPcid) ? findWay(tags2, base2, ways2, tag) : -1;
-              if (index2 < 0 && l2.globals > 0) index2 = findWay(tags2, base2, ways2, globalTag);
+              index2 = L_sigMayHold(sigWords2, (vpn & setMask2) * sigWordsPerSet2, sigWordsPerSet2, sigPcid) ? L_findWay(tags2, base2, ways2, tag) : -1;
+              if (index2 < 0 && l2.globals > 0) index2 = L_findWay(tags2, base2, ways2, globalTag);
             }
             if (index2 >= 0) {
               rights = perms2[index2]!;

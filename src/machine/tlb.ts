@@ -126,6 +126,13 @@ function sigLoopMayHold(words: Int32Array, first: number, count: number, pattern
   return zeroBytes !== 0;
 }
 
+/** The way of base … base + ways − 1 whose tag is `tag`, or −1: a probe's tag scan (TlbArray's,
+ *  and Cpu's miss path's over an array it holds as a constant). */
+export function findWay(tags: Float64Array, base: number, ways: number, tag: number): number {
+  for (let w = base; w < base + ways; w++) if (tags[w] === tag) return w;
+  return -1;
+}
+
 /** The LRU victim by a scan of the stamps: the first way of strictly least stamp in base … base +
  *  ways − 1. lruTake finds the same way through the ring; validate() and the tests compare the two. */
 export function lruVictim(stamps: Int32Array, base: number, ways: number): number {
@@ -345,11 +352,7 @@ export class TlbArray {
 
   /** The way of `set` holding `tag`, or −1. */
   private scan(set: number, tag: number): number {
-    const tags = this.tags;
-    const base = set * this.ways;
-    const end = base + this.ways;
-    for (let i = base; i < end; i++) if (tags[i] === tag) return i;
-    return -1;
+    return findWay(this.tags, set * this.ways, this.ways, tag);
   }
 
   /** Looks `vaddr` up for every page size the array holds; on a hit counts it, marks the entry
