@@ -1,10 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { inliningTrace, inlinedInto } from '../helpers/inlining.ts';
 
 // The FTL's host write is sized to V8's inlining budget (920 bytes of bytecode per optimised
 // function): with the program as programSpare16() (four spare words as arguments), write() also
@@ -28,24 +24,8 @@ test('ftl: write() compiles with the program, the invalidation and the bucket mo
     %OptimizeFunctionOnNextCall(write);
     s.drive(ftl, new w.UniformWorkload(L, 3), L);
   });`;
-  const dir = mkdtempSync(join(tmpdir(), 'kmem-ftl-inlining-'));
-  const path = join(dir, 'trace.txt');
-  const fd = openSync(path, 'w');
-  let log: string;
-  try {
-    const child = spawnSync(process.execPath, ['--import', 'tsx', '--allow-natives-syntax', '--no-use-osr', '--no-concurrent-recompilation', '--trace-turbo-inlining', '-e', script], {
-      stdio: ['ignore', fd, 'pipe'],
-      encoding: 'utf8',
-      timeout: 240_000,
-      cwd: fileURLToPath(new URL('../..', import.meta.url)),
-    });
-    assert.equal(child.status, 0, child.stderr);
-    log = readFileSync(path, 'utf8');
-  } finally {
-    closeSync(fd);
-    rmSync(dir, { recursive: true, force: true });
-  }
-  const inlined = (name: string) => new RegExp(`Inlining .*<SharedFunctionInfo ${name}>\\} into .*<SharedFunctionInfo write>\\}`).test(log);
+  const log = inliningTrace(['-e', script]);
+  const inlined = (name: string) => inlinedInto(log, name, 'write');
   assert.ok(/into .*<SharedFunctionInfo write>\}/.test(log), 'write was optimized with calls inlined');
   assert.ok(inlined('programSpare16'), 'the program inlined into write');
   assert.ok(inlined('dropMapping'), 'dropMapping inlined into write');

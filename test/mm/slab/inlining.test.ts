@@ -4,10 +4,8 @@
 // the churn with the objects used ran 1.7-2x the trivial kmalloc instead of about 1.4x.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { inliningTrace } from '../../helpers/inlining.ts';
 import { FREE_MARK, STATE_BIT_SHIFT, STATE_WORD_SHIFT } from '../../../src/mm/slab/alloc-state.ts';
 import { ROW_FIELDS, ROW_WORDS } from '../../../src/mm/slab/cpu-slab.ts';
 import { PAGE_SHIFT } from '../../../src/machine/ram.ts';
@@ -17,7 +15,7 @@ import { PAGE_SHIFT } from '../../../src/machine/ram.ts';
  * {callee} into {function}" at any depth), by the function's SharedFunctionInfo: the churn loop is
  * an anonymous closure, known by its address.
  */
-function inlinedInto(log: string): Map<string, string[]> {
+function inlinedByTarget(log: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const line of log.split('\n')) {
     const m = /^Inlining 0x[0-9a-f]+ \{0x[0-9a-f]+ <SharedFunctionInfo ?([^>]*)>\} into 0x[0-9a-f]+ \{(0x[0-9a-f]+) <SharedFunctionInfo ?[^>]*>\}/.exec(line);
@@ -29,27 +27,9 @@ function inlinedInto(log: string): Map<string, string[]> {
 }
 
 test('the churn loop that uses its objects inlines kfree down to its object-start check', () => {
-  // One trace stream (--trace-turbo-inlining alone: with --trace-opt as well, the two streams' lines
-  // can interleave mid-line, as they did in the page allocator's test), written to a file: V8 writes
-  // it through C stdio, and into a pipe the end of it can be lost when the child exits.
-  const dir = mkdtempSync(join(tmpdir(), 'kmem-inlining-'));
-  const path = join(dir, 'trace.txt');
-  const fd = openSync(path, 'w');
-  let log: string;
-  try {
-    const child = spawnSync(
-      process.execPath,
-      ['--allow-natives-syntax', '--no-use-osr', '--no-concurrent-recompilation', '--trace-turbo-inlining', '--import', 'tsx', new URL('./inline-churn.ts', import.meta.url).pathname],
-      { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8', timeout: 240_000 },
-    );
-    assert.equal(child.status, 0, child.stderr);
-    log = readFileSync(path, 'utf8');
-  } finally {
-    closeSync(fd);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const log = inliningTrace([new URL('./inline-churn.ts', import.meta.url).pathname]);
   // The loop is the function into which both kmalloc and kfree (Kernel's methods) are inlined.
-  const loops = [...inlinedInto(log).values()].filter((inlined) => inlined.includes('kmalloc') && inlined.includes('kfree'));
+  const loops = [...inlinedByTarget(log).values()].filter((inlined) => inlined.includes('kmalloc') && inlined.includes('kfree'));
   assert.ok(loops.length > 0, 'the churn loop was never optimised with kmalloc and kfree inlined');
   for (const inlined of loops) {
     assert.ok(inlined.includes('objectStart'), `kfree's fast path was not inlined into the loop: ${inlined.join(', ')}`);
