@@ -11,13 +11,15 @@
 import { Ram } from '../src/machine/ram.ts';
 import { Cpu } from '../src/machine/cpu.ts';
 import { skylake } from '../src/machine/tlb-presets.ts';
-import { lruTake } from '../src/machine/tlb.ts';
+import { findWay, lruTake } from '../src/machine/tlb.ts';
 import { Prng } from '../src/util/prng.ts';
 import { PageTableBuilder } from '../test/helpers/page-tables.ts';
 import type { BenchCase } from './harness.ts';
 
-// The TLB's own LRU victim search (the floor differs in what it leaves out, not in how it picks), as
-// a module-local binding: under tsx's CommonJS output an imported one is a getter call on every use.
+// The TLB's own tag scan and LRU victim search (the floor differs in what it leaves out, not in how
+// it probes or picks), as module-local bindings: under tsx's CommonJS output an imported one is a
+// getter call on every use.
+const wayOf = findWay;
 const takeVictim = lruTake;
 
 const DATA_PADDR = 16 << 20;
@@ -122,27 +124,13 @@ function designFloor(s: Setup): (n: number) => unknown {
         const vaddr = vaddrs[i & (STREAM - 1)]!;
         const tag = vaddr - (vaddr & 4095);
         const vpn = vaddr >>> 12;
-        const b1 = (vpn & 15) * 4;
-        let hit = -1;
-        for (let w = b1; w < b1 + 4; w++) {
-          if (t1[w] === tag) {
-            hit = w;
-            break;
-          }
-        }
+        const hit = wayOf(t1, (vpn & 15) * 4, 4, tag);
         let frame: number;
         if (hit >= 0) {
           frame = f1[hit]!;
           s1[hit] = ++c1;
         } else {
-          const b2 = (vpn & 127) * 12;
-          let hit2 = -1;
-          for (let w = b2; w < b2 + 12; w++) {
-            if (t2[w] === tag) {
-              hit2 = w;
-              break;
-            }
-          }
+          const hit2 = wayOf(t2, (vpn & 127) * 12, 12, tag);
           if (hit2 >= 0) {
             frame = f2[hit2]!;
             s2[hit2] = ++c2;
