@@ -13,7 +13,6 @@
  *                    init_on_free caches, and slots this worker has no handle for)
  *     F.INIT         alloc-time work: 0 none; n > 0 zero n bytes (init_on_alloc); −1 − k wipe the
  *                    word k words into the object (init_on_free's stale link word)
- *     F.EXTRA        1 when a fast alloc has more to do than its state change (F.INIT)
  *     F.MARK         word offset of the lazy-mode mark from the object's first word
  *     F.BIT_CHECK    1 when a lazy fast free must also read the state bit: the mark shares the
  *                    free-pointer word, so objects on a slab free list do not carry it
@@ -65,7 +64,6 @@ export const ROW_FIELDS = {
   INVERSE: 7,
   LIMIT: 8,
   SPAN: 9,
-  EXTRA: 10,
   MARK: 11,
   BIT_CHECK: 12,
 } as const;
@@ -216,7 +214,7 @@ function cpuSlabPaths(
       if ((s & bit) !== 0) return duplicate(b, addr);
       w[sw] = s | bit;
     }
-    if (rows[b + 10 /* F.EXTRA */] !== 0) initObject(b, addr);
+    if (rows[b + 5 /* F.INIT */] !== 0) initObject(b, addr);
     return addr;
   };
 
@@ -236,7 +234,7 @@ function cpuSlabPaths(
     w[rw] = r;
     const addr = u32[(rows[b + 1 /* F.LOADED */] as number) + r] as number;
     w[(addr >>> 2) + (rows[b + 11 /* F.MARK */] as number)] = 0;
-    if (rows[b + 10 /* F.EXTRA */] !== 0) initObject(b, addr);
+    if (rows[b + 5 /* F.INIT */] !== 0) initObject(b, addr);
     return addr;
   };
 
@@ -312,7 +310,6 @@ function cpuSlabPaths(
       rows[b + F.CAPACITY] = cache.rounds;
       rows[b + F.TAG] = fastFree ? cache.tag : -1;
       rows[b + F.INIT] = init;
-      rows[b + F.EXTRA] = init !== 0 ? 1 : 0;
       const k = 31 - Math.clz32(cache.size & -cache.size);
       const d = cache.size >>> k;
       rows[b + F.SHIFT] = k;
