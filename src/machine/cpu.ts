@@ -165,6 +165,10 @@ function fill4k(array: TlbArray, tags: Float64Array, shifts: Uint8Array, asids: 
   perms[i] = rights;
 }
 
+/** shortcutRun and missRun: loads vaddrs[start … end) up to the first one the function does not
+ *  serve; returns that index, and `sum` plus the loaded values in Cpu.shortcutSum. */
+type LoadRunFn = (vaddrs: ArrayLike<number>, start: number, end: number, out: Uint32Array | undefined, sum: number) => number;
+
 // Slots of Cpu.missTally: the counts of one missRun, its STLB clock, and its last translation's.
 const T_L1_MISSES = 0;
 const T_L2_HITS = 1;
@@ -780,7 +784,7 @@ export class Cpu {
    * of the speed (measured: 108 vs 340 M loads/s in a stand-alone copy). With several CPUs in one
    * isolate the closure is simply compiled generically.
    */
-  private readonly shortcutRun: (vaddrs: ArrayLike<number>, start: number, end: number, out: Uint32Array | undefined, sum: number) => number;
+  private readonly shortcutRun: LoadRunFn;
 
   /**
    * The miss path (see MISS PATH) over vaddrs[start … end), up to the first load it does not serve:
@@ -788,7 +792,7 @@ export class Cpu {
    * leaves to the general path. Returns that load's index (or end), and `sum` plus the loaded
    * values in shortcutSum. Same caller's checks as shortcutRun; a closure for the same reason.
    */
-  private readonly missRun: (vaddrs: ArrayLike<number>, start: number, end: number, out: Uint32Array | undefined, sum: number) => number;
+  private readonly missRun: LoadRunFn;
 
   /** Whether an array may hold an entry the miss path's probes do not look at: any entry of an
    *  array other than the first L1 array and l2For4k, or a 2 MiB or 1 GiB entry of those two. */
@@ -818,7 +822,7 @@ export class Cpu {
     return c[2]! > 0 && array.find(Math.floor(vaddr / 1073741824), 30, pcid) >= 0;
   }
 
-  private makeShortcutRun(): (vaddrs: ArrayLike<number>, start: number, end: number, out: Uint32Array | undefined, sum: number) => number {
+  private makeShortcutRun(): LoadRunFn {
     const array = this.l1First;
     const scIdx = this.scIdx;
     const tags = array.tags;
@@ -850,7 +854,7 @@ export class Cpu {
     };
   }
 
-  private makeMissRun(): (vaddrs: ArrayLike<number>, start: number, end: number, out: Uint32Array | undefined, sum: number) => number {
+  private makeMissRun(): LoadRunFn {
     const u32 = this.u32;
     const scIdx = this.scIdx;
     // The first L1 array (the shortcut's, and the one 4 KiB fills go to).
@@ -933,117 +937,129 @@ export class Cpu {
         const tag = (vaddr - offset) * 8 + pcid; // (key · 4 + size class 0) · TAG_ASIDS + pcid, as tlb.ts
         const slot = (vaddr >>> 12) & (SHORTCUT_SLOTS - 1);
         let index = scIdx[slot]!;
-        if (tags[index] !== tag || (vaddr & 3) !== 0 || Math.trunc(vaddr) !== vaddr || (perms[index]! & readMask) !== readWant) {
-          // The miss path, or a stop (nothing changed for this load) where it meets anything else.
-          if (!missOn || (vaddr & 3) !== 0 || Math.trunc(vaddr) !== vaddr || vaddr < 0 || vaddr + 4 > L_VADDR_LIMIT) break;
-          const vpn = vaddr >>> 12; // the key's low 20 bits: enough for any set index
-          // The first L1 array's probe of 4 KiB entries: this PCID's tag, then the global one.
-          const base = (vpn & setMask) * ways;
-          const globalTag = tag - pcid + L_GLOBAL_ASID;
-          index = L_findWay(tags, base, ways, tag);
-          if (index < 0 && array.globals > 0) index = L_findWay(tags, base, ways, globalTag);
-          let frame: number;
-          let rights: number;
-          if (index >= 0) {
-            // An L1 hit: counted as a shortcut hit is (the probe's hit and remember()'s access).
-            rights = perms[index]!;
-            if ((rights & readMask) !== readWant) break; // the general path drops the entry and walks
-            frame = frames[index]!;
-            clock = (clock + 1) | 0;
-            stamps[index] = clock;
-          } else {
-            // The general lookup's other probes (other sizes, other arrays) must all miss.
-            if (others && this.coveredElsewhere(vaddr)) break;
-            const base2 = (vpn & setMask2) * ways2;
-            let index2 = -1;
-            // The fills' signature byte for this PCID (tlb.ts signature of the key's low 32 bits),
-            // which also lets the STLB probe skip its tag scan when no way carries it.
-            const sigPcid = L_signature((vaddr * (1 / 4096)) >>> 0, 0, pcid);
-            if (hasL2) {
-              index2 = L_sigMayHold(sigWords2, (vpn & setMask2) * sigWordsPerSet2, sigWordsPerSet2, sigPcid) ? L_findWay(tags2, base2, ways2, tag) : -1;
-              if (index2 < 0 && l2.globals > 0) index2 = L_findWay(tags2, base2, ways2, globalTag);
-            }
-            if (index2 >= 0) {
-              rights = perms2[index2]!;
-              if ((rights & readMask) !== readWant) break;
-              frame = frames2[index2]!;
-              clock2 = (clock2 + 1) | 0;
-              stamps2[index2] = clock2;
-              l2Hits++;
-            } else {
-              // The walk (mmu.ts PageWalker.walk with no walk cache and no port): every entry read
-              // and checked before anything is written (A bits, fills), so a stop changes nothing.
-              const hiV = Math.floor(vaddr * INVERSE_4G);
-              const loV = vaddr >>> 0;
-              const e4 = cr3 + ((hiV >>> 7) & 511) * 8;
-              if (e4 + 8 > ramBytes) break;
-              const lo4 = words[e4 >>> 2]!;
-              const hi4 = words[(e4 >>> 2) + 1]!;
-              if ((lo4 & (L_PTE_PRESENT | L_PTE_HUGE)) !== L_PTE_PRESENT || lo4 < 0 || (hi4 & upperBad) !== 0) break;
-              const e3 = (lo4 & L_PTE_LO_FRAME_MASK) + (((hiV & 0x7f) << 2) | (loV >>> 30)) * 8;
-              if (e3 + 8 > ramBytes) break;
-              const lo3 = words[e3 >>> 2]!;
-              const hi3 = words[(e3 >>> 2) + 1]!;
-              if ((lo3 & (L_PTE_PRESENT | L_PTE_HUGE)) !== L_PTE_PRESENT || lo3 < 0 || (hi3 & upperBad) !== 0) break;
-              const e2 = (lo3 & L_PTE_LO_FRAME_MASK) + ((loV >>> 21) & 511) * 8;
-              if (e2 + 8 > ramBytes) break;
-              const lo2 = words[e2 >>> 2]!;
-              const hi2 = words[(e2 >>> 2) + 1]!;
-              if ((lo2 & (L_PTE_PRESENT | L_PTE_HUGE)) !== L_PTE_PRESENT || lo2 < 0 || (hi2 & upperBad) !== 0) break;
-              const e1 = (lo2 & L_PTE_LO_FRAME_MASK) + ((loV >>> 12) & 511) * 8;
-              if (e1 + 8 > ramBytes) break;
-              let lo1 = words[e1 >>> 2]!;
-              const hi1 = words[(e1 >>> 2) + 1]!;
-              // A present leaf whose frame lies inside RAM below 2 GiB.
-              if ((lo1 & L_PTE_PRESENT) === 0 || (hi1 & upperBad) !== 0) break;
-              frame = (lo1 & L_PTE_LO_FRAME_MASK) >>> 0;
-              if (frame + 4096 > ramBytes) break;
-              // Rights (§4.6): W and U ANDed over the levels, NX ORed.
-              const all = lo4 & lo3 & lo2 & lo1;
-              rights = ((all & L_PTE_WRITABLE) !== 0 ? L_PERM_WRITABLE : 0) | ((all & L_PTE_USER) !== 0 ? L_PERM_USER : 0);
-              if (((hi4 | hi3 | hi2 | hi1) & L_PTE_HI_NX) !== 0) rights |= L_PERM_NX;
-              if ((rights & readMask) !== readWant) break; // a protection fault
-              // Commit: A in every entry used, atomically as the walker sets it (§4.8).
-              if ((lo4 & L_PTE_ACCESSED) === 0) Atomics.or(words, e4 >>> 2, L_PTE_ACCESSED);
-              if ((lo3 & L_PTE_ACCESSED) === 0) Atomics.or(words, e3 >>> 2, L_PTE_ACCESSED);
-              if ((lo2 & L_PTE_ACCESSED) === 0) Atomics.or(words, e2 >>> 2, L_PTE_ACCESSED);
-              if ((lo1 & L_PTE_ACCESSED) === 0) lo1 = Atomics.or(words, e1 >>> 2, L_PTE_ACCESSED) | L_PTE_ACCESSED;
-              if ((lo1 & L_PTE_DIRTY_BIT) !== 0) rights |= L_PERM_DIRTY;
-              if ((lo1 & L_PTE_GLOBAL) !== 0) rights |= L_PERM_GLOBAL;
-              walks++;
-              walkFrame = frame;
-              walkRights = rights;
-            }
-            // The fills (insertAbsent: the lookup just missed these tags): the STLB after a walk,
-            // then L1. A global translation takes the global tag (tlb.ts install).
-            const isGlobal = (rights & L_PERM_GLOBAL) !== 0;
-            const asid = isGlobal ? L_GLOBAL_ASID : pcid;
-            const fillTag = isGlobal ? globalTag : tag;
-            const sig = isGlobal ? L_signature((vaddr * (1 / 4096)) >>> 0, 0, asid) : sigPcid;
-            if (hasL2 && index2 < 0) {
-              clock2 = (clock2 + 1) | 0;
-              const victim = L_lruTake(stamps2, order2, placed2, heads2, vpn & setMask2, ways2, clock2);
-              sigBytes2[(vpn & setMask2) * sigStride2 + (victim - base2)] = sig;
-              if (tags2[victim]! >= 0) evictions2++;
-              fill4k(l2, tags2, shifts2, asids2, frames2, perms2, sizeCounts2, victim, fillTag, asid, frame, rights);
-              stamps2[victim] = clock2;
-            }
-            clock = (clock + 1) | 0;
-            index = L_lruTake(stamps, order, placed, heads, vpn & setMask, ways, clock);
-            sigBytes[(vpn & setMask) * sigStride + (index - base)] = sig;
-            if (tags[index]! >= 0) evictions1++;
-            fill4k(array, tags, shifts, asids, frames, perms, sizeCounts, index, fillTag, asid, frame, rights);
-            stamps[index] = clock;
-            l1Misses++;
+        // First the tests every load runs (V8 compiles an operation it has not yet seen run as a
+        // deoptimization, see evictions2): unaligned or not an integer, the general path's; a
+        // shortcut hit (the hinted entry holds the page and allows the read), shortcutRun's (its
+        // loop is kept short for hits). Then the miss path, or a stop (nothing changed for this
+        // load) where it meets anything else.
+        if ((vaddr & 3) !== 0 || Math.trunc(vaddr) !== vaddr) break;
+        const hinted = tags[index] === tag;
+        const readable = (perms[index]! & readMask) === readWant;
+        if (hinted && readable) break;
+        if (!missOn || vaddr < 0 || vaddr + 4 > L_VADDR_LIMIT) break;
+        const vpn = vaddr >>> 12; // the key's low 20 bits: enough for any set index
+        // The first L1 array's probe of 4 KiB entries: this PCID's tag, then the global one.
+        const base = (vpn & setMask) * ways;
+        const globalTag = tag - pcid + L_GLOBAL_ASID;
+        index = L_findWay(tags, base, ways, tag);
+        if (index < 0 && array.globals > 0) index = L_findWay(tags, base, ways, globalTag);
+        let frame: number;
+        let rights: number;
+        if (index >= 0) {
+          // An L1 hit: counted as a shortcut hit is (the probe's hit and remember()'s access).
+          rights = perms[index]!;
+          if ((rights & readMask) !== readWant) break; // the general path drops the entry and walks
+          frame = frames[index]!;
+          clock = (clock + 1) | 0;
+          stamps[index] = clock;
+        } else {
+          // The general lookup's other probes (other sizes, other arrays) must all miss.
+          if (others && this.coveredElsewhere(vaddr)) break;
+          const base2 = (vpn & setMask2) * ways2;
+          let index2 = -1;
+          // The fills' signature byte for this PCID (tlb.ts signature of the key's low 32 bits),
+          // which also lets the STLB probe skip its tag scan when no way carries it.
+          const sigPcid = L_signature((vaddr * (1 / 4096)) >>> 0, 0, pcid);
+          if (hasL2) {
+            index2 = L_sigMayHold(sigWords2, (vpn & setMask2) * sigWordsPerSet2, sigWordsPerSet2, sigPcid) ? L_findWay(tags2, base2, ways2, tag) : -1;
+            if (index2 < 0 && l2.globals > 0) index2 = L_findWay(tags2, base2, ways2, globalTag);
           }
-          // remember(): the hint to the entry, and (folded below) the remembered translation.
-          missLoads++;
-          scIdx[slot] = index;
-          lastIndex = index;
-          lastFrame = frame;
-          lastRights = rights;
-          lastBase = vaddr - offset;
-        } else break; // a shortcut hit: shortcutRun's (its loop is kept short for hits)
+          if (index2 >= 0) {
+            rights = perms2[index2]!;
+            if ((rights & readMask) !== readWant) break;
+            frame = frames2[index2]!;
+            clock2 = (clock2 + 1) | 0;
+            stamps2[index2] = clock2;
+            l2Hits++;
+          } else {
+            // The walk (mmu.ts PageWalker.walk with no walk cache and no port): every entry read
+            // and checked before anything is written (A bits, fills), so a stop changes nothing.
+            const hiV = Math.floor(vaddr * INVERSE_4G);
+            const loV = vaddr >>> 0;
+            const e4 = cr3 + ((hiV >>> 7) & 511) * 8;
+            if (e4 + 8 > ramBytes) break;
+            const lo4 = words[e4 >>> 2]!;
+            const hi4 = words[(e4 >>> 2) + 1]!;
+            if ((lo4 & (L_PTE_PRESENT | L_PTE_HUGE)) !== L_PTE_PRESENT || lo4 < 0 || (hi4 & upperBad) !== 0) break;
+            const e3 = (lo4 & L_PTE_LO_FRAME_MASK) + (((hiV & 0x7f) << 2) | (loV >>> 30)) * 8;
+            if (e3 + 8 > ramBytes) break;
+            const lo3 = words[e3 >>> 2]!;
+            const hi3 = words[(e3 >>> 2) + 1]!;
+            if ((lo3 & (L_PTE_PRESENT | L_PTE_HUGE)) !== L_PTE_PRESENT || lo3 < 0 || (hi3 & upperBad) !== 0) break;
+            const e2 = (lo3 & L_PTE_LO_FRAME_MASK) + ((loV >>> 21) & 511) * 8;
+            if (e2 + 8 > ramBytes) break;
+            const lo2 = words[e2 >>> 2]!;
+            const hi2 = words[(e2 >>> 2) + 1]!;
+            if ((lo2 & (L_PTE_PRESENT | L_PTE_HUGE)) !== L_PTE_PRESENT || lo2 < 0 || (hi2 & upperBad) !== 0) break;
+            const e1 = (lo2 & L_PTE_LO_FRAME_MASK) + ((loV >>> 12) & 511) * 8;
+            if (e1 + 8 > ramBytes) break;
+            let lo1 = words[e1 >>> 2]!;
+            const hi1 = words[(e1 >>> 2) + 1]!;
+            // A present leaf whose frame lies inside RAM below 2 GiB.
+            if ((lo1 & L_PTE_PRESENT) === 0 || (hi1 & upperBad) !== 0) break;
+            frame = (lo1 & L_PTE_LO_FRAME_MASK) >>> 0;
+            if (frame + 4096 > ramBytes) break;
+            // Rights (§4.6): W and U ANDed over the levels, NX ORed.
+            const all = lo4 & lo3 & lo2 & lo1;
+            rights = ((all & L_PTE_WRITABLE) !== 0 ? L_PERM_WRITABLE : 0) | ((all & L_PTE_USER) !== 0 ? L_PERM_USER : 0);
+            if (((hi4 | hi3 | hi2 | hi1) & L_PTE_HI_NX) !== 0) rights |= L_PERM_NX;
+            if ((rights & readMask) !== readWant) break; // a protection fault
+            // Commit: A in every entry used, atomically as the walker sets it (§4.8).
+            if ((lo4 & L_PTE_ACCESSED) === 0) Atomics.or(words, e4 >>> 2, L_PTE_ACCESSED);
+            if ((lo3 & L_PTE_ACCESSED) === 0) Atomics.or(words, e3 >>> 2, L_PTE_ACCESSED);
+            if ((lo2 & L_PTE_ACCESSED) === 0) Atomics.or(words, e2 >>> 2, L_PTE_ACCESSED);
+            if ((lo1 & L_PTE_ACCESSED) === 0) lo1 = Atomics.or(words, e1 >>> 2, L_PTE_ACCESSED) | L_PTE_ACCESSED;
+            if ((lo1 & L_PTE_DIRTY_BIT) !== 0) rights |= L_PERM_DIRTY;
+            if ((lo1 & L_PTE_GLOBAL) !== 0) rights |= L_PERM_GLOBAL;
+            walks++;
+            walkFrame = frame;
+            walkRights = rights;
+          }
+          // The fills (insertAbsent: the lookup just missed these tags): the STLB after a walk,
+          // then L1. A global translation takes the global tag (tlb.ts install).
+          const isGlobal = (rights & L_PERM_GLOBAL) !== 0;
+          const asid = isGlobal ? L_GLOBAL_ASID : pcid;
+          const fillTag = isGlobal ? globalTag : tag;
+          const sig = isGlobal ? L_signature((vaddr * (1 / 4096)) >>> 0, 0, asid) : sigPcid;
+          if (hasL2 && index2 < 0) {
+            clock2 = (clock2 + 1) | 0;
+            const victim = L_lruTake(stamps2, order2, placed2, heads2, vpn & setMask2, ways2, clock2);
+            sigBytes2[(vpn & setMask2) * sigStride2 + (victim - base2)] = sig;
+            // An add on every fill, not `if (…) evictions2++`: the STLB's first eviction can come
+            // after V8 has optimized this closure (about 1300 loads into a miss-heavy run), and an
+            // increment it had never seen run was a deoptimization there. In some processes V8
+            // then ran the loop only as on-stack-replaced code, entered afresh on every call, at
+            // 2–3.5× the time per load for the rest of the process (docs/benchmarks.md, "A
+            // deoptimization at the STLB's first eviction").
+            evictions2 += tags2[victim]! >= 0 ? 1 : 0;
+            fill4k(l2, tags2, shifts2, asids2, frames2, perms2, sizeCounts2, victim, fillTag, asid, frame, rights);
+            stamps2[victim] = clock2;
+          }
+          clock = (clock + 1) | 0;
+          index = L_lruTake(stamps, order, placed, heads, vpn & setMask, ways, clock);
+          sigBytes[(vpn & setMask) * sigStride + (index - base)] = sig;
+          evictions1 += tags[index]! >= 0 ? 1 : 0; // as evictions2
+          fill4k(array, tags, shifts, asids, frames, perms, sizeCounts, index, fillTag, asid, frame, rights);
+          stamps[index] = clock;
+          l1Misses++;
+        }
+        // remember(): the hint to the entry, and (folded below) the remembered translation.
+        missLoads++;
+        scIdx[slot] = index;
+        lastIndex = index;
+        lastFrame = frame;
+        lastRights = rights;
+        lastBase = vaddr - offset;
         wordAt[i - start] = (lastFrame + offset) >>> 2;
       }
       // The data reads, after the run's translations: a loop of a few instructions per read keeps
