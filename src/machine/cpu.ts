@@ -46,7 +46,10 @@
  * The walk reads and checks every entry before it writes anything, so a load it cannot serve (a
  * fault, a large page, an entry or frame outside RAM below 2 GiB, rights that refuse) stops the run
  * with nothing changed, and takes the general path. Off with a memory port, a walk port or
- * page-walk caches. Counters are folded once per run, by its caller (foldMisses).
+ * page-walk caches. Counters are folded once per run, by its caller (foldMisses). Its counts and
+ * tests run on every load rather than behind rare branches: an operation V8 first meets after it
+ * has optimized the closure deoptimizes it, and V8 may then keep only on-stack-replaced code for
+ * the loop (docs/benchmarks.md, "A deoptimization at the STLB's first eviction").
  * test/machine/tlb-miss-path.test.ts runs a seeded mix through both paths on five presets and
  * compares everything.
  */
