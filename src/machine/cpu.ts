@@ -1043,7 +1043,8 @@ export class Cpu {
             // increment it had never seen run was a deoptimization there. In some processes V8
             // then ran the loop only as on-stack-replaced code, entered afresh on every call, at
             // 2–3.5× the time per load for the rest of the process (docs/benchmarks.md, "A
-            // deoptimization at the STLB's first eviction").
+            // deoptimization at the STLB's first eviction"). test/machine/miss-path-deopt.test.ts
+            // checks that the closure stays optimized through the first evictions.
             evictions2 += tags2[victim]! >= 0 ? 1 : 0;
             fill4k(l2, tags2, shifts2, asids2, frames2, perms2, sizeCounts2, victim, fillTag, asid, frame, rights);
             stamps2[victim] = clock2;
