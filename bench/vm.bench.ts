@@ -88,7 +88,8 @@ function floorArray(entries: number, ways: number): FloorArray {
  * Reference, not kmem's code: the least a load through this design can do — a 4-way L1 (16 sets)
  * and a 12-way STLB (128 sets) with tags as doubles and LRU by int32 stamps (victim by the same
  * recency ring as tlb.ts, lruTake), and on a miss a four-level walk over the same page tables in RAM,
- * then the data read. No counters, no A bits, no rights, no checks, no PCIDs, no signature bytes:
+ * then the data read (the PML4 and PDPT entries read once per 1 GiB region per run, as Cpu's miss
+ * path reads them). No counters, no A bits, no rights, no checks, no PCIDs, no signature bytes:
  * the floor under which Cpu's miss path cannot go without changing the model or how it holds its
  * state (with a stamp scan for victims this floor was 51–56 ns, docs/benchmarks.md). As Cpu's miss
  * path, it translates a run of loads (RUN of them) before it reads their data: the reads, a tight
@@ -120,6 +121,8 @@ function designFloor(s: Setup): (n: number) => unknown {
     let sum = 0;
     for (let start = 0; start < n; start += RUN) {
       const end = Math.min(n, start + RUN);
+      let regionKey = -1;
+      let pdWord = 0;
       for (let i = start; i < end; i++) {
         const vaddr = vaddrs[i & (STREAM - 1)]!;
         const tag = vaddr - (vaddr & 4095);
@@ -137,9 +140,15 @@ function designFloor(s: Setup): (n: number) => unknown {
           } else {
             const hiV = Math.floor(vaddr / 2 ** 32);
             const loV = vaddr >>> 0;
-            let lo = words[(cr3 >>> 2) + (((hiV >>> 7) & 511) << 1)]!;
-            lo = words[((lo & 0xfffff000) >>> 2) + (((((hiV & 0x7f) << 2) | (loV >>> 30)) & 511) << 1)]!;
-            lo = words[((lo & 0xfffff000) >>> 2) + (((loV >>> 21) & 511) << 1)]!;
+            // The PML4 and PDPT entries once per 1 GiB region per run, as Cpu's miss path reads them.
+            const region = hiV * 4 + (loV >>> 30);
+            if (region !== regionKey) {
+              const lo4 = words[(cr3 >>> 2) + (((hiV >>> 7) & 511) << 1)]!;
+              const lo3 = words[((lo4 & 0xfffff000) >>> 2) + (((((hiV & 0x7f) << 2) | (loV >>> 30)) & 511) << 1)]!;
+              pdWord = (lo3 & 0xfffff000) >>> 2;
+              regionKey = region;
+            }
+            let lo = words[pdWord + (((loV >>> 21) & 511) << 1)]!;
             lo = words[((lo & 0xfffff000) >>> 2) + (((loV >>> 12) & 511) << 1)]!;
             frame = (lo & 0xfffff000) >>> 0;
             const v = takeVictim(s2, o2, p2, h2, vpn & 127, 12, ++c2);

@@ -43,6 +43,8 @@
  * signature byte, size and global counts), the A bits, the counters and the remembered translation.
  * A run's data is read after the run's translations, in a loop of its own (docs/benchmarks.md,
  * "translate a run, then read it").
+ * A run reads a 1 GiB region's PML4 and PDPT entries once, at its first walk there, and reuses them
+ * for its later walks in that region (see regionKey; the model still counts four reads per walk).
  * The walk reads and checks every entry before it writes anything, so a load it cannot serve (a
  * fault, a large page, an entry or frame outside RAM below 2 GiB, rights that refuse) stops the run
  * with nothing changed, and takes the general path. Off with a memory port, a walk port or
@@ -933,6 +935,20 @@ export class Cpu {
       let lastBase = 0;
       let walkFrame = 0;
       let walkRights = 0;
+      // The walk's PML4 and PDPT entries for the 1 GiB region `regionKey` (vaddr / 2^30), read and
+      // checked at the run's first walk into the region and reused by its later walks there (−1:
+      // none). Host-side and for one run only. Within a run nothing writes RAM but the run's own A
+      // bits, which the cached values take too. Another CPU's change to those entries is seen
+      // from the next run on: before it, the change's shootdown cannot have been acknowledged (a
+      // CPU acknowledges between runs), just as a processor may walk through a cached upper-level
+      // entry until it is invalidated (Intel SDM vol. 3A §4.10.3, paging-structure caches). The
+      // model's counts are unchanged: a walk still counts four reads.
+      let regionKey = -1;
+      let regionE4 = 0;
+      let regionE3 = 0;
+      let regionLo4 = 0;
+      let regionLo3 = 0;
+      let regionHiNx = 0;
       let i = start;
       for (; i < end; i++) {
         const vaddr = vaddrs[i]!;
@@ -989,17 +1005,27 @@ export class Cpu {
             // and checked before anything is written (A bits, fills), so a stop changes nothing.
             const hiV = Math.floor(vaddr * INVERSE_4G);
             const loV = vaddr >>> 0;
-            const e4 = cr3 + ((hiV >>> 7) & 511) * 8;
-            if (e4 + 8 > ramBytes) break;
-            const lo4 = words[e4 >>> 2]!;
-            const hi4 = words[(e4 >>> 2) + 1]!;
-            if ((lo4 & (L_PTE_PRESENT | L_PTE_HUGE)) !== L_PTE_PRESENT || lo4 < 0 || (hi4 & upperBad) !== 0) break;
-            const e3 = (lo4 & L_PTE_LO_FRAME_MASK) + (((hiV & 0x7f) << 2) | (loV >>> 30)) * 8;
-            if (e3 + 8 > ramBytes) break;
-            const lo3 = words[e3 >>> 2]!;
-            const hi3 = words[(e3 >>> 2) + 1]!;
-            if ((lo3 & (L_PTE_PRESENT | L_PTE_HUGE)) !== L_PTE_PRESENT || lo3 < 0 || (hi3 & upperBad) !== 0) break;
-            const e2 = (lo3 & L_PTE_LO_FRAME_MASK) + ((loV >>> 21) & 511) * 8;
+            // The PML4 and PDPT entries of the run's last 1 GiB region (see regionKey).
+            const region = hiV * 4 + (loV >>> 30);
+            if (region !== regionKey) {
+              const e4 = cr3 + ((hiV >>> 7) & 511) * 8;
+              if (e4 + 8 > ramBytes) break;
+              const lo4 = words[e4 >>> 2]!;
+              const hi4 = words[(e4 >>> 2) + 1]!;
+              if ((lo4 & (L_PTE_PRESENT | L_PTE_HUGE)) !== L_PTE_PRESENT || lo4 < 0 || (hi4 & upperBad) !== 0) break;
+              const e3 = (lo4 & L_PTE_LO_FRAME_MASK) + (((hiV & 0x7f) << 2) | (loV >>> 30)) * 8;
+              if (e3 + 8 > ramBytes) break;
+              const lo3 = words[e3 >>> 2]!;
+              const hi3 = words[(e3 >>> 2) + 1]!;
+              if ((lo3 & (L_PTE_PRESENT | L_PTE_HUGE)) !== L_PTE_PRESENT || lo3 < 0 || (hi3 & upperBad) !== 0) break;
+              regionKey = region;
+              regionE4 = e4;
+              regionE3 = e3;
+              regionLo4 = lo4;
+              regionLo3 = lo3;
+              regionHiNx = (hi4 | hi3) & L_PTE_HI_NX;
+            }
+            const e2 = (regionLo3 & L_PTE_LO_FRAME_MASK) + ((loV >>> 21) & 511) * 8;
             if (e2 + 8 > ramBytes) break;
             const lo2 = words[e2 >>> 2]!;
             const hi2 = words[(e2 >>> 2) + 1]!;
@@ -1013,13 +1039,13 @@ export class Cpu {
             frame = (lo1 & L_PTE_LO_FRAME_MASK) >>> 0;
             if (frame + 4096 > ramBytes) break;
             // Rights (§4.6): W and U ANDed over the levels, NX ORed.
-            const all = lo4 & lo3 & lo2 & lo1;
+            const all = regionLo4 & regionLo3 & lo2 & lo1;
             rights = ((all & L_PTE_WRITABLE) !== 0 ? L_PERM_WRITABLE : 0) | ((all & L_PTE_USER) !== 0 ? L_PERM_USER : 0);
-            if (((hi4 | hi3 | hi2 | hi1) & L_PTE_HI_NX) !== 0) rights |= L_PERM_NX;
+            if ((regionHiNx | ((hi2 | hi1) & L_PTE_HI_NX)) !== 0) rights |= L_PERM_NX;
             if ((rights & readMask) !== readWant) break; // a protection fault
             // Commit: A in every entry used, atomically as the walker sets it (§4.8).
-            if ((lo4 & L_PTE_ACCESSED) === 0) Atomics.or(words, e4 >>> 2, L_PTE_ACCESSED);
-            if ((lo3 & L_PTE_ACCESSED) === 0) Atomics.or(words, e3 >>> 2, L_PTE_ACCESSED);
+            if ((regionLo4 & L_PTE_ACCESSED) === 0) regionLo4 = Atomics.or(words, regionE4 >>> 2, L_PTE_ACCESSED) | L_PTE_ACCESSED;
+            if ((regionLo3 & L_PTE_ACCESSED) === 0) regionLo3 = Atomics.or(words, regionE3 >>> 2, L_PTE_ACCESSED) | L_PTE_ACCESSED;
             if ((lo2 & L_PTE_ACCESSED) === 0) Atomics.or(words, e2 >>> 2, L_PTE_ACCESSED);
             if ((lo1 & L_PTE_ACCESSED) === 0) lo1 = Atomics.or(words, e1 >>> 2, L_PTE_ACCESSED) | L_PTE_ACCESSED;
             if ((lo1 & L_PTE_DIRTY_BIT) !== 0) rights |= L_PERM_DIRTY;
