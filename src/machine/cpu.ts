@@ -941,8 +941,10 @@ export class Cpu {
       // bits, which the cached values take too. Another CPU's change to those entries is seen
       // from the next run on: before it, the change's shootdown cannot have been acknowledged (a
       // CPU acknowledges between runs), just as a processor may walk through a cached upper-level
-      // entry until it is invalidated (Intel SDM vol. 3A §4.10.3, paging-structure caches). The
-      // model's counts are unchanged: a walk still counts four reads.
+      // entry until it is invalidated (Intel SDM vol. 3A §4.10.3, paging-structure caches); and
+      // the kernel frees a page table only after that shootdown (src/mm/vm/mmu-gather.ts), so a
+      // cached entry never leads into a freed table. The model's counts are unchanged: a walk
+      // still counts four reads.
       let regionKey = -1;
       let regionE4 = 0;
       let regionE3 = 0;
