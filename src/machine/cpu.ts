@@ -152,22 +152,36 @@ const POLL_EVERY = 256;
  *  the way (the caller writes the signature byte, the stamp and the fill and eviction counts): the
  *  replaced entry's size class and global count move to the new one's. The typed arrays are
  *  array's own, passed one by one so that the miss path's closure constants reach them: read
- *  through the TlbArray object, each access also reloaded the array's length and data pointer. */
+ *  through the TlbArray object, each access also reloaded the array's length and data pointer.
+ *
+ *  Small on purpose: V8 inlines it into the miss path twice, and everything inlined into one
+ *  function shares a budget of 920 bytes of bytecode, which V8 charges at 1.2× the callee's size
+ *  when it decides (--max-inlined-bytecode-size-cumulative, --reserve-inline-budget-scale-factor).
+ *  With the replaced-entry bookkeeping inline, the miss path's callees came to 894 bytes, and in
+ *  compiles where this one was considered last it was left a call: miss-heavy loads then ran at
+ *  52–57 ns instead of 45–48 (docs/benchmarks.md, "The miss path's inlining budget";
+ *  test/machine/miss-path-inlining.test.ts). The rare case, a large or global entry replaced, is
+ *  fill4kReplaced's. */
 function fill4k(array: TlbArray, tags: Float64Array, shifts: Uint8Array, asids: Int32Array, frames: Float64Array, perms: Int32Array, sizeCounts: Int32Array, i: number, tag: number, asid: number, frame: number, rights: number): void {
-  if (tags[i]! >= 0) {
-    const oldShift = shifts[i]!;
-    if (oldShift !== 12) {
-      sizeCounts[oldShift === 21 ? 1 : 2]!--;
-      sizeCounts[0]!++;
-    }
-    if (asids[i] === L_GLOBAL_ASID) array.globals--;
-  } else sizeCounts[0]!++;
+  if (tags[i]! < 0) sizeCounts[0]!++;
+  else if (shifts[i] !== 12 || asids[i] === L_GLOBAL_ASID) fill4kReplaced(array, shifts, asids, sizeCounts, i);
   if (asid === L_GLOBAL_ASID) array.globals++;
   tags[i] = tag;
   shifts[i] = 12;
   asids[i] = asid;
   frames[i] = frame;
   perms[i] = rights;
+}
+
+/** fill4k's replaced entry when it was a 2 MiB or 1 GiB page's, or global: its size class becomes
+ *  4 KiB's, and the global count drops. */
+function fill4kReplaced(array: TlbArray, shifts: Uint8Array, asids: Int32Array, sizeCounts: Int32Array, i: number): void {
+  const oldShift = shifts[i]!;
+  if (oldShift !== 12) {
+    sizeCounts[oldShift === 21 ? 1 : 2]!--;
+    sizeCounts[0]!++;
+  }
+  if (asids[i] === L_GLOBAL_ASID) array.globals--;
 }
 
 /** shortcutRun and missRun: loads vaddrs[start … end) up to the first one the function does not

@@ -8,34 +8,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { v8Trace } from '../helpers/inlining.ts';
+import { missPathScript } from '../helpers/miss-path-script.ts';
 
 test('cpu: the miss path, optimized before the STLB first evicts, stays optimized when it does', () => {
-  const url = (path: string) => JSON.stringify(new URL(path, import.meta.url).href);
-  // 8192 pages (the STLB holds 1536). First every ordinary path but the STLB's eviction: 200 pages
-  // twice in order (walks, L1 fills and evictions, STLB hits; 200 pages over 128 sets of 12 ways
-  // fill none), L1 probe hits, L1 victims used since they were placed. Then one synchronous
-  // compile of the closure, then batches of random loads over all pages (the STLB starts evicting
-  // after a few hundred), the closure's state read after each.
-  const script = `Promise.all([import(${url('../../src/machine/ram.ts')}), import(${url('../../src/machine/cpu.ts')}), import(${url('../../src/machine/tlb-presets.ts')}), import(${url('../helpers/page-tables.ts')}), import(${url('../../src/util/prng.ts')})]).then(([r, c, p, t, g]) => {
-    const PAGES = 8192, DATA = 4 << 20;
-    const ram = r.Ram.create({ sizeBytes: DATA + PAGES * 4096 });
-    const pt = new t.PageTableBuilder(ram, 1 << 20, DATA);
-    pt.mapRange(0, DATA, PAGES * 4096, 1);
-    const cpu = new c.Cpu(ram, { preset: p.skylake() });
-    cpu.setCr3(pt.cr3, 1);
-    const missRun = cpu.missRun;
+  // After the compile (missPathScript), batches of random loads over all pages: the STLB starts
+  // evicting after a few hundred. The closure's state is read after each batch.
+  const script = missPathScript(`
     const stlb = () => cpu.stats().tlb.arrays.find((a) => a.name.startsWith('STLB 4K'));
-    const optimized = () => (%GetOptimizationStatus(missRun) & 16) !== 0;
-    %PrepareFunctionForOptimization(missRun);
-    const warm = Array.from({ length: 400 }, (_, i) => (i % 200) * 4096 + 8);
-    // Pages 4096 apart share a shortcut slot (SHORTCUT_SLOTS) and an L1 set: alternated, each load
-    // misses the shortcut and hits the L1 probe.
-    for (let k = 0; k < 8; k++) warm.push(300 * 4096, (300 + 4096) * 4096 + 4);
-    // More pages of that L1 set: its fills meet ways used since they were placed (lruTakeSlow).
-    for (let k = 1; k < 8; k++) warm.push((300 + 16 * k) * 4096);
-    cpu.loadMany(Float64Array.from(warm));
-    %OptimizeFunctionOnNextCall(missRun);
-    cpu.loadMany(Float64Array.from({ length: 10 }, (_, i) => (600 + i) * 4096));
     const before = { optimized: optimized(), evictions: stlb().evictions, l1Evictions: cpu.stats().tlb.arrays[0].evictions };
     const prng = new g.Prng(7);
     const after = [];
@@ -43,8 +22,7 @@ test('cpu: the miss path, optimized before the STLB first evicts, stays optimize
       cpu.loadMany(Float64Array.from({ length: 300 }, () => prng.int(PAGES) * 4096 + 4 * prng.int(1024)));
       after.push({ optimized: optimized(), evictions: stlb().evictions });
     }
-    console.log('RESULT ' + JSON.stringify({ before, after }));
-  });`;
+    console.log('RESULT ' + JSON.stringify({ before, after }));`);
   const out = v8Trace([], ['-e', script]);
   const line = out.split('\n').find((l) => l.startsWith('RESULT '));
   assert.ok(line !== undefined, `the child printed no result:\n${out}`);
