@@ -113,6 +113,7 @@ assert(
     MigrateType.Unmovable === 0 &&
     MigrateType.Movable === 1 &&
     MigrateType.Reclaimable === 2 &&
+    MIGRATE_PCPTYPES === 3 &&
     NO_PFN === -1 &&
     GFP_VALID_MASK === 0x7f &&
     PAGEBLOCK_ORDER === 9 &&
@@ -872,21 +873,27 @@ export class PageAllocator {
       ) {
         return freeSlow(pfn, owner);
       }
-      // The pageblock's migratetype picks the list. Unmovable's by a branch, not by arithmetic, so
-      // that the push's address does not wait for this load (a load of the pfn that the allocation
-      // before it popped): the processor predicts the branch and runs ahead.
       const mt = B[PAGEBLOCK + (pfn >>> 9)] as number; // PAGEBLOCK_ORDER
+      const count = ((m[countWord] as number) + 1) | 0;
+      const frees = ((m[freesWord] as number) + 1) | 0;
+      // One exit for the rest of the general path's cases: a pageblock of no pcp list (Linux frees
+      // such pages to the buddy allocator), the list at high (a batch is drained), the frees word
+      // past PCP_FREES_FOLD (it is folded into the f64 counter). Each exit costs bytecode, and V8
+      // charges this closure at 1.2× its size when it is the last it considers inlining into the
+      // caller's loop: with three exits, #fastAlloc then #fastFree passed the budget in some
+      // processes and the pair ran at 10–17 ns (docs/benchmarks.md, "Per-CPU page lists: the
+      // inlining budget in any order"; test/mm/pcp-inlining.test.ts).
+      if (mt > 2 || count >= (m[highWord] as number) || frees > 0x3fffffff) return freeSlow(pfn, owner); // MIGRATE_PCPTYPES − 1, PCP_FREES_FOLD
+      // The pageblock's migratetype picks the list. Unmovable's by a branch, not by arithmetic, so
+      // that the push's address does not wait for the migratetype's load (a load of the pfn that
+      // the allocation before it popped): the processor predicts the branch and runs ahead.
       let endWord = end0;
       let ring = ring0;
-      if (mt === 1 || mt === 2) {
+      if (mt !== 0) {
         // Movable, Reclaimable
         endWord = end0 + 2 * mt;
         ring = ring0 + mt * capacity;
-      } else if (mt !== 0) return freeSlow(pfn, owner); // not Unmovable either: no pcp list (Linux frees such pages to the buddy allocator)
-      const count = ((m[countWord] as number) + 1) | 0;
-      const frees = ((m[freesWord] as number) + 1) | 0;
-      // At high the general path drains a batch; past PCP_FREES_FOLD it folds the frees into the f64 counter.
-      if (count >= (m[highWord] as number) || frees > 0x3fffffff) return freeSlow(pfn, owner); // PCP_FREES_FOLD
+      }
       m[countWord] = count;
       m[flagsAt] = 0x80; // Pcp
       m[REFCOUNT + pfn] = 0;

@@ -5,7 +5,7 @@
 // and read its state), on-stack replacement and concurrent recompilation off (so nothing else
 // compiles the function, and nothing is still compiling when the child exits).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,4 +43,46 @@ export function inliningTrace(entry: readonly string[]): string {
 /** Whether the log shows function `callee` inlined (at any depth) into a compile of `target`. */
 export function inlinedInto(log: string, callee: string, target: string): boolean {
   return new RegExp(`Inlining .*<SharedFunctionInfo ${callee}>\\} into .*<SharedFunctionInfo ${target}>\\}`).test(log);
+}
+
+/** A V8 flag's default, as `node --v8-options` reports it. */
+export function v8FlagDefault(flag: string): number {
+  const options = execFileSync(process.execPath, ['--v8-options'], { encoding: 'utf8' });
+  const match = new RegExp(`default: --${flag}=([0-9.]+)`).exec(options);
+  assert.ok(match !== null, `node --v8-options lists no default for --${flag}`);
+  return Number(match[1]);
+}
+
+/**
+ * What callees of `bytes` bytecode sizes charge V8's cumulative inlining budget when the largest is
+ * the last one V8 considers: V8 takes candidates most frequent first (the frequencies come from
+ * the type feedback of the moment, so any order can happen) and charges each, as it decides, at
+ * --reserve-inline-budget-scale-factor times its size. At most --max-inlined-bytecode-size-cumulative
+ * (returned as `budget`) and every callee is inlined whatever the order.
+ */
+export function worstOrderCharge(bytes: readonly number[]): { charge: number; budget: number; total: number } {
+  const scale = v8FlagDefault('reserve-inline-budget-scale-factor');
+  const budget = v8FlagDefault('max-inlined-bytecode-size-cumulative');
+  const total = bytes.reduce((sum, b) => sum + b, 0);
+  const charge = Math.max(0, ...bytes.map((b) => total - b + Math.floor(b * scale)));
+  return { charge, budget, total };
+}
+
+/**
+ * The callees inlined into the compile of `target` by the budgeted heuristic, each with its
+ * bytecode size from the trace's candidate lists; small functions (at most
+ * --max-inlined-bytecode-size-small bytes, which V8 inlines outside the budget) are left out.
+ */
+export function budgetedInlines(log: string, target: string): { name: string; bytes: number }[] {
+  const small = v8FlagDefault('max-inlined-bytecode-size-small');
+  const sizes = new Map<string, number>();
+  const inlined: { name: string; bytes: number }[] = [];
+  for (const line of log.split('\n')) {
+    const candidate = /- target: .*<SharedFunctionInfo ([#\w]*)>\}, bytecode size: (\d+)/.exec(line);
+    if (candidate !== null) sizes.set(candidate[1]!, Number(candidate[2]));
+    const inlining = new RegExp(`^Inlining .*<SharedFunctionInfo ([#\\w]*)>\\} into .*<SharedFunctionInfo ${target}>\\}`).exec(line);
+    const bytes = inlining === null ? undefined : sizes.get(inlining[1]!);
+    if (inlining !== null && bytes !== undefined && bytes > small) inlined.push({ name: inlining[1]!, bytes });
+  }
+  return inlined;
 }
