@@ -152,18 +152,19 @@ export function pcpReference(nrPages: number, firstPfn: number, high: number, ca
     ) {
       return fail('not an allocated order-0 page of this owner, unmapped and unpinned');
     }
-    // The pageblock's migratetype picks the list; Unmovable's by a branch, not by arithmetic: the
-    // push's address then does not wait for the load (the same choice kmem's fast path makes).
     const mt = B[PAGEBLOCK + (pfn >>> PAGEBLOCK_ORDER)] as number;
-    let endWord = end0;
-    let ring = ring0;
-    if (mt === 1 || mt === 2) {
-      endWord = end0 + 2 * mt;
-      ring = ring0 + mt * capacity;
-    } else if (mt !== 0) return fail('a pageblock of no pcp list');
     const count = ((m[countWord] as number) + 1) | 0;
     const frees = ((m[freesWord] as number) + 1) | 0;
-    if (count >= (m[highWord] as number) || frees > FREES_FOLD) return fail('the list is at high, or the frees word at its fold point');
+    // One exit, as kmem's fast path has it.
+    if (mt > 2 || count >= (m[highWord] as number) || frees > FREES_FOLD) return fail('a pageblock of no pcp list, the list at high, or the frees word at its fold point');
+    // The pageblock's migratetype picks the list; Unmovable's by a branch, not by arithmetic: the
+    // push's address then does not wait for the load (the same choice kmem's fast path makes).
+    let endWord = end0;
+    let ring = ring0;
+    if (mt !== 0) {
+      endWord = end0 + 2 * mt;
+      ring = ring0 + mt * capacity;
+    }
     m[countWord] = count;
     m[flagsAt] = PCP;
     m[REFCOUNT + pfn] = 0;
