@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { inliningTrace, inlinedInto } from '../helpers/inlining.ts';
+import { NO_NATURAL_TIER_UP, budgetedInlines, inliningTrace, inlinedInto, worstOrderCharge } from '../helpers/inlining.ts';
 
 // The FTL's host write is sized to V8's inlining budget (920 bytes of bytecode per optimised
 // function): with the program as programSpare16() (four spare words as arguments), write() also
@@ -24,11 +24,16 @@ test('ftl: write() compiles with the program, the invalidation and the bucket mo
     %OptimizeFunctionOnNextCall(write);
     s.drive(ftl, new w.UniformWorkload(L, 3), L);
   });`;
-  const log = inliningTrace(['-e', script]);
+  // No compile but the one asked for (the drive is long enough for V8 to tier write() up on its
+  // own, with less feedback), so that the budget below is that compile's.
+  const log = inliningTrace(['-e', script], [NO_NATURAL_TIER_UP]);
   const inlined = (name: string) => inlinedInto(log, name, 'write');
   assert.ok(/into .*<SharedFunctionInfo write>\}/.test(log), 'write was optimized with calls inlined');
   assert.ok(inlined('programSpare16'), 'the program inlined into write');
   assert.ok(inlined('dropMapping'), 'dropMapping inlined into write');
   assert.ok(inlined('invalidate'), 'the invalidation inlined into write');
   assert.ok(inlined('bucketDown'), 'the bucket move inlined into write');
+  // And in whatever order V8 considers them (test/helpers/inlining.ts, worstOrderCharge).
+  const { charge, budget, total } = worstOrderCharge(budgetedInlines(log, 'write').map((c) => c.bytes));
+  assert.ok(charge <= budget, `write()'s inlined callees: ${total} bytes of bytecode; considered last, the largest charges the budget ${charge} of ${budget}`);
 });

@@ -35,10 +35,13 @@ export function v8Trace(traceFlags: readonly string[], entry: readonly string[])
   }
 }
 
-/** The --trace-turbo-inlining log of `entry` (v8Trace). */
-export function inliningTrace(entry: readonly string[]): string {
-  return v8Trace(['--trace-turbo-inlining'], entry);
+/** The --trace-turbo-inlining log of `entry` (v8Trace), with `flags` added. */
+export function inliningTrace(entry: readonly string[], flags: readonly string[] = []): string {
+  return v8Trace(['--trace-turbo-inlining', ...flags], entry);
 }
+
+/** A tier-up budget no script reaches: with it, the only compiles are those a script asks for. */
+export const NO_NATURAL_TIER_UP = '--interrupt-budget=1000000000';
 
 /** Whether the log shows function `callee` inlined (at any depth) into a compile of `target`. */
 export function inlinedInto(log: string, callee: string, target: string): boolean {
@@ -68,21 +71,38 @@ export function worstOrderCharge(bytes: readonly number[]): { charge: number; bu
   return { charge, budget, total };
 }
 
+/** One "Inlining {callee} into {function}" line of a --trace-turbo-inlining log: the callee's and
+ *  the compiled function's SharedFunctionInfo addresses and names, and the callee's bytecode size
+ *  from the candidate lists before it (undefined for an inline without one). */
+export interface Inline {
+  callee: string;
+  calleeSfi: string;
+  target: string;
+  targetSfi: string;
+  bytes: number | undefined;
+}
+
+/** Every inline in the log, in order. */
+export function inlines(log: string): Inline[] {
+  const sizes = new Map<string, number>();
+  const out: Inline[] = [];
+  for (const line of log.split('\n')) {
+    const candidate = /- target: +0x[0-9a-f]+ \{(0x[0-9a-f]+) <SharedFunctionInfo ?[^>]*>\}, bytecode size: (\d+)/.exec(line);
+    if (candidate !== null) sizes.set(candidate[1]!, Number(candidate[2]));
+    const m = /^Inlining 0x[0-9a-f]+ \{(0x[0-9a-f]+) <SharedFunctionInfo ?([^>]*)>\} into 0x[0-9a-f]+ \{(0x[0-9a-f]+) <SharedFunctionInfo ?([^>]*)>\}/.exec(line);
+    if (m !== null) out.push({ calleeSfi: m[1]!, callee: m[2]!, targetSfi: m[3]!, target: m[4]!, bytes: sizes.get(m[1]!) });
+  }
+  return out;
+}
+
 /**
- * The callees inlined into the compile of `target` by the budgeted heuristic, each with its
- * bytecode size from the trace's candidate lists; small functions (at most
- * --max-inlined-bytecode-size-small bytes, which V8 inlines outside the budget) are left out.
+ * The callees inlined into the compile of a function by the budgeted heuristic (name and bytecode
+ * size); small functions (at most --max-inlined-bytecode-size-small bytes, which V8 inlines outside
+ * the budget) are left out. `target` is the function's name, or its SharedFunctionInfo address.
  */
 export function budgetedInlines(log: string, target: string): { name: string; bytes: number }[] {
   const small = v8FlagDefault('max-inlined-bytecode-size-small');
-  const sizes = new Map<string, number>();
-  const inlined: { name: string; bytes: number }[] = [];
-  for (const line of log.split('\n')) {
-    const candidate = /- target: .*<SharedFunctionInfo ([#\w]*)>\}, bytecode size: (\d+)/.exec(line);
-    if (candidate !== null) sizes.set(candidate[1]!, Number(candidate[2]));
-    const inlining = new RegExp(`^Inlining .*<SharedFunctionInfo ([#\\w]*)>\\} into .*<SharedFunctionInfo ${target}>\\}`).exec(line);
-    const bytes = inlining === null ? undefined : sizes.get(inlining[1]!);
-    if (inlining !== null && bytes !== undefined && bytes > small) inlined.push({ name: inlining[1]!, bytes });
-  }
-  return inlined;
+  return inlines(log)
+    .filter((i) => (i.target === target || i.targetSfi === target) && i.bytes !== undefined && i.bytes > small)
+    .map((i) => ({ name: i.callee, bytes: i.bytes as number }));
 }

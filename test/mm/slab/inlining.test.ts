@@ -5,34 +5,24 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { inliningTrace } from '../../helpers/inlining.ts';
+import { budgetedInlines, inlines, inliningTrace, worstOrderCharge } from '../../helpers/inlining.ts';
 import { FREE_MARK, STATE_BIT_SHIFT, STATE_WORD_SHIFT } from '../../../src/mm/slab/alloc-state.ts';
 import { ROW_FIELDS, ROW_WORDS } from '../../../src/mm/slab/cpu-slab.ts';
 import { PAGE_SHIFT } from '../../../src/machine/ram.ts';
 
-/**
- * What each optimised function had inlined into it, from a --trace-turbo-inlining log ("Inlining
- * {callee} into {function}" at any depth), by the function's SharedFunctionInfo: the churn loop is
- * an anonymous closure, known by its address.
- */
-function inlinedByTarget(log: string): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  for (const line of log.split('\n')) {
-    const m = /^Inlining 0x[0-9a-f]+ \{0x[0-9a-f]+ <SharedFunctionInfo ?([^>]*)>\} into 0x[0-9a-f]+ \{(0x[0-9a-f]+) <SharedFunctionInfo ?[^>]*>\}/.exec(line);
-    if (m === null) continue;
-    const target = m[2] as string;
-    out.set(target, [...(out.get(target) ?? []), m[1] ?? '']);
-  }
-  return out;
-}
-
 test('the churn loop that uses its objects inlines kfree down to its object-start check', () => {
   const log = inliningTrace([new URL('./inline-churn.ts', import.meta.url).pathname]);
-  // The loop is the function into which both kmalloc and kfree (Kernel's methods) are inlined.
-  const loops = [...inlinedByTarget(log).values()].filter((inlined) => inlined.includes('kmalloc') && inlined.includes('kfree'));
+  // The loop is the function into which both kmalloc and kfree (Kernel's methods) are inlined: an
+  // anonymous closure, known by its SharedFunctionInfo's address.
+  const byTarget = new Map<string, string[]>();
+  for (const i of inlines(log)) byTarget.set(i.targetSfi, [...(byTarget.get(i.targetSfi) ?? []), i.callee]);
+  const loops = [...byTarget].filter(([, inlined]) => inlined.includes('kmalloc') && inlined.includes('kfree'));
   assert.ok(loops.length > 0, 'the churn loop was never optimised with kmalloc and kfree inlined');
-  for (const inlined of loops) {
+  for (const [sfi, inlined] of loops) {
     assert.ok(inlined.includes('objectStart'), `kfree's fast path was not inlined into the loop: ${inlined.join(', ')}`);
+    // And in whatever order V8 considers them (test/helpers/inlining.ts, worstOrderCharge).
+    const { charge, budget, total } = worstOrderCharge(budgetedInlines(log, sfi).map((c) => c.bytes));
+    assert.ok(charge <= budget, `the churn loop's inlined callees: ${total} bytes of bytecode; considered last, the largest charges the budget ${charge} of ${budget}`);
   }
 });
 
