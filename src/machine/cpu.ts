@@ -159,9 +159,9 @@ const POLL_EVERY = 256;
  *  when it decides (--max-inlined-bytecode-size-cumulative, --reserve-inline-budget-scale-factor).
  *  With the replaced-entry bookkeeping inline, the miss path's callees came to 894 bytes, and in
  *  compiles where this one was considered last it was left a call: miss-heavy loads then ran at
- *  52–57 ns instead of 45–48 (docs/benchmarks.md, "The miss path's inlining budget";
- *  test/machine/miss-path-inlining.test.ts). The rare case, a large or global entry replaced, is
- *  fill4kReplaced's. */
+ *  52–57 ns instead of 45–48 (docs/benchmarks.md, "The miss path's upper-level entries and its
+ *  inlining budget"; test/machine/miss-path-inlining.test.ts). The rare case, a large or global
+ *  entry replaced, is fill4kReplaced's. */
 function fill4k(array: TlbArray, tags: Float64Array, shifts: Uint8Array, asids: Int32Array, frames: Float64Array, perms: Int32Array, sizeCounts: Int32Array, i: number, tag: number, asid: number, frame: number, rights: number): void {
   if (tags[i]! < 0) sizeCounts[0]!++;
   else if (shifts[i] !== 12 || asids[i] === L_GLOBAL_ASID) fill4kReplaced(array, shifts, asids, sizeCounts, i);

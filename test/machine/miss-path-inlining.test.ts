@@ -5,7 +5,8 @@
 // decides (--reserve-inline-budget-scale-factor). The frequencies come from the type feedback of
 // the moment, so the order changes from process to process: with 894 bytes of callees, a
 // compile that came to fill4k last left it a call, and miss-heavy loads ran at 52–57 ns instead
-// of 45–48 for the whole process (docs/benchmarks.md, "The miss path's inlining budget").
+// of 45–48 for the whole process (docs/benchmarks.md, "The miss path's upper-level entries and its
+// inlining budget").
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { budgetedInlines, inlines, inliningTrace, worstOrderCharge } from '../helpers/inlining.ts';
