@@ -984,7 +984,8 @@ export class Cpu {
         if (!missOn || vaddr < 0 || vaddr + 4 > L_VADDR_LIMIT) break;
         const vpn = vaddr >>> 12; // the key's low 20 bits: enough for any set index
         // The first L1 array's probe of 4 KiB entries: this PCID's tag, then the global one.
-        const base = (vpn & setMask) * ways;
+        const set = vpn & setMask;
+        const base = set * ways;
         const globalTag = tag - pcid + L_GLOBAL_ASID;
         index = L_findWay(tags, base, ways, tag);
         if (index < 0 && array.globals > 0) index = L_findWay(tags, base, ways, globalTag);
@@ -1000,13 +1001,14 @@ export class Cpu {
         } else {
           // The general lookup's other probes (other sizes, other arrays) must all miss.
           if (others && this.coveredElsewhere(vaddr)) break;
-          const base2 = (vpn & setMask2) * ways2;
+          const set2 = vpn & setMask2;
+          const base2 = set2 * ways2;
           let index2 = -1;
           // The fills' signature byte for this PCID (tlb.ts signature of the key's low 32 bits),
           // which also lets the STLB probe skip its tag scan when no way carries it.
           const sigPcid = L_signature((vaddr * (1 / 4096)) >>> 0, 0, pcid);
           if (hasL2) {
-            index2 = L_sigMayHold(sigWords2, (vpn & setMask2) * sigWordsPerSet2, sigWordsPerSet2, sigPcid) ? L_findWay(tags2, base2, ways2, tag) : -1;
+            index2 = L_sigMayHold(sigWords2, set2 * sigWordsPerSet2, sigWordsPerSet2, sigPcid) ? L_findWay(tags2, base2, ways2, tag) : -1;
             if (index2 < 0 && l2.globals > 0) index2 = L_findWay(tags2, base2, ways2, globalTag);
           }
           if (index2 >= 0) {
@@ -1078,8 +1080,8 @@ export class Cpu {
           const sig = isGlobal ? L_signature((vaddr * (1 / 4096)) >>> 0, 0, asid) : sigPcid;
           if (hasL2 && index2 < 0) {
             clock2 = (clock2 + 1) | 0;
-            const victim = L_lruTake(stamps2, order2, placed2, heads2, vpn & setMask2, ways2, clock2);
-            sigBytes2[(vpn & setMask2) * sigStride2 + (victim - base2)] = sig;
+            const victim = L_lruTake(stamps2, order2, placed2, heads2, set2, ways2, clock2);
+            sigBytes2[set2 * sigStride2 + (victim - base2)] = sig;
             // An add on every fill, not `if (…) evictions2++`: the STLB's first eviction can come
             // after V8 has optimized this closure (about 1300 loads into a miss-heavy run), and an
             // increment it had never seen run was a deoptimization there. In some processes V8
@@ -1092,8 +1094,8 @@ export class Cpu {
             stamps2[victim] = clock2;
           }
           clock = (clock + 1) | 0;
-          index = L_lruTake(stamps, order, placed, heads, vpn & setMask, ways, clock);
-          sigBytes[(vpn & setMask) * sigStride + (index - base)] = sig;
+          index = L_lruTake(stamps, order, placed, heads, set, ways, clock);
+          sigBytes[set * sigStride + (index - base)] = sig;
           evictions1 += tags[index]! >= 0 ? 1 : 0; // as evictions2
           fill4k(array, tags, shifts, asids, frames, perms, sizeCounts, index, fillTag, asid, frame, rights);
           stamps[index] = clock;
