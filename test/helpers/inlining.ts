@@ -45,13 +45,16 @@ export const NO_NATURAL_TIER_UP = '--interrupt-budget=1000000000';
 
 /** Whether the log shows function `callee` inlined (at any depth) into a compile of `target`. */
 export function inlinedInto(log: string, callee: string, target: string): boolean {
-  return new RegExp(`Inlining .*<SharedFunctionInfo ${callee}>\\} into .*<SharedFunctionInfo ${target}>\\}`).test(log);
+  return inlines(log).some((i) => i.callee === callee && i.target === target);
 }
+
+/** `node --v8-options`, read once. */
+let v8Options: string | null = null;
 
 /** A V8 flag's default, as `node --v8-options` reports it. */
 export function v8FlagDefault(flag: string): number {
-  const options = execFileSync(process.execPath, ['--v8-options'], { encoding: 'utf8' });
-  const match = new RegExp(`default: --${flag}=([0-9.]+)`).exec(options);
+  v8Options ??= execFileSync(process.execPath, ['--v8-options'], { encoding: 'utf8' });
+  const match = new RegExp(`default: --${flag}=([0-9.]+)`).exec(v8Options);
   assert.ok(match !== null, `node --v8-options lists no default for --${flag}`);
   return Number(match[1]);
 }
