@@ -187,8 +187,9 @@ function lruTakeSlow(stamps: Int32Array, order: Uint16Array, placed: Int32Array,
     const head = heads[set]!;
     const i = base + order[base + head]!;
     const now = stamps[i]!;
+    const first = (head + 1) & ((head + 1 - ways) >> 31); // the next position, 0 after the last
     if (now === placed[i]) {
-      heads[set] = (head + 1) & ((head + 1 - ways) >> 31);
+      heads[set] = first;
       placed[i] = stamp;
       return i;
     }
@@ -197,7 +198,6 @@ function lruTakeSlow(stamps: Int32Array, order: Uint16Array, placed: Int32Array,
     // before it was placed after `now` (placed stamps of different entries differ: each is a
     // clock value given once, or −1, below `now`).
     placed[i] = now;
-    const first = (head + 1) & ((head + 1 - ways) >> 31);
     heads[set] = first;
     let at = head;
     for (let m = 1; m < ways; m++) {
