@@ -13,6 +13,7 @@ import { cpuUsage } from 'node:process';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { HIT_SET_BYTES, addresses } from './cache.bench.ts';
+import { median } from './harness.ts';
 import type { WordPort } from './cache-loops.ts';
 import type * as CacheLoops from './cache-loops.ts';
 
@@ -77,7 +78,6 @@ for (let r = 0; r < rounds + ROUNDS_WARM; r++) {
     if (r >= ROUNDS_WARM) (ns[i] as number[]).push((cpuNs() - t0) / ACCESSES_PER_ROUND);
   }
 }
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1] as number;
 const bare = ns[0] as number[];
 process.stdout.write(`${rounds} rounds of ${ACCESSES_PER_ROUND} accesses, process CPU time (sink ${sink & 1})\n`);
 for (const [i, [name]] of cases.entries()) {

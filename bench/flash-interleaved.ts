@@ -16,6 +16,7 @@ import type { LogStoreConfig } from '../src/flash/log-store.ts';
 import { SequentialWorkload, UniformWorkload } from '../src/flash/workload.ts';
 import { Prng } from '../src/util/prng.ts';
 import { steadyMinimalLog } from './flash.bench.ts';
+import { median } from './harness.ts';
 
 const BLOCKS = 1024;
 const PAGES_PER_BLOCK = 128;
@@ -95,7 +96,6 @@ for (let r = 0; r < rounds + 1; r++) {
     if (r > 0) (ns[i] as number[]).push((cpuNs() - t0) / WRITES);
   }
 }
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1] as number;
 const floor = ns[0] as number[];
 for (const [i, [name]] of cases.entries()) {
   const mine = ns[i] as number[];

@@ -39,8 +39,22 @@ export interface BenchResult {
   name: string;
   unit: string;
   nsPerOp: number;
+  /**
+   * The first and third quartiles of the case's samples (nsPerOp is their median): the middle half
+   * of what the case measured. Where it is wide the machine ran in more than one state during the
+   * run (docs/benchmarks.md, "Reading a run: the middle half of the samples"). Absent for the
+   * groups that time themselves.
+   */
+  quartilesNsPerOp?: readonly [number, number];
   /** nsPerOp ÷ the group baseline's nsPerOp. */
   relative: number | null;
+  iterations: number;
+}
+
+/** What one case measured: the median of its samples, their quartiles, the iterations per sample. */
+export interface CaseTiming {
+  nsPerOp: number;
+  quartilesNsPerOp: readonly [number, number];
   iterations: number;
 }
 
@@ -131,17 +145,29 @@ export function sample(p: PreparedCase): number {
 }
 
 /** Times one case here, in this process, without interleaving (smoke mode, tests). */
-export function measure(c: BenchCase, options: BenchOptions): { nsPerOp: number; iterations: number } {
+export function measure(c: BenchCase, options: BenchOptions): CaseTiming {
   const p = prepare(c, options);
   const samples: number[] = [];
   for (let r = 0; r < (options.smoke ? 1 : SAMPLE_ROUNDS); r++) samples.push(sample(p));
-  return { nsPerOp: median(samples), iterations: p.iterations };
+  return timing(samples, p.iterations);
+}
+
+/** The value of rank ⌊q · count⌋ in ascending order (q = 0.5: the median; of an even count, the
+ *  upper of the two middle ones); NaN for none. Nearest rank, no interpolation: every figure
+ *  reported is a sample that was measured. */
+export function rankValue(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 }
 
 /** The middle value (of an even count, the upper of the two middle ones); NaN for none. */
 export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[sorted.length >> 1] ?? NaN;
+  return rankValue(values, 0.5);
+}
+
+/** A case's samples summed up: their median and quartiles (rankValue at ¼ and ¾). */
+export function timing(samples: readonly number[], iterations: number): CaseTiming {
+  return { nsPerOp: median(samples), quartilesNsPerOp: [rankValue(samples, 0.25), rankValue(samples, 0.75)], iterations };
 }
 
 /** What the parent asks a case worker (bench/case-worker.ts): build and calibrate, or one sample. */
@@ -162,7 +188,7 @@ export async function measureInterleaved(
   suite: number,
   indices: readonly number[],
   options: BenchOptions,
-): Promise<{ nsPerOp: number; iterations: number }[]> {
+): Promise<CaseTiming[]> {
   const servers = indices.map((index) => startLabServer<CaseJob, CaseAnswer>(new URL('./case-worker.ts', import.meta.url), { suite, index, smoke: options.smoke }));
   try {
     const iterations: number[] = [];
@@ -174,15 +200,15 @@ export async function measureInterleaved(
         samples[i]?.push((await (servers[i] as (typeof servers)[number]).request({ kind: 'sample' }) as { nsPerOp: number }).nsPerOp);
       }
     }
-    return samples.map((s, i) => ({ nsPerOp: median(s), iterations: iterations[i] as number }));
+    return samples.map((s, i) => timing(s, iterations[i] as number));
   } finally {
     await Promise.all(servers.map((s) => s.close()));
   }
 }
 
 /** Times case `index` of suite `suite` (suites.ts) in a worker thread of its own (bench/case-worker.ts). */
-export async function measureIsolated(suite: number, index: number, options: BenchOptions): Promise<{ nsPerOp: number; iterations: number }> {
-  return (await measureInterleaved(suite, [index], options))[0] as { nsPerOp: number; iterations: number };
+export async function measureIsolated(suite: number, index: number, options: BenchOptions): Promise<CaseTiming> {
+  return (await measureInterleaved(suite, [index], options))[0] as CaseTiming;
 }
 
 export async function runCases(
@@ -197,8 +223,8 @@ export async function runCases(
     const timed = options.smoke ? indices.map((i) => measure(cases[i] as BenchCase, options)) : await measureInterleaved(options.suite, indices, options);
     for (const [k, index] of indices.entries()) {
       const c = cases[index] as BenchCase;
-      const { nsPerOp, iterations } = timed[k] as { nsPerOp: number; iterations: number };
-      const result: BenchResult = { group: c.group, name: c.name, unit: c.unit ?? 'op', nsPerOp, relative: null, iterations };
+      const { nsPerOp, quartilesNsPerOp, iterations } = timed[k] as CaseTiming;
+      const result: BenchResult = { group: c.group, name: c.name, unit: c.unit ?? 'op', nsPerOp, quartilesNsPerOp, relative: null, iterations };
       results.push(result);
       onResult?.(result);
     }

@@ -24,10 +24,15 @@ function perSecond(ns: number): string {
   return `${value >= 100 ? value.toFixed(0) : value.toFixed(1)} ${prefix}`.trimEnd();
 }
 
+/** The middle half of a case's samples ('47.9–72.0'); empty for a group that times itself. */
+function middleHalf(r: BenchResult): string {
+  return r.quartilesNsPerOp === undefined ? '' : `${fmt(r.quartilesNsPerOp[0])}–${fmt(r.quartilesNsPerOp[1])}`;
+}
+
 export function markdown(results: readonly BenchResult[]): string {
-  const lines = ['| group | case | ns per op | ops per s | × baseline |', '|---|---|---:|---:|---:|'];
+  const lines = ['| group | case | ns per op | middle half of samples (ns) | ops per s | × baseline |', '|---|---|---:|---:|---:|---:|'];
   for (const r of results) {
-    lines.push(`| ${r.group} | ${r.name} | ${fmt(r.nsPerOp)} | ${perSecond(r.nsPerOp)} | ${r.relative === null ? '' : r.relative.toFixed(2)} |`);
+    lines.push(`| ${r.group} | ${r.name} | ${fmt(r.nsPerOp)} | ${middleHalf(r)} | ${perSecond(r.nsPerOp)} | ${r.relative === null ? '' : r.relative.toFixed(2)} |`);
   }
   return lines.join('\n');
 }
@@ -98,7 +103,7 @@ async function main(): Promise<void> {
   const results = await runBench({
     smoke,
     ...(only === undefined ? {} : { only }),
-    onResult: json ? undefined : (r) => process.stderr.write(`  ${r.group} / ${r.name}: ${fmt(r.nsPerOp)} ns\n`),
+    onResult: json ? undefined : (r) => process.stderr.write(`  ${r.group} / ${r.name}: ${fmt(r.nsPerOp)} ns${r.quartilesNsPerOp === undefined ? '' : ` (middle half ${middleHalf(r)})`}\n`),
   });
   process.stdout.write(json ? `${JSON.stringify({ machine, smoke, clock, results }, null, 2)}\n` : `\n${markdown(results)}\n`);
 }

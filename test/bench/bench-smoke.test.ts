@@ -1,7 +1,7 @@
 // The benchmarks in smoke mode: every case runs and yields a finite time. Never a timed assertion.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { benchClock, measureInterleaved, measureIsolated, roundOrder, SAMPLE_ROUNDS } from '../../bench/harness.ts';
+import { benchClock, measureInterleaved, measureIsolated, median, rankValue, roundOrder, SAMPLE_ROUNDS, timing } from '../../bench/harness.ts';
 import { markdown, runBench } from '../../bench/main.ts';
 import { SUITES } from '../../bench/suites.ts';
 
@@ -14,7 +14,21 @@ test('every benchmark case runs (smoke mode)', async () => {
   for (const group of new Set(results.map((r) => r.group))) {
     assert.ok(results.some((r) => r.group === group && r.relative === 1), `group '${group}' has a baseline`);
   }
-  assert.match(markdown(results), /^\| group \| case \|/);
+  assert.match(markdown(results), /^\| group \| case \| ns per op \| middle half of samples \(ns\) \|/);
+  // Harness-timed cases carry their quartiles (one sample in smoke mode: all three figures are it).
+  const timed = results.filter((r) => r.quartilesNsPerOp !== undefined);
+  assert.ok(timed.length > 0);
+  for (const r of timed) assert.deepEqual(r.quartilesNsPerOp, [r.nsPerOp, r.nsPerOp], `${r.group} / ${r.name}`);
+});
+
+test('a case\'s figure is the median of its samples, and its middle half their quartiles, each a sample that was measured', () => {
+  assert.deepEqual(timing([5, 1, 4, 2, 3, 9, 7, 8, 6], 10), { nsPerOp: 5, quartilesNsPerOp: [3, 7], iterations: 10 });
+  // A machine in two states: the median says one, the middle half shows both.
+  assert.deepEqual(timing([44, 70, 45, 71, 44, 69, 72, 46, 70], 1).quartilesNsPerOp, [45, 70]);
+  assert.equal(median([4, 1, 3, 2]), 3, 'of an even count, the upper middle value');
+  assert.ok(Number.isNaN(rankValue([], 0.25)));
+  const row = markdown([{ group: 'g', name: 'n', unit: 'op', nsPerOp: 48.5, quartilesNsPerOp: [44.1, 70.2], relative: 1, iterations: 1 }]).split('\n')[2];
+  assert.equal(row, '| g | n | 48.5 | 44.1–70.2 | 20.6 M | 1.00 |');
 });
 
 test('a case timed in a worker thread of its own (measureIsolated → case-worker.ts → findCase) reports finite figures; a suite without harness-timed cases is refused', async () => {
