@@ -24,7 +24,7 @@ import { swapBytes, swapStats } from '../swap/validate.ts';
 import type { AddressSpace } from './mm-struct.ts';
 import { entryPfn } from './page-table.ts';
 import { HPAGE_PMD_NR, PAGE_SIZE, PGDIR_SIZE, VM } from './types.ts';
-import type { Vm } from './vm.ts';
+import type { Vm, VmCounter } from './vm.ts';
 import { ROOT } from './vm.ts';
 
 const KB = 1024;
@@ -201,24 +201,46 @@ export function procMeminfo(vm: Vm): string {
   );
 }
 
-/** /proc/vmstat, the counters kmem keeps. */
+/** The /proc/vmstat events kmem counts, in the order Linux prints them (vmstat_text). */
+export const VMSTAT_EVENTS = [
+  'pswpin',
+  'pswpout',
+  'allocstall_movable',
+  'pgactivate',
+  'pgdeactivate',
+  'pgfault',
+  'pgmajfault',
+  'pgrefill',
+  'pgscan_anon',
+  'pgsteal_anon',
+  'pgmigrate_success',
+  'compact_migrate_scanned',
+  'compact_free_scanned',
+  'compact_isolated',
+  'compact_stall',
+  'compact_fail',
+  'compact_success',
+  'compact_daemon_wake',
+  'unevictable_pgs_munlocked',
+  'thp_fault_alloc',
+  'thp_fault_fallback',
+  'thp_collapse_alloc',
+  'thp_collapse_alloc_failed',
+  'thp_split_page',
+  'thp_split_pmd',
+  'thp_zero_page_alloc',
+] as const satisfies readonly VmCounter[];
+
+/** /proc/vmstat, the counters kmem keeps: its nr_* figures, then VMSTAT_EVENTS. */
 export function procVmstat(vm: Vm): string {
   const lines: [string, number][] = [
     ['nr_free_pages', vm.pages.freePagesTotal],
     ['nr_anon_pages', vm.counter('nr_anon_pages')],
     ['nr_anon_transparent_hugepages', vm.counter('nr_anon_transparent_hugepages')],
     ['nr_page_table_pages', vm.counter('nr_page_table_pages')],
-    ['pgfault', vm.counter('pgfault')],
-    ['pgmajfault', vm.counter('pgmajfault')],
-    ['pswpin', vm.counter('pswpin')],
-    ['pswpout', vm.counter('pswpout')],
-    ['pgactivate', vm.counter('pgactivate')],
-    ['pgdeactivate', vm.counter('pgdeactivate')],
-    ['pgrefill', vm.counter('pgrefill')],
-    ['pgscan_anon', vm.counter('pgscan_anon')],
-    ['pgsteal_anon', vm.counter('pgsteal_anon')],
-    ['allocstall_movable', vm.counter('allocstall_movable')],
-    ['unevictable_pgs_munlocked', vm.counter('unevictable_pgs_munlocked')],
+    // The events kmem counts, in the order of Linux's vmstat_text (mm/vmstat.c, 6.6): swap, reclaim
+    // and faults, then migration, compaction, mlock, and transparent huge pages.
+    ...VMSTAT_EVENTS.map((name): [string, number] => [name, vm.counter(name)]),
   ];
   return lines.map(([name, value]) => `${name} ${value}\n`).join('');
 }

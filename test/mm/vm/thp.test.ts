@@ -166,3 +166,28 @@ test('huge-page coverage of a written mapping follows the alignment policy', () 
   assert.equal(coverage('linux-6.12', 8 * M2 + P), 7 / (8 + 1 / 512), 'not a multiple: 6.12 leaves it unaligned');
   assert.equal(coverage('linux-6.7', 8 * M2 + P), 8 / (8 + 1 / 512));
 });
+
+test('/proc/vmstat prints the THP, compaction and migration events under Linux\'s names, in the order of its vmstat_text', () => {
+  const { kernel, mm } = setup();
+  const vm = kernel.vm;
+  const a = mm.mmap(0x40000000, 2 * M2, RW, ANON);
+  mm.writeByte(a, 1); // thp_fault_alloc
+  assert.equal(mm.readByte(a + M2), 0); // thp_zero_page_alloc
+  mm.munmap(a + M2 - P, P); // thp_split_page (and its pmd)
+  vm.compact();
+  const text = vm.vmstat();
+  const names = text.trimEnd().split('\n').map((line) => {
+    const [name, value, extra] = line.split(' ');
+    assert.ok(name !== undefined && /^\d+$/.test(value ?? '') && extra === undefined, `'${line}': expected a name and a count`);
+    return name;
+  });
+  // mm/vmstat.c (Linux 6.6) vmstat_text, the events kmem counts, in that order.
+  const linuxOrder = ['pswpin', 'pswpout', 'allocstall_movable', 'pgactivate', 'pgdeactivate', 'pgfault', 'pgmajfault', 'pgrefill', 'pgscan_anon', 'pgsteal_anon',
+    'pgmigrate_success', 'compact_migrate_scanned', 'compact_free_scanned', 'compact_isolated', 'compact_stall', 'compact_fail', 'compact_success', 'compact_daemon_wake',
+    'unevictable_pgs_munlocked', 'thp_fault_alloc', 'thp_fault_fallback', 'thp_collapse_alloc', 'thp_collapse_alloc_failed', 'thp_split_page', 'thp_split_pmd', 'thp_zero_page_alloc'];
+  assert.deepEqual(names.filter((n) => !n.startsWith('nr_')), linuxOrder);
+  for (const name of linuxOrder) assert.match(text, new RegExp(`^${name} ${vm.counter(name as Parameters<typeof vm.counter>[0])}$`, 'm'));
+  assert.match(text, /^thp_fault_alloc 1$/m);
+  assert.match(text, /^thp_zero_page_alloc 1$/m);
+  assert.match(text, /^thp_split_page 1$/m);
+});
