@@ -23,7 +23,11 @@ test('CPU loads and stores fault pages in through the kernel handler; a refused 
   for (let i = 0; i < 16; i++) assert.equal(cpu.load32(a + i * P + 8), i + 100);
   assert.equal(mm.rssAnonPages, 16);
   assert.equal(mm.readByte(a + 3 * P + 8), 103, 'the kernel sees what the CPU wrote');
-  assert.throws(() => cpu.load8(a + 16 * P), (e: unknown) => e instanceof SegvError && e.reason === 'not-mapped');
+  // The typed fault names the address, the access and the reason, in its fields and its message.
+  assert.throws(() => cpu.load8(a + 16 * P + 5), (e: unknown) => e instanceof SegvError && e.reason === 'not-mapped' && e.vaddr === a + 16 * P + 5 && e.access === 'read' && e.message.startsWith(`read of 0x${(a + 16 * P + 5).toString(16)}:`));
+  mm.mprotect(a, P, PROT.READ);
+  assert.throws(() => cpu.store32(a + 12, 1), (e: unknown) => e instanceof SegvError && e.reason === 'protection' && e.vaddr === a + 12 && e.access === 'write' && e.message.startsWith(`write of 0x${(a + 12).toString(16)}:`));
+  assert.equal(cpu.load32(a + 8), 100, 'the refused store changed nothing');
   kernel.validate();
 });
 
