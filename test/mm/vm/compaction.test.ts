@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { Kernel } from '../../../src/mm/kernel.ts';
 import { GFP } from '../../../src/mm/gfp.ts';
 import { compactionSuitable } from '../../../src/mm/vm/compaction.ts';
+import { fragmentationIndex } from '../../../src/mm/vmstat.ts';
 import type { AddressSpace } from '../../../src/mm/vm/mm-struct.ts';
 import { setThpSettings } from '../../../src/mm/vm/thp-settings.ts';
 import type { ThpDefrag } from '../../../src/mm/vm/thp-settings.ts';
@@ -51,6 +52,32 @@ test('compaction_suitable: not when a block is free, nor when the fragmentation 
   while (zone.freePages > 300) tight.pages.allocPages(0, GFP.MOVABLE);
   for (let o = 9; o <= 10; o++) while (zone.nrFree(o) > 0) tight.pages.allocPages(o, GFP.MOVABLE);
   assert.equal(compactionSuitable(zone, 9), false, 'too little free memory for a 2 MiB block at all');
+});
+
+test('compaction_suitable: enough free memory in a few large blocks is a failure for lack of memory (fragmentation index ≤ 500), not for fragmentation', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const zone = kernel.pages.zones[1];
+  assert.ok(zone !== undefined);
+  // Take every page, in order-8 blocks while there are any; then free five order-8 blocks of the
+  // zone whose buddies stay allocated: 1280 free pages (≥ compact_gap's 2 << 9), none in a block of
+  // order 9 or more.
+  const blocks: number[] = [];
+  for (let order = 8; order >= 0; order--) {
+    for (;;) {
+      const pfn = kernel.pages.tryAllocPages(order, GFP.MOVABLE | GFP.NORETRY);
+      if (pfn === null) break;
+      if (order === 8 && pfn >= zone.startPfn) blocks.push(pfn);
+    }
+  }
+  const spaced = blocks.filter((pfn) => ((pfn >> 8) & 1) === 0).slice(0, 5);
+  assert.equal(spaced.length, 5);
+  for (const pfn of spaced) kernel.pages.freePages(pfn, 8);
+  assert.equal(zone.freePages, 5 * 256);
+  assert.equal(zone.nrFree(8), 5);
+  // __fragmentation_index(): 1000 − (1000 + 1000 · free / 2^order) / free blocks = 1000 − (1000 + 2500) / 5 = 300.
+  assert.equal(fragmentationIndex(zone, 9), 300);
+  assert.equal(compactionSuitable(zone, 9), false, 'index 300 ≤ extfrag_threshold 500: compaction would not help');
+  kernel.validate();
 });
 
 test('THP defrag: always compacts directly, never and madvise (without MADV_HUGEPAGE) fall back, defer wakes kcompactd', () => {
