@@ -6,7 +6,8 @@ import { fullyAssociative, skylake } from '../../../src/machine/tlb-presets.ts';
 import { Kernel } from '../../../src/mm/kernel.ts';
 import { bindCpu } from '../../../src/mm/vm/cpu-binding.ts';
 import { SegvError } from '../../../src/mm/vm/errors.ts';
-import { MADV, MAP, PROT } from '../../../src/mm/vm/types.ts';
+import { setThpSettings } from '../../../src/mm/vm/thp-settings.ts';
+import { MADV, MAP, PMD_SIZE, PROT } from '../../../src/mm/vm/types.ts';
 
 const ANON = MAP.PRIVATE | MAP.ANONYMOUS;
 const RW = PROT.READ | PROT.WRITE;
@@ -72,4 +73,47 @@ test('two address spaces on one CPU with PCIDs: switching keeps each one\'s byte
   binding.switchTo(one);
   assert.throws(() => cpu.load8(a), SegvError);
   kernel.validate();
+});
+
+test('no CPU reads through a stale TLB entry after compaction migrates its pages or khugepaged collapses them', () => {
+  // Compaction: most of RAM in 4 KiB pages, all but every 64th unmapped; the CPU caches a
+  // translation of each page left, compaction moves them, then the kernel writes each page anew.
+  {
+    const kernel = Kernel.boot({ ramBytes: '32MiB' });
+    const vm = kernel.vm;
+    setThpSettings(vm, { enabled: 'never' });
+    const mm = vm.createAddressSpace();
+    const cpu = new Cpu(kernel.ram, { preset: fullyAssociative(1024) });
+    bindCpu(vm, cpu).switchTo(mm);
+    const pages = kernel.pages.freePagesTotal - 600;
+    const a = mm.mmap(0x40000000, pages * P, RW, ANON);
+    for (let i = 0; i < pages; i++) mm.writeByte(a + i * P, 1);
+    for (let i = 0; i < pages; i += 64) mm.munmap(a + (i + 1) * P, 63 * P);
+    for (let i = 0; i < pages; i += 64) assert.equal(cpu.load8(a + i * P), 1);
+    const walks = cpu.stats().walks;
+    for (let i = 0; i < pages; i += 64) cpu.load8(a + i * P);
+    assert.equal(cpu.stats().walks, walks, 'every page left is in the TLB');
+    assert.equal(vm.compact(9), 'success');
+    assert.ok(vm.counter('pgmigrate_success') > 0);
+    for (let i = 0; i < pages; i += 64) mm.writeByte(a + i * P, 2);
+    for (let i = 0; i < pages; i += 64) assert.equal(cpu.load8(a + i * P), 2, `page ${i}: the CPU reads the frame the page now lives in`);
+    kernel.validate();
+  }
+  // khugepaged: the CPU caches 512 small pages' translations; the collapse copies them into one
+  // THP and frees them.
+  {
+    const kernel = Kernel.boot({ ramBytes: '64MiB' });
+    const vm = kernel.vm;
+    setThpSettings(vm, { enabled: 'never' });
+    const mm = vm.createAddressSpace();
+    const cpu = new Cpu(kernel.ram, { preset: fullyAssociative(1024) });
+    bindCpu(vm, cpu).switchTo(mm);
+    const a = mm.mmap(0x40000000, PMD_SIZE, RW, ANON);
+    for (let i = 0; i < 512; i++) cpu.store8(a + i * P, 1);
+    setThpSettings(vm, { enabled: 'always' });
+    assert.equal(vm.khugepaged(), 1);
+    for (let i = 0; i < 512; i++) mm.writeByte(a + i * P, 2);
+    for (let i = 0; i < 512; i++) assert.equal(cpu.load8(a + i * P), 2, `page ${i}: the CPU reads the THP, not the small page it replaced`);
+    kernel.validate();
+  }
 });
