@@ -3,12 +3,18 @@
  * 512-page window is mapped with which protection, and which value every virtual byte holds.
  * Operations: mmap (MAP_FIXED, MAP_FIXED_NOREPLACE, hinted), munmap, mprotect, madvise (DONTNEED,
  * HUGEPAGE, NOHUGEPAGE, RANDOM, NORMAL, POPULATE_WRITE), reads and writes of single bytes, khugepaged
- * passes, compactions, and misuse (unaligned starts, unknown advice). THP is enabled (always), and now and then
+ * passes, compactions, and misuse (unaligned starts, unknown advice). Every other access goes through an
+ * emulated CPU bound to the address space (Skylake's TLBs and walk), the others through the kernel's
+ * byte accessors: a translation the CPU kept past an munmap, mprotect, DONTNEED, migration or
+ * collapse reads or writes the wrong frame, or misses a SIGSEGV, and fails the comparison. THP is enabled (always), and now and then
  * an operation covers the whole 2 MiB-aligned window, so huge pages are mapped, split and collapsed. After each operation the outcome (value, errno, SIGSEGV)
  * must be the model's; every `validateEvery` operations the kernel validates and the VMA list is
  * compared with the model page by page.
  */
+import { Cpu } from '../../src/machine/cpu.ts';
+import { skylake } from '../../src/machine/tlb-presets.ts';
 import { Kernel } from '../../src/mm/kernel.ts';
+import { bindCpu } from '../../src/mm/vm/cpu-binding.ts';
 import { SegvError, SyscallError } from '../../src/mm/vm/errors.ts';
 import type { AddressSpace } from '../../src/mm/vm/mm-struct.ts';
 import { setThpSettings } from '../../src/mm/vm/thp-settings.ts';
@@ -25,6 +31,10 @@ export interface VmFuzzReport {
   ops: number;
   faults: number;
   segv: number;
+  /** Accesses made through the emulated CPU (the others through the kernel's byte accessors). */
+  cpuAccesses: number;
+  /** The CPU's page walks: translations it did not find in its TLBs. */
+  cpuWalks: number;
   errors: Record<string, number>;
   peakVmas: number;
   thpFaults: number;
@@ -44,6 +54,9 @@ export function fuzzVm(options: VmFuzzOptions): VmFuzzReport {
   const rng = new Prng(options.seed);
   const kernel = Kernel.boot({ ramBytes: '32MiB' });
   const mm = kernel.vm.createAddressSpace();
+  const cpu = new Cpu(kernel.ram, { preset: skylake() });
+  bindCpu(kernel.vm, cpu).switchTo(mm);
+  let cpuAccesses = 0;
   const prot = new Int8Array(PAGES).fill(-1);
   const bytes = new Uint8Array(PAGES * P);
   const errors: Record<string, number> = {};
@@ -159,19 +172,24 @@ export function fuzzVm(options: VmFuzzOptions): VmFuzzReport {
       const pr = prot[page] as number;
       const write = kind >= 72;
       const allowed = pr >= 0 && (write ? (pr & PROT.WRITE) !== 0 : pr > 0);
+      // Every other operation's access through the CPU (not a draw from rng: the same stream of
+      // operations as without it).
+      const viaCpu = (op & 1) === 0;
+      if (viaCpu) cpuAccesses++;
       try {
         if (write) {
           const value = rng.int(256);
-          mm.writeByte(vaddr, value);
+          if (viaCpu) cpu.store8(vaddr, value);
+          else mm.writeByte(vaddr, value);
           bytes[page * P + offset] = value;
         } else {
-          const got = mm.readByte(vaddr);
-          if (got !== bytes[page * P + offset]) fail(`read of page ${page}+${offset}: ${got}, expected ${bytes[page * P + offset]}`);
+          const got = viaCpu ? cpu.load8(vaddr) : mm.readByte(vaddr);
+          if (got !== bytes[page * P + offset]) fail(`read of page ${page}+${offset}${viaCpu ? " by the CPU" : ""}: ${got}, expected ${bytes[page * P + offset]}`);
         }
-        if (!allowed) fail(`${write ? 'write' : 'read'} of page ${page} (prot ${pr}) succeeded`);
+        if (!allowed) fail(`${write ? 'write' : 'read'} of page ${page} (prot ${pr})${viaCpu ? ' by the CPU' : ''} succeeded`);
       } catch (error) {
         if (!(error instanceof SegvError)) throw error;
-        if (allowed) fail(`${write ? 'write' : 'read'} of page ${page} (prot ${pr}): ${error.message}`);
+        if (allowed) fail(`${write ? 'write' : 'read'} of page ${page} (prot ${pr})${viaCpu ? ' by the CPU' : ''}: ${error.message}`);
         segv++;
       }
     }
@@ -184,6 +202,8 @@ export function fuzzVm(options: VmFuzzOptions): VmFuzzReport {
     ops: options.ops,
     faults: mm.faults,
     segv,
+    cpuAccesses,
+    cpuWalks: cpu.stats().walks,
     errors,
     peakVmas,
     thpFaults: vm.counter('thp_fault_alloc'),
