@@ -101,6 +101,8 @@ export class GlibcMalloc implements UserMalloc {
 export class HugepageAwareMalloc implements UserMalloc {
   readonly name = 'hugepage-aware malloc';
   private readonly large = new Map<number, number>();
+  /** The 2 MiB regions small objects are packed into, by start address. */
+  private readonly smallRegions = new Set<number>();
   private regionEnd = 0;
   private cursor = 0;
 
@@ -127,6 +129,7 @@ export class HugepageAwareMalloc implements UserMalloc {
     if (this.cursor + size > this.regionEnd) {
       this.cursor = this.alignedRegion(PMD_SIZE);
       this.regionEnd = this.cursor + PMD_SIZE;
+      this.smallRegions.add(this.cursor);
     }
     const ptr = this.cursor;
     this.cursor += size;
@@ -135,7 +138,13 @@ export class HugepageAwareMalloc implements UserMalloc {
 
   free(ptr: number): void {
     const length = this.large.get(ptr);
-    if (length === undefined) return; // small objects stay in their hugepage region (no reuse modelled)
+    if (length === undefined) {
+      // A small object stays in its hugepage region (no reuse modelled); anything else is misuse.
+      if (!this.smallRegions.has(Math.floor(ptr / PMD_SIZE) * PMD_SIZE) || ptr % 16 !== 0) {
+        throw new ArgumentError(`free(0x${ptr.toString(16)}): not a pointer this malloc returned; expected the address of a live allocation`);
+      }
+      return;
+    }
     this.mm.munmap(ptr, length);
     this.large.delete(ptr);
   }
