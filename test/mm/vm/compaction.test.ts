@@ -80,7 +80,7 @@ test('compaction_suitable: enough free memory in a few large blocks is a failure
   kernel.validate();
 });
 
-test('THP defrag: always compacts directly, never and madvise (without MADV_HUGEPAGE) fall back, defer wakes kcompactd', () => {
+test('THP defrag: always compacts directly, never and madvise (without MADV_HUGEPAGE) fall back, defer wakes kcompactd, defer+madvise does either by the VMA', () => {
   const fault = (defrag: ThpDefrag, madvise: boolean): { kernel: Kernel; huge: boolean } => {
     const { kernel, mm } = fragmented();
     setThpSettings(kernel.vm, { defrag });
@@ -103,4 +103,13 @@ test('THP defrag: always compacts directly, never and madvise (without MADV_HUGE
   assert.equal(defer.kernel.vm.kcompactd(), true);
   assert.equal(defer.kernel.vm.counter('compact_daemon_wake'), 1);
   assert.notEqual(defer.kernel.pages.tryAllocPages(9, GFP.MOVABLE | GFP.NORETRY), null, 'kcompactd made a block');
+  // defer+madvise: direct compaction for an MADV_HUGEPAGE region, kcompactd's wake for any other.
+  const advised = fault('defer+madvise', true);
+  assert.equal(advised.huge, true);
+  assert.equal(advised.kernel.vm.counter('compact_stall'), 1);
+  const plain = fault('defer+madvise', false);
+  assert.equal(plain.huge, false);
+  assert.equal(plain.kernel.vm.counter('compact_stall'), 0);
+  assert.equal(plain.kernel.vm.counter('thp_fault_fallback'), 1);
+  assert.equal(plain.kernel.vm.kcompactd(), true, 'the fault woke kcompactd');
 });
