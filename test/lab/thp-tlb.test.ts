@@ -35,6 +35,17 @@ test('thp-tlb: 2 MiB pages cut random-access STLB misses and cycles by far; the 
     const seq = row('4 KiB pages', preset, 'sequential');
     assert.equal(seq.l1Misses, Math.ceil((60000 * 64) / 4096));
   }
+  // The coverage plot: one series per malloc and alignment policy, a point per size up to
+  // maxSizeBytes (4 MiB here: 2, 3 and 4 MiB; 3 MiB is not a multiple of 2 MiB), each the
+  // coverage that coverageOf() measures for it.
+  const plot = run.result.plots.find((p) => p.id === 'coverage-plot');
+  assert.ok(plot !== undefined);
+  assert.deepEqual(plot.series.map((s) => s.label).sort(), ['glibc', 'hugepage-aware'].flatMap((m) => ['none', 'linux-6.7', 'linux-6.12', 'always'].map((p) => `${m}, ${p}`)).sort());
+  for (const series of plot.series) {
+    const [which, policy] = series.label.split(', ') as ['glibc' | 'hugepage-aware', 'none' | 'linux-6.7' | 'linux-6.12' | 'always'];
+    assert.deepEqual(series.points.map(([x]) => x), [2, 3, 4], series.label);
+    for (const [x, y] of series.points) assert.equal(y, coverageOf(policy, which, x * MiB), `${series.label} at ${x} MiB`);
+  }
 });
 
 test('thp-tlb coverage: glibc gets huge pages for whole 2 MiB ranges only, and Linux 6.12 does not align its mmap chunks (size + header is never a multiple of 2 MiB); the hugepage-aware malloc is always covered', () => {
