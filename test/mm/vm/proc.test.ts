@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kernel } from '../../../src/mm/kernel.ts';
+import { GFP } from '../../../src/mm/gfp.ts';
 import { SegvError } from '../../../src/mm/vm/errors.ts';
 import { DIRECT_MAP_BASE, MAP, PROT, VMALLOC_START } from '../../../src/mm/vm/types.ts';
 
@@ -92,6 +93,25 @@ test('vmalloc: virtually contiguous over scattered pages, a trailing guard page 
   assert.equal(kernel.pages.freePagesTotal, free + 3);
   assert.throws(() => vm.kernelRead(a, 1), SegvError);
   assert.equal(vm.vmalloc(P), a, 'first fit reuses the hole');
+  kernel.validate();
+});
+
+test('vmalloc needs no physically contiguous memory: 64 KiB from a machine with no free block above one page', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const vm = kernel.vm;
+  // Every free page taken one at a time, then every other one given back: no two free pages are buddies.
+  const held: number[] = [];
+  for (const gfp of [GFP.KERNEL, GFP.DMA]) {
+    for (let pfn = kernel.pages.tryAllocPages(0, gfp | GFP.NORETRY); pfn !== null; pfn = kernel.pages.tryAllocPages(0, gfp | GFP.NORETRY)) held.push(pfn);
+  }
+  held.sort((x, y) => x - y);
+  for (let i = 0; i < held.length; i += 2) kernel.pages.freePages(held[i] as number, 0);
+  for (const gfp of [GFP.KERNEL, GFP.DMA]) assert.equal(kernel.pages.tryAllocPages(1, gfp | GFP.NORETRY), null, 'no order-1 block is free');
+  const a = vm.vmalloc(16 * P);
+  assert.ok(a !== null);
+  const data = new Uint8Array(16 * P).map((_, i) => (i * 13) & 0xff);
+  vm.kernelWrite(a, data);
+  assert.deepEqual(vm.kernelRead(a, 16 * P), data, 'virtually contiguous');
   kernel.validate();
 });
 
