@@ -47,3 +47,13 @@ test('buddy-fragmentation: with the movable share anonymous memory, compaction r
   assert.equal(grouped.order9Compacted, (grouped.order9HalfFreed as number) + (grouped.recovered as number));
   assert.match(run.result.answer ?? '', /compaction recovers \d+ order-9 blocks grouped vs \d+ not grouped/);
 });
+
+test('buddy-fragmentation: compaction never leaves fewer order-9 blocks than it found (its free scanner leaves whole free pageblocks alone, as suitable_migration_target does)', async () => {
+  // The 64 MiB smoke run a newcomer tried: without grouping, compaction used to split a free 2 MiB
+  // block for migration targets and report "recovers -1" (10 → 9).
+  for (const run of [await shared, await runScenario(buddyFragmentation, { ramBytes: '64MiB' }, { seed: 1, smoke: true })]) {
+    const summary = run.result.tables.find((t) => t.id === 'summary');
+    assert.ok(summary !== undefined);
+    for (const row of summary.rows) assert.ok((row.recovered as number) >= 0 && (row.order9Compacted as number) >= (row.order9HalfFreed as number), JSON.stringify(row));
+  }
+});

@@ -6,7 +6,8 @@
  *                     (anonymous order-0 pages here; with grouping by mobility only in Movable
  *                     pageblocks, as async compaction's suitable_migration_source)
  *   free scanner      from the zone's end downward, isolating free blocks in Movable pageblocks
- *                     (suitable_migration_target), split into order-0 targets
+ *                     (suitable_migration_target), split into order-0 targets; a pageblock that
+ *                     starts with a free block of the wanted order or more is left whole
  *   migration         copies the page, rewrites every page-table entry that maps it (through the
  *                     reverse map), shoots down the TLBs and frees the old page (migrate_pages)
  *   finished          when the scanners meet, or when a free block of the wanted order exists
@@ -27,7 +28,7 @@
  */
 import { PTE_LO_FRAME_MASK } from '../../machine/pte.ts';
 import { fragmentationIndex } from '../vmstat.ts';
-import { MigrateType, NO_PFN, PAGEBLOCK_NR_PAGES, PAGE_SENSITIVITY_TAGS, PageFlag } from '../types.ts';
+import { MigrateType, NO_PFN, PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER, PAGE_SENSITIVITY_TAGS, PageFlag } from '../types.ts';
 import type { Zone } from '../zone.ts';
 import type { AddressSpace } from './mm-struct.ts';
 import { MM } from './mm-struct.ts';
@@ -83,10 +84,15 @@ export function compactZone(vm: Vm, zone: Zone, order: number, held: AddressSpac
   const start = Math.ceil(zone.startPfn / PAGEBLOCK_NR_PAGES) * PAGEBLOCK_NR_PAGES;
   let freeBlock = Math.floor((zone.endPfn - 1) / PAGEBLOCK_NR_PAGES) * PAGEBLOCK_NR_PAGES;
   const movableBlock = (pfn: number): boolean => !pages.groupByMobility || pages.pageblockMt[pfn / PAGEBLOCK_NR_PAGES] === MigrateType.Movable;
+  // suitable_migration_target(): a pageblock that starts with a free block of the wanted order or
+  // more (the pageblock order when compacting for no order) is what compaction is making, not a
+  // source of targets: splitting it would undo the work.
+  const largeOrder = order > 0 ? order : PAGEBLOCK_ORDER;
+  const largeFree = (pfn: number): boolean => ((mem.flags[pfn] as number) & PageFlag.Buddy) !== 0 && (mem.order[pfn] as number) >= largeOrder;
   // The free scanner: fills `targets` from the next suitable pageblock below, above the migrate scanner.
   const refill = (above: number): boolean => {
     while (targets.length === 0 && freeBlock > above) {
-      if (movableBlock(freeBlock)) {
+      if (movableBlock(freeBlock) && !largeFree(freeBlock)) {
         for (let pfn = freeBlock; pfn < Math.min(freeBlock + PAGEBLOCK_NR_PAGES, zone.endPfn); ) {
           vm.count('compact_free_scanned');
           const order = pages.isolateFreeBlock(pfn, VM_OWNER_ANON);
