@@ -6,12 +6,13 @@
 // the npm dependencies are fatal (nothing runs without them). Plain JavaScript with no dependencies:
 // it runs before `npm ci` has installed anything.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureChromium } from './setup-chromium.mjs';
 import { ensureLavapipe } from './setup-lavapipe.mjs';
+import { libraryBuildDue, markLibraryBuilt } from './library-build.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const quiet = process.argv.includes('--quiet');
@@ -40,9 +41,8 @@ function npmDependencies() {
 
 /** The compiled library in dist/ (what `import 'kmem'` and bin/kmem.mjs load): rebuilt when src/ changed. */
 function buildLibrary() {
-  const stampPath = join(root, 'dist', '.kmem-build-stamp');
-  const newest = newestMtime(join(root, 'src'));
-  if (existsSync(stampPath) && Number(readFileSync(stampPath, 'utf8')) >= newest) return;
+  const newest = libraryBuildDue(root);
+  if (newest === null) return;
   say('building the library into dist/ (tsc -p tsconfig.build.json)');
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
@@ -50,17 +50,7 @@ function buildLibrary() {
     process.stderr.write('setup: FAILED: the TypeScript build failed (see above); the examples and bin/kmem.mjs need dist/.\n');
     process.exit(1);
   }
-  writeFileSync(stampPath, String(newest));
-}
-
-function newestMtime(dir) {
-  let newest = 0;
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    const stat = statSync(path);
-    newest = Math.max(newest, stat.isDirectory() ? newestMtime(path) : stat.mtimeMs);
-  }
-  return newest;
+  markLibraryBuilt(root, newest);
 }
 
 /** A WebGPU adapter for src/gpu: Mesa's lavapipe where there is no GPU (setup-lavapipe.mjs). Never fatal. */

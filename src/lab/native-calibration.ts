@@ -33,13 +33,20 @@ export function predictedRatio(ns2m: number, ghz: number, cycles4k: number, cycl
   return (memoryCycles + cycles4k - cycles2m) / memoryCycles;
 }
 
-/** A native report from its JSON text; a typed error naming `source` when it is not one. */
+/** How to make a native report, for the messages that ask for one. */
+export const NATIVE_REPORT_RECIPE = 'npm run -s bench:native-tlb -- --json > native.json';
+
+/**
+ * A native report from its JSON text; a typed error naming `source` when it is not one. The lines
+ * npm prints before a script's output (`> kmem@0.1.0 bench:native-tlb` and the command, on stdout
+ * unless `npm run -s`) are skipped: a report saved without -s is still the report.
+ */
 export function parseNativeReport(text: string, source: string): NativeReport {
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(text.replace(/^(?:\s*\n)*(?:> [^\n]*\n(?:\s*\n)*)+/, ''));
   } catch (error) {
-    throw new ArgumentError(`${source}: not JSON (${(error as Error).message}); expected the output of npm run bench:native-tlb -- --json`);
+    throw new ArgumentError(`${source}: not JSON (${(error as Error).message}); expected the output of ${NATIVE_REPORT_RECIPE}`);
   }
   const report = value as Partial<NativeReport> | null;
   const native = report?.native;
@@ -47,7 +54,7 @@ export function parseNativeReport(text: string, source: string): NativeReport {
     native === null ||
     (typeof native === 'object' && native !== undefined && ['sizeMiB', 'steps', 'ns4k', 'ns2m', 'ratio', 'anonHugeKiB2m'].every((k) => Number.isFinite((native as unknown as Record<string, unknown>)[k])));
   if (report === null || typeof report !== 'object' || !okNative || !(report.ghz === null || Number.isFinite(report.ghz))) {
-    throw new ArgumentError(`${source}: expected { native: { sizeMiB, steps, ns4k, ns2m, ratio, anonHugeKiB2m } | null, ghz }, the output of npm run bench:native-tlb -- --json`);
+    throw new ArgumentError(`${source}: expected { native: { sizeMiB, steps, ns4k, ns2m, ratio, anonHugeKiB2m } | null, ghz }, the output of ${NATIVE_REPORT_RECIPE}`);
   }
   return { native: native ?? null, ghz: report.ghz ?? null, ...(typeof report.skipped === 'string' ? { skipped: report.skipped } : {}) };
 }

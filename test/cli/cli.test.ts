@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { libraryBuildDue, markLibraryBuilt } from '../../scripts/library-build.mjs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -115,6 +116,25 @@ test('npm run fuzz and npm run bench: --help, unknown options and bad values are
   assert.equal(benchHelp.stderr, '', 'help runs nothing');
   assert.equal(benchFlag.status, 2);
   assert.match(benchFlag.stderr, /^bench: unknown option '--frob'/);
+});
+
+test('a checkout\'s dist/ is due for a build until built, and again once any source under src/ is newer (what bin/kmem.mjs and setup check)', () => {
+  const root = mkdtempSync(join(tmpdir(), 'kmem-build-'));
+  try {
+    mkdirSync(join(root, 'src', 'mm'), { recursive: true });
+    mkdirSync(join(root, 'dist'));
+    const file = join(root, 'src', 'mm', 'a.ts');
+    writeFileSync(file, 'export {};\n');
+    utimesSync(file, 1_000_000, 1_000_000);
+    const newest = libraryBuildDue(root);
+    assert.equal(newest, 1_000_000_000, 'never built: due, with the newest source\'s mtime in ms');
+    markLibraryBuilt(root, newest as number);
+    assert.equal(libraryBuildDue(root), null, 'built from these sources');
+    utimesSync(file, 1_000_001, 1_000_001);
+    assert.equal(libraryBuildDue(root), 1_000_001_000, 'a source changed since');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 test('bin/kmem.mjs (npx kmem) runs the compiled command from dist/', () => {

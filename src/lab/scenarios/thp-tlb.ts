@@ -31,7 +31,7 @@ import type { Plot, Table } from '../scenario.ts';
 import { GlibcMalloc, HugepageAwareMalloc } from '../workloads/malloc.ts';
 import type { UserMalloc } from '../workloads/malloc.ts';
 import { InvariantError } from '../../util/errors.ts';
-import { predictedRatio, type NativeReport } from '../native-calibration.ts';
+import { NATIVE_REPORT_RECIPE, predictedRatio, type NativeReport } from '../native-calibration.ts';
 
 const MiB = 1 << 20;
 const PRESETS: readonly PresetName[] = ['skylake', 'zen3'];
@@ -158,7 +158,7 @@ function calibrationTable(rows: readonly WalkRow[], report: NativeReport | null,
   });
   const note =
     report === null
-      ? 'Native 4K/2M ratio: the native benchmark did not run (no report given: run npm run bench:native-tlb -- --json > native.json, then pass --native-report native.json), so only the model is shown.'
+      ? `Native 4K/2M ratio: the native benchmark did not run (no report given: run ${NATIVE_REPORT_RECIPE}, then pass --native-report native.json), so only the model is shown.`
       : native === null
         ? `Native 4K/2M ratio: the report ${source} has no measurement (${report.skipped ?? 'the native run was skipped'}).`
         : `Native 4K/2M ratio from ${source}: measured ${native.ratio.toFixed(3)} over ${native.sizeMiB} MiB (${native.ns4k.toFixed(1)} vs ${native.ns2m.toFixed(1)} ns per load, AnonHugePages ${native.anonHugeKiB2m} kB in the 2 MiB run); modelled ${out.map((r) => `${typeof r.predicted === 'number' ? r.predicted.toFixed(3) : 'n/a'} (${r.preset})`).join(', ')}. docs/mmu.md explains the gap.`;
