@@ -3,7 +3,10 @@
 // a cache's per-CPU word index, its views of RAM and its locks, the boot header's writers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 
 const dts = (path: string): string => readFileSync(new URL(`../../dist/${path}`, import.meta.url), 'utf8');
 
@@ -25,4 +28,39 @@ test('internals are not in the published declarations', () => {
   assert.match(cache, /alloc\(gfp\?: number\): number;/);
   assert.match(cache, /tryAlloc\(gfp\?: number\): number \| null;/);
   assert.match(kernel, /offlineCpu\(cpu: number, epoch\?: number\): boolean;/);
+});
+
+test('a strict TypeScript project that imports every entry point type-checks against the published declarations, library check included (no skipLibCheck)', () => {
+  // stripInternal leaves a class's @internal members out; an `implements` clause naming an interface
+  // that lists them then fails in the user's compiler (it did for SlabAllocator / SlabServices).
+  const root = resolve(import.meta.dirname, '../..');
+  const dir = mkdtempSync(join(tmpdir(), 'kmem-consumer-'));
+  try {
+    mkdirSync(join(dir, 'node_modules'));
+    symlinkSync(root, join(dir, 'node_modules', 'kmem'), 'dir');
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, types: ['node'], typeRoots: [join(root, 'node_modules', '@types')] }, files: ['use.ts'] }),
+    );
+    writeFileSync(
+      join(dir, 'use.ts'),
+      [
+        "import { Kernel, GFP } from 'kmem';",
+        "import * as flash from 'kmem/flash';",
+        "import * as gpu from 'kmem/gpu';",
+        "import * as node from 'kmem/node';",
+        "const kernel = Kernel.boot({ ramBytes: '64MiB' });",
+        'const pfn: number = kernel.pages.allocPages(0, GFP.KERNEL);',
+        "const cache = kernel.slab.createCache('msg', 64);",
+        'const obj: number = cache.alloc();',
+        'console.log(pfn, obj, flash, gpu, node);',
+        '',
+      ].join('\n'),
+    );
+    const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { encoding: 'utf8' });
+    assert.equal(tsc.status, 0, tsc.stdout + tsc.stderr);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
