@@ -56,6 +56,31 @@ test('offlineCpu flushes the magazines of a CPU whose thread stopped, and frees 
   kernel.validate();
 });
 
+test('a slot records its holder\'s thread and claim epoch; offlineCpu with a dead claim\'s epoch leaves the slot alone once a live thread has claimed it again', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB', shared: true, cpus: 3 });
+  const gone = Kernel.attach(kernel.buffer);
+  gone.kmalloc(64);
+  const cpu = gone.cpu;
+  const dead = kernel.stats().cpuSlots[cpu]!;
+  assert.equal(dead.online, true);
+  assert.equal(dead.threadId, 0, 'claimed from the main thread (a worker records its threadId)');
+  gone.detach();
+  const again = Kernel.attach(kernel.buffer);
+  const obj = again.kmalloc(64);
+  assert.equal(again.cpu, cpu, 'the freed slot is claimed again');
+  const live = kernel.stats().cpuSlots[cpu]!;
+  assert.notEqual(live.epoch, dead.epoch, 'a new claim, a new epoch');
+  assert.equal(kernel.offlineCpu(cpu, dead.epoch), false, 'the claim of that epoch is gone: nothing to offline');
+  assert.equal(kernel.stats().cpuSlots[cpu]!.online, true);
+  assert.equal(kernel.stats().cpuSlots[cpu]!.epoch, live.epoch);
+  again.kfree(obj);
+  again.kmalloc(64);
+  kernel.validate();
+  assert.equal(kernel.offlineCpu(cpu, live.epoch), true);
+  assert.equal(kernel.stats().cpuSlots[cpu]!.online, false);
+  kernel.validate();
+});
+
 test('a lock held by an offlined CPU is taken over with a diagnosis, not called re-entrant', () => {
   for (const shared of [false, true]) {
     const kernel = Kernel.boot({ ramBytes: '16MiB', shared, cpus: 2 });
