@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { libraryBuildDue, markLibraryBuilt } from '../../scripts/library-build.mjs';
+import { Kernel } from '../../src/mm/kernel.ts';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -72,6 +73,15 @@ test('kmem boot prints the /proc files of a fresh kernel', () => {
   assert.match(stdout, /lock_stat version 0\.4/);
   const table = (stdout.split('\n').find((l) => l.trim().startsWith('slab table:')) ?? '').trim().split(/\s+/);
   assert.ok(Number(table[6]) > 0, `the slab table lock's acquisitions, from: ${table.join(' ')}`);
+  // /proc/zoneinfo's pagesets: per zone, per CPU slot, count, high and batch as the kernel has them.
+  const kernel = Kernel.boot({ ramBytes: '32MiB' }); // the CLI's defaults: a slot per host CPU
+  const section = stdout.slice(stdout.indexOf('/proc/zoneinfo (pagesets):'));
+  assert.ok(section.length > 0, 'a pagesets section');
+  const want = kernel.pages.pagesets();
+  assert.ok(want.length >= 2 * kernel.cpus, 'every zone, every CPU slot');
+  const printed = [...section.matchAll(/^ {4}cpu: (\d+)\n {14}count: (\d+)\n {14}high: +(\d+)\n {14}batch: (\d+)$/gm)].map((m) => m.slice(1).map(Number));
+  assert.deepEqual(printed, want.map((p) => [p.cpu, p.count, p.high, p.batch]));
+  assert.equal(section.match(/^Node 0, zone +\w+\n {2}pagesets$/gm)?.length, kernel.pages.zones.length);
 });
 
 test('kmem boot --possible-cpus 128 prints the /proc/slabinfo of a 128-CPU server with 2 CPU slots', () => {

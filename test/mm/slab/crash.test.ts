@@ -22,8 +22,11 @@ test('workers killed with terminate() mid-run are offlined from worker.on("exit"
         t.after(() => worker.terminate()); // the workers spin until killed: never leave one behind
         report.catch(() => undefined); // the outcome is judged from the 'message' and 'exit' handlers below
         let claim: { cpu: number; epoch: number } | null = null;
+        const threadId = worker.threadId; // −1 once the worker has stopped
         worker.once('message', (message: { cpu: number; epoch: number }) => {
           claim = message;
+          const slot = kernel.stats().cpuSlots[message.cpu]!;
+          if (slot.threadId !== threadId || slot.epoch !== message.epoch) reject(new Error(`slot ${message.cpu} records thread ${slot.threadId} epoch ${slot.epoch}; expected the worker's, ${threadId} epoch ${message.epoch}`));
           if (!holdLock) firstReported();
           void worker.terminate(); // killed mid-run: no detach()
         });
