@@ -14,7 +14,7 @@ test('destroyCache racing an allocating worker: the worker sees CacheDestroyedEr
   const freeAtBoot = kernel.pages.stats().freePages;
   const sync = new SharedArrayBuffer(16);
   const gate = new Int32Array(sync);
-  const done = runTsWorker<{ pairs: number; destroyedSeen: number; bad: number; otherErrors: string[] }>(new URL('./destroy-worker.ts', import.meta.url), {
+  const done = runTsWorker<{ pairs: number; destroyedSeen: number; lookupMissed: number; capped: number; bad: number; otherErrors: string[] }>(new URL('./destroy-worker.ts', import.meta.url), {
     buffer: kernel.buffer,
     sync,
     rounds,
@@ -43,6 +43,10 @@ test('destroyCache racing an allocating worker: the worker sees CacheDestroyedEr
   assert.deepEqual(report.otherErrors, []);
   assert.equal(report.bad, 0, 'an allocation returned something that is not an object of the cache');
   assert.ok(report.pairs > 0 && busy > 0, `pairs ${report.pairs}, busy refusals ${busy}`);
+  // Every round the worker entered ended with the typed error (or found the cache gone at lookup), never by running out of tries.
+  assert.equal(report.capped, 0);
+  assert.equal(report.destroyedSeen + report.lookupMissed, rounds, JSON.stringify(report));
+  assert.ok(report.destroyedSeen > 0, 'the worker saw CacheDestroyedError');
   kernel.validate();
   kernel.slab.shrink();
   assert.equal(kernel.pages.stats().freePages, freeAtBoot, 'every page of the destroyed caches came back');

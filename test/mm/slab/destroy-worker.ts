@@ -15,7 +15,7 @@ const { buffer, sync, rounds } = workerData as Input;
 const kernel = Kernel.attach(buffer);
 const gate = new Int32Array(sync);
 const w = new Int32Array(buffer);
-const report = { pairs: 0, destroyedSeen: 0, bad: 0, otherErrors: [] as string[] };
+const report = { pairs: 0, destroyedSeen: 0, lookupMissed: 0, capped: 0, bad: 0, otherErrors: [] as string[] };
 for (let round = 1; round <= rounds; round++) {
   while (Atomics.load(gate, 0) < round) Atomics.wait(gate, 0, Atomics.load(gate, 0), 5);
   let cache;
@@ -24,10 +24,12 @@ for (let round = 1; round <= rounds; round++) {
   } catch (error) {
     if (!(error instanceof CacheNameError)) throw error;
     cache = null; // destroyed before this worker looked it up
+    report.lookupMissed++;
   }
   Atomics.store(gate, 1, round); // started
   Atomics.notify(gate, 1);
-  for (let i = 0; cache !== null && i < 1_000_000; i++) {
+  let i = 0;
+  for (; cache !== null && i < 1_000_000; i++) {
     try {
       const addr = cache.alloc() as number;
       if (cache.objectStartError(addr) !== null) report.bad++;
@@ -45,6 +47,7 @@ for (let round = 1; round <= rounds; round++) {
       break;
     }
   }
+  if (i === 1_000_000) report.capped++;
   Atomics.store(gate, 2, round); // done
   Atomics.notify(gate, 2);
 }
