@@ -166,7 +166,7 @@ export class PageAllocator {
   readonly pcpEnabled: boolean;
   /** The expensive assertion tier (boot option `pageDebug`): validate() after every allocation and free. */
   readonly debug: boolean;
-  /** The migratetype of each pageblock (Linux's pageblock_flags). */
+  /** @internal The migratetype of each pageblock (Linux's pageblock_flags); writable, so not published. */
   readonly pageblockMt: Uint8Array;
   lastFailure: AllocFailure | null = null;
   readonly #core: BuddyCore;
@@ -201,7 +201,9 @@ export class PageAllocator {
 
   private constructor(
     readonly ram: Ram,
+    /** @internal The boot header (its writers would corrupt the kernel). */
     readonly header: ArenaHeader,
+    /** @internal struct page: writable views of every page's state. */
     readonly memMap: MemMap,
     readonly shrinkers: ShrinkerRegistry,
   ) {

@@ -67,6 +67,7 @@ export class Zone {
   readonly spannedPages: number;
   /** One past the last pfn. */
   readonly endPfn: number;
+  /** @internal */
   readonly lock: LockWord;
   /** The struct-page arrays its lists link through (host-side views; one object, built once). */
   readonly #links: ZoneLinks;
@@ -77,6 +78,7 @@ export class Zone {
 
   constructor(
     readonly id: number,
+    /** @internal The zone's descriptor words in the arena. */
     readonly words: Int32Array,
     readonly stats: Float64Array,
     memMap: MemMap,

@@ -24,6 +24,13 @@ test('internals are not in the published declarations', () => {
   assert.doesNotMatch(header, /\bset\(|addRegion\(|readonly words/, 'ArenaHeader writers');
   assert.doesNotMatch(kernel, /readonly header:|readonly memMap:/, 'Kernel.header, Kernel.memMap');
   assert.doesNotMatch(allocator, /\bwrap\(|pcpuWord\(|abandonMagazines\(|readonly cpuSlab/, 'SlabAllocator internals');
+  // The struct-page arrays, the boot header, the pageblock migratetypes and a zone's words and lock,
+  // reachable through kernel.pages, kernel.slab and kernel.pages.zones.
+  const pageAlloc = dts('mm/page-alloc.d.ts');
+  const zone = dts('mm/zone.d.ts');
+  assert.doesNotMatch(pageAlloc, /readonly (memMap|header|pageblockMt):/, 'PageAllocator.memMap, .header, .pageblockMt');
+  assert.doesNotMatch(allocator, /readonly memMap:/, 'SlabAllocator.memMap');
+  assert.doesNotMatch(zone, /readonly (words|lock):/, 'Zone.words, Zone.lock');
   // What users need stays.
   assert.match(cache, /alloc\(gfp\?: number\): number;/);
   assert.match(cache, /tryAlloc\(gfp\?: number\): number \| null;/);

@@ -162,6 +162,7 @@ export class SlabAllocator {
   private constructor(
     readonly ram: Ram,
     readonly pages: PageAllocator,
+    /** @internal struct page: writable views of every page's state. */
     readonly memMap: MemMap,
     private readonly slots: CpuSlots,
     regionPaddr: number,
