@@ -39,7 +39,7 @@ export function parseOptions(argv: readonly string[], specs: OptionSpecs, maxPos
   for (const [name, spec] of Object.entries(specs)) options[name] = spec.short === undefined ? { type: spec.type } : { type: spec.type, short: spec.short };
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args: joinNegativeValues(argv, specs), options, strict: true, allowPositionals: true });
   } catch (error) {
     throw new ArgumentError(`${where}: ${reword(error, specs)}`);
   }
@@ -48,6 +48,34 @@ export function parseOptions(argv: readonly string[], specs: OptionSpecs, maxPos
     throw new ArgumentError(`${where}: unexpected argument '${extra}'${maxPositionals === 0 ? ': this command takes options only' : ''}`);
   }
   return { values: parsed.values as Parsed['values'], positionals: parsed.positionals };
+}
+
+/** A word that is a negative number ('-1', '-1MiB', '-.5'), never an option: no option starts with a digit. */
+const NEGATIVE_NUMBER = /^-\.?\d/;
+
+/**
+ * `--seed -1` → `--seed=-1`: parseArgs takes a value that starts with a dash for a missing one (and
+ * says '--seed needs a value'); a negative number after an option that takes a value is its value,
+ * which the option's own check then accepts or refuses by name ('--seed -1: expected …').
+ */
+function joinNegativeValues(argv: readonly string[], specs: OptionSpecs): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i] as string;
+    if (word === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const next = argv[i + 1];
+    const name = word.startsWith('--') ? word.slice(2) : word.length === 2 && word.startsWith('-') ? Object.keys(specs).find((n) => specs[n]?.short === word.slice(1)) : undefined;
+    if (name !== undefined && specs[name]?.type === 'string' && next !== undefined && NEGATIVE_NUMBER.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else {
+      out.push(word);
+    }
+  }
+  return out;
 }
 
 function names(specs: OptionSpecs): string {

@@ -30,6 +30,9 @@ export function parseSizeBytes(input: string | number): number {
     }
     return input;
   }
+  if (/^\s*-/.test(input)) {
+    throw new ArgumentError(`size: '${input}' is negative: expected a non-negative number of bytes, or one with a unit (KiB, MiB, GiB)`);
+  }
   const match = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(input);
   const unit = match?.[2]?.toLowerCase();
   const scale = unit === undefined ? undefined : UNIT_BYTES[unit];

@@ -95,6 +95,16 @@ test('bad values are one-line errors naming what was expected, before anything r
   await refused(['report', '--jobs', 'two'], /--jobs two: expected a whole number/);
 });
 
+test('a negative number after an option is its value, refused by that option\'s check, not reported missing', async () => {
+  await refused(['run', 'secrets', '--seed', '-1'], /--seed -1: expected an integer in \[0, 2\^32\)/);
+  await refused(['run', 'buddy-fragmentation', '--ram-bytes', '-1MiB'], /--ram-bytes: size: '-1MiB' is negative: expected a non-negative number of bytes/);
+  await refused(['replay', join(ROOT, 'examples/traces/kmem-6x.trace'), '--mismatches', '-1'], /--mismatches -1: expected a whole number in \[0, 1000000\]/);
+  await refused(['report', '--jobs', '-.5'], /--jobs -\.5: expected a whole number/);
+  // A word that is not a number is still an option, and a value still missing is still said so.
+  await refused(['run', 'secrets', '--seed', '--smoke'], /--seed needs a value \(N\)/);
+  await refused(['run', 'secrets', '--seed'], /--seed needs a value \(N\)/);
+});
+
 test('failures while running are one line with exit 1: an unwritable report, a missing or empty trace', async () => {
   await refused(['report', '--smoke', '--out', '/dev/null/x'], /^kmem: cannot write \/dev\/null\/x\/[^ ]+: ENOTDIR\n$/, 1);
   const dir = mkdtempSync(join(tmpdir(), 'kmem-trace-'));
