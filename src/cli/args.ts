@@ -108,3 +108,45 @@ export function optionHelp(specs: OptionSpecs): string {
   const width = Math.max(...rows.map(([left]) => left.length));
   return rows.map(([left, help]) => `  ${left.padEnd(width)}  ${help}`).join('\n');
 }
+
+/**
+ * A whole-number option's value: `fallback` when absent, else the number, which must lie in
+ * [min, max]; an ArgumentError naming the option, the value and the range otherwise.
+ */
+export function wholeOption(name: string, raw: string | boolean | undefined, min: number, max: number | undefined, fallback: number): number;
+export function wholeOption(name: string, raw: string | boolean | undefined, min: number, max?: number): number | undefined;
+export function wholeOption(name: string, raw: string | boolean | undefined, min: number, max?: number, fallback?: number): number | undefined {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isSafeInteger(value) || value < min || (max !== undefined && value > max)) {
+    const range = max !== undefined ? ` in [${min}, ${max}]` : min === 0 ? '' : ` ≥ ${min}`;
+    throw new ArgumentError(`--${name} ${String(raw)}: expected a whole number${range}`);
+  }
+  return value;
+}
+
+/** A script's usage error (npm run fuzz, bench…): `where: message` on stderr, exit status 2. */
+export function scriptUsageError(where: string, message: string): never {
+  process.stderr.write(`${where}: ${message}\n`);
+  process.exit(2);
+}
+
+/**
+ * The options of a script run with npm (npm run fuzz, npm run flash:crash-sweep…), as the kmem
+ * command treats its own: -h/--help prints `usage` and the options and exits 0 before anything
+ * runs; an unknown option, a missing value or a stray word is one line `where: …` and exit 2.
+ * `check` turns the values into what the script needs; an ArgumentError it throws is a usage error
+ * too.
+ */
+export function scriptOptions<T>(argv: readonly string[], specs: OptionSpecs, where: string, usage: string, check: (values: Parsed['values']) => T): T {
+  if (wantsHelp(argv)) {
+    process.stdout.write(`${usage}\n\n${optionHelp(specs)}\n`);
+    process.exit(0);
+  }
+  try {
+    return check(parseOptions(argv, specs, 0, where).values);
+  } catch (error) {
+    if (!(error instanceof ArgumentError)) throw error;
+    scriptUsageError(where, error.message.startsWith(`${where}: `) ? error.message.slice(where.length + 2) : error.message);
+  }
+}

@@ -16,7 +16,7 @@ import { replayReport } from '../lab/kernel-trace/replay-tables.ts';
 import { ArgumentError, KmemError } from '../util/errors.ts';
 import { fileLines } from '../util/file-lines.ts';
 import { parseSizeBytes } from '../util/units.ts';
-import { optionHelp, parseOptions } from './args.ts';
+import { optionHelp, parseOptions, wholeOption } from './args.ts';
 import type { OptionSpecs } from './args.ts';
 import { renderTableCsv } from './render/csv.ts';
 import { renderTableText } from './render/text.ts';
@@ -57,15 +57,6 @@ kernel prints) for \`kmem replay\`.
 
 ${optionHelp(TRACE_GEN_OPTIONS)}`;
 
-function wholeNumber(raw: unknown, option: string, min: number, max: number): number | undefined {
-  if (raw === undefined) return undefined;
-  const value = Number(raw);
-  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isInteger(value) || value < min || value > max) {
-    throw new ArgumentError(`--${option} ${String(raw)}: expected a whole number in [${min}, ${max}]`);
-  }
-  return value;
-}
-
 export function commandReplay(argv: readonly string[]): string {
   const { values, positionals } = parseOptions(argv, REPLAY_OPTIONS, 1, 'replay');
   const file = positionals[0];
@@ -79,7 +70,7 @@ export function commandReplay(argv: readonly string[]): string {
       throw new ArgumentError(`replay: --ram-bytes ${(error as Error).message}`);
     }
   }
-  const listed = wholeNumber(values.mismatches, 'mismatches', 0, 1_000_000);
+  const listed = wholeOption('mismatches', values.mismatches, 0, 1_000_000);
   const result = replayKmemTrace(() => fileLines(file), file, { ...(ramBytes === undefined ? {} : { ramBytes }), ...(listed === undefined ? {} : { mismatchesListed: listed }) });
   if (Object.values(result.events).every((n) => n === 0)) throw new KmemError(`replay: no kmem event in ${file} (expected lines such as 'kmalloc: call_site=… ptr=… bytes_req=…')`);
   if (values.json === true) return JSON.stringify(result, null, 2);
@@ -90,8 +81,8 @@ export function commandReplay(argv: readonly string[]): string {
 
 export async function commandTraceGen(argv: readonly string[]): Promise<string> {
   const { values } = parseOptions(argv, TRACE_GEN_OPTIONS, 0, 'trace-gen');
-  const events = wholeNumber(values.events, 'events', 1, 100_000_000) ?? 100_000;
-  const seed = wholeNumber(values.seed, 'seed', 0, 0xffffffff) ?? 1;
+  const events = wholeOption('events', values.events, 1, 100_000_000) ?? 100_000;
+  const seed = wholeOption('seed', values.seed, 0, 0xffffffff) ?? 1;
   const format = String(values.format ?? '6.x');
   if (!(KMEM_TRACE_FORMATS as readonly string[]).includes(format)) throw new ArgumentError(`trace-gen: --format '${format}': expected ${KMEM_TRACE_FORMATS.join(' or ')}`);
   const out = values.out;

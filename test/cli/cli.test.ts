@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -84,17 +84,19 @@ test('kmem boot --possible-cpus 128 prints the /proc/slabinfo of a 128-CPU serve
   assert.deepEqual(slabinfoLine(small.stdout, 'kmalloc-1k').slice(4, 6), ['16', '4']);
 });
 
+/** A script (npm run fuzz, bench…) run with tsx, asynchronously: several run side by side. */
+function tsx(script: string, ...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += String(d)));
+    child.stderr.on('data', (d: Buffer) => (stderr += String(d)));
+    child.on('close', (status) => done({ status, stdout, stderr }));
+  });
+}
+
 test('npm run fuzz and npm run bench: --help, unknown options and bad values are one-line errors', async () => {
-  const { spawn } = await import('node:child_process');
-  const tsx = (script: string, ...args: string[]) =>
-    new Promise<{ status: number | null; stdout: string; stderr: string }>((done) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += String(d)));
-      child.stderr.on('data', (d: Buffer) => (stderr += String(d)));
-      child.on('close', (status) => done({ status, stdout, stderr }));
-    });
   const [ops, only, fuzzHelp, benchOnly, benchHelp, benchFlag] = await Promise.all([
     tsx('test/fuzz/main.ts', '--ops', 'abc'),
     tsx('test/fuzz/main.ts', '--only', 'nonesuch'),
@@ -115,6 +117,33 @@ test('npm run fuzz and npm run bench: --help, unknown options and bad values are
   assert.equal(benchHelp.stderr, '', 'help runs nothing');
   assert.equal(benchFlag.status, 2);
   assert.match(benchFlag.stderr, /^bench: unknown option '--frob'/);
+});
+
+test('npm run flash:crash-sweep and npm run bench:native-tlb: --help runs nothing; unknown options, bad values and an --only that matches nothing are one-line errors', async () => {
+  const [sweepHelp, cuts, only, image, sweepFlag, tlbHelp, tlbFlag, tlbSize] = await Promise.all([
+    tsx('test/fuzz/flash-crash-sweep.ts', '--help'),
+    tsx('test/fuzz/flash-crash-sweep.ts', '--cuts', 'abc'),
+    tsx('test/fuzz/flash-crash-sweep.ts', '--cuts', '5', '--only', 'nonesuch'),
+    tsx('test/fuzz/flash-crash-sweep.ts', '--cuts', '5', '--image', 'disk'),
+    tsx('test/fuzz/flash-crash-sweep.ts', '--bogus'),
+    tsx('bench/native-tlb.ts', '--help'),
+    tsx('bench/native-tlb.ts', '--bogus'),
+    tsx('bench/native-tlb.ts', '--size-mib', '5'),
+  ]);
+  assert.deepEqual([sweepHelp.status, sweepHelp.stderr], [0, '']);
+  assert.match(sweepHelp.stdout, /^usage: npm run flash:crash-sweep[^]*--cuts N[^]*--only STORE/);
+  assert.doesNotMatch(sweepHelp.stdout, /"lost"/, 'help runs no sweep');
+  assert.deepEqual([cuts.status, cuts.stdout, cuts.stderr], [2, '', 'flash:crash-sweep: --cuts abc: expected a whole number ≥ 1\n']);
+  assert.deepEqual([only.status, only.stdout, only.stderr], [2, '', "flash:crash-sweep: --only 'nonesuch' matches nothing: expected page or object\n"]);
+  assert.deepEqual([image.status, image.stderr], [2, "flash:crash-sweep: --image 'disk' matches nothing: expected memory or file\n"]);
+  assert.equal(sweepFlag.status, 2);
+  assert.match(sweepFlag.stderr, /^flash:crash-sweep: unknown option '--bogus': expected one of --cuts, --seed, --only, --image, --help\n$/);
+  assert.deepEqual([tlbHelp.status, tlbHelp.stderr], [0, '']);
+  assert.match(tlbHelp.stdout, /^usage: npm run bench:native-tlb[^]*--size-mib N/);
+  assert.doesNotMatch(tlbHelp.stdout, /preset|native pointer chase over/, 'help runs no calibration');
+  assert.deepEqual([tlbFlag.status, tlbFlag.stdout], [2, '']);
+  assert.match(tlbFlag.stderr, /^bench:native-tlb: unknown option '--bogus': expected one of --size-mib, --steps, --json, --help\n$/);
+  assert.deepEqual([tlbSize.status, tlbSize.stderr], [2, 'bench:native-tlb: --size-mib 5: expected an even number (whole 2 MiB pages)\n']);
 });
 
 test('bin/kmem.mjs (npx kmem) runs the compiled command from dist/', () => {
