@@ -33,6 +33,7 @@ import { ArgumentError, KmemError } from '../util/errors.ts';
 import { formatBytes, parseSizeBytes } from '../util/units.ts';
 import { optionHelp, parseOptions, wantsHelp } from './args.ts';
 import type { OptionSpecs } from './args.ts';
+import { checkReadableFile } from './paths.ts';
 import { runFiltered, runsDirectly, stderrIsTerminal } from './native-warnings.ts';
 import { renderRunCsv } from './render/csv.ts';
 import { lockStatText } from '../sync/lock-stats.ts';
@@ -108,7 +109,7 @@ function describeParam(name: string, spec: ParamSpec): string {
     spec.kind === 'enum'
       ? ` (${spec.values.join(' | ')})`
       : 'min' in spec && (spec.min !== undefined || spec.max !== undefined)
-        ? ` [${spec.min === undefined ? '' : formatParam(spec, spec.min)}..${spec.max === undefined ? '' : formatParam(spec, spec.max)}]`
+        ? ` [${spec.min === undefined ? '' : formatParam(spec, spec.min)}..${spec.max === undefined ? '' : formatParam(spec, spec.max)}${'multipleOf' in spec && spec.multipleOf !== undefined ? `, multiples of ${formatParam(spec, spec.multipleOf)}` : ''}]`
         : '';
   return `    --${kebab(name)} <${spec.kind}>  ${spec.description}; default ${formatParam(spec, spec.default)}${range}`;
 }
@@ -216,7 +217,11 @@ async function commandRun(argv: readonly string[]): Promise<string> {
     }
   }
   const quiet = values.quiet === true;
-  resolveParams(scenario, overrides, values.smoke === true); // a bad value is an error before anything runs
+  const resolved = resolveParams(scenario, overrides, values.smoke === true); // a bad value is an error before anything runs
+  for (const [paramName, spec] of scenarioParams(scenario)) {
+    const path = resolved[paramName];
+    if (spec.kind === 'string' && spec.file === true && typeof path === 'string' && path !== '') checkReadableFile(path, `run ${scenario.name}: --${kebab(paramName)}`);
+  }
   const run = await runOne(scenario, overrides, seedOf(values.seed), values.smoke === true, quiet);
   if (values.json === true) return JSON.stringify(run, null, 2);
   if (values.csv === true) return renderRunCsv(run);
@@ -359,13 +364,8 @@ function commandDumpInfo(argv: readonly string[]): string {
   const { positionals } = parseOptions(argv, DUMP_INFO_OPTIONS, 1, 'dump-info');
   const path = positionals[0];
   if (path === undefined) throw new ArgumentError('dump-info: expected a FILE (kmem dump-info --help)');
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    throw new RunError(`dump-info: cannot read ${path}: ${(error as Error).message}`);
-  }
-  return describeDump(CrashDump.parse(bytes));
+  checkReadableFile(path, 'dump-info');
+  return describeDump(CrashDump.parse(readFileSync(path)));
 }
 
 function commandList(argv: readonly string[]): string {

@@ -18,6 +18,7 @@ import { fileLines } from '../util/file-lines.ts';
 import { parseSizeBytes } from '../util/units.ts';
 import { optionHelp, parseOptions, wholeOption } from './args.ts';
 import type { OptionSpecs } from './args.ts';
+import { checkReadableFile } from './paths.ts';
 import { renderTableCsv } from './render/csv.ts';
 import { renderTableText } from './render/text.ts';
 
@@ -62,6 +63,7 @@ export function commandReplay(argv: readonly string[]): string {
   const file = positionals[0];
   if (file === undefined) throw new ArgumentError('replay: expected a trace file (kmem replay FILE; kmem trace-gen writes one)');
   if (values.json === true && values.csv === true) throw new ArgumentError('replay: --json and --csv are exclusive: choose one');
+  checkReadableFile(file, 'replay');
   let ramBytes: number | undefined;
   if (values['ram-bytes'] !== undefined) {
     try {

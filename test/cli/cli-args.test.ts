@@ -36,6 +36,7 @@ test('-h and --help at every level print help and do nothing else', async () => 
       [['run', '--help'], /^usage: kmem run <scenario>[^]*scenarios: message-queue/],
       [['run', 'buddy-fragmentation', '--help'], /--ram-bytes <size> {2}RAM of the emulated machine; default 128MiB \[32MiB\.\.1GiB\]/],
       [['run', 'flash-gc', '-h', '--frob'], /--trace-format <enum>/],
+      [['run', 'flash-gc', '--help'], /--trace <string> {2}a block trace file .*SNIA's IOTTA repository, the 'MSR Cambridge Traces' set/],
       [['report', '--help', '--out', join(out, 'r')], /^usage: kmem report/],
       [['boot', '--help'], /^usage: kmem boot/],
       [['boot', '-h', '--ram-bytes'], /^usage: kmem boot/],
@@ -91,6 +92,7 @@ test('bad values are one-line errors naming what was expected, before anything r
   await refused(['run', 'message-queue', '--payload', 'zipf'], /--payload: 'zipf' is not one of lognormal, uniform, bimodal/);
   await refused(['run', 'flash-gc', '--trace', 'x', '--trace-format', 'csv'], /--trace-format: 'csv' is not one of msr, spc, blkparse, disksim/);
   await refused(['run', 'flash-gc', '--alphas', '1.2,abc'], /--alphas: 'abc' is not a number/);
+  await refused(['run', 'dma-coherence', '--buffer-sizes', '256,300'], /scenario 'dma-coherence', --buffer-sizes: 300 is not a multiple of 256/);
   await refused(['report', '--jobs', '0'], /--jobs 0: expected a whole number from 1 to 16/);
   await refused(['report', '--jobs', 'two'], /--jobs two: expected a whole number/);
 });
@@ -105,11 +107,13 @@ test('a negative number after an option is its value, refused by that option\'s 
   await refused(['run', 'secrets', '--seed'], /--seed needs a value \(N\)/);
 });
 
-test('failures while running are one line with exit 1: an unwritable report, a missing or empty trace', async () => {
+test('failures while running are one line with exit 1 (an unwritable report, an empty trace); a missing trace is refused before running', async () => {
   await refused(['report', '--smoke', '--out', '/dev/null/x'], /^kmem: cannot write \/dev\/null\/x\/[^ ]+: ENOTDIR\n$/, 1);
   const dir = mkdtempSync(join(tmpdir(), 'kmem-trace-'));
   try {
-    await refused(['run', 'flash-gc', '--smoke', '-q', '--trace', join(dir, 'missing.csv')], /missing\.csv/, 1);
+    // A trace that is not there, or a directory: refused before the run starts (no 'running' line), exit 2.
+    await refused(['run', 'flash-gc', '--smoke', '--trace', join(dir, 'missing.csv'), '--trace-format', 'msr'], /^kmem: run flash-gc: --trace: cannot read \S+missing\.csv \(no such file or directory\)\n$/);
+    await refused(['run', 'flash-gc', '--smoke', '--trace', dir], /^kmem: run flash-gc: --trace: cannot read \S+ \(a directory: expected a file\)\n$/);
     writeFileSync(join(dir, 'empty.csv'), '');
     await refused(['run', 'flash-gc', '--smoke', '-q', '--trace', join(dir, 'empty.csv')], /empty\.csv:0: no msr request in the trace/, 1);
     // A small MSR Cambridge trace replays, at each α of the smoke run.
