@@ -11,11 +11,11 @@
 import { createWriteStream } from 'node:fs';
 import { KMEM_TRACE_FORMATS, generateKmemTrace } from '../lab/kernel-trace/generate.ts';
 import type { KmemTraceFormat } from '../lab/kernel-trace/generate.ts';
-import { replayKmemTrace } from '../lab/kernel-trace/replay.ts';
+import { REPLAY_RAM_MAX_BYTES, REPLAY_RAM_MIN_BYTES, replayKmemTrace, replayRamBytesProblem } from '../lab/kernel-trace/replay.ts';
 import { replayReport } from '../lab/kernel-trace/replay-tables.ts';
 import { ArgumentError, KmemError } from '../util/errors.ts';
 import { fileLines } from '../util/file-lines.ts';
-import { parseSizeBytes } from '../util/units.ts';
+import { formatBytes, parseSizeBytes } from '../util/units.ts';
 import { optionHelp, parseOptions, wholeOption } from './args.ts';
 import type { OptionSpecs } from './args.ts';
 import { checkReadableFile } from './paths.ts';
@@ -27,7 +27,7 @@ const HELP_OPTION: OptionSpecs = { help: { type: 'boolean', short: 'h', help: 'p
 export const REPLAY_OPTIONS: OptionSpecs = {
   json: { type: 'boolean', help: 'print the whole replay result as JSON' },
   csv: { type: 'boolean', help: "print the replay's tables as CSV" },
-  'ram-bytes': { type: 'string', value: 'SIZE', help: "kmem's RAM (default: 4 × the trace's peak, 64MiB..2GiB)" },
+  'ram-bytes': { type: 'string', value: 'SIZE', help: `kmem's RAM, ${formatBytes(REPLAY_RAM_MIN_BYTES).replace(' ', '')}..${formatBytes(REPLAY_RAM_MAX_BYTES).replace(' ', '')} (default: 4 × the trace's peak, within that range)` },
   mismatches: { type: 'string', value: 'N', help: 'size-class mismatches listed line by line (default 20; the count is always exact)' },
   ...HELP_OPTION,
 };
@@ -66,11 +66,14 @@ export function commandReplay(argv: readonly string[]): string {
   checkReadableFile(file, 'replay');
   let ramBytes: number | undefined;
   if (values['ram-bytes'] !== undefined) {
+    const raw = String(values['ram-bytes']);
     try {
-      ramBytes = parseSizeBytes(String(values['ram-bytes']));
+      ramBytes = parseSizeBytes(raw);
     } catch (error) {
       throw new ArgumentError(`replay: --ram-bytes ${(error as Error).message}`);
     }
+    const problem = replayRamBytesProblem(ramBytes);
+    if (problem !== null) throw new ArgumentError(`replay: --ram-bytes ${raw}: ${problem}`);
   }
   const listed = wholeOption('mismatches', values.mismatches, 0, 1_000_000);
   const result = replayKmemTrace(() => fileLines(file), file, { ...(ramBytes === undefined ? {} : { ramBytes }), ...(listed === undefined ? {} : { mismatchesListed: listed }) });
