@@ -16,7 +16,7 @@
  * failure while running (a file that cannot be written, a malformed trace) is one line, exit 1.
  * Progress goes to stderr: a percentage on a terminal, else one line per phase; -q silences it.
  */
-import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Kernel } from '../mm/kernel.ts';
@@ -33,7 +33,7 @@ import { ArgumentError, KmemError } from '../util/errors.ts';
 import { formatBytes, parseSizeBytes } from '../util/units.ts';
 import { optionHelp, parseOptions, wantsHelp } from './args.ts';
 import type { OptionSpecs } from './args.ts';
-import { checkReadableFile } from './paths.ts';
+import { checkReadableFile, prepareOutputDir } from './paths.ts';
 import { runFiltered, runsDirectly, stderrIsTerminal } from './native-warnings.ts';
 import { renderRunCsv } from './render/csv.ts';
 import { lockStatText } from '../sync/lock-stats.ts';
@@ -249,8 +249,7 @@ async function commandReport(argv: readonly string[]): Promise<string> {
   const chosen = typeof only === 'string' ? only.split(',').map((n) => findScenario(n.trim())) : [...SCENARIOS];
   const path = join(out, 'index.html');
   // Fail before the runs, not after them, when the report cannot be written.
-  writeOut(join(out, '.kmem-write-check'), '');
-  unlinkSync(join(out, '.kmem-write-check'));
+  prepareOutputDir(String(values.out ?? 'report'), 'report: --out');
   const runs = await reportRuns(chosen, seed, smoke, quiet, jobs);
   if (!quiet) process.stderr.write('report: rendering the charts\n');
   writeOut(path, await renderReportHtml(runs, seed, environment(runs, process.cwd())));
