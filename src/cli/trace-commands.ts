@@ -15,7 +15,7 @@ import { REPLAY_RAM_MAX_BYTES, REPLAY_RAM_MIN_BYTES, replayKmemTrace, replayRamB
 import { replayReport } from '../lab/kernel-trace/replay-tables.ts';
 import { ArgumentError, KmemError } from '../util/errors.ts';
 import { fileLines } from '../util/file-lines.ts';
-import { formatBytes, parseSizeBytes } from '../util/units.ts';
+import { formatSizeExact, parseSizeBytes } from '../util/units.ts';
 import { optionHelp, parseOptions, wholeOption } from './args.ts';
 import type { OptionSpecs } from './args.ts';
 import { checkReadableFile } from './paths.ts';
@@ -27,7 +27,7 @@ const HELP_OPTION: OptionSpecs = { help: { type: 'boolean', short: 'h', help: 'p
 export const REPLAY_OPTIONS: OptionSpecs = {
   json: { type: 'boolean', help: 'print the whole replay result as JSON' },
   csv: { type: 'boolean', help: "print the replay's tables as CSV" },
-  'ram-bytes': { type: 'string', value: 'SIZE', help: `kmem's RAM, ${formatBytes(REPLAY_RAM_MIN_BYTES).replace(' ', '')}..${formatBytes(REPLAY_RAM_MAX_BYTES).replace(' ', '')} (default: 4 × the trace's peak, within that range)` },
+  'ram-bytes': { type: 'string', value: 'SIZE', help: `kmem's RAM, ${formatSizeExact(REPLAY_RAM_MIN_BYTES)}..${formatSizeExact(REPLAY_RAM_MAX_BYTES)} (default: 4 × the trace's peak, within that range)` },
   mismatches: { type: 'string', value: 'N', help: 'size-class mismatches listed line by line (default 20; the count is always exact)' },
   ...HELP_OPTION,
 };

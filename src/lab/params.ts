@@ -3,7 +3,7 @@
  * values), validation. A bad name or value is a ParamError that names the valid choices.
  */
 import { ArgumentError } from '../util/errors.ts';
-import { formatBytes, parseSizeBytes } from '../util/units.ts';
+import { formatSizeExact, parseSizeBytes } from '../util/units.ts';
 import type { AnyScenario, ParamSpec, ParamSpecs, ParamValues } from './scenario.ts';
 
 export class ParamError extends ArgumentError {
@@ -65,7 +65,7 @@ export function parseParam(scenarioName: string, name: string, spec: ParamSpec, 
       } catch (error) {
         throw new ParamError(`${where}: ${(error as Error).message}`);
       }
-      return checkNumber(where, bytes, spec.min, spec.max, true, String(input), (n) => formatBytes(n).replace(' ', ''), spec.multipleOf);
+      return checkNumber(where, bytes, spec.min, spec.max, true, String(input), formatSizeExact, spec.multipleOf);
     }
     case 'int':
       return checkNumber(where, Number(input), spec.min, spec.max, true, String(input));

@@ -60,3 +60,19 @@ export function formatBytes(bytes: number): string {
   const text = Number.isInteger(value) ? String(value) : value.toFixed(2);
   return `${text} ${units[i]}`;
 }
+
+/**
+ * Bytes as a size that reads back as the same number (parseSizeBytes): the largest binary unit that
+ * divides them exactly, no space ('64MiB', '250000KiB'), else bare bytes ('1000000001').
+ */
+export function formatSizeExact(bytes: number): string {
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'] as const;
+  let unit = '';
+  let value = bytes;
+  for (const next of units) {
+    if (value === 0 || value % 1024 !== 0) break;
+    value /= 1024;
+    unit = next;
+  }
+  return `${value}${unit}`;
+}

@@ -34,7 +34,7 @@ test('-h and --help at every level print help and do nothing else', async () => 
       [['help', 'boot'], /^usage: kmem boot/],
       [['list', '--help'], /^usage: kmem list/],
       [['run', '--help'], /^usage: kmem run <scenario>[^]*scenarios: message-queue/],
-      [['run', 'buddy-fragmentation', '--help'], /--ram-bytes <size> {2}RAM of the emulated machine; default 128MiB \[32MiB\.\.1GiB\]/],
+      [['run', 'buddy-fragmentation', '--help'], /--ram-bytes <size> {2}RAM of the emulated machine; default 128MiB \[32MiB\.\.1GiB, multiples of 4KiB\]/],
       [['run', 'flash-gc', '-h', '--frob'], /--trace-format <enum>/],
       [['run', 'flash-gc', '--help'], /--trace <string> {2}a block trace file .*SNIA's IOTTA repository, the 'MSR Cambridge Traces' set/],
       [['report', '--help', '--out', join(out, 'r')], /^usage: kmem report/],
@@ -145,6 +145,35 @@ test('report --out that cannot be a writable directory is refused at once, befor
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('kmem help nonesuch is refused like kmem nonesuch', async () => {
+  await refused(['help', 'nonesuch'], /^kmem: unknown command 'nonesuch': expected list, run, report/);
+  await refused(['help', 'run', 'nonesuch'], /^kmem: no scenario 'nonesuch'/);
+  await refused(['help', 'boot', 'extra'], /help: unexpected argument 'extra'/);
+  assert.match((await kmem('help', 'run', 'secrets')).stdout, /--ram-bytes <size>/);
+});
+
+test('kmem boot names its options in errors, not the library\'s fields, and its help shows their ranges', async () => {
+  await refused(['boot', '--possible-cpus', '9000', '--cpus', '2'], /^kmem: boot: --possible-cpus 9000: expected a whole number from --cpus \(2\) to 8192\n$/);
+  await refused(['boot', '--cpus', '0'], /^kmem: boot: --cpus 0: expected a whole number in \[1, 1024\]\n$/);
+  await refused(['boot', '--ram-bytes', '1GB'], /^kmem: boot: --ram-bytes 1GB: RAM size 1000000000 bytes: expected a multiple of the 4096-byte page\n$/);
+  const help = (await kmem('boot', '--help')).stdout;
+  assert.match(help, /--ram-bytes SIZE .*1MiB\.\.4GiB, a multiple of 4KiB/);
+  assert.match(help, /--cpus N .*1\.\.1024/);
+  assert.match(help, /--possible-cpus N .*--cpus\.\.8192/);
+});
+
+test('a size that is not a whole MiB is echoed as one that can be typed back; a RAM size off the page is refused with the option named', async () => {
+  const r = await kmem('run', 'buddy-fragmentation', '--smoke', '-q', '--ram-bytes', '256MB', '--steps', '1000');
+  assert.equal(r.status, 0, r.stderr);
+  const [, echoed] = /^Parameters used: --ram-bytes (\S+) /m.exec(r.stdout) ?? [];
+  assert.equal(echoed, '250000KiB', '256,000,000 bytes');
+  const again = await kmem('run', 'buddy-fragmentation', '--smoke', '-q', '--ram-bytes', echoed ?? '', '--steps', '1000', '--json');
+  assert.equal(again.status, 0, again.stderr);
+  assert.equal((JSON.parse(again.stdout) as { params: { ramBytes: number } }).params.ramBytes, 256_000_000);
+  await refused(['run', 'buddy-fragmentation', '--ram-bytes', '1GB'], /^kmem: scenario 'buddy-fragmentation', --ram-bytes: 1GB is not a multiple of 4KiB\n$/);
+  assert.match((await kmem('run', 'buddy-fragmentation', '--help')).stdout, /--ram-bytes <size> .*\[32MiB\.\.1GiB, multiples of 4KiB\]/);
 });
 
 test('--smoke uses the scenario\'s small values, never over a parameter the user passed, and reports them', async () => {

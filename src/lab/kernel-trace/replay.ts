@@ -26,7 +26,7 @@ import type { KmemCache } from '../../mm/slab/cache.ts';
 import { NAME_BYTES } from '../../mm/slab/types.ts';
 import { PAGE_SIZE } from '../../mm/types.ts';
 import { ArgumentError } from '../../util/errors.ts';
-import { formatBytes } from '../../util/units.ts';
+import { formatSizeExact } from '../../util/units.ts';
 import { TraceFormatError } from '../../util/lines.ts';
 import type { LineSource } from '../../util/lines.ts';
 import { MeasuredPool } from '../measured-pool.ts';
@@ -190,7 +190,7 @@ export const REPLAY_RAM_MAX_BYTES = 2048 * MiB;
 /** What is wrong with `bytes` as kmem's RAM for a replay ('expected …'), or null when nothing is. */
 export function replayRamBytesProblem(bytes: number): string | null {
   if (Number.isSafeInteger(bytes) && bytes % PAGE_SIZE === 0 && bytes >= REPLAY_RAM_MIN_BYTES && bytes <= REPLAY_RAM_MAX_BYTES) return null;
-  return `expected a multiple of the ${PAGE_SIZE}-byte page from ${formatBytes(REPLAY_RAM_MIN_BYTES).replace(' ', '')} to ${formatBytes(REPLAY_RAM_MAX_BYTES).replace(' ', '')}`;
+  return `expected a multiple of the ${PAGE_SIZE}-byte page from ${formatSizeExact(REPLAY_RAM_MIN_BYTES)} to ${formatSizeExact(REPLAY_RAM_MAX_BYTES)}`;
 }
 
 function defaultRamBytes(sizing: Sizing): number {
