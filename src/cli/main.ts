@@ -433,7 +433,25 @@ async function dispatch(argv: readonly string[]): Promise<string> {
  * GPU (native-warnings.ts), else directly.
  */
 export async function cli(argv: readonly string[]): Promise<number> {
+  stopQuietlyOnBrokenPipe();
   return runsDirectly(argv) ? main(argv) : runFiltered();
+}
+
+let pipesWatched = false;
+
+/**
+ * Output piped into `head` that closed early, stdout or stderr (`kmem run … 2>&1 | head -3`): stop
+ * quietly with status 0, as git and node do, not with an unhandled EPIPE and status 1.
+ */
+function stopQuietlyOnBrokenPipe(): void {
+  if (pipesWatched) return;
+  pipesWatched = true;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(0);
+      throw error;
+    });
+  }
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -460,10 +478,5 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('src/cli/main.ts')) {
-  // Output piped into `head` that closed early: stop quietly, as git and node do.
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(0);
-    throw error;
-  });
   process.exitCode = await cli(process.argv.slice(2));
 }

@@ -146,6 +146,19 @@ test('npm run flash:crash-sweep and npm run bench:native-tlb: --help runs nothin
   assert.deepEqual([tlbSize.status, tlbSize.stderr], [2, 'bench:native-tlb: --size-mib 5: expected an even number (whole 2 MiB pages)\n']);
 });
 
+test('output piped into a reader that closes early (kmem run … 2>&1 | head -3): exit 0, stderr as stdout', async () => {
+  // Both streams closed after the first progress line, as head closes its end of `2>&1 |`.
+  const status = await new Promise<number | null>((done) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', 'buddy-fragmentation', '--smoke'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stderr.once('data', () => {
+      child.stdout.destroy();
+      child.stderr.destroy();
+    });
+    child.on('close', (code) => done(code));
+  });
+  assert.equal(status, 0, 'EPIPE on stderr stops the command quietly, as on stdout');
+});
+
 test('bin/kmem.mjs (npx kmem) runs the compiled command from dist/', () => {
   const result = spawnSync(process.execPath, ['bin/kmem.mjs', '--version'], { cwd: ROOT, encoding: 'utf8' });
   assert.equal(result.status, 0, result.stderr);
