@@ -159,6 +159,14 @@ test('output piped into a reader that closes early (kmem run … 2>&1 | head -3)
   assert.equal(status, 0, 'EPIPE on stderr stops the command quietly, as on stdout');
 });
 
+test("what README's examples write in the repository root (my.trace, chip.nand) is ignored by git, the example traces are not", (t) => {
+  const ignored = (path: string) => spawnSync('git', ['check-ignore', '-q', '--no-index', path], { cwd: ROOT }).status;
+  if (ignored('my.trace') === null || !existsSync(join(ROOT, '.git'))) return t.skip('not a git checkout');
+  assert.equal(ignored('my.trace'), 0);
+  assert.equal(ignored('chip.nand'), 0);
+  assert.equal(ignored('examples/traces/new.trace'), 1, 'a trace added under examples/ is still seen');
+});
+
 test('bin/kmem.mjs (npx kmem) runs the compiled command from dist/', () => {
   const result = spawnSync(process.execPath, ['bin/kmem.mjs', '--version'], { cwd: ROOT, encoding: 'utf8' });
   assert.equal(result.status, 0, result.stderr);
