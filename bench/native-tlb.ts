@@ -8,7 +8,7 @@
  * preset, giving translation cycles per load for 4 KiB and 2 MiB pages (everything but the data
  * access). The model has no DRAM, so the memory term is taken from the measurement: the 2 MiB run's
  * ns per load × this machine's clock. predicted = (t2M·GHz + cycles4K − cycles2M) / (t2M·GHz).
- * Options: --size-mib N (default 128), --steps N (default 20 000 000), --json.
+ * Options: --size-mib N (default 128), --steps N (default 20 000 000), --json; --help lists them.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -20,6 +20,9 @@ import { skylake, zen3, type TlbPreset } from '../src/machine/tlb-presets.ts';
 import { Prng } from '../src/util/prng.ts';
 import { PageTableBuilder } from '../test/helpers/page-tables.ts';
 import { predictedRatio, type NativeResult } from '../src/lab/native-calibration.ts';
+import { scriptOptions, wholeOption } from '../src/cli/args.ts';
+import type { OptionSpecs } from '../src/cli/args.ts';
+import { ArgumentError } from '../src/util/errors.ts';
 
 export { predictedRatio, type NativeResult };
 
@@ -94,14 +97,27 @@ export function calibrate(sizeMiB: number, steps: number, loads = 200_000): { na
   return { native, ...('skipped' in outcome ? { skipped: outcome.skipped } : {}), ghz, rows };
 }
 
+const OPTIONS: OptionSpecs = {
+  'size-mib': { type: 'string', value: 'N', help: 'MiB chased, even, 4 to 4096 (default 128)' },
+  steps: { type: 'string', value: 'N', help: 'loads of the native chase per page size (default 20000000)' },
+  json: { type: 'boolean', help: 'print the calibration as JSON' },
+  help: { type: 'boolean', short: 'h', help: 'print this help and do nothing else' },
+};
+
 function main(): void {
-  const argv = process.argv.slice(2);
-  const option = (name: string, fallback: number): number => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? Number(argv[i + 1]) : fallback;
-  };
-  const report = calibrate(option('--size-mib', 128), option('--steps', 20_000_000));
-  if (argv.includes('--json')) {
+  const { sizeMiB, steps, json } = scriptOptions(
+    process.argv.slice(2),
+    OPTIONS,
+    'bench:native-tlb',
+    "usage: npm run bench:native-tlb -- [options]\n\nThe native pointer chase's 4K/2M time ratio beside the TLB model's prediction (compiles bench/native/pointer-chase.c with cc).",
+    (values) => {
+      const sizeMiB = wholeOption('size-mib', values['size-mib'], 4, 4096, 128);
+      if (sizeMiB % 2 !== 0) throw new ArgumentError(`--size-mib ${sizeMiB}: expected an even number (whole 2 MiB pages)`);
+      return { sizeMiB, steps: wholeOption('steps', values.steps, 1, 1e12, 20_000_000), json: values.json === true };
+    },
+  );
+  const report = calibrate(sizeMiB, steps);
+  if (json) {
     console.log(JSON.stringify(report, null, 2));
     return;
   }

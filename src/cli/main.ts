@@ -16,10 +16,12 @@
  * failure while running (a file that cannot be written, a malformed trace) is one line, exit 1.
  * Progress goes to stderr: a percentage on a terminal, else one line per phase; -q silences it.
  */
-import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Kernel } from '../mm/kernel.ts';
+import { MAX_CPU_SLOTS, MAX_POSSIBLE_CPUS, defaultCpuSlots } from '../mm/cpu-slots.ts';
+import { MAX_RAM_BYTES, MIN_RAM_BYTES, PAGE_SIZE, checkRamSize } from '../machine/ram.ts';
 import { CrashDump, describeDump } from '../mm/dump/read.ts';
 import { buddyinfo, extfragIndexText, pagetypeinfo, unusableIndexText, zoneinfoPagesets } from '../mm/vmstat.ts';
 import { kebab, resolveParams } from '../lab/params.ts';
@@ -30,9 +32,10 @@ import { runScenario } from '../lab/run.ts';
 import type { ScenarioRun } from '../lab/run.ts';
 import type { AnyScenario, ParamSpec } from '../lab/scenario.ts';
 import { ArgumentError, KmemError } from '../util/errors.ts';
-import { formatBytes, parseSizeBytes } from '../util/units.ts';
-import { optionHelp, parseOptions, wantsHelp } from './args.ts';
+import { formatBytes, formatSizeExact, parseSizeBytes } from '../util/units.ts';
+import { optionHelp, parseOptions, wantsHelp, wholeOption } from './args.ts';
 import type { OptionSpecs } from './args.ts';
+import { checkReadableFile, prepareOutputDir } from './paths.ts';
 import { runFiltered, runsDirectly, stderrIsTerminal } from './native-warnings.ts';
 import { renderRunCsv } from './render/csv.ts';
 import { lockStatText } from '../sync/lock-stats.ts';
@@ -68,9 +71,9 @@ const REPORT_OPTIONS: OptionSpecs = {
   ...COMMON,
 };
 const BOOT_OPTIONS: OptionSpecs = {
-  'ram-bytes': { type: 'string', value: 'SIZE', help: 'RAM of the machine, with a unit: 64MiB (default), 1GiB' },
-  cpus: { type: 'string', value: 'N', help: "CPU slots: threads that will allocate, this one included (default: the host's CPUs)" },
-  'possible-cpus': { type: 'string', value: 'N', help: "nr_cpu_ids, which slab sizing assumes (default --cpus; up to 8192)" },
+  'ram-bytes': { type: 'string', value: 'SIZE', help: `RAM of the machine, with a unit: 64MiB (default), 1GiB; ${formatSizeExact(MIN_RAM_BYTES)}..${formatSizeExact(MAX_RAM_BYTES)}, a multiple of ${formatSizeExact(PAGE_SIZE)}` },
+  cpus: { type: 'string', value: 'N', help: `CPU slots: threads that will allocate, this one included; 1..${MAX_CPU_SLOTS} (default: the host's CPUs, at most ${MAX_CPU_SLOTS})` },
+  'possible-cpus': { type: 'string', value: 'N', help: `nr_cpu_ids, which slab sizing assumes; --cpus..${MAX_POSSIBLE_CPUS} (default --cpus)` },
   'group-by-mobility': { type: 'boolean', help: 'group pageblocks by migratetype (default)' },
   'no-group-by-mobility': { type: 'boolean', help: "don't (page_group_by_mobility_disabled)" },
   help: COMMON.help as OptionSpecs[string],
@@ -108,7 +111,7 @@ function describeParam(name: string, spec: ParamSpec): string {
     spec.kind === 'enum'
       ? ` (${spec.values.join(' | ')})`
       : 'min' in spec && (spec.min !== undefined || spec.max !== undefined)
-        ? ` [${spec.min === undefined ? '' : formatParam(spec, spec.min)}..${spec.max === undefined ? '' : formatParam(spec, spec.max)}]`
+        ? ` [${spec.min === undefined ? '' : formatParam(spec, spec.min)}..${spec.max === undefined ? '' : formatParam(spec, spec.max)}${'multipleOf' in spec && spec.multipleOf !== undefined ? `, multiples of ${formatParam(spec, spec.multipleOf)}` : ''}]`
         : '';
   return `    --${kebab(name)} <${spec.kind}>  ${spec.description}; default ${formatParam(spec, spec.default)}${range}`;
 }
@@ -216,7 +219,11 @@ async function commandRun(argv: readonly string[]): Promise<string> {
     }
   }
   const quiet = values.quiet === true;
-  resolveParams(scenario, overrides, values.smoke === true); // a bad value is an error before anything runs
+  const resolved = resolveParams(scenario, overrides, values.smoke === true); // a bad value is an error before anything runs
+  for (const [paramName, spec] of scenarioParams(scenario)) {
+    const path = resolved[paramName];
+    if (spec.kind === 'string' && spec.file === true && typeof path === 'string' && path !== '') checkReadableFile(path, `run ${scenario.name}: --${kebab(paramName)}`);
+  }
   const run = await runOne(scenario, overrides, seedOf(values.seed), values.smoke === true, quiet);
   if (values.json === true) return JSON.stringify(run, null, 2);
   if (values.csv === true) return renderRunCsv(run);
@@ -244,8 +251,7 @@ async function commandReport(argv: readonly string[]): Promise<string> {
   const chosen = typeof only === 'string' ? only.split(',').map((n) => findScenario(n.trim())) : [...SCENARIOS];
   const path = join(out, 'index.html');
   // Fail before the runs, not after them, when the report cannot be written.
-  writeOut(join(out, '.kmem-write-check'), '');
-  unlinkSync(join(out, '.kmem-write-check'));
+  prepareOutputDir(String(values.out ?? 'report'), 'report: --out');
   const runs = await reportRuns(chosen, seed, smoke, quiet, jobs);
   if (!quiet) process.stderr.write('report: rendering the charts\n');
   writeOut(path, await renderReportHtml(runs, seed, environment(runs, process.cwd())));
@@ -304,20 +310,24 @@ function commandBoot(argv: readonly string[]): string {
   if (values['group-by-mobility'] === true && values['no-group-by-mobility'] === true) {
     throw new ArgumentError('boot: --group-by-mobility and --no-group-by-mobility contradict each other');
   }
+  const rawRam = String(values['ram-bytes'] ?? '64MiB');
   let ramBytes: number;
   try {
-    ramBytes = parseSizeBytes(String(values['ram-bytes'] ?? '64MiB'));
+    ramBytes = parseSizeBytes(rawRam);
+    checkRamSize(ramBytes);
   } catch (error) {
-    throw new ArgumentError(`boot: --ram-bytes ${(error as Error).message}`);
+    throw new ArgumentError(`boot: --ram-bytes ${rawRam}: ${(error as Error).message}`);
   }
-  const cpus = intOption(values['cpus'], 'cpus');
-  const possibleCpus = intOption(values['possible-cpus'], 'possible-cpus');
-  const kernel = Kernel.boot({
-    ramBytes,
-    groupByMobility: values['no-group-by-mobility'] !== true,
-    ...(cpus === undefined ? {} : { cpus }),
-    ...(possibleCpus === undefined ? {} : { possibleCpus }),
-  });
+  // Checked here, by the options' names, not by Kernel.boot's fields (cpus, possibleCpus).
+  const cpus = prefixed('boot', () => wholeOption('cpus', values.cpus, 1, MAX_CPU_SLOTS, defaultCpuSlots()));
+  let possibleCpus: number;
+  try {
+    possibleCpus = wholeOption('possible-cpus', values['possible-cpus'], cpus, MAX_POSSIBLE_CPUS, cpus);
+  } catch {
+    const from = `--cpus (${cpus}${values.cpus === undefined ? ", the host's CPUs" : ''})`;
+    throw new ArgumentError(`boot: --possible-cpus ${String(values['possible-cpus'])}: expected a whole number from ${from} to ${MAX_POSSIBLE_CPUS}`);
+  }
+  const kernel = Kernel.boot({ ramBytes, groupByMobility: values['no-group-by-mobility'] !== true, cpus, possibleCpus });
   kernel.validate();
   const stats = kernel.stats();
   const lines = [
@@ -347,30 +357,32 @@ function commandBoot(argv: readonly string[]): string {
   return lines.join('\n');
 }
 
-/** A whole-number option's value, or undefined when absent. */
-function intOption(raw: unknown, name: string): number | undefined {
-  if (raw === undefined) return undefined;
-  const value = Number(raw);
-  if (!Number.isInteger(value)) throw new ArgumentError(`boot: --${name} ${String(raw)}: expected an integer`);
-  return value;
+/** `f()`, its ArgumentError prefixed with the command ('boot: --cpus 0: …'). */
+function prefixed<T>(command: string, f: () => T): T {
+  try {
+    return f();
+  } catch (error) {
+    if (error instanceof ArgumentError) throw new ArgumentError(`${command}: ${error.message}`);
+    throw error;
+  }
 }
 
 function commandDumpInfo(argv: readonly string[]): string {
   const { positionals } = parseOptions(argv, DUMP_INFO_OPTIONS, 1, 'dump-info');
   const path = positionals[0];
   if (path === undefined) throw new ArgumentError('dump-info: expected a FILE (kmem dump-info --help)');
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    throw new RunError(`dump-info: cannot read ${path}: ${(error as Error).message}`);
-  }
-  return describeDump(CrashDump.parse(bytes));
+  checkReadableFile(path, 'dump-info');
+  return describeDump(CrashDump.parse(readFileSync(path)));
 }
 
 function commandList(argv: readonly string[]): string {
   parseOptions(argv, LIST_OPTIONS, 0, 'list');
   return ['scenarios (sizes take units: 64MiB, 1GiB):', ...SCENARIOS.map(scenarioHelp)].join('\n\n');
+}
+
+/** An ArgumentError unless `command` is one of kmem's commands (`kmem nonesuch`, `kmem help nonesuch`). */
+function checkCommand(command: string): void {
+  if (!(COMMANDS as readonly string[]).includes(command)) throw new ArgumentError(`unknown command '${command}': expected ${COMMANDS.join(', ')} (kmem --help)`);
 }
 
 /** What `argv` asks for, without running anything: the command and the words after it. */
@@ -382,9 +394,7 @@ function split(argv: readonly string[]): { command: string | undefined; rest: st
 
 async function dispatch(argv: readonly string[]): Promise<string> {
   const { command, rest } = split(argv);
-  if (command !== undefined && !(COMMANDS as readonly string[]).includes(command)) {
-    throw new ArgumentError(`unknown command '${command}': expected ${COMMANDS.join(', ')} (kmem --help)`);
-  }
+  if (command !== undefined) checkCommand(command);
   if (wantsHelp(argv)) return commandHelp(command ?? '', rest.find((w) => !w.startsWith('-')));
   if (command === undefined) {
     if (rest.length === 1 && rest[0] === '--version') return version();
@@ -407,8 +417,13 @@ async function dispatch(argv: readonly string[]): Promise<string> {
     case 'dump-info':
       return commandDumpInfo(rest);
     default: {
-      const { positionals } = parseOptions(rest, LIST_OPTIONS, 2, 'help');
-      return commandHelp(positionals[0] ?? '', positionals[1]);
+      const [topic, scenarioName] = parseOptions(rest, LIST_OPTIONS, 2, 'help').positionals;
+      if (topic !== undefined) checkCommand(topic);
+      if (scenarioName !== undefined) {
+        if (topic !== 'run') throw new ArgumentError(`help: unexpected argument '${scenarioName}': only \`kmem help run <scenario>\` takes a second word`);
+        findScenario(scenarioName);
+      }
+      return commandHelp(topic ?? '', scenarioName);
     }
   }
 }
@@ -418,7 +433,25 @@ async function dispatch(argv: readonly string[]): Promise<string> {
  * GPU (native-warnings.ts), else directly.
  */
 export async function cli(argv: readonly string[]): Promise<number> {
+  stopQuietlyOnBrokenPipe();
   return runsDirectly(argv) ? main(argv) : runFiltered();
+}
+
+let pipesWatched = false;
+
+/**
+ * Output piped into `head` that closed early, stdout or stderr (`kmem run … 2>&1 | head -3`): stop
+ * quietly with status 0, as git and node do, not with an unhandled EPIPE and status 1.
+ */
+function stopQuietlyOnBrokenPipe(): void {
+  if (pipesWatched) return;
+  pipesWatched = true;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(0);
+      throw error;
+    });
+  }
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -445,10 +478,5 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('src/cli/main.ts')) {
-  // Output piped into `head` that closed early: stop quietly, as git and node do.
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(0);
-    throw error;
-  });
   process.exitCode = await cli(process.argv.slice(2));
 }

@@ -11,13 +11,14 @@
 import { createWriteStream } from 'node:fs';
 import { KMEM_TRACE_FORMATS, generateKmemTrace } from '../lab/kernel-trace/generate.ts';
 import type { KmemTraceFormat } from '../lab/kernel-trace/generate.ts';
-import { replayKmemTrace } from '../lab/kernel-trace/replay.ts';
+import { REPLAY_RAM_MAX_BYTES, REPLAY_RAM_MIN_BYTES, replayKmemTrace, replayRamBytesProblem } from '../lab/kernel-trace/replay.ts';
 import { replayReport } from '../lab/kernel-trace/replay-tables.ts';
 import { ArgumentError, KmemError } from '../util/errors.ts';
 import { fileLines } from '../util/file-lines.ts';
-import { parseSizeBytes } from '../util/units.ts';
-import { optionHelp, parseOptions } from './args.ts';
+import { formatSizeExact, parseSizeBytes } from '../util/units.ts';
+import { optionHelp, parseOptions, wholeOption } from './args.ts';
 import type { OptionSpecs } from './args.ts';
+import { checkReadableFile } from './paths.ts';
 import { renderTableCsv } from './render/csv.ts';
 import { renderTableText } from './render/text.ts';
 
@@ -26,7 +27,7 @@ const HELP_OPTION: OptionSpecs = { help: { type: 'boolean', short: 'h', help: 'p
 export const REPLAY_OPTIONS: OptionSpecs = {
   json: { type: 'boolean', help: 'print the whole replay result as JSON' },
   csv: { type: 'boolean', help: "print the replay's tables as CSV" },
-  'ram-bytes': { type: 'string', value: 'SIZE', help: "kmem's RAM (default: 4 × the trace's peak, 64MiB..2GiB)" },
+  'ram-bytes': { type: 'string', value: 'SIZE', help: `kmem's RAM, ${formatSizeExact(REPLAY_RAM_MIN_BYTES)}..${formatSizeExact(REPLAY_RAM_MAX_BYTES)} (default: 4 × the trace's peak, within that range)` },
   mismatches: { type: 'string', value: 'N', help: 'size-class mismatches listed line by line (default 20; the count is always exact)' },
   ...HELP_OPTION,
 };
@@ -57,29 +58,24 @@ kernel prints) for \`kmem replay\`.
 
 ${optionHelp(TRACE_GEN_OPTIONS)}`;
 
-function wholeNumber(raw: unknown, option: string, min: number, max: number): number | undefined {
-  if (raw === undefined) return undefined;
-  const value = Number(raw);
-  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isInteger(value) || value < min || value > max) {
-    throw new ArgumentError(`--${option} ${String(raw)}: expected a whole number in [${min}, ${max}]`);
-  }
-  return value;
-}
-
 export function commandReplay(argv: readonly string[]): string {
   const { values, positionals } = parseOptions(argv, REPLAY_OPTIONS, 1, 'replay');
   const file = positionals[0];
   if (file === undefined) throw new ArgumentError('replay: expected a trace file (kmem replay FILE; kmem trace-gen writes one)');
   if (values.json === true && values.csv === true) throw new ArgumentError('replay: --json and --csv are exclusive: choose one');
+  checkReadableFile(file, 'replay');
   let ramBytes: number | undefined;
   if (values['ram-bytes'] !== undefined) {
+    const raw = String(values['ram-bytes']);
     try {
-      ramBytes = parseSizeBytes(String(values['ram-bytes']));
+      ramBytes = parseSizeBytes(raw);
     } catch (error) {
       throw new ArgumentError(`replay: --ram-bytes ${(error as Error).message}`);
     }
+    const problem = replayRamBytesProblem(ramBytes);
+    if (problem !== null) throw new ArgumentError(`replay: --ram-bytes ${raw}: ${problem}`);
   }
-  const listed = wholeNumber(values.mismatches, 'mismatches', 0, 1_000_000);
+  const listed = wholeOption('mismatches', values.mismatches, 0, 1_000_000);
   const result = replayKmemTrace(() => fileLines(file), file, { ...(ramBytes === undefined ? {} : { ramBytes }), ...(listed === undefined ? {} : { mismatchesListed: listed }) });
   if (Object.values(result.events).every((n) => n === 0)) throw new KmemError(`replay: no kmem event in ${file} (expected lines such as 'kmalloc: call_site=… ptr=… bytes_req=…')`);
   if (values.json === true) return JSON.stringify(result, null, 2);
@@ -90,8 +86,8 @@ export function commandReplay(argv: readonly string[]): string {
 
 export async function commandTraceGen(argv: readonly string[]): Promise<string> {
   const { values } = parseOptions(argv, TRACE_GEN_OPTIONS, 0, 'trace-gen');
-  const events = wholeNumber(values.events, 'events', 1, 100_000_000) ?? 100_000;
-  const seed = wholeNumber(values.seed, 'seed', 0, 0xffffffff) ?? 1;
+  const events = wholeOption('events', values.events, 1, 100_000_000) ?? 100_000;
+  const seed = wholeOption('seed', values.seed, 0, 0xffffffff) ?? 1;
   const format = String(values.format ?? '6.x');
   if (!(KMEM_TRACE_FORMATS as readonly string[]).includes(format)) throw new ArgumentError(`trace-gen: --format '${format}': expected ${KMEM_TRACE_FORMATS.join(' or ')}`);
   const out = values.out;

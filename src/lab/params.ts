@@ -3,7 +3,7 @@
  * values), validation. A bad name or value is a ParamError that names the valid choices.
  */
 import { ArgumentError } from '../util/errors.ts';
-import { formatBytes, parseSizeBytes } from '../util/units.ts';
+import { formatSizeExact, parseSizeBytes } from '../util/units.ts';
 import type { AnyScenario, ParamSpec, ParamSpecs, ParamValues } from './scenario.ts';
 
 export class ParamError extends ArgumentError {
@@ -56,7 +56,7 @@ export function parseParam(scenarioName: string, name: string, spec: ParamSpec, 
     case 'numbers': {
       const items = Array.isArray(input) ? (input as readonly number[]) : String(input).split(',').map((s) => s.trim());
       if (items.length === 0) throw new ParamError(`${where}: expected a comma-separated list of numbers`);
-      return items.map((item) => checkNumber(where, Number(item), spec.min, spec.max, false, String(item)));
+      return items.map((item) => checkNumber(where, Number(item), spec.min, spec.max, false, String(item), String, spec.multipleOf));
     }
     case 'size': {
       let bytes: number;
@@ -65,7 +65,7 @@ export function parseParam(scenarioName: string, name: string, spec: ParamSpec, 
       } catch (error) {
         throw new ParamError(`${where}: ${(error as Error).message}`);
       }
-      return checkNumber(where, bytes, spec.min, spec.max, true, String(input), (n) => formatBytes(n).replace(' ', ''));
+      return checkNumber(where, bytes, spec.min, spec.max, true, String(input), formatSizeExact, spec.multipleOf);
     }
     case 'int':
       return checkNumber(where, Number(input), spec.min, spec.max, true, String(input));
@@ -82,12 +82,16 @@ function checkNumber(
   integer: boolean,
   text: string,
   show: (n: number) => string = String,
+  multipleOf?: number,
 ): number {
   if (!Number.isFinite(value) || (integer && !Number.isInteger(value))) {
     throw new ParamError(`${where}: '${text}' is not ${integer ? 'an integer' : 'a number'}`);
   }
   if ((min !== undefined && value < min) || (max !== undefined && value > max)) {
     throw new ParamError(`${where}: ${text} is out of range: expected ${min === undefined ? '-∞' : show(min)} ≤ value ≤ ${max === undefined ? '∞' : show(max)}`);
+  }
+  if (multipleOf !== undefined && value % multipleOf !== 0) {
+    throw new ParamError(`${where}: ${text} is not a multiple of ${show(multipleOf)}`);
   }
   return value;
 }

@@ -37,6 +37,8 @@ export interface SizeParam extends ParamBase<number> {
   kind: 'size';
   min?: number;
   max?: number;
+  /** The size must be a multiple of this (a RAM size: the 4 KiB page). */
+  multipleOf?: number;
 }
 export interface EnumParam<V extends string = string> extends ParamBase<V> {
   kind: 'enum';
@@ -50,10 +52,14 @@ export interface NumberListParam extends ParamBase<readonly number[]> {
   kind: 'numbers';
   min?: number;
   max?: number;
+  /** Every number must be a multiple of this. */
+  multipleOf?: number;
 }
 /** Free text, such as a file path ('' when not given). */
 export interface StringParam extends ParamBase<string> {
   kind: 'string';
+  /** A path to a file the run reads: the command line checks it can be read before running. */
+  file?: boolean;
 }
 export type ParamSpec = IntParam | NumberParam | SizeParam | EnumParam | BoolParam | NumberListParam | StringParam;
 export type ParamSpecs = Record<string, ParamSpec>;

@@ -123,7 +123,8 @@ export function paddrToPfn(paddr: number): number {
   return Math.floor(paddr / PAGE_SIZE);
 }
 
-function checkRamSize(sizeBytes: number): void {
+/** Throws a RamSizeError unless `sizeBytes` is a RAM size: a whole number of pages, MIN_RAM_BYTES..MAX_RAM_BYTES. */
+export function checkRamSize(sizeBytes: number): void {
   if (sizeBytes % PAGE_SIZE !== 0) {
     throw new RamSizeError(`RAM size ${sizeBytes} bytes: expected a multiple of the ${PAGE_SIZE}-byte page`);
   }

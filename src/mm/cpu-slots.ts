@@ -73,6 +73,11 @@ function hostThreadId(): number {
   return threads?.threadId ?? -1;
 }
 
+/** The CPU slots a kernel boots with when not told: the host's CPUs, at most MAX_CPU_SLOTS. */
+export function defaultCpuSlots(): number {
+  return Math.min(hostCpus(), MAX_CPU_SLOTS);
+}
+
 /** The host's CPU count (os.availableParallelism(), or navigator.hardwareConcurrency), at least 1. */
 export function hostCpus(): number {
   const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;

@@ -15,7 +15,7 @@ import { PAGE_SIZE, Ram } from '../machine/ram.ts';
 import type { RamBuffer } from '../machine/ram.ts';
 import { ArgumentError } from '../util/errors.ts';
 import { ArenaHeader, ArenaState, BootFlag, H } from './arena-header.ts';
-import { CpuSlots, MAX_CPU_SLOTS, hostCpus } from './cpu-slots.ts';
+import { CpuSlots, defaultCpuSlots } from './cpu-slots.ts';
 import type { CpuSlotInfo } from './cpu-slots.ts';
 import type { Region } from './arena-header.ts';
 import { MemMap } from './mem-map.ts';
@@ -228,7 +228,7 @@ export class Kernel {
   }
 
   static boot(options: BootOptions): Kernel {
-    const cpus = options.cpus ?? Math.min(hostCpus(), MAX_CPU_SLOTS);
+    const cpus = options.cpus ?? defaultCpuSlots();
     const possibleCpus = options.possibleCpus ?? cpus;
     const pageLimit = options.pageLimit ?? 0;
     if (!Number.isInteger(pageLimit) || pageLimit < 0) {

@@ -30,6 +30,9 @@ export function parseSizeBytes(input: string | number): number {
     }
     return input;
   }
+  if (/^\s*-/.test(input)) {
+    throw new ArgumentError(`size: '${input}' is negative: expected a non-negative number of bytes, or one with a unit (KiB, MiB, GiB)`);
+  }
   const match = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(input);
   const unit = match?.[2]?.toLowerCase();
   const scale = unit === undefined ? undefined : UNIT_BYTES[unit];
@@ -56,4 +59,20 @@ export function formatBytes(bytes: number): string {
   }
   const text = Number.isInteger(value) ? String(value) : value.toFixed(2);
   return `${text} ${units[i]}`;
+}
+
+/**
+ * Bytes as a size that reads back as the same number (parseSizeBytes): the largest binary unit that
+ * divides them exactly, no space ('64MiB', '250000KiB'), else bare bytes ('1000000001').
+ */
+export function formatSizeExact(bytes: number): string {
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'] as const;
+  let unit = '';
+  let value = bytes;
+  for (const next of units) {
+    if (value === 0 || value % 1024 !== 0) break;
+    value /= 1024;
+    unit = next;
+  }
+  return `${value}${unit}`;
 }

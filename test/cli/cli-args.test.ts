@@ -4,7 +4,7 @@
 // passed, flash traces from --trace, and Dawn's native warnings filtered out of stderr.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { kmemInProcess } from '../helpers/cli.ts';
@@ -34,8 +34,9 @@ test('-h and --help at every level print help and do nothing else', async () => 
       [['help', 'boot'], /^usage: kmem boot/],
       [['list', '--help'], /^usage: kmem list/],
       [['run', '--help'], /^usage: kmem run <scenario>[^]*scenarios: message-queue/],
-      [['run', 'buddy-fragmentation', '--help'], /--ram-bytes <size> {2}RAM of the emulated machine; default 128MiB \[32MiB\.\.1GiB\]/],
+      [['run', 'buddy-fragmentation', '--help'], /--ram-bytes <size> {2}RAM of the emulated machine; default 128MiB \[32MiB\.\.1GiB, multiples of 4KiB\]/],
       [['run', 'flash-gc', '-h', '--frob'], /--trace-format <enum>/],
+      [['run', 'flash-gc', '--help'], /--trace <string> {2}a block trace file .*SNIA's IOTTA repository, the 'MSR Cambridge Traces' set/],
       [['report', '--help', '--out', join(out, 'r')], /^usage: kmem report/],
       [['boot', '--help'], /^usage: kmem boot/],
       [['boot', '-h', '--ram-bytes'], /^usage: kmem boot/],
@@ -91,15 +92,27 @@ test('bad values are one-line errors naming what was expected, before anything r
   await refused(['run', 'message-queue', '--payload', 'zipf'], /--payload: 'zipf' is not one of lognormal, uniform, bimodal/);
   await refused(['run', 'flash-gc', '--trace', 'x', '--trace-format', 'csv'], /--trace-format: 'csv' is not one of msr, spc, blkparse, disksim/);
   await refused(['run', 'flash-gc', '--alphas', '1.2,abc'], /--alphas: 'abc' is not a number/);
+  await refused(['run', 'dma-coherence', '--buffer-sizes', '256,300'], /scenario 'dma-coherence', --buffer-sizes: 300 is not a multiple of 256/);
   await refused(['report', '--jobs', '0'], /--jobs 0: expected a whole number from 1 to 16/);
   await refused(['report', '--jobs', 'two'], /--jobs two: expected a whole number/);
 });
 
-test('failures while running are one line with exit 1: an unwritable report, a missing or empty trace', async () => {
-  await refused(['report', '--smoke', '--out', '/dev/null/x'], /^kmem: cannot write \/dev\/null\/x\/[^ ]+: ENOTDIR\n$/, 1);
+test('a negative number after an option is its value, refused by that option\'s check, not reported missing', async () => {
+  await refused(['run', 'secrets', '--seed', '-1'], /--seed -1: expected an integer in \[0, 2\^32\)/);
+  await refused(['run', 'buddy-fragmentation', '--ram-bytes', '-1MiB'], /--ram-bytes: size: '-1MiB' is negative: expected a non-negative number of bytes/);
+  await refused(['replay', join(ROOT, 'examples/traces/kmem-6x.trace'), '--mismatches', '-1'], /--mismatches -1: expected a whole number in \[0, 1000000\]/);
+  await refused(['report', '--jobs', '-.5'], /--jobs -\.5: expected a whole number/);
+  // A word that is not a number is still an option, and a value still missing is still said so.
+  await refused(['run', 'secrets', '--seed', '--smoke'], /--seed needs a value \(N\)/);
+  await refused(['run', 'secrets', '--seed'], /--seed needs a value \(N\)/);
+});
+
+test('failures while running are one line with exit 1 (an unwritable report, an empty trace); a missing trace is refused before running', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'kmem-trace-'));
   try {
-    await refused(['run', 'flash-gc', '--smoke', '-q', '--trace', join(dir, 'missing.csv')], /missing\.csv/, 1);
+    // A trace that is not there, or a directory: refused before the run starts (no 'running' line), exit 2.
+    await refused(['run', 'flash-gc', '--smoke', '--trace', join(dir, 'missing.csv'), '--trace-format', 'msr'], /^kmem: run flash-gc: --trace: cannot read \S+missing\.csv \(no such file or directory\)\n$/);
+    await refused(['run', 'flash-gc', '--smoke', '--trace', dir], /^kmem: run flash-gc: --trace: cannot read \S+ \(a directory: expected a file\)\n$/);
     writeFileSync(join(dir, 'empty.csv'), '');
     await refused(['run', 'flash-gc', '--smoke', '-q', '--trace', join(dir, 'empty.csv')], /empty\.csv:0: no msr request in the trace/, 1);
     // A small MSR Cambridge trace replays, at each α of the smoke run.
@@ -114,6 +127,53 @@ test('failures while running are one line with exit 1: an unwritable report, a m
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('report --out that cannot be a writable directory is refused at once, before any run: a file, a path under a file, /proc', async () => {
+  const started = performance.now();
+  await refused(['report', '--smoke', '--out', '/dev/null'], /^kmem: report: --out \/dev\/null: not a directory \(expected a directory, or a path where one can be made\)\n$/);
+  await refused(['report', '--smoke', '--out', '/dev/null/x'], /^kmem: report: --out \/dev\/null\/x: \/dev\/null is not a directory\n$/);
+  // mkdirSync's recursive form loops forever here (mkdir under /proc fails with ENOENT).
+  await refused(['report', '--smoke', '--out', '/proc/nope/deeper'], /^kmem: report: --out \/proc\/nope\/deeper: cannot (create directory \/proc\/nope in \/proc|write in \/proc) \([A-Z]+|permission denied\)\n$/);
+  assert.ok(performance.now() - started < 10_000, 'refused before running anything');
+  const dir = mkdtempSync(join(tmpdir(), 'kmem-out-'));
+  try {
+    // A path whose directories are missing is made, one at a time; nothing but the report is left in it.
+    const r = await kmem('report', '--smoke', '-q', '--only', 'message-queue', '--out', join(dir, 'a', 'b'));
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(readdirSync(join(dir, 'a', 'b')), ['index.html']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('kmem help nonesuch is refused like kmem nonesuch', async () => {
+  await refused(['help', 'nonesuch'], /^kmem: unknown command 'nonesuch': expected list, run, report/);
+  await refused(['help', 'run', 'nonesuch'], /^kmem: no scenario 'nonesuch'/);
+  await refused(['help', 'boot', 'extra'], /help: unexpected argument 'extra'/);
+  assert.match((await kmem('help', 'run', 'secrets')).stdout, /--ram-bytes <size>/);
+});
+
+test('kmem boot names its options in errors, not the library\'s fields, and its help shows their ranges', async () => {
+  await refused(['boot', '--possible-cpus', '9000', '--cpus', '2'], /^kmem: boot: --possible-cpus 9000: expected a whole number from --cpus \(2\) to 8192\n$/);
+  await refused(['boot', '--cpus', '0'], /^kmem: boot: --cpus 0: expected a whole number in \[1, 1024\]\n$/);
+  await refused(['boot', '--ram-bytes', '1GB'], /^kmem: boot: --ram-bytes 1GB: RAM size 1000000000 bytes: expected a multiple of the 4096-byte page\n$/);
+  const help = (await kmem('boot', '--help')).stdout;
+  assert.match(help, /--ram-bytes SIZE .*1MiB\.\.4GiB, a multiple of 4KiB/);
+  assert.match(help, /--cpus N .*1\.\.1024/);
+  assert.match(help, /--possible-cpus N .*--cpus\.\.8192/);
+});
+
+test('a size that is not a whole MiB is echoed as one that can be typed back; a RAM size off the page is refused with the option named', async () => {
+  const r = await kmem('run', 'buddy-fragmentation', '--smoke', '-q', '--ram-bytes', '256MB', '--steps', '1000');
+  assert.equal(r.status, 0, r.stderr);
+  const [, echoed] = /^Parameters used: --ram-bytes (\S+) /m.exec(r.stdout) ?? [];
+  assert.equal(echoed, '250000KiB', '256,000,000 bytes');
+  const again = await kmem('run', 'buddy-fragmentation', '--smoke', '-q', '--ram-bytes', echoed ?? '', '--steps', '1000', '--json');
+  assert.equal(again.status, 0, again.stderr);
+  assert.equal((JSON.parse(again.stdout) as { params: { ramBytes: number } }).params.ramBytes, 256_000_000);
+  await refused(['run', 'buddy-fragmentation', '--ram-bytes', '1GB'], /^kmem: scenario 'buddy-fragmentation', --ram-bytes: 1GB is not a multiple of 4KiB\n$/);
+  assert.match((await kmem('run', 'buddy-fragmentation', '--help')).stdout, /--ram-bytes <size> .*\[32MiB\.\.1GiB, multiples of 4KiB\]/);
 });
 
 test('--smoke uses the scenario\'s small values, never over a parameter the user passed, and reports them', async () => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { libraryBuildDue, markLibraryBuilt } from '../../scripts/library-build.mjs';
 import { Kernel } from '../../src/mm/kernel.ts';
@@ -95,17 +95,19 @@ test('kmem boot --possible-cpus 128 prints the /proc/slabinfo of a 128-CPU serve
   assert.deepEqual(slabinfoLine(small.stdout, 'kmalloc-1k').slice(4, 6), ['16', '4']);
 });
 
+/** A script (npm run fuzz, bench…) run with tsx, asynchronously: several run side by side. */
+function tsx(script: string, ...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += String(d)));
+    child.stderr.on('data', (d: Buffer) => (stderr += String(d)));
+    child.on('close', (status) => done({ status, stdout, stderr }));
+  });
+}
+
 test('npm run fuzz and npm run bench: --help, unknown options and bad values are one-line errors', async () => {
-  const { spawn } = await import('node:child_process');
-  const tsx = (script: string, ...args: string[]) =>
-    new Promise<{ status: number | null; stdout: string; stderr: string }>((done) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += String(d)));
-      child.stderr.on('data', (d: Buffer) => (stderr += String(d)));
-      child.on('close', (status) => done({ status, stdout, stderr }));
-    });
   const [ops, only, fuzzHelp, benchOnly, benchHelp, benchFlag] = await Promise.all([
     tsx('test/fuzz/main.ts', '--ops', 'abc'),
     tsx('test/fuzz/main.ts', '--only', 'nonesuch'),
@@ -145,6 +147,54 @@ test('a checkout\'s dist/ is due for a build until built, and again once any sou
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('npm run flash:crash-sweep and npm run bench:native-tlb: --help runs nothing; unknown options, bad values and an --only that matches nothing are one-line errors', async () => {
+  const [sweepHelp, cuts, only, image, sweepFlag, tlbHelp, tlbFlag, tlbSize] = await Promise.all([
+    tsx('test/fuzz/flash-crash-sweep.ts', '--help'),
+    tsx('test/fuzz/flash-crash-sweep.ts', '--cuts', 'abc'),
+    tsx('test/fuzz/flash-crash-sweep.ts', '--cuts', '5', '--only', 'nonesuch'),
+    tsx('test/fuzz/flash-crash-sweep.ts', '--cuts', '5', '--image', 'disk'),
+    tsx('test/fuzz/flash-crash-sweep.ts', '--bogus'),
+    tsx('bench/native-tlb.ts', '--help'),
+    tsx('bench/native-tlb.ts', '--bogus'),
+    tsx('bench/native-tlb.ts', '--size-mib', '5'),
+  ]);
+  assert.deepEqual([sweepHelp.status, sweepHelp.stderr], [0, '']);
+  assert.match(sweepHelp.stdout, /^usage: npm run flash:crash-sweep[^]*--cuts N[^]*--only STORE/);
+  assert.doesNotMatch(sweepHelp.stdout, /"lost"/, 'help runs no sweep');
+  assert.deepEqual([cuts.status, cuts.stdout, cuts.stderr], [2, '', 'flash:crash-sweep: --cuts abc: expected a whole number ≥ 1\n']);
+  assert.deepEqual([only.status, only.stdout, only.stderr], [2, '', "flash:crash-sweep: --only 'nonesuch' matches nothing: expected page or object\n"]);
+  assert.deepEqual([image.status, image.stderr], [2, "flash:crash-sweep: --image 'disk' matches nothing: expected memory or file\n"]);
+  assert.equal(sweepFlag.status, 2);
+  assert.match(sweepFlag.stderr, /^flash:crash-sweep: unknown option '--bogus': expected one of --cuts, --seed, --only, --image, --help\n$/);
+  assert.deepEqual([tlbHelp.status, tlbHelp.stderr], [0, '']);
+  assert.match(tlbHelp.stdout, /^usage: npm run bench:native-tlb[^]*--size-mib N/);
+  assert.doesNotMatch(tlbHelp.stdout, /preset|native pointer chase over/, 'help runs no calibration');
+  assert.deepEqual([tlbFlag.status, tlbFlag.stdout], [2, '']);
+  assert.match(tlbFlag.stderr, /^bench:native-tlb: unknown option '--bogus': expected one of --size-mib, --steps, --json, --help\n$/);
+  assert.deepEqual([tlbSize.status, tlbSize.stderr], [2, 'bench:native-tlb: --size-mib 5: expected an even number (whole 2 MiB pages)\n']);
+});
+
+test('output piped into a reader that closes early (kmem run … 2>&1 | head -3): exit 0, stderr as stdout', async () => {
+  // Both streams closed after the first progress line, as head closes its end of `2>&1 |`.
+  const status = await new Promise<number | null>((done) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', 'buddy-fragmentation', '--smoke'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stderr.once('data', () => {
+      child.stdout.destroy();
+      child.stderr.destroy();
+    });
+    child.on('close', (code) => done(code));
+  });
+  assert.equal(status, 0, 'EPIPE on stderr stops the command quietly, as on stdout');
+});
+
+test("what README's examples write in the repository root (my.trace, chip.nand) is ignored by git, the example traces are not", (t) => {
+  const ignored = (path: string) => spawnSync('git', ['check-ignore', '-q', '--no-index', path], { cwd: ROOT }).status;
+  if (ignored('my.trace') === null || !existsSync(join(ROOT, '.git'))) return t.skip('not a git checkout');
+  assert.equal(ignored('my.trace'), 0);
+  assert.equal(ignored('chip.nand'), 0);
+  assert.equal(ignored('examples/traces/new.trace'), 1, 'a trace added under examples/ is still seen');
 });
 
 test('bin/kmem.mjs (npx kmem) runs the compiled command from dist/', () => {

@@ -34,7 +34,9 @@ test('kmem dump-info lists the classes a dump contains and left out; a damaged f
     const short = kmem('dump-info', join(dir, 'short'));
     assert.equal(short.status, 1);
     assert.match(short.stderr, /^kmem: crash dump, offset \d+: the file is \d+ bytes: expected \d+ .*truncated/);
-    assert.equal(kmem('dump-info', join(dir, 'none')).status, 1);
+    const none = kmem('dump-info', join(dir, 'none'));
+    assert.equal(none.status, 2, 'a file that is not there is refused before anything is read');
+    assert.match(none.stderr, /^kmem: dump-info: cannot read \S+none \(no such file or directory\)\n$/);
     assert.equal(kmem('dump-info').status, 2);
     const help = kmem('dump-info', '--help');
     assert.equal(help.status, 0);

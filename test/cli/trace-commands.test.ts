@@ -16,6 +16,7 @@ test('kmem replay and kmem trace-gen', async () => {
   await replayFixture();
   await refusals();
   await generatedThenReplayed();
+  await kmemOutOfMemory();
 });
 
 async function replayFixture(): Promise<void> {
@@ -45,7 +46,10 @@ async function refusals(): Promise<void> {
       [['replay', FIXTURE, '--json', '--csv'], 2, /exclusive/],
       [['replay', FIXTURE, '--frob'], 2, /unknown option '--frob'/],
       [['replay', FIXTURE, '--ram-bytes', 'lots'], 2, /--ram-bytes/],
-      [['replay', join(dir, 'none.trace')], 1, /ENOENT/],
+      [['replay', FIXTURE, '--ram-bytes', '1MiB'], 2, /^kmem: replay: --ram-bytes 1MiB: expected a multiple of the 4096-byte page from 64MiB to 2GiB$/m],
+      [['replay', FIXTURE, '--ram-bytes', '4GiB'], 2, /--ram-bytes 4GiB: expected a multiple of the 4096-byte page from 64MiB to 2GiB/],
+      [['replay', join(dir, 'none.trace')], 2, /^kmem: replay: cannot read \S+none\.trace \(no such file or directory\)$/m],
+      [['replay', dir], 2, /^kmem: replay: cannot read \S+ \(a directory: expected a file\)$/m],
       [['replay', empty], 1, /no kmem event in/],
       [['replay', bad], 1, /bad\.trace:2: kmalloc: bytes_alloc 8 below bytes_req 9/],
       [['trace-gen', '--format', '4.x'], 2, /expected 6\.x or pre-6\.1/],
@@ -76,6 +80,35 @@ async function generatedThenReplayed(): Promise<void> {
     assert.match(r.stdout, /call sites as addresses \(pre-6\.1 format\)/);
     const [, ok, all] = /kmalloc size classes: (\d+) of (\d+) equal/.exec(r.stdout) ?? [];
     assert.ok(Number(all) > 500 && ok === all, r.stdout.slice(0, 400));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A trace whose pages outgrow kmem's RAM (32 order-10 blocks, 128 MiB, in 64 MiB): kmem's failures
+ * are reported as kmem's, in the summary, and their frees are not blamed on the trace; --json has
+ * the RAM used.
+ */
+async function kmemOutOfMemory(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'kmem-replay-oom-'));
+  try {
+    const file = join(dir, 'big.trace');
+    const pfns = Array.from({ length: 32 }, (_, i) => (0x100000 + i * 1024).toString(16));
+    const line = (i: number, event: string): string => `            bash-1201    [000] .....  ${1000 + i}.000000: ${event}`;
+    const lines = [
+      ...pfns.map((pfn, i) => line(i, `mm_page_alloc: page=00000000${pfn} pfn=0x${pfn} order=10 migratetype=0 gfp_flags=GFP_KERNEL|__GFP_COMP`)),
+      ...pfns.map((pfn, i) => line(100 + i, `mm_page_free: page=00000000${pfn} pfn=0x${pfn} order=10`)),
+    ];
+    writeFileSync(file, `# tracer: nop\n${lines.join('\n')}\n`);
+    const text = await kmem('replay', file, '--ram-bytes', '64MiB');
+    assert.equal(text.status, 0, text.stderr);
+    const [, failed] = /^kmem's RAM: 64 MiB; kmem could not satisfy (\d+) allocations of the trace/m.exec(text.stdout) ?? [];
+    assert.ok(Number(failed) > 16, text.stdout);
+    assert.match(text.stdout, /Trace defects, counted: 0 frees of pointers never allocated \(objects older than the trace\), 0 frees of pages never allocated/);
+    const json = JSON.parse((await kmem('replay', file, '--ram-bytes', '64MiB', '--json')).stdout) as { ramBytes: number; unknownPageFrees: number; designs: { design: string; failed: number }[] };
+    assert.deepEqual([json.ramBytes, json.unknownPageFrees, json.designs[0]?.failed], [64 << 20, 0, Number(failed)]);
+    assert.equal(JSON.parse((await kmem('replay', FIXTURE, '--json')).stdout).ramBytes, 64 << 20, 'the default RAM, for a small trace');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -4,23 +4,42 @@
  * exits 1 if any acknowledged write was lost or a stale version came back.
  *   npm run flash:crash-sweep -- --cuts 1000 --seed 7 [--only page|object] [--image memory|file]
  */
+import { scriptOptions, wholeOption } from '../../src/cli/args.ts';
+import type { OptionSpecs } from '../../src/cli/args.ts';
+import { ArgumentError } from '../../src/util/errors.ts';
 import { crashSweep } from './flash-crash.ts';
 
-function option(name: string): string | undefined {
-  const index = process.argv.indexOf(`--${name}`);
-  return index >= 0 ? process.argv[index + 1] : undefined;
+const STORES = ['page', 'object'] as const;
+const IMAGES = ['memory', 'file'] as const;
+
+const OPTIONS: OptionSpecs = {
+  cuts: { type: 'string', value: 'N', help: 'power cuts per sweep (default 1000)' },
+  seed: { type: 'string', value: 'N', help: 'seed, 1 or more (default 1)' },
+  only: { type: 'string', value: 'STORE', help: `sweep only this store: ${STORES.join(' | ')} (default both)` },
+  image: { type: 'string', value: 'KIND', help: `sweep only this image kind: ${IMAGES.join(' | ')} (default both)` },
+  help: { type: 'boolean', short: 'h', help: 'print this help and do nothing else' },
+};
+
+/** The choices an option keeps: all of them when it is absent, else the one it names. */
+function oneOf<T extends string>(name: string, raw: string | boolean | undefined, choices: readonly T[]): readonly T[] {
+  if (raw === undefined) return choices;
+  const chosen = choices.find((c) => c === raw);
+  if (chosen === undefined) throw new ArgumentError(`--${name} '${String(raw)}' matches nothing: expected ${choices.join(' or ')}`);
+  return [chosen];
 }
 
-function whole(name: string, fallback: number): number {
-  const value = Number(option(name) ?? fallback);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name}: expected a positive whole number`);
-  return value;
-}
-
-const cuts = whole('cuts', 1000);
-const seed = whole('seed', 1);
-const stores = (['page', 'object'] as const).filter((s) => option('only') === undefined || option('only') === s);
-const images = (['memory', 'file'] as const).filter((i) => option('image') === undefined || option('image') === i);
+const { cuts, seed, stores, images } = scriptOptions(
+  process.argv.slice(2),
+  OPTIONS,
+  'flash:crash-sweep',
+  'usage: npm run flash:crash-sweep -- [options]\n\nThe power-cut sweep over both flash stores and both image kinds; exit 1 if a write was lost or went stale.',
+  (values) => ({
+    cuts: wholeOption('cuts', values.cuts, 1, undefined, 1000),
+    seed: wholeOption('seed', values.seed, 1, undefined, 1),
+    stores: oneOf('only', values.only, STORES),
+    images: oneOf('image', values.image, IMAGES),
+  }),
+);
 let failed = false;
 for (const store of stores) {
   for (const image of images) {

@@ -10,8 +10,8 @@
  * max(1 M, ops / 10) nodes per flavour against 2 reader workers (test/fuzz/rcu-stress.ts). The
  * fork-during-DMA fuzzer runs max(1 M, ops / 10) operations split over its three policies.
  */
-import { optionHelp, parseOptions, wantsHelp } from '../../src/cli/args.ts';
-import type { OptionSpecs, Parsed } from '../../src/cli/args.ts';
+import { scriptOptions, wholeOption } from '../../src/cli/args.ts';
+import type { OptionSpecs } from '../../src/cli/args.ts';
 import { fuzzDma } from './dma-fuzz.ts';
 import { fuzzForkDma } from './fork-dma-fuzz.ts';
 import { fuzzObjectStore, fuzzPageFtl } from './flash-fuzz.ts';
@@ -20,7 +20,7 @@ import { fuzzPageAllocator } from './page-alloc-fuzz.ts';
 import { rcuStress } from './rcu-stress.ts';
 import { fuzzSlab } from './slab-fuzz.ts';
 import { secretsSweep } from '../../src/lab/workloads/secrets-run.ts';
-import { InvariantError } from '../../src/util/errors.ts';
+import { ArgumentError, InvariantError } from '../../src/util/errors.ts';
 import { fuzzVm } from './vm-fuzz.ts';
 import { fuzzSwap } from './swap-fuzz.ts';
 
@@ -95,33 +95,13 @@ const OPTIONS: OptionSpecs = {
   help: { type: 'boolean', short: 'h', help: 'print this help and do nothing else' },
 };
 
-function fail(message: string): never {
-  process.stderr.write(`fuzz: ${message}\n`);
-  process.exit(2);
-}
-
-function whole(name: string, raw: string | boolean | undefined, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isSafeInteger(value) || value < 0) fail(`--${name} ${String(raw)}: expected a whole number`);
-  return value;
-}
-
-const argv = process.argv.slice(2);
-if (wantsHelp(argv)) {
-  process.stdout.write(`usage: npm run fuzz -- [options]\n\n${optionHelp(OPTIONS)}\n`);
-  process.exit(0);
-}
-let values: Parsed['values'] = {};
-try {
-  ({ values } = parseOptions(argv, OPTIONS, 0, 'fuzz'));
-} catch (error) {
-  fail((error as Error).message.replace(/^fuzz: /, ''));
-}
-const ops = whole('ops', values.ops, 10_000_000);
-const seed = whole('seed', values.seed, 1);
-const only = typeof values.only === 'string' ? values.only : undefined;
-if (only !== undefined && !FUZZERS.some((f) => f.name.includes(only))) fail(`--only '${only}' matches no fuzzer: expected part of one of ${FUZZERS.map((f) => `'${f.name}'`).join(', ')}`);
+const { ops, seed, only } = scriptOptions(process.argv.slice(2), OPTIONS, 'fuzz', 'usage: npm run fuzz -- [options]', (values) => {
+  const only = typeof values.only === 'string' ? values.only : undefined;
+  if (only !== undefined && !FUZZERS.some((f) => f.name.includes(only))) {
+    throw new ArgumentError(`--only '${only}' matches no fuzzer: expected part of one of ${FUZZERS.map((f) => `'${f.name}'`).join(', ')}`);
+  }
+  return { ops: wholeOption('ops', values.ops, 0, undefined, 10_000_000), seed: wholeOption('seed', values.seed, 0, undefined, 1), only };
+});
 for (const fuzzer of FUZZERS) {
   if (only !== undefined && !fuzzer.name.includes(only)) continue;
   const started = performance.now();

@@ -4,7 +4,7 @@
  * (1.07, 1.10, 2.00, not 1.0700 and 2), and no cell switches to exponent notation.
  */
 import type { Cell, Column, ParamSpec, Table } from '../../lab/scenario.ts';
-import { formatBytes } from '../../util/units.ts';
+import { formatSizeExact } from '../../util/units.ts';
 
 /** Fixed-point with `digits` decimals; a value that would round to zero keeps two significant digits. */
 export function formatNumber(value: number, digits = 3): string {
@@ -41,7 +41,8 @@ export function columnHeader(column: Column): string {
 
 /** A parameter's value as a person reads it: sizes in binary units, lists comma-separated. */
 export function formatParam(spec: ParamSpec | undefined, value: unknown): string {
-  if (spec?.kind === 'size' && typeof value === 'number') return formatBytes(value).replace(' ', '');
+  // As it can be typed back: 256MB is 250000KiB, not 244.14MiB.
+  if (spec?.kind === 'size' && typeof value === 'number') return formatSizeExact(value);
   if (Array.isArray(value)) return value.join(',');
   if (value === '') return "''";
   return String(value);

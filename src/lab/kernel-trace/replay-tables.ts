@@ -14,6 +14,14 @@ export interface ReplayReport {
 /** At most this many call sites are listed (most waste first); the rest are summed in one row. */
 const CALL_SITES_LISTED = 25;
 
+/** kmem's RAM, and the allocations kmem itself failed in it (kmem's shortfall, not the trace's defect). */
+function kmemRamLine(r: ReplayResult): string {
+  const failed = r.designs.find((d) => d.design === 'kmem')?.failed ?? 0;
+  const ram = `kmem's RAM: ${formatBytes(r.ramBytes)}`;
+  if (failed === 0) return `${ram}; every allocation succeeded.`;
+  return `${ram}; kmem could not satisfy ${failed} allocations of the trace (out of memory in that RAM: a larger --ram-bytes holds more). Their frees are not counted as trace defects.`;
+}
+
 export function replayReport(r: ReplayResult): ReplayReport {
   const events = Object.entries(r.events)
     .map(([kind, n]) => `${kind} ${n}`)
@@ -23,6 +31,7 @@ export function replayReport(r: ReplayResult): ReplayReport {
     `${r.source}: ${r.lines} lines, call sites as ${r.callSiteFormat === 'symbol' ? 'symbols (Linux 6.1+ format)' : r.callSiteFormat === 'address' ? 'addresses (pre-6.1 format)' : 'none'}; events: ${events}.`,
     `kmalloc size classes: ${r.kmallocChecked - r.kmallocMismatches} of ${r.kmallocChecked} equal the trace's bytes_alloc${r.kmallocMismatches > 0 ? ` (${r.kmallocMismatches} differ: see the mismatch table)` : ''}.`,
     `Peak memory for the trace's objects: kmem ${formatBytes(peak['kmem'] ?? 0)}, fixed max-size slots (${formatBytes(r.largestRequestBytes)} each) ${formatBytes(peak['fixed slots'] ?? 0)}, general allocator ${formatBytes(peak['general'] ?? 0)}; peak bytes requested ${formatBytes(r.peakRequestedBytes)}.`,
+    kmemRamLine(r),
     `Trace defects, counted: ${r.unknownFrees} frees of pointers never allocated (objects older than the trace), ${r.unknownPageFrees} frees of pages never allocated, ${r.nullFrees} kfree(NULL), ${r.reusedPointers} allocations of a pointer still live (a lost free).`,
   ];
   const listed = r.callSites.slice(0, CALL_SITES_LISTED);

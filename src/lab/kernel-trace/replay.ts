@@ -26,6 +26,7 @@ import type { KmemCache } from '../../mm/slab/cache.ts';
 import { NAME_BYTES } from '../../mm/slab/types.ts';
 import { PAGE_SIZE } from '../../mm/types.ts';
 import { ArgumentError } from '../../util/errors.ts';
+import { formatSizeExact } from '../../util/units.ts';
 import { TraceFormatError } from '../../util/lines.ts';
 import type { LineSource } from '../../util/lines.ts';
 import { MeasuredPool } from '../measured-pool.ts';
@@ -70,6 +71,8 @@ export interface DesignPeak {
 
 export interface ReplayResult {
   source: string;
+  /** kmem's RAM: the option's, or the default sized from the trace's peak. */
+  ramBytes: number;
   lines: number;
   events: Record<KmemEventKind, number>;
   /** Whether call sites were printed as symbols (%pS, Linux 6.1+) or raw addresses (%lx, before). */
@@ -180,9 +183,19 @@ interface LiveObject {
 
 const MiB = 1 << 20;
 
+/** The range of kmem's RAM for a replay: the default's bounds, and what `ramBytes` may be. */
+export const REPLAY_RAM_MIN_BYTES = 64 * MiB;
+export const REPLAY_RAM_MAX_BYTES = 2048 * MiB;
+
+/** What is wrong with `bytes` as kmem's RAM for a replay ('expected …'), or null when nothing is. */
+export function replayRamBytesProblem(bytes: number): string | null {
+  if (Number.isSafeInteger(bytes) && bytes % PAGE_SIZE === 0 && bytes >= REPLAY_RAM_MIN_BYTES && bytes <= REPLAY_RAM_MAX_BYTES) return null;
+  return `expected a multiple of the ${PAGE_SIZE}-byte page from ${formatSizeExact(REPLAY_RAM_MIN_BYTES)} to ${formatSizeExact(REPLAY_RAM_MAX_BYTES)}`;
+}
+
 function defaultRamBytes(sizing: Sizing): number {
-  const want = Math.max(64 * MiB, 4 * sizing.peakRequestedBytes);
-  return Math.min(2048 * MiB, Math.ceil(want / (4 * MiB)) * 4 * MiB);
+  const want = Math.max(REPLAY_RAM_MIN_BYTES, 4 * sizing.peakRequestedBytes);
+  return Math.min(REPLAY_RAM_MAX_BYTES, Math.ceil(want / (4 * MiB)) * 4 * MiB);
 }
 
 /** A kmem cache name for a traced cache: its own name where kmem can take it, else a prefixed one. */
@@ -209,6 +222,8 @@ function gfpOf(flags: string, migratetype: number | null): number {
  * `name` names the trace in errors (a file path).
  */
 export function replayKmemTrace(open: () => LineSource, name: string, options: ReplayOptions = {}): ReplayResult {
+  const problem = options.ramBytes === undefined ? null : replayRamBytesProblem(options.ramBytes);
+  if (problem !== null) throw new ArgumentError(`replay: ramBytes ${String(options.ramBytes)}: ${problem}`);
   const sizing = size(open(), name);
   const ramBytes = options.ramBytes ?? defaultRamBytes(sizing);
   const listed = options.mismatchesListed ?? 20;
@@ -223,6 +238,8 @@ export function replayKmemTrace(open: () => LineSource, name: string, options: R
   const caches = new Map<string, KmemCache>();
   const live = new Map<string, LiveObject>();
   const livePages = new Map<number, { pfn: number; order: number }>();
+  /** The trace's pfns whose mm_page_alloc kmem could not satisfy, until the trace frees them. */
+  const failedPages = new Set<number>();
   const sites = new Map<string, CallSiteRow>();
   const mismatches: ClassMismatch[] = [];
   let callSiteFormat: ReplayResult['callSiteFormat'] = 'none';
@@ -336,8 +353,12 @@ export function replayKmemTrace(open: () => LineSource, name: string, options: R
       }
       case 'pageAlloc': {
         const pfn = kernel.pages.tryAllocPages(e.order, gfpOf(e.gfpFlags, e.migratetype));
-        if (pfn === null) failed.kmem++;
-        else {
+        if (pfn === null) {
+          failed.kmem++;
+          // Its free is kmem's failure's echo, not a free of pages the trace never allocated.
+          failedPages.add(e.pfn);
+        } else {
+          failedPages.delete(e.pfn);
           livePages.set(e.pfn, { pfn, order: e.order });
           pageEventPages += 1 << e.order;
           if (pageEventPages > peakPageEventPages) peakPageEventPages = pageEventPages;
@@ -347,7 +368,7 @@ export function replayKmemTrace(open: () => LineSource, name: string, options: R
       case 'pageFree': {
         const block = livePages.get(e.pfn);
         if (block === undefined) {
-          unknownPageFrees++;
+          if (!failedPages.delete(e.pfn)) unknownPageFrees++;
           break;
         }
         livePages.delete(e.pfn);
@@ -361,6 +382,7 @@ export function replayKmemTrace(open: () => LineSource, name: string, options: R
   const callSites = [...sites.values()].sort((a, b) => b.bytesAllocTrace - b.bytesReq - (a.bytesAllocTrace - a.bytesReq) || a.callSite.localeCompare(b.callSite));
   return {
     source: name,
+    ramBytes,
     lines: at.line,
     events: counts,
     callSiteFormat,

@@ -26,7 +26,7 @@
 import { GFP } from '../../mm/gfp.ts';
 import type { RamBuffer } from '../../machine/ram.ts';
 import { Kernel } from '../../mm/kernel.ts';
-import { MAX_PAGE_ORDER, PAGEBLOCK_ORDER } from '../../mm/types.ts';
+import { MAX_PAGE_ORDER, PAGE_SIZE, PAGEBLOCK_ORDER } from '../../mm/types.ts';
 import { fragmentationIndex, pageblockCensus } from '../../mm/vmstat.ts';
 import { MADV } from '../../mm/vm/types.ts';
 import { formatBytes } from '../../util/units.ts';
@@ -144,7 +144,7 @@ export const buddyFragmentation = defineScenario({
   question:
     'Huge pages need 2 MiB of contiguous, aligned memory: after a long mixed workload, how many order-9 blocks can the buddy allocator still hand out, does grouping pages by migratetype keep them available, and how many do the per-CPU page lists hide?',
   params: {
-    ramBytes: { kind: 'size', default: 128 << 20, min: 32 << 20, max: 1 << 30, description: 'RAM of the emulated machine' },
+    ramBytes: { kind: 'size', default: 128 << 20, min: 32 << 20, max: 1 << 30, multipleOf: PAGE_SIZE, description: 'RAM of the emulated machine' },
     steps: { kind: 'int', default: 600_000, min: 1000, max: 100_000_000, description: 'allocation requests (one per step)' },
     usage: { kind: 'number', default: 0.75, min: 0.05, max: 0.95, description: 'target fraction of managed pages in use' },
     unmovableShare: { kind: 'number', default: 0.1, min: 0, max: 0.9, description: 'share of pages in use that are unmovable' },

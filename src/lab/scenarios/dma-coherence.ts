@@ -149,8 +149,8 @@ export const dmaCoherence = defineScenario({
   question:
     'A device writes RAM by DMA while the CPU may hold stale copies in its cache: what does the CPU read without a sync, and what do syncs, swiotlb bounce buffers, a coherent device and uncached memory each cost?',
   params: {
-    ramBytes: { kind: 'size', default: 64 << 20, min: 32 << 20, max: 1 << 30, description: 'RAM of the emulated machine' },
-    bufferSizes: { kind: 'numbers', default: [256, 1024, 2048, 4096, 8192, 16384], min: 256, max: 16384, description: 'receive buffer sizes in bytes (multiples of 256)' },
+    ramBytes: { kind: 'size', default: 64 << 20, min: 32 << 20, max: 1 << 30, multipleOf: PAGE_SIZE, description: 'RAM of the emulated machine' },
+    bufferSizes: { kind: 'numbers', default: [256, 1024, 2048, 4096, 8192, 16384], min: 256, max: 16384, multipleOf: 256, description: 'receive buffer sizes in bytes' },
     packets: { kind: 'int', default: 64, min: RING + 1, max: 100_000, description: 'packets received per design and size (8 buffers rotate)' },
     preset: { kind: 'enum', values: CACHE_PRESET_NAMES, default: 'skylake' as CachePresetName, description: 'CPU cache geometry and costs' },
   },

@@ -256,7 +256,7 @@ export const flashGc = defineScenario({
     timing: { kind: 'enum', values: NAND_TIMING_NAMES, default: 'slc' as NandTimingName, description: 'NAND cost figures for busy time and energy' },
     wearBlocks: { kind: 'int', default: 128, min: 16, max: 65536, description: 'wear and in-place runs: erase blocks in their chip (small, so that erase counts spread)' },
     wearPagesPerBlock: { kind: 'int', default: 16, min: 4, max: 1024, description: 'wear run: pages per erase block' },
-    trace: { kind: 'string', default: '', description: 'a block trace file to replay instead of the synthetic workloads' },
+    trace: { kind: 'string', file: true, default: '', description: "a block trace file to replay instead of the synthetic workloads (MSR Cambridge's hm_0.csv and the rest: SNIA's IOTTA repository, the 'MSR Cambridge Traces' set; see README)" },
     traceFormat: { kind: 'enum', values: TRACE_FORMATS, default: 'msr' as TraceFormat, description: 'format of --trace' },
   },
   smoke: { blocks: 64, pagesPerBlock: 16, warmupPasses: 1, measurePasses: 1, alphas: [1.07, 1.1], wearPasses: 2, wearBlocks: 64 },

@@ -10,6 +10,7 @@ import { runForkDma } from '../workloads/fork-dma.ts';
 import type { ForkDmaResult } from '../workloads/fork-dma.ts';
 import { defineScenario } from '../scenario.ts';
 import type { Table } from '../scenario.ts';
+import { PAGE_SIZE } from '../../mm/types.ts';
 
 export const forkDuringDma = defineScenario({
   name: 'fork-during-dma',
@@ -19,7 +20,7 @@ export const forkDuringDma = defineScenario({
   params: {
     ops: { kind: 'int', default: 20_000, min: 100, max: 10_000_000, description: 'operations in the schedule (forks, writes, DMA starts, completions, checks)' },
     bufferPages: { kind: 'int', default: 8, min: 1, max: 256, description: 'pages in the receive buffer' },
-    ramBytes: { kind: 'size', default: 32 << 20, min: 16 << 20, max: 1 << 30, description: 'RAM of the emulated machine' },
+    ramBytes: { kind: 'size', default: 32 << 20, min: 16 << 20, max: 1 << 30, multipleOf: PAGE_SIZE, description: 'RAM of the emulated machine' },
   },
   run(params, ctx) {
     const ops = ctx.smoke ? Math.min(params.ops, 2_000) : params.ops;

@@ -13,6 +13,7 @@ import type { Table } from '../scenario.ts';
 import { KEY_PLACES, OUTPUTS, secretsSweep } from '../workloads/secrets-run.ts';
 import type { Output } from '../workloads/secrets-run.ts';
 import { OVERFLOW_BUFFER_BYTES, overflowTable } from '../workloads/secrets-overflow.ts';
+import { PAGE_SIZE } from '../../mm/types.ts';
 
 const PLACE_LABELS = { secret: 'secret memory (secretAlloc)', tagged: 'ordinary, tagged (mlock, DONTDUMP, NoSave)', untagged: 'ordinary, untagged' } as const;
 const OUTPUT_LABELS: Record<Output, string> = { dump: 'crash dump', image: 'hibernation image', freed: 'freed frames', swap: 'swap device' };
@@ -25,7 +26,7 @@ export const secrets = defineScenario({
     'A key sits in secret memory, in tagged ordinary memory and in untagged ordinary memory while the machine dumps, hibernates and frees under pressure: how many of its bytes does a search of each output find, with the kernel honouring the tags and without?',
   params: {
     runs: { kind: 'int', default: 200, min: 2, max: 100_000, description: 'randomised runs (half tagging on, half the control)' },
-    ramBytes: { kind: 'size', default: 8 << 20, min: 4 << 20, max: 256 << 20, description: 'RAM of each run’s machine' },
+    ramBytes: { kind: 'size', default: 8 << 20, min: 4 << 20, max: 256 << 20, multipleOf: PAGE_SIZE, description: 'RAM of each run’s machine' },
   },
   smoke: { runs: 10 },
   run(params, ctx) {

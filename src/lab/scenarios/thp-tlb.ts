@@ -32,6 +32,7 @@ import { GlibcMalloc, HugepageAwareMalloc } from '../workloads/malloc.ts';
 import type { UserMalloc } from '../workloads/malloc.ts';
 import { InvariantError } from '../../util/errors.ts';
 import { NATIVE_REPORT_RECIPE, predictedRatio, type NativeReport } from '../native-calibration.ts';
+import { PAGE_SIZE } from '../../mm/types.ts';
 
 const MiB = 1 << 20;
 const PRESETS: readonly PresetName[] = ['skylake', 'zen3'];
@@ -257,7 +258,7 @@ export const thpTlb = defineScenario({
     datasetBytes: { kind: 'size', default: 128 * MiB, min: 4 * MiB, max: 512 * MiB, description: 'the dataset walked' },
     accesses: { kind: 'int', default: 1_000_000, min: 1000, max: 100_000_000, description: 'loads per walk' },
     maxSizeBytes: { kind: 'size', default: 256 * MiB, min: 2 * MiB, max: 512 * MiB, description: 'largest allocation in the coverage sweep' },
-    fragmentedRamBytes: { kind: 'size', default: 128 * MiB, min: 32 * MiB, max: 1024 * MiB, description: 'RAM of the fragmented machine' },
+    fragmentedRamBytes: { kind: 'size', default: 128 * MiB, min: 32 * MiB, max: 1024 * MiB, multipleOf: PAGE_SIZE, description: 'RAM of the fragmented machine' },
     rounds: { kind: 'int', default: 12, min: 2, max: 200, description: 'rounds on the fragmented machine' },
     nativeReport: {
       kind: 'string',

@@ -1,0 +1,112 @@
+/**
+ * Files and directories named on the command line, checked before anything runs: a file to read
+ * that is missing, a directory or unreadable, or an output directory that cannot be made or written,
+ * is a usage error (one line, exit 2) naming the option and why, never Node's ENOENT, EISDIR or
+ * EEXIST after a run has started.
+ */
+import { accessSync, closeSync, constants, mkdirSync, openSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { ArgumentError } from '../util/errors.ts';
+
+/** Why a path could not be used, in words, from Node's error code. */
+export function reason(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  switch (code) {
+    case 'ENOENT':
+      return 'no such file or directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'ENOTDIR':
+      return 'a component of the path is not a directory';
+    case 'EROFS':
+      return 'a read-only file system';
+    default:
+      return typeof code === 'string' ? code : error instanceof Error ? error.message : String(error);
+  }
+}
+
+/**
+ * Throws an ArgumentError `what: cannot read PATH (why)` unless `path` is a file this process can
+ * read. `what` names the option or command ('run flash-gc: --trace', 'replay').
+ */
+export function checkReadableFile(path: string, what: string): void {
+  let isFile: boolean;
+  try {
+    const stat = statSync(path);
+    if (stat.isDirectory()) throw new ArgumentError(`${what}: cannot read ${path} (a directory: expected a file)`);
+    isFile = stat.isFile();
+  } catch (error) {
+    if (error instanceof ArgumentError) throw error;
+    throw new ArgumentError(`${what}: cannot read ${path} (${reason(error)})`);
+  }
+  // A regular file is opened to check it can be read; a pipe or a device (/dev/stdin) is not (opening
+  // a FIFO would wait for a writer).
+  if (!isFile) return;
+  try {
+    closeSync(openSync(path, 'r'));
+  } catch (error) {
+    throw new ArgumentError(`${what}: cannot read ${path} (${reason(error)})`);
+  }
+}
+
+/**
+ * Makes `dir` ready to be written into, before anything runs, or throws an ArgumentError
+ * `what DIR: why`: `dir` must be a directory or absent; if absent, its nearest existing ancestor
+ * must be a directory this process may write, and the missing directories are created one at a
+ * time from there (not with mkdirSync's recursive form, which loops forever where mkdir fails with
+ * ENOENT, as under /proc); then a probe file is written into `dir` and removed.
+ */
+export function prepareOutputDir(dir: string, what: string): void {
+  const absolute = resolve(dir);
+  const missing: string[] = [];
+  let ancestor = absolute;
+  for (;;) {
+    let stat;
+    try {
+      stat = statSync(ancestor);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (code === 'ENOTDIR') throw new ArgumentError(`${what} ${dir}: ${nearestFile(ancestor)} is not a directory`);
+      if (code !== 'ENOENT' || dirname(ancestor) === ancestor) throw new ArgumentError(`${what} ${dir}: cannot look at ${ancestor} (${reason(error)})`);
+      missing.unshift(ancestor);
+      ancestor = dirname(ancestor);
+      continue;
+    }
+    if (!stat.isDirectory()) {
+      throw new ArgumentError(ancestor === absolute ? `${what} ${dir}: not a directory (expected a directory, or a path where one can be made)` : `${what} ${dir}: ${ancestor} is not a directory`);
+    }
+    break;
+  }
+  try {
+    accessSync(ancestor, constants.W_OK);
+  } catch (error) {
+    throw new ArgumentError(`${what} ${dir}: cannot write in ${ancestor} (${reason(error)})`);
+  }
+  for (const path of missing) {
+    try {
+      mkdirSync(path);
+    } catch (error) {
+      throw new ArgumentError(`${what} ${dir}: cannot create directory ${path} in ${dirname(path)} (${(error as { code?: string }).code ?? reason(error)})`);
+    }
+  }
+  const probe = join(absolute, `.kmem-write-check-${process.pid}`);
+  try {
+    writeFileSync(probe, '');
+    unlinkSync(probe);
+  } catch (error) {
+    throw new ArgumentError(`${what} ${dir}: cannot write in it (${reason(error)})`);
+  }
+}
+
+/** The deepest path above `path` that exists and is not a directory (the cause of an ENOTDIR). */
+function nearestFile(path: string): string {
+  for (let p = dirname(path); dirname(p) !== p; p = dirname(p)) {
+    try {
+      if (!statSync(p).isDirectory()) return p;
+    } catch {
+      // not there, or itself under a file: keep climbing
+    }
+  }
+  return path;
+}
