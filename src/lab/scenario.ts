@@ -195,6 +195,13 @@ export function isReproducible(item: { timing?: boolean; scheduling?: boolean })
   return item.timing !== true && item.scheduling !== true;
 }
 
+/** Why a table's or plot's figures may differ between two runs with the same seed (the mark every renderer shows beside its title), or null. */
+export function variabilityMark(item: { timing?: boolean; scheduling?: boolean }): string | null {
+  if (item.timing === true) return 'wall-clock';
+  if (item.scheduling === true) return 'depends on scheduling: varies run to run';
+  return null;
+}
+
 /** Declares a scenario with its parameter types inferred from `params`. */
 export function defineScenario<P extends ParamSpecs>(scenario: Scenario<P>): Scenario<P> {
   return scenario;

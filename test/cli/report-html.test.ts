@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { renderReportHtml } from '../../src/cli/report/html.ts';
 import { columnFormatter } from '../../src/cli/render/format.ts';
+import { renderRunText } from '../../src/cli/render/text.ts';
 import type { Table } from '../../src/lab/scenario.ts';
 
 const ENV = { date: '2026-01-02T03:04:05Z', commit: 'abc123', cpuModel: 'Test CPU <x>', cores: 2, node: 'v20.0.0', gpuAdapter: 'none' };
@@ -58,4 +59,20 @@ test('a column reads alike: the same digits for every number once one has a frac
   assert.deepEqual(cells('alpha'), ['1.07', '2.00', '1.50']);
   assert.deepEqual(cells('rate'), ['0.0011', '0.0400', '0.0000']);
   assert.deepEqual(cells('n'), ['3', '12', '']);
+});
+
+test('a table whose figures vary between runs carries the same mark in the HTML report and in the terminal', async () => {
+  const tables: Table[] = [
+    { id: 'w', title: 'Time per op', timing: true, columns: [{ key: 'k', label: 'k' }], rows: [{ k: 1 }] },
+    { id: 's', title: 'Interleaving', scheduling: true, columns: [{ key: 'k', label: 'k' }], rows: [{ k: 2 }] },
+    { id: 'd', title: 'Counts', columns: [{ key: 'k', label: 'k' }], rows: [{ k: 3 }] },
+  ];
+  const run = { scenario: 's', title: 't', question: 'q', seed: 1, smoke: true, params: {}, passed: [], result: { answer: 'a', summary: [], tables, plots: [] }, elapsedMs: 0 };
+  const html = await renderReportHtml([run], 1, ENV);
+  const text = renderRunText(run);
+  assert.match(html, /Time per op <span class="timing">\(wall-clock\)<\/span>/);
+  assert.match(text, /^Time per op \(wall-clock\)$/m);
+  assert.match(html, /Interleaving <span class="timing">\(depends on scheduling: varies run to run\)<\/span>/);
+  assert.match(text, /^Interleaving \(depends on scheduling: varies run to run\)$/m);
+  assert.match(text, /^Counts$/m);
 });

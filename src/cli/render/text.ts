@@ -1,6 +1,7 @@
 /** Tables as aligned plain text, numbers right-aligned, for the terminal. */
 import type { ScenarioRun } from '../../lab/run.ts';
 import type { ParamSpec, Table } from '../../lab/scenario.ts';
+import { variabilityMark } from '../../lab/scenario.ts';
 import { kebab } from '../../lab/params.ts';
 import { SCENARIOS } from '../../lab/registry.ts';
 import { columnFormatter, columnHeader, formatParam } from './format.ts';
@@ -12,7 +13,8 @@ export function renderTableText(table: Table): string {
   const numeric = table.columns.map((c) => table.rows.every((row) => typeof row[c.key] === 'number' || row[c.key] === null));
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
   const pad = (text: string, i: number): string => (numeric[i] ? text.padStart(widths[i] ?? 0) : text.padEnd(widths[i] ?? 0));
-  const lines = [table.title, headers.map(pad).join('  ').trimEnd(), widths.map((w) => '-'.repeat(w)).join('  ')];
+  const mark = variabilityMark(table);
+  const lines = [mark === null ? table.title : `${table.title} (${mark})`, headers.map(pad).join('  ').trimEnd(), widths.map((w) => '-'.repeat(w)).join('  ')];
   for (const row of cells) lines.push(row.map(pad).join('  ').trimEnd());
   if (table.note !== undefined) lines.push(`  ${table.note}`);
   return lines.join('\n');

@@ -7,6 +7,7 @@
  */
 import type { ScenarioRun } from '../../lab/run.ts';
 import type { Table } from '../../lab/scenario.ts';
+import { variabilityMark } from '../../lab/scenario.ts';
 import { columnFormatter, columnHeader } from '../render/format.ts';
 import { paramsLine } from '../render/text.ts';
 import { renderChartSvg } from './charts.ts';
@@ -21,9 +22,8 @@ export function escapeXml(text: string): string {
 }
 
 function caveat(item: { timing?: boolean; scheduling?: boolean }): string {
-  if (item.timing === true) return ' <span class="timing">(wall-clock)</span>';
-  if (item.scheduling === true) return ' <span class="timing">(depends on scheduling: varies run to run)</span>';
-  return '';
+  const mark = variabilityMark(item);
+  return mark === null ? '' : ` <span class="timing">(${escapeXml(mark)})</span>`;
 }
 
 function tableHtml(table: Table): string {
