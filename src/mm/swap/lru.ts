@@ -37,6 +37,31 @@ export function lruEnabled(vm: Vm): boolean {
   return swapRootPfn(vm) !== 0;
 }
 
+/**
+ * The pages on each LRU list, as /proc/meminfo's Inactive(anon), Active(anon) and Unevictable count
+ * them (Linux's nr_inactive_anon & co. count a THP as its 512 pages, where the lists' length words
+ * count entries). Before the first swapon the lists do not exist yet, but their membership is the
+ * rule above: every mapped anonymous page, on the inactive list (nothing has been scanned, so
+ * nothing activated) or, tagged, on the unevictable one; that is what is counted then.
+ */
+export function lruPages(vm: Vm): { inactive: number; active: number; unevictable: number } {
+  const mem = vm.memMap;
+  const pages = new Float64Array(3);
+  if (lruEnabled(vm)) {
+    for (let list = 0; list < LRU_HEAD.length; list++) {
+      let n = 0;
+      for (let pfn = sr(vm, LRU_HEAD[list] as number); pfn !== NO_PFN && n <= mem.nrPages; pfn = mem.firstObject[pfn] as number, n++) pages[list] = (pages[list] as number) + (1 << (mem.order[pfn] as number));
+    }
+  } else {
+    for (let pfn = 0; pfn < mem.nrPages; pfn++) {
+      if ((mem.mapcount[pfn] as number) === 0 || !isLruAnon(vm, pfn)) continue;
+      const list = evictableList(vm, pfn, LruList.Inactive);
+      pages[list] = (pages[list] as number) + (1 << (mem.order[pfn] as number));
+    }
+  }
+  return { inactive: pages[LruList.Inactive] as number, active: pages[LruList.Active] as number, unevictable: pages[LruList.Unevictable] as number };
+}
+
 /** Which list a page on the LRU is on (by its flags). */
 export function lruListOf(flags: number): LruList {
   if ((flags & PageFlag.Unevictable) !== 0) return LruList.Unevictable;

@@ -20,7 +20,8 @@ import { PTE_ACCESSED, PTE_DIRTY, PTE_HUGE, PTE_PRESENT } from '../../machine/pt
 import { PTE_PROTNONE } from './fault.ts';
 import { isSwapPte, swpOffset } from '../swap/swp-entry.ts';
 import { swapMap } from '../swap/swapfile.ts';
-import { swapBytes, swapStats } from '../swap/validate.ts';
+import { swapBytes } from '../swap/validate.ts';
+import { lruPages } from '../swap/lru.ts';
 import type { AddressSpace } from './mm-struct.ts';
 import { entryPfn } from './page-table.ts';
 import { HPAGE_PMD_NR, PAGE_SIZE, PGDIR_SIZE, VM } from './types.ts';
@@ -183,7 +184,7 @@ function swapCount(vm: Vm, lo: number): number {
 export function procMeminfo(vm: Vm): string {
   const pageKb = PAGE_SIZE / KB;
   const swap = swapBytes(vm);
-  const lru = swapStats(vm).lru;
+  const lru = lruPages(vm);
   return (
     kbLine('MemTotal', vm.pages.managedPagesTotal * pageKb) +
     kbLine('MemFree', vm.pages.freePagesTotal * pageKb) +

@@ -453,3 +453,26 @@ test('a fork child does not inherit VM_LOCKED; once the locking parent is gone i
   for (let i = 0; i < 3; i++) assert.deepEqual(child.read(a + i * P, P), pattern(300 + i));
   kernel.validate();
 });
+
+test('/proc/meminfo counts anonymous pages on the LRU lists in pages (a THP as 512), before the first swapon too (the lists\' rule: mapped pages, new ones inactive, tagged ones unevictable)', () => {
+  const kernel = Kernel.boot({ ramBytes: '64MiB' });
+  const vm = kernel.vm;
+  const mm = vm.createAddressSpace();
+  const line = (name: string): number => Number(new RegExp(`^${name.replace(/[()]/g, '\\$&')}:\\s+(\\d+) kB$`, 'm').exec(vm.meminfo())?.[1]);
+  const check = (inactiveKb: number, unevictableKb: number, when: string): void => {
+    assert.deepEqual([line('Inactive(anon)'), line('Active(anon)'), line('Unevictable')], [inactiveKb, 0, unevictableKb], when);
+    assert.equal(line('Inactive(anon)') + line('Unevictable'), line('AnonPages'), `${when}: every anonymous page is on a list`);
+  };
+  check(0, 0, 'nothing mapped');
+  const small = mm.mmap(0x1000_0000, 10 * 4096, PROT.READ | PROT.WRITE, MAP.PRIVATE | MAP.ANONYMOUS);
+  for (let i = 0; i < 10; i++) mm.writeByte(small + i * 4096, 1);
+  const huge = mm.mmap(0x4000_0000, 2 << 20, PROT.READ | PROT.WRITE, MAP.PRIVATE | MAP.ANONYMOUS);
+  mm.writeByte(huge, 1);
+  assert.equal(vm.counter('thp_fault_alloc'), 1);
+  check(40 + 2048, 0, 'ten 4 KiB pages and a THP, before any swapon');
+  mlock(mm, small, 2 * 4096);
+  check(32 + 2048, 8, 'two of them mlocked');
+  swapon(vm, BufferBacking.create(8192));
+  check(32 + 2048, 8, 'the same after swapon, from the lists themselves');
+  kernel.validate();
+});
