@@ -10,6 +10,19 @@
  * most `minPartial` empty slabs are kept (SLUB's min_partial = clamp(ilog2(size) / 2, 5, 10)), the
  * rest go back to the page allocator at once. shrink() returns every empty slab.
  *
+ * Contracts, in the project's three assertion tiers (src/util/arena-list.ts states them):
+ *   slabTakeOne  pre: the slab it takes from (partial, else empty, else new) holds a free object:
+ *                freelist ≠ 0 and inuse < objs (cheap, always on); post: inuse + 1, the slab on the
+ *                list its new count names, C_FREE_IN_SLABS − 1
+ *   slabPut      pre: the object's slab has an object in use: inuse > 0 (cheap, always on: a put
+ *                into a slab with none is an object already free, or not the slab's); post: the
+ *                object heads the slab's freelist, inuse − 1, the slab on the list its count names
+ *   both         internal, always on: each list move checks the slab's links (arena-list.ts);
+ *                expensive, debug caches only: the whole list re-walked after each move
+ *                (CacheContext.listCheck); validate() re-derives every count from the freelists
+ * A failed precondition is an InvariantError naming the cache, the slab and the counts, raised
+ * before any word changes.
+ *
  * Locking: every function here runs with the cache's slab lock held. Inside it, grow calls the
  * page allocator (zone lock) and the descriptor cache (its own slab lock), nesting in that order
  * only: cache slab lock → kmem_slab slab lock → zone lock. grow drops the cache's lock while
@@ -58,6 +71,10 @@ export function slabTakeOne(ctx: CacheContext): number {
   if (desc === 0) return 0;
   const listBefore = ctx.listFor(desc);
   const addr = (w[ctx.d(desc, D_FREELIST)] as number) >>> 0;
+  // Cheap tier: a slab on the partial or empty list has a free object.
+  if (addr === 0 || (w[ctx.d(desc, D_INUSE)] as number) >= (w[ctx.d(desc, D_OBJS)] as number)) {
+    throw new InvariantError(`${ctx.name}: slab 0x${desc.toString(16)} has freelist 0x${addr.toString(16)} and ${w[ctx.d(desc, D_INUSE)]} of ${w[ctx.d(desc, D_OBJS)]} objects in use; expected a free object on a slab of the partial or empty list`);
+  }
   w[ctx.d(desc, D_FREELIST)] = w[(addr >>> 2) + ctx.linkWord] as number;
   w[ctx.d(desc, D_INUSE)] = (w[ctx.d(desc, D_INUSE)] as number) + 1;
   const listAfter = ctx.listFor(desc);
@@ -96,6 +113,10 @@ export function slabTakeInto(ctx: CacheContext, dst: number, n: number, countWor
 export function slabPut(ctx: CacheContext, addr: number): void {
   const w = ctx.w;
   const desc = ctx.descOf(addr);
+  // Cheap tier: the slab has an object in use to take back.
+  if ((w[ctx.d(desc, D_INUSE)] as number) <= 0) {
+    throw new InvariantError(`${ctx.name}: object 0x${addr.toString(16)} put back into slab 0x${desc.toString(16)}, which has ${w[ctx.d(desc, D_INUSE)]} objects in use; expected at least one (is it free already?)`);
+  }
   const listBefore = ctx.listFor(desc);
   w[(addr >>> 2) + ctx.linkWord] = w[ctx.d(desc, D_FREELIST)] as number;
   w[ctx.d(desc, D_FREELIST)] = addr;
