@@ -15,6 +15,8 @@
  * Locking: every list operation and every count is under the zone's lock. The list operations
  * (addFree, delFree) are module functions, not methods, so no holder of a Zone can call them.
  */
+import { indexListAdd, indexListDel } from '../util/index-list.ts';
+import type { IndexLinks } from '../util/index-list.ts';
 import type { LockStatsRecord } from '../sync/lock-stats.ts';
 import { LockWord } from '../sync/lock-word.ts';
 import { assert } from '../util/assert.ts';
@@ -48,11 +50,9 @@ export const ZoneStat = {
 export type ZoneStatName = keyof typeof ZoneStat;
 export const ZONE_STATS = Object.keys(ZoneStat).length;
 
-interface ZoneLinks {
+interface ZoneLinks extends IndexLinks {
   readonly flags: Uint32Array;
   readonly order: Uint8Array;
-  readonly next: Int32Array;
-  readonly prev: Int32Array;
 }
 
 let linksOf: (zone: Zone) => ZoneLinks;
@@ -90,7 +90,7 @@ export class Zone {
     this.spannedPages = words[Z.SPANNED] ?? 0;
     this.endPfn = this.startPfn + this.spannedPages;
     this.lock = new LockWord(words, Z.LOCK, undefined, lockStats);
-    this.#links = { flags: memMap.flags, order: memMap.order, next: memMap.next, prev: memMap.prev };
+    this.#links = { flags: memMap.flags, order: memMap.order, next: memMap.next, prev: memMap.prev, name: `zone ${this.name} free list` };
   }
 
   get freePages(): number {
@@ -146,29 +146,11 @@ export function addFree(zone: Zone, pfn: number, order: number, mt: number, toTa
   const w = zone.words;
   const links = linksOf(zone);
   const base = Z.LISTS + 3 * (order * MIGRATE_TYPES + mt);
-  const head = w[base] as number;
-  const tail = w[base + 1] as number;
   // Internal tier (always on, one load): a block goes on a list only when it is on none.
   if (((links.flags[pfn] as number) & (PageFlag.Buddy | PageFlag.Pcp)) !== 0) listFail('addFree', pfn, order, mt, links.flags[pfn] as number);
   links.flags[pfn] = ((links.flags[pfn] as number) | PageFlag.Buddy) & ~PageFlag.Allocated;
   links.order[pfn] = order;
-  if (head === NO_PFN) {
-    links.next[pfn] = NO_PFN;
-    links.prev[pfn] = NO_PFN;
-    w[base] = pfn;
-    w[base + 1] = pfn;
-  } else if (toTail) {
-    links.next[pfn] = NO_PFN;
-    links.prev[pfn] = tail;
-    links.next[tail] = pfn;
-    w[base + 1] = pfn;
-  } else {
-    links.next[pfn] = head;
-    links.prev[pfn] = NO_PFN;
-    links.prev[head] = pfn;
-    w[base] = pfn;
-  }
-  w[base + 2] = (w[base + 2] as number) + 1;
+  indexListAdd(w, base, links, pfn, toTail);
   w[Z.FREE] = (w[Z.FREE] as number) + (1 << order);
 }
 
@@ -177,15 +159,10 @@ export function delFree(zone: Zone, pfn: number, order: number, mt: number): voi
   const w = zone.words;
   const links = linksOf(zone);
   const base = Z.LISTS + 3 * (order * MIGRATE_TYPES + mt);
-  const next = links.next[pfn] as number;
-  const prev = links.prev[pfn] as number;
-  // Internal tier: only a listed block of this order comes off a list.
+  // Internal tier: only a listed block of this order comes off a list (and, in indexListDel, only
+  // from where its links say).
   if (((links.flags[pfn] as number) & PageFlag.Buddy) === 0 || links.order[pfn] !== order) listFail('delFree', pfn, order, mt, links.flags[pfn] as number);
-  if (prev === NO_PFN) w[base] = next;
-  else links.next[prev] = next;
-  if (next === NO_PFN) w[base + 1] = prev;
-  else links.prev[next] = prev;
+  indexListDel(w, base, links, pfn);
   links.flags[pfn] = (links.flags[pfn] as number) & ~PageFlag.Buddy;
-  w[base + 2] = (w[base + 2] as number) - 1;
   w[Z.FREE] = (w[Z.FREE] as number) - (1 << order);
 }

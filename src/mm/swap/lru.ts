@@ -25,7 +25,9 @@ import { NO_PFN, PageFlag } from '../types.ts';
 import { releaseSensitivePage } from '../secret/release.ts';
 import { VM_OWNER_ANON, VM_OWNER_ANON_THP } from '../vm/owners.ts';
 import type { Vm } from '../vm/vm.ts';
-import { setSr, sr, swapLock, swapRootPfn } from './root.ts';
+import { setSr, sr, srWord, swapLock, swapRootPfn } from './root.ts';
+import { indexListAdd, indexListDel, indexListReplace } from '../../util/index-list.ts';
+import type { IndexLinks } from '../../util/index-list.ts';
 import { LRU_HEAD, LruList } from './types.ts';
 
 const LRU_FLAGS = PageFlag.Lru | PageFlag.Active | PageFlag.Unevictable;
@@ -72,31 +74,22 @@ function listFlags(list: LruList): number {
   return PageFlag.Lru | (list === LruList.Active ? PageFlag.Active : list === LruList.Unevictable ? PageFlag.Unevictable : 0);
 }
 
+/** The LRU lists' links (index-list.ts): next in mem_map.firstObject, prev in mem_map.prev. */
+function lruLinks(vm: Vm): IndexLinks {
+  return { next: vm.memMap.firstObject, prev: vm.memMap.prev, name: 'LRU list' };
+}
+
 /** Links pfn at the head of `list` (the lock held). */
 function linkHead(vm: Vm, pfn: number, list: LruList): void {
   const mem = vm.memMap;
-  const h = LRU_HEAD[list] as number;
-  const head = sr(vm, h);
-  mem.prev[pfn] = NO_PFN;
-  mem.firstObject[pfn] = head;
-  if (head !== NO_PFN) mem.prev[head] = pfn;
-  else setSr(vm, h + 1, pfn);
-  setSr(vm, h, pfn);
-  setSr(vm, h + 2, sr(vm, h + 2) + 1);
+  indexListAdd(vm.w, srWord(vm, LRU_HEAD[list] as number), lruLinks(vm), pfn, false);
   mem.flags[pfn] = ((mem.flags[pfn] as number) & ~LRU_FLAGS) | listFlags(list);
 }
 
 /** Unlinks pfn from the list its flags name (the lock held). */
 function unlink(vm: Vm, pfn: number): void {
   const mem = vm.memMap;
-  const h = LRU_HEAD[lruListOf(mem.flags[pfn] as number)] as number;
-  const prev = mem.prev[pfn] as number;
-  const next = mem.firstObject[pfn] as number;
-  if (prev !== NO_PFN) mem.firstObject[prev] = next;
-  else setSr(vm, h, next);
-  if (next !== NO_PFN) mem.prev[next] = prev;
-  else setSr(vm, h + 1, prev);
-  setSr(vm, h + 2, sr(vm, h + 2) - 1);
+  indexListDel(vm.w, srWord(vm, LRU_HEAD[lruListOf(mem.flags[pfn] as number)] as number), lruLinks(vm), pfn);
   mem.firstObject[pfn] = NO_PFN;
   mem.prev[pfn] = NO_PFN;
   mem.flags[pfn] = (mem.flags[pfn] as number) & ~(LRU_FLAGS | PageFlag.Referenced);
@@ -154,15 +147,7 @@ export function lruMigrate(vm: Vm, src: number, dst: number): void {
   const lock = swapLock(vm);
   lock.acquire();
   try {
-    const h = LRU_HEAD[lruListOf(f)] as number;
-    const prev = mem.prev[src] as number;
-    const next = mem.firstObject[src] as number;
-    mem.prev[dst] = prev;
-    mem.firstObject[dst] = next;
-    if (prev !== NO_PFN) mem.firstObject[prev] = dst;
-    else setSr(vm, h, dst);
-    if (next !== NO_PFN) mem.prev[next] = dst;
-    else setSr(vm, h + 1, dst);
+    indexListReplace(vm.w, srWord(vm, LRU_HEAD[lruListOf(f)] as number), lruLinks(vm), src, dst);
     mem.flags[dst] = ((mem.flags[dst] as number) & ~(LRU_FLAGS | PageFlag.Referenced)) | (f & (LRU_FLAGS | PageFlag.Referenced));
     mem.flags[src] = f & ~(LRU_FLAGS | PageFlag.Referenced);
     mem.firstObject[src] = NO_PFN;
