@@ -3,10 +3,15 @@
  * (no DOM, no canvas: Vega estimates text widths). Each mark that Vega describes for screen readers
  * (aria-label: "series: …; x: …; y: …") also gets an SVG <title>, which browsers show as a tooltip, so
  * the static report has tooltips without any script.
+ *
+ * vega and vega-lite are optional dependencies (`npm install --omit=optional` leaves them out): they
+ * are loaded on the first chart, so that every command that draws none works without them.
  */
-import { View, Warn, logger, parse } from 'vega';
-import { compile } from 'vega-lite';
+import type * as VegaModule from 'vega';
+import type { View, logger } from 'vega';
+import type * as VegaLiteModule from 'vega-lite';
 import { chartSpec } from '../../lab/chart.ts';
+import { MissingOptionalPackageError } from '../../lab/measured-pool.ts';
 import type { Plot } from '../../lab/scenario.ts';
 
 /**
@@ -15,8 +20,27 @@ import type { Plot } from '../../lab/scenario.ts';
  */
 export const chartWarnings: string[] = [];
 
-function collectingLogger(): ReturnType<typeof logger> {
-  const base = logger(Warn);
+type Vega = typeof VegaModule;
+type VegaLite = typeof VegaLiteModule;
+let libraries: Promise<{ vega: Vega; vegaLite: VegaLite }> | null = null;
+
+/** vega and vega-lite, imported once; a typed error naming the package where one is missing. */
+function chartLibraries(): Promise<{ vega: Vega; vegaLite: VegaLite }> {
+  libraries ??= (async () => {
+    const load = async <T>(name: string, load: () => Promise<T>): Promise<T> => {
+      try {
+        return await load();
+      } catch (error) {
+        throw new MissingOptionalPackageError(name, 'drawing the report\'s charts', error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error));
+      }
+    };
+    return { vega: await load('vega', () => import('vega')), vegaLite: await load('vega-lite', () => import('vega-lite')) };
+  })();
+  return libraries;
+}
+
+function collectingLogger(vega: Vega): ReturnType<typeof logger> {
+  const base = vega.logger(vega.Warn);
   const keep = (...args: readonly unknown[]) => {
     chartWarnings.push(args.map(String).join(' '));
     return base;
@@ -26,7 +50,8 @@ function collectingLogger(): ReturnType<typeof logger> {
 
 /** A Vega view of the plot, run to completion with no renderer: its scenegraph is what is drawn. */
 export async function chartView(plot: Plot): Promise<View> {
-  const view = new View(parse(compile(chartSpec(plot), { logger: collectingLogger() }).spec), { renderer: 'none', logger: collectingLogger() });
+  const { vega, vegaLite } = await chartLibraries();
+  const view = new vega.View(vega.parse(vegaLite.compile(chartSpec(plot), { logger: collectingLogger(vega) }).spec), { renderer: 'none', logger: collectingLogger(vega) });
   await view.runAsync();
   return view;
 }
