@@ -4,6 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { libraryBuildDue, markLibraryBuilt } from '../../scripts/library-build.mjs';
 import { Kernel } from '../../src/mm/kernel.ts';
+import { SCENARIOS } from '../../src/lab/registry.ts';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -50,13 +51,20 @@ test('unknown scenarios, parameters and commands are one-line errors naming the 
 test('kmem report writes an HTML report with SVG charts, printing each summary', () => {
   const out = mkdtempSync(join(tmpdir(), 'kmem-report-'));
   try {
-    const { status, stdout } = kmem('report', '--smoke', '--out', out);
+    const { status, stdout, stderr } = kmem('report', '--smoke', '--out', out, '--jobs', '2');
     assert.equal(status, 0);
     assert.match(stdout, /report written to/);
     assert.match(stdout, /== message-queue[^]*Answer: [^]*== buddy-fragmentation/);
     const html = readFileSync(join(out, 'index.html'), 'utf8');
     assert.match(html, /<svg /);
-    assert.match(html, /buddy-fragmentation/);
+    // Every scenario ran and is in the report; the wall-clock ones ran alone on the main thread,
+    // the others in worker threads.
+    for (const scenario of SCENARIOS) {
+      assert.match(stdout, new RegExp(`^== ${scenario.name}: `, 'm'), `${scenario.name} in the printed report`);
+      assert.ok(html.includes(`id="${scenario.name}"`), `${scenario.name} in index.html`);
+    }
+    const inWorkers = /^report: (.*): running 2 at a time in worker threads/m.exec(stderr)?.[1]?.split(', ') ?? [];
+    assert.deepEqual(inWorkers.sort(), SCENARIOS.filter((s) => s.wallClock !== true).map((s) => s.name).sort());
     assert.ok(existsSync(join(out, 'index.html')));
   } finally {
     rmSync(out, { recursive: true, force: true });
