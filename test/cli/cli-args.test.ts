@@ -27,7 +27,8 @@ test('-h and --help at every level print help and do nothing else', async () => 
   const out = mkdtempSync(join(tmpdir(), 'kmem-help-'));
   try {
     const cases: [string[], RegExp][] = [
-      [['--help'], /^usage: kmem <command>/],
+      // Every command in the top-level help, one line each.
+      [['--help'], /^usage: kmem <command>[^]*\n {2}list {2,}[^]*\n {2}run <scenario>[^]*\n {2}report [^]*\n {2}boot [^]*\n {2}replay FILE[^]*\n {2}trace-gen [^]*\n {2}dump-info FILE[^]*\n {2}help \[command\]/],
       [['-h'], /^usage: kmem <command>/],
       [[], /^usage: kmem <command>/],
       [['help'], /^usage: kmem <command>/],

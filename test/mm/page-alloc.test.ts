@@ -105,7 +105,7 @@ test('misuse is a typed error naming the frame, and changes nothing', () => {
   check(() => pa.allocPages(0, GFP.MOVABLE | GFP.RECLAIMABLE), ArgumentError, /MOVABLE and RECLAIMABLE/);
   pa.freePages(pfn, 2);
   const afterFree = pa.freePagesTotal;
-  assert.throws(() => pa.freePages(pfn, 2), DoubleFreeError);
+  assert.throws(() => pa.freePages(pfn, 2), (e: unknown) => e instanceof DoubleFreeError && new RegExp(`^double free of pfn ${pfn} \\(paddr 0x[0-9a-f]+\\): it is already free, in the free block at pfn \\d+ of order \\d+; expected an allocated block$`).test(e.message));
   assert.equal(pa.freePagesTotal, afterFree);
   assert.throws(() => pa.freePages(pfn + 1, 0), NotAllocatedError);
   kernel.validate();

@@ -16,7 +16,8 @@ test('a write past the end of an object is caught by its red zone on free', () =
   assert.equal(kernel.ram.bytes[addr + 60], Poison.RED_ACTIVE);
   assert.equal(kernel.ram.bytes[addr - 1], Poison.RED_ACTIVE);
   kernel.ram.bytes[addr + 61] = 0x00; // one byte past the end (in the right red zone)
-  assert.throws(() => cache.free(addr), (e: unknown) => e instanceof RedZoneError && e.offset === 61 && e.found === 0);
+  // The message names the object's address, the cache, where, and what was expected there.
+  assert.throws(() => cache.free(addr), (e: unknown) => e instanceof RedZoneError && e.offset === 61 && e.found === 0 && e.message === `red zone of 0x${addr.toString(16)} in rz overwritten at offset 61: byte 0x0, expected 0x${Poison.RED_ACTIVE.toString(16)}`);
   kernel.validate();
   cache.free(addr);
   assert.equal(kernel.ram.bytes[addr + 60], Poison.RED_INACTIVE);
@@ -43,7 +44,7 @@ test('a write to a freed object is caught by its poison when it is next allocate
   kernel.ram.bytes[addr + 10] = 0x00; // use after free
   assert.throws(() => kernel.validate(), (e: unknown) => e instanceof UseAfterFreeError && e.offset === 10);
   kernel.ram.bytes[addr + 10] = 0x00;
-  assert.throws(() => cache.alloc(), (e: unknown) => e instanceof UseAfterFreeError && e.offset === 10 && e.addr === addr);
+  assert.throws(() => cache.alloc(), (e: unknown) => e instanceof UseAfterFreeError && e.offset === 10 && e.addr === addr && e.message === `use after free: 0x${addr.toString(16)} in poisoned was written at offset 10 while free: byte 0x0, expected poison 0x${Poison.FREE.toString(16)}`);
   kernel.validate();
   assert.equal(cache.alloc(), addr, 'the object was restored and stays usable');
 });
