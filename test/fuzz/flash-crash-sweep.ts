@@ -12,8 +12,11 @@ import { crashSweep } from './flash-crash.ts';
 const STORES = ['page', 'object'] as const;
 const IMAGES = ['memory', 'file'] as const;
 
+/** README: "≥ 1000 random power cuts per flash store and image kind". */
+const DEFAULT_CUTS = 1000;
+
 const OPTIONS: OptionSpecs = {
-  cuts: { type: 'string', value: 'N', help: 'power cuts per sweep (default 1000)' },
+  cuts: { type: 'string', value: 'N', help: `power cuts per sweep (default ${DEFAULT_CUTS})` },
   seed: { type: 'string', value: 'N', help: 'seed, 1 or more (default 1)' },
   only: { type: 'string', value: 'STORE', help: `sweep only this store: ${STORES.join(' | ')} (default both)` },
   image: { type: 'string', value: 'KIND', help: `sweep only this image kind: ${IMAGES.join(' | ')} (default both)` },
@@ -34,7 +37,7 @@ const { cuts, seed, stores, images } = scriptOptions(
   'flash:crash-sweep',
   'usage: npm run flash:crash-sweep -- [options]\n\nThe power-cut sweep over both flash stores and both image kinds; exit 1 if a write was lost or went stale.',
   (values) => ({
-    cuts: wholeOption('cuts', values.cuts, 1, undefined, 1000),
+    cuts: wholeOption('cuts', values.cuts, 1, undefined, DEFAULT_CUTS),
     seed: wholeOption('seed', values.seed, 1, undefined, 1),
     stores: oneOf('only', values.only, STORES),
     images: oneOf('image', values.image, IMAGES),

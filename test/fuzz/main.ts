@@ -88,8 +88,11 @@ const FUZZERS: readonly Fuzzer[] = [
   { name: 'rcu stress, 2 reader workers (QSBR, epoch)', run: (seed, ops) => rcuStress(seed, Math.max(1_000_000, Math.ceil(ops / 10))) },
 ];
 
+/** README: "≥ 10 M operations per allocator". */
+const DEFAULT_OPS = 10_000_000;
+
 const OPTIONS: OptionSpecs = {
-  ops: { type: 'string', value: 'N', help: 'operations per fuzzer (default 10000000)' },
+  ops: { type: 'string', value: 'N', help: `operations per fuzzer (default ${DEFAULT_OPS})` },
   seed: { type: 'string', value: 'N', help: 'seed (default 1)' },
   only: { type: 'string', value: 'TEXT', help: `run the fuzzers whose name contains TEXT: ${FUZZERS.map((f) => f.name).join('; ')}` },
   help: { type: 'boolean', short: 'h', help: 'print this help and do nothing else' },
@@ -100,7 +103,7 @@ const { ops, seed, only } = scriptOptions(process.argv.slice(2), OPTIONS, 'fuzz'
   if (only !== undefined && !FUZZERS.some((f) => f.name.includes(only))) {
     throw new ArgumentError(`--only '${only}' matches no fuzzer: expected part of one of ${FUZZERS.map((f) => `'${f.name}'`).join(', ')}`);
   }
-  return { ops: wholeOption('ops', values.ops, 0, undefined, 10_000_000), seed: wholeOption('seed', values.seed, 0, undefined, 1), only };
+  return { ops: wholeOption('ops', values.ops, 0, undefined, DEFAULT_OPS), seed: wholeOption('seed', values.seed, 0, undefined, 1), only };
 });
 for (const fuzzer of FUZZERS) {
   if (only !== undefined && !fuzzer.name.includes(only)) continue;
