@@ -133,6 +133,13 @@ export function collapseRange(mm: AddressSpace, haddr: number, khugepaged: boole
     return 'no-memory';
   }
   vm.count('thp_collapse_alloc');
+  // pmdp_collapse_flush(): the PMD is cleared and every CPU that may cache the range flushed before
+  // anything is copied. A CPU of another worker that touches the range then faults and waits for
+  // the mmap lock this thread holds, so none can write a small page after its copy (a lost write)
+  // or reach one after it is freed below (docs/vm.md, "Freeing after the flush").
+  u[pmd] = 0;
+  u[pmd + 1] = 0;
+  vm.flushTlb(mm, haddr, haddr + PMD_SIZE);
   const bytes = vm.ram.bytes;
   let small = 0;
   let zeroMaps = 0;
@@ -163,6 +170,7 @@ export function collapseRange(mm: AddressSpace, haddr: number, khugepaged: boole
   mm.addNum(MMF.ANON_PMDS, 1);
   vm.count('nr_anon_transparent_hugepages');
   vm.count('khugepaged_pages_collapsed');
-  vm.flushTlb(mm, haddr, haddr + PMD_SIZE);
+  // No flush now: since the one above no CPU holds a translation of the range, and an entry that
+  // was not present is never cached.
   return 'collapsed';
 }

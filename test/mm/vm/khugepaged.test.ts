@@ -81,3 +81,29 @@ test('pages_to_scan bounds one pass; the cursor resumes and a pass over everythi
   assert.equal(vm.counter('nr_anon_transparent_hugepages'), 4);
   kernel.validate();
 });
+
+test('a collapse clears the PMD and flushes every CPU before it copies or frees a small page (pmdp_collapse_flush), so no CPU writes a page after its copy or reaches a freed one', () => {
+  const { kernel, a, mm } = smallPages(1, 512);
+  const vm = kernel.vm;
+  const events: string[] = [];
+  const flushTlb = vm.flushTlb.bind(vm);
+  vm.flushTlb = (target, start, end) => {
+    events.push(`flush ${(start - a) / M2}-${(end - a) / M2}`);
+    flushTlb(target, start, end);
+  };
+  const freePages = kernel.pages.freePages.bind(kernel.pages);
+  kernel.pages.freePages = (pfn, order, owner) => {
+    if (events.at(-1) !== 'free') events.push('free');
+    freePages(pfn, order, owner);
+  };
+  const copyWithin = kernel.ram.bytes.copyWithin.bind(kernel.ram.bytes);
+  kernel.ram.bytes.copyWithin = (target, start, end) => {
+    if (events.at(-1) !== 'copy' && events.at(-1) !== 'free') events.push('copy');
+    return copyWithin(target, start, end);
+  };
+  assert.equal(vm.khugepaged(), 1);
+  assert.equal(events[0], 'flush 0-1', `the 2 MiB range flushed first: ${events.join(', ')}`);
+  assert.ok(events.includes('free') && !events.slice(1).some((e) => e.startsWith('flush')), `copies and frees after it, no flush needed after: ${events.join(', ')}`);
+  for (let i = 0; i < 512; i++) assert.equal(mm.readByte(a + i * P + (i % 7)), i & 0xff);
+  kernel.validate();
+});
