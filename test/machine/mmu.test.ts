@@ -8,6 +8,7 @@ import {
   PTE_HUGE,
   PTE_PRESENT,
   PTE_SW_MASK,
+  PTE_USER,
   PTE_WRITABLE,
   canonical48,
   canonical64,
@@ -146,4 +147,31 @@ test('page-fault error codes follow SDM §4.7', () => {
   assert.equal(faultErrorCode(FAULT_NOT_PRESENT, ACCESS_WRITE, true), PF_ERR_WRITE | PF_ERR_USER);
   assert.equal(faultErrorCode(FAULT_PROTECTION, ACCESS_EXEC, true), PF_ERR_PRESENT | PF_ERR_FETCH | PF_ERR_USER);
   assert.equal(faultErrorCode(FAULT_RESERVED, ACCESS_READ, false), PF_ERR_PRESENT | PF_ERR_RESERVED);
+});
+
+test('rights combine over every level (SDM §4.6): R/W and U/S ANDed, XD ORed, each upper level on its own; a misaligned 1 GiB frame is reserved', () => {
+  const ram = Ram.create({ sizeBytes: '8MiB' });
+  const pt = new PageTableBuilder(ram, 0x10000, 0x40000);
+  const walker = new PageWalker(ram, { smep: true });
+  const words = new Int32Array(ram.buffer);
+  const v = 0x9000;
+  pt.map(v, 0x205000, 1); // user, writable, executable at every level
+  const walk = (access: number, user: boolean): number => walker.walk(pt.cr3, 0, v, access, user);
+  for (const level of [4, 3, 2] as const) {
+    const at = pt.entryPaddr(v, level);
+    const [lo, hi] = ram.u32(at, 2) as unknown as [number, number];
+    const set = (newLo: number, newHi: number): void => writePte(words, at, newLo >>> 0, newHi >>> 0);
+    set(lo & ~PTE_WRITABLE, hi);
+    assert.deepEqual([walk(ACCESS_WRITE, true), walk(ACCESS_WRITE, false), walk(ACCESS_READ, true)], [FAULT_PROTECTION, FAULT_PROTECTION, WALK_OK], `R/W clear at level ${level}`);
+    set(lo & ~PTE_USER, hi);
+    assert.deepEqual([walk(ACCESS_READ, true), walk(ACCESS_READ, false)], [FAULT_PROTECTION, WALK_OK], `U/S clear at level ${level}`);
+    set(lo, hi | PTE_HI_NX);
+    assert.deepEqual([walk(ACCESS_EXEC, true), walk(ACCESS_READ, true)], [FAULT_PROTECTION, WALK_OK], `XD set at level ${level}`);
+    set(lo, hi);
+    assert.deepEqual([walk(ACCESS_WRITE, true), walk(ACCESS_EXEC, true)], [WALK_OK, WALK_OK], `level ${level} restored`);
+  }
+  // A 1 GiB leaf's frame must be 1 GiB-aligned (bits 29:13 reserved).
+  writePte(words, pt.entryPaddr(0x40_0000_0000, 3), makePteLo(0x200000, PTE_PRESENT | PTE_HUGE), 0);
+  assert.equal(walker.walk(pt.cr3, 0, 0x40_0000_0000, ACCESS_READ, false), FAULT_RESERVED);
+  assert.equal(walker.faultLevel, 3);
 });

@@ -1,7 +1,10 @@
 // /proc formats (Linux fs/proc/task_mmu.c, fs/proc/meminfo.c), the direct map and vmalloc.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Cpu } from '../../../src/machine/cpu.ts';
+import { skylake } from '../../../src/machine/tlb-presets.ts';
 import { Kernel } from '../../../src/mm/kernel.ts';
+import { bindCpu } from '../../../src/mm/vm/cpu-binding.ts';
 import { GFP } from '../../../src/mm/gfp.ts';
 import { SegvError } from '../../../src/mm/vm/errors.ts';
 import { DIRECT_MAP_BASE, MAP, PROT, VMALLOC_START } from '../../../src/mm/vm/types.ts';
@@ -73,6 +76,24 @@ test('the direct map: every byte of RAM at DIRECT_MAP_BASE + paddr, through 2 Mi
   vm.kernelRead(DIRECT_MAP_BASE, 1);
   assert.equal(vm.walker.pageShift, 21);
   assert.throws(() => vm.kernelRead(DIRECT_MAP_BASE + 33 * 1024 * 1024, 1), SegvError);
+  // PAGE_KERNEL: supervisor-only, no-execute, global. A CPU bound to a process sees the direct map
+  // (the kernel half of every PGD) in supervisor mode only, never executes it, and keeps its
+  // translations across a PCID flush that keeps globals.
+  const mm = vm.createAddressSpace();
+  const cpu = new Cpu(kernel.ram, { preset: skylake() });
+  bindCpu(vm, cpu).switchTo(mm);
+  const secret = vm.directMapAddress(0x123456);
+  cpu.setUser(true);
+  // (The hardware fault is a protection fault; the kernel reports it as Linux does for a user access
+  // above TASK_SIZE, SEGV_MAPERR. Were U set, the read would succeed.)
+  assert.throws(() => cpu.load8(secret), SegvError, 'a user access to the direct map');
+  cpu.setUser(false);
+  assert.equal(cpu.load8(secret), 0xab);
+  const walks = cpu.stats().walks;
+  cpu.flushAll(true); // a CR3 write without PCIDs: every non-global entry goes
+  assert.equal(cpu.load8(secret), 0xab);
+  assert.equal(cpu.stats().walks, walks, 'global: the translation survived the flush');
+  assert.throws(() => cpu.translate(secret, 'exec'), (e: unknown) => e instanceof SegvError && e.access === 'exec', 'no-execute');
 });
 
 test('vmalloc: virtually contiguous over scattered pages, a trailing guard page that faults, vfree returns the pages', () => {
