@@ -1,0 +1,97 @@
+// Rules docs/vm.md states that no other test pinned: each fails when the rule is broken.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Cpu } from '../../../src/machine/cpu.ts';
+import { fullyAssociative } from '../../../src/machine/tlb-presets.ts';
+import { Kernel } from '../../../src/mm/kernel.ts';
+import { bindCpu } from '../../../src/mm/vm/cpu-binding.ts';
+import { SyscallError } from '../../../src/mm/vm/errors.ts';
+import { forkAddressSpace } from '../../../src/mm/vm/fork.ts';
+import { MAX_GATHER_BATCH } from '../../../src/mm/vm/mmu-gather.ts';
+import { setThpSettings, thpSettings } from '../../../src/mm/vm/thp-settings.ts';
+import { TLB_SINGLE_PAGE_FLUSH_CEILING } from '../../../src/mm/vm/tlb-shootdown.ts';
+import { DEFAULT_MAX_MAP_COUNT, MADV, MAP, PROT, TASK_SIZE } from '../../../src/mm/vm/types.ts';
+
+const ANON = MAP.PRIVATE | MAP.ANONYMOUS;
+const RW = PROT.READ | PROT.WRITE;
+const P = 4096;
+
+function errno(fn: () => unknown): string {
+  try {
+    fn();
+    return 'ok';
+  } catch (error) {
+    if (error instanceof SyscallError) return error.errno;
+    throw error;
+  }
+}
+
+test('Linux\'s figures: max_map_count 65530, mmu_gather batches of 510, a 33-page invlpg ceiling, khugepaged 511 / 4096, mmap_base TASK_SIZE − 128 MiB', () => {
+  assert.equal(DEFAULT_MAX_MAP_COUNT, 65530);
+  assert.equal(MAX_GATHER_BATCH, 510, '(PAGE_SIZE − 16-byte batch header) / 8');
+  assert.equal(TLB_SINGLE_PAGE_FLUSH_CEILING, 33, 'tlb_single_page_flush_ceiling');
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const { maxPtesNone, pagesToScan } = thpSettings(kernel.vm);
+  assert.deepEqual([maxPtesNone, pagesToScan], [511, 4096]);
+  assert.equal(kernel.vm.createAddressSpace().mmapBase, TASK_SIZE - 128 * 1024 * 1024);
+});
+
+test('mmap is ENOMEM once map_count is above max_map_count (do_mmap checks before it adds: the count reaches max + 1, as in Linux)', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const mm = kernel.vm.createAddressSpace({ maxMapCount: 3 });
+  // Gaps between them keep the VMAs from merging.
+  for (let i = 0; i < 4; i++) mm.mmap(0x1000_0000 + i * 2 * P, P, RW, ANON | MAP.FIXED);
+  assert.equal(mm.mapCount, 4);
+  assert.equal(errno(() => mm.mmap(0x2000_0000, P, RW, ANON)), 'ENOMEM');
+  assert.equal(mm.mapCount, 4, 'nothing mapped');
+  kernel.validate();
+});
+
+test('MADV_DONTNEED frees the pages and keeps the page tables; munmap of the whole range frees both', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const mm = kernel.vm.createAddressSpace();
+  setThpSettings(kernel.vm, { enabled: 'never' });
+  const a = mm.mmap(0x4000_0000, 64 * P, RW, ANON);
+  for (let i = 0; i < 64; i++) mm.writeByte(a + i * P, 1);
+  const tables = mm.pageTablePages;
+  mm.madvise(a, 64 * P, MADV.DONTNEED);
+  assert.equal(mm.rssAnonPages, 0);
+  assert.equal(mm.pageTablePages, tables, 'DONTNEED frees no page table');
+  assert.equal(mm.readByte(a), 0);
+  kernel.validate();
+});
+
+test('one range flush invalidates page by page up to 33 pages, and flushes the PCID beyond', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const vm = kernel.vm;
+  const mm = vm.createAddressSpace();
+  const cpu = new Cpu(kernel.ram, { preset: fullyAssociative(256) });
+  bindCpu(vm, cpu).switchTo(mm);
+  const a = mm.mmap(0x4000_0000, 200 * P, RW, ANON);
+  for (let i = 0; i < 200; i++) cpu.store8(a + i * P, 1);
+  const counters = (): { invlpg: number; flushes: number } => cpu.stats().tlb.counters;
+  const before = counters();
+  mm.munmap(a, 33 * P);
+  assert.deepEqual(counters(), { ...before, invlpg: before.invlpg + 33 }, '33 pages: 33 invlpg, no flush');
+  const mid = counters();
+  mm.munmap(a + 40 * P, 34 * P);
+  assert.deepEqual(counters(), { ...mid, flushes: mid.flushes + 1 }, '34 pages: one PCID flush, no invlpg');
+  kernel.validate();
+});
+
+test('copy-on-write: a CPU that cached the shared page reads the copy after the write, not the page the child keeps', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const vm = kernel.vm;
+  const mm = vm.createAddressSpace();
+  setThpSettings(vm, { enabled: 'never' });
+  const a = mm.mmap(0x4000_0000, P, RW, ANON);
+  mm.writeByte(a, 1);
+  const child = forkAddressSpace(mm, 'naive');
+  const cpu = new Cpu(kernel.ram, { preset: fullyAssociative(64) });
+  bindCpu(vm, cpu).switchTo(mm);
+  assert.equal(cpu.load8(a), 1, 'the shared page, read-only, in the TLB');
+  mm.writeByte(a, 2); // the kernel writes for the parent: a COW copy
+  assert.equal(cpu.load8(a), 2, 'the CPU reads the parent\'s copy');
+  assert.equal(child.readByte(a), 1, 'the child keeps the original');
+  kernel.validate();
+});
