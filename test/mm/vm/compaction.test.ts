@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { Kernel } from '../../../src/mm/kernel.ts';
 import { GFP } from '../../../src/mm/gfp.ts';
 import { compactionSuitable } from '../../../src/mm/vm/compaction.ts';
+import { pinUserPages, unpinUserPages } from '../../../src/mm/vm/pin.ts';
 import { fragmentationIndex } from '../../../src/mm/vmstat.ts';
 import type { AddressSpace } from '../../../src/mm/vm/mm-struct.ts';
 import { setThpSettings } from '../../../src/mm/vm/thp-settings.ts';
@@ -112,4 +113,24 @@ test('THP defrag: always compacts directly, never and madvise (without MADV_HUGE
   assert.equal(plain.kernel.vm.counter('compact_stall'), 0);
   assert.equal(plain.kernel.vm.counter('thp_fault_fallback'), 1);
   assert.equal(plain.kernel.vm.kcompactd(), true, 'the fault woke kcompactd');
+});
+
+test('compaction leaves a page with GUP references where it is (pinned for DMA: its frame must not move), and moves the others', () => {
+  const { kernel, mm, a, pages } = fragmented();
+  const vm = kernel.vm;
+  const frameOf = (vaddr: number): number => (vm.u[vm.tables.entry(mm.pgdPfn, vaddr, 1, false)] as number) >>> 12;
+  // Pin every fourth page left (each page left is at a + 64·k pages).
+  const pinned: { vaddr: number; pfn: number }[] = [];
+  for (let i = 0; i < pages; i += 256) pinned.push({ vaddr: a + i * P, pfn: pinUserPages(mm, a + i * P, 1, true)[0] as number });
+  const before = new Map<number, number>();
+  for (let i = 0; i < pages; i += 64) before.set(i, frameOf(a + i * P));
+  // A pinned page every 1 MiB leaves no 2 MiB block compaction could free: it runs to the end.
+  assert.equal(vm.compact(9), 'complete');
+  for (const { vaddr, pfn } of pinned) assert.equal(frameOf(vaddr), pfn, `pinned page at 0x${vaddr.toString(16)} stayed in its frame`);
+  let moved = 0;
+  for (let i = 0; i < pages; i += 64) if (i % 256 !== 0 && frameOf(a + i * P) !== before.get(i)) moved++;
+  assert.ok(moved > 0, 'unpinned pages moved');
+  for (let i = 0; i < pages; i += 64) assert.equal(mm.readByte(a + i * P), (i * 7) & 0xff);
+  unpinUserPages(vm, pinned.map((p) => p.pfn));
+  kernel.validate();
 });
