@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { Cpu } from '../../../src/machine/cpu.ts';
 import { fullyAssociative } from '../../../src/machine/tlb-presets.ts';
 import { Kernel } from '../../../src/mm/kernel.ts';
+import { PageFlag } from '../../../src/mm/types.ts';
 import { bindCpu } from '../../../src/mm/vm/cpu-binding.ts';
 import { SyscallError } from '../../../src/mm/vm/errors.ts';
 import { forkAddressSpace } from '../../../src/mm/vm/fork.ts';
@@ -94,4 +95,44 @@ test('copy-on-write: a CPU that cached the shared page reads the copy after the 
   assert.equal(cpu.load8(a), 2, 'the CPU reads the parent\'s copy');
   assert.equal(child.readByte(a), 1, 'the child keeps the original');
   kernel.validate();
+});
+
+test('validate() catches each corruption docs/vm.md says it checks, naming it, and passes again once it is undone', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const vm = kernel.vm;
+  setThpSettings(vm, { enabled: 'never' });
+  const mm = vm.createAddressSpace();
+  const a = mm.mmap(0x4000_0000, 4 * P, RW, ANON);
+  for (let i = 0; i < 4; i++) mm.writeByte(a + i * P, 1);
+  const child = forkAddressSpace(mm, 'naive');
+  void child;
+  const v = vm.vmalloc(2 * P);
+  assert.ok(v !== null);
+  kernel.validate();
+  const corrupt = (word: number, value: number, pattern: RegExp): void => {
+    const saved = vm.u[word] as number;
+    vm.u[word] = value >>> 0;
+    assert.throws(() => kernel.validate(), pattern);
+    vm.u[word] = saved;
+    kernel.validate();
+  };
+  // The kernel half of a process's PGD is init_mm's.
+  const pgdWord = (mm.pgdPfn * P) / 4 + 511 * 2;
+  corrupt(pgdWord, (vm.u[pgdWord] as number) ^ 0x1000, /kernel-half PGD word \d+ differs from init_mm's/);
+  // A page fork shares is read-only through both entries, and exclusive to neither.
+  const pte = vm.tables.entry(mm.pgdPfn, a, 1, false);
+  corrupt(pte, (vm.u[pte] as number) | 0x2, /is shared by 2 entries and one of them is writable/);
+  const pfn = (vm.u[pte] as number) >>> 12;
+  const flags = vm.memMap.flags[pfn] as number;
+  vm.memMap.flags[pfn] = flags | PageFlag.AnonExclusive;
+  assert.throws(() => kernel.validate(), /is AnonExclusive but 2 entries map it/);
+  vm.memMap.flags[pfn] = flags;
+  kernel.validate();
+  // vmalloc's trailing guard page stays unmapped.
+  const guard = vm.tables.entry(vm.kernelPgdPfn, v + 2 * P, 1, false);
+  corrupt(guard, (vm.u[guard - 2] as number) | 1, /vmalloc guard page at 0x[0-9a-f]+ is mapped/);
+  // A page table spans a VMA (free_pgtables frees the others).
+  const far = 0x7000_0000_00;
+  vm.tables.entry(mm.pgdPfn, far, 1, true);
+  assert.throws(() => kernel.validate(), /spans no VMA: expected free_pgtables to have freed it/);
 });
