@@ -136,3 +136,38 @@ test('validate() catches each corruption docs/vm.md says it checks, naming it, a
   vm.tables.entry(mm.pgdPfn, far, 1, true);
   assert.throws(() => kernel.validate(), /spans no VMA: expected free_pgtables to have freed it/);
 });
+
+test('madvise flag advice sets and clears Linux\'s VMA flags (RANDOM/SEQUENTIAL/NORMAL, DONTFORK/DOFORK); an advice kmem does not take is EINVAL; MAP_POPULATE and POPULATE_READ fault pages in', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const vm = kernel.vm;
+  setThpSettings(vm, { enabled: 'never' });
+  const mm = vm.createAddressSpace();
+  const a = mm.mmap(0x4000_0000, 4 * P, RW, ANON);
+  const flags = (): number => vm.vmas.flags(mm.vmaContaining(a));
+  const READ_HINTS = 0x8000 | 0x10000; // VM_SEQ_READ, VM_RAND_READ
+  mm.madvise(a, 4 * P, MADV.SEQUENTIAL);
+  assert.equal(flags() & READ_HINTS, 0x8000);
+  mm.madvise(a, 4 * P, MADV.RANDOM);
+  assert.equal(flags() & READ_HINTS, 0x10000, 'RANDOM replaces SEQUENTIAL');
+  mm.madvise(a, 4 * P, MADV.NORMAL);
+  assert.equal(flags() & READ_HINTS, 0);
+  mm.madvise(a, 4 * P, MADV.DONTFORK);
+  assert.equal(flags() & 0x20000, 0x20000, 'VM_DONTCOPY');
+  mm.madvise(a, 4 * P, MADV.DOFORK);
+  assert.equal(flags() & 0x20000, 0);
+  assert.equal(errno(() => mm.madvise(a, 4 * P, 8)), 'EINVAL', 'MADV_FREE (8): not modelled');
+  assert.equal(errno(() => mm.madvise(a, 4 * P, 25)), 'EINVAL', 'MADV_COLLAPSE (25): not modelled');
+  assert.equal(mm.rssAnonPages, 0);
+  mm.madvise(a, 2 * P, MADV.POPULATE_READ);
+  assert.equal(mm.faults > 0 && mm.readByte(a) === 0, true);
+  const b = mm.mmap(0x5000_0000, 8 * P, RW, ANON | MAP.POPULATE);
+  assert.equal(mm.rssAnonPages, 8, 'MAP_POPULATE on a writable mapping: write faults, 8 pages');
+  assert.equal(mm.readByte(b + 7 * P), 0);
+  kernel.validate();
+});
+
+test('/proc/meminfo lists its lines in Linux\'s order (fs/proc/meminfo.c)', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const names = kernel.vm.meminfo().trimEnd().split('\n').map((l) => l.split(':')[0]);
+  assert.deepEqual(names, ['MemTotal', 'MemFree', 'Active(anon)', 'Inactive(anon)', 'Unevictable', 'SwapTotal', 'SwapFree', 'AnonPages', 'PageTables', 'VmallocTotal', 'VmallocUsed', 'VmallocChunk', 'AnonHugePages']);
+});
