@@ -134,3 +134,21 @@ test('compaction leaves a page with GUP references where it is (pinned for DMA: 
   unpinUserPages(vm, pinned.map((p) => p.pfn));
   kernel.validate();
 });
+
+test('compaction_suitable: below compact_gap (2 << order free pages) it declines even where the fragmentation index says fragmentation', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const zone = kernel.pages.zones[1];
+  assert.ok(zone !== undefined);
+  const held: number[] = [];
+  for (const gfp of [GFP.MOVABLE, GFP.DMA]) {
+    for (let pfn = kernel.pages.tryAllocPages(0, gfp | GFP.NORETRY); pfn !== null; pfn = kernel.pages.tryAllocPages(0, gfp | GFP.NORETRY)) held.push(pfn);
+  }
+  // 700 scattered order-0 pages of the Normal zone free: more than 1 << 9, fewer than 2 << 9.
+  const normal = held.filter((pfn) => pfn >= zone.startPfn).sort((x, y) => x - y);
+  for (let i = 0; i < 1400; i += 2) kernel.pages.freePages(normal[i] as number, 0);
+  kernel.pages.drainPages();
+  assert.equal(zone.freePages, 700);
+  assert.ok(fragmentationIndex(zone, 9) > 500, 'by the index, a failure would be fragmentation');
+  assert.equal(compactionSuitable(zone, 9), false, '700 < 2 << 9: no room for the copies');
+  assert.equal(compactionSuitable(zone, 8), true, '700 ≥ 2 << 8, and fragmented');
+});
