@@ -29,6 +29,9 @@ test('explorer: the page draws every frame as the kernel counts it, runs a scena
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(server.resolvedUrls?.local[0] ?? '', { waitUntil: 'load' });
+    // The page's modules finish evaluating after 'load' when one of them awaits at top level (the
+    // lab's optional @thi.ng/malloc is imported that way): wait for the explorer's API to appear.
+    await page.waitForFunction(() => window.kmemExplorer !== undefined, undefined, { timeout: 30_000 });
     await page.evaluate(() => window.kmemExplorer.ready);
     assert.equal(await page.evaluate(() => window.crossOriginIsolated), true, 'the dev server sends COOP/COEP');
 
