@@ -171,3 +171,15 @@ test('/proc/meminfo lists its lines in Linux\'s order (fs/proc/meminfo.c)', () =
   const names = kernel.vm.meminfo().trimEnd().split('\n').map((l) => l.split(':')[0]);
   assert.deepEqual(names, ['MemTotal', 'MemFree', 'Active(anon)', 'Inactive(anon)', 'Unevictable', 'SwapTotal', 'SwapFree', 'AnonPages', 'PageTables', 'VmallocTotal', 'VmallocUsed', 'VmallocChunk', 'AnonHugePages']);
 });
+
+test('THP alignment of anonymous mmap: an already aligned top-down area gives its upper part, so 2 MiB mappings in a row lie back to back (and merge), as __thp_get_unmapped_area', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  setThpSettings(kernel.vm, { align: 'linux-6.12' });
+  const mm = kernel.vm.createAddressSpace();
+  const first = mm.mmap(0, 2 << 20, RW, ANON);
+  const second = mm.mmap(0, 2 << 20, RW, ANON);
+  assert.equal(first % (2 << 20), 0);
+  assert.equal(second, first - (2 << 20), 'directly below the first: no 2 MiB hole');
+  assert.equal(mm.mapCount, 1, 'one VMA of 4 MiB');
+  kernel.validate();
+});
