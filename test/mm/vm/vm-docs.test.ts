@@ -8,6 +8,7 @@ import { PageFlag } from '../../../src/mm/types.ts';
 import { bindCpu } from '../../../src/mm/vm/cpu-binding.ts';
 import { SyscallError } from '../../../src/mm/vm/errors.ts';
 import { forkAddressSpace } from '../../../src/mm/vm/fork.ts';
+import { mlock } from '../../../src/mm/secret/tags.ts';
 import { MAX_GATHER_BATCH } from '../../../src/mm/vm/mmu-gather.ts';
 import { setThpSettings, thpSettings } from '../../../src/mm/vm/thp-settings.ts';
 import { TLB_SINGLE_PAGE_FLUSH_CEILING } from '../../../src/mm/vm/tlb-shootdown.ts';
@@ -181,5 +182,17 @@ test('THP alignment of anonymous mmap: an already aligned top-down area gives it
   assert.equal(first % (2 << 20), 0);
   assert.equal(second, first - (2 << 20), 'directly below the first: no 2 MiB hole');
   assert.equal(mm.mapCount, 1, 'one VMA of 4 MiB');
+  kernel.validate();
+});
+
+test('fork: the child does not inherit mlock, and VMAs the parent kept apart by mlock alone are one mapping in the child', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const mm = kernel.vm.createAddressSpace();
+  const a = mm.mmap(0x4000_0000, 8 * P, RW, ANON);
+  mlock(mm, a + 2 * P, 2 * P);
+  assert.equal(mm.mapCount, 3, 'the mlocked middle is a VMA of its own');
+  const child = forkAddressSpace(mm, 'naive');
+  assert.equal(child.mapCount, 1);
+  assert.equal(kernel.vm.vmas.flags(child.vmaContaining(a + 2 * P)) & 0x2000, 0, 'no VM_LOCKED');
   kernel.validate();
 });
