@@ -196,3 +196,18 @@ test('fork: the child does not inherit mlock, and VMAs the parent kept apart by 
   assert.equal(kernel.vm.vmas.flags(child.vmaContaining(a + 2 * P)) & 0x2000, 0, 'no VM_LOCKED');
   kernel.validate();
 });
+
+test('anon_vma: a VMA that differs from its neighbour only in access flags takes the neighbour\'s on its first fault (find_mergeable_anon_vma), so an mprotect that evens the flags merges them', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  setThpSettings(kernel.vm, { enabled: 'never' });
+  const mm = kernel.vm.createAddressSpace();
+  const a = mm.mmap(0x4000_0000, 4 * P, RW, ANON);
+  mm.mprotect(a + 2 * P, 2 * P, RW | PROT.EXEC);
+  assert.equal(mm.mapCount, 2);
+  mm.writeByte(a, 1); // the RW VMA's first anonymous page: its anon_vma
+  mm.writeByte(a + 3 * P, 2); // the RWX VMA's, while the flags still differ: the neighbour's anon_vma
+  mm.mprotect(a + 2 * P, 2 * P, RW);
+  assert.equal(mm.mapCount, 1, 'same flags and the same anon_vma: one VMA');
+  assert.deepEqual([mm.readByte(a), mm.readByte(a + 3 * P)], [1, 2]);
+  kernel.validate();
+});
