@@ -211,3 +211,17 @@ test('anon_vma: a VMA that differs from its neighbour only in access flags takes
   assert.deepEqual([mm.readByte(a), mm.readByte(a + 3 * P)], [1, 2]);
   kernel.validate();
 });
+
+test('mmap\'s search: top-down below mmap_base, then, where that finds no room, bottom-up from TASK_SIZE / 3', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const mm = kernel.vm.createAddressSpace();
+  const base = mm.mmapBase;
+  // Everything from 64 KiB up to 512 KiB below mmap_base is taken: no 1 MiB hole below mmap_base.
+  const low = 0x10000;
+  const top = base - 0x80000;
+  mm.mmap(low, top - low, PROT.READ, ANON | MAP.FIXED);
+  const addr = mm.mmap(0, 1 << 20, RW, ANON);
+  assert.equal(addr, top, 'the lowest room above TASK_SIZE / 3: right after the big mapping, reaching above mmap_base');
+  assert.ok(addr + (1 << 20) > base);
+  kernel.validate();
+});
