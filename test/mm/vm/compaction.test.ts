@@ -152,3 +152,18 @@ test('compaction_suitable: below compact_gap (2 << order free pages) it declines
   assert.equal(compactionSuitable(zone, 9), false, '700 < 2 << 9: no room for the copies');
   assert.equal(compactionSuitable(zone, 8), true, '700 ≥ 2 << 8, and fragmented');
 });
+
+test('compaction skips a page whose mm it cannot lock at once (async migration\'s trylock), and moves it once the lock is free', () => {
+  const { kernel, mm } = fragmented();
+  const vm = kernel.vm;
+  mm.lockMmap(); // another thread in an mmap call of this process
+  try {
+    assert.equal(vm.compact(9), 'complete', 'every movable page belongs to the locked mm');
+    assert.equal(vm.counter('pgmigrate_success'), 0);
+  } finally {
+    mm.lock.release();
+  }
+  assert.equal(vm.compact(9), 'success');
+  assert.ok(vm.counter('pgmigrate_success') > 0);
+  kernel.validate();
+});
