@@ -5,13 +5,14 @@
  * the static report has tooltips without any script.
  *
  * vega and vega-lite are optional dependencies (`npm install --omit=optional` leaves them out): they
- * are loaded on the first chart, so that every command that draws none works without them.
+ * are loaded on the first chart (util/optional-module.ts), so that every command that draws none
+ * works without them.
  */
 import type * as VegaModule from 'vega';
 import type { View, logger } from 'vega';
 import type * as VegaLiteModule from 'vega-lite';
 import { chartSpec } from '../../lab/chart.ts';
-import { MissingOptionalPackageError } from '../../lab/measured-pool.ts';
+import { OptionalModule } from '../../util/optional-module.ts';
 import type { Plot } from '../../lab/scenario.ts';
 
 /**
@@ -22,21 +23,14 @@ export const chartWarnings: string[] = [];
 
 type Vega = typeof VegaModule;
 type VegaLite = typeof VegaLiteModule;
-let libraries: Promise<{ vega: Vega; vegaLite: VegaLite }> | null = null;
+let libraries: Promise<[OptionalModule<Vega>, OptionalModule<VegaLite>]> | null = null;
 
 /** vega and vega-lite, imported once; a typed error naming the package where one is missing. */
-function chartLibraries(): Promise<{ vega: Vega; vegaLite: VegaLite }> {
-  libraries ??= (async () => {
-    const load = async <T>(name: string, load: () => Promise<T>): Promise<T> => {
-      try {
-        return await load();
-      } catch (error) {
-        throw new MissingOptionalPackageError(name, 'drawing the report\'s charts', error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error));
-      }
-    };
-    return { vega: await load('vega', () => import('vega')), vegaLite: await load('vega-lite', () => import('vega-lite')) };
-  })();
-  return libraries;
+async function chartLibraries(): Promise<{ vega: Vega; vegaLite: VegaLite }> {
+  libraries ??= Promise.all([OptionalModule.load('vega', () => import('vega')), OptionalModule.load('vega-lite', () => import('vega-lite'))]);
+  const [vega, vegaLite] = await libraries;
+  const forWhat = "drawing the report's charts";
+  return { vega: vega.get(forWhat), vegaLite: vegaLite.get(forWhat) };
 }
 
 function collectingLogger(vega: Vega): ReturnType<typeof logger> {
