@@ -36,6 +36,15 @@ export interface IndexLinks {
 
 const NIL = -1;
 
+/** Internal tier: `node` is linked where its own links say (Linux's __list_del_entry_valid); an InvariantError naming `op` otherwise. */
+function checkLinked(words: Int32Array, at: number, links: IndexLinks, node: number, op: string): void {
+  const after = links.next[node] as number;
+  const before = links.prev[node] as number;
+  if ((before === NIL ? words[at] : links.next[before]) !== node || (after === NIL ? words[at + 1] : links.prev[after]) !== node) {
+    throw new InvariantError(`${links.name} ${op}: node ${node} is not linked where its links say (prev ${before}, next ${after}); expected a node on this list`);
+  }
+}
+
 /** Links `node` at the head (or, with `toTail`, the tail) of the list whose [head, tail, count] start at words[at]. */
 export function indexListAdd(words: Int32Array, at: number, links: IndexLinks, node: number, toTail: boolean): void {
   const { next, prev } = links;
@@ -62,13 +71,10 @@ export function indexListAdd(words: Int32Array, at: number, links: IndexLinks, n
 
 /** Unlinks `node` from the list whose [head, tail, count] start at words[at]; its links are left as they were. */
 export function indexListDel(words: Int32Array, at: number, links: IndexLinks, node: number): void {
+  checkLinked(words, at, links, node, 'del');
   const { next, prev } = links;
   const after = next[node] as number;
   const before = prev[node] as number;
-  // Internal tier: the node is linked where its own links say.
-  if ((before === NIL ? words[at] : next[before]) !== node || (after === NIL ? words[at + 1] : prev[after]) !== node) {
-    throw new InvariantError(`${links.name} del: node ${node} is not linked where its links say (prev ${before}, next ${after}); expected a node on this list`);
-  }
   if (before === NIL) words[at] = after;
   else next[before] = after;
   if (after === NIL) words[at + 1] = before;
@@ -78,12 +84,10 @@ export function indexListDel(words: Int32Array, at: number, links: IndexLinks, n
 
 /** Puts `replacement` in `node`'s place on the list whose [head, tail, count] start at words[at] (Linux's list_replace); `node`'s links are left as they were. */
 export function indexListReplace(words: Int32Array, at: number, links: IndexLinks, node: number, replacement: number): void {
+  checkLinked(words, at, links, node, 'replace');
   const { next, prev } = links;
   const after = next[node] as number;
   const before = prev[node] as number;
-  if ((before === NIL ? words[at] : next[before]) !== node || (after === NIL ? words[at + 1] : prev[after]) !== node) {
-    throw new InvariantError(`${links.name} replace: node ${node} is not linked where its links say (prev ${before}, next ${after}); expected a node on this list`);
-  }
   prev[replacement] = before;
   next[replacement] = after;
   if (before === NIL) words[at] = replacement;

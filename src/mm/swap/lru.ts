@@ -74,9 +74,16 @@ function listFlags(list: LruList): number {
   return PageFlag.Lru | (list === LruList.Active ? PageFlag.Active : list === LruList.Unevictable ? PageFlag.Unevictable : 0);
 }
 
-/** The LRU lists' links (index-list.ts): next in mem_map.firstObject, prev in mem_map.prev. */
+const linksByMemMap = new WeakMap<object, IndexLinks>();
+
+/** The LRU lists' links (index-list.ts): next in mem_map.firstObject, prev in mem_map.prev; one object per mem_map (a fault adds a page). */
 function lruLinks(vm: Vm): IndexLinks {
-  return { next: vm.memMap.firstObject, prev: vm.memMap.prev, name: 'LRU list' };
+  let links = linksByMemMap.get(vm.memMap);
+  if (links === undefined) {
+    links = { next: vm.memMap.firstObject, prev: vm.memMap.prev, name: 'LRU list' };
+    linksByMemMap.set(vm.memMap, links);
+  }
+  return links;
 }
 
 /** Links pfn at the head of `list` (the lock held). */
