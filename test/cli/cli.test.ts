@@ -205,6 +205,40 @@ test("what README's examples write in the repository root (my.trace, chip.nand) 
   assert.equal(ignored('examples/traces/new.trace'), 1, 'a trace added under examples/ is still seen');
 });
 
+test('bin/kmem.mjs in a checkout whose src/ changed since the build runs the setup first, its output on stderr, then the fresh build; once built, no setup', () => {
+  // A stand-in checkout: the real bin/kmem.mjs and scripts/library-build.mjs, a fake setup that
+  // prints on stdout (as npm ci does) and builds a dist/cli/main.js answering 'fresh'.
+  const root = mkdtempSync(join(tmpdir(), 'kmem-bin-'));
+  try {
+    for (const dir of ['bin', 'scripts', 'src', 'dist/cli', 'node_modules/vega']) mkdirSync(join(root, dir), { recursive: true });
+    for (const file of ['bin/kmem.mjs', 'scripts/library-build.mjs']) writeFileSync(join(root, file), readFileSync(join(ROOT, file)));
+    writeFileSync(join(root, 'dist/cli/main.js'), "export async function cli() { process.stdout.write('stale\\n'); return 0; }\n");
+    writeFileSync(join(root, 'src/a.ts'), 'export {};\n');
+    utimesSync(join(root, 'src/a.ts'), 2_000_000, 2_000_000);
+    markLibraryBuilt(root, 1_000_000_000); // built before src/a.ts changed
+    writeFileSync(
+      join(root, 'scripts/setup.mjs'),
+      [
+        "import { writeFileSync } from 'node:fs';",
+        "import { libraryBuildDue, markLibraryBuilt } from './library-build.mjs';",
+        "const root = new URL('..', import.meta.url).pathname;",
+        "process.stdout.write('added 210 packages\\n');",
+        "writeFileSync(root + 'dist/cli/main.js', \"export async function cli() { process.stdout.write('fresh\\\\n'); return 0; }\\n\");",
+        'markLibraryBuilt(root, libraryBuildDue(root));',
+        '',
+      ].join('\n'),
+    );
+    const first = spawnSync(process.execPath, [join(root, 'bin/kmem.mjs'), '--version'], { encoding: 'utf8' });
+    assert.equal(first.status, 0, first.stderr);
+    assert.equal(first.stdout, 'fresh\n', 'stdout holds the command\'s output only, from the new build');
+    assert.match(first.stderr, /^kmem: src\/ changed since the last build: rebuilding dist\/ with scripts\/setup\.mjs\nadded 210 packages\n$/);
+    const second = spawnSync(process.execPath, [join(root, 'bin/kmem.mjs'), '--version'], { encoding: 'utf8' });
+    assert.deepEqual([second.status, second.stdout, second.stderr], [0, 'fresh\n', ''], 'built: no setup');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('bin/kmem.mjs (npx kmem) runs the compiled command from dist/', () => {
   const result = spawnSync(process.execPath, ['bin/kmem.mjs', '--version'], { cwd: ROOT, encoding: 'utf8' });
   assert.equal(result.status, 0, result.stderr);
