@@ -2,11 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cpu } from '../../../src/machine/cpu.ts';
-import { fullyAssociative, skylake } from '../../../src/machine/tlb-presets.ts';
+import { skylake } from '../../../src/machine/tlb-presets.ts';
 import { Kernel } from '../../../src/mm/kernel.ts';
 import { bindCpu } from '../../../src/mm/vm/cpu-binding.ts';
 import { SegvError } from '../../../src/mm/vm/errors.ts';
 import { setThpSettings } from '../../../src/mm/vm/thp-settings.ts';
+import { bootWithCpu } from '../../helpers/bound-cpu.ts';
 import { MADV, MAP, PMD_SIZE, PROT } from '../../../src/mm/vm/types.ts';
 
 const ANON = MAP.PRIVATE | MAP.ANONYMOUS;
@@ -33,11 +34,7 @@ test('CPU loads and stores fault pages in through the kernel handler; a refused 
 });
 
 test('no CPU reads through a stale TLB entry after munmap, mprotect or MADV_DONTNEED returns', () => {
-  const kernel = Kernel.boot({ ramBytes: '32MiB' });
-  const vm = kernel.vm;
-  const mm = vm.createAddressSpace();
-  const cpu = new Cpu(kernel.ram, { preset: fullyAssociative(64) });
-  bindCpu(vm, cpu).switchTo(mm);
+  const { kernel, mm, cpu } = bootWithCpu({ ramBytes: '32MiB', tlbEntries: 64 });
   const a = mm.mmap(0, 64 * P, RW, ANON);
   for (let i = 0; i < 64; i++) cpu.store8(a + i * P, 1);
   assert.equal(cpu.load8(a), 1, 'cached in the TLB');
@@ -79,12 +76,7 @@ test('no CPU reads through a stale TLB entry after compaction migrates its pages
   // Compaction: most of RAM in 4 KiB pages, all but every 64th unmapped; the CPU caches a
   // translation of each page left, compaction moves them, then the kernel writes each page anew.
   {
-    const kernel = Kernel.boot({ ramBytes: '32MiB' });
-    const vm = kernel.vm;
-    setThpSettings(vm, { enabled: 'never' });
-    const mm = vm.createAddressSpace();
-    const cpu = new Cpu(kernel.ram, { preset: fullyAssociative(1024) });
-    bindCpu(vm, cpu).switchTo(mm);
+    const { kernel, vm, mm, cpu } = bootWithCpu({ ramBytes: '32MiB', tlbEntries: 1024, thp: 'never' });
     const pages = kernel.pages.freePagesTotal - 600;
     const a = mm.mmap(0x40000000, pages * P, RW, ANON);
     for (let i = 0; i < pages; i++) mm.writeByte(a + i * P, 1);
@@ -102,12 +94,7 @@ test('no CPU reads through a stale TLB entry after compaction migrates its pages
   // khugepaged: the CPU caches 512 small pages' translations; the collapse copies them into one
   // THP and frees them.
   {
-    const kernel = Kernel.boot({ ramBytes: '64MiB' });
-    const vm = kernel.vm;
-    setThpSettings(vm, { enabled: 'never' });
-    const mm = vm.createAddressSpace();
-    const cpu = new Cpu(kernel.ram, { preset: fullyAssociative(1024) });
-    bindCpu(vm, cpu).switchTo(mm);
+    const { kernel, vm, mm, cpu } = bootWithCpu({ ramBytes: '64MiB', tlbEntries: 1024, thp: 'never' });
     const a = mm.mmap(0x40000000, PMD_SIZE, RW, ANON);
     for (let i = 0; i < 512; i++) cpu.store8(a + i * P, 1);
     setThpSettings(vm, { enabled: 'always' });

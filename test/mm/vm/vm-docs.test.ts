@@ -12,7 +12,9 @@ import { mlock } from '../../../src/mm/secret/tags.ts';
 import { MAX_GATHER_BATCH } from '../../../src/mm/vm/mmu-gather.ts';
 import { setThpSettings, thpSettings } from '../../../src/mm/vm/thp-settings.ts';
 import { TLB_SINGLE_PAGE_FLUSH_CEILING } from '../../../src/mm/vm/tlb-shootdown.ts';
-import { DEFAULT_MAX_MAP_COUNT, MADV, MAP, PROT, TASK_SIZE } from '../../../src/mm/vm/types.ts';
+import { DEFAULT_MAX_MAP_COUNT, MADV, MAP, PROT, TASK_SIZE, VM } from '../../../src/mm/vm/types.ts';
+import { PTE_PRESENT, PTE_WRITABLE } from '../../../src/machine/pte.ts';
+import { bootWithCpu } from '../../helpers/bound-cpu.ts';
 
 const ANON = MAP.PRIVATE | MAP.ANONYMOUS;
 const RW = PROT.READ | PROT.WRITE;
@@ -64,11 +66,7 @@ test('MADV_DONTNEED frees the pages and keeps the page tables; munmap of the who
 });
 
 test('one range flush invalidates page by page up to 33 pages, and flushes the PCID beyond', () => {
-  const kernel = Kernel.boot({ ramBytes: '32MiB' });
-  const vm = kernel.vm;
-  const mm = vm.createAddressSpace();
-  const cpu = new Cpu(kernel.ram, { preset: fullyAssociative(256) });
-  bindCpu(vm, cpu).switchTo(mm);
+  const { kernel, mm, cpu } = bootWithCpu({ ramBytes: '32MiB', tlbEntries: 256 });
   const a = mm.mmap(0x4000_0000, 200 * P, RW, ANON);
   for (let i = 0; i < 200; i++) cpu.store8(a + i * P, 1);
   const counters = (): { invlpg: number; flushes: number } => cpu.stats().tlb.counters;
@@ -105,8 +103,7 @@ test('validate() catches each corruption docs/vm.md says it checks, naming it, a
   const mm = vm.createAddressSpace();
   const a = mm.mmap(0x4000_0000, 4 * P, RW, ANON);
   for (let i = 0; i < 4; i++) mm.writeByte(a + i * P, 1);
-  const child = forkAddressSpace(mm, 'naive');
-  void child;
+  forkAddressSpace(mm, 'naive'); // the child shares the four pages, read-only
   const v = vm.vmalloc(2 * P);
   assert.ok(v !== null);
   kernel.validate();
@@ -122,7 +119,7 @@ test('validate() catches each corruption docs/vm.md says it checks, naming it, a
   corrupt(pgdWord, (vm.u[pgdWord] as number) ^ 0x1000, /kernel-half PGD word \d+ differs from init_mm's/);
   // A page fork shares is read-only through both entries, and exclusive to neither.
   const pte = vm.tables.entry(mm.pgdPfn, a, 1, false);
-  corrupt(pte, (vm.u[pte] as number) | 0x2, /is shared by 2 entries and one of them is writable/);
+  corrupt(pte, (vm.u[pte] as number) | PTE_WRITABLE, /is shared by 2 entries and one of them is writable/);
   const pfn = (vm.u[pte] as number) >>> 12;
   const flags = vm.memMap.flags[pfn] as number;
   vm.memMap.flags[pfn] = flags | PageFlag.AnonExclusive;
@@ -131,7 +128,7 @@ test('validate() catches each corruption docs/vm.md says it checks, naming it, a
   kernel.validate();
   // vmalloc's trailing guard page stays unmapped.
   const guard = vm.tables.entry(vm.kernelPgdPfn, v + 2 * P, 1, false);
-  corrupt(guard, (vm.u[guard - 2] as number) | 1, /vmalloc guard page at 0x[0-9a-f]+ is mapped/);
+  corrupt(guard, (vm.u[guard - 2] as number) | PTE_PRESENT, /vmalloc guard page at 0x[0-9a-f]+ is mapped/);
   // A page table spans a VMA (free_pgtables frees the others).
   const far = 0x7000_0000_00;
   vm.tables.entry(mm.pgdPfn, far, 1, true);
@@ -145,17 +142,17 @@ test('madvise flag advice sets and clears Linux\'s VMA flags (RANDOM/SEQUENTIAL/
   const mm = vm.createAddressSpace();
   const a = mm.mmap(0x4000_0000, 4 * P, RW, ANON);
   const flags = (): number => vm.vmas.flags(mm.vmaContaining(a));
-  const READ_HINTS = 0x8000 | 0x10000; // VM_SEQ_READ, VM_RAND_READ
+  const READ_HINTS = VM.SEQ_READ | VM.RAND_READ;
   mm.madvise(a, 4 * P, MADV.SEQUENTIAL);
-  assert.equal(flags() & READ_HINTS, 0x8000);
+  assert.equal(flags() & READ_HINTS, VM.SEQ_READ);
   mm.madvise(a, 4 * P, MADV.RANDOM);
-  assert.equal(flags() & READ_HINTS, 0x10000, 'RANDOM replaces SEQUENTIAL');
+  assert.equal(flags() & READ_HINTS, VM.RAND_READ, 'RANDOM replaces SEQUENTIAL');
   mm.madvise(a, 4 * P, MADV.NORMAL);
   assert.equal(flags() & READ_HINTS, 0);
   mm.madvise(a, 4 * P, MADV.DONTFORK);
-  assert.equal(flags() & 0x20000, 0x20000, 'VM_DONTCOPY');
+  assert.equal(flags() & VM.DONTCOPY, VM.DONTCOPY);
   mm.madvise(a, 4 * P, MADV.DOFORK);
-  assert.equal(flags() & 0x20000, 0);
+  assert.equal(flags() & VM.DONTCOPY, 0);
   assert.equal(errno(() => mm.madvise(a, 4 * P, 8)), 'EINVAL', 'MADV_FREE (8): not modelled');
   assert.equal(errno(() => mm.madvise(a, 4 * P, 25)), 'EINVAL', 'MADV_COLLAPSE (25): not modelled');
   assert.equal(mm.rssAnonPages, 0);
@@ -193,7 +190,7 @@ test('fork: the child does not inherit mlock, and VMAs the parent kept apart by 
   assert.equal(mm.mapCount, 3, 'the mlocked middle is a VMA of its own');
   const child = forkAddressSpace(mm, 'naive');
   assert.equal(child.mapCount, 1);
-  assert.equal(kernel.vm.vmas.flags(child.vmaContaining(a + 2 * P)) & 0x2000, 0, 'no VM_LOCKED');
+  assert.equal(kernel.vm.vmas.flags(child.vmaContaining(a + 2 * P)) & VM.LOCKED, 0, 'no VM_LOCKED');
   kernel.validate();
 });
 
