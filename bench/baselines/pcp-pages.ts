@@ -16,7 +16,7 @@
  *          flags (allocated, not a slab's), mapcount and pincount 0 (not mapped, not pinned:
  *          Linux's bad_page check); the pageblock's migratetype picks the list (Unmovable
  *          by a branch); at `high` the pair would drain, past the fold point it would fold the
- *          frees counter (here: both throw); write flags, refcount 0, owner 0; push the hot end;
+ *          frees counter (here: both throw); write flags, refcount 0, owner the CPU's tag; push the hot end;
  *          count; count the free in an int32 word of the pcp
  * The data is laid out as kmem's arena is: struct page as a struct of arrays (mem_map.ts), the
  * pageblock migratetypes, the pcp words and rings (pcp.ts), all in one ArrayBuffer, and reached,
@@ -84,6 +84,7 @@ export function pcpReference(nrPages: number, firstPfn: number, high: number, ca
   const M = new Int32Array(arena.buffer);
   const B = new Uint8Array(arena.buffer);
   const mask = capacity - 1;
+  const ownTag = 1; // pcpOwnerTag(0)
   const countWord = PCPW + COUNT;
   const highWord = PCPW + HIGH;
   const freesWord = PCPW + FREES;
@@ -168,7 +169,7 @@ export function pcpReference(nrPages: number, firstPfn: number, high: number, ca
     m[countWord] = count;
     m[flagsAt] = PCP;
     m[REFCOUNT + pfn] = 0;
-    m[ownerAt] = 0;
+    m[ownerAt] = ownTag; // the CPU's tag (pcpOwnerTag)
     const end = m[endWord] as number;
     m[ring + end] = pfn;
     m[endWord] = (end + 1) & mask;

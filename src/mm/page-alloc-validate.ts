@@ -6,8 +6,8 @@
  *             linked both ways; count and tail pointer agree with the walk
  *   types     every pageblock a free block covers has the list's migratetype
  *   merging   no free block has a free buddy of the same order
- *   pcp       every CPU's per-CPU list of every zone: Pcp pages of order 0 inside the zone, linked
- *             both ways, as many as the pcp's count, count < high; batch ≥ 1
+ *   pcp       every CPU's per-CPU list of every zone: Pcp pages of order 0 inside the zone, with
+ *             the CPU's owner tag, as many as the pcp's count, count < high; batch ≥ 1
  *   frames    every frame is exactly one of: reserved, in a free block, in an allocated block;
  *             allocated blocks are aligned and inside their zone; compound tails point to their head
  *   counts    Σ free blocks = zone free; reserved + free + pcp + allocated = spanned; managed = spanned -
@@ -17,7 +17,7 @@ import { InvariantError } from '../util/errors.ts';
 import { H } from './arena-header.ts';
 import type { PageAllocator } from './page-alloc.ts';
 import { pageAllocInternals } from './page-alloc.ts';
-import { P, PCP_FREES_FOLD, pcpBaseOf, pcpLength, pcpList, pcpRing } from './pcp.ts';
+import { P, PCP_FREES_FOLD, pcpBaseOf, pcpLength, pcpList, pcpOwnerTag, pcpRing } from './pcp.ts';
 import {
   MAX_PAGE_ORDER,
   MIGRATE_PCPTYPES,
@@ -104,7 +104,7 @@ function validateFreeLists(pa: PageAllocator, zone: Zone, covered: Uint8Array): 
 /** Walks every CPU's per-CPU lists of the zone; returns the pages on them. */
 function validatePcpLists(pa: PageAllocator, zone: Zone, covered: Uint8Array): number {
   const { pcp, cpus } = pageAllocInternals(pa);
-  const { flags, order: orders } = pa.memMap;
+  const { flags, order: orders, owner } = pa.memMap;
   let total = 0;
   for (let cpu = 0; cpu < cpus; cpu++) {
     const base = pcpBaseOf(cpu, zone.id);
@@ -131,6 +131,7 @@ function validatePcpLists(pa: PageAllocator, zone: Zone, covered: Uint8Array): n
         const pfn = pcp[ring + ((start + i) & (capacity - 1))] as number;
         if (!zone.contains(pfn)) fail(`${where} ${MIGRATETYPE_NAMES[mt]}: pfn ${pfn} is outside the zone`);
         if (flags[pfn] !== PageFlag.Pcp || orders[pfn] !== 0) fail(`${where} ${MIGRATETYPE_NAMES[mt]}: pfn ${pfn} has flags 0x${(flags[pfn] ?? 0).toString(16)} order ${orders[pfn]}, expected a Pcp page of order 0`);
+        if (owner[pfn] !== pcpOwnerTag(cpu)) fail(`${where} ${MIGRATETYPE_NAMES[mt]}: pfn ${pfn} has owner tag ${owner[pfn]}, expected its CPU's, ${pcpOwnerTag(cpu)}`);
         if (covered[pfn] !== 0) fail(`${where}: pfn ${pfn} is also on another list`);
         covered[pfn] = PCP;
         walked++;

@@ -35,6 +35,7 @@ import type { Ram } from '../machine/ram.ts';
 import { PAGE_SIZE } from '../machine/ram.ts';
 import { LockStatsRecord, type LockStatValues } from '../sync/lock-stats.ts';
 import { LOCK_STAT_COUNT } from '../sync/types.ts';
+import type { LockOwner } from '../sync/lock-word.ts';
 import { assert } from '../util/assert.ts';
 import { ArgumentError } from '../util/errors.ts';
 import { BootFlag, H } from './arena-header.ts';
@@ -56,6 +57,7 @@ import { GFP, GFP_VALID_MASK, checkGfp, gfpMigratetype } from './gfp.ts';
 import type { MemMap } from './mem-map.ts';
 import type { Memblock } from './memblock.ts';
 import { rmqueueFallback } from './page-alloc-fallback.ts';
+import { repairZone } from './page-alloc-repair.ts';
 import { validatePageAllocator } from './page-alloc-validate.ts';
 import {
   P,
@@ -65,6 +67,8 @@ import {
   PcpStat,
   pcpBaseOf,
   pcpCapacity,
+  pcpCpu,
+  pcpEmpty,
   pcpFoldFrees,
   pcpInit,
   pcpList,
@@ -73,6 +77,7 @@ import {
   pcpPushCold,
   pcpPushHot,
   pcpRegionWords,
+  pcpOwnerTag,
   pcpRing,
   pcpStatBase,
   pcpZoneId,
@@ -331,9 +336,11 @@ export class PageAllocator {
    * order-0 allocation or free) and how to name a page's owner in errors. Until then, order-0
    * pages bypass the per-CPU lists.
    */
-  connect(cpuSource: () => number, describeOwner: (pfn: number) => string): void {
+  connect(cpuSource: () => number, describeOwner: (pfn: number) => string, lockOwner?: LockOwner): void {
     this.#cpuSource = cpuSource;
     this.#describeOwner = describeOwner;
+    // A zone lock a worker died holding is taken over, and the zone rebuilt first (page-alloc-repair.ts).
+    if (lockOwner !== undefined) for (const zone of this.zones) zone.adoptLockOwner(lockOwner, () => repairZone(this.#core, zone));
   }
 
   /** The CPU whose per-CPU lists this wrapper uses, or −1 while it has none. */
@@ -434,7 +441,48 @@ export class PageAllocator {
    */
   drainCpu(cpu: number): number {
     if (!(Number.isInteger(cpu) && cpu >= 0 && cpu < this.#cpus)) throw new ArgumentError(`cpu ${cpu}: expected an integer in [0, ${this.#cpus})`);
-    return this.#drainCpuAt(cpu * MAX_NR_ZONES * PCP_WORDS);
+    let pages = 0;
+    for (const zone of this.zones) pages += this.#reclaimPcp(zone, cpu);
+    return pages;
+  }
+
+  /**
+   * drainCpu's work in one zone, under its lock: the CPU's pages are found by what struct page says
+   * (flags Pcp, the CPU's owner tag: pcpOwnerTag), not by the lists' words, because the thread that
+   * held the CPU may have been killed half-way through an operation: a page it had taken off its
+   * list and not yet handed out, a page added to a ring but not yet counted, a count that was not
+   * yet updated. Then the lists are emptied and the pages freed to the buddy allocator. O(pages of
+   * the zone), once per offline.
+   */
+  #reclaimPcp(zone: Zone, cpu: number): number {
+    const w = this.#pcp;
+    const base = pcpBaseOf(cpu, zone.id);
+    const tag = pcpOwnerTag(cpu);
+    const flags = this.#flags;
+    let n = 0;
+    zone.lock.acquire();
+    try {
+      const pages: number[] = [];
+      for (let pfn = zone.startPfn; pfn < zone.endPfn; pfn++) {
+        if (((flags[pfn] as number) & PageFlag.Pcp) !== 0 && this.#owner[pfn] === tag) pages.push(pfn);
+      }
+      pcpFoldFrees(w, this.#pcpStats, base);
+      pcpEmpty(w, base);
+      for (const pfn of pages) {
+        flags[pfn] = PageFlag.Freed;
+        this.#owner[pfn] = 0;
+        freeOneBlock(this.#core, zone, pfn, 0);
+      }
+      n = pages.length;
+      zone.count(ZoneStat.freeBlocks, n);
+      zone.count(ZoneStat.freePages, n);
+    } finally {
+      zone.lock.release();
+    }
+    const stat = pcpStatBase(base);
+    this.#pcpStats[stat + PcpStat.drains] = (this.#pcpStats[stat + PcpStat.drains] as number) + 1;
+    this.#pcpStats[stat + PcpStat.drainPages] = (this.#pcpStats[stat + PcpStat.drainPages] as number) + n;
+    return n;
   }
 
   /**
@@ -594,20 +642,23 @@ export class PageAllocator {
     }
     if (owner !== 0 && (owner >>> 0) !== owner) throw new ArgumentError(`owner tag ${owner}: expected an unsigned 32-bit integer`);
     const mt = gfpMigratetype(gfp, this.groupByMobility);
-    let pfn = this.#attempt(order, gfp, mt);
+    let pfn = this.#attempt(order, gfp, mt, owner);
     // Pages parked on this CPU's lists are free too: give them back and try again (drain_all_pages
     // in __alloc_pages_direct_reclaim, before the shrinkers and the OOM killer).
-    if (pfn === NO_PFN && this.drainPages() > 0) pfn = this.#attempt(order, gfp, mt);
+    if (pfn === NO_PFN && this.drainPages() > 0) pfn = this.#attempt(order, gfp, mt, owner);
     if (pfn === NO_PFN && (gfp & GFP.NORETRY) === 0 && this.shrinkers.shrinkAll() > 0) {
       this.drainPages();
-      pfn = this.#attempt(order, gfp, mt);
+      pfn = this.#attempt(order, gfp, mt, owner);
     }
-    if (pfn !== NO_PFN) this.#prepNewPage(pfn, order, gfp, owner);
+    if (pfn !== NO_PFN && (gfp & GFP.ZERO) !== 0) this.ram.bytes.fill(0, pfn * PAGE_SIZE, (pfn + (1 << order)) * PAGE_SIZE);
     return pfn;
   }
 
-  /** One try: the per-CPU list (order 0), else the buddy lists zone by zone. NO_PFN on failure. */
-  #attempt(order: number, gfp: number, mt: number): number {
+  /**
+   * One try: the per-CPU list (order 0), else the buddy lists zone by zone; the block is marked
+   * allocated to `owner` where it is taken (off the list, or under the zone lock). NO_PFN on failure.
+   */
+  #attempt(order: number, gfp: number, mt: number, owner: number): number {
     if (this.pageLimit > 0) {
       const after = Atomics.add(this.header.words, H.PAGES_LIMITED, 1 << order) + (1 << order);
       if (after > this.pageLimit) {
@@ -619,8 +670,9 @@ export class PageAllocator {
     let pfn = NO_PFN;
     if (order === 0 && (this.#pcpBase >= 0 || this.#claimPcp())) {
       pfn = this.#pcpAlloc(this.#pcpBase + ((gfp & GFP.DMA) !== 0 ? 0 : this.#topZone * PCP_WORDS), mt);
+      if (pfn !== NO_PFN) this.#prepNewPage(pfn, 0, gfp, owner);
     }
-    if (pfn === NO_PFN) pfn = this.#buddyAlloc(order, gfp, mt);
+    if (pfn === NO_PFN) pfn = this.#buddyAlloc(order, gfp, mt, owner);
     if (pfn === NO_PFN) {
       if (this.pageLimit > 0) Atomics.sub(this.header.words, H.PAGES_LIMITED, 1 << order);
       this.lastFailure = 'exhausted';
@@ -646,6 +698,9 @@ export class PageAllocator {
 
   /** free_unref_page: onto the head of this CPU's list; a batch goes back when the list reaches high. */
   #pcpFree(pfn: number, flags: number, base: number): void {
+    // Computed first: between the flags' change and the owner's, no call (where V8 may stop a
+    // terminated worker), so that a Pcp page always carries its CPU's tag (pcpOwnerTag).
+    const tag = pcpOwnerTag(pcpCpu(base));
     if (this.#shared) {
       // The one word that decides who frees the page: of two racing frees exactly one changes it.
       if (Atomics.compareExchange(this.#flags, pfn, flags, PageFlag.Pcp) !== flags) this.#diagnoseBadFree(pfn, 0, this.#owner[pfn] as number);
@@ -653,7 +708,7 @@ export class PageAllocator {
       this.#flags[pfn] = PageFlag.Pcp;
     }
     this.#refcount[pfn] = 0;
-    this.#owner[pfn] = 0;
+    this.#owner[pfn] = tag;
     const w = this.#pcp;
     const mt = this.pageblockMt[pfn >>> PAGEBLOCK_ORDER] as number;
     pcpPushHot(w, pcpList(base, mt), pcpRing(w, base, mt), (w[base + P.CAPACITY] as number) - 1, pfn);
@@ -674,6 +729,7 @@ export class PageAllocator {
     const list = pcpList(base, mt);
     const ring = pcpRing(w, base, mt);
     const mask = (w[base + P.CAPACITY] as number) - 1;
+    const tag = pcpOwnerTag(pcpCpu(base));
     let n = 0;
     zone.lock.acquire();
     try {
@@ -681,6 +737,7 @@ export class PageAllocator {
         let pfn = rmqueueSmallest(zone, 0, mt);
         if (pfn === NO_PFN && mt < MIGRATE_PCPTYPES) pfn = rmqueueFallback(this.#core, zone, 0, mt);
         if (pfn === NO_PFN) break;
+        this.#owner[pfn] = tag;
         this.#flags[pfn] = PageFlag.Pcp;
         this.#order[pfn] = 0;
         pcpPushCold(w, list, ring, mask, pfn);
@@ -783,6 +840,7 @@ export class PageAllocator {
     const w = this.#pcp;
     const nrPages = this.nrPages;
     const base = this.#pcpBase + this.#topZone * PCP_WORDS;
+    const ownTag = pcpOwnerTag(pcpCpu(base));
     const firstPfn = (this.zones[this.#topZone] as Zone).startPfn;
     // Word (or byte) indices into M (B) of field 0 of each struct-page array and of the pcp region.
     const FLAGS = wordIndexOf(M, this.#flags);
@@ -899,7 +957,7 @@ export class PageAllocator {
       m[countWord] = count;
       m[flagsAt] = 0x80; // Pcp
       m[REFCOUNT + pfn] = 0;
-      m[ownerAt] = 0;
+      m[ownerAt] = ownTag;
       const end = m[endWord] as number;
       m[ring + end] = pfn;
       m[endWord] = (end + 1) & mask;
@@ -907,7 +965,7 @@ export class PageAllocator {
     };
   }
 
-  #buddyAlloc(order: number, gfp: number, mt: number): number {
+  #buddyAlloc(order: number, gfp: number, mt: number, owner: number): number {
     const highest = (gfp & GFP.DMA) !== 0 ? ZoneId.DMA : this.zones.length - 1;
     for (let id = highest; id >= 0; id--) {
       const zone = this.zones[id] as Zone;
@@ -920,6 +978,8 @@ export class PageAllocator {
           if (pfn === NO_PFN && mt < MIGRATE_PCPTYPES) pfn = rmqueueFallback(this.#core, zone, order, mt);
         }
         if (pfn !== NO_PFN) {
+          // Under the lock: a block off the lists and not yet marked is, to repairZone, lost and free.
+          this.#prepNewPage(pfn, order, gfp, owner);
           zone.count(ZoneStat.allocBlocks);
           zone.count(ZoneStat.allocPages, 1 << order);
         }
@@ -934,7 +994,8 @@ export class PageAllocator {
   /**
    * Marks a block allocated. The flags keep the mobility the caller asked for (true even when
    * grouping by mobility is off and the block came from an Unmovable list), as Linux knows an LRU
-   * page is movable whatever list it came from.
+   * page is movable whatever list it came from. The head first, then the tails: a holder that stops
+   * half-way leaves an allocated compound head whose tails repairZone completes.
    */
   #prepNewPage(pfn: number, order: number, gfp: number, owner: number): void {
     const compound = (gfp & GFP.COMP) !== 0 && order > 0;
@@ -952,7 +1013,6 @@ export class PageAllocator {
         this.memMap.head[tail] = pfn;
       }
     }
-    if ((gfp & GFP.ZERO) !== 0) this.ram.bytes.fill(0, pfn * PAGE_SIZE, (pfn + (1 << order)) * PAGE_SIZE);
   }
 
   #clearCompound(pfn: number, order: number): void {

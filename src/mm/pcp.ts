@@ -29,14 +29,17 @@
  * general path folds that word into the f64 counter (pcpFoldFrees), and readers add both (pcpFrees),
  * so the count is exact at any moment.
  *
- * A page on a pcp list has flags Pcp | Freed and order 0: it is neither Buddy (the buddy allocator
- * never merges with it) nor Allocated (freeing it again is a double free).
+ * A page on a pcp list has flags Pcp and order 0: it is neither Buddy (the buddy allocator never
+ * merges with it) nor Allocated (freeing it again is a double free). Its owner tag names the CPU
+ * (pcpOwnerTag), so that a page a dead CPU had taken off its list, and not yet handed out, is
+ * found when that CPU is offlined.
  *
  * Invariants (PageAllocator.validate()):
  *   count = Σ over the three lists of their length;  0 ≤ count < high;  high + batch < capacity
  *   0 ≤ frees not yet folded ≤ PCP_FREES_FOLD
  *   each list: start, end in [0, capacity); the slot before start holds NO_PFN
- *   every page on a list is a Pcp page of order 0 inside the list's zone, on no other list
+ *   every page on a list is a Pcp page of order 0 inside the list's zone, on no other list, whose
+ *   owner tag is the list's CPU's
  *   zone: reserved + buddy free + Σ pcp counts + allocated = spanned
  *
  * Locking: a CPU's lists are touched only by the thread that holds that CPU slot, so the list
@@ -150,6 +153,11 @@ export function pcpStatBase(base: number): number {
   return (base >>> 4) << 3;
 }
 
+/** The CPU of the pcp at word `base`. */
+export function pcpCpu(base: number): number {
+  return Math.floor((base >>> 4) / MAX_NR_ZONES);
+}
+
 /** The zone of the pcp at word `base`. */
 export function pcpZoneId(base: number): number {
   return (base >>> 4) % MAX_NR_ZONES;
@@ -226,6 +234,28 @@ export function pcpPopHot(w: Int32Array, list: number, ring: number, mask: numbe
   const pfn = w[ring + end] as number;
   if (pfn !== NO_PFN) w[list + 1] = end;
   return pfn;
+}
+
+/**
+ * The owner tag of a page on CPU `cpu`'s lists (mem_map.owner of a Pcp page): which CPU's list holds
+ * it, or held it last. A CPU that stops between taking a page off its list and handing it out (a
+ * worker killed mid-operation) leaves a Pcp page on no list; the tag tells whose it was, so that
+ * offlining that CPU gives it back (PageAllocator.drainCpu) and no live CPU's page is touched.
+ */
+export function pcpOwnerTag(cpu: number): number {
+  return cpu + 1;
+}
+
+/** Empties every list of one pcp, keeping its sizes (drainCpu, once it has collected the pages). */
+export function pcpEmpty(w: Int32Array, base: number): void {
+  const capacity = w[base + P.CAPACITY] as number;
+  for (let mt = 0; mt < MIGRATE_PCPTYPES; mt++) {
+    const list = pcpList(base, mt);
+    w[list] = 0;
+    w[list + 1] = 0;
+    w[pcpRing(w, base, mt) + capacity - 1] = NO_PFN;
+  }
+  w[base + P.COUNT] = 0;
 }
 
 /** Empties every list of one pcp (boot); its rings start at word `rings`, `capacity` slots each. */

@@ -18,7 +18,7 @@
 import { indexListAdd, indexListDel } from '../util/index-list.ts';
 import type { IndexLinks } from '../util/index-list.ts';
 import type { LockStatsRecord } from '../sync/lock-stats.ts';
-import { LockWord } from '../sync/lock-word.ts';
+import { LockWord, type LockOwner } from '../sync/lock-word.ts';
 import { assert } from '../util/assert.ts';
 import { InvariantError } from '../util/errors.ts';
 import type { MemMap } from './mem-map.ts';
@@ -67,8 +67,7 @@ export class Zone {
   readonly spannedPages: number;
   /** One past the last pfn. */
   readonly endPfn: number;
-  /** @internal */
-  readonly lock: LockWord;
+  #lock: LockWord;
   /** The struct-page arrays its lists link through (host-side views; one object, built once). */
   readonly #links: ZoneLinks;
 
@@ -89,8 +88,22 @@ export class Zone {
     this.startPfn = words[Z.START_PFN] ?? 0;
     this.spannedPages = words[Z.SPANNED] ?? 0;
     this.endPfn = this.startPfn + this.spannedPages;
-    this.lock = new LockWord(words, Z.LOCK, undefined, lockStats);
+    this.#lock = new LockWord(words, Z.LOCK, undefined, lockStats);
     this.#links = { flags: memMap.flags, order: memMap.order, next: memMap.next, prev: memMap.prev, name: `zone ${this.name} free list` };
+  }
+
+  /** @internal The zone's lock (every list operation and count is under it). */
+  get lock(): LockWord {
+    return this.#lock;
+  }
+
+  /**
+   * @internal The kernel's CPU slots name the lock's holders, so that a lock a worker died holding
+   * is taken over by the next thread that wants it, which runs `repair` first (the holder may have
+   * stopped half-way through a list operation: page-alloc-repair.ts).
+   */
+  adoptLockOwner(owner: LockOwner, repair: () => void): void {
+    this.#lock = new LockWord(this.words, Z.LOCK, owner, this.#lock.stats, repair);
   }
 
   get freePages(): number {
@@ -152,6 +165,18 @@ export function addFree(zone: Zone, pfn: number, order: number, mt: number, toTa
   links.order[pfn] = order;
   indexListAdd(w, base, links, pfn, toTail);
   w[Z.FREE] = (w[Z.FREE] as number) + (1 << order);
+}
+
+/** Empties every free list of the zone and zeroes its free count (repairZone rebuilds them). Zone lock held. */
+export function resetFreeLists(zone: Zone): void {
+  const w = zone.words;
+  for (let list = 0; list < NR_PAGE_ORDERS * MIGRATE_TYPES; list++) {
+    const base = Z.LISTS + 3 * list;
+    w[base] = NO_PFN;
+    w[base + 1] = NO_PFN;
+    w[base + 2] = 0;
+  }
+  w[Z.FREE] = 0;
 }
 
 /** Takes a free block off its zone's list. Zone lock held. */

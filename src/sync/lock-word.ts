@@ -13,7 +13,9 @@
  * a CPU slot and its attach epoch); without one it is 1, an anonymous holder. A holder that the
  * owner reports dead (its CPU was offlined: a worker that exited holding the lock, or the process
  * of which this arena is a copy) loses the lock to the next acquirer, which counts it in
- * `recovered` and tells the owner (LockOwner.recovered). A live holder is waited for; only the
+ * `recovered` and tells the owner (LockOwner.recovered), then runs the lock's `repair`, if it has
+ * one, before anything else uses what the lock guards (the dead holder may have stopped half-way
+ * through its critical section). A live holder is waited for; only the
  * holder itself finding its own token is a re-entrant acquire, which raises instead of hanging.
  *
  * Like Linux's spinlocks it spins first; unlike them it then sleeps, because a JavaScript worker
@@ -121,6 +123,12 @@ export class LockWord {
     private readonly owner: LockOwner = anonymous,
     /** Where acquisitions are counted (arena-resident), or null for none. */
     readonly stats: LockStatsRecord | null = null,
+    /**
+     * Run by the thread that took the lock over from a dead holder, holding it, before its own
+     * critical section: the holder may have died half-way through one, so whatever the lock
+     * guards is rebuilt to a consistent state (the zone's free lists: page-alloc-repair.ts).
+     */
+    private readonly repair: (() => void) | null = null,
   ) {
     this.shared = typeof SharedArrayBuffer !== 'undefined' && words.buffer instanceof SharedArrayBuffer;
   }
@@ -183,6 +191,7 @@ export class LockWord {
       if (!swapped) return false;
       this.recovered++;
       this.owner.recovered?.(this.index, holder);
+      if (this.repair !== null) this.repair();
       return true;
     }
     // Anonymous holders share one name, so on a shared arena their equal names prove nothing.
