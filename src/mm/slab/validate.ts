@@ -110,7 +110,9 @@ function validateCache(slab: SlabAllocator, cache: CacheContext, slabPages: Uint
       }
       const smem = (w[cache.d(desc, D_SMEM)] as number) >>> 0;
       const objs = w[cache.d(desc, D_OBJS)] as number;
-      if (smem < pfn * PAGE_SIZE || smem + objs * cache.size > (pfn + (1 << order)) * PAGE_SIZE) fail(name, `${where}: objects overrun the slab`);
+      // Slot i is [smem − left red zone + i · size, … + size): the left red zone comes first.
+      const slots = smem - cache.redLeftPad;
+      if (slots < pfn * PAGE_SIZE || slots + objs * cache.size > (pfn + (1 << order)) * PAGE_SIZE) fail(name, `${where}: objects overrun the slab`);
       let free = 0;
       for (let obj = (w[cache.d(desc, D_FREELIST)] as number) >>> 0; obj !== 0; obj = (w[(obj >>> 2) + cache.linkWord] as number) >>> 0) {
         if (free++ > objs) fail(name, `${where}: free list longer than the slab (a cycle?)`);

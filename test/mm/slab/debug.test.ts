@@ -61,3 +61,15 @@ test('init_on_alloc and init_on_free zero objects; slab_debug applies to kmalloc
   assert.equal(kernel.ram.bytes[addr + 64], Poison.RED_INACTIVE, 'kmalloc caches are red-zoned too');
   kernel.validate();
 });
+
+test('a red-zoned cache whose slots fill the slab exactly validates: its objects start one left red zone into their slots', () => {
+  // 96 bytes with red zones and poisoning: 128-byte slots, 32 of them in a 4 KiB slab. validate()
+  // measured the objects from the first object, not from the first slot, and refused it.
+  const kernel = boot();
+  const cache = kernel.createCache('exact', 96, { flags: SlabFlag.RED_ZONE | SlabFlag.POISON });
+  assert.equal(cache.size * cache.objs, 4096 << cache.order);
+  const all = Array.from({ length: cache.objs * 2 }, () => cache.alloc() as number);
+  kernel.validate();
+  for (const addr of all) cache.free(addr);
+  kernel.validate();
+});
