@@ -34,6 +34,7 @@ import type { SlabServices } from './context.ts';
 import { CacheContext, SLAB_LIST_LINKS, readName, writeName } from './context.ts';
 import { AllocState, stateBytes } from './alloc-state.ts';
 import { cpuFlushAt, depotPurge, someRound } from './depot.ts';
+import { reclaimCpu, repairDepot, repairSlabLists } from './repair.ts';
 import { CacheBusyError, CacheDestroyedError, CacheNameError, SlabLimitError } from './errors.ts';
 import { ROW_WORDS, createCpuSlab } from './cpu-slab.ts';
 import type { CpuSlab } from './cpu-slab.ts';
@@ -75,6 +76,7 @@ import {
   H_LAYOUT,
   H_MAX_CACHES,
   H_NEVER,
+  H_NO_CPU_HANDS,
   MAX_CACHES,
   C_GEN,
   C_DEPOT_LOCK,
@@ -87,7 +89,9 @@ import {
   KMALLOC_LARGE_OWNER,
   NAME_BYTES,
   PCPU_WORDS,
+  P_HANDS,
   P_LOADED,
+  slabGrowOwner,
   P_PREV,
   P_PREV_ROUNDS,
   P_ROUNDS,
@@ -425,10 +429,12 @@ export class SlabAllocator {
         [P_PREV, P_PREV_ROUNDS],
       ] as const) {
         const mag = (this.w[p + magWord] as number) >>> 0;
-        // Only empty magazines can be left: a CPU holding rounds makes destroyCache refuse.
-        if (mag !== 0 && this.w[p + roundsWord] === 0 && cache.magazineIndex >= 0) internalPut(this.wrap(cache.magazineIndex), mag);
+        const rounds = this.w[p + roundsWord] as number;
+        // Out of the CPU's words first: a kill before the put leaks the magazine, never frees it twice.
         this.w[p + magWord] = 0;
         this.w[p + roundsWord] = -1;
+        // Only empty magazines can be left: a CPU holding rounds makes destroyCache refuse.
+        if (mag !== 0 && rounds === 0 && cache.magazineIndex >= 0) internalPut(this.wrap(cache.magazineIndex), mag);
       }
     } finally {
       this.tableLock.release();
@@ -459,13 +465,39 @@ export class SlabAllocator {
    * @internal
    */
   offlineCpu(cpu: number): void {
-    if (cpu === this.slots.claimed) {
+    const own = cpu === this.slots.claimed;
+    if (own) {
       for (const cache of this.wrappers.values()) cache.unbind();
     }
     for (const ctx of this.liveContexts()) {
-      if (ctx.rounds === 0) continue;
-      cpuFlushAt(ctx, this.pcpuWord(ctx.index, cpu), false);
+      const p = this.pcpuWord(ctx.index, cpu);
+      // Another thread's CPU may have stopped anywhere in a slow path (a worker killed by
+      // terminate()): put back what its words and hands hold (repair.ts). A plain arena has one
+      // thread, and this thread's own CPU stops between operations: the orderly flush serves.
+      if (!own && !this.lazyState) reclaimCpu(ctx, p, cpu);
+      else if (ctx.rounds > 0) cpuFlushAt(ctx, p, false);
     }
+  }
+
+  /** @internal */
+  handsOf(index: number): number {
+    const cpu = this.slots.claimed;
+    return cpu >= 0 ? this.pcpuWord(index, cpu) + P_HANDS : this.headerWord + H_NO_CPU_HANDS;
+  }
+
+  /** @internal */
+  growOwner(): number {
+    return slabGrowOwner(this.slots.claimed);
+  }
+
+  /** @internal */
+  repairSlabLists(cache: CacheContext): void {
+    repairSlabLists(cache);
+  }
+
+  /** @internal */
+  repairDepot(cache: CacheContext): void {
+    repairDepot(cache);
   }
 
   /**

@@ -46,7 +46,11 @@ import {
   C_DRAIN_GEN,
   CacheStat,
   GFP_MAY_FAIL,
+  HAND_MAG,
+  HAND_OBJ,
+  HAND_ROUNDS,
   P_DRAIN_GEN,
+  P_HANDS,
   P_LOADED,
   P_PREV,
   P_PREV_ROUNDS,
@@ -217,6 +221,7 @@ export class KmemCache extends CacheContext {
     this.checkDrainRequest();
     const w = this.w;
     const p = this.pcpu;
+    const hands = p + P_HANDS;
     let retried = false;
     for (let step = 0; step < SLOW_PATH_STEPS; step++) {
       if ((w[p + P_ROUNDS] as number) > 0) return (gfp & GFP_MAY_FAIL) !== 0 ? this.tryAlloc(gfp) : this.alloc(gfp);
@@ -227,7 +232,10 @@ export class KmemCache extends CacheContext {
       this.lockLiveOrAbandon(this.depotLock);
       let full = 0;
       try {
-        full = depotPop(this, C_DEPOT_FULL);
+        // The full magazine is in this CPU's hands from before the pop until it is loaded, the
+        // previous one (empty) in the depot before it leaves the CPU's words (types.ts HAND_*).
+        w[hands + HAND_ROUNDS] = this.rounds;
+        full = depotPop(this, C_DEPOT_FULL, hands + HAND_MAG);
         if (full !== 0) {
           const prev = (w[p + P_PREV] as number) >>> 0;
           if (prev !== 0) depotPush(this, C_DEPOT_EMPTY, prev);
@@ -235,9 +243,11 @@ export class KmemCache extends CacheContext {
           w[p + P_PREV_ROUNDS] = w[p + P_ROUNDS] as number;
           w[p + P_LOADED] = full;
           w[p + P_ROUNDS] = this.rounds;
+          w[hands + HAND_MAG] = 0;
           this.count(CacheStat.depotFullHits);
         }
       } finally {
+        w[hands + HAND_MAG] = 0;
         this.depotLock.release();
       }
       if (full !== 0) {
@@ -268,6 +278,16 @@ export class KmemCache extends CacheContext {
 
   /** One object straight from the slab layer, with the debug checks and the init options. */
   private allocDirect(gfp: number): number | null {
+    const hands = this.hands;
+    try {
+      return this.allocDirectHeld(gfp, hands);
+    } finally {
+      // Taken (slabTakeOne put it in this CPU's hands) and now its user's, or put back, or never taken.
+      this.w[hands + HAND_OBJ] = 0;
+    }
+  }
+
+  private allocDirectHeld(gfp: number, hands: number): number | null {
     let addr = 0;
     for (let attempt = 0; attempt < 2 && addr === 0; attempt++) {
       this.lockLiveOrAbandon(this.slabLock);
@@ -287,6 +307,7 @@ export class KmemCache extends CacheContext {
       if (addr === 0 && (attempt > 0 || !this.reclaim(gfp))) return this.outOfMemory(gfp);
     }
     if (!this.state.markAllocated(addr)) throw new DuplicateObjectError(addr, this.name);
+    this.w[hands + HAND_OBJ] = 0;
     // A lazy object coming from its slab may still carry the mark it had as a round.
     if (this.lazy) this.w[(addr >>> 2) + this.markWord] = 0;
     if (this.debug) initObject(this, addr, true);
@@ -296,15 +317,19 @@ export class KmemCache extends CacheContext {
 
   /** Free for slow-only caches: debug checks, init_on_free, then the slab layer. Still allocated. */
   private freeDirect(addr: number): void {
+    const hands = this.hands;
     this.lockLive(this.slabLock);
     try {
       if (!this.state.isAllocated(addr)) throw new SlabDoubleFreeError(addr, this.name);
       if (this.debug) checkObject(this, addr, true);
+      // In this CPU's hands from before its state bit clears until it is on its slab's free list.
+      this.w[hands + HAND_OBJ] = addr;
       if (!this.state.markFree(addr)) throw new SlabDoubleFreeError(addr, this.name);
       if (this.zeroOnFree) this.bytes.fill(0, addr, addr + this.objectSize);
       if (this.debug) initObject(this, addr, false);
-      slabPut(this, addr);
+      slabPut(this, addr, hands + HAND_OBJ);
     } finally {
+      this.w[hands + HAND_OBJ] = 0;
       this.slabLock.release();
     }
   }
@@ -315,6 +340,7 @@ export class KmemCache extends CacheContext {
     this.checkDrainRequest();
     const w = this.w;
     const p = this.pcpu;
+    const hands = p + P_HANDS;
     for (let step = 0; step < SLOW_PATH_STEPS; step++) {
       // Every step below re-points the row at this CPU's magazines (syncLoaded), so the fast push serves.
       if (this.cpu.push(this.row, addr)) return;
@@ -325,28 +351,37 @@ export class KmemCache extends CacheContext {
       this.lockLiveOrAbandon(this.depotLock);
       let empty = 0;
       try {
-        empty = depotPop(this, C_DEPOT_EMPTY);
+        // In this CPU's hands from before the pop until installEmpty loads it (types.ts HAND_*).
+        w[hands + HAND_ROUNDS] = 0;
+        empty = depotPop(this, C_DEPOT_EMPTY, hands + HAND_MAG);
         if (empty !== 0) {
           this.installEmpty(empty);
           this.count(CacheStat.depotEmptyHits);
         }
       } finally {
+        w[hands + HAND_MAG] = 0;
         this.depotLock.release();
       }
       if (empty !== 0) continue;
       const mag = magazineAlloc(this);
       if (mag === 0) break;
-      this.lockLiveOrAbandon(this.depotLock);
+      w[hands + HAND_ROUNDS] = 0;
+      w[hands + HAND_MAG] = mag;
       try {
-        this.installEmpty(mag);
+        this.lockLiveOrAbandon(this.depotLock);
+        try {
+          this.installEmpty(mag);
+        } finally {
+          this.depotLock.release();
+        }
       } finally {
-        this.depotLock.release();
+        w[hands + HAND_MAG] = 0;
       }
     }
     this.lockLiveOrAbandon(this.slabLock);
     try {
       if (this.lazy && !this.state.markFree(addr)) throw new SlabDoubleFreeError(addr, this.name);
-      slabPut(this, addr);
+      slabPut(this, addr, hands + HAND_OBJ);
     } finally {
       this.slabLock.release();
     }
@@ -376,6 +411,7 @@ export class KmemCache extends CacheContext {
     w[p + P_PREV_ROUNDS] = w[p + P_ROUNDS] as number;
     w[p + P_LOADED] = mag;
     w[p + P_ROUNDS] = 0;
+    w[p + P_HANDS + HAND_MAG] = 0;
     this.syncLoaded();
   }
 
@@ -407,11 +443,21 @@ export class KmemCache extends CacheContext {
     if (this.lazy) {
       if (this.zeroOnFree) this.bytes.fill(0, addr, addr + this.objectSize);
       this.w[(addr >>> 2) + this.markWord] = addr ^ FREE_MARK;
-    } else {
+      this.push(addr);
+      return;
+    }
+    // In this CPU's hands from before its state bit clears until a magazine or its slab has it
+    // (types.ts HAND_*), so that offlining this CPU puts it back if the thread is killed between.
+    this.ensureUsable();
+    const hands = this.pcpu + P_HANDS;
+    this.w[hands + HAND_OBJ] = addr;
+    try {
       // The state change is the one step two racing frees cannot both pass (alloc-state.ts).
       if (!this.state.markFree(addr)) throw new SlabDoubleFreeError(addr, this.name);
       if (this.zeroOnFree) this.bytes.fill(0, addr, addr + this.objectSize);
+      this.push(addr);
+    } finally {
+      this.w[hands + HAND_OBJ] = 0;
     }
-    this.push(addr);
   }
 }

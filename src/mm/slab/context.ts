@@ -72,6 +72,14 @@ export interface SlabServices {
   readonly allocState: AllocState;
   /** Whether the allocation state is lazy (alloc-state.ts: arenas booted over a plain ArrayBuffer). */
   readonly lazyState: boolean;
+  /** Word index of this thread's hands for cache slot `index` (types.ts HAND_*). */
+  handsOf(index: number): number;
+  /** The owner tag of the pages of a slab this thread is making (types.ts slabGrowOwner). */
+  growOwner(): number;
+  /** Rebuilds a cache's slab lists after its slab lock was taken over from a dead holder (repair.ts). */
+  repairSlabLists(cache: CacheContext): void;
+  /** Recounts a cache's depot after its depot lock was taken over from a dead holder (repair.ts). */
+  repairDepot(cache: CacheContext): void;
   /** Whether `addr` is a round in any magazine of `cache` (any CPU's, or the depot's). */
   inMagazines(cache: CacheContext, addr: number): boolean;
   /** Word index of this worker's per-CPU words for cache 0 (claims a CPU slot on first use). */
@@ -190,8 +198,9 @@ export class CacheContext {
     this.lazy = services.lazyState && !this.slowOnly && this.rounds > 0;
     this.markIsLink = (this.flags & (SlabFlag.HAS_CTOR | SlabFlag.POISON | SlabFlag.TYPESAFE_BY_RCU)) !== 0;
     this.markWord = this.markIsLink ? this.linkWord : this.linkWord === 0 ? 1 : 0;
-    this.slabLock = new LockWord(w, this.base + C_SLAB_LOCK, services.lockOwner, services.lockStatsOf('slab', index));
-    this.depotLock = new LockWord(w, this.base + C_DEPOT_LOCK, services.lockOwner, services.lockStatsOf('depot', index));
+    // A lock a worker died holding is taken over, and what it guards rebuilt first (repair.ts).
+    this.slabLock = new LockWord(w, this.base + C_SLAB_LOCK, services.lockOwner, services.lockStatsOf('slab', index), () => services.repairSlabLists(this));
+    this.depotLock = new LockWord(w, this.base + C_DEPOT_LOCK, services.lockOwner, services.lockStatsOf('depot', index), () => services.repairDepot(this));
     this.owner = services.memMap.owner;
     this.priv = services.memMap.private;
     const fo = services.memMap.firstObject;
@@ -207,6 +216,14 @@ export class CacheContext {
     if (!this.state.isAllocated(addr)) return true;
     if (!this.lazy || this.w[(addr >>> 2) + this.markWord] !== (addr ^ FREE_MARK)) return false;
     return this.services.inMagazines(this, addr);
+  }
+
+  /**
+   * Word index of this thread's hands for the cache (types.ts HAND_*): what a slow path holds
+   * between two places, for offlineCpu to put back if the thread is killed there. @internal
+   */
+  get hands(): number {
+    return this.services.handsOf(this.index);
   }
 
   /** The constructor this worker registered for the cache (looked up each time: it may come later). */

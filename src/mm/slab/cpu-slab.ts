@@ -194,8 +194,10 @@ function cpuSlabPaths(
     else if (init < 0) w[(addr >>> 2) - 1 - init] = 0;
   };
 
-  /** An alloc found the popped round's state bit set: it is held elsewhere, so the round is dropped. */
+  /** An alloc found the top round's state bit set: it is held elsewhere, so the round is dropped. */
   const duplicate = (b: number, addr: number): never => {
+    const rw = rows[b + 0 /* F.ROUNDS_WORD */] as number;
+    w[rw] = (w[rw] as number) - 1;
     throw new DuplicateObjectError(addr, names[b / ROW_WORDS] ?? '?');
   };
 
@@ -203,10 +205,12 @@ function cpuSlabPaths(
     const rw = rows[b + 0 /* F.ROUNDS_WORD */] as number;
     const r = (w[rw] as number) - 1;
     if (r < 0) return 0;
-    w[rw] = r;
     const addr = u32[(rows[b + 1 /* F.LOADED */] as number) + r] as number;
     const sw = stateBase + (addr >>> 8 /* STATE_WORD_SHIFT */);
     const bit = 1 << ((addr >>> 3 /* STATE_BIT_SHIFT */) & 31);
+    // The bit before the pop: V8 stops a terminated worker at an Atomics call's entry, and a round
+    // popped but not yet marked would be lost; marked and not yet popped, it is an allocation cut
+    // short, which offlining the CPU leaves allocated (repair.ts).
     if (shared) {
       if ((Atomics.or(w, sw, bit) & bit) !== 0) return duplicate(b, addr);
     } else {
@@ -214,6 +218,7 @@ function cpuSlabPaths(
       if ((s & bit) !== 0) return duplicate(b, addr);
       w[sw] = s | bit;
     }
+    w[rw] = r;
     if (rows[b + 5 /* F.INIT */] !== 0) initObject(b, addr);
     return addr;
   };

@@ -19,17 +19,25 @@ import {
   C_DEPOT_FULL,
   C_NR_DEPOT_EMPTY,
   C_NR_DEPOT_FULL,
+  HAND_MAG,
+  HAND_OBJ,
+  HAND_ROUNDS,
   P_LOADED,
   P_PREV,
   P_PREV_ROUNDS,
   P_ROUNDS,
 } from './types.ts';
 
-/** Pops a magazine from a depot list (C_DEPOT_FULL or C_DEPOT_EMPTY); 0 if none. Depot lock held. */
-export function depotPop(ctx: CacheContext, list: number): number {
+/**
+ * Pops a magazine from a depot list (C_DEPOT_FULL or C_DEPOT_EMPTY); 0 if none. Depot lock held.
+ * With `handWord`, the magazine goes into those hands (types.ts HAND_MAG) in the same run of
+ * stores as the pop: before it, another CPU could still take it from the depot.
+ */
+export function depotPop(ctx: CacheContext, list: number, handWord = -1): number {
   const w = ctx.w;
   const mag = (w[ctx.base + list] as number) >>> 0;
   if (mag === 0) return 0;
+  if (handWord >= 0) w[handWord] = mag;
   w[ctx.base + list] = w[mag >>> 2] as number;
   const countWord = list === C_DEPOT_FULL ? C_NR_DEPOT_FULL : C_NR_DEPOT_EMPTY;
   w[ctx.base + countWord] = (w[ctx.base + countWord] as number) - 1;
@@ -51,19 +59,27 @@ export function magazineAlloc(ctx: CacheContext): number {
 }
 
 /**
- * Returns the `rounds` objects of a magazine to the slab layer (the magazine itself stays). In lazy
- * mode (alloc-state.ts) this is where their state bits are cleared.
+ * Returns a magazine's rounds to the slab layer, top first, the word `countWord` counting those
+ * left (the magazine itself stays). Each round leaves the count for this CPU's hands in one run of
+ * stores, and the hands for its slab's free list in another (slabPut), so that a thread killed
+ * part-way leaves each round counted in exactly one place (repair.ts). In lazy mode
+ * (alloc-state.ts) this is where their state bits are cleared.
  */
-export function flushRounds(ctx: CacheContext, mag: number, rounds: number): void {
+export function flushRounds(ctx: CacheContext, mag: number, countWord: number): void {
+  const rounds = Math.min(ctx.w[countWord] as number, ctx.rounds);
   if (rounds <= 0) return;
+  const hands = ctx.hands;
   ctx.slabLock.acquire();
   try {
-    for (let i = 0; i < rounds; i++) {
+    for (let i = rounds - 1; i >= 0; i--) {
       const addr = (ctx.w[(mag >>> 2) + 1 + i] as number) >>> 0;
       if (ctx.lazy && !ctx.state.markFree(addr)) throw new InvariantError(`${ctx.name}: magazine round 0x${addr.toString(16)} has its state bit clear`);
-      slabPut(ctx, addr);
+      ctx.w[hands + HAND_OBJ] = addr;
+      ctx.w[countWord] = i;
+      slabPut(ctx, addr, hands + HAND_OBJ);
     }
   } finally {
+    ctx.w[hands + HAND_OBJ] = 0;
     ctx.slabLock.release();
   }
 }
@@ -126,34 +142,40 @@ export function cpuFlushAt(ctx: CacheContext, p: number, toSlabs: boolean): void
     }
     const rounds = w[p + roundsWord] as number;
     const keepFull = rounds === ctx.rounds && !toSlabs;
-    if (rounds > 0 && !keepFull) {
-      flushRounds(ctx, mag, rounds);
-      w[p + roundsWord] = 0;
-    }
+    if (rounds > 0 && !keepFull) flushRounds(ctx, mag, p + roundsWord);
     ctx.depotLock.acquire();
     try {
+      // The push and the words' release in one run of stores: in between, another CPU could take
+      // the magazine from the depot while these words still named it.
       depotPush(ctx, keepFull ? C_DEPOT_FULL : C_DEPOT_EMPTY, mag);
+      w[p + magWord] = 0;
+      w[p + roundsWord] = -1;
     } finally {
       ctx.depotLock.release();
     }
-    w[p + magWord] = 0;
-    w[p + roundsWord] = -1;
   }
 }
 
 /** Empties the depot: rounds of full magazines to the slabs, every magazine to the magazine cache. */
 export function depotPurge(ctx: CacheContext): void {
   for (const list of [C_DEPOT_FULL, C_DEPOT_EMPTY]) {
+    const hands = ctx.hands;
     for (;;) {
       ctx.depotLock.acquire();
       let mag: number;
       try {
-        mag = depotPop(ctx, list);
+        // In this CPU's hands from before the pop until its rounds are in the slabs (types.ts HAND_*).
+        ctx.w[hands + HAND_ROUNDS] = list === C_DEPOT_FULL ? ctx.rounds : 0;
+        mag = depotPop(ctx, list, hands + HAND_MAG);
       } finally {
         ctx.depotLock.release();
       }
-      if (mag === 0) break;
-      if (list === C_DEPOT_FULL) flushRounds(ctx, mag, ctx.rounds);
+      try {
+        if (mag === 0) break;
+        flushRounds(ctx, mag, hands + HAND_ROUNDS);
+      } finally {
+        ctx.w[hands + HAND_MAG] = 0;
+      }
       internalPut(ctx.services.internalCache(ctx.magazineIndex), mag);
     }
   }

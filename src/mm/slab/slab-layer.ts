@@ -48,6 +48,9 @@ import {
   C_PARTIAL,
   CacheStat,
   DESC_BYTES,
+  HAND_DESC,
+  HAND_OBJ,
+  HAND_SLAB,
   D_CACHE,
   D_FREELIST,
   D_INUSE,
@@ -65,6 +68,7 @@ function minPartial(size: number): number {
 /** Takes one free object from the slabs, growing the cache if it must; 0 when memory is exhausted. */
 export function slabTakeOne(ctx: CacheContext): number {
   const w = ctx.w;
+  const hands = ctx.hands;
   let desc = (w[ctx.base + C_PARTIAL] as number) >>> 0;
   if (desc === 0) desc = (w[ctx.base + C_EMPTY] as number) >>> 0;
   if (desc === 0) desc = grow(ctx);
@@ -75,6 +79,9 @@ export function slabTakeOne(ctx: CacheContext): number {
   if (addr === 0 || (w[ctx.d(desc, D_INUSE)] as number) >= (w[ctx.d(desc, D_OBJS)] as number)) {
     throw new InvariantError(`${ctx.name}: slab 0x${desc.toString(16)} has freelist 0x${addr.toString(16)} and ${w[ctx.d(desc, D_INUSE)]} of ${w[ctx.d(desc, D_OBJS)]} objects in use; expected a free object on a slab of the partial or empty list`);
   }
+  // Into this CPU's hands in the same run of stores as the pop (types.ts HAND_*); the caller clears
+  // them where it puts the object (a magazine, or its user once its state bit is set).
+  w[hands + HAND_OBJ] = addr;
   w[ctx.d(desc, D_FREELIST)] = w[(addr >>> 2) + ctx.linkWord] as number;
   w[ctx.d(desc, D_INUSE)] = (w[ctx.d(desc, D_INUSE)] as number) + 1;
   const listAfter = ctx.listFor(desc);
@@ -93,6 +100,15 @@ export function slabTakeOne(ctx: CacheContext): number {
  * (alloc-state.ts) each becomes a round here: its state bit set, its mark written.
  */
 export function slabTakeInto(ctx: CacheContext, dst: number, n: number, countWord: number): number {
+  const hands = ctx.hands;
+  try {
+    return slabTakeIntoHeld(ctx, dst, n, countWord, hands);
+  } finally {
+    ctx.w[hands + HAND_OBJ] = 0;
+  }
+}
+
+function slabTakeIntoHeld(ctx: CacheContext, dst: number, n: number, countWord: number, hands: number): number {
   let taken = 0;
   ctx.w[countWord] = 0;
   while (taken < n) {
@@ -105,12 +121,17 @@ export function slabTakeInto(ctx: CacheContext, dst: number, n: number, countWor
     ctx.w[dst + taken] = addr;
     taken++;
     ctx.w[countWord] = taken;
+    ctx.w[hands + HAND_OBJ] = 0;
   }
   return taken;
 }
 
-/** Returns a free object (its state bit already clear) to its slab. Slab lock held. */
-export function slabPut(ctx: CacheContext, addr: number): void {
+/**
+ * Returns a free object (its state bit already clear) to its slab. Slab lock held. `handWord`, if
+ * given, is zeroed in the same run of stores as the push (the object leaves this CPU's hands as it
+ * reaches the free list: types.ts HAND_OBJ).
+ */
+export function slabPut(ctx: CacheContext, addr: number, handWord = -1): void {
   const w = ctx.w;
   const desc = ctx.descOf(addr);
   // Cheap tier: the slab has an object in use to take back.
@@ -120,6 +141,7 @@ export function slabPut(ctx: CacheContext, addr: number): void {
   const listBefore = ctx.listFor(desc);
   w[(addr >>> 2) + ctx.linkWord] = w[ctx.d(desc, D_FREELIST)] as number;
   w[ctx.d(desc, D_FREELIST)] = addr;
+  if (handWord >= 0) w[handWord] = 0;
   w[ctx.d(desc, D_INUSE)] = (w[ctx.d(desc, D_INUSE)] as number) - 1;
   w[ctx.base + C_FREE_IN_SLABS] = (w[ctx.base + C_FREE_IN_SLABS] as number) + 1;
   const listAfter = ctx.listFor(desc);
@@ -149,27 +171,42 @@ export function releaseEmptySlabs(ctx: CacheContext): number {
 /** Frees one empty slab (pages and descriptor); returns the pages freed. */
 function releaseSlab(ctx: CacheContext, desc: number): number {
   const w = ctx.w;
+  const hands = ctx.hands;
   const { pfn, order } = ctx.slabPages(desc);
+  // In this CPU's hands until the pages are back (repair.ts, reclaimSlab): the head keeps the
+  // cache's tag until the free, which names it, so that pages another thread has allocated since
+  // are never taken for these.
+  w[hands + HAND_DESC] = desc;
+  w[hands + HAND_SLAB] = pfn | (order << 24);
   ctx.listDel(desc, C_EMPTY);
   w[ctx.base + C_FREE_IN_SLABS] = (w[ctx.base + C_FREE_IN_SLABS] as number) - (w[ctx.d(desc, D_OBJS)] as number);
   const mm = ctx.services.memMap;
+  const defer = (ctx.flags & SlabFlag.TYPESAFE_BY_RCU) !== 0 ? ctx.services.deferSlabPages : null;
+  const headTag = defer !== null ? 0 : (mm.owner[pfn] as number);
   mm.flags[pfn] = (mm.flags[pfn] as number) & ~PageFlag.Slab;
-  mm.owner.fill(0, pfn, pfn + (1 << order));
+  mm.owner.fill(0, pfn + 1, pfn + (1 << order));
+  mm.owner[pfn] = headTag;
   mm.private.fill(0, pfn, pfn + (1 << order));
   mm.firstObject.fill(0, pfn, pfn + (1 << order));
   if (ctx.onSlabHeaderBytes === 0) internalPut(ctx.services.descriptorCache(), desc);
-  const defer = (ctx.flags & SlabFlag.TYPESAFE_BY_RCU) !== 0 ? ctx.services.deferSlabPages : null;
-  if (defer !== null) defer(pfn, order);
-  else ctx.services.pages.freePages(pfn, order);
+  w[hands + HAND_DESC] = 0;
+  if (defer !== null) {
+    // Out of the hands before the grace period's callback owns the pages (a kill in between leaks them).
+    w[hands + HAND_SLAB] = 0;
+    defer(pfn, order);
+  } else {
+    ctx.services.pages.freePages(pfn, order, headTag);
+    w[hands + HAND_SLAB] = 0;
+  }
   ctx.count(CacheStat.slabsFreed);
   ctx.count(CacheStat.pagesFreed, 1 << order);
   return 1 << order;
 }
 
 /** Gives back the pages and descriptor of a slab that was never published (a constructor threw). */
-function discardSlab(ctx: CacheContext, desc: number, pfn: number, order: number): void {
+function discardSlab(ctx: CacheContext, desc: number, pfn: number, order: number, growTag: number): void {
   if (ctx.onSlabHeaderBytes === 0) internalPut(ctx.services.descriptorCache(), desc);
-  ctx.services.pages.freePages(pfn, order, ctx.tag);
+  ctx.services.pages.freePages(pfn, order, growTag);
 }
 
 /**
@@ -177,24 +214,34 @@ function discardSlab(ctx: CacheContext, desc: number, pfn: number, order: number
  * its slab lock and marked allocated; 0 when memory is exhausted.
  */
 export function internalTake(cache: CacheContext): number {
+  const hands = cache.hands;
   cache.slabLock.acquire();
   try {
     const addr = slabTakeOne(cache);
     if (addr !== 0 && !cache.state.markAllocated(addr)) throw new InvariantError(`${cache.name}: object 0x${addr.toString(16)} on a slab free list is marked allocated`);
+    cache.w[hands + HAND_OBJ] = 0;
     return addr;
   } finally {
+    cache.w[hands + HAND_OBJ] = 0;
     cache.slabLock.release();
   }
 }
 
 /** Gives back an object internalTake() handed out: marked free, under the cache's slab lock. */
 export function internalPut(cache: CacheContext, addr: number): void {
-  if (!cache.state.markFree(addr)) throw new InvariantError(`${cache.name}: object 0x${addr.toString(16)} given back twice`);
-  cache.slabLock.acquire();
+  const hands = cache.hands;
+  // In this CPU's hands from before its state bit clears until it is on its slab's free list.
+  cache.w[hands + HAND_OBJ] = addr;
   try {
-    slabPut(cache, addr);
+    if (!cache.state.markFree(addr)) throw new InvariantError(`${cache.name}: object 0x${addr.toString(16)} given back twice`);
+    cache.slabLock.acquire();
+    try {
+      slabPut(cache, addr, hands + HAND_OBJ);
+    } finally {
+      cache.slabLock.release();
+    }
   } finally {
-    cache.slabLock.release();
+    cache.w[hands + HAND_OBJ] = 0;
   }
 }
 
@@ -214,16 +261,23 @@ function grow(ctx: CacheContext): number {
   let gfp = GFP.COMP | GFP.NORETRY | GFP.NOWARN;
   if ((ctx.flags & SlabFlag.CACHE_DMA) !== 0) gfp |= GFP.DMA;
   if ((ctx.flags & SlabFlag.RECLAIM_ACCOUNT) !== 0) gfp |= GFP.RECLAIMABLE;
+  // This CPU's growing tag until the slab is published: pages of the cache's tag are a slab's
+  // (validate()), and a CPU killed before the publish is known by it (repair.ts).
+  const growTag = ctx.services.growOwner();
   let order = ctx.order;
-  let pfn = pages.tryAllocPages(order, gfp, ctx.tag);
+  let pfn = pages.tryAllocPages(order, gfp, growTag);
   const minOrder = getOrder(ctx.size + ctx.onSlabHeaderBytes);
   let fellBack = false;
   if (pfn === null && minOrder < order) {
     order = minOrder;
-    pfn = pages.tryAllocPages(order, gfp, ctx.tag);
+    pfn = pages.tryAllocPages(order, gfp, growTag);
     fellBack = pfn !== null;
   }
   if (pfn === null) return 0;
+  const w = ctx.w;
+  const hands = ctx.hands;
+  w[hands + HAND_DESC] = 0;
+  w[hands + HAND_SLAB] = pfn | (order << 24);
   const slabBase = pfn * PAGE_SIZE;
   const slabBytes = PAGE_SIZE << order;
   let desc: number;
@@ -231,12 +285,13 @@ function grow(ctx: CacheContext): number {
     desc = slabBase + slabBytes - DESC_BYTES;
   } else {
     desc = internalTake(ctx.services.descriptorCache());
+    w[hands + HAND_DESC] = desc;
     if (desc === 0) {
-      pages.freePages(pfn, order, ctx.tag);
+      w[hands + HAND_SLAB] = 0;
+      pages.freePages(pfn, order, growTag);
       return 0;
     }
   }
-  const w = ctx.w;
   // Bonwick's colouring: each new slab starts its objects one colour further on.
   let colour = 0;
   if (order === ctx.order) {
@@ -268,7 +323,9 @@ function grow(ctx: CacheContext): number {
       for (let i = 0; i < objs; i++) ctor(smem + i * ctx.size);
     } catch (error) {
       ctx.slabLock.acquire();
-      discardSlab(ctx, desc, pfn, order);
+      w[hands + HAND_SLAB] = 0;
+      w[hands + HAND_DESC] = 0;
+      discardSlab(ctx, desc, pfn, order, growTag);
       throw error;
     }
     ctx.slabLock.acquire();
@@ -281,6 +338,8 @@ function grow(ctx: CacheContext): number {
   mm.firstObject.fill(smem, pfn, pfn + (1 << order));
   ctx.listAdd(desc, C_EMPTY);
   w[ctx.base + C_FREE_IN_SLABS] = (w[ctx.base + C_FREE_IN_SLABS] as number) + objs;
+  w[hands + HAND_SLAB] = 0;
+  w[hands + HAND_DESC] = 0;
   ctx.count(CacheStat.slabsCreated);
   if (fellBack) ctx.count(CacheStat.orderFallbacks);
   return desc;

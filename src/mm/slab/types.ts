@@ -68,6 +68,8 @@ export const H_POSSIBLE_CPUS = 7;
 /** STATE_LAZY when the slab state is lazy (booted over a plain ArrayBuffer: alloc-state.ts), else 0. */
 export const H_STATE_MODE = 8;
 export const STATE_LAZY = 1;
+/** HAND_WORDS words: the hands of every thread that has no CPU slot (types below: HAND_*). */
+export const H_NO_CPU_HANDS = 9;
 
 /** kmem_cache descriptor words. */
 export const CACHE_WORDS = 64;
@@ -150,9 +152,35 @@ export const P_ROUNDS = 1;
 export const P_PREV = 2;
 export const P_PREV_ROUNDS = 3;
 export const P_DRAIN_GEN = 4;
+/**
+ * The CPU's hands (HAND_* words from here): what its slow path of this cache holds between two
+ * places, so that offlining the CPU of a worker killed half-way through puts it back (repair.ts).
+ */
+export const P_HANDS = 5;
 /** Per-CPU event counters, float64, from this word (counted by the owning CPU alone). */
-export const P_STATS = 8;
+export const P_STATS = 12;
 export const PcpuStat = { magazineSwaps: 0 } as const;
+
+/**
+ * A CPU's hands for one cache, word offsets from P_HANDS (or, for a thread without a CPU slot, from
+ * H_NO_CPU_HANDS: written, never read, since such a thread cannot be offlined). Each word is set,
+ * in the same run of stores as the step that takes the thing out of its place (no call between, so
+ * no point where V8 can stop a terminated worker), and cleared in the same run as the step that
+ * puts it in its new place:
+ *   HAND_OBJ     an object taken off its slab's free list or out of a magazine whose state bit is
+ *                still clear, or one whose bit a free cleared and that is not yet in a magazine
+ *                or on its free list
+ *   HAND_MAG     a magazine of this cache off the depot and not yet in the CPU's words (or
+ *                leaving them), HAND_ROUNDS its rounds
+ *   HAND_SLAB    a slab being made or released: head pfn | order << 24, HAND_DESC its descriptor
+ *                (0 until it has one)
+ */
+export const HAND_OBJ = 0;
+export const HAND_MAG = 1;
+export const HAND_ROUNDS = 2;
+export const HAND_SLAB = 3;
+export const HAND_DESC = 4;
+export const HAND_WORDS = 5;
 
 /** Slab descriptor words (struct slab). */
 const DESC_WORDS = 8;
@@ -181,6 +209,17 @@ export const SLAB_INDEX_MASK = 0x7fff;
 export const SLAB_GEN_MASK = 0xf;
 export const MAX_CACHES = SLAB_INDEX_MASK + 1;
 export const KMALLOC_LARGE_OWNER = 0x3ac00000;
+/**
+ * mem_map.owner of a new slab's pages until it is published: SLAB_GROW_OWNER | the growing CPU
+ * (0x7ff for a thread without a slot), so that offlining a CPU killed half-way through a grow
+ * finds its pages and no other CPU's (repair.ts).
+ */
+export const SLAB_GROW_OWNER = 0x3ad00000;
+
+/** The owner tag of the pages of a slab CPU `cpu` (−1: none) is making. */
+export function slabGrowOwner(cpu: number): number {
+  return SLAB_GROW_OWNER | (cpu >= 0 ? cpu : 0x7ff);
+}
 
 /** The owner tag of the cache in slot `index`, generation `gen`. */
 export function slabOwnerTag(index: number, gen: number): number {

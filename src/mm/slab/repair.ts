@@ -1,0 +1,221 @@
+/**
+ * Putting a cache right after a worker was killed half-way through one of its slow paths. Linux
+ * never faces this (a CPU goes offline between operations); `worker.terminate()` stops a worker at
+ * V8's next interrupt check, a function entry or a loop's back edge, wherever that falls.
+ *
+ * Two kinds of damage, two repairs:
+ *
+ * Structures under a lock the dead worker held. Its next taker runs the lock's repair (lock-word.ts)
+ * before its own critical section:
+ *   slab lock   repairSlabLists: the slabs are found from struct page (every head page with the
+ *               Slab flag and this cache's owner tag; a slab half-way between two lists is on
+ *               none), each slab's in-use count is re-derived from its free list (a pop or a push
+ *               of a free list is one store, so the list itself is never torn), and the three
+ *               lists and C_FREE_IN_SLABS are rebuilt.
+ *   depot lock  repairDepot: the two magazine lists are walked (a pop or a push is one store) and
+ *               their lengths recounted.
+ *
+ * Things the dead CPU held between two places. Its hands (types.ts HAND_*) say what, and
+ * reclaimCpu, run when the CPU is offlined (in place of the orderly cpuFlushAt), puts each back:
+ *   magazines   its loaded and previous magazines and the one in its hands, each once (a magazine
+ *               also found on a depot list was already given back: only the CPU's word goes); every
+ *               round goes to its slab unless it is allocated or already on its slab's free list
+ *               (putBackIfFree: a flush cut short has put some), and the empty magazine to the depot
+ *   object      the one in its hands, the same way, unless a magazine of the depot holds it
+ *   slab        one being made or released: if it is on none of the cache's lists and its pages are
+ *               still allocated to the making (the dead CPU's slabGrowOwner tag) or the release
+ *               (the cache's tag), the pages go back to the page allocator and an off-slab
+ *               descriptor to kmem_slab
+ * Every step is idempotent, so an offline interrupted by a busy lock (LockBusyError) and retried
+ * neither loses nor repeats anything.
+ *
+ * What a kill still costs: the operation under way. An allocation that had taken its object (or
+ * pages, or an internal magazine or descriptor) but not returned it leaves it allocated, as a
+ * process killed inside malloc() leaks that block; a free cut short before it cleared the state
+ * bit leaves the object allocated. Nothing that was free is lost, and validate() passes.
+ *
+ * Locking: repairSlabLists under the slab lock, repairDepot under the depot lock (each its lock's
+ * taker); reclaimCpu takes the depot lock, then the slab lock (their order), for the whole cache.
+ */
+import { InvariantError } from '../../util/errors.ts';
+import { listNodeInit } from '../../util/arena-list.ts';
+import { PageFlag } from '../types.ts';
+import { SLAB_LIST_LINKS, listCountWord } from './context.ts';
+import type { CacheContext } from './context.ts';
+import { depotPush } from './depot.ts';
+import { internalPut, slabPut, SLAB_LISTS } from './slab-layer.ts';
+import {
+  C_DEPOT_EMPTY,
+  C_DEPOT_FULL,
+  C_FREE_IN_SLABS,
+  C_NR_DEPOT_EMPTY,
+  C_NR_DEPOT_FULL,
+  D_CACHE,
+  D_FREELIST,
+  D_INUSE,
+  D_OBJS,
+  D_PFN_ORDER,
+  HAND_DESC,
+  HAND_MAG,
+  HAND_OBJ,
+  HAND_ROUNDS,
+  HAND_SLAB,
+  P_HANDS,
+  P_LOADED,
+  P_PREV,
+  P_PREV_ROUNDS,
+  P_ROUNDS,
+  SLAB_OWNER_FALLBACK,
+  slabGrowOwner,
+} from './types.ts';
+
+/** Rebuilds the cache's slab lists and counts from struct page and the slabs' free lists. Slab lock held. */
+export function repairSlabLists(ctx: CacheContext): void {
+  const w = ctx.w;
+  const { flags, owner, private: priv, nrPages } = ctx.services.memMap;
+  for (const list of SLAB_LISTS) {
+    w[ctx.base + list] = 0;
+    w[ctx.base + listCountWord(list)] = 0;
+  }
+  let freeInSlabs = 0;
+  for (let pfn = 0; pfn < nrPages; pfn++) {
+    if (((flags[pfn] as number) & PageFlag.Slab) === 0 || ((owner[pfn] as number) & ~SLAB_OWNER_FALLBACK) !== ctx.tag) continue;
+    const desc = (priv[pfn] as number) >>> 0;
+    if (w[ctx.d(desc, D_CACHE)] !== ctx.tag || ((w[ctx.d(desc, D_PFN_ORDER)] as number) & 0xffffff) !== pfn) {
+      throw new InvariantError(`${ctx.name} repair: slab page ${pfn} names descriptor 0x${desc.toString(16)}, which describes another slab`);
+    }
+    const free = freeListLength(ctx, desc);
+    w[ctx.d(desc, D_INUSE)] = (w[ctx.d(desc, D_OBJS)] as number) - free;
+    freeInSlabs += free;
+    listNodeInit(w, desc, SLAB_LIST_LINKS);
+    ctx.listAdd(desc, ctx.listFor(desc));
+  }
+  w[ctx.base + C_FREE_IN_SLABS] = freeInSlabs;
+}
+
+/** Recounts the depot's two magazine lists. Depot lock held. */
+export function repairDepot(ctx: CacheContext): void {
+  for (const [list, countWord] of [
+    [C_DEPOT_FULL, C_NR_DEPOT_FULL],
+    [C_DEPOT_EMPTY, C_NR_DEPOT_EMPTY],
+  ] as const) {
+    ctx.w[ctx.base + countWord] = depotMembers(ctx, list).size;
+  }
+}
+
+/**
+ * Puts back everything CPU slot `cpu`'s per-CPU words `p` for this cache hold or its hands had
+ * (see the file comment). The CPU is offline: no thread runs on it.
+ */
+export function reclaimCpu(ctx: CacheContext, p: number, cpu: number): void {
+  const w = ctx.w;
+  const hands = p + P_HANDS;
+  ctx.depotLock.acquire();
+  try {
+    ctx.slabLock.acquire();
+    try {
+      const inDepot = new Set([...depotMembers(ctx, C_DEPOT_FULL), ...depotMembers(ctx, C_DEPOT_EMPTY)]);
+      for (const [magWord, roundsWord] of [
+        [p + P_LOADED, p + P_ROUNDS],
+        [p + P_PREV, p + P_PREV_ROUNDS],
+        [hands + HAND_MAG, hands + HAND_ROUNDS],
+      ] as const) {
+        const mag = (w[magWord] as number) >>> 0;
+        if (mag !== 0 && !inDepot.has(mag)) {
+          const rounds = Math.min(w[roundsWord] as number, ctx.rounds);
+          for (let i = 0; i < rounds; i++) putBackIfFree(ctx, (w[(mag >>> 2) + 1 + i] as number) >>> 0);
+          depotPush(ctx, C_DEPOT_EMPTY, mag);
+          inDepot.add(mag);
+        }
+        w[magWord] = 0;
+        w[roundsWord] = magWord === hands + HAND_MAG ? 0 : -1;
+      }
+      const obj = (w[hands + HAND_OBJ] as number) >>> 0;
+      if (obj !== 0 && !inFullMagazine(ctx, obj)) putBackIfFree(ctx, obj);
+      w[hands + HAND_OBJ] = 0;
+      reclaimSlab(ctx, hands, cpu);
+    } finally {
+      ctx.slabLock.release();
+    }
+  } finally {
+    ctx.depotLock.release();
+  }
+}
+
+/** A slab in the dead CPU's hands, on none of the cache's lists: its pages and descriptor go back. Slab lock held. */
+function reclaimSlab(ctx: CacheContext, hands: number, cpu: number): void {
+  const w = ctx.w;
+  const pfnOrder = w[hands + HAND_SLAB] as number;
+  const desc = (w[hands + HAND_DESC] as number) >>> 0;
+  if (pfnOrder !== 0) {
+    const pfn = pfnOrder & 0xffffff;
+    const order = pfnOrder >>> 24;
+    const mm = ctx.services.memMap;
+    const f = mm.flags[pfn] as number;
+    const tag = mm.owner[pfn] as number;
+    // Published (repairSlabLists lists every slab page the Slab flag marks): the slab is the cache's.
+    const unpublished = (f & (PageFlag.Allocated | PageFlag.Slab)) === PageFlag.Allocated;
+    const growing = tag === slabGrowOwner(cpu);
+    if (unpublished && (growing || (tag & ~SLAB_OWNER_FALLBACK) === ctx.tag)) {
+      mm.owner.fill(0, pfn, pfn + (1 << order));
+      mm.private.fill(0, pfn, pfn + (1 << order));
+      mm.firstObject.fill(0, pfn, pfn + (1 << order));
+      if (desc !== 0 && ctx.onSlabHeaderBytes === 0) putDescriptor(ctx, desc, growing ? -1 : pfnOrder);
+      ctx.services.pages.freePages(pfn, order, 0);
+    }
+  }
+  w[hands + HAND_SLAB] = 0;
+  w[hands + HAND_DESC] = 0;
+}
+
+/**
+ * Gives an off-slab descriptor back to kmem_slab if it is still allocated: a grow's (`pfnOrder` −1)
+ * is the dead CPU's until published; a release's only while it still describes the slab's pages
+ * (the release may have given it back already, and another CPU taken it for a slab of its own).
+ */
+function putDescriptor(ctx: CacheContext, desc: number, pfnOrder: number): void {
+  const kmemSlab = ctx.services.descriptorCache();
+  if (!kmemSlab.state.isAllocated(desc)) return;
+  if (pfnOrder === -1 || ctx.w[ctx.d(desc, D_PFN_ORDER)] === pfnOrder) internalPut(kmemSlab, desc);
+}
+
+/** Returns `addr` to its slab unless it is allocated or already on its slab's free list. Slab lock held. */
+function putBackIfFree(ctx: CacheContext, addr: number): void {
+  const error = ctx.objectStartError(addr);
+  if (error !== null) throw new InvariantError(`${ctx.name} repair: a dead CPU's round or object 0x${addr.toString(16)} is not an object of the cache (${error.message})`);
+  if (ctx.state.isAllocated(addr)) return;
+  const desc = ctx.descOf(addr);
+  for (let obj = (ctx.w[ctx.d(desc, D_FREELIST)] as number) >>> 0, n = 0; obj !== 0; obj = (ctx.w[(obj >>> 2) + ctx.linkWord] as number) >>> 0) {
+    if (obj === addr) return;
+    if (++n > (ctx.w[ctx.d(desc, D_OBJS)] as number)) throw new InvariantError(`${ctx.name} repair: the free list of slab 0x${desc.toString(16)} is longer than its objects (a cycle?)`);
+  }
+  slabPut(ctx, addr);
+}
+
+/** The length of a slab's free list, checked against its object count. */
+function freeListLength(ctx: CacheContext, desc: number): number {
+  const objs = ctx.w[ctx.d(desc, D_OBJS)] as number;
+  let n = 0;
+  for (let obj = (ctx.w[ctx.d(desc, D_FREELIST)] as number) >>> 0; obj !== 0; obj = (ctx.w[(obj >>> 2) + ctx.linkWord] as number) >>> 0) {
+    if (++n > objs) throw new InvariantError(`${ctx.name} repair: the free list of slab 0x${desc.toString(16)} is longer than its ${objs} objects (a cycle?)`);
+  }
+  return n;
+}
+
+/** The magazines on one depot list (a cycle is an InvariantError). */
+function depotMembers(ctx: CacheContext, list: number): Set<number> {
+  const seen = new Set<number>();
+  for (let mag = (ctx.w[ctx.base + list] as number) >>> 0; mag !== 0; mag = (ctx.w[mag >>> 2] as number) >>> 0) {
+    if (seen.has(mag)) throw new InvariantError(`${ctx.name} repair: depot list ${list === C_DEPOT_FULL ? 'full' : 'empty'} meets magazine 0x${mag.toString(16)} twice`);
+    seen.add(mag);
+  }
+  return seen;
+}
+
+/** Whether a full magazine of the depot holds `addr`. Depot lock held. */
+function inFullMagazine(ctx: CacheContext, addr: number): boolean {
+  for (const mag of depotMembers(ctx, C_DEPOT_FULL)) {
+    for (let i = 0; i < ctx.rounds; i++) if ((ctx.w[(mag >>> 2) + 1 + i] as number) >>> 0 === addr) return true;
+  }
+  return false;
+}
