@@ -52,6 +52,7 @@ export { Rcu } from './sync/rcu.ts';
 export type { RcuOptions, RcuStall, RcuStats } from './sync/rcu.ts';
 export type { WaiterPlacement } from './sync/types.ts';
 export * from './sync/errors.ts';
+export { LockBusyError, LockHolderDiedError, LockTimeoutError } from './sync/lock-word.ts';
 export { secretAlloc, secretFree, secretRegionAt, isSensitivePage, SECRET_MAX_BYTES } from './mm/secret/secretmem.ts';
 export { mlock, munlock, userPfn } from './mm/secret/tags.ts';
 export { SECRET_PAGE_TAGS } from './mm/secret/types.ts';

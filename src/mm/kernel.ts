@@ -29,6 +29,7 @@ import type { Kmalloc } from './slab/kmalloc.ts';
 import type { KmemCache } from './slab/cache.ts';
 import type { SlabStats } from './slab/slabinfo.ts';
 import type { LockStatValues } from '../sync/lock-stats.ts';
+import type { LockOwner } from '../sync/lock-word.ts';
 import { Vm } from './vm/vm.ts';
 
 export interface BootOptions {
@@ -137,6 +138,11 @@ export class Kernel {
     slots.onCpuOffline((cpu) => {
       if (this.vmLayer !== null || this.header.get(H.VM_ROOT_PFN) > 0) this.vm.cpuOffline(cpu);
     });
+  }
+
+  /** @internal Who takes the kernel's locks (its CPU slots): locks made with it record their holder. */
+  get lockOwner(): LockOwner {
+    return this.#slots;
   }
 
   /** The slab allocator, as this worker sees it (built on first use; claims a CPU slot once a cache is used). */

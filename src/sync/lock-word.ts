@@ -47,6 +47,21 @@ export class LockTimeoutError extends KmemError {
   override name = 'LockTimeoutError';
 }
 
+/**
+ * A lock whose holder died holding it, of a structure kmem cannot rebuild (made with repair
+ * 'refuse'): raised at once, the lock left as it is, rather than waited on until LockTimeoutError.
+ */
+export class LockHolderDiedError extends KmemError {
+  override name = 'LockHolderDiedError';
+}
+
+/**
+ * What a thread that finds a lock's holder dead does: a function rebuilds what the lock guards
+ * (run holding the lock, after taking it over); 'refuse' raises LockHolderDiedError and takes
+ * nothing; null takes the lock over as it is.
+ */
+export type LockRepair = (() => void) | 'refuse' | null;
+
 /** A lock stayed held by a live holder inside withoutWaiting(): the work should be retried later. */
 export class LockBusyError extends KmemError {
   override name = 'LockBusyError';
@@ -124,11 +139,12 @@ export class LockWord {
     /** Where acquisitions are counted (arena-resident), or null for none. */
     readonly stats: LockStatsRecord | null = null,
     /**
-     * Run by the thread that took the lock over from a dead holder, holding it, before its own
-     * critical section: the holder may have died half-way through one, so whatever the lock
-     * guards is rebuilt to a consistent state (the zone's free lists: page-alloc-repair.ts).
+     * What a thread that finds the holder dead does (LockRepair): the holder may have died
+     * half-way through its critical section, so a function rebuilds whatever the lock guards to a
+     * consistent state, run by the thread that took the lock over, holding it, before its own
+     * critical section (the zone's free lists: page-alloc-repair.ts); 'refuse' raises instead.
      */
-    private readonly repair: (() => void) | null = null,
+    private readonly repair: LockRepair = null,
   ) {
     this.shared = typeof SharedArrayBuffer !== 'undefined' && words.buffer instanceof SharedArrayBuffer;
   }
@@ -187,11 +203,16 @@ export class LockWord {
   private takeOverOrRefuse(seen: number, me: number): boolean {
     const holder = seen >>> 1;
     if (this.owner.isDead(holder)) {
+      if (this.repair === 'refuse') {
+        throw new LockHolderDiedError(
+          `lock word ${this.index}: held by ${this.owner.describe(holder)}, which died inside its critical section; what the lock guards may be half changed and kmem cannot rebuild it (expected the holder to release it)`,
+        );
+      }
       const swapped = this.shared ? Atomics.compareExchange(this.words, this.index, seen, me | (seen & 1)) === seen : ((this.words[this.index] = me), true);
       if (!swapped) return false;
       this.recovered++;
       this.owner.recovered?.(this.index, holder);
-      if (this.repair !== null) this.repair();
+      if (typeof this.repair === 'function') this.repair();
       return true;
     }
     // Anonymous holders share one name, so on a shared arena their equal names prove nothing.

@@ -41,7 +41,8 @@ export function host(vm: Vm): SwapHost {
   assert(swapRootPfn(vm) !== 0, 'swap state: swap was never enabled (expected swapon first)');
   let h = hosts.get(vm);
   if (h === undefined) {
-    h = { lock: new LockWord(vm.w, srWord(vm, SR.LOCK)), backing: null, map: null, mapPfn: 0 };
+    // Its holder recorded; a dead holder's lock is refused, not taken over (nothing rebuilds the LRU and swap map).
+    h = { lock: new LockWord(vm.w, srWord(vm, SR.LOCK), vm.kernel.lockOwner, null, 'refuse'), backing: null, map: null, mapPfn: 0 };
     hosts.set(vm, h);
   }
   return h;

@@ -89,7 +89,8 @@ export class AddressSpace {
   ) {
     this.wBase = paddr / 4;
     this.fBase = paddr / 8;
-    this.lock = new LockWord(vm.w, this.wBase + MM.LOCK);
+    // Its holder recorded; a dead holder's lock is refused, not taken over (nothing rebuilds page tables and VMAs).
+    this.lock = new LockWord(vm.w, this.wBase + MM.LOCK, vm.kernel.lockOwner, null, 'refuse');
   }
 
   word(i: number): number {

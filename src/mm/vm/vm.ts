@@ -238,7 +238,8 @@ export class Vm {
     this.rootPfn = rootPfn;
     this.rootWord = (rootPfn * PAGE_SIZE) / 4;
     this.counterBase = (rootPfn * PAGE_SIZE + COUNTERS_BYTE) / 8;
-    this.lock = new LockWord(this.w, this.rootWord + ROOT.LOCK);
+    // Its holder recorded; a dead holder's lock is refused, not taken over (nothing rebuilds the VM root).
+    this.lock = new LockWord(this.w, this.rootWord + ROOT.LOCK, kernel.lockOwner, null, 'refuse');
     this.walker = new PageWalker(this.ram);
     const slab = kernel.slab;
     const ready = this.root(ROOT.STATE) === READY;

@@ -1,0 +1,34 @@
+// The address-space locks record their holder by CPU slot. A worker killed holding one (inside
+// mmap(), a fault, reclaim) cannot be repaired after, since nothing rebuilds half-changed page
+// tables and VMAs: the next thread that wants the lock gets LockHolderDiedError at once, naming the
+// dead CPU, instead of waiting 30 s for LockTimeoutError. Here a second kernel handle in this
+// thread plays the worker.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Kernel } from '../../../src/mm/kernel.ts';
+import { LockHolderDiedError } from '../../../src/sync/lock-word.ts';
+import { MAP, PROT } from '../../../src/mm/vm/types.ts';
+
+const RW = PROT.READ | PROT.WRITE;
+const ANON = MAP.PRIVATE | MAP.ANONYMOUS;
+
+test('an mmap_lock whose holder died is refused at once with the dead CPU named, and nothing is taken over', () => {
+  const kernel = Kernel.boot({ ramBytes: '64MiB', shared: true, cpus: 3 });
+  const mm = kernel.vm.createAddressSpace();
+  const other = Kernel.attach(kernel.buffer);
+  const theirs = other.vm.addressSpace(mm.pid)!;
+  const cpu = other.cpu;
+  theirs.lockMmap(); // the worker dies inside mmap()
+  kernel.offlineCpu(cpu);
+  const begun = performance.now();
+  assert.throws(
+    () => mm.mmap(0, 1 << 20, RW, ANON),
+    (e: unknown) => e instanceof LockHolderDiedError && new RegExp(`held by CPU ${cpu} \\(epoch \\d+, offlined since\\), which died inside its critical section`).test(e.message),
+  );
+  assert.ok(performance.now() - begun < 1_000, 'refused at once, not after a wait');
+  assert.equal(kernel.lockRecoveries.length, 0, 'not taken over');
+  assert.throws(() => mm.mmap(0, 1 << 20, RW, ANON), LockHolderDiedError, 'and refused again');
+  // A lock released normally stays usable by every thread.
+  const second = kernel.vm.createAddressSpace();
+  assert.ok(second.mmap(0, 1 << 20, RW, ANON) > 0);
+});
