@@ -169,6 +169,22 @@ export class LockWord {
     this.acquireSlow(me, whileWaiting);
   }
 
+  /**
+   * Takes the lock only if it is free now (a trylock, as Linux's mmap_read_trylock): whether it did.
+   * Never waits, never takes a dead holder's lock over.
+   */
+  tryAcquire(): boolean {
+    const me = this.owner.token() << 1;
+    if (this.shared) {
+      if (Atomics.compareExchange(this.words, this.index, 0, me) !== 0) return false;
+    } else {
+      if (this.words[this.index] !== 0) return false;
+      this.words[this.index] = me;
+    }
+    if (this.stats !== null) this.stats.acquired();
+    return true;
+  }
+
   release(): void {
     if (!this.shared) {
       const old = this.words[this.index] as number;

@@ -31,7 +31,7 @@ import { PTE_ACCESSED } from '../../machine/pte.ts';
 import { assert } from '../../util/assert.ts';
 import { PageFlag } from '../types.ts';
 import type { AddressSpace } from '../vm/mm-struct.ts';
-import { MM, MMF } from '../vm/mm-struct.ts';
+import { MMF } from '../vm/mm-struct.ts';
 import { entryPfn } from '../vm/page-table.ts';
 import { VM_OWNER_ANON_THP } from '../vm/owners.ts';
 import { splitHugePmd } from '../vm/thp.ts';
@@ -337,7 +337,7 @@ function lockMappers(vm: Vm, pfn: number, held: AddressSpace | null): AddressSpa
   });
   const taken: AddressSpace[] = [];
   for (const mm of mms) {
-    if (Atomics.compareExchange(vm.w, mm.paddr / 4 + MM.LOCK, 0, 1) !== 0) {
+    if (!mm.lock.tryAcquire()) {
       unlockAll(taken);
       return null;
     }

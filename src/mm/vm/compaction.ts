@@ -31,7 +31,6 @@ import { fragmentationIndex } from '../vmstat.ts';
 import { MigrateType, NO_PFN, PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER, PAGE_SENSITIVITY_TAGS, PageFlag } from '../types.ts';
 import type { Zone } from '../zone.ts';
 import type { AddressSpace } from './mm-struct.ts';
-import { MM } from './mm-struct.ts';
 import { lruMigrate } from '../swap/lru.ts';
 import { VM_OWNER_ANON } from './owners.ts';
 import { PAGE_SIZE } from './types.ts';
@@ -152,7 +151,7 @@ export function migratePage(vm: Vm, src: number, dst: number, held: AddressSpace
   }
   for (const mm of mms) {
     if (mm === held) continue;
-    if (Atomics.compareExchange(vm.w, mm.paddr / 4 + MM.LOCK, 0, 1) !== 0) {
+    if (!mm.lock.tryAcquire()) {
       for (const t of taken) t.lock.release();
       return false;
     }

@@ -32,3 +32,15 @@ test('an mmap_lock whose holder died is refused at once with the dead CPU named,
   const second = kernel.vm.createAddressSpace();
   assert.ok(second.mmap(0, 1 << 20, RW, ANON) > 0);
 });
+
+test('a trylock of an mmap_lock (reclaim and compaction take the mms that map a page so) records its holder too', () => {
+  const kernel = Kernel.boot({ ramBytes: '64MiB', shared: true, cpus: 3 });
+  const mm = kernel.vm.createAddressSpace();
+  const other = Kernel.attach(kernel.buffer);
+  const theirs = other.vm.addressSpace(mm.pid)!;
+  const cpu = other.cpu;
+  assert.equal(theirs.lock.tryAcquire(), true);
+  assert.equal(mm.lock.tryAcquire(), false, 'held: the trylock fails at once');
+  kernel.offlineCpu(cpu); // the worker dies inside reclaim, holding the mm it trylocked
+  assert.throws(() => mm.mmap(0, 1 << 20, RW, ANON), (e: unknown) => e instanceof LockHolderDiedError && e.message.includes(`CPU ${cpu} `));
+});
