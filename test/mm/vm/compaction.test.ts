@@ -10,6 +10,8 @@ import type { AddressSpace } from '../../../src/mm/vm/mm-struct.ts';
 import { setThpSettings } from '../../../src/mm/vm/thp-settings.ts';
 import type { ThpDefrag } from '../../../src/mm/vm/thp-settings.ts';
 import { MADV, MAP, PMD_SIZE, PROT } from '../../../src/mm/vm/types.ts';
+import { MigrateType, PageFlag } from '../../../src/mm/types.ts';
+import { addFree, delFree } from '../../../src/mm/zone.ts';
 
 const ANON = MAP.PRIVATE | MAP.ANONYMOUS;
 const RW = PROT.READ | PROT.WRITE;
@@ -165,5 +167,34 @@ test('compaction skips a page whose mm it cannot lock at once (async migration\'
   }
   assert.equal(vm.compact(9), 'success');
   assert.ok(vm.counter('pgmigrate_success') > 0);
+  kernel.validate();
+});
+
+test('the free scanner takes targets only from Movable pageblocks (suitable_migration_target): an Unmovable pageblock at the top keeps its free pages', () => {
+  const { kernel } = fragmented();
+  const pages = kernel.pages;
+  const zone = pages.zones[1]!;
+  const { flags, order } = kernel.memMap;
+  // The highest pageblock with free pages: the first the free scanner would reach.
+  const freeIn = (block: number): number[] => {
+    const out: number[] = [];
+    for (let pfn = block; pfn < block + 512; pfn++) if ((flags[pfn]! & PageFlag.Buddy) !== 0) out.push(pfn);
+    return out;
+  };
+  let top = Math.floor((zone.endPfn - 1) / 512) * 512;
+  while (freeIn(top).length === 0) top -= 512;
+  // move_freepages_block(): it becomes Unmovable, its free blocks moved to the Unmovable lists.
+  zone.lock.acquire();
+  for (const pfn of freeIn(top)) {
+    delFree(zone, pfn, order[pfn]!, MigrateType.Movable);
+    pages.pageblockMt[top / 512] = MigrateType.Unmovable;
+    addFree(zone, pfn, order[pfn]!, MigrateType.Unmovable, false);
+  }
+  zone.lock.release();
+  kernel.validate();
+  const before = freeIn(top).map((pfn) => `${pfn}/${order[pfn]}`);
+  assert.ok(before.length > 0);
+  assert.equal(kernel.vm.compact(9), 'success');
+  assert.deepEqual(freeIn(top).map((pfn) => `${pfn}/${order[pfn]}`), before, 'no target taken from the Unmovable pageblock');
   kernel.validate();
 });
