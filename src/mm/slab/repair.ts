@@ -122,8 +122,9 @@ export function reclaimCpu(ctx: CacheContext, p: number, cpu: number): void {
       ] as const) {
         const mag = (w[magWord] as number) >>> 0;
         if (mag !== 0 && !inDepot.has(mag)) {
-          const rounds = Math.min(w[roundsWord] as number, ctx.rounds);
-          for (let i = 0; i < rounds; i++) putBackIfFree(ctx, (w[(mag >>> 2) + 1 + i] as number) >>> 0);
+          // Top first, each round leaving the count as it goes back: an offline that meets a busy
+          // lock part-way (LockBusyError) and is retried later starts where it stopped.
+          for (let i = Math.min(w[roundsWord] as number, ctx.rounds) - 1; i >= 0; i--) putBackIfFree(ctx, (w[(mag >>> 2) + 1 + i] as number) >>> 0, roundsWord, i);
           depotPush(ctx, C_DEPOT_EMPTY, mag);
           inDepot.add(mag);
         }
@@ -131,7 +132,7 @@ export function reclaimCpu(ctx: CacheContext, p: number, cpu: number): void {
         w[roundsWord] = magWord === hands + HAND_MAG ? 0 : -1;
       }
       const obj = (w[hands + HAND_OBJ] as number) >>> 0;
-      if (obj !== 0 && !inFullMagazine(ctx, obj)) putBackIfFree(ctx, obj);
+      if (obj !== 0 && !inFullMagazine(ctx, obj)) putBackIfFree(ctx, obj, hands + HAND_OBJ, 0);
       w[hands + HAND_OBJ] = 0;
       reclaimSlab(ctx, hands, cpu);
     } finally {
@@ -157,11 +158,14 @@ function reclaimSlab(ctx: CacheContext, hands: number, cpu: number): void {
     const unpublished = (f & (PageFlag.Allocated | PageFlag.Slab)) === PageFlag.Allocated;
     const growing = tag === slabGrowOwner(cpu);
     if (unpublished && (growing || (tag & ~SLAB_OWNER_FALLBACK) === ctx.tag)) {
-      mm.owner.fill(0, pfn, pfn + (1 << order));
+      // The head keeps its tag until the free (which names it), so that a retried offline finds
+      // the pages as they were.
+      mm.owner.fill(0, pfn + 1, pfn + (1 << order));
       mm.private.fill(0, pfn, pfn + (1 << order));
       mm.firstObject.fill(0, pfn, pfn + (1 << order));
-      if (desc !== 0 && ctx.onSlabHeaderBytes === 0) putDescriptor(ctx, desc, growing ? -1 : pfnOrder);
-      ctx.services.pages.freePages(pfn, order, 0);
+      if (desc !== 0 && ctx.onSlabHeaderBytes === 0) putDescriptor(ctx, desc, pfnOrder, hands + HAND_DESC);
+      w[hands + HAND_DESC] = 0;
+      ctx.services.pages.freePages(pfn, order, tag);
     }
   }
   w[hands + HAND_SLAB] = 0;
@@ -169,27 +173,40 @@ function reclaimSlab(ctx: CacheContext, hands: number, cpu: number): void {
 }
 
 /**
- * Gives an off-slab descriptor back to kmem_slab if it is still allocated: a grow's (`pfnOrder` −1)
- * is the dead CPU's until published; a release's only while it still describes the slab's pages
- * (the release may have given it back already, and another CPU taken it for a slab of its own).
+ * Gives an off-slab descriptor back to kmem_slab if it is still allocated and still describes the
+ * slab's pages (a grow names the pages in it as it takes it; one stopped before that leaves it
+ * allocated, a leak, never a double free); the hands' word goes with the push. Every give-back
+ * (a release's, an earlier try of this offline's) empties that word as it pushes, so a descriptor
+ * another CPU has taken since is never named here.
  */
-function putDescriptor(ctx: CacheContext, desc: number, pfnOrder: number): void {
+function putDescriptor(ctx: CacheContext, desc: number, pfnOrder: number, handWord: number): void {
   const kmemSlab = ctx.services.descriptorCache();
-  if (!kmemSlab.state.isAllocated(desc)) return;
-  if (pfnOrder === -1 || ctx.w[ctx.d(desc, D_PFN_ORDER)] === pfnOrder) internalPut(kmemSlab, desc);
+  if (kmemSlab.state.isAllocated(desc) && ctx.w[ctx.d(desc, D_PFN_ORDER)] === pfnOrder) internalPut(kmemSlab, desc, handWord);
 }
 
-/** Returns `addr` to its slab unless it is allocated or already on its slab's free list. Slab lock held. */
-function putBackIfFree(ctx: CacheContext, addr: number): void {
+/**
+ * Returns `addr` to its slab unless it is allocated or already on its slab's free list, and sets
+ * `releaseWord` (what counted it: a magazine's rounds, the hands) to `releaseValue` with the push.
+ * Slab lock held.
+ */
+function putBackIfFree(ctx: CacheContext, addr: number, releaseWord: number, releaseValue: number): void {
   const error = ctx.objectStartError(addr);
   if (error !== null) throw new InvariantError(`${ctx.name} repair: a dead CPU's round or object 0x${addr.toString(16)} is not an object of the cache (${error.message})`);
-  if (ctx.state.isAllocated(addr)) return;
+  if (!ctx.state.isAllocated(addr) && !onFreeList(ctx, addr)) {
+    slabPut(ctx, addr, releaseWord, releaseValue);
+    return;
+  }
+  ctx.w[releaseWord] = releaseValue;
+}
+
+/** Whether `addr` is on its slab's free list. Slab lock held. */
+function onFreeList(ctx: CacheContext, addr: number): boolean {
   const desc = ctx.descOf(addr);
   for (let obj = (ctx.w[ctx.d(desc, D_FREELIST)] as number) >>> 0, n = 0; obj !== 0; obj = (ctx.w[(obj >>> 2) + ctx.linkWord] as number) >>> 0) {
-    if (obj === addr) return;
+    if (obj === addr) return true;
     if (++n > (ctx.w[ctx.d(desc, D_OBJS)] as number)) throw new InvariantError(`${ctx.name} repair: the free list of slab 0x${desc.toString(16)} is longer than its objects (a cycle?)`);
   }
-  slabPut(ctx, addr);
+  return false;
 }
 
 /** The length of a slab's free list, checked against its object count. */

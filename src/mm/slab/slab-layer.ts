@@ -127,11 +127,13 @@ function slabTakeIntoHeld(ctx: CacheContext, dst: number, n: number, countWord: 
 }
 
 /**
- * Returns a free object (its state bit already clear) to its slab. Slab lock held. `handWord`, if
- * given, is zeroed in the same run of stores as the push (the object leaves this CPU's hands as it
- * reaches the free list: types.ts HAND_OBJ).
+ * Returns a free object (its state bit already clear) to its slab. Slab lock held. `releaseWord`,
+ * if given, is set to `releaseValue`, and `alsoZero` to 0, in the same run of stores as the push:
+ * the object leaves the places that counted it (this CPU's hands, types.ts HAND_*, or a magazine's
+ * count) as it reaches the free list, with no point between where a killed thread could stop
+ * (repair.ts).
  */
-export function slabPut(ctx: CacheContext, addr: number, handWord = -1): void {
+export function slabPut(ctx: CacheContext, addr: number, releaseWord = -1, releaseValue = 0, alsoZero = -1): void {
   const w = ctx.w;
   const desc = ctx.descOf(addr);
   // Cheap tier: the slab has an object in use to take back.
@@ -141,7 +143,8 @@ export function slabPut(ctx: CacheContext, addr: number, handWord = -1): void {
   const listBefore = ctx.listFor(desc);
   w[(addr >>> 2) + ctx.linkWord] = w[ctx.d(desc, D_FREELIST)] as number;
   w[ctx.d(desc, D_FREELIST)] = addr;
-  if (handWord >= 0) w[handWord] = 0;
+  if (releaseWord >= 0) w[releaseWord] = releaseValue;
+  if (alsoZero >= 0) w[alsoZero] = 0;
   w[ctx.d(desc, D_INUSE)] = (w[ctx.d(desc, D_INUSE)] as number) - 1;
   w[ctx.base + C_FREE_IN_SLABS] = (w[ctx.base + C_FREE_IN_SLABS] as number) + 1;
   const listAfter = ctx.listFor(desc);
@@ -188,7 +191,7 @@ function releaseSlab(ctx: CacheContext, desc: number): number {
   mm.owner[pfn] = headTag;
   mm.private.fill(0, pfn, pfn + (1 << order));
   mm.firstObject.fill(0, pfn, pfn + (1 << order));
-  if (ctx.onSlabHeaderBytes === 0) internalPut(ctx.services.descriptorCache(), desc);
+  if (ctx.onSlabHeaderBytes === 0) internalPut(ctx.services.descriptorCache(), desc, hands + HAND_DESC);
   w[hands + HAND_DESC] = 0;
   if (defer !== null) {
     // Out of the hands before the grace period's callback owns the pages (a kill in between leaks them).
@@ -227,21 +230,23 @@ export function internalTake(cache: CacheContext): number {
   }
 }
 
-/** Gives back an object internalTake() handed out: marked free, under the cache's slab lock. */
-export function internalPut(cache: CacheContext, addr: number): void {
+/**
+ * Gives back an object internalTake() handed out: marked free, under the cache's slab lock.
+ * `handWord`, if given (a slab's HAND_DESC), is zeroed with the push onto the free list.
+ */
+export function internalPut(cache: CacheContext, addr: number, handWord = -1): void {
   const hands = cache.hands;
-  // In this CPU's hands from before its state bit clears until it is on its slab's free list.
-  cache.w[hands + HAND_OBJ] = addr;
+  // The lock first: an offline retried after a busy lock (LockBusyError) must find the object as
+  // it was. Then in this CPU's hands from before its state bit clears until it is on its slab's
+  // free list.
+  cache.slabLock.acquire();
   try {
+    cache.w[hands + HAND_OBJ] = addr;
     if (!cache.state.markFree(addr)) throw new InvariantError(`${cache.name}: object 0x${addr.toString(16)} given back twice`);
-    cache.slabLock.acquire();
-    try {
-      slabPut(cache, addr, hands + HAND_OBJ);
-    } finally {
-      cache.slabLock.release();
-    }
+    slabPut(cache, addr, hands + HAND_OBJ, 0, handWord);
   } finally {
     cache.w[hands + HAND_OBJ] = 0;
+    cache.slabLock.release();
   }
 }
 
@@ -285,6 +290,9 @@ function grow(ctx: CacheContext): number {
     desc = slabBase + slabBytes - DESC_BYTES;
   } else {
     desc = internalTake(ctx.services.descriptorCache());
+    // Named in the hands, and naming the pages, in one run of stores (repair.ts frees a descriptor
+    // only while it describes the slab's pages: another CPU may reuse one given back).
+    if (desc !== 0) w[(desc >>> 2) + D_PFN_ORDER] = pfn | (order << 24);
     w[hands + HAND_DESC] = desc;
     if (desc === 0) {
       w[hands + HAND_SLAB] = 0;

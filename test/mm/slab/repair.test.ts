@@ -9,7 +9,7 @@ import { Kernel } from '../../../src/mm/kernel.ts';
 import type { KmemCache } from '../../../src/mm/slab/cache.ts';
 import { depotPop } from '../../../src/mm/slab/depot.ts';
 import { internalTake, slabTakeOne } from '../../../src/mm/slab/slab-layer.ts';
-import { C_DEPOT_FULL, C_EMPTY, C_NR_DEPOT_FULL, C_PARTIAL, D_INUSE, HAND_DESC, HAND_ROUNDS, HAND_MAG, HAND_SLAB, slabGrowOwner } from '../../../src/mm/slab/types.ts';
+import { C_DEPOT_FULL, C_EMPTY, C_NR_DEPOT_FULL, C_PARTIAL, D_INUSE, D_PFN_ORDER, HAND_DESC, HAND_ROUNDS, HAND_MAG, HAND_SLAB, slabGrowOwner } from '../../../src/mm/slab/types.ts';
 import { GFP } from '../../../src/mm/gfp.ts';
 import { PageFlag } from '../../../src/mm/types.ts';
 import { SlabFlag } from '../../../src/mm/slab/layout.ts';
@@ -97,7 +97,9 @@ test('a slab being made when its CPU died (pages and descriptor taken, not yet p
   const hands = m.theirs.hands;
   const pfn = m.other.pages.allocPages(m.theirs.order, GFP.COMP, slabGrowOwner(m.other.cpu));
   m.theirs.w[hands + HAND_SLAB] = pfn | (m.theirs.order << 24);
-  m.theirs.w[hands + HAND_DESC] = internalTake(m.other.slab.descriptorCache());
+  const desc = internalTake(m.other.slab.descriptorCache());
+  m.theirs.w[m.theirs.d(desc, D_PFN_ORDER)] = pfn | (m.theirs.order << 24);
+  m.theirs.w[hands + HAND_DESC] = desc;
   m.kernel.offlineCpu(m.other.cpu);
   m.kernel.validate();
   assert.equal(m.kernel.pages.freePagesTotal, free, 'the pages are free again');
@@ -143,4 +145,35 @@ test('a depot lock its holder died with is taken over and the depot recounted (a
   assert.equal(m.kernel.lockRecoveries.length, 1, 'the depot lock was taken over');
   assert.equal(m.mine.word(C_NR_DEPOT_FULL), full);
   nothingLost(m);
+});
+
+test('an offline that meets a busy lock part-way through its repair finishes later from where it stopped: nothing freed twice or lost', async () => {
+  // 1 KiB objects: slabs of order 3, so the repair's page free takes the zone lock (no per-CPU list).
+  const m = machine(1024);
+  assert.ok(m.theirs.order > 0);
+  const free = m.kernel.pages.freePagesTotal;
+  const slabs = m.kernel.slab.stats().caches.find((c) => c.name === 'kmem_slab')!.inUse;
+  const hands = m.theirs.hands;
+  const pfn = m.other.pages.allocPages(m.theirs.order, GFP.COMP, slabGrowOwner(m.other.cpu));
+  m.theirs.w[hands + HAND_SLAB] = pfn | (m.theirs.order << 24);
+  const desc = internalTake(m.other.slab.descriptorCache());
+  m.theirs.w[m.theirs.d(desc, D_PFN_ORDER)] = pfn | (m.theirs.order << 24);
+  m.theirs.w[hands + HAND_DESC] = desc;
+  // A live CPU holds the zone lock: the repair gives the descriptor back, then meets the lock.
+  const third = Kernel.attach(m.kernel.buffer);
+  const zone = third.pages.zones.at(-1)!;
+  void third.cpu;
+  zone.lock.acquire();
+  m.kernel.offlineCpu(m.other.cpu);
+  assert.deepEqual(m.kernel.pendingOfflines(), [m.other.cpu], 'left pending at the busy lock');
+  assert.equal(m.kernel.slab.stats().caches.find((c) => c.name === 'kmem_slab')!.inUse, slabs, 'the descriptor went back before the lock was met');
+  // Another CPU takes that descriptor for a slab of its own meanwhile.
+  const reused = internalTake(third.slab.descriptorCache());
+  assert.equal(reused, desc);
+  zone.lock.release();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.deepEqual(m.kernel.pendingOfflines(), [], 'finished on the timer');
+  assert.equal(m.kernel.pages.freePagesTotal, free, 'the pages went back on the retry');
+  assert.equal(third.slab.descriptorCache().state.isAllocated(reused), true, 'the other CPU keeps its descriptor');
+  m.kernel.validate();
 });
