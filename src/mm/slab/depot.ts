@@ -20,7 +20,6 @@ import {
   C_NR_DEPOT_EMPTY,
   C_NR_DEPOT_FULL,
   HAND_MAG,
-  HAND_OBJ,
   HAND_ROUNDS,
   P_LOADED,
   P_PREV,
@@ -60,26 +59,23 @@ export function magazineAlloc(ctx: CacheContext): number {
 
 /**
  * Returns a magazine's rounds to the slab layer, top first, the word `countWord` counting those
- * left (the magazine itself stays). Each round leaves the count for this CPU's hands in one run of
- * stores, and the hands for its slab's free list in another (slabPut), so that a thread killed
- * part-way leaves each round counted in exactly one place (repair.ts). In lazy mode
+ * left (the magazine itself stays). Each round leaves the count in the same run of stores as it
+ * reaches its slab's free list (slabPut's release word), so that a thread killed part-way leaves
+ * each round in exactly one place (repair.ts), and no hands are used: a free in progress may be
+ * holding this CPU's (freeSlow answers another CPU's drain request here). In lazy mode
  * (alloc-state.ts) this is where their state bits are cleared.
  */
 export function flushRounds(ctx: CacheContext, mag: number, countWord: number): void {
   const rounds = Math.min(ctx.w[countWord] as number, ctx.rounds);
   if (rounds <= 0) return;
-  const hands = ctx.hands;
   ctx.slabLock.acquire();
   try {
     for (let i = rounds - 1; i >= 0; i--) {
       const addr = (ctx.w[(mag >>> 2) + 1 + i] as number) >>> 0;
       if (ctx.lazy && !ctx.state.markFree(addr)) throw new InvariantError(`${ctx.name}: magazine round 0x${addr.toString(16)} has its state bit clear`);
-      ctx.w[hands + HAND_OBJ] = addr;
-      ctx.w[countWord] = i;
-      slabPut(ctx, addr, hands + HAND_OBJ);
+      slabPut(ctx, addr, countWord, i);
     }
   } finally {
-    ctx.w[hands + HAND_OBJ] = 0;
     ctx.slabLock.release();
   }
 }

@@ -65,10 +65,9 @@ function minPartial(size: number): number {
   return Math.min(10, Math.max(5, Math.floor(Math.log2(size) / 2)));
 }
 
-/** Takes one free object from the slabs, growing the cache if it must; 0 when memory is exhausted. */
-export function slabTakeOne(ctx: CacheContext): number {
+/** Takes one free object from the slabs, growing the cache if it must, into this CPU's hands (`hands`: ctx.hands); 0 when memory is exhausted. */
+export function slabTakeOne(ctx: CacheContext, hands: number = ctx.hands): number {
   const w = ctx.w;
-  const hands = ctx.hands;
   let desc = (w[ctx.base + C_PARTIAL] as number) >>> 0;
   if (desc === 0) desc = (w[ctx.base + C_EMPTY] as number) >>> 0;
   if (desc === 0) desc = grow(ctx);
@@ -112,7 +111,7 @@ function slabTakeIntoHeld(ctx: CacheContext, dst: number, n: number, countWord: 
   let taken = 0;
   ctx.w[countWord] = 0;
   while (taken < n) {
-    const addr = slabTakeOne(ctx);
+    const addr = slabTakeOne(ctx, hands);
     if (addr === 0) break;
     if (ctx.lazy) {
       if (!ctx.state.markAllocated(addr)) throw new InvariantError(`${ctx.name}: object 0x${addr.toString(16)} on a slab free list is marked allocated`);
@@ -338,12 +337,13 @@ function grow(ctx: CacheContext): number {
     }
     ctx.slabLock.acquire();
   }
-  // Publish: mark the pages as this slab's and list it.
+  // Publish: mark the pages as this slab's, the Slab flag last (a slab of the cache's tag with the
+  // flag is one repairSlabLists lists; without it, one reclaimSlab frees), and list it.
   const mm = ctx.services.memMap;
-  mm.flags[pfn] = (mm.flags[pfn] as number) | PageFlag.Slab;
   mm.owner.fill(order === ctx.order ? ctx.tag : ctx.tag | SLAB_OWNER_FALLBACK, pfn, pfn + (1 << order));
   mm.private.fill(desc, pfn, pfn + (1 << order));
   mm.firstObject.fill(smem, pfn, pfn + (1 << order));
+  mm.flags[pfn] = (mm.flags[pfn] as number) | PageFlag.Slab;
   ctx.listAdd(desc, C_EMPTY);
   w[ctx.base + C_FREE_IN_SLABS] = (w[ctx.base + C_FREE_IN_SLABS] as number) + objs;
   w[hands + HAND_SLAB] = 0;

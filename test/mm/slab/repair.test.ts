@@ -7,9 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kernel } from '../../../src/mm/kernel.ts';
 import type { KmemCache } from '../../../src/mm/slab/cache.ts';
-import { depotPop } from '../../../src/mm/slab/depot.ts';
+import { cpuFlush, depotPop } from '../../../src/mm/slab/depot.ts';
 import { internalTake, slabTakeOne } from '../../../src/mm/slab/slab-layer.ts';
-import { C_DEPOT_FULL, C_EMPTY, C_NR_DEPOT_FULL, C_PARTIAL, D_INUSE, D_PFN_ORDER, HAND_DESC, HAND_ROUNDS, HAND_MAG, HAND_SLAB, slabGrowOwner } from '../../../src/mm/slab/types.ts';
+import { C_DEPOT_FULL, C_EMPTY, C_NR_DEPOT_FULL, C_PARTIAL, D_INUSE, D_PFN_ORDER, HAND_DESC, HAND_OBJ, HAND_ROUNDS, HAND_MAG, HAND_SLAB, slabGrowOwner } from '../../../src/mm/slab/types.ts';
 import { GFP } from '../../../src/mm/gfp.ts';
 import { PageFlag } from '../../../src/mm/types.ts';
 import { SlabFlag } from '../../../src/mm/slab/layout.ts';
@@ -176,4 +176,21 @@ test('an offline that meets a busy lock part-way through its repair finishes lat
   assert.equal(m.kernel.pages.freePagesTotal, free, 'the pages went back on the retry');
   assert.equal(third.slab.descriptorCache().state.isAllocated(reused), true, 'the other CPU keeps its descriptor');
   m.kernel.validate();
+});
+
+test('a free in progress that answers another CPU\'s drain request (its magazines flushed to the slabs) keeps its object in its hands', () => {
+  const m = machine();
+  const objs = Array.from({ length: 10 }, () => m.theirs.alloc());
+  for (const addr of objs.slice(1)) m.theirs.free(addr); // rounds in the other CPU's magazine
+  const x = objs[0]!;
+  // freeChecked's first steps on the other CPU: the object in its hands, its state bit cleared;
+  // then freeSlow answers a drain request (a shrink elsewhere), flushing its magazines, and the
+  // worker is killed before the object reaches a magazine or its slab.
+  m.theirs.w[m.theirs.hands + HAND_OBJ] = x;
+  assert.equal(m.theirs.state.markFree(x), true);
+  cpuFlush(m.theirs, true);
+  assert.equal(m.theirs.w[m.theirs.hands + HAND_OBJ], x, 'the flush left the hands alone');
+  m.kernel.offlineCpu(m.other.cpu);
+  assert.equal(m.mine.isFree(x), true);
+  nothingLost(m);
 });
