@@ -1,7 +1,8 @@
 /**
  * Putting a cache right after a worker was killed half-way through one of its slow paths. Linux
  * never faces this (a CPU goes offline between operations); `worker.terminate()` stops a worker at
- * V8's next interrupt check, a function entry or a loop's back edge, wherever that falls.
+ * V8's next interrupt check (a function entry, a loop's back edge, an Atomics call's entry),
+ * wherever that falls, and runs no `finally` block.
  *
  * Two kinds of damage, two repairs:
  *
@@ -19,15 +20,23 @@
  * reclaimCpu, run when the CPU is offlined (in place of the orderly cpuFlushAt), puts each back:
  *   magazines   its loaded and previous magazines and the one in its hands, each once (a magazine
  *               also found on a depot list was already given back: only the CPU's word goes); every
- *               round goes to its slab unless it is allocated or already on its slab's free list
- *               (putBackIfFree: a flush cut short has put some), and the empty magazine to the depot
+ *               round goes to its slab, top first, leaving the count as it is pushed, unless it is
+ *               allocated or already on its slab's free list (putBackIfFree), and the empty
+ *               magazine to the depot
  *   object      the one in its hands, the same way, unless a magazine of the depot holds it
  *   slab        one being made or released: if it is on none of the cache's lists and its pages are
  *               still allocated to the making (the dead CPU's slabGrowOwner tag) or the release
  *               (the cache's tag), the pages go back to the page allocator and an off-slab
  *               descriptor to kmem_slab
- * Every step is idempotent, so an offline interrupted by a busy lock (LockBusyError) and retried
- * neither loses nor repeats anything.
+ * Every step is idempotent and leaves the words that counted a thing as it puts it back, so an
+ * offline interrupted by a busy lock (LockBusyError) and retried neither loses nor repeats anything.
+ *
+ * The hands' rule: one slow path at a time holds a given word of a (cache, CPU). A path nested in
+ * another of the same cache (a free answering a drain request flushes the magazines) uses none:
+ * flushRounds lets each round leave its magazine's count with the push instead. The one exception
+ * is a constructor, run inside a grow with the lock dropped, that frees into its own cache and
+ * releases a slab: the grow's slab then leaves the hands early, and a kill in the rest of that
+ * constructor leaks the new slab (its pages keep the growing tag, no Slab flag), never frees it.
  *
  * What a kill still costs: the operation under way. An allocation that had taken its object (or
  * pages, or an internal magazine or descriptor) but not returned it leaves it allocated, as a
