@@ -244,3 +244,19 @@ test('bin/kmem.mjs (npx kmem) runs the compiled command from dist/', () => {
   assert.equal(result.status, 0, result.stderr);
   assert.match(result.stdout, /^kmem \d+\.\d+\.\d+\n$/);
 });
+
+test('npm run kill-sweep: --help runs nothing, bad values are one-line errors, and a short sweep reports a clean summary', async () => {
+  const [help, zero, workers, sweep] = await Promise.all([
+    tsx('test/fuzz/kill-sweep.ts', '--help'),
+    tsx('test/fuzz/kill-sweep.ts', '--trials', '0'),
+    tsx('test/fuzz/kill-sweep.ts', '--workers', '65'),
+    tsx('test/fuzz/kill-sweep.ts', '--trials', '1', '--workers', '1'),
+  ]);
+  assert.deepEqual([help.status, help.stderr], [0, '']);
+  assert.match(help.stdout, /^usage: npm run kill-sweep[^]*--trials N +trials \(default 100\)[^]*--workers N/);
+  assert.deepEqual([zero.status, zero.stdout, zero.stderr], [2, '', 'kill-sweep: --trials 0: expected a whole number ≥ 1\n']);
+  assert.equal(workers.status, 2);
+  assert.match(workers.stderr, /^kill-sweep: --workers 65: expected a whole number/);
+  assert.equal(sweep.status, 0, sweep.stdout + sweep.stderr);
+  assert.match(sweep.stdout, /^1 trials of 1 workers in \d+ s: 0 failed; at most [01] objects and \d+ pages left allocated by the operations cut short; \d+ locks taken over and repaired\n$/);
+});

@@ -5,9 +5,8 @@ import assert from 'node:assert/strict';
 import { Kernel } from '../../../src/mm/kernel.ts';
 import type { Worker } from 'node:worker_threads';
 import { startLabWorker } from '../../../src/lab/worker-thread.ts';
-import { SlabFlag } from '../../../src/mm/slab/layout.ts';
 import { Prng } from '../../../src/util/prng.ts';
-import { KILL_KINDS, KILL_OWNER } from './kill-kinds.ts';
+import { killTrial } from '../../helpers/kill-trial.ts';
 
 test('workers killed with terminate() mid-run are offlined from worker.on("exit"): nothing lost', async (t) => {
   const kernel = Kernel.boot({ ramBytes: '64MiB', shared: true, cpus: 3 });
@@ -120,53 +119,14 @@ test('offlining a dead worker while another dead worker still holds a lock neith
 
 test('workers killed with terminate() in the middle of their operations are offlined and nothing free is lost', async (t) => {
   // Kill times from a seeded PRNG, so that a failing trial can be run again; where V8 stops each
-  // worker within its loop is the machine's.
+  // worker within its loop is the machine's. `npm run kill-sweep` runs many more.
   const prng = new Prng(77);
   const workers = 2;
-  const trials = 6;
-  for (let trial = 0; trial < trials; trial++) {
-    const kernel = Kernel.boot({ ramBytes: '64MiB', shared: true, cpus: workers + 1 });
-    kernel.createCache('killed-plain', 72);
-    kernel.createCache('killed-ctor', 200, { ctor: (addr) => void (new Uint32Array(kernel.buffer)[addr >>> 2] = 0xc0ffee) });
-    kernel.createCache('killed-redzone', 96, { flags: SlabFlag.RED_ZONE | SlabFlag.POISON });
-    kernel.pages.drainPages();
-    const freeAtStart = kernel.pages.freePagesTotal;
-    const held = new SharedArrayBuffer(kernel.ram.sizeBytes / 2);
-    const running = await Promise.all(
-      Array.from({ length: workers }, async (_, k) => {
-        const { worker, report } = startLabWorker<{ cpu: number; epoch: number }>(new URL('./kill-worker.ts', import.meta.url), { buffer: kernel.buffer, held, seed: trial * 10 + k });
-        t.after(() => worker.terminate());
-        return { worker, claim: await report };
-      }),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 5 + prng.int(60)));
-    for (const { worker, claim } of running) {
-      const exited = new Promise((resolve) => worker.once('exit', resolve));
-      await worker.terminate();
-      await exited;
-      assert.equal(kernel.offlineCpu(claim.cpu, claim.epoch), true);
-    }
-    assert.deepEqual(kernel.pendingOfflines(), []);
-    kernel.validate();
-    // Free everything the workers recorded: each free succeeds once.
-    const table = new Int32Array(held);
-    const caches = { plain: kernel.slab.cache('killed-plain'), ctor: kernel.slab.cache('killed-ctor'), redzone: kernel.slab.cache('killed-redzone') };
-    for (let i = 0; i < table.length; i++) {
-      if (table[i] === 0) continue;
-      const kind = KILL_KINDS[table[i]! - 1]!;
-      const addr = i * 8;
-      if (kind === 'kmalloc') kernel.kfree(addr);
-      else if (kind.startsWith('page')) kernel.pages.freePages(addr >>> 12, Number(kind.slice(4)), KILL_OWNER);
-      else caches[kind as keyof typeof caches].free(addr);
-    }
-    kernel.slab.shrink();
-    kernel.pages.drainPages();
-    kernel.validate();
+  for (let trial = 0; trial < 6; trial++) {
+    const result = await killTrial({ workers, delayMs: 5 + prng.int(60), seed: trial, onWorker: (terminate) => t.after(terminate) });
     // What a kill may cost: the operation each worker was in (an object, or a block of pages, it
     // had taken and not yet recorded, or was freeing), never what was free.
-    const inUse = kernel.slab.stats().caches.filter((c) => !c.name.startsWith('kmem_') && c.inUse > 0);
-    assert.ok(inUse.reduce((sum, c) => sum + c.inUse, 0) <= workers, `trial ${trial}: objects still in use: ${inUse.map((c) => `${c.name} ${c.inUse}`).join(', ')}`);
-    const lostPages = freeAtStart - kernel.pages.freePagesTotal;
-    assert.ok(lostPages <= 16 * workers, `trial ${trial}: ${lostPages} pages not free again`);
+    assert.ok(result.objectsInUse <= workers, `trial ${trial}: ${result.objectsInUse} objects still in use`);
+    assert.ok(result.pagesNotFree <= 16 * workers, `trial ${trial}: ${result.pagesNotFree} pages not free again`);
   }
 });
