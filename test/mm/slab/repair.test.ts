@@ -32,6 +32,17 @@ function machine(size = 64, flags = 0): Machine {
   return { kernel, other, mine, theirs };
 }
 
+/** grow()'s first steps on the other CPU: the pages, under its growing tag, then a descriptor naming them, all in its hands. Returns the descriptor. */
+function halfMadeSlab(m: Machine): number {
+  const hands = m.theirs.hands;
+  const pfnOrder = m.other.pages.allocPages(m.theirs.order, GFP.COMP, slabGrowOwner(m.other.cpu)) | (m.theirs.order << 24);
+  m.theirs.w[hands + HAND_SLAB] = pfnOrder;
+  const desc = internalTake(m.other.slab.descriptorCache());
+  m.theirs.w[m.theirs.d(desc, D_PFN_ORDER)] = pfnOrder;
+  m.theirs.w[hands + HAND_DESC] = desc;
+  return desc;
+}
+
 /** Everything of the cache can be allocated and freed again, and none is lost: inUse 0 after. */
 function nothingLost(m: Machine, held: number[] = []): void {
   m.kernel.validate();
@@ -93,13 +104,7 @@ test('a slab being made when its CPU died (pages and descriptor taken, not yet p
   assert.equal(m.theirs.onSlabHeaderBytes, 0);
   const free = m.kernel.pages.freePagesTotal;
   const slabs = m.kernel.slab.stats().caches.find((c) => c.name === 'kmem_slab')!.inUse;
-  // grow()'s first steps on the other CPU: the pages, under its growing tag, then a descriptor.
-  const hands = m.theirs.hands;
-  const pfn = m.other.pages.allocPages(m.theirs.order, GFP.COMP, slabGrowOwner(m.other.cpu));
-  m.theirs.w[hands + HAND_SLAB] = pfn | (m.theirs.order << 24);
-  const desc = internalTake(m.other.slab.descriptorCache());
-  m.theirs.w[m.theirs.d(desc, D_PFN_ORDER)] = pfn | (m.theirs.order << 24);
-  m.theirs.w[hands + HAND_DESC] = desc;
+  halfMadeSlab(m);
   m.kernel.offlineCpu(m.other.cpu);
   m.kernel.validate();
   assert.equal(m.kernel.pages.freePagesTotal, free, 'the pages are free again');
@@ -153,12 +158,7 @@ test('an offline that meets a busy lock part-way through its repair finishes lat
   assert.ok(m.theirs.order > 0);
   const free = m.kernel.pages.freePagesTotal;
   const slabs = m.kernel.slab.stats().caches.find((c) => c.name === 'kmem_slab')!.inUse;
-  const hands = m.theirs.hands;
-  const pfn = m.other.pages.allocPages(m.theirs.order, GFP.COMP, slabGrowOwner(m.other.cpu));
-  m.theirs.w[hands + HAND_SLAB] = pfn | (m.theirs.order << 24);
-  const desc = internalTake(m.other.slab.descriptorCache());
-  m.theirs.w[m.theirs.d(desc, D_PFN_ORDER)] = pfn | (m.theirs.order << 24);
-  m.theirs.w[hands + HAND_DESC] = desc;
+  const desc = halfMadeSlab(m);
   // A live CPU holds the zone lock: the repair gives the descriptor back, then meets the lock.
   const third = Kernel.attach(m.kernel.buffer);
   const zone = third.pages.zones.at(-1)!;

@@ -8,16 +8,21 @@ import assert from 'node:assert/strict';
 import { Kernel } from '../../../src/mm/kernel.ts';
 import { LockHolderDiedError } from '../../../src/sync/lock-word.ts';
 import { MAP, PROT } from '../../../src/mm/vm/types.ts';
+import type { AddressSpace } from '../../../src/mm/vm/mm-struct.ts';
 
 const RW = PROT.READ | PROT.WRITE;
 const ANON = MAP.PRIVATE | MAP.ANONYMOUS;
 
-test('an mmap_lock whose holder died is refused at once with the dead CPU named, and nothing is taken over', () => {
+/** A kernel, an address space, and the same address space seen from a second handle (another CPU: the worker that dies). */
+function sharedMm(): { kernel: Kernel; mm: AddressSpace; theirs: AddressSpace; cpu: number } {
   const kernel = Kernel.boot({ ramBytes: '64MiB', shared: true, cpus: 3 });
   const mm = kernel.vm.createAddressSpace();
   const other = Kernel.attach(kernel.buffer);
-  const theirs = other.vm.addressSpace(mm.pid)!;
-  const cpu = other.cpu;
+  return { kernel, mm, theirs: other.vm.addressSpace(mm.pid)!, cpu: other.cpu };
+}
+
+test('an mmap_lock whose holder died is refused at once with the dead CPU named, and nothing is taken over', () => {
+  const { kernel, mm, theirs, cpu } = sharedMm();
   theirs.lockMmap(); // the worker dies inside mmap()
   kernel.offlineCpu(cpu);
   const begun = performance.now();
@@ -34,11 +39,7 @@ test('an mmap_lock whose holder died is refused at once with the dead CPU named,
 });
 
 test('a trylock of an mmap_lock (reclaim and compaction take the mms that map a page so) records its holder too', () => {
-  const kernel = Kernel.boot({ ramBytes: '64MiB', shared: true, cpus: 3 });
-  const mm = kernel.vm.createAddressSpace();
-  const other = Kernel.attach(kernel.buffer);
-  const theirs = other.vm.addressSpace(mm.pid)!;
-  const cpu = other.cpu;
+  const { kernel, mm, theirs, cpu } = sharedMm();
   assert.equal(theirs.lock.tryAcquire(), true);
   assert.equal(mm.lock.tryAcquire(), false, 'held: the trylock fails at once');
   kernel.offlineCpu(cpu); // the worker dies inside reclaim, holding the mm it trylocked
