@@ -26,8 +26,12 @@ export const ARENA_MAGIC = 0x4d454d4b; // 'KMEM' little-endian
  * the slab header's state-mode word and, over plain arenas, lazy allocation state (magazine rounds
  * keep their 'slab-state' bit set and carry a mark word: slab/alloc-state.ts).
  * 5: pcp word [12] counts the frees not yet folded into the 'pcp.vmstat' f64 counter (pcp.ts).
+ * 6: recovery from workers killed mid-operation: a pcp page's owner word holds its CPU's tag and pcp
+ * word [13] the page-limit counter's in-flight pages (pcp.ts); the slab's per-CPU words carry the
+ * hands (words 5–9) and their counters move to word 12; a new slab's pages carry their grower's
+ * tag until published (slab/types.ts).
  */
-export const ARENA_VERSION = 5;
+export const ARENA_VERSION = 6;
 
 export const H = {
   MAGIC: 0,

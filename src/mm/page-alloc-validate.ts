@@ -11,7 +11,8 @@
  *   frames    every frame is exactly one of: reserved, in a free block, in an allocated block;
  *             allocated blocks are aligned and inside their zone; compound tails point to their head
  *   counts    Σ free blocks = zone free; reserved + free + pcp + allocated = spanned; managed = spanned -
- *             reserved; with a page limit, the limit's counter = pages allocated
+ *             reserved; with a page limit, the limit's counter = pages allocated, and no CPU has
+ *             pages in flight for it (P.LIMIT_IN_FLIGHT)
  */
 import { InvariantError } from '../util/errors.ts';
 import { H } from './arena-header.ts';
@@ -47,6 +48,11 @@ export function validatePageAllocator(pa: PageAllocator): void {
     } finally {
       zone.lock.release();
     }
+  }
+  const { pcp, cpus } = pageAllocInternals(pa);
+  for (let cpu = 0; cpu < cpus; cpu++) {
+    const inFlight = pcp[pcpBaseOf(cpu, 0) + P.LIMIT_IN_FLIGHT] as number;
+    if (inFlight !== 0) fail(`cpu ${cpu}: ${inFlight} pages in flight for the page limit, expected 0 between operations (offline a CPU whose worker died)`);
   }
   if (pa.pageLimit > 0) {
     const counted = pa.header.get(H.PAGES_LIMITED);

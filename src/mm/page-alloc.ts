@@ -415,6 +415,7 @@ export class PageAllocator {
       // A free page carries no sensitivity tag (mm/secret): the tags describe what a page holds now.
       else for (let p = pfn + 1; p < pfn + (1 << order); p++) this.#flags[p] = (this.#flags[p] as number) & ~PAGE_SENSITIVITY_TAGS;
       this.#flags[pfn] = (locked & ~(PageFlag.Allocated | PageFlag.Head | PAGE_SENSITIVITY_TAGS | (0x7 << PAGE_FLAG_MT_SHIFT))) | PageFlag.Freed;
+      if (this.pageLimit > 0 && this.#pcpBase >= 0) this.#pcp[this.#pcpBase + P.LIMIT_IN_FLIGHT] = 1 << order;
       this.#refcount[pfn] = 0;
       this.#owner[pfn] = 0;
       zone.count(ZoneStat.freeBlocks);
@@ -423,7 +424,10 @@ export class PageAllocator {
     } finally {
       zone.lock.release();
     }
-    if (this.pageLimit > 0) Atomics.sub(this.header.words, H.PAGES_LIMITED, 1 << order);
+    if (this.pageLimit > 0) {
+      Atomics.sub(this.header.words, H.PAGES_LIMITED, 1 << order);
+      if (this.#pcpBase >= 0) this.#pcp[this.#pcpBase + P.LIMIT_IN_FLIGHT] = 0;
+    }
     if (this.debug) this.validate();
   }
 
@@ -491,6 +495,13 @@ export class PageAllocator {
    * asks for a CPU again.
    */
   offlineCpu(cpu: number): void {
+    // The page-limit counter, corrected by what the CPU had in flight (P.LIMIT_IN_FLIGHT).
+    const inFlight = pcpBaseOf(cpu, 0) + P.LIMIT_IN_FLIGHT;
+    const pages = this.#pcp[inFlight] as number;
+    if (pages !== 0) {
+      Atomics.sub(this.header.words, H.PAGES_LIMITED, pages);
+      this.#pcp[inFlight] = 0;
+    }
     this.drainCpu(cpu);
     if (cpu !== this.cpu) return;
     this.#pcpBase = -1;
@@ -533,13 +544,18 @@ export class PageAllocator {
       if (((this.#flags[pfn] as number) & PageFlag.Buddy) === 0) return -1;
       order = this.#order[pfn] as number;
       delFree(zone, pfn, order, this.pageblockMt[pfn >>> PAGEBLOCK_ORDER] as number);
+      // Marked under the lock: a block off the lists and not yet marked is, to repairZone, lost.
+      this.#prepNewPage(pfn, order, GFP.MOVABLE, owner);
+      if (this.pageLimit > 0 && this.#pcpBase >= 0) this.#pcp[this.#pcpBase + P.LIMIT_IN_FLIGHT] = -(1 << order);
       zone.count(ZoneStat.allocBlocks);
       zone.count(ZoneStat.allocPages, 1 << order);
     } finally {
       zone.lock.release();
     }
-    if (this.pageLimit > 0) Atomics.add(this.header.words, H.PAGES_LIMITED, 1 << order);
-    this.#prepNewPage(pfn, order, GFP.MOVABLE, owner);
+    if (this.pageLimit > 0) {
+      Atomics.add(this.header.words, H.PAGES_LIMITED, 1 << order);
+      if (this.#pcpBase >= 0) this.#pcp[this.#pcpBase + P.LIMIT_IN_FLIGHT] = 0;
+    }
     return order;
   }
 
@@ -659,10 +675,17 @@ export class PageAllocator {
    * allocated to `owner` where it is taken (off the list, or under the zone lock). NO_PFN on failure.
    */
   #attempt(order: number, gfp: number, mt: number, owner: number): number {
+    // The page-limit counter's in-flight word (P.LIMIT_IN_FLIGHT) of this CPU, −1 without one:
+    // each change of the counter and of the block it accounts for sits in one run of stores with
+    // a change of the word, with no call between (a terminated worker stops only at calls).
+    if (this.pageLimit > 0 && this.#pcpBase < 0) this.#claimPcp();
+    const inFlight = this.#pcpBase >= 0 ? this.#pcpBase + P.LIMIT_IN_FLIGHT : -1;
     if (this.pageLimit > 0) {
       const after = Atomics.add(this.header.words, H.PAGES_LIMITED, 1 << order) + (1 << order);
+      if (inFlight >= 0) this.#pcp[inFlight] = 1 << order;
       if (after > this.pageLimit) {
         Atomics.sub(this.header.words, H.PAGES_LIMITED, 1 << order);
+        if (inFlight >= 0) this.#pcp[inFlight] = 0;
         this.lastFailure = 'limit';
         return NO_PFN;
       }
@@ -674,7 +697,10 @@ export class PageAllocator {
     }
     if (pfn === NO_PFN) pfn = this.#buddyAlloc(order, gfp, mt, owner);
     if (pfn === NO_PFN) {
-      if (this.pageLimit > 0) Atomics.sub(this.header.words, H.PAGES_LIMITED, 1 << order);
+      if (this.pageLimit > 0) {
+        Atomics.sub(this.header.words, H.PAGES_LIMITED, 1 << order);
+        if (inFlight >= 0) this.#pcp[inFlight] = 0;
+      }
       this.lastFailure = 'exhausted';
     }
     return pfn;
@@ -707,6 +733,7 @@ export class PageAllocator {
     } else {
       this.#flags[pfn] = PageFlag.Pcp;
     }
+    if (this.pageLimit > 0) this.#pcp[this.#pcpBase + P.LIMIT_IN_FLIGHT] = 1;
     this.#refcount[pfn] = 0;
     this.#owner[pfn] = tag;
     const w = this.#pcp;
@@ -718,7 +745,10 @@ export class PageAllocator {
     const stat = pcpStatBase(base) + PcpStat.frees;
     this.#pcpStats[stat] = (this.#pcpStats[stat] as number) + 1;
     if (count >= (w[base + P.HIGH] as number)) this.#pcpDrain(base, w[base + P.BATCH] as number);
-    if (this.pageLimit > 0) Atomics.sub(this.header.words, H.PAGES_LIMITED, 1);
+    if (this.pageLimit > 0) {
+      Atomics.sub(this.header.words, H.PAGES_LIMITED, 1);
+      w[this.#pcpBase + P.LIMIT_IN_FLIGHT] = 0;
+    }
   }
 
   /** rmqueue_bulk: up to `batch` order-0 pages of `mt` from the buddy lists onto the list. Returns the count. */
@@ -1001,6 +1031,8 @@ export class PageAllocator {
     const compound = (gfp & GFP.COMP) !== 0 && order > 0;
     const mobility = gfpMigratetype(gfp, true);
     this.#flags[pfn] = PageFlag.Allocated | (compound ? PageFlag.Head : 0) | (mobility << PAGE_FLAG_MT_SHIFT);
+    // Counted and now allocated: nothing of this allocation is in flight for the page limit.
+    if (this.#pcpBase >= 0) this.#pcp[this.#pcpBase + P.LIMIT_IN_FLIGHT] = 0;
     this.#order[pfn] = order;
     this.#refcount[pfn] = 1;
     this.memMap.mapcount[pfn] = 0;

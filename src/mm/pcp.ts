@@ -12,6 +12,7 @@
  *   [4 + 2·mt] start, [5 + 2·mt] end of the list of migratetype mt (Unmovable, Movable,
  *       Reclaimable), both ring slots in [0, capacity)   [10] ring capacity (a power of two)
  *   [11] word of the first ring   [12] frees not yet folded into the f64 counter (below)
+ *   [13] (zone 0's words only) the page-limit counter's in-flight pages of this CPU (P.LIMIT_IN_FLIGHT)
  * then, after every CPU's words, the lists themselves: one ring of `capacity` pfns per (cpu, zone,
  * migratetype). A list is the ring slots start, start + 1, …, end − 1 (mod capacity), its length
  * (end − start) mod capacity: the slot at start is its cold end (drains take it, refills add below
@@ -69,6 +70,14 @@ export const P = {
   CAPACITY: 10,
   RINGS: 11,
   FREES: 12,
+  /**
+   * In zone 0's words of each CPU: pages by which the page-limit counter (arena header
+   * PAGES_LIMITED) differs from the allocated pages because of an operation this CPU has under way
+   * (+n: added for an allocation not yet marked, or a block marked free not yet subtracted; −n:
+   * a block isolated and not yet added). Each change of it sits in one run of stores with the
+   * change it accounts for, so offlining a CPU killed half-way corrects the counter by it.
+   */
+  LIMIT_IN_FLIGHT: 13,
 } as const;
 /** The most frees word [12] holds before the general path folds it into the f64 counter (an int32 never overflows). */
 export const PCP_FREES_FOLD = 0x3fffffff;

@@ -3,7 +3,7 @@
  * frees, many more times than CI runs it (test/mm/slab/crash.test.ts), each trial checked as
  * there (test/helpers/kill-trial.ts). Prints a line per trial that is not clean and a summary;
  * exits 1 if any trial failed.
- *   npm run kill-sweep -- --trials 200 --workers 3 --seed 1
+ *   npm run kill-sweep -- --trials 200 --workers 3 --seed 1 [--page-limit 20000]
  */
 import { scriptOptions, wholeOption } from '../../src/cli/args.ts';
 import type { OptionSpecs } from '../../src/cli/args.ts';
@@ -14,10 +14,11 @@ const OPTIONS: OptionSpecs = {
   trials: { type: 'string', value: 'N', help: 'trials (default 100)' },
   workers: { type: 'string', value: 'N', help: 'workers killed per trial, one after another while the rest run (default 3)' },
   seed: { type: 'string', value: 'N', help: 'seed of the kill times and the workers, 1 or more (default 1)' },
+  'page-limit': { type: 'string', value: 'N', help: 'boot with this page limit (pages; default 0, none): its counter runs, the slow paths only' },
   help: { type: 'boolean', short: 'h', help: 'print this help and do nothing else' },
 };
 
-const { trials, workers, seed } = scriptOptions(
+const { trials, workers, seed, pageLimit } = scriptOptions(
   process.argv.slice(2),
   OPTIONS,
   'kill-sweep',
@@ -26,6 +27,7 @@ const { trials, workers, seed } = scriptOptions(
     trials: wholeOption('trials', values.trials, 1, undefined, 100),
     workers: wholeOption('workers', values.workers, 1, 64, 3),
     seed: wholeOption('seed', values.seed, 1, undefined, 1),
+    pageLimit: wholeOption('page-limit', values['page-limit'], 0, undefined, 0),
   }),
 );
 const prng = new Prng(seed);
@@ -37,7 +39,7 @@ const started = performance.now();
 for (let trial = 0; trial < trials; trial++) {
   const delayMs = 5 + prng.int(80);
   try {
-    const result = await killTrial({ workers, delayMs, seed: seed * 100_000 + trial });
+    const result = await killTrial({ workers, delayMs, seed: seed * 100_000 + trial, pageLimit });
     objects = Math.max(objects, result.objectsInUse);
     pages = Math.max(pages, result.pagesNotFree);
     recoveries += result.lockRecoveries;

@@ -10,6 +10,7 @@ import { GFP } from '../../src/mm/gfp.ts';
 import { pageAllocInternals } from '../../src/mm/page-alloc.ts';
 import { P, pcpBaseOf, pcpList, pcpPopHot, pcpRing } from '../../src/mm/pcp.ts';
 import { MigrateType, PageFlag } from '../../src/mm/types.ts';
+import { H } from '../../src/mm/arena-header.ts';
 import { addFree, delFree, type Zone } from '../../src/mm/zone.ts';
 
 interface Dying {
@@ -121,4 +122,23 @@ test('a page a dead CPU took off its per-CPU list and never handed out goes back
   kernel.validate();
   assert.equal(kernel.pages.freePagesTotal, total, 'the page, and the count that disagreed with the list, are back');
   assert.equal(kernel.pages.pcpPages(), 0);
+});
+
+test('with a page limit, what a dead CPU had in flight for the counter is taken back when it is offlined', () => {
+  const kernel = Kernel.boot({ ramBytes: '64MiB', shared: true, cpus: 3, pageLimit: 10_000 });
+  const other = Kernel.attach(kernel.buffer);
+  const held = other.pages.allocPages(2, GFP.KERNEL); // the counter and the word in use once
+  const { pcp } = pageAllocInternals(other.pages);
+  const inFlight = pcpBaseOf(other.cpu, 0) + P.LIMIT_IN_FLIGHT;
+  assert.equal(pcp[inFlight], 0, 'nothing in flight between operations');
+  // #attempt's first step on the other CPU, the counter raised for an order-3 block, and no more.
+  Atomics.add(kernel.header.words, H.PAGES_LIMITED, 8);
+  pcp[inFlight] = 8;
+  assert.throws(() => kernel.validate(), /in flight for the page limit/);
+  kernel.offlineCpu(other.cpu);
+  kernel.validate();
+  assert.equal(kernel.header.get(H.PAGES_LIMITED), 4, 'the counter holds the block still allocated, no more');
+  kernel.pages.freePages(held, 2);
+  assert.equal(kernel.header.get(H.PAGES_LIMITED), 0);
+  kernel.validate();
 });
