@@ -70,7 +70,6 @@ export class KmemCache extends CacheContext {
   /** This worker's fast paths (cpu-slab.ts), and this handle's row there (deadRow once retired). */
   private readonly cpu: CpuSlab = this.services.cpuSlab;
   private row = this.index * ROW_WORDS;
-  private readonly zeroOnFree = (this.flags & (SlabFlag.INIT_ON_FREE | SlabFlag.HAS_CTOR)) === SlabFlag.INIT_ON_FREE;
 
   constructor(...args: ConstructorParameters<typeof CacheContext>) {
     super(...args);

@@ -146,6 +146,8 @@ export class CacheContext {
   readonly markIsLink: boolean;
   /** Alloc and free always take the slow path (debug checks, or no magazine layer). @internal */
   readonly slowOnly: boolean;
+  /** init_on_free: a free zeroes the object (not with a constructor, whose objects keep their state). @internal */
+  readonly zeroOnFree: boolean;
   /** @internal */
   readonly debug: boolean;
   /** @internal */
@@ -195,6 +197,7 @@ export class CacheContext {
     this.state = services.allocState;
     this.debug = (this.flags & SLAB_DEBUG_FLAGS) !== 0;
     this.slowOnly = isSlowOnly(this.flags);
+    this.zeroOnFree = (this.flags & (SlabFlag.INIT_ON_FREE | SlabFlag.HAS_CTOR)) === SlabFlag.INIT_ON_FREE;
     this.lazy = services.lazyState && !this.slowOnly && this.rounds > 0;
     this.markIsLink = (this.flags & (SlabFlag.HAS_CTOR | SlabFlag.POISON | SlabFlag.TYPESAFE_BY_RCU)) !== 0;
     this.markWord = this.markIsLink ? this.linkWord : this.linkWord === 0 ? 1 : 0;

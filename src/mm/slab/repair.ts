@@ -51,6 +51,7 @@ import { listNodeInit } from '../../util/arena-list.ts';
 import { PageFlag } from '../types.ts';
 import { SLAB_LIST_LINKS, listCountWord } from './context.ts';
 import type { CacheContext } from './context.ts';
+import { initObject } from './debug.ts';
 import { depotPush } from './depot.ts';
 import { internalPut, slabPut, SLAB_LISTS } from './slab-layer.ts';
 import {
@@ -133,7 +134,7 @@ export function reclaimCpu(ctx: CacheContext, p: number, cpu: number): void {
         if (mag !== 0 && !inDepot.has(mag)) {
           // Top first, each round leaving the count as it goes back: an offline that meets a busy
           // lock part-way (LockBusyError) and is retried later starts where it stopped.
-          for (let i = Math.min(w[roundsWord] as number, ctx.rounds) - 1; i >= 0; i--) putBackIfFree(ctx, (w[(mag >>> 2) + 1 + i] as number) >>> 0, roundsWord, i);
+          for (let i = Math.min(w[roundsWord] as number, ctx.rounds) - 1; i >= 0; i--) putBackIfFree(ctx, (w[(mag >>> 2) + 1 + i] as number) >>> 0, roundsWord, i, false);
           depotPush(ctx, C_DEPOT_EMPTY, mag);
           inDepot.add(mag);
         }
@@ -141,7 +142,7 @@ export function reclaimCpu(ctx: CacheContext, p: number, cpu: number): void {
         w[roundsWord] = magWord === hands + HAND_MAG ? 0 : -1;
       }
       const obj = (w[hands + HAND_OBJ] as number) >>> 0;
-      if (obj !== 0 && !inFullMagazine(ctx, obj)) putBackIfFree(ctx, obj, hands + HAND_OBJ, 0);
+      if (obj !== 0 && !inFullMagazine(ctx, obj)) putBackIfFree(ctx, obj, hands + HAND_OBJ, 0, true);
       w[hands + HAND_OBJ] = 0;
       reclaimSlab(ctx, hands, cpu);
     } finally {
@@ -196,12 +197,16 @@ function putDescriptor(ctx: CacheContext, desc: number, pfnOrder: number, handWo
 /**
  * Returns `addr` to its slab unless it is allocated or already on its slab's free list, and sets
  * `releaseWord` (what counted it: a magazine's rounds, the hands) to `releaseValue` with the push.
- * Slab lock held.
+ * `freeWork`: first do what a free does to the object before it reaches a magazine or its slab
+ * (init_on_free's zeroing; the debug options' poison and inactive red zones), which a free cut
+ * short may not have done (a magazine's rounds have had it). Slab lock held.
  */
-function putBackIfFree(ctx: CacheContext, addr: number, releaseWord: number, releaseValue: number): void {
+function putBackIfFree(ctx: CacheContext, addr: number, releaseWord: number, releaseValue: number, freeWork: boolean): void {
   const error = ctx.objectStartError(addr);
   if (error !== null) throw new InvariantError(`${ctx.name} repair: a dead CPU's round or object 0x${addr.toString(16)} is not an object of the cache (${error.message})`);
   if (!ctx.state.isAllocated(addr) && !onFreeList(ctx, addr)) {
+    if (freeWork && ctx.zeroOnFree) ctx.bytes.fill(0, addr, addr + ctx.objectSize);
+    if (freeWork && ctx.debug) initObject(ctx, addr, false);
     slabPut(ctx, addr, releaseWord, releaseValue);
     return;
   }

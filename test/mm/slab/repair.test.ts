@@ -194,3 +194,21 @@ test('a free in progress that answers another CPU\'s drain request (its magazine
   assert.equal(m.mine.isFree(x), true);
   nothingLost(m);
 });
+
+test('an object whose free was cut short after its state bit cleared gets what the free would have done: poison and red zones, or zeroing', () => {
+  for (const flags of [SlabFlag.RED_ZONE | SlabFlag.POISON, SlabFlag.INIT_ON_FREE]) {
+    const m = machine(96, flags);
+    const x = m.theirs.alloc();
+    m.kernel.ram.bytes.fill(0x5e, x, x + 96); // a secret, say
+    // The free's first steps on the other CPU (freeDirect, or freeChecked for init_on_free): the
+    // object in its hands, its state bit cleared; it dies before the zeroing or the poisoning.
+    m.theirs.w[m.theirs.hands + HAND_OBJ] = x;
+    assert.equal(m.theirs.state.markFree(x), true);
+    m.kernel.offlineCpu(m.other.cpu);
+    assert.equal(m.mine.isFree(x), true);
+    // Wiped, but for the free-list link word a free object carries (init_on_alloc clears it).
+    const link = m.mine.linkWord * 4;
+    if ((flags & SlabFlag.INIT_ON_FREE) !== 0) assert.ok(m.kernel.ram.bytes.subarray(x, x + 96).every((b, i) => b === 0 || (i >= link && i < link + 4)), 'wiped');
+    nothingLost(m); // validate() checks a free debug object's red zones and poison
+  }
+});
