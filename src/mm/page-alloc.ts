@@ -189,6 +189,12 @@ export class PageAllocator {
   readonly #topZone: number;
   /** Word index of this CPU's first pcp, −1 until this wrapper knows its CPU. */
   #pcpBase = -1;
+  /**
+   * Index in the 'pcp' words of this CPU's page-limit in-flight word (P.LIMIT_IN_FLIGHT), or −1
+   * without a page limit or a CPU: set with #pcpBase. Written inline, never through a call, so that
+   * each write sits in one run of stores with the change it accounts for.
+   */
+  #limitWord = -1;
   #cpuSource: (() => number) | null = null;
   /**
    * The order-0 fast paths: closures over this CPU's pcp and the struct-page arrays (closures read
@@ -415,7 +421,7 @@ export class PageAllocator {
       // A free page carries no sensitivity tag (mm/secret): the tags describe what a page holds now.
       else for (let p = pfn + 1; p < pfn + (1 << order); p++) this.#flags[p] = (this.#flags[p] as number) & ~PAGE_SENSITIVITY_TAGS;
       this.#flags[pfn] = (locked & ~(PageFlag.Allocated | PageFlag.Head | PAGE_SENSITIVITY_TAGS | (0x7 << PAGE_FLAG_MT_SHIFT))) | PageFlag.Freed;
-      if (this.pageLimit > 0 && this.#pcpBase >= 0) this.#pcp[this.#pcpBase + P.LIMIT_IN_FLIGHT] = 1 << order;
+      if (this.#limitWord >= 0) this.#pcp[this.#limitWord] = 1 << order;
       this.#refcount[pfn] = 0;
       this.#owner[pfn] = 0;
       zone.count(ZoneStat.freeBlocks);
@@ -426,7 +432,7 @@ export class PageAllocator {
     }
     if (this.pageLimit > 0) {
       Atomics.sub(this.header.words, H.PAGES_LIMITED, 1 << order);
-      if (this.#pcpBase >= 0) this.#pcp[this.#pcpBase + P.LIMIT_IN_FLIGHT] = 0;
+      if (this.#limitWord >= 0) this.#pcp[this.#limitWord] = 0;
     }
     if (this.debug) this.validate();
   }
@@ -505,6 +511,7 @@ export class PageAllocator {
     this.drainCpu(cpu);
     if (cpu !== this.cpu) return;
     this.#pcpBase = -1;
+    this.#limitWord = -1;
     this.#fastAlloc = this.#claimThenAlloc;
     this.#fastFree = this.#claimThenFree;
   }
@@ -546,7 +553,7 @@ export class PageAllocator {
       delFree(zone, pfn, order, this.pageblockMt[pfn >>> PAGEBLOCK_ORDER] as number);
       // Marked under the lock: a block off the lists and not yet marked is, to repairZone, lost.
       this.#prepNewPage(pfn, order, GFP.MOVABLE, owner);
-      if (this.pageLimit > 0 && this.#pcpBase >= 0) this.#pcp[this.#pcpBase + P.LIMIT_IN_FLIGHT] = -(1 << order);
+      if (this.#limitWord >= 0) this.#pcp[this.#limitWord] = -(1 << order);
       zone.count(ZoneStat.allocBlocks);
       zone.count(ZoneStat.allocPages, 1 << order);
     } finally {
@@ -554,7 +561,7 @@ export class PageAllocator {
     }
     if (this.pageLimit > 0) {
       Atomics.add(this.header.words, H.PAGES_LIMITED, 1 << order);
-      if (this.#pcpBase >= 0) this.#pcp[this.#pcpBase + P.LIMIT_IN_FLIGHT] = 0;
+      if (this.#limitWord >= 0) this.#pcp[this.#limitWord] = 0;
     }
     return order;
   }
@@ -675,17 +682,16 @@ export class PageAllocator {
    * allocated to `owner` where it is taken (off the list, or under the zone lock). NO_PFN on failure.
    */
   #attempt(order: number, gfp: number, mt: number, owner: number): number {
-    // The page-limit counter's in-flight word (P.LIMIT_IN_FLIGHT) of this CPU, −1 without one:
-    // each change of the counter and of the block it accounts for sits in one run of stores with
-    // a change of the word, with no call between (a terminated worker stops only at calls).
+    // Each change of the page-limit counter and of the block it accounts for sits in one run of
+    // stores with a change of this CPU's in-flight word (#limitWord), with no call between (a
+    // terminated worker stops only at calls): claim the CPU first.
     if (this.pageLimit > 0 && this.#pcpBase < 0) this.#claimPcp();
-    const inFlight = this.#pcpBase >= 0 ? this.#pcpBase + P.LIMIT_IN_FLIGHT : -1;
     if (this.pageLimit > 0) {
       const after = Atomics.add(this.header.words, H.PAGES_LIMITED, 1 << order) + (1 << order);
-      if (inFlight >= 0) this.#pcp[inFlight] = 1 << order;
+      if (this.#limitWord >= 0) this.#pcp[this.#limitWord] = 1 << order;
       if (after > this.pageLimit) {
         Atomics.sub(this.header.words, H.PAGES_LIMITED, 1 << order);
-        if (inFlight >= 0) this.#pcp[inFlight] = 0;
+        if (this.#limitWord >= 0) this.#pcp[this.#limitWord] = 0;
         this.lastFailure = 'limit';
         return NO_PFN;
       }
@@ -699,7 +705,7 @@ export class PageAllocator {
     if (pfn === NO_PFN) {
       if (this.pageLimit > 0) {
         Atomics.sub(this.header.words, H.PAGES_LIMITED, 1 << order);
-        if (inFlight >= 0) this.#pcp[inFlight] = 0;
+        if (this.#limitWord >= 0) this.#pcp[this.#limitWord] = 0;
       }
       this.lastFailure = 'exhausted';
     }
@@ -733,7 +739,7 @@ export class PageAllocator {
     } else {
       this.#flags[pfn] = PageFlag.Pcp;
     }
-    if (this.pageLimit > 0) this.#pcp[this.#pcpBase + P.LIMIT_IN_FLIGHT] = 1;
+    if (this.#limitWord >= 0) this.#pcp[this.#limitWord] = 1;
     this.#refcount[pfn] = 0;
     this.#owner[pfn] = tag;
     const w = this.#pcp;
@@ -747,7 +753,7 @@ export class PageAllocator {
     if (count >= (w[base + P.HIGH] as number)) this.#pcpDrain(base, w[base + P.BATCH] as number);
     if (this.pageLimit > 0) {
       Atomics.sub(this.header.words, H.PAGES_LIMITED, 1);
-      w[this.#pcpBase + P.LIMIT_IN_FLIGHT] = 0;
+      if (this.#limitWord >= 0) w[this.#limitWord] = 0;
     }
   }
 
@@ -847,6 +853,7 @@ export class PageAllocator {
     const cpu = this.#cpuSource();
     if (!(Number.isInteger(cpu) && cpu >= 0 && cpu < this.#cpus)) return false;
     this.#pcpBase = cpu * MAX_NR_ZONES * PCP_WORDS;
+    this.#limitWord = this.pageLimit > 0 ? this.#pcpBase + P.LIMIT_IN_FLIGHT : -1;
     this.#installFastPaths();
     return true;
   }
@@ -1032,7 +1039,7 @@ export class PageAllocator {
     const mobility = gfpMigratetype(gfp, true);
     this.#flags[pfn] = PageFlag.Allocated | (compound ? PageFlag.Head : 0) | (mobility << PAGE_FLAG_MT_SHIFT);
     // Counted and now allocated: nothing of this allocation is in flight for the page limit.
-    if (this.#pcpBase >= 0) this.#pcp[this.#pcpBase + P.LIMIT_IN_FLIGHT] = 0;
+    if (this.#limitWord >= 0) this.#pcp[this.#limitWord] = 0;
     this.#order[pfn] = order;
     this.#refcount[pfn] = 1;
     this.memMap.mapcount[pfn] = 0;

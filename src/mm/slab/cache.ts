@@ -242,7 +242,6 @@ export class KmemCache extends CacheContext {
           w[p + P_PREV_ROUNDS] = w[p + P_ROUNDS] as number;
           w[p + P_LOADED] = full;
           w[p + P_ROUNDS] = this.rounds;
-          w[hands + HAND_MAG] = 0;
           this.count(CacheStat.depotFullHits);
         }
       } finally {
@@ -279,14 +278,15 @@ export class KmemCache extends CacheContext {
   private allocDirect(gfp: number): number | null {
     const hands = this.hands;
     try {
-      return this.allocDirectHeld(gfp, hands);
+      return this.allocDirectHeld(gfp);
     } finally {
       // Taken (slabTakeOne put it in this CPU's hands) and now its user's, or put back, or never taken.
       this.w[hands + HAND_OBJ] = 0;
     }
   }
 
-  private allocDirectHeld(gfp: number, hands: number): number | null {
+  /** allocDirect's work; the object it takes is in this CPU's hands until allocDirect clears them. */
+  private allocDirectHeld(gfp: number): number | null {
     let addr = 0;
     for (let attempt = 0; attempt < 2 && addr === 0; attempt++) {
       this.lockLiveOrAbandon(this.slabLock);
@@ -306,7 +306,6 @@ export class KmemCache extends CacheContext {
       if (addr === 0 && (attempt > 0 || !this.reclaim(gfp))) return this.outOfMemory(gfp);
     }
     if (!this.state.markAllocated(addr)) throw new DuplicateObjectError(addr, this.name);
-    this.w[hands + HAND_OBJ] = 0;
     // A lazy object coming from its slab may still carry the mark it had as a round.
     if (this.lazy) this.w[(addr >>> 2) + this.markWord] = 0;
     if (this.debug) initObject(this, addr, true);
@@ -410,7 +409,6 @@ export class KmemCache extends CacheContext {
     w[p + P_PREV_ROUNDS] = w[p + P_ROUNDS] as number;
     w[p + P_LOADED] = mag;
     w[p + P_ROUNDS] = 0;
-    w[p + P_HANDS + HAND_MAG] = 0;
     this.syncLoaded();
   }
 

@@ -221,7 +221,6 @@ export function internalTake(cache: CacheContext): number {
   try {
     const addr = slabTakeOne(cache);
     if (addr !== 0 && !cache.state.markAllocated(addr)) throw new InvariantError(`${cache.name}: object 0x${addr.toString(16)} on a slab free list is marked allocated`);
-    cache.w[hands + HAND_OBJ] = 0;
     return addr;
   } finally {
     cache.w[hands + HAND_OBJ] = 0;
