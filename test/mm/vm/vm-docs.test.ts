@@ -15,6 +15,8 @@ import { TLB_SINGLE_PAGE_FLUSH_CEILING } from '../../../src/mm/vm/tlb-shootdown.
 import { DEFAULT_MAX_MAP_COUNT, MADV, MAP, PROT, TASK_SIZE, VM } from '../../../src/mm/vm/types.ts';
 import { PTE_PRESENT, PTE_WRITABLE } from '../../../src/machine/pte.ts';
 import { bootWithCpu } from '../../helpers/bound-cpu.ts';
+import type { AddressSpace } from '../../../src/mm/vm/mm-struct.ts';
+import type { Vm } from '../../../src/mm/vm/vm.ts';
 
 const ANON = MAP.PRIVATE | MAP.ANONYMOUS;
 const RW = PROT.READ | PROT.WRITE;
@@ -28,6 +30,15 @@ function errno(fn: () => unknown): string {
     if (error instanceof SyscallError) return error.errno;
     throw error;
   }
+}
+
+/** A 32 MiB kernel with THP off, an address space, and `pages` anonymous pages mapped at 1 GiB. */
+function smallMachine(pages: number): { kernel: Kernel; vm: Vm; mm: AddressSpace; a: number } {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const vm = kernel.vm;
+  setThpSettings(vm, { enabled: 'never' });
+  const mm = vm.createAddressSpace();
+  return { kernel, vm, mm, a: mm.mmap(0x4000_0000, pages * P, RW, ANON) };
 }
 
 test('Linux\'s figures: max_map_count 65530, mmu_gather batches of 510, a 33-page invlpg ceiling, khugepaged 511 / 4096, mmap_base TASK_SIZE − 128 MiB', () => {
@@ -80,11 +91,7 @@ test('one range flush invalidates page by page up to 33 pages, and flushes the P
 });
 
 test('copy-on-write: a CPU that cached the shared page reads the copy after the write, not the page the child keeps', () => {
-  const kernel = Kernel.boot({ ramBytes: '32MiB' });
-  const vm = kernel.vm;
-  const mm = vm.createAddressSpace();
-  setThpSettings(vm, { enabled: 'never' });
-  const a = mm.mmap(0x4000_0000, P, RW, ANON);
+  const { kernel, vm, mm, a } = smallMachine(1);
   mm.writeByte(a, 1);
   const child = forkAddressSpace(mm, 'naive');
   const cpu = new Cpu(kernel.ram, { preset: fullyAssociative(64) });
@@ -97,11 +104,7 @@ test('copy-on-write: a CPU that cached the shared page reads the copy after the 
 });
 
 test('validate() catches each corruption docs/vm.md says it checks, naming it, and passes again once it is undone', () => {
-  const kernel = Kernel.boot({ ramBytes: '32MiB' });
-  const vm = kernel.vm;
-  setThpSettings(vm, { enabled: 'never' });
-  const mm = vm.createAddressSpace();
-  const a = mm.mmap(0x4000_0000, 4 * P, RW, ANON);
+  const { kernel, vm, mm, a } = smallMachine(4);
   for (let i = 0; i < 4; i++) mm.writeByte(a + i * P, 1);
   forkAddressSpace(mm, 'naive'); // the child shares the four pages, read-only
   const v = vm.vmalloc(2 * P);
@@ -136,11 +139,7 @@ test('validate() catches each corruption docs/vm.md says it checks, naming it, a
 });
 
 test('madvise flag advice sets and clears Linux\'s VMA flags (RANDOM/SEQUENTIAL/NORMAL, DONTFORK/DOFORK); an advice kmem does not take is EINVAL; MAP_POPULATE and POPULATE_READ fault pages in', () => {
-  const kernel = Kernel.boot({ ramBytes: '32MiB' });
-  const vm = kernel.vm;
-  setThpSettings(vm, { enabled: 'never' });
-  const mm = vm.createAddressSpace();
-  const a = mm.mmap(0x4000_0000, 4 * P, RW, ANON);
+  const { kernel, vm, mm, a } = smallMachine(4);
   const flags = (): number => vm.vmas.flags(mm.vmaContaining(a));
   const READ_HINTS = VM.SEQ_READ | VM.RAND_READ;
   mm.madvise(a, 4 * P, MADV.SEQUENTIAL);
@@ -195,10 +194,7 @@ test('fork: the child does not inherit mlock, and VMAs the parent kept apart by 
 });
 
 test('anon_vma: a VMA that differs from its neighbour only in access flags takes the neighbour\'s on its first fault (find_mergeable_anon_vma), so an mprotect that evens the flags merges them', () => {
-  const kernel = Kernel.boot({ ramBytes: '32MiB' });
-  setThpSettings(kernel.vm, { enabled: 'never' });
-  const mm = kernel.vm.createAddressSpace();
-  const a = mm.mmap(0x4000_0000, 4 * P, RW, ANON);
+  const { kernel, mm, a } = smallMachine(4);
   mm.mprotect(a + 2 * P, 2 * P, RW | PROT.EXEC);
   assert.equal(mm.mapCount, 2);
   mm.writeByte(a, 1); // the RW VMA's first anonymous page: its anon_vma
