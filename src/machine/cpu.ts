@@ -90,7 +90,7 @@ import {
   type PageWalkerOptions,
   type WalkPort,
 } from './mmu.ts';
-import { GLOBAL_ASID, MAX_PCID, STAMP_LIMIT, Tlb, TlbArray, findWay, lruTake, sigMayHold, signature, type TlbCounters } from './tlb.ts';
+import { GLOBAL_ASID, MAX_PCID, STAMP_LIMIT, Tlb, TlbArray, findWay, findWayEither, lruTake, sigMayHold, signature, type TlbCounters } from './tlb.ts';
 import type { CycleCosts, TlbPreset } from './tlb-presets.ts';
 import type { ShootdownDomain, ShootdownRequest } from './shootdown.ts';
 
@@ -109,6 +109,7 @@ const L_faultRecord = faultRecord;
 const L_STAMP_LIMIT = STAMP_LIMIT;
 const L_lruTake = lruTake;
 const L_findWay = findWay;
+const L_findWayEither = findWayEither;
 const L_GLOBAL_ASID = GLOBAL_ASID;
 const L_PERM_GLOBAL = PERM_GLOBAL;
 const L_signature = signature;
@@ -161,11 +162,11 @@ const POLL_EVERY = 256;
  *  compiles where this one was considered last it was left a call: miss-heavy loads then ran at
  *  52–57 ns instead of 45–48 (docs/benchmarks.md, "The miss path's upper-level entries and its
  *  inlining budget"; test/machine/miss-path-inlining.test.ts). The rare case, a large or global
- *  entry replaced, is fill4kReplaced's. */
+ *  entry replaced, is fill4kReplaced's; `asid` is never the global one (the miss path stops on a
+ *  global translation). */
 function fill4k(array: TlbArray, tags: Float64Array, shifts: Uint8Array, asids: Int32Array, frames: Float64Array, perms: Int32Array, sizeCounts: Int32Array, i: number, tag: number, asid: number, frame: number, rights: number): void {
   if (tags[i]! < 0) sizeCounts[0]!++;
   else if (shifts[i] !== 12 || asids[i] === L_GLOBAL_ASID) fill4kReplaced(array, shifts, asids, sizeCounts, i);
-  if (asid === L_GLOBAL_ASID) array.globals++;
   tags[i] = tag;
   shifts[i] = 12;
   asids[i] = asid;
@@ -987,8 +988,10 @@ export class Cpu {
         const set = vpn & setMask;
         const base = set * ways;
         const globalTag = tag - pcid + L_GLOBAL_ASID;
-        index = L_findWay(tags, base, ways, tag);
-        if (index < 0 && array.globals > 0) index = L_findWay(tags, base, ways, globalTag);
+        // One call site for both tags (findWayEither), so one inlining candidate: with a second
+        // site for the global tag, which a compile meets once the TLB has held a global entry,
+        // the callees passed V8's inlining budget (test/machine/miss-path-inlining.test.ts).
+        index = L_findWayEither(tags, base, ways, tag, array.globals > 0 ? globalTag : tag);
         let frame: number;
         let rights: number;
         if (index >= 0) {
@@ -1013,7 +1016,8 @@ export class Cpu {
           }
           if (index2 >= 0) {
             rights = perms2[index2]!;
-            if ((rights & readMask) !== readWant) break;
+            // A global entry's fill into L1 is the general path's, as a global walk's below.
+            if ((rights & readMask) !== readWant || (rights & L_PERM_GLOBAL) !== 0) break;
             frame = frames2[index2]!;
             clock2 = (clock2 + 1) | 0;
             stamps2[index2] = clock2;
@@ -1052,8 +1056,11 @@ export class Cpu {
             if (e1 + 8 > ramBytes) break;
             let lo1 = words[e1 >>> 2]!;
             const hi1 = words[(e1 >>> 2) + 1]!;
-            // A present leaf whose frame lies inside RAM below 2 GiB.
-            if ((lo1 & L_PTE_PRESENT) === 0 || (hi1 & upperBad) !== 0) break;
+            // A present leaf whose frame lies inside RAM below 2 GiB, and not global: a global
+            // translation's fills (the global tag, its signature byte, the arrays' global counts)
+            // are the general path's, which keeps a second signature call and the counts out of
+            // the miss path's inlining budget.
+            if ((lo1 & (L_PTE_PRESENT | L_PTE_GLOBAL)) !== L_PTE_PRESENT || (hi1 & upperBad) !== 0) break;
             frame = (lo1 & L_PTE_LO_FRAME_MASK) >>> 0;
             if (frame + 4096 > ramBytes) break;
             // Rights (§4.6): W and U ANDed over the levels, NX ORed.
@@ -1067,21 +1074,16 @@ export class Cpu {
             if ((lo2 & L_PTE_ACCESSED) === 0) Atomics.or(words, e2 >>> 2, L_PTE_ACCESSED);
             if ((lo1 & L_PTE_ACCESSED) === 0) lo1 = Atomics.or(words, e1 >>> 2, L_PTE_ACCESSED) | L_PTE_ACCESSED;
             if ((lo1 & L_PTE_DIRTY_BIT) !== 0) rights |= L_PERM_DIRTY;
-            if ((lo1 & L_PTE_GLOBAL) !== 0) rights |= L_PERM_GLOBAL;
             walks++;
             walkFrame = frame;
             walkRights = rights;
           }
           // The fills (insertAbsent: the lookup just missed these tags): the STLB after a walk,
-          // then L1. A global translation takes the global tag (tlb.ts install).
-          const isGlobal = (rights & L_PERM_GLOBAL) !== 0;
-          const asid = isGlobal ? L_GLOBAL_ASID : pcid;
-          const fillTag = isGlobal ? globalTag : tag;
-          const sig = isGlobal ? L_signature((vaddr * (1 / 4096)) >>> 0, 0, asid) : sigPcid;
+          // then L1, with this PCID's tag and signature (a global translation stopped above).
           if (hasL2 && index2 < 0) {
             clock2 = (clock2 + 1) | 0;
             const victim = L_lruTake(stamps2, order2, placed2, heads2, set2, ways2, clock2);
-            sigBytes2[set2 * sigStride2 + (victim - base2)] = sig;
+            sigBytes2[set2 * sigStride2 + (victim - base2)] = sigPcid;
             // An add on every fill, not `if (…) evictions2++`: the STLB's first eviction can come
             // after V8 has optimized this closure (about 1300 loads into a miss-heavy run), and an
             // increment it had never seen run was a deoptimization there. In some processes V8
@@ -1090,14 +1092,14 @@ export class Cpu {
             // deoptimization at the STLB's first eviction"). test/machine/miss-path-deopt.test.ts
             // checks that the closure stays optimized through the first evictions.
             evictions2 += tags2[victim]! >= 0 ? 1 : 0;
-            fill4k(l2, tags2, shifts2, asids2, frames2, perms2, sizeCounts2, victim, fillTag, asid, frame, rights);
+            fill4k(l2, tags2, shifts2, asids2, frames2, perms2, sizeCounts2, victim, tag, pcid, frame, rights);
             stamps2[victim] = clock2;
           }
           clock = (clock + 1) | 0;
           index = L_lruTake(stamps, order, placed, heads, set, ways, clock);
-          sigBytes[set * sigStride + (index - base)] = sig;
+          sigBytes[set * sigStride + (index - base)] = sigPcid;
           evictions1 += tags[index]! >= 0 ? 1 : 0; // as evictions2
-          fill4k(array, tags, shifts, asids, frames, perms, sizeCounts, index, fillTag, asid, frame, rights);
+          fill4k(array, tags, shifts, asids, frames, perms, sizeCounts, index, tag, pcid, frame, rights);
           stamps[index] = clock;
           l1Misses++;
         }

@@ -133,6 +133,19 @@ export function findWay(tags: Float64Array, base: number, ways: number, tag: num
   return -1;
 }
 
+/** findWay for two tags in one scan: the way holding `tag`, else the way holding `alt` (or −1).
+ *  Cpu's miss path probes this PCID's tag and the global one (alt = tag when no global entry is
+ *  held) through it: one call site per probe, so one inlining candidate, not two. */
+export function findWayEither(tags: Float64Array, base: number, ways: number, tag: number, alt: number): number {
+  let other = -1;
+  for (let w = base; w < base + ways; w++) {
+    const t = tags[w];
+    if (t === tag) return w;
+    if (t === alt) other = w;
+  }
+  return other;
+}
+
 /** The LRU victim by a scan of the stamps: the first way of strictly least stamp in base … base +
  *  ways − 1. lruTake finds the same way through the ring; validate() and the tests compare the two. */
 export function lruVictim(stamps: Int32Array, base: number, ways: number): number {
