@@ -90,7 +90,7 @@ import {
   type PageWalkerOptions,
   type WalkPort,
 } from './mmu.ts';
-import { GLOBAL_ASID, MAX_PCID, STAMP_LIMIT, Tlb, TlbArray, findWay, findWayEither, lruTake, sigMayHold, signature, type TlbCounters } from './tlb.ts';
+import { GLOBAL_ASID, MAX_PCID, STAMP_LIMIT, Tlb, TlbArray, findWay, findWayEither, lruTake, seededSignature, sigMayHold, signatureSeed, type TlbCounters } from './tlb.ts';
 import type { CycleCosts, TlbPreset } from './tlb-presets.ts';
 import type { ShootdownDomain, ShootdownRequest } from './shootdown.ts';
 
@@ -112,7 +112,8 @@ const L_findWay = findWay;
 const L_findWayEither = findWayEither;
 const L_GLOBAL_ASID = GLOBAL_ASID;
 const L_PERM_GLOBAL = PERM_GLOBAL;
-const L_signature = signature;
+const L_seededSignature = seededSignature;
+const L_signatureSeed = signatureSeed;
 const L_sigMayHold = sigMayHold;
 const L_PERM_NX = PERM_NX;
 const L_PTE_ACCESSED = PTE_ACCESSED;
@@ -162,11 +163,11 @@ const POLL_EVERY = 256;
  *  compiles where this one was considered last it was left a call: miss-heavy loads then ran at
  *  52–57 ns instead of 45–48 (docs/benchmarks.md, "The miss path's upper-level entries and its
  *  inlining budget"; test/machine/miss-path-inlining.test.ts). The rare case, a large or global
- *  entry replaced, is fill4kReplaced's; `asid` is never the global one (the miss path stops on a
- *  global translation). */
+ *  entry replaced, is fill4kReplaced's. */
 function fill4k(array: TlbArray, tags: Float64Array, shifts: Uint8Array, asids: Int32Array, frames: Float64Array, perms: Int32Array, sizeCounts: Int32Array, i: number, tag: number, asid: number, frame: number, rights: number): void {
   if (tags[i]! < 0) sizeCounts[0]!++;
   else if (shifts[i] !== 12 || asids[i] === L_GLOBAL_ASID) fill4kReplaced(array, shifts, asids, sizeCounts, i);
+  if (asid === L_GLOBAL_ASID) array.globals++;
   tags[i] = tag;
   shifts[i] = 12;
   asids[i] = asid;
@@ -921,12 +922,16 @@ export class Cpu {
     const upperBad = hiReserved | L_PTE_HI_FRAME_MASK;
     // The run's translated word indices, read after its translations (see the loop's end).
     const wordAt = new Int32Array(POLL_EVERY);
+    // The signature seed of global 4 KiB tags (tlb.ts signatureSeed); this PCID's is the run's.
+    const seedGlobal = L_signatureSeed(0, L_GLOBAL_ASID);
     return (vaddrs, start, end, out, sum) => {
       if (end - start > POLL_EVERY) throw new InvariantError(`a miss-path run of ${end - start} loads, expected at most ${POLL_EVERY}`);
       const pcid = this.pcid;
       const readMask = this.readMask;
       const readWant = this.readWant;
       const cr3 = this.cr3;
+      // The signature seed of this PCID's 4 KiB tags.
+      const seedPcid = L_signatureSeed(0, pcid);
       // `| 0`: the clock is below STAMP_LIMIT; saying so keeps it an int32 in the loop.
       let clock = array.clock | 0;
       let clock2 = l2.clock | 0;
@@ -1009,15 +1014,14 @@ export class Cpu {
           let index2 = -1;
           // The fills' signature byte for this PCID (tlb.ts signature of the key's low 32 bits),
           // which also lets the STLB probe skip its tag scan when no way carries it.
-          const sigPcid = L_signature((vaddr * (1 / 4096)) >>> 0, 0, pcid);
+          const sigPcid = L_seededSignature((vaddr * (1 / 4096)) >>> 0, seedPcid);
           if (hasL2) {
             index2 = L_sigMayHold(sigWords2, set2 * sigWordsPerSet2, sigWordsPerSet2, sigPcid) ? L_findWay(tags2, base2, ways2, tag) : -1;
             if (index2 < 0 && l2.globals > 0) index2 = L_findWay(tags2, base2, ways2, globalTag);
           }
           if (index2 >= 0) {
             rights = perms2[index2]!;
-            // A global entry's fill into L1 is the general path's, as a global walk's below.
-            if ((rights & readMask) !== readWant || (rights & L_PERM_GLOBAL) !== 0) break;
+            if ((rights & readMask) !== readWant) break;
             frame = frames2[index2]!;
             clock2 = (clock2 + 1) | 0;
             stamps2[index2] = clock2;
@@ -1056,11 +1060,8 @@ export class Cpu {
             if (e1 + 8 > ramBytes) break;
             let lo1 = words[e1 >>> 2]!;
             const hi1 = words[(e1 >>> 2) + 1]!;
-            // A present leaf whose frame lies inside RAM below 2 GiB, and not global: a global
-            // translation's fills (the global tag, its signature byte, the arrays' global counts)
-            // are the general path's, which keeps a second signature call and the counts out of
-            // the miss path's inlining budget.
-            if ((lo1 & (L_PTE_PRESENT | L_PTE_GLOBAL)) !== L_PTE_PRESENT || (hi1 & upperBad) !== 0) break;
+            // A present leaf whose frame lies inside RAM below 2 GiB.
+            if ((lo1 & L_PTE_PRESENT) === 0 || (hi1 & upperBad) !== 0) break;
             frame = (lo1 & L_PTE_LO_FRAME_MASK) >>> 0;
             if (frame + 4096 > ramBytes) break;
             // Rights (§4.6): W and U ANDed over the levels, NX ORed.
@@ -1074,16 +1075,21 @@ export class Cpu {
             if ((lo2 & L_PTE_ACCESSED) === 0) Atomics.or(words, e2 >>> 2, L_PTE_ACCESSED);
             if ((lo1 & L_PTE_ACCESSED) === 0) lo1 = Atomics.or(words, e1 >>> 2, L_PTE_ACCESSED) | L_PTE_ACCESSED;
             if ((lo1 & L_PTE_DIRTY_BIT) !== 0) rights |= L_PERM_DIRTY;
+            if ((lo1 & L_PTE_GLOBAL) !== 0) rights |= L_PERM_GLOBAL;
             walks++;
             walkFrame = frame;
             walkRights = rights;
           }
           // The fills (insertAbsent: the lookup just missed these tags): the STLB after a walk,
-          // then L1, with this PCID's tag and signature (a global translation stopped above).
+          // then L1. A global translation takes the global tag (tlb.ts install).
+          const isGlobal = (rights & L_PERM_GLOBAL) !== 0;
+          const asid = isGlobal ? L_GLOBAL_ASID : pcid;
+          const fillTag = isGlobal ? globalTag : tag;
+          const sig = isGlobal ? L_seededSignature((vaddr * (1 / 4096)) >>> 0, seedGlobal) : sigPcid;
           if (hasL2 && index2 < 0) {
             clock2 = (clock2 + 1) | 0;
             const victim = L_lruTake(stamps2, order2, placed2, heads2, set2, ways2, clock2);
-            sigBytes2[set2 * sigStride2 + (victim - base2)] = sigPcid;
+            sigBytes2[set2 * sigStride2 + (victim - base2)] = sig;
             // An add on every fill, not `if (…) evictions2++`: the STLB's first eviction can come
             // after V8 has optimized this closure (about 1300 loads into a miss-heavy run), and an
             // increment it had never seen run was a deoptimization there. In some processes V8
@@ -1092,14 +1098,14 @@ export class Cpu {
             // deoptimization at the STLB's first eviction"). test/machine/miss-path-deopt.test.ts
             // checks that the closure stays optimized through the first evictions.
             evictions2 += tags2[victim]! >= 0 ? 1 : 0;
-            fill4k(l2, tags2, shifts2, asids2, frames2, perms2, sizeCounts2, victim, tag, pcid, frame, rights);
+            fill4k(l2, tags2, shifts2, asids2, frames2, perms2, sizeCounts2, victim, fillTag, asid, frame, rights);
             stamps2[victim] = clock2;
           }
           clock = (clock + 1) | 0;
           index = L_lruTake(stamps, order, placed, heads, set, ways, clock);
-          sigBytes[set * sigStride + (index - base)] = sigPcid;
+          sigBytes[set * sigStride + (index - base)] = sig;
           evictions1 += tags[index]! >= 0 ? 1 : 0; // as evictions2
-          fill4k(array, tags, shifts, asids, frames, perms, sizeCounts, index, tag, pcid, frame, rights);
+          fill4k(array, tags, shifts, asids, frames, perms, sizeCounts, index, fillTag, asid, frame, rights);
           stamps[index] = clock;
           l1Misses++;
         }

@@ -85,7 +85,23 @@ function pageBytes(pageShift: number): number {
  *  the size class and the asid; any function of the tag would be exact, a good mix keeps the
  *  false matches near 1 in 256 per way. */
 export function signature(key: number, cls: number, asid: number): number {
-  return Math.imul((key >>> 0) ^ (cls << 30) ^ Math.imul(asid, 0x2c1b3c6d), 0x9e3779b1) >>> 24;
+  return seededSignature(key, signatureSeed(cls, asid));
+}
+
+/** The part of a signature that depends on the size class and the asid only. */
+export function signatureSeed(cls: number, asid: number): number {
+  return (cls << 30) ^ Math.imul(asid, 0x2c1b3c6d);
+}
+
+const imul = Math.imul;
+
+/** signature(key, cls, asid) from signatureSeed(cls, asid) (`^` takes the key's low 32 bits). Cpu's
+ *  miss path computes its seeds once per run and calls this at two sites (its tags' signature, a
+ *  global fill's); at 23 bytes of bytecode, under --max-inlined-bytecode-size-small (27), V8 inlines
+ *  it outside its cumulative budget (test/machine/miss-path-inlining.test.ts). `imul`, not
+ *  `Math.imul`: the global's load and property load would take it to 28. */
+export function seededSignature(key: number, seed: number): number {
+  return imul(key ^ seed, 0x9e3779b1) >>> 24;
 }
 
 function sizeClass(pageShift: number): number {
@@ -134,8 +150,8 @@ export function findWay(tags: Float64Array, base: number, ways: number, tag: num
 }
 
 /** findWay for two tags in one scan: the way holding `tag`, else the way holding `alt` (or −1).
- *  Cpu's miss path probes this PCID's tag and the global one (alt = tag when no global entry is
- *  held) through it: one call site per probe, so one inlining candidate, not two. */
+ *  Cpu's miss path probes L1 for this PCID's tag and the global one (alt = tag while the array
+ *  holds no global entry) through it: one call site, so one inlining candidate, not two. */
 export function findWayEither(tags: Float64Array, base: number, ways: number, tag: number, alt: number): number {
   let other = -1;
   for (let w = base; w < base + ways; w++) {
