@@ -6,12 +6,14 @@
  *   miss-heavy: random loads over 128 MiB of 4 KiB pages (nearly every load misses the STLB and
  *               walks the real PTEs in RAM).
  * Each through `loadMany` (the batch API) and through `load32` per access (the public API). The
- * miss-heavy group also has a reference case: the design's floor (see designFloor).
+ * miss-heavy group also has a reference case, the design's floor (see designFloor), and loadMany
+ * over global pages, as the kernel maps vmalloc.
  */
 import { Ram } from '../src/machine/ram.ts';
 import { Cpu } from '../src/machine/cpu.ts';
 import { skylake } from '../src/machine/tlb-presets.ts';
 import { findWay, lruTake } from '../src/machine/tlb.ts';
+import { PTE_GLOBAL } from '../src/machine/pte.ts';
 import { Prng } from '../src/util/prng.ts';
 import { PageTableBuilder } from '../test/helpers/page-tables.ts';
 import type { BenchCase } from './harness.ts';
@@ -35,12 +37,12 @@ interface Setup {
   vaddrs: Float64Array;
 }
 
-/** `pages` 4 KiB pages at vaddr 0 mapped to consecutive frames, and a stream of random aligned
- *  load addresses over them. */
-function setup(pages: number, seed: number): Setup {
+/** `pages` 4 KiB pages at vaddr 0 mapped to consecutive frames (global ones, as the kernel maps
+ *  vmalloc, with `global`), and a stream of random aligned load addresses over them. */
+function setup(pages: number, seed: number, global = false): Setup {
   const ram = Ram.create({ sizeBytes: DATA_PADDR + pages * 4096 });
   const pt = new PageTableBuilder(ram, 1 << 20, DATA_PADDR);
-  pt.mapRange(0, DATA_PADDR, pages * 4096, 1);
+  pt.mapRange(0, DATA_PADDR, pages * 4096, 1, { extraLo: global ? PTE_GLOBAL : 0 });
   const cpu = new Cpu(ram, { preset: skylake() });
   cpu.setCr3(pt.cr3, 1);
   const flat = new Int32Array(pages);
@@ -205,7 +207,12 @@ export function vmCases(): BenchCase[] {
       { group, unit, name: 'Cpu.load32 per access, Skylake TLBs + walk', make: () => perAccess(setup(pages, 1)) },
     );
     if (pages > 32) {
-      cases.push({ group, unit, name: 'reference: the design floor (bare 4-way L1 + 12-way STLB + 4-level walk, no counters)', make: () => designFloor(setup(pages, 1)) });
+      cases.push(
+        { group, unit, name: 'reference: the design floor (bare 4-way L1 + 12-way STLB + 4-level walk, no counters)', make: () => designFloor(setup(pages, 1)) },
+        // Global pages (the kernel's vmalloc mappings): each probe also looks for the global tag,
+        // and the STLB's global probe has no signature filter.
+        { group, unit, name: 'Cpu.loadMany over global pages (kernel mappings), Skylake TLBs + walk', make: () => batch(setup(pages, 1, true)) },
+      );
     }
   }
   return cases;
