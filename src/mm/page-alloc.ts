@@ -394,6 +394,7 @@ export class PageAllocator {
 
   /** freePages' general path (kept out of freePages, so that callers' loops inline the fast one). */
   #freeSlow(pfn: number, order: number, owner: number): void {
+    if (this.#limitWord < 0) this.#learnLimitWord();
     if (!(pfn >= 0 && pfn < this.nrPages && (pfn | 0) === pfn)) throw new PfnRangeError(pfn, this.nrPages);
     if (!(order >= 0 && order <= MAX_PAGE_ORDER && (order | 0) === order)) throw new OrderError(order);
     const flags = this.#flags[pfn] as number;
@@ -509,9 +510,10 @@ export class PageAllocator {
       this.#pcp[inFlight] = 0;
     }
     this.drainCpu(cpu);
+    // This wrapper's word, learned with or without per-CPU lists (#learnLimitWord): asked again.
+    if (this.#limitWord === inFlight) this.#limitWord = -1;
     if (cpu !== this.cpu) return;
     this.#pcpBase = -1;
-    this.#limitWord = -1;
     this.#fastAlloc = this.#claimThenAlloc;
     this.#fastFree = this.#claimThenFree;
   }
@@ -543,6 +545,7 @@ export class PageAllocator {
    * Returns the order, or −1 when pfn heads no free block.
    */
   isolateFreeBlock(pfn: number, owner: number): number {
+    if (this.#limitWord < 0) this.#learnLimitWord();
     if (!(pfn >= 0 && pfn < this.nrPages && (pfn | 0) === pfn)) throw new PfnRangeError(pfn, this.nrPages);
     const zone = this.zoneOf(pfn);
     zone.lock.acquire();
@@ -685,7 +688,7 @@ export class PageAllocator {
     // Each change of the page-limit counter and of the block it accounts for sits in one run of
     // stores with a change of this CPU's in-flight word (#limitWord), with no call between (a
     // terminated worker stops only at calls): claim the CPU first.
-    if (this.pageLimit > 0 && this.#pcpBase < 0) this.#claimPcp();
+    if (this.#limitWord < 0) this.#learnLimitWord();
     if (this.pageLimit > 0) {
       const after = Atomics.add(this.header.words, H.PAGES_LIMITED, 1 << order) + (1 << order);
       if (this.#limitWord >= 0) this.#pcp[this.#limitWord] = 1 << order;
@@ -849,13 +852,32 @@ export class PageAllocator {
 
   /** Learns this wrapper's CPU from the kernel; false while there is none (boot) or pcp is off. */
   #claimPcp(): boolean {
-    if (!this.pcpEnabled || this.#cpuSource === null) return false;
-    const cpu = this.#cpuSource();
-    if (!(Number.isInteger(cpu) && cpu >= 0 && cpu < this.#cpus)) return false;
+    if (!this.pcpEnabled) return false;
+    const cpu = this.#askCpu();
+    if (cpu < 0) return false;
     this.#pcpBase = cpu * MAX_NR_ZONES * PCP_WORDS;
     this.#limitWord = this.pageLimit > 0 ? this.#pcpBase + P.LIMIT_IN_FLIGHT : -1;
     this.#installFastPaths();
     return true;
+  }
+
+  /**
+   * With a page limit, learns this wrapper's in-flight word (#limitWord) before its first change of
+   * the counter, whatever the order and whether or not per-CPU lists are on: the word belongs to
+   * the CPU, not to its lists. Without a CPU (boot) the word stays −1, and nothing can be lost:
+   * only a CPU's worker can be killed.
+   */
+  #learnLimitWord(): void {
+    if (this.pageLimit === 0) return;
+    const cpu = this.#askCpu();
+    if (cpu >= 0) this.#limitWord = pcpBaseOf(cpu, 0) + P.LIMIT_IN_FLIGHT;
+  }
+
+  /** This wrapper's CPU as the kernel says, or −1 while it has none. */
+  #askCpu(): number {
+    if (this.#cpuSource === null) return -1;
+    const cpu = this.#cpuSource();
+    return Number.isInteger(cpu) && cpu >= 0 && cpu < this.#cpus ? cpu : -1;
   }
 
   /**

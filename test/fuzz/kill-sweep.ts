@@ -3,7 +3,7 @@
  * frees, many more times than CI runs it (test/mm/slab/crash.test.ts), each trial checked as
  * there (test/helpers/kill-trial.ts). Prints a line per trial that is not clean and a summary;
  * exits 1 if any trial failed.
- *   npm run kill-sweep -- --trials 200 --workers 3 --seed 1 [--page-limit 20000]
+ *   npm run kill-sweep -- --trials 200 --workers 3 --seed 1 [--page-limit 20000] [--no-pcp]
  */
 import { scriptOptions, wholeOption } from '../../src/cli/args.ts';
 import type { OptionSpecs } from '../../src/cli/args.ts';
@@ -15,10 +15,11 @@ const OPTIONS: OptionSpecs = {
   workers: { type: 'string', value: 'N', help: 'workers killed per trial, one after another while the rest run (default 3)' },
   seed: { type: 'string', value: 'N', help: 'seed of the kill times and the workers, 1 or more (default 1)' },
   'page-limit': { type: 'string', value: 'N', help: 'boot with this page limit (pages; default 0, none): its counter runs, the slow paths only' },
+  'no-pcp': { type: 'boolean', help: 'boot without per-CPU page lists (every order-0 page through the buddy lists)' },
   help: { type: 'boolean', short: 'h', help: 'print this help and do nothing else' },
 };
 
-const { trials, workers, seed, pageLimit } = scriptOptions(
+const { trials, workers, seed, pageLimit, pcp } = scriptOptions(
   process.argv.slice(2),
   OPTIONS,
   'kill-sweep',
@@ -28,6 +29,7 @@ const { trials, workers, seed, pageLimit } = scriptOptions(
     workers: wholeOption('workers', values.workers, 1, 64, 3),
     seed: wholeOption('seed', values.seed, 1, undefined, 1),
     pageLimit: wholeOption('page-limit', values['page-limit'], 0, undefined, 0),
+    pcp: values['no-pcp'] !== true,
   }),
 );
 const prng = new Prng(seed);
@@ -39,7 +41,7 @@ const started = performance.now();
 for (let trial = 0; trial < trials; trial++) {
   const delayMs = 5 + prng.int(80);
   try {
-    const result = await killTrial({ workers, delayMs, seed: seed * 100_000 + trial, pageLimit });
+    const result = await killTrial({ workers, delayMs, seed: seed * 100_000 + trial, pageLimit, pcp });
     objects = Math.max(objects, result.objectsInUse);
     pages = Math.max(pages, result.pagesNotFree);
     recoveries += result.lockRecoveries;

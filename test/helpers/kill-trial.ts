@@ -18,11 +18,12 @@ export interface KillTrialResult {
 
 /**
  * Runs `workers` workers for `delayMs`, then kills and offlines them. With `pageLimit`, the page
- * allocator keeps its limit counter (and takes its slow paths only). Throws if an offline stays
+ * allocator keeps its limit counter (and takes its slow paths only); `pcp: false` boots without
+ * per-CPU page lists. Throws if an offline stays
  * pending, if validate() fails, or if a recorded object or block does not free exactly once.
  */
-export async function killTrial(options: { workers: number; delayMs: number; seed: number; pageLimit?: number; onWorker?: (terminate: () => Promise<number>) => void }): Promise<KillTrialResult> {
-  const kernel = Kernel.boot({ ramBytes: '64MiB', shared: true, cpus: options.workers + 1, pageLimit: options.pageLimit ?? 0 });
+export async function killTrial(options: { workers: number; delayMs: number; seed: number; pageLimit?: number; pcp?: boolean; onWorker?: (terminate: () => Promise<number>) => void }): Promise<KillTrialResult> {
+  const kernel = Kernel.boot({ ramBytes: '64MiB', shared: true, cpus: options.workers + 1, pageLimit: options.pageLimit ?? 0, pcp: options.pcp ?? true });
   kernel.createCache('killed-plain', 72);
   kernel.createCache('killed-ctor', 200, { ctor: (addr) => void (new Uint32Array(kernel.buffer)[addr >>> 2] = 0xc0ffee) });
   kernel.createCache('killed-redzone', 96, { flags: SlabFlag.RED_ZONE | SlabFlag.POISON });

@@ -142,3 +142,50 @@ test('with a page limit, what a dead CPU had in flight for the counter is taken 
   assert.equal(kernel.header.get(H.PAGES_LIMITED), 0);
   kernel.validate();
 });
+
+// Every change of the page-limit counter must be mirrored in the changing CPU's in-flight word, or
+// a kill between the counter's change and the block's leaves the counter wrong for good. The word
+// is the CPU's, with or without per-CPU lists, and from the CPU's first operation of any order.
+// Seen from inside: an allocation raises the counter and sets the word in one run of stores, then
+// takes the zone lock (an Atomics.compareExchange on a shared arena); a free sets the word under
+// the lock and lowers the counter after it. Each operation must show its CPU's word set at one of
+// those Atomics calls.
+test('with a page limit, every change of the counter is in the CPU\'s in-flight word: without per-CPU lists, and before any order-0 operation', () => {
+  for (const pcp of [false, true]) {
+    const kernel = Kernel.boot({ ramBytes: '64MiB', shared: true, cpus: 3, pageLimit: 10_000, pcp });
+    // A second CPU whose first operation is of order 2, and a third that only frees.
+    const other = Kernel.attach(kernel.buffer);
+    const freer = Kernel.attach(kernel.buffer);
+    const { pcp: words } = pageAllocInternals(kernel.pages);
+    const inFlight = (cpu: number): number => words[pcpBaseOf(cpu, 0) + P.LIMIT_IN_FLIGHT] as number;
+    let seen = new Set<string>();
+    const ops = { add: Atomics.add, sub: Atomics.sub, compareExchange: Atomics.compareExchange };
+    const spy = <F extends (...args: never[]) => unknown>(op: F): F =>
+      ((...args: Parameters<F>) => {
+        for (const cpu of [other.cpu, freer.cpu]) if (inFlight(cpu) !== 0) seen.add(`CPU ${cpu}: ${inFlight(cpu)}`);
+        return op(...args);
+      }) as F;
+    const during = (what: () => void): string[] => {
+      seen = new Set();
+      Object.assign(Atomics, { add: spy(ops.add), sub: spy(ops.sub), compareExchange: spy(ops.compareExchange) });
+      try {
+        what();
+      } finally {
+        Object.assign(Atomics, ops);
+      }
+      return [...seen];
+    };
+    let block = -1;
+    let page = -1;
+    const o = other.cpu;
+    const f = freer.cpu;
+    assert.deepEqual(during(() => (block = other.pages.allocPages(2, GFP.KERNEL))), [`CPU ${o}: 4`], `pcp ${pcp}: an order-2 allocation, the CPU's first operation`);
+    assert.deepEqual(during(() => freer.pages.freePages(block, 2)), [`CPU ${f}: 4`], `pcp ${pcp}: an order-2 free, the CPU's first operation`);
+    if (!pcp) {
+      assert.deepEqual(during(() => (page = other.pages.allocPages(0, GFP.KERNEL))), [`CPU ${o}: 1`], 'an order-0 allocation without per-CPU lists');
+      assert.deepEqual(during(() => freer.pages.freePages(page, 0)), [`CPU ${f}: 1`], 'an order-0 free without per-CPU lists');
+    }
+    assert.equal(inFlight(o) | inFlight(f), 0, 'nothing in flight between operations');
+    kernel.validate();
+  }
+});
