@@ -191,8 +191,9 @@ export class PageAllocator {
   #pcpBase = -1;
   /**
    * Index in the 'pcp' words of this CPU's page-limit in-flight word (P.LIMIT_IN_FLIGHT), or −1
-   * without a page limit or a CPU: set with #pcpBase. Written inline, never through a call, so that
-   * each write sits in one run of stores with the change it accounts for.
+   * without a page limit or a CPU: set with #pcpBase, or by #learnLimitWord before the counter's
+   * first change where there is no per-CPU list yet (or none at all). Written inline, never through
+   * a call, so that each write sits in one run of stores with the change it accounts for.
    */
   #limitWord = -1;
   #cpuSource: (() => number) | null = null;
@@ -687,7 +688,7 @@ export class PageAllocator {
   #attempt(order: number, gfp: number, mt: number, owner: number): number {
     // Each change of the page-limit counter and of the block it accounts for sits in one run of
     // stores with a change of this CPU's in-flight word (#limitWord), with no call between (a
-    // terminated worker stops only at calls): claim the CPU first.
+    // terminated worker stops only at calls): learn the CPU's word first.
     if (this.#limitWord < 0) this.#learnLimitWord();
     if (this.pageLimit > 0) {
       const after = Atomics.add(this.header.words, H.PAGES_LIMITED, 1 << order) + (1 << order);
