@@ -90,7 +90,7 @@ import {
   type PageWalkerOptions,
   type WalkPort,
 } from './mmu.ts';
-import { GLOBAL_ASID, MAX_PCID, STAMP_LIMIT, Tlb, TlbArray, findWay, findWayEither, lruTake, seededSignature, sigMayHold, signatureSeed, type TlbCounters } from './tlb.ts';
+import { GLOBAL_ASID, MAX_PCID, STAMP_LIMIT, Tlb, TlbArray, findWay, findWayEither, lruTake, seededSignature, sigMayHold, signatureSeed, tagAsid, tagClass, type TlbCounters } from './tlb.ts';
 import type { CycleCosts, TlbPreset } from './tlb-presets.ts';
 import type { ShootdownDomain, ShootdownRequest } from './shootdown.ts';
 
@@ -110,6 +110,8 @@ const L_STAMP_LIMIT = STAMP_LIMIT;
 const L_lruTake = lruTake;
 const L_findWay = findWay;
 const L_findWayEither = findWayEither;
+const L_tagAsid = tagAsid;
+const L_tagClass = tagClass;
 const L_GLOBAL_ASID = GLOBAL_ASID;
 const L_PERM_GLOBAL = PERM_GLOBAL;
 const L_seededSignature = seededSignature;
@@ -164,26 +166,25 @@ const POLL_EVERY = 256;
  *  52–57 ns instead of 45–48 (docs/benchmarks.md, "The miss path's upper-level entries and its
  *  inlining budget"; test/machine/miss-path-inlining.test.ts). The rare case, a large or global
  *  entry replaced, is fill4kReplaced's. */
-function fill4k(array: TlbArray, tags: Float64Array, shifts: Uint8Array, asids: Int32Array, frames: Float64Array, perms: Int32Array, sizeCounts: Int32Array, i: number, tag: number, asid: number, frame: number, rights: number): void {
-  if (tags[i]! < 0) sizeCounts[0]!++;
-  else if (shifts[i] !== 12 || asids[i] === L_GLOBAL_ASID) fill4kReplaced(array, shifts, asids, sizeCounts, i);
+function fill4k(array: TlbArray, tags: Float64Array, frames: Float64Array, perms: Int32Array, sizeCounts: Int32Array, i: number, tag: number, asid: number, frame: number, rights: number): void {
+  const old = tags[i]!;
+  if (old < 0) sizeCounts[0]!++;
+  else if (L_tagClass(old) !== 0 || L_tagAsid(old) === L_GLOBAL_ASID) fill4kReplaced(array, sizeCounts, old);
   if (asid === L_GLOBAL_ASID) array.globals++;
   tags[i] = tag;
-  shifts[i] = 12;
-  asids[i] = asid;
   frames[i] = frame;
   perms[i] = rights;
 }
 
 /** fill4k's replaced entry when it was a 2 MiB or 1 GiB page's, or global: its size class becomes
  *  4 KiB's, and the global count drops. */
-function fill4kReplaced(array: TlbArray, shifts: Uint8Array, asids: Int32Array, sizeCounts: Int32Array, i: number): void {
-  const oldShift = shifts[i]!;
-  if (oldShift !== 12) {
-    sizeCounts[oldShift === 21 ? 1 : 2]!--;
+function fill4kReplaced(array: TlbArray, sizeCounts: Int32Array, old: number): void {
+  const oldClass = L_tagClass(old);
+  if (oldClass !== 0) {
+    sizeCounts[oldClass]!--;
     sizeCounts[0]!++;
   }
-  if (asids[i] === L_GLOBAL_ASID) array.globals--;
+  if (L_tagAsid(old) === L_GLOBAL_ASID) array.globals--;
 }
 
 /** shortcutRun and missRun: loads vaddrs[start … end) up to the first one the function does not
@@ -884,8 +885,6 @@ export class Cpu {
     const perms = array.perms;
     const frames = array.frames;
     const stamps = array.stamps;
-    const shifts = array.shifts;
-    const asids = array.asids;
     const sizeCounts = array.sizeCounts;
     const order = array.lruOrder;
     const heads = array.lruHeads;
@@ -901,8 +900,6 @@ export class Cpu {
     const perms2 = l2.perms;
     const frames2 = l2.frames;
     const stamps2 = l2.stamps;
-    const shifts2 = l2.shifts;
-    const asids2 = l2.asids;
     const sizeCounts2 = l2.sizeCounts;
     const order2 = l2.lruOrder;
     const heads2 = l2.lruHeads;
@@ -1098,14 +1095,14 @@ export class Cpu {
             // deoptimization at the STLB's first eviction"). test/machine/miss-path-deopt.test.ts
             // checks that the closure stays optimized through the first evictions.
             evictions2 += tags2[victim]! >= 0 ? 1 : 0;
-            fill4k(l2, tags2, shifts2, asids2, frames2, perms2, sizeCounts2, victim, fillTag, asid, frame, rights);
+            fill4k(l2, tags2, frames2, perms2, sizeCounts2, victim, fillTag, asid, frame, rights);
             stamps2[victim] = clock2;
           }
           clock = (clock + 1) | 0;
           index = L_lruTake(stamps, order, placed, heads, set, ways, clock);
           sigBytes[set * sigStride + (index - base)] = sig;
           evictions1 += tags[index]! >= 0 ? 1 : 0; // as evictions2
-          fill4k(array, tags, shifts, asids, frames, perms, sizeCounts, index, fillTag, asid, frame, rights);
+          fill4k(array, tags, frames, perms, sizeCounts, index, fillTag, asid, frame, rights);
           stamps[index] = clock;
           l1Misses++;
         }

@@ -21,7 +21,9 @@
  *   index function: the real hash of the STLB is not published), key = ⌊vaddr / pageSize⌋.
  *   tag[i] = (key · 4 + sizeClass) · TAG_ASIDS + asid, −1 when empty; asid = pcid, or GLOBAL_ASID
  *   for a global entry (G = 1), which matches every PCID. Keys are < 2^36 and TAG_ASIDS = 2^13, so a
- *   tag is < 2^51 and exact in a double.
+ *   tag is < 2^51 and exact in a double. An entry's asid and size class are read from its tag's low
+ *   32 bits (tagAsid, tagClass): no array holds them again, so a fill writes two fewer words and
+ *   the replaced entry's class and asid come from the tag it reads anyway.
  *   LRU: stamp[i] (int32) is the array's clock at the entry's last use, EMPTY_STAMP (−1) for an empty
  *   way; the victim is the first empty way, else the way of least stamp (valid stamps are distinct);
  *   at STAMP_LIMIT the stamps are renumbered as ranks within each set. A use writes only the stamp.
@@ -46,6 +48,24 @@ const L_PERM_GLOBAL = PERM_GLOBAL;
 export const MAX_PCID = 4095;
 export const GLOBAL_ASID = 4096;
 const TAG_ASIDS = 8192;
+/** Page shift by size class (tag bits 13–14): 4 KiB, 2 MiB, 1 GiB. */
+const SHIFT_OF_CLASS = [L_PAGE_SHIFT_4K, L_PAGE_SHIFT_2M, L_PAGE_SHIFT_1G];
+
+/** A valid tag's asid (its pcid, or GLOBAL_ASID): its low 13 bits. `>>> 0` takes a double's low 32
+ *  bits exactly (ToUint32 of an integer below 2^53 is its value mod 2^32): no float modulo. */
+export function tagAsid(tag: number): number {
+  return (tag >>> 0) & 8191; // TAG_ASIDS − 1
+}
+
+/** A valid tag's size class (0: 4 KiB, 1: 2 MiB, 2: 1 GiB), the two bits above its asid. */
+export function tagClass(tag: number): number {
+  return (tag >>> 13) & 3;
+}
+
+/** A valid tag's page shift. */
+export function tagShift(tag: number): number {
+  return SHIFT_OF_CLASS[tagClass(tag)]!;
+}
 /** The stamp of an empty way: below every clock value (the clock starts at 0 and only grows). */
 const EMPTY_STAMP = -1;
 /** Stamps are int32 (so the victim scan can be branch-free, see `lruVictim`); when an array's clock
@@ -292,9 +312,6 @@ export class TlbArray {
   readonly tags: Float64Array;
   readonly frames: Float64Array;
   readonly perms: Int32Array;
-  readonly shifts: Uint8Array;
-  /** The asid part of each valid entry's tag (pcid or GLOBAL_ASID), so flushes need no float modulo. */
-  readonly asids: Int32Array;
   /** LRU: each entry's last-use time on `clock` (Cpu.shortcutRun bumps them inline, having checked
    *  that its run keeps the clock below STAMP_LIMIT; everything else goes through `touch`). */
   readonly stamps: Int32Array;
@@ -341,8 +358,6 @@ export class TlbArray {
     this.tags = new Float64Array(entries).fill(-1);
     this.frames = new Float64Array(entries);
     this.perms = new Int32Array(entries);
-    this.shifts = new Uint8Array(entries);
-    this.asids = new Int32Array(entries);
     this.stamps = new Int32Array(entries).fill(EMPTY_STAMP);
     if (ways > 0xffff) throw new ArgumentError(`TLB array ${spec.name}: ${ways} ways: expected at most 65535 (the LRU ring holds way numbers in 16 bits)`);
     // Every way empty, in way order, placed at its stamp: (placed, way) increase along each ring.
@@ -482,23 +497,19 @@ export class TlbArray {
       // Replaces a valid entry: only the counters that change are written.
       if (old !== tag) {
         this.counters.evictions++;
-        const oldCls = sizeClass(this.shifts[victim]!);
+        const oldCls = tagClass(old);
         if (oldCls !== cls) {
           sizeCounts[oldCls]!--;
           sizeCounts[cls]!++;
         }
-        const oldGlobal = this.asids[victim] === GLOBAL_ASID;
+        const oldGlobal = tagAsid(old) === GLOBAL_ASID;
         if (oldGlobal !== (asid === GLOBAL_ASID)) this.globals += oldGlobal ? -1 : 1;
         tags[victim] = tag;
-        this.shifts[victim] = pageShift;
-        this.asids[victim] = asid;
       }
     } else {
       sizeCounts[cls]!++;
       if (asid === GLOBAL_ASID) this.globals++;
       tags[victim] = tag;
-      this.shifts[victim] = pageShift;
-      this.asids[victim] = asid;
     }
     this.frames[victim] = frame;
     this.perms[victim] = perms;
@@ -510,8 +521,8 @@ export class TlbArray {
   private drop(index: number): void {
     const tag = this.tags[index]!;
     if (tag < 0) return;
-    if (this.asids[index] === GLOBAL_ASID) this.globals--;
-    this.sizeCounts[sizeClass(this.shifts[index]!)]!--;
+    if (tagAsid(tag) === GLOBAL_ASID) this.globals--;
+    this.sizeCounts[tagClass(tag)]!--;
     this.tags[index] = -1;
     this.stamps[index] = EMPTY_STAMP;
     // Now the least recent way, wherever the ring has it: the ring is sorted at the next fill.
@@ -541,8 +552,9 @@ export class TlbArray {
    *  too unless keepGlobal). */
   invalidateWhere(pcid: number, keepGlobal: boolean): void {
     for (let i = 0; i < this.tags.length; i++) {
-      if (this.tags[i]! < 0) continue;
-      const asid = this.asids[i]!;
+      const tag = this.tags[i]!;
+      if (tag < 0) continue;
+      const asid = tagAsid(tag);
       if (asid === GLOBAL_ASID ? !keepGlobal : pcid < 0 || asid === pcid) this.drop(i);
     }
   }
@@ -570,14 +582,16 @@ export class TlbArray {
         seen.add(t);
         const key = Math.floor(Math.floor(t / TAG_ASIDS) / 4);
         if (key % this.sets !== set) throw new InvariantError(`TLB ${this.spec.name}: key ${key} in set ${set}, expected set ${key % this.sets}`);
-        if (t % TAG_ASIDS !== this.asids[i]) throw new InvariantError(`TLB ${this.spec.name}: entry ${i} asid ${this.asids[i]} differs from its tag's`);
-        if (t % TAG_ASIDS === GLOBAL_ASID) globals++;
-        if (!this.holds(this.shifts[i]!)) throw new InvariantError(`TLB ${this.spec.name}: holds a page of shift ${this.shifts[i]} it does not cache`);
+        // The bit accessors against the tag's arithmetic (the model's definition of a tag).
+        if (t % TAG_ASIDS !== tagAsid(t) || Math.floor(t / TAG_ASIDS) % 4 !== tagClass(t)) throw new InvariantError(`TLB ${this.spec.name}: entry ${i} tag ${t}: asid ${tagAsid(t)} or size class ${tagClass(t)} read wrong`);
+        if (tagClass(t) > 2 || tagAsid(t) > GLOBAL_ASID) throw new InvariantError(`TLB ${this.spec.name}: entry ${i} tag ${t}: size class ${tagClass(t)} and asid ${tagAsid(t)}, expected at most 2 and ${GLOBAL_ASID}`);
+        if (tagAsid(t) === GLOBAL_ASID) globals++;
+        if (!this.holds(tagShift(t))) throw new InvariantError(`TLB ${this.spec.name}: holds a page of shift ${tagShift(t)} it does not cache`);
       }
     }
     for (let cls = 0; cls < 3; cls++) {
       let n = 0;
-      for (let i = 0; i < this.tags.length; i++) if (this.tags[i]! >= 0 && sizeClass(this.shifts[i]!) === cls) n++;
+      for (let i = 0; i < this.tags.length; i++) if (this.tags[i]! >= 0 && tagClass(this.tags[i]!) === cls) n++;
       if (n !== this.sizeCounts[cls]) throw new InvariantError(`TLB ${this.spec.name}: ${n} entries of size class ${cls}, counter says ${this.sizeCounts[cls]}`);
     }
     if (globals !== this.globals) throw new InvariantError(`TLB ${this.spec.name}: ${globals} global entries, counter says ${this.globals}`);
@@ -750,7 +764,7 @@ export class Tlb {
 
   private take(array: TlbArray, index: number): void {
     this.frame = array.frames[index]!;
-    this.pageShift = array.shifts[index]!;
+    this.pageShift = tagShift(array.tags[index]!);
     this.perms = array.perms[index]!;
   }
 

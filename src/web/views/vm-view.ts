@@ -9,7 +9,7 @@ import { LEVEL_NAMES, PTE_KIND_NAMES, pageTableCensus, pageTableMap } from '../.
 import type { TableImage } from '../../lab/views/page-table-map.ts';
 import { VmLab } from '../../lab/views/vm-lab.ts';
 import type { VmPageSize } from '../../lab/views/vm-lab.ts';
-import type { TlbArray } from '../../machine/tlb.ts';
+import { tagClass, type TlbArray } from '../../machine/tlb.ts';
 import { formatVaddr } from '../../mm/vm/types.ts';
 import { formatBytes } from '../../util/units.ts';
 import { el, table } from './dom.ts';
@@ -31,7 +31,6 @@ const PT_BOX_H = (512 / PT_COLUMNS) * PT_CELL_PX;
 export const TLB_CELL_PX = 7;
 export const TLB_COLUMNS = 64;
 const LOADS_PER_FRAME = 1000;
-const SIZE_CLASS: Record<number, number> = { 12: 1, 21: 2, 30: 3 };
 
 export class VmView {
   readonly root: HTMLElement;
@@ -172,7 +171,7 @@ export class VmView {
     let y = 0;
     arrays.forEach((array, i) => {
       const kinds = new Uint8Array(array.tags.length);
-      for (let e = 0; e < kinds.length; e++) kinds[e] = (array.tags[e] as number) >= 0 ? (SIZE_CLASS[array.shifts[e] as number] ?? 0) : 0;
+      for (let e = 0; e < kinds.length; e++) kinds[e] = (array.tags[e] as number) >= 0 ? tagClass(array.tags[e] as number) + 1 : 0; // 1 4 KiB, 2 2 MiB, 3 1 GiB
       const valid = array.validEntries();
       const c = array.counters;
       ctx.fillStyle = '#333333';
