@@ -954,8 +954,8 @@ export class Cpu {
       let walkRights = 0;
       // The walk's PML4 and PDPT entries for the 1 GiB region `regionKey` (vaddr / 2^30), read and
       // checked at the run's first walk into the region and reused by its later walks there (−1:
-      // none). Host-side and for one run only. Within a run the miss path writes nothing to RAM (a
-      // walk that would set an A bit is the general path's). Another CPU's change to those entries is seen
+      // none). Host-side and for one run only. Within a run nothing writes RAM but the run's own A
+      // bits, which the cached values take too. Another CPU's change to those entries is seen
       // from the next run on: before it, the change's shootdown cannot have been acknowledged (a
       // CPU acknowledges between runs), just as a processor may walk through a cached upper-level
       // entry until it is invalidated (Intel SDM vol. 3A §4.10.3, paging-structure caches); and
@@ -963,6 +963,8 @@ export class Cpu {
       // cached entry never leads into a freed table. The model's counts are unchanged: a walk
       // still counts four reads.
       let regionKey = -1;
+      let regionE4 = 0;
+      let regionE3 = 0;
       let regionLo4 = 0;
       let regionLo3 = 0;
       let regionHiNx = 0;
@@ -1040,6 +1042,8 @@ export class Cpu {
               const hi3 = words[(e3 >>> 2) + 1]!;
               if ((lo3 & (L_PTE_PRESENT | L_PTE_HUGE)) !== L_PTE_PRESENT || lo3 < 0 || (hi3 & upperBad) !== 0) break;
               regionKey = region;
+              regionE4 = e4;
+              regionE3 = e3;
               regionLo4 = lo4;
               regionLo3 = lo3;
               regionHiNx = (hi4 | hi3) & L_PTE_HI_NX;
@@ -1051,7 +1055,7 @@ export class Cpu {
             if ((lo2 & (L_PTE_PRESENT | L_PTE_HUGE)) !== L_PTE_PRESENT || lo2 < 0 || (hi2 & upperBad) !== 0) break;
             const e1 = (lo2 & L_PTE_LO_FRAME_MASK) + ((loV >>> 12) & 511) * 8;
             if (e1 + 8 > ramBytes) break;
-            const lo1 = words[e1 >>> 2]!;
+            let lo1 = words[e1 >>> 2]!;
             const hi1 = words[(e1 >>> 2) + 1]!;
             // A present leaf whose frame lies inside RAM below 2 GiB.
             if ((lo1 & L_PTE_PRESENT) === 0 || (hi1 & upperBad) !== 0) break;
@@ -1062,14 +1066,11 @@ export class Cpu {
             rights = ((all & L_PTE_WRITABLE) !== 0 ? L_PERM_WRITABLE : 0) | ((all & L_PTE_USER) !== 0 ? L_PERM_USER : 0);
             if ((regionHiNx | ((hi2 | hi1) & L_PTE_HI_NX)) !== 0) rights |= L_PERM_NX;
             if ((rights & readMask) !== readWant) break; // a protection fault
-            // An entry used without A (§4.8: the walk sets it): that walk is the general path's,
-            // whose walker sets the bit with Atomics.or. It is a page's first walk since the kernel
-            // last aged it (vmscan clears A through the reverse map; a page's first access after its
-            // fault walks there too), rare beside the walks of a loop over its data. The miss path
-            // itself writes no RAM. With the Atomics.or calls here a miss cost 2–2.7 ns more
-            // (bench, alternated), and a compile that had not seen them run deoptimized at the first
-            // aged page (test/machine/miss-path-deopt.test.ts).
-            if ((all & L_PTE_ACCESSED) === 0) break;
+            // Commit: A in every entry used, atomically as the walker sets it (§4.8).
+            if ((regionLo4 & L_PTE_ACCESSED) === 0) regionLo4 = Atomics.or(words, regionE4 >>> 2, L_PTE_ACCESSED) | L_PTE_ACCESSED;
+            if ((regionLo3 & L_PTE_ACCESSED) === 0) regionLo3 = Atomics.or(words, regionE3 >>> 2, L_PTE_ACCESSED) | L_PTE_ACCESSED;
+            if ((lo2 & L_PTE_ACCESSED) === 0) Atomics.or(words, e2 >>> 2, L_PTE_ACCESSED);
+            if ((lo1 & L_PTE_ACCESSED) === 0) lo1 = Atomics.or(words, e1 >>> 2, L_PTE_ACCESSED) | L_PTE_ACCESSED;
             if ((lo1 & L_PTE_DIRTY_BIT) !== 0) rights |= L_PERM_DIRTY;
             if ((lo1 & L_PTE_GLOBAL) !== 0) rights |= L_PERM_GLOBAL;
             walks++;

@@ -108,13 +108,12 @@ export function signature(key: number, cls: number, asid: number): number {
   return seededSignature(key, signatureSeed(cls, asid));
 }
 
-const imul = Math.imul;
-
-/** The part of a signature that depends on the size class and the asid only. Under V8's
- *  small-function size, as seededSignature: Cpu's miss path calls it once a run. */
+/** The part of a signature that depends on the size class and the asid only. */
 export function signatureSeed(cls: number, asid: number): number {
-  return (cls << 30) ^ imul(asid, 0x2c1b3c6d);
+  return (cls << 30) ^ Math.imul(asid, 0x2c1b3c6d);
 }
+
+const imul = Math.imul;
 
 /** signature(key, cls, asid) from signatureSeed(cls, asid) (`^` takes the key's low 32 bits). Cpu's
  *  miss path computes its seeds once per run and calls this at two sites (its tags' signature, a

@@ -1,15 +1,13 @@
 // A child-process script for the miss path's V8 tests (test/machine/miss-path-deopt.test.ts,
 // test/machine/miss-path-inlining.test.ts): a CPU over 8192 mapped 4 KiB pages (the STLB holds
-// 1536), their leaf entries accessed (A set, as a page's first access after its fault leaves it;
-// a walk that finds an A bit clear is the general path's, and here only the first walk does, for
-// the upper levels), runs loads through every ordinary path of the miss path but the STLB's eviction — 200
+// 1536) runs loads through every ordinary path of the miss path but the STLB's eviction — 200
 // pages twice in order (walks, L1 fills and evictions, STLB hits; 200 pages over 128 sets of 12
 // ways fill none), L1 probe hits, L1 victims used since they were placed — and then compiles the
 // miss-path closure once, synchronously, on demand (natives syntax; v8Trace turns on-stack
 // replacement and concurrent recompilation off). `after` runs next, with `cpu`, `missRun`, `PAGES`,
 // the module namespaces and `optimized()` in scope.
 
-import { PTE_ACCESSED, PTE_GLOBAL } from '../../src/machine/pte.ts';
+import { PTE_GLOBAL } from '../../src/machine/pte.ts';
 
 const url = (path: string): string => JSON.stringify(new URL(path, import.meta.url).href);
 
@@ -20,8 +18,8 @@ export function missPathScript(after: string, { globals = false }: { globals?: b
     const PAGES = 8192, DATA = 4 << 20;
     const ram = r.Ram.create({ sizeBytes: DATA + PAGES * 4096 });
     const pt = new t.PageTableBuilder(ram, 1 << 20, DATA);
-    pt.mapRange(0, DATA, PAGES * 4096, 1, { extraLo: ${PTE_ACCESSED} });
-    ${globals ? `pt.mapRange(2 ** 40, DATA, 64 * 4096, 1, { extraLo: ${PTE_GLOBAL | PTE_ACCESSED} });` : ''}
+    pt.mapRange(0, DATA, PAGES * 4096, 1);
+    ${globals ? `pt.mapRange(2 ** 40, DATA, 64 * 4096, 1, { extraLo: ${PTE_GLOBAL} });` : ''}
     const cpu = new c.Cpu(ram, { preset: p.skylake() });
     cpu.setCr3(pt.cr3, 1);
     const missRun = cpu.missRun;
@@ -34,7 +32,7 @@ export function missPathScript(after: string, { globals = false }: { globals?: b
     // More pages of that L1 set: its fills meet ways used since they were placed (lruTakeSlow).
     for (let k = 1; k < 8; k++) warm.push((300 + 16 * k) * 4096);
     // Global pages, each between two user pages: the user loads' probes then look for the global tag too.
-    ${globals ? 'for (let i = 0; i < 128; i++) warm.push(2 ** 40 + (i % 64) * 4096, (1000 + i) * 4096, 2 ** 40 + ((i + 16) % 64) * 4096);' : ''}
+    ${globals ? 'for (let i = 0; i < 64; i++) warm.push(2 ** 40 + i * 4096, (1000 + i) * 4096, 2 ** 40 + ((i + 16) % 64) * 4096);' : ''}
     cpu.loadMany(Float64Array.from(warm));
     %OptimizeFunctionOnNextCall(missRun);
     cpu.loadMany(Float64Array.from({ length: 10 }, (_, i) => (600 + i) * 4096));

@@ -36,35 +36,3 @@ test('cpu: the miss path, optimized before the STLB first evicts, stays optimize
   assert.ok(after.some((a) => a.evictions > 0), 'the STLB never evicted');
   assert.deepEqual(after.map((a, b) => ({ batch: b, optimized: a.optimized })), after.map((_, b) => ({ batch: b, optimized: true })), 'the closure deoptimized');
 });
-
-test('cpu: the miss path, optimized on pages whose A bits are set, stays optimized when a walk finds one clear, which the general path sets', () => {
-  // The kernel ages pages by clearing their accessed bits (vmscan, through the reverse map); the
-  // next walk of such a page is the general path's, which sets the bit. The miss path only stops
-  // there (no Atomics call in its loop). After the compile: 64 pages' leaf entries lose A, their
-  // TLB entries are flushed (as the kernel's shootdown does), then batches of loads over them.
-  const script = missPathScript(`
-    const before = optimized();
-    const ACCESSED = 0x20;
-    const aged = Array.from({ length: 64 }, (_, k) => (2000 + 7 * k) * 4096);
-    for (const vaddr of aged) {
-      const { lo, hi } = pt.leaf(vaddr, 1);
-      new Int32Array(ram.buffer).set([lo & ~ACCESSED, hi], pt.entryPaddr(vaddr, 1) / 4);
-      cpu.invlpg(vaddr);
-    }
-    const clearBefore = aged.filter((v) => (pt.leaf(v, 1).lo & ACCESSED) === 0).length;
-    const after = [];
-    for (let b = 0; b < 6; b++) {
-      cpu.loadMany(Float64Array.from(aged, (v, k) => v + 4 * ((k * 13 + b) % 1024)));
-      after.push(optimized());
-    }
-    const clearAfter = aged.filter((v) => (pt.leaf(v, 1).lo & ACCESSED) === 0).length;
-    console.log('RESULT ' + JSON.stringify({ before, clearBefore, clearAfter, after }));`);
-  const out = v8Trace([], ['-e', script]);
-  const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-  assert.ok(line !== undefined, `the child printed no result:\n${out}`);
-  const result = JSON.parse(line.slice('RESULT '.length)) as { before: boolean; clearBefore: number; clearAfter: number; after: boolean[] };
-  assert.ok(result.before, 'the closure was optimized before the pages aged');
-  assert.equal(result.clearBefore, 64, 'the aged pages\' A bits are clear');
-  assert.equal(result.clearAfter, 0, 'the loads set every aged page\'s A bit again');
-  assert.deepEqual(result.after, [true, true, true, true, true, true], 'the closure deoptimized');
-});
