@@ -155,18 +155,7 @@ export class LockWord {
    * shootdowns, as Linux's lock waiters keep taking interrupts.
    */
   acquire(whileWaiting?: () => void): void {
-    const me = this.owner.token() << 1;
-    if (this.shared) {
-      if (Atomics.compareExchange(this.words, this.index, 0, me) === 0) {
-        if (this.stats !== null) this.stats.acquired();
-        return;
-      }
-    } else if (this.words[this.index] === 0) {
-      this.words[this.index] = me;
-      if (this.stats !== null) this.stats.acquired();
-      return;
-    }
-    this.acquireSlow(me, whileWaiting);
+    if (!this.tryAcquire()) this.acquireSlow(this.owner.token() << 1, whileWaiting);
   }
 
   /**
