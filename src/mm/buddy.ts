@@ -19,6 +19,20 @@ export interface BuddyCore {
   readonly groupByMobility: boolean;
 }
 
+/**
+ * Frees the pages [from, to) of `zone` in the largest aligned blocks that fit (memblock_free_all's
+ * __free_pages_core at boot; repairZone's runs of free pages), each through freeOneBlock. Zone lock held.
+ */
+export function freeRange(core: BuddyCore, zone: Zone, from: number, to: number): void {
+  let pfn = from;
+  while (pfn < to) {
+    let order = MAX_PAGE_ORDER;
+    while (order > 0 && (pfn % (1 << order) !== 0 || pfn + (1 << order) > to)) order--;
+    freeOneBlock(core, zone, pfn, order);
+    pfn += 1 << order;
+  }
+}
+
 /** __free_one_page: merges with free buddies, then lists the block. Zone lock held. */
 export function freeOneBlock(core: BuddyCore, zone: Zone, pfn: number, order: number): void {
   const { flags, order: orders, pageblockMt } = core;

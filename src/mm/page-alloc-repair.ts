@@ -25,7 +25,7 @@
  * yet offlined.
  */
 import { InvariantError } from '../util/errors.ts';
-import { freeOneBlock } from './buddy.ts';
+import { freeRange } from './buddy.ts';
 import type { BuddyCore } from './buddy.ts';
 import { MAX_PAGE_ORDER, NO_PFN, PAGE_SENSITIVITY_TAGS, PageFlag } from './types.ts';
 import { resetFreeLists } from './zone.ts';
@@ -77,15 +77,16 @@ export function repairZone(core: BuddyCore, zone: Zone): number {
     pfn++;
   }
   resetFreeLists(zone);
+  // Each run of free pages, in the largest aligned blocks (freeRange).
   for (let pfn = start; pfn < end; ) {
     if (free[pfn - start] === 0) {
       pfn++;
       continue;
     }
-    let order = MAX_PAGE_ORDER;
-    while (order > 0 && (pfn % (1 << order) !== 0 || pfn + (1 << order) > end || !allSet(free, pfn - start, 1 << order))) order--;
-    freeOneBlock(core, zone, pfn, order);
-    pfn += 1 << order;
+    let runEnd = pfn + 1;
+    while (runEnd < end && free[runEnd - start] !== 0) runEnd++;
+    freeRange(core, zone, pfn, runEnd);
+    pfn = runEnd;
   }
   return lost;
 }
@@ -93,10 +94,5 @@ export function repairZone(core: BuddyCore, zone: Zone): number {
 /** Whether no page after the first of the block at `pfn` carries a flag a free block's page may not. */
 function cleanInside(flags: Uint32Array, pfn: number, size: number): boolean {
   for (let p = pfn + 1; p < pfn + size; p++) if (((flags[p] as number) & (NOT_FREE | PAGE_SENSITIVITY_TAGS)) !== 0) return false;
-  return true;
-}
-
-function allSet(bits: Uint8Array, from: number, n: number): boolean {
-  for (let i = from; i < from + n; i++) if (bits[i] === 0) return false;
   return true;
 }

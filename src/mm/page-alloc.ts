@@ -40,7 +40,7 @@ import { assert } from '../util/assert.ts';
 import { ArgumentError } from '../util/errors.ts';
 import { BootFlag, H } from './arena-header.ts';
 import type { ArenaHeader } from './arena-header.ts';
-import { freeOneBlock, rmqueueSmallest } from './buddy.ts';
+import { freeOneBlock, freeRange, rmqueueSmallest } from './buddy.ts';
 import type { BuddyCore } from './buddy.ts';
 import {
   DoubleFreeError,
@@ -101,7 +101,7 @@ import {
 } from './types.ts';
 import { pageAllocStats } from './vmstat.ts';
 import type { PageAllocStats } from './vmstat.ts';
-import { ZONE_STATS, ZONE_WORDS, Z, Zone, ZoneStat, delFree } from './zone.ts';
+import { ZONE_STATS, ZONE_WORDS, Z, Zone, ZoneStat, delFree, resetFreeLists } from './zone.ts';
 
 const DMA_ZONE_PAGES = DMA_ZONE_BYTES / PAGE_SIZE;
 // The order-0 fast paths (#installFastPaths) write their constants as number literals, each with
@@ -282,11 +282,6 @@ export class PageAllocator {
       w.fill(0);
       w[Z.START_PFN] = start;
       w[Z.SPANNED] = end - start;
-      for (let i = Z.LISTS; i < ZONE_WORDS; i += 3) {
-        w[i] = NO_PFN;
-        w[i + 1] = NO_PFN;
-        w[i + 2] = 0;
-      }
     }
     memMap.next.fill(NO_PFN);
     memMap.prev.fill(NO_PFN);
@@ -301,18 +296,11 @@ export class PageAllocator {
     const pa = new PageAllocator(ram, header, memMap, shrinkers);
     pa.pageblockMt.fill(MigrateType.Movable);
     for (const zone of pa.zones) {
+      resetFreeLists(zone);
       let reserved = 0;
       for (let pfn = zone.startPfn; pfn < zone.endPfn; pfn++) if ((memMap.flags[pfn] as number) & PageFlag.Reserved) reserved++;
       zone.words[Z.MANAGED] = zone.spannedPages - reserved;
-      // Free the unreserved range of the zone in the largest aligned blocks that fit.
-      let pfn = Math.max(zone.startPfn, 1);
-      const end = Math.min(zone.endPfn, firstReservedPfn);
-      while (pfn < end) {
-        let order = MAX_PAGE_ORDER;
-        while (order > 0 && (pfn % (1 << order) !== 0 || pfn + (1 << order) > end)) order--;
-        freeOneBlock(pa.#core, zone, pfn, order);
-        pfn += 1 << order;
-      }
+      freeRange(pa.#core, zone, Math.max(zone.startPfn, 1), Math.min(zone.endPfn, firstReservedPfn));
     }
     const normal = pa.zones[ZoneId.Normal];
     const dma = pa.zones[ZoneId.DMA];
