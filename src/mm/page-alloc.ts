@@ -192,8 +192,8 @@ export class PageAllocator {
   /**
    * Index in the 'pcp' words of this CPU's page-limit in-flight word (P.LIMIT_IN_FLIGHT), or −1
    * without a page limit or a CPU: set with #pcpBase, or by #learnLimitWord before the counter's
-   * first change where there is no per-CPU list yet (or none at all). Written inline, never through
-   * a call, so that each write sits in one run of stores with the change it accounts for.
+   * first change where there is no per-CPU list yet (or none at all). Each write sits in one run of
+   * stores with the change it accounts for, with no call between (#uncharge holds both its own).
    */
   #limitWord = -1;
   #cpuSource: (() => number) | null = null;
@@ -420,10 +420,7 @@ export class PageAllocator {
     } finally {
       zone.lock.release();
     }
-    if (this.pageLimit > 0) {
-      Atomics.sub(this.header.words, H.PAGES_LIMITED, 1 << order);
-      if (this.#limitWord >= 0) this.#pcp[this.#limitWord] = 0;
-    }
+    if (this.pageLimit > 0) this.#uncharge(1 << order);
     if (this.debug) this.validate();
   }
 
@@ -682,8 +679,7 @@ export class PageAllocator {
       const after = Atomics.add(this.header.words, H.PAGES_LIMITED, 1 << order) + (1 << order);
       if (this.#limitWord >= 0) this.#pcp[this.#limitWord] = 1 << order;
       if (after > this.pageLimit) {
-        Atomics.sub(this.header.words, H.PAGES_LIMITED, 1 << order);
-        if (this.#limitWord >= 0) this.#pcp[this.#limitWord] = 0;
+        this.#uncharge(1 << order);
         this.lastFailure = 'limit';
         return NO_PFN;
       }
@@ -695,10 +691,7 @@ export class PageAllocator {
     }
     if (pfn === NO_PFN) pfn = this.#buddyAlloc(order, gfp, mt, owner);
     if (pfn === NO_PFN) {
-      if (this.pageLimit > 0) {
-        Atomics.sub(this.header.words, H.PAGES_LIMITED, 1 << order);
-        if (this.#limitWord >= 0) this.#pcp[this.#limitWord] = 0;
-      }
+      if (this.pageLimit > 0) this.#uncharge(1 << order);
       this.lastFailure = 'exhausted';
     }
     return pfn;
@@ -743,10 +736,17 @@ export class PageAllocator {
     const stat = pcpStatBase(base) + PcpStat.frees;
     this.#pcpStats[stat] = (this.#pcpStats[stat] as number) + 1;
     if (count >= (w[base + P.HIGH] as number)) this.#pcpDrain(base, w[base + P.BATCH] as number);
-    if (this.pageLimit > 0) {
-      Atomics.sub(this.header.words, H.PAGES_LIMITED, 1);
-      if (this.#limitWord >= 0) w[this.#limitWord] = 0;
-    }
+    if (this.pageLimit > 0) this.#uncharge(1);
+  }
+
+  /**
+   * Takes `pages` off the page-limit counter and clears this CPU's in-flight word, which said they
+   * were still counted. One call for both: V8 stops a terminated worker at the call's entry (the
+   * word still names the pages) or not at all before the store that follows the Atomics call.
+   */
+  #uncharge(pages: number): void {
+    Atomics.sub(this.header.words, H.PAGES_LIMITED, pages);
+    if (this.#limitWord >= 0) this.#pcp[this.#limitWord] = 0;
   }
 
   /** rmqueue_bulk: up to `batch` order-0 pages of `mt` from the buddy lists onto the list. Returns the count. */

@@ -255,7 +255,10 @@ export function pcpOwnerTag(cpu: number): number {
   return cpu + 1;
 }
 
-/** Empties every list of one pcp, keeping its sizes (drainCpu, once it has collected the pages). */
+/**
+ * Empties every list of one pcp, keeping its sizes (boot; drainCpu, once it has collected the
+ * pages): each list starts at slot 0, with the sentinel in the slot before it, the ring's last.
+ */
 export function pcpEmpty(w: Int32Array, base: number): void {
   const capacity = w[base + P.CAPACITY] as number;
   for (let mt = 0; mt < MIGRATE_PCPTYPES; mt++) {
@@ -275,6 +278,5 @@ export function pcpInit(w: Int32Array, base: number, high: number, batch: number
   w[base + P.BATCH] = batch;
   w[base + P.CAPACITY] = capacity;
   w[base + P.RINGS] = rings;
-  // Every list starts empty at slot 0: the sentinel sits in the slot before it, the ring's last.
-  for (let mt = 0; mt < MIGRATE_PCPTYPES; mt++) w[rings + mt * capacity + capacity - 1] = NO_PFN;
+  pcpEmpty(w, base);
 }
