@@ -14,6 +14,7 @@ import type { PageAllocator } from '../page-alloc.ts';
 import { PAGE_SHIFT } from '../types.ts';
 import type { CpuSlab } from './cpu-slab.ts';
 import { CacheDestroyedError, InteriorPointerError, InvalidFreeError, InvalidPointerError } from './errors.ts';
+import { InvariantError } from '../../util/errors.ts';
 import type { SlabError } from './errors.ts';
 import { FREE_MARK } from './alloc-state.ts';
 import type { AllocState } from './alloc-state.ts';
@@ -37,6 +38,7 @@ import {
   D_INUSE,
   D_NEXT,
   D_OBJS,
+  D_FREELIST,
   D_PREV,
   NAME_BYTES,
   C_GEN,
@@ -55,6 +57,7 @@ import {
   C_NR_PARTIAL,
   C_NR_FULL,
   C_NR_EMPTY,
+  packedOrder, packedPfn,
 } from './types.ts';
 import type { CacheStatName, SlabLockName } from './types.ts';
 
@@ -322,10 +325,24 @@ export class CacheContext {
     listCheck(this.w, this.base + list, this.base + listCountWord(list), SLAB_LIST_LINKS, this.services.memMap.nrPages);
   }
 
+  /**
+   * The objects on a slab's free list, in list order; a list longer than the slab's objects (a
+   * cycle) is an InvariantError. @internal
+   */
+  *freeObjects(desc: number): Generator<number, void, undefined> {
+    const w = this.w;
+    const objs = w[this.d(desc, D_OBJS)] as number;
+    let n = 0;
+    for (let obj = (w[this.d(desc, D_FREELIST)] as number) >>> 0; obj !== 0; obj = (w[(obj >>> 2) + this.linkWord] as number) >>> 0) {
+      if (++n > objs) throw new InvariantError(`${this.name}: the free list of slab 0x${desc.toString(16)} is longer than its ${objs} objects (a cycle?)`);
+      yield obj;
+    }
+  }
+
   /** The head pfn and order of the slab a descriptor describes. @internal */
   slabPages(desc: number): { pfn: number; order: number } {
     const pfnOrder = this.w[this.d(desc, D_PFN_ORDER)] as number;
-    return { pfn: pfnOrder & 0xffffff, order: pfnOrder >>> 24 };
+    return { pfn: packedPfn(pfnOrder), order: packedOrder(pfnOrder) };
   }
 }
 

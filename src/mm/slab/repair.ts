@@ -61,7 +61,6 @@ import {
   C_NR_DEPOT_EMPTY,
   C_NR_DEPOT_FULL,
   D_CACHE,
-  D_FREELIST,
   D_INUSE,
   D_OBJS,
   D_PFN_ORDER,
@@ -77,6 +76,7 @@ import {
   P_ROUNDS,
   SLAB_OWNER_FALLBACK,
   slabGrowOwner,
+  packedOrder, packedPfn,
 } from './types.ts';
 
 /** Rebuilds the cache's slab lists and counts from struct page and the slabs' free lists. Slab lock held. */
@@ -91,10 +91,10 @@ export function repairSlabLists(ctx: CacheContext): void {
   for (let pfn = 0; pfn < nrPages; pfn++) {
     if (((flags[pfn] as number) & PageFlag.Slab) === 0 || ((owner[pfn] as number) & ~SLAB_OWNER_FALLBACK) !== ctx.tag) continue;
     const desc = (priv[pfn] as number) >>> 0;
-    if (w[ctx.d(desc, D_CACHE)] !== ctx.tag || ((w[ctx.d(desc, D_PFN_ORDER)] as number) & 0xffffff) !== pfn) {
+    if (w[ctx.d(desc, D_CACHE)] !== ctx.tag || packedPfn(w[ctx.d(desc, D_PFN_ORDER)] as number) !== pfn) {
       throw new InvariantError(`${ctx.name} repair: slab page ${pfn} names descriptor 0x${desc.toString(16)}, which describes another slab`);
     }
-    const free = freeListLength(ctx, desc);
+    const free = [...ctx.freeObjects(desc)].length;
     w[ctx.d(desc, D_INUSE)] = (w[ctx.d(desc, D_OBJS)] as number) - free;
     freeInSlabs += free;
     listNodeInit(w, desc, SLAB_LIST_LINKS);
@@ -159,8 +159,8 @@ function reclaimSlab(ctx: CacheContext, hands: number, cpu: number): void {
   const pfnOrder = w[hands + HAND_SLAB] as number;
   const desc = (w[hands + HAND_DESC] as number) >>> 0;
   if (pfnOrder !== 0) {
-    const pfn = pfnOrder & 0xffffff;
-    const order = pfnOrder >>> 24;
+    const pfn = packedPfn(pfnOrder);
+    const order = packedOrder(pfnOrder);
     const mm = ctx.services.memMap;
     const f = mm.flags[pfn] as number;
     const tag = mm.owner[pfn] as number;
@@ -215,22 +215,8 @@ function putBackIfFree(ctx: CacheContext, addr: number, releaseWord: number, rel
 
 /** Whether `addr` is on its slab's free list. Slab lock held. */
 function onFreeList(ctx: CacheContext, addr: number): boolean {
-  const desc = ctx.descOf(addr);
-  for (let obj = (ctx.w[ctx.d(desc, D_FREELIST)] as number) >>> 0, n = 0; obj !== 0; obj = (ctx.w[(obj >>> 2) + ctx.linkWord] as number) >>> 0) {
-    if (obj === addr) return true;
-    if (++n > (ctx.w[ctx.d(desc, D_OBJS)] as number)) throw new InvariantError(`${ctx.name} repair: the free list of slab 0x${desc.toString(16)} is longer than its objects (a cycle?)`);
-  }
+  for (const obj of ctx.freeObjects(ctx.descOf(addr))) if (obj === addr) return true;
   return false;
-}
-
-/** The length of a slab's free list, checked against its object count. */
-function freeListLength(ctx: CacheContext, desc: number): number {
-  const objs = ctx.w[ctx.d(desc, D_OBJS)] as number;
-  let n = 0;
-  for (let obj = (ctx.w[ctx.d(desc, D_FREELIST)] as number) >>> 0; obj !== 0; obj = (ctx.w[(obj >>> 2) + ctx.linkWord] as number) >>> 0) {
-    if (++n > objs) throw new InvariantError(`${ctx.name} repair: the free list of slab 0x${desc.toString(16)} is longer than its ${objs} objects (a cycle?)`);
-  }
-  return n;
 }
 
 /** The magazines on one depot list (a cycle is an InvariantError). */

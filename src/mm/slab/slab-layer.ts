@@ -58,6 +58,7 @@ import {
   D_PFN_ORDER,
   D_SMEM,
   SLAB_OWNER_FALLBACK,
+  packPfnOrder,
 } from './types.ts';
 
 /** SLUB's min_partial for a cache of slot `size`. */
@@ -179,7 +180,7 @@ function releaseSlab(ctx: CacheContext, desc: number): number {
   // cache's tag until the free, which names it, so that pages another thread has allocated since
   // are never taken for these.
   w[hands + HAND_DESC] = desc;
-  w[hands + HAND_SLAB] = pfn | (order << 24);
+  w[hands + HAND_SLAB] = packPfnOrder(pfn, order);
   ctx.listDel(desc, C_EMPTY);
   w[ctx.base + C_FREE_IN_SLABS] = (w[ctx.base + C_FREE_IN_SLABS] as number) - (w[ctx.d(desc, D_OBJS)] as number);
   const mm = ctx.services.memMap;
@@ -280,7 +281,7 @@ function grow(ctx: CacheContext): number {
   const w = ctx.w;
   const hands = ctx.hands;
   w[hands + HAND_DESC] = 0;
-  w[hands + HAND_SLAB] = pfn | (order << 24);
+  w[hands + HAND_SLAB] = packPfnOrder(pfn, order);
   const slabBase = pfn * PAGE_SIZE;
   const slabBytes = PAGE_SIZE << order;
   let desc: number;
@@ -290,7 +291,7 @@ function grow(ctx: CacheContext): number {
     desc = internalTake(ctx.services.descriptorCache());
     // Named in the hands, and naming the pages, in one run of stores (repair.ts frees a descriptor
     // only while it describes the slab's pages: another CPU may reuse one given back).
-    if (desc !== 0) w[(desc >>> 2) + D_PFN_ORDER] = pfn | (order << 24);
+    if (desc !== 0) w[(desc >>> 2) + D_PFN_ORDER] = packPfnOrder(pfn, order);
     w[hands + HAND_DESC] = desc;
     if (desc === 0) {
       w[hands + HAND_SLAB] = 0;
@@ -311,7 +312,7 @@ function grow(ctx: CacheContext): number {
   w[ctx.d(desc, D_INUSE)] = 0;
   w[ctx.d(desc, D_SMEM)] = smem;
   w[ctx.d(desc, D_OBJS)] = objs;
-  w[ctx.d(desc, D_PFN_ORDER)] = pfn | (order << 24);
+  w[ctx.d(desc, D_PFN_ORDER)] = packPfnOrder(pfn, order);
   listNodeInit(w, desc, SLAB_LIST_LINKS);
   // Thread the free list through the objects (their state bits are clear: freed pages have none
   // set); in lazy mode every free object also carries its mark (alloc-state.ts).

@@ -193,8 +193,23 @@ export const D_PREV = 4;
 /** Paddr of object 0 (colour and left red zone included). */
 export const D_SMEM = 5;
 export const D_OBJS = 6;
-/** Head pfn | order << 24. */
+/** Head pfn | order << 24 (packPfnOrder). */
 export const D_PFN_ORDER = 7;
+
+/** A slab's head pfn and order in one word (D_PFN_ORDER, HAND_SLAB): pfn | order << 24 (pfns below 2^24). */
+export function packPfnOrder(pfn: number, order: number): number {
+  return pfn | (order << 24);
+}
+
+/** The head pfn of a packPfnOrder word. */
+export function packedPfn(word: number): number {
+  return word & 0xffffff;
+}
+
+/** The order of a packPfnOrder word. */
+export function packedOrder(word: number): number {
+  return word >>> 24;
+}
 
 /**
  * mem_map.owner of slab pages, the cache's owner tag: SLAB_OWNER_BASE | generation (4 bits, at 16)

@@ -24,7 +24,6 @@ import {
   C_FULL,
   C_PARTIAL,
   D_CACHE,
-  D_FREELIST,
   D_INUSE,
   D_OBJS,
   D_SMEM,
@@ -114,8 +113,8 @@ function validateCache(slab: SlabAllocator, cache: CacheContext, slabPages: Uint
       const slots = smem - cache.redLeftPad;
       if (slots < pfn * PAGE_SIZE || slots + objs * cache.size > (pfn + (1 << order)) * PAGE_SIZE) fail(name, `${where}: objects overrun the slab`);
       let free = 0;
-      for (let obj = (w[cache.d(desc, D_FREELIST)] as number) >>> 0; obj !== 0; obj = (w[(obj >>> 2) + cache.linkWord] as number) >>> 0) {
-        if (free++ > objs) fail(name, `${where}: free list longer than the slab (a cycle?)`);
+      for (const obj of cache.freeObjects(desc)) {
+        free++;
         if (cache.descOf(obj) !== desc) fail(name, `${where}: free list reaches 0x${obj.toString(16)} in another slab`);
         checkFreeObject(obj, `${where} free list`, false);
       }
