@@ -17,6 +17,13 @@
  * joins the CPU to the VM's shootdown domain as CPU `cpu.index` (give it this thread's CPU slot,
  * kernel.thisCpu(), so that offlineCpu of the slot takes it out), and switchTo sets its bit in the
  * mm's CPU mask before loading CR3.
+ *
+ * PCIDs: an mm's PCID is (pid mod 4095) + 1, so two address spaces whose pids differ by a multiple
+ * of 4095 share one, and entries the CPU tagged with it for one are no translations of the other.
+ * As Linux's switch_mm_irqs_off (arch/x86/mm/tlb.c: choose_new_asid compares the ctx_id each of
+ * the CPU's ASID slots last held with the next mm's and flushes the slot when they differ), this
+ * binding records which mm (its pid, never reused) each PCID last served on this CPU, and a switch
+ * to a PCID last used by another mm, or never used here, flushes it. Host-side, like the TLB.
  */
 import type { Cpu } from '../../machine/cpu.ts';
 import type { FaultResolution, PageFault } from '../../machine/mmu.ts';
@@ -24,6 +31,7 @@ import { kernelFaultError } from '../secret/kernel-fault.ts';
 import { SegvError } from './errors.ts';
 import { handleFault } from './fault.ts';
 import type { AddressSpace } from './mm-struct.ts';
+import { MAX_PCID } from '../../machine/tlb.ts';
 import { TLB_SINGLE_PAGE_FLUSH_CEILING, pcidOf } from './tlb-shootdown.ts';
 import { PAGE_SIZE } from './types.ts';
 import type { Vm } from './vm.ts';
@@ -32,6 +40,8 @@ export { TLB_SINGLE_PAGE_FLUSH_CEILING, pcidOf };
 
 export class CpuBinding {
   private readonly release: () => void;
+  /** Per PCID, the pid of the mm this CPU last switched to with it (−1: none since binding). */
+  private readonly pcidServed = new Float64Array(MAX_PCID + 1).fill(-1);
 
   constructor(
     readonly vm: Vm,
@@ -42,10 +52,16 @@ export class CpuBinding {
     vm.addLocalCpu(cpu);
   }
 
-  /** Runs user code of `mm` on this CPU from now on (switch_mm): into mm's CPU mask, then CR3. */
+  /**
+   * Runs user code of `mm` on this CPU from now on (switch_mm): into mm's CPU mask, then CR3,
+   * flushing the PCID first when another mm used it here last (see PCIDs above).
+   */
   switchTo(mm: AddressSpace): void {
     if (mm.cpumaskBase !== 0 && this.cpu.index < this.vm.shootdown.nrCpus) this.vm.shootdown.setBit(mm.cpumaskBase, this.cpu.index);
-    this.cpu.setCr3(mm.cr3, pcidOf(mm));
+    const pcid = pcidOf(mm);
+    const flush = this.pcidServed[pcid] !== mm.pid;
+    this.pcidServed[pcid] = mm.pid;
+    this.cpu.setCr3(mm.cr3, pcid, { flush });
     this.cpu.setUser(true);
   }
 

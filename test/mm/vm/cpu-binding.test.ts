@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { Cpu } from '../../../src/machine/cpu.ts';
 import { skylake } from '../../../src/machine/tlb-presets.ts';
 import { Kernel } from '../../../src/mm/kernel.ts';
-import { bindCpu } from '../../../src/mm/vm/cpu-binding.ts';
+import { bindCpu, pcidOf } from '../../../src/mm/vm/cpu-binding.ts';
 import { SegvError } from '../../../src/mm/vm/errors.ts';
 import { setThpSettings } from '../../../src/mm/vm/thp-settings.ts';
 import { bootWithCpu } from '../../helpers/bound-cpu.ts';
@@ -69,6 +69,42 @@ test('two address spaces on one CPU with PCIDs: switching keeps each one\'s byte
   assert.equal(cpu.load8(a), 22);
   binding.switchTo(one);
   assert.throws(() => cpu.load8(a), SegvError);
+  kernel.validate();
+});
+
+test('two address spaces that share a PCID (pids 4095 apart) keep their bytes apart; distinct PCIDs still switch without a flush', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const vm = kernel.vm;
+  const one = vm.createAddressSpace();
+  const other = vm.createAddressSpace(); // another PCID
+  let two = vm.createAddressSpace();
+  for (let tries = 0; pcidOf(two) !== pcidOf(one); tries++) {
+    assert.ok(tries < 2 * 4095, 'no pid reached the first one\'s PCID');
+    two.destroy();
+    two = vm.createAddressSpace();
+  }
+  assert.notEqual(two.pid, one.pid);
+  const cpu = new Cpu(kernel.ram, { preset: skylake() });
+  const binding = bindCpu(vm, cpu);
+  const a = one.mmap(0x40000000, P, RW, ANON);
+  assert.equal(two.mmap(0x40000000, P, RW, ANON), a);
+  assert.equal(other.mmap(0x40000000, P, RW, ANON), a);
+  two.writeByte(a, 22);
+  binding.switchTo(one);
+  cpu.store8(a, 11);
+  binding.switchTo(two);
+  assert.equal(cpu.load8(a), 22, 'two read through one\'s TLB entry');
+  cpu.store8(a, 23);
+  binding.switchTo(one);
+  assert.equal(cpu.load8(a), 11, 'one read through two\'s TLB entry');
+  // Between PCIDs of their own, a switch keeps the entries: no walk on the way back.
+  binding.switchTo(other);
+  cpu.store8(a, 44);
+  binding.switchTo(one);
+  const walks = cpu.stats().walks;
+  assert.equal(cpu.load8(a), 11);
+  assert.equal(cpu.stats().walks, walks, 'the switch to another PCID flushed one\'s entries');
+  assert.equal(two.readByte(a), 23);
   kernel.validate();
 });
 
