@@ -28,7 +28,7 @@ import type { CpuSlots } from '../cpu-slots.ts';
 import type { MemMap } from '../mem-map.ts';
 import type { Memblock } from '../memblock.ts';
 import type { PageAllocator } from '../page-alloc.ts';
-import { PAGE_SHIFT, PageFlag } from '../types.ts';
+import { PAGE_SHIFT, PAGE_SIZE, PageFlag } from '../types.ts';
 import { KmemCache } from './cache.ts';
 import type { SlabServices } from './context.ts';
 import { CacheContext, SLAB_LIST_LINKS, readName, writeName } from './context.ts';
@@ -63,9 +63,15 @@ import {
   C_SIZE,
   C_STATE,
   CacheState,
+  D_CACHE,
   D_INUSE,
   D_OBJS,
   D_SMEM,
+  DESC_BYTES,
+  HAND_DESC,
+  HAND_SLAB,
+  packedOrder,
+  packedPfn,
   C_FULL,
   C_PARTIAL,
   HEADER_WORDS,
@@ -375,6 +381,9 @@ export class SlabAllocator {
     }
     this.tableLock.acquire();
     try {
+      // First, before this CPU's magazines are drained: a constructor of this very cache that
+      // destroys it runs inside this CPU's slow path, whose magazine is being refilled.
+      this.checkNotGrowing(cache);
       cache.drain();
       this.checkNoMagazines(cache);
       depotPurge(cache);
@@ -386,6 +395,7 @@ export class SlabAllocator {
         cache.slabLock.acquire();
         try {
           this.checkNoMagazines(cache);
+          this.checkNotGrowing(cache);
           if (cache.word(C_NR_DEPOT_FULL) + cache.word(C_NR_DEPOT_EMPTY) !== 0) {
             throw new CacheBusyError(cache.name, 0, [], 'another CPU returned magazines to its depot meanwhile: try again');
           }
@@ -749,6 +759,30 @@ export class SlabAllocator {
       if (Atomics.load(this.w, p + P_LOADED) !== 0 || Atomics.load(this.w, p + P_PREV) !== 0) {
         throw new CacheBusyError(cache.name, 0, [], `CPU ${cpu} still holds its magazines: drain() the cache (or detach()) in that worker first`);
       }
+    }
+  }
+
+  /**
+   * Refuses while a CPU is making a slab of the cache: grow() runs constructors with the slab lock
+   * dropped, its new slab on no list yet (so leakedObjects cannot see it) and named only in that
+   * CPU's hands, and publishes it when they return. A CPU killed there is the same until offlined.
+   * Exact with the slab lock held (grow() sets and clears HAND_SLAB under it); destroyCache also
+   * checks first without it.
+   */
+  private checkNotGrowing(cache: KmemCache): void {
+    for (let cpu = 0; cpu < this.cpus; cpu++) {
+      if (this.w[this.pcpuWord(cache.index, cpu) + P_HANDS + HAND_SLAB] !== 0) {
+        throw new CacheBusyError(cache.name, 0, [], `CPU ${cpu} is making a slab of it (its constructors are running, or it died there: offlineCpu(${cpu}) first)`);
+      }
+    }
+    // The hands of threads with no CPU slot are one set for every cache: this cache's if the slab
+    // they hold is described as one of its own (grow writes D_CACHE before the constructors run).
+    const hands = this.headerWord + H_NO_CPU_HANDS;
+    const slab = this.w[hands + HAND_SLAB] as number;
+    if (slab === 0) return;
+    const desc = cache.onSlabHeaderBytes > 0 ? packedPfn(slab) * PAGE_SIZE + (PAGE_SIZE << packedOrder(slab)) - DESC_BYTES : (this.w[hands + HAND_DESC] as number) >>> 0;
+    if (desc !== 0 && this.w[cache.d(desc, D_CACHE)] === cache.tag) {
+      throw new CacheBusyError(cache.name, 0, [], 'a thread with no CPU slot is making a slab of it (its constructors are running)');
     }
   }
 

@@ -336,6 +336,8 @@ function grow(ctx: CacheContext): number {
       throw error;
     }
     ctx.slabLock.acquire();
+    // destroyCache refuses while a CPU's hands hold a slab being made (checkNotGrowing).
+    if (!ctx.current) throw new InvariantError(`${ctx.name}: destroyed while CPU hands held a slab of it being made (pfn ${pfn}, order ${order})`);
   }
   // Publish: mark the pages as this slab's, the Slab flag last (a slab of the cache's tag with the
   // flag is one repairSlabLists lists; without it, one reclaimSlab frees), and list it.
