@@ -33,7 +33,7 @@ import { handleFault } from './fault.ts';
 import type { AddressSpace } from './mm-struct.ts';
 import { MAX_PCID } from '../../machine/tlb.ts';
 import { TLB_SINGLE_PAGE_FLUSH_CEILING, pcidOf } from './tlb-shootdown.ts';
-import { PAGE_SIZE } from './types.ts';
+import { PAGE_SIZE, TASK_SIZE } from './types.ts';
 import type { Vm } from './vm.ts';
 
 export { TLB_SINGLE_PAGE_FLUSH_CEILING, pcidOf };
@@ -76,6 +76,8 @@ export class CpuBinding {
     // A kernel access to a secret frame through the direct map (mm/secret): the typed error.
     const secret = kernelFaultError(this.vm, fault.vaddr, fault.access);
     if (secret !== null) return secret;
+    // The kernel half (the direct map, vmalloc) is never demand-faulted.
+    if (fault.vaddr >= TASK_SIZE) return this.vm.kernelSegv(fault.vaddr, fault.access, fault.reason === 'protection');
     const mm = this.vm.addressSpaces().find((candidate) => candidate.cr3 === fault.cr3);
     if (mm === undefined) return 'raise';
     mm.lockMmap();

@@ -55,6 +55,7 @@ import {
   VMALLOC_START,
 } from './types.ts';
 import { VMA_ALIGN, VMA_BYTES, VmaFields } from './vma.ts';
+import type { AccessKind } from './types.ts';
 import { VMAP_AREA_BYTES, vfree, vmalloc, vmapAreas } from './vmalloc.ts';
 import { SegvError, SyscallError } from './errors.ts';
 import { validateVm } from './validate.ts';
@@ -586,8 +587,19 @@ export class Vm {
     }
     const secret = kernelFaultError(this, vaddr, access);
     if (secret !== null) throw secret;
+    throw this.kernelSegv(vaddr, access, false);
+  }
+
+  /**
+   * The SegvError of a refused access to a kernel-half address (at or above TASK_SIZE), from the
+   * kernel's walks or a CPU's: nothing there is demand-faulted (Linux's do_kern_addr_fault), so a
+   * present entry that refuses is a protection fault, and an absent one is a vmalloc area's guard
+   * page or nothing mapped.
+   */
+  kernelSegv(vaddr: number, access: AccessKind, present: boolean): SegvError {
+    if (present) return new SegvError(vaddr, access, 'protection');
     const guard = vmapAreas(this).some((a) => vaddr >= a.start + a.sizeBytes - PAGE_SIZE && vaddr < a.start + a.sizeBytes);
-    throw new SegvError(vaddr, access, guard ? 'guard-page' : 'not-mapped');
+    return new SegvError(vaddr, access, guard ? 'guard-page' : 'not-mapped');
   }
 
   stats(): VmStats {

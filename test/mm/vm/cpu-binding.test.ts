@@ -33,6 +33,26 @@ test('CPU loads and stores fault pages in through the kernel handler; a refused 
   kernel.validate();
 });
 
+test('a CPU access to the kernel half is never demand-faulted: a vmalloc guard page, a user access to a kernel page, a hole', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const vm = kernel.vm;
+  const mm = vm.createAddressSpace();
+  const cpu = new Cpu(kernel.ram, { preset: skylake() });
+  bindCpu(vm, cpu).switchTo(mm);
+  const v = vm.vmalloc(2 * P)!;
+  cpu.setUser(false);
+  cpu.store8(v + P, 5);
+  assert.equal(cpu.load8(v + P), 5);
+  const refused = (vaddr: number, access: 'read' | 'write', reason: string) => (e: unknown) => e instanceof SegvError && e.vaddr === vaddr && e.access === access && e.reason === reason;
+  assert.throws(() => cpu.load8(v + 2 * P + 7), refused(v + 2 * P + 7, 'read', 'guard-page'), 'the guard page after the area');
+  assert.throws(() => cpu.store8(v + 2 * P, 1), refused(v + 2 * P, 'write', 'guard-page'));
+  assert.throws(() => cpu.load8(v + 3 * P), refused(v + 3 * P, 'read', 'not-mapped'), 'past the guard page: nothing');
+  cpu.setUser(true);
+  assert.throws(() => cpu.load8(v), refused(v, 'read', 'protection'), 'user mode reading a kernel page');
+  assert.equal(mm.rssAnonPages, 0, 'no fault mapped anything in the process');
+  kernel.validate();
+});
+
 test('no CPU reads through a stale TLB entry after munmap, mprotect or MADV_DONTNEED returns', () => {
   const { kernel, mm, cpu } = bootWithCpu({ ramBytes: '32MiB', tlbEntries: 64 });
   const a = mm.mmap(0, 64 * P, RW, ANON);
