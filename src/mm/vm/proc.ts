@@ -76,6 +76,8 @@ export interface SmapsTotals {
   /** Pages out on swap (smaps' Swap), and each divided by the entries sharing its slot (SwapPss). */
   swapBytes: number;
   swapPssBytes: number;
+  /** Pss of the pages in VM_LOCKED VMAs (smaps_account's pss_locked; smaps' Locked). */
+  pssLockedBytes: number;
 }
 
 /** The smaps totals over every VMA of mm (smap_gather_stats). */
@@ -94,11 +96,13 @@ export function smapsTotals(mm: AddressSpace): SmapsTotals {
     anonHugePagesBytes: 0,
     swapBytes: 0,
     swapPssBytes: 0,
+    pssLockedBytes: 0,
   };
   const vmas = vm.vmas;
   const hugeZeroPfn = vm.root(ROOT.HUGE_ZERO_PFN);
   for (let i = 0; i < mm.mapCount; i++) {
     const vma = mm.vmaAt(i);
+    const locked = (vmas.flags(vma) & VM.LOCKED) !== 0;
     vm.tables.walkRange(
       mm.pgdPfn,
       vmas.start(vma),
@@ -123,6 +127,7 @@ export function smapsTotals(mm: AddressSpace): SmapsTotals {
         t.rssBytes += bytes;
         t.pssBytes += bytes / mapcount;
         if (dirty) t.pssDirtyBytes += bytes / mapcount;
+        if (locked) t.pssLockedBytes += bytes / mapcount;
         if (mapcount > 1) {
           if (dirty) t.sharedDirtyBytes += bytes;
           else t.sharedCleanBytes += bytes;
@@ -168,7 +173,7 @@ export function procSmapsRollup(mm: AddressSpace): string {
     ['Private_Hugetlb', 0],
     ['Swap', t.swapBytes],
     ['SwapPss', t.swapPssBytes],
-    ['Locked', 0],
+    ['Locked', t.pssLockedBytes],
   ];
   let out = `${padName(headerPrefix(start, end, 0), '[rollup]')}\n`;
   for (const [label, bytes] of lines) out += kbLine(label, bytes / KB);

@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cpu } from '../../../src/machine/cpu.ts';
 import { skylake } from '../../../src/machine/tlb-presets.ts';
+import { mlock } from '../../../src/mm/secret/tags.ts';
+import { forkAddressSpace } from '../../../src/mm/vm/fork.ts';
 import { Kernel } from '../../../src/mm/kernel.ts';
 import { bindCpu } from '../../../src/mm/vm/cpu-binding.ts';
 import { GFP } from '../../../src/mm/gfp.ts';
@@ -44,6 +46,22 @@ test('/proc/<pid>/smaps_rollup: Rss counts written pages (not the zero page), Ps
   assert.match(text, /^AnonHugePages:\s+0 kB$/m);
   assert.equal(lines.find((l) => l.startsWith('Private_Hugetlb')), 'Private_Hugetlb:       0 kB');
   for (const line of lines.slice(1, -1)) assert.equal(line.length, 27, line);
+});
+
+test('/proc/<pid>/smaps_rollup: Locked is the Pss of the pages in mlocked VMAs', () => {
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const mm = kernel.vm.createAddressSpace();
+  const a = mm.mmap(0, 16 * P, RW, ANON);
+  for (let i = 0; i < 16; i++) mm.writeByte(a + i * P, 1);
+  const locked = (text: string): string | undefined => text.split('\n').find((l) => l.startsWith('Locked:'));
+  assert.equal(locked(mm.smapsRollup()), 'Locked:                0 kB');
+  mlock(mm, a + 4 * P, 4 * P);
+  assert.equal(locked(mm.smapsRollup()), 'Locked:               16 kB');
+  // Shared with a child (fork does not pass mlock on): each locked page counts half in the parent.
+  const child = forkAddressSpace(mm, 'early-copy');
+  assert.equal(locked(mm.smapsRollup()), 'Locked:                8 kB');
+  assert.equal(locked(child.smapsRollup()), 'Locked:                0 kB');
+  kernel.validate();
 });
 
 test('/proc/meminfo and /proc/vmstat follow the page tables, vmalloc and faults', () => {
