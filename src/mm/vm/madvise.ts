@@ -29,7 +29,7 @@ import { entryPfn } from './page-table.ts';
 import type { AddressSpace } from './mm-struct.ts';
 import { populate } from './mmap.ts';
 import { modifyVmaFlags, zapRange } from './vma-ops.ts';
-import { MADV, PAGE_SIZE, PMD_SIZE, TASK_SIZE, VM, pageAlign } from './types.ts';
+import { MADV, PAGE_SIZE, PMD_SIZE, VM, pageAlign } from './types.ts';
 
 const KNOWN = new Set<number>(Object.values(MADV));
 
@@ -69,8 +69,10 @@ export function doMadvise(mm: AddressSpace, start: number, length: number, advic
   }
   if (!Number.isInteger(advice) || !KNOWN.has(advice)) throw new SyscallError('madvise', 'EINVAL', `advice ${advice}: expected one of MADV_*`);
   if (!Number.isInteger(length) || length < 0) throw new SyscallError('madvise', 'EINVAL', `length ${length}: expected a non-negative integer`);
+  // As do_madvise: only an end that wraps past 2^64 is EINVAL; a range past user space is a hole
+  // of the VMA walk (ENOMEM), since madvise checks no upper bound of its own.
   const end = start + pageAlign(length);
-  if (end > TASK_SIZE + PAGE_SIZE) throw new SyscallError('madvise', 'EINVAL', `${rangeText(start, length)}: the range leaves user space`);
+  if (end >= 2 ** 64) throw new SyscallError('madvise', 'EINVAL', `${rangeText(start, length)}: the range wraps past the top of the address space`);
   if (end === start) return;
   forEachVmaPiece(mm, start, end, 'madvise', (k, pieceStart, pieceEnd) => applyAdvice(mm, k, pieceStart, pieceEnd, advice));
 }

@@ -201,6 +201,9 @@ test('madvise: DONTNEED zeroes, holes are ENOMEM after the mapped parts are advi
   assert.equal(errno(() => mm.madvise(a, P, 99)), 'EINVAL');
   assert.equal(errno(() => mm.madvise(a + 1, P, MADV.DONTNEED)), 'EINVAL');
   assert.equal(errno(() => mm.madvise(a, 4 * P, MADV.DONTNEED)), 'ENOMEM');
+  // Past user space is a hole too (do_madvise has no upper bound but the 64-bit wrap).
+  assert.equal(errno(() => mm.madvise(a, 2 ** 60, MADV.DONTNEED)), 'ENOMEM');
+  assert.equal(errno(() => mm.madvise(a, 2 ** 64, MADV.DONTNEED)), 'EINVAL');
   assert.equal(mm.readByte(a), 0);
   assert.equal(mm.readByte(a + 3 * P), 0, 'the part after the hole was advised too');
   assert.equal(mm.rssAnonPages, 0);
