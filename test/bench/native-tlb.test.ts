@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { modelTranslationCycles, predictedRatio, runNative } from '../../bench/native-tlb.ts';
 import { fullyAssociative, skylake, zen3 } from '../../src/machine/tlb-presets.ts';
 
@@ -15,7 +16,20 @@ test('the native pointer chase builds and runs where a C compiler exists (skippe
   assert.ok(r.ns4k > 0 && r.ns2m > 0);
   assert.ok(Math.abs(r.ratio - r.ns4k / r.ns2m) < 1e-3);
   assert.equal(r.anonHugeKiB4k, 0, 'MADV_NOHUGEPAGE kept the 4 KiB run off huge pages');
+  // Where the host offers THP to madvised memory, the 2 MiB run is on huge pages: its figure is a
+  // huge-page figure (defrag's default, madvise, compacts directly for MADV_HUGEPAGE faults).
+  const thp = thpMode();
+  if (thp === 'always' || thp === 'madvise') assert.ok(r.anonHugeKiB2m > 0, `THP is '${thp}' here, yet the 2 MiB run had no AnonHugePages`);
 });
+
+/** The host's /sys/kernel/mm/transparent_hugepage/enabled choice, or null where there is none. */
+function thpMode(): string | null {
+  try {
+    return /\[(\w+)\]/.exec(readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'))?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
 
 test('the model: random loads over 8 MiB cost more translation on 4 KiB pages than on 2 MiB pages', () => {
   for (const preset of [skylake(), zen3()]) {

@@ -1,5 +1,7 @@
 // Linux's rules for anonymous mmap/munmap/mprotect/madvise/brk and the demand-zero faults, each a test.
 import { test } from 'node:test';
+import { PTE_PRESENT } from '../../../src/machine/pte.ts';
+import { PTE_PROTNONE } from '../../../src/mm/vm/fault.ts';
 import assert from 'node:assert/strict';
 import { Kernel } from '../../../src/mm/kernel.ts';
 import { SegvError, SyscallError } from '../../../src/mm/vm/errors.ts';
@@ -128,6 +130,11 @@ test('mprotect splits a VMA and merging it back restores one VMA; a write to a r
   mm.mprotect(a + P, P, PROT.NONE);
   assert.throws(() => mm.readByte(a + P), SegvError);
   assert.equal(mm.rssAnonPages, 3, 'PROT_NONE keeps the page (a PROTNONE entry)');
+  // x86's _PAGE_PROTNONE: P clear, bit 8 (the global bit's place) set, the frame kept.
+  const slot = kernel.vm.tables.entry(mm.pgdPfn, a + P, 1, false);
+  const lo = (kernel.vm.u[slot] as number) >>> 0;
+  assert.equal(lo & (PTE_PRESENT | PTE_PROTNONE), PTE_PROTNONE, `the PROT_NONE entry 0x${lo.toString(16)}`);
+  assert.ok(lo >>> 12 !== 0, 'the entry keeps its frame');
   kernel.validate();
   mm.mprotect(a + P, P, RW);
   assert.equal(mm.mapCount, 1, 'merged back: the pieces share one anon_vma');
