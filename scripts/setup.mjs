@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { ensureChromium } from './setup-chromium.mjs';
 import { ensureLavapipe } from './setup-lavapipe.mjs';
 import { libraryBuildDue, markLibraryBuilt } from './library-build.mjs';
+import { nodeVersionProblem } from './node-version.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const quiet = process.argv.includes('--quiet');
@@ -71,6 +72,11 @@ function browser() {
   }
 }
 
+const nodeProblem = nodeVersionProblem(process.versions.node);
+if (nodeProblem !== null) {
+  process.stderr.write(`setup: FAILED: ${nodeProblem}.\n`);
+  process.exit(1);
+}
 npmDependencies();
 if (!depsOnly) {
   buildLibrary();

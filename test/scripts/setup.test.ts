@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { libraryBuildDue, markLibraryBuilt } from '../../scripts/library-build.mjs';
+import { MIN_NODE, nodeVersionProblem } from '../../scripts/node-version.mjs';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -76,4 +77,17 @@ test('the library build is due until dist/ is stamped with the newest source, an
   assert.equal(libraryBuildDue(root), null, 'stamped: current');
   utimesSync(old, 3_000, 3_000);
   assert.equal(libraryBuildDue(root), 3_000_000, 'a source newer than the stamp: due again');
+});
+
+test('setup refuses a Node.js older than the one kmem needs, and package.json says the same', () => {
+  assert.equal(nodeVersionProblem(process.versions.node), null, 'this Node.js');
+  assert.equal(nodeVersionProblem('20.16.0'), null);
+  assert.equal(nodeVersionProblem('22.1.0'), null);
+  assert.match(nodeVersionProblem('20.15.1') ?? '', /needs Node\.js 20\.16\.0 or later.*this is 20\.15\.1/);
+  assert.match(nodeVersionProblem('18.20.0') ?? '', /needs Node\.js/);
+  assert.match(nodeVersionProblem('banana') ?? '', /not a version number/);
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } };
+  assert.equal(pkg.engines.node, `>=${MIN_NODE}`);
+  // The kernel's reason for the floor: the API it reads the host's CPUs and thread ids through.
+  assert.equal(typeof (process as { getBuiltinModule?: unknown }).getBuiltinModule, 'function');
 });
