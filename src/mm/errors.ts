@@ -106,6 +106,28 @@ export class OutOfMemoryError extends KmemError {
 }
 
 /**
+ * A call that empties a CPU's per-CPU page lists (drainCpu) named a CPU slot that another thread
+ * holds: that thread may be popping from or pushing onto those lists at this moment, and emptying
+ * them under it hands one pfn out twice. Nothing changes. A slot is drained when it goes offline
+ * (kernel.offlineCpu, once its worker has exited), or by the thread that holds it.
+ */
+export class CpuInUseError extends KmemError {
+  override name = 'CpuInUseError';
+  constructor(
+    readonly cpu: number,
+    /** Who holds the slot ("thread 3 (epoch 5)"). */
+    readonly holder: string,
+    /** The call refused: 'drainCpu', or the page allocator's offline hook called by hand. */
+    call = 'drainCpu',
+  ) {
+    super(
+      `${call}(${cpu}): CPU slot ${cpu} is held by ${holder}, which may be using its per-CPU page lists now; ` +
+        `expected a slot that is offline or held by this thread: offline it with kernel.offlineCpu(${cpu}, epoch) once its worker has exited, which drains its lists`,
+    );
+  }
+}
+
+/**
  * A free of a block the caller does not own: a slab's page, a large kmalloc block, or a block
  * allocated with another owner tag. Nothing changes; the owner keeps its pages.
  */

@@ -43,6 +43,7 @@ import type { ArenaHeader } from './arena-header.ts';
 import { freeOneBlock, freeRange, rmqueueSmallest } from './buddy.ts';
 import type { BuddyCore } from './buddy.ts';
 import {
+  CpuInUseError,
   DoubleFreeError,
   NotAllocatedError,
   OrderError,
@@ -206,6 +207,8 @@ export class PageAllocator {
   #fastAlloc: (gfp: number, owner: number) => number = this.#claimThenAlloc;
   #fastFree: (pfn: number, owner: number) => void = this.#claimThenFree;
   #describeOwner: (pfn: number) => string = () => 'it belongs to another owner';
+  /** Who holds CPU slot `cpu` if another thread does (CpuSlots.heldElsewhere), else null. */
+  #heldElsewhere: (cpu: number) => string | null = () => null;
 
   static {
     internalsOf = (pa) => ({ core: pa.#core, pcp: pa.#pcp, pcpStats: pa.#pcpStats, cpus: pa.#cpus });
@@ -328,12 +331,14 @@ export class PageAllocator {
 
   /**
    * @internal The kernel names where this wrapper's CPU comes from (asked once, on the first
-   * order-0 allocation or free) and how to name a page's owner in errors. Until then, order-0
-   * pages bypass the per-CPU lists.
+   * order-0 allocation or free), how to name a page's owner in errors, and who holds a CPU slot
+   * when another thread does (drainCpu refuses those). Until then, order-0 pages bypass the
+   * per-CPU lists.
    */
-  connect(cpuSource: () => number, describeOwner: (pfn: number) => string, lockOwner?: LockOwner): void {
+  connect(cpuSource: () => number, describeOwner: (pfn: number) => string, lockOwner?: LockOwner, heldElsewhere?: (cpu: number) => string | null): void {
     this.#cpuSource = cpuSource;
     this.#describeOwner = describeOwner;
+    if (heldElsewhere !== undefined) this.#heldElsewhere = heldElsewhere;
     // A zone lock a worker died holding is taken over, and the zone rebuilt first (page-alloc-repair.ts).
     if (lockOwner !== undefined) for (const zone of this.zones) zone.adoptLockOwner(lockOwner, () => repairZone(this.#core, zone));
   }
@@ -433,11 +438,13 @@ export class PageAllocator {
   }
 
   /**
-   * Drains CPU `cpu`'s per-CPU lists (page_alloc_cpu_dead). Only for a CPU no thread is using: an
-   * offlined CPU, or this wrapper's own. Returns the pages drained.
+   * Drains CPU `cpu`'s per-CPU lists (page_alloc_cpu_dead's drain). Only where no other thread can
+   * be using them: a slot that is offline (or being taken offline), or one this thread holds
+   * through any kernel handle (calls on one thread never interleave); a slot another thread holds
+   * raises CpuInUseError and nothing changes. Returns the pages drained.
    */
   drainCpu(cpu: number): number {
-    if (!(Number.isInteger(cpu) && cpu >= 0 && cpu < this.#cpus)) throw new ArgumentError(`cpu ${cpu}: expected an integer in [0, ${this.#cpus})`);
+    this.#checkDrainable(cpu, 'drainCpu');
     let pages = 0;
     for (const zone of this.zones) pages += this.#reclaimPcp(zone, cpu);
     return pages;
@@ -488,6 +495,8 @@ export class PageAllocator {
    * asks for a CPU again.
    */
   offlineCpu(cpu: number): void {
+    // The kernel's CPU slots call this with the slot marked offlining (or for this thread's own).
+    this.#checkDrainable(cpu, 'offlineCpu');
     // The page-limit counter, corrected by what the CPU had in flight (P.LIMIT_IN_FLIGHT).
     const inFlight = pcpBaseOf(cpu, 0) + P.LIMIT_IN_FLIGHT;
     const pages = this.#pcp[inFlight] as number;
@@ -495,13 +504,25 @@ export class PageAllocator {
       Atomics.sub(this.header.words, H.PAGES_LIMITED, pages);
       this.#pcp[inFlight] = 0;
     }
-    this.drainCpu(cpu);
+    for (const zone of this.zones) this.#reclaimPcp(zone, cpu);
     // This wrapper's word, learned with or without per-CPU lists (#learnLimitWord): asked again.
     if (this.#limitWord === inFlight) this.#limitWord = -1;
     if (cpu !== this.cpu) return;
     this.#pcpBase = -1;
     this.#fastAlloc = this.#claimThenAlloc;
     this.#fastFree = this.#claimThenFree;
+  }
+
+  /**
+   * Before `call` empties CPU `cpu`'s lists: an ArgumentError for no such slot, and CpuInUseError
+   * when another thread holds it, nothing changed either way. That thread may be half-way through
+   * a pop or a push on those lists, and emptying them under it would hand one pfn out twice
+   * (issue 9: duplicate pfns, false DoubleFreeErrors, then validate() failing).
+   */
+  #checkDrainable(cpu: number, call: string): void {
+    if (!(Number.isInteger(cpu) && cpu >= 0 && cpu < this.#cpus)) throw new ArgumentError(`${call}: cpu ${cpu}: expected a CPU slot, an integer in [0, ${this.#cpus})`);
+    const holder = this.#heldElsewhere(cpu);
+    if (holder !== null) throw new CpuInUseError(cpu, holder, call);
   }
 
   /** Every CPU's per-CPU list of every zone (count, high, batch), as /proc/zoneinfo's pagesets. */
