@@ -48,12 +48,14 @@ import {
   NotAllocatedError,
   OrderError,
   OutOfMemoryError,
+  PageError,
   PageOwnerError,
   PfnRangeError,
   ReservedPageError,
   WrongOrderError,
   PageInUseError,
 } from './errors.ts';
+import type { PageOp } from './errors.ts';
 import { GFP, GFP_VALID_MASK, checkGfp, gfpMigratetype } from './gfp.ts';
 import type { MemMap } from './mem-map.ts';
 import type { Memblock } from './memblock.ts';
@@ -80,6 +82,7 @@ import {
   pcpRegionWords,
   pcpOwnerTag,
   pcpRing,
+  pcpTagCpu,
   pcpStatBase,
   pcpZoneId,
   zoneBatchsize,
@@ -580,17 +583,21 @@ export class PageAllocator {
    * split_page(): turns an allocated, non-compound block of 2^order pages into 2^order allocated
    * order-0 pages, each with refcount 1, the block's owner tag and mobility, so that each can be
    * freed alone (transparent huge pages are split this way). Counted as 2^order − 1 more blocks.
+   * As freePages, only the block's owner may: `owner` must be the tag it was allocated with, and a
+   * slab's page, a large kmalloc block, a free page or a wrong order is the typed error freePages
+   * raises for it, worded for the split, with nothing changed.
    */
-  splitPage(pfn: number, order: number): void {
+  splitPage(pfn: number, order: number, owner = 0): void {
     if (!(pfn >= 0 && pfn < this.nrPages && (pfn | 0) === pfn)) throw new PfnRangeError(pfn, this.nrPages);
     if (!(order >= 0 && order <= MAX_PAGE_ORDER && (order | 0) === order)) throw new OrderError(order);
+    // Checked before the lock (a refused split changes nothing, not even the lock's statistics),
+    // and again under it: another worker may have freed the block meanwhile.
+    this.#checkSplit(pfn, order, owner);
     const zone = this.zoneOf(pfn);
     zone.lock.acquire();
     try {
+      this.#checkSplit(pfn, order, owner);
       const flags = this.#flags[pfn] as number;
-      if ((flags & PageFlag.Allocated) === 0 || (this.#order[pfn] as number) !== order) this.#diagnoseBadFree(pfn, order, this.memMap.owner[pfn] as number);
-      assert((flags & PageFlag.Head) === 0, () => `split_page of pfn ${pfn}: a compound page; expected a block allocated without GFP.COMP`);
-      const owner = this.memMap.owner[pfn] as number;
       for (let p = pfn + 1; p < pfn + (1 << order); p++) {
         this.#flags[p] = flags;
         this.#order[p] = 0;
@@ -604,6 +611,15 @@ export class PageAllocator {
     } finally {
       zone.lock.release();
     }
+  }
+
+  /** splitPage's precondition: an allocated block of `order` and `owner` that no slab holds, not compound. */
+  #checkSplit(pfn: number, order: number, owner: number): void {
+    const flags = this.#flags[pfn] as number;
+    if ((flags & (PageFlag.Allocated | PageFlag.Slab)) !== PageFlag.Allocated || (this.#order[pfn] as number) !== order || this.#owner[pfn] !== owner) {
+      this.#diagnoseBadFree(pfn, order, owner, 'split');
+    }
+    if ((flags & PageFlag.Head) !== 0) throw new PageError(pfn, `split of pfn ${pfn} with order ${order}: a compound page (GFP.COMP); expected a block allocated without GFP.COMP`);
   }
 
   /** Walks every free list, per-CPU list and frame and checks every invariant; throws InvariantError. */
@@ -1137,26 +1153,27 @@ export class PageAllocator {
     }
   }
 
-  #diagnoseBadFree(pfn: number, order: number, owner: number): never {
+  #diagnoseBadFree(pfn: number, order: number, owner: number, op: PageOp = 'free'): never {
     const flags = this.#flags[pfn] as number;
     if ((flags & PageFlag.Reserved) !== 0) {
       const region = this.header.regions().find((r) => pfn * PAGE_SIZE >= r.paddr && pfn * PAGE_SIZE < r.paddr + r.sizeBytes);
       throw new ReservedPageError(pfn, region === undefined ? 'the boot header' : `memblock region '${region.name}'`);
     }
-    if ((flags & PageFlag.Slab) !== 0) throw new PageOwnerError(pfn, this.#owner[pfn] as number, owner, `a slab page: ${this.#describeOwner(pfn)}`);
+    if ((flags & PageFlag.Slab) !== 0) throw new PageOwnerError(pfn, this.#owner[pfn] as number, owner, `a slab page: ${this.#describeOwner(pfn)}`, op);
     if ((flags & PageFlag.Allocated) !== 0) {
-      if ((this.#owner[pfn] as number) !== owner) throw new PageOwnerError(pfn, this.#owner[pfn] as number, owner, this.#describeOwner(pfn));
-      throw new WrongOrderError(pfn, order, this.#order[pfn] as number);
+      if ((this.#owner[pfn] as number) !== owner) throw new PageOwnerError(pfn, this.#owner[pfn] as number, owner, this.#describeOwner(pfn), op);
+      throw new WrongOrderError(pfn, order, this.#order[pfn] as number, op);
     }
-    if ((flags & PageFlag.Pcp) !== 0) throw new DoubleFreeError(pfn, pfn, 0);
+    // A page on a per-CPU list carries its CPU's owner tag (pcpOwnerTag).
+    if ((flags & PageFlag.Pcp) !== 0) throw new DoubleFreeError(pfn, { pcpCpu: pcpTagCpu(this.#owner[pfn] as number, this.#cpus) }, op);
     const free = this.findFreeBlock(pfn);
     if (free !== null) {
-      if ((flags & PageFlag.Freed) !== 0) throw new DoubleFreeError(pfn, free.pfn, free.order);
+      if ((flags & PageFlag.Freed) !== 0) throw new DoubleFreeError(pfn, { block: free }, op);
       throw new NotAllocatedError(pfn, `it lies in the free block at pfn ${free.pfn} of order ${free.order}`);
     }
     const block = this.findAllocatedBlock(pfn);
     if (block !== null && (this.#owner[block.pfn] as number) !== owner) {
-      throw new PageOwnerError(pfn, this.#owner[block.pfn] as number, owner, `${this.#describeOwner(block.pfn)}; pfn ${pfn} is inside its block at pfn ${block.pfn} of order ${block.order}`);
+      throw new PageOwnerError(pfn, this.#owner[block.pfn] as number, owner, `${this.#describeOwner(block.pfn)}; pfn ${pfn} is inside its block at pfn ${block.pfn} of order ${block.order}`, op);
     }
     throw new NotAllocatedError(
       pfn,
