@@ -31,9 +31,10 @@
  *   must name both, and no slab may hold it (PageFlag.Slab clear)
  *
  * Lock order (outermost first): the slab allocator's locks (cache table → depot → a cache's slab
- * lock → kmem's internal slab/magazine caches), then one zone lock. The page allocator never holds
- * two zone locks at once and never calls out (shrinkers run with no zone lock held). A CPU's pcp
- * lists take no lock: only the thread holding that CPU slot touches them, or whoever offlines it.
+ * lock → a kmem_magazine_<M> slab lock → kmem_slab's slab lock: mm/slab/types.ts), then one zone
+ * lock. The page allocator never holds two zone locks at once and never calls out (shrinkers run
+ * with no zone lock held). A CPU's pcp lists take no lock: only the thread holding that CPU slot
+ * touches them, or whoever offlines it.
  *
  * Arena-resident (survives a byte copy; every worker sees it): struct page (mem-map.ts), zone
  * descriptors and their event counters, pageblock migratetypes, every CPU's pcp lists and their
