@@ -42,7 +42,8 @@
  * Host-side (per wrapper, rebuilt by Kernel.attach, safe to lose): the typed-array views, the
  * BuddyCore object, which CPU slot this wrapper's pcp uses (asked again on first use; its lists
  * are in the arena, and a lost holder's lists are drained when its slot is offlined), the order-0
- * fast-path closures, the owner describer used in error messages, `lastFailure`.
+ * fast-path closures, the owner describer used in error messages, the check of who holds a CPU
+ * slot (drainCpu), `lastFailure` (docs/buddy.md, "What a byte copy keeps").
  *
  * Assertion tiers:
  *   cheap, always on    argument and state checks of every allocPages/freePages (typed errors,
