@@ -22,7 +22,9 @@
  * lock it held may be taken over (isDead()).
  *
  * Host-side state: this thread's claimed slot and token (a copy of the arena word, rebuilt by
- * claiming again), and the offline hooks (code: each subsystem registers its own at attach).
+ * claiming again), the tokens of every claim this thread holds through any handle (lost with the
+ * thread, whose slots are then another thread's to offline), and the offline hooks (code: each
+ * subsystem registers its own at attach).
  *
  * Locking: a claim is one compareExchange 0 → token; offlining another CPU is one
  * compareExchange token → OFFLINING, then the hooks, then a store of 0. The hooks of another CPU
@@ -65,6 +67,14 @@ export class CpuSlotsError extends KmemError {
 }
 
 const realmNonce = (Math.floor(Math.random() * 0x7ffffffe) + 1) | 0;
+/**
+ * The tokens of the claims this thread (JavaScript realm) holds, through any kernel handle: a slot
+ * whose token is here is used by no other thread, and calls on one thread never interleave, so
+ * this thread may flush its per-CPU state between two operations (heldElsewhere()). Added at the
+ * claim, whose token is unique, removed when the claim ends; a slot's token is read in one load,
+ * so unlike S_NONCE (written after the claim) there is no window in which it says the wrong thread.
+ */
+const realmTokens = new Set<number>();
 
 /** This thread's worker threadId where the host says (Node), else −1. */
 function hostThreadId(): number {
@@ -227,6 +237,19 @@ export class CpuSlots implements LockOwner {
     this.retryTimer = timer;
   }
 
+  /**
+   * Who holds slot `cpu` when a thread other than this one does ("thread 3, epoch 5"); null when
+   * the slot is free, being taken offline, or held in this thread (by any kernel handle). What a
+   * call that flushes another CPU's per-CPU state asks first: that thread may be using it now.
+   */
+  heldElsewhere(cpu: number): string | null {
+    const slot = this.slotWord(cpu);
+    const token = Atomics.load(this.w, slot + S_TOKEN);
+    if (token === 0 || token === OFFLINING || realmTokens.has(token)) return null;
+    const thread = this.w[slot + S_THREAD] as number;
+    return `${thread < 0 ? 'another thread' : `thread ${thread}`} (epoch ${token >>> CPU_BITS})`;
+  }
+
   /** This thread's claim: its slot and the claim's epoch (−1, 0 when it holds none). */
   get claimInfo(): { cpu: number; epoch: number } {
     return { cpu: this.cpu, epoch: this.cpu < 0 ? 0 : this.myToken >>> CPU_BITS };
@@ -259,6 +282,8 @@ export class CpuSlots implements LockOwner {
     if (token === OFFLINING || (!own && Atomics.compareExchange(this.w, slot + S_TOKEN, token, OFFLINING) !== token)) {
       throw new CpuSlotsError(`cpu ${cpu}: another thread is taking it offline now`);
     }
+    // Another handle's claim in this thread has ended (this thread's own ends in finishOffline).
+    if (!own) realmTokens.delete(token);
     return true;
   }
 
@@ -272,6 +297,7 @@ export class CpuSlots implements LockOwner {
       this.runHooks(cpu);
     } finally {
       if (cpu === this.cpu) {
+        realmTokens.delete(this.myToken);
         this.cpu = -1;
         this.myToken = ANON_TOKEN;
       }
@@ -331,6 +357,7 @@ export class CpuSlots implements LockOwner {
       this.w[slot + S_THREAD] = hostThreadId();
       this.w[slot + S_NONCE] = realmNonce;
       Atomics.add(this.w, slot + S_CLAIMS, 1);
+      realmTokens.add(token);
       this.cpu = cpu;
       this.myToken = token;
       return;

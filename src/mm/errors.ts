@@ -41,17 +41,50 @@ export class ReservedPageError extends PageError {
   }
 }
 
+/**
+ * What a call asked of a block: freePages frees it, splitPage splits it (split_page); the
+ * errors about a block that is not the caller's to change name the call.
+ */
+export type PageOp = 'free' | 'split';
+
+/**
+ * Where a free page is: in a free block on the buddy lists, or on CPU `pcpCpu`'s per-CPU list (−1
+ * where its owner tag names no CPU, as while a racing free on a shared arena is half-way through
+ * marking it).
+ */
+export type FreePlace = { readonly block: { readonly pfn: number; readonly order: number } } | { readonly pcpCpu: number };
+
+function freePlace(place: FreePlace): string {
+  if ('block' in place) return `in the free block at pfn ${place.block.pfn} of order ${place.block.order}`;
+  return place.pcpCpu < 0 ? "on a CPU's per-CPU page list" : `on CPU ${place.pcpCpu}'s per-CPU page list`;
+}
+
+/**
+ * A free (or a split) of a page that is free already: in a free block on the buddy lists, or on a
+ * CPU's per-CPU list (the CPU its owner tag names: pcp.ts pcpOwnerTag).
+ */
 export class DoubleFreeError extends PageError {
   override name = 'DoubleFreeError';
+  /** The free block holding the page (the page itself, order 0, for a page on a per-CPU list). */
+  readonly freeBlockPfn: number;
+  readonly freeBlockOrder: number;
+  /** The CPU whose per-CPU list holds the page (−1: one its tag does not name); null on the buddy lists. */
+  readonly pcpCpu: number | null;
   constructor(
     pfn: number,
-    readonly freeBlockPfn: number,
-    readonly freeBlockOrder: number,
+    place: FreePlace,
+    readonly op: PageOp = 'free',
   ) {
+    const where = freePlace(place);
     super(
       pfn,
-      `double free of pfn ${pfn} (paddr ${hexPaddr(pfn)}): it is already free, in the free block at pfn ${freeBlockPfn} of order ${freeBlockOrder}; expected an allocated block`,
+      op === 'free'
+        ? `double free of pfn ${pfn} (paddr ${hexPaddr(pfn)}): it is already free, ${where}; expected an allocated block`
+        : `split of pfn ${pfn} (paddr ${hexPaddr(pfn)}): it is free, not allocated, ${where}; expected an allocated block`,
     );
+    this.freeBlockPfn = 'block' in place ? place.block.pfn : pfn;
+    this.freeBlockOrder = 'block' in place ? place.block.order : 0;
+    this.pcpCpu = 'block' in place ? null : place.pcpCpu;
   }
 }
 
@@ -68,8 +101,9 @@ export class WrongOrderError extends PageError {
     pfn: number,
     readonly order: number,
     readonly allocatedOrder: number,
+    readonly op: PageOp = 'free',
   ) {
-    super(pfn, `free of pfn ${pfn} with order ${order}: expected order ${allocatedOrder}, the order it was allocated with`);
+    super(pfn, `${op} of pfn ${pfn} with order ${order}: expected order ${allocatedOrder}, the order it was allocated with`);
   }
 }
 
@@ -106,8 +140,30 @@ export class OutOfMemoryError extends KmemError {
 }
 
 /**
- * A free of a block the caller does not own: a slab's page, a large kmalloc block, or a block
- * allocated with another owner tag. Nothing changes; the owner keeps its pages.
+ * A call that empties a CPU's per-CPU page lists (drainCpu) named a CPU slot that another thread
+ * holds: that thread may be popping from or pushing onto those lists at this moment, and emptying
+ * them under it hands one pfn out twice. Nothing changes. A slot is drained when it goes offline
+ * (kernel.offlineCpu, once its worker has exited), or by the thread that holds it.
+ */
+export class CpuInUseError extends KmemError {
+  override name = 'CpuInUseError';
+  constructor(
+    readonly cpu: number,
+    /** Who holds the slot ("thread 3 (epoch 5)"). */
+    readonly holder: string,
+    /** The call refused: 'drainCpu', or the page allocator's offline hook called by hand. */
+    call = 'drainCpu',
+  ) {
+    super(
+      `${call}(${cpu}): CPU slot ${cpu} is held by ${holder}, which may be using its per-CPU page lists now; ` +
+        `expected a slot that is offline or held by this thread: offline it with kernel.offlineCpu(${cpu}, epoch) once its worker has exited, which drains its lists`,
+    );
+  }
+}
+
+/**
+ * A free (or a split) of a block the caller does not own: a slab's page, a large kmalloc block, or
+ * a block allocated with another owner tag. Nothing changes; the owner keeps its pages.
  */
 export class PageOwnerError extends PageError {
   override name = 'PageOwnerError';
@@ -117,11 +173,12 @@ export class PageOwnerError extends PageError {
     readonly expectedOwner: number,
     /** Whose block it is, as a clause ("it belongs to cache 'x'"). */
     readonly ownerName: string,
+    readonly op: PageOp = 'free',
   ) {
     super(
       pfn,
-      `free of pfn ${pfn} (paddr ${hexPaddr(pfn)}): the block has owner tag 0x${owner.toString(16)} (${ownerName}); ` +
-        `expected a block allocated with owner tag 0x${expectedOwner.toString(16)}: free it through its owner`,
+      `${op} of pfn ${pfn} (paddr ${hexPaddr(pfn)}): the block has owner tag 0x${owner.toString(16)} (${ownerName}); ` +
+        `expected a block allocated with owner tag 0x${expectedOwner.toString(16)}: ${op} it through its owner`,
     );
   }
 }

@@ -276,14 +276,16 @@ export class Kernel {
 
   /**
    * The page allocator's per-CPU lists use this thread's CPU slot, its errors name a page's owner
-   * the way the slab allocator describes addresses, and its zone locks record their holders by CPU
-   * slot (so that a zone lock a dead worker held is taken over, and the zone repaired).
+   * the way the slab allocator describes addresses, its zone locks record their holders by CPU
+   * slot (so that a zone lock a dead worker held is taken over, and the zone repaired), and it
+   * drains no CPU slot that another thread holds.
    */
   private connectPages(): void {
     this.pages.connect(
       () => this.#slots.thisCpu(),
       (pfn) => this.slab.describeAddress(pfn * PAGE_SIZE),
       this.#slots,
+      (cpu) => this.#slots.heldElsewhere(cpu),
     );
   }
 

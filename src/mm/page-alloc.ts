@@ -43,16 +43,19 @@ import type { ArenaHeader } from './arena-header.ts';
 import { freeOneBlock, freeRange, rmqueueSmallest } from './buddy.ts';
 import type { BuddyCore } from './buddy.ts';
 import {
+  CpuInUseError,
   DoubleFreeError,
   NotAllocatedError,
   OrderError,
   OutOfMemoryError,
+  PageError,
   PageOwnerError,
   PfnRangeError,
   ReservedPageError,
   WrongOrderError,
   PageInUseError,
 } from './errors.ts';
+import type { PageOp } from './errors.ts';
 import { GFP, GFP_VALID_MASK, checkGfp, gfpMigratetype } from './gfp.ts';
 import type { MemMap } from './mem-map.ts';
 import type { Memblock } from './memblock.ts';
@@ -79,6 +82,7 @@ import {
   pcpRegionWords,
   pcpOwnerTag,
   pcpRing,
+  pcpTagCpu,
   pcpStatBase,
   pcpZoneId,
   zoneBatchsize,
@@ -206,6 +210,8 @@ export class PageAllocator {
   #fastAlloc: (gfp: number, owner: number) => number = this.#claimThenAlloc;
   #fastFree: (pfn: number, owner: number) => void = this.#claimThenFree;
   #describeOwner: (pfn: number) => string = () => 'it belongs to another owner';
+  /** Who holds CPU slot `cpu` if another thread does (CpuSlots.heldElsewhere), else null. */
+  #heldElsewhere: (cpu: number) => string | null = () => null;
 
   static {
     internalsOf = (pa) => ({ core: pa.#core, pcp: pa.#pcp, pcpStats: pa.#pcpStats, cpus: pa.#cpus });
@@ -328,12 +334,14 @@ export class PageAllocator {
 
   /**
    * @internal The kernel names where this wrapper's CPU comes from (asked once, on the first
-   * order-0 allocation or free) and how to name a page's owner in errors. Until then, order-0
-   * pages bypass the per-CPU lists.
+   * order-0 allocation or free), how to name a page's owner in errors, and who holds a CPU slot
+   * when another thread does (drainCpu refuses those). Until then, order-0 pages bypass the
+   * per-CPU lists.
    */
-  connect(cpuSource: () => number, describeOwner: (pfn: number) => string, lockOwner?: LockOwner): void {
+  connect(cpuSource: () => number, describeOwner: (pfn: number) => string, lockOwner?: LockOwner, heldElsewhere?: (cpu: number) => string | null): void {
     this.#cpuSource = cpuSource;
     this.#describeOwner = describeOwner;
+    if (heldElsewhere !== undefined) this.#heldElsewhere = heldElsewhere;
     // A zone lock a worker died holding is taken over, and the zone rebuilt first (page-alloc-repair.ts).
     if (lockOwner !== undefined) for (const zone of this.zones) zone.adoptLockOwner(lockOwner, () => repairZone(this.#core, zone));
   }
@@ -433,11 +441,13 @@ export class PageAllocator {
   }
 
   /**
-   * Drains CPU `cpu`'s per-CPU lists (page_alloc_cpu_dead). Only for a CPU no thread is using: an
-   * offlined CPU, or this wrapper's own. Returns the pages drained.
+   * Drains CPU `cpu`'s per-CPU lists (page_alloc_cpu_dead's drain). Only where no other thread can
+   * be using them: a slot that is offline (or being taken offline), or one this thread holds
+   * through any kernel handle (calls on one thread never interleave); a slot another thread holds
+   * raises CpuInUseError and nothing changes. Returns the pages drained.
    */
   drainCpu(cpu: number): number {
-    if (!(Number.isInteger(cpu) && cpu >= 0 && cpu < this.#cpus)) throw new ArgumentError(`cpu ${cpu}: expected an integer in [0, ${this.#cpus})`);
+    this.#checkDrainable(cpu, 'drainCpu');
     let pages = 0;
     for (const zone of this.zones) pages += this.#reclaimPcp(zone, cpu);
     return pages;
@@ -488,6 +498,8 @@ export class PageAllocator {
    * asks for a CPU again.
    */
   offlineCpu(cpu: number): void {
+    // The kernel's CPU slots call this with the slot marked offlining (or for this thread's own).
+    this.#checkDrainable(cpu, 'offlineCpu');
     // The page-limit counter, corrected by what the CPU had in flight (P.LIMIT_IN_FLIGHT).
     const inFlight = pcpBaseOf(cpu, 0) + P.LIMIT_IN_FLIGHT;
     const pages = this.#pcp[inFlight] as number;
@@ -495,13 +507,25 @@ export class PageAllocator {
       Atomics.sub(this.header.words, H.PAGES_LIMITED, pages);
       this.#pcp[inFlight] = 0;
     }
-    this.drainCpu(cpu);
+    for (const zone of this.zones) this.#reclaimPcp(zone, cpu);
     // This wrapper's word, learned with or without per-CPU lists (#learnLimitWord): asked again.
     if (this.#limitWord === inFlight) this.#limitWord = -1;
     if (cpu !== this.cpu) return;
     this.#pcpBase = -1;
     this.#fastAlloc = this.#claimThenAlloc;
     this.#fastFree = this.#claimThenFree;
+  }
+
+  /**
+   * Before `call` empties CPU `cpu`'s lists: an ArgumentError for no such slot, and CpuInUseError
+   * when another thread holds it, nothing changed either way. That thread may be half-way through
+   * a pop or a push on those lists, and emptying them under it would hand one pfn out twice
+   * (issue 9: duplicate pfns, false DoubleFreeErrors, then validate() failing).
+   */
+  #checkDrainable(cpu: number, call: string): void {
+    if (!(Number.isInteger(cpu) && cpu >= 0 && cpu < this.#cpus)) throw new ArgumentError(`${call}: cpu ${cpu}: expected a CPU slot, an integer in [0, ${this.#cpus})`);
+    const holder = this.#heldElsewhere(cpu);
+    if (holder !== null) throw new CpuInUseError(cpu, holder, call);
   }
 
   /** Every CPU's per-CPU list of every zone (count, high, batch), as /proc/zoneinfo's pagesets. */
@@ -559,17 +583,21 @@ export class PageAllocator {
    * split_page(): turns an allocated, non-compound block of 2^order pages into 2^order allocated
    * order-0 pages, each with refcount 1, the block's owner tag and mobility, so that each can be
    * freed alone (transparent huge pages are split this way). Counted as 2^order − 1 more blocks.
+   * As freePages, only the block's owner may: `owner` must be the tag it was allocated with, and a
+   * slab's page, a large kmalloc block, a free page or a wrong order is the typed error freePages
+   * raises for it, worded for the split, with nothing changed.
    */
-  splitPage(pfn: number, order: number): void {
+  splitPage(pfn: number, order: number, owner = 0): void {
     if (!(pfn >= 0 && pfn < this.nrPages && (pfn | 0) === pfn)) throw new PfnRangeError(pfn, this.nrPages);
     if (!(order >= 0 && order <= MAX_PAGE_ORDER && (order | 0) === order)) throw new OrderError(order);
+    // Checked before the lock (a refused split changes nothing, not even the lock's statistics),
+    // and again under it: another worker may have freed the block meanwhile.
+    this.#checkSplit(pfn, order, owner);
     const zone = this.zoneOf(pfn);
     zone.lock.acquire();
     try {
+      this.#checkSplit(pfn, order, owner);
       const flags = this.#flags[pfn] as number;
-      if ((flags & PageFlag.Allocated) === 0 || (this.#order[pfn] as number) !== order) this.#diagnoseBadFree(pfn, order, this.memMap.owner[pfn] as number);
-      assert((flags & PageFlag.Head) === 0, () => `split_page of pfn ${pfn}: a compound page; expected a block allocated without GFP.COMP`);
-      const owner = this.memMap.owner[pfn] as number;
       for (let p = pfn + 1; p < pfn + (1 << order); p++) {
         this.#flags[p] = flags;
         this.#order[p] = 0;
@@ -583,6 +611,15 @@ export class PageAllocator {
     } finally {
       zone.lock.release();
     }
+  }
+
+  /** splitPage's precondition: an allocated block of `order` and `owner` that no slab holds, not compound. */
+  #checkSplit(pfn: number, order: number, owner: number): void {
+    const flags = this.#flags[pfn] as number;
+    if ((flags & (PageFlag.Allocated | PageFlag.Slab)) !== PageFlag.Allocated || (this.#order[pfn] as number) !== order || this.#owner[pfn] !== owner) {
+      this.#diagnoseBadFree(pfn, order, owner, 'split');
+    }
+    if ((flags & PageFlag.Head) !== 0) throw new PageError(pfn, `split of pfn ${pfn} with order ${order}: a compound page (GFP.COMP); expected a block allocated without GFP.COMP`);
   }
 
   /** Walks every free list, per-CPU list and frame and checks every invariant; throws InvariantError. */
@@ -1116,26 +1153,27 @@ export class PageAllocator {
     }
   }
 
-  #diagnoseBadFree(pfn: number, order: number, owner: number): never {
+  #diagnoseBadFree(pfn: number, order: number, owner: number, op: PageOp = 'free'): never {
     const flags = this.#flags[pfn] as number;
     if ((flags & PageFlag.Reserved) !== 0) {
       const region = this.header.regions().find((r) => pfn * PAGE_SIZE >= r.paddr && pfn * PAGE_SIZE < r.paddr + r.sizeBytes);
       throw new ReservedPageError(pfn, region === undefined ? 'the boot header' : `memblock region '${region.name}'`);
     }
-    if ((flags & PageFlag.Slab) !== 0) throw new PageOwnerError(pfn, this.#owner[pfn] as number, owner, `a slab page: ${this.#describeOwner(pfn)}`);
+    if ((flags & PageFlag.Slab) !== 0) throw new PageOwnerError(pfn, this.#owner[pfn] as number, owner, `a slab page: ${this.#describeOwner(pfn)}`, op);
     if ((flags & PageFlag.Allocated) !== 0) {
-      if ((this.#owner[pfn] as number) !== owner) throw new PageOwnerError(pfn, this.#owner[pfn] as number, owner, this.#describeOwner(pfn));
-      throw new WrongOrderError(pfn, order, this.#order[pfn] as number);
+      if ((this.#owner[pfn] as number) !== owner) throw new PageOwnerError(pfn, this.#owner[pfn] as number, owner, this.#describeOwner(pfn), op);
+      throw new WrongOrderError(pfn, order, this.#order[pfn] as number, op);
     }
-    if ((flags & PageFlag.Pcp) !== 0) throw new DoubleFreeError(pfn, pfn, 0);
+    // A page on a per-CPU list carries its CPU's owner tag (pcpOwnerTag).
+    if ((flags & PageFlag.Pcp) !== 0) throw new DoubleFreeError(pfn, { pcpCpu: pcpTagCpu(this.#owner[pfn] as number, this.#cpus) }, op);
     const free = this.findFreeBlock(pfn);
     if (free !== null) {
-      if ((flags & PageFlag.Freed) !== 0) throw new DoubleFreeError(pfn, free.pfn, free.order);
+      if ((flags & PageFlag.Freed) !== 0) throw new DoubleFreeError(pfn, { block: free }, op);
       throw new NotAllocatedError(pfn, `it lies in the free block at pfn ${free.pfn} of order ${free.order}`);
     }
     const block = this.findAllocatedBlock(pfn);
     if (block !== null && (this.#owner[block.pfn] as number) !== owner) {
-      throw new PageOwnerError(pfn, this.#owner[block.pfn] as number, owner, `${this.#describeOwner(block.pfn)}; pfn ${pfn} is inside its block at pfn ${block.pfn} of order ${block.order}`);
+      throw new PageOwnerError(pfn, this.#owner[block.pfn] as number, owner, `${this.#describeOwner(block.pfn)}; pfn ${pfn} is inside its block at pfn ${block.pfn} of order ${block.order}`, op);
     }
     throw new NotAllocatedError(
       pfn,

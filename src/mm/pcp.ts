@@ -255,6 +255,11 @@ export function pcpOwnerTag(cpu: number): number {
   return cpu + 1;
 }
 
+/** The CPU a Pcp page's owner tag names (pcpOwnerTag's inverse), or −1 where it names none of `cpus`. */
+export function pcpTagCpu(tag: number, cpus: number): number {
+  return tag >= 1 && tag <= cpus ? tag - 1 : -1;
+}
+
 /**
  * Empties every list of one pcp, keeping its sizes (boot; drainCpu, once it has collected the
  * pages): each list starts at slot 0, with the sentinel in the slot before it, the ring's last.

@@ -31,9 +31,10 @@
  *   must name both, and no slab may hold it (PageFlag.Slab clear)
  *
  * Lock order (outermost first): the slab allocator's locks (cache table → depot → a cache's slab
- * lock → kmem's internal slab/magazine caches), then one zone lock. The page allocator never holds
- * two zone locks at once and never calls out (shrinkers run with no zone lock held). A CPU's pcp
- * lists take no lock: only the thread holding that CPU slot touches them, or whoever offlines it.
+ * lock → a kmem_magazine_<M> slab lock → kmem_slab's slab lock: mm/slab/types.ts), then one zone
+ * lock. The page allocator never holds two zone locks at once and never calls out (shrinkers run
+ * with no zone lock held). A CPU's pcp lists take no lock: only the thread holding that CPU slot
+ * touches them, or whoever offlines it.
  *
  * Arena-resident (survives a byte copy; every worker sees it): struct page (mem-map.ts), zone
  * descriptors and their event counters, pageblock migratetypes, every CPU's pcp lists and their
@@ -41,7 +42,8 @@
  * Host-side (per wrapper, rebuilt by Kernel.attach, safe to lose): the typed-array views, the
  * BuddyCore object, which CPU slot this wrapper's pcp uses (asked again on first use; its lists
  * are in the arena, and a lost holder's lists are drained when its slot is offlined), the order-0
- * fast-path closures, the owner describer used in error messages, `lastFailure`.
+ * fast-path closures, the owner describer used in error messages, the check of who holds a CPU
+ * slot (drainCpu), `lastFailure` (docs/buddy.md, "What a byte copy keeps").
  *
  * Assertion tiers:
  *   cheap, always on    argument and state checks of every allocPages/freePages (typed errors,

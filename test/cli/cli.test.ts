@@ -92,6 +92,17 @@ test('kmem boot prints the /proc files of a fresh kernel', () => {
   assert.equal(section.match(/^Node 0, zone +\w+\n {2}pagesets$/gm)?.length, kernel.pages.zones.length);
 });
 
+test('kmem boot --ram-bytes 4GiB boots the largest machine (an arena of 2^32 bytes); 5GiB is refused, naming the 4 GiB limit', () => {
+  const largest = kmem('boot', '--ram-bytes', '4GiB');
+  assert.equal(largest.status, 0, largest.stderr);
+  assert.match(largest.stdout, /^RAM 4 GiB, 1048576 pages; kernel metadata /);
+  assert.match(largest.stdout, /Node 0, zone +Normal/);
+  const over = kmem('boot', '--ram-bytes', '5GiB');
+  assert.equal(over.status, 2);
+  assert.equal(over.stdout, '');
+  assert.match(over.stderr, /^kmem: boot: --ram-bytes 5GiB: RAM size 5 GiB: expected at most 4 GiB \(the largest typed array the host's JavaScript engine can view whole\)\n$/);
+});
+
 test('kmem boot --possible-cpus 128 prints the /proc/slabinfo of a 128-CPU server with 2 CPU slots', () => {
   const slabinfoLine = (out: string, name: string): string[] => (out.split('\n').find((l) => l.startsWith(`${name} `)) ?? '').trim().split(/\s+/);
   const server = kmem('boot', '--ram-bytes', '32MiB', '--cpus', '2', '--possible-cpus', '128');

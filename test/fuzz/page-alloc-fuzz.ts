@@ -10,11 +10,17 @@
  * out-of-range frames, pages a slab cache or a large kmalloc block owns, a wrong owner tag) is mixed
  * in: each must raise its typed error and change nothing. Now and then this CPU's per-CPU lists are
  * drained, or its CPU slot goes offline (kernel.detach(): the lists go back, the next call claims a
- * slot again). validate() runs periodically and at the end; when everything is freed and the lists
- * drained, the free lists are back to their boot state.
+ * slot again). And now and then another CPU goes offline: a second kernel handle on the same arena
+ * (another CPU slot, as a worker would hold) allocates pages, which join the shadow's live blocks,
+ * and frees some of them and of the others onto its per-CPU lists, then "exits": kernel.offlineCpu
+ * of its slot must give back exactly the pages on its lists, leaving this CPU's lists and every live
+ * block alone (a page drained while live would be handed out twice, or change the free total).
+ * validate() runs periodically and at the end; when everything is freed and the lists drained, the
+ * free lists are back to their boot state.
  */
 import assert from 'node:assert/strict';
 import { Kernel } from '../../src/mm/kernel.ts';
+import type { PageAllocator } from '../../src/mm/page-alloc.ts';
 import { GFP } from '../../src/mm/gfp.ts';
 import {
   DoubleFreeError,
@@ -47,6 +53,9 @@ export interface PageAllocFuzzReport {
   /** Times the per-CPU lists were drained, and the CPU slot went offline, mid-run. */
   drains: number;
   offlines: number;
+  /** Times another CPU (a second handle's slot) went offline mid-run, and the pages its lists gave back. */
+  otherOfflines: number;
+  otherPagesDrained: number;
 }
 
 const GFP_CHOICES = [
@@ -62,6 +71,8 @@ const GFP_CHOICES = [
 export function fuzzPageAllocator(options: PageAllocFuzzOptions): PageAllocFuzzReport {
   const kernel = Kernel.boot({
     ramBytes: options.ramBytes ?? '24MiB',
+    // Fixed, not the host's CPU count: the lists' sizes follow it, and the run must be the same everywhere.
+    cpus: 4,
     groupByMobility: options.groupByMobility ?? true,
     pageLimit: options.pageLimit ?? 0,
   });
@@ -86,7 +97,7 @@ export function fuzzPageAllocator(options: PageAllocFuzzOptions): PageAllocFuzzR
   const liveOrder = new Map<number, number>();
   let livePages = 0;
   let recentlyFreed: { pfn: number; order: number } | null = null;
-  const report: PageAllocFuzzReport = { ops: 0, allocs: 0, frees: 0, failures: 0, misuses: 0, peakPages: 0, drains: 0, offlines: 0 };
+  const report: PageAllocFuzzReport = { ops: 0, allocs: 0, frees: 0, failures: 0, misuses: 0, peakPages: 0, drains: 0, offlines: 0, otherOfflines: 0, otherPagesDrained: 0 };
 
   const stamp = (pfn: number, order: number): number => (Math.imul(pfn, 0x9e3779b1) ^ (order << 28)) >>> 0;
 
@@ -105,13 +116,12 @@ export function fuzzPageAllocator(options: PageAllocFuzzOptions): PageAllocFuzzR
     }
   };
 
-  const doAlloc = (): void => {
-    const order = prng.weighted([40, 15, 12, 8, 5, 3, 2, 1.5, 1, 1, 0.5]);
+  const doAlloc = (via: PageAllocator = pa, order = prng.weighted([40, 15, 12, 8, 5, 3, 2, 1.5, 1, 1, 0.5])): void => {
     const gfp = GFP_CHOICES[prng.int(GFP_CHOICES.length)]!;
     const noretry = prng.chance(0.8);
     let pfn: number | null;
     try {
-      pfn = noretry ? pa.tryAllocPages(order, gfp | GFP.NORETRY) : pa.allocPages(order, gfp);
+      pfn = noretry ? via.tryAllocPages(order, gfp | GFP.NORETRY) : via.allocPages(order, gfp);
     } catch (error) {
       assert.ok(!noretry && error instanceof OutOfMemoryError, `unexpected ${String(error)}`);
       pfn = null;
@@ -141,7 +151,7 @@ export function fuzzPageAllocator(options: PageAllocFuzzOptions): PageAllocFuzzR
     report.peakPages = Math.max(report.peakPages, livePages);
   };
 
-  const doFree = (): void => {
+  const doFree = (via: PageAllocator = pa): void => {
     const index = prng.int(live.length);
     const pfn = live[index]!;
     const order = liveOrder.get(pfn)!;
@@ -153,7 +163,7 @@ export function fuzzPageAllocator(options: PageAllocFuzzOptions): PageAllocFuzzR
       if (words[(p * PAGE_SIZE) / 4] !== stamp(p, order)) assert.fail(`stamp of pfn ${p} overwritten while live`);
       owner[p] = 0;
     }
-    pa.freePages(pfn, order);
+    via.freePages(pfn, order);
     livePages -= size;
     recentlyFreed = { pfn, order };
     report.frees++;
@@ -195,6 +205,31 @@ export function fuzzPageAllocator(options: PageAllocFuzzOptions): PageAllocFuzzR
     }
   };
 
+  /** Pages on CPU `cpu`'s per-CPU lists, every zone. */
+  const listed = (cpu: number): number => pa.pagesets().reduce((sum, s) => sum + (s.cpu === cpu ? s.count : 0), 0);
+
+  // Another CPU: a second handle on the arena allocates and frees through its own per-CPU lists
+  // (its allocations stay live in the shadow, for this thread to free later), then its slot is
+  // offlined, as a worker's that exited. Only its lists may go back to the buddy allocator.
+  const doOtherCpu = (): void => {
+    const other = Kernel.attach(kernel.buffer).pages;
+    for (let i = 1 + prng.int(40); i > 0; i--) doAlloc(other, prng.chance(0.8) ? 0 : 1 + prng.int(3));
+    for (let i = prng.int(41); i > 0 && live.length > 0; i--) doFree(other);
+    const cpu = other.cpu;
+    if (cpu < 0) return; // every allocation failed and nothing was freed: it never claimed a slot
+    assert.notEqual(cpu, pa.cpu);
+    const mine = pa.cpu >= 0 ? listed(pa.cpu) : 0;
+    const theirs = listed(cpu);
+    const free = pa.freePagesTotal;
+    assert.equal(kernel.offlineCpu(cpu), true);
+    assert.equal(listed(cpu), 0, `the offlined CPU ${cpu}'s lists are empty`);
+    if (pa.cpu >= 0) assert.equal(listed(pa.cpu), mine, 'this CPU’s lists are untouched');
+    assert.equal(pa.freePagesTotal, free, 'pages on a per-CPU list are free before and after the drain');
+    kernel.validate();
+    report.otherOfflines++;
+    report.otherPagesDrained += theirs;
+  };
+
   for (let op = 0; op < options.ops; op++) {
     const usage = livePages / managed;
     const r = prng.nextFloat();
@@ -207,7 +242,8 @@ export function fuzzPageAllocator(options: PageAllocFuzzOptions): PageAllocFuzzR
       kernel.detach();
       assert.equal(pa.cpu, -1);
       report.offlines++;
-    } else if (live.length > 0 && r < 0.3 + usage * 0.6) doFree();
+    } else if (r < 0.0112) doOtherCpu();
+    else if (live.length > 0 && r < 0.3 + usage * 0.6) doFree();
     else doAlloc();
     // The shrinkers (run on exhaustion) may give back the slab caches' empty slabs.
     if (kernel.shrinkers.runs !== shrinkerRuns) {

@@ -8,6 +8,8 @@ test('page allocator: 1 M seeded operations against the shadow model', () => {
   assert.ok(report.failures > 0, 'the run should reach exhaustion sometimes');
   assert.ok(report.misuses > 1000);
   assert.ok(report.drains > 100 && report.offlines > 100, JSON.stringify(report));
+  // Another CPU's slot offlined mid-run, its per-CPU lists holding pages (issue 9).
+  assert.ok(report.otherOfflines > 100 && report.otherPagesDrained > report.otherOfflines, JSON.stringify(report));
 });
 
 test('page allocator fuzz: without grouping by mobility, and under a page limit', () => {

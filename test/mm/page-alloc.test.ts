@@ -242,7 +242,7 @@ test('splitPage (split_page): an order-3 block becomes eight order-0 pages, each
   const pages = kernel.pages;
   const free = pages.freePagesTotal;
   const pfn = pages.allocPages(3, GFP.MOVABLE, 77) as number;
-  pages.splitPage(pfn, 3);
+  pages.splitPage(pfn, 3, 77);
   assert.equal(kernel.memMap.owner[pfn + 5], 77);
   assert.equal(kernel.memMap.refcount[pfn + 5], 1);
   pages.validate();

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Kernel } from '../../src/mm/kernel.ts';
 import { GFP } from '../../src/mm/gfp.ts';
-import { DoubleFreeError, NotAllocatedError, OutOfMemoryError, PageInUseError, PageOwnerError, WrongOrderError } from '../../src/mm/errors.ts';
+import { DoubleFreeError, NotAllocatedError, OutOfMemoryError, PageError, PageInUseError, PageOwnerError, WrongOrderError } from '../../src/mm/errors.ts';
 import * as kmem from '../../src/index.ts';
 import { PAGE_SHIFT } from '../../src/mm/types.ts';
 
@@ -57,6 +57,58 @@ test('wrong order, wrong owner tag, tail page, never allocated and already free:
   const free = pa.zones[0]!.startPfn + 100;
   refused(kernel, () => pa.freePages(free, 0), NotAllocatedError, /never handed out/);
   assert.throws(() => pa.allocPages(0, GFP.KERNEL, -1), /owner tag -1/);
+});
+
+test('freePages of a page on a per-CPU list says whose list holds it (the pcp owner tag), on a plain and a shared arena, nothing changed', () => {
+  // It said "in the free block at pfn X of order 0", as if the page were on the buddy lists.
+  for (const shared of [false, true]) {
+    const kernel = Kernel.boot({ ramBytes: '64MiB', shared, cpus: 2 });
+    const mine = kernel.pages.allocPages(0);
+    kernel.pages.freePages(mine, 0);
+    const cpu = kernel.pages.cpu;
+    const pcpPattern = (pfn: number, on: number): RegExp =>
+      new RegExp(`^double free of pfn ${pfn} \\(paddr 0x[0-9a-f]+\\): it is already free, on CPU ${on}'s per-CPU page list; expected an allocated block$`);
+    refused(kernel, () => kernel.pages.freePages(mine, 0), DoubleFreeError, pcpPattern(mine, cpu));
+    // A page on the list of another handle's CPU (a second slot of the same arena).
+    const other = Kernel.attach(kernel.buffer);
+    const theirs = other.pages.allocPages(0);
+    other.pages.freePages(theirs, 0);
+    assert.notEqual(other.pages.cpu, cpu);
+    refused(kernel, () => kernel.pages.freePages(theirs, 0), DoubleFreeError, pcpPattern(theirs, other.pages.cpu));
+    assert.throws(() => kernel.pages.freePages(theirs, 0), (e: unknown) => e instanceof DoubleFreeError && e.pcpCpu === other.pages.cpu && e.freeBlockPfn === theirs && e.freeBlockOrder === 0);
+    // On the buddy lists it still names the free block.
+    const block = kernel.pages.allocPages(2);
+    kernel.pages.freePages(block, 2);
+    assert.throws(() => kernel.pages.freePages(block, 2), (e: unknown) => e instanceof DoubleFreeError && e.pcpCpu === null && /it is already free, in the free block at pfn \d+ of order \d+;/.test(e.message));
+  }
+});
+
+test('splitPage of a block the caller does not own, a free block or a wrong order: the typed error freePages raises for it, worded for the split, nothing changed', () => {
+  // A slab page and a large kmalloc block raised InvariantError "a compound page", and a free block "double free".
+  const kernel = Kernel.boot({ ramBytes: '64MiB', cpus: 2 });
+  const pa = kernel.pages;
+  const cache = kernel.createCache('split_cache', 1664);
+  const obj = cache.alloc();
+  const slab = pa.findAllocatedBlock(obj >>> PAGE_SHIFT)!;
+  assert.ok(slab.order > 0);
+  refused(kernel, () => pa.splitPage(slab.pfn, slab.order), PageOwnerError, /^split of pfn \d+ \(paddr 0x[0-9a-f]+\): the block has owner tag 0x[0-9a-f]+ \(a slab page: it belongs to cache 'split_cache'\); expected a block allocated with owner tag 0x0: split it through its owner$/);
+  const big = kernel.kmalloc(20000);
+  refused(kernel, () => pa.splitPage(big >>> PAGE_SHIFT, 3), PageOwnerError, /^split of pfn \d+ .*large kmalloc block/);
+  const tagged = pa.allocPages(3, GFP.KERNEL, 0x55);
+  refused(kernel, () => pa.splitPage(tagged, 3), PageOwnerError, /^split of pfn \d+ .*owner tag 0x55 .*expected a block allocated with owner tag 0x0/);
+  refused(kernel, () => pa.splitPage(tagged, 2, 0x55), WrongOrderError, /^split of pfn \d+ with order 2: expected order 3/);
+  const free = pa.allocPages(3);
+  pa.freePages(free, 3);
+  refused(kernel, () => pa.splitPage(free, 3), DoubleFreeError, new RegExp(`^split of pfn ${free} \\(paddr 0x[0-9a-f]+\\): it is free, not allocated, in the free block at pfn \\d+ of order \\d+; expected an allocated block$`));
+  const comp = pa.allocPages(2, GFP.COMP);
+  refused(kernel, () => pa.splitPage(comp, 2), PageError, /^split of pfn \d+ with order 2: a compound page \(GFP\.COMP\); expected a block allocated without GFP\.COMP$/);
+  // The owner splits its own block, naming its tag.
+  pa.splitPage(tagged, 3, 0x55);
+  for (let i = 0; i < 8; i++) pa.freePages(tagged + i, 0, 0x55);
+  cache.free(obj);
+  kernel.kfree(big);
+  pa.freePages(comp, 2);
+  kernel.validate();
 });
 
 test('freePages of a page still mapped, pinned or referenced is refused (Linux bad_page), on the per-CPU path and the buddy path, nothing changed', () => {

@@ -116,6 +116,25 @@ test('offlineCpu(n) gives CPU n’s per-CPU pages back (page_alloc_cpu_dead); de
   kernel.validate();
 });
 
+test('drainCpu drains a slot another kernel handle of this thread holds (calls on one thread never interleave), and that handle goes on from empty lists', () => {
+  // What buddy-fragmentation does on a copy of its arena, whose slots this thread's kernel holds.
+  // A slot another thread holds is refused (page-alloc-workers.test.ts).
+  const kernel = Kernel.boot({ ramBytes: '32MiB', shared: true, cpus: 3 });
+  const other = Kernel.attach(kernel.buffer);
+  const held = Array.from({ length: 40 }, () => other.pages.allocPages(0));
+  for (const pfn of held.slice(0, 20)) other.pages.freePages(pfn, 0);
+  const theirs = other.pages.cpu;
+  const listed = other.pages.pagesets().filter((s) => s.cpu === theirs).reduce((sum, s) => sum + s.count, 0);
+  assert.ok(theirs >= 0 && theirs !== kernel.cpu && listed > 0);
+  assert.equal(kernel.pages.drainCpu(theirs), listed);
+  kernel.validate();
+  // The other handle's fast paths find its lists empty, refill them, and free into them.
+  const again = Array.from({ length: 20 }, () => other.pages.allocPages(0));
+  assert.equal(new Set([...held.slice(20), ...again]).size, 40, 'no pfn handed out twice');
+  for (const pfn of [...held.slice(20), ...again]) other.pages.freePages(pfn, 0);
+  kernel.validate();
+});
+
 test('validate() counts the per-CPU lists: a wrong count or a lost page is caught', () => {
   const kernel = Kernel.boot({ ramBytes: '32MiB' });
   const pa = kernel.pages;

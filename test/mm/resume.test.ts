@@ -7,6 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kernel } from '../../src/mm/kernel.ts';
+import { GFP } from '../../src/mm/gfp.ts';
+import { H } from '../../src/mm/arena-header.ts';
+import { DoubleFreeError } from '../../src/mm/errors.ts';
+import { pageAllocInternals } from '../../src/mm/page-alloc.ts';
+import { P, pcpBaseOf } from '../../src/mm/pcp.ts';
 import { Prng } from '../../src/util/prng.ts';
 
 test('a byte copy taken mid-run resumes in a new process: objects kept, slots offlined, lock recovered, allocation goes on', () => {
@@ -57,5 +62,38 @@ test('a byte copy taken mid-run resumes in a new process: objects kept, slots of
     assert.equal(out.constructed, true);
     assert.equal(out.inUse, 0);
     assert.equal(out.validated, true);
+  }
+});
+
+test('the page allocator resumes from a byte copy (docs/buddy.md, "What a byte copy keeps"): the old CPUs’ per-CPU pages go back, the page-limit count is corrected, every block is still its owner’s, the wrapper’s host-side state is rebuilt', () => {
+  for (const shared of [false, true]) {
+    const kernel = Kernel.boot({ ramBytes: '32MiB', shared, cpus: 3, pageLimit: 3000 });
+    const other = Kernel.attach(kernel.buffer); // a second CPU with per-CPU lists of its own
+    const live: { pfn: number; order: number; owner: number }[] = [];
+    for (const [i, k] of [kernel, other].entries()) {
+      const blocks = Array.from({ length: 300 }, (_, j) => ({ order: j % 4 === 0 ? 2 : 0, owner: 0x100 + i }));
+      const pfns = blocks.map((b) => k.pages.allocPages(b.order, GFP.KERNEL, b.owner));
+      // Every other block freed: the order-0 ones onto this CPU's per-CPU lists.
+      blocks.forEach((b, j) => (j % 2 === 0 ? k.pages.freePages(pfns[j]!, b.order, b.owner) : live.push({ pfn: pfns[j]!, ...b })));
+    }
+    for (const k of [kernel, other]) assert.ok(kernel.pages.pagesets().some((s) => s.cpu === k.pages.cpu && s.count > 0));
+    // The other CPU stopped inside an allocation: one page counted for the limit, not yet handed out.
+    const inFlight = pcpBaseOf(other.pages.cpu, 0) + P.LIMIT_IN_FLIGHT;
+    pageAllocInternals(kernel.pages).pcp[inFlight] = 1;
+    kernel.header.set(H.PAGES_LIMITED, kernel.header.get(H.PAGES_LIMITED) + 1);
+    const free = kernel.pages.freePagesTotal;
+    const copy = Kernel.attach(kernel.buffer.slice(0), { resume: true });
+    assert.equal(copy.pages.pcpPages(), 0, 'every old CPU’s per-CPU lists went back to the buddy allocator');
+    assert.equal(copy.pages.freePagesTotal, free, 'pages on the lists were free and still are');
+    assert.equal(copy.header.get(H.PAGES_LIMITED), kernel.header.get(H.PAGES_LIMITED) - 1, 'the page-limit count, less what was in flight');
+    assert.equal(copy.pages.cpu, -1, 'the wrapper asks for its CPU at its first order-0 operation');
+    assert.equal(copy.pages.lastFailure, null);
+    copy.validate(); // the limit count equals the pages allocated
+    for (const b of live) {
+      copy.pages.freePages(b.pfn, b.order, b.owner);
+      assert.throws(() => copy.pages.freePages(b.pfn, b.order, b.owner), DoubleFreeError, 'each block was allocated once');
+    }
+    assert.ok(copy.pages.cpu >= 0);
+    copy.validate();
   }
 });

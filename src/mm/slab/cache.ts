@@ -149,8 +149,8 @@ export class KmemCache extends CacheContext {
     if (!this.slowOnly) {
       this.drain();
       depotPurge(this);
-      Atomics.add(this.w, this.base + C_DRAIN_GEN, 1);
-      this.w[this.pcpu + P_DRAIN_GEN] = Atomics.load(this.w, this.base + C_DRAIN_GEN);
+      this.addWord(C_DRAIN_GEN, 1);
+      this.w[this.pcpu + P_DRAIN_GEN] = this.loadWord(C_DRAIN_GEN);
     }
     this.lockLive(this.slabLock);
     try {
@@ -192,7 +192,7 @@ export class KmemCache extends CacheContext {
 
   /** Another CPU asked for memory back (shrink): every round goes to the slabs. */
   private checkDrainRequest(): void {
-    const gen = Atomics.load(this.w, this.base + C_DRAIN_GEN);
+    const gen = this.loadWord(C_DRAIN_GEN);
     if (this.w[this.pcpu + P_DRAIN_GEN] !== gen) {
       cpuFlush(this, true);
       this.w[this.pcpu + P_DRAIN_GEN] = gen;

@@ -167,6 +167,13 @@ export class CacheContext {
   readonly magazineIndex: number;
   /** The generation of the slot when this handle was made (see SLAB_OWNER_BASE). @internal */
   readonly gen: number;
+  /**
+   * Whether the arena is a SharedArrayBuffer: the descriptor words other threads change outside
+   * this cache's locks (its state, the drain generation) are then read and changed with Atomics;
+   * over a plain ArrayBuffer, which one thread alone can use, with plain loads and stores, as the
+   * locks do (lock-word.ts). @internal
+   */
+  readonly shared: boolean;
 
   constructor(
     readonly index: number,
@@ -184,6 +191,7 @@ export class CacheContext {
     const at = (word: number): number => w[this.base + word] as number;
     this.name = readName(bytes, (this.base + C_NAME) * 4);
     this.gen = at(C_GEN);
+    this.shared = services.pages.ram.shared;
     this.tag = slabOwnerTag(index, this.gen);
     this.flags = at(C_FLAGS);
     this.objectSize = at(C_OBJECT_SIZE);
@@ -259,7 +267,19 @@ export class CacheContext {
 
   /** Whether the slot still holds the cache this handle was made for. */
   get current(): boolean {
-    return Atomics.load(this.w, this.base + C_STATE) === CacheState.Live && this.word(C_GEN) === this.gen;
+    return this.loadWord(C_STATE) === CacheState.Live && this.word(C_GEN) === this.gen;
+  }
+
+  /** Descriptor word `offset`, which another thread may change: an Atomics load on a shared arena only (`shared`). @internal */
+  loadWord(offset: number): number {
+    return this.shared ? Atomics.load(this.w, this.base + offset) : (this.w[this.base + offset] as number);
+  }
+
+  /** Adds `n` to descriptor word `offset`: an Atomics add on a shared arena only (`shared`). @internal */
+  addWord(offset: number, n: number): void {
+    const i = this.base + offset;
+    if (this.shared) Atomics.add(this.w, i, n);
+    else this.w[i] = ((this.w[i] as number) + n) | 0;
   }
 
   /**

@@ -31,9 +31,13 @@
  * empty list, words 1..M hold object addresses ("rounds").
  *
  * Lock order (a thread holding one may take those to its right, never to its left):
- *   table lock → cache depot lock → cache slab lock → kmem_slab / kmem_magazine_<M> slab lock →
- *   zone lock (page allocator). destroyCache takes table → depot → slab; constructors run with the
- *   slab lock dropped; CPU-slot claims and allocation bits are single atomic words, under no lock.
+ *   table lock → cache depot lock → cache slab lock → kmem_magazine_<M> slab lock →
+ *   kmem_slab slab lock → zone lock (page allocator). The two internal caches' slab locks nest: a
+ *   magazine cache's slab takes its descriptor from kmem_slab (internalTake) while it grows under
+ *   its slab lock, and gives it back (internalPut) when it is released; kmem_slab's descriptors are
+ *   on its own slabs, so it takes no other slab lock. destroyCache takes table → depot → slab;
+ *   constructors run with the slab lock dropped; CPU-slot claims and allocation bits are single
+ *   atomic words, under no lock (test/mm/slab/lock-order.test.ts watches the nestings).
  *
  * Region 'slab.lockstat' (memblock, at boot): the slab locks' contention statistics, one
  * sync/lock-stats.ts record (LOCK_STAT_COUNT float64) per lock, so that every worker's acquisitions

@@ -99,7 +99,7 @@ export function compactZone(vm: Vm, zone: Zone, order: number, held: AddressSpac
             pfn++;
             continue;
           }
-          if (order > 0) pages.splitPage(pfn, order);
+          if (order > 0) pages.splitPage(pfn, order, VM_OWNER_ANON);
           for (let i = (1 << order) - 1; i >= 0; i--) targets.push(pfn + i);
           pfn += 1 << order;
         }

@@ -194,7 +194,7 @@ export function splitHugePmd(mm: AddressSpace, haddr: number): void {
     vm.rmapCache.free(item);
     memMap.private[pfn] = 0;
     memMap.mapcount[pfn] = 0;
-    vm.pages.splitPage(pfn, HPAGE_PMD_ORDER);
+    vm.pages.splitPage(pfn, HPAGE_PMD_ORDER, VM_OWNER_ANON_THP);
     lruSplit(vm, pfn, HPAGE_PMD_NR);
     const t = (table * PAGE_SIZE) / 4;
     for (let i = 0; i < HPAGE_PMD_NR; i++) {
