@@ -13,9 +13,12 @@
  *
  * A run is deterministic for a given seed (ctx.seed), except tables and plots marked `timing`, whose
  * figures come from the wall clock, and those marked `scheduling`, whose figures depend on how
- * concurrent hardware interleaved (which GPU warp's atomic landed first). A smoke run (ctx.smoke) is
- * a quick check: the scenario's `smoke` values replace the defaults of the parameters the user did
- * not pass, so the parameters reported are the ones used.
+ * concurrent hardware interleaved (which GPU warp's atomic landed first). A smoke run is a quick
+ * check: the scenario's `smoke` values replace the defaults of the parameters the user did not pass,
+ * so the parameters reported are the ones used. run() is not told that it is a smoke run (the
+ * context has no such flag): whatever a smoke run shrinks must be a parameter with a smoke value,
+ * so a parameter the user passed is honoured and what is reported is what ran
+ * (test/lab/scenarios.test.ts runs each scenario's smoke parameters without --smoke and compares).
  */
 
 interface ParamBase<T> {
@@ -78,8 +81,6 @@ export type ParamValues<P extends ParamSpecs> = { [K in keyof P]: ValueOf<P[K]> 
 export interface RunContext {
   /** Seeds every PRNG of the run. */
   readonly seed: number;
-  /** A quick, shrunken run that checks the scenario works (CI), not one whose figures mean much. */
-  readonly smoke: boolean;
   /** Reports progress; the CLI shows it on stderr (one line per phase when stderr is not a terminal). */
   progress(done: number, total: number, label?: string): void;
 }

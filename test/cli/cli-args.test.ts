@@ -193,6 +193,24 @@ test('--smoke uses the scenario\'s small values, never over a parameter the user
   assert.match(boot.stdout, /^RAM 32 MiB/);
 });
 
+test('--smoke honours a parameter the user passed above the smoke value, and reports what ran (thp-tlb, fork-during-dma)', async () => {
+  // thp-tlb once ran min(--dataset-bytes, 16 MiB) and min(--rounds, 4) under --smoke and printed
+  // what was passed; fork-during-dma ran min(--ops, 2000).
+  const thp = await kmem('run', 'thp-tlb', '--smoke', '-q', '--dataset-bytes', '32MiB', '--rounds', '5');
+  assert.equal(thp.status, 0, thp.stderr);
+  assert.match(thp.stdout, /^Parameters used: --dataset-bytes 32MiB --accesses 40000 --max-size-bytes 16MiB --fragmented-ram-bytes 32MiB --rounds 5 .*--smoke$/m);
+  assert.match(thp.stdout, /^\* 32 MiB dataset, 40000 loads per walk/m);
+  assert.match(thp.stdout, /^\* Fragmented 32 MiB machine, 5 rounds of 4 MiB/m);
+  const fork = await kmem('run', 'fork-during-dma', '--smoke', '-q', '--ops', '3000', '--json');
+  assert.equal(fork.status, 0, fork.stderr);
+  const run = JSON.parse(fork.stdout) as { params: Record<string, unknown>; result: { tables: { title: string }[] } };
+  assert.equal(run.params.ops, 3000);
+  assert.match(run.result.tables[0]?.title ?? '', /^3000 operations,/);
+  const smoke = JSON.parse((await kmem('run', 'fork-during-dma', '--smoke', '-q', '--json')).stdout) as typeof run;
+  assert.equal(smoke.params.ops, 2000, 'the smoke value where --ops is not given');
+  assert.match(smoke.result.tables[0]?.title ?? '', /^2000 operations,/);
+});
+
 test("Dawn's adapter warnings are the only lines the stderr filter drops", () => {
   assert.match('Warning: maxDynamicUniformBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.', DAWN_WARNING);
   assert.match('Warning: maxDynamicStorageBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.', DAWN_WARNING);

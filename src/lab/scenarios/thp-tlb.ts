@@ -266,10 +266,9 @@ export const thpTlb = defineScenario({
       description: 'a file holding the output of npm run bench:native-tlb -- --json: its measured 4K/2M ratio is shown beside the model\'s',
     },
   },
+  smoke: { datasetBytes: 16 * MiB, accesses: 40_000, maxSizeBytes: 16 * MiB, fragmentedRamBytes: 32 * MiB, rounds: 4 },
   async run(params, ctx) {
-    const datasetBytes = ctx.smoke ? Math.min(params.datasetBytes, 16 * MiB) : params.datasetBytes;
-    const accesses = ctx.smoke ? Math.min(params.accesses, 40_000) : params.accesses;
-    const maxSize = ctx.smoke ? Math.min(params.maxSizeBytes, 16 * MiB) : params.maxSizeBytes;
+    const { datasetBytes, accesses, maxSizeBytes: maxSize } = params;
     const rows: WalkRow[] = [];
     const total = CONFIGS.length * PRESETS.length * PATTERNS.length;
     for (const config of CONFIGS) {
@@ -287,8 +286,7 @@ export const thpTlb = defineScenario({
     for (const which of ['glibc', 'hugepage-aware'] as const) {
       for (const policy of THP_ALIGN_POLICIES) coverage[`${which}, ${policy}`] = sizes.map((b) => coverageOf(policy, which, b));
     }
-    const fragRam = ctx.smoke ? Math.min(params.fragmentedRamBytes, 32 * MiB) : params.fragmentedRamBytes;
-    const rounds = ctx.smoke ? Math.min(params.rounds, 4) : params.rounds;
+    const { fragmentedRamBytes: fragRam, rounds } = params;
     const timelines = FRAGMENTED_MODES.map((mode) => ({ mode, rounds: fragmentedTimeline(mode, fragRam, rounds, 2 * PMD_SIZE) }));
     const pick = (config: Config, pattern: string): WalkRow | undefined => rows.find((r) => r.config === config && r.preset === 'skylake' && r.pattern === pattern);
     const small = pick('4 KiB pages', 'random');
