@@ -116,7 +116,9 @@ export interface Series {
   style?: 'line' | 'points' | 'dashed';
   /**
    * Plots whose series carry a panel are drawn as small multiples, one panel per name, sharing the
-   * axes: series that would coincide in one panel (a design on its ideal) each stay visible.
+   * axes: series that would coincide in one panel (a design on its ideal) each stay visible. Bar
+   * plots with panels stand their bars up, the categories along the bottom of each panel (short
+   * names: rounds, sizes), the series side by side in each category's band.
    */
   panel?: string;
 }
@@ -125,6 +127,8 @@ export interface Axis {
   log?: boolean;
   /** How tick labels read: plain numbers (default), binary byte units, or percent of 1. */
   format?: 'number' | 'bytes' | 'percent';
+  /** The values are counts: ticks at whole numbers only (no 0.5 events). */
+  integer?: boolean;
 }
 /**
  * A plot is data, not drawing: lab/chart.ts turns it into a Vega-Lite specification, which the
