@@ -222,7 +222,7 @@ async function commandRun(argv: readonly string[]): Promise<string> {
   const resolved = resolveParams(scenario, overrides, values.smoke === true); // a bad value is an error before anything runs
   for (const [paramName, spec] of scenarioParams(scenario)) {
     const path = resolved[paramName];
-    if (spec.kind === 'string' && spec.file === true && typeof path === 'string' && path !== '') checkReadableFile(path, `run ${scenario.name}: --${kebab(paramName)}`);
+    if (spec.kind === 'string' && spec.file === true && typeof path === 'string' && path !== '') checkReadableFile(path, `run ${scenario.name}: --${kebab(paramName)}`, spec.fileHolds);
   }
   const run = await runOne(scenario, overrides, seedOf(values.seed), values.smoke === true, quiet);
   if (values.json === true) return JSON.stringify(run, null, 2);

@@ -63,6 +63,8 @@ export interface StringParam extends ParamBase<string> {
   kind: 'string';
   /** A path to a file the run reads: the command line checks it can be read before running. */
   file?: boolean;
+  /** What such a file holds, named in the error that refuses one ('the output of …'). */
+  fileHolds?: string;
 }
 export type ParamSpec = IntParam | NumberParam | SizeParam | EnumParam | BoolParam | NumberListParam | StringParam;
 export type ParamSpecs = Record<string, ParamSpec>;

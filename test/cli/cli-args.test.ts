@@ -108,6 +108,21 @@ test('a negative number after an option is its value, refused by that option\'s 
   await refused(['run', 'secrets', '--seed'], /--seed needs a value \(N\)/);
 });
 
+test('a --native-report that is missing, a directory or not a native report is refused before thp-tlb runs, naming the path and what it should hold', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kmem-native-'));
+  try {
+    // Refused by the command line before the run starts (no 'running' line: refused() wants one line).
+    const holds = 'expected the output of npm run -s bench:native-tlb -- --json > native\\.json';
+    await refused(['run', 'thp-tlb', '--smoke', '--native-report', join(dir, 'missing.json')], new RegExp(`^kmem: run thp-tlb: --native-report: cannot read \\S+missing\\.json \\(no such file or directory\\); ${holds}\\n$`));
+    await refused(['run', 'thp-tlb', '--smoke', '--native-report', dir], new RegExp(`^kmem: run thp-tlb: --native-report: cannot read \\S+ \\(a directory: expected a file\\); ${holds}\\n$`));
+    // A file that is not one: refused by the run's first step, before any walk (one line, exit 2).
+    writeFileSync(join(dir, 'bad.json'), 'walks: 3');
+    await refused(['run', 'thp-tlb', '--smoke', '-q', '--native-report', join(dir, 'bad.json')], new RegExp(`^kmem: \\S+bad\\.json: not JSON \\([^)]*\\); ${holds}\\n$`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('failures while running are one line with exit 1 (an unwritable report, an empty trace); a missing trace is refused before running', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'kmem-trace-'));
   try {

@@ -9,6 +9,7 @@ import type { FragmentedMode } from '../../src/lab/scenarios/thp-tlb.ts';
 import { Kernel } from '../../src/mm/kernel.ts';
 import type { Series } from '../../src/lab/scenario.ts';
 import { NR_PAGE_ORDERS } from '../../src/mm/types.ts';
+import { ArgumentError } from '../../src/util/errors.ts';
 
 const MiB = 1 << 20;
 
@@ -184,8 +185,18 @@ test('thp-tlb shows the measured native 4K/2M ratio beside the modelled one when
     writeFileSync(file, JSON.stringify({ native: null, skipped: 'no C compiler', ghz: null }));
     const skipped = (await runScenario(thpTlb, { ...params, nativeReport: file }, { seed: 1 })).result.tables.find((t) => t.id === 'native');
     assert.match(skipped?.note ?? '', /no measurement \(no C compiler\)/);
+    // A file that is not a report, or no file: an ArgumentError naming the path and what it should
+    // hold, from the run's first step (no progress reported: nothing was walked).
+    let progressed = 0;
+    const onProgress = (): void => void progressed++;
     writeFileSync(file, '{"native": {"ratio": "fast"}}');
-    await assert.rejects(runScenario(thpTlb, { ...params, nativeReport: file }, { seed: 1 }), /expected \{ native/);
+    await assert.rejects(runScenario(thpTlb, { ...params, nativeReport: file }, { seed: 1, onProgress }), /expected \{ native/);
+    const missing = join(dir, 'missing.json');
+    await assert.rejects(
+      runScenario(thpTlb, { ...params, nativeReport: missing }, { seed: 1, onProgress }),
+      (e: unknown) => e instanceof ArgumentError && e.message === `${missing}: cannot read (no such file or directory); expected the output of npm run -s bench:native-tlb -- --json > native.json`,
+    );
+    assert.equal(progressed, 0, 'refused before the walks');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

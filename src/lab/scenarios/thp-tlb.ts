@@ -302,11 +302,15 @@ export const thpTlb = defineScenario({
     nativeReport: {
       kind: 'string',
       default: '',
+      file: true,
+      fileHolds: `the output of ${NATIVE_REPORT_RECIPE}`,
       description: 'a file holding the output of npm run bench:native-tlb -- --json: its measured 4K/2M ratio is shown beside the model\'s',
     },
   },
   smoke: { datasetBytes: 16 * MiB, accesses: 40_000, maxSizeBytes: 16 * MiB, fragmentedRamBytes: 32 * MiB, rounds: 4 },
   async run(params, ctx) {
+    // Read first: a path that is not a native report fails before the walks, not after them.
+    const native = params.nativeReport === '' ? null : (await import('../workloads/native-report-file.ts')).readNativeReport(params.nativeReport);
     const { datasetBytes, accesses, maxSizeBytes: maxSize } = params;
     const rows: WalkRow[] = [];
     const total = CONFIGS.length * PRESETS.length * PATTERNS.length;
@@ -437,7 +441,6 @@ export const thpTlb = defineScenario({
         ...perRound('khugepaged collapse (thp_collapse_alloc)', (r) => r.collapses),
       ],
     };
-    const native = params.nativeReport === '' ? null : (await import('../workloads/native-report-file.ts')).readNativeReport(params.nativeReport);
     const nativeTable = calibrationTable(rows, native, params.nativeReport);
     summary.push(nativeTable.note ?? '');
     return { summary, tables: [table, nativeTable, coverageTable, timelineTable, roundsTable], plots: [plot, timelinePlot, faultsPlot] };
