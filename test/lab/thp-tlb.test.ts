@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runScenario } from '../../src/lab/run.ts';
-import { FRAGMENTED_MODES, coverageOf, fragmentMachine, fragmentedTimeline, thpTlb } from '../../src/lab/scenarios/thp-tlb.ts';
-import type { FragmentedMode } from '../../src/lab/scenarios/thp-tlb.ts';
+import { FRAGMENTED_MODES, coverageOf, fragmentMachine, fragmentedTimeline, thpTlb, walkAnswer } from '../../src/lab/scenarios/thp-tlb.ts';
+import type { FragmentedMode, WalkRow } from '../../src/lab/scenarios/thp-tlb.ts';
 import { Kernel } from '../../src/mm/kernel.ts';
 import type { Series } from '../../src/lab/scenario.ts';
 import { NR_PAGE_ORDERS } from '../../src/mm/types.ts';
@@ -40,6 +40,25 @@ test('thp-tlb: 2 MiB pages cut random-access STLB misses and cycles by far; the 
     const seq = row('4 KiB pages', preset, 'sequential');
     assert.equal(seq.l1Misses, Math.ceil((60000 * 64) / 4096));
   }
+  // The answer is a sentence from these walks (Skylake, random), not the summary's heading.
+  const sky = (config: string) => row(config, 'skylake', 'random') as { cyclesPerAccess: number; stlbMisses: number; coverage: number };
+  const [s4k, s2m, sGlibc] = [sky('4 KiB pages'), sky('2 MiB pages, aligned'), sky('glibc malloc (misaligned)')];
+  assert.notEqual(run.result.answer, run.result.summary[0]);
+  const times = (a: number, b: number): string => (a / b).toFixed(a / b < 10 ? 2 : 1);
+  assert.equal(
+    run.result.answer,
+    `Random loads over 32 MiB on modelled Skylake TLBs take ${s2m.cyclesPerAccess.toFixed(1)} cycles each through aligned 2 MiB pages: ` +
+      `${times(s4k.cyclesPerAccess, s2m.cyclesPerAccess)}× fewer than through 4 KiB pages (${s4k.cyclesPerAccess.toFixed(1)}) and ` +
+      `${times(sGlibc.cyclesPerAccess, s2m.cyclesPerAccess)}× fewer than through the misaligned glibc malloc (${sGlibc.cyclesPerAccess.toFixed(1)}, ${(sGlibc.coverage * 100).toFixed(1)} % of it in huge pages), ` +
+      `with ${((s2m.stlbMisses * 1000) / 60000).toFixed(1)} STLB misses per 1000 loads against ${((s4k.stlbMisses * 1000) / 60000).toFixed(1)} and ${((sGlibc.stlbMisses * 1000) / 60000).toFixed(1)}.`,
+  );
+  assert.match(run.result.answer, /: \d+\.\d+× fewer than through 4 KiB pages \(\d+\.\d\) and 1\.\d\d× fewer than through the misaligned glibc malloc/);
+  // Where the misaligned malloc costs what aligned pages cost (128 MiB: 10.0 and 10.0), the answer says so.
+  const walks128 = ['4 KiB pages', '2 MiB pages, aligned', 'glibc malloc (misaligned)'].map((config, i): WalkRow => ({
+    config: config as WalkRow['config'], preset: 'skylake', pattern: 'random', accesses: 1000, l1Misses: 0, stlbMisses: [953, 0, 0][i] ?? 0, walks: 0, walkCycles: 0, faults: 0,
+    coverage: [0, 1, 0.984][i] ?? 0, cyclesPerAccess: [50.3, 10.0, 10.01][i] ?? 0,
+  }));
+  assert.match(walkAnswer(walks128, 128 * MiB), /take 10\.0 cycles each through aligned 2 MiB pages: 5\.03× fewer than through 4 KiB pages \(50\.3\) and about as many as through the misaligned glibc malloc \(10\.0, 98\.4 % of it in huge pages\), with 0\.0 STLB misses per 1000 loads against 953\.0 and 0\.0\.$/);
   // The coverage plot: one series per malloc and alignment policy, a point per size up to
   // maxSizeBytes (4 MiB here: 2, 3 and 4 MiB; 3 MiB is not a multiple of 2 MiB), each the
   // coverage that coverageOf() measures for it.

@@ -137,6 +137,40 @@ function runWalk(dataset: Dataset, preset: PresetName, pattern: (typeof PATTERNS
   };
 }
 
+/** The random walk of `config` on the Skylake model: the one the answer and the summary quote. */
+function skylakeRandom(rows: readonly WalkRow[], config: Config): WalkRow {
+  const row = rows.find((r) => r.config === config && r.preset === 'skylake' && r.pattern === 'random');
+  if (row === undefined) throw new InvariantError(`thp-tlb: no random walk of '${config}' on the Skylake model; expected one per configuration`);
+  return row;
+}
+
+function stlbMissesPer1000(row: WalkRow): number {
+  return (row.stlbMisses * 1000) / row.accesses;
+}
+
+/**
+ * The scenario's answer, from its random walks on the Skylake model: how many times fewer cycles per
+ * load aligned 2 MiB pages take than 4 KiB pages and than the misaligned glibc malloc, and the STLB
+ * misses per 1000 loads of each.
+ */
+export function walkAnswer(rows: readonly WalkRow[], datasetBytes: number): string {
+  const small = skylakeRandom(rows, '4 KiB pages');
+  const huge = skylakeRandom(rows, '2 MiB pages, aligned');
+  const glibc = skylakeRandom(rows, 'glibc malloc (misaligned)');
+  // "N× fewer than", or "about as many as" where the two differ by less than the digits shown.
+  const fewer = (row: WalkRow): string => {
+    const ratio = row.cyclesPerAccess / huge.cyclesPerAccess;
+    return Math.abs(ratio - 1) < 0.005 ? 'about as many as' : `${ratio.toFixed(ratio < 10 ? 2 : 1)}× fewer than`;
+  };
+  const cycles = (row: WalkRow): string => row.cyclesPerAccess.toFixed(1);
+  const misses = (row: WalkRow): string => stlbMissesPer1000(row).toFixed(1);
+  return (
+    `Random loads over ${formatBytes(datasetBytes)} on modelled Skylake TLBs take ${cycles(huge)} cycles each through aligned 2 MiB pages: ` +
+    `${fewer(small)} through 4 KiB pages (${cycles(small)}) and ${fewer(glibc)} through the misaligned glibc malloc ` +
+    `(${cycles(glibc)}, ${(glibc.coverage * 100).toFixed(1)} % of it in huge pages), with ${misses(huge)} STLB misses per 1000 loads against ${misses(small)} and ${misses(glibc)}.`
+  );
+}
+
 /**
  * The modelled 4K/2M ratio of random loads beside the measured native one (bench/native-tlb.ts). The
  * model's translation cycles per load come from this run's random walks (cycles per load less the
@@ -331,14 +365,13 @@ export const thpTlb = defineScenario({
     }
     const { fragmentedRamBytes: fragRam, rounds } = params;
     const timelines = FRAGMENTED_MODES.map((mode) => ({ mode, rounds: fragmentedTimeline(mode, fragRam, rounds, ROUND_BYTES) }));
-    const pick = (config: Config, pattern: string): WalkRow | undefined => rows.find((r) => r.config === config && r.preset === 'skylake' && r.pattern === pattern);
-    const small = pick('4 KiB pages', 'random');
-    const huge = pick('2 MiB pages, aligned', 'random');
-    const glibc = pick('glibc malloc (misaligned)', 'random');
+    const small = skylakeRandom(rows, '4 KiB pages');
+    const huge = skylakeRandom(rows, '2 MiB pages, aligned');
+    const glibc = skylakeRandom(rows, 'glibc malloc (misaligned)');
     const summary = [
       `${formatBytes(datasetBytes)} dataset, ${accesses} loads per walk, modelled Skylake TLBs:`,
-      `random loads cost ${small?.cyclesPerAccess.toFixed(1)} cycles each through 4 KiB pages, ${huge?.cyclesPerAccess.toFixed(1)} through aligned 2 MiB pages, ${glibc?.cyclesPerAccess.toFixed(1)} through glibc malloc (huge-page coverage ${((glibc?.coverage ?? 0) * 100).toFixed(1)} %).`,
-      `STLB misses per 1000 random loads: ${(((small?.stlbMisses ?? 0) * 1000) / accesses).toFixed(0)} (4 KiB) vs ${(((huge?.stlbMisses ?? 0) * 1000) / accesses).toFixed(1)} (2 MiB aligned).`,
+      `random loads cost ${small.cyclesPerAccess.toFixed(1)} cycles each through 4 KiB pages, ${huge.cyclesPerAccess.toFixed(1)} through aligned 2 MiB pages, ${glibc.cyclesPerAccess.toFixed(1)} through glibc malloc (huge-page coverage ${(glibc.coverage * 100).toFixed(1)} %).`,
+      `STLB misses per 1000 random loads: ${stlbMissesPer1000(small).toFixed(0)} (4 KiB) vs ${stlbMissesPer1000(huge).toFixed(1)} (2 MiB aligned).`,
     ];
     const table: Table = {
       id: 'walks',
@@ -443,6 +476,6 @@ export const thpTlb = defineScenario({
     };
     const nativeTable = calibrationTable(rows, native, params.nativeReport);
     summary.push(nativeTable.note ?? '');
-    return { summary, tables: [table, nativeTable, coverageTable, timelineTable, roundsTable], plots: [plot, timelinePlot, faultsPlot] };
+    return { answer: walkAnswer(rows, datasetBytes), summary, tables: [table, nativeTable, coverageTable, timelineTable, roundsTable], plots: [plot, timelinePlot, faultsPlot] };
   },
 });
