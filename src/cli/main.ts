@@ -329,9 +329,10 @@ function commandBoot(argv: readonly string[]): string {
   }
   const kernel = Kernel.boot({ ramBytes, groupByMobility: values['no-group-by-mobility'] !== true, cpus, possibleCpus });
   // The virtual-memory layer, which the library makes on first use, made now: Linux's start_kernel
-  // builds init_mm's direct map (kernel_physical_mapping_init) and creates the vm_area_struct and
-  // mm_struct caches (proc_caches_init, mm_cache_init) before anything runs, so a booted Linux always
-  // has them in /proc/slabinfo, and /proc/meminfo and /proc/vmstat come from it.
+  // builds init_mm's direct map (kernel_physical_mapping_init) and creates the mm_struct and
+  // vm_area_struct caches (kernel/fork.c's mm_cache_init and proc_caches_init, Linux 6.1) before
+  // anything runs, so a booted Linux always has them in /proc/slabinfo; /proc/meminfo and
+  // /proc/vmstat are rendered from it.
   const vm = kernel.vm;
   kernel.validate();
   const stats = kernel.stats();
