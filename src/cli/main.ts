@@ -5,7 +5,7 @@
  *   kmem run <scenario> [--param value] [--seed N] [--smoke] [--json | --csv]
  *   kmem report [--out DIR] [--seed N] [--smoke] [--only a,b] [--jobs N]   every scenario → DIR/index.html
  *   kmem boot [--ram-bytes 64MiB] [--cpus N] [--possible-cpus N] [--no-group-by-mobility]
- *                                               boot a kernel, show /proc files
+ *                                               boot a kernel and its VM, show /proc files
  *   kmem replay FILE [--json | --csv]              a Linux kmem trace through kmem (trace-commands.ts)
  *   kmem trace-gen [--events N] [--out FILE]      a synthetic one
  *   kmem dump-info FILE                         the page classes a crash dump contains and left out
@@ -141,7 +141,7 @@ function commandHelp(command: string, scenarioName: string | undefined): string 
     case 'trace-gen':
       return TRACE_GEN_HELP;
     case 'boot':
-      return `usage: kmem boot [options]\n\nBoots a kernel and prints its memblock regions and /proc files.\n\n${optionHelp(BOOT_OPTIONS)}`;
+      return `usage: kmem boot [options]\n\nBoots a kernel with its virtual memory (init_mm's direct map, the VM's slab caches) and prints its\nmemblock regions and /proc files: buddyinfo, pagetypeinfo, extfrag, zoneinfo's pagesets, slabinfo,\nmeminfo, vmstat and lock_stat.\n\n${optionHelp(BOOT_OPTIONS)}`;
     case 'dump-info':
       return `usage: kmem dump-info FILE\n\nReads a kmem crash dump (docs/dump-hibernate-swap.md) and lists its page classes (makedumpfile's\n-d classes and kmem's sensitive class): frames of each, how many the dump left out, which it contains.\n\n${optionHelp(DUMP_INFO_OPTIONS)}`;
     default:
@@ -222,7 +222,7 @@ async function commandRun(argv: readonly string[]): Promise<string> {
   const resolved = resolveParams(scenario, overrides, values.smoke === true); // a bad value is an error before anything runs
   for (const [paramName, spec] of scenarioParams(scenario)) {
     const path = resolved[paramName];
-    if (spec.kind === 'string' && spec.file === true && typeof path === 'string' && path !== '') checkReadableFile(path, `run ${scenario.name}: --${kebab(paramName)}`);
+    if (spec.kind === 'string' && spec.file === true && typeof path === 'string' && path !== '') checkReadableFile(path, `run ${scenario.name}: --${kebab(paramName)}`, spec.fileHolds);
   }
   const run = await runOne(scenario, overrides, seedOf(values.seed), values.smoke === true, quiet);
   if (values.json === true) return JSON.stringify(run, null, 2);
@@ -328,6 +328,12 @@ function commandBoot(argv: readonly string[]): string {
     throw new ArgumentError(`boot: --possible-cpus ${String(values['possible-cpus'])}: expected a whole number from ${from} to ${MAX_POSSIBLE_CPUS}`);
   }
   const kernel = Kernel.boot({ ramBytes, groupByMobility: values['no-group-by-mobility'] !== true, cpus, possibleCpus });
+  // The virtual-memory layer, which the library makes on first use, made now: Linux's start_kernel
+  // builds init_mm's direct map (kernel_physical_mapping_init) and creates the mm_struct and
+  // vm_area_struct caches (kernel/fork.c's mm_cache_init and proc_caches_init, Linux 6.1) before
+  // anything runs, so a booted Linux always has them in /proc/slabinfo; /proc/meminfo and
+  // /proc/vmstat are rendered from it.
+  const vm = kernel.vm;
   kernel.validate();
   const stats = kernel.stats();
   const lines = [
@@ -349,8 +355,12 @@ function commandBoot(argv: readonly string[]): string {
     zoneinfoPagesets(kernel.pages),
     '',
     `/proc/slabinfo (${stats.cpus} CPU slots, nr_cpu_ids ${stats.possibleCpus}):`,
+    // These three end with a newline: the blank line before the next.
     kernel.slab.slabinfo(),
-    '',
+    '/proc/meminfo:',
+    vm.meminfo(),
+    '/proc/vmstat:',
+    vm.vmstat(),
     "/proc/lock_stat (the kernel's own locks, after boot):",
     lockStatText(kernel.lockStats()),
   ];

@@ -6,39 +6,23 @@
  */
 import { accessSync, closeSync, constants, mkdirSync, openSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { ArgumentError } from '../util/errors.ts';
-
-/** Why a path could not be used, in words, from Node's error code. */
-export function reason(error: unknown): string {
-  const code = (error as { code?: unknown }).code;
-  switch (code) {
-    case 'ENOENT':
-      return 'no such file or directory';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'ENOTDIR':
-      return 'a component of the path is not a directory';
-    case 'EROFS':
-      return 'a read-only file system';
-    default:
-      return typeof code === 'string' ? code : error instanceof Error ? error.message : String(error);
-  }
-}
+import { ArgumentError, fileErrorReason as reason } from '../util/errors.ts';
 
 /**
  * Throws an ArgumentError `what: cannot read PATH (why)` unless `path` is a file this process can
- * read. `what` names the option or command ('run flash-gc: --trace', 'replay').
+ * read. `what` names the option or command ('run flash-gc: --trace', 'replay'); `expected`, when
+ * given, says what the file should hold, appended as `; expected …`.
  */
-export function checkReadableFile(path: string, what: string): void {
+export function checkReadableFile(path: string, what: string, expected?: string): void {
+  const refuse = (why: string): ArgumentError => new ArgumentError(`${what}: cannot read ${path} (${why})${expected === undefined ? '' : `; expected ${expected}`}`);
   let isFile: boolean;
   try {
     const stat = statSync(path);
-    if (stat.isDirectory()) throw new ArgumentError(`${what}: cannot read ${path} (a directory: expected a file)`);
+    if (stat.isDirectory()) throw refuse('a directory: expected a file');
     isFile = stat.isFile();
   } catch (error) {
     if (error instanceof ArgumentError) throw error;
-    throw new ArgumentError(`${what}: cannot read ${path} (${reason(error)})`);
+    throw refuse(reason(error));
   }
   // A regular file is opened to check it can be read; a pipe or a device (/dev/stdin) is not (opening
   // a FIFO would wait for a writer).
@@ -46,7 +30,7 @@ export function checkReadableFile(path: string, what: string): void {
   try {
     closeSync(openSync(path, 'r'));
   } catch (error) {
-    throw new ArgumentError(`${what}: cannot read ${path} (${reason(error)})`);
+    throw refuse(reason(error));
   }
 }
 

@@ -6,7 +6,8 @@
  * in Node with Vega's runtime (cli/report/charts.ts), and a browser can run the same specification
  * interactively. Rules it applies so that a chart answers its question:
  *   - bars are categorical: one band per design, horizontal so long names read in full; several
- *     series per category are grouped inside the band, never shifted off it;
+ *     series per category are grouped inside the band, never shifted off it; bars in panels (small
+ *     multiples, whose categories are short: rounds) stand up, grouped the same way;
  *   - every series stays visible: measured series are lines with a marker per point, models and
  *     ideals are dashed and drawn last (on top), and series that carry a panel are drawn as small
  *     multiples sharing their axes;
@@ -83,6 +84,13 @@ function axisSpec(axis: Axis, values: readonly number[]): Record<string, unknown
   } else if (format === 'percent') spec.format = '.0%';
   else if (max >= 1e6) spec.format = '.3~s';
   else if (max >= 1e4) spec.format = ',~f';
+  if (axis.integer === true) {
+    // Whole numbers only, at most six ticks. (Vega's tickMinStep still lets d3 put ticks at 0.5:
+    // on 0..2 it asks for 3 ticks, and d3's nicest step for 3 is 0.5.)
+    const step = Math.max(1, Math.ceil(max / 5));
+    spec.values = Array.from({ length: Math.floor(max / step) + 1 }, (_, i) => i * step);
+    spec.format ??= 'd';
+  }
   return spec;
 }
 
@@ -122,11 +130,54 @@ function rowsOf(plot: Plot): Row[] {
   return rows;
 }
 
+/** The panels of a plot's rows, in order ([''] when its series carry none). */
+function panelsOf(rows: readonly Row[]): string[] {
+  return [...new Set(rows.map((r) => r.panel))];
+}
+
+function hasPanels(rows: readonly Row[]): boolean {
+  return panelsOf(rows).some((p) => p !== '');
+}
+
+/**
+ * A plot drawn as small multiples: `spec` once per panel, stacked, sharing the axes (unless
+ * plot.panelY is 'independent'). Panels are too short for a rotated y title each: the y axis is
+ * named once, under the title, and `spec` must give its y axis no title.
+ */
+function facetedSpec(plot: Plot, rows: Row[], spec: Record<string, unknown>): ChartSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: { text: wrap(plot.title, TITLE_CHARS), anchor: 'start', limit: 0, subtitle: `y: ${plot.y.label}`, subtitleFontStyle: 'italic' },
+    data: { values: rows },
+    facet: { row: { field: 'panel', type: 'nominal', sort: panelsOf(rows), header: { title: null, labelAngle: 0, labelAlign: 'left', labelAnchor: 'start', labelOrient: 'top', labelLimit: 0 } } },
+    spec: { width: CHART_WIDTH_PX, height: PANEL_HEIGHT_PX, ...spec },
+    ...(plot.panelY === 'independent' ? { resolve: { scale: { y: 'independent' } } } : {}),
+  } as unknown as ChartSpec;
+}
+
 function barSpec(plot: Plot, rows: Row[]): ChartSpec {
   const bySeries = barsBySeries(plot);
   const categories = bySeries ? plot.series.map((s) => s.label) : (plot.categories ?? [...new Set(rows.map((r) => String(r.x)))]);
-  const seriesLabels = plot.series.map((s) => s.label);
+  const seriesLabels = [...new Set(plot.series.map((s) => s.label))];
   const ys = rows.map((r) => r.y);
+  if (hasPanels(rows)) {
+    // Standing bars, the categories along the bottom of each panel, the series side by side in each band.
+    return facetedSpec(plot, rows, {
+      mark: { type: 'bar' },
+      encoding: {
+        x: { field: 'x', type: 'nominal', sort: categories, scale: { domain: categories }, axis: { title: plot.x.label, labelAngle: 0, labelLimit: 0, labelOverlap: true } },
+        xOffset: { field: 'series', type: 'nominal', sort: seriesLabels, scale: { domain: seriesLabels } },
+        y: { field: 'y', type: 'quantitative', scale: { zero: true }, axis: { ...axisSpec(plot.y, ys), title: null } },
+        color: { field: 'series', type: 'nominal', scale: { domain: seriesLabels }, legend: legend('') },
+        tooltip: [
+          { field: 'panel', type: 'nominal', title: 'panel' },
+          { field: 'x', type: 'nominal', title: plot.x.label },
+          { field: 'series', type: 'nominal', title: 'series' },
+          { field: 'y', type: 'quantitative', title: plot.y.label, ...(plot.y.format === 'percent' ? { format: '.1%' } : {}) },
+        ],
+      },
+    });
+  }
   const encoding: Record<string, unknown> = {
     y: { field: 'x', type: 'nominal', sort: categories, scale: { domain: categories }, axis: { title: plot.x.label, labelLimit: 0 } },
     x: { field: 'y', type: 'quantitative', scale: { zero: true }, axis: axisSpec(plot.y, ys) },
@@ -156,8 +207,6 @@ function lineSpec(plot: Plot, rows: Row[]): ChartSpec {
   const xs = rows.map((r) => r.x as number);
   const ys = rows.map((r) => r.y);
   const seriesLabels = [...new Set(plot.series.map((s) => s.label))];
-  const panels = [...new Set(rows.map((r) => r.panel))];
-  const faceted = panels.some((p) => p !== '');
   const x = { field: 'x', type: 'quantitative', title: plot.x.label, scale: scaleSpec(plot.x, xs, false), axis: axisSpec(plot.x, xs) };
   // Counts and ratios start at zero; panels with their own y ranges zoom in on their data.
   const y = { field: 'y', type: 'quantitative', title: plot.y.label, scale: scaleSpec(plot.y, ys, plot.panelY !== 'independent'), axis: axisSpec(plot.y, ys) };
@@ -185,16 +234,9 @@ function lineSpec(plot: Plot, rows: Row[]): ChartSpec {
     title: { text: wrap(plot.title, TITLE_CHARS), anchor: 'start', limit: 0 },
     data: { values: rows },
   };
-  if (!faceted) return { ...head, width: CHART_WIDTH_PX, height: HEIGHT_PX, layer: layers } as unknown as ChartSpec;
-  // Panels are too short for a rotated y title each: the y axis is named once, under the title.
+  if (!hasPanels(rows)) return { ...head, width: CHART_WIDTH_PX, height: HEIGHT_PX, layer: layers } as unknown as ChartSpec;
   y.axis = { ...y.axis, title: null };
-  return {
-    ...head,
-    title: { ...head.title, subtitle: `y: ${plot.y.label}`, subtitleFontStyle: 'italic' },
-    facet: { row: { field: 'panel', type: 'nominal', sort: panels, header: { title: null, labelAngle: 0, labelAlign: 'left', labelAnchor: 'start', labelOrient: 'top', labelLimit: 0 } } },
-    spec: { width: CHART_WIDTH_PX, height: PANEL_HEIGHT_PX, layer: layers },
-    ...(plot.panelY === 'independent' ? { resolve: { scale: { y: 'independent' } } } : {}),
-  } as unknown as ChartSpec;
+  return facetedSpec(plot, rows, { layer: layers });
 }
 
 /** The Vega-Lite specification of a plot, its data inline. */

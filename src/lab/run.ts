@@ -38,7 +38,6 @@ export async function runScenario(
   const started = performance.now();
   const result = await scenario.run(params as ParamValues<ParamSpecs>, {
     seed,
-    smoke,
     progress: (done, total, label) => options.onProgress?.(done, total, label),
   });
   checkResult(scenario.name, result);

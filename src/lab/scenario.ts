@@ -13,9 +13,12 @@
  *
  * A run is deterministic for a given seed (ctx.seed), except tables and plots marked `timing`, whose
  * figures come from the wall clock, and those marked `scheduling`, whose figures depend on how
- * concurrent hardware interleaved (which GPU warp's atomic landed first). A smoke run (ctx.smoke) is
- * a quick check: the scenario's `smoke` values replace the defaults of the parameters the user did
- * not pass, so the parameters reported are the ones used.
+ * concurrent hardware interleaved (which GPU warp's atomic landed first). A smoke run is a quick
+ * check: the scenario's `smoke` values replace the defaults of the parameters the user did not pass,
+ * so the parameters reported are the ones used. run() is not told that it is a smoke run (the
+ * context has no such flag): whatever a smoke run shrinks must be a parameter with a smoke value,
+ * so a parameter the user passed is honoured and what is reported is what ran
+ * (test/lab/scenarios.test.ts runs each scenario's smoke parameters without --smoke and compares).
  */
 
 interface ParamBase<T> {
@@ -60,6 +63,8 @@ export interface StringParam extends ParamBase<string> {
   kind: 'string';
   /** A path to a file the run reads: the command line checks it can be read before running. */
   file?: boolean;
+  /** What such a file holds, named in the error that refuses one ('the output of …'). */
+  fileHolds?: string;
 }
 export type ParamSpec = IntParam | NumberParam | SizeParam | EnumParam | BoolParam | NumberListParam | StringParam;
 export type ParamSpecs = Record<string, ParamSpec>;
@@ -78,8 +83,6 @@ export type ParamValues<P extends ParamSpecs> = { [K in keyof P]: ValueOf<P[K]> 
 export interface RunContext {
   /** Seeds every PRNG of the run. */
   readonly seed: number;
-  /** A quick, shrunken run that checks the scenario works (CI), not one whose figures mean much. */
-  readonly smoke: boolean;
   /** Reports progress; the CLI shows it on stderr (one line per phase when stderr is not a terminal). */
   progress(done: number, total: number, label?: string): void;
 }
@@ -115,7 +118,9 @@ export interface Series {
   style?: 'line' | 'points' | 'dashed';
   /**
    * Plots whose series carry a panel are drawn as small multiples, one panel per name, sharing the
-   * axes: series that would coincide in one panel (a design on its ideal) each stay visible.
+   * axes: series that would coincide in one panel (a design on its ideal) each stay visible. Bar
+   * plots with panels stand their bars up, the categories along the bottom of each panel (short
+   * names: rounds, sizes), the series side by side in each category's band.
    */
   panel?: string;
 }
@@ -124,6 +129,8 @@ export interface Axis {
   log?: boolean;
   /** How tick labels read: plain numbers (default), binary byte units, or percent of 1. */
   format?: 'number' | 'bytes' | 'percent';
+  /** The values are counts: ticks at whole numbers only (no 0.5 events). */
+  integer?: boolean;
 }
 /**
  * A plot is data, not drawing: lab/chart.ts turns it into a Vega-Lite specification, which the

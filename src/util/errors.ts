@@ -21,3 +21,23 @@ export class InvariantError extends KmemError {
 export class ArgumentError extends KmemError {
   override name = 'ArgumentError';
 }
+
+/** Why a path could not be used, in words, from a Node file-system error's code (ENOENT → 'no such file or directory'). */
+export function fileErrorReason(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  switch (code) {
+    case 'ENOENT':
+      return 'no such file or directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'ENOTDIR':
+      return 'a component of the path is not a directory';
+    case 'EROFS':
+      return 'a read-only file system';
+    case 'EISDIR':
+      return 'a directory: expected a file';
+    default:
+      return typeof code === 'string' ? code : error instanceof Error ? error.message : String(error);
+  }
+}

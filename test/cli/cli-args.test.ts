@@ -108,6 +108,21 @@ test('a negative number after an option is its value, refused by that option\'s 
   await refused(['run', 'secrets', '--seed'], /--seed needs a value \(N\)/);
 });
 
+test('a --native-report that is missing, a directory or not a native report is refused before thp-tlb runs, naming the path and what it should hold', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kmem-native-'));
+  try {
+    // Refused by the command line before the run starts (no 'running' line: refused() wants one line).
+    const holds = 'expected the output of npm run -s bench:native-tlb -- --json > native\\.json';
+    await refused(['run', 'thp-tlb', '--smoke', '--native-report', join(dir, 'missing.json')], new RegExp(`^kmem: run thp-tlb: --native-report: cannot read \\S+missing\\.json \\(no such file or directory\\); ${holds}\\n$`));
+    await refused(['run', 'thp-tlb', '--smoke', '--native-report', dir], new RegExp(`^kmem: run thp-tlb: --native-report: cannot read \\S+ \\(a directory: expected a file\\); ${holds}\\n$`));
+    // A file that is not one: refused by the run's first step, before any walk (one line, exit 2).
+    writeFileSync(join(dir, 'bad.json'), 'walks: 3');
+    await refused(['run', 'thp-tlb', '--smoke', '-q', '--native-report', join(dir, 'bad.json')], new RegExp(`^kmem: \\S+bad\\.json: not JSON \\([^)]*\\); ${holds}\\n$`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('failures while running are one line with exit 1 (an unwritable report, an empty trace); a missing trace is refused before running', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'kmem-trace-'));
   try {
@@ -191,6 +206,24 @@ test('--smoke uses the scenario\'s small values, never over a parameter the user
   const boot = await kmem('boot', '--ram-bytes', '32MiB', '--no-group-by-mobility');
   assert.equal(boot.status, 0);
   assert.match(boot.stdout, /^RAM 32 MiB/);
+});
+
+test('--smoke honours a parameter the user passed above the smoke value, and reports what ran (thp-tlb, fork-during-dma)', async () => {
+  // thp-tlb once ran min(--dataset-bytes, 16 MiB) and min(--rounds, 4) under --smoke and printed
+  // what was passed; fork-during-dma ran min(--ops, 2000).
+  const thp = await kmem('run', 'thp-tlb', '--smoke', '-q', '--dataset-bytes', '32MiB', '--rounds', '5');
+  assert.equal(thp.status, 0, thp.stderr);
+  assert.match(thp.stdout, /^Parameters used: --dataset-bytes 32MiB --accesses 40000 --max-size-bytes 16MiB --fragmented-ram-bytes 32MiB --rounds 5 .*--smoke$/m);
+  assert.match(thp.stdout, /^\* 32 MiB dataset, 40000 loads per walk/m);
+  assert.match(thp.stdout, /^\* Fragmented 32 MiB machine, 5 rounds of 4 MiB/m);
+  const fork = await kmem('run', 'fork-during-dma', '--smoke', '-q', '--ops', '3000', '--json');
+  assert.equal(fork.status, 0, fork.stderr);
+  const run = JSON.parse(fork.stdout) as { params: Record<string, unknown>; result: { tables: { title: string }[] } };
+  assert.equal(run.params.ops, 3000);
+  assert.match(run.result.tables[0]?.title ?? '', /^3000 operations,/);
+  const smoke = JSON.parse((await kmem('run', 'fork-during-dma', '--smoke', '-q', '--json')).stdout) as typeof run;
+  assert.equal(smoke.params.ops, 2000, 'the smoke value where --ops is not given');
+  assert.match(smoke.result.tables[0]?.title ?? '', /^2000 operations,/);
 });
 
 test("Dawn's adapter warnings are the only lines the stderr filter drops", () => {

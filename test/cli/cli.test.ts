@@ -71,7 +71,7 @@ test('kmem report writes an HTML report with SVG charts, printing each summary',
   }
 });
 
-test('kmem boot prints the /proc files of a fresh kernel', () => {
+test('kmem boot prints the /proc files of a fresh kernel, its virtual memory made: meminfo, vmstat, and the VM caches in slabinfo', () => {
   const { status, stdout } = kmem('boot', '--ram-bytes', '32MiB');
   assert.equal(status, 0);
   assert.match(stdout, /Node 0, zone {6}DMA/);
@@ -81,8 +81,20 @@ test('kmem boot prints the /proc files of a fresh kernel', () => {
   assert.match(stdout, /lock_stat version 0\.4/);
   const table = (stdout.split('\n').find((l) => l.trim().startsWith('slab table:')) ?? '').trim().split(/\s+/);
   assert.ok(Number(table[6]) > 0, `the slab table lock's acquisitions, from: ${table.join(' ')}`);
+  // The kernel as the command leaves it: booted, and its virtual memory made (as Linux's start_kernel
+  // makes init_mm and the VM's caches), with the CLI's defaults: a slot per host CPU.
+  const kernel = Kernel.boot({ ramBytes: '32MiB' });
+  const vm = kernel.vm;
+  // /proc/meminfo and /proc/vmstat, as the kernel renders them (src/mm/vm/proc.ts).
+  assert.ok(stdout.includes(`\n/proc/meminfo:\n${vm.meminfo()}`), 'the /proc/meminfo of the booted kernel');
+  assert.ok(stdout.includes(`\n/proc/vmstat:\n${vm.vmstat()}`), 'the /proc/vmstat of the booted kernel');
+  assert.match(stdout, /^MemTotal: +\d+ kB$/m);
+  assert.match(stdout, /^nr_free_pages \d+$/m);
+  // Linux's slabinfo always has the VM's caches: vm_area_struct (32 bytes here) and mm_struct (128).
+  const slabinfo = (name: string): string[] => (stdout.split('\n').find((l) => l.startsWith(`${name} `)) ?? '').trim().split(/\s+/);
+  assert.equal(slabinfo('vm_area_struct')[3], '32');
+  assert.equal(slabinfo('mm_struct')[3], '128');
   // /proc/zoneinfo's pagesets: per zone, per CPU slot, count, high and batch as the kernel has them.
-  const kernel = Kernel.boot({ ramBytes: '32MiB' }); // the CLI's defaults: a slot per host CPU
   const section = stdout.slice(stdout.indexOf('/proc/zoneinfo (pagesets):'));
   assert.ok(section.length > 0, 'a pagesets section');
   const want = kernel.pages.pagesets();

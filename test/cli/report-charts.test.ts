@@ -62,14 +62,17 @@ async function checkChart(plot: Plot): Promise<void> {
   for (const label of [...legend, ...texts(all, 'axis-label')]) assert.ok(!label.includes('…'), `${where}: '${label}' is truncated`);
 
   if (plot.kind === 'bar') {
-    const y = view.scale('y') as unknown as ((v: string) => number) & { bandwidth(): number };
+    // Bars lie along a band of the y axis, or, in panels, stand in a band of the x axis.
+    const standing = plot.series.some((s) => s.panel !== undefined);
+    const band = view.scale(standing ? 'x' : 'y') as unknown as ((v: string) => number) & { bandwidth(): number };
     const rects = items.filter((i) => i.marktype === 'rect');
     assert.equal(rects.length, shown.reduce((n, s) => n + s.points.length, 0), `${where}: one bar per point`);
     for (const bar of rects) {
       const category = String(bar.datum?.x);
-      const top = y(category);
-      assert.ok(Number.isFinite(top), `${where}: category '${category}' has a band`);
-      assert.ok((bar.y ?? NaN) >= top - 0.5 && (bar.y ?? NaN) + (bar.height ?? NaN) <= top + y.bandwidth() + 0.5, `${where}: bar of '${category}' outside its band`);
+      const start = band(category);
+      const [from, size] = standing ? [bar.x ?? NaN, bar.width ?? NaN] : [bar.y ?? NaN, bar.height ?? NaN];
+      assert.ok(Number.isFinite(start), `${where}: category '${category}' has a band`);
+      assert.ok(from >= start - 0.5 && from + size <= start + band.bandwidth() + 0.5, `${where}: bar of '${category}' outside its band`);
       const expected = plot.categories === undefined && plot.series.every((s) => s.points.length === 1) ? bar.datum?.series : undefined;
       if (expected !== undefined) assert.equal(category, expected, `${where}: one-point series sit at their own category`);
     }
@@ -132,6 +135,35 @@ test('the checks catch what went wrong before: exponent tick labels, a missing s
   const svg = await renderChartSvg(log);
   assert.match(svg, /<title>[^<]*<\/title>/, 'marks carry tooltips');
   assert.doesNotMatch(svg, /…/);
+});
+
+test('bars in panels stand in their category\'s band, equal counts side by side, and a count axis ticks whole numbers only', async () => {
+  const plot: Plot = {
+    id: 'rounds',
+    title: 'Per round',
+    kind: 'bar',
+    x: { label: 'round' },
+    y: { label: 'events', integer: true },
+    categories: ['1', '2', '3'],
+    series: ['mode A', 'mode B'].flatMap((panel) => [
+      { label: 'huge', panel, points: [[0, 2], [1, 1], [2, 0]] as [number, number][] },
+      { label: 'fallback', panel, points: [[0, 0], [1, 1], [2, 2]] as [number, number][] },
+    ]),
+  };
+  await checkChart(plot);
+  const view = await chartView(plot);
+  assert.deepEqual(view.scale('x').domain(), ['1', '2', '3']);
+  const all = marks((view.scenegraph() as unknown as { root: SceneItem }).root);
+  const bars = all.filter((m) => m.role === 'mark' && m.marktype === 'rect').flatMap((m) => m.items ?? []);
+  // Round 2 has one of each in each panel: two bars of the same height, neither over the other.
+  const round2 = bars.filter((b) => b.datum?.x === '2' && b.datum.panel === 'mode A');
+  assert.equal(round2.length, 2);
+  assert.equal(Math.round(round2[0]?.height ?? NaN), Math.round(round2[1]?.height ?? NaN));
+  assert.ok(Math.abs((round2[0]?.x ?? 0) - (round2[1]?.x ?? 0)) >= (round2[0]?.width ?? 0) - 0.5, 'side by side');
+  const labels = texts(all, 'axis-label');
+  assert.ok(labels.length > 0);
+  for (const label of labels) assert.match(label, /^\d+$/, `tick label '${label}': whole numbers only (rounds and counts)`);
+  assert.deepEqual(texts(all, 'legend-label'), ['huge', 'fallback']);
 });
 
 for (const scenario of SCENARIOS) {

@@ -4,7 +4,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runScenario } from '../../src/lab/run.ts';
-import { coverageOf, fragmentedTimeline, thpTlb } from '../../src/lab/scenarios/thp-tlb.ts';
+import { FRAGMENTED_MODES, coverageOf, fragmentMachine, fragmentedTimeline, thpTlb, walkAnswer } from '../../src/lab/scenarios/thp-tlb.ts';
+import type { FragmentedMode, WalkRow } from '../../src/lab/scenarios/thp-tlb.ts';
+import { Kernel } from '../../src/mm/kernel.ts';
+import type { Series } from '../../src/lab/scenario.ts';
+import { NR_PAGE_ORDERS } from '../../src/mm/types.ts';
+import { ArgumentError } from '../../src/util/errors.ts';
 
 const MiB = 1 << 20;
 
@@ -35,6 +40,25 @@ test('thp-tlb: 2 MiB pages cut random-access STLB misses and cycles by far; the 
     const seq = row('4 KiB pages', preset, 'sequential');
     assert.equal(seq.l1Misses, Math.ceil((60000 * 64) / 4096));
   }
+  // The answer is a sentence from these walks (Skylake, random), not the summary's heading.
+  const sky = (config: string) => row(config, 'skylake', 'random') as { cyclesPerAccess: number; stlbMisses: number; coverage: number };
+  const [s4k, s2m, sGlibc] = [sky('4 KiB pages'), sky('2 MiB pages, aligned'), sky('glibc malloc (misaligned)')];
+  assert.notEqual(run.result.answer, run.result.summary[0]);
+  const times = (a: number, b: number): string => (a / b).toFixed(a / b < 10 ? 2 : 1);
+  assert.equal(
+    run.result.answer,
+    `Random loads over 32 MiB on modelled Skylake TLBs take ${s2m.cyclesPerAccess.toFixed(1)} cycles each through aligned 2 MiB pages: ` +
+      `${times(s4k.cyclesPerAccess, s2m.cyclesPerAccess)}× fewer than through 4 KiB pages (${s4k.cyclesPerAccess.toFixed(1)}) and ` +
+      `${times(sGlibc.cyclesPerAccess, s2m.cyclesPerAccess)}× fewer than through the misaligned glibc malloc (${sGlibc.cyclesPerAccess.toFixed(1)}, ${(sGlibc.coverage * 100).toFixed(1)} % of it in huge pages), ` +
+      `with ${((s2m.stlbMisses * 1000) / 60000).toFixed(1)} STLB misses per 1000 loads against ${((s4k.stlbMisses * 1000) / 60000).toFixed(1)} and ${((sGlibc.stlbMisses * 1000) / 60000).toFixed(1)}.`,
+  );
+  assert.match(run.result.answer, /: \d+\.\d+× fewer than through 4 KiB pages \(\d+\.\d\) and 1\.\d\d× fewer than through the misaligned glibc malloc/);
+  // Where the misaligned malloc costs what aligned pages cost (128 MiB: 10.0 and 10.0), the answer says so.
+  const walks128 = ['4 KiB pages', '2 MiB pages, aligned', 'glibc malloc (misaligned)'].map((config, i): WalkRow => ({
+    config: config as WalkRow['config'], preset: 'skylake', pattern: 'random', accesses: 1000, l1Misses: 0, stlbMisses: [953, 0, 0][i] ?? 0, walks: 0, walkCycles: 0, faults: 0,
+    coverage: [0, 1, 0.984][i] ?? 0, cyclesPerAccess: [50.3, 10.0, 10.01][i] ?? 0,
+  }));
+  assert.match(walkAnswer(walks128, 128 * MiB), /take 10\.0 cycles each through aligned 2 MiB pages: 5\.03× fewer than through 4 KiB pages \(50\.3\) and about as many as through the misaligned glibc malloc \(10\.0, 98\.4 % of it in huge pages\), with 0\.0 STLB misses per 1000 loads against 953\.0 and 0\.0\.$/);
   // The coverage plot: one series per malloc and alignment policy, a point per size up to
   // maxSizeBytes (4 MiB here: 2, 3 and 4 MiB; 3 MiB is not a multiple of 2 MiB), each the
   // coverage that coverageOf() measures for it.
@@ -46,6 +70,32 @@ test('thp-tlb: 2 MiB pages cut random-access STLB misses and cycles by far; the 
     assert.deepEqual(series.points.map(([x]) => x), [2, 3, 4], series.label);
     for (const [x, y] of series.points) assert.equal(y, coverageOf(policy, which, x * MiB), `${series.label} at ${x} MiB`);
   }
+  // The fragmented machine, per round and per mode: the table and the bar plot hold each round's
+  // THP faults given a huge page, those that fell back and khugepaged's collapses, as fragmentedTimeline
+  // counts them (32 MiB, 2 rounds of 4 MiB).
+  const rounds = run.result.tables.find((t) => t.id === 'fragmented-rounds');
+  const faults = run.result.plots.find((p) => p.id === 'fragmented-faults');
+  assert.ok(rounds !== undefined && faults !== undefined);
+  assert.equal(faults.kind, 'bar');
+  assert.deepEqual(faults.categories, ['1', '2']);
+  assert.equal(faults.series.length, 3 * FRAGMENTED_MODES.length);
+  for (const mode of FRAGMENTED_MODES) {
+    const expected = fragmentedTimeline(mode, 32 * MiB, 2, 4 * MiB);
+    assert.deepEqual(
+      rounds.rows.filter((r) => r.mode === mode).map((r) => [r.round, r.hugeFaults, r.fallbackFaults, r.collapses, r.coverage]),
+      expected.map((r) => [r.round, r.hugeFaults, r.fallbackFaults, r.collapses, r.coverage]),
+      mode,
+    );
+    const inPanel: Series[] = faults.series.filter((s) => s.panel === mode);
+    const pointsOf = (label: RegExp): Series['points'] | undefined => inPanel.find((s) => label.test(s.label))?.points;
+    assert.deepEqual(pointsOf(/thp_fault_alloc/), expected.map((r, i) => [i, r.hugeFaults]), mode);
+    assert.deepEqual(pointsOf(/thp_fault_fallback/), expected.map((r, i) => [i, r.fallbackFaults]), mode);
+    assert.deepEqual(pointsOf(/thp_collapse_alloc/), expected.map((r, i) => [i, r.collapses]), mode);
+  }
+  // Something happens in each kind of event: the plot is not all zeroes.
+  for (const label of [/thp_fault_alloc/, /thp_fault_fallback/, /thp_collapse_alloc/]) {
+    assert.ok(faults.series.some((s) => label.test(s.label) && s.points.some(([, y]) => y > 0)), String(label));
+  }
 });
 
 test('thp-tlb coverage: glibc gets huge pages for whole 2 MiB ranges only, and Linux 6.12 does not align its mmap chunks (size + header is never a multiple of 2 MiB); the hugepage-aware malloc is always covered', () => {
@@ -56,7 +106,7 @@ test('thp-tlb coverage: glibc gets huge pages for whole 2 MiB ranges only, and L
   assert.equal(coverageOf('none', 'hugepage-aware', 3 * MiB), 1);
 });
 
-test('thp-tlb on a fragmented machine: no compaction gets no huge page, direct compaction all, kcompactd some later, khugepaged collapses what fell back', () => {
+test('thp-tlb on a fragmented 32 MiB machine: no compaction gets no huge page, direct compaction all, kcompactd some later, khugepaged collapses what fell back', () => {
   const last = (mode: Parameters<typeof fragmentedTimeline>[0]) => fragmentedTimeline(mode, 32 * MiB, 4, 4 * MiB).at(-1);
   const none = last('no compaction');
   const direct = last('direct compaction');
@@ -64,11 +114,65 @@ test('thp-tlb on a fragmented machine: no compaction gets no huge page, direct c
   const collapsed = last('khugepaged');
   assert.ok(none !== undefined && direct !== undefined && deferred !== undefined && collapsed !== undefined);
   assert.equal(none.coverage, 0);
+  assert.equal(none.faultAlloc, 0);
   assert.equal(none.faultFallback, 8);
   assert.equal(direct.coverage, 1);
   assert.equal(direct.faultFallback, 0);
   assert.ok(deferred.coverage > 0 && deferred.coverage < 1, JSON.stringify(deferred));
   assert.ok(collapsed.faultFallback > 0 && collapsed.coverage === 1, JSON.stringify(collapsed));
+});
+
+test('thp-tlb on the default fragmented machine (128 MiB, 12 rounds), round by round, as docs/vm.md tells it', () => {
+  const ramBytes = thpTlb.params.fragmentedRamBytes.default;
+  const rounds = thpTlb.params.rounds.default;
+  assert.equal(ramBytes, 128 * MiB);
+  assert.equal(rounds, 12);
+  // After fragmentMachine, four 2 MiB blocks are still free at 128 MiB, none at 32 MiB.
+  const freeHugeBlocks = (bytes: number): number => {
+    const kernel = Kernel.boot({ ramBytes: bytes });
+    fragmentMachine(kernel);
+    let blocks = 0;
+    for (const zone of kernel.pages.zones) for (let order = 9; order < NR_PAGE_ORDERS; order++) blocks += zone.nrFree(order) * 2 ** (order - 9);
+    return blocks;
+  };
+  assert.equal(freeHugeBlocks(ramBytes), 4);
+  assert.equal(freeHugeBlocks(32 * MiB), 0);
+  const timeline = (mode: FragmentedMode) => fragmentedTimeline(mode, ramBytes, rounds, 4 * MiB);
+  const each = (n: number, value: number): number[] => Array.from({ length: n }, () => value);
+  // Every round's two THP faults either get a huge page or fall back; the per-round counts add up to
+  // vmstat's counters.
+  const checked = (mode: FragmentedMode) => {
+    const t = timeline(mode);
+    assert.equal(t.length, rounds);
+    let alloc = 0;
+    let fallback = 0;
+    let collapses = 0;
+    for (const r of t) {
+      assert.equal(r.hugeFaults + r.fallbackFaults, 2, `${mode}, round ${r.round}`);
+      alloc += r.hugeFaults;
+      fallback += r.fallbackFaults;
+      collapses += r.collapses;
+      assert.deepEqual([r.faultAlloc, r.faultFallback, r.collapseAlloc], [alloc, fallback, collapses], `${mode}, round ${r.round}: cumulative`);
+    }
+    return t;
+  };
+  // defrag=never: the four free blocks go to the first four faults; every later one falls back.
+  const none = checked('no compaction');
+  assert.deepEqual(none.map((r) => r.hugeFaults), [2, 2, ...each(10, 0)]);
+  assert.deepEqual([none.at(-1)?.faultAlloc, none.at(-1)?.faultFallback, none.at(-1)?.coverage], [4, 20, 4 / 24]);
+  assert.ok(none.every((r) => r.collapses === 0));
+  // defrag=always: every fault.
+  assert.deepEqual(checked('direct compaction').map((r) => r.hugeFaults), each(12, 2));
+  // defer: once the free blocks are gone, kcompactd after each round gives one of the next two faults a huge page.
+  const deferred = checked('kcompactd');
+  assert.deepEqual(deferred.map((r) => r.hugeFaults), [2, 2, 0, ...each(9, 1)]);
+  assert.deepEqual([deferred.at(-1)?.faultAlloc, deferred.at(-1)?.faultFallback], [13, 11]);
+  assert.equal(deferred.at(-1)?.coverage.toFixed(2), '0.54');
+  // khugepaged collapses every range that fell back; its compaction leaves a block for one fault per round from round 5.
+  const collapsed = checked('khugepaged');
+  assert.deepEqual(collapsed.map((r) => r.collapses), collapsed.map((r) => r.fallbackFaults));
+  assert.deepEqual(collapsed.map((r) => r.hugeFaults), [2, 2, 0, 0, ...each(8, 1)]);
+  assert.deepEqual([collapsed.at(-1)?.faultAlloc, collapsed.at(-1)?.faultFallback, collapsed.at(-1)?.collapseAlloc, collapsed.at(-1)?.coverage], [12, 12, 12, 1]);
 });
 
 test('thp-tlb shows the measured native 4K/2M ratio beside the modelled one when a native report is given, and says so when none is', async () => {
@@ -100,8 +204,18 @@ test('thp-tlb shows the measured native 4K/2M ratio beside the modelled one when
     writeFileSync(file, JSON.stringify({ native: null, skipped: 'no C compiler', ghz: null }));
     const skipped = (await runScenario(thpTlb, { ...params, nativeReport: file }, { seed: 1 })).result.tables.find((t) => t.id === 'native');
     assert.match(skipped?.note ?? '', /no measurement \(no C compiler\)/);
+    // A file that is not a report, or no file: an ArgumentError naming the path and what it should
+    // hold, from the run's first step (no progress reported: nothing was walked).
+    let progressed = 0;
+    const onProgress = (): void => void progressed++;
     writeFileSync(file, '{"native": {"ratio": "fast"}}');
-    await assert.rejects(runScenario(thpTlb, { ...params, nativeReport: file }, { seed: 1 }), /expected \{ native/);
+    await assert.rejects(runScenario(thpTlb, { ...params, nativeReport: file }, { seed: 1, onProgress }), /expected \{ native/);
+    const missing = join(dir, 'missing.json');
+    await assert.rejects(
+      runScenario(thpTlb, { ...params, nativeReport: missing }, { seed: 1, onProgress }),
+      (e: unknown) => e instanceof ArgumentError && e.message === `${missing}: cannot read (no such file or directory); expected the output of npm run -s bench:native-tlb -- --json > native.json`,
+    );
+    assert.equal(progressed, 0, 'refused before the walks');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

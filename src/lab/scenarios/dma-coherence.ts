@@ -154,9 +154,9 @@ export const dmaCoherence = defineScenario({
     packets: { kind: 'int', default: 64, min: RING + 1, max: 100_000, description: 'packets received per design and size (8 buffers rotate)' },
     preset: { kind: 'enum', values: CACHE_PRESET_NAMES, default: 'skylake' as CachePresetName, description: 'CPU cache geometry and costs' },
   },
+  smoke: { bufferSizes: [256, 1024], packets: 3 * RING },
   run(params, ctx) {
-    const sizes = ctx.smoke ? params.bufferSizes.filter((s) => s <= 2048).slice(0, 2) : params.bufferSizes;
-    const packets = ctx.smoke ? Math.min(params.packets, 3 * RING) : params.packets;
+    const { bufferSizes: sizes, packets } = params;
     for (const s of sizes) assert(Number.isInteger(s) && s % 256 === 0, () => `dma-coherence: buffer size ${s}: expected a multiple of 256 bytes`);
     const runs: DmaRunResult[] = [];
     let done = 0;

@@ -22,8 +22,9 @@ export const forkDuringDma = defineScenario({
     bufferPages: { kind: 'int', default: 8, min: 1, max: 256, description: 'pages in the receive buffer' },
     ramBytes: { kind: 'size', default: 32 << 20, min: 16 << 20, max: 1 << 30, multipleOf: PAGE_SIZE, description: 'RAM of the emulated machine' },
   },
+  smoke: { ops: 2_000 },
   run(params, ctx) {
-    const ops = ctx.smoke ? Math.min(params.ops, 2_000) : params.ops;
+    const { ops } = params;
     const runs: ForkDmaResult[] = [];
     FORK_DMA_POLICIES.forEach((policy, i) => {
       runs.push(runForkDma({ policy, seed: ctx.seed, ops, bufferPages: params.bufferPages, ramBytes: params.ramBytes }));

@@ -77,11 +77,11 @@ interface Setup {
   timestamps: boolean;
 }
 
-/** 1, 2, 3, 4, 6, 8, 12, … up to and including `size`. */
-function activePoints(size: number, smoke: boolean): number[] {
-  const points = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64].filter((a) => a <= size);
+/** The sweep's points: the asked-for active lanes per warp up to `size`, ascending, and `size` itself (a whole warp). */
+function activePoints(size: number, asked: readonly number[]): number[] {
+  const points = [...new Set(asked)].filter((a) => a <= size).sort((a, b) => a - b);
   if (!points.includes(size)) points.push(size);
-  return smoke ? [...new Set([1, Math.max(1, size >> 1), size])] : points;
+  return points;
 }
 
 export const gpuWarpSlab = defineScenario({
@@ -107,8 +107,16 @@ export const gpuWarpSlab = defineScenario({
     freeShare: { kind: 'number', default: 0.25, min: 0, max: 1, description: 'share of live objects freed after each churn pass' },
     aggregation: { kind: 'enum', values: ['auto', 'workgroup'] as const, default: 'auto', description: "'auto': subgroups where the adapter has them; 'workgroup' forces the fallback path" },
     workgroupSize: { kind: 'int', default: 64, min: 8, max: 256, description: 'lanes per workgroup' },
+    sweepActiveLanes: {
+      kind: 'numbers',
+      default: [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64],
+      min: 1,
+      max: 128,
+      multipleOf: 1,
+      description: 'active lanes per warp at the points of the sweep (those above the warp size are left out; a whole warp is always a point)',
+    },
   },
-  smoke: { lanes: 1024, arenaBytes: 64 << 10, passes: 4 },
+  smoke: { lanes: 1024, arenaBytes: 64 << 10, passes: 4, sweepActiveLanes: [1, 4] },
   check: (p) =>
     p.objectBytes % 4 !== 0
       ? `--object-bytes ${p.objectBytes} is not a multiple of 4`
@@ -164,7 +172,7 @@ export const gpuWarpSlab = defineScenario({
             timestamps: accelerator.timestamps,
           };
           const run = await churn(churner, streams, params.freeShare, ctx.seed, (p) => ctx.progress(d * 2 * passes + p, WARP_DESIGNS.length * 2 * passes, design));
-          run.sweep = await sweep(sweeper, activePoints(sweeper.warpLanes, ctx.smoke), lanes, ctx.seed);
+          run.sweep = await sweep(sweeper, activePoints(sweeper.warpLanes, params.sweepActiveLanes), lanes, ctx.seed);
           runs.push(run);
         } finally {
           sweeper.destroy();

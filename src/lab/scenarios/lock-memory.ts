@@ -38,11 +38,11 @@ export const lockMemory = defineScenario({
     csLoads: { kind: 'int', default: 400, min: 0, max: 1_000_000, description: 'work inside the critical section (shared-memory loads)' },
     outsideLoads: { kind: 'int', default: 400, min: 0, max: 1_000_000, description: 'work between two acquisitions (loads)' },
   },
+  smoke: { workers: [2], durationMs: 30 },
   async run(params, ctx) {
     // Worker threads are Node's (node:worker_threads): loaded here, so the registry stays browser-safe.
     const { ContenderPool, runLockContention } = await import('../workloads/lock-run.ts');
-    const counts = ctx.smoke ? [2] : params.workers;
-    const durationMs = ctx.smoke ? Math.min(params.durationMs, 30) : params.durationMs;
+    const { workers: counts, durationMs } = params;
     const rows: Row[] = [];
     let done = 0;
     // The runs share their worker threads (a pool): starting a worker costs more than a run lasts.

@@ -23,7 +23,7 @@ import { bindCpu } from '../../mm/vm/cpu-binding.ts';
 import { THP_ALIGN_POLICIES, setThpSettings } from '../../mm/vm/thp-settings.ts';
 import type { ThpAlignPolicy } from '../../mm/vm/thp-settings.ts';
 import type { AddressSpace } from '../../mm/vm/mm-struct.ts';
-import { PMD_SIZE } from '../../mm/vm/types.ts';
+import { MAP, PMD_SIZE, PROT } from '../../mm/vm/types.ts';
 import { Prng } from '../../util/prng.ts';
 import { formatBytes } from '../../util/units.ts';
 import { defineScenario } from '../scenario.ts';
@@ -40,6 +40,8 @@ const CONFIGS = ['4 KiB pages', '2 MiB pages, aligned', 'glibc malloc (misaligne
 type Config = (typeof CONFIGS)[number];
 const PATTERNS = ['sequential', 'random'] as const;
 const SIZES_MIB = [2, 3, 4, 5, 8, 12.5, 16, 31, 32, 64, 100, 128, 129, 256];
+/** What the workload maps and writes each round on the fragmented machine: two THP faults. */
+const ROUND_BYTES = 2 * PMD_SIZE;
 
 export interface WalkRow {
   config: Config;
@@ -135,6 +137,40 @@ function runWalk(dataset: Dataset, preset: PresetName, pattern: (typeof PATTERNS
   };
 }
 
+/** The random walk of `config` on the Skylake model: the one the answer and the summary quote. */
+function skylakeRandom(rows: readonly WalkRow[], config: Config): WalkRow {
+  const row = rows.find((r) => r.config === config && r.preset === 'skylake' && r.pattern === 'random');
+  if (row === undefined) throw new InvariantError(`thp-tlb: no random walk of '${config}' on the Skylake model; expected one per configuration`);
+  return row;
+}
+
+function stlbMissesPer1000(row: WalkRow): number {
+  return (row.stlbMisses * 1000) / row.accesses;
+}
+
+/**
+ * The scenario's answer, from its random walks on the Skylake model: how many times fewer cycles per
+ * load aligned 2 MiB pages take than 4 KiB pages and than the misaligned glibc malloc, and the STLB
+ * misses per 1000 loads of each.
+ */
+export function walkAnswer(rows: readonly WalkRow[], datasetBytes: number): string {
+  const small = skylakeRandom(rows, '4 KiB pages');
+  const huge = skylakeRandom(rows, '2 MiB pages, aligned');
+  const glibc = skylakeRandom(rows, 'glibc malloc (misaligned)');
+  // "N× fewer than", or "about as many as" where the two differ by less than the digits shown.
+  const fewer = (row: WalkRow): string => {
+    const ratio = row.cyclesPerAccess / huge.cyclesPerAccess;
+    return Math.abs(ratio - 1) < 0.005 ? 'about as many as' : `${ratio.toFixed(ratio < 10 ? 2 : 1)}× fewer than`;
+  };
+  const cycles = (row: WalkRow): string => row.cyclesPerAccess.toFixed(1);
+  const misses = (row: WalkRow): string => stlbMissesPer1000(row).toFixed(1);
+  return (
+    `Random loads over ${formatBytes(datasetBytes)} on modelled Skylake TLBs take ${cycles(huge)} cycles each through aligned 2 MiB pages: ` +
+    `${fewer(small)} through 4 KiB pages (${cycles(small)}) and ${fewer(glibc)} through the misaligned glibc malloc ` +
+    `(${cycles(glibc)}, ${(glibc.coverage * 100).toFixed(1)} % of it in huge pages), with ${misses(huge)} STLB misses per 1000 loads against ${misses(small)} and ${misses(glibc)}.`
+  );
+}
+
 /**
  * The modelled 4K/2M ratio of random loads beside the measured native one (bench/native-tlb.ts). The
  * model's translation cycles per load come from this run's random walks (cycles per load less the
@@ -206,44 +242,81 @@ export type FragmentedMode = (typeof FRAGMENTED_MODES)[number];
 
 export interface FragmentedRound {
   round: number;
+  /** /proc/vmstat's counters after the round (cumulative since boot). */
   faultAlloc: number;
   faultFallback: number;
+  collapseAlloc: number;
+  /** This round's events: THP faults given a huge page, THP faults that fell back to 4 KiB, khugepaged collapses. */
+  hugeFaults: number;
+  fallbackFaults: number;
+  collapses: number;
+  /** Huge-page coverage of everything the workload mapped so far. */
   coverage: number;
 }
 
+/** What fragmentMachine left: the other process and the pages it keeps (one in 64 of `pages`, from `base`). */
+export interface FragmentedMachine {
+  other: AddressSpace;
+  base: number;
+  pages: number;
+}
+
 /**
- * THP faults over time on a fragmented machine: most of RAM is first filled with 4 KiB pages of
- * another process, of which one in 64 stays (so no 2 MiB block is free). Then, each round, the
- * workload maps and writes `roundBytes` of 2 MiB-aligned memory, and the other process gives back a
- * share of what it holds. Modes: defrag=never (no compaction), defrag=always (direct compaction in
- * the fault), defrag=defer with kcompactd run after each round, and defrag=never with khugepaged
- * passes after each round collapsing what fell back.
+ * Fragments a fresh kernel's memory: another process (THP off) faults in 4 KiB pages for nine tenths
+ * of the free memory, then unmaps 63 of every 64, so the page it keeps sits in each 256 KiB of what
+ * it held. The tenth it never took stays free: on 32 MiB no 2 MiB block is left free, on the default
+ * 128 MiB four are (test/lab/thp-tlb.test.ts), which the first faults of fragmentedTimeline take.
+ */
+export function fragmentMachine(kernel: Kernel): FragmentedMachine {
+  const vm = kernel.vm;
+  setThpSettings(vm, { enabled: 'never' });
+  const other = vm.createAddressSpace();
+  const pages = Math.floor(kernel.pages.freePagesTotal * 0.9);
+  const base = other.mmap(0x40000000, pages * PAGE_SIZE, PROT.READ | PROT.WRITE, MAP.PRIVATE | MAP.ANONYMOUS);
+  for (let i = 0; i < pages; i++) other.writeByte(base + i * PAGE_SIZE, 1);
+  for (let i = 0; i < pages; i += 64) other.munmap(base + (i + 1) * PAGE_SIZE, 63 * PAGE_SIZE);
+  return { other, base, pages };
+}
+
+/**
+ * THP faults over time on a fragmented machine (fragmentMachine). Each round, the workload maps and
+ * writes `roundBytes` of 2 MiB-aligned memory, and the other process gives back a share of what it
+ * holds. Modes: defrag=never (no compaction), defrag=always (direct compaction in the fault),
+ * defrag=defer with kcompactd run after each round, and defrag=never with khugepaged passes after
+ * each round collapsing what fell back.
  */
 export function fragmentedTimeline(mode: FragmentedMode, ramBytes: number, rounds: number, roundBytes: number): FragmentedRound[] {
   const kernel = Kernel.boot({ ramBytes });
   const vm = kernel.vm;
-  setThpSettings(vm, { enabled: 'never', defrag: mode === 'direct compaction' ? 'always' : mode === 'kcompactd' ? 'defer' : 'never' });
-  const other = vm.createAddressSpace();
-  const pages = Math.floor(kernel.pages.freePagesTotal * 0.9);
-  const base = other.mmap(0x40000000, pages * 4096, 3, 0x22);
-  for (let i = 0; i < pages; i++) other.writeByte(base + i * 4096, 1);
-  for (let i = 0; i < pages; i += 64) other.munmap(base + (i + 1) * 4096, 63 * 4096);
-  setThpSettings(vm, { enabled: 'always' });
+  const { other, base, pages } = fragmentMachine(kernel);
+  setThpSettings(vm, { enabled: 'always', defrag: mode === 'direct compaction' ? 'always' : mode === 'kcompactd' ? 'defer' : 'never' });
   const mm = vm.createAddressSpace();
   const malloc = new HugepageAwareMalloc(mm);
   const out: FragmentedRound[] = [];
   const regions: number[] = [];
+  const counters = (): [number, number, number] => [vm.counter('thp_fault_alloc'), vm.counter('thp_fault_fallback'), vm.counter('thp_collapse_alloc')];
   for (let round = 1; round <= rounds; round++) {
+    const [allocBefore, fallbackBefore, collapseBefore] = counters();
     const ptr = malloc.malloc(roundBytes);
     regions.push(ptr);
-    for (let off = 0; off < roundBytes; off += 4096) mm.writeByte(ptr + off, round);
+    for (let off = 0; off < roundBytes; off += PAGE_SIZE) mm.writeByte(ptr + off, round);
     // The other process frees a share of its scattered survivors.
-    for (let i = (round - 1) * 64 * 4; i < pages && i < round * 64 * 4 * 2; i += 64) other.munmap(base + i * 4096, 4096);
+    for (let i = (round - 1) * 64 * 4; i < pages && i < round * 64 * 4 * 2; i += 64) other.munmap(base + i * PAGE_SIZE, PAGE_SIZE);
     if (mode === 'kcompactd') vm.kcompactd();
     if (mode === 'khugepaged') for (let pass = 0; pass < 4; pass++) vm.khugepaged();
     let covered = 0;
     for (const r of regions) covered += hugeCoverage(mm, r, roundBytes) * roundBytes;
-    out.push({ round, faultAlloc: vm.counter('thp_fault_alloc'), faultFallback: vm.counter('thp_fault_fallback'), coverage: covered / (regions.length * roundBytes) });
+    const [faultAlloc, faultFallback, collapseAlloc] = counters();
+    out.push({
+      round,
+      faultAlloc,
+      faultFallback,
+      collapseAlloc,
+      hugeFaults: faultAlloc - allocBefore,
+      fallbackFaults: faultFallback - fallbackBefore,
+      collapses: collapseAlloc - collapseBefore,
+      coverage: covered / (regions.length * roundBytes),
+    });
   }
   kernel.validate();
   return out;
@@ -263,13 +336,16 @@ export const thpTlb = defineScenario({
     nativeReport: {
       kind: 'string',
       default: '',
+      file: true,
+      fileHolds: `the output of ${NATIVE_REPORT_RECIPE}`,
       description: 'a file holding the output of npm run bench:native-tlb -- --json: its measured 4K/2M ratio is shown beside the model\'s',
     },
   },
+  smoke: { datasetBytes: 16 * MiB, accesses: 40_000, maxSizeBytes: 16 * MiB, fragmentedRamBytes: 32 * MiB, rounds: 4 },
   async run(params, ctx) {
-    const datasetBytes = ctx.smoke ? Math.min(params.datasetBytes, 16 * MiB) : params.datasetBytes;
-    const accesses = ctx.smoke ? Math.min(params.accesses, 40_000) : params.accesses;
-    const maxSize = ctx.smoke ? Math.min(params.maxSizeBytes, 16 * MiB) : params.maxSizeBytes;
+    // Read first: a path that is not a native report fails before the walks, not after them.
+    const native = params.nativeReport === '' ? null : (await import('../workloads/native-report-file.ts')).readNativeReport(params.nativeReport);
+    const { datasetBytes, accesses, maxSizeBytes: maxSize } = params;
     const rows: WalkRow[] = [];
     const total = CONFIGS.length * PRESETS.length * PATTERNS.length;
     for (const config of CONFIGS) {
@@ -287,17 +363,15 @@ export const thpTlb = defineScenario({
     for (const which of ['glibc', 'hugepage-aware'] as const) {
       for (const policy of THP_ALIGN_POLICIES) coverage[`${which}, ${policy}`] = sizes.map((b) => coverageOf(policy, which, b));
     }
-    const fragRam = ctx.smoke ? Math.min(params.fragmentedRamBytes, 32 * MiB) : params.fragmentedRamBytes;
-    const rounds = ctx.smoke ? Math.min(params.rounds, 4) : params.rounds;
-    const timelines = FRAGMENTED_MODES.map((mode) => ({ mode, rounds: fragmentedTimeline(mode, fragRam, rounds, 2 * PMD_SIZE) }));
-    const pick = (config: Config, pattern: string): WalkRow | undefined => rows.find((r) => r.config === config && r.preset === 'skylake' && r.pattern === pattern);
-    const small = pick('4 KiB pages', 'random');
-    const huge = pick('2 MiB pages, aligned', 'random');
-    const glibc = pick('glibc malloc (misaligned)', 'random');
+    const { fragmentedRamBytes: fragRam, rounds } = params;
+    const timelines = FRAGMENTED_MODES.map((mode) => ({ mode, rounds: fragmentedTimeline(mode, fragRam, rounds, ROUND_BYTES) }));
+    const small = skylakeRandom(rows, '4 KiB pages');
+    const huge = skylakeRandom(rows, '2 MiB pages, aligned');
+    const glibc = skylakeRandom(rows, 'glibc malloc (misaligned)');
     const summary = [
       `${formatBytes(datasetBytes)} dataset, ${accesses} loads per walk, modelled Skylake TLBs:`,
-      `random loads cost ${small?.cyclesPerAccess.toFixed(1)} cycles each through 4 KiB pages, ${huge?.cyclesPerAccess.toFixed(1)} through aligned 2 MiB pages, ${glibc?.cyclesPerAccess.toFixed(1)} through glibc malloc (huge-page coverage ${((glibc?.coverage ?? 0) * 100).toFixed(1)} %).`,
-      `STLB misses per 1000 random loads: ${(((small?.stlbMisses ?? 0) * 1000) / accesses).toFixed(0)} (4 KiB) vs ${(((huge?.stlbMisses ?? 0) * 1000) / accesses).toFixed(1)} (2 MiB aligned).`,
+      `random loads cost ${small.cyclesPerAccess.toFixed(1)} cycles each through 4 KiB pages, ${huge.cyclesPerAccess.toFixed(1)} through aligned 2 MiB pages, ${glibc.cyclesPerAccess.toFixed(1)} through glibc malloc (huge-page coverage ${(glibc.coverage * 100).toFixed(1)} %).`,
+      `STLB misses per 1000 random loads: ${stlbMissesPer1000(small).toFixed(0)} (4 KiB) vs ${stlbMissesPer1000(huge).toFixed(1)} (2 MiB aligned).`,
     ];
     const table: Table = {
       id: 'walks',
@@ -343,7 +417,7 @@ export const thpTlb = defineScenario({
     };
     const lastOf = (mode: FragmentedMode): FragmentedRound | undefined => timelines.find((t) => t.mode === mode)?.rounds.at(-1);
     summary.push(
-      `Fragmented ${formatBytes(fragRam)} machine, ${rounds} rounds of 4 MiB: huge-page coverage at the end ${FRAGMENTED_MODES.map((m) => `${((lastOf(m)?.coverage ?? 0) * 100).toFixed(0)} % (${m})`).join(', ')}.`,
+      `Fragmented ${formatBytes(fragRam)} machine, ${rounds} rounds of ${formatBytes(ROUND_BYTES)}: huge-page coverage at the end ${FRAGMENTED_MODES.map((m) => `${((lastOf(m)?.coverage ?? 0) * 100).toFixed(0)} % (${m})`).join(', ')}.`,
     );
     const timelinePlot: Plot = {
       id: 'fragmented-coverage',
@@ -361,16 +435,47 @@ export const thpTlb = defineScenario({
         { key: 'mode', label: 'mode' },
         { key: 'faultAlloc', label: 'thp_fault_alloc' },
         { key: 'faultFallback', label: 'thp_fault_fallback' },
+        { key: 'collapseAlloc', label: 'thp_collapse_alloc' },
         { key: 'coverage', label: 'coverage', digits: 3 },
       ],
       rows: timelines.map((t) => {
         const last = t.rounds.at(-1);
-        return { mode: t.mode, faultAlloc: last?.faultAlloc ?? 0, faultFallback: last?.faultFallback ?? 0, coverage: last?.coverage ?? 0 };
+        return { mode: t.mode, faultAlloc: last?.faultAlloc ?? 0, faultFallback: last?.faultFallback ?? 0, collapseAlloc: last?.collapseAlloc ?? 0, coverage: last?.coverage ?? 0 };
       }),
     };
-    const native = params.nativeReport === '' ? null : (await import('../workloads/native-report-file.ts')).readNativeReport(params.nativeReport);
+    const roundsTable: Table = {
+      id: 'fragmented-rounds',
+      title: 'THP faults and khugepaged collapses per round on a fragmented machine',
+      columns: [
+        { key: 'mode', label: 'mode' },
+        { key: 'round', label: 'round' },
+        { key: 'hugeFaults', label: 'faults given a huge page' },
+        { key: 'fallbackFaults', label: 'faults that fell back' },
+        { key: 'collapses', label: 'khugepaged collapses' },
+        { key: 'coverage', label: 'coverage so far', digits: 3 },
+      ],
+      rows: timelines.flatMap((t) => t.rounds.map((r) => ({ mode: t.mode, round: r.round, hugeFaults: r.hugeFaults, fallbackFaults: r.fallbackFaults, collapses: r.collapses, coverage: r.coverage }))),
+      note: `Each round maps ${formatBytes(ROUND_BYTES)}: ${ROUND_BYTES / PMD_SIZE} THP faults. The counts are the round's increments of /proc/vmstat's thp_fault_alloc, thp_fault_fallback and thp_collapse_alloc.`,
+    };
+    const roundNames = Array.from({ length: rounds }, (_, i) => String(i + 1));
+    const perRound = (label: string, value: (r: FragmentedRound) => number): Plot['series'] =>
+      timelines.map((t) => ({ label, panel: t.mode, points: t.rounds.map((r, i): [number, number] => [i, value(r)]) }));
+    const faultsPlot: Plot = {
+      id: 'fragmented-faults',
+      title: 'THP faults given a huge page or falling back, and khugepaged collapses, per round on a fragmented machine',
+      kind: 'bar',
+      x: { label: 'round' },
+      y: { label: 'events in the round', integer: true },
+      categories: roundNames,
+      // One panel per mode, the round's three counts side by side (as lines, equal counts would hide each other).
+      series: [
+        ...perRound('THP fault given a huge page (thp_fault_alloc)', (r) => r.hugeFaults),
+        ...perRound('THP fault fell back to 4 KiB (thp_fault_fallback)', (r) => r.fallbackFaults),
+        ...perRound('khugepaged collapse (thp_collapse_alloc)', (r) => r.collapses),
+      ],
+    };
     const nativeTable = calibrationTable(rows, native, params.nativeReport);
     summary.push(nativeTable.note ?? '');
-    return { summary, tables: [table, nativeTable, coverageTable, timelineTable], plots: [plot, timelinePlot] };
+    return { answer: walkAnswer(rows, datasetBytes), summary, tables: [table, nativeTable, coverageTable, timelineTable, roundsTable], plots: [plot, timelinePlot, faultsPlot] };
   },
 });
