@@ -151,12 +151,14 @@ export class CpuInUseError extends KmemError {
     readonly cpu: number,
     /** Who holds the slot ("thread 3 (epoch 5)"). */
     readonly holder: string,
-    /** The call refused: 'drainCpu', or the page allocator's offline hook called by hand. */
+    /** The call refused: 'drainCpu', or an allocator's offline hook called by hand. */
     call = 'drainCpu',
+    /** What of the CPU's the call would empty. */
+    what = 'per-CPU page lists',
   ) {
     super(
-      `${call}(${cpu}): CPU slot ${cpu} is held by ${holder}, which may be using its per-CPU page lists now; ` +
-        `expected a slot that is offline or held by this thread: offline it with kernel.offlineCpu(${cpu}, epoch) once its worker has exited, which drains its lists`,
+      `${call}(${cpu}): CPU slot ${cpu} is held by ${holder}, which may be using its ${what} now; ` +
+        `expected a slot that is offline or held by this thread: offline it with kernel.offlineCpu(${cpu}, epoch) once its worker has exited, which empties them`,
     );
   }
 }

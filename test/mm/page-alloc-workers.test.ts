@@ -78,6 +78,12 @@ test('drainCpu refuses a CPU slot a running worker holds (its per-CPU lists are 
   const before = digest();
   assert.throws(() => kernel.pages.drainCpu(cpu), CpuInUseError);
   assert.equal(digest(), before, 'a refused drainCpu changed the arena');
+  // The slab layer's offline hook, called by hand, is refused the same way (its magazines).
+  assert.throws(
+    () => kernel.slab.offlineCpu(cpu),
+    (e: unknown) => e instanceof CpuInUseError && e.cpu === cpu && /^slab\.offlineCpu\(\d+\): .*which may be using its magazines now/.test(e.message),
+  );
+  assert.equal(digest(), before, 'a refused slab.offlineCpu changed the arena');
   // ...until the slot is offlined, which drains them (page_alloc_cpu_dead); then drainCpu has nothing to do.
   assert.equal(kernel.offlineCpu(report.claim.cpu, report.claim.epoch), true);
   assert.equal(kernel.pages.pagesets().filter((s) => s.cpu === cpu).reduce((sum, s) => sum + s.count, 0), 0);

@@ -36,6 +36,7 @@ import { AllocState, stateBytes } from './alloc-state.ts';
 import { cpuFlushAt, depotPurge, someRound } from './depot.ts';
 import { reclaimCpu, repairDepot, repairSlabLists } from './repair.ts';
 import { CacheBusyError, CacheDestroyedError, CacheNameError, SlabLimitError } from './errors.ts';
+import { CpuInUseError } from '../errors.ts';
 import { ROW_WORDS, createCpuSlab } from './cpu-slab.ts';
 import type { CpuSlab } from './cpu-slab.ts';
 import { KMALLOC_CLASSES, Kmalloc } from './kmalloc.ts';
@@ -475,6 +476,9 @@ export class SlabAllocator {
    * @internal
    */
   offlineCpu(cpu: number): void {
+    // Not a CPU another thread holds: its fast paths pop and push its magazines with plain stores.
+    const holder = this.slots.heldElsewhere(cpu);
+    if (holder !== null) throw new CpuInUseError(cpu, holder, 'slab.offlineCpu', 'magazines');
     const own = cpu === this.slots.claimed;
     if (own) {
       for (const cache of this.wrappers.values()) cache.unbind();
