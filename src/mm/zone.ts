@@ -141,7 +141,7 @@ export class Zone {
     return total;
   }
 
-  /** Adds to an event counter; `stat` is a ZoneStat index (a constant, so the access stays monomorphic). */
+  /** @internal Adds to an event counter; `stat` is a ZoneStat index (a constant, so the access stays monomorphic). */
   count(stat: number, by = 1): void {
     this.stats[stat] = (this.stats[stat] as number) + by;
   }
