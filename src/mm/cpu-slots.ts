@@ -36,6 +36,7 @@
 import type { Ram } from '../machine/ram.ts';
 import { LockBusyError, withoutWaiting, type LockOwner } from '../sync/lock-word.ts';
 import { ArgumentError, KmemError } from '../util/errors.ts';
+import { CpuInUseError } from './errors.ts';
 import type { Memblock } from './memblock.ts';
 
 const HEADER_WORDS = 16;
@@ -248,6 +249,16 @@ export class CpuSlots implements LockOwner {
     if (token === 0 || token === OFFLINING || realmTokens.has(token)) return null;
     const thread = this.w[slot + S_THREAD] as number;
     return `${thread < 0 ? 'another thread' : `thread ${thread}`} (epoch ${token >>> CPU_BITS})`;
+  }
+
+  /**
+   * Before `call` empties CPU `cpu`'s per-CPU state (`what`: its page lists, its magazines):
+   * CpuInUseError when another thread holds the slot (heldElsewhere), which may be half-way
+   * through a pop or a push there. Nothing changes.
+   */
+  checkFlushable(cpu: number, call: string, what: string): void {
+    const holder = this.heldElsewhere(cpu);
+    if (holder !== null) throw new CpuInUseError(cpu, holder, call, what);
   }
 
   /** This thread's claim: its slot and the claim's epoch (−1, 0 when it holds none). */

@@ -140,10 +140,11 @@ export class OutOfMemoryError extends KmemError {
 }
 
 /**
- * A call that empties a CPU's per-CPU page lists (drainCpu) named a CPU slot that another thread
- * holds: that thread may be popping from or pushing onto those lists at this moment, and emptying
- * them under it hands one pfn out twice. Nothing changes. A slot is drained when it goes offline
- * (kernel.offlineCpu, once its worker has exited), or by the thread that holds it.
+ * A call that empties a CPU's per-CPU state (the page allocator's lists: drainCpu; the slab's
+ * magazines) named a CPU slot that another thread holds: that thread may be popping from or
+ * pushing onto them at this moment, and emptying them under it hands one pfn or object out twice.
+ * Nothing changes. A slot is drained when it goes offline (kernel.offlineCpu, once its worker has
+ * exited), or by the thread that holds it.
  */
 export class CpuInUseError extends KmemError {
   override name = 'CpuInUseError';
@@ -152,9 +153,9 @@ export class CpuInUseError extends KmemError {
     /** Who holds the slot ("thread 3 (epoch 5)"). */
     readonly holder: string,
     /** The call refused: 'drainCpu', or an allocator's offline hook called by hand. */
-    call = 'drainCpu',
-    /** What of the CPU's the call would empty. */
-    what = 'per-CPU page lists',
+    call: string,
+    /** What of the CPU's the call would empty ('per-CPU page lists', 'magazines'). */
+    what: string,
   ) {
     super(
       `${call}(${cpu}): CPU slot ${cpu} is held by ${holder}, which may be using its ${what} now; ` +

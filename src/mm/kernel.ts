@@ -285,7 +285,7 @@ export class Kernel {
       () => this.#slots.thisCpu(),
       (pfn) => this.slab.describeAddress(pfn * PAGE_SIZE),
       this.#slots,
-      (cpu) => this.#slots.heldElsewhere(cpu),
+      (cpu, call, what) => this.#slots.checkFlushable(cpu, call, what),
     );
   }
 

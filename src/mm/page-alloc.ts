@@ -43,7 +43,6 @@ import type { ArenaHeader } from './arena-header.ts';
 import { freeOneBlock, freeRange, rmqueueSmallest } from './buddy.ts';
 import type { BuddyCore } from './buddy.ts';
 import {
-  CpuInUseError,
   DoubleFreeError,
   NotAllocatedError,
   OrderError,
@@ -210,8 +209,8 @@ export class PageAllocator {
   #fastAlloc: (gfp: number, owner: number) => number = this.#claimThenAlloc;
   #fastFree: (pfn: number, owner: number) => void = this.#claimThenFree;
   #describeOwner: (pfn: number) => string = () => 'it belongs to another owner';
-  /** Who holds CPU slot `cpu` if another thread does (CpuSlots.heldElsewhere), else null. */
-  #heldElsewhere: (cpu: number) => string | null = () => null;
+  /** CpuInUseError unless no other thread holds CPU slot `cpu` (CpuSlots.checkFlushable). */
+  #checkFlushable: (cpu: number, call: string, what: string) => void = () => undefined;
 
   static {
     internalsOf = (pa) => ({ core: pa.#core, pcp: pa.#pcp, pcpStats: pa.#pcpStats, cpus: pa.#cpus });
@@ -338,10 +337,10 @@ export class PageAllocator {
    * when another thread does (drainCpu refuses those). Until then, order-0 pages bypass the
    * per-CPU lists.
    */
-  connect(cpuSource: () => number, describeOwner: (pfn: number) => string, lockOwner?: LockOwner, heldElsewhere?: (cpu: number) => string | null): void {
+  connect(cpuSource: () => number, describeOwner: (pfn: number) => string, lockOwner?: LockOwner, checkFlushable?: (cpu: number, call: string, what: string) => void): void {
     this.#cpuSource = cpuSource;
     this.#describeOwner = describeOwner;
-    if (heldElsewhere !== undefined) this.#heldElsewhere = heldElsewhere;
+    if (checkFlushable !== undefined) this.#checkFlushable = checkFlushable;
     // A zone lock a worker died holding is taken over, and the zone rebuilt first (page-alloc-repair.ts).
     if (lockOwner !== undefined) for (const zone of this.zones) zone.adoptLockOwner(lockOwner, () => repairZone(this.#core, zone));
   }
@@ -395,9 +394,7 @@ export class PageAllocator {
     if (!(pfn >= 0 && pfn < this.nrPages && (pfn | 0) === pfn)) throw new PfnRangeError(pfn, this.nrPages);
     if (!(order >= 0 && order <= MAX_PAGE_ORDER && (order | 0) === order)) throw new OrderError(order);
     const flags = this.#flags[pfn] as number;
-    if ((flags & (PageFlag.Allocated | PageFlag.Slab)) !== PageFlag.Allocated || (this.#order[pfn] as number) !== order || this.#owner[pfn] !== owner) {
-      this.#diagnoseBadFree(pfn, order, owner);
-    }
+    if (!this.#isOwnedBlock(flags, pfn, order, owner)) this.#diagnoseBadFree(pfn, order, owner);
     this.#checkNotInUse(pfn, order);
     if (order === 0 && (this.#pcpBase >= 0 || this.#claimPcp())) {
       const mt = this.pageblockMt[pfn >>> PAGEBLOCK_ORDER] as number;
@@ -412,9 +409,7 @@ export class PageAllocator {
     try {
       // Checked again under the lock: another worker may have freed it meanwhile.
       const locked = this.#flags[pfn] as number;
-      if ((locked & (PageFlag.Allocated | PageFlag.Slab)) !== PageFlag.Allocated || (this.#order[pfn] as number) !== order || this.#owner[pfn] !== owner) {
-        this.#diagnoseBadFree(pfn, order, owner);
-      }
+      if (!this.#isOwnedBlock(locked, pfn, order, owner)) this.#diagnoseBadFree(pfn, order, owner);
       if ((locked & PageFlag.Head) !== 0) this.#clearCompound(pfn, order);
       // A free page carries no sensitivity tag (mm/secret): the tags describe what a page holds now.
       else for (let p = pfn + 1; p < pfn + (1 << order); p++) this.#flags[p] = (this.#flags[p] as number) & ~PAGE_SENSITIVITY_TAGS;
@@ -524,8 +519,7 @@ export class PageAllocator {
    */
   #checkDrainable(cpu: number, call: string): void {
     if (!(Number.isInteger(cpu) && cpu >= 0 && cpu < this.#cpus)) throw new ArgumentError(`${call}: cpu ${cpu}: expected a CPU slot, an integer in [0, ${this.#cpus})`);
-    const holder = this.#heldElsewhere(cpu);
-    if (holder !== null) throw new CpuInUseError(cpu, holder, call);
+    this.#checkFlushable(cpu, call, 'per-CPU page lists');
   }
 
   /** Every CPU's per-CPU list of every zone (count, high, batch), as /proc/zoneinfo's pagesets. */
@@ -613,12 +607,15 @@ export class PageAllocator {
     }
   }
 
+  /** Whether the block at `pfn` (its flags word `flags`) is an allocation of `order` and `owner` that no slab holds: what a free or a split may change. */
+  #isOwnedBlock(flags: number, pfn: number, order: number, owner: number): boolean {
+    return (flags & (PageFlag.Allocated | PageFlag.Slab)) === PageFlag.Allocated && (this.#order[pfn] as number) === order && this.#owner[pfn] === owner;
+  }
+
   /** splitPage's precondition: an allocated block of `order` and `owner` that no slab holds, not compound. */
   #checkSplit(pfn: number, order: number, owner: number): void {
     const flags = this.#flags[pfn] as number;
-    if ((flags & (PageFlag.Allocated | PageFlag.Slab)) !== PageFlag.Allocated || (this.#order[pfn] as number) !== order || this.#owner[pfn] !== owner) {
-      this.#diagnoseBadFree(pfn, order, owner, 'split');
-    }
+    if (!this.#isOwnedBlock(flags, pfn, order, owner)) this.#diagnoseBadFree(pfn, order, owner, 'split');
     if ((flags & PageFlag.Head) !== 0) throw new PageError(pfn, `split of pfn ${pfn} with order ${order}: a compound page (GFP.COMP); expected a block allocated without GFP.COMP`);
   }
 

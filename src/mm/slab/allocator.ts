@@ -28,7 +28,7 @@ import type { CpuSlots } from '../cpu-slots.ts';
 import type { MemMap } from '../mem-map.ts';
 import type { Memblock } from '../memblock.ts';
 import type { PageAllocator } from '../page-alloc.ts';
-import { PAGE_SHIFT, PAGE_SIZE, PageFlag } from '../types.ts';
+import { PAGE_SHIFT, PageFlag } from '../types.ts';
 import { KmemCache } from './cache.ts';
 import type { SlabServices } from './context.ts';
 import { CacheContext, SLAB_LIST_LINKS, readName, writeName } from './context.ts';
@@ -36,13 +36,12 @@ import { AllocState, stateBytes } from './alloc-state.ts';
 import { cpuFlushAt, depotPurge, someRound } from './depot.ts';
 import { reclaimCpu, repairDepot, repairSlabLists } from './repair.ts';
 import { CacheBusyError, CacheDestroyedError, CacheNameError, SlabLimitError } from './errors.ts';
-import { CpuInUseError } from '../errors.ts';
 import { ROW_WORDS, createCpuSlab } from './cpu-slab.ts';
 import type { CpuSlab } from './cpu-slab.ts';
 import { KMALLOC_CLASSES, Kmalloc } from './kmalloc.ts';
 import { DEFAULT_MAGAZINE_ROUNDS, SLAB_DEBUG_FLAGS, SLAB_FLAGS_MASK, SlabFlag, calculateLayout, defaultMagazineRounds, isSlowOnly } from './layout.ts';
 import type { CacheLayout, SlabLayoutKind } from './layout.ts';
-import { internalPut, releaseEmptySlabs } from './slab-layer.ts';
+import { internalPut, onSlabDescriptor, releaseEmptySlabs } from './slab-layer.ts';
 import { slabStats, slabinfoText, slabtopText } from './slabinfo.ts';
 import type { SlabStats } from './slabinfo.ts';
 import {
@@ -68,7 +67,6 @@ import {
   D_INUSE,
   D_OBJS,
   D_SMEM,
-  DESC_BYTES,
   HAND_DESC,
   HAND_SLAB,
   packedOrder,
@@ -477,8 +475,7 @@ export class SlabAllocator {
    */
   offlineCpu(cpu: number): void {
     // Not a CPU another thread holds: its fast paths pop and push its magazines with plain stores.
-    const holder = this.slots.heldElsewhere(cpu);
-    if (holder !== null) throw new CpuInUseError(cpu, holder, 'slab.offlineCpu', 'magazines');
+    this.slots.checkFlushable(cpu, 'slab.offlineCpu', 'magazines');
     const own = cpu === this.slots.claimed;
     if (own) {
       for (const cache of this.wrappers.values()) cache.unbind();
@@ -784,7 +781,7 @@ export class SlabAllocator {
     const hands = this.headerWord + H_NO_CPU_HANDS;
     const slab = this.w[hands + HAND_SLAB] as number;
     if (slab === 0) return;
-    const desc = cache.onSlabHeaderBytes > 0 ? packedPfn(slab) * PAGE_SIZE + (PAGE_SIZE << packedOrder(slab)) - DESC_BYTES : (this.w[hands + HAND_DESC] as number) >>> 0;
+    const desc = cache.onSlabHeaderBytes > 0 ? onSlabDescriptor(packedPfn(slab), packedOrder(slab)) : (this.w[hands + HAND_DESC] as number) >>> 0;
     if (desc !== 0 && this.w[cache.d(desc, D_CACHE)] === cache.tag) {
       throw new CacheBusyError(cache.name, 0, [], 'a thread with no CPU slot is making a slab of it (its constructors are running)');
     }

@@ -206,6 +206,11 @@ function releaseSlab(ctx: CacheContext, desc: number): number {
   return 1 << order;
 }
 
+/** Where an on-slab layout (Bonwick's) keeps a slab's descriptor: the last DESC_BYTES of its pages. */
+export function onSlabDescriptor(pfn: number, order: number): number {
+  return pfn * PAGE_SIZE + (PAGE_SIZE << order) - DESC_BYTES;
+}
+
 /** Gives back the pages and descriptor of a slab that was never published (a constructor threw). */
 function discardSlab(ctx: CacheContext, desc: number, pfn: number, order: number, growTag: number): void {
   if (ctx.onSlabHeaderBytes === 0) internalPut(ctx.services.descriptorCache(), desc);
@@ -286,7 +291,7 @@ function grow(ctx: CacheContext): number {
   const slabBytes = PAGE_SIZE << order;
   let desc: number;
   if (ctx.onSlabHeaderBytes > 0) {
-    desc = slabBase + slabBytes - DESC_BYTES;
+    desc = onSlabDescriptor(pfn, order);
   } else {
     desc = internalTake(ctx.services.descriptorCache());
     // Named in the hands, and naming the pages, in one run of stores (repair.ts frees a descriptor
