@@ -8,16 +8,18 @@
  *
  * What one pair does, as kmem's does:
  *   alloc  GFP_KERNEL (0) takes the Unmovable list with no table; any other value is decoded by
- *          a 128-entry table (the list and the page flags) and checked; check the owner tag; pop
- *          the hot end of the list's ring (the slot before `end`, a power-of-two capacity; an
- *          empty list shows the NO_PFN sentinel there); count; write struct page: flags,
- *          refcount 1, owner (mapcount and pincount are 0 on every free page: the free checks)
- *   free   check the pfn (an integer in range, in the list's zone), the owner tag, order 0, the
- *          flags (allocated, not a slab's), mapcount and pincount 0 (not mapped, not pinned:
- *          Linux's bad_page check); the pageblock's migratetype picks the list (Unmovable
- *          by a branch); at `high` the pair would drain, past the fold point it would fold the
- *          frees counter (here: both throw); write flags, refcount 0, owner the CPU's tag; push the hot end;
- *          count; count the free in an int32 word of the pcp
+ *          a 128-entry table (the list and the page flags) and checked; an owner tag other than 0
+ *          is the general path's; pop the hot end of the list's ring (the slot before `end`, a
+ *          power-of-two capacity; an empty list shows the NO_PFN sentinel there); count; write
+ *          the page's flags (owner 0, refcount 1, mapcount and pincount 0 are what every page on
+ *          a list already has: a plain page, PageFlag.SlowFree)
+ *   free   check the owner tag (0), the pfn (an integer in range, in the list's zone), the flags
+ *          (allocated, not a slab's, plain: order 0, no other reference, not mapped, not
+ *          pinned, Linux's bad_page check, all in the SlowFree bit); the pageblock's
+ *          migratetype picks the list (Unmovable by a branch); at `high` the pair would drain,
+ *          past the fold point it would fold the frees counter (here: both throw); write the
+ *          flags (Pcp and the CPU's tag); push the hot end; count; count the free in an int32
+ *          word of the pcp
  * The data is laid out as kmem's arena is: struct page as a struct of arrays (mem_map.ts), the
  * pageblock migratetypes, the pcp words and rings (pcp.ts), all in one ArrayBuffer, and reached,
  * as kmem's fast paths reach them, through one Int32Array and one Uint8Array over the whole buffer
@@ -27,6 +29,8 @@
 const ALLOCATED = 1 << 2; // PageFlag.Allocated
 const SLAB = 1 << 6; // PageFlag.Slab
 const PCP = 1 << 7; // PageFlag.Pcp
+const SLOW_FREE = 1 << 20; // PageFlag.SlowFree
+const PCP_TAG_SHIFT = 21; // PAGE_FLAG_PCP_TAG_SHIFT
 const PAGEBLOCK_ORDER = 9;
 const GFP_MASK = 127;
 const NONE = -1; // NO_PFN
@@ -74,17 +78,14 @@ export function pcpReference(nrPages: number, firstPfn: number, high: number, ca
   // One buffer, as kmem's arena is (off the V8 heap, where the arrays' data lives), and two views of all of it.
   const arena = new ArenaCarver(nrPages * 21 + (WORDS + 3 * capacity) * 4 + 64 + nrPages);
   const FLAGS = arena.words(nrPages);
-  const REFCOUNT = arena.words(nrPages);
-  const MAPCOUNT = arena.words(nrPages);
-  const PINCOUNT = arena.words(nrPages);
-  const OWNER = arena.words(nrPages);
+  arena.words(4 * nrPages); // refcount, mapcount, pincount, owner: the pair reads and writes none
   const PCPW = arena.words(WORDS + 3 * capacity);
-  const ORDER = arena.bytes(nrPages);
+  arena.bytes(nrPages); // order
   const PAGEBLOCK = arena.bytes(Math.ceil(nrPages / (1 << PAGEBLOCK_ORDER)));
   const M = new Int32Array(arena.buffer);
   const B = new Uint8Array(arena.buffer);
   const mask = capacity - 1;
-  const ownTag = 1; // pcpOwnerTag(0)
+  const pcpFlags = PCP | (1 << PCP_TAG_SHIFT); // pcpPageFlags(0)
   const countWord = PCPW + COUNT;
   const highWord = PCPW + HIGH;
   const freesWord = PCPW + FREES;
@@ -100,7 +101,7 @@ export function pcpReference(nrPages: number, firstPfn: number, high: number, ca
   const stock = Math.min(high - 1, nrPages - firstPfn);
   for (let i = 0; i < stock; i++) {
     const pfn = firstPfn + i;
-    M[FLAGS + pfn] = PCP;
+    M[FLAGS + pfn] = pcpFlags;
     M[ring0 + i] = pfn;
   }
   M[end0] = stock; // start 0
@@ -124,34 +125,22 @@ export function pcpReference(nrPages: number, firstPfn: number, high: number, ca
       ring = ring0 + mt * capacity;
       flags = gfpFlags[gfp] as number;
     }
-    if (order !== 0 || (owner >>> 0) !== owner) return fail('not an order-0 request it serves');
+    if (order !== 0 || owner !== 0) return fail('not an order-0 request it serves');
     const end = ((m[endWord] as number) - 1) & mask;
     const pfn = m[ring + end] as number;
     if (pfn === NONE) return fail('the list is empty');
     m[endWord] = end;
     m[countWord] = ((m[countWord] as number) - 1) | 0;
     m[FLAGS + pfn] = flags;
-    m[REFCOUNT + pfn] = 1;
-    m[OWNER + pfn] = owner; // mapcount and pincount: 0 on every free page (the free checks them)
     return pfn;
   };
 
   const freePages = (pfn: number, order: number, owner = 0): void => {
     const m = M;
-    const ownerAt = OWNER + pfn;
-    const flagsAt = FLAGS + pfn;
+    const flagsAt = (FLAGS + pfn) | 0;
     // One test and one exit (V8 inlines a function of up to 460 bytes of bytecode, and each exit costs some).
-    if (
-      order !== 0 ||
-      (pfn >>> 0) !== pfn ||
-      pfn >= nrPages ||
-      pfn < firstPfn ||
-      (m[ownerAt] as number) >>> 0 !== owner ||
-      B[ORDER + pfn] !== 0 ||
-      ((m[flagsAt] as number) & (ALLOCATED | SLAB)) !== ALLOCATED ||
-      ((m[MAPCOUNT + pfn] as number) | (m[PINCOUNT + pfn] as number)) !== 0
-    ) {
-      return fail('not an allocated order-0 page of this owner, unmapped and unpinned');
+    if (order !== 0 || owner !== 0 || (pfn >>> 0) !== pfn || pfn >= nrPages || pfn < firstPfn || ((m[flagsAt] as number) & (SLOW_FREE | SLAB | ALLOCATED)) !== ALLOCATED) {
+      return fail('not a plain allocated page');
     }
     const mt = B[PAGEBLOCK + (pfn >>> PAGEBLOCK_ORDER)] as number;
     const count = ((m[countWord] as number) + 1) | 0;
@@ -167,9 +156,7 @@ export function pcpReference(nrPages: number, firstPfn: number, high: number, ca
       ring = ring0 + mt * capacity;
     }
     m[countWord] = count;
-    m[flagsAt] = PCP;
-    m[REFCOUNT + pfn] = 0;
-    m[ownerAt] = ownTag; // the CPU's tag (pcpOwnerTag)
+    m[flagsAt] = pcpFlags; // Pcp and the CPU's tag (pcpPageFlags)
     const end = m[endWord] as number;
     m[ring + end] = pfn;
     m[endWord] = (end + 1) & mask;

@@ -31,7 +31,7 @@ export const ARENA_MAGIC = 0x4d454d4b; // 'KMEM' little-endian
  * hands (words 5–9) and their counters move to word 12; a new slab's pages carry their grower's
  * tag until published (slab/types.ts).
  */
-export const ARENA_VERSION = 6;
+export const ARENA_VERSION = 7;
 
 export const H = {
   MAGIC: 0,

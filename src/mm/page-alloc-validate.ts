@@ -18,7 +18,7 @@ import { InvariantError } from '../util/errors.ts';
 import { H } from './arena-header.ts';
 import type { PageAllocator } from './page-alloc.ts';
 import { pageAllocInternals } from './page-alloc.ts';
-import { P, PCP_FREES_FOLD, pcpBaseOf, pcpLength, pcpList, pcpOwnerTag, pcpRing } from './pcp.ts';
+import { P, PCP_FREES_FOLD, pcpBaseOf, pcpLength, pcpList, pcpPageFlags, pcpRing } from './pcp.ts';
 import {
   MAX_PAGE_ORDER,
   MIGRATE_PCPTYPES,
@@ -26,6 +26,7 @@ import {
   MIGRATETYPE_NAMES,
   NO_PFN,
   PAGEBLOCK_ORDER,
+  PAGE_FLAG_PCP_TAG_MASK,
   PAGE_SENSITIVITY_TAGS,
   PageFlag,
 } from './types.ts';
@@ -110,9 +111,10 @@ function validateFreeLists(pa: PageAllocator, zone: Zone, covered: Uint8Array): 
 /** Walks every CPU's per-CPU lists of the zone; returns the pages on them. */
 function validatePcpLists(pa: PageAllocator, zone: Zone, covered: Uint8Array): number {
   const { pcp, cpus } = pageAllocInternals(pa);
-  const { flags, order: orders, owner } = pa.memMap;
+  const { flags, order: orders, owner, refcount } = pa.memMap;
   let total = 0;
   for (let cpu = 0; cpu < cpus; cpu++) {
+    const pcpFlags = pcpPageFlags(cpu);
     const base = pcpBaseOf(cpu, zone.id);
     const count = pcp[base + P.COUNT] as number;
     const high = pcp[base + P.HIGH] as number;
@@ -136,8 +138,9 @@ function validatePcpLists(pa: PageAllocator, zone: Zone, covered: Uint8Array): n
       for (let i = 0; i < length; i++) {
         const pfn = pcp[ring + ((start + i) & (capacity - 1))] as number;
         if (!zone.contains(pfn)) fail(`${where} ${MIGRATETYPE_NAMES[mt]}: pfn ${pfn} is outside the zone`);
-        if (flags[pfn] !== PageFlag.Pcp || orders[pfn] !== 0) fail(`${where} ${MIGRATETYPE_NAMES[mt]}: pfn ${pfn} has flags 0x${(flags[pfn] ?? 0).toString(16)} order ${orders[pfn]}, expected a Pcp page of order 0`);
-        if (owner[pfn] !== pcpOwnerTag(cpu)) fail(`${where} ${MIGRATETYPE_NAMES[mt]}: pfn ${pfn} has owner tag ${owner[pfn]}, expected its CPU's, ${pcpOwnerTag(cpu)}`);
+        if (flags[pfn] !== pcpFlags || orders[pfn] !== 0) fail(`${where} ${MIGRATETYPE_NAMES[mt]}: pfn ${pfn} has flags 0x${(flags[pfn] ?? 0).toString(16)} order ${orders[pfn]}, expected a Pcp page of order 0 with its CPU's tag, flags 0x${pcpFlags.toString(16)}`);
+        // What the order-0 fast allocation hands out without writing: a plain page's owner and refcount.
+        if (owner[pfn] !== 0 || refcount[pfn] !== 1) fail(`${where} ${MIGRATETYPE_NAMES[mt]}: pfn ${pfn} has owner tag ${owner[pfn]} and refcount ${refcount[pfn]}, expected 0 and 1 on a Pcp page`);
         if (covered[pfn] !== 0) fail(`${where}: pfn ${pfn} is also on another list`);
         covered[pfn] = PCP;
         walked++;
@@ -152,6 +155,7 @@ function validatePcpLists(pa: PageAllocator, zone: Zone, covered: Uint8Array): n
 /** Checks every frame of the zone; returns the pages in allocated blocks. */
 function validateFrames(pa: PageAllocator, zone: Zone, covered: Uint8Array, pcpPages: number): number {
   const { flags, order: orders, head, mapcount, pincount } = pa.memMap;
+  const memMap = pa.memMap;
   // Every free page (in a free block or on a per-CPU list) is mapped by no page table and pinned by
   // nobody: every free checks it, and the order-0 fast allocation relies on it (it does not write them).
   const unmapped = (pfn: number): void => {
@@ -166,6 +170,8 @@ function validateFrames(pa: PageAllocator, zone: Zone, covered: Uint8Array, pcpP
       pfn++;
     } else if ((f & PageFlag.Pcp) !== 0) {
       fail(`zone ${zone.name}: pfn ${pfn} is marked Pcp but is on no CPU's list`);
+    } else if ((f & (PAGE_FLAG_PCP_TAG_MASK | PageFlag.SlowFree)) !== 0 && (f & PageFlag.Allocated) === 0) {
+      fail(`zone ${zone.name}: pfn ${pfn} has flags 0x${f.toString(16)}: a CPU's tag or SlowFree on a page that is neither Pcp nor allocated`);
     } else if (covered[pfn] === FREE) {
       if ((f & PageFlag.Buddy) === 0) fail(`zone ${zone.name}: free pfn ${pfn} is inside a free block but marked as its head`);
       if ((f & PAGE_SENSITIVITY_TAGS) !== 0) fail(`zone ${zone.name}: free pfn ${pfn} has sensitivity tags 0x${(f & PAGE_SENSITIVITY_TAGS).toString(16)}; expected none on a free page`);
@@ -188,6 +194,14 @@ function validateFrames(pa: PageAllocator, zone: Zone, covered: Uint8Array, pcpP
         fail(`zone ${zone.name}: allocated block at pfn ${pfn} of order ${order} is misaligned or crosses the zone's end`);
       }
       if ((f & PageFlag.Buddy) !== 0) fail(`zone ${zone.name}: allocated pfn ${pfn} is also marked free`);
+      if ((f & PAGE_FLAG_PCP_TAG_MASK) !== 0) fail(`zone ${zone.name}: allocated pfn ${pfn} has flags 0x${f.toString(16)}, with a CPU's tag`);
+      // A slab's pages are the slab layer's (their owner is the cache's tag); every other block is
+      // plain exactly when SlowFree is clear: what the order-0 fast free decides by.
+      if ((f & PageFlag.Slab) === 0 && ((f & PageFlag.SlowFree) !== 0) !== memMap.needsSlowFree(pfn)) {
+        fail(
+          `zone ${zone.name}: allocated pfn ${pfn} has SlowFree ${(f & PageFlag.SlowFree) !== 0 ? 'set' : 'clear'} but order ${orders[pfn]}, owner ${memMap.owner[pfn]}, refcount ${memMap.refcount[pfn]}, mapcount ${mapcount[pfn]}, pincount ${pincount[pfn]}: expected it set exactly when the block is not plain`,
+        );
+      }
       for (let p = pfn + 1; p < pfn + size; p++) {
         const tf = flags[p] as number;
         if (covered[p] !== 0 || (tf & (PageFlag.Buddy | PageFlag.Allocated | PageFlag.Reserved | PageFlag.Pcp)) !== 0) {

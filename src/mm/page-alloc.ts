@@ -79,9 +79,9 @@ import {
   pcpPushCold,
   pcpPushHot,
   pcpRegionWords,
-  pcpOwnerTag,
   pcpRing,
-  pcpTagCpu,
+  pcpFlagsCpu,
+  pcpPageFlags,
   pcpStatBase,
   pcpZoneId,
   zoneBatchsize,
@@ -125,6 +125,7 @@ assert(
     NO_PFN === -1 &&
     GFP_VALID_MASK === 0x7f &&
     PAGEBLOCK_ORDER === 9 &&
+    PageFlag.SlowFree === 0x100000 &&
     PCP_FREES_FOLD === 0x3fffffff,
   'page-alloc.ts: a constant the order-0 fast paths copy as a literal has changed; update #installFastPaths',
 );
@@ -413,7 +414,7 @@ export class PageAllocator {
       if ((locked & PageFlag.Head) !== 0) this.#clearCompound(pfn, order);
       // A free page carries no sensitivity tag (mm/secret): the tags describe what a page holds now.
       else for (let p = pfn + 1; p < pfn + (1 << order); p++) this.#flags[p] = (this.#flags[p] as number) & ~PAGE_SENSITIVITY_TAGS;
-      this.#flags[pfn] = (locked & ~(PageFlag.Allocated | PageFlag.Head | PAGE_SENSITIVITY_TAGS | (0x7 << PAGE_FLAG_MT_SHIFT))) | PageFlag.Freed;
+      this.#flags[pfn] = (locked & ~(PageFlag.Allocated | PageFlag.SlowFree | PageFlag.Head | PAGE_SENSITIVITY_TAGS | (0x7 << PAGE_FLAG_MT_SHIFT))) | PageFlag.Freed;
       if (this.#limitWord >= 0) this.#pcp[this.#limitWord] = 1 << order;
       this.#refcount[pfn] = 0;
       this.#owner[pfn] = 0;
@@ -450,7 +451,7 @@ export class PageAllocator {
 
   /**
    * drainCpu's work in one zone, under its lock: the CPU's pages are found by what struct page says
-   * (flags Pcp, the CPU's owner tag: pcpOwnerTag), not by the lists' words, because the thread that
+   * (flags Pcp with the CPU's owner tag: pcpPageFlags), not by the lists' words, because the thread that
    * held the CPU may have been killed half-way through an operation: a page it had taken off its
    * list and not yet handed out, a page added to a ring but not yet counted, a count that was not
    * yet updated. Then the lists are emptied and the pages freed to the buddy allocator. O(pages of
@@ -459,19 +460,21 @@ export class PageAllocator {
   #reclaimPcp(zone: Zone, cpu: number): number {
     const w = this.#pcp;
     const base = pcpBaseOf(cpu, zone.id);
-    const tag = pcpOwnerTag(cpu);
+    const pcpFlags = pcpPageFlags(cpu);
     const flags = this.#flags;
     let n = 0;
     zone.lock.acquire();
     try {
       const pages: number[] = [];
       for (let pfn = zone.startPfn; pfn < zone.endPfn; pfn++) {
-        if (((flags[pfn] as number) & PageFlag.Pcp) !== 0 && this.#owner[pfn] === tag) pages.push(pfn);
+        if (flags[pfn] === pcpFlags) pages.push(pfn);
       }
       pcpFoldFrees(w, this.#pcpStats, base);
       pcpEmpty(w, base);
       for (const pfn of pages) {
         flags[pfn] = PageFlag.Freed;
+        // A free the worker did not finish may have left the page's refcount and owner tag.
+        this.#refcount[pfn] = 0;
         this.#owner[pfn] = 0;
         freeOneBlock(this.#core, zone, pfn, 0);
       }
@@ -591,7 +594,9 @@ export class PageAllocator {
     zone.lock.acquire();
     try {
       this.#checkSplit(pfn, order, owner);
-      const flags = this.#flags[pfn] as number;
+      // Order 0 now: each page is plain unless it carries an owner tag (PageFlag.SlowFree).
+      const flags = ((this.#flags[pfn] as number) & ~PageFlag.SlowFree) | (owner !== 0 ? PageFlag.SlowFree : 0);
+      this.#flags[pfn] = flags;
       for (let p = pfn + 1; p < pfn + (1 << order); p++) {
         this.#flags[p] = flags;
         this.#order[p] = 0;
@@ -749,18 +754,18 @@ export class PageAllocator {
 
   /** free_unref_page: onto the head of this CPU's list; a batch goes back when the list reaches high. */
   #pcpFree(pfn: number, flags: number, base: number): void {
-    // Computed first: between the flags' change and the owner's, no call (where V8 may stop a
-    // terminated worker), so that a Pcp page always carries its CPU's tag (pcpOwnerTag).
-    const tag = pcpOwnerTag(pcpCpu(base));
+    // One store makes the page Pcp and names its CPU (pcpPageFlags). Owner 0 and refcount 1 are
+    // what every Pcp page has (pcp.ts), and what the fast allocation hands out without writing.
+    const pcpFlags = pcpPageFlags(pcpCpu(base));
     if (this.#shared) {
       // The one word that decides who frees the page: of two racing frees exactly one changes it.
-      if (Atomics.compareExchange(this.#flags, pfn, flags, PageFlag.Pcp) !== flags) this.#diagnoseBadFree(pfn, 0, this.#owner[pfn] as number);
+      if (Atomics.compareExchange(this.#flags, pfn, flags, pcpFlags) !== flags) this.#diagnoseBadFree(pfn, 0, this.#owner[pfn] as number);
     } else {
-      this.#flags[pfn] = PageFlag.Pcp;
+      this.#flags[pfn] = pcpFlags;
     }
     if (this.#limitWord >= 0) this.#pcp[this.#limitWord] = 1;
-    this.#refcount[pfn] = 0;
-    this.#owner[pfn] = tag;
+    this.#refcount[pfn] = 1;
+    this.#owner[pfn] = 0;
     const w = this.#pcp;
     const mt = this.pageblockMt[pfn >>> PAGEBLOCK_ORDER] as number;
     pcpPushHot(w, pcpList(base, mt), pcpRing(w, base, mt), (w[base + P.CAPACITY] as number) - 1, pfn);
@@ -791,7 +796,7 @@ export class PageAllocator {
     const list = pcpList(base, mt);
     const ring = pcpRing(w, base, mt);
     const mask = (w[base + P.CAPACITY] as number) - 1;
-    const tag = pcpOwnerTag(pcpCpu(base));
+    const pcpFlags = pcpPageFlags(pcpCpu(base));
     let n = 0;
     zone.lock.acquire();
     try {
@@ -799,9 +804,10 @@ export class PageAllocator {
         let pfn = rmqueueSmallest(zone, 0, mt);
         if (pfn === NO_PFN && mt < MIGRATE_PCPTYPES) pfn = rmqueueFallback(this.#core, zone, 0, mt);
         if (pfn === NO_PFN) break;
-        this.#owner[pfn] = tag;
-        this.#flags[pfn] = PageFlag.Pcp;
+        this.#owner[pfn] = 0;
+        this.#refcount[pfn] = 1;
         this.#order[pfn] = 0;
+        this.#flags[pfn] = pcpFlags;
         pcpPushCold(w, list, ring, mask, pfn);
       }
       if (n > 0) {
@@ -837,6 +843,7 @@ export class PageAllocator {
         }
         empty = 0;
         this.#flags[pfn] = PageFlag.Freed;
+        this.#refcount[pfn] = 0;
         freeOneBlock(this.#core, zone, pfn, 0);
         done++;
       }
@@ -905,9 +912,11 @@ export class PageAllocator {
 
   /**
    * Builds the order-0 fast paths over this CPU's pcp of the top zone (see #fastAlloc): a pop or a
-   * push at the hot end of one ring (pcp.ts) and the struct-page words of one page. Everything else
-   * (a refill, a drain at high, an unusual GFP flag, a page of another zone, a misuse to diagnose)
-   * is the general path's. Small on purpose: V8 inlines both into a caller's loop only while they
+   * push at the hot end of one ring (pcp.ts) and the flags word of one plain page (PageFlag.SlowFree:
+   * order 0, owner tag 0, refcount 1, unmapped, unpinned; a Pcp page has the same fields, so only
+   * the flags change). Everything else (an owner tag, a refill, a drain at high, an unusual GFP
+   * flag, a page of another zone, a page that is not plain, a misuse to diagnose) is the general
+   * path's. Small on purpose: V8 inlines both into a caller's loop only while they
    * stay under its inlining budget. What each line costs, and the hand-written floor of the same
    * work (bench/baselines/pcp-pages.ts), are in docs/benchmarks.md, "Per-CPU page lists" and
    * "Per-CPU page lists: one view of the arena".
@@ -922,17 +931,13 @@ export class PageAllocator {
     const w = this.#pcp;
     const nrPages = this.nrPages;
     const base = this.#pcpBase + this.#topZone * PCP_WORDS;
-    const ownTag = pcpOwnerTag(pcpCpu(base));
+    // Pcp and this CPU's owner tag: a free page's flags (pcpPageFlags), as an int32.
+    const pcpFlags = pcpPageFlags(pcpCpu(base)) | 0;
     const firstPfn = (this.zones[this.#topZone] as Zone).startPfn;
     // Word (or byte) indices into M (B) of field 0 of each struct-page array and of the pcp region.
     const FLAGS = wordIndexOf(M, this.#flags);
-    const REFCOUNT = wordIndexOf(M, this.#refcount);
-    const MAPCOUNT = wordIndexOf(M, this.memMap.mapcount);
-    const PINCOUNT = wordIndexOf(M, this.memMap.pincount);
-    const OWNER = wordIndexOf(M, this.#owner);
-    const ORDER = this.#order.byteOffset;
     const PAGEBLOCK = this.pageblockMt.byteOffset;
-    assert(M.length * 4 === this.ram.sizeBytes && B.length === this.ram.sizeBytes && this.#order.buffer === B.buffer && this.pageblockMt.buffer === B.buffer, () => `the fast paths' views of the arena cover ${M.length * 4} and ${B.length} of its ${this.ram.sizeBytes} bytes`);
+    assert(M.length * 4 === this.ram.sizeBytes && B.length === this.ram.sizeBytes && this.pageblockMt.buffer === B.buffer, () => `the fast paths' views of the arena cover ${M.length * 4} and ${B.length} of its ${this.ram.sizeBytes} bytes`);
     const PCPW = wordIndexOf(M, w);
     const countWord = PCPW + base + P.COUNT;
     const highWord = PCPW + base + P.HIGH;
@@ -983,36 +988,29 @@ export class PageAllocator {
         ring = ring0 + mt * capacity;
         flags = fastFlags[gfp] as number;
       }
-      if ((owner >>> 0) !== owner) return allocSlow(gfp, owner) | 0;
+      // An owner tag makes the page not plain (PageFlag.SlowFree): the general path marks it.
+      if (owner !== 0) return allocSlow(gfp, owner) | 0;
       const end = ((m[endWord] as number) - 1) & mask;
       const pfn = m[ring + end] as number;
       if (pfn === -1) return allocSlow(gfp, owner) | 0; // NO_PFN, the sentinel: the list is empty, the general path refills it
       m[endWord] = end;
       m[countWord] = ((m[countWord] as number) - 1) | 0;
+      // Owner 0, refcount 1, mapcount and pincount 0: already, on every Pcp page (validate()).
       m[FLAGS + pfn] = flags;
-      m[REFCOUNT + pfn] = 1;
-      // mapcount and pincount: 0 already, as on every free page (every free checks it; validate()).
-      m[OWNER + pfn] = owner; // the same 32 bits as the Uint32Array owner view holds
       return pfn;
     };
     if (this.#shared) return;
     this.#fastFree = (pfn, owner) => {
       const m = M;
-      const ownerAt = OWNER + pfn;
-      const flagsAt = FLAGS + pfn;
-      // Cheap, always on: the page is an order-0 block of this owner.
-      // Allocated and no slab's (flags & (Allocated | Slab) === Allocated: 0x44, 0x4); not mapped, not
-      // pinned, no reference beyond the allocation's own (refcount 0 or 1). One test, one exit:
-      // each exit costs bytecode, and the two fast paths stay inside V8's inlining budget.
-      if (
-        (pfn >>> 0) !== pfn ||
-        pfn >= nrPages ||
-        pfn < firstPfn ||
-        (m[ownerAt] as number) >>> 0 !== owner ||
-        B[ORDER + pfn] !== 0 ||
-        ((m[flagsAt] as number) & 0x44) !== 0x4 ||
-        ((m[MAPCOUNT + pfn] as number) | (m[PINCOUNT + pfn] as number) | ((m[REFCOUNT + pfn] as number) >>> 1)) !== 0
-      ) {
+      // `| 0`: the same int32 index the allocation computed, so V8 computes and checks it once.
+      const flagsAt = (FLAGS + pfn) | 0;
+      // Cheap, always on: the page is a plain allocated page (owner tag 0, no slab's, not SlowFree:
+      // flags & (SlowFree | Slab | Allocated) === Allocated, 0x100044 and 0x4). Plain means order 0,
+      // refcount 1, not mapped and not pinned, so one load decides what six did (PageFlag.SlowFree).
+      // One test, one exit: each exit costs bytecode, and the two fast paths stay inside V8's
+      // inlining budget. Anything else (an owner tag, another order, a page in use, a misuse) is
+      // the general path's, which checks each field and names what is wrong.
+      if (owner !== 0 || (pfn >>> 0) !== pfn || pfn >= nrPages || pfn < firstPfn || ((m[flagsAt] as number) & 0x100044) !== 0x4) {
         return freeSlow(pfn, owner);
       }
       const mt = B[PAGEBLOCK + (pfn >>> 9)] as number; // PAGEBLOCK_ORDER
@@ -1037,9 +1035,8 @@ export class PageAllocator {
         ring = ring0 + mt * capacity;
       }
       m[countWord] = count;
-      m[flagsAt] = 0x80; // Pcp
-      m[REFCOUNT + pfn] = 0;
-      m[ownerAt] = ownTag;
+      // Pcp and this CPU's tag, in one store; owner 0 and refcount 1 stay as they were (pcp.ts).
+      m[flagsAt] = pcpFlags;
       const end = m[endWord] as number;
       m[ring + end] = pfn;
       m[endWord] = (end + 1) & mask;
@@ -1082,7 +1079,9 @@ export class PageAllocator {
   #prepNewPage(pfn: number, order: number, gfp: number, owner: number): void {
     const compound = (gfp & GFP.COMP) !== 0 && order > 0;
     const mobility = gfpMigratetype(gfp, true);
-    this.#flags[pfn] = PageFlag.Allocated | (compound ? PageFlag.Head : 0) | (mobility << PAGE_FLAG_MT_SHIFT);
+    // Not plain (PageFlag.SlowFree) with an order or an owner tag: its free takes the general path.
+    const slowFree = order !== 0 || owner !== 0 ? PageFlag.SlowFree : 0;
+    this.#flags[pfn] = PageFlag.Allocated | slowFree | (compound ? PageFlag.Head : 0) | (mobility << PAGE_FLAG_MT_SHIFT);
     // Counted and now allocated: nothing of this allocation is in flight for the page limit.
     if (this.#limitWord >= 0) this.#pcp[this.#limitWord] = 0;
     this.#order[pfn] = order;
@@ -1161,8 +1160,8 @@ export class PageAllocator {
       if ((this.#owner[pfn] as number) !== owner) throw new PageOwnerError(pfn, this.#owner[pfn] as number, owner, this.#describeOwner(pfn), op);
       throw new WrongOrderError(pfn, order, this.#order[pfn] as number, op);
     }
-    // A page on a per-CPU list carries its CPU's owner tag (pcpOwnerTag).
-    if ((flags & PageFlag.Pcp) !== 0) throw new DoubleFreeError(pfn, { pcpCpu: pcpTagCpu(this.#owner[pfn] as number, this.#cpus) }, op);
+    // A page on a per-CPU list carries its CPU's owner tag in its flags (pcpPageFlags).
+    if ((flags & PageFlag.Pcp) !== 0) throw new DoubleFreeError(pfn, { pcpCpu: pcpFlagsCpu(flags, this.#cpus) }, op);
     const free = this.findFreeBlock(pfn);
     if (free !== null) {
       if ((flags & PageFlag.Freed) !== 0) throw new DoubleFreeError(pfn, { block: free }, op);

@@ -31,16 +31,20 @@
  * so the count is exact at any moment.
  *
  * A page on a pcp list has flags Pcp and order 0: it is neither Buddy (the buddy allocator never
- * merges with it) nor Allocated (freeing it again is a double free). Its owner tag names the CPU
- * (pcpOwnerTag), so that a page a dead CPU had taken off its list, and not yet handed out, is
- * found when that CPU is offlined.
+ * merges with it) nor Allocated (freeing it again is a double free). The same flags word carries
+ * the CPU's owner tag (pcpPageFlags, bits 21..31), written with Pcp in one store, so that a page a
+ * dead CPU had taken off its list, and not yet handed out, is found when that CPU is offlined. Its
+ * owner word is 0 and its refcount 1, what a plain allocated page has (PageFlag.SlowFree): so the
+ * order-0 fast paths write neither, the allocation only the flags word and the free only the flags
+ * word. (Linux gives a page on a pcp list refcount 0; here the list holds the allocation's
+ * reference until the page goes back to the buddy allocator, whose pages have refcount 0.)
  *
  * Invariants (PageAllocator.validate()):
  *   count = Σ over the three lists of their length;  0 ≤ count < high;  high + batch < capacity
  *   0 ≤ frees not yet folded ≤ PCP_FREES_FOLD
  *   each list: start, end in [0, capacity); the slot before start holds NO_PFN
  *   every page on a list is a Pcp page of order 0 inside the list's zone, on no other list, whose
- *   owner tag is the list's CPU's
+ *   flags carry the list's CPU's tag, with owner 0, refcount 1, mapcount and pincount 0
  *   zone: reserved + buddy free + Σ pcp counts + allocated = spanned
  *
  * Locking: a CPU's lists are touched only by the thread that holds that CPU slot, so the list
@@ -59,7 +63,7 @@
  * Freeing when count ≥ high returns `batch` pages (6.6's nr_pcp_free with no free_factor boost).
  */
 import { assert } from '../util/assert.ts';
-import { MAX_NR_ZONES, MIGRATE_PCPTYPES, NO_PFN } from './types.ts';
+import { MAX_NR_ZONES, MIGRATE_PCPTYPES, NO_PFN, PAGE_FLAG_PCP_TAG_MASK, PAGE_FLAG_PCP_TAG_SHIFT, PageFlag } from './types.ts';
 
 export const P = {
   COUNT: 0,
@@ -246,17 +250,26 @@ export function pcpPopHot(w: Int32Array, list: number, ring: number, mask: numbe
 }
 
 /**
- * The owner tag of a page on CPU `cpu`'s lists (mem_map.owner of a Pcp page): which CPU's list holds
- * it, or held it last. A CPU that stops between taking a page off its list and handing it out (a
- * worker killed mid-operation) leaves a Pcp page on no list; the tag tells whose it was, so that
- * offlining that CPU gives it back (PageAllocator.drainCpu) and no live CPU's page is touched.
+ * The owner tag of CPU `cpu` on the pages of its lists (in their flags: pcpPageFlags): which CPU's
+ * list holds a page, or held it last. A CPU that stops between taking a page off its list and
+ * handing it out (a worker killed mid-operation) leaves a Pcp page on no list; the tag tells whose
+ * it was, so that offlining that CPU gives it back (PageAllocator.drainCpu) and no live CPU's page
+ * is touched. 1 ≤ tag ≤ MAX_CPU_SLOTS (1024): 11 bits.
  */
 export function pcpOwnerTag(cpu: number): number {
   return cpu + 1;
 }
 
-/** The CPU a Pcp page's owner tag names (pcpOwnerTag's inverse), or −1 where it names none of `cpus`. */
-export function pcpTagCpu(tag: number, cpus: number): number {
+/** The flags word of a page on CPU `cpu`'s lists: Pcp, and the CPU's owner tag in bits 21..31. */
+export function pcpPageFlags(cpu: number): number {
+  const tag = pcpOwnerTag(cpu);
+  assert(tag >= 1 && tag <= PAGE_FLAG_PCP_TAG_MASK >>> PAGE_FLAG_PCP_TAG_SHIFT, () => `pcp: cpu ${cpu} has no owner tag in the flags' 11 bits`);
+  return (PageFlag.Pcp | (tag << PAGE_FLAG_PCP_TAG_SHIFT)) >>> 0;
+}
+
+/** The CPU whose tag a Pcp page's flags carry (pcpPageFlags' inverse), or −1 where they name none of `cpus`. */
+export function pcpFlagsCpu(flags: number, cpus: number): number {
+  const tag = (flags & PAGE_FLAG_PCP_TAG_MASK) >>> PAGE_FLAG_PCP_TAG_SHIFT;
   return tag >= 1 && tag <= cpus ? tag - 1 : -1;
 }
 

@@ -142,7 +142,24 @@ export const PageFlag = {
   Unevictable: 1 << 18,
   /** Seen referenced once by reclaim: a second reference activates it (PG_referenced). */
   Referenced: 1 << 19,
+  /**
+   * An allocated block that is not plain (kmem's own bit; Linux has none): its free must take the
+   * page allocator's general path. Plain means order 0, owner tag 0, refcount exactly 1, mapcount
+   * and pincount 0; the bit is set exactly when one of those fails (PageAllocator.validate() checks
+   * the equivalence on every allocated block no slab holds; MemMap.syncSlowFree keeps it after a
+   * change of the refcount or the pincount). The order-0 fast free then decides with one load of
+   * the flags word where it read six words (docs/benchmarks.md, "A plain page").
+   */
+  SlowFree: 1 << 20,
 } as const;
+
+/**
+ * Bits 21..31 of a Pcp page's flags: the owner tag of the CPU whose list holds it, or held it last
+ * (pcp.ts, pcpPageFlags). Written with the Pcp bit in one store, so a page is never Pcp without
+ * its CPU. No other page carries these bits.
+ */
+export const PAGE_FLAG_PCP_TAG_SHIFT = 21;
+export const PAGE_FLAG_PCP_TAG_MASK = 0x7ff << PAGE_FLAG_PCP_TAG_SHIFT;
 
 /** The tags subsystems that write RAM out (swap, hibernation, crash dumps) must honour. */
 export const PAGE_SENSITIVITY_TAGS = PageFlag.Sensitive | PageFlag.NoSave | PageFlag.NoDump | PageFlag.Mlocked;

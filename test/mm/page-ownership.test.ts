@@ -114,22 +114,28 @@ test('splitPage of a block the caller does not own, a free block or a wrong orde
 test('freePages of a page still mapped, pinned or referenced is refused (Linux bad_page), on the per-CPU path and the buddy path, nothing changed', () => {
   const kernel = Kernel.boot({ ramBytes: '32MiB' });
   const pages = kernel.pages;
-  const { mapcount, pincount } = pages.memMap;
-  // Order 0 (the per-CPU fast path): a page-table mapping left behind, then a DMA pin.
+  const memMap = pages.memMap;
+  const { mapcount, pincount } = memMap;
+  // Order 0 (the per-CPU fast path): a page-table mapping left behind, then a DMA pin. Each field
+  // is written as the kernel's writers of it do, keeping PageFlag.SlowFree (MemMap.syncSlowFree).
   const pfn = pages.allocPages(0);
   mapcount[pfn] = 1;
+  memMap.syncSlowFree(pfn);
   refused(kernel, () => pages.freePages(pfn, 0), PageInUseError, new RegExp(`^free of pfn ${pfn}: it is still mapped by 1 page-table entry; expected mapcount 0, pincount 0 and refcount at most 1`));
   mapcount[pfn] = 0;
   pincount[pfn] = 2;
+  memMap.syncSlowFree(pfn);
   refused(kernel, () => pages.freePages(pfn, 0), PageInUseError, /pinned 2 times for DMA; expected mapcount 0/);
   pincount[pfn] = 0;
   // A reference besides the allocation's own: a get_page, or an order-0 page's FOLL_PIN bias (1024).
-  const { refcount } = pages.memMap;
+  const { refcount } = memMap;
   refcount[pfn] = 2;
+  memMap.syncSlowFree(pfn);
   refused(kernel, () => pages.freePages(pfn, 0), PageInUseError, /it is held by 1 reference \(get_page or a DMA pin\) besides the allocation's own \(refcount 2\)/);
   refcount[pfn] = 1025;
   refused(kernel, () => pages.freePages(pfn, 0), PageInUseError, /held by 1024 references/);
   refcount[pfn] = 1;
+  memMap.syncSlowFree(pfn);
   pages.freePages(pfn, 0);
   // A block of order 2 whose third page is still mapped: the error names that page.
   const block = pages.allocPages(2);

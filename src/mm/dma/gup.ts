@@ -11,7 +11,8 @@
  *     (the documented false positive: "maybe");
  *   a compound page (a large folio): each pin adds 1 to the head's refcount and 1 to its pincount,
  *     and pageMaybeDmaPinned = pincount > 0, exactly.
- * State: mem_map.refcount and mem_map.pincount of the head page (arena). Nothing host-side.
+ * State: mem_map.refcount and mem_map.pincount of the head page, and its PageFlag.SlowFree, set
+ * while a reference or a pin makes it not plain (mem-map.ts) (arena). Nothing host-side.
  */
 import type { Kernel } from '../kernel.ts';
 import { PageError } from '../errors.ts';
@@ -47,6 +48,8 @@ export function getPage(kernel: Kernel, pfn: number): void {
   const head = headOf(kernel, pfn, 'getPage');
   const refcount = kernel.memMap.refcount;
   if ((refcount[head] as number) >= REFCOUNT_MAX) throw new PinError(pfn, `getPage: refcount of pfn ${head} would overflow`);
+  // No longer plain: the order-0 fast free must refuse it (PageFlag.SlowFree), marked first.
+  kernel.memMap.markSlowFree(head);
   refcount[head] = (refcount[head] as number) + 1;
 }
 
@@ -57,6 +60,7 @@ export function putPage(kernel: Kernel, pfn: number): void {
   const pinned = isCompound(kernel, head) ? (kernel.memMap.pincount[head] as number) : 0;
   if ((refcount[head] as number) - 1 < 1 + pinned) throw new PinError(pfn, `putPage: pfn ${head} holds no reference taken with getPage (refcount ${refcount[head]})`);
   refcount[head] = (refcount[head] as number) - 1;
+  kernel.memMap.syncSlowFree(head);
 }
 
 /** pin_user_pages on physical pages (FOLL_PIN): all pinned, or none if one cannot be. */
@@ -69,6 +73,7 @@ export function pinPages(kernel: Kernel, pfns: readonly number[]): void {
     if ((refcount[head] as number) + add > REFCOUNT_MAX) throw new PinError(head, `pinPages: refcount of pfn ${head} would overflow`);
   }
   for (const head of heads) {
+    kernel.memMap.markSlowFree(head);
     if (isCompound(kernel, head)) {
       refcount[head] = (refcount[head] as number) + 1;
       kernel.memMap.pincount[head] = (kernel.memMap.pincount[head] as number) + 1;
@@ -95,6 +100,7 @@ export function unpinPages(kernel: Kernel, pfns: readonly number[]): void {
     } else {
       refcount[head] = (refcount[head] as number) - GUP_PIN_COUNTING_BIAS;
     }
+    kernel.memMap.syncSlowFree(head);
   }
 }
 
