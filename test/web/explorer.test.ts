@@ -83,8 +83,20 @@ test('explorer: the page draws every frame as the kernel counts it, runs a scena
     assert.ok(box !== null);
     await page.mouse.move(box.x + 10, box.y + box.height - 10);
     assert.match((await page.textContent('#frame-info')) ?? '', /pfn\s*\d+[\s\S]*refcount/);
+    // A page on a per-CPU list: its flags name the CPU whose list holds it (mm/pcp.ts, pcpPageFlags).
+    const pcp = await page.evaluate(() => {
+      const kernel = window.kmemExplorer.views()[0]!.machine.kernel;
+      const flags = kernel.memMap.flags;
+      for (let pfn = 0; pfn < flags.length; pfn++) if (((flags[pfn] as number) & 0x80) !== 0) return { pfn, cpu: ((flags[pfn] as number) >>> 21) - 1 };
+      return null;
+    });
+    assert.ok(pcp !== null, 'some page sits on a per-CPU list');
+    const scale = box.width / (128 * 4); // CSS pixels per canvas pixel: 128 frames a row, 4 pixels a frame
+    await page.mouse.move(box.x + ((pcp.pfn % 128) * 4 + 2) * scale, box.y + (Math.floor(pcp.pfn / 128) * 4 + 2) * scale);
+    assert.match((await page.textContent('#frame-info')) ?? '', new RegExp(`pfn\\s*${pcp.pfn}[\\s\\S]*Pcp \\(CPU ${pcp.cpu}\\)`));
     mkdirSync(SHOTS, { recursive: true });
     await page.screenshot({ path: join(SHOTS, 'explorer-machines.png'), fullPage: false });
+    await page.locator('#frame-info').screenshot({ path: join(SHOTS, 'explorer-pcp-frame.png') });
 
     // A scenario from the page.
     await page.selectOption('#scenario-name', 'message-queue');

@@ -6,6 +6,7 @@ import { FRAME_STATE_NAMES, frameMap } from '../../lab/views/frame-map.ts';
 import { PAGEBLOCK_NR_PAGES, PageFlag } from '../../mm/types.ts';
 import { MIGRATETYPE_NAMES } from '../../mm/types.ts';
 import type { Kernel } from '../../mm/kernel.ts';
+import { pcpFlagsCpu } from '../../mm/pcp.ts';
 import { el } from './dom.ts';
 import { legend } from './cells.ts';
 
@@ -79,7 +80,8 @@ export class FrameView {
     if (x < 0 || x >= COLUMNS || pfn < 0 || pfn >= this.map.length) return;
     const m = this.kernel.memMap;
     const flags = m.flags[pfn] as number;
-    const names = FLAG_NAMES.filter(([, bit]) => (flags & bit) !== 0).map(([name]) => name);
+    // A page on a per-CPU list names its CPU in its flags (mm/pcp.ts, pcpPageFlags).
+    const names = FLAG_NAMES.filter(([, bit]) => (flags & bit) !== 0).map(([name]) => (name === 'Pcp' ? `Pcp (CPU ${pcpFlagsCpu(flags, this.kernel.cpus)})` : name));
     const rows: [string, string][] = [
       ['pfn', `${pfn} (0x${pfn.toString(16)})`],
       ['paddr', `0x${(pfn * 4096).toString(16)}`],
