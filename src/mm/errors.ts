@@ -49,8 +49,8 @@ export type PageOp = 'free' | 'split';
 
 /**
  * Where a free page is: in a free block on the buddy lists, or on CPU `pcpCpu`'s per-CPU list (−1
- * where its owner tag names no CPU, as while a racing free on a shared arena is half-way through
- * marking it).
+ * where its flags name no CPU slot; the Pcp bit and the CPU's tag are written in one store, so a
+ * valid kernel never shows one without the other).
  */
 export type FreePlace = { readonly block: { readonly pfn: number; readonly order: number } } | { readonly pcpCpu: number };
 
@@ -61,7 +61,7 @@ function freePlace(place: FreePlace): string {
 
 /**
  * A free (or a split) of a page that is free already: in a free block on the buddy lists, or on a
- * CPU's per-CPU list (the CPU its owner tag names: pcp.ts pcpOwnerTag).
+ * CPU's per-CPU list (the CPU its flags name: pcp.ts pcpPageFlags).
  */
 export class DoubleFreeError extends PageError {
   override name = 'DoubleFreeError';

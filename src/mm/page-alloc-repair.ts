@@ -9,7 +9,8 @@
  * only under the zone lock does a page go through a state of no flags:
  *   Reserved                   left alone
  *   Pcp                        a CPU's (on its list, or taken off it and not yet handed out):
- *                              its owner tag names the CPU, whose offline gives it back (drainCpu)
+ *                              its flags name the CPU (pcpPageFlags), whose offline gives it
+ *                              back (drainCpu)
  *   Allocated                  a block handed out (or being handed out: its owner has it), skipped
  *                              whole; a compound head gets its tails marked again (a free or an
  *                              allocation stopped half-way through them)
