@@ -15,6 +15,12 @@
  * and frees some of them and of the others onto its per-CPU lists, then "exits": kernel.offlineCpu
  * of its slot must give back exactly the pages on its lists, leaving this CPU's lists and every live
  * block alone (a page drained while live would be handed out twice, or change the free total).
+ * Blocks carry owner tags (0 for most, a few small tags for the rest), which every free must name;
+ * references and DMA pins are taken on live blocks and held across operations (get_page, pin),
+ * during which a free of the block must raise PageInUseError and change nothing, and are dropped
+ * later; non-compound blocks of order above 0 are split into order-0 pages (splitPage), each then
+ * a block of its own with the same tag, and a compound one refuses the split. So every way a block
+ * becomes not plain, and plain again, meets the order-0 fast free (PageFlag.SlowFree).
  * validate() runs periodically and at the end; when everything is freed and the lists drained, the
  * free lists are back to their boot state.
  */
@@ -26,6 +32,8 @@ import {
   DoubleFreeError,
   NotAllocatedError,
   OutOfMemoryError,
+  PageError,
+  PageInUseError,
   PageOwnerError,
   PfnRangeError,
   ReservedPageError,
@@ -33,6 +41,7 @@ import {
 } from '../../src/mm/errors.ts';
 import { MAX_PAGE_ORDER, PAGE_SHIFT, PAGE_SIZE, ZoneId } from '../../src/mm/types.ts';
 import { Prng } from '../../src/util/prng.ts';
+import { getPage, pinPages, putPage, unpinPages } from '../../src/mm/dma/gup.ts';
 
 export interface PageAllocFuzzOptions {
   seed: number;
@@ -56,6 +65,11 @@ export interface PageAllocFuzzReport {
   /** Times another CPU (a second handle's slot) went offline mid-run, and the pages its lists gave back. */
   otherOfflines: number;
   otherPagesDrained: number;
+  /** Blocks allocated with an owner tag other than 0; references and pins taken; frees refused while held; splits. */
+  tagged: number;
+  holds: number;
+  refusedWhileHeld: number;
+  splits: number;
 }
 
 const GFP_CHOICES = [
@@ -95,9 +109,29 @@ export function fuzzPageAllocator(options: PageAllocFuzzOptions): PageAllocFuzzR
   const owner = new Int32Array(pa.nrPages);
   const live: number[] = []; // head pfns
   const liveOrder = new Map<number, number>();
+  // Per live head pfn: its owner tag (absent: 0), whether it is compound, and a reference or pin held on it.
+  const liveTag = new Map<number, number>();
+  const liveCompound = new Set<number>();
+  const held = new Map<number, 'ref' | 'pin'>();
   let livePages = 0;
-  let recentlyFreed: { pfn: number; order: number } | null = null;
-  const report: PageAllocFuzzReport = { ops: 0, allocs: 0, frees: 0, failures: 0, misuses: 0, peakPages: 0, drains: 0, offlines: 0, otherOfflines: 0, otherPagesDrained: 0 };
+  let recentlyFreed: { pfn: number; order: number; tag: number } | null = null;
+  const report: PageAllocFuzzReport = {
+    ops: 0,
+    allocs: 0,
+    frees: 0,
+    failures: 0,
+    misuses: 0,
+    peakPages: 0,
+    drains: 0,
+    offlines: 0,
+    otherOfflines: 0,
+    otherPagesDrained: 0,
+    tagged: 0,
+    holds: 0,
+    refusedWhileHeld: 0,
+    splits: 0,
+  };
+  const tagOf = (pfn: number): number => liveTag.get(pfn) ?? 0;
 
   const stamp = (pfn: number, order: number): number => (Math.imul(pfn, 0x9e3779b1) ^ (order << 28)) >>> 0;
 
@@ -119,9 +153,10 @@ export function fuzzPageAllocator(options: PageAllocFuzzOptions): PageAllocFuzzR
   const doAlloc = (via: PageAllocator = pa, order = prng.weighted([40, 15, 12, 8, 5, 3, 2, 1.5, 1, 1, 0.5])): void => {
     const gfp = GFP_CHOICES[prng.int(GFP_CHOICES.length)]!;
     const noretry = prng.chance(0.8);
+    const tag = prng.chance(0.2) ? 1 + prng.int(3) : 0;
     let pfn: number | null;
     try {
-      pfn = noretry ? via.tryAllocPages(order, gfp | GFP.NORETRY) : via.allocPages(order, gfp);
+      pfn = noretry ? via.tryAllocPages(order, gfp | GFP.NORETRY, tag) : via.allocPages(order, gfp, tag);
     } catch (error) {
       assert.ok(!noretry && error instanceof OutOfMemoryError, `unexpected ${String(error)}`);
       pfn = null;
@@ -146,6 +181,11 @@ export function fuzzPageAllocator(options: PageAllocFuzzOptions): PageAllocFuzzR
     for (let p = pfn; p < pfn + size; p++) words[(p * PAGE_SIZE) / 4] = stamp(p, order);
     live.push(pfn);
     liveOrder.set(pfn, order);
+    if (tag !== 0) {
+      liveTag.set(pfn, tag);
+      report.tagged++;
+    }
+    if ((gfp & GFP.COMP) !== 0 && order > 0) liveCompound.add(pfn);
     livePages += size;
     report.allocs++;
     report.peakPages = Math.max(report.peakPages, livePages);
@@ -155,18 +195,76 @@ export function fuzzPageAllocator(options: PageAllocFuzzOptions): PageAllocFuzzR
     const index = prng.int(live.length);
     const pfn = live[index]!;
     const order = liveOrder.get(pfn)!;
+    const tag = tagOf(pfn);
+    if (held.has(pfn)) {
+      // A reference or a pin beyond the allocation's own: refused, whichever path the free takes.
+      expectError(() => via.freePages(pfn, order, tag), PageInUseError);
+      report.refusedWhileHeld++;
+      return;
+    }
     live[index] = live[live.length - 1]!;
     live.pop();
     liveOrder.delete(pfn);
+    liveTag.delete(pfn);
+    liveCompound.delete(pfn);
     const size = 1 << order;
     for (let p = pfn; p < pfn + size; p++) {
       if (words[(p * PAGE_SIZE) / 4] !== stamp(p, order)) assert.fail(`stamp of pfn ${p} overwritten while live`);
       owner[p] = 0;
     }
-    via.freePages(pfn, order);
+    via.freePages(pfn, order, tag);
     livePages -= size;
-    recentlyFreed = { pfn, order };
+    recentlyFreed = { pfn, order, tag };
     report.frees++;
+  };
+
+  // A reference (get_page) or a DMA pin taken on a live block and held across operations, or one
+  // held dropped again: the block is not plain while held (PageFlag.SlowFree), plain again after.
+  const doHold = (): void => {
+    if (held.size > 0 && prng.chance(0.5)) {
+      const [pfn, kind] = [...held][prng.int(held.size)]!;
+      if (kind === 'ref') putPage(kernel, pfn);
+      else unpinPages(kernel, [pfn]);
+      held.delete(pfn);
+      return;
+    }
+    if (live.length === 0) return;
+    const pfn = live[prng.int(live.length)]!;
+    if (held.has(pfn)) return;
+    const kind = prng.chance(0.5) ? 'ref' : 'pin';
+    if (kind === 'ref') getPage(kernel, pfn);
+    else pinPages(kernel, [pfn]);
+    held.set(pfn, kind);
+    report.holds++;
+  };
+
+  // splitPage of a live block of order above 0, not held: its pages become order-0 blocks of the
+  // same tag; a compound block refuses (PageError) and nothing changes.
+  const doSplit = (): void => {
+    if (live.length === 0) return;
+    const index = prng.int(live.length);
+    const pfn = live[index]!;
+    const order = liveOrder.get(pfn)!;
+    const tag = tagOf(pfn);
+    if (order === 0 || held.has(pfn)) return;
+    if (liveCompound.has(pfn)) {
+      expectError(() => pa.splitPage(pfn, order, tag), PageError);
+      return;
+    }
+    pa.splitPage(pfn, order, tag);
+    live[index] = live[live.length - 1]!;
+    live.pop();
+    liveOrder.delete(pfn);
+    liveTag.delete(pfn);
+    for (let p = pfn; p < pfn + (1 << order); p++) {
+      if (words[(p * PAGE_SIZE) / 4] !== stamp(p, order)) assert.fail(`stamp of pfn ${p} overwritten while live`);
+      words[(p * PAGE_SIZE) / 4] = stamp(p, 0);
+      owner[p] = p + 1;
+      live.push(p);
+      liveOrder.set(p, 0);
+      if (tag !== 0) liveTag.set(p, tag);
+    }
+    report.splits++;
   };
 
   const expectError = (fn: () => void, type: new (...args: never[]) => Error): void => {
@@ -179,16 +277,16 @@ export function fuzzPageAllocator(options: PageAllocFuzzOptions): PageAllocFuzzR
   const doMisuse = (): void => {
     const kind = prng.int(8);
     if (kind === 0 && recentlyFreed !== null && owner[recentlyFreed.pfn] === 0) {
-      const { pfn, order } = recentlyFreed;
-      expectError(() => pa.freePages(pfn, order), DoubleFreeError);
+      const { pfn, order, tag } = recentlyFreed;
+      expectError(() => pa.freePages(pfn, order, tag), DoubleFreeError);
     } else if (kind === 1 && live.length > 0) {
       const pfn = live[prng.int(live.length)]!;
       const order = liveOrder.get(pfn)!;
-      expectError(() => pa.freePages(pfn, order === MAX_PAGE_ORDER ? 0 : order + 1), WrongOrderError);
+      expectError(() => pa.freePages(pfn, order === MAX_PAGE_ORDER ? 0 : order + 1, tagOf(pfn)), WrongOrderError);
     } else if (kind === 2 && live.length > 0) {
       const pfn = live[prng.int(live.length)]!;
       const order = liveOrder.get(pfn)!;
-      if (order > 0) expectError(() => pa.freePages(pfn + 1 + prng.int((1 << order) - 1), 0), NotAllocatedError);
+      if (order > 0) expectError(() => pa.freePages(pfn + 1 + prng.int((1 << order) - 1), 0, tagOf(pfn)), NotAllocatedError);
     } else if (kind === 5) {
       const obj = slabObjects[prng.int(slabObjects.length)]!;
       expectError(() => pa.freePages(obj >>> PAGE_SHIFT, 0), PageOwnerError);
@@ -197,7 +295,7 @@ export function fuzzPageAllocator(options: PageAllocFuzzOptions): PageAllocFuzzR
       expectError(() => (prng.chance(0.5) ? pa.freePages(head, 2) : pa.freePages(head + 1 + prng.int(2), 0)), PageOwnerError);
     } else if (kind === 7 && live.length > 0) {
       const pfn = live[prng.int(live.length)]!;
-      expectError(() => pa.freePages(pfn, liveOrder.get(pfn)!, 1 + prng.int(1000)), PageOwnerError);
+      expectError(() => pa.freePages(pfn, liveOrder.get(pfn)!, tagOf(pfn) + 1 + prng.int(1000)), PageOwnerError);
     } else if (kind === 3) {
       expectError(() => pa.freePages(prng.chance(0.5) ? 0 : pa.nrPages - 1, 0), ReservedPageError);
     } else {
@@ -243,6 +341,8 @@ export function fuzzPageAllocator(options: PageAllocFuzzOptions): PageAllocFuzzR
       assert.equal(pa.cpu, -1);
       report.offlines++;
     } else if (r < 0.0112) doOtherCpu();
+    else if (r < 0.0132) doHold();
+    else if (r < 0.0142) doSplit();
     else if (live.length > 0 && r < 0.3 + usage * 0.6) doFree();
     else doAlloc();
     // The shrinkers (run on exhaustion) may give back the slab caches' empty slabs.
@@ -255,6 +355,11 @@ export function fuzzPageAllocator(options: PageAllocFuzzOptions): PageAllocFuzzR
     report.ops++;
   }
   kernel.validate();
+  for (const [pfn, kind] of held) {
+    if (kind === 'ref') putPage(kernel, pfn);
+    else unpinPages(kernel, [pfn]);
+  }
+  held.clear();
   while (live.length > 0) doFree();
   for (const obj of slabObjects) cache.free(obj);
   kernel.kfree(largeKmalloc);
