@@ -154,8 +154,8 @@ function validatePcpLists(pa: PageAllocator, zone: Zone, covered: Uint8Array): n
 
 /** Checks every frame of the zone; returns the pages in allocated blocks. */
 function validateFrames(pa: PageAllocator, zone: Zone, covered: Uint8Array, pcpPages: number): number {
-  const { flags, order: orders, head, mapcount, pincount } = pa.memMap;
   const memMap = pa.memMap;
+  const { flags, order: orders, head, mapcount, pincount } = memMap;
   // Every free page (in a free block or on a per-CPU list) is mapped by no page table and pinned by
   // nobody: every free checks it, and the order-0 fast allocation relies on it (it does not write them).
   const unmapped = (pfn: number): void => {

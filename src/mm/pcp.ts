@@ -256,7 +256,7 @@ export function pcpPopHot(w: Int32Array, list: number, ring: number, mask: numbe
  * it was, so that offlining that CPU gives it back (PageAllocator.drainCpu) and no live CPU's page
  * is touched. 1 ≤ tag ≤ MAX_CPU_SLOTS (1024): 11 bits.
  */
-export function pcpOwnerTag(cpu: number): number {
+function pcpOwnerTag(cpu: number): number {
   return cpu + 1;
 }
 
