@@ -26,7 +26,7 @@
  * under it; mmap_lock → zone and slab locks.
  */
 import type { Ram } from '../../machine/ram.ts';
-import { ACCESS_READ, ACCESS_WRITE, PageWalker, WALK_OK } from '../../machine/mmu.ts';
+import { ACCESS_READ, ACCESS_WRITE, FAULT_PROTECTION, PageWalker, WALK_OK } from '../../machine/mmu.ts';
 import { PTE_ACCESSED, PTE_DIRTY, PTE_GLOBAL, PTE_HI_NX, PTE_HUGE, PTE_PRESENT, PTE_WRITABLE } from '../../machine/pte.ts';
 import { LockWord } from '../../sync/lock-word.ts';
 import { assert } from '../../util/assert.ts';
@@ -54,8 +54,8 @@ import {
   TASK_SIZE,
   VMALLOC_START,
 } from './types.ts';
-import { VMA_ALIGN, VMA_BYTES, VmaFields } from './vma.ts';
 import type { AccessKind } from './types.ts';
+import { VMA_ALIGN, VMA_BYTES, VmaFields } from './vma.ts';
 import { VMAP_AREA_BYTES, vfree, vmalloc, vmapAreas } from './vmalloc.ts';
 import { SegvError, SyscallError } from './errors.ts';
 import { validateVm } from './validate.ts';
@@ -582,12 +582,12 @@ export class Vm {
 
   private kernelPhysical(vaddr: number, access: 'read' | 'write'): number {
     const walker = this.walker;
-    if (walker.walk(this.kernelPgdPfn * PAGE_SIZE, 0, vaddr, access === 'write' ? ACCESS_WRITE : ACCESS_READ, false) === WALK_OK) {
-      return walker.frame + (vaddr % 2 ** walker.pageShift);
-    }
+    const result = walker.walk(this.kernelPgdPfn * PAGE_SIZE, 0, vaddr, access === 'write' ? ACCESS_WRITE : ACCESS_READ, false);
+    if (result === WALK_OK) return walker.frame + (vaddr % 2 ** walker.pageShift);
     const secret = kernelFaultError(this, vaddr, access);
     if (secret !== null) throw secret;
-    throw this.kernelSegv(vaddr, access, false);
+    // A present entry that refuses the access is a protection fault, as for a CPU's (cpu-binding.ts).
+    throw this.kernelSegv(vaddr, access, result === FAULT_PROTECTION);
   }
 
   /**
