@@ -10,7 +10,8 @@
  *   [HEADER_WORDS + cpu · SLOT_WORDS ..] one slot:
  *       S_TOKEN   0 free; OFFLINING while offlineCpu() flushes it; else the holder's token
  *       S_THREAD  the holder's worker threadId (0 for a main thread, −1 when unknown)
- *       S_NONCE   a random number drawn once per JavaScript realm (thread) that claims
+ *       S_NONCE   a random number drawn once per JavaScript realm (thread) that claims;
+ *                 0 again before the slot is freed
  *       S_CLAIMS  how many times the slot was claimed
  *
  * A token names one claim of one slot: (epoch mod 2^19) << 11 | (cpu + 1), nonzero, below 2^30, so
@@ -22,9 +23,7 @@
  * lock it held may be taken over (isDead()).
  *
  * Host-side state: this thread's claimed slot and token (a copy of the arena word, rebuilt by
- * claiming again), the tokens of every claim this thread holds through any handle (lost with the
- * thread, whose slots are then another thread's to offline), and the offline hooks (code: each
- * subsystem registers its own at attach).
+ * claiming again), and the offline hooks (code: each subsystem registers its own at attach).
  *
  * Locking: a claim is one compareExchange 0 → token; offlining another CPU is one
  * compareExchange token → OFFLINING, then the hooks, then a store of 0. The hooks of another CPU
@@ -67,15 +66,16 @@ export class CpuSlotsError extends KmemError {
   override name = 'CpuSlotsError';
 }
 
-const realmNonce = (Math.floor(Math.random() * 0x7ffffffe) + 1) | 0;
 /**
- * The tokens of the claims this thread (JavaScript realm) holds, through any kernel handle: a slot
- * whose token is here is used by no other thread, and calls on one thread never interleave, so
- * this thread may flush its per-CPU state between two operations (heldElsewhere()). Added at the
- * claim, whose token is unique, removed when the claim ends; a slot's token is read in one load,
- * so unlike S_NONCE (written after the claim) there is no window in which it says the wrong thread.
+ * This thread's (JavaScript realm's) mark in the slots it claims, through any kernel handle
+ * (S_NONCE): a slot that carries it is used by no other thread, and calls on one thread never
+ * interleave, so this thread may flush its per-CPU state between two operations (heldElsewhere()).
+ * A slot's S_NONCE is set to 0 before its token is (freeSlot), so a slot another thread claims
+ * reads as not this thread's in the moment before that thread writes its own: the safe answer.
+ * The mark is in the arena, so it says nothing about another arena whose slots hold the same token
+ * values (every arena's epochs start at 1).
  */
-const realmTokens = new Set<number>();
+const realmNonce = (Math.floor(Math.random() * 0x7ffffffe) + 1) | 0;
 
 /** This thread's worker threadId where the host says (Node), else −1. */
 function hostThreadId(): number {
@@ -215,11 +215,11 @@ export class CpuSlots implements LockOwner {
         } catch (error) {
           if (error instanceof LockBusyError) continue;
           this.deferred.splice(this.deferred.indexOf(cpu), 1);
-          Atomics.store(this.w, this.slotWord(cpu) + S_TOKEN, 0);
+          this.freeSlot(cpu);
           throw error;
         }
         this.deferred.splice(this.deferred.indexOf(cpu), 1);
-        Atomics.store(this.w, this.slotWord(cpu) + S_TOKEN, 0);
+        this.freeSlot(cpu);
         done++;
       }
       if (done === 0) break;
@@ -246,7 +246,7 @@ export class CpuSlots implements LockOwner {
   heldElsewhere(cpu: number): string | null {
     const slot = this.slotWord(cpu);
     const token = Atomics.load(this.w, slot + S_TOKEN);
-    if (token === 0 || token === OFFLINING || realmTokens.has(token)) return null;
+    if (token === 0 || token === OFFLINING || Atomics.load(this.w, slot + S_NONCE) === realmNonce) return null;
     const thread = this.w[slot + S_THREAD] as number;
     return `${thread < 0 ? 'another thread' : `thread ${thread}`} (epoch ${token >>> CPU_BITS})`;
   }
@@ -275,7 +275,7 @@ export class CpuSlots implements LockOwner {
     const marked: number[] = [];
     for (let cpu = 0; cpu < this.nrSlots; cpu++) {
       const slot = this.slotWord(cpu);
-      if (cpu === this.cpu || (foreignOnly && this.w[slot + S_NONCE] === realmNonce)) continue;
+      if (cpu === this.cpu || (foreignOnly && Atomics.load(this.w, slot + S_NONCE) === realmNonce)) continue;
       if (this.markOffline(cpu)) marked.push(cpu);
     }
     for (const cpu of marked) this.finishOffline(cpu);
@@ -293,8 +293,6 @@ export class CpuSlots implements LockOwner {
     if (token === OFFLINING || (!own && Atomics.compareExchange(this.w, slot + S_TOKEN, token, OFFLINING) !== token)) {
       throw new CpuSlotsError(`cpu ${cpu}: another thread is taking it offline now`);
     }
-    // Another handle's claim in this thread has ended (this thread's own ends in finishOffline).
-    if (!own) realmTokens.delete(token);
     return true;
   }
 
@@ -308,12 +306,17 @@ export class CpuSlots implements LockOwner {
       this.runHooks(cpu);
     } finally {
       if (cpu === this.cpu) {
-        realmTokens.delete(this.myToken);
         this.cpu = -1;
         this.myToken = ANON_TOKEN;
       }
-      Atomics.store(this.w, this.slotWord(cpu) + S_TOKEN, 0);
+      this.freeSlot(cpu);
     }
+  }
+
+  /** The slot is free: its realm mark first, then its token (see realmNonce). */
+  private freeSlot(cpu: number): void {
+    Atomics.store(this.w, this.slotWord(cpu) + S_NONCE, 0);
+    Atomics.store(this.w, this.slotWord(cpu) + S_TOKEN, 0);
   }
 
   /** The slots, as JSON-ready rows. */
@@ -366,9 +369,8 @@ export class CpuSlots implements LockOwner {
       const token = (epoch << CPU_BITS) | (cpu + 1);
       if (Atomics.compareExchange(this.w, slot + S_TOKEN, 0, token) !== 0) continue;
       this.w[slot + S_THREAD] = hostThreadId();
-      this.w[slot + S_NONCE] = realmNonce;
+      Atomics.store(this.w, slot + S_NONCE, realmNonce);
       Atomics.add(this.w, slot + S_CLAIMS, 1);
-      realmTokens.add(token);
       this.cpu = cpu;
       this.myToken = token;
       return;

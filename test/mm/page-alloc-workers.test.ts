@@ -91,3 +91,35 @@ test('drainCpu refuses a CPU slot a running worker holds (its per-CPU lists are 
   kernel.validate();
   assert.equal(kernel.pages.freePagesTotal, bootFree, 'every page the worker took is free again');
 });
+
+test('drainCpu in one arena is refused for a worker\'s slot even when this thread holds a claim with the same token in another arena', async () => {
+  // Every arena's epochs start at 1, so a token (epoch, cpu) repeats across arenas. The mark of
+  // "held by this thread" must live in the arena (S_NONCE), not in a set of token values for the
+  // whole thread: with the set, arena B's worker slot read as this thread's and was drained under it.
+  const a = Kernel.boot({ ramBytes: '32MiB', shared: true, cpus: 3 });
+  a.pages.freePages(a.pages.allocPages(0), 0);
+  const a2 = Kernel.attach(a.buffer);
+  a2.pages.freePages(a2.pages.allocPages(0), 0);
+  const b = Kernel.boot({ ramBytes: '32MiB', shared: true, cpus: 3 });
+  b.pages.freePages(b.pages.allocPages(0), 0);
+  const control = new SharedArrayBuffer(8);
+  const ctl = new Int32Array(control);
+  const worker = startLabWorker<{ claim: { cpu: number; epoch: number }; duplicates: number; errors: number; first: string }>(new URL('./pcp-drain-worker.ts', import.meta.url), {
+    buffer: b.buffer,
+    control,
+  });
+  while (Atomics.load(ctl, 0) === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  const cpu = Atomics.load(ctl, 0) - 1;
+  try {
+    assert.throws(() => b.pages.drainCpu(cpu), CpuInUseError);
+  } finally {
+    Atomics.store(ctl, 1, 1);
+  }
+  const report = await worker.report;
+  // The collision this test is about: the worker's claim in B is a2's claim in A, token for token.
+  assert.deepEqual(report.claim, a2.cpuClaim());
+  assert.equal(report.errors, 0, report.first);
+  assert.equal(report.duplicates, 0);
+  b.validate();
+  a.validate();
+});
