@@ -41,7 +41,7 @@ import type { CpuSlab } from './cpu-slab.ts';
 import { KMALLOC_CLASSES, Kmalloc } from './kmalloc.ts';
 import { DEFAULT_MAGAZINE_ROUNDS, SLAB_DEBUG_FLAGS, SLAB_FLAGS_MASK, SlabFlag, calculateLayout, defaultMagazineRounds, isSlowOnly } from './layout.ts';
 import type { CacheLayout, SlabLayoutKind } from './layout.ts';
-import { internalPut, onSlabDescriptor, releaseEmptySlabs } from './slab-layer.ts';
+import { internalPut, releaseEmptySlabs } from './slab-layer.ts';
 import { slabStats, slabinfoText, slabtopText } from './slabinfo.ts';
 import type { SlabStats } from './slabinfo.ts';
 import {
@@ -63,14 +63,10 @@ import {
   C_SIZE,
   C_STATE,
   CacheState,
-  D_CACHE,
   D_INUSE,
   D_OBJS,
   D_SMEM,
-  HAND_DESC,
   HAND_SLAB,
-  packedOrder,
-  packedPfn,
   C_FULL,
   C_PARTIAL,
   HEADER_WORDS,
@@ -776,15 +772,8 @@ export class SlabAllocator {
         throw new CacheBusyError(cache.name, 0, [], `CPU ${cpu} is making a slab of it (its constructors are running, or it died there: offlineCpu(${cpu}) first)`);
       }
     }
-    // The hands of threads with no CPU slot are one set for every cache: this cache's if the slab
-    // they hold is described as one of its own (grow writes D_CACHE before the constructors run).
-    const hands = this.headerWord + H_NO_CPU_HANDS;
-    const slab = this.w[hands + HAND_SLAB] as number;
-    if (slab === 0) return;
-    const desc = cache.onSlabHeaderBytes > 0 ? onSlabDescriptor(packedPfn(slab), packedOrder(slab)) : (this.w[hands + HAND_DESC] as number) >>> 0;
-    if (desc !== 0 && this.w[cache.d(desc, D_CACHE)] === cache.tag) {
-      throw new CacheBusyError(cache.name, 0, [], 'a thread with no CPU slot is making a slab of it (its constructors are running)');
-    }
+    // A thread with no CPU slot (H_NO_CPU_HANDS) never grows a cache that can be destroyed: a
+    // KmemCache handle claims this thread's slot when it is made (cache.ts, pcpuBase).
   }
 
   /** Objects of a cache not free in its slabs (after its magazines were returned). Slab lock held. */

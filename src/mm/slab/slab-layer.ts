@@ -207,7 +207,7 @@ function releaseSlab(ctx: CacheContext, desc: number): number {
 }
 
 /** Where an on-slab layout (Bonwick's) keeps a slab's descriptor: the last DESC_BYTES of its pages. */
-export function onSlabDescriptor(pfn: number, order: number): number {
+function onSlabDescriptor(pfn: number, order: number): number {
   return pfn * PAGE_SIZE + (PAGE_SIZE << order) - DESC_BYTES;
 }
 

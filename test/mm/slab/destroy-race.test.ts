@@ -21,7 +21,6 @@ test('destroyCache racing an allocating worker: the worker sees CacheDestroyedEr
     rounds,
   });
   let busy = 0;
-  let ctorRefusals = 0;
   for (let round = 1; round <= rounds; round++) {
     // Half the rounds with a slow-only (debug) cache: every allocation takes the locked path. A
     // third of the rounds with a constructor, which grow() runs with the slab lock dropped and its
@@ -44,7 +43,6 @@ test('destroyCache racing an allocating worker: the worker sees CacheDestroyedEr
         (e: unknown) => e instanceof CacheBusyError && /CPU \d+ is making a slab of it/.test(e.message),
         'a destroy while the worker constructs objects',
       );
-      ctorRefusals++;
       Atomics.store(gate, 5, round);
       Atomics.notify(gate, 5);
     }
@@ -69,7 +67,6 @@ test('destroyCache racing an allocating worker: the worker sees CacheDestroyedEr
   assert.equal(report.capped, 0);
   assert.equal(report.destroyedSeen + report.lookupMissed, rounds, JSON.stringify(report));
   assert.ok(report.destroyedSeen > 0, 'the worker saw CacheDestroyedError');
-  assert.equal(ctorRefusals, rounds / 3);
   kernel.validate();
   kernel.slab.shrink();
   assert.equal(kernel.pages.stats().freePages, freeAtBoot, 'every page of the destroyed caches came back');
