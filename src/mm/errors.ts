@@ -90,8 +90,9 @@ export class DoubleFreeError extends PageError {
 
 export class NotAllocatedError extends PageError {
   override name = 'NotAllocatedError';
-  constructor(pfn: number, detail: string) {
-    super(pfn, `pfn ${pfn} (paddr ${hexPaddr(pfn)}) was never handed out as the first page of a block: ${detail}`);
+  constructor(pfn: number, detail: string, op: PageOp = 'free') {
+    const what = `pfn ${pfn} (paddr ${hexPaddr(pfn)}) was never handed out as the first page of a block: ${detail}`;
+    super(pfn, op === 'free' ? what : `${op} of ${what}`);
   }
 }
 

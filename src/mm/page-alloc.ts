@@ -1169,7 +1169,7 @@ export class PageAllocator {
     const free = this.findFreeBlock(pfn);
     if (free !== null) {
       if ((flags & PageFlag.Freed) !== 0) throw new DoubleFreeError(pfn, { block: free }, op);
-      throw new NotAllocatedError(pfn, `it lies in the free block at pfn ${free.pfn} of order ${free.order}`);
+      throw new NotAllocatedError(pfn, `it lies in the free block at pfn ${free.pfn} of order ${free.order}`, op);
     }
     const block = this.findAllocatedBlock(pfn);
     if (block !== null && (this.#owner[block.pfn] as number) !== owner) {
@@ -1177,7 +1177,8 @@ export class PageAllocator {
     }
     throw new NotAllocatedError(
       pfn,
-      block === null ? 'it is in no block' : `it lies inside the block allocated at pfn ${block.pfn} of order ${block.order}; free that pfn`,
+      block === null ? 'it is in no block' : `it lies inside the block allocated at pfn ${block.pfn} of order ${block.order}; ${op} that pfn`,
+      op,
     );
   }
 }

@@ -100,6 +100,10 @@ test('splitPage of a block the caller does not own, a free block or a wrong orde
   const free = pa.allocPages(3);
   pa.freePages(free, 3);
   refused(kernel, () => pa.splitPage(free, 3), DoubleFreeError, new RegExp(`^split of pfn ${free} \\(paddr 0x[0-9a-f]+\\): it is free, not allocated, in the free block at pfn \\d+ of order \\d+; expected an allocated block$`));
+  // A page inside a block the caller owns: the error says split, and names the block's first page.
+  const inside = pa.allocPages(3);
+  refused(kernel, () => pa.splitPage(inside + 2, 0), NotAllocatedError, new RegExp(`^split of pfn ${inside + 2} \\(paddr 0x[0-9a-f]+\\) was never handed out as the first page of a block: it lies inside the block allocated at pfn ${inside} of order 3; split that pfn$`));
+  pa.freePages(inside, 3);
   const comp = pa.allocPages(2, GFP.COMP);
   refused(kernel, () => pa.splitPage(comp, 2), PageError, /^split of pfn \d+ with order 2: a compound page \(GFP\.COMP\); expected a block allocated without GFP\.COMP$/);
   // The owner splits its own block, naming its tag.
