@@ -7,18 +7,20 @@
 // replacement and concurrent recompilation off). `after` runs next, with `cpu`, `missRun`, `PAGES`,
 // the module namespaces and `optimized()` in scope.
 
-import { PTE_GLOBAL } from '../../src/machine/pte.ts';
+import { PTE_ACCESSED, PTE_GLOBAL } from '../../src/machine/pte.ts';
 
 const url = (path: string): string => JSON.stringify(new URL(path, import.meta.url).href);
 
 /** `globals`: the warm-up also loads through 64 global pages (mapped at 1 TiB, interleaved with
- *  user pages), so that the probes' global-tag paths have run before the compile. */
-export function missPathScript(after: string, { globals = false }: { globals?: boolean } = {}): string {
+ *  user pages), so that the probes' global-tag paths have run before the compile. `accessed`: the
+ *  leaf entries are mapped with A set, as pages the kernel has not aged, so the walks' atomic ORs
+ *  of A have not run when the closure compiles. */
+export function missPathScript(after: string, { globals = false, accessed = false }: { globals?: boolean; accessed?: boolean } = {}): string {
   return `Promise.all([import(${url('../../src/machine/ram.ts')}), import(${url('../../src/machine/cpu.ts')}), import(${url('../../src/machine/tlb-presets.ts')}), import(${url('./page-tables.ts')}), import(${url('../../src/util/prng.ts')})]).then(([r, c, p, t, g]) => {
     const PAGES = 8192, DATA = 4 << 20;
     const ram = r.Ram.create({ sizeBytes: DATA + PAGES * 4096 });
     const pt = new t.PageTableBuilder(ram, 1 << 20, DATA);
-    pt.mapRange(0, DATA, PAGES * 4096, 1);
+    pt.mapRange(0, DATA, PAGES * 4096, 1${accessed ? `, { extraLo: ${PTE_ACCESSED} }` : ''});
     ${globals ? `pt.mapRange(2 ** 40, DATA, 64 * 4096, 1, { extraLo: ${PTE_GLOBAL} });` : ''}
     const cpu = new c.Cpu(ram, { preset: p.skylake() });
     cpu.setCr3(pt.cr3, 1);

@@ -36,3 +36,42 @@ test('cpu: the miss path, optimized before the STLB first evicts, stays optimize
   assert.ok(after.some((a) => a.evictions > 0), 'the STLB never evicted');
   assert.deepEqual(after.map((a, b) => ({ batch: b, optimized: a.optimized })), after.map((_, b) => ({ batch: b, optimized: true })), 'the closure deoptimized');
 });
+
+test('cpu: the miss path, compiled on pages whose A bits are set, deoptimizes at the first page the kernel has aged, sets its A bit, and is compiled again', () => {
+  // The kernel ages pages by clearing their accessed bits (vmscan, through the reverse map). A
+  // closure compiled while every walk found A set has never run its atomic ORs of A, so V8 made
+  // them deoptimization exits: the first aged page deoptimizes it. This is the cost the miss path
+  // keeps (docs/mmu.md, "Accessed bits"): a stop at such a walk, leaving the OR to the general
+  // path, kept the ORs out of the loop but left the bench's closure compiled without its fills
+  // (68 ns a miss against 41.5). What must hold: the loads set every aged page's A bit, and V8
+  // compiles the closure again, with the ORs, so the process does not stay in the interpreter.
+  const script = missPathScript(
+    `
+    const before = optimized();
+    const ACCESSED = 0x20;
+    const aged = Array.from({ length: 64 }, (_, k) => (2000 + 7 * k) * 4096);
+    for (const vaddr of aged) {
+      const { lo, hi } = pt.leaf(vaddr, 1);
+      new Int32Array(ram.buffer).set([lo & ~ACCESSED, hi], pt.entryPaddr(vaddr, 1) / 4);
+      cpu.invlpg(vaddr);
+    }
+    cpu.loadMany(Float64Array.from(aged, (v) => v + 8));
+    const afterAged = optimized();
+    const clearAfter = aged.filter((v) => (pt.leaf(v, 1).lo & ACCESSED) === 0).length;
+    const prng = new g.Prng(3);
+    let batches = 0;
+    while (!optimized() && batches < 400) {
+      cpu.loadMany(Float64Array.from({ length: 500 }, () => prng.int(PAGES) * 4096 + 4 * prng.int(1024)));
+      batches++;
+    }
+    console.log('RESULT ' + JSON.stringify({ before, afterAged, clearAfter, batches, again: optimized() }));`,
+    { accessed: true },
+  );
+  const out = v8Trace([], ['-e', script]);
+  const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+  assert.ok(line !== undefined, `the child printed no result:\n${out}`);
+  const result = JSON.parse(line.slice('RESULT '.length)) as { before: boolean; afterAged: boolean; clearAfter: number; batches: number; again: boolean };
+  assert.ok(result.before, 'the closure was optimized before the pages aged');
+  assert.equal(result.clearAfter, 0, 'the loads set every aged page\'s A bit again');
+  assert.ok(result.again, `V8 did not compile the miss path again after ${result.batches} batches: ${JSON.stringify(result)}`);
+});
