@@ -32,14 +32,14 @@ import type { Zone } from './zone.ts';
 import { ZoneStat } from './zone.ts';
 import type { ZoneStatName } from './zone.ts';
 
-interface ContigPageInfo {
+export interface ContigPageInfo {
   freePages: number;
   freeBlocksTotal: number;
   /** Free blocks of the requested order that could be carved from blocks of that order or more. */
   freeBlocksSuitable: number;
 }
 
-function contigPageInfo(zone: Zone, order: number): ContigPageInfo {
+export function contigPageInfo(zone: Zone, order: number): ContigPageInfo {
   const info = { freePages: 0, freeBlocksTotal: 0, freeBlocksSuitable: 0 };
   for (let o = 0; o < NR_PAGE_ORDERS; o++) {
     const blocks = zone.nrFree(o);

@@ -242,11 +242,11 @@ export type FragmentedMode = (typeof FRAGMENTED_MODES)[number];
 
 export interface FragmentedRound {
   round: number;
-  /** /proc/vmstat's counters after the round (cumulative since boot). */
-  faultAlloc: number;
-  faultFallback: number;
-  collapseAlloc: number;
-  /** This round's events: THP faults given a huge page, THP faults that fell back to 4 KiB, khugepaged collapses. */
+  /**
+   * This round's events, its increments of /proc/vmstat's thp_fault_alloc, thp_fault_fallback and
+   * thp_collapse_alloc: THP faults given a huge page, THP faults that fell back to 4 KiB,
+   * khugepaged collapses. (fragmentMachine runs with THP off, so the counters are their sums.)
+   */
   hugeFaults: number;
   fallbackFaults: number;
   collapses: number;
@@ -306,15 +306,12 @@ export function fragmentedTimeline(mode: FragmentedMode, ramBytes: number, round
     if (mode === 'khugepaged') for (let pass = 0; pass < 4; pass++) vm.khugepaged();
     let covered = 0;
     for (const r of regions) covered += hugeCoverage(mm, r, roundBytes) * roundBytes;
-    const [faultAlloc, faultFallback, collapseAlloc] = counters();
+    const [allocAfter, fallbackAfter, collapseAfter] = counters();
     out.push({
       round,
-      faultAlloc,
-      faultFallback,
-      collapseAlloc,
-      hugeFaults: faultAlloc - allocBefore,
-      fallbackFaults: faultFallback - fallbackBefore,
-      collapses: collapseAlloc - collapseBefore,
+      hugeFaults: allocAfter - allocBefore,
+      fallbackFaults: fallbackAfter - fallbackBefore,
+      collapses: collapseAfter - collapseBefore,
       coverage: covered / (regions.length * roundBytes),
     });
   }
@@ -439,8 +436,8 @@ export const thpTlb = defineScenario({
         { key: 'coverage', label: 'coverage', digits: 3 },
       ],
       rows: timelines.map((t) => {
-        const last = t.rounds.at(-1);
-        return { mode: t.mode, faultAlloc: last?.faultAlloc ?? 0, faultFallback: last?.faultFallback ?? 0, collapseAlloc: last?.collapseAlloc ?? 0, coverage: last?.coverage ?? 0 };
+        const sum = (count: (r: FragmentedRound) => number): number => t.rounds.reduce((total, r) => total + count(r), 0);
+        return { mode: t.mode, faultAlloc: sum((r) => r.hugeFaults), faultFallback: sum((r) => r.fallbackFaults), collapseAlloc: sum((r) => r.collapses), coverage: t.rounds.at(-1)?.coverage ?? 0 };
       }),
     };
     const roundsTable: Table = {
@@ -454,7 +451,7 @@ export const thpTlb = defineScenario({
         { key: 'collapses', label: 'khugepaged collapses' },
         { key: 'coverage', label: 'coverage so far', digits: 3 },
       ],
-      rows: timelines.flatMap((t) => t.rounds.map((r) => ({ mode: t.mode, round: r.round, hugeFaults: r.hugeFaults, fallbackFaults: r.fallbackFaults, collapses: r.collapses, coverage: r.coverage }))),
+      rows: timelines.flatMap((t) => t.rounds.map((r) => ({ mode: t.mode, ...r }))),
       note: `Each round maps ${formatBytes(ROUND_BYTES)}: ${ROUND_BYTES / PMD_SIZE} THP faults. The counts are the round's increments of /proc/vmstat's thp_fault_alloc, thp_fault_fallback and thp_collapse_alloc.`,
     };
     const roundNames = Array.from({ length: rounds }, (_, i) => String(i + 1));
