@@ -285,7 +285,6 @@ export class Kernel {
       () => this.#slots.thisCpu(),
       (pfn) => this.slab.describeAddress(pfn * PAGE_SIZE),
       this.#slots,
-      (cpu, call, what) => this.#slots.checkFlushable(cpu, call, what),
     );
   }
 

@@ -36,6 +36,7 @@ import { PAGE_SIZE } from '../machine/ram.ts';
 import { LockStatsRecord, type LockStatValues } from '../sync/lock-stats.ts';
 import { LOCK_STAT_COUNT } from '../sync/types.ts';
 import type { LockOwner } from '../sync/lock-word.ts';
+import type { CpuSlots } from './cpu-slots.ts';
 import { assert } from '../util/assert.ts';
 import { ArgumentError } from '../util/errors.ts';
 import { BootFlag, H } from './arena-header.ts';
@@ -338,12 +339,12 @@ export class PageAllocator {
    * when another thread does (drainCpu refuses those). Until then, order-0 pages bypass the
    * per-CPU lists.
    */
-  connect(cpuSource: () => number, describeOwner: (pfn: number) => string, lockOwner?: LockOwner, checkFlushable?: (cpu: number, call: string, what: string) => void): void {
+  connect(cpuSource: () => number, describeOwner: (pfn: number) => string, slots: LockOwner & Pick<CpuSlots, 'checkFlushable'>): void {
     this.#cpuSource = cpuSource;
     this.#describeOwner = describeOwner;
-    if (checkFlushable !== undefined) this.#checkFlushable = checkFlushable;
+    this.#checkFlushable = (cpu, call, what) => slots.checkFlushable(cpu, call, what);
     // A zone lock a worker died holding is taken over, and the zone rebuilt first (page-alloc-repair.ts).
-    if (lockOwner !== undefined) for (const zone of this.zones) zone.adoptLockOwner(lockOwner, () => repairZone(this.#core, zone));
+    for (const zone of this.zones) zone.adoptLockOwner(slots, () => repairZone(this.#core, zone));
   }
 
   /** The CPU whose per-CPU lists this wrapper uses, or −1 while it has none. */

@@ -82,7 +82,24 @@ test('the page allocator resumes from a byte copy (docs/buddy.md, "What a byte c
     pageAllocInternals(kernel.pages).pcp[inFlight] = 1;
     kernel.header.set(H.PAGES_LIMITED, kernel.header.get(H.PAGES_LIMITED) + 1);
     const free = kernel.pages.freePagesTotal;
+    // Counters a resume does not move (its drains free pages, they allocate none): the zones' and
+    // the per-CPU lists' event counters and the zone locks' statistics are in the bytes.
+    const kept = (k: Kernel) =>
+      k.pages.stats().zones.map((z) => ({
+        allocs: [z.events.allocBlocks, z.events.allocPages, z.events.splits, z.events.fallbacks],
+        pcp: [z.pcpEvents.refills, z.pcpEvents.refillPages, z.pcpEvents.frees],
+        lockAcquisitions: z.lock?.acquisitions ?? 0,
+      }));
+    const before = kept(kernel);
+    assert.ok(before.some((z) => z.allocs[0]! > 0 && z.pcp[0]! > 0 && z.lockAcquisitions > 0));
     const copy = Kernel.attach(kernel.buffer.slice(0), { resume: true });
+    const after = kept(copy);
+    assert.deepEqual(
+      after.map((z) => ({ allocs: z.allocs, pcp: z.pcp })),
+      before.map((z) => ({ allocs: z.allocs, pcp: z.pcp })),
+      'the event counters (zones.vmstat, pcp.vmstat) came with the copy',
+    );
+    after.forEach((z, i) => assert.ok(z.lockAcquisitions >= before[i]!.lockAcquisitions, 'the lock statistics (zones.lockstat) came with the copy'));
     assert.equal(copy.pages.pcpPages(), 0, 'every old CPU’s per-CPU lists went back to the buddy allocator');
     assert.equal(copy.pages.freePagesTotal, free, 'pages on the lists were free and still are');
     assert.equal(copy.header.get(H.PAGES_LIMITED), kernel.header.get(H.PAGES_LIMITED) - 1, 'the page-limit count, less what was in flight');
