@@ -155,11 +155,17 @@ function facetedSpec(plot: Plot, rows: Row[], spec: Record<string, unknown>): Ch
   } as unknown as ChartSpec;
 }
 
+/** The tooltip line of a point's y value, as a percentage where the axis is one. */
+function yTooltip(plot: Plot): Record<string, unknown> {
+  return { field: 'y', type: 'quantitative', title: plot.y.label, ...(plot.y.format === 'percent' ? { format: '.1%' } : {}) };
+}
+
 function barSpec(plot: Plot, rows: Row[]): ChartSpec {
   const bySeries = barsBySeries(plot);
   const categories = bySeries ? plot.series.map((s) => s.label) : (plot.categories ?? [...new Set(rows.map((r) => String(r.x)))]);
   const seriesLabels = [...new Set(plot.series.map((s) => s.label))];
   const ys = rows.map((r) => r.y);
+  const seriesColor = (legendSpec: unknown) => ({ field: 'series', type: 'nominal', scale: { domain: seriesLabels }, legend: legendSpec });
   if (hasPanels(rows)) {
     // Standing bars, the categories along the bottom of each panel, the series side by side in each band.
     return facetedSpec(plot, rows, {
@@ -168,12 +174,12 @@ function barSpec(plot: Plot, rows: Row[]): ChartSpec {
         x: { field: 'x', type: 'nominal', sort: categories, scale: { domain: categories }, axis: { title: plot.x.label, labelAngle: 0, labelLimit: 0, labelOverlap: true } },
         xOffset: { field: 'series', type: 'nominal', sort: seriesLabels, scale: { domain: seriesLabels } },
         y: { field: 'y', type: 'quantitative', scale: { zero: true }, axis: { ...axisSpec(plot.y, ys), title: null } },
-        color: { field: 'series', type: 'nominal', scale: { domain: seriesLabels }, legend: legend('') },
+        color: seriesColor(legend('')),
         tooltip: [
           { field: 'panel', type: 'nominal', title: 'panel' },
           { field: 'x', type: 'nominal', title: plot.x.label },
           { field: 'series', type: 'nominal', title: 'series' },
-          { field: 'y', type: 'quantitative', title: plot.y.label, ...(plot.y.format === 'percent' ? { format: '.1%' } : {}) },
+          yTooltip(plot),
         ],
       },
     });
@@ -181,13 +187,11 @@ function barSpec(plot: Plot, rows: Row[]): ChartSpec {
   const encoding: Record<string, unknown> = {
     y: { field: 'x', type: 'nominal', sort: categories, scale: { domain: categories }, axis: { title: plot.x.label, labelLimit: 0 } },
     x: { field: 'y', type: 'quantitative', scale: { zero: true }, axis: axisSpec(plot.y, ys) },
-    color: bySeries
-      ? { field: 'series', type: 'nominal', scale: { domain: seriesLabels }, legend: null }
-      : { field: 'series', type: 'nominal', scale: { domain: seriesLabels }, legend: legend('') },
+    color: seriesColor(bySeries ? null : legend('')),
     tooltip: [
       { field: 'x', type: 'nominal', title: plot.x.label },
       ...(bySeries ? [] : [{ field: 'series', type: 'nominal', title: 'series' }]),
-      { field: 'y', type: 'quantitative', title: plot.y.label, ...(plot.y.format === 'percent' ? { format: '.1%' } : {}) },
+      yTooltip(plot),
     ],
   };
   if (!bySeries) encoding.yOffset = { field: 'series', type: 'nominal', sort: seriesLabels };
@@ -214,7 +218,7 @@ function lineSpec(plot: Plot, rows: Row[]): ChartSpec {
   const tooltip = [
     { field: 'series', type: 'nominal' },
     { field: 'x', type: 'quantitative', title: plot.x.label },
-    { field: 'y', type: 'quantitative', title: plot.y.label, ...(plot.y.format === 'percent' ? { format: '.1%' } : {}) },
+    yTooltip(plot),
   ];
   const interpolate = plot.kind === 'step' ? 'step-after' : 'linear';
   const only = (style: Row['style']) => ({ filter: { field: 'style', equal: style } });
