@@ -137,11 +137,19 @@ function runWalk(dataset: Dataset, preset: PresetName, pattern: (typeof PATTERNS
   };
 }
 
-/** The random walk of `config` on the Skylake model: the one the answer and the summary quote. */
-function skylakeRandom(rows: readonly WalkRow[], config: Config): WalkRow {
-  const row = rows.find((r) => r.config === config && r.preset === 'skylake' && r.pattern === 'random');
-  if (row === undefined) throw new InvariantError(`thp-tlb: no random walk of '${config}' on the Skylake model; expected one per configuration`);
-  return row;
+/** The random walk of `config` on TLB model `preset`, if this run made one. */
+function randomWalk(rows: readonly WalkRow[], config: Config, preset: string): WalkRow | undefined {
+  return rows.find((r) => r.config === config && r.preset === preset && r.pattern === 'random');
+}
+
+/** The random walks on the Skylake model that the answer and the summary quote: 4 KiB pages, aligned 2 MiB pages, glibc's malloc. */
+function skylakeWalks(rows: readonly WalkRow[]): { small: WalkRow; huge: WalkRow; glibc: WalkRow } {
+  const get = (config: Config): WalkRow => {
+    const row = randomWalk(rows, config, 'skylake');
+    if (row === undefined) throw new InvariantError(`thp-tlb: no random walk of '${config}' on the Skylake model; expected one per configuration`);
+    return row;
+  };
+  return { small: get('4 KiB pages'), huge: get('2 MiB pages, aligned'), glibc: get('glibc malloc (misaligned)') };
 }
 
 function stlbMissesPer1000(row: WalkRow): number {
@@ -154,9 +162,7 @@ function stlbMissesPer1000(row: WalkRow): number {
  * misses per 1000 loads of each.
  */
 export function walkAnswer(rows: readonly WalkRow[], datasetBytes: number): string {
-  const small = skylakeRandom(rows, '4 KiB pages');
-  const huge = skylakeRandom(rows, '2 MiB pages, aligned');
-  const glibc = skylakeRandom(rows, 'glibc malloc (misaligned)');
+  const { small, huge, glibc } = skylakeWalks(rows);
   // "N× fewer than", or "about as many as" where the two differ by less than the digits shown.
   const fewer = (row: WalkRow): string => {
     const ratio = row.cyclesPerAccess / huge.cyclesPerAccess;
@@ -181,7 +187,7 @@ function calibrationTable(rows: readonly WalkRow[], report: NativeReport | null,
   const native = report?.native ?? null;
   const ghz = report?.ghz ?? null;
   const out = PRESETS.map((preset) => {
-    const find = (config: Config): WalkRow | undefined => rows.find((r) => r.config === config && r.preset === preset && r.pattern === 'random');
+    const find = (config: Config): WalkRow | undefined => randomWalk(rows, config, preset);
     const dataCycles = presetByName(preset).costs.dataAccessCycles;
     const c4k = (find('4 KiB pages')?.cyclesPerAccess ?? NaN) - dataCycles;
     const c2m = (find('2 MiB pages, aligned')?.cyclesPerAccess ?? NaN) - dataCycles;
@@ -362,9 +368,7 @@ export const thpTlb = defineScenario({
     }
     const { fragmentedRamBytes: fragRam, rounds } = params;
     const timelines = FRAGMENTED_MODES.map((mode) => ({ mode, rounds: fragmentedTimeline(mode, fragRam, rounds, ROUND_BYTES) }));
-    const small = skylakeRandom(rows, '4 KiB pages');
-    const huge = skylakeRandom(rows, '2 MiB pages, aligned');
-    const glibc = skylakeRandom(rows, 'glibc malloc (misaligned)');
+    const { small, huge, glibc } = skylakeWalks(rows);
     const summary = [
       `${formatBytes(datasetBytes)} dataset, ${accesses} loads per walk, modelled Skylake TLBs:`,
       `random loads cost ${small.cyclesPerAccess.toFixed(1)} cycles each through 4 KiB pages, ${huge.cyclesPerAccess.toFixed(1)} through aligned 2 MiB pages, ${glibc.cyclesPerAccess.toFixed(1)} through glibc malloc (huge-page coverage ${(glibc.coverage * 100).toFixed(1)} %).`,
